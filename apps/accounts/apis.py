@@ -1,0 +1,73 @@
+"""The accounts API: token login and logout, users (IT)."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import status
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from apps.core.pagination import StandardPagination
+
+from . import services
+from .models import ApiToken, Role, User
+from .permissions import HasRole, IsPerson
+from .serializers import LoginIn, UserCreateIn, UserFilterIn, UserOut
+
+
+class TokenApi(APIView):
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+
+    @extend_schema(request=LoginIn, responses={200: dict})
+    def post(self, request):
+        data = LoginIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        user = services.login_check(request=request, **data.validated_data)
+        token, record = services.token_issue(user=user, request=request)
+        return Response({"token": token, "expires_at": record.expires_at, "user": UserOut(user).data})
+
+
+class LogoutApi(APIView):
+    permission_classes = [IsPerson]
+
+    @extend_schema(request=None, responses={204: None})
+    def post(self, request):
+        if isinstance(request.auth, ApiToken):
+            services.token_revoke(token=request.auth, request=request)
+        else:
+            from django.contrib.auth import logout
+
+            logout(request._request)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class MeApi(APIView):
+    permission_classes = [IsPerson]
+
+    @extend_schema(responses=UserOut)
+    def get(self, request):
+        return Response(UserOut(request.user).data)
+
+
+class UsersApi(APIView):
+    permission_classes = [HasRole(Role.IT)]
+
+    @extend_schema(parameters=[UserFilterIn], responses=UserOut(many=True))
+    def get(self, request):
+        filters = UserFilterIn(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        users = User.objects.order_by("username")
+        if role := filters.validated_data.get("role"):
+            users = users.filter(role=role)
+        paginator = StandardPagination()
+        page = paginator.paginate_queryset(users, request, view=self)
+        return paginator.get_paginated_response(UserOut(page, many=True).data)
+
+    @extend_schema(request=UserCreateIn, responses={201: UserOut})
+    def post(self, request):
+        data = UserCreateIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        user = services.user_create(actor=request.user, request=request, **data.validated_data)
+        return Response(UserOut(user).data, status=status.HTTP_201_CREATED)

@@ -1,0 +1,33 @@
+"""python manage.py seed_demo: demo people (one per role) with fresh passwords, printed once."""
+
+import secrets
+
+from django.core.management.base import BaseCommand
+from django.db import transaction
+
+from apps.accounts.models import Role, User
+
+DEMO_USERS = [
+    ("officer", Role.OFFICER, "Officer Dana Reyes", "4711"),
+    ("operator", Role.OPERATOR, "Operator Sam Kim", ""),
+    ("clerk", Role.CLERK, "Clerk Lee Novak", ""),
+    ("it", Role.IT, "IT Admin Pat Osei", ""),
+]
+
+
+class Command(BaseCommand):
+    help = "Create (or reset) one demo user per role and print their logins."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--password", help="use this password for all demo users instead of random ones")
+
+    @transaction.atomic
+    def handle(self, *args, **options):
+        self.stdout.write("Demo logins (username / password):")
+        for username, role, full_name, badge in DEMO_USERS:
+            password = options["password"] or secrets.token_urlsafe(9)
+            user, _ = User.objects.get_or_create(username=username, defaults={"role": role})
+            user.role, user.full_name, user.badge_number = role, full_name, badge
+            user.set_password(password)
+            user.save()
+            self.stdout.write(f"  {role:<9} {username:<9} {password}")

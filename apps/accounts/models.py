@@ -1,0 +1,63 @@
+"""Users with one role each, API tokens (stored hashed), and login attempts for lockout."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.contrib.auth.models import AbstractUser
+from django.db import models
+from django.utils import timezone
+
+
+class Role(models.TextChoices):
+    OFFICER = "officer", "Officer"
+    OPERATOR = "operator", "Operator"
+    CLERK = "clerk", "Records clerk"
+    IT = "it", "IT administrator"
+
+
+class User(AbstractUser):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    role = models.CharField(max_length=16, choices=Role.choices, default=Role.OFFICER)
+    full_name = models.CharField(max_length=150, blank=True)
+    badge_number = models.CharField(max_length=32, blank=True)
+
+    REQUIRED_FIELDS = ["email"]
+
+    @property
+    def effective_role(self) -> str:
+        """A Django superuser acts as IT, whatever its stored role."""
+        return Role.IT if self.is_superuser else self.role
+
+    def has_role(self, *roles: str) -> bool:
+        return self.is_active and self.effective_role in roles
+
+    def __str__(self) -> str:
+        return self.full_name or self.username
+
+
+class ApiToken(models.Model):
+    """A bearer token for a person. Only its SHA-256 is stored; the token is shown once."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="api_tokens")
+    key_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    source_ip = models.GenericIPAddressField(null=True, blank=True)
+
+    @property
+    def is_usable(self) -> bool:
+        return self.revoked_at is None and self.expires_at > timezone.now()
+
+
+class LoginAttempt(models.Model):
+    username = models.CharField(max_length=150)
+    at = models.DateTimeField(default=timezone.now)
+    succeeded = models.BooleanField()
+    source_ip = models.GenericIPAddressField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["username", "at"], name="login_attempt_user_at")]

@@ -1,0 +1,32 @@
+"""Input and output shapes for the accounts API."""
+
+from rest_framework import serializers
+
+from .models import Role, User
+
+
+class UserOut(serializers.ModelSerializer):
+    role = serializers.CharField(source="effective_role")
+
+    class Meta:
+        model = User
+        fields = ["id", "username", "role", "full_name", "badge_number", "is_active"]
+
+
+class LoginIn(serializers.Serializer):
+    username = serializers.CharField(max_length=150)
+    password = serializers.CharField(max_length=256, trim_whitespace=False)
+    otp = serializers.CharField(max_length=16, required=False, allow_blank=True)
+
+
+class UserCreateIn(serializers.Serializer):
+    username = serializers.RegexField(r"^[\w.@+-]+$", max_length=150)
+    password = serializers.CharField(max_length=256, trim_whitespace=False)
+    role = serializers.ChoiceField(choices=Role.values)
+    full_name = serializers.CharField(max_length=150, required=False, allow_blank=True, default="")
+    badge_number = serializers.CharField(max_length=32, required=False, allow_blank=True, default="")
+    email = serializers.EmailField(required=False, allow_blank=True, default="")
+
+
+class UserFilterIn(serializers.Serializer):
+    role = serializers.ChoiceField(choices=Role.values, required=False)

@@ -1,0 +1,41 @@
+"""Console login and logout, on Django sessions, with the same lockout and audit as the API."""
+
+from __future__ import annotations
+
+from django.contrib.auth import login, logout
+from django.shortcuts import redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_http_methods
+
+from apps.audit.services import audit_record
+from apps.core.errors import ApplicationError
+
+from . import services
+
+
+@require_http_methods(["GET", "POST"])
+def login_view(request):
+    next_url = request.POST.get("next") or request.GET.get("next") or "/"
+    if not url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()}):
+        next_url = "/"
+    error = None
+    status = 200
+    if request.method == "POST":
+        try:
+            user = services.login_check(
+                username=request.POST.get("username", ""), password=request.POST.get("password", ""), request=request
+            )
+        except ApplicationError as exc:
+            error, status = exc.message, exc.status
+        else:
+            login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+            return redirect(next_url)
+    return render(request, "accounts/login.html", {"error": error, "next": next_url}, status=status)
+
+
+@require_http_methods(["POST"])
+def logout_view(request):
+    if request.user.is_authenticated:
+        audit_record(action="auth.logout", actor=request.user, obj=request.user, request=request)
+    logout(request)
+    return redirect("/login/")

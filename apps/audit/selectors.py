@@ -1,0 +1,69 @@
+"""Reads of the audit trail, and the chain check."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from .models import AuditEvent, AuditHead
+from .services import GENESIS
+
+
+@dataclass
+class ChainProblem:
+    seq: int
+    kind: str  # "changed", "deleted", "truncated"
+    message: str
+
+
+@dataclass
+class ChainVerdict:
+    checked: int = 0
+    problems: list[ChainProblem] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def audit_verify_chain(*, batch: int = 5000) -> ChainVerdict:
+    """Walks the whole chain in order: a changed row breaks its own hash, a deleted row
+    leaves a gap in the sequence and a broken link, rows cut from the end disagree with the head."""
+    verdict = ChainVerdict()
+    expected_prev, expected_seq = GENESIS, 1
+    last_seq = 0
+    queryset = AuditEvent.objects.order_by("seq")
+    while True:
+        rows = list(queryset.filter(seq__gt=last_seq)[:batch])
+        if not rows:
+            break
+        for event in rows:
+            verdict.checked += 1
+            if event.seq != expected_seq:
+                verdict.problems.append(ChainProblem(
+                    expected_seq, "deleted",
+                    f"event #{expected_seq}" + (f" to #{event.seq - 1}" if event.seq - 1 > expected_seq else "")
+                    + " is missing (deleted)"))
+            elif event.prev_hash != expected_prev:
+                verdict.problems.append(ChainProblem(
+                    event.seq, "changed", f"event #{event.seq} does not link to the event before it"))
+            if event.compute_hash() != event.hash:
+                verdict.problems.append(ChainProblem(
+                    event.seq, "changed", f"event #{event.seq} ({event.action}) was changed after it was written"))
+            expected_prev, expected_seq = event.hash, event.seq + 1
+            last_seq = event.seq
+    head = AuditHead.objects.filter(id=1).first()
+    if head is not None and head.seq != last_seq:
+        verdict.problems.append(ChainProblem(
+            last_seq + 1, "truncated",
+            f"events #{last_seq + 1} to #{head.seq} are missing from the end of the trail (deleted)"))
+    return verdict
+
+
+def audit_events_for(*, object_type: str, object_ids: Iterable[str]) -> list[AuditEvent]:
+    return list(AuditEvent.objects.filter(object_type=object_type, object_id__in=[str(i) for i in object_ids]))
+
+
+def audit_verify_events(events: Iterable[AuditEvent]) -> bool:
+    """True when each of these rows still matches its own hash (a cheap, local check)."""
+    return all(event.compute_hash() == event.hash for event in events)

@@ -1,0 +1,3 @@
+"""API routes of apps.briefings (mounted under /api/v1/)."""
+
+urlpatterns: list = []

@@ -1,0 +1,137 @@
+"""The device and console websockets. Thin: each frame type is handled by its domain.
+
+Device frames: `status` -> apps.devices.presence; `ack`/`result` -> apps.control.delivery.
+Group events: `device.command` (send a command), `device.revoked` (close 4403),
+`console.event` (forward to a console client).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+
+from apps.accounts.tokens import bearer_from_header
+from apps.core.realtime import CONSOLE_GROUP, device_group
+from apps.devices import presence
+from apps.devices.authentication import device_for_token
+
+from . import delivery
+
+log = logging.getLogger(__name__)
+
+CLOSE_UNAUTHORIZED = 4401
+CLOSE_FORBIDDEN = 4403
+MAX_FRAME = 64 * 1024
+
+
+def header(scope, name: bytes) -> bytes | None:
+    for key, value in scope.get("headers", []):
+        if key.lower() == name:
+            return value
+    return None
+
+
+class DeviceConsumer(AsyncWebsocketConsumer):
+    device = None
+
+    async def connect(self):
+        token = bearer_from_header(header(self.scope, b"authorization"))
+        device = await database_sync_to_async(device_for_token)(token)
+        await self.accept()
+        if device is None:
+            await self.close(code=CLOSE_UNAUTHORIZED)
+            return
+        self.device = device
+        await self.channel_layer.group_add(device_group(device.id), self.channel_name)
+        await presence.presence_connected(device, scope=self.scope)
+        for command in await delivery.commands_on_connect(device):
+            await self.send_command(command)
+
+    async def disconnect(self, code):
+        if self.device is None:
+            return
+        await self.channel_layer.group_discard(device_group(self.device.id), self.channel_name)
+        await presence.presence_disconnected(self.device)
+
+    async def receive(self, text_data=None, bytes_data=None):
+        if self.device is None:
+            return
+        if text_data is None or len(text_data) > MAX_FRAME:
+            await self.send_error("bad_frame", "Frames must be JSON text of at most 64 KiB.")
+            return
+        try:
+            frame = json.loads(text_data)
+        except ValueError:
+            await self.send_error("bad_json", "The frame is not valid JSON.")
+            return
+        if not isinstance(frame, dict) or not isinstance(frame.get("type"), str):
+            await self.send_error("bad_frame", "A frame is a JSON object with a string 'type'.")
+            return
+        handlers = {
+            "status": presence.presence_status,
+            "ack": delivery.command_ack,
+            "result": delivery.command_result,
+        }
+        handler = handlers.get(frame["type"])
+        if handler is None:
+            await self.send_error("unknown_type", f"Unknown frame type {frame['type']!r}.")
+            return
+        problem = await handler(self.device, frame)
+        if problem:
+            await self.send_error(*problem)
+
+    async def send_error(self, code: str, message: str) -> None:
+        await self.send(text_data=json.dumps({"type": "error", "code": code, "message": message}))
+
+    async def send_command(self, command: dict) -> None:
+        await self.send(text_data=json.dumps({"type": "command", "command": command}))
+        await delivery.command_sent(self.device, command)
+
+    # Group events
+    async def device_command(self, event):
+        await self.send_command(event["command"])
+
+    async def device_revoked(self, event):
+        await self.close(code=CLOSE_FORBIDDEN)
+
+
+class ConsoleConsumer(AsyncWebsocketConsumer):
+    """Live events for operators and IT: session (browser) or bearer token auth."""
+
+    async def connect(self):
+        user = await database_sync_to_async(console_user)(self.scope)
+        await self.accept()
+        if user is None:
+            await self.close(code=CLOSE_UNAUTHORIZED)
+            return
+        if not user.has_role("operator", "it"):
+            await self.close(code=CLOSE_FORBIDDEN)
+            return
+        self.user = user
+        await self.channel_layer.group_add(CONSOLE_GROUP, self.channel_name)
+
+    async def disconnect(self, code):
+        await self.channel_layer.group_discard(CONSOLE_GROUP, self.channel_name)
+
+    async def receive(self, text_data=None, bytes_data=None):
+        pass  # the console only listens
+
+    async def console_event(self, event):
+        await self.send(text_data=json.dumps(event["event"], default=str))
+
+
+def console_user(scope):
+    """The person behind a console socket: bearer token first, then the session."""
+    from apps.accounts.authentication import token_for_bearer
+
+    token = bearer_from_header(header(scope, b"authorization"))
+    if token:
+        record = token_for_bearer(token)
+        return record.user if record else None
+    user = scope.get("user")
+    if user is not None and user.is_authenticated and hasattr(user, "has_role"):
+        return user
+    return None

@@ -1,0 +1,153 @@
+"""Domain errors and the one place that turns every API error into the contract's envelope.
+
+Envelope (PROTOCOL.md "Errors"):
+    {"error": {"code": "snake_case", "message": "human sentence", "fields": {"name": ["..."]}}}
+"""
+
+from __future__ import annotations
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import Http404, JsonResponse
+from rest_framework import exceptions as drf
+from rest_framework.response import Response
+from rest_framework.views import set_rollback
+
+
+class ApplicationError(Exception):
+    """A domain error with a stable code; services raise it, the API layer renders it."""
+
+    status = 400
+    code = "bad_request"
+
+    def __init__(self, message: str, *, code: str | None = None, fields: dict | None = None,
+                 status: int | None = None, headers: dict | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        if code:
+            self.code = code
+        if status:
+            self.status = status
+        self.fields = fields
+        self.headers = headers or {}
+
+
+class InvalidInput(ApplicationError):
+    status, code = 400, "invalid"
+
+
+class Unauthorized(ApplicationError):
+    status, code = 401, "not_authenticated"
+
+
+class Forbidden(ApplicationError):
+    status, code = 403, "forbidden"
+
+
+class NotFound(ApplicationError):
+    status, code = 404, "not_found"
+
+
+class Conflict(ApplicationError):
+    status, code = 409, "conflict"
+
+
+class TooLarge(ApplicationError):
+    status, code = 413, "too_large"
+
+
+class UnsupportedMedia(ApplicationError):
+    status, code = 415, "unsupported_media_type"
+
+
+class TooManyRequests(ApplicationError):
+    status, code = 429, "too_many_requests"
+
+    def __init__(self, message: str, *, retry_after: int, **kwargs) -> None:
+        super().__init__(message, headers={"Retry-After": str(max(1, int(retry_after)))}, **kwargs)
+
+
+def envelope(code: str, message: str, fields: dict | None = None) -> dict:
+    body: dict = {"code": code, "message": message}
+    if fields:
+        body["fields"] = fields
+    return {"error": body}
+
+
+def error_response(status: int, code: str, message: str, fields: dict | None = None,
+                   headers: dict | None = None) -> JsonResponse:
+    response = JsonResponse(envelope(code, message, fields), status=status)
+    for key, value in (headers or {}).items():
+        response[key] = value
+    return response
+
+
+def flatten_fields(detail, prefix: str = "") -> dict[str, list[str]]:
+    """DRF's nested error detail -> {"suspects.0.description": ["This field is required."]}."""
+    out: dict[str, list[str]] = {}
+    if isinstance(detail, dict):
+        for key, value in detail.items():
+            name = "non_field_errors" if key == "non_field_errors" and not prefix else f"{prefix}{key}"
+            out.update(flatten_fields(value, f"{name}."))
+    elif isinstance(detail, list):
+        if all(not isinstance(item, (dict, list)) for item in detail):
+            out[prefix.rstrip(".") or "non_field_errors"] = [str(item) for item in detail]
+        else:
+            for index, item in enumerate(detail):
+                if item:
+                    out.update(flatten_fields(item, f"{prefix}{index}."))
+    else:
+        out[prefix.rstrip(".") or "non_field_errors"] = [str(detail)]
+    return out
+
+
+def _first_message(fields: dict[str, list[str]]) -> str:
+    for name, messages in fields.items():
+        if messages:
+            return messages[0] if name == "non_field_errors" else f"{name}: {messages[0]}"
+    return "The request is not valid."
+
+
+DRF_CODES = {
+    drf.ParseError: "malformed_request",
+    drf.AuthenticationFailed: "not_authenticated",
+    drf.NotAuthenticated: "not_authenticated",
+    drf.PermissionDenied: "forbidden",
+    drf.NotFound: "not_found",
+    drf.MethodNotAllowed: "method_not_allowed",
+    drf.NotAcceptable: "not_acceptable",
+    drf.UnsupportedMediaType: "unsupported_media_type",
+    drf.Throttled: "too_many_requests",
+}
+
+
+def exception_handler(exc, context):
+    """DRF's EXCEPTION_HANDLER: every error leaves in the envelope, and rolls back."""
+    headers: dict[str, str] = {}
+    if isinstance(exc, ApplicationError):
+        set_rollback()
+        fields = exc.fields
+        return Response(envelope(exc.code, exc.message, fields), status=exc.status, headers=exc.headers)
+    if isinstance(exc, Http404):
+        exc = drf.NotFound()
+    elif isinstance(exc, DjangoPermissionDenied):
+        exc = drf.PermissionDenied()
+    elif isinstance(exc, DjangoValidationError):
+        exc = drf.ValidationError(exc.message_dict if hasattr(exc, "error_dict") else exc.messages)
+    if not isinstance(exc, drf.APIException):
+        return None  # a real bug: Django answers 500, the middleware wraps it
+    set_rollback()
+    if getattr(exc, "auth_header", None):
+        headers["WWW-Authenticate"] = exc.auth_header
+    if getattr(exc, "wait", None) is not None:
+        headers["Retry-After"] = str(max(1, int(exc.wait)))
+    if isinstance(exc, drf.ValidationError):
+        fields = flatten_fields(exc.detail)
+        return Response(envelope("invalid", _first_message(fields), fields), status=400, headers=headers)
+    code = next((c for cls, c in DRF_CODES.items() if isinstance(exc, cls)), None)
+    if code is None:
+        code = exc.default_code if isinstance(exc.default_code, str) else "error"
+    message = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
+    if isinstance(exc, drf.NotAuthenticated):
+        message = "Authentication credentials were not provided."
+    return Response(envelope(code, str(message)), status=exc.status_code, headers=headers)

@@ -1,0 +1,18 @@
+"""The contract's list shape: {"count", "next", "previous", "results"}."""
+
+from rest_framework.exceptions import ValidationError
+from rest_framework.pagination import PageNumberPagination
+
+
+class StandardPagination(PageNumberPagination):
+    page_size = 50
+    page_size_query_param = "page_size"
+    max_page_size = 500
+
+    def paginate_queryset(self, queryset, request, view=None):
+        # An unusable page or page_size is the caller's mistake (400), never silently ignored.
+        for name in (self.page_query_param, self.page_size_query_param):
+            value = request.query_params.get(name)
+            if value is not None and (not value.isdigit() or int(value) < 1):
+                raise ValidationError({name: ["Must be a whole number of at least 1."]})
+        return super().paginate_queryset(queryset, request, view)

@@ -1,0 +1,92 @@
+"""Registered devices (bodycams and phones), their credentials, assignments and presence."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+
+class DeviceKind(models.TextChoices):
+    BODYCAM = "bodycam", "Body-worn camera"
+    PHONE = "phone", "Officer phone"
+
+
+class Device(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    kind = models.CharField(max_length=16, choices=DeviceKind.choices)
+    serial = models.CharField(max_length=64)
+    model = models.CharField(max_length=64, blank=True)
+    label = models.CharField(max_length=64, blank=True)
+    firmware = models.CharField(max_length=64, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    # Enrollment: a one-time code (hashed) and, once enrolled, the device's token (hashed).
+    enrollment_code_hash = models.CharField(max_length=64, blank=True)
+    enrollment_expires_at = models.DateTimeField(null=True, blank=True)
+    enrolled_at = models.DateTimeField(null=True, blank=True)
+    token_hash = models.CharField(max_length=64, null=True, blank=True, unique=True)
+
+    # Current assignee; the history is in Assignment.
+    officer = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+                                related_name="devices")
+
+    # FCM registration token (phones).
+    push_token = models.CharField(max_length=4096, null=True, blank=True)
+    push_token_hash = models.CharField(max_length=64, null=True, blank=True, unique=True)
+    push_token_updated_at = models.DateTimeField(null=True, blank=True)
+
+    # Presence as last written through to the database (the live copy may be newer).
+    online = models.BooleanField(default=False)
+    last_seen = models.DateTimeField(null=True, blank=True)
+    recording = models.BooleanField(default=False)
+    battery_pct = models.PositiveSmallIntegerField(null=True, blank=True)
+    storage_free_mb = models.PositiveIntegerField(null=True, blank=True)
+    lat = models.FloatField(null=True, blank=True)
+    lon = models.FloatField(null=True, blank=True)
+    accuracy_m = models.FloatField(null=True, blank=True)
+    location_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["kind", "serial"], name="device_kind_serial_unique")]
+        indexes = [models.Index(fields=["kind", "online"], name="device_kind_online")]
+        ordering = ["kind", "serial"]
+
+    # A device authenticates as itself: DRF's request.user is the Device.
+    is_authenticated = True
+    is_anonymous = False
+    is_active = True
+    audit_actor_type = "device"
+
+    @property
+    def audit_label(self) -> str:
+        return f"{self.kind}:{self.serial}"
+
+    @property
+    def revoked(self) -> bool:
+        return self.revoked_at is not None
+
+    def __str__(self) -> str:
+        return self.label or f"{self.get_kind_display()} {self.serial}"
+
+
+class Assignment(models.Model):
+    """Who had which device from when to when: a clip's officer is the assignee at recording time."""
+
+    device = models.ForeignKey(Device, on_delete=models.CASCADE, related_name="assignments")
+    officer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="assignments")
+    started_at = models.DateTimeField(default=timezone.now)
+    ended_at = models.DateTimeField(null=True, blank=True)
+    assigned_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                    related_name="+")
+
+    class Meta:
+        indexes = [models.Index(fields=["device", "started_at"], name="assignment_device_start")]
+        constraints = [
+            models.UniqueConstraint(fields=["device"], condition=models.Q(ended_at__isnull=True),
+                                    name="assignment_one_open_per_device"),
+        ]
+        ordering = ["-started_at"]

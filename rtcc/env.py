@@ -1,0 +1,189 @@
+"""Every setting rtcc reads from the environment, parsed and checked in one place.
+
+Unset means the embedded default. A value that cannot be used stops the start with a
+message naming the variable (ImproperlyConfigured), never a silent fallback.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlparse
+
+from django.core.exceptions import ImproperlyConfigured
+
+TRUE = {"true", "1", "yes", "on"}
+FALSE = {"false", "0", "no", "off"}
+
+
+def _get(environ: dict, name: str) -> str | None:
+    value = environ.get(name)
+    if value is None or value.strip() == "":
+        return None
+    return value.strip()
+
+
+def parse_bool(environ: dict, name: str, default: bool) -> bool:
+    value = _get(environ, name)
+    if value is None:
+        return default
+    if value.lower() in TRUE:
+        return True
+    if value.lower() in FALSE:
+        return False
+    raise ImproperlyConfigured(f"{name}={value!r} is not a boolean: use true or false")
+
+
+def parse_int(environ: dict, name: str, default: int, *, minimum: int = 0) -> int:
+    value = _get(environ, name)
+    if value is None:
+        return default
+    try:
+        number = int(value)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name}={value!r} is not a whole number") from None
+    if number < minimum:
+        raise ImproperlyConfigured(f"{name}={value!r} must be at least {minimum}")
+    return number
+
+
+def parse_database_url(environ: dict, data_dir: Path) -> dict:
+    value = _get(environ, "DATABASE_URL")
+    if value is None:
+        return {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": str(data_dir / "db.sqlite3"),
+            # IMMEDIATE + a long timeout: several threads of one process write safely.
+            "OPTIONS": {
+                "timeout": 30,
+                "transaction_mode": "IMMEDIATE",
+                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+            },
+            "TEST": {"NAME": str(data_dir / "test.sqlite3")},
+        }
+    import dj_database_url
+
+    parsed = urlparse(value)
+    if parsed.scheme not in {"postgres", "postgresql", "pgsql", "sqlite"}:
+        raise ImproperlyConfigured(
+            f"DATABASE_URL has scheme {parsed.scheme or '(none)'!r}: use postgres://user@host:port/name"
+        )
+    try:
+        config = dj_database_url.parse(value, conn_max_age=0)
+    except Exception as exc:  # dj_database_url raises plain ValueError/KeyError
+        raise ImproperlyConfigured(f"DATABASE_URL is malformed: {exc}") from None
+    if config["ENGINE"].endswith("postgresql"):
+        if not config.get("NAME"):
+            raise ImproperlyConfigured("DATABASE_URL names no database: add /dbname at the end")
+        try:
+            parsed.port  # noqa: B018 - raises on a port that is not a number
+        except ValueError:
+            raise ImproperlyConfigured("DATABASE_URL has a port that is not a number") from None
+    return config
+
+
+def parse_redis_url(environ: dict) -> str | None:
+    value = _get(environ, "REDIS_URL")
+    if value is None:
+        return None
+    parsed = urlparse(value)
+    if parsed.scheme not in {"redis", "rediss", "unix"} or (parsed.scheme != "unix" and not parsed.hostname):
+        raise ImproperlyConfigured(f"REDIS_URL={value!r} is not a redis:// URL")
+    try:
+        parsed.port  # noqa: B018
+    except ValueError:
+        raise ImproperlyConfigured("REDIS_URL has a port that is not a number") from None
+    return value
+
+
+def parse_url(environ: dict, name: str) -> str | None:
+    value = _get(environ, name)
+    if value is None:
+        return None
+    parsed = urlparse(value)
+    if parsed.scheme not in {"http", "https"} or not parsed.netloc:
+        raise ImproperlyConfigured(f"{name}={value!r} is not an http(s) URL")
+    return value.rstrip("/")
+
+
+def _secret_key(environ: dict, *, debug: bool, debug_set: bool, embedded: bool, data_dir: Path) -> str:
+    value = _get(environ, "DJANGO_SECRET_KEY")
+    if value is not None:
+        if len(value) < 32 and not debug:
+            raise ImproperlyConfigured("DJANGO_SECRET_KEY is too short: use at least 32 random characters")
+        return value
+    if debug_set and not debug:
+        raise ImproperlyConfigured("DJANGO_SECRET_KEY is not set, and DJANGO_DEBUG is false: set a long random key")
+    if not (debug or embedded):
+        raise ImproperlyConfigured(
+            "DJANGO_SECRET_KEY is not set: required once DATABASE_URL or REDIS_URL is set"
+        )
+    # The embedded default keeps one random key beside its database, so sessions survive restarts.
+    path = data_dir / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(50)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(key)
+    return key
+
+
+@dataclass(frozen=True)
+class Env:
+    debug: bool
+    secret_key: str
+    allowed_hosts: list[str]
+    data_dir: Path
+    database: dict
+    redis_url: str | None
+    s3_bucket: str | None
+    s3_endpoint: str | None
+    fcm_credentials: str | None
+    fcm_endpoint: str | None
+
+    @property
+    def embedded(self) -> bool:
+        return self.redis_url is None
+
+
+def read(environ: dict | None = None) -> Env:
+    environ = dict(os.environ if environ is None else environ)
+    data_dir = Path(_get(environ, "RTCC_DATA_DIR") or "var").resolve()
+    debug_set = _get(environ, "DJANGO_DEBUG") is not None
+    debug = parse_bool(environ, "DJANGO_DEBUG", default=False)
+    database = parse_database_url(environ, data_dir)
+    redis_url = parse_redis_url(environ)
+    embedded = _get(environ, "DATABASE_URL") is None and redis_url is None
+
+    hosts_raw = _get(environ, "DJANGO_ALLOWED_HOSTS")
+    if hosts_raw is None:
+        allowed_hosts = ["localhost", "127.0.0.1", "[::1]"]
+    else:
+        allowed_hosts = [h.strip() for h in hosts_raw.split(",") if h.strip()]
+        if not allowed_hosts:
+            raise ImproperlyConfigured("DJANGO_ALLOWED_HOSTS lists no host")
+
+    bucket = _get(environ, "RTCC_S3_BUCKET")
+    if bucket is not None and not (3 <= len(bucket) <= 63):
+        raise ImproperlyConfigured(f"RTCC_S3_BUCKET={bucket!r} is not a valid bucket name")
+
+    credentials = _get(environ, "GOOGLE_APPLICATION_CREDENTIALS")
+    if credentials is not None and not Path(credentials).is_file():
+        raise ImproperlyConfigured(f"GOOGLE_APPLICATION_CREDENTIALS={credentials!r} is not a readable file")
+
+    return Env(
+        debug=debug,
+        secret_key=_secret_key(environ, debug=debug, debug_set=debug_set, embedded=embedded, data_dir=data_dir),
+        allowed_hosts=allowed_hosts,
+        data_dir=data_dir,
+        database=database,
+        redis_url=redis_url,
+        s3_bucket=bucket,
+        s3_endpoint=parse_url(environ, "AWS_ENDPOINT_URL_S3"),
+        fcm_credentials=credentials,
+        fcm_endpoint=parse_url(environ, "RTCC_FCM_ENDPOINT"),
+    )

@@ -1,0 +1,206 @@
+"""Django settings, built from the environment as rtcc/env.py reads it."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+from rtcc import env as envmod
+
+ENV = envmod.read()
+BASE_DIR = Path(__file__).resolve().parent.parent.parent
+DATA_DIR = ENV.data_dir
+DATA_DIR.mkdir(parents=True, exist_ok=True)
+
+SECRET_KEY = ENV.secret_key
+DEBUG = ENV.debug
+ALLOWED_HOSTS = ENV.allowed_hosts
+EMBEDDED = ENV.embedded
+
+INSTALLED_APPS = [
+    "daphne",
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "channels",
+    "apps.core",
+    "apps.audit",
+    "apps.accounts",
+    "apps.devices",
+    "apps.control",
+    "apps.footage",
+    "apps.briefings",
+    "apps.console",
+]
+
+MIDDLEWARE = [
+    "apps.core.middleware.ApiErrorEnvelopeMiddleware",
+    "apps.core.middleware.RequestSizeLimitMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "rtcc.urls"
+ASGI_APPLICATION = "rtcc.asgi.application"
+WSGI_APPLICATION = None
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+DATABASES = {"default": ENV.database}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+AUTH_USER_MODEL = "accounts.User"
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 10}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+]
+LOGIN_URL = "/login/"
+LOGIN_REDIRECT_URL = "/"
+LOGOUT_REDIRECT_URL = "/login/"
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = False
+USE_TZ = True
+
+STATIC_URL = "/static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = DATA_DIR / "static"
+
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+SESSION_COOKIE_AGE = 12 * 3600
+CSRF_COOKIE_SAMESITE = "Lax"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+X_FRAME_OPTIONS = "DENY"
+
+# Request bodies: JSON API requests are small; photo uploads and disk-backend part uploads
+# have their own limits, enforced by apps.core.middleware.RequestSizeLimitMiddleware.
+RTCC_MAX_JSON_BODY = 1024 * 1024
+RTCC_MAX_MEDIA_BODY = 25 * 1024 * 1024
+DATA_UPLOAD_MAX_MEMORY_SIZE = RTCC_MAX_MEDIA_BODY
+FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
+# Upper bounds per path prefix, larger than RTCC_MAX_JSON_BODY; apps add theirs here.
+RTCC_BODY_LIMITS = {
+    "/api/v1/media": RTCC_MAX_MEDIA_BODY,
+    "/upload/": 6 * 1024 * 1024 * 1024,  # disk-backend part PUTs: checked per part by footage
+}
+
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+if ENV.redis_url:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": ENV.redis_url}}
+
+if ENV.redis_url:
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {
+                # redis-py 8 defaults (5 s socket timeout, 100 pooled connections) break
+                # channels-redis' blocking reads under load.
+                "hosts": [{"address": ENV.redis_url, "socket_timeout": None, "max_connections": 100_000}],
+                "capacity": 1000,
+                "expiry": 60,
+                "group_expiry": 86400,
+            },
+        }
+    }
+else:
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer", "CONFIG": {"capacity": 1000}}}
+
+# Celery: with REDIS_URL the worker and beat processes; without it tasks run in process.
+CELERY_BROKER_URL = ENV.redis_url or "memory://"
+CELERY_TASK_ALWAYS_EAGER = ENV.redis_url is None
+CELERY_TASK_EAGER_PROPAGATES = False
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 4
+CELERY_TASK_TIME_LIMIT = 15 * 60
+CELERY_TASK_SOFT_TIME_LIMIT = 14 * 60
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TIMEZONE = "UTC"
+# Periodic tasks: every app adds its own here ({"name": {"task": dotted, "schedule": seconds}}).
+# beat runs them in production; the embedded default runs them in a thread of the web process.
+CELERY_BEAT_SCHEDULE: dict[str, dict] = {}
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "apps.accounts.authentication.UserTokenAuthentication",
+        "apps.devices.authentication.DeviceTokenAuthentication",
+        "apps.accounts.authentication.ConsoleSessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PAGINATION_CLASS": "apps.core.pagination.StandardPagination",
+    "PAGE_SIZE": 50,
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": [
+        "rest_framework.parsers.JSONParser",
+        "rest_framework.parsers.MultiPartParser",
+        "rest_framework.parsers.FormParser",
+    ],
+    "EXCEPTION_HANDLER": "apps.core.errors.exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+    "DATETIME_FORMAT": "iso-8601",
+}
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "rtcc API",
+    "DESCRIPTION": "Real-time crime center backend: devices, remote recording, evidence, briefings.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+}
+
+# Accounts
+RTCC_TOKEN_TTL = timedelta(hours=12)
+RTCC_LOGIN_MAX_FAILURES = 5
+RTCC_LOGIN_FAILURE_WINDOW = timedelta(minutes=10)
+RTCC_LOGIN_LOCKOUT = timedelta(minutes=10)
+
+# Object storage (apps/footage/storage.py) and push (apps/briefings/push.py)
+RTCC_S3_BUCKET = ENV.s3_bucket
+RTCC_S3_ENDPOINT = ENV.s3_endpoint
+RTCC_STORAGE_DIR = DATA_DIR / "objects"
+RTCC_FCM_CREDENTIALS = ENV.fcm_credentials
+RTCC_FCM_ENDPOINT = ENV.fcm_endpoint or "https://fcm.googleapis.com"
+RTCC_PUSH_OUTBOX_DIR = DATA_DIR / "outbox"
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": "INFO"},
+    "loggers": {
+        "django.request": {"level": "ERROR"},
+        "daphne": {"level": "WARNING"},
+        "celery": {"level": "WARNING"},
+    },
+}

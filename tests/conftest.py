@@ -1,0 +1,152 @@
+"""Personas (one per role, plus an outsider) and the fixtures that reach real services."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests import services
+from tests.helpers import LiveServer, api_client
+
+SERVICE_FIXTURES = {"postgres_db": "postgres", "redis_url": "redis", "s3": "s3", "fcm": "fcm",
+                    "live_server_pair": "redis"}
+
+
+def pytest_collection_modifyitems(config, items):
+    # A test that uses a service fixture is a `services` test: the embedded run leaves it out.
+    for item in items:
+        if any(name in getattr(item, "fixturenames", ()) for name in SERVICE_FIXTURES):
+            item.add_marker(pytest.mark.services)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _tasks_in_process():
+    """Tests run Celery tasks in process (eagerly, after commit) unless a test starts a worker."""
+    from rtcc.celery import app
+
+    previous = app.conf.task_always_eager
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = previous
+
+
+@pytest.fixture
+def make_user(db):
+    from apps.accounts.models import User
+
+    counter = iter(range(1, 1_000_000))
+
+    def make(role: str = "officer", **fields) -> User:
+        n = next(counter)
+        username = fields.pop("username", f"{role}{n}")
+        user = User(username=username, role=role, full_name=fields.pop("full_name", f"{role.title()} {n}"), **fields)
+        user.set_password("correct-horse-battery")
+        user.save()
+        return user
+
+    return make
+
+
+@pytest.fixture
+def officer(make_user):
+    return make_user("officer", username="officer", badge_number="4711")
+
+
+@pytest.fixture
+def other_officer(make_user):
+    return make_user("officer", username="officer2", badge_number="4712")
+
+
+@pytest.fixture
+def operator(make_user):
+    return make_user("operator", username="operator")
+
+
+@pytest.fixture
+def clerk(make_user):
+    return make_user("clerk", username="clerk")
+
+
+@pytest.fixture
+def it_user(make_user):
+    return make_user("it", username="itadmin")
+
+
+@pytest.fixture
+def superuser(make_user):
+    return make_user("officer", username="root", is_superuser=True, is_staff=True)
+
+
+@pytest.fixture
+def personas(officer, operator, clerk, it_user):
+    """{role: user} for the four roles; parametrize over ROLES and index this."""
+    return {"officer": officer, "operator": operator, "clerk": clerk, "it": it_user}
+
+
+ROLES = ["officer", "operator", "clerk", "it"]
+
+
+@pytest.fixture
+def client_for():
+    """client_for(user) -> APIClient with a real bearer token; client_for(None) -> anonymous."""
+    return api_client
+
+
+@pytest.fixture
+def anon():
+    return api_client()
+
+
+# Real services -----------------------------------------------------------------------------
+
+@pytest.fixture
+def postgres_db(db):
+    services.require("postgres")
+
+
+@pytest.fixture(scope="session")
+def redis_url():
+    import os
+
+    services.require("redis")
+    return os.environ["REDIS_URL"]
+
+
+@pytest.fixture
+def s3(db):
+    """The S3 storage backend, against the real S3 server (SeaweedFS in CI)."""
+    services.require("s3")
+    from apps.footage.storage import get_storage
+
+    storage = get_storage()
+    storage.ensure_bucket()
+    return storage
+
+
+@pytest.fixture
+def fcm():
+    """The FCM fake's base URL, reset before the test (its messages are read over HTTP)."""
+    import os
+
+    import httpx
+
+    services.require("fcm")
+    base = os.environ["RTCC_FCM_ENDPOINT"].rstrip("/")
+    httpx.post(f"{base}/_reset", timeout=5).raise_for_status()
+    return base
+
+
+@pytest.fixture
+def live_server_pair(transactional_db, redis_url):
+    """Two daphne processes sharing the Redis channel layer and the test database."""
+    servers = [LiveServer(), LiveServer()]
+    yield servers
+    for server in servers:
+        server.stop()
+
+
+@pytest.fixture
+def live_server_process(transactional_db):
+    """One daphne process against the test database (embedded or with services)."""
+    server = LiveServer()
+    yield server
+    server.stop()

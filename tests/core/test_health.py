@@ -1,0 +1,55 @@
+"""Service endpoints: liveness, readiness naming a dead dependency, OpenAPI."""
+
+import pytest
+
+
+@pytest.mark.django_db
+def test_healthz_answers(anon):
+    response = anon.get("/healthz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+
+
+@pytest.mark.django_db
+def test_readyz_ok_when_everything_answers(anon):
+    response = anon.get("/readyz")
+    assert response.status_code == 200, response.content
+    assert response.json()["checks"] == {"database": "ok", "channel_layer": "ok", "object_storage": "ok"}
+
+
+@pytest.mark.django_db
+def test_readyz_names_dead_object_storage(anon, settings, tmp_path):
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("a file where the storage directory should be")
+    settings.RTCC_S3_BUCKET = None
+    settings.RTCC_STORAGE_DIR = blocker / "objects"
+    response = anon.get("/readyz")
+    assert response.status_code == 503
+    body = response.json()
+    assert body["checks"]["object_storage"].startswith("error")
+    assert body["checks"]["database"] == "ok"
+    assert "object_storage" in body["error"]["message"]
+
+
+@pytest.mark.django_db
+def test_readyz_names_dead_redis_layer(anon, settings, redis_url):
+    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels_redis.core.RedisChannelLayer",
+                                           "CONFIG": {"hosts": ["redis://127.0.0.1:1/0"]}}}
+    from channels.layers import channel_layers
+
+    channel_layers.backends.clear()
+    try:
+        response = anon.get("/readyz")
+    finally:
+        channel_layers.backends.clear()
+    assert response.status_code == 503
+    assert response.json()["checks"]["channel_layer"].startswith("error")
+    assert "channel_layer" in response.json()["error"]["message"]
+
+
+@pytest.mark.django_db
+def test_openapi_schema_and_docs_are_served(anon):
+    schema = anon.get("/api/schema/", HTTP_ACCEPT="application/json")
+    assert schema.status_code == 200
+    assert "/api/v1/auth/token" in schema.json()["paths"]
+    assert anon.get("/api/docs/").status_code == 200

@@ -1,0 +1,110 @@
+"""Small helpers shared by tests: API clients per persona, websocket clients, live servers."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from urllib.parse import quote
+
+from django.conf import settings
+from rest_framework.test import APIClient
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def api_client(user=None, *, token: str | None = None) -> APIClient:
+    """An APIClient with a real bearer token for this person (or this raw token)."""
+    client = APIClient()
+    if user is not None:
+        from apps.accounts.services import token_issue
+
+        token, _ = token_issue(user=user)
+    if token:
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
+    return client
+
+
+def error_code(response) -> str:
+    body = response.json()
+    assert set(body) == {"error"}, body
+    return body["error"]["code"]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def database_url_for_subprocess() -> str:
+    """The URL of the database the tests are using right now (pytest-django's test database)."""
+    db = settings.DATABASES["default"]
+    if db["ENGINE"].endswith("sqlite3"):
+        return f"sqlite:///{db['NAME']}"
+    auth = quote(db.get("USER") or "postgres")
+    if db.get("PASSWORD"):
+        auth += ":" + quote(db["PASSWORD"])
+    return f"postgres://{auth}@{db.get('HOST') or '127.0.0.1'}:{db.get('PORT') or 5432}/{db['NAME']}"
+
+
+class LiveServer:
+    """One `daphne rtcc.asgi:application` process on a free port, against the test database."""
+
+    def __init__(self, *, env: dict | None = None) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.ws_url = f"ws://127.0.0.1:{self.port}"
+        process_env = {**os.environ, "DATABASE_URL": database_url_for_subprocess(), "RTCC_EMBEDDED_BEAT": "false"}
+        process_env.setdefault("DJANGO_SECRET_KEY", settings.SECRET_KEY)
+        process_env.update(env or {})
+        self.log_path = Path(settings.DATA_DIR) / f"daphne-{self.port}.log"
+        self.log = open(self.log_path, "wb")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port), "rtcc.asgi:application"],
+            cwd=ROOT, env=process_env, stdout=self.log, stderr=subprocess.STDOUT,
+        )
+        self._wait_ready()
+
+    def _wait_ready(self, timeout: float = 30) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"daphne exited: {self.log_path.read_text()[-2000:]}")
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
+                    return
+            except OSError:
+                time.sleep(0.1)
+        raise RuntimeError(f"daphne did not start on {self.port}: {self.log_path.read_text()[-2000:]}")
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.log.close()
+
+
+@contextmanager
+def ws_connect(url: str, *, token: str | None = None, headers: dict | None = None, timeout: float = 10):
+    """A synchronous websocket client (the `websockets` library), as firmware would connect."""
+    from websockets.sync.client import connect
+
+    extra = dict(headers or {})
+    if token:
+        extra["Authorization"] = f"Bearer {token}"
+    with connect(url, additional_headers=extra, open_timeout=timeout, close_timeout=2) as ws:
+        yield ws
+
+
+def ws_receive_json(ws, timeout: float = 10) -> dict:
+    return json.loads(ws.recv(timeout=timeout))
