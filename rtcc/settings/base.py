@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 from datetime import timedelta
 from pathlib import Path
 
@@ -142,9 +143,18 @@ CELERY_TASK_SOFT_TIME_LIMIT = 14 * 60
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TIMEZONE = "UTC"
-# Periodic tasks: every app adds its own here ({"name": {"task": dotted, "schedule": seconds}}).
+# Periodic tasks: each app lists its own in apps/<app>/schedule.py as BEAT_SCHEDULE =
+# {"name": {"task": "dotted.path", "schedule": seconds}} (a plain module, no Django imports).
 # beat runs them in production; the embedded default runs them in a thread of the web process.
 CELERY_BEAT_SCHEDULE: dict[str, dict] = {}
+for _app in ("devices", "control", "footage", "briefings"):
+    try:
+        _module = importlib.import_module(f"apps.{_app}.schedule")
+    except ModuleNotFoundError as _exc:
+        if _exc.name != f"apps.{_app}.schedule":
+            raise
+        continue
+    CELERY_BEAT_SCHEDULE.update(_module.BEAT_SCHEDULE)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
