@@ -61,6 +61,9 @@ class Device(models.Model):
     is_active = True
     audit_actor_type = "device"
 
+    def __str__(self) -> str:
+        return self.label or f"{self.get_kind_display()} {self.serial}"
+
     @property
     def audit_label(self) -> str:
         return f"{self.kind}:{self.serial}"
@@ -68,9 +71,6 @@ class Device(models.Model):
     @property
     def revoked(self) -> bool:
         return self.revoked_at is not None
-
-    def __str__(self) -> str:
-        return self.label or f"{self.get_kind_display()} {self.serial}"
 
 
 class Assignment(models.Model):
@@ -82,6 +82,8 @@ class Assignment(models.Model):
     ended_at = models.DateTimeField(null=True, blank=True)
     assigned_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
                                     related_name="+")
+    ended_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                 related_name="+")
 
     class Meta:
         indexes = [models.Index(fields=["device", "started_at"], name="assignment_device_start")]
@@ -90,3 +92,24 @@ class Assignment(models.Model):
                                     name="assignment_one_open_per_device"),
         ]
         ordering = ["-started_at"]
+
+    def __str__(self) -> str:
+        return f"{self.device} -> {self.officer} from {self.started_at:%Y-%m-%d %H:%M}"
+
+
+class EnrollmentFailure(models.Model):
+    """A failed enrollment attempt: the throttle counts these per address and per serial, in the
+    database so that every server process sees the same count."""
+
+    at = models.DateTimeField(default=timezone.now)
+    serial = models.CharField(max_length=64)
+    source_ip = models.GenericIPAddressField(null=True, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["serial", "at"], name="enroll_failure_serial_at"),
+            models.Index(fields=["source_ip", "at"], name="enroll_failure_ip_at"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.serial} from {self.source_ip} at {self.at:%Y-%m-%d %H:%M:%S}"

@@ -1,0 +1,78 @@
+"""Reads about devices: who had a device when, and devices with their live presence merged in."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.db.models import Q, QuerySet
+
+from apps.core.errors import NotFound
+
+from .models import Assignment, Device
+
+
+def assignee_at(device: Device | str, when: datetime):
+    """The officer (User) the device was assigned to at `when`, or None.
+
+    From the assignment history, so a clip's officer is the assignee at recording time even if the
+    camera was reassigned since. An assignment covers [started_at, ended_at).
+    """
+    device_id = getattr(device, "pk", device)
+    assignment = (
+        Assignment.objects.select_related("officer")
+        .filter(device_id=device_id, started_at__lte=when)
+        .filter(Q(ended_at__isnull=True) | Q(ended_at__gt=when))
+        .order_by("-started_at")
+        .first()
+    )
+    return assignment.officer if assignment else None
+
+
+def assignment_history(*, device: Device) -> QuerySet[Assignment]:
+    """Every assignment of the device, newest first."""
+    return Assignment.objects.filter(device=device).select_related("officer", "assigned_by", "ended_by")
+
+
+def visible_devices(*, user) -> QuerySet[Device]:
+    """The devices this person may see: IT and operators all, an officer only own."""
+    devices = Device.objects.all()
+    if user.has_role("it", "operator"):
+        return devices
+    if user.has_role("officer"):
+        return devices.filter(officer=user)
+    return devices.none()
+
+
+def device_list(*, user, filters: dict) -> list[Device]:
+    """Visible devices matching the filters, with live presence merged over the stored row."""
+    from . import presence
+
+    devices = visible_devices(user=user).order_by("kind", "serial")
+    if filters.get("kind"):
+        devices = devices.filter(kind=filters["kind"])
+    if "officer" in filters and filters["officer"] is not None:
+        devices = devices.filter(officer_id=filters["officer"])
+    rows = list(devices)
+    presence.merge_live(rows)
+    if "online" in filters and filters["online"] is not None:
+        rows = [device for device in rows if device.online == filters["online"]]
+    return rows
+
+
+def device_get(*, user, device_id) -> Device:
+    """One visible device with live presence merged; 404 for unknown and for not visible."""
+    from . import presence
+
+    device = visible_devices(user=user).filter(pk=device_id).first()
+    if device is None:
+        raise NotFound("No such device.")
+    presence.merge_live([device])
+    return device
+
+
+def device_self(*, device: Device) -> Device:
+    """The calling device, with live presence merged."""
+    from . import presence
+
+    presence.merge_live([device])
+    return device
