@@ -1,0 +1,66 @@
+"""Tunables of apps.footage, each overridable by a RTCC_CLIP_* Django setting."""
+
+from __future__ import annotations
+
+from django.conf import settings
+
+MiB = 1024 * 1024
+GiB = 1024 * MiB
+
+
+def _get(name: str, default):
+    return getattr(settings, name, default)
+
+
+def max_clip_size() -> int:
+    """Largest clip a device may declare (bytes)."""
+    return int(_get("RTCC_CLIP_MAX_SIZE", 64 * GiB))
+
+
+def min_part_size() -> int:
+    """Smallest part size handed out; S3 needs 5 MiB for every part but the last."""
+    return int(_get("RTCC_CLIP_MIN_PART_SIZE", 8 * MiB))
+
+
+def max_parts() -> int:
+    """Most parts a clip may have (S3's multipart limit is 10,000)."""
+    return int(_get("RTCC_CLIP_MAX_PARTS", 10_000))
+
+
+def part_url_ttl() -> int:
+    """Seconds a part upload URL stays valid."""
+    return int(_get("RTCC_CLIP_PART_URL_TTL", 15 * 60))
+
+
+def parts_per_request() -> int:
+    """Most part URLs one POST .../parts may ask for."""
+    return int(_get("RTCC_CLIP_PARTS_PER_REQUEST", 500))
+
+
+def future_skew() -> int:
+    """Seconds a declared time may lie in the future (camera clocks drift)."""
+    return int(_get("RTCC_CLIP_FUTURE_SKEW", 5 * 60))
+
+
+def max_duration() -> int:
+    """Longest plausible recording, in seconds."""
+    return int(_get("RTCC_CLIP_MAX_DURATION", 24 * 3600))
+
+
+def content_types() -> tuple[str, ...]:
+    """Media types a clip may declare; `video/*` admits every video type."""
+    return tuple(_get("RTCC_CLIP_CONTENT_TYPES", ("video/*",)))
+
+
+def stale_upload_age() -> int:
+    """Seconds after which an unfinished upload is aborted and its clip marked `aborted`."""
+    return int(_get("RTCC_CLIP_STALE_UPLOAD_AGE", 48 * 3600))
+
+
+def verify_retry_age() -> int:
+    """Seconds after which a clip still `verifying` (a lost task) is queued for verification again."""
+    return int(_get("RTCC_CLIP_VERIFY_RETRY_AGE", 30 * 60))
+
+
+def default_category() -> str:
+    return str(_get("RTCC_CLIP_DEFAULT_CATEGORY", "uncategorized"))
