@@ -1,0 +1,62 @@
+"""Tunables of the briefings app, each overridable with a RTCC_<NAME> Django setting."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.conf import settings
+
+
+def location_freshness() -> timedelta:
+    """How recent a phone's location must be to count for a {"near": ...} audience."""
+    return getattr(settings, "RTCC_BRIEFING_LOCATION_FRESHNESS", timedelta(minutes=10))
+
+
+def push_batch_size() -> int:
+    """Messages per send task (FCM's send_each takes at most 500)."""
+    return min(500, int(getattr(settings, "RTCC_PUSH_BATCH_SIZE", 500)))
+
+
+def push_max_attempts() -> int:
+    return int(getattr(settings, "RTCC_PUSH_MAX_ATTEMPTS", 8))
+
+
+def push_backoff_base() -> float:
+    """Seconds before the first retry; doubles per attempt (capped), Retry-After wins when longer."""
+    return float(getattr(settings, "RTCC_PUSH_BACKOFF_BASE", 2.0))
+
+
+def push_backoff_max() -> float:
+    return float(getattr(settings, "RTCC_PUSH_BACKOFF_MAX", 300.0))
+
+
+def push_stale_after() -> timedelta:
+    """A queued delivery untouched this long is picked up again by the sweep (lost task, broker down)."""
+    return getattr(settings, "RTCC_PUSH_STALE_AFTER", timedelta(seconds=60))
+
+
+def push_pool_size() -> int:
+    """Concurrent HTTP requests to FCM per send (firebase-admin's send_each thread pool)."""
+    return int(getattr(settings, "RTCC_PUSH_POOL_SIZE", 64))
+
+
+def push_timeout() -> float:
+    return float(getattr(settings, "RTCC_PUSH_TIMEOUT", 10.0))
+
+
+def media_max_pixels() -> int:
+    """Refuse images with more pixels than this (decompression bombs)."""
+    return int(getattr(settings, "RTCC_MEDIA_MAX_PIXELS", 40_000_000))
+
+
+def media_max_side() -> int:
+    return int(getattr(settings, "RTCC_MEDIA_MAX_SIDE", 1600))
+
+
+def media_thumbnail_side() -> int:
+    return int(getattr(settings, "RTCC_MEDIA_THUMBNAIL_SIDE", 512))
+
+
+def media_thumbnail_link_ttl() -> timedelta:
+    """How long a signed thumbnail link (the notification image) stays valid."""
+    return getattr(settings, "RTCC_MEDIA_THUMBNAIL_LINK_TTL", timedelta(hours=24))
