@@ -66,8 +66,6 @@ def free_port() -> int:
 
 def ensure_venv(extras: str = "") -> None:
     """Creates .venv and installs rtcc (again only when pyproject.toml changed)."""
-    if sys.version_info < (3, 11):
-        raise SystemExit("rtcc needs Python 3.11 or newer")
     if not PY.exists():
         say("creating the virtualenv in .venv")
         run([sys.executable, "-m", "venv", VENV])
@@ -88,8 +86,8 @@ def demo(args: argparse.Namespace) -> None:
     env = dict(os.environ)
     env.setdefault("RTCC_DATA_DIR", str(ROOT / "var"))
     manage = [PY, ROOT / "manage.py"]
-    run(manage + ["migrate", "--verbosity", "0"], env=env)
-    run(manage + ["seed_demo"], env=env)
+    run([*manage, "migrate", "--verbosity", "0"], env=env)
+    run([*manage, "seed_demo"], env=env)
     say(f"console: http://127.0.0.1:{args.port}/   (API docs: http://127.0.0.1:{args.port}/api/docs/)")
     say("stop with Ctrl-C")
     os.execve(str(PY), [str(PY), "-m", "daphne", "-b", args.host, "-p", str(args.port), "rtcc.asgi:application"], env)

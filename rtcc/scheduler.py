@@ -28,7 +28,8 @@ def _loop() -> None:
     from celery import current_app
     from django.db import close_old_connections
 
-    due = {name: time.monotonic() + _seconds(entry["schedule"]) for name, entry in settings.CELERY_BEAT_SCHEDULE.items()}
+    schedule = settings.CELERY_BEAT_SCHEDULE
+    due = {name: time.monotonic() + _seconds(entry["schedule"]) for name, entry in schedule.items()}
     while True:
         time.sleep(1)
         now = time.monotonic()

@@ -11,6 +11,12 @@ SERVICE_FIXTURES = {"postgres_db": "postgres", "redis_url": "redis", "s3": "s3",
                     "live_server_pair": "redis"}
 
 
+def pytest_configure(config):
+    from django.conf import settings
+
+    settings.PASSWORD_HASHERS = ["tests.helpers.FastPBKDF2PasswordHasher"]
+
+
 def pytest_collection_modifyitems(config, items):
     # A test that uses a service fixture is a `services` test: the embedded run leaves it out.
     for item in items:

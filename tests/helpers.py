@@ -108,3 +108,16 @@ def ws_connect(url: str, *, token: str | None = None, headers: dict | None = Non
 
 def ws_receive_json(ws, timeout: float = 10) -> dict:
     return json.loads(ws.recv(timeout=timeout))
+
+
+try:
+    from django.contrib.auth.hashers import PBKDF2PasswordHasher
+except Exception:  # pragma: no cover - Django is always there in the suite
+    PBKDF2PasswordHasher = object
+
+
+class FastPBKDF2PasswordHasher(PBKDF2PasswordHasher):
+    """Tests only: the same pbkdf2_sha256 format with few iterations. A daphne subprocess with
+    production settings still verifies these hashes (the count is stored in each hash)."""
+
+    iterations = 1000

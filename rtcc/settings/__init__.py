@@ -1,3 +1,3 @@
 """rtcc's Django settings: one module, every value from rtcc.env."""
 
-from .base import *  # noqa: F401,F403
+from .base import *  # noqa: F403

@@ -1,0 +1,146 @@
+"""Token login, expiry, revocation, lockout, and the console's session login."""
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from apps.accounts.models import ApiToken
+from apps.audit.models import AuditEvent
+from tests.helpers import error_code
+
+PASSWORD = "correct-horse-battery"
+
+
+def login(client, username, password=PASSWORD, **extra):
+    return client.post("/api/v1/auth/token", {"username": username, "password": password, **extra}, format="json")
+
+
+@pytest.mark.django_db
+def test_login_returns_a_working_token(anon, operator):
+    response = login(anon, "operator")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["user"] == {**body["user"], "username": "operator", "role": "operator", "id": str(operator.id)}
+    assert body["token"].startswith("rtu_")
+    assert body["expires_at"]
+    anon.credentials(HTTP_AUTHORIZATION=f"Bearer {body['token']}")
+    assert anon.get("/api/v1/me").json()["username"] == "operator"
+
+
+@pytest.mark.django_db
+def test_token_is_stored_hashed(anon, operator):
+    token = login(anon, "operator").json()["token"]
+    stored = ApiToken.objects.get(user=operator)
+    assert token not in stored.key_hash and len(stored.key_hash) == 64
+
+
+@pytest.mark.django_db
+def test_token_expires_after_twelve_hours_by_default(anon, operator):
+    token = login(anon, "operator").json()["token"]
+    record = ApiToken.objects.get(user=operator)
+    assert timedelta(hours=11, minutes=59) < record.expires_at - timezone.now() <= timedelta(hours=12)
+    ApiToken.objects.filter(pk=record.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
+    anon.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
+    response = anon.get("/api/v1/me")
+    assert response.status_code == 401
+    assert error_code(response) == "not_authenticated"
+
+
+@pytest.mark.django_db
+def test_logout_revokes_the_token(anon, operator):
+    token = login(anon, "operator").json()["token"]
+    anon.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
+    assert anon.post("/api/v1/auth/logout").status_code == 204
+    assert anon.get("/api/v1/me").status_code == 401
+    assert AuditEvent.objects.filter(action="auth.logout", actor_id=str(operator.id)).exists()
+
+
+@pytest.mark.django_db
+def test_deactivated_user_token_stops_working(anon, operator):
+    token = login(anon, "operator").json()["token"]
+    operator.is_active = False
+    operator.save()
+    anon.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
+    assert anon.get("/api/v1/me").status_code == 401
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("username,password", [("operator", "wrong-password"), ("nobody", PASSWORD)])
+def test_wrong_credentials_are_401_and_audited(anon, operator, username, password):
+    response = login(anon, username, password)
+    assert response.status_code == 401
+    assert error_code(response) == "invalid_credentials"
+    event = AuditEvent.objects.get(action="auth.login", outcome="failure")
+    assert event.object_id == username and event.source_ip == "127.0.0.1"
+
+
+@pytest.mark.django_db
+def test_success_is_audited(anon, operator):
+    login(anon, "operator")
+    assert AuditEvent.objects.filter(action="auth.login", outcome="success", actor_id=str(operator.id)).count() == 1
+
+
+@pytest.mark.django_db
+def test_missing_fields_are_400(anon):
+    response = anon.post("/api/v1/auth/token", {"username": "x"}, format="json")
+    assert response.status_code == 400
+    assert "password" in response.json()["error"]["fields"]
+
+
+@pytest.mark.django_db
+def test_five_failures_lock_the_username_for_ten_minutes(anon, operator, clerk):
+    for _ in range(5):
+        assert login(anon, "operator", "wrong-password").status_code == 401
+    locked = login(anon, "operator")  # even the right password
+    assert locked.status_code == 429
+    assert error_code(locked) == "locked_out"
+    assert 500 <= int(locked["Retry-After"]) <= 601
+    assert AuditEvent.objects.filter(action="auth.login", outcome="locked").exists()
+    # another user is not affected
+    assert login(anon, "clerk").status_code == 200
+
+
+@pytest.mark.django_db
+def test_lockout_ends_after_ten_minutes(anon, operator):
+    from apps.accounts.models import LoginAttempt
+
+    for _ in range(5):
+        login(anon, "operator", "wrong-password")
+    LoginAttempt.objects.update(at=timezone.now() - timedelta(minutes=10, seconds=5))
+    assert login(anon, "operator").status_code == 200
+
+
+@pytest.mark.django_db
+def test_failures_spread_over_more_than_ten_minutes_do_not_lock(anon, operator):
+    from apps.accounts.models import LoginAttempt
+
+    for _ in range(4):
+        login(anon, "operator", "wrong-password")
+    LoginAttempt.objects.update(at=timezone.now() - timedelta(minutes=11))
+    login(anon, "operator", "wrong-password")
+    assert login(anon, "operator").status_code == 200
+
+
+@pytest.mark.django_db
+def test_console_login_page_uses_sessions_and_lockout(client, operator):
+    assert client.get("/login/").status_code == 200
+    response = client.post("/login/", {"username": "operator", "password": PASSWORD})
+    assert response.status_code == 302
+    assert client.get("/api/v1/me").json()["username"] == "operator"
+    client.post("/logout/")
+    assert client.get("/api/v1/me").status_code in (401, 403)
+    for _ in range(5):
+        assert client.post("/login/", {"username": "operator", "password": "nope"}).status_code == 401
+    assert client.post("/login/", {"username": "operator", "password": PASSWORD}).status_code == 429
+
+
+@pytest.mark.django_db
+def test_session_api_writes_need_csrf(operator):
+    from django.test import Client
+
+    browser = Client(enforce_csrf_checks=True)
+    browser.force_login(operator)
+    response = browser.post("/api/v1/auth/logout")
+    assert response.status_code == 403
+    assert error_code(response) == "forbidden"

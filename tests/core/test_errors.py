@@ -1,0 +1,78 @@
+"""The contract's error envelope on every kind of bad request, and no change on bad input."""
+
+import json
+
+import pytest
+
+from apps.accounts.models import User
+from tests.helpers import error_code
+
+
+@pytest.mark.django_db
+def test_unknown_api_url_is_a_404_envelope(anon):
+    response = anon.get("/api/v1/no-such-thing")
+    assert response.status_code == 404
+    assert error_code(response) == "not_found"
+
+
+@pytest.mark.django_db
+def test_wrong_method_is_a_405_envelope(anon):
+    response = anon.get("/api/v1/auth/token")
+    assert response.status_code == 405
+    assert error_code(response) == "method_not_allowed"
+
+
+@pytest.mark.django_db
+def test_malformed_json_is_a_400_envelope(anon):
+    response = anon.post("/api/v1/auth/token", data="{not json", content_type="application/json")
+    assert response.status_code == 400
+    assert error_code(response) == "malformed_request"
+
+
+@pytest.mark.django_db
+def test_unsupported_media_type_is_a_415_envelope(anon):
+    response = anon.post("/api/v1/auth/token", data="username=x", content_type="text/plain")
+    assert response.status_code == 415
+    assert error_code(response) == "unsupported_media_type"
+
+
+@pytest.mark.django_db
+def test_oversized_body_is_a_413_envelope(client_for, it_user):
+    body = json.dumps({"username": "big", "password": "x" * (2 * 1024 * 1024), "role": "officer"})
+    response = client_for(it_user).post("/api/v1/users", data=body, content_type="application/json")
+    assert response.status_code == 413
+    assert error_code(response) == "too_large"
+    assert not User.objects.filter(username="big").exists()
+
+
+@pytest.mark.django_db
+def test_missing_credentials_is_a_401_envelope(anon):
+    response = anon.get("/api/v1/users")
+    assert response.status_code == 401
+    assert error_code(response) == "not_authenticated"
+    assert response["WWW-Authenticate"] == "Bearer"
+
+
+@pytest.mark.django_db
+def test_garbage_token_is_a_401_envelope(client_for):
+    response = client_for(None, token="rtu_not-a-real-token").get("/api/v1/users")
+    assert response.status_code == 401
+    assert error_code(response) == "not_authenticated"
+
+
+@pytest.mark.django_db
+def test_validation_errors_name_the_fields(client_for, it_user):
+    response = client_for(it_user).post("/api/v1/users", {"username": "", "role": "sheriff"}, format="json")
+    assert response.status_code == 400
+    body = response.json()["error"]
+    assert body["code"] == "invalid"
+    assert {"username", "password", "role"} <= set(body["fields"])
+    assert all(isinstance(messages, list) and messages for messages in body["fields"].values())
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("query", ["page=abc", "page=0", "page_size=-3", "role=sheriff"])
+def test_unusable_query_parameter_is_a_400(client_for, it_user, query):
+    response = client_for(it_user).get(f"/api/v1/users?{query}")
+    assert response.status_code == 400
+    assert error_code(response) == "invalid"

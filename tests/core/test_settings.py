@@ -1,0 +1,98 @@
+"""Settings from the environment: the embedded default, good values, and loud failures."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+from django.core.exceptions import ImproperlyConfigured
+
+from rtcc import env
+from tests.helpers import ROOT
+
+
+def read(tmp_path, **values):
+    return env.read({"RTCC_DATA_DIR": str(tmp_path), **values})
+
+
+def test_embedded_default_needs_no_settings(tmp_path):
+    config = read(tmp_path)
+    assert config.database["ENGINE"] == "django.db.backends.sqlite3"
+    assert config.database["NAME"] == str(tmp_path / "db.sqlite3")
+    assert config.redis_url is None and config.embedded
+    assert config.s3_bucket is None and config.fcm_credentials is None
+    assert config.debug is False
+    # a generated key is kept, so sessions survive a restart
+    assert len(config.secret_key) >= 50
+    assert read(tmp_path).secret_key == config.secret_key
+    assert oct((tmp_path / "secret_key").stat().st_mode & 0o777) == "0o600"
+
+
+def test_production_values_are_parsed(tmp_path, settings):
+    credentials = tmp_path / "sa.json"
+    credentials.write_text("{}")
+    config = read(
+        tmp_path,
+        DJANGO_SECRET_KEY="k" * 40,
+        DJANGO_DEBUG="false",
+        DJANGO_ALLOWED_HOSTS="rtcc.example.org, console.example.org",
+        DATABASE_URL="postgres://rtcc:s3cret@db.internal:5433/rtcc",
+        REDIS_URL="redis://cache.internal:6379/2",
+        RTCC_S3_BUCKET="evidence",
+        AWS_ENDPOINT_URL_S3="http://minio.internal:9000",
+        GOOGLE_APPLICATION_CREDENTIALS=str(credentials),
+        RTCC_FCM_ENDPOINT="http://fcm-proxy.internal:8089/",
+    )
+    assert config.database["ENGINE"] == "django.db.backends.postgresql"
+    assert (config.database["HOST"], config.database["PORT"], config.database["NAME"]) == ("db.internal", 5433, "rtcc")
+    assert config.allowed_hosts == ["rtcc.example.org", "console.example.org"]
+    assert config.redis_url == "redis://cache.internal:6379/2" and not config.embedded
+    assert config.s3_bucket == "evidence"
+    assert config.fcm_endpoint == "http://fcm-proxy.internal:8089"
+
+
+@pytest.mark.parametrize(
+    ("values", "named"),
+    [
+        ({"DJANGO_DEBUG": "maybe"}, "DJANGO_DEBUG"),
+        ({"DATABASE_URL": "mysql://db/rtcc"}, "DATABASE_URL"),
+        ({"DATABASE_URL": "postgres://db:notaport/rtcc"}, "DATABASE_URL"),
+        ({"DATABASE_URL": "postgres://db:5432"}, "DATABASE_URL"),
+        ({"DATABASE_URL": "not a url"}, "DATABASE_URL"),
+        ({"REDIS_URL": "localhost:6379"}, "REDIS_URL"),
+        ({"REDIS_URL": "redis://cache:port/0"}, "REDIS_URL"),
+        ({"RTCC_FCM_ENDPOINT": "fcm.local"}, "RTCC_FCM_ENDPOINT"),
+        ({"AWS_ENDPOINT_URL_S3": "s3 please"}, "AWS_ENDPOINT_URL_S3"),
+        ({"GOOGLE_APPLICATION_CREDENTIALS": "/nonexistent/sa.json"}, "GOOGLE_APPLICATION_CREDENTIALS"),
+        ({"RTCC_S3_BUCKET": "x"}, "RTCC_S3_BUCKET"),
+        ({"DJANGO_ALLOWED_HOSTS": " , "}, "DJANGO_ALLOWED_HOSTS"),
+    ],
+)
+def test_a_malformed_value_names_its_variable(tmp_path, values, named):
+    with pytest.raises(ImproperlyConfigured, match=named):
+        read(tmp_path, DJANGO_SECRET_KEY="k" * 40, **values)
+
+
+def test_debug_false_without_secret_key_is_an_error(tmp_path):
+    with pytest.raises(ImproperlyConfigured, match="DJANGO_SECRET_KEY"):
+        read(tmp_path, DJANGO_DEBUG="false")
+    assert not (tmp_path / "secret_key").exists()
+
+
+def test_production_without_secret_key_is_an_error(tmp_path):
+    with pytest.raises(ImproperlyConfigured, match="DJANGO_SECRET_KEY"):
+        read(tmp_path, DATABASE_URL="postgres://db/rtcc")
+
+
+def test_short_secret_key_refused_outside_debug(tmp_path):
+    with pytest.raises(ImproperlyConfigured, match="DJANGO_SECRET_KEY"):
+        read(tmp_path, DJANGO_SECRET_KEY="short")
+
+
+def test_start_stops_with_a_message_naming_the_variable(tmp_path):
+    environment = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "DATABASE_", "REDIS_"))}
+    environment.update({"RTCC_DATA_DIR": str(tmp_path), "DJANGO_DEBUG": "maybe"})
+    done = subprocess.run([sys.executable, "manage.py", "check"], cwd=ROOT, env=environment,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode != 0
+    assert "DJANGO_DEBUG" in done.stderr
