@@ -1,29 +1,432 @@
-"""Device presence from the websocket (the fleet feature replaces this with a bounded write-through)."""
+"""Live device presence: the device websocket's status frames, kept where they are cheap and
+written through to the Device row at a bounded rate.
+
+The live copy of each device's presence lives in Redis (a hash per device, shared by every
+daphne process) or, on the embedded default, in this process. Per frame the cost is one
+in-memory update plus a share of one pipelined Redis write; the database sees a device at
+most once per `presence_write_interval` plus on connect, disconnect and recording changes.
+Readers (the API, the console) merge the live copy over the stored row (`merge_live`), so they
+show current values. Online means at least one open socket (counted across processes) and a
+sign of life within `presence_timeout`.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import copy
+import logging
+import math
+import threading
+import time
+import weakref
+from datetime import UTC, datetime
+
 from channels.db import database_sync_to_async
-from django.utils import timezone
 
-from .models import Device
+from . import conf
+
+log = logging.getLogger(__name__)
+
+KEY_PREFIX = "rtcc:presence:"
+KEY_TTL = 24 * 3600
+STORAGE_MAX_MB = 2**31 - 1
+# Presence fields as they sit in the live copy; the Device columns have the same names.
+LIVE_FIELDS = ("recording", "battery_pct", "storage_free_mb", "lat", "lon", "accuracy_m", "location_at", "last_seen")
 
 
-@database_sync_to_async
-def _update(device_id, **fields) -> None:
-    Device.objects.filter(pk=device_id).update(**fields)
+def key(device_id) -> str:
+    return f"{KEY_PREFIX}{device_id}"
+
+
+# Validation -----------------------------------------------------------------------------------
+
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def parse_status(frame: dict) -> tuple[dict | None, str | None]:
+    """A status frame -> (live fields to set, None) or (None, what is wrong). Nothing is partial."""
+    fields: dict = {}
+    recording = frame.get("recording")
+    if not isinstance(recording, bool):
+        return None, "status.recording is required and must be true or false."
+    fields["recording"] = recording
+    battery = frame.get("battery_pct")
+    if battery is not None:
+        if not isinstance(battery, int) or isinstance(battery, bool) or not 0 <= battery <= 100:
+            return None, "status.battery_pct must be a whole number from 0 to 100."
+        fields["battery_pct"] = battery
+    storage = frame.get("storage_free_mb")
+    if storage is not None:
+        if not isinstance(storage, int) or isinstance(storage, bool) or not 0 <= storage <= STORAGE_MAX_MB:
+            return None, "status.storage_free_mb must be a whole number of at least 0."
+        fields["storage_free_mb"] = storage
+    location = frame.get("location")
+    if location is not None:
+        if not isinstance(location, dict):
+            return None, "status.location must be an object with lat and lon."
+        lat, lon, accuracy = location.get("lat"), location.get("lon"), location.get("accuracy_m")
+        if not _is_number(lat) or not -90 <= lat <= 90:
+            return None, "status.location.lat must be a number from -90 to 90."
+        if not _is_number(lon) or not -180 <= lon <= 180:
+            return None, "status.location.lon must be a number from -180 to 180."
+        if accuracy is not None and (not _is_number(accuracy) or accuracy < 0):
+            return None, "status.location.accuracy_m must be a number of at least 0."
+        fields.update(lat=float(lat), lon=float(lon), accuracy_m=None if accuracy is None else float(accuracy),
+                      location_at=time.time())
+    return fields, None
+
+
+# The live copy ------------------------------------------------------------------------------
+# Values are kept encoded as strings (as Redis holds them): "" stands for null, times are epochs.
+
+def _encode(fields: dict) -> dict[str, str]:
+    out = {}
+    for name, value in fields.items():
+        if value is None:
+            out[name] = ""
+        elif isinstance(value, bool):
+            out[name] = "1" if value else "0"
+        else:
+            out[name] = repr(value) if isinstance(value, float) else str(value)
+    return out
+
+
+def _epoch_to_dt(value: float | None) -> datetime | None:
+    return None if value is None else datetime.fromtimestamp(value, tz=UTC)
+
+
+def decode(raw: dict) -> dict:
+    """A live hash -> {"conn": int, "recording": bool, ..., "last_seen": datetime} (absent fields left out)."""
+    state: dict = {}
+    for name, value in raw.items():
+        name = name.decode() if isinstance(name, bytes) else name
+        value = value.decode() if isinstance(value, bytes) else value
+        if name not in LIVE_FIELDS and name != "conn":
+            continue
+        if value == "":
+            state[name] = None
+        elif name == "recording":
+            state[name] = value == "1"
+        elif name in ("conn", "battery_pct", "storage_free_mb"):
+            state[name] = int(value)
+        elif name in ("last_seen", "location_at"):
+            state[name] = _epoch_to_dt(float(value))
+        else:
+            state[name] = float(value)
+    return state
+
+
+class MemoryStore:
+    """The embedded default: one process holds every socket, so a dict is the whole truth."""
+
+    def __init__(self) -> None:
+        self.data: dict[str, dict[str, str]] = {}
+        self.lock = threading.Lock()
+
+    async def add_connection(self, device_id: str, delta: int, fields: dict[str, str]) -> int:
+        with self.lock:
+            entry = self.data.setdefault(device_id, {})
+            count = max(0, int(entry.get("conn") or 0) + delta)
+            entry.update(fields, conn=str(count))
+            return count
+
+    def put(self, device_id: str, fields: dict[str, str]) -> None:
+        with self.lock:
+            self.data.setdefault(device_id, {}).update(fields)
+
+    async def get(self, device_id: str) -> dict:
+        with self.lock:
+            return dict(self.data.get(device_id, {}))
+
+    def get_many(self, device_ids: list[str]) -> dict[str, dict]:
+        with self.lock:
+            return {i: dict(self.data[i]) for i in device_ids if i in self.data}
+
+
+class RedisStore:
+    """Shared by every daphne process: a hash per device; status writes are coalesced into
+    one pipeline per event-loop turn, so a burst of frames costs a few round trips."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self._sync = None
+        self._async: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # loop -> client
+        self._pending: dict[str, dict[str, str]] = {}
+        self._flushing: asyncio.Task | None = None
+
+    def client(self):
+        import redis.asyncio as aioredis
+
+        loop = asyncio.get_running_loop()
+        client = self._async.get(loop)
+        if client is None:
+            pool = aioredis.BlockingConnectionPool.from_url(self.url, max_connections=32, timeout=None,
+                                                            decode_responses=True)
+            client = self._async[loop] = aioredis.Redis(connection_pool=pool)
+        return client
+
+    def sync_client(self):
+        if self._sync is None:
+            import redis
+
+            self._sync = redis.Redis.from_url(self.url, decode_responses=True)
+        return self._sync
+
+    async def add_connection(self, device_id: str, delta: int, fields: dict[str, str]) -> int:
+        await self.flush()  # the frames before a disconnect land before it
+        pipe = self.client().pipeline(transaction=True)
+        pipe.hincrby(key(device_id), "conn", delta)
+        pipe.hset(key(device_id), mapping=fields)
+        pipe.expire(key(device_id), KEY_TTL)
+        count = (await pipe.execute())[0]
+        if count < 0:  # a process died without counting down, and its sockets are long gone
+            await self.client().hset(key(device_id), "conn", 0)
+            count = 0
+        return count
+
+    def put(self, device_id: str, fields: dict[str, str]) -> None:
+        self._pending.setdefault(device_id, {}).update(fields)
+        if self._flushing is None or self._flushing.done():
+            self._flushing = asyncio.get_running_loop().create_task(self.flush())
+
+    async def flush(self) -> None:
+        while self._pending:
+            batch, self._pending = self._pending, {}
+            pipe = self.client().pipeline(transaction=False)
+            for device_id, fields in batch.items():
+                pipe.hset(key(device_id), mapping=fields)
+                pipe.expire(key(device_id), KEY_TTL)
+            try:
+                await pipe.execute()
+            except Exception:
+                log.exception("presence: writing %d devices to Redis failed", len(batch))
+
+    async def get(self, device_id: str) -> dict:
+        await self.flush()
+        return await self.client().hgetall(key(device_id))
+
+    def get_many(self, device_ids: list[str]) -> dict[str, dict]:
+        if not device_ids:
+            return {}
+        pipe = self.sync_client().pipeline(transaction=False)
+        for device_id in device_ids:
+            pipe.hgetall(key(device_id))
+        return {i: raw for i, raw in zip(device_ids, pipe.execute(), strict=True) if raw}
+
+
+_store = None
+_store_url = None
+
+
+def store() -> MemoryStore | RedisStore:
+    global _store, _store_url
+    url = conf.presence_redis_url()
+    if _store is None or url != _store_url:
+        _store, _store_url = (RedisStore(url) if url else MemoryStore()), url
+    return _store
+
+
+# Reading: the live copy merged over the stored row -----------------------------------------
+
+def is_fresh(last_seen: datetime | None, now: float | None = None) -> bool:
+    if last_seen is None:
+        return False
+    return (now or time.time()) - last_seen.timestamp() <= conf.presence_timeout()
+
+
+def apply_live(device, state: dict | None, now: float | None = None):
+    """Sets the device's presence attributes (in memory only) to the current values."""
+    if state:
+        for name in LIVE_FIELDS:
+            if name in state:
+                setattr(device, name, state[name])
+        connected = (state.get("conn") or 0) > 0
+    else:
+        connected = device.online
+    device.online = bool(connected and is_fresh(device.last_seen, now) and device.revoked_at is None)
+    return device
+
+
+def merge_live(devices: list) -> list:
+    """The API's and console's view: every device's presence as it is now (one Redis round trip)."""
+    if not devices:
+        return devices
+    states = store().get_many([str(d.pk) for d in devices])
+    now = time.time()
+    for device in devices:
+        raw = states.get(str(device.pk))
+        apply_live(device, decode(raw) if raw else None, now)
+    return devices
+
+
+# Writing: the websocket side ---------------------------------------------------------------
+
+class _Local:
+    """What this process knows about a device it holds a socket for."""
+
+    __slots__ = ("device", "last_console", "last_written", "recording", "sockets", "unwritten")
+
+    def __init__(self, device) -> None:
+        self.device = device
+        self.sockets = 0
+        self.recording = device.recording
+        self.last_written = 0.0
+        self.last_console = 0.0
+        self.unwritten: dict = {}
+
+
+_local: dict[str, _Local] = {}
+_db_pending: dict[str, dict] = {}
+_db_flushing: asyncio.Task | None = None
+_background: set[asyncio.Task] = set()
+stats = {"frames": 0, "db_rows": 0, "console_events": 0}
+
+
+def _db_fields(fields: dict) -> dict:
+    out = dict(fields)
+    for name in ("last_seen", "location_at"):
+        if isinstance(out.get(name), float):
+            out[name] = _epoch_to_dt(out[name])
+    return out
+
+
+def _write_rows(batch: dict[str, dict]) -> dict[str, tuple]:
+    """One transaction for every due write-through; returns the rows' current assignee and label."""
+    from django.db import transaction
+
+    from .models import Device
+
+    with transaction.atomic():
+        for device_id, fields in batch.items():
+            Device.objects.filter(pk=device_id).update(**_db_fields(fields))
+    return {str(pk): (officer_id, label) for pk, officer_id, label in
+            Device.objects.filter(pk__in=list(batch)).values_list("pk", "officer_id", "label")}
+
+
+async def _db_flush() -> None:
+    while _db_pending:
+        batch = dict(_db_pending)
+        _db_pending.clear()
+        try:
+            current = await database_sync_to_async(_write_rows)(batch)
+        except Exception:
+            log.exception("presence: writing %d devices to the database failed", len(batch))
+            continue
+        stats["db_rows"] += len(batch)
+        # the console payload names the assignee: keep it no staler than one write interval
+        for device_id, (officer_id, label) in current.items():
+            local = _local.get(device_id)
+            if local is not None:
+                local.device.officer_id, local.device.label = officer_id, label
+
+
+def _write_through(device_id: str, fields: dict) -> None:
+    global _db_flushing
+    _db_pending.setdefault(device_id, {}).update(fields)
+    if _db_flushing is None or _db_flushing.done():
+        _db_flushing = asyncio.get_running_loop().create_task(_db_flush())
+
+
+async def flush() -> None:
+    """Waits until every pending live and database write of this process is done (tests, shutdown)."""
+    live = store()
+    if isinstance(live, RedisStore):
+        await live.flush()
+    while _db_flushing is not None and not _db_flushing.done():
+        await asyncio.shield(_db_flushing)
+
+
+def _console(local: _Local, state: dict, *, force: bool) -> None:
+    """A `device.status` event for the console, at most every console interval unless forced."""
+    now = time.monotonic()
+    if not force and now - local.last_console < conf.presence_console_interval():
+        return
+    local.last_console = now
+    from .serializers import DeviceOut
+
+    device = apply_live(copy.copy(local.device), state)
+    payload = DeviceOut(device).data
+    task = asyncio.get_running_loop().create_task(_console_send(payload))
+    _background.add(task)
+    task.add_done_callback(_background.discard)
+
+
+async def _console_send(payload: dict) -> None:
+    from channels.layers import get_channel_layer
+
+    from apps.core.realtime import CONSOLE_GROUP
+
+    try:
+        await get_channel_layer().group_send(
+            CONSOLE_GROUP, {"type": "console.event", "event": {"type": "device.status", "device": payload}})
+        stats["console_events"] += 1
+    except Exception:
+        log.exception("presence: console event failed")
+
+
+def _live_state(local: _Local, fields: dict, conn: int) -> dict:
+    """This process's best view of the device: its row, then every frame since, in decoded form."""
+    state = {name: getattr(local.device, name) for name in LIVE_FIELDS}
+    state.update(_db_fields(local.unwritten))
+    state.update(_db_fields(fields))
+    state["conn"] = conn
+    return state
 
 
 async def presence_connected(device, *, scope=None) -> None:
-    await _update(device.pk, online=True, last_seen=timezone.now())
-
-
-async def presence_disconnected(device) -> None:
-    await _update(device.pk, online=False, last_seen=timezone.now())
+    device_id = str(device.pk)
+    now = time.time()
+    local = _local.get(device_id)
+    if local is None:
+        local = _local[device_id] = _Local(device)
+    local.sockets += 1
+    conn = await store().add_connection(device_id, +1, _encode({"last_seen": now}))
+    _write_through(device_id, {"online": True, "last_seen": now})
+    local.last_written = time.monotonic()
+    _console(local, _live_state(local, {"last_seen": now}, conn), force=True)
 
 
 async def presence_status(device, frame: dict) -> tuple[str, str] | None:
-    recording = frame.get("recording")
-    if not isinstance(recording, bool):
-        return ("invalid", "status.recording must be true or false.")
-    await _update(device.pk, recording=recording, last_seen=timezone.now())
+    fields, problem = parse_status(frame)
+    if problem:
+        return ("invalid", problem)
+    device_id = str(device.pk)
+    now = time.time()
+    fields["last_seen"] = now
+    stats["frames"] += 1
+    store().put(device_id, _encode(fields))
+    local = _local.get(device_id)
+    if local is None:  # a status without a connect (should not happen): count it as one socket
+        local = _local[device_id] = _Local(device)
+        local.sockets = 1
+    local.unwritten.update(fields)
+    changed = fields["recording"] != local.recording
+    local.recording = fields["recording"]
+    mono = time.monotonic()
+    if changed or mono - local.last_written >= conf.presence_write_interval():
+        _write_through(device_id, {**local.unwritten, "online": True})
+        for name, value in _db_fields(local.unwritten).items():
+            setattr(local.device, name, value)
+        local.unwritten = {}
+        local.last_written = mono
+    _console(local, _live_state(local, {}, max(1, local.sockets)), force=changed)
     return None
+
+
+async def presence_disconnected(device) -> None:
+    device_id = str(device.pk)
+    now = time.time()
+    conn = await store().add_connection(device_id, -1, _encode({"last_seen": now}))
+    local = _local.get(device_id)
+    fields = {**(local.unwritten if local else {}), "last_seen": now}
+    if conn == 0:
+        fields["online"] = False
+    _write_through(device_id, fields)
+    if local is None:
+        return
+    local.unwritten = {}
+    local.sockets -= 1
+    _console(local, _live_state(local, fields, conn), force=True)
+    if local.sockets <= 0:
+        del _local[device_id]

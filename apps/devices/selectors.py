@@ -50,6 +50,8 @@ def device_list(*, user, filters: dict) -> list[Device]:
     devices = visible_devices(user=user).order_by("kind", "serial")
     if filters.get("kind"):
         devices = devices.filter(kind=filters["kind"])
+    if filters.get("serial"):
+        devices = devices.filter(serial=filters["serial"])
     if "officer" in filters and filters["officer"] is not None:
         devices = devices.filter(officer_id=filters["officer"])
     rows = list(devices)

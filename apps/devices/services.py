@@ -1,0 +1,279 @@
+"""Every write about devices: registration, enrollment, assignment, revocation, push tokens."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from apps.accounts.models import Role, User
+from apps.accounts.tokens import DEVICE_PREFIX, hash_token, new_token
+from apps.audit.services import audit_record, client_ip
+from apps.core.errors import Conflict, Forbidden, InvalidInput, TooManyRequests
+from apps.core.realtime import console_event_after_commit, device_group, group_send_after_commit
+
+from . import conf
+from .models import Assignment, Device, DeviceKind, EnrollmentFailure
+
+# Crockford's base32: no I, L, O, U, so a code read aloud or off a label is typed right.
+CODE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+CODE_LENGTH = 10  # 50 bits
+CODE_READS_AS = str.maketrans({"O": "0", "I": "1", "L": "1"})
+
+
+def enrollment_code_new() -> str:
+    return "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
+
+
+def enrollment_code_normalize(code: str) -> str:
+    return "".join(code.split()).replace("-", "").upper().translate(CODE_READS_AS)
+
+
+def enrollment_code_hash(*, device_id, code: str) -> str:
+    """Keyed with the server's secret and bound to the device: a copied database alone does not
+    let anyone search the 50-bit code space offline."""
+    message = f"{device_id}:{enrollment_code_normalize(code)}".encode()
+    return hmac.new(settings.SECRET_KEY.encode(), message, hashlib.sha256).hexdigest()
+
+
+def _issue_code(device: Device) -> str:
+    code = enrollment_code_new()
+    device.enrollment_code_hash = enrollment_code_hash(device_id=device.pk, code=code)
+    device.enrollment_expires_at = timezone.now() + conf.enrollment_code_ttl()
+    return code
+
+
+def _console_update(device: Device) -> None:
+    from . import presence
+    from .serializers import DeviceOut
+
+    presence.merge_live([device])
+    console_event_after_commit("device.status", "device", dict(DeviceOut(device).data))
+
+
+@transaction.atomic
+def device_register(*, kind: str, serial: str, model: str = "", label: str = "", firmware: str = "",
+                    actor=None, request=None) -> tuple[Device, str]:
+    """A new device and its first enrollment code (returned once, stored only hashed)."""
+    if kind not in DeviceKind.values:
+        raise InvalidInput(f"Unknown kind {kind!r}.", fields={"kind": ["Must be bodycam or phone."]})
+    device = Device(kind=kind, serial=serial, model=model, label=label, firmware=firmware)
+    code = _issue_code(device)
+    try:
+        with transaction.atomic():
+            device.save(force_insert=True)
+    except IntegrityError:
+        raise Conflict(f"A {kind} with serial {serial!r} is already registered.", code="serial_taken") from None
+    audit_record(action="device.register", actor=actor, obj=device, request=request,
+                 details={"kind": kind, "serial": serial, "model": model, "label": label,
+                          "enrollment_expires_at": device.enrollment_expires_at})
+    return device, code
+
+
+@transaction.atomic
+def enrollment_reissue(*, device: Device, actor=None, request=None) -> str:
+    """A fresh enrollment code; the previous code stops working, and enrolling with the new one
+    replaces the device's token (a factory-reset camera is enrolled again this way)."""
+    device = Device.objects.select_for_update().get(pk=device.pk)
+    if device.revoked:
+        raise Conflict("This device is revoked; register it again to use it.", code="device_revoked")
+    code = _issue_code(device)
+    device.save(update_fields=["enrollment_code_hash", "enrollment_expires_at"])
+    audit_record(action="device.enrollment_code", actor=actor, obj=device, request=request,
+                 details={"enrollment_expires_at": device.enrollment_expires_at,
+                          "enrolled": bool(device.token_hash)})
+    return code
+
+
+def _throttle_wait(*, serial: str, source_ip: str | None, now: datetime) -> int:
+    """Seconds until this serial and this address may try again (0: now)."""
+    window = conf.enroll_failure_window()
+    since = now - window
+    waits = [0]
+    checks = [(EnrollmentFailure.objects.filter(serial=serial), conf.enroll_max_failures_per_serial())]
+    if source_ip:
+        checks.append((EnrollmentFailure.objects.filter(source_ip=source_ip), conf.enroll_max_failures_per_address()))
+    for failures, limit in checks:
+        recent = list(failures.filter(at__gt=since).order_by("-at").values_list("at", flat=True)[:limit])
+        if len(recent) >= limit:
+            # the oldest of the last `limit` failures leaving the window frees one attempt
+            waits.append(int((recent[-1] + window - now).total_seconds()) + 1)
+    return max(waits)
+
+
+def _enroll_failed(*, serial: str, reason: str, device: Device | None, request) -> Forbidden:
+    source_ip = client_ip(request)
+    with transaction.atomic():
+        EnrollmentFailure.objects.create(serial=serial, source_ip=source_ip)
+        audit_record(action="device.enroll", outcome="failure", request=request,
+                     obj=device, object_type="device", object_id=device.pk if device else serial,
+                     details={"serial": serial, "reason": reason})
+    return Forbidden("The serial and enrollment code do not match a device waiting to enroll.",
+                     code="enrollment_failed")
+
+
+def device_enroll(*, serial: str, code: str, request=None) -> tuple[Device, str]:
+    """Trades a valid, unused enrollment code for the device's token (replacing any earlier one).
+
+    Wrong, used and expired codes are 403 alike; failures are counted per address and per serial
+    in the database, so the throttle holds across server processes.
+    """
+    serial = serial.strip()
+    now = timezone.now()
+    wait = _throttle_wait(serial=serial, source_ip=client_ip(request), now=now)
+    if wait:
+        audit_record(action="device.enroll", outcome="throttled", request=request, object_type="device",
+                     object_id=serial, details={"serial": serial, "retry_after": wait})
+        raise TooManyRequests("Too many failed enrollments; try again later.", retry_after=wait)
+    failure = None
+    with transaction.atomic():
+        candidates = list(Device.objects.select_for_update().filter(serial=serial).order_by("kind"))
+        matched = None
+        for device in candidates:
+            expected = device.enrollment_code_hash or ""
+            given = enrollment_code_hash(device_id=device.pk, code=code)
+            if hmac.compare_digest(expected.encode(), given.encode()) and expected:
+                matched = device
+        if matched is None:
+            reason = "no_such_serial" if not candidates else "wrong_or_used_code"
+            failure = (reason, candidates[0] if len(candidates) == 1 else None)
+        elif matched.revoked:
+            failure = ("revoked", matched)
+        elif matched.enrollment_expires_at is None or matched.enrollment_expires_at <= now:
+            failure = ("expired", matched)
+        else:
+            replaced = bool(matched.token_hash)
+            token = new_token(DEVICE_PREFIX)
+            matched.token_hash = hash_token(token)
+            matched.enrollment_code_hash = ""
+            matched.enrollment_expires_at = None
+            matched.enrolled_at = now
+            matched.save(update_fields=["token_hash", "enrollment_code_hash", "enrollment_expires_at", "enrolled_at"])
+            audit_record(action="device.enroll", actor=matched, obj=matched, request=request,
+                         details={"serial": serial, "replaced_token": replaced})
+            if replaced:
+                # a socket opened with the old token must not stay open
+                group_send_after_commit(device_group(matched.pk), {"type": "device.revoked", "reason": "re-enrolled"})
+            return matched, token
+    raise _enroll_failed(serial=serial, reason=failure[0], device=failure[1], request=request)
+
+
+def _officer(officer_id) -> User:
+    officer = User.objects.filter(pk=officer_id).first()
+    if officer is None or not officer.is_active or officer.effective_role != Role.OFFICER:
+        raise InvalidInput("Devices are assigned to active officers only.",
+                           fields={"officer": ["Not an active user with the officer role."]})
+    return officer
+
+
+@transaction.atomic
+def device_assign(*, device: Device, officer_id, actor=None, request=None) -> Device:
+    """Hands the device to an officer; a previous assignment ends now (history is kept)."""
+    officer = _officer(officer_id)
+    device = Device.objects.select_for_update().get(pk=device.pk)
+    if device.revoked:
+        raise Conflict("A revoked device cannot be assigned.", code="device_revoked")
+    current = Assignment.objects.select_for_update().filter(device=device, ended_at__isnull=True).first()
+    if current is not None and current.officer_id == officer.pk and device.officer_id == officer.pk:
+        return device  # already theirs: nothing changes, nothing to audit
+    now = timezone.now()
+    previous = None
+    if current is not None:
+        previous = current.officer_id
+        current.ended_at, current.ended_by = now, actor if isinstance(actor, User) else None
+        current.save(update_fields=["ended_at", "ended_by"])
+    Assignment.objects.create(device=device, officer=officer, started_at=now,
+                              assigned_by=actor if isinstance(actor, User) else None)
+    device.officer = officer
+    device.save(update_fields=["officer"])
+    audit_record(action="device.assign", actor=actor, obj=device, request=request,
+                 details={"officer": str(officer.pk), "officer_username": officer.username,
+                          "previous_officer": str(previous) if previous else None})
+    _console_update(device)
+    return device
+
+
+@transaction.atomic
+def device_unassign(*, device: Device, actor=None, request=None) -> Device:
+    """Ends the current assignment, if there is one."""
+    device = Device.objects.select_for_update().get(pk=device.pk)
+    current = Assignment.objects.select_for_update().filter(device=device, ended_at__isnull=True).first()
+    if current is None and device.officer_id is None:
+        return device
+    if current is not None:
+        current.ended_at, current.ended_by = timezone.now(), actor if isinstance(actor, User) else None
+        current.save(update_fields=["ended_at", "ended_by"])
+    previous = device.officer_id
+    device.officer = None
+    device.save(update_fields=["officer"])
+    audit_record(action="device.unassign", actor=actor, obj=device, request=request,
+                 details={"officer": str(previous) if previous else None})
+    _console_update(device)
+    return device
+
+
+@transaction.atomic
+def device_revoke(*, device: Device, actor=None, request=None, reason: str = "") -> Device:
+    """The token stops working at once (HTTP checks revoked_at on every request) and every open
+    socket of the device, on whichever process holds it, is closed with 4403."""
+    device = Device.objects.select_for_update().get(pk=device.pk)
+    if device.revoked:
+        return device
+    device.revoked_at = timezone.now()
+    device.enrollment_code_hash = ""
+    device.enrollment_expires_at = None
+    device.online = False
+    device.save(update_fields=["revoked_at", "enrollment_code_hash", "enrollment_expires_at", "online"])
+    audit_record(action="device.revoke", actor=actor, obj=device, request=request,
+                 details={"serial": device.serial, "kind": device.kind, "reason": reason})
+    group_send_after_commit(device_group(device.pk), {"type": "device.revoked"})
+    _console_update(device)
+    return device
+
+
+@transaction.atomic
+def push_token_set(*, device: Device, token: str, request=None) -> Device:
+    """Registers the phone's FCM token; a token belongs to one device, so it moves here."""
+    token = token.strip()
+    if not token:
+        raise InvalidInput("The push token is blank.", fields={"token": ["This field may not be blank."]})
+    if len(token) > conf.PUSH_TOKEN_MAX:
+        raise InvalidInput("The push token is too long.",
+                           fields={"token": [f"At most {conf.PUSH_TOKEN_MAX} characters."]})
+    digest = hashlib.sha256(token.encode()).hexdigest()
+    device = Device.objects.select_for_update().get(pk=device.pk)
+    moved_from = list(
+        Device.objects.select_for_update().filter(push_token_hash=digest).exclude(pk=device.pk)
+        .values_list("pk", flat=True)
+    )
+    if moved_from:
+        Device.objects.filter(pk__in=moved_from).update(push_token=None, push_token_hash=None,
+                                                          push_token_updated_at=timezone.now())
+    changed = device.push_token_hash != digest
+    device.push_token, device.push_token_hash = token, digest
+    device.push_token_updated_at = timezone.now()
+    device.save(update_fields=["push_token", "push_token_hash", "push_token_updated_at"])
+    audit_record(action="device.push_token", actor=device, obj=device, request=request,
+                 details={"token_sha256": digest[:16], "changed": changed,
+                          "moved_from": [str(pk) for pk in moved_from]})
+    return device
+
+
+def presence_mark_stale() -> int:
+    """Rows that still say online although the live view says offline are set offline."""
+    from . import presence
+
+    cutoff = timezone.now() - timedelta(seconds=conf.presence_timeout())
+    candidates = list(Device.objects.filter(online=True, last_seen__lt=cutoff))
+    presence.merge_live(candidates)
+    stale = [device for device in candidates if not device.online]
+    for device in stale:
+        with transaction.atomic():
+            Device.objects.filter(pk=device.pk, online=True).update(online=False)
+            _console_update(device)
+    return len(stale)
