@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import json
 import logging
+from urllib.parse import urlparse
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
+from django.http.request import split_domain_port, validate_host
 
 from apps.accounts.tokens import bearer_from_header
 from apps.core.realtime import CONSOLE_GROUP, device_group
@@ -87,8 +90,12 @@ class DeviceConsumer(AsyncWebsocketConsumer):
         await self.send(text_data=json.dumps({"type": "error", "code": code, "message": message}))
 
     async def send_command(self, command: dict) -> None:
+        # Checked against the database right before it goes out: never a cancelled or expired command.
+        claim = await delivery.command_sending(self.device, command)
+        if claim is None:
+            return
         await self.send(text_data=json.dumps({"type": "command", "command": command}))
-        await delivery.command_sent(self.device, command)
+        await delivery.command_sent(self.device, command, claim=claim)
 
     # Group events
     async def device_command(self, event):
@@ -123,8 +130,21 @@ class ConsoleConsumer(AsyncWebsocketConsumer):
         await self.send(text_data=json.dumps(event["event"], default=str))
 
 
+def same_site_origin(scope) -> bool:
+    """A browser's Origin (when it sends one) must be one of our hosts: a session cookie alone
+    would otherwise let any web page open the console socket (cross-site websocket hijacking)."""
+    origin = header(scope, b"origin")
+    if origin is None:
+        return True
+    parsed = urlparse(origin.decode("latin-1"))
+    if parsed.scheme not in {"http", "https"} or not parsed.hostname:
+        return False  # "null" and other opaque origins
+    domain, _port = split_domain_port(parsed.netloc)
+    return bool(domain) and validate_host(domain, settings.ALLOWED_HOSTS)
+
+
 def console_user(scope):
-    """The person behind a console socket: bearer token first, then the session."""
+    """The person behind a console socket: bearer token first, then the session (same-site only)."""
     from apps.accounts.authentication import token_for_bearer
 
     token = bearer_from_header(header(scope, b"authorization"))
@@ -133,5 +153,5 @@ def console_user(scope):
         return record.user if record else None
     user = scope.get("user")
     if user is not None and user.is_authenticated and hasattr(user, "has_role"):
-        return user
+        return user if same_site_origin(scope) else None
     return None

@@ -1,20 +1,73 @@
-"""Command delivery over the device websocket (filled in by the remote recording feature)."""
+"""Command delivery over the device websocket: what to send on connect, and the device's ack/result.
+
+At least once: a command goes out over the channel layer when it is created and again on every
+connect until the device acknowledges it; the device acts once per command id.
+"""
 
 from __future__ import annotations
+
+import uuid
+
+from channels.db import database_sync_to_async
+
+from . import services
+from .conf import ERROR_MAX
+from .selectors import commands_to_send
+
+UNKNOWN_COMMAND = ("unknown_command", "No such command for this device.")
+
+
+@database_sync_to_async
+def _pending(device_id) -> list[dict]:
+    return [command.device_payload() for command in commands_to_send(device_id=device_id)]
 
 
 async def commands_on_connect(device) -> list[dict]:
     """Every unfinished, unexpired command for this device, oldest first, as command frames."""
-    return []
+    return await _pending(device.pk)
 
 
-async def command_sent(device, command: dict) -> None:
-    return None
+async def command_sending(device, command: dict) -> str | None:
+    """Right before a frame goes out: "first", "again", or None (do not send it)."""
+    return await database_sync_to_async(services.command_claim_send)(command_id=command["id"], device=device)
+
+
+async def command_sent(device, command: dict, *, claim: str | None = "first") -> None:
+    """After the frame went out: the audit event and console update of the first send."""
+    if claim == "first":
+        await database_sync_to_async(services.command_record_sent)(command_id=command["id"], device=device)
+
+
+def _command_id(frame: dict) -> tuple[uuid.UUID | None, tuple[str, str] | None]:
+    value = frame.get("command_id")
+    if not isinstance(value, str):
+        return None, ("invalid", f"{frame['type']}.command_id must be a string.")
+    try:
+        return uuid.UUID(value), None
+    except ValueError:
+        return None, UNKNOWN_COMMAND
 
 
 async def command_ack(device, frame: dict) -> tuple[str, str] | None:
-    return ("unknown_command", "No such command for this device.")
+    command_id, problem = _command_id(frame)
+    if problem:
+        return problem
+    outcome = await database_sync_to_async(services.command_ack)(command_id=command_id, device=device)
+    return UNKNOWN_COMMAND if outcome == services.UNKNOWN else None
 
 
 async def command_result(device, frame: dict) -> tuple[str, str] | None:
-    return ("unknown_command", "No such command for this device.")
+    command_id, problem = _command_id(frame)
+    if problem:
+        return problem
+    ok = frame.get("ok")
+    if not isinstance(ok, bool):
+        return ("invalid", "result.ok must be true or false.")
+    error = frame.get("error")
+    if error is not None and not isinstance(error, str):
+        return ("invalid", "result.error must be a string.")
+    if error is not None and len(error) > ERROR_MAX:
+        return ("invalid", f"result.error must be at most {ERROR_MAX} characters.")
+    outcome = await database_sync_to_async(services.command_result)(command_id=command_id, device=device, ok=ok,
+                                                                     error=error or "")
+    return UNKNOWN_COMMAND if outcome == services.UNKNOWN else None

@@ -1,0 +1,72 @@
+"""The commands API: operators start and stop recording on a device; operators and IT follow it."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from apps.core.errors import InvalidInput
+from apps.core.pagination import StandardPagination
+
+from . import selectors, services
+from .permissions import CanCommand, CanReadCommands
+from .serializers import CommandCreateIn, CommandFilterIn, CommandOut, IdempotencyKeyIn, command_data
+
+IDEMPOTENCY_HEADER = OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER, required=False,
+                                      description="Same key (per person and device) = the same command back.")
+
+
+def _idempotency_key(request) -> str | None:
+    raw = request.headers.get("Idempotency-Key")
+    if raw is None:
+        return None
+    data = IdempotencyKeyIn(data={"key": raw.strip()})
+    if not data.is_valid() or not data.validated_data.get("key"):
+        messages = data.errors.get("key") or ["Must not be blank."]
+        raise InvalidInput(f"Idempotency-Key: {messages[0]}", fields={"Idempotency-Key": [str(m) for m in messages]})
+    return data.validated_data["key"]
+
+
+class DeviceCommandsApi(APIView):
+    def get_permissions(self):
+        return [CanCommand()] if self.request.method == "POST" else [CanReadCommands()]
+
+    @extend_schema(request=CommandCreateIn, responses={202: CommandOut}, parameters=[IDEMPOTENCY_HEADER])
+    def post(self, request, device_id):
+        device = selectors.device_get(device_id=device_id)
+        key = _idempotency_key(request)
+        data = CommandCreateIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        command, _created = services.command_create(device=device, requested_by=request.user, idempotency_key=key,
+                                                    request=request, **data.validated_data)
+        return Response(command_data(command), status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(parameters=[CommandFilterIn], responses=CommandOut(many=True))
+    def get(self, request, device_id):
+        device = selectors.device_get(device_id=device_id)
+        filters = CommandFilterIn(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        commands = selectors.device_commands(device=device, state=filters.validated_data.get("state"))
+        paginator = StandardPagination()
+        page = paginator.paginate_queryset(commands, request, view=self)
+        return paginator.get_paginated_response([command_data(command) for command in page])
+
+
+class CommandApi(APIView):
+    permission_classes = [CanReadCommands]
+
+    @extend_schema(responses=CommandOut)
+    def get(self, request, command_id):
+        return Response(command_data(selectors.command_get(command_id=command_id)))
+
+
+class CommandCancelApi(APIView):
+    permission_classes = [CanCommand]
+
+    @extend_schema(request=None, responses={200: CommandOut})
+    def post(self, request, command_id):
+        command = selectors.command_get(command_id=command_id)
+        command = services.command_cancel(command=command, user=request.user, request=request)
+        return Response(command_data(command))

@@ -1,0 +1,31 @@
+"""Tunables of remote recording control, overridable with RTCC_COMMAND_* settings."""
+
+from __future__ import annotations
+
+from django.conf import settings
+
+
+def default_ttl() -> int:
+    return int(getattr(settings, "RTCC_COMMAND_DEFAULT_TTL", 120))
+
+
+def min_ttl() -> int:
+    return int(getattr(settings, "RTCC_COMMAND_MIN_TTL", 5))
+
+
+def max_ttl() -> int:
+    return int(getattr(settings, "RTCC_COMMAND_MAX_TTL", 3600))
+
+
+def result_grace_seconds() -> int:
+    """How long after its expiry a delivered command may still report a result before it is failed."""
+    return int(getattr(settings, "RTCC_COMMAND_RESULT_GRACE", 600))
+
+
+def expire_batch() -> int:
+    return int(getattr(settings, "RTCC_COMMAND_EXPIRE_BATCH", 500))
+
+
+REASON_MAX = 500
+ERROR_MAX = 1000
+IDEMPOTENCY_KEY_MAX = 200

@@ -1,0 +1,57 @@
+"""Input and output shapes of the commands API (the output is also the console's command.update)."""
+
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from .conf import IDEMPOTENCY_KEY_MAX, REASON_MAX, default_ttl, max_ttl, min_ttl
+from .models import Command, CommandAction, CommandState
+
+
+class CommandCreateIn(serializers.Serializer):
+    action = serializers.ChoiceField(choices=CommandAction.choices)
+    reason = serializers.CharField(max_length=REASON_MAX, allow_blank=False, trim_whitespace=True)
+    ttl_seconds = serializers.IntegerField(required=False)
+
+    def validate_ttl_seconds(self, value: int) -> int:
+        if not min_ttl() <= value <= max_ttl():
+            raise serializers.ValidationError(f"Must be between {min_ttl()} and {max_ttl()} seconds.")
+        return value
+
+    def validate(self, attrs: dict) -> dict:
+        attrs.setdefault("ttl_seconds", default_ttl())
+        return attrs
+
+
+class IdempotencyKeyIn(serializers.Serializer):
+    key = serializers.RegexField(r"^[\x21-\x7e]+$", max_length=IDEMPOTENCY_KEY_MAX, required=False,
+                                 error_messages={"invalid": "Use printable ASCII characters without spaces."})
+
+
+class CommandFilterIn(serializers.Serializer):
+    state = serializers.ChoiceField(choices=CommandState.choices, required=False)
+
+
+class CommandOut(serializers.ModelSerializer):
+    device = serializers.CharField(source="device_id")
+    requested_by = serializers.CharField(source="requested_by_id")
+    cancelled_by = serializers.CharField(source="cancelled_by_id", allow_null=True)
+    error = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Command
+        fields = ["id", "device", "action", "reason", "requested_by", "state", "created_at", "expires_at",
+                  "sent_at", "delivered_at", "finished_at", "error", "ttl_seconds", "send_count", "cancelled_by"]
+
+    def get_error(self, command: Command) -> str | None:
+        return command.error or None
+
+
+def command_data(command: Command) -> dict:
+    """The command as plain JSON-ready values (API body and console event alike)."""
+    data = dict(CommandOut(command).data)
+    for key in ("device", "requested_by", "cancelled_by"):
+        if data[key] is not None:
+            data[key] = str(data[key])
+    data["id"] = str(data["id"])
+    return data

@@ -1,0 +1,301 @@
+"""Every write to recording commands: creation, the state transitions, cancel and expiry.
+
+Transitions are conditional UPDATEs (`... WHERE state IN (...)`), so two processes racing
+on one command (a result and the expiry task, a cancel and an ack) cannot both win. Each
+transition that happens is audited and pushed to the console after commit.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from datetime import timedelta
+
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from apps.audit.services import audit_record
+from apps.core.errors import Conflict
+from apps.core.realtime import console_event_after_commit, device_group, group_send_after_commit
+from apps.devices.models import Device, DeviceKind
+
+from . import conf
+from .models import OPEN_STATES, UNACKED_STATES, Command, CommandAction, CommandState
+from .serializers import command_data
+
+log = logging.getLogger(__name__)
+
+
+def _fingerprint(*, action: str, reason: str, ttl_seconds: int) -> str:
+    body = json.dumps({"action": action, "reason": reason, "ttl_seconds": ttl_seconds}, sort_keys=True)
+    return hashlib.sha256(body.encode()).hexdigest()
+
+
+def _details(command: Command, **extra) -> dict:
+    return {"device": str(command.device_id), "action": command.action, "reason": command.reason,
+            "state": command.state, **extra}
+
+
+def _publish(command: Command, *, to_device: bool = False) -> None:
+    """After commit: the command to its device's socket (wherever it is), and the update to the console."""
+    if to_device:
+        group_send_after_commit(device_group(command.device_id),
+                                {"type": "device.command", "command": command.device_payload()})
+    console_event_after_commit("command.update", "command", command_data(command))
+
+
+def _replay(existing: Command, fingerprint: str) -> tuple[Command, bool]:
+    if existing.request_fingerprint != fingerprint:
+        raise Conflict("This Idempotency-Key was already used for a different command.",
+                       code="idempotency_key_reused")
+    return existing, False
+
+
+def command_create(*, device: Device, requested_by, action: str, reason: str, ttl_seconds: int | None = None,
+                   idempotency_key: str | None = None, request=None) -> tuple[Command, bool]:
+    """Stores a command (queued) and sends it after commit. Returns (command, created).
+
+    The same Idempotency-Key from the same person for the same device returns the first command.
+    """
+    ttl = ttl_seconds or conf.default_ttl()
+    fingerprint = _fingerprint(action=action, reason=reason, ttl_seconds=ttl)
+    if idempotency_key:
+        existing = Command.objects.filter(requested_by=requested_by, device=device,
+                                          idempotency_key=idempotency_key).first()
+        if existing is not None:
+            return _replay(existing, fingerprint)
+    if device.revoked:
+        raise Conflict("This device is revoked; it can no longer be commanded.", code="device_revoked")
+    now = timezone.now()
+    command = Command(device=device, requested_by=requested_by, action=action, reason=reason, ttl_seconds=ttl,
+                      created_at=now, expires_at=now + timedelta(seconds=ttl),
+                      idempotency_key=idempotency_key or None, request_fingerprint=fingerprint)
+    try:
+        with transaction.atomic():
+            command.save(force_insert=True)
+            audit_record(action="command.create", actor=requested_by, obj=command, request=request,
+                         details=_details(command, ttl_seconds=ttl, device_kind=device.kind))
+            _publish(command, to_device=True)
+            if device.kind == DeviceKind.PHONE and device.push_token:
+                from .tasks import command_wake_phone
+
+                transaction.on_commit(lambda: _enqueue(command_wake_phone, str(command.pk)))
+    except IntegrityError:
+        if not idempotency_key:
+            raise
+        # Another request with the same key got there first: answer as its replay.
+        existing = Command.objects.get(requested_by=requested_by, device=device, idempotency_key=idempotency_key)
+        return _replay(existing, fingerprint)
+    return command, True
+
+
+def _enqueue(task, *args) -> None:
+    """Queues a task; a broker hiccup must never undo or fail the command that triggered it."""
+    try:
+        task.delay(*args)
+    except Exception:
+        log.exception("could not queue %s%r", task.name, args)
+
+
+def _transition(*, command_id, device=None, from_states, to: str, actor, now, request=None,
+                extra_filter: dict | None = None, details: dict | None = None, **updates) -> Command | None:
+    """Moves one command from one of `from_states` to `to`; None when its state did not allow it."""
+    queryset = Command.objects.filter(pk=command_id, state__in=from_states, **(extra_filter or {}))
+    if device is not None:
+        queryset = queryset.filter(device=device)
+    with transaction.atomic():
+        if not queryset.update(state=to, **updates):
+            return None
+        command = Command.objects.get(pk=command_id)
+        audit_record(action=f"command.{to}", actor=actor, obj=command, request=request,
+                     details=_details(command, **(details or {})))
+        _publish(command)
+    return command
+
+
+# Sending -------------------------------------------------------------------------------------
+
+def command_claim_send(*, command_id, device: Device) -> str | None:
+    """Decides, right before a frame goes out, whether a command may be sent to this device.
+
+    "first" (queued -> sent), "again" (a re-send of an unacknowledged command) or None: never
+    send a command that is cancelled, expired (even before the periodic task noticed) or done.
+    One UPDATE on the common path, so the device hears of the command as soon as possible;
+    the audit event of the transition follows in command_record_sent.
+    """
+    now = timezone.now()
+    sendable = Command.objects.filter(pk=command_id, device=device, expires_at__gt=now)
+    if sendable.filter(state=CommandState.QUEUED).update(state=CommandState.SENT, sent_at=now, last_sent_at=now,
+                                                        send_count=F("send_count") + 1):
+        return "first"
+    if sendable.filter(state=CommandState.SENT).update(last_sent_at=now, send_count=F("send_count") + 1):
+        return "again"
+    command_expire(command_id=command_id, now=now)  # past its TTL and the task has not run yet
+    return None
+
+
+def command_record_sent(*, command_id, device: Device) -> None:
+    """The audit event and console update of queued -> sent (after the frame went out)."""
+    with transaction.atomic():
+        command = Command.objects.filter(pk=command_id, device=device).first()
+        if command is None:
+            return
+        audit_record(action="command.sent", actor=device, obj=command, details=_details(command))
+        _publish(command)
+
+
+# What the device reports -----------------------------------------------------------------------
+
+UNKNOWN = "unknown"
+
+
+def _late_report(*, command_id, device: Device, kind: str, details: dict) -> str | None:
+    """A report about a command that is already final: harmless. Unknown ids are the caller's error."""
+    command = Command.objects.filter(pk=command_id, device=device).first()
+    if command is None:
+        return UNKNOWN
+    if command.state in (CommandState.EXPIRED, CommandState.CANCELLED):
+        # The device heard of it before it was expired or cancelled: keep the record of what it said.
+        audit_record(action=f"command.late_{kind}", actor=device, obj=command, details=_details(command, **details))
+    return None
+
+
+def command_ack(*, command_id, device: Device) -> str | None:
+    """The device received the command: sent -> delivered. Duplicates change nothing."""
+    now = timezone.now()
+    done = _transition(command_id=command_id, device=device, from_states=UNACKED_STATES,
+                       to=CommandState.DELIVERED, actor=device, now=now,
+                       delivered_at=now, sent_at=Coalesce("sent_at", now))
+    if done is not None:
+        return None
+    return _late_report(command_id=command_id, device=device, kind="ack", details={})
+
+
+def command_result(*, command_id, device: Device, ok: bool, error: str = "") -> str | None:
+    """The device acted (or could not): -> succeeded / failed. Duplicates change nothing."""
+    now = timezone.now()
+    to = CommandState.SUCCEEDED if ok else CommandState.FAILED
+    error = "" if ok else (error or "The device reported a failure without a message.")
+    done = _transition(command_id=command_id, device=device, from_states=OPEN_STATES, to=to, actor=device, now=now,
+                       details={"ok": ok, "error": error}, finished_at=now, error=error,
+                       delivered_at=Coalesce("delivered_at", now), sent_at=Coalesce("sent_at", now))
+    if done is not None:
+        if ok and done.device.officer_id:
+            from .tasks import command_notify_officer
+
+            transaction.on_commit(lambda: _enqueue(command_notify_officer, str(done.pk)))
+        return None
+    return _late_report(command_id=command_id, device=device, kind="result", details={"ok": ok, "error": error})
+
+
+# Operator and system ---------------------------------------------------------------------------
+
+def command_cancel(*, command: Command, user, request=None) -> Command:
+    """Cancels a command the device has not acknowledged yet; afterwards it is 409."""
+    now = timezone.now()
+    done = _transition(command_id=command.pk, from_states=UNACKED_STATES, to=CommandState.CANCELLED, actor=user,
+                       now=now, request=request, finished_at=now, cancelled_by=user)
+    if done is None:
+        state = Command.objects.values_list("state", flat=True).get(pk=command.pk)
+        raise Conflict(f"The command is {state}; only a queued or sent command can be cancelled.",
+                       code="command_not_cancellable")
+    return done
+
+
+def command_expire(*, command_id, now=None) -> Command | None:
+    """An unacknowledged command past its expiry becomes expired (and is never sent after that)."""
+    now = now or timezone.now()
+    return _transition(command_id=command_id, from_states=UNACKED_STATES, to=CommandState.EXPIRED, actor=None,
+                       now=now, extra_filter={"expires_at__lte": now}, finished_at=now)
+
+
+def command_expire_due(*, now=None, limit: int | None = None) -> dict:
+    """The periodic sweep: expires unacknowledged commands past their TTL, and fails delivered ones
+    that never reported a result within the grace period after their expiry."""
+    now = now or timezone.now()
+    limit = limit or conf.expire_batch()
+    expired = 0
+    for command_id in (Command.objects.filter(state__in=UNACKED_STATES, expires_at__lte=now)
+                       .order_by("expires_at").values_list("id", flat=True)[:limit]):
+        if command_expire(command_id=command_id, now=now):
+            expired += 1
+    silent = 0
+    cutoff = now - timedelta(seconds=conf.result_grace_seconds())
+    message = "The device acknowledged the command but reported no result in time."
+    for command_id in (Command.objects.filter(state=CommandState.DELIVERED, expires_at__lte=cutoff)
+                       .order_by("expires_at").values_list("id", flat=True)[:limit]):
+        if _transition(command_id=command_id, from_states=(CommandState.DELIVERED,), to=CommandState.FAILED,
+                       actor=None, now=now, extra_filter={"expires_at__lte": cutoff}, finished_at=now,
+                       error=message, details={"error": message}):
+            silent += 1
+    return {"expired": expired, "failed_without_result": silent}
+
+
+ACTION_WORDS = {CommandAction.START_RECORDING: "started", CommandAction.STOP_RECORDING: "stopped"}
+
+
+# Pushes (run from tasks, after commit) ---------------------------------------------------------
+
+def _push(messages: list) -> list:
+    from apps.briefings import push
+
+    if not messages:
+        return []
+    try:
+        results = push.send_batch(messages)
+    except Exception:  # a push is a courtesy on top of the socket: log it, never fail the command
+        log.exception("push for a recording command failed")
+        return []
+    for result in results:
+        if not result.ok:
+            log.warning("push to a phone failed: %s %s", result.error_code, result.detail)
+    return results
+
+
+def command_wake_phone(*, command_id) -> list:
+    """A high-priority FCM data message so a backgrounded phone app wakes up and connects."""
+    from apps.briefings.push import PushMessage
+
+    command = Command.objects.select_related("device").filter(pk=command_id).first()
+    if command is None or command.state not in UNACKED_STATES:
+        return []  # already delivered, or no longer to be delivered
+    device = command.device
+    if device.revoked or not device.push_token:
+        return []
+    data = {"type": "command", "command_id": str(command.id), "action": command.action,
+            "expires_at": command.expires_at.isoformat()}
+    return _push([PushMessage(token=device.push_token, data=data, priority="high",
+                              collapse_key=f"command-{command.id}")])
+
+
+def command_notice_text(command: Command) -> tuple[str, str]:
+    """Title and body telling the officer who started/stopped their camera, when and why."""
+    who = command.requested_by.full_name or command.requested_by.get_username()
+    verb = ACTION_WORDS.get(command.action, command.action)
+    at = timezone.localtime(command.finished_at or command.created_at).strftime("%H:%M:%S %Z")
+    camera = command.device.label or command.device.serial
+    title = f"Recording {verb} remotely on {camera}"
+    body = f"{who} {verb} recording on {camera} at {at}. Reason: {command.reason}"
+    return title, body
+
+
+def command_notify_officer(*, command_id) -> list:
+    """After a remote start/stop succeeded: tell the officer wearing the camera, on their phones."""
+    from apps.briefings.push import PushMessage
+
+    command = Command.objects.select_related("device", "requested_by").filter(pk=command_id).first()
+    if command is None or command.state != CommandState.SUCCEEDED or not command.device.officer_id:
+        return []
+    phones = Device.objects.filter(officer_id=command.device.officer_id, kind=DeviceKind.PHONE,
+                                   revoked_at__isnull=True, push_token__isnull=False).exclude(push_token="")
+    title, body = command_notice_text(command)
+    data = {"type": "command.notice", "command_id": str(command.id), "device_id": str(command.device_id),
+            "action": command.action, "requested_by": str(command.requested_by_id),
+            "requested_by_name": command.requested_by.full_name or command.requested_by.get_username(),
+            "reason": command.reason, "at": (command.finished_at or command.created_at).isoformat()}
+    messages = [PushMessage(token=phone.push_token, data=data, title=title, body=body, priority="high")
+                for phone in phones]
+    return _push(messages)

@@ -1,0 +1,22 @@
+"""Background work of remote recording: phone wake-ups, officer notices, the expiry sweep."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from . import services
+
+
+@shared_task(ignore_result=True)
+def command_wake_phone(command_id: str) -> None:
+    services.command_wake_phone(command_id=command_id)
+
+
+@shared_task(ignore_result=True)
+def command_notify_officer(command_id: str) -> None:
+    services.command_notify_officer(command_id=command_id)
+
+
+@shared_task(ignore_result=True)
+def commands_expire() -> dict:
+    return services.command_expire_due()

@@ -1,0 +1,89 @@
+"""Devices with real tokens made straight in the database, and websocket helpers for control tests."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+from dataclasses import dataclass
+
+import pytest
+from asgiref.sync import async_to_sync
+from django.utils import timezone
+
+_serials = itertools.count(1)
+
+
+@dataclass
+class FleetDevice:
+    device: object
+    token: str
+
+    @property
+    def id(self) -> str:
+        return str(self.device.pk)
+
+    @property
+    def auth(self) -> list[tuple[bytes, bytes]]:
+        return [(b"authorization", f"Bearer {self.token}".encode())]
+
+
+def create_device(*, kind: str = "bodycam", officer=None, push_token: str | None = None, revoked: bool = False,
+                  label: str = "") -> FleetDevice:
+    """A device enrolled with a real token, without the enrollment endpoint."""
+    from apps.accounts.tokens import DEVICE_PREFIX, hash_token, new_token
+    from apps.devices.models import Device
+
+    token = new_token(DEVICE_PREFIX)
+    now = timezone.now()
+    device = Device.objects.create(
+        kind=kind, serial=f"CTL-{os.getpid()}-{next(_serials)}", label=label, token_hash=hash_token(token),
+        enrolled_at=now, officer=officer, push_token=push_token,
+        push_token_hash=hash_token(push_token) if push_token else None,
+        push_token_updated_at=now if push_token else None, revoked_at=now if revoked else None,
+    )
+    return FleetDevice(device=device, token=token)
+
+
+@pytest.fixture
+def make_device(db):
+    return create_device
+
+
+@pytest.fixture
+def bodycam(make_device, officer):
+    return make_device(kind="bodycam", officer=officer, label="Cam 7")
+
+
+def asgi_app():
+    from channels.auth import AuthMiddlewareStack
+    from channels.routing import URLRouter
+
+    from apps.control.routing import websocket_urlpatterns
+
+    return AuthMiddlewareStack(URLRouter(websocket_urlpatterns))
+
+
+def run(scenario, *args, **kwargs):
+    """Runs an async scenario from a sync test (DB calls come back to this thread)."""
+    return async_to_sync(scenario)(*args, **kwargs)
+
+
+async def receive(communicator, timeout: float = 3) -> dict:
+    return json.loads(await communicator.receive_from(timeout=timeout))
+
+
+async def receive_type(communicator, kind: str, timeout: float = 3) -> dict:
+    """The next frame of this type (others, e.g. device.status on the console, are skipped)."""
+    while True:
+        frame = await receive(communicator, timeout=timeout)
+        if frame.get("type") == kind:
+            return frame
+
+
+def post_command(client, device_id, *, action="start_recording", reason="Pursuit on 5th Ave", **extra):
+    headers = {}
+    if "key" in extra:
+        headers["HTTP_IDEMPOTENCY_KEY"] = extra.pop("key")
+    return client.post(f"/api/v1/devices/{device_id}/commands", {"action": action, "reason": reason, **extra},
+                       format="json", **headers)
