@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from drf_spectacular.utils import extend_schema
-from rest_framework import status
+from rest_framework import serializers, status
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -49,6 +49,39 @@ class MeApi(APIView):
     @extend_schema(responses=UserOut)
     def get(self, request):
         return Response(UserOut(request.user).data)
+
+
+class OtpIn(serializers.Serializer):
+    otp = serializers.CharField(max_length=16)
+
+
+class MfaApi(APIView):
+    """Set up (POST), confirm (POST .../confirm) or turn off (DELETE, with a code) the second factor."""
+
+    permission_classes = [IsPerson]
+
+    @extend_schema(request=None, responses={201: dict})
+    def post(self, request):
+        secret, uri = services.mfa_begin(user=request.user, request=request)
+        return Response({"secret": secret, "otpauth_uri": uri}, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=OtpIn, responses={204: None})
+    def delete(self, request):
+        data = OtpIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        services.mfa_disable(user=request.user, otp=data.validated_data["otp"], request=request)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class MfaConfirmApi(APIView):
+    permission_classes = [IsPerson]
+
+    @extend_schema(request=OtpIn, responses={204: None})
+    def post(self, request):
+        data = OtpIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        services.mfa_confirm(user=request.user, otp=data.validated_data["otp"], request=request)
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class UsersApi(APIView):

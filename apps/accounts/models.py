@@ -21,6 +21,10 @@ class User(AbstractUser):
     role = models.CharField(max_length=16, choices=Role.choices, default=Role.OFFICER)
     full_name = models.CharField(max_length=150, blank=True)
     badge_number = models.CharField(max_length=32, blank=True)
+    # TOTP second factor: the secret sealed with a key derived from SECRET_KEY (apps.accounts.mfa).
+    totp_secret_sealed = models.TextField(blank=True)
+    mfa_enabled = models.BooleanField(default=False)
+    totp_last_step = models.BigIntegerField(default=0)
 
     REQUIRED_FIELDS = ["email"]
 

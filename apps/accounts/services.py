@@ -14,6 +14,7 @@ from django.utils import timezone
 from apps.audit.services import audit_record
 from apps.core.errors import Conflict, InvalidInput, TooManyRequests, Unauthorized
 
+from . import mfa
 from .models import ApiToken, LoginAttempt, Role, User
 from .tokens import USER_PREFIX, hash_token, new_token
 
@@ -73,13 +74,62 @@ def login_check(*, username: str, password: str, otp: str | None = None, request
         )
     user = authenticate(request=None, username=username, password=password)
     if user is None or not user.is_active:
-        LoginAttempt.objects.create(username=username.lower(), succeeded=False, source_ip=source_ip)
-        audit_record(action="auth.login", outcome="failure", request=request, object_type="user",
-                     object_id=username[:64], details={"username": username})
+        _login_failed(username, source_ip, request, "password")
         raise Unauthorized("Wrong username or password.", code="invalid_credentials")
+    if user.mfa_enabled:
+        if not otp:
+            raise Unauthorized("This account needs a one-time code (otp).", code="otp_required")
+        if not mfa_consume(user=user, otp=otp):
+            _login_failed(username, source_ip, request, "otp")
+            raise Unauthorized("The one-time code is wrong or was already used.", code="invalid_otp")
     LoginAttempt.objects.create(username=username.lower(), succeeded=True, source_ip=source_ip)
     audit_record(action="auth.login", actor=user, obj=user, request=request)
     return user
+
+
+def _login_failed(username: str, source_ip: str | None, request, factor: str) -> None:
+    LoginAttempt.objects.create(username=username.lower(), succeeded=False, source_ip=source_ip)
+    audit_record(action="auth.login", outcome="failure", request=request, object_type="user",
+                 object_id=username[:64], details={"username": username, "factor": factor})
+
+
+def mfa_consume(*, user: User, otp: str) -> bool:
+    """True when the code is right for this user and not used before (replays are refused)."""
+    secret = mfa.unseal(user.totp_secret_sealed) if user.totp_secret_sealed else None
+    step = mfa.matching_step(secret, otp) if secret else None
+    if step is None:
+        return False
+    # Conditional update: two logins racing with the same code cannot both succeed.
+    return User.objects.filter(pk=user.pk, totp_last_step__lt=step).update(totp_last_step=step) == 1
+
+
+def mfa_begin(*, user: User, request=None) -> tuple[str, str]:
+    """A new secret for the user's authenticator app; active once confirmed with a code."""
+    if user.mfa_enabled:
+        raise Conflict("A second factor is already set up; turn it off first.", code="mfa_enabled")
+    secret = mfa.new_secret()
+    user.totp_secret_sealed = mfa.seal(secret)
+    user.totp_last_step = 0
+    user.save(update_fields=["totp_secret_sealed", "totp_last_step"])
+    return secret, mfa.provisioning_uri(secret, user.username)
+
+
+def mfa_confirm(*, user: User, otp: str, request=None) -> None:
+    if user.mfa_enabled:
+        raise Conflict("The second factor is already on.", code="mfa_enabled")
+    if not user.totp_secret_sealed or not mfa_consume(user=user, otp=otp):
+        raise InvalidInput("The one-time code is wrong.", fields={"otp": ["Wrong or expired code."]})
+    User.objects.filter(pk=user.pk).update(mfa_enabled=True)
+    audit_record(action="auth.mfa_enabled", actor=user, obj=user, request=request)
+
+
+def mfa_disable(*, user: User, otp: str, request=None) -> None:
+    if not user.mfa_enabled:
+        raise Conflict("The second factor is not on.", code="mfa_disabled")
+    if not mfa_consume(user=user, otp=otp):
+        raise InvalidInput("The one-time code is wrong.", fields={"otp": ["Wrong or expired code."]})
+    User.objects.filter(pk=user.pk).update(mfa_enabled=False, totp_secret_sealed="")
+    audit_record(action="auth.mfa_disabled", actor=user, obj=user, request=request)
 
 
 def token_issue(*, user: User, request=None, ttl: timedelta | None = None) -> tuple[str, ApiToken]:
