@@ -7,7 +7,7 @@ import pytest
 from tests import services
 from tests.helpers import LiveServer, api_client
 
-SERVICE_FIXTURES = {"postgres_db": "postgres", "redis_url": "redis", "s3": "s3", "fcm": "fcm",
+SERVICE_FIXTURES = {"postgres_db": "postgres", "redis_url": "redis", "s3": "s3", "fcm": "fcm", "worker": "redis",
                     "live_server_pair": "redis"}
 
 

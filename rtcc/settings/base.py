@@ -147,7 +147,7 @@ CELERY_TIMEZONE = "UTC"
 # {"name": {"task": "dotted.path", "schedule": seconds}} (a plain module, no Django imports).
 # beat runs them in production; the embedded default runs them in a thread of the web process.
 CELERY_BEAT_SCHEDULE: dict[str, dict] = {}
-for _app in ("devices", "control", "footage", "briefings"):
+for _app in ("core", "devices", "control", "footage", "briefings"):
     try:
         _module = importlib.import_module(f"apps.{_app}.schedule")
     except ModuleNotFoundError as _exc:
