@@ -6,4 +6,15 @@ from . import views
 
 urlpatterns = [
     path("", views.home, name="console-home"),
+    path("phone/", views.phone, name="console-phone"),
+    path("fleet/", views.fleet, name="console-fleet"),
+    path("map/", views.map_view, name="console-map"),
+    path("incidents/", views.incidents, name="console-incidents"),
+    path("briefings/new/", views.briefing_new, name="console-briefing-new"),
+    path("briefings/<uuid:briefing_id>/", views.briefing_board, name="console-briefing"),
+    path("footage/", views.footage, name="console-footage"),
+    path("footage/<uuid:clip_id>/", views.clip_detail, name="console-clip"),
+    path("devices/", views.devices, name="console-devices"),
+    path("users/", views.users, name="console-users"),
+    path("console/qr", views.qr, name="console-qr"),
 ]

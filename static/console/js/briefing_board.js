@@ -1,0 +1,65 @@
+// The delivery board of one briefing: who got it, who read it, live.
+import { get, getAll } from "./api.js";
+import { Live } from "./live.js";
+import { $, directoryOf, esc, fmtDateTime, fmtTime, officerName, readJson, showError } from "./ui.js";
+import { briefingHtml } from "./briefing_view.js";
+
+const officers = directoryOf(readJson("officers-data", []));
+const briefingId = readJson("briefing-id", "");
+const deliveries = new Map(); // key -> delivery
+const STATES = ["queued", "sent", "acknowledged", "unregistered", "failed"];
+const ORDER = { failed: 0, unregistered: 1, queued: 2, sent: 3, acknowledged: 4 };
+const live = new Live();
+let briefing = null;
+
+const keyOf = (d) => d.id || `${d.officer}/${d.device}`;
+
+function paint() {
+  const list = [...deliveries.values()].sort((a, b) => (ORDER[a.state] ?? 9) - (ORDER[b.state] ?? 9)
+    || officerName(officers, a.officer).localeCompare(officerName(officers, b.officer)));
+  $("#deliveries tbody").innerHTML = list.length ? list.map((d) => `<tr data-officer="${esc(d.officer)}" data-state="${esc(d.state)}">
+      <td><strong>${esc(officerName(officers, d.officer))}</strong></td>
+      <td class="mono">${esc(d.device_label || (d.device ? String(d.device).slice(0, 8) : "–"))}</td>
+      <td><span class="state ${esc(d.state)}">${esc(d.state)}</span></td>
+      <td class="num" title="${esc(fmtDateTime(d.sent_at))}">${esc(fmtTime(d.sent_at)) || "–"}</td>
+      <td class="num" title="${esc(fmtDateTime(d.acknowledged_at))}">${esc(fmtTime(d.acknowledged_at)) || "–"}</td>
+      <td>${d.error ? `<span class="field-error">${esc(d.error)}</span>` : ""}</td></tr>`).join("")
+    : `<tr><td colspan="6" class="empty">${briefing && briefing.recipients === 0 ? "This briefing reached no officer." : "No deliveries yet."}</td></tr>`;
+  const counts = Object.fromEntries(STATES.map((s) => [s, 0]));
+  for (const d of list) counts[d.state] = (counts[d.state] || 0) + 1;
+  for (const s of STATES) $(`#n-${s}`).textContent = counts[s];
+}
+
+async function load() {
+  try {
+    briefing = await get(`briefings/${briefingId}`);
+    $("#b-title").textContent = briefing.title;
+    $("#b-priority").innerHTML = `<span class="state ${esc(briefing.priority)}">${esc(briefing.priority)}</span> <span class="muted">sent ${esc(fmtDateTime(briefing.created_at))}</span>`;
+    $("#n-recipients").textContent = briefing.recipients ?? "–";
+    $("#b-content").innerHTML = `<h2>What officers see</h2>${briefingHtml(briefing)}`;
+  } catch (err) {
+    showError(err, "Briefing");
+    $("#b-content").innerHTML = `<p class="empty">${esc(err.message)}</p>`;
+  }
+  try {
+    const list = await getAll(`briefings/${briefingId}/deliveries?page_size=500`);
+    deliveries.clear();
+    for (const d of list) deliveries.set(keyOf(d), d);
+    paint();
+  } catch (err) { showError(err, "Deliveries"); }
+}
+
+live.on("delivery.update", (e) => {
+  const d = e.delivery;
+  if (!d) return;
+  const mine = d.briefing ? String(d.briefing) === briefingId : deliveries.has(keyOf(d));
+  if (!mine) return;
+  deliveries.set(keyOf(d), { ...(deliveries.get(keyOf(d)) || {}), ...d });
+  paint();
+});
+live.onOpen(({ reconnect }) => { if (reconnect) load(); });
+live.start();
+load();
+// A safety net for a missed event: refresh now and then, more often while the socket is down.
+setInterval(() => { if (!live.isOpen) load(); }, 4000);
+setInterval(() => { if (live.isOpen) load(); }, 30000);

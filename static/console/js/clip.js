@@ -1,0 +1,157 @@
+// One clip: details and hash, retrieval with a reason, classification, legal hold, custody trail.
+import { api, get, getAll, patch, post } from "./api.js";
+import { deviceName, incidentName, loadCategories } from "./clips.js";
+import { $, askText, busy, directoryOf, esc, fmtBytes, fmtDateTime, fmtDuration, notify, officerName, readJson, showError, showFieldErrors } from "./ui.js";
+
+const officers = readJson("officers-data", []);
+const dir = directoryOf(officers);
+const devices = readJson("devices-data", []);
+const incidents = readJson("incidents-data", []);
+const clipId = readJson("clip-id", "");
+let clip = null;
+let expiryTimer = 0;
+
+function paint() {
+  $("#c-title").textContent = `Clip ${clip.id.slice(0, 8)}`;
+  $("#c-state").innerHTML = `<span class="state ${esc(clip.state)}">${esc(clip.state)}</span>${clip.legal_hold ? ' <span class="badge held">LEGAL HOLD</span>' : ""}`;
+  const loc = clip.location && clip.location.lat !== undefined ? `${Number(clip.location.lat).toFixed(5)}, ${Number(clip.location.lon).toFixed(5)}` : "–";
+  const rows = [
+    ["Recorded", `${fmtDateTime(clip.started_at)} → ${fmtDateTime(clip.ended_at)}`],
+    ["Length", clip.duration_s !== null && clip.duration_s !== undefined ? fmtDuration(clip.duration_s) : "–"],
+    ["Officer", officerName(dir, clip.officer) || "–"],
+    ["Device", deviceName(devices, clip.device) || "–"],
+    ["Trigger", clip.trigger || "–"],
+    ["Category", clip.category || "–"],
+    ["Case number", clip.case_number || "–"],
+    ["Incident", incidentName(incidents, clip.incident) || "–"],
+    ["Size", `${fmtBytes(clip.size_bytes)} (${Number(clip.size_bytes).toLocaleString()} bytes)`],
+    ["Kept until", clip.legal_hold ? "held: never deleted while on hold" : (clip.retain_until ? fmtDateTime(clip.retain_until) : "indefinitely")],
+    ["Location", loc],
+    ["Clip id", clip.id],
+  ];
+  $("#c-details").innerHTML = rows.map(([k, v]) => `<dt>${esc(k)}</dt><dd>${esc(v)}</dd>`).join("");
+  $("#c-sha").textContent = clip.sha256 || "–";
+  const form = $("#edit-form");
+  form.case_number.value = clip.case_number || "";
+  form.incident.value = clip.incident || "";
+  if (clip.category) form.category.value = clip.category;
+  $("#retain").textContent = "";
+  $("#hold-state").innerHTML = clip.legal_hold
+    ? '<strong style="color:var(--warn)">On hold.</strong> Nothing deletes this clip until the hold is released.'
+    : "Not on hold: the clip is deleted when its category's retention ends.";
+  $("#hold-on").classList.toggle("hidden", !!clip.legal_hold);
+  $("#hold-off").classList.toggle("hidden", !clip.legal_hold);
+  $("#access-form button").disabled = clip.state !== "available";
+  $("#access-form button").title = clip.state === "available" ? "" : `The clip is ${clip.state}: only verified clips can be retrieved.`;
+}
+
+function actorText(a) {
+  if (!a) return "system";
+  if (typeof a === "string") return officerName(dir, a) !== a.slice(0, 8) ? officerName(dir, a) : a;
+  return a.username || a.label || a.name || a.id || JSON.stringify(a);
+}
+
+function detailText(d) {
+  if (d === null || d === undefined || d === "") return "";
+  if (typeof d === "string") return d;
+  return Object.entries(d).map(([k, v]) => `${k}: ${typeof v === "object" ? JSON.stringify(v) : v}`).join(" · ");
+}
+
+async function loadCustody() {
+  try {
+    const raw = await get(`clips/${clipId}/custody?page_size=500`);
+    const list = Array.isArray(raw) ? raw : raw.results || [];
+    $("#custody tbody").innerHTML = list.length ? list.map((e) => `<tr><td class="nowrap num">${esc(fmtDateTime(e.at))}</td>
+      <td>${esc(actorText(e.actor))}</td><td><strong>${esc(e.action)}</strong></td><td class="break">${esc(detailText(e.detail))}</td></tr>`).join("")
+      : '<tr><td colspan="4" class="empty">No events.</td></tr>';
+    const verdict = raw && !Array.isArray(raw) ? (raw.chain ?? raw.chain_ok ?? raw.verified) : undefined;
+    if (verdict !== undefined) {
+      const ok = verdict === true || verdict === "ok" || (verdict && verdict.ok === true);
+      $("#chain").innerHTML = ok ? '<span class="state succeeded">audit chain intact</span>' : '<span class="state failed">audit chain broken</span>';
+    }
+  } catch (err) { showError(err, "Custody"); }
+}
+
+async function load() {
+  try {
+    clip = await get(`clips/${clipId}`);
+    await loadCategories($("#edit-form").category, clip.category || "", { any: false });
+    paint();
+  } catch (err) {
+    showError(err, "Clip");
+    $("#c-details").innerHTML = `<dt>Error</dt><dd>${esc(err.message)}</dd>`;
+    return;
+  }
+  loadCustody();
+}
+
+$("#copy-sha").addEventListener("click", async () => {
+  try { await navigator.clipboard.writeText(clip.sha256); notify("SHA-256 copied.", "ok"); } catch (e) {
+    const range = document.createRange(); range.selectNodeContents($("#c-sha"));
+    getSelection().removeAllRanges(); getSelection().addRange(range); notify("Press Ctrl+C to copy the selected hash.");
+  }
+});
+
+$("#access-form").addEventListener("submit", async (e) => {
+  e.preventDefault();
+  const form = e.target;
+  const reason = form.reason.value.trim();
+  if (!reason) { showFieldErrors(form, { fields: { reason: ["Give the reason for this access."] } }); return; }
+  try {
+    const access = await busy(form.querySelector("button"), "Requesting link…", () => post(`clips/${clipId}/access`, { reason }));
+    showFieldErrors(form, null);
+    $("#player").classList.remove("hidden");
+    $("#video").src = access.url;
+    $("#download").href = access.url;
+    $("#download").setAttribute("download", `clip-${clipId}.mp4`);
+    clearInterval(expiryTimer);
+    const tick = () => {
+      const left = (new Date(access.expires_at) - Date.now()) / 1000;
+      $("#link-expiry").textContent = left > 0 ? `Link valid for ${fmtDuration(left)} (until ${fmtDateTime(access.expires_at)}). Check the download with sha256sum.` : "Link expired: retrieve again with a reason.";
+      if (left <= 0) { clearInterval(expiryTimer); $("#download").removeAttribute("href"); }
+    };
+    tick();
+    expiryTimer = setInterval(tick, 1000);
+    notify("Access granted and recorded in the chain of custody.", "ok");
+    loadCustody();
+  } catch (err) {
+    showFieldErrors(form, err);
+    showError(err, "Retrieve");
+  }
+});
+
+$("#edit-form").addEventListener("submit", async (e) => {
+  e.preventDefault();
+  const form = e.target;
+  const body = { category: form.category.value, case_number: form.case_number.value.trim(), incident: form.incident.value || null };
+  try {
+    clip = await busy(form.querySelector("button[type=submit]"), "Saving…", () => patch(`clips/${clipId}`, body));
+    showFieldErrors(form, null);
+    paint();
+    notify("Classification saved.", "ok");
+    loadCustody();
+  } catch (err) {
+    showFieldErrors(form, err);
+    showError(err, "Save");
+  }
+});
+
+async function hold(on) {
+  const reason = await askText({
+    title: on ? "Place a legal hold" : "Release the legal hold",
+    message: on ? "A held clip is never deleted, whatever its retention." : "After release the clip follows its category's retention again.",
+    confirm: on ? "Place hold" : "Release hold", danger: !on, suggestions: on ? ["Litigation hold", "Court order", "Internal affairs review"] : [],
+  });
+  if (reason === null) return;
+  try {
+    const result = await api(on ? "POST" : "DELETE", `clips/${clipId}/hold`, { reason });
+    clip = result && result.id ? result : await get(`clips/${clipId}`);
+    paint();
+    notify(on ? "Legal hold placed." : "Legal hold released.", "ok");
+    loadCustody();
+  } catch (err) { showError(err, "Legal hold"); }
+}
+$("#hold-on").addEventListener("click", () => hold(true));
+$("#hold-off").addEventListener("click", () => hold(false));
+
+load();

@@ -1,0 +1,59 @@
+// Footage search for records clerks: every PROTOCOL filter, newest first, page by page.
+import { get, query } from "./api.js";
+import { clipRow, loadCategories } from "./clips.js";
+import { $, esc, readJson, showError, showFieldErrors, toIso } from "./ui.js";
+
+const form = $("#search");
+const ctx = { officers: readJson("officers-data", []), devices: readJson("devices-data", []), incidents: readJson("incidents-data", []) };
+let current = null;
+const FILTERS = ["officer", "device", "incident", "case_number", "category", "trigger", "state"];
+
+function filters() {
+  const out = {};
+  for (const name of FILTERS) out[name] = form[name].value.trim();
+  out.from = toIso(form.from.value);
+  out.to = toIso(form.to.value);
+  return out;
+}
+
+async function search(url) {
+  const tbody = $("#clips tbody");
+  tbody.innerHTML = '<tr><td colspan="10" class="empty">Searching…</td></tr>';
+  showFieldErrors(form, null);
+  try {
+    const data = await get(url);
+    current = data;
+    const list = data.results || [];
+    tbody.innerHTML = list.length ? list.map((c) => clipRow(c, ctx)).join("") : '<tr><td colspan="10" class="empty">No clip matches these filters.</td></tr>';
+    $("#count").textContent = `${data.count} clip${data.count === 1 ? "" : "s"}`;
+    $("#prev").disabled = !data.previous;
+    $("#next").disabled = !data.next;
+    const page = new URL(url, location.href).searchParams.get("page") || "1";
+    $("#page").textContent = data.count ? `page ${page}` : "";
+  } catch (err) {
+    tbody.innerHTML = `<tr><td colspan="10" class="empty">${esc(err.message)}</td></tr>`;
+    showFieldErrors(form, err);
+    showError(err, "Search");
+  }
+}
+
+function rel(url) { const u = new URL(url, location.href); return u.pathname + u.search; }
+
+form.addEventListener("submit", (e) => {
+  e.preventDefault();
+  const params = filters();
+  history.replaceState(null, "", `?${new URLSearchParams(Object.entries(params).filter(([, v]) => v)).toString()}`);
+  search(`clips${query({ ...params, page_size: 50 })}`);
+});
+form.addEventListener("reset", () => setTimeout(() => form.requestSubmit(), 0));
+$("#prev").addEventListener("click", () => current?.previous && search(rel(current.previous)));
+$("#next").addEventListener("click", () => current?.next && search(rel(current.next)));
+$("#clips").addEventListener("click", (e) => {
+  const tr = e.target.closest("tr[data-clip]");
+  if (tr && !e.target.closest("a")) location.assign(`/footage/${tr.dataset.clip}/`);
+});
+
+// Filters survive a reload (and can be shared as a link).
+const initial = new URLSearchParams(location.search);
+for (const name of FILTERS) if (initial.get(name)) form[name].value = initial.get(name);
+loadCategories(form.category, initial.get("category") || "").then(() => form.requestSubmit());

@@ -1,0 +1,192 @@
+// Shared page helpers: escaping, formatting times and sizes, notices, the reason prompt.
+
+export function esc(value) {
+  return String(value ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
+}
+
+export function $(selector, root = document) { return root.querySelector(selector); }
+export function $all(selector, root = document) { return Array.from(root.querySelectorAll(selector)); }
+
+export function readJson(id, fallback = null) {
+  const node = document.getElementById(id);
+  return node ? JSON.parse(node.textContent) : fallback;
+}
+
+export function uuid4() {
+  // crypto.randomUUID needs a secure context; getRandomValues works on plain http on a LAN too.
+  const b = crypto.getRandomValues(new Uint8Array(16));
+  b[6] = (b[6] & 0x0f) | 0x40; b[8] = (b[8] & 0x3f) | 0x80;
+  const h = Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+}
+
+const pad = (n) => String(n).padStart(2, "0");
+
+export function fmtTime(iso) {
+  if (!iso) return "";
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return String(iso);
+  return `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
+}
+
+export function fmtDateTime(iso) {
+  if (!iso) return "";
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return String(iso);
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${fmtTime(iso)}`;
+}
+
+export function fmtAgo(iso, now = Date.now()) {
+  if (!iso) return "never";
+  const s = Math.round((now - new Date(iso).getTime()) / 1000);
+  if (s < 0) return `in ${fmtDuration(-s)}`;
+  if (s < 5) return "just now";
+  return `${fmtDuration(s)} ago`;
+}
+
+export function fmtDuration(seconds) {
+  seconds = Math.max(0, Math.round(seconds));
+  if (seconds < 60) return `${seconds} s`;
+  if (seconds < 3600) return `${Math.floor(seconds / 60)} min ${seconds % 60 ? `${seconds % 60} s` : ""}`.trim();
+  if (seconds < 86400) return `${Math.floor(seconds / 3600)} h ${Math.floor((seconds % 3600) / 60)} min`;
+  return `${Math.floor(seconds / 86400)} d ${Math.floor((seconds % 86400) / 3600)} h`;
+}
+
+export function fmtBytes(n) {
+  if (n === null || n === undefined) return "";
+  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
+  let i = 0; let v = Number(n);
+  while (v >= 1024 && i < units.length - 1) { v /= 1024; i += 1; }
+  return `${v.toFixed(i === 0 ? 0 : 1)} ${units[i]}`;
+}
+
+// Elements with data-ago="<iso>" show a live "12 s ago"; one timer for the page.
+export function startAgoTicker(root = document) {
+  const tick = () => {
+    const now = Date.now();
+    for (const el of root.querySelectorAll("[data-ago]")) el.textContent = fmtAgo(el.dataset.ago, now);
+    for (const el of root.querySelectorAll("[data-until]")) {
+      const left = (new Date(el.dataset.until).getTime() - now) / 1000;
+      el.textContent = left > 0 ? `expires in ${fmtDuration(left)}` : "expiry due";
+    }
+  };
+  tick();
+  return setInterval(tick, 1000);
+}
+
+export function agoSpan(iso) {
+  if (!iso) return '<span class="muted">never</span>';
+  return `<span data-ago="${esc(iso)}" title="${esc(fmtDateTime(iso))}">${esc(fmtAgo(iso))}</span>`;
+}
+
+// Notices: errors stay until dismissed, confirmations fade after a while.
+export function notify(message, kind = "info", { timeout } = {}) {
+  const box = document.getElementById("notices");
+  if (!box) { if (kind === "error") alert(message); return; }
+  const item = document.createElement("div");
+  item.className = `notice ${kind}`;
+  item.setAttribute("role", kind === "error" ? "alert" : "status");
+  item.innerHTML = `<p>${esc(message)}</p><button type="button" aria-label="Dismiss">✕</button>`;
+  item.querySelector("button").addEventListener("click", () => item.remove());
+  box.prepend(item);
+  const ttl = timeout ?? (kind === "error" ? 0 : 6000);
+  if (ttl) setTimeout(() => item.remove(), ttl);
+  while (box.children.length > 6) box.lastElementChild.remove();
+  return item;
+}
+
+export function showError(err, prefix = "") {
+  const message = err && err.message ? err.message : String(err);
+  notify(prefix ? `${prefix}: ${message}` : message, "error");
+}
+
+// Puts the API's field errors next to the inputs of that name inside a form.
+export function showFieldErrors(form, err) {
+  for (const old of form.querySelectorAll(".field-error")) old.remove();
+  const fields = (err && err.fields) || {};
+  for (const [name, messages] of Object.entries(fields)) {
+    const input = form.querySelector(`[name="${CSS.escape(name)}"]`);
+    if (!input) continue;
+    const p = document.createElement("span");
+    p.className = "field-error";
+    p.textContent = messages.join(" ");
+    (input.closest("label") || input).after(p);
+  }
+}
+
+/**
+ * A modal asking for a required reason (or any required text). Resolves to the text, or null when cancelled.
+ */
+export function askText({ title, message = "", label = "Reason", confirm = "Confirm", danger = false,
+  placeholder = "", suggestions = [], value = "", required = true }) {
+  return new Promise((resolve) => {
+    const dialog = document.createElement("dialog");
+    const listId = `sugg-${uuid4()}`;
+    dialog.innerHTML = `
+      <form method="dialog">
+        <h2>${esc(title)}</h2>
+        ${message ? `<p>${message}</p>` : ""}
+        <label>${esc(label)}${required ? " (required)" : ""}
+          <textarea name="text" rows="3" maxlength="500" ${required ? "required" : ""} placeholder="${esc(placeholder)}"
+            ${suggestions.length ? `list="${listId}"` : ""}>${esc(value)}</textarea></label>
+        ${suggestions.length ? `<div class="row">${suggestions.map((s) => `<button type="button" class="secondary small" data-s="${esc(s)}">${esc(s)}</button>`).join("")}</div>` : ""}
+        <p class="field-error hidden" data-role="err">Please give a reason: it is recorded in the audit trail.</p>
+        <div class="row end">
+          <button type="button" class="secondary" value="cancel" data-role="cancel">Cancel</button>
+          <button type="submit" class="${danger ? "danger" : ""}" data-role="ok">${esc(confirm)}</button>
+        </div>
+      </form>`;
+    document.body.append(dialog);
+    const text = dialog.querySelector("textarea");
+    const done = (result) => { dialog.close(); dialog.remove(); resolve(result); };
+    for (const b of dialog.querySelectorAll("[data-s]")) {
+      b.addEventListener("click", () => { text.value = b.dataset.s; text.focus(); });
+    }
+    dialog.querySelector("[data-role=cancel]").addEventListener("click", () => done(null));
+    dialog.addEventListener("cancel", (e) => { e.preventDefault(); done(null); });
+    dialog.querySelector("form").addEventListener("submit", (e) => {
+      e.preventDefault();
+      const v = text.value.trim();
+      if (required && !v) { dialog.querySelector("[data-role=err]").classList.remove("hidden"); text.focus(); return; }
+      done(v);
+    });
+    dialog.showModal();
+    text.focus();
+  });
+}
+
+export function confirmDialog({ title, message, confirm = "Confirm", danger = false }) {
+  return askText({ title, message, confirm, danger, required: false, label: "Note (optional)" })
+    .then((v) => v !== null);
+}
+
+// Follows a button through a request: disabled and labelled while it runs.
+export async function busy(button, label, fn) {
+  const old = button.innerHTML;
+  button.disabled = true;
+  button.textContent = label;
+  try { return await fn(); } finally { button.disabled = false; button.innerHTML = old; }
+}
+
+export function officerName(directory, id) {
+  if (!id) return "";
+  const o = directory.get(String(id));
+  if (!o) return String(id).slice(0, 8);
+  const name = o.full_name || o.username;
+  return o.badge_number ? `${name} #${o.badge_number}` : name;
+}
+
+export function directoryOf(list) {
+  return new Map((list || []).map((o) => [String(o.id), o]));
+}
+
+export function toIso(localValue) {
+  // <input type="datetime-local"> value -> RFC 3339 with the browser's zone offset.
+  if (!localValue) return "";
+  const d = new Date(localValue);
+  if (Number.isNaN(d.getTime())) return "";
+  const off = -d.getTimezoneOffset();
+  const sign = off >= 0 ? "+" : "-";
+  const a = Math.abs(off);
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}${sign}${pad(Math.floor(a / 60))}:${pad(a % 60)}`;
+}
