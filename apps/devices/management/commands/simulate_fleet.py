@@ -1,0 +1,87 @@
+"""python manage.py simulate_fleet --count N: a fleet of simulated devices against a running server."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+
+from django.core.management.base import BaseCommand, CommandError
+
+from apps.devices.simulator import ApiError, Fleet
+
+SIM_IT_USERNAME = "simulator-it"
+
+
+class Command(BaseCommand):
+    help = ("Register, enroll and connect N simulated bodycams/phones over the real API and websocket; they "
+            "send status frames and obey recording commands until stopped (Ctrl-C) or --duration ends.")
+
+    def add_arguments(self, parser):
+        parser.add_argument("--count", type=int, required=True, help="how many devices")
+        parser.add_argument("--url", default="http://127.0.0.1:8000", help="the server's base URL")
+        parser.add_argument("--kind", choices=["bodycam", "phone", "mixed"], default="mixed")
+        parser.add_argument("--username", help="an IT account on the server (else a local one is used)")
+        parser.add_argument("--password")
+        parser.add_argument("--prefix", default="SIM", help="serials are PREFIX-kind-00001...; reused on re-runs")
+        parser.add_argument("--interval", type=float, default=10.0, help="seconds between status frames")
+        parser.add_argument("--duration", type=float, help="stop after this many seconds")
+        parser.add_argument("--lat", type=float, default=40.7128, help="where the fleet moves around")
+        parser.add_argument("--lon", type=float, default=-74.0060)
+
+    def handle(self, *args, **options):
+        if options["count"] < 1:
+            raise CommandError("--count must be at least 1")
+        level = logging.WARNING if options["verbosity"] < 2 else logging.INFO
+        logging.getLogger("rtcc.simulator").setLevel(level)
+        logging.getLogger("httpx").setLevel(level)
+        it_token = None
+        if not options["username"]:
+            it_token = self.local_it_token()
+        elif not options["password"]:
+            raise CommandError("--password is needed with --username")
+        try:
+            asyncio.run(self.simulate(options, it_token))
+        except ApiError as exc:
+            raise CommandError(str(exc)) from None
+
+    def local_it_token(self) -> str:
+        """An IT token for the server's database (this process shares it: same settings)."""
+        from apps.accounts.models import Role, User
+        from apps.accounts.services import token_issue
+
+        user, created = User.objects.get_or_create(username=SIM_IT_USERNAME,
+                                                   defaults={"role": Role.IT, "full_name": "Fleet simulator"})
+        if created:
+            user.set_unusable_password()
+            user.save()
+        token, _ = token_issue(user=user)
+        return token
+
+    async def simulate(self, options, it_token: str | None) -> None:
+        fleet = Fleet(options["url"], count=options["count"], kind=options["kind"], it_token=it_token,
+                      username=options["username"], password=options["password"], prefix=options["prefix"],
+                      status_interval=options["interval"], center=(options["lat"], options["lon"]))
+        loop = asyncio.get_running_loop()
+        async with fleet:
+            await fleet.provision()
+            self.stdout.write(f"enrolled {len(fleet.devices)} device(s) against {fleet.base_url}")
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                with contextlib.suppress(NotImplementedError):
+                    loop.add_signal_handler(signum, fleet.request_stop)
+            fleet.start()
+            if await fleet.wait_connected(timeout=60):
+                self.stdout.write(f"all {len(fleet.devices)} device(s) connected; status every "
+                                  f"{options['interval']:g}s (Ctrl-C to stop)")
+            reporter = loop.create_task(self.report(fleet))
+            try:
+                await fleet.run(options["duration"])
+            finally:
+                reporter.cancel()
+            self.stdout.write(f"stopped: {fleet.summary()}")
+
+    async def report(self, fleet: Fleet) -> None:
+        while True:
+            await asyncio.sleep(30)
+            self.stdout.write(str(fleet.summary()))
