@@ -87,11 +87,19 @@ class Clip(models.Model):
     verified_at = models.DateTimeField(null=True, blank=True)
     aborted_at = models.DateTimeField(null=True, blank=True)
     purged_at = models.DateTimeField(null=True, blank=True)
+    # Records side (apps/footage/records.py): the tombstone's who and why, and what Object Lock holds.
+    purged_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+                                  related_name="+")  # null: the periodic purge
+    purge_reason = models.CharField(max_length=500, blank=True, default="")
+    object_lock_until = models.DateTimeField(null=True, blank=True)  # retention set on the stored object
+    object_locked_at = models.DateTimeField(null=True, blank=True)  # last Object Lock sync, null: never
 
     class Meta:
         ordering = ["-started_at"]
         constraints = [
             models.UniqueConstraint(fields=["device", "recording_id"], name="clip_device_recording_unique"),
+            # A held clip is never deleted: no row can be both held and purged.
+            models.CheckConstraint(condition=~models.Q(legal_hold=True, state="purged"), name="clip_held_not_purged"),
         ]
         indexes = [
             models.Index(fields=["officer", "started_at"], name="clip_officer_started"),
@@ -102,6 +110,12 @@ class Clip(models.Model):
             models.Index(fields=["state", "created_at"], name="clip_state_created"),
             models.Index(fields=["started_at"], name="clip_started"),
             models.Index(fields=["retain_until"], name="clip_retain_until"),
+            # Records side: what the periodic purge and the Object Lock sweep look for.
+            models.Index(fields=["retain_until"], name="clip_purge_due",
+                         condition=models.Q(state="available", legal_hold=False)),
+            models.Index(fields=["created_at"], name="clip_lock_pending",
+                         condition=models.Q(state="available", object_locked_at__isnull=True)),
+            models.Index(fields=["lat", "lon"], name="clip_lat_lon"),  # search near a point (bounding box)
         ]
 
     def __str__(self) -> str:
