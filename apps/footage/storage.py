@@ -2,25 +2,77 @@
 
 The one module that talks to the store. `get_storage()` picks the backend from settings:
 RTCC_S3_BUCKET set -> S3Storage (endpoint from boto3's own AWS_ENDPOINT_URL_S3), else DiskStorage.
+
+Both backends also speak multipart upload (create, part URLs, list parts, complete, abort) and
+hand out short-lived GET links. S3 presigns its own URLs, so a camera's bytes never pass through
+rtcc. The disk backend's URLs point at rtcc itself (`/upload/<token>`, `/download/<token>`): the
+token is signed with SECRET_KEY (django.core.signing) and carries its own expiry.
 """
 
 from __future__ import annotations
 
 import functools
 import os
+import re
 import shutil
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO
 
 from django.conf import settings
+from django.core import signing
 
 CHUNK = 1024 * 1024
+UPLOAD_SALT = "rtcc.footage.upload-part"
+DOWNLOAD_SALT = "rtcc.footage.download"
+_UPLOAD_ID = re.compile(r"^[0-9a-f]{32}$")
 
 
 class StorageError(Exception):
     pass
+
+
+class NoSuchUploadError(StorageError):
+    """The multipart upload is not (or no longer) in the store: completed, aborted or unknown."""
+
+
+class ObjectMissingError(StorageError):
+    """No object under this key."""
+
+
+class PartLengthError(StorageError):
+    """A part's body was not the length it had to be; nothing was kept."""
+
+
+@dataclass(frozen=True)
+class StoredPart:
+    number: int
+    size: int
+    etag: str = ""
+
+
+def _expires_at(expires_in: int) -> datetime:
+    return datetime.fromtimestamp(int(time.time()) + int(expires_in), tz=UTC)
+
+
+def sign_token(payload: dict, *, salt: str, expires_in: int) -> str:
+    """A URL-safe, HMAC-signed token (SECRET_KEY) carrying payload and its own expiry."""
+    return signing.dumps({**payload, "x": int(time.time()) + int(expires_in)}, salt=salt)
+
+
+def read_token(token: str, *, salt: str) -> dict | None:
+    """The payload of a valid, unexpired token, else None (the signature is compared in constant time)."""
+    try:
+        payload = signing.loads(token, salt=salt)
+    except signing.BadSignature:
+        return None
+    if not isinstance(payload, dict) or not isinstance(payload.get("x"), int) or payload["x"] < time.time():
+        return None
+    return payload
 
 
 class DiskStorage:
@@ -29,6 +81,7 @@ class DiskStorage:
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
         self.root.mkdir(parents=True, exist_ok=True)
+        self.uploads = self.root / ".uploads"
 
     def path(self, key: str) -> Path:
         path = (self.root / key).resolve()
@@ -53,7 +106,11 @@ class DiskStorage:
 
     def iter_bytes(self, key: str, *, start: int = 0, end: int | None = None) -> Iterator[bytes]:
         """The object's bytes from start to end (inclusive), in bounded chunks."""
-        with open(self.path(key), "rb") as handle:
+        try:
+            handle = open(self.path(key), "rb")
+        except FileNotFoundError:
+            raise ObjectMissingError(f"no object {key!r}") from None
+        with handle:
             handle.seek(start)
             remaining = None if end is None else end - start + 1
             while remaining is None or remaining > 0:
@@ -72,6 +129,167 @@ class DiskStorage:
 
     def delete(self, key: str) -> None:
         self.path(key).unlink(missing_ok=True)
+
+    # Records side (apps/footage/records.py): purge and Object Lock; a directory has no lock.
+
+    def purge(self, key: str) -> None:
+        """Deletes the object's bytes for good."""
+        self.delete(key)
+
+    def object_lock_enabled(self) -> bool:
+        return False
+
+    def object_lock_apply(self, key: str, *, retain_until: datetime | None, mode: str, legal_hold: bool) -> None:
+        raise StorageError("a directory has no Object Lock")
+
+    # Multipart upload: one directory per upload under .uploads/, one file per finished part.
+
+    def _upload_dir(self, upload_id: str) -> Path:
+        if not _UPLOAD_ID.match(upload_id or ""):
+            raise NoSuchUploadError(f"no upload {upload_id!r}")
+        return self.uploads / upload_id
+
+    def multipart_create(self, key: str, *, content_type: str = "application/octet-stream") -> str:
+        self.path(key)  # refuses a key outside the root before anything is made
+        upload_id = uuid.uuid4().hex
+        directory = self._upload_dir(upload_id)
+        directory.mkdir(parents=True)
+        (directory / "key").write_text(key)
+        return upload_id
+
+    def _open_upload(self, key: str, upload_id: str) -> Path:
+        directory = self._upload_dir(upload_id)
+        try:
+            stored_key = (directory / "key").read_text()
+        except FileNotFoundError:
+            raise NoSuchUploadError(f"no upload {upload_id!r}") from None
+        if stored_key != key:
+            raise NoSuchUploadError(f"upload {upload_id!r} is not for {key!r}")
+        return directory
+
+    def multipart_write_part(self, key: str, upload_id: str, number: int, stream: BinaryIO, *,
+                             length: int) -> StoredPart:
+        """Streams exactly `length` bytes from `stream` into part `number`, in bounded chunks.
+
+        The part appears only once whole (written aside, then renamed), so a dropped connection
+        leaves no half part behind; a body of any other length is refused and discarded.
+        """
+        directory = self._open_upload(key, upload_id)
+        tmp = directory / f"{number:05d}.tmp-{uuid.uuid4().hex}"
+        written = 0
+        try:
+            with open(tmp, "wb") as out:
+                while True:
+                    chunk = stream.read(min(CHUNK, length - written + 1))
+                    if not chunk:
+                        break
+                    written += len(chunk)
+                    if written > length:
+                        raise PartLengthError(f"part {number} is longer than {length} bytes")
+                    out.write(chunk)
+                if written != length:
+                    raise PartLengthError(f"part {number} has {written} bytes, not {length}")
+                out.flush()
+                os.fsync(out.fileno())
+            os.replace(tmp, directory / f"{number:05d}.part")
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        return StoredPart(number, written)
+
+    def multipart_parts(self, key: str, upload_id: str) -> Iterator[StoredPart]:
+        directory = self._open_upload(key, upload_id)
+        found = []
+        with os.scandir(directory) as entries:
+            for entry in entries:
+                stem, dot, suffix = entry.name.partition(".")
+                if dot and suffix == "part" and stem.isdigit():
+                    found.append(StoredPart(int(stem), entry.stat().st_size))
+        yield from sorted(found, key=lambda part: part.number)
+
+    def multipart_complete(self, key: str, upload_id: str, parts: Iterable[StoredPart]) -> None:
+        """Concatenates the parts into the object, streaming in the kernel (never in memory)."""
+        directory = self._upload_dir(upload_id)
+        target = self.path(key)
+        if not (directory / "key").exists():
+            if target.exists():
+                return  # completed already (a retried complete)
+            raise NoSuchUploadError(f"no upload {upload_id!r}")
+        self._open_upload(key, upload_id)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(target.name + f".tmp-{uuid.uuid4().hex}")
+        try:
+            with open(tmp, "wb") as out:
+                for part in parts:
+                    with open(directory / f"{part.number:05d}.part", "rb") as src:
+                        _copy(src, out, part.size)
+                out.flush()
+                os.fsync(out.fileno())
+            os.replace(tmp, target)
+        except FileNotFoundError:
+            tmp.unlink(missing_ok=True)
+            raise NoSuchUploadError(f"upload {upload_id!r} lost a part") from None
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        shutil.rmtree(directory, ignore_errors=True)
+
+    def multipart_abort(self, key: str, upload_id: str) -> None:
+        try:
+            directory = self._upload_dir(upload_id)
+        except NoSuchUploadError:
+            return
+        shutil.rmtree(directory, ignore_errors=True)
+
+    def part_upload_url(self, key: str, upload_id: str, number: int, *, length: int, expires_in: int) -> dict:
+        """A signed rtcc URL (path only; the API makes it absolute) for PUTting one part."""
+        token = sign_token({"k": key, "u": upload_id, "n": number, "l": length}, salt=UPLOAD_SALT,
+                           expires_in=expires_in)
+        return {"url": f"/upload/{token}", "method": "PUT",
+                "headers": {"Content-Type": "application/octet-stream"}, "expires_at": _expires_at(expires_in)}
+
+    def url_for_get(self, key: str, *, expires_in: int, filename: str | None = None,
+                    content_type: str | None = None) -> str:
+        """A signed rtcc path (`/download/<token>`) to the object's bytes; read it back with read_get_token."""
+        token = sign_token({"k": key, "f": filename or "", "t": content_type or ""}, salt=DOWNLOAD_SALT,
+                           expires_in=expires_in)
+        return f"/download/{token}"
+
+
+def read_upload_token(token: str) -> dict | None:
+    """{"key", "upload_id", "number", "length"} of a valid disk part-upload token, else None."""
+    payload = read_token(token, salt=UPLOAD_SALT)
+    if payload is None:
+        return None
+    return {"key": payload["k"], "upload_id": payload["u"], "number": payload["n"], "length": payload["l"]}
+
+
+def read_get_token(token: str) -> dict | None:
+    """{"key", "filename", "content_type"} of a valid disk download token, else None."""
+    payload = read_token(token, salt=DOWNLOAD_SALT)
+    if payload is None:
+        return None
+    return {"key": payload["k"], "filename": payload["f"] or None, "content_type": payload["t"] or None}
+
+
+def _copy(src: BinaryIO, dst: BinaryIO, size: int) -> None:
+    """Copies size bytes file to file, in the kernel where it can (copy_file_range)."""
+    remaining = size
+    if hasattr(os, "copy_file_range"):
+        try:
+            while remaining > 0:
+                copied = os.copy_file_range(src.fileno(), dst.fileno(), min(remaining, 1 << 30))
+                if copied == 0:
+                    break
+                remaining -= copied
+        except OSError:
+            pass  # e.g. across file systems that refuse it: fall back below
+    while remaining > 0:
+        chunk = src.read(min(CHUNK, remaining))
+        if not chunk:
+            raise StorageError("a part is shorter than listed")
+        dst.write(chunk)
+        remaining -= len(chunk)
 
 
 class S3Storage:
@@ -108,7 +326,14 @@ class S3Storage:
         kwargs = {}
         if start or end is not None:
             kwargs["Range"] = f"bytes={start}-{'' if end is None else end}"
-        body = self.client.get_object(Bucket=self.bucket, Key=key, **kwargs)["Body"]
+        from botocore.exceptions import ClientError
+
+        try:
+            body = self.client.get_object(Bucket=self.bucket, Key=key, **kwargs)["Body"]
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in {"404", "NoSuchKey", "NotFound"}:
+                raise ObjectMissingError(f"no object {key!r}") from None
+            raise
         try:
             yield from body.iter_chunks(CHUNK)
         finally:
@@ -130,6 +355,113 @@ class S3Storage:
 
     def delete(self, key: str) -> None:
         self.client.delete_object(Bucket=self.bucket, Key=key)
+
+    # Records side (apps/footage/records.py): purge and Object Lock.
+
+    def purge(self, key: str) -> None:
+        """Deletes every version of the object: on a versioned (Object Lock) bucket a plain delete
+        only adds a delete marker and keeps the bytes. A version still under retention or legal
+        hold is refused by the store (StorageError), so nothing here can delete evidence early."""
+        from botocore.exceptions import ClientError
+
+        if not self.object_lock_enabled():
+            self.client.delete_object(Bucket=self.bucket, Key=key)
+            return
+        pages = self.client.get_paginator("list_object_versions").paginate(Bucket=self.bucket, Prefix=key)
+        for page in pages:
+            for version in [*page.get("Versions", []), *page.get("DeleteMarkers", [])]:
+                if version["Key"] != key:
+                    continue
+                try:
+                    self.client.delete_object(Bucket=self.bucket, Key=key, VersionId=version["VersionId"])
+                except ClientError as exc:
+                    raise StorageError(f"the store refused to delete {key!r}: {exc}") from exc
+
+    def object_lock_enabled(self) -> bool:
+        """Whether the bucket has Object Lock (asked once; a store without the feature answers no)."""
+        if getattr(self, "_object_lock", None) is None:
+            from botocore.exceptions import BotoCoreError, ClientError
+
+            try:
+                conf = self.client.get_object_lock_configuration(Bucket=self.bucket)
+                self._object_lock = conf.get("ObjectLockConfiguration", {}).get("ObjectLockEnabled") == "Enabled"
+            except (ClientError, BotoCoreError):
+                self._object_lock = False
+        return self._object_lock
+
+    def object_lock_apply(self, key: str, *, retain_until: datetime | None, mode: str, legal_hold: bool) -> None:
+        """Sets the object's retention (never shortened here) and legal hold on its current version."""
+        from botocore.exceptions import ClientError
+
+        try:
+            if retain_until is not None:
+                self.client.put_object_retention(
+                    Bucket=self.bucket, Key=key, Retention={"Mode": mode, "RetainUntilDate": retain_until})
+            self.client.put_object_legal_hold(Bucket=self.bucket, Key=key,
+                                              LegalHold={"Status": "ON" if legal_hold else "OFF"})
+        except ClientError as exc:
+            raise StorageError(f"the store refused Object Lock on {key!r}: {exc}") from exc
+
+    # Multipart upload, straight to the store through presigned URLs.
+
+    @staticmethod
+    def _no_such_upload(exc) -> bool:
+        return exc.response.get("Error", {}).get("Code") in {"NoSuchUpload", "404", "NotFound"}
+
+    def multipart_create(self, key: str, *, content_type: str = "application/octet-stream") -> str:
+        return self.client.create_multipart_upload(Bucket=self.bucket, Key=key, ContentType=content_type)["UploadId"]
+
+    def multipart_parts(self, key: str, upload_id: str) -> Iterator[StoredPart]:
+        """Every part the store holds, page by page (ListParts returns at most 1,000 at a time)."""
+        from botocore.exceptions import ClientError
+
+        pages = self.client.get_paginator("list_parts").paginate(
+            Bucket=self.bucket, Key=key, UploadId=upload_id, PaginationConfig={"PageSize": 1000})
+        try:
+            for page in pages:
+                for part in page.get("Parts", []):
+                    yield StoredPart(part["PartNumber"], part["Size"], part["ETag"])
+        except ClientError as exc:
+            if self._no_such_upload(exc):
+                raise NoSuchUploadError(f"no upload {upload_id!r}") from None
+            raise
+
+    def multipart_complete(self, key: str, upload_id: str, parts: Iterable[StoredPart]) -> None:
+        from botocore.exceptions import ClientError
+
+        try:
+            self.client.complete_multipart_upload(
+                Bucket=self.bucket, Key=key, UploadId=upload_id,
+                MultipartUpload={"Parts": [{"PartNumber": p.number, "ETag": p.etag} for p in parts]})
+        except ClientError as exc:
+            if self._no_such_upload(exc):
+                raise NoSuchUploadError(f"no upload {upload_id!r}") from None
+            raise StorageError(str(exc)) from exc
+
+    def multipart_abort(self, key: str, upload_id: str) -> None:
+        from botocore.exceptions import ClientError
+
+        try:
+            self.client.abort_multipart_upload(Bucket=self.bucket, Key=key, UploadId=upload_id)
+        except ClientError as exc:
+            if not self._no_such_upload(exc):
+                raise
+
+    def part_upload_url(self, key: str, upload_id: str, number: int, *, length: int, expires_in: int) -> dict:
+        url = self.client.generate_presigned_url(
+            "upload_part", Params={"Bucket": self.bucket, "Key": key, "UploadId": upload_id, "PartNumber": number},
+            ExpiresIn=int(expires_in))
+        return {"url": url, "method": "PUT", "headers": {}, "expires_at": _expires_at(expires_in)}
+
+    def url_for_get(self, key: str, *, expires_in: int, filename: str | None = None,
+                    content_type: str | None = None) -> str:
+        params = {"Bucket": self.bucket, "Key": key}
+        if filename:
+            safe = re.sub(r'[^A-Za-z0-9._-]', "_", filename)
+            params["ResponseContentDisposition"] = f'attachment; filename="{safe}"'
+        if content_type:
+            params["ResponseContentType"] = content_type
+        return self.client.generate_presigned_url("get_object", Params=params, ExpiresIn=int(expires_in))
 
 
 @functools.cache

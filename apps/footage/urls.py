@@ -1,3 +1,12 @@
 """API routes of apps.footage (mounted under /api/v1/)."""
 
-urlpatterns: list = []
+from django.urls import path
+
+from . import apis
+
+urlpatterns = [
+    path("clips", apis.ClipsApi.as_view(), name="clips"),
+    path("clips/<uuid:clip_id>/parts", apis.ClipPartsApi.as_view(), name="clip-parts"),
+    path("clips/<uuid:clip_id>/upload", apis.ClipUploadApi.as_view(), name="clip-upload"),
+    path("clips/<uuid:clip_id>/complete", apis.ClipCompleteApi.as_view(), name="clip-complete"),
+]

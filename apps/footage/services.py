@@ -1,0 +1,400 @@
+"""Every write of the footage app's ingest side: declare, part URLs, complete, verify, abort."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+import mimetypes
+import queue
+import threading
+from datetime import datetime, timedelta
+from typing import Any, BinaryIO
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from rest_framework.renderers import JSONRenderer
+
+from apps.audit.services import audit_record
+from apps.core.errors import Conflict, InvalidInput, NotFound
+from apps.core.realtime import console_event_after_commit
+from apps.devices.models import Assignment, Device
+
+from . import conf
+from .models import Category, Clip, ClipState, Trigger
+from .storage import NoSuchUploadError, ObjectMissingError, PartLengthError, StorageError, StoredPart, get_storage
+
+log = logging.getLogger(__name__)
+
+MiB = 1024 * 1024
+DEFAULT_CATEGORIES = {"uncategorized": ("Uncategorized", 180), "evidence": ("Evidence", None)}
+# States after a successful complete: the upload is over, re-completing answers with the clip as it is.
+COMPLETED = {ClipState.VERIFYING, ClipState.AVAILABLE, ClipState.CORRUPT}
+
+
+class UploadIncompleteError(Conflict):
+    """`complete` before every part is in the store with its right size (409, listing what is missing)."""
+
+    code = "upload_incomplete"
+
+    def __init__(self, missing: list[int]) -> None:
+        shown = ", ".join(str(n) for n in missing[:20]) + (" ..." if len(missing) > 20 else "")
+        super().__init__(f"{len(missing)} part(s) missing or of the wrong size: {shown}.")
+        self.missing = missing
+
+
+def clip_payload(clip: Clip) -> dict:
+    """The contract's clip as plain JSON types (for the channel layer)."""
+    from .serializers import ClipOut
+
+    return json.loads(JSONRenderer().render(ClipOut(clip).data))
+
+
+def _announce(clip: Clip) -> None:
+    console_event_after_commit("clip.update", "clip", clip_payload(clip))
+
+
+def plan_parts(size: int) -> tuple[int, int]:
+    """(part_size, part_count): at least the minimum part size, raised (in whole MiB) so the
+    clip never needs more than the store's part limit."""
+    minimum, limit = conf.min_part_size(), conf.max_parts()
+    part_size = max(minimum, math.ceil(size / limit))
+    if part_size > minimum and part_size % MiB:
+        part_size += MiB - part_size % MiB
+    return part_size, max(1, math.ceil(size / part_size))
+
+
+def category_get_or_default(slug: str | None = None) -> Category:
+    """The category by slug; the default ones are recreated if someone emptied the table."""
+    slug = slug or conf.default_category()
+    category = Category.objects.filter(slug=slug).first()
+    if category is None:
+        name, days = DEFAULT_CATEGORIES.get(slug, (slug.replace("-", " ").title(), None))
+        category, _ = Category.objects.get_or_create(slug=slug, defaults={"name": name, "retention_days": days})
+    return category
+
+
+def retain_until_for(*, category: Category, started_at: datetime) -> datetime | None:
+    if category.retention_days is None:
+        return None
+    return started_at + timedelta(days=category.retention_days)
+
+
+def officer_at(device: Device, when: datetime):
+    """The device's assignee at `when` (the assignment history); the current officer only when the
+    device has no history at all."""
+    from apps.devices.selectors import assignee_at
+
+    officer = assignee_at(device, when)
+    if officer is None and device.officer_id and not Assignment.objects.filter(device=device).exists():
+        return device.officer
+    return officer
+
+
+def _content_type_allowed(value: str) -> bool:
+    for pattern in conf.content_types():
+        if pattern == value or (pattern.endswith("/*") and value.startswith(pattern[:-1])):
+            return True
+    return False
+
+
+def _check_declaration(*, started_at: datetime, ended_at: datetime, size_bytes: int, content_type: str,
+                       trigger: str, command_id) -> None:
+    errors: dict[str, list[str]] = {}
+    now = timezone.now()
+    skew = timedelta(seconds=conf.future_skew())
+    if started_at > now + skew:
+        errors.setdefault("started_at", []).append("Lies in the future.")
+    if ended_at > now + skew:
+        errors.setdefault("ended_at", []).append("Lies in the future.")
+    if started_at.year < 2000:
+        errors.setdefault("started_at", []).append("Is before the year 2000; the camera's clock is wrong.")
+    if ended_at < started_at:
+        errors.setdefault("ended_at", []).append("Is before started_at.")
+    elif (ended_at - started_at).total_seconds() > conf.max_duration():
+        errors.setdefault("ended_at", []).append(f"The recording is longer than {conf.max_duration()} seconds.")
+    if size_bytes > conf.max_clip_size():
+        errors.setdefault("size_bytes", []).append(f"Is over the maximum clip size of {conf.max_clip_size()} bytes.")
+    if not _content_type_allowed(content_type):
+        errors.setdefault("content_type", []).append(
+            f"Must be one of: {', '.join(conf.content_types())}.")
+    if command_id is not None and trigger != Trigger.REMOTE:
+        errors.setdefault("command_id", []).append("Only a clip with trigger remote links a command.")
+    if errors:
+        name, messages = next(iter(errors.items()))
+        raise InvalidInput(f"{name}: {messages[0]}", fields=errors)
+
+
+def _same_declaration(clip: Clip, *, size_bytes: int, sha256: str) -> bool:
+    return clip.size_bytes == size_bytes and clip.sha256 == sha256
+
+
+def _existing(device: Device, recording_id: str, *, size_bytes: int, sha256: str) -> Clip | None:
+    clip = Clip.objects.select_related("category").filter(device=device, recording_id=recording_id).first()
+    if clip is not None and not _same_declaration(clip, size_bytes=size_bytes, sha256=sha256):
+        raise Conflict("This recording was declared before with a different size or SHA-256.",
+                       code="clip_conflict")
+    return clip
+
+
+def clip_declare(*, device: Device, recording_id: str, started_at: datetime, ended_at: datetime, size_bytes: int,
+                 sha256: str, content_type: str, trigger: str, command_id=None, location: dict | None = None,
+                 request=None) -> tuple[Clip, bool]:
+    """Declares a clip and opens its multipart upload; (clip, created).
+
+    The same recording from the same device is the same clip (returned as it is); the same
+    recording with another size or hash is a conflict.
+    """
+    _check_declaration(started_at=started_at, ended_at=ended_at, size_bytes=size_bytes,
+                       content_type=content_type, trigger=trigger, command_id=command_id)
+    existing = _existing(device, recording_id, size_bytes=size_bytes, sha256=sha256)
+    if existing is not None:
+        return existing, False
+
+    part_size, part_count = plan_parts(size_bytes)
+    category = category_get_or_default()
+    clip = Clip(
+        device=device, officer=officer_at(device, started_at), recording_id=recording_id,
+        started_at=started_at, ended_at=ended_at, duration_s=(ended_at - started_at).total_seconds(),
+        size_bytes=size_bytes, sha256=sha256, content_type=content_type, trigger=trigger,
+        command_id=command_id if trigger == Trigger.REMOTE else None, category=category,
+        retain_until=retain_until_for(category=category, started_at=started_at),
+        part_size=part_size, part_count=part_count,
+        lat=(location or {}).get("lat"), lon=(location or {}).get("lon"),
+        accuracy_m=(location or {}).get("accuracy_m"),
+    )
+    extension = mimetypes.guess_extension(content_type) or ".bin"
+    clip.storage_key = f"clips/{device.pk}/{clip.pk}{extension}"
+
+    # The store call stays outside the transaction (no database lock held across the network).
+    storage = get_storage()
+    clip.upload_id = storage.multipart_create(clip.storage_key, content_type=content_type)
+    try:
+        with transaction.atomic():
+            clip.save(force_insert=True)
+            audit_record(action="clip.declare", actor=device, obj=clip, request=request, details={
+                "recording_id": recording_id, "size_bytes": size_bytes, "sha256": sha256, "trigger": trigger,
+                "command_id": str(command_id) if clip.command_id else None,
+                "officer": str(clip.officer_id) if clip.officer_id else None,
+                "part_size": part_size, "part_count": part_count, "storage": storage.name})
+            _announce(clip)
+    except IntegrityError:
+        # Declared twice at the same moment: the other request won; answer with its clip.
+        storage.multipart_abort(clip.storage_key, clip.upload_id)
+        existing = _existing(device, recording_id, size_bytes=size_bytes, sha256=sha256)
+        if existing is None:
+            raise
+        return existing, False
+    except BaseException:
+        storage.multipart_abort(clip.storage_key, clip.upload_id)
+        raise
+    return clip, True
+
+
+def _require_uploading(clip: Clip) -> None:
+    if clip.state != ClipState.UPLOADING:
+        raise Conflict(f"The clip is {clip.state}; its upload is closed.", code="clip_not_uploading")
+
+
+def clip_part_urls(*, clip: Clip, numbers: list[int], request=None) -> list[dict]:
+    """Short-lived URLs to PUT the given parts (presigned on S3, signed rtcc URLs on disk)."""
+    _require_uploading(clip)
+    numbers = list(dict.fromkeys(numbers))
+    if len(numbers) > conf.parts_per_request():
+        raise InvalidInput(f"Ask for at most {conf.parts_per_request()} parts at a time.",
+                           fields={"numbers": [f"At most {conf.parts_per_request()} numbers."]})
+    outside = [n for n in numbers if not 1 <= n <= clip.part_count]
+    if outside:
+        raise InvalidInput(f"Part numbers run from 1 to {clip.part_count}.",
+                           fields={"numbers": [f"No part {n}; parts run from 1 to {clip.part_count}."
+                                               for n in outside[:10]]})
+    storage, ttl = get_storage(), conf.part_url_ttl()
+    parts = []
+    for number in numbers:
+        url = storage.part_upload_url(clip.storage_key, clip.upload_id, number, length=clip.part_length(number),
+                                      expires_in=ttl)
+        parts.append({"number": number, **url})
+    audit_record(action="clip.parts", actor=clip.device, obj=clip, request=request,
+                 details={"count": len(numbers), "first": min(numbers), "last": max(numbers)})
+    return parts
+
+
+def stored_parts(clip: Clip) -> tuple[list[StoredPart], list[int]]:
+    """(parts in the store with their right size, numbers still missing), from the store's own list."""
+    good: list[StoredPart] = []
+    for part in get_storage().multipart_parts(clip.storage_key, clip.upload_id):
+        if 1 <= part.number <= clip.part_count and part.size == clip.part_length(part.number):
+            good.append(part)
+    have = {part.number for part in good}
+    return good, [n for n in range(1, clip.part_count + 1) if n not in have]
+
+
+def clip_complete(*, clip: Clip, request=None) -> Clip:
+    """Completes the upload in the store and queues verification; re-completing is harmless."""
+    if clip.state in COMPLETED:
+        return clip
+    _require_uploading(clip)
+    storage = get_storage()
+    try:
+        parts, missing = stored_parts(clip)
+        if missing:
+            raise UploadIncompleteError(missing)
+        storage.multipart_complete(clip.storage_key, clip.upload_id, parts)
+    except NoSuchUploadError:
+        # Another complete (or the stale-upload sweep) got there first: answer with what it left.
+        clip.refresh_from_db()
+        if clip.state in COMPLETED:
+            return clip
+        if not (clip.state == ClipState.UPLOADING and storage.exists(clip.storage_key)):
+            raise Conflict(f"The clip is {clip.state}; its upload is closed.", code="clip_not_uploading") from None
+    with transaction.atomic():
+        now = timezone.now()
+        moved = Clip.objects.filter(pk=clip.pk, state=ClipState.UPLOADING).update(
+            state=ClipState.VERIFYING, completed_at=now, updated_at=now)
+        clip.refresh_from_db()
+        if moved:
+            audit_record(action="clip.complete", actor=clip.device, obj=clip, request=request,
+                         details={"part_count": clip.part_count, "size_bytes": clip.size_bytes})
+            _announce(clip)
+            _queue_verification(clip.pk)
+    return clip
+
+
+def _queue_verification(clip_id) -> None:
+    from .tasks import verify_clip
+
+    transaction.on_commit(lambda: verify_clip.delay(str(clip_id)))
+
+
+def object_digest(key: str, *, storage=None) -> tuple[int, str]:
+    """(size, SHA-256 hex) of a stored object, read once, streaming.
+
+    A reader thread fetches the next chunks while this thread hashes (hashlib and socket reads
+    both release the GIL); the queue bounds memory to a few chunks whatever the object's size.
+    """
+    storage = storage or get_storage()
+    chunks: queue.Queue = queue.Queue(maxsize=4)
+    stop = threading.Event()
+    failure: list[BaseException] = []
+
+    def read() -> None:
+        try:
+            for chunk in storage.iter_bytes(key):
+                while not stop.is_set():
+                    try:
+                        chunks.put(chunk, timeout=0.5)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+        except BaseException as exc:  # handed to the hashing thread, which raises it
+            failure.append(exc)
+        finally:
+            chunks.put(None)
+
+    reader = threading.Thread(target=read, name="clip-digest-reader", daemon=True)
+    reader.start()
+    digest, size = hashlib.sha256(), 0
+    try:
+        while (chunk := chunks.get()) is not None:
+            digest.update(chunk)
+            size += len(chunk)
+    finally:
+        stop.set()
+        while reader.is_alive():  # let a blocked reader see the stop
+            try:
+                chunks.get(timeout=0.1)
+            except queue.Empty:
+                pass
+        reader.join()
+    if failure:
+        raise failure[0]
+    return size, digest.hexdigest()
+
+
+def clip_verify(*, clip_id) -> Clip | None:
+    """Streams a `verifying` clip once and marks it `available` (size and SHA-256 match what the
+    camera declared) or `corrupt` (kept and flagged). Anything else is left as it is."""
+    clip = Clip.objects.filter(pk=clip_id).first()
+    if clip is None or clip.state != ClipState.VERIFYING:
+        return clip
+    try:
+        size, sha256 = object_digest(clip.storage_key)
+    except ObjectMissingError:
+        # No bytes where the upload put them: a finding (corrupt), not a crash. Any other error
+        # (the store unreachable) propagates, and the clip stays `verifying` for a retry.
+        log.warning("clip %s: no stored object under %s", clip.pk, clip.storage_key)
+        size, sha256 = None, ""
+    ok = size == clip.size_bytes and sha256 == clip.sha256
+    with transaction.atomic():
+        now = timezone.now()
+        state = ClipState.AVAILABLE if ok else ClipState.CORRUPT
+        moved = Clip.objects.filter(pk=clip.pk, state=ClipState.VERIFYING).update(
+            state=state, observed_size=size, observed_sha256=sha256, verified_at=now, updated_at=now)
+        clip.refresh_from_db()
+        if moved:
+            audit_record(action="clip.verify", actor=None, obj=clip, outcome=state, details={
+                "result": state, "declared_size": clip.size_bytes, "observed_size": size,
+                "declared_sha256": clip.sha256, "observed_sha256": sha256})
+            _announce(clip)
+    return clip
+
+
+def clip_abort(*, clip: Clip, reason: str, actor: Any = None, request=None) -> Clip:
+    """Aborts an unfinished upload in the store and marks the clip `aborted`."""
+    with transaction.atomic():
+        now = timezone.now()
+        moved = Clip.objects.filter(pk=clip.pk, state=ClipState.UPLOADING).update(
+            state=ClipState.ABORTED, aborted_at=now, updated_at=now)
+        clip.refresh_from_db()
+        if moved:
+            audit_record(action="clip.abort", actor=actor, obj=clip, request=request, details={"reason": reason})
+            _announce(clip)
+    if moved:
+        get_storage().multipart_abort(clip.storage_key, clip.upload_id)
+    return clip
+
+
+def clips_abort_stale(*, older_than: timedelta | None = None, limit: int = 500) -> int:
+    """Aborts uploads declared longer ago than the configured age; the number aborted."""
+    cutoff = timezone.now() - (older_than or timedelta(seconds=conf.stale_upload_age()))
+    stale = list(Clip.objects.filter(state=ClipState.UPLOADING, created_at__lt=cutoff).order_by("created_at")[:limit])
+    aborted = 0
+    for clip in stale:
+        try:
+            clip_abort(clip=clip, reason=f"upload unfinished after {conf.stale_upload_age()} s")
+            aborted += 1
+        except StorageError:
+            log.exception("could not abort the upload of clip %s", clip.pk)
+    return aborted
+
+
+def clips_requeue_verification(*, older_than: timedelta | None = None, limit: int = 100) -> int:
+    """Queues verification again for clips stuck in `verifying` (a worker lost the task)."""
+    cutoff = timezone.now() - (older_than or timedelta(seconds=conf.verify_retry_age()))
+    ids = list(Clip.objects.filter(state=ClipState.VERIFYING, completed_at__lt=cutoff)
+               .values_list("pk", flat=True)[:limit])
+    for clip_id in ids:
+        _queue_verification(clip_id)
+    return len(ids)
+
+
+def part_receive(*, key: str, upload_id: str, number: int, length: int, stream: BinaryIO,
+                 content_length: int | None) -> StoredPart:
+    """Disk backend: stores one PUT part for a clip that is still uploading."""
+    clip = Clip.objects.filter(storage_key=key, upload_id=upload_id).only("state").first()
+    if clip is None:
+        raise NotFound("No such upload.")
+    _require_uploading(clip)
+    if content_length is not None and content_length != length:
+        raise InvalidInput(f"Part {number} must be exactly {length} bytes, not {content_length}.",
+                           code="wrong_part_length")
+    try:
+        return get_storage().multipart_write_part(key, upload_id, number, stream, length=length)
+    except PartLengthError as exc:
+        raise InvalidInput(str(exc), code="wrong_part_length") from None
+    except NoSuchUploadError:
+        raise Conflict("The upload is closed.", code="clip_not_uploading") from None
+

@@ -1,0 +1,262 @@
+"""Clip ingest end to end on both backends: declare, parts, resume, complete, verification."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from apps.audit.models import AuditEvent
+from apps.footage.models import Clip
+from tests.helpers import api_client, error_code
+
+from .helpers import clip_bytes, declaration, put, upload_parts
+
+MiB = 1024 * 1024
+
+
+def three_parts(settings) -> bytes:
+    """Two full parts and a short last one, at the backend's minimum part size."""
+    return clip_bytes(2 * settings.RTCC_CLIP_MIN_PART_SIZE + 1000)
+
+
+def declare(api, body: dict):
+    return api.post("/api/v1/clips", body, format="json")
+
+
+def complete(api, clip_id, commit):
+    """POST .../complete, running what it queues after commit (the verification task) as a server would."""
+    with commit(execute=True):
+        return api.post(f"/api/v1/clips/{clip_id}/complete")
+
+
+def audit_actions(clip_id) -> list[str]:
+    return list(AuditEvent.objects.filter(object_type="clip", object_id=str(clip_id)).values_list("action", flat=True))
+
+
+def test_multipart_upload_ends_available(store, settings, camera, officer, commit):
+    device, token = camera
+    api = api_client(token=token)
+    data = three_parts(settings)
+    response = declare(api, declaration(data, trigger="manual", location={"lat": 52.5, "lon": 13.4, "accuracy_m": 8}))
+    assert response.status_code == 201, response.content
+    clip = response.json()
+    assert clip["state"] == "uploading"
+    assert (clip["part_size"], clip["part_count"]) == (settings.RTCC_CLIP_MIN_PART_SIZE, 3)
+    assert clip["officer"] == str(officer.pk) and clip["device"] == str(device.pk)
+    assert clip["category"] == "uncategorized" and clip["retain_until"] is not None
+    assert clip["location"] == {"lat": 52.5, "lon": 13.4, "accuracy_m": 8.0}
+
+    upload_parts(api, clip, data, [1, 2, 3])
+    status = api.get(f"/api/v1/clips/{clip['id']}/upload").json()
+    assert status == {"state": "uploading", "received": [1, 2, 3], "missing": []}
+
+    done = complete(api, clip["id"], commit)
+    assert done.status_code == 202, done.content
+    assert done.json()["state"] == "verifying"
+    stored = Clip.objects.get(pk=clip["id"])
+    assert stored.state == "available"  # verified by the task, after commit
+    assert stored.observed_sha256 == hashlib.sha256(data).hexdigest() and stored.observed_size == len(data)
+    assert b"".join(store.iter_bytes(stored.storage_key)) == data
+    assert api.get(f"/api/v1/clips/{clip['id']}/upload").json() == {
+        "state": "available", "received": [1, 2, 3], "missing": []}
+    assert audit_actions(clip["id"]) == ["clip.declare", "clip.parts", "clip.complete", "clip.verify"]
+
+    again = complete(api, clip["id"], commit)  # re-completing changes nothing
+    assert again.status_code == 202 and again.json()["state"] == "available"
+    assert audit_actions(clip["id"]).count("clip.complete") == 1
+
+
+def test_resume_after_partial_upload(store, settings, camera, commit):
+    _, token = camera
+    api = api_client(token=token)
+    data = three_parts(settings)
+    clip = declare(api, declaration(data)).json()
+    upload_parts(api, clip, data, [1, 3])  # the connection dropped before part 2
+
+    status = api.get(f"/api/v1/clips/{clip['id']}/upload").json()
+    assert status == {"state": "uploading", "received": [1, 3], "missing": [2]}
+    early = complete(api, clip["id"], commit)
+    assert early.status_code == 409 and error_code(early) == "upload_incomplete"
+    assert early.json()["error"]["missing"] == [2]
+    assert Clip.objects.get(pk=clip["id"]).state == "uploading"
+
+    # Resuming: a fresh URL for the missing part only (URLs are re-issuable).
+    upload_parts(api, clip, data, status["missing"])
+    assert complete(api, clip["id"], commit).status_code == 202
+    assert Clip.objects.get(pk=clip["id"]).state == "available"
+
+
+def test_wrong_hash_ends_corrupt_and_is_kept(store, settings, camera, commit):
+    _, token = camera
+    api = api_client(token=token)
+    data = three_parts(settings)
+    body = declaration(data, sha256=hashlib.sha256(b"something else").hexdigest())
+    clip = declare(api, body).json()
+    upload_parts(api, clip, data, [1, 2, 3])
+    assert complete(api, clip["id"], commit).status_code == 202
+
+    stored = Clip.objects.get(pk=clip["id"])
+    assert stored.state == "corrupt"
+    assert stored.observed_sha256 == hashlib.sha256(data).hexdigest()
+    assert store.exists(stored.storage_key)  # kept as found, never deleted
+    verify = AuditEvent.objects.get(object_id=clip["id"], action="clip.verify")
+    assert verify.outcome == "corrupt" and verify.details["declared_sha256"] == body["sha256"]
+
+
+def test_a_part_of_the_wrong_size_counts_as_missing(store, settings, camera, commit):
+    _, token = camera
+    api = api_client(token=token)
+    data = three_parts(settings)
+    clip = declare(api, declaration(data)).json()
+    upload_parts(api, clip, data, [1, 3])
+    part = api.post(f"/api/v1/clips/{clip['id']}/parts", {"numbers": [2]}, format="json").json()["parts"][0]
+    answer = put(api, part, data[:1000])  # too short: the disk backend refuses it, S3 keeps it
+    assert answer.status_code in (200, 400)
+    assert api.get(f"/api/v1/clips/{clip['id']}/upload").json()["missing"] == [2]
+    assert complete(api, clip["id"], commit).status_code == 409
+
+
+def test_single_part_clip(store, camera, commit):
+    _, token = camera
+    api = api_client(token=token)
+    data = clip_bytes(1234)
+    clip = declare(api, declaration(data)).json()
+    assert clip["part_count"] == 1
+    upload_parts(api, clip, data, [1])
+    assert complete(api, clip["id"], commit).status_code == 202
+    assert Clip.objects.get(pk=clip["id"]).state == "available"
+
+
+def test_stale_upload_is_aborted(store, settings, camera, commit):
+    from apps.footage.storage import NoSuchUploadError
+    from apps.footage.tasks import sweep_uploads
+
+    _, token = camera
+    api = api_client(token=token)
+    data = three_parts(settings)
+    stale = declare(api, declaration(data)).json()
+    fresh = declare(api, declaration(data)).json()
+    upload_parts(api, stale, data, [1])
+    Clip.objects.filter(pk=stale["id"]).update(created_at=timezone.now() - timedelta(days=3))
+
+    assert sweep_uploads.apply().get() == {"aborted": 1, "requeued": 0}
+
+    clip = Clip.objects.get(pk=stale["id"])
+    assert clip.state == "aborted" and clip.aborted_at is not None
+    with pytest.raises(NoSuchUploadError):
+        list(store.multipart_parts(clip.storage_key, clip.upload_id))
+    assert Clip.objects.get(pk=fresh["id"]).state == "uploading"
+    assert "clip.abort" in audit_actions(clip.pk)
+    assert api.get(f"/api/v1/clips/{clip.pk}/upload").json() == {"state": "aborted", "received": [], "missing": []}
+    late = complete(api, clip.pk, commit)
+    assert late.status_code == 409 and error_code(late) == "clip_not_uploading"
+    assert api.post(f"/api/v1/clips/{clip.pk}/parts", {"numbers": [2]}, format="json").status_code == 409
+
+
+def test_redeclare_is_idempotent(disk_store, camera):
+    _, token = camera
+    api = api_client(token=token)
+    data = clip_bytes(5000)
+    body = declaration(data)
+    first = declare(api, body)
+    second = declare(api, body)
+    assert (first.status_code, second.status_code) == (201, 200)
+    assert second.json()["id"] == first.json()["id"]
+    assert Clip.objects.count() == 1
+
+    changed = declare(api, {**body, "size_bytes": 5001})
+    assert changed.status_code == 409 and error_code(changed) == "clip_conflict"
+    other_hash = declare(api, {**body, "sha256": "0" * 64})
+    assert other_hash.status_code == 409
+    assert Clip.objects.count() == 1
+
+
+def test_same_recording_id_on_another_device_is_another_clip(disk_store, make_device):
+    data = clip_bytes(100)
+    body = declaration(data, recording_id="rec-0001")
+    ids = set()
+    for _ in range(2):
+        _, token = make_device()
+        response = declare(api_client(token=token), body)
+        assert response.status_code == 201
+        ids.add(response.json()["id"])
+    assert len(ids) == 2
+
+
+def test_officer_is_the_assignee_at_recording_time(disk_store, make_device, officer, other_officer):
+    from apps.devices.models import Assignment
+    from apps.devices.services import device_assign
+
+    device, token = make_device(officer=officer)
+    device_assign(device=device, officer_id=other_officer.pk)
+    handover = timezone.now() - timedelta(hours=1)  # the camera changed hands an hour ago
+    Assignment.objects.filter(device=device, officer=officer).update(ended_at=handover)
+    Assignment.objects.filter(device=device, officer=other_officer).update(started_at=handover)
+    api = api_client(token=token)
+    data = clip_bytes(100)
+    end = timezone.now() - timedelta(hours=2)
+    old = declare(api, declaration(data, started_at=(end - timedelta(minutes=5)).isoformat(),
+                                   ended_at=end.isoformat())).json()
+    new = declare(api, declaration(data)).json()
+    assert old["officer"] == str(officer.pk)
+    assert new["officer"] == str(other_officer.pk)
+
+
+def test_unassigned_camera_makes_clips_without_officer(disk_store, make_device):
+    _, token = make_device()
+    clip = declare(api_client(token=token), declaration(clip_bytes(10))).json()
+    assert clip["officer"] is None
+
+
+def test_remote_trigger_links_the_command(disk_store, camera):
+    import uuid
+
+    _, token = camera
+    api = api_client(token=token)
+    command_id = str(uuid.uuid4())
+    clip = declare(api, declaration(clip_bytes(10), trigger="remote", command_id=command_id)).json()
+    assert clip["trigger"] == "remote" and clip["command_id"] == command_id
+    assert Clip.objects.get(pk=clip["id"]).command_id == uuid.UUID(command_id)
+
+
+def test_large_clip_gets_bigger_parts_within_the_part_limit(disk_store, settings, camera):
+    settings.RTCC_CLIP_MIN_PART_SIZE = 8 * MiB
+    _, token = camera
+    api = api_client(token=token)
+    body = declaration(b"", size_bytes=64 * 1024 * MiB, sha256="a" * 64)
+    clip = declare(api, body).json()
+    assert clip["part_count"] <= 10_000 and clip["part_size"] >= 8 * MiB
+    assert clip["part_size"] * clip["part_count"] >= body["size_bytes"]
+    small = declare(api, declaration(b"", size_bytes=20 * MiB, sha256="b" * 64)).json()
+    assert (small["part_size"], small["part_count"]) == (8 * MiB, 3)
+
+
+def test_state_changes_reach_the_console(disk_store, camera, commit):
+    from asgiref.sync import async_to_sync
+    from channels.layers import get_channel_layer
+
+    from apps.core.realtime import CONSOLE_GROUP
+
+    layer = get_channel_layer()
+    channel = async_to_sync(layer.new_channel)()
+    async_to_sync(layer.group_add)(CONSOLE_GROUP, channel)
+    try:
+        _, token = camera
+        api = api_client(token=token)
+        data = clip_bytes(2000)
+        with commit(execute=True):
+            clip = declare(api, declaration(data)).json()
+        upload_parts(api, clip, data, [1])
+        complete(api, clip["id"], commit)
+        states = []
+        for _ in range(3):
+            message = async_to_sync(layer.receive)(channel)
+            event = message["event"]
+            assert event["type"] == "clip.update" and event["clip"]["id"] == clip["id"]
+            states.append(event["clip"]["state"])
+        assert states == ["uploading", "verifying", "available"]
+    finally:
+        async_to_sync(layer.group_discard)(CONSOLE_GROUP, channel)
