@@ -30,6 +30,9 @@ PAGES = [
 
 PAGE_ROLES = {page.name: page.roles for page in PAGES}
 
+# Where each role starts after signing in.
+LANDING = {"officer": "console-phone", "operator": "console-fleet", "clerk": "console-footage", "it": "console-devices"}
+
 
 def role_of(user) -> str | None:
     if not (user and user.is_authenticated and hasattr(user, "effective_role") and user.is_active):

@@ -10,7 +10,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from . import selectors
-from .access import pages_for, role_of, role_required
+from .access import LANDING, pages_for, role_of, role_required
 from .qr import qr_svg
 
 MAX_QR_DATA = 1024
@@ -32,10 +32,10 @@ def _page(request, template: str, *, active: str, **context):
 def home(request):
     if not request.user.is_authenticated:
         return redirect_to_login(request.get_full_path())
-    pages = pages_for(request.user)
-    if not pages:
+    landing = LANDING.get(role_of(request.user))
+    if landing is None:
         raise PermissionDenied("No console page is open to your role.")
-    return redirect(reverse(pages[0].name))
+    return redirect(reverse(landing))
 
 
 @require_GET

@@ -22,12 +22,12 @@ function row(d) {
     <td>${d.officer ? esc(officerName(officers, d.officer)) : '<span class="muted">unassigned</span>'}</td>
     <td class="nowrap">${d.enrolled_at ? esc(fmtDateTime(d.enrolled_at)) : '<span class="muted">–</span>'}</td>
     <td class="nowrap">${agoSpan(d.last_seen)}</td>
-    <td class="row">
+    <td><div class="row">
       <button type="button" class="secondary small" data-act="assign" ${off}>${d.officer ? "Reassign" : "Assign"}</button>
       ${d.officer ? `<button type="button" class="secondary small" data-act="unassign" ${off}>Unassign</button>` : ""}
       <button type="button" class="secondary small" data-act="enroll" ${off}>${d.enrolled === false ? "New code" : "Re-enroll"}</button>
       <button type="button" class="danger small" data-act="revoke" ${off}>Revoke</button>
-    </td></tr>`;
+    </div></td></tr>`;
 }
 
 function paint() {

@@ -1,0 +1,183 @@
+"""Console pages: each role reaches its own pages only, anonymous people go to the login page,
+and nothing in a page points at another host."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from pathlib import Path
+
+import pytest
+from django.test import Client
+
+from tests.conftest import ROLES
+
+STATIC = Path(__file__).resolve().parents[2] / "static"
+ANY_ID = str(uuid.uuid4())
+
+# url -> roles that may open it
+PAGES = {
+    "/phone/": {"officer"},
+    "/fleet/": {"operator", "it"},
+    "/map/": {"operator"},
+    "/incidents/": {"operator"},
+    "/briefings/new/": {"operator"},
+    f"/briefings/{ANY_ID}/": {"operator"},
+    "/footage/": {"clerk"},
+    f"/footage/{ANY_ID}/": {"clerk"},
+    "/devices/": {"it"},
+    "/users/": {"it"},
+}
+LANDING = {"officer": "/phone/", "operator": "/fleet/", "clerk": "/footage/", "it": "/devices/"}
+NAV = {
+    "officer": {"/phone/"},
+    "operator": {"/fleet/", "/map/", "/incidents/"},
+    "clerk": {"/footage/"},
+    "it": {"/fleet/", "/devices/", "/users/"},
+}
+NAV_LINKS = {"/phone/", "/fleet/", "/map/", "/incidents/", "/footage/", "/devices/", "/users/"}
+
+# The only absolute URL allowed: the SVG namespace name, which is an identifier, never fetched.
+URL_RE = re.compile(r"(?:https?:)?//[a-z0-9.-]+\.[a-z]{2,}", re.IGNORECASE)
+ALLOWED_URLS = {"http://www.w3.org"}
+
+
+def session_for(user) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def external_urls(text: str) -> set[str]:
+    return {m for m in URL_RE.findall(text) if m not in ALLOWED_URLS and not m.startswith("//127.0.0.1")}
+
+
+@pytest.mark.parametrize("url", PAGES)
+@pytest.mark.parametrize("role", ROLES)
+def test_each_page_opens_for_its_roles_only(personas, role, url):
+    response = session_for(personas[role]).get(url)
+    if role in PAGES[url]:
+        assert response.status_code == 200, response.content[:300]
+        assert b"Signed in as" in response.content
+        assert "csrftoken" in response.cookies  # the page's scripts send it back on writes
+    else:
+        assert response.status_code == 403
+        assert b"Not allowed" in response.content
+
+
+@pytest.mark.parametrize("url", [*PAGES, "/"])
+def test_anonymous_is_sent_to_login(db, url):
+    response = Client().get(url)
+    assert response.status_code == 302
+    assert response["Location"].startswith("/login/?next=")
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_home_lands_on_the_roles_page(personas, role):
+    response = session_for(personas[role]).get("/")
+    assert response.status_code == 302
+    assert response["Location"] == LANDING[role]
+
+
+def test_superuser_acts_as_it(superuser):
+    client = session_for(superuser)
+    assert client.get("/devices/").status_code == 200
+    assert client.get("/footage/").status_code == 403
+    assert client.get("/")["Location"] == "/devices/"
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_navigation_shows_only_the_roles_pages(personas, role):
+    html = session_for(personas[role]).get(LANDING[role]).content.decode()
+    nav = html.split('<nav class="nav"', 1)[1].split("</nav>", 1)[0]
+    shown = {link for link in NAV_LINKS if f'href="{link}"' in nav}
+    assert shown == NAV[role]
+
+
+def test_fleet_is_read_only_for_it(personas):
+    operator_html = session_for(personas["operator"]).get("/fleet/").content.decode()
+    it_html = session_for(personas["it"]).get("/fleet/").content.decode()
+    assert 'id="can-command" type="application/json">true<' in operator_html
+    assert 'id="can-command" type="application/json">false<' in it_html
+    assert "Read-only" in it_html
+
+
+def test_pages_embed_officer_names_not_other_people(personas, other_officer):
+    html = session_for(personas["operator"]).get("/incidents/").content.decode()
+    assert other_officer.full_name in html
+    assert personas["clerk"].username not in html.split('id="officers-data"', 1)[1].split("</script>", 1)[0]
+
+
+def test_login_then_logout(officer):
+    client = Client()
+    page = client.get("/login/?next=/phone/")
+    assert page.status_code == 200 and b'name="password"' in page.content
+    response = client.post("/login/", {"username": "officer", "password": "correct-horse-battery", "next": "/phone/"})
+    assert response.status_code == 302 and response["Location"] == "/phone/"
+    assert client.get("/phone/").status_code == 200
+    assert client.post("/logout/")["Location"] == "/login/"
+    assert client.get("/phone/").status_code == 302
+
+
+def test_wrong_password_stays_on_login_with_a_message(officer):
+    response = Client().post("/login/", {"username": "officer", "password": "wrong-password-123"})
+    assert response.status_code == 401
+    assert b"Wrong username or password" in response.content
+
+
+# QR codes for enrollment -----------------------------------------------------------------------
+
+def test_qr_is_an_svg_for_it(personas):
+    response = session_for(personas["it"]).post("/console/qr", {"data": '{"serial":"BWC-1","code":"ABCD"}'})
+    assert response.status_code == 200
+    assert response["Content-Type"] == "image/svg+xml"
+    assert response["Cache-Control"] == "no-store"
+    assert b"<svg" in response.content
+    assert not external_urls(response.content.decode())
+
+
+@pytest.mark.parametrize("role", ["officer", "operator", "clerk"])
+def test_qr_is_refused_to_other_roles(personas, role):
+    assert session_for(personas[role]).post("/console/qr", {"data": "x"}).status_code == 403
+
+
+def test_qr_refuses_anonymous_get_and_bad_data(personas):
+    assert Client().post("/console/qr", {"data": "x"}).status_code == 302
+    it = session_for(personas["it"])
+    assert it.get("/console/qr?data=x").status_code == 405  # codes stay out of URLs and logs
+    assert it.post("/console/qr", {"data": ""}).status_code == 400
+    assert it.post("/console/qr", {"data": "x" * 1025}).status_code == 400
+
+
+def test_qr_needs_the_csrf_token(personas):
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(personas["it"])
+    assert client.post("/console/qr", {"data": "x"}).status_code == 403
+    client.get("/devices/")
+    token = client.cookies["csrftoken"].value
+    assert client.post("/console/qr", {"data": "x"}, HTTP_X_CSRFTOKEN=token).status_code == 200
+
+
+# Nothing from the internet ---------------------------------------------------------------------
+
+@pytest.mark.parametrize("url", PAGES)
+def test_pages_load_nothing_from_other_hosts(personas, url):
+    role = sorted(PAGES[url])[0]
+    html = session_for(personas[role]).get(url).content.decode()
+    assert not external_urls(html)
+    for ref in re.findall(r'(?:src|href)="([^"]+)"', html):
+        assert ref.startswith(("/", "#", "data:")), ref
+
+
+def test_login_and_error_pages_load_nothing_from_other_hosts(personas):
+    assert not external_urls(Client().get("/login/").content.decode())
+    assert not external_urls(session_for(personas["clerk"]).get("/devices/").content.decode())
+
+
+def test_static_files_load_nothing_from_other_hosts():
+    files = [p for p in STATIC.rglob("*") if p.suffix in {".js", ".css", ".html", ".svg"}]
+    assert files
+    for path in files:
+        found = external_urls(path.read_text())
+        assert not found, f"{path}: {found}"
+
