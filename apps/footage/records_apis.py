@@ -1,0 +1,476 @@
+"""The clips API, records side (PROTOCOL.md "Clips"): search, read, patch, access links, legal hold,
+custody, categories, case manifests, and the disk backend's signed byte URLs with HTTP Range."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import time
+
+from django.core import signing
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import serializers, status
+from rest_framework.exceptions import NotFound as DrfNotFound
+from rest_framework.negotiation import DefaultContentNegotiation
+from rest_framework.permissions import BasePermission
+from rest_framework.response import Response
+from rest_framework.utils.urls import remove_query_param, replace_query_param
+from rest_framework.views import APIView
+
+from apps.accounts.permissions import HasRole, IsPerson
+from apps.core.errors import Forbidden, InvalidInput, error_response
+from apps.core.pagination import StandardPagination
+from apps.devices.permissions import IsDevice
+
+from . import apis, records, records_selectors
+from .models import Clip, ClipState
+from .records_selectors import clip_get, may_access_bytes
+from .serializers import CategoryOut, ClipOut
+from .storage import DOWNLOAD_SALT, ObjectMissingError, get_storage
+
+# Output ----------------------------------------------------------------------------------------
+
+
+class ClipRecordOut(ClipOut):
+    """The contract's clip plus what a records clerk reads on it (recording, verification, tombstone)."""
+
+    class Meta(ClipOut.Meta):
+        fields = [*ClipOut.Meta.fields, "recording_id", "content_type", "created_at", "verified_at",
+                  "purged_at", "purged_by", "purge_reason"]
+
+
+AccessOut = inline_serializer("ClipAccessOut", {
+    "url": serializers.URLField(), "expires_at": serializers.DateTimeField(),
+    "filename": serializers.CharField(), "sha256": serializers.CharField(), "size_bytes": serializers.IntegerField()})
+
+CustodyRowOut = inline_serializer("ClipCustodyEvent", {
+    "at": serializers.DateTimeField(), "actor": serializers.CharField(allow_null=True),
+    "action": serializers.CharField(), "detail": serializers.DictField(),
+    "actor_type": serializers.CharField(), "actor_label": serializers.CharField(),
+    "outcome": serializers.CharField(), "source_ip": serializers.CharField(allow_null=True),
+    "seq": serializers.IntegerField(), "verified": serializers.BooleanField()})
+
+CustodyPageOut = inline_serializer("ClipCustodyPage", {
+    "count": serializers.IntegerField(), "next": serializers.URLField(allow_null=True),
+    "previous": serializers.URLField(allow_null=True), "chain_intact": serializers.BooleanField(),
+    "results": CustodyRowOut})
+
+
+def custody_row(row: records_selectors.CustodyEvent) -> dict:
+    event = row.event
+    return {"at": event.at, "actor": event.actor_id or None, "action": event.action, "detail": event.details,
+            "actor_type": event.actor_type, "actor_label": event.actor_label, "outcome": event.outcome,
+            "source_ip": event.source_ip, "seq": event.seq, "verified": row.verified}
+
+
+# Input -----------------------------------------------------------------------------------------
+
+
+class ReasonIn(serializers.Serializer):
+    reason = serializers.CharField(max_length=500, trim_whitespace=True, allow_blank=False)
+
+
+class ClipPatchIn(serializers.Serializer):
+    category = serializers.SlugField(max_length=64, required=False)
+    case_number = serializers.CharField(max_length=64, required=False, allow_blank=True, allow_null=True)
+    incident = serializers.UUIDField(required=False, allow_null=True)
+
+    def validate(self, attrs):
+        unknown = sorted(set(self.initial_data) - set(self.fields)) if isinstance(self.initial_data, dict) else []
+        if unknown:
+            raise serializers.ValidationError({name: ["Not a field a clerk can change here (category, case_number, "
+                                                      "incident)."] for name in unknown})
+        return attrs
+
+
+class CategoryIn(serializers.Serializer):
+    slug = serializers.RegexField(r"^[a-z0-9]+(?:[-_][a-z0-9]+)*$", max_length=64, error_messages={
+        "invalid": "Use lower-case letters, digits, and single - or _ between them, e.g. traffic-stop."})
+    name = serializers.CharField(max_length=128, required=False, allow_blank=True)
+    retention_days = serializers.IntegerField(min_value=1, max_value=36_525, required=False, allow_null=True)
+
+
+# Permissions -----------------------------------------------------------------------------------
+
+
+class MethodPermissions:
+    """`permissions_by_method = {"GET": [...], "PATCH": [...]}` on the view."""
+
+    permissions_by_method: dict[str, list[type[BasePermission]]] = {}
+
+    def get_permissions(self):
+        classes = self.permissions_by_method.get(self.request.method, [IsPerson])
+        return [permission() for permission in classes]
+
+
+def _reason(request) -> str:
+    data = request.data if isinstance(request.data, dict) and request.data else {}
+    if not data and request.query_params.get("reason"):  # a DELETE some clients cannot give a body
+        data = {"reason": request.query_params["reason"]}
+    body = ReasonIn(data=data)
+    body.is_valid(raise_exception=True)
+    return body.validated_data["reason"]
+
+
+def _absolute(request, url: str) -> str:
+    return request.build_absolute_uri(url) if url.startswith("/") else url
+
+
+# Search ----------------------------------------------------------------------------------------
+
+
+class ClipSearchPagination(StandardPagination):
+    """The contract's page of a search. It reads one row past the page (so `next` is exact) and
+    counts up to a cap, past which `count` is the planner's estimate and `count_exact` is false."""
+
+    def paginate_queryset(self, queryset, request, view=None):
+        for name in (self.page_query_param, self.page_size_query_param):
+            value = request.query_params.get(name)
+            if value is not None and (not value.isdigit() or int(value) < 1):
+                raise serializers.ValidationError({name: ["Must be a whole number of at least 1."]})
+        self.request = request
+        self.page_size = self.get_page_size(request)
+        self.number = int(request.query_params.get(self.page_query_param, 1))
+        offset = (self.number - 1) * self.page_size
+        rows = list(queryset[offset: offset + self.page_size + 1])
+        self.more = len(rows) > self.page_size
+        rows = rows[: self.page_size]
+        if self.number > 1 and not rows:
+            raise DrfNotFound("Invalid page.")
+        if self.number == 1 and not self.more:
+            self.total, self.exact = len(rows), True
+        else:
+            self.total, self.exact = records_selectors.capped_count(queryset)
+            self.total = max(self.total, offset + len(rows) + (1 if self.more else 0))
+        return rows
+
+    def get_next_link(self):
+        if not self.more:
+            return None
+        return replace_query_param(self.request.build_absolute_uri(), self.page_query_param, self.number + 1)
+
+    def get_previous_link(self):
+        if self.number <= 1:
+            return None
+        url = self.request.build_absolute_uri()
+        if self.number == 2:
+            return remove_query_param(url, self.page_query_param)
+        return replace_query_param(url, self.page_query_param, self.number - 1)
+
+    def get_paginated_response(self, data):
+        body = {"count": self.total, "next": self.get_next_link(), "previous": self.get_previous_link(),
+                "results": data}
+        if not self.exact:
+            body["count_exact"] = False
+        return Response(body)
+
+
+SEARCH_PARAMETERS = [
+    OpenApiParameter("officer", OpenApiTypes.UUID), OpenApiParameter("device", OpenApiTypes.UUID),
+    OpenApiParameter("incident", OpenApiTypes.UUID), OpenApiParameter("case_number", str),
+    OpenApiParameter("category", str, description="A category slug (comma-separated for several)."),
+    OpenApiParameter("trigger", str, description="manual, remote or auto (comma-separated for several)."),
+    OpenApiParameter("state", str, description="uploading, verifying, available, corrupt, aborted, purged."),
+    OpenApiParameter("from", OpenApiTypes.DATETIME, description="Clips recorded (overlapping) from this time."),
+    OpenApiParameter("to", OpenApiTypes.DATETIME, description="Clips recorded (overlapping) up to this time."),
+    OpenApiParameter("near", str, description="lat,lon,radius_m: clips recorded within radius_m metres."),
+    OpenApiParameter("lat", float), OpenApiParameter("lon", float), OpenApiParameter("radius_m", float),
+    OpenApiParameter("legal_hold", bool),
+]
+
+
+class ClipsApi(apis.ClipsApi):
+    """GET: footage search (people). POST: a device declares a clip (the ingest side's view, inherited)."""
+
+    def get_permissions(self):
+        if self.request.method == "POST":
+            return [IsDevice()]
+        return [IsPerson()]
+
+    @extend_schema(parameters=SEARCH_PARAMETERS, responses=ClipRecordOut(many=True))
+    def get(self, request):
+        records_selectors.visible_clips(user=request.user)  # IT: 403 before anything else
+        filters = records_selectors.parse_search_params(request.query_params)
+        clips = records_selectors.clip_search(user=request.user, filters=filters)
+        paginator = ClipSearchPagination()
+        page = paginator.paginate_queryset(clips, request, view=self)
+        return paginator.get_paginated_response(ClipRecordOut(page, many=True).data)
+
+
+class ClipDetailApi(MethodPermissions, APIView):
+    permissions_by_method = {"GET": [IsPerson], "PATCH": [HasRole("clerk")]}
+
+    @extend_schema(responses=ClipRecordOut)
+    def get(self, request, clip_id):
+        return Response(ClipRecordOut(clip_get(user=request.user, clip_id=clip_id)).data)
+
+    @extend_schema(request=ClipPatchIn, responses=ClipRecordOut)
+    def patch(self, request, clip_id):
+        clip = clip_get(user=request.user, clip_id=clip_id)
+        body = ClipPatchIn(data=request.data)
+        body.is_valid(raise_exception=True)
+        clip = records.clip_update(clip=clip, actor=request.user, changes=body.validated_data, request=request)
+        return Response(ClipRecordOut(clip).data)
+
+
+class ClipAccessApi(APIView):
+    permission_classes = [HasRole("clerk", "officer")]
+
+    @extend_schema(request=ReasonIn, responses=AccessOut)
+    def post(self, request, clip_id):
+        clip = clip_get(user=request.user, clip_id=clip_id)
+        if not may_access_bytes(user=request.user, clip=clip):
+            raise Forbidden("You may not retrieve this clip.")
+        reason = _reason(request)
+        link = records.clip_access_link(clip=clip, actor=request.user, reason=reason, request=request)
+        link["url"] = _absolute(request, link["url"])
+        return Response(link)
+
+
+class ClipHoldApi(APIView):
+    permission_classes = [HasRole("clerk")]
+
+    @extend_schema(request=ReasonIn, responses=ClipRecordOut)
+    def post(self, request, clip_id):
+        clip = clip_get(user=request.user, clip_id=clip_id)
+        clip = records.clip_set_hold(clip=clip, actor=request.user, on=True, reason=_reason(request), request=request)
+        return Response(ClipRecordOut(clip).data)
+
+    @extend_schema(request=ReasonIn, responses=ClipRecordOut)
+    def delete(self, request, clip_id):
+        clip = clip_get(user=request.user, clip_id=clip_id)
+        clip = records.clip_set_hold(clip=clip, actor=request.user, on=False, reason=_reason(request), request=request)
+        return Response(ClipRecordOut(clip).data)
+
+
+class ClipCustodyApi(APIView):
+    permission_classes = [HasRole("clerk")]
+
+    @extend_schema(responses=CustodyPageOut)
+    def get(self, request, clip_id):
+        clip = clip_get(user=request.user, clip_id=clip_id)
+        rows, intact = records_selectors.clip_custody(clip=clip)
+        paginator = StandardPagination()
+        page = paginator.paginate_queryset(rows, request, view=self)
+        response = paginator.get_paginated_response([custody_row(row) for row in page])
+        response.data["chain_intact"] = intact
+        return response
+
+
+class ClipPurgeApi(APIView):
+    """Extension: a clerk purges a clip's bytes by hand once its retention has passed, e.g. a corrupt
+    clip after review (`{"reason", "reviewed": true}`). The periodic purge never touches corrupt clips."""
+
+    permission_classes = [HasRole("clerk")]
+
+    @extend_schema(request=inline_serializer("ClipPurgeIn", {"reason": serializers.CharField(),
+                                                             "reviewed": serializers.BooleanField()}),
+                   responses=ClipRecordOut)
+    def post(self, request, clip_id):
+        clip = clip_get(user=request.user, clip_id=clip_id)
+        reason = _reason(request)
+        reviewed = request.data.get("reviewed", False) if isinstance(request.data, dict) else False
+        if not isinstance(reviewed, bool):
+            raise InvalidInput("reviewed: Must be true or false.", fields={"reviewed": ["Must be true or false."]})
+        clip = records.clip_purge(clip_id=clip.pk, actor=request.user, reason=reason, reviewed=reviewed,
+                                  request=request)
+        return Response(ClipRecordOut(clip).data)
+
+
+class CategoriesApi(MethodPermissions, APIView):
+    permissions_by_method = {"GET": [IsPerson], "POST": [HasRole("clerk")]}
+
+    @extend_schema(responses=CategoryOut(many=True))
+    def get(self, request):
+        # The contract shows this list as a bare array: there are few categories.
+        from .models import Category
+
+        return Response(CategoryOut(Category.objects.order_by("slug"), many=True).data)
+
+    @extend_schema(request=CategoryIn, responses={201: CategoryOut})
+    def post(self, request):
+        body = CategoryIn(data=request.data)
+        body.is_valid(raise_exception=True)
+        category = records.category_create(actor=request.user, request=request, **body.validated_data)
+        return Response(CategoryOut(category).data, status=status.HTTP_201_CREATED)
+
+
+# Case manifest ---------------------------------------------------------------------------------
+
+MANIFEST_COLUMNS = ["id", "filename", "started_at", "ended_at", "duration_s", "officer", "device", "category",
+                    "state", "size_bytes", "sha256", "content_type", "url", "expires_at"]
+
+
+def _text(value) -> str:
+    if value is None:
+        return ""
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return str(value)
+
+
+class OwnFormatParameter(DefaultContentNegotiation):
+    """`?format=` is the manifest's own parameter here, not DRF's renderer override."""
+
+    def select_renderer(self, request, renderers, format_suffix=None):
+        return renderers[0], renderers[0].media_type
+
+
+class CaseManifestApi(APIView):
+    """GET /api/v1/cases/{case_number}/manifest?reason=...&format=json|csv|sha256 (clerk).
+
+    Every clip filed under the case with its SHA-256 and a short-lived link; `format=sha256` is the
+    `sha256sum -c` listing ("<hash>  <filename>") for the files as the links name them.
+    """
+
+    permission_classes = [HasRole("clerk")]
+    content_negotiation_class = OwnFormatParameter
+
+    @extend_schema(parameters=[OpenApiParameter("reason", str, required=True),
+                               OpenApiParameter("format", str, enum=["json", "csv", "sha256"])],
+                   responses={(200, "application/json"): OpenApiTypes.OBJECT, (200, "text/csv"): OpenApiTypes.STR,
+                              (200, "text/plain"): OpenApiTypes.STR})
+    def get(self, request, case_number):
+        unknown = sorted(set(request.query_params) - {"reason", "format"})
+        if unknown:
+            raise InvalidInput(f"Unknown query parameter {unknown[0]!r}.",
+                               fields={name: ["Not a parameter of the manifest."] for name in unknown})
+        kind = request.query_params.get("format", "json") or "json"
+        if kind not in {"json", "csv", "sha256"}:
+            raise InvalidInput("format: Must be json, csv or sha256.",
+                               fields={"format": ["Must be json, csv or sha256."]})
+        body = ReasonIn(data={"reason": request.query_params.get("reason", "")})
+        body.is_valid(raise_exception=True)
+        clips = records_selectors.case_clips(case_number=case_number)
+        manifest = records.case_manifest(clips=clips, actor=request.user, reason=body.validated_data["reason"],
+                                         case_number=case_number, request=request)
+        for entry in manifest["clips"]:
+            if entry["url"]:
+                entry["url"] = _absolute(request, entry["url"])
+        listing = "".join(f"{e['sha256']}  {e['filename']}\n" for e in manifest["clips"])
+        safe = re.sub(r"[^A-Za-z0-9._-]", "_", case_number)[:64]
+        if kind == "sha256":
+            response = HttpResponse(listing, content_type="text/plain; charset=utf-8")
+            response["Content-Disposition"] = f'attachment; filename="case-{safe}.sha256"'
+            return response
+        if kind == "csv":
+            out = io.StringIO()
+            writer = csv.writer(out)
+            writer.writerow(MANIFEST_COLUMNS)
+            for entry in manifest["clips"]:
+                writer.writerow([_text(entry[c]) for c in MANIFEST_COLUMNS])
+            response = HttpResponse(out.getvalue(), content_type="text/csv; charset=utf-8")
+            response["Content-Disposition"] = f'attachment; filename="case-{safe}-manifest.csv"'
+            return response
+        manifest["sha256sum"] = listing
+        return Response(manifest)
+
+
+# The disk backend's signed byte URLs (GET/HEAD /download/<token>) ------------------------------
+
+_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+
+
+class Unsatisfiable(Exception):
+    pass
+
+
+def byte_range(header: str | None, size: int) -> tuple[int, int] | None:
+    """(start, end) inclusive for a single `Range: bytes=...` header; None to send the whole object.
+
+    Several ranges, or another unit, are ignored (the whole object is a valid answer); a range
+    that lies outside the object or makes no sense is Unsatisfiable (416).
+    """
+    if not header:
+        return None
+    header = header.strip().replace(" ", "")
+    if not header.startswith("bytes=") or "," in header:
+        return None
+    match = _RANGE.match(header)
+    if not match or (match[1] == "" and match[2] == ""):
+        raise Unsatisfiable(header)
+    first, last = match[1], match[2]
+    if first == "":  # the last N bytes
+        count = int(last)
+        if count == 0 or size == 0:
+            raise Unsatisfiable(header)
+        return max(0, size - count), size - 1
+    start = int(first)
+    end = size - 1 if last == "" else min(int(last), size - 1)
+    if start >= size or (last != "" and int(last) < start):
+        raise Unsatisfiable(header)
+    return start, end
+
+
+def _token_problem(token: str) -> tuple[int, str, str] | None:
+    try:
+        payload = signing.loads(token, salt=DOWNLOAD_SALT)
+    except signing.BadSignature:
+        return 403, "invalid_link", "This link is not valid."
+    if not isinstance(payload, dict) or not isinstance(payload.get("x"), int) or not payload.get("k"):
+        return 403, "invalid_link", "This link is not valid."
+    if payload["x"] < time.time():
+        return 410, "link_expired", "This link has expired; ask for a new one."
+    return None
+
+
+def clip_bytes(request: HttpRequest, token: str):
+    """Streams the object a signed link names (never whole in memory), with single-range support
+    (206, Content-Range; 416 outside the object) so a browser's <video> can seek."""
+    if request.method not in ("GET", "HEAD"):
+        response = error_response(405, "method_not_allowed", "GET the bytes from this link.")
+        response["Allow"] = "GET, HEAD"
+        return response
+    problem = _token_problem(token)
+    if problem:
+        return error_response(*problem)
+    grant = signing.loads(token, salt=DOWNLOAD_SALT)
+    key, filename, content_type = grant["k"], grant.get("f") or None, grant.get("t") or None
+    clip = Clip.objects.filter(storage_key=key).only("pk", "state", "sha256", "legal_hold").first()
+    if clip is not None and clip.state != ClipState.AVAILABLE:
+        return error_response(410, "clip_not_available", f"The clip is {clip.state}; its bytes are not served.")
+    storage = get_storage()
+    try:
+        size = storage.size(key)
+    except (FileNotFoundError, ObjectMissingError):
+        return error_response(404, "not_found", "The bytes are not in the store.")
+    etag = f'"{clip.sha256}"' if clip is not None else None
+    range_header = request.headers.get("Range")
+    if_range = request.headers.get("If-Range")
+    if if_range and etag and if_range.strip() != etag:
+        range_header = None  # the client's copy is another object: send it whole
+    try:
+        wanted = byte_range(range_header, size)
+    except Unsatisfiable:
+        response = error_response(416, "range_not_satisfiable", f"The object has {size} bytes.")
+        response["Content-Range"] = f"bytes */{size}"
+        response["Accept-Ranges"] = "bytes"
+        return response
+    start, end = wanted if wanted else (0, size - 1)
+    length = end - start + 1 if size else 0
+    if request.method == "HEAD":
+        response = HttpResponse(status=206 if wanted else 200)
+    else:
+        body = storage.iter_bytes(key, start=start, end=end) if length else iter(())
+        response = StreamingHttpResponse(body, status=206 if wanted else 200)
+        if clip is not None and start == 0:
+            from apps.audit.services import audit_record
+
+            audit_record(action="clip.download", actor=None, obj=clip, request=request,
+                         details={"range": range_header, "bytes": length, "link": "signed"})
+    response["Content-Type"] = content_type or "application/octet-stream"
+    response["Content-Length"] = str(length)
+    response["Accept-Ranges"] = "bytes"
+    response["Cache-Control"] = "private, no-store"
+    response["X-Content-Type-Options"] = "nosniff"
+    if etag:
+        response["ETag"] = etag
+    if wanted:
+        response["Content-Range"] = f"bytes {start}-{end}/{size}"
+    if filename:
+        safe = re.sub(r"[^A-Za-z0-9._-]", "_", filename)
+        response["Content-Disposition"] = f'attachment; filename="{safe}"'
+    return response
