@@ -211,7 +211,7 @@ class ClipUploader:
                                      command_id=command_id, location=location)
         clip_id, part_size = clip["id"], clip["part_size"]
         timings["declare"] = time.perf_counter() - t0
-        attempts = sent = 0
+        attempts, counted = 0, []  # counted: one entry per part PUT (list.append is thread-safe)
         state = clip["state"]
         while state == "uploading":
             attempts += 1
@@ -223,8 +223,8 @@ class ClipUploader:
                 if missing:
                     parts = self.part_urls(clip_id, missing)
                     inject, fail_after = fail_after, None  # the injected failure happens once
-                    sent += put_parts(self.http, parts, path, part_size=part_size, size=size,
-                                      parallel=self.parallel, fail_after=inject)
+                    put_parts(self.http, parts, path, part_size=part_size, size=size, parallel=self.parallel,
+                              fail_after=inject, on_part=lambda _number: counted.append(1))
                 code, body = self.complete(clip_id)
                 if code == 202:
                     state = body["state"]
@@ -236,5 +236,5 @@ class ClipUploader:
         if wait_verified and state == "verifying":
             state = self.wait(clip_id)
         timings["verified"] = time.perf_counter() - t0
-        return UploadResult(clip_id=clip_id, state=state, attempts=attempts, parts_sent=sent,
+        return UploadResult(clip_id=clip_id, state=state, attempts=attempts, parts_sent=len(counted),
                             redeclared=not created, timings=timings)
