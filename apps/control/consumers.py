@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 CLOSE_UNAUTHORIZED = 4401
 CLOSE_FORBIDDEN = 4403
 MAX_FRAME = 64 * 1024
+SENT_MEMORY = 1024
 
 
 def header(scope, name: bytes) -> bytes | None:
@@ -39,6 +40,10 @@ def header(scope, name: bytes) -> bytes | None:
 
 class DeviceConsumer(AsyncWebsocketConsumer):
     device = None
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.sent_here: dict[str, None] = {}  # command ids sent on this connection, oldest first
 
     async def connect(self):
         token = bearer_from_header(header(self.scope, b"authorization"))
@@ -90,10 +95,17 @@ class DeviceConsumer(AsyncWebsocketConsumer):
         await self.send(text_data=json.dumps({"type": "error", "code": code, "message": message}))
 
     async def send_command(self, command: dict) -> None:
+        # Once per connection: a command created while the socket connects arrives both in the
+        # backlog and over the group. Re-sends of unacknowledged commands happen on reconnect.
+        if command["id"] in self.sent_here:
+            return
         # Checked against the database right before it goes out: never a cancelled or expired command.
         claim = await delivery.command_sending(self.device, command)
         if claim is None:
             return
+        self.sent_here[command["id"]] = None
+        while len(self.sent_here) > SENT_MEMORY:
+            self.sent_here.pop(next(iter(self.sent_here)))
         await self.send(text_data=json.dumps({"type": "command", "command": command}))
         await delivery.command_sent(self.device, command, claim=claim)
 

@@ -1,0 +1,156 @@
+"""The console websocket: who may open it, the Origin rule for sessions, and command.update events."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from channels.db import database_sync_to_async
+from channels.testing import WebsocketCommunicator
+from django.test import Client
+from django.utils import timezone
+
+from apps.accounts.services import token_issue
+from apps.control import services
+from apps.control.models import Command
+from tests.conftest import ROLES
+from tests.control.conftest import asgi_app, post_command, receive_type, run
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def bearer(user) -> list[tuple[bytes, bytes]]:
+    token, _ = token_issue(user=user)
+    return [(b"authorization", f"Bearer {token}".encode())]
+
+
+def session_cookie(user) -> tuple[bytes, bytes]:
+    client = Client()
+    client.force_login(user)
+    return (b"cookie", f"sessionid={client.cookies['sessionid'].value}".encode())
+
+
+async def open_console(headers) -> tuple[WebsocketCommunicator, int | None]:
+    """(communicator, close code or None when the socket stays open)."""
+    communicator = WebsocketCommunicator(asgi_app(), "/ws/console/", headers=headers)
+    connected, code = await communicator.connect()
+    if not connected:
+        return communicator, code
+    if await communicator.receive_nothing(0.1):
+        return communicator, None
+    output = await communicator.receive_output()
+    return communicator, output.get("code") if output["type"] == "websocket.close" else None
+
+
+@pytest.mark.parametrize("role", [*ROLES, "superuser"])
+def test_console_socket_per_role(personas, superuser, role):
+    user = superuser if role == "superuser" else personas[role]
+    headers = bearer(user)
+
+    async def scenario():
+        communicator, code = await open_console(headers)
+        await communicator.disconnect()
+        return code
+
+    code = run(scenario)
+    assert code == (None if role in ("operator", "it", "superuser") else 4403)
+
+
+def test_console_socket_refuses_anonymous_and_bad_tokens():
+    async def scenario():
+        codes = []
+        for headers in ([], [(b"authorization", b"Bearer rtu_not-a-real-token")],
+                        [(b"authorization", b"Bearer rtd_a-device-token")]):
+            communicator, code = await open_console(headers)
+            codes.append(code)
+            await communicator.disconnect()
+        return codes
+
+    assert run(scenario) == [4401, 4401, 4401]
+
+
+def test_console_session_needs_a_same_site_origin(operator, officer):
+    cookie = session_cookie(operator)
+    officer_cookie = session_cookie(officer)
+    cases = [
+        ([cookie], None),  # no Origin: not a browser's cross-site request
+        ([cookie, (b"origin", b"http://localhost:8000")], None),
+        ([cookie, (b"origin", b"https://127.0.0.1")], None),
+        ([cookie, (b"origin", b"https://evil.example")], 4401),
+        ([cookie, (b"origin", b"https://localhost.evil.example")], 4401),
+        ([cookie, (b"origin", b"null")], 4401),
+        ([officer_cookie, (b"origin", b"http://localhost:8000")], 4403),
+    ]
+
+    async def scenario():
+        codes = []
+        for headers, _expected in cases:
+            communicator, code = await open_console(headers)
+            codes.append(code)
+            await communicator.disconnect()
+        return codes
+
+    assert run(scenario) == [expected for _headers, expected in cases]
+
+
+def test_bearer_auth_needs_no_origin_check(operator):
+    headers = [*bearer(operator), (b"origin", b"https://elsewhere.example")]
+
+    async def scenario():
+        communicator, code = await open_console(headers)
+        await communicator.disconnect()
+        return code
+
+    assert run(scenario) is None
+
+
+def test_console_sees_every_transition_of_a_command(client_for, operator, it_user, bodycam):
+    client = client_for(operator)
+    headers = bearer(it_user)
+
+    async def scenario():
+        console, code = await open_console(headers)
+        assert code is None
+        response = await database_sync_to_async(post_command)(client, bodycam.id, reason="Crowd control")
+        command_id = response.json()["id"]
+        states = []
+        event = await receive_type(console, "command.update")
+        assert event["command"] == response.json()  # the full command, as the API shows it
+        states.append(event["command"]["state"])
+        await database_sync_to_async(services.command_claim_send)(command_id=command_id, device=bodycam.device)
+        await database_sync_to_async(services.command_record_sent)(command_id=command_id, device=bodycam.device)
+        await database_sync_to_async(services.command_ack)(command_id=command_id, device=bodycam.device)
+        await database_sync_to_async(services.command_result)(command_id=command_id, device=bodycam.device,
+                                                               ok=False, error="lens cap on")
+        while len(states) < 4:
+            event = await receive_type(console, "command.update")
+            assert event["command"]["id"] == command_id
+            states.append(event["command"]["state"])
+        assert event["command"]["error"] == "lens cap on" and event["command"]["finished_at"]
+        await console.disconnect()
+        return states
+
+    assert run(scenario) == ["queued", "sent", "delivered", "failed"]
+
+
+def test_console_sees_cancel_and_expiry(client_for, operator, bodycam):
+    client = client_for(operator)
+    headers = bearer(operator)
+
+    async def scenario():
+        console, _ = await open_console(headers)
+        first = (await database_sync_to_async(post_command)(client, bodycam.id)).json()["id"]
+        await database_sync_to_async(client.post)(f"/api/v1/commands/{first}/cancel")
+        second = (await database_sync_to_async(post_command)(client, bodycam.id)).json()["id"]
+        await database_sync_to_async(expire_now)(second)
+        events = [await receive_type(console, "command.update") for _ in range(4)]
+        await console.disconnect()
+        return [(event["command"]["id"], event["command"]["state"]) for event in events], first, second
+
+    events, first, second = run(scenario)
+    assert events == [(first, "queued"), (first, "cancelled"), (second, "queued"), (second, "expired")]
+
+
+def expire_now(command_id) -> None:
+    Command.objects.filter(pk=command_id).update(expires_at=timezone.now() - timedelta(seconds=1))
+    services.command_expire_due()

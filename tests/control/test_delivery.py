@@ -1,0 +1,289 @@
+"""Command delivery over the device websocket (in-process): live, on connect, expiry, re-send, reports."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+import pytest
+from channels.db import database_sync_to_async
+from channels.layers import get_channel_layer
+from channels.testing import WebsocketCommunicator
+from django.utils import timezone
+
+from apps.audit.models import AuditEvent
+from apps.control import services
+from apps.control.models import Command
+from apps.core.realtime import device_group
+from tests.control.conftest import asgi_app, post_command, receive, run
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+DEVICE_FRAME_KEYS = {"id", "action", "reason", "issued_at", "expires_at"}
+
+
+@database_sync_to_async
+def state_of(command_id) -> str:
+    return Command.objects.get(pk=command_id).state
+
+
+async def wait_state(command_id, state: str, timeout: float = 3) -> Command:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        current = await state_of(command_id)
+        if current == state:
+            return await database_sync_to_async(Command.objects.get)(pk=command_id)
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"command {command_id} is {current}, expected {state}")
+        await asyncio.sleep(0.02)
+
+
+def audit_actions(command_id) -> list[str]:
+    return list(AuditEvent.objects.filter(object_type="command", object_id=str(command_id))
+                .order_by("seq").values_list("action", flat=True))
+
+
+async def connect(fleet_device) -> WebsocketCommunicator:
+    communicator = WebsocketCommunicator(asgi_app(), "/ws/device/", headers=fleet_device.auth)
+    connected, _ = await communicator.connect()
+    assert connected
+    return communicator
+
+
+def create(device, operator, *, action="start_recording", reason="Test", ttl=120) -> Command:
+    command, _ = services.command_create(device=device.device, requested_by=operator, action=action, reason=reason,
+                                         ttl_seconds=ttl)
+    return command
+
+
+def test_live_command_reaches_the_connected_device_and_runs_to_success(client_for, operator, bodycam):
+    client = client_for(operator)
+
+    async def scenario():
+        device = await connect(bodycam)
+        response = await database_sync_to_async(post_command)(client, bodycam.id, reason="Foot pursuit")
+        assert response.status_code == 202
+        command_id = response.json()["id"]
+        frame = await receive(device)
+        assert frame["type"] == "command"
+        assert set(frame["command"]) == DEVICE_FRAME_KEYS
+        assert frame["command"]["id"] == command_id
+        assert frame["command"]["action"] == "start_recording"
+        assert frame["command"]["reason"] == "Foot pursuit"
+        await wait_state(command_id, "sent")
+        await device.send_json_to({"type": "ack", "command_id": command_id})
+        await wait_state(command_id, "delivered")
+        await device.send_json_to({"type": "result", "command_id": command_id, "ok": True})
+        command = await wait_state(command_id, "succeeded")
+        assert command.sent_at <= command.delivered_at <= command.finished_at
+        assert command.error == ""
+        assert await device.receive_nothing(0.1)
+        await device.disconnect()
+        return command_id
+
+    command_id = run(scenario)
+    assert audit_actions(command_id) == ["command.create", "command.sent", "command.delivered", "command.succeeded"]
+    succeeded = AuditEvent.objects.get(object_id=command_id, action="command.succeeded")
+    assert succeeded.actor_type == "device" and succeeded.actor_id == bodycam.id
+    assert succeeded.details["reason"] == "Foot pursuit" and succeeded.details["device"] == bodycam.id
+    body = client.get(f"/api/v1/commands/{command_id}").json()
+    assert body["state"] == "succeeded" and body["send_count"] == 1
+
+
+def test_offline_device_gets_unfinished_unexpired_commands_on_connect_oldest_first(operator, bodycam):
+    first = create(bodycam, operator, reason="first")
+    cancelled = create(bodycam, operator, reason="cancelled")
+    services.command_cancel(command=cancelled, user=operator)
+    expired = create(bodycam, operator, reason="expired")
+    Command.objects.filter(pk=expired.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
+    done = create(bodycam, operator, reason="done")
+    services.command_result(command_id=done.pk, device=bodycam.device, ok=True)
+    second = create(bodycam, operator, action="stop_recording", reason="second")
+    # A time-ordering tie would be ambiguous: make creation order explicit.
+    base = timezone.now() - timedelta(seconds=10)
+    Command.objects.filter(pk=first.pk).update(created_at=base)
+    Command.objects.filter(pk=second.pk).update(created_at=base + timedelta(seconds=1))
+
+    async def scenario():
+        device = await connect(bodycam)
+        frames = [await receive(device), await receive(device)]
+        assert await device.receive_nothing(0.2)
+        await device.disconnect()
+        return frames
+
+    frames = run(scenario)
+    assert [frame["command"]["id"] for frame in frames] == [str(first.pk), str(second.pk)]
+    assert [frame["command"]["reason"] for frame in frames] == ["first", "second"]
+    assert Command.objects.get(pk=first.pk).state == "sent"
+    assert Command.objects.get(pk=cancelled.pk).state == "cancelled"
+    assert Command.objects.get(pk=expired.pk).state in ("queued", "expired")  # never sent either way
+    assert Command.objects.get(pk=expired.pk).sent_at is None
+
+
+def test_expired_commands_are_never_delivered(operator, bodycam):
+    command = create(bodycam, operator, ttl=5)
+    Command.objects.filter(pk=command.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
+    assert services.command_expire_due() == {"expired": 1, "failed_without_result": 0}
+    command.refresh_from_db()
+    assert command.state == "expired" and command.finished_at is not None
+    assert audit_actions(command.pk) == ["command.create", "command.expired"]
+    assert services.command_expire_due()["expired"] == 0  # idempotent
+
+    async def scenario():
+        device = await connect(bodycam)
+        assert await device.receive_nothing(0.2)
+        await device.disconnect()
+
+    run(scenario)
+    assert Command.objects.get(pk=command.pk).sent_at is None
+
+
+def test_consumer_refuses_a_command_past_its_expiry_before_the_sweep_ran(operator, bodycam):
+    command = create(bodycam, operator)
+    payload = command.device_payload()
+
+    async def scenario():
+        device = await connect(bodycam)
+        assert (await receive(device))["command"]["id"] == str(command.pk)  # the live copy on connect
+        await database_sync_to_async(services.command_cancel)(command=command, user=operator)
+        late = await database_sync_to_async(create)(bodycam, operator)
+        await database_sync_to_async(Command.objects.filter(pk=late.pk).update)(
+            expires_at=timezone.now() - timedelta(seconds=1))
+        # The group events arrive anyway (e.g. a slow layer): neither goes out.
+        layer = get_channel_layer()
+        await layer.group_send(device_group(bodycam.id), {"type": "device.command", "command": payload})
+        await layer.group_send(device_group(bodycam.id), {"type": "device.command",
+                                                          "command": late.device_payload()})
+        assert await device.receive_nothing(0.3)
+        await device.disconnect()
+        return late
+
+    late = run(scenario)
+    assert Command.objects.get(pk=command.pk).state == "cancelled"
+    late.refresh_from_db()
+    assert late.state == "expired" and late.sent_at is None
+
+
+def test_unacknowledged_command_is_sent_again_after_a_dropped_connection(operator, bodycam):
+    command = create(bodycam, operator)
+    acted_on: set[str] = set()
+
+    async def device_session(*, act: bool) -> list[str]:
+        device = await connect(bodycam)
+        received = []
+        while not await device.receive_nothing(0.2):
+            frame = await receive(device)
+            received.append(frame["command"]["id"])
+            if act:
+                await device.send_json_to({"type": "ack", "command_id": frame["command"]["id"]})
+                if frame["command"]["id"] not in acted_on:  # the device acts once per command id
+                    acted_on.add(frame["command"]["id"])
+                    await device.send_json_to({"type": "result", "command_id": frame["command"]["id"],
+                                               "ok": True})
+        await device.disconnect()
+        return received
+
+    async def scenario():
+        dropped = await device_session(act=False)  # the connection drops before the ack
+        assert dropped == [str(command.pk)]
+        assert await state_of(command.pk) == "sent"
+        again = await device_session(act=True)
+        assert again == [str(command.pk)]
+        await wait_state(command.pk, "succeeded")
+        assert await device_session(act=True) == []  # finished: not sent a third time
+
+    run(scenario)
+    command.refresh_from_db()
+    assert command.send_count == 2
+    assert audit_actions(command.pk).count("command.succeeded") == 1
+    assert audit_actions(command.pk).count("command.sent") == 1
+
+
+def test_duplicate_ack_and_result_are_harmless(operator, bodycam):
+    command = create(bodycam, operator)
+
+    async def scenario():
+        device = await connect(bodycam)
+        await receive(device)
+        for frame in ({"type": "ack", "command_id": str(command.pk)},
+                      {"type": "result", "command_id": str(command.pk), "ok": True},
+                      {"type": "ack", "command_id": str(command.pk)},
+                      {"type": "result", "command_id": str(command.pk), "ok": False, "error": "late echo"}):
+            await device.send_json_to(frame)
+        assert await device.receive_nothing(0.3)  # no error frames
+        await device.disconnect()
+
+    run(scenario)
+    command.refresh_from_db()
+    assert command.state == "succeeded" and command.error == ""
+    assert audit_actions(command.pk) == ["command.create", "command.sent", "command.delivered", "command.succeeded"]
+
+
+def test_bad_and_foreign_reports_get_an_error_frame_and_change_nothing(operator, bodycam, make_device):
+    other = make_device()
+    foreign = create(other, operator)
+    own = create(bodycam, operator)
+
+    async def scenario():
+        device = await connect(bodycam)
+        await receive(device)  # own command
+        problems = [
+            ({"type": "ack", "command_id": str(foreign.pk)}, "unknown_command"),
+            ({"type": "result", "command_id": str(foreign.pk), "ok": True}, "unknown_command"),
+            ({"type": "ack", "command_id": "00000000-0000-4000-8000-000000000000"}, "unknown_command"),
+            ({"type": "ack", "command_id": "not-a-uuid"}, "unknown_command"),
+            ({"type": "ack"}, "invalid"),
+            ({"type": "ack", "command_id": 7}, "invalid"),
+            ({"type": "result", "command_id": str(own.pk), "ok": "yes"}, "invalid"),
+            ({"type": "result", "command_id": str(own.pk), "ok": False, "error": 5}, "invalid"),
+            ({"type": "result", "command_id": str(own.pk), "ok": False, "error": "x" * 1001}, "invalid"),
+        ]
+        for frame, code in problems:
+            await device.send_json_to(frame)
+            answer = await receive(device)
+            assert answer["type"] == "error" and answer["code"] == code, (frame, answer)
+            assert answer["message"]
+        # The connection stays usable.
+        await device.send_json_to({"type": "result", "command_id": str(own.pk), "ok": False,
+                                   "error": "storage full"})
+        await wait_state(own.pk, "failed")
+        await device.disconnect()
+
+    run(scenario)
+    foreign.refresh_from_db()
+    assert foreign.state == "queued"
+    own.refresh_from_db()
+    assert own.error == "storage full" and own.finished_at is not None
+    assert own.delivered_at is not None  # a result implies the device had it
+
+
+def test_a_result_for_a_cancelled_command_keeps_it_cancelled_but_is_recorded(operator, bodycam):
+    command = create(bodycam, operator)
+    services.command_claim_send(command_id=command.pk, device=bodycam.device)
+    services.command_cancel(command=command, user=operator)
+    assert services.command_result(command_id=command.pk, device=bodycam.device, ok=True) is None
+    command.refresh_from_db()
+    assert command.state == "cancelled"
+    assert audit_actions(command.pk)[-1] == "command.late_result"
+
+
+def test_delivered_command_without_a_result_fails_after_the_grace_period(operator, bodycam, settings):
+    settings.RTCC_COMMAND_RESULT_GRACE = 60
+    command = create(bodycam, operator)
+    services.command_ack(command_id=command.pk, device=bodycam.device)
+    Command.objects.filter(pk=command.pk).update(expires_at=timezone.now() - timedelta(seconds=30))
+    assert services.command_expire_due()["failed_without_result"] == 0
+    Command.objects.filter(pk=command.pk).update(expires_at=timezone.now() - timedelta(seconds=61))
+    assert services.command_expire_due() == {"expired": 0, "failed_without_result": 1}
+    command.refresh_from_db()
+    assert command.state == "failed" and "no result" in command.error
+
+
+def test_the_periodic_task_is_scheduled_and_expires():
+    from django.conf import settings as django_settings
+
+    from apps.control import tasks
+
+    entry = django_settings.CELERY_BEAT_SCHEDULE["rtcc-control-expire-commands"]
+    assert entry["task"] == "apps.control.tasks.commands_expire"
+    assert tasks.commands_expire.delay().get() == {"expired": 0, "failed_without_result": 0}

@@ -1,0 +1,104 @@
+"""Phones: a wake-up data message for commands to a phone, and the officer's notice when a remote
+start/stop succeeded. Read back from whichever push backend runs (the outbox, or the FCM fake)."""
+
+from __future__ import annotations
+
+import uuid
+
+import httpx
+import pytest
+from django.conf import settings
+
+from apps.control import services
+from apps.control.models import Command
+from tests.control.conftest import post_command
+
+pytestmark = pytest.mark.django_db(transaction=True)  # pushes go out after commit
+
+
+def pushed(token: str) -> list[dict]:
+    """What a phone with this token received: [{"data", "title", "body", "priority"}]."""
+    if settings.RTCC_FCM_CREDENTIALS:
+        rows = httpx.get(f"{settings.RTCC_FCM_ENDPOINT}/_messages", params={"token": token}, timeout=5).json()
+        out = []
+        for row in rows:
+            message = row["message"]
+            android = message.get("android") or {}
+            notification = message.get("notification") or android.get("notification") or {}
+            out.append({"data": message.get("data") or {}, "title": notification.get("title"),
+                        "body": notification.get("body"), "priority": str(android.get("priority", "")).lower()})
+        return out
+    from apps.briefings.push import get_backend
+
+    return [{"data": row["data"], "title": row["title"], "body": row["body"], "priority": row["priority"]}
+            for row in get_backend().read(token=token)]
+
+
+def phone_token(prefix: str = "") -> str:
+    return f"{prefix}ctl-{uuid.uuid4().hex}"
+
+
+def test_a_command_to_a_phone_wakes_it_with_a_high_priority_data_message(client_for, operator, make_device):
+    token = phone_token()
+    phone = make_device(kind="phone", push_token=token)
+    command_id = post_command(client_for(operator), phone.id).json()["id"]
+    messages = pushed(token)
+    assert len(messages) == 1
+    assert messages[0]["data"] == {"type": "command", "command_id": command_id, "action": "start_recording",
+                                   "expires_at": messages[0]["data"]["expires_at"]}
+    assert all(isinstance(value, str) for value in messages[0]["data"].values())
+    assert messages[0]["priority"] == "high"
+
+
+def test_bodycams_get_no_push(client_for, operator, bodycam):
+    assert post_command(client_for(operator), bodycam.id).status_code == 202
+
+
+def test_a_failing_push_never_fails_the_command(client_for, operator, make_device):
+    token = phone_token("unreg-")  # the FCM fake answers UNREGISTERED
+    phone = make_device(kind="phone", push_token=token)
+    response = post_command(client_for(operator), phone.id)
+    assert response.status_code == 202
+    assert Command.objects.get(pk=response.json()["id"]).state == "queued"
+
+
+def test_officer_is_told_who_started_their_camera_when_and_why(make_user, make_device, officer):
+    operator = make_user("operator", full_name="Dana Reyes")
+    token = phone_token()
+    make_device(kind="phone", officer=officer, push_token=token)
+    make_device(kind="phone", officer=officer, push_token=phone_token(), revoked=True)
+    camera = make_device(kind="bodycam", officer=officer, label="Cam 12")
+    command, _ = services.command_create(device=camera.device, requested_by=operator, action="start_recording",
+                                         reason="Armed suspect reported")
+    assert pushed(token) == []  # nothing until the camera really started
+    services.command_ack(command_id=command.pk, device=camera.device)
+    assert pushed(token) == []
+    services.command_result(command_id=command.pk, device=camera.device, ok=True)
+    messages = pushed(token)
+    assert len(messages) == 1
+    notice = messages[0]
+    assert notice["data"]["type"] == "command.notice"
+    assert notice["data"]["command_id"] == str(command.pk)
+    assert notice["data"]["action"] == "start_recording"
+    assert notice["data"]["requested_by_name"] == "Dana Reyes"
+    assert notice["data"]["reason"] == "Armed suspect reported"
+    assert all(isinstance(value, str) for value in notice["data"].values())
+    assert "started" in notice["title"] and "Cam 12" in notice["title"]
+    assert "Dana Reyes" in notice["body"] and "Armed suspect reported" in notice["body"]
+    # A duplicate result sends no second notice.
+    services.command_result(command_id=command.pk, device=camera.device, ok=True)
+    assert len(pushed(token)) == 1
+
+
+def test_no_notice_for_a_failed_command_or_an_unassigned_camera(operator, make_device, officer):
+    token = phone_token()
+    make_device(kind="phone", officer=officer, push_token=token)
+    camera = make_device(kind="bodycam", officer=officer)
+    command, _ = services.command_create(device=camera.device, requested_by=operator, action="stop_recording",
+                                         reason="Scene cleared")
+    services.command_result(command_id=command.pk, device=camera.device, ok=False, error="busy")
+    spare = make_device(kind="bodycam")
+    other, _ = services.command_create(device=spare.device, requested_by=operator, action="stop_recording",
+                                       reason="Scene cleared")
+    services.command_result(command_id=other.pk, device=spare.device, ok=True)
+    assert pushed(token) == []
