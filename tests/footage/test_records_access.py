@@ -1,0 +1,190 @@
+"""Retrieving footage: short-lived links (signed rtcc URLs with Range on disk, presigned GETs on S3),
+who may ask for them, and the custody trail every access leaves."""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime
+from urllib.parse import urlsplit
+
+import httpx
+import pytest
+
+from tests.footage.records_support import *  # noqa: F403 - the records fixtures
+from tests.helpers import api_client, error_code
+
+ACCESS_STATUS = {"clerk": 200, "officer": 200, "other_officer": 404, "operator": 403, "it": 403,
+                 "superuser": 403, "anonymous": 401, "device": 403}
+
+
+def _path(url: str) -> str:
+    parts = urlsplit(url)
+    assert parts.hostname == "testserver", url
+    return parts.path
+
+
+def _fetch(api, url: str, **headers):
+    response = api.get(_path(url), **{f"HTTP_{k.upper().replace('-', '_')}": v for k, v in headers.items()})
+    body = b"".join(response.streaming_content) if response.streaming else response.content
+    return response, body
+
+
+@pytest.mark.parametrize("who", list(ACCESS_STATUS))
+def test_access_by_role(who, caller, make_clip, rec_disk, officer):
+    clip = make_clip(officer, store=rec_disk)
+    response = caller(who).post(f"/api/v1/clips/{clip.pk}/access", {"reason": "court order 17"}, format="json")
+    assert response.status_code == ACCESS_STATUS[who], response.content
+    if response.status_code != 200:
+        error_code(response)
+        return
+    body = response.json()
+    assert set(body) >= {"url", "expires_at"}
+    left = datetime.fromisoformat(body["expires_at"].replace("Z", "+00:00")).timestamp() - time.time()
+    assert 0 < left <= 5 * 60 + 1  # five minutes by default
+    served, data = _fetch(api_client(), body["url"])  # the link itself is the credential
+    assert served.status_code == 200 and data == clip.data
+
+
+@pytest.mark.parametrize("body", [{}, {"reason": ""}, {"reason": "   "}, {"reason": "x" * 501}, {"why": "x"}])
+def test_access_needs_a_reason(body, clerk, make_clip, rec_disk):
+    clip = make_clip(store=rec_disk)
+    response = api_client(clerk).post(f"/api/v1/clips/{clip.pk}/access", body, format="json")
+    assert response.status_code == 400 and error_code(response) == "invalid"
+    assert "reason" in response.json()["error"]["fields"]
+
+
+@pytest.mark.parametrize("state", ["uploading", "verifying", "corrupt", "aborted", "purged"])
+def test_only_available_clips_are_retrieved(state, clerk, make_clip):
+    clip = make_clip(state=state)
+    response = api_client(clerk).post(f"/api/v1/clips/{clip.pk}/access", {"reason": "review"}, format="json")
+    assert response.status_code == 409 and error_code(response) == "clip_not_available"
+
+
+def test_disk_link_serves_ranges_for_a_video_player(clerk, make_clip, rec_disk):
+    data = bytes(range(256)) * 40  # 10,240 bytes
+    clip = make_clip(data=data, store=rec_disk)
+    url = api_client(clerk).post(f"/api/v1/clips/{clip.pk}/access", {"reason": "playback"}, format="json").json()["url"]
+    browser = api_client()
+
+    whole, body = _fetch(browser, url)
+    assert whole.status_code == 200 and body == data
+    assert whole["Accept-Ranges"] == "bytes" and whole["Content-Length"] == str(len(data))
+    assert whole["Content-Type"] == "video/mp4" and f"{clip.pk}.mp4" in whole["Content-Disposition"]
+
+    for header, start, end in [("bytes=100-199", 100, 199), ("bytes=10000-", 10000, 10239),
+                               ("bytes=-40", 10200, 10239), ("bytes=10200-99999", 10200, 10239)]:
+        part, body = _fetch(browser, url, Range=header)
+        assert part.status_code == 206, header
+        assert body == data[start:end + 1]
+        assert part["Content-Range"] == f"bytes {start}-{end}/{len(data)}"
+        assert part["Content-Length"] == str(end - start + 1)
+
+    for header in ["bytes=10240-", "bytes=20000-20010", "bytes=500-100", "bytes=-0", "bytes=x-y"]:
+        bad, _ = _fetch(browser, url, Range=header)
+        assert bad.status_code == 416, header
+        assert bad["Content-Range"] == f"bytes */{len(data)}"
+
+    head = browser.head(_path(url), HTTP_RANGE="bytes=0-9")
+    assert head.status_code == 206 and head["Content-Length"] == "10"
+
+
+def test_disk_link_expires_and_cannot_be_forged(clerk, make_clip, rec_disk, monkeypatch):
+    clip = make_clip(store=rec_disk)
+    url = api_client(clerk).post(f"/api/v1/clips/{clip.pk}/access", {"reason": "x"}, format="json").json()["url"]
+    browser = api_client()
+    assert _fetch(browser, url)[0].status_code == 200
+
+    path = _path(url)
+    token = path.rsplit("/", 1)[1]
+    forged = path[: -len(token)] + token[:-3] + ("aaa" if not token.endswith("aaa") else "bbb")
+    assert browser.get(forged).status_code == 403
+
+    real_time = time.time
+    monkeypatch.setattr(time, "time", lambda: real_time() + 5 * 60 + 5)  # six minutes later
+    expired = browser.get(path)
+    assert expired.status_code == 410 and expired.json()["error"]["code"] == "link_expired"
+
+
+def test_link_stops_working_once_the_clip_is_purged(clerk, make_clip, rec_disk):
+    from apps.footage.models import Clip
+
+    clip = make_clip(store=rec_disk)
+    url = api_client(clerk).post(f"/api/v1/clips/{clip.pk}/access", {"reason": "x"}, format="json").json()["url"]
+    Clip.objects.filter(pk=clip.pk).update(state="purged")
+    assert api_client().get(_path(url)).status_code == 410
+
+
+def test_s3_link_is_a_presigned_get_with_the_filename(clerk, officer, make_clip, s3):
+    clip = make_clip(officer, store=s3)
+    for user in (clerk, officer):
+        body = api_client(user).post(f"/api/v1/clips/{clip.pk}/access", {"reason": "s3"}, format="json").json()
+        assert "X-Amz-Signature" in body["url"] and "X-Amz-Expires=300" in body["url"]
+        served = httpx.get(body["url"], timeout=10)
+        assert served.status_code == 200 and served.content == clip.data
+        assert f"{clip.pk}.mp4" in served.headers["content-disposition"]
+        ranged = httpx.get(body["url"], headers={"Range": "bytes=0-99"}, timeout=10)
+        assert ranged.status_code == 206 and ranged.content == clip.data[:100]
+
+
+CUSTODY_STATUS = {"clerk": 200, "officer": 403, "other_officer": 403, "operator": 403, "it": 403,
+                  "superuser": 403, "anonymous": 401, "device": 403}
+
+
+@pytest.mark.parametrize("who", list(CUSTODY_STATUS))
+def test_custody_by_role(who, caller, make_clip, officer):
+    clip = make_clip(officer)
+    response = caller(who).get(f"/api/v1/clips/{clip.pk}/custody")
+    assert response.status_code == CUSTODY_STATUS[who], response.content
+    if response.status_code != 200:
+        error_code(response)
+
+
+def test_custody_lists_every_event_with_the_chain_verdict(clerk, officer, make_clip, rec_disk):
+    from apps.audit.services import audit_record
+
+    clip = make_clip(officer, store=rec_disk)
+    audit_record(action="clip.declare", actor=clip.device, obj=clip, details={"sha256": clip.sha256})
+    audit_record(action="clip.verify", obj=clip, details={"result": "available"})
+    clerk_api = api_client(clerk)
+    clerk_api.post(f"/api/v1/clips/{clip.pk}/access", {"reason": "subpoena 2025-9"}, format="json",
+                   REMOTE_ADDR="10.1.2.3")
+    api_client(officer).post(f"/api/v1/clips/{clip.pk}/access", {"reason": "report writing"}, format="json")
+    clerk_api.post(f"/api/v1/clips/{clip.pk}/hold", {"reason": "case 9"}, format="json")
+    clerk_api.patch(f"/api/v1/clips/{clip.pk}", {"category": "evidence", "case_number": "9"}, format="json")
+
+    body = clerk_api.get(f"/api/v1/clips/{clip.pk}/custody").json()
+    assert set(body) >= {"count", "next", "previous", "results", "chain_intact"}
+    assert body["chain_intact"] is True and body["count"] == 6
+    rows = body["results"]
+    assert [r["action"] for r in rows] == ["clip.declare", "clip.verify", "clip.access", "clip.access", "clip.hold",
+                                           "clip.update"]
+    assert all(set(r) >= {"at", "actor", "action", "detail"} and r["verified"] for r in rows)
+    assert rows[0]["actor"] == str(clip.device_id)
+    assert rows[2]["actor"] == str(clerk.pk) and rows[2]["detail"]["reason"] == "subpoena 2025-9"
+    assert rows[2]["source_ip"] == "10.1.2.3"
+    assert rows[3]["actor"] == str(officer.pk) and rows[3]["detail"]["reason"] == "report writing"
+    assert rows[5]["detail"]["before"]["category"] == "uncategorized"
+    assert rows[5]["detail"]["after"] == {"category": "evidence", "case_number": "9", "retain_until": None}
+    assert [r["at"] for r in rows] == sorted(r["at"] for r in rows)
+
+    page = clerk_api.get(f"/api/v1/clips/{clip.pk}/custody", {"page_size": 4}).json()
+    assert len(page["results"]) == 4 and page["next"] and page["count"] == 6
+
+
+def test_custody_shows_a_tampered_row(clerk, make_clip):
+    from django.db import connection
+
+    from apps.audit.models import AuditEvent
+    from apps.audit.services import audit_record
+
+    clip = make_clip()
+    audit_record(action="clip.declare", actor=clip.device, obj=clip)
+    audit_record(action="clip.access", actor=clerk, obj=clip, details={"reason": "a"})
+    audit_record(action="clip.access", actor=clerk, obj=clip, details={"reason": "b"})
+    victim = AuditEvent.objects.get(object_id=str(clip.pk), action="clip.access", details__reason="a")
+    with connection.cursor() as cursor:  # someone edits the trail behind the application's back
+        cursor.execute(f"UPDATE {AuditEvent._meta.db_table} SET actor_label = %s WHERE seq = %s",
+                       ["somebody-else", victim.seq])
+    body = api_client(clerk).get(f"/api/v1/clips/{clip.pk}/custody").json()
+    assert body["chain_intact"] is False
+    assert [r["verified"] for r in body["results"]] == [True, False, True]
