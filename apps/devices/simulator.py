@@ -88,9 +88,11 @@ RecordingHook = Callable[[DeviceState, str, datetime, datetime], Awaitable[None]
 
 async def on_recording_stopped(device_state: DeviceState, recording_id: str, started_at: datetime,
                                ended_at: datetime) -> None:
-    """Called once each time a simulated camera stops recording. Does nothing by default; the
-    footage feature uploads the clip from here (POST /api/v1/clips ... as this device)."""
-    return None
+    """Called once each time a simulated camera stops recording: the footage feature uploads the
+    clip through the clips protocol (RTCC_SIM_CLIPS=false turns that off, e.g. in command benches)."""
+    from apps.footage.client import upload_recording  # httpx only, no Django: uploads the clip
+
+    await upload_recording(device_state, recording_id, started_at, ended_at)
 
 
 def ws_url_for(base_url: str) -> str:
@@ -333,6 +335,7 @@ class Fleet:
         await send({"type": "ack", "command_id": command_id})
         outcome = state.handled.get(command_id)
         if outcome is None:
+            state.extra["command_id"] = command_id
             outcome = self.act(state, command.get("action"))
             state.handled[command_id] = outcome
             while len(state.handled) > REMEMBERED_COMMANDS:
@@ -352,6 +355,7 @@ class Fleet:
                 state.recording = True
                 state.recording_id = str(uuid.uuid4())
                 state.recording_started_at = now
+                state.extra["recording_command_id"] = state.extra.get("command_id")  # the clip links it
             return True, None
         if action == "stop_recording":
             if state.recording:

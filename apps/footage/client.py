@@ -238,3 +238,53 @@ class ClipUploader:
         timings["verified"] = time.perf_counter() - t0
         return UploadResult(clip_id=clip_id, state=state, attempts=attempts, parts_sent=len(counted),
                             redeclared=not created, timings=timings)
+
+
+def _sim_sizes() -> tuple[int, int]:
+    """RTCC_SIM_CLIP_MIB="2-8": the range of simulated clip sizes, in MiB."""
+    raw = os.environ.get("RTCC_SIM_CLIP_MIB", "2-8")
+    low, _, high = raw.partition("-")
+    low_mib, high_mib = float(low), float(high or low)
+    return int(low_mib * 1024 * 1024), int(max(low_mib, high_mib) * 1024 * 1024)
+
+
+async def upload_recording(device, recording_id: str, started_at: datetime, ended_at: datetime) -> UploadResult | None:
+    """The fleet simulator's `on_recording_stopped`: the camera uploads the clip it just recorded.
+
+    The clip is random bytes of a realistic size (RTCC_SIM_CLIP_MIB, default 2-8 MiB) written to
+    a temporary file; with probability RTCC_SIM_CLIP_FAIL_RATE (default 0.2) the upload drops
+    once after its first part and resumes; RTCC_SIM_CLIPS=false uploads nothing. `device` is the
+    simulator's DeviceState (base_url, token, ...).
+    """
+    import asyncio
+    import logging
+    import random
+    import tempfile
+
+    if getattr(device, "kind", "bodycam") != "bodycam" or os.environ.get("RTCC_SIM_CLIPS", "true").lower() in {
+            "false", "0", "no", "off"}:
+        return None
+    low, high = _sim_sizes()
+    size = random.randint(low, high)
+    fail = random.random() < float(os.environ.get("RTCC_SIM_CLIP_FAIL_RATE", "0.2"))
+    command_id = (getattr(device, "extra", None) or {}).get("recording_command_id")
+    location = None
+    if getattr(device, "lat", None) or getattr(device, "lon", None):
+        location = {"lat": round(device.lat, 6), "lon": round(device.lon, 6), "accuracy_m": device.accuracy_m}
+
+    def run() -> UploadResult:
+        with tempfile.TemporaryDirectory(prefix="rtcc-sim-clip-") as tmp:
+            path = Path(tmp) / f"{recording_id}.mp4"
+            sha256 = write_random_file(path, size)
+            with ClipUploader(device.base_url, device.token, parallel=2) as uploader:
+                # fail_after=1: the connection drops after the first part (a one-part clip cannot drop)
+                return uploader.upload(
+                    path, recording_id=recording_id, started_at=started_at, ended_at=ended_at, sha256=sha256,
+                    trigger="remote" if command_id else "manual", command_id=command_id, location=location,
+                    fail_after=1 if fail else None)
+
+    result = await asyncio.to_thread(run)
+    logging.getLogger("rtcc.simulator").info(
+        "%s: clip %s (%d bytes) %s after %d attempt(s)", getattr(device, "serial", "?"), result.clip_id, size,
+        result.state, result.attempts)
+    return result

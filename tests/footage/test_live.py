@@ -86,3 +86,26 @@ def test_disk_part_url_checks(disk_server, make_device):
     assert api.post(f"/api/v1/clips/{clip['id']}/complete").status_code == 202
     # once complete the URLs are dead
     assert httpx.put(first["url"], content=data[:65536]).status_code == 409
+
+
+def test_simulated_camera_uploads_its_recording(disk_server, make_device, monkeypatch):
+    import asyncio
+    import uuid
+
+    from apps.devices.simulator import DeviceState
+    from apps.footage.client import upload_recording
+
+    device, token = make_device()
+    monkeypatch.setenv("RTCC_SIM_CLIP_MIB", "0.2-0.3")  # a few 64 KiB parts
+    monkeypatch.setenv("RTCC_SIM_CLIP_FAIL_RATE", "1")  # always drop once, then resume
+    command_id = str(uuid.uuid4())
+    state = DeviceState(id=str(device.pk), serial=device.serial, kind="bodycam", token=token,
+                        base_url=disk_server.url, lat=40.7, lon=-74.0, extra={"recording_command_id": command_id})
+    end = timezone.now() - timedelta(seconds=5)
+    result = asyncio.run(upload_recording(state, "sim-rec-1", end - timedelta(minutes=1), end))
+
+    assert result.state == "available" and result.attempts == 2
+    clip = Clip.objects.get(pk=result.clip_id)
+    assert clip.device_id == device.pk and clip.recording_id == "sim-rec-1"
+    assert clip.trigger == "remote" and str(clip.command_id) == command_id
+    assert 200 * 1024 <= clip.size_bytes <= 300 * 1024 + 1 and clip.lat == 40.7
