@@ -1,0 +1,119 @@
+"""A case's clips for a prosecutor: a manifest (JSON, CSV, sha256sum listing) whose hashes match the bytes
+its links serve, each link an access in the clip's custody."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+from datetime import timedelta
+from urllib.parse import urlsplit
+
+import httpx
+import pytest
+from django.utils import timezone
+
+from tests.footage.records_support import *  # noqa: F403 - the records fixtures
+from tests.helpers import api_client, error_code
+
+URL = "/api/v1/cases/{}/manifest"
+
+
+def _served(url: str) -> bytes:
+    parts = urlsplit(url)
+    if parts.hostname == "testserver":
+        response = api_client().get(parts.path)
+        assert response.status_code == 200
+        return b"".join(response.streaming_content)
+    response = httpx.get(url, timeout=10)
+    assert response.status_code == 200
+    return response.content
+
+
+@pytest.fixture
+def case(make_clip, officer, other_officer):
+    def make(store, number="2025/0815"):
+        now = timezone.now()
+        clips = [make_clip(officer, store=store, case_number=number, started_at=now - timedelta(hours=5)),
+                 make_clip(other_officer, store=store, case_number=number, started_at=now - timedelta(hours=3)),
+                 make_clip(officer, case_number=number, state="purged", started_at=now - timedelta(hours=1))]
+        make_clip(officer, store=store, case_number="another")
+        return clips
+
+    return make
+
+
+def _check_manifest(store, case, clerk):
+    clips = case(store)
+    api = api_client(clerk)
+    response = api.get(URL.format("2025/0815"), {"reason": "discovery for DA Smith"})
+    assert response.status_code == 200, response.content
+    manifest = response.json()
+    assert manifest["case_number"] == "2025/0815" and manifest["count"] == 3
+    entries = manifest["clips"]
+    assert [e["id"] for e in entries] == [str(c.pk) for c in clips]  # oldest first
+    listing = {}
+    for line in manifest["sha256sum"].splitlines():
+        digest, name = line.split("  ")
+        listing[name] = digest
+    for entry, clip in zip(entries[:2], clips[:2], strict=True):
+        assert entry["sha256"] == clip.sha256 and entry["size_bytes"] == len(clip.data)
+        assert entry["officer"] == str(clip.officer_id) and entry["started_at"] and entry["ended_at"]
+        served = _served(entry["url"])
+        assert hashlib.sha256(served).hexdigest() == entry["sha256"] == listing[entry["filename"]]
+    assert entries[2]["state"] == "purged" and entries[2]["url"] is None  # a tombstone is listed, not linked
+    for clip in clips[:2]:
+        custody = api.get(f"/api/v1/clips/{clip.pk}/custody").json()["results"]
+        assert custody[0]["action"] == "clip.access" and custody[0]["detail"]["reason"] == "discovery for DA Smith"
+        assert custody[0]["detail"]["via"] == "manifest:2025/0815" and custody[0]["actor"] == str(clerk.pk)
+        # on disk rtcc serves the bytes itself, and records that too
+        assert [r["action"] for r in custody[1:]] == (["clip.download"] if store.name == "disk" else [])
+    return manifest
+
+
+def test_manifest_hashes_match_the_bytes_on_disk(case, clerk, rec_disk):
+    _check_manifest(rec_disk, case, clerk)
+
+
+def test_manifest_hashes_match_the_bytes_on_s3(case, clerk, s3):
+    _check_manifest(s3, case, clerk)
+
+
+def test_manifest_as_csv_and_sha256sum(case, clerk, rec_disk):
+    clips = case(rec_disk)
+    api = api_client(clerk)
+    response = api.get(URL.format("2025/0815"), {"reason": "r", "format": "csv"})
+    assert response.status_code == 200 and response["Content-Type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(response.content.decode())))
+    assert [r["id"] for r in rows] == [str(c.pk) for c in clips]
+    assert [r["sha256"] for r in rows] == [c.sha256 for c in clips]
+    assert rows[0]["size_bytes"] == str(len(clips[0].data)) and rows[0]["url"].startswith("http")
+    response = api.get(URL.format("2025/0815"), {"reason": "r", "format": "sha256"})
+    assert response.status_code == 200 and response["Content-Type"].startswith("text/plain")
+    assert response.content.decode().splitlines() == [f"{c.sha256}  {c.pk}.mp4" for c in clips]
+
+
+MANIFEST_STATUS = {"clerk": 200, "officer": 403, "other_officer": 403, "operator": 403, "it": 403,
+                   "superuser": 403, "anonymous": 401, "device": 403}
+
+
+@pytest.mark.parametrize("who", list(MANIFEST_STATUS))
+def test_manifest_by_role(who, caller, case, rec_disk):
+    case(rec_disk, number="C-9")
+    response = caller(who).get(URL.format("C-9"), {"reason": "court"})
+    assert response.status_code == MANIFEST_STATUS[who], response.content
+    if response.status_code != 200:
+        error_code(response)
+
+
+@pytest.mark.parametrize("query,status", [({}, 400), ({"reason": ""}, 400), ({"reason": "r", "format": "pdf"}, 400),
+                                          ({"reason": "r", "colour": "red"}, 400)])
+def test_manifest_bad_input(query, status, clerk, case, rec_disk):
+    case(rec_disk, number="C-9")
+    response = api_client(clerk).get(URL.format("C-9"), query)
+    assert response.status_code == status and error_code(response) == "invalid"
+
+
+def test_manifest_of_an_unknown_case_is_404(clerk):
+    response = api_client(clerk).get(URL.format("NOPE-1"), {"reason": "r"})
+    assert response.status_code == 404 and error_code(response) == "not_found"
