@@ -2,28 +2,76 @@
 
 from __future__ import annotations
 
-from drf_spectacular.utils import extend_schema
+from django.http import StreamingHttpResponse
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
+from rest_framework.exceptions import NotAuthenticated, PermissionDenied
+from rest_framework.parsers import MultiPartParser
+from rest_framework.permissions import AllowAny, BasePermission
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.accounts.models import Role
-from apps.accounts.permissions import HasRole
+from apps.accounts.permissions import HasRole, is_person
+from apps.core.errors import InvalidInput, NotFound
 from apps.core.pagination import StandardPagination
+from apps.devices.models import Device, DeviceKind
+from apps.footage.storage import get_storage
 
-from . import selectors, services
-from .serializers import IncidentCreateIn, IncidentOut, OfficerIdsIn
+from . import media, selectors, services
+from .serializers import (
+    BriefingAudienceIn,
+    BriefingCreateIn,
+    BriefingOut,
+    DeliveryOut,
+    IncidentCreateIn,
+    IncidentOut,
+    MediaOut,
+    MediaUploadIn,
+    OfficerIdsIn,
+)
 
 OPERATOR = HasRole(Role.OPERATOR)
 OPERATOR_OR_OFFICER = HasRole(Role.OPERATOR, Role.OFFICER)
 
 
-def _composer_only(request) -> None:
-    if not OPERATOR().has_permission(request, None):
-        from rest_framework.exceptions import PermissionDenied
+class IsOfficerPhone(BasePermission):
+    """An enrolled, unrevoked phone assigned to an officer: it reads as that officer."""
 
+    message = "This endpoint is for officers and their phones."
+
+    def has_permission(self, request, view):
+        user = request.user
+        return (isinstance(user, Device) and not user.revoked and user.kind == DeviceKind.PHONE
+                and user.officer_id is not None)
+
+
+class IsOfficerOrPhone(BasePermission):
+    message = "This endpoint is for officers and their phones."
+
+    def has_permission(self, request, view):
+        return HasRole(Role.OFFICER)().has_permission(request, view) or IsOfficerPhone().has_permission(request, view)
+
+
+class IsReader(BasePermission):
+    """Operators, officers and officers' phones."""
+
+    message = "Your role does not allow this."
+
+    def has_permission(self, request, view):
+        return OPERATOR_OR_OFFICER().has_permission(request, view) or IsOfficerPhone().has_permission(request, view)
+
+
+def _operator_only(request) -> None:
+    if not OPERATOR().has_permission(request, None):
         raise PermissionDenied("Only operators may do this.")
 
+
+def _officer_id(user):
+    return user.officer_id if isinstance(user, Device) else user.pk
+
+
+# Incidents -------------------------------------------------------------------------------------
 
 class IncidentsApi(APIView):
     permission_classes = [OPERATOR_OR_OFFICER]
@@ -36,7 +84,7 @@ class IncidentsApi(APIView):
 
     @extend_schema(request=IncidentCreateIn, responses={201: IncidentOut})
     def post(self, request):
-        _composer_only(request)
+        _operator_only(request)
         data = IncidentCreateIn(data=request.data)
         data.is_valid(raise_exception=True)
         v = data.validated_data
@@ -66,3 +114,195 @@ class IncidentOfficersApi(APIView):
         services.incident_assign_officers(actor=request.user, request=request, incident=incident,
                                           officers=data.validated_data["officers"])
         return Response(IncidentOut(selectors.incident_get(user=request.user, incident_id=incident_id)).data)
+
+
+# Media -----------------------------------------------------------------------------------------
+
+class MediaUploadApi(APIView):
+    permission_classes = [OPERATOR]
+    parser_classes = [MultiPartParser]
+
+    @extend_schema(request={"multipart/form-data": MediaUploadIn}, responses={201: MediaOut})
+    def post(self, request):
+        data = MediaUploadIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        upload = data.validated_data["file"]
+        item = services.media_upload(actor=request.user, data=upload.read(), request=request)
+        return Response(MediaOut(item, context={"request": request}).data, status=status.HTTP_201_CREATED)
+
+
+def _stream(key: str, size: int) -> StreamingHttpResponse:
+    response = StreamingHttpResponse(get_storage().iter_bytes(key), content_type="image/jpeg")
+    response["Content-Length"] = str(size)
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+class MediaImageApi(APIView):
+    """The bounded-size image, for people (operators, officers) and officers' phones with a token."""
+
+    permission_classes = [IsReader]
+
+    @extend_schema(responses={(200, "image/jpeg"): bytes})
+    def get(self, request, media_id):
+        item = selectors.media_get(media_id=media_id)
+        response = _stream(item.image_key, item.image_size)
+        response["Cache-Control"] = "private, max-age=3600"
+        return response
+
+
+class MediaThumbnailApi(APIView):
+    """The notification image. Phones fetch it with no credential, so a valid `sig` (from the
+    signed link in the media and briefing answers) is enough; otherwise a reader's token is."""
+
+    permission_classes = [AllowAny]
+
+    @extend_schema(parameters=[OpenApiParameter("sig", str)], responses={(200, "image/jpeg"): bytes})
+    def get(self, request, media_id):
+        signature = request.query_params.get("sig")
+        if signature is not None:
+            if not media.thumbnail_signature_ok(media_id, signature):
+                raise PermissionDenied("This link is not valid or has expired.")
+        elif not request.user or not request.user.is_authenticated:
+            raise NotAuthenticated()
+        elif not IsReader().has_permission(request, self):
+            raise PermissionDenied("Your role does not allow this.")
+        item = selectors.media_get(media_id=media_id)
+        response = _stream(item.thumbnail_key, item.thumbnail_size)
+        response["Cache-Control"] = "private, max-age=86400"
+        return response
+
+
+class MediaApi(APIView):
+    permission_classes = [IsReader]
+
+    @extend_schema(responses=MediaOut)
+    def get(self, request, media_id):
+        return Response(MediaOut(selectors.media_get(media_id=media_id), context={"request": request}).data)
+
+
+# Briefings -------------------------------------------------------------------------------------
+
+def _incident_for(request, incident_id):
+    if incident_id is None:
+        return None
+    from .models import Incident
+
+    incident = Incident.objects.filter(pk=incident_id).first()
+    if incident is None:
+        raise InvalidInput("No such incident.", fields={"incident": [f"Unknown incident id: {incident_id}."]})
+    return incident
+
+
+class BriefingsApi(APIView):
+    permission_classes = [IsReader]
+
+    @extend_schema(responses=BriefingOut(many=True))
+    def get(self, request):
+        paginator = StandardPagination()
+        page = paginator.paginate_queryset(selectors.my_briefings(user=request.user), request, view=self)
+        return paginator.get_paginated_response(BriefingOut(page, many=True, context={"request": request}).data)
+
+    @extend_schema(request=BriefingCreateIn, responses={201: BriefingOut})
+    def post(self, request):
+        _operator_only(request)
+        data = BriefingCreateIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        v = data.validated_data
+        briefing = services.briefing_create(
+            actor=request.user, request=request, priority=v["priority"], title=v["title"], body=v["body"],
+            suspects=v["suspects"], vehicles=v["vehicles"], audience=v["audience"],
+            incident=_incident_for(request, v.get("incident")), base_url=request.build_absolute_uri("/"))
+        counts = {briefing.pk: selectors.briefing_counts(briefing=briefing)}
+        out = BriefingOut(briefing, context={"request": request, "counts": counts}).data
+        return Response(out, status=status.HTTP_201_CREATED)
+
+
+class BriefingPreviewApi(APIView):
+    """How many officers (and phones) an audience reaches, before sending."""
+
+    permission_classes = [OPERATOR]
+
+    @extend_schema(request=BriefingAudienceIn, responses=dict)
+    def post(self, request):
+        data = BriefingAudienceIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        v = data.validated_data
+        return Response(selectors.audience_preview(audience=v["audience"],
+                                                   incident=_incident_for(request, v.get("incident"))))
+
+
+class BriefingApi(APIView):
+    permission_classes = [IsReader]
+
+    @extend_schema(responses=BriefingOut)
+    def get(self, request, briefing_id):
+        briefing = selectors.briefing_get(user=request.user, briefing_id=briefing_id)
+        context = {"request": request}
+        if is_person(request.user) and request.user.has_role(Role.OPERATOR):
+            context["counts"] = {briefing.pk: selectors.briefing_counts(briefing=briefing)}
+        else:
+            context["mine"] = selectors.my_deliveries(officer_id=_officer_id(request.user), briefing_ids=[briefing.pk])
+        return Response(BriefingOut(briefing, context=context).data)
+
+
+class BriefingDeliveriesApi(APIView):
+    permission_classes = [IsReader]
+
+    @extend_schema(responses=DeliveryOut(many=True))
+    def get(self, request, briefing_id):
+        briefing = selectors.briefing_get(user=request.user, briefing_id=briefing_id)
+        paginator = StandardPagination()
+        page = paginator.paginate_queryset(selectors.deliveries_for(user=request.user, briefing=briefing), request,
+                                           view=self)
+        return paginator.get_paginated_response(DeliveryOut(page, many=True).data)
+
+
+class BriefingAckApi(APIView):
+    """The recipient has read it (idempotent); anyone else gets 404."""
+
+    permission_classes = [IsOfficerOrPhone]
+
+    @extend_schema(request=None, responses=dict)
+    def post(self, request, briefing_id):
+        briefing = selectors.briefing_get(user=request.user, briefing_id=briefing_id)
+        row = services.briefing_acknowledge(briefing=briefing, officer_id=_officer_id(request.user),
+                                            actor=request.user, request=request)
+        return Response({"briefing": str(briefing.pk), "state": "acknowledged",
+                         "acknowledged_at": row.acknowledged_at})
+
+
+class MyBriefingsApi(APIView):
+    """The officer's own briefings, newest first (the officer phone page reads this)."""
+
+    permission_classes = [IsOfficerOrPhone]
+
+    @extend_schema(responses=BriefingOut(many=True))
+    def get(self, request):
+        paginator = StandardPagination()
+        page = paginator.paginate_queryset(selectors.my_briefings(user=request.user), request, view=self)
+        mine = selectors.my_deliveries(officer_id=_officer_id(request.user), briefing_ids=[b.pk for b in page])
+        data = BriefingOut(page, many=True, context={"request": request, "mine": mine}).data
+        return paginator.get_paginated_response(data)
+
+
+class MyOutboxApi(APIView):
+    """Embedded default: the pushes the local outbox holds for the caller's phones (demo phone page)."""
+
+    permission_classes = [IsOfficerOrPhone]
+
+    @extend_schema(responses=dict)
+    def get(self, request):
+        from . import push
+
+        backend = push.get_backend()
+        if not isinstance(backend, push.OutboxBackend):
+            raise NotFound("Pushes go to FCM here; there is no local outbox.")
+        if isinstance(request.user, Device):
+            tokens = [request.user.push_token] if request.user.push_token else []
+        else:
+            tokens = list(Device.objects.filter(officer=request.user, kind=DeviceKind.PHONE)
+                          .exclude(push_token__isnull=True).values_list("push_token", flat=True))
+        rows = [row for token in tokens for row in backend.read(token=token, limit=50)]
+        rows.sort(key=lambda row: row["at"], reverse=True)
+        return Response({"results": rows[:50]})

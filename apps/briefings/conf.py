@@ -37,7 +37,7 @@ def push_stale_after() -> timedelta:
 
 def push_pool_size() -> int:
     """Concurrent HTTP requests to FCM per send (firebase-admin's send_each thread pool)."""
-    return int(getattr(settings, "RTCC_PUSH_POOL_SIZE", 64))
+    return int(getattr(settings, "RTCC_PUSH_POOL_SIZE", 256))
 
 
 def push_timeout() -> float:
@@ -60,3 +60,13 @@ def media_thumbnail_side() -> int:
 def media_thumbnail_link_ttl() -> timedelta:
     """How long a signed thumbnail link (the notification image) stays valid."""
     return getattr(settings, "RTCC_MEDIA_THUMBNAIL_LINK_TTL", timedelta(hours=24))
+
+
+def push_transport() -> str:
+    """How FcmBackend talks HTTP: "aiohttp" (one event loop) or "firebase-admin" (send_each)."""
+    return str(getattr(settings, "RTCC_PUSH_TRANSPORT", "aiohttp"))
+
+
+def push_inline_retry_budget() -> float:
+    """Seconds a send task may sleep in all to retry short failures itself (flaky, Retry-After: 1)."""
+    return float(getattr(settings, "RTCC_PUSH_INLINE_RETRY_BUDGET", 5.0))

@@ -88,6 +88,7 @@ class Briefing(models.Model):
     audience = models.JSONField(default=dict)
     recipients = models.PositiveIntegerField(default=0)  # officers reached
     phones = models.PositiveIntegerField(default=0)  # phones with a push token among them
+    image_url = models.URLField(max_length=1000, blank=True)  # signed thumbnail link for the notification
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL,
                                    related_name="+")
     created_at = models.DateTimeField(default=timezone.now)

@@ -1,20 +1,31 @@
 """Push notifications: FCM through firebase-admin, or a local outbox (the embedded default).
 
 The one module that talks to FCM. Callers build PushMessage objects and get one PushResult
-per message back; the briefings feature fills in the FCM backend, batching and error rules.
+per message back (same order), from `send_batch([PushMessage])`. The backend is chosen from
+settings: GOOGLE_APPLICATION_CREDENTIALS set -> FcmBackend (RTCC_FCM_ENDPOINT as its base
+URL), else OutboxBackend. Error rules (which tokens to retire, what to retry) live here.
 """
 
 from __future__ import annotations
 
+import atexit
 import json
+import logging
 import os
 import threading
 import uuid
+import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from django.conf import settings
 from django.utils import timezone
+
+log = logging.getLogger(__name__)
+# firebase-admin 7 steers toward `fid`; FCM HTTP v1 still addresses a registration token as `token`.
+warnings.filterwarnings("ignore", message="Message.token is deprecated", category=DeprecationWarning)
+
+MAX_BATCH = 500  # FCM's send_each limit
 
 
 @dataclass
@@ -44,6 +55,7 @@ class PushResult:
 class OutboxBackend:
     """Appends each message as one JSON line to <data dir>/outbox/outbox.jsonl."""
 
+    name = "outbox"
     _lock = threading.Lock()
 
     def __init__(self, directory: Path) -> None:
@@ -74,15 +86,285 @@ class OutboxBackend:
         return rows[-limit:]
 
 
+# FCM -----------------------------------------------------------------------------------------
+
+FCM_ERROR_TYPE = "type.googleapis.com/google.firebase.fcm.v1.FcmError"
+# A token that will never work again. INVALID_ARGUMENT only counts with an FcmError detail
+# (a malformed token); the same status with only a BadRequest detail is a payload error.
+RETIRE_CODES = {"UNREGISTERED", "SENDER_ID_MISMATCH", "INVALID_ARGUMENT"}
+# FCM or the network had a bad moment: send again later.
+RETRY_CODES = {"UNAVAILABLE", "INTERNAL", "QUOTA_EXCEEDED", "RESOURCE_EXHAUSTED", "DEADLINE_EXCEEDED",
+               "UNKNOWN", "UNAUTHENTICATED"}
+
+
+def point_at_endpoint(app, endpoint: str, *, pool_size: int = MAX_BATCH) -> None:
+    """Points firebase-admin's messaging client for `app` at another FCM base URL.
+
+    firebase-admin has no option for this; its _MessagingService keeps the send URL in
+    `_fcm_url` and its requests session in `_client.session`. This is the only place that
+    touches those private attributes (tests/briefings/test_push.py checks it still works).
+    The adapter mounted for the endpoint keeps a connection per concurrent send and leaves
+    retries to the delivery rules (firebase-admin's own adapter retries 503 four times).
+    """
+    import requests
+    from firebase_admin import messaging
+
+    service = messaging._get_messaging_service(app)
+    base = endpoint.rstrip("/")
+    service._fcm_url = f"{base}/v1/projects/{service._project_id}/messages:send"
+    adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=pool_size, max_retries=0)
+    service._client.session.mount(base + "/", adapter)
+
+
+def classify(token: str, *, status: int | None, body: bytes | str | None, headers=None,
+             code: str | None = None, detail: str = "") -> PushResult:
+    """The delivery rules for one failed send, from FCM's HTTP answer (or a transport error's code)."""
+    fcm_code = None
+    if body:
+        try:
+            error = json.loads(body).get("error", {})
+        except (ValueError, AttributeError):
+            error = {}
+        if isinstance(error, dict):
+            code = code or error.get("status")
+            detail = detail or str(error.get("message", ""))
+            details = error.get("details")
+            for item in details if isinstance(details, list) else []:
+                if isinstance(item, dict) and item.get("@type") == FCM_ERROR_TYPE:
+                    fcm_code = item.get("errorCode")
+    if not code:
+        code = {400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED", 404: "NOT_FOUND",
+                429: "RESOURCE_EXHAUSTED", 500: "INTERNAL", 503: "UNAVAILABLE"}.get(status or 0, "UNKNOWN")
+    retry_after = _retry_after(headers.get("Retry-After") if headers is not None else None)
+    retire = fcm_code in RETIRE_CODES
+    retry = not retire and (fcm_code in RETRY_CODES or code in RETRY_CODES or (status or 0) >= 500)
+    return PushResult(token=token, ok=False, error_code=fcm_code or code, retire_token=retire, retry=retry,
+                      retry_after=retry_after, detail=detail[:300])
+
+
+def _retry_after(raw: str | None) -> float | None:
+    if not raw:
+        return None
+    try:
+        return max(0.0, float(raw))
+    except ValueError:
+        from email.utils import parsedate_to_datetime
+
+        try:
+            return max(0.0, (parsedate_to_datetime(raw) - timezone.now()).total_seconds())
+        except (TypeError, ValueError):
+            return None
+
+
+def classify_exception(token: str, exc) -> PushResult:
+    """classify() for a firebase-admin FirebaseError (the send_each transport)."""
+    response = getattr(exc, "http_response", None)
+    if response is None:  # no answer at all: connection refused, timeout
+        return classify(token, status=None, body=None, code=str(getattr(exc, "code", "") or "UNAVAILABLE"),
+                        detail=str(exc))
+    return classify(token, status=response.status_code, body=response.content, headers=response.headers,
+                    detail=str(exc))
+
+
+class _LoopThread:
+    """One asyncio loop in a daemon thread per process, so sync callers (Celery tasks) can
+    use a long-lived aiohttp session with kept-alive connections."""
+
+    def __init__(self) -> None:
+        import asyncio
+
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, name="rtcc-push-loop", daemon=True)
+        self.thread.start()
+        self.on_close: list = []  # coroutine functions run before the loop stops
+        atexit.register(self.close)
+
+    def close(self) -> None:
+        import asyncio
+
+        if not self.loop.is_running():
+            return
+        for closer in self.on_close:
+            try:
+                asyncio.run_coroutine_threadsafe(closer(), self.loop).result(5)
+            except Exception:  # noqa: S110 - shutting down; nothing left to tell
+                pass
+        self.loop.call_soon_threadsafe(self.loop.stop)
+
+    def run(self, coro, timeout: float):
+        import asyncio
+
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
+
+
+class FcmBackend:
+    """FCM HTTP v1 with a service account; messages built and encoded by firebase-admin.
+
+    Two transports: "aiohttp" (default: one event loop, `pool_size` concurrent requests over
+    kept-alive connections) and "firebase-admin" (messaging.send_each, a thread per message).
+    Both send at most 500 messages a call and apply the same error rules (classify()).
+    """
+
+    name = "fcm"
+
+    def __init__(self, credentials_path: str, endpoint: str | None, *, pool_size: int = MAX_BATCH,
+                 timeout: float = 10.0, transport: str = "aiohttp") -> None:
+        import firebase_admin
+        from firebase_admin import credentials
+
+        if transport not in ("aiohttp", "firebase-admin"):
+            raise ValueError(f"unknown push transport {transport!r}")
+        self.endpoint = (endpoint or "https://fcm.googleapis.com").rstrip("/")
+        self.pool_size = max(1, pool_size)
+        self.timeout = timeout
+        self.transport = transport
+        self.app = firebase_admin.initialize_app(credentials.Certificate(credentials_path), {"httpTimeout": timeout},
+                                                 name=f"rtcc-push-{uuid.uuid4()}")
+        self.url = f"{self.endpoint}/v1/projects/{self.app.project_id}/messages:send"
+        if self.endpoint != "https://fcm.googleapis.com":
+            point_at_endpoint(self.app, self.endpoint, pool_size=self.pool_size)
+        self._credential = self.app.credential.get_credential()
+        self._token_lock = threading.Lock()
+        self._loop: _LoopThread | None = None
+        self._session = None
+
+    @staticmethod
+    def to_fcm(message: PushMessage):
+        """The firebase-admin Message for one PushMessage."""
+        from firebase_admin import messaging
+
+        high = message.priority == "high"
+        notification = None
+        if message.title or message.body:
+            notification = messaging.Notification(title=message.title, body=message.body, image=message.image)
+        apns_headers = {"apns-priority": "10" if high else "5"}
+        if message.collapse_key:
+            apns_headers["apns-collapse-id"] = message.collapse_key[:64]
+        return messaging.Message(
+            token=message.token,
+            data=message.data,
+            notification=notification,
+            android=messaging.AndroidConfig(priority="high" if high else "normal",
+                                            collapse_key=message.collapse_key),
+            apns=messaging.APNSConfig(
+                headers=apns_headers,
+                payload=messaging.APNSPayload(aps=messaging.Aps(
+                    mutable_content=bool(message.image),  # lets the app's extension fetch the image
+                    sound="default" if high else None)),
+            ),
+        )
+
+    @classmethod
+    def encode(cls, message: PushMessage) -> dict:
+        """The HTTP v1 JSON `message` object, as firebase-admin encodes it."""
+        from firebase_admin import messaging
+
+        return messaging._MessagingService.encode_message(cls.to_fcm(message))
+
+    def send_batch(self, messages: list[PushMessage]) -> list[PushResult]:
+        results: list[PushResult] = []
+        for start in range(0, len(messages), MAX_BATCH):
+            chunk = messages[start:start + MAX_BATCH]
+            try:
+                if self.transport == "aiohttp":
+                    results.extend(self._send_aiohttp(chunk))
+                else:
+                    results.extend(self._send_each(chunk))
+            except Exception as exc:  # the token exchange or the transport failed: the whole chunk waits
+                log.warning("FCM send failed for %d messages: %r", len(chunk), exc)
+                results.extend(PushResult(token=m.token, ok=False, error_code="UNAVAILABLE", retry=True,
+                                          detail=str(exc)[:300]) for m in chunk)
+        return results
+
+    # firebase-admin's own transport
+
+    def _send_each(self, chunk: list[PushMessage]) -> list[PushResult]:
+        from firebase_admin import messaging
+
+        response = messaging.send_each([self.to_fcm(m) for m in chunk], app=self.app)
+        return [PushResult(token=m.token, ok=True, message_id=r.message_id) if r.success
+                else classify_exception(m.token, r.exception)
+                for m, r in zip(chunk, response.responses, strict=True)]
+
+    # aiohttp transport
+
+    def _access_token(self) -> str:
+        with self._token_lock:
+            if not self._credential.valid:
+                import google.auth.transport.requests
+
+                self._credential.refresh(google.auth.transport.requests.Request())
+            return self._credential.token
+
+    def _send_aiohttp(self, chunk: list[PushMessage]) -> list[PushResult]:
+        import firebase_admin
+
+        headers = {
+            "Authorization": f"Bearer {self._access_token()}",
+            "Content-Type": "application/json; charset=UTF-8",
+            "X-GOOG-API-FORMAT-VERSION": "2",
+            "X-FIREBASE-CLIENT": f"fire-admin-python/{firebase_admin.__version__}",
+        }
+        bodies = [json.dumps({"message": self.encode(m)}, separators=(",", ":")).encode() for m in chunk]
+        if self._loop is None:
+            self._loop = _LoopThread()
+        results = self._loop.run(self._post_all(chunk, bodies, headers), timeout=self.timeout * 3 + 30)
+        if any(r.error_code == "UNAUTHENTICATED" for r in results):
+            with self._token_lock:  # our access token was refused: fetch a new one next time
+                self._credential.token = None
+        return results
+
+    async def _post_all(self, chunk: list[PushMessage], bodies: list[bytes], headers: dict) -> list[PushResult]:
+        import asyncio
+
+        import aiohttp
+
+        if self._session is None:
+            self._session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=self.pool_size, limit_per_host=self.pool_size),
+                timeout=aiohttp.ClientTimeout(total=self.timeout))
+            self._loop.on_close.append(self._session.close)
+        semaphore = asyncio.Semaphore(self.pool_size)
+
+        async def post(message: PushMessage, body: bytes) -> PushResult:
+            async with semaphore:
+                try:
+                    async with self._session.post(self.url, data=body, headers=headers) as response:
+                        content = await response.read()
+                        if response.status == 200:
+                            return PushResult(token=message.token, ok=True, message_id=json.loads(content)["name"])
+                        return classify(message.token, status=response.status, body=content,
+                                        headers=response.headers)
+                except TimeoutError as exc:
+                    return classify(message.token, status=None, body=None, code="DEADLINE_EXCEEDED",
+                                    detail=repr(exc))
+                except (aiohttp.ClientError, ValueError, KeyError) as exc:
+                    return classify(message.token, status=None, body=None, code="UNAVAILABLE", detail=repr(exc))
+
+        return list(await asyncio.gather(*(post(m, b) for m, b in zip(chunk, bodies, strict=True))))
+
+
 _backend = None
+_backend_key = None
 _backend_lock = threading.Lock()
 
 
 def get_backend():
-    global _backend
+    """The backend the settings ask for (rebuilt if those settings change, as in tests)."""
+    global _backend, _backend_key
+    from . import conf
+
+    key = (os.getpid(), settings.RTCC_FCM_CREDENTIALS, settings.RTCC_FCM_ENDPOINT,
+           str(settings.RTCC_PUSH_OUTBOX_DIR), conf.push_transport())
     with _backend_lock:
-        if _backend is None:
-            _backend = OutboxBackend(settings.RTCC_PUSH_OUTBOX_DIR)
+        if _backend is None or _backend_key != key:
+            if settings.RTCC_FCM_CREDENTIALS:
+                _backend = FcmBackend(settings.RTCC_FCM_CREDENTIALS, settings.RTCC_FCM_ENDPOINT,
+                                      pool_size=conf.push_pool_size(), timeout=conf.push_timeout(),
+                                      transport=conf.push_transport())
+            else:
+                _backend = OutboxBackend(settings.RTCC_PUSH_OUTBOX_DIR)
+            _backend_key = key
         return _backend
 
 

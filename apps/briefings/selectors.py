@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
-from django.db.models import QuerySet
+import logging
+import math
+from collections import defaultdict
+from datetime import datetime
+
+from django.db.models import Count, Q, QuerySet
+from django.utils import timezone
 
 from apps.accounts.models import Role, User
-from apps.core.errors import NotFound
+from apps.core.errors import InvalidInput, NotFound
+from apps.devices.models import Device, DeviceKind
 
-from .models import Incident
+from . import conf
+from .models import Briefing, Delivery, Incident, Media
+
+log = logging.getLogger(__name__)
+EARTH_RADIUS_M = 6_371_008.8
 
 
 def incidents_for(*, user: User) -> QuerySet[Incident]:
@@ -22,3 +33,157 @@ def incident_get(*, user: User, incident_id) -> Incident:
     if incident is None:
         raise NotFound("No such incident.")
     return incident
+
+
+def media_get(*, media_id) -> Media:
+    media = Media.objects.filter(pk=media_id).first()
+    if media is None:
+        raise NotFound("No such media.")
+    return media
+
+
+# Audience ------------------------------------------------------------------------------------
+
+def distance_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    """Great-circle distance (haversine)."""
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    dp, dl = p2 - p1, math.radians(lon2 - lon1)
+    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+    return 2 * EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(a)))
+
+
+def _phones() -> QuerySet[Device]:
+    """Phones that can be reached: enrolled to an active officer and not revoked."""
+    return Device.objects.filter(kind=DeviceKind.PHONE, revoked_at__isnull=True, officer__isnull=False,
+                                 officer__is_active=True, officer__role=Role.OFFICER)
+
+
+def officers_near(*, lat: float, lon: float, radius_m: float, now: datetime | None = None) -> list:
+    """Officers whose phone last reported a location within radius_m of the point, recently.
+
+    The live presence copy (apps.devices.presence) is merged over the stored row, so a phone
+    that moved since its last write-through counts where it is now. Stale locations (older
+    than conf.location_freshness()) are left out, wherever they were.
+    """
+    from apps.devices import presence
+
+    cutoff = (now or timezone.now()) - conf.location_freshness()
+    phones = list(_phones().only("id", "officer_id", "lat", "lon", "location_at", "last_seen", "online",
+                                 "revoked_at", "recording", "battery_pct", "storage_free_mb", "accuracy_m"))
+    try:
+        phones = presence.merge_live(phones)
+    except Exception:  # the live copy is an optimisation; the stored columns are enough
+        log.warning("near audience: live presence unavailable, using stored locations", exc_info=True)
+    officers = []
+    for phone in phones:
+        if phone.lat is None or phone.lon is None or phone.location_at is None or phone.location_at < cutoff:
+            continue
+        if distance_m(lat, lon, phone.lat, phone.lon) <= radius_m and phone.officer_id not in officers:
+            officers.append(phone.officer_id)
+    return officers
+
+
+def audience_officers(*, audience: dict, incident: Incident | None) -> list:
+    """The officer ids an audience names (validated by the input serializer), in a stable order."""
+    if "officers" in audience:
+        wanted = list(dict.fromkeys(str(i) for i in audience["officers"]))
+        found = set(map(str, User.objects.filter(pk__in=wanted, role=Role.OFFICER, is_active=True)
+                        .values_list("pk", flat=True)))
+        unknown = [i for i in wanted if i not in found]
+        if unknown:
+            raise InvalidInput(f"Not active officers: {', '.join(unknown)}.",
+                               fields={"audience.officers": [f"Unknown officer id: {i}." for i in unknown]})
+        return [User._meta.pk.to_python(i) for i in wanted]
+    if "incident" in audience:
+        if incident is None:
+            raise InvalidInput("An incident audience needs the briefing's incident.",
+                               fields={"incident": ["Required when the audience is the incident's officers."]})
+        return list(incident.assignments.filter(officer__is_active=True, officer__role=Role.OFFICER)
+                    .order_by("assigned_at").values_list("officer_id", flat=True))
+    near = audience["near"]
+    return officers_near(lat=near["lat"], lon=near["lon"], radius_m=near["radius_m"])
+
+
+def officer_phones(*, officer_ids: list) -> dict:
+    """{officer_id: [(device_id, push_token or None), ...]} for the reachable phones of these officers."""
+    phones: dict = defaultdict(list)
+    rows = _phones().filter(officer_id__in=officer_ids).order_by("serial").values_list("officer_id", "id", "push_token")
+    for officer_id, device_id, token in rows:
+        phones[officer_id].append((device_id, token))
+    return phones
+
+
+def audience_preview(*, audience: dict, incident: Incident | None) -> dict:
+    officers = audience_officers(audience=audience, incident=incident)
+    phones = officer_phones(officer_ids=officers)
+    reachable = sum(1 for o in officers for _, token in phones.get(o, []) if token)
+    without = sum(1 for o in officers if not any(token for _, token in phones.get(o, [])))
+    return {"recipients": len(officers), "phones": reachable, "officers_without_phone": without,
+            "officers": [str(o) for o in officers]}
+
+
+# Briefings and deliveries --------------------------------------------------------------------
+
+def briefings_for(*, user) -> QuerySet[Briefing]:
+    """Operators see every briefing; an officer (or the officer's phone) those sent to them."""
+    briefings = Briefing.objects.all()
+    if isinstance(user, Device):
+        return briefings.filter(deliveries__officer_id=user.officer_id).distinct() if user.officer_id \
+            else briefings.none()
+    if user.effective_role == Role.OPERATOR:
+        return briefings
+    return briefings.filter(deliveries__officer=user).distinct()
+
+
+def briefing_get(*, user, briefing_id) -> Briefing:
+    briefing = briefings_for(user=user).filter(pk=briefing_id).first()
+    if briefing is None:
+        raise NotFound("No such briefing.")
+    return briefing
+
+
+def briefing_counts(*, briefing: Briefing) -> dict[str, int]:
+    """{"queued": n, "sent": n, ...} over the briefing's deliveries (every state present)."""
+    counts = dict(Delivery.objects.filter(briefing=briefing).values_list("state").annotate(n=Count("id"))
+                  .values_list("state", "n"))
+    from .models import DeliveryState
+
+    return {state: counts.get(state, 0) for state in DeliveryState.values}
+
+
+def deliveries_for(*, user, briefing: Briefing) -> QuerySet[Delivery]:
+    deliveries = Delivery.objects.filter(briefing=briefing).order_by("created_at", "id")
+    if isinstance(user, Device):
+        return deliveries.filter(officer_id=user.officer_id)
+    if user.effective_role == Role.OPERATOR:
+        return deliveries
+    return deliveries.filter(officer=user)
+
+
+def my_briefings(*, user) -> QuerySet[Briefing]:
+    """Newest first; the recipient's own delivery state is annotated by the API layer."""
+    return briefings_for(user=user).order_by("-created_at")
+
+
+def my_deliveries(*, officer_id, briefing_ids: list) -> dict:
+    """{briefing_id: {"state", "acknowledged_at"}} summarising the officer's rows per briefing."""
+    out: dict = {}
+    rows = Delivery.objects.filter(officer_id=officer_id, briefing_id__in=briefing_ids).values_list(
+        "briefing_id", "state", "acknowledged_at")
+    rank = {"acknowledged": 4, "sent": 3, "queued": 2, "unregistered": 1, "failed": 0}
+    for briefing_id, state, acknowledged_at in rows:
+        best = out.get(briefing_id)
+        if best is None or rank[state] > rank[best["state"]]:
+            out[briefing_id] = {"state": state, "acknowledged_at": acknowledged_at}
+    return out
+
+
+def deliveries_due(*, limit: int, now: datetime | None = None) -> list:
+    """Queued deliveries whose retry time (or lost first send's lease) has come, oldest first."""
+    now = now or timezone.now()
+    return list(Delivery.objects.filter(state="queued", next_attempt_at__lte=now)
+                .order_by("next_attempt_at").values_list("id", flat=True)[:limit])
+
+
+def pending_count() -> int:
+    return Delivery.objects.filter(Q(state="queued")).count()

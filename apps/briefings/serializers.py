@@ -36,3 +36,151 @@ class IncidentOut(serializers.ModelSerializer):
 
     def get_officers(self, obj) -> list[str]:
         return [str(a.officer_id) for a in obj.assignments.all()]
+
+
+class MediaUploadIn(serializers.Serializer):
+    file = serializers.FileField(allow_empty_file=False)
+
+
+class SuspectIn(serializers.Serializer):
+    description = serializers.CharField(max_length=500)
+    name = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    sex = serializers.CharField(max_length=32, required=False, allow_blank=True)
+    height = serializers.CharField(max_length=32, required=False, allow_blank=True)
+    clothing = serializers.CharField(max_length=300, required=False, allow_blank=True)
+    armed = serializers.BooleanField(required=False)
+    photo = serializers.UUIDField(required=False, allow_null=True)
+
+
+class VehicleIn(serializers.Serializer):
+    plate = serializers.CharField(max_length=16)
+    plate_state = serializers.CharField(max_length=32, required=False, allow_blank=True)
+    make = serializers.CharField(max_length=64, required=False, allow_blank=True)
+    model = serializers.CharField(max_length=64, required=False, allow_blank=True)
+    color = serializers.CharField(max_length=32, required=False, allow_blank=True)
+    year = serializers.IntegerField(min_value=1886, max_value=2100, required=False, allow_null=True)
+    direction = serializers.CharField(max_length=64, required=False, allow_blank=True)
+    photo = serializers.UUIDField(required=False, allow_null=True)
+
+
+class NearIn(serializers.Serializer):
+    lat = serializers.FloatField(min_value=-90, max_value=90)
+    lon = serializers.FloatField(min_value=-180, max_value=180)
+    radius_m = serializers.FloatField(min_value=1, max_value=100_000)
+
+
+class AudienceIn(serializers.Serializer):
+    """Exactly one of {"officers": [ids]}, {"incident": true}, {"near": {"lat", "lon", "radius_m"}}."""
+
+    officers = serializers.ListField(child=serializers.UUIDField(), allow_empty=False, max_length=50_000,
+                                     required=False)
+    incident = serializers.BooleanField(required=False)
+    near = NearIn(required=False)
+
+    def to_internal_value(self, data):
+        if isinstance(data, dict):
+            unknown = set(data) - {"officers", "incident", "near"}
+            if unknown:
+                raise serializers.ValidationError(f"Unknown audience keys: {', '.join(sorted(unknown))}.")
+        return super().to_internal_value(data)
+
+    def validate(self, attrs):
+        if len(attrs) != 1:
+            raise serializers.ValidationError('Give exactly one of "officers", "incident" or "near".')
+        if "incident" in attrs and attrs["incident"] is not True:
+            raise serializers.ValidationError({"incident": ['Must be true ("the incident\'s officers").']})
+        if "officers" in attrs:
+            attrs["officers"] = [str(i) for i in attrs["officers"]]
+        return attrs
+
+
+class BriefingAudienceIn(serializers.Serializer):
+    incident = serializers.UUIDField(required=False, allow_null=True)
+    audience = AudienceIn()
+
+
+class BriefingCreateIn(BriefingAudienceIn):
+    priority = serializers.ChoiceField(choices=["routine", "urgent", "emergency"])
+    title = serializers.CharField(max_length=200)
+    body = serializers.CharField(max_length=4000, required=False, allow_blank=True, default="")
+    suspects = SuspectIn(many=True, required=False, default=list, max_length=50)
+    vehicles = VehicleIn(many=True, required=False, default=list, max_length=50)
+
+
+def _with_photo_urls(items: list[dict], request) -> list[dict]:
+    from .media import image_path, thumbnail_path
+
+    out = []
+    for item in items:
+        item = dict(item)
+        if item.get("photo") and request is not None:
+            item["photo_url"] = request.build_absolute_uri(image_path(item["photo"]))
+            item["thumbnail_url"] = request.build_absolute_uri(thumbnail_path(item["photo"]))
+        out.append(item)
+    return out
+
+
+class BriefingOut(serializers.Serializer):
+    """A briefing; `deliveries` (counts by state) and `mine` (the recipient's own state) when given
+    in the context as {"counts": {briefing_id: {...}}, "mine": {briefing_id: {...}}}."""
+
+    id = serializers.UUIDField()
+    incident = serializers.UUIDField(source="incident_id", allow_null=True)
+    priority = serializers.CharField()
+    title = serializers.CharField()
+    body = serializers.CharField()
+    suspects = serializers.SerializerMethodField()
+    vehicles = serializers.SerializerMethodField()
+    audience = serializers.JSONField()
+    recipients = serializers.IntegerField()
+    phones = serializers.IntegerField()
+    created_by = serializers.UUIDField(source="created_by_id", allow_null=True)
+    created_at = serializers.DateTimeField()
+
+    def get_suspects(self, obj) -> list[dict]:
+        return _with_photo_urls(obj.suspects, self.context.get("request"))
+
+    def get_vehicles(self, obj) -> list[dict]:
+        return _with_photo_urls(obj.vehicles, self.context.get("request"))
+
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        counts = self.context.get("counts", {}).get(instance.pk)
+        if counts is not None:
+            data["deliveries"] = counts
+        mine = self.context.get("mine", {}).get(instance.pk)
+        if mine is not None:
+            data["delivery_state"] = mine["state"]
+            data["acknowledged_at"] = serializers.DateTimeField().to_representation(mine["acknowledged_at"]) \
+                if mine["acknowledged_at"] else None
+        return data
+
+
+class DeliveryOut(serializers.Serializer):
+    """One delivery, in the shape apps.briefings.realtime.delivery_payload gives the console too."""
+
+    def to_representation(self, instance):
+        from .realtime import delivery_payload
+
+        return delivery_payload(instance)
+
+
+class MediaOut(serializers.Serializer):
+    id = serializers.UUIDField()
+    width = serializers.IntegerField()
+    height = serializers.IntegerField()
+    url = serializers.SerializerMethodField()
+    thumbnail_url = serializers.SerializerMethodField()
+    thumbnail_width = serializers.IntegerField()
+    thumbnail_height = serializers.IntegerField()
+    created_at = serializers.DateTimeField()
+
+    def get_url(self, obj) -> str:
+        from .media import image_path
+
+        return self.context["request"].build_absolute_uri(image_path(obj.pk))
+
+    def get_thumbnail_url(self, obj) -> str:
+        from .media import thumbnail_path
+
+        return self.context["request"].build_absolute_uri(thumbnail_path(obj.pk))

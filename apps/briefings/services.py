@@ -2,15 +2,32 @@
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+import io
+import json
+import logging
+import random
+import time
+import uuid
+from collections import defaultdict
 from collections.abc import Iterable
+from datetime import timedelta
 
-from django.db import transaction
+from django.db import connection, transaction
+from django.db.models import F
+from django.utils import timezone
 
 from apps.accounts.models import Role, User
 from apps.audit.services import audit_record
-from apps.core.errors import InvalidInput
+from apps.core.errors import InvalidInput, NotFound
+from apps.footage.storage import get_storage
 
-from .models import Incident, IncidentOfficer
+from . import conf, media, notification, push, realtime, selectors
+from .models import Briefing, Delivery, DeliveryState, Incident, IncidentOfficer, Media
+from .push import PushMessage, PushResult
+
+log = logging.getLogger(__name__)
 
 
 def _officers_by_ids(ids: Iterable, *, field: str) -> list[User]:
@@ -46,3 +63,253 @@ def incident_assign_officers(*, actor: User, incident: Incident, officers: list,
     audit_record(action="incident.assign", actor=actor, obj=incident, request=request,
                  details={"added": [str(p.pk) for p in added]})
     return incident
+
+
+# Media ---------------------------------------------------------------------------------------
+
+def media_upload(*, actor: User, data: bytes, request=None) -> Media:
+    """Checks and re-encodes a photo (apps.briefings.media), stores both sizes, records it."""
+    cleaned = media.clean(data)
+    item = Media(uploaded_by=actor, original_format=cleaned.original_format, width=cleaned.image.width,
+                 height=cleaned.image.height, content_type="image/jpeg",
+                 image_size=len(cleaned.image.data), thumbnail_size=len(cleaned.thumbnail.data),
+                 thumbnail_width=cleaned.thumbnail.width, thumbnail_height=cleaned.thumbnail.height)
+    item.image_key = f"media/{item.pk}/image.jpg"
+    item.thumbnail_key = f"media/{item.pk}/thumbnail.jpg"
+    storage = get_storage()
+    storage.put(item.image_key, io.BytesIO(cleaned.image.data), content_type="image/jpeg")
+    storage.put(item.thumbnail_key, io.BytesIO(cleaned.thumbnail.data), content_type="image/jpeg")
+    with transaction.atomic():
+        item.save(force_insert=True)
+        audit_record(action="media.upload", actor=actor, obj=item, request=request,
+                     details={"format": cleaned.original_format, "bytes_in": len(data), "width": item.width,
+                              "height": item.height, "sha256": hashlib.sha256(data).hexdigest()})
+    return item
+
+
+# Briefings -----------------------------------------------------------------------------------
+
+def _check_photos(*, suspects: list[dict], vehicles: list[dict]) -> Media | None:
+    """Every photo id names stored media (else 400); returns the first photo, for the notification."""
+    wanted = [(f"{group}.{i}.photo", str(item["photo"])) for group, items in (("suspects", suspects),
+              ("vehicles", vehicles)) for i, item in enumerate(items) if item.get("photo")]
+    found = {str(m.pk): m for m in Media.objects.filter(pk__in=[pk for _, pk in wanted])}
+    missing = {field: [f"Unknown media id: {pk}."] for field, pk in wanted if pk not in found}
+    if missing:
+        raise InvalidInput("A photo names media that does not exist.", fields=missing)
+    return found[wanted[0][1]] if wanted else None
+
+
+def _jsonable(items: list[dict]) -> list[dict]:
+    return [{k: (str(v) if isinstance(v, uuid.UUID) else v) for k, v in item.items() if v not in (None, "")}
+            for item in items]
+
+
+def _initial_rows(briefing: Briefing, officers: list, phones: dict, now) -> list[Delivery]:
+    """One row per recipient phone; an officer with no phone gets one `failed` row (no_phone)."""
+    lease = now + conf.push_stale_after()  # the sweep leaves the first send this long
+    rows = []
+    for officer_id in officers:
+        devices = phones.get(officer_id, [])
+        if not devices:
+            rows.append(Delivery(briefing=briefing, officer_id=officer_id, state=DeliveryState.FAILED,
+                                 error="no_phone", created_at=now, updated_at=now))
+        for device_id, token in devices:
+            if token:
+                rows.append(Delivery(briefing=briefing, officer_id=officer_id, device_id=device_id, token=token,
+                                     created_at=now, updated_at=now, next_attempt_at=lease))
+            else:
+                rows.append(Delivery(briefing=briefing, officer_id=officer_id, device_id=device_id,
+                                     state=DeliveryState.FAILED, error="no_push_token", created_at=now,
+                                     updated_at=now))
+    return rows
+
+
+def briefing_create(*, actor: User, priority: str, title: str, audience: dict, body: str = "",
+                    suspects: list[dict] | None = None, vehicles: list[dict] | None = None,
+                    incident: Incident | None = None, base_url: str = "", request=None) -> Briefing:
+    """Saves the briefing and one delivery per recipient phone; the pushes go out after commit."""
+    suspects, vehicles = _jsonable(suspects or []), _jsonable(vehicles or [])
+    photo = _check_photos(suspects=suspects, vehicles=vehicles)
+    officers = selectors.audience_officers(audience=audience, incident=incident)
+    phones = selectors.officer_phones(officer_ids=officers)
+    now = timezone.now()
+    with transaction.atomic():
+        briefing = Briefing.objects.create(
+            incident=incident, priority=priority, title=title, body=body, suspects=suspects, vehicles=vehicles,
+            audience=json.loads(json.dumps(audience, default=str)), created_by=actor, created_at=now,
+            image_url=(base_url.rstrip("/") + media.thumbnail_path(photo.pk)) if photo and base_url else "")
+        rows = Delivery.objects.bulk_create(_initial_rows(briefing, officers, phones, now), batch_size=2000)
+        briefing.recipients = len(officers)
+        briefing.phones = sum(1 for r in rows if r.state == DeliveryState.QUEUED)
+        briefing.save(update_fields=["recipients", "phones"])
+        audit_record(action="briefing.create", actor=actor, obj=briefing, request=request,
+                     details={"priority": priority, "title": title, "audience": briefing.audience,
+                              "incident": str(incident.pk) if incident else None,
+                              "recipients": briefing.recipients, "phones": briefing.phones,
+                              "photos": len([i for i in suspects + vehicles if i.get("photo")])})
+        realtime.delivery_events_after_commit([r for r in rows if r.state != DeliveryState.QUEUED])
+        queued = [str(r.pk) for r in rows if r.state == DeliveryState.QUEUED]
+        transaction.on_commit(lambda: enqueue_sends(queued, initial=True))
+    return briefing
+
+
+def enqueue_sends(delivery_ids: list[str], *, initial: bool = False, countdown: float | None = None) -> None:
+    """One send task per batch of at most 500. A broker that is down loses nothing: the rows
+    stay queued and the periodic sweep sends them once their lease runs out."""
+    from . import tasks
+
+    size = conf.push_batch_size()
+    for start in range(0, len(delivery_ids), size):
+        chunk = delivery_ids[start:start + size]
+        try:
+            if countdown:
+                tasks.push_deliveries.apply_async(args=[chunk], kwargs={"initial": initial}, countdown=countdown)
+            else:
+                tasks.push_deliveries.delay(chunk, initial=initial)
+        except Exception:
+            log.exception("could not queue the push of %d deliveries; the sweep will send them", len(chunk))
+
+
+@transaction.atomic
+def briefing_acknowledge(*, briefing: Briefing, officer_id, actor, request=None) -> Delivery:
+    """The officer has read the briefing: every one of their rows is acknowledged (idempotent)."""
+    rows = list(Delivery.objects.select_for_update().filter(briefing=briefing, officer_id=officer_id)
+                .order_by("created_at", "id"))
+    if not rows:
+        raise NotFound("No such briefing.")
+    done = [r for r in rows if r.acknowledged_at]
+    if done:
+        return min(done, key=lambda r: r.acknowledged_at)
+    now = timezone.now()
+    Delivery.objects.filter(pk__in=[r.pk for r in rows]).update(state=DeliveryState.ACKNOWLEDGED,
+                                                                acknowledged_at=now, updated_at=now)
+    for row in rows:
+        row.state, row.acknowledged_at, row.updated_at = DeliveryState.ACKNOWLEDGED, now, now
+    audit_record(action="briefing.acknowledge", actor=actor, obj=briefing, request=request,
+                 details={"officer": str(officer_id), "deliveries": [str(r.pk) for r in rows]})
+    realtime.delivery_events_after_commit(rows)
+    return rows[0]
+
+
+# Sending -------------------------------------------------------------------------------------
+
+def _claim(ids: list[str], *, initial: bool) -> list[Delivery]:
+    """Takes the queued rows among ids that are due (or never tried, for the first send), and
+    holds them for conf.push_stale_after() so that no other task or sweep sends them too."""
+    now = timezone.now()
+    with transaction.atomic():
+        due = Delivery.objects.filter(pk__in=ids, state=DeliveryState.QUEUED)
+        due = due.filter(attempts=0) if initial else due.filter(next_attempt_at__lte=now)
+        if connection.features.has_select_for_update_skip_locked:
+            due = due.select_for_update(skip_locked=True)
+        rows = list(due.only("id", "briefing_id", "officer_id", "device_id", "token", "attempts"))
+        if rows:
+            Delivery.objects.filter(pk__in=[r.pk for r in rows]).update(
+                attempts=F("attempts") + 1, next_attempt_at=now + conf.push_stale_after(), updated_at=now)
+    for row in rows:
+        row.attempts += 1
+    return rows
+
+
+def retry_delay(attempts: int, retry_after: float | None) -> float:
+    """Exponential backoff with a little jitter; FCM's Retry-After wins when it is longer."""
+    backoff = min(conf.push_backoff_max(), conf.push_backoff_base() * 2 ** max(0, attempts - 1))
+    backoff *= 1 + random.random() * 0.1
+    return max(backoff, retry_after or 0.0)
+
+
+def _retire_token(row: Delivery, token: str, code: str) -> None:
+    from apps.devices.models import Device
+
+    retired = Device.objects.filter(pk=row.device_id, push_token_hash=hashlib.sha256(token.encode()).hexdigest()) \
+        .update(push_token=None, push_token_hash=None, push_token_updated_at=timezone.now())
+    if retired:
+        audit_record(action="device.push_token_retire", obj=None, object_type="device", object_id=row.device_id,
+                     details={"reason": code, "token_sha256": hashlib.sha256(token.encode()).hexdigest()[:16],
+                              "briefing": str(row.briefing_id)})
+
+
+def _record(rows: list[Delivery], results: list[PushResult]) -> dict:
+    """Writes each outcome; returns {delivery_id: seconds} for the ones to try again."""
+    now = timezone.now()
+    sent: list[tuple[Delivery, str]] = []
+    final: dict[tuple[str, str], list] = defaultdict(list)  # (state, error) -> ids
+    retry: dict[str, float] = {}
+    retry_groups: dict[tuple[str, float], list] = defaultdict(list)
+    for row, result in zip(rows, results, strict=True):
+        if result.ok:
+            sent.append((row, result.message_id or ""))
+        elif result.retire_token:
+            final[(DeliveryState.UNREGISTERED, result.error_code or "UNREGISTERED")].append(row.pk)
+            _retire_token(row, row.token, result.error_code or "")
+        elif result.retry and row.attempts < conf.push_max_attempts():
+            delay = retry_delay(row.attempts, result.retry_after)
+            retry[str(row.pk)] = delay
+            retry_groups[(result.error_code or "UNAVAILABLE", round(delay, 2))].append(row.pk)
+        else:
+            final[(DeliveryState.FAILED, result.error_code or "error")].append(row.pk)
+    with transaction.atomic():
+        if sent:
+            Delivery.objects.filter(pk__in=[r.pk for r, _ in sent], state=DeliveryState.QUEUED).update(
+                state=DeliveryState.SENT, sent_at=now, updated_at=now, error="", next_attempt_at=None)
+            Delivery.objects.bulk_update([Delivery(pk=r.pk, message_id=m[:200]) for r, m in sent], ["message_id"],
+                                         batch_size=500)
+        for (state, error), ids in final.items():
+            Delivery.objects.filter(pk__in=ids, state=DeliveryState.QUEUED).update(
+                state=state, error=error[:200], updated_at=now, next_attempt_at=None)
+        for (error, delay), ids in retry_groups.items():
+            Delivery.objects.filter(pk__in=ids, state=DeliveryState.QUEUED).update(
+                error=error[:200], updated_at=now, next_attempt_at=now + timedelta(seconds=delay))
+        changed = [r.pk for r, _ in sent] + [pk for ids in final.values() for pk in ids]
+        if changed:
+            realtime.delivery_events_after_commit(list(Delivery.objects.filter(pk__in=changed)))
+    return retry
+
+
+def _messages(rows: list[Delivery]) -> list[PushMessage]:
+    briefings = {b.pk: b for b in Briefing.objects.filter(pk__in={r.briefing_id for r in rows})}
+    templates = {pk: notification.message_for(b) for pk, b in briefings.items()}
+    return [dataclasses.replace(templates[r.briefing_id], token=r.token) for r in rows]
+
+
+def deliveries_send(*, delivery_ids: list[str], initial: bool = False) -> dict[str, int]:
+    """Sends the due ones among these deliveries and records each outcome.
+
+    Short waits (flaky or rate-limited answers) are slept off here, up to
+    conf.push_inline_retry_budget() in all; longer ones go back to the broker with a countdown
+    (or, when tasks run in process, to the periodic sweep).
+    """
+    from celery import current_app
+
+    deadline = time.monotonic() + conf.push_inline_retry_budget()
+    ids, counts = list(map(str, delivery_ids)), {"sent": 0, "retry": 0, "other": 0}
+    while ids:
+        rows = _claim(ids, initial=initial)
+        initial = False
+        if not rows:
+            break
+        results = push.send_batch(_messages(rows))
+        retry = _record(rows, results)
+        sent_now = sum(1 for r in results if r.ok)
+        counts["sent"] += sent_now
+        counts["other"] += len(rows) - sent_now - len(retry)
+        if not retry:
+            break
+        wait = max(retry.values())
+        if time.monotonic() + wait > deadline:
+            counts["retry"] = len(retry)
+            if not current_app.conf.task_always_eager:
+                enqueue_sends(list(retry), countdown=wait + 0.05)
+            break
+        time.sleep(wait + 0.01)
+        ids = list(retry)
+    return counts
+
+
+def deliveries_sweep(*, limit: int = 20_000) -> int:
+    """Queues every delivery whose retry time or lease has passed (lost tasks, broker or FCM down)."""
+    due = [str(pk) for pk in selectors.deliveries_due(limit=limit)]
+    if due:
+        enqueue_sends(due)
+    return len(due)

@@ -1,0 +1,21 @@
+"""Background work of the briefings app: sending pushes in batches, and the sweep that resends."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+
+@shared_task(name="apps.briefings.tasks.push_deliveries", ignore_result=True)
+def push_deliveries(delivery_ids: list[str], initial: bool = False) -> dict:
+    """Sends one batch (at most 500) of deliveries; idempotent: sent rows are never sent again."""
+    from .services import deliveries_send
+
+    return deliveries_send(delivery_ids=delivery_ids, initial=initial)
+
+
+@shared_task(name="apps.briefings.tasks.push_sweep", ignore_result=True)
+def push_sweep() -> int:
+    """Queues deliveries whose retry time or lease has passed (FCM or the broker was down)."""
+    from .services import deliveries_sweep
+
+    return deliveries_sweep()

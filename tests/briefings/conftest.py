@@ -1,0 +1,86 @@
+"""Fixtures for briefings: officer phones (with push tokens and locations), photos, pushes read back."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import uuid
+from datetime import timedelta
+
+import httpx
+import pytest
+from django.conf import settings
+from django.utils import timezone
+
+SCENE = {"lat": 40.7128, "lon": -74.0060}
+
+
+def token_for(prefix: str = "") -> str:
+    return f"{prefix}brf-{uuid.uuid4().hex}"
+
+
+@pytest.fixture
+def make_phone(db):
+    """make_phone(officer, token=..., lat=, lon=, age=timedelta, revoked=False) -> Device (kind phone)."""
+    from apps.devices.models import Device, DeviceKind
+
+    def make(officer, *, token: str | None = "", lat: float | None = None, lon: float | None = None,
+             age: timedelta = timedelta(seconds=30), revoked: bool = False):
+        token = token_for() if token == "" else token
+        now = timezone.now()
+        return Device.objects.create(
+            kind=DeviceKind.PHONE, serial=f"PH-{uuid.uuid4().hex[:10]}", officer=officer,
+            push_token=token, push_token_hash=hashlib.sha256(token.encode()).hexdigest() if token else None,
+            lat=lat, lon=lon, location_at=(now - age) if lat is not None else None,
+            revoked_at=now if revoked else None)
+
+    return make
+
+
+@pytest.fixture
+def phone_client(db):
+    """phone_client(device) -> APIClient authenticated as the enrolled phone itself."""
+    from apps.accounts.tokens import DEVICE_PREFIX, hash_token, new_token
+    from tests.helpers import api_client
+
+    def make(device):
+        token = new_token(DEVICE_PREFIX)
+        device.token_hash = hash_token(token)
+        device.save(update_fields=["token_hash"])
+        return api_client(token=token)
+
+    return make
+
+
+def jpeg(size=(1200, 800), *, color=(200, 30, 30), exif=None) -> bytes:
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", size, color).save(out, "JPEG", quality=90, **({"exif": exif} if exif is not None else {}))
+    return out.getvalue()
+
+
+def upload(api, data: bytes, name: str = "photo.jpg", content_type: str = "image/jpeg"):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    return api.post("/api/v1/media", {"file": SimpleUploadedFile(name, data, content_type=content_type)},
+                    format="multipart")
+
+
+def pushed(token: str) -> list[dict]:
+    """The FCM HTTP v1 `message` objects a phone with this token got, from the fake or the outbox."""
+    if settings.RTCC_FCM_CREDENTIALS:
+        rows = httpx.get(f"{settings.RTCC_FCM_ENDPOINT}/_messages", params={"token": token}, timeout=5).json()
+        return [row["message"] for row in rows]
+    from apps.briefings.push import FcmBackend, PushMessage, get_backend
+
+    fields = ("token", "data", "title", "body", "image", "priority", "collapse_key")
+    return [FcmBackend.encode(PushMessage(**{k: row[k] for k in fields})) for row in get_backend().read(token=token)]
+
+
+def briefing_payload(audience: dict, **fields) -> dict:
+    return {"priority": "urgent", "title": "Armed robbery suspect",
+            "suspects": [{"description": "30s, red hoodie", "sex": "Male", "armed": True}],
+            "vehicles": [{"plate": "ABC123", "make": "Honda", "model": "Civic", "color": "Silver",
+                          "direction": "north"}],
+            "audience": audience, **fields}

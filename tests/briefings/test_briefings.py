@@ -1,0 +1,299 @@
+"""Briefings through the API: audience by each mode, counts before and after sending, the
+officer's own list and acknowledgement, role checks on every endpoint, bad input."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+
+import pytest
+
+from apps.briefings.models import Delivery
+from tests.briefings.conftest import SCENE, briefing_payload, jpeg, pushed, upload
+from tests.conftest import ROLES
+from tests.helpers import error_code
+
+pytestmark = pytest.mark.django_db(transaction=True)  # pushes go out after commit
+
+
+def create(api, audience, **fields):
+    return api.post("/api/v1/briefings", briefing_payload(audience, **fields), format="json")
+
+
+def deliveries(api, briefing_id) -> list[dict]:
+    body = api.get(f"/api/v1/briefings/{briefing_id}/deliveries", {"page_size": 500}).json()
+    return body["results"]
+
+
+def test_named_officers_get_one_delivery_per_phone_and_officers_without_a_phone_still_count(
+        client_for, operator, make_user, make_phone):
+    two_phones, one_phone, no_phone, no_token = (make_user("officer") for _ in range(4))
+    a, b = make_phone(two_phones), make_phone(two_phones)
+    c = make_phone(one_phone)
+    make_phone(one_phone, revoked=True)  # a revoked phone is nobody's phone
+    make_phone(no_token, token=None)
+    api = client_for(operator)
+    audience = {"officers": [str(u.pk) for u in (two_phones, one_phone, no_phone, no_token)]}
+
+    preview = api.post("/api/v1/briefings/preview", {"audience": audience}, format="json")
+    assert preview.status_code == 200, preview.content
+    assert preview.json()["recipients"] == 4
+    assert preview.json()["phones"] == 3
+    assert preview.json()["officers_without_phone"] == 2
+
+    response = create(api, audience)
+    assert response.status_code == 201, response.content
+    body = response.json()
+    assert body["recipients"] == 4 and body["phones"] == 3
+    assert body["deliveries"]["sent"] == 3  # tasks run in process: already sent
+    assert body["deliveries"]["failed"] == 2
+
+    rows = deliveries(api, body["id"])
+    assert {(r["officer"], r["device"], r["state"], r["error"]) for r in rows} == {
+        (str(two_phones.pk), str(a.pk), "sent", None), (str(two_phones.pk), str(b.pk), "sent", None),
+        (str(one_phone.pk), str(c.pk), "sent", None), (str(no_phone.pk), None, "failed", "no_phone"),
+        (str(no_token.pk), rows[-1]["device"] if rows[-1]["officer"] == str(no_token.pk) else
+         next(r["device"] for r in rows if r["officer"] == str(no_token.pk)), "failed", "no_push_token"),
+    }
+    assert all(r["sent_at"] for r in rows if r["state"] == "sent")
+    for phone in (a, b, c):
+        assert len(pushed(phone.push_token)) == 1
+    detail = api.get(f"/api/v1/briefings/{body['id']}").json()
+    assert detail["recipients"] == 4 and detail["deliveries"]["sent"] == 3
+
+
+def test_incident_audience_reaches_the_officers_assigned_to_it(client_for, operator, make_user, make_phone):
+    on_scene, elsewhere = make_user("officer"), make_user("officer")
+    phone, other = make_phone(on_scene), make_phone(elsewhere)
+    api = client_for(operator)
+    incident = api.post("/api/v1/incidents", {"title": "Robbery", "location": SCENE}, format="json").json()
+    api.post(f"/api/v1/incidents/{incident['id']}/officers", {"officers": [str(on_scene.pk)]}, format="json")
+
+    assert api.post("/api/v1/briefings/preview", {"incident": incident["id"], "audience": {"incident": True}},
+                    format="json").json()["recipients"] == 1
+    response = create(api, {"incident": True}, incident=incident["id"])
+    assert response.status_code == 201, response.content
+    assert response.json()["recipients"] == 1 and response.json()["incident"] == incident["id"]
+    assert len(pushed(phone.push_token)) == 1
+    assert pushed(other.push_token) == []
+
+
+def test_near_audience_counts_only_fresh_locations_within_the_radius(client_for, operator, make_user, make_phone):
+    near, stale, far, unlocated = (make_user("officer") for _ in range(4))
+    inside = make_phone(near, lat=SCENE["lat"] + 0.002, lon=SCENE["lon"])  # ~220 m north
+    old = make_phone(stale, lat=SCENE["lat"], lon=SCENE["lon"], age=timedelta(minutes=11))  # right there, but stale
+    away = make_phone(far, lat=SCENE["lat"] + 0.05, lon=SCENE["lon"])  # ~5.5 km
+    make_phone(unlocated)
+    api = client_for(operator)
+    audience = {"near": {**SCENE, "radius_m": 500}}
+
+    preview = api.post("/api/v1/briefings/preview", {"audience": audience}, format="json").json()
+    assert preview["recipients"] == 1 and preview["officers"] == [str(near.pk)]
+    response = create(api, audience)
+    assert response.status_code == 201 and response.json()["recipients"] == 1
+    assert len(pushed(inside.push_token)) == 1
+    assert pushed(old.push_token) == [] and pushed(away.push_token) == []
+    # a wider circle takes in the far phone, never the stale one
+    wide = api.post("/api/v1/briefings/preview", {"audience": {"near": {**SCENE, "radius_m": 10_000}}},
+                    format="json").json()
+    assert set(wide["officers"]) == {str(near.pk), str(far.pk)}
+
+
+def test_freshness_is_configurable(client_for, operator, officer, make_phone, settings):
+    make_phone(officer, lat=SCENE["lat"], lon=SCENE["lon"], age=timedelta(minutes=3))
+    api = client_for(operator)
+    audience = {"audience": {"near": {**SCENE, "radius_m": 100}}}
+    assert api.post("/api/v1/briefings/preview", audience, format="json").json()["recipients"] == 1
+    settings.RTCC_BRIEFING_LOCATION_FRESHNESS = timedelta(minutes=2)
+    assert api.post("/api/v1/briefings/preview", audience, format="json").json()["recipients"] == 0
+
+
+def test_officer_reads_own_briefings_newest_first_and_acknowledges(client_for, operator, officer, other_officer,
+                                                                   make_phone, phone_client):
+    phone = make_phone(officer)
+    make_phone(other_officer)
+    api = client_for(operator)
+    first = create(api, {"officers": [str(officer.pk)]}, title="First").json()
+    second = create(api, {"officers": [str(officer.pk)]}, title="Second").json()
+    not_mine = create(api, {"officers": [str(other_officer.pk)]}, title="Not mine").json()
+
+    me = client_for(officer)
+    listed = me.get("/api/v1/me/briefings").json()
+    assert [b["title"] for b in listed["results"]] == ["Second", "First"]
+    assert listed["results"][0]["delivery_state"] == "sent"
+    assert me.get(f"/api/v1/briefings/{first['id']}").status_code == 200
+    assert me.get(f"/api/v1/briefings/{not_mine['id']}").status_code == 404
+
+    acked = me.post(f"/api/v1/briefings/{second['id']}/ack")
+    assert acked.status_code == 200, acked.content
+    at = acked.json()["acknowledged_at"]
+    again = me.post(f"/api/v1/briefings/{second['id']}/ack")
+    assert again.status_code == 200 and again.json()["acknowledged_at"] == at  # idempotent
+    rows = deliveries(api, second["id"])
+    assert [(r["state"], r["acknowledged_at"] is not None) for r in rows] == [("acknowledged", True)]
+    assert me.get("/api/v1/me/briefings").json()["results"][0]["delivery_state"] == "acknowledged"
+
+    # not a recipient: 404, and nothing changes
+    response = me.post(f"/api/v1/briefings/{not_mine['id']}/ack")
+    assert response.status_code == 404 and error_code(response) == "not_found"
+    assert deliveries(api, not_mine["id"])[0]["state"] == "sent"
+    assert me.post(f"/api/v1/briefings/{uuid.uuid4()}/ack").status_code == 404
+
+    # the officer's phone reads and acknowledges as the officer
+    handset = phone_client(phone)
+    assert [b["title"] for b in handset.get("/api/v1/me/briefings").json()["results"]] == ["Second", "First"]
+    assert handset.post(f"/api/v1/briefings/{first['id']}/ack").status_code == 200
+    assert deliveries(api, first["id"])[0]["state"] == "acknowledged"
+
+
+def test_acknowledgement_reaches_the_console(client_for, operator, officer, make_phone):
+    from asgiref.sync import async_to_sync
+    from channels.layers import get_channel_layer
+
+    from apps.core.realtime import CONSOLE_GROUP
+
+    make_phone(officer)
+    layer = get_channel_layer()
+    channel = async_to_sync(layer.new_channel)()
+    async_to_sync(layer.group_add)(CONSOLE_GROUP, channel)
+    try:
+        briefing = create(client_for(operator), {"officers": [str(officer.pk)]}).json()
+        client_for(officer).post(f"/api/v1/briefings/{briefing['id']}/ack")
+        seen = []
+        while not seen or seen[-1]["state"] != "acknowledged":
+            message = async_to_sync(layer.receive)(channel)
+            event = message["event"]
+            if event["type"] == "delivery.update" and event["delivery"]["briefing"] == briefing["id"]:
+                seen.append(event["delivery"])
+        assert [d["state"] for d in seen] == ["sent", "acknowledged"]
+        assert seen[-1]["officer"] == str(officer.pk) and seen[-1]["acknowledged_at"]
+    finally:
+        async_to_sync(layer.group_discard)(CONSOLE_GROUP, channel)
+
+
+def test_briefing_audit_trail(client_for, operator, officer, make_phone):
+    from apps.audit.models import AuditEvent
+
+    make_phone(officer)
+    api = client_for(operator)
+    media_id = upload(api, jpeg()).json()["id"]
+    briefing = create(api, {"officers": [str(officer.pk)]},
+                      suspects=[{"description": "Male, 30s", "photo": media_id}]).json()
+    client_for(officer).post(f"/api/v1/briefings/{briefing['id']}/ack")
+    created = AuditEvent.objects.get(action="briefing.create", object_id=briefing["id"])
+    assert created.details["recipients"] == 1
+    assert created.details["audience"] == {"officers": [str(officer.pk)]}
+    assert AuditEvent.objects.filter(action="media.upload", object_id=media_id).exists()
+    assert AuditEvent.objects.filter(action="briefing.acknowledge", object_id=briefing["id"]).count() == 1
+
+
+# Role checks -----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("role", ROLES)
+def test_roles_on_every_briefing_endpoint(role, personas, client_for, make_phone):
+    officer, operator = personas["officer"], personas["operator"]
+    make_phone(officer)
+    briefing = create(client_for(operator), {"officers": [str(officer.pk)]}).json()
+    media_id = upload(client_for(operator), jpeg()).json()["id"]
+    api = client_for(personas[role])
+    got = {
+        "create": create(api, {"officers": [str(officer.pk)]}).status_code,
+        "preview": api.post("/api/v1/briefings/preview", {"audience": {"officers": [str(officer.pk)]}},
+                            format="json").status_code,
+        "upload": upload(api, jpeg()).status_code,
+        "list": api.get("/api/v1/briefings").status_code,
+        "read": api.get(f"/api/v1/briefings/{briefing['id']}").status_code,
+        "deliveries": api.get(f"/api/v1/briefings/{briefing['id']}/deliveries").status_code,
+        "mine": api.get("/api/v1/me/briefings").status_code,
+        "image": api.get(f"/api/v1/media/{media_id}/image").status_code,
+        "ack": api.post(f"/api/v1/briefings/{briefing['id']}/ack").status_code,
+    }
+    expected = {
+        "operator": {"create": 201, "preview": 200, "upload": 201, "list": 200, "read": 200, "deliveries": 200,
+                     "mine": 403, "image": 200, "ack": 403},
+        "officer": {"create": 403, "preview": 403, "upload": 403, "list": 200, "read": 200, "deliveries": 200,
+                    "mine": 200, "image": 200, "ack": 200},
+    }.get(role, {name: 403 for name in got})
+    assert got == expected
+
+
+def test_anonymous_is_401_everywhere(anon):
+    some = uuid.uuid4()
+    for method, path in [("post", "/api/v1/briefings"), ("post", "/api/v1/briefings/preview"),
+                         ("get", "/api/v1/briefings"), ("get", f"/api/v1/briefings/{some}"),
+                         ("get", f"/api/v1/briefings/{some}/deliveries"), ("post", f"/api/v1/briefings/{some}/ack"),
+                         ("get", "/api/v1/me/briefings"), ("post", "/api/v1/media"),
+                         ("get", f"/api/v1/media/{some}/image"), ("get", f"/api/v1/media/{some}/thumbnail")]:
+        response = getattr(anon, method)(path)
+        assert response.status_code == 401, (method, path)
+        assert error_code(response) == "not_authenticated"
+
+
+def test_a_bodycam_cannot_read_briefings(make_phone, phone_client, officer, client_for, operator):
+    from apps.devices.models import DeviceKind
+
+    cam = make_phone(officer)
+    cam.kind = DeviceKind.BODYCAM
+    cam.save(update_fields=["kind"])
+    handset = phone_client(cam)
+    assert handset.get("/api/v1/me/briefings").status_code == 403
+    assert handset.post("/api/v1/briefings", briefing_payload({"officers": [str(officer.pk)]}),
+                        format="json").status_code == 403
+
+
+# Bad input -------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("change, field", [
+    ({"audience": None}, "audience"),
+    ({"audience": {}}, "audience"),
+    ({"audience": {"officers": []}}, "audience"),
+    ({"audience": {"officers": ["nope"]}}, "audience"),
+    ({"audience": {"incident": True}}, "incident"),  # no incident given
+    ({"audience": {"incident": False}}, "audience"),
+    ({"audience": {"everyone": True}}, "audience"),
+    ({"audience": {"near": {"lat": 95, "lon": 0, "radius_m": 100}}}, "audience"),
+    ({"audience": {"near": {"lat": 40, "lon": -74}}}, "audience"),
+    ({"priority": "whenever"}, "priority"),
+    ({"priority": None}, "priority"),
+    ({"title": ""}, "title"),
+    ({"suspects": [{"name": "no description"}]}, "suspects"),
+    ({"suspects": [{"description": "x", "photo": "not-a-uuid"}]}, "suspects"),
+    ({"vehicles": [{"make": "no plate"}]}, "vehicles"),
+    ({"vehicles": [{"plate": "X", "year": "last year"}]}, "vehicles"),
+    ({"incident": "not-a-uuid"}, "incident"),
+])
+def test_bad_briefings_are_400_and_store_nothing(change, field, client_for, operator, officer, make_phone):
+    from apps.briefings.models import Briefing
+
+    make_phone(officer)
+    payload = {**briefing_payload({"officers": [str(officer.pk)]}), **change}
+    payload = {k: v for k, v in payload.items() if v is not None}
+    response = client_for(operator).post("/api/v1/briefings", payload, format="json")
+    assert response.status_code == 400, response.content
+    assert error_code(response) == "invalid"
+    assert any(name.startswith(field) for name in response.json()["error"]["fields"]), response.json()
+    assert Briefing.objects.count() == 0 and Delivery.objects.count() == 0
+
+
+def test_unknown_ids_are_400_and_store_nothing(client_for, operator, officer, clerk, make_phone):
+    from apps.briefings.models import Briefing
+
+    make_phone(officer)
+    api = client_for(operator)
+    for audience, extra, field in [
+        ({"officers": [str(officer.pk), str(uuid.uuid4())]}, {}, "audience.officers"),
+        ({"officers": [str(clerk.pk)]}, {}, "audience.officers"),  # not an officer
+        ({"officers": [str(officer.pk)]}, {"incident": str(uuid.uuid4())}, "incident"),
+        ({"officers": [str(officer.pk)]}, {"suspects": [{"description": "x", "photo": str(uuid.uuid4())}]},
+         "suspects.0.photo"),
+        ({"officers": [str(officer.pk)]}, {"vehicles": [{"plate": "X1", "photo": str(uuid.uuid4())}]},
+         "vehicles.0.photo"),
+    ]:
+        response = api.post("/api/v1/briefings", briefing_payload(audience, **extra), format="json")
+        assert response.status_code == 400, (audience, extra, response.content)
+        assert field in response.json()["error"]["fields"], response.json()
+    assert Briefing.objects.count() == 0 and Delivery.objects.count() == 0
+    assert api.get(f"/api/v1/briefings/{uuid.uuid4()}").status_code == 404
+    assert api.get(f"/api/v1/briefings/{uuid.uuid4()}/deliveries").status_code == 404
+    assert api.get("/api/v1/briefings/not-a-uuid").status_code == 404
+    assert api.get("/api/v1/briefings", {"page": "x"}).status_code == 400
