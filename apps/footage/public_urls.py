@@ -2,8 +2,9 @@
 
 from django.urls import path
 
-from . import views
+from . import records_apis, views
 
 urlpatterns = [
     path("upload/<str:token>", views.upload_part, name="footage-upload-part"),
+    path("download/<str:token>", records_apis.clip_bytes, name="footage-download"),  # records side
 ]
