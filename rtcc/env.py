@@ -81,6 +81,10 @@ def parse_database_url(environ: dict, data_dir: Path) -> dict:
             parsed.port  # noqa: B018 - raises on a port that is not a number
         except ValueError:
             raise ImproperlyConfigured("DATABASE_URL has a port that is not a number") from None
+    if config["ENGINE"].endswith("sqlite3"):
+        # as the embedded default: without IMMEDIATE, concurrent read-then-write requests get "database is locked"
+        config["OPTIONS"] = {"timeout": 30, "transaction_mode": "IMMEDIATE",
+                             "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"}
     return config
 
 

@@ -8,6 +8,19 @@ from . import conf
 from .models import DeviceKind
 
 
+class StrictCharField(serializers.CharField):
+    """Text only: a number where a serial or a token belongs is a mistake, not something to coerce."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class StrictRegexField(StrictCharField, serializers.RegexField):
+    pass
+
+
 class LocationOut(serializers.Serializer):
     lat = serializers.FloatField()
     lon = serializers.FloatField()
@@ -61,16 +74,16 @@ class EnrollmentCodeOut(serializers.Serializer):
 
 class DeviceCreateIn(serializers.Serializer):
     kind = serializers.ChoiceField(choices=DeviceKind.values)
-    serial = serializers.RegexField(r"^[A-Za-z0-9][A-Za-z0-9._:/-]*$", max_length=64,
+    serial = StrictRegexField(r"^[A-Za-z0-9][A-Za-z0-9._:/-]*$", max_length=64,
                                     error_messages={"invalid": "Use letters, digits and . _ : / - only."})
-    model = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
-    label = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
-    firmware = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
+    model = StrictCharField(max_length=64, required=False, allow_blank=True, default="")
+    label = StrictCharField(max_length=64, required=False, allow_blank=True, default="")
+    firmware = StrictCharField(max_length=64, required=False, allow_blank=True, default="")
 
 
 class EnrollIn(serializers.Serializer):
-    serial = serializers.CharField(max_length=64)
-    code = serializers.CharField(max_length=64)
+    serial = StrictCharField(max_length=64)
+    code = StrictCharField(max_length=64)
 
 
 class EnrollOut(serializers.Serializer):
@@ -94,7 +107,7 @@ class DeviceFilterIn(serializers.Serializer):
 
 
 class PushTokenIn(serializers.Serializer):
-    token = serializers.CharField(max_length=conf.PUSH_TOKEN_MAX, allow_blank=False, trim_whitespace=True)
+    token = StrictCharField(max_length=conf.PUSH_TOKEN_MAX, allow_blank=False, trim_whitespace=True)
 
 
 class AssignmentOut(serializers.Serializer):

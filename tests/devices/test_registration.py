@@ -1,0 +1,107 @@
+"""POST /api/v1/devices: IT registers a device and gets its enrollment code once."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from apps.audit.models import AuditEvent
+from apps.devices.models import Device
+from tests.devices.conftest import CALLERS
+from tests.helpers import error_code
+
+pytestmark = pytest.mark.django_db
+
+EXPECTED = {"officer": 403, "operator": 403, "clerk": 403, "it": 201, "superuser": 201, "anonymous": 401,
+            "bodycam": 403, "phone": 403}
+
+
+@pytest.mark.parametrize("who", CALLERS)
+def test_register_by_role(caller, who):
+    client = caller(who)
+    before = Device.objects.count()
+    response = client.post("/api/v1/devices", {"kind": "bodycam", "serial": "CAM-ROLE-1"}, format="json")
+    assert response.status_code == EXPECTED[who], response.content
+    created = Device.objects.filter(serial="CAM-ROLE-1").count()
+    assert created == (1 if EXPECTED[who] == 201 else 0)
+    if EXPECTED[who] != 201:
+        assert error_code(response) in {"forbidden", "not_authenticated"}
+        assert Device.objects.count() == before
+
+
+def test_register_answers_device_and_code_once(caller):
+    it = caller("it")
+    response = it.post("/api/v1/devices", {"kind": "phone", "serial": "PH-1", "model": "Pixel 8",
+                                           "label": "Reyes phone"}, format="json")
+    assert response.status_code == 201
+    body = response.json()
+    for name in ("id", "kind", "serial", "label", "officer", "online", "last_seen", "recording", "battery_pct",
+                 "storage_free_mb", "location", "revoked", "enrollment_code", "enrollment_expires_at"):
+        assert name in body, name
+    assert body["kind"] == "phone" and body["serial"] == "PH-1" and body["label"] == "Reyes phone"
+    assert body["officer"] is None and body["online"] is False and body["location"] is None
+    assert body["revoked"] is False
+    code = body["enrollment_code"]
+    assert len(code) >= 8
+    expires = timezone.datetime.fromisoformat(body["enrollment_expires_at"])
+    assert timedelta(hours=23) < expires - timezone.now() <= timedelta(hours=24)
+    # shown once: the stored form is a keyed hash, and no later read shows it
+    device = Device.objects.get(pk=body["id"])
+    assert code not in device.enrollment_code_hash and len(device.enrollment_code_hash) == 64
+    detail = it.get(f"/api/v1/devices/{body['id']}").json()
+    assert "enrollment_code" not in detail and code not in str(detail)
+
+
+def test_codes_are_random(register):
+    codes = {register("bodycam")[1] for _ in range(20)}
+    assert len(codes) == 20
+    assert all(len(code) == 10 for code in codes)  # 10 base32 characters: 50 bits
+
+
+def test_serial_unique_per_kind(caller):
+    it = caller("it")
+    assert it.post("/api/v1/devices", {"kind": "bodycam", "serial": "X-1"}, format="json").status_code == 201
+    again = it.post("/api/v1/devices", {"kind": "bodycam", "serial": "X-1"}, format="json")
+    assert again.status_code == 409
+    assert error_code(again) == "serial_taken"
+    # the same serial on the other kind is another device
+    assert it.post("/api/v1/devices", {"kind": "phone", "serial": "X-1"}, format="json").status_code == 201
+    assert Device.objects.filter(serial="X-1").count() == 2
+
+
+@pytest.mark.parametrize("payload", [
+    {},
+    {"kind": "drone", "serial": "D-1"},
+    {"kind": "bodycam"},
+    {"kind": "bodycam", "serial": ""},
+    {"kind": "bodycam", "serial": "   "},
+    {"kind": "bodycam", "serial": "x" * 65},
+    {"kind": "bodycam", "serial": "has space"},
+    {"kind": "bodycam", "serial": 12},
+    {"kind": "bodycam", "serial": "OK-1", "label": "x" * 65},
+    {"kind": ["bodycam"], "serial": "OK-2"},
+])
+def test_register_bad_input(caller, payload):
+    response = caller("it").post("/api/v1/devices", payload, format="json")
+    assert response.status_code == 400, response.content
+    assert error_code(response) == "invalid"
+    assert response.json()["error"]["fields"]
+    assert Device.objects.count() == 0
+
+
+def test_register_malformed_json(caller):
+    response = caller("it").post("/api/v1/devices", data="{not json", content_type="application/json")
+    assert response.status_code == 400
+    assert error_code(response) == "malformed_request"
+    assert Device.objects.count() == 0
+
+
+def test_register_is_audited(caller, it_user):
+    response = caller("it").post("/api/v1/devices", {"kind": "bodycam", "serial": "AUD-1"}, format="json")
+    event = AuditEvent.objects.get(action="device.register")
+    assert event.object_id == response.json()["id"]
+    assert event.actor_id == str(it_user.pk)
+    assert event.details["serial"] == "AUD-1"
+    assert response.json()["enrollment_code"] not in str(event.details)
