@@ -7,6 +7,7 @@ import { briefingHtml } from "./briefing_view.js";
 const officers = directoryOf(readJson("officers-data", []));
 const briefingId = readJson("briefing-id", "");
 const deliveries = new Map(); // key -> delivery
+const phones = new Map(); // device id -> label
 const STATES = ["queued", "sent", "acknowledged", "unregistered", "failed"];
 const ORDER = { failed: 0, unregistered: 1, queued: 2, sent: 3, acknowledged: 4 };
 const live = new Live();
@@ -19,7 +20,7 @@ function paint() {
     || officerName(officers, a.officer).localeCompare(officerName(officers, b.officer)));
   $("#deliveries tbody").innerHTML = list.length ? list.map((d) => `<tr data-officer="${esc(d.officer)}" data-state="${esc(d.state)}">
       <td><strong>${esc(officerName(officers, d.officer))}</strong></td>
-      <td class="mono">${esc(d.device_label || (d.device ? String(d.device).slice(0, 8) : "–"))}</td>
+      <td class="mono">${esc(phones.get(d.device) || (d.device ? String(d.device).slice(0, 8) : "–"))}</td>
       <td><span class="state ${esc(d.state)}">${esc(d.state)}</span></td>
       <td class="num" title="${esc(fmtDateTime(d.sent_at))}">${esc(fmtTime(d.sent_at)) || "–"}</td>
       <td class="num" title="${esc(fmtDateTime(d.acknowledged_at))}">${esc(fmtTime(d.acknowledged_at)) || "–"}</td>
@@ -40,6 +41,11 @@ async function load() {
   } catch (err) {
     showError(err, "Briefing");
     $("#b-content").innerHTML = `<p class="empty">${esc(err.message)}</p>`;
+  }
+  if (!phones.size) {
+    try {
+      for (const p of await getAll("devices?kind=phone&page_size=500")) phones.set(p.id, p.label || p.serial);
+    } catch (err) { /* ids are shown instead */ }
   }
   try {
     const list = await getAll(`briefings/${briefingId}/deliveries?page_size=500`);

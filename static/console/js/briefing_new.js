@@ -171,7 +171,10 @@ async function preview() {
   try {
     const result = await post("briefings/preview", body);
     if (seq !== previewSeq) return;
-    const phonesNote = result.phones !== undefined ? `${result.phones} with a registered phone` : "";
+    const parts = [];
+    if (result.phones !== undefined) parts.push(`${result.phones} phone${result.phones === 1 ? "" : "s"} to push to`);
+    if (result.officers_without_phone) parts.push(`${result.officers_without_phone} officer(s) without a registered phone`);
+    const phonesNote = parts.join(" · ");
     showCount(result.recipients, phonesNote);
   } catch (err) {
     if (seq !== previewSeq) return;

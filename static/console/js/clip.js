@@ -1,5 +1,5 @@
 // One clip: details and hash, retrieval with a reason, classification, legal hold, custody trail.
-import { api, get, getAll, patch, post } from "./api.js";
+import { api, get, patch, post } from "./api.js";
 import { deviceName, incidentName, loadCategories } from "./clips.js";
 import { $, askText, busy, directoryOf, esc, fmtBytes, fmtDateTime, fmtDuration, notify, officerName, readJson, showError, showFieldErrors } from "./ui.js";
 
@@ -45,10 +45,18 @@ function paint() {
   $("#access-form button").title = clip.state === "available" ? "" : `The clip is ${clip.state}: only verified clips can be retrieved.`;
 }
 
-function actorText(a) {
+function actorText(e) {
+  if (e.actor_label) return e.actor_type && e.actor_type !== "user" ? `${e.actor_label} (${e.actor_type})` : e.actor_label;
+  const a = e.actor;
   if (!a) return "system";
-  if (typeof a === "string") return officerName(dir, a) !== a.slice(0, 8) ? officerName(dir, a) : a;
+  if (typeof a === "string") return dir.has(a) ? officerName(dir, a) : a;
   return a.username || a.label || a.name || a.id || JSON.stringify(a);
+}
+
+const BAD_OUTCOMES = new Set(["failure", "failed", "denied", "error", "corrupt", "locked"]);
+function outcomeMark(outcome) {
+  if (!outcome || outcome === "success") return "";
+  return BAD_OUTCOMES.has(outcome) ? ` <span class="state failed">${esc(outcome)}</span>` : ` <span class="muted">(${esc(outcome)})</span>`;
 }
 
 function detailText(d) {
@@ -62,12 +70,13 @@ async function loadCustody() {
     const raw = await get(`clips/${clipId}/custody?page_size=500`);
     const list = Array.isArray(raw) ? raw : raw.results || [];
     $("#custody tbody").innerHTML = list.length ? list.map((e) => `<tr><td class="nowrap num">${esc(fmtDateTime(e.at))}</td>
-      <td>${esc(actorText(e.actor))}</td><td><strong>${esc(e.action)}</strong></td><td class="break">${esc(detailText(e.detail))}</td></tr>`).join("")
+      <td>${esc(actorText(e))}${e.source_ip ? `<br><span class="muted mono">${esc(e.source_ip)}</span>` : ""}</td>
+      <td><strong>${esc(e.action)}</strong>${outcomeMark(e.outcome)}${e.verified === false ? ' <span class="state failed">altered</span>' : ""}</td>
+      <td class="detail">${esc(detailText(e.detail))}</td></tr>`).join("")
       : '<tr><td colspan="4" class="empty">No events.</td></tr>';
-    const verdict = raw && !Array.isArray(raw) ? (raw.chain ?? raw.chain_ok ?? raw.verified) : undefined;
+    const verdict = raw && !Array.isArray(raw) ? raw.chain_intact : undefined;
     if (verdict !== undefined) {
-      const ok = verdict === true || verdict === "ok" || (verdict && verdict.ok === true);
-      $("#chain").innerHTML = ok ? '<span class="state succeeded">audit chain intact</span>' : '<span class="state failed">audit chain broken</span>';
+      $("#chain").innerHTML = verdict ? '<span class="state succeeded">audit chain intact</span>' : '<span class="state failed">audit chain broken</span>';
     }
   } catch (err) { showError(err, "Custody"); }
 }
@@ -103,7 +112,7 @@ $("#access-form").addEventListener("submit", async (e) => {
     $("#player").classList.remove("hidden");
     $("#video").src = access.url;
     $("#download").href = access.url;
-    $("#download").setAttribute("download", `clip-${clipId}.mp4`);
+    $("#download").setAttribute("download", access.filename || `clip-${clipId}`);
     clearInterval(expiryTimer);
     const tick = () => {
       const left = (new Date(access.expires_at) - Date.now()) / 1000;

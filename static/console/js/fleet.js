@@ -58,8 +58,8 @@ function rowHtml(d) {
     <td><strong>${esc(label(d))}</strong><br><span class="muted">${esc(kind)} · ${esc(d.serial)}</span></td>
     <td>${d.officer ? esc(officerName(officers, d.officer)) : '<span class="muted">unassigned</span>'}</td>
     <td>${cam}</td><td>${battery(d)}</td><td>${storage(d)}</td>
-    <td class="nowrap">${agoSpan(d.last_seen)}</td>
-    <td data-col="cmd">${commandCell(d)}</td>${actions}`;
+    <td class="nowrap">${agoSpan(d.last_seen)}</td>${actions}
+    <td data-col="cmd">${commandCell(d)}</td>`;
 }
 
 function paintRow(d) {

@@ -8,12 +8,12 @@ let first = true;
 let lastJson = "";
 
 function card(b) {
-  const acked = b.acknowledged_at || b.acknowledged;
+  const acked = b.delivery_state === "acknowledged" || b.acknowledged_at;
   return `<article class="brief ${esc(b.priority)}${acked ? " acked" : ""}" data-briefing="${esc(b.id)}">
     <div class="row"><span class="state ${esc(b.priority)}">${esc(b.priority)}</span><span class="muted">${agoSpan(b.created_at || b.sent_at)}</span></div>
     <h2>${esc(b.title)}</h2>
     ${briefingHtml(b, { big: true })}
-    ${acked ? `<div class="state acknowledged" style="justify-self:start">acknowledged ${esc(fmtTime(b.acknowledged_at))}</div>`
+    ${acked ? `<div class="state acknowledged" style="justify-self:start">acknowledged ${esc(fmtTime(b.acknowledged_at || ""))}</div>`
     : '<button type="button" class="ack" data-ack>Acknowledge</button>'}
   </article>`;
 }

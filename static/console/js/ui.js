@@ -123,7 +123,7 @@ export function askText({ title, message = "", label = "Reason", confirm = "Conf
     const dialog = document.createElement("dialog");
     const listId = `sugg-${uuid4()}`;
     dialog.innerHTML = `
-      <form method="dialog">
+      <form method="dialog" novalidate>
         <h2>${esc(title)}</h2>
         ${message ? `<p>${message}</p>` : ""}
         <label>${esc(label)}${required ? " (required)" : ""}

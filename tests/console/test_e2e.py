@@ -1,0 +1,272 @@
+"""The console end to end: headless Chromium against a real daphne process, with devices speaking
+the real protocol. What an operator, a clerk and IT do, and what they see."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import re
+
+import httpx
+import pytest
+from playwright.sync_api import expect
+
+from apps.accounts.services import token_issue
+from tests.console.conftest import screenshot
+from tests.console.devices import BackgroundFleet, call, register_and_enroll, simulated, upload_clip
+from tests.helpers import ws_connect
+
+pytestmark = pytest.mark.django_db(transaction=True)
+LIVE = 15_000  # ms: how long a live update may take to show before the test gives up
+
+
+def jpeg(color=(200, 40, 40)) -> bytes:
+    from PIL import Image, ImageDraw
+
+    image = Image.new("RGB", (480, 360), (70, 80, 95))
+    ImageDraw.Draw(image).rectangle((80, 120, 400, 300), fill=color)
+    out = io.BytesIO()
+    image.save(out, "JPEG", quality=85)
+    return out.getvalue()
+
+
+def assign(server, it_token, device_id, officer, *, since_hours: float = 0):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from apps.devices.models import Assignment
+
+    call(server.url, it_token, "POST", f"/api/v1/devices/{device_id}/assign", json={"officer": str(officer.pk)})
+    if since_hours:  # the shift started earlier: the assignment covers recordings made before now
+        Assignment.objects.filter(device_id=device_id, ended_at__isnull=True).update(
+            started_at=timezone.now() - timedelta(hours=since_hours))
+
+
+def test_login_page(browser, console_server):
+    context = browser.new_context(viewport={"width": 1280, "height": 800}, base_url=console_server.url)
+    page = context.new_page()
+    page.goto("/fleet/")
+    expect(page).to_have_url(re.compile(r"/login/\?next=/fleet/$"))
+    page.fill("input[name=username]", "nobody")
+    page.fill("input[name=password]", "wrong-password-1")
+    page.click("button[type=submit]")
+    expect(page.locator(".error")).to_contain_text("Wrong username or password")
+    screenshot(page, "login")
+    context.close()
+
+
+def test_operator_starts_a_camera_recording_and_sees_it_succeed(open_as, console_server, operator, officer, it_user):
+    from apps.control.models import Command
+
+    it_token, _ = token_issue(user=it_user)
+    device_id, token = register_and_enroll(console_server.url, it_token, kind="bodycam", serial="E2E-CAM-1")
+    assign(console_server, it_token, device_id, officer)
+    camera = simulated(console_server.url, device_id, token, serial="E2E-CAM-1", lat=40.7131, lon=-74.0052)
+    call(console_server.url, token_issue(user=operator)[0], "POST", "/api/v1/incidents",
+         json={"title": "Shots fired, Elm St", "location": {"lat": 40.7128, "lon": -74.006}, "radius_m": 300})
+
+    with BackgroundFleet(console_server.url, [camera]):
+        page = open_as(operator, "/fleet/")
+        expect(page.locator("#live")).to_have_attribute("data-state", "live")
+        row = page.locator('tr[data-serial="E2E-CAM-1"]')
+        expect(row.locator(".dot.on")).to_be_visible(timeout=LIVE)
+        expect(row).to_contain_text(officer.full_name)
+        expect(row.locator(".badge.idle")).to_be_visible()
+
+        # A reason is required: confirming without one sends nothing.
+        row.locator('button[data-action="start_recording"]').click()
+        page.click("dialog [data-role=ok]")
+        expect(page.locator("dialog [data-role=err]")).to_be_visible()
+        page.click("dialog [data-role=cancel]")
+        assert not Command.objects.filter(device_id=device_id).exists()
+
+        row.locator('button[data-action="start_recording"]').click()
+        page.fill("dialog textarea", "Pursuit in progress")
+        page.click("dialog [data-role=ok]")
+        expect(row.locator('[data-col="cmd"] .state.succeeded')).to_be_visible(timeout=LIVE)
+        expect(row.locator(".badge.rec")).to_be_visible(timeout=LIVE)
+        entry = page.locator('.log-item[data-state="succeeded"]')
+        expect(entry).to_contain_text("Pursuit in progress")
+        expect(entry).to_contain_text("delivered")  # every step has its time
+        expect(page.locator("#n-recording")).to_have_text("1")
+        screenshot(page, "fleet")
+
+        command = Command.objects.get(device_id=device_id)
+        assert (command.state, command.reason, command.action) == ("succeeded", "Pursuit in progress",
+                                                                   "start_recording")
+        assert command.requested_by_id == operator.pk
+
+        # The same camera on the map, at its reported position, shown as recording.
+        page.goto("/map/")
+        unit = page.locator(f'svg.map [data-unit="{device_id}"]')
+        expect(unit).to_be_visible(timeout=LIVE)
+        expect(unit).to_have_class(re.compile(r"\brecording\b"), timeout=LIVE)
+        expect(page.locator("svg.map .scene circle.radius")).to_have_count(1)  # the briefing radius, to scale
+        expect(page.locator("#scenes")).to_contain_text("Shots fired, Elm St")
+        radius_px = float(page.locator("svg.map .scene circle.radius").get_attribute("r"))
+        bar = page.locator("svg.map .scale line").first
+        bar_px = float(bar.get_attribute("x2")) - float(bar.get_attribute("x1"))
+        amount, unit_name = re.match(r"([\d.]+) (k?m)", page.locator("svg.map .scale text").text_content()).groups()
+        bar_m = float(amount) * (1000 if unit_name == "km" else 1)
+        assert radius_px / bar_px == pytest.approx(300 / bar_m, rel=0.01)  # metres to pixels, one scale
+        screenshot(page, "map")
+        assert not page.errors
+
+
+def test_operator_sends_a_briefing_and_sees_it_acknowledged(open_as, console_server, operator, officer,
+                                                           other_officer, it_user, tmp_path):
+    from apps.briefings.models import Delivery
+
+    it_token, _ = token_issue(user=it_user)
+    for who, serial in ((officer, "E2E-PH-1"), (other_officer, "E2E-PH-2")):
+        device_id, token = register_and_enroll(console_server.url, it_token, kind="phone", serial=serial)
+        assign(console_server, it_token, device_id, who)
+        call(console_server.url, token, "PUT", "/api/v1/device/push-token", json={"token": f"e2e-push-{serial}"})
+    photo = tmp_path / "suspect.jpg"
+    photo.write_bytes(jpeg())
+    incident = call(console_server.url, token_issue(user=operator)[0], "POST", "/api/v1/incidents",
+                    json={"title": "Robbery at 5th and Main", "location": {"lat": 40.7128, "lon": -74.006},
+                          "radius_m": 400, "case_number": "2026-0042"})
+
+    page = open_as(operator, f"/briefings/new/?incident={incident['id']}")
+    page.check('input[name=audience][value="officers"]')
+    expect(page.locator("#audience-count")).to_have_text("0 officers")
+    page.check(f'#officer-list input[value="{officer.pk}"]')
+    expect(page.locator("#audience-count")).to_have_text("1 officer", timeout=LIVE)
+    expect(page.locator("#send")).to_have_text("Send to 1 officer")
+    page.check('input[name=priority][value="urgent"]')
+    page.fill("input[name=title]", "Armed robbery suspect on foot")
+    page.fill("textarea[name=body]", "Took cash at gunpoint; last seen running north on Main St.")
+    page.click("#add-suspect")
+    page.fill("#suspects [data-f=description]", "Male, 30s, slim, beard")
+    page.fill("#suspects [data-f=clothing]", "black hoodie, grey jeans")
+    page.check("#suspects [data-f=armed]")
+    page.set_input_files("#suspects [data-role=photo]", str(photo))
+    expect(page.locator("#suspects [data-role=preview] img")).to_be_visible(timeout=LIVE)
+    page.click("#add-vehicle")
+    page.fill("#vehicles [data-f=plate]", "KXT4821")
+    page.fill("#vehicles [data-f=color]", "red")
+    page.fill("#vehicles [data-f=make]", "Honda")
+    screenshot(page, "briefing-compose")
+    page.click("#send")
+    page.wait_for_url(re.compile(r"/briefings/[0-9a-f-]{36}/$"))
+    row = page.locator(f'#deliveries tr[data-officer="{officer.pk}"]')
+    expect(row).to_be_visible(timeout=LIVE)
+    expect(page.locator("#n-recipients")).to_have_text("1")
+    assert page.locator("#deliveries tbody tr").count() == 1  # the other officer was not chosen
+
+    # The officer opens the briefing on the phone page and acknowledges it.
+    phone = open_as(officer, "/phone/", width=430, height=1100)
+    card = phone.locator("[data-briefing]").first
+    expect(card).to_contain_text("Armed robbery suspect on foot", timeout=LIVE)
+    expect(card).to_contain_text("KXT4821")
+    expect(card.locator("img")).to_be_visible()  # the suspect photo, served to the officer
+    screenshot(phone, "phone")
+    card.locator("[data-ack]").click()
+    expect(phone.locator("[data-briefing] .state.acknowledged")).to_be_visible(timeout=LIVE)
+
+    # The operator's board shows it without a reload.
+    expect(row).to_have_attribute("data-state", "acknowledged", timeout=LIVE)
+    expect(page.locator("#n-acknowledged")).to_have_text("1")
+    screenshot(page, "briefing-board")
+    assert Delivery.objects.get(officer=officer).state == "acknowledged"
+    assert not page.errors and not phone.errors
+
+
+def test_clerk_finds_a_clip_and_retrieves_it(open_as, console_server, clerk, officer, it_user, tmp_path):
+    from apps.footage.models import Clip
+
+    it_token, _ = token_issue(user=it_user)
+    device_id, token = register_and_enroll(console_server.url, it_token, kind="bodycam", serial="E2E-CAM-CLIP")
+    assign(console_server, it_token, device_id, officer, since_hours=2)
+    clip_id, sha256 = upload_clip(console_server.url, token, tmp_path)
+    clerk_token, _ = token_issue(user=clerk)
+    categories = call(console_server.url, clerk_token, "GET", "/api/v1/categories")
+    if "homicide" not in {c["slug"] for c in categories}:
+        call(console_server.url, clerk_token, "POST", "/api/v1/categories",
+             json={"slug": "homicide", "name": "Homicide", "retention_days": None})
+
+    page = open_as(clerk, "/footage/")
+    page.select_option("#search select[name=officer]", str(officer.pk))
+    page.select_option("#search select[name=state]", "available")
+    page.click("#search button[type=submit]")
+    row = page.locator(f'tr[data-clip="{clip_id}"]')
+    expect(row).to_be_visible(timeout=LIVE)
+    expect(page.locator("#clips tbody tr")).to_have_count(1)
+    screenshot(page, "footage-search")
+
+    row.locator("a").click()
+    page.wait_for_url(f"**/footage/{clip_id}/")
+    expect(page.locator("#c-sha")).to_have_text(sha256)
+    page.click("#access-form button")  # no reason: refused on the page, nothing requested
+    expect(page.locator("#access-form .field-error")).to_be_visible()
+    page.fill("#access-form textarea", "Discovery request, case 2026-0042")
+    page.click("#access-form button")
+    expect(page.locator("#player")).to_be_visible(timeout=LIVE)
+    link = page.locator("#download").get_attribute("href")
+    assert page.locator("#video").get_attribute("src") == link
+    body = page.request.get(link).body()
+    assert hashlib.sha256(body).hexdigest() == sha256  # the bytes are the camera's, unaltered
+    expect(page.locator("#custody")).to_contain_text("clip.access", timeout=LIVE)
+    expect(page.locator("#custody")).to_contain_text("Discovery request, case 2026-0042")
+
+    page.fill("#edit-form input[name=case_number]", "2026-0042")
+    page.select_option("#edit-form select[name=category]", "homicide")
+    page.click("#edit-form button[type=submit]")
+    expect(page.locator("#c-details")).to_contain_text("2026-0042", timeout=LIVE)
+    page.click("#hold-on")
+    page.fill("dialog textarea", "Litigation hold")
+    page.click("dialog [data-role=ok]")
+    expect(page.locator("#c-state")).to_contain_text("LEGAL HOLD", timeout=LIVE)
+    expect(page.locator("#chain")).to_contain_text("intact")
+    screenshot(page, "clip")
+
+    clip = Clip.objects.get(pk=clip_id)
+    assert clip.legal_hold and clip.case_number == "2026-0042" and clip.category.slug == "homicide"
+    assert not page.errors
+
+
+def test_it_registers_and_enrolls_a_device(open_as, console_server, it_user, officer):
+    from apps.devices.models import Device
+
+    page = open_as(it_user, "/devices/")
+    page.select_option("#register-form select[name=kind]", "bodycam")
+    page.fill("#register-form input[name=serial]", "E2E-IT-CAM-7")
+    page.fill("#register-form input[name=label]", "Cam 7")
+    page.click("#register-form button[type=submit]")
+    expect(page.locator("#enroll-qr svg")).to_be_visible(timeout=LIVE)
+    code = page.locator("#enroll-code").inner_text().strip()
+    assert code
+    row = page.locator('tr[data-serial="E2E-IT-CAM-7"]')
+    expect(row).to_contain_text("not enrolled")
+    screenshot(page, "devices-enroll")
+
+    # The camera enrolls with the serial and the code from the screen, then connects.
+    enrolled = httpx.post(f"{console_server.url}/api/v1/enroll", json={"serial": "E2E-IT-CAM-7", "code": code},
+                          timeout=10)
+    assert enrolled.status_code == 200, enrolled.text
+    with ws_connect(f"{console_server.ws_url}/ws/device/", token=enrolled.json()["token"]) as ws:
+        ws.send(json.dumps({"type": "status", "recording": False, "battery_pct": 88, "storage_free_mb": 30_000}))
+        expect(row.locator(".dot.on")).to_be_visible(timeout=LIVE)
+
+        row.locator('[data-act="assign"]').click()
+        page.select_option("dialog select", str(officer.pk))
+        page.click("dialog button[type=submit]")
+        expect(row).to_contain_text(officer.full_name, timeout=LIVE)
+        screenshot(page, "devices")
+
+    device = Device.objects.get(serial="E2E-IT-CAM-7")
+    assert device.enrolled_at is not None and device.officer_id == officer.pk
+
+    # Users and roles.
+    page.goto("/users/")
+    page.fill("#user-form input[name=username]", "newclerk")
+    page.select_option("#user-form select[name=role]", "clerk")
+    page.fill("#user-form input[name=full_name]", "Robin Clerk")
+    page.fill("#user-form input[name=password]", "a-long-enough-password")
+    page.click("#user-form button[type=submit]")
+    expect(page.locator("#users")).to_contain_text("newclerk", timeout=LIVE)
+    screenshot(page, "users")
+    assert not page.errors
