@@ -135,6 +135,7 @@ class ClipUploader:
         self.base_url = base_url.rstrip("/")
         self.parallel = parallel
         self.batch = batch
+        self.poll_max = 1.0  # longest pause between two status polls while waiting for verification
         self.api = httpx.Client(base_url=self.base_url, headers={"Authorization": f"Bearer {token}"},
                                 timeout=timeout)
         # Part PUTs carry no rtcc credentials: the URL is the grant.
@@ -194,7 +195,7 @@ class ClipUploader:
             if state != "verifying" or time.monotonic() > deadline:
                 return state
             time.sleep(delay)
-            delay = min(delay * 1.5, 1.0)
+            delay = min(delay * 1.5, self.poll_max)
 
     def upload(self, path: str | Path, *, recording_id: str, started_at: datetime, ended_at: datetime,
                sha256: str | None = None, content_type: str = "video/mp4", trigger: str = "manual",

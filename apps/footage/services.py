@@ -28,6 +28,7 @@ from .storage import NoSuchUploadError, ObjectMissingError, PartLengthError, Sto
 log = logging.getLogger(__name__)
 
 MiB = 1024 * 1024
+DIGEST_CHUNK = 4 * MiB  # verification reads; at most ~5 of these are in memory at once
 DEFAULT_CATEGORIES = {"uncategorized": ("Uncategorized", 180), "evidence": ("Evidence", None)}
 # States after a successful complete: the upload is over, re-completing answers with the clip as it is.
 COMPLETED = {ClipState.VERIFYING, ClipState.AVAILABLE, ClipState.CORRUPT}
@@ -274,13 +275,14 @@ def object_digest(key: str, *, storage=None) -> tuple[int, str]:
     both release the GIL); the queue bounds memory to a few chunks whatever the object's size.
     """
     storage = storage or get_storage()
-    chunks: queue.Queue = queue.Queue(maxsize=4)
+    chunks: queue.Queue = queue.Queue(maxsize=3)
     stop = threading.Event()
     failure: list[BaseException] = []
 
     def read() -> None:
         try:
-            for chunk in storage.iter_bytes(key):
+            # 4 MiB reads: urllib3 streams much faster than with 1 MiB ones (~500 vs ~330 MiB/s here)
+            for chunk in storage.iter_bytes(key, chunk_size=DIGEST_CHUNK):
                 while not stop.is_set():
                     try:
                         chunks.put(chunk, timeout=0.5)

@@ -104,7 +104,8 @@ class DiskStorage:
             os.fsync(out.fileno())
         os.replace(tmp, path)
 
-    def iter_bytes(self, key: str, *, start: int = 0, end: int | None = None) -> Iterator[bytes]:
+    def iter_bytes(self, key: str, *, start: int = 0, end: int | None = None,
+                   chunk_size: int = CHUNK) -> Iterator[bytes]:
         """The object's bytes from start to end (inclusive), in bounded chunks."""
         try:
             handle = open(self.path(key), "rb")
@@ -114,7 +115,7 @@ class DiskStorage:
             handle.seek(start)
             remaining = None if end is None else end - start + 1
             while remaining is None or remaining > 0:
-                chunk = handle.read(CHUNK if remaining is None else min(CHUNK, remaining))
+                chunk = handle.read(chunk_size if remaining is None else min(chunk_size, remaining))
                 if not chunk:
                     return
                 if remaining is not None:
@@ -322,7 +323,8 @@ class S3Storage:
     def put(self, key: str, data: BinaryIO, *, content_type: str = "application/octet-stream") -> None:
         self.client.upload_fileobj(data, self.bucket, key, ExtraArgs={"ContentType": content_type})
 
-    def iter_bytes(self, key: str, *, start: int = 0, end: int | None = None) -> Iterator[bytes]:
+    def iter_bytes(self, key: str, *, start: int = 0, end: int | None = None,
+                   chunk_size: int = CHUNK) -> Iterator[bytes]:
         kwargs = {}
         if start or end is not None:
             kwargs["Range"] = f"bytes={start}-{'' if end is None else end}"
@@ -335,7 +337,7 @@ class S3Storage:
                 raise ObjectMissingError(f"no object {key!r}") from None
             raise
         try:
-            yield from body.iter_chunks(CHUNK)
+            yield from body.iter_chunks(chunk_size)
         finally:
             body.close()
 

@@ -1,0 +1,304 @@
+"""Clip upload: rtcc's protocol against plain presigned part URLs, on SeaweedFS, in one run.
+
+For each clip size (default 256 MiB and 1 GiB of random bytes, generated to a temporary file
+while streaming, never held in memory):
+  baseline  boto3 create_multipart_upload + presigned upload_part URLs, 4 parallel PUTs, complete
+  rtcc      POST /clips, POST /clips/{id}/parts, the same 4 parallel PUTs, POST .../complete,
+            then wait until a real `celery -A rtcc worker` (Redis broker) has verified it
+Both PUT with the same client code (apps/footage/client.put_parts). Prints throughput, the
+ratio rtcc/baseline (goal >= 0.95), the peak RSS growth of the server processes (daphne +
+the worker; goal < 50 MiB) during upload and verification, and the verification speed beside
+this machine's raw hashlib SHA-256 speed.
+
+Needs PostgreSQL, Redis and SeaweedFS as in TEAM.md. Run:
+    .venv/bin/python bench/clip_upload.py [--sizes 256,1024] [--rounds 2]
+Environment (defaults): BENCH_DATABASE_URL=postgres://postgres@127.0.0.1:5432/rtcc_bench_footage
+  BENCH_REDIS_URL=redis://127.0.0.1:6379/3  BENCH_S3_BUCKET=rtcc-bench-footage
+  AWS_ENDPOINT_URL_S3=http://127.0.0.1:8333  AWS_ACCESS_KEY_ID=rtcc-test
+  AWS_SECRET_ACCESS_KEY=rtcc-test-secret-not-for-production  AWS_DEFAULT_REGION=us-east-1
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import boto3  # noqa: E402
+import httpx  # noqa: E402
+import psutil  # noqa: E402
+import psycopg  # noqa: E402
+from botocore.config import Config  # noqa: E402
+
+from apps.footage.client import ClipUploader, put_parts, write_random_file  # noqa: E402
+
+MiB = 1024 * 1024
+PARALLEL = 4
+PART_SIZE = 8 * MiB  # what rtcc hands out for clips up to 78 GiB; the baseline uses the same
+
+S3_ENV = {
+    "AWS_ENDPOINT_URL_S3": os.environ.get("AWS_ENDPOINT_URL_S3", "http://127.0.0.1:8333"),
+    "AWS_ACCESS_KEY_ID": os.environ.get("AWS_ACCESS_KEY_ID", "rtcc-test"),
+    "AWS_SECRET_ACCESS_KEY": os.environ.get("AWS_SECRET_ACCESS_KEY", "rtcc-test-secret-not-for-production"),
+    "AWS_DEFAULT_REGION": os.environ.get("AWS_DEFAULT_REGION", "us-east-1"),
+}
+DATABASE_URL = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/rtcc_bench_footage")
+REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/3")
+BUCKET = os.environ.get("BENCH_S3_BUCKET", "rtcc-bench-footage")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_port(port: int, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.2)
+    raise SystemExit(f"nothing answered on port {port}")
+
+
+def ensure_database() -> None:
+    name = DATABASE_URL.rsplit("/", 1)[1]
+    admin = DATABASE_URL.rsplit("/", 1)[0] + "/postgres"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone():
+            conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def s3_client():
+    return boto3.client("s3", endpoint_url=S3_ENV["AWS_ENDPOINT_URL_S3"],
+                        aws_access_key_id=S3_ENV["AWS_ACCESS_KEY_ID"],
+                        aws_secret_access_key=S3_ENV["AWS_SECRET_ACCESS_KEY"], region_name=S3_ENV["AWS_DEFAULT_REGION"],
+                        config=Config(signature_version="s3v4", s3={"addressing_style": "path"}))
+
+
+class Servers:
+    """daphne and a Celery worker (solo pool: the process that verifies is the one measured)."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.env = {**os.environ, **S3_ENV, "DATABASE_URL": DATABASE_URL, "REDIS_URL": REDIS_URL,
+                    "RTCC_S3_BUCKET": BUCKET, "DJANGO_SECRET_KEY": "bench-" + "k" * 40,
+                    "RTCC_DATA_DIR": str(workdir / "data"), "RTCC_EMBEDDED_BEAT": "false",
+                    "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost"}
+        self.workdir = workdir
+        self.processes: list[subprocess.Popen] = []
+
+    def manage(self, *args: str) -> str:
+        done = subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=self.env, capture_output=True,
+                              text=True)
+        if done.returncode:
+            raise SystemExit(f"manage.py {' '.join(args)} failed:\n{done.stderr[-3000:]}")
+        return done.stdout
+
+    def device_token(self) -> str:
+        script = (
+            "from apps.devices.services import device_register, device_enroll\n"
+            "import uuid\n"
+            "d, code = device_register(kind='bodycam', serial='BENCH-' + uuid.uuid4().hex[:10])\n"
+            "d, token = device_enroll(serial=d.serial, code=code)\n"
+            "print(token)\n"
+        )
+        return self.manage("shell", "-c", script).strip().splitlines()[-1]
+
+    def _spawn(self, cmd: list[str], log: str) -> subprocess.Popen:
+        out = open(self.workdir / log, "wb")
+        process = subprocess.Popen(cmd, cwd=ROOT, env=self.env, stdout=out, stderr=subprocess.STDOUT)
+        self.processes.append(process)
+        return process
+
+    def start(self) -> None:
+        self.daphne = self._spawn([sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port),
+                                   "rtcc.asgi:application"], "daphne.log")
+        self.worker = self._spawn([sys.executable, "-m", "celery", "-A", "rtcc", "worker", "--pool=solo",
+                                   "--loglevel=WARNING", "--without-gossip", "--without-mingle",
+                                   "-n", f"bench-{uuid.uuid4().hex[:6]}@%h"], "worker.log")
+        wait_port(self.port)
+        time.sleep(2)  # the worker connects to Redis
+
+    def stop(self) -> None:
+        for process in self.processes:
+            process.terminate()
+        for process in self.processes:
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+class RssSampler:
+    """Samples the RSS of each server process every 20 ms; peak growth over the start value."""
+
+    def __init__(self, pids: dict[str, int]) -> None:
+        self.procs = {name: psutil.Process(pid) for name, pid in pids.items()}
+        self.start = {name: p.memory_info().rss for name, p in self.procs.items()}
+        self.peak = dict(self.start)
+        self.peak_total = sum(self.start.values())
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            total = 0
+            for name, proc in self.procs.items():
+                rss = proc.memory_info().rss
+                self.peak[name] = max(self.peak[name], rss)
+                total += rss
+            self.peak_total = max(self.peak_total, total)
+            time.sleep(0.02)
+
+    def __enter__(self) -> RssSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def growth(self) -> dict[str, float]:
+        out = {name: (self.peak[name] - self.start[name]) / MiB for name in self.procs}
+        out["total"] = (self.peak_total - sum(self.start.values())) / MiB
+        return out
+
+
+def baseline_upload(s3, http: httpx.Client, path: Path, size: int) -> float:
+    """Plain presigned part URLs made with boto3; the same PUT code as rtcc's client."""
+    key = f"bench/baseline/{uuid.uuid4()}"
+    t0 = time.perf_counter()
+    upload_id = s3.create_multipart_upload(Bucket=BUCKET, Key=key, ContentType="video/mp4")["UploadId"]
+    count = -(-size // PART_SIZE)
+    parts = [{"number": n, "method": "PUT", "headers": {},
+              "url": s3.generate_presigned_url("upload_part", Params={
+                  "Bucket": BUCKET, "Key": key, "UploadId": upload_id, "PartNumber": n}, ExpiresIn=900)}
+             for n in range(1, count + 1)]
+    put_parts(http, parts, path, part_size=PART_SIZE, size=size, parallel=PARALLEL)
+    listed = s3.list_parts(Bucket=BUCKET, Key=key, UploadId=upload_id, MaxParts=1000)["Parts"]
+    s3.complete_multipart_upload(Bucket=BUCKET, Key=key, UploadId=upload_id, MultipartUpload={
+        "Parts": [{"PartNumber": p["PartNumber"], "ETag": p["ETag"]} for p in listed]})
+    elapsed = time.perf_counter() - t0
+    s3.delete_object(Bucket=BUCKET, Key=key)
+    return elapsed
+
+
+def verification_seconds(clip_id: str) -> float:
+    with psycopg.connect(DATABASE_URL) as conn:
+        completed, verified = conn.execute(
+            "SELECT completed_at, verified_at FROM footage_clip WHERE id = %s", (clip_id,)).fetchone()
+    return (verified - completed).total_seconds()
+
+
+def rtcc_upload(uploader: ClipUploader, path: Path, sha256: str) -> dict:
+    end = datetime.now(UTC) - timedelta(seconds=5)
+    result = uploader.upload(path, recording_id=f"bench-{uuid.uuid4()}", started_at=end - timedelta(minutes=10),
+                             ended_at=end, sha256=sha256)
+    if result.state != "available":
+        raise SystemExit(f"clip {result.clip_id} ended {result.state}")
+    return {"clip_id": result.clip_id, "upload": result.timings["upload"], "verified": result.timings["verified"],
+            "verify": verification_seconds(result.clip_id)}
+
+
+def raw_sha256_speed(total: int = 1024 * MiB) -> float:
+    block = os.urandom(8 * MiB)
+    digest = hashlib.sha256()
+    t0 = time.perf_counter()
+    for _ in range(total // len(block)):
+        digest.update(block)
+    return total / MiB / (time.perf_counter() - t0)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", default="256,1024", help="clip sizes in MiB, comma-separated")
+    parser.add_argument("--rounds", type=int, default=2, help="rounds per size (best round reported)")
+    args = parser.parse_args()
+    sizes = [int(s) * MiB for s in args.sizes.split(",")]
+
+    ensure_database()
+    s3 = s3_client()
+    try:
+        s3.head_bucket(Bucket=BUCKET)
+    except Exception:
+        s3.create_bucket(Bucket=BUCKET)
+    workdir = Path(tempfile.mkdtemp(prefix="rtcc-bench-clip-"))
+    servers = Servers(workdir)
+    print(f"[bench] migrating {DATABASE_URL}", flush=True)
+    servers.manage("migrate", "--verbosity", "0")
+    token = servers.device_token()
+    servers.start()
+    pids = {"daphne": servers.daphne.pid, "worker": servers.worker.pid}
+    http = httpx.Client(timeout=300, limits=httpx.Limits(max_connections=2 * PARALLEL))
+    uploader = ClipUploader(servers.url, token, parallel=PARALLEL, http=http)
+    uploader.poll_max = 0.05
+    rows = []
+    try:
+        sha_speed = raw_sha256_speed()
+        # Warm-up: imports, connection pools, the first task, outside the measurements.
+        warm = workdir / "warm.bin"
+        warm_sha = write_random_file(warm, 20 * MiB)
+        baseline_upload(s3, http, warm, 20 * MiB)
+        rtcc_upload(uploader, warm, warm_sha)
+        warm.unlink()
+        for size in sizes:
+            path = workdir / f"clip-{size // MiB}.bin"
+            print(f"[bench] writing {size // MiB} MiB of random bytes", flush=True)
+            sha256 = write_random_file(path, size)
+            base_times, rtcc_runs, growths = [], [], []
+            for _ in range(args.rounds):
+                base_times.append(baseline_upload(s3, http, path, size))
+                with RssSampler(pids) as sampler:
+                    run = rtcc_upload(uploader, path, sha256)
+                growths.append(sampler.growth())
+                rtcc_runs.append(run)
+                print(f"[bench] {size // MiB} MiB: baseline {base_times[-1]:.2f}s, rtcc upload {run['upload']:.2f}s, "
+                      f"verified {run['verified']:.2f}s (verification {run['verify']:.2f}s), "
+                      f"RSS growth {growths[-1]}", flush=True)
+            path.unlink()
+            mib = size / MiB
+            base = min(base_times)
+            up = min(r["upload"] for r in rtcc_runs)
+            e2e = min(r["verified"] for r in rtcc_runs)
+            verify = statistics.median(r["verify"] for r in rtcc_runs)
+            peak = {k: max(g[k] for g in growths) for k in growths[0]}
+            rows.append((mib, mib / base, mib / up, mib / e2e, mib / verify, peak))
+    finally:
+        uploader.close()
+        servers.stop()
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=BUCKET):
+            for obj in page.get("Contents", []):
+                s3.delete_object(Bucket=BUCKET, Key=obj["Key"])
+
+    print()
+    print(f"clip upload against SeaweedFS ({PARALLEL} parallel PUTs, {PART_SIZE // MiB} MiB parts, best of "
+          f"{args.rounds}); raw hashlib SHA-256 on this machine: {sha_speed:.0f} MiB/s")
+    print(f"{'size':>8} {'baseline':>10} {'rtcc up':>10} {'ratio':>6} {'rtcc+verify':>12} {'ratio':>6} "
+          f"{'verify':>10} {'RSS growth daphne/worker/total':>32}")
+    for mib, base, up, e2e, verify, peak in rows:
+        print(f"{mib:>6.0f}Mi {base:>7.0f}MiB/s {up:>7.0f}MiB/s {up / base:>6.3f} {e2e:>9.0f}MiB/s {e2e / base:>6.3f} "
+              f"{verify:>7.0f}MiB/s {peak['daphne']:>9.1f} / {peak['worker']:>5.1f} / {peak['total']:>5.1f} MiB")
+    print("ratio = rtcc throughput / baseline throughput (goal >= 0.95 for upload through complete); "
+          "RSS goal < 50 MiB")
+
+
+if __name__ == "__main__":
+    main()
