@@ -9,6 +9,7 @@ import math
 import mimetypes
 import queue
 import threading
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any, BinaryIO
 
@@ -17,7 +18,7 @@ from django.utils import timezone
 from rest_framework.renderers import JSONRenderer
 
 from apps.audit.services import audit_record
-from apps.core.errors import Conflict, InvalidInput, NotFound
+from apps.core.errors import ApplicationError, Conflict, InvalidInput, NotFound
 from apps.core.realtime import console_event_after_commit
 from apps.devices.models import Assignment, Device
 
@@ -32,6 +33,22 @@ DIGEST_CHUNK = 4 * MiB  # verification reads; at most ~5 of these are in memory 
 DEFAULT_CATEGORIES = {"uncategorized": ("Uncategorized", 180), "evidence": ("Evidence", None)}
 # States after a successful complete: the upload is over, re-completing answers with the clip as it is.
 COMPLETED = {ClipState.VERIFYING, ClipState.AVAILABLE, ClipState.CORRUPT}
+
+
+class StorageUnavailableError(ApplicationError):
+    status, code = 503, "storage_unavailable"
+
+
+@contextmanager
+def _store():
+    """Turns the object store failing (down, refusing, timing out) into a clean 503."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        yield
+    except (BotoCoreError, ClientError, OSError) as exc:
+        log.warning("object store failed: %s", exc)
+        raise StorageUnavailableError("The object store is not available; try again shortly.") from None
 
 
 class UploadIncompleteError(Conflict):
@@ -151,6 +168,8 @@ def clip_declare(*, device: Device, recording_id: str, started_at: datetime, end
                        content_type=content_type, trigger=trigger, command_id=command_id)
     existing = _existing(device, recording_id, size_bytes=size_bytes, sha256=sha256)
     if existing is not None:
+        if existing.state == ClipState.ABORTED:
+            return _reopen(existing, request=request), False
         return existing, False
 
     part_size, part_count = plan_parts(size_bytes)
@@ -170,7 +189,8 @@ def clip_declare(*, device: Device, recording_id: str, started_at: datetime, end
 
     # The store call stays outside the transaction (no database lock held across the network).
     storage = get_storage()
-    clip.upload_id = storage.multipart_create(clip.storage_key, content_type=content_type)
+    with _store():
+        clip.upload_id = storage.multipart_create(clip.storage_key, content_type=content_type)
     try:
         with transaction.atomic():
             clip.save(force_insert=True)
@@ -193,6 +213,26 @@ def clip_declare(*, device: Device, recording_id: str, started_at: datetime, end
     return clip, True
 
 
+def _reopen(clip: Clip, *, request=None) -> Clip:
+    """A camera back after its upload was swept as stale: a fresh upload for the same clip."""
+    storage = get_storage()
+    with _store():
+        upload_id = storage.multipart_create(clip.storage_key, content_type=clip.content_type)
+    with transaction.atomic():
+        now = timezone.now()
+        moved = Clip.objects.filter(pk=clip.pk, state=ClipState.ABORTED).update(
+            state=ClipState.UPLOADING, upload_id=upload_id, aborted_at=None, updated_at=now)
+        if moved:
+            clip.refresh_from_db()
+            audit_record(action="clip.reopen", actor=clip.device, obj=clip, request=request,
+                         details={"storage": storage.name})
+            _announce(clip)
+    if not moved:  # reopened by a concurrent declare: drop ours, answer with theirs
+        storage.multipart_abort(clip.storage_key, upload_id)
+        clip.refresh_from_db()
+    return clip
+
+
 def _require_uploading(clip: Clip) -> None:
     if clip.state != ClipState.UPLOADING:
         raise Conflict(f"The clip is {clip.state}; its upload is closed.", code="clip_not_uploading")
@@ -212,10 +252,11 @@ def clip_part_urls(*, clip: Clip, numbers: list[int], request=None) -> list[dict
                                                for n in outside[:10]]})
     storage, ttl = get_storage(), conf.part_url_ttl()
     parts = []
-    for number in numbers:
-        url = storage.part_upload_url(clip.storage_key, clip.upload_id, number, length=clip.part_length(number),
-                                      expires_in=ttl)
-        parts.append({"number": number, **url})
+    with _store():
+        for number in numbers:
+            url = storage.part_upload_url(clip.storage_key, clip.upload_id, number,
+                                          length=clip.part_length(number), expires_in=ttl)
+            parts.append({"number": number, **url})
     audit_record(action="clip.parts", actor=clip.device, obj=clip, request=request,
                  details={"count": len(numbers), "first": min(numbers), "last": max(numbers)})
     return parts
@@ -224,9 +265,10 @@ def clip_part_urls(*, clip: Clip, numbers: list[int], request=None) -> list[dict
 def stored_parts(clip: Clip) -> tuple[list[StoredPart], list[int]]:
     """(parts in the store with their right size, numbers still missing), from the store's own list."""
     good: list[StoredPart] = []
-    for part in get_storage().multipart_parts(clip.storage_key, clip.upload_id):
-        if 1 <= part.number <= clip.part_count and part.size == clip.part_length(part.number):
-            good.append(part)
+    with _store():
+        for part in get_storage().multipart_parts(clip.storage_key, clip.upload_id):
+            if 1 <= part.number <= clip.part_count and part.size == clip.part_length(part.number):
+                good.append(part)
     have = {part.number for part in good}
     return good, [n for n in range(1, clip.part_count + 1) if n not in have]
 
@@ -241,7 +283,8 @@ def clip_complete(*, clip: Clip, request=None) -> Clip:
         parts, missing = stored_parts(clip)
         if missing:
             raise UploadIncompleteError(missing)
-        storage.multipart_complete(clip.storage_key, clip.upload_id, parts)
+        with _store():
+            storage.multipart_complete(clip.storage_key, clip.upload_id, parts)
     except NoSuchUploadError:
         # Another complete (or the stale-upload sweep) got there first: answer with what it left.
         clip.refresh_from_db()
@@ -249,6 +292,9 @@ def clip_complete(*, clip: Clip, request=None) -> Clip:
             return clip
         if not (clip.state == ClipState.UPLOADING and storage.exists(clip.storage_key)):
             raise Conflict(f"The clip is {clip.state}; its upload is closed.", code="clip_not_uploading") from None
+    except StorageError as exc:  # e.g. a part replaced between listing and completing
+        raise Conflict(f"The store refused to complete the upload ({exc}); check the upload and retry.",
+                       code="complete_refused") from None
     with transaction.atomic():
         now = timezone.now()
         moved = Clip.objects.filter(pk=clip.pk, state=ClipState.UPLOADING).update(
@@ -360,9 +406,9 @@ def clip_abort(*, clip: Clip, reason: str, actor: Any = None, request=None) -> C
 
 
 def clips_abort_stale(*, older_than: timedelta | None = None, limit: int = 500) -> int:
-    """Aborts uploads declared longer ago than the configured age; the number aborted."""
+    """Aborts uploads opened (declared, or reopened) longer ago than the configured age; the number aborted."""
     cutoff = timezone.now() - (older_than or timedelta(seconds=conf.stale_upload_age()))
-    stale = list(Clip.objects.filter(state=ClipState.UPLOADING, created_at__lt=cutoff).order_by("created_at")[:limit])
+    stale = list(Clip.objects.filter(state=ClipState.UPLOADING, updated_at__lt=cutoff).order_by("updated_at")[:limit])
     aborted = 0
     for clip in stale:
         try:

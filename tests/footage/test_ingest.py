@@ -140,7 +140,8 @@ def test_stale_upload_is_aborted(store, settings, camera, commit):
     stale = declare(api, declaration(data)).json()
     fresh = declare(api, declaration(data)).json()
     upload_parts(api, stale, data, [1])
-    Clip.objects.filter(pk=stale["id"]).update(created_at=timezone.now() - timedelta(days=3))
+    # no activity for three days (declared, or last reopened, then nothing)
+    Clip.objects.filter(pk=stale["id"]).update(updated_at=timezone.now() - timedelta(days=3))
 
     assert sweep_uploads.apply().get() == {"aborted": 1, "requeued": 0}
 
@@ -154,6 +155,29 @@ def test_stale_upload_is_aborted(store, settings, camera, commit):
     late = complete(api, clip.pk, commit)
     assert late.status_code == 409 and error_code(late) == "clip_not_uploading"
     assert api.post(f"/api/v1/clips/{clip.pk}/parts", {"numbers": [2]}, format="json").status_code == 409
+
+
+def test_a_camera_back_after_its_upload_was_aborted_can_upload_again(store, settings, camera, commit):
+    _, token = camera
+    api = api_client(token=token)
+    data = three_parts(settings)
+    body = declaration(data)
+    clip = declare(api, body).json()
+    upload_parts(api, clip, data, [1])
+    Clip.objects.filter(pk=clip["id"]).update(updated_at=timezone.now() - timedelta(days=3))
+    from apps.footage.services import clips_abort_stale
+
+    assert clips_abort_stale() == 1
+
+    again = declare(api, body)  # the camera is back: same recording, same clip, a fresh upload
+    assert again.status_code == 200 and again.json()["id"] == clip["id"]
+    assert again.json()["state"] == "uploading"
+    assert api.get(f"/api/v1/clips/{clip['id']}/upload").json()["missing"] == [1, 2, 3]
+    assert clips_abort_stale() == 0  # reopened just now: not stale
+    upload_parts(api, clip, data, [1, 2, 3])
+    assert complete(api, clip["id"], commit).status_code == 202
+    assert Clip.objects.get(pk=clip["id"]).state == "available"
+    assert audit_actions(clip["id"]).count("clip.reopen") == 1
 
 
 def test_redeclare_is_idempotent(disk_store, camera):
@@ -260,3 +284,11 @@ def test_state_changes_reach_the_console(disk_store, camera, commit):
         assert states == ["uploading", "verifying", "available"]
     finally:
         async_to_sync(layer.group_discard)(CONSOLE_GROUP, channel)
+
+
+def test_store_failing_is_503_and_stores_nothing(disk_store, camera):
+    disk_store.uploads.write_bytes(b"")  # a file where the uploads directory must go: every write fails
+    _, token = camera
+    response = declare(api_client(token=token), declaration(clip_bytes(100)))
+    assert response.status_code == 503 and error_code(response) == "storage_unavailable"
+    assert not Clip.objects.exists()
