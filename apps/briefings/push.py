@@ -9,12 +9,12 @@ URL), else OutboxBackend. Error rules (which tokens to retire, what to retry) li
 from __future__ import annotations
 
 import atexit
+import dataclasses
 import json
 import logging
 import os
 import threading
 import uuid
-import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -22,8 +22,6 @@ from django.conf import settings
 from django.utils import timezone
 
 log = logging.getLogger(__name__)
-# firebase-admin 7 steers toward `fid`; FCM HTTP v1 still addresses a registration token as `token`.
-warnings.filterwarnings("ignore", message="Message.token is deprecated", category=DeprecationWarning)
 
 MAX_BATCH = 500  # FCM's send_each limit
 
@@ -296,6 +294,24 @@ class FcmBackend:
                 self._credential.refresh(google.auth.transport.requests.Request())
             return self._credential.token
 
+    def _bodies(self, chunk: list[PushMessage]) -> list[bytes]:
+        """Each message's request body. A briefing's messages differ only in the token, so the
+        message is encoded once (by firebase-admin) and the token spliced into its JSON."""
+        templates: dict = {}
+        bodies = []
+        for message in chunk:
+            key = (tuple(sorted(message.data.items())), message.title, message.body, message.image, message.priority,
+                   message.collapse_key)
+            template = templates.get(key)
+            if template is None:
+                marker = f"rtcc-token-{uuid.uuid4().hex}"
+                encoded = json.dumps({"message": self.encode(dataclasses.replace(message, token=marker))},
+                                     separators=(",", ":"))
+                prefix, _, suffix = encoded.partition(json.dumps(marker))
+                template = templates[key] = (prefix.encode(), suffix.encode())
+            bodies.append(template[0] + json.dumps(message.token).encode() + template[1])
+        return bodies
+
     def _send_aiohttp(self, chunk: list[PushMessage]) -> list[PushResult]:
         import firebase_admin
 
@@ -305,7 +321,7 @@ class FcmBackend:
             "X-GOOG-API-FORMAT-VERSION": "2",
             "X-FIREBASE-CLIENT": f"fire-admin-python/{firebase_admin.__version__}",
         }
-        bodies = [json.dumps({"message": self.encode(m)}, separators=(",", ":")).encode() for m in chunk]
+        bodies = self._bodies(chunk)
         if self._loop is None:
             self._loop = _LoopThread()
         results = self._loop.run(self._post_all(chunk, bodies, headers), timeout=self.timeout * 3 + 30)

@@ -12,33 +12,46 @@ from django.db import transaction
 from apps.core.realtime import CONSOLE_GROUP
 
 log = logging.getLogger(__name__)
+SEND_CONCURRENCY = 16  # group_sends in flight (each may hold a Redis connection)
 
 
 def _time(value) -> str | None:
     return None if value is None else value.isoformat().replace("+00:00", "Z")
 
 
+PAYLOAD_FIELDS = ("id", "briefing_id", "officer_id", "device_id", "state", "attempts", "sent_at",
+                  "acknowledged_at", "error", "updated_at")
+
+
 def delivery_payload(row) -> dict:
-    """The contract's delivery shape (also what GET /briefings/{id}/deliveries lists)."""
+    """The contract's delivery shape (also what GET /briefings/{id}/deliveries lists), from a
+    Delivery or a .values(*PAYLOAD_FIELDS) dict."""
+    get = row.get if isinstance(row, dict) else lambda name: getattr(row, name)
+    device = get("device_id")
     return {
-        "id": str(row.pk),
-        "briefing": str(row.briefing_id),
-        "officer": str(row.officer_id),
-        "device": str(row.device_id) if row.device_id else None,
-        "state": row.state,
-        "attempts": row.attempts,
-        "sent_at": _time(row.sent_at),
-        "acknowledged_at": _time(row.acknowledged_at),
-        "error": row.error or None,
-        "updated_at": _time(row.updated_at),
+        "id": str(get("id")),
+        "briefing": str(get("briefing_id")),
+        "officer": str(get("officer_id")),
+        "device": str(device) if device else None,
+        "state": get("state"),
+        "attempts": get("attempts"),
+        "sent_at": _time(get("sent_at")),
+        "acknowledged_at": _time(get("acknowledged_at")),
+        "error": get("error") or None,
+        "updated_at": _time(get("updated_at")),
     }
 
 
 def _send_now(events: list[dict]) -> None:
     async def send_all() -> None:
         layer = get_channel_layer()
-        await asyncio.gather(*(layer.group_send(CONSOLE_GROUP, {"type": "console.event", "event": event})
-                               for event in events))
+        semaphore = asyncio.Semaphore(SEND_CONCURRENCY)
+
+        async def send(event: dict) -> None:
+            async with semaphore:
+                await layer.group_send(CONSOLE_GROUP, {"type": "console.event", "event": event})
+
+        await asyncio.gather(*(send(event) for event in events))
 
     try:
         async_to_sync(send_all)()

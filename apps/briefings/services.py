@@ -125,6 +125,23 @@ def _initial_rows(briefing: Briefing, officers: list, phones: dict, now) -> list
     return rows
 
 
+COPY_FIELDS = ("id", "briefing_id", "officer_id", "device_id", "token", "state", "attempts", "next_attempt_at",
+               "message_id", "error", "created_at", "updated_at")
+
+
+def _insert_rows(rows: list[Delivery]) -> list[Delivery]:
+    """bulk_create, or on PostgreSQL one COPY (10,000 rows in a fraction of the time)."""
+    if connection.vendor != "postgresql" or not rows:
+        return Delivery.objects.bulk_create(rows, batch_size=2000)
+    columns = ", ".join(COPY_FIELDS)  # the column names (a foreign key's column is <name>_id)
+    with connection.cursor() as cursor:
+        raw = cursor.cursor  # psycopg 3
+        with raw.copy(f"COPY {Delivery._meta.db_table} ({columns}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row([getattr(row, name) for name in COPY_FIELDS])
+    return rows
+
+
 def briefing_create(*, actor: User, priority: str, title: str, audience: dict, body: str = "",
                     suspects: list[dict] | None = None, vehicles: list[dict] | None = None,
                     incident: Incident | None = None, base_url: str = "", request=None) -> Briefing:
@@ -139,7 +156,7 @@ def briefing_create(*, actor: User, priority: str, title: str, audience: dict, b
             incident=incident, priority=priority, title=title, body=body, suspects=suspects, vehicles=vehicles,
             audience=json.loads(json.dumps(audience, default=str)), created_by=actor, created_at=now,
             image_url=(base_url.rstrip("/") + media.thumbnail_path(photo.pk)) if photo and base_url else "")
-        rows = Delivery.objects.bulk_create(_initial_rows(briefing, officers, phones, now), batch_size=2000)
+        rows = _insert_rows(_initial_rows(briefing, officers, phones, now))
         briefing.recipients = len(officers)
         briefing.phones = sum(1 for r in rows if r.state == DeliveryState.QUEUED)
         briefing.save(update_fields=["recipients", "phones"])
@@ -194,7 +211,16 @@ def briefing_acknowledge(*, briefing: Briefing, officer_id, actor, request=None)
 
 # Sending -------------------------------------------------------------------------------------
 
-def _claim(ids: list[str], *, initial: bool) -> list[Delivery]:
+@dataclasses.dataclass
+class _Sending:
+    pk: uuid.UUID
+    briefing_id: uuid.UUID
+    device_id: uuid.UUID | None
+    token: str
+    attempts: int
+
+
+def _claim(ids: list[str], *, initial: bool) -> list[_Sending]:
     """Takes the queued rows among ids that are due (or never tried, for the first send), and
     holds them for conf.push_stale_after() so that no other task or sweep sends them too."""
     now = timezone.now()
@@ -203,12 +229,11 @@ def _claim(ids: list[str], *, initial: bool) -> list[Delivery]:
         due = due.filter(attempts=0) if initial else due.filter(next_attempt_at__lte=now)
         if connection.features.has_select_for_update_skip_locked:
             due = due.select_for_update(skip_locked=True)
-        rows = list(due.only("id", "briefing_id", "officer_id", "device_id", "token", "attempts"))
+        rows = [_Sending(pk, briefing, device, token, attempts + 1) for pk, briefing, device, token, attempts
+                in due.values_list("id", "briefing_id", "device_id", "token", "attempts")]
         if rows:
             Delivery.objects.filter(pk__in=[r.pk for r in rows]).update(
                 attempts=F("attempts") + 1, next_attempt_at=now + conf.push_stale_after(), updated_at=now)
-    for row in rows:
-        row.attempts += 1
     return rows
 
 
@@ -219,7 +244,7 @@ def retry_delay(attempts: int, retry_after: float | None) -> float:
     return max(backoff, retry_after or 0.0)
 
 
-def _retire_token(row: Delivery, token: str, code: str) -> None:
+def _retire_token(row: _Sending, token: str, code: str) -> None:
     from apps.devices.models import Device
 
     retired = Device.objects.filter(pk=row.device_id, push_token_hash=hashlib.sha256(token.encode()).hexdigest()) \
@@ -230,16 +255,16 @@ def _retire_token(row: Delivery, token: str, code: str) -> None:
                               "briefing": str(row.briefing_id)})
 
 
-def _record(rows: list[Delivery], results: list[PushResult]) -> dict:
+def _record(rows: list[_Sending], results: list[PushResult]) -> dict:
     """Writes each outcome; returns {delivery_id: seconds} for the ones to try again."""
     now = timezone.now()
-    sent: list[tuple[Delivery, str]] = []
+    sent: list = []
     final: dict[tuple[str, str], list] = defaultdict(list)  # (state, error) -> ids
     retry: dict[str, float] = {}
     retry_groups: dict[tuple[str, float], list] = defaultdict(list)
     for row, result in zip(rows, results, strict=True):
         if result.ok:
-            sent.append((row, result.message_id or ""))
+            sent.append(row.pk)
         elif result.retire_token:
             final[(DeliveryState.UNREGISTERED, result.error_code or "UNREGISTERED")].append(row.pk)
             _retire_token(row, row.token, result.error_code or "")
@@ -251,23 +276,22 @@ def _record(rows: list[Delivery], results: list[PushResult]) -> dict:
             final[(DeliveryState.FAILED, result.error_code or "error")].append(row.pk)
     with transaction.atomic():
         if sent:
-            Delivery.objects.filter(pk__in=[r.pk for r, _ in sent], state=DeliveryState.QUEUED).update(
+            Delivery.objects.filter(pk__in=sent, state=DeliveryState.QUEUED).update(
                 state=DeliveryState.SENT, sent_at=now, updated_at=now, error="", next_attempt_at=None)
-            Delivery.objects.bulk_update([Delivery(pk=r.pk, message_id=m[:200]) for r, m in sent], ["message_id"],
-                                         batch_size=500)
         for (state, error), ids in final.items():
             Delivery.objects.filter(pk__in=ids, state=DeliveryState.QUEUED).update(
                 state=state, error=error[:200], updated_at=now, next_attempt_at=None)
         for (error, delay), ids in retry_groups.items():
             Delivery.objects.filter(pk__in=ids, state=DeliveryState.QUEUED).update(
                 error=error[:200], updated_at=now, next_attempt_at=now + timedelta(seconds=delay))
-        changed = [r.pk for r, _ in sent] + [pk for ids in final.values() for pk in ids]
+        changed = sent + [pk for ids in final.values() for pk in ids]
         if changed:
-            realtime.delivery_events_after_commit(list(Delivery.objects.filter(pk__in=changed)))
+            realtime.delivery_events_after_commit(list(Delivery.objects.filter(pk__in=changed).values(
+                *realtime.PAYLOAD_FIELDS)))
     return retry
 
 
-def _messages(rows: list[Delivery]) -> list[PushMessage]:
+def _messages(rows: list[_Sending]) -> list[PushMessage]:
     briefings = {b.pk: b for b in Briefing.objects.filter(pk__in={r.briefing_id for r in rows})}
     templates = {pk: notification.message_for(b) for pk, b in briefings.items()}
     return [dataclasses.replace(templates[r.briefing_id], token=r.token) for r in rows]

@@ -5,14 +5,62 @@ from __future__ import annotations
 import hashlib
 import io
 import uuid
+from contextlib import contextmanager
 from datetime import timedelta
 
 import httpx
 import pytest
 from django.conf import settings
+from django.test import TestCase
 from django.utils import timezone
+from rest_framework.test import APIClient
 
 SCENE = {"lat": 40.7128, "lon": -74.0060}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if "tests/briefings/" in str(item.path):
+            # firebase-admin 7 nudges toward `fid`; FCM HTTP v1 addresses a registration token as `token`
+            item.add_marker(pytest.mark.filterwarnings("ignore:Message.token is deprecated"))
+
+
+@contextmanager
+def committed():
+    """Runs the on-commit callbacks (pushes, console events) registered inside, as a commit would.
+
+    The tests stay in pytest-django's rolled-back transaction (fast) instead of flushing the
+    database after each test, yet see every after-commit effect of each request."""
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        yield
+
+
+class CommittingClient(APIClient):
+    def request(self, **kwargs):
+        with committed():
+            return super().request(**kwargs)
+
+
+def committing_client(user=None, *, token: str | None = None) -> CommittingClient:
+    client = CommittingClient()
+    if user is not None:
+        from apps.accounts.services import token_issue
+
+        token, _ = token_issue(user=user)
+    if token:
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
+    return client
+
+
+@pytest.fixture
+def client_for():
+    """As the root fixture, with after-commit effects run at the end of each request."""
+    return committing_client
+
+
+@pytest.fixture
+def anon():
+    return committing_client()
 
 
 def token_for(prefix: str = "") -> str:
@@ -41,13 +89,12 @@ def make_phone(db):
 def phone_client(db):
     """phone_client(device) -> APIClient authenticated as the enrolled phone itself."""
     from apps.accounts.tokens import DEVICE_PREFIX, hash_token, new_token
-    from tests.helpers import api_client
 
     def make(device):
         token = new_token(DEVICE_PREFIX)
         device.token_hash = hash_token(token)
         device.save(update_fields=["token_hash"])
-        return api_client(token=token)
+        return committing_client(token=token)
 
     return make
 
