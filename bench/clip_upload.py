@@ -11,7 +11,7 @@ the worker; goal < 50 MiB) during upload and verification, and the verification 
 this machine's raw hashlib SHA-256 speed.
 
 Needs PostgreSQL, Redis and SeaweedFS as in TEAM.md. Run:
-    .venv/bin/python bench/clip_upload.py [--sizes 256,1024] [--rounds 2]
+    .venv/bin/python bench/clip_upload.py [--sizes 256,1024] [--rounds 3] [--disk]
 Environment (defaults): BENCH_DATABASE_URL=postgres://postgres@127.0.0.1:5432/rtcc_bench_footage
   BENCH_REDIS_URL=redis://127.0.0.1:6379/3  BENCH_S3_BUCKET=rtcc-bench-footage
   AWS_ENDPOINT_URL_S3=http://127.0.0.1:8333  AWS_ACCESS_KEY_ID=rtcc-test
@@ -95,11 +95,11 @@ def s3_client():
 class Servers:
     """daphne and a Celery worker (solo pool: the process that verifies is the one measured)."""
 
-    def __init__(self, workdir: Path) -> None:
+    def __init__(self, workdir: Path, *, disk: bool = False) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.env = {**os.environ, **S3_ENV, "DATABASE_URL": DATABASE_URL, "REDIS_URL": REDIS_URL,
-                    "RTCC_S3_BUCKET": BUCKET, "DJANGO_SECRET_KEY": "bench-" + "k" * 40,
+                    "RTCC_S3_BUCKET": "" if disk else BUCKET, "DJANGO_SECRET_KEY": "bench-" + "k" * 40,
                     "RTCC_DATA_DIR": str(workdir / "data"), "RTCC_EMBEDDED_BEAT": "false",
                     "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost"}
         self.workdir = workdir
@@ -218,6 +218,62 @@ def rtcc_upload(uploader: ClipUploader, path: Path, sha256: str) -> dict:
             "verify": verification_seconds(result.clip_id)}
 
 
+def measure_size(s3, http, uploader, pids, path: Path, size: int, sha256: str, rounds: int) -> dict:
+    """Rounds of baseline and rtcc, alternating which goes first (drift on a busy machine cancels)."""
+    base_times, runs, growths, ratios = [], [], [], []
+    for index in range(rounds):
+        order = ("baseline", "rtcc") if index % 2 == 0 else ("rtcc", "baseline")
+        for which in order:
+            if which == "baseline":
+                base_times.append(baseline_upload(s3, http, path, size))
+            else:
+                with RssSampler(pids) as sampler:
+                    runs.append(rtcc_upload(uploader, path, sha256))
+                growths.append(sampler.growth())
+        ratios.append((base_times[-1] / runs[-1]["upload"], base_times[-1] / runs[-1]["verified"]))
+        print(f"[bench] {size // MiB} MiB round {index + 1}: baseline {base_times[-1]:.2f}s, rtcc upload "
+              f"{runs[-1]['upload']:.2f}s, verified {runs[-1]['verified']:.2f}s (verification "
+              f"{runs[-1]['verify']:.2f}s), RSS growth "
+              + ", ".join(f"{k} {v:.1f} MiB" for k, v in growths[-1].items()), flush=True)
+    mib = size / MiB
+    return {"mib": mib, "base": mib / min(base_times), "up": mib / min(r["upload"] for r in runs),
+            "e2e": mib / min(r["verified"] for r in runs),
+            "verify": mib / statistics.median(r["verify"] for r in runs),
+            "paired_up": statistics.median(r[0] for r in ratios), "paired_e2e": statistics.median(r[1] for r in ratios),
+            "peak": {k: max(g[k] for g in growths) for k in growths[0]}}
+
+
+def disk_run(workdir: Path, sizes: list[int]) -> list[dict]:
+    """The disk backend: the part bytes pass through daphne (spooled to a file, streamed to disk)."""
+    servers = Servers(workdir / "disk", disk=True)
+    (workdir / "disk").mkdir()
+    token = servers.device_token()
+    servers.start()
+    pids = {"daphne": servers.daphne.pid, "worker": servers.worker.pid}
+    uploader = ClipUploader(servers.url, token, parallel=PARALLEL)
+    uploader.poll_max = 0.05
+    rows = []
+    try:
+        warm = workdir / "warm-disk.bin"
+        rtcc_upload(uploader, warm, write_random_file(warm, 20 * MiB))
+        warm.unlink()
+        for size in sizes:
+            path = workdir / f"disk-{size // MiB}.bin"
+            sha256 = write_random_file(path, size)
+            with RssSampler(pids) as sampler:
+                run = rtcc_upload(uploader, path, sha256)
+            path.unlink()
+            mib = size / MiB
+            rows.append({"mib": mib, "up": mib / run["upload"], "verify": mib / run["verify"],
+                         "peak": sampler.growth()})
+            print(f"[bench] disk {size // MiB} MiB: upload {run['upload']:.2f}s, verification {run['verify']:.2f}s, "
+                  f"RSS growth {rows[-1]['peak']}", flush=True)
+    finally:
+        uploader.close()
+        servers.stop()
+    return rows
+
+
 def raw_sha256_speed(total: int = 1024 * MiB) -> float:
     block = os.urandom(8 * MiB)
     digest = hashlib.sha256()
@@ -230,7 +286,8 @@ def raw_sha256_speed(total: int = 1024 * MiB) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", default="256,1024", help="clip sizes in MiB, comma-separated")
-    parser.add_argument("--rounds", type=int, default=2, help="rounds per size (best round reported)")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds per size (best round reported)")
+    parser.add_argument("--disk", action="store_true", help="also run the disk backend (bytes through daphne)")
     args = parser.parse_args()
     sizes = [int(s) * MiB for s in args.sizes.split(",")]
 
@@ -263,24 +320,8 @@ def main() -> None:
             path = workdir / f"clip-{size // MiB}.bin"
             print(f"[bench] writing {size // MiB} MiB of random bytes", flush=True)
             sha256 = write_random_file(path, size)
-            base_times, rtcc_runs, growths = [], [], []
-            for _ in range(args.rounds):
-                base_times.append(baseline_upload(s3, http, path, size))
-                with RssSampler(pids) as sampler:
-                    run = rtcc_upload(uploader, path, sha256)
-                growths.append(sampler.growth())
-                rtcc_runs.append(run)
-                print(f"[bench] {size // MiB} MiB: baseline {base_times[-1]:.2f}s, rtcc upload {run['upload']:.2f}s, "
-                      f"verified {run['verified']:.2f}s (verification {run['verify']:.2f}s), "
-                      f"RSS growth {growths[-1]}", flush=True)
+            rows.append(measure_size(s3, http, uploader, pids, path, size, sha256, args.rounds))
             path.unlink()
-            mib = size / MiB
-            base = min(base_times)
-            up = min(r["upload"] for r in rtcc_runs)
-            e2e = min(r["verified"] for r in rtcc_runs)
-            verify = statistics.median(r["verify"] for r in rtcc_runs)
-            peak = {k: max(g[k] for g in growths) for k in growths[0]}
-            rows.append((mib, mib / base, mib / up, mib / e2e, mib / verify, peak))
     finally:
         uploader.close()
         servers.stop()
@@ -288,14 +329,26 @@ def main() -> None:
             for obj in page.get("Contents", []):
                 s3.delete_object(Bucket=BUCKET, Key=obj["Key"])
 
+    disk_rows = disk_run(workdir, sizes) if args.disk else []
+
     print()
     print(f"clip upload against SeaweedFS ({PARALLEL} parallel PUTs, {PART_SIZE // MiB} MiB parts, best of "
           f"{args.rounds}); raw hashlib SHA-256 on this machine: {sha_speed:.0f} MiB/s")
     print(f"{'size':>8} {'baseline':>10} {'rtcc up':>10} {'ratio':>6} {'rtcc+verify':>12} {'ratio':>6} "
           f"{'verify':>10} {'RSS growth daphne/worker/total':>32}")
-    for mib, base, up, e2e, verify, peak in rows:
-        print(f"{mib:>6.0f}Mi {base:>7.0f}MiB/s {up:>7.0f}MiB/s {up / base:>6.3f} {e2e:>9.0f}MiB/s {e2e / base:>6.3f} "
-              f"{verify:>7.0f}MiB/s {peak['daphne']:>9.1f} / {peak['worker']:>5.1f} / {peak['total']:>5.1f} MiB")
+    for r in rows:
+        peak = r["peak"]
+        print(f"{r['mib']:>6.0f}Mi {r['base']:>7.0f}MiB/s {r['up']:>7.0f}MiB/s {r['up'] / r['base']:>6.3f} "
+              f"{r['e2e']:>9.0f}MiB/s {r['e2e'] / r['base']:>6.3f} {r['verify']:>7.0f}MiB/s "
+              f"{peak['daphne']:>9.1f} / {peak['worker']:>5.1f} / {peak['total']:>5.1f} MiB")
+    for r in rows:
+        print(f"{r['mib']:>6.0f}Mi median of per-round ratios: upload {r['paired_up']:.3f}, "
+              f"upload+verification {r['paired_e2e']:.3f}")
+    for r in disk_rows:
+        peak = r["peak"]
+        print(f"{r['mib']:>6.0f}Mi disk backend (bytes through daphne): upload {r['up']:.0f} MiB/s, verification "
+              f"{r['verify']:.0f} MiB/s, RSS growth daphne {peak['daphne']:.1f} / worker {peak['worker']:.1f} / "
+              f"total {peak['total']:.1f} MiB")
     print("ratio = rtcc throughput / baseline throughput (goal >= 0.95 for upload through complete); "
           "RSS goal < 50 MiB")
 

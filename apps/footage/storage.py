@@ -417,8 +417,9 @@ class S3Storage:
         """Every part the store holds, page by page (ListParts returns at most 1,000 at a time)."""
         from botocore.exceptions import ClientError
 
+        page_size = int(getattr(settings, "RTCC_CLIP_LIST_PARTS_PAGE", 1000))
         pages = self.client.get_paginator("list_parts").paginate(
-            Bucket=self.bucket, Key=key, UploadId=upload_id, PaginationConfig={"PageSize": 1000})
+            Bucket=self.bucket, Key=key, UploadId=upload_id, PaginationConfig={"PageSize": page_size})
         try:
             for page in pages:
                 for part in page.get("Parts", []):
