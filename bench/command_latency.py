@@ -106,9 +106,11 @@ def free_port() -> int:
 
 
 class Daphne:
-    def __init__(self, log_dir: Path) -> None:
+    def __init__(self, log_dir: Path, *, db_pool: bool = False) -> None:
         self.port = free_port()
         env = {**os.environ, "PYTHONPATH": f"{ROOT / 'bench'}{os.pathsep}{ROOT}", "RTCC_EMBEDDED_BEAT": "false"}
+        if db_pool:
+            env["DJANGO_SETTINGS_MODULE"] = "command_latency_settings"
         self.log = open(log_dir / f"daphne-{self.port}.log", "wb")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port),
@@ -328,7 +330,8 @@ async def bench(args, operator_token: str, devices: list[tuple[str, str]], serve
     await asyncio.gather(*tasks, return_exceptions=True)
 
     print(f"\n{args.commands} commands + {args.commands} bare pings, concurrency {args.concurrency}, "
-          f"{len(devices)} devices on 2 daphne processes + Redis layer + PostgreSQL, {elapsed:.1f}s")
+          f"{len(devices)} devices on 2 daphne processes + Redis layer + PostgreSQL"
+          f"{' (pooled connections)' if args.db_pool else ''}, {elapsed:.1f}s")
     print(f"{'':34} {'p50 ms':>8} {'p99 ms':>8} {'n':>6}")
     rows = [("bare channel layer (group_send->ws)", bare), ("API POST -> device receives", to_device),
             ("API POST -> command succeeded", to_succeeded), ("API POST response time", post_times)]
@@ -352,6 +355,8 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=1, help="operators posting at once")
     parser.add_argument("--bare-sockets", type=int, default=10, help="bare baseline sockets per daphne process")
     parser.add_argument("--connect-concurrency", type=int, default=20)
+    parser.add_argument("--db-pool", action="store_true",
+                        help="serve with psycopg's connection pool (bench/command_latency_settings.py)")
     args = parser.parse_args()
     _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
@@ -364,7 +369,7 @@ def main() -> None:
     print(f"database {urlparse(database_url).path[1:]} on {urlparse(database_url).hostname}, layer {redis_url}")
     operator_token, devices = prepare_data(args.devices)
     log_dir = Path(os.environ["RTCC_DATA_DIR"])
-    servers = [Daphne(log_dir), Daphne(log_dir)]
+    servers = [Daphne(log_dir, db_pool=args.db_pool), Daphne(log_dir, db_pool=args.db_pool)]
     try:
         for server in servers:
             server.wait()

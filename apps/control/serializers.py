@@ -47,11 +47,32 @@ class CommandOut(serializers.ModelSerializer):
         return command.error or None
 
 
+def _time(value) -> str | None:
+    # The same text DRF's DateTimeField writes (UTC as "Z"), without a serializer per call.
+    if value is None:
+        return None
+    text = value.isoformat()
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
+
+
 def command_data(command: Command) -> dict:
-    """The command as plain JSON-ready values (API body and console event alike)."""
-    data = dict(CommandOut(command).data)
-    for key in ("device", "requested_by", "cancelled_by"):
-        if data[key] is not None:
-            data[key] = str(data[key])
-    data["id"] = str(data["id"])
-    return data
+    """The command as plain JSON-ready values (API body and console event alike; see CommandOut).
+
+    Built by hand: it is on the path of every command and every transition."""
+    return {
+        "id": str(command.id),
+        "device": str(command.device_id),
+        "action": command.action,
+        "reason": command.reason,
+        "requested_by": str(command.requested_by_id),
+        "state": command.state,
+        "created_at": _time(command.created_at),
+        "expires_at": _time(command.expires_at),
+        "sent_at": _time(command.sent_at),
+        "delivered_at": _time(command.delivered_at),
+        "finished_at": _time(command.finished_at),
+        "error": command.error or None,
+        "ttl_seconds": command.ttl_seconds,
+        "send_count": command.send_count,
+        "cancelled_by": str(command.cancelled_by_id) if command.cancelled_by_id else None,
+    }

@@ -109,7 +109,7 @@ def _transition(*, command_id, device=None, from_states, to: str, actor, now, re
     with transaction.atomic():
         if not queryset.update(state=to, **updates):
             return None
-        command = Command.objects.get(pk=command_id)
+        command = Command.objects.select_related("device").get(pk=command_id)
         audit_record(action=f"command.{to}", actor=actor, obj=command, request=request,
                      details=_details(command, **(details or {})))
         _publish(command)
