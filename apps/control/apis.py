@@ -48,6 +48,7 @@ class DeviceCommandsApi(APIView):
         device = selectors.device_get(device_id=device_id)
         filters = CommandFilterIn(data=request.query_params)
         filters.is_valid(raise_exception=True)
+        services.device_commands_expire_due(device=device)
         commands = selectors.device_commands(device=device, state=filters.validated_data.get("state"))
         paginator = StandardPagination()
         page = paginator.paginate_queryset(commands, request, view=self)
@@ -59,7 +60,8 @@ class CommandApi(APIView):
 
     @extend_schema(responses=CommandOut)
     def get(self, request, command_id):
-        return Response(command_data(selectors.command_get(command_id=command_id)))
+        command = services.command_expire_if_due(command=selectors.command_get(command_id=command_id))
+        return Response(command_data(command))
 
 
 class CommandCancelApi(APIView):

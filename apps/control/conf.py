@@ -10,7 +10,8 @@ def default_ttl() -> int:
 
 
 def min_ttl() -> int:
-    return int(getattr(settings, "RTCC_COMMAND_MIN_TTL", 5))
+    # 1 s, not more: a short TTL is how a client says "now or never" (and how expiry gets tested).
+    return int(getattr(settings, "RTCC_COMMAND_MIN_TTL", 1))
 
 
 def max_ttl() -> int:

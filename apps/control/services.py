@@ -195,6 +195,7 @@ def command_result(*, command_id, device: Device, ok: bool, error: str = "") -> 
 
 def command_cancel(*, command: Command, user, request=None) -> Command:
     """Cancels a command the device has not acknowledged yet; afterwards it is 409."""
+    command_expire_if_due(command=command)  # past its TTL: expired, not cancellable
     now = timezone.now()
     done = _transition(command_id=command.pk, from_states=UNACKED_STATES, to=CommandState.CANCELLED, actor=user,
                        now=now, request=request, finished_at=now, cancelled_by=user)
@@ -210,6 +211,21 @@ def command_expire(*, command_id, now=None) -> Command | None:
     now = now or timezone.now()
     return _transition(command_id=command_id, from_states=UNACKED_STATES, to=CommandState.EXPIRED, actor=None,
                        now=now, extra_filter={"expires_at__lte": now}, finished_at=now)
+
+
+def command_expire_if_due(*, command: Command) -> Command:
+    """Readers see `expired` the moment a command outlives its TTL, not only after the next sweep."""
+    if command.state in UNACKED_STATES and command.expires_at <= timezone.now():
+        return command_expire(command_id=command.pk) or Command.objects.get(pk=command.pk)
+    return command
+
+
+def device_commands_expire_due(*, device: Device) -> None:
+    """command_expire_if_due for every command of one device (before listing them)."""
+    now = timezone.now()
+    for command_id in Command.objects.filter(device=device, state__in=UNACKED_STATES,
+                                             expires_at__lte=now).values_list("id", flat=True):
+        command_expire(command_id=command_id, now=now)
 
 
 def command_expire_due(*, now=None, limit: int | None = None) -> dict:

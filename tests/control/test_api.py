@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 import pytest
+from django.utils import timezone
 
 from apps.audit.models import AuditEvent
 from apps.control import services
@@ -160,7 +161,7 @@ BAD_BODIES = [
     ({"action": "start_recording", "reason": None}, "reason"),
     ({"action": "start_recording", "reason": "x" * 501}, "reason"),
     ({"action": "start_recording", "reason": "x", "ttl_seconds": 0}, "ttl_seconds"),
-    ({"action": "start_recording", "reason": "x", "ttl_seconds": 4}, "ttl_seconds"),
+    ({"action": "start_recording", "reason": "x", "ttl_seconds": -5}, "ttl_seconds"),
     ({"action": "start_recording", "reason": "x", "ttl_seconds": 3601}, "ttl_seconds"),
     ({"action": "start_recording", "reason": "x", "ttl_seconds": "soon"}, "ttl_seconds"),
     ({"action": "start_recording", "reason": "x", "ttl_seconds": 1.5}, "ttl_seconds"),
@@ -271,3 +272,40 @@ def test_device_history_is_newest_first_paginated_and_filterable(client_for, ope
     for query in ("state=done", "page=0", "page_size=x"):
         response = client.get(f"/api/v1/devices/{bodycam.id}/commands?{query}")
         assert response.status_code == 400, query
+
+
+@pytest.mark.django_db
+def test_readers_see_expiry_without_waiting_for_the_sweep(client_for, operator, bodycam):
+    client = client_for(operator)
+    body = post_command(client, bodycam.id, ttl_seconds=1).json()
+    assert body["state"] == "queued"
+    Command.objects.filter(pk=body["id"]).update(expires_at=timezone.now() - timedelta(milliseconds=1))
+    one = client.get(f"/api/v1/commands/{body['id']}").json()
+    assert one["state"] == "expired" and one["finished_at"] is not None
+    assert audit_actions(body["id"]) == ["command.create", "command.expired"]
+    other = post_command(client, bodycam.id, ttl_seconds=1).json()
+    Command.objects.filter(pk=other["id"]).update(expires_at=timezone.now() - timedelta(milliseconds=1))
+    listing = client.get(f"/api/v1/devices/{bodycam.id}/commands").json()
+    assert {row["state"] for row in listing["results"]} == {"expired"}
+    third = post_command(client, bodycam.id, ttl_seconds=1).json()
+    Command.objects.filter(pk=third["id"]).update(expires_at=timezone.now() - timedelta(milliseconds=1))
+    response = client.post(f"/api/v1/commands/{third['id']}/cancel")
+    assert response.status_code == 409
+    assert client.get(f"/api/v1/commands/{third['id']}").json()["state"] == "expired"
+
+
+@pytest.mark.django_db
+def test_commands_are_in_the_openapi_schema(anon):
+    paths = anon.get("/api/schema/", HTTP_ACCEPT="application/json").json()["paths"]
+    assert {"/api/v1/devices/{device_id}/commands", "/api/v1/commands/{command_id}",
+            "/api/v1/commands/{command_id}/cancel"} <= set(paths)
+
+
+@pytest.mark.django_db
+def test_admin_lists_commands_read_only(client, superuser, operator, bodycam):
+    command, _ = services.command_create(device=bodycam.device, requested_by=operator, action="start_recording",
+                                         reason="Admin view")
+    client.force_login(superuser)
+    assert client.get("/admin/control/command/").status_code == 200
+    assert client.get(f"/admin/control/command/{command.pk}/change/").status_code == 200
+    assert client.get("/admin/control/command/add/").status_code == 403
