@@ -92,6 +92,14 @@ def test_operator_starts_a_camera_recording_and_sees_it_succeed(open_as, console
         expect(entry).to_contain_text("delivered")  # every step has its time
         expect(page.locator("#n-recording")).to_have_text("1")
         screenshot(page, "fleet")
+        page.click("#text-size")  # the wall-screen size
+        expect(page.locator("html")).to_have_class(re.compile(r"\bbig\b"))
+        screenshot(page, "fleet-large")
+
+        # A dropped console socket shows at once and comes back by itself.
+        page.evaluate("window.rtccLive.ws.close()")
+        expect(page.locator("#live")).to_have_attribute("data-state", re.compile("down|connecting"))
+        expect(page.locator("#live")).to_have_attribute("data-state", "live", timeout=LIVE)
 
         command = Command.objects.get(device_id=device_id)
         assert (command.state, command.reason, command.action) == ("succeeded", "Pursuit in progress",
@@ -131,6 +139,7 @@ def test_operator_sends_a_briefing_and_sees_it_acknowledged(open_as, console_ser
                           "radius_m": 400, "case_number": "2026-0042"})
 
     page = open_as(operator, f"/briefings/new/?incident={incident['id']}")
+    expect(page.locator("select[name=incident]")).to_have_value(incident["id"])
     page.check('input[name=audience][value="officers"]')
     expect(page.locator("#audience-count")).to_have_text("0 officers")
     page.check(f'#officer-list input[value="{officer.pk}"]')
@@ -163,9 +172,9 @@ def test_operator_sends_a_briefing_and_sees_it_acknowledged(open_as, console_ser
     expect(card).to_contain_text("Armed robbery suspect on foot", timeout=LIVE)
     expect(card).to_contain_text("KXT4821")
     expect(card.locator("img")).to_be_visible()  # the suspect photo, served to the officer
-    screenshot(phone, "phone")
     card.locator("[data-ack]").click()
     expect(phone.locator("[data-briefing] .state.acknowledged")).to_be_visible(timeout=LIVE)
+    screenshot(phone, "phone")
 
     # The operator's board shows it without a reload.
     expect(row).to_have_attribute("data-state", "acknowledged", timeout=LIVE)

@@ -11,6 +11,7 @@ const form = $("#briefing-form");
 const incidents = new Map();
 let phones = [];
 let lastCount = null;
+let audienceTouched = false; // data arriving late never overrides what the operator chose
 const live = new Live();
 
 // Incidents ------------------------------------------------------------------------------------
@@ -22,7 +23,7 @@ async function loadIncidents() {
     if (preselected && incidents.has(preselected)) {
       form.incident.value = preselected;
       onIncident();
-      form.querySelector('input[name=audience][value="incident"]').checked = true;
+      if (!audienceTouched) form.querySelector('input[name=audience][value="incident"]').checked = true;
     }
   } catch (err) { showError(err, "Incidents"); }
   audienceChanged();
@@ -184,6 +185,7 @@ async function preview() {
 }
 
 form.addEventListener("change", (e) => {
+  if (e.target.name === "audience") audienceTouched = true;
   if (e.target.name === "incident") onIncident();
   if (["incident", "audience", "officer", "near_lat", "near_lon", "near_radius_m"].includes(e.target.name)) audienceChanged();
 });

@@ -6,6 +6,7 @@ import { $, esc, readJson, showError, showFieldErrors, toIso } from "./ui.js";
 const form = $("#search");
 const ctx = { officers: readJson("officers-data", []), devices: readJson("devices-data", []), incidents: readJson("incidents-data", []) };
 let current = null;
+let seq = 0; // only the latest search may paint (an earlier, slower answer is dropped)
 const FILTERS = ["officer", "device", "incident", "case_number", "category", "trigger", "state"];
 
 function filters() {
@@ -20,8 +21,10 @@ async function search(url) {
   const tbody = $("#clips tbody");
   tbody.innerHTML = '<tr><td colspan="10" class="empty">Searching…</td></tr>';
   showFieldErrors(form, null);
+  const mine = ++seq;
   try {
     const data = await get(url);
+    if (mine !== seq) return;
     current = data;
     const list = data.results || [];
     tbody.innerHTML = list.length ? list.map((c) => clipRow(c, ctx)).join("") : '<tr><td colspan="10" class="empty">No clip matches these filters.</td></tr>';
@@ -31,6 +34,7 @@ async function search(url) {
     const page = new URL(url, location.href).searchParams.get("page") || "1";
     $("#page").textContent = data.count ? `page ${page}` : "";
   } catch (err) {
+    if (mine !== seq) return;
     tbody.innerHTML = `<tr><td colspan="10" class="empty">${esc(err.message)}</td></tr>`;
     showFieldErrors(form, err);
     showError(err, "Search");

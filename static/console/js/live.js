@@ -13,6 +13,7 @@ export class Live {
     this.stopped = false;
     this.connectedOnce = false;
     this.countdown = null;
+    window.rtccLive = this; // for a look from the browser's console (and the end-to-end tests)
   }
 
   on(type, fn) {

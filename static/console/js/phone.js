@@ -1,5 +1,5 @@
 // The demo officer phone: the briefings pushed to this officer, with acknowledge.
-import { getAll, post } from "./api.js";
+import { ApiError, get, getAll, post } from "./api.js";
 import { briefingHtml } from "./briefing_view.js";
 import { $, agoSpan, busy, esc, fmtTime, notify, showError, startAgoTicker } from "./ui.js";
 
@@ -44,7 +44,26 @@ $("#briefings").addEventListener("click", async (e) => {
   } catch (err) { showError(err, "Acknowledge"); }
 });
 
+let outboxAvailable = true;
+async function loadOutbox() {
+  if (!outboxAvailable) return;
+  try {
+    const rows = (await get("me/outbox")).results || [];
+    $("#outbox-card").classList.remove("hidden");
+    $("#outbox").innerHTML = rows.length ? rows.map((r) => `<div class="list-item">
+        <div class="row"><strong>${esc(r.title || (r.data && r.data.type) || "data message")}</strong>
+          ${r.priority === "high" ? '<span class="state urgent">high</span>' : ""}<span class="spacer"></span>${agoSpan(r.at)}</div>
+        ${r.body ? `<div>${esc(r.body)}</div>` : ""}</div>`).join("")
+      : '<p class="empty">No notifications yet.</p>';
+  } catch (err) {
+    // Pushes go to FCM on this server (404): there is nothing local to show.
+    if (err instanceof ApiError && (err.status === 404 || err.status === 403)) outboxAvailable = false;
+  }
+}
+
 startAgoTicker();
+loadOutbox();
+setInterval(loadOutbox, 5000);
 load();
 // The officer is not on the console socket: poll for new briefings.
 setInterval(load, 5000);
