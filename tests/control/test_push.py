@@ -50,10 +50,6 @@ def test_a_command_to_a_phone_wakes_it_with_a_high_priority_data_message(client_
     assert messages[0]["priority"] == "high"
 
 
-def test_bodycams_get_no_push(client_for, operator, bodycam):
-    assert post_command(client_for(operator), bodycam.id).status_code == 202
-
-
 def test_a_failing_push_never_fails_the_command(client_for, operator, make_device):
     token = phone_token("unreg-")  # the FCM fake answers UNREGISTERED
     phone = make_device(kind="phone", push_token=token)
