@@ -3,6 +3,14 @@
 Transitions are conditional UPDATEs (`... WHERE state IN (...)`), so two processes racing
 on one command (a result and the expiry task, a cancel and an ack) cannot both win. Each
 transition that happens is audited and pushed to the console after commit.
+
+States: queued -> sent -> delivered -> succeeded | failed; queued/sent -> cancelled (operator)
+or expired (TTL). A delivered command that never reports a result is failed by the sweep
+`RTCC_COMMAND_RESULT_GRACE` seconds after its expiry. Reports about a command that is already
+expired or cancelled change nothing but are audited (`command.late_ack` / `command.late_result`).
+
+The officer wearing the camera is told on their phones when a remote start/stop SUCCEEDS
+(not on creation: a command that never reached the camera changed nothing they need to know).
 """
 
 from __future__ import annotations

@@ -81,6 +81,14 @@ async def receive_type(communicator, kind: str, timeout: float = 3) -> dict:
             return frame
 
 
+def audit_actions(command_id) -> list[str]:
+    """The audit trail of one command, oldest first."""
+    from apps.audit.models import AuditEvent
+
+    return list(AuditEvent.objects.filter(object_type="command", object_id=str(command_id))
+                .order_by("seq").values_list("action", flat=True))
+
+
 def post_command(client, device_id, *, action="start_recording", reason="Pursuit on 5th Ave", **extra):
     headers = {}
     if "key" in extra:

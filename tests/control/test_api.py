@@ -11,16 +11,11 @@ from apps.audit.models import AuditEvent
 from apps.control import services
 from apps.control.models import Command
 from tests.conftest import ROLES
-from tests.control.conftest import post_command
+from tests.control.conftest import audit_actions, post_command
 from tests.helpers import error_code
 
 PROTOCOL_FIELDS = {"id", "device", "action", "reason", "requested_by", "state", "created_at", "expires_at",
                    "sent_at", "delivered_at", "finished_at", "error"}
-
-
-def audit_actions(command_id) -> list[str]:
-    return list(AuditEvent.objects.filter(object_type="command", object_id=str(command_id))
-                .order_by("seq").values_list("action", flat=True))
 
 
 @pytest.mark.django_db

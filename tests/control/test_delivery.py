@@ -15,7 +15,7 @@ from apps.audit.models import AuditEvent
 from apps.control import services
 from apps.control.models import Command
 from apps.core.realtime import device_group
-from tests.control.conftest import asgi_app, post_command, receive, run
+from tests.control.conftest import asgi_app, audit_actions, post_command, receive, run
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -36,11 +36,6 @@ async def wait_state(command_id, state: str, timeout: float = 3) -> Command:
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError(f"command {command_id} is {current}, expected {state}")
         await asyncio.sleep(0.02)
-
-
-def audit_actions(command_id) -> list[str]:
-    return list(AuditEvent.objects.filter(object_type="command", object_id=str(command_id))
-                .order_by("seq").values_list("action", flat=True))
 
 
 async def connect(fleet_device) -> WebsocketCommunicator:
