@@ -96,6 +96,7 @@ def screenshot(page, name: str) -> Path:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     path = SCREENSHOTS / f"{name}.png"
     page.evaluate("window.scrollTo(0, 0)")  # the sticky top bar stays on top in a full-page shot
+    page.wait_for_function("Array.from(document.images).every((i) => i.complete)", timeout=10_000)
     page.screenshot(path=str(path), full_page=True)
     _saved.append(path)
     return path

@@ -7,6 +7,7 @@ import hashlib
 import io
 import json
 import re
+import uuid
 
 import httpx
 import pytest
@@ -131,7 +132,7 @@ def test_operator_sends_a_briefing_and_sees_it_acknowledged(open_as, console_ser
     for who, serial in ((officer, "E2E-PH-1"), (other_officer, "E2E-PH-2")):
         device_id, token = register_and_enroll(console_server.url, it_token, kind="phone", serial=serial)
         assign(console_server, it_token, device_id, who)
-        call(console_server.url, token, "PUT", "/api/v1/device/push-token", json={"token": f"e2e-push-{serial}"})
+        call(console_server.url, token, "PUT", "/api/v1/device/push-token", json={"token": f"e2e-push-{serial}-{uuid.uuid4().hex}"})
     photo = tmp_path / "suspect.jpg"
     photo.write_bytes(jpeg())
     incident = call(console_server.url, token_issue(user=operator)[0], "POST", "/api/v1/incidents",
@@ -154,6 +155,7 @@ def test_operator_sends_a_briefing_and_sees_it_acknowledged(open_as, console_ser
     page.check("#suspects [data-f=armed]")
     page.set_input_files("#suspects [data-role=photo]", str(photo))
     expect(page.locator("#suspects [data-role=preview] img")).to_be_visible(timeout=LIVE)
+    page.wait_for_function("document.querySelector('#suspects [data-role=preview] img').naturalWidth > 0")
     page.click("#add-vehicle")
     page.fill("#vehicles [data-f=plate]", "KXT4821")
     page.fill("#vehicles [data-f=color]", "red")
@@ -171,7 +173,8 @@ def test_operator_sends_a_briefing_and_sees_it_acknowledged(open_as, console_ser
     card = phone.locator("[data-briefing]").first
     expect(card).to_contain_text("Armed robbery suspect on foot", timeout=LIVE)
     expect(card).to_contain_text("KXT4821")
-    expect(card.locator("img")).to_be_visible()  # the suspect photo, served to the officer
+    expect(card.locator("img")).to_be_visible()
+    phone.wait_for_function("document.querySelector('[data-briefing] img').naturalWidth > 0")  # the photo loads
     card.locator("[data-ack]").click()
     expect(phone.locator("[data-briefing] .state.acknowledged")).to_be_visible(timeout=LIVE)
     screenshot(phone, "phone")

@@ -2,7 +2,7 @@
 import { esc } from "./ui.js";
 
 function photo(url, alt) {
-  return url ? `<img src="${esc(url)}" alt="${esc(alt)}" loading="lazy">` : "";
+  return url ? `<img src="${esc(url)}" alt="${esc(alt)}">` : "";
 }
 
 // The API gives each suspect or vehicle with a photo its image and thumbnail links (same origin).

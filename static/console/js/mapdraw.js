@@ -72,7 +72,8 @@ export function drawMap(svg, { units = [], scenes = [], focus = null, minSpanM =
     out.push(`<g class="scene${sc.active ? " active" : ""}" data-scene="${esc(sc.id)}"><title>${esc(sc.title)}${sc.radius_m ? ` · radius ${sc.radius_m} m` : ""}</title>`);
     if (r > 0) out.push(`<circle class="radius" cx="${x.toFixed(1)}" cy="${y.toFixed(1)}" r="${r.toFixed(1)}"/>`);
     out.push(`<path d="M${x - 10} ${y - 10}L${x + 10} ${y + 10}M${x + 10} ${y - 10}L${x - 10} ${y + 10}"/>`);
-    out.push(`<text x="${x + 14}" y="${y - 12}" font-size="18">${esc(sc.title)}${sc.radius_m ? ` (${sc.radius_m} m)` : ""}</text></g>`);
+    const left = x > W * 0.6; // labels near the right edge go to the left of their mark
+    out.push(`<text x="${left ? x - 14 : x + 14}" y="${y - 12}" font-size="18"${left ? ' text-anchor="end"' : ""}>${esc(sc.title)}${sc.radius_m ? ` (${sc.radius_m} m)` : ""}</text></g>`);
   }
   const now = Date.now();
   for (const u of units) {
@@ -84,7 +85,7 @@ export function drawMap(svg, { units = [], scenes = [], focus = null, minSpanM =
     const mark = u.kind === "phone"
       ? `<circle cx="${x.toFixed(1)}" cy="${y.toFixed(1)}" r="9"/>`
       : `<rect x="${(x - 8).toFixed(1)}" y="${(y - 8).toFixed(1)}" width="16" height="16" rx="2"/>`;
-    out.push(`<g class="${cls}" data-unit="${esc(u.id)}"><title>${esc(u.label)}${u.recording ? " · recording" : ""}</title>${mark}<text x="${x + 13}" y="${y + 6}" font-size="16">${esc(u.label)}</text></g>`);
+    out.push(`<g class="${cls}" data-unit="${esc(u.id)}"><title>${esc(u.label)}${u.recording ? " · recording" : ""}</title>${mark}<text x="${x > W * 0.7 ? x - 13 : x + 13}" y="${y + 6}" font-size="16"${x > W * 0.7 ? ' text-anchor="end"' : ""}>${esc(u.label)}</text></g>`);
   }
   // Scale bar, bottom left.
   const bar = mToPx(step);
