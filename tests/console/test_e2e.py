@@ -132,7 +132,8 @@ def test_operator_sends_a_briefing_and_sees_it_acknowledged(open_as, console_ser
     for who, serial in ((officer, "E2E-PH-1"), (other_officer, "E2E-PH-2")):
         device_id, token = register_and_enroll(console_server.url, it_token, kind="phone", serial=serial)
         assign(console_server, it_token, device_id, who)
-        call(console_server.url, token, "PUT", "/api/v1/device/push-token", json={"token": f"e2e-push-{serial}-{uuid.uuid4().hex}"})
+        push_token = f"e2e-push-{serial}-{uuid.uuid4().hex}"
+        call(console_server.url, token, "PUT", "/api/v1/device/push-token", json={"token": push_token})
     photo = tmp_path / "suspect.jpg"
     photo.write_bytes(jpeg())
     incident = call(console_server.url, token_issue(user=operator)[0], "POST", "/api/v1/incidents",
