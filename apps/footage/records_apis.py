@@ -25,7 +25,7 @@ from apps.core.errors import Forbidden, InvalidInput, error_response
 from apps.core.pagination import StandardPagination
 from apps.devices.permissions import IsDevice
 
-from . import apis, records, records_selectors
+from . import apis, records, records_conf, records_selectors
 from .models import Clip, ClipState
 from .records_selectors import clip_get, may_access_bytes
 from .serializers import CategoryOut, ClipOut
@@ -135,16 +135,19 @@ class ClipSearchPagination(StandardPagination):
         self.page_size = self.get_page_size(request)
         self.number = int(request.query_params.get(self.page_query_param, 1))
         offset = (self.number - 1) * self.page_size
-        rows = list(queryset[offset: offset + self.page_size + 1])
+        cap = records_conf.search_count_cap()
+        rows, counted = records_selectors.page_and_count(queryset, offset=offset, limit=self.page_size + 1, cap=cap)
         self.more = len(rows) > self.page_size
         rows = rows[: self.page_size]
         if self.number > 1 and not rows:
             raise DrfNotFound("Invalid page.")
-        if self.number == 1 and not self.more:
-            self.total, self.exact = len(rows), True
-        else:
-            self.total, self.exact = records_selectors.capped_count(queryset)
-            self.total = max(self.total, offset + len(rows) + (1 if self.more else 0))
+        self.total, self.exact = counted or 0, True
+        if self.total > cap:  # past the cap: the planner's estimate, never below what is known
+            estimate = records_selectors.estimated_count(queryset)
+            if estimate is None:
+                self.total = queryset.order_by().count()
+            else:
+                self.total, self.exact = max(estimate, self.total, offset + len(rows) + self.more), False
         return rows
 
     def get_next_link(self):

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 
 from django.db import connection
-from django.db.models import F, QuerySet
+from django.db.models import F, IntegerField, QuerySet, Subquery
 from django.utils.dateparse import parse_date, parse_datetime
 
 from apps.accounts.permissions import is_person
@@ -234,6 +234,23 @@ def clip_search(*, user, filters: dict) -> QuerySet[Clip]:
     return filter_clips(visible_clips(user=user), filters).select_related("category").order_by("-started_at", "-id")
 
 
+def page_and_count(queryset: QuerySet, *, offset: int, limit: int, cap: int | None = None) -> tuple[list, int | None]:
+    """(rows[offset:offset+limit], matches counted up to cap+1) in one round trip: the capped count
+    rides along as a scalar subquery (PostgreSQL runs it once), over started_at only, so that it is
+    an index-only scan. The count is None when the slice is empty."""
+    cap = records_conf.search_count_cap() if cap is None else cap
+    counter = CountOf(queryset.select_related(None).order_by().values("started_at")[: cap + 1])
+    rows = list(queryset.annotate(_matches=counter)[offset: offset + limit])
+    return rows, (rows[0]._matches if rows else None)
+
+
+class CountOf(Subquery):
+    """The number of rows a (sliced) queryset yields, as a scalar subquery."""
+
+    template = "(SELECT COUNT(*) FROM (%(subquery)s) _matches)"
+    output_field = IntegerField()
+
+
 def estimated_count(queryset: QuerySet) -> int | None:
     """The planner's row estimate for this query (PostgreSQL), without running it."""
     if connection.vendor != "postgresql":
@@ -243,23 +260,6 @@ def estimated_count(queryset: QuerySet) -> int | None:
         return int(json.loads(plan)[0]["Plan"]["Plan Rows"])
     except (ValueError, KeyError, IndexError, TypeError):
         return None
-
-
-def capped_count(queryset: QuerySet, *, cap: int | None = None) -> tuple[int, bool]:
-    """(count, exact): counts exactly up to the cap; past it, the planner's estimate (never below the cap).
-
-    A count over millions of matching rows costs a scan of them all; a list needs the magnitude,
-    not the last digit, and the page itself never depends on it.
-    """
-    cap = records_conf.search_count_cap() if cap is None else cap
-    # Only started_at (in every search index, ended_at included on PostgreSQL): an index-only scan.
-    counted = queryset.select_related(None).order_by().values("started_at")[: cap + 1].count()
-    if counted <= cap:
-        return counted, True
-    estimate = estimated_count(queryset)
-    if estimate is None:
-        return queryset.order_by().count(), True
-    return max(estimate, counted), False
 
 
 # Custody ---------------------------------------------------------------------------------------
