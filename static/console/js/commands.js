@@ -60,7 +60,18 @@ export class CommandTracker {
     const placeholder = { id: `local-${key}`, device: device.id, action, reason, state: "sending", created_at: new Date().toISOString(), _local: true };
     for (const fn of this.listeners) fn(placeholder, null);
     try {
-      const cmd = await post(`devices/${device.id}/commands`, { action, reason }, { headers: { "Idempotency-Key": key } });
+      // A request lost on the way is sent again with the same key: the server answers with the
+      // same command instead of making a second one.
+      let cmd = null;
+      for (let attempt = 1; ; attempt += 1) {
+        try {
+          cmd = await post(`devices/${device.id}/commands`, { action, reason }, { headers: { "Idempotency-Key": key } });
+          break;
+        } catch (err) {
+          if (err.status !== 0 || attempt >= 3) throw err;
+          await new Promise((r) => setTimeout(r, 700 * attempt));
+        }
+      }
       for (const fn of this.listeners) fn({ ...placeholder, state: "gone" }, placeholder);
       this.update(cmd);
       return cmd;

@@ -1,5 +1,5 @@
 // The fleet wall: every device live, and recording commands followed until they are final.
-import { getAll } from "./api.js";
+import { get, getAll } from "./api.js";
 import { CANCELLABLE, CommandTracker, FINAL, actionWord, finalClass, stateChip, timeline } from "./commands.js";
 import { Live } from "./live.js";
 import { $, agoSpan, askText, directoryOf, esc, fmtTime, notify, officerName, readJson, showError, startAgoTicker } from "./ui.js";
@@ -55,7 +55,7 @@ function rowHtml(d) {
       <button type="button" class="stop small" data-action="stop_recording" ${off}>■ Stop</button></td>`;
   }
   return `<td class="nowrap">${status}</td>
-    <td><strong>${esc(label(d))}</strong><br><span class="muted">${esc(kind)} · ${esc(d.serial)}</span></td>
+    <td><strong>${esc(label(d))}</strong> <button type="button" class="link small" data-history>history</button><br><span class="muted">${esc(kind)} · ${esc(d.serial)}</span></td>
     <td>${d.officer ? esc(officerName(officers, d.officer)) : '<span class="muted">unassigned</span>'}</td>
     <td>${cam}</td><td>${battery(d)}</td><td>${storage(d)}</td>
     <td class="nowrap">${agoSpan(d.last_seen)}</td>${actions}
@@ -202,7 +202,36 @@ tracker.onChange((cmd, old) => {
   $("#n-pending").textContent = tracker.pending().length;
 });
 
+async function showHistory(d) {
+  const dialog = document.createElement("dialog");
+  dialog.innerHTML = `<form method="dialog"><h2>Commands for ${esc(label(d))}</h2><div class="log" data-role="list"><p class="empty">Loading…</p></div>
+    <div class="row end"><button type="submit" class="secondary">Close</button></div></form>`;
+  document.body.append(dialog);
+  dialog.addEventListener("close", () => dialog.remove());
+  dialog.showModal();
+  try {
+    const page = await get(`devices/${d.id}/commands?page_size=20`);
+    const list = page.results || [];
+    // The newest and any unfinished one join the live view (followed until final), oldest first.
+    const follow = list.filter((cmd, i) => i === 0 || !FINAL.has(cmd.state)).reverse();
+    for (const cmd of follow) tracker.update(cmd);
+    dialog.querySelector("[data-role=list]").innerHTML = list.length ? list.map((cmd) => `<div class="log-item ${finalClass(cmd.state)}">
+        <div class="row">${stateChip(cmd.state)} <strong>${esc(actionWord(cmd.action))}</strong></div>
+        <div class="muted">“${esc(cmd.reason || "")}”${cmd.requested_by === me.id ? " · by you" : ""}</div>${timeline(cmd)}
+        ${cmd.error ? `<div class="field-error">${esc(cmd.error)}</div>` : ""}</div>`).join("")
+      : '<p class="empty">No command was ever sent to this device.</p>';
+  } catch (err) {
+    dialog.querySelector("[data-role=list]").innerHTML = `<p class="empty">${esc(err.message)}</p>`;
+  }
+}
+
 tbody.addEventListener("click", async (e) => {
+  const history = e.target.closest("[data-history]");
+  if (history) {
+    const d = devices.get(history.closest("tr").dataset.device);
+    if (d) showHistory(d);
+    return;
+  }
   const cancel = e.target.closest("[data-cancel]");
   if (cancel) {
     try { await tracker.cancel(cancel.dataset.cancel); } catch (err) { showError(err, "Cancel"); }

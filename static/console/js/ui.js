@@ -22,18 +22,21 @@ export function uuid4() {
 
 const pad = (n) => String(n).padStart(2, "0");
 
+function clock(d) { return `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`; }
+
+// "14:03:22" today, "11-20 14:03:22" on another day.
 export function fmtTime(iso) {
   if (!iso) return "";
   const d = new Date(iso);
   if (Number.isNaN(d.getTime())) return String(iso);
-  return `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
+  return d.toDateString() === new Date().toDateString() ? clock(d) : `${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${clock(d)}`;
 }
 
 export function fmtDateTime(iso) {
   if (!iso) return "";
   const d = new Date(iso);
   if (Number.isNaN(d.getTime())) return String(iso);
-  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${fmtTime(iso)}`;
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${clock(d)}`;
 }
 
 export function fmtAgo(iso, now = Date.now()) {
