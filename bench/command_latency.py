@@ -18,6 +18,10 @@ command id), and a console socket (operator token) to the first. Then, interleav
     socket; latency = POST start -> command frame received by the device, and -> the console's
     `command.update` showing `succeeded`.
 Prints p50/p99 of each and the ratio p99(API->device) / p99(bare layer); the goal is <= 3.
+
+--db-pool serves with psycopg's connection pool (bench/command_latency_settings.py; needs
+psycopg-pool installed) instead of rtcc's default of one PostgreSQL connection per request and
+per consumer database call: most of the API path's extra time is opening those connections.
 """
 
 from __future__ import annotations
