@@ -185,6 +185,11 @@ def test_operator_sends_a_briefing_and_sees_it_acknowledged(open_as, console_ser
     expect(page.locator("#n-acknowledged")).to_have_text("1")
     screenshot(page, "briefing-board")
     assert Delivery.objects.get(officer=officer).state == "acknowledged"
+
+    page.goto("/incidents/")
+    expect(page.locator("#incidents")).to_contain_text("Robbery at 5th and Main")
+    expect(page.locator("#briefings")).to_contain_text("Armed robbery suspect on foot")
+    screenshot(page, "incidents")
     assert not page.errors and not phone.errors
 
 
@@ -283,3 +288,8 @@ def test_it_registers_and_enrolls_a_device(open_as, console_server, it_user, off
     expect(page.locator("#users")).to_contain_text("newclerk", timeout=LIVE)
     screenshot(page, "users")
     assert not page.errors
+
+    response = page.goto("/footage/")  # evidence is not IT's business
+    assert response.status == 403
+    expect(page.locator("h1")).to_have_text("Not allowed")
+    screenshot(page, "forbidden")

@@ -43,7 +43,7 @@ async function loadBriefings() {
     const list = Array.isArray(data) ? data : data.results || [];
     box.innerHTML = list.length ? list.map((b) => `<a class="list-item" style="display:block;text-decoration:none;color:inherit" href="/briefings/${encodeURIComponent(b.id)}/">
         <div class="row"><span class="state ${esc(b.priority)}">${esc(b.priority)}</span><strong>${esc(b.title)}</strong><span class="spacer"></span><span class="muted">${esc(fmtDateTime(b.created_at))}</span></div>
-        <div class="muted">${b.recipients ?? "?"} officers reached${b.deliveries ? ` · ${DELIVERY_STATES.filter((s) => b.deliveries[s]).map((s) => `${b.deliveries[s]} ${s}`).join(" · ")}` : ""}</div></a>`).join("")
+        <div class="muted">${b.recipients ?? "?"} officer${b.recipients === 1 ? "" : "s"} reached${b.deliveries ? ` · ${DELIVERY_STATES.filter((s) => b.deliveries[s]).map((s) => `${b.deliveries[s]} ${s}`).join(" · ")}` : ""}</div></a>`).join("")
       : '<p class="empty">No briefings sent yet.</p>';
   } catch (err) {
     box.innerHTML = err instanceof ApiError && (err.status === 404 || err.status === 405)
