@@ -420,6 +420,30 @@ def _token_problem(token: str) -> tuple[int, str, str] | None:
     return None
 
 
+def _for_server(request: HttpRequest, chunks):
+    """Under ASGI (daphne) an async iterator that reads each chunk in a worker thread, so the event
+    loop never blocks on the disk or the store; under WSGI and in tests, the plain iterator."""
+    from django.core.handlers.asgi import ASGIRequest
+
+    if not isinstance(request, ASGIRequest):
+        return chunks
+
+    async def stream():
+        from asgiref.sync import sync_to_async
+
+        iterator = iter(chunks)
+        read = sync_to_async(next, thread_sensitive=False)
+        try:
+            while (chunk := await read(iterator, None)) is not None:
+                yield chunk
+        finally:
+            close = getattr(iterator, "close", None)
+            if close:
+                await sync_to_async(close, thread_sensitive=False)()
+
+    return stream()
+
+
 def clip_bytes(request: HttpRequest, token: str):
     """Streams the object a signed link names (never whole in memory), with single-range support
     (206, Content-Range; 416 outside the object) so a browser's <video> can seek."""
@@ -458,7 +482,7 @@ def clip_bytes(request: HttpRequest, token: str):
         response = HttpResponse(status=206 if wanted else 200)
     else:
         body = storage.iter_bytes(key, start=start, end=end) if length else iter(())
-        response = StreamingHttpResponse(body, status=206 if wanted else 200)
+        response = StreamingHttpResponse(_for_server(request, body), status=206 if wanted else 200)
         if clip is not None and start == 0:
             from apps.audit.services import audit_record
 
