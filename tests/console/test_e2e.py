@@ -200,13 +200,14 @@ def test_clerk_finds_a_clip_and_retrieves_it(open_as, console_server, clerk, off
     device_id, token = register_and_enroll(console_server.url, it_token, kind="bodycam", serial="E2E-CAM-CLIP")
     assign(console_server, it_token, device_id, officer, since_hours=2)
     clip_id, sha256 = upload_clip(console_server.url, token, tmp_path)
-    clerk_token, _ = token_issue(user=clerk)
-    categories = call(console_server.url, clerk_token, "GET", "/api/v1/categories")
-    if "homicide" not in {c["slug"] for c in categories}:
-        call(console_server.url, clerk_token, "POST", "/api/v1/categories",
-             json={"slug": "homicide", "name": "Homicide", "retention_days": None})
 
     page = open_as(clerk, "/footage/")
+    page.click("summary")  # categories: a clerk adds one kept indefinitely
+    page.fill("#category-form input[name=slug]", "homicide")
+    page.fill("#category-form input[name=name]", "Homicide")
+    page.click("#category-form button")
+    expect(page.locator("#category-list")).to_contain_text("Homicide", timeout=LIVE)
+    expect(page.locator("#category-list")).to_contain_text("kept indefinitely")
     page.select_option("#search select[name=officer]", str(officer.pk))
     page.select_option("#search select[name=state]", "available")
     page.click("#search button[type=submit]")

@@ -4,9 +4,9 @@ import { directoryOf, esc, fmtBytes, fmtDateTime, fmtDuration, officerName, show
 
 let categories = null;
 
-export async function loadCategories(select, value = "", { any = true } = {}) {
+export async function loadCategories(select, value = "", { any = true, fresh = false } = {}) {
   try {
-    categories = categories || await get("categories");
+    categories = (!fresh && categories) || await get("categories");
     const list = Array.isArray(categories) ? categories : categories.results || [];
     select.innerHTML = (any ? '<option value="">any</option>' : "") + list.map((c) => `<option value="${esc(c.slug)}">${esc(c.name)}${c.retention_days === null ? " (kept indefinitely)" : ` (${c.retention_days} days)`}</option>`).join("");
     select.value = value;

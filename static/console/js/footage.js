@@ -1,7 +1,7 @@
 // Footage search for records clerks: every PROTOCOL filter, newest first, page by page.
-import { get, query } from "./api.js";
+import { get, post, query } from "./api.js";
 import { clipRow, loadCategories } from "./clips.js";
-import { $, esc, readJson, showError, showFieldErrors, toIso } from "./ui.js";
+import { $, busy, esc, notify, readJson, showError, showFieldErrors, toIso } from "./ui.js";
 
 const form = $("#search");
 const ctx = { officers: readJson("officers-data", []), devices: readJson("devices-data", []), incidents: readJson("incidents-data", []) };
@@ -57,7 +57,28 @@ $("#clips").addEventListener("click", (e) => {
   if (tr && !e.target.closest("a")) location.assign(`/footage/${tr.dataset.clip}/`);
 });
 
+function paintCategories(list) {
+  $("#category-list").innerHTML = list.map((c) => `<div class="list-item"><strong>${esc(c.name)}</strong> <span class="muted mono">${esc(c.slug)}</span>
+    <div class="muted">${c.retention_days === null ? "kept indefinitely" : `kept ${c.retention_days} days after recording`}</div></div>`).join("");
+}
+
+$("#category-form").addEventListener("submit", async (e) => {
+  e.preventDefault();
+  const f = e.target;
+  const body = { slug: f.slug.value.trim(), name: f.elements["name"].value.trim(), retention_days: f.retention_days.value ? Number(f.retention_days.value) : null };
+  try {
+    const category = await busy(f.querySelector("button"), "Adding…", () => post("categories", body));
+    showFieldErrors(f, null);
+    f.reset();
+    notify(`Category ${category.name || category.slug} added.`, "ok");
+    paintCategories(await loadCategories(form.category, form.category.value, { fresh: true }));
+  } catch (err) {
+    showFieldErrors(f, err);
+    showError(err, "New category");
+  }
+});
+
 // Filters survive a reload (and can be shared as a link).
 const initial = new URLSearchParams(location.search);
 for (const name of FILTERS) if (initial.get(name)) form[name].value = initial.get(name);
-loadCategories(form.category, initial.get("category") || "").then(() => form.requestSubmit());
+loadCategories(form.category, initial.get("category") || "").then((list) => { paintCategories(list); form.requestSubmit(); });
