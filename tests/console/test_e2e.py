@@ -244,6 +244,15 @@ def test_clerk_finds_a_clip_and_retrieves_it(open_as, console_server, clerk, off
 
     clip = Clip.objects.get(pk=clip_id)
     assert clip.legal_hold and clip.case_number == "2026-0042" and clip.category.slug == "homicide"
+
+    # The case's manifest for the prosecutor: every clip's SHA-256, to check with sha256sum.
+    page.goto("/footage/?case_number=2026-0042")
+    expect(page.locator(f'tr[data-clip="{clip_id}"]')).to_be_visible(timeout=LIVE)
+    page.click('#manifest [data-format="sha256"]')
+    page.fill("dialog textarea", "Discovery request")
+    with page.expect_download() as download:
+        page.click("dialog [data-role=ok]")
+    assert sha256 in download.value.path().read_text()
     assert not page.errors
 
 

@@ -1,7 +1,7 @@
 // Footage search for records clerks: every PROTOCOL filter, newest first, page by page.
-import { get, post, query } from "./api.js";
+import { api, get, post, query } from "./api.js";
 import { clipRow, loadCategories } from "./clips.js";
-import { $, busy, esc, notify, readJson, showError, showFieldErrors, toIso } from "./ui.js";
+import { $, askText, busy, esc, notify, readJson, showError, showFieldErrors, toIso } from "./ui.js";
 
 const form = $("#search");
 const ctx = { officers: readJson("officers-data", []), devices: readJson("devices-data", []), incidents: readJson("incidents-data", []) };
@@ -43,8 +43,35 @@ async function search(url) {
 
 function rel(url) { const u = new URL(url, location.href); return u.pathname + u.search; }
 
+// A case's manifest (every clip with its SHA-256 and a link): asked with a reason, saved as a file.
+$("#manifest").addEventListener("click", async (e) => {
+  const b = e.target.closest("[data-format]");
+  if (!b) return;
+  const caseNumber = form.case_number.value.trim();
+  const reason = await askText({ title: `Manifest for case ${caseNumber}`, message: "Its links give access to the footage: the export is recorded with your reason.", confirm: "Export", suggestions: ["Discovery request", "Court order"] });
+  if (reason === null) return;
+  try {
+    const response = await busy(b, "Exporting…", () => api("GET", `cases/${encodeURIComponent(caseNumber)}/manifest${query({ reason, format: b.dataset.format })}`, null, { raw: true }));
+    if (!response.ok) {
+      const body = await response.json().catch(() => null);
+      throw new Error(body?.error?.message || `The server answered ${response.status}.`);
+    }
+    const ext = { csv: "csv", json: "json", sha256: "sha256" }[b.dataset.format];
+    const link = document.createElement("a");
+    link.href = URL.createObjectURL(await response.blob());
+    link.download = `case-${caseNumber.replace(/[^\w.-]+/g, "_")}-manifest.${ext}`;
+    document.body.append(link);
+    link.click();
+    setTimeout(() => { URL.revokeObjectURL(link.href); link.remove(); }, 1000);
+    notify("Manifest exported and recorded.", "ok");
+  } catch (err) { showError(err, "Manifest"); }
+});
+
 form.addEventListener("submit", (e) => {
   e.preventDefault();
+  const caseNumber = form.case_number.value.trim();
+  $("#manifest").classList.toggle("hidden", !caseNumber);
+  $("#manifest-case").textContent = caseNumber;
   const params = filters();
   history.replaceState(null, "", `?${new URLSearchParams(Object.entries(params).filter(([, v]) => v)).toString()}`);
   search(`clips${query({ ...params, page_size: 50 })}`);
