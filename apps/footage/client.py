@@ -221,11 +221,20 @@ class ClipUploader:
             try:
                 missing = self.status(clip_id)["missing"] if attempts > 1 or not created else \
                     list(range(1, clip["part_count"] + 1))
-                if missing:
-                    parts = self.part_urls(clip_id, missing)
-                    inject, fail_after = fail_after, None  # the injected failure happens once
-                    put_parts(self.http, parts, path, part_size=part_size, size=size, parallel=self.parallel,
-                              fail_after=inject, on_part=lambda _number: counted.append(1))
+                # The injected failure (once): the link drops after `drop_at` parts of this attempt.
+                drop_at, fail_after, sent_now = fail_after, None, 0
+                # URLs batch by batch, just before their PUTs: a slow link never holds expired ones.
+                for start in range(0, len(missing), self.batch):
+                    numbers = missing[start:start + self.batch]
+                    inject = None
+                    if drop_at is not None and drop_at - sent_now < len(numbers):
+                        inject, drop_at = drop_at - sent_now, None
+                        if inject <= 0:
+                            raise InjectedFailure(f"dropped after {sent_now} parts (injected)")
+                    parts = self.part_urls(clip_id, numbers)
+                    sent_now += put_parts(self.http, parts, path, part_size=part_size, size=size,
+                                          parallel=self.parallel, fail_after=inject,
+                                          on_part=lambda _number: counted.append(1))
                 code, body = self.complete(clip_id)
                 if code == 202:
                     state = body["state"]
