@@ -28,6 +28,7 @@ def _loop() -> None:
     from celery import current_app
     from django.db import close_old_connections
 
+    current_app.loader.import_default_modules()  # the apps' tasks modules, as a worker imports them at start
     schedule = settings.CELERY_BEAT_SCHEDULE
     due = {name: time.monotonic() + _seconds(entry["schedule"]) for name, entry in schedule.items()}
     while True:
