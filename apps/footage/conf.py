@@ -64,3 +64,8 @@ def verify_retry_age() -> int:
 
 def default_category() -> str:
     return str(_get("RTCC_CLIP_DEFAULT_CATEGORY", "uncategorized"))
+
+
+def inline_verify_max() -> int:
+    """Without a Celery worker, clips up to this size are verified inside `complete`; bigger ones in a thread."""
+    return int(_get("RTCC_CLIP_INLINE_VERIFY_MAX", 64 * MiB))

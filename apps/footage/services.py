@@ -304,14 +304,33 @@ def clip_complete(*, clip: Clip, request=None) -> Clip:
             audit_record(action="clip.complete", actor=clip.device, obj=clip, request=request,
                          details={"part_count": clip.part_count, "size_bytes": clip.size_bytes})
             _announce(clip)
-            _queue_verification(clip.pk)
+            _queue_verification(clip.pk, size=clip.size_bytes)
     return clip
 
 
-def _queue_verification(clip_id) -> None:
+def _verify_in_thread(clip_id: str) -> None:
+    from django.db import close_old_connections
+
     from .tasks import verify_clip
 
-    transaction.on_commit(lambda: verify_clip.delay(str(clip_id)))
+    try:
+        verify_clip.apply(args=(clip_id,))
+    finally:
+        close_old_connections()
+
+
+def _queue_verification(clip_id, *, size: int = 0) -> None:
+    """After commit: the verification task. Without a worker (tasks run in process) a big clip is
+    verified in a thread, so the device's `complete` is not held for the whole read."""
+    from .tasks import verify_clip
+
+    def queue() -> None:
+        if verify_clip.app.conf.task_always_eager and size > conf.inline_verify_max():
+            threading.Thread(target=_verify_in_thread, args=(str(clip_id),), name="clip-verify", daemon=True).start()
+        else:
+            verify_clip.delay(str(clip_id))
+
+    transaction.on_commit(queue)
 
 
 def object_digest(key: str, *, storage=None) -> tuple[int, str]:
