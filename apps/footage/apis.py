@@ -1,4 +1,11 @@
-"""The clips API, device side (PROTOCOL.md "Clips"): declare, part URLs, upload status, complete."""
+"""The clips API, device side (PROTOCOL.md "Clips"): declare, part URLs, upload status, complete.
+
+Choices within the contract: any enrolled device may upload (people get 403, another device's
+clip is 404); a declared size over RTCC_CLIP_MAX_SIZE is 400 on `size_bytes` (413 is kept for
+request bodies); re-declaring with another size or hash is 409 `clip_conflict`; `complete`
+before every part is stored with its right size is 409 `upload_incomplete` with the numbers in
+`error.missing`; a store that fails is 503 `storage_unavailable`.
+"""
 
 from __future__ import annotations
 
