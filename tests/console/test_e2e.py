@@ -68,20 +68,32 @@ def test_operator_starts_a_camera_recording_and_sees_it_succeed(open_as, console
     call(console_server.url, token_issue(user=operator)[0], "POST", "/api/v1/incidents",
          json={"title": "Shots fired, Elm St", "location": {"lat": 40.7128, "lon": -74.006}, "radius_m": 300})
 
+    page = open_as(operator, "/fleet/")
+    expect(page.locator("#live")).to_have_attribute("data-state", "live")
+    row = page.locator('tr[data-serial="E2E-CAM-1"]')
+    expect(row).to_contain_text("offline")
+
+    # A reason is required: confirming without one sends nothing.
+    row.locator('button[data-action="start_recording"]').click()
+    expect(page.locator("dialog")).to_contain_text("offline")  # the command would wait for the camera
+    page.click("dialog [data-role=ok]")
+    expect(page.locator("dialog [data-role=err]")).to_be_visible()
+    page.click("dialog [data-role=cancel]")
+    assert not Command.objects.filter(device_id=device_id).exists()
+
+    # While the camera is offline a command waits, queued, and can be cancelled.
+    row.locator('button[data-action="start_recording"]').click()
+    page.fill("dialog textarea", "Wrong camera")
+    page.click("dialog [data-role=ok]")
+    expect(row.locator('[data-col="cmd"] .state.queued')).to_be_visible(timeout=LIVE)
+    expect(row.locator('[data-col="cmd"] [data-until]')).to_contain_text("expires in")
+    row.locator("[data-cancel]").click()
+    expect(row.locator('[data-col="cmd"] .state.cancelled')).to_be_visible(timeout=LIVE)
+
     with BackgroundFleet(console_server.url, [camera]):
-        page = open_as(operator, "/fleet/")
-        expect(page.locator("#live")).to_have_attribute("data-state", "live")
-        row = page.locator('tr[data-serial="E2E-CAM-1"]')
         expect(row.locator(".dot.on")).to_be_visible(timeout=LIVE)
         expect(row).to_contain_text(officer.full_name)
         expect(row.locator(".badge.idle")).to_be_visible()
-
-        # A reason is required: confirming without one sends nothing.
-        row.locator('button[data-action="start_recording"]').click()
-        page.click("dialog [data-role=ok]")
-        expect(page.locator("dialog [data-role=err]")).to_be_visible()
-        page.click("dialog [data-role=cancel]")
-        assert not Command.objects.filter(device_id=device_id).exists()
 
         row.locator('button[data-action="start_recording"]').click()
         page.fill("dialog textarea", "Pursuit in progress")
@@ -102,7 +114,8 @@ def test_operator_starts_a_camera_recording_and_sees_it_succeed(open_as, console
         expect(page.locator("#live")).to_have_attribute("data-state", re.compile("down|connecting"))
         expect(page.locator("#live")).to_have_attribute("data-state", "live", timeout=LIVE)
 
-        command = Command.objects.get(device_id=device_id)
+        assert Command.objects.get(device_id=device_id, reason="Wrong camera").state == "cancelled"  # never sent
+        command = Command.objects.get(device_id=device_id, reason="Pursuit in progress")
         assert (command.state, command.reason, command.action) == ("succeeded", "Pursuit in progress",
                                                                    "start_recording")
         assert command.requested_by_id == operator.pk

@@ -197,7 +197,8 @@ tracker.onChange((cmd, old) => {
   if (!cmd._local && old && !FINAL.has(old.state) && FINAL.has(cmd.state) && cmd.requested_by === me.id) {
     const name = d ? label(d) : "device";
     const text = `${actionWord(cmd.action)} on ${name}: ${cmd.state}${cmd.error ? ` (${cmd.error})` : ""}`;
-    notify(text, cmd.state === "succeeded" ? "ok" : "error", { timeout: cmd.state === "succeeded" ? 6000 : 0 });
+    const kind = { succeeded: "ok", cancelled: "info" }[cmd.state] || "error"; // failed and expired stay up
+    notify(text, kind, { timeout: kind === "error" ? 0 : 6000 });
   }
   $("#n-pending").textContent = tracker.pending().length;
 });
