@@ -58,7 +58,7 @@ class DevicesApi(APIView):
         filters.is_valid(raise_exception=True)
         devices = selectors.device_list(user=request.user, filters=filters.validated_data)
         paginator = StandardPagination()
-        page = paginator.paginate_queryset(devices, request, view=self)
+        page = selectors.with_presence(paginator.paginate_queryset(devices, request, view=self))
         return paginator.get_paginated_response(DeviceOut(page, many=True).data)
 
     @extend_schema(request=DeviceCreateIn, responses={201: DeviceRegisteredOut})

@@ -265,7 +265,7 @@ def merge_live(devices: list) -> list:
 class _Local:
     """What this process knows about a device it holds a socket for."""
 
-    __slots__ = ("device", "last_console", "last_written", "recording", "sockets", "unwritten")
+    __slots__ = ("console_timer", "device", "last_console", "last_written", "recording", "sockets", "unwritten")
 
     def __init__(self, device) -> None:
         self.device = device
@@ -273,13 +273,15 @@ class _Local:
         self.recording = device.recording
         self.last_written = 0.0
         self.last_console = 0.0
+        self.console_timer: asyncio.TimerHandle | None = None
         self.unwritten: dict = {}
 
 
 _local: dict[str, _Local] = {}
 _db_pending: dict[str, dict] = {}
 _db_flushing: asyncio.Task | None = None
-_background: set[asyncio.Task] = set()
+_console_pending: dict[str, dict] = {}  # device id -> newest payload not yet sent, oldest first
+_console_sending: asyncio.Task | None = None
 stats = {"frames": 0, "db_rows": 0, "console_events": 0}
 
 
@@ -337,32 +339,59 @@ async def flush() -> None:
         await asyncio.shield(_db_flushing)
 
 
-def _console(local: _Local, state: dict, *, force: bool) -> None:
-    """A `device.status` event for the console, at most every console interval unless forced."""
+def _console_due(local: _Local, *, force: bool) -> bool:
+    """Whether a console event goes out now; if not, one is scheduled for when the interval ends,
+    so the console never keeps a value older than one interval."""
     now = time.monotonic()
-    if not force and now - local.last_console < conf.presence_console_interval():
-        return
-    local.last_console = now
+    wait = conf.presence_console_interval() - (now - local.last_console)
+    if force or wait <= 0:
+        local.last_console = now
+        if local.console_timer is not None:
+            local.console_timer.cancel()
+            local.console_timer = None
+        return True
+    if local.console_timer is None:
+        local.console_timer = asyncio.get_running_loop().call_later(wait, _console_trailing, local)
+    return False
+
+
+def _console_trailing(local: _Local) -> None:
+    local.console_timer = None
+    if _local.get(str(local.device.pk)) is local and _console_due(local, force=True):
+        _console(local, _live_state(local, {}, max(1, local.sockets)))
+
+
+def _console(local: _Local, state: dict) -> None:
+    """Queues a `device.status` event for the console (callers rate-limit with `_console_due`).
+
+    Events go out one at a time from one task, newest payload per device: a burst (a fleet
+    reconnecting) coalesces instead of opening a channel-layer connection per event.
+    """
+    global _console_sending
     from .serializers import DeviceOut
 
     device = apply_live(copy.copy(local.device), state)
-    payload = DeviceOut(device).data
-    task = asyncio.get_running_loop().create_task(_console_send(payload))
-    _background.add(task)
-    task.add_done_callback(_background.discard)
+    _console_pending.pop(str(device.pk), None)
+    _console_pending[str(device.pk)] = DeviceOut(device).data
+    if _console_sending is None or _console_sending.done():
+        _console_sending = asyncio.get_running_loop().create_task(_console_send())
 
 
-async def _console_send(payload: dict) -> None:
+async def _console_send() -> None:
     from channels.layers import get_channel_layer
 
     from apps.core.realtime import CONSOLE_GROUP
 
-    try:
-        await get_channel_layer().group_send(
-            CONSOLE_GROUP, {"type": "console.event", "event": {"type": "device.status", "device": payload}})
-        stats["console_events"] += 1
-    except Exception:
-        log.exception("presence: console event failed")
+    layer = get_channel_layer()
+    while _console_pending:
+        device_id = next(iter(_console_pending))
+        payload = _console_pending.pop(device_id)
+        try:
+            await layer.group_send(
+                CONSOLE_GROUP, {"type": "console.event", "event": {"type": "device.status", "device": payload}})
+            stats["console_events"] += 1
+        except Exception:
+            log.exception("presence: console event failed")
 
 
 def _live_state(local: _Local, fields: dict, conn: int) -> dict:
@@ -384,7 +413,8 @@ async def presence_connected(device, *, scope=None) -> None:
     conn = await store().add_connection(device_id, +1, _encode({"last_seen": now}))
     _write_through(device_id, {"online": True, "last_seen": now})
     local.last_written = time.monotonic()
-    _console(local, _live_state(local, {"last_seen": now}, conn), force=True)
+    if _console_due(local, force=True):
+        _console(local, _live_state(local, {"last_seen": now}, conn))
 
 
 async def presence_status(device, frame: dict) -> tuple[str, str] | None:
@@ -410,7 +440,8 @@ async def presence_status(device, frame: dict) -> tuple[str, str] | None:
             setattr(local.device, name, value)
         local.unwritten = {}
         local.last_written = mono
-    _console(local, _live_state(local, {}, max(1, local.sockets)), force=changed)
+    if _console_due(local, force=changed):
+        _console(local, _live_state(local, {}, max(1, local.sockets)))
     return None
 
 
@@ -427,6 +458,10 @@ async def presence_disconnected(device) -> None:
         return
     local.unwritten = {}
     local.sockets -= 1
-    _console(local, _live_state(local, fields, conn), force=True)
+    if local.console_timer is not None:
+        local.console_timer.cancel()
+        local.console_timer = None
+    if _console_due(local, force=True):
+        _console(local, _live_state(local, fields, conn))
     if local.sockets <= 0:
         del _local[device_id]

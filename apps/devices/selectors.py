@@ -43,8 +43,10 @@ def visible_devices(*, user) -> QuerySet[Device]:
     return devices.none()
 
 
-def device_list(*, user, filters: dict) -> list[Device]:
-    """Visible devices matching the filters, with live presence merged over the stored row."""
+def device_list(*, user, filters: dict) -> QuerySet[Device] | list[Device]:
+    """Visible devices matching the filters. Filtering on `online` needs the live view of every
+    candidate, so that case returns a list already merged; otherwise a queryset, whose page the
+    caller merges with `with_presence` (one Redis round trip per page, not per fleet)."""
     from . import presence
 
     devices = visible_devices(user=user).order_by("kind", "serial")
@@ -54,11 +56,16 @@ def device_list(*, user, filters: dict) -> list[Device]:
         devices = devices.filter(serial=filters["serial"])
     if "officer" in filters and filters["officer"] is not None:
         devices = devices.filter(officer_id=filters["officer"])
-    rows = list(devices)
-    presence.merge_live(rows)
-    if "online" in filters and filters["online"] is not None:
-        rows = [device for device in rows if device.online == filters["online"]]
-    return rows
+    if filters.get("online") is None:
+        return devices
+    return [device for device in presence.merge_live(list(devices)) if device.online == filters["online"]]
+
+
+def with_presence(devices) -> list[Device]:
+    """The devices with their live presence merged over the stored row (idempotent)."""
+    from . import presence
+
+    return presence.merge_live(list(devices))
 
 
 def device_get(*, user, device_id) -> Device:

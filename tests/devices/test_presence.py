@@ -112,18 +112,32 @@ def _wait_for(fetch, check, timeout=10.0):
         time.sleep(0.05)
 
 
+def _console_status(console, device_id, check) -> dict:
+    """The next device.status event for this device that passes `check`."""
+    while True:
+        event = ws_receive_json(console)
+        if event.get("type") == "device.status" and event["device"]["id"] == str(device_id) and check(event["device"]):
+            return event["device"]
+
+
 @pytest.mark.django_db(transaction=True)
-def test_status_frames_over_the_websocket(live_server_process, enrolled, it_user):
+def test_status_frames_over_the_websocket(live_server_process, enrolled, it_user, operator):
     device, token = enrolled("bodycam")
     headers = _it_headers(it_user)
     url = f"{live_server_process.url}/api/v1/devices/{device.pk}"
+    console_token, _ = token_issue(user=operator)
 
     def fetch():
         return httpx.get(url, headers=headers, timeout=10).json()
 
-    with ws_connect(f"{live_server_process.ws_url}/ws/device/", token=token) as ws:
+    with ws_connect(f"{live_server_process.ws_url}/ws/console/", token=console_token) as console, \
+            ws_connect(f"{live_server_process.ws_url}/ws/device/", token=token) as ws:
+        assert _console_status(console, device.pk, lambda d: d["online"])["serial"] == device.serial
         assert _wait_for(fetch, lambda body: body["online"])["online"] is True
         ws.send(json.dumps(GOOD))
+        # the console hears of the recording change at once, with the frame's values
+        pushed = _console_status(console, device.pk, lambda d: d["recording"])
+        assert pushed["battery_pct"] == 77 and pushed["location"]["lat"] == 52.52
         body = _wait_for(fetch, lambda body: body["battery_pct"] == 77)
         assert body["recording"] is True and body["battery_pct"] == 77 and body["storage_free_mb"] == 1234
         assert body["location"]["lat"] == 52.52 and body["location"]["lon"] == 13.405

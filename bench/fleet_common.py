@@ -1,0 +1,207 @@
+"""Shared by the fleet benchmarks: Django set up from the environment, N enrolled devices in the
+database, one daphne process to measure, and simulated device sockets against it.
+
+Environment (as the server reads it): DATABASE_URL and REDIS_URL for the production shape
+(PostgreSQL + Redis channel layer and presence), unset for the embedded default (SQLite and
+in-process layer, in a temporary RTCC_DATA_DIR). The devices are inserted straight into the
+database (a benchmark fixture, not audited): registering thousands over the API would measure
+the audit chain, not presence.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import resource
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+BENCH_PREFIX = "BENCH"
+
+
+def raise_open_files() -> int:
+    """Sockets are files: lift the soft limit to the hard one (children inherit it)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+
+
+def setup_django() -> str:
+    import logging
+
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    """Configures Django like the server will be; returns a one-line description of the setup."""
+    if not os.environ.get("DATABASE_URL") and not os.environ.get("RTCC_DATA_DIR"):
+        os.environ["RTCC_DATA_DIR"] = tempfile.mkdtemp(prefix="rtcc-bench-")
+    os.environ.setdefault("DJANGO_SECRET_KEY", "rtcc-bench-" + "k" * 40)
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "rtcc.settings")
+    os.environ["RTCC_EMBEDDED_BEAT"] = "false"
+    _ensure_postgres_database()
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+    from django.conf import settings
+
+    database = settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1]
+    layer = "redis" if settings.ENV.redis_url else "in-memory"
+    return f"database={database} channel layer/presence={layer}"
+
+
+def _ensure_postgres_database() -> None:
+    url = os.environ.get("DATABASE_URL", "")
+    if not url.startswith("postgres"):
+        return
+    import psycopg
+
+    base, name = url.rsplit("/", 1)
+    with psycopg.connect(f"{base}/postgres", autocommit=True) as conn:
+        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone():
+            conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def provision(count: int, kind: str = "bodycam") -> list[tuple[str, str]]:
+    """`count` enrolled devices (previous bench devices removed): [(device_id, token)]."""
+    from django.db import transaction
+    from django.utils import timezone
+
+    from apps.accounts.tokens import DEVICE_PREFIX, hash_token, new_token
+    from apps.devices.models import Device
+
+    Device.objects.filter(serial__startswith=f"{BENCH_PREFIX}-").delete()
+    now = timezone.now()
+    out, rows = [], []
+    for n in range(count):
+        token = new_token(DEVICE_PREFIX)
+        device = Device(kind=kind, serial=f"{BENCH_PREFIX}-{n:06d}", label=f"Bench {n}", token_hash=hash_token(token),
+                        enrolled_at=now)
+        rows.append(device)
+        out.append((str(device.pk), token))
+    with transaction.atomic():
+        Device.objects.bulk_create(rows, batch_size=1000)
+    return out
+
+
+def it_token() -> str:
+    from apps.accounts.models import Role, User
+    from apps.accounts.services import token_issue
+
+    user, _ = User.objects.get_or_create(username="bench-it", defaults={"role": Role.IT})
+    return token_issue(user=user)[0]
+
+
+def device_writes() -> int | None:
+    """Rows of devices_device updated so far (PostgreSQL statistics), None elsewhere."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return None
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_stat_clear_snapshot()")
+        cursor.execute("SELECT n_tup_upd FROM pg_stat_user_tables WHERE relname = 'devices_device'")
+        row = cursor.fetchone()
+    return int(row[0]) if row else 0
+
+
+class Server:
+    """One `daphne rtcc.asgi:application` process, as production runs it."""
+
+    def __init__(self, env: dict | None = None) -> None:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            self.port = sock.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = tempfile.NamedTemporaryFile(prefix="rtcc-bench-daphne-", suffix=".log", delete=False)
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port), "rtcc.asgi:application"],
+            cwd=ROOT, env={**os.environ, **(env or {})}, stdout=self.log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 60
+        while True:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"daphne exited; see {self.log.name}")
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
+                    break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise RuntimeError("daphne did not start") from None
+                time.sleep(0.1)
+
+    def rss(self) -> int:
+        import psutil
+
+        return psutil.Process(self.process.pid).memory_info().rss
+
+    def cpu_seconds(self) -> float:
+        import psutil
+
+        times = psutil.Process(self.process.pid).cpu_times()
+        return times.user + times.system
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.log.close()
+
+
+async def connect_all(url: str, tokens: list[str], *, concurrency: int = 25, progress=None) -> list:
+    """Opens one device socket per token, `concurrency` handshakes at a time."""
+    from websockets.exceptions import InvalidHandshake
+
+    from apps.devices.simulator import connect_device
+
+    gate = asyncio.Semaphore(concurrency)
+    sockets: list = [None] * len(tokens)
+    done = 0
+
+    async def one(index: int, token: str) -> None:
+        nonlocal done
+        async with gate:
+            for attempt in range(8):  # a refused handshake in a connect storm is retried, as firmware would
+                try:
+                    sockets[index] = await connect_device(url, token, open_timeout=60)
+                    break
+                except (OSError, TimeoutError, InvalidHandshake):
+                    await asyncio.sleep(0.5 * (attempt + 1))
+            done += 1
+            if progress and done % 1000 == 0:
+                progress(done)
+
+    await asyncio.gather(*(one(i, t) for i, t in enumerate(tokens)))
+    return sockets
+
+
+async def api_get_all(url: str, token: str, path: str, params: dict | None = None) -> list[dict]:
+    """Every row of a paginated list, as the API shows it."""
+    import httpx
+
+    rows: list[dict] = []
+    async with httpx.AsyncClient(base_url=url, timeout=60, trust_env=False,
+                                 headers={"Authorization": f"Bearer {token}"}) as http:
+        page = 1
+        while True:
+            body = (await http.get(path, params={**(params or {}), "page_size": 500, "page": page})).json()
+            rows.extend(body["results"])
+            if not body["next"]:
+                return rows
+            page += 1
+
+
+def ratio(figure: float, goal: float, *, lower_is_better: bool = False) -> str:
+    value = goal / figure if lower_is_better else figure / goal
+    verdict = "meets" if value >= 1 else "MISSES"
+    return f"{value:.2f}x the goal ({verdict} it)"
