@@ -225,12 +225,12 @@ def run_baseline(base: str, tokens: list[str]) -> dict:
             "ok": response.success_count}
 
 
-def start_worker(env: dict, concurrency: int) -> subprocess.Popen:
+def start_worker(env: dict, concurrency: int, pool: str) -> subprocess.Popen:
     log = open(WORKDIR / "celery-worker.log", "wb")
     worker_env = {**os.environ, **env, "DJANGO_SETTINGS_MODULE": "rtcc.settings"}
     process = subprocess.Popen(
-        [str(Path(sys.executable).parent / "celery"), "-A", "rtcc", "worker", "--pool", "prefork",
-         "--concurrency", str(concurrency), "--loglevel", "WARNING", "--without-gossip", "--without-mingle",
+        [str(Path(sys.executable).parent / "celery"), "-A", "rtcc", "worker", "--pool", pool,
+         "--concurrency", str(concurrency), "--loglevel", "INFO", "--without-gossip", "--without-mingle",
          "--without-heartbeat"], cwd=ROOT, env=worker_env, stdout=log, stderr=subprocess.STDOUT)
     time.sleep(4)  # boot: Django, the pool, the broker connection
     if process.poll() is not None:
@@ -243,7 +243,9 @@ def main() -> None:
     parser.add_argument("--phones", type=int, default=10_000)
     parser.add_argument("--worker", action=argparse.BooleanOptionalAction, default=None,
                         help="send from a real celery worker on Redis (default: when Redis answers)")
-    parser.add_argument("--concurrency", type=int, default=2)
+    parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--pool", default="threads", choices=["threads", "prefork"],
+                        help="worker pool: threads share one process's FCM connections and overlap DB and HTTP")
     parser.add_argument("--rounds", type=int, default=1, help="rtcc runs (the best is reported, all printed)")
     args = parser.parse_args()
     use_worker = answers(REDIS_URL) if args.worker is None else args.worker
@@ -264,9 +266,9 @@ def main() -> None:
             from rtcc.celery import app
 
             app.conf.task_always_eager = False
-            worker = start_worker(env, args.concurrency)
+            worker = start_worker(env, args.concurrency, args.pool)
         incident, operator, tokens = ensure_fleet(args.phones)
-        where = (f"a celery worker (prefork, concurrency {args.concurrency}) on Redis" if use_worker
+        where = (f"a celery worker ({args.pool}, concurrency {args.concurrency}) on Redis" if use_worker
                  else "this process (tasks eager)")
         print(f"{len(tokens)} phones; rtcc sends from {where}", flush=True)
         runs = []

@@ -322,8 +322,9 @@ class FcmBackend:
             "X-FIREBASE-CLIENT": f"fire-admin-python/{firebase_admin.__version__}",
         }
         bodies = self._bodies(chunk)
-        if self._loop is None:
-            self._loop = _LoopThread()
+        with self._token_lock:  # several worker threads may share this backend
+            if self._loop is None:
+                self._loop = _LoopThread()
         results = self._loop.run(self._post_all(chunk, bodies, headers), timeout=self.timeout * 3 + 30)
         if any(r.error_code == "UNAUTHENTICATED" for r in results):
             with self._token_lock:  # our access token was refused: fetch a new one next time

@@ -188,6 +188,24 @@ def enqueue_sends(delivery_ids: list[str], *, initial: bool = False, countdown: 
             log.exception("could not queue the push of %d deliveries; the sweep will send them", len(chunk))
 
 
+def enqueue_delivery_events(delivery_ids: list[str]) -> None:
+    """The console's delivery.update events for rows the sender just changed, from a task of
+    their own: queued behind the send batches, they never slow a large briefing's fan-out."""
+    from . import tasks
+
+    try:
+        tasks.push_delivery_events.delay(delivery_ids)
+    except Exception:  # no broker: tell the console now rather than never
+        log.warning("could not queue delivery events; sending them inline", exc_info=True)
+        delivery_events_send(delivery_ids=delivery_ids)
+
+
+def delivery_events_send(*, delivery_ids: list[str]) -> int:
+    rows = list(Delivery.objects.filter(pk__in=delivery_ids).values(*realtime.PAYLOAD_FIELDS))
+    realtime.delivery_events_after_commit(rows)
+    return len(rows)
+
+
 @transaction.atomic
 def briefing_acknowledge(*, briefing: Briefing, officer_id, actor, request=None) -> Delivery:
     """The officer has read the briefing: every one of their rows is acknowledged (idempotent)."""
@@ -224,6 +242,17 @@ def _claim(ids: list[str], *, initial: bool) -> list[_Sending]:
     """Takes the queued rows among ids that are due (or never tried, for the first send), and
     holds them for conf.push_stale_after() so that no other task or sweep sends them too."""
     now = timezone.now()
+    lease = now + conf.push_stale_after()
+    if connection.vendor == "postgresql":  # one statement; row locks make concurrent claimers skip taken rows
+        condition = "attempts = 0" if initial else "next_attempt_at <= %s"
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {Delivery._meta.db_table} SET attempts = attempts + 1, next_attempt_at = %s, updated_at = %s"  # noqa: S608 - constants only
+                f" WHERE id = ANY(%s) AND state = %s AND {condition}"
+                " RETURNING id, briefing_id, device_id, token, attempts",
+                [lease, now, [uuid.UUID(str(i)) for i in ids], DeliveryState.QUEUED.value,
+                 *([] if initial else [now])])
+            return [_Sending(*row) for row in cursor.fetchall()]
     with transaction.atomic():
         due = Delivery.objects.filter(pk__in=ids, state=DeliveryState.QUEUED)
         due = due.filter(attempts=0) if initial else due.filter(next_attempt_at__lte=now)
@@ -233,7 +262,7 @@ def _claim(ids: list[str], *, initial: bool) -> list[_Sending]:
                 in due.values_list("id", "briefing_id", "device_id", "token", "attempts")]
         if rows:
             Delivery.objects.filter(pk__in=[r.pk for r in rows]).update(
-                attempts=F("attempts") + 1, next_attempt_at=now + conf.push_stale_after(), updated_at=now)
+                attempts=F("attempts") + 1, next_attempt_at=lease, updated_at=now)
     return rows
 
 
@@ -284,10 +313,9 @@ def _record(rows: list[_Sending], results: list[PushResult]) -> dict:
         for (error, delay), ids in retry_groups.items():
             Delivery.objects.filter(pk__in=ids, state=DeliveryState.QUEUED).update(
                 error=error[:200], updated_at=now, next_attempt_at=now + timedelta(seconds=delay))
-        changed = sent + [pk for ids in final.values() for pk in ids]
+        changed = [str(pk) for pk in sent + [pk for ids in final.values() for pk in ids]]
         if changed:
-            realtime.delivery_events_after_commit(list(Delivery.objects.filter(pk__in=changed).values(
-                *realtime.PAYLOAD_FIELDS)))
+            transaction.on_commit(lambda: enqueue_delivery_events(changed))
     return retry
 
 
@@ -309,13 +337,19 @@ def deliveries_send(*, delivery_ids: list[str], initial: bool = False) -> dict[s
     deadline = time.monotonic() + conf.push_inline_retry_budget()
     ids, counts = list(map(str, delivery_ids)), {"sent": 0, "retry": 0, "other": 0}
     while ids:
+        started = time.monotonic()
         rows = _claim(ids, initial=initial)
         initial = False
         if not rows:
             break
+        claimed = time.monotonic()
         results = push.send_batch(_messages(rows))
+        pushed = time.monotonic()
         retry = _record(rows, results)
         sent_now = sum(1 for r in results if r.ok)
+        log.info("push: %d deliveries, %d sent, %d to retry (claim %.0f ms, send %.0f ms, record %.0f ms)",
+                 len(rows), sent_now, len(retry), (claimed - started) * 1000, (pushed - claimed) * 1000,
+                 (time.monotonic() - pushed) * 1000)
         counts["sent"] += sent_now
         counts["other"] += len(rows) - sent_now - len(retry)
         if not retry:
