@@ -181,3 +181,16 @@ def test_static_files_load_nothing_from_other_hosts():
         found = external_urls(path.read_text())
         assert not found, f"{path}: {found}"
 
+
+
+def test_unknown_page_is_a_plain_404(personas):
+    response = session_for(personas["operator"]).get("/no-such-page/")
+    assert response.status_code == 404
+    assert b"Not found" in response.content and b"Go to my pages" in response.content
+    assert not external_urls(response.content.decode())
+
+
+def test_api_404_stays_json(personas):
+    response = session_for(personas["operator"]).get("/api/v1/no-such-thing")
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == "not_found"
