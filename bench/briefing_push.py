@@ -8,7 +8,9 @@ checked afterwards (all `sent`).
 
 rtcc runs the way production does when --worker is given (default when Redis answers): the
 POST enqueues one Celery task per 500 deliveries on Redis and a real `celery -A rtcc worker`
-(prefork, --concurrency, default 2) sends them; else tasks run eagerly in this process.
+sends them (--pool threads --concurrency 8 by default: the batches share the process's FCM
+connections and one batch's database work overlaps another's HTTP; --pool prefork works too);
+with --no-worker the tasks run eagerly in this process.
 
 Baseline, same run, same fake, same 10,000 tokens, same message (firebase-admin's Message
 built by rtcc): django-push-notifications' `GCMDevice.objects.filter(...).send_message(message)`,

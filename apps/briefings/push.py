@@ -212,6 +212,12 @@ class FcmBackend:
 
         if transport not in ("aiohttp", "firebase-admin"):
             raise ValueError(f"unknown push transport {transport!r}")
+        if transport == "aiohttp":
+            try:
+                import aiohttp  # noqa: F401
+            except ImportError:  # an install without it still sends, through firebase-admin's own client
+                log.warning("aiohttp is not installed: pushes go through firebase-admin's send_each")
+                transport = "firebase-admin"
         self.endpoint = (endpoint or "https://fcm.googleapis.com").rstrip("/")
         self.pool_size = max(1, pool_size)
         self.timeout = timeout

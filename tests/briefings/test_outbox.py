@@ -1,0 +1,73 @@
+"""The embedded default: with no FCM credentials, pushes land in the local outbox, which the
+officer (or the officer's phone) reads back for the demo phone page."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from apps.briefings import push
+from apps.briefings.models import Delivery
+from tests.briefings.conftest import briefing_payload, committed, jpeg, upload
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def outbox(settings, tmp_path):
+    settings.RTCC_FCM_CREDENTIALS = None
+    settings.RTCC_PUSH_OUTBOX_DIR = tmp_path / "outbox"
+    backend = push.get_backend()
+    assert isinstance(backend, push.OutboxBackend)
+    return backend
+
+
+def test_a_briefing_lands_in_the_outbox_as_fcm_would_get_it(outbox, client_for, operator, officer, make_phone,
+                                                          phone_client):
+    phone = make_phone(officer)
+    api = client_for(operator)
+    photo = upload(api, jpeg()).json()
+    briefing = api.post("/api/v1/briefings", briefing_payload(
+        {"officers": [str(officer.pk)]}, suspects=[{"description": "Male, 30s", "photo": photo["id"]}]),
+        format="json").json()
+    [row] = outbox.read(token=phone.push_token)
+    assert row["data"] == {"type": "briefing", "briefing_id": briefing["id"], "priority": "urgent"}
+    assert row["title"] == "URGENT: Armed robbery suspect"
+    assert row["body"] == "Male, 30s; Silver Honda Civic ABC123 heading north"
+    assert row["priority"] == "high" and row["image"].startswith("http://testserver/api/v1/media/")
+    assert Delivery.objects.get(briefing_id=briefing["id"]).state == "sent"
+
+    # the demo phone page reads the officer's pushes, as the officer or as the phone itself
+    for reader in (client_for(officer), phone_client(phone)):
+        response = reader.get("/api/v1/me/outbox")
+        assert response.status_code == 200
+        assert [r["data"]["briefing_id"] for r in response.json()["results"]] == [briefing["id"]]
+    assert client_for(operator).get("/api/v1/me/outbox").status_code == 403
+
+
+def test_no_outbox_when_pushing_through_fcm(fcm, client_for, officer):
+    assert client_for(officer).get("/api/v1/me/outbox").status_code == 404
+
+
+def test_a_lost_first_send_is_picked_up_by_the_sweep(outbox, client_for, operator, officer, make_phone, settings):
+    """The broker was down when the briefing was saved: its rows wait, queued and never tried,
+    until their lease runs out; then the periodic sweep sends them, once."""
+    from apps.briefings.tasks import push_sweep
+
+    phone = make_phone(officer)
+    briefing = client_for(operator).post("/api/v1/briefings", briefing_payload({"officers": [str(officer.pk)]}),
+                                         format="json").json()
+    outbox.path.unlink()  # as if that first send never happened
+    Delivery.objects.filter(briefing_id=briefing["id"]).update(state="queued", attempts=0, sent_at=None,
+                                                               next_attempt_at=timezone.now() + timedelta(minutes=1))
+    with committed():
+        push_sweep()  # lease not over yet: nothing happens
+    assert outbox.read(token=phone.push_token) == []
+    Delivery.objects.filter(briefing_id=briefing["id"]).update(next_attempt_at=timezone.now() - timedelta(seconds=1))
+    with committed():
+        push_sweep()
+        push_sweep()
+    assert len(outbox.read(token=phone.push_token)) == 1
+    assert Delivery.objects.get(briefing_id=briefing["id"]).state == "sent"
