@@ -18,7 +18,7 @@ from apps.core.pagination import StandardPagination
 from apps.devices.models import Device, DeviceKind
 from apps.footage.storage import get_storage
 
-from . import media, selectors, services
+from . import conf, media, selectors, services
 from .serializers import (
     BriefingAudienceIn,
     BriefingCreateIn,
@@ -212,7 +212,8 @@ class BriefingsApi(APIView):
         briefing = services.briefing_create(
             actor=request.user, request=request, priority=v["priority"], title=v["title"], body=v["body"],
             suspects=v["suspects"], vehicles=v["vehicles"], audience=v["audience"],
-            incident=_incident_for(request, v.get("incident")), base_url=request.build_absolute_uri("/"))
+            incident=_incident_for(request, v.get("incident")),
+            base_url=conf.public_base_url() or request.build_absolute_uri("/"))
         counts = {briefing.pk: selectors.briefing_counts(briefing=briefing)}
         out = BriefingOut(briefing, context={"request": request, "counts": counts}).data
         return Response(out, status=status.HTTP_201_CREATED)

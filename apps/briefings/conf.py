@@ -70,3 +70,8 @@ def push_transport() -> str:
 def push_inline_retry_budget() -> float:
     """Seconds a send task may sleep in all to retry short failures itself (flaky, Retry-After: 1)."""
     return float(getattr(settings, "RTCC_PUSH_INLINE_RETRY_BUDGET", 5.0))
+
+
+def public_base_url() -> str | None:
+    """The URL phones reach rtcc at (for notification images); unset: the operator's request host."""
+    return getattr(settings, "RTCC_PUBLIC_URL", None)

@@ -241,21 +241,22 @@ class FcmBackend:
         notification = None
         if message.title or message.body:
             notification = messaging.Notification(title=message.title, body=message.body, image=message.image)
-        apns_headers = {"apns-priority": "10" if high else "5"}
+        # Apple: an alert may go at priority 10; a data-only (background) push must be 5.
+        apns_headers = {"apns-priority": "10" if high and notification else "5"}
         if message.collapse_key:
             apns_headers["apns-collapse-id"] = message.collapse_key[:64]
+        if notification:
+            aps = messaging.Aps(mutable_content=bool(message.image),  # lets the app's extension fetch the image
+                                sound="default" if high else None)
+        else:
+            aps = messaging.Aps(content_available=True)
         return messaging.Message(
             token=message.token,
             data=message.data,
             notification=notification,
             android=messaging.AndroidConfig(priority="high" if high else "normal",
                                             collapse_key=message.collapse_key),
-            apns=messaging.APNSConfig(
-                headers=apns_headers,
-                payload=messaging.APNSPayload(aps=messaging.Aps(
-                    mutable_content=bool(message.image),  # lets the app's extension fetch the image
-                    sound="default" if high else None)),
-            ),
+            apns=messaging.APNSConfig(headers=apns_headers, payload=messaging.APNSPayload(aps=aps)),
         )
 
     @classmethod

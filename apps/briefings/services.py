@@ -105,41 +105,44 @@ def _jsonable(items: list[dict]) -> list[dict]:
             for item in items]
 
 
-def _initial_rows(briefing: Briefing, officers: list, phones: dict, now) -> list[Delivery]:
-    """One row per recipient phone; an officer with no phone gets one `failed` row (no_phone)."""
+COPY_FIELDS = ("id", "briefing_id", "officer_id", "device_id", "token", "state", "attempts", "next_attempt_at",
+               "message_id", "error", "created_at", "updated_at")
+QUEUED, FAILED = DeliveryState.QUEUED.value, DeliveryState.FAILED.value
+
+
+def _initial_rows(briefing_id, officers: list, phones: dict, now) -> list[tuple]:
+    """One row (COPY_FIELDS) per recipient phone; an officer with no phone gets one `failed`
+    row (no_phone), a phone without a push token a `failed` one (no_push_token)."""
     lease = now + conf.push_stale_after()  # the sweep leaves the first send this long
     rows = []
     for officer_id in officers:
         devices = phones.get(officer_id, [])
         if not devices:
-            rows.append(Delivery(briefing=briefing, officer_id=officer_id, state=DeliveryState.FAILED,
-                                 error="no_phone", created_at=now, updated_at=now))
+            rows.append((uuid.uuid4(), briefing_id, officer_id, None, "", FAILED, 0, None, "", "no_phone", now, now))
         for device_id, token in devices:
             if token:
-                rows.append(Delivery(briefing=briefing, officer_id=officer_id, device_id=device_id, token=token,
-                                     created_at=now, updated_at=now, next_attempt_at=lease))
+                rows.append((uuid.uuid4(), briefing_id, officer_id, device_id, token, QUEUED, 0, lease, "", "", now,
+                             now))
             else:
-                rows.append(Delivery(briefing=briefing, officer_id=officer_id, device_id=device_id,
-                                     state=DeliveryState.FAILED, error="no_push_token", created_at=now,
-                                     updated_at=now))
+                rows.append((uuid.uuid4(), briefing_id, officer_id, device_id, "", FAILED, 0, None, "",
+                             "no_push_token", now, now))
     return rows
 
 
-COPY_FIELDS = ("id", "briefing_id", "officer_id", "device_id", "token", "state", "attempts", "next_attempt_at",
-               "message_id", "error", "created_at", "updated_at")
-
-
-def _insert_rows(rows: list[Delivery]) -> list[Delivery]:
+def _insert_rows(rows: list[tuple]) -> None:
     """bulk_create, or on PostgreSQL one COPY (10,000 rows in a fraction of the time)."""
-    if connection.vendor != "postgresql" or not rows:
-        return Delivery.objects.bulk_create(rows, batch_size=2000)
+    if not rows:
+        return
+    if connection.vendor != "postgresql":
+        Delivery.objects.bulk_create([Delivery(**dict(zip(COPY_FIELDS, row, strict=True))) for row in rows],
+                                     batch_size=2000)
+        return
     columns = ", ".join(COPY_FIELDS)  # the column names (a foreign key's column is <name>_id)
     with connection.cursor() as cursor:
         raw = cursor.cursor  # psycopg 3
         with raw.copy(f"COPY {Delivery._meta.db_table} ({columns}) FROM STDIN") as copy:
             for row in rows:
-                copy.write_row([getattr(row, name) for name in COPY_FIELDS])
-    return rows
+                copy.write_row(row)
 
 
 def briefing_create(*, actor: User, priority: str, title: str, audience: dict, body: str = "",
@@ -156,17 +159,20 @@ def briefing_create(*, actor: User, priority: str, title: str, audience: dict, b
             incident=incident, priority=priority, title=title, body=body, suspects=suspects, vehicles=vehicles,
             audience=json.loads(json.dumps(audience, default=str)), created_by=actor, created_at=now,
             image_url=(base_url.rstrip("/") + media.thumbnail_path(photo.pk)) if photo and base_url else "")
-        rows = _insert_rows(_initial_rows(briefing, officers, phones, now))
+        rows = _initial_rows(briefing.pk, officers, phones, now)
+        _insert_rows(rows)
+        state = COPY_FIELDS.index("state")
+        queued = [str(r[0]) for r in rows if r[state] == QUEUED]
         briefing.recipients = len(officers)
-        briefing.phones = sum(1 for r in rows if r.state == DeliveryState.QUEUED)
+        briefing.phones = len(queued)
         briefing.save(update_fields=["recipients", "phones"])
         audit_record(action="briefing.create", actor=actor, obj=briefing, request=request,
                      details={"priority": priority, "title": title, "audience": briefing.audience,
                               "incident": str(incident.pk) if incident else None,
                               "recipients": briefing.recipients, "phones": briefing.phones,
                               "photos": len([i for i in suspects + vehicles if i.get("photo")])})
-        realtime.delivery_events_after_commit([r for r in rows if r.state != DeliveryState.QUEUED])
-        queued = [str(r.pk) for r in rows if r.state == DeliveryState.QUEUED]
+        realtime.delivery_events_after_commit([{**dict(zip(COPY_FIELDS, r, strict=True)), "sent_at": None,
+                                                 "acknowledged_at": None} for r in rows if r[state] != QUEUED])
         transaction.on_commit(lambda: enqueue_sends(queued, initial=True))
     return briefing
 
