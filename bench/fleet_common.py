@@ -173,7 +173,8 @@ async def connect_all(url: str, tokens: list[str], *, concurrency: int = 25, pro
         async with gate:
             for attempt in range(8):  # a refused handshake in a connect storm is retried, as firmware would
                 try:
-                    sockets[index] = await connect_device(url, token, open_timeout=60)
+                    # no client keepalive pings: the server's own pings keep the sockets honest
+                    sockets[index] = await connect_device(url, token, open_timeout=60, ping_interval=None)
                     break
                 except (OSError, TimeoutError, InvalidHandshake):
                     await asyncio.sleep(0.5 * (attempt + 1))

@@ -58,10 +58,10 @@ async def measure(tokens: list[str], token: str, warmup: int, concurrency: int) 
             if ws is not None:
                 await ws.send(json.dumps({"type": "status", "recording": False, "battery_pct": 50 + n % 50,
                                           "storage_free_mb": 1000 + n}))
-        await asyncio.sleep(3.0)  # frames absorbed, presence written through
+        await asyncio.sleep(8.0)  # frames absorbed, presence written through, trailing console events sent
         final_rss = server.rss()
-        rows = await api_get_all(server.url, token, "/api/v1/devices", {"online": "true"})
-        online = sum(1 for row in rows if row["serial"].startswith("BENCH-"))
+        rows = await api_get_all(server.url, token, "/api/v1/devices")
+        online = sum(1 for row in rows if row["serial"].startswith("BENCH-") and row["online"])
         still_open = sum(1 for ws in sockets if ws is not None and ws.close_code is None)
 
         added = max(1, opened - warmup)

@@ -368,11 +368,11 @@ def _console(local: _Local, state: dict) -> None:
     reconnecting) coalesces instead of opening a channel-layer connection per event.
     """
     global _console_sending
-    from .serializers import DeviceOut
+    from .serializers import device_payload
 
     device = apply_live(copy.copy(local.device), state)
     _console_pending.pop(str(device.pk), None)
-    _console_pending[str(device.pk)] = DeviceOut(device).data
+    _console_pending[str(device.pk)] = device_payload(device)
     if _console_sending is None or _console_sending.done():
         _console_sending = asyncio.get_running_loop().create_task(_console_send())
 

@@ -28,9 +28,50 @@ class LocationOut(serializers.Serializer):
     at = serializers.DateTimeField(source="location_at", allow_null=True)
 
 
+def _time(value) -> str | None:
+    """A datetime as DRF writes it: ISO 8601, UTC as Z."""
+    if value is None:
+        return None
+    text = value.isoformat()
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
+
+
+def _number(value, kind):
+    return None if value is None else kind(value)
+
+
+def device_payload(device) -> dict:
+    """A device as the API and the console show it. Plain code rather than field by field: the
+    presence path builds one per console event, so it must be cheap; reads no related rows."""
+    location = None
+    if device.lat is not None and device.lon is not None:
+        location = {"lat": float(device.lat), "lon": float(device.lon),
+                    "accuracy_m": _number(device.accuracy_m, float), "at": _time(device.location_at)}
+    return {
+        "id": str(device.pk),
+        "kind": device.kind,
+        "serial": device.serial,
+        "model": device.model,
+        "label": device.label,
+        "firmware": device.firmware,
+        "officer": None if device.officer_id is None else str(device.officer_id),
+        "online": bool(device.online),
+        "last_seen": _time(device.last_seen),
+        "recording": bool(device.recording),
+        "battery_pct": _number(device.battery_pct, int),
+        "storage_free_mb": _number(device.storage_free_mb, int),
+        "location": location,
+        "revoked": device.revoked_at is not None,
+        "revoked_at": _time(device.revoked_at),
+        "enrolled": bool(device.token_hash),
+        "enrolled_at": _time(device.enrolled_at),
+        "created_at": _time(device.created_at),
+    }
+
+
 class DeviceOut(serializers.Serializer):
-    """A device as IT, operators and the device itself see it. Reads no related rows, so it is
-    safe to use from async code (the console events) once presence is merged in."""
+    """A device as IT, operators and the device itself see it (the fields document the schema;
+    `device_payload` writes them)."""
 
     id = serializers.UUIDField()
     kind = serializers.CharField()
@@ -44,20 +85,15 @@ class DeviceOut(serializers.Serializer):
     recording = serializers.BooleanField()
     battery_pct = serializers.IntegerField(allow_null=True)
     storage_free_mb = serializers.IntegerField(allow_null=True)
-    location = serializers.SerializerMethodField()
+    location = LocationOut(allow_null=True)
     revoked = serializers.BooleanField()
     revoked_at = serializers.DateTimeField(allow_null=True)
-    enrolled = serializers.SerializerMethodField()
+    enrolled = serializers.BooleanField()
     enrolled_at = serializers.DateTimeField(allow_null=True)
     created_at = serializers.DateTimeField()
 
-    def get_location(self, device) -> dict | None:
-        if device.lat is None or device.lon is None:
-            return None
-        return LocationOut(device).data
-
-    def get_enrolled(self, device) -> bool:
-        return bool(device.token_hash)
+    def to_representation(self, instance) -> dict:
+        return device_payload(instance)
 
 
 class DeviceRegisteredOut(DeviceOut):
@@ -65,6 +101,10 @@ class DeviceRegisteredOut(DeviceOut):
 
     enrollment_code = serializers.CharField()
     enrollment_expires_at = serializers.DateTimeField()
+
+    def to_representation(self, instance) -> dict:
+        return {**device_payload(instance), "enrollment_code": instance.enrollment_code,
+                "enrollment_expires_at": _time(instance.enrollment_expires_at)}
 
 
 class EnrollmentCodeOut(serializers.Serializer):

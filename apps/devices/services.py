@@ -50,10 +50,10 @@ def _issue_code(device: Device) -> str:
 
 def _console_update(device: Device) -> None:
     from . import presence
-    from .serializers import DeviceOut
+    from .serializers import device_payload
 
     presence.merge_live([device])
-    console_event_after_commit("device.status", "device", dict(DeviceOut(device).data))
+    console_event_after_commit("device.status", "device", device_payload(device))
 
 
 @transaction.atomic
