@@ -173,11 +173,27 @@ class Probe:
             return False
 
 
-async def run_device(url: str, token: str, probe: Probe, ready: asyncio.Event, connected: list) -> None:
+async def open_socket(url: str, headers: dict, attempts: int = 30):
+    """Connects like firmware does: on a refused or timed-out handshake, back off and try again."""
     from websockets.asyncio.client import connect
+    from websockets.exceptions import InvalidHandshake
 
-    async with connect(url, additional_headers={"Authorization": f"Bearer {token}"}, open_timeout=60,
-                       ping_interval=None, max_queue=None) as ws:
+    delay = 0.2
+    for attempt in range(attempts):
+        try:
+            return await connect(url, additional_headers=headers, open_timeout=30, ping_interval=None,
+                                 max_queue=None)
+        except (OSError, TimeoutError, InvalidHandshake):
+            if attempt == attempts - 1:
+                raise
+            await asyncio.sleep(delay * random.uniform(0.5, 1.0))
+            delay = min(5.0, delay * 2)
+    raise AssertionError("unreachable")
+
+
+async def run_device(url: str, token: str, probe: Probe, ready: asyncio.Event, connected: list) -> None:
+    ws = await open_socket(url, {"Authorization": f"Bearer {token}"})
+    async with ws:
         connected.append(1)
         ready.set()
         async for raw in ws:
@@ -193,10 +209,8 @@ async def run_device(url: str, token: str, probe: Probe, ready: asyncio.Event, c
 
 
 async def run_console(url: str, token: str, probe: Probe, ready: asyncio.Event) -> None:
-    from websockets.asyncio.client import connect
-
-    async with connect(url, additional_headers={"Authorization": f"Bearer {token}"}, ping_interval=None,
-                       max_queue=None) as ws:
+    ws = await open_socket(url, {"Authorization": f"Bearer {token}"})
+    async with ws:
         ready.set()
         async for raw in ws:
             event = json.loads(raw)
@@ -205,9 +219,8 @@ async def run_console(url: str, token: str, probe: Probe, ready: asyncio.Event) 
 
 
 async def run_bare(url: str, probe: Probe, ready: asyncio.Event) -> None:
-    from websockets.asyncio.client import connect
-
-    async with connect(url, ping_interval=None, max_queue=None) as ws:
+    ws = await open_socket(url, {})
+    async with ws:
         ready.set()
         async for raw in ws:
             probe.mark("ping", raw, probe.ping_at)
