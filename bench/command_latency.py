@@ -281,6 +281,7 @@ async def bench(args, operator_token: str, devices: list[tuple[str, str]], serve
     to_device: list[float] = []
     to_succeeded: list[float] = []
     post_times: list[float] = []
+    floor: list[float] = []
     lost = {"bare": 0, "device": 0, "succeeded": 0, "http": 0}
     rng = random.Random(7)
     device_ids = [d for d, _ in devices]
@@ -294,6 +295,13 @@ async def bench(args, operator_token: str, devices: list[tuple[str, str]], serve
                 bare.append(probe.ping_at[key] - started)
             else:
                 lost["bare"] += 1
+
+        async def one_floor() -> None:
+            # What any authenticated API call costs here (HTTP, Django, DRF, token auth): the floor.
+            started = time.perf_counter()
+            async with http.get(f"http://127.0.0.1:{rng.choice(servers).port}/api/v1/me") as response:
+                await response.read()
+            floor.append(time.perf_counter() - started)
 
         async def one_command(device_id: str) -> None:
             server = servers[1 - home[device_id]]  # the process that does NOT hold the socket
@@ -319,14 +327,16 @@ async def bench(args, operator_token: str, devices: list[tuple[str, str]], serve
         # Warm-up (connections, code paths), not counted.
         for _ in range(20):
             await one_ping()
+            await one_floor()
             await one_command(rng.choice(device_ids))
-        bare.clear(), to_device.clear(), to_succeeded.clear(), post_times.clear()
+        bare.clear(), to_device.clear(), to_succeeded.clear(), post_times.clear(), floor.clear()
 
         started = time.perf_counter()
         targets = [rng.choice(device_ids) for _ in range(args.commands)]
         if args.concurrency <= 1:
-            for device_id in targets:  # interleaved, so both see the same conditions
+            for device_id in targets:  # interleaved, so all see the same conditions
                 await one_ping()
+                await one_floor()
                 await one_command(device_id)
         else:
             queue: asyncio.Queue = asyncio.Queue()
@@ -337,6 +347,7 @@ async def bench(args, operator_token: str, devices: list[tuple[str, str]], serve
                 while not queue.empty():
                     device_id = queue.get_nowait()
                     await one_ping()
+                    await one_floor()
                     await one_command(device_id)
 
             await asyncio.gather(*(worker() for _ in range(args.concurrency)))
@@ -346,12 +357,14 @@ async def bench(args, operator_token: str, devices: list[tuple[str, str]], serve
         task.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
 
-    print(f"\n{args.commands} commands + {args.commands} bare pings, concurrency {args.concurrency}, "
+    print(f"\n{args.commands} commands + {args.commands} bare pings + {args.commands} GET /me, "
+          f"concurrency {args.concurrency}, "
           f"{len(devices)} devices on 2 daphne processes + Redis layer + PostgreSQL"
           f"{' (pooled connections)' if args.db_pool else ''}, {elapsed:.1f}s")
     print(f"{'':34} {'p50 ms':>8} {'p99 ms':>8} {'n':>6}")
     rows = [("bare channel layer (group_send->ws)", bare), ("API POST -> device receives", to_device),
-            ("API POST -> command succeeded", to_succeeded), ("API POST response time", post_times)]
+            ("API POST -> command succeeded", to_succeeded), ("API POST response time", post_times),
+            ("floor: GET /api/v1/me response", floor)]
     for label, values in rows:
         print(f"{label:34} {pct(values, 50):8.2f} {pct(values, 99):8.2f} {len(values):6d}")
     ratio = pct(to_device, 99) / pct(bare, 99)
