@@ -31,8 +31,9 @@ def push_backoff_max() -> float:
 
 
 def push_stale_after() -> timedelta:
-    """A queued delivery untouched this long is picked up again by the sweep (lost task, broker down)."""
-    return getattr(settings, "RTCC_PUSH_STALE_AFTER", timedelta(seconds=60))
+    """A queued delivery untouched this long is picked up again by the sweep (lost task, broker down);
+    a first send that starts after half of it leaves its rows to the sweep."""
+    return getattr(settings, "RTCC_PUSH_STALE_AFTER", timedelta(seconds=120))
 
 
 def push_pool_size() -> int:

@@ -245,25 +245,31 @@ class _Sending:
 
 
 def _claim(ids: list[str], *, initial: bool) -> list[_Sending]:
-    """Takes the queued rows among ids that are due (or never tried, for the first send), and
-    holds them for conf.push_stale_after() so that no other task or sweep sends them too."""
+    """The queued rows among ids to send now, each with the number of the attempt it is.
+
+    First send: rows never tried whose creation lease (conf.push_stale_after()) has at least
+    half its time left; they are only read, as the sweep leaves them alone until the lease is
+    over (a first send that comes later than that leaves them to the sweep). Retries and the
+    sweep take due rows and renew their lease in one statement, so that no other task or sweep
+    sends them at the same time.
+    """
     now = timezone.now()
     lease = now + conf.push_stale_after()
-    if connection.vendor == "postgresql":  # one statement; row locks make concurrent claimers skip taken rows
-        condition = "attempts = 0" if initial else "next_attempt_at <= %s"
+    if initial:
+        due = Delivery.objects.filter(pk__in=ids, state=DeliveryState.QUEUED, attempts=0,
+                                      next_attempt_at__gt=now + conf.push_stale_after() / 2)
+        return [_Sending(pk, briefing, device, token, 1) for pk, briefing, device, token
+                in due.values_list("id", "briefing_id", "device_id", "token")]
+    if connection.vendor == "postgresql":  # row locks make concurrent claimers skip rows already taken
         with connection.cursor() as cursor:
             cursor.execute(
                 f"UPDATE {Delivery._meta.db_table} SET attempts = attempts + 1, next_attempt_at = %s, updated_at = %s"  # noqa: S608 - constants only
-                f" WHERE id = ANY(%s) AND state = %s AND {condition}"
+                " WHERE id = ANY(%s) AND state = %s AND next_attempt_at <= %s"
                 " RETURNING id, briefing_id, device_id, token, attempts",
-                [lease, now, [uuid.UUID(str(i)) for i in ids], DeliveryState.QUEUED.value,
-                 *([] if initial else [now])])
+                [lease, now, [uuid.UUID(str(i)) for i in ids], DeliveryState.QUEUED.value, now])
             return [_Sending(*row) for row in cursor.fetchall()]
-    with transaction.atomic():
-        due = Delivery.objects.filter(pk__in=ids, state=DeliveryState.QUEUED)
-        due = due.filter(attempts=0) if initial else due.filter(next_attempt_at__lte=now)
-        if connection.features.has_select_for_update_skip_locked:
-            due = due.select_for_update(skip_locked=True)
+    with transaction.atomic():  # SQLite: IMMEDIATE transactions serialize writers
+        due = Delivery.objects.filter(pk__in=ids, state=DeliveryState.QUEUED, next_attempt_at__lte=now)
         rows = [_Sending(pk, briefing, device, token, attempts + 1) for pk, briefing, device, token, attempts
                 in due.values_list("id", "briefing_id", "device_id", "token", "attempts")]
         if rows:
@@ -290,9 +296,11 @@ def _retire_token(row: _Sending, token: str, code: str) -> None:
                               "briefing": str(row.briefing_id)})
 
 
-def _record(rows: list[_Sending], results: list[PushResult]) -> dict:
-    """Writes each outcome; returns {delivery_id: seconds} for the ones to try again."""
+def _record(rows: list[_Sending], results: list[PushResult], *, initial: bool) -> dict:
+    """Writes each outcome (and, for a first send, counts the attempt); returns
+    {delivery_id: seconds} for the ones to try again."""
     now = timezone.now()
+    counted = {"attempts": F("attempts") + 1} if initial else {}
     sent: list = []
     final: dict[tuple[str, str], list] = defaultdict(list)  # (state, error) -> ids
     retry: dict[str, float] = {}
@@ -312,13 +320,13 @@ def _record(rows: list[_Sending], results: list[PushResult]) -> dict:
     with transaction.atomic():
         if sent:
             Delivery.objects.filter(pk__in=sent, state=DeliveryState.QUEUED).update(
-                state=DeliveryState.SENT, sent_at=now, updated_at=now, error="", next_attempt_at=None)
+                state=DeliveryState.SENT, sent_at=now, updated_at=now, error="", next_attempt_at=None, **counted)
         for (state, error), ids in final.items():
             Delivery.objects.filter(pk__in=ids, state=DeliveryState.QUEUED).update(
-                state=state, error=error[:200], updated_at=now, next_attempt_at=None)
+                state=state, error=error[:200], updated_at=now, next_attempt_at=None, **counted)
         for (error, delay), ids in retry_groups.items():
             Delivery.objects.filter(pk__in=ids, state=DeliveryState.QUEUED).update(
-                error=error[:200], updated_at=now, next_attempt_at=now + timedelta(seconds=delay))
+                error=error[:200], updated_at=now, next_attempt_at=now + timedelta(seconds=delay), **counted)
         changed = [str(pk) for pk in sent + [pk for ids in final.values() for pk in ids]]
         if changed:
             transaction.on_commit(lambda: enqueue_delivery_events(changed))
@@ -345,13 +353,13 @@ def deliveries_send(*, delivery_ids: list[str], initial: bool = False) -> dict[s
     while ids:
         started = time.monotonic()
         rows = _claim(ids, initial=initial)
-        initial = False
         if not rows:
             break
         claimed = time.monotonic()
         results = push.send_batch(_messages(rows))
         pushed = time.monotonic()
-        retry = _record(rows, results)
+        retry = _record(rows, results, initial=initial)
+        initial = False
         sent_now = sum(1 for r in results if r.ok)
         log.info("push: %d deliveries, %d sent, %d to retry (claim %.0f ms, send %.0f ms, record %.0f ms)",
                  len(rows), sent_now, len(retry), (claimed - started) * 1000, (pushed - claimed) * 1000,
