@@ -62,14 +62,25 @@ def test_command_posted_on_one_process_reaches_a_device_and_console_on_the_other
         assert states == ["queued", "sent", "delivered", "succeeded"]
 
 
-def test_offline_command_posted_on_one_process_is_delivered_on_connect_to_the_other(live_server_pair,
-                                                                                    make_device, operator):
+def test_offline_delivery_on_connect_and_resend_after_a_drop_across_processes(live_server_pair, make_device,
+                                                                              operator):
     server_a, server_b = live_server_pair
     camera = make_device(kind="bodycam")
     token, _ = token_issue(user=operator)
     first = post(server_b, token, camera.id, reason="one").json()["id"]
     second = post(server_a, token, camera.id, action="stop_recording", reason="two").json()["id"]
+    # Offline until now: both arrive on connect, oldest first. The connection drops before any ack.
     with ws_connect(f"{server_a.ws_url}/ws/device/", token=camera.token) as device:
         received = [next_of_type(device, "command")["command"]["id"] for _ in range(2)]
     assert received == [first, second]
     assert wait_for_state(server_b, token, first, "sent")["state"] == "sent"
+    # Reconnecting to the other process: both are sent again; the device acts once on each.
+    with ws_connect(f"{server_b.ws_url}/ws/device/", token=camera.token) as device:
+        again = [next_of_type(device, "command")["command"]["id"] for _ in range(2)]
+        for command_id in again:
+            device.send(json.dumps({"type": "ack", "command_id": command_id}))
+            device.send(json.dumps({"type": "result", "command_id": command_id, "ok": True}))
+        bodies = [wait_for_state(server_a, token, command_id, "succeeded") for command_id in again]
+    assert again == [first, second]
+    assert [body["state"] for body in bodies] == ["succeeded", "succeeded"]
+    assert [body["send_count"] for body in bodies] == [2, 2]
