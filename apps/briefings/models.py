@@ -109,7 +109,15 @@ class DeliveryState(models.TextChoices):
 
 
 class Delivery(models.Model):
-    """One recipient phone of a briefing; device is null when the officer has no phone at all."""
+    """One recipient phone of a briefing.
+
+    Every recipient officer has at least one row, so that the operator sees who could not be
+    reached: an officer with no phone gets one row with no device, `failed`, error "no_phone";
+    a phone with no push token (never registered, or retired after UNREGISTERED) is `failed`
+    with "no_push_token". Otherwise the row is `queued` until FCM answers: `sent`, or
+    `unregistered` (the token is retired; error is FCM's code), or `failed` (a payload error,
+    or retries used up; error is FCM's code). `acknowledged` once the officer has read it.
+    """
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     briefing = models.ForeignKey(Briefing, on_delete=models.CASCADE, related_name="deliveries")
