@@ -39,9 +39,12 @@ class DeviceCommandsApi(APIView):
         key = _idempotency_key(request)
         data = CommandCreateIn(data=request.data)
         data.is_valid(raise_exception=True)
-        command, _created = services.command_create(device=device, requested_by=request.user, idempotency_key=key,
-                                                    request=request, **data.validated_data)
-        return Response(command_data(command), status=status.HTTP_202_ACCEPTED)
+        command, created = services.command_create(device=device, requested_by=request.user, idempotency_key=key,
+                                                   request=request, **data.validated_data)
+        response = Response(command_data(command), status=status.HTTP_202_ACCEPTED)
+        if not created:
+            response["Idempotent-Replayed"] = "true"
+        return response
 
     @extend_schema(parameters=[CommandFilterIn], responses=CommandOut(many=True))
     def get(self, request, device_id):

@@ -193,6 +193,7 @@ def test_idempotency_key_returns_the_same_command(client_for, operator, make_use
     again = post_command(client, bodycam.id, key="k-123")
     assert first.status_code == again.status_code == 202
     assert again.json()["id"] == first.json()["id"]
+    assert again["Idempotent-Replayed"] == "true" and not first.has_header("Idempotent-Replayed")
     assert Command.objects.count() == 1
     assert audit_actions(first.json()["id"]) == ["command.create"]
     # The key is scoped to the person and the device.
