@@ -282,3 +282,47 @@ def test_the_periodic_task_is_scheduled_and_expires():
     entry = django_settings.CELERY_BEAT_SCHEDULE["rtcc-control-expire-commands"]
     assert entry["task"] == "apps.control.tasks.commands_expire"
     assert tasks.commands_expire.delay().get() == {"expired": 0, "failed_without_result": 0}
+
+
+def test_racing_transitions_have_exactly_one_winner(operator, bodycam):
+    """A cancel from the console and an ack from the device at the same moment, in many threads
+    (separate database connections): one of them wins, once; the loser changes nothing."""
+    import threading
+
+    from django.db import connection
+
+    from apps.core.errors import Conflict
+
+    command = create(bodycam, operator)
+    services.command_claim_send(command_id=command.pk, device=bodycam.device)
+    barrier = threading.Barrier(6)
+    outcomes: list[str] = []
+
+    def cancel() -> None:
+        barrier.wait()
+        try:
+            services.command_cancel(command=command, user=operator)
+            outcomes.append("cancelled")
+        except Conflict:
+            outcomes.append("conflict")
+        finally:
+            connection.close()
+
+    def ack() -> None:
+        barrier.wait()
+        try:
+            services.command_ack(command_id=command.pk, device=bodycam.device)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=target) for target in (cancel, ack) * 3]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    command.refresh_from_db()
+    transitions = [action for action in audit_actions(command.pk) if action in ("command.cancelled",
+                                                                                 "command.delivered")]
+    assert len(transitions) == 1
+    assert command.state == transitions[0].split(".")[1]
+    assert outcomes.count("cancelled") == (1 if command.state == "cancelled" else 0)
