@@ -16,13 +16,24 @@ from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: 
 from apps.control.routing import websocket_urlpatterns  # noqa: E402
 from rtcc.scheduler import start_embedded_scheduler  # noqa: E402
 
+_websocket_with_session = AuthMiddlewareStack(URLRouter(websocket_urlpatterns))
+_websocket_plain = URLRouter(websocket_urlpatterns)
+
+
+async def websocket(scope, receive, send):
+    """Device sockets authenticate with their bearer token alone: no session or lazy user per
+    socket (about 4 KiB each, thousands of sockets per process); the console keeps the session."""
+    app = _websocket_plain if scope["path"].startswith("/ws/device/") else _websocket_with_session
+    return await app(scope, receive, send)
+
+
 application = ProtocolTypeRouter(
     {
         # Static files from the apps' and the project's static folders, no collectstatic step.
         "http": ASGIStaticFilesHandler(django_asgi),
         # Device frames carry no Origin (firmware is not a browser); the console consumer
         # checks its own credentials (bearer token, or a session cookie from a same-site page).
-        "websocket": AuthMiddlewareStack(URLRouter(websocket_urlpatterns)),
+        "websocket": websocket,
     }
 )
 
