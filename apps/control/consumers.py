@@ -96,7 +96,7 @@ class DeviceConsumer(AsyncWebsocketConsumer):
 
     async def send_command(self, command: dict) -> None:
         # Once per connection: a command created while the socket connects arrives both in the
-        # backlog and over the group. Re-sends of unacknowledged commands happen on reconnect.
+        # backlog and over the group. Re-sends of unfinished commands happen on reconnect.
         if command["id"] in self.sent_here:
             return
         # Checked against the database right before it goes out: never a cancelled or expired command.

@@ -1,7 +1,7 @@
 """Command delivery over the device websocket: what to send on connect, and the device's ack/result.
 
 At least once: a command goes out over the channel layer when it is created and again on every
-connect until the device acknowledges it; the device acts once per command id.
+connect until the device reports its result (or it expires); the device acts once per command id.
 """
 
 from __future__ import annotations

@@ -26,9 +26,9 @@ class CommandState(models.TextChoices):
     CANCELLED = "cancelled", "Cancelled"
 
 
-# Sent (again) to the device on connect and over the group: not yet acknowledged.
+# Not yet acknowledged by the device: still cancellable, and expired when the TTL passes.
 UNACKED_STATES = (CommandState.QUEUED, CommandState.SENT)
-# Still waiting for the device's result.
+# Unfinished, waiting for the device's result: sent (again) on every connect until then.
 OPEN_STATES = (CommandState.QUEUED, CommandState.SENT, CommandState.DELIVERED)
 FINAL_STATES = (CommandState.SUCCEEDED, CommandState.FAILED, CommandState.EXPIRED, CommandState.CANCELLED)
 

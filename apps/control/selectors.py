@@ -8,7 +8,7 @@ from django.utils import timezone
 from apps.core.errors import NotFound
 from apps.devices.models import Device
 
-from .models import UNACKED_STATES, Command
+from .models import OPEN_STATES, Command
 
 
 def device_get(*, device_id) -> Device:
@@ -34,8 +34,12 @@ def device_commands(*, device: Device, state: str | None = None) -> QuerySet[Com
 
 
 def commands_to_send(*, device_id) -> list[Command]:
-    """Every unacknowledged, unexpired command for this device, oldest first (sent again on connect)."""
+    """Every unfinished, unexpired command for this device, oldest first (sent again on each connect).
+
+    Unfinished includes `delivered` (acknowledged, no result yet), as PROTOCOL "Device websocket"
+    says: a device that rebooted between its ack and acting gets it again; one that already
+    acted dedupes it by id."""
     return list(
-        Command.objects.filter(device_id=device_id, state__in=UNACKED_STATES, expires_at__gt=timezone.now())
+        Command.objects.filter(device_id=device_id, state__in=OPEN_STATES, expires_at__gt=timezone.now())
         .order_by("created_at", "id")
     )

@@ -129,8 +129,9 @@ def _transition(*, command_id, device=None, from_states, to: str, actor, now, re
 def command_claim_send(*, command_id, device: Device) -> str | None:
     """Decides, right before a frame goes out, whether a command may be sent to this device.
 
-    "first" (queued -> sent), "again" (a re-send of an unacknowledged command) or None: never
-    send a command that is cancelled, expired (even before the periodic task noticed) or done.
+    "first" (queued -> sent), "again" (a re-send of a sent or delivered command; its state stays)
+    or None: never send a command that is cancelled, expired (even before the periodic task
+    noticed) or finished.
     One UPDATE on the common path, so the device hears of the command as soon as possible;
     the audit event of the transition follows in command_record_sent.
     """
@@ -139,7 +140,8 @@ def command_claim_send(*, command_id, device: Device) -> str | None:
     if sendable.filter(state=CommandState.QUEUED).update(state=CommandState.SENT, sent_at=now, last_sent_at=now,
                                                         send_count=F("send_count") + 1):
         return "first"
-    if sendable.filter(state=CommandState.SENT).update(last_sent_at=now, send_count=F("send_count") + 1):
+    if sendable.filter(state__in=(CommandState.SENT, CommandState.DELIVERED)).update(
+            last_sent_at=now, send_count=F("send_count") + 1):
         return "again"
     command_expire(command_id=command_id, now=now)  # past its TTL and the task has not run yet
     return None

@@ -194,6 +194,30 @@ def test_unacknowledged_command_is_sent_again_after_a_dropped_connection(operato
     assert audit_actions(command.pk).count("command.sent") == 1
 
 
+def test_acknowledged_command_without_a_result_is_sent_again_on_connect(operator, bodycam):
+    """Unfinished (PROTOCOL): a device that acked and then dropped (rebooted) before acting gets it again."""
+    command = create(bodycam, operator)
+
+    async def scenario():
+        device = await connect(bodycam)
+        assert (await receive(device))["command"]["id"] == str(command.pk)
+        await device.send_json_to({"type": "ack", "command_id": str(command.pk)})
+        await wait_state(command.pk, "delivered")
+        await device.disconnect()
+        device = await connect(bodycam)
+        assert (await receive(device))["command"]["id"] == str(command.pk)
+        assert await state_of(command.pk) == "delivered"  # a re-send does not move it back
+        await device.send_json_to({"type": "ack", "command_id": str(command.pk)})
+        await device.send_json_to({"type": "result", "command_id": str(command.pk), "ok": True})
+        await wait_state(command.pk, "succeeded")
+        await device.disconnect()
+
+    run(scenario)
+    command.refresh_from_db()
+    assert command.send_count == 2
+    assert audit_actions(command.pk) == ["command.create", "command.sent", "command.delivered", "command.succeeded"]
+
+
 def test_duplicate_ack_and_result_are_harmless(operator, bodycam):
     command = create(bodycam, operator)
 
