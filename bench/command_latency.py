@@ -393,6 +393,11 @@ def main() -> None:
     if hard < args.devices * 2 + 500:
         sys.exit(f"open file limit {hard} is too low for {args.devices} devices")
 
+    if args.db_pool:
+        try:
+            import psycopg_pool  # noqa: F401
+        except ImportError:
+            sys.exit("--db-pool needs psycopg's pool: .venv/bin/pip install 'psycopg[pool]'")
     database_url, redis_url = configure_env()
     sys.path.insert(0, str(ROOT))
     ensure_database(database_url)
