@@ -148,6 +148,7 @@ class Env:
     s3_endpoint: str | None
     fcm_credentials: str | None
     fcm_endpoint: str | None
+    public_url: str | None
 
     @property
     def embedded(self) -> bool:
@@ -190,4 +191,5 @@ def read(environ: dict | None = None) -> Env:
         s3_endpoint=parse_url(environ, "AWS_ENDPOINT_URL_S3"),
         fcm_credentials=credentials,
         fcm_endpoint=parse_url(environ, "RTCC_FCM_ENDPOINT"),
+        public_url=parse_url(environ, "RTCC_PUBLIC_URL"),
     )

@@ -201,6 +201,8 @@ RTCC_STORAGE_DIR = DATA_DIR / "objects"
 RTCC_FCM_CREDENTIALS = ENV.fcm_credentials
 RTCC_FCM_ENDPOINT = ENV.fcm_endpoint or "https://fcm.googleapis.com"
 RTCC_PUSH_OUTBOX_DIR = DATA_DIR / "outbox"
+# The URL phones and cameras reach rtcc at (links in notifications); unset: the request's host.
+RTCC_PUBLIC_URL = ENV.public_url
 
 LOGGING = {
     "version": 1,

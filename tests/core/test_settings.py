@@ -42,6 +42,7 @@ def test_production_values_are_parsed(tmp_path, settings):
         AWS_ENDPOINT_URL_S3="http://minio.internal:9000",
         GOOGLE_APPLICATION_CREDENTIALS=str(credentials),
         RTCC_FCM_ENDPOINT="http://fcm-proxy.internal:8089/",
+        RTCC_PUBLIC_URL="https://rtcc.example.org/",
     )
     assert config.database["ENGINE"] == "django.db.backends.postgresql"
     assert (config.database["HOST"], config.database["PORT"], config.database["NAME"]) == ("db.internal", 5433, "rtcc")
@@ -49,6 +50,7 @@ def test_production_values_are_parsed(tmp_path, settings):
     assert config.redis_url == "redis://cache.internal:6379/2" and not config.embedded
     assert config.s3_bucket == "evidence"
     assert config.fcm_endpoint == "http://fcm-proxy.internal:8089"
+    assert config.public_url == "https://rtcc.example.org"
 
 
 @pytest.mark.parametrize(
@@ -62,6 +64,7 @@ def test_production_values_are_parsed(tmp_path, settings):
         ({"REDIS_URL": "localhost:6379"}, "REDIS_URL"),
         ({"REDIS_URL": "redis://cache:port/0"}, "REDIS_URL"),
         ({"RTCC_FCM_ENDPOINT": "fcm.local"}, "RTCC_FCM_ENDPOINT"),
+        ({"RTCC_PUBLIC_URL": "rtcc.example.org"}, "RTCC_PUBLIC_URL"),
         ({"AWS_ENDPOINT_URL_S3": "s3 please"}, "AWS_ENDPOINT_URL_S3"),
         ({"GOOGLE_APPLICATION_CREDENTIALS": "/nonexistent/sa.json"}, "GOOGLE_APPLICATION_CREDENTIALS"),
         ({"RTCC_S3_BUCKET": "x"}, "RTCC_S3_BUCKET"),
