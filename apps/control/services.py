@@ -108,7 +108,7 @@ def _enqueue(task, *args) -> None:
         log.exception("could not queue %s%r", task.name, args)
 
 
-def _transition(*, command_id, device=None, from_states, to: str, actor, now, request=None,
+def _transition(*, command_id, device=None, from_states, to: str, actor, request=None,
                 extra_filter: dict | None = None, details: dict | None = None, **updates) -> Command | None:
     """Moves one command from one of `from_states` to `to`; None when its state did not allow it."""
     queryset = Command.objects.filter(pk=command_id, state__in=from_states, **(extra_filter or {}))
@@ -177,7 +177,7 @@ def command_ack(*, command_id, device: Device) -> str | None:
     """The device received the command: sent -> delivered. Duplicates change nothing."""
     now = timezone.now()
     done = _transition(command_id=command_id, device=device, from_states=UNACKED_STATES,
-                       to=CommandState.DELIVERED, actor=device, now=now,
+                       to=CommandState.DELIVERED, actor=device,
                        delivered_at=now, sent_at=Coalesce("sent_at", now))
     if done is not None:
         return None
@@ -189,7 +189,7 @@ def command_result(*, command_id, device: Device, ok: bool, error: str = "") -> 
     now = timezone.now()
     to = CommandState.SUCCEEDED if ok else CommandState.FAILED
     error = "" if ok else (error or "The device reported a failure without a message.")
-    done = _transition(command_id=command_id, device=device, from_states=OPEN_STATES, to=to, actor=device, now=now,
+    done = _transition(command_id=command_id, device=device, from_states=OPEN_STATES, to=to, actor=device,
                        details={"ok": ok, "error": error}, finished_at=now, error=error,
                        delivered_at=Coalesce("delivered_at", now), sent_at=Coalesce("sent_at", now))
     if done is not None:
@@ -208,7 +208,7 @@ def command_cancel(*, command: Command, user, request=None) -> Command:
     command_expire_if_due(command=command)  # past its TTL: expired, not cancellable
     now = timezone.now()
     done = _transition(command_id=command.pk, from_states=UNACKED_STATES, to=CommandState.CANCELLED, actor=user,
-                       now=now, request=request, finished_at=now, cancelled_by=user)
+                       request=request, finished_at=now, cancelled_by=user)
     if done is None:
         state = Command.objects.values_list("state", flat=True).get(pk=command.pk)
         raise Conflict(f"The command is {state}; only a queued or sent command can be cancelled.",
@@ -220,7 +220,7 @@ def command_expire(*, command_id, now=None) -> Command | None:
     """An unacknowledged command past its expiry becomes expired (and is never sent after that)."""
     now = now or timezone.now()
     return _transition(command_id=command_id, from_states=UNACKED_STATES, to=CommandState.EXPIRED, actor=None,
-                       now=now, extra_filter={"expires_at__lte": now}, finished_at=now)
+                       extra_filter={"expires_at__lte": now}, finished_at=now)
 
 
 def command_expire_if_due(*, command: Command) -> Command:
@@ -254,7 +254,7 @@ def command_expire_due(*, now=None, limit: int | None = None) -> dict:
     for command_id in (Command.objects.filter(state=CommandState.DELIVERED, expires_at__lte=cutoff)
                        .order_by("expires_at").values_list("id", flat=True)[:limit]):
         if _transition(command_id=command_id, from_states=(CommandState.DELIVERED,), to=CommandState.FAILED,
-                       actor=None, now=now, extra_filter={"expires_at__lte": cutoff}, finished_at=now,
+                       actor=None, extra_filter={"expires_at__lte": cutoff}, finished_at=now,
                        error=message, details={"error": message}):
             silent += 1
     return {"expired": expired, "failed_without_result": silent}
