@@ -72,6 +72,7 @@ def device_register(*, kind: str, serial: str, model: str = "", label: str = "",
     audit_record(action="device.register", actor=actor, obj=device, request=request,
                  details={"kind": kind, "serial": serial, "model": model, "label": label,
                           "enrollment_expires_at": device.enrollment_expires_at})
+    _console_update(device)
     return device, code
 
 

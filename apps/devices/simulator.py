@@ -153,11 +153,26 @@ class Fleet:
             await self.http.aclose()
 
     async def _call(self, method: str, path: str, *, token: str | None = None, ok=(200, 201), **kwargs):
+        """One API call; a server that is starting, busy (429, 503) or briefly gone is retried."""
         headers = {"Authorization": f"Bearer {token}"} if token else {}
-        response = await self.http.request(method, path, headers=headers, **kwargs)
-        if response.status_code not in ok:
-            raise ApiError(response)
-        return response.json()
+        delay = BACKOFF_FIRST
+        for attempt in range(8):
+            try:
+                response = await self.http.request(method, path, headers=headers, **kwargs)
+            except (httpx.ConnectError, httpx.ReadTimeout, httpx.RemoteProtocolError) as exc:
+                if attempt == 7:
+                    raise
+                log.info("%s %s: %s; retrying in %.1fs", method, path, exc, delay)
+            else:
+                if response.status_code in ok:
+                    return response.json()
+                if response.status_code not in (429, 502, 503, 504) or attempt == 7:
+                    raise ApiError(response)
+                retry_after = response.headers.get("Retry-After", "")
+                delay = max(delay, float(retry_after)) if retry_after.isdigit() else delay
+            await asyncio.sleep(min(delay, BACKOFF_MAX))
+            delay = min(BACKOFF_MAX, delay * 2)
+        raise RuntimeError("unreachable")
 
     async def login(self) -> str:
         if self.it_token is None:
