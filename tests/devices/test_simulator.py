@@ -70,6 +70,7 @@ def test_status_frames_stay_in_range():
 def test_simulator_against_a_live_server(live_server_process, make_user):
     it = make_user("it", username="simit")
     token, _ = token_issue(user=it)
+    operator_headers = {"Authorization": f"Bearer {token_issue(user=make_user('operator'))[0]}"}
     fleet = Fleet(live_server_process.url, count=3, kind="mixed", username="simit", password="correct-horse-battery",
                   status_interval=0.2, prefix="T")
 
@@ -80,6 +81,23 @@ def test_simulator_against_a_live_server(live_server_process, make_user):
             assert await fleet.wait_connected(timeout=20)
             await asyncio.sleep(0.6)
             listed = (await fleet.http.get("/api/v1/devices", headers={"Authorization": f"Bearer {token}"})).json()
+            # an operator's command reaches a simulated camera, which obeys it and reports back
+            camera = fleet.devices[1]
+            command = (await fleet.http.post(f"/api/v1/devices/{camera.id}/commands", headers=operator_headers,
+                                             json={"action": "start_recording", "reason": "simulator test"})).json()
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline:
+                state = (await fleet.http.get(f"/api/v1/commands/{command['id']}", headers=operator_headers)).json()
+                if state["state"] == "succeeded" and camera.recording:
+                    break
+                await asyncio.sleep(0.05)
+            shown = (await fleet.http.get(f"/api/v1/devices/{camera.id}", headers=operator_headers)).json()
+            for _ in range(100):
+                if shown["recording"]:
+                    break
+                await asyncio.sleep(0.05)
+                shown = (await fleet.http.get(f"/api/v1/devices/{camera.id}", headers=operator_headers)).json()
+            obeyed = (state["state"], camera.recording, shown["recording"], camera.commands_acted)
             # revoked: the server closes its socket with 4403 and the simulator leaves that device alone
             victim = fleet.devices[0]
             revoked = await fleet.http.post(f"/api/v1/devices/{victim.id}/revoke",
@@ -88,9 +106,10 @@ def test_simulator_against_a_live_server(live_server_process, make_user):
             deadline = time.monotonic() + 10
             while not victim.stopped and time.monotonic() < deadline:
                 await asyncio.sleep(0.05)
-            return fleet.summary(), listed
+            return fleet.summary(), listed, obeyed
 
-    summary, listed = asyncio.run(run())
+    summary, listed, obeyed = asyncio.run(run())
+    assert obeyed == ("succeeded", True, True, 1)
     assert summary["devices"] == 3 and summary["frames_sent"] >= 3
     assert sorted(Device.objects.values_list("kind", flat=True)) == ["bodycam", "bodycam", "phone"]
     assert all(d.enrolled_at for d in Device.objects.all())
