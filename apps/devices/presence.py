@@ -13,7 +13,6 @@ sign of life within `presence_timeout`.
 from __future__ import annotations
 
 import asyncio
-import copy
 import logging
 import math
 import threading
@@ -263,24 +262,25 @@ def merge_live(devices: list) -> list:
 # Writing: the websocket side ---------------------------------------------------------------
 
 class _Local:
-    """What this process knows about a device it holds a socket for."""
+    """What this process knows about a device it holds a socket for. The presence values live
+    on the device instance itself (the one the consumer authenticated), updated by every frame."""
 
-    __slots__ = ("console_timer", "device", "last_console", "last_written", "recording", "sockets", "unwritten")
+    __slots__ = ("conn", "console_timer", "device", "dirty", "last_console", "last_written", "sockets")
 
     def __init__(self, device) -> None:
         self.device = device
-        self.sockets = 0
-        self.recording = device.recording
+        self.sockets = 0  # this process's sockets for the device
+        self.conn = 0  # every process's sockets, as last counted
+        self.dirty = False  # frames since the last write-through
         self.last_written = 0.0
         self.last_console = 0.0
         self.console_timer: asyncio.TimerHandle | None = None
-        self.unwritten: dict = {}
 
 
 _local: dict[str, _Local] = {}
 _db_pending: dict[str, dict] = {}
 _db_flushing: asyncio.Task | None = None
-_console_pending: dict[str, dict] = {}  # device id -> newest payload not yet sent, oldest first
+_console_pending: dict[str, _Local] = {}  # devices with a console event to send, oldest first
 _console_sending: asyncio.Task | None = None
 stats = {"frames": 0, "db_rows": 0, "console_events": 0}
 
@@ -291,6 +291,11 @@ def _db_fields(fields: dict) -> dict:
         if isinstance(out.get(name), float):
             out[name] = _epoch_to_dt(out[name])
     return out
+
+
+def _row(device) -> dict:
+    """The device's presence columns as this process knows them now."""
+    return {name: getattr(device, name) for name in LIVE_FIELDS}
 
 
 def _write_rows(batch: dict[str, dict]) -> dict[str, tuple]:
@@ -358,23 +363,31 @@ def _console_due(local: _Local, *, force: bool) -> bool:
 def _console_trailing(local: _Local) -> None:
     local.console_timer = None
     if _local.get(str(local.device.pk)) is local and _console_due(local, force=True):
-        _console(local, _live_state(local, {}, max(1, local.sockets)))
+        _console(local)
 
 
-def _console(local: _Local, state: dict) -> None:
+def _console(local: _Local) -> None:
     """Queues a `device.status` event for the console (callers rate-limit with `_console_due`).
 
-    Events go out one at a time from one task, newest payload per device: a burst (a fleet
-    reconnecting) coalesces instead of opening a channel-layer connection per event.
+    One task sends them one at a time, and the payload is built when it goes out: a burst (a
+    fleet reconnecting) coalesces to the newest state per device instead of piling up payloads
+    or opening a channel-layer connection per event.
     """
     global _console_sending
-    from .serializers import device_payload
-
-    device = apply_live(copy.copy(local.device), state)
-    _console_pending.pop(str(device.pk), None)
-    _console_pending[str(device.pk)] = device_payload(device)
+    device_id = str(local.device.pk)
+    _console_pending.pop(device_id, None)
+    _console_pending[device_id] = local
     if _console_sending is None or _console_sending.done():
         _console_sending = asyncio.get_running_loop().create_task(_console_send())
+
+
+def _console_payload(local: _Local) -> dict:
+    from .serializers import device_payload
+
+    device = local.device
+    payload = device_payload(device)
+    payload["online"] = bool(local.conn > 0 and device.revoked_at is None and is_fresh(device.last_seen))
+    return payload
 
 
 async def _console_send() -> None:
@@ -385,22 +398,13 @@ async def _console_send() -> None:
     layer = get_channel_layer()
     while _console_pending:
         device_id = next(iter(_console_pending))
-        payload = _console_pending.pop(device_id)
+        payload = _console_payload(_console_pending.pop(device_id))
         try:
             await layer.group_send(
                 CONSOLE_GROUP, {"type": "console.event", "event": {"type": "device.status", "device": payload}})
             stats["console_events"] += 1
         except Exception:
             log.exception("presence: console event failed")
-
-
-def _live_state(local: _Local, fields: dict, conn: int) -> dict:
-    """This process's best view of the device: its row, then every frame since, in decoded form."""
-    state = {name: getattr(local.device, name) for name in LIVE_FIELDS}
-    state.update(_db_fields(local.unwritten))
-    state.update(_db_fields(fields))
-    state["conn"] = conn
-    return state
 
 
 async def presence_connected(device, *, scope=None) -> None:
@@ -410,11 +414,12 @@ async def presence_connected(device, *, scope=None) -> None:
     if local is None:
         local = _local[device_id] = _Local(device)
     local.sockets += 1
-    conn = await store().add_connection(device_id, +1, _encode({"last_seen": now}))
+    local.conn = await store().add_connection(device_id, +1, _encode({"last_seen": now}))
+    local.device.last_seen = _epoch_to_dt(now)
     _write_through(device_id, {"online": True, "last_seen": now})
     local.last_written = time.monotonic()
     if _console_due(local, force=True):
-        _console(local, _live_state(local, {"last_seen": now}, conn))
+        _console(local)
 
 
 async def presence_status(device, frame: dict) -> tuple[str, str] | None:
@@ -429,19 +434,19 @@ async def presence_status(device, frame: dict) -> tuple[str, str] | None:
     local = _local.get(device_id)
     if local is None:  # a status without a connect (should not happen): count it as one socket
         local = _local[device_id] = _Local(device)
-        local.sockets = 1
-    local.unwritten.update(fields)
-    changed = fields["recording"] != local.recording
-    local.recording = fields["recording"]
+        local.sockets = local.conn = 1
+    held = local.device
+    changed = fields["recording"] != held.recording
+    for name, value in _db_fields(fields).items():
+        setattr(held, name, value)
+    local.dirty = True
     mono = time.monotonic()
     if changed or mono - local.last_written >= conf.presence_write_interval():
-        _write_through(device_id, {**local.unwritten, "online": True})
-        for name, value in _db_fields(local.unwritten).items():
-            setattr(local.device, name, value)
-        local.unwritten = {}
+        _write_through(device_id, {**_row(held), "online": True})
+        local.dirty = False
         local.last_written = mono
     if _console_due(local, force=changed):
-        _console(local, _live_state(local, {}, max(1, local.sockets)))
+        _console(local)
     return None
 
 
@@ -450,18 +455,22 @@ async def presence_disconnected(device) -> None:
     now = time.time()
     conn = await store().add_connection(device_id, -1, _encode({"last_seen": now}))
     local = _local.get(device_id)
-    fields = {**(local.unwritten if local else {}), "last_seen": now}
+    fields: dict = {"last_seen": now}
+    if local is not None and local.dirty:
+        fields = {**_row(local.device), **fields}  # what the last frames said, not yet in the row
     if conn == 0:
         fields["online"] = False
     _write_through(device_id, fields)
     if local is None:
         return
-    local.unwritten = {}
+    local.dirty = False
+    local.conn = conn
     local.sockets -= 1
+    local.device.last_seen = _epoch_to_dt(now)
     if local.console_timer is not None:
         local.console_timer.cancel()
         local.console_timer = None
     if _console_due(local, force=True):
-        _console(local, _live_state(local, fields, conn))
+        _console(local)
     if local.sockets <= 0:
         del _local[device_id]
