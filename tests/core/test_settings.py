@@ -51,6 +51,17 @@ def test_production_values_are_parsed(tmp_path, settings):
     assert config.s3_bucket == "evidence"
     assert config.fcm_endpoint == "http://fcm-proxy.internal:8089"
     assert config.public_url == "https://rtcc.example.org"
+    assert config.database["OPTIONS"]["pool"]["max_size"] == 20
+
+
+def test_connection_pool_size_is_tunable_and_can_be_off(tmp_path):
+    url = "postgres://rtcc@db.internal:5432/rtcc"
+    assert read(tmp_path, DJANGO_SECRET_KEY="k" * 40, DATABASE_URL=url,
+                RTCC_DB_POOL_SIZE="5").database["OPTIONS"]["pool"]["max_size"] == 5
+    assert "pool" not in read(tmp_path, DJANGO_SECRET_KEY="k" * 40, DATABASE_URL=url,
+                              RTCC_DB_POOL_SIZE="0").database.get("OPTIONS", {})
+    with pytest.raises(ImproperlyConfigured, match="RTCC_DB_POOL_SIZE"):
+        read(tmp_path, DJANGO_SECRET_KEY="k" * 40, DATABASE_URL=url, RTCC_DB_POOL_SIZE="lots")
 
 
 @pytest.mark.parametrize(
