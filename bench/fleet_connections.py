@@ -10,7 +10,8 @@ Goal (issue #3): at least 5,000 devices per process at no more than 40 KiB each.
 
 Devices are inserted into the database (see fleet_common), one daphne process is started, a
 warm-up batch connects (so code paths and caches are loaded), then the rest connect as firmware
-does (Bearer header, no Origin) and each sends one status frame. Memory per connection is the
+does (Bearer header, no Origin) and each sends one status frame (spread over ten seconds, one
+status interval, as a fleet's frames are). Memory per connection is the
 daphne process's RSS growth (psutil) divided by the connections added after the warm-up. The
 server's own view is checked: the API must list every device online.
 """
@@ -56,11 +57,14 @@ async def measure(tokens: list[str], token: str, warmup: int, concurrency: int) 
         connect_seconds = time.monotonic() - started
         await asyncio.sleep(2.0)
         idle_rss = server.rss()
+        # every device reports, spread over one status interval as a fleet does (not all in one instant)
+        spread = 10.0 / max(1, len(sockets))
         for n, ws in enumerate(sockets):
             if ws is not None:
                 await ws.send(json.dumps({"type": "status", "recording": False, "battery_pct": 50 + n % 50,
                                           "storage_free_mb": 1000 + n}))
-        await asyncio.sleep(15.0)  # frames absorbed, presence written through, console events sent
+                await asyncio.sleep(spread)
+        await asyncio.sleep(10.0)  # frames absorbed, presence written through, console events sent
         final_rss = server.rss()
         rows = await api_get_all(server.url, token, "/api/v1/devices")
         online = sum(1 for row in rows if row["serial"].startswith("BENCH-") and row["online"])
