@@ -194,19 +194,8 @@ def enqueue_sends(delivery_ids: list[str], *, initial: bool = False, countdown: 
             log.exception("could not queue the push of %d deliveries; the sweep will send them", len(chunk))
 
 
-def enqueue_delivery_events(delivery_ids: list[str]) -> None:
-    """The console's delivery.update events for rows the sender just changed, from a task of
-    their own: queued behind the send batches, they never slow a large briefing's fan-out."""
-    from . import tasks
-
-    try:
-        tasks.push_delivery_events.delay(delivery_ids)
-    except Exception:  # no broker: tell the console now rather than never
-        log.warning("could not queue delivery events; sending them inline", exc_info=True)
-        delivery_events_send(delivery_ids=delivery_ids)
-
-
 def delivery_events_send(*, delivery_ids: list[str]) -> int:
+    """The console's delivery.update events for these rows, as they are now."""
     rows = list(Delivery.objects.filter(pk__in=delivery_ids).values(*realtime.PAYLOAD_FIELDS))
     realtime.delivery_events_after_commit(rows)
     return len(rows)
@@ -329,7 +318,7 @@ def _record(rows: list[_Sending], results: list[PushResult], *, initial: bool) -
                 error=error[:200], updated_at=now, next_attempt_at=now + timedelta(seconds=delay), **counted)
         changed = [str(pk) for pk in sent + [pk for ids in final.values() for pk in ids]]
         if changed:
-            transaction.on_commit(lambda: enqueue_delivery_events(changed))
+            transaction.on_commit(lambda: delivery_events_send(delivery_ids=changed))
     return retry
 
 

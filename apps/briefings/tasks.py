@@ -20,10 +20,3 @@ def push_sweep() -> int:
 
     return deliveries_sweep()
 
-
-@shared_task(name="apps.briefings.tasks.push_delivery_events", ignore_result=True)
-def push_delivery_events(delivery_ids: list[str]) -> int:
-    """Tells the console (delivery.update) about deliveries whose state a send just changed."""
-    from .services import delivery_events_send
-
-    return delivery_events_send(delivery_ids=delivery_ids)

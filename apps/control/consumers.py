@@ -141,6 +141,11 @@ class ConsoleConsumer(AsyncWebsocketConsumer):
     async def console_event(self, event):
         await self.send(text_data=json.dumps(event["event"], default=str))
 
+    async def console_events(self, event):
+        """Several events in one group message (a push batch's delivery.update events): a frame each."""
+        for item in event["events"]:
+            await self.send(text_data=json.dumps(item, default=str))
+
 
 def same_site_origin(scope) -> bool:
     """A browser's Origin (when it sends one) must be one of our hosts: a session cookie alone

@@ -161,9 +161,9 @@ def test_acknowledgement_reaches_the_console(client_for, operator, officer, make
         seen = []
         while not seen or seen[-1]["state"] != "acknowledged":
             message = async_to_sync(layer.receive)(channel)
-            event = message["event"]
-            if event["type"] == "delivery.update" and event["delivery"]["briefing"] == briefing["id"]:
-                seen.append(event["delivery"])
+            events = message["events"] if message["type"] == "console.events" else [message["event"]]
+            seen += [e["delivery"] for e in events
+                     if e["type"] == "delivery.update" and e["delivery"]["briefing"] == briefing["id"]]
         assert [d["state"] for d in seen] == ["sent", "acknowledged"]
         assert seen[-1]["officer"] == str(officer.pk) and seen[-1]["acknowledged_at"]
     finally:
@@ -296,3 +296,37 @@ def test_unknown_ids_are_400_and_store_nothing(client_for, operator, officer, cl
     assert api.get(f"/api/v1/briefings/{uuid.uuid4()}/deliveries").status_code == 404
     assert api.get("/api/v1/briefings/not-a-uuid").status_code == 404
     assert api.get("/api/v1/briefings", {"page": "x"}).status_code == 400
+
+
+@pytest.mark.django_db(transaction=True)  # the consumer reads the token from another thread
+def test_the_console_socket_shows_each_delivery(client_for, operator, make_user, make_phone):
+    """Through the real console consumer: one delivery.update frame per phone as the pushes go out."""
+    from channels.db import database_sync_to_async
+    from channels.testing import WebsocketCommunicator
+
+    from apps.accounts.services import token_issue
+    from tests.control.conftest import asgi_app, run
+
+    officers = [make_user("officer") for _ in range(3)]
+    phones = [make_phone(o) for o in officers]
+    token, _ = token_issue(user=operator)
+    api = client_for(operator)
+
+    async def scenario():
+        communicator = WebsocketCommunicator(asgi_app(), "/ws/console/",
+                                             headers=[(b"authorization", f"Bearer {token}".encode())])
+        connected, _ = await communicator.connect()
+        assert connected
+        try:
+            briefing = (await database_sync_to_async(create)(api, {"officers": [str(o.pk) for o in officers]})).json()
+            frames = []
+            while len(frames) < 3:
+                frame = await communicator.receive_json_from(timeout=5)
+                if frame["type"] == "delivery.update" and frame["delivery"]["briefing"] == briefing["id"]:
+                    frames.append(frame["delivery"])
+            return frames
+        finally:
+            await communicator.disconnect()
+
+    frames = run(scenario)
+    assert {(f["device"], f["state"]) for f in frames} == {(str(p.pk), "sent") for p in phones}
