@@ -7,6 +7,7 @@ import hashlib
 import io
 import json
 import logging
+import os
 import random
 import time
 import uuid
@@ -110,21 +111,28 @@ COPY_FIELDS = ("id", "briefing_id", "officer_id", "device_id", "token", "state",
 QUEUED, FAILED = DeliveryState.QUEUED.value, DeliveryState.FAILED.value
 
 
+def _uuid4s(count: int):
+    """count random (version 4) UUIDs from one read of the system's randomness."""
+    block = os.urandom(16 * count)
+    for i in range(count):
+        yield uuid.UUID(bytes=block[16 * i:16 * i + 16], version=4)
+
+
 def _initial_rows(briefing_id, officers: list, phones: dict, now) -> list[tuple]:
     """One row (COPY_FIELDS) per recipient phone; an officer with no phone gets one `failed`
     row (no_phone), a phone without a push token a `failed` one (no_push_token)."""
     lease = now + conf.push_stale_after()  # the sweep leaves the first send this long
     rows = []
+    ids = _uuid4s(len(officers) + sum(len(p) for p in phones.values()))
     for officer_id in officers:
         devices = phones.get(officer_id, [])
         if not devices:
-            rows.append((uuid.uuid4(), briefing_id, officer_id, None, "", FAILED, 0, None, "", "no_phone", now, now))
+            rows.append((next(ids), briefing_id, officer_id, None, "", FAILED, 0, None, "", "no_phone", now, now))
         for device_id, token in devices:
             if token:
-                rows.append((uuid.uuid4(), briefing_id, officer_id, device_id, token, QUEUED, 0, lease, "", "", now,
-                             now))
+                rows.append((next(ids), briefing_id, officer_id, device_id, token, QUEUED, 0, lease, "", "", now, now))
             else:
-                rows.append((uuid.uuid4(), briefing_id, officer_id, device_id, "", FAILED, 0, None, "",
+                rows.append((next(ids), briefing_id, officer_id, device_id, "", FAILED, 0, None, "",
                              "no_push_token", now, now))
     return rows
 
