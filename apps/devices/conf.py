@@ -13,16 +13,23 @@ def enrollment_code_ttl() -> timedelta:
 
 
 def enroll_failure_window() -> timedelta:
-    """Failed enrollments older than this no longer count toward the throttle."""
+    """Failed enrollments for one serial older than this no longer count toward its throttle."""
     return getattr(settings, "RTCC_ENROLL_FAILURE_WINDOW", timedelta(minutes=15))
 
 
 def enroll_max_failures_per_serial() -> int:
+    """Guesses at one device's code: a handful per window (the code has 50 bits)."""
     return getattr(settings, "RTCC_ENROLL_MAX_FAILURES_PER_SERIAL", 5)
 
 
+def enroll_address_window() -> timedelta:
+    """The window for failures from one address: short, so that a site behind one NAT address
+    is slowed down for a minute at most, while guessing across serials stays hopeless."""
+    return getattr(settings, "RTCC_ENROLL_ADDRESS_WINDOW", timedelta(minutes=1))
+
+
 def enroll_max_failures_per_address() -> int:
-    return getattr(settings, "RTCC_ENROLL_MAX_FAILURES_PER_ADDRESS", 10)
+    return getattr(settings, "RTCC_ENROLL_MAX_FAILURES_PER_ADDRESS", 20)
 
 
 def presence_timeout() -> float:

@@ -93,14 +93,14 @@ def enrollment_reissue(*, device: Device, actor=None, request=None) -> str:
 
 def _throttle_wait(*, serial: str, source_ip: str | None, now: datetime) -> int:
     """Seconds until this serial and this address may try again (0: now)."""
-    window = conf.enroll_failure_window()
-    since = now - window
     waits = [0]
-    checks = [(EnrollmentFailure.objects.filter(serial=serial), conf.enroll_max_failures_per_serial())]
+    checks = [(EnrollmentFailure.objects.filter(serial=serial), conf.enroll_max_failures_per_serial(),
+               conf.enroll_failure_window())]
     if source_ip:
-        checks.append((EnrollmentFailure.objects.filter(source_ip=source_ip), conf.enroll_max_failures_per_address()))
-    for failures, limit in checks:
-        recent = list(failures.filter(at__gt=since).order_by("-at").values_list("at", flat=True)[:limit])
+        checks.append((EnrollmentFailure.objects.filter(source_ip=source_ip), conf.enroll_max_failures_per_address(),
+                       conf.enroll_address_window()))
+    for failures, limit, window in checks:
+        recent = list(failures.filter(at__gt=now - window).order_by("-at").values_list("at", flat=True)[:limit])
         if len(recent) >= limit:
             # the oldest of the last `limit` failures leaving the window frees one attempt
             waits.append(int((recent[-1] + window - now).total_seconds()) + 1)

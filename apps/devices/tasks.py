@@ -24,6 +24,6 @@ def enroll_failures_prune() -> int:
     """Forgets enrollment failures that no longer count toward the throttle."""
     from .models import EnrollmentFailure
 
-    cutoff = timezone.now() - max(conf.enroll_failure_window(), timedelta(days=1))
+    cutoff = timezone.now() - max(conf.enroll_failure_window(), conf.enroll_address_window(), timedelta(days=1))
     deleted, _ = EnrollmentFailure.objects.filter(at__lt=cutoff).delete()
     return deleted
