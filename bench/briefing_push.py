@@ -31,6 +31,7 @@ import argparse
 import hashlib
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -326,6 +327,7 @@ def main() -> None:
                 worker.kill()
         fake_process.terminate()
         fake_process.wait(timeout=10)
+    shutil.rmtree(WORKDIR, ignore_errors=True)  # kept (logs) when the run failed
 
 
 if __name__ == "__main__":
