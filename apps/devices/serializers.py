@@ -114,8 +114,9 @@ class EnrollmentCodeOut(serializers.Serializer):
 
 class DeviceCreateIn(serializers.Serializer):
     kind = serializers.ChoiceField(choices=DeviceKind.values)
-    serial = StrictRegexField(r"^[A-Za-z0-9][A-Za-z0-9._:/-]*$", max_length=64,
-                                    error_messages={"invalid": "Use letters, digits and . _ : / - only."})
+    # as printed on the device: any visible characters (and inner spaces), no control characters
+    serial = StrictRegexField(r"^[^\x00-\x1f\x7f]+$", max_length=64,
+                              error_messages={"invalid": "A serial has no control characters."})
     model = StrictCharField(max_length=64, required=False, allow_blank=True, default="")
     label = StrictCharField(max_length=64, required=False, allow_blank=True, default="")
     firmware = StrictCharField(max_length=64, required=False, allow_blank=True, default="")

@@ -78,7 +78,8 @@ def test_serial_unique_per_kind(caller):
     {"kind": "bodycam", "serial": ""},
     {"kind": "bodycam", "serial": "   "},
     {"kind": "bodycam", "serial": "x" * 65},
-    {"kind": "bodycam", "serial": "has space"},
+    {"kind": "bodycam", "serial": "tab\there"},
+    {"kind": "bodycam", "serial": "new\nline"},
     {"kind": "bodycam", "serial": 12},
     {"kind": "bodycam", "serial": "OK-1", "label": "x" * 65},
     {"kind": ["bodycam"], "serial": "OK-2"},
@@ -105,3 +106,9 @@ def test_register_is_audited(caller, it_user):
     assert event.actor_id == str(it_user.pk)
     assert event.details["serial"] == "AUD-1"
     assert response.json()["enrollment_code"] not in str(event.details)
+
+
+def test_serial_as_printed_is_kept(caller):
+    response = caller("it").post("/api/v1/devices", {"kind": "bodycam", "serial": "  AXN 4711/b  "}, format="json")
+    assert response.status_code == 201
+    assert response.json()["serial"] == "AXN 4711/b"
