@@ -42,6 +42,9 @@ class DeviceAdmin(admin.ModelAdmin):
                        "last_seen", "recording", "battery_pct", "storage_free_mb", "lat", "lon", "accuracy_m",
                        "location_at", "push_token_updated_at")
 
+    def get_inlines(self, request, obj=None):
+        return self.inlines if obj else []  # a new device has no history yet
+
     def get_readonly_fields(self, request, obj=None):
         # kind and serial identify a device once it exists
         return (*self.readonly_fields, "kind", "serial") if obj else self.readonly_fields
