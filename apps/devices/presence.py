@@ -251,7 +251,11 @@ def merge_live(devices: list) -> list:
     """The API's and console's view: every device's presence as it is now (one Redis round trip)."""
     if not devices:
         return devices
-    states = store().get_many([str(d.pk) for d in devices])
+    try:
+        states = store().get_many([str(d.pk) for d in devices])
+    except Exception:  # Redis away: the stored rows (written through on connect) still answer
+        log.exception("presence: reading the live copy failed; showing stored presence")
+        states = {}
     now = time.time()
     for device in devices:
         raw = states.get(str(device.pk))
