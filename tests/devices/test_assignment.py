@@ -161,3 +161,24 @@ def test_assignment_is_audited(caller, register, officer, it_user):
     assert assign.details["officer"] == str(officer.pk)
     unassign = AuditEvent.objects.get(action="device.unassign")
     assert unassign.details["officer"] == str(officer.pk)
+
+
+HISTORY = {"officer": 403, "operator": 200, "clerk": 403, "it": 200, "superuser": 200, "anonymous": 401,
+           "bodycam": 403, "phone": 403}
+
+
+@pytest.mark.parametrize("who", CALLERS)
+def test_history_by_role(caller, register, officer, it_user, who):
+    from apps.devices.services import device_assign
+
+    device, _ = register("bodycam")
+    device_assign(device=device, officer_id=officer.pk, actor=it_user)
+    response = caller(who).get(f"/api/v1/devices/{device.pk}/assignments")
+    assert response.status_code == HISTORY[who], response.content
+    if HISTORY[who] == 200:
+        [row] = response.json()["results"]
+        assert row["officer"] == str(officer.pk) and row["assigned_by"] == str(it_user.pk) and row["ended_at"] is None
+
+
+def test_history_unknown_device_is_404(caller):
+    assert caller("it").get(f"/api/v1/devices/{uuid.uuid4()}/assignments").status_code == 404
