@@ -81,6 +81,10 @@ def ensure_venv(extras: str = "") -> None:
 
 # --- demo ------------------------------------------------------------------------------------
 
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
 def demo(args: argparse.Namespace) -> None:
     ensure_venv()
     env = dict(os.environ)
@@ -88,9 +92,30 @@ def demo(args: argparse.Namespace) -> None:
     manage = [PY, ROOT / "manage.py"]
     run([*manage, "migrate", "--verbosity", "0"], env=env)
     run([*manage, "seed_demo"], env=env)
-    say(f"console: http://127.0.0.1:{args.port}/   (API docs: http://127.0.0.1:{args.port}/api/docs/)")
-    say("stop with Ctrl-C")
-    os.execve(str(PY), [str(PY), "-m", "daphne", "-b", args.host, "-p", str(args.port), "rtcc.asgi:application"], env)
+    server = subprocess.Popen([str(PY), "-m", "daphne", "-b", args.host, "-p", str(args.port),
+                               "rtcc.asgi:application"], env=env, cwd=ROOT)
+    processes = [server]
+    signal.signal(signal.SIGTERM, _interrupt)  # stop the children on `kill` as on Ctrl-C
+    try:
+        wait_port(args.port, "the rtcc server", timeout=60)
+        if args.fleet:
+            # Simulated cameras and phones over the real protocol, so the console has a live fleet.
+            processes.append(subprocess.Popen(
+                [str(PY), str(ROOT / "manage.py"), "simulate_fleet", "--count", str(args.fleet), "--kind", "mixed",
+                 "--url", f"http://127.0.0.1:{args.port}", "--prefix", "DEMO"], env=env, cwd=ROOT))
+        say(f"console: http://127.0.0.1:{args.port}/   (API docs: http://127.0.0.1:{args.port}/api/docs/)")
+        say(f"{args.fleet} simulated devices connected; log in with a demo login above. Stop with Ctrl-C")
+        server.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        for process in reversed(processes):
+            if process.poll() is None:
+                process.terminate()
+                try:
+                    process.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    process.kill()
 
 
 # --- test ------------------------------------------------------------------------------------
@@ -290,6 +315,7 @@ def main() -> None:
     p_demo = sub.add_parser("demo", help="set up and run rtcc on the embedded default")
     p_demo.add_argument("--host", default="127.0.0.1")
     p_demo.add_argument("--port", type=int, default=8000)
+    p_demo.add_argument("--fleet", type=int, default=6, help="simulated devices to connect (0: none)")
     p_test = sub.add_parser("test", help="set up and run the whole test suite")
     p_test.add_argument("--embedded-only", action="store_true", help="skip the run against real services")
     p_test.add_argument("pytest_args", nargs="*", help="extra pytest arguments (after --)")
