@@ -141,8 +141,11 @@ def test_consumer_refuses_a_command_past_its_expiry_before_the_sweep_ran(operato
         device = await connect(bodycam)
         assert (await receive(device))["command"]["id"] == str(command.pk)  # the live copy on connect
         await database_sync_to_async(services.command_cancel)(command=command, user=operator)
-        late = await database_sync_to_async(create)(bodycam, operator)
-        await database_sync_to_async(Command.objects.filter(pk=late.pk).update)(
+        # A command already past its expiry whose sweep has not run yet (a row only: creating it
+        # through the service would also send it at once, racing the expiry this test is about).
+        late = await database_sync_to_async(Command.objects.create)(
+            device=bodycam.device, requested_by=operator, action="start_recording", reason="Late",
+            ttl_seconds=120, created_at=timezone.now() - timedelta(seconds=121),
             expires_at=timezone.now() - timedelta(seconds=1))
         # The group events arrive anyway (e.g. a slow layer): neither goes out.
         layer = get_channel_layer()
