@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.db.models import Q
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.permissions import AllowAny
@@ -93,7 +94,9 @@ class UsersApi(APIView):
         filters.is_valid(raise_exception=True)
         users = User.objects.order_by("username")
         if role := filters.validated_data.get("role"):
-            users = users.filter(role=role)
+            # by effective role: a superuser is IT whatever its stored role
+            users = (users.filter(Q(role=role) | Q(is_superuser=True)) if role == Role.IT
+                     else users.filter(role=role, is_superuser=False))
         paginator = StandardPagination()
         page = paginator.paginate_queryset(users, request, view=self)
         return paginator.get_paginated_response(UserOut(page, many=True).data)

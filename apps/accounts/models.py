@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from django.contrib.auth.models import AbstractUser
+from django.contrib.auth.models import AbstractUser, UserManager
 from django.db import models
 from django.utils import timezone
 
@@ -16,6 +16,13 @@ class Role(models.TextChoices):
     IT = "it", "IT administrator"
 
 
+class RtccUserManager(UserManager):
+    def create_superuser(self, username, email=None, password=None, **extra_fields):
+        # A superuser acts as IT; store that too, so lists filtered by role agree.
+        extra_fields.setdefault("role", Role.IT)
+        return super().create_superuser(username, email, password, **extra_fields)
+
+
 class User(AbstractUser):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     role = models.CharField(max_length=16, choices=Role.choices, default=Role.OFFICER)
@@ -25,6 +32,8 @@ class User(AbstractUser):
     totp_secret_sealed = models.TextField(blank=True)
     mfa_enabled = models.BooleanField(default=False)
     totp_last_step = models.BigIntegerField(default=0)
+
+    objects = RtccUserManager()
 
     REQUIRED_FIELDS = ["email"]
 

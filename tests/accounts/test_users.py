@@ -88,4 +88,14 @@ def test_createsuperuser_noninteractive_makes_the_first_admin(monkeypatch):
     monkeypatch.setenv("DJANGO_SUPERUSER_PASSWORD", "first-admin-password")
     call_command("createsuperuser", "--noinput", "--username", "admin", "--email", "admin@example.org")
     admin = User.objects.get(username="admin")
-    assert admin.is_superuser and admin.effective_role == "it"
+    assert admin.is_superuser and admin.effective_role == "it" and admin.role == "it"
+
+
+@pytest.mark.django_db
+def test_role_filter_goes_by_effective_role(client_for, it_user, officer, make_user):
+    make_user("officer", username="legacyroot", is_superuser=True)  # a superuser whose stored role is officer
+    client = client_for(it_user)
+    officers = [u["username"] for u in client.get("/api/v1/users?role=officer").json()["results"]]
+    it_staff = [u["username"] for u in client.get("/api/v1/users?role=it").json()["results"]]
+    assert officers == ["officer"]
+    assert it_staff == ["itadmin", "legacyroot"]
