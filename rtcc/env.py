@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
@@ -118,7 +119,7 @@ def parse_url(environ: dict, name: str) -> str | None:
     return value.rstrip("/")
 
 
-def _secret_key(environ: dict, *, debug: bool, debug_set: bool, embedded: bool, data_dir: Path) -> str:
+def _secret_key(environ: dict, *, debug: bool, debug_set: bool, data_dir: Path) -> str:
     value = _get(environ, "DJANGO_SECRET_KEY")
     if value is not None:
         if len(value) < 32 and not debug:
@@ -126,17 +127,20 @@ def _secret_key(environ: dict, *, debug: bool, debug_set: bool, embedded: bool, 
         return value
     if debug_set and not debug:
         raise ImproperlyConfigured("DJANGO_SECRET_KEY is not set, and DJANGO_DEBUG is false: set a long random key")
-    if not (debug or embedded):
-        raise ImproperlyConfigured(
-            "DJANGO_SECRET_KEY is not set: required once DATABASE_URL or REDIS_URL is set"
-        )
-    # The embedded default keeps one random key beside its database, so sessions survive restarts.
+    # Otherwise one random key is kept in the data directory, so sessions and signed links
+    # survive restarts and every process sharing that directory agrees on it.
     path = data_dir / "secret_key"
-    if path.exists():
-        return path.read_text().strip()
     data_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        for _ in range(50):  # another process is writing it right now
+            key = path.read_text().strip()
+            if key:
+                return key
+            time.sleep(0.1)
+        raise ImproperlyConfigured(f"{path} is empty: delete it or set DJANGO_SECRET_KEY") from None
     key = secrets.token_urlsafe(50)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as handle:
         handle.write(key)
     return key
@@ -168,7 +172,6 @@ def read(environ: dict | None = None) -> Env:
     debug = parse_bool(environ, "DJANGO_DEBUG", default=False)
     database = parse_database_url(environ, data_dir)
     redis_url = parse_redis_url(environ)
-    embedded = _get(environ, "DATABASE_URL") is None and redis_url is None
 
     hosts_raw = _get(environ, "DJANGO_ALLOWED_HOSTS")
     if hosts_raw is None:
@@ -188,7 +191,7 @@ def read(environ: dict | None = None) -> Env:
 
     return Env(
         debug=debug,
-        secret_key=_secret_key(environ, debug=debug, debug_set=debug_set, embedded=embedded, data_dir=data_dir),
+        secret_key=_secret_key(environ, debug=debug, debug_set=debug_set, data_dir=data_dir),
         allowed_hosts=allowed_hosts,
         data_dir=data_dir,
         database=database,

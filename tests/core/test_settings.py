@@ -93,9 +93,10 @@ def test_debug_false_without_secret_key_is_an_error(tmp_path):
     assert not (tmp_path / "secret_key").exists()
 
 
-def test_production_without_secret_key_is_an_error(tmp_path):
-    with pytest.raises(ImproperlyConfigured, match="DJANGO_SECRET_KEY"):
-        read(tmp_path, DATABASE_URL="postgres://db/rtcc")
+def test_without_a_key_processes_sharing_a_data_dir_share_one(tmp_path):
+    first = read(tmp_path, DATABASE_URL="postgres://db/rtcc", REDIS_URL="redis://cache:6379/0")
+    second = read(tmp_path, DATABASE_URL="postgres://db/rtcc", REDIS_URL="redis://cache:6379/0")
+    assert first.secret_key == second.secret_key and len(first.secret_key) >= 50
 
 
 def test_short_secret_key_refused_outside_debug(tmp_path):
