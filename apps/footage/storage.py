@@ -12,6 +12,7 @@ token is signed with SECRET_KEY (django.core.signing) and carries its own expiry
 from __future__ import annotations
 
 import functools
+import logging
 import os
 import re
 import shutil
@@ -469,7 +470,16 @@ class S3Storage:
 
 @functools.cache
 def _storage(bucket: str | None, root: str):
-    return S3Storage(bucket) if bucket else DiskStorage(Path(root))
+    if not bucket:
+        return DiskStorage(Path(root))
+    storage = S3Storage(bucket)
+    try:
+        # A fresh store has no bucket yet: make it once per process. A store that refuses
+        # (no rights, not reachable yet) is left as it is; /readyz names the problem.
+        storage.ensure_bucket()
+    except Exception as exc:
+        logging.getLogger(__name__).warning("could not check or create bucket %s: %s", bucket, exc)
+    return storage
 
 
 def get_storage():
