@@ -239,12 +239,15 @@ def lock_store(s3, settings):
 
     from apps.footage.storage import get_storage
 
-    settings.RTCC_S3_BUCKET = os.environ["RTCC_S3_BUCKET"] + "-lock"
-    storage = get_storage()
+    bucket = os.environ["RTCC_S3_BUCKET"] + "-lock"
+    # Made before rtcc sees the name: rtcc would create a missing bucket, without Object Lock.
+    client = s3.client
     try:
-        storage.client.head_bucket(Bucket=storage.bucket)
+        client.head_bucket(Bucket=bucket)
     except ClientError:
-        storage.client.create_bucket(Bucket=storage.bucket, ObjectLockEnabledForBucket=True)
+        client.create_bucket(Bucket=bucket, ObjectLockEnabledForBucket=True)
+    settings.RTCC_S3_BUCKET = bucket
+    storage = get_storage()
     storage._object_lock = None
     assert storage.object_lock_enabled()
     return storage
