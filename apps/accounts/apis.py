@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.db.models import Q
+from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.permissions import AllowAny
@@ -14,7 +15,7 @@ from apps.core.pagination import StandardPagination
 from . import services
 from .models import ApiToken, Role, User
 from .permissions import HasRole, IsPerson
-from .serializers import LoginIn, UserCreateIn, UserFilterIn, UserOut
+from .serializers import LoginIn, UserCreateIn, UserFilterIn, UserOut, UserUpdateIn
 
 
 class TokenApi(APIView):
@@ -107,3 +108,28 @@ class UsersApi(APIView):
         data.is_valid(raise_exception=True)
         user = services.user_create(actor=request.user, request=request, **data.validated_data)
         return Response(UserOut(user).data, status=status.HTTP_201_CREATED)
+
+
+class UserDetailApi(APIView):
+    permission_classes = [HasRole(Role.IT)]
+
+    @extend_schema(responses=UserOut)
+    def get(self, request, user_id):
+        return Response(UserOut(get_object_or_404(User, pk=user_id)).data)
+
+    @extend_schema(request=UserUpdateIn, responses=UserOut)
+    def patch(self, request, user_id):
+        user = get_object_or_404(User, pk=user_id)
+        data = UserUpdateIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        user = services.user_update(user=user, actor=request.user, request=request, **data.validated_data)
+        return Response(UserOut(user).data)
+
+
+class UserMfaResetApi(APIView):
+    permission_classes = [HasRole(Role.IT)]
+
+    @extend_schema(request=None, responses={204: None})
+    def delete(self, request, user_id):
+        services.mfa_reset(user=get_object_or_404(User, pk=user_id), actor=request.user, request=request)
+        return Response(status=status.HTTP_204_NO_CONTENT)

@@ -28,5 +28,21 @@ class UserCreateIn(serializers.Serializer):
     email = serializers.EmailField(required=False, allow_blank=True, default="")
 
 
+class UserUpdateIn(serializers.Serializer):
+    role = serializers.ChoiceField(choices=Role.values, required=False)
+    full_name = serializers.CharField(max_length=150, required=False, allow_blank=True)
+    badge_number = serializers.CharField(max_length=32, required=False, allow_blank=True)
+    is_active = serializers.BooleanField(required=False)
+    password = serializers.CharField(max_length=256, required=False, trim_whitespace=False)
+
+    def validate(self, attrs):
+        unknown = set(self.initial_data) - set(self.fields)
+        if unknown:
+            raise serializers.ValidationError({name: ["Not a field that can be changed."] for name in unknown})
+        if not attrs:
+            raise serializers.ValidationError("Nothing to change.")
+        return attrs
+
+
 class UserFilterIn(serializers.Serializer):
     role = serializers.ChoiceField(choices=Role.values, required=False)

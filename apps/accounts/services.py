@@ -39,6 +39,41 @@ def user_create(*, username: str, password: str, role: str, full_name: str = "",
     return user
 
 
+def user_update(*, user: User, actor, request=None, **changes) -> User:
+    """IT changes a person: role, name, badge, password, or active. Deactivating revokes every
+    token at once (sessions end too: inactive users no longer authenticate)."""
+    if actor.pk == user.pk and (changes.get("is_active") is False or
+                                ("role" in changes and changes["role"] != user.effective_role)):
+        raise Conflict("You cannot deactivate yourself or change your own role.", code="self_change")
+    before = {"role": user.role, "full_name": user.full_name, "badge_number": user.badge_number,
+              "is_active": user.is_active}
+    password = changes.pop("password", None)
+    if password is not None:
+        try:
+            validate_password(password, user)
+        except DjangoValidationError as exc:
+            raise InvalidInput(exc.messages[0], fields={"password": exc.messages}) from None
+        user.set_password(password)
+    for field, value in changes.items():
+        setattr(user, field, value)
+    with transaction.atomic():
+        user.save()
+        if changes.get("is_active") is False or password is not None:
+            ApiToken.objects.filter(user=user, revoked_at__isnull=True).update(revoked_at=timezone.now())
+        after = {key: getattr(user, key) for key in before}
+        audit_record(action="user.update", actor=actor, obj=user, request=request,
+                     details={"changed": sorted([k for k in before if before[k] != after[k]]
+                                                + (["password"] if password is not None else [])),
+                              "before": before, "after": after})
+    return user
+
+
+def mfa_reset(*, user: User, actor, request=None) -> None:
+    """IT turns off a person's second factor (a lost phone); they set it up again."""
+    User.objects.filter(pk=user.pk).update(mfa_enabled=False, totp_secret_sealed="", totp_last_step=0)
+    audit_record(action="auth.mfa_reset", actor=actor, obj=user, request=request)
+
+
 def login_lockout_remaining(*, username: str) -> int:
     """Seconds left on this username's lockout, 0 when it may try."""
     now = timezone.now()

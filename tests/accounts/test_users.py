@@ -99,3 +99,82 @@ def test_role_filter_goes_by_effective_role(client_for, it_user, officer, make_u
     it_staff = [u["username"] for u in client.get("/api/v1/users?role=it").json()["results"]]
     assert officers == ["officer"]
     assert it_staff == ["itadmin", "legacyroot"]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("role", ROLES)
+def test_only_it_changes_a_user(client_for, personas, other_officer, role):
+    response = client_for(personas[role]).patch(f"/api/v1/users/{other_officer.id}",
+                                                {"badge_number": "7777"}, format="json")
+    other_officer.refresh_from_db()
+    if role == "it":
+        assert response.status_code == 200 and response.json()["badge_number"] == "7777"
+        event = AuditEvent.objects.get(action="user.update", object_id=str(other_officer.id))
+        assert event.details["changed"] == ["badge_number"]
+    else:
+        assert response.status_code == 403 and other_officer.badge_number == "4712"
+    assert client_for(personas[role]).get(f"/api/v1/users/{other_officer.id}").status_code == (
+        200 if role == "it" else 403)
+
+
+@pytest.mark.django_db
+def test_deactivating_a_user_ends_their_tokens_at_once(client_for, it_user, other_officer):
+    officer_client = client_for(other_officer)
+    assert officer_client.get("/api/v1/me").status_code == 200
+    response = client_for(it_user).patch(f"/api/v1/users/{other_officer.id}", {"is_active": False}, format="json")
+    assert response.status_code == 200 and response.json()["is_active"] is False
+    assert officer_client.get("/api/v1/me").status_code == 401
+    login = client_for(None).post("/api/v1/auth/token", {"username": "officer2", "password": "correct-horse-battery"},
+                                  format="json")
+    assert login.status_code == 401
+
+
+@pytest.mark.django_db
+def test_a_password_reset_ends_old_tokens(client_for, it_user, other_officer):
+    officer_client = client_for(other_officer)
+    response = client_for(it_user).patch(f"/api/v1/users/{other_officer.id}",
+                                         {"password": "a-brand-new-passphrase"}, format="json")
+    assert response.status_code == 200
+    assert officer_client.get("/api/v1/me").status_code == 401
+    other_officer.refresh_from_db()
+    assert other_officer.check_password("a-brand-new-passphrase")
+
+
+@pytest.mark.django_db
+def test_it_cannot_lock_itself_out(client_for, it_user):
+    client = client_for(it_user)
+    response = client.patch(f"/api/v1/users/{it_user.id}", {"is_active": False}, format="json")
+    assert response.status_code == 409 and error_code(response) == "self_change"
+    assert client.patch(f"/api/v1/users/{it_user.id}", {"role": "officer"}, format="json").status_code == 409
+    it_user.refresh_from_db()
+    assert it_user.is_active and it_user.role == "it"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("bad", [{"role": "sheriff"}, {"password": "short"}, {}, {"username": "renamed"},
+                                 {"is_active": "maybe"}])
+def test_bad_user_changes_are_400_and_change_nothing(client_for, it_user, other_officer, bad):
+    response = client_for(it_user).patch(f"/api/v1/users/{other_officer.id}", bad, format="json")
+    assert response.status_code == 400 and error_code(response) == "invalid"
+    other_officer.refresh_from_db()
+    assert other_officer.role == "officer" and other_officer.username == "officer2" and other_officer.is_active
+
+
+@pytest.mark.django_db
+def test_unknown_user_is_404(client_for, it_user):
+    response = client_for(it_user).patch("/api/v1/users/00000000-0000-0000-0000-000000000000",
+                                         {"badge_number": "1"}, format="json")
+    assert response.status_code == 404 and error_code(response) == "not_found"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("role", ROLES)
+def test_only_it_resets_a_second_factor(client_for, personas, other_officer, role):
+    User.objects.filter(pk=other_officer.pk).update(mfa_enabled=True, totp_secret_sealed="sealed")
+    response = client_for(personas[role]).delete(f"/api/v1/users/{other_officer.id}/mfa")
+    other_officer.refresh_from_db()
+    if role == "it":
+        assert response.status_code == 204 and not other_officer.mfa_enabled
+        assert AuditEvent.objects.filter(action="auth.mfa_reset", object_id=str(other_officer.id)).exists()
+    else:
+        assert response.status_code == 403 and other_officer.mfa_enabled
