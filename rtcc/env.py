@@ -50,18 +50,22 @@ def parse_int(environ: dict, name: str, default: int, *, minimum: int = 0) -> in
     return number
 
 
+# SQLite, embedded or named by DATABASE_URL: IMMEDIATE transactions and a long timeout, so
+# several threads of one process write safely instead of failing with "database is locked".
+SQLITE_OPTIONS = {
+    "timeout": 30,
+    "transaction_mode": "IMMEDIATE",
+    "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+}
+
+
 def parse_database_url(environ: dict, data_dir: Path) -> dict:
     value = _get(environ, "DATABASE_URL")
     if value is None:
         return {
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": str(data_dir / "db.sqlite3"),
-            # IMMEDIATE + a long timeout: several threads of one process write safely.
-            "OPTIONS": {
-                "timeout": 30,
-                "transaction_mode": "IMMEDIATE",
-                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
-            },
+            "OPTIONS": dict(SQLITE_OPTIONS),
             "TEST": {"NAME": str(data_dir / "test.sqlite3")},
         }
     import dj_database_url
@@ -89,9 +93,7 @@ def parse_database_url(environ: dict, data_dir: Path) -> dict:
             config["OPTIONS"] = {**config.get("OPTIONS", {}),
                                  "pool": {"min_size": 1, "max_size": pool_size, "timeout": 10}}
     if config["ENGINE"].endswith("sqlite3"):
-        # as the embedded default: without IMMEDIATE, concurrent read-then-write requests get "database is locked"
-        config["OPTIONS"] = {"timeout": 30, "transaction_mode": "IMMEDIATE",
-                             "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"}
+        config["OPTIONS"] = dict(SQLITE_OPTIONS)
     return config
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from django.conf import settings
+from django.contrib.auth.hashers import PBKDF2PasswordHasher
 from rest_framework.test import APIClient
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -109,11 +110,6 @@ def ws_connect(url: str, *, token: str | None = None, headers: dict | None = Non
 def ws_receive_json(ws, timeout: float = 10) -> dict:
     return json.loads(ws.recv(timeout=timeout))
 
-
-try:
-    from django.contrib.auth.hashers import PBKDF2PasswordHasher
-except Exception:  # pragma: no cover - Django is always there in the suite
-    PBKDF2PasswordHasher = object
 
 
 class FastPBKDF2PasswordHasher(PBKDF2PasswordHasher):
