@@ -146,34 +146,57 @@ def ensure_fleet(phones: int):
         password = make_password(None)
         now = timezone.now()
         for start in range(have, phones, 2000):
-            batch = User.objects.bulk_create([User(username=f"bench-officer-{i:06d}", role="officer", password=password,
-                                                   full_name=f"Bench Officer {i}")
-                                              for i in range(start, min(phones, start + 2000))])
-            Device.objects.bulk_create([
-                Device(kind=DeviceKind.PHONE, serial=f"BENCH-PH-{u.username[-6:]}", officer=u,
-                       push_token=f"bench-{u.username[-6:]}-{'x' * 140}",
-                       push_token_hash=hashlib.sha256(f"bench-{u.username[-6:]}-{'x' * 140}".encode()).hexdigest(),
-                       push_token_updated_at=now) for u in batch])
-    officers = list(User.objects.filter(username__startswith="bench-officer-").order_by("username")
-                    .values_list("pk", flat=True)[:phones])
-    tokens = list(Device.objects.filter(officer_id__in=officers, kind=DeviceKind.PHONE).values_list("push_token",
-                                                                                                      flat=True))
+            batch = User.objects.bulk_create(
+                [
+                    User(
+                        username=f"bench-officer-{i:06d}",
+                        role="officer",
+                        password=password,
+                        full_name=f"Bench Officer {i}",
+                    )
+                    for i in range(start, min(phones, start + 2000))
+                ]
+            )
+            Device.objects.bulk_create(
+                [
+                    Device(
+                        kind=DeviceKind.PHONE,
+                        serial=f"BENCH-PH-{u.username[-6:]}",
+                        officer=u,
+                        push_token=f"bench-{u.username[-6:]}-{'x' * 140}",
+                        push_token_hash=hashlib.sha256(f"bench-{u.username[-6:]}-{'x' * 140}".encode()).hexdigest(),
+                        push_token_updated_at=now,
+                    )
+                    for u in batch
+                ]
+            )
+    officers = list(
+        User.objects.filter(username__startswith="bench-officer-")
+        .order_by("username")
+        .values_list("pk", flat=True)[:phones]
+    )
+    tokens = list(
+        Device.objects.filter(officer_id__in=officers, kind=DeviceKind.PHONE).values_list("push_token", flat=True)
+    )
     # the baseline's own device table holds the same tokens
     if GCMDevice.objects.count() != len(tokens):
         GCMDevice.objects.all().delete()
-        GCMDevice.objects.bulk_create([GCMDevice(registration_id=t, cloud_message_type="FCM", active=True)
-                                       for t in tokens], batch_size=2000)
+        GCMDevice.objects.bulk_create(
+            [GCMDevice(registration_id=t, cloud_message_type="FCM", active=True) for t in tokens], batch_size=2000
+        )
     incident, _ = Incident.objects.get_or_create(title="Bench: city-wide BOLO", defaults={"lat": 40.7, "lon": -74.0})
     if incident.assignments.count() != len(officers):
         IncidentOfficer.objects.filter(incident=incident).delete()
-        IncidentOfficer.objects.bulk_create([IncidentOfficer(incident=incident, officer_id=o) for o in officers],
-                                            batch_size=2000)
+        IncidentOfficer.objects.bulk_create(
+            [IncidentOfficer(incident=incident, officer_id=o) for o in officers], batch_size=2000
+        )
     operator, _ = User.objects.get_or_create(username="bench-operator", defaults={"role": "operator"})
     return incident, operator, tokens
 
 
 PAYLOAD = {
-    "priority": "urgent", "title": "Armed robbery suspect",
+    "priority": "urgent",
+    "title": "Armed robbery suspect",
     "suspects": [{"description": "30s, red hoodie", "sex": "Male", "armed": True}],
     "vehicles": [{"plate": "ABC123", "make": "Honda", "model": "Civic", "color": "Silver", "direction": "north"}],
     "audience": {"incident": True},
@@ -200,8 +223,13 @@ def run_rtcc(base: str, incident, operator, phones: int) -> dict:
             raise SystemExit("not every delivery was recorded as sent")
         time.sleep(0.1)
     recorded = time.monotonic() - t0
-    return {"elapsed": elapsed, "rate": phones / elapsed, "post_s": t_response, "recorded_s": recorded,
-            "accepted": stats["counts"]["accepted"]}
+    return {
+        "elapsed": elapsed,
+        "rate": phones / elapsed,
+        "post_s": t_response,
+        "recorded_s": recorded,
+        "accepted": stats["counts"]["accepted"],
+    }
 
 
 def warm_up(base: str, operator) -> None:
@@ -210,10 +238,15 @@ def warm_up(base: str, operator) -> None:
     from apps.accounts.models import User
     from tests.helpers import api_client
 
-    officers = [str(pk) for pk in User.objects.filter(username__startswith="bench-officer-")
-                .order_by("username").values_list("pk", flat=True)[:20]]
-    response = api_client(operator).post("/api/v1/briefings", {**PAYLOAD, "audience": {"officers": officers}},
-                                         format="json")
+    officers = [
+        str(pk)
+        for pk in User.objects.filter(username__startswith="bench-officer-")
+        .order_by("username")
+        .values_list("pk", flat=True)[:20]
+    ]
+    response = api_client(operator).post(
+        "/api/v1/briefings", {**PAYLOAD, "audience": {"officers": officers}}, format="json"
+    )
     assert response.status_code == 201, response.content
     wait_accepted(base, len(officers))
 
@@ -231,8 +264,13 @@ def run_baseline(base: str, tokens: list[str]) -> dict:
         app = firebase_admin.initialize_app(credentials.Certificate(os.environ["GOOGLE_APPLICATION_CREDENTIALS"]))
         service = messaging._get_messaging_service(app)
         service._fcm_url = f"{base}/v1/projects/{app.project_id}/messages:send"  # the URL only
-    briefing = Briefing(id=uuid.uuid4(), priority="urgent", title=PAYLOAD["title"], suspects=PAYLOAD["suspects"],
-                        vehicles=PAYLOAD["vehicles"])
+    briefing = Briefing(
+        id=uuid.uuid4(),
+        priority="urgent",
+        title=PAYLOAD["title"],
+        suspects=PAYLOAD["suspects"],
+        vehicles=PAYLOAD["vehicles"],
+    )
     message = FcmBackend.to_fcm(notification.message_for(briefing))  # the very message rtcc sends
     fake(base, "/_reset")
     GCMDevice.objects.filter(registration_id__in=tokens[:20]).send_message(message)  # warm-up, not timed
@@ -242,17 +280,38 @@ def run_baseline(base: str, tokens: list[str]) -> dict:
     response = GCMDevice.objects.filter(active=True, cloud_message_type="FCM").send_message(message)
     stats = wait_accepted(base, len(tokens))
     elapsed = stats["last_at"] - t0
-    return {"elapsed": elapsed, "rate": len(tokens) / elapsed, "accepted": stats["counts"]["accepted"],
-            "ok": response.success_count}
+    return {
+        "elapsed": elapsed,
+        "rate": len(tokens) / elapsed,
+        "accepted": stats["counts"]["accepted"],
+        "ok": response.success_count,
+    }
 
 
 def start_worker(env: dict, concurrency: int, pool: str) -> subprocess.Popen:
     log = open(WORKDIR / "celery-worker.log", "wb")
     worker_env = {**os.environ, **env, "DJANGO_SETTINGS_MODULE": "rtcc.settings"}
     process = subprocess.Popen(
-        [str(Path(sys.executable).parent / "celery"), "-A", "rtcc", "worker", "--pool", pool,
-         "--concurrency", str(concurrency), "--loglevel", "INFO", "--without-gossip", "--without-mingle",
-         "--without-heartbeat"], cwd=ROOT, env=worker_env, stdout=log, stderr=subprocess.STDOUT)
+        [
+            str(Path(sys.executable).parent / "celery"),
+            "-A",
+            "rtcc",
+            "worker",
+            "--pool",
+            pool,
+            "--concurrency",
+            str(concurrency),
+            "--loglevel",
+            "INFO",
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+        ],
+        cwd=ROOT,
+        env=worker_env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     time.sleep(4)  # boot: Django, the pool, the broker connection
     if process.poll() is not None:
         raise SystemExit(f"celery worker exited: {(WORKDIR / 'celery-worker.log').read_text()[-2000:]}")
@@ -262,22 +321,37 @@ def start_worker(env: dict, concurrency: int, pool: str) -> subprocess.Popen:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--phones", type=int, default=10_000)
-    parser.add_argument("--worker", action=argparse.BooleanOptionalAction, default=None,
-                        help="send from a real celery worker on Redis (default: when Redis answers)")
+    parser.add_argument(
+        "--worker",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="send from a real celery worker on Redis (default: when Redis answers)",
+    )
     parser.add_argument("--concurrency", type=int, default=os.cpu_count() or 2)
-    parser.add_argument("--pool", default="prefork", choices=["threads", "prefork"],
-                        help="worker pool: threads share one process's FCM connections and overlap DB and HTTP")
-    parser.add_argument("--rounds", type=int, default=3,
-                        help="runs of each side (the best of each is compared, all are printed)")
+    parser.add_argument(
+        "--pool",
+        default="prefork",
+        choices=["threads", "prefork"],
+        help="worker pool: threads share one process's FCM connections and overlap DB and HTTP",
+    )
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="runs of each side (the best of each is compared, all are printed)"
+    )
     args = parser.parse_args()
     use_worker = answers(REDIS_URL) if args.worker is None else args.worker
 
     ensure_database()
     fake_process, base, credentials = start_fake()
-    env = {"DJANGO_SETTINGS_MODULE": "briefing_push_settings", "DATABASE_URL": DB_URL,
-           "GOOGLE_APPLICATION_CREDENTIALS": str(credentials), "RTCC_FCM_ENDPOINT": base,
-           "RTCC_DATA_DIR": str(WORKDIR / "data"), "DJANGO_SECRET_KEY": "bench-" + "x" * 40,
-           "RTCC_EMBEDDED_BEAT": "false", "DJANGO_ALLOWED_HOSTS": "testserver,127.0.0.1,localhost"}
+    env = {
+        "DJANGO_SETTINGS_MODULE": "briefing_push_settings",
+        "DATABASE_URL": DB_URL,
+        "GOOGLE_APPLICATION_CREDENTIALS": str(credentials),
+        "RTCC_FCM_ENDPOINT": base,
+        "RTCC_DATA_DIR": str(WORKDIR / "data"),
+        "DJANGO_SECRET_KEY": "bench-" + "x" * 40,
+        "RTCC_EMBEDDED_BEAT": "false",
+        "DJANGO_ALLOWED_HOSTS": "testserver,127.0.0.1,localhost",
+    }
     if use_worker:
         env["REDIS_URL"] = REDIS_URL
     worker = None
@@ -290,8 +364,11 @@ def main() -> None:
             app.conf.task_always_eager = False
             worker = start_worker(env, args.concurrency, args.pool)
         incident, operator, tokens = ensure_fleet(args.phones)
-        where = (f"a celery worker ({args.pool}, concurrency {args.concurrency}) on Redis" if use_worker
-                 else "this process (tasks eager)")
+        where = (
+            f"a celery worker ({args.pool}, concurrency {args.concurrency}) on Redis"
+            if use_worker
+            else "this process (tasks eager)"
+        )
         print(f"{len(tokens)} phones; rtcc sends from {where}", flush=True)
         warm_up(base, operator)
         runs, base_runs = [], []
@@ -299,26 +376,44 @@ def main() -> None:
             if os.environ.get("BENCH_PROFILE"):
                 import cProfile
 
-                cProfile.runctx("run_rtcc(base, incident, operator, len(tokens))", globals(), locals(),
-                                os.environ["BENCH_PROFILE"])
+                cProfile.runctx(
+                    "run_rtcc(base, incident, operator, len(tokens))", globals(), locals(), os.environ["BENCH_PROFILE"]
+                )
             result = run_rtcc(base, incident, operator, len(tokens))
             runs.append(result)
-            print(f"  rtcc run {n + 1}: {result['elapsed']:.2f} s to the last accepted message, "
-                  f"{result['rate']:.0f} msg/s (POST answered in {result['post_s']:.2f} s, "
-                  f"all rows sent after {result['recorded_s']:.2f} s)", flush=True)
+            print(
+                f"  rtcc run {n + 1}: {result['elapsed']:.2f} s to the last accepted message, "
+                f"{result['rate']:.0f} msg/s (POST answered in {result['post_s']:.2f} s, "
+                f"all rows sent after {result['recorded_s']:.2f} s)",
+                flush=True,
+            )
             base_runs.append(run_baseline(base, tokens))
-            print(f"  django-push-notifications run {n + 1}: {base_runs[-1]['elapsed']:.2f} s, "
-                  f"{base_runs[-1]['rate']:.0f} msg/s ({base_runs[-1]['ok']} ok)", flush=True)
+            print(
+                f"  django-push-notifications run {n + 1}: {base_runs[-1]['elapsed']:.2f} s, "
+                f"{base_runs[-1]['rate']:.0f} msg/s ({base_runs[-1]['ok']} ok)",
+                flush=True,
+            )
         best = max(runs, key=lambda r: r["rate"])
         base_result = max(base_runs, key=lambda r: r["rate"])
         ratio = best["rate"] / base_result["rate"]
-        print(json.dumps({"phones": len(tokens), "mode": "worker" if use_worker else "eager",
-                          "rtcc_seconds": round(best["elapsed"], 3), "rtcc_msg_per_s": round(best["rate"]),
-                          "baseline_seconds": round(base_result["elapsed"], 3),
-                          "baseline_msg_per_s": round(base_result["rate"]), "ratio": round(ratio, 2)}))
-        print(f"rtcc: {best['rate']:.0f} msg/s vs django-push-notifications {base_result['rate']:.0f} msg/s "
-              f"-> {ratio:.2f}x (goal: >= 3x and >= 2,000 msg/s: "
-              f"{'met' if ratio >= 3 and best['rate'] >= 2000 else 'NOT met'})")
+        print(
+            json.dumps(
+                {
+                    "phones": len(tokens),
+                    "mode": "worker" if use_worker else "eager",
+                    "rtcc_seconds": round(best["elapsed"], 3),
+                    "rtcc_msg_per_s": round(best["rate"]),
+                    "baseline_seconds": round(base_result["elapsed"], 3),
+                    "baseline_msg_per_s": round(base_result["rate"]),
+                    "ratio": round(ratio, 2),
+                }
+            )
+        )
+        print(
+            f"rtcc: {best['rate']:.0f} msg/s vs django-push-notifications {base_result['rate']:.0f} msg/s "
+            f"-> {ratio:.2f}x (goal: >= 3x and >= 2,000 msg/s: "
+            f"{'met' if ratio >= 3 and best['rate'] >= 2000 else 'NOT met'})"
+        )
     finally:
         if worker is not None:
             worker.terminate()

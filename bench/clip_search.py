@@ -71,19 +71,26 @@ def populate(total: int) -> None:
     from apps.footage.models import Category, Clip
 
     if User.objects.filter(username__startswith="bench-officer-").count() < OFFICERS:
-        User.objects.bulk_create([User(username=f"bench-officer-{i:05d}", role="officer", password="!")
-                                  for i in range(OFFICERS)], ignore_conflicts=True)
+        User.objects.bulk_create(
+            [User(username=f"bench-officer-{i:05d}", role="officer", password="!") for i in range(OFFICERS)],
+            ignore_conflicts=True,
+        )
     if not User.objects.filter(username="bench-clerk").exists():
         User.objects.create(username="bench-clerk", role="clerk", password="!")
     if Device.objects.filter(serial__startswith="BENCH-").count() < OFFICERS + 100:
         officers = list(User.objects.filter(username__startswith="bench-officer-").order_by("username"))
         Device.objects.bulk_create(
-            [Device(kind="bodycam", serial=f"BENCH-{i:05d}", officer=officers[i] if i < OFFICERS else None)
-             for i in range(OFFICERS + 100)], ignore_conflicts=True)
+            [
+                Device(kind="bodycam", serial=f"BENCH-{i:05d}", officer=officers[i] if i < OFFICERS else None)
+                for i in range(OFFICERS + 100)
+            ],
+            ignore_conflicts=True,
+        )
     for i in range(CATEGORIES - Category.objects.count()):
-        Category.objects.get_or_create(slug=f"bench-cat-{i:02d}",
-                                       defaults={"name": f"Bench {i}", "retention_days": random.choice(
-                                           [90, 365, 3 * 365, 7 * 365, None])})
+        Category.objects.get_or_create(
+            slug=f"bench-cat-{i:02d}",
+            defaults={"name": f"Bench {i}", "retention_days": random.choice([90, 365, 3 * 365, 7 * 365, None])},
+        )
     bench_categories = Category.objects.filter(slug__startswith="bench-cat-").count()
     have = Clip.objects.count()
     if have >= total:
@@ -92,7 +99,8 @@ def populate(total: int) -> None:
     print(f"generating {missing:,} clips in bulk (INSERT ... SELECT generate_series) ...", flush=True)
     started = time.perf_counter()
     with connection.cursor() as cursor:
-        cursor.execute("""
+        cursor.execute(
+            """
 WITH o AS (SELECT array_agg(id ORDER BY username) AS a FROM accounts_user WHERE username LIKE 'bench-officer-%%'),
      d AS (SELECT array_agg(id ORDER BY serial) AS a FROM devices_device WHERE serial LIKE 'BENCH-%%'),
      c AS (SELECT array_agg(id ORDER BY slug) AS a, array_agg(retention_days ORDER BY slug) AS r
@@ -133,7 +141,9 @@ SELECT gen_random_uuid(),
        rows.s + rows.dur, rows.s + rows.dur, rows.s + rows.dur, rows.s + rows.dur, NULL, NULL, NULL, '', NULL, NULL
 FROM rows, o, d, c, u, e
 ORDER BY rows.s  -- in arrival order, as a camera fleet fills the table
-""", {"officers": OFFICERS, "cats": bench_categories, "first": have + 1, "last": total})
+""",
+            {"officers": OFFICERS, "cats": bench_categories, "first": have + 1, "last": total},
+        )
         cursor.execute("VACUUM ANALYZE footage_clip")
     print(f"  done in {time.perf_counter() - started:.0f} s", flush=True)
 
@@ -146,16 +156,22 @@ def searches() -> list[tuple[str, dict]]:
 
     rng = random.Random(7)
     with connection.cursor() as cursor:
-        cursor.execute("SELECT officer_id::text FROM footage_clip TABLESAMPLE SYSTEM (0.1) REPEATABLE (7) "
-                       "WHERE officer_id IS NOT NULL LIMIT 20")
+        cursor.execute(
+            "SELECT officer_id::text FROM footage_clip TABLESAMPLE SYSTEM (0.1) REPEATABLE (7) "
+            "WHERE officer_id IS NOT NULL LIMIT 20"
+        )
         officers = [r[0] for r in cursor.fetchall()]
         cursor.execute("SELECT device_id::text FROM footage_clip TABLESAMPLE SYSTEM (0.1) REPEATABLE (8) LIMIT 5")
         devices = [r[0] for r in cursor.fetchall()]
-        cursor.execute("SELECT case_number FROM footage_clip TABLESAMPLE SYSTEM (0.5) REPEATABLE (9) "
-                       "WHERE case_number <> '' LIMIT 8")
+        cursor.execute(
+            "SELECT case_number FROM footage_clip TABLESAMPLE SYSTEM (0.5) REPEATABLE (9) "
+            "WHERE case_number <> '' LIMIT 8"
+        )
         cases = [r[0] for r in cursor.fetchall()]
-        cursor.execute("SELECT incident_id::text FROM footage_clip TABLESAMPLE SYSTEM (0.5) REPEATABLE (10) "
-                       "WHERE incident_id IS NOT NULL LIMIT 3")
+        cursor.execute(
+            "SELECT incident_id::text FROM footage_clip TABLESAMPLE SYSTEM (0.5) REPEATABLE (10) "
+            "WHERE incident_id IS NOT NULL LIMIT 3"
+        )
         incidents = [r[0] for r in cursor.fetchall()]
         cursor.execute("SELECT now()")
         now = cursor.fetchone()[0]
@@ -169,8 +185,12 @@ def searches() -> list[tuple[str, dict]]:
     out = []
     for i in range(6):  # an officer's footage over a month, somewhere in the three years
         start = rng.uniform(30, 3 * 365)
-        out.append((f"officer + 30 days #{i + 1}", {"officer": officers[i], "from": days_ago(start),
-                                                   "to": days_ago(start - 30)}))
+        out.append(
+            (
+                f"officer + 30 days #{i + 1}",
+                {"officer": officers[i], "from": days_ago(start), "to": days_ago(start - 30)},
+            )
+        )
     out.append(("officer, all time", {"officer": officers[6]}))
     for i in range(4):
         out.append((f"case number #{i + 1}", {"case_number": cases[i]}))
@@ -179,8 +199,12 @@ def searches() -> list[tuple[str, dict]]:
     out.append(("uncategorized, last 7 days", {"category": "uncategorized", "from": days_ago(7)}))
     out.append(("near a point, 300 m", {"near": "40.7306,-73.9866,300"}))
     out.append(("near a point, 500 m + 14 days", {"near": "40.6782,-73.9442,500", "from": days_ago(14)}))
-    out.append(("near a point, 1 km + officer", {"lat": "40.7580", "lon": "-73.9855", "radius_m": "1000",
-                                                 "officer": officers[7]}))
+    out.append(
+        (
+            "near a point, 1 km + officer",
+            {"lat": "40.7580", "lon": "-73.9855", "radius_m": "1000", "officer": officers[7]},
+        )
+    )
     out.append(("device + 60 days", {"device": devices[0], "from": days_ago(60)}))
     out.append(("incident", {"incident": incidents[0]}))
     out.append(("newest page, corrupt clips", {"state": "corrupt"}))
@@ -264,18 +288,24 @@ def main() -> None:
     print(f"\n{'search':34} {'rows':>5} {'count':>9} {'rtcc p50':>9} {'EXPLAIN p50':>12}")
     for name, _ in queries:
         rows, count = meta[name]
-        print(f"{name:34} {rows:5d} {count:9,d} {statistics.median(ours[name]):8.2f}ms "
-              f"{statistics.median(base[name]):10.2f}ms")
+        print(
+            f"{name:34} {rows:5d} {count:9,d} {statistics.median(ours[name]):8.2f}ms "
+            f"{statistics.median(base[name]):10.2f}ms"
+        )
     all_ours = [v for values in ours.values() for v in values]
     all_base = [v for values in base.values() for v in values]
     p50, p95 = pct(all_ours, 50), pct(all_ours, 95)
     b50, b95 = pct(all_base, 50), pct(all_base, 95)
-    print(f"\nrtcc search (parse + ORM page + count), {len(all_ours)} samples: p50 {p50:.2f} ms, p95 {p95:.2f} ms "
-          f"(goal p95 < 20 ms: {'met' if p95 < 20 else 'NOT met'})")
+    print(
+        f"\nrtcc search (parse + ORM page + count), {len(all_ours)} samples: p50 {p50:.2f} ms, p95 {p95:.2f} ms "
+        f"(goal p95 < 20 ms: {'met' if p95 < 20 else 'NOT met'})"
+    )
     print(f"baseline, EXPLAIN ANALYZE execution time of the same page queries: p50 {b50:.2f} ms, p95 {b95:.2f} ms")
     print(f"ratio rtcc / bare index scan: p50 {p50 / b50:.1f}x, p95 {p95 / b95:.1f}x")
-    print(f"(rtcc's own CPU time per search: p50 {pct(cpus, 50):.2f} ms, p95 {pct(cpus, 95):.2f} ms; "
-          f"load average during the run: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs)")
+    print(
+        f"(rtcc's own CPU time per search: p50 {pct(cpus, 50):.2f} ms, p95 {pct(cpus, 95):.2f} ms; "
+        f"load average during the run: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs)"
+    )
 
 
 if __name__ == "__main__":

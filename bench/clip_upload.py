@@ -86,10 +86,14 @@ def ensure_database() -> None:
 
 
 def s3_client():
-    return boto3.client("s3", endpoint_url=S3_ENV["AWS_ENDPOINT_URL_S3"],
-                        aws_access_key_id=S3_ENV["AWS_ACCESS_KEY_ID"],
-                        aws_secret_access_key=S3_ENV["AWS_SECRET_ACCESS_KEY"], region_name=S3_ENV["AWS_DEFAULT_REGION"],
-                        config=Config(signature_version="s3v4", s3={"addressing_style": "path"}))
+    return boto3.client(
+        "s3",
+        endpoint_url=S3_ENV["AWS_ENDPOINT_URL_S3"],
+        aws_access_key_id=S3_ENV["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=S3_ENV["AWS_SECRET_ACCESS_KEY"],
+        region_name=S3_ENV["AWS_DEFAULT_REGION"],
+        config=Config(signature_version="s3v4", s3={"addressing_style": "path"}),
+    )
 
 
 class Servers:
@@ -98,16 +102,24 @@ class Servers:
     def __init__(self, workdir: Path, *, disk: bool = False) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.env = {**os.environ, **S3_ENV, "DATABASE_URL": DATABASE_URL, "REDIS_URL": REDIS_URL,
-                    "RTCC_S3_BUCKET": "" if disk else BUCKET, "DJANGO_SECRET_KEY": "bench-" + "k" * 40,
-                    "RTCC_DATA_DIR": str(workdir / "data"), "RTCC_EMBEDDED_BEAT": "false",
-                    "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost"}
+        self.env = {
+            **os.environ,
+            **S3_ENV,
+            "DATABASE_URL": DATABASE_URL,
+            "REDIS_URL": REDIS_URL,
+            "RTCC_S3_BUCKET": "" if disk else BUCKET,
+            "DJANGO_SECRET_KEY": "bench-" + "k" * 40,
+            "RTCC_DATA_DIR": str(workdir / "data"),
+            "RTCC_EMBEDDED_BEAT": "false",
+            "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
+        }
         self.workdir = workdir
         self.processes: list[subprocess.Popen] = []
 
     def manage(self, *args: str) -> str:
-        done = subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=self.env, capture_output=True,
-                              text=True)
+        done = subprocess.run(
+            [sys.executable, "manage.py", *args], cwd=ROOT, env=self.env, capture_output=True, text=True
+        )
         if done.returncode:
             raise SystemExit(f"manage.py {' '.join(args)} failed:\n{done.stderr[-3000:]}")
         return done.stdout
@@ -129,11 +141,27 @@ class Servers:
         return process
 
     def start(self) -> None:
-        self.daphne = self._spawn([sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port),
-                                   "rtcc.asgi:application"], "daphne.log")
-        self.worker = self._spawn([sys.executable, "-m", "celery", "-A", "rtcc", "worker", "--pool=solo",
-                                   "--loglevel=WARNING", "--without-gossip", "--without-mingle",
-                                   "-n", f"bench-{uuid.uuid4().hex[:6]}@%h"], "worker.log")
+        self.daphne = self._spawn(
+            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port), "rtcc.asgi:application"],
+            "daphne.log",
+        )
+        self.worker = self._spawn(
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "rtcc",
+                "worker",
+                "--pool=solo",
+                "--loglevel=WARNING",
+                "--without-gossip",
+                "--without-mingle",
+                "-n",
+                f"bench-{uuid.uuid4().hex[:6]}@%h",
+            ],
+            "worker.log",
+        )
         wait_port(self.port)
         time.sleep(2)  # the worker connects to Redis
 
@@ -188,14 +216,27 @@ def baseline_upload(s3, http: httpx.Client, path: Path, size: int) -> float:
     t0 = time.perf_counter()
     upload_id = s3.create_multipart_upload(Bucket=BUCKET, Key=key, ContentType="video/mp4")["UploadId"]
     count = -(-size // PART_SIZE)
-    parts = [{"number": n, "method": "PUT", "headers": {},
-              "url": s3.generate_presigned_url("upload_part", Params={
-                  "Bucket": BUCKET, "Key": key, "UploadId": upload_id, "PartNumber": n}, ExpiresIn=900)}
-             for n in range(1, count + 1)]
+    parts = [
+        {
+            "number": n,
+            "method": "PUT",
+            "headers": {},
+            "url": s3.generate_presigned_url(
+                "upload_part",
+                Params={"Bucket": BUCKET, "Key": key, "UploadId": upload_id, "PartNumber": n},
+                ExpiresIn=900,
+            ),
+        }
+        for n in range(1, count + 1)
+    ]
     put_parts(http, parts, path, part_size=PART_SIZE, size=size, parallel=PARALLEL)
     listed = s3.list_parts(Bucket=BUCKET, Key=key, UploadId=upload_id, MaxParts=1000)["Parts"]
-    s3.complete_multipart_upload(Bucket=BUCKET, Key=key, UploadId=upload_id, MultipartUpload={
-        "Parts": [{"PartNumber": p["PartNumber"], "ETag": p["ETag"]} for p in listed]})
+    s3.complete_multipart_upload(
+        Bucket=BUCKET,
+        Key=key,
+        UploadId=upload_id,
+        MultipartUpload={"Parts": [{"PartNumber": p["PartNumber"], "ETag": p["ETag"]} for p in listed]},
+    )
     elapsed = time.perf_counter() - t0
     s3.delete_object(Bucket=BUCKET, Key=key)
     return elapsed
@@ -204,18 +245,24 @@ def baseline_upload(s3, http: httpx.Client, path: Path, size: int) -> float:
 def verification_seconds(clip_id: str) -> float:
     with psycopg.connect(DATABASE_URL) as conn:
         completed, verified = conn.execute(
-            "SELECT completed_at, verified_at FROM footage_clip WHERE id = %s", (clip_id,)).fetchone()
+            "SELECT completed_at, verified_at FROM footage_clip WHERE id = %s", (clip_id,)
+        ).fetchone()
     return (verified - completed).total_seconds()
 
 
 def rtcc_upload(uploader: ClipUploader, path: Path, sha256: str) -> dict:
     end = datetime.now(UTC) - timedelta(seconds=5)
-    result = uploader.upload(path, recording_id=f"bench-{uuid.uuid4()}", started_at=end - timedelta(minutes=10),
-                             ended_at=end, sha256=sha256)
+    result = uploader.upload(
+        path, recording_id=f"bench-{uuid.uuid4()}", started_at=end - timedelta(minutes=10), ended_at=end, sha256=sha256
+    )
     if result.state != "available":
         raise SystemExit(f"clip {result.clip_id} ended {result.state}")
-    return {"clip_id": result.clip_id, "upload": result.timings["upload"], "verified": result.timings["verified"],
-            "verify": verification_seconds(result.clip_id)}
+    return {
+        "clip_id": result.clip_id,
+        "upload": result.timings["upload"],
+        "verified": result.timings["verified"],
+        "verify": verification_seconds(result.clip_id),
+    }
 
 
 def measure_size(s3, http, uploader, pids, path: Path, size: int, sha256: str, rounds: int) -> dict:
@@ -231,16 +278,23 @@ def measure_size(s3, http, uploader, pids, path: Path, size: int, sha256: str, r
                     runs.append(rtcc_upload(uploader, path, sha256))
                 growths.append(sampler.growth())
         ratios.append((base_times[-1] / runs[-1]["upload"], base_times[-1] / runs[-1]["verified"]))
-        print(f"[bench] {size // MiB} MiB round {index + 1}: baseline {base_times[-1]:.2f}s, rtcc upload "
-              f"{runs[-1]['upload']:.2f}s, verified {runs[-1]['verified']:.2f}s (verification "
-              f"{runs[-1]['verify']:.2f}s), RSS growth "
-              + ", ".join(f"{k} {v:.1f} MiB" for k, v in growths[-1].items()), flush=True)
+        print(
+            f"[bench] {size // MiB} MiB round {index + 1}: baseline {base_times[-1]:.2f}s, rtcc upload "
+            f"{runs[-1]['upload']:.2f}s, verified {runs[-1]['verified']:.2f}s (verification "
+            f"{runs[-1]['verify']:.2f}s), RSS growth " + ", ".join(f"{k} {v:.1f} MiB" for k, v in growths[-1].items()),
+            flush=True,
+        )
     mib = size / MiB
-    return {"mib": mib, "base": mib / min(base_times), "up": mib / min(r["upload"] for r in runs),
-            "e2e": mib / min(r["verified"] for r in runs),
-            "verify": mib / statistics.median(r["verify"] for r in runs),
-            "paired_up": statistics.median(r[0] for r in ratios), "paired_e2e": statistics.median(r[1] for r in ratios),
-            "peak": {k: max(g[k] for g in growths) for k in growths[0]}}
+    return {
+        "mib": mib,
+        "base": mib / min(base_times),
+        "up": mib / min(r["upload"] for r in runs),
+        "e2e": mib / min(r["verified"] for r in runs),
+        "verify": mib / statistics.median(r["verify"] for r in runs),
+        "paired_up": statistics.median(r[0] for r in ratios),
+        "paired_e2e": statistics.median(r[1] for r in ratios),
+        "peak": {k: max(g[k] for g in growths) for k in growths[0]},
+    }
 
 
 def disk_run(workdir: Path, sizes: list[int]) -> list[dict]:
@@ -264,10 +318,14 @@ def disk_run(workdir: Path, sizes: list[int]) -> list[dict]:
                 run = rtcc_upload(uploader, path, sha256)
             path.unlink()
             mib = size / MiB
-            rows.append({"mib": mib, "up": mib / run["upload"], "verify": mib / run["verify"],
-                         "peak": sampler.growth()})
-            print(f"[bench] disk {size // MiB} MiB: upload {run['upload']:.2f}s, verification {run['verify']:.2f}s, "
-                  f"RSS growth {rows[-1]['peak']}", flush=True)
+            rows.append(
+                {"mib": mib, "up": mib / run["upload"], "verify": mib / run["verify"], "peak": sampler.growth()}
+            )
+            print(
+                f"[bench] disk {size // MiB} MiB: upload {run['upload']:.2f}s, verification {run['verify']:.2f}s, "
+                f"RSS growth {rows[-1]['peak']}",
+                flush=True,
+            )
     finally:
         uploader.close()
         servers.stop()
@@ -332,25 +390,34 @@ def main() -> None:
     disk_rows = disk_run(workdir, sizes) if args.disk else []
 
     print()
-    print(f"clip upload against SeaweedFS ({PARALLEL} parallel PUTs, {PART_SIZE // MiB} MiB parts, best of "
-          f"{args.rounds}); raw hashlib SHA-256 on this machine: {sha_speed:.0f} MiB/s")
-    print(f"{'size':>8} {'baseline':>10} {'rtcc up':>10} {'ratio':>6} {'rtcc+verify':>12} {'ratio':>6} "
-          f"{'verify':>10} {'RSS growth daphne/worker/total':>32}")
+    print(
+        f"clip upload against SeaweedFS ({PARALLEL} parallel PUTs, {PART_SIZE // MiB} MiB parts, best of "
+        f"{args.rounds}); raw hashlib SHA-256 on this machine: {sha_speed:.0f} MiB/s"
+    )
+    print(
+        f"{'size':>8} {'baseline':>10} {'rtcc up':>10} {'ratio':>6} {'rtcc+verify':>12} {'ratio':>6} "
+        f"{'verify':>10} {'RSS growth daphne/worker/total':>32}"
+    )
     for r in rows:
         peak = r["peak"]
-        print(f"{r['mib']:>6.0f}Mi {r['base']:>7.0f}MiB/s {r['up']:>7.0f}MiB/s {r['up'] / r['base']:>6.3f} "
-              f"{r['e2e']:>9.0f}MiB/s {r['e2e'] / r['base']:>6.3f} {r['verify']:>7.0f}MiB/s "
-              f"{peak['daphne']:>9.1f} / {peak['worker']:>5.1f} / {peak['total']:>5.1f} MiB")
+        print(
+            f"{r['mib']:>6.0f}Mi {r['base']:>7.0f}MiB/s {r['up']:>7.0f}MiB/s {r['up'] / r['base']:>6.3f} "
+            f"{r['e2e']:>9.0f}MiB/s {r['e2e'] / r['base']:>6.3f} {r['verify']:>7.0f}MiB/s "
+            f"{peak['daphne']:>9.1f} / {peak['worker']:>5.1f} / {peak['total']:>5.1f} MiB"
+        )
     for r in rows:
-        print(f"{r['mib']:>6.0f}Mi median of per-round ratios: upload {r['paired_up']:.3f}, "
-              f"upload+verification {r['paired_e2e']:.3f}")
+        print(
+            f"{r['mib']:>6.0f}Mi median of per-round ratios: upload {r['paired_up']:.3f}, "
+            f"upload+verification {r['paired_e2e']:.3f}"
+        )
     for r in disk_rows:
         peak = r["peak"]
-        print(f"{r['mib']:>6.0f}Mi disk backend (bytes through daphne): upload {r['up']:.0f} MiB/s, verification "
-              f"{r['verify']:.0f} MiB/s, RSS growth daphne {peak['daphne']:.1f} / worker {peak['worker']:.1f} / "
-              f"total {peak['total']:.1f} MiB")
-    print("ratio = rtcc throughput / baseline throughput (goal >= 0.95 for upload through complete); "
-          "RSS goal < 50 MiB")
+        print(
+            f"{r['mib']:>6.0f}Mi disk backend (bytes through daphne): upload {r['up']:.0f} MiB/s, verification "
+            f"{r['verify']:.0f} MiB/s, RSS growth daphne {peak['daphne']:.1f} / worker {peak['worker']:.1f} / "
+            f"total {peak['total']:.1f} MiB"
+        )
+    print("ratio = rtcc throughput / baseline throughput (goal >= 0.95 for upload through complete); RSS goal < 50 MiB")
 
 
 if __name__ == "__main__":

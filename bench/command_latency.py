@@ -56,8 +56,15 @@ def configure_env() -> tuple[str, str]:
     database_url = urlunparse(parsed._replace(path=f"/{BENCH_DB}"))
     redis_url = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/12"
     data_dir = Path(tempfile.mkdtemp(prefix="rtcc-bench-command-"))
-    os.environ.update({"DATABASE_URL": database_url, "REDIS_URL": redis_url, "DJANGO_SECRET_KEY": SECRET,
-                       "RTCC_DATA_DIR": str(data_dir), "DJANGO_SETTINGS_MODULE": "rtcc.settings"})
+    os.environ.update(
+        {
+            "DATABASE_URL": database_url,
+            "REDIS_URL": redis_url,
+            "DJANGO_SECRET_KEY": SECRET,
+            "RTCC_DATA_DIR": str(data_dir),
+            "DJANGO_SETTINGS_MODULE": "rtcc.settings",
+        }
+    )
     return database_url, redis_url
 
 
@@ -87,8 +94,9 @@ def prepare_data(n_devices: int) -> tuple[str, list[tuple[str, str]]]:
 
     Command.objects.all().delete()
     Device.objects.filter(serial__startswith="BENCH-").delete()
-    operator, _ = User.objects.get_or_create(username="bench-operator",
-                                             defaults={"role": "operator", "full_name": "Bench Operator"})
+    operator, _ = User.objects.get_or_create(
+        username="bench-operator", defaults={"role": "operator", "full_name": "Bench Operator"}
+    )
     token, _ = token_issue(user=operator)
     devices, pairs = [], []
     for n in range(n_devices):
@@ -117,8 +125,21 @@ class Daphne:
             env["DJANGO_SETTINGS_MODULE"] = "command_latency_settings"
         self.log = open(log_dir / f"daphne-{self.port}.log", "wb")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port),
-             "command_latency_asgi:application"], cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT)
+            [
+                sys.executable,
+                "-m",
+                "daphne",
+                "-b",
+                "127.0.0.1",
+                "-p",
+                str(self.port),
+                "command_latency_asgi:application",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
 
     def wait(self, timeout: float = 60) -> None:
         deadline = time.monotonic() + timeout
@@ -181,8 +202,7 @@ async def open_socket(url: str, headers: dict, attempts: int = 30):
     delay = 0.2
     for attempt in range(attempts):
         try:
-            return await connect(url, additional_headers=headers, open_timeout=30, ping_interval=None,
-                                 max_queue=None)
+            return await connect(url, additional_headers=headers, open_timeout=30, ping_interval=None, max_queue=None)
         except (OSError, TimeoutError, InvalidHandshake):
             if attempt == attempts - 1:
                 raise
@@ -248,8 +268,9 @@ async def bench(args, operator_token: str, devices: list[tuple[str, str]], serve
         home[device_id] = server
         ready = asyncio.Event()
         async with semaphore:
-            task = asyncio.create_task(run_device(f"ws://127.0.0.1:{servers[server].port}/ws/device/", token,
-                                                  probe, ready, connected))
+            task = asyncio.create_task(
+                run_device(f"ws://127.0.0.1:{servers[server].port}/ws/device/", token, probe, ready, connected)
+            )
             tasks.append(task)
             waiter = asyncio.create_task(ready.wait())
             await asyncio.wait({task, waiter}, timeout=120, return_when=asyncio.FIRST_COMPLETED)
@@ -258,19 +279,27 @@ async def bench(args, operator_token: str, devices: list[tuple[str, str]], serve
 
     started = time.perf_counter()
     await asyncio.gather(*(start_device(i, d, t) for i, (d, t) in enumerate(devices)))
-    print(f"connected {len(connected)} devices across 2 daphne processes in {time.perf_counter() - started:.1f}s",
-          flush=True)
+    print(
+        f"connected {len(connected)} devices across 2 daphne processes in {time.perf_counter() - started:.1f}s",
+        flush=True,
+    )
 
     console_ready = asyncio.Event()
-    tasks.append(asyncio.create_task(run_console(f"ws://127.0.0.1:{servers[0].port}/ws/console/", operator_token,
-                                                 probe, console_ready)))
+    tasks.append(
+        asyncio.create_task(
+            run_console(f"ws://127.0.0.1:{servers[0].port}/ws/console/", operator_token, probe, console_ready)
+        )
+    )
     bare_groups = []
     for server in (0, 1):
         for n in range(args.bare_sockets):
             group = f"bench.{server}.{n}.{uuid.uuid4().hex[:8]}"
             ready = asyncio.Event()
-            tasks.append(asyncio.create_task(run_bare(f"ws://127.0.0.1:{servers[server].port}/ws/bench/?group={group}",
-                                                      probe, ready)))
+            tasks.append(
+                asyncio.create_task(
+                    run_bare(f"ws://127.0.0.1:{servers[server].port}/ws/bench/?group={group}", probe, ready)
+                )
+            )
             await asyncio.wait_for(ready.wait(), 30)
             bare_groups.append(group)
     await asyncio.wait_for(console_ready.wait(), 30)
@@ -287,6 +316,7 @@ async def bench(args, operator_token: str, devices: list[tuple[str, str]], serve
     device_ids = [d for d, _ in devices]
 
     async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {operator_token}"}) as http:
+
         async def one_ping() -> None:
             key = uuid.uuid4().hex
             started = time.perf_counter()
@@ -306,9 +336,10 @@ async def bench(args, operator_token: str, devices: list[tuple[str, str]], serve
         async def one_command(device_id: str) -> None:
             server = servers[1 - home[device_id]]  # the process that does NOT hold the socket
             started = time.perf_counter()
-            async with http.post(f"http://127.0.0.1:{server.port}/api/v1/devices/{device_id}/commands",
-                                 json={"action": rng.choice(["start_recording", "stop_recording"]),
-                                       "reason": "Latency benchmark"}) as response:
+            async with http.post(
+                f"http://127.0.0.1:{server.port}/api/v1/devices/{device_id}/commands",
+                json={"action": rng.choice(["start_recording", "stop_recording"]), "reason": "Latency benchmark"},
+            ) as response:
                 body = await response.json()
             post_times.append(time.perf_counter() - started)
             if response.status != 202:
@@ -357,14 +388,20 @@ async def bench(args, operator_token: str, devices: list[tuple[str, str]], serve
         task.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
 
-    print(f"\n{args.commands} commands + {args.commands} bare pings + {args.commands} GET /me, "
-          f"concurrency {args.concurrency}, "
-          f"{len(devices)} devices on 2 daphne processes + Redis layer + PostgreSQL"
-          f"{' (pooled connections)' if args.db_pool else ''}, {elapsed:.1f}s")
+    print(
+        f"\n{args.commands} commands + {args.commands} bare pings + {args.commands} GET /me, "
+        f"concurrency {args.concurrency}, "
+        f"{len(devices)} devices on 2 daphne processes + Redis layer + PostgreSQL"
+        f"{' (pooled connections)' if args.db_pool else ''}, {elapsed:.1f}s"
+    )
     print(f"{'':34} {'p50 ms':>8} {'p99 ms':>8} {'n':>6}")
-    rows = [("bare channel layer (group_send->ws)", bare), ("API POST -> device receives", to_device),
-            ("API POST -> command succeeded", to_succeeded), ("API POST response time", post_times),
-            ("floor: GET /api/v1/me response", floor)]
+    rows = [
+        ("bare channel layer (group_send->ws)", bare),
+        ("API POST -> device receives", to_device),
+        ("API POST -> command succeeded", to_succeeded),
+        ("API POST response time", post_times),
+        ("floor: GET /api/v1/me response", floor),
+    ]
     for label, values in rows:
         print(f"{label:34} {pct(values, 50):8.2f} {pct(values, 99):8.2f} {len(values):6d}")
     ratio = pct(to_device, 99) / pct(bare, 99)
@@ -374,8 +411,10 @@ async def bench(args, operator_token: str, devices: list[tuple[str, str]], serve
     if any(lost.values()):
         print(f"lost or timed out: {lost}")
     if to_device:
-        print(f"mean API->device {statistics.mean(to_device) * 1000:.2f} ms, "
-              f"mean bare {statistics.mean(bare) * 1000:.2f} ms")
+        print(
+            f"mean API->device {statistics.mean(to_device) * 1000:.2f} ms, "
+            f"mean bare {statistics.mean(bare) * 1000:.2f} ms"
+        )
 
 
 def main() -> None:
@@ -385,8 +424,11 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=1, help="operators posting at once")
     parser.add_argument("--bare-sockets", type=int, default=10, help="bare baseline sockets per daphne process")
     parser.add_argument("--connect-concurrency", type=int, default=20)
-    parser.add_argument("--db-pool", action="store_true",
-                        help="serve with psycopg's connection pool (bench/command_latency_settings.py)")
+    parser.add_argument(
+        "--db-pool",
+        action="store_true",
+        help="serve with psycopg's connection pool (bench/command_latency_settings.py)",
+    )
     args = parser.parse_args()
     _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))

@@ -49,7 +49,8 @@ class BarePingConsumer(AsyncWebsocketConsumer):
 application = ProtocolTypeRouter(
     {
         "http": rtcc_application,
-        "websocket": AuthMiddlewareStack(URLRouter([path("ws/bench/", BarePingConsumer.as_asgi()),
-                                                    *websocket_urlpatterns])),
+        "websocket": AuthMiddlewareStack(
+            URLRouter([path("ws/bench/", BarePingConsumer.as_asgi()), *websocket_urlpatterns])
+        ),
     }
 )

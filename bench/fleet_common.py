@@ -82,8 +82,13 @@ def provision(count: int, kind: str = "bodycam") -> list[tuple[str, str]]:
     out, rows = [], []
     for n in range(count):
         token = new_token(DEVICE_PREFIX)
-        device = Device(kind=kind, serial=f"{BENCH_PREFIX}-{n:06d}", label=f"Bench {n}", token_hash=hash_token(token),
-                        enrolled_at=now)
+        device = Device(
+            kind=kind,
+            serial=f"{BENCH_PREFIX}-{n:06d}",
+            label=f"Bench {n}",
+            token_hash=hash_token(token),
+            enrolled_at=now,
+        )
         rows.append(device)
         out.append((str(device.pk), token))
     with transaction.atomic():
@@ -122,9 +127,21 @@ class Server:
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = tempfile.NamedTemporaryFile(prefix="rtcc-bench-daphne-", suffix=".log", delete=False)
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port),
-             os.environ.get("RTCC_BENCH_ASGI", "rtcc.asgi:application")],  # another app: for experiments
-            cwd=ROOT, env={**os.environ, **(env or {})}, stdout=self.log, stderr=subprocess.STDOUT)
+            [
+                sys.executable,
+                "-m",
+                "daphne",
+                "-b",
+                "127.0.0.1",
+                "-p",
+                str(self.port),
+                os.environ.get("RTCC_BENCH_ASGI", "rtcc.asgi:application"),
+            ],  # another app: for experiments
+            cwd=ROOT,
+            env={**os.environ, **(env or {})},
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
         deadline = time.monotonic() + 60
         while True:
             if self.process.poll() is not None:
@@ -192,8 +209,9 @@ async def api_get_all(url: str, token: str, path: str, params: dict | None = Non
     import httpx
 
     rows: list[dict] = []
-    async with httpx.AsyncClient(base_url=url, timeout=60, trust_env=False,
-                                 headers={"Authorization": f"Bearer {token}"}) as http:
+    async with httpx.AsyncClient(
+        base_url=url, timeout=60, trust_env=False, headers={"Authorization": f"Bearer {token}"}
+    ) as http:
         page = 1
         while True:
             body = (await http.get(path, params={**(params or {}), "page_size": 500, "page": page})).json()

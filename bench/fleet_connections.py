@@ -61,8 +61,11 @@ async def measure(tokens: list[str], token: str, warmup: int, concurrency: int) 
         spread = 10.0 / max(1, len(sockets))
         for n, ws in enumerate(sockets):
             if ws is not None:
-                await ws.send(json.dumps({"type": "status", "recording": False, "battery_pct": 50 + n % 50,
-                                          "storage_free_mb": 1000 + n}))
+                await ws.send(
+                    json.dumps(
+                        {"type": "status", "recording": False, "battery_pct": 50 + n % 50, "storage_free_mb": 1000 + n}
+                    )
+                )
                 await asyncio.sleep(spread)
         await asyncio.sleep(10.0)  # frames absorbed, presence written through, console events sent
         final_rss = server.rss()
@@ -73,16 +76,23 @@ async def measure(tokens: list[str], token: str, warmup: int, concurrency: int) 
         added = max(1, opened - warmup)
         idle_kib = (idle_rss - base_rss) / added / 1024
         per_conn_kib = (final_rss - base_rss) / added / 1024
-        print(f"connected {opened}/{count} in {connect_seconds:.1f}s; still open {still_open}; "
-              f"API lists {online} online")
-        print(f"daphne RSS: {base_rss / 2**20:.1f} MiB after warm-up -> {idle_rss / 2**20:.1f} MiB with {opened} "
-              f"sockets connected ({idle_kib:.1f} KiB each) -> {final_rss / 2**20:.1f} MiB once each reported status")
+        print(
+            f"connected {opened}/{count} in {connect_seconds:.1f}s; still open {still_open}; API lists {online} online"
+        )
+        print(
+            f"daphne RSS: {base_rss / 2**20:.1f} MiB after warm-up -> {idle_rss / 2**20:.1f} MiB with {opened} "
+            f"sockets connected ({idle_kib:.1f} KiB each) -> {final_rss / 2**20:.1f} MiB once each reported status"
+        )
         held = min(still_open, online)
-        print(f"RESULT connections held by one process: {held} -> {ratio(held, GOAL_CONNECTIONS)} "
-              f"(goal >= {GOAL_CONNECTIONS})")
-        print(f"RESULT memory per connection (each device connected and reporting status): {per_conn_kib:.1f} KiB -> "
-              f"{ratio(per_conn_kib, GOAL_KIB, lower_is_better=True)} (goal <= {GOAL_KIB:.0f} KiB; "
-              f"{idle_kib:.1f} KiB before the first status frames)")
+        print(
+            f"RESULT connections held by one process: {held} -> {ratio(held, GOAL_CONNECTIONS)} "
+            f"(goal >= {GOAL_CONNECTIONS})"
+        )
+        print(
+            f"RESULT memory per connection (each device connected and reporting status): {per_conn_kib:.1f} KiB -> "
+            f"{ratio(per_conn_kib, GOAL_KIB, lower_is_better=True)} (goal <= {GOAL_KIB:.0f} KiB; "
+            f"{idle_kib:.1f} KiB before the first status frames)"
+        )
     finally:
         await asyncio.gather(*(ws.close() for ws in sockets if ws is not None), return_exceptions=True)
         server.stop()

@@ -43,8 +43,13 @@ PROBE = json.dumps({"type": "status"})  # no "recording": the server answers wit
 
 
 def frame(index: int, seq: int, *, recording: bool = False) -> dict:
-    return {"type": "status", "recording": recording, "battery_pct": seq % 101, "storage_free_mb": seq,
-            "location": {"lat": 10 + (seq % 10_000) / 10_000, "lon": 20 + index / 100_000, "accuracy_m": 5.0}}
+    return {
+        "type": "status",
+        "recording": recording,
+        "battery_pct": seq % 101,
+        "storage_free_mb": seq,
+        "location": {"lat": 10 + (seq % 10_000) / 10_000, "lon": 20 + index / 100_000, "accuracy_m": 5.0},
+    }
 
 
 async def device_run(ws, index: int, deadline: float, batch: int) -> int:
@@ -89,10 +94,15 @@ async def measure(devices: list[tuple[str, str]], token: str, duration: float, b
         correct = 0
         for n, ((device_id, _), seq) in enumerate(zip(devices, last, strict=True)):
             row, want = rows.get(device_id), frame(n, seq, recording=n % 2 == 0)
-            if row and row["online"] and row["storage_free_mb"] == seq and row["battery_pct"] == want["battery_pct"] \
-                    and row["recording"] == want["recording"] \
-                    and abs(row["location"]["lat"] - want["location"]["lat"]) < 1e-9 \
-                    and abs(row["location"]["lon"] - want["location"]["lon"]) < 1e-9:
+            if (
+                row
+                and row["online"]
+                and row["storage_free_mb"] == seq
+                and row["battery_pct"] == want["battery_pct"]
+                and row["recording"] == want["recording"]
+                and abs(row["location"]["lat"] - want["location"]["lat"]) < 1e-9
+                and abs(row["location"]["lon"] - want["location"]["lon"]) < 1e-9
+            ):
                 correct += 1
         print(f"frames absorbed: {frames} status (+{probes} probes) in {elapsed:.1f}s; daphne used {cpu:.1f} CPU-s")
         print(f"latest state correct (API, live presence merged): {correct}/{len(devices)} devices")
@@ -100,10 +110,14 @@ async def measure(devices: list[tuple[str, str]], token: str, duration: float, b
             writes_text = "database writes: not counted on SQLite"
         else:
             writes = writes_after - writes_before
-            writes_text = (f"database writes: {writes} device rows = {writes / elapsed:.1f}/s "
-                           f"(one per {frames / max(1, writes):.0f} frames)")
-        print(f"RESULT status frames per second: {rate:.0f}/s -> {ratio(rate, GOAL_FRAMES_PER_S)} "
-              f"(goal >= {GOAL_FRAMES_PER_S:.0f}/s); {writes_text}")
+            writes_text = (
+                f"database writes: {writes} device rows = {writes / elapsed:.1f}/s "
+                f"(one per {frames / max(1, writes):.0f} frames)"
+            )
+        print(
+            f"RESULT status frames per second: {rate:.0f}/s -> {ratio(rate, GOAL_FRAMES_PER_S)} "
+            f"(goal >= {GOAL_FRAMES_PER_S:.0f}/s); {writes_text}"
+        )
         if correct != len(devices):
             raise SystemExit("FAILED: some device's latest state is wrong")
     finally:

@@ -81,6 +81,7 @@ def ensure_venv(extras: str = "") -> None:
 
 # --- demo ------------------------------------------------------------------------------------
 
+
 def _interrupt(signum, frame):
     raise KeyboardInterrupt
 
@@ -92,17 +93,34 @@ def demo(args: argparse.Namespace) -> None:
     manage = [PY, ROOT / "manage.py"]
     run([*manage, "migrate", "--verbosity", "0"], env=env)
     run([*manage, "seed_demo"], env=env)
-    server = subprocess.Popen([str(PY), "-m", "daphne", "-b", args.host, "-p", str(args.port),
-                               "rtcc.asgi:application"], env=env, cwd=ROOT)
+    server = subprocess.Popen(
+        [str(PY), "-m", "daphne", "-b", args.host, "-p", str(args.port), "rtcc.asgi:application"], env=env, cwd=ROOT
+    )
     processes = [server]
     signal.signal(signal.SIGTERM, _interrupt)  # stop the children on `kill` as on Ctrl-C
     try:
         wait_port(args.port, "the rtcc server", timeout=60)
         if args.fleet:
             # Simulated cameras and phones over the real protocol, so the console has a live fleet.
-            processes.append(subprocess.Popen(
-                [str(PY), str(ROOT / "manage.py"), "simulate_fleet", "--count", str(args.fleet), "--kind", "mixed",
-                 "--url", f"http://127.0.0.1:{args.port}", "--prefix", "DEMO"], env=env, cwd=ROOT))
+            processes.append(
+                subprocess.Popen(
+                    [
+                        str(PY),
+                        str(ROOT / "manage.py"),
+                        "simulate_fleet",
+                        "--count",
+                        str(args.fleet),
+                        "--kind",
+                        "mixed",
+                        "--url",
+                        f"http://127.0.0.1:{args.port}",
+                        "--prefix",
+                        "DEMO",
+                    ],
+                    env=env,
+                    cwd=ROOT,
+                )
+            )
         say(f"console: http://127.0.0.1:{args.port}/   (API docs: http://127.0.0.1:{args.port}/api/docs/)")
         say(f"{args.fleet} simulated devices connected; log in with a demo login above. Stop with Ctrl-C")
         server.wait()
@@ -120,6 +138,7 @@ def demo(args: argparse.Namespace) -> None:
 
 # --- test ------------------------------------------------------------------------------------
 
+
 class Services:
     """Starts (or finds) what the tests need, and stops whatever it started."""
 
@@ -132,8 +151,9 @@ class Services:
 
     def _spawn(self, cmd: list, log_name: str, cwd: Path | None = None) -> subprocess.Popen:
         log = open(self.workdir / log_name, "wb")
-        process = subprocess.Popen([str(c) for c in cmd], stdout=log, stderr=subprocess.STDOUT,
-                                   cwd=cwd or self.workdir, start_new_session=True)
+        process = subprocess.Popen(
+            [str(c) for c in cmd], stdout=log, stderr=subprocess.STDOUT, cwd=cwd or self.workdir, start_new_session=True
+        )
         self.started.append(process)
         return process
 
@@ -142,12 +162,14 @@ class Services:
             versions = sorted(os.listdir("/etc/postgresql")) if Path("/etc/postgresql").is_dir() else []
             if versions and shutil.which("pg_ctlcluster"):
                 say("starting PostgreSQL")
-                subprocess.run(["pg_ctlcluster", "--skip-systemctl-redirect", versions[-1], "main", "start"],
-                               check=False)
+                subprocess.run(
+                    ["pg_ctlcluster", "--skip-systemctl-redirect", versions[-1], "main", "start"], check=False
+                )
                 self.stop_commands.append(["pg_ctlcluster", "--skip-systemctl-redirect", versions[-1], "main", "stop"])
         if answers(5432):
-            self.env["DATABASE_URL"] = os.environ.get("RTCC_TEST_DATABASE_URL",
-                                                      "postgres://postgres@127.0.0.1:5432/rtcc_ci")
+            self.env["DATABASE_URL"] = os.environ.get(
+                "RTCC_TEST_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/rtcc_ci"
+            )
         else:
             self.missing.append("PostgreSQL on 127.0.0.1:5432")
 
@@ -156,10 +178,28 @@ class Services:
             say("starting Redis")
             redis_dir = self.workdir / "redis"
             redis_dir.mkdir(exist_ok=True)
-            subprocess.run(["redis-server", "--daemonize", "yes", "--bind", "127.0.0.1", "--port", "6379",
-                            "--save", "", "--appendonly", "no", "--dir", str(redis_dir),
-                            "--pidfile", str(redis_dir / "redis.pid"),
-                            "--logfile", str(redis_dir / "redis.log")], check=False)
+            subprocess.run(
+                [
+                    "redis-server",
+                    "--daemonize",
+                    "yes",
+                    "--bind",
+                    "127.0.0.1",
+                    "--port",
+                    "6379",
+                    "--save",
+                    "",
+                    "--appendonly",
+                    "no",
+                    "--dir",
+                    str(redis_dir),
+                    "--pidfile",
+                    str(redis_dir / "redis.pid"),
+                    "--logfile",
+                    str(redis_dir / "redis.log"),
+                ],
+                check=False,
+            )
             wait_port(6379, "Redis", timeout=15)
             self.stop_commands.append(["redis-cli", "-p", "6379", "shutdown", "nosave"])
         if answers(6379):
@@ -177,17 +217,32 @@ class Services:
             say(f"starting SeaweedFS (S3 on 127.0.0.1:{port})")
             data = self.workdir / "seaweedfs"
             data.mkdir(exist_ok=True)
-            self._spawn([weed, "mini", f"-dir={data}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
-                         "-admin.ui=false", "-webdav=false", "-master.telemetry=false", f"-s3.port={port}",
-                         f"-s3.config={ROOT / 'infra' / 'ci' / 's3-identity.json'}"], "seaweedfs.log", cwd=data)
+            self._spawn(
+                [
+                    weed,
+                    "mini",
+                    f"-dir={data}",
+                    "-ip=127.0.0.1",
+                    "-ip.bind=127.0.0.1",
+                    "-admin.ui=false",
+                    "-webdav=false",
+                    "-master.telemetry=false",
+                    f"-s3.port={port}",
+                    f"-s3.config={ROOT / 'infra' / 'ci' / 's3-identity.json'}",
+                ],
+                "seaweedfs.log",
+                cwd=data,
+            )
             wait_port(port, "SeaweedFS S3", timeout=90)
-        self.env.update({
-            "RTCC_S3_BUCKET": os.environ.get("RTCC_TEST_S3_BUCKET", TEST_BUCKET),
-            "AWS_ENDPOINT_URL_S3": f"http://127.0.0.1:{port}",
-            "AWS_ACCESS_KEY_ID": S3_KEY,
-            "AWS_SECRET_ACCESS_KEY": S3_SECRET,
-            "AWS_DEFAULT_REGION": "us-east-1",
-        })
+        self.env.update(
+            {
+                "RTCC_S3_BUCKET": os.environ.get("RTCC_TEST_S3_BUCKET", TEST_BUCKET),
+                "AWS_ENDPOINT_URL_S3": f"http://127.0.0.1:{port}",
+                "AWS_ACCESS_KEY_ID": S3_KEY,
+                "AWS_SECRET_ACCESS_KEY": S3_SECRET,
+                "AWS_DEFAULT_REGION": "us-east-1",
+            }
+        )
         self._wait_s3_ready()
 
     def _wait_s3_ready(self, timeout: float = 90) -> None:
@@ -203,8 +258,9 @@ class Services:
         env = {**os.environ, **self.env}
         deadline = time.monotonic() + timeout
         while True:
-            done = subprocess.run([str(PY), "-c", script, self.env["RTCC_S3_BUCKET"]], env=env,
-                                  capture_output=True, text=True)
+            done = subprocess.run(
+                [str(PY), "-c", script, self.env["RTCC_S3_BUCKET"]], env=env, capture_output=True, text=True
+            )
             if done.returncode == 0:
                 return
             if time.monotonic() > deadline:
@@ -222,8 +278,9 @@ class Services:
             run([PY, fake, "credentials", "--port", port], stdout=out)
         self._spawn([PY, fake, "--port", port], "fcm-fake.log")
         wait_port(port, "FCM fake", timeout=30)
-        self.env.update({"RTCC_FCM_ENDPOINT": f"http://127.0.0.1:{port}",
-                         "GOOGLE_APPLICATION_CREDENTIALS": str(credentials)})
+        self.env.update(
+            {"RTCC_FCM_ENDPOINT": f"http://127.0.0.1:{port}", "GOOGLE_APPLICATION_CREDENTIALS": str(credentials)}
+        )
 
     def stop(self) -> None:
         for process in reversed(self.started):
@@ -238,9 +295,17 @@ class Services:
             subprocess.run(cmd, check=False, capture_output=True)
 
 
-SERVICE_VARS = ("DATABASE_URL", "REDIS_URL", "RTCC_S3_BUCKET", "AWS_ENDPOINT_URL_S3", "AWS_ACCESS_KEY_ID",
-                "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION", "GOOGLE_APPLICATION_CREDENTIALS",
-                "RTCC_FCM_ENDPOINT")
+SERVICE_VARS = (
+    "DATABASE_URL",
+    "REDIS_URL",
+    "RTCC_S3_BUCKET",
+    "AWS_ENDPOINT_URL_S3",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_DEFAULT_REGION",
+    "GOOGLE_APPLICATION_CREDENTIALS",
+    "RTCC_FCM_ENDPOINT",
+)
 
 
 def pytest_run(label: str, env: dict, extra: list[str], junit: Path) -> int:
@@ -266,8 +331,9 @@ def test(args: argparse.Namespace) -> None:
     workdir = Path(tempfile.mkdtemp(prefix="rtcc-test-"))
     services = Services(workdir)
     base_env = {k: v for k, v in os.environ.items() if k not in SERVICE_VARS}
-    base_env.update({"DJANGO_SECRET_KEY": "rtcc-test-" + "x" * 40, "RTCC_EMBEDDED_BEAT": "false",
-                     "PYTHONUNBUFFERED": "1"})
+    base_env.update(
+        {"DJANGO_SECRET_KEY": "rtcc-test-" + "x" * 40, "RTCC_EMBEDDED_BEAT": "false", "PYTHONUNBUFFERED": "1"}
+    )
     results = []
     try:
         if not args.embedded_only:
@@ -281,16 +347,32 @@ def test(args: argparse.Namespace) -> None:
                     raise SystemExit(f"[rtcc] {message}")
                 say(message + " (the tests that need them are skipped)")
             if "REDIS_URL" in services.env:
-                subprocess.run(["redis-cli", "-n", services.env["REDIS_URL"].rsplit("/", 1)[-1], "flushdb"],
-                               capture_output=True, check=False)
+                subprocess.run(
+                    ["redis-cli", "-n", services.env["REDIS_URL"].rsplit("/", 1)[-1], "flushdb"],
+                    capture_output=True,
+                    check=False,
+                )
             env = {**base_env, **services.env, "RTCC_DATA_DIR": str(workdir / "data-services")}
             junit = workdir / "services.xml"
-            results.append((pytest_run("against PostgreSQL, Redis, SeaweedFS and the FCM fake", env,
-                                       args.pytest_args, junit), junit))
+            results.append(
+                (
+                    pytest_run("against PostgreSQL, Redis, SeaweedFS and the FCM fake", env, args.pytest_args, junit),
+                    junit,
+                )
+            )
         env = {**base_env, "RTCC_DATA_DIR": str(workdir / "data-embedded")}
         junit = workdir / "embedded.xml"
-        results.append((pytest_run("on the embedded default (SQLite, in-memory layer, disk, outbox)", env,
-                                   ["-m", "not services", *args.pytest_args], junit), junit))
+        results.append(
+            (
+                pytest_run(
+                    "on the embedded default (SQLite, in-memory layer, disk, outbox)",
+                    env,
+                    ["-m", "not services", *args.pytest_args],
+                    junit,
+                ),
+                junit,
+            )
+        )
     finally:
         services.stop()
     totals = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}

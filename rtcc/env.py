@@ -90,8 +90,10 @@ def parse_database_url(environ: dict, data_dir: Path) -> dict:
         if pool_size:
             # Connecting costs ~10 ms a request under daphne; a pool per process keeps them open
             # (Django checks each pooled connection before handing it out).
-            config["OPTIONS"] = {**config.get("OPTIONS", {}),
-                                 "pool": {"min_size": 1, "max_size": pool_size, "timeout": 10}}
+            config["OPTIONS"] = {
+                **config.get("OPTIONS", {}),
+                "pool": {"min_size": 1, "max_size": pool_size, "timeout": 10},
+            }
     if config["ENGINE"].endswith("sqlite3"):
         config["OPTIONS"] = dict(SQLITE_OPTIONS)
     return config

@@ -7,8 +7,14 @@ import pytest
 from tests import services
 from tests.helpers import LiveServer, api_client
 
-SERVICE_FIXTURES = {"postgres_db": "postgres", "redis_url": "redis", "s3": "s3", "fcm": "fcm", "worker": "redis",
-                    "live_server_pair": "redis"}
+SERVICE_FIXTURES = {
+    "postgres_db": "postgres",
+    "redis_url": "redis",
+    "s3": "s3",
+    "fcm": "fcm",
+    "worker": "redis",
+    "live_server_pair": "redis",
+}
 
 
 def pytest_configure(config):
@@ -103,6 +109,7 @@ def anon():
 
 
 # Real services -----------------------------------------------------------------------------
+
 
 @pytest.fixture
 def postgres_db(db):

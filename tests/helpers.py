@@ -68,7 +68,10 @@ class LiveServer:
         self.log = open(self.log_path, "wb")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port), "rtcc.asgi:application"],
-            cwd=ROOT, env=process_env, stdout=self.log, stderr=subprocess.STDOUT,
+            cwd=ROOT,
+            env=process_env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
         )
         self._wait_ready()
 
@@ -109,7 +112,6 @@ def ws_connect(url: str, *, token: str | None = None, headers: dict | None = Non
 
 def ws_receive_json(ws, timeout: float = 10) -> dict:
     return json.loads(ws.recv(timeout=timeout))
-
 
 
 class FastPBKDF2PasswordHasher(PBKDF2PasswordHasher):

@@ -96,8 +96,11 @@ class UsersApi(APIView):
         users = User.objects.order_by("username")
         if role := filters.validated_data.get("role"):
             # by effective role: a superuser is IT whatever its stored role
-            users = (users.filter(Q(role=role) | Q(is_superuser=True)) if role == Role.IT
-                     else users.filter(role=role, is_superuser=False))
+            users = (
+                users.filter(Q(role=role) | Q(is_superuser=True))
+                if role == Role.IT
+                else users.filter(role=role, is_superuser=False)
+            )
         paginator = StandardPagination()
         page = paginator.paginate_queryset(users, request, view=self)
         return paginator.get_paginated_response(UserOut(page, many=True).data)

@@ -41,7 +41,7 @@ def unseal(sealed: str) -> str | None:
 def code_at(secret: str, step: int) -> str:
     digest = hmac.new(base64.b32decode(secret), struct.pack(">Q", step), hashlib.sha1).digest()
     offset = digest[-1] & 0x0F
-    value = struct.unpack(">I", digest[offset:offset + 4])[0] & 0x7FFFFFFF
+    value = struct.unpack(">I", digest[offset : offset + 4])[0] & 0x7FFFFFFF
     return str(value % 10**DIGITS).zfill(DIGITS)
 
 
@@ -59,5 +59,7 @@ def matching_step(secret: str, otp: str, *, now: float | None = None, window: in
 
 
 def provisioning_uri(secret: str, username: str) -> str:
-    return (f"otpauth://totp/rtcc:{quote(username)}?secret={secret}&issuer=rtcc"
-            f"&algorithm=SHA1&digits={DIGITS}&period={STEP}")
+    return (
+        f"otpauth://totp/rtcc:{quote(username)}?secret={secret}&issuer=rtcc"
+        f"&algorithm=SHA1&digits={DIGITS}&period={STEP}"
+    )

@@ -19,8 +19,17 @@ from .models import ApiToken, LoginAttempt, Role, User
 from .tokens import USER_PREFIX, hash_token, new_token
 
 
-def user_create(*, username: str, password: str, role: str, full_name: str = "", badge_number: str = "",
-                email: str = "", actor=None, request=None) -> User:
+def user_create(
+    *,
+    username: str,
+    password: str,
+    role: str,
+    full_name: str = "",
+    badge_number: str = "",
+    email: str = "",
+    actor=None,
+    request=None,
+) -> User:
     if role not in Role.values:
         raise InvalidInput(f"Unknown role {role!r}.", fields={"role": [f"Must be one of {', '.join(Role.values)}."]})
     user = User(username=username, role=role, full_name=full_name, badge_number=badge_number, email=email)
@@ -32,8 +41,13 @@ def user_create(*, username: str, password: str, role: str, full_name: str = "",
     try:
         with transaction.atomic():
             user.save()
-            audit_record(action="user.create", actor=actor, obj=user, request=request,
-                         details={"username": username, "role": role})
+            audit_record(
+                action="user.create",
+                actor=actor,
+                obj=user,
+                request=request,
+                details={"username": username, "role": role},
+            )
     except IntegrityError:
         raise Conflict(f"A user named {username!r} already exists.", code="username_taken") from None
     return user
@@ -42,11 +56,16 @@ def user_create(*, username: str, password: str, role: str, full_name: str = "",
 def user_update(*, user: User, actor, request=None, **changes) -> User:
     """IT changes a person: role, name, badge, password, or active. Deactivating revokes every
     token at once (sessions end too: inactive users no longer authenticate)."""
-    if actor.pk == user.pk and (changes.get("is_active") is False or
-                                ("role" in changes and changes["role"] != user.effective_role)):
+    if actor.pk == user.pk and (
+        changes.get("is_active") is False or ("role" in changes and changes["role"] != user.effective_role)
+    ):
         raise Conflict("You cannot deactivate yourself or change your own role.", code="self_change")
-    before = {"role": user.role, "full_name": user.full_name, "badge_number": user.badge_number,
-              "is_active": user.is_active}
+    before = {
+        "role": user.role,
+        "full_name": user.full_name,
+        "badge_number": user.badge_number,
+        "is_active": user.is_active,
+    }
     password = changes.pop("password", None)
     if password is not None:
         try:
@@ -61,10 +80,19 @@ def user_update(*, user: User, actor, request=None, **changes) -> User:
         if changes.get("is_active") is False or password is not None:
             ApiToken.objects.filter(user=user, revoked_at__isnull=True).update(revoked_at=timezone.now())
         after = {key: getattr(user, key) for key in before}
-        audit_record(action="user.update", actor=actor, obj=user, request=request,
-                     details={"changed": sorted([k for k in before if before[k] != after[k]]
-                                                + (["password"] if password is not None else [])),
-                              "before": before, "after": after})
+        audit_record(
+            action="user.update",
+            actor=actor,
+            obj=user,
+            request=request,
+            details={
+                "changed": sorted(
+                    [k for k in before if before[k] != after[k]] + (["password"] if password is not None else [])
+                ),
+                "before": before,
+                "after": after,
+            },
+        )
     return user
 
 
@@ -78,9 +106,11 @@ def login_lockout_remaining(*, username: str) -> int:
     """Seconds left on this username's lockout, 0 when it may try."""
     now = timezone.now()
     recent = list(
-        LoginAttempt.objects.filter(username=username.lower(), at__gte=now - settings.RTCC_LOGIN_FAILURE_WINDOW
-                                    - settings.RTCC_LOGIN_LOCKOUT)
-        .order_by("at").values_list("at", "succeeded")
+        LoginAttempt.objects.filter(
+            username=username.lower(), at__gte=now - settings.RTCC_LOGIN_FAILURE_WINDOW - settings.RTCC_LOGIN_LOCKOUT
+        )
+        .order_by("at")
+        .values_list("at", "succeeded")
     )
     # Walk failures in time order: the lockout starts at the Nth failure within the window.
     failures: list = []
@@ -102,8 +132,14 @@ def login_check(*, username: str, password: str, otp: str | None = None, request
     source_ip = request.META.get("REMOTE_ADDR") if request is not None else None
     remaining = login_lockout_remaining(username=username)
     if remaining:
-        audit_record(action="auth.login", outcome="locked", request=request, object_type="user",
-                     object_id=username[:64], details={"username": username})
+        audit_record(
+            action="auth.login",
+            outcome="locked",
+            request=request,
+            object_type="user",
+            object_id=username[:64],
+            details={"username": username},
+        )
         raise TooManyRequests(
             "Too many failed logins for this user; try again later.", retry_after=remaining, code="locked_out"
         )
@@ -124,8 +160,14 @@ def login_check(*, username: str, password: str, otp: str | None = None, request
 
 def _login_failed(username: str, source_ip: str | None, request, factor: str) -> None:
     LoginAttempt.objects.create(username=username.lower(), succeeded=False, source_ip=source_ip)
-    audit_record(action="auth.login", outcome="failure", request=request, object_type="user",
-                 object_id=username[:64], details={"username": username, "factor": factor})
+    audit_record(
+        action="auth.login",
+        outcome="failure",
+        request=request,
+        object_type="user",
+        object_id=username[:64],
+        details={"username": username, "factor": factor},
+    )
 
 
 def mfa_consume(*, user: User, otp: str) -> bool:
@@ -182,5 +224,10 @@ def token_revoke(*, token: ApiToken, actor=None, request=None) -> None:
     if token.revoked_at is None:
         token.revoked_at = timezone.now()
         token.save(update_fields=["revoked_at"])
-        audit_record(action="auth.logout", actor=actor or token.user, obj=token.user, request=request,
-                     details={"token": str(token.id)})
+        audit_record(
+            action="auth.logout",
+            actor=actor or token.user,
+            obj=token.user,
+            request=request,
+            details={"token": str(token.id)},
+        )

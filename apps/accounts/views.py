@@ -23,8 +23,10 @@ def login_view(request):
     if request.method == "POST":
         try:
             user = services.login_check(
-                username=request.POST.get("username", ""), password=request.POST.get("password", ""),
-                otp=request.POST.get("otp") or None, request=request,
+                username=request.POST.get("username", ""),
+                password=request.POST.get("password", ""),
+                otp=request.POST.get("otp") or None,
+                request=request,
             )
         except ApplicationError as exc:
             error, status = exc.message, exc.status

@@ -40,23 +40,36 @@ def audit_verify_chain(*, batch: int = 5000) -> ChainVerdict:
         for event in rows:
             verdict.checked += 1
             if event.seq != expected_seq:
-                verdict.problems.append(ChainProblem(
-                    expected_seq, "deleted",
-                    f"event #{expected_seq}" + (f" to #{event.seq - 1}" if event.seq - 1 > expected_seq else "")
-                    + " is missing (deleted)"))
+                verdict.problems.append(
+                    ChainProblem(
+                        expected_seq,
+                        "deleted",
+                        f"event #{expected_seq}"
+                        + (f" to #{event.seq - 1}" if event.seq - 1 > expected_seq else "")
+                        + " is missing (deleted)",
+                    )
+                )
             elif event.prev_hash != expected_prev:
-                verdict.problems.append(ChainProblem(
-                    event.seq, "changed", f"event #{event.seq} does not link to the event before it"))
+                verdict.problems.append(
+                    ChainProblem(event.seq, "changed", f"event #{event.seq} does not link to the event before it")
+                )
             if event.compute_hash() != event.hash:
-                verdict.problems.append(ChainProblem(
-                    event.seq, "changed", f"event #{event.seq} ({event.action}) was changed after it was written"))
+                verdict.problems.append(
+                    ChainProblem(
+                        event.seq, "changed", f"event #{event.seq} ({event.action}) was changed after it was written"
+                    )
+                )
             expected_prev, expected_seq = event.hash, event.seq + 1
             last_seq = event.seq
     head = AuditHead.objects.filter(id=1).first()
     if head is not None and head.seq != last_seq:
-        verdict.problems.append(ChainProblem(
-            last_seq + 1, "truncated",
-            f"events #{last_seq + 1} to #{head.seq} are missing from the end of the trail (deleted)"))
+        verdict.problems.append(
+            ChainProblem(
+                last_seq + 1,
+                "truncated",
+                f"events #{last_seq + 1} to #{head.seq} are missing from the end of the trail (deleted)",
+            )
+        )
     return verdict
 
 

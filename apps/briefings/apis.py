@@ -42,8 +42,12 @@ class IsOfficerPhone(BasePermission):
 
     def has_permission(self, request, view):
         user = request.user
-        return (isinstance(user, Device) and not user.revoked and user.kind == DeviceKind.PHONE
-                and user.officer_id is not None)
+        return (
+            isinstance(user, Device)
+            and not user.revoked
+            and user.kind == DeviceKind.PHONE
+            and user.officer_id is not None
+        )
 
 
 class IsOfficerOrPhone(BasePermission):
@@ -73,6 +77,7 @@ def _officer_id(user):
 
 # Incidents -------------------------------------------------------------------------------------
 
+
 class IncidentsApi(APIView):
     permission_classes = [OPERATOR_OR_OFFICER]
 
@@ -88,9 +93,15 @@ class IncidentsApi(APIView):
         data = IncidentCreateIn(data=request.data)
         data.is_valid(raise_exception=True)
         v = data.validated_data
-        incident = services.incident_create(actor=request.user, request=request, title=v["title"],
-                                            lat=v["location"]["lat"], lon=v["location"]["lon"],
-                                            radius_m=v.get("radius_m"), case_number=v["case_number"])
+        incident = services.incident_create(
+            actor=request.user,
+            request=request,
+            title=v["title"],
+            lat=v["location"]["lat"],
+            lon=v["location"]["lon"],
+            radius_m=v.get("radius_m"),
+            case_number=v["case_number"],
+        )
         incident = selectors.incident_get(user=request.user, incident_id=incident.pk)
         return Response(IncidentOut(incident).data, status=status.HTTP_201_CREATED)
 
@@ -111,12 +122,14 @@ class IncidentOfficersApi(APIView):
         incident = selectors.incident_get(user=request.user, incident_id=incident_id)
         data = OfficerIdsIn(data=request.data)
         data.is_valid(raise_exception=True)
-        services.incident_assign_officers(actor=request.user, request=request, incident=incident,
-                                          officers=data.validated_data["officers"])
+        services.incident_assign_officers(
+            actor=request.user, request=request, incident=incident, officers=data.validated_data["officers"]
+        )
         return Response(IncidentOut(selectors.incident_get(user=request.user, incident_id=incident_id)).data)
 
 
 # Media -----------------------------------------------------------------------------------------
+
 
 class MediaUploadApi(APIView):
     permission_classes = [OPERATOR]
@@ -183,6 +196,7 @@ class MediaApi(APIView):
 
 # Briefings -------------------------------------------------------------------------------------
 
+
 def _incident_for(request, incident_id):
     if incident_id is None:
         return None
@@ -210,10 +224,17 @@ class BriefingsApi(APIView):
         data.is_valid(raise_exception=True)
         v = data.validated_data
         briefing = services.briefing_create(
-            actor=request.user, request=request, priority=v["priority"], title=v["title"], body=v["body"],
-            suspects=v["suspects"], vehicles=v["vehicles"], audience=v["audience"],
+            actor=request.user,
+            request=request,
+            priority=v["priority"],
+            title=v["title"],
+            body=v["body"],
+            suspects=v["suspects"],
+            vehicles=v["vehicles"],
+            audience=v["audience"],
             incident=_incident_for(request, v.get("incident")),
-            base_url=conf.public_base_url() or request.build_absolute_uri("/"))
+            base_url=conf.public_base_url() or request.build_absolute_uri("/"),
+        )
         counts = {briefing.pk: selectors.briefing_counts(briefing=briefing)}
         out = BriefingOut(briefing, context={"request": request, "counts": counts}).data
         return Response(out, status=status.HTTP_201_CREATED)
@@ -229,8 +250,9 @@ class BriefingPreviewApi(APIView):
         data = BriefingAudienceIn(data=request.data)
         data.is_valid(raise_exception=True)
         v = data.validated_data
-        return Response(selectors.audience_preview(audience=v["audience"],
-                                                   incident=_incident_for(request, v.get("incident"))))
+        return Response(
+            selectors.audience_preview(audience=v["audience"], incident=_incident_for(request, v.get("incident")))
+        )
 
 
 class BriefingApi(APIView):
@@ -254,8 +276,9 @@ class BriefingDeliveriesApi(APIView):
     def get(self, request, briefing_id):
         briefing = selectors.briefing_get(user=request.user, briefing_id=briefing_id)
         paginator = StandardPagination()
-        page = paginator.paginate_queryset(selectors.deliveries_for(user=request.user, briefing=briefing), request,
-                                           view=self)
+        page = paginator.paginate_queryset(
+            selectors.deliveries_for(user=request.user, briefing=briefing), request, view=self
+        )
         return paginator.get_paginated_response(DeliveryOut(page, many=True).data)
 
 
@@ -267,10 +290,10 @@ class BriefingAckApi(APIView):
     @extend_schema(request=None, responses=dict)
     def post(self, request, briefing_id):
         briefing = selectors.briefing_get(user=request.user, briefing_id=briefing_id)
-        row = services.briefing_acknowledge(briefing=briefing, officer_id=_officer_id(request.user),
-                                            actor=request.user, request=request)
-        return Response({"briefing": str(briefing.pk), "state": "acknowledged",
-                         "acknowledged_at": row.acknowledged_at})
+        row = services.briefing_acknowledge(
+            briefing=briefing, officer_id=_officer_id(request.user), actor=request.user, request=request
+        )
+        return Response({"briefing": str(briefing.pk), "state": "acknowledged", "acknowledged_at": row.acknowledged_at})
 
 
 class MyBriefingsApi(APIView):
@@ -302,8 +325,11 @@ class MyOutboxApi(APIView):
         if isinstance(request.user, Device):
             tokens = [request.user.push_token] if request.user.push_token else []
         else:
-            tokens = list(Device.objects.filter(officer=request.user, kind=DeviceKind.PHONE)
-                          .exclude(push_token__isnull=True).values_list("push_token", flat=True))
+            tokens = list(
+                Device.objects.filter(officer=request.user, kind=DeviceKind.PHONE)
+                .exclude(push_token__isnull=True)
+                .values_list("push_token", flat=True)
+            )
         rows = [row for token in tokens for row in backend.read(token=token, limit=50)]
         rows.sort(key=lambda row: row["at"], reverse=True)
         return Response({"results": rows[:50]})

@@ -65,8 +65,11 @@ def clean(data: bytes) -> CleanImage:
             original_format = image.format
             width, height = image.size
             if width < 1 or height < 1 or width * height > max_pixels:
-                raise InvalidInput(f"The image has {width}x{height} pixels; at most {max_pixels} are accepted.",
-                                   code="image_too_large", fields={"file": ["Too many pixels."]})
+                raise InvalidInput(
+                    f"The image has {width}x{height} pixels; at most {max_pixels} are accepted.",
+                    code="image_too_large",
+                    fields={"file": ["Too many pixels."]},
+                )
             if getattr(image, "n_frames", 1) > 1:
                 image.seek(0)  # animated WebP/PNG: the first frame
             side = conf.media_max_side()
@@ -76,16 +79,22 @@ def clean(data: bytes) -> CleanImage:
             image = ImageOps.exif_transpose(image) or image
     except (UnidentifiedImageError, Image.DecompressionBombError) as exc:
         if isinstance(exc, Image.DecompressionBombError):
-            raise InvalidInput("The image is a decompression bomb.", code="image_too_large",
-                               fields={"file": ["Too many pixels."]}) from None
-        raise UnsupportedMedia("Only JPEG, PNG and WebP images are accepted.",
-                               fields={"file": ["Not a JPEG, PNG or WebP image."]}) from None
+            raise InvalidInput(
+                "The image is a decompression bomb.", code="image_too_large", fields={"file": ["Too many pixels."]}
+            ) from None
+        raise UnsupportedMedia(
+            "Only JPEG, PNG and WebP images are accepted.", fields={"file": ["Not a JPEG, PNG or WebP image."]}
+        ) from None
     except Image.DecompressionBombWarning:
-        raise InvalidInput("The image is a decompression bomb.", code="image_too_large",
-                           fields={"file": ["Too many pixels."]}) from None
+        raise InvalidInput(
+            "The image is a decompression bomb.", code="image_too_large", fields={"file": ["Too many pixels."]}
+        ) from None
     except (OSError, SyntaxError, ValueError, EOFError, IndexError, TypeError) as exc:
-        raise InvalidInput(f"The image is truncated or corrupt ({exc.__class__.__name__}).", code="image_corrupt",
-                           fields={"file": ["The image could not be decoded."]}) from None
+        raise InvalidInput(
+            f"The image is truncated or corrupt ({exc.__class__.__name__}).",
+            code="image_corrupt",
+            fields={"file": ["The image could not be decoded."]},
+        ) from None
 
     rgb = _flatten(image)
     # A new image from the pixels alone: nothing of the original's metadata can come along.
@@ -115,7 +124,8 @@ def thumbnail_signature_ok(media_id, signature: str) -> bool:
 
     try:
         value = signing.TimestampSigner(salt=SIGNING_SALT).unsign(
-            f"{media_id}:{signature}", max_age=conf.media_thumbnail_link_ttl())
+            f"{media_id}:{signature}", max_age=conf.media_thumbnail_link_ttl()
+        )
     except signing.BadSignature:  # also SignatureExpired
         return False
     return value == str(media_id)

@@ -16,11 +16,14 @@ class Incident(models.Model):
     lon = models.FloatField()
     radius_m = models.FloatField(default=500)
     case_number = models.CharField(max_length=64, blank=True)
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL,
-                                   related_name="+")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(default=timezone.now)
-    officers = models.ManyToManyField(settings.AUTH_USER_MODEL, through="IncidentOfficer",
-                                      through_fields=("incident", "officer"), related_name="incidents")
+    officers = models.ManyToManyField(
+        settings.AUTH_USER_MODEL,
+        through="IncidentOfficer",
+        through_fields=("incident", "officer"),
+        related_name="incidents",
+    )
 
     class Meta:
         ordering = ["-created_at"]
@@ -34,8 +37,7 @@ class IncidentOfficer(models.Model):
 
     incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="assignments")
     officer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
-    assigned_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL,
-                                    related_name="+")
+    assigned_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
     assigned_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -49,8 +51,7 @@ class Media(models.Model):
     """A photo, re-encoded without metadata: a bounded-size image and a notification thumbnail."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL,
-                                    related_name="+")
+    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(default=timezone.now)
     original_format = models.CharField(max_length=8)  # JPEG, PNG, WEBP
     width = models.PositiveIntegerField()
@@ -78,8 +79,7 @@ class Priority(models.TextChoices):
 
 class Briefing(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    incident = models.ForeignKey(Incident, null=True, blank=True, on_delete=models.PROTECT,
-                                 related_name="briefings")
+    incident = models.ForeignKey(Incident, null=True, blank=True, on_delete=models.PROTECT, related_name="briefings")
     priority = models.CharField(max_length=16, choices=Priority.choices)
     title = models.CharField(max_length=200)
     body = models.TextField(blank=True)
@@ -89,8 +89,7 @@ class Briefing(models.Model):
     recipients = models.PositiveIntegerField(default=0)  # officers reached
     phones = models.PositiveIntegerField(default=0)  # phones with a push token among them
     image_url = models.URLField(max_length=1000, blank=True)  # signed thumbnail link for the notification
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL,
-                                   related_name="+")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -122,8 +121,7 @@ class Delivery(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     briefing = models.ForeignKey(Briefing, on_delete=models.CASCADE, related_name="deliveries")
     officer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
-    device = models.ForeignKey("devices.Device", null=True, blank=True, on_delete=models.SET_NULL,
-                               related_name="+")
+    device = models.ForeignKey("devices.Device", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     token = models.CharField(max_length=4096, blank=True)  # the push token at the time of sending
     state = models.CharField(max_length=16, choices=DeliveryState.choices, default=DeliveryState.QUEUED)
     attempts = models.PositiveSmallIntegerField(default=0)

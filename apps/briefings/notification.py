@@ -21,7 +21,7 @@ def title_of(briefing: Briefing) -> str:
 
 
 def suspect_line(suspect: dict) -> str:
-    """"ARMED - John Doe: Male, 30s, 6'1\", red hoodie"."""
+    """ "ARMED - John Doe: Male, 30s, 6'1\", red hoodie"."""
     parts = [suspect.get("sex"), suspect.get("description"), suspect.get("height"), suspect.get("clothing")]
     text = ", ".join(p.strip() for p in parts if isinstance(p, str) and p.strip())
     if suspect.get("name"):
@@ -32,9 +32,14 @@ def suspect_line(suspect: dict) -> str:
 
 
 def vehicle_line(vehicle: dict) -> str:
-    """"Silver 2014 Honda Civic ABC123 (CA) heading north"."""
-    parts = [vehicle.get("color"), str(vehicle["year"]) if vehicle.get("year") else None, vehicle.get("make"),
-             vehicle.get("model"), vehicle.get("plate")]
+    """ "Silver 2014 Honda Civic ABC123 (CA) heading north"."""
+    parts = [
+        vehicle.get("color"),
+        str(vehicle["year"]) if vehicle.get("year") else None,
+        vehicle.get("make"),
+        vehicle.get("model"),
+        vehicle.get("plate"),
+    ]
     text = " ".join(p.strip() for p in parts if isinstance(p, str) and p.strip())
     if vehicle.get("plate_state"):
         text += f" ({vehicle['plate_state'].strip()})"

@@ -91,8 +91,15 @@ FCM_ERROR_TYPE = "type.googleapis.com/google.firebase.fcm.v1.FcmError"
 # (a malformed token); the same status with only a BadRequest detail is a payload error.
 RETIRE_CODES = {"UNREGISTERED", "SENDER_ID_MISMATCH", "INVALID_ARGUMENT"}
 # FCM or the network had a bad moment: send again later.
-RETRY_CODES = {"UNAVAILABLE", "INTERNAL", "QUOTA_EXCEEDED", "RESOURCE_EXHAUSTED", "DEADLINE_EXCEEDED",
-               "UNKNOWN", "UNAUTHENTICATED"}
+RETRY_CODES = {
+    "UNAVAILABLE",
+    "INTERNAL",
+    "QUOTA_EXCEEDED",
+    "RESOURCE_EXHAUSTED",
+    "DEADLINE_EXCEEDED",
+    "UNKNOWN",
+    "UNAUTHENTICATED",
+}
 
 
 def point_at_endpoint(app, endpoint: str, *, pool_size: int = MAX_BATCH) -> None:
@@ -114,8 +121,9 @@ def point_at_endpoint(app, endpoint: str, *, pool_size: int = MAX_BATCH) -> None
     service._client.session.mount(base + "/", adapter)
 
 
-def classify(token: str, *, status: int | None, body: bytes | str | None, headers=None,
-             code: str | None = None, detail: str = "") -> PushResult:
+def classify(
+    token: str, *, status: int | None, body: bytes | str | None, headers=None, code: str | None = None, detail: str = ""
+) -> PushResult:
     """The delivery rules for one failed send, from FCM's HTTP answer (or a transport error's code)."""
     fcm_code = None
     if body:
@@ -131,13 +139,27 @@ def classify(token: str, *, status: int | None, body: bytes | str | None, header
                 if isinstance(item, dict) and item.get("@type") == FCM_ERROR_TYPE:
                     fcm_code = item.get("errorCode")
     if not code:
-        code = {400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED", 404: "NOT_FOUND",
-                429: "RESOURCE_EXHAUSTED", 500: "INTERNAL", 503: "UNAVAILABLE"}.get(status or 0, "UNKNOWN")
+        code = {
+            400: "INVALID_ARGUMENT",
+            401: "UNAUTHENTICATED",
+            403: "PERMISSION_DENIED",
+            404: "NOT_FOUND",
+            429: "RESOURCE_EXHAUSTED",
+            500: "INTERNAL",
+            503: "UNAVAILABLE",
+        }.get(status or 0, "UNKNOWN")
     retry_after = _retry_after(headers.get("Retry-After") if headers is not None else None)
     retire = fcm_code in RETIRE_CODES
     retry = not retire and (fcm_code in RETRY_CODES or code in RETRY_CODES or (status or 0) >= 500)
-    return PushResult(token=token, ok=False, error_code=fcm_code or code, retire_token=retire, retry=retry,
-                      retry_after=retry_after, detail=detail[:300])
+    return PushResult(
+        token=token,
+        ok=False,
+        error_code=fcm_code or code,
+        retire_token=retire,
+        retry=retry,
+        retry_after=retry_after,
+        detail=detail[:300],
+    )
 
 
 def _retry_after(raw: str | None) -> float | None:
@@ -158,10 +180,12 @@ def classify_exception(token: str, exc) -> PushResult:
     """classify() for a firebase-admin FirebaseError (the send_each transport)."""
     response = getattr(exc, "http_response", None)
     if response is None:  # no answer at all: connection refused, timeout
-        return classify(token, status=None, body=None, code=str(getattr(exc, "code", "") or "UNAVAILABLE"),
-                        detail=str(exc))
-    return classify(token, status=response.status_code, body=response.content, headers=response.headers,
-                    detail=str(exc))
+        return classify(
+            token, status=None, body=None, code=str(getattr(exc, "code", "") or "UNAVAILABLE"), detail=str(exc)
+        )
+    return classify(
+        token, status=response.status_code, body=response.content, headers=response.headers, detail=str(exc)
+    )
 
 
 class _LoopThread:
@@ -205,8 +229,15 @@ class FcmBackend:
 
     name = "fcm"
 
-    def __init__(self, credentials_path: str, endpoint: str | None, *, pool_size: int = MAX_BATCH,
-                 timeout: float = 10.0, transport: str = "aiohttp") -> None:
+    def __init__(
+        self,
+        credentials_path: str,
+        endpoint: str | None,
+        *,
+        pool_size: int = MAX_BATCH,
+        timeout: float = 10.0,
+        transport: str = "aiohttp",
+    ) -> None:
         import firebase_admin
         from firebase_admin import credentials
 
@@ -222,8 +253,9 @@ class FcmBackend:
         self.pool_size = max(1, pool_size)
         self.timeout = timeout
         self.transport = transport
-        self.app = firebase_admin.initialize_app(credentials.Certificate(credentials_path), {"httpTimeout": timeout},
-                                                 name=f"rtcc-push-{uuid.uuid4()}")
+        self.app = firebase_admin.initialize_app(
+            credentials.Certificate(credentials_path), {"httpTimeout": timeout}, name=f"rtcc-push-{uuid.uuid4()}"
+        )
         self.url = f"{self.endpoint}/v1/projects/{self.app.project_id}/messages:send"
         if self.endpoint != "https://fcm.googleapis.com":
             point_at_endpoint(self.app, self.endpoint, pool_size=self.pool_size)
@@ -246,16 +278,17 @@ class FcmBackend:
         if message.collapse_key:
             apns_headers["apns-collapse-id"] = message.collapse_key[:64]
         if notification:
-            aps = messaging.Aps(mutable_content=bool(message.image),  # lets the app's extension fetch the image
-                                sound="default" if high else None)
+            aps = messaging.Aps(
+                mutable_content=bool(message.image),  # lets the app's extension fetch the image
+                sound="default" if high else None,
+            )
         else:
             aps = messaging.Aps(content_available=True)
         return messaging.Message(
             token=message.token,
             data=message.data,
             notification=notification,
-            android=messaging.AndroidConfig(priority="high" if high else "normal",
-                                            collapse_key=message.collapse_key),
+            android=messaging.AndroidConfig(priority="high" if high else "normal", collapse_key=message.collapse_key),
             apns=messaging.APNSConfig(headers=apns_headers, payload=messaging.APNSPayload(aps=aps)),
         )
 
@@ -269,7 +302,7 @@ class FcmBackend:
     def send_batch(self, messages: list[PushMessage]) -> list[PushResult]:
         results: list[PushResult] = []
         for start in range(0, len(messages), MAX_BATCH):
-            chunk = messages[start:start + MAX_BATCH]
+            chunk = messages[start : start + MAX_BATCH]
             try:
                 if self.transport == "aiohttp":
                     results.extend(self._send_aiohttp(chunk))
@@ -277,8 +310,10 @@ class FcmBackend:
                     results.extend(self._send_each(chunk))
             except Exception as exc:  # the token exchange or the transport failed: the whole chunk waits
                 log.warning("FCM send failed for %d messages: %r", len(chunk), exc)
-                results.extend(PushResult(token=m.token, ok=False, error_code="UNAVAILABLE", retry=True,
-                                          detail=str(exc)[:300]) for m in chunk)
+                results.extend(
+                    PushResult(token=m.token, ok=False, error_code="UNAVAILABLE", retry=True, detail=str(exc)[:300])
+                    for m in chunk
+                )
         return results
 
     # firebase-admin's own transport
@@ -287,9 +322,12 @@ class FcmBackend:
         from firebase_admin import messaging
 
         response = messaging.send_each([self.to_fcm(m) for m in chunk], app=self.app)
-        return [PushResult(token=m.token, ok=True, message_id=r.message_id) if r.success
-                else classify_exception(m.token, r.exception)
-                for m, r in zip(chunk, response.responses, strict=True)]
+        return [
+            PushResult(token=m.token, ok=True, message_id=r.message_id)
+            if r.success
+            else classify_exception(m.token, r.exception)
+            for m, r in zip(chunk, response.responses, strict=True)
+        ]
 
     # aiohttp transport
 
@@ -307,13 +345,20 @@ class FcmBackend:
         templates: dict = {}
         bodies = []
         for message in chunk:
-            key = (tuple(sorted(message.data.items())), message.title, message.body, message.image, message.priority,
-                   message.collapse_key)
+            key = (
+                tuple(sorted(message.data.items())),
+                message.title,
+                message.body,
+                message.image,
+                message.priority,
+                message.collapse_key,
+            )
             template = templates.get(key)
             if template is None:
                 marker = f"rtcc-token-{uuid.uuid4().hex}"
-                encoded = json.dumps({"message": self.encode(dataclasses.replace(message, token=marker))},
-                                     separators=(",", ":"))
+                encoded = json.dumps(
+                    {"message": self.encode(dataclasses.replace(message, token=marker))}, separators=(",", ":")
+                )
                 prefix, _, suffix = encoded.partition(json.dumps(marker))
                 template = templates[key] = (prefix.encode(), suffix.encode())
             bodies.append(template[0] + json.dumps(message.token).encode() + template[1])
@@ -346,7 +391,8 @@ class FcmBackend:
         if self._session is None:
             self._session = aiohttp.ClientSession(
                 connector=aiohttp.TCPConnector(limit=self.pool_size, limit_per_host=self.pool_size),
-                timeout=aiohttp.ClientTimeout(total=self.timeout))
+                timeout=aiohttp.ClientTimeout(total=self.timeout),
+            )
             self._loop.on_close.append(self._session.close)
         semaphore = asyncio.Semaphore(self.pool_size)
 
@@ -357,11 +403,9 @@ class FcmBackend:
                         content = await response.read()
                         if response.status == 200:
                             return PushResult(token=message.token, ok=True, message_id=json.loads(content)["name"])
-                        return classify(message.token, status=response.status, body=content,
-                                        headers=response.headers)
+                        return classify(message.token, status=response.status, body=content, headers=response.headers)
                 except TimeoutError as exc:
-                    return classify(message.token, status=None, body=None, code="DEADLINE_EXCEEDED",
-                                    detail=repr(exc))
+                    return classify(message.token, status=None, body=None, code="DEADLINE_EXCEEDED", detail=repr(exc))
                 except (aiohttp.ClientError, ValueError, KeyError) as exc:
                     return classify(message.token, status=None, body=None, code="UNAVAILABLE", detail=repr(exc))
 
@@ -378,14 +422,23 @@ def get_backend():
     global _backend, _backend_key
     from . import conf
 
-    key = (os.getpid(), settings.RTCC_FCM_CREDENTIALS, settings.RTCC_FCM_ENDPOINT,
-           str(settings.RTCC_PUSH_OUTBOX_DIR), conf.push_transport())
+    key = (
+        os.getpid(),
+        settings.RTCC_FCM_CREDENTIALS,
+        settings.RTCC_FCM_ENDPOINT,
+        str(settings.RTCC_PUSH_OUTBOX_DIR),
+        conf.push_transport(),
+    )
     with _backend_lock:
         if _backend is None or _backend_key != key:
             if settings.RTCC_FCM_CREDENTIALS:
-                _backend = FcmBackend(settings.RTCC_FCM_CREDENTIALS, settings.RTCC_FCM_ENDPOINT,
-                                      pool_size=conf.push_pool_size(), timeout=conf.push_timeout(),
-                                      transport=conf.push_transport())
+                _backend = FcmBackend(
+                    settings.RTCC_FCM_CREDENTIALS,
+                    settings.RTCC_FCM_ENDPOINT,
+                    pool_size=conf.push_pool_size(),
+                    timeout=conf.push_timeout(),
+                    transport=conf.push_transport(),
+                )
             else:
                 _backend = OutboxBackend(settings.RTCC_PUSH_OUTBOX_DIR)
             _backend_key = key

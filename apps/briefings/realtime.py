@@ -18,8 +18,18 @@ def _time(value) -> str | None:
     return None if value is None else value.isoformat().replace("+00:00", "Z")
 
 
-PAYLOAD_FIELDS = ("id", "briefing_id", "officer_id", "device_id", "state", "attempts", "sent_at",
-                  "acknowledged_at", "error", "updated_at")
+PAYLOAD_FIELDS = (
+    "id",
+    "briefing_id",
+    "officer_id",
+    "device_id",
+    "state",
+    "attempts",
+    "sent_at",
+    "acknowledged_at",
+    "error",
+    "updated_at",
+)
 
 
 def delivery_payload(row) -> dict:
@@ -45,8 +55,9 @@ def _send_now(events: list[dict]) -> None:
     async def send_all() -> None:
         layer = get_channel_layer()
         for start in range(0, len(events), EVENTS_PER_MESSAGE):
-            await layer.group_send(CONSOLE_GROUP, {"type": "console.events",
-                                                   "events": events[start:start + EVENTS_PER_MESSAGE]})
+            await layer.group_send(
+                CONSOLE_GROUP, {"type": "console.events", "events": events[start : start + EVENTS_PER_MESSAGE]}
+            )
 
     try:
         async_to_sync(send_all)()

@@ -44,6 +44,7 @@ def media_get(*, media_id) -> Media:
 
 # Audience ------------------------------------------------------------------------------------
 
+
 def distance_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
     """Great-circle distance (haversine)."""
     p1, p2 = math.radians(lat1), math.radians(lat2)
@@ -54,8 +55,13 @@ def distance_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
 
 def _phones() -> QuerySet[Device]:
     """Phones that can be reached: enrolled to an active officer and not revoked."""
-    return Device.objects.filter(kind=DeviceKind.PHONE, revoked_at__isnull=True, officer__isnull=False,
-                                 officer__is_active=True, officer__role=Role.OFFICER)
+    return Device.objects.filter(
+        kind=DeviceKind.PHONE,
+        revoked_at__isnull=True,
+        officer__isnull=False,
+        officer__is_active=True,
+        officer__role=Role.OFFICER,
+    )
 
 
 def officers_near(*, lat: float, lon: float, radius_m: float, now: datetime | None = None) -> list:
@@ -68,8 +74,22 @@ def officers_near(*, lat: float, lon: float, radius_m: float, now: datetime | No
     from apps.devices import presence
 
     cutoff = (now or timezone.now()) - conf.location_freshness()
-    phones = list(_phones().only("id", "officer_id", "lat", "lon", "location_at", "last_seen", "online",
-                                 "revoked_at", "recording", "battery_pct", "storage_free_mb", "accuracy_m"))
+    phones = list(
+        _phones().only(
+            "id",
+            "officer_id",
+            "lat",
+            "lon",
+            "location_at",
+            "last_seen",
+            "online",
+            "revoked_at",
+            "recording",
+            "battery_pct",
+            "storage_free_mb",
+            "accuracy_m",
+        )
+    )
     try:
         phones = presence.merge_live(phones)
     except Exception:  # the live copy is an optimisation; the stored columns are enough
@@ -87,19 +107,27 @@ def audience_officers(*, audience: dict, incident: Incident | None) -> list:
     """The officer ids an audience names (validated by the input serializer), in a stable order."""
     if "officers" in audience:
         wanted = list(dict.fromkeys(str(i) for i in audience["officers"]))
-        found = set(map(str, User.objects.filter(pk__in=wanted, role=Role.OFFICER, is_active=True)
-                        .values_list("pk", flat=True)))
+        found = set(
+            map(str, User.objects.filter(pk__in=wanted, role=Role.OFFICER, is_active=True).values_list("pk", flat=True))
+        )
         unknown = [i for i in wanted if i not in found]
         if unknown:
-            raise InvalidInput(f"Not active officers: {', '.join(unknown)}.",
-                               fields={"audience.officers": [f"Unknown officer id: {i}." for i in unknown]})
+            raise InvalidInput(
+                f"Not active officers: {', '.join(unknown)}.",
+                fields={"audience.officers": [f"Unknown officer id: {i}." for i in unknown]},
+            )
         return [User._meta.pk.to_python(i) for i in wanted]
     if "incident" in audience:
         if incident is None:
-            raise InvalidInput("An incident audience needs the briefing's incident.",
-                               fields={"incident": ["Required when the audience is the incident's officers."]})
-        return list(incident.assignments.filter(officer__is_active=True, officer__role=Role.OFFICER)
-                    .order_by("assigned_at").values_list("officer_id", flat=True))
+            raise InvalidInput(
+                "An incident audience needs the briefing's incident.",
+                fields={"incident": ["Required when the audience is the incident's officers."]},
+            )
+        return list(
+            incident.assignments.filter(officer__is_active=True, officer__role=Role.OFFICER)
+            .order_by("assigned_at")
+            .values_list("officer_id", flat=True)
+        )
     near = audience["near"]
     return officers_near(lat=near["lat"], lon=near["lon"], radius_m=near["radius_m"])
 
@@ -122,18 +150,24 @@ def audience_preview(*, audience: dict, incident: Incident | None) -> dict:
     phones = officer_phones(officer_ids=officers)
     reachable = sum(1 for o in officers for _, token in phones.get(o, []) if token)
     without = sum(1 for o in officers if not any(token for _, token in phones.get(o, [])))
-    return {"recipients": len(officers), "phones": reachable, "officers_without_phone": without,
-            "officers": [str(o) for o in officers]}
+    return {
+        "recipients": len(officers),
+        "phones": reachable,
+        "officers_without_phone": without,
+        "officers": [str(o) for o in officers],
+    }
 
 
 # Briefings and deliveries --------------------------------------------------------------------
+
 
 def briefings_for(*, user) -> QuerySet[Briefing]:
     """Operators see every briefing; an officer (or the officer's phone) those sent to them."""
     briefings = Briefing.objects.all()
     if isinstance(user, Device):
-        return briefings.filter(deliveries__officer_id=user.officer_id).distinct() if user.officer_id \
-            else briefings.none()
+        return (
+            briefings.filter(deliveries__officer_id=user.officer_id).distinct() if user.officer_id else briefings.none()
+        )
     if user.effective_role == Role.OPERATOR:
         return briefings
     return briefings.filter(deliveries__officer=user).distinct()
@@ -148,8 +182,12 @@ def briefing_get(*, user, briefing_id) -> Briefing:
 
 def briefing_counts(*, briefing: Briefing) -> dict[str, int]:
     """{"queued": n, "sent": n, ...} over the briefing's deliveries (every state present)."""
-    counts = dict(Delivery.objects.filter(briefing=briefing).values_list("state").annotate(n=Count("id"))
-                  .values_list("state", "n"))
+    counts = dict(
+        Delivery.objects.filter(briefing=briefing)
+        .values_list("state")
+        .annotate(n=Count("id"))
+        .values_list("state", "n")
+    )
     from .models import DeliveryState
 
     return {state: counts.get(state, 0) for state in DeliveryState.values}
@@ -173,7 +211,8 @@ def my_deliveries(*, officer_id, briefing_ids: list) -> dict:
     """{briefing_id: {"state", "acknowledged_at"}} summarising the officer's rows per briefing."""
     out: dict = {}
     rows = Delivery.objects.filter(officer_id=officer_id, briefing_id__in=briefing_ids).values_list(
-        "briefing_id", "state", "acknowledged_at")
+        "briefing_id", "state", "acknowledged_at"
+    )
     rank = {"acknowledged": 4, "sent": 3, "queued": 2, "unregistered": 1, "failed": 0}
     for briefing_id, state, acknowledged_at in rows:
         best = out.get(briefing_id)
@@ -185,8 +224,11 @@ def my_deliveries(*, officer_id, briefing_ids: list) -> dict:
 def deliveries_due(*, limit: int, now: datetime | None = None) -> list:
     """Queued deliveries whose retry time (or lost first send's lease) has come, oldest first."""
     now = now or timezone.now()
-    return list(Delivery.objects.filter(state="queued", next_attempt_at__lte=now)
-                .order_by("next_attempt_at").values_list("id", flat=True)[:limit])
+    return list(
+        Delivery.objects.filter(state="queued", next_attempt_at__lte=now)
+        .order_by("next_attempt_at")
+        .values_list("id", flat=True)[:limit]
+    )
 
 
 def pending_count() -> int:

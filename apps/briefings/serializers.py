@@ -72,8 +72,9 @@ class NearIn(serializers.Serializer):
 class AudienceIn(serializers.Serializer):
     """Exactly one of {"officers": [ids]}, {"incident": true}, {"near": {"lat", "lon", "radius_m"}}."""
 
-    officers = serializers.ListField(child=serializers.UUIDField(), allow_empty=False, max_length=50_000,
-                                     required=False)
+    officers = serializers.ListField(
+        child=serializers.UUIDField(), allow_empty=False, max_length=50_000, required=False
+    )
     incident = serializers.BooleanField(required=False)
     near = NearIn(required=False)
 
@@ -151,8 +152,11 @@ class BriefingOut(serializers.Serializer):
         mine = self.context.get("mine", {}).get(instance.pk)
         if mine is not None:
             data["delivery_state"] = mine["state"]
-            data["acknowledged_at"] = serializers.DateTimeField().to_representation(mine["acknowledged_at"]) \
-                if mine["acknowledged_at"] else None
+            data["acknowledged_at"] = (
+                serializers.DateTimeField().to_representation(mine["acknowledged_at"])
+                if mine["acknowledged_at"]
+                else None
+            )
         return data
 
 

@@ -37,19 +37,39 @@ def _officers_by_ids(ids: Iterable, *, field: str) -> list[User]:
     found = {str(u.pk): u for u in User.objects.filter(pk__in=wanted, role=Role.OFFICER, is_active=True)}
     unknown = [i for i in wanted if i not in found]
     if unknown:
-        raise InvalidInput(f"Not active officers: {', '.join(unknown)}.", fields={field: [
-            f"Unknown officer id: {i}." for i in unknown]})
+        raise InvalidInput(
+            f"Not active officers: {', '.join(unknown)}.",
+            fields={field: [f"Unknown officer id: {i}." for i in unknown]},
+        )
     return [found[i] for i in wanted]
 
 
 @transaction.atomic
-def incident_create(*, actor: User, title: str, lat: float, lon: float, radius_m: float | None = None,
-                    case_number: str = "", request=None) -> Incident:
-    incident = Incident.objects.create(title=title, lat=lat, lon=lon, case_number=case_number,
-                                       created_by=actor, **({"radius_m": radius_m} if radius_m else {}))
-    audit_record(action="incident.create", actor=actor, obj=incident, request=request,
-                 details={"title": title, "lat": lat, "lon": lon, "radius_m": incident.radius_m,
-                          "case_number": case_number})
+def incident_create(
+    *,
+    actor: User,
+    title: str,
+    lat: float,
+    lon: float,
+    radius_m: float | None = None,
+    case_number: str = "",
+    request=None,
+) -> Incident:
+    incident = Incident.objects.create(
+        title=title,
+        lat=lat,
+        lon=lon,
+        case_number=case_number,
+        created_by=actor,
+        **({"radius_m": radius_m} if radius_m else {}),
+    )
+    audit_record(
+        action="incident.create",
+        actor=actor,
+        obj=incident,
+        request=request,
+        details={"title": title, "lat": lat, "lon": lon, "radius_m": incident.radius_m, "case_number": case_number},
+    )
     return incident
 
 
@@ -60,21 +80,35 @@ def incident_assign_officers(*, actor: User, incident: Incident, officers: list,
     existing = set(IncidentOfficer.objects.filter(incident=incident).values_list("officer_id", flat=True))
     added = [p for p in people if p.pk not in existing]
     IncidentOfficer.objects.bulk_create(
-        [IncidentOfficer(incident=incident, officer=p, assigned_by=actor) for p in added])
-    audit_record(action="incident.assign", actor=actor, obj=incident, request=request,
-                 details={"added": [str(p.pk) for p in added]})
+        [IncidentOfficer(incident=incident, officer=p, assigned_by=actor) for p in added]
+    )
+    audit_record(
+        action="incident.assign",
+        actor=actor,
+        obj=incident,
+        request=request,
+        details={"added": [str(p.pk) for p in added]},
+    )
     return incident
 
 
 # Media ---------------------------------------------------------------------------------------
 
+
 def media_upload(*, actor: User, data: bytes, request=None) -> Media:
     """Checks and re-encodes a photo (apps.briefings.media), stores both sizes, records it."""
     cleaned = media.clean(data)
-    item = Media(uploaded_by=actor, original_format=cleaned.original_format, width=cleaned.image.width,
-                 height=cleaned.image.height, content_type="image/jpeg",
-                 image_size=len(cleaned.image.data), thumbnail_size=len(cleaned.thumbnail.data),
-                 thumbnail_width=cleaned.thumbnail.width, thumbnail_height=cleaned.thumbnail.height)
+    item = Media(
+        uploaded_by=actor,
+        original_format=cleaned.original_format,
+        width=cleaned.image.width,
+        height=cleaned.image.height,
+        content_type="image/jpeg",
+        image_size=len(cleaned.image.data),
+        thumbnail_size=len(cleaned.thumbnail.data),
+        thumbnail_width=cleaned.thumbnail.width,
+        thumbnail_height=cleaned.thumbnail.height,
+    )
     item.image_key = f"media/{item.pk}/image.jpg"
     item.thumbnail_key = f"media/{item.pk}/thumbnail.jpg"
     storage = get_storage()
@@ -82,18 +116,33 @@ def media_upload(*, actor: User, data: bytes, request=None) -> Media:
     storage.put(item.thumbnail_key, io.BytesIO(cleaned.thumbnail.data), content_type="image/jpeg")
     with transaction.atomic():
         item.save(force_insert=True)
-        audit_record(action="media.upload", actor=actor, obj=item, request=request,
-                     details={"format": cleaned.original_format, "bytes_in": len(data), "width": item.width,
-                              "height": item.height, "sha256": hashlib.sha256(data).hexdigest()})
+        audit_record(
+            action="media.upload",
+            actor=actor,
+            obj=item,
+            request=request,
+            details={
+                "format": cleaned.original_format,
+                "bytes_in": len(data),
+                "width": item.width,
+                "height": item.height,
+                "sha256": hashlib.sha256(data).hexdigest(),
+            },
+        )
     return item
 
 
 # Briefings -----------------------------------------------------------------------------------
 
+
 def _check_photos(*, suspects: list[dict], vehicles: list[dict]) -> Media | None:
     """Every photo id names stored media (else 400); returns the first photo, for the notification."""
-    wanted = [(f"{group}.{i}.photo", str(item["photo"])) for group, items in (("suspects", suspects),
-              ("vehicles", vehicles)) for i, item in enumerate(items) if item.get("photo")]
+    wanted = [
+        (f"{group}.{i}.photo", str(item["photo"]))
+        for group, items in (("suspects", suspects), ("vehicles", vehicles))
+        for i, item in enumerate(items)
+        if item.get("photo")
+    ]
     found = {str(m.pk): m for m in Media.objects.filter(pk__in=[pk for _, pk in wanted])}
     missing = {field: [f"Unknown media id: {pk}."] for field, pk in wanted if pk not in found}
     if missing:
@@ -102,12 +151,26 @@ def _check_photos(*, suspects: list[dict], vehicles: list[dict]) -> Media | None
 
 
 def _jsonable(items: list[dict]) -> list[dict]:
-    return [{k: (str(v) if isinstance(v, uuid.UUID) else v) for k, v in item.items() if v not in (None, "")}
-            for item in items]
+    return [
+        {k: (str(v) if isinstance(v, uuid.UUID) else v) for k, v in item.items() if v not in (None, "")}
+        for item in items
+    ]
 
 
-COPY_FIELDS = ("id", "briefing_id", "officer_id", "device_id", "token", "state", "attempts", "next_attempt_at",
-               "message_id", "error", "created_at", "updated_at")
+COPY_FIELDS = (
+    "id",
+    "briefing_id",
+    "officer_id",
+    "device_id",
+    "token",
+    "state",
+    "attempts",
+    "next_attempt_at",
+    "message_id",
+    "error",
+    "created_at",
+    "updated_at",
+)
 QUEUED, FAILED = DeliveryState.QUEUED.value, DeliveryState.FAILED.value
 
 
@@ -115,7 +178,7 @@ def _uuid4s(count: int):
     """count random (version 4) UUIDs from one read of the system's randomness."""
     block = os.urandom(16 * count)
     for i in range(count):
-        yield uuid.UUID(bytes=block[16 * i:16 * i + 16], version=4)
+        yield uuid.UUID(bytes=block[16 * i : 16 * i + 16], version=4)
 
 
 def _initial_rows(briefing_id, officers: list, phones: dict, now) -> list[tuple]:
@@ -132,8 +195,9 @@ def _initial_rows(briefing_id, officers: list, phones: dict, now) -> list[tuple]
             if token:
                 rows.append((next(ids), briefing_id, officer_id, device_id, token, QUEUED, 0, lease, "", "", now, now))
             else:
-                rows.append((next(ids), briefing_id, officer_id, device_id, "", FAILED, 0, None, "",
-                             "no_push_token", now, now))
+                rows.append(
+                    (next(ids), briefing_id, officer_id, device_id, "", FAILED, 0, None, "", "no_push_token", now, now)
+                )
     return rows
 
 
@@ -142,8 +206,9 @@ def _insert_rows(rows: list[tuple]) -> None:
     if not rows:
         return
     if connection.vendor != "postgresql":
-        Delivery.objects.bulk_create([Delivery(**dict(zip(COPY_FIELDS, row, strict=True))) for row in rows],
-                                     batch_size=2000)
+        Delivery.objects.bulk_create(
+            [Delivery(**dict(zip(COPY_FIELDS, row, strict=True))) for row in rows], batch_size=2000
+        )
         return
     columns = ", ".join(COPY_FIELDS)  # the column names (a foreign key's column is <name>_id)
     with connection.cursor() as cursor:
@@ -153,9 +218,19 @@ def _insert_rows(rows: list[tuple]) -> None:
                 copy.write_row(row)
 
 
-def briefing_create(*, actor: User, priority: str, title: str, audience: dict, body: str = "",
-                    suspects: list[dict] | None = None, vehicles: list[dict] | None = None,
-                    incident: Incident | None = None, base_url: str = "", request=None) -> Briefing:
+def briefing_create(
+    *,
+    actor: User,
+    priority: str,
+    title: str,
+    audience: dict,
+    body: str = "",
+    suspects: list[dict] | None = None,
+    vehicles: list[dict] | None = None,
+    incident: Incident | None = None,
+    base_url: str = "",
+    request=None,
+) -> Briefing:
     """Saves the briefing and one delivery per recipient phone; the pushes go out after commit."""
     suspects, vehicles = _jsonable(suspects or []), _jsonable(vehicles or [])
     photo = _check_photos(suspects=suspects, vehicles=vehicles)
@@ -164,9 +239,17 @@ def briefing_create(*, actor: User, priority: str, title: str, audience: dict, b
     now = timezone.now()
     with transaction.atomic():
         briefing = Briefing.objects.create(
-            incident=incident, priority=priority, title=title, body=body, suspects=suspects, vehicles=vehicles,
-            audience=json.loads(json.dumps(audience, default=str)), created_by=actor, created_at=now,
-            image_url=(base_url.rstrip("/") + media.thumbnail_path(photo.pk)) if photo and base_url else "")
+            incident=incident,
+            priority=priority,
+            title=title,
+            body=body,
+            suspects=suspects,
+            vehicles=vehicles,
+            audience=json.loads(json.dumps(audience, default=str)),
+            created_by=actor,
+            created_at=now,
+            image_url=(base_url.rstrip("/") + media.thumbnail_path(photo.pk)) if photo and base_url else "",
+        )
         rows = _initial_rows(briefing.pk, officers, phones, now)
         _insert_rows(rows)
         state = COPY_FIELDS.index("state")
@@ -174,13 +257,28 @@ def briefing_create(*, actor: User, priority: str, title: str, audience: dict, b
         briefing.recipients = len(officers)
         briefing.phones = len(queued)
         briefing.save(update_fields=["recipients", "phones"])
-        audit_record(action="briefing.create", actor=actor, obj=briefing, request=request,
-                     details={"priority": priority, "title": title, "audience": briefing.audience,
-                              "incident": str(incident.pk) if incident else None,
-                              "recipients": briefing.recipients, "phones": briefing.phones,
-                              "photos": len([i for i in suspects + vehicles if i.get("photo")])})
-        realtime.delivery_events_after_commit([{**dict(zip(COPY_FIELDS, r, strict=True)), "sent_at": None,
-                                                 "acknowledged_at": None} for r in rows if r[state] != QUEUED])
+        audit_record(
+            action="briefing.create",
+            actor=actor,
+            obj=briefing,
+            request=request,
+            details={
+                "priority": priority,
+                "title": title,
+                "audience": briefing.audience,
+                "incident": str(incident.pk) if incident else None,
+                "recipients": briefing.recipients,
+                "phones": briefing.phones,
+                "photos": len([i for i in suspects + vehicles if i.get("photo")]),
+            },
+        )
+        realtime.delivery_events_after_commit(
+            [
+                {**dict(zip(COPY_FIELDS, r, strict=True)), "sent_at": None, "acknowledged_at": None}
+                for r in rows
+                if r[state] != QUEUED
+            ]
+        )
         transaction.on_commit(lambda: enqueue_sends(queued, initial=True))
     return briefing
 
@@ -192,7 +290,7 @@ def enqueue_sends(delivery_ids: list[str], *, initial: bool = False, countdown: 
 
     size = conf.push_batch_size()
     for start in range(0, len(delivery_ids), size):
-        chunk = delivery_ids[start:start + size]
+        chunk = delivery_ids[start : start + size]
         try:
             if countdown:
                 tasks.push_deliveries.apply_async(args=[chunk], kwargs={"initial": initial}, countdown=countdown)
@@ -212,25 +310,35 @@ def delivery_events_send(*, delivery_ids: list[str]) -> int:
 @transaction.atomic
 def briefing_acknowledge(*, briefing: Briefing, officer_id, actor, request=None) -> Delivery:
     """The officer has read the briefing: every one of their rows is acknowledged (idempotent)."""
-    rows = list(Delivery.objects.select_for_update().filter(briefing=briefing, officer_id=officer_id)
-                .order_by("created_at", "id"))
+    rows = list(
+        Delivery.objects.select_for_update()
+        .filter(briefing=briefing, officer_id=officer_id)
+        .order_by("created_at", "id")
+    )
     if not rows:
         raise NotFound("No such briefing.")
     done = [r for r in rows if r.acknowledged_at]
     if done:
         return min(done, key=lambda r: r.acknowledged_at)
     now = timezone.now()
-    Delivery.objects.filter(pk__in=[r.pk for r in rows]).update(state=DeliveryState.ACKNOWLEDGED,
-                                                                acknowledged_at=now, updated_at=now)
+    Delivery.objects.filter(pk__in=[r.pk for r in rows]).update(
+        state=DeliveryState.ACKNOWLEDGED, acknowledged_at=now, updated_at=now
+    )
     for row in rows:
         row.state, row.acknowledged_at, row.updated_at = DeliveryState.ACKNOWLEDGED, now, now
-    audit_record(action="briefing.acknowledge", actor=actor, obj=briefing, request=request,
-                 details={"officer": str(officer_id), "deliveries": [str(r.pk) for r in rows]})
+    audit_record(
+        action="briefing.acknowledge",
+        actor=actor,
+        obj=briefing,
+        request=request,
+        details={"officer": str(officer_id), "deliveries": [str(r.pk) for r in rows]},
+    )
     realtime.delivery_events_after_commit(rows)
     return rows[0]
 
 
 # Sending -------------------------------------------------------------------------------------
+
 
 @dataclasses.dataclass
 class _Sending:
@@ -253,25 +361,34 @@ def _claim(ids: list[str], *, initial: bool) -> list[_Sending]:
     now = timezone.now()
     lease = now + conf.push_stale_after()
     if initial:
-        due = Delivery.objects.filter(pk__in=ids, state=DeliveryState.QUEUED, attempts=0,
-                                      next_attempt_at__gt=now + conf.push_stale_after() / 2)
-        return [_Sending(pk, briefing, device, token, 1) for pk, briefing, device, token
-                in due.values_list("id", "briefing_id", "device_id", "token")]
+        due = Delivery.objects.filter(
+            pk__in=ids, state=DeliveryState.QUEUED, attempts=0, next_attempt_at__gt=now + conf.push_stale_after() / 2
+        )
+        return [
+            _Sending(pk, briefing, device, token, 1)
+            for pk, briefing, device, token in due.values_list("id", "briefing_id", "device_id", "token")
+        ]
     if connection.vendor == "postgresql":  # row locks make concurrent claimers skip rows already taken
         with connection.cursor() as cursor:
             cursor.execute(
                 f"UPDATE {Delivery._meta.db_table} SET attempts = attempts + 1, next_attempt_at = %s, updated_at = %s"  # noqa: S608 - constants only
                 " WHERE id = ANY(%s) AND state = %s AND next_attempt_at <= %s"
                 " RETURNING id, briefing_id, device_id, token, attempts",
-                [lease, now, [uuid.UUID(str(i)) for i in ids], DeliveryState.QUEUED.value, now])
+                [lease, now, [uuid.UUID(str(i)) for i in ids], DeliveryState.QUEUED.value, now],
+            )
             return [_Sending(*row) for row in cursor.fetchall()]
     with transaction.atomic():  # SQLite: IMMEDIATE transactions serialize writers
         due = Delivery.objects.filter(pk__in=ids, state=DeliveryState.QUEUED, next_attempt_at__lte=now)
-        rows = [_Sending(pk, briefing, device, token, attempts + 1) for pk, briefing, device, token, attempts
-                in due.values_list("id", "briefing_id", "device_id", "token", "attempts")]
+        rows = [
+            _Sending(pk, briefing, device, token, attempts + 1)
+            for pk, briefing, device, token, attempts in due.values_list(
+                "id", "briefing_id", "device_id", "token", "attempts"
+            )
+        ]
         if rows:
             Delivery.objects.filter(pk__in=[r.pk for r in rows]).update(
-                attempts=F("attempts") + 1, next_attempt_at=lease, updated_at=now)
+                attempts=F("attempts") + 1, next_attempt_at=lease, updated_at=now
+            )
     return rows
 
 
@@ -285,12 +402,21 @@ def retry_delay(attempts: int, retry_after: float | None) -> float:
 def _retire_token(row: _Sending, token: str, code: str) -> None:
     from apps.devices.models import Device
 
-    retired = Device.objects.filter(pk=row.device_id, push_token_hash=hashlib.sha256(token.encode()).hexdigest()) \
-        .update(push_token=None, push_token_hash=None, push_token_updated_at=timezone.now())
+    retired = Device.objects.filter(
+        pk=row.device_id, push_token_hash=hashlib.sha256(token.encode()).hexdigest()
+    ).update(push_token=None, push_token_hash=None, push_token_updated_at=timezone.now())
     if retired:
-        audit_record(action="device.push_token_retire", obj=None, object_type="device", object_id=row.device_id,
-                     details={"reason": code, "token_sha256": hashlib.sha256(token.encode()).hexdigest()[:16],
-                              "briefing": str(row.briefing_id)})
+        audit_record(
+            action="device.push_token_retire",
+            obj=None,
+            object_type="device",
+            object_id=row.device_id,
+            details={
+                "reason": code,
+                "token_sha256": hashlib.sha256(token.encode()).hexdigest()[:16],
+                "briefing": str(row.briefing_id),
+            },
+        )
 
 
 def _record(rows: list[_Sending], results: list[PushResult], *, initial: bool) -> dict:
@@ -323,19 +449,23 @@ def _record(rows: list[_Sending], results: list[PushResult], *, initial: bool) -
                     f" next_attempt_at = NULL, attempts = attempts + {1 if initial else 0}"
                     " WHERE id = ANY(%s) AND state = %s"
                     f" RETURNING {', '.join(realtime.PAYLOAD_FIELDS)}",
-                    [DeliveryState.SENT.value, now, now, sent, DeliveryState.QUEUED.value])
+                    [DeliveryState.SENT.value, now, now, sent, DeliveryState.QUEUED.value],
+                )
                 names = [c.name for c in cursor.description]
                 realtime.delivery_events_after_commit([dict(zip(names, r, strict=True)) for r in cursor.fetchall()])
             sent = []  # recorded, and told
         elif sent:
             Delivery.objects.filter(pk__in=sent, state=DeliveryState.QUEUED).update(
-                state=DeliveryState.SENT, sent_at=now, updated_at=now, error="", next_attempt_at=None, **counted)
+                state=DeliveryState.SENT, sent_at=now, updated_at=now, error="", next_attempt_at=None, **counted
+            )
         for (state, error), ids in final.items():
             Delivery.objects.filter(pk__in=ids, state=DeliveryState.QUEUED).update(
-                state=state, error=error[:200], updated_at=now, next_attempt_at=None, **counted)
+                state=state, error=error[:200], updated_at=now, next_attempt_at=None, **counted
+            )
         for (error, delay), ids in retry_groups.items():
             Delivery.objects.filter(pk__in=ids, state=DeliveryState.QUEUED).update(
-                error=error[:200], updated_at=now, next_attempt_at=now + timedelta(seconds=delay), **counted)
+                error=error[:200], updated_at=now, next_attempt_at=now + timedelta(seconds=delay), **counted
+            )
         changed = [str(pk) for pk in sent + [pk for ids in final.values() for pk in ids]]
         if changed:
             transaction.on_commit(lambda: delivery_events_send(delivery_ids=changed))
@@ -370,9 +500,15 @@ def deliveries_send(*, delivery_ids: list[str], initial: bool = False) -> dict[s
         retry = _record(rows, results, initial=initial)
         initial = False
         sent_now = sum(1 for r in results if r.ok)
-        log.info("push: %d deliveries, %d sent, %d to retry (claim %.0f ms, send %.0f ms, record %.0f ms)",
-                 len(rows), sent_now, len(retry), (claimed - started) * 1000, (pushed - claimed) * 1000,
-                 (time.monotonic() - pushed) * 1000)
+        log.info(
+            "push: %d deliveries, %d sent, %d to retry (claim %.0f ms, send %.0f ms, record %.0f ms)",
+            len(rows),
+            sent_now,
+            len(retry),
+            (claimed - started) * 1000,
+            (pushed - claimed) * 1000,
+            (time.monotonic() - pushed) * 1000,
+        )
         counts["sent"] += sent_now
         counts["other"] += len(rows) - sent_now - len(retry)
         if not retry:

@@ -19,4 +19,3 @@ def push_sweep() -> int:
     from .services import deliveries_sweep
 
     return deliveries_sweep()
-

@@ -10,8 +10,9 @@ import qrcode.image.svg
 
 def qr_svg(data: str) -> bytes:
     """A self-contained SVG path image, black on white with a quiet zone, scalable to any size."""
-    code = qrcode.QRCode(error_correction=qrcode.constants.ERROR_CORRECT_M, border=4,
-                         image_factory=qrcode.image.svg.SvgPathFillImage)
+    code = qrcode.QRCode(
+        error_correction=qrcode.constants.ERROR_CORRECT_M, border=4, image_factory=qrcode.image.svg.SvgPathFillImage
+    )
     code.add_data(data)
     code.make(fit=True)
     out = io.BytesIO()

@@ -12,9 +12,11 @@ MAX_DIRECTORY = 5000
 
 def officer_directory() -> list[dict]:
     """Every active officer: the pages show names and badges where the API gives ids."""
-    rows = (User.objects.filter(role=Role.OFFICER, is_active=True)
-            .order_by("full_name", "username")
-            .values("id", "username", "full_name", "badge_number")[:MAX_DIRECTORY])
+    rows = (
+        User.objects.filter(role=Role.OFFICER, is_active=True)
+        .order_by("full_name", "username")
+        .values("id", "username", "full_name", "badge_number")[:MAX_DIRECTORY]
+    )
     return [{**row, "id": str(row["id"])} for row in rows]
 
 
@@ -33,12 +35,14 @@ def incident_directory() -> list[dict]:
     order = "-created_at" if "created_at" in fields else "-pk"
     out = []
     for incident in incident_model.objects.order_by(order)[:500]:
-        out.append({
-            "id": str(incident.pk),
-            "title": getattr(incident, "title", ""),
-            "case_number": getattr(incident, "case_number", "") or "",
-            "lat": getattr(incident, "lat", None),
-            "lon": getattr(incident, "lon", None),
-            "radius_m": getattr(incident, "radius_m", None),
-        })
+        out.append(
+            {
+                "id": str(incident.pk),
+                "title": getattr(incident, "title", ""),
+                "case_number": getattr(incident, "case_number", "") or "",
+                "lat": getattr(incident, "lat", None),
+                "lon": getattr(incident, "lon", None),
+                "radius_m": getattr(incident, "radius_m", None),
+            }
+        )
     return out

@@ -47,52 +47,89 @@ def phone(request):
 @require_GET
 @role_required("operator", "it")
 def fleet(request):
-    return _page(request, "console/fleet.html", active="console-fleet", officers=selectors.officer_directory(),
-                 can_command=role_of(request.user) == "operator")
+    return _page(
+        request,
+        "console/fleet.html",
+        active="console-fleet",
+        officers=selectors.officer_directory(),
+        can_command=role_of(request.user) == "operator",
+    )
 
 
 @require_GET
 @role_required("operator")
 def map_view(request):
-    return _page(request, "console/map.html", active="console-map", officers=selectors.officer_directory(),
-                 incidents=selectors.incident_directory())
+    return _page(
+        request,
+        "console/map.html",
+        active="console-map",
+        officers=selectors.officer_directory(),
+        incidents=selectors.incident_directory(),
+    )
 
 
 @require_GET
 @role_required("operator")
 def incidents(request):
-    return _page(request, "console/incidents.html", active="console-incidents",
-                 officers=selectors.officer_directory(), incidents=selectors.incident_directory())
+    return _page(
+        request,
+        "console/incidents.html",
+        active="console-incidents",
+        officers=selectors.officer_directory(),
+        incidents=selectors.incident_directory(),
+    )
 
 
 @require_GET
 @role_required("operator")
 def briefing_new(request):
-    return _page(request, "console/briefing_new.html", active="console-incidents",
-                 officers=selectors.officer_directory(), incidents=selectors.incident_directory(),
-                 incident_id=request.GET.get("incident", ""))
+    return _page(
+        request,
+        "console/briefing_new.html",
+        active="console-incidents",
+        officers=selectors.officer_directory(),
+        incidents=selectors.incident_directory(),
+        incident_id=request.GET.get("incident", ""),
+    )
 
 
 @require_GET
 @role_required("operator")
 def briefing_board(request, briefing_id):
-    return _page(request, "console/briefing_board.html", active="console-incidents",
-                 officers=selectors.officer_directory(), briefing_id=str(briefing_id))
+    return _page(
+        request,
+        "console/briefing_board.html",
+        active="console-incidents",
+        officers=selectors.officer_directory(),
+        briefing_id=str(briefing_id),
+    )
 
 
 @require_GET
 @role_required("clerk")
 def footage(request):
-    return _page(request, "console/footage.html", active="console-footage", officers=selectors.officer_directory(),
-                 devices=selectors.device_directory(), incidents=selectors.incident_directory())
+    return _page(
+        request,
+        "console/footage.html",
+        active="console-footage",
+        officers=selectors.officer_directory(),
+        devices=selectors.device_directory(),
+        incidents=selectors.incident_directory(),
+    )
 
 
 @require_GET
 @role_required("clerk")
 def clip_detail(request, clip_id):
-    return _page(request, "console/clip.html", active="console-footage", officers=selectors.officer_directory(),
-                 devices=selectors.device_directory(), incidents=selectors.incident_directory(),
-                 clip_id=str(clip_id))
+    return _page(
+        request,
+        "console/clip.html",
+        active="console-footage",
+        officers=selectors.officer_directory(),
+        devices=selectors.device_directory(),
+        incidents=selectors.incident_directory(),
+        clip_id=str(clip_id),
+    )
 
 
 @require_GET

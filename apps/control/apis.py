@@ -14,8 +14,13 @@ from . import selectors, services
 from .permissions import CanCommand, CanReadCommands
 from .serializers import CommandCreateIn, CommandFilterIn, CommandOut, IdempotencyKeyIn, command_data
 
-IDEMPOTENCY_HEADER = OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER, required=False,
-                                      description="Same key (per person and device) = the same command back.")
+IDEMPOTENCY_HEADER = OpenApiParameter(
+    "Idempotency-Key",
+    str,
+    OpenApiParameter.HEADER,
+    required=False,
+    description="Same key (per person and device) = the same command back.",
+)
 
 
 def _idempotency_key(request) -> str | None:
@@ -39,8 +44,9 @@ class DeviceCommandsApi(APIView):
         key = _idempotency_key(request)
         data = CommandCreateIn(data=request.data)
         data.is_valid(raise_exception=True)
-        command, created = services.command_create(device=device, requested_by=request.user, idempotency_key=key,
-                                                   request=request, **data.validated_data)
+        command, created = services.command_create(
+            device=device, requested_by=request.user, idempotency_key=key, request=request, **data.validated_data
+        )
         response = Response(command_data(command), status=status.HTTP_202_ACCEPTED)
         if not created:
             response["Idempotent-Replayed"] = "true"

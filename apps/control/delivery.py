@@ -68,6 +68,7 @@ async def command_result(device, frame: dict) -> tuple[str, str] | None:
         return ("invalid", "result.error must be a string.")
     if error is not None and len(error) > ERROR_MAX:
         return ("invalid", f"result.error must be at most {ERROR_MAX} characters.")
-    outcome = await database_sync_to_async(services.command_result)(command_id=command_id, device=device, ok=ok,
-                                                                     error=error or "")
+    outcome = await database_sync_to_async(services.command_result)(
+        command_id=command_id, device=device, ok=ok, error=error or ""
+    )
     return UNKNOWN_COMMAND if outcome == services.UNKNOWN else None

@@ -50,8 +50,9 @@ class Command(models.Model):
     delivered_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)  # succeeded, failed, expired or cancelled
     error = models.TextField(blank=True)
-    cancelled_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
-                                     related_name="+")
+    cancelled_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
 
     # Idempotency-Key, scoped to the requesting user and the device; the fingerprint is of the body.
     idempotency_key = models.CharField(max_length=IDEMPOTENCY_KEY_MAX, null=True, blank=True)
@@ -60,9 +61,11 @@ class Command(models.Model):
     class Meta:
         ordering = ["-created_at"]
         constraints = [
-            models.UniqueConstraint(fields=["requested_by", "device", "idempotency_key"],
-                                    condition=models.Q(idempotency_key__isnull=False),
-                                    name="command_idempotency_key_unique"),
+            models.UniqueConstraint(
+                fields=["requested_by", "device", "idempotency_key"],
+                condition=models.Q(idempotency_key__isnull=False),
+                name="command_idempotency_key_unique",
+            ),
         ]
         indexes = [
             models.Index(fields=["device", "state", "created_at"], name="command_device_state"),

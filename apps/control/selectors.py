@@ -40,6 +40,7 @@ def commands_to_send(*, device_id) -> list[Command]:
     says: a device that rebooted between its ack and acting gets it again; one that already
     acted dedupes it by id."""
     return list(
-        Command.objects.filter(device_id=device_id, state__in=OPEN_STATES, expires_at__gt=timezone.now())
-        .order_by("created_at", "id")
+        Command.objects.filter(device_id=device_id, state__in=OPEN_STATES, expires_at__gt=timezone.now()).order_by(
+            "created_at", "id"
+        )
     )

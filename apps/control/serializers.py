@@ -24,8 +24,12 @@ class CommandCreateIn(serializers.Serializer):
 
 
 class IdempotencyKeyIn(serializers.Serializer):
-    key = serializers.RegexField(r"^[\x21-\x7e]+$", max_length=IDEMPOTENCY_KEY_MAX, required=False,
-                                 error_messages={"invalid": "Use printable ASCII characters without spaces."})
+    key = serializers.RegexField(
+        r"^[\x21-\x7e]+$",
+        max_length=IDEMPOTENCY_KEY_MAX,
+        required=False,
+        error_messages={"invalid": "Use printable ASCII characters without spaces."},
+    )
 
 
 class CommandFilterIn(serializers.Serializer):
@@ -40,8 +44,23 @@ class CommandOut(serializers.ModelSerializer):
 
     class Meta:
         model = Command
-        fields = ["id", "device", "action", "reason", "requested_by", "state", "created_at", "expires_at",
-                  "sent_at", "delivered_at", "finished_at", "error", "ttl_seconds", "send_count", "cancelled_by"]
+        fields = [
+            "id",
+            "device",
+            "action",
+            "reason",
+            "requested_by",
+            "state",
+            "created_at",
+            "expires_at",
+            "sent_at",
+            "delivered_at",
+            "finished_at",
+            "error",
+            "ttl_seconds",
+            "send_count",
+            "cancelled_by",
+        ]
 
     def get_error(self, command: Command) -> str | None:
         return command.error or None

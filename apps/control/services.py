@@ -43,27 +43,40 @@ def _fingerprint(*, action: str, reason: str, ttl_seconds: int) -> str:
 
 
 def _details(command: Command, **extra) -> dict:
-    return {"device": str(command.device_id), "action": command.action, "reason": command.reason,
-            "state": command.state, **extra}
+    return {
+        "device": str(command.device_id),
+        "action": command.action,
+        "reason": command.reason,
+        "state": command.state,
+        **extra,
+    }
 
 
 def _publish(command: Command, *, to_device: bool = False) -> None:
     """After commit: the command to its device's socket (wherever it is), and the update to the console."""
     if to_device:
-        group_send_after_commit(device_group(command.device_id),
-                                {"type": "device.command", "command": command.device_payload()})
+        group_send_after_commit(
+            device_group(command.device_id), {"type": "device.command", "command": command.device_payload()}
+        )
     console_event_after_commit("command.update", "command", command_data(command))
 
 
 def _replay(existing: Command, fingerprint: str) -> tuple[Command, bool]:
     if existing.request_fingerprint != fingerprint:
-        raise Conflict("This Idempotency-Key was already used for a different command.",
-                       code="idempotency_key_reused")
+        raise Conflict("This Idempotency-Key was already used for a different command.", code="idempotency_key_reused")
     return existing, False
 
 
-def command_create(*, device: Device, requested_by, action: str, reason: str, ttl_seconds: int | None = None,
-                   idempotency_key: str | None = None, request=None) -> tuple[Command, bool]:
+def command_create(
+    *,
+    device: Device,
+    requested_by,
+    action: str,
+    reason: str,
+    ttl_seconds: int | None = None,
+    idempotency_key: str | None = None,
+    request=None,
+) -> tuple[Command, bool]:
     """Stores a command (queued) and sends it after commit. Returns (command, created).
 
     The same Idempotency-Key from the same person for the same device returns the first command.
@@ -71,21 +84,35 @@ def command_create(*, device: Device, requested_by, action: str, reason: str, tt
     ttl = ttl_seconds or conf.default_ttl()
     fingerprint = _fingerprint(action=action, reason=reason, ttl_seconds=ttl)
     if idempotency_key:
-        existing = Command.objects.filter(requested_by=requested_by, device=device,
-                                          idempotency_key=idempotency_key).first()
+        existing = Command.objects.filter(
+            requested_by=requested_by, device=device, idempotency_key=idempotency_key
+        ).first()
         if existing is not None:
             return _replay(existing, fingerprint)
     if device.revoked:
         raise Conflict("This device is revoked; it can no longer be commanded.", code="device_revoked")
     now = timezone.now()
-    command = Command(device=device, requested_by=requested_by, action=action, reason=reason, ttl_seconds=ttl,
-                      created_at=now, expires_at=now + timedelta(seconds=ttl),
-                      idempotency_key=idempotency_key or None, request_fingerprint=fingerprint)
+    command = Command(
+        device=device,
+        requested_by=requested_by,
+        action=action,
+        reason=reason,
+        ttl_seconds=ttl,
+        created_at=now,
+        expires_at=now + timedelta(seconds=ttl),
+        idempotency_key=idempotency_key or None,
+        request_fingerprint=fingerprint,
+    )
     try:
         with transaction.atomic():
             command.save(force_insert=True)
-            audit_record(action="command.create", actor=requested_by, obj=command, request=request,
-                         details=_details(command, ttl_seconds=ttl, device_kind=device.kind))
+            audit_record(
+                action="command.create",
+                actor=requested_by,
+                obj=command,
+                request=request,
+                details=_details(command, ttl_seconds=ttl, device_kind=device.kind),
+            )
             _publish(command, to_device=True)
             if device.kind == DeviceKind.PHONE and device.push_token:
                 from .tasks import command_wake_phone
@@ -108,8 +135,18 @@ def _enqueue(task, *args) -> None:
         log.exception("could not queue %s%r", task.name, args)
 
 
-def _transition(*, command_id, device=None, from_states, to: str, actor, request=None,
-                extra_filter: dict | None = None, details: dict | None = None, **updates) -> Command | None:
+def _transition(
+    *,
+    command_id,
+    device=None,
+    from_states,
+    to: str,
+    actor,
+    request=None,
+    extra_filter: dict | None = None,
+    details: dict | None = None,
+    **updates,
+) -> Command | None:
     """Moves one command from one of `from_states` to `to`; None when its state did not allow it."""
     queryset = Command.objects.filter(pk=command_id, state__in=from_states, **(extra_filter or {}))
     if device is not None:
@@ -118,13 +155,19 @@ def _transition(*, command_id, device=None, from_states, to: str, actor, request
         if not queryset.update(state=to, **updates):
             return None
         command = Command.objects.select_related("device").get(pk=command_id)
-        audit_record(action=f"command.{to}", actor=actor, obj=command, request=request,
-                     details=_details(command, **(details or {})))
+        audit_record(
+            action=f"command.{to}",
+            actor=actor,
+            obj=command,
+            request=request,
+            details=_details(command, **(details or {})),
+        )
         _publish(command)
     return command
 
 
 # Sending -------------------------------------------------------------------------------------
+
 
 def command_claim_send(*, command_id, device: Device) -> str | None:
     """Decides, right before a frame goes out, whether a command may be sent to this device.
@@ -137,11 +180,13 @@ def command_claim_send(*, command_id, device: Device) -> str | None:
     """
     now = timezone.now()
     sendable = Command.objects.filter(pk=command_id, device=device, expires_at__gt=now)
-    if sendable.filter(state=CommandState.QUEUED).update(state=CommandState.SENT, sent_at=now, last_sent_at=now,
-                                                        send_count=F("send_count") + 1):
+    if sendable.filter(state=CommandState.QUEUED).update(
+        state=CommandState.SENT, sent_at=now, last_sent_at=now, send_count=F("send_count") + 1
+    ):
         return "first"
     if sendable.filter(state__in=(CommandState.SENT, CommandState.DELIVERED)).update(
-            last_sent_at=now, send_count=F("send_count") + 1):
+        last_sent_at=now, send_count=F("send_count") + 1
+    ):
         return "again"
     command_expire(command_id=command_id, now=now)  # past its TTL and the task has not run yet
     return None
@@ -176,9 +221,15 @@ def _late_report(*, command_id, device: Device, kind: str, details: dict) -> str
 def command_ack(*, command_id, device: Device) -> str | None:
     """The device received the command: sent -> delivered. Duplicates change nothing."""
     now = timezone.now()
-    done = _transition(command_id=command_id, device=device, from_states=UNACKED_STATES,
-                       to=CommandState.DELIVERED, actor=device,
-                       delivered_at=now, sent_at=Coalesce("sent_at", now))
+    done = _transition(
+        command_id=command_id,
+        device=device,
+        from_states=UNACKED_STATES,
+        to=CommandState.DELIVERED,
+        actor=device,
+        delivered_at=now,
+        sent_at=Coalesce("sent_at", now),
+    )
     if done is not None:
         return None
     return _late_report(command_id=command_id, device=device, kind="ack", details={})
@@ -189,9 +240,18 @@ def command_result(*, command_id, device: Device, ok: bool, error: str = "") -> 
     now = timezone.now()
     to = CommandState.SUCCEEDED if ok else CommandState.FAILED
     error = "" if ok else (error or "The device reported a failure without a message.")
-    done = _transition(command_id=command_id, device=device, from_states=OPEN_STATES, to=to, actor=device,
-                       details={"ok": ok, "error": error}, finished_at=now, error=error,
-                       delivered_at=Coalesce("delivered_at", now), sent_at=Coalesce("sent_at", now))
+    done = _transition(
+        command_id=command_id,
+        device=device,
+        from_states=OPEN_STATES,
+        to=to,
+        actor=device,
+        details={"ok": ok, "error": error},
+        finished_at=now,
+        error=error,
+        delivered_at=Coalesce("delivered_at", now),
+        sent_at=Coalesce("sent_at", now),
+    )
     if done is not None:
         if ok and done.device.officer_id:
             from .tasks import command_notify_officer
@@ -203,24 +263,39 @@ def command_result(*, command_id, device: Device, ok: bool, error: str = "") -> 
 
 # Operator and system ---------------------------------------------------------------------------
 
+
 def command_cancel(*, command: Command, user, request=None) -> Command:
     """Cancels a command the device has not acknowledged yet; afterwards it is 409."""
     command_expire_if_due(command=command)  # past its TTL: expired, not cancellable
     now = timezone.now()
-    done = _transition(command_id=command.pk, from_states=UNACKED_STATES, to=CommandState.CANCELLED, actor=user,
-                       request=request, finished_at=now, cancelled_by=user)
+    done = _transition(
+        command_id=command.pk,
+        from_states=UNACKED_STATES,
+        to=CommandState.CANCELLED,
+        actor=user,
+        request=request,
+        finished_at=now,
+        cancelled_by=user,
+    )
     if done is None:
         state = Command.objects.values_list("state", flat=True).get(pk=command.pk)
-        raise Conflict(f"The command is {state}; only a queued or sent command can be cancelled.",
-                       code="command_not_cancellable")
+        raise Conflict(
+            f"The command is {state}; only a queued or sent command can be cancelled.", code="command_not_cancellable"
+        )
     return done
 
 
 def command_expire(*, command_id, now=None) -> Command | None:
     """An unacknowledged command past its expiry becomes expired (and is never sent after that)."""
     now = now or timezone.now()
-    return _transition(command_id=command_id, from_states=UNACKED_STATES, to=CommandState.EXPIRED, actor=None,
-                       extra_filter={"expires_at__lte": now}, finished_at=now)
+    return _transition(
+        command_id=command_id,
+        from_states=UNACKED_STATES,
+        to=CommandState.EXPIRED,
+        actor=None,
+        extra_filter={"expires_at__lte": now},
+        finished_at=now,
+    )
 
 
 def command_expire_if_due(*, command: Command) -> Command:
@@ -233,8 +308,9 @@ def command_expire_if_due(*, command: Command) -> Command:
 def device_commands_expire_due(*, device: Device) -> None:
     """command_expire_if_due for every command of one device (before listing them)."""
     now = timezone.now()
-    for command_id in Command.objects.filter(device=device, state__in=UNACKED_STATES,
-                                             expires_at__lte=now).values_list("id", flat=True):
+    for command_id in Command.objects.filter(device=device, state__in=UNACKED_STATES, expires_at__lte=now).values_list(
+        "id", flat=True
+    ):
         command_expire(command_id=command_id, now=now)
 
 
@@ -244,18 +320,31 @@ def command_expire_due(*, now=None, limit: int | None = None) -> dict:
     now = now or timezone.now()
     limit = limit or conf.expire_batch()
     expired = 0
-    for command_id in (Command.objects.filter(state__in=UNACKED_STATES, expires_at__lte=now)
-                       .order_by("expires_at").values_list("id", flat=True)[:limit]):
+    for command_id in (
+        Command.objects.filter(state__in=UNACKED_STATES, expires_at__lte=now)
+        .order_by("expires_at")
+        .values_list("id", flat=True)[:limit]
+    ):
         if command_expire(command_id=command_id, now=now):
             expired += 1
     silent = 0
     cutoff = now - timedelta(seconds=conf.result_grace_seconds())
     message = "The device acknowledged the command but reported no result in time."
-    for command_id in (Command.objects.filter(state=CommandState.DELIVERED, expires_at__lte=cutoff)
-                       .order_by("expires_at").values_list("id", flat=True)[:limit]):
-        if _transition(command_id=command_id, from_states=(CommandState.DELIVERED,), to=CommandState.FAILED,
-                       actor=None, extra_filter={"expires_at__lte": cutoff}, finished_at=now,
-                       error=message, details={"error": message}):
+    for command_id in (
+        Command.objects.filter(state=CommandState.DELIVERED, expires_at__lte=cutoff)
+        .order_by("expires_at")
+        .values_list("id", flat=True)[:limit]
+    ):
+        if _transition(
+            command_id=command_id,
+            from_states=(CommandState.DELIVERED,),
+            to=CommandState.FAILED,
+            actor=None,
+            extra_filter={"expires_at__lte": cutoff},
+            finished_at=now,
+            error=message,
+            details={"error": message},
+        ):
             silent += 1
     return {"expired": expired, "failed_without_result": silent}
 
@@ -264,6 +353,7 @@ ACTION_WORDS = {CommandAction.START_RECORDING: "started", CommandAction.STOP_REC
 
 
 # Pushes (run from tasks, after commit) ---------------------------------------------------------
+
 
 def _push(messages: list) -> list:
     from apps.briefings import push
@@ -291,10 +381,15 @@ def command_wake_phone(*, command_id) -> list:
     device = command.device
     if device.revoked or not device.push_token:
         return []
-    data = {"type": "command", "command_id": str(command.id), "action": command.action,
-            "expires_at": command.expires_at.isoformat()}
-    return _push([PushMessage(token=device.push_token, data=data, priority="high",
-                              collapse_key=f"command-{command.id}")])
+    data = {
+        "type": "command",
+        "command_id": str(command.id),
+        "action": command.action,
+        "expires_at": command.expires_at.isoformat(),
+    }
+    return _push(
+        [PushMessage(token=device.push_token, data=data, priority="high", collapse_key=f"command-{command.id}")]
+    )
 
 
 def command_notice_text(command: Command) -> tuple[str, str]:
@@ -315,13 +410,21 @@ def command_notify_officer(*, command_id) -> list:
     command = Command.objects.select_related("device", "requested_by").filter(pk=command_id).first()
     if command is None or command.state != CommandState.SUCCEEDED or not command.device.officer_id:
         return []
-    phones = Device.objects.filter(officer_id=command.device.officer_id, kind=DeviceKind.PHONE,
-                                   revoked_at__isnull=True, push_token__isnull=False).exclude(push_token="")
+    phones = Device.objects.filter(
+        officer_id=command.device.officer_id, kind=DeviceKind.PHONE, revoked_at__isnull=True, push_token__isnull=False
+    ).exclude(push_token="")
     title, body = command_notice_text(command)
-    data = {"type": "command.notice", "command_id": str(command.id), "device_id": str(command.device_id),
-            "action": command.action, "requested_by": str(command.requested_by_id),
-            "requested_by_name": command.requested_by.full_name or command.requested_by.get_username(),
-            "reason": command.reason, "at": (command.finished_at or command.created_at).isoformat()}
-    messages = [PushMessage(token=phone.push_token, data=data, title=title, body=body, priority="high")
-                for phone in phones]
+    data = {
+        "type": "command.notice",
+        "command_id": str(command.id),
+        "device_id": str(command.device_id),
+        "action": command.action,
+        "requested_by": str(command.requested_by_id),
+        "requested_by_name": command.requested_by.full_name or command.requested_by.get_username(),
+        "reason": command.reason,
+        "at": (command.finished_at or command.created_at).isoformat(),
+    }
+    messages = [
+        PushMessage(token=phone.push_token, data=data, title=title, body=body, priority="high") for phone in phones
+    ]
     return _push(messages)

@@ -20,8 +20,15 @@ class ApplicationError(Exception):
     status = 400
     code = "bad_request"
 
-    def __init__(self, message: str, *, code: str | None = None, fields: dict | None = None,
-                 status: int | None = None, headers: dict | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str | None = None,
+        fields: dict | None = None,
+        status: int | None = None,
+        headers: dict | None = None,
+    ) -> None:
         super().__init__(message)
         self.message = message
         if code:
@@ -74,8 +81,9 @@ def envelope(code: str, message: str, fields: dict | None = None) -> dict:
     return {"error": body}
 
 
-def error_response(status: int, code: str, message: str, fields: dict | None = None,
-                   headers: dict | None = None) -> JsonResponse:
+def error_response(
+    status: int, code: str, message: str, fields: dict | None = None, headers: dict | None = None
+) -> JsonResponse:
     response = JsonResponse(envelope(code, message, fields), status=status)
     for key, value in (headers or {}).items():
         response[key] = value

@@ -17,6 +17,9 @@ def audit_verify() -> dict:
     problems = [problem.message for problem in verdict.problems]
     if problems:
         log.error("audit trail broken: %s", "; ".join(problems[:10]))
-    audit_record(action="audit.verified", outcome="success" if verdict.ok else "failure",
-                 details={"checked": verdict.checked, "problems": problems[:50]})
+    audit_record(
+        action="audit.verified",
+        outcome="success" if verdict.ok else "failure",
+        details={"checked": verdict.checked, "problems": problems[:50]},
+    )
     return {"checked": verdict.checked, "ok": verdict.ok}

@@ -28,19 +28,63 @@ class AssignmentInline(admin.TabularInline):
 
 @admin.register(Device)
 class DeviceAdmin(admin.ModelAdmin):
-    list_display = ("serial", "kind", "label", "model", "officer", "online", "last_seen", "battery_pct",
-                    "recording", "enrolled_at", "revoked_at")
+    list_display = (
+        "serial",
+        "kind",
+        "label",
+        "model",
+        "officer",
+        "online",
+        "last_seen",
+        "battery_pct",
+        "recording",
+        "enrolled_at",
+        "revoked_at",
+    )
     list_filter = ("kind", "online", "recording", ("revoked_at", admin.EmptyFieldListFilter))
     search_fields = ("serial", "label", "model", "officer__username", "officer__full_name")
     ordering = ("kind", "serial")
     inlines = [AssignmentInline]
     actions = ["issue_enrollment_code", "revoke_devices", "unassign_devices"]
-    fields = ("kind", "serial", "model", "label", "firmware", "officer", "created_at", "enrolled_at",
-              "enrollment_expires_at", "revoked_at", "online", "last_seen", "recording", "battery_pct",
-              "storage_free_mb", "lat", "lon", "accuracy_m", "location_at", "push_token_updated_at")
-    readonly_fields = ("officer", "created_at", "enrolled_at", "enrollment_expires_at", "revoked_at", "online",
-                       "last_seen", "recording", "battery_pct", "storage_free_mb", "lat", "lon", "accuracy_m",
-                       "location_at", "push_token_updated_at")
+    fields = (
+        "kind",
+        "serial",
+        "model",
+        "label",
+        "firmware",
+        "officer",
+        "created_at",
+        "enrolled_at",
+        "enrollment_expires_at",
+        "revoked_at",
+        "online",
+        "last_seen",
+        "recording",
+        "battery_pct",
+        "storage_free_mb",
+        "lat",
+        "lon",
+        "accuracy_m",
+        "location_at",
+        "push_token_updated_at",
+    )
+    readonly_fields = (
+        "officer",
+        "created_at",
+        "enrolled_at",
+        "enrollment_expires_at",
+        "revoked_at",
+        "online",
+        "last_seen",
+        "recording",
+        "battery_pct",
+        "storage_free_mb",
+        "lat",
+        "lon",
+        "accuracy_m",
+        "location_at",
+        "push_token_updated_at",
+    )
 
     def get_inlines(self, request, obj=None):
         return self.inlines if obj else []  # a new device has no history yet
@@ -53,13 +97,22 @@ class DeviceAdmin(admin.ModelAdmin):
         if change:
             super().save_model(request, obj, form, change)
             return
-        device, code = services.device_register(kind=obj.kind, serial=obj.serial, model=obj.model,
-                                                label=obj.label, firmware=obj.firmware,
-                                                actor=request.user, request=request)
+        device, code = services.device_register(
+            kind=obj.kind,
+            serial=obj.serial,
+            model=obj.model,
+            label=obj.label,
+            firmware=obj.firmware,
+            actor=request.user,
+            request=request,
+        )
         obj.pk = device.pk
         obj._state.adding = False
-        messages.warning(request, f"Enrollment code for {device.serial}: {code} (shown once; valid until "
-                                  f"{device.enrollment_expires_at:%Y-%m-%d %H:%M} UTC).")
+        messages.warning(
+            request,
+            f"Enrollment code for {device.serial}: {code} (shown once; valid until "
+            f"{device.enrollment_expires_at:%Y-%m-%d %H:%M} UTC).",
+        )
 
     def has_delete_permission(self, request, obj=None):
         return False  # revoke instead: the history of a device is evidence

@@ -88,8 +88,9 @@ class EnrollmentCodeApi(APIView):
         device = _device_for_it(device_id)
         code = services.enrollment_reissue(device=device, actor=request.user, request=request)
         device.refresh_from_db(fields=["enrollment_expires_at"])
-        return Response(EnrollmentCodeOut({"enrollment_code": code,
-                                           "enrollment_expires_at": device.enrollment_expires_at}).data)
+        return Response(
+            EnrollmentCodeOut({"enrollment_code": code, "enrollment_expires_at": device.enrollment_expires_at}).data
+        )
 
 
 class EnrollApi(APIView):
@@ -111,8 +112,12 @@ class AssignApi(APIView):
     def post(self, request, device_id):
         data = AssignIn(data=request.data)
         data.is_valid(raise_exception=True)
-        device = services.device_assign(device=_device_for_it(device_id), officer_id=data.validated_data["officer"],
-                                        actor=request.user, request=request)
+        device = services.device_assign(
+            device=_device_for_it(device_id),
+            officer_id=data.validated_data["officer"],
+            actor=request.user,
+            request=request,
+        )
         return Response(_out(device))
 
 

@@ -31,8 +31,9 @@ class Device(models.Model):
     token_hash = models.CharField(max_length=64, null=True, blank=True, unique=True)
 
     # Current assignee; the history is in Assignment.
-    officer = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
-                                related_name="devices")
+    officer = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="devices"
+    )
 
     # FCM registration token (phones).
     push_token = models.CharField(max_length=4096, null=True, blank=True)
@@ -80,16 +81,19 @@ class Assignment(models.Model):
     officer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="assignments")
     started_at = models.DateTimeField(default=timezone.now)
     ended_at = models.DateTimeField(null=True, blank=True)
-    assigned_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
-                                    related_name="+")
-    ended_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
-                                 related_name="+")
+    assigned_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    ended_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
 
     class Meta:
         indexes = [models.Index(fields=["device", "started_at"], name="assignment_device_start")]
         constraints = [
-            models.UniqueConstraint(fields=["device"], condition=models.Q(ended_at__isnull=True),
-                                    name="assignment_one_open_per_device"),
+            models.UniqueConstraint(
+                fields=["device"], condition=models.Q(ended_at__isnull=True), name="assignment_one_open_per_device"
+            ),
         ]
         ordering = ["-started_at"]
 

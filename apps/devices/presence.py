@@ -39,6 +39,7 @@ def key(device_id) -> str:
 
 # Validation -----------------------------------------------------------------------------------
 
+
 def _is_number(value) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
@@ -71,13 +72,18 @@ def parse_status(frame: dict) -> tuple[dict | None, str | None]:
             return None, "status.location.lon must be a number from -180 to 180."
         if accuracy is not None and (not _is_number(accuracy) or accuracy < 0):
             return None, "status.location.accuracy_m must be a number of at least 0."
-        fields.update(lat=float(lat), lon=float(lon), accuracy_m=None if accuracy is None else float(accuracy),
-                      location_at=time.time())
+        fields.update(
+            lat=float(lat),
+            lon=float(lon),
+            accuracy_m=None if accuracy is None else float(accuracy),
+            location_at=time.time(),
+        )
     return fields, None
 
 
 # The live copy ------------------------------------------------------------------------------
 # Values are kept encoded as strings (as Redis holds them): "" stands for null, times are epochs.
+
 
 def _encode(fields: dict) -> dict[str, str]:
     out = {}
@@ -160,8 +166,9 @@ class RedisStore:
         loop = asyncio.get_running_loop()
         client = self._async.get(loop)
         if client is None:
-            pool = aioredis.BlockingConnectionPool.from_url(self.url, max_connections=32, timeout=None,
-                                                            decode_responses=True)
+            pool = aioredis.BlockingConnectionPool.from_url(
+                self.url, max_connections=32, timeout=None, decode_responses=True
+            )
             client = self._async[loop] = aioredis.Redis(connection_pool=pool)
         return client
 
@@ -228,6 +235,7 @@ def store() -> MemoryStore | RedisStore:
 
 # Reading: the live copy merged over the stored row -----------------------------------------
 
+
 def is_fresh(last_seen: datetime | None, now: float | None = None) -> bool:
     if last_seen is None:
         return False
@@ -264,6 +272,7 @@ def merge_live(devices: list) -> list:
 
 
 # Writing: the websocket side ---------------------------------------------------------------
+
 
 class _Local:
     """What this process knows about a device it holds a socket for. The presence values live
@@ -311,8 +320,10 @@ def _write_rows(batch: dict[str, dict]) -> dict[str, tuple]:
     with transaction.atomic():
         for device_id, fields in batch.items():
             Device.objects.filter(pk=device_id).update(**_db_fields(fields))
-    return {str(pk): (officer_id, label) for pk, officer_id, label in
-            Device.objects.filter(pk__in=list(batch)).values_list("pk", "officer_id", "label")}
+    return {
+        str(pk): (officer_id, label)
+        for pk, officer_id, label in Device.objects.filter(pk__in=list(batch)).values_list("pk", "officer_id", "label")
+    }
 
 
 async def _db_flush() -> None:
@@ -405,7 +416,8 @@ async def _console_send() -> None:
         payload = _console_payload(_console_pending.pop(device_id))
         try:
             await layer.group_send(
-                CONSOLE_GROUP, {"type": "console.event", "event": {"type": "device.status", "device": payload}})
+                CONSOLE_GROUP, {"type": "console.event", "event": {"type": "device.status", "device": payload}}
+            )
             stats["console_events"] += 1
         except Exception:
             log.exception("presence: console event failed")

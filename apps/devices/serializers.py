@@ -45,8 +45,12 @@ def device_payload(device) -> dict:
     presence path builds one per console event, so it must be cheap; reads no related rows."""
     location = None
     if device.lat is not None and device.lon is not None:
-        location = {"lat": float(device.lat), "lon": float(device.lon),
-                    "accuracy_m": _number(device.accuracy_m, float), "at": _time(device.location_at)}
+        location = {
+            "lat": float(device.lat),
+            "lon": float(device.lon),
+            "accuracy_m": _number(device.accuracy_m, float),
+            "at": _time(device.location_at),
+        }
     return {
         "id": str(device.pk),
         "kind": device.kind,
@@ -103,8 +107,11 @@ class DeviceRegisteredOut(DeviceOut):
     enrollment_expires_at = serializers.DateTimeField()
 
     def to_representation(self, instance) -> dict:
-        return {**device_payload(instance), "enrollment_code": instance.enrollment_code,
-                "enrollment_expires_at": _time(instance.enrollment_expires_at)}
+        return {
+            **device_payload(instance),
+            "enrollment_code": instance.enrollment_code,
+            "enrollment_expires_at": _time(instance.enrollment_expires_at),
+        }
 
 
 class EnrollmentCodeOut(serializers.Serializer):
@@ -115,8 +122,9 @@ class EnrollmentCodeOut(serializers.Serializer):
 class DeviceCreateIn(serializers.Serializer):
     kind = serializers.ChoiceField(choices=DeviceKind.values)
     # as printed on the device: any visible characters (and inner spaces), no control characters
-    serial = StrictRegexField(r"^[^\x00-\x1f\x7f]+$", max_length=64,
-                              error_messages={"invalid": "A serial has no control characters."})
+    serial = StrictRegexField(
+        r"^[^\x00-\x1f\x7f]+$", max_length=64, error_messages={"invalid": "A serial has no control characters."}
+    )
     model = StrictCharField(max_length=64, required=False, allow_blank=True, default="")
     label = StrictCharField(max_length=64, required=False, allow_blank=True, default="")
     firmware = StrictCharField(max_length=64, required=False, allow_blank=True, default="")

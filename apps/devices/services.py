@@ -57,8 +57,9 @@ def _console_update(device: Device) -> None:
 
 
 @transaction.atomic
-def device_register(*, kind: str, serial: str, model: str = "", label: str = "", firmware: str = "",
-                    actor=None, request=None) -> tuple[Device, str]:
+def device_register(
+    *, kind: str, serial: str, model: str = "", label: str = "", firmware: str = "", actor=None, request=None
+) -> tuple[Device, str]:
     """A new device and its first enrollment code (returned once, stored only hashed)."""
     if kind not in DeviceKind.values:
         raise InvalidInput(f"Unknown kind {kind!r}.", fields={"kind": ["Must be bodycam or phone."]})
@@ -69,9 +70,19 @@ def device_register(*, kind: str, serial: str, model: str = "", label: str = "",
             device.save(force_insert=True)
     except IntegrityError:
         raise Conflict(f"A {kind} with serial {serial!r} is already registered.", code="serial_taken") from None
-    audit_record(action="device.register", actor=actor, obj=device, request=request,
-                 details={"kind": kind, "serial": serial, "model": model, "label": label,
-                          "enrollment_expires_at": device.enrollment_expires_at})
+    audit_record(
+        action="device.register",
+        actor=actor,
+        obj=device,
+        request=request,
+        details={
+            "kind": kind,
+            "serial": serial,
+            "model": model,
+            "label": label,
+            "enrollment_expires_at": device.enrollment_expires_at,
+        },
+    )
     _console_update(device)
     return device, code
 
@@ -85,20 +96,34 @@ def enrollment_reissue(*, device: Device, actor=None, request=None) -> str:
         raise Conflict("This device is revoked; register it again to use it.", code="device_revoked")
     code = _issue_code(device)
     device.save(update_fields=["enrollment_code_hash", "enrollment_expires_at"])
-    audit_record(action="device.enrollment_code", actor=actor, obj=device, request=request,
-                 details={"enrollment_expires_at": device.enrollment_expires_at,
-                          "enrolled": bool(device.token_hash)})
+    audit_record(
+        action="device.enrollment_code",
+        actor=actor,
+        obj=device,
+        request=request,
+        details={"enrollment_expires_at": device.enrollment_expires_at, "enrolled": bool(device.token_hash)},
+    )
     return code
 
 
 def _throttle_wait(*, serial: str, source_ip: str | None, now: datetime) -> int:
     """Seconds until this serial and this address may try again (0: now)."""
     waits = [0]
-    checks = [(EnrollmentFailure.objects.filter(serial=serial), conf.enroll_max_failures_per_serial(),
-               conf.enroll_failure_window())]
+    checks = [
+        (
+            EnrollmentFailure.objects.filter(serial=serial),
+            conf.enroll_max_failures_per_serial(),
+            conf.enroll_failure_window(),
+        )
+    ]
     if source_ip:
-        checks.append((EnrollmentFailure.objects.filter(source_ip=source_ip), conf.enroll_max_failures_per_address(),
-                       conf.enroll_address_window()))
+        checks.append(
+            (
+                EnrollmentFailure.objects.filter(source_ip=source_ip),
+                conf.enroll_max_failures_per_address(),
+                conf.enroll_address_window(),
+            )
+        )
     for failures, limit, window in checks:
         recent = list(failures.filter(at__gt=now - window).order_by("-at").values_list("at", flat=True)[:limit])
         if len(recent) >= limit:
@@ -111,11 +136,18 @@ def _enroll_failed(*, serial: str, reason: str, device: Device | None, request) 
     source_ip = client_ip(request)
     with transaction.atomic():
         EnrollmentFailure.objects.create(serial=serial, source_ip=source_ip)
-        audit_record(action="device.enroll", outcome="failure", request=request,
-                     obj=device, object_type="device", object_id=device.pk if device else serial,
-                     details={"serial": serial, "reason": reason})
-    return Forbidden("The serial and enrollment code do not match a device waiting to enroll.",
-                     code="enrollment_failed")
+        audit_record(
+            action="device.enroll",
+            outcome="failure",
+            request=request,
+            obj=device,
+            object_type="device",
+            object_id=device.pk if device else serial,
+            details={"serial": serial, "reason": reason},
+        )
+    return Forbidden(
+        "The serial and enrollment code do not match a device waiting to enroll.", code="enrollment_failed"
+    )
 
 
 def device_enroll(*, serial: str, code: str, request=None) -> tuple[Device, str]:
@@ -128,8 +160,14 @@ def device_enroll(*, serial: str, code: str, request=None) -> tuple[Device, str]
     now = timezone.now()
     wait = _throttle_wait(serial=serial, source_ip=client_ip(request), now=now)
     if wait:
-        audit_record(action="device.enroll", outcome="throttled", request=request, object_type="device",
-                     object_id=serial, details={"serial": serial, "retry_after": wait})
+        audit_record(
+            action="device.enroll",
+            outcome="throttled",
+            request=request,
+            object_type="device",
+            object_id=serial,
+            details={"serial": serial, "retry_after": wait},
+        )
         raise TooManyRequests("Too many failed enrollments; try again later.", retry_after=wait)
     failure = None
     with transaction.atomic():
@@ -155,8 +193,13 @@ def device_enroll(*, serial: str, code: str, request=None) -> tuple[Device, str]
             matched.enrollment_expires_at = None
             matched.enrolled_at = now
             matched.save(update_fields=["token_hash", "enrollment_code_hash", "enrollment_expires_at", "enrolled_at"])
-            audit_record(action="device.enroll", actor=matched, obj=matched, request=request,
-                         details={"serial": serial, "replaced_token": replaced})
+            audit_record(
+                action="device.enroll",
+                actor=matched,
+                obj=matched,
+                request=request,
+                details={"serial": serial, "replaced_token": replaced},
+            )
             if replaced:
                 # a socket opened with the old token must not stay open
                 group_send_after_commit(device_group(matched.pk), {"type": "device.revoked", "reason": "re-enrolled"})
@@ -167,8 +210,10 @@ def device_enroll(*, serial: str, code: str, request=None) -> tuple[Device, str]
 def _officer(officer_id) -> User:
     officer = User.objects.filter(pk=officer_id).first()
     if officer is None or not officer.is_active or officer.effective_role != Role.OFFICER:
-        raise InvalidInput("Devices are assigned to active officers only.",
-                           fields={"officer": ["Not an active user with the officer role."]})
+        raise InvalidInput(
+            "Devices are assigned to active officers only.",
+            fields={"officer": ["Not an active user with the officer role."]},
+        )
     return officer
 
 
@@ -188,13 +233,22 @@ def device_assign(*, device: Device, officer_id, actor=None, request=None) -> De
         previous = current.officer_id
         current.ended_at, current.ended_by = now, actor if isinstance(actor, User) else None
         current.save(update_fields=["ended_at", "ended_by"])
-    Assignment.objects.create(device=device, officer=officer, started_at=now,
-                              assigned_by=actor if isinstance(actor, User) else None)
+    Assignment.objects.create(
+        device=device, officer=officer, started_at=now, assigned_by=actor if isinstance(actor, User) else None
+    )
     device.officer = officer
     device.save(update_fields=["officer"])
-    audit_record(action="device.assign", actor=actor, obj=device, request=request,
-                 details={"officer": str(officer.pk), "officer_username": officer.username,
-                          "previous_officer": str(previous) if previous else None})
+    audit_record(
+        action="device.assign",
+        actor=actor,
+        obj=device,
+        request=request,
+        details={
+            "officer": str(officer.pk),
+            "officer_username": officer.username,
+            "previous_officer": str(previous) if previous else None,
+        },
+    )
     _console_update(device)
     return device
 
@@ -212,8 +266,13 @@ def device_unassign(*, device: Device, actor=None, request=None) -> Device:
     previous = device.officer_id
     device.officer = None
     device.save(update_fields=["officer"])
-    audit_record(action="device.unassign", actor=actor, obj=device, request=request,
-                 details={"officer": str(previous) if previous else None})
+    audit_record(
+        action="device.unassign",
+        actor=actor,
+        obj=device,
+        request=request,
+        details={"officer": str(previous) if previous else None},
+    )
     _console_update(device)
     return device
 
@@ -230,8 +289,13 @@ def device_revoke(*, device: Device, actor=None, request=None, reason: str = "")
     device.enrollment_expires_at = None
     device.online = False
     device.save(update_fields=["revoked_at", "enrollment_code_hash", "enrollment_expires_at", "online"])
-    audit_record(action="device.revoke", actor=actor, obj=device, request=request,
-                 details={"serial": device.serial, "kind": device.kind, "reason": reason})
+    audit_record(
+        action="device.revoke",
+        actor=actor,
+        obj=device,
+        request=request,
+        details={"serial": device.serial, "kind": device.kind, "reason": reason},
+    )
     group_send_after_commit(device_group(device.pk), {"type": "device.revoked"})
     _console_update(device)
     return device
@@ -244,24 +308,32 @@ def push_token_set(*, device: Device, token: str, request=None) -> Device:
     if not token:
         raise InvalidInput("The push token is blank.", fields={"token": ["This field may not be blank."]})
     if len(token) > conf.PUSH_TOKEN_MAX:
-        raise InvalidInput("The push token is too long.",
-                           fields={"token": [f"At most {conf.PUSH_TOKEN_MAX} characters."]})
+        raise InvalidInput(
+            "The push token is too long.", fields={"token": [f"At most {conf.PUSH_TOKEN_MAX} characters."]}
+        )
     digest = hashlib.sha256(token.encode()).hexdigest()
     device = Device.objects.select_for_update().get(pk=device.pk)
     moved_from = list(
-        Device.objects.select_for_update().filter(push_token_hash=digest).exclude(pk=device.pk)
+        Device.objects.select_for_update()
+        .filter(push_token_hash=digest)
+        .exclude(pk=device.pk)
         .values_list("pk", flat=True)
     )
     if moved_from:
-        Device.objects.filter(pk__in=moved_from).update(push_token=None, push_token_hash=None,
-                                                          push_token_updated_at=timezone.now())
+        Device.objects.filter(pk__in=moved_from).update(
+            push_token=None, push_token_hash=None, push_token_updated_at=timezone.now()
+        )
     changed = device.push_token_hash != digest
     device.push_token, device.push_token_hash = token, digest
     device.push_token_updated_at = timezone.now()
     device.save(update_fields=["push_token", "push_token_hash", "push_token_updated_at"])
-    audit_record(action="device.push_token", actor=device, obj=device, request=request,
-                 details={"token_sha256": digest[:16], "changed": changed,
-                          "moved_from": [str(pk) for pk in moved_from]})
+    audit_record(
+        action="device.push_token",
+        actor=device,
+        obj=device,
+        request=request,
+        details={"token_sha256": digest[:16], "changed": changed, "moved_from": [str(pk) for pk in moved_from]},
+    )
     return device
 
 

@@ -67,9 +67,13 @@ class DeviceState:
         return {"Authorization": f"Bearer {self.token}"}
 
     def status_frame(self) -> dict:
-        return {"type": "status", "recording": self.recording, "battery_pct": self.battery_pct,
-                "storage_free_mb": self.storage_free_mb,
-                "location": {"lat": round(self.lat, 6), "lon": round(self.lon, 6), "accuracy_m": self.accuracy_m}}
+        return {
+            "type": "status",
+            "recording": self.recording,
+            "battery_pct": self.battery_pct,
+            "storage_free_mb": self.storage_free_mb,
+            "location": {"lat": round(self.lat, 6), "lon": round(self.lon, 6), "accuracy_m": self.accuracy_m},
+        }
 
     def tick(self, center: tuple[float, float], rng: random.Random) -> None:
         """Time passes: the battery drains (a fresh one goes in when flat), the officer moves."""
@@ -86,8 +90,9 @@ class DeviceState:
 RecordingHook = Callable[[DeviceState, str, datetime, datetime], Awaitable[None] | None]
 
 
-async def on_recording_stopped(device_state: DeviceState, recording_id: str, started_at: datetime,
-                               ended_at: datetime) -> None:
+async def on_recording_stopped(
+    device_state: DeviceState, recording_id: str, started_at: datetime, ended_at: datetime
+) -> None:
     """Called once each time a simulated camera stops recording: the footage feature uploads the
     clip through the clips protocol (RTCC_SIM_CLIPS=false turns that off, e.g. in command benches)."""
     from apps.footage.client import upload_recording  # httpx only, no Django: uploads the clip
@@ -104,27 +109,45 @@ async def connect_device(base_url: str, token: str, **kwargs):
     """A device websocket as firmware opens it: Bearer header, no Origin, no compression."""
     from websockets.asyncio.client import connect
 
-    options = {"additional_headers": {"Authorization": f"Bearer {token}"}, "compression": None,
-               "proxy": None, "open_timeout": 20, "close_timeout": 2, "user_agent_header": "rtcc-simulator"}
+    options = {
+        "additional_headers": {"Authorization": f"Bearer {token}"},
+        "compression": None,
+        "proxy": None,
+        "open_timeout": 20,
+        "close_timeout": 2,
+        "user_agent_header": "rtcc-simulator",
+    }
     options.update(kwargs)
     return await connect(ws_url_for(base_url), **options)
 
 
 class ApiError(RuntimeError):
     def __init__(self, response: httpx.Response) -> None:
-        super().__init__(f"{response.request.method} {response.request.url.path}: {response.status_code} "
-                         f"{response.text[:300]}")
+        super().__init__(
+            f"{response.request.method} {response.request.url.path}: {response.status_code} {response.text[:300]}"
+        )
         self.status = response.status_code
 
 
 class Fleet:
     """N simulated devices against one server."""
 
-    def __init__(self, base_url: str, *, count: int, kind: str = "mixed", it_token: str | None = None,
-                 username: str | None = None, password: str | None = None, prefix: str = "SIM",
-                 status_interval: float = 10.0, center: tuple[float, float] = (40.7128, -74.0060),
-                 on_recording_stopped: RecordingHook | None = None, concurrency: int = 16,
-                 seed: int | None = None) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        count: int,
+        kind: str = "mixed",
+        it_token: str | None = None,
+        username: str | None = None,
+        password: str | None = None,
+        prefix: str = "SIM",
+        status_interval: float = 10.0,
+        center: tuple[float, float] = (40.7128, -74.0060),
+        on_recording_stopped: RecordingHook | None = None,
+        concurrency: int = 16,
+        seed: int | None = None,
+    ) -> None:
         if kind not in ("bodycam", "phone", "mixed"):
             raise ValueError("kind is bodycam, phone or mixed")
         self.base_url = base_url.rstrip("/")
@@ -178,8 +201,9 @@ class Fleet:
         if self.it_token is None:
             if not (self.username and self.password):
                 raise ValueError("give an IT token, or the username and password of an IT account")
-            body = await self._call("POST", "/api/v1/auth/token",
-                                    json={"username": self.username, "password": self.password})
+            body = await self._call(
+                "POST", "/api/v1/auth/token", json={"username": self.username, "password": self.password}
+            )
             self.it_token = body["token"]
         return self.it_token
 
@@ -192,25 +216,37 @@ class Fleet:
         kind = self.kind_of(index)
         serial = f"{self.prefix}-{kind}-{index + 1:05d}"
         try:
-            body = await self._call("POST", "/api/v1/devices", token=self.it_token,
-                                    json={"kind": kind, "serial": serial, "model": f"sim-{kind}",
-                                          "label": f"Sim {kind} {index + 1}"})
+            body = await self._call(
+                "POST",
+                "/api/v1/devices",
+                token=self.it_token,
+                json={"kind": kind, "serial": serial, "model": f"sim-{kind}", "label": f"Sim {kind} {index + 1}"},
+            )
             device_id, code = body["id"], body["enrollment_code"]
         except ApiError as exc:
             if exc.status != 409:
                 raise
             # registered by an earlier run: a fresh code re-enrolls it (its old token stops)
-            found = await self._call("GET", "/api/v1/devices", token=self.it_token,
-                                     params={"kind": kind, "serial": serial})
+            found = await self._call(
+                "GET", "/api/v1/devices", token=self.it_token, params={"kind": kind, "serial": serial}
+            )
             device_id = found["results"][0]["id"]
-            code = (await self._call("POST", f"/api/v1/devices/{device_id}/enrollment",
-                                     token=self.it_token))["enrollment_code"]
+            code = (await self._call("POST", f"/api/v1/devices/{device_id}/enrollment", token=self.it_token))[
+                "enrollment_code"
+            ]
         enrolled = await self._call("POST", "/api/v1/enroll", json={"serial": serial, "code": code})
-        state = DeviceState(id=enrolled["device_id"], serial=serial, kind=kind, token=enrolled["token"],
-                            base_url=self.base_url, http=self.http,
-                            battery_pct=self.rng.randint(40, 100), storage_free_mb=self.rng.randint(8_000, 64_000),
-                            lat=self.center[0] + self.rng.uniform(-0.005, 0.005),
-                            lon=self.center[1] + self.rng.uniform(-0.005, 0.005))
+        state = DeviceState(
+            id=enrolled["device_id"],
+            serial=serial,
+            kind=kind,
+            token=enrolled["token"],
+            base_url=self.base_url,
+            http=self.http,
+            battery_pct=self.rng.randint(40, 100),
+            storage_free_mb=self.rng.randint(8_000, 64_000),
+            lat=self.center[0] + self.rng.uniform(-0.005, 0.005),
+            lon=self.center[1] + self.rng.uniform(-0.005, 0.005),
+        )
         return state
 
     async def provision(self) -> list[DeviceState]:
@@ -235,8 +271,10 @@ class Fleet:
 
     def start(self) -> None:
         self._stop.clear()
-        self._tasks = [asyncio.get_running_loop().create_task(self._device_loop(state), name=f"sim-{state.serial}")
-                       for state in self.devices]
+        self._tasks = [
+            asyncio.get_running_loop().create_task(self._device_loop(state), name=f"sim-{state.serial}")
+            for state in self.devices
+        ]
 
     async def run(self, duration: float | None = None) -> None:
         """Connects every device and keeps it going, for `duration` seconds or until stopped."""
@@ -304,8 +342,9 @@ class Fleet:
                     with contextlib.suppress(Exception):
                         await ws.close()
                 if state.close_code in CLOSE_REFUSED:
-                    log.warning("%s: closed by the server with %s; stopping this device",
-                                state.serial, state.close_code)
+                    log.warning(
+                        "%s: closed by the server with %s; stopping this device", state.serial, state.close_code
+                    )
                     state.stopped = True
                     return
             await asyncio.sleep(backoff * self.rng.uniform(0.5, 1.0))
@@ -341,8 +380,7 @@ class Fleet:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await sender
 
-    async def handle_command(self, state: DeviceState, command: dict,
-                             send: Callable[[dict], Awaitable[None]]) -> None:
+    async def handle_command(self, state: DeviceState, command: dict, send: Callable[[dict], Awaitable[None]]) -> None:
         """PROTOCOL "Device websocket": ack, act once per command id, result, status."""
         command_id = command.get("id")
         if not isinstance(command_id, str):

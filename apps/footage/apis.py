@@ -20,12 +20,31 @@ from apps.devices.permissions import IsDevice
 from . import selectors, services
 from .serializers import ClipDeclareIn, ClipUploadOut, PartNumbersIn
 
-PartsOut = inline_serializer("ClipPartsOut", {"parts": serializers.ListField(child=inline_serializer("ClipPartUrl", {
-    "number": serializers.IntegerField(), "url": serializers.URLField(), "method": serializers.CharField(),
-    "headers": serializers.DictField(child=serializers.CharField()), "expires_at": serializers.DateTimeField()}))})
-UploadStatusOut = inline_serializer("ClipUploadStatus", {
-    "state": serializers.CharField(), "received": serializers.ListField(child=serializers.IntegerField()),
-    "missing": serializers.ListField(child=serializers.IntegerField())})
+PartsOut = inline_serializer(
+    "ClipPartsOut",
+    {
+        "parts": serializers.ListField(
+            child=inline_serializer(
+                "ClipPartUrl",
+                {
+                    "number": serializers.IntegerField(),
+                    "url": serializers.URLField(),
+                    "method": serializers.CharField(),
+                    "headers": serializers.DictField(child=serializers.CharField()),
+                    "expires_at": serializers.DateTimeField(),
+                },
+            )
+        )
+    },
+)
+UploadStatusOut = inline_serializer(
+    "ClipUploadStatus",
+    {
+        "state": serializers.CharField(),
+        "received": serializers.ListField(child=serializers.IntegerField()),
+        "missing": serializers.ListField(child=serializers.IntegerField()),
+    },
+)
 CompleteOut = inline_serializer("ClipCompleteOut", {"id": serializers.UUIDField(), "state": serializers.CharField()})
 
 

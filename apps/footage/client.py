@@ -87,14 +87,24 @@ def _file_range(path: str | Path, offset: int, length: int) -> Iterator[bytes]:
 def put_part(http: httpx.Client, part: dict, path: str | Path, offset: int, length: int) -> None:
     """PUTs one part's bytes from the file to its URL (S3 presigned or rtcc-signed), streamed."""
     headers = {**part.get("headers", {}), "Content-Length": str(length)}
-    response = http.request(part.get("method", "PUT"), part["url"], headers=headers,
-                            content=_file_range(path, offset, length))
+    response = http.request(
+        part.get("method", "PUT"), part["url"], headers=headers, content=_file_range(path, offset, length)
+    )
     if response.status_code >= 300:
         raise UploadError(f"part {part['number']}: HTTP {response.status_code} {response.text[:200]}")
 
 
-def put_parts(http: httpx.Client, parts: list[dict], path: str | Path, *, part_size: int, size: int,
-              parallel: int = 4, fail_after: int | None = None, on_part: Callable[[int], None] | None = None) -> int:
+def put_parts(
+    http: httpx.Client,
+    parts: list[dict],
+    path: str | Path,
+    *,
+    part_size: int,
+    size: int,
+    parallel: int = 4,
+    fail_after: int | None = None,
+    on_part: Callable[[int], None] | None = None,
+) -> int:
     """PUTs the parts `parallel` at a time; the number sent. Raises on the first failure, or
     InjectedFailure once `fail_after` parts are done."""
     sent, lock = 0, threading.Lock()
@@ -130,17 +140,25 @@ def put_parts(http: httpx.Client, parts: list[dict], path: str | Path, *, part_s
 class ClipUploader:
     """One device's uploads to one rtcc server."""
 
-    def __init__(self, base_url: str, token: str, *, parallel: int = 4, timeout: float = 120,
-                 http: httpx.Client | None = None, batch: int = 200) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        token: str,
+        *,
+        parallel: int = 4,
+        timeout: float = 120,
+        http: httpx.Client | None = None,
+        batch: int = 200,
+    ) -> None:
         self.base_url = base_url.rstrip("/")
         self.parallel = parallel
         self.batch = batch
         self.poll_max = 1.0  # longest pause between two status polls while waiting for verification
-        self.api = httpx.Client(base_url=self.base_url, headers={"Authorization": f"Bearer {token}"},
-                                timeout=timeout)
+        self.api = httpx.Client(base_url=self.base_url, headers={"Authorization": f"Bearer {token}"}, timeout=timeout)
         # Part PUTs carry no rtcc credentials: the URL is the grant.
-        self.http = http or httpx.Client(timeout=timeout, limits=httpx.Limits(max_connections=parallel * 2,
-                                                                               max_keepalive_connections=parallel))
+        self.http = http or httpx.Client(
+            timeout=timeout, limits=httpx.Limits(max_connections=parallel * 2, max_keepalive_connections=parallel)
+        )
 
     def close(self) -> None:
         self.api.close()
@@ -154,15 +172,34 @@ class ClipUploader:
 
     def _json(self, response: httpx.Response, *expected: int) -> dict:
         if response.status_code not in expected:
-            raise UploadError(f"{response.request.method} {response.request.url.path}: HTTP {response.status_code} "
-                              f"{response.text[:300]}")
+            raise UploadError(
+                f"{response.request.method} {response.request.url.path}: HTTP {response.status_code} "
+                f"{response.text[:300]}"
+            )
         return response.json()
 
-    def declare(self, *, recording_id: str, started_at: datetime, ended_at: datetime, size_bytes: int, sha256: str,
-                content_type: str = "video/mp4", trigger: str = "manual", command_id: str | None = None,
-                location: dict | None = None) -> tuple[dict, bool]:
-        body = {"recording_id": recording_id, "started_at": started_at.isoformat(), "ended_at": ended_at.isoformat(),
-                "size_bytes": size_bytes, "sha256": sha256, "content_type": content_type, "trigger": trigger}
+    def declare(
+        self,
+        *,
+        recording_id: str,
+        started_at: datetime,
+        ended_at: datetime,
+        size_bytes: int,
+        sha256: str,
+        content_type: str = "video/mp4",
+        trigger: str = "manual",
+        command_id: str | None = None,
+        location: dict | None = None,
+    ) -> tuple[dict, bool]:
+        body = {
+            "recording_id": recording_id,
+            "started_at": started_at.isoformat(),
+            "ended_at": ended_at.isoformat(),
+            "size_bytes": size_bytes,
+            "sha256": sha256,
+            "content_type": content_type,
+            "trigger": trigger,
+        }
         if command_id:
             body["command_id"] = str(command_id)
         if location:
@@ -173,7 +210,7 @@ class ClipUploader:
     def part_urls(self, clip_id: str, numbers: list[int]) -> list[dict]:
         parts: list[dict] = []
         for start in range(0, len(numbers), self.batch):
-            chunk = numbers[start:start + self.batch]
+            chunk = numbers[start : start + self.batch]
             response = self.api.post(f"/api/v1/clips/{clip_id}/parts", json={"numbers": chunk})
             parts.extend(self._json(response, 200)["parts"])
         return parts
@@ -197,19 +234,40 @@ class ClipUploader:
             time.sleep(delay)
             delay = min(delay * 1.5, self.poll_max)
 
-    def upload(self, path: str | Path, *, recording_id: str, started_at: datetime, ended_at: datetime,
-               sha256: str | None = None, content_type: str = "video/mp4", trigger: str = "manual",
-               command_id: str | None = None, location: dict | None = None, fail_after: int | None = None,
-               max_attempts: int = 5, wait_verified: bool = True, retry_delay: float = 0.2) -> UploadResult:
+    def upload(
+        self,
+        path: str | Path,
+        *,
+        recording_id: str,
+        started_at: datetime,
+        ended_at: datetime,
+        sha256: str | None = None,
+        content_type: str = "video/mp4",
+        trigger: str = "manual",
+        command_id: str | None = None,
+        location: dict | None = None,
+        fail_after: int | None = None,
+        max_attempts: int = 5,
+        wait_verified: bool = True,
+        retry_delay: float = 0.2,
+    ) -> UploadResult:
         """Uploads the file as one clip, resuming after failures; fail_after injects one failure."""
         timings: dict = {}
         t0 = time.perf_counter()
         size = os.path.getsize(path)
         if sha256 is None:
             size, sha256 = file_sha256(path)
-        clip, created = self.declare(recording_id=recording_id, started_at=started_at, ended_at=ended_at,
-                                     size_bytes=size, sha256=sha256, content_type=content_type, trigger=trigger,
-                                     command_id=command_id, location=location)
+        clip, created = self.declare(
+            recording_id=recording_id,
+            started_at=started_at,
+            ended_at=ended_at,
+            size_bytes=size,
+            sha256=sha256,
+            content_type=content_type,
+            trigger=trigger,
+            command_id=command_id,
+            location=location,
+        )
         clip_id, part_size = clip["id"], clip["part_size"]
         timings["declare"] = time.perf_counter() - t0
         attempts, counted = 0, []  # counted: one entry per part PUT (list.append is thread-safe)
@@ -219,22 +277,32 @@ class ClipUploader:
             if attempts > max_attempts:
                 raise UploadError(f"clip {clip_id}: still incomplete after {max_attempts} attempts")
             try:
-                missing = self.status(clip_id)["missing"] if attempts > 1 or not created else \
-                    list(range(1, clip["part_count"] + 1))
+                missing = (
+                    self.status(clip_id)["missing"]
+                    if attempts > 1 or not created
+                    else list(range(1, clip["part_count"] + 1))
+                )
                 # The injected failure (once): the link drops after `drop_at` parts of this attempt.
                 drop_at, fail_after, sent_now = fail_after, None, 0
                 # URLs batch by batch, just before their PUTs: a slow link never holds expired ones.
                 for start in range(0, len(missing), self.batch):
-                    numbers = missing[start:start + self.batch]
+                    numbers = missing[start : start + self.batch]
                     inject = None
                     if drop_at is not None and drop_at - sent_now < len(numbers):
                         inject, drop_at = drop_at - sent_now, None
                         if inject <= 0:
                             raise InjectedFailure(f"dropped after {sent_now} parts (injected)")
                     parts = self.part_urls(clip_id, numbers)
-                    sent_now += put_parts(self.http, parts, path, part_size=part_size, size=size,
-                                          parallel=self.parallel, fail_after=inject,
-                                          on_part=lambda _number: counted.append(1))
+                    sent_now += put_parts(
+                        self.http,
+                        parts,
+                        path,
+                        part_size=part_size,
+                        size=size,
+                        parallel=self.parallel,
+                        fail_after=inject,
+                        on_part=lambda _number: counted.append(1),
+                    )
                 code, body = self.complete(clip_id)
                 if code == 202:
                     state = body["state"]
@@ -246,8 +314,14 @@ class ClipUploader:
         if wait_verified and state == "verifying":
             state = self.wait(clip_id)
         timings["verified"] = time.perf_counter() - t0
-        return UploadResult(clip_id=clip_id, state=state, attempts=attempts, parts_sent=len(counted),
-                            redeclared=not created, timings=timings)
+        return UploadResult(
+            clip_id=clip_id,
+            state=state,
+            attempts=attempts,
+            parts_sent=len(counted),
+            redeclared=not created,
+            timings=timings,
+        )
 
 
 def _sim_sizes() -> tuple[int, int]:
@@ -272,7 +346,11 @@ async def upload_recording(device, recording_id: str, started_at: datetime, ende
     import tempfile
 
     if getattr(device, "kind", "bodycam") != "bodycam" or os.environ.get("RTCC_SIM_CLIPS", "true").lower() in {
-            "false", "0", "no", "off"}:
+        "false",
+        "0",
+        "no",
+        "off",
+    }:
         return None
     low, high = _sim_sizes()
     size = random.randint(low, high)
@@ -289,12 +367,24 @@ async def upload_recording(device, recording_id: str, started_at: datetime, ende
             with ClipUploader(device.base_url, device.token, parallel=2) as uploader:
                 # fail_after=1: the connection drops after the first part (a one-part clip cannot drop)
                 return uploader.upload(
-                    path, recording_id=recording_id, started_at=started_at, ended_at=ended_at, sha256=sha256,
-                    trigger="remote" if command_id else "manual", command_id=command_id, location=location,
-                    fail_after=1 if fail else None)
+                    path,
+                    recording_id=recording_id,
+                    started_at=started_at,
+                    ended_at=ended_at,
+                    sha256=sha256,
+                    trigger="remote" if command_id else "manual",
+                    command_id=command_id,
+                    location=location,
+                    fail_after=1 if fail else None,
+                )
 
     result = await asyncio.to_thread(run)
     logging.getLogger("rtcc.simulator").info(
-        "%s: clip %s (%d bytes) %s after %d attempt(s)", getattr(device, "serial", "?"), result.clip_id, size,
-        result.state, result.attempts)
+        "%s: clip %s (%d bytes) %s after %d attempt(s)",
+        getattr(device, "serial", "?"),
+        result.clip_id,
+        size,
+        result.state,
+        result.attempts,
+    )
     return result

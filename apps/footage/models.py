@@ -46,8 +46,9 @@ class Clip(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     device = models.ForeignKey("devices.Device", on_delete=models.PROTECT, related_name="clips")
     # The device's assignee at started_at (Assignment history), null when nobody had it.
-    officer = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
-                                related_name="clips")
+    officer = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="clips"
+    )
     recording_id = models.CharField(max_length=128)
     started_at = models.DateTimeField()
     ended_at = models.DateTimeField()
@@ -88,8 +89,9 @@ class Clip(models.Model):
     aborted_at = models.DateTimeField(null=True, blank=True)
     purged_at = models.DateTimeField(null=True, blank=True)
     # Records side (apps/footage/records.py): the tombstone's who and why, and what Object Lock holds.
-    purged_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
-                                  related_name="+")  # null: the periodic purge
+    purged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )  # null: the periodic purge
     purge_reason = models.CharField(max_length=500, blank=True, default="")
     object_lock_until = models.DateTimeField(null=True, blank=True)  # retention set on the stored object
     object_locked_at = models.DateTimeField(null=True, blank=True)  # last Object Lock sync, null: never
@@ -111,10 +113,14 @@ class Clip(models.Model):
             models.Index(fields=["started_at"], name="clip_started"),
             models.Index(fields=["retain_until"], name="clip_retain_until"),
             # Records side: what the periodic purge and the Object Lock sweep look for.
-            models.Index(fields=["retain_until"], name="clip_purge_due",
-                         condition=models.Q(state="available", legal_hold=False)),
-            models.Index(fields=["created_at"], name="clip_lock_pending",
-                         condition=models.Q(state="available", object_locked_at__isnull=True)),
+            models.Index(
+                fields=["retain_until"], name="clip_purge_due", condition=models.Q(state="available", legal_hold=False)
+            ),
+            models.Index(
+                fields=["created_at"],
+                name="clip_lock_pending",
+                condition=models.Q(state="available", object_locked_at__isnull=True),
+            ),
             models.Index(fields=["lat", "lon"], name="clip_lat_lon"),  # search near a point (bounding box)
         ]
 

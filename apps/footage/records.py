@@ -38,23 +38,30 @@ def _iso(value: datetime | None) -> str | None:
 
 # Categories ------------------------------------------------------------------------------------
 
-def category_create(*, actor, slug: str, name: str = "", retention_days: int | None = None,
-                    request=None) -> Category:
+
+def category_create(*, actor, slug: str, name: str = "", retention_days: int | None = None, request=None) -> Category:
     """A new category; its slug is unique (409 when taken)."""
     if Category.objects.filter(slug=slug).exists():
         raise Conflict(f"A category {slug!r} exists already.", code="category_exists")
     try:
         with transaction.atomic():
-            category = Category.objects.create(slug=slug, name=name or slug.replace("-", " ").replace("_", " ").title(),
-                                               retention_days=retention_days)
-            audit_record(action="category.create", actor=actor, obj=category, request=request,
-                         details={"slug": slug, "name": category.name, "retention_days": retention_days})
+            category = Category.objects.create(
+                slug=slug, name=name or slug.replace("-", " ").replace("_", " ").title(), retention_days=retention_days
+            )
+            audit_record(
+                action="category.create",
+                actor=actor,
+                obj=category,
+                request=request,
+                details={"slug": slug, "name": category.name, "retention_days": retention_days},
+            )
     except IntegrityError:
         raise Conflict(f"A category {slug!r} exists already.", code="category_exists") from None
     return category
 
 
 # Clip metadata and legal hold ------------------------------------------------------------------
+
 
 def _incident_exists(incident_id) -> bool:
     """apps.briefings' incidents, looked up by name so that footage does not import briefings."""
@@ -74,19 +81,23 @@ def clip_update(*, clip: Clip, actor, changes: dict, request=None) -> Clip:
     if "category" in changes:
         category = Category.objects.filter(slug=changes["category"]).first()
         if category is None:
-            raise InvalidInput(f"No category {changes['category']!r}.",
-                               fields={"category": ["No such category; see GET /api/v1/categories."]})
+            raise InvalidInput(
+                f"No category {changes['category']!r}.",
+                fields={"category": ["No such category; see GET /api/v1/categories."]},
+            )
     if changes.get("incident") is not None and not _incident_exists(changes["incident"]):
         raise InvalidInput("No such incident.", fields={"incident": ["No such incident."]})
     lock_changed = False
     with transaction.atomic():
         clip = Clip.objects.select_for_update().select_related("category").get(pk=clip.pk)
         if clip.state == ClipState.PURGED and category is not None and category.pk != clip.category_id:
-            raise Conflict("The clip's bytes are purged; its category no longer decides anything.",
-                           code="clip_purged")
-        before = {"category": clip.category.slug, "case_number": clip.case_number,
-                  "incident": str(clip.incident_id) if clip.incident_id else None,
-                  "retain_until": _iso(clip.retain_until)}
+            raise Conflict("The clip's bytes are purged; its category no longer decides anything.", code="clip_purged")
+        before = {
+            "category": clip.category.slug,
+            "case_number": clip.case_number,
+            "incident": str(clip.incident_id) if clip.incident_id else None,
+            "retain_until": _iso(clip.retain_until),
+        }
         if category is not None:
             clip.category = category
             clip.retain_until = retain_until_for(category=category, started_at=clip.started_at)
@@ -94,16 +105,27 @@ def clip_update(*, clip: Clip, actor, changes: dict, request=None) -> Clip:
             clip.case_number = changes["case_number"] or ""
         if "incident" in changes:
             clip.incident_id = changes["incident"]
-        after = {"category": clip.category.slug, "case_number": clip.case_number,
-                 "incident": str(clip.incident_id) if clip.incident_id else None,
-                 "retain_until": _iso(clip.retain_until)}
+        after = {
+            "category": clip.category.slug,
+            "case_number": clip.case_number,
+            "incident": str(clip.incident_id) if clip.incident_id else None,
+            "retain_until": _iso(clip.retain_until),
+        }
         if before == after:
             return clip
         clip.save(update_fields=["category", "retain_until", "case_number", "incident_id", "updated_at"])
         changed = sorted(k for k in after if before[k] != after[k])
-        audit_record(action="clip.update", actor=actor, obj=clip, request=request,
-                     details={"changed": changed, "before": {k: before[k] for k in changed},
-                              "after": {k: after[k] for k in changed}})
+        audit_record(
+            action="clip.update",
+            actor=actor,
+            obj=clip,
+            request=request,
+            details={
+                "changed": changed,
+                "before": {k: before[k] for k in changed},
+                "after": {k: after[k] for k in changed},
+            },
+        )
         _announce(clip)
         lock_changed = "retain_until" in changed
     if lock_changed:
@@ -116,15 +138,21 @@ def clip_set_hold(*, clip: Clip, actor, on: bool, reason: str, request=None) -> 
     with transaction.atomic():
         clip = Clip.objects.select_for_update().select_related("category").get(pk=clip.pk)
         if on and clip.state == ClipState.PURGED:
-            raise Conflict("The clip's bytes were purged before the hold; there is nothing left to hold.",
-                           code="clip_purged")
+            raise Conflict(
+                "The clip's bytes were purged before the hold; there is nothing left to hold.", code="clip_purged"
+            )
         was = clip.legal_hold
         if was != on:
             clip.legal_hold = on
             clip.save(update_fields=["legal_hold", "updated_at"])
             _announce(clip)
-        audit_record(action="clip.hold" if on else "clip.release", actor=actor, obj=clip, request=request,
-                     details={"reason": reason, "legal_hold": on, "changed": was != on})
+        audit_record(
+            action="clip.hold" if on else "clip.release",
+            actor=actor,
+            obj=clip,
+            request=request,
+            details={"reason": reason, "legal_hold": on, "changed": was != on},
+        )
     if was != on:
         _queue_object_lock(clip.pk)
     return clip
@@ -132,23 +160,39 @@ def clip_set_hold(*, clip: Clip, actor, on: bool, reason: str, request=None) -> 
 
 # Access links ----------------------------------------------------------------------------------
 
-def clip_access_link(*, clip: Clip, actor, reason: str, request=None, ttl: int | None = None,
-                     via: str = "access") -> dict:
+
+def clip_access_link(
+    *, clip: Clip, actor, reason: str, request=None, ttl: int | None = None, via: str = "access"
+) -> dict:
     """A short-lived link to the clip's bytes (presigned GET on S3, a signed rtcc URL on disk),
     recorded in the clip's custody with actor, reason and source address."""
     if clip.state != ClipState.AVAILABLE:
-        raise Conflict(f"The clip is {clip.state}; only an available clip can be retrieved.",
-                       code="clip_not_available")
+        raise Conflict(f"The clip is {clip.state}; only an available clip can be retrieved.", code="clip_not_available")
     ttl = records_conf.access_link_ttl() if ttl is None else ttl
     storage = get_storage()
     filename = clip_filename(clip)
     url = storage.url_for_get(clip.storage_key, expires_in=ttl, filename=filename, content_type=clip.content_type)
     expires_at = datetime.fromtimestamp(int(time.time()) + ttl, tz=UTC)
-    audit_record(action="clip.access", actor=actor, obj=clip, request=request, details={
-        "reason": reason, "via": via, "expires_at": expires_at.isoformat(), "storage": storage.name,
-        "sha256": clip.sha256})
-    return {"url": url, "expires_at": expires_at, "filename": filename, "sha256": clip.sha256,
-            "size_bytes": clip.size_bytes}
+    audit_record(
+        action="clip.access",
+        actor=actor,
+        obj=clip,
+        request=request,
+        details={
+            "reason": reason,
+            "via": via,
+            "expires_at": expires_at.isoformat(),
+            "storage": storage.name,
+            "sha256": clip.sha256,
+        },
+    )
+    return {
+        "url": url,
+        "expires_at": expires_at,
+        "filename": filename,
+        "sha256": clip.sha256,
+        "size_bytes": clip.size_bytes,
+    }
 
 
 def case_manifest(*, clips: list[Clip], actor, reason: str, case_number: str, request=None) -> dict:
@@ -160,22 +204,43 @@ def case_manifest(*, clips: list[Clip], actor, reason: str, case_number: str, re
         for clip in clips:
             link = None
             if clip.state == ClipState.AVAILABLE:
-                link = clip_access_link(clip=clip, actor=actor, reason=reason, request=request, ttl=ttl,
-                                        via=f"manifest:{case_number}")
-            entries.append({
-                "id": str(clip.pk), "filename": clip_filename(clip), "started_at": clip.started_at,
-                "ended_at": clip.ended_at, "duration_s": clip.duration_s, "officer": clip.officer_id,
-                "device": clip.device_id, "category": clip.category.slug, "state": clip.state,
-                "size_bytes": clip.size_bytes, "sha256": clip.sha256, "content_type": clip.content_type,
-                "url": link["url"] if link else None, "expires_at": link["expires_at"] if link else None})
-    return {"case_number": case_number, "generated_at": timezone.now(), "generated_by": actor.get_username(),
-            "reason": reason, "count": len(entries), "clips": entries}
+                link = clip_access_link(
+                    clip=clip, actor=actor, reason=reason, request=request, ttl=ttl, via=f"manifest:{case_number}"
+                )
+            entries.append(
+                {
+                    "id": str(clip.pk),
+                    "filename": clip_filename(clip),
+                    "started_at": clip.started_at,
+                    "ended_at": clip.ended_at,
+                    "duration_s": clip.duration_s,
+                    "officer": clip.officer_id,
+                    "device": clip.device_id,
+                    "category": clip.category.slug,
+                    "state": clip.state,
+                    "size_bytes": clip.size_bytes,
+                    "sha256": clip.sha256,
+                    "content_type": clip.content_type,
+                    "url": link["url"] if link else None,
+                    "expires_at": link["expires_at"] if link else None,
+                }
+            )
+    return {
+        "case_number": case_number,
+        "generated_at": timezone.now(),
+        "generated_by": actor.get_username(),
+        "reason": reason,
+        "count": len(entries),
+        "clips": entries,
+    }
 
 
 # Retention: purge to a tombstone ---------------------------------------------------------------
 
-def clip_purge(*, clip_id, actor: Any = None, reason: str, reviewed: bool = False, request=None,
-               now: datetime | None = None) -> Clip:
+
+def clip_purge(
+    *, clip_id, actor: Any = None, reason: str, reviewed: bool = False, request=None, now: datetime | None = None
+) -> Clip:
     """Deletes a clip's bytes and keeps its row as a tombstone (state purged; hash, size, who, why, when).
 
     The one way footage bytes are deleted, and it refuses: a held clip (ever); a clip whose retention
@@ -205,10 +270,22 @@ def clip_purge(*, clip_id, actor: Any = None, reason: str, reviewed: bool = Fals
         clip.purged_by = actor if getattr(actor, "is_authenticated", False) else None
         clip.purge_reason = reason[:500]
         clip.save(update_fields=["state", "purged_at", "purged_by", "purge_reason", "updated_at"])
-        audit_record(action="clip.purge", actor=actor, obj=clip, request=request, details={
-            "reason": reason, "reviewed": reviewed, "retain_until": _iso(clip.retain_until),
-            "category": clip.category.slug, "sha256": clip.sha256, "size_bytes": clip.size_bytes,
-            "storage_key": clip.storage_key, "storage": storage.name})
+        audit_record(
+            action="clip.purge",
+            actor=actor,
+            obj=clip,
+            request=request,
+            details={
+                "reason": reason,
+                "reviewed": reviewed,
+                "retain_until": _iso(clip.retain_until),
+                "category": clip.category.slug,
+                "sha256": clip.sha256,
+                "size_bytes": clip.size_bytes,
+                "storage_key": clip.storage_key,
+                "storage": storage.name,
+            },
+        )
         _announce(clip)
     return clip
 
@@ -231,6 +308,7 @@ def clips_purge_expired(*, now: datetime | None = None, limit: int | None = None
 
 # Object Lock -----------------------------------------------------------------------------------
 
+
 def _queue_object_lock(clip_id) -> None:
     from .records_tasks import clip_object_lock_sync
 
@@ -250,8 +328,12 @@ def clip_object_lock(*, clip_id) -> Clip | None:
     extend = retain is not None and retain > now and (clip.object_lock_until is None or retain > clip.object_lock_until)
     hold = clip.legal_hold or retain is None
     try:
-        storage.object_lock_apply(clip.storage_key, retain_until=retain if extend else None,
-                                  mode=records_conf.object_lock_mode(), legal_hold=hold)
+        storage.object_lock_apply(
+            clip.storage_key,
+            retain_until=retain if extend else None,
+            mode=records_conf.object_lock_mode(),
+            legal_hold=hold,
+        )
     except StorageError:
         log.exception("could not set Object Lock on clip %s", clip.pk)
         return clip
@@ -260,9 +342,16 @@ def clip_object_lock(*, clip_id) -> Clip | None:
         if extend:
             fields["object_lock_until"] = retain
         Clip.objects.filter(pk=clip.pk).update(**fields)
-        audit_record(action="clip.object_lock", actor=None, obj=clip, details={
-            "mode": records_conf.object_lock_mode(), "retain_until": _iso(retain if extend else clip.object_lock_until),
-            "legal_hold": hold})
+        audit_record(
+            action="clip.object_lock",
+            actor=None,
+            obj=clip,
+            details={
+                "mode": records_conf.object_lock_mode(),
+                "retain_until": _iso(retain if extend else clip.object_lock_until),
+                "legal_hold": hold,
+            },
+        )
     clip.refresh_from_db()
     return clip
 

@@ -38,32 +38,71 @@ class ClipRecordOut(ClipOut):
     """The contract's clip plus what a records clerk reads on it (recording, verification, tombstone)."""
 
     class Meta(ClipOut.Meta):
-        fields = [*ClipOut.Meta.fields, "recording_id", "content_type", "created_at", "verified_at",
-                  "purged_at", "purged_by", "purge_reason"]
+        fields = [
+            *ClipOut.Meta.fields,
+            "recording_id",
+            "content_type",
+            "created_at",
+            "verified_at",
+            "purged_at",
+            "purged_by",
+            "purge_reason",
+        ]
 
 
-AccessOut = inline_serializer("ClipAccessOut", {
-    "url": serializers.URLField(), "expires_at": serializers.DateTimeField(),
-    "filename": serializers.CharField(), "sha256": serializers.CharField(), "size_bytes": serializers.IntegerField()})
+AccessOut = inline_serializer(
+    "ClipAccessOut",
+    {
+        "url": serializers.URLField(),
+        "expires_at": serializers.DateTimeField(),
+        "filename": serializers.CharField(),
+        "sha256": serializers.CharField(),
+        "size_bytes": serializers.IntegerField(),
+    },
+)
 
-CustodyRowOut = inline_serializer("ClipCustodyEvent", {
-    "at": serializers.DateTimeField(), "actor": serializers.CharField(allow_null=True),
-    "action": serializers.CharField(), "detail": serializers.DictField(),
-    "actor_type": serializers.CharField(), "actor_label": serializers.CharField(),
-    "outcome": serializers.CharField(), "source_ip": serializers.CharField(allow_null=True),
-    "seq": serializers.IntegerField(), "verified": serializers.BooleanField()})
+CustodyRowOut = inline_serializer(
+    "ClipCustodyEvent",
+    {
+        "at": serializers.DateTimeField(),
+        "actor": serializers.CharField(allow_null=True),
+        "action": serializers.CharField(),
+        "detail": serializers.DictField(),
+        "actor_type": serializers.CharField(),
+        "actor_label": serializers.CharField(),
+        "outcome": serializers.CharField(),
+        "source_ip": serializers.CharField(allow_null=True),
+        "seq": serializers.IntegerField(),
+        "verified": serializers.BooleanField(),
+    },
+)
 
-CustodyPageOut = inline_serializer("ClipCustodyPage", {
-    "count": serializers.IntegerField(), "next": serializers.URLField(allow_null=True),
-    "previous": serializers.URLField(allow_null=True), "chain_intact": serializers.BooleanField(),
-    "results": CustodyRowOut})
+CustodyPageOut = inline_serializer(
+    "ClipCustodyPage",
+    {
+        "count": serializers.IntegerField(),
+        "next": serializers.URLField(allow_null=True),
+        "previous": serializers.URLField(allow_null=True),
+        "chain_intact": serializers.BooleanField(),
+        "results": CustodyRowOut,
+    },
+)
 
 
 def custody_row(row: records_selectors.CustodyEvent) -> dict:
     event = row.event
-    return {"at": event.at, "actor": event.actor_id or None, "action": event.action, "detail": event.details,
-            "actor_type": event.actor_type, "actor_label": event.actor_label, "outcome": event.outcome,
-            "source_ip": event.source_ip, "seq": event.seq, "verified": row.verified}
+    return {
+        "at": event.at,
+        "actor": event.actor_id or None,
+        "action": event.action,
+        "detail": event.details,
+        "actor_type": event.actor_type,
+        "actor_label": event.actor_label,
+        "outcome": event.outcome,
+        "source_ip": event.source_ip,
+        "seq": event.seq,
+        "verified": row.verified,
+    }
 
 
 # Input -----------------------------------------------------------------------------------------
@@ -81,14 +120,20 @@ class ClipPatchIn(serializers.Serializer):
     def validate(self, attrs):
         unknown = sorted(set(self.initial_data) - set(self.fields)) if isinstance(self.initial_data, dict) else []
         if unknown:
-            raise serializers.ValidationError({name: ["Not a field a clerk can change here (category, case_number, "
-                                                      "incident)."] for name in unknown})
+            raise serializers.ValidationError(
+                {name: ["Not a field a clerk can change here (category, case_number, incident)."] for name in unknown}
+            )
         return attrs
 
 
 class CategoryIn(serializers.Serializer):
-    slug = serializers.RegexField(r"^[a-z0-9]+(?:[-_][a-z0-9]+)*$", max_length=64, error_messages={
-        "invalid": "Use lower-case letters, digits, and single - or _ between them, e.g. traffic-stop."})
+    slug = serializers.RegexField(
+        r"^[a-z0-9]+(?:[-_][a-z0-9]+)*$",
+        max_length=64,
+        error_messages={
+            "invalid": "Use lower-case letters, digits, and single - or _ between them, e.g. traffic-stop."
+        },
+    )
     name = serializers.CharField(max_length=128, required=False, allow_blank=True)
     retention_days = serializers.IntegerField(min_value=1, max_value=36_525, required=False, allow_null=True)
 
@@ -164,23 +209,31 @@ class ClipSearchPagination(StandardPagination):
         return replace_query_param(url, self.page_query_param, self.number - 1)
 
     def get_paginated_response(self, data):
-        body = {"count": self.total, "next": self.get_next_link(), "previous": self.get_previous_link(),
-                "results": data}
+        body = {
+            "count": self.total,
+            "next": self.get_next_link(),
+            "previous": self.get_previous_link(),
+            "results": data,
+        }
         if not self.exact:
             body["count_exact"] = False
         return Response(body)
 
 
 SEARCH_PARAMETERS = [
-    OpenApiParameter("officer", OpenApiTypes.UUID), OpenApiParameter("device", OpenApiTypes.UUID),
-    OpenApiParameter("incident", OpenApiTypes.UUID), OpenApiParameter("case_number", str),
+    OpenApiParameter("officer", OpenApiTypes.UUID),
+    OpenApiParameter("device", OpenApiTypes.UUID),
+    OpenApiParameter("incident", OpenApiTypes.UUID),
+    OpenApiParameter("case_number", str),
     OpenApiParameter("category", str, description="A category slug (comma-separated for several)."),
     OpenApiParameter("trigger", str, description="manual, remote or auto (comma-separated for several)."),
     OpenApiParameter("state", str, description="uploading, verifying, available, corrupt, aborted, purged."),
     OpenApiParameter("from", OpenApiTypes.DATETIME, description="Clips recorded (overlapping) from this time."),
     OpenApiParameter("to", OpenApiTypes.DATETIME, description="Clips recorded (overlapping) up to this time."),
     OpenApiParameter("near", str, description="lat,lon,radius_m: clips recorded within radius_m metres."),
-    OpenApiParameter("lat", float), OpenApiParameter("lon", float), OpenApiParameter("radius_m", float),
+    OpenApiParameter("lat", float),
+    OpenApiParameter("lon", float),
+    OpenApiParameter("radius_m", float),
     OpenApiParameter("legal_hold", bool),
 ]
 
@@ -269,17 +322,21 @@ class ClipPurgeApi(APIView):
 
     permission_classes = [HasRole("clerk")]
 
-    @extend_schema(request=inline_serializer("ClipPurgeIn", {"reason": serializers.CharField(),
-                                                             "reviewed": serializers.BooleanField()}),
-                   responses=ClipRecordOut)
+    @extend_schema(
+        request=inline_serializer(
+            "ClipPurgeIn", {"reason": serializers.CharField(), "reviewed": serializers.BooleanField()}
+        ),
+        responses=ClipRecordOut,
+    )
     def post(self, request, clip_id):
         clip = clip_get(user=request.user, clip_id=clip_id)
         reason = _reason(request)
         reviewed = request.data.get("reviewed", False) if isinstance(request.data, dict) else False
         if not isinstance(reviewed, bool):
             raise InvalidInput("reviewed: Must be true or false.", fields={"reviewed": ["Must be true or false."]})
-        clip = records.clip_purge(clip_id=clip.pk, actor=request.user, reason=reason, reviewed=reviewed,
-                                  request=request)
+        clip = records.clip_purge(
+            clip_id=clip.pk, actor=request.user, reason=reason, reviewed=reviewed, request=request
+        )
         return Response(ClipRecordOut(clip).data)
 
 
@@ -303,8 +360,22 @@ class CategoriesApi(MethodPermissions, APIView):
 
 # Case manifest ---------------------------------------------------------------------------------
 
-MANIFEST_COLUMNS = ["id", "filename", "started_at", "ended_at", "duration_s", "officer", "device", "category",
-                    "state", "size_bytes", "sha256", "content_type", "url", "expires_at"]
+MANIFEST_COLUMNS = [
+    "id",
+    "filename",
+    "started_at",
+    "ended_at",
+    "duration_s",
+    "officer",
+    "device",
+    "category",
+    "state",
+    "size_bytes",
+    "sha256",
+    "content_type",
+    "url",
+    "expires_at",
+]
 
 
 def _text(value) -> str:
@@ -332,24 +403,39 @@ class CaseManifestApi(APIView):
     permission_classes = [HasRole("clerk")]
     content_negotiation_class = OwnFormatParameter
 
-    @extend_schema(parameters=[OpenApiParameter("reason", str, required=True),
-                               OpenApiParameter("format", str, enum=["json", "csv", "sha256"])],
-                   responses={(200, "application/json"): OpenApiTypes.OBJECT, (200, "text/csv"): OpenApiTypes.STR,
-                              (200, "text/plain"): OpenApiTypes.STR})
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("reason", str, required=True),
+            OpenApiParameter("format", str, enum=["json", "csv", "sha256"]),
+        ],
+        responses={
+            (200, "application/json"): OpenApiTypes.OBJECT,
+            (200, "text/csv"): OpenApiTypes.STR,
+            (200, "text/plain"): OpenApiTypes.STR,
+        },
+    )
     def get(self, request, case_number):
         unknown = sorted(set(request.query_params) - {"reason", "format"})
         if unknown:
-            raise InvalidInput(f"Unknown query parameter {unknown[0]!r}.",
-                               fields={name: ["Not a parameter of the manifest."] for name in unknown})
+            raise InvalidInput(
+                f"Unknown query parameter {unknown[0]!r}.",
+                fields={name: ["Not a parameter of the manifest."] for name in unknown},
+            )
         kind = request.query_params.get("format", "json") or "json"
         if kind not in {"json", "csv", "sha256"}:
-            raise InvalidInput("format: Must be json, csv or sha256.",
-                               fields={"format": ["Must be json, csv or sha256."]})
+            raise InvalidInput(
+                "format: Must be json, csv or sha256.", fields={"format": ["Must be json, csv or sha256."]}
+            )
         body = ReasonIn(data={"reason": request.query_params.get("reason", "")})
         body.is_valid(raise_exception=True)
         clips = records_selectors.case_clips(case_number=case_number)
-        manifest = records.case_manifest(clips=clips, actor=request.user, reason=body.validated_data["reason"],
-                                         case_number=case_number, request=request)
+        manifest = records.case_manifest(
+            clips=clips,
+            actor=request.user,
+            reason=body.validated_data["reason"],
+            case_number=case_number,
+            request=request,
+        )
         for entry in manifest["clips"]:
             if entry["url"]:
                 entry["url"] = _absolute(request, entry["url"])
@@ -486,8 +572,13 @@ def clip_bytes(request: HttpRequest, token: str):
         if clip is not None and start == 0:
             from apps.audit.services import audit_record
 
-            audit_record(action="clip.download", actor=None, obj=clip, request=request,
-                         details={"range": range_header, "bytes": length, "link": "signed"})
+            audit_record(
+                action="clip.download",
+                actor=None,
+                obj=clip,
+                request=request,
+                details={"range": range_header, "bytes": length, "link": "signed"},
+            )
     response["Content-Type"] = content_type or "application/octet-stream"
     response["Content-Length"] = str(length)
     response["Accept-Ranges"] = "bytes"

@@ -23,12 +23,27 @@ from .models import Category, Clip, ClipState, Trigger
 METRES_PER_DEGREE = 111_195.0  # one degree of latitude (mean Earth radius 6,371 km)
 
 # Query parameters of GET /clips besides pagination; anything else is refused (never silently ignored).
-SEARCH_PARAMS = {"officer", "device", "incident", "case_number", "category", "trigger", "state", "from", "to",
-                 "near", "lat", "lon", "radius_m", "legal_hold"}
+SEARCH_PARAMS = {
+    "officer",
+    "device",
+    "incident",
+    "case_number",
+    "category",
+    "trigger",
+    "state",
+    "from",
+    "to",
+    "near",
+    "lat",
+    "lon",
+    "radius_m",
+    "legal_hold",
+}
 PAGE_PARAMS = {"page", "page_size"}
 
 
 # Who sees what ---------------------------------------------------------------------------------
+
 
 def visible_clips(*, user) -> QuerySet[Clip]:
     """Clips this person may see: clerks and operators all (operators: metadata only), an officer
@@ -60,6 +75,7 @@ def may_access_bytes(*, user, clip: Clip) -> bool:
 
 
 # Search ----------------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Near:
@@ -123,8 +139,10 @@ def _near(params: dict) -> Near | None:
             return None
         missing = [k for k, v in (("lat", lat), ("lon", lon), ("radius_m", radius)) if v is None]
         if missing:
-            raise InvalidInput("lat, lon and radius_m go together.",
-                               fields={k: ["Required with the other two of lat, lon, radius_m."] for k in missing})
+            raise InvalidInput(
+                "lat, lon and radius_m go together.",
+                fields={k: ["Required with the other two of lat, lon, radius_m."] for k in missing},
+            )
         names = ("lat", "lon", "radius_m")
     radius_m = _float(names[2], radius, 0, max_radius)
     if radius_m <= 0:
@@ -147,8 +165,10 @@ def parse_search_params(query_params) -> dict:
     """
     unknown = sorted(set(query_params) - SEARCH_PARAMS - PAGE_PARAMS)
     if unknown:
-        raise InvalidInput(f"Unknown query parameter {unknown[0]!r}.",
-                           fields={name: ["Not a filter of this list."] for name in unknown})
+        raise InvalidInput(
+            f"Unknown query parameter {unknown[0]!r}.",
+            fields={name: ["Not a filter of this list."] for name in unknown},
+        )
     params = {name: query_params.get(name) for name in SEARCH_PARAMS if query_params.get(name, "").strip() != ""}
     filters: dict = {}
     for name in ("officer", "device", "incident"):
@@ -221,8 +241,9 @@ def filter_clips(queryset: QuerySet[Clip], filters: dict) -> QuerySet[Clip]:
         dlat = near.radius_m / METRES_PER_DEGREE
         squeeze = max(math.cos(math.radians(near.lat)), 1e-6)
         dlon = min(180.0, dlat / squeeze)
-        queryset = queryset.filter(lat__gte=near.lat - dlat, lat__lte=near.lat + dlat,
-                                   lon__gte=near.lon - dlon, lon__lte=near.lon + dlon)
+        queryset = queryset.filter(
+            lat__gte=near.lat - dlat, lat__lte=near.lat + dlat, lon__gte=near.lon - dlon, lon__lte=near.lon + dlon
+        )
         dy = F("lat") - near.lat
         dx = (F("lon") - near.lon) * squeeze
         queryset = queryset.alias(_d2=dy * dy + dx * dx).filter(_d2__lte=dlat * dlat)
@@ -240,7 +261,7 @@ def page_and_count(queryset: QuerySet, *, offset: int, limit: int, cap: int | No
     an index-only scan. The count is None when the slice is empty."""
     cap = records_conf.search_count_cap() if cap is None else cap
     counter = CountOf(queryset.select_related(None).order_by().values("started_at")[: cap + 1])
-    rows = list(queryset.annotate(_matches=counter)[offset: offset + limit])
+    rows = list(queryset.annotate(_matches=counter)[offset : offset + limit])
     return rows, (rows[0]._matches if rows else None)
 
 
@@ -264,6 +285,7 @@ def estimated_count(queryset: QuerySet) -> int | None:
 
 # Custody ---------------------------------------------------------------------------------------
 
+
 @dataclass
 class CustodyEvent:
     event: AuditEvent
@@ -283,8 +305,9 @@ def clip_custody(*, clip: Clip) -> tuple[list[CustodyEvent], bool]:
     rows = {e.seq: (e.prev_hash, e.hash) for e in events}
     wanted = sorted(s for s in neighbours if s > 0)
     for start in range(0, len(wanted), 500):
-        for seq, prev_hash, hash_ in AuditEvent.objects.filter(seq__in=wanted[start:start + 500]).values_list(
-                "seq", "prev_hash", "hash"):
+        for seq, prev_hash, hash_ in AuditEvent.objects.filter(seq__in=wanted[start : start + 500]).values_list(
+            "seq", "prev_hash", "hash"
+        ):
             rows[seq] = (prev_hash, hash_)
     head = AuditHead.objects.filter(id=1).first()
     out = []
@@ -303,32 +326,44 @@ def clip_custody(*, clip: Clip) -> tuple[list[CustodyEvent], bool]:
 
 # Cases -----------------------------------------------------------------------------------------
 
+
 def case_clips(*, case_number: str) -> list[Clip]:
     """Every clip filed under this case number, oldest first (the order a prosecutor reads them)."""
-    clips = list(Clip.objects.filter(case_number=case_number).select_related("category")
-                 .order_by("started_at", "id")[: records_conf.manifest_max_clips() + 1])
+    clips = list(
+        Clip.objects.filter(case_number=case_number)
+        .select_related("category")
+        .order_by("started_at", "id")[: records_conf.manifest_max_clips() + 1]
+    )
     if not clips:
         raise NotFound("No clips are filed under this case number.")
     if len(clips) > records_conf.manifest_max_clips():
-        raise InvalidInput(f"This case has more than {records_conf.manifest_max_clips()} clips; "
-                           "a manifest lists at most that many.", code="case_too_large")
+        raise InvalidInput(
+            f"This case has more than {records_conf.manifest_max_clips()} clips; a manifest lists at most that many.",
+            code="case_too_large",
+        )
     return clips
 
 
 def purge_candidates(*, now: datetime, limit: int) -> list:
     """Ids of clips whose retention has passed and whose bytes may go: available, not held."""
-    return list(Clip.objects.filter(state=ClipState.AVAILABLE, legal_hold=False, retain_until__lt=now)
-                .order_by("retain_until").values_list("pk", flat=True)[:limit])
+    return list(
+        Clip.objects.filter(state=ClipState.AVAILABLE, legal_hold=False, retain_until__lt=now)
+        .order_by("retain_until")
+        .values_list("pk", flat=True)[:limit]
+    )
 
 
 def object_lock_candidates(*, limit: int) -> list:
     """Ids of available clips whose Object Lock has never been set."""
-    return list(Clip.objects.filter(state=ClipState.AVAILABLE, object_locked_at__isnull=True)
-                .order_by("created_at").values_list("pk", flat=True)[:limit])
+    return list(
+        Clip.objects.filter(state=ClipState.AVAILABLE, object_locked_at__isnull=True)
+        .order_by("created_at")
+        .values_list("pk", flat=True)[:limit]
+    )
 
 
 def clip_filename(clip: Clip) -> str:
     """The file name a clip is handed out under (and listed under in a manifest): <id><extension>."""
     suffix = clip.storage_key.rsplit("/", 1)[-1]
-    ext = suffix[suffix.rfind("."):] if "." in suffix else ".bin"
+    ext = suffix[suffix.rfind(".") :] if "." in suffix else ".bin"
     return f"{clip.pk}{ext}"

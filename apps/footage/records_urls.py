@@ -14,6 +14,9 @@ urlpatterns = [
     path("clips/<uuid:clip_id>/purge", records_apis.ClipPurgeApi.as_view(), name="clip-purge"),
     path("categories", records_apis.CategoriesApi.as_view(), name="categories"),
     # A case number may hold a slash (2025/00123).
-    re_path(r"^cases/(?P<case_number>[^\x00-\x1f]{1,64})/manifest$", records_apis.CaseManifestApi.as_view(),
-            name="case-manifest"),
+    re_path(
+        r"^cases/(?P<case_number>[^\x00-\x1f]{1,64})/manifest$",
+        records_apis.CaseManifestApi.as_view(),
+        name="case-manifest",
+    ),
 ]

@@ -26,8 +26,11 @@ def clip_upload_status(*, clip: Clip) -> dict:
             parts, missing = stored_parts(clip)
         except NoSuchUploadError:
             clip.refresh_from_db()
-            return clip_upload_status(clip=clip) if clip.state != ClipState.UPLOADING else {
-                "state": clip.state, "received": [], "missing": every}
+            return (
+                clip_upload_status(clip=clip)
+                if clip.state != ClipState.UPLOADING
+                else {"state": clip.state, "received": [], "missing": every}
+            )
         return {"state": clip.state, "received": [p.number for p in parts], "missing": missing}
     if clip.state in COMPLETED:
         return {"state": clip.state, "received": every, "missing": []}

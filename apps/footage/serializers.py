@@ -21,9 +21,24 @@ class ClipOut(serializers.ModelSerializer):
 
     class Meta:
         model = Clip
-        fields = ["id", "device", "officer", "started_at", "ended_at", "duration_s", "size_bytes", "sha256",
-                  "state", "trigger", "category", "case_number", "incident", "legal_hold", "retain_until",
-                  "location"]
+        fields = [
+            "id",
+            "device",
+            "officer",
+            "started_at",
+            "ended_at",
+            "duration_s",
+            "size_bytes",
+            "sha256",
+            "state",
+            "trigger",
+            "category",
+            "case_number",
+            "incident",
+            "legal_hold",
+            "retain_until",
+            "location",
+        ]
 
     def get_location(self, obj) -> dict | None:
         return obj.location
@@ -33,8 +48,17 @@ class ClipUploadOut(ClipOut):
     """A clip as its device sees it while uploading: the contract's clip plus the upload plan."""
 
     class Meta(ClipOut.Meta):
-        fields = [*ClipOut.Meta.fields, "recording_id", "content_type", "command_id", "part_size", "part_count",
-                  "created_at", "completed_at", "verified_at"]
+        fields = [
+            *ClipOut.Meta.fields,
+            "recording_id",
+            "content_type",
+            "command_id",
+            "part_size",
+            "part_count",
+            "created_at",
+            "completed_at",
+            "verified_at",
+        ]
 
 
 class CategoryOut(serializers.ModelSerializer):
@@ -50,8 +74,9 @@ class ClipLocationIn(serializers.Serializer):
 
 
 class ClipDeclareIn(serializers.Serializer):
-    recording_id = serializers.RegexField(r"^[\x21-\x7e]{1,128}$", max_length=128,
-                                          error_messages={"invalid": "Use 1 to 128 printable ASCII characters."})
+    recording_id = serializers.RegexField(
+        r"^[\x21-\x7e]{1,128}$", max_length=128, error_messages={"invalid": "Use 1 to 128 printable ASCII characters."}
+    )
     started_at = serializers.DateTimeField()
     ended_at = serializers.DateTimeField()
     size_bytes = serializers.IntegerField(min_value=1)

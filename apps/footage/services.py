@@ -117,8 +117,9 @@ def _content_type_allowed(value: str) -> bool:
     return False
 
 
-def _check_declaration(*, started_at: datetime, ended_at: datetime, size_bytes: int, content_type: str,
-                       trigger: str, command_id) -> None:
+def _check_declaration(
+    *, started_at: datetime, ended_at: datetime, size_bytes: int, content_type: str, trigger: str, command_id
+) -> None:
     errors: dict[str, list[str]] = {}
     now = timezone.now()
     skew = timedelta(seconds=conf.future_skew())
@@ -135,8 +136,7 @@ def _check_declaration(*, started_at: datetime, ended_at: datetime, size_bytes: 
     if size_bytes > conf.max_clip_size():
         errors.setdefault("size_bytes", []).append(f"Is over the maximum clip size of {conf.max_clip_size()} bytes.")
     if not _content_type_allowed(content_type):
-        errors.setdefault("content_type", []).append(
-            f"Must be one of: {', '.join(conf.content_types())}.")
+        errors.setdefault("content_type", []).append(f"Must be one of: {', '.join(conf.content_types())}.")
     if command_id is not None and trigger != Trigger.REMOTE:
         errors.setdefault("command_id", []).append("Only a clip with trigger remote links a command.")
     if errors:
@@ -151,21 +151,37 @@ def _same_declaration(clip: Clip, *, size_bytes: int, sha256: str) -> bool:
 def _existing(device: Device, recording_id: str, *, size_bytes: int, sha256: str) -> Clip | None:
     clip = Clip.objects.select_related("category").filter(device=device, recording_id=recording_id).first()
     if clip is not None and not _same_declaration(clip, size_bytes=size_bytes, sha256=sha256):
-        raise Conflict("This recording was declared before with a different size or SHA-256.",
-                       code="clip_conflict")
+        raise Conflict("This recording was declared before with a different size or SHA-256.", code="clip_conflict")
     return clip
 
 
-def clip_declare(*, device: Device, recording_id: str, started_at: datetime, ended_at: datetime, size_bytes: int,
-                 sha256: str, content_type: str, trigger: str, command_id=None, location: dict | None = None,
-                 request=None) -> tuple[Clip, bool]:
+def clip_declare(
+    *,
+    device: Device,
+    recording_id: str,
+    started_at: datetime,
+    ended_at: datetime,
+    size_bytes: int,
+    sha256: str,
+    content_type: str,
+    trigger: str,
+    command_id=None,
+    location: dict | None = None,
+    request=None,
+) -> tuple[Clip, bool]:
     """Declares a clip and opens its multipart upload; (clip, created).
 
     The same recording from the same device is the same clip (returned as it is); the same
     recording with another size or hash is a conflict.
     """
-    _check_declaration(started_at=started_at, ended_at=ended_at, size_bytes=size_bytes,
-                       content_type=content_type, trigger=trigger, command_id=command_id)
+    _check_declaration(
+        started_at=started_at,
+        ended_at=ended_at,
+        size_bytes=size_bytes,
+        content_type=content_type,
+        trigger=trigger,
+        command_id=command_id,
+    )
     existing = _existing(device, recording_id, size_bytes=size_bytes, sha256=sha256)
     if existing is not None:
         if existing.state == ClipState.ABORTED:
@@ -175,13 +191,23 @@ def clip_declare(*, device: Device, recording_id: str, started_at: datetime, end
     part_size, part_count = plan_parts(size_bytes)
     category = category_get_or_default()
     clip = Clip(
-        device=device, officer=officer_at(device, started_at), recording_id=recording_id,
-        started_at=started_at, ended_at=ended_at, duration_s=(ended_at - started_at).total_seconds(),
-        size_bytes=size_bytes, sha256=sha256, content_type=content_type, trigger=trigger,
-        command_id=command_id if trigger == Trigger.REMOTE else None, category=category,
+        device=device,
+        officer=officer_at(device, started_at),
+        recording_id=recording_id,
+        started_at=started_at,
+        ended_at=ended_at,
+        duration_s=(ended_at - started_at).total_seconds(),
+        size_bytes=size_bytes,
+        sha256=sha256,
+        content_type=content_type,
+        trigger=trigger,
+        command_id=command_id if trigger == Trigger.REMOTE else None,
+        category=category,
         retain_until=retain_until_for(category=category, started_at=started_at),
-        part_size=part_size, part_count=part_count,
-        lat=(location or {}).get("lat"), lon=(location or {}).get("lon"),
+        part_size=part_size,
+        part_count=part_count,
+        lat=(location or {}).get("lat"),
+        lon=(location or {}).get("lon"),
         accuracy_m=(location or {}).get("accuracy_m"),
     )
     extension = mimetypes.guess_extension(content_type) or ".bin"
@@ -194,11 +220,23 @@ def clip_declare(*, device: Device, recording_id: str, started_at: datetime, end
     try:
         with transaction.atomic():
             clip.save(force_insert=True)
-            audit_record(action="clip.declare", actor=device, obj=clip, request=request, details={
-                "recording_id": recording_id, "size_bytes": size_bytes, "sha256": sha256, "trigger": trigger,
-                "command_id": str(command_id) if clip.command_id else None,
-                "officer": str(clip.officer_id) if clip.officer_id else None,
-                "part_size": part_size, "part_count": part_count, "storage": storage.name})
+            audit_record(
+                action="clip.declare",
+                actor=device,
+                obj=clip,
+                request=request,
+                details={
+                    "recording_id": recording_id,
+                    "size_bytes": size_bytes,
+                    "sha256": sha256,
+                    "trigger": trigger,
+                    "command_id": str(command_id) if clip.command_id else None,
+                    "officer": str(clip.officer_id) if clip.officer_id else None,
+                    "part_size": part_size,
+                    "part_count": part_count,
+                    "storage": storage.name,
+                },
+            )
             _announce(clip)
     except IntegrityError:
         # Declared twice at the same moment: the other request won; answer with its clip.
@@ -221,11 +259,13 @@ def _reopen(clip: Clip, *, request=None) -> Clip:
     with transaction.atomic():
         now = timezone.now()
         moved = Clip.objects.filter(pk=clip.pk, state=ClipState.ABORTED).update(
-            state=ClipState.UPLOADING, upload_id=upload_id, aborted_at=None, updated_at=now)
+            state=ClipState.UPLOADING, upload_id=upload_id, aborted_at=None, updated_at=now
+        )
         if moved:
             clip.refresh_from_db()
-            audit_record(action="clip.reopen", actor=clip.device, obj=clip, request=request,
-                         details={"storage": storage.name})
+            audit_record(
+                action="clip.reopen", actor=clip.device, obj=clip, request=request, details={"storage": storage.name}
+            )
             _announce(clip)
     if not moved:  # reopened by a concurrent declare: drop ours, answer with theirs
         storage.multipart_abort(clip.storage_key, upload_id)
@@ -243,22 +283,31 @@ def clip_part_urls(*, clip: Clip, numbers: list[int], request=None) -> list[dict
     _require_uploading(clip)
     numbers = list(dict.fromkeys(numbers))
     if len(numbers) > conf.parts_per_request():
-        raise InvalidInput(f"Ask for at most {conf.parts_per_request()} parts at a time.",
-                           fields={"numbers": [f"At most {conf.parts_per_request()} numbers."]})
+        raise InvalidInput(
+            f"Ask for at most {conf.parts_per_request()} parts at a time.",
+            fields={"numbers": [f"At most {conf.parts_per_request()} numbers."]},
+        )
     outside = [n for n in numbers if not 1 <= n <= clip.part_count]
     if outside:
-        raise InvalidInput(f"Part numbers run from 1 to {clip.part_count}.",
-                           fields={"numbers": [f"No part {n}; parts run from 1 to {clip.part_count}."
-                                               for n in outside[:10]]})
+        raise InvalidInput(
+            f"Part numbers run from 1 to {clip.part_count}.",
+            fields={"numbers": [f"No part {n}; parts run from 1 to {clip.part_count}." for n in outside[:10]]},
+        )
     storage, ttl = get_storage(), conf.part_url_ttl()
     parts = []
     with _store():
         for number in numbers:
-            url = storage.part_upload_url(clip.storage_key, clip.upload_id, number,
-                                          length=clip.part_length(number), expires_in=ttl)
+            url = storage.part_upload_url(
+                clip.storage_key, clip.upload_id, number, length=clip.part_length(number), expires_in=ttl
+            )
             parts.append({"number": number, **url})
-    audit_record(action="clip.parts", actor=clip.device, obj=clip, request=request,
-                 details={"count": len(numbers), "first": min(numbers), "last": max(numbers)})
+    audit_record(
+        action="clip.parts",
+        actor=clip.device,
+        obj=clip,
+        request=request,
+        details={"count": len(numbers), "first": min(numbers), "last": max(numbers)},
+    )
     return parts
 
 
@@ -293,16 +342,23 @@ def clip_complete(*, clip: Clip, request=None) -> Clip:
         if not (clip.state == ClipState.UPLOADING and storage.exists(clip.storage_key)):
             raise Conflict(f"The clip is {clip.state}; its upload is closed.", code="clip_not_uploading") from None
     except StorageError as exc:  # e.g. a part replaced between listing and completing
-        raise Conflict(f"The store refused to complete the upload ({exc}); check the upload and retry.",
-                       code="complete_refused") from None
+        raise Conflict(
+            f"The store refused to complete the upload ({exc}); check the upload and retry.", code="complete_refused"
+        ) from None
     with transaction.atomic():
         now = timezone.now()
         moved = Clip.objects.filter(pk=clip.pk, state=ClipState.UPLOADING).update(
-            state=ClipState.VERIFYING, completed_at=now, updated_at=now)
+            state=ClipState.VERIFYING, completed_at=now, updated_at=now
+        )
         clip.refresh_from_db()
         if moved:
-            audit_record(action="clip.complete", actor=clip.device, obj=clip, request=request,
-                         details={"part_count": clip.part_count, "size_bytes": clip.size_bytes})
+            audit_record(
+                action="clip.complete",
+                actor=clip.device,
+                obj=clip,
+                request=request,
+                details={"part_count": clip.part_count, "size_bytes": clip.size_bytes},
+            )
             _announce(clip)
             _queue_verification(clip.pk, size=clip.size_bytes)
     return clip
@@ -399,12 +455,23 @@ def clip_verify(*, clip_id) -> Clip | None:
         now = timezone.now()
         state = ClipState.AVAILABLE if ok else ClipState.CORRUPT
         moved = Clip.objects.filter(pk=clip.pk, state=ClipState.VERIFYING).update(
-            state=state, observed_size=size, observed_sha256=sha256, verified_at=now, updated_at=now)
+            state=state, observed_size=size, observed_sha256=sha256, verified_at=now, updated_at=now
+        )
         clip.refresh_from_db()
         if moved:
-            audit_record(action="clip.verify", actor=None, obj=clip, outcome=state, details={
-                "result": state, "declared_size": clip.size_bytes, "observed_size": size,
-                "declared_sha256": clip.sha256, "observed_sha256": sha256})
+            audit_record(
+                action="clip.verify",
+                actor=None,
+                obj=clip,
+                outcome=state,
+                details={
+                    "result": state,
+                    "declared_size": clip.size_bytes,
+                    "observed_size": size,
+                    "declared_sha256": clip.sha256,
+                    "observed_sha256": sha256,
+                },
+            )
             _announce(clip)
     return clip
 
@@ -414,7 +481,8 @@ def clip_abort(*, clip: Clip, reason: str, actor: Any = None, request=None) -> C
     with transaction.atomic():
         now = timezone.now()
         moved = Clip.objects.filter(pk=clip.pk, state=ClipState.UPLOADING).update(
-            state=ClipState.ABORTED, aborted_at=now, updated_at=now)
+            state=ClipState.ABORTED, aborted_at=now, updated_at=now
+        )
         clip.refresh_from_db()
         if moved:
             audit_record(action="clip.abort", actor=actor, obj=clip, request=request, details={"reason": reason})
@@ -441,27 +509,29 @@ def clips_abort_stale(*, older_than: timedelta | None = None, limit: int = 500) 
 def clips_requeue_verification(*, older_than: timedelta | None = None, limit: int = 100) -> int:
     """Queues verification again for clips stuck in `verifying` (a worker lost the task)."""
     cutoff = timezone.now() - (older_than or timedelta(seconds=conf.verify_retry_age()))
-    ids = list(Clip.objects.filter(state=ClipState.VERIFYING, completed_at__lt=cutoff)
-               .values_list("pk", flat=True)[:limit])
+    ids = list(
+        Clip.objects.filter(state=ClipState.VERIFYING, completed_at__lt=cutoff).values_list("pk", flat=True)[:limit]
+    )
     for clip_id in ids:
         _queue_verification(clip_id)
     return len(ids)
 
 
-def part_receive(*, key: str, upload_id: str, number: int, length: int, stream: BinaryIO,
-                 content_length: int | None) -> StoredPart:
+def part_receive(
+    *, key: str, upload_id: str, number: int, length: int, stream: BinaryIO, content_length: int | None
+) -> StoredPart:
     """Disk backend: stores one PUT part for a clip that is still uploading."""
     clip = Clip.objects.filter(storage_key=key, upload_id=upload_id).only("state").first()
     if clip is None:
         raise NotFound("No such upload.")
     _require_uploading(clip)
     if content_length is not None and content_length != length:
-        raise InvalidInput(f"Part {number} must be exactly {length} bytes, not {content_length}.",
-                           code="wrong_part_length")
+        raise InvalidInput(
+            f"Part {number} must be exactly {length} bytes, not {content_length}.", code="wrong_part_length"
+        )
     try:
         return get_storage().multipart_write_part(key, upload_id, number, stream, length=length)
     except PartLengthError as exc:
         raise InvalidInput(str(exc), code="wrong_part_length") from None
     except NoSuchUploadError:
         raise Conflict("The upload is closed.", code="clip_not_uploading") from None
-

@@ -105,8 +105,9 @@ class DiskStorage:
             os.fsync(out.fileno())
         os.replace(tmp, path)
 
-    def iter_bytes(self, key: str, *, start: int = 0, end: int | None = None,
-                   chunk_size: int = CHUNK) -> Iterator[bytes]:
+    def iter_bytes(
+        self, key: str, *, start: int = 0, end: int | None = None, chunk_size: int = CHUNK
+    ) -> Iterator[bytes]:
         """The object's bytes from start to end (inclusive), in bounded chunks."""
         try:
             handle = open(self.path(key), "rb")
@@ -169,8 +170,9 @@ class DiskStorage:
             raise NoSuchUploadError(f"upload {upload_id!r} is not for {key!r}")
         return directory
 
-    def multipart_write_part(self, key: str, upload_id: str, number: int, stream: BinaryIO, *,
-                             length: int) -> StoredPart:
+    def multipart_write_part(
+        self, key: str, upload_id: str, number: int, stream: BinaryIO, *, length: int
+    ) -> StoredPart:
         """Streams exactly `length` bytes from `stream` into part `number`, in bounded chunks.
 
         The part appears only once whole (written aside, then renamed), so a dropped connection
@@ -245,16 +247,23 @@ class DiskStorage:
 
     def part_upload_url(self, key: str, upload_id: str, number: int, *, length: int, expires_in: int) -> dict:
         """A signed rtcc URL (path only; the API makes it absolute) for PUTting one part."""
-        token = sign_token({"k": key, "u": upload_id, "n": number, "l": length}, salt=UPLOAD_SALT,
-                           expires_in=expires_in)
-        return {"url": f"/upload/{token}", "method": "PUT",
-                "headers": {"Content-Type": "application/octet-stream"}, "expires_at": _expires_at(expires_in)}
+        token = sign_token(
+            {"k": key, "u": upload_id, "n": number, "l": length}, salt=UPLOAD_SALT, expires_in=expires_in
+        )
+        return {
+            "url": f"/upload/{token}",
+            "method": "PUT",
+            "headers": {"Content-Type": "application/octet-stream"},
+            "expires_at": _expires_at(expires_in),
+        }
 
-    def url_for_get(self, key: str, *, expires_in: int, filename: str | None = None,
-                    content_type: str | None = None) -> str:
+    def url_for_get(
+        self, key: str, *, expires_in: int, filename: str | None = None, content_type: str | None = None
+    ) -> str:
         """A signed rtcc path (`/download/<token>`) to the object's bytes; read it back with read_get_token."""
-        token = sign_token({"k": key, "f": filename or "", "t": content_type or ""}, salt=DOWNLOAD_SALT,
-                           expires_in=expires_in)
+        token = sign_token(
+            {"k": key, "f": filename or "", "t": content_type or ""}, salt=DOWNLOAD_SALT, expires_in=expires_in
+        )
         return f"/download/{token}"
 
 
@@ -305,9 +314,14 @@ class S3Storage:
         # boto3 reads AWS_ENDPOINT_URL_S3, AWS_ACCESS_KEY_ID, ... from the environment itself.
         self.client = boto3.client(
             "s3",
-            config=Config(signature_version="s3v4", retries={"max_attempts": 5, "mode": "standard"},
-                          s3={"addressing_style": "path"}, max_pool_connections=32,
-                          connect_timeout=5, read_timeout=60),
+            config=Config(
+                signature_version="s3v4",
+                retries={"max_attempts": 5, "mode": "standard"},
+                s3={"addressing_style": "path"},
+                max_pool_connections=32,
+                connect_timeout=5,
+                read_timeout=60,
+            ),
         )
 
     def check(self) -> None:
@@ -324,8 +338,9 @@ class S3Storage:
     def put(self, key: str, data: BinaryIO, *, content_type: str = "application/octet-stream") -> None:
         self.client.upload_fileobj(data, self.bucket, key, ExtraArgs={"ContentType": content_type})
 
-    def iter_bytes(self, key: str, *, start: int = 0, end: int | None = None,
-                   chunk_size: int = CHUNK) -> Iterator[bytes]:
+    def iter_bytes(
+        self, key: str, *, start: int = 0, end: int | None = None, chunk_size: int = CHUNK
+    ) -> Iterator[bytes]:
         kwargs = {}
         if start or end is not None:
             kwargs["Range"] = f"bytes={start}-{'' if end is None else end}"
@@ -399,9 +414,11 @@ class S3Storage:
         try:
             if retain_until is not None:
                 self.client.put_object_retention(
-                    Bucket=self.bucket, Key=key, Retention={"Mode": mode, "RetainUntilDate": retain_until})
-            self.client.put_object_legal_hold(Bucket=self.bucket, Key=key,
-                                              LegalHold={"Status": "ON" if legal_hold else "OFF"})
+                    Bucket=self.bucket, Key=key, Retention={"Mode": mode, "RetainUntilDate": retain_until}
+                )
+            self.client.put_object_legal_hold(
+                Bucket=self.bucket, Key=key, LegalHold={"Status": "ON" if legal_hold else "OFF"}
+            )
         except ClientError as exc:
             raise StorageError(f"the store refused Object Lock on {key!r}: {exc}") from exc
 
@@ -420,7 +437,8 @@ class S3Storage:
 
         page_size = int(getattr(settings, "RTCC_CLIP_LIST_PARTS_PAGE", 1000))
         pages = self.client.get_paginator("list_parts").paginate(
-            Bucket=self.bucket, Key=key, UploadId=upload_id, PaginationConfig={"PageSize": page_size})
+            Bucket=self.bucket, Key=key, UploadId=upload_id, PaginationConfig={"PageSize": page_size}
+        )
         try:
             for page in pages:
                 for part in page.get("Parts", []):
@@ -435,8 +453,11 @@ class S3Storage:
 
         try:
             self.client.complete_multipart_upload(
-                Bucket=self.bucket, Key=key, UploadId=upload_id,
-                MultipartUpload={"Parts": [{"PartNumber": p.number, "ETag": p.etag} for p in parts]})
+                Bucket=self.bucket,
+                Key=key,
+                UploadId=upload_id,
+                MultipartUpload={"Parts": [{"PartNumber": p.number, "ETag": p.etag} for p in parts]},
+            )
         except ClientError as exc:
             if self._no_such_upload(exc):
                 raise NoSuchUploadError(f"no upload {upload_id!r}") from None
@@ -453,15 +474,18 @@ class S3Storage:
 
     def part_upload_url(self, key: str, upload_id: str, number: int, *, length: int, expires_in: int) -> dict:
         url = self.client.generate_presigned_url(
-            "upload_part", Params={"Bucket": self.bucket, "Key": key, "UploadId": upload_id, "PartNumber": number},
-            ExpiresIn=int(expires_in))
+            "upload_part",
+            Params={"Bucket": self.bucket, "Key": key, "UploadId": upload_id, "PartNumber": number},
+            ExpiresIn=int(expires_in),
+        )
         return {"url": url, "method": "PUT", "headers": {}, "expires_at": _expires_at(expires_in)}
 
-    def url_for_get(self, key: str, *, expires_in: int, filename: str | None = None,
-                    content_type: str | None = None) -> str:
+    def url_for_get(
+        self, key: str, *, expires_in: int, filename: str | None = None, content_type: str | None = None
+    ) -> str:
         params = {"Bucket": self.bucket, "Key": key}
         if filename:
-            safe = re.sub(r'[^A-Za-z0-9._-]', "_", filename)
+            safe = re.sub(r"[^A-Za-z0-9._-]", "_", filename)
             params["ResponseContentDisposition"] = f'attachment; filename="{safe}"'
         if content_type:
             params["ResponseContentType"] = content_type

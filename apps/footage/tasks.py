@@ -5,8 +5,7 @@ from __future__ import annotations
 from celery import shared_task
 
 
-@shared_task(name="apps.footage.tasks.verify_clip", time_limit=4 * 3600, soft_time_limit=4 * 3600 - 60,
-             acks_late=True)
+@shared_task(name="apps.footage.tasks.verify_clip", time_limit=4 * 3600, soft_time_limit=4 * 3600 - 60, acks_late=True)
 def verify_clip(clip_id: str) -> str | None:
     """Reads the clip's object once and marks it available or corrupt (a no-op unless `verifying`)."""
     from .services import clip_verify

@@ -27,8 +27,14 @@ def upload_part(request: HttpRequest, token: str):
     raw = request.META.get("CONTENT_LENGTH")
     content_length = int(raw) if raw and raw.isdigit() else None
     try:
-        part = services.part_receive(key=grant["key"], upload_id=grant["upload_id"], number=grant["number"],
-                                     length=grant["length"], stream=request, content_length=content_length)
+        part = services.part_receive(
+            key=grant["key"],
+            upload_id=grant["upload_id"],
+            number=grant["number"],
+            length=grant["length"],
+            stream=request,
+            content_length=content_length,
+        )
     except ApplicationError as exc:
         return error_response(exc.status, exc.code, exc.message)
     response = JsonResponse({"number": part.number, "size": part.size})

@@ -7,8 +7,13 @@ from apps.audit.models import AuditEvent
 from tests.conftest import ROLES
 from tests.helpers import error_code
 
-NEW_USER = {"username": "newofficer", "password": "long-enough-password", "role": "officer",
-            "full_name": "Jo Park", "badge_number": "9001"}
+NEW_USER = {
+    "username": "newofficer",
+    "password": "long-enough-password",
+    "role": "officer",
+    "full_name": "Jo Park",
+    "badge_number": "9001",
+}
 
 
 @pytest.mark.django_db
@@ -71,8 +76,9 @@ def test_duplicate_username_is_409(client_for, it_user, officer):
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("bad", [{"role": "sheriff"}, {"password": "short"}, {"username": "has space"},
-                                 {"password": "password123"}])
+@pytest.mark.parametrize(
+    "bad", [{"role": "sheriff"}, {"password": "short"}, {"username": "has space"}, {"password": "password123"}]
+)
 def test_bad_input_is_400_and_creates_nothing(client_for, it_user, bad):
     response = client_for(it_user).post("/api/v1/users", {**NEW_USER, **bad}, format="json")
     assert response.status_code == 400
@@ -104,8 +110,9 @@ def test_role_filter_goes_by_effective_role(client_for, it_user, officer, make_u
 @pytest.mark.django_db
 @pytest.mark.parametrize("role", ROLES)
 def test_only_it_changes_a_user(client_for, personas, other_officer, role):
-    response = client_for(personas[role]).patch(f"/api/v1/users/{other_officer.id}",
-                                                {"badge_number": "7777"}, format="json")
+    response = client_for(personas[role]).patch(
+        f"/api/v1/users/{other_officer.id}", {"badge_number": "7777"}, format="json"
+    )
     other_officer.refresh_from_db()
     if role == "it":
         assert response.status_code == 200 and response.json()["badge_number"] == "7777"
@@ -114,7 +121,8 @@ def test_only_it_changes_a_user(client_for, personas, other_officer, role):
     else:
         assert response.status_code == 403 and other_officer.badge_number == "4712"
     assert client_for(personas[role]).get(f"/api/v1/users/{other_officer.id}").status_code == (
-        200 if role == "it" else 403)
+        200 if role == "it" else 403
+    )
 
 
 @pytest.mark.django_db
@@ -124,16 +132,18 @@ def test_deactivating_a_user_ends_their_tokens_at_once(client_for, it_user, othe
     response = client_for(it_user).patch(f"/api/v1/users/{other_officer.id}", {"is_active": False}, format="json")
     assert response.status_code == 200 and response.json()["is_active"] is False
     assert officer_client.get("/api/v1/me").status_code == 401
-    login = client_for(None).post("/api/v1/auth/token", {"username": "officer2", "password": "correct-horse-battery"},
-                                  format="json")
+    login = client_for(None).post(
+        "/api/v1/auth/token", {"username": "officer2", "password": "correct-horse-battery"}, format="json"
+    )
     assert login.status_code == 401
 
 
 @pytest.mark.django_db
 def test_a_password_reset_ends_old_tokens(client_for, it_user, other_officer):
     officer_client = client_for(other_officer)
-    response = client_for(it_user).patch(f"/api/v1/users/{other_officer.id}",
-                                         {"password": "a-brand-new-passphrase"}, format="json")
+    response = client_for(it_user).patch(
+        f"/api/v1/users/{other_officer.id}", {"password": "a-brand-new-passphrase"}, format="json"
+    )
     assert response.status_code == 200
     assert officer_client.get("/api/v1/me").status_code == 401
     other_officer.refresh_from_db()
@@ -151,8 +161,9 @@ def test_it_cannot_lock_itself_out(client_for, it_user):
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("bad", [{"role": "sheriff"}, {"password": "short"}, {}, {"username": "renamed"},
-                                 {"is_active": "maybe"}])
+@pytest.mark.parametrize(
+    "bad", [{"role": "sheriff"}, {"password": "short"}, {}, {"username": "renamed"}, {"is_active": "maybe"}]
+)
 def test_bad_user_changes_are_400_and_change_nothing(client_for, it_user, other_officer, bad):
     response = client_for(it_user).patch(f"/api/v1/users/{other_officer.id}", bad, format="json")
     assert response.status_code == 400 and error_code(response) == "invalid"
@@ -162,8 +173,9 @@ def test_bad_user_changes_are_400_and_change_nothing(client_for, it_user, other_
 
 @pytest.mark.django_db
 def test_unknown_user_is_404(client_for, it_user):
-    response = client_for(it_user).patch("/api/v1/users/00000000-0000-0000-0000-000000000000",
-                                         {"badge_number": "1"}, format="json")
+    response = client_for(it_user).patch(
+        "/api/v1/users/00000000-0000-0000-0000-000000000000", {"badge_number": "1"}, format="json"
+    )
     assert response.status_code == 404 and error_code(response) == "not_found"
 
 

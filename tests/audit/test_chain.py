@@ -14,8 +14,12 @@ from apps.audit.services import audit_record
 
 @pytest.fixture
 def trail(db, operator):
-    return [audit_record(action=f"test.step{i}", actor=operator, object_type="thing", object_id=i,
-                         details={"n": i, "note": "séance"}) for i in range(1, 6)]
+    return [
+        audit_record(
+            action=f"test.step{i}", actor=operator, object_type="thing", object_id=i, details={"n": i, "note": "séance"}
+        )
+        for i in range(1, 6)
+    ]
 
 
 def raw(sql, *params):

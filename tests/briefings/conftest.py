@@ -72,15 +72,28 @@ def make_phone(db):
     """make_phone(officer, token=..., lat=, lon=, age=timedelta, revoked=False) -> Device (kind phone)."""
     from apps.devices.models import Device, DeviceKind
 
-    def make(officer, *, token: str | None = "", lat: float | None = None, lon: float | None = None,
-             age: timedelta = timedelta(seconds=30), revoked: bool = False):
+    def make(
+        officer,
+        *,
+        token: str | None = "",
+        lat: float | None = None,
+        lon: float | None = None,
+        age: timedelta = timedelta(seconds=30),
+        revoked: bool = False,
+    ):
         token = token_for() if token == "" else token
         now = timezone.now()
         return Device.objects.create(
-            kind=DeviceKind.PHONE, serial=f"PH-{uuid.uuid4().hex[:10]}", officer=officer,
-            push_token=token, push_token_hash=hashlib.sha256(token.encode()).hexdigest() if token else None,
-            lat=lat, lon=lon, location_at=(now - age) if lat is not None else None,
-            revoked_at=now if revoked else None)
+            kind=DeviceKind.PHONE,
+            serial=f"PH-{uuid.uuid4().hex[:10]}",
+            officer=officer,
+            push_token=token,
+            push_token_hash=hashlib.sha256(token.encode()).hexdigest() if token else None,
+            lat=lat,
+            lon=lon,
+            location_at=(now - age) if lat is not None else None,
+            revoked_at=now if revoked else None,
+        )
 
     return make
 
@@ -110,8 +123,9 @@ def jpeg(size=(1200, 800), *, color=(200, 30, 30), exif=None) -> bytes:
 def upload(api, data: bytes, name: str = "photo.jpg", content_type: str = "image/jpeg"):
     from django.core.files.uploadedfile import SimpleUploadedFile
 
-    return api.post("/api/v1/media", {"file": SimpleUploadedFile(name, data, content_type=content_type)},
-                    format="multipart")
+    return api.post(
+        "/api/v1/media", {"file": SimpleUploadedFile(name, data, content_type=content_type)}, format="multipart"
+    )
 
 
 def pushed(token: str) -> list[dict]:
@@ -126,8 +140,11 @@ def pushed(token: str) -> list[dict]:
 
 
 def briefing_payload(audience: dict, **fields) -> dict:
-    return {"priority": "urgent", "title": "Armed robbery suspect",
-            "suspects": [{"description": "30s, red hoodie", "sex": "Male", "armed": True}],
-            "vehicles": [{"plate": "ABC123", "make": "Honda", "model": "Civic", "color": "Silver",
-                          "direction": "north"}],
-            "audience": audience, **fields}
+    return {
+        "priority": "urgent",
+        "title": "Armed robbery suspect",
+        "suspects": [{"description": "30s, red hoodie", "sex": "Male", "armed": True}],
+        "vehicles": [{"plate": "ABC123", "make": "Honda", "model": "Civic", "color": "Silver", "direction": "north"}],
+        "audience": audience,
+        **fields,
+    }

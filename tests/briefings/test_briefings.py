@@ -26,7 +26,8 @@ def deliveries(api, briefing_id) -> list[dict]:
 
 
 def test_named_officers_get_one_delivery_per_phone_and_officers_without_a_phone_still_count(
-        client_for, operator, make_user, make_phone):
+    client_for, operator, make_user, make_phone
+):
     two_phones, one_phone, no_phone, no_token = (make_user("officer") for _ in range(4))
     a, b = make_phone(two_phones), make_phone(two_phones)
     c = make_phone(one_phone)
@@ -49,10 +50,18 @@ def test_named_officers_get_one_delivery_per_phone_and_officers_without_a_phone_
 
     rows = deliveries(api, body["id"])
     assert {(r["officer"], r["device"], r["state"], r["error"]) for r in rows} == {
-        (str(two_phones.pk), str(a.pk), "sent", None), (str(two_phones.pk), str(b.pk), "sent", None),
-        (str(one_phone.pk), str(c.pk), "sent", None), (str(no_phone.pk), None, "failed", "no_phone"),
-        (str(no_token.pk), rows[-1]["device"] if rows[-1]["officer"] == str(no_token.pk) else
-         next(r["device"] for r in rows if r["officer"] == str(no_token.pk)), "failed", "no_push_token"),
+        (str(two_phones.pk), str(a.pk), "sent", None),
+        (str(two_phones.pk), str(b.pk), "sent", None),
+        (str(one_phone.pk), str(c.pk), "sent", None),
+        (str(no_phone.pk), None, "failed", "no_phone"),
+        (
+            str(no_token.pk),
+            rows[-1]["device"]
+            if rows[-1]["officer"] == str(no_token.pk)
+            else next(r["device"] for r in rows if r["officer"] == str(no_token.pk)),
+            "failed",
+            "no_push_token",
+        ),
     }
     assert all(r["sent_at"] for r in rows if r["state"] == "sent")
     for phone in (a, b, c):
@@ -68,8 +77,12 @@ def test_incident_audience_reaches_the_officers_assigned_to_it(client_for, opera
     incident = api.post("/api/v1/incidents", {"title": "Robbery", "location": SCENE}, format="json").json()
     api.post(f"/api/v1/incidents/{incident['id']}/officers", {"officers": [str(on_scene.pk)]}, format="json")
 
-    assert api.post("/api/v1/briefings/preview", {"incident": incident["id"], "audience": {"incident": True}},
-                    format="json").json()["recipients"] == 1
+    assert (
+        api.post(
+            "/api/v1/briefings/preview", {"incident": incident["id"], "audience": {"incident": True}}, format="json"
+        ).json()["recipients"]
+        == 1
+    )
     response = create(api, {"incident": True}, incident=incident["id"])
     assert response.status_code == 201, response.content
     assert response.json()["recipients"] == 1 and response.json()["incident"] == incident["id"]
@@ -93,8 +106,9 @@ def test_near_audience_counts_only_fresh_locations_within_the_radius(client_for,
     assert len(pushed(inside.push_token)) == 1
     assert pushed(old.push_token) == [] and pushed(away.push_token) == []
     # a wider circle takes in the far phone, never the stale one
-    wide = api.post("/api/v1/briefings/preview", {"audience": {"near": {**SCENE, "radius_m": 10_000}}},
-                    format="json").json()
+    wide = api.post(
+        "/api/v1/briefings/preview", {"audience": {"near": {**SCENE, "radius_m": 10_000}}}, format="json"
+    ).json()
     assert set(wide["officers"]) == {str(near.pk), str(far.pk)}
 
 
@@ -107,8 +121,9 @@ def test_freshness_is_configurable(client_for, operator, officer, make_phone, se
     assert api.post("/api/v1/briefings/preview", audience, format="json").json()["recipients"] == 0
 
 
-def test_officer_reads_own_briefings_newest_first_and_acknowledges(client_for, operator, officer, other_officer,
-                                                                   make_phone, phone_client):
+def test_officer_reads_own_briefings_newest_first_and_acknowledges(
+    client_for, operator, officer, other_officer, make_phone, phone_client
+):
     phone = make_phone(officer)
     make_phone(other_officer)
     api = client_for(operator)
@@ -162,8 +177,11 @@ def test_acknowledgement_reaches_the_console(client_for, operator, officer, make
         while not seen or seen[-1]["state"] != "acknowledged":
             message = async_to_sync(layer.receive)(channel)
             events = message["events"] if message["type"] == "console.events" else [message["event"]]
-            seen += [e["delivery"] for e in events
-                     if e["type"] == "delivery.update" and e["delivery"]["briefing"] == briefing["id"]]
+            seen += [
+                e["delivery"]
+                for e in events
+                if e["type"] == "delivery.update" and e["delivery"]["briefing"] == briefing["id"]
+            ]
         assert [d["state"] for d in seen] == ["sent", "acknowledged"]
         assert seen[-1]["officer"] == str(officer.pk) and seen[-1]["acknowledged_at"]
     finally:
@@ -176,8 +194,9 @@ def test_briefing_audit_trail(client_for, operator, officer, make_phone):
     make_phone(officer)
     api = client_for(operator)
     media_id = upload(api, jpeg()).json()["id"]
-    briefing = create(api, {"officers": [str(officer.pk)]},
-                      suspects=[{"description": "Male, 30s", "photo": media_id}]).json()
+    briefing = create(
+        api, {"officers": [str(officer.pk)]}, suspects=[{"description": "Male, 30s", "photo": media_id}]
+    ).json()
     client_for(officer).post(f"/api/v1/briefings/{briefing['id']}/ack")
     created = AuditEvent.objects.get(action="briefing.create", object_id=briefing["id"])
     assert created.details["recipients"] == 1
@@ -188,6 +207,7 @@ def test_briefing_audit_trail(client_for, operator, officer, make_phone):
 
 # Role checks -----------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("role", ROLES)
 def test_roles_on_every_briefing_endpoint(role, personas, client_for, make_phone):
     officer, operator = personas["officer"], personas["operator"]
@@ -197,8 +217,9 @@ def test_roles_on_every_briefing_endpoint(role, personas, client_for, make_phone
     api = client_for(personas[role])
     got = {
         "create": create(api, {"officers": [str(officer.pk)]}).status_code,
-        "preview": api.post("/api/v1/briefings/preview", {"audience": {"officers": [str(officer.pk)]}},
-                            format="json").status_code,
+        "preview": api.post(
+            "/api/v1/briefings/preview", {"audience": {"officers": [str(officer.pk)]}}, format="json"
+        ).status_code,
         "upload": upload(api, jpeg()).status_code,
         "list": api.get("/api/v1/briefings").status_code,
         "read": api.get(f"/api/v1/briefings/{briefing['id']}").status_code,
@@ -208,21 +229,46 @@ def test_roles_on_every_briefing_endpoint(role, personas, client_for, make_phone
         "ack": api.post(f"/api/v1/briefings/{briefing['id']}/ack").status_code,
     }
     expected = {
-        "operator": {"create": 201, "preview": 200, "upload": 201, "list": 200, "read": 200, "deliveries": 200,
-                     "mine": 403, "image": 200, "ack": 403},
-        "officer": {"create": 403, "preview": 403, "upload": 403, "list": 200, "read": 200, "deliveries": 200,
-                    "mine": 200, "image": 200, "ack": 200},
+        "operator": {
+            "create": 201,
+            "preview": 200,
+            "upload": 201,
+            "list": 200,
+            "read": 200,
+            "deliveries": 200,
+            "mine": 403,
+            "image": 200,
+            "ack": 403,
+        },
+        "officer": {
+            "create": 403,
+            "preview": 403,
+            "upload": 403,
+            "list": 200,
+            "read": 200,
+            "deliveries": 200,
+            "mine": 200,
+            "image": 200,
+            "ack": 200,
+        },
     }.get(role, {name: 403 for name in got})
     assert got == expected
 
 
 def test_anonymous_is_401_everywhere(anon):
     some = uuid.uuid4()
-    for method, path in [("post", "/api/v1/briefings"), ("post", "/api/v1/briefings/preview"),
-                         ("get", "/api/v1/briefings"), ("get", f"/api/v1/briefings/{some}"),
-                         ("get", f"/api/v1/briefings/{some}/deliveries"), ("post", f"/api/v1/briefings/{some}/ack"),
-                         ("get", "/api/v1/me/briefings"), ("post", "/api/v1/media"),
-                         ("get", f"/api/v1/media/{some}/image"), ("get", f"/api/v1/media/{some}/thumbnail")]:
+    for method, path in [
+        ("post", "/api/v1/briefings"),
+        ("post", "/api/v1/briefings/preview"),
+        ("get", "/api/v1/briefings"),
+        ("get", f"/api/v1/briefings/{some}"),
+        ("get", f"/api/v1/briefings/{some}/deliveries"),
+        ("post", f"/api/v1/briefings/{some}/ack"),
+        ("get", "/api/v1/me/briefings"),
+        ("post", "/api/v1/media"),
+        ("get", f"/api/v1/media/{some}/image"),
+        ("get", f"/api/v1/media/{some}/thumbnail"),
+    ]:
         response = getattr(anon, method)(path)
         assert response.status_code == 401, (method, path)
         assert error_code(response) == "not_authenticated"
@@ -236,31 +282,37 @@ def test_a_bodycam_cannot_read_briefings(make_phone, phone_client, officer, clie
     cam.save(update_fields=["kind"])
     handset = phone_client(cam)
     assert handset.get("/api/v1/me/briefings").status_code == 403
-    assert handset.post("/api/v1/briefings", briefing_payload({"officers": [str(officer.pk)]}),
-                        format="json").status_code == 403
+    assert (
+        handset.post("/api/v1/briefings", briefing_payload({"officers": [str(officer.pk)]}), format="json").status_code
+        == 403
+    )
 
 
 # Bad input -------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("change, field", [
-    ({"audience": None}, "audience"),
-    ({"audience": {}}, "audience"),
-    ({"audience": {"officers": []}}, "audience"),
-    ({"audience": {"officers": ["nope"]}}, "audience"),
-    ({"audience": {"incident": True}}, "incident"),  # no incident given
-    ({"audience": {"incident": False}}, "audience"),
-    ({"audience": {"everyone": True}}, "audience"),
-    ({"audience": {"near": {"lat": 95, "lon": 0, "radius_m": 100}}}, "audience"),
-    ({"audience": {"near": {"lat": 40, "lon": -74}}}, "audience"),
-    ({"priority": "whenever"}, "priority"),
-    ({"priority": None}, "priority"),
-    ({"title": ""}, "title"),
-    ({"suspects": [{"name": "no description"}]}, "suspects"),
-    ({"suspects": [{"description": "x", "photo": "not-a-uuid"}]}, "suspects"),
-    ({"vehicles": [{"make": "no plate"}]}, "vehicles"),
-    ({"vehicles": [{"plate": "X", "year": "last year"}]}, "vehicles"),
-    ({"incident": "not-a-uuid"}, "incident"),
-])
+
+@pytest.mark.parametrize(
+    "change, field",
+    [
+        ({"audience": None}, "audience"),
+        ({"audience": {}}, "audience"),
+        ({"audience": {"officers": []}}, "audience"),
+        ({"audience": {"officers": ["nope"]}}, "audience"),
+        ({"audience": {"incident": True}}, "incident"),  # no incident given
+        ({"audience": {"incident": False}}, "audience"),
+        ({"audience": {"everyone": True}}, "audience"),
+        ({"audience": {"near": {"lat": 95, "lon": 0, "radius_m": 100}}}, "audience"),
+        ({"audience": {"near": {"lat": 40, "lon": -74}}}, "audience"),
+        ({"priority": "whenever"}, "priority"),
+        ({"priority": None}, "priority"),
+        ({"title": ""}, "title"),
+        ({"suspects": [{"name": "no description"}]}, "suspects"),
+        ({"suspects": [{"description": "x", "photo": "not-a-uuid"}]}, "suspects"),
+        ({"vehicles": [{"make": "no plate"}]}, "vehicles"),
+        ({"vehicles": [{"plate": "X", "year": "last year"}]}, "vehicles"),
+        ({"incident": "not-a-uuid"}, "incident"),
+    ],
+)
 def test_bad_briefings_are_400_and_store_nothing(change, field, client_for, operator, officer, make_phone):
     from apps.briefings.models import Briefing
 
@@ -283,10 +335,16 @@ def test_unknown_ids_are_400_and_store_nothing(client_for, operator, officer, cl
         ({"officers": [str(officer.pk), str(uuid.uuid4())]}, {}, "audience.officers"),
         ({"officers": [str(clerk.pk)]}, {}, "audience.officers"),  # not an officer
         ({"officers": [str(officer.pk)]}, {"incident": str(uuid.uuid4())}, "incident"),
-        ({"officers": [str(officer.pk)]}, {"suspects": [{"description": "x", "photo": str(uuid.uuid4())}]},
-         "suspects.0.photo"),
-        ({"officers": [str(officer.pk)]}, {"vehicles": [{"plate": "X1", "photo": str(uuid.uuid4())}]},
-         "vehicles.0.photo"),
+        (
+            {"officers": [str(officer.pk)]},
+            {"suspects": [{"description": "x", "photo": str(uuid.uuid4())}]},
+            "suspects.0.photo",
+        ),
+        (
+            {"officers": [str(officer.pk)]},
+            {"vehicles": [{"plate": "X1", "photo": str(uuid.uuid4())}]},
+            "vehicles.0.photo",
+        ),
     ]:
         response = api.post("/api/v1/briefings", briefing_payload(audience, **extra), format="json")
         assert response.status_code == 400, (audience, extra, response.content)
@@ -313,8 +371,9 @@ def test_the_console_socket_shows_each_delivery(client_for, operator, make_user,
     api = client_for(operator)
 
     async def scenario():
-        communicator = WebsocketCommunicator(asgi_app(), "/ws/console/",
-                                             headers=[(b"authorization", f"Bearer {token}".encode())])
+        communicator = WebsocketCommunicator(
+            asgi_app(), "/ws/console/", headers=[(b"authorization", f"Bearer {token}".encode())]
+        )
         connected, _ = await communicator.connect()
         assert connected
         try:

@@ -11,8 +11,12 @@ from tests.helpers import error_code
 
 pytestmark = pytest.mark.django_db
 
-SCENE = {"title": "Armed robbery, 5th and Main", "location": {"lat": 40.7128, "lon": -74.006},
-         "radius_m": 400, "case_number": "24-00123"}
+SCENE = {
+    "title": "Armed robbery, 5th and Main",
+    "location": {"lat": 40.7128, "lon": -74.006},
+    "radius_m": 400,
+    "case_number": "24-00123",
+}
 
 
 def test_operator_creates_an_incident_and_assigns_officers(client_for, operator, officer, other_officer):
@@ -27,8 +31,11 @@ def test_operator_creates_an_incident_and_assigns_officers(client_for, operator,
     assert body["officers"] == []
     assert body["created_by"] == str(operator.pk)
 
-    assigned = api.post(f"/api/v1/incidents/{body['id']}/officers",
-                        {"officers": [str(officer.pk), str(other_officer.pk)]}, format="json")
+    assigned = api.post(
+        f"/api/v1/incidents/{body['id']}/officers",
+        {"officers": [str(officer.pk), str(other_officer.pk)]},
+        format="json",
+    )
     assert assigned.status_code == 200, assigned.content
     assert set(assigned.json()["officers"]) == {str(officer.pk), str(other_officer.pk)}
     # assigning again is harmless
@@ -60,8 +67,9 @@ def test_incident_roles(role, personas, client_for, operator):
     incident = client_for(operator).post("/api/v1/incidents", SCENE, format="json").json()
     api = client_for(personas[role])
     create = api.post("/api/v1/incidents", SCENE, format="json")
-    assign = api.post(f"/api/v1/incidents/{incident['id']}/officers",
-                      {"officers": [str(personas["officer"].pk)]}, format="json")
+    assign = api.post(
+        f"/api/v1/incidents/{incident['id']}/officers", {"officers": [str(personas["officer"].pk)]}, format="json"
+    )
     listing = api.get("/api/v1/incidents")
     if role == "operator":
         assert (create.status_code, assign.status_code, listing.status_code) == (201, 200, 200)
@@ -77,14 +85,17 @@ def test_incident_anonymous_is_401(anon):
     assert anon.post("/api/v1/incidents", SCENE, format="json").status_code == 401
 
 
-@pytest.mark.parametrize("payload", [
-    {},
-    {"title": "x"},
-    {"title": "x", "location": {"lat": 200, "lon": 0}},
-    {"title": "x", "location": {"lat": 10, "lon": "east"}},
-    {"title": "", "location": {"lat": 10, "lon": 10}},
-    {"title": "x", "location": {"lat": 10, "lon": 10}, "radius_m": -5},
-])
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {},
+        {"title": "x"},
+        {"title": "x", "location": {"lat": 200, "lon": 0}},
+        {"title": "x", "location": {"lat": 10, "lon": "east"}},
+        {"title": "", "location": {"lat": 10, "lon": 10}},
+        {"title": "x", "location": {"lat": 10, "lon": 10}, "radius_m": -5},
+    ],
+)
 def test_incident_bad_input(payload, client_for, operator):
     response = client_for(operator).post("/api/v1/incidents", payload, format="json")
     assert response.status_code == 400 and error_code(response) == "invalid"

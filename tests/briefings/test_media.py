@@ -93,8 +93,8 @@ def _png_claiming(width: int, height: int) -> bytes:
     Image.new("1", (8, 8)).save(out, "PNG")
     data = bytearray(out.getvalue())
     ihdr = 8 + 8  # signature, then the IHDR chunk's length and type
-    data[ihdr:ihdr + 8] = struct.pack(">II", width, height)
-    data[ihdr + 13:ihdr + 17] = struct.pack(">I", zlib.crc32(bytes(data[ihdr - 4:ihdr + 13])))
+    data[ihdr : ihdr + 8] = struct.pack(">II", width, height)
+    data[ihdr + 13 : ihdr + 17] = struct.pack(">I", zlib.crc32(bytes(data[ihdr - 4 : ihdr + 13])))
     return bytes(data)
 
 
@@ -106,14 +106,17 @@ def _big() -> bytes:
     return _png_claiming(8000, 6000)  # 48 megapixels: under Pillow's limit, over rtcc's cap
 
 
-@pytest.mark.parametrize("name, data, content_type, status, code", [
-    ("notes.jpg", b"this is not a photo, just text\n" * 10, "image/jpeg", 415, "unsupported_media_type"),
-    ("anim.gif", None, "image/gif", 415, "unsupported_media_type"),
-    ("cut.jpg", "truncated", "image/jpeg", 400, "image_corrupt"),
-    ("bomb.png", "bomb", "image/png", 400, "image_too_large"),
-    ("big.png", "big", "image/png", 400, "image_too_large"),
-    ("empty.jpg", b"", "image/jpeg", 400, "invalid"),
-])
+@pytest.mark.parametrize(
+    "name, data, content_type, status, code",
+    [
+        ("notes.jpg", b"this is not a photo, just text\n" * 10, "image/jpeg", 415, "unsupported_media_type"),
+        ("anim.gif", None, "image/gif", 415, "unsupported_media_type"),
+        ("cut.jpg", "truncated", "image/jpeg", 400, "image_corrupt"),
+        ("bomb.png", "bomb", "image/png", 400, "image_too_large"),
+        ("big.png", "big", "image/png", 400, "image_too_large"),
+        ("empty.jpg", b"", "image/jpeg", 400, "invalid"),
+    ],
+)
 def test_bad_images_are_refused_and_nothing_is_stored(name, data, content_type, status, code, client_for, operator):
     from apps.briefings.models import Media
 

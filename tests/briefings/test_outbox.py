@@ -24,14 +24,19 @@ def outbox(settings, tmp_path):
     return backend
 
 
-def test_a_briefing_lands_in_the_outbox_as_fcm_would_get_it(outbox, client_for, operator, officer, make_phone,
-                                                          phone_client):
+def test_a_briefing_lands_in_the_outbox_as_fcm_would_get_it(
+    outbox, client_for, operator, officer, make_phone, phone_client
+):
     phone = make_phone(officer)
     api = client_for(operator)
     photo = upload(api, jpeg()).json()
-    briefing = api.post("/api/v1/briefings", briefing_payload(
-        {"officers": [str(officer.pk)]}, suspects=[{"description": "Male, 30s", "photo": photo["id"]}]),
-        format="json").json()
+    briefing = api.post(
+        "/api/v1/briefings",
+        briefing_payload(
+            {"officers": [str(officer.pk)]}, suspects=[{"description": "Male, 30s", "photo": photo["id"]}]
+        ),
+        format="json",
+    ).json()
     [row] = outbox.read(token=phone.push_token)
     assert row["data"] == {"type": "briefing", "briefing_id": briefing["id"], "priority": "urgent"}
     assert row["title"] == "URGENT: Armed robbery suspect"
@@ -57,11 +62,15 @@ def test_a_lost_first_send_is_picked_up_by_the_sweep(outbox, client_for, operato
     from apps.briefings.tasks import push_sweep
 
     phone = make_phone(officer)
-    briefing = client_for(operator).post("/api/v1/briefings", briefing_payload({"officers": [str(officer.pk)]}),
-                                         format="json").json()
+    briefing = (
+        client_for(operator)
+        .post("/api/v1/briefings", briefing_payload({"officers": [str(officer.pk)]}), format="json")
+        .json()
+    )
     outbox.path.unlink()  # as if that first send never happened
-    Delivery.objects.filter(briefing_id=briefing["id"]).update(state="queued", attempts=0, sent_at=None,
-                                                               next_attempt_at=timezone.now() + timedelta(minutes=1))
+    Delivery.objects.filter(briefing_id=briefing["id"]).update(
+        state="queued", attempts=0, sent_at=None, next_attempt_at=timezone.now() + timedelta(minutes=1)
+    )
     with committed():
         push_sweep()  # lease not over yet: nothing happens
     assert outbox.read(token=phone.push_token) == []

@@ -25,8 +25,9 @@ def transport(request, fcm, settings):
 
 
 def send(api, officers, **fields):
-    response = api.post("/api/v1/briefings", briefing_payload({"officers": [str(o.pk) for o in officers]}, **fields),
-                        format="json")
+    response = api.post(
+        "/api/v1/briefings", briefing_payload({"officers": [str(o.pk) for o in officers]}, **fields), format="json"
+    )
     assert response.status_code == 201, response.content
     return response.json()
 
@@ -51,13 +52,13 @@ def test_the_endpoint_seam_points_firebase_admin_at_the_fake(fcm, settings):
     assert [m["data"] for m in pushed(token)] == [{"type": "ping"}]
 
 
-def test_an_urgent_briefing_says_the_essentials_on_the_lock_screen(transport, fcm, client_for, operator, officer,
-                                                                  make_phone, anon):
+def test_an_urgent_briefing_says_the_essentials_on_the_lock_screen(
+    transport, fcm, client_for, operator, officer, make_phone, anon
+):
     phone = make_phone(officer)
     api = client_for(operator)
     photo = upload(api, jpeg()).json()
-    briefing = send(api, [officer], suspects=[
-        {"description": "30s, red hoodie", "sex": "Male", "photo": photo["id"]}])
+    briefing = send(api, [officer], suspects=[{"description": "30s, red hoodie", "sex": "Male", "photo": photo["id"]}])
     [message] = pushed(phone.push_token)
     assert message["token"] == phone.push_token
     assert message["data"] == {"type": "briefing", "briefing_id": briefing["id"], "priority": "urgent"}
@@ -76,8 +77,15 @@ def test_an_urgent_briefing_says_the_essentials_on_the_lock_screen(transport, fc
 
 def test_a_routine_briefing_is_normal_priority_without_image(fcm, client_for, operator, officer, make_phone):
     phone = make_phone(officer)
-    send(client_for(operator), [officer], priority="routine", title="Be on the lookout", suspects=[], vehicles=[],
-         body="Stolen bicycle, blue, near the park")
+    send(
+        client_for(operator),
+        [officer],
+        priority="routine",
+        title="Be on the lookout",
+        suspects=[],
+        vehicles=[],
+        body="Stolen bicycle, blue, near the park",
+    )
     [message] = pushed(phone.push_token)
     assert message["data"]["priority"] == "routine"
     assert message["notification"] == {"title": "Be on the lookout", "body": "Stolen bicycle, blue, near the park"}
@@ -85,10 +93,12 @@ def test_a_routine_briefing_is_normal_priority_without_image(fcm, client_for, op
     assert message["apns"]["headers"]["apns-priority"] == "5"
 
 
-@pytest.mark.parametrize("prefix, code", [("unreg-", "UNREGISTERED"), ("invalid-", "INVALID_ARGUMENT"),
-                                          ("mismatch-", "SENDER_ID_MISMATCH")])
-def test_dead_tokens_are_retired(prefix, code, transport, fcm, client_for, operator, officer, other_officer,
-                                 make_phone):
+@pytest.mark.parametrize(
+    "prefix, code", [("unreg-", "UNREGISTERED"), ("invalid-", "INVALID_ARGUMENT"), ("mismatch-", "SENDER_ID_MISMATCH")]
+)
+def test_dead_tokens_are_retired(
+    prefix, code, transport, fcm, client_for, operator, officer, other_officer, make_phone
+):
     dead, healthy = make_phone(officer, token=token_for(prefix)), make_phone(other_officer)
     api = client_for(operator)
     briefing = send(api, [officer, other_officer])
@@ -114,16 +124,25 @@ def test_a_payload_error_never_retires_a_token(transport, fcm, settings, officer
     assert not result.ok
     assert result.error_code == "INVALID_ARGUMENT"
     assert result.retire_token is False and result.retry is False
-    [bad_priority] = push.classify(phone.push_token, status=400, body=httpx.post(
-        f"{fcm}/v1/projects/p/messages:send", headers={"Authorization": "Bearer x"},
-        json={"message": {"token": phone.push_token, "android": {"priority": "urgent!"}}}).content),
+    [bad_priority] = (
+        push.classify(
+            phone.push_token,
+            status=400,
+            body=httpx.post(
+                f"{fcm}/v1/projects/p/messages:send",
+                headers={"Authorization": "Bearer x"},
+                json={"message": {"token": phone.push_token, "android": {"priority": "urgent!"}}},
+            ).content,
+        ),
+    )
     assert bad_priority.retire_token is False
     phone.refresh_from_db()
     assert phone.push_token is not None
 
 
-def test_flaky_and_rate_limited_phones_are_retried_and_get_it_once(transport, fcm, client_for, operator, make_user,
-                                                                  make_phone):
+def test_flaky_and_rate_limited_phones_are_retried_and_get_it_once(
+    transport, fcm, client_for, operator, make_user, make_phone
+):
     officers = [make_user("officer") for _ in range(3)]
     flaky = make_phone(officers[0], token=token_for("flaky-"))
     quota = make_phone(officers[1], token=token_for("quota-"))
@@ -208,10 +227,19 @@ def test_many_phones_go_out_in_batches_of_at_most_500(fcm, settings, client_for,
 
     settings.RTCC_PUSH_BATCH_SIZE = 500
     officers = User.objects.bulk_create([User(username=f"bulk{i}", role="officer") for i in range(510)])
-    Device.objects.bulk_create([
-        Device(kind=DeviceKind.PHONE, serial=f"BULK{i}", officer=o, push_token=f"bulk-{i}",
-               push_token_hash=f"{i:064d}", push_token_updated_at=timezone.now())
-        for i, o in enumerate(officers)])
+    Device.objects.bulk_create(
+        [
+            Device(
+                kind=DeviceKind.PHONE,
+                serial=f"BULK{i}",
+                officer=o,
+                push_token=f"bulk-{i}",
+                push_token_hash=f"{i:064d}",
+                push_token_updated_at=timezone.now(),
+            )
+            for i, o in enumerate(officers)
+        ]
+    )
     api = client_for(operator)
     briefing = send(api, officers)
     assert briefing["recipients"] == 510

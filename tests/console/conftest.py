@@ -13,8 +13,16 @@ import pytest
 from tests.helpers import ROOT, database_url_for_subprocess
 
 CHROMIUM = os.environ.get("RTCC_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+]
 SCREENSHOTS = Path(os.environ.get("RTCC_SCREENSHOTS", ROOT / "tests" / "artifacts" / "screenshots"))
 PASSWORD = "correct-horse-battery"
 _saved: list[Path] = []
@@ -55,9 +63,28 @@ def console_server(live_server_process):
         env = {**os.environ, "DATABASE_URL": database_url_for_subprocess(), "DJANGO_SECRET_KEY": settings.SECRET_KEY}
         log = open(Path(settings.DATA_DIR) / f"worker-{live_server_process.port}.log", "wb")
         worker = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "rtcc", "worker", "--pool", "threads", "--concurrency", "4",
-             "--loglevel", "WARNING", "--without-heartbeat", "--without-gossip", "--without-mingle"],
-            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "rtcc",
+                "worker",
+                "--pool",
+                "threads",
+                "--concurrency",
+                "4",
+                "--loglevel",
+                "WARNING",
+                "--without-heartbeat",
+                "--without-gossip",
+                "--without-mingle",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
     yield live_server_process
     if worker is not None:
         worker.terminate()

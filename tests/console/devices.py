@@ -14,21 +14,40 @@ import httpx
 from apps.devices.simulator import DeviceState, Fleet
 
 
-def simulated(base_url: str, device_id: str, token: str, *, serial: str, kind: str = "bodycam",
-              lat: float = 40.7128, lon: float = -74.0060) -> DeviceState:
-    return DeviceState(id=device_id, serial=serial, kind=kind, token=token, base_url=base_url, lat=lat, lon=lon,
-                       battery_pct=76, storage_free_mb=41_000)
+def simulated(
+    base_url: str,
+    device_id: str,
+    token: str,
+    *,
+    serial: str,
+    kind: str = "bodycam",
+    lat: float = 40.7128,
+    lon: float = -74.0060,
+) -> DeviceState:
+    return DeviceState(
+        id=device_id,
+        serial=serial,
+        kind=kind,
+        token=token,
+        base_url=base_url,
+        lat=lat,
+        lon=lon,
+        battery_pct=76,
+        storage_free_mb=41_000,
+    )
 
 
 class BackgroundFleet:
     """`with BackgroundFleet(url, [DeviceState, ...]) as fleet:` enrolled devices run by the fleet
     simulator (connected, reporting status, obeying commands) while the test drives a browser."""
 
-    def __init__(self, base_url: str, devices: list[DeviceState], *,
-                 center: tuple[float, float] = (40.7128, -74.0060)) -> None:
+    def __init__(
+        self, base_url: str, devices: list[DeviceState], *, center: tuple[float, float] = (40.7128, -74.0060)
+    ) -> None:
         self.devices = devices
-        self.fleet = Fleet(base_url, count=len(devices), kind="mixed", it_token="unused", status_interval=1.0,
-                           center=center, seed=7)
+        self.fleet = Fleet(
+            base_url, count=len(devices), kind="mixed", it_token="unused", status_interval=1.0, center=center, seed=7
+        )
         self.ready = threading.Event()
         self.error: BaseException | None = None
         self.loop: asyncio.AbstractEventLoop | None = None
@@ -65,8 +84,9 @@ class BackgroundFleet:
 def call(base_url: str, token: str, method: str, path: str, **kwargs) -> dict:
     """One API call over HTTP (the test's own thread has Playwright's event loop, so set-up goes
     through the live server, as a person or device would do it)."""
-    response = httpx.request(method, f"{base_url}{path}", headers={"Authorization": f"Bearer {token}"},
-                             timeout=30, trust_env=False, **kwargs)
+    response = httpx.request(
+        method, f"{base_url}{path}", headers={"Authorization": f"Bearer {token}"}, timeout=30, trust_env=False, **kwargs
+    )
     assert response.status_code < 300, f"{method} {path}: {response.status_code} {response.text[:300]}"
     return response.json() if response.content else {}
 
@@ -82,8 +102,9 @@ def register_and_enroll(base_url: str, it_token: str, *, kind: str, serial: str)
         return enrolled.json()["device_id"], enrolled.json()["token"]
 
 
-def upload_clip(base_url: str, device_token: str, workdir: Path, *, size: int = 256 * 1024,
-                minutes_ago: int = 5) -> tuple[str, str]:
+def upload_clip(
+    base_url: str, device_token: str, workdir: Path, *, size: int = 256 * 1024, minutes_ago: int = 5
+) -> tuple[str, str]:
     """A camera uploads one clip (declare, parts, complete) and waits for verification: (clip id, sha256)."""
     from apps.footage.client import ClipUploader, write_random_file
 
@@ -91,8 +112,14 @@ def upload_clip(base_url: str, device_token: str, workdir: Path, *, size: int = 
     sha256 = write_random_file(path, size, seed=11)
     ended = datetime.now(UTC) - timedelta(minutes=minutes_ago)
     with ClipUploader(base_url, device_token) as uploader:
-        result = uploader.upload(path, recording_id=str(uuid.uuid4()), started_at=ended - timedelta(seconds=75),
-                                 ended_at=ended, sha256=sha256, trigger="manual",
-                                 location={"lat": 40.7128, "lon": -74.006})
+        result = uploader.upload(
+            path,
+            recording_id=str(uuid.uuid4()),
+            started_at=ended - timedelta(seconds=75),
+            ended_at=ended,
+            sha256=sha256,
+            trigger="manual",
+            location={"lat": 40.7128, "lon": -74.006},
+        )
     assert result.state == "available", result
     return result.clip_id, sha256

@@ -42,7 +42,8 @@ def assign(server, it_token, device_id, officer, *, since_hours: float = 0):
     call(server.url, it_token, "POST", f"/api/v1/devices/{device_id}/assign", json={"officer": str(officer.pk)})
     if since_hours:  # the shift started earlier: the assignment covers recordings made before now
         Assignment.objects.filter(device_id=device_id, ended_at__isnull=True).update(
-            started_at=timezone.now() - timedelta(hours=since_hours))
+            started_at=timezone.now() - timedelta(hours=since_hours)
+        )
 
 
 def test_login_page(browser, console_server):
@@ -65,8 +66,13 @@ def test_operator_starts_a_camera_recording_and_sees_it_succeed(open_as, console
     device_id, token = register_and_enroll(console_server.url, it_token, kind="bodycam", serial="E2E-CAM-1")
     assign(console_server, it_token, device_id, officer)
     camera = simulated(console_server.url, device_id, token, serial="E2E-CAM-1", lat=40.7131, lon=-74.0052)
-    call(console_server.url, token_issue(user=operator)[0], "POST", "/api/v1/incidents",
-         json={"title": "Shots fired, Elm St", "location": {"lat": 40.7128, "lon": -74.006}, "radius_m": 300})
+    call(
+        console_server.url,
+        token_issue(user=operator)[0],
+        "POST",
+        "/api/v1/incidents",
+        json={"title": "Shots fired, Elm St", "location": {"lat": 40.7128, "lon": -74.006}, "radius_m": 300},
+    )
 
     page = open_as(operator, "/fleet/")
     expect(page.locator("#live")).to_have_attribute("data-state", "live")
@@ -116,8 +122,11 @@ def test_operator_starts_a_camera_recording_and_sees_it_succeed(open_as, console
 
         assert Command.objects.get(device_id=device_id, reason="Wrong camera").state == "cancelled"  # never sent
         command = Command.objects.get(device_id=device_id, reason="Pursuit in progress")
-        assert (command.state, command.reason, command.action) == ("succeeded", "Pursuit in progress",
-                                                                   "start_recording")
+        assert (command.state, command.reason, command.action) == (
+            "succeeded",
+            "Pursuit in progress",
+            "start_recording",
+        )
         assert command.requested_by_id == operator.pk
 
         # The same camera on the map, at its reported position, shown as recording.
@@ -137,8 +146,9 @@ def test_operator_starts_a_camera_recording_and_sees_it_succeed(open_as, console
         assert not page.errors
 
 
-def test_operator_sends_a_briefing_and_sees_it_acknowledged(open_as, console_server, operator, officer,
-                                                           other_officer, it_user, tmp_path):
+def test_operator_sends_a_briefing_and_sees_it_acknowledged(
+    open_as, console_server, operator, officer, other_officer, it_user, tmp_path
+):
     from apps.briefings.models import Delivery
 
     it_token, _ = token_issue(user=it_user)
@@ -149,9 +159,18 @@ def test_operator_sends_a_briefing_and_sees_it_acknowledged(open_as, console_ser
         call(console_server.url, token, "PUT", "/api/v1/device/push-token", json={"token": push_token})
     photo = tmp_path / "suspect.jpg"
     photo.write_bytes(jpeg())
-    incident = call(console_server.url, token_issue(user=operator)[0], "POST", "/api/v1/incidents",
-                    json={"title": "Robbery at 5th and Main", "location": {"lat": 40.7128, "lon": -74.006},
-                          "radius_m": 400, "case_number": "2026-0042"})
+    incident = call(
+        console_server.url,
+        token_issue(user=operator)[0],
+        "POST",
+        "/api/v1/incidents",
+        json={
+            "title": "Robbery at 5th and Main",
+            "location": {"lat": 40.7128, "lon": -74.006},
+            "radius_m": 400,
+            "case_number": "2026-0042",
+        },
+    )
 
     page = open_as(operator, f"/briefings/new/?incident={incident['id']}")
     expect(page.locator("select[name=incident]")).to_have_value(incident["id"])
@@ -285,8 +304,9 @@ def test_it_registers_and_enrolls_a_device(open_as, console_server, it_user, off
     screenshot(page, "devices-enroll")
 
     # The camera enrolls with the serial and the code from the screen, then connects.
-    enrolled = httpx.post(f"{console_server.url}/api/v1/enroll", json={"serial": "E2E-IT-CAM-7", "code": code},
-                          timeout=10)
+    enrolled = httpx.post(
+        f"{console_server.url}/api/v1/enroll", json={"serial": "E2E-IT-CAM-7", "code": code}, timeout=10
+    )
     assert enrolled.status_code == 200, enrolled.text
     with ws_connect(f"{console_server.ws_url}/ws/device/", token=enrolled.json()["token"]) as ws:
         ws.send(json.dumps({"type": "status", "recording": False, "battery_pct": 88, "storage_free_mb": 30_000}))

@@ -127,6 +127,7 @@ def test_wrong_password_stays_on_login_with_a_message(officer):
 
 # QR codes for enrollment -----------------------------------------------------------------------
 
+
 def test_qr_is_an_svg_for_it(personas):
     response = session_for(personas["it"]).post("/console/qr", {"data": '{"serial":"BWC-1","code":"ABCD"}'})
     assert response.status_code == 200
@@ -160,6 +161,7 @@ def test_qr_needs_the_csrf_token(personas):
 
 # Nothing from the internet ---------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("url", PAGES)
 def test_pages_load_nothing_from_other_hosts(personas, url):
     role = sorted(PAGES[url])[0]
@@ -180,7 +182,6 @@ def test_static_files_load_nothing_from_other_hosts():
     for path in files:
         found = external_urls(path.read_text())
         assert not found, f"{path}: {found}"
-
 
 
 def test_unknown_page_is_a_plain_404(personas):

@@ -28,8 +28,9 @@ class FleetDevice:
         return [(b"authorization", f"Bearer {self.token}".encode())]
 
 
-def create_device(*, kind: str = "bodycam", officer=None, push_token: str | None = None, revoked: bool = False,
-                  label: str = "") -> FleetDevice:
+def create_device(
+    *, kind: str = "bodycam", officer=None, push_token: str | None = None, revoked: bool = False, label: str = ""
+) -> FleetDevice:
     """A device enrolled with a real token, without the enrollment endpoint."""
     from apps.accounts.tokens import DEVICE_PREFIX, hash_token, new_token
     from apps.devices.models import Device
@@ -37,10 +38,16 @@ def create_device(*, kind: str = "bodycam", officer=None, push_token: str | None
     token = new_token(DEVICE_PREFIX)
     now = timezone.now()
     device = Device.objects.create(
-        kind=kind, serial=f"CTL-{os.getpid()}-{next(_serials)}", label=label, token_hash=hash_token(token),
-        enrolled_at=now, officer=officer, push_token=push_token,
+        kind=kind,
+        serial=f"CTL-{os.getpid()}-{next(_serials)}",
+        label=label,
+        token_hash=hash_token(token),
+        enrolled_at=now,
+        officer=officer,
+        push_token=push_token,
         push_token_hash=hash_token(push_token) if push_token else None,
-        push_token_updated_at=now if push_token else None, revoked_at=now if revoked else None,
+        push_token_updated_at=now if push_token else None,
+        revoked_at=now if revoked else None,
     )
     return FleetDevice(device=device, token=token)
 
@@ -85,13 +92,17 @@ def audit_actions(command_id) -> list[str]:
     """The audit trail of one command, oldest first."""
     from apps.audit.models import AuditEvent
 
-    return list(AuditEvent.objects.filter(object_type="command", object_id=str(command_id))
-                .order_by("seq").values_list("action", flat=True))
+    return list(
+        AuditEvent.objects.filter(object_type="command", object_id=str(command_id))
+        .order_by("seq")
+        .values_list("action", flat=True)
+    )
 
 
 def post_command(client, device_id, *, action="start_recording", reason="Pursuit on 5th Ave", **extra):
     headers = {}
     if "key" in extra:
         headers["HTTP_IDEMPOTENCY_KEY"] = extra.pop("key")
-    return client.post(f"/api/v1/devices/{device_id}/commands", {"action": action, "reason": reason, **extra},
-                       format="json", **headers)
+    return client.post(
+        f"/api/v1/devices/{device_id}/commands", {"action": action, "reason": reason, **extra}, format="json", **headers
+    )

@@ -14,8 +14,20 @@ from tests.conftest import ROLES
 from tests.control.conftest import audit_actions, post_command
 from tests.helpers import error_code
 
-PROTOCOL_FIELDS = {"id", "device", "action", "reason", "requested_by", "state", "created_at", "expires_at",
-                   "sent_at", "delivered_at", "finished_at", "error"}
+PROTOCOL_FIELDS = {
+    "id",
+    "device",
+    "action",
+    "reason",
+    "requested_by",
+    "state",
+    "created_at",
+    "expires_at",
+    "sent_at",
+    "delivered_at",
+    "finished_at",
+    "error",
+}
 
 
 @pytest.mark.django_db
@@ -80,8 +92,9 @@ def test_anonymous_and_devices_cannot_command(anon, client_for, bodycam, make_de
 @pytest.mark.django_db
 @pytest.mark.parametrize("role", ROLES)
 def test_read_access_per_role(client_for, personas, operator, bodycam, role):
-    command, _ = services.command_create(device=bodycam.device, requested_by=operator, action="start_recording",
-                                         reason="Test")
+    command, _ = services.command_create(
+        device=bodycam.device, requested_by=operator, action="start_recording", reason="Test"
+    )
     client = client_for(personas[role])
     one = client.get(f"/api/v1/commands/{command.pk}")
     listing = client.get(f"/api/v1/devices/{bodycam.id}/commands")
@@ -96,8 +109,9 @@ def test_read_access_per_role(client_for, personas, operator, bodycam, role):
 
 @pytest.mark.django_db
 def test_reads_need_credentials(anon, client_for, operator, bodycam):
-    command, _ = services.command_create(device=bodycam.device, requested_by=operator, action="start_recording",
-                                         reason="Test")
+    command, _ = services.command_create(
+        device=bodycam.device, requested_by=operator, action="start_recording", reason="Test"
+    )
     assert anon.get(f"/api/v1/commands/{command.pk}").status_code == 401
     assert anon.get(f"/api/v1/devices/{bodycam.id}/commands").status_code == 401
     as_device = client_for(None, token=bodycam.token)
@@ -108,8 +122,9 @@ def test_reads_need_credentials(anon, client_for, operator, bodycam):
 @pytest.mark.django_db
 @pytest.mark.parametrize("role", ROLES)
 def test_only_operators_cancel(client_for, personas, operator, bodycam, role):
-    command, _ = services.command_create(device=bodycam.device, requested_by=operator, action="start_recording",
-                                         reason="Test")
+    command, _ = services.command_create(
+        device=bodycam.device, requested_by=operator, action="start_recording", reason="Test"
+    )
     response = client_for(personas[role]).post(f"/api/v1/commands/{command.pk}/cancel")
     command.refresh_from_db()
     if role == "operator":
@@ -122,8 +137,9 @@ def test_only_operators_cancel(client_for, personas, operator, bodycam, role):
 
 @pytest.mark.django_db
 def test_cancel_anonymous_401(anon, operator, bodycam):
-    command, _ = services.command_create(device=bodycam.device, requested_by=operator, action="start_recording",
-                                         reason="Test")
+    command, _ = services.command_create(
+        device=bodycam.device, requested_by=operator, action="start_recording", reason="Test"
+    )
     assert anon.post(f"/api/v1/commands/{command.pk}/cancel").status_code == 401
 
 
@@ -131,9 +147,14 @@ def test_cancel_anonymous_401(anon, operator, bodycam):
 def test_unknown_ids_are_404(client_for, operator):
     client = client_for(operator)
     missing = "00000000-0000-4000-8000-000000000000"
-    for response in (post_command(client, missing), client.get(f"/api/v1/devices/{missing}/commands"),
-                     client.get(f"/api/v1/commands/{missing}"), client.post(f"/api/v1/commands/{missing}/cancel"),
-                     client.get("/api/v1/commands/not-a-uuid"), post_command(client, "not-a-uuid")):
+    for response in (
+        post_command(client, missing),
+        client.get(f"/api/v1/devices/{missing}/commands"),
+        client.get(f"/api/v1/commands/{missing}"),
+        client.post(f"/api/v1/commands/{missing}/cancel"),
+        client.get("/api/v1/commands/not-a-uuid"),
+        post_command(client, "not-a-uuid"),
+    ):
         assert response.status_code == 404
         assert error_code(response) == "not_found"
 
@@ -179,8 +200,10 @@ def test_bad_input_is_400_and_stores_nothing(client_for, operator, bodycam, body
 def test_malformed_bodies_are_400(client_for, operator, bodycam):
     client = client_for(operator)
     url = f"/api/v1/devices/{bodycam.id}/commands"
-    for response in (client.post(url, "[1, 2]", content_type="application/json"),
-                     client.post(url, "{not json", content_type="application/json")):
+    for response in (
+        client.post(url, "[1, 2]", content_type="application/json"),
+        client.post(url, "{not json", content_type="application/json"),
+    ):
         assert response.status_code == 400
         assert error_code(response) in {"invalid", "malformed_request"}
     assert Command.objects.count() == 0
@@ -219,9 +242,12 @@ def test_idempotency_key_with_a_different_body_is_409(client_for, operator, body
 @pytest.mark.parametrize("key", ["", "has space", "x" * 201, "caf\u00e9"])
 def test_bad_idempotency_key_is_400(client_for, operator, bodycam, key):
     client = client_for(operator)
-    response = client.post(f"/api/v1/devices/{bodycam.id}/commands",
-                           {"action": "start_recording", "reason": "x"}, format="json",
-                           HTTP_IDEMPOTENCY_KEY=key.encode().decode("latin-1"))
+    response = client.post(
+        f"/api/v1/devices/{bodycam.id}/commands",
+        {"action": "start_recording", "reason": "x"},
+        format="json",
+        HTTP_IDEMPOTENCY_KEY=key.encode().decode("latin-1"),
+    )
     assert response.status_code == 400
     assert "Idempotency-Key" in response.json()["error"]["fields"]
     assert Command.objects.count() == 0
@@ -293,14 +319,18 @@ def test_readers_see_expiry_without_waiting_for_the_sweep(client_for, operator, 
 @pytest.mark.django_db
 def test_commands_are_in_the_openapi_schema(anon):
     paths = anon.get("/api/schema/", HTTP_ACCEPT="application/json").json()["paths"]
-    assert {"/api/v1/devices/{device_id}/commands", "/api/v1/commands/{command_id}",
-            "/api/v1/commands/{command_id}/cancel"} <= set(paths)
+    assert {
+        "/api/v1/devices/{device_id}/commands",
+        "/api/v1/commands/{command_id}",
+        "/api/v1/commands/{command_id}/cancel",
+    } <= set(paths)
 
 
 @pytest.mark.django_db
 def test_admin_lists_commands_read_only(client, superuser, operator, bodycam):
-    command, _ = services.command_create(device=bodycam.device, requested_by=operator, action="start_recording",
-                                         reason="Admin view")
+    command, _ = services.command_create(
+        device=bodycam.device, requested_by=operator, action="start_recording", reason="Admin view"
+    )
     client.force_login(superuser)
     assert client.get("/admin/control/command/").status_code == 200
     assert client.get(f"/admin/control/command/{command.pk}/change/").status_code == 200

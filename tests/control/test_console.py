@@ -47,8 +47,11 @@ def test_console_socket_per_role(personas, superuser):
     credentials (a person's token that does not exist, a device token) refused (4401)."""
     people = {**personas, "superuser": superuser}
     cases = [(role, bearer(user)) for role, user in people.items()]
-    cases += [("anonymous", []), ("bad token", [(b"authorization", b"Bearer rtu_not-a-real-token")]),
-              ("device token", [(b"authorization", b"Bearer rtd_a-device-token")])]
+    cases += [
+        ("anonymous", []),
+        ("bad token", [(b"authorization", b"Bearer rtu_not-a-real-token")]),
+        ("device token", [(b"authorization", b"Bearer rtd_a-device-token")]),
+    ]
 
     async def scenario():
         codes = {}
@@ -58,8 +61,16 @@ def test_console_socket_per_role(personas, superuser):
             await communicator.disconnect()
         return codes
 
-    assert run(scenario) == {"officer": 4403, "operator": None, "clerk": 4403, "it": None, "superuser": None,
-                             "anonymous": 4401, "bad token": 4401, "device token": 4401}
+    assert run(scenario) == {
+        "officer": 4403,
+        "operator": None,
+        "clerk": 4403,
+        "it": None,
+        "superuser": None,
+        "anonymous": 4401,
+        "bad token": 4401,
+        "device token": 4401,
+    }
     assert set(ROLES) <= set(people)
 
 
@@ -114,8 +125,9 @@ def test_console_sees_every_transition_of_a_command(client_for, operator, it_use
         await database_sync_to_async(services.command_claim_send)(command_id=command_id, device=bodycam.device)
         await database_sync_to_async(services.command_record_sent)(command_id=command_id, device=bodycam.device)
         await database_sync_to_async(services.command_ack)(command_id=command_id, device=bodycam.device)
-        await database_sync_to_async(services.command_result)(command_id=command_id, device=bodycam.device,
-                                                               ok=False, error="lens cap on")
+        await database_sync_to_async(services.command_result)(
+            command_id=command_id, device=bodycam.device, ok=False, error="lens cap on"
+        )
         while len(states) < 4:
             event = await receive_type(console, "command.update")
             assert event["command"]["id"] == command_id

@@ -15,8 +15,9 @@ from tests.helpers import ws_connect, ws_receive_json
 def wait_for_state(server, token: str, command_id: str, state: str, timeout: float = 10) -> dict:
     deadline = time.monotonic() + timeout
     while True:
-        body = httpx.get(f"{server.url}/api/v1/commands/{command_id}",
-                         headers={"Authorization": f"Bearer {token}"}, timeout=5).json()
+        body = httpx.get(
+            f"{server.url}/api/v1/commands/{command_id}", headers={"Authorization": f"Bearer {token}"}, timeout=5
+        ).json()
         if body["state"] == state or time.monotonic() > deadline:
             return body
         time.sleep(0.05)
@@ -31,18 +32,24 @@ def next_of_type(ws, kind: str, timeout: float = 10) -> dict:
 
 
 def post(server, token: str, device_id: str, **body) -> httpx.Response:
-    return httpx.post(f"{server.url}/api/v1/devices/{device_id}/commands",
-                      json={"action": "start_recording", "reason": "Cross-process test", **body},
-                      headers={"Authorization": f"Bearer {token}"}, timeout=10)
+    return httpx.post(
+        f"{server.url}/api/v1/devices/{device_id}/commands",
+        json={"action": "start_recording", "reason": "Cross-process test", **body},
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=10,
+    )
 
 
-def test_command_posted_on_one_process_reaches_a_device_and_console_on_the_other(live_server_pair, make_device,
-                                                                                  operator):
+def test_command_posted_on_one_process_reaches_a_device_and_console_on_the_other(
+    live_server_pair, make_device, operator
+):
     server_a, server_b = live_server_pair
     camera = make_device(kind="bodycam")
     token, _ = token_issue(user=operator)
-    with ws_connect(f"{server_a.ws_url}/ws/device/", token=camera.token) as device, \
-            ws_connect(f"{server_a.ws_url}/ws/console/", token=token) as console:
+    with (
+        ws_connect(f"{server_a.ws_url}/ws/device/", token=camera.token) as device,
+        ws_connect(f"{server_a.ws_url}/ws/console/", token=token) as console,
+    ):
         time.sleep(0.2)  # both sockets have joined their groups
         response = post(server_b, token, camera.id)
         assert response.status_code == 202, response.text
@@ -62,8 +69,7 @@ def test_command_posted_on_one_process_reaches_a_device_and_console_on_the_other
         assert states == ["queued", "sent", "delivered", "succeeded"]
 
 
-def test_offline_delivery_on_connect_and_resend_after_a_drop_across_processes(live_server_pair, make_device,
-                                                                              operator):
+def test_offline_delivery_on_connect_and_resend_after_a_drop_across_processes(live_server_pair, make_device, operator):
     server_a, server_b = live_server_pair
     camera = make_device(kind="bodycam")
     token, _ = token_issue(user=operator)

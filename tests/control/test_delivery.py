@@ -46,8 +46,9 @@ async def connect(fleet_device) -> WebsocketCommunicator:
 
 
 def create(device, operator, *, action="start_recording", reason="Test", ttl=120) -> Command:
-    command, _ = services.command_create(device=device.device, requested_by=operator, action=action, reason=reason,
-                                         ttl_seconds=ttl)
+    command, _ = services.command_create(
+        device=device.device, requested_by=operator, action=action, reason=reason, ttl_seconds=ttl
+    )
     return command
 
 
@@ -144,14 +145,18 @@ def test_consumer_refuses_a_command_past_its_expiry_before_the_sweep_ran(operato
         # A command already past its expiry whose sweep has not run yet (a row only: creating it
         # through the service would also send it at once, racing the expiry this test is about).
         late = await database_sync_to_async(Command.objects.create)(
-            device=bodycam.device, requested_by=operator, action="start_recording", reason="Late",
-            ttl_seconds=120, created_at=timezone.now() - timedelta(seconds=121),
-            expires_at=timezone.now() - timedelta(seconds=1))
+            device=bodycam.device,
+            requested_by=operator,
+            action="start_recording",
+            reason="Late",
+            ttl_seconds=120,
+            created_at=timezone.now() - timedelta(seconds=121),
+            expires_at=timezone.now() - timedelta(seconds=1),
+        )
         # The group events arrive anyway (e.g. a slow layer): neither goes out.
         layer = get_channel_layer()
         await layer.group_send(device_group(bodycam.id), {"type": "device.command", "command": payload})
-        await layer.group_send(device_group(bodycam.id), {"type": "device.command",
-                                                          "command": late.device_payload()})
+        await layer.group_send(device_group(bodycam.id), {"type": "device.command", "command": late.device_payload()})
         assert await device.receive_nothing(0.3)
         await device.disconnect()
         return late
@@ -176,8 +181,7 @@ def test_unacknowledged_command_is_sent_again_after_a_dropped_connection(operato
                 await device.send_json_to({"type": "ack", "command_id": frame["command"]["id"]})
                 if frame["command"]["id"] not in acted_on:  # the device acts once per command id
                     acted_on.add(frame["command"]["id"])
-                    await device.send_json_to({"type": "result", "command_id": frame["command"]["id"],
-                                               "ok": True})
+                    await device.send_json_to({"type": "result", "command_id": frame["command"]["id"], "ok": True})
         await device.disconnect()
         return received
 
@@ -227,10 +231,12 @@ def test_duplicate_ack_and_result_are_harmless(operator, bodycam):
     async def scenario():
         device = await connect(bodycam)
         await receive(device)
-        for frame in ({"type": "ack", "command_id": str(command.pk)},
-                      {"type": "result", "command_id": str(command.pk), "ok": True},
-                      {"type": "ack", "command_id": str(command.pk)},
-                      {"type": "result", "command_id": str(command.pk), "ok": False, "error": "late echo"}):
+        for frame in (
+            {"type": "ack", "command_id": str(command.pk)},
+            {"type": "result", "command_id": str(command.pk), "ok": True},
+            {"type": "ack", "command_id": str(command.pk)},
+            {"type": "result", "command_id": str(command.pk), "ok": False, "error": "late echo"},
+        ):
             await device.send_json_to(frame)
         assert await device.receive_nothing(0.3)  # no error frames
         await device.disconnect()
@@ -266,8 +272,7 @@ def test_bad_and_foreign_reports_get_an_error_frame_and_change_nothing(operator,
             assert answer["type"] == "error" and answer["code"] == code, (frame, answer)
             assert answer["message"]
         # The connection stays usable.
-        await device.send_json_to({"type": "result", "command_id": str(own.pk), "ok": False,
-                                   "error": "storage full"})
+        await device.send_json_to({"type": "result", "command_id": str(own.pk), "ok": False, "error": "storage full"})
         await wait_state(own.pk, "failed")
         await device.disconnect()
 
@@ -348,8 +353,9 @@ def test_racing_transitions_have_exactly_one_winner(operator, bodycam):
     for thread in threads:
         thread.join(timeout=30)
     command.refresh_from_db()
-    transitions = [action for action in audit_actions(command.pk) if action in ("command.cancelled",
-                                                                                 "command.delivered")]
+    transitions = [
+        action for action in audit_actions(command.pk) if action in ("command.cancelled", "command.delivered")
+    ]
     assert len(transitions) == 1
     assert command.state == transitions[0].split(".")[1]
     assert outcomes.count("cancelled") == (1 if command.state == "cancelled" else 0)

@@ -25,13 +25,21 @@ def pushed(token: str) -> list[dict]:
             message = row["message"]
             android = message.get("android") or {}
             notification = message.get("notification") or android.get("notification") or {}
-            out.append({"data": message.get("data") or {}, "title": notification.get("title"),
-                        "body": notification.get("body"), "priority": str(android.get("priority", "")).lower()})
+            out.append(
+                {
+                    "data": message.get("data") or {},
+                    "title": notification.get("title"),
+                    "body": notification.get("body"),
+                    "priority": str(android.get("priority", "")).lower(),
+                }
+            )
         return out
     from apps.briefings.push import get_backend
 
-    return [{"data": row["data"], "title": row["title"], "body": row["body"], "priority": row["priority"]}
-            for row in get_backend().read(token=token)]
+    return [
+        {"data": row["data"], "title": row["title"], "body": row["body"], "priority": row["priority"]}
+        for row in get_backend().read(token=token)
+    ]
 
 
 def phone_token(prefix: str = "") -> str:
@@ -44,8 +52,12 @@ def test_a_command_to_a_phone_wakes_it_with_a_high_priority_data_message(client_
     command_id = post_command(client_for(operator), phone.id).json()["id"]
     messages = pushed(token)
     assert len(messages) == 1
-    assert messages[0]["data"] == {"type": "command", "command_id": command_id, "action": "start_recording",
-                                   "expires_at": messages[0]["data"]["expires_at"]}
+    assert messages[0]["data"] == {
+        "type": "command",
+        "command_id": command_id,
+        "action": "start_recording",
+        "expires_at": messages[0]["data"]["expires_at"],
+    }
     assert all(isinstance(value, str) for value in messages[0]["data"].values())
     assert messages[0]["priority"] == "high"
 
@@ -64,8 +76,9 @@ def test_officer_is_told_who_started_their_camera_when_and_why(make_user, make_d
     make_device(kind="phone", officer=officer, push_token=token)
     make_device(kind="phone", officer=officer, push_token=phone_token(), revoked=True)
     camera = make_device(kind="bodycam", officer=officer, label="Cam 12")
-    command, _ = services.command_create(device=camera.device, requested_by=operator, action="start_recording",
-                                         reason="Armed suspect reported")
+    command, _ = services.command_create(
+        device=camera.device, requested_by=operator, action="start_recording", reason="Armed suspect reported"
+    )
     assert pushed(token) == []  # nothing until the camera really started
     services.command_ack(command_id=command.pk, device=camera.device)
     assert pushed(token) == []
@@ -90,11 +103,13 @@ def test_no_notice_for_a_failed_command_or_an_unassigned_camera(operator, make_d
     token = phone_token()
     make_device(kind="phone", officer=officer, push_token=token)
     camera = make_device(kind="bodycam", officer=officer)
-    command, _ = services.command_create(device=camera.device, requested_by=operator, action="stop_recording",
-                                         reason="Scene cleared")
+    command, _ = services.command_create(
+        device=camera.device, requested_by=operator, action="stop_recording", reason="Scene cleared"
+    )
     services.command_result(command_id=command.pk, device=camera.device, ok=False, error="busy")
     spare = make_device(kind="bodycam")
-    other, _ = services.command_create(device=spare.device, requested_by=operator, action="stop_recording",
-                                       reason="Scene cleared")
+    other, _ = services.command_create(
+        device=spare.device, requested_by=operator, action="stop_recording", reason="Scene cleared"
+    )
     services.command_result(command_id=other.pk, device=spare.device, ok=True)
     assert pushed(token) == []

@@ -33,8 +33,9 @@ def test_readyz_names_dead_object_storage(anon, settings, tmp_path):
 
 @pytest.mark.django_db
 def test_readyz_names_dead_redis_layer(anon, settings, redis_url):
-    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels_redis.core.RedisChannelLayer",
-                                           "CONFIG": {"hosts": ["redis://127.0.0.1:1/0"]}}}
+    settings.CHANNEL_LAYERS = {
+        "default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": ["redis://127.0.0.1:1/0"]}}
+    }
     from channels.layers import channel_layers
 
     channel_layers.backends.clear()

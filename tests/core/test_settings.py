@@ -56,10 +56,15 @@ def test_production_values_are_parsed(tmp_path, settings):
 
 def test_connection_pool_size_is_tunable_and_can_be_off(tmp_path):
     url = "postgres://rtcc@db.internal:5432/rtcc"
-    assert read(tmp_path, DJANGO_SECRET_KEY="k" * 40, DATABASE_URL=url,
-                RTCC_DB_POOL_SIZE="5").database["OPTIONS"]["pool"]["max_size"] == 5
-    assert "pool" not in read(tmp_path, DJANGO_SECRET_KEY="k" * 40, DATABASE_URL=url,
-                              RTCC_DB_POOL_SIZE="0").database.get("OPTIONS", {})
+    assert (
+        read(tmp_path, DJANGO_SECRET_KEY="k" * 40, DATABASE_URL=url, RTCC_DB_POOL_SIZE="5").database["OPTIONS"]["pool"][
+            "max_size"
+        ]
+        == 5
+    )
+    assert "pool" not in read(
+        tmp_path, DJANGO_SECRET_KEY="k" * 40, DATABASE_URL=url, RTCC_DB_POOL_SIZE="0"
+    ).database.get("OPTIONS", {})
     with pytest.raises(ImproperlyConfigured, match="RTCC_DB_POOL_SIZE"):
         read(tmp_path, DJANGO_SECRET_KEY="k" * 40, DATABASE_URL=url, RTCC_DB_POOL_SIZE="lots")
 
@@ -107,7 +112,8 @@ def test_short_secret_key_refused_outside_debug(tmp_path):
 def test_start_stops_with_a_message_naming_the_variable(tmp_path):
     environment = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "DATABASE_", "REDIS_"))}
     environment.update({"RTCC_DATA_DIR": str(tmp_path), "DJANGO_DEBUG": "maybe"})
-    done = subprocess.run([sys.executable, "manage.py", "check"], cwd=ROOT, env=environment,
-                          capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [sys.executable, "manage.py", "check"], cwd=ROOT, env=environment, capture_output=True, text=True, timeout=60
+    )
     assert done.returncode != 0
     assert "DJANGO_DEBUG" in done.stderr

@@ -18,9 +18,25 @@ def worker(transactional_db, redis_url):
 
     env = {**os.environ, "DATABASE_URL": database_url_for_subprocess(), "DJANGO_SECRET_KEY": settings.SECRET_KEY}
     process = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "rtcc", "worker", "--pool", "solo", "--loglevel", "WARNING",
-         "--without-heartbeat", "--without-gossip", "--without-mingle"],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "rtcc",
+            "worker",
+            "--pool",
+            "solo",
+            "--loglevel",
+            "WARNING",
+            "--without-heartbeat",
+            "--without-gossip",
+            "--without-mingle",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
     )
     yield process
     process.terminate()

@@ -22,16 +22,23 @@ def admin_client(superuser):
 def test_lists_open(admin_client, enrolled, officer, superuser):
     device, _ = enrolled("bodycam", label="Cam 9")
     device_assign(device=device, officer_id=officer.pk, actor=superuser)
-    for url in ("/admin/devices/device/", f"/admin/devices/device/{device.pk}/change/",
-                "/admin/devices/assignment/", "/admin/devices/enrollmentfailure/"):
+    for url in (
+        "/admin/devices/device/",
+        f"/admin/devices/device/{device.pk}/change/",
+        "/admin/devices/assignment/",
+        "/admin/devices/enrollmentfailure/",
+    ):
         assert admin_client.get(url).status_code == 200, url
     assert b"Cam 9" in admin_client.get("/admin/devices/device/").content
     assert admin_client.get("/admin/devices/assignment/add/").status_code == 403  # assign via the API
 
 
 def test_add_registers_through_the_service(admin_client):
-    response = admin_client.post("/admin/devices/device/add/", {"kind": "bodycam", "serial": "ADM-1", "model": "",
-                                                                "label": "", "firmware": ""}, follow=True)
+    response = admin_client.post(
+        "/admin/devices/device/add/",
+        {"kind": "bodycam", "serial": "ADM-1", "model": "", "label": "", "firmware": ""},
+        follow=True,
+    )
     assert response.status_code == 200
     device = Device.objects.get(serial="ADM-1")
     assert device.enrollment_code_hash and device.enrollment_expires_at

@@ -16,8 +16,16 @@ from tests.helpers import error_code
 
 pytestmark = pytest.mark.django_db
 
-IT_ONLY = {"officer": 403, "operator": 403, "clerk": 403, "it": 200, "superuser": 200, "anonymous": 401,
-           "bodycam": 403, "phone": 403}
+IT_ONLY = {
+    "officer": 403,
+    "operator": 403,
+    "clerk": 403,
+    "it": 200,
+    "superuser": 200,
+    "anonymous": 401,
+    "bodycam": 403,
+    "phone": 403,
+}
 
 
 @pytest.mark.parametrize("who", CALLERS)
@@ -163,8 +171,16 @@ def test_assignment_is_audited(caller, register, officer, it_user):
     assert unassign.details["officer"] == str(officer.pk)
 
 
-HISTORY = {"officer": 403, "operator": 200, "clerk": 403, "it": 200, "superuser": 200, "anonymous": 401,
-           "bodycam": 403, "phone": 403}
+HISTORY = {
+    "officer": 403,
+    "operator": 200,
+    "clerk": 403,
+    "it": 200,
+    "superuser": 200,
+    "anonymous": 401,
+    "bodycam": 403,
+    "phone": 403,
+}
 
 
 @pytest.mark.parametrize("who", CALLERS)

@@ -88,8 +88,17 @@ def test_revoked_device_cannot_enroll(register, caller):
     assert enroll(device.serial, code).status_code == 403
 
 
-@pytest.mark.parametrize("payload", [{}, {"serial": "A"}, {"code": "ABC"}, {"serial": "", "code": ""},
-                                     {"serial": ["A"], "code": "B"}, {"serial": "A", "code": "x" * 65}])
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {},
+        {"serial": "A"},
+        {"code": "ABC"},
+        {"serial": "", "code": ""},
+        {"serial": ["A"], "code": "B"},
+        {"serial": "A", "code": "x" * 65},
+    ],
+)
 def test_enroll_bad_input_is_400(payload):
     response = api_client().post("/api/v1/enroll", payload, format="json")
     assert response.status_code == 400
@@ -151,8 +160,16 @@ def test_enrollment_audited_success_and_failure(register):
 
 # A fresh code: POST /api/v1/devices/{id}/enrollment ------------------------------------------
 
-REISSUE = {"officer": 403, "operator": 403, "clerk": 403, "it": 200, "superuser": 200, "anonymous": 401,
-           "bodycam": 403, "phone": 403}
+REISSUE = {
+    "officer": 403,
+    "operator": 403,
+    "clerk": 403,
+    "it": 200,
+    "superuser": 200,
+    "anonymous": 401,
+    "bodycam": 403,
+    "phone": 403,
+}
 
 
 @pytest.mark.parametrize("who", CALLERS)

@@ -14,8 +14,20 @@ from tests.helpers import api_client, error_code
 
 pytestmark = pytest.mark.django_db
 
-DEVICE_FIELDS = {"id", "kind", "serial", "label", "officer", "online", "last_seen", "recording", "battery_pct",
-                 "storage_free_mb", "location", "revoked"}
+DEVICE_FIELDS = {
+    "id",
+    "kind",
+    "serial",
+    "label",
+    "officer",
+    "online",
+    "last_seen",
+    "recording",
+    "battery_pct",
+    "storage_free_mb",
+    "location",
+    "revoked",
+}
 
 
 @pytest.fixture
@@ -30,8 +42,16 @@ def fleet(register, officer, other_officer, it_user):
     return {"cam1": cam1, "cam2": cam2, "phone": phone}
 
 
-LIST = {"officer": 200, "operator": 200, "clerk": 403, "it": 200, "superuser": 200, "anonymous": 401,
-        "bodycam": 403, "phone": 403}
+LIST = {
+    "officer": 200,
+    "operator": 200,
+    "clerk": 403,
+    "it": 200,
+    "superuser": 200,
+    "anonymous": 401,
+    "bodycam": 403,
+    "phone": 403,
+}
 
 
 @pytest.mark.parametrize("who", CALLERS)
@@ -104,8 +124,9 @@ def test_online_filter_follows_presence(caller, fleet):
     assert caller("it").get("/api/v1/devices?online=true").json()["results"] == []
 
 
-@pytest.mark.parametrize("query", ["kind=drone", "online=yes", "online=1", "officer=not-a-uuid", "page=0",
-                                   "page_size=abc"])
+@pytest.mark.parametrize(
+    "query", ["kind=drone", "online=yes", "online=1", "officer=not-a-uuid", "page=0", "page_size=abc"]
+)
 def test_bad_filter_is_400(caller, fleet, query):
     response = caller("operator").get(f"/api/v1/devices?{query}")
     assert response.status_code == 400, response.content
@@ -119,8 +140,16 @@ def test_officer_filter_by_officer_cannot_see_others(caller, fleet, other_office
 
 # GET /api/v1/device ----------------------------------------------------------------------------
 
-SELF = {"officer": 403, "operator": 403, "clerk": 403, "it": 403, "superuser": 403, "anonymous": 401,
-        "bodycam": 200, "phone": 200}
+SELF = {
+    "officer": 403,
+    "operator": 403,
+    "clerk": 403,
+    "it": 403,
+    "superuser": 403,
+    "anonymous": 401,
+    "bodycam": 200,
+    "phone": 200,
+}
 
 
 @pytest.mark.parametrize("who", CALLERS)
@@ -139,8 +168,16 @@ def test_bad_device_token_is_401():
 
 # Revocation over HTTP ------------------------------------------------------------------------
 
-REVOKE = {"officer": 403, "operator": 403, "clerk": 403, "it": 200, "superuser": 200, "anonymous": 401,
-          "bodycam": 403, "phone": 403}
+REVOKE = {
+    "officer": 403,
+    "operator": 403,
+    "clerk": 403,
+    "it": 200,
+    "superuser": 200,
+    "anonymous": 401,
+    "bodycam": 403,
+    "phone": 403,
+}
 
 
 @pytest.mark.parametrize("who", CALLERS)
@@ -173,8 +210,16 @@ def test_revoke_is_audited_and_idempotent(caller, enrolled, it_user):
 
 # PUT /api/v1/device/push-token ---------------------------------------------------------------
 
-PUSH = {"officer": 403, "operator": 403, "clerk": 403, "it": 403, "superuser": 403, "anonymous": 401,
-        "bodycam": 403, "phone": 200}
+PUSH = {
+    "officer": 403,
+    "operator": 403,
+    "clerk": 403,
+    "it": 403,
+    "superuser": 403,
+    "anonymous": 401,
+    "bodycam": 403,
+    "phone": 200,
+}
 
 
 @pytest.mark.parametrize("who", CALLERS)
@@ -185,8 +230,9 @@ def test_push_token_by_role(caller, who):
     assert holders == (1 if PUSH[who] == 200 else 0)
 
 
-@pytest.mark.parametrize("body", [{}, {"token": ""}, {"token": "   "}, {"token": "x" * 4097}, {"token": None},
-                                  {"token": ["a"]}])
+@pytest.mark.parametrize(
+    "body", [{}, {"token": ""}, {"token": "   "}, {"token": "x" * 4097}, {"token": None}, {"token": ["a"]}]
+)
 def test_push_token_bad_input_is_400(enrolled, body):
     device, token = enrolled("phone")
     response = api_client(token=token).put("/api/v1/device/push-token", body, format="json")

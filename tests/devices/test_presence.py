@@ -17,45 +17,56 @@ from apps.devices import presence
 from apps.devices.models import Device
 from tests.helpers import ws_connect, ws_receive_json
 
-GOOD = {"type": "status", "recording": True, "battery_pct": 77, "storage_free_mb": 1234,
-        "location": {"lat": 52.52, "lon": 13.405, "accuracy_m": 6.5}}
+GOOD = {
+    "type": "status",
+    "recording": True,
+    "battery_pct": 77,
+    "storage_free_mb": 1234,
+    "location": {"lat": 52.52, "lon": 13.405, "accuracy_m": 6.5},
+}
 
 
-@pytest.mark.parametrize("frame", [
-    {"recording": False},
-    {"recording": True, "battery_pct": 0, "storage_free_mb": 0},
-    {"recording": False, "battery_pct": 100, "location": {"lat": -90, "lon": 180}},
-    {"recording": False, "battery_pct": None, "location": {"lat": 90.0, "lon": -180.0, "accuracy_m": 0}},
-    GOOD,
-])
+@pytest.mark.parametrize(
+    "frame",
+    [
+        {"recording": False},
+        {"recording": True, "battery_pct": 0, "storage_free_mb": 0},
+        {"recording": False, "battery_pct": 100, "location": {"lat": -90, "lon": 180}},
+        {"recording": False, "battery_pct": None, "location": {"lat": 90.0, "lon": -180.0, "accuracy_m": 0}},
+        GOOD,
+    ],
+)
 def test_good_frames_parse(frame):
     fields, problem = presence.parse_status(frame)
     assert problem is None and fields["recording"] == frame["recording"]
 
 
-@pytest.mark.parametrize("frame", [
-    {},
-    {"recording": "yes"},
-    {"recording": 1},
-    {"recording": None},
-    {"recording": True, "battery_pct": -5},
-    {"recording": True, "battery_pct": 101},
-    {"recording": True, "battery_pct": 50.5},
-    {"recording": True, "battery_pct": "50"},
-    {"recording": True, "battery_pct": True},
-    {"recording": True, "storage_free_mb": -1},
-    {"recording": True, "storage_free_mb": 1.5},
-    {"recording": True, "storage_free_mb": 2**40},
-    {"recording": True, "location": "here"},
-    {"recording": True, "location": {"lat": 200, "lon": 0}},
-    {"recording": True, "location": {"lat": 0, "lon": 181}},
-    {"recording": True, "location": {"lat": 0}},
-    {"recording": True, "location": {"lat": "1", "lon": 2}},
-    {"recording": True, "location": {"lat": float("nan"), "lon": 2}},
-    {"recording": True, "location": {"lat": 1, "lon": float("inf")}},
-    {"recording": True, "location": {"lat": 1, "lon": 2, "accuracy_m": -1}},
-    {"recording": True, "location": {"lat": 1, "lon": 2, "accuracy_m": "far"}},
-])
+@pytest.mark.parametrize(
+    "frame",
+    [
+        {},
+        {"recording": "yes"},
+        {"recording": 1},
+        {"recording": None},
+        {"recording": True, "battery_pct": -5},
+        {"recording": True, "battery_pct": 101},
+        {"recording": True, "battery_pct": 50.5},
+        {"recording": True, "battery_pct": "50"},
+        {"recording": True, "battery_pct": True},
+        {"recording": True, "storage_free_mb": -1},
+        {"recording": True, "storage_free_mb": 1.5},
+        {"recording": True, "storage_free_mb": 2**40},
+        {"recording": True, "location": "here"},
+        {"recording": True, "location": {"lat": 200, "lon": 0}},
+        {"recording": True, "location": {"lat": 0, "lon": 181}},
+        {"recording": True, "location": {"lat": 0}},
+        {"recording": True, "location": {"lat": "1", "lon": 2}},
+        {"recording": True, "location": {"lat": float("nan"), "lon": 2}},
+        {"recording": True, "location": {"lat": 1, "lon": float("inf")}},
+        {"recording": True, "location": {"lat": 1, "lon": 2, "accuracy_m": -1}},
+        {"recording": True, "location": {"lat": 1, "lon": 2, "accuracy_m": "far"}},
+    ],
+)
 def test_bad_frames_are_refused_whole(frame):
     fields, problem = presence.parse_status(frame)
     assert fields is None and problem
@@ -75,8 +86,15 @@ def test_frames_cost_bounded_database_writes(enrolled, settings):
             await presence.presence_status(device, {"type": "status", "recording": False, "battery_pct": 90 - n})
         await presence.presence_status(device, {"type": "status", "recording": True, "battery_pct": 40})
         for n in range(50):
-            await presence.presence_status(device, {"type": "status", "recording": True, "battery_pct": 39 - n % 30,
-                                                    "location": {"lat": 10 + n / 1000, "lon": 20}})
+            await presence.presence_status(
+                device,
+                {
+                    "type": "status",
+                    "recording": True,
+                    "battery_pct": 39 - n % 30,
+                    "location": {"lat": 10 + n / 1000, "lon": 20},
+                },
+            )
         await presence.flush()
 
     async def disconnect():
@@ -130,8 +148,10 @@ def test_status_frames_over_the_websocket(live_server_process, enrolled, it_user
     def fetch():
         return httpx.get(url, headers=headers, timeout=10).json()
 
-    with ws_connect(f"{live_server_process.ws_url}/ws/console/", token=console_token) as console, \
-            ws_connect(f"{live_server_process.ws_url}/ws/device/", token=token) as ws:
+    with (
+        ws_connect(f"{live_server_process.ws_url}/ws/console/", token=console_token) as console,
+        ws_connect(f"{live_server_process.ws_url}/ws/device/", token=token) as ws,
+    ):
         assert _console_status(console, device.pk, lambda d: d["online"])["serial"] == device.serial
         assert _wait_for(fetch, lambda body: body["online"])["online"] is True
         ws.send(json.dumps(GOOD))
@@ -147,10 +167,12 @@ def test_status_frames_over_the_websocket(live_server_process, enrolled, it_user
         assert [row["id"] for row in listed["results"]] == [str(device.pk)]
 
         # unusable frames: an error each, nothing changes, the socket stays open
-        for bad in [{"type": "status", "recording": True, "battery_pct": -5},
-                    {"type": "status", "recording": False, "location": {"lat": 200, "lon": 0}},
-                    {"type": "status", "battery_pct": 10},
-                    {"type": "bogus"}]:
+        for bad in [
+            {"type": "status", "recording": True, "battery_pct": -5},
+            {"type": "status", "recording": False, "location": {"lat": 200, "lon": 0}},
+            {"type": "status", "battery_pct": 10},
+            {"type": "bogus"},
+        ]:
             ws.send(json.dumps(bad))
             reply = ws_receive_json(ws)
             assert reply["type"] == "error" and reply["code"] and reply["message"]
@@ -182,8 +204,11 @@ def test_presence_is_shared_across_processes(live_server_pair, enrolled, it_user
         return httpx.get(f"{second.url}/api/v1/devices/{device.pk}", headers=headers, timeout=10).json()
 
     with ws_connect(f"{first.ws_url}/ws/device/", token=token) as ws_a:
-        ws_a.send(json.dumps({"type": "status", "recording": False, "battery_pct": 61,
-                              "location": {"lat": 48.85, "lon": 2.35}}))
+        ws_a.send(
+            json.dumps(
+                {"type": "status", "recording": False, "battery_pct": 61, "location": {"lat": 48.85, "lon": 2.35}}
+            )
+        )
         body = _wait_for(fetch, lambda body: body["battery_pct"] == 61)
         assert body["online"] is True and body["location"]["lat"] == 48.85
         with ws_connect(f"{second.ws_url}/ws/device/", token=token) as ws_b:

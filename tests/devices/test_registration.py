@@ -14,8 +14,16 @@ from tests.helpers import error_code
 
 pytestmark = pytest.mark.django_db
 
-EXPECTED = {"officer": 403, "operator": 403, "clerk": 403, "it": 201, "superuser": 201, "anonymous": 401,
-            "bodycam": 403, "phone": 403}
+EXPECTED = {
+    "officer": 403,
+    "operator": 403,
+    "clerk": 403,
+    "it": 201,
+    "superuser": 201,
+    "anonymous": 401,
+    "bodycam": 403,
+    "phone": 403,
+}
 
 
 @pytest.mark.parametrize("who", CALLERS)
@@ -33,12 +41,29 @@ def test_register_by_role(caller, who):
 
 def test_register_answers_device_and_code_once(caller):
     it = caller("it")
-    response = it.post("/api/v1/devices", {"kind": "phone", "serial": "PH-1", "model": "Pixel 8",
-                                           "label": "Reyes phone"}, format="json")
+    response = it.post(
+        "/api/v1/devices",
+        {"kind": "phone", "serial": "PH-1", "model": "Pixel 8", "label": "Reyes phone"},
+        format="json",
+    )
     assert response.status_code == 201
     body = response.json()
-    for name in ("id", "kind", "serial", "label", "officer", "online", "last_seen", "recording", "battery_pct",
-                 "storage_free_mb", "location", "revoked", "enrollment_code", "enrollment_expires_at"):
+    for name in (
+        "id",
+        "kind",
+        "serial",
+        "label",
+        "officer",
+        "online",
+        "last_seen",
+        "recording",
+        "battery_pct",
+        "storage_free_mb",
+        "location",
+        "revoked",
+        "enrollment_code",
+        "enrollment_expires_at",
+    ):
         assert name in body, name
     assert body["kind"] == "phone" and body["serial"] == "PH-1" and body["label"] == "Reyes phone"
     assert body["officer"] is None and body["online"] is False and body["location"] is None
@@ -71,19 +96,22 @@ def test_serial_unique_per_kind(caller):
     assert Device.objects.filter(serial="X-1").count() == 2
 
 
-@pytest.mark.parametrize("payload", [
-    {},
-    {"kind": "drone", "serial": "D-1"},
-    {"kind": "bodycam"},
-    {"kind": "bodycam", "serial": ""},
-    {"kind": "bodycam", "serial": "   "},
-    {"kind": "bodycam", "serial": "x" * 65},
-    {"kind": "bodycam", "serial": "tab\there"},
-    {"kind": "bodycam", "serial": "new\nline"},
-    {"kind": "bodycam", "serial": 12},
-    {"kind": "bodycam", "serial": "OK-1", "label": "x" * 65},
-    {"kind": ["bodycam"], "serial": "OK-2"},
-])
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {},
+        {"kind": "drone", "serial": "D-1"},
+        {"kind": "bodycam"},
+        {"kind": "bodycam", "serial": ""},
+        {"kind": "bodycam", "serial": "   "},
+        {"kind": "bodycam", "serial": "x" * 65},
+        {"kind": "bodycam", "serial": "tab\there"},
+        {"kind": "bodycam", "serial": "new\nline"},
+        {"kind": "bodycam", "serial": 12},
+        {"kind": "bodycam", "serial": "OK-1", "label": "x" * 65},
+        {"kind": ["bodycam"], "serial": "OK-2"},
+    ],
+)
 def test_register_bad_input(caller, payload):
     response = caller("it").post("/api/v1/devices", payload, format="json")
     assert response.status_code == 400, response.content

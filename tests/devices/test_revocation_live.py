@@ -21,8 +21,11 @@ def test_revoke_on_one_process_closes_socket_on_the_other(live_server_pair, enro
     with ws_connect(f"{holder.ws_url}/ws/device/", token=token) as ws:
         # the socket works: a status frame is taken (no error comes back)
         ws.send(json.dumps({"type": "status", "recording": False, "battery_pct": 50}))
-        response = httpx.post(f"{other.url}/api/v1/devices/{device.pk}/revoke",
-                              headers={"Authorization": f"Bearer {it_token}"}, timeout=10)
+        response = httpx.post(
+            f"{other.url}/api/v1/devices/{device.pk}/revoke",
+            headers={"Authorization": f"Bearer {it_token}"},
+            timeout=10,
+        )
         assert response.status_code == 200, response.text
         with pytest.raises(ConnectionClosed) as closed:
             while True:

@@ -71,8 +71,15 @@ def test_simulator_against_a_live_server(live_server_process, make_user):
     it = make_user("it", username="simit")
     token, _ = token_issue(user=it)
     operator_headers = {"Authorization": f"Bearer {token_issue(user=make_user('operator'))[0]}"}
-    fleet = Fleet(live_server_process.url, count=3, kind="mixed", username="simit", password="correct-horse-battery",
-                  status_interval=0.2, prefix="T")
+    fleet = Fleet(
+        live_server_process.url,
+        count=3,
+        kind="mixed",
+        username="simit",
+        password="correct-horse-battery",
+        status_interval=0.2,
+        prefix="T",
+    )
 
     async def run():
         async with fleet:
@@ -83,8 +90,13 @@ def test_simulator_against_a_live_server(live_server_process, make_user):
             listed = (await fleet.http.get("/api/v1/devices", headers={"Authorization": f"Bearer {token}"})).json()
             # an operator's command reaches a simulated camera, which obeys it and reports back
             camera = fleet.devices[1]
-            command = (await fleet.http.post(f"/api/v1/devices/{camera.id}/commands", headers=operator_headers,
-                                             json={"action": "start_recording", "reason": "simulator test"})).json()
+            command = (
+                await fleet.http.post(
+                    f"/api/v1/devices/{camera.id}/commands",
+                    headers=operator_headers,
+                    json={"action": "start_recording", "reason": "simulator test"},
+                )
+            ).json()
             deadline = time.monotonic() + 10
             while time.monotonic() < deadline:
                 state = (await fleet.http.get(f"/api/v1/commands/{command['id']}", headers=operator_headers)).json()
@@ -100,8 +112,9 @@ def test_simulator_against_a_live_server(live_server_process, make_user):
             obeyed = (state["state"], camera.recording, shown["recording"], camera.commands_acted)
             # revoked: the server closes its socket with 4403 and the simulator leaves that device alone
             victim = fleet.devices[0]
-            revoked = await fleet.http.post(f"/api/v1/devices/{victim.id}/revoke",
-                                            headers={"Authorization": f"Bearer {token}"})
+            revoked = await fleet.http.post(
+                f"/api/v1/devices/{victim.id}/revoke", headers={"Authorization": f"Bearer {token}"}
+            )
             assert revoked.status_code == 200
             deadline = time.monotonic() + 10
             while not victim.stopped and time.monotonic() < deadline:

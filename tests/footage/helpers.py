@@ -17,10 +17,15 @@ def clip_bytes(size: int) -> bytes:
 
 def declaration(data: bytes, **overrides) -> dict:
     end = timezone.now() - timedelta(minutes=1)
-    body = {"recording_id": overrides.pop("recording_id", f"rec-{os.urandom(4).hex()}"),
-            "started_at": (end - timedelta(minutes=3)).isoformat(), "ended_at": end.isoformat(),
-            "size_bytes": len(data), "sha256": hashlib.sha256(data).hexdigest(), "content_type": "video/mp4",
-            "trigger": "manual"}
+    body = {
+        "recording_id": overrides.pop("recording_id", f"rec-{os.urandom(4).hex()}"),
+        "started_at": (end - timedelta(minutes=3)).isoformat(),
+        "ended_at": end.isoformat(),
+        "size_bytes": len(data),
+        "sha256": hashlib.sha256(data).hexdigest(),
+        "content_type": "video/mp4",
+        "trigger": "manual",
+    }
     body.update(overrides)
     return body
 
@@ -29,8 +34,9 @@ def put(api, part: dict, body: bytes):
     """PUTs a part where its URL says: rtcc's own (in process) or the S3 server (over HTTP)."""
     url = urlsplit(part["url"])
     if url.hostname == "testserver":
-        extra = {f"HTTP_{k.upper().replace('-', '_')}": v for k, v in part["headers"].items()
-                 if k.lower() != "content-type"}
+        extra = {
+            f"HTTP_{k.upper().replace('-', '_')}": v for k, v in part["headers"].items() if k.lower() != "content-type"
+        }
         return api.generic("PUT", url.path, body, content_type="application/octet-stream", **extra)
     return httpx.put(part["url"], content=body, headers=part["headers"], timeout=30)
 
@@ -45,5 +51,5 @@ def upload_parts(api, clip: dict, data: bytes, numbers: list[int]) -> None:
     size = clip["part_size"]
     for part in response.json()["parts"]:
         n = part["number"]
-        answer = put(api, part, data[(n - 1) * size:n * size])
+        answer = put(api, part, data[(n - 1) * size : n * size])
         assert status_of(answer) == 200, getattr(answer, "content", b"")[:300]

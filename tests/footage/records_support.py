@@ -71,12 +71,23 @@ def make_clip(db, rec_device):
         category = fields.pop("category", None) or category_get_or_default()
         clip_id = uuid.uuid4()
         values = dict(
-            id=clip_id, device=device, officer=officer, recording_id=f"rec-{clip_id.hex[:12]}",
-            started_at=started, ended_at=ended, duration_s=(ended - started).total_seconds(),
-            size_bytes=len(data), sha256=hashlib.sha256(data).hexdigest(), content_type="video/mp4",
-            state="available", trigger="manual", category=category,
+            id=clip_id,
+            device=device,
+            officer=officer,
+            recording_id=f"rec-{clip_id.hex[:12]}",
+            started_at=started,
+            ended_at=ended,
+            duration_s=(ended - started).total_seconds(),
+            size_bytes=len(data),
+            sha256=hashlib.sha256(data).hexdigest(),
+            content_type="video/mp4",
+            state="available",
+            trigger="manual",
+            category=category,
             retain_until=retain_until_for(category=category, started_at=started),
-            storage_key=f"clips/{device.pk}/{clip_id}.mp4", part_size=8 * 1024 * 1024, part_count=1,
+            storage_key=f"clips/{device.pk}/{clip_id}.mp4",
+            part_size=8 * 1024 * 1024,
+            part_count=1,
         )
         values.update(fields)
         clip = Clip.objects.create(**values)

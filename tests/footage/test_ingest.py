@@ -61,7 +61,10 @@ def test_multipart_upload_ends_available(store, settings, camera, officer, commi
     assert stored.observed_sha256 == hashlib.sha256(data).hexdigest() and stored.observed_size == len(data)
     assert b"".join(store.iter_bytes(stored.storage_key)) == data
     assert api.get(f"/api/v1/clips/{clip['id']}/upload").json() == {
-        "state": "available", "received": [1, 2, 3], "missing": []}
+        "state": "available",
+        "received": [1, 2, 3],
+        "missing": [],
+    }
     assert audit_actions(clip["id"]) == ["clip.declare", "clip.parts", "clip.complete", "clip.verify"]
 
     again = complete(api, clip["id"], commit)  # re-completing changes nothing
@@ -223,8 +226,9 @@ def test_officer_is_the_assignee_at_recording_time(disk_store, make_device, offi
     api = api_client(token=token)
     data = clip_bytes(100)
     end = timezone.now() - timedelta(hours=2)
-    old = declare(api, declaration(data, started_at=(end - timedelta(minutes=5)).isoformat(),
-                                   ended_at=end.isoformat())).json()
+    old = declare(
+        api, declaration(data, started_at=(end - timedelta(minutes=5)).isoformat(), ended_at=end.isoformat())
+    ).json()
     new = declare(api, declaration(data)).json()
     assert old["officer"] == str(officer.pk)
     assert new["officer"] == str(other_officer.pk)

@@ -21,8 +21,13 @@ def disk_server(transactional_db, settings, tmp_path):
     data_dir = tmp_path / "live"
     settings.RTCC_S3_BUCKET = None
     settings.RTCC_STORAGE_DIR = data_dir / "objects"
-    server = LiveServer(env={"RTCC_S3_BUCKET": "", "RTCC_DATA_DIR": str(data_dir),
-                             "DJANGO_SETTINGS_MODULE": "tests.footage.live_settings"})
+    server = LiveServer(
+        env={
+            "RTCC_S3_BUCKET": "",
+            "RTCC_DATA_DIR": str(data_dir),
+            "DJANGO_SETTINGS_MODULE": "tests.footage.live_settings",
+        }
+    )
     yield server
     server.stop()
 
@@ -33,15 +38,22 @@ def test_disk_upload_over_daphne_resumes_and_ends_available(disk_server, make_de
     sha256 = write_random_file(path, 5 * 64 * 1024 + 777)
     end = timezone.now() - timedelta(seconds=30)
     with ClipUploader(disk_server.url, token, parallel=2, batch=2) as uploader:
-        result = uploader.upload(path, recording_id="rec-live-1", started_at=end - timedelta(minutes=2),
-                                 ended_at=end, sha256=sha256, fail_after=2)
+        result = uploader.upload(
+            path,
+            recording_id="rec-live-1",
+            started_at=end - timedelta(minutes=2),
+            ended_at=end,
+            sha256=sha256,
+            fail_after=2,
+        )
         assert result.state == "available"
         assert result.attempts == 2  # dropped after two parts, then resumed from the server's list
         assert result.parts_sent == 6  # 2 before the drop + the 4 the server said were missing
 
         # Uploading the same recording again: the same clip, nothing sent.
-        again = uploader.upload(path, recording_id="rec-live-1", started_at=end - timedelta(minutes=2),
-                                ended_at=end, sha256=sha256)
+        again = uploader.upload(
+            path, recording_id="rec-live-1", started_at=end - timedelta(minutes=2), ended_at=end, sha256=sha256
+        )
         assert again.clip_id == result.clip_id and again.redeclared and again.parts_sent == 0
 
     clip = Clip.objects.get(pk=result.clip_id)
@@ -56,10 +68,18 @@ def test_disk_part_url_checks(disk_server, make_device):
     import hashlib
 
     end = timezone.now() - timedelta(seconds=30)
-    clip = api.post("/api/v1/clips", json={
-        "recording_id": "rec-live-2", "started_at": (end - timedelta(minutes=1)).isoformat(),
-        "ended_at": end.isoformat(), "size_bytes": len(data), "sha256": hashlib.sha256(data).hexdigest(),
-        "content_type": "video/mp4", "trigger": "auto"}).json()
+    clip = api.post(
+        "/api/v1/clips",
+        json={
+            "recording_id": "rec-live-2",
+            "started_at": (end - timedelta(minutes=1)).isoformat(),
+            "ended_at": end.isoformat(),
+            "size_bytes": len(data),
+            "sha256": hashlib.sha256(data).hexdigest(),
+            "content_type": "video/mp4",
+            "trigger": "auto",
+        },
+    ).json()
     parts = api.post(f"/api/v1/clips/{clip['id']}/parts", json={"numbers": [1, 2]}).json()["parts"]
     first, second = parts
     assert first["url"].startswith(f"{disk_server.url}/upload/")
@@ -71,8 +91,9 @@ def test_disk_part_url_checks(disk_server, make_device):
     tampered = first["url"][:-3] + ("aaa" if not first["url"].endswith("aaa") else "bbb")
     assert httpx.put(tampered, content=data[:65536]).status_code == 403
     clip_row = Clip.objects.get(pk=clip["id"])
-    expired = sign_token({"k": clip_row.storage_key, "u": clip_row.upload_id, "n": 1, "l": 65536},
-                         salt=UPLOAD_SALT, expires_in=-5)
+    expired = sign_token(
+        {"k": clip_row.storage_key, "u": clip_row.upload_id, "n": 1, "l": 65536}, salt=UPLOAD_SALT, expires_in=-5
+    )
     assert httpx.put(f"{disk_server.url}/upload/{expired}", content=data[:65536]).status_code == 403
     assert httpx.post(first["url"], content=data[:65536]).status_code == 405
     assert api.get(f"/api/v1/clips/{clip['id']}/upload").json()["received"] == []
@@ -82,7 +103,10 @@ def test_disk_part_url_checks(disk_server, make_device):
     assert httpx.put(first["url"], content=data[:65536], headers=first["headers"]).status_code == 200
     assert httpx.put(second["url"], content=iter([data[65536:80000], data[80000:]])).status_code == 200
     assert api.get(f"/api/v1/clips/{clip['id']}/upload").json() == {
-        "state": "uploading", "received": [1, 2], "missing": []}
+        "state": "uploading",
+        "received": [1, 2],
+        "missing": [],
+    }
     assert api.post(f"/api/v1/clips/{clip['id']}/complete").status_code == 202
     # once complete the URLs are dead
     assert httpx.put(first["url"], content=data[:65536]).status_code == 409
@@ -99,8 +123,16 @@ def test_simulated_camera_uploads_its_recording(disk_server, make_device, monkey
     monkeypatch.setenv("RTCC_SIM_CLIP_MIB", "0.2-0.3")  # a few 64 KiB parts
     monkeypatch.setenv("RTCC_SIM_CLIP_FAIL_RATE", "1")  # always drop once, then resume
     command_id = str(uuid.uuid4())
-    state = DeviceState(id=str(device.pk), serial=device.serial, kind="bodycam", token=token,
-                        base_url=disk_server.url, lat=40.7, lon=-74.0, extra={"recording_command_id": command_id})
+    state = DeviceState(
+        id=str(device.pk),
+        serial=device.serial,
+        kind="bodycam",
+        token=token,
+        base_url=disk_server.url,
+        lat=40.7,
+        lon=-74.0,
+        extra={"recording_command_id": command_id},
+    )
     end = timezone.now() - timedelta(seconds=5)
     result = asyncio.run(upload_recording(state, "sim-rec-1", end - timedelta(minutes=1), end))
 

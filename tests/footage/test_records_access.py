@@ -13,8 +13,16 @@ import pytest
 from tests.footage.records_support import *  # noqa: F403 - the records fixtures
 from tests.helpers import api_client, error_code
 
-ACCESS_STATUS = {"clerk": 200, "officer": 200, "other_officer": 404, "operator": 403, "it": 403,
-                 "superuser": 403, "anonymous": 401, "device": 403}
+ACCESS_STATUS = {
+    "clerk": 200,
+    "officer": 200,
+    "other_officer": 404,
+    "operator": 403,
+    "it": 403,
+    "superuser": 403,
+    "anonymous": 401,
+    "device": 403,
+}
 
 
 def _path(url: str) -> str:
@@ -71,11 +79,15 @@ def test_disk_link_serves_ranges_for_a_video_player(clerk, make_clip, rec_disk):
     assert whole["Accept-Ranges"] == "bytes" and whole["Content-Length"] == str(len(data))
     assert whole["Content-Type"] == "video/mp4" and f"{clip.pk}.mp4" in whole["Content-Disposition"]
 
-    for header, start, end in [("bytes=100-199", 100, 199), ("bytes=10000-", 10000, 10239),
-                               ("bytes=-40", 10200, 10239), ("bytes=10200-99999", 10200, 10239)]:
+    for header, start, end in [
+        ("bytes=100-199", 100, 199),
+        ("bytes=10000-", 10000, 10239),
+        ("bytes=-40", 10200, 10239),
+        ("bytes=10200-99999", 10200, 10239),
+    ]:
         part, body = _fetch(browser, url, Range=header)
         assert part.status_code == 206, header
-        assert body == data[start:end + 1]
+        assert body == data[start : end + 1]
         assert part["Content-Range"] == f"bytes {start}-{end}/{len(data)}"
         assert part["Content-Length"] == str(end - start + 1)
 
@@ -126,8 +138,16 @@ def test_s3_link_is_a_presigned_get_with_the_filename(clerk, officer, make_clip,
         assert ranged.status_code == 206 and ranged.content == clip.data[:100]
 
 
-CUSTODY_STATUS = {"clerk": 200, "officer": 403, "other_officer": 403, "operator": 403, "it": 403,
-                  "superuser": 403, "anonymous": 401, "device": 403}
+CUSTODY_STATUS = {
+    "clerk": 200,
+    "officer": 403,
+    "other_officer": 403,
+    "operator": 403,
+    "it": 403,
+    "superuser": 403,
+    "anonymous": 401,
+    "device": 403,
+}
 
 
 @pytest.mark.parametrize("who", list(CUSTODY_STATUS))
@@ -146,8 +166,9 @@ def test_custody_lists_every_event_with_the_chain_verdict(clerk, officer, make_c
     audit_record(action="clip.declare", actor=clip.device, obj=clip, details={"sha256": clip.sha256})
     audit_record(action="clip.verify", obj=clip, details={"result": "available"})
     clerk_api = api_client(clerk)
-    clerk_api.post(f"/api/v1/clips/{clip.pk}/access", {"reason": "subpoena 2025-9"}, format="json",
-                   REMOTE_ADDR="10.1.2.3")
+    clerk_api.post(
+        f"/api/v1/clips/{clip.pk}/access", {"reason": "subpoena 2025-9"}, format="json", REMOTE_ADDR="10.1.2.3"
+    )
     api_client(officer).post(f"/api/v1/clips/{clip.pk}/access", {"reason": "report writing"}, format="json")
     clerk_api.post(f"/api/v1/clips/{clip.pk}/hold", {"reason": "case 9"}, format="json")
     clerk_api.patch(f"/api/v1/clips/{clip.pk}", {"category": "evidence", "case_number": "9"}, format="json")
@@ -156,8 +177,14 @@ def test_custody_lists_every_event_with_the_chain_verdict(clerk, officer, make_c
     assert set(body) >= {"count", "next", "previous", "results", "chain_intact"}
     assert body["chain_intact"] is True and body["count"] == 6
     rows = body["results"]
-    assert [r["action"] for r in rows] == ["clip.declare", "clip.verify", "clip.access", "clip.access", "clip.hold",
-                                           "clip.update"]
+    assert [r["action"] for r in rows] == [
+        "clip.declare",
+        "clip.verify",
+        "clip.access",
+        "clip.access",
+        "clip.hold",
+        "clip.update",
+    ]
     assert all(set(r) >= {"at", "actor", "action", "detail"} and r["verified"] for r in rows)
     assert rows[0]["actor"] == str(clip.device_id)
     assert rows[2]["actor"] == str(clerk.pk) and rows[2]["detail"]["reason"] == "subpoena 2025-9"
@@ -183,8 +210,9 @@ def test_custody_shows_a_tampered_row(clerk, make_clip):
     audit_record(action="clip.access", actor=clerk, obj=clip, details={"reason": "b"})
     victim = AuditEvent.objects.get(object_id=str(clip.pk), action="clip.access", details__reason="a")
     with connection.cursor() as cursor:  # someone edits the trail behind the application's back
-        cursor.execute(f"UPDATE {AuditEvent._meta.db_table} SET actor_label = %s WHERE seq = %s",
-                       ["somebody-else", victim.seq])
+        cursor.execute(
+            f"UPDATE {AuditEvent._meta.db_table} SET actor_label = %s WHERE seq = %s", ["somebody-else", victim.seq]
+        )
     body = api_client(clerk).get(f"/api/v1/clips/{clip.pk}/custody").json()
     assert body["chain_intact"] is False
     assert [r["verified"] for r in body["results"]] == [True, False, True]

@@ -34,9 +34,11 @@ def _served(url: str) -> bytes:
 def case(make_clip, officer, other_officer):
     def make(store, number="2025/0815"):
         now = timezone.now()
-        clips = [make_clip(officer, store=store, case_number=number, started_at=now - timedelta(hours=5)),
-                 make_clip(other_officer, store=store, case_number=number, started_at=now - timedelta(hours=3)),
-                 make_clip(officer, case_number=number, state="purged", started_at=now - timedelta(hours=1))]
+        clips = [
+            make_clip(officer, store=store, case_number=number, started_at=now - timedelta(hours=5)),
+            make_clip(other_officer, store=store, case_number=number, started_at=now - timedelta(hours=3)),
+            make_clip(officer, case_number=number, state="purged", started_at=now - timedelta(hours=1)),
+        ]
         make_clip(officer, store=store, case_number="another")
         return clips
 
@@ -93,8 +95,16 @@ def test_manifest_as_csv_and_sha256sum(case, clerk, rec_disk):
     assert response.content.decode().splitlines() == [f"{c.sha256}  {c.pk}.mp4" for c in clips]
 
 
-MANIFEST_STATUS = {"clerk": 200, "officer": 403, "other_officer": 403, "operator": 403, "it": 403,
-                   "superuser": 403, "anonymous": 401, "device": 403}
+MANIFEST_STATUS = {
+    "clerk": 200,
+    "officer": 403,
+    "other_officer": 403,
+    "operator": 403,
+    "it": 403,
+    "superuser": 403,
+    "anonymous": 401,
+    "device": 403,
+}
 
 
 @pytest.mark.parametrize("who", list(MANIFEST_STATUS))
@@ -106,8 +116,15 @@ def test_manifest_by_role(who, caller, case, rec_disk):
         error_code(response)
 
 
-@pytest.mark.parametrize("query,status", [({}, 400), ({"reason": ""}, 400), ({"reason": "r", "format": "pdf"}, 400),
-                                          ({"reason": "r", "colour": "red"}, 400)])
+@pytest.mark.parametrize(
+    "query,status",
+    [
+        ({}, 400),
+        ({"reason": ""}, 400),
+        ({"reason": "r", "format": "pdf"}, 400),
+        ({"reason": "r", "colour": "red"}, 400),
+    ],
+)
 def test_manifest_bad_input(query, status, clerk, case, rec_disk):
     case(rec_disk, number="C-9")
     response = api_client(clerk).get(URL.format("C-9"), query)

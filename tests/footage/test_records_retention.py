@@ -14,11 +14,20 @@ from django.utils import timezone
 from tests.footage.records_support import *  # noqa: F403 - the records fixtures
 from tests.helpers import api_client, error_code
 
-CLERK_ONLY = {"clerk": 200, "officer": 403, "other_officer": 403, "operator": 403, "it": 403, "superuser": 403,
-              "anonymous": 401, "device": 403}
+CLERK_ONLY = {
+    "clerk": 200,
+    "officer": 403,
+    "other_officer": 403,
+    "operator": 403,
+    "it": 403,
+    "superuser": 403,
+    "anonymous": 401,
+    "device": 403,
+}
 
 
 # Categories ------------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("who", ["clerk", "officer", "operator", "it", "superuser", "anonymous", "device"])
 def test_categories_list_by_role(who, caller):
@@ -47,19 +56,31 @@ def test_categories_create_by_role(who, caller):
 
 def test_categories_create_rules(clerk):
     api = api_client(clerk)
-    assert api.post("/api/v1/categories", {"slug": "homicide", "name": "Homicide", "retention_days": None},
-                    format="json").status_code == 201
+    assert (
+        api.post(
+            "/api/v1/categories", {"slug": "homicide", "name": "Homicide", "retention_days": None}, format="json"
+        ).status_code
+        == 201
+    )
     again = api.post("/api/v1/categories", {"slug": "homicide", "name": "Again"}, format="json")
     assert again.status_code == 409 and error_code(again) == "category_exists"
     assert api.post("/api/v1/categories", {"slug": "evidence"}, format="json").status_code == 409
-    for bad in [{}, {"slug": "Has Spaces"}, {"slug": "x", "retention_days": 0}, {"slug": "y", "retention_days": -3},
-                {"slug": "z", "retention_days": "long"}, {"slug": "-dash"}, {"slug": "a" * 65}]:
+    for bad in [
+        {},
+        {"slug": "Has Spaces"},
+        {"slug": "x", "retention_days": 0},
+        {"slug": "y", "retention_days": -3},
+        {"slug": "z", "retention_days": "long"},
+        {"slug": "-dash"},
+        {"slug": "a" * 65},
+    ]:
         response = api.post("/api/v1/categories", bad, format="json")
         assert response.status_code == 400, bad
         assert error_code(response) == "invalid"
 
 
 # Clerks' changes ---------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("who", list(CLERK_ONLY))
 def test_patch_by_role(who, caller, make_clip, officer):
@@ -88,17 +109,28 @@ def test_patch_recomputes_retain_until_from_the_category(clerk, make_clip):
     from apps.briefings.models import Incident
 
     Incident.objects.create(id=incident, title="Shots fired", lat=40.7, lon=-74.0)
-    body = api.patch(f"/api/v1/clips/{clip.pk}", {"category": "homicide", "case_number": "H-1",
-                                                  "incident": incident}, format="json").json()
+    body = api.patch(
+        f"/api/v1/clips/{clip.pk}", {"category": "homicide", "case_number": "H-1", "incident": incident}, format="json"
+    ).json()
     assert body["retain_until"] is None and body["case_number"] == "H-1" and body["incident"] == incident
 
     body = api.patch(f"/api/v1/clips/{clip.pk}", {"case_number": None, "incident": None}, format="json").json()
     assert body["case_number"] == "" and body["incident"] is None and body["category"] == "homicide"
 
 
-@pytest.mark.parametrize("patch", [{"category": "no-such"}, {"category": ""}, {"incident": "x"},
-                                   {"incident": str(uuid.UUID(int=5))}, {"case_number": "x" * 65},
-                                   {"legal_hold": True}, {"state": "purged"}, {"retain_until": None}])
+@pytest.mark.parametrize(
+    "patch",
+    [
+        {"category": "no-such"},
+        {"category": ""},
+        {"incident": "x"},
+        {"incident": str(uuid.UUID(int=5))},
+        {"case_number": "x" * 65},
+        {"legal_hold": True},
+        {"state": "purged"},
+        {"retain_until": None},
+    ],
+)
 def test_patch_bad_input_changes_nothing(patch, clerk, make_clip):
     clip = make_clip()
     response = api_client(clerk).patch(f"/api/v1/clips/{clip.pk}", patch, format="json")
@@ -109,6 +141,7 @@ def test_patch_bad_input_changes_nothing(patch, clerk, make_clip):
 
 
 # Legal hold --------------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("who", list(CLERK_ONLY))
 @pytest.mark.parametrize("method", ["post", "delete"])
@@ -141,6 +174,7 @@ def test_a_purged_clip_cannot_be_held(clerk, make_clip):
 
 # Purge -------------------------------------------------------------------------------------------
 
+
 def _expired(make_clip, store, **fields):
     started = timezone.now() - timedelta(days=400)
     return make_clip(store=store, started_at=started, retain_until=timezone.now() - timedelta(days=1), **fields)
@@ -154,8 +188,12 @@ def test_periodic_purge_respects_hold_retention_and_state(make_clip, rec_disk):
     expired = _expired(make_clip, rec_disk)
     held = _expired(make_clip, rec_disk, legal_hold=True)
     fresh = make_clip(store=rec_disk)  # 180 days from two hours ago
-    forever = make_clip(store=rec_disk, category=Category.objects.get(slug="evidence"), retain_until=None,
-                        started_at=timezone.now() - timedelta(days=4000))
+    forever = make_clip(
+        store=rec_disk,
+        category=Category.objects.get(slug="evidence"),
+        retain_until=None,
+        started_at=timezone.now() - timedelta(days=4000),
+    )
     untouched = [_expired(make_clip, rec_disk, state=state) for state in ("uploading", "verifying", "corrupt")]
 
     result = purge_expired_clips.delay().get()
@@ -208,10 +246,15 @@ def test_purge_by_hand_after_review(clerk, officer, make_clip, rec_disk):
     api = api_client(clerk)
     refused = api.post(f"/api/v1/clips/{corrupt.pk}/purge", {"reason": "bad upload"}, format="json")
     assert refused.status_code == 409 and error_code(refused) == "review_required"
-    assert api_client(officer).post(f"/api/v1/clips/{corrupt.pk}/purge", {"reason": "x", "reviewed": True},
-                                    format="json").status_code == 403
-    done = api.post(f"/api/v1/clips/{corrupt.pk}/purge", {"reason": "reviewed: camera fault", "reviewed": True},
-                    format="json")
+    assert (
+        api_client(officer)
+        .post(f"/api/v1/clips/{corrupt.pk}/purge", {"reason": "x", "reviewed": True}, format="json")
+        .status_code
+        == 403
+    )
+    done = api.post(
+        f"/api/v1/clips/{corrupt.pk}/purge", {"reason": "reviewed: camera fault", "reviewed": True}, format="json"
+    )
     assert done.status_code == 200 and done.json()["state"] == "purged"
     assert done.json()["purged_by"] == str(clerk.pk) and not rec_disk.exists(corrupt.storage_key)
 
@@ -231,6 +274,7 @@ def test_purge_on_s3_deletes_the_object(make_clip, s3):
 
 
 # Object Lock -------------------------------------------------------------------------------------
+
 
 @pytest.fixture
 def lock_store(s3, settings):
@@ -260,8 +304,7 @@ def test_object_lock_follows_retention_and_hold(clerk, make_clip, lock_store, dj
 
     short = Category.objects.create(slug="lock-test", name="Lock test", retention_days=1)
     started = timezone.now() - timedelta(days=1) + timedelta(minutes=2)  # retention ends in two minutes
-    clip = make_clip(store=lock_store, category=short, started_at=started,
-                     retain_until=started + timedelta(days=1))
+    clip = make_clip(store=lock_store, category=short, started_at=started, retain_until=started + timedelta(days=1))
     assert object_lock_sweep.delay().get() == 1
     client, bucket = lock_store.client, lock_store.bucket
     retention = client.get_object_retention(Bucket=bucket, Key=clip.storage_key)["Retention"]
@@ -282,8 +325,7 @@ def test_object_lock_follows_retention_and_hold(clerk, make_clip, lock_store, dj
     assert object_lock_sweep.delay().get() == 0  # done once
 
 
-def test_object_lock_holds_what_is_kept_indefinitely(clerk, make_clip, lock_store,
-                                                    django_capture_on_commit_callbacks):
+def test_object_lock_holds_what_is_kept_indefinitely(clerk, make_clip, lock_store, django_capture_on_commit_callbacks):
     clip = make_clip(store=lock_store)
     client, bucket = lock_store.client, lock_store.bucket
     with django_capture_on_commit_callbacks(execute=True):

@@ -11,8 +11,16 @@ from django.utils import timezone
 from tests.footage.records_support import *  # noqa: F403 - the records fixtures
 from tests.helpers import api_client, error_code
 
-SEARCH_STATUS = {"clerk": 200, "officer": 200, "other_officer": 200, "operator": 200, "it": 403,
-                 "superuser": 403, "anonymous": 401, "device": 403}
+SEARCH_STATUS = {
+    "clerk": 200,
+    "officer": 200,
+    "other_officer": 200,
+    "operator": 200,
+    "it": 403,
+    "superuser": 403,
+    "anonymous": 401,
+    "device": 403,
+}
 
 
 @pytest.mark.parametrize("who", list(SEARCH_STATUS))
@@ -32,8 +40,16 @@ def test_search_by_role(who, caller, make_clip, officer, other_officer):
     assert body["count"] == len(expected)
 
 
-DETAIL_STATUS = {"clerk": 200, "officer": 200, "other_officer": 404, "operator": 200, "it": 403,
-                 "superuser": 403, "anonymous": 401, "device": 403}
+DETAIL_STATUS = {
+    "clerk": 200,
+    "officer": 200,
+    "other_officer": 404,
+    "operator": 200,
+    "it": 403,
+    "superuser": 403,
+    "anonymous": 401,
+    "device": 403,
+}
 
 
 @pytest.mark.parametrize("who", list(DETAIL_STATUS))
@@ -43,9 +59,24 @@ def test_read_one_clip_by_role(who, caller, make_clip, officer):
     assert response.status_code == DETAIL_STATUS[who], response.content
     if response.status_code == 200:
         body = response.json()
-        for field in ("id", "device", "officer", "started_at", "ended_at", "duration_s", "size_bytes", "sha256",
-                      "state", "trigger", "category", "case_number", "incident", "legal_hold", "retain_until",
-                      "location"):
+        for field in (
+            "id",
+            "device",
+            "officer",
+            "started_at",
+            "ended_at",
+            "duration_s",
+            "size_bytes",
+            "sha256",
+            "state",
+            "trigger",
+            "category",
+            "case_number",
+            "incident",
+            "legal_hold",
+            "retain_until",
+            "location",
+        ):
             assert field in body
         assert body["officer"] == str(officer.pk) and body["device"] == str(clip.device_id)
         assert body["sha256"] == clip.sha256 and body["case_number"] == "2025-0042"
@@ -69,11 +100,18 @@ def test_filters_find_the_right_clips(clerk, make_clip, officer, other_officer):
 
     homicide = Category.objects.create(slug="homicide", name="Homicide", retention_days=None)
     now = timezone.now()
-    a = make_clip(officer, started_at=now - timedelta(days=3), case_number="C-1", trigger="remote",
-                  lat=40.7128, lon=-74.0060)
+    a = make_clip(
+        officer, started_at=now - timedelta(days=3), case_number="C-1", trigger="remote", lat=40.7128, lon=-74.0060
+    )
     b = make_clip(officer, started_at=now - timedelta(days=1), category=homicide, lat=40.7300, lon=-74.0000)
-    c = make_clip(other_officer, started_at=now - timedelta(hours=5), case_number="C-1", state="corrupt",
-                  incident_id=uuid.UUID(int=7), trigger="auto")
+    c = make_clip(
+        other_officer,
+        started_at=now - timedelta(hours=5),
+        case_number="C-1",
+        state="corrupt",
+        incident_id=uuid.UUID(int=7),
+        trigger="auto",
+    )
     api = api_client(clerk)
     assert _ids(api.get("/api/v1/clips")) == [str(c.pk), str(b.pk), str(a.pk)]  # newest first
     assert _ids(api.get("/api/v1/clips", {"officer": str(officer.pk)})) == [str(b.pk), str(a.pk)]
@@ -86,15 +124,20 @@ def test_filters_find_the_right_clips(clerk, make_clip, officer, other_officer):
     assert _ids(api.get("/api/v1/clips", {"state": "corrupt"})) == [str(c.pk)]
     window = {"from": (now - timedelta(days=2)).isoformat(), "to": (now - timedelta(hours=12)).isoformat()}
     assert _ids(api.get("/api/v1/clips", window)) == [str(b.pk)]
-    assert _ids(api.get("/api/v1/clips", {"from": (now - timedelta(days=2)).isoformat(),
-                                          "officer": str(officer.pk)})) == [str(b.pk)]
+    assert _ids(
+        api.get("/api/v1/clips", {"from": (now - timedelta(days=2)).isoformat(), "officer": str(officer.pk)})
+    ) == [str(b.pk)]
     # near: a is at the point, b some 2 km away, c has no location
     assert _ids(api.get("/api/v1/clips", {"near": "40.7128,-74.0060,500"})) == [str(a.pk)]
     assert _ids(api.get("/api/v1/clips", {"lat": "40.7128", "lon": "-74.0060", "radius_m": "5000"})) == [
-        str(b.pk), str(a.pk)]
+        str(b.pk),
+        str(a.pk),
+    ]
     # empty values are "not given", as in the contract's own URL template
-    assert len(_ids(api.get("/api/v1/clips?officer=&device=&incident=&case_number=&category=&trigger="
-                            "&state=&from=&to="))) == 3
+    assert (
+        len(_ids(api.get("/api/v1/clips?officer=&device=&incident=&case_number=&category=&trigger=&state=&from=&to=")))
+        == 3
+    )
 
 
 def test_an_officer_never_sees_anothers_clips_even_when_asking(make_clip, officer, other_officer):
@@ -103,14 +146,30 @@ def test_an_officer_never_sees_anothers_clips_even_when_asking(make_clip, office
     assert _ids(response) == []
 
 
-@pytest.mark.parametrize("query", [
-    {"from": "yesterday"}, {"to": "2025-13-45T00:00:00Z"}, {"officer": "not-a-uuid"}, {"device": "42"},
-    {"incident": "x"}, {"trigger": "sometimes"}, {"state": "lost"}, {"category": "no-such-category"},
-    {"near": "40.7,-74.0"}, {"near": "91,0,100"}, {"near": "40,-74,0"}, {"lat": "40.7"},
-    {"lat": "40", "lon": "-74", "radius_m": "-5"}, {"legal_hold": "maybe"}, {"page": "0"}, {"page_size": "x"},
-    {"from": "2025-02-01T00:00:00Z", "to": "2025-01-01T00:00:00Z"}, {"colour": "red"},
-    {"case_number": "x" * 65},
-])
+@pytest.mark.parametrize(
+    "query",
+    [
+        {"from": "yesterday"},
+        {"to": "2025-13-45T00:00:00Z"},
+        {"officer": "not-a-uuid"},
+        {"device": "42"},
+        {"incident": "x"},
+        {"trigger": "sometimes"},
+        {"state": "lost"},
+        {"category": "no-such-category"},
+        {"near": "40.7,-74.0"},
+        {"near": "91,0,100"},
+        {"near": "40,-74,0"},
+        {"lat": "40.7"},
+        {"lat": "40", "lon": "-74", "radius_m": "-5"},
+        {"legal_hold": "maybe"},
+        {"page": "0"},
+        {"page_size": "x"},
+        {"from": "2025-02-01T00:00:00Z", "to": "2025-01-01T00:00:00Z"},
+        {"colour": "red"},
+        {"case_number": "x" * 65},
+    ],
+)
 def test_unusable_parameters_are_400(clerk, make_clip, query):
     make_clip()
     response = api_client(clerk).get("/api/v1/clips", query)

@@ -15,8 +15,10 @@ SIM_IT_USERNAME = "simulator-it"
 
 
 class Command(BaseCommand):
-    help = ("Register, enroll and connect N simulated bodycams/phones over the real API and websocket; they "
-            "send status frames and obey recording commands until stopped (Ctrl-C) or --duration ends.")
+    help = (
+        "Register, enroll and connect N simulated bodycams/phones over the real API and websocket; they "
+        "send status frames and obey recording commands until stopped (Ctrl-C) or --duration ends."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--count", type=int, required=True, help="how many devices")
@@ -51,8 +53,9 @@ class Command(BaseCommand):
         from apps.accounts.models import Role, User
         from apps.accounts.services import token_issue
 
-        user, created = User.objects.get_or_create(username=SIM_IT_USERNAME,
-                                                   defaults={"role": Role.IT, "full_name": "Fleet simulator"})
+        user, created = User.objects.get_or_create(
+            username=SIM_IT_USERNAME, defaults={"role": Role.IT, "full_name": "Fleet simulator"}
+        )
         if created:
             user.set_unusable_password()
             user.save()
@@ -60,9 +63,17 @@ class Command(BaseCommand):
         return token
 
     async def simulate(self, options, it_token: str | None) -> None:
-        fleet = Fleet(options["url"], count=options["count"], kind=options["kind"], it_token=it_token,
-                      username=options["username"], password=options["password"], prefix=options["prefix"],
-                      status_interval=options["interval"], center=(options["lat"], options["lon"]))
+        fleet = Fleet(
+            options["url"],
+            count=options["count"],
+            kind=options["kind"],
+            it_token=it_token,
+            username=options["username"],
+            password=options["password"],
+            prefix=options["prefix"],
+            status_interval=options["interval"],
+            center=(options["lat"], options["lon"]),
+        )
         loop = asyncio.get_running_loop()
         async with fleet:
             await fleet.provision()
@@ -72,8 +83,10 @@ class Command(BaseCommand):
                     loop.add_signal_handler(signum, fleet.request_stop)
             fleet.start()
             if await fleet.wait_connected(timeout=60):
-                self.stdout.write(f"all {len(fleet.devices)} device(s) connected; status every "
-                                  f"{options['interval']:g}s (Ctrl-C to stop)")
+                self.stdout.write(
+                    f"all {len(fleet.devices)} device(s) connected; status every "
+                    f"{options['interval']:g}s (Ctrl-C to stop)"
+                )
             reporter = loop.create_task(self.report(fleet))
             try:
                 await fleet.run(options["duration"])
