@@ -258,7 +258,7 @@ def run_baseline(base: str, tokens: list[str]) -> dict:
 
     from apps.briefings import notification
     from apps.briefings.models import Briefing
-    from apps.briefings.push import FcmBackend
+    from apps.integrations.push import FcmBackend
 
     if firebase_admin._DEFAULT_APP_NAME not in firebase_admin._apps:
         app = firebase_admin.initialize_app(credentials.Certificate(os.environ["GOOGLE_APPLICATION_CREDENTIALS"]))

@@ -128,7 +128,7 @@ def redis_url():
 def s3(db):
     """The S3 storage backend, against the real S3 server (SeaweedFS in CI)."""
     services.require("s3")
-    from apps.footage.storage import get_storage
+    from apps.integrations.storage import get_storage
 
     storage = get_storage()
     storage.ensure_bucket()

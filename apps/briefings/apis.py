@@ -16,7 +16,7 @@ from apps.accounts.permissions import HasRole, is_person
 from apps.core.errors import InvalidInput, NotFound
 from apps.core.pagination import StandardPagination
 from apps.devices.models import Device, DeviceKind
-from apps.footage.storage import get_storage
+from apps.integrations.storage import get_storage
 
 from . import conf, media, selectors, services
 from .serializers import (
@@ -317,7 +317,7 @@ class MyOutboxApi(APIView):
 
     @extend_schema(responses=dict)
     def get(self, request):
-        from . import push
+        from apps.integrations import push
 
         backend = push.get_backend()
         if not isinstance(backend, push.OutboxBackend):

@@ -36,15 +36,6 @@ def push_stale_after() -> timedelta:
     return getattr(settings, "RTCC_PUSH_STALE_AFTER", timedelta(seconds=120))
 
 
-def push_pool_size() -> int:
-    """Concurrent HTTP requests to FCM per send (firebase-admin's send_each thread pool)."""
-    return int(getattr(settings, "RTCC_PUSH_POOL_SIZE", 256))
-
-
-def push_timeout() -> float:
-    return float(getattr(settings, "RTCC_PUSH_TIMEOUT", 10.0))
-
-
 def media_max_pixels() -> int:
     """Refuse images with more pixels than this (decompression bombs)."""
     return int(getattr(settings, "RTCC_MEDIA_MAX_PIXELS", 40_000_000))
@@ -61,11 +52,6 @@ def media_thumbnail_side() -> int:
 def media_thumbnail_link_ttl() -> timedelta:
     """How long a signed thumbnail link (the notification image) stays valid."""
     return getattr(settings, "RTCC_MEDIA_THUMBNAIL_LINK_TTL", timedelta(hours=24))
-
-
-def push_transport() -> str:
-    """How FcmBackend talks HTTP: "aiohttp" (one event loop) or "firebase-admin" (send_each)."""
-    return str(getattr(settings, "RTCC_PUSH_TRANSPORT", "aiohttp"))
 
 
 def push_inline_retry_budget() -> float:

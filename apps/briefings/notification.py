@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from apps.integrations.push import PushMessage
+
 from .models import Briefing, Priority
-from .push import PushMessage
 
 TITLE_MAX = 110
 BODY_MAX = 240

@@ -22,11 +22,12 @@ from django.utils import timezone
 from apps.accounts.models import Role, User
 from apps.audit.services import audit_record
 from apps.core.errors import InvalidInput, NotFound
-from apps.footage.storage import get_storage
+from apps.integrations import push
+from apps.integrations.push import PushMessage, PushResult
+from apps.integrations.storage import get_storage
 
-from . import conf, media, notification, push, realtime, selectors
+from . import conf, media, notification, realtime, selectors
 from .models import Briefing, Delivery, DeliveryState, Incident, IncidentOfficer, Media
-from .push import PushMessage, PushResult
 
 log = logging.getLogger(__name__)
 

@@ -356,7 +356,7 @@ ACTION_WORDS = {CommandAction.START_RECORDING: "started", CommandAction.STOP_REC
 
 
 def _push(messages: list) -> list:
-    from apps.briefings import push
+    from apps.integrations import push
 
     if not messages:
         return []
@@ -373,7 +373,7 @@ def _push(messages: list) -> list:
 
 def command_wake_phone(*, command_id) -> list:
     """A high-priority FCM data message so a backgrounded phone app wakes up and connects."""
-    from apps.briefings.push import PushMessage
+    from apps.integrations.push import PushMessage
 
     command = Command.objects.select_related("device").filter(pk=command_id).first()
     if command is None or command.state not in UNACKED_STATES:
@@ -405,7 +405,7 @@ def command_notice_text(command: Command) -> tuple[str, str]:
 
 def command_notify_officer(*, command_id) -> list:
     """After a remote start/stop succeeded: tell the officer wearing the camera, on their phones."""
-    from apps.briefings.push import PushMessage
+    from apps.integrations.push import PushMessage
 
     command = Command.objects.select_related("device", "requested_by").filter(pk=command_id).first()
     if command is None or command.state != CommandState.SUCCEEDED or not command.device.officer_id:

@@ -36,7 +36,7 @@ def _check_channel_layer() -> None:
 
 
 def _check_storage() -> None:
-    from apps.footage.storage import get_storage
+    from apps.integrations.storage import get_storage
 
     get_storage().check()
 

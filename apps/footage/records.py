@@ -14,12 +14,12 @@ from django.utils import timezone
 from apps.audit.services import audit_record
 from apps.core.errors import Conflict, InvalidInput, NotFound
 from apps.core.realtime import console_event_after_commit
+from apps.integrations.storage import StorageError, get_storage
 
 from . import records_conf
 from .models import Category, Clip, ClipState
 from .records_selectors import clip_filename, object_lock_candidates, purge_candidates
 from .services import clip_payload, retain_until_for
-from .storage import StorageError, get_storage
 
 log = logging.getLogger(__name__)
 

@@ -24,12 +24,12 @@ from apps.accounts.permissions import HasRole, IsPerson
 from apps.core.errors import Forbidden, InvalidInput, error_response
 from apps.core.pagination import StandardPagination
 from apps.devices.permissions import IsDevice
+from apps.integrations.storage import DOWNLOAD_SALT, ObjectMissingError, get_storage
 
 from . import apis, records, records_conf, records_selectors
 from .models import Clip, ClipState
 from .records_selectors import clip_get, may_access_bytes
 from .serializers import CategoryOut, ClipOut
-from .storage import DOWNLOAD_SALT, ObjectMissingError, get_storage
 
 # Output ----------------------------------------------------------------------------------------
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from apps.core.errors import NotFound
 from apps.devices.models import Device
+from apps.integrations.storage import NoSuchUploadError
 
 from .models import Clip, ClipState
 from .services import COMPLETED, stored_parts
-from .storage import NoSuchUploadError
 
 
 def clip_for_device(*, device: Device, clip_id) -> Clip:

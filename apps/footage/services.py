@@ -21,10 +21,17 @@ from apps.audit.services import audit_record
 from apps.core.errors import ApplicationError, Conflict, InvalidInput, NotFound
 from apps.core.realtime import console_event_after_commit
 from apps.devices.models import Assignment, Device
+from apps.integrations.storage import (
+    NoSuchUploadError,
+    ObjectMissingError,
+    PartLengthError,
+    StorageError,
+    StoredPart,
+    get_storage,
+)
 
 from . import conf
 from .models import Category, Clip, ClipState, Trigger
-from .storage import NoSuchUploadError, ObjectMissingError, PartLengthError, StorageError, StoredPart, get_storage
 
 log = logging.getLogger(__name__)
 

@@ -10,9 +10,9 @@ from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from apps.core.errors import ApplicationError, error_response
+from apps.integrations.storage import read_upload_token
 
 from . import services
-from .storage import read_upload_token
 
 
 @csrf_exempt

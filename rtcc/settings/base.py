@@ -194,7 +194,7 @@ RTCC_LOGIN_MAX_FAILURES = 5
 RTCC_LOGIN_FAILURE_WINDOW = timedelta(minutes=10)
 RTCC_LOGIN_LOCKOUT = timedelta(minutes=10)
 
-# Object storage (apps/footage/storage.py) and push (apps/briefings/push.py)
+# Object storage (apps/integrations/storage.py) and push (apps/integrations/push.py)
 RTCC_S3_BUCKET = ENV.s3_bucket
 RTCC_S3_ENDPOINT = ENV.s3_endpoint
 RTCC_STORAGE_DIR = DATA_DIR / "objects"

@@ -133,7 +133,7 @@ def pushed(token: str) -> list[dict]:
     if settings.RTCC_FCM_CREDENTIALS:
         rows = httpx.get(f"{settings.RTCC_FCM_ENDPOINT}/_messages", params={"token": token}, timeout=5).json()
         return [row["message"] for row in rows]
-    from apps.briefings.push import FcmBackend, PushMessage, get_backend
+    from apps.integrations.push import FcmBackend, PushMessage, get_backend
 
     fields = ("token", "data", "title", "body", "image", "priority", "collapse_key")
     return [FcmBackend.encode(PushMessage(**{k: row[k] for k in fields})) for row in get_backend().read(token=token)]

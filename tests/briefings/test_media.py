@@ -58,7 +58,7 @@ def test_gps_and_all_metadata_are_gone_and_orientation_is_applied(client_for, op
 
 def test_stored_objects_have_no_metadata_either(client_for, operator):
     from apps.briefings.models import Media
-    from apps.footage.storage import get_storage
+    from apps.integrations.storage import get_storage
 
     media_id = upload(client_for(operator), jpeg(exif=exif_with_gps())).json()["id"]
     item = Media.objects.get(pk=media_id)

@@ -8,8 +8,8 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from apps.briefings import push
 from apps.briefings.models import Delivery
+from apps.integrations import push
 from tests.briefings.conftest import briefing_payload, committed, jpeg, upload
 
 pytestmark = pytest.mark.django_db

@@ -8,9 +8,9 @@ import time
 import httpx
 import pytest
 
-from apps.briefings import push
 from apps.briefings.models import Delivery
 from apps.devices.models import Device
+from apps.integrations import push
 from tests.briefings.conftest import briefing_payload, committed, jpeg, pushed, token_for, upload
 
 pytestmark = pytest.mark.django_db  # after-commit effects run per request (conftest.committed)

@@ -34,7 +34,7 @@ def pushed(token: str) -> list[dict]:
                 }
             )
         return out
-    from apps.briefings.push import get_backend
+    from apps.integrations.push import get_backend
 
     return [
         {"data": row["data"], "title": row["title"], "body": row["body"], "priority": row["priority"]}

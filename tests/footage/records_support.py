@@ -24,7 +24,7 @@ _serials = itertools.count(1)
 @pytest.fixture
 def rec_disk(settings, tmp_path):
     """The disk backend in a fresh directory, whatever the run's environment says."""
-    from apps.footage.storage import get_storage
+    from apps.integrations.storage import get_storage
 
     settings.RTCC_S3_BUCKET = None
     settings.RTCC_STORAGE_DIR = tmp_path / "objects"

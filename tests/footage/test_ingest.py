@@ -135,8 +135,8 @@ def test_single_part_clip(store, camera, commit):
 
 
 def test_stale_upload_is_aborted(store, settings, camera, commit):
-    from apps.footage.storage import NoSuchUploadError
     from apps.footage.tasks import sweep_uploads
+    from apps.integrations.storage import NoSuchUploadError
 
     _, token = camera
     api = api_client(token=token)

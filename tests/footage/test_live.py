@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from apps.footage.client import ClipUploader, write_random_file
 from apps.footage.models import Clip
-from apps.footage.storage import UPLOAD_SALT, get_storage, sign_token
+from apps.integrations.storage import UPLOAD_SALT, get_storage, sign_token
 from tests.helpers import LiveServer
 
 

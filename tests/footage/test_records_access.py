@@ -223,7 +223,7 @@ def test_a_video_player_seeks_through_daphne(transactional_db, settings, tmp_pat
     import hashlib
     import os
 
-    from apps.footage.storage import get_storage
+    from apps.integrations.storage import get_storage
     from tests.helpers import LiveServer
 
     settings.RTCC_S3_BUCKET = None

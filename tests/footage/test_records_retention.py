@@ -281,7 +281,7 @@ def lock_store(s3, settings):
     """An S3 bucket with Object Lock enabled (SeaweedFS supports it), next to the run's bucket."""
     from botocore.exceptions import ClientError
 
-    from apps.footage.storage import get_storage
+    from apps.integrations.storage import get_storage
 
     bucket = os.environ["RTCC_S3_BUCKET"] + "-lock"
     # Made before rtcc sees the name: rtcc would create a missing bucket, without Object Lock.
@@ -300,7 +300,7 @@ def lock_store(s3, settings):
 def test_object_lock_follows_retention_and_hold(clerk, make_clip, lock_store, django_capture_on_commit_callbacks):
     from apps.footage.models import Category
     from apps.footage.records_tasks import object_lock_sweep
-    from apps.footage.storage import StorageError
+    from apps.integrations.storage import StorageError
 
     short = Category.objects.create(slug="lock-test", name="Lock test", retention_days=1)
     started = timezone.now() - timedelta(days=1) + timedelta(minutes=2)  # retention ends in two minutes

@@ -21,6 +21,8 @@ from pathlib import Path
 from django.conf import settings
 from django.utils import timezone
 
+from . import conf
+
 log = logging.getLogger(__name__)
 
 MAX_BATCH = 500  # FCM's send_each limit
@@ -420,8 +422,6 @@ _backend_lock = threading.Lock()
 def get_backend():
     """The backend the settings ask for (rebuilt if those settings change, as in tests)."""
     global _backend, _backend_key
-    from . import conf
-
     key = (
         os.getpid(),
         settings.RTCC_FCM_CREDENTIALS,
