@@ -27,6 +27,11 @@ def expire_batch() -> int:
     return int(getattr(settings, "RTCC_COMMAND_EXPIRE_BATCH", 500))
 
 
+def resend_after_seconds() -> int:
+    """A command still queued this long after creation is sent to its device's group again."""
+    return int(getattr(settings, "RTCC_COMMAND_RESEND_AFTER", 5))
+
+
 REASON_MAX = 500
 ERROR_MAX = 1000
 IDEMPOTENCY_KEY_MAX = 200

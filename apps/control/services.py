@@ -27,7 +27,7 @@ from django.utils import timezone
 
 from apps.audit.services import audit_record
 from apps.core.errors import Conflict
-from apps.core.realtime import console_event_after_commit, device_group, group_send_after_commit
+from apps.core.realtime import console_event_after_commit, device_group, group_send_after_commit, group_send_quietly
 from apps.devices.models import Device, DeviceKind
 
 from . import conf
@@ -347,6 +347,26 @@ def command_expire_due(*, now=None, limit: int | None = None) -> dict:
         ):
             silent += 1
     return {"expired": expired, "failed_without_result": silent}
+
+
+def command_resend_queued(*, now=None, limit: int | None = None) -> int:
+    """The periodic catch-up of creation's send: a command still `queued` some seconds after it
+    was stored (the channel layer was down when it committed, or its group message was lost)
+    goes to its device's group again. A device that is not connected gets it on connect anyway;
+    a connected one claims it like any command (queued -> sent once), so it is never doubled."""
+    now = now or timezone.now()
+    limit = limit or conf.expire_batch()
+    cutoff = now - timedelta(seconds=conf.resend_after_seconds())
+    commands = Command.objects.filter(state=CommandState.QUEUED, created_at__lte=cutoff, expires_at__gt=now).order_by(
+        "created_at"
+    )[:limit]
+    resent = 0
+    for command in commands:
+        if group_send_quietly(
+            device_group(command.device_id), {"type": "device.command", "command": command.device_payload()}
+        ):
+            resent += 1
+    return resent
 
 
 ACTION_WORDS = {CommandAction.START_RECORDING: "started", CommandAction.STOP_RECORDING: "stopped"}

@@ -19,4 +19,4 @@ def command_notify_officer(command_id: str) -> None:
 
 @shared_task(ignore_result=True)
 def commands_expire() -> dict:
-    return services.command_expire_due()
+    return {**services.command_expire_due(), "resent": services.command_resend_queued()}
