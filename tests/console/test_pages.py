@@ -176,6 +176,20 @@ def test_login_and_error_pages_load_nothing_from_other_hosts(personas):
     assert not external_urls(session_for(personas["clerk"]).get("/devices/").content.decode())
 
 
+def test_scripts_set_markup_only_through_the_escaping_helper():
+    """Page scripts build HTML with ui.js's html`...` (escaping by default) and put it in a page
+    with setHtml; nothing else assigns markup, so no untrusted string can slip in unescaped."""
+    markup_sink = re.compile(r"\.(?:inner|outer)HTML\s*=|insertAdjacentHTML|document\.write")
+    offenders = [
+        f"{path.name}:{number}"
+        for path in sorted((STATIC / "console" / "js").glob("*.js"))
+        if path.name != "ui.js"
+        for number, line in enumerate(path.read_text().splitlines(), 1)
+        if markup_sink.search(line)
+    ]
+    assert offenders == []
+
+
 def test_static_files_load_nothing_from_other_hosts():
     files = [p for p in STATIC.rglob("*") if p.suffix in {".js", ".css", ".html", ".svg"}]
     assert files
