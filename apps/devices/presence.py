@@ -19,10 +19,14 @@ import threading
 import time
 import weakref
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING, TypeGuard
 
 from channels.db import database_sync_to_async
 
 from . import conf
+
+if TYPE_CHECKING:
+    import redis
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +44,7 @@ def key(device_id) -> str:
 # Validation -----------------------------------------------------------------------------------
 
 
-def _is_number(value) -> bool:
+def _is_number(value: object) -> TypeGuard[int | float]:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
@@ -155,7 +159,7 @@ class RedisStore:
 
     def __init__(self, url: str) -> None:
         self.url = url
-        self._sync = None
+        self._sync: redis.Redis | None = None
         self._async: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # loop -> client
         self._pending: dict[str, dict[str, str]] = {}
         self._flushing: asyncio.Task | None = None
@@ -440,8 +444,8 @@ async def presence_connected(device, *, scope=None) -> None:
 
 async def presence_status(device, frame: dict) -> tuple[str, str] | None:
     fields, problem = parse_status(frame)
-    if problem:
-        return ("invalid", problem)
+    if fields is None:
+        return ("invalid", str(problem))
     device_id = str(device.pk)
     now = time.time()
     fields["last_seen"] = now
