@@ -209,3 +209,16 @@ def test_api_404_stays_json(personas):
     response = session_for(personas["operator"]).get("/api/v1/no-such-thing")
     assert response.status_code == 404
     assert response.json()["error"]["code"] == "not_found"
+
+
+def test_pages_name_static_files_by_content_hash(personas):
+    """A page's scripts and styles carry their content hash, so a browser never runs a stale copy."""
+    page = session_for(personas["operator"]).get("/fleet/").content.decode()
+    names = re.findall(r'(?:src|href)="(/static/[^"]+)"', page)
+    assert names, page[:500]
+    assert all(re.search(r"\.[0-9a-f]{12}\.(?:js|css)$", name) for name in names), names
+    client = session_for(personas["operator"])
+    for name in names:
+        response = client.get(name)
+        assert response.status_code == 200, name
+        assert "immutable" in response["Cache-Control"]
