@@ -335,7 +335,7 @@ def clip_object_lock(*, clip_id) -> Clip | None:
         log.exception("could not set Object Lock on clip %s", clip.pk)
         return clip
     with transaction.atomic():
-        fields = {"object_locked_at": now, "updated_at": now}
+        fields: dict[str, datetime | None] = {"object_locked_at": now, "updated_at": now}
         if extend:
             fields["object_lock_until"] = retain
         Clip.objects.filter(pk=clip.pk).update(**fields)

@@ -10,7 +10,7 @@ import queue
 import threading
 from contextlib import contextmanager
 from datetime import datetime, timedelta
-from typing import Any, BinaryIO
+from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -23,6 +23,7 @@ from apps.integrations.storage import (
     NoSuchUploadError,
     ObjectMissingError,
     PartLengthError,
+    Readable,
     StorageError,
     StoredPart,
     get_storage,
@@ -517,7 +518,7 @@ def clips_requeue_verification(*, older_than: timedelta | None = None, limit: in
 
 
 def part_receive(
-    *, key: str, upload_id: str, number: int, length: int, stream: BinaryIO, content_length: int | None
+    *, key: str, upload_id: str, number: int, length: int, stream: Readable, content_length: int | None
 ) -> StoredPart:
     """Disk backend: stores one PUT part for a clip that is still uploading."""
     clip = Clip.objects.filter(storage_key=key, upload_id=upload_id).only("state").first()

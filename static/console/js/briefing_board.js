@@ -1,7 +1,7 @@
 // The delivery board of one briefing: who got it, who read it, live.
 import { get, getAll } from "./api.js";
 import { Live } from "./live.js";
-import { $, directoryOf, esc, fmtDateTime, fmtTime, officerName, readJson, showError } from "./ui.js";
+import { $, directoryOf, fmtDateTime, fmtTime, html, officerName, readJson, setHtml, showError } from "./ui.js";
 import { briefingHtml } from "./briefing_view.js";
 
 const officers = directoryOf(readJson("officers-data", []));
@@ -18,14 +18,14 @@ const keyOf = (d) => d.id || `${d.officer}/${d.device}`;
 function paint() {
   const list = [...deliveries.values()].sort((a, b) => (ORDER[a.state] ?? 9) - (ORDER[b.state] ?? 9)
     || officerName(officers, a.officer).localeCompare(officerName(officers, b.officer)));
-  $("#deliveries tbody").innerHTML = list.length ? list.map((d) => `<tr data-officer="${esc(d.officer)}" data-state="${esc(d.state)}">
-      <td><strong>${esc(officerName(officers, d.officer))}</strong></td>
-      <td class="mono">${esc(phones.get(d.device) || (d.device ? String(d.device).slice(0, 8) : "–"))}</td>
-      <td><span class="state ${esc(d.state)}">${esc(d.state)}</span></td>
-      <td class="num" title="${esc(fmtDateTime(d.sent_at))}">${esc(fmtTime(d.sent_at)) || "–"}</td>
-      <td class="num" title="${esc(fmtDateTime(d.acknowledged_at))}">${esc(fmtTime(d.acknowledged_at)) || "–"}</td>
-      <td>${d.error ? `<span class="field-error">${esc(d.error)}</span>` : ""}</td></tr>`).join("")
-    : `<tr><td colspan="6" class="empty">${briefing && briefing.recipients === 0 ? "This briefing reached no officer." : "No deliveries yet."}</td></tr>`;
+  setHtml($("#deliveries tbody"), list.length ? list.map((d) => html`<tr data-officer="${d.officer}" data-state="${d.state}">
+      <td><strong>${officerName(officers, d.officer)}</strong></td>
+      <td class="mono">${phones.get(d.device) || (d.device ? String(d.device).slice(0, 8) : "–")}</td>
+      <td><span class="state ${d.state}">${d.state}</span></td>
+      <td class="num" title="${fmtDateTime(d.sent_at)}">${fmtTime(d.sent_at) || "–"}</td>
+      <td class="num" title="${fmtDateTime(d.acknowledged_at)}">${fmtTime(d.acknowledged_at) || "–"}</td>
+      <td>${d.error ? html`<span class="field-error">${d.error}</span>` : ""}</td></tr>`)
+    : html`<tr><td colspan="6" class="empty">${briefing && briefing.recipients === 0 ? "This briefing reached no officer." : "No deliveries yet."}</td></tr>`);
   const counts = Object.fromEntries(STATES.map((s) => [s, 0]));
   for (const d of list) counts[d.state] = (counts[d.state] || 0) + 1;
   for (const s of STATES) $(`#n-${s}`).textContent = counts[s];
@@ -35,12 +35,12 @@ async function load() {
   try {
     briefing = await get(`briefings/${briefingId}`);
     $("#b-title").textContent = briefing.title;
-    $("#b-priority").innerHTML = `<span class="state ${esc(briefing.priority)}">${esc(briefing.priority)}</span> <span class="muted">sent ${esc(fmtDateTime(briefing.created_at))}</span>`;
+    setHtml($("#b-priority"), html`<span class="state ${briefing.priority}">${briefing.priority}</span> <span class="muted">sent ${fmtDateTime(briefing.created_at)}</span>`);
     $("#n-recipients").textContent = briefing.recipients ?? "–";
-    $("#b-content").innerHTML = `<h2>What officers see</h2>${briefingHtml(briefing)}`;
+    setHtml($("#b-content"), html`<h2>What officers see</h2>${briefingHtml(briefing)}`);
   } catch (err) {
     showError(err, "Briefing");
-    $("#b-content").innerHTML = `<p class="empty">${esc(err.message)}</p>`;
+    setHtml($("#b-content"), html`<p class="empty">${err.message}</p>`);
   }
   if (!phones.size) {
     try {
