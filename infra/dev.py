@@ -31,6 +31,8 @@ PY = VENV / "bin" / "python"
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 S3_KEY, S3_SECRET = "rtcc-test", "rtcc-test-secret-not-for-production"
 TEST_BUCKET = "rtcc-test"
+FCM_FAKE = ROOT / "infra" / "fakes" / "fcm_server.py"
+SYSTEM_PACKAGES = ROOT / "infra" / "ci" / "system-packages.sh"
 
 
 def say(message: str) -> None:
@@ -148,6 +150,7 @@ class Services:
         self.stop_commands: list[list[str]] = []
         self.env: dict[str, str] = {}
         self.missing: list[str] = []
+        self.present: list[str] = []
 
     def _spawn(self, cmd: list, log_name: str, cwd: Path | None = None) -> subprocess.Popen:
         log = open(self.workdir / log_name, "wb")
@@ -170,6 +173,7 @@ class Services:
             self.env["DATABASE_URL"] = os.environ.get(
                 "RTCC_TEST_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/rtcc_ci"
             )
+            self.present.append("PostgreSQL")
         else:
             self.missing.append("PostgreSQL on 127.0.0.1:5432")
 
@@ -204,6 +208,7 @@ class Services:
             self.stop_commands.append(["redis-cli", "-p", "6379", "shutdown", "nosave"])
         if answers(6379):
             self.env["REDIS_URL"] = os.environ.get("RTCC_TEST_REDIS_URL", "redis://127.0.0.1:6379/9")
+            self.present.append("Redis")
         else:
             self.missing.append("Redis on 127.0.0.1:6379")
 
@@ -244,6 +249,7 @@ class Services:
             }
         )
         self._wait_s3_ready()
+        self.present.append("SeaweedFS")
 
     def _wait_s3_ready(self, timeout: float = 90) -> None:
         """The S3 port opens before the filer behind it is ready: wait for a real bucket call."""
@@ -268,16 +274,14 @@ class Services:
             time.sleep(1)
 
     def fcm_fake(self) -> None:
-        fake = Path(os.environ.get("RTCC_FCM_FAKE", ROOT.parent / "shared" / "fakes" / "fcm_server.py"))
-        if not fake.exists():
-            self.missing.append(f"the FCM fake ({fake} not found; set RTCC_FCM_FAKE)")
-            return
+        """The project's own FCM fake (infra/fakes/fcm_server.py), on a free port."""
         port = free_port()
         credentials = self.workdir / "fcm-service-account.json"
         with open(credentials, "w") as out:
-            run([PY, fake, "credentials", "--port", port], stdout=out)
-        self._spawn([PY, fake, "--port", port], "fcm-fake.log")
+            run([PY, FCM_FAKE, "credentials", "--port", port], stdout=out)
+        self._spawn([PY, FCM_FAKE, "--port", port], "fcm-fake.log")
         wait_port(port, "FCM fake", timeout=30)
+        self.present.append("the FCM fake")
         self.env.update(
             {"RTCC_FCM_ENDPOINT": f"http://127.0.0.1:{port}", "GOOGLE_APPLICATION_CREDENTIALS": str(credentials)}
         )
@@ -326,6 +330,32 @@ def junit_counts(path: Path) -> dict[str, int]:
     return counts
 
 
+def find_chromium() -> str | None:
+    """The browser the console tests drive: RTCC_CHROMIUM, /usr/bin/chromium or one on PATH;
+    installed with apt-get (infra/ci/system-packages.sh) when running as root on Debian/Ubuntu."""
+    candidates = [os.environ.get("RTCC_CHROMIUM"), "/usr/bin/chromium"]
+    candidates += [shutil.which(name) for name in ("chromium", "chromium-browser")]
+    found = next((c for c in candidates if c and Path(c).exists()), None)
+    if found is None and hasattr(os, "geteuid") and os.geteuid() == 0 and shutil.which("apt-get"):
+        say("installing Chromium for the console's browser tests (apt-get)")
+        subprocess.run(["bash", str(SYSTEM_PACKAGES)], check=False)
+        found = next((c for c in ("/usr/bin/chromium", shutil.which("chromium")) if c and Path(c).exists()), None)
+    return found
+
+
+def save_logs(workdir: Path) -> Path | None:
+    """Copies the services' logs out of the temporary folder (which is always removed)."""
+    logs = sorted(workdir.glob("*.log")) + sorted(workdir.glob("data-*/*.log"))
+    if not logs:
+        return None
+    target = ROOT / "var" / "test-logs"
+    shutil.rmtree(target, ignore_errors=True)
+    target.mkdir(parents=True)
+    for log in logs:
+        shutil.copy2(log, target / log.name)
+    return target
+
+
 def test(args: argparse.Namespace) -> None:
     ensure_venv("[dev]")
     workdir = Path(tempfile.mkdtemp(prefix="rtcc-test-"))
@@ -334,7 +364,21 @@ def test(args: argparse.Namespace) -> None:
     base_env.update(
         {"DJANGO_SECRET_KEY": "rtcc-test-" + "x" * 40, "RTCC_EMBEDDED_BEAT": "false", "PYTHONUNBUFFERED": "1"}
     )
+    chromium = find_chromium()
+    if chromium:
+        base_env["RTCC_CHROMIUM"] = chromium
+    else:
+        base_env.pop("RTCC_CHROMIUM", None)
+        advice = (
+            "Chromium not found: install it (Debian/Ubuntu: `sudo apt-get install chromium`; "
+            "elsewhere set RTCC_CHROMIUM=/path/to/chrome)"
+        )
+        if IN_CI:
+            say(advice + "; the console's browser tests will fail")
+        else:
+            say(advice + "; the console's browser tests are skipped, everything else runs")
     results = []
+    logs = None
     try:
         if not args.embedded_only:
             services.postgres()
@@ -345,7 +389,7 @@ def test(args: argparse.Namespace) -> None:
                 message = "missing services: " + "; ".join(services.missing)
                 if IN_CI:
                     raise SystemExit(f"[rtcc] {message}")
-                say(message + " (the tests that need them are skipped)")
+                say(message + " (the tests that need them are skipped and listed as such)")
             if "REDIS_URL" in services.env:
                 subprocess.run(
                     ["redis-cli", "-n", services.env["REDIS_URL"].rsplit("/", 1)[-1], "flushdb"],
@@ -354,12 +398,10 @@ def test(args: argparse.Namespace) -> None:
                 )
             env = {**base_env, **services.env, "RTCC_DATA_DIR": str(workdir / "data-services")}
             junit = workdir / "services.xml"
-            results.append(
-                (
-                    pytest_run("against PostgreSQL, Redis, SeaweedFS and the FCM fake", env, args.pytest_args, junit),
-                    junit,
-                )
-            )
+            label = "against " + ", ".join(services.present) if services.present else "with no service found"
+            if services.missing:
+                label += " (without " + ", ".join(m.split(" (")[0] for m in services.missing) + ")"
+            results.append((pytest_run(label, env, args.pytest_args, junit), junit))
         env = {**base_env, "RTCC_DATA_DIR": str(workdir / "data-embedded")}
         junit = workdir / "embedded.xml"
         results.append(
@@ -373,20 +415,21 @@ def test(args: argparse.Namespace) -> None:
                 junit,
             )
         )
+        totals = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
+        for _, junit in results:
+            for key, value in junit_counts(junit).items():
+                totals[key] += value
     finally:
         services.stop()
-    totals = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
-    for _, junit in results:
-        for key, value in junit_counts(junit).items():
-            totals[key] += value
+        failed_run = not results or any(code not in (0, 5) for code, _ in results)
+        if failed_run:
+            logs = save_logs(workdir)
+        shutil.rmtree(workdir, ignore_errors=True)
     failed = totals["failures"] + totals["errors"]
     passed = totals["tests"] - failed - totals["skipped"]
-    codes = [code for code, _ in results]
-    ok = all(code in (0, 5) for code in codes) and passed > 0 and failed == 0
-    if ok:
-        shutil.rmtree(workdir, ignore_errors=True)
-    else:
-        say(f"logs kept in {workdir}")
+    ok = not failed_run and passed > 0 and failed == 0
+    if logs and not ok:
+        say(f"service logs kept in {logs}")
     print(f"rtcc: {passed} passed, {failed} failed, {totals['skipped']} skipped", flush=True)
     sys.exit(0 if ok else 1)
 
