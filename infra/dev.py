@@ -73,7 +73,9 @@ def ensure_venv(extras: str = "") -> None:
         run([sys.executable, "-m", "venv", VENV])
     stamp = VENV / f".rtcc-installed{extras}"
     digest = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
-    if stamp.exists() and stamp.read_text() == digest:
+    # An install with the test tools also serves the demo (the extras only add packages).
+    stamps = [stamp] if extras else [stamp, VENV / ".rtcc-installed[dev]"]
+    if any(s.exists() and s.read_text() == digest for s in stamps):
         return
     say("installing rtcc and its dependencies (first run takes a minute)")
     run([PY, "-m", "pip", "install", "--quiet", "--upgrade", "pip"])
@@ -88,44 +90,60 @@ def _interrupt(signum, frame):
     raise KeyboardInterrupt
 
 
+DEMO_OFFICERS = "officer,officer2"  # seed_demo's officers: each gets a simulated camera and phone
+
+
+def port_taken(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as daphne binds: TIME_WAIT is not "taken"
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return True
+    return False
+
+
+def wait_server(server: subprocess.Popen, host: str, port: int, timeout: float = 60) -> None:
+    """Until the demo's own server answers; its early exit (e.g. it could not bind) is a failure."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise SystemExit(f"[rtcc] the rtcc server exited (code {server.returncode}) before serving {host}:{port}")
+        if answers(port, "127.0.0.1" if host in ("0.0.0.0", "::", "") else host):  # noqa: S104
+            return
+        time.sleep(0.3)
+    raise SystemExit(f"[rtcc] the rtcc server did not come up on {host}:{port} within {timeout:.0f}s")
+
+
 def demo(args: argparse.Namespace) -> None:
+    if port_taken(args.host, args.port):
+        raise SystemExit(f"[rtcc] port {args.port} on {args.host} is already in use; pick a free one with --port N")
     ensure_venv()
     env = dict(os.environ)
     env.setdefault("RTCC_DATA_DIR", str(ROOT / "var"))
     manage = [PY, ROOT / "manage.py"]
     run([*manage, "migrate", "--verbosity", "0"], env=env)
-    run([*manage, "seed_demo"], env=env)
+    run([*manage, "seed_demo", *(["--password", args.password] if args.password else [])], env=env)
     server = subprocess.Popen(
         [str(PY), "-m", "daphne", "-b", args.host, "-p", str(args.port), "rtcc.asgi:application"], env=env, cwd=ROOT
     )
     processes = [server]
     signal.signal(signal.SIGTERM, _interrupt)  # stop the children on `kill` as on Ctrl-C
+    base = f"http://{'127.0.0.1' if args.host in ('0.0.0.0', '::') else args.host}:{args.port}"  # noqa: S104
     try:
-        wait_port(args.port, "the rtcc server", timeout=60)
+        wait_server(server, args.host, args.port)
         if args.fleet:
-            # Simulated cameras and phones over the real protocol, so the console has a live fleet.
-            processes.append(
-                subprocess.Popen(
-                    [
-                        str(PY),
-                        str(ROOT / "manage.py"),
-                        "simulate_fleet",
-                        "--count",
-                        str(args.fleet),
-                        "--kind",
-                        "mixed",
-                        "--url",
-                        f"http://127.0.0.1:{args.port}",
-                        "--prefix",
-                        "DEMO",
-                    ],
-                    env=env,
-                    cwd=ROOT,
-                )
-            )
-        say(f"console: http://127.0.0.1:{args.port}/   (API docs: http://127.0.0.1:{args.port}/api/docs/)")
-        say(f"{args.fleet} simulated devices connected; log in with a demo login above. Stop with Ctrl-C")
+            # Simulated cameras and phones over the real protocol, so the console has a live fleet:
+            # each demo officer gets a camera and a phone, and the phones register for pushes.
+            fleet_cmd = [PY, ROOT / "manage.py", "simulate_fleet", "--count", args.fleet, "--kind", "mixed"]
+            fleet_cmd += ["--url", base, "--prefix", "DEMO", "--assign-to", DEMO_OFFICERS]
+            processes.append(subprocess.Popen([str(c) for c in fleet_cmd], env=env, cwd=ROOT))
+        say(f"console: {base}/   (API docs: {base}/api/docs/)")
+        say(f"officers' phone page: {base}/phone/ (log in as officer or officer2)")
+        say(f"{args.fleet} simulated devices connecting; log in with a demo login above. Stop with Ctrl-C")
         server.wait()
+        if server.returncode:
+            raise SystemExit(f"[rtcc] the rtcc server stopped with code {server.returncode}")
     except KeyboardInterrupt:
         pass
     finally:
@@ -439,7 +457,8 @@ def main() -> None:
     sub = parser.add_subparsers(dest="command", required=True)
     p_demo = sub.add_parser("demo", help="set up and run rtcc on the embedded default")
     p_demo.add_argument("--host", default="127.0.0.1")
-    p_demo.add_argument("--port", type=int, default=8000)
+    p_demo.add_argument("--port", type=int, default=8000, help="the console's port (default 8000)")
+    p_demo.add_argument("--password", help="one password for every demo login (default: random, printed)")
     p_demo.add_argument("--fleet", type=int, default=6, help="simulated devices to connect (0: none)")
     p_test = sub.add_parser("test", help="set up and run the whole test suite")
     p_test.add_argument("--embedded-only", action="store_true", help="skip the run against real services")

@@ -13,6 +13,7 @@ import pytest
 
 from tests.helpers import ROOT
 
+pytestmark = pytest.mark.once
 FAKE = ROOT / "infra" / "fakes" / "fcm_server.py"
 SEND = "/v1/projects/rtcc-local/messages:send"
 AUTH = {"Authorization": "Bearer fake"}
