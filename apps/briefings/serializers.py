@@ -106,8 +106,12 @@ class BriefingCreateIn(BriefingAudienceIn):
     priority = serializers.ChoiceField(choices=["routine", "urgent", "emergency"])
     title = serializers.CharField(max_length=200)
     body = serializers.CharField(max_length=4000, required=False, allow_blank=True, default="")
-    suspects = SuspectIn(many=True, required=False, default=list, max_length=50)
-    vehicles = VehicleIn(many=True, required=False, default=list, max_length=50)
+    suspects: serializers.ListSerializer = serializers.ListSerializer(
+        child=SuspectIn(), required=False, default=list, max_length=50
+    )
+    vehicles: serializers.ListSerializer = serializers.ListSerializer(
+        child=VehicleIn(), required=False, default=list, max_length=50
+    )
 
 
 def _with_photo_urls(items: list[dict], request) -> list[dict]:

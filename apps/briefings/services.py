@@ -301,7 +301,7 @@ def enqueue_sends(delivery_ids: list[str], *, initial: bool = False, countdown: 
         chunk = delivery_ids[start : start + size]
         try:
             if countdown:
-                tasks.push_deliveries.apply_async(args=[chunk], kwargs={"initial": initial}, countdown=countdown)
+                tasks.push_deliveries.apply_async(args=(chunk,), kwargs={"initial": initial}, countdown=countdown)
             else:
                 tasks.push_deliveries.delay(chunk, initial=initial)
         except Exception:
@@ -325,9 +325,9 @@ def briefing_acknowledge(*, briefing: Briefing, officer_id, actor, request=None)
     )
     if not rows:
         raise NotFound("No such briefing.")
-    done = [r for r in rows if r.acknowledged_at]
+    done = [(r.acknowledged_at, r) for r in rows if r.acknowledged_at]
     if done:
-        return min(done, key=lambda r: r.acknowledged_at)
+        return min(done, key=lambda pair: pair[0])[1]
     now = timezone.now()
     Delivery.objects.filter(pk__in=[r.pk for r in rows]).update(
         state=DeliveryState.ACKNOWLEDGED, acknowledged_at=now, updated_at=now
@@ -410,6 +410,8 @@ def retry_delay(attempts: int, retry_after: float | None) -> float:
 def _retire_token(row: _Sending, token: str, code: str) -> None:
     from apps.devices.models import Device
 
+    if row.device_id is None:
+        return
     retired = Device.objects.filter(
         pk=row.device_id, push_token_hash=hashlib.sha256(token.encode()).hexdigest()
     ).update(push_token=None, push_token_hash=None, push_token_updated_at=timezone.now())

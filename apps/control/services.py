@@ -349,7 +349,7 @@ def command_expire_due(*, now=None, limit: int | None = None) -> dict:
     return {"expired": expired, "failed_without_result": silent}
 
 
-ACTION_WORDS = {CommandAction.START_RECORDING: "started", CommandAction.STOP_RECORDING: "stopped"}
+ACTION_WORDS: dict[str, str] = {CommandAction.START_RECORDING: "started", CommandAction.STOP_RECORDING: "stopped"}
 
 
 # Pushes (run from tasks, after commit) ---------------------------------------------------------
@@ -425,6 +425,8 @@ def command_notify_officer(*, command_id) -> list:
         "at": (command.finished_at or command.created_at).isoformat(),
     }
     messages = [
-        PushMessage(token=phone.push_token, data=data, title=title, body=body, priority="high") for phone in phones
+        PushMessage(token=phone.push_token, data=data, title=title, body=body, priority="high")
+        for phone in phones
+        if phone.push_token
     ]
     return _push(messages)

@@ -19,6 +19,7 @@ import threading
 import time
 import weakref
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING, TypeGuard
 
 from channels.db import database_sync_to_async
 from django.db import transaction
@@ -28,6 +29,9 @@ from apps.core.realtime import console_send
 from . import conf
 from .models import Device
 from .serializers import device_payload
+
+if TYPE_CHECKING:
+    import redis
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +49,7 @@ def key(device_id) -> str:
 # Validation -----------------------------------------------------------------------------------
 
 
-def _is_number(value) -> bool:
+def _is_number(value: object) -> TypeGuard[int | float]:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
@@ -160,7 +164,7 @@ class RedisStore:
 
     def __init__(self, url: str) -> None:
         self.url = url
-        self._sync = None
+        self._sync: redis.Redis | None = None
         self._async: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # loop -> client
         self._pending: dict[str, dict[str, str]] = {}
         self._flushing: asyncio.Task | None = None
@@ -429,8 +433,8 @@ async def presence_connected(device, *, scope=None) -> None:
 
 async def presence_status(device, frame: dict) -> tuple[str, str] | None:
     fields, problem = parse_status(frame)
-    if problem:
-        return ("invalid", problem)
+    if fields is None:
+        return ("invalid", str(problem))
     device_id = str(device.pk)
     now = time.time()
     fields["last_seen"] = now

@@ -75,7 +75,8 @@ class DeviceOut(serializers.Serializer):
     kind = serializers.CharField()
     serial = serializers.CharField()
     model = serializers.CharField()
-    label = serializers.CharField()
+    # DRF takes declared fields off the class, so "label" does not clash with Field.label (the stubs think it does).
+    label = serializers.CharField()  # type: ignore[assignment]
     firmware = serializers.CharField()
     officer = serializers.UUIDField(source="officer_id", allow_null=True)
     online = serializers.BooleanField()
@@ -103,7 +104,7 @@ class DeviceRegisteredOut(DeviceOut):
     def to_representation(self, instance) -> dict:
         return {
             **device_payload(instance),
-            "enrollment_code": instance.enrollment_code,
+            "enrollment_code": self.context["enrollment_code"],
             "enrollment_expires_at": iso_time(instance.enrollment_expires_at),
         }
 
@@ -120,7 +121,7 @@ class DeviceCreateIn(serializers.Serializer):
         r"^[^\x00-\x1f\x7f]+$", max_length=64, error_messages={"invalid": "A serial has no control characters."}
     )
     model = StrictCharField(max_length=64, required=False, allow_blank=True, default="")
-    label = StrictCharField(max_length=64, required=False, allow_blank=True, default="")
+    label = StrictCharField(max_length=64, required=False, allow_blank=True, default="")  # type: ignore[assignment]
     firmware = StrictCharField(max_length=64, required=False, allow_blank=True, default="")
 
 

@@ -4,6 +4,7 @@ as the ETag), and an audit event for every download from the first byte."""
 
 from __future__ import annotations
 
+from apps.accounts.models import User
 from apps.audit.services import audit_record
 from apps.core.errors import ApplicationError, NotFound
 
@@ -30,12 +31,14 @@ class ClipObjects:
             )
         return f'"{clip.sha256}"'
 
-    def downloaded(self, *, key: str, request, range_header: str | None, length: int) -> None:
+    def downloaded(self, *, key: str, request, grantee: str | None, range_header: str | None, length: int) -> None:
         clip = Clip.objects.filter(storage_key=key).first()
         if clip is not None:
+            # the person the link was issued to, for the custody trail; None (system) for no one in particular
+            holder = User.objects.filter(pk=grantee).first() if grantee else None
             audit_record(
                 action="clip.download",
-                actor=None,
+                actor=holder,
                 obj=clip,
                 request=request,
                 details={"range": range_header, "bytes": length, "link": "signed"},

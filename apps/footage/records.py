@@ -168,7 +168,13 @@ def clip_access_link(
     ttl = records_conf.access_link_ttl() if ttl is None else ttl
     storage = get_storage()
     filename = clip_filename(clip)
-    url = storage.url_for_get(clip.storage_key, expires_in=ttl, filename=filename, content_type=clip.content_type)
+    url = storage.url_for_get(
+        clip.storage_key,
+        expires_in=ttl,
+        filename=filename,
+        content_type=clip.content_type,
+        grantee=str(actor.pk) if getattr(actor, "is_authenticated", False) else None,
+    )
     expires_at = datetime.fromtimestamp(int(time.time()) + ttl, tz=UTC)
     audit_record(
         action="clip.access",
@@ -335,7 +341,7 @@ def clip_object_lock(*, clip_id) -> Clip | None:
         log.exception("could not set Object Lock on clip %s", clip.pk)
         return clip
     with transaction.atomic():
-        fields = {"object_locked_at": now, "updated_at": now}
+        fields: dict[str, datetime | None] = {"object_locked_at": now, "updated_at": now}
         if extend:
             fields["object_lock_until"] = retain
         Clip.objects.filter(pk=clip.pk).update(**fields)

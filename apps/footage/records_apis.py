@@ -137,13 +137,13 @@ class CategoryIn(serializers.Serializer):
 # Permissions -----------------------------------------------------------------------------------
 
 
-class MethodPermissions:
+class MethodPermissions(APIView):
     """`permissions_by_method = {"GET": [...], "PATCH": [...]}` on the view."""
 
     permissions_by_method: dict[str, list[type[BasePermission]]] = {}
 
     def get_permissions(self):
-        classes = self.permissions_by_method.get(self.request.method, [IsPerson])
+        classes = self.permissions_by_method.get(self.request.method or "", [IsPerson])
         return [permission() for permission in classes]
 
 
@@ -173,7 +173,7 @@ class ClipSearchPagination(StandardPagination):
             if value is not None and (not value.isdigit() or int(value) < 1):
                 raise serializers.ValidationError({name: ["Must be a whole number of at least 1."]})
         self.request = request
-        self.page_size = self.get_page_size(request)
+        self.page_size = self.get_page_size(request) or StandardPagination.page_size
         self.number = int(request.query_params.get(self.page_query_param, 1))
         offset = (self.number - 1) * self.page_size
         cap = records_conf.search_count_cap()
@@ -192,12 +192,12 @@ class ClipSearchPagination(StandardPagination):
         return rows
 
     def get_next_link(self):
-        if not self.more:
+        if not self.more or self.request is None:
             return None
         return replace_query_param(self.request.build_absolute_uri(), self.page_query_param, self.number + 1)
 
     def get_previous_link(self):
-        if self.number <= 1:
+        if self.number <= 1 or self.request is None:
             return None
         url = self.request.build_absolute_uri()
         if self.number == 2:

@@ -17,7 +17,7 @@ MEDIA_TYPE = re.compile(r"^[a-z0-9][a-z0-9!#$&^_.+-]{0,63}/[a-z0-9][a-z0-9!#$&^_
 class ClipOut(serializers.ModelSerializer):
     """The contract's clip, exactly: GET /clips, GET /clips/{id}, console `clip.update`."""
 
-    category = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    category: serializers.SlugRelatedField = serializers.SlugRelatedField(slug_field="slug", read_only=True)
     incident = serializers.UUIDField(source="incident_id", read_only=True, allow_null=True)
     location = serializers.SerializerMethodField()
 

@@ -33,6 +33,12 @@ DOWNLOAD_SALT = "rtcc.footage.download"
 _UPLOAD_ID = re.compile(r"^[0-9a-f]{32}$")
 
 
+class Readable(Protocol):
+    """What a part is read from: an open file, or the request itself (Django's is file-like)."""
+
+    def read(self, size: int = ..., /) -> bytes: ...
+
+
 class StorageError(Exception):
     pass
 
@@ -79,7 +85,13 @@ class ObjectStore(Protocol):
     def multipart_abort(self, key: str, upload_id: str) -> None: ...
     def part_upload_url(self, key: str, upload_id: str, number: int, *, length: int, expires_in: int) -> dict: ...
     def url_for_get(
-        self, key: str, *, expires_in: int, filename: str | None = None, content_type: str | None = None
+        self,
+        key: str,
+        *,
+        expires_in: int,
+        filename: str | None = None,
+        content_type: str | None = None,
+        grantee: str | None = None,
     ) -> str: ...
 
 
@@ -93,8 +105,11 @@ class ObjectGuard(Protocol):
     def check_download(self, *, key: str) -> str | None:
         """Raises an ApplicationError when the object may not be served; else its ETag (or None)."""
 
-    def downloaded(self, *, key: str, request: object, range_header: str | None, length: int) -> None:
-        """A download from the first byte has started (called once per such GET)."""
+    def downloaded(
+        self, *, key: str, request: object, grantee: str | None, range_header: str | None, length: int
+    ) -> None:
+        """A download from the first byte has started (called once per such GET); `grantee` is
+        who the link was issued to (signed into it), or None."""
 
 
 _guards: dict[str, ObjectGuard] = {}
@@ -225,7 +240,7 @@ class DiskStorage:
         return directory
 
     def multipart_write_part(
-        self, key: str, upload_id: str, number: int, stream: BinaryIO, *, length: int
+        self, key: str, upload_id: str, number: int, stream: Readable, *, length: int
     ) -> StoredPart:
         """Streams exactly `length` bytes from `stream` into part `number`, in bounded chunks.
 
@@ -312,12 +327,20 @@ class DiskStorage:
         }
 
     def url_for_get(
-        self, key: str, *, expires_in: int, filename: str | None = None, content_type: str | None = None
+        self,
+        key: str,
+        *,
+        expires_in: int,
+        filename: str | None = None,
+        content_type: str | None = None,
+        grantee: str | None = None,
     ) -> str:
-        """A signed rtcc path (`/download/<token>`) to the object's bytes; read it back with read_get_token."""
-        token = sign_token(
-            {"k": key, "f": filename or "", "t": content_type or ""}, salt=DOWNLOAD_SALT, expires_in=expires_in
-        )
+        """A signed rtcc path (`/download/<token>`) to the object's bytes; read it back with read_get_token.
+        `grantee` (who the link was issued to) is signed in, so the download is recorded as theirs."""
+        payload = {"k": key, "f": filename or "", "t": content_type or ""}
+        if grantee:
+            payload["a"] = grantee
+        token = sign_token(payload, salt=DOWNLOAD_SALT, expires_in=expires_in)
         return f"/download/{token}"
 
 
@@ -535,8 +558,15 @@ class S3Storage:
         return {"url": url, "method": "PUT", "headers": {}, "expires_at": _expires_at(expires_in)}
 
     def url_for_get(
-        self, key: str, *, expires_in: int, filename: str | None = None, content_type: str | None = None
+        self,
+        key: str,
+        *,
+        expires_in: int,
+        filename: str | None = None,
+        content_type: str | None = None,
+        grantee: str | None = None,
     ) -> str:
+        # The bytes come from the store itself: the access is recorded when the link is issued.
         params = {"Bucket": self.bucket, "Key": key}
         if filename:
             safe = re.sub(r"[^A-Za-z0-9._-]", "_", filename)

@@ -20,6 +20,7 @@ from asgiref.sync import sync_to_async
 from django.core import signing
 from django.core.handlers.asgi import ASGIRequest
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
+from django.http.response import HttpResponseBase
 from django.views.decorators.csrf import csrf_exempt
 
 from apps.core.errors import ApplicationError, Conflict, InvalidInput, NotFound, error_response
@@ -122,6 +123,10 @@ def _token_problem(token: str) -> tuple[int, str, str] | None:
     return None
 
 
+def _next_or_none(iterator):
+    return next(iterator, None)
+
+
 def _for_server(request: HttpRequest, chunks):
     """Under ASGI (daphne) an async iterator that reads each chunk in a worker thread, so the event
     loop never blocks on the disk or the store; under WSGI and in tests, the plain iterator."""
@@ -130,9 +135,9 @@ def _for_server(request: HttpRequest, chunks):
 
     async def stream():
         iterator = iter(chunks)
-        read = sync_to_async(next, thread_sensitive=False)
+        read = sync_to_async(_next_or_none, thread_sensitive=False)
         try:
-            while (chunk := await read(iterator, None)) is not None:
+            while (chunk := await read(iterator)) is not None:
                 yield chunk
         finally:
             close = getattr(iterator, "close", None)
@@ -144,7 +149,7 @@ def _for_server(request: HttpRequest, chunks):
 
 def download(request: HttpRequest, token: str):
     if request.method not in ("GET", "HEAD"):
-        response = error_response(405, "method_not_allowed", "GET the bytes from this link.")
+        response: HttpResponseBase = error_response(405, "method_not_allowed", "GET the bytes from this link.")
         response["Allow"] = "GET, HEAD"
         return response
     problem = _token_problem(token)
@@ -181,7 +186,9 @@ def download(request: HttpRequest, token: str):
         body = storage.iter_bytes(key, start=start, end=end) if length else iter(())
         response = StreamingHttpResponse(_for_server(request, body), status=206 if wanted else 200)
         if guard is not None and start == 0:
-            guard.downloaded(key=key, request=request, range_header=range_header, length=length)
+            guard.downloaded(
+                key=key, request=request, grantee=grant.get("a") or None, range_header=range_header, length=length
+            )
     response["Content-Type"] = content_type or "application/octet-stream"
     response["Content-Length"] = str(length)
     response["Accept-Ranges"] = "bytes"
