@@ -38,6 +38,7 @@ INSTALLED_APPS = [
     "apps.footage",
     "apps.briefings",
     "apps.console",
+    "apps.simulator",
 ]
 
 MIDDLEWARE = [
