@@ -22,7 +22,7 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.conf import settings  # noqa: E402
 
-from apps.control.routing import websocket_urlpatterns  # noqa: E402
+from rtcc.routing import websocket_urlpatterns  # noqa: E402
 from rtcc.scheduler import start_embedded_scheduler  # noqa: E402
 
 _websocket_with_session = AuthMiddlewareStack(URLRouter(websocket_urlpatterns))

@@ -27,7 +27,7 @@ from django.utils import timezone
 
 from apps.audit.services import audit_record
 from apps.core.errors import Conflict
-from apps.core.realtime import console_event_after_commit, device_group, group_send_after_commit
+from apps.core.realtime import console_send_after_commit, device_group, group_send_after_commit
 from apps.devices.models import Device, DeviceKind
 
 from . import conf
@@ -58,7 +58,7 @@ def _publish(command: Command, *, to_device: bool = False) -> None:
         group_send_after_commit(
             device_group(command.device_id), {"type": "device.command", "command": command.device_payload()}
         )
-    console_event_after_commit("command.update", "command", command_data(command))
+    console_send_after_commit("command.update", command_data(command))
 
 
 def _replay(existing: Command, fingerprint: str) -> tuple[Command, bool]:

@@ -21,6 +21,7 @@ from rest_framework.response import Response
 from rest_framework.utils.urls import remove_query_param, replace_query_param
 from rest_framework.views import APIView
 
+from apps.accounts.models import User
 from apps.accounts.permissions import HasRole, IsPerson
 from apps.core.errors import Forbidden, InvalidInput, error_response
 from apps.core.pagination import StandardPagination
@@ -535,6 +536,14 @@ def _for_server(request: HttpRequest, chunks):
     return stream()
 
 
+def _link_holder(grant: dict):
+    """The person the link was issued to (signed into it), for the custody trail; None (system)
+    for a link issued to no one in particular."""
+    if not grant.get("a"):
+        return None
+    return User.objects.filter(pk=grant["a"]).first()
+
+
 def clip_bytes(request: HttpRequest, token: str):
     """Streams the object a signed link names (never whole in memory), with single-range support
     (206, Content-Range; 416 outside the object) so a browser's <video> can seek."""
@@ -579,7 +588,7 @@ def clip_bytes(request: HttpRequest, token: str):
 
             audit_record(
                 action="clip.download",
-                actor=None,
+                actor=_link_holder(grant),
                 obj=clip,
                 request=request,
                 details={"range": range_header, "bytes": length, "link": "signed"},

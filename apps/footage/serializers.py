@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 from rest_framework import serializers
+from rest_framework.renderers import JSONRenderer
 
 from .models import Category, Clip, Trigger
 
@@ -42,6 +44,11 @@ class ClipOut(serializers.ModelSerializer):
 
     def get_location(self, obj) -> dict | None:
         return obj.location
+
+
+def clip_payload(clip: Clip) -> dict:
+    """ClipOut as plain JSON types (for the channel layer: the console's `clip.update`)."""
+    return json.loads(JSONRenderer().render(ClipOut(clip).data))
 
 
 class ClipUploadOut(ClipOut):

@@ -264,12 +264,20 @@ class DiskStorage:
         }
 
     def url_for_get(
-        self, key: str, *, expires_in: int, filename: str | None = None, content_type: str | None = None
+        self,
+        key: str,
+        *,
+        expires_in: int,
+        filename: str | None = None,
+        content_type: str | None = None,
+        grantee: str | None = None,
     ) -> str:
-        """A signed rtcc path (`/download/<token>`) to the object's bytes; read it back with read_get_token."""
-        token = sign_token(
-            {"k": key, "f": filename or "", "t": content_type or ""}, salt=DOWNLOAD_SALT, expires_in=expires_in
-        )
+        """A signed rtcc path (`/download/<token>`) to the object's bytes; read it back with read_get_token.
+        `grantee` (who the link was issued to) is signed in, so the download is recorded as theirs."""
+        payload = {"k": key, "f": filename or "", "t": content_type or ""}
+        if grantee:
+            payload["a"] = grantee
+        token = sign_token(payload, salt=DOWNLOAD_SALT, expires_in=expires_in)
         return f"/download/{token}"
 
 
@@ -487,8 +495,15 @@ class S3Storage:
         return {"url": url, "method": "PUT", "headers": {}, "expires_at": _expires_at(expires_in)}
 
     def url_for_get(
-        self, key: str, *, expires_in: int, filename: str | None = None, content_type: str | None = None
+        self,
+        key: str,
+        *,
+        expires_in: int,
+        filename: str | None = None,
+        content_type: str | None = None,
+        grantee: str | None = None,
     ) -> str:
+        # The bytes come from the store itself: the access is recorded when the link is issued.
         params = {"Bucket": self.bucket, "Key": key}
         if filename:
             safe = re.sub(r"[^A-Za-z0-9._-]", "_", filename)

@@ -214,7 +214,9 @@ def test_operator_sends_a_briefing_and_sees_it_acknowledged(
 
     # The operator's board shows it without a reload.
     expect(row).to_have_attribute("data-state", "acknowledged", timeout=LIVE)
-    expect(page.locator("#n-acknowledged")).to_have_text("1")
+    expect(page.locator("#n-read")).to_have_text("1")
+    expect(page.locator("#n-reached")).to_have_text("1")
+    expect(page.locator("#n-unreached")).to_have_text("0")
     screenshot(page, "briefing-board")
     assert Delivery.objects.get(officer=officer).state == "acknowledged"
 
@@ -223,6 +225,40 @@ def test_operator_sends_a_briefing_and_sees_it_acknowledged(
     expect(page.locator("#briefings")).to_contain_text("Armed robbery suspect on foot")
     screenshot(page, "incidents")
     assert not page.errors and not phone.errors
+
+
+def test_new_briefing_page_opens_without_an_error(open_as, operator, officer):
+    page = open_as(operator, "/briefings/new/")
+    expect(page.locator("#audience-note")).to_contain_text("latitude and longitude", timeout=LIVE)
+    page.wait_for_timeout(800)  # the audience preview is debounced: let it run
+    assert page.locator(".notice.error, .field-error").count() == 0
+    expect(page.locator("#audience-count")).to_have_text("\u2013")
+    assert not page.errors
+
+
+def test_the_board_says_plainly_who_was_not_reached(open_as, console_server, operator, officer, other_officer):
+    """Two officers without a phone: both unreached, nobody counted as reached, and the
+    reason in words rather than a code."""
+    it_token = token_issue(user=operator)[0]
+    briefing = call(
+        console_server.url,
+        it_token,
+        "POST",
+        "/api/v1/briefings",
+        json={
+            "priority": "routine",
+            "title": "Lost child near the park",
+            "audience": {"officers": [str(officer.pk), str(other_officer.pk)]},
+        },
+    )
+    page = open_as(operator, f"/briefings/{briefing['id']}/")
+    expect(page.locator("#deliveries tbody tr")).to_have_count(2, timeout=LIVE)
+    expect(page.locator("#n-recipients")).to_have_text("2")
+    expect(page.locator("#n-reached")).to_have_text("0")
+    expect(page.locator("#n-unreached")).to_have_text("2")
+    expect(page.locator("#deliveries")).to_contain_text("No phone is assigned to this officer.")
+    expect(page.locator("#deliveries")).not_to_contain_text("no_phone")
+    assert not page.errors
 
 
 def test_clerk_finds_a_clip_and_retrieves_it(open_as, console_server, clerk, officer, it_user, tmp_path):

@@ -168,6 +168,11 @@ async function preview() {
   if (form.incident.value) body.incident = form.incident.value;
   if (body.audience.incident && !body.incident) { showCount(null, "Choose the incident first."); return; }
   if (body.audience.officers && !body.audience.officers.length) { showCount(0, "Tick the officers to brief."); return; }
+  if (body.audience.near && (form.near_lat.value.trim() === "" || form.near_lon.value.trim() === "")) {
+    // Nothing typed yet (a fresh page): a hint, not the server's validation error.
+    showCount(null, "Choose an incident or enter a latitude and longitude to count the officers near it.");
+    return;
+  }
   $("#audience-note").textContent = "Counting…";
   try {
     const result = await post("briefings/preview", body);
