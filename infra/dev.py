@@ -452,6 +452,18 @@ def test(args: argparse.Namespace) -> None:
     sys.exit(0 if ok else 1)
 
 
+def lint(args: argparse.Namespace) -> None:
+    """What CI gates on: ruff's checks and its formatting, with the versions pyproject.toml pins."""
+    ensure_venv("[dev]")
+    ruff = [VENV / "bin" / "ruff"]
+    checks = [run_ok([*ruff, "check", "."]), run_ok([*ruff, "format", "--check", "."])]
+    sys.exit(0 if all(checks) else 1)
+
+
+def run_ok(cmd: list) -> bool:
+    return subprocess.run([str(c) for c in cmd], cwd=ROOT).returncode == 0
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -463,8 +475,9 @@ def main() -> None:
     p_test = sub.add_parser("test", help="set up and run the whole test suite")
     p_test.add_argument("--embedded-only", action="store_true", help="skip the run against real services")
     p_test.add_argument("pytest_args", nargs="*", help="extra pytest arguments (after --)")
+    sub.add_parser("lint", help="ruff check and ruff format --check, as CI runs them")
     args = parser.parse_args()
-    {"demo": demo, "test": test}[args.command](args)
+    {"demo": demo, "test": test, "lint": lint}[args.command](args)
 
 
 if __name__ == "__main__":
