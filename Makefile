@@ -14,7 +14,7 @@ test:  ## the whole suite, against real services and on the embedded default
 test-embedded:  ## the suite on the embedded default only (no services)
 	python3 infra/dev.py test --embedded-only
 
-lint:  ## ruff check and ruff format --check, as CI runs them (sets up .venv first if needed)
+lint:  ## the CI gates (ruff check, ruff format --check, ...); sets up .venv first if needed
 	python3 infra/dev.py lint
 
 bench:  ## list the benchmarks (each script's docstring says how to run it)

@@ -40,6 +40,7 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -194,7 +195,7 @@ def ensure_fleet(phones: int):
     return incident, operator, tokens
 
 
-PAYLOAD = {
+PAYLOAD: dict[str, Any] = {
     "priority": "urgent",
     "title": "Armed robbery suspect",
     "suspects": [{"description": "30s, red hoodie", "sex": "Male", "armed": True}],

@@ -3,6 +3,7 @@
 
     python3 infra/dev.py demo    # virtualenv, install, migrate, demo users, serve on :8000
     python3 infra/dev.py test    # virtualenv, install, start the services, run the whole suite
+    python3 infra/dev.py lint    # the static gates: ruff check, ruff format --check, mypy
 
 `test` runs the suite twice: once against real services (PostgreSQL, Redis, SeaweedFS as
 the S3 server, the FCM fake) and once on the embedded default. With CI=true a service that
@@ -453,15 +454,17 @@ def test(args: argparse.Namespace) -> None:
 
 
 def lint(args: argparse.Namespace) -> None:
-    """What CI gates on: ruff's checks and its formatting, with the versions pyproject.toml pins."""
+    """The CI gates that need no service: ruff (rules and format) and mypy."""
     ensure_venv("[dev]")
-    ruff = [VENV / "bin" / "ruff"]
-    checks = [run_ok([*ruff, "check", "."]), run_ok([*ruff, "format", "--check", "."])]
-    sys.exit(0 if all(checks) else 1)
-
-
-def run_ok(cmd: list) -> bool:
-    return subprocess.run([str(c) for c in cmd], cwd=ROOT).returncode == 0
+    bin_dir = VENV / "bin"
+    for label, cmd in (
+        ("ruff check", [bin_dir / "ruff", "check", "."]),
+        ("ruff format --check", [bin_dir / "ruff", "format", "--check", "."]),
+        ("mypy", [bin_dir / "mypy"]),
+    ):
+        say(label)
+        if subprocess.run([str(c) for c in cmd], cwd=ROOT).returncode != 0:
+            raise SystemExit(f"[rtcc] {label} failed")
 
 
 def main() -> None:
@@ -475,7 +478,7 @@ def main() -> None:
     p_test = sub.add_parser("test", help="set up and run the whole test suite")
     p_test.add_argument("--embedded-only", action="store_true", help="skip the run against real services")
     p_test.add_argument("pytest_args", nargs="*", help="extra pytest arguments (after --)")
-    sub.add_parser("lint", help="ruff check and ruff format --check, as CI runs them")
+    sub.add_parser("lint", help="ruff check, ruff format --check and mypy (CI gates)")
     args = parser.parse_args()
     {"demo": demo, "test": test, "lint": lint}[args.command](args)
 

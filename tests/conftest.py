@@ -23,6 +23,10 @@ def pytest_configure(config):
     from django.conf import settings
 
     settings.PASSWORD_HASHERS = ["tests.helpers.FastPBKDF2PasswordHasher"]
+    # Pages name static files by their hash, as in production: the manifest must be built (once).
+    from apps.core.staticfiles import ensure_static_files
+
+    ensure_static_files()
 
 
 def pytest_collection_modifyitems(config, items):

@@ -109,7 +109,7 @@ async def connect_device(base_url: str, token: str, **kwargs):
     """A device websocket as firmware opens it: Bearer header, no Origin, no compression."""
     from websockets.asyncio.client import connect
 
-    options = {
+    options: dict[str, Any] = {
         "additional_headers": {"Authorization": f"Bearer {token}"},
         "compression": None,
         "proxy": None,
@@ -183,6 +183,8 @@ class Fleet:
         delay = BACKOFF_FIRST
         for attempt in range(8):
             try:
+                if self.http is None:
+                    raise RuntimeError("the fleet is not started")
                 response = await self.http.request(method, path, headers=headers, **kwargs)
             except (httpx.ConnectError, httpx.ReadTimeout, httpx.RemoteProtocolError) as exc:
                 if attempt == 7:
@@ -443,7 +445,7 @@ class Fleet:
                 state.extra["recording_command_id"] = state.extra.get("command_id")  # the clip links it
             return True, None
         if action == "stop_recording":
-            if state.recording:
+            if state.recording and state.recording_id and state.recording_started_at:
                 recording_id, started_at = state.recording_id, state.recording_started_at
                 state.recording, state.recording_id, state.recording_started_at = False, None, None
                 self._call_hook(state, recording_id, started_at, now)

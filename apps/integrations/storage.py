@@ -22,7 +22,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, Protocol
 
 from django.conf import settings
 from django.core import signing
@@ -31,6 +31,12 @@ CHUNK = 1024 * 1024
 UPLOAD_SALT = "rtcc.footage.upload-part"
 DOWNLOAD_SALT = "rtcc.footage.download"
 _UPLOAD_ID = re.compile(r"^[0-9a-f]{32}$")
+
+
+class Readable(Protocol):
+    """What a part is read from: an open file, or the request itself (Django's is file-like)."""
+
+    def read(self, size: int = ..., /) -> bytes: ...
 
 
 class StorageError(Exception):
@@ -171,7 +177,7 @@ class DiskStorage:
         return directory
 
     def multipart_write_part(
-        self, key: str, upload_id: str, number: int, stream: BinaryIO, *, length: int
+        self, key: str, upload_id: str, number: int, stream: Readable, *, length: int
     ) -> StoredPart:
         """Streams exactly `length` bytes from `stream` into part `number`, in bounded chunks.
 

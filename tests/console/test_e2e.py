@@ -372,3 +372,31 @@ def test_it_registers_and_enrolls_a_device(open_as, console_server, it_user, off
     assert response.status == 403
     expect(page.locator("h1")).to_have_text("Not allowed")
     screenshot(page, "forbidden")
+
+
+MARKUP_NAME = '<img src=x onerror="window.pwned=1"><b>Eve</b> & "Co"'
+
+
+def test_names_with_markup_show_as_typed_and_never_run(open_as, console_server, it_user, make_user):
+    """Pages build their HTML with escaping by default: a name holding markup reads as typed."""
+    make_user("officer", username="eve", full_name=MARKUP_NAME, badge_number="<i>7</i>")
+    page = open_as(it_user, "/users/")
+    row = page.locator("#users tr", has_text="eve")
+    expect(row).to_contain_text(MARKUP_NAME, timeout=LIVE)
+    expect(row).to_contain_text("<i>7</i>")
+    assert row.locator("img, b, i").count() == 0
+    assert page.evaluate("window.pwned") is None
+
+    # The helper itself: every value escaped, trusted markup only when built by html`` or safe().
+    built = page.evaluate(
+        """async () => {
+            const { html, safe } = await import("/static/console/js/ui.js");
+            const name = '<b onclick="x()">Eve</b>';
+            return String(html`<td title="${name}">${name}${safe("<br>")}${[html`<i>${"a&b"}</i>`]}${null}${0}</td>`);
+        }"""
+    )
+    assert built == (
+        '<td title="&lt;b onclick=&quot;x()&quot;&gt;Eve&lt;/b&gt;">'
+        "&lt;b onclick=&quot;x()&quot;&gt;Eve&lt;/b&gt;<br><i>a&amp;b</i>0</td>"
+    )
+    assert not page.errors

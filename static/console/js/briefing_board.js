@@ -1,7 +1,7 @@
 // The delivery board of one briefing: who got it, who read it, live.
 import { get, getAll } from "./api.js";
 import { Live } from "./live.js";
-import { $, directoryOf, esc, fmtDateTime, fmtTime, officerName, readJson, showError } from "./ui.js";
+import { $, directoryOf, fmtDateTime, fmtTime, html, officerName, readJson, setHtml, showError } from "./ui.js";
 import { briefingHtml } from "./briefing_view.js";
 
 const officers = directoryOf(readJson("officers-data", []));
@@ -51,14 +51,14 @@ function officerTotals(list) {
 function paint() {
   const list = [...deliveries.values()].sort((a, b) => (ORDER[a.state] ?? 9) - (ORDER[b.state] ?? 9)
     || officerName(officers, a.officer).localeCompare(officerName(officers, b.officer)));
-  $("#deliveries tbody").innerHTML = list.length ? list.map((d) => `<tr data-officer="${esc(d.officer)}" data-state="${esc(d.state)}">
-      <td><strong>${esc(officerName(officers, d.officer))}</strong></td>
-      <td class="mono">${esc(phones.get(d.device) || (d.device ? String(d.device).slice(0, 8) : "–"))}</td>
-      <td><span class="state ${esc(d.state)}" title="${esc(d.state)}">${esc(STATE_WORDS[d.state] || d.state)}</span></td>
-      <td class="num" title="${esc(fmtDateTime(d.sent_at))}">${esc(fmtTime(d.sent_at)) || "–"}</td>
-      <td class="num" title="${esc(fmtDateTime(d.acknowledged_at))}">${esc(fmtTime(d.acknowledged_at)) || "–"}</td>
-      <td>${d.error && d.state !== "sent" && d.state !== "acknowledged" ? `<span class="field-error" title="${esc(d.error)}">${esc(problemText(d.error))}</span>` : ""}</td></tr>`).join("")
-    : `<tr><td colspan="6" class="empty">${briefing && briefing.recipients === 0 ? "This briefing reached no officer." : "No deliveries yet."}</td></tr>`;
+  setHtml($("#deliveries tbody"), list.length ? list.map((d) => html`<tr data-officer="${d.officer}" data-state="${d.state}">
+      <td><strong>${officerName(officers, d.officer)}</strong></td>
+      <td class="mono">${phones.get(d.device) || (d.device ? String(d.device).slice(0, 8) : "–")}</td>
+      <td><span class="state ${d.state}" title="${d.state}">${STATE_WORDS[d.state] || d.state}</span></td>
+      <td class="num" title="${fmtDateTime(d.sent_at)}">${fmtTime(d.sent_at) || "–"}</td>
+      <td class="num" title="${fmtDateTime(d.acknowledged_at)}">${fmtTime(d.acknowledged_at) || "–"}</td>
+      <td>${d.error && d.state !== "sent" && d.state !== "acknowledged" ? html`<span class="field-error" title="${d.error}">${problemText(d.error)}</span>` : ""}</td></tr>`)
+    : html`<tr><td colspan="6" class="empty">${briefing && briefing.recipients === 0 ? "This briefing reached no officer." : "No deliveries yet."}</td></tr>`);
   const totals = officerTotals(list);
   for (const [key, value] of Object.entries(totals)) $(`#n-${key}`).textContent = value;
 }
@@ -67,12 +67,12 @@ async function load() {
   try {
     briefing = await get(`briefings/${briefingId}`);
     $("#b-title").textContent = briefing.title;
-    $("#b-priority").innerHTML = `<span class="state ${esc(briefing.priority)}">${esc(briefing.priority)}</span> <span class="muted">sent ${esc(fmtDateTime(briefing.created_at))}</span>`;
+    setHtml($("#b-priority"), html`<span class="state ${briefing.priority}">${briefing.priority}</span> <span class="muted">sent ${fmtDateTime(briefing.created_at)}</span>`);
     $("#n-recipients").textContent = briefing.recipients ?? "–";
-    $("#b-content").innerHTML = `<h2>What officers see</h2>${briefingHtml(briefing)}`;
+    setHtml($("#b-content"), html`<h2>What officers see</h2>${briefingHtml(briefing)}`);
   } catch (err) {
     showError(err, "Briefing");
-    $("#b-content").innerHTML = `<p class="empty">${esc(err.message)}</p>`;
+    setHtml($("#b-content"), html`<p class="empty">${err.message}</p>`);
   }
   if (!phones.size) {
     try {
