@@ -32,5 +32,5 @@ class Consumer(CeleryConsumer):
                 except AttributeError:
                     log.warning("broker connection lost: the collected connection could not be closed cleanly")
 
-            connection.close = close_quietly
+            connection.close = close_quietly  # type: ignore[method-assign]
         return super().on_connection_error_after_connected(exc)

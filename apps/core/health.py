@@ -39,11 +39,11 @@ def _check_database() -> str:
 
 
 def _layer_redis_url() -> str | None:
-    layer = settings.CHANNEL_LAYERS.get("default", {})
-    if "redis" not in layer.get("BACKEND", "").lower():
+    layer: dict = settings.CHANNEL_LAYERS.get("default", {})
+    if "redis" not in str(layer.get("BACKEND", "")).lower():
         return None
     host = (layer.get("CONFIG", {}).get("hosts") or ["redis://127.0.0.1:6379"])[0]
-    return host["address"] if isinstance(host, dict) else host
+    return str(host["address"] if isinstance(host, dict) else host)
 
 
 def _check_channel_layer() -> str:

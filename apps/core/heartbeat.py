@@ -107,7 +107,7 @@ def status(role: str) -> dict:
 class WorkerHeartbeat(bootsteps.StartStopStep):
     """A consumer bootstep: beats from the worker's own timer while the consumer runs."""
 
-    requires = {"celery.worker.consumer.tasks:Tasks"}
+    requires = ("celery.worker.consumer.tasks:Tasks",)
 
     def __init__(self, parent, **kwargs):
         super().__init__(parent, **kwargs)

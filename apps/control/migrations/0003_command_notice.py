@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('control', '0001_initial'),
+        ('control', '0002_command_officer_notified_at'),
         ('devices', '0002_assignment_ended_by_enrollmentfailure'),
     ]
 
