@@ -82,12 +82,15 @@ class DeviceConsumer(AsyncWebsocketConsumer):
         """Joins the device's group again now and then: a Redis restarted without persistence has
         forgotten every group, and an open socket outside its group would never hear of a command
         again (the resend sweep brings what it missed meanwhile)."""
+        device = self.device
+        if device is None:
+            return
         while True:
             await asyncio.sleep(conf.group_rejoin_seconds())
             try:
-                await self.channel_layer.group_add(device_group(self.device.id), self.channel_name)
+                await self.channel_layer.group_add(device_group(device.id), self.channel_name)
             except Exception as exc:  # the channel layer is down: next time
-                log.warning("device %s could not rejoin its group: %s", self.device.id, exc)
+                log.warning("device %s could not rejoin its group: %s", device.id, exc)
 
     async def disconnect(self, code):
         if self.rejoin is not None:
