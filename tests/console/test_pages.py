@@ -222,3 +222,13 @@ def test_pages_name_static_files_by_content_hash(personas):
         response = client.get(name)
         assert response.status_code == 200, name
         assert "immutable" in response["Cache-Control"]
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_every_page_warns_when_a_background_process_is_missing(personas, role):
+    """The layout carries the banner that static/console/js/health.js fills from /readyz."""
+    page = session_for(personas[role]).get(LANDING[role], follow=True).content.decode()
+    assert 'id="health-banner"' in page
+    assert "/static/console/js/health." in page
+    script = (Path(__file__).resolve().parents[2] / "static" / "console" / "js" / "health.js").read_text()
+    assert 'fetch("/readyz"' in script and "checks?.[role]" in script and "innerHTML" not in script
