@@ -1,14 +1,18 @@
 #!/usr/bin/env python3
 """rtcc's two quickstart commands, with nothing but Python 3.11 and git needed to start.
 
-    python3 infra/dev.py demo    # virtualenv, install, migrate, demo users, serve on :8000
+    python3 infra/dev.py demo    # virtualenv, install, migrate, demo users, serve on :8000 (--port N)
     python3 infra/dev.py test    # virtualenv, install, start the services, run the whole suite
     python3 infra/dev.py lint    # the static gates: ruff check, ruff format --check, mypy
 
 `test` runs the suite twice: once against real services (PostgreSQL, Redis, SeaweedFS as
-the S3 server, the FCM fake) and once on the embedded default. With CI=true a service that
-cannot be found or started fails the run; elsewhere the tests that need it are skipped.
-Every process this script starts, it stops. Standard library only: it runs before the venv.
+the S3 server, the project's FCM fake in infra/fakes/) and once on the embedded default. With
+CI=true a service that cannot be found or started fails the run; elsewhere the tests that need
+it are skipped, and the run's heading names only the services it found. Chromium (for the
+console's browser tests) is found, installed with apt-get as root, or named as missing.
+Every process this script starts, it stops, and its temporary folder is removed (the
+services' logs of a failed run are kept in var/test-logs/). Standard library only: it runs
+before the venv.
 """
 
 from __future__ import annotations
