@@ -44,6 +44,7 @@ INSTALLED_APPS = [
     "apps.footage",
     "apps.briefings",
     "apps.console",
+    "apps.simulator",
 ]
 
 MIDDLEWARE = [
