@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.http import HttpResponse
+from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
@@ -18,7 +19,7 @@ from apps.devices.models import Device
 from apps.devices.permissions import IsDevice
 from apps.integrations.storage import ObjectMissingError
 
-from . import conf, playlist, selectors, services
+from . import conf, index, playlist, selectors, services
 from .permissions import CanWatch
 from .serializers import LiveFilterIn, LiveOut, LiveRequestIn, SegmentOut, live_data
 
@@ -97,11 +98,17 @@ class LivePlaylistApi(APIView):
 
     @extend_schema(responses={(200, playlist.CONTENT_TYPE): OpenApiResponse(description="HLS media playlist")})
     def get(self, request, live_id):
-        session = services.live_end_if_due(session=selectors.live_get(session_id=live_id))
+        snapshot = index.read(live_id, count=conf.playlist_segments())
+        if snapshot is not None and not (snapshot[0].is_open and snapshot[0].expires_at <= timezone.now()):
+            session, has_init, segments = snapshot
+        else:
+            session = services.live_end_if_due(session=selectors.live_get(session_id=live_id))
+            init, segments = selectors.playlist_segments(session_id=session.pk)
+            index.fill(session=session, init=init, segments=segments)
+            has_init = init is not None
         services.live_viewer_seen(session=session, user=request.user, request=request)
-        init, segments = selectors.playlist_segments(session_id=session.pk)
         text = playlist.render(
-            session=session, init=init, segments=segments, base_url=base_url(request), user_id=request.user.pk
+            session=session, has_init=has_init, segments=segments, base_url=base_url(request), user_id=request.user.pk
         )
         response = HttpResponse(text, content_type=playlist.CONTENT_TYPE)
         response["Cache-Control"] = "no-store"

@@ -51,9 +51,7 @@ def _program_date_time(segment: LiveSegment) -> str:
     return start.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def render(
-    *, session: LiveSession, init: LiveSegment | None, segments: list[LiveSegment], base_url: str, user_id
-) -> str:
+def render(*, session: LiveSession, has_init: bool, segments: list[LiveSegment], base_url: str, user_id) -> str:
     """The playlist text: EXT-X-MAP (the init segment), the latest segments in order with their
     media sequence, EXT-X-ENDLIST once the session has ended.
 
@@ -71,8 +69,8 @@ def render(
         f"#EXT-X-MEDIA-SEQUENCE:{segments[0].sequence if segments else 0}",
         "#EXT-X-INDEPENDENT-SEGMENTS",
     ]
-    if init is not None:
-        lines.append(f'#EXT-X-MAP:URI="{segment_url(base_url, session, init.name, user_id)}"')
+    if has_init:
+        lines.append(f'#EXT-X-MAP:URI="{segment_url(base_url, session, "init.mp4", user_id)}"')
     for segment in segments:
         lines.append(f"#EXT-X-PROGRAM-DATE-TIME:{_program_date_time(segment)}")
         lines.append(f"#EXTINF:{segment.duration or 0:.3f},")

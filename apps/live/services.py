@@ -26,7 +26,7 @@ from apps.devices import presence
 from apps.devices.models import Device, DeviceKind
 from apps.integrations.storage import ObjectMissingError, get_storage
 
-from . import conf
+from . import conf, index
 from .models import OPEN_STATES, EndReason, LiveSegment, LiveSession, LiveState, LiveViewer, segment_key
 from .serializers import live_data
 
@@ -51,6 +51,7 @@ def _publish(session: LiveSession, *, frame: str | None = None) -> None:
     """After commit: the start/stop frame to the camera (wherever its socket is), the update to the console."""
     if frame:
         device_frame_after_commit(session.device_id, _live_frame(session, frame))
+    transaction.on_commit(lambda: index.state_changed(session))
     console_event_after_commit("live.update", "live", live_data(session))
 
 
@@ -277,6 +278,7 @@ def segment_store(
                 _publish(started)
     except IntegrityError:  # the same segment, sent twice at the same moment
         return LiveSegment.objects.get(session=session, name=name), False
+    index.segment_added(session.pk, sequence=sequence, duration=duration, stored_at=now)
     return segment, True
 
 
@@ -298,6 +300,7 @@ def segments_purge(*, now=None, limit: int | None = None) -> int:
             continue
         _cache_drop(segment.key)
         segment.delete()
+        index.segment_removed(segment.session_id, sequence=segment.sequence)
         purged += 1
     return purged
 
@@ -320,7 +323,9 @@ def live_viewer_seen(*, session: LiveSession, user, request=None) -> bool:
     now = timezone.now()
     first = False
     with transaction.atomic():
-        if not LiveViewer.objects.filter(session=session, user=user).update(last_viewed_at=now):
+        if not LiveViewer.objects.filter(session_id=session.pk, user=user).update(last_viewed_at=now):
+            if session.device_id is None:  # a copy from the playlist index: the row itself, for the record
+                session = _reload(session.pk)
             try:
                 with transaction.atomic():
                     viewer = LiveViewer.objects.create(
