@@ -307,9 +307,15 @@ def segments_purge(*, now=None, limit: int | None = None) -> int:
 
 # Viewers ---------------------------------------------------------------------------------------
 
-VIEWER_TOUCH_SECONDS = 5.0
+VIEWER_TOUCH_SECONDS = 15.0
 _touched: dict[tuple[str, str], float] = {}  # (session, user) -> when this process last wrote it
 _TOUCHED_MAX = 10_000
+
+
+def viewer_recently_seen(*, session_id, user_id) -> bool:
+    """Whether this process recorded this person's look at the session moments ago."""
+    last = _touched.get((str(session_id), str(user_id)))
+    return last is not None and time.monotonic() - last < VIEWER_TOUCH_SECONDS
 
 
 def live_viewer_seen(*, session: LiveSession, user, request=None) -> bool:

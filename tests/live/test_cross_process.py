@@ -64,3 +64,44 @@ def test_segments_put_on_either_process_are_listed_in_order_on_the_other(live_se
     assert (state["state"], state["end_reason"]) == ("ended", "disconnected")
     ended = httpx.get(f"{server_a.url}/api/v1/live/{live['id']}/playlist.m3u8", headers=operator_auth).text
     assert ended.rstrip().endswith("#EXT-X-ENDLIST")
+
+
+def test_a_daphne_process_answers_repeat_reads_with_the_same_rules(live_server_process, camera, operator, make_user):
+    """Repeat playlist reads and segment fetches are answered before Django where they can be
+    (apps/live/fastpath.py): same content, and credentials that stop working stop at once."""
+    server = live_server_process
+    token, _ = token_issue(user=operator)
+    auth = {"Authorization": f"Bearer {token}"}
+    live = httpx.post(f"{server.url}/api/v1/devices/{camera.id}/live", json={"reason": "Fast path"}, headers=auth)
+    assert live.status_code == 201, live.text
+    live_id = live.json()["id"]
+    upload = f"{server.url}/api/v1/live/{live_id}/segments/"
+    camera_auth = {"Authorization": f"Bearer {camera.token}", "X-Segment-Duration": "1.000"}
+    assert httpx.put(f"{upload}init.mp4", content=INIT, headers=camera_auth).status_code == 201
+    assert httpx.put(f"{upload}0.m4s", content=media(0), headers=camera_auth).status_code == 201
+    playlist_url = f"{server.url}/api/v1/live/{live_id}/playlist.m3u8"
+    first = httpx.get(playlist_url, headers=auth)
+    again = httpx.get(playlist_url, headers=auth)
+    for response in (first, again):
+        assert response.status_code == 200
+        assert response.headers["content-type"] == "application/vnd.apple.mpegurl"
+        assert response.headers["cache-control"] == "no-store"
+        assert response.headers["x-content-type-options"] == "nosniff"
+    strip = [line.split("?")[0] for line in again.text.splitlines()]
+    assert strip == [line.split("?")[0] for line in first.text.splitlines()]
+    init_url, urls = playlist_urls(again.text)
+    assert httpx.get(init_url).content == INIT
+    assert httpx.get(urls[0]).content == media(0)
+    other, _ = token_issue(user=make_user("operator"))
+    denied = httpx.get(urls[0], headers={"Authorization": f"Bearer {other}"})
+    assert denied.status_code == 403 and denied.json()["error"]["code"] == "not_your_link"
+    assert httpx.get(urls[0].replace("token=", "token=x")).status_code == 403
+    httpx.put(f"{upload}1.m4s", content=media(1), headers=camera_auth)
+    _, urls = playlist_urls(httpx.get(playlist_url, headers=auth).text)
+    assert [u.split("?")[0].rsplit("/", 1)[1] for u in urls] == ["0.m4s", "1.m4s"]
+    operator.is_active = False
+    operator.save(update_fields=["is_active"])
+    assert httpx.get(playlist_url, headers=auth).status_code == 401
+    from apps.audit.models import AuditEvent
+
+    assert AuditEvent.objects.filter(action="live.view", object_id=live_id).count() == 1
