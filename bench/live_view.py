@@ -347,7 +347,10 @@ def main() -> None:
             f"{args.cameras} cameras, {args.viewers} viewers, 2 daphne processes; {args.seconds:g} s measured",
             flush=True,
         )
+        cpu_before, wall_before = [s.cpu_seconds() for s in servers], time.monotonic()
         stats = asyncio.run(run_rtcc(servers, devices, viewer_tokens, prober_token, args.seconds, args.warmup))
+        cpu = [s.cpu_seconds() - b for s, b in zip(servers, cpu_before, strict=True)]
+        wall = time.monotonic() - wall_before
     finally:
         for server in servers:
             server.stop()
@@ -366,6 +369,11 @@ def main() -> None:
         f" (mean {statistics.fmean(stats.viewer):.2f} s)"
         if stats.viewer
         else "  camera-to-viewer: no samples"
+    )
+    print(
+        f"  daphne CPU: {' + '.join(f'{c:.1f}' for c in cpu)} s over {wall:.0f} s"
+        f" ({', '.join(f'{c / wall:.0%}' for c in cpu)} of a core); machine load average {os.getloadavg()[0]:.1f}"
+        f" on {os.cpu_count()} cores"
     )
     print("baseline (same run, same store, same pacing)")
     print(f"  presigned S3 PUT (250 KB)                    {ms(puts)}")

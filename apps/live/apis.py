@@ -133,14 +133,9 @@ class LiveSegmentApi(APIView):
             data=data,
             duration_header=request.headers.get("X-Segment-Duration"),
         )
-        body = {
-            "name": segment.name,
-            "sequence": segment.sequence,
-            "duration": segment.duration,
-            "size": segment.size,
-            "stored_at": segment.stored_at.isoformat(),
-        }
-        return Response(body, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+        return Response(
+            services.segment_data(segment), status=status.HTTP_201_CREATED if created else status.HTTP_200_OK
+        )
 
 
 _segment_put = LiveSegmentApi.as_view()

@@ -11,10 +11,14 @@ cookies keep going through the one documented path (apps/live/apis.py):
 - `GET .../playlist.m3u8` with a person's bearer token: one worker-thread hop for the token
   (the same lookup as the API), the role, and the Redis copy of the playlist; only for a viewer
   this process has already recorded, within the session's time limit.
+- `PUT .../segments/<name>` from the session's own camera (device token, a Content-Length of at
+  most 8 MiB): the same service call as the API view (services.segment_store) in one worker
+  thread; anything else is handed to Django with the body replayed.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from urllib.parse import parse_qs
 
@@ -25,11 +29,13 @@ from django.http.request import split_domain_port, validate_host
 from django.utils import timezone
 
 from apps.accounts.authentication import token_for_bearer
-from apps.accounts.tokens import USER_PREFIX, bearer_from_header
+from apps.accounts.tokens import DEVICE_PREFIX, USER_PREFIX, bearer_from_header
+from apps.core.errors import ApplicationError, envelope
+from apps.devices.authentication import device_for_token
 from apps.integrations.storage import ObjectMissingError
 
 from . import conf, index, playlist, services
-from .models import segment_key
+from .models import LiveSession, segment_key
 
 _PLAYLIST = re.compile(r"^/api/v1/live/([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})/playlist\.m3u8$")
 _SEGMENT = re.compile(
@@ -50,6 +56,9 @@ class LiveFastPath:
         self.app = app
 
     async def __call__(self, scope, receive, send):
+        if scope["type"] == "http" and scope["method"] == "PUT" and _SEGMENT.match(scope["path"]):
+            await self._put(scope, receive, send)
+            return
         if scope["type"] == "http" and scope["method"] == "GET" and scope["path"].startswith("/api/v1/live/"):
             try:
                 answer = await self._answer(scope)
@@ -61,6 +70,61 @@ class LiveFastPath:
                 await send({"type": "http.response.body", "body": body})
                 return
         await self.app(scope, receive, send)
+
+    async def _put(self, scope, receive, send):
+        headers = dict(scope.get("headers") or [])
+        token = bearer_from_header(headers.get(b"authorization"))
+        raw_length = headers.get(b"content-length", b"")
+        if (
+            not token
+            or not token.startswith(DEVICE_PREFIX)
+            or not raw_length.isdigit()
+            or int(raw_length) > conf.MAX_SEGMENT_BYTES
+        ):
+            await self.app(scope, receive, send)
+            return
+        chunks, size, more = [], 0, True
+        while more:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            chunks.append(message.get("body", b""))
+            size += len(chunks[-1])
+            more = message.get("more_body", False) and size <= conf.MAX_SEGMENT_BYTES
+        body = b"".join(chunks)
+        match = _SEGMENT.match(scope["path"])
+        duration = headers.get(b"x-segment-duration")
+        answer = None
+        if size <= conf.MAX_SEGMENT_BYTES and size == int(raw_length):
+            answer = await _put_in_thread(
+                token, match.group(1), match.group(2), body, duration.decode("latin-1") if duration else None
+            )
+        if answer is None:
+            replayed = False
+
+            async def replay():
+                nonlocal replayed
+                if replayed:
+                    return await receive()
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+
+            await self.app(scope, replay, send)
+            return
+        status, payload = answer
+        data = json.dumps(payload).encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(data)).encode()),
+                    *SECURITY_HEADERS,
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": data})
 
     async def _answer(self, scope):
         headers = dict(scope.get("headers") or [])
@@ -137,3 +201,22 @@ def _playlist(token: str, live_id: str, base: str):
 
 
 _playlist_in_thread = DatabaseSyncToAsync(_playlist, thread_sensitive=False)
+
+
+def _put_segment(token: str, live_id: str, name: str, body: bytes, duration: str | None):
+    device = device_for_token(token)
+    if device is None:
+        return None
+    session = LiveSession.objects.filter(pk=live_id).first()
+    if session is None or session.device_id != device.pk:
+        return None
+    try:
+        segment, created = services.segment_store(
+            session=session, device=device, name=name, data=body, duration_header=duration
+        )
+    except ApplicationError as exc:
+        return exc.status, envelope(exc.code, exc.message, exc.fields)
+    return 201 if created else 200, services.segment_data(segment)
+
+
+_put_in_thread = DatabaseSyncToAsync(_put_segment, thread_sensitive=False)

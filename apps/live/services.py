@@ -282,6 +282,17 @@ def segment_store(
     return segment, True
 
 
+def segment_data(segment: LiveSegment) -> dict:
+    """The answer to the camera's PUT."""
+    return {
+        "name": segment.name,
+        "sequence": segment.sequence,
+        "duration": segment.duration,
+        "size": segment.size,
+        "stored_at": segment.stored_at.isoformat(),
+    }
+
+
 def segments_purge(*, now=None, limit: int | None = None) -> int:
     """Deletes segments stored longer than RTCC_LIVE_RETENTION ago: bytes first, then the row."""
     now = now or timezone.now()

@@ -66,7 +66,9 @@ def test_segments_put_on_either_process_are_listed_in_order_on_the_other(live_se
     assert ended.rstrip().endswith("#EXT-X-ENDLIST")
 
 
-def test_a_daphne_process_answers_repeat_reads_with_the_same_rules(live_server_process, camera, operator, make_user):
+def test_a_daphne_process_answers_repeat_reads_with_the_same_rules(
+    live_server_process, camera, operator, make_user, make_device
+):
     """Repeat playlist reads and segment fetches are answered before Django where they can be
     (apps/live/fastpath.py): same content, and credentials that stop working stop at once."""
     server = live_server_process
@@ -79,6 +81,17 @@ def test_a_daphne_process_answers_repeat_reads_with_the_same_rules(live_server_p
     camera_auth = {"Authorization": f"Bearer {camera.token}", "X-Segment-Duration": "1.000"}
     assert httpx.put(f"{upload}init.mp4", content=INIT, headers=camera_auth).status_code == 201
     assert httpx.put(f"{upload}0.m4s", content=media(0), headers=camera_auth).status_code == 201
+    again = httpx.put(f"{upload}0.m4s", content=media(0, 10), headers=camera_auth)
+    assert again.status_code == 200 and again.json()["size"] == 2048
+    no_duration = httpx.put(f"{upload}5.m4s", content=media(5), headers={"Authorization": camera_auth["Authorization"]})
+    assert no_duration.status_code == 400 and no_duration.json()["error"]["fields"]["X-Segment-Duration"]
+    bad_name = httpx.put(f"{upload}5.mp4", content=media(5), headers=camera_auth)
+    assert bad_name.status_code == 400 and bad_name.json()["error"]["code"] == "invalid_segment_name"
+    stranger = make_device(kind="bodycam")
+    other_cam = {**camera_auth, "Authorization": f"Bearer {stranger.token}"}
+    assert httpx.put(f"{upload}5.m4s", content=media(5), headers=other_cam).status_code == 404
+    too_big = httpx.put(f"{upload}5.m4s", content=b"\0" * (8 * 1024 * 1024 + 1), headers=camera_auth)
+    assert too_big.status_code == 413 and too_big.json()["error"]["code"] == "too_large"
     playlist_url = f"{server.url}/api/v1/live/{live_id}/playlist.m3u8"
     first = httpx.get(playlist_url, headers=auth)
     again = httpx.get(playlist_url, headers=auth)
@@ -99,6 +112,10 @@ def test_a_daphne_process_answers_repeat_reads_with_the_same_rules(live_server_p
     httpx.put(f"{upload}1.m4s", content=media(1), headers=camera_auth)
     _, urls = playlist_urls(httpx.get(playlist_url, headers=auth).text)
     assert [u.split("?")[0].rsplit("/", 1)[1] for u in urls] == ["0.m4s", "1.m4s"]
+    assert httpx.post(f"{server.url}/api/v1/live/{live_id}/stop", headers=auth).json()["state"] == "ended"
+    late = httpx.put(f"{upload}2.m4s", content=media(2), headers=camera_auth)
+    assert late.status_code == 409 and late.json()["error"]["code"] == "live_ended"
+    assert httpx.get(playlist_url, headers=auth).text.rstrip().endswith("#EXT-X-ENDLIST")
     operator.is_active = False
     operator.save(update_fields=["is_active"])
     assert httpx.get(playlist_url, headers=auth).status_code == 401
