@@ -91,6 +91,7 @@ class Stats:
         self.playlist: list[float] = []
         self.viewer: list[float] = []
         self.errors: dict[str, int] = {}
+        self.requests = 0  # every request sent to rtcc, set-up included
         self.segment_end: dict[tuple[str, int], float] = {}
 
     def error(self, what: str) -> None:
@@ -129,7 +130,15 @@ async def run_rtcc(servers, devices, viewer_tokens, prober_token, seconds: float
     stats = Stats()
     bodies = [random.randbytes(SEGMENT_BYTES) for _ in range(8)]
     connector = aiohttp.TCPConnector(limit=0, force_close=False)
-    async with aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=30)) as http:
+    counting = aiohttp.TraceConfig()
+
+    async def count(*_args) -> None:
+        stats.requests += 1
+
+    counting.on_request_start.append(count)
+    async with aiohttp.ClientSession(
+        connector=connector, timeout=aiohttp.ClientTimeout(total=30), trace_configs=[counting]
+    ) as http:
         # Cameras connect (half to each process) and report recording; an operator opens each session.
         sockets, sessions = [], []
         for index, (device_id, token) in enumerate(devices):
@@ -372,8 +381,8 @@ def main() -> None:
     )
     print(
         f"  daphne CPU: {' + '.join(f'{c:.1f}' for c in cpu)} s over {wall:.0f} s"
-        f" ({', '.join(f'{c / wall:.0%}' for c in cpu)} of a core); machine load average {os.getloadavg()[0]:.1f}"
-        f" on {os.cpu_count()} cores"
+        f" for {stats.requests} requests: {sum(cpu) / max(1, stats.requests) * 1000:.2f} ms of CPU a request;"
+        f" machine load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
     )
     print("baseline (same run, same store, same pacing)")
     print(f"  presigned S3 PUT (250 KB)                    {ms(puts)}")
