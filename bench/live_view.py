@@ -110,7 +110,7 @@ def names(text: str) -> list[tuple[int, str]]:
 
 
 async def camera_socket(url: str, token: str, frames: asyncio.Queue):
-    from apps.devices.simulator import connect_device
+    from apps.simulator.fleet import connect_device
 
     ws = await connect_device(url, token)
     await ws.send(json.dumps({"type": "status", "recording": True, "battery_pct": 90}))
@@ -297,7 +297,9 @@ async def run_baseline(cameras: int, viewers: int, seconds: float, warmup: float
         ]
         for c in range(cameras)
     ]
-    puts, reads, errors = [], [], {}
+    puts: list[float] = []
+    reads: list[float] = []
+    errors: dict[str, int] = {}
     start = time.monotonic() + 0.5
     stop_at = start + warmup + seconds
     connector = aiohttp.TCPConnector(limit=0)
@@ -346,9 +348,11 @@ def main() -> None:
     args = parser.parse_args()
     raise_open_files()
     print(setup_django(), f"store={ENV['RTCC_S3_BUCKET']} at {ENV['AWS_ENDPOINT_URL_S3']}", flush=True)
-    from apps.integrations.storage import get_storage
+    from apps.integrations.storage import S3Storage, get_storage
 
-    get_storage().ensure_bucket()
+    storage = get_storage()
+    if isinstance(storage, S3Storage):
+        storage.ensure_bucket()
     devices, viewer_tokens, prober_token = prepare(args.cameras, args.viewers)
     servers = [Server(), Server()]
     try:

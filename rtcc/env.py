@@ -13,6 +13,7 @@ import time
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlparse
 
 from django.core.exceptions import ImproperlyConfigured
@@ -80,7 +81,8 @@ SQLITE_OPTIONS = {
 }
 
 
-def parse_database_url(environ: dict, data_dir: Path) -> dict:
+def parse_database_url(environ: dict, data_dir: Path) -> dict[str, Any]:
+    pool_size = parse_int(environ, "RTCC_DB_POOL_SIZE", 20)  # checked whatever the database
     value = _get(environ, "DATABASE_URL")
     if value is None:
         return {
@@ -97,7 +99,7 @@ def parse_database_url(environ: dict, data_dir: Path) -> dict:
             f"DATABASE_URL has scheme {parsed.scheme or '(none)'!r}: use postgres://user@host:port/name"
         )
     try:
-        config = dj_database_url.parse(value, conn_max_age=0, conn_health_checks=True)
+        config: dict[str, Any] = {**dj_database_url.parse(value, conn_max_age=0, conn_health_checks=True)}
     except Exception as exc:  # dj_database_url raises plain ValueError/KeyError
         raise ImproperlyConfigured(f"DATABASE_URL is malformed: {exc}") from None
     if config["ENGINE"].endswith("postgresql"):
@@ -107,7 +109,6 @@ def parse_database_url(environ: dict, data_dir: Path) -> dict:
             parsed.port  # noqa: B018 - raises on a port that is not a number
         except ValueError:
             raise ImproperlyConfigured("DATABASE_URL has a port that is not a number") from None
-        pool_size = parse_int(environ, "RTCC_DB_POOL_SIZE", 20)
         if pool_size:
             # Connecting costs ~10 ms a request under daphne; a pool per process keeps them open
             # (Django checks each pooled connection before handing it out).

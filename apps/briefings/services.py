@@ -20,14 +20,16 @@ from django.db.models import F
 from django.utils import timezone
 
 from apps.accounts.models import Role, User
-from apps.audit.services import audit_record
+from apps.audit.services import AuditContext, audit_record
 from apps.core.errors import InvalidInput, NotFound
+from apps.core.realtime import console_send_many_after_commit
 from apps.integrations import push
 from apps.integrations.push import PushMessage, PushResult
 from apps.integrations.storage import get_storage
 
-from . import conf, media, notification, realtime, selectors
+from . import conf, media, notification, selectors
 from .models import Briefing, Delivery, DeliveryState, Incident, IncidentOfficer, Media
+from .serializers import DELIVERY_PAYLOAD_FIELDS, delivery_payload
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +56,7 @@ def incident_create(
     lon: float,
     radius_m: float | None = None,
     case_number: str = "",
-    request=None,
+    context: AuditContext | None = None,
 ) -> Incident:
     incident = Incident.objects.create(
         title=title,
@@ -68,14 +70,16 @@ def incident_create(
         action="incident.create",
         actor=actor,
         obj=incident,
-        request=request,
+        context=context,
         details={"title": title, "lat": lat, "lon": lon, "radius_m": incident.radius_m, "case_number": case_number},
     )
     return incident
 
 
 @transaction.atomic
-def incident_assign_officers(*, actor: User, incident: Incident, officers: list, request=None) -> Incident:
+def incident_assign_officers(
+    *, actor: User, incident: Incident, officers: list, context: AuditContext | None = None
+) -> Incident:
     """Adds officers to the incident (already assigned ones are left as they are)."""
     people = _officers_by_ids(officers, field="officers")
     existing = set(IncidentOfficer.objects.filter(incident=incident).values_list("officer_id", flat=True))
@@ -87,7 +91,7 @@ def incident_assign_officers(*, actor: User, incident: Incident, officers: list,
         action="incident.assign",
         actor=actor,
         obj=incident,
-        request=request,
+        context=context,
         details={"added": [str(p.pk) for p in added]},
     )
     return incident
@@ -96,7 +100,7 @@ def incident_assign_officers(*, actor: User, incident: Incident, officers: list,
 # Media ---------------------------------------------------------------------------------------
 
 
-def media_upload(*, actor: User, data: bytes, request=None) -> Media:
+def media_upload(*, actor: User, data: bytes, context: AuditContext | None = None) -> Media:
     """Checks and re-encodes a photo (apps.briefings.media), stores both sizes, records it."""
     cleaned = media.clean(data)
     item = Media(
@@ -121,7 +125,7 @@ def media_upload(*, actor: User, data: bytes, request=None) -> Media:
             action="media.upload",
             actor=actor,
             obj=item,
-            request=request,
+            context=context,
             details={
                 "format": cleaned.original_format,
                 "bytes_in": len(data),
@@ -156,6 +160,11 @@ def _jsonable(items: list[dict]) -> list[dict]:
         {k: (str(v) if isinstance(v, uuid.UUID) else v) for k, v in item.items() if v not in (None, "")}
         for item in items
     ]
+
+
+def _announce_deliveries(rows: list) -> None:
+    """A console `delivery.update` per row (a Delivery or a DELIVERY_PAYLOAD_FIELDS dict), after commit."""
+    console_send_many_after_commit("delivery.update", [delivery_payload(row) for row in rows])
 
 
 COPY_FIELDS = (
@@ -230,7 +239,7 @@ def briefing_create(
     vehicles: list[dict] | None = None,
     incident: Incident | None = None,
     base_url: str = "",
-    request=None,
+    context: AuditContext | None = None,
 ) -> Briefing:
     """Saves the briefing and one delivery per recipient phone; the pushes go out after commit."""
     suspects, vehicles = _jsonable(suspects or []), _jsonable(vehicles or [])
@@ -262,7 +271,7 @@ def briefing_create(
             action="briefing.create",
             actor=actor,
             obj=briefing,
-            request=request,
+            context=context,
             details={
                 "priority": priority,
                 "title": title,
@@ -273,7 +282,7 @@ def briefing_create(
                 "photos": len([i for i in suspects + vehicles if i.get("photo")]),
             },
         )
-        realtime.delivery_events_after_commit(
+        _announce_deliveries(
             [
                 {**dict(zip(COPY_FIELDS, r, strict=True)), "sent_at": None, "acknowledged_at": None}
                 for r in rows
@@ -294,7 +303,7 @@ def enqueue_sends(delivery_ids: list[str], *, initial: bool = False, countdown: 
         chunk = delivery_ids[start : start + size]
         try:
             if countdown:
-                tasks.push_deliveries.apply_async(args=[chunk], kwargs={"initial": initial}, countdown=countdown)
+                tasks.push_deliveries.apply_async(args=(chunk,), kwargs={"initial": initial}, countdown=countdown)
             else:
                 tasks.push_deliveries.delay(chunk, initial=initial)
         except Exception:
@@ -303,13 +312,13 @@ def enqueue_sends(delivery_ids: list[str], *, initial: bool = False, countdown: 
 
 def delivery_events_send(*, delivery_ids: list[str]) -> int:
     """The console's delivery.update events for these rows, as they are now."""
-    rows = list(Delivery.objects.filter(pk__in=delivery_ids).values(*realtime.PAYLOAD_FIELDS))
-    realtime.delivery_events_after_commit(rows)
+    rows = list(Delivery.objects.filter(pk__in=delivery_ids).values(*DELIVERY_PAYLOAD_FIELDS))
+    _announce_deliveries(rows)
     return len(rows)
 
 
 @transaction.atomic
-def briefing_acknowledge(*, briefing: Briefing, officer_id, actor, request=None) -> Delivery:
+def briefing_acknowledge(*, briefing: Briefing, officer_id, actor, context: AuditContext | None = None) -> Delivery:
     """The officer has read the briefing: every one of their rows is acknowledged (idempotent)."""
     rows = list(
         Delivery.objects.select_for_update()
@@ -318,9 +327,9 @@ def briefing_acknowledge(*, briefing: Briefing, officer_id, actor, request=None)
     )
     if not rows:
         raise NotFound("No such briefing.")
-    done = [r for r in rows if r.acknowledged_at]
+    done = [(r.acknowledged_at, r) for r in rows if r.acknowledged_at]
     if done:
-        return min(done, key=lambda r: r.acknowledged_at)
+        return min(done, key=lambda pair: pair[0])[1]
     now = timezone.now()
     Delivery.objects.filter(pk__in=[r.pk for r in rows]).update(
         state=DeliveryState.ACKNOWLEDGED, acknowledged_at=now, updated_at=now
@@ -331,10 +340,10 @@ def briefing_acknowledge(*, briefing: Briefing, officer_id, actor, request=None)
         action="briefing.acknowledge",
         actor=actor,
         obj=briefing,
-        request=request,
+        context=context,
         details={"officer": str(officer_id), "deliveries": [str(r.pk) for r in rows]},
     )
-    realtime.delivery_events_after_commit(rows)
+    _announce_deliveries(rows)
     return rows[0]
 
 
@@ -403,6 +412,8 @@ def retry_delay(attempts: int, retry_after: float | None) -> float:
 def _retire_token(row: _Sending, token: str, code: str) -> None:
     from apps.devices.models import Device
 
+    if row.device_id is None:
+        return
     retired = Device.objects.filter(
         pk=row.device_id, push_token_hash=hashlib.sha256(token.encode()).hexdigest()
     ).update(push_token=None, push_token_hash=None, push_token_updated_at=timezone.now())
@@ -449,11 +460,11 @@ def _record(rows: list[_Sending], results: list[PushResult], *, initial: bool) -
                     f"UPDATE {Delivery._meta.db_table} SET state = %s, sent_at = %s, updated_at = %s, error = '',"  # noqa: S608 - constants only
                     f" next_attempt_at = NULL, attempts = attempts + {1 if initial else 0}"
                     " WHERE id = ANY(%s) AND state = %s"
-                    f" RETURNING {', '.join(realtime.PAYLOAD_FIELDS)}",
+                    f" RETURNING {', '.join(DELIVERY_PAYLOAD_FIELDS)}",
                     [DeliveryState.SENT.value, now, now, sent, DeliveryState.QUEUED.value],
                 )
                 names = [c.name for c in cursor.description]
-                realtime.delivery_events_after_commit([dict(zip(names, r, strict=True)) for r in cursor.fetchall()])
+                _announce_deliveries([dict(zip(names, r, strict=True)) for r in cursor.fetchall()])
             sent = []  # recorded, and told
         elif sent:
             Delivery.objects.filter(pk__in=sent, state=DeliveryState.QUEUED).update(

@@ -23,7 +23,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, Protocol
 
 from django.conf import settings
 from django.core import signing
@@ -33,6 +33,12 @@ SMALL_PUT = 16 * 1024 * 1024
 UPLOAD_SALT = "rtcc.footage.upload-part"
 DOWNLOAD_SALT = "rtcc.footage.download"
 _UPLOAD_ID = re.compile(r"^[0-9a-f]{32}$")
+
+
+class Readable(Protocol):
+    """What a part is read from: an open file, or the request itself (Django's is file-like)."""
+
+    def read(self, size: int = ..., /) -> bytes: ...
 
 
 class StorageError(Exception):
@@ -56,6 +62,69 @@ class StoredPart:
     number: int
     size: int
     etag: str = ""
+
+
+class ObjectStore(Protocol):
+    """What rtcc asks of an object store. S3Storage and DiskStorage implement it; `get_storage()`
+    picks one from settings (RTCC_S3_BUCKET set -> S3, else the disk under RTCC_STORAGE_DIR)."""
+
+    name: str
+
+    def check(self) -> None: ...
+    def put(self, key: str, data: BinaryIO, *, content_type: str = ...) -> None: ...
+    def iter_bytes(
+        self, key: str, *, start: int = 0, end: int | None = None, chunk_size: int = ...
+    ) -> Iterator[bytes]: ...
+    def size(self, key: str) -> int: ...
+    def exists(self, key: str) -> bool: ...
+    def delete(self, key: str) -> None: ...
+    def purge(self, key: str) -> None: ...
+    def object_lock_enabled(self) -> bool: ...
+    def object_lock_apply(self, key: str, *, retain_until: datetime | None, mode: str, legal_hold: bool) -> None: ...
+    def multipart_create(self, key: str, *, content_type: str = ...) -> str: ...
+    def multipart_parts(self, key: str, upload_id: str) -> Iterator[StoredPart]: ...
+    def multipart_complete(self, key: str, upload_id: str, parts: Iterable[StoredPart]) -> None: ...
+    def multipart_abort(self, key: str, upload_id: str) -> None: ...
+    def part_upload_url(self, key: str, upload_id: str, number: int, *, length: int, expires_in: int) -> dict: ...
+    def url_for_get(
+        self,
+        key: str,
+        *,
+        expires_in: int,
+        filename: str | None = None,
+        content_type: str | None = None,
+        grantee: str | None = None,
+    ) -> str: ...
+
+
+class ObjectGuard(Protocol):
+    """What the app owning a key prefix says about its objects to the disk backend's byte URLs
+    (apps.integrations.storage_views); registered with `register_guard` in its AppConfig.ready."""
+
+    def check_upload(self, *, key: str, upload_id: str) -> None:
+        """Raises an ApplicationError when this multipart upload no longer takes parts."""
+
+    def check_download(self, *, key: str) -> str | None:
+        """Raises an ApplicationError when the object may not be served; else its ETag (or None)."""
+
+    def downloaded(
+        self, *, key: str, request: object, grantee: str | None, range_header: str | None, length: int
+    ) -> None:
+        """A download from the first byte has started (called once per such GET); `grantee` is
+        who the link was issued to (signed into it), or None."""
+
+
+_guards: dict[str, ObjectGuard] = {}
+
+
+def register_guard(prefix: str, guard: ObjectGuard) -> None:
+    """Objects whose key starts with `prefix` are served under `guard`'s rules."""
+    _guards[prefix] = guard
+
+
+def guard_for(key: str) -> ObjectGuard | None:
+    matches = [prefix for prefix in _guards if key.startswith(prefix)]
+    return _guards[max(matches, key=len)] if matches else None
 
 
 def _expires_at(expires_in: int) -> datetime:
@@ -173,7 +242,7 @@ class DiskStorage:
         return directory
 
     def multipart_write_part(
-        self, key: str, upload_id: str, number: int, stream: BinaryIO, *, length: int
+        self, key: str, upload_id: str, number: int, stream: Readable, *, length: int
     ) -> StoredPart:
         """Streams exactly `length` bytes from `stream` into part `number`, in bounded chunks.
 
@@ -260,12 +329,20 @@ class DiskStorage:
         }
 
     def url_for_get(
-        self, key: str, *, expires_in: int, filename: str | None = None, content_type: str | None = None
+        self,
+        key: str,
+        *,
+        expires_in: int,
+        filename: str | None = None,
+        content_type: str | None = None,
+        grantee: str | None = None,
     ) -> str:
-        """A signed rtcc path (`/download/<token>`) to the object's bytes; read it back with read_get_token."""
-        token = sign_token(
-            {"k": key, "f": filename or "", "t": content_type or ""}, salt=DOWNLOAD_SALT, expires_in=expires_in
-        )
+        """A signed rtcc path (`/download/<token>`) to the object's bytes; read it back with read_get_token.
+        `grantee` (who the link was issued to) is signed in, so the download is recorded as theirs."""
+        payload = {"k": key, "f": filename or "", "t": content_type or ""}
+        if grantee:
+            payload["a"] = grantee
+        token = sign_token(payload, salt=DOWNLOAD_SALT, expires_in=expires_in)
         return f"/download/{token}"
 
 
@@ -488,8 +565,15 @@ class S3Storage:
         return {"url": url, "method": "PUT", "headers": {}, "expires_at": _expires_at(expires_in)}
 
     def url_for_get(
-        self, key: str, *, expires_in: int, filename: str | None = None, content_type: str | None = None
+        self,
+        key: str,
+        *,
+        expires_in: int,
+        filename: str | None = None,
+        content_type: str | None = None,
+        grantee: str | None = None,
     ) -> str:
+        # The bytes come from the store itself: the access is recorded when the link is issued.
         params = {"Bucket": self.bucket, "Key": key}
         if filename:
             safe = re.sub(r"[^A-Za-z0-9._-]", "_", filename)
@@ -500,7 +584,7 @@ class S3Storage:
 
 
 @functools.cache
-def _storage(bucket: str | None, root: str):
+def _storage(bucket: str | None, root: str) -> ObjectStore:
     if not bucket:
         return DiskStorage(Path(root))
     storage = S3Storage(bucket)
@@ -513,5 +597,5 @@ def _storage(bucket: str | None, root: str):
     return storage
 
 
-def get_storage():
+def get_storage() -> ObjectStore:
     return _storage(settings.RTCC_S3_BUCKET, str(settings.RTCC_STORAGE_DIR))

@@ -12,15 +12,16 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.accounts.authentication import token_for_bearer
+from apps.accounts.permissions import CanWatchLive
 from apps.accounts.tokens import bearer_from_header
+from apps.audit.context import AuditContext
 from apps.core.errors import NotFound, error_response
-from apps.core.pagination import StandardPagination
+from apps.core.pagination import paginated_response
 from apps.devices.models import Device
 from apps.devices.permissions import IsDevice
 from apps.integrations.storage import ObjectMissingError
 
 from . import conf, index, playlist, selectors, services
-from .permissions import CanWatch
 from .serializers import LiveFilterIn, LiveOut, LiveRequestIn, SegmentOut, live_data
 
 
@@ -37,13 +38,16 @@ def _device(device_id) -> Device:
 
 
 def _page(view, request, sessions):
-    paginator = StandardPagination()
-    page = paginator.paginate_queryset(sessions, request, view=view)
-    return paginator.get_paginated_response([live_data(session) for session in page])
+    return paginated_response(
+        queryset=sessions,
+        request=request,
+        view=view,
+        serialize=lambda page: [live_data(session) for session in page],
+    )
 
 
 class DeviceLiveApi(APIView):
-    permission_classes = [CanWatch]
+    permission_classes = [CanWatchLive]
 
     @extend_schema(request=LiveRequestIn, responses={201: LiveOut, 200: LiveOut})
     def post(self, request, device_id):
@@ -55,7 +59,7 @@ class DeviceLiveApi(APIView):
             user=request.user,
             reason=data.validated_data["reason"],
             base_url=base_url(request),
-            request=request,
+            context=AuditContext.of(request),
         )
         return Response(live_data(session), status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
@@ -66,7 +70,7 @@ class DeviceLiveApi(APIView):
 
 
 class LiveListApi(APIView):
-    permission_classes = [CanWatch]
+    permission_classes = [CanWatchLive]
 
     @extend_schema(parameters=[LiveFilterIn], responses=LiveOut(many=True))
     def get(self, request):
@@ -76,7 +80,7 @@ class LiveListApi(APIView):
 
 
 class LiveApi(APIView):
-    permission_classes = [CanWatch]
+    permission_classes = [CanWatchLive]
 
     @extend_schema(responses=LiveOut)
     def get(self, request, live_id):
@@ -85,16 +89,18 @@ class LiveApi(APIView):
 
 
 class LiveStopApi(APIView):
-    permission_classes = [CanWatch]
+    permission_classes = [CanWatchLive]
 
     @extend_schema(request=None, responses=LiveOut)
     def post(self, request, live_id):
-        session = services.live_stop(session=selectors.live_get(session_id=live_id), user=request.user, request=request)
+        session = services.live_stop(
+            session=selectors.live_get(session_id=live_id), user=request.user, context=AuditContext.of(request)
+        )
         return Response(live_data(session))
 
 
 class LivePlaylistApi(APIView):
-    permission_classes = [CanWatch]
+    permission_classes = [CanWatchLive]
 
     @extend_schema(responses={(200, playlist.CONTENT_TYPE): OpenApiResponse(description="HLS media playlist")})
     def get(self, request, live_id):
@@ -106,7 +112,7 @@ class LivePlaylistApi(APIView):
             init, segments = selectors.playlist_segments(session_id=session.pk)
             index.fill(session=session, init=init, segments=segments)
             has_init = init is not None
-        services.live_viewer_seen(session=session, user=request.user, request=request)
+        services.live_viewer_seen(session=session, user=request.user, context=AuditContext.of(request))
         text = playlist.render(
             session=session, has_init=has_init, segments=segments, base_url=base_url(request), user_id=request.user.pk
         )

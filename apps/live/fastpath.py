@@ -93,6 +93,7 @@ class LiveFastPath:
             more = message.get("more_body", False) and size <= conf.MAX_SEGMENT_BYTES
         body = b"".join(chunks)
         match = _SEGMENT.match(scope["path"])
+        assert match is not None  # __call__ sends only matching paths here
         duration = headers.get(b"x-segment-duration")
         answer = None
         if size <= conf.MAX_SEGMENT_BYTES and size == int(raw_length):

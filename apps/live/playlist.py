@@ -58,7 +58,8 @@ def render(*, session: LiveSession, has_init: bool, segments: list[LiveSegment],
     Only the newest unbroken run is listed: the sequence numbers a player derives from
     EXT-X-MEDIA-SEQUENCE must name the same segments in every later playlist."""
     for index in range(len(segments) - 1, 0, -1):
-        if segments[index - 1].sequence != segments[index].sequence - 1:
+        previous, current = segments[index - 1].sequence, segments[index].sequence
+        if previous is None or current is None or previous != current - 1:
             segments = segments[index:]
             break
     longest = max((s.duration or 0 for s in segments), default=session.segment_seconds)

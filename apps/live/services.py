@@ -19,16 +19,17 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from apps.audit.context import AuditContext
 from apps.audit.services import audit_record
 from apps.core.errors import Conflict, InvalidInput, TooLarge
-from apps.core.realtime import console_event_after_commit, device_frame_after_commit
+from apps.core.realtime import console_send_after_commit, device_frame_after_commit
 from apps.devices import presence
 from apps.devices.models import Device, DeviceKind
 from apps.integrations.storage import ObjectMissingError, get_storage
 
 from . import conf, index
 from .models import OPEN_STATES, EndReason, LiveSegment, LiveSession, LiveState, LiveViewer, segment_key
-from .serializers import live_data
+from .serializers import SegmentOut, live_data
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +53,7 @@ def _publish(session: LiveSession, *, frame: str | None = None) -> None:
     if frame:
         device_frame_after_commit(session.device_id, _live_frame(session, frame))
     transaction.on_commit(lambda: index.state_changed(session))
-    console_event_after_commit("live.update", "live", live_data(session))
+    console_send_after_commit("live.update", live_data(session))
 
 
 def _reload(session_id) -> LiveSession:
@@ -62,7 +63,9 @@ def _reload(session_id) -> LiveSession:
 # Sessions --------------------------------------------------------------------------------------
 
 
-def live_request(*, device: Device, user, reason: str, base_url: str, request=None) -> tuple[LiveSession, bool]:
+def live_request(
+    *, device: Device, user, reason: str, base_url: str, context: AuditContext | None = None
+) -> tuple[LiveSession, bool]:
     """Opens a live session on a recording camera (or renews the open one). Returns (session, created).
 
     Refused (409) for a revoked, offline or non-recording device. The camera is told over its
@@ -79,7 +82,7 @@ def live_request(*, device: Device, user, reason: str, base_url: str, request=No
         )
     existing = LiveSession.objects.filter(device=device, state__in=OPEN_STATES).first()
     if existing is not None and live_end_if_due(session=existing).is_open:
-        return live_renew(session=existing, user=user, reason=reason, request=request), False
+        return live_renew(session=existing, user=user, reason=reason, context=context), False
     now = timezone.now()
     session = LiveSession(
         device=device,
@@ -98,7 +101,7 @@ def live_request(*, device: Device, user, reason: str, base_url: str, request=No
                 action="live.request",
                 actor=user,
                 obj=session,
-                request=request,
+                context=context,
                 details={"device": str(device.pk), "officer": str(device.officer_id or ""), "reason": reason},
             )
             session = _reload(session.pk)
@@ -108,11 +111,11 @@ def live_request(*, device: Device, user, reason: str, base_url: str, request=No
         existing = LiveSession.objects.filter(device=device, state__in=OPEN_STATES).first()
         if existing is None:
             raise
-        return live_renew(session=existing, user=user, reason=reason, request=request), False
+        return live_renew(session=existing, user=user, reason=reason, context=context), False
     return session, True
 
 
-def live_renew(*, session: LiveSession, user, reason: str, request=None) -> LiveSession:
+def live_renew(*, session: LiveSession, user, reason: str, context: AuditContext | None = None) -> LiveSession:
     """Asking again while a session is open: its time limit starts over (the camera is told again)."""
     now = timezone.now()
     with transaction.atomic():
@@ -126,14 +129,16 @@ def live_renew(*, session: LiveSession, user, reason: str, request=None) -> Live
             action="live.renew",
             actor=user,
             obj=session,
-            request=request,
+            context=context,
             details={"device": str(session.device_id), "reason": reason, "expires_at": session.expires_at.isoformat()},
         )
         _publish(session, frame="start")
     return session
 
 
-def live_end(*, session_id, end_reason: str, actor=None, request=None, now=None) -> LiveSession | None:
+def live_end(
+    *, session_id, end_reason: str, actor=None, context: AuditContext | None = None, now=None
+) -> LiveSession | None:
     """Ends an open session (None when it was not open). The camera is told to stop."""
     now = now or timezone.now()
     ended_by = actor if getattr(actor, "has_role", None) else None
@@ -147,16 +152,16 @@ def live_end(*, session_id, end_reason: str, actor=None, request=None, now=None)
             action="live.end",
             actor=actor,
             obj=session,
-            request=request,
+            context=context,
             details={"device": str(session.device_id), "end_reason": end_reason},
         )
         _publish(session, frame="stop")
     return session
 
 
-def live_stop(*, session: LiveSession, user, request=None) -> LiveSession:
+def live_stop(*, session: LiveSession, user, context: AuditContext | None = None) -> LiveSession:
     """The operator ends the session (stopping an ended one changes nothing)."""
-    return live_end(session_id=session.pk, end_reason=EndReason.STOPPED, actor=user, request=request) or _reload(
+    return live_end(session_id=session.pk, end_reason=EndReason.STOPPED, actor=user, context=context) or _reload(
         session.pk
     )
 
@@ -284,13 +289,7 @@ def segment_store(
 
 def segment_data(segment: LiveSegment) -> dict:
     """The answer to the camera's PUT."""
-    return {
-        "name": segment.name,
-        "sequence": segment.sequence,
-        "duration": segment.duration,
-        "size": segment.size,
-        "stored_at": segment.stored_at.isoformat(),
-    }
+    return dict(SegmentOut(segment).data)
 
 
 def segments_purge(*, now=None, limit: int | None = None) -> int:
@@ -329,7 +328,7 @@ def viewer_recently_seen(*, session_id, user_id) -> bool:
     return last is not None and time.monotonic() - last < VIEWER_TOUCH_SECONDS
 
 
-def live_viewer_seen(*, session: LiveSession, user, request=None) -> bool:
+def live_viewer_seen(*, session: LiveSession, user, context: AuditContext | None = None) -> bool:
     """Records that this person read the playlist; True on their first look at this session, which
     is audited (`live.view`), told to the officer on their phones, and shown on the console."""
     key = (str(session.pk), str(user.pk))
@@ -356,7 +355,7 @@ def live_viewer_seen(*, session: LiveSession, user, request=None) -> bool:
                     action="live.view",
                     actor=user,
                     obj=session,
-                    request=request,
+                    context=context,
                     details={
                         "device": str(session.device_id),
                         "officer": str(session.officer_id or ""),
@@ -408,7 +407,9 @@ def live_notify_officer(*, viewer_id) -> list:
         "at": viewer.first_viewed_at.isoformat(),
     }
     messages = [
-        push.PushMessage(token=phone.push_token, data=data, title=title, body=body, priority="high") for phone in phones
+        push.PushMessage(token=phone.push_token, data=data, title=title, body=body, priority="high")
+        for phone in phones
+        if phone.push_token
     ]
     if not messages:
         return []

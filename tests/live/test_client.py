@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 import struct
 
-from apps.live.client import _find, make_loop
+from apps.simulator.live import _find, make_loop
 
 
 def decode_time(segment: bytes) -> int:

@@ -5,7 +5,8 @@ open (reconnecting with backoff, stopping a device that is refused with 4401/440
 status frames (battery draining, location jittering around a point) and obeys recording
 commands: ack, act once per command id, result, then a fresh status frame.
 
-The footage feature plugs clip upload into `on_recording_stopped` (or passes its own hook).
+A camera uploads each recording it stops with the clip client (apps.simulator.client) unless
+the caller passes its own `on_recording_stopped` hook.
 Used by `python manage.py simulate_fleet`, the demo and bench/. No Django import here: it
 runs against any server it can reach.
 """
@@ -26,6 +27,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 import httpx
+
+from .client import upload_recording
+from .live import LiveStreamer
 
 log = logging.getLogger("rtcc.simulator")
 
@@ -93,10 +97,8 @@ RecordingHook = Callable[[DeviceState, str, datetime, datetime], Awaitable[None]
 async def on_recording_stopped(
     device_state: DeviceState, recording_id: str, started_at: datetime, ended_at: datetime
 ) -> None:
-    """Called once each time a simulated camera stops recording: the footage feature uploads the
-    clip through the clips protocol (RTCC_SIM_CLIPS=false turns that off, e.g. in command benches)."""
-    from apps.footage.client import upload_recording  # httpx only, no Django: uploads the clip
-
+    """Called once each time a simulated camera stops recording: it uploads the clip through the
+    clips protocol (RTCC_SIM_CLIPS=false turns that off, e.g. in command benches)."""
     await upload_recording(device_state, recording_id, started_at, ended_at)
 
 
@@ -109,7 +111,7 @@ async def connect_device(base_url: str, token: str, **kwargs):
     """A device websocket as firmware opens it: Bearer header, no Origin, no compression."""
     from websockets.asyncio.client import connect
 
-    options = {
+    options: dict[str, Any] = {
         "additional_headers": {"Authorization": f"Bearer {token}"},
         "compression": None,
         "proxy": None,
@@ -147,6 +149,7 @@ class Fleet:
         on_recording_stopped: RecordingHook | None = None,
         concurrency: int = 16,
         seed: int | None = None,
+        assign_to: tuple[str, ...] = (),
     ) -> None:
         if kind not in ("bodycam", "phone", "mixed"):
             raise ValueError("kind is bodycam, phone or mixed")
@@ -156,6 +159,7 @@ class Fleet:
         self.status_interval, self.center = status_interval, center
         self.hook = on_recording_stopped or globals()["on_recording_stopped"]
         self.concurrency = concurrency
+        self.assign_to = tuple(assign_to)  # officers' usernames: device i of a kind goes to officer i
         self.rng = random.Random(seed)
         self.devices: list[DeviceState] = []
         self.http: httpx.AsyncClient | None = None
@@ -181,6 +185,8 @@ class Fleet:
         delay = BACKOFF_FIRST
         for attempt in range(8):
             try:
+                if self.http is None:
+                    raise RuntimeError("the fleet is not started")
                 response = await self.http.request(method, path, headers=headers, **kwargs)
             except (httpx.ConnectError, httpx.ReadTimeout, httpx.RemoteProtocolError) as exc:
                 if attempt == 7:
@@ -235,6 +241,14 @@ class Fleet:
                 "enrollment_code"
             ]
         enrolled = await self._call("POST", "/api/v1/enroll", json={"serial": serial, "code": code})
+        if kind == "phone":
+            # What the officer app does once it has a token: tell rtcc where to push.
+            await self._call(
+                "PUT",
+                "/api/v1/device/push-token",
+                token=enrolled["token"],
+                json={"token": f"sim-{serial}-{uuid.uuid4().hex}"},
+            )
         state = DeviceState(
             id=enrolled["device_id"],
             serial=serial,
@@ -259,7 +273,29 @@ class Fleet:
                 return await self._provision_one(index)
 
         self.devices = list(await asyncio.gather(*(one(i) for i in range(self.count))))
+        if self.assign_to:
+            await self.assign()
         return self.devices
+
+    async def assign(self) -> None:
+        """Hands the n-th camera and the n-th phone to the n-th officer of `assign_to` (round robin)."""
+        officers = {}
+        page = await self._call(
+            "GET", "/api/v1/users", token=self.it_token, params={"role": "officer", "page_size": 500}
+        )
+        for user in page["results"]:
+            officers[user["username"]] = user["id"]
+        missing = [name for name in self.assign_to if name not in officers]
+        if missing:
+            raise ValueError(f"no officer named {', '.join(missing)} on the server")
+        seen: dict[str, int] = {}
+        for state in self.devices:
+            n = seen.get(state.kind, 0)
+            seen[state.kind] = n + 1
+            officer = officers[self.assign_to[n % len(self.assign_to)]]
+            await self._call(
+                "POST", f"/api/v1/devices/{state.id}/assign", token=self.it_token, json={"officer": officer}
+            )
 
     def adopt(self, states: list[DeviceState]) -> None:
         """Use devices provisioned elsewhere (e.g. straight in the database by a benchmark)."""
@@ -406,11 +442,11 @@ class Fleet:
 
     def handle_live(self, state: DeviceState, action, live: dict) -> None:
         """PROTOCOL "Live view": stream fMP4 segments while asked to (and recording), stop when told."""
-        from apps.live.client import LiveStreamer  # httpx only, no Django: the camera's uploader
-
         streamer = state.extra.get("live")
         if streamer is None:
-            streamer = state.extra["live"] = LiveStreamer(state.http or self.http, state.token)
+            http = state.http or self.http
+            assert http is not None, "the fleet's HTTP client is open while devices run"
+            streamer = state.extra["live"] = LiveStreamer(http, state.token)
         if action == "start" and state.recording and isinstance(live.get("upload_url"), str):
             streamer.start(live)
         elif action == "stop":
@@ -427,7 +463,7 @@ class Fleet:
                 state.extra["recording_command_id"] = state.extra.get("command_id")  # the clip links it
             return True, None
         if action == "stop_recording":
-            if state.recording:
+            if state.recording and state.recording_id and state.recording_started_at:
                 recording_id, started_at = state.recording_id, state.recording_started_at
                 state.recording, state.recording_id, state.recording_started_at = False, None, None
                 if state.extra.get("live") is not None:
