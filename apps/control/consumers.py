@@ -1,7 +1,8 @@
 """The device websocket. Thin: each frame type is handled by its domain.
 
 Device frames: `status` -> apps.devices.presence; `ack`/`result` -> apps.control.delivery.
-Group events: `device.command` (send a command), `device.revoked` (close 4403).
+Group events: `device.command` (send a command), `device.frame` (a frame from another app,
+sent as it is: apps.core.realtime.device_frame_after_commit), `device.revoked` (close 4403).
 The console websocket lives in apps.console.consumers.
 """
 
@@ -161,6 +162,9 @@ class DeviceConsumer(AsyncWebsocketConsumer):
     # Group events
     async def device_command(self, event):
         await self.send_command(event["command"])
+
+    async def device_frame(self, event):
+        await self.send(text_data=json.dumps(event["frame"], default=str))
 
     async def device_revoked(self, event):
         await self.close(code=CLOSE_FORBIDDEN)

@@ -135,3 +135,10 @@ def scope_header(scope, name: bytes) -> bytes | None:
         if key.lower() == name:
             return value
     return None
+
+
+def device_frame_after_commit(device_id, frame: dict) -> None:
+    """Sends `frame` unchanged to the device's open socket, in whichever process holds it, after
+    commit: the device consumer forwards every `device.frame` group event as it is. For feature
+    apps that speak to devices (live view) without the device consumer knowing them."""
+    group_send_after_commit(device_group(device_id), {"type": "device.frame", "frame": frame})
