@@ -13,6 +13,8 @@ api_v1 = [
     path("", include("apps.control.urls")),
     path("", include("apps.footage.urls")),
     path("", include("apps.briefings.urls")),
+    path("", include("apps.leads.urls")),
+    path("", include("apps.outcomes.urls")),
 ]
 
 urlpatterns = [

@@ -32,11 +32,14 @@ INSTALLED_APPS = [
     "channels",
     "apps.core",
     "apps.audit",
+    "apps.counters",
     "apps.accounts",
     "apps.devices",
     "apps.control",
     "apps.footage",
     "apps.briefings",
+    "apps.leads",
+    "apps.outcomes",
     "apps.console",
 ]
 
