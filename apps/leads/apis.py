@@ -10,6 +10,7 @@ from rest_framework.views import APIView
 
 from apps.accounts.models import Role
 from apps.accounts.permissions import HasRole
+from apps.audit.services import AuditContext
 from apps.briefings import conf as briefings_conf
 from apps.briefings.models import Incident, Media
 from apps.briefings.serializers import BriefingOut
@@ -78,7 +79,7 @@ class LeadsApi(APIView):
         v = data.validated_data
         lead = services.lead_create(
             actor=request.user,
-            request=request,
+            context=AuditContext.of(request),
             kind=v["kind"],
             case_number=v["case_number"],
             summary=v["summary"],
@@ -109,7 +110,7 @@ class LeadReviewApi(APIView):
         lead = _lead(lead_id)
         data = LeadReviewIn(data=request.data)
         data.is_valid(raise_exception=True)
-        services.lead_review(actor=request.user, lead=lead, request=request, **data.validated_data)
+        services.lead_review(actor=request.user, lead=lead, context=AuditContext.of(request), **data.validated_data)
         return Response(LeadOut(_lead(lead.pk)).data)
 
 
@@ -125,7 +126,7 @@ class LeadShareApi(APIView):
         briefing = services.lead_share(
             actor=request.user,
             lead=lead,
-            request=request,
+            context=AuditContext.of(request),
             priority=v["priority"],
             audience=v["audience"],
             title=v["title"],
@@ -190,7 +191,7 @@ class LeadRelatedApi(APIView):
                 lead=lead,
                 params=params.validated_data,
                 found=(len(clips), len(reads)),
-                request=request,
+                context=AuditContext.of(request),
             )
         return Response(
             {

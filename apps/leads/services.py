@@ -7,7 +7,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from apps.accounts.models import User
-from apps.audit.services import audit_record
+from apps.audit.services import AuditContext, audit_record
 from apps.briefings.models import Briefing, Incident, Media
 from apps.briefings.services import briefing_create
 from apps.core.errors import Conflict, Forbidden, InvalidInput
@@ -43,7 +43,7 @@ def lead_create(
     candidates: list[dict] | None = None,
     nibin_lead_number: str = "",
     events: list[dict] | None = None,
-    request=None,
+    context: AuditContext | None = None,
 ) -> Lead:
     candidates = list(candidates or [])
     _media_ids(candidates, probe_media)
@@ -68,7 +68,7 @@ def lead_create(
             action="lead.create",
             actor=actor,
             obj=lead,
-            request=request,
+            context=context,
             details={
                 "kind": kind,
                 "case_number": case_number,
@@ -81,7 +81,7 @@ def lead_create(
     return lead
 
 
-def lead_review(*, actor: User, lead: Lead, decision: str, note: str, request=None) -> Lead:
+def lead_review(*, actor: User, lead: Lead, decision: str, note: str, context: AuditContext | None = None) -> Lead:
     """The second person's decision: verified or rejected, with a note. Never the creator's."""
     if decision not in (State.VERIFIED, State.REJECTED):
         raise InvalidInput("decision must be verified or rejected.", fields={"decision": ["Not a decision."]})
@@ -101,7 +101,7 @@ def lead_review(*, actor: User, lead: Lead, decision: str, note: str, request=No
             action=f"lead.{decision}",
             actor=actor,
             obj=lead,
-            request=request,
+            context=context,
             details={"decision": decision, "note": note, "kind": lead.kind, "case_number": lead.case_number},
         )
     return lead
@@ -137,7 +137,7 @@ def lead_share(
     title: str = "",
     body: str = "",
     base_url: str = "",
-    request=None,
+    context: AuditContext | None = None,
 ) -> Briefing:
     """A verified lead as a briefing to officers; a facial recognition one always carries the notice."""
     with transaction.atomic():
@@ -154,20 +154,22 @@ def lead_share(
             suspects=_suspects_of(lead),
             incident=lead.incident if audience.get("incident") else None,
             base_url=base_url,
-            request=request,
+            context=context,
         )
         LeadBriefing.objects.create(lead=lead, briefing=briefing, shared_by=actor)
         audit_record(
             action="lead.share",
             actor=actor,
             obj=lead,
-            request=request,
+            context=context,
             details={"briefing": str(briefing.pk), "priority": priority, "recipients": briefing.recipients},
         )
     return briefing
 
 
-def lead_related_record(*, actor: User, lead: Lead, params: dict, found: tuple[int, int], request=None) -> None:
+def lead_related_record(
+    *, actor: User, lead: Lead, params: dict, found: tuple[int, int], context: AuditContext | None = None
+) -> None:
     """A look at the evidence near a lead's events is a search of plate reads: audited, counted."""
     with transaction.atomic():
         counter_add(name=counted.PLATE_SEARCH)
@@ -175,7 +177,7 @@ def lead_related_record(*, actor: User, lead: Lead, params: dict, found: tuple[i
             action="lead.related",
             actor=actor,
             obj=lead,
-            request=request,
+            context=context,
             details={
                 "case_number": lead.case_number,
                 "reason": f"related evidence of lead {lead.pk}",

@@ -18,6 +18,7 @@ from rest_framework.views import APIView
 
 from apps.accounts.models import Role, User
 from apps.accounts.permissions import HasRole
+from apps.audit.services import AuditContext
 from apps.briefings.models import Briefing, Incident
 from apps.core.errors import InvalidInput, NotFound
 from apps.core.pagination import StandardPagination
@@ -75,7 +76,9 @@ class AssistsApi(APIView):
     def post(self, request):
         data = AssistIn(data=request.data)
         data.is_valid(raise_exception=True)
-        assist = services.assist_create(actor=request.user, request=request, **_resolve(data.validated_data))
+        assist = services.assist_create(
+            actor=request.user, context=AuditContext.of(request), **_resolve(data.validated_data)
+        )
         return Response(AssistOut(assist).data, status=status.HTTP_201_CREATED)
 
 
@@ -102,7 +105,7 @@ class AssistApi(APIView):
         for name in ("case_number", "notes"):
             if name in fields and fields[name] is None:
                 fields[name] = ""
-        assist = services.assist_update(actor=request.user, assist=assist, request=request, **fields)
+        assist = services.assist_update(actor=request.user, assist=assist, context=AuditContext.of(request), **fields)
         return Response(AssistOut(assist).data)
 
 
@@ -128,7 +131,7 @@ class AssistSuggestionDismissApi(APIView):
         briefing = Briefing.objects.filter(pk=briefing_id).first()
         if briefing is None:
             raise NotFound("No such briefing.")
-        services.suggestion_dismiss(actor=request.user, briefing=briefing, request=request)
+        services.suggestion_dismiss(actor=request.user, briefing=briefing, context=AuditContext.of(request))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

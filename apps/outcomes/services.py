@@ -8,7 +8,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from apps.accounts.models import User
-from apps.audit.services import audit_record
+from apps.audit.services import AuditContext, audit_record
 from apps.briefings.models import Briefing, Incident
 from apps.core.errors import Conflict
 from apps.counters import names as counted
@@ -56,7 +56,7 @@ def assist_create(
     briefing: Briefing | None = None,
     lead: Lead | None = None,
     hit=None,
-    request=None,
+    context: AuditContext | None = None,
 ) -> Assist:
     now = timezone.now()
     with transaction.atomic():
@@ -78,11 +78,11 @@ def assist_create(
             updated_at=now,
         )
         counters_add(counts=_counts(assist, +1), at=assist.occurred_at)
-        audit_record(action="assist.create", actor=actor, obj=assist, request=request, details=_details(assist))
+        audit_record(action="assist.create", actor=actor, obj=assist, context=context, details=_details(assist))
     return assist
 
 
-def assist_update(*, actor: User, assist: Assist, request=None, **fields) -> Assist:
+def assist_update(*, actor: User, assist: Assist, context: AuditContext | None = None, **fields) -> Assist:
     """Changes what was given; the counts move with the assist (out of the old, into the new)."""
     with transaction.atomic():
         assist = Assist.objects.select_for_update().get(pk=assist.pk)
@@ -100,14 +100,14 @@ def assist_update(*, actor: User, assist: Assist, request=None, **fields) -> Ass
             action="assist.update",
             actor=actor,
             obj=assist,
-            request=request,
+            context=context,
             details={**_details(assist), "changed": sorted(fields)},
         )
     return assist
 
 
-def suggestion_dismiss(*, actor: User, briefing: Briefing, request=None) -> None:
+def suggestion_dismiss(*, actor: User, briefing: Briefing, context: AuditContext | None = None) -> None:
     with transaction.atomic():
         _, created = DismissedSuggestion.objects.get_or_create(briefing=briefing, defaults={"dismissed_by": actor})
         if created:
-            audit_record(action="assist.suggestion_dismiss", actor=actor, obj=briefing, request=request)
+            audit_record(action="assist.suggestion_dismiss", actor=actor, obj=briefing, context=context)
