@@ -6,7 +6,6 @@ their cost depends on the length of the window in months, not on the number of e
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from django.apps import apps as django_apps
@@ -14,8 +13,7 @@ from django.db.models import QuerySet
 
 from apps.briefings.models import Briefing
 from apps.counters import names as counted
-from apps.counters.selectors import counter_series, next_month
-from apps.counters.services import floor_day, floor_month
+from apps.counters.selectors import PERIOD_OF, counter_series, counter_totals, next_month
 from apps.leads.models import Kind, LeadBriefing
 
 from .models import OUTCOME_CODES, TOOLS, Assist, DismissedSuggestion
@@ -29,14 +27,6 @@ def assist_list(*, case_number: str | None = None) -> QuerySet[Assist]:
     if case_number:
         queryset = queryset.filter(case_number=case_number)
     return queryset.order_by("-occurred_at", "id")
-
-
-def floor_week(at: datetime) -> datetime:
-    day = floor_day(at)
-    return day - timedelta(days=day.weekday())  # weeks start on Monday (ISO 8601)
-
-
-PERIOD_OF: dict[str, Callable[[datetime], datetime]] = {"day": floor_day, "week": floor_week, "month": floor_month}
 
 
 def next_period(interval: str, start: datetime) -> datetime:
@@ -58,8 +48,7 @@ def outcome_stats(*, start: datetime, end: datetime, interval: str = "month") ->
     series = counter_series(
         start=start,
         end=end,
-        period_of=PERIOD_OF[interval],
-        months=interval == "month",
+        period=interval,
         prefix=counted.ASSIST,
     )
     rows, total = [], {counted.ASSIST: 0}
@@ -110,17 +99,15 @@ def _report(counts: dict[str, int]) -> dict:
 
 def transparency_report(*, start: datetime, end: datetime, monthly: bool = True) -> dict:
     """The public report: counts only (the counters hold no name, plate or id)."""
-    series = counter_series(start=start, end=end, period_of=floor_month)
+    if not monthly:
+        return {"from": start, "to": end, **_report(counter_totals(start=start, end=end))}
+    series = counter_series(start=start, end=end, period="month")
     totals: dict[str, int] = {}
     for counts in series.values():
         for name, n in counts.items():
             totals[name] = totals.get(name, 0) + n
-    report = {"from": start, "to": end, **_report(totals)}
-    if monthly:
-        report["months"] = [
-            {"start": month, **_report(series.get(month, {}))} for month in periods("month", start, end)
-        ]
-    return report
+    months = [{"start": month, **_report(series.get(month, {}))} for month in periods("month", start, end)]
+    return {"from": start, "to": end, **_report(totals), "months": months}
 
 
 def _hit_briefings(briefing_ids: list) -> dict:
