@@ -178,7 +178,7 @@ def populate(*, scale: float, end: datetime) -> None:
                outcome, source_ip, details, prev_hash, hash)
             SELECT i, %s::timestamptz + (i * %s / %s) * interval '1 second', 'user', (i %% 97)::text, 'bench',
                    {case_action}, 'bench', i::text, 'success', NULL, {case_details}, '', ''
-            FROM (SELECT i, ((i * 7919) %% 100000) / 100000.0 AS r FROM generate_series(1, %s) AS i) AS s""",
+            FROM (SELECT i, ((i * 7919) %% 100000) / 100000.0 AS r FROM generate_series(1::bigint, %s::bigint) AS i) AS s""",
         [start, span, audit_n, audit_n],
     )
     # plate reads: kept 30 days, then deleted (one in fifty is kept behind a hit)
@@ -188,7 +188,7 @@ def populate(*, scale: float, end: datetime) -> None:
            SELECT i AS id, %s::timestamptz + (i * %s / %s) * interval '1 second' AS read_at,
                   CASE WHEN i %% 50 = 0 THEN NULL
                        ELSE %s::timestamptz + (i * %s / %s) * interval '1 second' + interval '30 days' END AS deleted_at
-           FROM generate_series(1, %s) AS i""",
+           FROM generate_series(1::bigint, %s::bigint) AS i""",
         [start, span, reads_n, start, span, reads_n, reads_n],
     )
     step("plate reads: index read_at", "CREATE INDEX ON bench_plate_read (read_at)")
@@ -208,12 +208,12 @@ def populate(*, scale: float, end: datetime) -> None:
         f"""INSERT INTO outcomes_assist (id, outcomes, tools, case_number, notes, occurred_at, created_by_id,
                                          created_at, updated_at, incident_id, officer_id, briefing_id, lead_id, hit)
             SELECT gen_random_uuid(),
-                   to_jsonb((SELECT array_agg(DISTINCT ({outcomes})[1 + (i * k * 31) %% 11]) FROM generate_series(1, 1 + i %% 3) k)),
-                   to_jsonb((SELECT array_agg(DISTINCT ({tools})[1 + (i * k * 17) %% 7]) FROM generate_series(1, 1 + i %% 2) k)),
+                   to_jsonb((SELECT array_agg(DISTINCT ({outcomes})[1 + ((i * k * 31) %% 11)::int]) FROM generate_series(1, 1 + i %% 3) k)),
+                   to_jsonb((SELECT array_agg(DISTINCT ({tools})[1 + ((i * k * 17) %% 7)::int]) FROM generate_series(1, 1 + i %% 2) k)),
                    '', '', %s::timestamptz + (i * %s / %s) * interval '1 second',
                    (SELECT id FROM accounts_user WHERE username = 'bench-operator'), now(), now(),
                    NULL, NULL, NULL, NULL, NULL
-            FROM generate_series(1, %s) AS i""",
+            FROM generate_series(1::bigint, %s::bigint) AS i""",
         [start, span, assists_n, assists_n],
     )
     # the counters rtcc would have written with each of those events: hour, day and month buckets
