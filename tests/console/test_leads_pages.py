@@ -101,3 +101,28 @@ def test_transparency_page_in_a_browser_moves_with_activity(browser, console_ser
     assert "2026-99" not in page.content()
     screenshot(page, "transparency")
     context.close()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_operator_creates_a_facial_recognition_lead_with_its_probe_image(open_as, console_server, operator):
+    from apps.leads.models import Lead
+    from tests.briefings.conftest import jpeg
+
+    page = open_as(operator, "/leads/")
+    page.fill("#lead-form [name=case_number]", "2026-000321")
+    page.fill("#lead-form [name=summary]", "Store camera still, robbery on Elm St")
+    page.set_input_files(
+        "#lead-form [name=probe_file]", files=[{"name": "probe.jpg", "mimeType": "image/jpeg", "buffer": jpeg()}]
+    )
+    expect(page.locator("#probe-preview img")).to_be_visible()
+    page.fill("#lead-form [name=search_system]", "State DMV FR")
+    page.fill("#lead-form [data-candidate] [name=name]", "Candidate One")
+    page.click("#lead-form button[type=submit]")
+    page.wait_for_url(re.compile(r"/leads/[0-9a-f-]{36}/$"))
+    expect(page.locator("#lead-body")).to_contain_text("Investigative lead only - not probable cause.")
+    expect(page.locator("#lead-body")).to_contain_text("Candidate One")
+    expect(page.locator("#own-lead")).to_be_visible()
+    lead = Lead.objects.get(case_number="2026-000321")
+    assert lead.probe_media_id is not None and lead.candidates[0]["name"] == "Candidate One"
+    screenshot(page, "lead-created")
+    assert not page.errors
