@@ -110,3 +110,17 @@ def test_a_bad_token_does_not_keep_the_public_out(client_for, operator):
     from tests.helpers import api_client
 
     assert api_client(token="rtcc_garbage").get("/api/v1/transparency").status_code == 200
+
+
+def test_each_persons_first_look_at_a_live_session_is_a_live_view(anon, client_for, operator, other_operator, officer):
+    from apps.live import services as live_services
+    from tests.control.conftest import create_device
+    from tests.live.conftest import mark_recording, request_live
+
+    camera = create_device(kind="bodycam", officer=officer, label="Cam 7")
+    mark_recording(camera)
+    live = request_live(client_for(operator), camera.id).json()
+    for user in (operator, operator, other_operator):
+        live_services._touched.clear()  # as if each read came through another process
+        assert client_for(user).get(f"/api/v1/live/{live['id']}/playlist.m3u8").status_code == 200
+    assert report(anon)["live_views"] == 2
