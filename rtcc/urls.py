@@ -14,6 +14,8 @@ api_v1 = [
     path("", include("apps.footage.urls")),
     path("", include("apps.briefings.urls")),
     path("", include("apps.live.urls")),
+    path("", include("apps.leads.urls")),
+    path("", include("apps.outcomes.urls")),
 ]
 
 urlpatterns = [

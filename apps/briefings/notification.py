@@ -54,6 +54,10 @@ def body_of(briefing: Briefing) -> str:
     lines = [line for line in lines if line]
     if briefing.body:
         lines.append(briefing.body)
+    notice = getattr(briefing, "notice", "")
+    if notice:  # never clipped away: it comes first and the rest is shortened to fit
+        rest = _clip("; ".join(lines), BODY_MAX - len(notice) - 1) if lines else ""
+        return f"{notice} {rest}".strip()
     return _clip("; ".join(lines), BODY_MAX) if lines else "Open for details."
 
 

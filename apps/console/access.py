@@ -24,6 +24,9 @@ PAGES = [
     Page("console-map", "Map", ("operator",)),
     Page("console-incidents", "Incidents", ("operator",)),
     Page("console-footage", "Footage", ("clerk",)),
+    Page("console-leads", "Leads", ("operator", "clerk")),
+    Page("console-assists", "Assists", ("operator", "clerk")),
+    Page("console-statistics", "Statistics", ("operator", "clerk", "it")),
     Page("console-devices", "Devices", ("it",)),
     Page("console-users", "Users", ("it",)),
 ]

@@ -17,5 +17,10 @@ urlpatterns = [
     path("footage/<uuid:clip_id>/", views.clip_detail, name="console-clip"),
     path("devices/", views.devices, name="console-devices"),
     path("users/", views.users, name="console-users"),
+    path("leads/", views.leads, name="console-leads"),
+    path("leads/<uuid:lead_id>/", views.lead_detail, name="console-lead"),
+    path("assists/", views.assists, name="console-assists"),
+    path("statistics/", views.statistics, name="console-statistics"),
+    path("transparency/", views.transparency, name="transparency"),
     path("console/qr", views.qr, name="console-qr"),
 ]

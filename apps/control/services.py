@@ -28,6 +28,8 @@ from django.utils import timezone
 from apps.audit.services import AuditContext, audit_record
 from apps.core.errors import Conflict
 from apps.core.realtime import console_send_after_commit, device_group, group_send_after_commit, group_send_quietly
+from apps.counters import names as counted
+from apps.counters.services import counter_add
 from apps.devices.models import Device, DeviceKind
 
 from . import conf
@@ -106,6 +108,7 @@ def command_create(
     try:
         with transaction.atomic():
             command.save(force_insert=True)
+            counter_add(name=counted.command(action), at=now)  # the transparency report's count
             audit_record(
                 action="command.create",
                 actor=requested_by,

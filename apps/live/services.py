@@ -23,6 +23,8 @@ from apps.audit.context import AuditContext
 from apps.audit.services import audit_record
 from apps.core.errors import Conflict, InvalidInput, TooLarge
 from apps.core.realtime import console_send_after_commit, device_frame_after_commit
+from apps.counters import names as counted
+from apps.counters.services import counter_add
 from apps.devices import presence
 from apps.devices.models import Device, DeviceKind
 from apps.integrations.storage import ObjectMissingError, get_storage
@@ -351,6 +353,7 @@ def live_viewer_seen(*, session: LiveSession, user, context: AuditContext | None
                 pass  # the same person's first look, through another process at the same moment
             else:
                 first = True
+                counter_add(name=counted.LIVE_VIEW, at=now)  # the transparency report's count
                 audit_record(
                     action="live.view",
                     actor=user,

@@ -14,6 +14,8 @@ from django.utils import timezone
 from apps.audit.services import audit_record
 from apps.core.errors import Conflict, InvalidInput, NotFound
 from apps.core.realtime import iso_time
+from apps.counters import names as counted
+from apps.counters.services import counter_add
 from apps.integrations.storage import StorageError, get_storage
 
 from .. import conf
@@ -172,19 +174,21 @@ def clip_access_link(
         grantee=str(actor.pk) if getattr(actor, "is_authenticated", False) else None,
     )
     expires_at = datetime.fromtimestamp(int(time.time()) + ttl, tz=UTC)
-    audit_record(
-        action="clip.access",
-        actor=actor,
-        obj=clip,
-        request=request,
-        details={
-            "reason": reason,
-            "via": via,
-            "expires_at": expires_at.isoformat(),
-            "storage": storage.name,
-            "sha256": clip.sha256,
-        },
-    )
+    with transaction.atomic():  # the access and its count together
+        counter_add(name=counted.EVIDENCE_ACCESS)  # the transparency report's count
+        audit_record(
+            action="clip.access",
+            actor=actor,
+            obj=clip,
+            request=request,
+            details={
+                "reason": reason,
+                "via": via,
+                "expires_at": expires_at.isoformat(),
+                "storage": storage.name,
+                "sha256": clip.sha256,
+            },
+        )
     return {
         "url": url,
         "expires_at": expires_at,
