@@ -14,7 +14,10 @@ def test_healthz_answers(anon):
 def test_readyz_ok_when_everything_answers(anon):
     response = anon.get("/readyz")
     assert response.status_code == 200, response.content
-    assert response.json()["checks"] == {"database": "ok", "channel_layer": "ok", "object_storage": "ok"}
+    body = response.json()
+    for name in ("database", "channel_layer", "object_storage"):
+        assert body["checks"][name] == "ok"
+    assert set(body["checks"]) == {"database", "channel_layer", "object_storage", "worker", "beat"}
 
 
 @pytest.mark.django_db
@@ -62,6 +65,7 @@ def test_probes_answer_whatever_host_the_orchestrator_uses(anon, settings, path)
     """Kubernetes and compose probe the container by its IP or 127.0.0.1, not the public name."""
     settings.ALLOWED_HOSTS = ["rtcc.example.org"]
     response = anon.get(path, HTTP_HOST="10.42.0.17:8000")
-    assert response.status_code == 200 and response.json()["status"] == "ok"
+    # "degraded" only says no Celery worker/beat runs beside this test process (with REDIS_URL).
+    assert response.status_code == 200 and response.json()["status"] in {"ok", "degraded"}
     # Everything else still insists on an allowed host.
     assert anon.get("/api/v1/me", HTTP_HOST="10.42.0.17:8000").status_code == 400
