@@ -119,3 +119,14 @@ class FastPBKDF2PasswordHasher(PBKDF2PasswordHasher):
     production settings still verifies these hashes (the count is stored in each hash)."""
 
     iterations = 1000
+
+
+def console_login(client, user) -> None:
+    """A Django test client signed in as if through the console login (the login policy)."""
+    from apps.accounts.sessions import POLICY_KEY, SEEN_KEY
+
+    client.force_login(user)
+    session = client.session
+    session[POLICY_KEY] = True
+    session[SEEN_KEY] = int(time.time())
+    session.save()

@@ -48,6 +48,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "apps.accounts.sessions.SessionPolicyMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -193,6 +194,8 @@ RTCC_TOKEN_TTL = timedelta(hours=12)
 RTCC_LOGIN_MAX_FAILURES = 5
 RTCC_LOGIN_FAILURE_WINDOW = timedelta(minutes=10)
 RTCC_LOGIN_LOCKOUT = timedelta(minutes=10)
+# Console sessions end after this long without a request (CJIS: at most 30 minutes).
+RTCC_SESSION_IDLE_TIMEOUT = timedelta(minutes=30)
 
 # Object storage (apps/integrations/storage.py) and push (apps/integrations/push.py)
 RTCC_S3_BUCKET = ENV.s3_bucket
@@ -213,6 +216,5 @@ LOGGING = {
     "loggers": {
         "django.request": {"level": "ERROR"},
         "daphne": {"level": "WARNING"},
-        "celery": {"level": "WARNING"},
     },
 }

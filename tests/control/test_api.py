@@ -12,7 +12,7 @@ from apps.control import services
 from apps.control.models import Command
 from tests.conftest import ROLES
 from tests.control.conftest import audit_actions, post_command
-from tests.helpers import error_code
+from tests.helpers import console_login, error_code
 
 PROTOCOL_FIELDS = {
     "id",
@@ -331,7 +331,7 @@ def test_admin_lists_commands_read_only(client, superuser, operator, bodycam):
     command, _ = services.command_create(
         device=bodycam.device, requested_by=operator, action="start_recording", reason="Admin view"
     )
-    client.force_login(superuser)
+    console_login(client, superuser)
     assert client.get("/admin/control/command/").status_code == 200
     assert client.get(f"/admin/control/command/{command.pk}/change/").status_code == 200
     assert client.get("/admin/control/command/add/").status_code == 403

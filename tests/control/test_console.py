@@ -15,6 +15,7 @@ from apps.control import services
 from apps.control.models import Command
 from tests.conftest import ROLES
 from tests.control.conftest import asgi_app, post_command, receive_type, run
+from tests.helpers import console_login
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -26,7 +27,7 @@ def bearer(user) -> list[tuple[bytes, bytes]]:
 
 def session_cookie(user) -> tuple[bytes, bytes]:
     client = Client()
-    client.force_login(user)
+    console_login(client, user)
     return (b"cookie", f"sessionid={client.cookies['sessionid'].value}".encode())
 
 
