@@ -11,9 +11,9 @@ django_asgi = get_asgi_application()
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.conf import settings  # noqa: E402
-from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: E402
 
 from apps.control.routing import websocket_urlpatterns  # noqa: E402
+from apps.core.staticfiles import SafeASGIStaticFilesHandler  # noqa: E402
 from rtcc.scheduler import start_embedded_scheduler  # noqa: E402
 
 _websocket_with_session = AuthMiddlewareStack(URLRouter(websocket_urlpatterns))
@@ -30,7 +30,7 @@ async def websocket(scope, receive, send):
 application = ProtocolTypeRouter(
     {
         # Static files from the apps' and the project's static folders, no collectstatic step.
-        "http": ASGIStaticFilesHandler(django_asgi),
+        "http": SafeASGIStaticFilesHandler(django_asgi),
         # Device frames carry no Origin (firmware is not a browser); the console consumer
         # checks its own credentials (bearer token, or a session cookie from a same-site page).
         "websocket": websocket,

@@ -83,3 +83,23 @@ class RequestSizeLimitMiddleware:
         if length > limit:
             return error_response(413, "too_large", f"The request body is over the limit of {limit} bytes.")
         return self.get_response(request)
+
+
+class QueryStringGuardMiddleware:
+    """A NUL character in an API query parameter is a 400: no filter can use it (PostgreSQL
+    refuses it in text, which used to surface as a 500)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if is_api(request):
+            for key, values in request.GET.lists():
+                if "\x00" in key or any("\x00" in value for value in values):
+                    return error_response(
+                        400,
+                        "invalid_query",
+                        f"Query parameter {key.replace(chr(0), '')!r} holds a NUL character.",
+                        fields={key.replace("\x00", ""): ["Must not contain a NUL character."]},
+                    )
+        return self.get_response(request)
