@@ -1,4 +1,5 @@
-"""Who may command cameras (operators, and superusers) and who may read commands (operators and IT)."""
+"""Who may command cameras and read commands: operators only (a superuser acts as IT, and IT
+manages devices, not operations)."""
 
 from __future__ import annotations
 
@@ -12,11 +13,11 @@ class CanCommand(BasePermission):
 
     def has_permission(self, request, view):
         user = request.user
-        return is_person(user) and user.is_active and (user.is_superuser or user.has_role("operator"))
+        return is_person(user) and user.has_role("operator")
 
 
 class CanReadCommands(BasePermission):
-    message = "Only operators and IT may see commands."
+    message = "Only operators may see commands."
 
     def has_permission(self, request, view):
-        return is_person(request.user) and request.user.has_role("operator", "it")
+        return is_person(request.user) and request.user.has_role("operator")
