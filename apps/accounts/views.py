@@ -22,6 +22,7 @@ def login_view(request):
         next_url = "/"
     error = None
     status = 200
+    headers: dict = {}
     if request.method == "POST":
         try:
             user = services.login_check(
@@ -31,11 +32,14 @@ def login_view(request):
                 request=request,
             )
         except ApplicationError as exc:
-            error, status = exc.message, exc.status
+            error, status, headers = exc.message, exc.status, dict(exc.headers or {})
         else:
             session_login(request, user)
             return redirect(next_url)
-    return render(request, "accounts/login.html", {"error": error, "next": next_url}, status=status)
+    response = render(request, "accounts/login.html", {"error": error, "next": next_url}, status=status)
+    for key, value in headers.items():
+        response[key] = value
+    return response
 
 
 @require_http_methods(["POST"])

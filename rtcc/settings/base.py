@@ -192,7 +192,9 @@ SPECTACULAR_SETTINGS = {
 
 # Accounts
 RTCC_TOKEN_TTL = timedelta(hours=12)
-RTCC_LOGIN_MAX_FAILURES = 5
+RTCC_LOGIN_MAX_FAILURES = 5  # per username and address
+RTCC_LOGIN_MAX_FAILURES_PER_ADDRESS = 20  # over every username
+RTCC_LOGIN_MAX_FAILURES_PER_USER = 50  # over every address
 RTCC_LOGIN_FAILURE_WINDOW = timedelta(minutes=10)
 RTCC_LOGIN_LOCKOUT = timedelta(minutes=10)
 # Console sessions end after this long without a request (CJIS: at most 30 minutes).
