@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from apps.audit.services import audit_record
 from apps.core.errors import Conflict, InvalidInput, TooManyRequests, Unauthorized
+from apps.core.realtime import close_person_sockets_after_commit
 
 from . import mfa
 from .models import ApiToken, LoginAttempt, Role, User
@@ -79,6 +80,8 @@ def user_update(*, user: User, actor, request=None, **changes) -> User:
         user.save()
         if changes.get("is_active") is False or password is not None:
             ApiToken.objects.filter(user=user, revoked_at__isnull=True).update(revoked_at=timezone.now())
+        if changes.get("is_active") is False or before["role"] != user.role:
+            close_person_sockets_after_commit(user.pk)
         after = {key: getattr(user, key) for key in before}
         audit_record(
             action="user.update",

@@ -80,12 +80,12 @@ def test_console_session_needs_a_same_site_origin(operator, officer):
     officer_cookie = session_cookie(officer)
     cases = [
         ([cookie], None),  # no Origin: not a browser's cross-site request
-        ([cookie, (b"origin", b"http://localhost:8000")], None),
-        ([cookie, (b"origin", b"https://127.0.0.1")], None),
-        ([cookie, (b"origin", b"https://evil.example")], 4401),
-        ([cookie, (b"origin", b"https://localhost.evil.example")], 4401),
-        ([cookie, (b"origin", b"null")], 4401),
-        ([officer_cookie, (b"origin", b"http://localhost:8000")], 4403),
+        ([cookie, (b"host", b"localhost:8000"), (b"origin", b"http://localhost:8000")], None),
+        ([cookie, (b"host", b"127.0.0.1"), (b"x-forwarded-proto", b"https"), (b"origin", b"https://127.0.0.1")], None),
+        ([cookie, (b"host", b"localhost"), (b"origin", b"https://evil.example")], 4401),
+        ([cookie, (b"host", b"localhost"), (b"origin", b"https://localhost.evil.example")], 4401),
+        ([cookie, (b"host", b"localhost"), (b"origin", b"null")], 4401),
+        ([officer_cookie, (b"host", b"localhost:8000"), (b"origin", b"http://localhost:8000")], 4403),
     ]
 
     async def scenario():
