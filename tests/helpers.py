@@ -57,7 +57,7 @@ def database_url_for_subprocess() -> str:
 class LiveServer:
     """One `daphne rtcc.asgi:application` process on a free port, against the test database."""
 
-    def __init__(self, *, env: dict | None = None) -> None:
+    def __init__(self, *, env: dict | None = None, daphne_args: tuple[str, ...] = ()) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.ws_url = f"ws://127.0.0.1:{self.port}"
@@ -67,7 +67,17 @@ class LiveServer:
         self.log_path = Path(settings.DATA_DIR) / f"daphne-{self.port}.log"
         self.log = open(self.log_path, "wb")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port), "rtcc.asgi:application"],
+            [
+                sys.executable,
+                "-m",
+                "daphne",
+                "-b",
+                "127.0.0.1",
+                "-p",
+                str(self.port),
+                *daphne_args,
+                "rtcc.asgi:application",
+            ],
             cwd=ROOT,
             env=process_env,
             stdout=self.log,

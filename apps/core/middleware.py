@@ -118,3 +118,25 @@ class QueryStringGuardMiddleware:
                         fields={key.replace("\x00", ""): ["Must not contain a NUL character."]},
                     )
         return self.get_response(request)
+
+
+class SecurityHeadersMiddleware:
+    """The console's browser-side guards: a Content-Security-Policy on every HTML page (only the
+    console's own scripts run; the login page included), and, on a request that came over TLS
+    (daphne --proxy-headers and the proxy's X-Forwarded-Proto: https), Secure session and CSRF
+    cookies. Plain-HTTP development keeps working: a cookie is marked Secure only over TLS."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if request.is_secure():
+            for name in (settings.SESSION_COOKIE_NAME, settings.CSRF_COOKIE_NAME):
+                if name in response.cookies:
+                    response.cookies[name]["secure"] = True
+        content_type = response.get("Content-Type", "")
+        if content_type.startswith("text/html") and "Content-Security-Policy" not in response:
+            docs = request.path.startswith(settings.RTCC_CSP_RELAXED_PREFIXES)
+            response["Content-Security-Policy"] = settings.RTCC_CSP_DOCS if docs else settings.RTCC_CSP
+        return response

@@ -14,7 +14,7 @@ from django.utils import timezone
 from apps.audit.services import audit_record
 from apps.core.errors import Conflict, InvalidInput, NotFound
 from apps.core.realtime import console_send_after_commit, iso_time
-from apps.integrations.storage import StorageError, get_storage
+from apps.integrations.storage import StorageError, get_storage, signed_get_path
 
 from . import records_conf
 from .models import Category, Clip, ClipState
@@ -168,7 +168,8 @@ def clip_access_link(
     ttl = records_conf.access_link_ttl() if ttl is None else ttl
     storage = get_storage()
     filename = clip_filename(clip)
-    url = storage.url_for_get(
+    # Evidence always through rtcc (on S3 too), so a link dies with its holder's account.
+    url = signed_get_path(
         clip.storage_key,
         expires_in=ttl,
         filename=filename,

@@ -555,6 +555,8 @@ def clip_bytes(request: HttpRequest, token: str):
     if problem:
         return error_response(*problem)
     grant = signing.loads(token, salt=DOWNLOAD_SALT)
+    if grant.get("a") and not User.objects.filter(pk=grant["a"], is_active=True).exists():
+        return error_response(403, "link_revoked", "The person this link was issued to can no longer use it.")
     key, filename, content_type = grant["k"], grant.get("f") or None, grant.get("t") or None
     clip = Clip.objects.filter(storage_key=key).only("pk", "state", "sha256", "legal_hold").first()
     if clip is not None and clip.state != ClipState.AVAILABLE:

@@ -272,13 +272,27 @@ class DiskStorage:
         content_type: str | None = None,
         grantee: str | None = None,
     ) -> str:
-        """A signed rtcc path (`/download/<token>`) to the object's bytes; read it back with read_get_token.
-        `grantee` (who the link was issued to) is signed in, so the download is recorded as theirs."""
-        payload = {"k": key, "f": filename or "", "t": content_type or ""}
-        if grantee:
-            payload["a"] = grantee
-        token = sign_token(payload, salt=DOWNLOAD_SALT, expires_in=expires_in)
-        return f"/download/{token}"
+        return signed_get_path(
+            key, expires_in=expires_in, filename=filename, content_type=content_type, grantee=grantee
+        )
+
+
+def signed_get_path(
+    key: str,
+    *,
+    expires_in: int,
+    filename: str | None = None,
+    content_type: str | None = None,
+    grantee: str | None = None,
+) -> str:
+    """A signed rtcc path (`/download/<token>`) to an object's bytes, whatever the backend (rtcc
+    streams them); read it back with read_get_token. `grantee` (who the link was issued to) is
+    signed in, so the download is recorded as theirs and refused once they are deactivated."""
+    payload = {"k": key, "f": filename or "", "t": content_type or ""}
+    if grantee:
+        payload["a"] = grantee
+    token = sign_token(payload, salt=DOWNLOAD_SALT, expires_in=expires_in)
+    return f"/download/{token}"
 
 
 def read_upload_token(token: str) -> dict | None:

@@ -45,6 +45,7 @@ MIDDLEWARE = [
     "apps.core.middleware.ApiErrorEnvelopeMiddleware",
     "apps.core.middleware.RequestSizeLimitMiddleware",
     "apps.core.middleware.QueryStringGuardMiddleware",
+    "apps.core.middleware.SecurityHeadersMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -107,6 +108,33 @@ SESSION_COOKIE_SAMESITE = "Lax"
 SESSION_COOKIE_AGE = 12 * 3600
 CSRF_COOKIE_SAMESITE = "Lax"
 SECURE_CONTENT_TYPE_NOSNIFF = True
+# Behind the TLS proxy (daphne --proxy-headers): HSTS on every answer that came over TLS, and
+# Secure cookies on those answers (apps.core.middleware.SecurityHeadersMiddleware).
+SECURE_HSTS_SECONDS = 0 if DEBUG else 365 * 24 * 3600
+SECURE_REFERRER_POLICY = "same-origin"
+# The console's pages run only their own scripts and styles (static/console); style attributes
+# in the templates are allowed, <style> elements and inline scripts are not.
+RTCC_CSP = "; ".join(
+    [
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "style-src-attr 'unsafe-inline'",
+        "img-src 'self' data: blob:",
+        "media-src 'self' blob:",
+        "connect-src 'self'",
+        "font-src 'self'",
+        "object-src 'none'",
+        "base-uri 'none'",
+        "frame-ancestors 'none'",
+        "form-action 'self'",
+    ]
+)
+# Swagger UI (drf-spectacular's page) starts itself with an inline script.
+RTCC_CSP_RELAXED_PREFIXES = ("/api/docs/",)
+RTCC_CSP_DOCS = RTCC_CSP.replace("script-src 'self'", "script-src 'self' 'unsafe-inline'").replace(
+    "style-src 'self'", "style-src 'self' 'unsafe-inline'"
+)
 X_FRAME_OPTIONS = "DENY"
 
 # Request bodies: JSON API requests are small; photo uploads and disk-backend part uploads
