@@ -136,6 +136,15 @@ class DiskStorage:
     def exists(self, key: str) -> bool:
         return self.path(key).exists()
 
+    def list_keys(self, prefix: str) -> list[str]:
+        """Every object key under this prefix, sorted."""
+        base = self.root.resolve()
+        folder = self.path(prefix.rstrip("/") or ".") if prefix.rstrip("/") else base
+        if not folder.is_dir():
+            return []
+        keys = (str(p.relative_to(base)) for p in folder.rglob("*") if p.is_file() and ".tmp-" not in p.name)
+        return sorted(k for k in keys if k.startswith(prefix))
+
     def delete(self, key: str) -> None:
         self.path(key).unlink(missing_ok=True)
 
@@ -401,6 +410,13 @@ class S3Storage:
 
     def delete(self, key: str) -> None:
         self.client.delete_object(Bucket=self.bucket, Key=key)
+
+    def list_keys(self, prefix: str) -> list[str]:
+        """Every object key under this prefix, sorted."""
+        keys: list[str] = []
+        for page in self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix):
+            keys.extend(item["Key"] for item in page.get("Contents", []))
+        return sorted(keys)
 
     # Records side (apps/footage/records.py): purge and Object Lock.
 

@@ -237,6 +237,11 @@ RTCC_LOGIN_LOCKOUT = timedelta(minutes=10)
 # Console sessions end after this long without a request (CJIS: at most 30 minutes).
 RTCC_SESSION_IDLE_TIMEOUT = timedelta(minutes=30)
 
+# Audit checkpoints (apps/audit/anchoring.py): the chain head signed with a key not in the
+# database, kept in the object store (under Object Lock where the bucket has it).
+RTCC_AUDIT_SIGNING_KEY = ENV.audit_signing_key
+RTCC_AUDIT_CHECKPOINT_RETENTION = timedelta(days=7 * 365)
+
 # Object storage (apps/integrations/storage.py) and push (apps/integrations/push.py)
 RTCC_S3_BUCKET = ENV.s3_bucket
 RTCC_S3_ENDPOINT = ENV.s3_endpoint
