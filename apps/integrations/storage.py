@@ -286,6 +286,16 @@ class DiskStorage:
         )
 
 
+def upload_body_guard(path: str):
+    """For the streaming body guard (apps.core.bodylimits): a part PUT to `/upload/<token>` is
+    authorized from its token before any byte is read, and may carry exactly the part's length."""
+    token = path.rsplit("/", 1)[-1]
+    grant = read_upload_token(token)
+    if grant is None:
+        return 403, "invalid_or_expired_url", "This upload URL is not valid or has expired."
+    return int(grant["length"])
+
+
 def signed_get_path(
     key: str,
     *,

@@ -144,6 +144,9 @@ RTCC_MAX_MEDIA_BODY = 25 * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = RTCC_MAX_MEDIA_BODY
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 # Upper bounds per path prefix, larger than RTCC_MAX_JSON_BODY; apps add theirs here.
+# Paths whose body is authorized before it is read: prefix -> "dotted.function(path)" returning
+# a limit in bytes, or (status, code, message) to refuse (apps.core.bodylimits).
+RTCC_BODY_GUARDS = {"/upload/": "apps.integrations.storage.upload_body_guard"}
 RTCC_BODY_LIMITS = {
     "/api/v1/media": RTCC_MAX_MEDIA_BODY,
     "/upload/": 6 * 1024 * 1024 * 1024,  # disk-backend part PUTs: checked per part by footage
