@@ -1,4 +1,6 @@
-"""Every write about people: users, token login and logout, lockout."""
+"""Every write about people: users, token login and logout, lockout, the second factor.
+
+Each takes an AuditContext (who acts, from which address) and audits in its own transaction."""
 
 from __future__ import annotations
 
@@ -11,12 +13,13 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from apps.audit.services import audit_record
+from apps.audit.services import AuditContext, audit_record
 from apps.core.errors import Conflict, InvalidInput, TooManyRequests, Unauthorized
 from apps.core.realtime import close_person_sockets_after_commit
 
 from . import mfa
 from .models import ApiToken, LoginAttempt, Role, User
+from .selectors import login_lockout_remaining
 from .tokens import USER_PREFIX, hash_token, new_token
 
 
@@ -29,7 +32,7 @@ def user_create(
     badge_number: str = "",
     email: str = "",
     actor=None,
-    request=None,
+    context: AuditContext | None = None,
 ) -> User:
     if role not in Role.values:
         raise InvalidInput(f"Unknown role {role!r}.", fields={"role": [f"Must be one of {', '.join(Role.values)}."]})
@@ -46,7 +49,7 @@ def user_create(
                 action="user.create",
                 actor=actor,
                 obj=user,
-                request=request,
+                context=context,
                 details={"username": username, "role": role},
             )
     except IntegrityError:
@@ -54,7 +57,7 @@ def user_create(
     return user
 
 
-def user_update(*, user: User, actor, request=None, **changes) -> User:
+def user_update(*, user: User, actor, context: AuditContext | None = None, **changes) -> User:
     """IT changes a person: role, name, badge, password, or active. Deactivating revokes every
     token at once (sessions end too: inactive users no longer authenticate)."""
     if actor.pk == user.pk and (
@@ -87,7 +90,7 @@ def user_update(*, user: User, actor, request=None, **changes) -> User:
             action="user.update",
             actor=actor,
             obj=user,
-            request=request,
+            context=context,
             details={
                 "changed": sorted(
                     [k for k in before if before[k] != after[k]] + (["password"] if password is not None else [])
@@ -99,66 +102,23 @@ def user_update(*, user: User, actor, request=None, **changes) -> User:
     return user
 
 
-def mfa_reset(*, user: User, actor, request=None) -> None:
+def mfa_reset(*, user: User, actor, context: AuditContext | None = None) -> None:
     """IT turns off a person's second factor (a lost phone); they set it up again."""
-    User.objects.filter(pk=user.pk).update(mfa_enabled=False, totp_secret_sealed="", totp_last_step=0)
-    audit_record(action="auth.mfa_reset", actor=actor, obj=user, request=request)
+    with transaction.atomic():
+        User.objects.filter(pk=user.pk).update(mfa_enabled=False, totp_secret_sealed="", totp_last_step=0)
+        audit_record(action="auth.mfa_reset", actor=actor, obj=user, context=context)
 
 
-def _lockout_remaining(attempts, *, max_failures: int, reset_on_success: bool, now) -> int:
-    """Seconds left on a lockout over these attempts, 0 when none: it starts at the Nth failure
-    within the failure window and lasts RTCC_LOGIN_LOCKOUT."""
-    window, lockout = settings.RTCC_LOGIN_FAILURE_WINDOW, settings.RTCC_LOGIN_LOCKOUT
-    recent = attempts.filter(at__gte=now - window - lockout).order_by("at").values_list("at", "succeeded")
-    failures: list = []
-    remaining = 0
-    for at, succeeded in recent:
-        if succeeded:
-            if reset_on_success:
-                failures.clear()
-            continue
-        failures = [f for f in failures if f >= at - window] + [at]
-        if len(failures) >= max_failures:
-            locked_until = at + lockout
-            if locked_until > now:
-                remaining = max(remaining, int((locked_until - now).total_seconds()) + 1)
-    return remaining
-
-
-def login_lockout_remaining(*, username: str, source_ip: str | None = None) -> int:
-    """Seconds left before this username may try from this address, 0 when it may.
-
-    Counted per username and address (a stranger cannot lock someone out from elsewhere), per
-    address over every username (one address guessing many accounts is slowed), and per
-    username over every address at a higher count (a guessing attack spread over addresses)."""
-    now = timezone.now()
-    name = username.lower()
-    checks = [
-        (LoginAttempt.objects.filter(username=name), settings.RTCC_LOGIN_MAX_FAILURES_PER_USER, True),
-    ]
-    if source_ip:
-        checks += [
-            (LoginAttempt.objects.filter(username=name, source_ip=source_ip), settings.RTCC_LOGIN_MAX_FAILURES, True),
-            (LoginAttempt.objects.filter(source_ip=source_ip), settings.RTCC_LOGIN_MAX_FAILURES_PER_ADDRESS, False),
-        ]
-    else:
-        checks.append((LoginAttempt.objects.filter(username=name), settings.RTCC_LOGIN_MAX_FAILURES, True))
-    return max(
-        _lockout_remaining(attempts, max_failures=limit, reset_on_success=reset, now=now)
-        for attempts, limit, reset in checks
-    )
-
-
-def login_check(*, username: str, password: str, otp: str | None = None, request=None) -> User:
+def login_check(*, username: str, password: str, otp: str | None = None, context: AuditContext | None = None) -> User:
     """Checks a person's credentials with lockout; every success and failure is audited."""
+    context = context or AuditContext()
     username = (username or "").strip()
-    source_ip = request.META.get("REMOTE_ADDR") if request is not None else None
-    remaining = login_lockout_remaining(username=username, source_ip=source_ip)
+    remaining = login_lockout_remaining(username=username, source_ip=context.source_ip)
     if remaining:
         audit_record(
             action="auth.login",
             outcome="locked",
-            request=request,
+            context=context,
             object_type="user",
             object_id=username[:64],
             details={"username": username},
@@ -166,29 +126,31 @@ def login_check(*, username: str, password: str, otp: str | None = None, request
         raise TooManyRequests("Too many failed logins; try again later.", retry_after=remaining, code="locked_out")
     user = authenticate(request=None, username=username, password=password)
     if user is None or not user.is_active:
-        _login_failed(username, source_ip, request, "password")
+        _login_failed(username, context, "password")
         raise Unauthorized("Wrong username or password.", code="invalid_credentials")
     if user.mfa_enabled:
         if not otp:
             raise Unauthorized("This account needs a one-time code (otp).", code="otp_required")
         if not mfa_consume(user=user, otp=otp):
-            _login_failed(username, source_ip, request, "otp")
+            _login_failed(username, context, "otp")
             raise Unauthorized("The one-time code is wrong or was already used.", code="invalid_otp")
-    LoginAttempt.objects.create(username=username.lower(), succeeded=True, source_ip=source_ip)
-    audit_record(action="auth.login", actor=user, obj=user, request=request)
+    with transaction.atomic():
+        LoginAttempt.objects.create(username=username.lower(), succeeded=True, source_ip=context.source_ip)
+        audit_record(action="auth.login", actor=user, obj=user, context=context)
     return user
 
 
-def _login_failed(username: str, source_ip: str | None, request, factor: str) -> None:
-    LoginAttempt.objects.create(username=username.lower(), succeeded=False, source_ip=source_ip)
-    audit_record(
-        action="auth.login",
-        outcome="failure",
-        request=request,
-        object_type="user",
-        object_id=username[:64],
-        details={"username": username, "factor": factor},
-    )
+def _login_failed(username: str, context: AuditContext, factor: str) -> None:
+    with transaction.atomic():
+        LoginAttempt.objects.create(username=username.lower(), succeeded=False, source_ip=context.source_ip)
+        audit_record(
+            action="auth.login",
+            outcome="failure",
+            context=context,
+            object_type="user",
+            object_id=username[:64],
+            details={"username": username, "factor": factor},
+        )
 
 
 def mfa_consume(*, user: User, otp: str) -> bool:
@@ -201,7 +163,7 @@ def mfa_consume(*, user: User, otp: str) -> bool:
     return User.objects.filter(pk=user.pk, totp_last_step__lt=step).update(totp_last_step=step) == 1
 
 
-def mfa_begin(*, user: User, request=None) -> tuple[str, str]:
+def mfa_begin(*, user: User, context: AuditContext | None = None) -> tuple[str, str]:
     """A new secret for the user's authenticator app; active once confirmed with a code."""
     if user.mfa_enabled:
         raise Conflict("A second factor is already set up; turn it off first.", code="mfa_enabled")
@@ -212,43 +174,58 @@ def mfa_begin(*, user: User, request=None) -> tuple[str, str]:
     return secret, mfa.provisioning_uri(secret, user.username)
 
 
-def mfa_confirm(*, user: User, otp: str, request=None) -> None:
+def mfa_confirm(*, user: User, otp: str, context: AuditContext | None = None) -> None:
     if user.mfa_enabled:
         raise Conflict("The second factor is already on.", code="mfa_enabled")
     if not user.totp_secret_sealed or not mfa_consume(user=user, otp=otp):
         raise InvalidInput("The one-time code is wrong.", fields={"otp": ["Wrong or expired code."]})
-    User.objects.filter(pk=user.pk).update(mfa_enabled=True)
-    audit_record(action="auth.mfa_enabled", actor=user, obj=user, request=request)
+    with transaction.atomic():
+        User.objects.filter(pk=user.pk).update(mfa_enabled=True)
+        audit_record(action="auth.mfa_enabled", actor=user, obj=user, context=context)
 
 
-def mfa_disable(*, user: User, otp: str, request=None) -> None:
+def mfa_disable(*, user: User, otp: str, context: AuditContext | None = None) -> None:
     if not user.mfa_enabled:
         raise Conflict("The second factor is not on.", code="mfa_disabled")
     if not mfa_consume(user=user, otp=otp):
         raise InvalidInput("The one-time code is wrong.", fields={"otp": ["Wrong or expired code."]})
-    User.objects.filter(pk=user.pk).update(mfa_enabled=False, totp_secret_sealed="")
-    audit_record(action="auth.mfa_disabled", actor=user, obj=user, request=request)
+    with transaction.atomic():
+        User.objects.filter(pk=user.pk).update(mfa_enabled=False, totp_secret_sealed="")
+        audit_record(action="auth.mfa_disabled", actor=user, obj=user, context=context)
 
 
-def token_issue(*, user: User, request=None, ttl: timedelta | None = None) -> tuple[str, ApiToken]:
+def token_issue(
+    *, user: User, context: AuditContext | None = None, ttl: timedelta | None = None
+) -> tuple[str, ApiToken]:
+    """A new API token for the user (only its hash is kept), audited with its id and expiry."""
+    source_ip = context.source_ip if context is not None else None
     token = new_token(USER_PREFIX)
-    record = ApiToken.objects.create(
-        user=user,
-        key_hash=hash_token(token),
-        expires_at=timezone.now() + (ttl or settings.RTCC_TOKEN_TTL),
-        source_ip=request.META.get("REMOTE_ADDR") if request is not None else None,
-    )
+    with transaction.atomic():
+        record = ApiToken.objects.create(
+            user=user,
+            key_hash=hash_token(token),
+            expires_at=timezone.now() + (ttl or settings.RTCC_TOKEN_TTL),
+            source_ip=source_ip,
+        )
+        audit_record(
+            action="auth.token_issue",
+            actor=user,
+            obj=user,
+            context=context,
+            details={"token": str(record.id), "expires_at": record.expires_at.isoformat()},
+        )
     return token, record
 
 
-def token_revoke(*, token: ApiToken, actor=None, request=None) -> None:
+def token_revoke(*, token: ApiToken, actor=None, context: AuditContext | None = None) -> None:
     if token.revoked_at is None:
-        token.revoked_at = timezone.now()
-        token.save(update_fields=["revoked_at"])
-        audit_record(
-            action="auth.logout",
-            actor=actor or token.user,
-            obj=token.user,
-            request=request,
-            details={"token": str(token.id)},
-        )
+        with transaction.atomic():
+            token.revoked_at = timezone.now()
+            token.save(update_fields=["revoked_at"])
+            audit_record(
+                action="auth.logout",
+                actor=actor or token.user,
+                obj=token.user,
+                context=context,
+                details={"token": str(token.id)},
+            )

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from django.conf import settings
@@ -58,15 +59,16 @@ def install() -> None:
     global _installed
     if _installed:
         return
-    from daphne.http_protocol import WebRequest
+    from daphne.http_protocol import WebRequest  # type: ignore[import-untyped]
 
     original_got_length = WebRequest.gotLength
     original_chunk = WebRequest.handleContentChunk
     original_process = WebRequest.process
 
     def refuse(self, status: int, code: str, message: str) -> None:
-        from twisted.internet import reactor  # daphne's, installed by the time a request arrives
+        from twisted.internet import reactor as installed  # daphne's, installed by the time a request arrives
 
+        reactor: Any = installed
         self._rtcc_refused = True
         transport = self.channel.transport
         transport.write(_envelope(status, code, message))

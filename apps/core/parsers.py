@@ -3,6 +3,7 @@ RecursionError, a 500), and no NUL characters (PostgreSQL text cannot hold them)
 
 from __future__ import annotations
 
+import io
 import re
 from itertools import accumulate
 
@@ -29,15 +30,4 @@ class SafeJSONParser(JSONParser):
             raise ParseError(f"JSON nested more than {MAX_DEPTH} levels deep.")
         if b"\\u0000" in raw or b"\x00" in raw:
             raise ParseError("JSON text holds a NUL character (\\u0000), which no field accepts.")
-        return super().parse(_Bytes(raw), media_type, parser_context)
-
-
-class _Bytes:
-    """A read()-able over bytes already read (DRF's parser reads its stream once)."""
-
-    def __init__(self, raw: bytes) -> None:
-        self.raw = raw
-
-    def read(self, *args) -> bytes:
-        raw, self.raw = self.raw, b""
-        return raw
+        return super().parse(io.BytesIO(raw), media_type, parser_context)
