@@ -69,6 +69,8 @@ IsIT = HasRole(Role.IT)
 # A superuser acts as IT, and IT manages devices, not operations: commands are operators' alone.
 CanCommand = HasRole(Role.OPERATOR, message="Only operators may command cameras.")
 CanReadCommands = HasRole(Role.OPERATOR, message="Only operators may see commands.")
+# Live view: operators only (clerks, IT, officers, and superusers, who act as IT, may not watch).
+CanWatchLive = HasRole(Role.OPERATOR, message="Only operators may use live view.")
 
 
 class PermissionsByMethod(APIView):
