@@ -70,6 +70,13 @@ POLICY: dict[str, set[str]] = {
     "GET /api/v1/media/{media_id}": {"officer", "operator", "phone"},
     "GET /api/v1/media/{media_id}/image": {"officer", "operator", "phone"},
     "GET /api/v1/media/{media_id}/thumbnail": {"officer", "operator", "phone"},
+    # Live view: operators only (a superuser acts as IT; nobody else may watch).
+    "GET /api/v1/devices/{device_id}/live": {"operator"},
+    "POST /api/v1/devices/{device_id}/live": {"operator"},
+    "GET /api/v1/live": {"operator"},
+    "GET /api/v1/live/{live_id}": {"operator"},
+    "GET /api/v1/live/{live_id}/playlist.m3u8": {"operator"},
+    "POST /api/v1/live/{live_id}/stop": {"operator"},
     "GET /api/v1/users": {"it", "superuser"},
     "POST /api/v1/users": {"it", "superuser"},
     "GET /api/v1/users/{user_id}": {"it", "superuser"},
