@@ -132,7 +132,7 @@ class MediaImageApi(APIView):
 
     @extend_schema(responses={(200, "image/jpeg"): bytes})
     def get(self, request, media_id):
-        item = selectors.media_get(media_id=media_id)
+        item = selectors.media_get(media_id=media_id, user=request.user)
         response = _stream(item.image_key, item.image_size)
         response["Cache-Control"] = "private, max-age=3600"
         return response
@@ -154,7 +154,7 @@ class MediaThumbnailApi(APIView):
             raise NotAuthenticated()
         elif not IsReader().has_permission(request, self):
             raise PermissionDenied("Your role does not allow this.")
-        item = selectors.media_get(media_id=media_id)
+        item = selectors.media_get(media_id=media_id, user=None if signature is not None else request.user)
         response = _stream(item.thumbnail_key, item.thumbnail_size)
         response["Cache-Control"] = "private, max-age=86400"
         return response
@@ -165,7 +165,8 @@ class MediaApi(APIView):
 
     @extend_schema(responses=MediaOut)
     def get(self, request, media_id):
-        return Response(MediaOut(selectors.media_get(media_id=media_id), context={"request": request}).data)
+        item = selectors.media_get(media_id=media_id, user=request.user)
+        return Response(MediaOut(item, context={"request": request}).data)
 
 
 # Briefings -------------------------------------------------------------------------------------

@@ -1,3 +1,4 @@
 BEAT_SCHEDULE = {
+    "rtcc-core-audit-checkpoint": {"task": "apps.core.tasks.audit_checkpoint", "schedule": 300.0},
     "rtcc-core-audit-verify": {"task": "apps.core.tasks.audit_verify", "schedule": 6 * 3600.0},
 }

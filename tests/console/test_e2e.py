@@ -14,7 +14,7 @@ import pytest
 from playwright.sync_api import expect
 
 from apps.accounts.services import token_issue
-from tests.console.conftest import screenshot
+from tests.console.conftest import screenshot, wait_until
 from tests.console.devices import BackgroundFleet, call, register_and_enroll, simulated, upload_clip
 from tests.helpers import ws_connect
 
@@ -188,7 +188,7 @@ def test_operator_sends_a_briefing_and_sees_it_acknowledged(
     page.check("#suspects [data-f=armed]")
     page.set_input_files("#suspects [data-role=photo]", str(photo))
     expect(page.locator("#suspects [data-role=preview] img")).to_be_visible(timeout=LIVE)
-    page.wait_for_function("document.querySelector('#suspects [data-role=preview] img').naturalWidth > 0")
+    wait_until(page, "document.querySelector('#suspects [data-role=preview] img').naturalWidth > 0")
     page.click("#add-vehicle")
     page.fill("#vehicles [data-f=plate]", "KXT4821")
     page.fill("#vehicles [data-f=color]", "red")
@@ -207,7 +207,7 @@ def test_operator_sends_a_briefing_and_sees_it_acknowledged(
     expect(card).to_contain_text("Armed robbery suspect on foot", timeout=LIVE)
     expect(card).to_contain_text("KXT4821")
     expect(card.locator("img")).to_be_visible()
-    phone.wait_for_function("document.querySelector('[data-briefing] img').naturalWidth > 0")  # the photo loads
+    wait_until(phone, "document.querySelector('[data-briefing] img').naturalWidth > 0")  # the photo loads
     card.locator("[data-ack]").click()
     expect(phone.locator("[data-briefing] .state.acknowledged")).to_be_visible(timeout=LIVE)
     screenshot(phone, "phone")

@@ -11,6 +11,7 @@ import pytest
 from django.test import Client
 
 from tests.conftest import ROLES
+from tests.helpers import console_login
 
 STATIC = Path(__file__).resolve().parents[2] / "static"
 ANY_ID = str(uuid.uuid4())
@@ -46,7 +47,7 @@ ALLOWED_URLS = {"http://www.w3.org", "https://aomedia.org", "//i.test"}
 
 def session_for(user) -> Client:
     client = Client()
-    client.force_login(user)
+    console_login(client, user)
     return client
 
 
@@ -154,7 +155,7 @@ def test_qr_refuses_anonymous_get_and_bad_data(personas):
 
 def test_qr_needs_the_csrf_token(personas):
     client = Client(enforce_csrf_checks=True)
-    client.force_login(personas["it"])
+    console_login(client, personas["it"])
     assert client.post("/console/qr", {"data": "x"}).status_code == 403
     client.get("/devices/")
     token = client.cookies["csrftoken"].value
