@@ -7,9 +7,11 @@ message naming the variable (ImproperlyConfigured), never a silent fallback.
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import time
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -48,6 +50,24 @@ def parse_int(environ: dict, name: str, default: int, *, minimum: int = 0) -> in
     if number < minimum:
         raise ImproperlyConfigured(f"{name}={value!r} must be at least {minimum}")
     return number
+
+
+DURATION_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
+DURATION_RE = re.compile(r"^(\d+)\s*([smhd])$")
+
+
+def parse_duration(environ: dict, name: str, default: timedelta, *, minimum: timedelta | None = None) -> timedelta:
+    """A duration written as a whole number and a unit: `90s`, `3m`, `48h`, `30d`."""
+    value = _get(environ, name)
+    if value is None:
+        return default
+    match = DURATION_RE.match(value.lower())
+    if not match:
+        raise ImproperlyConfigured(f"{name}={value!r} is not a duration: write it like 3m, 48h or 30d")
+    duration = timedelta(**{DURATION_UNITS[match.group(2)]: int(match.group(1))})
+    if minimum is not None and duration < minimum:
+        raise ImproperlyConfigured(f"{name}={value!r} is shorter than the least allowed, {minimum}")
+    return duration
 
 
 # SQLite, embedded or named by DATABASE_URL: IMMEDIATE transactions and a long timeout, so
@@ -163,6 +183,7 @@ class Env:
     fcm_credentials: str | None
     fcm_endpoint: str | None
     public_url: str | None
+    alpr_read_retention: timedelta
 
     @property
     def embedded(self) -> bool:
@@ -205,4 +226,7 @@ def read(environ: dict | None = None) -> Env:
         fcm_credentials=credentials,
         fcm_endpoint=parse_url(environ, "RTCC_FCM_ENDPOINT"),
         public_url=parse_url(environ, "RTCC_PUBLIC_URL"),
+        alpr_read_retention=parse_duration(
+            environ, "RTCC_ALPR_READ_RETENTION", timedelta(days=30), minimum=timedelta(minutes=1)
+        ),
     )

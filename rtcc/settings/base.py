@@ -37,6 +37,7 @@ INSTALLED_APPS = [
     "apps.control",
     "apps.footage",
     "apps.briefings",
+    "apps.alpr",
     "apps.console",
 ]
 
@@ -147,7 +148,7 @@ CELERY_TIMEZONE = "UTC"
 # {"name": {"task": "dotted.path", "schedule": seconds}} (a plain module, no Django imports).
 # beat runs them in production; the embedded default runs them in a thread of the web process.
 CELERY_BEAT_SCHEDULE: dict[str, dict] = {}
-for _app in ("core", "devices", "control", "footage", "briefings"):
+for _app in ("core", "devices", "control", "footage", "briefings", "alpr"):
     try:
         _module = importlib.import_module(f"apps.{_app}.schedule")
     except ModuleNotFoundError as _exc:
@@ -203,6 +204,9 @@ RTCC_FCM_ENDPOINT = ENV.fcm_endpoint or "https://fcm.googleapis.com"
 RTCC_PUSH_OUTBOX_DIR = DATA_DIR / "outbox"
 # The URL phones and cameras reach rtcc at (links in notifications); unset: the request's host.
 RTCC_PUBLIC_URL = ENV.public_url
+
+# Plate readers: reads with no hit are deleted this long after `read_at` (PROTOCOL.md "Plate readers")
+RTCC_ALPR_READ_RETENTION = ENV.alpr_read_retention
 
 LOGGING = {
     "version": 1,
