@@ -72,3 +72,28 @@ def test_the_task_runs_every_minute():
     from django.conf import settings
 
     assert settings.CELERY_BEAT_SCHEDULE["rtcc-alpr-expire-reads"]["schedule"] <= 60
+
+
+def test_postgres_drops_whole_days_and_keeps_reads_behind_a_hit(postgres_db, settings, reader_api, stolen):
+    from django.db import connection
+
+    from apps.alpr import partitions
+
+    settings.RTCC_ALPR_READ_RETENTION = timedelta(days=1)
+    now = timezone.now()
+    day = (now - timedelta(days=3)).date()
+    assert partitions.ensure_partitions(today=day, ahead=0) == [partitions.partition_name(day)]
+    at = (now - timedelta(days=3)).replace(hour=12).isoformat()
+    batch = [a_read(f"OLD000{i}", read_at=at) for i in range(4)] + [a_read("ABC1234", read_at=at)]
+    assert len(post_reads(reader_api, batch).json()["hits"]) == 1
+    with connection.cursor() as cursor:
+        cursor.execute(f'SELECT count(*) FROM "{partitions.partition_name(day)}"')
+        assert cursor.fetchone()[0] == 5
+    assert services.reads_expire() == 4
+    with connection.cursor() as cursor:
+        assert day not in partitions.existing_partitions(cursor)
+        # today's and the next days' partitions are there for new reads
+        assert timezone.now().date() in partitions.existing_partitions(cursor)
+    assert list(Read.objects.values_list("plate_normalized", flat=True)) == ["ABC1234"]
+    assert Hit.objects.get().read.plate_normalized == "ABC1234"
+    assert ReadCount.objects.get(day=now.date()).deleted == 4
