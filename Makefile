@@ -11,7 +11,7 @@ test-embedded:
 	python3 infra/dev.py test --embedded-only
 
 lint:
-	.venv/bin/ruff check .
+	python3 infra/dev.py lint
 
 bench:
 	@ls bench/*.py

@@ -40,11 +40,12 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = Path(__file__).resolve().parent
-FAKE = ROOT.parent / "shared" / "fakes" / "fcm_server.py"
+FAKE = ROOT / "infra" / "fakes" / "fcm_server.py"
 DB_URL = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/rtcc_bench_briefings")
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/4")
 WORKDIR = Path(tempfile.mkdtemp(prefix="rtcc-bench-push-"))
@@ -194,7 +195,7 @@ def ensure_fleet(phones: int):
     return incident, operator, tokens
 
 
-PAYLOAD = {
+PAYLOAD: dict[str, Any] = {
     "priority": "urgent",
     "title": "Armed robbery suspect",
     "suspects": [{"description": "30s, red hoodie", "sex": "Male", "armed": True}],

@@ -244,9 +244,10 @@ def baseline_upload(s3, http: httpx.Client, path: Path, size: int) -> float:
 
 def verification_seconds(clip_id: str) -> float:
     with psycopg.connect(DATABASE_URL) as conn:
-        completed, verified = conn.execute(
-            "SELECT completed_at, verified_at FROM footage_clip WHERE id = %s", (clip_id,)
-        ).fetchone()
+        row = conn.execute("SELECT completed_at, verified_at FROM footage_clip WHERE id = %s", (clip_id,)).fetchone()
+    if row is None:
+        raise SystemExit(f"clip {clip_id} is not in the database")
+    completed, verified = row
     return (verified - completed).total_seconds()
 
 

@@ -274,8 +274,9 @@ async def bench(args, operator_token: str, devices: list[tuple[str, str]], serve
             tasks.append(task)
             waiter = asyncio.create_task(ready.wait())
             await asyncio.wait({task, waiter}, timeout=120, return_when=asyncio.FIRST_COMPLETED)
-            if task.done() and task.exception():
-                raise task.exception()
+            error = task.exception() if task.done() else None
+            if error:
+                raise error
 
     started = time.perf_counter()
     await asyncio.gather(*(start_device(i, d, t) for i, (d, t) in enumerate(devices)))
@@ -360,7 +361,8 @@ async def bench(args, operator_token: str, devices: list[tuple[str, str]], serve
             await one_ping()
             await one_floor()
             await one_command(rng.choice(device_ids))
-        bare.clear(), to_device.clear(), to_succeeded.clear(), post_times.clear(), floor.clear()
+        for samples in (bare, to_device, to_succeeded, post_times, floor):
+            samples.clear()
 
         started = time.perf_counter()
         targets = [rng.choice(device_ids) for _ in range(args.commands)]

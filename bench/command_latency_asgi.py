@@ -20,8 +20,8 @@ from channels.generic.websocket import AsyncWebsocketConsumer  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.urls import path  # noqa: E402
 
-from apps.control.routing import websocket_urlpatterns  # noqa: E402
 from rtcc.asgi import application as rtcc_application  # noqa: E402
+from rtcc.routing import websocket_urlpatterns  # noqa: E402
 
 
 class BarePingConsumer(AsyncWebsocketConsumer):

@@ -106,7 +106,7 @@ async def measure(devices: list[tuple[str, str]], token: str, duration: float, b
                 correct += 1
         print(f"frames absorbed: {frames} status (+{probes} probes) in {elapsed:.1f}s; daphne used {cpu:.1f} CPU-s")
         print(f"latest state correct (API, live presence merged): {correct}/{len(devices)} devices")
-        if writes_before is None:
+        if writes_before is None or writes_after is None:
             writes_text = "database writes: not counted on SQLite"
         else:
             writes = writes_after - writes_before

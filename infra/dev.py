@@ -3,6 +3,7 @@
 
     python3 infra/dev.py demo    # virtualenv, install, migrate, demo users, serve on :8000
     python3 infra/dev.py test    # virtualenv, install, start the services, run the whole suite
+    python3 infra/dev.py lint    # the static gates: ruff check, ruff format --check, mypy
 
 `test` runs the suite twice: once against real services (PostgreSQL, Redis, SeaweedFS as
 the S3 server, the FCM fake) and once on the embedded default. With CI=true a service that
@@ -31,6 +32,8 @@ PY = VENV / "bin" / "python"
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 S3_KEY, S3_SECRET = "rtcc-test", "rtcc-test-secret-not-for-production"
 TEST_BUCKET = "rtcc-test"
+FCM_FAKE = ROOT / "infra" / "fakes" / "fcm_server.py"
+SYSTEM_PACKAGES = ROOT / "infra" / "ci" / "system-packages.sh"
 
 
 def say(message: str) -> None:
@@ -71,7 +74,9 @@ def ensure_venv(extras: str = "") -> None:
         run([sys.executable, "-m", "venv", VENV])
     stamp = VENV / f".rtcc-installed{extras}"
     digest = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
-    if stamp.exists() and stamp.read_text() == digest:
+    # An install with the test tools also serves the demo (the extras only add packages).
+    stamps = [stamp] if extras else [stamp, VENV / ".rtcc-installed[dev]"]
+    if any(s.exists() and s.read_text() == digest for s in stamps):
         return
     say("installing rtcc and its dependencies (first run takes a minute)")
     run([PY, "-m", "pip", "install", "--quiet", "--upgrade", "pip"])
@@ -86,44 +91,60 @@ def _interrupt(signum, frame):
     raise KeyboardInterrupt
 
 
+DEMO_OFFICERS = "officer,officer2"  # seed_demo's officers: each gets a simulated camera and phone
+
+
+def port_taken(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as daphne binds: TIME_WAIT is not "taken"
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return True
+    return False
+
+
+def wait_server(server: subprocess.Popen, host: str, port: int, timeout: float = 60) -> None:
+    """Until the demo's own server answers; its early exit (e.g. it could not bind) is a failure."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise SystemExit(f"[rtcc] the rtcc server exited (code {server.returncode}) before serving {host}:{port}")
+        if answers(port, "127.0.0.1" if host in ("0.0.0.0", "::", "") else host):  # noqa: S104
+            return
+        time.sleep(0.3)
+    raise SystemExit(f"[rtcc] the rtcc server did not come up on {host}:{port} within {timeout:.0f}s")
+
+
 def demo(args: argparse.Namespace) -> None:
+    if port_taken(args.host, args.port):
+        raise SystemExit(f"[rtcc] port {args.port} on {args.host} is already in use; pick a free one with --port N")
     ensure_venv()
     env = dict(os.environ)
     env.setdefault("RTCC_DATA_DIR", str(ROOT / "var"))
     manage = [PY, ROOT / "manage.py"]
     run([*manage, "migrate", "--verbosity", "0"], env=env)
-    run([*manage, "seed_demo"], env=env)
+    run([*manage, "seed_demo", *(["--password", args.password] if args.password else [])], env=env)
     server = subprocess.Popen(
         [str(PY), "-m", "daphne", "-b", args.host, "-p", str(args.port), "rtcc.asgi:application"], env=env, cwd=ROOT
     )
     processes = [server]
     signal.signal(signal.SIGTERM, _interrupt)  # stop the children on `kill` as on Ctrl-C
+    base = f"http://{'127.0.0.1' if args.host in ('0.0.0.0', '::') else args.host}:{args.port}"  # noqa: S104
     try:
-        wait_port(args.port, "the rtcc server", timeout=60)
+        wait_server(server, args.host, args.port)
         if args.fleet:
-            # Simulated cameras and phones over the real protocol, so the console has a live fleet.
-            processes.append(
-                subprocess.Popen(
-                    [
-                        str(PY),
-                        str(ROOT / "manage.py"),
-                        "simulate_fleet",
-                        "--count",
-                        str(args.fleet),
-                        "--kind",
-                        "mixed",
-                        "--url",
-                        f"http://127.0.0.1:{args.port}",
-                        "--prefix",
-                        "DEMO",
-                    ],
-                    env=env,
-                    cwd=ROOT,
-                )
-            )
-        say(f"console: http://127.0.0.1:{args.port}/   (API docs: http://127.0.0.1:{args.port}/api/docs/)")
-        say(f"{args.fleet} simulated devices connected; log in with a demo login above. Stop with Ctrl-C")
+            # Simulated cameras and phones over the real protocol, so the console has a live fleet:
+            # each demo officer gets a camera and a phone, and the phones register for pushes.
+            fleet_cmd = [PY, ROOT / "manage.py", "simulate_fleet", "--count", args.fleet, "--kind", "mixed"]
+            fleet_cmd += ["--url", base, "--prefix", "DEMO", "--assign-to", DEMO_OFFICERS]
+            processes.append(subprocess.Popen([str(c) for c in fleet_cmd], env=env, cwd=ROOT))
+        say(f"console: {base}/   (API docs: {base}/api/docs/)")
+        say(f"officers' phone page: {base}/phone/ (log in as officer or officer2)")
+        say(f"{args.fleet} simulated devices connecting; log in with a demo login above. Stop with Ctrl-C")
         server.wait()
+        if server.returncode:
+            raise SystemExit(f"[rtcc] the rtcc server stopped with code {server.returncode}")
     except KeyboardInterrupt:
         pass
     finally:
@@ -148,6 +169,7 @@ class Services:
         self.stop_commands: list[list[str]] = []
         self.env: dict[str, str] = {}
         self.missing: list[str] = []
+        self.present: list[str] = []
 
     def _spawn(self, cmd: list, log_name: str, cwd: Path | None = None) -> subprocess.Popen:
         log = open(self.workdir / log_name, "wb")
@@ -170,6 +192,7 @@ class Services:
             self.env["DATABASE_URL"] = os.environ.get(
                 "RTCC_TEST_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/rtcc_ci"
             )
+            self.present.append("PostgreSQL")
         else:
             self.missing.append("PostgreSQL on 127.0.0.1:5432")
 
@@ -204,6 +227,7 @@ class Services:
             self.stop_commands.append(["redis-cli", "-p", "6379", "shutdown", "nosave"])
         if answers(6379):
             self.env["REDIS_URL"] = os.environ.get("RTCC_TEST_REDIS_URL", "redis://127.0.0.1:6379/9")
+            self.present.append("Redis")
         else:
             self.missing.append("Redis on 127.0.0.1:6379")
 
@@ -244,6 +268,7 @@ class Services:
             }
         )
         self._wait_s3_ready()
+        self.present.append("SeaweedFS")
 
     def _wait_s3_ready(self, timeout: float = 90) -> None:
         """The S3 port opens before the filer behind it is ready: wait for a real bucket call."""
@@ -268,16 +293,14 @@ class Services:
             time.sleep(1)
 
     def fcm_fake(self) -> None:
-        fake = Path(os.environ.get("RTCC_FCM_FAKE", ROOT.parent / "shared" / "fakes" / "fcm_server.py"))
-        if not fake.exists():
-            self.missing.append(f"the FCM fake ({fake} not found; set RTCC_FCM_FAKE)")
-            return
+        """The project's own FCM fake (infra/fakes/fcm_server.py), on a free port."""
         port = free_port()
         credentials = self.workdir / "fcm-service-account.json"
         with open(credentials, "w") as out:
-            run([PY, fake, "credentials", "--port", port], stdout=out)
-        self._spawn([PY, fake, "--port", port], "fcm-fake.log")
+            run([PY, FCM_FAKE, "credentials", "--port", port], stdout=out)
+        self._spawn([PY, FCM_FAKE, "--port", port], "fcm-fake.log")
         wait_port(port, "FCM fake", timeout=30)
+        self.present.append("the FCM fake")
         self.env.update(
             {"RTCC_FCM_ENDPOINT": f"http://127.0.0.1:{port}", "GOOGLE_APPLICATION_CREDENTIALS": str(credentials)}
         )
@@ -326,6 +349,32 @@ def junit_counts(path: Path) -> dict[str, int]:
     return counts
 
 
+def find_chromium() -> str | None:
+    """The browser the console tests drive: RTCC_CHROMIUM, /usr/bin/chromium or one on PATH;
+    installed with apt-get (infra/ci/system-packages.sh) when running as root on Debian/Ubuntu."""
+    candidates = [os.environ.get("RTCC_CHROMIUM"), "/usr/bin/chromium"]
+    candidates += [shutil.which(name) for name in ("chromium", "chromium-browser")]
+    found = next((c for c in candidates if c and Path(c).exists()), None)
+    if found is None and hasattr(os, "geteuid") and os.geteuid() == 0 and shutil.which("apt-get"):
+        say("installing Chromium for the console's browser tests (apt-get)")
+        subprocess.run(["bash", str(SYSTEM_PACKAGES)], check=False)
+        found = next((c for c in ("/usr/bin/chromium", shutil.which("chromium")) if c and Path(c).exists()), None)
+    return found
+
+
+def save_logs(workdir: Path) -> Path | None:
+    """Copies the services' logs out of the temporary folder (which is always removed)."""
+    logs = sorted(workdir.glob("*.log")) + sorted(workdir.glob("data-*/*.log"))
+    if not logs:
+        return None
+    target = ROOT / "var" / "test-logs"
+    shutil.rmtree(target, ignore_errors=True)
+    target.mkdir(parents=True)
+    for log in logs:
+        shutil.copy2(log, target / log.name)
+    return target
+
+
 def test(args: argparse.Namespace) -> None:
     ensure_venv("[dev]")
     workdir = Path(tempfile.mkdtemp(prefix="rtcc-test-"))
@@ -334,7 +383,21 @@ def test(args: argparse.Namespace) -> None:
     base_env.update(
         {"DJANGO_SECRET_KEY": "rtcc-test-" + "x" * 40, "RTCC_EMBEDDED_BEAT": "false", "PYTHONUNBUFFERED": "1"}
     )
+    chromium = find_chromium()
+    if chromium:
+        base_env["RTCC_CHROMIUM"] = chromium
+    else:
+        base_env.pop("RTCC_CHROMIUM", None)
+        advice = (
+            "Chromium not found: install it (Debian/Ubuntu: `sudo apt-get install chromium`; "
+            "elsewhere set RTCC_CHROMIUM=/path/to/chrome)"
+        )
+        if IN_CI:
+            say(advice + "; the console's browser tests will fail")
+        else:
+            say(advice + "; the console's browser tests are skipped, everything else runs")
     results = []
+    logs = None
     try:
         if not args.embedded_only:
             services.postgres()
@@ -345,7 +408,7 @@ def test(args: argparse.Namespace) -> None:
                 message = "missing services: " + "; ".join(services.missing)
                 if IN_CI:
                     raise SystemExit(f"[rtcc] {message}")
-                say(message + " (the tests that need them are skipped)")
+                say(message + " (the tests that need them are skipped and listed as such)")
             if "REDIS_URL" in services.env:
                 subprocess.run(
                     ["redis-cli", "-n", services.env["REDIS_URL"].rsplit("/", 1)[-1], "flushdb"],
@@ -354,12 +417,10 @@ def test(args: argparse.Namespace) -> None:
                 )
             env = {**base_env, **services.env, "RTCC_DATA_DIR": str(workdir / "data-services")}
             junit = workdir / "services.xml"
-            results.append(
-                (
-                    pytest_run("against PostgreSQL, Redis, SeaweedFS and the FCM fake", env, args.pytest_args, junit),
-                    junit,
-                )
-            )
+            label = "against " + ", ".join(services.present) if services.present else "with no service found"
+            if services.missing:
+                label += " (without " + ", ".join(m.split(" (")[0] for m in services.missing) + ")"
+            results.append((pytest_run(label, env, args.pytest_args, junit), junit))
         env = {**base_env, "RTCC_DATA_DIR": str(workdir / "data-embedded")}
         junit = workdir / "embedded.xml"
         results.append(
@@ -373,22 +434,37 @@ def test(args: argparse.Namespace) -> None:
                 junit,
             )
         )
+        totals = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
+        for _, junit in results:
+            for key, value in junit_counts(junit).items():
+                totals[key] += value
     finally:
         services.stop()
-    totals = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
-    for _, junit in results:
-        for key, value in junit_counts(junit).items():
-            totals[key] += value
+        failed_run = not results or any(code not in (0, 5) for code, _ in results)
+        if failed_run:
+            logs = save_logs(workdir)
+        shutil.rmtree(workdir, ignore_errors=True)
     failed = totals["failures"] + totals["errors"]
     passed = totals["tests"] - failed - totals["skipped"]
-    codes = [code for code, _ in results]
-    ok = all(code in (0, 5) for code in codes) and passed > 0 and failed == 0
-    if ok:
-        shutil.rmtree(workdir, ignore_errors=True)
-    else:
-        say(f"logs kept in {workdir}")
+    ok = not failed_run and passed > 0 and failed == 0
+    if logs and not ok:
+        say(f"service logs kept in {logs}")
     print(f"rtcc: {passed} passed, {failed} failed, {totals['skipped']} skipped", flush=True)
     sys.exit(0 if ok else 1)
+
+
+def lint(args: argparse.Namespace) -> None:
+    """The CI gates that need no service: ruff (rules and format) and mypy."""
+    ensure_venv("[dev]")
+    bin_dir = VENV / "bin"
+    for label, cmd in (
+        ("ruff check", [bin_dir / "ruff", "check", "."]),
+        ("ruff format --check", [bin_dir / "ruff", "format", "--check", "."]),
+        ("mypy", [bin_dir / "mypy"]),
+    ):
+        say(label)
+        if subprocess.run([str(c) for c in cmd], cwd=ROOT).returncode != 0:
+            raise SystemExit(f"[rtcc] {label} failed")
 
 
 def main() -> None:
@@ -396,13 +472,15 @@ def main() -> None:
     sub = parser.add_subparsers(dest="command", required=True)
     p_demo = sub.add_parser("demo", help="set up and run rtcc on the embedded default")
     p_demo.add_argument("--host", default="127.0.0.1")
-    p_demo.add_argument("--port", type=int, default=8000)
+    p_demo.add_argument("--port", type=int, default=8000, help="the console's port (default 8000)")
+    p_demo.add_argument("--password", help="one password for every demo login (default: random, printed)")
     p_demo.add_argument("--fleet", type=int, default=6, help="simulated devices to connect (0: none)")
     p_test = sub.add_parser("test", help="set up and run the whole test suite")
     p_test.add_argument("--embedded-only", action="store_true", help="skip the run against real services")
     p_test.add_argument("pytest_args", nargs="*", help="extra pytest arguments (after --)")
+    sub.add_parser("lint", help="ruff check, ruff format --check and mypy (CI gates)")
     args = parser.parse_args()
-    {"demo": demo, "test": test}[args.command](args)
+    {"demo": demo, "test": test, "lint": lint}[args.command](args)
 
 
 if __name__ == "__main__":

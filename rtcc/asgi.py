@@ -4,16 +4,25 @@ import os
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "rtcc.settings")
 
-from django.core.asgi import get_asgi_application
+import django
+
+django.setup(set_prefix=False)
+
+from apps.core.staticfiles import ensure_static_files  # noqa: E402
+
+# Hashed static files are collected here when their sources changed, before WhiteNoise (in the
+# middleware) looks at STATIC_ROOT: `daphne rtcc.asgi:application` needs no step before it.
+ensure_static_files()
+
+from django.core.asgi import get_asgi_application  # noqa: E402
 
 django_asgi = get_asgi_application()
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.conf import settings  # noqa: E402
-from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: E402
 
-from apps.control.routing import websocket_urlpatterns  # noqa: E402
+from rtcc.routing import websocket_urlpatterns  # noqa: E402
 from rtcc.scheduler import start_embedded_scheduler  # noqa: E402
 
 _websocket_with_session = AuthMiddlewareStack(URLRouter(websocket_urlpatterns))
@@ -29,8 +38,8 @@ async def websocket(scope, receive, send):
 
 application = ProtocolTypeRouter(
     {
-        # Static files from the apps' and the project's static folders, no collectstatic step.
-        "http": ASGIStaticFilesHandler(django_asgi),
+        # Static files too: WhiteNoise, in the middleware, serves them (apps/core/staticfiles.py).
+        "http": django_asgi,
         # Device frames carry no Origin (firmware is not a browser); the console consumer
         # checks its own credentials (bearer token, or a session cookie from a same-site page).
         "websocket": websocket,

@@ -13,6 +13,7 @@ import time
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlparse
 
 from django.core.exceptions import ImproperlyConfigured
@@ -79,7 +80,7 @@ SQLITE_OPTIONS = {
 }
 
 
-def parse_database_url(environ: dict, data_dir: Path) -> dict:
+def parse_database_url(environ: dict, data_dir: Path) -> dict[str, Any]:
     value = _get(environ, "DATABASE_URL")
     if value is None:
         return {
@@ -96,7 +97,7 @@ def parse_database_url(environ: dict, data_dir: Path) -> dict:
             f"DATABASE_URL has scheme {parsed.scheme or '(none)'!r}: use postgres://user@host:port/name"
         )
     try:
-        config = dj_database_url.parse(value, conn_max_age=0, conn_health_checks=True)
+        config: dict[str, Any] = {**dj_database_url.parse(value, conn_max_age=0, conn_health_checks=True)}
     except Exception as exc:  # dj_database_url raises plain ValueError/KeyError
         raise ImproperlyConfigured(f"DATABASE_URL is malformed: {exc}") from None
     if config["ENGINE"].endswith("postgresql"):

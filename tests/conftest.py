@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from tests import services
@@ -21,6 +23,10 @@ def pytest_configure(config):
     from django.conf import settings
 
     settings.PASSWORD_HASHERS = ["tests.helpers.FastPBKDF2PasswordHasher"]
+    # Pages name static files by their hash, as in production: the manifest must be built (once).
+    from apps.core.staticfiles import ensure_static_files
+
+    ensure_static_files()
 
 
 def pytest_collection_modifyitems(config, items):
@@ -28,6 +34,13 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if any(name in getattr(item, "fixturenames", ()) for name in SERVICE_FIXTURES):
             item.add_marker(pytest.mark.services)
+    # A `once` test (the repository, the demo, the deployment files) does not depend on the
+    # services: the run against them leaves it to the embedded run instead of repeating it.
+    if os.environ.get("DATABASE_URL"):
+        once = [item for item in items if item.get_closest_marker("once")]
+        if once:
+            config.hook.pytest_deselected(items=once)
+            items[:] = [item for item in items if not item.get_closest_marker("once")]
 
 
 @pytest.fixture(autouse=True, scope="session")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import ClassVar
 
 from django.contrib.auth.models import AbstractUser, UserManager
 from django.db import models
@@ -16,7 +17,7 @@ class Role(models.TextChoices):
     IT = "it", "IT administrator"
 
 
-class RtccUserManager(UserManager):
+class RtccUserManager(UserManager["User"]):
     def create_superuser(self, username, email=None, password=None, **extra_fields):
         # A superuser acts as IT; store that too, so lists filtered by role agree.
         extra_fields.setdefault("role", Role.IT)
@@ -33,7 +34,7 @@ class User(AbstractUser):
     mfa_enabled = models.BooleanField(default=False)
     totp_last_step = models.BigIntegerField(default=0)
 
-    objects = RtccUserManager()
+    objects: ClassVar[RtccUserManager] = RtccUserManager()
 
     REQUIRED_FIELDS = ["email"]
 

@@ -66,8 +66,8 @@ class IsReader(BasePermission):
         return OPERATOR_OR_OFFICER().has_permission(request, view) or IsOfficerPhone().has_permission(request, view)
 
 
-def _operator_only(request) -> None:
-    if not OPERATOR().has_permission(request, None):
+def _operator_only(request, view) -> None:
+    if not OPERATOR().has_permission(request, view):
         raise PermissionDenied("Only operators may do this.")
 
 
@@ -89,7 +89,7 @@ class IncidentsApi(APIView):
 
     @extend_schema(request=IncidentCreateIn, responses={201: IncidentOut})
     def post(self, request):
-        _operator_only(request)
+        _operator_only(request, self)
         data = IncidentCreateIn(data=request.data)
         data.is_valid(raise_exception=True)
         v = data.validated_data
@@ -219,7 +219,7 @@ class BriefingsApi(APIView):
 
     @extend_schema(request=BriefingCreateIn, responses={201: BriefingOut})
     def post(self, request):
-        _operator_only(request)
+        _operator_only(request, self)
         data = BriefingCreateIn(data=request.data)
         data.is_valid(raise_exception=True)
         v = data.validated_data
@@ -325,11 +325,13 @@ class MyOutboxApi(APIView):
         if isinstance(request.user, Device):
             tokens = [request.user.push_token] if request.user.push_token else []
         else:
-            tokens = list(
-                Device.objects.filter(officer=request.user, kind=DeviceKind.PHONE)
-                .exclude(push_token__isnull=True)
-                .values_list("push_token", flat=True)
-            )
+            tokens = [
+                token
+                for token in Device.objects.filter(officer=request.user, kind=DeviceKind.PHONE).values_list(
+                    "push_token", flat=True
+                )
+                if token
+            ]
         rows = [row for token in tokens for row in backend.read(token=token, limit=50)]
         rows.sort(key=lambda row: row["at"], reverse=True)
         return Response({"results": rows[:50]})

@@ -61,8 +61,8 @@ def clean(data: bytes) -> CleanImage:
         with warnings.catch_warnings():
             # Pillow warns (and past 2x raises) on decompression bombs; treat both as a refusal.
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image = Image.open(io.BytesIO(data), formats=list(ACCEPTED))
-            original_format = image.format
+            image: Image.Image = Image.open(io.BytesIO(data), formats=list(ACCEPTED))
+            original_format = image.format or ""
             width, height = image.size
             if width < 1 or height < 1 or width * height > max_pixels:
                 raise InvalidInput(

@@ -8,7 +8,7 @@ from .models import Briefing, Priority
 
 TITLE_MAX = 110
 BODY_MAX = 240
-LABELS = {Priority.URGENT: "URGENT", Priority.EMERGENCY: "EMERGENCY"}
+LABELS: dict[str, str] = {Priority.URGENT: "URGENT", Priority.EMERGENCY: "EMERGENCY"}
 
 
 def _clip(text: str, limit: int) -> str:

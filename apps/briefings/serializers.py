@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from .models import Incident
+from apps.core.realtime import iso_time
+
+from .models import DeliveryState, Incident
 
 
 class LocationIn(serializers.Serializer):
@@ -104,8 +106,12 @@ class BriefingCreateIn(BriefingAudienceIn):
     priority = serializers.ChoiceField(choices=["routine", "urgent", "emergency"])
     title = serializers.CharField(max_length=200)
     body = serializers.CharField(max_length=4000, required=False, allow_blank=True, default="")
-    suspects = SuspectIn(many=True, required=False, default=list, max_length=50)
-    vehicles = VehicleIn(many=True, required=False, default=list, max_length=50)
+    suspects: serializers.ListSerializer = serializers.ListSerializer(
+        child=SuspectIn(), required=False, default=list, max_length=50
+    )
+    vehicles: serializers.ListSerializer = serializers.ListSerializer(
+        child=VehicleIn(), required=False, default=list, max_length=50
+    )
 
 
 def _with_photo_urls(items: list[dict], request) -> list[dict]:
@@ -160,12 +166,56 @@ class BriefingOut(serializers.Serializer):
         return data
 
 
+# The Delivery columns delivery_payload reads (a .values() / RETURNING row has these keys).
+DELIVERY_PAYLOAD_FIELDS = (
+    "id",
+    "briefing_id",
+    "officer_id",
+    "device_id",
+    "state",
+    "attempts",
+    "sent_at",
+    "acknowledged_at",
+    "error",
+    "updated_at",
+)
+
+
+def delivery_payload(row) -> dict:
+    """DeliveryOut's representation, from a Delivery or a dict of DELIVERY_PAYLOAD_FIELDS, built
+    without a serializer per row: a push batch announces thousands."""
+    get = row.get if isinstance(row, dict) else lambda name: getattr(row, name)
+    device = get("device_id")
+    return {
+        "id": str(get("id")),
+        "briefing": str(get("briefing_id")),
+        "officer": str(get("officer_id")),
+        "device": str(device) if device else None,
+        "state": get("state"),
+        "attempts": get("attempts"),
+        "sent_at": iso_time(get("sent_at")),
+        "acknowledged_at": iso_time(get("acknowledged_at")),
+        "error": get("error") or None,
+        "updated_at": iso_time(get("updated_at")),
+    }
+
+
 class DeliveryOut(serializers.Serializer):
-    """One delivery, in the shape apps.briefings.realtime.delivery_payload gives the console too."""
+    """One delivery (GET /briefings/{id}/deliveries and the console's `delivery.update`): the
+    fields document the schema, `delivery_payload` writes them."""
 
-    def to_representation(self, instance):
-        from .realtime import delivery_payload
+    id = serializers.UUIDField()
+    briefing = serializers.UUIDField(source="briefing_id")
+    officer = serializers.UUIDField(source="officer_id")
+    device = serializers.UUIDField(source="device_id", allow_null=True)
+    state = serializers.ChoiceField(choices=DeliveryState.choices)
+    attempts = serializers.IntegerField()
+    sent_at = serializers.DateTimeField(allow_null=True)
+    acknowledged_at = serializers.DateTimeField(allow_null=True)
+    error = serializers.CharField(allow_null=True)
+    updated_at = serializers.DateTimeField()
 
+    def to_representation(self, instance) -> dict:
         return delivery_payload(instance)
 
 

@@ -22,12 +22,14 @@ from django.utils import timezone
 from apps.accounts.models import Role, User
 from apps.audit.services import audit_record
 from apps.core.errors import InvalidInput, NotFound
+from apps.core.realtime import console_send_many_after_commit
 from apps.integrations import push
 from apps.integrations.push import PushMessage, PushResult
 from apps.integrations.storage import get_storage
 
-from . import conf, media, notification, realtime, selectors
+from . import conf, media, notification, selectors
 from .models import Briefing, Delivery, DeliveryState, Incident, IncidentOfficer, Media
+from .serializers import DELIVERY_PAYLOAD_FIELDS, delivery_payload
 
 log = logging.getLogger(__name__)
 
@@ -158,6 +160,11 @@ def _jsonable(items: list[dict]) -> list[dict]:
     ]
 
 
+def _announce_deliveries(rows: list) -> None:
+    """A console `delivery.update` per row (a Delivery or a DELIVERY_PAYLOAD_FIELDS dict), after commit."""
+    console_send_many_after_commit("delivery.update", [delivery_payload(row) for row in rows])
+
+
 COPY_FIELDS = (
     "id",
     "briefing_id",
@@ -273,7 +280,7 @@ def briefing_create(
                 "photos": len([i for i in suspects + vehicles if i.get("photo")]),
             },
         )
-        realtime.delivery_events_after_commit(
+        _announce_deliveries(
             [
                 {**dict(zip(COPY_FIELDS, r, strict=True)), "sent_at": None, "acknowledged_at": None}
                 for r in rows
@@ -294,7 +301,7 @@ def enqueue_sends(delivery_ids: list[str], *, initial: bool = False, countdown: 
         chunk = delivery_ids[start : start + size]
         try:
             if countdown:
-                tasks.push_deliveries.apply_async(args=[chunk], kwargs={"initial": initial}, countdown=countdown)
+                tasks.push_deliveries.apply_async(args=(chunk,), kwargs={"initial": initial}, countdown=countdown)
             else:
                 tasks.push_deliveries.delay(chunk, initial=initial)
         except Exception:
@@ -303,8 +310,8 @@ def enqueue_sends(delivery_ids: list[str], *, initial: bool = False, countdown: 
 
 def delivery_events_send(*, delivery_ids: list[str]) -> int:
     """The console's delivery.update events for these rows, as they are now."""
-    rows = list(Delivery.objects.filter(pk__in=delivery_ids).values(*realtime.PAYLOAD_FIELDS))
-    realtime.delivery_events_after_commit(rows)
+    rows = list(Delivery.objects.filter(pk__in=delivery_ids).values(*DELIVERY_PAYLOAD_FIELDS))
+    _announce_deliveries(rows)
     return len(rows)
 
 
@@ -318,9 +325,9 @@ def briefing_acknowledge(*, briefing: Briefing, officer_id, actor, request=None)
     )
     if not rows:
         raise NotFound("No such briefing.")
-    done = [r for r in rows if r.acknowledged_at]
+    done = [(r.acknowledged_at, r) for r in rows if r.acknowledged_at]
     if done:
-        return min(done, key=lambda r: r.acknowledged_at)
+        return min(done, key=lambda pair: pair[0])[1]
     now = timezone.now()
     Delivery.objects.filter(pk__in=[r.pk for r in rows]).update(
         state=DeliveryState.ACKNOWLEDGED, acknowledged_at=now, updated_at=now
@@ -334,7 +341,7 @@ def briefing_acknowledge(*, briefing: Briefing, officer_id, actor, request=None)
         request=request,
         details={"officer": str(officer_id), "deliveries": [str(r.pk) for r in rows]},
     )
-    realtime.delivery_events_after_commit(rows)
+    _announce_deliveries(rows)
     return rows[0]
 
 
@@ -403,6 +410,8 @@ def retry_delay(attempts: int, retry_after: float | None) -> float:
 def _retire_token(row: _Sending, token: str, code: str) -> None:
     from apps.devices.models import Device
 
+    if row.device_id is None:
+        return
     retired = Device.objects.filter(
         pk=row.device_id, push_token_hash=hashlib.sha256(token.encode()).hexdigest()
     ).update(push_token=None, push_token_hash=None, push_token_updated_at=timezone.now())
@@ -449,11 +458,11 @@ def _record(rows: list[_Sending], results: list[PushResult], *, initial: bool) -
                     f"UPDATE {Delivery._meta.db_table} SET state = %s, sent_at = %s, updated_at = %s, error = '',"  # noqa: S608 - constants only
                     f" next_attempt_at = NULL, attempts = attempts + {1 if initial else 0}"
                     " WHERE id = ANY(%s) AND state = %s"
-                    f" RETURNING {', '.join(realtime.PAYLOAD_FIELDS)}",
+                    f" RETURNING {', '.join(DELIVERY_PAYLOAD_FIELDS)}",
                     [DeliveryState.SENT.value, now, now, sent, DeliveryState.QUEUED.value],
                 )
                 names = [c.name for c in cursor.description]
-                realtime.delivery_events_after_commit([dict(zip(names, r, strict=True)) for r in cursor.fetchall()])
+                _announce_deliveries([dict(zip(names, r, strict=True)) for r in cursor.fetchall()])
             sent = []  # recorded, and told
         elif sent:
             Delivery.objects.filter(pk__in=sent, state=DeliveryState.QUEUED).update(

@@ -32,7 +32,8 @@ def _page(request, template: str, *, active: str, **context):
 def home(request):
     if not request.user.is_authenticated:
         return redirect_to_login(request.get_full_path())
-    landing = LANDING.get(role_of(request.user))
+    role = role_of(request.user)
+    landing = LANDING.get(role) if role else None
     if landing is None:
         raise PermissionDenied("No console page is open to your role.")
     return redirect(reverse(landing))

@@ -1,23 +1,20 @@
-"""The device and console websockets. Thin: each frame type is handled by its domain.
+"""The device websocket. Thin: each frame type is handled by its domain.
 
 Device frames: `status` -> apps.devices.presence; `ack`/`result` -> apps.control.delivery.
-Group events: `device.command` (send a command), `device.revoked` (close 4403),
-`console.event` (forward to a console client).
+Group events: `device.command` (send a command), `device.revoked` (close 4403).
+The console websocket lives in apps.console.consumers.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from urllib.parse import urlparse
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
-from django.conf import settings
-from django.http.request import split_domain_port, validate_host
 
 from apps.accounts.tokens import bearer_from_header
-from apps.core.realtime import CONSOLE_GROUP, device_group
+from apps.core.realtime import device_group, scope_header
 from apps.devices import presence
 from apps.devices.authentication import device_for_token
 
@@ -29,13 +26,6 @@ CLOSE_UNAUTHORIZED = 4401
 CLOSE_FORBIDDEN = 4403
 MAX_FRAME = 64 * 1024
 SENT_MEMORY = 1024
-
-
-def header(scope, name: bytes) -> bytes | None:
-    for key, value in scope.get("headers", []):
-        if key.lower() == name:
-            return value
-    return None
 
 
 class DeviceConsumer(AsyncWebsocketConsumer):
@@ -55,7 +45,7 @@ class DeviceConsumer(AsyncWebsocketConsumer):
         await self.websocket_receive(message)
 
     async def connect(self):
-        token = bearer_from_header(header(self.scope, b"authorization"))
+        token = bearer_from_header(scope_header(self.scope, b"authorization"))
         device = await database_sync_to_async(device_for_token)(token)
         await self.accept()
         if device is None:
@@ -124,60 +114,3 @@ class DeviceConsumer(AsyncWebsocketConsumer):
 
     async def device_revoked(self, event):
         await self.close(code=CLOSE_FORBIDDEN)
-
-
-class ConsoleConsumer(AsyncWebsocketConsumer):
-    """Live events for operators and IT: session (browser) or bearer token auth."""
-
-    async def connect(self):
-        user = await database_sync_to_async(console_user)(self.scope)
-        await self.accept()
-        if user is None:
-            await self.close(code=CLOSE_UNAUTHORIZED)
-            return
-        if not user.has_role("operator", "it"):
-            await self.close(code=CLOSE_FORBIDDEN)
-            return
-        self.user = user
-        await self.channel_layer.group_add(CONSOLE_GROUP, self.channel_name)
-
-    async def disconnect(self, code):
-        await self.channel_layer.group_discard(CONSOLE_GROUP, self.channel_name)
-
-    async def receive(self, text_data=None, bytes_data=None):
-        pass  # the console only listens
-
-    async def console_event(self, event):
-        await self.send(text_data=json.dumps(event["event"], default=str))
-
-    async def console_events(self, event):
-        """Several events in one group message (a push batch's delivery.update events): a frame each."""
-        for item in event["events"]:
-            await self.send(text_data=json.dumps(item, default=str))
-
-
-def same_site_origin(scope) -> bool:
-    """A browser's Origin (when it sends one) must be one of our hosts: a session cookie alone
-    would otherwise let any web page open the console socket (cross-site websocket hijacking)."""
-    origin = header(scope, b"origin")
-    if origin is None:
-        return True
-    parsed = urlparse(origin.decode("latin-1"))
-    if parsed.scheme not in {"http", "https"} or not parsed.hostname:
-        return False  # "null" and other opaque origins
-    domain, _port = split_domain_port(parsed.netloc)
-    return bool(domain) and validate_host(domain, settings.ALLOWED_HOSTS)
-
-
-def console_user(scope):
-    """The person behind a console socket: bearer token first, then the session (same-site only)."""
-    from apps.accounts.authentication import token_for_bearer
-
-    token = bearer_from_header(header(scope, b"authorization"))
-    if token:
-        record = token_for_bearer(token)
-        return record.user if record else None
-    user = scope.get("user")
-    if user is not None and user.is_authenticated and hasattr(user, "has_role"):
-        return user if same_site_origin(scope) else None
-    return None

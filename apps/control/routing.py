@@ -1,8 +1,7 @@
 from django.urls import path
 
-from .consumers import ConsoleConsumer, DeviceConsumer
+from .consumers import DeviceConsumer
 
 websocket_urlpatterns = [
     path("ws/device/", DeviceConsumer.as_asgi()),
-    path("ws/console/", ConsoleConsumer.as_asgi()),
 ]

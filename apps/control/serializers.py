@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from apps.core.realtime import iso_time
+
 from .conf import IDEMPOTENCY_KEY_MAX, REASON_MAX, default_ttl, max_ttl, min_ttl
 from .models import Command, CommandAction, CommandState
 
@@ -37,10 +39,13 @@ class CommandFilterIn(serializers.Serializer):
 
 
 class CommandOut(serializers.ModelSerializer):
+    """A command (API body and the console's `command.update`): the fields document the schema,
+    `command_data` writes them."""
+
     device = serializers.CharField(source="device_id")
     requested_by = serializers.CharField(source="requested_by_id")
     cancelled_by = serializers.CharField(source="cancelled_by_id", allow_null=True)
-    error = serializers.SerializerMethodField()
+    error = serializers.CharField(allow_null=True)
 
     class Meta:
         model = Command
@@ -62,22 +67,13 @@ class CommandOut(serializers.ModelSerializer):
             "cancelled_by",
         ]
 
-    def get_error(self, command: Command) -> str | None:
-        return command.error or None
-
-
-def _time(value) -> str | None:
-    # The same text DRF's DateTimeField writes (UTC as "Z"), without a serializer per call.
-    if value is None:
-        return None
-    text = value.isoformat()
-    return text[:-6] + "Z" if text.endswith("+00:00") else text
+    def to_representation(self, instance: Command) -> dict:
+        return command_data(instance)
 
 
 def command_data(command: Command) -> dict:
-    """The command as plain JSON-ready values (API body and console event alike; see CommandOut).
-
-    Built by hand: it is on the path of every command and every transition."""
+    """CommandOut's representation as plain JSON-ready values, built without a serializer per
+    call: it is on the path of every command and every transition."""
     return {
         "id": str(command.id),
         "device": str(command.device_id),
@@ -85,11 +81,11 @@ def command_data(command: Command) -> dict:
         "reason": command.reason,
         "requested_by": str(command.requested_by_id),
         "state": command.state,
-        "created_at": _time(command.created_at),
-        "expires_at": _time(command.expires_at),
-        "sent_at": _time(command.sent_at),
-        "delivered_at": _time(command.delivered_at),
-        "finished_at": _time(command.finished_at),
+        "created_at": iso_time(command.created_at),
+        "expires_at": iso_time(command.expires_at),
+        "sent_at": iso_time(command.sent_at),
+        "delivered_at": iso_time(command.delivered_at),
+        "finished_at": iso_time(command.finished_at),
         "error": command.error or None,
         "ttl_seconds": command.ttl_seconds,
         "send_count": command.send_count,

@@ -27,7 +27,7 @@ from django.utils import timezone
 
 from apps.audit.services import audit_record
 from apps.core.errors import Conflict
-from apps.core.realtime import console_event_after_commit, device_group, group_send_after_commit
+from apps.core.realtime import console_send_after_commit, device_group, group_send_after_commit
 from apps.devices.models import Device, DeviceKind
 
 from . import conf
@@ -58,7 +58,7 @@ def _publish(command: Command, *, to_device: bool = False) -> None:
         group_send_after_commit(
             device_group(command.device_id), {"type": "device.command", "command": command.device_payload()}
         )
-    console_event_after_commit("command.update", "command", command_data(command))
+    console_send_after_commit("command.update", command_data(command))
 
 
 def _replay(existing: Command, fingerprint: str) -> tuple[Command, bool]:
@@ -349,7 +349,7 @@ def command_expire_due(*, now=None, limit: int | None = None) -> dict:
     return {"expired": expired, "failed_without_result": silent}
 
 
-ACTION_WORDS = {CommandAction.START_RECORDING: "started", CommandAction.STOP_RECORDING: "stopped"}
+ACTION_WORDS: dict[str, str] = {CommandAction.START_RECORDING: "started", CommandAction.STOP_RECORDING: "stopped"}
 
 
 # Pushes (run from tasks, after commit) ---------------------------------------------------------
@@ -425,6 +425,8 @@ def command_notify_officer(*, command_id) -> list:
         "at": (command.finished_at or command.created_at).isoformat(),
     }
     messages = [
-        PushMessage(token=phone.push_token, data=data, title=title, body=body, priority="high") for phone in phones
+        PushMessage(token=phone.push_token, data=data, title=title, body=body, priority="high")
+        for phone in phones
+        if phone.push_token
     ]
     return _push(messages)

@@ -145,10 +145,12 @@ def exception_handler(exc, context):
     if not isinstance(exc, drf.APIException):
         return None  # a real bug: Django answers 500, the middleware wraps it
     set_rollback()
-    if getattr(exc, "auth_header", None):
-        headers["WWW-Authenticate"] = exc.auth_header
-    if getattr(exc, "wait", None) is not None:
-        headers["Retry-After"] = str(max(1, int(exc.wait)))
+    auth_header = getattr(exc, "auth_header", None)
+    if auth_header:
+        headers["WWW-Authenticate"] = auth_header
+    wait = getattr(exc, "wait", None)
+    if wait is not None:
+        headers["Retry-After"] = str(max(1, int(wait)))
     if isinstance(exc, drf.ValidationError):
         fields = flatten_fields(exc.detail)
         return Response(envelope("invalid", _first_message(fields), fields), status=400, headers=headers)

@@ -66,9 +66,10 @@ class DevicesApi(APIView):
         data = DeviceCreateIn(data=request.data)
         data.is_valid(raise_exception=True)
         device, code = services.device_register(actor=request.user, request=request, **data.validated_data)
-        device.enrollment_code = code
         presence.apply_live(device, None)
-        return Response(DeviceRegisteredOut(device).data, status=status.HTTP_201_CREATED)
+        return Response(
+            DeviceRegisteredOut(device, context={"enrollment_code": code}).data, status=status.HTTP_201_CREATED
+        )
 
 
 class DeviceDetailApi(APIView):

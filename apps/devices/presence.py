@@ -19,10 +19,19 @@ import threading
 import time
 import weakref
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING, TypeGuard
 
 from channels.db import database_sync_to_async
+from django.db import transaction
+
+from apps.core.realtime import console_send
 
 from . import conf
+from .models import Device
+from .serializers import device_payload
+
+if TYPE_CHECKING:
+    import redis
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +49,7 @@ def key(device_id) -> str:
 # Validation -----------------------------------------------------------------------------------
 
 
-def _is_number(value) -> bool:
+def _is_number(value: object) -> TypeGuard[int | float]:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
@@ -155,7 +164,7 @@ class RedisStore:
 
     def __init__(self, url: str) -> None:
         self.url = url
-        self._sync = None
+        self._sync: redis.Redis | None = None
         self._async: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # loop -> client
         self._pending: dict[str, dict[str, str]] = {}
         self._flushing: asyncio.Task | None = None
@@ -313,10 +322,6 @@ def _row(device) -> dict:
 
 def _write_rows(batch: dict[str, dict]) -> dict[str, tuple]:
     """One transaction for every due write-through; returns the rows' current assignee and label."""
-    from django.db import transaction
-
-    from .models import Device
-
     with transaction.atomic():
         for device_id, fields in batch.items():
             Device.objects.filter(pk=device_id).update(**_db_fields(fields))
@@ -397,8 +402,6 @@ def _console(local: _Local) -> None:
 
 
 def _console_payload(local: _Local) -> dict:
-    from .serializers import device_payload
-
     device = local.device
     payload = device_payload(device)
     payload["online"] = bool(local.conn > 0 and device.revoked_at is None and is_fresh(device.last_seen))
@@ -406,21 +409,11 @@ def _console_payload(local: _Local) -> dict:
 
 
 async def _console_send() -> None:
-    from channels.layers import get_channel_layer
-
-    from apps.core.realtime import CONSOLE_GROUP
-
-    layer = get_channel_layer()
     while _console_pending:
         device_id = next(iter(_console_pending))
         payload = _console_payload(_console_pending.pop(device_id))
-        try:
-            await layer.group_send(
-                CONSOLE_GROUP, {"type": "console.event", "event": {"type": "device.status", "device": payload}}
-            )
+        if await console_send("device.status", payload):
             stats["console_events"] += 1
-        except Exception:
-            log.exception("presence: console event failed")
 
 
 async def presence_connected(device, *, scope=None) -> None:
@@ -440,8 +433,8 @@ async def presence_connected(device, *, scope=None) -> None:
 
 async def presence_status(device, frame: dict) -> tuple[str, str] | None:
     fields, problem = parse_status(frame)
-    if problem:
-        return ("invalid", problem)
+    if fields is None:
+        return ("invalid", str(problem))
     device_id = str(device.pk)
     now = time.time()
     fields["last_seen"] = now

@@ -17,7 +17,7 @@ def assignee_at(device: Device | str, when: datetime):
     From the assignment history, so a clip's officer is the assignee at recording time even if the
     camera was reassigned since. An assignment covers [started_at, ended_at).
     """
-    device_id = getattr(device, "pk", device)
+    device_id = device.pk if isinstance(device, Device) else device
     assignment = (
         Assignment.objects.select_related("officer")
         .filter(device_id=device_id, started_at__lte=when)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from apps.core.realtime import iso_time
+
 from . import conf
 from .models import DeviceKind
 
@@ -33,14 +35,6 @@ class LocationOut(serializers.Serializer):
     at = serializers.DateTimeField(source="location_at", allow_null=True)
 
 
-def _time(value) -> str | None:
-    """A datetime as DRF writes it: ISO 8601, UTC as Z."""
-    if value is None:
-        return None
-    text = value.isoformat()
-    return text[:-6] + "Z" if text.endswith("+00:00") else text
-
-
 def _number(value, kind):
     return None if value is None else kind(value)
 
@@ -54,7 +48,7 @@ def device_payload(device) -> dict:
             "lat": float(device.lat),
             "lon": float(device.lon),
             "accuracy_m": _number(device.accuracy_m, float),
-            "at": _time(device.location_at),
+            "at": iso_time(device.location_at),
         }
     return {
         "id": str(device.pk),
@@ -65,16 +59,16 @@ def device_payload(device) -> dict:
         "firmware": device.firmware,
         "officer": None if device.officer_id is None else str(device.officer_id),
         "online": bool(device.online),
-        "last_seen": _time(device.last_seen),
+        "last_seen": iso_time(device.last_seen),
         "recording": bool(device.recording),
         "battery_pct": _number(device.battery_pct, int),
         "storage_free_mb": _number(device.storage_free_mb, int),
         "location": location,
         "revoked": device.revoked_at is not None,
-        "revoked_at": _time(device.revoked_at),
+        "revoked_at": iso_time(device.revoked_at),
         "enrolled": bool(device.token_hash),
-        "enrolled_at": _time(device.enrolled_at),
-        "created_at": _time(device.created_at),
+        "enrolled_at": iso_time(device.enrolled_at),
+        "created_at": iso_time(device.created_at),
     }
 
 
@@ -86,7 +80,8 @@ class DeviceOut(serializers.Serializer):
     kind = serializers.CharField()
     serial = serializers.CharField()
     model = serializers.CharField()
-    label = serializers.CharField()
+    # DRF takes declared fields off the class, so "label" does not clash with Field.label (the stubs think it does).
+    label = serializers.CharField()  # type: ignore[assignment]
     firmware = serializers.CharField()
     officer = serializers.UUIDField(source="officer_id", allow_null=True)
     online = serializers.BooleanField()
@@ -114,8 +109,8 @@ class DeviceRegisteredOut(DeviceOut):
     def to_representation(self, instance) -> dict:
         return {
             **device_payload(instance),
-            "enrollment_code": instance.enrollment_code,
-            "enrollment_expires_at": _time(instance.enrollment_expires_at),
+            "enrollment_code": self.context["enrollment_code"],
+            "enrollment_expires_at": iso_time(instance.enrollment_expires_at),
         }
 
 
@@ -131,7 +126,7 @@ class DeviceCreateIn(serializers.Serializer):
         r"^[^\x00-\x1f\x7f]+$", max_length=64, error_messages={"invalid": "A serial has no control characters."}
     )
     model = StrictCharField(max_length=64, required=False, allow_blank=True, default="")
-    label = StrictCharField(max_length=64, required=False, allow_blank=True, default="")
+    label = StrictCharField(max_length=64, required=False, allow_blank=True, default="")  # type: ignore[assignment]
     firmware = StrictCharField(max_length=64, required=False, allow_blank=True, default="")
     # a fixed plate reader's place (any kind may give one; it is the device's last known location)
     location = LocationIn(required=False, allow_null=True, default=None)

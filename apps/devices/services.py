@@ -15,10 +15,11 @@ from apps.accounts.models import Role, User
 from apps.accounts.tokens import DEVICE_PREFIX, hash_token, new_token
 from apps.audit.services import audit_record, client_ip
 from apps.core.errors import Conflict, Forbidden, InvalidInput, TooManyRequests
-from apps.core.realtime import console_event_after_commit, device_group, group_send_after_commit
+from apps.core.realtime import console_send_after_commit, device_group, group_send_after_commit
 
-from . import conf
+from . import conf, presence
 from .models import Assignment, Device, DeviceKind, EnrollmentFailure
+from .serializers import device_payload
 
 # Crockford's base32: no I, L, O, U, so a code read aloud or off a label is typed right.
 CODE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
@@ -49,11 +50,8 @@ def _issue_code(device: Device) -> str:
 
 
 def _console_update(device: Device) -> None:
-    from . import presence
-    from .serializers import device_payload
-
     presence.merge_live([device])
-    console_event_after_commit("device.status", "device", device_payload(device))
+    console_send_after_commit("device.status", device_payload(device))
 
 
 @transaction.atomic
@@ -351,8 +349,6 @@ def push_token_set(*, device: Device, token: str, request=None) -> Device:
 
 def presence_mark_stale() -> int:
     """Rows that still say online although the live view says offline are set offline."""
-    from . import presence
-
     cutoff = timezone.now() - timedelta(seconds=conf.presence_timeout())
     candidates = list(Device.objects.filter(online=True, last_seen__lt=cutoff))
     presence.merge_live(candidates)

@@ -109,7 +109,7 @@ async def connect_device(base_url: str, token: str, **kwargs):
     """A device websocket as firmware opens it: Bearer header, no Origin, no compression."""
     from websockets.asyncio.client import connect
 
-    options = {
+    options: dict[str, Any] = {
         "additional_headers": {"Authorization": f"Bearer {token}"},
         "compression": None,
         "proxy": None,
@@ -147,6 +147,7 @@ class Fleet:
         on_recording_stopped: RecordingHook | None = None,
         concurrency: int = 16,
         seed: int | None = None,
+        assign_to: tuple[str, ...] = (),
     ) -> None:
         if kind not in ("bodycam", "phone", "mixed"):
             raise ValueError("kind is bodycam, phone or mixed")
@@ -156,6 +157,7 @@ class Fleet:
         self.status_interval, self.center = status_interval, center
         self.hook = on_recording_stopped or globals()["on_recording_stopped"]
         self.concurrency = concurrency
+        self.assign_to = tuple(assign_to)  # officers' usernames: device i of a kind goes to officer i
         self.rng = random.Random(seed)
         self.devices: list[DeviceState] = []
         self.http: httpx.AsyncClient | None = None
@@ -181,6 +183,8 @@ class Fleet:
         delay = BACKOFF_FIRST
         for attempt in range(8):
             try:
+                if self.http is None:
+                    raise RuntimeError("the fleet is not started")
                 response = await self.http.request(method, path, headers=headers, **kwargs)
             except (httpx.ConnectError, httpx.ReadTimeout, httpx.RemoteProtocolError) as exc:
                 if attempt == 7:
@@ -235,6 +239,14 @@ class Fleet:
                 "enrollment_code"
             ]
         enrolled = await self._call("POST", "/api/v1/enroll", json={"serial": serial, "code": code})
+        if kind == "phone":
+            # What the officer app does once it has a token: tell rtcc where to push.
+            await self._call(
+                "PUT",
+                "/api/v1/device/push-token",
+                token=enrolled["token"],
+                json={"token": f"sim-{serial}-{uuid.uuid4().hex}"},
+            )
         state = DeviceState(
             id=enrolled["device_id"],
             serial=serial,
@@ -259,7 +271,29 @@ class Fleet:
                 return await self._provision_one(index)
 
         self.devices = list(await asyncio.gather(*(one(i) for i in range(self.count))))
+        if self.assign_to:
+            await self.assign()
         return self.devices
+
+    async def assign(self) -> None:
+        """Hands the n-th camera and the n-th phone to the n-th officer of `assign_to` (round robin)."""
+        officers = {}
+        page = await self._call(
+            "GET", "/api/v1/users", token=self.it_token, params={"role": "officer", "page_size": 500}
+        )
+        for user in page["results"]:
+            officers[user["username"]] = user["id"]
+        missing = [name for name in self.assign_to if name not in officers]
+        if missing:
+            raise ValueError(f"no officer named {', '.join(missing)} on the server")
+        seen: dict[str, int] = {}
+        for state in self.devices:
+            n = seen.get(state.kind, 0)
+            seen[state.kind] = n + 1
+            officer = officers[self.assign_to[n % len(self.assign_to)]]
+            await self._call(
+                "POST", f"/api/v1/devices/{state.id}/assign", token=self.it_token, json={"officer": officer}
+            )
 
     def adopt(self, states: list[DeviceState]) -> None:
         """Use devices provisioned elsewhere (e.g. straight in the database by a benchmark)."""
@@ -411,7 +445,7 @@ class Fleet:
                 state.extra["recording_command_id"] = state.extra.get("command_id")  # the clip links it
             return True, None
         if action == "stop_recording":
-            if state.recording:
+            if state.recording and state.recording_id and state.recording_started_at:
                 recording_id, started_at = state.recording_id, state.recording_started_at
                 state.recording, state.recording_id, state.recording_started_at = False, None, None
                 self._call_hook(state, recording_id, started_at, now)

@@ -130,8 +130,9 @@ def put_parts(
             future.cancel()
         stop.set()
         for future in done:
-            if future.exception() is not None:
-                raise future.exception()
+            error = future.exception()
+            if error is not None:
+                raise error
     if fail_after is not None and sent >= fail_after and sent < len(parts):
         raise InjectedFailure(f"dropped after {sent} parts (injected)")
     return sent

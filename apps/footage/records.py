@@ -13,13 +13,14 @@ from django.utils import timezone
 
 from apps.audit.services import audit_record
 from apps.core.errors import Conflict, InvalidInput, NotFound
-from apps.core.realtime import console_event_after_commit
+from apps.core.realtime import console_send_after_commit, iso_time
 from apps.integrations.storage import StorageError, get_storage
 
 from . import records_conf
 from .models import Category, Clip, ClipState
 from .records_selectors import clip_filename, object_lock_candidates, purge_candidates
-from .services import clip_payload, retain_until_for
+from .serializers import clip_payload
+from .services import retain_until_for
 
 log = logging.getLogger(__name__)
 
@@ -29,11 +30,7 @@ class ClipHeldError(Conflict):
 
 
 def _announce(clip: Clip) -> None:
-    console_event_after_commit("clip.update", "clip", clip_payload(clip))
-
-
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value else None
+    console_send_after_commit("clip.update", clip_payload(clip))
 
 
 # Categories ------------------------------------------------------------------------------------
@@ -96,7 +93,7 @@ def clip_update(*, clip: Clip, actor, changes: dict, request=None) -> Clip:
             "category": clip.category.slug,
             "case_number": clip.case_number,
             "incident": str(clip.incident_id) if clip.incident_id else None,
-            "retain_until": _iso(clip.retain_until),
+            "retain_until": iso_time(clip.retain_until),
         }
         if category is not None:
             clip.category = category
@@ -109,7 +106,7 @@ def clip_update(*, clip: Clip, actor, changes: dict, request=None) -> Clip:
             "category": clip.category.slug,
             "case_number": clip.case_number,
             "incident": str(clip.incident_id) if clip.incident_id else None,
-            "retain_until": _iso(clip.retain_until),
+            "retain_until": iso_time(clip.retain_until),
         }
         if before == after:
             return clip
@@ -171,7 +168,13 @@ def clip_access_link(
     ttl = records_conf.access_link_ttl() if ttl is None else ttl
     storage = get_storage()
     filename = clip_filename(clip)
-    url = storage.url_for_get(clip.storage_key, expires_in=ttl, filename=filename, content_type=clip.content_type)
+    url = storage.url_for_get(
+        clip.storage_key,
+        expires_in=ttl,
+        filename=filename,
+        content_type=clip.content_type,
+        grantee=str(actor.pk) if getattr(actor, "is_authenticated", False) else None,
+    )
     expires_at = datetime.fromtimestamp(int(time.time()) + ttl, tz=UTC)
     audit_record(
         action="clip.access",
@@ -278,7 +281,7 @@ def clip_purge(
             details={
                 "reason": reason,
                 "reviewed": reviewed,
-                "retain_until": _iso(clip.retain_until),
+                "retain_until": iso_time(clip.retain_until),
                 "category": clip.category.slug,
                 "sha256": clip.sha256,
                 "size_bytes": clip.size_bytes,
@@ -338,7 +341,7 @@ def clip_object_lock(*, clip_id) -> Clip | None:
         log.exception("could not set Object Lock on clip %s", clip.pk)
         return clip
     with transaction.atomic():
-        fields = {"object_locked_at": now, "updated_at": now}
+        fields: dict[str, datetime | None] = {"object_locked_at": now, "updated_at": now}
         if extend:
             fields["object_lock_until"] = retain
         Clip.objects.filter(pk=clip.pk).update(**fields)
@@ -348,7 +351,7 @@ def clip_object_lock(*, clip_id) -> Clip | None:
             obj=clip,
             details={
                 "mode": records_conf.object_lock_mode(),
-                "retain_until": _iso(retain if extend else clip.object_lock_until),
+                "retain_until": iso_time(retain if extend else clip.object_lock_until),
                 "legal_hold": hold,
             },
         )

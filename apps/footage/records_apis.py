@@ -10,6 +10,7 @@ import time
 
 from django.core import signing
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http.response import HttpResponseBase
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status
@@ -20,6 +21,7 @@ from rest_framework.response import Response
 from rest_framework.utils.urls import remove_query_param, replace_query_param
 from rest_framework.views import APIView
 
+from apps.accounts.models import User
 from apps.accounts.permissions import HasRole, IsPerson
 from apps.core.errors import Forbidden, InvalidInput, error_response
 from apps.core.pagination import StandardPagination
@@ -141,13 +143,13 @@ class CategoryIn(serializers.Serializer):
 # Permissions -----------------------------------------------------------------------------------
 
 
-class MethodPermissions:
+class MethodPermissions(APIView):
     """`permissions_by_method = {"GET": [...], "PATCH": [...]}` on the view."""
 
     permissions_by_method: dict[str, list[type[BasePermission]]] = {}
 
     def get_permissions(self):
-        classes = self.permissions_by_method.get(self.request.method, [IsPerson])
+        classes = self.permissions_by_method.get(self.request.method or "", [IsPerson])
         return [permission() for permission in classes]
 
 
@@ -177,7 +179,7 @@ class ClipSearchPagination(StandardPagination):
             if value is not None and (not value.isdigit() or int(value) < 1):
                 raise serializers.ValidationError({name: ["Must be a whole number of at least 1."]})
         self.request = request
-        self.page_size = self.get_page_size(request)
+        self.page_size = self.get_page_size(request) or StandardPagination.page_size
         self.number = int(request.query_params.get(self.page_query_param, 1))
         offset = (self.number - 1) * self.page_size
         cap = records_conf.search_count_cap()
@@ -196,12 +198,12 @@ class ClipSearchPagination(StandardPagination):
         return rows
 
     def get_next_link(self):
-        if not self.more:
+        if not self.more or self.request is None:
             return None
         return replace_query_param(self.request.build_absolute_uri(), self.page_query_param, self.number + 1)
 
     def get_previous_link(self):
-        if self.number <= 1:
+        if self.number <= 1 or self.request is None:
             return None
         url = self.request.build_absolute_uri()
         if self.number == 2:
@@ -506,6 +508,10 @@ def _token_problem(token: str) -> tuple[int, str, str] | None:
     return None
 
 
+def _next_or_none(iterator):
+    return next(iterator, None)
+
+
 def _for_server(request: HttpRequest, chunks):
     """Under ASGI (daphne) an async iterator that reads each chunk in a worker thread, so the event
     loop never blocks on the disk or the store; under WSGI and in tests, the plain iterator."""
@@ -518,9 +524,9 @@ def _for_server(request: HttpRequest, chunks):
         from asgiref.sync import sync_to_async
 
         iterator = iter(chunks)
-        read = sync_to_async(next, thread_sensitive=False)
+        read = sync_to_async(_next_or_none, thread_sensitive=False)
         try:
-            while (chunk := await read(iterator, None)) is not None:
+            while (chunk := await read(iterator)) is not None:
                 yield chunk
         finally:
             close = getattr(iterator, "close", None)
@@ -530,11 +536,19 @@ def _for_server(request: HttpRequest, chunks):
     return stream()
 
 
+def _link_holder(grant: dict):
+    """The person the link was issued to (signed into it), for the custody trail; None (system)
+    for a link issued to no one in particular."""
+    if not grant.get("a"):
+        return None
+    return User.objects.filter(pk=grant["a"]).first()
+
+
 def clip_bytes(request: HttpRequest, token: str):
     """Streams the object a signed link names (never whole in memory), with single-range support
     (206, Content-Range; 416 outside the object) so a browser's <video> can seek."""
     if request.method not in ("GET", "HEAD"):
-        response = error_response(405, "method_not_allowed", "GET the bytes from this link.")
+        response: HttpResponseBase = error_response(405, "method_not_allowed", "GET the bytes from this link.")
         response["Allow"] = "GET, HEAD"
         return response
     problem = _token_problem(token)
@@ -574,7 +588,7 @@ def clip_bytes(request: HttpRequest, token: str):
 
             audit_record(
                 action="clip.download",
-                actor=None,
+                actor=_link_holder(grant),
                 obj=clip,
                 request=request,
                 details={"range": range_header, "bytes": length, "link": "signed"},

@@ -144,6 +144,7 @@ def _near(params: dict) -> Near | None:
                 fields={k: ["Required with the other two of lat, lon, radius_m."] for k in missing},
             )
         names = ("lat", "lon", "radius_m")
+    assert lat is not None and lon is not None and radius is not None  # each was checked above
     radius_m = _float(names[2], radius, 0, max_radius)
     if radius_m <= 0:
         raise _bad(names[2], "Must be more than 0 metres.")

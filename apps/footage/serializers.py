@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 from rest_framework import serializers
+from rest_framework.renderers import JSONRenderer
 
 from .models import Category, Clip, Trigger
 
@@ -15,7 +17,7 @@ MEDIA_TYPE = re.compile(r"^[a-z0-9][a-z0-9!#$&^_.+-]{0,63}/[a-z0-9][a-z0-9!#$&^_
 class ClipOut(serializers.ModelSerializer):
     """The contract's clip, exactly: GET /clips, GET /clips/{id}, console `clip.update`."""
 
-    category = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    category: serializers.SlugRelatedField = serializers.SlugRelatedField(slug_field="slug", read_only=True)
     incident = serializers.UUIDField(source="incident_id", read_only=True, allow_null=True)
     location = serializers.SerializerMethodField()
 
@@ -42,6 +44,11 @@ class ClipOut(serializers.ModelSerializer):
 
     def get_location(self, obj) -> dict | None:
         return obj.location
+
+
+def clip_payload(clip: Clip) -> dict:
+    """ClipOut as plain JSON types (for the channel layer: the console's `clip.update`)."""
+    return json.loads(JSONRenderer().render(ClipOut(clip).data))
 
 
 class ClipUploadOut(ClipOut):

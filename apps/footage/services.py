@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import math
 import mimetypes
@@ -11,20 +10,20 @@ import queue
 import threading
 from contextlib import contextmanager
 from datetime import datetime, timedelta
-from typing import Any, BinaryIO
+from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
-from rest_framework.renderers import JSONRenderer
 
 from apps.audit.services import audit_record
 from apps.core.errors import ApplicationError, Conflict, InvalidInput, NotFound
-from apps.core.realtime import console_event_after_commit
+from apps.core.realtime import console_send_after_commit
 from apps.devices.models import Assignment, Device
 from apps.integrations.storage import (
     NoSuchUploadError,
     ObjectMissingError,
     PartLengthError,
+    Readable,
     StorageError,
     StoredPart,
     get_storage,
@@ -32,6 +31,7 @@ from apps.integrations.storage import (
 
 from . import conf
 from .models import Category, Clip, ClipState, Trigger
+from .serializers import clip_payload
 
 log = logging.getLogger(__name__)
 
@@ -69,15 +69,8 @@ class UploadIncompleteError(Conflict):
         self.missing = missing
 
 
-def clip_payload(clip: Clip) -> dict:
-    """The contract's clip as plain JSON types (for the channel layer)."""
-    from .serializers import ClipOut
-
-    return json.loads(JSONRenderer().render(ClipOut(clip).data))
-
-
 def _announce(clip: Clip) -> None:
-    console_event_after_commit("clip.update", "clip", clip_payload(clip))
+    console_send_after_commit("clip.update", clip_payload(clip))
 
 
 def plan_parts(size: int) -> tuple[int, int]:
@@ -525,7 +518,7 @@ def clips_requeue_verification(*, older_than: timedelta | None = None, limit: in
 
 
 def part_receive(
-    *, key: str, upload_id: str, number: int, length: int, stream: BinaryIO, content_length: int | None
+    *, key: str, upload_id: str, number: int, length: int, stream: Readable, content_length: int | None
 ) -> StoredPart:
     """Disk backend: stores one PUT part for a clip that is still uploading."""
     clip = Clip.objects.filter(storage_key=key, upload_id=upload_id).only("state").first()

@@ -17,11 +17,15 @@ import threading
 import uuid
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.utils import timezone
 
 from . import conf
+
+if TYPE_CHECKING:
+    import aiohttp
 
 log = logging.getLogger(__name__)
 
@@ -264,7 +268,7 @@ class FcmBackend:
         self._credential = self.app.credential.get_credential()
         self._token_lock = threading.Lock()
         self._loop: _LoopThread | None = None
-        self._session = None
+        self._session: aiohttp.ClientSession | None = None
 
     @staticmethod
     def to_fcm(message: PushMessage):
@@ -390,18 +394,20 @@ class FcmBackend:
 
         import aiohttp
 
-        if self._session is None:
-            self._session = aiohttp.ClientSession(
+        session = self._session
+        if session is None:
+            session = self._session = aiohttp.ClientSession(
                 connector=aiohttp.TCPConnector(limit=self.pool_size, limit_per_host=self.pool_size),
                 timeout=aiohttp.ClientTimeout(total=self.timeout),
             )
-            self._loop.on_close.append(self._session.close)
+            if self._loop is not None:  # the loop this runs on: it closes the session when it stops
+                self._loop.on_close.append(session.close)
         semaphore = asyncio.Semaphore(self.pool_size)
 
         async def post(message: PushMessage, body: bytes) -> PushResult:
             async with semaphore:
                 try:
-                    async with self._session.post(self.url, data=body, headers=headers) as response:
+                    async with session.post(self.url, data=body, headers=headers) as response:
                         content = await response.read()
                         if response.status == 200:
                             return PushResult(token=message.token, ok=True, message_id=json.loads(content)["name"])
@@ -414,12 +420,12 @@ class FcmBackend:
         return list(await asyncio.gather(*(post(m, b) for m, b in zip(chunk, bodies, strict=True))))
 
 
-_backend = None
-_backend_key = None
+_backend: FcmBackend | OutboxBackend | None = None
+_backend_key: tuple | None = None
 _backend_lock = threading.Lock()
 
 
-def get_backend():
+def get_backend() -> FcmBackend | OutboxBackend:
     """The backend the settings ask for (rebuilt if those settings change, as in tests)."""
     global _backend, _backend_key
     key = (

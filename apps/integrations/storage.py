@@ -22,7 +22,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, Protocol
 
 from django.conf import settings
 from django.core import signing
@@ -31,6 +31,12 @@ CHUNK = 1024 * 1024
 UPLOAD_SALT = "rtcc.footage.upload-part"
 DOWNLOAD_SALT = "rtcc.footage.download"
 _UPLOAD_ID = re.compile(r"^[0-9a-f]{32}$")
+
+
+class Readable(Protocol):
+    """What a part is read from: an open file, or the request itself (Django's is file-like)."""
+
+    def read(self, size: int = ..., /) -> bytes: ...
 
 
 class StorageError(Exception):
@@ -171,7 +177,7 @@ class DiskStorage:
         return directory
 
     def multipart_write_part(
-        self, key: str, upload_id: str, number: int, stream: BinaryIO, *, length: int
+        self, key: str, upload_id: str, number: int, stream: Readable, *, length: int
     ) -> StoredPart:
         """Streams exactly `length` bytes from `stream` into part `number`, in bounded chunks.
 
@@ -258,12 +264,20 @@ class DiskStorage:
         }
 
     def url_for_get(
-        self, key: str, *, expires_in: int, filename: str | None = None, content_type: str | None = None
+        self,
+        key: str,
+        *,
+        expires_in: int,
+        filename: str | None = None,
+        content_type: str | None = None,
+        grantee: str | None = None,
     ) -> str:
-        """A signed rtcc path (`/download/<token>`) to the object's bytes; read it back with read_get_token."""
-        token = sign_token(
-            {"k": key, "f": filename or "", "t": content_type or ""}, salt=DOWNLOAD_SALT, expires_in=expires_in
-        )
+        """A signed rtcc path (`/download/<token>`) to the object's bytes; read it back with read_get_token.
+        `grantee` (who the link was issued to) is signed in, so the download is recorded as theirs."""
+        payload = {"k": key, "f": filename or "", "t": content_type or ""}
+        if grantee:
+            payload["a"] = grantee
+        token = sign_token(payload, salt=DOWNLOAD_SALT, expires_in=expires_in)
         return f"/download/{token}"
 
 
@@ -481,8 +495,15 @@ class S3Storage:
         return {"url": url, "method": "PUT", "headers": {}, "expires_at": _expires_at(expires_in)}
 
     def url_for_get(
-        self, key: str, *, expires_in: int, filename: str | None = None, content_type: str | None = None
+        self,
+        key: str,
+        *,
+        expires_in: int,
+        filename: str | None = None,
+        content_type: str | None = None,
+        grantee: str | None = None,
     ) -> str:
+        # The bytes come from the store itself: the access is recorded when the link is issued.
         params = {"Bucket": self.bucket, "Key": key}
         if filename:
             safe = re.sub(r"[^A-Za-z0-9._-]", "_", filename)

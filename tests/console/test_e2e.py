@@ -214,7 +214,9 @@ def test_operator_sends_a_briefing_and_sees_it_acknowledged(
 
     # The operator's board shows it without a reload.
     expect(row).to_have_attribute("data-state", "acknowledged", timeout=LIVE)
-    expect(page.locator("#n-acknowledged")).to_have_text("1")
+    expect(page.locator("#n-read")).to_have_text("1")
+    expect(page.locator("#n-reached")).to_have_text("1")
+    expect(page.locator("#n-unreached")).to_have_text("0")
     screenshot(page, "briefing-board")
     assert Delivery.objects.get(officer=officer).state == "acknowledged"
 
@@ -223,6 +225,40 @@ def test_operator_sends_a_briefing_and_sees_it_acknowledged(
     expect(page.locator("#briefings")).to_contain_text("Armed robbery suspect on foot")
     screenshot(page, "incidents")
     assert not page.errors and not phone.errors
+
+
+def test_new_briefing_page_opens_without_an_error(open_as, operator, officer):
+    page = open_as(operator, "/briefings/new/")
+    expect(page.locator("#audience-note")).to_contain_text("latitude and longitude", timeout=LIVE)
+    page.wait_for_timeout(800)  # the audience preview is debounced: let it run
+    assert page.locator(".notice.error, .field-error").count() == 0
+    expect(page.locator("#audience-count")).to_have_text("\u2013")
+    assert not page.errors
+
+
+def test_the_board_says_plainly_who_was_not_reached(open_as, console_server, operator, officer, other_officer):
+    """Two officers without a phone: both unreached, nobody counted as reached, and the
+    reason in words rather than a code."""
+    it_token = token_issue(user=operator)[0]
+    briefing = call(
+        console_server.url,
+        it_token,
+        "POST",
+        "/api/v1/briefings",
+        json={
+            "priority": "routine",
+            "title": "Lost child near the park",
+            "audience": {"officers": [str(officer.pk), str(other_officer.pk)]},
+        },
+    )
+    page = open_as(operator, f"/briefings/{briefing['id']}/")
+    expect(page.locator("#deliveries tbody tr")).to_have_count(2, timeout=LIVE)
+    expect(page.locator("#n-recipients")).to_have_text("2")
+    expect(page.locator("#n-reached")).to_have_text("0")
+    expect(page.locator("#n-unreached")).to_have_text("2")
+    expect(page.locator("#deliveries")).to_contain_text("No phone is assigned to this officer.")
+    expect(page.locator("#deliveries")).not_to_contain_text("no_phone")
+    assert not page.errors
 
 
 def test_clerk_finds_a_clip_and_retrieves_it(open_as, console_server, clerk, officer, it_user, tmp_path):
@@ -336,3 +372,31 @@ def test_it_registers_and_enrolls_a_device(open_as, console_server, it_user, off
     assert response.status == 403
     expect(page.locator("h1")).to_have_text("Not allowed")
     screenshot(page, "forbidden")
+
+
+MARKUP_NAME = '<img src=x onerror="window.pwned=1"><b>Eve</b> & "Co"'
+
+
+def test_names_with_markup_show_as_typed_and_never_run(open_as, console_server, it_user, make_user):
+    """Pages build their HTML with escaping by default: a name holding markup reads as typed."""
+    make_user("officer", username="eve", full_name=MARKUP_NAME, badge_number="<i>7</i>")
+    page = open_as(it_user, "/users/")
+    row = page.locator("#users tr", has_text="eve")
+    expect(row).to_contain_text(MARKUP_NAME, timeout=LIVE)
+    expect(row).to_contain_text("<i>7</i>")
+    assert row.locator("img, b, i").count() == 0
+    assert page.evaluate("window.pwned") is None
+
+    # The helper itself: every value escaped, trusted markup only when built by html`` or safe().
+    built = page.evaluate(
+        """async () => {
+            const { html, safe } = await import("/static/console/js/ui.js");
+            const name = '<b onclick="x()">Eve</b>';
+            return String(html`<td title="${name}">${name}${safe("<br>")}${[html`<i>${"a&b"}</i>`]}${null}${0}</td>`);
+        }"""
+    )
+    assert built == (
+        '<td title="&lt;b onclick=&quot;x()&quot;&gt;Eve&lt;/b&gt;">'
+        "&lt;b onclick=&quot;x()&quot;&gt;Eve&lt;/b&gt;<br><i>a&amp;b</i>0</td>"
+    )
+    assert not page.errors

@@ -176,6 +176,20 @@ def test_login_and_error_pages_load_nothing_from_other_hosts(personas):
     assert not external_urls(session_for(personas["clerk"]).get("/devices/").content.decode())
 
 
+def test_scripts_set_markup_only_through_the_escaping_helper():
+    """Page scripts build HTML with ui.js's html`...` (escaping by default) and put it in a page
+    with setHtml; nothing else assigns markup, so no untrusted string can slip in unescaped."""
+    markup_sink = re.compile(r"\.(?:inner|outer)HTML\s*=|insertAdjacentHTML|document\.write")
+    offenders = [
+        f"{path.name}:{number}"
+        for path in sorted((STATIC / "console" / "js").glob("*.js"))
+        if path.name != "ui.js"
+        for number, line in enumerate(path.read_text().splitlines(), 1)
+        if markup_sink.search(line)
+    ]
+    assert offenders == []
+
+
 def test_static_files_load_nothing_from_other_hosts():
     files = [p for p in STATIC.rglob("*") if p.suffix in {".js", ".css", ".html", ".svg"}]
     assert files
@@ -195,3 +209,16 @@ def test_api_404_stays_json(personas):
     response = session_for(personas["operator"]).get("/api/v1/no-such-thing")
     assert response.status_code == 404
     assert response.json()["error"]["code"] == "not_found"
+
+
+def test_pages_name_static_files_by_content_hash(personas):
+    """A page's scripts and styles carry their content hash, so a browser never runs a stale copy."""
+    page = session_for(personas["operator"]).get("/fleet/").content.decode()
+    names = re.findall(r'(?:src|href)="(/static/[^"]+)"', page)
+    assert names, page[:500]
+    assert all(re.search(r"\.[0-9a-f]{12}\.(?:js|css)$", name) for name in names), names
+    client = session_for(personas["operator"])
+    for name in names:
+        response = client.get(name)
+        assert response.status_code == 200, name
+        assert "immutable" in response["Cache-Control"]

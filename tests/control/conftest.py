@@ -66,7 +66,7 @@ def asgi_app():
     from channels.auth import AuthMiddlewareStack
     from channels.routing import URLRouter
 
-    from apps.control.routing import websocket_urlpatterns
+    from rtcc.routing import websocket_urlpatterns
 
     return AuthMiddlewareStack(URLRouter(websocket_urlpatterns))
 

@@ -109,9 +109,9 @@ def test_bearer_auth_needs_no_origin_check(operator):
     assert run(scenario) is None
 
 
-def test_console_sees_every_transition_of_a_command(client_for, operator, it_user, bodycam):
+def test_console_sees_every_transition_of_a_command(client_for, operator, bodycam):
     client = client_for(operator)
-    headers = bearer(it_user)
+    headers = bearer(operator)
 
     async def scenario():
         console, code = await open_console(headers)

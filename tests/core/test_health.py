@@ -54,3 +54,14 @@ def test_openapi_schema_and_docs_are_served(anon):
     assert schema.status_code == 200
     assert "/api/v1/auth/token" in schema.json()["paths"]
     assert anon.get("/api/docs/").status_code == 200
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("path", ["/healthz", "/readyz"])
+def test_probes_answer_whatever_host_the_orchestrator_uses(anon, settings, path):
+    """Kubernetes and compose probe the container by its IP or 127.0.0.1, not the public name."""
+    settings.ALLOWED_HOSTS = ["rtcc.example.org"]
+    response = anon.get(path, HTTP_HOST="10.42.0.17:8000")
+    assert response.status_code == 200 and response.json()["status"] == "ok"
+    # Everything else still insists on an allowed host.
+    assert anon.get("/api/v1/me", HTTP_HOST="10.42.0.17:8000").status_code == 400

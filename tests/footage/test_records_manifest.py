@@ -70,6 +70,7 @@ def _check_manifest(store, case, clerk):
         assert custody[0]["detail"]["via"] == "manifest:2025/0815" and custody[0]["actor"] == str(clerk.pk)
         # on disk rtcc serves the bytes itself, and records that too
         assert [r["action"] for r in custody[1:]] == (["clip.download"] if store.name == "disk" else [])
+        assert all(r["actor"] == str(clerk.pk) for r in custody)  # the download is the clerk's too
     return manifest
 
 

@@ -2,7 +2,7 @@
 import { ApiError, getAll, post } from "./api.js";
 import { Live } from "./live.js";
 import { drawMap } from "./mapdraw.js";
-import { $, $all, askText, busy, directoryOf, esc, notify, officerName, readJson, showError, showFieldErrors } from "./ui.js";
+import { $, $all, askText, busy, directoryOf, html, notify, officerName, readJson, setHtml, showError, showFieldErrors } from "./ui.js";
 
 const officerList = readJson("officers-data", []);
 const officers = directoryOf(officerList);
@@ -19,7 +19,7 @@ async function loadIncidents() {
   try {
     const list = await getAll("incidents?page_size=200", { limit: 200 });
     for (const i of list) incidents.set(i.id, i);
-    form.incident.innerHTML = '<option value="">(none)</option>' + list.map((i) => `<option value="${esc(i.id)}">${esc(i.title)}${i.case_number ? ` · case ${esc(i.case_number)}` : ""}</option>`).join("");
+    setHtml(form.incident, html`<option value="">(none)</option>${list.map((i) => html`<option value="${i.id}">${i.title}${i.case_number ? ` · case ${i.case_number}` : ""}</option>`)}`);
     if (preselected && incidents.has(preselected)) {
       form.incident.value = preselected;
       onIncident();
@@ -61,8 +61,8 @@ function paintMap() {
 }
 
 // Officers checklist ---------------------------------------------------------------------------
-$("#officer-list").innerHTML = officerList.map((o) => `<label class="inline" data-name="${esc(`${o.full_name} ${o.username} ${o.badge_number}`.toLowerCase())}">
-  <input type="checkbox" name="officer" value="${esc(o.id)}"> ${esc(officerName(officers, o.id))}</label>`).join("") || '<p class="empty">No officers exist yet.</p>';
+setHtml($("#officer-list"), officerList.length ? officerList.map((o) => html`<label class="inline" data-name="${`${o.full_name} ${o.username} ${o.badge_number}`.toLowerCase()}">
+  <input type="checkbox" name="officer" value="${o.id}"> ${officerName(officers, o.id)}</label>`) : html`<p class="empty">No officers exist yet.</p>`);
 $("#officer-find").addEventListener("input", (e) => {
   const q = e.target.value.toLowerCase();
   for (const l of $all("#officer-list [data-name]")) l.hidden = q && !l.dataset.name.includes(q);
@@ -84,7 +84,7 @@ async function uploadPhoto(node, input) {
   const state = node.querySelector("[data-role=photo-state]");
   const preview = node.querySelector("[data-role=preview]");
   delete node.dataset.photo;
-  preview.innerHTML = "";
+  preview.replaceChildren();
   if (!file) { state.textContent = ""; return; }
   node.dataset.uploading = "1";
   state.textContent = "Uploading…";
@@ -93,7 +93,7 @@ async function uploadPhoto(node, input) {
   try {
     const media = await post("media", data);
     node.dataset.photo = media.id;
-    preview.innerHTML = `<img src="${esc(media.thumbnail_url || media.url)}" alt="uploaded photo">`;
+    setHtml(preview, html`<img src="${media.thumbnail_url || media.url}" alt="uploaded photo">`);
     state.textContent = `Photo ready (${media.width}×${media.height}, metadata removed)`;
   } catch (err) {
     input.value = "";
@@ -168,6 +168,11 @@ async function preview() {
   if (form.incident.value) body.incident = form.incident.value;
   if (body.audience.incident && !body.incident) { showCount(null, "Choose the incident first."); return; }
   if (body.audience.officers && !body.audience.officers.length) { showCount(0, "Tick the officers to brief."); return; }
+  if (body.audience.near && (form.near_lat.value.trim() === "" || form.near_lon.value.trim() === "")) {
+    // Nothing typed yet (a fresh page): a hint, not the server's validation error.
+    showCount(null, "Choose an incident or enter a latitude and longitude to count the officers near it.");
+    return;
+  }
   $("#audience-note").textContent = "Counting…";
   try {
     const result = await post("briefings/preview", body);

@@ -1,8 +1,8 @@
 // One briefing as officers read it (shared by the delivery board and the officer phone page).
-import { esc } from "./ui.js";
+import { html } from "./ui.js";
 
 function photo(url, alt) {
-  return url ? `<img src="${esc(url)}" alt="${esc(alt)}">` : "";
+  return url ? html`<img src="${url}" alt="${alt}">` : "";
 }
 
 // The API gives each suspect or vehicle with a photo its image and thumbnail links (same origin).
@@ -12,20 +12,20 @@ function photoUrl(item) {
 
 export function briefingHtml(b, { big = false } = {}) {
   const suspects = (b.suspects || []).map((s) => {
-    const facts = [s.sex, s.height, s.clothing && `wearing ${s.clothing}`].filter(Boolean).map(esc).join(" · ");
+    const facts = [s.sex, s.height, s.clothing && `wearing ${s.clothing}`].filter(Boolean).join(" · ");
     const img = photo(photoUrl(s), "suspect photo");
-    return `<div class="subject${img ? "" : " no-photo"}">${img}<div>
-      <strong>${s.name ? esc(s.name) : "Suspect"}</strong> ${s.armed ? '<span class="armed">ARMED</span>' : ""}
-      <div>${esc(s.description)}</div>${facts ? `<div class="muted">${facts}</div>` : ""}</div></div>`;
-  }).join("");
+    return html`<div class="subject${img ? "" : " no-photo"}">${img}<div>
+      <strong>${s.name || "Suspect"}</strong> ${s.armed ? html`<span class="armed">ARMED</span>` : ""}
+      <div>${s.description}</div>${facts ? html`<div class="muted">${facts}</div>` : ""}</div></div>`;
+  });
   const vehicles = (b.vehicles || []).map((v) => {
-    const what = [v.color, v.year, v.make, v.model].filter(Boolean).map(esc).join(" ");
+    const what = [v.color, v.year, v.make, v.model].filter(Boolean).join(" ");
     const img = photo(photoUrl(v), "vehicle photo");
-    return `<div class="subject${img ? "" : " no-photo"}">${img}<div>
-      <span class="plate">${esc(v.plate)}</span>${v.plate_state ? ` <span class="muted">${esc(v.plate_state)}</span>` : ""}
-      <div>${what || ""}</div>${v.direction ? `<div class="muted">heading ${esc(v.direction)}</div>` : ""}</div></div>`;
-  }).join("");
-  return `${b.body ? `<p style="margin:0;${big ? "font-size:1.1rem" : ""}">${esc(b.body)}</p>` : ""}
-    ${suspects ? `<h3>Suspects</h3><div class="who-what">${suspects}</div>` : ""}
-    ${vehicles ? `<h3>Vehicles</h3><div class="who-what">${vehicles}</div>` : ""}`;
+    return html`<div class="subject${img ? "" : " no-photo"}">${img}<div>
+      <span class="plate">${v.plate}</span>${v.plate_state ? html` <span class="muted">${v.plate_state}</span>` : ""}
+      <div>${what}</div>${v.direction ? html`<div class="muted">heading ${v.direction}</div>` : ""}</div></div>`;
+  });
+  return html`${b.body ? html`<p style="margin:0;${big ? "font-size:1.1rem" : ""}">${b.body}</p>` : ""}
+    ${suspects.length ? html`<h3>Suspects</h3><div class="who-what">${suspects}</div>` : ""}
+    ${vehicles.length ? html`<h3>Vehicles</h3><div class="who-what">${vehicles}</div>` : ""}`;
 }

@@ -1,7 +1,7 @@
 // One clip: details and hash, retrieval with a reason, classification, legal hold, custody trail.
 import { api, get, patch, post } from "./api.js";
 import { deviceName, incidentName, loadCategories } from "./clips.js";
-import { $, askText, busy, directoryOf, esc, fmtBytes, fmtDateTime, fmtDuration, notify, officerName, readJson, showError, showFieldErrors } from "./ui.js";
+import { $, askText, busy, directoryOf, fmtBytes, fmtDateTime, fmtDuration, html, notify, officerName, readJson, setHtml, showError, showFieldErrors } from "./ui.js";
 
 const officers = readJson("officers-data", []);
 const dir = directoryOf(officers);
@@ -13,7 +13,7 @@ let expiryTimer = 0;
 
 function paint() {
   $("#c-title").textContent = `Clip ${clip.id.slice(0, 8)}`;
-  $("#c-state").innerHTML = `<span class="state ${esc(clip.state)}">${esc(clip.state)}</span>${clip.legal_hold ? ' <span class="badge held">LEGAL HOLD</span>' : ""}`;
+  setHtml($("#c-state"), html`<span class="state ${clip.state}">${clip.state}</span>${clip.legal_hold ? html` <span class="badge held">LEGAL HOLD</span>` : ""}`);
   const loc = clip.location && clip.location.lat !== undefined ? `${Number(clip.location.lat).toFixed(5)}, ${Number(clip.location.lon).toFixed(5)}` : "–";
   const rows = [
     ["Recorded", `${fmtDateTime(clip.started_at)} → ${fmtDateTime(clip.ended_at)}`],
@@ -29,16 +29,16 @@ function paint() {
     ["Location", loc],
     ["Clip id", clip.id],
   ];
-  $("#c-details").innerHTML = rows.map(([k, v]) => `<dt>${esc(k)}</dt><dd>${esc(v)}</dd>`).join("");
+  setHtml($("#c-details"), rows.map(([k, v]) => html`<dt>${k}</dt><dd>${v}</dd>`));
   $("#c-sha").textContent = clip.sha256 || "–";
   const form = $("#edit-form");
   form.case_number.value = clip.case_number || "";
   form.incident.value = clip.incident || "";
   if (clip.category) form.category.value = clip.category;
   $("#retain").textContent = "";
-  $("#hold-state").innerHTML = clip.legal_hold
-    ? '<strong style="color:var(--warn)">On hold.</strong> Nothing deletes this clip until the hold is released.'
-    : "Not on hold: the clip is deleted when its category's retention ends.";
+  setHtml($("#hold-state"), clip.legal_hold
+    ? html`<strong style="color:var(--warn)">On hold.</strong> Nothing deletes this clip until the hold is released.`
+    : "Not on hold: the clip is deleted when its category's retention ends.");
   $("#hold-on").classList.toggle("hidden", !!clip.legal_hold);
   $("#hold-off").classList.toggle("hidden", !clip.legal_hold);
   $("#access-form button").disabled = clip.state !== "available";
@@ -56,7 +56,7 @@ function actorText(e) {
 const BAD_OUTCOMES = new Set(["failure", "failed", "denied", "error", "corrupt", "locked"]);
 function outcomeMark(outcome) {
   if (!outcome || outcome === "success") return "";
-  return BAD_OUTCOMES.has(outcome) ? ` <span class="state failed">${esc(outcome)}</span>` : ` <span class="muted">(${esc(outcome)})</span>`;
+  return BAD_OUTCOMES.has(outcome) ? html` <span class="state failed">${outcome}</span>` : html` <span class="muted">(${outcome})</span>`;
 }
 
 function detailText(d) {
@@ -69,14 +69,14 @@ async function loadCustody() {
   try {
     const raw = await get(`clips/${clipId}/custody?page_size=500`);
     const list = Array.isArray(raw) ? raw : raw.results || [];
-    $("#custody tbody").innerHTML = list.length ? list.map((e) => `<tr><td class="nowrap num">${esc(fmtDateTime(e.at))}</td>
-      <td>${esc(actorText(e))}${e.source_ip ? `<br><span class="muted mono">${esc(e.source_ip)}</span>` : ""}</td>
-      <td><strong>${esc(e.action)}</strong>${outcomeMark(e.outcome)}${e.verified === false ? ' <span class="state failed">altered</span>' : ""}</td>
-      <td class="detail">${esc(detailText(e.detail))}</td></tr>`).join("")
-      : '<tr><td colspan="4" class="empty">No events.</td></tr>';
+    setHtml($("#custody tbody"), list.length ? list.map((e) => html`<tr><td class="nowrap num">${fmtDateTime(e.at)}</td>
+      <td>${actorText(e)}${e.source_ip ? html`<br><span class="muted mono">${e.source_ip}</span>` : ""}</td>
+      <td><strong>${e.action}</strong>${outcomeMark(e.outcome)}${e.verified === false ? html` <span class="state failed">altered</span>` : ""}</td>
+      <td class="detail">${detailText(e.detail)}</td></tr>`)
+      : html`<tr><td colspan="4" class="empty">No events.</td></tr>`);
     const verdict = raw && !Array.isArray(raw) ? raw.chain_intact : undefined;
     if (verdict !== undefined) {
-      $("#chain").innerHTML = verdict ? '<span class="state succeeded">audit chain intact</span>' : '<span class="state failed">audit chain broken</span>';
+      setHtml($("#chain"), verdict ? html`<span class="state succeeded">audit chain intact</span>` : html`<span class="state failed">audit chain broken</span>`);
     }
   } catch (err) { showError(err, "Custody"); }
 }
@@ -88,7 +88,7 @@ async function load() {
     paint();
   } catch (err) {
     showError(err, "Clip");
-    $("#c-details").innerHTML = `<dt>Error</dt><dd>${esc(err.message)}</dd>`;
+    setHtml($("#c-details"), html`<dt>Error</dt><dd>${err.message}</dd>`);
     return;
   }
   loadCustody();

@@ -1,6 +1,6 @@
 // Clip rendering shared by the search page and the clip page.
 import { get } from "./api.js";
-import { directoryOf, esc, fmtBytes, fmtDateTime, fmtDuration, officerName, showError } from "./ui.js";
+import { directoryOf, fmtBytes, fmtDateTime, fmtDuration, html, officerName, setHtml, showError } from "./ui.js";
 
 let categories = null;
 
@@ -8,7 +8,7 @@ export async function loadCategories(select, value = "", { any = true, fresh = f
   try {
     categories = (!fresh && categories) || await get("categories");
     const list = Array.isArray(categories) ? categories : categories.results || [];
-    select.innerHTML = (any ? '<option value="">any</option>' : "") + list.map((c) => `<option value="${esc(c.slug)}">${esc(c.name)}${c.retention_days === null ? " (kept indefinitely)" : ` (${c.retention_days} days)`}</option>`).join("");
+    setHtml(select, html`${any ? html`<option value="">any</option>` : ""}${list.map((c) => html`<option value="${c.slug}">${c.name}${c.retention_days === null ? " (kept indefinitely)" : ` (${c.retention_days} days)`}</option>`)}`);
     select.value = value;
     return list;
   } catch (err) { showError(err, "Categories"); return []; }
@@ -28,11 +28,11 @@ export function clipRow(c, { officers, devices }) {
   const dir = directoryOf(officers);
   const length = c.duration_s !== null && c.duration_s !== undefined ? fmtDuration(c.duration_s)
     : (c.started_at && c.ended_at ? fmtDuration((new Date(c.ended_at) - new Date(c.started_at)) / 1000) : "");
-  return `<tr data-clip="${esc(c.id)}" style="cursor:pointer">
-    <td class="nowrap num">${esc(fmtDateTime(c.started_at))}</td><td class="num">${esc(length)}</td>
-    <td>${esc(officerName(dir, c.officer)) || '<span class="muted">–</span>'}</td><td>${esc(deviceName(devices, c.device))}</td>
-    <td>${esc(c.category || "")}</td><td>${esc(c.case_number || "")}</td><td>${esc(c.trigger || "")}</td>
-    <td><span class="state ${esc(c.state)}">${esc(c.state)}</span>${c.legal_hold ? ' <span class="badge held">HOLD</span>' : ""}</td>
-    <td class="num nowrap">${esc(fmtBytes(c.size_bytes))}</td>
+  return html`<tr data-clip="${c.id}" style="cursor:pointer">
+    <td class="nowrap num">${fmtDateTime(c.started_at)}</td><td class="num">${length}</td>
+    <td>${officerName(dir, c.officer) || html`<span class="muted">–</span>`}</td><td>${deviceName(devices, c.device)}</td>
+    <td>${c.category || ""}</td><td>${c.case_number || ""}</td><td>${c.trigger || ""}</td>
+    <td><span class="state ${c.state}">${c.state}</span>${c.legal_hold ? html` <span class="badge held">HOLD</span>` : ""}</td>
+    <td class="num nowrap">${fmtBytes(c.size_bytes)}</td>
     <td><a href="/footage/${encodeURIComponent(c.id)}/">Open</a></td></tr>`;
 }

@@ -1,6 +1,6 @@
 // Recording commands: send with a reason, then follow each one until it is final.
 import { get, post } from "./api.js";
-import { esc, fmtTime, uuid4 } from "./ui.js";
+import { fmtTime, html, uuid4 } from "./ui.js";
 
 export const FINAL = new Set(["succeeded", "failed", "expired", "cancelled"]);
 export const CANCELLABLE = new Set(["queued", "sent"]);
@@ -9,7 +9,7 @@ const ACTION_WORDS = { start_recording: "Start recording", stop_recording: "Stop
 export function actionWord(action) { return ACTION_WORDS[action] || action; }
 
 export function stateChip(state) {
-  return `<span class="state ${esc(state)}" data-state="${esc(state)}">${esc(state)}</span>`;
+  return html`<span class="state ${state}" data-state="${state}">${state}</span>`;
 }
 
 export function finalClass(state) {
@@ -23,9 +23,9 @@ export function finalClass(state) {
 export function timeline(cmd) {
   const steps = [["queued", cmd.created_at], ["sent", cmd.sent_at], ["delivered", cmd.delivered_at]];
   if (FINAL.has(cmd.state)) steps.push([cmd.state, cmd.finished_at || cmd.expires_at]);
-  const parts = steps.filter(([, at]) => at).map(([word, at]) => `<span>${esc(word)} <b>${esc(fmtTime(at))}</b></span>`);
-  if (!FINAL.has(cmd.state) && cmd.expires_at) parts.push(`<span data-until="${esc(cmd.expires_at)}"></span>`);
-  return `<span class="timeline">${parts.join("")}</span>`;
+  const parts = steps.filter(([, at]) => at).map(([word, at]) => html`<span>${word} <b>${fmtTime(at)}</b></span>`);
+  if (!FINAL.has(cmd.state) && cmd.expires_at) parts.push(html`<span data-until="${cmd.expires_at}"></span>`);
+  return html`<span class="timeline">${parts}</span>`;
 }
 
 /**

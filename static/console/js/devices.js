@@ -1,7 +1,7 @@
 // Device administration (IT): register, enrollment codes with a QR code, assign, unassign, revoke.
 import { api, getAll, post } from "./api.js";
 import { Live } from "./live.js";
-import { $, agoSpan, askText, busy, directoryOf, esc, fmtDateTime, notify, officerName, readJson, showError, showFieldErrors, startAgoTicker } from "./ui.js";
+import { $, agoSpan, askText, busy, directoryOf, fmtDateTime, html, notify, officerName, readJson, safe, setHtml, showError, showFieldErrors, startAgoTicker } from "./ui.js";
 
 const officerList = readJson("officers-data", []);
 const officers = directoryOf(officerList);
@@ -9,22 +9,22 @@ const devices = new Map();
 const live = new Live();
 
 function stateCell(d) {
-  if (d.revoked) return '<span class="badge revoked">REVOKED</span>';
-  if (d.enrolled === false) return '<span class="state queued">not enrolled</span>';
-  return `<span class="dot${d.online ? " on" : ""}"></span> ${d.online ? "online" : "offline"}`;
+  if (d.revoked) return html`<span class="badge revoked">REVOKED</span>`;
+  if (d.enrolled === false) return html`<span class="state queued">not enrolled</span>`;
+  return html`<span class="dot${d.online ? " on" : ""}"></span> ${d.online ? "online" : "offline"}`;
 }
 
 function row(d) {
-  const off = d.revoked ? "disabled" : "";
-  return `<tr data-device="${esc(d.id)}" data-serial="${esc(d.serial)}" class="${d.revoked ? "revoked" : ""}">
+  const off = d.revoked ? safe("disabled") : "";
+  return html`<tr data-device="${d.id}" data-serial="${d.serial}" class="${d.revoked ? "revoked" : ""}">
     <td class="nowrap">${stateCell(d)}</td>
-    <td><strong>${esc(d.label || d.serial)}</strong><br><span class="muted">${esc(d.kind)} · <span class="mono">${esc(d.serial)}</span>${d.model ? ` · ${esc(d.model)}` : ""}</span></td>
-    <td>${d.officer ? esc(officerName(officers, d.officer)) : '<span class="muted">unassigned</span>'}</td>
-    <td class="nowrap">${d.enrolled_at ? esc(fmtDateTime(d.enrolled_at)) : '<span class="muted">–</span>'}</td>
+    <td><strong>${d.label || d.serial}</strong><br><span class="muted">${d.kind} · <span class="mono">${d.serial}</span>${d.model ? ` · ${d.model}` : ""}</span></td>
+    <td>${d.officer ? officerName(officers, d.officer) : html`<span class="muted">unassigned</span>`}</td>
+    <td class="nowrap">${d.enrolled_at ? fmtDateTime(d.enrolled_at) : html`<span class="muted">–</span>`}</td>
     <td class="nowrap">${agoSpan(d.last_seen)}</td>
     <td><div class="row">
       <button type="button" class="secondary small" data-act="assign" ${off}>${d.officer ? "Reassign" : "Assign"}</button>
-      ${d.officer ? `<button type="button" class="secondary small" data-act="unassign" ${off}>Unassign</button>` : ""}
+      ${d.officer ? html`<button type="button" class="secondary small" data-act="unassign" ${off}>Unassign</button>` : ""}
       <button type="button" class="secondary small" data-act="enroll" ${off}>${d.enrolled === false ? "New code" : "Re-enroll"}</button>
       <button type="button" class="danger small" data-act="revoke" ${off}>Revoke</button>
     </div></td></tr>`;
@@ -36,7 +36,7 @@ function paint() {
   const list = [...devices.values()].filter((d) => (!kind || d.kind === kind)
     && (!q || `${d.serial} ${d.label} ${d.officer ? officerName(officers, d.officer) : ""}`.toLowerCase().includes(q)))
     .sort((a, b) => a.kind.localeCompare(b.kind) || a.serial.localeCompare(b.serial));
-  $("#devices tbody").innerHTML = list.length ? list.map(row).join("") : '<tr><td colspan="6" class="empty">No devices match.</td></tr>';
+  setHtml($("#devices tbody"), list.length ? list.map(row) : html`<tr><td colspan="6" class="empty">No devices match.</td></tr>`);
   $("#count").textContent = `${list.length} of ${devices.size}`;
 }
 
@@ -55,7 +55,7 @@ async function showEnrollment(device, code, expiresAt) {
   $("#enroll-serial").textContent = device.serial;
   $("#enroll-code").textContent = code;
   $("#enroll-expiry").textContent = expiresAt ? `Valid once, until ${fmtDateTime(expiresAt)}.` : "";
-  $("#enroll-qr").innerHTML = "";
+  $("#enroll-qr").replaceChildren();
   const payload = JSON.stringify({ rtcc: location.origin, serial: device.serial, code });
   try {
     const data = new FormData();
@@ -72,7 +72,7 @@ async function showEnrollment(device, code, expiresAt) {
 $("#enroll-hide").addEventListener("click", () => {
   $("#enroll-card").classList.add("hidden");
   $("#enroll-code").textContent = "";
-  $("#enroll-qr").innerHTML = "";
+  $("#enroll-qr").replaceChildren();
 });
 
 $("#register-form").addEventListener("submit", async (e) => {
@@ -96,10 +96,10 @@ $("#register-form").addEventListener("submit", async (e) => {
 function pickOfficer(device) {
   return new Promise((resolve) => {
     const dialog = document.createElement("dialog");
-    dialog.innerHTML = `<form method="dialog"><h2>Assign ${esc(device.label || device.serial)}</h2>
-      <label>Officer <select name="officer" required><option value="">choose…</option>${officerList.map((o) => `<option value="${esc(o.id)}" ${o.id === device.officer ? "selected" : ""}>${esc(officerName(officers, o.id))}</option>`).join("")}</select></label>
-      ${device.officer ? `<p class="muted">Currently with ${esc(officerName(officers, device.officer))}; the assignment history is kept.</p>` : ""}
-      <div class="row end"><button type="button" class="secondary" data-role="cancel">Cancel</button><button type="submit">Assign</button></div></form>`;
+    setHtml(dialog, html`<form method="dialog"><h2>Assign ${device.label || device.serial}</h2>
+      <label>Officer <select name="officer" required><option value="">choose…</option>${officerList.map((o) => html`<option value="${o.id}" ${o.id === device.officer ? safe("selected") : ""}>${officerName(officers, o.id)}</option>`)}</select></label>
+      ${device.officer ? html`<p class="muted">Currently with ${officerName(officers, device.officer)}; the assignment history is kept.</p>` : ""}
+      <div class="row end"><button type="button" class="secondary" data-role="cancel">Cancel</button><button type="submit">Assign</button></div></form>`);
     document.body.append(dialog);
     const close = (v) => { dialog.close(); dialog.remove(); resolve(v); };
     dialog.querySelector("[data-role=cancel]").addEventListener("click", () => close(null));
@@ -129,7 +129,7 @@ $("#devices").addEventListener("click", async (e) => {
       const r = await busy(b, "…", () => post(`devices/${d.id}/enrollment`, {}));
       showEnrollment(d, r.enrollment_code, r.enrollment_expires_at);
     } else if (b.dataset.act === "revoke") {
-      const typed = await askText({ title: `Revoke ${name}?`, message: `Its credentials stop working at once and its connection is closed. Type the serial <strong class="mono">${esc(d.serial)}</strong> to confirm.`, label: "Serial", confirm: "Revoke now", danger: true });
+      const typed = await askText({ title: `Revoke ${name}?`, message: html`Its credentials stop working at once and its connection is closed. Type the serial <strong class="mono">${d.serial}</strong> to confirm.`, label: "Serial", confirm: "Revoke now", danger: true });
       if (typed === null) return;
       if (typed !== d.serial) { notify("The serial did not match; nothing was revoked.", "error"); return; }
       await busy(b, "…", () => post(`devices/${d.id}/revoke`, {}));

@@ -2,7 +2,7 @@
 import { get, getAll } from "./api.js";
 import { CANCELLABLE, CommandTracker, FINAL, actionWord, finalClass, stateChip, timeline } from "./commands.js";
 import { Live } from "./live.js";
-import { $, agoSpan, askText, directoryOf, esc, fmtTime, notify, officerName, readJson, showError, startAgoTicker } from "./ui.js";
+import { $, agoSpan, askText, directoryOf, fmtTime, html, notify, officerName, readJson, safe, setHtml, showError, startAgoTicker } from "./ui.js";
 
 const officers = directoryOf(readJson("officers-data", []));
 const me = readJson("me-data", {});
@@ -20,43 +20,43 @@ const REASONS = ["Use of force reported", "Pursuit in progress", "Officer reques
 function label(d) { return d.label || d.serial; }
 
 function battery(d) {
-  if (d.battery_pct === null || d.battery_pct === undefined) return '<span class="muted">–</span>';
+  if (d.battery_pct === null || d.battery_pct === undefined) return html`<span class="muted">–</span>`;
   const pct = d.battery_pct;
   const cls = pct < 10 ? "critical" : pct < 20 ? "low" : "";
-  return `<span class="meter ${cls}"><span class="bar"><i style="width:${Math.max(0, Math.min(100, pct))}%"></i></span><span class="num">${pct}%</span></span>`;
+  return html`<span class="meter ${cls}"><span class="bar"><i style="width:${Math.max(0, Math.min(100, pct))}%"></i></span><span class="num">${pct}%</span></span>`;
 }
 
 function storage(d) {
-  if (d.storage_free_mb === null || d.storage_free_mb === undefined) return '<span class="muted">–</span>';
+  if (d.storage_free_mb === null || d.storage_free_mb === undefined) return html`<span class="muted">–</span>`;
   const mb = d.storage_free_mb;
   const text = mb >= 1024 ? `${(mb / 1024).toFixed(1)} GB` : `${mb} MB`;
-  return `<span class="num${mb < 1024 ? " field-error" : ""}">${text} free</span>`;
+  return html`<span class="num${mb < 1024 ? " field-error" : ""}">${text} free</span>`;
 }
 
 function commandCell(d) {
   const cmd = lastCommand.get(d.id);
-  if (!cmd) return '<span class="muted">–</span>';
+  if (!cmd) return html`<span class="muted">–</span>`;
   const cancel = !cmd._local && CANCELLABLE.has(cmd.state)
-    ? ` <button type="button" class="link small" data-cancel="${esc(cmd.id)}">cancel</button>` : "";
-  const error = cmd.error ? `<span class="field-error">${esc(cmd.error)}</span>` : "";
-  const times = cmd._local ? `<span class="timeline"><span>${cmd.state === "sending" ? "sending" : "refused"} <b>${esc(fmtTime(cmd.created_at))}</b></span></span>` : timeline(cmd);
-  return `<div class="cmd-cell"><span>${stateChip(cmd.state)} ${esc(actionWord(cmd.action))}${cancel}</span>${times}${error}</div>`;
+    ? html` <button type="button" class="link small" data-cancel="${cmd.id}">cancel</button>` : "";
+  const error = cmd.error ? html`<span class="field-error">${cmd.error}</span>` : "";
+  const times = cmd._local ? html`<span class="timeline"><span>${cmd.state === "sending" ? "sending" : "refused"} <b>${fmtTime(cmd.created_at)}</b></span></span>` : timeline(cmd);
+  return html`<div class="cmd-cell"><span>${stateChip(cmd.state)} ${actionWord(cmd.action)}${cancel}</span>${times}${error}</div>`;
 }
 
 function rowHtml(d) {
-  const status = d.revoked ? '<span class="badge revoked">REVOKED</span>'
-    : `<span class="dot${d.online ? " on" : ""}"></span> ${d.online ? "online" : "offline"}`;
-  const cam = d.recording ? '<span class="badge rec">● REC</span>' : '<span class="badge idle">idle</span>';
+  const status = d.revoked ? html`<span class="badge revoked">REVOKED</span>`
+    : html`<span class="dot${d.online ? " on" : ""}"></span> ${d.online ? "online" : "offline"}`;
+  const cam = d.recording ? html`<span class="badge rec">● REC</span>` : html`<span class="badge idle">idle</span>`;
   const kind = d.kind === "phone" ? "phone" : "bodycam";
   let actions = "";
   if (canCommand) {
-    const off = d.revoked ? "disabled" : "";
-    actions = `<td class="nowrap"><button type="button" class="rec small" data-action="start_recording" ${off}>● Start</button>
+    const off = d.revoked ? safe("disabled") : "";
+    actions = html`<td class="nowrap"><button type="button" class="rec small" data-action="start_recording" ${off}>● Start</button>
       <button type="button" class="stop small" data-action="stop_recording" ${off}>■ Stop</button></td>`;
   }
-  return `<td class="nowrap">${status}</td>
-    <td><strong>${esc(label(d))}</strong> <button type="button" class="link small" data-history>history</button><br><span class="muted">${esc(kind)} · ${esc(d.serial)}</span></td>
-    <td>${d.officer ? esc(officerName(officers, d.officer)) : '<span class="muted">unassigned</span>'}</td>
+  return html`<td class="nowrap">${status}</td>
+    <td><strong>${label(d)}</strong> <button type="button" class="link small" data-history>history</button><br><span class="muted">${kind} · ${d.serial}</span></td>
+    <td>${d.officer ? officerName(officers, d.officer) : html`<span class="muted">unassigned</span>`}</td>
     <td>${cam}</td><td>${battery(d)}</td><td>${storage(d)}</td>
     <td class="nowrap">${agoSpan(d.last_seen)}</td>${actions}
     <td data-col="cmd">${commandCell(d)}</td>`;
@@ -71,7 +71,7 @@ function paintRow(d) {
   }
   tr.dataset.serial = d.serial;
   tr.className = `${d.online ? "online" : "offline"}${d.revoked ? " revoked" : ""}${d.recording ? " recording" : ""}`;
-  tr.innerHTML = rowHtml(d);
+  setHtml(tr, rowHtml(d));
   applyFilter(tr, d);
   return tr;
 }
@@ -90,7 +90,7 @@ function sortKey(mode) {
 function renderAll() {
   const list = [...devices.values()].sort(sortKey(filters.sort.value));
   if (!list.length) {
-    tbody.innerHTML = '<tr><td colspan="9" class="empty">No devices registered yet. IT registers them on the Devices page.</td></tr>';
+    setHtml(tbody, html`<tr><td colspan="9" class="empty">No devices registered yet. IT registers them on the Devices page.</td></tr>`);
   } else {
     tbody.replaceChildren(...list.map(paintRow));
   }
@@ -150,7 +150,7 @@ async function load() {
     for (const d of list) devices.set(d.id, d);
     renderAll();
   } catch (err) {
-    tbody.innerHTML = `<tr><td colspan="9" class="empty">Could not load the fleet: ${esc(err.message)}</td></tr>`;
+    setHtml(tbody, html`<tr><td colspan="9" class="empty">Could not load the fleet: ${err.message}</td></tr>`);
     showError(err, "Fleet");
   }
 }
@@ -173,10 +173,10 @@ function paintLog(cmd) {
   const who = cmd.requested_by === me.id ? "you" : (cmd.requested_by ? `operator ${String(cmd.requested_by).slice(0, 8)}` : "");
   item.className = `log-item ${finalClass(cmd.state)}`;
   item.dataset.state = cmd.state;
-  item.innerHTML = `<div class="row">${stateChip(cmd.state)} <strong>${esc(actionWord(cmd.action))}</strong>
-      <span>${esc(d ? label(d) : String(cmd.device).slice(0, 8))}${d && d.officer ? ` · ${esc(officerName(officers, d.officer))}` : ""}</span></div>
-    <div class="muted">“${esc(cmd.reason || "")}”${who ? ` · by ${esc(who)}` : ""}</div>
-    ${timeline(cmd)}${cmd.error ? `<div class="field-error">${esc(cmd.error)}</div>` : ""}`;
+  setHtml(item, html`<div class="row">${stateChip(cmd.state)} <strong>${actionWord(cmd.action)}</strong>
+      <span>${d ? label(d) : String(cmd.device).slice(0, 8)}${d && d.officer ? ` · ${officerName(officers, d.officer)}` : ""}</span></div>
+    <div class="muted">“${cmd.reason || ""}”${who ? ` · by ${who}` : ""}</div>
+    ${timeline(cmd)}${cmd.error ? html`<div class="field-error">${cmd.error}</div>` : ""}`);
 }
 
 tracker.onChange((cmd, old) => {
@@ -191,7 +191,7 @@ tracker.onChange((cmd, old) => {
   if (d) {
     const tr = rows.get(d.id);
     const cell = tr && tr.querySelector('[data-col="cmd"]');
-    if (cell) cell.innerHTML = commandCell(d);
+    if (cell) setHtml(cell, commandCell(d));
   }
   paintLog(cmd);
   if (!cmd._local && old && !FINAL.has(old.state) && FINAL.has(cmd.state) && cmd.requested_by === me.id) {
@@ -205,8 +205,8 @@ tracker.onChange((cmd, old) => {
 
 async function showHistory(d) {
   const dialog = document.createElement("dialog");
-  dialog.innerHTML = `<form method="dialog"><h2>Commands for ${esc(label(d))}</h2><div class="log" data-role="list"><p class="empty">Loading…</p></div>
-    <div class="row end"><button type="submit" class="secondary">Close</button></div></form>`;
+  setHtml(dialog, html`<form method="dialog"><h2>Commands for ${label(d)}</h2><div class="log" data-role="list"><p class="empty">Loading…</p></div>
+    <div class="row end"><button type="submit" class="secondary">Close</button></div></form>`);
   document.body.append(dialog);
   dialog.addEventListener("close", () => dialog.remove());
   dialog.showModal();
@@ -216,13 +216,13 @@ async function showHistory(d) {
     // The newest and any unfinished one join the live view (followed until final), oldest first.
     const follow = list.filter((cmd, i) => i === 0 || !FINAL.has(cmd.state)).reverse();
     for (const cmd of follow) tracker.update(cmd);
-    dialog.querySelector("[data-role=list]").innerHTML = list.length ? list.map((cmd) => `<div class="log-item ${finalClass(cmd.state)}">
-        <div class="row">${stateChip(cmd.state)} <strong>${esc(actionWord(cmd.action))}</strong></div>
-        <div class="muted">“${esc(cmd.reason || "")}”${cmd.requested_by === me.id ? " · by you" : ""}</div>${timeline(cmd)}
-        ${cmd.error ? `<div class="field-error">${esc(cmd.error)}</div>` : ""}</div>`).join("")
-      : '<p class="empty">No command was ever sent to this device.</p>';
+    setHtml(dialog.querySelector("[data-role=list]"), list.length ? list.map((cmd) => html`<div class="log-item ${finalClass(cmd.state)}">
+        <div class="row">${stateChip(cmd.state)} <strong>${actionWord(cmd.action)}</strong></div>
+        <div class="muted">“${cmd.reason || ""}”${cmd.requested_by === me.id ? " · by you" : ""}</div>${timeline(cmd)}
+        ${cmd.error ? html`<div class="field-error">${cmd.error}</div>` : ""}</div>`)
+      : html`<p class="empty">No command was ever sent to this device.</p>`);
   } catch (err) {
-    dialog.querySelector("[data-role=list]").innerHTML = `<p class="empty">${esc(err.message)}</p>`;
+    setHtml(dialog.querySelector("[data-role=list]"), html`<p class="empty">${err.message}</p>`);
   }
 }
 
@@ -246,7 +246,7 @@ tbody.addEventListener("click", async (e) => {
   const who = d.officer ? ` (${officerName(officers, d.officer)})` : "";
   const reason = await askText({
     title: `${actionWord(action)}: ${label(d)}${who}`,
-    message: d.online ? "" : "This device is <strong>offline</strong>: the command waits for it until it expires.",
+    message: d.online ? "" : html`This device is <strong>offline</strong>: the command waits for it until it expires.`,
     label: "Reason",
     confirm: actionWord(action),
     danger: action === "start_recording",

@@ -1,7 +1,7 @@
 // Footage search for records clerks: every PROTOCOL filter, newest first, page by page.
 import { api, get, post, query } from "./api.js";
 import { clipRow, loadCategories } from "./clips.js";
-import { $, askText, busy, esc, notify, readJson, showError, showFieldErrors, toIso } from "./ui.js";
+import { $, askText, busy, html, notify, readJson, setHtml, showError, showFieldErrors, toIso } from "./ui.js";
 
 const form = $("#search");
 const ctx = { officers: readJson("officers-data", []), devices: readJson("devices-data", []), incidents: readJson("incidents-data", []) };
@@ -19,7 +19,7 @@ function filters() {
 
 async function search(url) {
   const tbody = $("#clips tbody");
-  tbody.innerHTML = '<tr><td colspan="10" class="empty">Searching…</td></tr>';
+  setHtml(tbody, html`<tr><td colspan="10" class="empty">Searching…</td></tr>`);
   showFieldErrors(form, null);
   const mine = ++seq;
   try {
@@ -27,7 +27,7 @@ async function search(url) {
     if (mine !== seq) return;
     current = data;
     const list = data.results || [];
-    tbody.innerHTML = list.length ? list.map((c) => clipRow(c, ctx)).join("") : '<tr><td colspan="10" class="empty">No clip matches these filters.</td></tr>';
+    setHtml(tbody, list.length ? list.map((c) => clipRow(c, ctx)) : html`<tr><td colspan="10" class="empty">No clip matches these filters.</td></tr>`);
     $("#count").textContent = `${data.count} clip${data.count === 1 ? "" : "s"}`;
     $("#prev").disabled = !data.previous;
     $("#next").disabled = !data.next;
@@ -35,7 +35,7 @@ async function search(url) {
     $("#page").textContent = data.count ? `page ${page}` : "";
   } catch (err) {
     if (mine !== seq) return;
-    tbody.innerHTML = `<tr><td colspan="10" class="empty">${esc(err.message)}</td></tr>`;
+    setHtml(tbody, html`<tr><td colspan="10" class="empty">${err.message}</td></tr>`);
     showFieldErrors(form, err);
     showError(err, "Search");
   }
@@ -85,8 +85,8 @@ $("#clips").addEventListener("click", (e) => {
 });
 
 function paintCategories(list) {
-  $("#category-list").innerHTML = list.map((c) => `<div class="list-item"><strong>${esc(c.name)}</strong> <span class="muted mono">${esc(c.slug)}</span>
-    <div class="muted">${c.retention_days === null ? "kept indefinitely" : `kept ${c.retention_days} days after recording`}</div></div>`).join("");
+  setHtml($("#category-list"), list.map((c) => html`<div class="list-item"><strong>${c.name}</strong> <span class="muted mono">${c.slug}</span>
+    <div class="muted">${c.retention_days === null ? "kept indefinitely" : `kept ${c.retention_days} days after recording`}</div></div>`));
 }
 
 $("#category-form").addEventListener("submit", async (e) => {

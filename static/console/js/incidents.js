@@ -1,7 +1,7 @@
 // Incidents: create a scene, assign officers to it, and jump to composing a briefing for it.
 import { ApiError, get, getAll, post } from "./api.js";
 import { Live } from "./live.js";
-import { $, agoSpan, busy, directoryOf, esc, fmtDateTime, notify, officerName, readJson, showError, showFieldErrors, startAgoTicker } from "./ui.js";
+import { $, agoSpan, busy, directoryOf, fmtDateTime, html, notify, officerName, readJson, safe, setHtml, showError, showFieldErrors, startAgoTicker } from "./ui.js";
 
 const officerList = readJson("officers-data", []);
 const officers = directoryOf(officerList);
@@ -9,20 +9,20 @@ const incidents = new Map();
 const live = new Live();
 
 function incidentHtml(i) {
-  const names = (i.officers || []).map((id) => esc(officerName(officers, id)));
-  return `<div class="list-item" data-incident="${esc(i.id)}">
-    <div class="row"><strong style="font-size:1.1rem">${esc(i.title)}</strong>${i.case_number ? `<span class="muted">case ${esc(i.case_number)}</span>` : ""}
+  const names = (i.officers || []).map((id) => officerName(officers, id));
+  return html`<div class="list-item" data-incident="${i.id}">
+    <div class="row"><strong style="font-size:1.1rem">${i.title}</strong>${i.case_number ? html`<span class="muted">case ${i.case_number}</span>` : ""}
       <span class="spacer"></span>
       <button type="button" class="secondary small" data-assign>Assign officers</button>
       <a class="button small" href="/briefings/new/?incident=${encodeURIComponent(i.id)}">Brief this scene</a></div>
     <div class="muted">${i.location ? `${Number(i.location.lat).toFixed(5)}, ${Number(i.location.lon).toFixed(5)}` : ""}${i.radius_m ? ` · radius ${i.radius_m} m` : ""} · opened ${agoSpan(i.created_at)}</div>
-    <div>${names.length ? `Officers (${names.length}): ${names.join(", ")}` : '<span class="muted">No officers assigned.</span>'}</div>
+    <div>${names.length ? `Officers (${names.length}): ${names.join(", ")}` : html`<span class="muted">No officers assigned.</span>`}</div>
   </div>`;
 }
 
 function paint() {
   const list = [...incidents.values()].sort((a, b) => new Date(b.created_at) - new Date(a.created_at));
-  $("#incidents").innerHTML = list.length ? list.map(incidentHtml).join("") : '<p class="empty">No incidents yet: create one on the right.</p>';
+  setHtml($("#incidents"), list.length ? list.map(incidentHtml) : html`<p class="empty">No incidents yet: create one on the right.</p>`);
 }
 
 async function load() {
@@ -41,14 +41,14 @@ async function loadBriefings() {
   try {
     const data = await get("briefings?page_size=20");
     const list = Array.isArray(data) ? data : data.results || [];
-    box.innerHTML = list.length ? list.map((b) => `<a class="list-item" style="display:block;text-decoration:none;color:inherit" href="/briefings/${encodeURIComponent(b.id)}/">
-        <div class="row"><span class="state ${esc(b.priority)}">${esc(b.priority)}</span><strong>${esc(b.title)}</strong><span class="spacer"></span><span class="muted">${esc(fmtDateTime(b.created_at))}</span></div>
-        <div class="muted">${b.recipients ?? "?"} officer${b.recipients === 1 ? "" : "s"} reached${b.deliveries ? ` · ${DELIVERY_STATES.filter((s) => b.deliveries[s]).map((s) => `${b.deliveries[s]} ${s}`).join(" · ")}` : ""}</div></a>`).join("")
-      : '<p class="empty">No briefings sent yet.</p>';
+    setHtml(box, list.length ? list.map((b) => html`<a class="list-item" style="display:block;text-decoration:none;color:inherit" href="/briefings/${encodeURIComponent(b.id)}/">
+        <div class="row"><span class="state ${b.priority}">${b.priority}</span><strong>${b.title}</strong><span class="spacer"></span><span class="muted">${fmtDateTime(b.created_at)}</span></div>
+        <div class="muted">${b.recipients ?? "?"} officer${b.recipients === 1 ? "" : "s"} reached${b.deliveries ? ` · ${DELIVERY_STATES.filter((s) => b.deliveries[s]).map((s) => `${b.deliveries[s]} ${s}`).join(" · ")}` : ""}</div></a>`)
+      : html`<p class="empty">No briefings sent yet.</p>`);
   } catch (err) {
-    box.innerHTML = err instanceof ApiError && (err.status === 404 || err.status === 405)
-      ? '<p class="empty">The briefing list is not available on this server.</p>'
-      : `<p class="empty">Could not load briefings: ${esc(err.message)}</p>`;
+    setHtml(box, err instanceof ApiError && (err.status === 404 || err.status === 405)
+      ? html`<p class="empty">The briefing list is not available on this server.</p>`
+      : html`<p class="empty">Could not load briefings: ${err.message}</p>`);
   }
 }
 
@@ -56,12 +56,12 @@ function assignDialog(incident) {
   return new Promise((resolve) => {
     const dialog = document.createElement("dialog");
     const current = new Set(incident.officers || []);
-    dialog.innerHTML = `<form method="dialog">
-      <h2>Officers at “${esc(incident.title)}”</h2>
+    setHtml(dialog, html`<form method="dialog">
+      <h2>Officers at “${incident.title}”</h2>
       <input type="search" placeholder="Find an officer" data-role="find">
-      <div class="checklist">${officerList.map((o) => `<label class="inline" data-name="${esc(`${o.full_name} ${o.username} ${o.badge_number}`.toLowerCase())}">
-        <input type="checkbox" value="${esc(o.id)}" ${current.has(o.id) ? "checked disabled" : ""}> ${esc(officerName(officers, o.id))}${current.has(o.id) ? ' <span class="muted">(assigned)</span>' : ""}</label>`).join("") || '<p class="empty">No officers exist yet.</p>'}</div>
-      <div class="row end"><button type="button" class="secondary" data-role="cancel">Cancel</button><button type="submit">Assign selected</button></div></form>`;
+      <div class="checklist">${officerList.length ? officerList.map((o) => html`<label class="inline" data-name="${`${o.full_name} ${o.username} ${o.badge_number}`.toLowerCase()}">
+        <input type="checkbox" value="${o.id}" ${current.has(o.id) ? safe("checked disabled") : ""}> ${officerName(officers, o.id)}${current.has(o.id) ? html` <span class="muted">(assigned)</span>` : ""}</label>`) : html`<p class="empty">No officers exist yet.</p>`}</div>
+      <div class="row end"><button type="button" class="secondary" data-role="cancel">Cancel</button><button type="submit">Assign selected</button></div></form>`);
     document.body.append(dialog);
     const close = (v) => { dialog.close(); dialog.remove(); resolve(v); };
     dialog.querySelector("[data-role=find]").addEventListener("input", (e) => {

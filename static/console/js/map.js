@@ -2,7 +2,7 @@
 import { getAll } from "./api.js";
 import { Live } from "./live.js";
 import { drawMap, STALE_MS } from "./mapdraw.js";
-import { $, agoSpan, directoryOf, esc, officerName, readJson, showError, startAgoTicker } from "./ui.js";
+import { $, agoSpan, directoryOf, html, officerName, readJson, setHtml, showError, startAgoTicker } from "./ui.js";
 
 const officers = directoryOf(readJson("officers-data", []));
 const scenes = readJson("incidents-data", []).filter((s) => s.lat !== null && s.lon !== null);
@@ -31,17 +31,17 @@ function redraw() {
 
 function paintLists() {
   const sc = $("#scenes");
-  sc.innerHTML = scenes.length ? scenes.map((s) => `<div class="list-item${focus && focus.id === s.id ? " active" : ""}">
-      <div class="row"><strong>${esc(s.title)}</strong><span class="spacer"></span><button type="button" class="secondary small" data-focus="${esc(s.id)}">Zoom</button></div>
-      <div class="muted">${s.case_number ? `case ${esc(s.case_number)} · ` : ""}${s.radius_m ? `radius ${s.radius_m} m · ` : ""}${s.lat.toFixed(5)}, ${s.lon.toFixed(5)}</div></div>`).join("")
-    : '<p class="empty">No incidents yet.</p>';
+  setHtml(sc, scenes.length ? scenes.map((s) => html`<div class="list-item${focus && focus.id === s.id ? " active" : ""}">
+      <div class="row"><strong>${s.title}</strong><span class="spacer"></span><button type="button" class="secondary small" data-focus="${s.id}">Zoom</button></div>
+      <div class="muted">${s.case_number ? `case ${s.case_number} · ` : ""}${s.radius_m ? `radius ${s.radius_m} m · ` : ""}${s.lat.toFixed(5)}, ${s.lon.toFixed(5)}</div></div>`)
+    : html`<p class="empty">No incidents yet.</p>`);
   const list = units().sort((a, b) => a.label.localeCompare(b.label));
-  $("#units").innerHTML = list.length ? list.map((u) => {
+  setHtml($("#units"), list.length ? list.map((u) => {
     const stale = u.at && Date.now() - new Date(u.at).getTime() > STALE_MS;
-    return `<div class="list-item"><strong>${esc(u.label)}</strong> <span class="muted">${esc(u.kind)}</span>
-      ${u.recording ? '<span class="badge rec">● REC</span>' : ""}${u.online ? "" : ' <span class="muted">offline</span>'}
+    return html`<div class="list-item"><strong>${u.label}</strong> <span class="muted">${u.kind}</span>
+      ${u.recording ? html`<span class="badge rec">● REC</span>` : ""}${u.online ? "" : html` <span class="muted">offline</span>`}
       <div class="muted">position ${agoSpan(u.at)}${stale ? " (stale)" : ""}</div></div>`;
-  }).join("") : '<p class="empty">No device has reported a position yet.</p>';
+  }) : html`<p class="empty">No device has reported a position yet.</p>`);
 }
 
 $("#scenes").addEventListener("click", (e) => {

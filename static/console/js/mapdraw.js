@@ -1,5 +1,5 @@
 // Draws positions to scale in an SVG (no tiles): lat/lon projected onto the view box, metres to pixels.
-import { esc } from "./ui.js";
+import { html, setHtml } from "./ui.js";
 
 const M_PER_DEG = 111320; // metres per degree of latitude
 const NS = "http://www.w3.org/2000/svg";
@@ -36,7 +36,7 @@ export function drawMap(svg, { units = [], scenes = [], focus = null, minSpanM =
     for (const s of scenes) add(s.lat, s.lon, s.radius_m || 0);
   }
   if (!pts.length) {
-    svg.innerHTML = `<rect width="${W}" height="${H}" fill="#061018"/><text x="${W / 2}" y="${H / 2}" text-anchor="middle" fill="#a7b6c5" font-size="22">No positions reported yet</text>`;
+    setHtml(svg, html`<rect width="${W}" height="${H}" fill="#061018"/><text x="${W / 2}" y="${H / 2}" text-anchor="middle" fill="#a7b6c5" font-size="22">No positions reported yet</text>`);
     return null;
   }
   const lats = pts.map((p) => p[0]); const lons = pts.map((p) => p[1]);
@@ -52,28 +52,26 @@ export function drawMap(svg, { units = [], scenes = [], focus = null, minSpanM =
   const px = (lat, lon) => [W / 2 + (lon * kx - cx) * s, H / 2 - (lat - cy) * s];
   const mToPx = (m) => (m / M_PER_DEG) * s;
 
-  const out = [`<rect width="${W}" height="${H}" fill="#061018"/>`];
+  const out = [html`<rect width="${W}" height="${H}" fill="#061018"/>`];
   // Grid every "nice" distance, about six lines across.
   const step = niceStep((W / s) * M_PER_DEG / 6);
   const stepDeg = step / M_PER_DEG;
-  out.push('<g class="grid">');
+  const grid = [];
   for (let x = Math.ceil(minX / stepDeg) * stepDeg; x <= maxX; x += stepDeg) {
-    const X = W / 2 + (x - cx) * s; out.push(`<line x1="${X.toFixed(1)}" y1="0" x2="${X.toFixed(1)}" y2="${H}"/>`);
+    const X = W / 2 + (x - cx) * s; grid.push(html`<line x1="${X.toFixed(1)}" y1="0" x2="${X.toFixed(1)}" y2="${H}"/>`);
   }
   for (let y = Math.ceil(minY / stepDeg) * stepDeg; y <= maxY; y += stepDeg) {
-    const Y = H / 2 - (y - cy) * s; out.push(`<line x1="0" y1="${Y.toFixed(1)}" x2="${W}" y2="${Y.toFixed(1)}"/>`);
+    const Y = H / 2 - (y - cy) * s; grid.push(html`<line x1="0" y1="${Y.toFixed(1)}" x2="${W}" y2="${Y.toFixed(1)}"/>`);
   }
-  out.push("</g>");
+  out.push(html`<g class="grid">${grid}</g>`);
 
   for (const sc of scenes) {
     if (!validPoint(sc.lat, sc.lon)) continue;
     const [x, y] = px(sc.lat, sc.lon);
     const r = mToPx(sc.radius_m || 0);
-    out.push(`<g class="scene${sc.active ? " active" : ""}" data-scene="${esc(sc.id)}"><title>${esc(sc.title)}${sc.radius_m ? ` · radius ${sc.radius_m} m` : ""}</title>`);
-    if (r > 0) out.push(`<circle class="radius" cx="${x.toFixed(1)}" cy="${y.toFixed(1)}" r="${r.toFixed(1)}"/>`);
-    out.push(`<path d="M${x - 10} ${y - 10}L${x + 10} ${y + 10}M${x + 10} ${y - 10}L${x - 10} ${y + 10}"/>`);
     const left = x > W * 0.6; // labels near the right edge go to the left of their mark
-    out.push(`<text x="${left ? x - 14 : x + 14}" y="${y - 12}" font-size="18"${left ? ' text-anchor="end"' : ""}>${esc(sc.title)}${sc.radius_m ? ` (${sc.radius_m} m)` : ""}</text></g>`);
+    out.push(html`<g class="scene${sc.active ? " active" : ""}" data-scene="${sc.id}"><title>${sc.title}${sc.radius_m ? ` · radius ${sc.radius_m} m` : ""}</title>${
+      r > 0 ? html`<circle class="radius" cx="${x.toFixed(1)}" cy="${y.toFixed(1)}" r="${r.toFixed(1)}"/>` : ""}<path d="M${x - 10} ${y - 10}L${x + 10} ${y + 10}M${x + 10} ${y - 10}L${x - 10} ${y + 10}"/><text x="${left ? x - 14 : x + 14}" y="${y - 12}" font-size="18" text-anchor="${left ? "end" : "start"}">${sc.title}${sc.radius_m ? ` (${sc.radius_m} m)` : ""}</text></g>`);
   }
   const now = Date.now();
   for (const u of units) {
@@ -83,14 +81,15 @@ export function drawMap(svg, { units = [], scenes = [], focus = null, minSpanM =
     const stale = u.at && now - new Date(u.at).getTime() > STALE_MS;
     const cls = `unit ${u.kind === "phone" ? "phone" : "bodycam"}${u.recording ? " recording" : ""}${u.online ? "" : " offline"}${stale ? " stale" : ""}`;
     const mark = u.kind === "phone"
-      ? `<circle cx="${x.toFixed(1)}" cy="${y.toFixed(1)}" r="9"/>`
-      : `<rect x="${(x - 8).toFixed(1)}" y="${(y - 8).toFixed(1)}" width="16" height="16" rx="2"/>`;
-    out.push(`<g class="${cls}" data-unit="${esc(u.id)}"><title>${esc(u.label)}${u.recording ? " · recording" : ""}</title>${mark}<text x="${x > W * 0.7 ? x - 13 : x + 13}" y="${y + 6}" font-size="16"${x > W * 0.7 ? ' text-anchor="end"' : ""}>${esc(u.label)}</text></g>`);
+      ? html`<circle cx="${x.toFixed(1)}" cy="${y.toFixed(1)}" r="9"/>`
+      : html`<rect x="${(x - 8).toFixed(1)}" y="${(y - 8).toFixed(1)}" width="16" height="16" rx="2"/>`;
+    const left = x > W * 0.7;
+    out.push(html`<g class="${cls}" data-unit="${u.id}"><title>${u.label}${u.recording ? " · recording" : ""}</title>${mark}<text x="${left ? x - 13 : x + 13}" y="${y + 6}" font-size="16" text-anchor="${left ? "end" : "start"}">${u.label}</text></g>`);
   }
   // Scale bar, bottom left.
   const bar = mToPx(step);
-  out.push(`<g class="scale"><line x1="20" y1="${H - 24}" x2="${20 + bar}" y2="${H - 24}"/><line x1="20" y1="${H - 32}" x2="20" y2="${H - 16}"/><line x1="${20 + bar}" y1="${H - 32}" x2="${20 + bar}" y2="${H - 16}"/><text x="${26 + bar}" y="${H - 19}" font-size="16">${fmtDistance(step)} (grid)</text></g>`);
-  svg.innerHTML = out.join("");
+  out.push(html`<g class="scale"><line x1="20" y1="${H - 24}" x2="${20 + bar}" y2="${H - 24}"/><line x1="20" y1="${H - 32}" x2="20" y2="${H - 16}"/><line x1="${20 + bar}" y1="${H - 32}" x2="${20 + bar}" y2="${H - 16}"/><text x="${26 + bar}" y="${H - 19}" font-size="16">${fmtDistance(step)} (grid)</text></g>`);
+  setHtml(svg, out);
   return { px, mToPx, metresPerPixel: M_PER_DEG / s };
 }
 

@@ -4,6 +4,38 @@ export function esc(value) {
   return String(value ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
 }
 
+// Markup built with escaping by default. html`<td>${name}</td>` escapes every interpolated value
+// (text and quoted attribute values alike); what is already html`...`, or an array of such, goes in
+// as markup; null, undefined and false give nothing. safe(text) marks a string as trusted markup:
+// use it only on literals written in this code, never on data. Put markup into a page with
+// setHtml(element, markup): a plain string given to setHtml is shown as text.
+class Html {
+  constructor(text) { this.text = text; }
+  toString() { return this.text; }
+}
+
+export function safe(markup) { return markup instanceof Html ? markup : new Html(String(markup ?? "")); }
+
+function markupOf(value) {
+  if (value === null || value === undefined || value === false) return "";
+  if (value instanceof Html) return value.text;
+  if (Array.isArray(value)) return value.map(markupOf).join("");
+  return esc(value);
+}
+
+export function html(strings, ...values) {
+  let out = strings[0];
+  for (let i = 0; i < values.length; i += 1) out += markupOf(values[i]) + strings[i + 1];
+  return new Html(out);
+}
+
+export function isHtml(value) { return value instanceof Html; }
+
+export function setHtml(element, markup) {
+  element.innerHTML = markupOf(markup);
+  return element;
+}
+
 export function $(selector, root = document) { return root.querySelector(selector); }
 export function $all(selector, root = document) { return Array.from(root.querySelectorAll(selector)); }
 
@@ -78,8 +110,8 @@ export function startAgoTicker(root = document) {
 }
 
 export function agoSpan(iso) {
-  if (!iso) return '<span class="muted">never</span>';
-  return `<span data-ago="${esc(iso)}" title="${esc(fmtDateTime(iso))}">${esc(fmtAgo(iso))}</span>`;
+  if (!iso) return html`<span class="muted">never</span>`;
+  return html`<span data-ago="${iso}" title="${fmtDateTime(iso)}">${fmtAgo(iso)}</span>`;
 }
 
 // Notices: errors stay until dismissed, confirmations fade after a while.
@@ -89,7 +121,7 @@ export function notify(message, kind = "info", { timeout } = {}) {
   const item = document.createElement("div");
   item.className = `notice ${kind}`;
   item.setAttribute("role", kind === "error" ? "alert" : "status");
-  item.innerHTML = `<p>${esc(message)}</p><button type="button" aria-label="Dismiss">✕</button>`;
+  setHtml(item, html`<p>${message}</p><button type="button" aria-label="Dismiss">✕</button>`);
   item.querySelector("button").addEventListener("click", () => item.remove());
   box.prepend(item);
   const ttl = timeout ?? (kind === "error" ? 0 : 6000);
@@ -119,26 +151,27 @@ export function showFieldErrors(form, err) {
 
 /**
  * A modal asking for a required reason (or any required text). Resolves to the text, or null when cancelled.
+ * `message` is text, or html`...` for emphasis.
  */
 export function askText({ title, message = "", label = "Reason", confirm = "Confirm", danger = false,
   placeholder = "", suggestions = [], value = "", required = true }) {
   return new Promise((resolve) => {
     const dialog = document.createElement("dialog");
     const listId = `sugg-${uuid4()}`;
-    dialog.innerHTML = `
+    setHtml(dialog, html`
       <form method="dialog" novalidate>
-        <h2>${esc(title)}</h2>
-        ${message ? `<p>${message}</p>` : ""}
-        <label>${esc(label)}${required ? " (required)" : ""}
-          <textarea name="text" rows="3" maxlength="500" ${required ? "required" : ""} placeholder="${esc(placeholder)}"
-            ${suggestions.length ? `list="${listId}"` : ""}>${esc(value)}</textarea></label>
-        ${suggestions.length ? `<div class="row">${suggestions.map((s) => `<button type="button" class="secondary small" data-s="${esc(s)}">${esc(s)}</button>`).join("")}</div>` : ""}
+        <h2>${title}</h2>
+        ${message ? html`<p>${message}</p>` : ""}
+        <label>${label}${required ? " (required)" : ""}
+          <textarea name="text" rows="3" maxlength="500" ${required ? safe("required") : ""} placeholder="${placeholder}"
+            ${suggestions.length ? html`list="${listId}"` : ""}>${value}</textarea></label>
+        ${suggestions.length ? html`<div class="row">${suggestions.map((s) => html`<button type="button" class="secondary small" data-s="${s}">${s}</button>`)}</div>` : ""}
         <p class="field-error hidden" data-role="err">Please give a reason: it is recorded in the audit trail.</p>
         <div class="row end">
           <button type="button" class="secondary" value="cancel" data-role="cancel">Cancel</button>
-          <button type="submit" class="${danger ? "danger" : ""}" data-role="ok">${esc(confirm)}</button>
+          <button type="submit" class="${danger ? "danger" : ""}" data-role="ok">${confirm}</button>
         </div>
-      </form>`;
+      </form>`);
     document.body.append(dialog);
     const text = dialog.querySelector("textarea");
     const done = (result) => { dialog.close(); dialog.remove(); resolve(result); };
@@ -165,10 +198,10 @@ export function confirmDialog({ title, message, confirm = "Confirm", danger = fa
 
 // Follows a button through a request: disabled and labelled while it runs.
 export async function busy(button, label, fn) {
-  const old = button.innerHTML;
+  const old = [...button.childNodes];
   button.disabled = true;
   button.textContent = label;
-  try { return await fn(); } finally { button.disabled = false; button.innerHTML = old; }
+  try { return await fn(); } finally { button.disabled = false; button.replaceChildren(...old); }
 }
 
 export function officerName(directory, id) {

@@ -1,6 +1,6 @@
 // Users and roles (IT): list by role, create.
 import { getAll, post, query } from "./api.js";
-import { $, busy, esc, notify, showError, showFieldErrors } from "./ui.js";
+import { $, busy, html, notify, setHtml, showError, showFieldErrors } from "./ui.js";
 
 const ROLE_NAMES = { officer: "Officer", operator: "Operator", clerk: "Records clerk", it: "IT administrator" };
 
@@ -8,9 +8,9 @@ async function load() {
   const role = $("#role-filter").value;
   try {
     const list = await getAll(`users${query({ role, page_size: 500 })}`);
-    $("#users tbody").innerHTML = list.length ? list.map((u) => `<tr data-user="${esc(u.id)}"><td class="mono">${esc(u.username)}</td><td>${esc(u.full_name)}</td>
-      <td>${esc(ROLE_NAMES[u.role] || u.role)}</td><td>${esc(u.badge_number || "")}</td><td>${u.is_active === false ? "no" : "yes"}</td></tr>`).join("")
-      : '<tr><td colspan="5" class="empty">No users.</td></tr>';
+    setHtml($("#users tbody"), list.length ? list.map((u) => html`<tr data-user="${u.id}"><td class="mono">${u.username}</td><td>${u.full_name}</td>
+      <td>${ROLE_NAMES[u.role] || u.role}</td><td>${u.badge_number || ""}</td><td>${u.is_active === false ? "no" : "yes"}</td></tr>`)
+      : html`<tr><td colspan="5" class="empty">No users.</td></tr>`);
     $("#count").textContent = `${list.length} user${list.length === 1 ? "" : "s"}`;
   } catch (err) { showError(err, "Users"); }
 }

@@ -9,6 +9,7 @@ from apps.accounts.models import Role, User
 
 DEMO_USERS = [
     ("officer", Role.OFFICER, "Officer Dana Reyes", "4711"),
+    ("officer2", Role.OFFICER, "Officer Jordan Blake", "4712"),
     ("operator", Role.OPERATOR, "Operator Sam Kim", ""),
     ("clerk", Role.CLERK, "Clerk Lee Novak", ""),
     ("it", Role.IT, "IT Admin Pat Osei", ""),
@@ -23,7 +24,8 @@ class Command(BaseCommand):
 
     @transaction.atomic
     def handle(self, *args, **options):
-        self.stdout.write("Demo logins (username / password):")
+        self.stdout.write("Demo logins:")
+        self.stdout.write(f"  {'role':<9} {'username':<9} password")
         for username, role, full_name, badge in DEMO_USERS:
             password = options["password"] or secrets.token_urlsafe(9)
             user, _ = User.objects.get_or_create(username=username, defaults={"role": role})

@@ -31,6 +31,11 @@ class Command(BaseCommand):
         parser.add_argument("--duration", type=float, help="stop after this many seconds")
         parser.add_argument("--lat", type=float, default=40.7128, help="where the fleet moves around")
         parser.add_argument("--lon", type=float, default=-74.0060)
+        parser.add_argument(
+            "--assign-to",
+            default="",
+            help="comma-separated officer usernames: the n-th camera and phone go to the n-th officer",
+        )
 
     def handle(self, *args, **options):
         if options["count"] < 1:
@@ -45,7 +50,7 @@ class Command(BaseCommand):
             raise CommandError("--password is needed with --username")
         try:
             asyncio.run(self.simulate(options, it_token))
-        except ApiError as exc:
+        except (ApiError, ValueError) as exc:
             raise CommandError(str(exc)) from None
 
     def local_it_token(self) -> str:
@@ -73,6 +78,7 @@ class Command(BaseCommand):
             prefix=options["prefix"],
             status_interval=options["interval"],
             center=(options["lat"], options["lon"]),
+            assign_to=tuple(name for name in options["assign_to"].split(",") if name),
         )
         loop = asyncio.get_running_loop()
         async with fleet:
