@@ -21,7 +21,7 @@ from apps.audit.services import audit_record
 from apps.briefings import services as briefing_services
 from apps.briefings.models import Briefing
 from apps.core.errors import Conflict, InvalidInput
-from apps.core.realtime import console_event_after_commit
+from apps.core.realtime import console_send_after_commit, console_send_many_after_commit
 from apps.devices.models import Device
 from apps.integrations.storage import get_storage
 
@@ -91,8 +91,8 @@ def _announce(hits: list[Hit]) -> None:
     by_read: dict = defaultdict(list)
     for hit in hits:
         by_read[hit.read_id].append(hit.pk)
-    for hit in hits:
-        console_event_after_commit("hit.new", "hit", hit_payload(hit, read_hits=by_read[hit.read_id]))
+    # batched: an import that finds many historical hits costs the channel layer few messages
+    console_send_many_after_commit("hit.new", [hit_payload(h, read_hits=by_read[h.read_id]) for h in hits])
 
 
 def _count(*, day, received: int = 0, deleted: int = 0) -> None:
@@ -424,7 +424,7 @@ def _locked_hit(hit: Hit) -> Hit:
 
 
 def _hit_update(hit: Hit) -> None:
-    console_event_after_commit("hit.update", "hit", hit_payload(hit))
+    console_send_after_commit("hit.update", hit_payload(hit))
 
 
 @transaction.atomic

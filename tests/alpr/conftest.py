@@ -87,3 +87,22 @@ def a_read(plate: str = "XYZ9876", **fields) -> dict:
 
 def post_reads(api, reads: list[dict]):
     return api.post("/api/v1/plate-reads", {"reads": reads}, format="json")
+
+
+def console_listener():
+    """Listens on the console group as a console socket would: returns next_event()."""
+    from asgiref.sync import async_to_sync
+    from channels.layers import get_channel_layer
+
+    layer = get_channel_layer()
+    channel = async_to_sync(layer.new_channel)()
+    async_to_sync(layer.group_add)("console", channel)
+    pending: list[dict] = []
+
+    def next_event() -> dict:
+        while not pending:
+            message = async_to_sync(layer.receive)(channel)
+            pending.extend(message["events"] if message["type"] == "console.events" else [message["event"]])
+        return pending.pop(0)
+
+    return next_event

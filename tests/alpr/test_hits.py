@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
 
 from apps.alpr.models import Hit
 from apps.audit.models import AuditEvent
 from apps.briefings.models import Briefing
-from tests.alpr.conftest import POLE, a_read, image_b64, post_reads
+from tests.alpr.conftest import POLE, a_read, console_listener, image_b64, post_reads
 from tests.briefings.conftest import pushed
 from tests.conftest import ROLES
 from tests.helpers import error_code
@@ -28,9 +26,7 @@ def hit(reader_api, stolen):
 
 
 def test_confirm_is_timed_audited_and_pushed(client_for, operator, hit):
-    layer = get_channel_layer()
-    channel = async_to_sync(layer.new_channel)()
-    async_to_sync(layer.group_add)("console", channel)
+    next_event = console_listener()
     response = client_for(operator).post(f"/api/v1/hits/{hit}/confirm", {"note": "plate matches"}, format="json")
     assert response.status_code == 200, response.content
     body = response.json()
@@ -38,8 +34,8 @@ def test_confirm_is_timed_audited_and_pushed(client_for, operator, hit):
     assert body["note"] == "plate matches" and body["reject_reason"] is None and body["briefing"] is None
     event = AuditEvent.objects.get(action="hit.confirm", object_id=hit)
     assert event.details["seconds_to_review"] >= 0
-    message = async_to_sync(layer.receive)(channel)
-    assert message["event"]["type"] == "hit.update" and message["event"]["hit"]["state"] == "confirmed"
+    event = next_event()
+    assert event["type"] == "hit.update" and event["hit"]["state"] == "confirmed"
 
 
 def test_reject_needs_a_reason(client_for, operator, hit):

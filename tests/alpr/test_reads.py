@@ -7,13 +7,11 @@ import io
 from datetime import timedelta
 
 import pytest
-from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
 from django.utils import timezone
 from PIL import Image
 
 from apps.alpr.models import Hit, Read, ReadCount
-from tests.alpr.conftest import POLE, a_read, enroll, image_b64, post_reads
+from tests.alpr.conftest import POLE, a_read, console_listener, enroll, image_b64, post_reads
 from tests.briefings.conftest import committing_client, jpeg
 from tests.conftest import ROLES
 from tests.helpers import error_code
@@ -142,9 +140,7 @@ def _hit(api, response):
 
 
 def test_an_exact_read_hits_and_reaches_the_console_at_once(reader_api, stolen, client_for, operator):
-    layer = get_channel_layer()
-    channel = async_to_sync(layer.new_channel)()
-    async_to_sync(layer.group_add)("console", channel)
+    next_event = console_listener()
     response = post_reads(reader_api, [a_read("abc 1234", plate_state="CA"), a_read("NOPE999")])
     hit = _hit(client_for(operator), response)
     assert hit["match"] == "exact" and hit["state"] == "new"
@@ -156,10 +152,10 @@ def test_an_exact_read_hits_and_reaches_the_console_at_once(reader_api, stolen, 
         "priority": 90,
     }
     assert hit["read"]["plate_normalized"] == "ABC1234" and hit["read"]["hits"] == [hit["id"]]
-    message = async_to_sync(layer.receive)(channel)
-    assert message["event"]["type"] == "hit.new"
-    assert message["event"]["hit"]["id"] == hit["id"]
-    assert message["event"]["hit"]["read"]["plate"] == "abc 1234"
+    event = next_event()
+    assert event["type"] == "hit.new"
+    assert event["hit"]["id"] == hit["id"]
+    assert event["hit"]["read"]["plate"] == "abc 1234"
 
 
 def test_a_look_alike_read_is_a_similar_hit(reader_api, stolen, client_for, operator):
