@@ -50,13 +50,13 @@ def openalpr_group_to_read(group: dict) -> dict:
             "Not an OpenALPR alpr_group (data_type must be alpr_group).",
             fields={"data_type": ["Must be alpr_group."]},
         )
-    best = group.get("best_plate") if isinstance(group.get("best_plate"), dict) else {}
+    best: dict = group["best_plate"] if isinstance(group.get("best_plate"), dict) else {}
     plate = group.get("best_plate_number") or best.get("plate")
     epoch = group.get("epoch_start")
     if not isinstance(epoch, (int, float)) or isinstance(epoch, bool):
         raise InvalidInput("epoch_start (milliseconds) is required.", fields={"epoch_start": ["Required."]})
     read_id = group.get("best_uuid") or (group.get("uuids") or [None])[0]
-    vehicle = group.get("vehicle") if isinstance(group.get("vehicle"), dict) else {}
+    vehicle: dict = group["vehicle"] if isinstance(group.get("vehicle"), dict) else {}
     read = {
         "read_id": read_id,
         "plate": plate,
@@ -101,7 +101,7 @@ def platerecognizer_to_reads(body: dict) -> list[dict]:
         if not isinstance(result, dict):
             raise InvalidInput("A result is not an object.", fields={f"data.results.{index}": ["Not an object."]})
         plate = result.get("plate")
-        vehicle = result.get("vehicle") if isinstance(result.get("vehicle"), dict) else {}
+        vehicle: dict = result["vehicle"] if isinstance(result.get("vehicle"), dict) else {}
         model_make = result.get("model_make")
         reads.append(
             {

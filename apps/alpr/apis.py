@@ -96,7 +96,7 @@ class PlateReadsApi(APIView):
                 "near": list(v["near"]) if v.get("near") else None,
                 "reason": v["reason"],
                 "case_number": v["case_number"],
-                "results": paginator.page.paginator.count,
+                "results": paginator.page.paginator.count if paginator.page else 0,
             },
         )
         base = _base(request)

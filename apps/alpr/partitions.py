@@ -163,7 +163,9 @@ def drop_partitions_before(cutoff: datetime) -> tuple[int, list[str], list[str]]
         return 0, [], []
     from django.db import transaction
 
-    deleted, keys, dropped = 0, [], []
+    deleted = 0
+    keys: list[str] = []
+    dropped: list[str] = []
     with connection.cursor() as cursor:
         have = existing_partitions(cursor)
     for day, name in sorted(have.items()):

@@ -48,7 +48,7 @@ class ReadIn(serializers.Serializer):
     read_at = serializers.DateTimeField()
     location = LocationIn(required=False, allow_null=True)
     heading = serializers.FloatField(min_value=0, max_value=360, required=False, allow_null=True)
-    candidates = CandidateIn(many=True, required=False, max_length=20)
+    candidates = serializers.ListField(child=CandidateIn(), required=False, max_length=20)
     vehicle = VehicleIn(required=False, allow_null=True)
     image = serializers.CharField(required=False, allow_blank=True, allow_null=True, trim_whitespace=False)
 
@@ -72,7 +72,7 @@ class ReadIn(serializers.Serializer):
 
 
 class ReadBatchIn(serializers.Serializer):
-    reads = ReadIn(many=True, allow_empty=False, max_length=500, min_length=1)
+    reads = serializers.ListField(child=ReadIn(), allow_empty=False, max_length=500, min_length=1)
 
 
 class SearchIn(serializers.Serializer):
@@ -110,7 +110,7 @@ class SearchIn(serializers.Serializer):
 
 class HotlistIn(serializers.Serializer):
     name = StrictCharField(max_length=120)
-    source = serializers.ChoiceField(choices=Source.values)
+    source = serializers.ChoiceField(choices=Source.values)  # type: ignore[assignment]
     priority = serializers.IntegerField(min_value=0, max_value=100, required=False, default=50)
 
 

@@ -51,7 +51,7 @@ def _pairs(reads: list[Read], entries: list[Entry]) -> list[tuple[Read, Entry, s
     for entry in entries:
         by_plate[entry.plate_normalized].append(entry)
         by_folded[entry.plate_folded].append(entry)
-    out = []
+    out: list[tuple[Read, Entry, str]] = []
     for read in reads:
         seen: set = set()
         found = [(e, Match.EXACT) for e in by_plate.get(read.plate_normalized, ())]
