@@ -17,8 +17,7 @@ from rest_framework.views import APIView
 from apps.core.errors import InvalidInput
 from apps.devices.permissions import IsPlateReader
 
-from . import services
-from .serializers import ReadBatchIn
+from . import services, validation
 
 
 def _region_state(region) -> str:
@@ -127,10 +126,8 @@ def platerecognizer_to_reads(body: dict) -> list[dict]:
 
 
 def _ingest(request, reads: list[dict]) -> Response:
-    batch = ReadBatchIn(data={"reads": reads})
-    batch.is_valid(raise_exception=True)
     accepted, duplicates, hits = services.read_ingest(
-        reader=request.user, reads=batch.validated_data["reads"], request=request
+        reader=request.user, reads=validation.read_batch({"reads": reads}), request=request
     )
     return Response({"accepted": accepted, "duplicates": duplicates, "hits": [str(h.pk) for h in hits]})
 

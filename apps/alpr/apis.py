@@ -19,7 +19,7 @@ from apps.core.pagination import StandardPagination
 from apps.devices.permissions import IsPlateReader
 from apps.integrations.storage import get_storage
 
-from . import conf, selectors, services
+from . import conf, selectors, services, validation
 from .payloads import entry_payload, hit_payload, hotlist_payload, read_payload
 from .serializers import (
     BriefIn,
@@ -59,11 +59,8 @@ class PlateReadsApi(APIView):
 
     @extend_schema(request=ReadBatchIn, responses=dict)
     def post(self, request):
-        batch = ReadBatchIn(data=request.data)
-        batch.is_valid(raise_exception=True)
-        accepted, duplicates, hits = services.read_ingest(
-            reader=request.user, reads=batch.validated_data["reads"], request=request
-        )
+        reads = validation.read_batch(request.data)  # the rules of ReadBatchIn, checked by hand for speed
+        accepted, duplicates, hits = services.read_ingest(reader=request.user, reads=reads, request=request)
         return Response({"accepted": accepted, "duplicates": duplicates, "hits": [str(h.pk) for h in hits]})
 
     @extend_schema(parameters=[SearchIn], responses=dict)

@@ -60,6 +60,17 @@ def test_read_ids_are_per_reader(reader_api):
         {"location": {"lat": 200, "lon": 0}},
         {"candidates": [{"plate": ""}]},
         {"image": "not base64!"},
+        {"read_id": 5},
+        {"read_id": ""},
+        {"confidence": True},
+        {"heading": 400},
+        {"location": "40,-74"},
+        {"location": {"lat": 40}},
+        {"vehicle": {"year": "new"}},
+        {"vehicle": "Honda"},
+        {"candidates": "ABC"},
+        {"candidates": [{"plate": "A"}] * 21},
+        {"image": 12},
     ],
 )
 def test_one_bad_read_refuses_the_whole_batch_naming_it(reader_api, bad):
@@ -73,7 +84,7 @@ def test_one_bad_read_refuses_the_whole_batch_naming_it(reader_api, bad):
     assert Read.objects.count() == 0
 
 
-@pytest.mark.parametrize("body", [{}, {"reads": []}, {"reads": "x"}, {"reads": [{}] * 501}, [1, 2]])
+@pytest.mark.parametrize("body", [{}, {"reads": []}, {"reads": "x"}, {"reads": [{}] * 501}, [1, 2], {"reads": [1]}])
 def test_batches_of_1_to_500(reader_api, body):
     response = reader_api.post("/api/v1/plate-reads", body, format="json")
     assert response.status_code == 400
