@@ -88,8 +88,6 @@ class SearchIn(serializers.Serializer):
         pattern = plates.normalize_pattern(value)
         if value and not pattern:
             raise serializers.ValidationError("No letters, digits or wildcards in this plate.")
-        if pattern and not pattern.strip("*?"):
-            raise serializers.ValidationError("A plate search needs at least one letter or digit.")
         return pattern
 
     def validate_near(self, value: str):
