@@ -25,10 +25,16 @@ from .serializers import (
     BriefIn,
     ConfirmIn,
     EntryIn,
+    EntryOut,
     HitFilterIn,
+    HitOut,
     HotlistIn,
+    HotlistOut,
     ImportIn,
+    ImportOut,
+    IngestOut,
     ReadBatchIn,
+    ReadOut,
     RejectIn,
     SearchIn,
 )
@@ -57,13 +63,13 @@ class PlateReadsApi(APIView):
     def get_permissions(self):
         return [IsPlateReader()] if self.request.method == "POST" else [SEARCHERS()]
 
-    @extend_schema(request=ReadBatchIn, responses=dict)
+    @extend_schema(request=ReadBatchIn, responses=IngestOut)
     def post(self, request):
         reads = validation.read_batch(request.data)  # the rules of ReadBatchIn, checked by hand for speed
         accepted, duplicates, hits = services.read_ingest(reader=request.user, reads=reads, request=request)
         return Response({"accepted": accepted, "duplicates": duplicates, "hits": [str(h.pk) for h in hits]})
 
-    @extend_schema(parameters=[SearchIn], responses=dict)
+    @extend_schema(parameters=[SearchIn], responses=ReadOut(many=True))
     def get(self, request):
         query = _query(request, {"plate", "from", "to", "near", "reason", "case_number"})
         if "from" in query:
@@ -130,14 +136,14 @@ class PlateReadImageApi(APIView):
 class HotlistsApi(APIView):
     permission_classes = [LISTS]
 
-    @extend_schema(responses=dict)
+    @extend_schema(responses=HotlistOut(many=True))
     def get(self, request):
         _query(request, set())
         paginator = StandardPagination()
         page = paginator.paginate_queryset(selectors.hotlist_list().order_by("-priority", "name", "id"), request, self)
         return paginator.get_paginated_response([hotlist_payload(h) for h in page])
 
-    @extend_schema(request=HotlistIn, responses={201: dict})
+    @extend_schema(request=HotlistIn, responses={201: HotlistOut})
     def post(self, request):
         data = HotlistIn(data=request.data)
         data.is_valid(raise_exception=True)
@@ -148,7 +154,7 @@ class HotlistsApi(APIView):
 class HotlistApi(APIView):
     permission_classes = [LISTS]
 
-    @extend_schema(responses=dict)
+    @extend_schema(responses=HotlistOut)
     def get(self, request, hotlist_id):
         return Response(hotlist_payload(selectors.hotlist_get(hotlist_id=hotlist_id)))
 
@@ -156,14 +162,14 @@ class HotlistApi(APIView):
 class EntriesApi(APIView):
     permission_classes = [LISTS]
 
-    @extend_schema(responses=dict)
+    @extend_schema(responses=EntryOut(many=True))
     def get(self, request, hotlist_id):
         hotlist = selectors.hotlist_get(hotlist_id=hotlist_id)
         paginator = StandardPagination()
         page = paginator.paginate_queryset(selectors.entry_list(hotlist=hotlist), request, view=self)
         return paginator.get_paginated_response([entry_payload(e) for e in page])
 
-    @extend_schema(request=EntryIn, responses={201: dict})
+    @extend_schema(request=EntryIn, responses={201: EntryOut})
     def post(self, request, hotlist_id):
         hotlist = selectors.hotlist_get(hotlist_id=hotlist_id)
         data = EntryIn(data=request.data)
@@ -178,7 +184,7 @@ class EntriesApi(APIView):
 class EntryApi(APIView):
     permission_classes = [LISTS]
 
-    @extend_schema(responses=dict)
+    @extend_schema(responses=EntryOut)
     def get(self, request, hotlist_id, entry_id):
         hotlist = selectors.hotlist_get(hotlist_id=hotlist_id)
         return Response(entry_payload(selectors.entry_get(hotlist=hotlist, entry_id=entry_id)))
@@ -195,7 +201,7 @@ class HotlistImportApi(APIView):
     permission_classes = [LISTS]
     parser_classes = [MultiPartParser]
 
-    @extend_schema(request=ImportIn, responses=dict)
+    @extend_schema(request=ImportIn, responses=ImportOut)
     def post(self, request, hotlist_id):
         hotlist = selectors.hotlist_get(hotlist_id=hotlist_id)
         data = ImportIn(data=request.data)
@@ -212,7 +218,7 @@ class HotlistImportApi(APIView):
 class HitsApi(APIView):
     permission_classes = [OPERATOR]
 
-    @extend_schema(parameters=[HitFilterIn], responses=dict)
+    @extend_schema(parameters=[HitFilterIn], responses=HitOut(many=True))
     def get(self, request):
         filters = HitFilterIn(data=_query(request, {"state", "hotlist"}))
         filters.is_valid(raise_exception=True)
@@ -233,7 +239,7 @@ def _hit_out(request, hit) -> dict:
 class HitApi(APIView):
     permission_classes = [OPERATOR]
 
-    @extend_schema(responses=dict)
+    @extend_schema(responses=HitOut)
     def get(self, request, hit_id):
         return Response(_hit_out(request, selectors.hit_get(hit_id=hit_id)))
 
@@ -241,7 +247,7 @@ class HitApi(APIView):
 class HitConfirmApi(APIView):
     permission_classes = [OPERATOR]
 
-    @extend_schema(request=ConfirmIn, responses=dict)
+    @extend_schema(request=ConfirmIn, responses=HitOut)
     def post(self, request, hit_id):
         hit = selectors.hit_get(hit_id=hit_id)
         data = ConfirmIn(data=request.data)
@@ -253,7 +259,7 @@ class HitConfirmApi(APIView):
 class HitRejectApi(APIView):
     permission_classes = [OPERATOR]
 
-    @extend_schema(request=RejectIn, responses=dict)
+    @extend_schema(request=RejectIn, responses=HitOut)
     def post(self, request, hit_id):
         hit = selectors.hit_get(hit_id=hit_id)
         data = RejectIn(data=request.data)

@@ -10,7 +10,7 @@ from . import conf, plates
 from .models import RejectReason, Source
 
 
-class LocationIn(serializers.Serializer):
+class ReadLocationIn(serializers.Serializer):
     lat = serializers.FloatField(min_value=-90, max_value=90)
     lon = serializers.FloatField(min_value=-180, max_value=180)
 
@@ -25,7 +25,7 @@ class CandidateIn(serializers.Serializer):
         return value
 
 
-class VehicleIn(serializers.Serializer):
+class PlateVehicleIn(serializers.Serializer):
     make = StrictCharField(max_length=64, required=False, allow_blank=True, allow_null=True)
     model = StrictCharField(max_length=64, required=False, allow_blank=True, allow_null=True)
     color = StrictCharField(max_length=32, required=False, allow_blank=True, allow_null=True)
@@ -46,10 +46,10 @@ class ReadIn(serializers.Serializer):
     plate_state = StrictCharField(max_length=8, required=False, allow_blank=True, allow_null=True)
     confidence = serializers.FloatField(min_value=0, max_value=1, required=False, allow_null=True)
     read_at = serializers.DateTimeField()
-    location = LocationIn(required=False, allow_null=True)
+    location = ReadLocationIn(required=False, allow_null=True)
     heading = serializers.FloatField(min_value=0, max_value=360, required=False, allow_null=True)
     candidates = serializers.ListField(child=CandidateIn(), required=False, max_length=20)
-    vehicle = VehicleIn(required=False, allow_null=True)
+    vehicle = PlateVehicleIn(required=False, allow_null=True)
     image = serializers.CharField(required=False, allow_blank=True, allow_null=True, trim_whitespace=False)
 
     def validate_plate(self, value: str) -> str:
@@ -119,7 +119,7 @@ class EntryIn(serializers.Serializer):
     case_number = StrictCharField(max_length=64, required=False, allow_blank=True, allow_null=True)
     expires_at = serializers.DateTimeField(required=False, allow_null=True)
     note = StrictCharField(max_length=2000, required=False, allow_blank=True, allow_null=True)
-    vehicle = VehicleIn(required=False, allow_null=True)
+    vehicle = PlateVehicleIn(required=False, allow_null=True)
 
     def validate_plate_state(self, value):
         return state_code(value or "")
@@ -155,3 +155,99 @@ class BriefIn(serializers.Serializer):
         audience = AudienceIn(data=value)
         audience.is_valid(raise_exception=True)
         return dict(audience.validated_data)
+
+
+# Output shapes: they document the API (OpenAPI) and the `hit.new` / `hit.update` console events;
+# payloads.py writes them (tests check that every payload conforms).
+
+
+class ReadLocationOut(serializers.Serializer):
+    lat = serializers.FloatField()
+    lon = serializers.FloatField()
+
+
+class CandidateOut(serializers.Serializer):
+    plate = serializers.CharField()
+    plate_normalized = serializers.CharField()
+    confidence = serializers.FloatField(allow_null=True)
+
+
+class ReadOut(serializers.Serializer):
+    id = serializers.UUIDField()
+    reader = serializers.UUIDField()
+    read_id = serializers.CharField()
+    plate = serializers.CharField()
+    plate_normalized = serializers.CharField()
+    plate_state = serializers.CharField(allow_null=True)
+    confidence = serializers.FloatField(allow_null=True)
+    read_at = serializers.DateTimeField()
+    received_at = serializers.DateTimeField()
+    location = ReadLocationOut(allow_null=True)
+    heading = serializers.FloatField(allow_null=True)
+    candidates = CandidateOut(many=True)
+    vehicle = serializers.DictField()
+    image_url = serializers.CharField(allow_null=True)  # absolute in API answers; a path in console events
+    image_sha256 = serializers.CharField(allow_null=True)
+    hits = serializers.ListField(child=serializers.UUIDField())
+
+
+class EntryOut(serializers.Serializer):
+    id = serializers.UUIDField()
+    hotlist = serializers.UUIDField()
+    plate = serializers.CharField()
+    plate_normalized = serializers.CharField()
+    plate_state = serializers.CharField(allow_null=True)
+    reason = serializers.CharField()
+    case_number = serializers.CharField(allow_blank=True)
+    expires_at = serializers.DateTimeField(allow_null=True)
+    note = serializers.CharField(allow_blank=True)
+    vehicle = serializers.DictField()
+    created_by = serializers.UUIDField(allow_null=True)
+    created_at = serializers.DateTimeField()
+    removed_at = serializers.DateTimeField(allow_null=True)
+
+
+class HotlistOut(serializers.Serializer):
+    id = serializers.UUIDField()
+    name = serializers.CharField()
+    source = serializers.CharField()  # type: ignore[assignment]
+    priority = serializers.IntegerField()
+    entry_count = serializers.IntegerField()
+    updated_at = serializers.DateTimeField()
+    created_at = serializers.DateTimeField()
+    last_import_at = serializers.DateTimeField(allow_null=True)
+    stale = serializers.BooleanField()
+
+
+class HotlistSummaryOut(serializers.Serializer):
+    id = serializers.UUIDField()
+    name = serializers.CharField()
+    source = serializers.CharField()  # type: ignore[assignment]
+    priority = serializers.IntegerField()
+
+
+class HitOut(serializers.Serializer):
+    id = serializers.UUIDField()
+    read = ReadOut()
+    entry = EntryOut()
+    hotlist = HotlistSummaryOut()
+    match = serializers.CharField()
+    historical = serializers.BooleanField()
+    state = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    reviewed_by = serializers.UUIDField(allow_null=True)
+    reviewed_at = serializers.DateTimeField(allow_null=True)
+    reject_reason = serializers.CharField(allow_null=True)
+    note = serializers.CharField(allow_blank=True)
+    briefing = serializers.UUIDField(allow_null=True)
+
+
+class IngestOut(serializers.Serializer):
+    accepted = serializers.IntegerField()
+    duplicates = serializers.IntegerField()
+    hits = serializers.ListField(child=serializers.UUIDField())
+
+
+class ImportOut(serializers.Serializer):
+    imported = serializers.IntegerField()
+    rejected = serializers.ListField(child=serializers.DictField())

@@ -23,7 +23,7 @@ class StrictRegexField(StrictCharField, serializers.RegexField):
     pass
 
 
-class LocationIn(serializers.Serializer):
+class DeviceLocationIn(serializers.Serializer):
     lat = serializers.FloatField(min_value=-90, max_value=90)
     lon = serializers.FloatField(min_value=-180, max_value=180)
 
@@ -129,7 +129,7 @@ class DeviceCreateIn(serializers.Serializer):
     label = StrictCharField(max_length=64, required=False, allow_blank=True, default="")  # type: ignore[assignment]
     firmware = StrictCharField(max_length=64, required=False, allow_blank=True, default="")
     # a fixed plate reader's place (any kind may give one; it is the device's last known location)
-    location = LocationIn(required=False, allow_null=True, default=None)
+    location = DeviceLocationIn(required=False, allow_null=True, default=None)
 
 
 class EnrollIn(serializers.Serializer):

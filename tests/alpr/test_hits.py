@@ -148,3 +148,23 @@ def test_strangers_and_readers_see_no_hits(anon, reader_api, hit):
     assert anon.get("/api/v1/hits").status_code == 401
     assert reader_api.get("/api/v1/hits").status_code == 403
     assert reader_api.post(f"/api/v1/hits/{hit}/confirm", {}, format="json").status_code == 403
+
+
+def test_hit_events_and_answers_have_the_documented_shape(client_for, operator, reader_api, stolen):
+    from apps.alpr.serializers import HitOut
+    from tests.core.test_realtime import assert_conforms
+
+    next_event = console_listener()
+    response = post_reads(reader_api, [a_read("ABC1234", image=image_b64(), candidates=[{"plate": "ABC1284"}])])
+    [hit_id] = response.json()["hits"]
+    new = next_event()
+    assert new["type"] == "hit.new"
+    assert_conforms(HitOut(), new["hit"], "hit.new")
+    api = client_for(operator)
+    api.post(f"/api/v1/hits/{hit_id}/reject", {"reason": "misread"}, format="json")
+    update = next_event()
+    assert update["type"] == "hit.update"
+    assert_conforms(HitOut(), update["hit"], "hit.update")
+    answer = api.get(f"/api/v1/hits/{hit_id}").json()
+    assert_conforms(HitOut(), answer, "GET hit")
+    assert {**answer, "read": None} == {**update["hit"], "read": None}
