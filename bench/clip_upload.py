@@ -5,7 +5,7 @@ while streaming, never held in memory):
   baseline  boto3 create_multipart_upload + presigned upload_part URLs, 4 parallel PUTs, complete
   rtcc      POST /clips, POST /clips/{id}/parts, the same 4 parallel PUTs, POST .../complete,
             then wait until a real `celery -A rtcc worker` (Redis broker) has verified it
-Both PUT with the same client code (apps/footage/client.put_parts). Prints throughput, the
+Both PUT with the same client code (apps/simulator/client.put_parts). Prints throughput, the
 ratio rtcc/baseline (goal >= 0.95), the peak RSS growth of the server processes (daphne +
 the worker; goal < 50 MiB) during upload and verification, and the verification speed beside
 this machine's raw hashlib SHA-256 speed.
@@ -43,7 +43,7 @@ import psutil  # noqa: E402
 import psycopg  # noqa: E402
 from botocore.config import Config  # noqa: E402
 
-from apps.footage.client import ClipUploader, put_parts, write_random_file  # noqa: E402
+from apps.simulator.client import ClipUploader, put_parts, write_random_file  # noqa: E402
 
 MiB = 1024 * 1024
 PARALLEL = 4

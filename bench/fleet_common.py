@@ -180,7 +180,7 @@ async def connect_all(url: str, tokens: list[str], *, concurrency: int = 25, pro
     """Opens one device socket per token, `concurrency` handshakes at a time."""
     from websockets.exceptions import InvalidHandshake
 
-    from apps.devices.simulator import connect_device
+    from apps.simulator.fleet import connect_device
 
     gate = asyncio.Semaphore(concurrency)
     sockets: list = [None] * len(tokens)

@@ -81,6 +81,7 @@ SQLITE_OPTIONS = {
 
 
 def parse_database_url(environ: dict, data_dir: Path) -> dict[str, Any]:
+    pool_size = parse_int(environ, "RTCC_DB_POOL_SIZE", 20)  # checked whatever the database
     value = _get(environ, "DATABASE_URL")
     if value is None:
         return {
@@ -107,7 +108,6 @@ def parse_database_url(environ: dict, data_dir: Path) -> dict[str, Any]:
             parsed.port  # noqa: B018 - raises on a port that is not a number
         except ValueError:
             raise ImproperlyConfigured("DATABASE_URL has a port that is not a number") from None
-        pool_size = parse_int(environ, "RTCC_DB_POOL_SIZE", 20)
         if pool_size:
             # Connecting costs ~10 ms a request under daphne; a pool per process keeps them open
             # (Django checks each pooled connection before handing it out).

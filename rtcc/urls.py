@@ -25,6 +25,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("login/", account_views.login_view, name="login"),
     path("logout/", account_views.logout_view, name="logout"),
-    path("", include("apps.footage.public_urls")),  # disk backend's signed byte URLs (/upload/<token>)
+    path("", include("apps.integrations.urls")),  # the disk backend's signed byte URLs (/upload/, /download/)
     path("", include("apps.console.urls")),
 ]

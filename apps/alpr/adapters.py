@@ -14,6 +14,7 @@ from drf_spectacular.utils import extend_schema
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from apps.audit.services import AuditContext
 from apps.core.errors import InvalidInput
 from apps.devices.permissions import IsPlateReader
 
@@ -127,7 +128,7 @@ def platerecognizer_to_reads(body: dict) -> list[dict]:
 
 def _ingest(request, reads: list[dict]) -> Response:
     accepted, duplicates, hits = services.read_ingest(
-        reader=request.user, reads=validation.read_batch({"reads": reads}), request=request
+        reader=request.user, reads=validation.read_batch({"reads": reads}), context=AuditContext.of(request)
     )
     return Response({"accepted": accepted, "duplicates": duplicates, "hits": [str(h.pk) for h in hits]})
 

@@ -11,7 +11,7 @@ from rest_framework.views import APIView
 
 from apps.accounts.models import Role
 from apps.accounts.permissions import HasRole
-from apps.audit.services import audit_record
+from apps.audit.services import AuditContext, audit_record
 from apps.briefings import conf as briefing_conf
 from apps.briefings.serializers import BriefingOut
 from apps.core.errors import InvalidInput, NotFound, TooLarge
@@ -66,7 +66,9 @@ class PlateReadsApi(APIView):
     @extend_schema(request=ReadBatchIn, responses=IngestOut)
     def post(self, request):
         reads = validation.read_batch(request.data)  # the rules of ReadBatchIn, checked by hand for speed
-        accepted, duplicates, hits = services.read_ingest(reader=request.user, reads=reads, request=request)
+        accepted, duplicates, hits = services.read_ingest(
+            reader=request.user, reads=reads, context=AuditContext.of(request)
+        )
         return Response({"accepted": accepted, "duplicates": duplicates, "hits": [str(h.pk) for h in hits]})
 
     @extend_schema(parameters=[SearchIn], responses=ReadOut(many=True))
@@ -91,7 +93,7 @@ class PlateReadsApi(APIView):
             action="plate_read.search",
             actor=request.user,
             object_type="read",
-            request=request,
+            context=AuditContext.of(request),
             details={
                 "plate": v.get("plate", ""),
                 "from": v.get("start"),
@@ -123,7 +125,7 @@ class PlateReadImageApi(APIView):
             actor=request.user,
             object_type="read",
             object_id=read.pk,
-            request=request,
+            context=AuditContext.of(request),
             details={"plate": read.plate_normalized},
         )
         response = StreamingHttpResponse(get_storage().iter_bytes(read.image_key), content_type="image/jpeg")
@@ -147,7 +149,7 @@ class HotlistsApi(APIView):
     def post(self, request):
         data = HotlistIn(data=request.data)
         data.is_valid(raise_exception=True)
-        hotlist = services.hotlist_create(actor=request.user, request=request, **data.validated_data)
+        hotlist = services.hotlist_create(actor=request.user, context=AuditContext.of(request), **data.validated_data)
         return Response(hotlist_payload(hotlist, entry_count=0), status=status.HTTP_201_CREATED)
 
 
@@ -177,7 +179,7 @@ class EntriesApi(APIView):
         fields = {k: v for k, v in data.validated_data.items() if v is not None}
         if "vehicle" in fields:
             fields["vehicle"] = {k: v for k, v in fields["vehicle"].items() if v not in (None, "")}
-        entry = services.entry_add(actor=request.user, hotlist=hotlist, request=request, **fields)
+        entry = services.entry_add(actor=request.user, hotlist=hotlist, context=AuditContext.of(request), **fields)
         return Response(entry_payload(entry), status=status.HTTP_201_CREATED)
 
 
@@ -193,7 +195,7 @@ class EntryApi(APIView):
     def delete(self, request, hotlist_id, entry_id):
         hotlist = selectors.hotlist_get(hotlist_id=hotlist_id)
         entry = selectors.entry_get(hotlist=hotlist, entry_id=entry_id)
-        services.entry_remove(actor=request.user, entry=entry, request=request)
+        services.entry_remove(actor=request.user, entry=entry, context=AuditContext.of(request))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -210,7 +212,11 @@ class HotlistImportApi(APIView):
         if upload.size > conf.max_import_bytes():
             raise TooLarge("The file is too large.")
         result = services.entries_import(
-            actor=request.user, hotlist=hotlist, data=upload.read(), mode=data.validated_data["mode"], request=request
+            actor=request.user,
+            hotlist=hotlist,
+            data=upload.read(),
+            mode=data.validated_data["mode"],
+            context=AuditContext.of(request),
         )
         return Response(result)
 
@@ -252,7 +258,7 @@ class HitConfirmApi(APIView):
         hit = selectors.hit_get(hit_id=hit_id)
         data = ConfirmIn(data=request.data)
         data.is_valid(raise_exception=True)
-        hit = services.hit_confirm(actor=request.user, hit=hit, request=request, **data.validated_data)
+        hit = services.hit_confirm(actor=request.user, hit=hit, context=AuditContext.of(request), **data.validated_data)
         return Response(_hit_out(request, hit))
 
 
@@ -264,7 +270,7 @@ class HitRejectApi(APIView):
         hit = selectors.hit_get(hit_id=hit_id)
         data = RejectIn(data=request.data)
         data.is_valid(raise_exception=True)
-        hit = services.hit_reject(actor=request.user, hit=hit, request=request, **data.validated_data)
+        hit = services.hit_reject(actor=request.user, hit=hit, context=AuditContext.of(request), **data.validated_data)
         return Response(_hit_out(request, hit))
 
 
@@ -284,7 +290,7 @@ class HitBriefApi(APIView):
             audience=v.get("audience"),
             body=v["body"],
             base_url=briefing_conf.public_base_url() or request.build_absolute_uri("/"),
-            request=request,
+            context=AuditContext.of(request),
         )
         from apps.briefings import selectors as briefing_selectors
 

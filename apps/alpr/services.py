@@ -17,7 +17,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from apps.accounts.models import User
-from apps.audit.services import audit_record
+from apps.audit.services import AuditContext, audit_record
 from apps.briefings import services as briefing_services
 from apps.briefings.models import Briefing
 from apps.core.errors import Conflict, InvalidInput
@@ -126,7 +126,9 @@ def clean_images(reads: list[dict]) -> dict[int, images.CleanImage]:
     return cleaned
 
 
-def read_ingest(*, reader: Device, reads: list[dict], request=None) -> tuple[int, int, list[Hit]]:
+def read_ingest(
+    *, reader: Device, reads: list[dict], context: AuditContext | None = None
+) -> tuple[int, int, list[Hit]]:
     """Stores a validated batch once per (reader, read_id) and matches it, in one transaction.
 
     Returns (accepted, duplicates, hits). Hits go to the console (`hit.new`) after commit."""
@@ -195,13 +197,15 @@ def read_ingest(*, reader: Device, reads: list[dict], request=None) -> tuple[int
 
 
 @transaction.atomic
-def hotlist_create(*, actor: User, name: str, source: str, priority: int = 50, request=None) -> Hotlist:
+def hotlist_create(
+    *, actor: User, name: str, source: str, priority: int = 50, context: AuditContext | None = None
+) -> Hotlist:
     hotlist = Hotlist.objects.create(name=name, source=source, priority=priority, created_by=actor)
     audit_record(
         action="hotlist.create",
         actor=actor,
         obj=hotlist,
-        request=request,
+        context=context,
         details={"name": name, "source": source, "priority": priority},
     )
     return hotlist
@@ -274,7 +278,7 @@ def match_historical(entries: list[Entry], *, now: datetime) -> list[Hit]:
 
 
 @transaction.atomic
-def entry_add(*, actor: User, hotlist: Hotlist, request=None, **fields) -> Entry:
+def entry_add(*, actor: User, hotlist: Hotlist, context: AuditContext | None = None, **fields) -> Entry:
     now = timezone.now()
     errors = entry_check(
         hotlist=hotlist,
@@ -293,7 +297,7 @@ def entry_add(*, actor: User, hotlist: Hotlist, request=None, **fields) -> Entry
         action="hotlist.entry_add",
         actor=actor,
         obj=entry,
-        request=request,
+        context=context,
         details={
             "hotlist": str(hotlist.pk),
             "plate": entry.plate_normalized,
@@ -308,7 +312,7 @@ def entry_add(*, actor: User, hotlist: Hotlist, request=None, **fields) -> Entry
 
 
 @transaction.atomic
-def entry_remove(*, actor: User, entry: Entry, request=None) -> None:
+def entry_remove(*, actor: User, entry: Entry, context: AuditContext | None = None) -> None:
     now = timezone.now()
     Entry.objects.filter(pk=entry.pk, removed_at__isnull=True).update(removed_at=now)
     Hotlist.objects.filter(pk=entry.hotlist_id).update(updated_at=now)
@@ -316,7 +320,7 @@ def entry_remove(*, actor: User, entry: Entry, request=None) -> None:
         action="hotlist.entry_remove",
         actor=actor,
         obj=entry,
-        request=request,
+        context=context,
         details={"hotlist": str(entry.hotlist_id), "plate": entry.plate_normalized},
     )
 
@@ -386,7 +390,9 @@ def _parse_import(*, hotlist: Hotlist, data: bytes, now: datetime) -> tuple[list
     return good, rejected
 
 
-def entries_import(*, actor: User, hotlist: Hotlist, data: bytes, mode: str = "append", request=None) -> dict:
+def entries_import(
+    *, actor: User, hotlist: Hotlist, data: bytes, mode: str = "append", context: AuditContext | None = None
+) -> dict:
     """Imports a CSV; `replace` swaps the whole list in one transaction (readers never see it
     half-empty). Rejected lines are reported, the others imported."""
     now = timezone.now()
@@ -404,7 +410,7 @@ def entries_import(*, actor: User, hotlist: Hotlist, data: bytes, mode: str = "a
             action="hotlist.import",
             actor=actor,
             obj=hotlist,
-            request=request,
+            context=context,
             details={
                 "mode": mode,
                 "imported": len(entries),
@@ -428,7 +434,7 @@ def _hit_update(hit: Hit) -> None:
 
 
 @transaction.atomic
-def hit_confirm(*, actor: User, hit: Hit, note: str = "", request=None) -> Hit:
+def hit_confirm(*, actor: User, hit: Hit, note: str = "", context: AuditContext | None = None) -> Hit:
     hit = _locked_hit(hit)
     if hit.state != HitState.NEW:
         raise Conflict(f"This hit is already {hit.state}.", code="hit_reviewed")
@@ -438,7 +444,7 @@ def hit_confirm(*, actor: User, hit: Hit, note: str = "", request=None) -> Hit:
         action="hit.confirm",
         actor=actor,
         obj=hit,
-        request=request,
+        context=context,
         details={
             "plate": hit.read.plate_normalized,
             "entry": str(hit.entry_id),
@@ -452,7 +458,7 @@ def hit_confirm(*, actor: User, hit: Hit, note: str = "", request=None) -> Hit:
 
 
 @transaction.atomic
-def hit_reject(*, actor: User, hit: Hit, reason: str, note: str = "", request=None) -> Hit:
+def hit_reject(*, actor: User, hit: Hit, reason: str, note: str = "", context: AuditContext | None = None) -> Hit:
     hit = _locked_hit(hit)
     if hit.state != HitState.NEW:
         raise Conflict(f"This hit is already {hit.state}.", code="hit_reviewed")
@@ -463,7 +469,7 @@ def hit_reject(*, actor: User, hit: Hit, reason: str, note: str = "", request=No
         action="hit.reject",
         actor=actor,
         obj=hit,
-        request=request,
+        context=context,
         details={
             "plate": hit.read.plate_normalized,
             "reason": reason,
@@ -507,7 +513,7 @@ def hit_brief(
     audience: dict | None = None,
     body: str = "",
     base_url: str = "",
-    request=None,
+    context: AuditContext | None = None,
 ) -> Briefing:
     """A briefing to officers from a confirmed hit: the vehicle with the read's image as its
     photo, the place and time of the read; by default to officers near the read."""
@@ -527,7 +533,7 @@ def hit_brief(
     title, text, vehicle = _brief_text(hit)
     if read.image_key:
         data = b"".join(get_storage().iter_bytes(read.image_key))
-        photo = briefing_services.media_upload(actor=actor, data=data, request=request)
+        photo = briefing_services.media_upload(actor=actor, data=data, context=context)
         vehicle["photo"] = photo.pk
     with transaction.atomic():
         Hit.objects.select_for_update().filter(pk=hit.pk).first()
@@ -539,7 +545,7 @@ def hit_brief(
             vehicles=[vehicle],
             audience=audience,
             base_url=base_url,
-            request=request,
+            context=context,
         )
         hit.briefing, hit.briefed_at = briefing, timezone.now()
         hit.save(update_fields=["briefing", "briefed_at"])
@@ -547,7 +553,7 @@ def hit_brief(
             action="hit.brief",
             actor=actor,
             obj=hit,
-            request=request,
+            context=context,
             details={"briefing": str(briefing.pk), "priority": priority, "audience": briefing.audience},
         )
         _hit_update(hit)

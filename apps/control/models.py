@@ -50,6 +50,9 @@ class Command(models.Model):
     delivered_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)  # succeeded, failed, expired or cancelled
     error = models.TextField(blank=True)
+    # When the officer's phones were told of this (succeeded) command: at most once, even when
+    # the task that tells them is delivered twice.
+    officer_notified_at = models.DateTimeField(null=True, blank=True)
     cancelled_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )

@@ -25,7 +25,7 @@ from django.db.models import F
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from apps.audit.services import audit_record
+from apps.audit.services import AuditContext, audit_record
 from apps.core.errors import Conflict
 from apps.core.realtime import console_send_after_commit, device_group, group_send_after_commit
 from apps.devices.models import Device, DeviceKind
@@ -75,7 +75,7 @@ def command_create(
     reason: str,
     ttl_seconds: int | None = None,
     idempotency_key: str | None = None,
-    request=None,
+    context: AuditContext | None = None,
 ) -> tuple[Command, bool]:
     """Stores a command (queued) and sends it after commit. Returns (command, created).
 
@@ -110,7 +110,7 @@ def command_create(
                 action="command.create",
                 actor=requested_by,
                 obj=command,
-                request=request,
+                context=context,
                 details=_details(command, ttl_seconds=ttl, device_kind=device.kind),
             )
             _publish(command, to_device=True)
@@ -142,7 +142,7 @@ def _transition(
     from_states,
     to: str,
     actor,
-    request=None,
+    context: AuditContext | None = None,
     extra_filter: dict | None = None,
     details: dict | None = None,
     **updates,
@@ -159,7 +159,7 @@ def _transition(
             action=f"command.{to}",
             actor=actor,
             obj=command,
-            request=request,
+            context=context,
             details=_details(command, **(details or {})),
         )
         _publish(command)
@@ -264,7 +264,7 @@ def command_result(*, command_id, device: Device, ok: bool, error: str = "") -> 
 # Operator and system ---------------------------------------------------------------------------
 
 
-def command_cancel(*, command: Command, user, request=None) -> Command:
+def command_cancel(*, command: Command, user, context: AuditContext | None = None) -> Command:
     """Cancels a command the device has not acknowledged yet; afterwards it is 409."""
     command_expire_if_due(command=command)  # past its TTL: expired, not cancellable
     now = timezone.now()
@@ -273,7 +273,7 @@ def command_cancel(*, command: Command, user, request=None) -> Command:
         from_states=UNACKED_STATES,
         to=CommandState.CANCELLED,
         actor=user,
-        request=request,
+        context=context,
         finished_at=now,
         cancelled_by=user,
     )
@@ -286,7 +286,9 @@ def command_cancel(*, command: Command, user, request=None) -> Command:
 
 
 def command_expire(*, command_id, now=None) -> Command | None:
-    """An unacknowledged command past its expiry becomes expired (and is never sent after that)."""
+    """An unacknowledged command past its expiry becomes expired (and is never sent after that).
+
+    It finished when its TTL ran out, whenever this runs: readers saw the same (selectors.command_as_read)."""
     now = now or timezone.now()
     return _transition(
         command_id=command_id,
@@ -294,24 +296,24 @@ def command_expire(*, command_id, now=None) -> Command | None:
         to=CommandState.EXPIRED,
         actor=None,
         extra_filter={"expires_at__lte": now},
-        finished_at=now,
+        finished_at=F("expires_at"),
     )
 
 
 def command_expire_if_due(*, command: Command) -> Command:
-    """Readers see `expired` the moment a command outlives its TTL, not only after the next sweep."""
+    """Before a write that depends on it (a cancel): a command past its TTL is expired first."""
     if command.state in UNACKED_STATES and command.expires_at <= timezone.now():
         return command_expire(command_id=command.pk) or Command.objects.get(pk=command.pk)
     return command
 
 
-def device_commands_expire_due(*, device: Device) -> None:
-    """command_expire_if_due for every command of one device (before listing them)."""
-    now = timezone.now()
-    for command_id in Command.objects.filter(device=device, state__in=UNACKED_STATES, expires_at__lte=now).values_list(
-        "id", flat=True
-    ):
-        command_expire(command_id=command_id, now=now)
+def commands_expire_soon(*, command_ids: list) -> None:
+    """A reader saw these commands past their TTL (and answered `expired`): record the expiry now,
+    in the background, rather than wait for the periodic sweep. Reads themselves never write."""
+    from .tasks import command_expire as command_expire_task
+
+    for command_id in command_ids:  # the read stored nothing: there is no commit to wait for
+        _enqueue(command_expire_task, str(command_id))
 
 
 def command_expire_due(*, now=None, limit: int | None = None) -> dict:
@@ -409,6 +411,12 @@ def command_notify_officer(*, command_id) -> list:
 
     command = Command.objects.select_related("device", "requested_by").filter(pk=command_id).first()
     if command is None or command.state != CommandState.SUCCEEDED or not command.device.officer_id:
+        return []
+    # Claimed before sending: a task delivered twice (a worker lost after its push) tells once.
+    claimed = Command.objects.filter(pk=command.pk, officer_notified_at__isnull=True).update(
+        officer_notified_at=timezone.now()
+    )
+    if not claimed:
         return []
     phones = Device.objects.filter(
         officer_id=command.device.officer_id, kind=DeviceKind.PHONE, revoked_at__isnull=True, push_token__isnull=False

@@ -18,5 +18,10 @@ def command_notify_officer(command_id: str) -> None:
 
 
 @shared_task(ignore_result=True)
+def command_expire(command_id: str) -> None:
+    services.command_expire(command_id=command_id)
+
+
+@shared_task(ignore_result=True)
 def commands_expire() -> dict:
     return services.command_expire_due()

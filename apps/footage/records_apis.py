@@ -1,16 +1,13 @@
 """The clips API, records side (PROTOCOL.md "Clips"): search, read, patch, access links, legal hold,
-custody, categories, case manifests, and the disk backend's signed byte URLs with HTTP Range."""
+custody, categories and case manifests."""
 
 from __future__ import annotations
 
 import csv
 import io
 import re
-import time
 
-from django.core import signing
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
-from django.http.response import HttpResponseBase
+from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status
@@ -21,15 +18,12 @@ from rest_framework.response import Response
 from rest_framework.utils.urls import remove_query_param, replace_query_param
 from rest_framework.views import APIView
 
-from apps.accounts.models import User
 from apps.accounts.permissions import HasRole, IsPerson
-from apps.core.errors import Forbidden, InvalidInput, error_response
+from apps.core.errors import Forbidden, InvalidInput
 from apps.core.pagination import StandardPagination
 from apps.devices.permissions import IsDevice
-from apps.integrations.storage import DOWNLOAD_SALT, ObjectMissingError, get_storage
 
 from . import apis, records, records_conf, records_selectors
-from .models import Clip, ClipState
 from .records_selectors import clip_get, may_access_bytes
 from .serializers import CategoryOut, ClipOut
 
@@ -458,151 +452,3 @@ class CaseManifestApi(APIView):
             return response
         manifest["sha256sum"] = listing
         return Response(manifest)
-
-
-# The disk backend's signed byte URLs (GET/HEAD /download/<token>) ------------------------------
-
-_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
-
-
-class Unsatisfiable(Exception):
-    pass
-
-
-def byte_range(header: str | None, size: int) -> tuple[int, int] | None:
-    """(start, end) inclusive for a single `Range: bytes=...` header; None to send the whole object.
-
-    Several ranges, or another unit, are ignored (the whole object is a valid answer); a range
-    that lies outside the object or makes no sense is Unsatisfiable (416).
-    """
-    if not header:
-        return None
-    header = header.strip().replace(" ", "")
-    if not header.startswith("bytes=") or "," in header:
-        return None
-    match = _RANGE.match(header)
-    if not match or (match[1] == "" and match[2] == ""):
-        raise Unsatisfiable(header)
-    first, last = match[1], match[2]
-    if first == "":  # the last N bytes
-        count = int(last)
-        if count == 0 or size == 0:
-            raise Unsatisfiable(header)
-        return max(0, size - count), size - 1
-    start = int(first)
-    end = size - 1 if last == "" else min(int(last), size - 1)
-    if start >= size or (last != "" and int(last) < start):
-        raise Unsatisfiable(header)
-    return start, end
-
-
-def _token_problem(token: str) -> tuple[int, str, str] | None:
-    try:
-        payload = signing.loads(token, salt=DOWNLOAD_SALT)
-    except signing.BadSignature:
-        return 403, "invalid_link", "This link is not valid."
-    if not isinstance(payload, dict) or not isinstance(payload.get("x"), int) or not payload.get("k"):
-        return 403, "invalid_link", "This link is not valid."
-    if payload["x"] < time.time():
-        return 410, "link_expired", "This link has expired; ask for a new one."
-    return None
-
-
-def _next_or_none(iterator):
-    return next(iterator, None)
-
-
-def _for_server(request: HttpRequest, chunks):
-    """Under ASGI (daphne) an async iterator that reads each chunk in a worker thread, so the event
-    loop never blocks on the disk or the store; under WSGI and in tests, the plain iterator."""
-    from django.core.handlers.asgi import ASGIRequest
-
-    if not isinstance(request, ASGIRequest):
-        return chunks
-
-    async def stream():
-        from asgiref.sync import sync_to_async
-
-        iterator = iter(chunks)
-        read = sync_to_async(_next_or_none, thread_sensitive=False)
-        try:
-            while (chunk := await read(iterator)) is not None:
-                yield chunk
-        finally:
-            close = getattr(iterator, "close", None)
-            if close:
-                await sync_to_async(close, thread_sensitive=False)()
-
-    return stream()
-
-
-def _link_holder(grant: dict):
-    """The person the link was issued to (signed into it), for the custody trail; None (system)
-    for a link issued to no one in particular."""
-    if not grant.get("a"):
-        return None
-    return User.objects.filter(pk=grant["a"]).first()
-
-
-def clip_bytes(request: HttpRequest, token: str):
-    """Streams the object a signed link names (never whole in memory), with single-range support
-    (206, Content-Range; 416 outside the object) so a browser's <video> can seek."""
-    if request.method not in ("GET", "HEAD"):
-        response: HttpResponseBase = error_response(405, "method_not_allowed", "GET the bytes from this link.")
-        response["Allow"] = "GET, HEAD"
-        return response
-    problem = _token_problem(token)
-    if problem:
-        return error_response(*problem)
-    grant = signing.loads(token, salt=DOWNLOAD_SALT)
-    key, filename, content_type = grant["k"], grant.get("f") or None, grant.get("t") or None
-    clip = Clip.objects.filter(storage_key=key).only("pk", "state", "sha256", "legal_hold").first()
-    if clip is not None and clip.state != ClipState.AVAILABLE:
-        return error_response(410, "clip_not_available", f"The clip is {clip.state}; its bytes are not served.")
-    storage = get_storage()
-    try:
-        size = storage.size(key)
-    except (FileNotFoundError, ObjectMissingError):
-        return error_response(404, "not_found", "The bytes are not in the store.")
-    etag = f'"{clip.sha256}"' if clip is not None else None
-    range_header = request.headers.get("Range")
-    if_range = request.headers.get("If-Range")
-    if if_range and etag and if_range.strip() != etag:
-        range_header = None  # the client's copy is another object: send it whole
-    try:
-        wanted = byte_range(range_header, size)
-    except Unsatisfiable:
-        response = error_response(416, "range_not_satisfiable", f"The object has {size} bytes.")
-        response["Content-Range"] = f"bytes */{size}"
-        response["Accept-Ranges"] = "bytes"
-        return response
-    start, end = wanted if wanted else (0, size - 1)
-    length = end - start + 1 if size else 0
-    if request.method == "HEAD":
-        response = HttpResponse(status=206 if wanted else 200)
-    else:
-        body = storage.iter_bytes(key, start=start, end=end) if length else iter(())
-        response = StreamingHttpResponse(_for_server(request, body), status=206 if wanted else 200)
-        if clip is not None and start == 0:
-            from apps.audit.services import audit_record
-
-            audit_record(
-                action="clip.download",
-                actor=_link_holder(grant),
-                obj=clip,
-                request=request,
-                details={"range": range_header, "bytes": length, "link": "signed"},
-            )
-    response["Content-Type"] = content_type or "application/octet-stream"
-    response["Content-Length"] = str(length)
-    response["Accept-Ranges"] = "bytes"
-    response["Cache-Control"] = "private, no-store"
-    response["X-Content-Type-Options"] = "nosniff"
-    if etag:
-        response["ETag"] = etag
-    if wanted:
-        response["Content-Range"] = f"bytes {start}-{end}/{size}"
-    if filename:
-        safe = re.sub(r"[^A-Za-z0-9._-]", "_", filename)
-        response["Content-Disposition"] = f'attachment; filename="{safe}"'
-    return response

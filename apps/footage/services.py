@@ -16,14 +16,12 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from apps.audit.services import audit_record
-from apps.core.errors import ApplicationError, Conflict, InvalidInput, NotFound
+from apps.core.errors import ApplicationError, Conflict, InvalidInput
 from apps.core.realtime import console_send_after_commit
 from apps.devices.models import Assignment, Device
 from apps.integrations.storage import (
     NoSuchUploadError,
     ObjectMissingError,
-    PartLengthError,
-    Readable,
     StorageError,
     StoredPart,
     get_storage,
@@ -273,14 +271,14 @@ def _reopen(clip: Clip, *, request=None) -> Clip:
     return clip
 
 
-def _require_uploading(clip: Clip) -> None:
+def require_uploading(clip: Clip) -> None:
     if clip.state != ClipState.UPLOADING:
         raise Conflict(f"The clip is {clip.state}; its upload is closed.", code="clip_not_uploading")
 
 
 def clip_part_urls(*, clip: Clip, numbers: list[int], request=None) -> list[dict]:
     """Short-lived URLs to PUT the given parts (presigned on S3, signed rtcc URLs on disk)."""
-    _require_uploading(clip)
+    require_uploading(clip)
     numbers = list(dict.fromkeys(numbers))
     if len(numbers) > conf.parts_per_request():
         raise InvalidInput(
@@ -326,7 +324,7 @@ def clip_complete(*, clip: Clip, request=None) -> Clip:
     """Completes the upload in the store and queues verification; re-completing is harmless."""
     if clip.state in COMPLETED:
         return clip
-    _require_uploading(clip)
+    require_uploading(clip)
     storage = get_storage()
     try:
         parts, missing = stored_parts(clip)
@@ -515,23 +513,3 @@ def clips_requeue_verification(*, older_than: timedelta | None = None, limit: in
     for clip_id in ids:
         _queue_verification(clip_id)
     return len(ids)
-
-
-def part_receive(
-    *, key: str, upload_id: str, number: int, length: int, stream: Readable, content_length: int | None
-) -> StoredPart:
-    """Disk backend: stores one PUT part for a clip that is still uploading."""
-    clip = Clip.objects.filter(storage_key=key, upload_id=upload_id).only("state").first()
-    if clip is None:
-        raise NotFound("No such upload.")
-    _require_uploading(clip)
-    if content_length is not None and content_length != length:
-        raise InvalidInput(
-            f"Part {number} must be exactly {length} bytes, not {content_length}.", code="wrong_part_length"
-        )
-    try:
-        return get_storage().multipart_write_part(key, upload_id, number, stream, length=length)
-    except PartLengthError as exc:
-        raise InvalidInput(str(exc), code="wrong_part_length") from None
-    except NoSuchUploadError:
-        raise Conflict("The upload is closed.", code="clip_not_uploading") from None

@@ -17,7 +17,7 @@ import threading
 import uuid
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from django.conf import settings
 from django.utils import timezone
@@ -54,6 +54,16 @@ class PushResult:
     retry_after: float | None = None
     detail: str = ""
     extra: dict = field(default_factory=dict)
+
+
+class PushBackend(Protocol):
+    """What rtcc asks of a push service: one PushResult per message, in order. FcmBackend and
+    OutboxBackend implement it; `get_backend()` picks one from settings (RTCC_FCM_CREDENTIALS
+    set -> FCM, else the outbox under RTCC_PUSH_OUTBOX_DIR)."""
+
+    name: str
+
+    def send_batch(self, messages: list[PushMessage]) -> list[PushResult]: ...
 
 
 class OutboxBackend:
@@ -420,12 +430,12 @@ class FcmBackend:
         return list(await asyncio.gather(*(post(m, b) for m, b in zip(chunk, bodies, strict=True))))
 
 
-_backend: FcmBackend | OutboxBackend | None = None
+_backend: PushBackend | None = None
 _backend_key: tuple | None = None
 _backend_lock = threading.Lock()
 
 
-def get_backend() -> FcmBackend | OutboxBackend:
+def get_backend() -> PushBackend:
     """The backend the settings ask for (rebuilt if those settings change, as in tests)."""
     global _backend, _backend_key
     key = (

@@ -62,6 +62,69 @@ class StoredPart:
     etag: str = ""
 
 
+class ObjectStore(Protocol):
+    """What rtcc asks of an object store. S3Storage and DiskStorage implement it; `get_storage()`
+    picks one from settings (RTCC_S3_BUCKET set -> S3, else the disk under RTCC_STORAGE_DIR)."""
+
+    name: str
+
+    def check(self) -> None: ...
+    def put(self, key: str, data: BinaryIO, *, content_type: str = ...) -> None: ...
+    def iter_bytes(
+        self, key: str, *, start: int = 0, end: int | None = None, chunk_size: int = ...
+    ) -> Iterator[bytes]: ...
+    def size(self, key: str) -> int: ...
+    def exists(self, key: str) -> bool: ...
+    def delete(self, key: str) -> None: ...
+    def purge(self, key: str) -> None: ...
+    def object_lock_enabled(self) -> bool: ...
+    def object_lock_apply(self, key: str, *, retain_until: datetime | None, mode: str, legal_hold: bool) -> None: ...
+    def multipart_create(self, key: str, *, content_type: str = ...) -> str: ...
+    def multipart_parts(self, key: str, upload_id: str) -> Iterator[StoredPart]: ...
+    def multipart_complete(self, key: str, upload_id: str, parts: Iterable[StoredPart]) -> None: ...
+    def multipart_abort(self, key: str, upload_id: str) -> None: ...
+    def part_upload_url(self, key: str, upload_id: str, number: int, *, length: int, expires_in: int) -> dict: ...
+    def url_for_get(
+        self,
+        key: str,
+        *,
+        expires_in: int,
+        filename: str | None = None,
+        content_type: str | None = None,
+        grantee: str | None = None,
+    ) -> str: ...
+
+
+class ObjectGuard(Protocol):
+    """What the app owning a key prefix says about its objects to the disk backend's byte URLs
+    (apps.integrations.storage_views); registered with `register_guard` in its AppConfig.ready."""
+
+    def check_upload(self, *, key: str, upload_id: str) -> None:
+        """Raises an ApplicationError when this multipart upload no longer takes parts."""
+
+    def check_download(self, *, key: str) -> str | None:
+        """Raises an ApplicationError when the object may not be served; else its ETag (or None)."""
+
+    def downloaded(
+        self, *, key: str, request: object, grantee: str | None, range_header: str | None, length: int
+    ) -> None:
+        """A download from the first byte has started (called once per such GET); `grantee` is
+        who the link was issued to (signed into it), or None."""
+
+
+_guards: dict[str, ObjectGuard] = {}
+
+
+def register_guard(prefix: str, guard: ObjectGuard) -> None:
+    """Objects whose key starts with `prefix` are served under `guard`'s rules."""
+    _guards[prefix] = guard
+
+
+def guard_for(key: str) -> ObjectGuard | None:
+    matches = [prefix for prefix in _guards if key.startswith(prefix)]
+    return _guards[max(matches, key=len)] if matches else None
+
+
 def _expires_at(expires_in: int) -> datetime:
     return datetime.fromtimestamp(int(time.time()) + int(expires_in), tz=UTC)
 
@@ -514,7 +577,7 @@ class S3Storage:
 
 
 @functools.cache
-def _storage(bucket: str | None, root: str):
+def _storage(bucket: str | None, root: str) -> ObjectStore:
     if not bucket:
         return DiskStorage(Path(root))
     storage = S3Storage(bucket)
@@ -527,5 +590,5 @@ def _storage(bucket: str | None, root: str):
     return storage
 
 
-def get_storage():
+def get_storage() -> ObjectStore:
     return _storage(settings.RTCC_S3_BUCKET, str(settings.RTCC_STORAGE_DIR))

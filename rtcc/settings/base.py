@@ -6,9 +6,15 @@ import importlib
 from datetime import timedelta
 from pathlib import Path
 
+from django.core.exceptions import ImproperlyConfigured
+
 from rtcc import env as envmod
 
-ENV = envmod.read()
+try:
+    ENV = envmod.read()
+except ImproperlyConfigured as _exc:
+    # One line naming the variable, not two tracebacks (manage.py, daphne and celery all land here).
+    raise SystemExit(f"rtcc: cannot start: {_exc}") from None
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 DATA_DIR = ENV.data_dir
 DATA_DIR.mkdir(parents=True, exist_ok=True)
@@ -39,6 +45,7 @@ INSTALLED_APPS = [
     "apps.briefings",
     "apps.alpr",
     "apps.console",
+    "apps.simulator",
 ]
 
 MIDDLEWARE = [
@@ -142,7 +149,7 @@ else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer", "CONFIG": {"capacity": 1000}}}
 
 # Celery: with REDIS_URL the worker and beat processes; without it tasks run in process.
-CELERY_BROKER_URL = ENV.redis_url or "memory://"
+CELERY_BROKER_URL = ENV.redis_url or "memory://localhost/"  # a host named: kombu warns without one
 CELERY_TASK_ALWAYS_EAGER = ENV.redis_url is None
 CELERY_TASK_EAGER_PROPAGATES = False
 CELERY_TASK_ACKS_LATE = True
@@ -196,6 +203,13 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Choice sets that share a field name across components get names of their own (not "StateC20Enum").
+    "ENUM_NAME_OVERRIDES": {
+        "ClipStateEnum": "apps.footage.models.ClipState",
+        "ClipTriggerEnum": "apps.footage.models.Trigger",
+        "CommandStateEnum": "apps.control.models.CommandState",
+        "DeliveryStateEnum": "apps.briefings.models.DeliveryState",
+    },
 }
 
 # Accounts

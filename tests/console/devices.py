@@ -11,7 +11,7 @@ from pathlib import Path
 
 import httpx
 
-from apps.devices.simulator import DeviceState, Fleet
+from apps.simulator.fleet import DeviceState, Fleet
 
 
 def simulated(
@@ -106,7 +106,7 @@ def upload_clip(
     base_url: str, device_token: str, workdir: Path, *, size: int = 256 * 1024, minutes_ago: int = 5
 ) -> tuple[str, str]:
     """A camera uploads one clip (declare, parts, complete) and waits for verification: (clip id, sha256)."""
-    from apps.footage.client import ClipUploader, write_random_file
+    from apps.simulator.client import ClipUploader, write_random_file
 
     path = workdir / f"clip-{uuid.uuid4().hex}.mp4"
     sha256 = write_random_file(path, size, seed=11)

@@ -113,3 +113,20 @@ def test_no_notice_for_a_failed_command_or_an_unassigned_camera(operator, make_d
     )
     services.command_result(command_id=other.pk, device=spare.device, ok=True)
     assert pushed(token) == []
+
+
+def test_a_redelivered_notice_task_tells_the_officer_once(operator, make_device, officer):
+    """Tasks are acknowledged late, so a worker lost after its push has the task run again."""
+    from apps.control import tasks
+
+    token = phone_token()
+    make_device(kind="phone", officer=officer, push_token=token)
+    camera = make_device(kind="bodycam", officer=officer)
+    command, _ = services.command_create(
+        device=camera.device, requested_by=operator, action="start_recording", reason="Pursuit in progress"
+    )
+    services.command_result(command_id=command.pk, device=camera.device, ok=True)
+    assert len(pushed(token)) == 1
+    tasks.command_notify_officer.delay(str(command.pk))  # the same task, delivered again
+    tasks.command_notify_officer.delay(str(command.pk))
+    assert len(pushed(token)) == 1

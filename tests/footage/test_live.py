@@ -9,9 +9,9 @@ import httpx
 import pytest
 from django.utils import timezone
 
-from apps.footage.client import ClipUploader, write_random_file
 from apps.footage.models import Clip
 from apps.integrations.storage import UPLOAD_SALT, get_storage, sign_token
+from apps.simulator.client import ClipUploader, write_random_file
 from tests.helpers import LiveServer
 
 
@@ -116,8 +116,8 @@ def test_simulated_camera_uploads_its_recording(disk_server, make_device, monkey
     import asyncio
     import uuid
 
-    from apps.devices.simulator import DeviceState
-    from apps.footage.client import upload_recording
+    from apps.simulator.client import upload_recording
+    from apps.simulator.fleet import DeviceState
 
     device, token = make_device()
     monkeypatch.setenv("RTCC_SIM_CLIP_MIB", "0.2-0.3")  # a few 64 KiB parts

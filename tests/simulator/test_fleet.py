@@ -10,7 +10,7 @@ from django.core.management import call_command
 
 from apps.accounts.services import token_issue
 from apps.devices.models import Device
-from apps.devices.simulator import ApiError, DeviceState, Fleet
+from apps.simulator.fleet import ApiError, DeviceState, Fleet
 
 
 def _state() -> DeviceState:

@@ -5,7 +5,8 @@ open (reconnecting with backoff, stopping a device that is refused with 4401/440
 status frames (battery draining, location jittering around a point) and obeys recording
 commands: ack, act once per command id, result, then a fresh status frame.
 
-The footage feature plugs clip upload into `on_recording_stopped` (or passes its own hook).
+A camera uploads each recording it stops with the clip client (apps.simulator.client) unless
+the caller passes its own `on_recording_stopped` hook.
 Used by `python manage.py simulate_fleet`, the demo and bench/. No Django import here: it
 runs against any server it can reach.
 """
@@ -26,6 +27,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 import httpx
+
+from .client import upload_recording
 
 log = logging.getLogger("rtcc.simulator")
 
@@ -93,10 +96,8 @@ RecordingHook = Callable[[DeviceState, str, datetime, datetime], Awaitable[None]
 async def on_recording_stopped(
     device_state: DeviceState, recording_id: str, started_at: datetime, ended_at: datetime
 ) -> None:
-    """Called once each time a simulated camera stops recording: the footage feature uploads the
-    clip through the clips protocol (RTCC_SIM_CLIPS=false turns that off, e.g. in command benches)."""
-    from apps.footage.client import upload_recording  # httpx only, no Django: uploads the clip
-
+    """Called once each time a simulated camera stops recording: it uploads the clip through the
+    clips protocol (RTCC_SIM_CLIPS=false turns that off, e.g. in command benches)."""
     await upload_recording(device_state, recording_id, started_at, ended_at)
 
 

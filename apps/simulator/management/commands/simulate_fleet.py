@@ -5,12 +5,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import secrets
 import signal
 
+from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
-from apps.devices.simulator import ApiError, Fleet
 from apps.simulator import plate_readers
+from apps.simulator.fleet import ApiError, Fleet
 
 SIM_IT_USERNAME = "simulator-it"
 
@@ -51,39 +53,34 @@ class Command(BaseCommand):
         level = logging.WARNING if options["verbosity"] < 2 else logging.INFO
         logging.getLogger("rtcc.simulator").setLevel(level)
         logging.getLogger("httpx").setLevel(level)
-        it_token = None
         if not options["username"]:
-            it_token = self.local_it_token()
+            options["username"], options["password"] = self.local_it_account()
         elif not options["password"]:
             raise CommandError("--password is needed with --username")
         try:
             if options["kind"] == "alpr":
-                asyncio.run(self.simulate_readers(options, it_token))
+                asyncio.run(self.simulate_readers(options))
             else:
-                asyncio.run(self.simulate(options, it_token))
+                asyncio.run(self.simulate(options))
         except (ApiError, plate_readers.ApiError, ValueError) as exc:
             raise CommandError(str(exc)) from None
 
-    def local_it_token(self) -> str:
-        """An IT token for the server's database (this process shares it: same settings)."""
-        from apps.accounts.models import Role, User
-        from apps.accounts.services import token_issue
-
-        user, created = User.objects.get_or_create(
-            username=SIM_IT_USERNAME, defaults={"role": Role.IT, "full_name": "Fleet simulator"}
+    def local_it_account(self) -> tuple[str, str]:
+        """An IT account in the server's database (this process shares it: same settings), with a
+        fresh password each run; the fleet signs in with it over the API, like any client."""
+        user, _ = get_user_model().objects.get_or_create(
+            username=SIM_IT_USERNAME, defaults={"role": "it", "full_name": "Fleet simulator"}
         )
-        if created:
-            user.set_unusable_password()
-            user.save()
-        token, _ = token_issue(user=user)
-        return token
+        password = secrets.token_urlsafe(24)
+        user.set_password(password)
+        user.save(update_fields=["password"])
+        return SIM_IT_USERNAME, password
 
-    async def simulate(self, options, it_token: str | None) -> None:
+    async def simulate(self, options) -> None:
         fleet = Fleet(
             options["url"],
             count=options["count"],
             kind=options["kind"],
-            it_token=it_token,
             username=options["username"],
             password=options["password"],
             prefix=options["prefix"],
@@ -111,11 +108,10 @@ class Command(BaseCommand):
                 reporter.cancel()
             self.stdout.write(f"stopped: {fleet.summary()}")
 
-    async def simulate_readers(self, options, it_token: str | None) -> None:
+    async def simulate_readers(self, options) -> None:
         """Plate readers: enroll, then post batches of reads until stopped or --duration ends."""
-        if it_token is None:
-            async with Fleet(options["url"], count=1, username=options["username"], password=options["password"]) as f:
-                it_token = await f.login()
+        async with Fleet(options["url"], count=1, username=options["username"], password=options["password"]) as f:
+            it_token = await f.login()
         hot = tuple(p.strip().upper() for p in options["hot_plates"].split(",") if p.strip())
         fleet = plate_readers.PlateReaderFleet(
             options["url"],

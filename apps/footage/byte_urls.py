@@ -1,0 +1,45 @@
+"""Footage's rules for the disk backend's byte URLs (apps.integrations.storage_views) over clip
+objects: parts only while the clip is uploading, bytes only while it is available (its SHA-256
+as the ETag), and an audit event for every download from the first byte."""
+
+from __future__ import annotations
+
+from apps.accounts.models import User
+from apps.audit.services import audit_record
+from apps.core.errors import ApplicationError, NotFound
+
+from .models import Clip, ClipState
+from .services import require_uploading
+
+KEY_PREFIX = "clips/"
+
+
+class ClipObjects:
+    def check_upload(self, *, key: str, upload_id: str) -> None:
+        clip = Clip.objects.filter(storage_key=key, upload_id=upload_id).only("state").first()
+        if clip is None:
+            raise NotFound("No such upload.")
+        require_uploading(clip)
+
+    def check_download(self, *, key: str) -> str | None:
+        clip = Clip.objects.filter(storage_key=key).only("state", "sha256").first()
+        if clip is None:
+            return None
+        if clip.state != ClipState.AVAILABLE:
+            raise ApplicationError(
+                f"The clip is {clip.state}; its bytes are not served.", code="clip_not_available", status=410
+            )
+        return f'"{clip.sha256}"'
+
+    def downloaded(self, *, key: str, request, grantee: str | None, range_header: str | None, length: int) -> None:
+        clip = Clip.objects.filter(storage_key=key).first()
+        if clip is not None:
+            # the person the link was issued to, for the custody trail; None (system) for no one in particular
+            holder = User.objects.filter(pk=grantee).first() if grantee else None
+            audit_record(
+                action="clip.download",
+                actor=holder,
+                obj=clip,
+                request=request,
+                details={"range": range_header, "bytes": length, "link": "signed"},
+            )
