@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import logging
 import time
 import uuid
@@ -112,6 +113,64 @@ def _count(*, day, received: int = 0, deleted: int = 0) -> None:
     ReadCount.objects.filter(day=day).update(received=F("received") + received, deleted=F("deleted") + deleted)
 
 
+READ_COLUMNS = (
+    "id",
+    "reader_id",
+    "read_id",
+    "plate",
+    "plate_normalized",
+    "plate_folded",
+    "plate_state",
+    "confidence",
+    "read_at",
+    "received_at",
+    "lat",
+    "lon",
+    "heading",
+    "candidates",
+    "vehicle",
+    "image_key",
+    "image_sha256",
+    "image_size",
+    "has_hit",
+)
+
+
+def _insert_reads(reads: list[Read]) -> None:
+    """bulk_create, or on PostgreSQL one COPY (a third of the INSERT's time on the partitioned table)."""
+    if not reads:
+        return
+    if connection.vendor != "postgresql":
+        Read.objects.bulk_create(reads)
+        return
+    columns = ", ".join(READ_COLUMNS)
+    with connection.cursor() as cursor, cursor.cursor.copy(f"COPY alpr_read ({columns}) FROM STDIN") as copy:
+        for r in reads:
+            copy.write_row(
+                (
+                    r.id,
+                    r.reader_id,
+                    r.read_id,
+                    r.plate,
+                    r.plate_normalized,
+                    r.plate_folded,
+                    r.plate_state,
+                    r.confidence,
+                    r.read_at,
+                    r.received_at,
+                    r.lat,
+                    r.lon,
+                    r.heading,
+                    json.dumps(r.candidates),
+                    json.dumps(r.vehicle),
+                    r.image_key,
+                    r.image_sha256,
+                    r.image_size,
+                    r.has_hit,
+                )
+            )
+
+
 def clean_images(reads: list[dict]) -> dict[int, images.CleanImage]:
     """Every read's image decoded and stripped, or one 400 naming the bad reads."""
     cleaned, errors = {}, {}
@@ -185,7 +244,7 @@ def read_ingest(
         pairs = match_reads(fresh, now=now) if fresh else []
         for read, _, _ in pairs:
             read.has_hit = True
-        Read.objects.bulk_create(fresh)
+        _insert_reads(fresh)
         hits = _hits_for(pairs, now=now, historical=False)
         Hit.objects.bulk_create(hits)
         _announce(hits)
