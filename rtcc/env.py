@@ -53,21 +53,22 @@ def parse_int(environ: dict, name: str, default: int, *, minimum: int = 0) -> in
     return number
 
 
-DURATION_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
-DURATION_RE = re.compile(r"^(\d+)\s*([smhd])$")
+DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
-def parse_duration(environ: dict, name: str, default: timedelta, *, minimum: timedelta | None = None) -> timedelta:
-    """A duration written as a whole number and a unit: `90s`, `3m`, `48h`, `30d`."""
+def parse_duration(
+    environ: dict, name: str, default: timedelta, *, minimum: timedelta = timedelta(seconds=1)
+) -> timedelta:
+    """A duration such as `90s`, `3m`, `48h`, `30d` (a bare number is seconds)."""
     value = _get(environ, name)
     if value is None:
         return default
-    match = DURATION_RE.match(value.lower())
-    if not match:
-        raise ImproperlyConfigured(f"{name}={value!r} is not a duration: write it like 3m, 48h or 30d")
-    duration = timedelta(**{DURATION_UNITS[match.group(2)]: int(match.group(1))})
-    if minimum is not None and duration < minimum:
-        raise ImproperlyConfigured(f"{name}={value!r} is shorter than the least allowed, {minimum}")
+    match = re.fullmatch(r"(\d+)\s*([smhd]?)", value.lower())
+    if match is None:
+        raise ImproperlyConfigured(f"{name}={value!r} is not a duration: use e.g. 90s, 3m, 48h or 30d")
+    duration = timedelta(seconds=int(match.group(1)) * DURATION_UNITS[match.group(2) or "s"])
+    if duration < minimum:
+        raise ImproperlyConfigured(f"{name}={value!r} must be at least {int(minimum.total_seconds())} seconds")
     return duration
 
 
@@ -184,7 +185,9 @@ class Env:
     fcm_credentials: str | None
     fcm_endpoint: str | None
     public_url: str | None
-    alpr_read_retention: timedelta
+    live_max_seconds: int = 900
+    live_retention: timedelta = timedelta(hours=1)
+    alpr_read_retention: timedelta = timedelta(days=30)
 
     @property
     def embedded(self) -> bool:
@@ -230,4 +233,6 @@ def read(environ: dict | None = None) -> Env:
         alpr_read_retention=parse_duration(
             environ, "RTCC_ALPR_READ_RETENTION", timedelta(days=30), minimum=timedelta(minutes=1)
         ),
+        live_max_seconds=parse_int(environ, "RTCC_LIVE_MAX_SECONDS", 900, minimum=1),
+        live_retention=parse_duration(environ, "RTCC_LIVE_RETENTION", timedelta(hours=1)),
     )

@@ -14,6 +14,7 @@ api_v1 = [
     path("", include("apps.footage.urls")),
     path("", include("apps.briefings.urls")),
     path("", include("apps.alpr.urls")),
+    path("", include("apps.live.urls")),
 ]
 
 urlpatterns = [

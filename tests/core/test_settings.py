@@ -158,3 +158,19 @@ def test_the_embedded_broker_raises_no_kombu_warning(caplog, settings):
     with caplog.at_level(logging.WARNING, logger="kombu"), app.connection_for_write(settings.CELERY_BROKER_URL) as conn:
         conn.info()  # what a producer does when it publishes (kombu warned here on "memory://")
     assert not [r for r in caplog.records if r.name.startswith("kombu")]
+
+
+def test_live_view_settings_parse_durations_and_limits(tmp_path):
+    from datetime import timedelta
+
+    defaults = read(tmp_path)
+    assert defaults.live_max_seconds == 900
+    assert defaults.live_retention == timedelta(hours=1)
+    config = read(tmp_path, RTCC_LIVE_MAX_SECONDS="60", RTCC_LIVE_RETENTION="3m")
+    assert (config.live_max_seconds, config.live_retention) == (60, timedelta(minutes=3))
+    assert read(tmp_path, RTCC_LIVE_RETENTION="48h").live_retention == timedelta(hours=48)
+    assert read(tmp_path, RTCC_LIVE_RETENTION="30d").live_retention == timedelta(days=30)
+    assert read(tmp_path, RTCC_LIVE_RETENTION="90").live_retention == timedelta(seconds=90)
+    for name, value in [("RTCC_LIVE_RETENTION", "soon"), ("RTCC_LIVE_RETENTION", "0s"), ("RTCC_LIVE_MAX_SECONDS", "0")]:
+        with pytest.raises(ImproperlyConfigured, match=name):
+            read(tmp_path, **{name: value})
