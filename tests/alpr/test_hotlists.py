@@ -80,6 +80,8 @@ def test_hotlists_are_for_operators_and_it(role, personas, client_for):
     base = f"/api/v1/hotlists/{hotlist.pk}"
     entry = Entry.objects.create(hotlist=hotlist, plate="Q1", plate_normalized="Q1", plate_folded="01", reason="r")
     assert api.get(f"{base}/entries").status_code == (200 if allowed else 403)
+    assert api.get(base).status_code == (200 if allowed else 403)
+    assert api.get(f"{base}/entries/{entry.pk}").status_code == (200 if allowed else 403)
     posted = api.post(f"{base}/entries", {"plate": "Z9", "reason": "r"}, format="json")
     assert posted.status_code == (201 if allowed else 403)
     imported = api.post(f"{base}/import", {"file": csv_file("plate,plate_state,reason,case_number,expires_at\n")})

@@ -125,3 +125,13 @@ def test_read_images_for_operators_and_clerks(role, personas, client_for, reader
     read = Read.objects.get()
     response = client_for(personas[role]).get(f"/api/v1/plate-reads/{read.pk}/image")
     assert response.status_code == (200 if role in ("operator", "clerk") else 403)
+
+
+def test_an_unknown_read_image_is_404(client_for, operator, reads):
+    from apps.alpr.models import Read
+
+    api = client_for(operator)
+    assert api.get("/api/v1/plate-reads/6f1b1d3a-0000-4000-8000-000000000000/image").status_code == 404
+    no_image = Read.objects.filter(image_key="").first()
+    assert api.get(f"/api/v1/plate-reads/{no_image.pk}/image").status_code == 404
+    assert api.get("/api/v1/plate-reads/not-a-uuid/image").status_code == 404
