@@ -217,6 +217,7 @@ class Env:
     audit_signing_key: str
     live_max_seconds: int = 900
     live_retention: timedelta = timedelta(hours=1)
+    alpr_read_retention: timedelta = timedelta(days=30)
 
     @property
     def embedded(self) -> bool:
@@ -259,6 +260,9 @@ def read(environ: dict | None = None) -> Env:
         fcm_credentials=credentials,
         fcm_endpoint=parse_url(environ, "RTCC_FCM_ENDPOINT"),
         public_url=parse_url(environ, "RTCC_PUBLIC_URL"),
+        alpr_read_retention=parse_duration(
+            environ, "RTCC_ALPR_READ_RETENTION", timedelta(days=30), minimum=timedelta(minutes=1)
+        ),
         live_max_seconds=parse_int(environ, "RTCC_LIVE_MAX_SECONDS", 900, minimum=1),
         live_retention=parse_duration(environ, "RTCC_LIVE_RETENTION", timedelta(hours=1)),
         audit_signing_key=_audit_signing_key(environ, data_dir=data_dir),

@@ -44,6 +44,7 @@ INSTALLED_APPS = [
     "apps.control",
     "apps.footage",
     "apps.briefings",
+    "apps.alpr",
     "apps.live",
     "apps.leads",
     "apps.outcomes",
@@ -208,7 +209,7 @@ CELERY_BEAT_SCHEDULER = "apps.core.heartbeat:HeartbeatScheduler"  # beat's heart
 # {"name": {"task": "dotted.path", "schedule": seconds}} (a plain module, no Django imports).
 # beat runs them in production; the embedded default runs them in a thread of the web process.
 CELERY_BEAT_SCHEDULE: dict[str, dict] = {}
-for _app in ("core", "devices", "control", "footage", "briefings", "live"):
+for _app in ("core", "devices", "control", "footage", "briefings", "alpr", "live"):
     try:
         _module = importlib.import_module(f"apps.{_app}.schedule")
     except ModuleNotFoundError as _exc:
@@ -284,6 +285,9 @@ RTCC_LIVE_MAX_SECONDS = ENV.live_max_seconds
 RTCC_LIVE_RETENTION = ENV.live_retention
 # The URL phones and cameras reach rtcc at (links in notifications); unset: the request's host.
 RTCC_PUBLIC_URL = ENV.public_url
+
+# Plate readers: reads with no hit are deleted this long after `read_at` (PROTOCOL.md "Plate readers")
+RTCC_ALPR_READ_RETENTION = ENV.alpr_read_retention
 
 LOGGING = {
     "version": 1,

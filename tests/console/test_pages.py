@@ -28,15 +28,29 @@ PAGES = {
     f"/footage/{ANY_ID}/": {"clerk"},
     "/devices/": {"it"},
     "/users/": {"it"},
+    "/alpr/hits/": {"operator"},
+    "/alpr/hotlists/": {"operator", "it"},
+    "/alpr/plates/": {"operator", "clerk"},
 }
 LANDING = {"officer": "/phone/", "operator": "/fleet/", "clerk": "/footage/", "it": "/devices/"}
 NAV = {
     "officer": {"/phone/"},
-    "operator": {"/fleet/", "/map/", "/incidents/"},
-    "clerk": {"/footage/"},
-    "it": {"/fleet/", "/devices/", "/users/"},
+    "operator": {"/fleet/", "/map/", "/incidents/", "/alpr/hits/", "/alpr/hotlists/", "/alpr/plates/"},
+    "clerk": {"/footage/", "/alpr/plates/"},
+    "it": {"/fleet/", "/devices/", "/users/", "/alpr/hotlists/"},
 }
-NAV_LINKS = {"/phone/", "/fleet/", "/map/", "/incidents/", "/footage/", "/devices/", "/users/"}
+NAV_LINKS = {
+    "/phone/",
+    "/fleet/",
+    "/map/",
+    "/incidents/",
+    "/footage/",
+    "/devices/",
+    "/users/",
+    "/alpr/hits/",
+    "/alpr/hotlists/",
+    "/alpr/plates/",
+}
 
 # The only absolute URL allowed: the SVG namespace name, which is an identifier, never fetched.
 URL_RE = re.compile(r"(?:https?:)?//[a-z0-9.-]+\.[a-z]{2,}", re.IGNORECASE)
