@@ -214,8 +214,8 @@ def searches() -> list[tuple[str, dict]]:
 def timed_search(clerk, params: dict, factory) -> tuple[float, float, int, int]:
     from rest_framework.request import Request
 
-    from apps.footage import records_selectors
-    from apps.footage.records_apis import ClipSearchPagination
+    from apps.footage.records import selectors as records_selectors
+    from apps.footage.records.apis import ClipSearchPagination
 
     started, cpu = time.perf_counter(), time.process_time()
     request = Request(factory.get("/api/v1/clips", params))
@@ -232,7 +232,7 @@ def explain_ms(clerk, params: dict, factory) -> float:
     from django.db import connection
     from rest_framework.request import Request
 
-    from apps.footage import records_selectors
+    from apps.footage.records import selectors as records_selectors
 
     request = Request(factory.get("/api/v1/clips", params))
     filters = records_selectors.parse_search_params(request.query_params)

@@ -82,8 +82,15 @@ def group_send_now(group: str, message: dict) -> None:
     async_to_sync(group_send)(group, message)
 
 
+def group_send_quietly(group: str, message: dict) -> bool:
+    """Sends now from sync code; whether it went out (a failure is logged, not raised)."""
+    return async_to_sync(group_send)(group, message)
+
+
 def group_send_after_commit(group: str, message: dict) -> None:
-    """Sends once the surrounding transaction commits (at once outside one)."""
+    """Sends once the surrounding transaction commits (at once outside one); never raises: once
+    a write is committed, a failed push must not turn its answer into a 500 (whoever depends on
+    the push catches up from the database: a device on reconnect or by a sweep)."""
     transaction.on_commit(lambda: group_send_now(group, message))
 
 

@@ -1,103 +1,27 @@
-"""The clips API, device side (PROTOCOL.md "Clips"): declare, part URLs, upload status, complete.
-
-Choices within the contract: any enrolled device may upload (people get 403, another device's
-clip is 404); a declared size over RTCC_CLIP_MAX_SIZE is 400 on `size_bytes` (413 is kept for
-request bodies); re-declaring with another size or hash is 409 `clip_conflict`; `complete`
-before every part is stored with its right size is 409 `upload_incomplete` with the numbers in
-`error.missing`; a store that fails is 503 `storage_unavailable`.
-"""
+"""The one route both halves of footage answer: `/clips` (GET: the records search, people;
+POST: a device declares a clip, ingest). Each method calls its half; neither half knows the other."""
 
 from __future__ import annotations
 
-from drf_spectacular.utils import extend_schema, inline_serializer
-from rest_framework import serializers, status
-from rest_framework.response import Response
+from drf_spectacular.utils import extend_schema
 from rest_framework.views import APIView
 
-from apps.core.errors import envelope
+from apps.accounts.permissions import IsPerson
 from apps.devices.permissions import IsDevice
 
-from . import selectors, services
-from .serializers import ClipDeclareIn, ClipUploadOut, PartNumbersIn
-
-PartsOut = inline_serializer(
-    "ClipPartsOut",
-    {
-        "parts": serializers.ListField(
-            child=inline_serializer(
-                "ClipPartUrl",
-                {
-                    "number": serializers.IntegerField(),
-                    "url": serializers.URLField(),
-                    "method": serializers.CharField(),
-                    "headers": serializers.DictField(child=serializers.CharField()),
-                    "expires_at": serializers.DateTimeField(),
-                },
-            )
-        )
-    },
-)
-UploadStatusOut = inline_serializer(
-    "ClipUploadStatus",
-    {
-        "state": serializers.CharField(),
-        "received": serializers.ListField(child=serializers.IntegerField()),
-        "missing": serializers.ListField(child=serializers.IntegerField()),
-    },
-)
-CompleteOut = inline_serializer("ClipCompleteOut", {"id": serializers.UUIDField(), "state": serializers.CharField()})
+from .ingest import apis as ingest_apis
+from .records import apis as records_apis
+from .serializers import ClipDeclareIn, ClipUploadOut
 
 
 class ClipsApi(APIView):
-    """POST: a device declares a clip. (GET, the clerks' search, is the retrieval side's.)"""
-
     def get_permissions(self):
-        if self.request.method == "POST":
-            return [IsDevice()]
-        return super().get_permissions()
+        return [IsDevice()] if self.request.method == "POST" else [IsPerson()]
+
+    @extend_schema(parameters=records_apis.SEARCH_PARAMETERS, responses=records_apis.ClipRecordOut(many=True))
+    def get(self, request):
+        return records_apis.clip_search(request, view=self)
 
     @extend_schema(request=ClipDeclareIn, responses={201: ClipUploadOut, 200: ClipUploadOut})
     def post(self, request):
-        data = ClipDeclareIn(data=request.data)
-        data.is_valid(raise_exception=True)
-        clip, created = services.clip_declare(device=request.user, request=request, **data.validated_data)
-        return Response(ClipUploadOut(clip).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
-
-
-class ClipPartsApi(APIView):
-    permission_classes = [IsDevice]
-
-    @extend_schema(request=PartNumbersIn, responses=PartsOut)
-    def post(self, request, clip_id):
-        clip = selectors.clip_for_device(device=request.user, clip_id=clip_id)
-        data = PartNumbersIn(data=request.data)
-        data.is_valid(raise_exception=True)
-        parts = services.clip_part_urls(clip=clip, numbers=data.validated_data["numbers"], request=request)
-        for part in parts:
-            if part["url"].startswith("/"):  # disk backend: rtcc's own signed URL
-                part["url"] = request.build_absolute_uri(part["url"])
-        return Response({"parts": parts})
-
-
-class ClipUploadApi(APIView):
-    permission_classes = [IsDevice]
-
-    @extend_schema(responses=UploadStatusOut)
-    def get(self, request, clip_id):
-        clip = selectors.clip_for_device(device=request.user, clip_id=clip_id)
-        return Response(selectors.clip_upload_status(clip=clip))
-
-
-class ClipCompleteApi(APIView):
-    permission_classes = [IsDevice]
-
-    @extend_schema(request=None, responses={202: CompleteOut})
-    def post(self, request, clip_id):
-        clip = selectors.clip_for_device(device=request.user, clip_id=clip_id)
-        try:
-            clip = services.clip_complete(clip=clip, request=request)
-        except services.UploadIncompleteError as exc:
-            body = envelope(exc.code, exc.message)
-            body["error"]["missing"] = exc.missing
-            return Response(body, status=exc.status)
-        return Response({"id": str(clip.pk), "state": clip.state}, status=status.HTTP_202_ACCEPTED)
+        return ingest_apis.clip_declare(request)

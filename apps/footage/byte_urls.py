@@ -8,8 +8,8 @@ from apps.accounts.models import User
 from apps.audit.services import audit_record
 from apps.core.errors import ApplicationError, NotFound
 
+from .ingest.services import require_uploading
 from .models import Clip, ClipState
-from .services import require_uploading
 
 KEY_PREFIX = "clips/"
 

@@ -88,7 +88,7 @@ class Clip(models.Model):
     verified_at = models.DateTimeField(null=True, blank=True)
     aborted_at = models.DateTimeField(null=True, blank=True)
     purged_at = models.DateTimeField(null=True, blank=True)
-    # Records side (apps/footage/records.py): the tombstone's who and why, and what Object Lock holds.
+    # Records (apps/footage/records/): the tombstone's who and why, and what Object Lock holds.
     purged_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )  # null: the periodic purge
@@ -112,7 +112,7 @@ class Clip(models.Model):
             models.Index(fields=["state", "created_at"], name="clip_state_created"),
             models.Index(fields=["started_at"], name="clip_started"),
             models.Index(fields=["retain_until"], name="clip_retain_until"),
-            # Records side: what the periodic purge and the Object Lock sweep look for.
+            # Records: what the periodic purge and the Object Lock sweep look for.
             models.Index(
                 fields=["retain_until"], name="clip_purge_due", condition=models.Q(state="available", legal_hold=False)
             ),

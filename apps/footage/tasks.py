@@ -1,26 +1,7 @@
-"""Background work of the footage app: verification of uploaded clips, stale-upload sweeps."""
+"""Every Celery task of apps.footage, in the module Celery's autodiscovery reads (task names are
+fixed in each decorator, so queued tasks survive the move into ingest/ and records/)."""
 
-from __future__ import annotations
+from .ingest.tasks import sweep_uploads, verify_clip
+from .records.tasks import clip_object_lock_sync, object_lock_sweep, purge_expired_clips
 
-from celery import shared_task
-
-
-@shared_task(name="apps.footage.tasks.verify_clip", time_limit=4 * 3600, soft_time_limit=4 * 3600 - 60, acks_late=True)
-def verify_clip(clip_id: str) -> str | None:
-    """Reads the clip's object once and marks it available or corrupt (a no-op unless `verifying`)."""
-    from .services import clip_verify
-
-    clip = clip_verify(clip_id=clip_id)
-    return clip.state if clip else None
-
-
-@shared_task(name="apps.footage.tasks.sweep_uploads")
-def sweep_uploads() -> dict:
-    """Aborts uploads left unfinished too long; re-queues verifications a lost worker dropped."""
-    from .services import clips_abort_stale, clips_requeue_verification
-
-    return {"aborted": clips_abort_stale(), "requeued": clips_requeue_verification()}
-
-
-# The records side's tasks (purge, Object Lock), imported so that workers and beat know them.
-from .records_tasks import clip_object_lock_sync, object_lock_sweep, purge_expired_clips  # noqa: E402,F401
+__all__ = ["clip_object_lock_sync", "object_lock_sweep", "purge_expired_clips", "sweep_uploads", "verify_clip"]

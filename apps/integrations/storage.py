@@ -204,7 +204,7 @@ class DiskStorage:
     def delete(self, key: str) -> None:
         self.path(key).unlink(missing_ok=True)
 
-    # Records side (apps/footage/records.py): purge and Object Lock; a directory has no lock.
+    # Retention: purge and Object Lock; a directory has no lock.
 
     def purge(self, key: str) -> None:
         """Deletes the object's bytes for good."""
@@ -458,7 +458,7 @@ class S3Storage:
     def delete(self, key: str) -> None:
         self.client.delete_object(Bucket=self.bucket, Key=key)
 
-    # Records side (apps/footage/records.py): purge and Object Lock.
+    # Retention: purge and Object Lock.
 
     def purge(self, key: str) -> None:
         """Deletes every version of the object: on a versioned (Object Lock) bucket a plain delete

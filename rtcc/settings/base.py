@@ -161,6 +161,13 @@ CELERY_TASK_SOFT_TIME_LIMIT = 14 * 60
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TIMEZONE = "UTC"
+# A broker outage of any length: reconnect forever (the heartbeat shows the worker absent meanwhile),
+# and cancel acks_late tasks whose message goes back to the queue, so that no task runs twice at once.
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
+CELERY_WORKER_CONSUMER = "rtcc.worker:Consumer"  # survives a broker restart (see rtcc/worker.py)
+CELERY_BEAT_SCHEDULER = "apps.core.heartbeat:HeartbeatScheduler"  # beat's heartbeat (apps.core.heartbeat)
 # Periodic tasks: each app lists its own in apps/<app>/schedule.py as BEAT_SCHEDULE =
 # {"name": {"task": "dotted.path", "schedule": seconds}} (a plain module, no Django imports).
 # beat runs them in production; the embedded default runs them in a thread of the web process.

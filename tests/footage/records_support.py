@@ -54,8 +54,8 @@ def make_clip(db, rec_device):
     With `store` the bytes (`data`, or 2 KiB of random bytes) are put into that backend under the
     clip's key and the clip is `available`; without it only the row exists.
     """
+    from apps.footage.ingest.services import category_get_or_default, retain_until_for
     from apps.footage.models import Clip
-    from apps.footage.services import category_get_or_default, retain_until_for
 
     devices: dict = {}
 

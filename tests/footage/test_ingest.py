@@ -169,7 +169,7 @@ def test_a_camera_back_after_its_upload_was_aborted_can_upload_again(store, sett
     clip = declare(api, body).json()
     upload_parts(api, clip, data, [1])
     Clip.objects.filter(pk=clip["id"]).update(updated_at=timezone.now() - timedelta(days=3))
-    from apps.footage.services import clips_abort_stale
+    from apps.footage.ingest.services import clips_abort_stale
 
     assert clips_abort_stale() == 1
 

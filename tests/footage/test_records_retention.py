@@ -183,7 +183,7 @@ def _expired(make_clip, store, **fields):
 def test_periodic_purge_respects_hold_retention_and_state(make_clip, rec_disk):
     from apps.audit.models import AuditEvent
     from apps.footage.models import Category, Clip
-    from apps.footage.records_tasks import purge_expired_clips
+    from apps.footage.records.tasks import purge_expired_clips
 
     expired = _expired(make_clip, rec_disk)
     held = _expired(make_clip, rec_disk, legal_hold=True)
@@ -216,7 +216,7 @@ def test_periodic_purge_respects_hold_retention_and_state(make_clip, rec_disk):
 
 
 def test_tombstone_reads_back_through_the_api(clerk, make_clip, rec_disk):
-    from apps.footage.records import clips_purge_expired
+    from apps.footage.records.services import clips_purge_expired
 
     clip = _expired(make_clip, rec_disk, case_number="T-1")
     clips_purge_expired()
@@ -230,7 +230,7 @@ def test_tombstone_reads_back_through_the_api(clerk, make_clip, rec_disk):
 
 def test_nothing_deletes_a_held_clip(make_clip, rec_disk):
     from apps.footage.models import Clip
-    from apps.footage.records import ClipHeldError, clip_purge
+    from apps.footage.records.services import ClipHeldError, clip_purge
 
     clip = _expired(make_clip, rec_disk, legal_hold=True)
     with pytest.raises(ClipHeldError):
@@ -265,7 +265,7 @@ def test_purge_by_hand_after_review(clerk, officer, make_clip, rec_disk):
 
 
 def test_purge_on_s3_deletes_the_object(make_clip, s3):
-    from apps.footage.records import clips_purge_expired
+    from apps.footage.records.services import clips_purge_expired
 
     clip = _expired(make_clip, s3)
     held = _expired(make_clip, s3, legal_hold=True)
@@ -299,7 +299,7 @@ def lock_store(s3, settings):
 
 def test_object_lock_follows_retention_and_hold(clerk, make_clip, lock_store, django_capture_on_commit_callbacks):
     from apps.footage.models import Category
-    from apps.footage.records_tasks import object_lock_sweep
+    from apps.footage.records.tasks import object_lock_sweep
     from apps.integrations.storage import StorageError
 
     short = Category.objects.create(slug="lock-test", name="Lock test", retention_days=1)
@@ -337,7 +337,7 @@ def test_object_lock_holds_what_is_kept_indefinitely(clerk, make_clip, lock_stor
 
 
 def test_no_object_lock_on_disk_or_a_plain_bucket(make_clip, rec_disk):
-    from apps.footage.records import clips_object_lock_sweep
+    from apps.footage.records.services import clips_object_lock_sweep
 
     make_clip(store=rec_disk)
     assert clips_object_lock_sweep() == 0

@@ -1,4 +1,4 @@
-"""Background work of the records side of apps.footage: the periodic purge and Object Lock on stored clips."""
+"""Background work of footage's records: the periodic purge and Object Lock on stored clips."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from celery import shared_task
 @shared_task(name="apps.footage.records_tasks.purge_expired_clips", time_limit=3600, soft_time_limit=3540)
 def purge_expired_clips() -> dict:
     """Deletes the bytes of clips whose retention has passed (never a held one), leaving tombstones."""
-    from .records import clips_purge_expired
+    from .services import clips_purge_expired
 
     return clips_purge_expired()
 
@@ -16,7 +16,7 @@ def purge_expired_clips() -> dict:
 @shared_task(name="apps.footage.records_tasks.clip_object_lock_sync", acks_late=True)
 def clip_object_lock_sync(clip_id: str) -> str | None:
     """Makes one clip's Object Lock (retention, legal hold) match its row; a no-op without Object Lock."""
-    from .records import clip_object_lock
+    from .services import clip_object_lock
 
     clip = clip_object_lock(clip_id=clip_id)
     return clip.state if clip else None
@@ -24,7 +24,7 @@ def clip_object_lock_sync(clip_id: str) -> str | None:
 
 @shared_task(name="apps.footage.records_tasks.object_lock_sweep")
 def object_lock_sweep() -> int:
-    """Sets Object Lock on clips that became available (verification is the ingest side's)."""
-    from .records import clips_object_lock_sweep
+    """Sets Object Lock on clips that became available (verification is ingest's)."""
+    from .services import clips_object_lock_sweep
 
     return clips_object_lock_sweep()

@@ -1,4 +1,4 @@
-"""Every write of the records side of apps.footage: categories, clip metadata, legal hold, access links,
+"""Every write of footage records: categories, clip metadata, legal hold, access links,
 retention (Object Lock, purge to a tombstone) and case manifests for prosecutors."""
 
 from __future__ import annotations
@@ -13,24 +13,20 @@ from django.utils import timezone
 
 from apps.audit.services import audit_record
 from apps.core.errors import Conflict, InvalidInput, NotFound
-from apps.core.realtime import console_send_after_commit, iso_time
+from apps.core.realtime import iso_time
 from apps.integrations.storage import StorageError, get_storage
 
-from . import records_conf
-from .models import Category, Clip, ClipState
-from .records_selectors import clip_filename, object_lock_candidates, purge_candidates
-from .serializers import clip_payload
-from .services import retain_until_for
+from .. import conf
+from ..ingest.services import retain_until_for
+from ..models import Category, Clip, ClipState
+from ..transitions import clip_announce
+from .selectors import clip_filename, object_lock_candidates, purge_candidates
 
 log = logging.getLogger(__name__)
 
 
 class ClipHeldError(Conflict):
     code = "clip_on_legal_hold"
-
-
-def _announce(clip: Clip) -> None:
-    console_send_after_commit("clip.update", clip_payload(clip))
 
 
 # Categories ------------------------------------------------------------------------------------
@@ -123,7 +119,7 @@ def clip_update(*, clip: Clip, actor, changes: dict, request=None) -> Clip:
                 "after": {k: after[k] for k in changed},
             },
         )
-        _announce(clip)
+        clip_announce(clip)
         lock_changed = "retain_until" in changed
     if lock_changed:
         _queue_object_lock(clip.pk)
@@ -142,7 +138,7 @@ def clip_set_hold(*, clip: Clip, actor, on: bool, reason: str, request=None) -> 
         if was != on:
             clip.legal_hold = on
             clip.save(update_fields=["legal_hold", "updated_at"])
-            _announce(clip)
+            clip_announce(clip)
         audit_record(
             action="clip.hold" if on else "clip.release",
             actor=actor,
@@ -165,7 +161,7 @@ def clip_access_link(
     recorded in the clip's custody with actor, reason and source address."""
     if clip.state != ClipState.AVAILABLE:
         raise Conflict(f"The clip is {clip.state}; only an available clip can be retrieved.", code="clip_not_available")
-    ttl = records_conf.access_link_ttl() if ttl is None else ttl
+    ttl = conf.access_link_ttl() if ttl is None else ttl
     storage = get_storage()
     filename = clip_filename(clip)
     url = storage.url_for_get(
@@ -201,7 +197,7 @@ def clip_access_link(
 def case_manifest(*, clips: list[Clip], actor, reason: str, case_number: str, request=None) -> dict:
     """A case's clips for a prosecutor: id, times, officer, size, SHA-256 and a link for each available
     clip (each link an access in that clip's custody), so every file can be checked with sha256sum."""
-    ttl = records_conf.manifest_link_ttl()
+    ttl = conf.manifest_link_ttl()
     entries = []
     with transaction.atomic():
         for clip in clips:
@@ -289,7 +285,7 @@ def clip_purge(
                 "storage": storage.name,
             },
         )
-        _announce(clip)
+        clip_announce(clip)
     return clip
 
 
@@ -297,7 +293,7 @@ def clips_purge_expired(*, now: datetime | None = None, limit: int | None = None
     """The periodic purge: bytes of available, unheld clips whose retain_until has passed."""
     now = now or timezone.now()
     purged = skipped = 0
-    for clip_id in purge_candidates(now=now, limit=limit or records_conf.purge_batch()):
+    for clip_id in purge_candidates(now=now, limit=limit or conf.purge_batch()):
         try:
             clip_purge(clip_id=clip_id, reason="retention period passed", now=now)
             purged += 1
@@ -313,7 +309,7 @@ def clips_purge_expired(*, now: datetime | None = None, limit: int | None = None
 
 
 def _queue_object_lock(clip_id) -> None:
-    from .records_tasks import clip_object_lock_sync
+    from .tasks import clip_object_lock_sync
 
     transaction.on_commit(lambda: clip_object_lock_sync.delay(str(clip_id)))
 
@@ -334,7 +330,7 @@ def clip_object_lock(*, clip_id) -> Clip | None:
         storage.object_lock_apply(
             clip.storage_key,
             retain_until=retain if extend else None,
-            mode=records_conf.object_lock_mode(),
+            mode=conf.object_lock_mode(),
             legal_hold=hold,
         )
     except StorageError:
@@ -350,7 +346,7 @@ def clip_object_lock(*, clip_id) -> Clip | None:
             actor=None,
             obj=clip,
             details={
-                "mode": records_conf.object_lock_mode(),
+                "mode": conf.object_lock_mode(),
                 "retain_until": iso_time(retain if extend else clip.object_lock_until),
                 "legal_hold": hold,
             },
@@ -363,7 +359,7 @@ def clips_object_lock_sweep(*, limit: int | None = None) -> int:
     """Sets Object Lock on clips that became available since the last sweep; the number handled."""
     if not get_storage().object_lock_enabled():
         return 0
-    ids = object_lock_candidates(limit=limit or records_conf.object_lock_batch())
+    ids = object_lock_candidates(limit=limit or conf.object_lock_batch())
     for clip_id in ids:
         clip_object_lock(clip_id=clip_id)
     return len(ids)

@@ -1,4 +1,4 @@
-"""Reads of the records side of apps.footage: who may see which clips, footage search, custody, case lists."""
+"""Reads of footage records: who may see which clips, footage search, custody, case lists."""
 
 from __future__ import annotations
 
@@ -17,8 +17,8 @@ from apps.audit.models import AuditEvent, AuditHead
 from apps.audit.services import GENESIS
 from apps.core.errors import Forbidden, InvalidInput, NotFound
 
-from . import conf, records_conf
-from .models import Category, Clip, ClipState, Trigger
+from .. import conf
+from ..models import Category, Clip, ClipState, Trigger
 
 METRES_PER_DEGREE = 111_195.0  # one degree of latitude (mean Earth radius 6,371 km)
 
@@ -124,7 +124,7 @@ def _float(name: str, value: str, low: float, high: float) -> float:
 
 
 def _near(params: dict) -> Near | None:
-    max_radius = records_conf.search_max_radius_m()
+    max_radius = conf.search_max_radius_m()
     near, lat, lon, radius = (params.get(k) for k in ("near", "lat", "lon", "radius_m"))
     if near is not None:
         if lat is not None or lon is not None or radius is not None:
@@ -260,7 +260,7 @@ def page_and_count(queryset: QuerySet, *, offset: int, limit: int, cap: int | No
     """(rows[offset:offset+limit], matches counted up to cap+1) in one round trip: the capped count
     rides along as a scalar subquery (PostgreSQL runs it once), over started_at only, so that it is
     an index-only scan. The count is None when the slice is empty."""
-    cap = records_conf.search_count_cap() if cap is None else cap
+    cap = conf.search_count_cap() if cap is None else cap
     counter = CountOf(queryset.select_related(None).order_by().values("started_at")[: cap + 1])
     rows = list(queryset.annotate(_matches=counter)[offset : offset + limit])
     return rows, (rows[0]._matches if rows else None)
@@ -333,13 +333,13 @@ def case_clips(*, case_number: str) -> list[Clip]:
     clips = list(
         Clip.objects.filter(case_number=case_number)
         .select_related("category")
-        .order_by("started_at", "id")[: records_conf.manifest_max_clips() + 1]
+        .order_by("started_at", "id")[: conf.manifest_max_clips() + 1]
     )
     if not clips:
         raise NotFound("No clips are filed under this case number.")
-    if len(clips) > records_conf.manifest_max_clips():
+    if len(clips) > conf.manifest_max_clips():
         raise InvalidInput(
-            f"This case has more than {records_conf.manifest_max_clips()} clips; a manifest lists at most that many.",
+            f"This case has more than {conf.manifest_max_clips()} clips; a manifest lists at most that many.",
             code="case_too_large",
         )
     return clips

@@ -1,4 +1,4 @@
-"""The clips API, records side (PROTOCOL.md "Clips"): search, read, patch, access links, legal hold,
+"""The clips API for people (PROTOCOL.md "Clips"): search, read, patch, access links, legal hold,
 custody, categories and case manifests."""
 
 from __future__ import annotations
@@ -21,11 +21,12 @@ from rest_framework.views import APIView
 from apps.accounts.permissions import HasRole, IsPerson
 from apps.core.errors import Forbidden, InvalidInput
 from apps.core.pagination import StandardPagination
-from apps.devices.permissions import IsDevice
 
-from . import apis, records, records_conf, records_selectors
-from .records_selectors import clip_get, may_access_bytes
-from .serializers import CategoryOut, ClipOut
+from .. import conf
+from ..serializers import CategoryOut, ClipOut
+from . import selectors as records_selectors
+from . import services as records
+from .selectors import clip_get, may_access_bytes
 
 # Output ----------------------------------------------------------------------------------------
 
@@ -176,7 +177,7 @@ class ClipSearchPagination(StandardPagination):
         self.page_size = self.get_page_size(request) or StandardPagination.page_size
         self.number = int(request.query_params.get(self.page_query_param, 1))
         offset = (self.number - 1) * self.page_size
-        cap = records_conf.search_count_cap()
+        cap = conf.search_count_cap()
         rows, counted = records_selectors.page_and_count(queryset, offset=offset, limit=self.page_size + 1, cap=cap)
         self.more = len(rows) > self.page_size
         rows = rows[: self.page_size]
@@ -234,22 +235,15 @@ SEARCH_PARAMETERS = [
 ]
 
 
-class ClipsApi(apis.ClipsApi):
-    """GET: footage search (people). POST: a device declares a clip (the ingest side's view, inherited)."""
-
-    def get_permissions(self):
-        if self.request.method == "POST":
-            return [IsDevice()]
-        return [IsPerson()]
-
-    @extend_schema(parameters=SEARCH_PARAMETERS, responses=ClipRecordOut(many=True))
-    def get(self, request):
-        records_selectors.visible_clips(user=request.user)  # IT: 403 before anything else
-        filters = records_selectors.parse_search_params(request.query_params)
-        clips = records_selectors.clip_search(user=request.user, filters=filters)
-        paginator = ClipSearchPagination()
-        page = paginator.paginate_queryset(clips, request, view=self)
-        return paginator.get_paginated_response(ClipRecordOut(page, many=True).data)
+def clip_search(request, *, view) -> Response:
+    """GET /clips (people, IsPerson): footage search; served by apps.footage.apis.ClipsApi, whose
+    POST is a device declaring a clip."""
+    records_selectors.visible_clips(user=request.user)  # IT: 403 before anything else
+    filters = records_selectors.parse_search_params(request.query_params)
+    clips = records_selectors.clip_search(user=request.user, filters=filters)
+    paginator = ClipSearchPagination()
+    page = paginator.paginate_queryset(clips, request, view=view)
+    return paginator.get_paginated_response(ClipRecordOut(page, many=True).data)
 
 
 class ClipDetailApi(MethodPermissions, APIView):
@@ -342,7 +336,7 @@ class CategoriesApi(MethodPermissions, APIView):
     @extend_schema(responses=CategoryOut(many=True))
     def get(self, request):
         # The contract shows this list as a bare array: there are few categories.
-        from .models import Category
+        from ..models import Category
 
         return Response(CategoryOut(Category.objects.order_by("slug"), many=True).data)
 

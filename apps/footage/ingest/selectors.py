@@ -1,4 +1,4 @@
-"""Reads of the footage app's ingest side: a device's own clips and their upload progress."""
+"""Reads of footage ingest: a device's own clips and their upload progress."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from apps.core.errors import NotFound
 from apps.devices.models import Device
 from apps.integrations.storage import NoSuchUploadError
 
-from .models import Clip, ClipState
+from ..models import Clip, ClipState
 from .services import COMPLETED, stored_parts
 
 

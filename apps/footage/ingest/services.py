@@ -1,4 +1,4 @@
-"""Every write of the footage app's ingest side: declare, part URLs, complete, verify, abort."""
+"""Every write of footage ingest: declare, part URLs, complete, verify, abort."""
 
 from __future__ import annotations
 
@@ -17,7 +17,6 @@ from django.utils import timezone
 
 from apps.audit.services import audit_record
 from apps.core.errors import ApplicationError, Conflict, InvalidInput
-from apps.core.realtime import console_send_after_commit
 from apps.devices.models import Assignment, Device
 from apps.integrations.storage import (
     NoSuchUploadError,
@@ -27,9 +26,9 @@ from apps.integrations.storage import (
     get_storage,
 )
 
-from . import conf
-from .models import Category, Clip, ClipState, Trigger
-from .serializers import clip_payload
+from .. import conf
+from ..models import Category, Clip, ClipState, Trigger
+from ..transitions import clip_announce, clip_transition
 
 log = logging.getLogger(__name__)
 
@@ -65,10 +64,6 @@ class UploadIncompleteError(Conflict):
         shown = ", ".join(str(n) for n in missing[:20]) + (" ..." if len(missing) > 20 else "")
         super().__init__(f"{len(missing)} part(s) missing or of the wrong size: {shown}.")
         self.missing = missing
-
-
-def _announce(clip: Clip) -> None:
-    console_send_after_commit("clip.update", clip_payload(clip))
 
 
 def plan_parts(size: int) -> tuple[int, int]:
@@ -235,7 +230,7 @@ def clip_declare(
                     "storage": storage.name,
                 },
             )
-            _announce(clip)
+            clip_announce(clip)
     except IntegrityError:
         # Declared twice at the same moment: the other request won; answer with its clip.
         storage.multipart_abort(clip.storage_key, clip.upload_id)
@@ -254,20 +249,19 @@ def _reopen(clip: Clip, *, request=None) -> Clip:
     storage = get_storage()
     with _store():
         upload_id = storage.multipart_create(clip.storage_key, content_type=clip.content_type)
-    with transaction.atomic():
-        now = timezone.now()
-        moved = Clip.objects.filter(pk=clip.pk, state=ClipState.ABORTED).update(
-            state=ClipState.UPLOADING, upload_id=upload_id, aborted_at=None, updated_at=now
-        )
-        if moved:
-            clip.refresh_from_db()
-            audit_record(
-                action="clip.reopen", actor=clip.device, obj=clip, request=request, details={"storage": storage.name}
-            )
-            _announce(clip)
+    moved = clip_transition(
+        clip=clip,
+        from_state=ClipState.ABORTED,
+        to=ClipState.UPLOADING,
+        action="clip.reopen",
+        actor=clip.device,
+        request=request,
+        details={"storage": storage.name},
+        upload_id=upload_id,
+        aborted_at=None,
+    )
     if not moved:  # reopened by a concurrent declare: drop ours, answer with theirs
         storage.multipart_abort(clip.storage_key, upload_id)
-        clip.refresh_from_db()
     return clip
 
 
@@ -343,22 +337,19 @@ def clip_complete(*, clip: Clip, request=None) -> Clip:
         raise Conflict(
             f"The store refused to complete the upload ({exc}); check the upload and retry.", code="complete_refused"
         ) from None
-    with transaction.atomic():
-        now = timezone.now()
-        moved = Clip.objects.filter(pk=clip.pk, state=ClipState.UPLOADING).update(
-            state=ClipState.VERIFYING, completed_at=now, updated_at=now
-        )
-        clip.refresh_from_db()
-        if moved:
-            audit_record(
-                action="clip.complete",
-                actor=clip.device,
-                obj=clip,
-                request=request,
-                details={"part_count": clip.part_count, "size_bytes": clip.size_bytes},
-            )
-            _announce(clip)
-            _queue_verification(clip.pk, size=clip.size_bytes)
+    now = timezone.now()
+    if clip_transition(
+        clip=clip,
+        from_state=ClipState.UPLOADING,
+        to=ClipState.VERIFYING,
+        action="clip.complete",
+        actor=clip.device,
+        request=request,
+        details={"part_count": clip.part_count, "size_bytes": clip.size_bytes},
+        completed_at=now,
+        updated_at=now,
+    ):
+        _queue_verification(clip.pk, size=clip.size_bytes)
     return clip
 
 
@@ -449,42 +440,43 @@ def clip_verify(*, clip_id) -> Clip | None:
         log.warning("clip %s: no stored object under %s", clip.pk, clip.storage_key)
         size, sha256 = None, ""
     ok = size == clip.size_bytes and sha256 == clip.sha256
-    with transaction.atomic():
-        now = timezone.now()
-        state = ClipState.AVAILABLE if ok else ClipState.CORRUPT
-        moved = Clip.objects.filter(pk=clip.pk, state=ClipState.VERIFYING).update(
-            state=state, observed_size=size, observed_sha256=sha256, verified_at=now, updated_at=now
-        )
-        clip.refresh_from_db()
-        if moved:
-            audit_record(
-                action="clip.verify",
-                actor=None,
-                obj=clip,
-                outcome=state,
-                details={
-                    "result": state,
-                    "declared_size": clip.size_bytes,
-                    "observed_size": size,
-                    "declared_sha256": clip.sha256,
-                    "observed_sha256": sha256,
-                },
-            )
-            _announce(clip)
+    now = timezone.now()
+    state = ClipState.AVAILABLE if ok else ClipState.CORRUPT
+    clip_transition(
+        clip=clip,
+        from_state=ClipState.VERIFYING,
+        to=state,
+        action="clip.verify",
+        outcome=state,
+        details={
+            "result": state,
+            "declared_size": clip.size_bytes,
+            "observed_size": size,
+            "declared_sha256": clip.sha256,
+            "observed_sha256": sha256,
+        },
+        observed_size=size,
+        observed_sha256=sha256,
+        verified_at=now,
+        updated_at=now,
+    )
     return clip
 
 
 def clip_abort(*, clip: Clip, reason: str, actor: Any = None, request=None) -> Clip:
     """Aborts an unfinished upload in the store and marks the clip `aborted`."""
-    with transaction.atomic():
-        now = timezone.now()
-        moved = Clip.objects.filter(pk=clip.pk, state=ClipState.UPLOADING).update(
-            state=ClipState.ABORTED, aborted_at=now, updated_at=now
-        )
-        clip.refresh_from_db()
-        if moved:
-            audit_record(action="clip.abort", actor=actor, obj=clip, request=request, details={"reason": reason})
-            _announce(clip)
+    now = timezone.now()
+    moved = clip_transition(
+        clip=clip,
+        from_state=ClipState.UPLOADING,
+        to=ClipState.ABORTED,
+        action="clip.abort",
+        actor=actor,
+        request=request,
+        details={"reason": reason},
+        aborted_at=now,
+        updated_at=now,
+    )
     if moved:
         get_storage().multipart_abort(clip.storage_key, clip.upload_id)
     return clip
