@@ -20,6 +20,7 @@ ANY_ID = str(uuid.uuid4())
 PAGES = {
     "/phone/": {"officer"},
     "/fleet/": {"operator", "it"},
+    f"/live/{ANY_ID}/": {"operator"},
     "/map/": {"operator"},
     "/incidents/": {"operator"},
     "/briefings/new/": {"operator"},
@@ -54,9 +55,12 @@ NAV_LINKS = {
 
 # The only absolute URL allowed: the SVG namespace name, which is an identifier, never fetched.
 URL_RE = re.compile(r"(?:https?:)?//[a-z0-9.-]+\.[a-z]{2,}", re.IGNORECASE)
-# Not fetched: the SVG namespace, and in vendored hls.js an ID3 scheme identifier and the tail of
-# a regular expression (`/\(Windows.+Firefox\//i.test(...)`).
-ALLOWED_URLS = {"http://www.w3.org", "https://aomedia.org", "//i.test"}
+ALLOWED_URLS = {
+    "http://www.w3.org",
+    # hls.js (static/console/vendor): an ID3 metadata scheme name and a user-agent regex, not loads
+    "https://aomedia.org",
+    "//i.test",
+}
 
 
 def session_for(user) -> Client:
