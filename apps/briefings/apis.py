@@ -16,6 +16,7 @@ from apps.accounts.permissions import HasRole, is_person
 from apps.core.errors import InvalidInput, NotFound
 from apps.core.pagination import StandardPagination
 from apps.devices.models import Device, DeviceKind
+from apps.integrations import push
 from apps.integrations.storage import get_storage
 
 from . import conf, media, selectors, services
@@ -317,8 +318,6 @@ class MyOutboxApi(APIView):
 
     @extend_schema(responses=dict)
     def get(self, request):
-        from apps.integrations import push
-
         backend = push.get_backend()
         if not isinstance(backend, push.OutboxBackend):
             raise NotFound("Pushes go to FCM here; there is no local outbox.")

@@ -23,6 +23,7 @@ from apps.accounts.models import Role, User
 from apps.audit.services import audit_record
 from apps.core.errors import InvalidInput, NotFound
 from apps.core.realtime import console_send_many_after_commit
+from apps.devices.models import Device
 from apps.integrations import push
 from apps.integrations.push import PushMessage, PushResult
 from apps.integrations.storage import get_storage
@@ -408,8 +409,6 @@ def retry_delay(attempts: int, retry_after: float | None) -> float:
 
 
 def _retire_token(row: _Sending, token: str, code: str) -> None:
-    from apps.devices.models import Device
-
     if row.device_id is None:
         return
     retired = Device.objects.filter(

@@ -29,6 +29,8 @@ from apps.audit.services import audit_record
 from apps.core.errors import Conflict
 from apps.core.realtime import console_send_after_commit, device_group, group_send_after_commit
 from apps.devices.models import Device, DeviceKind
+from apps.integrations import push
+from apps.integrations.push import PushMessage
 
 from . import conf
 from .models import OPEN_STATES, UNACKED_STATES, Command, CommandAction, CommandState
@@ -356,8 +358,6 @@ ACTION_WORDS: dict[str, str] = {CommandAction.START_RECORDING: "started", Comman
 
 
 def _push(messages: list) -> list:
-    from apps.integrations import push
-
     if not messages:
         return []
     try:
@@ -373,8 +373,6 @@ def _push(messages: list) -> list:
 
 def command_wake_phone(*, command_id) -> list:
     """A high-priority FCM data message so a backgrounded phone app wakes up and connects."""
-    from apps.integrations.push import PushMessage
-
     command = Command.objects.select_related("device").filter(pk=command_id).first()
     if command is None or command.state not in UNACKED_STATES:
         return []  # already delivered, or no longer to be delivered
@@ -405,8 +403,6 @@ def command_notice_text(command: Command) -> tuple[str, str]:
 
 def command_notify_officer(*, command_id) -> list:
     """After a remote start/stop succeeded: tell the officer wearing the camera, on their phones."""
-    from apps.integrations.push import PushMessage
-
     command = Command.objects.select_related("device", "requested_by").filter(pk=command_id).first()
     if command is None or command.state != CommandState.SUCCEEDED or not command.device.officer_id:
         return []

@@ -8,7 +8,9 @@ import uuid
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.db import connection
-from django.http import JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
+
+from .storage import get_storage
 
 
 def healthz(request):
@@ -36,8 +38,6 @@ def _check_channel_layer() -> None:
 
 
 def _check_storage() -> None:
-    from apps.integrations.storage import get_storage
-
     get_storage().check()
 
 
@@ -64,3 +64,17 @@ def readyz(request):
             status=503,
         )
     return JsonResponse({"status": "ok", "checks": results})
+
+
+class HealthProbeMiddleware:
+    """Answers /healthz and /readyz before anything reads the Host header: an orchestrator's
+    probe addresses the container by its own IP (or 127.0.0.1), which DJANGO_ALLOWED_HOSTS
+    rightly does not list. Only these two read-only paths are exempt from the host check."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if request.method in ("GET", "HEAD") and request.path_info in ("/healthz", "/readyz"):
+            return healthz(request) if request.path_info == "/healthz" else readyz(request)
+        return self.get_response(request)

@@ -1,18 +1,19 @@
-"""Platform-wide periodic work."""
+"""Periodic work of the audit trail: the chain re-checked, the verdict recorded in it."""
 
 import logging
 
 from celery import shared_task
 
+from .selectors import audit_verify_chain
+from .services import audit_record
+
 log = logging.getLogger(__name__)
 
 
+# The name it had in apps.core, kept so that queued runs and beat entries still find it.
 @shared_task(name="apps.core.tasks.audit_verify")
 def audit_verify() -> dict:
     """Re-checks the whole audit chain and records the verdict in the trail itself."""
-    from apps.audit.selectors import audit_verify_chain
-    from apps.audit.services import audit_record
-
     verdict = audit_verify_chain()
     problems = [problem.message for problem in verdict.problems]
     if problems:
