@@ -44,6 +44,10 @@ from typing import Any
 from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from infra import launch  # noqa: E402
+
 BENCH = Path(__file__).resolve().parent
 FAKE = ROOT / "infra" / "fakes" / "fcm_server.py"
 DB_URL = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/rtcc_bench_briefings")
@@ -77,21 +81,9 @@ def ensure_database() -> None:
             conn.execute(f'CREATE DATABASE "{name}"')
 
 
-def start_fake() -> tuple[subprocess.Popen, str, Path]:
-    port = free_port()
-    credentials = WORKDIR / "fcm-service-account.json"
-    with open(credentials, "w") as out:
-        subprocess.run([sys.executable, FAKE, "credentials", "--port", str(port)], stdout=out, check=True)
-    log = open(WORKDIR / "fcm-fake.log", "wb")
-    process = subprocess.Popen([sys.executable, FAKE, "--port", str(port)], stdout=log, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return process, f"http://127.0.0.1:{port}", credentials
-        except OSError:
-            time.sleep(0.1)
-    raise SystemExit("the FCM fake did not start")
+def start_fake() -> tuple[launch.Process, str, Path]:
+    process, settings = launch.start_fcm_fake(workdir=WORKDIR, log=WORKDIR / "fcm-fake.log")
+    return process, settings["RTCC_FCM_ENDPOINT"], Path(settings["GOOGLE_APPLICATION_CREDENTIALS"])
 
 
 def fake(base: str, path: str, body: dict | None = None) -> dict:
@@ -289,34 +281,19 @@ def run_baseline(base: str, tokens: list[str]) -> dict:
     }
 
 
-def start_worker(env: dict, concurrency: int, pool: str) -> subprocess.Popen:
-    log = open(WORKDIR / "celery-worker.log", "wb")
+def start_worker(env: dict, concurrency: int, pool: str) -> launch.Process:
     worker_env = {**os.environ, **env, "DJANGO_SETTINGS_MODULE": "rtcc.settings"}
-    process = subprocess.Popen(
-        [
-            str(Path(sys.executable).parent / "celery"),
-            "-A",
-            "rtcc",
-            "worker",
-            "--pool",
-            pool,
-            "--concurrency",
-            str(concurrency),
-            "--loglevel",
-            "INFO",
-            "--without-gossip",
-            "--without-mingle",
-            "--without-heartbeat",
-        ],
-        cwd=ROOT,
-        env=worker_env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    time.sleep(4)  # boot: Django, the pool, the broker connection
-    if process.poll() is not None:
-        raise SystemExit(f"celery worker exited: {(WORKDIR / 'celery-worker.log').read_text()[-2000:]}")
-    return process
+    try:
+        return launch.start_celery_worker(
+            env=worker_env,
+            log=WORKDIR / "celery-worker.log",
+            pool=pool,
+            concurrency=concurrency,
+            loglevel="INFO",
+            settle=4,  # boot: Django, the pool, the broker connection
+        )
+    except RuntimeError as exc:
+        raise SystemExit(str(exc)) from None
 
 
 def main() -> None:
@@ -417,13 +394,8 @@ def main() -> None:
         )
     finally:
         if worker is not None:
-            worker.terminate()
-            try:
-                worker.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                worker.kill()
-        fake_process.terminate()
-        fake_process.wait(timeout=10)
+            worker.stop(timeout=20)
+        fake_process.stop(timeout=10)
     shutil.rmtree(WORKDIR, ignore_errors=True)  # kept (logs) when the run failed
 
 

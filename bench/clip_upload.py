@@ -44,6 +44,7 @@ import psycopg  # noqa: E402
 from botocore.config import Config  # noqa: E402
 
 from apps.simulator.client import ClipUploader, put_parts, write_random_file  # noqa: E402
+from infra import launch  # noqa: E402
 
 MiB = 1024 * 1024
 PARALLEL = 4
@@ -114,7 +115,7 @@ class Servers:
             "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
         }
         self.workdir = workdir
-        self.processes: list[subprocess.Popen] = []
+        self.processes: list[launch.Process] = []
 
     def manage(self, *args: str) -> str:
         done = subprocess.run(
@@ -134,45 +135,22 @@ class Servers:
         )
         return self.manage("shell", "-c", script).strip().splitlines()[-1]
 
-    def _spawn(self, cmd: list[str], log: str) -> subprocess.Popen:
-        out = open(self.workdir / log, "wb")
-        process = subprocess.Popen(cmd, cwd=ROOT, env=self.env, stdout=out, stderr=subprocess.STDOUT)
-        self.processes.append(process)
-        return process
-
     def start(self) -> None:
-        self.daphne = self._spawn(
-            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port), "rtcc.asgi:application"],
-            "daphne.log",
+        self.daphne = launch.start_daphne(env=self.env, log=self.workdir / "daphne.log", port=self.port)
+        self.processes.append(self.daphne)
+        self.worker = launch.start_celery_worker(
+            env=self.env,
+            log=self.workdir / "worker.log",
+            pool="solo",
+            concurrency=1,
+            name=f"bench-{uuid.uuid4().hex[:6]}@%h",
+            settle=2,  # the worker connects to Redis
         )
-        self.worker = self._spawn(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "rtcc",
-                "worker",
-                "--pool=solo",
-                "--loglevel=WARNING",
-                "--without-gossip",
-                "--without-mingle",
-                "-n",
-                f"bench-{uuid.uuid4().hex[:6]}@%h",
-            ],
-            "worker.log",
-        )
-        wait_port(self.port)
-        time.sleep(2)  # the worker connects to Redis
+        self.processes.append(self.worker)
 
     def stop(self) -> None:
         for process in self.processes:
-            process.terminate()
-        for process in self.processes:
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
+            process.stop(timeout=15)
 
 
 class RssSampler:

@@ -33,9 +33,7 @@ import os
 import random
 import resource
 import shutil
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -44,6 +42,10 @@ from pathlib import Path
 from urllib.parse import urlparse, urlunparse
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from infra import launch  # noqa: E402
+
 BENCH_DB = "rtcc_bench_command"
 SECRET = "rtcc-bench-command-" + "x" * 40
 
@@ -111,58 +113,26 @@ def prepare_data(n_devices: int) -> tuple[str, list[tuple[str, str]]]:
     return token, pairs
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 class Daphne:
+    """One web process on the bench's ASGI app (started now, waited for with wait())."""
+
     def __init__(self, log_dir: Path, *, db_pool: bool = False) -> None:
-        self.port = free_port()
+        self.port = launch.free_port()
         env = {**os.environ, "PYTHONPATH": f"{ROOT / 'bench'}{os.pathsep}{ROOT}", "RTCC_EMBEDDED_BEAT": "false"}
         if db_pool:
             env["DJANGO_SETTINGS_MODULE"] = "command_latency_settings"
-        self.log = open(log_dir / f"daphne-{self.port}.log", "wb")
-        self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "daphne",
-                "-b",
-                "127.0.0.1",
-                "-p",
-                str(self.port),
-                "command_latency_asgi:application",
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-        )
+        cmd = [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", self.port, "command_latency_asgi:application"]
+        self.server = launch.Process("daphne", cmd, env=env, log=log_dir / f"daphne-{self.port}.log", port=self.port)
+        self.process = self.server.process
 
     def wait(self, timeout: float = 60) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                self.log.flush()
-                sys.exit(f"daphne exited: {Path(self.log.name).read_text()[-3000:]}")
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
-                    return
-            except OSError:
-                time.sleep(0.1)
-        sys.exit(f"daphne did not start, see {self.log.name}")
+        try:
+            self.server.wait_port(timeout)
+        except RuntimeError as exc:
+            sys.exit(str(exc))
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        self.log.close()
+        self.server.stop(timeout=10)
 
 
 class Probe:

@@ -13,15 +13,15 @@ from __future__ import annotations
 import asyncio
 import os
 import resource
-import socket
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from infra import launch  # noqa: E402
+
 BENCH_PREFIX = "BENCH"
 
 
@@ -121,38 +121,16 @@ class Server:
     """One `daphne rtcc.asgi:application` process, as production runs it."""
 
     def __init__(self, env: dict | None = None) -> None:
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            self.port = sock.getsockname()[1]
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log = tempfile.NamedTemporaryFile(prefix="rtcc-bench-daphne-", suffix=".log", delete=False)
-        self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "daphne",
-                "-b",
-                "127.0.0.1",
-                "-p",
-                str(self.port),
-                os.environ.get("RTCC_BENCH_ASGI", "rtcc.asgi:application"),
-            ],  # another app: for experiments
-            cwd=ROOT,
+        log = tempfile.NamedTemporaryFile(prefix="rtcc-bench-daphne-", suffix=".log", delete=False)
+        log.close()
+        self.server = launch.start_daphne(
             env={**os.environ, **(env or {})},
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
+            log=Path(log.name),
+            app=os.environ.get("RTCC_BENCH_ASGI", "rtcc.asgi:application"),  # another app: for experiments
         )
-        deadline = time.monotonic() + 60
-        while True:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"daphne exited; see {self.log.name}")
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
-                    break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise RuntimeError("daphne did not start") from None
-                time.sleep(0.1)
+        self.process = self.server.process
+        self.port = self.server.port
+        self.url = self.server.url
 
     def rss(self) -> int:
         import psutil
@@ -166,14 +144,7 @@ class Server:
         return times.user + times.system
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        self.log.close()
+        self.server.stop(timeout=20)
 
 
 async def connect_all(url: str, tokens: list[str], *, concurrency: int = 25, progress=None) -> list:

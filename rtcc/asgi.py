@@ -22,6 +22,7 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.conf import settings  # noqa: E402
 
+from apps.live.fastpath import LiveFastPath  # noqa: E402
 from rtcc.routing import websocket_urlpatterns  # noqa: E402
 from rtcc.scheduler import start_embedded_scheduler  # noqa: E402
 
@@ -39,7 +40,8 @@ async def websocket(scope, receive, send):
 application = ProtocolTypeRouter(
     {
         # Static files too: WhiteNoise, in the middleware, serves them (apps/core/staticfiles.py).
-        "http": django_asgi,
+        # Live view's per-second viewer requests are answered before Django when they can be.
+        "http": LiveFastPath(django_asgi),
         # Device frames carry no Origin (firmware is not a browser); the console consumer
         # checks its own credentials (bearer token, or a session cookie from a same-site page).
         "websocket": websocket,

@@ -7,9 +7,11 @@ message naming the variable (ImproperlyConfigured), never a silent fallback.
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import time
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -51,6 +53,25 @@ def parse_int(environ: dict, name: str, default: int, *, minimum: int = 0) -> in
     return number
 
 
+DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_duration(
+    environ: dict, name: str, default: timedelta, *, minimum: timedelta = timedelta(seconds=1)
+) -> timedelta:
+    """A duration such as `90s`, `3m`, `48h`, `30d` (a bare number is seconds)."""
+    value = _get(environ, name)
+    if value is None:
+        return default
+    match = re.fullmatch(r"(\d+)\s*([smhd]?)", value.lower())
+    if match is None:
+        raise ImproperlyConfigured(f"{name}={value!r} is not a duration: use e.g. 90s, 3m, 48h or 30d")
+    duration = timedelta(seconds=int(match.group(1)) * DURATION_UNITS[match.group(2) or "s"])
+    if duration < minimum:
+        raise ImproperlyConfigured(f"{name}={value!r} must be at least {int(minimum.total_seconds())} seconds")
+    return duration
+
+
 # SQLite, embedded or named by DATABASE_URL: IMMEDIATE transactions and a long timeout, so
 # several threads of one process write safely instead of failing with "database is locked".
 SQLITE_OPTIONS = {
@@ -61,6 +82,7 @@ SQLITE_OPTIONS = {
 
 
 def parse_database_url(environ: dict, data_dir: Path) -> dict[str, Any]:
+    pool_size = parse_int(environ, "RTCC_DB_POOL_SIZE", 20)  # checked whatever the database
     value = _get(environ, "DATABASE_URL")
     if value is None:
         return {
@@ -87,7 +109,6 @@ def parse_database_url(environ: dict, data_dir: Path) -> dict[str, Any]:
             parsed.port  # noqa: B018 - raises on a port that is not a number
         except ValueError:
             raise ImproperlyConfigured("DATABASE_URL has a port that is not a number") from None
-        pool_size = parse_int(environ, "RTCC_DB_POOL_SIZE", 20)
         if pool_size:
             # Connecting costs ~10 ms a request under daphne; a pool per process keeps them open
             # (Django checks each pooled connection before handing it out).
@@ -164,6 +185,8 @@ class Env:
     fcm_credentials: str | None
     fcm_endpoint: str | None
     public_url: str | None
+    live_max_seconds: int = 900
+    live_retention: timedelta = timedelta(hours=1)
 
     @property
     def embedded(self) -> bool:
@@ -206,4 +229,6 @@ def read(environ: dict | None = None) -> Env:
         fcm_credentials=credentials,
         fcm_endpoint=parse_url(environ, "RTCC_FCM_ENDPOINT"),
         public_url=parse_url(environ, "RTCC_PUBLIC_URL"),
+        live_max_seconds=parse_int(environ, "RTCC_LIVE_MAX_SECONDS", 900, minimum=1),
+        live_retention=parse_duration(environ, "RTCC_LIVE_RETENTION", timedelta(hours=1)),
     )

@@ -13,6 +13,7 @@ api_v1 = [
     path("", include("apps.control.urls")),
     path("", include("apps.footage.urls")),
     path("", include("apps.briefings.urls")),
+    path("", include("apps.live.urls")),
 ]
 
 urlpatterns = [

@@ -4,10 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
-import subprocess
-import sys
-import time
 from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import quote
@@ -15,6 +11,8 @@ from urllib.parse import quote
 from django.conf import settings
 from django.contrib.auth.hashers import PBKDF2PasswordHasher
 from rest_framework.test import APIClient
+
+from infra import launch
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -37,10 +35,7 @@ def error_code(response) -> str:
     return body["error"]["code"]
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+free_port = launch.free_port
 
 
 def database_url_for_subprocess() -> str:
@@ -58,44 +53,26 @@ class LiveServer:
     """One `daphne rtcc.asgi:application` process on a free port, against the test database."""
 
     def __init__(self, *, env: dict | None = None) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.ws_url = f"ws://127.0.0.1:{self.port}"
         process_env = {**os.environ, "DATABASE_URL": database_url_for_subprocess(), "RTCC_EMBEDDED_BEAT": "false"}
         process_env.setdefault("DJANGO_SECRET_KEY", settings.SECRET_KEY)
         process_env.update(env or {})
-        self.log_path = Path(settings.DATA_DIR) / f"daphne-{self.port}.log"
-        self.log = open(self.log_path, "wb")
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port), "rtcc.asgi:application"],
-            cwd=ROOT,
-            env=process_env,
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-        )
-        self._wait_ready()
-
-    def _wait_ready(self, timeout: float = 30) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"daphne exited: {self.log_path.read_text()[-2000:]}")
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
-                    return
-            except OSError:
-                time.sleep(0.1)
-        raise RuntimeError(f"daphne did not start on {self.port}: {self.log_path.read_text()[-2000:]}")
+        port = free_port()
+        self.log_path = Path(settings.DATA_DIR) / f"daphne-{port}.log"
+        self.server = launch.start_daphne(env=process_env, log=self.log_path, port=port, timeout=30)
+        self.process = self.server.process
+        self.port = port
+        self.url = self.server.url
+        self.ws_url = self.server.ws_url
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        self.log.close()
+        self.server.stop(timeout=10)
+
+
+def start_worker(*, log: Path, env: dict | None = None, **options) -> launch.Process:
+    """A Celery worker against the test database (threads, as the console tests use it)."""
+    worker_env = {**os.environ, "DATABASE_URL": database_url_for_subprocess(), "DJANGO_SECRET_KEY": settings.SECRET_KEY}
+    worker_env.update(env or {})
+    return launch.start_celery_worker(env=worker_env, log=log, **options)
 
 
 @contextmanager

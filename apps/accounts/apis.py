@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-from django.db.models import Q
-from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from apps.core.pagination import StandardPagination
+from apps.audit.services import AuditContext
+from apps.core.pagination import paginated_response
 
-from . import services
-from .models import ApiToken, Role, User
-from .permissions import HasRole, IsPerson
+from . import selectors, services
+from .models import ApiToken
+from .permissions import IsIT, IsPerson
 from .serializers import LoginIn, UserCreateIn, UserFilterIn, UserOut, UserUpdateIn
 
 
@@ -26,8 +25,9 @@ class TokenApi(APIView):
     def post(self, request):
         data = LoginIn(data=request.data)
         data.is_valid(raise_exception=True)
-        user = services.login_check(request=request, **data.validated_data)
-        token, record = services.token_issue(user=user, request=request)
+        context = AuditContext.of(request)
+        user = services.login_check(context=context, **data.validated_data)
+        token, record = services.token_issue(user=user, context=context.as_actor(user))
         return Response({"token": token, "expires_at": record.expires_at, "user": UserOut(user).data})
 
 
@@ -37,7 +37,7 @@ class LogoutApi(APIView):
     @extend_schema(request=None, responses={204: None})
     def post(self, request):
         if isinstance(request.auth, ApiToken):
-            services.token_revoke(token=request.auth, request=request)
+            services.token_revoke(token=request.auth, context=AuditContext.of(request))
         else:
             from django.contrib.auth import logout
 
@@ -64,14 +64,14 @@ class MfaApi(APIView):
 
     @extend_schema(request=None, responses={201: dict})
     def post(self, request):
-        secret, uri = services.mfa_begin(user=request.user, request=request)
+        secret, uri = services.mfa_begin(user=request.user, context=AuditContext.of(request))
         return Response({"secret": secret, "otpauth_uri": uri}, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=OtpIn, responses={204: None})
     def delete(self, request):
         data = OtpIn(data=request.data)
         data.is_valid(raise_exception=True)
-        services.mfa_disable(user=request.user, otp=data.validated_data["otp"], request=request)
+        services.mfa_disable(user=request.user, otp=data.validated_data["otp"], context=AuditContext.of(request))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -82,57 +82,56 @@ class MfaConfirmApi(APIView):
     def post(self, request):
         data = OtpIn(data=request.data)
         data.is_valid(raise_exception=True)
-        services.mfa_confirm(user=request.user, otp=data.validated_data["otp"], request=request)
+        services.mfa_confirm(user=request.user, otp=data.validated_data["otp"], context=AuditContext.of(request))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class UsersApi(APIView):
-    permission_classes = [HasRole(Role.IT)]
+    permission_classes = [IsIT]
 
     @extend_schema(parameters=[UserFilterIn], responses=UserOut(many=True))
     def get(self, request):
         filters = UserFilterIn(data=request.query_params)
         filters.is_valid(raise_exception=True)
-        users = User.objects.order_by("username")
-        if role := filters.validated_data.get("role"):
-            # by effective role: a superuser is IT whatever its stored role
-            users = (
-                users.filter(Q(role=role) | Q(is_superuser=True))
-                if role == Role.IT
-                else users.filter(role=role, is_superuser=False)
-            )
-        paginator = StandardPagination()
-        page = paginator.paginate_queryset(users, request, view=self)
-        return paginator.get_paginated_response(UserOut(page, many=True).data)
+        return paginated_response(
+            queryset=selectors.user_list(**filters.validated_data),
+            request=request,
+            view=self,
+            serialize=lambda page: UserOut(page, many=True).data,
+        )
 
     @extend_schema(request=UserCreateIn, responses={201: UserOut})
     def post(self, request):
         data = UserCreateIn(data=request.data)
         data.is_valid(raise_exception=True)
-        user = services.user_create(actor=request.user, request=request, **data.validated_data)
+        user = services.user_create(actor=request.user, context=AuditContext.of(request), **data.validated_data)
         return Response(UserOut(user).data, status=status.HTTP_201_CREATED)
 
 
 class UserDetailApi(APIView):
-    permission_classes = [HasRole(Role.IT)]
+    permission_classes = [IsIT]
 
     @extend_schema(responses=UserOut)
     def get(self, request, user_id):
-        return Response(UserOut(get_object_or_404(User, pk=user_id)).data)
+        return Response(UserOut(selectors.user_get(user_id=user_id)).data)
 
     @extend_schema(request=UserUpdateIn, responses=UserOut)
     def patch(self, request, user_id):
-        user = get_object_or_404(User, pk=user_id)
+        user = selectors.user_get(user_id=user_id)
         data = UserUpdateIn(data=request.data)
         data.is_valid(raise_exception=True)
-        user = services.user_update(user=user, actor=request.user, request=request, **data.validated_data)
+        user = services.user_update(
+            user=user, actor=request.user, context=AuditContext.of(request), **data.validated_data
+        )
         return Response(UserOut(user).data)
 
 
 class UserMfaResetApi(APIView):
-    permission_classes = [HasRole(Role.IT)]
+    permission_classes = [IsIT]
 
     @extend_schema(request=None, responses={204: None})
     def delete(self, request, user_id):
-        services.mfa_reset(user=get_object_or_404(User, pk=user_id), actor=request.user, request=request)
+        services.mfa_reset(
+            user=selectors.user_get(user_id=user_id), actor=request.user, context=AuditContext.of(request)
+        )
         return Response(status=status.HTTP_204_NO_CONTENT)

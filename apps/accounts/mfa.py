@@ -1,21 +1,19 @@
-"""TOTP (RFC 6238) second factor: secrets encrypted at rest, codes compared in constant time,
-each code accepted once."""
+"""TOTP (RFC 6238) second factor through pyotp: secrets encrypted at rest, codes compared in
+constant time, each code accepted once (the caller records the step it belongs to)."""
 
 from __future__ import annotations
 
 import base64
 import hashlib
-import hmac
-import secrets
-import struct
 import time
-from urllib.parse import quote
 
+import pyotp
 from cryptography.fernet import Fernet, InvalidToken
 from django.conf import settings
 
 STEP = 30
 DIGITS = 6
+ISSUER = "rtcc"
 
 
 def _fernet() -> Fernet:
@@ -23,8 +21,12 @@ def _fernet() -> Fernet:
     return Fernet(base64.urlsafe_b64encode(key))
 
 
+def _totp(secret: str) -> pyotp.TOTP:
+    return pyotp.TOTP(secret, digits=DIGITS, interval=STEP, issuer=ISSUER)
+
+
 def new_secret() -> str:
-    return base64.b32encode(secrets.token_bytes(20)).decode()
+    return pyotp.random_base32()
 
 
 def seal(secret: str) -> str:
@@ -39,27 +41,24 @@ def unseal(sealed: str) -> str | None:
 
 
 def code_at(secret: str, step: int) -> str:
-    digest = hmac.new(base64.b32decode(secret), struct.pack(">Q", step), hashlib.sha1).digest()
-    offset = digest[-1] & 0x0F
-    value = struct.unpack(">I", digest[offset : offset + 4])[0] & 0x7FFFFFFF
-    return str(value % 10**DIGITS).zfill(DIGITS)
+    return _totp(secret).generate_otp(step)
 
 
 def matching_step(secret: str, otp: str, *, now: float | None = None, window: int = 1) -> int | None:
-    """The time step this code belongs to (allowing one step of clock drift), or None."""
+    """The time step this code belongs to (allowing one step of clock drift), or None.
+
+    pyotp's own verify() answers yes or no; the step is what lets a used code be refused."""
     otp = (otp or "").strip()
     if len(otp) != DIGITS or not otp.isdigit():
         return None
-    current = int((now if now is not None else time.time()) // STEP)
+    totp = _totp(secret)
+    current = totp.timecode(int(now if now is not None else time.time()))
     found = None
-    for step in range(current - window, current + window + 1):
-        if hmac.compare_digest(code_at(secret, step), otp):
+    for step in range(current - window, current + window + 1):  # every step compared: no early exit
+        if pyotp.utils.strings_equal(totp.generate_otp(step), otp):
             found = step
     return found
 
 
 def provisioning_uri(secret: str, username: str) -> str:
-    return (
-        f"otpauth://totp/rtcc:{quote(username)}?secret={secret}&issuer=rtcc"
-        f"&algorithm=SHA1&digits={DIGITS}&period={STEP}"
-    )
+    return _totp(secret).provisioning_uri(name=username, issuer_name=ISSUER)

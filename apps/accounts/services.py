@@ -1,4 +1,6 @@
-"""Every write about people: users, token login and logout, lockout."""
+"""Every write about people: users, token login and logout, lockout, the second factor.
+
+Each takes an AuditContext (who acts, from which address) and audits in its own transaction."""
 
 from __future__ import annotations
 
@@ -11,11 +13,12 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from apps.audit.services import audit_record
+from apps.audit.services import AuditContext, audit_record
 from apps.core.errors import Conflict, InvalidInput, TooManyRequests, Unauthorized
 
 from . import mfa
 from .models import ApiToken, LoginAttempt, Role, User
+from .selectors import login_lockout_remaining
 from .tokens import USER_PREFIX, hash_token, new_token
 
 
@@ -28,7 +31,7 @@ def user_create(
     badge_number: str = "",
     email: str = "",
     actor=None,
-    request=None,
+    context: AuditContext | None = None,
 ) -> User:
     if role not in Role.values:
         raise InvalidInput(f"Unknown role {role!r}.", fields={"role": [f"Must be one of {', '.join(Role.values)}."]})
@@ -45,7 +48,7 @@ def user_create(
                 action="user.create",
                 actor=actor,
                 obj=user,
-                request=request,
+                context=context,
                 details={"username": username, "role": role},
             )
     except IntegrityError:
@@ -53,7 +56,7 @@ def user_create(
     return user
 
 
-def user_update(*, user: User, actor, request=None, **changes) -> User:
+def user_update(*, user: User, actor, context: AuditContext | None = None, **changes) -> User:
     """IT changes a person: role, name, badge, password, or active. Deactivating revokes every
     token at once (sessions end too: inactive users no longer authenticate)."""
     if actor.pk == user.pk and (
@@ -84,7 +87,7 @@ def user_update(*, user: User, actor, request=None, **changes) -> User:
             action="user.update",
             actor=actor,
             obj=user,
-            request=request,
+            context=context,
             details={
                 "changed": sorted(
                     [k for k in before if before[k] != after[k]] + (["password"] if password is not None else [])
@@ -96,46 +99,23 @@ def user_update(*, user: User, actor, request=None, **changes) -> User:
     return user
 
 
-def mfa_reset(*, user: User, actor, request=None) -> None:
+def mfa_reset(*, user: User, actor, context: AuditContext | None = None) -> None:
     """IT turns off a person's second factor (a lost phone); they set it up again."""
-    User.objects.filter(pk=user.pk).update(mfa_enabled=False, totp_secret_sealed="", totp_last_step=0)
-    audit_record(action="auth.mfa_reset", actor=actor, obj=user, request=request)
+    with transaction.atomic():
+        User.objects.filter(pk=user.pk).update(mfa_enabled=False, totp_secret_sealed="", totp_last_step=0)
+        audit_record(action="auth.mfa_reset", actor=actor, obj=user, context=context)
 
 
-def login_lockout_remaining(*, username: str) -> int:
-    """Seconds left on this username's lockout, 0 when it may try."""
-    now = timezone.now()
-    recent = list(
-        LoginAttempt.objects.filter(
-            username=username.lower(), at__gte=now - settings.RTCC_LOGIN_FAILURE_WINDOW - settings.RTCC_LOGIN_LOCKOUT
-        )
-        .order_by("at")
-        .values_list("at", "succeeded")
-    )
-    # Walk failures in time order: the lockout starts at the Nth failure within the window.
-    failures: list = []
-    for at, succeeded in recent:
-        if succeeded:
-            failures.clear()
-            continue
-        failures = [f for f in failures if f >= at - settings.RTCC_LOGIN_FAILURE_WINDOW] + [at]
-        if len(failures) >= settings.RTCC_LOGIN_MAX_FAILURES:
-            locked_until = at + settings.RTCC_LOGIN_LOCKOUT
-            if locked_until > now:
-                return int((locked_until - now).total_seconds()) + 1
-    return 0
-
-
-def login_check(*, username: str, password: str, otp: str | None = None, request=None) -> User:
+def login_check(*, username: str, password: str, otp: str | None = None, context: AuditContext | None = None) -> User:
     """Checks a person's credentials with lockout; every success and failure is audited."""
+    context = context or AuditContext()
     username = (username or "").strip()
-    source_ip = request.META.get("REMOTE_ADDR") if request is not None else None
     remaining = login_lockout_remaining(username=username)
     if remaining:
         audit_record(
             action="auth.login",
             outcome="locked",
-            request=request,
+            context=context,
             object_type="user",
             object_id=username[:64],
             details={"username": username},
@@ -145,29 +125,31 @@ def login_check(*, username: str, password: str, otp: str | None = None, request
         )
     user = authenticate(request=None, username=username, password=password)
     if user is None or not user.is_active:
-        _login_failed(username, source_ip, request, "password")
+        _login_failed(username, context, "password")
         raise Unauthorized("Wrong username or password.", code="invalid_credentials")
     if user.mfa_enabled:
         if not otp:
             raise Unauthorized("This account needs a one-time code (otp).", code="otp_required")
         if not mfa_consume(user=user, otp=otp):
-            _login_failed(username, source_ip, request, "otp")
+            _login_failed(username, context, "otp")
             raise Unauthorized("The one-time code is wrong or was already used.", code="invalid_otp")
-    LoginAttempt.objects.create(username=username.lower(), succeeded=True, source_ip=source_ip)
-    audit_record(action="auth.login", actor=user, obj=user, request=request)
+    with transaction.atomic():
+        LoginAttempt.objects.create(username=username.lower(), succeeded=True, source_ip=context.source_ip)
+        audit_record(action="auth.login", actor=user, obj=user, context=context)
     return user
 
 
-def _login_failed(username: str, source_ip: str | None, request, factor: str) -> None:
-    LoginAttempt.objects.create(username=username.lower(), succeeded=False, source_ip=source_ip)
-    audit_record(
-        action="auth.login",
-        outcome="failure",
-        request=request,
-        object_type="user",
-        object_id=username[:64],
-        details={"username": username, "factor": factor},
-    )
+def _login_failed(username: str, context: AuditContext, factor: str) -> None:
+    with transaction.atomic():
+        LoginAttempt.objects.create(username=username.lower(), succeeded=False, source_ip=context.source_ip)
+        audit_record(
+            action="auth.login",
+            outcome="failure",
+            context=context,
+            object_type="user",
+            object_id=username[:64],
+            details={"username": username, "factor": factor},
+        )
 
 
 def mfa_consume(*, user: User, otp: str) -> bool:
@@ -180,7 +162,7 @@ def mfa_consume(*, user: User, otp: str) -> bool:
     return User.objects.filter(pk=user.pk, totp_last_step__lt=step).update(totp_last_step=step) == 1
 
 
-def mfa_begin(*, user: User, request=None) -> tuple[str, str]:
+def mfa_begin(*, user: User, context: AuditContext | None = None) -> tuple[str, str]:
     """A new secret for the user's authenticator app; active once confirmed with a code."""
     if user.mfa_enabled:
         raise Conflict("A second factor is already set up; turn it off first.", code="mfa_enabled")
@@ -191,43 +173,58 @@ def mfa_begin(*, user: User, request=None) -> tuple[str, str]:
     return secret, mfa.provisioning_uri(secret, user.username)
 
 
-def mfa_confirm(*, user: User, otp: str, request=None) -> None:
+def mfa_confirm(*, user: User, otp: str, context: AuditContext | None = None) -> None:
     if user.mfa_enabled:
         raise Conflict("The second factor is already on.", code="mfa_enabled")
     if not user.totp_secret_sealed or not mfa_consume(user=user, otp=otp):
         raise InvalidInput("The one-time code is wrong.", fields={"otp": ["Wrong or expired code."]})
-    User.objects.filter(pk=user.pk).update(mfa_enabled=True)
-    audit_record(action="auth.mfa_enabled", actor=user, obj=user, request=request)
+    with transaction.atomic():
+        User.objects.filter(pk=user.pk).update(mfa_enabled=True)
+        audit_record(action="auth.mfa_enabled", actor=user, obj=user, context=context)
 
 
-def mfa_disable(*, user: User, otp: str, request=None) -> None:
+def mfa_disable(*, user: User, otp: str, context: AuditContext | None = None) -> None:
     if not user.mfa_enabled:
         raise Conflict("The second factor is not on.", code="mfa_disabled")
     if not mfa_consume(user=user, otp=otp):
         raise InvalidInput("The one-time code is wrong.", fields={"otp": ["Wrong or expired code."]})
-    User.objects.filter(pk=user.pk).update(mfa_enabled=False, totp_secret_sealed="")
-    audit_record(action="auth.mfa_disabled", actor=user, obj=user, request=request)
+    with transaction.atomic():
+        User.objects.filter(pk=user.pk).update(mfa_enabled=False, totp_secret_sealed="")
+        audit_record(action="auth.mfa_disabled", actor=user, obj=user, context=context)
 
 
-def token_issue(*, user: User, request=None, ttl: timedelta | None = None) -> tuple[str, ApiToken]:
+def token_issue(
+    *, user: User, context: AuditContext | None = None, ttl: timedelta | None = None
+) -> tuple[str, ApiToken]:
+    """A new API token for the user (only its hash is kept), audited with its id and expiry."""
+    source_ip = context.source_ip if context is not None else None
     token = new_token(USER_PREFIX)
-    record = ApiToken.objects.create(
-        user=user,
-        key_hash=hash_token(token),
-        expires_at=timezone.now() + (ttl or settings.RTCC_TOKEN_TTL),
-        source_ip=request.META.get("REMOTE_ADDR") if request is not None else None,
-    )
+    with transaction.atomic():
+        record = ApiToken.objects.create(
+            user=user,
+            key_hash=hash_token(token),
+            expires_at=timezone.now() + (ttl or settings.RTCC_TOKEN_TTL),
+            source_ip=source_ip,
+        )
+        audit_record(
+            action="auth.token_issue",
+            actor=user,
+            obj=user,
+            context=context,
+            details={"token": str(record.id), "expires_at": record.expires_at.isoformat()},
+        )
     return token, record
 
 
-def token_revoke(*, token: ApiToken, actor=None, request=None) -> None:
+def token_revoke(*, token: ApiToken, actor=None, context: AuditContext | None = None) -> None:
     if token.revoked_at is None:
-        token.revoked_at = timezone.now()
-        token.save(update_fields=["revoked_at"])
-        audit_record(
-            action="auth.logout",
-            actor=actor or token.user,
-            obj=token.user,
-            request=request,
-            details={"token": str(token.id)},
-        )
+        with transaction.atomic():
+            token.revoked_at = timezone.now()
+            token.save(update_fields=["revoked_at"])
+            audit_record(
+                action="auth.logout",
+                actor=actor or token.user,
+                obj=token.user,
+                context=context,
+                details={"token": str(token.id)},
+            )

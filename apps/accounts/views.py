@@ -7,7 +7,7 @@ from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods
 
-from apps.audit.services import audit_record
+from apps.audit.services import AuditContext, audit_record
 from apps.core.errors import ApplicationError
 
 from . import services
@@ -26,7 +26,7 @@ def login_view(request):
                 username=request.POST.get("username", ""),
                 password=request.POST.get("password", ""),
                 otp=request.POST.get("otp") or None,
-                request=request,
+                context=AuditContext.of(request),
             )
         except ApplicationError as exc:
             error, status = exc.message, exc.status
@@ -39,6 +39,6 @@ def login_view(request):
 @require_http_methods(["POST"])
 def logout_view(request):
     if request.user.is_authenticated:
-        audit_record(action="auth.logout", actor=request.user, obj=request.user, request=request)
+        audit_record(action="auth.logout", obj=request.user, context=AuditContext.of(request))
     logout(request)
     return redirect("/login/")

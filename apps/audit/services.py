@@ -8,7 +8,10 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from .context import AuditContext, client_ip
 from .models import AuditEvent, AuditHead
+
+__all__ = ["AuditContext", "audit_record", "client_ip"]
 
 GENESIS = "0" * 64
 
@@ -24,17 +27,6 @@ def _actor_fields(actor: Any) -> tuple[str, str, str]:
     return "anonymous", "", "anonymous"
 
 
-def client_ip(request) -> str | None:
-    if request is None:
-        return None
-    meta = getattr(request, "META", None)
-    if meta is not None:
-        return meta.get("REMOTE_ADDR") or None
-    scope = request if isinstance(request, dict) else getattr(request, "scope", {})
-    client = scope.get("client") if isinstance(scope, dict) else None
-    return client[0] if client else None
-
-
 def audit_record(
     *,
     action: str,
@@ -43,15 +35,20 @@ def audit_record(
     object_type: str = "",
     object_id: Any = "",
     outcome: str = "success",
+    context: AuditContext | None = None,
     request: Any = None,
     source_ip: str | None = None,
     details: dict | None = None,
 ) -> AuditEvent:
     """Appends one event to the chain, inside the caller's transaction when there is one.
 
-    `obj` may be any model instance (type = its model name); `request` an HttpRequest,
-    a DRF request or an ASGI scope, for the source address.
+    `obj` may be any model instance (type = its model name). `context` says who acts (unless
+    `actor` is given) and from where; `request` (an HttpRequest, a DRF request or an ASGI scope)
+    is the older way to give the address, for callers not yet passing a context.
     """
+    if context is not None:
+        actor = actor if actor is not None else context.actor
+        source_ip = source_ip or context.source_ip
     if obj is not None:
         object_type = object_type or obj._meta.model_name
         object_id = object_id or obj.pk

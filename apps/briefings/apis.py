@@ -7,15 +7,17 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.exceptions import NotAuthenticated, PermissionDenied
 from rest_framework.parsers import MultiPartParser
-from rest_framework.permissions import AllowAny, BasePermission
+from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.accounts.models import Role
-from apps.accounts.permissions import HasRole, is_person
+from apps.accounts.permissions import AnyOf, HasRole, IsOfficer, PermissionsByMethod, is_person
+from apps.audit.services import AuditContext
 from apps.core.errors import InvalidInput, NotFound
-from apps.core.pagination import StandardPagination
+from apps.core.pagination import paginated_response
 from apps.devices.models import Device, DeviceKind
+from apps.devices.permissions import IsOfficerPhone
 from apps.integrations import push
 from apps.integrations.storage import get_storage
 
@@ -32,44 +34,10 @@ from .serializers import (
     OfficerIdsIn,
 )
 
-OPERATOR = HasRole(Role.OPERATOR)
+OPERATOR = HasRole(Role.OPERATOR, message="Only operators may do this.")
 OPERATOR_OR_OFFICER = HasRole(Role.OPERATOR, Role.OFFICER)
-
-
-class IsOfficerPhone(BasePermission):
-    """An enrolled, unrevoked phone assigned to an officer: it reads as that officer."""
-
-    message = "This endpoint is for officers and their phones."
-
-    def has_permission(self, request, view):
-        user = request.user
-        return (
-            isinstance(user, Device)
-            and not user.revoked
-            and user.kind == DeviceKind.PHONE
-            and user.officer_id is not None
-        )
-
-
-class IsOfficerOrPhone(BasePermission):
-    message = "This endpoint is for officers and their phones."
-
-    def has_permission(self, request, view):
-        return HasRole(Role.OFFICER)().has_permission(request, view) or IsOfficerPhone().has_permission(request, view)
-
-
-class IsReader(BasePermission):
-    """Operators, officers and officers' phones."""
-
-    message = "Your role does not allow this."
-
-    def has_permission(self, request, view):
-        return OPERATOR_OR_OFFICER().has_permission(request, view) or IsOfficerPhone().has_permission(request, view)
-
-
-def _operator_only(request, view) -> None:
-    if not OPERATOR().has_permission(request, view):
-        raise PermissionDenied("Only operators may do this.")
+IsOfficerOrPhone = AnyOf(IsOfficer, IsOfficerPhone, message="This endpoint is for officers and their phones.")
+IsReader = AnyOf(OPERATOR_OR_OFFICER, IsOfficerPhone, message="Your role does not allow this.")  # and officers' phones
 
 
 def _officer_id(user):
@@ -79,24 +47,27 @@ def _officer_id(user):
 # Incidents -------------------------------------------------------------------------------------
 
 
-class IncidentsApi(APIView):
+class IncidentsApi(PermissionsByMethod):
     permission_classes = [OPERATOR_OR_OFFICER]
+    permissions_by_method = {"POST": [OPERATOR]}
 
     @extend_schema(responses=IncidentOut(many=True))
     def get(self, request):
-        paginator = StandardPagination()
-        page = paginator.paginate_queryset(selectors.incidents_for(user=request.user), request, view=self)
-        return paginator.get_paginated_response(IncidentOut(page, many=True).data)
+        return paginated_response(
+            queryset=selectors.incidents_for(user=request.user),
+            request=request,
+            view=self,
+            serialize=lambda page: IncidentOut(page, many=True).data,
+        )
 
     @extend_schema(request=IncidentCreateIn, responses={201: IncidentOut})
     def post(self, request):
-        _operator_only(request, self)
         data = IncidentCreateIn(data=request.data)
         data.is_valid(raise_exception=True)
         v = data.validated_data
         incident = services.incident_create(
             actor=request.user,
-            request=request,
+            context=AuditContext.of(request),
             title=v["title"],
             lat=v["location"]["lat"],
             lon=v["location"]["lon"],
@@ -124,7 +95,10 @@ class IncidentOfficersApi(APIView):
         data = OfficerIdsIn(data=request.data)
         data.is_valid(raise_exception=True)
         services.incident_assign_officers(
-            actor=request.user, request=request, incident=incident, officers=data.validated_data["officers"]
+            actor=request.user,
+            context=AuditContext.of(request),
+            incident=incident,
+            officers=data.validated_data["officers"],
         )
         return Response(IncidentOut(selectors.incident_get(user=request.user, incident_id=incident_id)).data)
 
@@ -141,7 +115,7 @@ class MediaUploadApi(APIView):
         data = MediaUploadIn(data=request.data)
         data.is_valid(raise_exception=True)
         upload = data.validated_data["file"]
-        item = services.media_upload(actor=request.user, data=upload.read(), request=request)
+        item = services.media_upload(actor=request.user, data=upload.read(), context=AuditContext.of(request))
         return Response(MediaOut(item, context={"request": request}).data, status=status.HTTP_201_CREATED)
 
 
@@ -209,24 +183,27 @@ def _incident_for(request, incident_id):
     return incident
 
 
-class BriefingsApi(APIView):
+class BriefingsApi(PermissionsByMethod):
     permission_classes = [IsReader]
+    permissions_by_method = {"POST": [OPERATOR]}
 
     @extend_schema(responses=BriefingOut(many=True))
     def get(self, request):
-        paginator = StandardPagination()
-        page = paginator.paginate_queryset(selectors.my_briefings(user=request.user), request, view=self)
-        return paginator.get_paginated_response(BriefingOut(page, many=True, context={"request": request}).data)
+        return paginated_response(
+            queryset=selectors.my_briefings(user=request.user),
+            request=request,
+            view=self,
+            serialize=lambda page: BriefingOut(page, many=True, context={"request": request}).data,
+        )
 
     @extend_schema(request=BriefingCreateIn, responses={201: BriefingOut})
     def post(self, request):
-        _operator_only(request, self)
         data = BriefingCreateIn(data=request.data)
         data.is_valid(raise_exception=True)
         v = data.validated_data
         briefing = services.briefing_create(
             actor=request.user,
-            request=request,
+            context=AuditContext.of(request),
             priority=v["priority"],
             title=v["title"],
             body=v["body"],
@@ -276,11 +253,12 @@ class BriefingDeliveriesApi(APIView):
     @extend_schema(responses=DeliveryOut(many=True))
     def get(self, request, briefing_id):
         briefing = selectors.briefing_get(user=request.user, briefing_id=briefing_id)
-        paginator = StandardPagination()
-        page = paginator.paginate_queryset(
-            selectors.deliveries_for(user=request.user, briefing=briefing), request, view=self
+        return paginated_response(
+            queryset=selectors.deliveries_for(user=request.user, briefing=briefing),
+            request=request,
+            view=self,
+            serialize=lambda page: DeliveryOut(page, many=True).data,
         )
-        return paginator.get_paginated_response(DeliveryOut(page, many=True).data)
 
 
 class BriefingAckApi(APIView):
@@ -292,7 +270,10 @@ class BriefingAckApi(APIView):
     def post(self, request, briefing_id):
         briefing = selectors.briefing_get(user=request.user, briefing_id=briefing_id)
         row = services.briefing_acknowledge(
-            briefing=briefing, officer_id=_officer_id(request.user), actor=request.user, request=request
+            briefing=briefing,
+            officer_id=_officer_id(request.user),
+            actor=request.user,
+            context=AuditContext.of(request),
         )
         return Response({"briefing": str(briefing.pk), "state": "acknowledged", "acknowledged_at": row.acknowledged_at})
 
@@ -304,11 +285,13 @@ class MyBriefingsApi(APIView):
 
     @extend_schema(responses=BriefingOut(many=True))
     def get(self, request):
-        paginator = StandardPagination()
-        page = paginator.paginate_queryset(selectors.my_briefings(user=request.user), request, view=self)
-        mine = selectors.my_deliveries(officer_id=_officer_id(request.user), briefing_ids=[b.pk for b in page])
-        data = BriefingOut(page, many=True, context={"request": request, "mine": mine}).data
-        return paginator.get_paginated_response(data)
+        def serialize(page):
+            mine = selectors.my_deliveries(officer_id=_officer_id(request.user), briefing_ids=[b.pk for b in page])
+            return BriefingOut(page, many=True, context={"request": request, "mine": mine}).data
+
+        return paginated_response(
+            queryset=selectors.my_briefings(user=request.user), request=request, view=self, serialize=serialize
+        )
 
 
 class MyOutboxApi(APIView):

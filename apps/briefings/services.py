@@ -20,7 +20,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from apps.accounts.models import Role, User
-from apps.audit.services import audit_record
+from apps.audit.services import AuditContext, audit_record
 from apps.core.errors import InvalidInput, NotFound
 from apps.core.realtime import console_send_many_after_commit
 from apps.devices.models import Device
@@ -57,7 +57,7 @@ def incident_create(
     lon: float,
     radius_m: float | None = None,
     case_number: str = "",
-    request=None,
+    context: AuditContext | None = None,
 ) -> Incident:
     incident = Incident.objects.create(
         title=title,
@@ -71,14 +71,16 @@ def incident_create(
         action="incident.create",
         actor=actor,
         obj=incident,
-        request=request,
+        context=context,
         details={"title": title, "lat": lat, "lon": lon, "radius_m": incident.radius_m, "case_number": case_number},
     )
     return incident
 
 
 @transaction.atomic
-def incident_assign_officers(*, actor: User, incident: Incident, officers: list, request=None) -> Incident:
+def incident_assign_officers(
+    *, actor: User, incident: Incident, officers: list, context: AuditContext | None = None
+) -> Incident:
     """Adds officers to the incident (already assigned ones are left as they are)."""
     people = _officers_by_ids(officers, field="officers")
     existing = set(IncidentOfficer.objects.filter(incident=incident).values_list("officer_id", flat=True))
@@ -90,7 +92,7 @@ def incident_assign_officers(*, actor: User, incident: Incident, officers: list,
         action="incident.assign",
         actor=actor,
         obj=incident,
-        request=request,
+        context=context,
         details={"added": [str(p.pk) for p in added]},
     )
     return incident
@@ -99,7 +101,7 @@ def incident_assign_officers(*, actor: User, incident: Incident, officers: list,
 # Media ---------------------------------------------------------------------------------------
 
 
-def media_upload(*, actor: User, data: bytes, request=None) -> Media:
+def media_upload(*, actor: User, data: bytes, context: AuditContext | None = None) -> Media:
     """Checks and re-encodes a photo (apps.briefings.media), stores both sizes, records it."""
     cleaned = media.clean(data)
     item = Media(
@@ -124,7 +126,7 @@ def media_upload(*, actor: User, data: bytes, request=None) -> Media:
             action="media.upload",
             actor=actor,
             obj=item,
-            request=request,
+            context=context,
             details={
                 "format": cleaned.original_format,
                 "bytes_in": len(data),
@@ -238,7 +240,7 @@ def briefing_create(
     vehicles: list[dict] | None = None,
     incident: Incident | None = None,
     base_url: str = "",
-    request=None,
+    context: AuditContext | None = None,
 ) -> Briefing:
     """Saves the briefing and one delivery per recipient phone; the pushes go out after commit."""
     suspects, vehicles = _jsonable(suspects or []), _jsonable(vehicles or [])
@@ -270,7 +272,7 @@ def briefing_create(
             action="briefing.create",
             actor=actor,
             obj=briefing,
-            request=request,
+            context=context,
             details={
                 "priority": priority,
                 "title": title,
@@ -317,7 +319,7 @@ def delivery_events_send(*, delivery_ids: list[str]) -> int:
 
 
 @transaction.atomic
-def briefing_acknowledge(*, briefing: Briefing, officer_id, actor, request=None) -> Delivery:
+def briefing_acknowledge(*, briefing: Briefing, officer_id, actor, context: AuditContext | None = None) -> Delivery:
     """The officer has read the briefing: every one of their rows is acknowledged (idempotent)."""
     rows = list(
         Delivery.objects.select_for_update()
@@ -339,7 +341,7 @@ def briefing_acknowledge(*, briefing: Briefing, officer_id, actor, request=None)
         action="briefing.acknowledge",
         actor=actor,
         obj=briefing,
-        request=request,
+        context=context,
         details={"officer": str(officer_id), "deliveries": [str(r.pk) for r in rows]},
     )
     _announce_deliveries(rows)

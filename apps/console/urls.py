@@ -8,6 +8,7 @@ urlpatterns = [
     path("", views.home, name="console-home"),
     path("phone/", views.phone, name="console-phone"),
     path("fleet/", views.fleet, name="console-fleet"),
+    path("live/<uuid:live_id>/", views.live_view, name="console-live"),
     path("map/", views.map_view, name="console-map"),
     path("incidents/", views.incidents, name="console-incidents"),
     path("briefings/new/", views.briefing_new, name="console-briefing-new"),

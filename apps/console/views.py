@@ -54,6 +54,20 @@ def fleet(request):
         active="console-fleet",
         officers=selectors.officer_directory(),
         can_command=role_of(request.user) == "operator",
+        can_watch=role_of(request.user) == "operator",
+    )
+
+
+@require_GET
+@role_required("operator")
+def live_view(request, live_id):
+    """The live viewer of one session (hls.js); the session itself is read from the API."""
+    return _page(
+        request,
+        "console/live_view.html",
+        active="console-fleet",
+        live_id=str(live_id),
+        officers=selectors.officer_directory(),
     )
 
 

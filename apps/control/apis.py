@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from apps.accounts.permissions import CanCommand, CanReadCommands, PermissionsByMethod
+from apps.audit.services import AuditContext
 from apps.core.errors import InvalidInput
-from apps.core.pagination import StandardPagination
+from apps.core.pagination import paginated_response
 
 from . import selectors, services
-from .permissions import CanCommand, CanReadCommands
 from .serializers import CommandCreateIn, CommandFilterIn, CommandOut, IdempotencyKeyIn, command_data
 
 IDEMPOTENCY_HEADER = OpenApiParameter(
@@ -34,9 +36,9 @@ def _idempotency_key(request) -> str | None:
     return data.validated_data["key"]
 
 
-class DeviceCommandsApi(APIView):
-    def get_permissions(self):
-        return [CanCommand()] if self.request.method == "POST" else [CanReadCommands()]
+class DeviceCommandsApi(PermissionsByMethod):
+    permission_classes = [CanReadCommands]
+    permissions_by_method = {"POST": [CanCommand]}
 
     @extend_schema(request=CommandCreateIn, responses={202: CommandOut}, parameters=[IDEMPOTENCY_HEADER])
     def post(self, request, device_id):
@@ -45,7 +47,11 @@ class DeviceCommandsApi(APIView):
         data = CommandCreateIn(data=request.data)
         data.is_valid(raise_exception=True)
         command, created = services.command_create(
-            device=device, requested_by=request.user, idempotency_key=key, request=request, **data.validated_data
+            device=device,
+            requested_by=request.user,
+            idempotency_key=key,
+            context=AuditContext.of(request),
+            **data.validated_data,
         )
         response = Response(command_data(command), status=status.HTTP_202_ACCEPTED)
         if not created:
@@ -57,11 +63,18 @@ class DeviceCommandsApi(APIView):
         device = selectors.device_get(device_id=device_id)
         filters = CommandFilterIn(data=request.query_params)
         filters.is_valid(raise_exception=True)
-        services.device_commands_expire_due(device=device)
-        commands = selectors.device_commands(device=device, state=filters.validated_data.get("state"))
-        paginator = StandardPagination()
-        page = paginator.paginate_queryset(commands, request, view=self)
-        return paginator.get_paginated_response([command_data(command) for command in page])
+        now = timezone.now()
+
+        def serialize(page):
+            services.commands_expire_soon(command_ids=[c.pk for c in page if selectors.expiry_due(c, now=now)])
+            return [command_data(selectors.command_as_read(command, now=now)) for command in page]
+
+        return paginated_response(
+            queryset=selectors.device_commands(device=device, state=filters.validated_data.get("state"), now=now),
+            request=request,
+            view=self,
+            serialize=serialize,
+        )
 
 
 class CommandApi(APIView):
@@ -69,8 +82,10 @@ class CommandApi(APIView):
 
     @extend_schema(responses=CommandOut)
     def get(self, request, command_id):
-        command = services.command_expire_if_due(command=selectors.command_get(command_id=command_id))
-        return Response(command_data(command))
+        command = selectors.command_get(command_id=command_id)
+        if selectors.expiry_due(command):
+            services.commands_expire_soon(command_ids=[command.pk])
+        return Response(command_data(selectors.command_as_read(command)))
 
 
 class CommandCancelApi(APIView):
@@ -79,5 +94,5 @@ class CommandCancelApi(APIView):
     @extend_schema(request=None, responses={200: CommandOut})
     def post(self, request, command_id):
         command = selectors.command_get(command_id=command_id)
-        command = services.command_cancel(command=command, user=request.user, request=request)
+        command = services.command_cancel(command=command, user=request.user, context=AuditContext.of(request))
         return Response(command_data(command))

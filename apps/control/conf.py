@@ -27,6 +27,20 @@ def expire_batch() -> int:
     return int(getattr(settings, "RTCC_COMMAND_EXPIRE_BATCH", 500))
 
 
+def resend_after_seconds() -> int:
+    """A command still queued this long after creation is sent to its device's group again."""
+    return int(getattr(settings, "RTCC_COMMAND_RESEND_AFTER", 5))
+
+
+def notice_lease_seconds() -> int:
+    """How long one send of an officer notice may take before the sweep sends it again (a killed worker)."""
+    return int(getattr(settings, "RTCC_COMMAND_NOTICE_LEASE", 15))
+
+
+def notice_max_attempts() -> int:
+    return int(getattr(settings, "RTCC_COMMAND_NOTICE_MAX_ATTEMPTS", 20))
+
+
 REASON_MAX = 500
 ERROR_MAX = 1000
 IDEMPOTENCY_KEY_MAX = 200

@@ -1,17 +1,20 @@
 """The device websocket. Thin: each frame type is handled by its domain.
 
 Device frames: `status` -> apps.devices.presence; `ack`/`result` -> apps.control.delivery.
-Group events: `device.command` (send a command), `device.revoked` (close 4403).
+Group events: `device.command` (send a command), `device.frame` (a frame from another app,
+sent as it is: apps.core.realtime.device_frame_after_commit), `device.revoked` (close 4403).
 The console websocket lives in apps.console.consumers.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
+from django.db import InterfaceError, OperationalError
 
 from apps.accounts.tokens import bearer_from_header
 from apps.core.realtime import device_group, scope_header
@@ -26,6 +29,23 @@ CLOSE_UNAUTHORIZED = 4401
 CLOSE_FORBIDDEN = 4403
 MAX_FRAME = 64 * 1024
 SENT_MEMORY = 1024
+# A frame whose handling meets a database error is retried after these pauses; if the database
+# is still unreachable the device gets an `unavailable` error frame and keeps its connection.
+DB_RETRY_DELAYS = (0.05, 0.5)
+TRANSIENT_DB_ERRORS = (OperationalError, InterfaceError)
+UNAVAILABLE = ("unavailable", "The server could not record this frame just now; send it again shortly.")
+
+
+async def with_db_retries(handler, *args, **kwargs):
+    """Runs an idempotent frame handler, again after a transient database error (a dropped
+    connection, a failover, a serialization failure); re-raises the error after the last try."""
+    for delay in DB_RETRY_DELAYS:
+        try:
+            return await handler(*args, **kwargs)
+        except TRANSIENT_DB_ERRORS as exc:
+            log.warning("database error handling a device frame, retrying: %s", exc)
+            await asyncio.sleep(delay)
+    return await handler(*args, **kwargs)
 
 
 class DeviceConsumer(AsyncWebsocketConsumer):
@@ -86,7 +106,11 @@ class DeviceConsumer(AsyncWebsocketConsumer):
         if handler is None:
             await self.send_error("unknown_type", f"Unknown frame type {frame['type']!r}.")
             return
-        problem = await handler(self.device, frame)
+        try:
+            problem = await with_db_retries(handler, self.device, frame)
+        except TRANSIENT_DB_ERRORS:
+            log.exception("database unavailable for a %s frame of device %s", frame["type"], self.device.pk)
+            problem = UNAVAILABLE
         if problem:
             await self.send_error(*problem)
 
@@ -99,18 +123,30 @@ class DeviceConsumer(AsyncWebsocketConsumer):
         if command["id"] in self.sent_here:
             return
         # Checked against the database right before it goes out: never a cancelled or expired command.
-        claim = await delivery.command_sending(self.device, command)
+        try:
+            claim = await with_db_retries(delivery.command_sending, self.device, command)
+        except TRANSIENT_DB_ERRORS:
+            # Not sent, not remembered: the command stays as it is in the database, and the
+            # resend sweep (queued) or the next connect (sent, delivered) brings it here again.
+            log.exception("database unavailable while sending command %s", command["id"])
+            return
         if claim is None:
             return
         self.sent_here[command["id"]] = None
         while len(self.sent_here) > SENT_MEMORY:
             self.sent_here.pop(next(iter(self.sent_here)))
         await self.send(text_data=json.dumps({"type": "command", "command": command}))
-        await delivery.command_sent(self.device, command, claim=claim)
+        try:
+            await with_db_retries(delivery.command_sent, self.device, command, claim=claim)
+        except TRANSIENT_DB_ERRORS:
+            log.exception("database unavailable recording the send of command %s", command["id"])
 
     # Group events
     async def device_command(self, event):
         await self.send_command(event["command"])
+
+    async def device_frame(self, event):
+        await self.send(text_data=json.dumps(event["frame"], default=str))
 
     async def device_revoked(self, event):
         await self.close(code=CLOSE_FORBIDDEN)

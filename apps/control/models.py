@@ -50,6 +50,9 @@ class Command(models.Model):
     delivered_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)  # succeeded, failed, expired or cancelled
     error = models.TextField(blank=True)
+    # When the officer's phones were told of this (succeeded) command: at most once, even when
+    # the task that tells them is delivered twice.
+    officer_notified_at = models.DateTimeField(null=True, blank=True)
     cancelled_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
@@ -89,3 +92,29 @@ class Command(models.Model):
             "issued_at": self.created_at.isoformat(),
             "expires_at": self.expires_at.isoformat(),
         }
+
+
+class NoticeState(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    SENT = "sent", "Sent"
+    FAILED = "failed", "Failed"
+
+
+class CommandNotice(models.Model):
+    """One officer notice owed to one phone: stored with the result that makes it due, so that
+    neither a lost task nor a down broker or FCM loses it, and a redelivered task never sends it
+    twice to one phone. Sending claims the row for a short lease (`next_attempt_at`); a worker
+    killed mid-send leaves it to the sweep once the lease is over."""
+
+    id = models.BigAutoField(primary_key=True)
+    command = models.ForeignKey(Command, on_delete=models.CASCADE, related_name="notices")
+    phone = models.ForeignKey("devices.Device", on_delete=models.CASCADE, related_name="+")
+    state = models.CharField(max_length=8, choices=NoticeState.choices, default=NoticeState.QUEUED)
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(default=timezone.now)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    error = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["command", "phone"], name="command_notice_once_per_phone")]
+        indexes = [models.Index(fields=["state", "next_attempt_at"], name="command_notice_due")]

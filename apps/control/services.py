@@ -25,15 +25,15 @@ from django.db.models import F
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from apps.audit.services import audit_record
+from apps.audit.services import AuditContext, audit_record
 from apps.core.errors import Conflict
-from apps.core.realtime import console_send_after_commit, device_group, group_send_after_commit
+from apps.core.realtime import console_send_after_commit, device_group, group_send_after_commit, group_send_quietly
 from apps.devices.models import Device, DeviceKind
 from apps.integrations import push
-from apps.integrations.push import PushMessage
+from apps.integrations.push import PushMessage, PushResult
 
 from . import conf
-from .models import OPEN_STATES, UNACKED_STATES, Command, CommandAction, CommandState
+from .models import OPEN_STATES, UNACKED_STATES, Command, CommandAction, CommandNotice, CommandState, NoticeState
 from .serializers import command_data
 
 log = logging.getLogger(__name__)
@@ -77,7 +77,7 @@ def command_create(
     reason: str,
     ttl_seconds: int | None = None,
     idempotency_key: str | None = None,
-    request=None,
+    context: AuditContext | None = None,
 ) -> tuple[Command, bool]:
     """Stores a command (queued) and sends it after commit. Returns (command, created).
 
@@ -112,7 +112,7 @@ def command_create(
                 action="command.create",
                 actor=requested_by,
                 obj=command,
-                request=request,
+                context=context,
                 details=_details(command, ttl_seconds=ttl, device_kind=device.kind),
             )
             _publish(command, to_device=True)
@@ -144,7 +144,7 @@ def _transition(
     from_states,
     to: str,
     actor,
-    request=None,
+    context: AuditContext | None = None,
     extra_filter: dict | None = None,
     details: dict | None = None,
     **updates,
@@ -161,7 +161,7 @@ def _transition(
             action=f"command.{to}",
             actor=actor,
             obj=command,
-            request=request,
+            context=context,
             details=_details(command, **(details or {})),
         )
         _publish(command)
@@ -238,27 +238,31 @@ def command_ack(*, command_id, device: Device) -> str | None:
 
 
 def command_result(*, command_id, device: Device, ok: bool, error: str = "") -> str | None:
-    """The device acted (or could not): -> succeeded / failed. Duplicates change nothing."""
+    """The device acted (or could not): -> succeeded / failed. Duplicates change nothing.
+
+    A success owes the officer wearing the camera a notice on each of their phones: those are
+    stored in the same transaction (CommandNotice) and sent by a task after commit."""
     now = timezone.now()
     to = CommandState.SUCCEEDED if ok else CommandState.FAILED
     error = "" if ok else (error or "The device reported a failure without a message.")
-    done = _transition(
-        command_id=command_id,
-        device=device,
-        from_states=OPEN_STATES,
-        to=to,
-        actor=device,
-        details={"ok": ok, "error": error},
-        finished_at=now,
-        error=error,
-        delivered_at=Coalesce("delivered_at", now),
-        sent_at=Coalesce("sent_at", now),
-    )
-    if done is not None:
-        if ok and done.device.officer_id:
+    with transaction.atomic():
+        done = _transition(
+            command_id=command_id,
+            device=device,
+            from_states=OPEN_STATES,
+            to=to,
+            actor=device,
+            details={"ok": ok, "error": error},
+            finished_at=now,
+            error=error,
+            delivered_at=Coalesce("delivered_at", now),
+            sent_at=Coalesce("sent_at", now),
+        )
+        if done is not None and ok and done.device.officer_id and _notices_create(done):
             from .tasks import command_notify_officer
 
             transaction.on_commit(lambda: _enqueue(command_notify_officer, str(done.pk)))
+    if done is not None:
         return None
     return _late_report(command_id=command_id, device=device, kind="result", details={"ok": ok, "error": error})
 
@@ -266,7 +270,7 @@ def command_result(*, command_id, device: Device, ok: bool, error: str = "") -> 
 # Operator and system ---------------------------------------------------------------------------
 
 
-def command_cancel(*, command: Command, user, request=None) -> Command:
+def command_cancel(*, command: Command, user, context: AuditContext | None = None) -> Command:
     """Cancels a command the device has not acknowledged yet; afterwards it is 409."""
     command_expire_if_due(command=command)  # past its TTL: expired, not cancellable
     now = timezone.now()
@@ -275,7 +279,7 @@ def command_cancel(*, command: Command, user, request=None) -> Command:
         from_states=UNACKED_STATES,
         to=CommandState.CANCELLED,
         actor=user,
-        request=request,
+        context=context,
         finished_at=now,
         cancelled_by=user,
     )
@@ -288,7 +292,9 @@ def command_cancel(*, command: Command, user, request=None) -> Command:
 
 
 def command_expire(*, command_id, now=None) -> Command | None:
-    """An unacknowledged command past its expiry becomes expired (and is never sent after that)."""
+    """An unacknowledged command past its expiry becomes expired (and is never sent after that).
+
+    It finished when its TTL ran out, whenever this runs: readers saw the same (selectors.command_as_read)."""
     now = now or timezone.now()
     return _transition(
         command_id=command_id,
@@ -296,24 +302,24 @@ def command_expire(*, command_id, now=None) -> Command | None:
         to=CommandState.EXPIRED,
         actor=None,
         extra_filter={"expires_at__lte": now},
-        finished_at=now,
+        finished_at=F("expires_at"),
     )
 
 
 def command_expire_if_due(*, command: Command) -> Command:
-    """Readers see `expired` the moment a command outlives its TTL, not only after the next sweep."""
+    """Before a write that depends on it (a cancel): a command past its TTL is expired first."""
     if command.state in UNACKED_STATES and command.expires_at <= timezone.now():
         return command_expire(command_id=command.pk) or Command.objects.get(pk=command.pk)
     return command
 
 
-def device_commands_expire_due(*, device: Device) -> None:
-    """command_expire_if_due for every command of one device (before listing them)."""
-    now = timezone.now()
-    for command_id in Command.objects.filter(device=device, state__in=UNACKED_STATES, expires_at__lte=now).values_list(
-        "id", flat=True
-    ):
-        command_expire(command_id=command_id, now=now)
+def commands_expire_soon(*, command_ids: list) -> None:
+    """A reader saw these commands past their TTL (and answered `expired`): record the expiry now,
+    in the background, rather than wait for the periodic sweep. Reads themselves never write."""
+    from .tasks import command_expire as command_expire_task
+
+    for command_id in command_ids:  # the read stored nothing: there is no commit to wait for
+        _enqueue(command_expire_task, str(command_id))
 
 
 def command_expire_due(*, now=None, limit: int | None = None) -> dict:
@@ -349,6 +355,26 @@ def command_expire_due(*, now=None, limit: int | None = None) -> dict:
         ):
             silent += 1
     return {"expired": expired, "failed_without_result": silent}
+
+
+def command_resend_queued(*, now=None, limit: int | None = None) -> int:
+    """The periodic catch-up of creation's send: a command still `queued` some seconds after it
+    was stored (the channel layer was down when it committed, or its group message was lost)
+    goes to its device's group again. A device that is not connected gets it on connect anyway;
+    a connected one claims it like any command (queued -> sent once), so it is never doubled."""
+    now = now or timezone.now()
+    limit = limit or conf.expire_batch()
+    cutoff = now - timedelta(seconds=conf.resend_after_seconds())
+    commands = Command.objects.filter(state=CommandState.QUEUED, created_at__lte=cutoff, expires_at__gt=now).order_by(
+        "created_at"
+    )[:limit]
+    resent = 0
+    for command in commands:
+        if group_send_quietly(
+            device_group(command.device_id), {"type": "device.command", "command": command.device_payload()}
+        ):
+            resent += 1
+    return resent
 
 
 ACTION_WORDS: dict[str, str] = {CommandAction.START_RECORDING: "started", CommandAction.STOP_RECORDING: "stopped"}
@@ -401,14 +427,65 @@ def command_notice_text(command: Command) -> tuple[str, str]:
     return title, body
 
 
-def command_notify_officer(*, command_id) -> list:
-    """After a remote start/stop succeeded: tell the officer wearing the camera, on their phones."""
-    command = Command.objects.select_related("device", "requested_by").filter(pk=command_id).first()
-    if command is None or command.state != CommandState.SUCCEEDED or not command.device.officer_id:
-        return []
-    phones = Device.objects.filter(
-        officer_id=command.device.officer_id, kind=DeviceKind.PHONE, revoked_at__isnull=True, push_token__isnull=False
+def _officer_phones(officer_id):
+    return Device.objects.filter(
+        officer_id=officer_id, kind=DeviceKind.PHONE, revoked_at__isnull=True, push_token__isnull=False
     ).exclude(push_token="")
+
+
+def _notices_create(command: Command) -> int:
+    phones = list(_officer_phones(command.device.officer_id).values_list("id", flat=True))
+    CommandNotice.objects.bulk_create(
+        [CommandNotice(command=command, phone_id=phone) for phone in phones], ignore_conflicts=True
+    )
+    return len(phones)
+
+
+def _notices_claim(command_id) -> list[CommandNotice]:
+    """The due notices of this command, each taken for one lease: whoever updates the row sends it."""
+    now = timezone.now()
+    lease = now + timedelta(seconds=conf.notice_lease_seconds())
+    claimed = []
+    for notice_id in CommandNotice.objects.filter(
+        command_id=command_id, state=NoticeState.QUEUED, next_attempt_at__lte=now
+    ).values_list("id", flat=True):
+        if CommandNotice.objects.filter(pk=notice_id, state=NoticeState.QUEUED, next_attempt_at__lte=now).update(
+            attempts=F("attempts") + 1, next_attempt_at=lease
+        ):
+            claimed.append(notice_id)
+    return list(CommandNotice.objects.filter(pk__in=claimed).select_related("phone"))
+
+
+def _notice_record(notice: CommandNotice, result) -> None:
+    now = timezone.now()
+    queued = CommandNotice.objects.filter(pk=notice.pk, state=NoticeState.QUEUED)
+    if result is not None and result.ok:
+        queued.update(state=NoticeState.SENT, sent_at=now, error="")
+    elif (result is not None and not result.retry) or notice.attempts >= conf.notice_max_attempts():
+        queued.update(state=NoticeState.FAILED, error=((result and result.error_code) or "error")[:200])
+    else:  # FCM or the network down: again later, backing off
+        delay = max(float((result and result.retry_after) or 0), min(2 ** min(notice.attempts, 6), 60))
+        error = (result and result.error_code) or "UNAVAILABLE"
+        queued.update(next_attempt_at=now + timedelta(seconds=delay), error=error[:200])
+
+
+def command_notify_officer(*, command_id) -> list:
+    """After a remote start/stop succeeded: tell the officer wearing the camera, on their phones.
+
+    Idempotent: only notices still queued and not taken by another sender go out, and each is
+    recorded as sent right after FCM accepted it (a redelivered task sends nothing again)."""
+    command = Command.objects.select_related("device", "requested_by").filter(pk=command_id).first()
+    if command is None or command.state != CommandState.SUCCEEDED:
+        return []
+    notices = _notices_claim(command.pk)
+    ready = [n for n in notices if n.phone.push_token and n.phone.revoked_at is None]
+    for notice in notices:
+        if notice not in ready:  # the phone was revoked or lost its token since
+            CommandNotice.objects.filter(pk=notice.pk, state=NoticeState.QUEUED).update(
+                state=NoticeState.FAILED, error="no_token"
+            )
+    if not ready:
+        return []
     title, body = command_notice_text(command)
     data = {
         "type": "command.notice",
@@ -421,8 +498,37 @@ def command_notify_officer(*, command_id) -> list:
         "at": (command.finished_at or command.created_at).isoformat(),
     }
     messages = [
-        PushMessage(token=phone.push_token, data=data, title=title, body=body, priority="high")
-        for phone in phones
-        if phone.push_token
+        PushMessage(token=n.phone.push_token or "", data=data, title=title, body=body, priority="high") for n in ready
     ]
-    return _push(messages)
+    results: list[PushResult | None]
+    try:
+        results = list(push.send_batch(messages))
+    except Exception:  # FCM unreachable: every notice is tried again by the sweep
+        log.exception("officer notice for command %s not sent", command.pk)
+        results = [None] * len(ready)
+    for notice, result in zip(ready, results, strict=True):
+        if result is not None and not result.ok:
+            log.warning("officer notice to a phone failed: %s %s", result.error_code, result.detail)
+        _notice_record(notice, result)
+    return [r for r in results if r is not None]
+
+
+def command_notices_due(*, limit: int | None = None) -> list[str]:
+    """Commands with a notice whose retry time or lease has passed (FCM, the broker or a worker down)."""
+    cutoff = timezone.now() - timedelta(seconds=2)  # fresh ones are being sent by their own task
+    limit = limit or conf.expire_batch()
+    ids = (
+        CommandNotice.objects.filter(state=NoticeState.QUEUED, next_attempt_at__lte=cutoff)
+        .order_by("next_attempt_at")
+        .values_list("command_id", flat=True)[:limit]
+    )
+    return [str(pk) for pk in dict.fromkeys(ids)]
+
+
+def command_notices_sweep() -> int:
+    from .tasks import command_notify_officer
+
+    due = command_notices_due()
+    for command_id in due:
+        _enqueue(command_notify_officer, command_id)
+    return len(due)

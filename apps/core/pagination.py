@@ -1,7 +1,13 @@
-"""The contract's list shape: {"count", "next", "previous", "results"}."""
+"""The contract's list shape: {"count", "next", "previous", "results"}, built in one place."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from rest_framework.exceptions import ValidationError
-from rest_framework.pagination import PageNumberPagination
+from rest_framework.pagination import BasePagination, PageNumberPagination
+from rest_framework.response import Response
 
 
 class StandardPagination(PageNumberPagination):
@@ -16,3 +22,18 @@ class StandardPagination(PageNumberPagination):
             if value is not None and (not value.isdigit() or int(value) < 1):
                 raise ValidationError({name: ["Must be a whole number of at least 1."]})
         return super().paginate_queryset(queryset, request, view)
+
+
+def paginated_response(
+    *,
+    queryset: Any,
+    request: Any,
+    view: Any,
+    serialize: Callable[[Sequence[Any]], Any],
+    pagination_class: type[BasePagination] = StandardPagination,
+) -> Response:
+    """One page of `queryset` as the contract's list: `serialize` turns the page's rows into
+    its results (e.g. `lambda page: ThingOut(page, many=True).data`)."""
+    paginator = pagination_class()
+    page: Sequence[Any] = paginator.paginate_queryset(queryset, request, view=view) or []
+    return paginator.get_paginated_response(serialize(page))

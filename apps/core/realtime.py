@@ -82,8 +82,15 @@ def group_send_now(group: str, message: dict) -> None:
     async_to_sync(group_send)(group, message)
 
 
+def group_send_quietly(group: str, message: dict) -> bool:
+    """Sends now from sync code; whether it went out (a failure is logged, not raised)."""
+    return async_to_sync(group_send)(group, message)
+
+
 def group_send_after_commit(group: str, message: dict) -> None:
-    """Sends once the surrounding transaction commits (at once outside one)."""
+    """Sends once the surrounding transaction commits (at once outside one); never raises: once
+    a write is committed, a failed push must not turn its answer into a 500 (whoever depends on
+    the push catches up from the database: a device on reconnect or by a sweep)."""
     transaction.on_commit(lambda: group_send_now(group, message))
 
 
@@ -128,3 +135,10 @@ def scope_header(scope, name: bytes) -> bytes | None:
         if key.lower() == name:
             return value
     return None
+
+
+def device_frame_after_commit(device_id, frame: dict) -> None:
+    """Sends `frame` unchanged to the device's open socket, in whichever process holds it, after
+    commit: the device consumer forwards every `device.frame` group event as it is. For feature
+    apps that speak to devices (live view) without the device consumer knowing them."""
+    group_send_after_commit(device_group(device_id), {"type": "device.frame", "frame": frame})

@@ -9,6 +9,8 @@ from __future__ import annotations
 from django.contrib import admin, messages
 from django.db import transaction
 
+from apps.audit.services import AuditContext
+
 from . import services
 from .models import Assignment, Device, EnrollmentFailure
 
@@ -104,7 +106,7 @@ class DeviceAdmin(admin.ModelAdmin):
             label=obj.label,
             firmware=obj.firmware,
             actor=request.user,
-            request=request,
+            context=AuditContext.of(request),
         )
         obj.pk = device.pk
         obj._state.adding = False
@@ -123,20 +125,22 @@ class DeviceAdmin(admin.ModelAdmin):
             if device.revoked:
                 messages.error(request, f"{device.serial} is revoked.")
                 continue
-            code = services.enrollment_reissue(device=device, actor=request.user, request=request)
+            code = services.enrollment_reissue(device=device, actor=request.user, context=AuditContext.of(request))
             messages.warning(request, f"Enrollment code for {device.serial}: {code} (shown once).")
 
     @admin.action(description="Revoke (token stops working, socket closed)")
     def revoke_devices(self, request, queryset):
         with transaction.atomic():
             for device in queryset:
-                services.device_revoke(device=device, actor=request.user, request=request, reason="admin")
+                services.device_revoke(
+                    device=device, actor=request.user, context=AuditContext.of(request), reason="admin"
+                )
         messages.success(request, f"Revoked {queryset.count()} device(s).")
 
     @admin.action(description="Unassign from their officer")
     def unassign_devices(self, request, queryset):
         for device in queryset:
-            services.device_unassign(device=device, actor=request.user, request=request)
+            services.device_unassign(device=device, actor=request.user, context=AuditContext.of(request))
         messages.success(request, "Unassigned.")
 
 

@@ -10,9 +10,10 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.accounts.models import Role
-from apps.accounts.permissions import HasRole
+from apps.accounts.permissions import HasRole, IsIT, PermissionsByMethod
+from apps.audit.services import AuditContext
 from apps.core.errors import NotFound
-from apps.core.pagination import StandardPagination
+from apps.core.pagination import paginated_response
 
 from . import presence, selectors, services
 from .models import Device
@@ -30,8 +31,6 @@ from .serializers import (
     PushTokenIn,
 )
 
-IsIT = HasRole(Role.IT)
-
 
 def _device_for_it(device_id) -> Device:
     device = Device.objects.filter(pk=device_id).first()
@@ -45,11 +44,9 @@ def _out(device: Device) -> dict:
     return DeviceOut(device).data
 
 
-class DevicesApi(APIView):
-    def get_permissions(self):
-        if self.request.method == "POST":
-            return [IsIT()]
-        return [HasRole(Role.IT, Role.OPERATOR, Role.OFFICER)()]
+class DevicesApi(PermissionsByMethod):
+    permission_classes = [HasRole(Role.IT, Role.OPERATOR, Role.OFFICER)]
+    permissions_by_method = {"POST": [IsIT]}
 
     @extend_schema(parameters=[DeviceFilterIn], responses=DeviceOut(many=True))
     def get(self, request):
@@ -57,15 +54,20 @@ class DevicesApi(APIView):
         filters = DeviceFilterIn(data=query)
         filters.is_valid(raise_exception=True)
         devices = selectors.device_list(user=request.user, filters=filters.validated_data)
-        paginator = StandardPagination()
-        page = selectors.with_presence(paginator.paginate_queryset(devices, request, view=self))
-        return paginator.get_paginated_response(DeviceOut(page, many=True).data)
+        return paginated_response(
+            queryset=devices,
+            request=request,
+            view=self,
+            serialize=lambda page: DeviceOut(selectors.with_presence(page), many=True).data,
+        )
 
     @extend_schema(request=DeviceCreateIn, responses={201: DeviceRegisteredOut})
     def post(self, request):
         data = DeviceCreateIn(data=request.data)
         data.is_valid(raise_exception=True)
-        device, code = services.device_register(actor=request.user, request=request, **data.validated_data)
+        device, code = services.device_register(
+            actor=request.user, context=AuditContext.of(request), **data.validated_data
+        )
         presence.apply_live(device, None)
         return Response(
             DeviceRegisteredOut(device, context={"enrollment_code": code}).data, status=status.HTTP_201_CREATED
@@ -87,7 +89,7 @@ class EnrollmentCodeApi(APIView):
     @extend_schema(request=None, responses=EnrollmentCodeOut)
     def post(self, request, device_id):
         device = _device_for_it(device_id)
-        code = services.enrollment_reissue(device=device, actor=request.user, request=request)
+        code = services.enrollment_reissue(device=device, actor=request.user, context=AuditContext.of(request))
         device.refresh_from_db(fields=["enrollment_expires_at"])
         return Response(
             EnrollmentCodeOut({"enrollment_code": code, "enrollment_expires_at": device.enrollment_expires_at}).data
@@ -102,7 +104,7 @@ class EnrollApi(APIView):
     def post(self, request):
         data = EnrollIn(data=request.data)
         data.is_valid(raise_exception=True)
-        device, token = services.device_enroll(request=request, **data.validated_data)
+        device, token = services.device_enroll(context=AuditContext.of(request), **data.validated_data)
         return Response(EnrollOut({"device_id": device.pk, "token": token, "kind": device.kind}).data)
 
 
@@ -117,7 +119,7 @@ class AssignApi(APIView):
             device=_device_for_it(device_id),
             officer_id=data.validated_data["officer"],
             actor=request.user,
-            request=request,
+            context=AuditContext.of(request),
         )
         return Response(_out(device))
 
@@ -127,7 +129,9 @@ class UnassignApi(APIView):
 
     @extend_schema(request=None, responses=DeviceOut)
     def post(self, request, device_id):
-        device = services.device_unassign(device=_device_for_it(device_id), actor=request.user, request=request)
+        device = services.device_unassign(
+            device=_device_for_it(device_id), actor=request.user, context=AuditContext.of(request)
+        )
         return Response(_out(device))
 
 
@@ -139,9 +143,12 @@ class AssignmentsApi(APIView):
     @extend_schema(responses=AssignmentOut(many=True))
     def get(self, request, device_id):
         device = _device_for_it(device_id)
-        paginator = StandardPagination()
-        page = paginator.paginate_queryset(selectors.assignment_history(device=device), request, view=self)
-        return paginator.get_paginated_response(AssignmentOut(page, many=True).data)
+        return paginated_response(
+            queryset=selectors.assignment_history(device=device),
+            request=request,
+            view=self,
+            serialize=lambda page: AssignmentOut(page, many=True).data,
+        )
 
 
 class RevokeApi(APIView):
@@ -149,7 +156,9 @@ class RevokeApi(APIView):
 
     @extend_schema(request=None, responses=DeviceOut)
     def post(self, request, device_id):
-        device = services.device_revoke(device=_device_for_it(device_id), actor=request.user, request=request)
+        device = services.device_revoke(
+            device=_device_for_it(device_id), actor=request.user, context=AuditContext.of(request)
+        )
         return Response(_out(device))
 
 
@@ -168,5 +177,7 @@ class PushTokenApi(APIView):
     def put(self, request):
         data = PushTokenIn(data=request.data)
         data.is_valid(raise_exception=True)
-        device = services.push_token_set(device=request.user, token=data.validated_data["token"], request=request)
+        device = services.push_token_set(
+            device=request.user, token=data.validated_data["token"], context=AuditContext.of(request)
+        )
         return Response(_out(device))

@@ -1,4 +1,5 @@
-"""Permission for endpoints only an enrolled device may call."""
+"""Device principals: endpoints an enrolled device may call (role-based classes are in
+apps/accounts/permissions.py; AnyOf there combines the two)."""
 
 from rest_framework.permissions import BasePermission
 
@@ -17,6 +18,15 @@ class IsPhone(IsDevice):
 
     def has_permission(self, request, view):
         return super().has_permission(request, view) and request.user.kind == DeviceKind.PHONE
+
+
+class IsOfficerPhone(IsPhone):
+    """An enrolled, unrevoked phone assigned to an officer: it reads as that officer."""
+
+    message = "This endpoint is for officers and their phones."
+
+    def has_permission(self, request, view):
+        return super().has_permission(request, view) and request.user.officer_id is not None
 
 
 class IsBodycam(IsDevice):

@@ -26,7 +26,7 @@ from django.db import transaction
 
 from apps.core.realtime import console_send
 
-from . import conf
+from . import conf, signals
 from .models import Device
 from .serializers import device_payload
 
@@ -456,7 +456,21 @@ async def presence_status(device, frame: dict) -> tuple[str, str] | None:
         local.last_written = mono
     if _console_due(local, force=changed):
         _console(local)
+    if changed and not fields["recording"]:
+        await _signal(signals.recording_stopped, device_id)
     return None
+
+
+def _send_signal(signal, device_id: str) -> None:
+    for receiver, result in signal.send_robust(sender=Device, device_id=device_id):
+        if isinstance(result, Exception):
+            log.error("presence: %s receiver %r failed", signal, receiver, exc_info=result)
+
+
+async def _signal(signal, device_id: str) -> None:
+    """Tells the apps above (receivers use the ORM: a database thread, only when someone listens)."""
+    if signal.has_listeners():
+        await database_sync_to_async(_send_signal)(signal, device_id)
 
 
 async def presence_disconnected(device) -> None:
@@ -470,6 +484,8 @@ async def presence_disconnected(device) -> None:
     if conn == 0:
         fields["online"] = False
     _write_through(device_id, fields)
+    if conn == 0:
+        await _signal(signals.device_disconnected, device_id)
     if local is None:
         return
     local.dirty = False

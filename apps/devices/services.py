@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from apps.accounts.models import Role, User
 from apps.accounts.tokens import DEVICE_PREFIX, hash_token, new_token
-from apps.audit.services import audit_record, client_ip
+from apps.audit.services import AuditContext, audit_record
 from apps.core.errors import Conflict, Forbidden, InvalidInput, TooManyRequests
 from apps.core.realtime import console_send_after_commit, device_group, group_send_after_commit
 
@@ -56,7 +56,14 @@ def _console_update(device: Device) -> None:
 
 @transaction.atomic
 def device_register(
-    *, kind: str, serial: str, model: str = "", label: str = "", firmware: str = "", actor=None, request=None
+    *,
+    kind: str,
+    serial: str,
+    model: str = "",
+    label: str = "",
+    firmware: str = "",
+    actor=None,
+    context: AuditContext | None = None,
 ) -> tuple[Device, str]:
     """A new device and its first enrollment code (returned once, stored only hashed)."""
     if kind not in DeviceKind.values:
@@ -72,7 +79,7 @@ def device_register(
         action="device.register",
         actor=actor,
         obj=device,
-        request=request,
+        context=context,
         details={
             "kind": kind,
             "serial": serial,
@@ -86,7 +93,7 @@ def device_register(
 
 
 @transaction.atomic
-def enrollment_reissue(*, device: Device, actor=None, request=None) -> str:
+def enrollment_reissue(*, device: Device, actor=None, context: AuditContext | None = None) -> str:
     """A fresh enrollment code; the previous code stops working, and enrolling with the new one
     replaces the device's token (a factory-reset camera is enrolled again this way)."""
     device = Device.objects.select_for_update().get(pk=device.pk)
@@ -98,7 +105,7 @@ def enrollment_reissue(*, device: Device, actor=None, request=None) -> str:
         action="device.enrollment_code",
         actor=actor,
         obj=device,
-        request=request,
+        context=context,
         details={"enrollment_expires_at": device.enrollment_expires_at, "enrolled": bool(device.token_hash)},
     )
     return code
@@ -130,14 +137,14 @@ def _throttle_wait(*, serial: str, source_ip: str | None, now: datetime) -> int:
     return max(waits)
 
 
-def _enroll_failed(*, serial: str, reason: str, device: Device | None, request) -> Forbidden:
-    source_ip = client_ip(request)
+def _enroll_failed(*, serial: str, reason: str, device: Device | None, context: AuditContext) -> Forbidden:
+    source_ip = context.source_ip
     with transaction.atomic():
         EnrollmentFailure.objects.create(serial=serial, source_ip=source_ip)
         audit_record(
             action="device.enroll",
             outcome="failure",
-            request=request,
+            context=context,
             obj=device,
             object_type="device",
             object_id=device.pk if device else serial,
@@ -148,20 +155,21 @@ def _enroll_failed(*, serial: str, reason: str, device: Device | None, request) 
     )
 
 
-def device_enroll(*, serial: str, code: str, request=None) -> tuple[Device, str]:
+def device_enroll(*, serial: str, code: str, context: AuditContext | None = None) -> tuple[Device, str]:
     """Trades a valid, unused enrollment code for the device's token (replacing any earlier one).
 
     Wrong, used and expired codes are 403 alike; failures are counted per address and per serial
     in the database, so the throttle holds across server processes.
     """
+    context = context or AuditContext()
     serial = serial.strip()
     now = timezone.now()
-    wait = _throttle_wait(serial=serial, source_ip=client_ip(request), now=now)
+    wait = _throttle_wait(serial=serial, source_ip=context.source_ip, now=now)
     if wait:
         audit_record(
             action="device.enroll",
             outcome="throttled",
-            request=request,
+            context=context,
             object_type="device",
             object_id=serial,
             details={"serial": serial, "retry_after": wait},
@@ -195,14 +203,14 @@ def device_enroll(*, serial: str, code: str, request=None) -> tuple[Device, str]
                 action="device.enroll",
                 actor=matched,
                 obj=matched,
-                request=request,
+                context=context,
                 details={"serial": serial, "replaced_token": replaced},
             )
             if replaced:
                 # a socket opened with the old token must not stay open
                 group_send_after_commit(device_group(matched.pk), {"type": "device.revoked", "reason": "re-enrolled"})
             return matched, token
-    raise _enroll_failed(serial=serial, reason=failure[0], device=failure[1], request=request)
+    raise _enroll_failed(serial=serial, reason=failure[0], device=failure[1], context=context)
 
 
 def _officer(officer_id) -> User:
@@ -216,7 +224,7 @@ def _officer(officer_id) -> User:
 
 
 @transaction.atomic
-def device_assign(*, device: Device, officer_id, actor=None, request=None) -> Device:
+def device_assign(*, device: Device, officer_id, actor=None, context: AuditContext | None = None) -> Device:
     """Hands the device to an officer; a previous assignment ends now (history is kept)."""
     officer = _officer(officer_id)
     device = Device.objects.select_for_update().get(pk=device.pk)
@@ -240,7 +248,7 @@ def device_assign(*, device: Device, officer_id, actor=None, request=None) -> De
         action="device.assign",
         actor=actor,
         obj=device,
-        request=request,
+        context=context,
         details={
             "officer": str(officer.pk),
             "officer_username": officer.username,
@@ -252,7 +260,7 @@ def device_assign(*, device: Device, officer_id, actor=None, request=None) -> De
 
 
 @transaction.atomic
-def device_unassign(*, device: Device, actor=None, request=None) -> Device:
+def device_unassign(*, device: Device, actor=None, context: AuditContext | None = None) -> Device:
     """Ends the current assignment, if there is one."""
     device = Device.objects.select_for_update().get(pk=device.pk)
     current = Assignment.objects.select_for_update().filter(device=device, ended_at__isnull=True).first()
@@ -268,7 +276,7 @@ def device_unassign(*, device: Device, actor=None, request=None) -> Device:
         action="device.unassign",
         actor=actor,
         obj=device,
-        request=request,
+        context=context,
         details={"officer": str(previous) if previous else None},
     )
     _console_update(device)
@@ -276,7 +284,7 @@ def device_unassign(*, device: Device, actor=None, request=None) -> Device:
 
 
 @transaction.atomic
-def device_revoke(*, device: Device, actor=None, request=None, reason: str = "") -> Device:
+def device_revoke(*, device: Device, actor=None, context: AuditContext | None = None, reason: str = "") -> Device:
     """The token stops working at once (HTTP checks revoked_at on every request) and every open
     socket of the device, on whichever process holds it, is closed with 4403."""
     device = Device.objects.select_for_update().get(pk=device.pk)
@@ -291,7 +299,7 @@ def device_revoke(*, device: Device, actor=None, request=None, reason: str = "")
         action="device.revoke",
         actor=actor,
         obj=device,
-        request=request,
+        context=context,
         details={"serial": device.serial, "kind": device.kind, "reason": reason},
     )
     group_send_after_commit(device_group(device.pk), {"type": "device.revoked"})
@@ -300,7 +308,7 @@ def device_revoke(*, device: Device, actor=None, request=None, reason: str = "")
 
 
 @transaction.atomic
-def push_token_set(*, device: Device, token: str, request=None) -> Device:
+def push_token_set(*, device: Device, token: str, context: AuditContext | None = None) -> Device:
     """Registers the phone's FCM token; a token belongs to one device, so it moves here."""
     token = token.strip()
     if not token:
@@ -329,7 +337,7 @@ def push_token_set(*, device: Device, token: str, request=None) -> Device:
         action="device.push_token",
         actor=device,
         obj=device,
-        request=request,
+        context=context,
         details={"token_sha256": digest[:16], "changed": changed, "moved_from": [str(pk) for pk in moved_from]},
     )
     return device

@@ -12,6 +12,7 @@ token is signed with SECRET_KEY (django.core.signing) and carries its own expiry
 from __future__ import annotations
 
 import functools
+import io
 import logging
 import os
 import re
@@ -28,6 +29,7 @@ from django.conf import settings
 from django.core import signing
 
 CHUNK = 1024 * 1024
+SMALL_PUT = 16 * 1024 * 1024
 UPLOAD_SALT = "rtcc.footage.upload-part"
 DOWNLOAD_SALT = "rtcc.footage.download"
 _UPLOAD_ID = re.compile(r"^[0-9a-f]{32}$")
@@ -413,6 +415,11 @@ class S3Storage:
             self.client.create_bucket(Bucket=self.bucket)
 
     def put(self, key: str, data: BinaryIO, *, content_type: str = "application/octet-stream") -> None:
+        if isinstance(data, io.BytesIO) and data.getbuffer().nbytes <= SMALL_PUT:
+            # Small bodies already in memory (live segments, photos): one PutObject, without
+            # upload_fileobj's transfer manager and its thread pool for every call.
+            self.client.put_object(Bucket=self.bucket, Key=key, Body=data.getvalue(), ContentType=content_type)
+            return
         self.client.upload_fileobj(data, self.bucket, key, ExtraArgs={"ContentType": content_type})
 
     def iter_bytes(

@@ -29,6 +29,7 @@ from typing import Any
 import httpx
 
 from .client import upload_recording
+from .live import LiveStreamer
 
 log = logging.getLogger("rtcc.simulator")
 
@@ -407,6 +408,8 @@ class Fleet:
                     continue
                 if frame.get("type") == "command" and isinstance(frame.get("command"), dict):
                     await self.handle_command(state, frame["command"], send)
+                elif frame.get("type") == "live" and isinstance(frame.get("live"), dict):
+                    self.handle_live(state, frame["action"], frame["live"])
                 elif frame.get("type") == "error":
                     state.errors_received.append(frame)
                     del state.errors_received[:-20]
@@ -414,6 +417,8 @@ class Fleet:
             sender.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await sender
+            if state.extra.get("live") is not None:
+                state.extra["live"].stop()  # a dropped socket ends the session on the server too
 
     async def handle_command(self, state: DeviceState, command: dict, send: Callable[[dict], Awaitable[None]]) -> None:
         """PROTOCOL "Device websocket": ack, act once per command id, result, status."""
@@ -435,6 +440,18 @@ class Fleet:
         await send(result)
         await send(state.status_frame())
 
+    def handle_live(self, state: DeviceState, action, live: dict) -> None:
+        """PROTOCOL "Live view": stream fMP4 segments while asked to (and recording), stop when told."""
+        streamer = state.extra.get("live")
+        if streamer is None:
+            http = state.http or self.http
+            assert http is not None, "the fleet's HTTP client is open while devices run"
+            streamer = state.extra["live"] = LiveStreamer(http, state.token)
+        if action == "start" and state.recording and isinstance(live.get("upload_url"), str):
+            streamer.start(live)
+        elif action == "stop":
+            streamer.stop(live.get("id"))
+
     def act(self, state: DeviceState, action) -> tuple[bool, str | None]:
         state.commands_acted += 1
         now = datetime.now(UTC)
@@ -449,6 +466,8 @@ class Fleet:
             if state.recording and state.recording_id and state.recording_started_at:
                 recording_id, started_at = state.recording_id, state.recording_started_at
                 state.recording, state.recording_id, state.recording_started_at = False, None, None
+                if state.extra.get("live") is not None:
+                    state.extra["live"].stop()
                 self._call_hook(state, recording_id, started_at, now)
             return True, None
         return False, f"unsupported action {action!r}"

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Debian packages the test suite needs beyond Python: the browser for the console's
-# end-to-end tests. Installed only when missing, so a warm machine pays nothing.
+# end-to-end tests, ffmpeg for the simulated cameras' live video. Installed only when missing, so a warm machine pays nothing.
 set -euo pipefail
 need=()
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v chromedriver >/dev/null 2>&1 || need+=(chromium-driver)
 command -v redis-cli >/dev/null 2>&1 || need+=(redis-tools)
+command -v ffmpeg >/dev/null 2>&1 || need+=(ffmpeg)
 if [ ${#need[@]} -gt 0 ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
   echo "[rtcc] installing Debian packages: ${need[*]}"
   apt-get update -qq >/dev/null

@@ -6,9 +6,15 @@ import importlib
 from datetime import timedelta
 from pathlib import Path
 
+from django.core.exceptions import ImproperlyConfigured
+
 from rtcc import env as envmod
 
-ENV = envmod.read()
+try:
+    ENV = envmod.read()
+except ImproperlyConfigured as _exc:
+    # One line naming the variable, not two tracebacks (manage.py, daphne and celery all land here).
+    raise SystemExit(f"rtcc: cannot start: {_exc}") from None
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 DATA_DIR = ENV.data_dir
 DATA_DIR.mkdir(parents=True, exist_ok=True)
@@ -37,6 +43,7 @@ INSTALLED_APPS = [
     "apps.control",
     "apps.footage",
     "apps.briefings",
+    "apps.live",
     "apps.console",
     "apps.simulator",
 ]
@@ -118,6 +125,7 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 RTCC_BODY_LIMITS = {
     "/api/v1/media": RTCC_MAX_MEDIA_BODY,
     "/upload/": 6 * 1024 * 1024 * 1024,  # disk-backend part PUTs: checked per part by footage
+    "/api/v1/live/": 8 * 1024 * 1024,  # live view segment PUTs (apps/live): 8 MiB each
 }
 
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
@@ -142,7 +150,7 @@ else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer", "CONFIG": {"capacity": 1000}}}
 
 # Celery: with REDIS_URL the worker and beat processes; without it tasks run in process.
-CELERY_BROKER_URL = ENV.redis_url or "memory://"
+CELERY_BROKER_URL = ENV.redis_url or "memory://localhost/"  # a host named: kombu warns without one
 CELERY_TASK_ALWAYS_EAGER = ENV.redis_url is None
 CELERY_TASK_EAGER_PROPAGATES = False
 CELERY_TASK_ACKS_LATE = True
@@ -153,11 +161,18 @@ CELERY_TASK_SOFT_TIME_LIMIT = 14 * 60
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TIMEZONE = "UTC"
+# A broker outage of any length: reconnect forever (the heartbeat shows the worker absent meanwhile),
+# and cancel acks_late tasks whose message goes back to the queue, so that no task runs twice at once.
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
+CELERY_WORKER_CONSUMER = "rtcc.worker:Consumer"  # survives a broker restart (see rtcc/worker.py)
+CELERY_BEAT_SCHEDULER = "apps.core.heartbeat:HeartbeatScheduler"  # beat's heartbeat (apps.core.heartbeat)
 # Periodic tasks: each app lists its own in apps/<app>/schedule.py as BEAT_SCHEDULE =
 # {"name": {"task": "dotted.path", "schedule": seconds}} (a plain module, no Django imports).
 # beat runs them in production; the embedded default runs them in a thread of the web process.
 CELERY_BEAT_SCHEDULE: dict[str, dict] = {}
-for _app in ("audit", "devices", "control", "footage", "briefings"):
+for _app in ("audit", "devices", "control", "footage", "briefings", "live"):
     try:
         _module = importlib.import_module(f"apps.{_app}.schedule")
     except ModuleNotFoundError as _exc:
@@ -196,6 +211,13 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Choice sets that share a field name across components get names of their own (not "StateC20Enum").
+    "ENUM_NAME_OVERRIDES": {
+        "ClipStateEnum": "apps.footage.models.ClipState",
+        "ClipTriggerEnum": "apps.footage.models.Trigger",
+        "CommandStateEnum": "apps.control.models.CommandState",
+        "DeliveryStateEnum": "apps.briefings.models.DeliveryState",
+    },
 }
 
 # Accounts
@@ -211,6 +233,10 @@ RTCC_STORAGE_DIR = DATA_DIR / "objects"
 RTCC_FCM_CREDENTIALS = ENV.fcm_credentials
 RTCC_FCM_ENDPOINT = ENV.fcm_endpoint or "https://fcm.googleapis.com"
 RTCC_PUSH_OUTBOX_DIR = DATA_DIR / "outbox"
+# Live view (apps/live): a session's time limit (renewed by asking again) and how long its
+# segments are kept (they are not evidence: the recorded clip is).
+RTCC_LIVE_MAX_SECONDS = ENV.live_max_seconds
+RTCC_LIVE_RETENTION = ENV.live_retention
 # The URL phones and cameras reach rtcc at (links in notifications); unset: the request's host.
 RTCC_PUBLIC_URL = ENV.public_url
 

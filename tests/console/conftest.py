@@ -4,14 +4,12 @@ daphne process (plus a Celery worker when REDIS_URL is set, as in production), s
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from tests import services
-from tests.helpers import ROOT, database_url_for_subprocess
+from tests.helpers import ROOT, start_worker
 
 CHROMIUM = os.environ.get("RTCC_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -64,40 +62,11 @@ def console_server(live_server_process):
     if os.environ.get("REDIS_URL"):
         from django.conf import settings
 
-        env = {**os.environ, "DATABASE_URL": database_url_for_subprocess(), "DJANGO_SECRET_KEY": settings.SECRET_KEY}
-        log = open(Path(settings.DATA_DIR) / f"worker-{live_server_process.port}.log", "wb")
-        worker = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "rtcc",
-                "worker",
-                "--pool",
-                "threads",
-                "--concurrency",
-                "4",
-                "--loglevel",
-                "WARNING",
-                "--without-heartbeat",
-                "--without-gossip",
-                "--without-mingle",
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
+        log = Path(settings.DATA_DIR) / f"worker-{live_server_process.port}.log"
+        worker = start_worker(log=log, pool="threads", concurrency=4)
     yield live_server_process
     if worker is not None:
-        worker.terminate()
-        try:
-            worker.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            worker.kill()
-            worker.wait()
-        log.close()
+        worker.stop()
 
 
 @pytest.fixture

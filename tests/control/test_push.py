@@ -113,3 +113,89 @@ def test_no_notice_for_a_failed_command_or_an_unassigned_camera(operator, make_d
     )
     services.command_result(command_id=other.pk, device=spare.device, ok=True)
     assert pushed(token) == []
+
+
+def test_a_redelivered_notice_task_tells_the_officer_once(operator, make_device, officer):
+    """Tasks are acknowledged late, so a worker lost after its push has the task run again."""
+    from apps.control import tasks
+
+    token = phone_token()
+    make_device(kind="phone", officer=officer, push_token=token)
+    camera = make_device(kind="bodycam", officer=officer)
+    command, _ = services.command_create(
+        device=camera.device, requested_by=operator, action="start_recording", reason="Pursuit in progress"
+    )
+    services.command_result(command_id=command.pk, device=camera.device, ok=True)
+    assert len(pushed(token)) == 1
+    tasks.command_notify_officer.delay(str(command.pk))  # the same task, delivered again
+    tasks.command_notify_officer.delay(str(command.pk))
+    assert len(pushed(token)) == 1
+
+
+# Notices are owed in the database (issue 13 item 13) ------------------------------------------
+
+
+def _succeed(operator, camera) -> Command:
+    command, _ = services.command_create(
+        device=camera.device, requested_by=operator, action="start_recording", reason="Shots fired"
+    )
+    services.command_result(command_id=command.pk, device=camera.device, ok=True)
+    return command
+
+
+def test_a_notice_whose_sender_died_mid_send_goes_out_once_after_its_lease(operator, make_device, officer):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from apps.control.models import CommandNotice
+
+    token = phone_token()
+    make_device(kind="phone", officer=officer, push_token=token)
+    camera = make_device(kind="bodycam", officer=officer)
+    from django.db import transaction
+
+    command, _ = services.command_create(
+        device=camera.device, requested_by=operator, action="start_recording", reason="Shots fired"
+    )
+    # A worker is killed after claiming the notice and before sending it: the row stays queued,
+    # under its lease. Claimed as that worker did (before the task queued on commit runs), then abandoned:
+    with transaction.atomic():
+        services.command_result(command_id=command.pk, device=camera.device, ok=True)
+        claimed = services._notices_claim(command.pk)
+    assert len(claimed) == 1 and pushed(token) == []  # the task after commit found it taken
+    assert services.command_notices_due() == []  # leased: nobody else sends it meanwhile
+    services.command_notify_officer(command_id=command.pk)  # a redelivered task: still leased
+    assert pushed(token) == []
+    CommandNotice.objects.filter(pk=claimed[0].pk).update(next_attempt_at=timezone.now() - timedelta(seconds=5))
+    assert services.command_notices_sweep() == 1  # lease over: the sweep sends it
+    assert len(pushed(token)) == 1
+    assert services.command_notices_sweep() == 0
+    services.command_notify_officer(command_id=command.pk)  # redelivered again: nothing twice
+    assert len(pushed(token)) == 1
+    assert CommandNotice.objects.get(pk=claimed[0].pk).state == "sent"
+
+
+def test_notices_survive_an_fcm_outage_and_go_out_once_after_it(operator, make_device, officer, fcm):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from apps.control.models import CommandNotice
+
+    token = phone_token()
+    make_device(kind="phone", officer=officer, push_token=token)
+    camera = make_device(kind="bodycam", officer=officer)
+    httpx.post(f"{fcm}/_faults", json={"outage": True}, timeout=5).raise_for_status()
+    try:
+        command = _succeed(operator, camera)
+    finally:
+        httpx.post(f"{fcm}/_faults", json={"outage": False}, timeout=5).raise_for_status()
+    assert pushed(token) == []
+    notice = CommandNotice.objects.get(command=command)
+    assert notice.state == "queued" and notice.error  # owed, not forgotten
+    CommandNotice.objects.filter(pk=notice.pk).update(next_attempt_at=timezone.now() - timedelta(seconds=5))
+    assert services.command_notices_sweep() == 1
+    assert len(pushed(token)) == 1
+    assert services.command_notices_sweep() == 0
+    assert CommandNotice.objects.get(pk=notice.pk).state == "sent"

@@ -85,6 +85,9 @@ def test_connection_pool_size_is_tunable_and_can_be_off(tmp_path):
         ({"GOOGLE_APPLICATION_CREDENTIALS": "/nonexistent/sa.json"}, "GOOGLE_APPLICATION_CREDENTIALS"),
         ({"RTCC_S3_BUCKET": "x"}, "RTCC_S3_BUCKET"),
         ({"DJANGO_ALLOWED_HOSTS": " , "}, "DJANGO_ALLOWED_HOSTS"),
+        ({"RTCC_DB_POOL_SIZE": "-3"}, "RTCC_DB_POOL_SIZE"),
+        ({"RTCC_DB_POOL_SIZE": "-3", "DATABASE_URL": "postgres://db/rtcc"}, "RTCC_DB_POOL_SIZE"),
+        ({"RTCC_DB_POOL_SIZE": "many"}, "RTCC_DB_POOL_SIZE"),
     ],
 )
 def test_a_malformed_value_names_its_variable(tmp_path, values, named):
@@ -116,4 +119,58 @@ def test_start_stops_with_a_message_naming_the_variable(tmp_path):
         [sys.executable, "manage.py", "check"], cwd=ROOT, env=environment, capture_output=True, text=True, timeout=60
     )
     assert done.returncode != 0
-    assert "DJANGO_DEBUG" in done.stderr
+    # One line naming the variable, not the traceback of every layer in between.
+    assert done.stderr.strip().splitlines() == [
+        "rtcc: cannot start: DJANGO_DEBUG='maybe' is not a boolean: use true or false"
+    ]
+
+
+@pytest.mark.parametrize(
+    "command", [["-m", "daphne", "-p", "0", "rtcc.asgi:application"], ["-m", "celery", "-A", "rtcc", "worker"]]
+)
+def test_the_servers_stop_with_the_same_one_line(tmp_path, command):
+    environment = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "DATABASE_", "REDIS_"))}
+    environment.update({"RTCC_DATA_DIR": str(tmp_path), "RTCC_DB_POOL_SIZE": "-3"})
+    done = subprocess.run(
+        [sys.executable, *command], cwd=ROOT, env=environment, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode != 0
+    assert done.stderr.strip().splitlines()[-1] == "rtcc: cannot start: RTCC_DB_POOL_SIZE='-3' must be at least 0"
+    assert "Traceback" not in done.stderr
+
+
+def test_the_api_schema_has_no_enum_name_collisions(tmp_path):
+    """drf-spectacular warns (and names a component "StateC20Enum") when choice sets collide."""
+    from django.core.management import call_command
+
+    call_command("spectacular", "--fail-on-warn", "--file", str(tmp_path / "schema.yaml"))
+    schema = (tmp_path / "schema.yaml").read_text()
+    assert "ClipStateEnum:" in schema and "CommandStateEnum:" in schema and "StateC20Enum" not in schema
+
+
+def test_the_embedded_broker_raises_no_kombu_warning(caplog, settings):
+    """On the embedded default the in-memory broker names its host: kombu has nothing to warn about."""
+    import logging
+
+    from rtcc.celery import app
+
+    assert settings.CELERY_BROKER_URL.startswith("memory://") or os.environ.get("REDIS_URL")
+    with caplog.at_level(logging.WARNING, logger="kombu"), app.connection_for_write(settings.CELERY_BROKER_URL) as conn:
+        conn.info()  # what a producer does when it publishes (kombu warned here on "memory://")
+    assert not [r for r in caplog.records if r.name.startswith("kombu")]
+
+
+def test_live_view_settings_parse_durations_and_limits(tmp_path):
+    from datetime import timedelta
+
+    defaults = read(tmp_path)
+    assert defaults.live_max_seconds == 900
+    assert defaults.live_retention == timedelta(hours=1)
+    config = read(tmp_path, RTCC_LIVE_MAX_SECONDS="60", RTCC_LIVE_RETENTION="3m")
+    assert (config.live_max_seconds, config.live_retention) == (60, timedelta(minutes=3))
+    assert read(tmp_path, RTCC_LIVE_RETENTION="48h").live_retention == timedelta(hours=48)
+    assert read(tmp_path, RTCC_LIVE_RETENTION="30d").live_retention == timedelta(days=30)
+    assert read(tmp_path, RTCC_LIVE_RETENTION="90").live_retention == timedelta(seconds=90)
+    for name, value in [("RTCC_LIVE_RETENTION", "soon"), ("RTCC_LIVE_RETENTION", "0s"), ("RTCC_LIVE_MAX_SECONDS", "0")]:
+        with pytest.raises(ImproperlyConfigured, match=name):
+            read(tmp_path, **{name: value})

@@ -1,49 +1,19 @@
 """`celery -A rtcc worker` with REDIS_URL set: a real worker process runs queued tasks."""
 
-import os
-import subprocess
-import sys
 import time
 
 import pytest
 
 from apps.audit.models import AuditEvent
 from apps.audit.services import audit_record
-from tests.helpers import ROOT, database_url_for_subprocess
+from tests.helpers import start_worker
 
 
 @pytest.fixture
-def worker(transactional_db, redis_url):
-    from django.conf import settings
-
-    env = {**os.environ, "DATABASE_URL": database_url_for_subprocess(), "DJANGO_SECRET_KEY": settings.SECRET_KEY}
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "rtcc",
-            "worker",
-            "--pool",
-            "solo",
-            "--loglevel",
-            "WARNING",
-            "--without-heartbeat",
-            "--without-gossip",
-            "--without-mingle",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
+def worker(transactional_db, redis_url, tmp_path):
+    process = start_worker(log=tmp_path / "worker.log", pool="solo", concurrency=1)
     yield process
-    process.terminate()
-    try:
-        process.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        process.kill()
+    process.stop()
 
 
 def test_a_worker_process_runs_a_queued_task(worker):

@@ -2,6 +2,7 @@
 import { get, getAll } from "./api.js";
 import { CANCELLABLE, CommandTracker, FINAL, actionWord, finalClass, stateChip, timeline } from "./commands.js";
 import { Live } from "./live.js";
+import { mountLiveTile } from "./live_tile.js";
 import { $, agoSpan, askText, directoryOf, fmtTime, html, notify, officerName, readJson, safe, setHtml, showError, startAgoTicker } from "./ui.js";
 
 const officers = directoryOf(readJson("officers-data", []));
@@ -267,6 +268,7 @@ filters.addEventListener("input", (e) => {
 });
 
 live.on("device.status", (e) => upsertDevice(e.device));
+if (readJson("can-watch", false)) mountLiveTile({ live, devices, officers });
 live.onOpen(({ reconnect }) => { if (reconnect) load(); tracker.poll(); });
 live.start();
 startAgoTicker();

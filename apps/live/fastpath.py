@@ -1,0 +1,223 @@
+"""The two requests viewers make every second, answered before Django's request machinery.
+
+200 viewers each read a playlist and fetch a segment every second; through Django's middleware
+and DRF that costs several milliseconds of CPU each, which is what saturates a web process (see
+bench/live_view.py). This ASGI wrapper answers the common case directly and hands everything
+else to Django unchanged, so errors, the first look of a viewer (audit, push) and session
+cookies keep going through the one documented path (apps/live/apis.py):
+
+- `GET .../segments/<name>?token=` with no credentials: the signed link is checked (the same
+  function as the view) and the bytes come from this process's cache or the store.
+- `GET .../playlist.m3u8` with a person's bearer token: one worker-thread hop for the token
+  (the same lookup as the API), the role, and the Redis copy of the playlist; only for a viewer
+  this process has already recorded, within the session's time limit.
+- `PUT .../segments/<name>` from the session's own camera (device token, a Content-Length of at
+  most 8 MiB): the same service call as the API view (services.segment_store) in one worker
+  thread; anything else is handed to Django with the body replayed.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from urllib.parse import parse_qs
+
+from asgiref.sync import sync_to_async
+from channels.db import DatabaseSyncToAsync
+from django.conf import settings
+from django.http.request import split_domain_port, validate_host
+from django.utils import timezone
+
+from apps.accounts.authentication import token_for_bearer
+from apps.accounts.tokens import DEVICE_PREFIX, USER_PREFIX, bearer_from_header
+from apps.core.errors import ApplicationError, envelope
+from apps.devices.authentication import device_for_token
+from apps.integrations.storage import ObjectMissingError
+
+from . import conf, index, playlist, services
+from .models import LiveSession, segment_key
+
+_PLAYLIST = re.compile(r"^/api/v1/live/([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})/playlist\.m3u8$")
+_SEGMENT = re.compile(
+    r"^/api/v1/live/([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})/segments/"
+    r"(init\.mp4|(?:0|[1-9][0-9]{0,8})\.m4s)$"
+)
+SECURITY_HEADERS = [
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"same-origin"),
+    (b"cross-origin-opener-policy", b"same-origin"),
+]
+TOKEN_TOUCH_SECONDS = 60  # as UserTokenAuthentication: an older last_used_at goes through Django
+
+
+class LiveFastPath:
+    def __init__(self, app) -> None:
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "http" and scope["method"] == "PUT" and _SEGMENT.match(scope["path"]):
+            await self._put(scope, receive, send)
+            return
+        if scope["type"] == "http" and scope["method"] == "GET" and scope["path"].startswith("/api/v1/live/"):
+            try:
+                answer = await self._answer(scope)
+            except Exception:  # anything unexpected: Django answers (and logs) it
+                answer = None
+            if answer is not None:
+                status, headers, body = answer
+                await send({"type": "http.response.start", "status": status, "headers": headers})
+                await send({"type": "http.response.body", "body": body})
+                return
+        await self.app(scope, receive, send)
+
+    async def _put(self, scope, receive, send):
+        headers = dict(scope.get("headers") or [])
+        token = bearer_from_header(headers.get(b"authorization"))
+        raw_length = headers.get(b"content-length", b"")
+        if (
+            not token
+            or not token.startswith(DEVICE_PREFIX)
+            or not raw_length.isdigit()
+            or int(raw_length) > conf.MAX_SEGMENT_BYTES
+        ):
+            await self.app(scope, receive, send)
+            return
+        chunks, size, more = [], 0, True
+        while more:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            chunks.append(message.get("body", b""))
+            size += len(chunks[-1])
+            more = message.get("more_body", False) and size <= conf.MAX_SEGMENT_BYTES
+        body = b"".join(chunks)
+        match = _SEGMENT.match(scope["path"])
+        assert match is not None  # __call__ sends only matching paths here
+        duration = headers.get(b"x-segment-duration")
+        answer = None
+        if size <= conf.MAX_SEGMENT_BYTES and size == int(raw_length):
+            answer = await _put_in_thread(
+                token, match.group(1), match.group(2), body, duration.decode("latin-1") if duration else None
+            )
+        if answer is None:
+            replayed = False
+
+            async def replay():
+                nonlocal replayed
+                if replayed:
+                    return await receive()
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+
+            await self.app(scope, replay, send)
+            return
+        status, payload = answer
+        data = json.dumps(payload).encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(data)).encode()),
+                    *SECURITY_HEADERS,
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": data})
+
+    async def _answer(self, scope):
+        headers = dict(scope.get("headers") or [])
+        host = headers.get(b"host", b"").decode("latin-1")
+        domain, _port = split_domain_port(host)
+        if not domain or not validate_host(domain, settings.ALLOWED_HOSTS):
+            return None
+        match = _SEGMENT.match(scope["path"])
+        if match is not None:
+            if b"authorization" in headers or settings.SESSION_COOKIE_NAME.encode() in headers.get(b"cookie", b""):
+                return None  # credentials must be the viewer's own: the view checks them
+            return await _segment(scope, match.group(1), match.group(2))
+        match = _PLAYLIST.match(scope["path"])
+        if match is not None:
+            token = bearer_from_header(headers.get(b"authorization"))
+            if not token or not token.startswith(USER_PREFIX):
+                return None
+            scheme = scope.get("scheme", "http")
+            base = settings.RTCC_PUBLIC_URL or f"{scheme}://{host}"
+            return await _playlist_in_thread(token, match.group(1), base)
+        return None
+
+
+async def _segment(scope, live_id: str, name: str):
+    query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
+    grant = playlist.read_segment_token((query.get("token") or [""])[0])
+    if grant is None or grant["session"] != live_id or grant["name"] != name:
+        return None
+    data = services._cache.get(segment_key(live_id, name))
+    if data is None:
+        try:
+            data = await sync_to_async(services.segment_bytes, thread_sensitive=False)(session_id=live_id, name=name)
+        except ObjectMissingError:
+            return None
+    content_type = services.CONTENT_TYPES[name[-3:]].encode()
+    return (
+        200,
+        [
+            (b"content-type", content_type),
+            (b"content-length", str(len(data)).encode()),
+            (b"cache-control", f"private, max-age={conf.link_seconds()}".encode()),
+            *SECURITY_HEADERS,
+        ],
+        data,
+    )
+
+
+def _playlist(token: str, live_id: str, base: str):
+    record = token_for_bearer(token)
+    if record is None or not record.user.has_role("operator"):
+        return None
+    if record.last_used_at is None or (timezone.now() - record.last_used_at).total_seconds() > TOKEN_TOUCH_SECONDS:
+        return None
+    if not services.viewer_recently_seen(session_id=live_id, user_id=record.user_id):
+        return None  # a first look (or a while since): recorded through the API
+    snapshot = index.read(live_id, count=conf.playlist_segments())
+    if snapshot is None:
+        return None
+    session, has_init, segments = snapshot
+    if session.is_open and session.expires_at <= timezone.now():
+        return None
+    text = playlist.render(session=session, has_init=has_init, segments=segments, base_url=base, user_id=record.user_id)
+    body = text.encode()
+    return (
+        200,
+        [
+            (b"content-type", playlist.CONTENT_TYPE.encode()),
+            (b"content-length", str(len(body)).encode()),
+            (b"cache-control", b"no-store"),
+            *SECURITY_HEADERS,
+        ],
+        body,
+    )
+
+
+_playlist_in_thread = DatabaseSyncToAsync(_playlist, thread_sensitive=False)
+
+
+def _put_segment(token: str, live_id: str, name: str, body: bytes, duration: str | None):
+    device = device_for_token(token)
+    if device is None:
+        return None
+    session = LiveSession.objects.filter(pk=live_id).first()
+    if session is None or session.device_id != device.pk:
+        return None
+    try:
+        segment, created = services.segment_store(
+            session=session, device=device, name=name, data=body, duration_header=duration
+        )
+    except ApplicationError as exc:
+        return exc.status, envelope(exc.code, exc.message, exc.fields)
+    return 201 if created else 200, services.segment_data(segment)
+
+
+_put_in_thread = DatabaseSyncToAsync(_put_segment, thread_sensitive=False)

@@ -1,0 +1,151 @@
+"""A fast shared copy of what a playlist needs (a session's state and its latest segments), in
+Redis when REDIS_URL is set, so a viewer's poll costs one Redis round trip instead of three
+queries, in whichever daphne process it lands. The database stays the truth: the copy is written
+after each commit, and a reader that finds no copy (embedded default, Redis flushed or away)
+reads the database and fills it in.
+
+Keys per session: `rtcc:live:<id>` (hash: state, expires_at, segment_seconds) and
+`rtcc:live:<id>:segments` (sorted set: score = sequence, -1 for the init segment; member =
+"sequence|duration|stored_at"). Both expire a while after the segments' retention.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from types import SimpleNamespace
+
+from django.conf import settings
+
+from . import conf
+from .models import LiveSession
+
+log = logging.getLogger(__name__)
+
+_client = None
+_client_url = None
+
+
+def client():
+    """The Redis client, or None on the embedded default."""
+    global _client, _client_url
+    url = getattr(settings, "RTCC_LIVE_INDEX_REDIS_URL", settings.ENV.redis_url)
+    if not url:
+        return None
+    if _client is None or _client_url != url:
+        import redis
+
+        _client = redis.Redis.from_url(url, decode_responses=True, socket_timeout=2, socket_connect_timeout=2)
+        _client_url = url
+    return _client
+
+
+def _keys(session_id) -> tuple[str, str]:
+    return f"rtcc:live:{session_id}", f"rtcc:live:{session_id}:segments"
+
+
+def _ttl() -> int:
+    return int(conf.retention().total_seconds()) + 3600
+
+
+def _write(fn) -> None:
+    redis = client()
+    if redis is None:
+        return
+    try:
+        fn(redis)
+    except Exception:
+        log.exception("live: the playlist index in Redis could not be written")
+
+
+def state_changed(session) -> None:
+    """After commit: the session's state as playlists need it."""
+    state_key, _segments_key = _keys(session.pk)
+
+    def write(redis):
+        pipe = redis.pipeline(transaction=False)
+        pipe.hset(
+            state_key,
+            mapping={
+                "state": session.state,
+                "expires_at": repr(session.expires_at.timestamp()),
+                "segment_seconds": session.segment_seconds,
+            },
+        )
+        pipe.expire(state_key, _ttl())
+        pipe.execute()
+
+    _write(write)
+
+
+def segment_added(session_id, *, sequence: int | None, duration: float | None, stored_at: datetime) -> None:
+    """After commit: one more stored segment."""
+    _, segments_key = _keys(session_id)
+    score = -1 if sequence is None else sequence
+    member = f"{score}|{duration or 0!r}|{stored_at.timestamp()!r}"
+
+    def write(redis):
+        pipe = redis.pipeline(transaction=False)
+        pipe.zadd(segments_key, {member: score})
+        pipe.expire(segments_key, _ttl())
+        pipe.execute()
+
+    _write(write)
+
+
+def segment_removed(session_id, *, sequence: int | None) -> None:
+    _, segments_key = _keys(session_id)
+    score = -1 if sequence is None else sequence
+    _write(lambda redis: redis.zremrangebyscore(segments_key, score, score))
+
+
+def read(session_id, *, count: int):
+    """(session-like, has_init, [segment-like, oldest first]) from Redis, or None to read the database.
+
+    The session-like object carries `pk`, `state`, `expires_at`, `segment_seconds`, `is_open`, `path`;
+    each segment-like one `sequence`, `duration`, `stored_at`, `name`.
+    """
+    redis = client()
+    if redis is None:
+        return None
+    state_key, segments_key = _keys(session_id)
+    try:
+        pipe = redis.pipeline(transaction=False)
+        pipe.hgetall(state_key)
+        pipe.zrevrangebyscore(segments_key, "+inf", 0, start=0, num=count)
+        pipe.zcount(segments_key, -1, -1)
+        state, members, has_init = pipe.execute()
+    except Exception:
+        log.exception("live: the playlist index in Redis could not be read; reading the database")
+        return None
+    if not state:
+        return None
+    segments = []
+    for member in reversed(members):
+        sequence, duration, stored = member.split("|")
+        segments.append(
+            SimpleNamespace(
+                sequence=int(sequence),
+                name=f"{int(sequence)}.m4s",
+                duration=float(duration),
+                stored_at=datetime.fromtimestamp(float(stored), tz=UTC),
+            )
+        )
+    session = LiveSession(
+        id=session_id,
+        state=state["state"],
+        expires_at=datetime.fromtimestamp(float(state["expires_at"]), tz=UTC),
+        segment_seconds=int(state["segment_seconds"]),
+    )
+    return session, bool(has_init), segments
+
+
+def fill(*, session, init, segments) -> None:
+    """After a reader found no copy: what it read from the database, for the next reader."""
+    if client() is None:
+        return
+    if init is not None:
+        segment_added(session.pk, sequence=None, duration=None, stored_at=init.stored_at)
+    for segment in segments:
+        segment_added(session.pk, sequence=segment.sequence, duration=segment.duration, stored_at=segment.stored_at)
+    state_changed(session)  # last: a reader that sees the state also sees the segments

@@ -1,0 +1,81 @@
+"""The HLS playlist of a live session and the signed segment links it lists.
+
+A link names the session, the segment and the viewer who read the playlist, and carries its own
+expiry, signed with SECRET_KEY (django.core.signing: HMAC, compared in constant time). A player
+fetches it with no header; a request that does carry credentials must be that same viewer's.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from datetime import timedelta
+from urllib.parse import quote
+
+from django.core import signing
+
+from . import conf
+from .models import LiveSegment, LiveSession
+
+SEGMENT_SALT = "rtcc.live.segment"
+CONTENT_TYPE = "application/vnd.apple.mpegurl"
+
+
+def segment_token(*, session_id, name: str, user_id, expires_in: int | None = None) -> str:
+    expires_in = conf.link_seconds() if expires_in is None else expires_in
+    return signing.dumps(
+        {"s": str(session_id), "n": name, "u": str(user_id), "x": int(time.time()) + int(expires_in)},
+        salt=SEGMENT_SALT,
+    )
+
+
+def read_segment_token(token: str) -> dict | None:
+    """{"session", "name", "user"} of a valid, unexpired link token, else None."""
+    try:
+        payload = signing.loads(token, salt=SEGMENT_SALT)
+    except signing.BadSignature:
+        return None
+    if not isinstance(payload, dict) or not isinstance(payload.get("x"), int) or payload["x"] < time.time():
+        return None
+    return {"session": payload.get("s"), "name": payload.get("n"), "user": payload.get("u")}
+
+
+def segment_url(base_url: str, session: LiveSession, name: str, user_id) -> str:
+    token = segment_token(session_id=session.pk, name=name, user_id=user_id)
+    return f"{base_url}{session.path}segments/{name}?token={quote(token)}"
+
+
+def _program_date_time(segment: LiveSegment) -> str:
+    """When the segment began: it was stored at the end of its duration, give or take the upload."""
+    start = segment.stored_at - timedelta(seconds=segment.duration or 0)
+    return start.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def render(*, session: LiveSession, has_init: bool, segments: list[LiveSegment], base_url: str, user_id) -> str:
+    """The playlist text: EXT-X-MAP (the init segment), the latest segments in order with their
+    media sequence, EXT-X-ENDLIST once the session has ended.
+
+    Only the newest unbroken run is listed: the sequence numbers a player derives from
+    EXT-X-MEDIA-SEQUENCE must name the same segments in every later playlist."""
+    for index in range(len(segments) - 1, 0, -1):
+        previous, current = segments[index - 1].sequence, segments[index].sequence
+        if previous is None or current is None or previous != current - 1:
+            segments = segments[index:]
+            break
+    longest = max((s.duration or 0 for s in segments), default=session.segment_seconds)
+    lines = [
+        "#EXTM3U",
+        "#EXT-X-VERSION:7",
+        f"#EXT-X-TARGETDURATION:{max(1, math.ceil(longest))}",
+        f"#EXT-X-MEDIA-SEQUENCE:{segments[0].sequence if segments else 0}",
+        "#EXT-X-INDEPENDENT-SEGMENTS",
+    ]
+    if has_init:
+        lines.append(f'#EXT-X-MAP:URI="{segment_url(base_url, session, "init.mp4", user_id)}"')
+    for segment in segments:
+        lines.append(f"#EXT-X-PROGRAM-DATE-TIME:{_program_date_time(segment)}")
+        lines.append(f"#EXTINF:{segment.duration or 0:.3f},")
+        lines.append(segment_url(base_url, session, segment.name, user_id))
+    if not session.is_open:
+        lines.append("#EXT-X-ENDLIST")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,465 @@
+"""Every write of live view: sessions (request, renew, end), stored segments, viewers.
+
+State lives in the database and the object store only, so any daphne process can take any
+request: the camera's segment PUTs, a viewer's playlist read, the operator's stop. State
+changes are conditional UPDATEs (`... WHERE state IN (...)`), audited in the same transaction
+and pushed after commit: `live.update` to the console, a `live` frame to the camera's socket.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import re
+import threading
+import time
+from datetime import timedelta
+
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from apps.audit.context import AuditContext
+from apps.audit.services import audit_record
+from apps.core.errors import Conflict, InvalidInput, TooLarge
+from apps.core.realtime import console_send_after_commit, device_frame_after_commit
+from apps.devices import presence
+from apps.devices.models import Device, DeviceKind
+from apps.integrations import push
+from apps.integrations.storage import ObjectMissingError, get_storage
+
+from . import conf, index
+from .models import OPEN_STATES, EndReason, LiveSegment, LiveSession, LiveState, LiveViewer, segment_key
+from .serializers import SegmentOut, live_data
+
+log = logging.getLogger(__name__)
+
+INIT_NAME = "init.mp4"
+_MEDIA_NAME = re.compile(r"^(0|[1-9][0-9]{0,8})\.m4s$")
+_DURATION = re.compile(r"^[0-9]{1,3}(\.[0-9]{1,6})?$")
+CONTENT_TYPES = {"mp4": "video/mp4", "m4s": "video/iso.segment"}
+
+
+def _live_frame(session: LiveSession, action: str) -> dict:
+    """The device socket frame (PROTOCOL "Live view")."""
+    return {
+        "type": "live",
+        "action": action,
+        "live": {"id": str(session.id), "upload_url": session.upload_url, "segment_seconds": session.segment_seconds},
+    }
+
+
+def _publish(session: LiveSession, *, frame: str | None = None) -> None:
+    """After commit: the start/stop frame to the camera (wherever its socket is), the update to the console."""
+    if frame:
+        device_frame_after_commit(session.device_id, _live_frame(session, frame))
+    transaction.on_commit(lambda: index.state_changed(session))
+    console_send_after_commit("live.update", live_data(session))
+
+
+def _reload(session_id) -> LiveSession:
+    return LiveSession.objects.select_related("device", "requested_by").get(pk=session_id)
+
+
+# Sessions --------------------------------------------------------------------------------------
+
+
+def live_request(
+    *, device: Device, user, reason: str, base_url: str, context: AuditContext | None = None
+) -> tuple[LiveSession, bool]:
+    """Opens a live session on a recording camera (or renews the open one). Returns (session, created).
+
+    Refused (409) for a revoked, offline or non-recording device. The camera is told over its
+    socket after commit; asking again while a session is open renews its time limit.
+    """
+    if device.revoked:
+        raise Conflict("This device is revoked; it cannot be watched.", code="device_revoked")
+    presence.merge_live([device])
+    if not device.online:
+        raise Conflict("The camera is offline; live view needs a connected camera.", code="device_offline")
+    if not device.recording:
+        raise Conflict(
+            "The camera is not recording; live view is only possible while it records.", code="device_not_recording"
+        )
+    existing = LiveSession.objects.filter(device=device, state__in=OPEN_STATES).first()
+    if existing is not None and live_end_if_due(session=existing).is_open:
+        return live_renew(session=existing, user=user, reason=reason, context=context), False
+    now = timezone.now()
+    session = LiveSession(
+        device=device,
+        officer_id=device.officer_id,
+        reason=reason,
+        requested_by=user,
+        created_at=now,
+        expires_at=now + timedelta(seconds=conf.max_seconds()),
+        base_url=base_url.rstrip("/"),
+        segment_seconds=conf.segment_seconds(),
+    )
+    try:
+        with transaction.atomic():
+            session.save(force_insert=True)
+            audit_record(
+                action="live.request",
+                actor=user,
+                obj=session,
+                context=context,
+                details={"device": str(device.pk), "officer": str(device.officer_id or ""), "reason": reason},
+            )
+            session = _reload(session.pk)
+            _publish(session, frame="start")
+    except IntegrityError:
+        # Another request opened one at the same moment: this one renews it.
+        existing = LiveSession.objects.filter(device=device, state__in=OPEN_STATES).first()
+        if existing is None:
+            raise
+        return live_renew(session=existing, user=user, reason=reason, context=context), False
+    return session, True
+
+
+def live_renew(*, session: LiveSession, user, reason: str, context: AuditContext | None = None) -> LiveSession:
+    """Asking again while a session is open: its time limit starts over (the camera is told again)."""
+    now = timezone.now()
+    with transaction.atomic():
+        renewed = LiveSession.objects.filter(pk=session.pk, state__in=OPEN_STATES).update(
+            expires_at=now + timedelta(seconds=conf.max_seconds()), renew_count=F("renew_count") + 1
+        )
+        session = _reload(session.pk)
+        if not renewed:
+            return session
+        audit_record(
+            action="live.renew",
+            actor=user,
+            obj=session,
+            context=context,
+            details={"device": str(session.device_id), "reason": reason, "expires_at": session.expires_at.isoformat()},
+        )
+        _publish(session, frame="start")
+    return session
+
+
+def live_end(
+    *, session_id, end_reason: str, actor=None, context: AuditContext | None = None, now=None
+) -> LiveSession | None:
+    """Ends an open session (None when it was not open). The camera is told to stop."""
+    now = now or timezone.now()
+    ended_by = actor if getattr(actor, "has_role", None) else None
+    with transaction.atomic():
+        if not LiveSession.objects.filter(pk=session_id, state__in=OPEN_STATES).update(
+            state=LiveState.ENDED, ended_at=now, end_reason=end_reason, ended_by=ended_by
+        ):
+            return None
+        session = _reload(session_id)
+        audit_record(
+            action="live.end",
+            actor=actor,
+            obj=session,
+            context=context,
+            details={"device": str(session.device_id), "end_reason": end_reason},
+        )
+        _publish(session, frame="stop")
+    return session
+
+
+def live_stop(*, session: LiveSession, user, context: AuditContext | None = None) -> LiveSession:
+    """The operator ends the session (stopping an ended one changes nothing)."""
+    return live_end(session_id=session.pk, end_reason=EndReason.STOPPED, actor=user, context=context) or _reload(
+        session.pk
+    )
+
+
+def live_end_if_due(*, session: LiveSession) -> LiveSession:
+    """Readers see a session past its time limit as ended at once, not only after the next sweep."""
+    if session.is_open and session.expires_at <= timezone.now():
+        return live_end(session_id=session.pk, end_reason=EndReason.TIME_LIMIT) or _reload(session.pk)
+    return session
+
+
+def live_end_for_device(*, device_id, end_reason: str) -> int:
+    """Ends every open session of a device (it stopped recording, or disconnected)."""
+    ended = 0
+    for session_id in LiveSession.objects.filter(device_id=device_id, state__in=OPEN_STATES).values_list(
+        "id", flat=True
+    ):
+        if live_end(session_id=session_id, end_reason=end_reason):
+            ended += 1
+    return ended
+
+
+def live_sweep(*, now=None) -> dict:
+    """The periodic sweep: ends sessions past their time limit, and sessions whose camera is gone
+    or stopped recording without this deployment hearing of it (a process that died, say)."""
+    now = now or timezone.now()
+    timed_out = 0
+    for session_id in LiveSession.objects.filter(state__in=OPEN_STATES, expires_at__lte=now).values_list(
+        "id", flat=True
+    )[: conf.sweep_batch()]:
+        if live_end(session_id=session_id, end_reason=EndReason.TIME_LIMIT, now=now):
+            timed_out += 1
+    orphaned = 0
+    sessions = list(LiveSession.objects.filter(state__in=OPEN_STATES).select_related("device")[: conf.sweep_batch()])
+    presence.merge_live([s.device for s in sessions])
+    for session in sessions:
+        device = session.device
+        if device.revoked:
+            why = EndReason.REVOKED
+        elif not device.online:
+            why = EndReason.DISCONNECTED
+        elif not device.recording:
+            why = EndReason.RECORDING_STOPPED
+        else:
+            continue
+        if live_end(session_id=session.pk, end_reason=why, now=now):
+            orphaned += 1
+    return {"timed_out": timed_out, "orphaned": orphaned}
+
+
+# Segments --------------------------------------------------------------------------------------
+
+
+def parse_segment_name(name: str) -> int | None:
+    """`init.mp4` -> None; `<n>.m4s` -> n; anything else is a 400."""
+    if name == INIT_NAME:
+        return None
+    match = _MEDIA_NAME.match(name)
+    if match is None:
+        raise InvalidInput("A segment is named init.mp4 or <sequence>.m4s (0, 1, 2, ...).", code="invalid_segment_name")
+    return int(match.group(1))
+
+
+def parse_segment_duration(raw: str | None) -> float:
+    if raw is None or not raw.strip():
+        raise InvalidInput(
+            "X-Segment-Duration (decimal seconds) is required for a media segment.",
+            code="invalid",
+            fields={"X-Segment-Duration": ["This header is required."]},
+        )
+    raw = raw.strip()
+    value = float(raw) if _DURATION.match(raw) else -1.0
+    if not 0 < value <= conf.MAX_SEGMENT_SECONDS:
+        raise InvalidInput(
+            f"X-Segment-Duration must be decimal seconds above 0 and at most {conf.MAX_SEGMENT_SECONDS:g}.",
+            code="invalid",
+            fields={"X-Segment-Duration": ["Must be decimal seconds, e.g. 1.000."]},
+        )
+    return value
+
+
+def segment_store(
+    *, session: LiveSession, device: Device, name: str, data: bytes, duration_header: str | None
+) -> tuple[LiveSegment, bool]:
+    """Stores one segment once (the same name again: the stored one, unchanged). Returns (segment, created).
+
+    It is listed in the playlist the moment its row commits, right after its bytes are in the
+    store. The first media segment makes the session `live`.
+    """
+    sequence = parse_segment_name(name)
+    duration = parse_segment_duration(duration_header) if sequence is not None else None
+    existing = LiveSegment.objects.filter(session=session, name=name).first()
+    if existing is not None:
+        return existing, False
+    session = live_end_if_due(session=session)
+    if not session.is_open:
+        raise Conflict("This live session has ended; stop sending segments.", code="live_ended")
+    if len(data) > conf.MAX_SEGMENT_BYTES:
+        raise TooLarge(f"A segment may be at most {conf.MAX_SEGMENT_BYTES} bytes (8 MiB).", code="segment_too_large")
+    get_storage().put(segment_key(session.pk, name), io.BytesIO(data), content_type=CONTENT_TYPES[name[-3:]])
+    _cache_put(segment_key(session.pk, name), data)
+    now = timezone.now()
+    try:
+        with transaction.atomic():
+            segment = LiveSegment.objects.create(
+                session=session, name=name, sequence=sequence, duration=duration, size=len(data), stored_at=now
+            )
+            first = sequence is not None and session.state == LiveState.REQUESTED
+            if first and LiveSession.objects.filter(pk=session.pk, state=LiveState.REQUESTED).update(
+                state=LiveState.LIVE, started_at=now
+            ):
+                started = _reload(session.pk)
+                audit_record(
+                    action="live.start",
+                    actor=device,
+                    obj=started,
+                    details={"device": str(device.pk), "first_segment": name},
+                )
+                _publish(started)
+    except IntegrityError:  # the same segment, sent twice at the same moment
+        return LiveSegment.objects.get(session=session, name=name), False
+    index.segment_added(session.pk, sequence=sequence, duration=duration, stored_at=now)
+    return segment, True
+
+
+def segment_data(segment: LiveSegment) -> dict:
+    """The answer to the camera's PUT."""
+    return dict(SegmentOut(segment).data)
+
+
+def segments_purge(*, now=None, limit: int | None = None) -> int:
+    """Deletes segments stored longer than RTCC_LIVE_RETENTION ago: bytes first, then the row."""
+    now = now or timezone.now()
+    cutoff = now - conf.retention()
+    storage = get_storage()
+    purged = 0
+    for segment in LiveSegment.objects.filter(stored_at__lte=cutoff).order_by("stored_at")[
+        : limit or conf.sweep_batch()
+    ]:
+        try:
+            storage.delete(segment.key)
+        except ObjectMissingError:
+            pass
+        except Exception:
+            log.exception("live: could not delete %s; trying again next time", segment.key)
+            continue
+        _cache_drop(segment.key)
+        segment.delete()
+        index.segment_removed(segment.session_id, sequence=segment.sequence)
+        purged += 1
+    return purged
+
+
+# Viewers ---------------------------------------------------------------------------------------
+
+VIEWER_TOUCH_SECONDS = 15.0
+_touched: dict[tuple[str, str], float] = {}  # (session, user) -> when this process last wrote it
+_TOUCHED_MAX = 10_000
+
+
+def viewer_recently_seen(*, session_id, user_id) -> bool:
+    """Whether this process recorded this person's look at the session moments ago."""
+    last = _touched.get((str(session_id), str(user_id)))
+    return last is not None and time.monotonic() - last < VIEWER_TOUCH_SECONDS
+
+
+def live_viewer_seen(*, session: LiveSession, user, context: AuditContext | None = None) -> bool:
+    """Records that this person read the playlist; True on their first look at this session, which
+    is audited (`live.view`), told to the officer on their phones, and shown on the console."""
+    key = (str(session.pk), str(user.pk))
+    mono = time.monotonic()
+    last = _touched.get(key)
+    if last is not None and mono - last < VIEWER_TOUCH_SECONDS:
+        return False  # this process wrote it moments ago: no database round trip per poll
+    now = timezone.now()
+    first = False
+    with transaction.atomic():
+        if not LiveViewer.objects.filter(session_id=session.pk, user=user).update(last_viewed_at=now):
+            if session.device_id is None:  # a copy from the playlist index: the row itself, for the record
+                session = _reload(session.pk)
+            try:
+                with transaction.atomic():
+                    viewer = LiveViewer.objects.create(
+                        session=session, user=user, first_viewed_at=now, last_viewed_at=now
+                    )
+            except IntegrityError:
+                pass  # the same person's first look, through another process at the same moment
+            else:
+                first = True
+                audit_record(
+                    action="live.view",
+                    actor=user,
+                    obj=session,
+                    context=context,
+                    details={
+                        "device": str(session.device_id),
+                        "officer": str(session.officer_id or ""),
+                        "reason": session.reason,
+                    },
+                )
+                _publish(_reload(session.pk))
+                if session.officer_id:
+                    from .tasks import live_notify_officer
+
+                    transaction.on_commit(lambda: _enqueue(live_notify_officer, viewer.pk))
+    if len(_touched) > _TOUCHED_MAX:
+        _touched.clear()
+    _touched[key] = mono
+    return first
+
+
+def _enqueue(task, *args) -> None:
+    """Queues a task; a broker hiccup must never fail the request that triggered it."""
+    try:
+        task.delay(*args)
+    except Exception:
+        log.exception("could not queue %s%r", task.name, args)
+
+
+def live_notify_officer(*, viewer_id) -> list:
+    """Tells the officer wearing the camera, on their phones, who is watching it live and why."""
+    viewer = LiveViewer.objects.select_related("session__device", "user").filter(pk=viewer_id).first()
+    if viewer is None or not viewer.session.officer_id:
+        return []
+    session = viewer.session
+    phones = Device.objects.filter(
+        officer_id=session.officer_id, kind=DeviceKind.PHONE, revoked_at__isnull=True, push_token__isnull=False
+    ).exclude(push_token="")
+    who = viewer.user.full_name or viewer.user.get_username()
+    camera = session.device.label or session.device.serial
+    at = timezone.localtime(viewer.first_viewed_at).strftime("%H:%M:%S %Z")
+    title = f"{camera} is being watched live"
+    body = f"{who} started watching {camera} live at {at}. Reason: {session.reason}"
+    data = {
+        "type": "live.view",
+        "live_id": str(session.pk),
+        "device_id": str(session.device_id),
+        "viewer": str(viewer.user_id),
+        "viewer_name": who,
+        "reason": session.reason,
+        "at": viewer.first_viewed_at.isoformat(),
+    }
+    messages = [
+        push.PushMessage(token=phone.push_token, data=data, title=title, body=body, priority="high")
+        for phone in phones
+        if phone.push_token
+    ]
+    if not messages:
+        return []
+    try:
+        results = push.send_batch(messages)
+    except Exception:
+        log.exception("live: the push to the officer failed")
+        return []
+    for result in results:
+        if not result.ok:
+            log.warning("live: push to a phone failed: %s %s", result.error_code, result.detail)
+    return results
+
+
+# Segment bytes for viewers ---------------------------------------------------------------------
+# Segments never change once stored, so each process keeps the most recent ones in memory:
+# 200 viewers fetching one segment cost one read from the store, not 200.
+
+_cache: dict[str, bytes] = {}
+_cache_size = 0
+_cache_lock = threading.Lock()
+
+
+def _cache_put(key: str, data: bytes) -> None:
+    global _cache_size
+    limit = conf.cache_bytes()
+    if len(data) > limit:
+        return
+    with _cache_lock:
+        if key in _cache:
+            return
+        _cache[key] = data
+        _cache_size += len(data)
+        while _cache_size > limit and _cache:
+            oldest = next(iter(_cache))
+            _cache_size -= len(_cache.pop(oldest))
+
+
+def _cache_drop(key: str) -> None:
+    global _cache_size
+    with _cache_lock:
+        data = _cache.pop(key, None)
+        if data is not None:
+            _cache_size -= len(data)
+
+
+def segment_bytes(*, session_id, name: str) -> bytes:
+    """The stored bytes of one segment (ObjectMissingError once deleted or never stored)."""
+    key = segment_key(session_id, name)
+    data = _cache.get(key)
+    if data is None:
+        data = b"".join(get_storage().iter_bytes(key))
+        _cache_put(key, data)
+    return data

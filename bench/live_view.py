@@ -1,0 +1,407 @@
+"""Live view under load: two daphne processes, PostgreSQL, Redis and S3 (SeaweedFS), 50 cameras
+live at once sending 1 s segments of ~250 KB, 200 viewers polling playlists once a second.
+
+Measured (after a warm-up), for rtcc:
+  listing      segment PUT sent -> the segment listed in a playlist read from the OTHER daphne
+               (the camera PUTs, then reads the playlist at once, again every 5 ms until listed)
+  playlist     response time of the 200 viewers' playlist reads under that load
+  segment PUT  the camera's PUT alone (stored in S3 and in the database)
+  viewer       camera-to-viewer latency: the end of a segment (when the camera sends it) -> its bytes
+               fetched by a viewer that polls the playlist once a second, as a player does
+Baselines in the same run, same pacing and bytes, same store:
+  presigned S3 PUT     boto3 presigned put_object URLs, 50 "cameras" once a second each
+  static playlist      a playlist object in the same bucket, 200 pollers once a second (presigned GET)
+Goals (issue 15): listing p99 < 100 ms, playlist p99 < 50 ms, camera-to-viewer < 2 s.
+
+Needs PostgreSQL, Redis and SeaweedFS (S3) running, as for the tests; starts the two daphne
+processes itself. Run:
+    .venv/bin/python bench/live_view.py [--cameras 50] [--viewers 200] [--seconds 30]
+Environment (defaults): BENCH_DATABASE_URL=postgres://postgres@127.0.0.1:5432/rtcc_bench_live
+  BENCH_REDIS_URL=redis://127.0.0.1:6379/6  BENCH_S3_BUCKET=rtcc-bench-live
+  AWS_ENDPOINT_URL_S3=http://127.0.0.1:8334  AWS_ACCESS_KEY_ID=rtcc-test
+  AWS_SECRET_ACCESS_KEY=rtcc-test-secret-not-for-production  AWS_DEFAULT_REGION=us-east-1
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+SEGMENT_BYTES = 250 * 1000
+ENV = {
+    "DATABASE_URL": os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/rtcc_bench_live"),
+    "REDIS_URL": os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/6"),
+    "RTCC_S3_BUCKET": os.environ.get("BENCH_S3_BUCKET", "rtcc-bench-live"),
+    "AWS_ENDPOINT_URL_S3": os.environ.get("AWS_ENDPOINT_URL_S3", "http://127.0.0.1:8334"),
+    "AWS_ACCESS_KEY_ID": os.environ.get("AWS_ACCESS_KEY_ID", "rtcc-test"),
+    "AWS_SECRET_ACCESS_KEY": os.environ.get("AWS_SECRET_ACCESS_KEY", "rtcc-test-secret-not-for-production"),
+    "AWS_DEFAULT_REGION": os.environ.get("AWS_DEFAULT_REGION", "us-east-1"),
+    "DJANGO_SECRET_KEY": os.environ.get("DJANGO_SECRET_KEY", "rtcc-bench-live-" + "k" * 40),
+    "RTCC_EMBEDDED_BEAT": "false",
+    "RTCC_LIVE_MAX_SECONDS": "3600",
+}
+os.environ.update(ENV)
+
+from fleet_common import Server, provision, raise_open_files, setup_django  # noqa: E402
+
+
+def pct(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(q / 100 * len(ordered)) - 1))]
+
+
+def ms(values: list[float]) -> str:
+    return f"p50 {pct(values, 50) * 1000:7.1f} ms   p99 {pct(values, 99) * 1000:7.1f} ms   (n={len(values)})"
+
+
+def prepare(cameras: int, viewers: int) -> tuple[list[tuple[str, str]], list[str], str]:
+    """Bench cameras (enrolled, in the database), viewer operators with tokens, a prober operator."""
+    from apps.accounts.models import Role, User
+    from apps.accounts.services import token_issue
+    from apps.live.models import LiveSession
+
+    LiveSession.objects.filter(device__serial__startswith="BENCH-").delete()
+    devices = provision(cameras)
+    tokens = []
+    for n in range(viewers + 1):
+        user, _ = User.objects.get_or_create(
+            username=f"bench-live-{n:04d}", defaults={"role": Role.OPERATOR, "full_name": f"Viewer {n}"}
+        )
+        tokens.append(token_issue(user=user)[0])
+    return devices, tokens[:-1], tokens[-1]
+
+
+class Stats:
+    def __init__(self) -> None:
+        self.recording = False
+        self.listing: list[float] = []
+        self.put: list[float] = []
+        self.playlist: list[float] = []
+        self.viewer: list[float] = []
+        self.errors: dict[str, int] = {}
+        self.requests = 0  # every request sent to rtcc, set-up included
+        self.segment_end: dict[tuple[str, int], float] = {}
+
+    def error(self, what: str) -> None:
+        self.errors[what] = self.errors.get(what, 0) + 1
+
+
+def names(text: str) -> list[tuple[int, str]]:
+    """(sequence, url) of each media segment in a playlist."""
+    out = []
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            name = line.split("?", 1)[0].rsplit("/", 1)[1]
+            if name.endswith(".m4s"):
+                out.append((int(name[:-4]), line))
+    return out
+
+
+async def camera_socket(url: str, token: str, frames: asyncio.Queue):
+    from apps.simulator.fleet import connect_device
+
+    ws = await connect_device(url, token)
+    await ws.send(json.dumps({"type": "status", "recording": True, "battery_pct": 90}))
+
+    async def reader():
+        async for message in ws:
+            frame = json.loads(message)
+            if frame.get("type") == "live":
+                await frames.put(frame)
+
+    return ws, asyncio.get_running_loop().create_task(reader())
+
+
+async def run_rtcc(servers, devices, viewer_tokens, prober_token, seconds: float, warmup: float) -> Stats:
+    import aiohttp
+
+    stats = Stats()
+    bodies = [random.randbytes(SEGMENT_BYTES) for _ in range(8)]
+    connector = aiohttp.TCPConnector(limit=0, force_close=False)
+    counting = aiohttp.TraceConfig()
+
+    async def count(*_args) -> None:
+        stats.requests += 1
+
+    counting.on_request_start.append(count)
+    async with aiohttp.ClientSession(
+        connector=connector, timeout=aiohttp.ClientTimeout(total=30), trace_configs=[counting]
+    ) as http:
+        # Cameras connect (half to each process) and report recording; an operator opens each session.
+        sockets, sessions = [], []
+        for index, (device_id, token) in enumerate(devices):
+            frames: asyncio.Queue = asyncio.Queue()
+            ws, reader = await camera_socket(servers[index % 2].url, token, frames)
+            sockets.append((ws, reader))
+            sessions.append({"device": device_id, "token": token, "frames": frames, "index": index})
+        await asyncio.sleep(1.0)  # the status frames are in the shared live copy (Redis)
+        for s in sessions:
+            server = servers[s["index"] % 2]
+            async with http.post(
+                f"{server.url}/api/v1/devices/{s['device']}/live",
+                json={"reason": "Benchmark"},
+                headers={"Authorization": f"Bearer {viewer_tokens[s['index'] % len(viewer_tokens)]}"},
+            ) as response:
+                body = await response.json()
+                if response.status != 201:
+                    raise SystemExit(f"live request refused: {response.status} {body}")
+            frame = await asyncio.wait_for(s["frames"].get(), 10)
+            s["id"] = body["id"]
+            s["upload_url"] = frame["live"]["upload_url"]
+            upload_server = servers[0] if s["upload_url"].startswith(servers[0].url) else servers[1]
+            s["other"] = servers[1] if upload_server is servers[0] else servers[0]
+            async with http.put(
+                f"{s['upload_url']}init.mp4", data=b"init" * 64, headers={"Authorization": f"Bearer {s['token']}"}
+            ) as response:
+                assert response.status == 201, await response.text()
+
+        start = time.monotonic() + 0.5
+        stop_at = start + warmup + seconds
+
+        async def camera(s) -> None:
+            headers = {"Authorization": f"Bearer {s['token']}", "X-Segment-Duration": "1.000"}
+            probe = {"Authorization": f"Bearer {prober_token}"}
+            playlist = f"{s['other'].url}/api/v1/live/{s['id']}/playlist.m3u8"
+            phase = random.random()
+            sequence = 0
+            while True:
+                due = start + phase + sequence
+                if due > stop_at:
+                    return
+                await asyncio.sleep(max(0.0, due - time.monotonic()))
+                sent = time.monotonic()
+                stats.segment_end[(s["id"], sequence)] = sent
+                try:
+                    async with http.put(
+                        f"{s['upload_url']}{sequence}.m4s", data=bodies[sequence % len(bodies)], headers=headers
+                    ) as response:
+                        await response.read()
+                        ok = response.status == 201
+                except aiohttp.ClientError:
+                    ok = False
+                stored = time.monotonic()
+                if not ok:
+                    stats.error("segment PUT")
+                    sequence += 1
+                    continue
+                while True:  # read from the other process until it lists the segment
+                    try:
+                        async with http.get(playlist, headers=probe) as response:
+                            text = await response.text()
+                    except aiohttp.ClientError:
+                        stats.error("probe")
+                        text = ""
+                    if any(seq == sequence for seq, _ in names(text)):
+                        break
+                    if time.monotonic() - sent > 5:
+                        stats.error("never listed")
+                        break
+                    await asyncio.sleep(0.005)
+                if stats.recording:
+                    stats.put.append(stored - sent)
+                    stats.listing.append(time.monotonic() - sent)
+                sequence += 1
+
+        async def viewer(index: int, token: str) -> None:
+            s = sessions[index % len(sessions)]
+            headers = {"Authorization": f"Bearer {token}"}
+            playlist = f"{s['other'].url}/api/v1/live/{s['id']}/playlist.m3u8"
+            seen = -1
+            next_poll = start + random.random()
+            while next_poll < stop_at:
+                await asyncio.sleep(max(0.0, next_poll - time.monotonic()))
+                next_poll += 1.0
+                t0 = time.monotonic()
+                try:
+                    async with http.get(playlist, headers=headers) as response:
+                        text = await response.text()
+                        ok = response.status == 200
+                except aiohttp.ClientError:
+                    ok = False
+                if not ok:
+                    stats.error("playlist")
+                    continue
+                if stats.recording:
+                    stats.playlist.append(time.monotonic() - t0)
+                for sequence, url in names(text):
+                    if sequence <= seen:
+                        continue
+                    if seen == -1 and sequence != names(text)[-1][0]:
+                        continue  # a player joining starts near the live edge
+                    seen = sequence
+                    try:
+                        async with http.get(url) as response:  # the signed link, no header
+                            await response.read()
+                            ok = response.status == 200
+                    except aiohttp.ClientError:
+                        ok = False
+                    if not ok:
+                        stats.error("segment GET")
+                        continue
+                    end = stats.segment_end.get((s["id"], sequence))
+                    if stats.recording and end is not None:
+                        stats.viewer.append(time.monotonic() - end)
+
+        async def recorder() -> None:
+            await asyncio.sleep(max(0.0, start + warmup - time.monotonic()))
+            stats.recording = True
+
+        await asyncio.gather(
+            recorder(),
+            *(camera(s) for s in sessions),
+            *(viewer(i, t) for i, t in enumerate(viewer_tokens)),
+        )
+        for ws, reader in sockets:
+            reader.cancel()
+            await ws.close()
+    return stats
+
+
+async def run_baseline(cameras: int, viewers: int, seconds: float, warmup: float) -> tuple[list, list, dict]:
+    """Presigned S3 PUTs of the same bytes at the same pace, and a static playlist object polled by
+    the same number of viewers, at the same time, against the same store."""
+    import aiohttp
+    import boto3
+    from botocore.config import Config
+
+    s3 = boto3.client("s3", config=Config(signature_version="s3v4", s3={"addressing_style": "path"}))
+    bucket = ENV["RTCC_S3_BUCKET"]
+    body = random.randbytes(SEGMENT_BYTES)
+    static = "#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-TARGETDURATION:1\n#EXT-X-MEDIA-SEQUENCE:0\n" + "".join(
+        f"#EXTINF:1.000,\nhttp://127.0.0.1/segments/{n}.m4s?token={'x' * 120}\n" for n in range(8)
+    )
+    s3.put_object(
+        Bucket=bucket, Key="bench/static.m3u8", Body=static.encode(), ContentType="application/vnd.apple.mpegurl"
+    )
+    playlist_url = s3.generate_presigned_url(
+        "get_object", Params={"Bucket": bucket, "Key": "bench/static.m3u8"}, ExpiresIn=3600
+    )
+    put_urls = [
+        [
+            s3.generate_presigned_url(
+                "put_object", Params={"Bucket": bucket, "Key": f"bench/baseline/{c}/{n}.m4s"}, ExpiresIn=3600
+            )
+            for n in range(int(warmup + seconds) + 2)
+        ]
+        for c in range(cameras)
+    ]
+    puts: list[float] = []
+    reads: list[float] = []
+    errors: dict[str, int] = {}
+    start = time.monotonic() + 0.5
+    stop_at = start + warmup + seconds
+    connector = aiohttp.TCPConnector(limit=0)
+    async with aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=30)) as http:
+
+        async def camera(c: int) -> None:
+            phase = random.random()
+            n = 0
+            while start + phase + n <= stop_at:
+                await asyncio.sleep(max(0.0, start + phase + n - time.monotonic()))
+                t0 = time.monotonic()
+                async with http.put(put_urls[c][n], data=body) as response:
+                    await response.read()
+                    if response.status != 200:
+                        errors["presigned PUT"] = errors.get("presigned PUT", 0) + 1
+                if t0 - start >= warmup:
+                    puts.append(time.monotonic() - t0)
+                n += 1
+
+        async def viewer() -> None:
+            next_poll = start + random.random()
+            while next_poll < stop_at:
+                await asyncio.sleep(max(0.0, next_poll - time.monotonic()))
+                next_poll += 1.0
+                t0 = time.monotonic()
+                async with http.get(playlist_url) as response:
+                    await response.read()
+                    if response.status != 200:
+                        errors["static playlist"] = errors.get("static playlist", 0) + 1
+                if t0 - start >= warmup:
+                    reads.append(time.monotonic() - t0)
+
+        await asyncio.gather(*(camera(c) for c in range(cameras)), *(viewer() for _ in range(viewers)))
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix="bench/"):
+        for item in page.get("Contents", []):
+            s3.delete_object(Bucket=bucket, Key=item["Key"])
+    return puts, reads, errors
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--cameras", type=int, default=50)
+    parser.add_argument("--viewers", type=int, default=200)
+    parser.add_argument("--seconds", type=float, default=30)
+    parser.add_argument("--warmup", type=float, default=5)
+    args = parser.parse_args()
+    raise_open_files()
+    print(setup_django(), f"store={ENV['RTCC_S3_BUCKET']} at {ENV['AWS_ENDPOINT_URL_S3']}", flush=True)
+    from apps.integrations.storage import S3Storage, get_storage
+
+    storage = get_storage()
+    if isinstance(storage, S3Storage):
+        storage.ensure_bucket()
+    devices, viewer_tokens, prober_token = prepare(args.cameras, args.viewers)
+    servers = [Server(), Server()]
+    try:
+        print(
+            f"{args.cameras} cameras, {args.viewers} viewers, 2 daphne processes; {args.seconds:g} s measured",
+            flush=True,
+        )
+        cpu_before, wall_before = [s.cpu_seconds() for s in servers], time.monotonic()
+        stats = asyncio.run(run_rtcc(servers, devices, viewer_tokens, prober_token, args.seconds, args.warmup))
+        cpu = [s.cpu_seconds() - b for s, b in zip(servers, cpu_before, strict=True)]
+        wall = time.monotonic() - wall_before
+    finally:
+        for server in servers:
+            server.stop()
+    puts, reads, base_errors = asyncio.run(run_baseline(args.cameras, args.viewers, args.seconds, args.warmup))
+
+    def ratio(a: list[float], b: list[float]) -> str:
+        return f"{pct(a, 99) / pct(b, 99):.2f}x" if b else "n/a"
+
+    print()
+    print("rtcc")
+    print(f"  listing (PUT -> listed on the other daphne)  {ms(stats.listing)}   goal p99 < 100 ms")
+    print(f"  playlist response, {args.viewers} viewers at 1/s    {ms(stats.playlist)}   goal p99 < 50 ms")
+    print(f"  segment PUT (250 KB, stored + recorded)      {ms(stats.put)}")
+    print(
+        f"  camera-to-viewer (segment end -> fetched)    {ms(stats.viewer)}   goal < 2 s"
+        f" (mean {statistics.fmean(stats.viewer):.2f} s)"
+        if stats.viewer
+        else "  camera-to-viewer: no samples"
+    )
+    print(
+        f"  daphne CPU: {' + '.join(f'{c:.1f}' for c in cpu)} s over {wall:.0f} s"
+        f" for {stats.requests} requests: {sum(cpu) / max(1, stats.requests) * 1000:.2f} ms of CPU a request;"
+        f" machine load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
+    )
+    print("baseline (same run, same store, same pacing)")
+    print(f"  presigned S3 PUT (250 KB)                    {ms(puts)}")
+    print(f"  static playlist object from S3               {ms(reads)}")
+    print("ratios (p99, rtcc / baseline)")
+    print(f"  listing / presigned PUT      {ratio(stats.listing, puts)}")
+    print(f"  segment PUT / presigned PUT  {ratio(stats.put, puts)}")
+    print(f"  playlist / static playlist   {ratio(stats.playlist, reads)}")
+    print("goals")
+    print(f"  listing p99 < 100 ms:        {'met' if pct(stats.listing, 99) < 0.1 else 'NOT met'}")
+    print(f"  playlist p99 < 50 ms:        {'met' if pct(stats.playlist, 99) < 0.05 else 'NOT met'}")
+    print(f"  camera-to-viewer p99 < 2 s:  {'met' if pct(stats.viewer, 99) < 2 else 'NOT met'}")
+    if stats.errors or base_errors:
+        print("errors:", {**stats.errors, **{f"baseline {k}": v for k, v in base_errors.items()}})
+
+
+if __name__ == "__main__":
+    main()

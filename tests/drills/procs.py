@@ -1,0 +1,348 @@
+"""Private services and rtcc processes for fault drills: each drill restarts only what it started.
+
+Redis, PostgreSQL and SeaweedFS here run on free ports in a temporary directory, never the
+shared instances: a drill stops, restarts or kills them at will. rtcc's own processes (daphne,
+`celery worker`, `celery beat`) are started against them like a deployment would run them.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+VENV_BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def answers(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+def wait_until(predicate, *, timeout: float, what: str, interval: float = 0.1):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{what}: not within {timeout:.0f} s")
+        time.sleep(interval)
+
+
+class Proc:
+    """One child process with its log in the drill's directory; stop() is idempotent."""
+
+    def __init__(self, name: str, cmd: list, *, env: dict | None = None, workdir: Path, user: str | None = None):
+        self.name, self.cmd, self.env, self.workdir, self.user = name, [str(c) for c in cmd], env, workdir, user
+        self.process: subprocess.Popen | None = None
+        self.starts = 0
+
+    @property
+    def log_path(self) -> Path:
+        return self.workdir / f"{self.name}.log"
+
+    def start(self) -> Proc:
+        self.starts += 1
+        log = open(self.log_path, "ab")
+        cmd = ["runuser", "-u", self.user, "--", *self.cmd] if self.user else self.cmd
+        self.process = subprocess.Popen(
+            cmd, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        log.close()
+        return self
+
+    @property
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def signal(self, sig: int) -> None:
+        if self.alive:
+            os.killpg(self.process.pid, sig)
+
+    def kill(self) -> None:
+        """kill -9 of the whole process group (a prefork worker's children too), as a crash."""
+        if self.process is not None:
+            try:
+                os.killpg(self.process.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            self.process.wait()
+
+    def stop(self, timeout: float = 15) -> None:
+        if not self.alive:
+            return
+        self.signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+
+    def tail(self, chars: int = 3000) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")[-chars:]
+        except FileNotFoundError:
+            return ""
+
+
+class PrivateRedis:
+    def __init__(self, workdir: Path) -> None:
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.proc = Proc(
+            "redis",
+            ["redis-server", "--port", self.port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+            workdir=workdir,
+        )
+
+    def start(self) -> None:
+        self.proc.start()
+        wait_until(lambda: answers(self.port), timeout=15, what="private Redis")
+
+    def stop(self) -> None:
+        self.proc.stop()
+
+    def restart(self, down_for: float = 2.0) -> None:
+        """A broker restart: every connection cut, and (no persistence) every queued message gone."""
+        self.proc.kill()
+        time.sleep(down_for)
+        self.start()
+
+
+class PrivatePostgres:
+    """A throwaway cluster (initdb) owned by the `postgres` system user when run as root."""
+
+    def __init__(self, workdir: Path) -> None:
+        binaries = sorted(glob.glob("/usr/lib/postgresql/*/bin"))
+        if not binaries:
+            raise RuntimeError("PostgreSQL server binaries not found under /usr/lib/postgresql")
+        self.bin = Path(binaries[-1])
+        self.port = free_port()
+        self.user = "postgres" if os.geteuid() == 0 else None
+        self.dir = Path(tempfile.mkdtemp(prefix="rtcc-drill-pg-"))
+        if self.user:
+            shutil.chown(self.dir, self.user)
+        self.data = self.dir / "data"
+        self.log = workdir / "postgres.log"
+        if self.user:
+            self.log.touch()
+            shutil.chown(self.log, self.user)
+        self.url = f"postgres://postgres@127.0.0.1:{self.port}/rtcc"
+
+    def _run(self, *cmd) -> None:
+        prefix = ["runuser", "-u", self.user, "--"] if self.user else []
+        subprocess.run([*prefix, *map(str, cmd)], check=True, capture_output=True)
+
+    def init(self) -> None:
+        self._run(self.bin / "initdb", "-D", self.data, "-U", "postgres", "--auth=trust", "-E", "UTF8")
+        self.start()
+        self._run(self.bin / "createdb", "-h", "127.0.0.1", "-p", self.port, "-U", "postgres", "rtcc")
+
+    def start(self) -> None:
+        options = f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200"
+        self._run(self.bin / "pg_ctl", "-D", self.data, "-l", self.log, "-o", options, "-w", "start")
+
+    def stop(self, mode: str = "fast") -> None:
+        if (self.data / "postmaster.pid").exists():
+            subprocess.run(
+                [
+                    *(["runuser", "-u", self.user, "--"] if self.user else []),
+                    str(self.bin / "pg_ctl"),
+                    "-D",
+                    str(self.data),
+                    "-m",
+                    mode,
+                    "-w",
+                    "stop",
+                ],
+                capture_output=True,
+            )
+
+    def restart(self, down_for: float = 2.0) -> None:
+        """An abrupt restart: `immediate` drops every connection without a checkpoint, like a crash."""
+        self.stop("immediate")
+        time.sleep(down_for)
+        self.start()
+
+    def destroy(self) -> None:
+        self.stop("immediate")
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+S3_KEY, S3_SECRET = "rtcc-test", "rtcc-test-secret-not-for-production"
+
+
+class PrivateSeaweed:
+    """`weed mini` with its S3 gateway on a free port (the same identity file as CI's)."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.dir = workdir / "seaweedfs"
+        self.dir.mkdir(exist_ok=True)
+        ports = [free_port() for _ in range(4)]
+        self.proc = Proc(
+            "seaweedfs",
+            [
+                VENV_BIN / "weed",
+                "mini",
+                f"-dir={self.dir}",
+                "-ip=127.0.0.1",
+                "-ip.bind=127.0.0.1",
+                "-admin.ui=false",
+                "-webdav=false",
+                "-master.telemetry=false",
+                f"-master.port={ports[0]}",
+                f"-volume.port={ports[1]}",
+                f"-filer.port={ports[2]}",
+                f"-s3.port={self.port}",
+                f"-s3.config={ROOT / 'infra' / 'ci' / 's3-identity.json'}",
+            ],
+            workdir=workdir,
+        )
+
+    def env(self, bucket: str) -> dict:
+        return {
+            "RTCC_S3_BUCKET": bucket,
+            "AWS_ENDPOINT_URL_S3": self.url,
+            "AWS_ACCESS_KEY_ID": S3_KEY,
+            "AWS_SECRET_ACCESS_KEY": S3_SECRET,
+            "AWS_DEFAULT_REGION": "us-east-1",
+        }
+
+    def start(self, bucket: str = "rtcc-drill") -> None:
+        self.proc.start()
+        wait_until(lambda: answers(self.port), timeout=90, what="private SeaweedFS S3")
+        import boto3
+
+        client = boto3.client("s3", endpoint_url=self.url, **_s3_credentials())
+
+        def ready() -> bool:
+            try:
+                client.head_bucket(Bucket=bucket)
+                return True
+            except Exception:
+                try:
+                    client.create_bucket(Bucket=bucket)
+                    return True
+                except Exception:
+                    return False
+
+        wait_until(ready, timeout=90, what="SeaweedFS bucket", interval=0.5)
+
+    def stop(self) -> None:
+        self.proc.stop()
+
+
+def _s3_credentials() -> dict:
+    return {"aws_access_key_id": S3_KEY, "aws_secret_access_key": S3_SECRET, "region_name": "us-east-1"}
+
+
+def rtcc_env(**overrides) -> dict:
+    """The environment of rtcc processes in a drill: the test process's, minus its services."""
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in {"DATABASE_URL", "REDIS_URL", "RTCC_S3_BUCKET", "AWS_ENDPOINT_URL_S3", "PYTEST_CURRENT_TEST"}
+    }
+    env.update({"RTCC_EMBEDDED_BEAT": "false", "PYTHONUNBUFFERED": "1", "DJANGO_DEBUG": "false"})
+    env.setdefault("DJANGO_SECRET_KEY", "rtcc-drill-" + "k" * 40)
+    env.update({k: str(v) for k, v in overrides.items()})
+    return env
+
+
+class Daphne(Proc):
+    def __init__(self, env: dict, workdir: Path, name: str = "daphne") -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.ws_url = f"ws://127.0.0.1:{self.port}"
+        super().__init__(
+            f"{name}-{self.port}",
+            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", self.port, "rtcc.asgi:application"],
+            env=env,
+            workdir=workdir,
+        )
+
+    def start(self) -> Daphne:
+        super().start()
+        wait_until(self._up, timeout=60, what=f"daphne on {self.port}")
+        return self
+
+    def _up(self) -> bool:
+        if not self.alive:
+            raise RuntimeError(f"daphne exited: {self.tail()}")
+        try:
+            return httpx.get(f"{self.url}/healthz", timeout=2).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+
+def celery_worker(env: dict, workdir: Path, *, concurrency: int = 2, name: str = "worker") -> Proc:
+    """A production-shaped worker (prefork), as infra/ runs it."""
+    return Proc(
+        name,
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "rtcc",
+            "worker",
+            "--loglevel",
+            "INFO",
+            "--concurrency",
+            concurrency,
+            "--hostname",
+            f"{name}-{os.getpid()}-{time.monotonic_ns()}@%h",
+        ],
+        env=env,
+        workdir=workdir,
+    )
+
+
+def celery_beat(env: dict, workdir: Path) -> Proc:
+    return Proc(
+        "beat",
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "rtcc",
+            "beat",
+            "--loglevel",
+            "INFO",
+            "--schedule",
+            workdir / "celerybeat-schedule",
+        ],
+        env=env,
+        workdir=workdir,
+    )
+
+
+def manage(env: dict, *args) -> str:
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "manage.py"), *map(str, args)], cwd=ROOT, env=env, capture_output=True, text=True
+    )
+    if done.returncode:
+        raise RuntimeError(f"manage.py {' '.join(map(str, args))} failed: {done.stdout[-2000:]}{done.stderr[-2000:]}")
+    return done.stdout

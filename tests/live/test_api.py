@@ -1,0 +1,323 @@
+"""Live sessions over the API: who may ask, every 409, renewal, segments, playlists, links, stop."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from apps.audit.models import AuditEvent
+from apps.devices.models import Device
+from apps.live import services
+from apps.live.models import LiveSegment, LiveSession
+from tests.conftest import ROLES
+from tests.helpers import api_client, error_code
+from tests.live.conftest import INIT, mark_recording, media, playlist_urls, put_segment, request_live
+
+pytestmark = pytest.mark.django_db(transaction=True)  # console events and pushes go out after commit
+
+SESSION_KEYS = {
+    "id",
+    "device",
+    "officer",
+    "state",
+    "reason",
+    "requested_by",
+    "created_at",
+    "started_at",
+    "ended_at",
+    "playlist_url",
+    "viewers",
+}
+
+
+def cam_client(camera):
+    return api_client(token=camera.token)
+
+
+def open_live(client_for, operator, camera) -> dict:
+    response = request_live(client_for(operator), camera.id)
+    assert response.status_code == 201, response.content
+    return response.json()
+
+
+# Asking -----------------------------------------------------------------------------------------
+
+
+def test_an_operator_opens_a_live_session_with_a_reason(client_for, operator, officer, camera):
+    body = open_live(client_for, operator, camera)
+    assert set(body) >= SESSION_KEYS
+    assert body["device"] == camera.id
+    assert body["officer"] == str(officer.pk)
+    assert body["state"] == "requested"
+    assert body["reason"] == "Shots fired call, 5th and Main"
+    assert body["requested_by"] == str(operator.pk)
+    assert body["started_at"] is None and body["ended_at"] is None
+    assert body["viewers"] == []
+    assert body["playlist_url"] == f"http://testserver/api/v1/live/{body['id']}/playlist.m3u8"
+    event = AuditEvent.objects.get(action="live.request", object_id=body["id"])
+    assert event.actor_id == str(operator.pk) and event.details["reason"] == body["reason"]
+
+
+@pytest.mark.parametrize("body", [{}, {"reason": ""}, {"reason": "   "}, {"reason": "x" * 501}, {"reason": None}, []])
+def test_a_reason_is_required(client_for, operator, camera, body):
+    response = client_for(operator).post(f"/api/v1/devices/{camera.id}/live", body, format="json")
+    assert response.status_code == 400
+    assert error_code(response) == "invalid"
+    assert LiveSession.objects.count() == 0
+
+
+@pytest.mark.parametrize("role", [r for r in ROLES if r != "operator"] + ["superuser"])
+def test_only_operators_may_watch(client_for, personas, superuser, camera, role):
+    user = superuser if role == "superuser" else personas[role]
+    client = client_for(user)
+    assert request_live(client, camera.id).status_code == 403
+    assert client.get("/api/v1/live").status_code == 403
+    assert LiveSession.objects.count() == 0
+
+
+def test_roles_cannot_read_an_open_session_or_its_playlist(client_for, personas, operator, camera):
+    live = open_live(client_for, operator, camera)
+    for role in ("officer", "clerk", "it"):
+        client = client_for(personas[role])
+        for path in ("", "/playlist.m3u8"):
+            assert client.get(f"/api/v1/live/{live['id']}{path}").status_code == 403, (role, path)
+        assert client.post(f"/api/v1/live/{live['id']}/stop").status_code == 403
+    assert api_client().get(f"/api/v1/live/{live['id']}/playlist.m3u8").status_code == 401
+    assert LiveSession.objects.get().state == "requested"
+
+
+@pytest.mark.parametrize(
+    ("setup", "code"),
+    [
+        ("revoked", "device_revoked"),
+        ("offline", "device_offline"),
+        ("not_recording", "device_not_recording"),
+        ("stale", "device_offline"),
+    ],
+)
+def test_refused_with_409_for_a_revoked_offline_or_idle_camera(client_for, operator, camera, setup, code):
+    if setup == "revoked":
+        Device.objects.filter(pk=camera.id).update(revoked_at=timezone.now())
+    elif setup == "offline":
+        mark_recording(camera, online=False)
+    elif setup == "not_recording":
+        mark_recording(camera, recording=False)
+    else:  # connected once, but no sign of life for longer than the presence timeout
+        Device.objects.filter(pk=camera.id).update(last_seen=timezone.now() - timedelta(hours=1))
+    response = request_live(client_for(operator), camera.id)
+    assert response.status_code == 409
+    assert error_code(response) == code
+    assert LiveSession.objects.count() == 0
+
+
+def test_unknown_device_is_404(client_for, operator):
+    response = request_live(client_for(operator), "8d3c6f0e-0000-4000-8000-000000000000")
+    assert response.status_code == 404
+
+
+def test_asking_again_returns_the_open_session_and_renews_it(client_for, operator, make_user, camera):
+    first = open_live(client_for, operator, camera)
+    LiveSession.objects.filter(pk=first["id"]).update(expires_at=timezone.now() + timedelta(seconds=5))
+    again = request_live(client_for(make_user("operator")), camera.id, reason="Still needed")
+    assert again.status_code == 200
+    assert again.json()["id"] == first["id"]
+    session = LiveSession.objects.get()
+    assert session.expires_at > timezone.now() + timedelta(seconds=800)
+    assert AuditEvent.objects.filter(action="live.renew", object_id=first["id"]).count() == 1
+
+
+def test_a_session_past_its_time_limit_ends_and_a_new_request_opens_another(client_for, operator, camera):
+    first = open_live(client_for, operator, camera)
+    LiveSession.objects.filter(pk=first["id"]).update(expires_at=timezone.now() - timedelta(seconds=1))
+    body = client_for(operator).get(f"/api/v1/live/{first['id']}").json()
+    assert body["state"] == "ended" and body["end_reason"] == "time_limit"
+    second = request_live(client_for(operator), camera.id)
+    assert second.status_code == 201 and second.json()["id"] != first["id"]
+
+
+def test_the_sweep_ends_sessions_past_their_limit(client_for, operator, camera, settings):
+    settings.RTCC_LIVE_MAX_SECONDS = 1
+    live = open_live(client_for, operator, camera)
+    assert services.live_sweep(now=timezone.now() + timedelta(seconds=2))["timed_out"] == 1
+    assert LiveSession.objects.get(pk=live["id"]).state == "ended"
+
+
+def test_the_sweep_ends_sessions_of_cameras_that_went_away_unheard(client_for, operator, camera):
+    live = open_live(client_for, operator, camera)
+    mark_recording(camera, online=False)
+    assert services.live_sweep()["orphaned"] == 1
+    session = LiveSession.objects.get(pk=live["id"])
+    assert (session.state, session.end_reason) == ("ended", "disconnected")
+
+
+# Segments ---------------------------------------------------------------------------------------
+
+
+def test_segments_are_stored_once_and_the_first_media_segment_makes_it_live(client_for, operator, camera):
+    live = open_live(client_for, operator, camera)
+    cam = cam_client(camera)
+    assert put_segment(cam, live["id"], "init.mp4", INIT).status_code == 201
+    assert put_segment(cam, live["id"], "init.mp4", b"something else").status_code == 200
+    assert LiveSession.objects.get().state == "requested"
+    first = put_segment(cam, live["id"], "0.m4s", media(0), duration="1.001")
+    assert first.status_code == 201
+    assert first.json()["sequence"] == 0 and first.json()["size"] == 2048
+    again = put_segment(cam, live["id"], "0.m4s", media(0, 99), duration="1.001")
+    assert again.status_code == 200 and again.json()["size"] == 2048
+    session = LiveSession.objects.get()
+    assert session.state == "live" and session.started_at is not None
+    assert LiveSegment.objects.filter(session=session).count() == 2
+    assert services.segment_bytes(session_id=session.pk, name="init.mp4") == INIT
+    assert AuditEvent.objects.filter(action="live.start", object_id=live["id"]).count() == 1
+
+
+def test_a_segment_over_8_mib_is_413_and_not_stored(client_for, operator, camera):
+    live = open_live(client_for, operator, camera)
+    response = put_segment(cam_client(camera), live["id"], "0.m4s", b"\0" * (8 * 1024 * 1024 + 1))
+    assert response.status_code == 413
+    assert error_code(response)
+    exactly = put_segment(cam_client(camera), live["id"], "1.m4s", b"\0" * (8 * 1024 * 1024))
+    assert exactly.status_code == 201
+    assert list(LiveSegment.objects.values_list("name", flat=True)) == ["1.m4s"]
+
+
+@pytest.mark.parametrize(
+    ("name", "duration"),
+    [
+        ("0.m4s", None),
+        ("0.m4s", "fast"),
+        ("0.m4s", "0"),
+        ("0.m4s", "-1"),
+        ("0.m4s", "1e3"),
+        ("00.m4s", "1"),
+        ("x.m4s", "1"),
+        ("1.mp4", "1"),
+        ("init.m4s", "1"),
+        ("-1.m4s", "1"),
+    ],
+)
+def test_bad_segment_names_and_durations_are_400(client_for, operator, camera, name, duration):
+    live = open_live(client_for, operator, camera)
+    response = put_segment(cam_client(camera), live["id"], name, media(0), duration=duration)
+    assert response.status_code == 400, response.content
+    assert LiveSegment.objects.count() == 0
+
+
+def test_only_the_sessions_camera_may_put_segments(client_for, operator, camera, make_device):
+    live = open_live(client_for, operator, camera)
+    other = make_device(kind="bodycam")
+    assert put_segment(cam_client(other), live["id"], "0.m4s", media(0)).status_code == 404
+    assert put_segment(client_for(operator), live["id"], "0.m4s", media(0)).status_code == 403
+    assert put_segment(api_client(), live["id"], "0.m4s", media(0)).status_code == 401
+    assert LiveSegment.objects.count() == 0
+
+
+def test_segments_after_the_end_are_409_but_a_repeat_is_still_200(client_for, operator, camera):
+    live = open_live(client_for, operator, camera)
+    cam = cam_client(camera)
+    put_segment(cam, live["id"], "0.m4s", media(0))
+    assert client_for(operator).post(f"/api/v1/live/{live['id']}/stop").json()["state"] == "ended"
+    late = put_segment(cam, live["id"], "1.m4s", media(1))
+    assert late.status_code == 409 and error_code(late) == "live_ended"
+    assert put_segment(cam, live["id"], "0.m4s", media(0)).status_code == 200
+
+
+# Playlist and links -----------------------------------------------------------------------------
+
+
+def test_the_playlist_lists_the_init_segment_and_the_latest_segments_in_order(client_for, operator, camera, settings):
+    settings.RTCC_LIVE_PLAYLIST_SEGMENTS = 3
+    live = open_live(client_for, operator, camera)
+    cam = cam_client(camera)
+    put_segment(cam, live["id"], "init.mp4", INIT)
+    for sequence in (0, 1, 3, 2, 4):  # one arrives late: the playlist still lists them in order
+        assert put_segment(cam, live["id"], f"{sequence}.m4s", media(sequence), duration="1.500").status_code == 201
+    client = client_for(operator)
+    response = client.get(f"/api/v1/live/{live['id']}/playlist.m3u8")
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/vnd.apple.mpegurl"
+    text = response.content.decode()
+    lines = text.splitlines()
+    assert lines[0] == "#EXTM3U"
+    assert "#EXT-X-MEDIA-SEQUENCE:2" in lines
+    assert "#EXT-X-TARGETDURATION:2" in lines
+    assert lines.count("#EXTINF:1.500,") == 3
+    assert "#EXT-X-ENDLIST" not in lines
+    init_url, urls = playlist_urls(text)
+    assert init_url.startswith(f"http://testserver/api/v1/live/{live['id']}/segments/init.mp4?token=")
+    assert [url.split("?")[0].rsplit("/", 1)[1] for url in urls] == ["2.m4s", "3.m4s", "4.m4s"]
+    anonymous = api_client()
+    assert anonymous.get(init_url).content == INIT
+    for sequence, url in zip((2, 3, 4), urls, strict=True):
+        fetched = anonymous.get(url)
+        assert fetched.status_code == 200
+        assert fetched.content == media(sequence)
+    client.post(f"/api/v1/live/{live['id']}/stop")
+    ended = client.get(f"/api/v1/live/{live['id']}/playlist.m3u8").content.decode()
+    assert ended.rstrip().endswith("#EXT-X-ENDLIST")
+
+
+def test_segment_links_serve_only_the_viewer_who_read_the_playlist(client_for, operator, make_user, camera):
+    live = open_live(client_for, operator, camera)
+    put_segment(cam_client(camera), live["id"], "0.m4s", media(0))
+    _, urls = playlist_urls(client_for(operator).get(f"/api/v1/live/{live['id']}/playlist.m3u8").content.decode())
+    url = urls[0]
+    assert api_client().get(url).status_code == 200  # no header: the link is the credential
+    assert client_for(operator).get(url).status_code == 200  # the same viewer's own credentials
+    other = client_for(make_user("operator"))
+    denied = other.get(url)
+    assert denied.status_code == 403 and error_code(denied) == "not_your_link"
+    assert api_client(token=camera.token).get(url).status_code == 403
+    base, token = url.split("?token=")
+    assert api_client().get(base).status_code == 403
+    assert api_client().get(f"{base}?token={token[:-2]}xx").status_code == 403
+    assert api_client().get(url.replace("/0.m4s?", "/1.m4s?")).status_code == 403  # named for another segment
+    from apps.live.playlist import segment_token
+
+    expired = segment_token(session_id=live["id"], name="0.m4s", user_id=operator.pk, expires_in=-1)
+    assert api_client().get(f"{base}?token={expired}").status_code == 403
+
+
+def test_each_persons_first_look_is_audited_once_and_listed(client_for, operator, make_user, camera):
+    live = open_live(client_for, operator, camera)
+    second = make_user("operator", full_name="Dana Watcher")
+    for user in (operator, operator, second, operator):
+        services._touched.clear()  # as if each read came through another process
+        assert client_for(user).get(f"/api/v1/live/{live['id']}/playlist.m3u8").status_code == 200
+    views = AuditEvent.objects.filter(action="live.view", object_id=live["id"]).order_by("seq")
+    assert [event.actor_id for event in views] == [str(operator.pk), str(second.pk)]
+    assert views[0].details["reason"] == "Shots fired call, 5th and Main"
+    body = client_for(operator).get(f"/api/v1/live/{live['id']}").json()
+    assert [viewer["user"] for viewer in body["viewers"]] == [str(operator.pk), str(second.pk)]
+    assert body["viewers"][1]["full_name"] == "Dana Watcher"
+
+
+def test_lists_filter_by_state_and_device(client_for, operator, camera, make_device):
+    live = open_live(client_for, operator, camera)
+    other = make_device(kind="bodycam")
+    mark_recording(other)
+    other_live = open_live(client_for, operator, other)
+    client = client_for(operator)
+    client.post(f"/api/v1/live/{other_live['id']}/stop")
+    put_segment(cam_client(camera), live["id"], "0.m4s", media(0))
+    assert [s["id"] for s in client.get("/api/v1/live?state=live").json()["results"]] == [live["id"]]
+    assert [s["id"] for s in client.get("/api/v1/live?state=ended").json()["results"]] == [other_live["id"]]
+    assert client.get("/api/v1/live").json()["count"] == 2
+    assert [s["id"] for s in client.get(f"/api/v1/devices/{other.id}/live").json()["results"]] == [other_live["id"]]
+    assert client.get("/api/v1/live?state=watching").status_code == 400
+    assert client.get("/api/v1/live?device=nope").status_code == 400
+    assert client.get("/api/v1/live/8d3c6f0e-0000-4000-8000-000000000000").status_code == 404
+
+
+def test_stop_ends_the_session_and_stopping_again_changes_nothing(client_for, operator, camera):
+    live = open_live(client_for, operator, camera)
+    client = client_for(operator)
+    response = client.post(f"/api/v1/live/{live['id']}/stop")
+    assert response.status_code == 200
+    assert response.json()["state"] == "ended"
+    assert response.json()["end_reason"] == "stopped"
+    ended_at = response.json()["ended_at"]
+    assert client.post(f"/api/v1/live/{live['id']}/stop").json()["ended_at"] == ended_at
+    assert AuditEvent.objects.filter(action="live.end", object_id=live["id"]).count() == 1

@@ -1,0 +1,180 @@
+"""The camera's side: told to start and stop over its socket; the session ends when it stops
+recording or disconnects; the officer's phone hears who is watching; segments expire."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+import pytest
+from channels.db import database_sync_to_async
+from channels.testing import WebsocketCommunicator
+from django.utils import timezone
+
+from apps.audit.models import AuditEvent
+from apps.integrations.storage import get_storage
+from apps.live import services
+from apps.live.models import LiveSegment, LiveSession
+from tests.control.conftest import asgi_app, receive_type, run
+from tests.helpers import api_client
+from tests.live.conftest import INIT, media, playlist_urls, pushed, put_segment, request_live
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+FRAME_KEYS = {"id", "upload_url", "segment_seconds"}
+
+
+async def connect_recording(camera) -> WebsocketCommunicator:
+    communicator = WebsocketCommunicator(asgi_app(), "/ws/device/", headers=camera.auth)
+    connected, _ = await communicator.connect()
+    assert connected
+    await communicator.send_to(text_data=json.dumps({"type": "status", "recording": True, "battery_pct": 80}))
+    return communicator
+
+
+async def wait_ended(session_id, timeout: float = 5) -> LiveSession:
+    import asyncio
+
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        session = await database_sync_to_async(LiveSession.objects.get)(pk=session_id)
+        if session.state == "ended" or asyncio.get_running_loop().time() > deadline:
+            return session
+        await asyncio.sleep(0.02)
+
+
+def ask(operator, camera) -> dict:
+    response = request_live(api_client(operator), camera.id)
+    assert response.status_code == 201, response.content
+    return response.json()
+
+
+def test_the_camera_is_told_to_start_and_ends_the_session_when_it_stops_recording(operator, camera):
+    async def scenario():
+        cam = await connect_recording(camera)
+        live = await database_sync_to_async(ask)(operator, camera)
+        frame = await receive_type(cam, "live")
+        assert frame["action"] == "start"
+        assert set(frame["live"]) == FRAME_KEYS
+        assert frame["live"]["id"] == live["id"]
+        assert frame["live"]["upload_url"] == f"http://testserver/api/v1/live/{live['id']}/segments/"
+        assert frame["live"]["segment_seconds"] == 1
+        await cam.send_to(text_data=json.dumps({"type": "status", "recording": False}))
+        session = await wait_ended(live["id"])
+        assert (session.state, session.end_reason) == ("ended", "recording_stopped")
+        stop = await receive_type(cam, "live")
+        assert stop["action"] == "stop" and stop["live"]["id"] == live["id"]
+        await cam.disconnect()
+
+    run(scenario)
+    assert AuditEvent.objects.filter(action="live.end", object_id=str(LiveSession.objects.get().pk)).exists()
+
+
+def test_the_session_ends_when_the_camera_disconnects(operator, camera):
+    async def scenario():
+        cam = await connect_recording(camera)
+        live = await database_sync_to_async(ask)(operator, camera)
+        await receive_type(cam, "live")
+        await cam.disconnect()
+        session = await wait_ended(live["id"])
+        assert (session.state, session.end_reason) == ("ended", "disconnected")
+
+    run(scenario)
+
+
+def test_an_operator_stop_tells_the_camera(operator, camera):
+    client = api_client(operator)
+
+    async def scenario():
+        cam = await connect_recording(camera)
+        live = await database_sync_to_async(ask)(operator, camera)
+        await receive_type(cam, "live")
+        response = await database_sync_to_async(client.post)(f"/api/v1/live/{live['id']}/stop")
+        assert response.json()["state"] == "ended"
+        stop = await receive_type(cam, "live")
+        assert stop["action"] == "stop" and stop["live"]["id"] == live["id"]
+        await cam.disconnect()
+
+    run(scenario)
+
+
+def test_the_console_hears_live_updates(operator, camera):
+    from apps.accounts.services import token_issue
+
+    token, _ = token_issue(user=operator)
+
+    cam_client = api_client(token=camera.token)
+
+    async def scenario():
+        console = WebsocketCommunicator(
+            asgi_app(), "/ws/console/", headers=[(b"authorization", f"Bearer {token}".encode())]
+        )
+        assert (await console.connect())[0]
+        live = await database_sync_to_async(ask)(operator, camera)
+        event = await receive_type(console, "live.update")
+        assert event["live"]["id"] == live["id"] and event["live"]["state"] == "requested"
+        await database_sync_to_async(put_segment)(cam_client, live["id"], "0.m4s", media(0))
+        event = await receive_type(console, "live.update")
+        assert event["live"]["state"] == "live"
+        await console.disconnect()
+
+    run(scenario)
+
+
+def test_the_officer_is_told_on_their_phone_who_watches_and_why(operator, camera, officer_phone, make_user):
+    _, phone_token = officer_phone
+    live = ask(operator, camera)
+    client = api_client(operator)
+    for _ in range(2):
+        services._touched.clear()
+        assert client.get(f"/api/v1/live/{live['id']}/playlist.m3u8").status_code == 200
+    messages = pushed(phone_token)
+    assert len(messages) == 1  # the first look only
+    message = messages[0]
+    assert message["data"]["type"] == "live.view"
+    assert message["data"]["live_id"] == live["id"]
+    assert message["data"]["viewer"] == str(operator.pk)
+    assert message["data"]["reason"] == "Shots fired call, 5th and Main"
+    assert operator.full_name in message["body"] and "Shots fired call, 5th and Main" in message["body"]
+    assert "Cam 12" in message["title"]
+    api_client(make_user("operator", full_name="Second Viewer")).get(f"/api/v1/live/{live['id']}/playlist.m3u8")
+    assert [m["data"]["viewer_name"] for m in pushed(phone_token)][-1] == "Second Viewer"
+
+
+def test_the_officers_push_reaches_the_fcm_fake(fcm, operator, camera, officer_phone):
+    _, phone_token = officer_phone
+    live = ask(operator, camera)
+    api_client(operator).get(f"/api/v1/live/{live['id']}/playlist.m3u8")
+    messages = pushed(phone_token)
+    assert [m["data"]["type"] for m in messages] == ["live.view"]
+    assert messages[0]["data"]["viewer_name"] == operator.full_name
+
+
+def _segments_purged(operator, camera, settings) -> None:
+    settings.RTCC_LIVE_RETENTION = timedelta(minutes=3)
+    live = ask(operator, camera)
+    cam = api_client(token=camera.token)
+    put_segment(cam, live["id"], "init.mp4", INIT)
+    put_segment(cam, live["id"], "0.m4s", media(0))
+    put_segment(cam, live["id"], "1.m4s", media(1))
+    LiveSegment.objects.exclude(name="1.m4s").update(stored_at=timezone.now() - timedelta(minutes=4))
+    storage = get_storage()
+    assert storage.exists(f"live/{live['id']}/0.m4s")
+    assert services.segments_purge() == 2
+    assert not storage.exists(f"live/{live['id']}/0.m4s")
+    assert not storage.exists(f"live/{live['id']}/init.mp4")
+    assert storage.exists(f"live/{live['id']}/1.m4s")
+    assert list(LiveSegment.objects.values_list("name", flat=True)) == ["1.m4s"]
+    services._cache.clear()
+    _, urls = playlist_urls(api_client(operator).get(f"/api/v1/live/{live['id']}/playlist.m3u8").content.decode())
+    assert [u.split("?")[0].rsplit("/", 1)[1] for u in urls] == ["1.m4s"]
+    assert services.segments_purge() == 0
+
+
+def test_segments_are_deleted_after_the_retention_on_disk(operator, camera, settings):
+    _segments_purged(operator, camera, settings)
+
+
+def test_segments_are_deleted_after_the_retention_in_s3(s3, operator, camera, settings):
+    assert get_storage().name == "s3"
+    _segments_purged(operator, camera, settings)
