@@ -5,7 +5,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from apps.accounts import views as account_views
-from apps.core import health
+from apps.integrations import health
 
 api_v1 = [
     path("", include("apps.accounts.urls")),

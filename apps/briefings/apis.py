@@ -18,6 +18,7 @@ from apps.core.errors import InvalidInput, NotFound
 from apps.core.pagination import paginated_response
 from apps.devices.models import Device, DeviceKind
 from apps.devices.permissions import IsOfficerPhone
+from apps.integrations import push
 from apps.integrations.storage import get_storage
 
 from . import conf, media, selectors, services
@@ -301,8 +302,6 @@ class MyOutboxApi(APIView):
 
     @extend_schema(responses=dict)
     def get(self, request):
-        from apps.integrations import push
-
         backend = push.get_backend()
         if not isinstance(backend, push.OutboxBackend):
             raise NotFound("Pushes go to FCM here; there is no local outbox.")

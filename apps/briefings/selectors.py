@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from apps.accounts.models import Role, User
 from apps.core.errors import InvalidInput, NotFound
+from apps.devices import presence
 from apps.devices.models import Device, DeviceKind
 
 from . import conf
@@ -80,8 +81,6 @@ def officers_near(*, lat: float, lon: float, radius_m: float, now: datetime | No
     that moved since its last write-through counts where it is now. Stale locations (older
     than conf.location_freshness()) are left out, wherever they were.
     """
-    from apps.devices import presence
-
     cutoff = (now or timezone.now()) - conf.location_freshness()
     phones = list(
         _phones().only(

@@ -9,7 +9,6 @@ import logging
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 
-from . import health
 from .errors import error_response
 
 log = logging.getLogger(__name__)
@@ -83,20 +82,6 @@ class RequestSizeLimitMiddleware:
             return error_response(400, "bad_request", "Content-Length is not a number.")
         if length > limit:
             return error_response(413, "too_large", f"The request body is over the limit of {limit} bytes.")
-        return self.get_response(request)
-
-
-class HealthProbeMiddleware:
-    """Answers /healthz and /readyz before anything reads the Host header: an orchestrator's
-    probe addresses the container by its own IP (or 127.0.0.1), which DJANGO_ALLOWED_HOSTS
-    rightly does not list. Only these two read-only paths are exempt from the host check."""
-
-    def __init__(self, get_response):
-        self.get_response = get_response
-
-    def __call__(self, request: HttpRequest) -> HttpResponse:
-        if request.method in ("GET", "HEAD") and request.path_info in ("/healthz", "/readyz"):
-            return health.healthz(request) if request.path_info == "/healthz" else health.readyz(request)
         return self.get_response(request)
 
 

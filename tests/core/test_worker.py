@@ -21,7 +21,7 @@ def worker(transactional_db, redis_url, tmp_path):
 
 
 def test_a_worker_process_runs_a_queued_task(worker):
-    from apps.core.tasks import audit_verify
+    from apps.audit.tasks import audit_verify
     from rtcc.celery import app
 
     audit_record(action="test.before")

@@ -1,19 +1,21 @@
-"""Platform-wide periodic work."""
+"""Periodic work of the audit trail: the chain re-checked, the verdict recorded in it."""
 
 import logging
 
 from celery import shared_task
 
+from .anchoring import audit_checkpoint as write_checkpoint
+from .anchoring import audit_verify_checkpoints
+from .selectors import audit_verify_chain
+from .services import audit_record
+
 log = logging.getLogger(__name__)
 
 
+# The name it had in apps.core, kept so that queued runs and beat entries still find it.
 @shared_task(name="apps.core.tasks.audit_verify")
 def audit_verify() -> dict:
     """Re-checks the whole audit chain and records the verdict in the trail itself."""
-    from apps.audit.anchoring import audit_verify_checkpoints
-    from apps.audit.selectors import audit_verify_chain
-    from apps.audit.services import audit_record
-
     verdict = audit_verify_chain()
     anchors = audit_verify_checkpoints()
     problems = anchors.problems + [problem.message for problem in verdict.problems]
@@ -30,7 +32,5 @@ def audit_verify() -> dict:
 @shared_task(name="apps.core.tasks.audit_checkpoint")
 def audit_checkpoint() -> dict:
     """Signs the audit chain's head into the object store (apps.audit.anchoring)."""
-    from apps.audit.anchoring import audit_checkpoint as write_checkpoint
-
     document = write_checkpoint()
     return {"seq": document["seq"] if document else None}
