@@ -215,12 +215,13 @@ def timed_search(clerk, params: dict, factory) -> tuple[float, float, int, int]:
     from rest_framework.request import Request
 
     from apps.footage.records import selectors as records_selectors
-    from apps.footage.records.apis import ClipSearchPagination
+    from apps.footage.records.apis import ClipSearchIn, ClipSearchPagination
 
     started, cpu = time.perf_counter(), time.process_time()
     request = Request(factory.get("/api/v1/clips", params))
-    filters = records_selectors.parse_search_params(request.query_params)
-    queryset = records_selectors.clip_search(user=clerk, filters=filters)
+    filters = ClipSearchIn(data=request.query_params)
+    filters.is_valid(raise_exception=True)
+    queryset = records_selectors.clip_search(user=clerk, filters=filters.validated_data)
     paginator = ClipSearchPagination()
     page = paginator.paginate_queryset(queryset, request)
     elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
@@ -233,10 +234,12 @@ def explain_ms(clerk, params: dict, factory) -> float:
     from rest_framework.request import Request
 
     from apps.footage.records import selectors as records_selectors
+    from apps.footage.records.apis import ClipSearchIn
 
     request = Request(factory.get("/api/v1/clips", params))
-    filters = records_selectors.parse_search_params(request.query_params)
-    sql, args = records_selectors.clip_search(user=clerk, filters=filters)[:51].query.sql_with_params()
+    filters = ClipSearchIn(data=request.query_params)
+    filters.is_valid(raise_exception=True)
+    sql, args = records_selectors.clip_search(user=clerk, filters=filters.validated_data)[:51].query.sql_with_params()
     with connection.cursor() as cursor:
         cursor.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + sql, args)
         plan = cursor.fetchone()[0]

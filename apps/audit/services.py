@@ -38,15 +38,13 @@ def audit_record(
     object_id: Any = "",
     outcome: str = "success",
     context: AuditContext | None = None,
-    request: Any = None,
     source_ip: str | None = None,
     details: dict | None = None,
 ) -> AuditEvent:
     """Appends one event to the chain, inside the caller's transaction when there is one.
 
     `obj` may be any model instance (type = its model name). `context` says who acts (unless
-    `actor` is given) and from where; `request` (an HttpRequest, a DRF request or an ASGI scope)
-    is the older way to give the address, for callers not yet passing a context.
+    `actor` is given) and from where (`AuditContext.of(request)` in a view).
     """
     if context is not None:
         actor = actor if actor is not None else context.actor
@@ -64,7 +62,7 @@ def audit_record(
         object_type=object_type,
         object_id=str(object_id)[:64],
         outcome=outcome,
-        source_ip=source_ip or client_ip(request),
+        source_ip=source_ip,
         # stored exactly as it will read back, so the hash survives the round trip
         details=json.loads(json.dumps(details or {}, default=str)),
         prev_hash="",
@@ -151,7 +149,7 @@ def audit_seal_pending(*, batch: int = 500) -> int:
                 event.hash = event.compute_hash()
                 head.seq, head.hash = event.seq, event.hash
             # The one change an audit row ever sees: its place in the chain, given once.
-            models.QuerySet(model=AuditEvent).bulk_update(waiting, ["seq", "prev_hash", "hash"])
+            models.QuerySet[AuditEvent](model=AuditEvent).bulk_update(waiting, ["seq", "prev_hash", "hash"])
             head.save(update_fields=["seq", "hash"])
             sealed += len(waiting)
         if len(waiting) < batch:

@@ -16,7 +16,11 @@ class StandardPagination(PageNumberPagination):
     max_page_size = 500
 
     def paginate_queryset(self, queryset, request, view=None):
-        # An unusable page or page_size is the caller's mistake (400), never silently ignored.
+        self.check_page_params(request)
+        return super().paginate_queryset(queryset, request, view)
+
+    def check_page_params(self, request) -> None:
+        """An unusable page or page_size is the caller's mistake (400), never silently ignored."""
         for name in (self.page_query_param, self.page_size_query_param):
             value = request.query_params.get(name)
             # ASCII digits only ("²".isdigit() is true), and at most 9 of them (no 64-bit overflow).
@@ -24,7 +28,6 @@ class StandardPagination(PageNumberPagination):
                 value.isascii() and value.isdecimal() and len(value) <= 9 and int(value) >= 1
             ):
                 raise ValidationError({name: ["Must be a whole number of at least 1."]})
-        return super().paginate_queryset(queryset, request, view)
 
 
 def paginated_response(

@@ -17,7 +17,7 @@ class ClipsApi(PermissionsByMethod):
     permission_classes = [IsPerson]
     permissions_by_method = {"POST": [IsDevice]}
 
-    @extend_schema(parameters=records_apis.SEARCH_PARAMETERS, responses=records_apis.ClipRecordOut(many=True))
+    @extend_schema(parameters=[records_apis.ClipSearchIn], responses=records_apis.ClipRecordOut(many=True))
     def get(self, request):
         return records_apis.clip_search(request, view=self)
 

@@ -1,15 +1,16 @@
 """Footage's rules for the disk backend's byte URLs (apps.integrations.storage_views) over clip
 objects: parts only while the clip is uploading, bytes only while it is available (its SHA-256
-as the ETag), and an audit event for every download from the first byte."""
+as the ETag), and every download from the first byte in the clip's custody (records' service)."""
 
 from __future__ import annotations
 
 from apps.accounts.models import User
-from apps.audit.services import audit_record
+from apps.audit.context import AuditContext
 from apps.core.errors import ApplicationError, NotFound
 
 from .ingest.services import require_uploading
 from .models import Clip, ClipState
+from .records.services import clip_downloaded
 
 KEY_PREFIX = "clips/"
 
@@ -41,10 +42,6 @@ class ClipObjects:
         if clip is not None:
             # the person the link was issued to, for the custody trail; None (system) for no one in particular
             holder = User.objects.filter(pk=grantee).first() if grantee else None
-            audit_record(
-                action="clip.download",
-                actor=holder,
-                obj=clip,
-                request=request,
-                details={"range": range_header, "bytes": length, "link": "signed"},
+            clip_downloaded(
+                clip=clip, context=AuditContext.of(request).as_actor(holder), range_header=range_header, length=length
             )

@@ -9,7 +9,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from apps.audit.services import audit_record
+from apps.audit.services import AuditContext, audit_record
 from apps.core.realtime import console_send_after_commit
 
 from .models import Clip
@@ -28,7 +28,7 @@ def clip_transition(
     to: str,
     action: str,
     actor: Any = None,
-    request=None,
+    context: AuditContext | None = None,
     outcome: str = "success",
     details: dict | None = None,
     **updates,
@@ -41,6 +41,6 @@ def clip_transition(
         moved = Clip.objects.filter(pk=clip.pk, state=from_state).update(state=to, **updates)
         clip.refresh_from_db()
         if moved:
-            audit_record(action=action, actor=actor, obj=clip, request=request, outcome=outcome, details=details)
+            audit_record(action=action, actor=actor, obj=clip, context=context, outcome=outcome, details=details)
             clip_announce(clip)
     return bool(moved)

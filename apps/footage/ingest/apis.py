@@ -14,6 +14,7 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from apps.audit.context import AuditContext
 from apps.core.errors import envelope
 from apps.devices.permissions import IsDevice
 
@@ -53,7 +54,7 @@ def clip_declare(request) -> Response:
     whose GET is the records search."""
     data = ClipDeclareIn(data=request.data)
     data.is_valid(raise_exception=True)
-    clip, created = services.clip_declare(device=request.user, request=request, **data.validated_data)
+    clip, created = services.clip_declare(device=request.user, context=AuditContext.of(request), **data.validated_data)
     return Response(ClipUploadOut(clip).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
 
@@ -65,7 +66,9 @@ class ClipPartsApi(APIView):
         clip = selectors.clip_for_device(device=request.user, clip_id=clip_id)
         data = PartNumbersIn(data=request.data)
         data.is_valid(raise_exception=True)
-        parts = services.clip_part_urls(clip=clip, numbers=data.validated_data["numbers"], request=request)
+        parts = services.clip_part_urls(
+            clip=clip, numbers=data.validated_data["numbers"], context=AuditContext.of(request)
+        )
         for part in parts:
             if part["url"].startswith("/"):  # disk backend: rtcc's own signed URL
                 part["url"] = request.build_absolute_uri(part["url"])
@@ -88,7 +91,7 @@ class ClipCompleteApi(APIView):
     def post(self, request, clip_id):
         clip = selectors.clip_for_device(device=request.user, clip_id=clip_id)
         try:
-            clip = services.clip_complete(clip=clip, request=request)
+            clip = services.clip_complete(clip=clip, context=AuditContext.of(request))
         except services.UploadIncompleteError as exc:
             body = envelope(exc.code, exc.message)
             body["error"]["missing"] = exc.missing

@@ -15,7 +15,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from apps.audit.services import audit_record
+from apps.audit.services import AuditContext, audit_record
 from apps.core.errors import ApplicationError, Conflict, InvalidInput
 from apps.devices.models import Assignment, Device
 from apps.devices.selectors import assignee_at
@@ -159,7 +159,7 @@ def clip_declare(
     trigger: str,
     command_id=None,
     location: dict | None = None,
-    request=None,
+    context: AuditContext | None = None,
 ) -> tuple[Clip, bool]:
     """Declares a clip and opens its multipart upload; (clip, created).
 
@@ -177,7 +177,7 @@ def clip_declare(
     existing = _existing(device, recording_id, size_bytes=size_bytes, sha256=sha256)
     if existing is not None:
         if existing.state == ClipState.ABORTED:
-            return _reopen(existing, request=request), False
+            return _reopen(existing, context=context), False
         return existing, False
 
     part_size, part_count = plan_parts(size_bytes)
@@ -216,7 +216,7 @@ def clip_declare(
                 action="clip.declare",
                 actor=device,
                 obj=clip,
-                request=request,
+                context=context,
                 details={
                     "recording_id": recording_id,
                     "size_bytes": size_bytes,
@@ -243,7 +243,7 @@ def clip_declare(
     return clip, True
 
 
-def _reopen(clip: Clip, *, request=None) -> Clip:
+def _reopen(clip: Clip, *, context: AuditContext | None = None) -> Clip:
     """A camera back after its upload was swept as stale: a fresh upload for the same clip."""
     storage = get_storage()
     with _store():
@@ -254,7 +254,7 @@ def _reopen(clip: Clip, *, request=None) -> Clip:
         to=ClipState.UPLOADING,
         action="clip.reopen",
         actor=clip.device,
-        request=request,
+        context=context,
         details={"storage": storage.name},
         upload_id=upload_id,
         aborted_at=None,
@@ -269,7 +269,7 @@ def require_uploading(clip: Clip) -> None:
         raise Conflict(f"The clip is {clip.state}; its upload is closed.", code="clip_not_uploading")
 
 
-def clip_part_urls(*, clip: Clip, numbers: list[int], request=None) -> list[dict]:
+def clip_part_urls(*, clip: Clip, numbers: list[int], context: AuditContext | None = None) -> list[dict]:
     """Short-lived URLs to PUT the given parts (presigned on S3, signed rtcc URLs on disk)."""
     require_uploading(clip)
     numbers = list(dict.fromkeys(numbers))
@@ -296,7 +296,7 @@ def clip_part_urls(*, clip: Clip, numbers: list[int], request=None) -> list[dict
         action="clip.parts",
         actor=clip.device,
         obj=clip,
-        request=request,
+        context=context,
         details={"count": len(numbers), "first": min(numbers), "last": max(numbers)},
     )
     return parts
@@ -313,7 +313,7 @@ def stored_parts(clip: Clip) -> tuple[list[StoredPart], list[int]]:
     return good, [n for n in range(1, clip.part_count + 1) if n not in have]
 
 
-def clip_complete(*, clip: Clip, request=None) -> Clip:
+def clip_complete(*, clip: Clip, context: AuditContext | None = None) -> Clip:
     """Completes the upload in the store and queues verification; re-completing is harmless."""
     if clip.state in COMPLETED:
         return clip
@@ -343,7 +343,7 @@ def clip_complete(*, clip: Clip, request=None) -> Clip:
         to=ClipState.VERIFYING,
         action="clip.complete",
         actor=clip.device,
-        request=request,
+        context=context,
         details={"part_count": clip.part_count, "size_bytes": clip.size_bytes},
         completed_at=now,
         updated_at=now,
@@ -462,7 +462,7 @@ def clip_verify(*, clip_id) -> Clip | None:
     return clip
 
 
-def clip_abort(*, clip: Clip, reason: str, actor: Any = None, request=None) -> Clip:
+def clip_abort(*, clip: Clip, reason: str, actor: Any = None, context: AuditContext | None = None) -> Clip:
     """Aborts an unfinished upload in the store and marks the clip `aborted`."""
     now = timezone.now()
     moved = clip_transition(
@@ -471,7 +471,7 @@ def clip_abort(*, clip: Clip, reason: str, actor: Any = None, request=None) -> C
         to=ClipState.ABORTED,
         action="clip.abort",
         actor=actor,
-        request=request,
+        context=context,
         details={"reason": reason},
         aborted_at=now,
         updated_at=now,

@@ -9,7 +9,7 @@ import re
 
 from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.exceptions import NotFound as DrfNotFound
 from rest_framework.negotiation import DefaultContentNegotiation
@@ -18,10 +18,20 @@ from rest_framework.utils.urls import remove_query_param, replace_query_param
 from rest_framework.views import APIView
 
 from apps.accounts.permissions import HasRole, IsClerk, IsPerson, PermissionsByMethod
+from apps.audit.context import AuditContext
 from apps.core.errors import Forbidden, InvalidInput
+from apps.core.filters import (
+    CommaSeparatedField,
+    NumberParamField,
+    QueryFilterIn,
+    TimeParamField,
+    TrueFalseField,
+    finite_number,
+)
 from apps.core.pagination import StandardPagination, paginated_response
 
 from .. import conf
+from ..models import ClipState, Trigger
 from ..serializers import CategoryOut, ClipOut
 from . import selectors as records_selectors
 from . import services as records
@@ -134,6 +144,101 @@ class CategoryIn(serializers.Serializer):
     retention_days = serializers.IntegerField(min_value=1, max_value=36_525, required=False, allow_null=True)
 
 
+class ClipSearchIn(QueryFilterIn):
+    """GET /clips's filters; a blank one is not given, an unknown or unusable one is a 400 naming it.
+    Its validated data is what `selectors.clip_search` takes: ids, category ids, lists, times, a Near."""
+
+    officer = serializers.UUIDField(required=False, error_messages={"invalid": "Must be an id (a UUID)."})
+    device = serializers.UUIDField(required=False, error_messages={"invalid": "Must be an id (a UUID)."})
+    incident = serializers.UUIDField(required=False, error_messages={"invalid": "Must be an id (a UUID)."})
+    case_number = serializers.CharField(max_length=64, required=False)
+    category = CommaSeparatedField(required=False, help_text="A category slug (comma-separated for several).")
+    trigger = CommaSeparatedField(
+        choices=Trigger.values, required=False, help_text="manual, remote or auto (comma-separated for several)."
+    )
+    state = CommaSeparatedField(
+        choices=ClipState.values,
+        required=False,
+        help_text="uploading, verifying, available, corrupt, aborted, purged (comma-separated for several).",
+    )
+    from_ = TimeParamField(required=False, help_text="Clips recorded (overlapping) from this time.")
+    to = TimeParamField(required=False, help_text="Clips recorded (overlapping) up to this time.")
+    near = serializers.CharField(required=False, help_text="lat,lon,radius_m: clips recorded within radius_m metres.")
+    lat = NumberParamField(required=False, help_text="With lon and radius_m: another way to say near.")
+    lon = NumberParamField(required=False)
+    radius_m = NumberParamField(required=False)
+    legal_hold = TrueFalseField(required=False)
+
+    def get_fields(self):
+        fields = super().get_fields()
+        fields["from"] = fields.pop("from_")  # a Python keyword, so declared under another name
+        return fields
+
+    def validate_category(self, slugs: list[str]) -> list[int]:
+        found = records_selectors.category_ids(slugs=slugs)
+        missing = [slug for slug in slugs if slug not in found]
+        if missing:
+            raise serializers.ValidationError(f"No category {missing[0]!r}; see GET /api/v1/categories.")
+        return [found[slug] for slug in slugs]
+
+    def validate(self, attrs: dict) -> dict:
+        if "from" in attrs and "to" in attrs and attrs["from"] > attrs["to"]:
+            raise serializers.ValidationError({"to": ["Must not be before from."]})
+        near = self._near(attrs.pop("near", None), *(attrs.pop(k, None) for k in ("lat", "lon", "radius_m")))
+        if near is not None:
+            attrs["near"] = near
+        return attrs
+
+    @staticmethod
+    def _near(near, lat, lon, radius) -> records_selectors.Near | None:
+        """`near=lat,lon,radius_m`, or the three as parameters of their own (errors named as given)."""
+        if near is not None:
+            if lat is not None or lon is not None or radius is not None:
+                raise serializers.ValidationError(
+                    {"near": ["Give either near=lat,lon,radius_m or lat, lon and radius_m, not both."]}
+                )
+            parts = [p.strip() for p in near.split(",")]
+            if len(parts) != 3:
+                raise serializers.ValidationError(
+                    {"near": ["Must be lat,lon,radius_m, e.g. near=40.7128,-74.0060,500."]}
+                )
+            lat, lon, radius = parts
+            names = ("near", "near", "near")
+        else:
+            if lat is None and lon is None and radius is None:
+                return None
+            missing = [k for k, v in (("lat", lat), ("lon", lon), ("radius_m", radius)) if v is None]
+            if missing:
+                raise serializers.ValidationError(
+                    {k: ["Required with the other two of lat, lon, radius_m."] for k in missing}
+                )
+            names = ("lat", "lon", "radius_m")
+        bounds = ((-90, 90), (-180, 180), (0, conf.search_max_radius_m()))
+        values = []
+        for name, value, (low, high) in zip(names, (lat, lon, radius), bounds, strict=True):
+            try:
+                values.append(finite_number(value, low=low, high=high))
+            except serializers.ValidationError as exc:
+                raise serializers.ValidationError({name: exc.detail}) from None
+        if values[2] <= 0:
+            raise serializers.ValidationError({names[2]: ["Must be more than 0 metres."]})
+        return records_selectors.Near(*values)
+
+
+class CaseManifestIn(QueryFilterIn):
+    """GET /cases/{case_number}/manifest's parameters: why (required) and in which form."""
+
+    passthrough = frozenset()
+    unknown_message = "Not a parameter of the manifest."
+
+    reason = serializers.CharField(max_length=500)
+    format = serializers.ChoiceField(
+        choices=["json", "csv", "sha256"],
+        default="json",
+        error_messages={"invalid_choice": "Must be json, csv or sha256."},
+    )
+
+
 # Permissions -----------------------------------------------------------------------------------
 
 
@@ -158,10 +263,7 @@ class ClipSearchPagination(StandardPagination):
     counts up to a cap, past which `count` is the planner's estimate and `count_exact` is false."""
 
     def paginate_queryset(self, queryset, request, view=None):
-        for name in (self.page_query_param, self.page_size_query_param):
-            value = request.query_params.get(name)
-            if value is not None and (not value.isdigit() or int(value) < 1):
-                raise serializers.ValidationError({name: ["Must be a whole number of at least 1."]})
+        self.check_page_params(request)
         self.request = request
         self.page_size = self.get_page_size(request) or StandardPagination.page_size
         self.number = int(request.query_params.get(self.page_query_param, 1))
@@ -206,30 +308,13 @@ class ClipSearchPagination(StandardPagination):
         return Response(body)
 
 
-SEARCH_PARAMETERS = [
-    OpenApiParameter("officer", OpenApiTypes.UUID),
-    OpenApiParameter("device", OpenApiTypes.UUID),
-    OpenApiParameter("incident", OpenApiTypes.UUID),
-    OpenApiParameter("case_number", str),
-    OpenApiParameter("category", str, description="A category slug (comma-separated for several)."),
-    OpenApiParameter("trigger", str, description="manual, remote or auto (comma-separated for several)."),
-    OpenApiParameter("state", str, description="uploading, verifying, available, corrupt, aborted, purged."),
-    OpenApiParameter("from", OpenApiTypes.DATETIME, description="Clips recorded (overlapping) from this time."),
-    OpenApiParameter("to", OpenApiTypes.DATETIME, description="Clips recorded (overlapping) up to this time."),
-    OpenApiParameter("near", str, description="lat,lon,radius_m: clips recorded within radius_m metres."),
-    OpenApiParameter("lat", float),
-    OpenApiParameter("lon", float),
-    OpenApiParameter("radius_m", float),
-    OpenApiParameter("legal_hold", bool),
-]
-
-
 def clip_search(request, *, view) -> Response:
     """GET /clips (people, IsPerson): footage search; served by apps.footage.apis.ClipsApi, whose
     POST is a device declaring a clip."""
     records_selectors.visible_clips(user=request.user)  # IT: 403 before anything else
-    filters = records_selectors.parse_search_params(request.query_params)
-    clips = records_selectors.clip_search(user=request.user, filters=filters)
+    filters = ClipSearchIn(data=request.query_params)
+    filters.is_valid(raise_exception=True)
+    clips = records_selectors.clip_search(user=request.user, filters=filters.validated_data)
     return paginated_response(
         queryset=clips,
         request=request,
@@ -252,7 +337,9 @@ class ClipDetailApi(PermissionsByMethod):
         clip = clip_get(user=request.user, clip_id=clip_id)
         body = ClipPatchIn(data=request.data)
         body.is_valid(raise_exception=True)
-        clip = records.clip_update(clip=clip, actor=request.user, changes=body.validated_data, request=request)
+        clip = records.clip_update(
+            clip=clip, actor=request.user, changes=body.validated_data, context=AuditContext.of(request)
+        )
         return Response(ClipRecordOut(clip).data)
 
 
@@ -265,7 +352,7 @@ class ClipAccessApi(APIView):
         if not may_access_bytes(user=request.user, clip=clip):
             raise Forbidden("You may not retrieve this clip.")
         reason = _reason(request)
-        link = records.clip_access_link(clip=clip, actor=request.user, reason=reason, request=request)
+        link = records.clip_access_link(clip=clip, actor=request.user, reason=reason, context=AuditContext.of(request))
         link["url"] = _absolute(request, link["url"])
         return Response(link)
 
@@ -276,13 +363,17 @@ class ClipHoldApi(APIView):
     @extend_schema(request=ReasonIn, responses=ClipRecordOut)
     def post(self, request, clip_id):
         clip = clip_get(user=request.user, clip_id=clip_id)
-        clip = records.clip_set_hold(clip=clip, actor=request.user, on=True, reason=_reason(request), request=request)
+        clip = records.clip_set_hold(
+            clip=clip, actor=request.user, on=True, reason=_reason(request), context=AuditContext.of(request)
+        )
         return Response(ClipRecordOut(clip).data)
 
     @extend_schema(request=ReasonIn, responses=ClipRecordOut)
     def delete(self, request, clip_id):
         clip = clip_get(user=request.user, clip_id=clip_id)
-        clip = records.clip_set_hold(clip=clip, actor=request.user, on=False, reason=_reason(request), request=request)
+        clip = records.clip_set_hold(
+            clip=clip, actor=request.user, on=False, reason=_reason(request), context=AuditContext.of(request)
+        )
         return Response(ClipRecordOut(clip).data)
 
 
@@ -319,7 +410,7 @@ class ClipPurgeApi(APIView):
         if not isinstance(reviewed, bool):
             raise InvalidInput("reviewed: Must be true or false.", fields={"reviewed": ["Must be true or false."]})
         clip = records.clip_purge(
-            clip_id=clip.pk, actor=request.user, reason=reason, reviewed=reviewed, request=request
+            clip_id=clip.pk, actor=request.user, reason=reason, reviewed=reviewed, context=AuditContext.of(request)
         )
         return Response(ClipRecordOut(clip).data)
 
@@ -331,15 +422,13 @@ class CategoriesApi(PermissionsByMethod):
     @extend_schema(responses=CategoryOut(many=True))
     def get(self, request):
         # The contract shows this list as a bare array: there are few categories.
-        from ..models import Category
-
-        return Response(CategoryOut(Category.objects.order_by("slug"), many=True).data)
+        return Response(CategoryOut(records_selectors.categories(), many=True).data)
 
     @extend_schema(request=CategoryIn, responses={201: CategoryOut})
     def post(self, request):
         body = CategoryIn(data=request.data)
         body.is_valid(raise_exception=True)
-        category = records.category_create(actor=request.user, request=request, **body.validated_data)
+        category = records.category_create(actor=request.user, context=AuditContext.of(request), **body.validated_data)
         return Response(CategoryOut(category).data, status=status.HTTP_201_CREATED)
 
 
@@ -389,10 +478,7 @@ class CaseManifestApi(APIView):
     content_negotiation_class = OwnFormatParameter
 
     @extend_schema(
-        parameters=[
-            OpenApiParameter("reason", str, required=True),
-            OpenApiParameter("format", str, enum=["json", "csv", "sha256"]),
-        ],
+        parameters=[CaseManifestIn],
         responses={
             (200, "application/json"): OpenApiTypes.OBJECT,
             (200, "text/csv"): OpenApiTypes.STR,
@@ -400,26 +486,16 @@ class CaseManifestApi(APIView):
         },
     )
     def get(self, request, case_number):
-        unknown = sorted(set(request.query_params) - {"reason", "format"})
-        if unknown:
-            raise InvalidInput(
-                f"Unknown query parameter {unknown[0]!r}.",
-                fields={name: ["Not a parameter of the manifest."] for name in unknown},
-            )
-        kind = request.query_params.get("format", "json") or "json"
-        if kind not in {"json", "csv", "sha256"}:
-            raise InvalidInput(
-                "format: Must be json, csv or sha256.", fields={"format": ["Must be json, csv or sha256."]}
-            )
-        body = ReasonIn(data={"reason": request.query_params.get("reason", "")})
-        body.is_valid(raise_exception=True)
+        params = CaseManifestIn(data=request.query_params)
+        params.is_valid(raise_exception=True)
+        kind = params.validated_data["format"]
         clips = records_selectors.case_clips(case_number=case_number)
         manifest = records.case_manifest(
             clips=clips,
             actor=request.user,
-            reason=body.validated_data["reason"],
+            reason=params.validated_data["reason"],
             case_number=case_number,
-            request=request,
+            context=AuditContext.of(request),
         )
         for entry in manifest["clips"]:
             if entry["url"]:

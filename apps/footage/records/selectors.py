@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import json
 import math
-import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime, time, timedelta
+from datetime import datetime, timedelta
 
 from django.db import connection
 from django.db.models import F, IntegerField, QuerySet, Subquery
-from django.utils.dateparse import parse_date, parse_datetime
 
 from apps.accounts.permissions import is_person
 from apps.audit.models import AuditEvent, AuditHead
@@ -18,29 +16,9 @@ from apps.audit.services import GENESIS, audit_seal_pending
 from apps.core.errors import Forbidden, InvalidInput, NotFound
 
 from .. import conf
-from ..models import Category, Clip, ClipState, Trigger
+from ..models import Category, Clip, ClipState
 
 METRES_PER_DEGREE = 111_195.0  # one degree of latitude (mean Earth radius 6,371 km)
-
-# Query parameters of GET /clips besides pagination; anything else is refused (never silently ignored).
-SEARCH_PARAMS = {
-    "officer",
-    "device",
-    "incident",
-    "case_number",
-    "category",
-    "trigger",
-    "state",
-    "from",
-    "to",
-    "near",
-    "lat",
-    "lon",
-    "radius_m",
-    "legal_hold",
-}
-PAGE_PARAMS = {"page", "page_size"}
-
 
 # Who sees what ---------------------------------------------------------------------------------
 
@@ -84,131 +62,18 @@ class Near:
     radius_m: float
 
 
-def _bad(field: str, message: str) -> InvalidInput:
-    return InvalidInput(f"{field}: {message}", fields={field: [message]})
+def category_ids(*, slugs: list[str]) -> dict[str, int]:
+    """{slug: id} of the categories that exist among `slugs`."""
+    return dict(Category.objects.filter(slug__in=slugs).values_list("slug", "pk"))
 
 
-def _uuid(name: str, value: str) -> uuid.UUID:
-    try:
-        return uuid.UUID(value)
-    except ValueError:
-        raise _bad(name, "Must be an id (a UUID).") from None
-
-
-def _time(name: str, value: str) -> datetime:
-    raw = value.strip()
-    if "T" in raw and " " in raw:
-        raw = raw.replace(" ", "+")  # an unencoded "+02:00" arrives as " 02:00"
-    try:
-        parsed = parse_datetime(raw)
-        if parsed is None and len(raw) == 10:
-            day = parse_date(raw)
-            parsed = datetime.combine(day, time.min) if day else None
-    except ValueError:
-        parsed = None
-    if parsed is None:
-        raise _bad(name, "Must be a time in RFC 3339 form, e.g. 2025-01-31T14:00:00Z (or a date, 2025-01-31).")
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed
-
-
-def _float(name: str, value: str, low: float, high: float) -> float:
-    try:
-        number = float(value)
-    except ValueError:
-        raise _bad(name, "Must be a number.") from None
-    if not math.isfinite(number) or not low <= number <= high:
-        raise _bad(name, f"Must be between {low:g} and {high:g}.")
-    return number
-
-
-def _near(params: dict) -> Near | None:
-    max_radius = conf.search_max_radius_m()
-    near, lat, lon, radius = (params.get(k) for k in ("near", "lat", "lon", "radius_m"))
-    if near is not None:
-        if lat is not None or lon is not None or radius is not None:
-            raise _bad("near", "Give either near=lat,lon,radius_m or lat, lon and radius_m, not both.")
-        parts = [p.strip() for p in near.split(",")]
-        if len(parts) != 3:
-            raise _bad("near", "Must be lat,lon,radius_m, e.g. near=40.7128,-74.0060,500.")
-        lat, lon, radius = parts
-        names = ("near", "near", "near")
-    else:
-        if lat is None and lon is None and radius is None:
-            return None
-        missing = [k for k, v in (("lat", lat), ("lon", lon), ("radius_m", radius)) if v is None]
-        if missing:
-            raise InvalidInput(
-                "lat, lon and radius_m go together.",
-                fields={k: ["Required with the other two of lat, lon, radius_m."] for k in missing},
-            )
-        names = ("lat", "lon", "radius_m")
-    assert lat is not None and lon is not None and radius is not None  # each was checked above
-    radius_m = _float(names[2], radius, 0, max_radius)
-    if radius_m <= 0:
-        raise _bad(names[2], "Must be more than 0 metres.")
-    return Near(_float(names[0], lat, -90, 90), _float(names[1], lon, -180, 180), radius_m)
-
-
-def _choices(name: str, value: str, allowed: list[str]) -> list[str]:
-    chosen = [v.strip() for v in value.split(",") if v.strip()]
-    unknown = [v for v in chosen if v not in allowed]
-    if unknown or not chosen:
-        raise _bad(name, f"Must be one of {', '.join(allowed)} (comma-separated for several).")
-    return chosen
-
-
-def parse_search_params(query_params) -> dict:
-    """The filters of GET /clips from its query parameters; an unusable or unknown parameter is a 400.
-
-    Empty values count as not given (so `?officer=&device=` is the unfiltered search).
-    """
-    unknown = sorted(set(query_params) - SEARCH_PARAMS - PAGE_PARAMS)
-    if unknown:
-        raise InvalidInput(
-            f"Unknown query parameter {unknown[0]!r}.",
-            fields={name: ["Not a filter of this list."] for name in unknown},
-        )
-    params = {name: query_params.get(name) for name in SEARCH_PARAMS if query_params.get(name, "").strip() != ""}
-    filters: dict = {}
-    for name in ("officer", "device", "incident"):
-        if name in params:
-            filters[name] = _uuid(name, params[name].strip())
-    if "case_number" in params:
-        value = params["case_number"].strip()
-        if len(value) > 64:
-            raise _bad("case_number", "At most 64 characters.")
-        filters["case_number"] = value
-    if "category" in params:
-        slugs = [s.strip() for s in params["category"].split(",") if s.strip()]
-        found = dict(Category.objects.filter(slug__in=slugs).values_list("slug", "pk"))
-        missing = [s for s in slugs if s not in found]
-        if missing or not slugs:
-            raise _bad("category", f"No category {missing[0] if missing else ''!r}; see GET /api/v1/categories.")
-        filters["category"] = [found[s] for s in slugs]
-    if "trigger" in params:
-        filters["trigger"] = _choices("trigger", params["trigger"], Trigger.values)
-    if "state" in params:
-        filters["state"] = _choices("state", params["state"], ClipState.values)
-    if "legal_hold" in params:
-        value = params["legal_hold"].strip().lower()
-        if value not in {"true", "false"}:
-            raise _bad("legal_hold", "Must be true or false.")
-        filters["legal_hold"] = value == "true"
-    for name in ("from", "to"):
-        if name in params:
-            filters[name] = _time(name, params[name])
-    if "from" in filters and "to" in filters and filters["from"] > filters["to"]:
-        raise _bad("to", "Must not be before from.")
-    near = _near(params)
-    if near is not None:
-        filters["near"] = near
-    return filters
+def categories() -> QuerySet[Category]:
+    """Every category, by slug."""
+    return Category.objects.order_by("slug")
 
 
 def filter_clips(queryset: QuerySet[Clip], filters: dict) -> QuerySet[Clip]:
-    """Applies parsed search filters, each matching an index of the clip table.
+    """Applies search filters (ClipSearchIn's validated data), each matching an index of the clip table.
 
     Time range: a clip matches when it overlaps [from, to] (recorded during the window). Since no clip
     is longer than the longest declarable recording, the start is also bounded below, so the scan
@@ -302,26 +167,29 @@ def clip_custody(*, clip: Clip) -> tuple[list[CustodyEvent], bool]:
     """
     audit_seal_pending()  # an event still waiting for its place in the chain gets it first
     events = list(AuditEvent.objects.filter(object_type="clip", object_id=str(clip.pk)).order_by("seq"))
-    neighbours = {e.seq - 1 for e in events} | {e.seq + 1 for e in events}
-    neighbours -= {e.seq for e in events}
-    rows = {e.seq: (e.prev_hash, e.hash) for e in events}
+    place = {e.pk: e.seq or 0 for e in events}  # 0: not chained yet (written since), so never verified
+    neighbours = {place[e.pk] - 1 for e in events} | {place[e.pk] + 1 for e in events}
+    neighbours -= set(place.values())
+    rows: dict[int, tuple[str | None, str | None]] = {place[e.pk]: (e.prev_hash, e.hash) for e in events}
     wanted = sorted(s for s in neighbours if s > 0)
     for start in range(0, len(wanted), 500):
         for seq, prev_hash, hash_ in AuditEvent.objects.filter(seq__in=wanted[start : start + 500]).values_list(
             "seq", "prev_hash", "hash"
         ):
-            rows[seq] = (prev_hash, hash_)
+            if seq is not None:  # it is: asked for by seq
+                rows[seq] = (prev_hash, hash_)
     head = AuditHead.objects.filter(id=1).first()
     out = []
     for event in events:
-        ok = event.compute_hash() == event.hash
-        before = GENESIS if event.seq == 1 else rows.get(event.seq - 1, (None, None))[1]
+        seq = place[event.pk]
+        ok = seq > 0 and event.compute_hash() == event.hash
+        before = GENESIS if seq == 1 else rows.get(seq - 1, (None, None))[1]
         ok = ok and before is not None and event.prev_hash == before
-        after = rows.get(event.seq + 1)
+        after = rows.get(seq + 1)
         if after is not None:
             ok = ok and after[0] == event.hash
         else:
-            ok = ok and head is not None and head.seq == event.seq and head.hash == event.hash
+            ok = ok and head is not None and head.seq == seq and head.hash == event.hash
         out.append(CustodyEvent(event, ok))
     return out, all(row.verified for row in out)
 

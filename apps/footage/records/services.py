@@ -11,7 +11,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from apps.audit.services import audit_record
+from apps.audit.services import AuditContext, audit_record
 from apps.core.errors import Conflict, InvalidInput, NotFound
 from apps.core.realtime import iso_time
 from apps.counters import names as counted
@@ -34,7 +34,9 @@ class ClipHeldError(Conflict):
 # Categories ------------------------------------------------------------------------------------
 
 
-def category_create(*, actor, slug: str, name: str = "", retention_days: int | None = None, request=None) -> Category:
+def category_create(
+    *, actor, slug: str, name: str = "", retention_days: int | None = None, context: AuditContext | None = None
+) -> Category:
     """A new category; its slug is unique (409 when taken)."""
     if Category.objects.filter(slug=slug).exists():
         raise Conflict(f"A category {slug!r} exists already.", code="category_exists")
@@ -47,7 +49,7 @@ def category_create(*, actor, slug: str, name: str = "", retention_days: int | N
                 action="category.create",
                 actor=actor,
                 obj=category,
-                request=request,
+                context=context,
                 details={"slug": slug, "name": category.name, "retention_days": retention_days},
             )
     except IntegrityError:
@@ -69,7 +71,7 @@ def _incident_exists(incident_id) -> bool:
     return incident.objects.filter(pk=incident_id).exists()
 
 
-def clip_update(*, clip: Clip, actor, changes: dict, request=None) -> Clip:
+def clip_update(*, clip: Clip, actor, changes: dict, context: AuditContext | None = None) -> Clip:
     """Sets category, case number and/or incident; retain_until follows the category and recording
     time (null: kept indefinitely). Audited with the values before and after."""
     category = None
@@ -114,7 +116,7 @@ def clip_update(*, clip: Clip, actor, changes: dict, request=None) -> Clip:
             action="clip.update",
             actor=actor,
             obj=clip,
-            request=request,
+            context=context,
             details={
                 "changed": changed,
                 "before": {k: before[k] for k in changed},
@@ -128,7 +130,7 @@ def clip_update(*, clip: Clip, actor, changes: dict, request=None) -> Clip:
     return clip
 
 
-def clip_set_hold(*, clip: Clip, actor, on: bool, reason: str, request=None) -> Clip:
+def clip_set_hold(*, clip: Clip, actor, on: bool, reason: str, context: AuditContext | None = None) -> Clip:
     """Places (on=True) or lifts a legal hold. A held clip is never deleted by anything."""
     with transaction.atomic():
         clip = Clip.objects.select_for_update().select_related("category").get(pk=clip.pk)
@@ -145,7 +147,7 @@ def clip_set_hold(*, clip: Clip, actor, on: bool, reason: str, request=None) -> 
             action="clip.hold" if on else "clip.release",
             actor=actor,
             obj=clip,
-            request=request,
+            context=context,
             details={"reason": reason, "legal_hold": on, "changed": was != on},
         )
     if was != on:
@@ -157,7 +159,13 @@ def clip_set_hold(*, clip: Clip, actor, on: bool, reason: str, request=None) -> 
 
 
 def clip_access_link(
-    *, clip: Clip, actor, reason: str, request=None, ttl: int | None = None, via: str = "access"
+    *,
+    clip: Clip,
+    actor,
+    reason: str,
+    context: AuditContext | None = None,
+    ttl: int | None = None,
+    via: str = "access",
 ) -> dict:
     """A short-lived link to the clip's bytes (presigned GET on S3, a signed rtcc URL on disk),
     recorded in the clip's custody with actor, reason and source address."""
@@ -181,7 +189,7 @@ def clip_access_link(
             action="clip.access",
             actor=actor,
             obj=clip,
-            request=request,
+            context=context,
             details={
                 "reason": reason,
                 "via": via,
@@ -199,7 +207,21 @@ def clip_access_link(
     }
 
 
-def case_manifest(*, clips: list[Clip], actor, reason: str, case_number: str, request=None) -> dict:
+def clip_downloaded(*, clip: Clip, context: AuditContext, range_header: str | None, length: int) -> None:
+    """A download of the clip's bytes from the first byte, through a signed link, in its custody;
+    `context.actor` is the person the link was issued to (None, the system, for no one in particular)."""
+    with transaction.atomic():
+        audit_record(
+            action="clip.download",
+            obj=clip,
+            context=context,
+            details={"range": range_header, "bytes": length, "link": "signed"},
+        )
+
+
+def case_manifest(
+    *, clips: list[Clip], actor, reason: str, case_number: str, context: AuditContext | None = None
+) -> dict:
     """A case's clips for a prosecutor: id, times, officer, size, SHA-256 and a link for each available
     clip (each link an access in that clip's custody), so every file can be checked with sha256sum."""
     ttl = conf.manifest_link_ttl()
@@ -209,7 +231,7 @@ def case_manifest(*, clips: list[Clip], actor, reason: str, case_number: str, re
             link = None
             if clip.state == ClipState.AVAILABLE:
                 link = clip_access_link(
-                    clip=clip, actor=actor, reason=reason, request=request, ttl=ttl, via=f"manifest:{case_number}"
+                    clip=clip, actor=actor, reason=reason, context=context, ttl=ttl, via=f"manifest:{case_number}"
                 )
             entries.append(
                 {
@@ -243,7 +265,13 @@ def case_manifest(*, clips: list[Clip], actor, reason: str, case_number: str, re
 
 
 def clip_purge(
-    *, clip_id, actor: Any = None, reason: str, reviewed: bool = False, request=None, now: datetime | None = None
+    *,
+    clip_id,
+    actor: Any = None,
+    reason: str,
+    reviewed: bool = False,
+    context: AuditContext | None = None,
+    now: datetime | None = None,
 ) -> Clip:
     """Deletes a clip's bytes and keeps its row as a tombstone (state purged; hash, size, who, why, when).
 
@@ -278,7 +306,7 @@ def clip_purge(
             action="clip.purge",
             actor=actor,
             obj=clip,
-            request=request,
+            context=context,
             details={
                 "reason": reason,
                 "reviewed": reviewed,

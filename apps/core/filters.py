@@ -1,0 +1,127 @@
+"""Query-string filters of list endpoints as DRF serializers: `ThingFilterIn(data=request.query_params)`,
+`is_valid(raise_exception=True)`, then `validated_data` to the selector (HackSoft's FilterSerializer).
+
+`QueryFilterIn` adds what a query string needs beyond a body: an unknown parameter is refused by
+name (never silently ignored), a blank value counts as not given, and of a repeated parameter the
+last value counts. The fields below parse what query strings carry: comma-separated choices,
+true/false, and times in RFC 3339 (or a bare date)."""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime, time
+from typing import Any
+
+from django.utils.dateparse import parse_date, parse_datetime
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+PAGE_PARAMS = frozenset({"page", "page_size"})
+
+
+class QueryFilterIn(serializers.Serializer):
+    """Base of a list endpoint's filter serializer; `passthrough` names parameters read elsewhere
+    (the paginator's)."""
+
+    passthrough: frozenset[str] = PAGE_PARAMS
+    unknown_message = "Not a filter of this list."
+
+    def to_internal_value(self, data: Any) -> Any:
+        unknown = sorted(set(data) - set(self.fields) - self.passthrough)
+        if unknown:
+            raise serializers.ValidationError({name: [self.unknown_message] for name in unknown})
+        given = {}
+        for name in self.fields:
+            value = data.get(name) if name in data else None  # a QueryDict's last value
+            if isinstance(value, str):
+                value = value.strip()
+            if value not in (None, ""):
+                given[name] = value
+        return super().to_internal_value(given)
+
+
+@extend_schema_field(OpenApiTypes.STR)
+class CommaSeparatedField(serializers.Field):
+    """`a,b,c` -> ["a", "b", "c"] (blanks dropped), each one of `choices` when given."""
+
+    default_error_messages = {
+        "invalid": "Must be one of {choices} (comma-separated for several).",
+        "empty": "Give at least one value.",
+    }
+
+    def __init__(self, *, choices: list[str] | None = None, **kwargs: Any) -> None:
+        self.choices = list(choices) if choices is not None else None
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data: Any) -> list[str]:
+        chosen = [v.strip() for v in str(data).split(",") if v.strip()]
+        if self.choices is not None and (not chosen or any(v not in self.choices for v in chosen)):
+            self.fail("invalid", choices=", ".join(self.choices))
+        if not chosen:
+            self.fail("empty")
+        return chosen
+
+    def to_representation(self, value: Any) -> str:
+        return ",".join(value)
+
+
+@extend_schema_field(OpenApiTypes.BOOL)
+class TrueFalseField(serializers.Field):
+    """Exactly `true` or `false` (any case): a query string's yes/no, nothing looser."""
+
+    default_error_messages = {"invalid": "Must be true or false."}
+
+    def to_internal_value(self, data: Any) -> bool:
+        value = str(data).strip().lower()
+        if value not in {"true", "false"}:
+            self.fail("invalid")
+        return value == "true"
+
+    def to_representation(self, value: Any) -> str:
+        return "true" if value else "false"
+
+
+@extend_schema_field(OpenApiTypes.DATETIME)
+class TimeParamField(serializers.Field):
+    """A time in RFC 3339 (a naive one is UTC) or a bare date (its midnight, UTC). An unencoded
+    `+02:00` offset arrives as ` 02:00` in a query string and is read as meant."""
+
+    default_error_messages = {
+        "invalid": "Must be a time in RFC 3339 form, e.g. 2025-01-31T14:00:00Z (or a date, 2025-01-31)."
+    }
+
+    def to_internal_value(self, data: Any) -> datetime:
+        raw = str(data).strip()
+        if "T" in raw and " " in raw:
+            raw = raw.replace(" ", "+")
+        try:
+            parsed = parse_datetime(raw)
+            if parsed is None and len(raw) == 10:
+                day = parse_date(raw)
+                parsed = datetime.combine(day, time.min) if day else None
+        except ValueError:
+            parsed = None
+        if parsed is None:
+            self.fail("invalid")
+        assert parsed is not None
+        return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
+
+    def to_representation(self, value: Any) -> str:
+        return value.isoformat()
+
+
+@extend_schema_field(OpenApiTypes.NUMBER)
+class NumberParamField(serializers.CharField):
+    """A number as given, for `validate()` to check with the parameters it goes with (see `finite_number`)."""
+
+
+def finite_number(value: Any, *, low: float, high: float) -> float:
+    """A number within [low, high] (never NaN or infinite), or a ValidationError with the message."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise serializers.ValidationError("Must be a number.") from None
+    if not math.isfinite(number) or not low <= number <= high:
+        raise serializers.ValidationError(f"Must be between {low:g} and {high:g}.")
+    return number
