@@ -24,7 +24,9 @@ class AuditQuerySet(models.QuerySet):
 
 
 class AuditEvent(models.Model):
-    seq = models.BigIntegerField(unique=True, editable=False)
+    # The place in the chain; null for the moment an event waits for the chain head (see
+    # apps.audit.services.audit_seal_pending), given once and never changed after.
+    seq = models.BigIntegerField(unique=True, null=True, editable=False)
     at = models.DateTimeField(db_index=True, editable=False)
     actor_type = models.CharField(max_length=16, editable=False)  # user, device, system, anonymous
     actor_id = models.CharField(max_length=64, blank=True, editable=False)
@@ -46,6 +48,7 @@ class AuditEvent(models.Model):
             models.Index(fields=["object_type", "object_id", "seq"], name="audit_object_idx"),
             models.Index(fields=["actor_type", "actor_id", "seq"], name="audit_actor_idx"),
             models.Index(fields=["action", "at"], name="audit_action_idx"),
+            models.Index(fields=["id"], condition=models.Q(seq__isnull=True), name="audit_waiting_idx"),
         ]
 
     def __str__(self) -> str:

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from .models import AuditEvent, AuditHead
-from .services import GENESIS
+from .services import GENESIS, audit_seal_pending
 
 
 @dataclass
@@ -29,6 +29,7 @@ class ChainVerdict:
 def audit_verify_chain(*, batch: int = 5000) -> ChainVerdict:
     """Walks the whole chain in order: a changed row breaks its own hash, a deleted row
     leaves a gap in the sequence and a broken link, rows cut from the end disagree with the head."""
+    audit_seal_pending()  # events a crash left waiting for the chain head join it first
     verdict = ChainVerdict()
     expected_prev, expected_seq = GENESIS, 1
     last_seq = 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from apps.integrations.push import PushMessage
 
+from .media import resigned
 from .models import Briefing, Priority
 
 TITLE_MAX = 110
@@ -68,7 +69,7 @@ def message_for(briefing: Briefing, *, token: str = "") -> PushMessage:
         data={"type": "briefing", "briefing_id": str(briefing.pk), "priority": str(briefing.priority)},
         title=title_of(briefing),
         body=body_of(briefing),
-        image=briefing.image_url or None,
+        image=resigned(briefing.image_url) if briefing.image_url else None,
         priority="high" if briefing.priority in LABELS else "normal",
         collapse_key=f"briefing-{briefing.pk}",
     )

@@ -25,6 +25,7 @@ from apps.core.errors import InvalidInput, NotFound
 from apps.core.realtime import console_send_many_after_commit
 from apps.counters import names as counted
 from apps.counters.services import counter_add
+from apps.devices.models import Device
 from apps.integrations import push
 from apps.integrations.push import PushMessage, PushResult
 from apps.integrations.storage import get_storage
@@ -415,8 +416,6 @@ def retry_delay(attempts: int, retry_after: float | None) -> float:
 
 
 def _retire_token(row: _Sending, token: str, code: str) -> None:
-    from apps.devices.models import Device
-
     if row.device_id is None:
         return
     retired = Device.objects.filter(

@@ -130,6 +130,26 @@ def briefing_board(request, briefing_id):
 
 
 @require_GET
+@role_required("operator")
+def hits(request):
+    """The hit queue: each new hit's image beside its hotlist entry; confirm, reject, brief."""
+    return _page(request, "console/hits.html", active="console-hits")
+
+
+@require_GET
+@role_required("operator", "it")
+def hotlists(request):
+    return _page(request, "console/hotlists.html", active="console-hotlists")
+
+
+@require_GET
+@role_required("operator", "clerk")
+def plates(request):
+    """Where has this plate been: a search with a stated reason, the reads on the map."""
+    return _page(request, "console/plates.html", active="console-plates")
+
+
+@require_GET
 @role_required("clerk")
 def footage(request):
     return _page(

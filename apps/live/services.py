@@ -27,6 +27,7 @@ from apps.counters import names as counted
 from apps.counters.services import counter_add
 from apps.devices import presence
 from apps.devices.models import Device, DeviceKind
+from apps.integrations import push
 from apps.integrations.storage import ObjectMissingError, get_storage
 
 from . import conf, index
@@ -386,8 +387,6 @@ def _enqueue(task, *args) -> None:
 
 def live_notify_officer(*, viewer_id) -> list:
     """Tells the officer wearing the camera, on their phones, who is watching it live and why."""
-    from apps.integrations import push
-
     viewer = LiveViewer.objects.select_related("session__device", "user").filter(pk=viewer_id).first()
     if viewer is None or not viewer.session.officer_id:
         return []

@@ -80,7 +80,7 @@ async def receive(communicator, timeout: float = 3) -> dict:
     return json.loads(await communicator.receive_from(timeout=timeout))
 
 
-async def receive_type(communicator, kind: str, timeout: float = 3) -> dict:
+async def receive_type(communicator, kind: str, timeout: float = 10) -> dict:
     """The next frame of this type (others, e.g. device.status on the console, are skipped)."""
     while True:
         frame = await receive(communicator, timeout=timeout)

@@ -65,6 +65,7 @@ def test_probes_answer_whatever_host_the_orchestrator_uses(anon, settings, path)
     """Kubernetes and compose probe the container by its IP or 127.0.0.1, not the public name."""
     settings.ALLOWED_HOSTS = ["rtcc.example.org"]
     response = anon.get(path, HTTP_HOST="10.42.0.17:8000")
-    assert response.status_code == 200 and response.json()["status"] == "ok"
+    # "degraded" only says no Celery worker/beat runs beside this test process (with REDIS_URL).
+    assert response.status_code == 200 and response.json()["status"] in {"ok", "degraded"}
     # Everything else still insists on an allowed host.
     assert anon.get("/api/v1/me", HTTP_HOST="10.42.0.17:8000").status_code == 400

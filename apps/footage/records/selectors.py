@@ -14,7 +14,7 @@ from django.utils.dateparse import parse_date, parse_datetime
 
 from apps.accounts.permissions import is_person
 from apps.audit.models import AuditEvent, AuditHead
-from apps.audit.services import GENESIS
+from apps.audit.services import GENESIS, audit_seal_pending
 from apps.core.errors import Forbidden, InvalidInput, NotFound
 
 from .. import conf
@@ -300,6 +300,7 @@ def clip_custody(*, clip: Clip) -> tuple[list[CustodyEvent], bool]:
     chain, and the event after it (or the chain head) links to it: an edited row, even with its
     hash recomputed, and a deleted neighbour both show.
     """
+    audit_seal_pending()  # an event still waiting for its place in the chain gets it first
     events = list(AuditEvent.objects.filter(object_type="clip", object_id=str(clip.pk)).order_by("seq"))
     neighbours = {e.seq - 1 for e in events} | {e.seq + 1 for e in events}
     neighbours -= {e.seq for e in events}

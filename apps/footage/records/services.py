@@ -16,7 +16,7 @@ from apps.core.errors import Conflict, InvalidInput, NotFound
 from apps.core.realtime import iso_time
 from apps.counters import names as counted
 from apps.counters.services import counter_add
-from apps.integrations.storage import StorageError, get_storage
+from apps.integrations.storage import StorageError, get_storage, signed_get_path
 
 from .. import conf
 from ..ingest.services import retain_until_for
@@ -166,7 +166,8 @@ def clip_access_link(
     ttl = conf.access_link_ttl() if ttl is None else ttl
     storage = get_storage()
     filename = clip_filename(clip)
-    url = storage.url_for_get(
+    # Evidence always through rtcc (on S3 too), so a link dies with its holder's account.
+    url = signed_get_path(
         clip.storage_key,
         expires_in=ttl,
         filename=filename,

@@ -1,0 +1,65 @@
+"""Chains the events that found the chain head taken: one thread per process, woken after the
+commit of such an event, which waits a short interval (so several go in one transaction and one
+head update) and then chains every committed event still waiting, from any process.
+
+An event is durable from its own commit on; what waits is only its place in the chain. If the
+process dies first, the next seal anywhere (another append, verify_audit, a custody read)
+chains it."""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import os
+import threading
+import time
+
+from django.db import close_old_connections, connection
+
+from . import conf
+
+log = logging.getLogger(__name__)
+
+_lock = threading.Lock()
+_wake = threading.Event()
+_owner_pid: int | None = None
+
+
+def nudge() -> None:
+    """After a commit that left an event waiting: have it chained within the seal interval."""
+    global _owner_pid
+    if _owner_pid != os.getpid():  # first use in this process (or a forked child)
+        with _lock:
+            if _owner_pid != os.getpid():
+                _wake.clear()
+                threading.Thread(target=_run, name="audit-sealer", daemon=True).start()
+                _owner_pid = os.getpid()
+    _wake.set()
+
+
+def _run() -> None:
+    from .services import audit_seal_pending
+
+    while True:
+        _wake.wait()
+        time.sleep(conf.seal_interval())
+        _wake.clear()
+        try:
+            close_old_connections()
+            audit_seal_pending()
+        except Exception:  # the database went away: retry later; the events are safe in it
+            log.exception("audit: chaining waiting events failed; retrying")
+            connection.close()
+            time.sleep(1)
+            _wake.set()
+
+
+@atexit.register
+def _flush_on_exit() -> None:
+    if _owner_pid == os.getpid() and _wake.is_set():
+        try:
+            from .services import audit_seal_pending
+
+            audit_seal_pending()
+        except Exception:  # left for the next seal anywhere
+            log.warning("audit: waiting events left for the next seal", exc_info=True)
