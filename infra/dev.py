@@ -433,13 +433,14 @@ def test(args: argparse.Namespace) -> None:
 
 
 def lint(args: argparse.Namespace) -> None:
-    """The CI gates that need no service: ruff (rules and format) and mypy."""
+    """The CI gates that need no service: ruff (rules and format), mypy and the import contract."""
     ensure_venv("[dev]")
     bin_dir = VENV / "bin"
     for label, cmd in (
         ("ruff check", [bin_dir / "ruff", "check", "."]),
         ("ruff format --check", [bin_dir / "ruff", "format", "--check", "."]),
         ("mypy", [bin_dir / "mypy"]),
+        ("lint-imports (the layer rule)", [bin_dir / "lint-imports"]),
     ):
         say(label)
         if subprocess.run([str(c) for c in cmd], cwd=ROOT).returncode != 0:
@@ -457,7 +458,7 @@ def main() -> None:
     p_test = sub.add_parser("test", help="set up and run the whole test suite")
     p_test.add_argument("--embedded-only", action="store_true", help="skip the run against real services")
     p_test.add_argument("pytest_args", nargs="*", help="extra pytest arguments (after --)")
-    sub.add_parser("lint", help="ruff check, ruff format --check and mypy (CI gates)")
+    sub.add_parser("lint", help="ruff check, ruff format --check, mypy and lint-imports (CI gates)")
     args = parser.parse_args()
     {"demo": demo, "test": test, "lint": lint}[args.command](args)
 

@@ -155,10 +155,12 @@ def start_daphne(
     app: str = "rtcc.asgi:application",
     python: str | Path = sys.executable,
     timeout: float = 60,
+    args: tuple[str, ...] = (),
 ) -> Process:
-    """`daphne rtcc.asgi:application` (HTTP, static files, both websockets), answering on its port."""
+    """`daphne rtcc.asgi:application` (HTTP, static files, both websockets), answering on its port;
+    `args` are more daphne options (`--proxy-headers`, as behind the TLS proxy)."""
     port = port or free_port()
-    cmd = [python, "-m", "daphne", "-b", host, "-p", port, app]
+    cmd = [python, "-m", "daphne", "-b", host, "-p", port, *args, app]
     return Process("daphne", cmd, env=env, log=log, port=port, host=host).wait_port(timeout)
 
 

@@ -22,6 +22,8 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.conf import settings  # noqa: E402
 
+from apps.core import bodylimits  # noqa: E402
+from apps.core.bodylimits import ChunkedBodyApp  # noqa: E402
 from apps.live.fastpath import LiveFastPath  # noqa: E402
 from rtcc.routing import websocket_urlpatterns  # noqa: E402
 from rtcc.scheduler import start_embedded_scheduler  # noqa: E402
@@ -40,13 +42,16 @@ async def websocket(scope, receive, send):
 application = ProtocolTypeRouter(
     {
         # Static files too: WhiteNoise, in the middleware, serves them (apps/core/staticfiles.py).
-        # Live view's per-second viewer requests are answered before Django when they can be.
-        "http": LiveFastPath(django_asgi),
+        # Live view's per-second viewer requests are answered before Django when they can be;
+        # bodies are limited while they stream (apps/core/bodylimits.py), chunked ones given a length.
+        "http": ChunkedBodyApp(LiveFastPath(django_asgi)),
         # Device frames carry no Origin (firmware is not a browser); the console consumer
         # checks its own credentials (bearer token, or a session cookie from a same-site page).
         "websocket": websocket,
     }
 )
+
+bodylimits.install()  # under daphne: refuse oversized or unauthorized bodies before reading them
 
 if os.environ.get("RTCC_EMBEDDED_BEAT", "true").lower() != "false" and settings.EMBEDDED:
     start_embedded_scheduler()

@@ -172,6 +172,35 @@ def _secret_key(environ: dict, *, debug: bool, debug_set: bool, data_dir: Path) 
     return key
 
 
+def _audit_signing_key(environ: dict, *, data_dir: Path) -> str:
+    """The key that signs audit checkpoints: never stored in the database. RTCC_AUDIT_SIGNING_KEY,
+    else one random key kept in the data directory (the embedded default; set the variable when
+    processes do not share a data directory)."""
+    value = _get(environ, "RTCC_AUDIT_SIGNING_KEY")
+    if value is not None:
+        if len(value) < 32:
+            raise ImproperlyConfigured("RTCC_AUDIT_SIGNING_KEY is too short: use at least 32 random characters")
+        return value
+    return _key_file(data_dir / "audit_signing_key", "RTCC_AUDIT_SIGNING_KEY")
+
+
+def _key_file(path: Path, variable: str) -> str:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        for _ in range(50):  # another process is writing it right now
+            key = path.read_text().strip()
+            if key:
+                return key
+            time.sleep(0.1)
+        raise ImproperlyConfigured(f"{path} is empty: delete it or set {variable}") from None
+    key = secrets.token_urlsafe(50)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(key)
+    return key
+
+
 @dataclass(frozen=True)
 class Env:
     debug: bool
@@ -185,8 +214,10 @@ class Env:
     fcm_credentials: str | None
     fcm_endpoint: str | None
     public_url: str | None
+    audit_signing_key: str
     live_max_seconds: int = 900
     live_retention: timedelta = timedelta(hours=1)
+    alpr_read_retention: timedelta = timedelta(days=30)
 
     @property
     def embedded(self) -> bool:
@@ -229,6 +260,10 @@ def read(environ: dict | None = None) -> Env:
         fcm_credentials=credentials,
         fcm_endpoint=parse_url(environ, "RTCC_FCM_ENDPOINT"),
         public_url=parse_url(environ, "RTCC_PUBLIC_URL"),
+        alpr_read_retention=parse_duration(
+            environ, "RTCC_ALPR_READ_RETENTION", timedelta(days=30), minimum=timedelta(minutes=1)
+        ),
         live_max_seconds=parse_int(environ, "RTCC_LIVE_MAX_SECONDS", 900, minimum=1),
         live_retention=parse_duration(environ, "RTCC_LIVE_RETENTION", timedelta(hours=1)),
+        audit_signing_key=_audit_signing_key(environ, data_dir=data_dir),
     )

@@ -5,7 +5,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from apps.accounts import views as account_views
-from apps.core import health
+from apps.integrations import health
 
 api_v1 = [
     path("", include("apps.accounts.urls")),
@@ -13,7 +13,10 @@ api_v1 = [
     path("", include("apps.control.urls")),
     path("", include("apps.footage.urls")),
     path("", include("apps.briefings.urls")),
+    path("", include("apps.alpr.urls")),
     path("", include("apps.live.urls")),
+    path("", include("apps.leads.urls")),
+    path("", include("apps.outcomes.urls")),
 ]
 
 urlpatterns = [
@@ -22,6 +25,7 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path("healthz", health.healthz),
     path("readyz", health.readyz),
+    path("admin/login/", account_views.admin_login_view),  # the console login, one policy
     path("admin/", admin.site.urls),
     path("login/", account_views.login_view, name="login"),
     path("logout/", account_views.logout_view, name="logout"),

@@ -7,7 +7,7 @@ import os
 import pytest
 
 from tests import services
-from tests.helpers import LiveServer, api_client
+from tests.helpers import LiveServer, api_client, console_login
 
 SERVICE_FIXTURES = {
     "postgres_db": "postgres",
@@ -114,6 +114,16 @@ ROLES = ["officer", "operator", "clerk", "it"]
 def client_for():
     """client_for(user) -> APIClient with a real bearer token; client_for(None) -> anonymous."""
     return api_client
+
+
+@pytest.fixture
+def admin_client(db, admin_user):
+    """pytest-django's admin client, signed in through the login policy (as rtcc requires)."""
+    from django.test import Client
+
+    client = Client()
+    console_login(client, admin_user)
+    return client
 
 
 @pytest.fixture

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import quote
@@ -52,13 +53,13 @@ def database_url_for_subprocess() -> str:
 class LiveServer:
     """One `daphne rtcc.asgi:application` process on a free port, against the test database."""
 
-    def __init__(self, *, env: dict | None = None) -> None:
+    def __init__(self, *, env: dict | None = None, daphne_args: tuple[str, ...] = ()) -> None:
         process_env = {**os.environ, "DATABASE_URL": database_url_for_subprocess(), "RTCC_EMBEDDED_BEAT": "false"}
         process_env.setdefault("DJANGO_SECRET_KEY", settings.SECRET_KEY)
         process_env.update(env or {})
         port = free_port()
         self.log_path = Path(settings.DATA_DIR) / f"daphne-{port}.log"
-        self.server = launch.start_daphne(env=process_env, log=self.log_path, port=port, timeout=30)
+        self.server = launch.start_daphne(env=process_env, log=self.log_path, port=port, timeout=30, args=daphne_args)
         self.process = self.server.process
         self.port = port
         self.url = self.server.url
@@ -96,3 +97,14 @@ class FastPBKDF2PasswordHasher(PBKDF2PasswordHasher):
     production settings still verifies these hashes (the count is stored in each hash)."""
 
     iterations = 1000
+
+
+def console_login(client, user) -> None:
+    """A Django test client signed in as if through the console login (the login policy)."""
+    from apps.accounts.sessions import POLICY_KEY, SEEN_KEY
+
+    client.force_login(user)
+    session = client.session
+    session[POLICY_KEY] = True
+    session[SEEN_KEY] = int(time.time())
+    session.save()

@@ -74,4 +74,7 @@ class LoginAttempt(models.Model):
     source_ip = models.GenericIPAddressField(null=True, blank=True)
 
     class Meta:
-        indexes = [models.Index(fields=["username", "at"], name="login_attempt_user_at")]
+        indexes = [
+            models.Index(fields=["username", "at"], name="login_attempt_user_at"),
+            models.Index(fields=["source_ip", "at"], name="login_attempt_ip_at"),
+        ]

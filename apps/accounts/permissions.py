@@ -66,8 +66,9 @@ IsOperator = HasRole(Role.OPERATOR)
 IsClerk = HasRole(Role.CLERK)
 IsIT = HasRole(Role.IT)
 # Commanding a camera: operators, and superusers (who otherwise act as IT).
-CanCommand = HasRole(Role.OPERATOR, superuser=True, message="Only operators may command cameras.")
-CanReadCommands = HasRole(Role.OPERATOR, Role.IT, message="Only operators and IT may see commands.")
+# A superuser acts as IT, and IT manages devices, not operations: commands are operators' alone.
+CanCommand = HasRole(Role.OPERATOR, message="Only operators may command cameras.")
+CanReadCommands = HasRole(Role.OPERATOR, message="Only operators may see commands.")
 # Live view: operators only (clerks, IT, officers, and superusers, who act as IT, may not watch).
 CanWatchLive = HasRole(Role.OPERATOR, message="Only operators may use live view.")
 

@@ -25,25 +25,45 @@ def user_get(*, user_id) -> User:
     return get_object_or_404(User, pk=user_id)
 
 
-def login_lockout_remaining(*, username: str) -> int:
-    """Seconds left on this username's lockout, 0 when it may try."""
-    now = timezone.now()
-    recent = list(
-        LoginAttempt.objects.filter(
-            username=username.lower(), at__gte=now - settings.RTCC_LOGIN_FAILURE_WINDOW - settings.RTCC_LOGIN_LOCKOUT
-        )
-        .order_by("at")
-        .values_list("at", "succeeded")
-    )
-    # Walk failures in time order: the lockout starts at the Nth failure within the window.
+def _lockout_remaining(attempts, *, max_failures: int, reset_on_success: bool, now) -> int:
+    """Seconds left on a lockout over these attempts, 0 when none: it starts at the Nth failure
+    within the failure window and lasts RTCC_LOGIN_LOCKOUT."""
+    window, lockout = settings.RTCC_LOGIN_FAILURE_WINDOW, settings.RTCC_LOGIN_LOCKOUT
+    recent = attempts.filter(at__gte=now - window - lockout).order_by("at").values_list("at", "succeeded")
     failures: list = []
+    remaining = 0
     for at, succeeded in recent:
         if succeeded:
-            failures.clear()
+            if reset_on_success:
+                failures.clear()
             continue
-        failures = [f for f in failures if f >= at - settings.RTCC_LOGIN_FAILURE_WINDOW] + [at]
-        if len(failures) >= settings.RTCC_LOGIN_MAX_FAILURES:
-            locked_until = at + settings.RTCC_LOGIN_LOCKOUT
+        failures = [f for f in failures if f >= at - window] + [at]
+        if len(failures) >= max_failures:
+            locked_until = at + lockout
             if locked_until > now:
-                return int((locked_until - now).total_seconds()) + 1
-    return 0
+                remaining = max(remaining, int((locked_until - now).total_seconds()) + 1)
+    return remaining
+
+
+def login_lockout_remaining(*, username: str, source_ip: str | None = None) -> int:
+    """Seconds left before this username may try from this address, 0 when it may.
+
+    Counted per username and address (a stranger cannot lock someone out from elsewhere), per
+    address over every username (one address guessing many accounts is slowed), and per
+    username over every address at a higher count (a guessing attack spread over addresses)."""
+    now = timezone.now()
+    name = username.lower()
+    checks = [
+        (LoginAttempt.objects.filter(username=name), settings.RTCC_LOGIN_MAX_FAILURES_PER_USER, True),
+    ]
+    if source_ip:
+        checks += [
+            (LoginAttempt.objects.filter(username=name, source_ip=source_ip), settings.RTCC_LOGIN_MAX_FAILURES, True),
+            (LoginAttempt.objects.filter(source_ip=source_ip), settings.RTCC_LOGIN_MAX_FAILURES_PER_ADDRESS, False),
+        ]
+    else:
+        checks.append((LoginAttempt.objects.filter(username=name), settings.RTCC_LOGIN_MAX_FAILURES, True))
+    return max(
+        _lockout_remaining(attempts, max_failures=limit, reset_on_success=reset, now=now)
+        for attempts, limit, reset in checks
+    )

@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from apps.audit.services import AuditContext, audit_record
 from apps.core.errors import Conflict, InvalidInput, TooManyRequests, Unauthorized
+from apps.core.realtime import close_person_sockets_after_commit
 
 from . import mfa
 from .models import ApiToken, LoginAttempt, Role, User
@@ -82,6 +83,8 @@ def user_update(*, user: User, actor, context: AuditContext | None = None, **cha
         user.save()
         if changes.get("is_active") is False or password is not None:
             ApiToken.objects.filter(user=user, revoked_at__isnull=True).update(revoked_at=timezone.now())
+        if changes.get("is_active") is False or before["role"] != user.role:
+            close_person_sockets_after_commit(user.pk)
         after = {key: getattr(user, key) for key in before}
         audit_record(
             action="user.update",
@@ -110,7 +113,7 @@ def login_check(*, username: str, password: str, otp: str | None = None, context
     """Checks a person's credentials with lockout; every success and failure is audited."""
     context = context or AuditContext()
     username = (username or "").strip()
-    remaining = login_lockout_remaining(username=username)
+    remaining = login_lockout_remaining(username=username, source_ip=context.source_ip)
     if remaining:
         audit_record(
             action="auth.login",
@@ -120,9 +123,7 @@ def login_check(*, username: str, password: str, otp: str | None = None, context
             object_id=username[:64],
             details={"username": username},
         )
-        raise TooManyRequests(
-            "Too many failed logins for this user; try again later.", retry_after=remaining, code="locked_out"
-        )
+        raise TooManyRequests("Too many failed logins; try again later.", retry_after=remaining, code="locked_out")
     user = authenticate(request=None, username=username, password=password)
     if user is None or not user.is_active:
         _login_failed(username, context, "password")

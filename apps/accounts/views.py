@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from django.contrib.auth import login, logout
+from django.contrib.auth import logout
+from django.http import HttpResponseRedirect
 from django.shortcuts import redirect, render
-from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.views.decorators.http import require_http_methods
 
 from apps.audit.services import AuditContext, audit_record
 from apps.core.errors import ApplicationError
 
 from . import services
+from .sessions import session_login
 
 
 @require_http_methods(["GET", "POST"])
@@ -20,6 +22,7 @@ def login_view(request):
         next_url = "/"
     error = None
     status = 200
+    headers: dict = {}
     if request.method == "POST":
         try:
             user = services.login_check(
@@ -29,11 +32,14 @@ def login_view(request):
                 context=AuditContext.of(request),
             )
         except ApplicationError as exc:
-            error, status = exc.message, exc.status
+            error, status, headers = exc.message, exc.status, dict(exc.headers or {})
         else:
-            login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+            session_login(request, user)
             return redirect(next_url)
-    return render(request, "accounts/login.html", {"error": error, "next": next_url}, status=status)
+    response = render(request, "accounts/login.html", {"error": error, "next": next_url}, status=status)
+    for key, value in headers.items():
+        response[key] = value
+    return response
 
 
 @require_http_methods(["POST"])
@@ -42,3 +48,12 @@ def logout_view(request):
         audit_record(action="auth.logout", obj=request.user, context=AuditContext.of(request))
     logout(request)
     return redirect("/login/")
+
+
+@require_http_methods(["GET", "POST"])
+def admin_login_view(request):
+    """The Django admin has no login of its own: it is behind the console login (one policy)."""
+    next_url = request.POST.get("next") or request.GET.get("next") or "/admin/"
+    if not url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()}):
+        next_url = "/admin/"
+    return HttpResponseRedirect(f"/login/?{urlencode({'next': next_url})}")

@@ -18,6 +18,7 @@ from apps.core.errors import InvalidInput, NotFound
 from apps.core.pagination import paginated_response
 from apps.devices.models import Device, DeviceKind
 from apps.devices.permissions import IsOfficerPhone
+from apps.integrations import push
 from apps.integrations.storage import get_storage
 
 from . import conf, media, selectors, services
@@ -132,7 +133,7 @@ class MediaImageApi(APIView):
 
     @extend_schema(responses={(200, "image/jpeg"): bytes})
     def get(self, request, media_id):
-        item = selectors.media_get(media_id=media_id)
+        item = selectors.media_get(media_id=media_id, user=request.user)
         response = _stream(item.image_key, item.image_size)
         response["Cache-Control"] = "private, max-age=3600"
         return response
@@ -154,7 +155,7 @@ class MediaThumbnailApi(APIView):
             raise NotAuthenticated()
         elif not IsReader().has_permission(request, self):
             raise PermissionDenied("Your role does not allow this.")
-        item = selectors.media_get(media_id=media_id)
+        item = selectors.media_get(media_id=media_id, user=None if signature is not None else request.user)
         response = _stream(item.thumbnail_key, item.thumbnail_size)
         response["Cache-Control"] = "private, max-age=86400"
         return response
@@ -165,7 +166,8 @@ class MediaApi(APIView):
 
     @extend_schema(responses=MediaOut)
     def get(self, request, media_id):
-        return Response(MediaOut(selectors.media_get(media_id=media_id), context={"request": request}).data)
+        item = selectors.media_get(media_id=media_id, user=request.user)
+        return Response(MediaOut(item, context={"request": request}).data)
 
 
 # Briefings -------------------------------------------------------------------------------------
@@ -300,8 +302,6 @@ class MyOutboxApi(APIView):
 
     @extend_schema(responses=dict)
     def get(self, request):
-        from apps.integrations import push
-
         backend = push.get_backend()
         if not isinstance(backend, push.OutboxBackend):
             raise NotFound("Pushes go to FCM here; there is no local outbox.")

@@ -50,8 +50,9 @@ def media_thumbnail_side() -> int:
 
 
 def media_thumbnail_link_ttl() -> timedelta:
-    """How long a signed thumbnail link (the notification image) stays valid."""
-    return getattr(settings, "RTCC_MEDIA_THUMBNAIL_LINK_TTL", timedelta(hours=24))
+    """How long a signed thumbnail link (the notification image) stays valid: a phone fetches it
+    when the notification arrives, and each push is signed afresh as it goes out."""
+    return getattr(settings, "RTCC_MEDIA_THUMBNAIL_LINK_TTL", timedelta(minutes=10))
 
 
 def push_inline_retry_budget() -> float:

@@ -137,3 +137,12 @@ def image_path(media_id) -> str:
 
 def thumbnail_path(media_id) -> str:
     return f"/api/v1/media/{media_id}/thumbnail?sig={thumbnail_signature(media_id)}"
+
+
+def resigned(url: str) -> str:
+    """The same thumbnail link with a signature made now (a push sent or retried later)."""
+    base, sep, _ = url.partition("?sig=")
+    if not sep:
+        return url
+    media_id = base.rstrip("/").split("/")[-2]
+    return f"{base}?sig={thumbnail_signature(media_id)}"

@@ -83,6 +83,8 @@ class Briefing(models.Model):
     priority = models.CharField(max_length=16, choices=Priority.choices)
     title = models.CharField(max_length=200)
     body = models.TextField(blank=True)
+    # a caution that leads the push and the page, e.g. a facial recognition lead's notice
+    notice = models.CharField(max_length=200, blank=True, default="")
     suspects = models.JSONField(default=list)
     vehicles = models.JSONField(default=list)
     audience = models.JSONField(default=dict)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from apps.integrations.push import PushMessage
 
+from .media import resigned
 from .models import Briefing, Priority
 
 TITLE_MAX = 110
@@ -54,6 +55,10 @@ def body_of(briefing: Briefing) -> str:
     lines = [line for line in lines if line]
     if briefing.body:
         lines.append(briefing.body)
+    notice = getattr(briefing, "notice", "")
+    if notice:  # never clipped away: it comes first and the rest is shortened to fit
+        rest = _clip("; ".join(lines), BODY_MAX - len(notice) - 1) if lines else ""
+        return f"{notice} {rest}".strip()
     return _clip("; ".join(lines), BODY_MAX) if lines else "Open for details."
 
 
@@ -64,7 +69,7 @@ def message_for(briefing: Briefing, *, token: str = "") -> PushMessage:
         data={"type": "briefing", "briefing_id": str(briefing.pk), "priority": str(briefing.priority)},
         title=title_of(briefing),
         body=body_of(briefing),
-        image=briefing.image_url or None,
+        image=resigned(briefing.image_url) if briefing.image_url else None,
         priority="high" if briefing.priority in LABELS else "normal",
         collapse_key=f"briefing-{briefing.pk}",
     )

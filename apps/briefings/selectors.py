@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from apps.accounts.models import Role, User
 from apps.core.errors import InvalidInput, NotFound
+from apps.devices import presence
 from apps.devices.models import Device, DeviceKind
 
 from . import conf
@@ -35,11 +36,20 @@ def incident_get(*, user: User, incident_id) -> Incident:
     return incident
 
 
-def media_get(*, media_id) -> Media:
+def media_get(*, media_id, user=None) -> Media:
+    """A photo, for operators; for an officer (or the officer's phone) only a photo in a
+    briefing sent to them (404 otherwise, as for one that does not exist)."""
     media = Media.objects.filter(pk=media_id).first()
-    if media is None:
+    if media is None or (user is not None and not media_visible(media=media, user=user)):
         raise NotFound("No such media.")
     return media
+
+
+def media_visible(*, media: Media, user) -> bool:
+    if not isinstance(user, Device) and user.effective_role == Role.OPERATOR:
+        return True
+    key = str(media.pk)
+    return briefings_for(user=user).filter(Q(suspects__icontains=key) | Q(vehicles__icontains=key)).exists()
 
 
 # Audience ------------------------------------------------------------------------------------
@@ -71,8 +81,6 @@ def officers_near(*, lat: float, lon: float, radius_m: float, now: datetime | No
     that moved since its last write-through counts where it is now. Stale locations (older
     than conf.location_freshness()) are left out, wherever they were.
     """
-    from apps.devices import presence
-
     cutoff = (now or timezone.now()) - conf.location_freshness()
     phones = list(
         _phones().only(

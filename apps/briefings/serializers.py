@@ -136,6 +136,7 @@ class BriefingOut(serializers.Serializer):
     priority = serializers.CharField()
     title = serializers.CharField()
     body = serializers.CharField()
+    notice = serializers.CharField()
     suspects = serializers.SerializerMethodField()
     vehicles = serializers.SerializerMethodField()
     audience = serializers.JSONField()

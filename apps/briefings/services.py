@@ -23,6 +23,9 @@ from apps.accounts.models import Role, User
 from apps.audit.services import AuditContext, audit_record
 from apps.core.errors import InvalidInput, NotFound
 from apps.core.realtime import console_send_many_after_commit
+from apps.counters import names as counted
+from apps.counters.services import counter_add
+from apps.devices.models import Device
 from apps.integrations import push
 from apps.integrations.push import PushMessage, PushResult
 from apps.integrations.storage import get_storage
@@ -235,6 +238,7 @@ def briefing_create(
     title: str,
     audience: dict,
     body: str = "",
+    notice: str = "",
     suspects: list[dict] | None = None,
     vehicles: list[dict] | None = None,
     incident: Incident | None = None,
@@ -253,6 +257,7 @@ def briefing_create(
             priority=priority,
             title=title,
             body=body,
+            notice=notice,
             suspects=suspects,
             vehicles=vehicles,
             audience=json.loads(json.dumps(audience, default=str)),
@@ -267,6 +272,7 @@ def briefing_create(
         briefing.recipients = len(officers)
         briefing.phones = len(queued)
         briefing.save(update_fields=["recipients", "phones"])
+        counter_add(name=counted.BRIEFING_SENT, at=now)
         audit_record(
             action="briefing.create",
             actor=actor,
@@ -410,8 +416,6 @@ def retry_delay(attempts: int, retry_after: float | None) -> float:
 
 
 def _retire_token(row: _Sending, token: str, code: str) -> None:
-    from apps.devices.models import Device
-
     if row.device_id is None:
         return
     retired = Device.objects.filter(

@@ -23,7 +23,13 @@ PAGES = [
     Page("console-fleet", "Fleet", ("operator", "it")),
     Page("console-map", "Map", ("operator",)),
     Page("console-incidents", "Incidents", ("operator",)),
+    Page("console-hits", "Hits", ("operator",)),
+    Page("console-hotlists", "Hotlists", ("operator", "it")),
+    Page("console-plates", "Plates", ("operator", "clerk")),
     Page("console-footage", "Footage", ("clerk",)),
+    Page("console-leads", "Leads", ("operator", "clerk")),
+    Page("console-assists", "Assists", ("operator", "clerk")),
+    Page("console-statistics", "Statistics", ("operator", "clerk", "it")),
     Page("console-devices", "Devices", ("it",)),
     Page("console-users", "Users", ("it",)),
 ]

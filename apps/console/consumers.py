@@ -12,8 +12,9 @@ from django.conf import settings
 from django.http.request import split_domain_port, validate_host
 
 from apps.accounts.authentication import token_for_bearer
+from apps.accounts.sessions import session_usable
 from apps.accounts.tokens import bearer_from_header
-from apps.core.realtime import CONSOLE_GROUP, CONSOLE_ROLES, console_may_see, scope_header
+from apps.core.realtime import CONSOLE_GROUP, CONSOLE_ROLES, console_may_see, person_group, scope_header
 
 CLOSE_UNAUTHORIZED = 4401
 CLOSE_FORBIDDEN = 4403
@@ -33,10 +34,19 @@ class ConsoleConsumer(AsyncWebsocketConsumer):
             return
         self.user = user
         self.role = user.effective_role
+        self.person_group = person_group(user.pk)
+        await self.channel_layer.group_add(self.person_group, self.channel_name)
         await self.channel_layer.group_add(CONSOLE_GROUP, self.channel_name)
 
     async def disconnect(self, code):
         await self.channel_layer.group_discard(CONSOLE_GROUP, self.channel_name)
+        if getattr(self, "person_group", None):
+            await self.channel_layer.group_discard(self.person_group, self.channel_name)
+
+    async def console_close(self, message):
+        """The person was deactivated or changed role (apps.core.realtime.close_person_sockets_after_commit)."""
+        self.role = None  # nothing more goes out, even before the close completes
+        await self.close(code=message.get("code", CLOSE_UNAUTHORIZED))
 
     async def receive(self, text_data=None, bytes_data=None):
         pass  # the console only listens
@@ -55,17 +65,38 @@ class ConsoleConsumer(AsyncWebsocketConsumer):
             await self.send_event(event)
 
 
+DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
 def same_site_origin(scope) -> bool:
-    """A browser's Origin (when it sends one) must be one of our hosts: a session cookie alone
-    would otherwise let any web page open the console socket (cross-site websocket hijacking)."""
+    """A browser's Origin (when it sends one) must be the page's own origin, scheme, host and
+    port alike: a session cookie alone would otherwise let another site (or another port or
+    plain-HTTP page on our host) open the console socket (cross-site websocket hijacking).
+
+    Behind the TLS proxy the socket itself is plain; the proxy's X-Forwarded-Proto says https.
+    A browser cannot set that header on a websocket, and whoever can set it can set Origin too."""
     origin = scope_header(scope, b"origin")
     if origin is None:
         return True
+    host = scope_header(scope, b"host")
+    if host is None:
+        return False
     parsed = urlparse(origin.decode("latin-1"))
-    if parsed.scheme not in {"http", "https"} or not parsed.hostname:
+    if parsed.scheme not in DEFAULT_PORTS or not parsed.hostname:
         return False  # "null" and other opaque origins
-    domain, _port = split_domain_port(parsed.netloc)
-    return bool(domain) and validate_host(domain, settings.ALLOWED_HOSTS)
+    forwarded = (scope_header(scope, b"x-forwarded-proto") or b"").decode("latin-1").split(",")[0].strip().lower()
+    scheme = (
+        forwarded if forwarded in DEFAULT_PORTS else ("https" if scope.get("scheme") in ("wss", "https") else "http")
+    )
+    domain, port = split_domain_port(host.decode("latin-1"))
+    if not domain or not validate_host(domain, settings.ALLOWED_HOSTS):
+        return False
+    try:
+        origin_port = parsed.port or DEFAULT_PORTS[parsed.scheme]
+        host_port = int(port) if port else DEFAULT_PORTS[scheme]
+    except ValueError:
+        return False
+    return (parsed.scheme, parsed.hostname.lower(), origin_port) == (scheme, domain.lower(), host_port)
 
 
 def console_user(scope):
@@ -75,6 +106,8 @@ def console_user(scope):
         record = token_for_bearer(token)
         return record.user if record else None
     user = scope.get("user")
+    session = scope.get("session")
     if user is not None and user.is_authenticated and hasattr(user, "has_role"):
-        return user if same_site_origin(scope) else None
+        # Only a session the login policy opened, not idle past its timeout.
+        return user if session is not None and session_usable(session) and same_site_origin(scope) else None
     return None

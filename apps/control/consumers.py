@@ -21,7 +21,7 @@ from apps.core.realtime import device_group, scope_header
 from apps.devices import presence
 from apps.devices.authentication import device_for_token
 
-from . import delivery
+from . import conf, delivery
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +54,7 @@ class DeviceConsumer(AsyncWebsocketConsumer):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.sent_here: dict[str, None] = {}  # command ids sent on this connection, oldest first
+        self.rejoin: asyncio.Task | None = None
 
     async def dispatch(self, message):
         # Channels closes stale DB connections before EVERY message with a hop to the database
@@ -73,11 +74,28 @@ class DeviceConsumer(AsyncWebsocketConsumer):
             return
         self.device = device
         await self.channel_layer.group_add(device_group(device.id), self.channel_name)
+        self.rejoin = asyncio.ensure_future(self._stay_in_group())
         await presence.presence_connected(device, scope=self.scope)
         for command in await delivery.commands_on_connect(device):
             await self.send_command(command)
 
+    async def _stay_in_group(self) -> None:
+        """Joins the device's group again now and then: a Redis restarted without persistence has
+        forgotten every group, and an open socket outside its group would never hear of a command
+        again (the resend sweep brings what it missed meanwhile)."""
+        device = self.device
+        if device is None:
+            return
+        while True:
+            await asyncio.sleep(conf.group_rejoin_seconds())
+            try:
+                await self.channel_layer.group_add(device_group(device.id), self.channel_name)
+            except Exception as exc:  # the channel layer is down: next time
+                log.warning("device %s could not rejoin its group: %s", device.id, exc)
+
     async def disconnect(self, code):
+        if self.rejoin is not None:
+            self.rejoin.cancel()
         if self.device is None:
             return
         await self.channel_layer.group_discard(device_group(self.device.id), self.channel_name)

@@ -28,7 +28,11 @@ from django.utils import timezone
 from apps.audit.services import AuditContext, audit_record
 from apps.core.errors import Conflict
 from apps.core.realtime import console_send_after_commit, device_group, group_send_after_commit, group_send_quietly
+from apps.counters import names as counted
+from apps.counters.services import counter_add
 from apps.devices.models import Device, DeviceKind
+from apps.integrations import push
+from apps.integrations.push import PushMessage, PushResult
 
 from . import conf
 from .models import OPEN_STATES, UNACKED_STATES, Command, CommandAction, CommandNotice, CommandState, NoticeState
@@ -106,6 +110,7 @@ def command_create(
     try:
         with transaction.atomic():
             command.save(force_insert=True)
+            counter_add(name=counted.command(action), at=now)  # the transparency report's count
             audit_record(
                 action="command.create",
                 actor=requested_by,
@@ -382,8 +387,6 @@ ACTION_WORDS: dict[str, str] = {CommandAction.START_RECORDING: "started", Comman
 
 
 def _push(messages: list) -> list:
-    from apps.integrations import push
-
     if not messages:
         return []
     try:
@@ -399,8 +402,6 @@ def _push(messages: list) -> list:
 
 def command_wake_phone(*, command_id) -> list:
     """A high-priority FCM data message so a backgrounded phone app wakes up and connects."""
-    from apps.integrations.push import PushMessage
-
     command = Command.objects.select_related("device").filter(pk=command_id).first()
     if command is None or command.state not in UNACKED_STATES:
         return []  # already delivered, or no longer to be delivered
@@ -476,9 +477,6 @@ def command_notify_officer(*, command_id) -> list:
 
     Idempotent: only notices still queued and not taken by another sender go out, and each is
     recorded as sent right after FCM accepted it (a redelivered task sends nothing again)."""
-    from apps.integrations import push
-    from apps.integrations.push import PushMessage, PushResult
-
     command = Command.objects.select_related("device", "requested_by").filter(pk=command_id).first()
     if command is None or command.state != CommandState.SUCCEEDED:
         return []

@@ -9,7 +9,6 @@ import logging
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 
-from . import health
 from .errors import error_response
 
 log = logging.getLogger(__name__)
@@ -86,15 +85,43 @@ class RequestSizeLimitMiddleware:
         return self.get_response(request)
 
 
-class HealthProbeMiddleware:
-    """Answers /healthz and /readyz before anything reads the Host header: an orchestrator's
-    probe addresses the container by its own IP (or 127.0.0.1), which DJANGO_ALLOWED_HOSTS
-    rightly does not list. Only these two read-only paths are exempt from the host check."""
+class QueryStringGuardMiddleware:
+    """A NUL character in an API query parameter is a 400: no filter can use it (PostgreSQL
+    refuses it in text, which used to surface as a 500)."""
 
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        if request.method in ("GET", "HEAD") and request.path_info in ("/healthz", "/readyz"):
-            return health.healthz(request) if request.path_info == "/healthz" else health.readyz(request)
+        if is_api(request):
+            for key, values in request.GET.lists():
+                if "\x00" in key or any("\x00" in value for value in values):
+                    return error_response(
+                        400,
+                        "invalid_query",
+                        f"Query parameter {key.replace(chr(0), '')!r} holds a NUL character.",
+                        fields={key.replace("\x00", ""): ["Must not contain a NUL character."]},
+                    )
         return self.get_response(request)
+
+
+class SecurityHeadersMiddleware:
+    """The console's browser-side guards: a Content-Security-Policy on every HTML page (only the
+    console's own scripts run; the login page included), and, on a request that came over TLS
+    (daphne --proxy-headers and the proxy's X-Forwarded-Proto: https), Secure session and CSRF
+    cookies. Plain-HTTP development keeps working: a cookie is marked Secure only over TLS."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if request.is_secure():
+            for name in (settings.SESSION_COOKIE_NAME, settings.CSRF_COOKIE_NAME):
+                if name in response.cookies:
+                    response.cookies[name]["secure"] = True
+        content_type = response.get("Content-Type", "")
+        if content_type.startswith("text/html") and "Content-Security-Policy" not in response:
+            docs = request.path.startswith(settings.RTCC_CSP_RELAXED_PREFIXES)
+            response["Content-Security-Policy"] = settings.RTCC_CSP_DOCS if docs else settings.RTCC_CSP
+        return response

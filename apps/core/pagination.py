@@ -19,7 +19,10 @@ class StandardPagination(PageNumberPagination):
         # An unusable page or page_size is the caller's mistake (400), never silently ignored.
         for name in (self.page_query_param, self.page_size_query_param):
             value = request.query_params.get(name)
-            if value is not None and (not value.isdigit() or int(value) < 1):
+            # ASCII digits only ("²".isdigit() is true), and at most 9 of them (no 64-bit overflow).
+            if value is not None and not (
+                value.isascii() and value.isdecimal() and len(value) <= 9 and int(value) >= 1
+            ):
                 raise ValidationError({name: ["Must be a whole number of at least 1."]})
         return super().paginate_queryset(queryset, request, view)
 

@@ -121,6 +121,17 @@ def console_send_many_after_commit(event_type: str, payloads: Iterable[dict]) ->
     transaction.on_commit(lambda: async_to_sync(send_all)())
 
 
+def person_group(user_id) -> str:
+    """Every console socket a person has open, on every process."""
+    return f"person.{user_id}"
+
+
+def close_person_sockets_after_commit(user_id, *, code: int = 4401) -> None:
+    """Closes a person's console sockets everywhere once this transaction commits (deactivated,
+    or their role changed: what they may see is no longer what the socket was opened for)."""
+    group_send_after_commit(person_group(user_id), {"type": "console.close", "code": code})
+
+
 def console_event_after_commit(event_type: str, key: str, payload: dict) -> None:
     """The older three-argument form (kept while branches written against it merge); the key is
     checked against CONSOLE_EVENTS. Use console_send_after_commit(event_type, payload)."""

@@ -1,4 +1,4 @@
-"""Registered devices (bodycams and phones), their credentials, assignments and presence."""
+"""Registered devices (bodycams, phones and plate readers), their credentials, assignments and presence."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from django.utils import timezone
 class DeviceKind(models.TextChoices):
     BODYCAM = "bodycam", "Body-worn camera"
     PHONE = "phone", "Officer phone"
+    ALPR = "alpr", "Plate reader"
 
 
 class Device(models.Model):

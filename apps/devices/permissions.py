@@ -34,3 +34,10 @@ class IsBodycam(IsDevice):
 
     def has_permission(self, request, view):
         return super().has_permission(request, view) and request.user.kind == DeviceKind.BODYCAM
+
+
+class IsPlateReader(IsDevice):
+    message = "This endpoint is for enrolled plate readers."
+
+    def has_permission(self, request, view):
+        return super().has_permission(request, view) and request.user.kind == DeviceKind.ALPR

@@ -23,6 +23,11 @@ class StrictRegexField(StrictCharField, serializers.RegexField):
     pass
 
 
+class DeviceLocationIn(serializers.Serializer):
+    lat = serializers.FloatField(min_value=-90, max_value=90)
+    lon = serializers.FloatField(min_value=-180, max_value=180)
+
+
 class LocationOut(serializers.Serializer):
     lat = serializers.FloatField()
     lon = serializers.FloatField()
@@ -123,6 +128,8 @@ class DeviceCreateIn(serializers.Serializer):
     model = StrictCharField(max_length=64, required=False, allow_blank=True, default="")
     label = StrictCharField(max_length=64, required=False, allow_blank=True, default="")  # type: ignore[assignment]
     firmware = StrictCharField(max_length=64, required=False, allow_blank=True, default="")
+    # a fixed plate reader's place (any kind may give one; it is the device's last known location)
+    location = DeviceLocationIn(required=False, allow_null=True, default=None)
 
 
 class EnrollIn(serializers.Serializer):

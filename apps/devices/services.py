@@ -62,13 +62,17 @@ def device_register(
     model: str = "",
     label: str = "",
     firmware: str = "",
+    location: dict | None = None,
     actor=None,
     context: AuditContext | None = None,
 ) -> tuple[Device, str]:
-    """A new device and its first enrollment code (returned once, stored only hashed)."""
+    """A new device and its first enrollment code (returned once, stored only hashed). A fixed
+    plate reader gives its `location` here; reads that carry none are placed there."""
     if kind not in DeviceKind.values:
-        raise InvalidInput(f"Unknown kind {kind!r}.", fields={"kind": ["Must be bodycam or phone."]})
+        raise InvalidInput(f"Unknown kind {kind!r}.", fields={"kind": ["Must be bodycam, phone or alpr."]})
     device = Device(kind=kind, serial=serial, model=model, label=label, firmware=firmware)
+    if location:
+        device.lat, device.lon, device.location_at = location["lat"], location["lon"], timezone.now()
     code = _issue_code(device)
     try:
         with transaction.atomic():
@@ -85,6 +89,7 @@ def device_register(
             "serial": serial,
             "model": model,
             "label": label,
+            "location": location,
             "enrollment_expires_at": device.enrollment_expires_at,
         },
     )

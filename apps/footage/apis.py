@@ -4,9 +4,8 @@ POST: a device declares a clip, ingest). Each method calls its half; neither hal
 from __future__ import annotations
 
 from drf_spectacular.utils import extend_schema
-from rest_framework.views import APIView
 
-from apps.accounts.permissions import IsPerson
+from apps.accounts.permissions import IsPerson, PermissionsByMethod
 from apps.devices.permissions import IsDevice
 
 from .ingest import apis as ingest_apis
@@ -14,9 +13,9 @@ from .records import apis as records_apis
 from .serializers import ClipDeclareIn, ClipUploadOut
 
 
-class ClipsApi(APIView):
-    def get_permissions(self):
-        return [IsDevice()] if self.request.method == "POST" else [IsPerson()]
+class ClipsApi(PermissionsByMethod):
+    permission_classes = [IsPerson]
+    permissions_by_method = {"POST": [IsDevice]}
 
     @extend_schema(parameters=records_apis.SEARCH_PARAMETERS, responses=records_apis.ClipRecordOut(many=True))
     def get(self, request):

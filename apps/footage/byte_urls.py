@@ -21,10 +21,15 @@ class ClipObjects:
             raise NotFound("No such upload.")
         require_uploading(clip)
 
-    def check_download(self, *, key: str) -> str | None:
+    def check_download(self, *, key: str, grantee: str | None = None) -> str | None:
         clip = Clip.objects.filter(storage_key=key).only("state", "sha256").first()
         if clip is None:
             return None
+        if grantee and not User.objects.filter(pk=grantee, is_active=True).exists():
+            # Evidence links die with their holder's account (a deactivated person's links stop).
+            raise ApplicationError(
+                "The person this link was issued to can no longer use it.", code="link_revoked", status=403
+            )
         if clip.state != ClipState.AVAILABLE:
             raise ApplicationError(
                 f"The clip is {clip.state}; its bytes are not served.", code="clip_not_available", status=410

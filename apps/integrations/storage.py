@@ -96,6 +96,8 @@ class ObjectStore(Protocol):
         grantee: str | None = None,
     ) -> str: ...
 
+    def list_keys(self, prefix: str) -> list[str]: ...
+
 
 class ObjectGuard(Protocol):
     """What the app owning a key prefix says about its objects to the disk backend's byte URLs
@@ -104,7 +106,7 @@ class ObjectGuard(Protocol):
     def check_upload(self, *, key: str, upload_id: str) -> None:
         """Raises an ApplicationError when this multipart upload no longer takes parts."""
 
-    def check_download(self, *, key: str) -> str | None:
+    def check_download(self, *, key: str, grantee: str | None = None) -> str | None:
         """Raises an ApplicationError when the object may not be served; else its ETag (or None)."""
 
     def downloaded(
@@ -200,6 +202,15 @@ class DiskStorage:
 
     def exists(self, key: str) -> bool:
         return self.path(key).exists()
+
+    def list_keys(self, prefix: str) -> list[str]:
+        """Every object key under this prefix, sorted."""
+        base = self.root.resolve()
+        folder = self.path(prefix.rstrip("/") or ".") if prefix.rstrip("/") else base
+        if not folder.is_dir():
+            return []
+        keys = (str(p.relative_to(base)) for p in folder.rglob("*") if p.is_file() and ".tmp-" not in p.name)
+        return sorted(k for k in keys if k.startswith(prefix))
 
     def delete(self, key: str) -> None:
         self.path(key).unlink(missing_ok=True)
@@ -337,13 +348,37 @@ class DiskStorage:
         content_type: str | None = None,
         grantee: str | None = None,
     ) -> str:
-        """A signed rtcc path (`/download/<token>`) to the object's bytes; read it back with read_get_token.
-        `grantee` (who the link was issued to) is signed in, so the download is recorded as theirs."""
-        payload = {"k": key, "f": filename or "", "t": content_type or ""}
-        if grantee:
-            payload["a"] = grantee
-        token = sign_token(payload, salt=DOWNLOAD_SALT, expires_in=expires_in)
-        return f"/download/{token}"
+        return signed_get_path(
+            key, expires_in=expires_in, filename=filename, content_type=content_type, grantee=grantee
+        )
+
+
+def upload_body_guard(path: str):
+    """For the streaming body guard (apps.core.bodylimits): a part PUT to `/upload/<token>` is
+    authorized from its token before any byte is read, and may carry exactly the part's length."""
+    token = path.rsplit("/", 1)[-1]
+    grant = read_upload_token(token)
+    if grant is None:
+        return 403, "invalid_or_expired_url", "This upload URL is not valid or has expired."
+    return int(grant["length"])
+
+
+def signed_get_path(
+    key: str,
+    *,
+    expires_in: int,
+    filename: str | None = None,
+    content_type: str | None = None,
+    grantee: str | None = None,
+) -> str:
+    """A signed rtcc path (`/download/<token>`) to an object's bytes, whatever the backend (rtcc
+    streams them); read it back with read_get_token. `grantee` (who the link was issued to) is
+    signed in, so the download is recorded as theirs and refused once they are deactivated."""
+    payload = {"k": key, "f": filename or "", "t": content_type or ""}
+    if grantee:
+        payload["a"] = grantee
+    token = sign_token(payload, salt=DOWNLOAD_SALT, expires_in=expires_in)
+    return f"/download/{token}"
 
 
 def read_upload_token(token: str) -> dict | None:
@@ -457,6 +492,13 @@ class S3Storage:
 
     def delete(self, key: str) -> None:
         self.client.delete_object(Bucket=self.bucket, Key=key)
+
+    def list_keys(self, prefix: str) -> list[str]:
+        """Every object key under this prefix, sorted."""
+        keys: list[str] = []
+        for page in self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix):
+            keys.extend(item["Key"] for item in page.get("Contents", []))
+        return sorted(keys)
 
     # Retention: purge and Object Lock.
 

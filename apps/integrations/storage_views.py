@@ -159,7 +159,7 @@ def download(request: HttpRequest, token: str):
     key, filename, content_type = grant["k"], grant.get("f") or None, grant.get("t") or None
     guard = guard_for(key)
     try:
-        etag = guard.check_download(key=key) if guard is not None else None
+        etag = guard.check_download(key=key, grantee=grant.get("a") or None) if guard is not None else None
     except ApplicationError as exc:
         return error_response(exc.status, exc.code, exc.message)
     storage = get_storage()

@@ -23,8 +23,11 @@ from apps.audit.context import AuditContext
 from apps.audit.services import audit_record
 from apps.core.errors import Conflict, InvalidInput, TooLarge
 from apps.core.realtime import console_send_after_commit, device_frame_after_commit
+from apps.counters import names as counted
+from apps.counters.services import counter_add
 from apps.devices import presence
 from apps.devices.models import Device, DeviceKind
+from apps.integrations import push
 from apps.integrations.storage import ObjectMissingError, get_storage
 
 from . import conf, index
@@ -351,6 +354,7 @@ def live_viewer_seen(*, session: LiveSession, user, context: AuditContext | None
                 pass  # the same person's first look, through another process at the same moment
             else:
                 first = True
+                counter_add(name=counted.LIVE_VIEW, at=now)  # the transparency report's count
                 audit_record(
                     action="live.view",
                     actor=user,
@@ -383,8 +387,6 @@ def _enqueue(task, *args) -> None:
 
 def live_notify_officer(*, viewer_id) -> list:
     """Tells the officer wearing the camera, on their phones, who is watching it live and why."""
-    from apps.integrations import push
-
     viewer = LiveViewer.objects.select_related("session__device", "user").filter(pk=viewer_id).first()
     if viewer is None or not viewer.session.officer_id:
         return []

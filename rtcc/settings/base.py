@@ -38,26 +38,33 @@ INSTALLED_APPS = [
     "channels",
     "apps.core",
     "apps.audit",
+    "apps.counters",
     "apps.accounts",
     "apps.devices",
     "apps.control",
     "apps.footage",
     "apps.briefings",
+    "apps.alpr",
     "apps.live",
+    "apps.leads",
+    "apps.outcomes",
     "apps.console",
     "apps.simulator",
 ]
 
 MIDDLEWARE = [
-    "apps.core.middleware.HealthProbeMiddleware",
+    "apps.integrations.health.HealthProbeMiddleware",
     "apps.core.middleware.ApiErrorEnvelopeMiddleware",
     "apps.core.middleware.RequestSizeLimitMiddleware",
+    "apps.core.middleware.QueryStringGuardMiddleware",
+    "apps.core.middleware.SecurityHeadersMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "apps.accounts.sessions.SessionPolicyMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -113,6 +120,33 @@ SESSION_COOKIE_SAMESITE = "Lax"
 SESSION_COOKIE_AGE = 12 * 3600
 CSRF_COOKIE_SAMESITE = "Lax"
 SECURE_CONTENT_TYPE_NOSNIFF = True
+# Behind the TLS proxy (daphne --proxy-headers): HSTS on every answer that came over TLS, and
+# Secure cookies on those answers (apps.core.middleware.SecurityHeadersMiddleware).
+SECURE_HSTS_SECONDS = 0 if DEBUG else 365 * 24 * 3600
+SECURE_REFERRER_POLICY = "same-origin"
+# The console's pages run only their own scripts and styles (static/console); style attributes
+# in the templates are allowed, <style> elements and inline scripts are not.
+RTCC_CSP = "; ".join(
+    [
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "style-src-attr 'unsafe-inline'",
+        "img-src 'self' data: blob:",
+        "media-src 'self' blob:",
+        "connect-src 'self'",
+        "font-src 'self'",
+        "object-src 'none'",
+        "base-uri 'none'",
+        "frame-ancestors 'none'",
+        "form-action 'self'",
+    ]
+)
+# Swagger UI (drf-spectacular's page) starts itself with an inline script.
+RTCC_CSP_RELAXED_PREFIXES = ("/api/docs/",)
+RTCC_CSP_DOCS = RTCC_CSP.replace("script-src 'self'", "script-src 'self' 'unsafe-inline'").replace(
+    "style-src 'self'", "style-src 'self' 'unsafe-inline'"
+)
 X_FRAME_OPTIONS = "DENY"
 
 # Request bodies: JSON API requests are small; photo uploads and disk-backend part uploads
@@ -122,6 +156,9 @@ RTCC_MAX_MEDIA_BODY = 25 * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = RTCC_MAX_MEDIA_BODY
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 # Upper bounds per path prefix, larger than RTCC_MAX_JSON_BODY; apps add theirs here.
+# Paths whose body is authorized before it is read: prefix -> "dotted.function(path)" returning
+# a limit in bytes, or (status, code, message) to refuse (apps.core.bodylimits).
+RTCC_BODY_GUARDS = {"/upload/": "apps.integrations.storage.upload_body_guard"}
 RTCC_BODY_LIMITS = {
     "/api/v1/media": RTCC_MAX_MEDIA_BODY,
     "/upload/": 6 * 1024 * 1024 * 1024,  # disk-backend part PUTs: checked per part by footage
@@ -172,7 +209,7 @@ CELERY_BEAT_SCHEDULER = "apps.core.heartbeat:HeartbeatScheduler"  # beat's heart
 # {"name": {"task": "dotted.path", "schedule": seconds}} (a plain module, no Django imports).
 # beat runs them in production; the embedded default runs them in a thread of the web process.
 CELERY_BEAT_SCHEDULE: dict[str, dict] = {}
-for _app in ("core", "devices", "control", "footage", "briefings", "live"):
+for _app in ("audit", "devices", "control", "footage", "briefings", "alpr", "live"):
     try:
         _module = importlib.import_module(f"apps.{_app}.schedule")
     except ModuleNotFoundError as _exc:
@@ -192,7 +229,7 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 50,
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": [
-        "rest_framework.parsers.JSONParser",
+        "apps.core.parsers.SafeJSONParser",
         "rest_framework.parsers.MultiPartParser",
         "rest_framework.parsers.FormParser",
     ],
@@ -222,9 +259,18 @@ SPECTACULAR_SETTINGS = {
 
 # Accounts
 RTCC_TOKEN_TTL = timedelta(hours=12)
-RTCC_LOGIN_MAX_FAILURES = 5
+RTCC_LOGIN_MAX_FAILURES = 5  # per username and address
+RTCC_LOGIN_MAX_FAILURES_PER_ADDRESS = 20  # over every username
+RTCC_LOGIN_MAX_FAILURES_PER_USER = 50  # over every address
 RTCC_LOGIN_FAILURE_WINDOW = timedelta(minutes=10)
 RTCC_LOGIN_LOCKOUT = timedelta(minutes=10)
+# Console sessions end after this long without a request (CJIS: at most 30 minutes).
+RTCC_SESSION_IDLE_TIMEOUT = timedelta(minutes=30)
+
+# Audit checkpoints (apps/audit/anchoring.py): the chain head signed with a key not in the
+# database, kept in the object store (under Object Lock where the bucket has it).
+RTCC_AUDIT_SIGNING_KEY = ENV.audit_signing_key
+RTCC_AUDIT_CHECKPOINT_RETENTION = timedelta(days=7 * 365)
 
 # Object storage (apps/integrations/storage.py) and push (apps/integrations/push.py)
 RTCC_S3_BUCKET = ENV.s3_bucket
@@ -240,6 +286,9 @@ RTCC_LIVE_RETENTION = ENV.live_retention
 # The URL phones and cameras reach rtcc at (links in notifications); unset: the request's host.
 RTCC_PUBLIC_URL = ENV.public_url
 
+# Plate readers: reads with no hit are deleted this long after `read_at` (PROTOCOL.md "Plate readers")
+RTCC_ALPR_READ_RETENTION = ENV.alpr_read_retention
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -249,6 +298,5 @@ LOGGING = {
     "loggers": {
         "django.request": {"level": "ERROR"},
         "daphne": {"level": "WARNING"},
-        "celery": {"level": "WARNING"},
     },
 }

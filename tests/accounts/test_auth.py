@@ -7,7 +7,7 @@ from django.utils import timezone
 
 from apps.accounts.models import ApiToken
 from apps.audit.models import AuditEvent
-from tests.helpers import error_code
+from tests.helpers import console_login, error_code
 
 PASSWORD = "correct-horse-battery"
 
@@ -140,7 +140,7 @@ def test_session_api_writes_need_csrf(operator):
     from django.test import Client
 
     browser = Client(enforce_csrf_checks=True)
-    browser.force_login(operator)
+    console_login(browser, operator)
     response = browser.post("/api/v1/auth/logout")
     assert response.status_code == 403
     assert error_code(response) == "forbidden"

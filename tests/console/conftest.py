@@ -4,6 +4,7 @@ daphne process (plus a Celery worker when REDIS_URL is set, as in production), s
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -92,11 +93,22 @@ def open_as(browser, console_server):
         context.close()
 
 
+def wait_until(page, expression: str, timeout: float = 10_000) -> None:
+    """Polls a JS expression until it is truthy. Playwright's wait_for_function evaluates its
+    predicate with eval() inside the page, which the console's CSP (rightly) forbids; evaluate()
+    goes through the DevTools protocol and is not subject to it."""
+    deadline = time.monotonic() + timeout / 1000
+    while not page.evaluate(expression):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"still false after {timeout / 1000:.0f}s: {expression}")
+        time.sleep(0.1)
+
+
 def screenshot(page, name: str) -> Path:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     path = SCREENSHOTS / f"{name}.png"
     page.evaluate("window.scrollTo(0, 0)")  # the sticky top bar stays on top in a full-page shot
-    page.wait_for_function("Array.from(document.images).every((i) => i.complete)", timeout=10_000)
+    wait_until(page, "Array.from(document.images).every((i) => i.complete)")
     page.screenshot(path=str(path), full_page=True)
     _saved.append(path)
     return path

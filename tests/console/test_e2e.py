@@ -14,7 +14,7 @@ import pytest
 from playwright.sync_api import expect
 
 from apps.accounts.services import token_issue
-from tests.console.conftest import screenshot
+from tests.console.conftest import screenshot, wait_until
 from tests.console.devices import BackgroundFleet, call, register_and_enroll, simulated, upload_clip
 from tests.helpers import ws_connect
 
@@ -188,7 +188,7 @@ def test_operator_sends_a_briefing_and_sees_it_acknowledged(
     page.check("#suspects [data-f=armed]")
     page.set_input_files("#suspects [data-role=photo]", str(photo))
     expect(page.locator("#suspects [data-role=preview] img")).to_be_visible(timeout=LIVE)
-    page.wait_for_function("document.querySelector('#suspects [data-role=preview] img').naturalWidth > 0")
+    wait_until(page, "document.querySelector('#suspects [data-role=preview] img').naturalWidth > 0")
     page.click("#add-vehicle")
     page.fill("#vehicles [data-f=plate]", "KXT4821")
     page.fill("#vehicles [data-f=color]", "red")
@@ -207,7 +207,7 @@ def test_operator_sends_a_briefing_and_sees_it_acknowledged(
     expect(card).to_contain_text("Armed robbery suspect on foot", timeout=LIVE)
     expect(card).to_contain_text("KXT4821")
     expect(card.locator("img")).to_be_visible()
-    phone.wait_for_function("document.querySelector('[data-briefing] img').naturalWidth > 0")  # the photo loads
+    wait_until(phone, "document.querySelector('[data-briefing] img').naturalWidth > 0")  # the photo loads
     card.locator("[data-ack]").click()
     expect(phone.locator("[data-briefing] .state.acknowledged")).to_be_visible(timeout=LIVE)
     screenshot(phone, "phone")
@@ -399,4 +399,77 @@ def test_names_with_markup_show_as_typed_and_never_run(open_as, console_server, 
         '<td title="&lt;b onclick=&quot;x()&quot;&gt;Eve&lt;/b&gt;">'
         "&lt;b onclick=&quot;x()&quot;&gt;Eve&lt;/b&gt;<br><i>a&amp;b</i>0</td>"
     )
+    assert not page.errors
+
+
+def test_operator_confirms_a_hit_from_the_queue_and_briefs_it(open_as, console_server, operator, officer, it_user):
+    """A reader posts a read of a stolen car; the hit appears in the operator's queue with the
+    read's image beside the entry; the operator confirms it with the keyboard and briefs it."""
+    import base64
+
+    from django.utils import timezone
+
+    from apps.alpr.models import Hit
+    from apps.briefings.models import Briefing
+
+    op_token, _ = token_issue(user=operator)
+    it_token, _ = token_issue(user=it_user)
+    hotlist = call(console_server.url, op_token, "POST", "/api/v1/hotlists", json={"name": "NCIC", "source": "ncic"})
+    call(
+        console_server.url,
+        op_token,
+        "POST",
+        f"/api/v1/hotlists/{hotlist['id']}/entries",
+        json={"plate": "KXT4821", "plate_state": "CA", "reason": "Stolen vehicle", "case_number": "2026-0077"},
+    )
+    from apps.devices.models import Device
+
+    Device.objects.create(  # the officer's phone, 25 m from the camera
+        kind="phone",
+        serial="E2E-ALPR-PH",
+        officer=officer,
+        push_token="e2e-alpr-push",
+        push_token_hash=hashlib.sha256(b"e2e-alpr-push").hexdigest(),
+        lat=40.7130,
+        lon=-74.0061,
+        location_at=timezone.now(),
+    )
+    page = open_as(operator, "/alpr/hits/")
+    expect(page.locator("#live")).to_have_attribute("data-state", "live", timeout=LIVE)
+    expect(page.locator("#hit-list")).to_contain_text("No new hits")
+
+    created = httpx.post(
+        f"{console_server.url}/api/v1/devices",
+        headers={"Authorization": f"Bearer {it_token}"},
+        json={"kind": "alpr", "serial": "E2E-POLE-1", "location": {"lat": 40.7128, "lon": -74.006}},
+    ).json()
+    reader = httpx.post(
+        f"{console_server.url}/api/v1/enroll", json={"serial": "E2E-POLE-1", "code": created["enrollment_code"]}
+    ).json()["token"]
+    read = {
+        "read_id": "E2E-1",
+        "plate": "KXT 4821",
+        "plate_state": "CA",
+        "read_at": timezone.now().isoformat(),
+        "image": base64.b64encode(jpeg()).decode(),
+    }
+    posted = call(console_server.url, reader, "POST", "/api/v1/plate-reads", json={"reads": [read]})
+    [hit_id] = posted["hits"]
+
+    # the hit arrives live, selected, with the image and the entry side by side
+    detail = page.locator(f'[data-detail="{hit_id}"]')
+    expect(detail).to_be_visible(timeout=LIVE)
+    expect(detail.locator("[data-role=read-plate]")).to_have_text("KXT4821")
+    expect(detail.locator("[data-role=entry-plate]")).to_have_text("KXT4821")
+    page.wait_for_function("document.querySelector('[data-role=image]').naturalWidth > 0")
+    screenshot(page, "alpr-hit-queue")
+
+    page.keyboard.press("c")  # confirm
+    expect(detail.locator("[data-role=state]")).to_have_text("confirmed", timeout=LIVE)
+    page.keyboard.press("b")  # brief officers near the read
+    expect(detail.locator("[data-role=briefing-link]")).to_be_visible(timeout=LIVE)
+    hit = Hit.objects.get(pk=hit_id)
+    assert hit.state == "confirmed" and hit.reviewed_by == operator and hit.briefing_id
+    briefing = Briefing.objects.get(pk=hit.briefing_id)
+    assert briefing.recipients == 1 and briefing.vehicles[0]["plate"] == "KXT4821"
     assert not page.errors

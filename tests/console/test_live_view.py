@@ -10,7 +10,7 @@ import pytest
 from playwright.sync_api import expect
 
 from apps.accounts.services import token_issue
-from tests.console.conftest import screenshot
+from tests.console.conftest import screenshot, wait_until
 from tests.console.devices import BackgroundFleet, call, register_and_enroll, simulated
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -54,9 +54,9 @@ def test_an_operator_watches_a_simulated_camera_live(open_as, console_server, ma
         expect(page.locator("#lv-reason")).to_have_text("Officer called for backup at 5th and Main")
         expect(page.locator("#lv-state")).to_have_text("● LIVE", timeout=20_000)
         # the video plays: its clock advances on its own
-        page.wait_for_function("document.querySelector('#lv-video').currentTime > 1", timeout=30_000)
+        wait_until(page, "document.querySelector('#lv-video').currentTime > 1", timeout=30_000)
         first = page.evaluate("document.querySelector('#lv-video').currentTime")
-        page.wait_for_function(f"document.querySelector('#lv-video').currentTime > {first + 1.5}", timeout=15_000)
+        wait_until(page, f"document.querySelector('#lv-video').currentTime > {first + 1.5}", timeout=15_000)
         assert page.evaluate("document.querySelector('#lv-video').videoWidth") == 640
         expect(page.locator("#lv-viewers")).to_contain_text(operator.full_name)
         expect(page.locator("#lv-latency")).to_have_text(re.compile(r"^\d+\.\d s behind live$"), timeout=10_000)

@@ -11,6 +11,7 @@ import pytest
 from django.test import Client
 
 from tests.conftest import ROLES
+from tests.helpers import console_login
 
 STATIC = Path(__file__).resolve().parents[2] / "static"
 ANY_ID = str(uuid.uuid4())
@@ -19,6 +20,7 @@ ANY_ID = str(uuid.uuid4())
 PAGES = {
     "/phone/": {"officer"},
     "/fleet/": {"operator", "it"},
+    f"/live/{ANY_ID}/": {"operator"},
     "/map/": {"operator"},
     "/incidents/": {"operator"},
     "/briefings/new/": {"operator"},
@@ -27,26 +29,43 @@ PAGES = {
     f"/footage/{ANY_ID}/": {"clerk"},
     "/devices/": {"it"},
     "/users/": {"it"},
+    "/alpr/hits/": {"operator"},
+    "/alpr/hotlists/": {"operator", "it"},
+    "/alpr/plates/": {"operator", "clerk"},
 }
 LANDING = {"officer": "/phone/", "operator": "/fleet/", "clerk": "/footage/", "it": "/devices/"}
 NAV = {
     "officer": {"/phone/"},
-    "operator": {"/fleet/", "/map/", "/incidents/"},
-    "clerk": {"/footage/"},
-    "it": {"/fleet/", "/devices/", "/users/"},
+    "operator": {"/fleet/", "/map/", "/incidents/", "/alpr/hits/", "/alpr/hotlists/", "/alpr/plates/"},
+    "clerk": {"/footage/", "/alpr/plates/"},
+    "it": {"/fleet/", "/devices/", "/users/", "/alpr/hotlists/"},
 }
-NAV_LINKS = {"/phone/", "/fleet/", "/map/", "/incidents/", "/footage/", "/devices/", "/users/"}
+NAV_LINKS = {
+    "/phone/",
+    "/fleet/",
+    "/map/",
+    "/incidents/",
+    "/footage/",
+    "/devices/",
+    "/users/",
+    "/alpr/hits/",
+    "/alpr/hotlists/",
+    "/alpr/plates/",
+}
 
 # The only absolute URL allowed: the SVG namespace name, which is an identifier, never fetched.
 URL_RE = re.compile(r"(?:https?:)?//[a-z0-9.-]+\.[a-z]{2,}", re.IGNORECASE)
-# Not fetched: the SVG namespace, and in vendored hls.js an ID3 scheme identifier and the tail of
-# a regular expression (`/\(Windows.+Firefox\//i.test(...)`).
-ALLOWED_URLS = {"http://www.w3.org", "https://aomedia.org", "//i.test"}
+ALLOWED_URLS = {
+    "http://www.w3.org",
+    # hls.js (static/console/vendor): an ID3 metadata scheme name and a user-agent regex, not loads
+    "https://aomedia.org",
+    "//i.test",
+}
 
 
 def session_for(user) -> Client:
     client = Client()
-    client.force_login(user)
+    console_login(client, user)
     return client
 
 
@@ -154,7 +173,7 @@ def test_qr_refuses_anonymous_get_and_bad_data(personas):
 
 def test_qr_needs_the_csrf_token(personas):
     client = Client(enforce_csrf_checks=True)
-    client.force_login(personas["it"])
+    console_login(client, personas["it"])
     assert client.post("/console/qr", {"data": "x"}).status_code == 403
     client.get("/devices/")
     token = client.cookies["csrftoken"].value
@@ -224,3 +243,13 @@ def test_pages_name_static_files_by_content_hash(personas):
         response = client.get(name)
         assert response.status_code == 200, name
         assert "immutable" in response["Cache-Control"]
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_every_page_warns_when_a_background_process_is_missing(personas, role):
+    """The layout carries the banner that static/console/js/health.js fills from /readyz."""
+    page = session_for(personas[role]).get(LANDING[role], follow=True).content.decode()
+    assert 'id="health-banner"' in page
+    assert "/static/console/js/health." in page
+    script = (Path(__file__).resolve().parents[2] / "static" / "console" / "js" / "health.js").read_text()
+    assert 'fetch("/readyz"' in script and "checks?.[role]" in script and "innerHTML" not in script

@@ -12,7 +12,7 @@ from apps.control import services
 from apps.control.models import Command
 from tests.conftest import ROLES
 from tests.control.conftest import audit_actions, post_command
-from tests.helpers import error_code
+from tests.helpers import console_login, error_code
 
 PROTOCOL_FIELDS = {
     "id",
@@ -62,8 +62,15 @@ def test_ttl_sets_the_expiry(client_for, operator, bodycam):
 
 
 @pytest.mark.django_db
-def test_superuser_may_command(client_for, superuser, bodycam):
-    assert post_command(client_for(superuser), bodycam.id).status_code == 202
+def test_a_superuser_acts_as_it_and_may_not_command(client_for, superuser, operator, bodycam):
+    response = post_command(client_for(superuser), bodycam.id)
+    assert response.status_code == 403 and error_code(response) == "forbidden"
+    assert Command.objects.count() == 0
+    command, _ = services.command_create(
+        device=bodycam.device, requested_by=operator, action="start_recording", reason="x"
+    )
+    assert client_for(superuser).post(f"/api/v1/commands/{command.pk}/cancel").status_code == 403
+    assert client_for(superuser).get(f"/api/v1/commands/{command.pk}").status_code == 403
 
 
 @pytest.mark.django_db
@@ -98,7 +105,7 @@ def test_read_access_per_role(client_for, personas, operator, bodycam, role):
     client = client_for(personas[role])
     one = client.get(f"/api/v1/commands/{command.pk}")
     listing = client.get(f"/api/v1/devices/{bodycam.id}/commands")
-    if role in ("operator", "it"):
+    if role == "operator":  # IT manages devices, not operations: commands are not theirs to read
         assert one.status_code == 200 and one.json()["id"] == str(command.pk)
         assert listing.status_code == 200
         assert [row["id"] for row in listing.json()["results"]] == [str(command.pk)]
@@ -331,7 +338,7 @@ def test_admin_lists_commands_read_only(client, superuser, operator, bodycam):
     command, _ = services.command_create(
         device=bodycam.device, requested_by=operator, action="start_recording", reason="Admin view"
     )
-    client.force_login(superuser)
+    console_login(client, superuser)
     assert client.get("/admin/control/command/").status_code == 200
     assert client.get(f"/admin/control/command/{command.pk}/change/").status_code == 200
     assert client.get("/admin/control/command/add/").status_code == 403

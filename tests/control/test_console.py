@@ -15,6 +15,7 @@ from apps.control import services
 from apps.control.models import Command
 from tests.conftest import ROLES
 from tests.control.conftest import asgi_app, post_command, receive_type, run
+from tests.helpers import console_login
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -26,7 +27,7 @@ def bearer(user) -> list[tuple[bytes, bytes]]:
 
 def session_cookie(user) -> tuple[bytes, bytes]:
     client = Client()
-    client.force_login(user)
+    console_login(client, user)
     return (b"cookie", f"sessionid={client.cookies['sessionid'].value}".encode())
 
 
@@ -79,12 +80,12 @@ def test_console_session_needs_a_same_site_origin(operator, officer):
     officer_cookie = session_cookie(officer)
     cases = [
         ([cookie], None),  # no Origin: not a browser's cross-site request
-        ([cookie, (b"origin", b"http://localhost:8000")], None),
-        ([cookie, (b"origin", b"https://127.0.0.1")], None),
-        ([cookie, (b"origin", b"https://evil.example")], 4401),
-        ([cookie, (b"origin", b"https://localhost.evil.example")], 4401),
-        ([cookie, (b"origin", b"null")], 4401),
-        ([officer_cookie, (b"origin", b"http://localhost:8000")], 4403),
+        ([cookie, (b"host", b"localhost:8000"), (b"origin", b"http://localhost:8000")], None),
+        ([cookie, (b"host", b"127.0.0.1"), (b"x-forwarded-proto", b"https"), (b"origin", b"https://127.0.0.1")], None),
+        ([cookie, (b"host", b"localhost"), (b"origin", b"https://evil.example")], 4401),
+        ([cookie, (b"host", b"localhost"), (b"origin", b"https://localhost.evil.example")], 4401),
+        ([cookie, (b"host", b"localhost"), (b"origin", b"null")], 4401),
+        ([officer_cookie, (b"host", b"localhost:8000"), (b"origin", b"http://localhost:8000")], 4403),
     ]
 
     async def scenario():

@@ -1,12 +1,16 @@
 """`celery -A rtcc worker` with REDIS_URL set: a real worker process runs queued tasks."""
 
+import os
+import subprocess
+import sys
+import threading
 import time
 
 import pytest
 
 from apps.audit.models import AuditEvent
 from apps.audit.services import audit_record
-from tests.helpers import start_worker
+from tests.helpers import ROOT, start_worker
 
 
 @pytest.fixture
@@ -17,7 +21,7 @@ def worker(transactional_db, redis_url, tmp_path):
 
 
 def test_a_worker_process_runs_a_queued_task(worker):
-    from apps.core.tasks import audit_verify
+    from apps.audit.tasks import audit_verify
     from rtcc.celery import app
 
     audit_record(action="test.before")
@@ -37,3 +41,36 @@ def test_beat_schedule_lists_periodic_tasks():
     from django.conf import settings
 
     assert settings.CELERY_BEAT_SCHEDULE["rtcc-core-audit-verify"]["task"] == "apps.core.tasks.audit_verify"
+
+
+def test_the_worker_log_shows_celerys_own_lines_at_info(redis_url):
+    """Operators read the worker's log: at --loglevel=INFO Celery's own lines (its task list,
+    `ready`) are there, not quieted by the project's logging."""
+    env = {**os.environ, "REDIS_URL": redis_url}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "rtcc", "worker", "--pool", "solo", "--loglevel=INFO"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    lines: list[str] = []
+    ready = threading.Event()
+
+    def read() -> None:
+        for line in process.stdout:
+            lines.append(line)
+            if " ready." in line:
+                ready.set()
+
+    threading.Thread(target=read, daemon=True).start()
+    try:
+        ready.wait(timeout=60)
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+    assert any(" ready." in line and "celery@" in line for line in lines), "".join(lines[-40:])

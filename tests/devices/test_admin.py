@@ -8,6 +8,7 @@ from django.test import Client
 from apps.audit.models import AuditEvent
 from apps.devices.models import Assignment, Device
 from apps.devices.services import device_assign
+from tests.helpers import console_login
 
 pytestmark = pytest.mark.django_db
 
@@ -15,7 +16,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def admin_client(superuser):
     client = Client()
-    client.force_login(superuser)
+    console_login(client, superuser)
     return client
 
 

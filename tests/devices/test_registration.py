@@ -110,6 +110,9 @@ def test_serial_unique_per_kind(caller):
         {"kind": "bodycam", "serial": 12},
         {"kind": "bodycam", "serial": "OK-1", "label": "x" * 65},
         {"kind": ["bodycam"], "serial": "OK-2"},
+        {"kind": "alpr", "serial": "POLE-1", "location": {"lat": 91, "lon": 0}},
+        {"kind": "alpr", "serial": "POLE-1", "location": {"lat": 40}},
+        {"kind": "alpr", "serial": "POLE-1", "location": "40,-74"},
     ],
 )
 def test_register_bad_input(caller, payload):
@@ -140,3 +143,21 @@ def test_serial_as_printed_is_kept(caller):
     response = caller("it").post("/api/v1/devices", {"kind": "bodycam", "serial": "  AXN 4711/b  "}, format="json")
     assert response.status_code == 201
     assert response.json()["serial"] == "AXN 4711/b"
+
+
+def test_a_fixed_plate_reader_registers_with_its_place(caller):
+    response = caller("it").post(
+        "/api/v1/devices",
+        {"kind": "alpr", "serial": "POLE-7", "label": "Main St & 5th", "location": {"lat": 40.7128, "lon": -74.006}},
+        format="json",
+    )
+    assert response.status_code == 201, response.content
+    body = response.json()
+    assert body["kind"] == "alpr" and body["enrollment_code"]
+    assert (body["location"]["lat"], body["location"]["lon"]) == (40.7128, -74.006)
+    enrolled = caller("anonymous").post(
+        "/api/v1/enroll", {"serial": "POLE-7", "code": body["enrollment_code"]}, format="json"
+    )
+    assert enrolled.status_code == 200 and enrolled.json()["token"]
+    listed = caller("it").get("/api/v1/devices?kind=alpr").json()
+    assert [d["serial"] for d in listed["results"]] == ["POLE-7"]

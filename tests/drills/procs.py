@@ -142,10 +142,7 @@ class PrivatePostgres:
         if self.user:
             shutil.chown(self.dir, self.user)
         self.data = self.dir / "data"
-        self.log = workdir / "postgres.log"
-        if self.user:
-            self.log.touch()
-            shutil.chown(self.log, self.user)
+        self.log = self.dir / "postgres.log"  # in the cluster's directory, which its user owns
         self.url = f"postgres://postgres@127.0.0.1:{self.port}/rtcc"
 
     def _run(self, *cmd) -> None:
@@ -339,9 +336,14 @@ def celery_beat(env: dict, workdir: Path) -> Proc:
     )
 
 
-def manage(env: dict, *args) -> str:
+def manage(env: dict, *args, stdin: str | None = None) -> str:
     done = subprocess.run(
-        [sys.executable, str(ROOT / "manage.py"), *map(str, args)], cwd=ROOT, env=env, capture_output=True, text=True
+        [sys.executable, str(ROOT / "manage.py"), *map(str, args)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        input=stdin,
     )
     if done.returncode:
         raise RuntimeError(f"manage.py {' '.join(map(str, args))} failed: {done.stdout[-2000:]}{done.stderr[-2000:]}")

@@ -18,6 +18,7 @@ from django.utils import timezone
 from apps.audit.services import audit_record
 from apps.core.errors import ApplicationError, Conflict, InvalidInput
 from apps.devices.models import Assignment, Device
+from apps.devices.selectors import assignee_at
 from apps.integrations.storage import (
     NoSuchUploadError,
     ObjectMissingError,
@@ -95,8 +96,6 @@ def retain_until_for(*, category: Category, started_at: datetime) -> datetime | 
 def officer_at(device: Device, when: datetime):
     """The device's assignee at `when` (the assignment history); the current officer only when the
     device has no history at all."""
-    from apps.devices.selectors import assignee_at
-
     officer = assignee_at(device, when)
     if officer is None and device.officer_id and not Assignment.objects.filter(device=device).exists():
         return device.officer

@@ -3,9 +3,20 @@
 from __future__ import annotations
 
 from celery import shared_task
+from django.db import InterfaceError, OperationalError
 
 
-@shared_task(name="apps.footage.tasks.verify_clip", time_limit=4 * 3600, soft_time_limit=4 * 3600 - 60, acks_late=True)
+@shared_task(
+    name="apps.footage.tasks.verify_clip",
+    time_limit=4 * 3600,
+    soft_time_limit=4 * 3600 - 60,
+    acks_late=True,
+    autoretry_for=(OperationalError, InterfaceError),  # a transient database error: again, backing off
+    retry_backoff=2,
+    retry_backoff_max=60,
+    retry_jitter=True,
+    max_retries=10,
+)
 def verify_clip(clip_id: str) -> str | None:
     """Reads the clip's object once and marks it available or corrupt (a no-op unless `verifying`)."""
     from .services import clip_verify

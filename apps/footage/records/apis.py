@@ -13,14 +13,13 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serial
 from rest_framework import serializers, status
 from rest_framework.exceptions import NotFound as DrfNotFound
 from rest_framework.negotiation import DefaultContentNegotiation
-from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
 from rest_framework.utils.urls import remove_query_param, replace_query_param
 from rest_framework.views import APIView
 
-from apps.accounts.permissions import HasRole, IsPerson
+from apps.accounts.permissions import HasRole, IsClerk, IsPerson, PermissionsByMethod
 from apps.core.errors import Forbidden, InvalidInput
-from apps.core.pagination import StandardPagination
+from apps.core.pagination import StandardPagination, paginated_response
 
 from .. import conf
 from ..serializers import CategoryOut, ClipOut
@@ -138,16 +137,6 @@ class CategoryIn(serializers.Serializer):
 # Permissions -----------------------------------------------------------------------------------
 
 
-class MethodPermissions(APIView):
-    """`permissions_by_method = {"GET": [...], "PATCH": [...]}` on the view."""
-
-    permissions_by_method: dict[str, list[type[BasePermission]]] = {}
-
-    def get_permissions(self):
-        classes = self.permissions_by_method.get(self.request.method or "", [IsPerson])
-        return [permission() for permission in classes]
-
-
 def _reason(request) -> str:
     data = request.data if isinstance(request.data, dict) and request.data else {}
     if not data and request.query_params.get("reason"):  # a DELETE some clients cannot give a body
@@ -241,13 +230,18 @@ def clip_search(request, *, view) -> Response:
     records_selectors.visible_clips(user=request.user)  # IT: 403 before anything else
     filters = records_selectors.parse_search_params(request.query_params)
     clips = records_selectors.clip_search(user=request.user, filters=filters)
-    paginator = ClipSearchPagination()
-    page = paginator.paginate_queryset(clips, request, view=view)
-    return paginator.get_paginated_response(ClipRecordOut(page, many=True).data)
+    return paginated_response(
+        queryset=clips,
+        request=request,
+        view=view,
+        serialize=lambda page: ClipRecordOut(page, many=True).data,
+        pagination_class=ClipSearchPagination,
+    )
 
 
-class ClipDetailApi(MethodPermissions, APIView):
-    permissions_by_method = {"GET": [IsPerson], "PATCH": [HasRole("clerk")]}
+class ClipDetailApi(PermissionsByMethod):
+    permission_classes = [IsPerson]
+    permissions_by_method = {"PATCH": [IsClerk]}
 
     @extend_schema(responses=ClipRecordOut)
     def get(self, request, clip_id):
@@ -277,7 +271,7 @@ class ClipAccessApi(APIView):
 
 
 class ClipHoldApi(APIView):
-    permission_classes = [HasRole("clerk")]
+    permission_classes = [IsClerk]
 
     @extend_schema(request=ReasonIn, responses=ClipRecordOut)
     def post(self, request, clip_id):
@@ -293,15 +287,15 @@ class ClipHoldApi(APIView):
 
 
 class ClipCustodyApi(APIView):
-    permission_classes = [HasRole("clerk")]
+    permission_classes = [IsClerk]
 
     @extend_schema(responses=CustodyPageOut)
     def get(self, request, clip_id):
         clip = clip_get(user=request.user, clip_id=clip_id)
         rows, intact = records_selectors.clip_custody(clip=clip)
-        paginator = StandardPagination()
-        page = paginator.paginate_queryset(rows, request, view=self)
-        response = paginator.get_paginated_response([custody_row(row) for row in page])
+        response = paginated_response(
+            queryset=rows, request=request, view=self, serialize=lambda page: [custody_row(row) for row in page]
+        )
         response.data["chain_intact"] = intact
         return response
 
@@ -310,7 +304,7 @@ class ClipPurgeApi(APIView):
     """Extension: a clerk purges a clip's bytes by hand once its retention has passed, e.g. a corrupt
     clip after review (`{"reason", "reviewed": true}`). The periodic purge never touches corrupt clips."""
 
-    permission_classes = [HasRole("clerk")]
+    permission_classes = [IsClerk]
 
     @extend_schema(
         request=inline_serializer(
@@ -330,8 +324,9 @@ class ClipPurgeApi(APIView):
         return Response(ClipRecordOut(clip).data)
 
 
-class CategoriesApi(MethodPermissions, APIView):
-    permissions_by_method = {"GET": [IsPerson], "POST": [HasRole("clerk")]}
+class CategoriesApi(PermissionsByMethod):
+    permission_classes = [IsPerson]
+    permissions_by_method = {"POST": [IsClerk]}
 
     @extend_schema(responses=CategoryOut(many=True))
     def get(self, request):
@@ -390,7 +385,7 @@ class CaseManifestApi(APIView):
     `sha256sum -c` listing ("<hash>  <filename>") for the files as the links name them.
     """
 
-    permission_classes = [HasRole("clerk")]
+    permission_classes = [IsClerk]
     content_negotiation_class = OwnFormatParameter
 
     @extend_schema(

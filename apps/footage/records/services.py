@@ -14,7 +14,9 @@ from django.utils import timezone
 from apps.audit.services import audit_record
 from apps.core.errors import Conflict, InvalidInput, NotFound
 from apps.core.realtime import iso_time
-from apps.integrations.storage import StorageError, get_storage
+from apps.counters import names as counted
+from apps.counters.services import counter_add
+from apps.integrations.storage import StorageError, get_storage, signed_get_path
 
 from .. import conf
 from ..ingest.services import retain_until_for
@@ -164,7 +166,8 @@ def clip_access_link(
     ttl = conf.access_link_ttl() if ttl is None else ttl
     storage = get_storage()
     filename = clip_filename(clip)
-    url = storage.url_for_get(
+    # Evidence always through rtcc (on S3 too), so a link dies with its holder's account.
+    url = signed_get_path(
         clip.storage_key,
         expires_in=ttl,
         filename=filename,
@@ -172,19 +175,21 @@ def clip_access_link(
         grantee=str(actor.pk) if getattr(actor, "is_authenticated", False) else None,
     )
     expires_at = datetime.fromtimestamp(int(time.time()) + ttl, tz=UTC)
-    audit_record(
-        action="clip.access",
-        actor=actor,
-        obj=clip,
-        request=request,
-        details={
-            "reason": reason,
-            "via": via,
-            "expires_at": expires_at.isoformat(),
-            "storage": storage.name,
-            "sha256": clip.sha256,
-        },
-    )
+    with transaction.atomic():  # the access and its count together
+        counter_add(name=counted.EVIDENCE_ACCESS)  # the transparency report's count
+        audit_record(
+            action="clip.access",
+            actor=actor,
+            obj=clip,
+            request=request,
+            details={
+                "reason": reason,
+                "via": via,
+                "expires_at": expires_at.isoformat(),
+                "storage": storage.name,
+                "sha256": clip.sha256,
+            },
+        )
     return {
         "url": url,
         "expires_at": expires_at,

@@ -13,6 +13,7 @@ const rows = new Map();
 const lastCommand = new Map(); // device id -> command (or a local placeholder)
 const tbody = $("#fleet tbody");
 const filters = $("#filters");
+filters.addEventListener("submit", (event) => event.preventDefault()); // filters apply as you type
 const live = new Live();
 const tracker = new CommandTracker(live);
 

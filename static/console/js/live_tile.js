@@ -73,7 +73,8 @@ export function mountLiveTile({ live, devices, officers }) {
     }
   }
 
-  form.addEventListener("submit", async () => {
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault(); // no inline handler: the page's CSP allows none
     const id = select.value;
     if (!id) return;
     const d = devices.get(id);

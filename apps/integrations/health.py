@@ -17,9 +17,11 @@ import logging
 
 from django.conf import settings
 from django.db import connection
-from django.http import JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 
-from . import heartbeat
+from apps.core import heartbeat
+
+from .storage import get_storage
 
 log = logging.getLogger(__name__)
 
@@ -56,8 +58,6 @@ def _check_channel_layer() -> str:
 
 
 def _check_storage() -> str:
-    from apps.integrations.storage import get_storage
-
     get_storage().check()
     return "ok"
 
@@ -119,3 +119,17 @@ def readyz(request):
         log.warning("readyz: %s not running", ", ".join(missing))
         return JsonResponse({"status": "degraded", "checks": checks, "missing": missing})
     return JsonResponse({"status": "ok", "checks": checks})
+
+
+class HealthProbeMiddleware:
+    """Answers /healthz and /readyz before anything reads the Host header: an orchestrator's
+    probe addresses the container by its own IP (or 127.0.0.1), which DJANGO_ALLOWED_HOSTS
+    rightly does not list. Only these two read-only paths are exempt from the host check."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if request.method in ("GET", "HEAD") and request.path_info in ("/healthz", "/readyz"):
+            return healthz(request) if request.path_info == "/healthz" else readyz(request)
+        return self.get_response(request)

@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class AlprConfig(AppConfig):
+    name = "apps.alpr"
+    label = "alpr"
+    verbose_name = "Plate readers"

@@ -1,0 +1,58 @@
+"""Tunables of the plate-reader app, each overridable with an RTCC_* Django setting."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.conf import settings
+
+
+def read_retention() -> timedelta:
+    """Reads with no hit are deleted this long after `read_at` (RTCC_ALPR_READ_RETENTION)."""
+    return getattr(settings, "RTCC_ALPR_READ_RETENTION", timedelta(days=30))
+
+
+def max_reads_per_batch() -> int:
+    return getattr(settings, "RTCC_ALPR_MAX_READS", 500)
+
+
+def max_image_bytes() -> int:
+    """A plate crop or overview JPEG, decoded."""
+    return getattr(settings, "RTCC_ALPR_MAX_IMAGE_BYTES", 2 * 1024 * 1024)
+
+
+def max_image_pixels() -> int:
+    return getattr(settings, "RTCC_ALPR_MAX_IMAGE_PIXELS", 4096 * 4096)
+
+
+def future_skew() -> timedelta:
+    """A read may claim a time at most this far ahead of the server's clock."""
+    return getattr(settings, "RTCC_ALPR_FUTURE_SKEW", timedelta(hours=1))
+
+
+def delete_batch() -> int:
+    """Rows per bounded delete of expired reads."""
+    return getattr(settings, "RTCC_ALPR_DELETE_BATCH", 5000)
+
+
+def delete_time_budget() -> float:
+    """Seconds one retention run spends on batch deletes (the next run carries on)."""
+    return getattr(settings, "RTCC_ALPR_DELETE_SECONDS", 50.0)
+
+
+def stale_after() -> timedelta:
+    """A hotlist whose last import is older than this is flagged stale on the console."""
+    return getattr(settings, "RTCC_ALPR_STALE_AFTER", timedelta(days=1))
+
+
+def brief_radius_m() -> float:
+    """The default audience of a hit's briefing: officers this near the read."""
+    return getattr(settings, "RTCC_ALPR_BRIEF_RADIUS_M", 2000.0)
+
+
+def local_max_expiry() -> timedelta:
+    return getattr(settings, "RTCC_ALPR_LOCAL_MAX_EXPIRY", timedelta(days=366))
+
+
+def max_import_bytes() -> int:
+    return getattr(settings, "RTCC_ALPR_MAX_IMPORT_BYTES", 200 * 1024 * 1024)

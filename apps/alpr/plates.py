@@ -1,0 +1,35 @@
+"""Plate text rules (PROTOCOL.md "Hotlists and hits"): normalizing, look-alike folding, wildcards."""
+
+from __future__ import annotations
+
+import re
+
+PLATE_MAX = 16
+# Characters a camera (or a person) confuses: each folds onto the digit it looks like.
+LOOK_ALIKES = str.maketrans({"O": "0", "Q": "0", "D": "0", "I": "1", "L": "1", "Z": "2", "S": "5", "B": "8", "G": "6"})
+_NOT_PLATE = re.compile(r"[^A-Z0-9]")
+_NOT_PATTERN = re.compile(r"[^A-Z0-9*?]")
+
+
+def normalize(plate: str) -> str:
+    """Upper case, letters and digits only: "abc-1 23" is "ABC123"."""
+    return _NOT_PLATE.sub("", plate.upper())
+
+
+def fold(normalized: str) -> str:
+    """The normalized plate with look-alike characters folded (O/Q/D->0, I/L->1, Z->2, S->5, B->8, G->6)."""
+    return normalized.translate(LOOK_ALIKES)
+
+
+def normalize_pattern(pattern: str) -> str:
+    """A search pattern normalized like a plate, keeping `*` (any run) and `?` (one character)."""
+    return _NOT_PATTERN.sub("", pattern.upper())
+
+
+def pattern_to_like(pattern: str) -> str:
+    """`AB*12?` -> SQL LIKE `AB%12_` (the pattern holds only A-Z, 0-9, * and ?)."""
+    return pattern.replace("*", "%").replace("?", "_")
+
+
+def is_wildcard(pattern: str) -> bool:
+    return "*" in pattern or "?" in pattern

@@ -1,0 +1,113 @@
+"""Reads of the plate-reader app: hits, hotlists, entries, plate search."""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime
+
+from django.db.models import CharField, Count, F, Lookup, Q, QuerySet
+
+from apps.core.errors import NotFound
+
+from . import plates
+from .models import Entry, Hit, Hotlist, Read
+
+
+@CharField.register_lookup
+class Like(Lookup):
+    """`field__like="AB%12_"`: SQL LIKE (the patterns built here hold only A-Z, 0-9, % and _)."""
+
+    lookup_name = "like"
+
+    def as_sql(self, compiler, connection):
+        lhs, lhs_params = self.process_lhs(compiler, connection)
+        rhs, rhs_params = self.process_rhs(compiler, connection)
+        return f"{lhs} LIKE {rhs}", [*lhs_params, *rhs_params]
+
+
+def hotlist_list() -> QuerySet[Hotlist]:
+    return Hotlist.objects.annotate(entry_count=Count("entries", filter=Q(entries__removed_at__isnull=True)))
+
+
+def hotlist_get(*, hotlist_id) -> Hotlist:
+    hotlist = hotlist_list().filter(pk=hotlist_id).first()
+    if hotlist is None:
+        raise NotFound("No such hotlist.")
+    return hotlist
+
+
+def entry_list(*, hotlist: Hotlist) -> QuerySet[Entry]:
+    return Entry.objects.filter(hotlist=hotlist, removed_at__isnull=True).order_by("created_at", "id")
+
+
+def entry_get(*, hotlist: Hotlist, entry_id) -> Entry:
+    entry = Entry.objects.filter(hotlist=hotlist, pk=entry_id, removed_at__isnull=True).first()
+    if entry is None:
+        raise NotFound("No such entry on this hotlist.")
+    return entry
+
+
+def hit_list(*, state: str | None = None, hotlist=None) -> QuerySet[Hit]:
+    hits = Hit.objects.select_related("read", "entry", "hotlist")
+    if state:
+        hits = hits.filter(state=state)
+    if hotlist:
+        hits = hits.filter(hotlist_id=hotlist)
+    return hits.order_by("-created_at", "id")
+
+
+def hit_get(*, hit_id) -> Hit:
+    hit = Hit.objects.select_related("read", "entry", "hotlist").filter(pk=hit_id).first()
+    if hit is None:
+        raise NotFound("No such hit.")
+    return hit
+
+
+def hit_ids_by_read(read_ids) -> dict:
+    out: dict = {}
+    for read_id, hit_id in Hit.objects.filter(read_id__in=list(read_ids)).values_list("read_id", "id"):
+        out.setdefault(read_id, []).append(hit_id)
+    return out
+
+
+EARTH_M = 6_371_000.0
+
+
+def distance_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    dp, dl = p2 - p1, math.radians(lon2 - lon1)
+    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+    return 2 * EARTH_M * math.asin(math.sqrt(min(1.0, a)))
+
+
+def read_search(
+    *,
+    plate: str | None = None,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    near: tuple[float, float, float] | None = None,
+) -> QuerySet[Read]:
+    """Reads by plate (`*` any run, `?` one character), time window and area (a bounding box
+    in SQL, then the exact circle: see read_search_page)."""
+    reads = Read.objects.all()
+    if plate:
+        pattern = plates.normalize_pattern(plate)
+        if plates.is_wildcard(pattern):
+            reads = reads.filter(plate_normalized__like=plates.pattern_to_like(pattern))
+        else:
+            reads = reads.filter(plate_normalized=pattern)
+    if start:
+        reads = reads.filter(read_at__gte=start)
+    if end:
+        reads = reads.filter(read_at__lt=end)
+    if near:
+        lat, lon, radius = near
+        dlat = radius / 111_320.0
+        dlon = radius / max(1.0, 111_320.0 * math.cos(math.radians(lat)))
+        reads = reads.filter(lat__gte=lat - dlat, lat__lte=lat + dlat, lon__gte=lon - dlon, lon__lte=lon + dlon)
+        # then the circle, flat-earth within the box (metres per degree at this latitude)
+        ky, kx = 111_320.0, 111_320.0 * math.cos(math.radians(lat))
+        reads = reads.alias(
+            d2=((F("lat") - lat) * ky) * ((F("lat") - lat) * ky) + ((F("lon") - lon) * kx) * ((F("lon") - lon) * kx)
+        ).filter(d2__lte=radius * radius)
+    return reads.order_by("-read_at", "id")

@@ -1,0 +1,253 @@
+"""Input shapes of the plate-reader API (output shapes are in payloads.py)."""
+
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from apps.devices.serializers import StrictCharField
+
+from . import conf, plates
+from .models import RejectReason, Source
+
+
+class ReadLocationIn(serializers.Serializer):
+    lat = serializers.FloatField(min_value=-90, max_value=90)
+    lon = serializers.FloatField(min_value=-180, max_value=180)
+
+
+class CandidateIn(serializers.Serializer):
+    plate = StrictCharField(max_length=32)
+    confidence = serializers.FloatField(min_value=0, max_value=1, required=False, allow_null=True)
+
+    def validate_plate(self, value: str) -> str:
+        if not plates.normalize(value) or len(plates.normalize(value)) > plates.PLATE_MAX:
+            raise serializers.ValidationError("Not a plate: 1 to 16 letters and digits.")
+        return value
+
+
+class PlateVehicleIn(serializers.Serializer):
+    make = StrictCharField(max_length=64, required=False, allow_blank=True, allow_null=True)
+    model = StrictCharField(max_length=64, required=False, allow_blank=True, allow_null=True)
+    color = StrictCharField(max_length=32, required=False, allow_blank=True, allow_null=True)
+    type = StrictCharField(max_length=32, required=False, allow_blank=True, allow_null=True)
+    year = serializers.IntegerField(min_value=1886, max_value=2100, required=False, allow_null=True)
+
+
+def state_code(value: str) -> str:
+    value = (value or "").strip().upper()
+    if value and not (len(value) == 2 and value.isascii() and value.isalpha()):
+        raise serializers.ValidationError("A two-letter state code.")
+    return value
+
+
+class ReadIn(serializers.Serializer):
+    read_id = StrictCharField(max_length=64)
+    plate = StrictCharField(max_length=32)
+    plate_state = StrictCharField(max_length=8, required=False, allow_blank=True, allow_null=True)
+    confidence = serializers.FloatField(min_value=0, max_value=1, required=False, allow_null=True)
+    read_at = serializers.DateTimeField()
+    location = ReadLocationIn(required=False, allow_null=True)
+    heading = serializers.FloatField(min_value=0, max_value=360, required=False, allow_null=True)
+    candidates = serializers.ListField(child=CandidateIn(), required=False, max_length=20)
+    vehicle = PlateVehicleIn(required=False, allow_null=True)
+    image = serializers.CharField(required=False, allow_blank=True, allow_null=True, trim_whitespace=False)
+
+    def validate_plate(self, value: str) -> str:
+        normalized = plates.normalize(value)
+        if not normalized:
+            raise serializers.ValidationError("A plate needs at least one letter or digit.")
+        if len(normalized) > plates.PLATE_MAX:
+            raise serializers.ValidationError("A plate has at most 16 letters and digits.")
+        return value
+
+    def validate_plate_state(self, value):
+        return state_code(value or "")
+
+    def validate_read_at(self, value):
+        from django.utils import timezone
+
+        if value > timezone.now() + conf.future_skew():
+            raise serializers.ValidationError("read_at is in the future.")
+        return value
+
+
+class ReadBatchIn(serializers.Serializer):
+    reads = serializers.ListField(child=ReadIn(), allow_empty=False, max_length=500, min_length=1)
+
+
+class SearchIn(serializers.Serializer):
+    plate = serializers.CharField(max_length=40, required=False, allow_blank=True)
+    # `from` is a keyword: mapped in the view
+    start = serializers.DateTimeField(required=False)
+    end = serializers.DateTimeField(required=False)
+    near = serializers.CharField(max_length=80, required=False)
+    reason = serializers.CharField(max_length=500)
+    case_number = serializers.CharField(max_length=64)
+
+    def validate_plate(self, value: str) -> str:
+        pattern = plates.normalize_pattern(value)
+        if value and not pattern:
+            raise serializers.ValidationError("No letters, digits or wildcards in this plate.")
+        return pattern
+
+    def validate_near(self, value: str):
+        parts = value.split(",")
+        try:
+            lat, lon, radius = (float(p) for p in parts)
+        except ValueError:
+            raise serializers.ValidationError("Give near=lat,lon,radius_m.") from None
+        if not (-90 <= lat <= 90 and -180 <= lon <= 180 and 0 < radius <= 500_000):
+            raise serializers.ValidationError("lat -90..90, lon -180..180, radius_m 0..500000.")
+        return (lat, lon, radius)
+
+    def validate(self, attrs):
+        if attrs.get("start") and attrs.get("end") and attrs["start"] >= attrs["end"]:
+            raise serializers.ValidationError({"from": ["Must be before `to`."]})
+        return attrs
+
+
+class HotlistIn(serializers.Serializer):
+    name = StrictCharField(max_length=120)
+    source = serializers.ChoiceField(choices=Source.values)  # type: ignore[assignment]
+    priority = serializers.IntegerField(min_value=0, max_value=100, required=False, default=50)
+
+
+class EntryIn(serializers.Serializer):
+    plate = StrictCharField(max_length=32)
+    plate_state = StrictCharField(max_length=8, required=False, allow_blank=True, allow_null=True)
+    reason = StrictCharField(max_length=200)
+    case_number = StrictCharField(max_length=64, required=False, allow_blank=True, allow_null=True)
+    expires_at = serializers.DateTimeField(required=False, allow_null=True)
+    note = StrictCharField(max_length=2000, required=False, allow_blank=True, allow_null=True)
+    vehicle = PlateVehicleIn(required=False, allow_null=True)
+
+    def validate_plate_state(self, value):
+        return state_code(value or "")
+
+
+class ImportIn(serializers.Serializer):
+    file = serializers.FileField(allow_empty_file=False)
+    mode = serializers.ChoiceField(choices=["append", "replace"], required=False, default="append")
+
+
+class HitFilterIn(serializers.Serializer):
+    state = serializers.ChoiceField(choices=["new", "confirmed", "rejected"], required=False)
+    hotlist = serializers.UUIDField(required=False)
+
+
+class ConfirmIn(serializers.Serializer):
+    note = StrictCharField(max_length=2000, required=False, allow_blank=True, default="")
+
+
+class RejectIn(serializers.Serializer):
+    reason = serializers.ChoiceField(choices=RejectReason.values)
+    note = StrictCharField(max_length=2000, required=False, allow_blank=True, default="")
+
+
+class BriefIn(serializers.Serializer):
+    priority = serializers.ChoiceField(choices=["routine", "urgent", "emergency"])
+    audience = serializers.JSONField(required=False)
+    body = StrictCharField(max_length=3000, required=False, allow_blank=True, default="")
+
+    def validate_audience(self, value):
+        from apps.briefings.serializers import AudienceIn
+
+        audience = AudienceIn(data=value)
+        audience.is_valid(raise_exception=True)
+        return dict(audience.validated_data)
+
+
+# Output shapes: they document the API (OpenAPI) and the `hit.new` / `hit.update` console events;
+# payloads.py writes them (tests check that every payload conforms).
+
+
+class ReadLocationOut(serializers.Serializer):
+    lat = serializers.FloatField()
+    lon = serializers.FloatField()
+
+
+class CandidateOut(serializers.Serializer):
+    plate = serializers.CharField()
+    plate_normalized = serializers.CharField()
+    confidence = serializers.FloatField(allow_null=True)
+
+
+class ReadOut(serializers.Serializer):
+    id = serializers.UUIDField()
+    reader = serializers.UUIDField()
+    read_id = serializers.CharField()
+    plate = serializers.CharField()
+    plate_normalized = serializers.CharField()
+    plate_state = serializers.CharField(allow_null=True)
+    confidence = serializers.FloatField(allow_null=True)
+    read_at = serializers.DateTimeField()
+    received_at = serializers.DateTimeField()
+    location = ReadLocationOut(allow_null=True)
+    heading = serializers.FloatField(allow_null=True)
+    candidates = CandidateOut(many=True)
+    vehicle = serializers.DictField()
+    image_url = serializers.CharField(allow_null=True)  # absolute in API answers; a path in console events
+    image_sha256 = serializers.CharField(allow_null=True)
+    hits = serializers.ListField(child=serializers.UUIDField())
+
+
+class EntryOut(serializers.Serializer):
+    id = serializers.UUIDField()
+    hotlist = serializers.UUIDField()
+    plate = serializers.CharField()
+    plate_normalized = serializers.CharField()
+    plate_state = serializers.CharField(allow_null=True)
+    reason = serializers.CharField()
+    case_number = serializers.CharField(allow_blank=True)
+    expires_at = serializers.DateTimeField(allow_null=True)
+    note = serializers.CharField(allow_blank=True)
+    vehicle = serializers.DictField()
+    created_by = serializers.UUIDField(allow_null=True)
+    created_at = serializers.DateTimeField()
+    removed_at = serializers.DateTimeField(allow_null=True)
+
+
+class HotlistOut(serializers.Serializer):
+    id = serializers.UUIDField()
+    name = serializers.CharField()
+    source = serializers.CharField()  # type: ignore[assignment]
+    priority = serializers.IntegerField()
+    entry_count = serializers.IntegerField()
+    updated_at = serializers.DateTimeField()
+    created_at = serializers.DateTimeField()
+    last_import_at = serializers.DateTimeField(allow_null=True)
+    stale = serializers.BooleanField()
+
+
+class HotlistSummaryOut(serializers.Serializer):
+    id = serializers.UUIDField()
+    name = serializers.CharField()
+    source = serializers.CharField()  # type: ignore[assignment]
+    priority = serializers.IntegerField()
+
+
+class HitOut(serializers.Serializer):
+    id = serializers.UUIDField()
+    read = ReadOut()
+    entry = EntryOut()
+    hotlist = HotlistSummaryOut()
+    match = serializers.CharField()
+    historical = serializers.BooleanField()
+    state = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    reviewed_by = serializers.UUIDField(allow_null=True)
+    reviewed_at = serializers.DateTimeField(allow_null=True)
+    reject_reason = serializers.CharField(allow_null=True)
+    note = serializers.CharField(allow_blank=True)
+    briefing = serializers.UUIDField(allow_null=True)
+
+
+class IngestOut(serializers.Serializer):
+    accepted = serializers.IntegerField()
+    duplicates = serializers.IntegerField()
+    hits = serializers.ListField(child=serializers.UUIDField())
+
+
+class ImportOut(serializers.Serializer):
+    imported = serializers.IntegerField()
+    rejected = serializers.ListField(child=serializers.DictField())

@@ -1,0 +1,120 @@
+"""Anchors the audit chain outside the database: the chain head (and each event hash since the
+last checkpoint) signed with a key the database does not hold, stored in the object store under
+Object Lock where the bucket has it. Whoever rewrites the database and recomputes every hash
+cannot re-sign, so verify_audit names the first event that no longer matches."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import io
+import json
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from apps.integrations.storage import get_storage
+
+from .models import AuditEvent, AuditHead
+
+CHECKPOINT_PREFIX = "audit/checkpoints/"
+VERSION = 1
+
+
+def _canonical(body: dict) -> bytes:
+    return json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
+
+
+def _signature(body: dict) -> str:
+    return hmac.new(settings.RTCC_AUDIT_SIGNING_KEY.encode(), _canonical(body), hashlib.sha256).hexdigest()
+
+
+def _key(seq: int) -> str:
+    return f"{CHECKPOINT_PREFIX}{seq:015d}.json"
+
+
+def _seq_of(key: str) -> int | None:
+    name = key.removeprefix(CHECKPOINT_PREFIX).removesuffix(".json")
+    return int(name) if name.isdigit() else None
+
+
+def audit_checkpoint() -> dict | None:
+    """Writes a signed checkpoint of the chain head when events were added since the last one;
+    returns it (None when there was nothing new)."""
+    storage = get_storage()
+    seqs = [s for s in (_seq_of(k) for k in storage.list_keys(CHECKPOINT_PREFIX)) if s is not None]
+    last = max(seqs, default=0)
+    with transaction.atomic():
+        head = AuditHead.objects.filter(id=1).first()
+        if head is None or head.seq <= last:
+            return None
+        hashes = list(
+            AuditEvent.objects.filter(seq__gt=last, seq__lte=head.seq).order_by("seq").values_list("seq", "hash")
+        )
+    body = {
+        "version": VERSION,
+        "after": last,
+        "seq": head.seq,
+        "hash": head.hash,
+        "hashes": [[seq, digest] for seq, digest in hashes],
+        "signed_at": timezone.now().isoformat(),
+    }
+    document = {**body, "signature": _signature(body)}
+    key = _key(head.seq)
+    storage.put(key, io.BytesIO(_canonical(document)), content_type="application/json")
+    if storage.object_lock_enabled():
+        storage.object_lock_apply(
+            key,
+            retain_until=timezone.now() + settings.RTCC_AUDIT_CHECKPOINT_RETENTION,
+            mode="COMPLIANCE",
+            legal_hold=False,
+        )
+    return document
+
+
+@dataclass
+class AnchorVerdict:
+    checkpoints: int = 0
+    problems: list[str] = field(default_factory=list)
+    rewritten_from: int | None = None
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def audit_verify_checkpoints() -> AnchorVerdict:
+    """Checks every stored checkpoint's signature, then every event hash it signed against the
+    database; the earliest event that differs is where history was rewritten."""
+    storage = get_storage()
+    verdict = AnchorVerdict()
+    for key in storage.list_keys(CHECKPOINT_PREFIX):
+        if _seq_of(key) is None:
+            continue
+        verdict.checkpoints += 1
+        try:
+            document = json.loads(b"".join(storage.iter_bytes(key)))
+            body = {k: v for k, v in document.items() if k != "signature"}
+            signed = hmac.compare_digest(str(document.get("signature", "")), _signature(body))
+        except (ValueError, TypeError, AttributeError):
+            signed = False
+        if not signed:
+            verdict.problems.append(f"checkpoint {key} has a bad signature (forged or damaged): not trusted")
+            continue
+        pairs = {int(seq): digest for seq, digest in body["hashes"]}
+        stored = dict(AuditEvent.objects.filter(seq__in=list(pairs)).values_list("seq", "hash"))
+        for seq in sorted(pairs):
+            if stored.get(seq) != pairs[seq]:
+                if verdict.rewritten_from is None or seq < verdict.rewritten_from:
+                    verdict.rewritten_from = seq
+                break
+    if verdict.rewritten_from is not None:
+        seq = verdict.rewritten_from
+        verdict.problems.insert(
+            0,
+            f"history was rewritten from event #{seq} on: it no longer matches the signed checkpoint"
+            + (" (the event is gone)" if not AuditEvent.objects.filter(seq=seq).exists() else ""),
+        )
+    return verdict

@@ -1,0 +1,55 @@
+"""The one way to count: `counter_add` inside the transaction that records the counted event.
+
+Every app may call it (it sits beside the audit trail, below every feature app). Adding is an
+upsert on (level, start, name) rows taken in a fixed order, so concurrent writers wait for each
+other briefly but never deadlock; a negative `n` takes a count back (an assist moved or edited).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+from .models import Count, Level
+
+
+def floor_hour(at: datetime) -> datetime:
+    return at.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+
+
+def floor_day(at: datetime) -> datetime:
+    return floor_hour(at).replace(hour=0)
+
+
+def floor_month(at: datetime) -> datetime:
+    return floor_day(at).replace(day=1)
+
+
+def buckets_of(at: datetime) -> list[tuple[str, datetime]]:
+    return [(Level.HOUR, floor_hour(at)), (Level.DAY, floor_day(at)), (Level.MONTH, floor_month(at))]
+
+
+def counters_add(*, counts: Mapping[str, int], at: datetime | None = None) -> None:
+    """Adds each `{name: n}` to the hour, day and month of `at` (default now)."""
+    at = at or timezone.now()
+    rows = sorted((level, start, name, int(n)) for name, n in counts.items() if n for level, start in buckets_of(at))
+    if not rows:
+        return
+    table = connection.ops.quote_name(Count._meta.db_table)
+    values = ", ".join(["(%s, %s, %s, %s)"] * len(rows))
+    params: list = []
+    for level, start, name, n in rows:
+        params += [str(level), connection.ops.adapt_datetimefield_value(start), name, n]
+    sql = (
+        f"INSERT INTO {table} (level, start, name, n) VALUES {values} "  # noqa: S608 - names are ours
+        f"ON CONFLICT (level, start, name) DO UPDATE SET n = {table}.n + excluded.n"
+    )
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(sql, params)
+
+
+def counter_add(*, name: str, n: int = 1, at: datetime | None = None) -> None:
+    counters_add(counts={name: n}, at=at)

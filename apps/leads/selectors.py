@@ -1,0 +1,105 @@
+"""Reads of leads: the filtered list, the review queue, and related evidence near each event."""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime, timedelta
+
+from django.apps import apps as django_apps
+from django.db.models import QuerySet
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+from apps.footage.models import Clip
+
+from . import conf
+from .models import Kind, Lead, State
+
+EARTH_RADIUS_M = 6_371_000.0
+
+
+def lead_list(*, kind: str | None = None, state: str | None = None, case_number: str | None = None) -> QuerySet[Lead]:
+    queryset = Lead.objects.select_related("created_by", "reviewed_by").prefetch_related("shares")
+    if kind:
+        queryset = queryset.filter(kind=kind)
+    if state:
+        queryset = queryset.filter(state=state)
+    if case_number:
+        queryset = queryset.filter(case_number=case_number)
+    return queryset.order_by("-created_at", "id")
+
+
+def lead_review_queue(*, user) -> QuerySet[Lead]:
+    """Leads waiting for a second person: never the viewer's own, oldest first."""
+    return lead_list(state=State.PENDING_REVIEW).exclude(created_by=user).order_by("created_at", "id")
+
+
+def review_overdue(lead: Lead, *, now: datetime | None = None) -> bool:
+    """A NIBIN lead left without a review beyond the due time (48 hours) is flagged."""
+    now = now or timezone.now()
+    return (
+        lead.kind == Kind.NIBIN
+        and lead.state == State.PENDING_REVIEW
+        and now - lead.created_at > conf.nibin_review_due()
+    )
+
+
+def distance_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    dp, dl = p2 - p1, math.radians(lon2 - lon1)
+    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+    return 2 * EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(a)))
+
+
+def _box(lat: float, lon: float, radius_m: float) -> dict:
+    dlat = math.degrees(radius_m / EARTH_RADIUS_M)
+    dlon = math.degrees(radius_m / (EARTH_RADIUS_M * max(math.cos(math.radians(lat)), 1e-6)))
+    return {"lat__gte": lat - dlat, "lat__lte": lat + dlat, "lon__gte": lon - dlon, "lon__lte": lon + dlon}
+
+
+def _event_time(event: dict) -> datetime:
+    value = event["occurred_at"]
+    parsed = value if isinstance(value, datetime) else parse_datetime(value)  # stored as RFC 3339 text
+    if parsed is None:
+        raise ValueError(f"not a time: {value!r}")
+    return parsed
+
+
+def plate_read_model():
+    """The plate reads table when apps.alpr is installed (related evidence works without it)."""
+    label = "alpr.Read"  # a name, not an import: leads works before apps.alpr is installed
+    return django_apps.get_model(label) if django_apps.is_installed("apps.alpr") else None
+
+
+def lead_related(*, lead: Lead, radius_m: float | None = None, hours: float | None = None) -> dict:
+    """Clips whose recording overlaps each event's time +-hours, and plate reads whose read_at
+    falls in it, recorded within radius_m of the event's place. Each item names its events."""
+    radius_m = conf.related_radius_m() if radius_m is None else radius_m
+    window = timedelta(hours=conf.related_hours() if hours is None else hours)
+    limit = conf.related_limit()
+    clips: dict = {}
+    reads: dict = {}
+    Read = plate_read_model()  # noqa: N806 - a model class
+    for index, event in enumerate(lead.events):
+        lat, lon, at = event["location"]["lat"], event["location"]["lon"], _event_time(event)
+        box = _box(lat, lon, radius_m)
+        near_clips = Clip.objects.filter(started_at__lte=at + window, ended_at__gte=at - window, **box)
+        for clip in near_clips.order_by("started_at")[:limit]:
+            distance = distance_m(lat, lon, clip.lat or 0.0, clip.lon or 0.0)
+            if distance <= radius_m:
+                found = clips.setdefault(clip.pk, {"clip": clip, "events": [], "distance_m": distance})
+                found["events"].append(index)
+                found["distance_m"] = min(found["distance_m"], distance)
+        if Read is None:
+            continue
+        near_reads = Read.objects.filter(read_at__gte=at - window, read_at__lte=at + window, **box)
+        for read in near_reads.order_by("read_at")[:limit]:
+            distance = distance_m(lat, lon, read.lat, read.lon)
+            if distance <= radius_m:
+                found = reads.setdefault(read.pk, {"read": read, "events": [], "distance_m": distance})
+                found["events"].append(index)
+                found["distance_m"] = min(found["distance_m"], distance)
+    return {
+        "clips": sorted(clips.values(), key=lambda c: c["clip"].started_at),
+        "plate_reads": sorted(reads.values(), key=lambda r: r["read"].read_at),
+    }

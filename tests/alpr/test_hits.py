@@ -1,0 +1,170 @@
+"""Hit review: new -> confirmed | rejected by operators, 409s, and briefing only after confirm."""
+
+from __future__ import annotations
+
+import pytest
+
+from apps.alpr.models import Hit
+from apps.audit.models import AuditEvent
+from apps.briefings.models import Briefing
+from tests.alpr.conftest import POLE, a_read, console_listener, image_b64, post_reads
+from tests.briefings.conftest import pushed
+from tests.conftest import ROLES
+from tests.helpers import error_code
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def hit(reader_api, stolen):
+    response = post_reads(
+        reader_api,
+        [a_read("ABC1234", plate_state="CA", image=image_b64(), vehicle={"make": "Toyota", "color": "Blue"})],
+    )
+    [hit_id] = response.json()["hits"]
+    return hit_id
+
+
+def test_confirm_is_timed_audited_and_pushed(client_for, operator, hit):
+    next_event = console_listener()
+    response = client_for(operator).post(f"/api/v1/hits/{hit}/confirm", {"note": "plate matches"}, format="json")
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert body["state"] == "confirmed" and body["reviewed_by"] == str(operator.pk) and body["reviewed_at"]
+    assert body["note"] == "plate matches" and body["reject_reason"] is None and body["briefing"] is None
+    event = AuditEvent.objects.get(action="hit.confirm", object_id=hit)
+    assert event.details["seconds_to_review"] >= 0
+    event = next_event()
+    assert event["type"] == "hit.update" and event["hit"]["state"] == "confirmed"
+
+
+def test_reject_needs_a_reason(client_for, operator, hit):
+    api = client_for(operator)
+    for bad in [{}, {"reason": "looks wrong"}, {"reason": None}]:
+        response = api.post(f"/api/v1/hits/{hit}/reject", bad, format="json")
+        assert response.status_code == 400 and error_code(response) == "invalid"
+    assert Hit.objects.get().state == "new"
+    response = api.post(f"/api/v1/hits/{hit}/reject", {"reason": "misread", "note": "3 not 8"}, format="json")
+    assert response.json()["state"] == "rejected" and response.json()["reject_reason"] == "misread"
+
+
+@pytest.mark.parametrize("first", ["confirm", "reject"])
+def test_only_a_new_hit_can_be_reviewed(client_for, operator, hit, first):
+    api = client_for(operator)
+    assert api.post(f"/api/v1/hits/{hit}/{first}", {"reason": "duplicate"}, format="json").status_code == 200
+    for action in ["confirm", "reject"]:
+        response = api.post(f"/api/v1/hits/{hit}/{action}", {"reason": "other"}, format="json")
+        assert response.status_code == 409 and error_code(response) == "hit_reviewed"
+
+
+def test_an_unconfirmed_hit_cannot_be_briefed(client_for, operator, hit, officer, make_phone):
+    phone = make_phone(officer, lat=POLE["lat"], lon=POLE["lon"])
+    api = client_for(operator)
+    response = api.post(f"/api/v1/hits/{hit}/brief", {"priority": "urgent"}, format="json")
+    assert response.status_code == 409 and error_code(response) == "hit_not_confirmed"
+    api.post(f"/api/v1/hits/{hit}/reject", {"reason": "misread"}, format="json")
+    assert api.post(f"/api/v1/hits/{hit}/brief", {"priority": "urgent"}, format="json").status_code == 409
+    assert Briefing.objects.count() == 0 and pushed(phone.push_token) == []
+
+
+def test_bad_brief_input_is_refused(client_for, operator, hit):
+    api = client_for(operator)
+    api.post(f"/api/v1/hits/{hit}/confirm", {}, format="json")
+    for bad in [{}, {"priority": "now"}, {"priority": "urgent", "audience": {"near": {"lat": 500}}}]:
+        response = api.post(f"/api/v1/hits/{hit}/brief", bad, format="json")
+        assert response.status_code == 400, response.content
+    assert Briefing.objects.count() == 0
+
+
+def _confirmed_brief(api, hit, **fields):
+    assert api.post(f"/api/v1/hits/{hit}/confirm", {}, format="json").status_code == 200
+    response = api.post(f"/api/v1/hits/{hit}/brief", {"priority": "urgent", **fields}, format="json")
+    assert response.status_code == 201, response.content
+    return response.json()
+
+
+def test_a_confirmed_hit_reaches_officers_near_the_read(client_for, operator, hit, officer, other_officer, make_phone):
+    near = make_phone(officer, lat=POLE["lat"] + 0.005, lon=POLE["lon"])  # ~550 m
+    far = make_phone(other_officer, lat=POLE["lat"] + 0.05, lon=POLE["lon"])  # ~5.5 km
+    api = client_for(operator)
+    briefing = _confirmed_brief(api, hit)
+    assert briefing["recipients"] == 1 and briefing["priority"] == "urgent"
+    [vehicle] = briefing["vehicles"]
+    assert vehicle["plate"] == "ABC1234" and vehicle["plate_state"] == "CA"
+    assert vehicle["make"] == "Toyota" and vehicle["color"] == "Blue" and vehicle["photo"]
+    assert "Stolen vehicle" in briefing["body"] and "40.71280,-74.00600" in briefing["body"]
+    assert briefing["audience"] == {"near": {"lat": POLE["lat"], "lon": POLE["lon"], "radius_m": 2000.0}}
+    assert api.get(f"/api/v1/hits/{hit}").json()["briefing"] == briefing["id"]
+    assert pushed(far.push_token) == []
+    [message] = pushed(near.push_token)
+    assert message["data"]["briefing_id"] == briefing["id"]
+    assert "ABC1234" in message["notification"]["body"] and "(CA)" in message["notification"]["body"]
+    assert "/api/v1/media/" in message["notification"]["image"]  # the read's image, as the photo
+    assert AuditEvent.objects.filter(action="hit.brief", object_id=hit).exists()
+
+
+def test_the_push_content_as_fcm_gets_it(fcm, client_for, operator, hit, officer, make_phone):
+    phone = make_phone(officer, lat=POLE["lat"], lon=POLE["lon"])
+    briefing = _confirmed_brief(client_for(operator), hit, body="Approach with caution")
+    [message] = pushed(phone.push_token)
+    assert message["data"] == {"type": "briefing", "briefing_id": briefing["id"], "priority": "urgent"}
+    assert message["notification"]["title"] == "URGENT: Hotlist hit: ABC1234 (CA)"
+    assert message["notification"]["body"].startswith("Blue Toyota ABC1234 (CA); NCIC stolen: Stolen vehicle.")
+    assert message["notification"]["image"].split("?")[0].endswith("/thumbnail")
+    assert message["android"]["priority"] == "high"
+
+
+def test_a_named_audience_replaces_the_default(client_for, operator, hit, officer, other_officer, make_phone):
+    far = make_phone(other_officer, lat=10.0, lon=10.0)
+    briefing = _confirmed_brief(client_for(operator), hit, audience={"officers": [str(other_officer.pk)]})
+    assert briefing["recipients"] == 1 and len(pushed(far.push_token)) == 1
+
+
+def test_hits_are_listed_and_filtered(client_for, operator, hit, stolen):
+    api = client_for(operator)
+    assert api.get("/api/v1/hits?state=new").json()["count"] == 1
+    assert api.get("/api/v1/hits?state=confirmed").json()["count"] == 0
+    assert api.get(f"/api/v1/hits?hotlist={stolen['hotlist']['id']}").json()["count"] == 1
+    assert api.get("/api/v1/hits?state=maybe").status_code == 400
+    assert api.get("/api/v1/hits?hotlist=nope").status_code == 400
+    assert api.get("/api/v1/hits?colour=red").status_code == 400
+    assert api.get("/api/v1/hits/6f1b1d3a-0000-4000-8000-000000000000").status_code == 404
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_hits_are_for_operators(role, personas, client_for, hit):
+    api = client_for(personas[role])
+    allowed = role == "operator"
+    assert api.get("/api/v1/hits").status_code == (200 if allowed else 403)
+    assert api.get(f"/api/v1/hits/{hit}").status_code == (200 if allowed else 403)
+    if not allowed:
+        assert api.post(f"/api/v1/hits/{hit}/confirm", {}, format="json").status_code == 403
+        assert api.post(f"/api/v1/hits/{hit}/reject", {"reason": "other"}, format="json").status_code == 403
+        assert api.post(f"/api/v1/hits/{hit}/brief", {"priority": "urgent"}, format="json").status_code == 403
+        assert Hit.objects.get().state == "new"
+
+
+def test_strangers_and_readers_see_no_hits(anon, reader_api, hit):
+    assert anon.get("/api/v1/hits").status_code == 401
+    assert reader_api.get("/api/v1/hits").status_code == 403
+    assert reader_api.post(f"/api/v1/hits/{hit}/confirm", {}, format="json").status_code == 403
+
+
+def test_hit_events_and_answers_have_the_documented_shape(client_for, operator, reader_api, stolen):
+    from apps.alpr.serializers import HitOut
+    from tests.core.test_realtime import assert_conforms
+
+    next_event = console_listener()
+    response = post_reads(reader_api, [a_read("ABC1234", image=image_b64(), candidates=[{"plate": "ABC1284"}])])
+    [hit_id] = response.json()["hits"]
+    new = next_event()
+    assert new["type"] == "hit.new"
+    assert_conforms(HitOut(), new["hit"], "hit.new")
+    api = client_for(operator)
+    api.post(f"/api/v1/hits/{hit_id}/reject", {"reason": "misread"}, format="json")
+    update = next_event()
+    assert update["type"] == "hit.update"
+    assert_conforms(HitOut(), update["hit"], "hit.update")
+    answer = api.get(f"/api/v1/hits/{hit_id}").json()
+    assert_conforms(HitOut(), answer, "GET hit")
+    assert {**answer, "read": None} == {**update["hit"], "read": None}

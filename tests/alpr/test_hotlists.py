@@ -1,0 +1,201 @@
+"""Hotlists and entries: roles, local lists expire, CSV import with rejected lines, atomic replace."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.utils import timezone
+
+from apps.alpr.models import Entry, Hotlist
+from apps.audit.models import AuditEvent
+from tests.alpr.conftest import a_read, post_reads
+from tests.conftest import ROLES
+from tests.helpers import error_code
+
+pytestmark = pytest.mark.django_db
+
+
+def csv_file(text: str):
+    return SimpleUploadedFile("list.csv", text.encode(), content_type="text/csv")
+
+
+def make_list(api, source="ncic", **fields):
+    response = api.post("/api/v1/hotlists", {"name": f"{source} list", "source": source, **fields}, format="json")
+    assert response.status_code == 201, response.content
+    return response.json()
+
+
+def test_a_hotlist_as_the_contract_gives_it(client_for, operator):
+    api = client_for(operator)
+    hotlist = make_list(api)
+    assert set(hotlist) >= {"id", "name", "source", "priority", "entry_count", "updated_at"}
+    assert hotlist["priority"] == 50 and hotlist["entry_count"] == 0 and hotlist["stale"] is False
+    api.post(f"/api/v1/hotlists/{hotlist['id']}/entries", {"plate": "ab 12", "reason": "Stolen"}, format="json")
+    [listed] = api.get("/api/v1/hotlists").json()["results"]
+    assert listed["entry_count"] == 1
+    entries = api.get(f"/api/v1/hotlists/{hotlist['id']}/entries").json()
+    assert entries["count"] == 1
+    entry = entries["results"][0]
+    assert set(entry) >= {
+        "id",
+        "hotlist",
+        "plate",
+        "plate_normalized",
+        "plate_state",
+        "reason",
+        "case_number",
+        "expires_at",
+        "created_by",
+    }
+    assert entry["plate_normalized"] == "AB12" and entry["created_by"] == str(operator.pk)
+    assert AuditEvent.objects.filter(action="hotlist.entry_add", actor_id=str(operator.pk)).exists()
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"name": "x", "source": "fbi"},
+        {"name": "x", "source": "ncic", "priority": 101},
+        {"name": "x", "source": "ncic", "priority": -1},
+        {"source": "ncic"},
+        {"name": 12, "source": "ncic"},
+    ],
+)
+def test_bad_hotlists_are_refused(client_for, operator, bad):
+    response = client_for(operator).post("/api/v1/hotlists", bad, format="json")
+    assert response.status_code == 400 and error_code(response) == "invalid"
+    assert Hotlist.objects.count() == 0
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_hotlists_are_for_operators_and_it(role, personas, client_for):
+    api = client_for(personas[role])
+    allowed = role in ("operator", "it")
+    created = api.post("/api/v1/hotlists", {"name": "L", "source": "state"}, format="json")
+    assert created.status_code == (201 if allowed else 403)
+    assert api.get("/api/v1/hotlists").status_code == (200 if allowed else 403)
+    hotlist = Hotlist.objects.create(name="Other", source="state")
+    base = f"/api/v1/hotlists/{hotlist.pk}"
+    entry = Entry.objects.create(hotlist=hotlist, plate="Q1", plate_normalized="Q1", plate_folded="01", reason="r")
+    assert api.get(f"{base}/entries").status_code == (200 if allowed else 403)
+    assert api.get(base).status_code == (200 if allowed else 403)
+    assert api.get(f"{base}/entries/{entry.pk}").status_code == (200 if allowed else 403)
+    posted = api.post(f"{base}/entries", {"plate": "Z9", "reason": "r"}, format="json")
+    assert posted.status_code == (201 if allowed else 403)
+    imported = api.post(f"{base}/import", {"file": csv_file("plate,plate_state,reason,case_number,expires_at\n")})
+    assert imported.status_code == (200 if allowed else 403)
+    assert api.delete(f"{base}/entries/{entry.pk}").status_code == (204 if allowed else 403)
+
+
+def test_strangers_see_no_hotlists(anon):
+    assert anon.get("/api/v1/hotlists").status_code == 401
+
+
+def test_entries_of_a_local_list_must_expire_within_a_year(client_for, operator):
+    api = client_for(operator)
+    hotlist = make_list(api, source="local")
+    url = f"/api/v1/hotlists/{hotlist['id']}/entries"
+    now = timezone.now()
+    for expires in [None, now - timedelta(minutes=1), now + timedelta(days=400)]:
+        body = {"plate": "LOC1", "reason": "BOLO", **({"expires_at": expires.isoformat()} if expires else {})}
+        response = api.post(url, body, format="json")
+        assert response.status_code == 400, response.content
+        assert "expires_at" in response.json()["error"]["fields"]
+    good = api.post(url, {"plate": "LOC1", "reason": "BOLO", "expires_at": (now + timedelta(days=7)).isoformat()})
+    assert good.status_code == 201
+    assert Entry.objects.count() == 1
+
+
+@pytest.mark.parametrize(
+    "bad", [{"plate": "--", "reason": "r"}, {"plate": "AB1"}, {"plate": "AB1", "reason": "r", "plate_state": "XYZ"}]
+)
+def test_bad_entries_are_refused(client_for, operator, bad):
+    api = client_for(operator)
+    hotlist = make_list(api)
+    response = api.post(f"/api/v1/hotlists/{hotlist['id']}/entries", bad, format="json")
+    assert response.status_code == 400
+    assert Entry.objects.count() == 0
+
+
+def test_unknown_lists_and_entries_are_404(client_for, operator):
+    api = client_for(operator)
+    assert api.get("/api/v1/hotlists/6f1b1d3a-0000-4000-8000-000000000000/entries").status_code == 404
+    hotlist = make_list(api)
+    gone = api.delete(f"/api/v1/hotlists/{hotlist['id']}/entries/6f1b1d3a-0000-4000-8000-000000000000")
+    assert gone.status_code == 404
+
+
+def test_csv_import_reports_each_rejected_line(client_for, operator):
+    api = client_for(operator)
+    hotlist = make_list(api, source="local")
+    later = (timezone.now() + timedelta(days=30)).isoformat()
+    text = (
+        "plate,plate_state,reason,case_number,expires_at\n"
+        f"GOOD001,CA,Stolen,24-1,{later}\n"
+        "NOEXP01,CA,Stolen,24-2,\n"  # local without expiry
+        f"--,CA,Stolen,24-3,{later}\n"  # no plate
+        f"GOOD002,,Warrant,,{later}\n"
+        f"BADTIME,CA,Stolen,24-4,tomorrow\n"
+        f"BADST01,California,Stolen,24-5,{later}\n"
+    )
+    response = api.post(f"/api/v1/hotlists/{hotlist['id']}/import", {"file": csv_file(text)})
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert body["imported"] == 2
+    assert [r["line"] for r in body["rejected"]] == [3, 4, 6, 7]
+    assert "expires_at" in body["rejected"][0]["error"]
+    plates = sorted(Entry.objects.values_list("plate_normalized", flat=True))
+    assert plates == ["GOOD001", "GOOD002"]
+    assert api.get(f"/api/v1/hotlists/{hotlist['id']}").json()["last_import_at"] is not None
+
+
+def test_replace_swaps_the_whole_list(client_for, operator, reader_api):
+    api = client_for(operator)
+    hotlist = make_list(api)
+    url = f"/api/v1/hotlists/{hotlist['id']}/import"
+    header = "plate,plate_state,reason,case_number,expires_at\n"
+    api.post(url, {"file": csv_file(header + "OLD0001,,Stolen,,\nKEEP001,,Stolen,,\n")})
+    response = api.post(url, {"file": csv_file(header + "KEEP001,,Stolen,,\nNEW0001,,Stolen,,\n"), "mode": "replace"})
+    assert response.json() == {"imported": 2, "rejected": []}
+    live = sorted(e["plate_normalized"] for e in api.get(f"/api/v1/hotlists/{hotlist['id']}/entries").json()["results"])
+    assert live == ["KEEP001", "NEW0001"]
+    hits = post_reads(reader_api, [a_read("OLD0001"), a_read("NEW0001")]).json()["hits"]
+    assert len(hits) == 1
+
+
+def test_a_replace_with_a_bad_file_changes_nothing(client_for, operator):
+    api = client_for(operator)
+    hotlist = make_list(api)
+    url = f"/api/v1/hotlists/{hotlist['id']}/import"
+    api.post(url, {"file": csv_file("plate,plate_state,reason,case_number,expires_at\nOLD0001,,Stolen,,\n")})
+    for bad in ["plate,reason\nX,Y\n", "", "\xff\xfe"]:
+        response = api.post(url, {"file": csv_file(bad) if bad else csv_file(" "), "mode": "replace"})
+        assert response.status_code == 400, (bad, response.content)
+    assert api.post(url, {"file": csv_file("a"), "mode": "merge"}).status_code == 400
+    assert list(Entry.objects.filter(removed_at__isnull=True).values_list("plate_normalized", flat=True)) == ["OLD0001"]
+
+
+def test_a_list_not_imported_for_a_day_is_stale(client_for, operator):
+    api = client_for(operator)
+    hotlist = make_list(api)
+    api.post(
+        f"/api/v1/hotlists/{hotlist['id']}/import",
+        {"file": csv_file("plate,plate_state,reason,case_number,expires_at\nA1,,r,,\n")},
+    )
+    assert api.get(f"/api/v1/hotlists/{hotlist['id']}").json()["stale"] is False
+    Hotlist.objects.filter(pk=hotlist["id"]).update(last_import_at=timezone.now() - timedelta(hours=25))
+    assert api.get(f"/api/v1/hotlists/{hotlist['id']}").json()["stale"] is True
+
+
+def test_an_imported_entry_finds_earlier_reads(client_for, operator, reader_api):
+    post_reads(reader_api, [a_read("PAST001")])
+    api = client_for(operator)
+    hotlist = make_list(api)
+    api.post(
+        f"/api/v1/hotlists/{hotlist['id']}/import",
+        {"file": csv_file("plate,plate_state,reason,case_number,expires_at\nPAST001,,Stolen,,\n")},
+    )
+    [hit] = api.get("/api/v1/hits").json()["results"]
+    assert hit["historical"] is True and hit["match"] == "exact"

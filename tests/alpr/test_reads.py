@@ -1,0 +1,233 @@
+"""Reads from plate readers: stored once, validated as a batch, images checked, matched at ingest."""
+
+from __future__ import annotations
+
+import base64
+import io
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+from PIL import Image
+
+from apps.alpr.models import Hit, Read, ReadCount
+from tests.alpr.conftest import POLE, a_read, console_listener, enroll, image_b64, post_reads
+from tests.briefings.conftest import committing_client, jpeg
+from tests.conftest import ROLES
+from tests.helpers import error_code
+
+pytestmark = pytest.mark.django_db
+
+
+def test_a_batch_is_stored_once_per_read_id(reader_api, reader):
+    reads = [a_read("abc-1 23"), a_read("7XYZ001")]
+    first = post_reads(reader_api, reads)
+    assert first.status_code == 200, first.content
+    assert first.json() == {"accepted": 2, "duplicates": 0, "hits": []}
+    again = post_reads(reader_api, [*reads, a_read("NEW0001")])
+    assert again.json() == {"accepted": 1, "duplicates": 2, "hits": []}
+    assert Read.objects.filter(reader=reader).count() == 3
+    stored = Read.objects.get(read_id=reads[0]["read_id"])
+    assert stored.plate_normalized == "ABC123"
+    # no location sent: the fixed reader's registered place
+    assert (stored.lat, stored.lon) == (POLE["lat"], POLE["lon"])
+    assert ReadCount.objects.get(day=timezone.now().date()).received == 3
+
+
+def test_the_same_read_id_twice_in_one_batch_is_one_read(reader_api):
+    read = a_read()
+    response = post_reads(reader_api, [read, dict(read)])
+    assert response.json()["accepted"] == 1 and response.json()["duplicates"] == 1
+
+
+def test_read_ids_are_per_reader(reader_api):
+    read = a_read()
+    post_reads(reader_api, [read])
+    _, token = enroll()
+    other = post_reads(committing_client(token=token), [read])
+    assert other.json()["accepted"] == 1
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"plate": "--"},
+        {"plate": "A" * 17},
+        {"confidence": 1.5},
+        {"read_at": "yesterday"},
+        {"read_at": "future"},
+        {"plate_state": "California"},
+        {"location": {"lat": 200, "lon": 0}},
+        {"candidates": [{"plate": ""}]},
+        {"image": "not base64!"},
+        {"read_id": 5},
+        {"read_id": ""},
+        {"confidence": True},
+        {"heading": 400},
+        {"location": "40,-74"},
+        {"location": {"lat": 40}},
+        {"vehicle": {"year": "new"}},
+        {"vehicle": "Honda"},
+        {"candidates": "ABC"},
+        {"candidates": [{"plate": "A"}] * 21},
+        {"image": 12},
+    ],
+)
+def test_one_bad_read_refuses_the_whole_batch_naming_it(reader_api, bad):
+    if bad == {"read_at": "future"}:
+        bad = {"read_at": (timezone.now() + timedelta(days=2)).isoformat()}
+    reads = [a_read(), a_read(**bad), a_read()]
+    response = post_reads(reader_api, reads)
+    assert response.status_code == 400, response.content
+    assert error_code(response) == "invalid"
+    assert any(name.startswith("reads.1.") for name in response.json()["error"]["fields"])
+    assert Read.objects.count() == 0
+
+
+@pytest.mark.parametrize("body", [{}, {"reads": []}, {"reads": "x"}, {"reads": [{}] * 501}, [1, 2], {"reads": [1]}])
+def test_batches_of_1_to_500(reader_api, body):
+    response = reader_api.post("/api/v1/plate-reads", body, format="json")
+    assert response.status_code == 400
+    assert Read.objects.count() == 0
+
+
+def test_an_image_that_is_not_a_jpeg_is_refused(reader_api):
+    png = io.BytesIO()
+    Image.new("RGB", (40, 20)).save(png, "PNG")
+    response = post_reads(reader_api, [a_read(image=base64.b64encode(png.getvalue()).decode())])
+    assert response.status_code == 400
+    assert "reads.0.image" in response.json()["error"]["fields"]
+    truncated = base64.b64encode(jpeg()[:200]).decode()
+    assert post_reads(reader_api, [a_read(image=truncated)]).status_code == 400
+    assert Read.objects.count() == 0
+
+
+def test_a_jpeg_is_kept_without_its_metadata_with_its_sha256(reader_api, client_for, operator):
+    exif = Image.Exif()
+    exif[0x010F] = "SecretCam"  # Make
+    exif[0x010E] = "GPS 40.7128 -74.0060"  # ImageDescription
+    response = post_reads(reader_api, [a_read(image=image_b64(exif=exif.tobytes()))])
+    assert response.status_code == 200
+    read = Read.objects.get()
+    assert read.image_sha256 and read.image_size
+    image = client_for(operator).get(f"/api/v1/plate-reads/{read.pk}/image")
+    assert image.status_code == 200 and image["Content-Type"] == "image/jpeg"
+    data = b"".join(image.streaming_content)
+    import hashlib
+
+    assert hashlib.sha256(data).hexdigest() == read.image_sha256
+    assert b"SecretCam" not in data and b"GPS 40.7128" not in data
+    assert not Image.open(io.BytesIO(data)).getexif()
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_only_plate_readers_post_reads(role, personas, client_for):
+    response = post_reads(client_for(personas[role]), [a_read()])
+    assert response.status_code == 403
+    assert Read.objects.count() == 0
+
+
+def test_other_devices_and_strangers_cannot_post_reads(anon):
+    _, token = enroll(kind="bodycam", location=None)
+    assert post_reads(committing_client(token=token), [a_read()]).status_code == 403
+    assert post_reads(anon, [a_read()]).status_code == 401
+    assert post_reads(committing_client(token="rtd_bogus"), [a_read()]).status_code == 401
+
+
+def test_a_revoked_reader_is_refused(reader, reader_api, it_user):
+    from apps.devices.services import device_revoke
+
+    device_revoke(device=reader, actor=it_user)
+    assert post_reads(reader_api, [a_read()]).status_code == 401
+
+
+# Matching ------------------------------------------------------------------------------------
+
+
+def _hit(api, response):
+    assert response.status_code == 200, response.content
+    [hit_id] = response.json()["hits"]
+    return api.get(f"/api/v1/hits/{hit_id}").json()
+
+
+def test_an_exact_read_hits_and_reaches_the_console_at_once(reader_api, stolen, client_for, operator):
+    next_event = console_listener()
+    response = post_reads(reader_api, [a_read("abc 1234", plate_state="CA"), a_read("NOPE999")])
+    hit = _hit(client_for(operator), response)
+    assert hit["match"] == "exact" and hit["state"] == "new"
+    assert hit["entry"]["id"] == stolen["entry"]["id"]
+    assert hit["hotlist"] == {
+        "id": stolen["hotlist"]["id"],
+        "name": "NCIC stolen",
+        "source": "ncic",
+        "priority": 90,
+    }
+    assert hit["read"]["plate_normalized"] == "ABC1234" and hit["read"]["hits"] == [hit["id"]]
+    event = next_event()
+    assert event["type"] == "hit.new"
+    assert event["hit"]["id"] == hit["id"]
+    assert event["hit"]["read"]["plate"] == "abc 1234"
+
+
+def test_a_look_alike_read_is_a_similar_hit(reader_api, stolen, client_for, operator):
+    # O for 0? no: the entry ABC1234 folds to A8C1234; a camera reading "A8C1Z34" folds the same
+    hit = _hit(client_for(operator), post_reads(reader_api, [a_read("A8C1Z34")]))
+    assert hit["match"] == "similar"
+
+
+def test_a_candidate_hits(reader_api, stolen, client_for, operator):
+    read = a_read("XBC1234", candidates=[{"plate": "WBC1284"}, {"plate": "ABC1234", "confidence": 0.4}])
+    hit = _hit(client_for(operator), post_reads(reader_api, [read]))
+    assert hit["match"] == "candidate"
+
+
+def test_different_states_never_hit(reader_api, stolen):
+    assert post_reads(reader_api, [a_read("ABC1234", plate_state="NV")]).json()["hits"] == []
+    # no state on the read: it may be the car
+    assert len(post_reads(reader_api, [a_read("ABC1234")]).json()["hits"]) == 1
+
+
+def test_expired_and_removed_entries_never_hit(reader_api, client_for, operator):
+    from apps.alpr.models import Entry
+
+    api = client_for(operator)
+    hotlist = api.post("/api/v1/hotlists", {"name": "Local BOLO", "source": "local"}, format="json").json()
+    soon = (timezone.now() + timedelta(days=1)).isoformat()
+    entry = api.post(
+        f"/api/v1/hotlists/{hotlist['id']}/entries",
+        {"plate": "EXP0001", "reason": "BOLO", "expires_at": soon},
+        format="json",
+    ).json()
+    gone = api.post(
+        f"/api/v1/hotlists/{hotlist['id']}/entries", {"plate": "GONE001", "reason": "BOLO", "expires_at": soon}
+    ).json()
+    assert api.delete(f"/api/v1/hotlists/{hotlist['id']}/entries/{gone['id']}").status_code == 204
+    Entry.objects.filter(pk=entry["id"]).update(expires_at=timezone.now() - timedelta(seconds=1))
+    assert post_reads(reader_api, [a_read("EXP0001"), a_read("GONE001")]).json()["hits"] == []
+    assert Hit.objects.count() == 0
+
+
+def test_one_read_hits_every_list_it_is_on(reader_api, stolen, client_for, operator):
+    api = client_for(operator)
+    state = api.post("/api/v1/hotlists", {"name": "State", "source": "state"}, format="json").json()
+    api.post(f"/api/v1/hotlists/{state['id']}/entries", {"plate": "ABC1234", "reason": "Warrant"}, format="json")
+    response = post_reads(reader_api, [a_read("ABC1234")])
+    assert len(response.json()["hits"]) == 2
+    assert post_reads(reader_api, [a_read("ABC1234")]).json()["hits"] != response.json()["hits"]
+
+
+def test_a_duplicate_read_makes_no_second_hit(reader_api, stolen):
+    read = a_read("ABC1234")
+    assert len(post_reads(reader_api, [read]).json()["hits"]) == 1
+    assert post_reads(reader_api, [read]).json() == {"accepted": 0, "duplicates": 1, "hits": []}
+    assert Hit.objects.count() == 1
+
+
+def test_an_entry_added_later_finds_the_reads_still_kept(reader_api, client_for, operator):
+    post_reads(reader_api, [a_read("LATE123"), a_read("1ATE123"), a_read("OTHER12")])
+    api = client_for(operator)
+    hotlist = api.post("/api/v1/hotlists", {"name": "NCIC", "source": "ncic"}, format="json").json()
+    api.post(f"/api/v1/hotlists/{hotlist['id']}/entries", {"plate": "LATE123", "reason": "Stolen"}, format="json")
+    hits = api.get("/api/v1/hits").json()["results"]
+    assert sorted((h["match"], h["historical"]) for h in hits) == [("exact", True), ("similar", True)]
+    assert Read.objects.filter(has_hit=True).count() == 2

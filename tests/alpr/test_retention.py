@@ -1,0 +1,99 @@
+"""Retention: reads with no hit go once past RTCC_ALPR_READ_RETENTION; reads behind a hit stay;
+deletions are counted per day for the transparency report."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.core.exceptions import ImproperlyConfigured
+from django.utils import timezone
+
+from apps.alpr import services, tasks
+from apps.alpr.models import Hit, Read, ReadCount
+from apps.integrations.storage import get_storage
+from rtcc import env
+from tests.alpr.conftest import a_read, image_b64, post_reads
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (None, timedelta(days=30)),
+        ("3m", timedelta(minutes=3)),
+        ("48h", timedelta(hours=48)),
+        ("30d", timedelta(days=30)),
+    ],
+)
+def test_the_setting_reads_durations(value, expected, tmp_path):
+    environ = {"RTCC_DATA_DIR": str(tmp_path), **({"RTCC_ALPR_READ_RETENTION": value} if value else {})}
+    assert env.read(environ).alpr_read_retention == expected
+
+
+@pytest.mark.parametrize("value", ["3", "3 weeks", "-3m", "0m", "m"])
+def test_a_bad_duration_stops_the_start(value, tmp_path):
+    with pytest.raises(ImproperlyConfigured, match="RTCC_ALPR_READ_RETENTION"):
+        env.read({"RTCC_DATA_DIR": str(tmp_path), "RTCC_ALPR_READ_RETENTION": value})
+
+
+def test_reads_go_after_three_minutes_unless_a_hit_holds_them(settings, reader_api, stolen):
+    settings.RTCC_ALPR_READ_RETENTION = timedelta(minutes=3)
+    now = timezone.now()
+    old = (now - timedelta(minutes=4)).isoformat()
+    batch = [
+        a_read("OLD0001", read_at=old, image=image_b64()),
+        a_read("ABC1234", read_at=old),  # on the list: kept with its hit
+        a_read("NEW0001", read_at=(now - timedelta(minutes=1)).isoformat()),
+    ]
+    assert post_reads(reader_api, batch).json()["accepted"] == 3
+    key = Read.objects.get(plate_normalized="OLD0001").image_key
+    assert get_storage().exists(key)
+    assert tasks.expire_reads() == 1
+    assert sorted(Read.objects.values_list("plate_normalized", flat=True)) == ["ABC1234", "NEW0001"]
+    assert Hit.objects.get().read.plate_normalized == "ABC1234"
+    assert not get_storage().exists(key)
+    assert ReadCount.objects.get(day=now.date()).deleted == 1
+    assert tasks.expire_reads() == 0  # idempotent
+
+
+def test_deletes_go_in_bounded_batches(settings, reader_api):
+    settings.RTCC_ALPR_READ_RETENTION = timedelta(minutes=3)
+    settings.RTCC_ALPR_DELETE_BATCH = 2
+    old = (timezone.now() - timedelta(minutes=10)).isoformat()
+    post_reads(reader_api, [a_read(f"OLD000{i}", read_at=old) for i in range(5)])
+    assert services.reads_expire() == 5
+    assert Read.objects.count() == 0
+    assert ReadCount.objects.get(day=timezone.now().date()).deleted == 5
+
+
+def test_the_task_runs_every_minute():
+    from django.conf import settings
+
+    assert settings.CELERY_BEAT_SCHEDULE["rtcc-alpr-expire-reads"]["schedule"] <= 60
+
+
+def test_postgres_drops_whole_days_and_keeps_reads_behind_a_hit(postgres_db, settings, reader_api, stolen):
+    from django.db import connection
+
+    from apps.alpr import partitions
+
+    settings.RTCC_ALPR_READ_RETENTION = timedelta(days=1)
+    now = timezone.now()
+    day = (now - timedelta(days=3)).date()
+    assert partitions.ensure_partitions(today=day, ahead=0) == [partitions.partition_name(day)]
+    at = (now - timedelta(days=3)).replace(hour=12).isoformat()
+    batch = [a_read(f"OLD000{i}", read_at=at) for i in range(4)] + [a_read("ABC1234", read_at=at)]
+    assert len(post_reads(reader_api, batch).json()["hits"]) == 1
+    with connection.cursor() as cursor:
+        cursor.execute(f'SELECT count(*) FROM "{partitions.partition_name(day)}"')
+        assert cursor.fetchone()[0] == 5
+    assert services.reads_expire() == 4
+    with connection.cursor() as cursor:
+        assert day not in partitions.existing_partitions(cursor)
+        # today's and the next days' partitions are there for new reads
+        assert timezone.now().date() in partitions.existing_partitions(cursor)
+    assert list(Read.objects.values_list("plate_normalized", flat=True)) == ["ABC1234"]
+    assert Hit.objects.get().read.plate_normalized == "ABC1234"
+    assert ReadCount.objects.get(day=now.date()).deleted == 4

@@ -1,0 +1,128 @@
+"""Leads, assists, statistics and transparency pages: who may open them, what they show; and in
+Chromium, the review queue (never the viewer's own lead) and the public transparency page."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from django.test import Client
+from playwright.sync_api import expect
+
+from apps.leads.services import lead_create
+from apps.outcomes.services import assist_create
+from tests.console.conftest import screenshot
+
+
+def _client(user=None) -> Client:
+    client = Client()
+    if user is not None:
+        client.force_login(user)
+    return client
+
+
+PAGES = {
+    "/leads/": ("operator", "clerk"),
+    "/assists/": ("operator", "clerk"),
+    "/statistics/": ("operator", "clerk", "it"),
+}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("path", list(PAGES))
+@pytest.mark.parametrize("role", ["officer", "operator", "clerk", "it"])
+def test_pages_by_role(path, role, personas):
+    response = _client(personas[role]).get(path)
+    assert response.status_code == (200 if role in PAGES[path] else 403)
+    anonymous = _client().get(path)
+    assert anonymous.status_code == 302 and anonymous["Location"].startswith("/login/")
+
+
+@pytest.mark.django_db
+def test_statistics_page_draws_the_assists(client_for, operator, clerk):
+    assist_create(actor=operator, outcomes=["recovered_gun", "arrest"], tools=["nibin"])
+    page = _client(clerk).get("/statistics/?interval=month").content.decode()
+    assert "<svg" in page and "Guns recovered" in page and "Download CSV" in page
+    assert _client(clerk).get("/statistics/?from=nonsense").status_code == 400
+
+
+@pytest.mark.django_db
+def test_the_transparency_page_is_public_and_counts_only(make_user):
+    analyst = make_user("operator", username="jdoe7731", full_name="Jane Doe-Analyst")
+    lead_create(actor=analyst, kind="other", case_number="CASE-SECRET-1", summary="tip from a neighbour")
+    page = _client().get("/transparency/?from=2020-01-01")
+    assert page.status_code == 200
+    text = page.content.decode()
+    assert "Other leads" in text and text.count("<svg") >= 10
+    for secret in ("CASE-SECRET-1", "jdoe7731", "Jane Doe", "neighbour"):
+        assert secret not in text
+    assert _client().get("/transparency/?from=garbage").status_code == 400
+
+
+@pytest.mark.django_db(transaction=True)
+def test_review_queue_hides_my_own_lead_and_a_second_operator_verifies(open_as, console_server, operator, make_user):
+    second = make_user("operator", username="operator2", full_name="Second Operator")
+    mine = lead_create(actor=operator, kind="other", case_number="2026-77", summary="Anonymous tip: grey van")
+    theirs = lead_create(actor=second, kind="other", case_number="2026-78", summary="Pawn shop record")
+
+    page = open_as(operator, "/leads/")
+    queue = page.locator("#review-queue")
+    expect(queue.locator(f"[data-lead='{theirs.pk}']")).to_be_visible()
+    expect(queue.locator(f"[data-lead='{mine.pk}']")).to_have_count(0)
+    expect(page.locator("#leads").locator(f"[data-lead='{mine.pk}']")).to_be_visible()
+    screenshot(page, "leads-review-queue")
+
+    page.goto(f"/leads/{mine.pk}/")
+    expect(page.locator("#own-lead")).to_be_visible()
+    expect(page.locator("#review-card")).to_be_hidden()
+
+    other = open_as(second, "/leads/")
+    other.locator(f"#review-queue [data-lead='{mine.pk}'] a").click()
+    other.wait_for_url(re.compile(rf"/leads/{mine.pk}/$"))
+    other.check("#review-form input[value=verified]")
+    other.fill("#review-form textarea[name=note]", "Called the tipster back; consistent.")
+    other.click("#review-form button[type=submit]")
+    expect(other.locator("#lead-state")).to_have_text("verified")
+    expect(other.locator("#share-card")).to_be_visible()
+    assert not page.errors and not other.errors
+
+
+@pytest.mark.django_db(transaction=True)
+def test_transparency_page_in_a_browser_moves_with_activity(browser, console_server, operator):
+    context = browser.new_context(viewport={"width": 1400, "height": 1000}, base_url=console_server.url)
+    page = context.new_page()
+    page.goto("/transparency/")
+    other_leads = page.locator("[data-figure='Other leads']")
+    expect(other_leads).to_have_text("0")
+    lead_create(actor=operator, kind="other", case_number="2026-99", summary="x")
+    page.reload()
+    expect(other_leads).to_have_text("1")
+    expect(page.locator(".chart-card svg").first).to_be_visible()
+    assert "2026-99" not in page.content()
+    screenshot(page, "transparency")
+    context.close()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_operator_creates_a_facial_recognition_lead_with_its_probe_image(open_as, console_server, operator):
+    from apps.leads.models import Lead
+    from tests.briefings.conftest import jpeg
+
+    page = open_as(operator, "/leads/")
+    page.fill("#lead-form [name=case_number]", "2026-000321")
+    page.fill("#lead-form [name=summary]", "Store camera still, robbery on Elm St")
+    page.set_input_files(
+        "#lead-form [name=probe_file]", files=[{"name": "probe.jpg", "mimeType": "image/jpeg", "buffer": jpeg()}]
+    )
+    expect(page.locator("#probe-preview img")).to_be_visible()
+    page.fill("#lead-form [name=search_system]", "State DMV FR")
+    page.fill("#lead-form [data-candidate] [name=name]", "Candidate One")
+    page.click("#lead-form button[type=submit]")
+    page.wait_for_url(re.compile(r"/leads/[0-9a-f-]{36}/$"))
+    expect(page.locator("#lead-body")).to_contain_text("Investigative lead only - not probable cause.")
+    expect(page.locator("#lead-body")).to_contain_text("Candidate One")
+    expect(page.locator("#own-lead")).to_be_visible()
+    lead = Lead.objects.get(case_number="2026-000321")
+    assert lead.probe_media_id is not None and lead.candidates[0]["name"] == "Candidate One"
+    screenshot(page, "lead-created")
+    assert not page.errors

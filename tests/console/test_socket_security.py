@@ -1,0 +1,119 @@
+"""The console socket: a person deactivated (or whose role changes) is cut off at once, on
+every process; a session socket needs an Origin matching the page's scheme, host and port."""
+
+from __future__ import annotations
+
+import time
+
+import httpx
+import pytest
+from channels.db import database_sync_to_async
+from django.test import Client
+
+from apps.accounts.services import token_issue, user_update
+from tests.control.conftest import asgi_app, run
+from tests.helpers import console_login, ws_connect
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def session_cookie(user) -> bytes:
+    client = Client()
+    console_login(client, user)
+    return f"sessionid={client.cookies['sessionid'].value}".encode()
+
+
+async def open_console(headers):
+    from channels.testing import WebsocketCommunicator
+
+    communicator = WebsocketCommunicator(asgi_app(), "/ws/console/", headers=headers)
+    connected, code = await communicator.connect()
+    if not connected:
+        return communicator, code
+    if await communicator.receive_nothing(0.1):
+        return communicator, None
+    output = await communicator.receive_output()
+    return communicator, output.get("code") if output["type"] == "websocket.close" else None
+
+
+@pytest.mark.parametrize(
+    ("headers", "expected"),
+    [
+        ([(b"host", b"localhost:8000")], None),  # no Origin: not a browser
+        ([(b"host", b"localhost:8000"), (b"origin", b"http://localhost:8000")], None),
+        ([(b"host", b"localhost:8000"), (b"origin", b"https://localhost:8000")], 4401),  # scheme
+        ([(b"host", b"localhost:8000"), (b"origin", b"http://localhost:9999")], 4401),  # port
+        ([(b"host", b"localhost:8000"), (b"origin", b"http://localhost")], 4401),  # port 80
+        ([(b"host", b"localhost"), (b"origin", b"http://localhost:80")], None),  # default port spelled out
+        ([(b"host", b"127.0.0.1"), (b"origin", b"http://localhost")], 4401),  # another host
+        # Behind the TLS proxy: it says so with X-Forwarded-Proto (a browser cannot set it on a socket).
+        ([(b"host", b"127.0.0.1"), (b"x-forwarded-proto", b"https"), (b"origin", b"https://127.0.0.1")], None),
+        ([(b"host", b"127.0.0.1"), (b"x-forwarded-proto", b"https"), (b"origin", b"http://127.0.0.1")], 4401),
+        ([(b"origin", b"http://localhost:8000")], 4401),  # no Host to compare with
+    ],
+)
+def test_session_socket_origin_must_match_scheme_host_and_port(operator, headers, expected):
+    cookie = (b"cookie", session_cookie(operator))
+
+    async def scenario():
+        communicator, code = await open_console([cookie, *headers])
+        await communicator.disconnect()
+        return code
+
+    assert run(scenario) == expected
+
+
+def test_a_session_that_skipped_the_login_policy_cannot_open_the_socket(operator):
+    client = Client()
+    client.force_login(operator)  # Django's own login, not rtcc's
+    cookie = (b"cookie", f"sessionid={client.cookies['sessionid'].value}".encode())
+
+    async def scenario():
+        communicator, code = await open_console([cookie])
+        await communicator.disconnect()
+        return code
+
+    assert run(scenario) == 4401
+
+
+@pytest.mark.parametrize("change", [{"is_active": False}, {"role": "officer"}])
+def test_deactivation_or_a_role_change_closes_open_console_sockets(operator, it_user, change):
+    token, _ = token_issue(user=operator)
+
+    async def scenario():
+        by_token, code = await open_console([(b"authorization", f"Bearer {token}".encode())])
+        assert code is None
+        by_session, code = await open_console([(b"cookie", session_cookie_async_safe)])
+        assert code is None
+        await database_sync_to_async(user_update)(user=operator, actor=it_user, **change)
+        closed = []
+        for communicator in (by_token, by_session):
+            output = await communicator.receive_output(timeout=3)
+            closed.append((output["type"], output.get("code")))
+            await communicator.disconnect()
+        return closed
+
+    session_cookie_async_safe = session_cookie(operator)
+    assert run(scenario) == [("websocket.close", 4401), ("websocket.close", 4401)]
+
+
+def test_deactivation_on_one_process_closes_the_socket_on_the_other(live_server_pair, operator, it_user):
+    server_a, server_b = live_server_pair
+    token, _ = token_issue(user=operator)
+    it_token, _ = token_issue(user=it_user)
+    with ws_connect(f"{server_a.ws_url}/ws/console/", token=token) as console:
+        time.sleep(0.3)  # joined its groups
+        response = httpx.patch(
+            f"{server_b.url}/api/v1/users/{operator.pk}",
+            json={"is_active": False},
+            headers={"Authorization": f"Bearer {it_token}"},
+            timeout=10,
+        )
+        assert response.status_code == 200, response.text
+        from websockets.exceptions import ConnectionClosed
+
+        deadline = time.monotonic() + 10
+        with pytest.raises(ConnectionClosed) as closed:
+            while time.monotonic() < deadline:
+                console.recv(timeout=deadline - time.monotonic())
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 4401

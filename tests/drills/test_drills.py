@@ -1,0 +1,230 @@
+"""Fault drills against real processes (issue 13, "Kept fixed, in CI" part 3).
+
+One stack for the module: a private PostgreSQL cluster and Redis (restarted at will, never the
+shared ones), two daphne processes, a prefork `celery worker` and `celery beat`, the FCM fake;
+simulated bodycams on the real device websocket; commands posted by an operator over the API
+while a fault strikes. After each drill: every command answered 202 (or stored without an
+answer) delivered and succeeded exactly once, every 5xx matched by nothing stored, every
+officer notice sent exactly once to its phone, and the service healthy again with no restart
+by hand (/readyz on every web process, then a fresh command end to end). The figures are
+printed per drill (pytest -s shows them; they also go to tests/artifacts/drills.txt).
+
+Run only the drills: `python3 infra/dev.py test -- tests/drills -s`. Bigger: see harness.py.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests import services
+
+from .harness import COMMANDS, DEVICES, DRAIN_TIMEOUT, RATE, Fleet, Stack, fcm_notices, wait_healthy
+
+pytestmark = [pytest.mark.drill]
+FIGURES = Path(__file__).resolve().parent.parent / "artifacts" / "drills.txt"
+
+
+@pytest.fixture(scope="module")
+def stack(redis_url):  # redis_url: a services run (the drill starts its own Redis and PostgreSQL)
+    import glob
+    import shutil
+
+    if not glob.glob("/usr/lib/postgresql/*/bin/initdb") or not shutil.which("redis-server"):
+        message = "the drills need redis-server and PostgreSQL's server binaries (infra/ci/system-packages.sh)"
+        if services.IN_CI:
+            pytest.fail(message, pytrace=False)
+        pytest.skip(message)
+    stack = Stack()
+    try:
+        stack.start()
+        yield stack
+    finally:
+        stack.stop()
+
+
+@pytest.fixture(scope="module")
+def fleet(stack):
+    seed = stack.seed(DEVICES)
+    fleet = Fleet(cameras=seed["cameras"], urls=[d.url for d in stack.daphnes])
+    fleet.operator_token = seed["operator_token"]
+    fleet.start()
+    time.sleep(2)  # every camera connected
+    yield fleet
+    fleet.stop()
+
+
+def drill(stack: Stack, fleet: Fleet, fcm: str, name: str, fault=None, *, fault_at: float = 1.5) -> dict:
+    """Commands at RATE a second while `fault` runs `fault_at` seconds in; then the checks."""
+    httpx.post(f"{fcm}/_reset", timeout=5)
+    thread = None
+    if fault is not None:
+
+        def strike() -> None:
+            time.sleep(fault_at)
+            fault()
+
+        thread = threading.Thread(target=strike)
+        thread.start()
+    outcomes = fleet.run(fleet.post_commands(fleet.operator_token, count=COMMANDS, rate=RATE, tag=name))
+    if thread is not None:
+        thread.join()
+    wait_healthy(stack)
+
+    # Drain: every stored command succeeded (or the deadline passes).
+    reasons = [o.reason for o in outcomes]
+    deadline = time.monotonic() + DRAIN_TIMEOUT
+    while True:
+        report = stack.report(reasons)
+        stored = report["commands"]
+        if all(row["state"] == "succeeded" for row in stored.values()) or time.monotonic() > deadline:
+            break
+        time.sleep(1)
+
+    answered_5xx = [o for o in outcomes if o.status is not None and o.status >= 500]
+    no_answer = [o for o in outcomes if o.status is None]
+    other_4xx = [o for o in outcomes if o.status is not None and 400 <= o.status < 500]
+    issued = [o for o in outcomes if o.status == 202 or (o.status is None and o.reason in stored)]
+    issued_rows = [stored.get(o.reason) for o in issued]
+    delivered_once = [
+        row for row in issued_rows if row and row["state"] == "succeeded" and row["succeeded_events"] == 1
+    ]
+    lost = [o for o, row in zip(issued, issued_rows, strict=True) if not row or row["state"] != "succeeded"]
+    duplicated = [row for row in issued_rows if row and row["succeeded_events"] > 1]
+    acted_twice = [cid for cid, n in fleet.acted.items() if n > 1]
+    stored_5xx = [o for o in answered_5xx if o.reason in stored]
+
+    # Officer notices: one per succeeded command on the officer's phone (FCM may lag: wait).
+    phone_of = {o.reason: o.camera["phone_token"] for o in issued}
+    expected = {(phone_of[o.reason], row["id"]) for o, row in zip(issued, issued_rows, strict=True) if row}
+    tokens = {token for token, _ in expected}
+    deadline = time.monotonic() + 60
+    while True:
+        notices = fcm_notices(fcm, tokens)
+        if all(notices[key] >= 1 for key in expected) or time.monotonic() > deadline:
+            break
+        time.sleep(1)
+    time.sleep(1)
+    notices = fcm_notices(fcm, tokens)
+    notices_lost = [key for key in expected if notices[key] == 0]
+    notices_twice = [key for key in expected if notices[key] > 1]
+
+    # A fresh command end to end.
+    camera = fleet.cameras[0]
+    fresh = httpx.post(
+        f"{stack.daphnes[0].url}/api/v1/devices/{camera['id']}/commands",
+        json={"action": "stop_recording", "reason": f"drill {name} fresh"},
+        headers={"Authorization": f"Bearer {fleet.operator_token}"},
+        timeout=15,
+    )
+    assert fresh.status_code == 202, fresh.text
+    fresh_id = fresh.json()["id"]
+    deadline = time.monotonic() + 30
+    while True:
+        state = httpx.get(
+            f"{stack.daphnes[1].url}/api/v1/commands/{fresh_id}",
+            headers={"Authorization": f"Bearer {fleet.operator_token}"},
+            timeout=15,
+        ).json()["state"]
+        if state == "succeeded" or time.monotonic() > deadline:
+            break
+        time.sleep(0.3)
+
+    figures = {
+        "drill": name,
+        "posted": len(outcomes),
+        "issued": len(issued),
+        "delivered_once": len(delivered_once),
+        "lost": len(lost),
+        "duplicated": len(duplicated) + len(acted_twice),
+        "answered_5xx": len(answered_5xx),
+        "5xx_stored": len(stored_5xx),
+        "no_answer": len(no_answer),
+        "4xx": len(other_4xx),
+        "notices_sent": sum(notices[key] for key in expected),
+        "notices_lost": len(notices_lost),
+        "notices_twice": len(notices_twice),
+        "fresh_command": state,
+    }
+    line = " ".join(f"{k}={v}" for k, v in figures.items())
+    print(f"\n[drill] {line}", flush=True)
+    FIGURES.parent.mkdir(parents=True, exist_ok=True)
+    with open(FIGURES, "a") as out:
+        out.write(line + "\n")
+
+    problems = {
+        "lost": [o.reason for o in lost][:5],
+        "duplicated": duplicated[:5] + acted_twice[:5],
+        "5xx_stored": [o.reason for o in stored_5xx][:5],
+        "4xx": [(o.reason, o.status) for o in other_4xx][:5],
+        "notices_lost": notices_lost[:5],
+        "notices_twice": notices_twice[:5],
+    }
+    assert not any(problems.values()), f"{line}\n{problems}\n{stack.logs()}"
+    assert state == "succeeded", f"fresh command {state}\n{stack.logs()}"
+    return figures
+
+
+def test_baseline_no_fault_and_readyz_ready_under_a_connected_fleet(stack, fleet, fcm):
+    wait_healthy(stack)  # the worker and beat have started
+    for daphne in stack.daphnes:
+        response = httpx.get(f"{daphne.url}/readyz", timeout=10)
+        assert response.status_code == 200, response.text  # item 12: ready while the fleet is connected
+        assert response.json()["checks"]["worker"] == "ok"
+    drill(stack, fleet, fcm, "baseline")
+
+
+def test_kill_9_a_daphne_holding_device_sockets(stack, fleet, fcm):
+    victim = stack.daphnes[0]
+
+    def fault() -> None:
+        victim.kill()  # its devices fail over to the other process
+        time.sleep(2)
+        victim.start()  # the process manager starts it again
+
+    drill(stack, fleet, fcm, "kill-daphne", fault)
+
+
+def test_restart_redis(stack, fleet, fcm):
+    def fault() -> None:
+        stack.redis.restart(down_for=2)
+
+    drill(stack, fleet, fcm, "restart-redis", fault)
+    assert stack.worker.alive, "the worker died with the broker restart (item 10)"
+
+
+def test_restart_postgresql(stack, fleet, fcm):
+    def fault() -> None:
+        stack.pg.restart(down_for=2)
+
+    drill(stack, fleet, fcm, "restart-postgres", fault)
+
+
+def test_kill_the_worker_mid_push_batch(stack, fleet, fcm):
+    # Slow FCM answers keep notices in flight when the worker dies.
+    httpx.post(f"{fcm}/_faults", json={"latency_ms": 300}, timeout=5)
+
+    def fault() -> None:
+        time.sleep(1.5)
+        stack.worker.kill()
+        time.sleep(1)
+        httpx.post(f"{fcm}/_faults", json={"latency_ms": 0}, timeout=5)
+        stack.worker.start()  # the process manager starts it again
+
+    try:
+        drill(stack, fleet, fcm, "kill-worker", fault)
+    finally:
+        httpx.post(f"{fcm}/_faults", json={"latency_ms": 0}, timeout=5)
+
+
+def test_fcm_down(stack, fleet, fcm):
+    def fault() -> None:
+        httpx.post(f"{fcm}/_faults", json={"outage": True}, timeout=5)
+        time.sleep(4)
+        httpx.post(f"{fcm}/_faults", json={"outage": False}, timeout=5)
+
+    drill(stack, fleet, fcm, "fcm-down", fault)

@@ -1,0 +1,297 @@
+"""Leads: required fields per kind, the two-person rule, share only when verified (with the
+facial recognition notice in the push), related evidence near each event, roles, bad input."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from apps.audit.models import AuditEvent
+from apps.leads.models import Lead
+from tests.briefings.conftest import pushed
+from tests.leads.conftest import SCENE, fr_payload, nibin_payload
+
+pytestmark = pytest.mark.django_db
+
+NOTICE = "Investigative lead only - not probable cause."
+
+
+def create(api, payload):
+    response = api.post("/api/v1/leads", payload, format="json")
+    assert response.status_code == 201, response.content
+    return response.json()
+
+
+def test_a_facial_recognition_lead_keeps_the_whole_candidate_list(client_for, operator, probe):
+    lead = create(client_for(operator), fr_payload(probe, search_system_version="4.2.1"))
+    assert lead["kind"] == "facial_recognition" and lead["state"] == "pending_review"
+    assert lead["created_by"] == str(operator.pk) and lead["created_at"]
+    assert lead["probe_media"] == probe and lead["search_system"] == "Statewide mugshot FR v4.2"
+    assert [c["rank"] for c in lead["candidates"]] == [1, 2]
+    assert lead["candidates"][0]["name"] == "John Roe"
+    assert lead["reviewed_by"] is None and lead["reviewed_at"] is None
+    assert AuditEvent.objects.filter(action="lead.create", object_id=lead["id"]).count() == 1
+
+
+def test_an_empty_candidate_list_records_a_search_with_no_result(client_for, operator, probe):
+    lead = create(client_for(operator), fr_payload(probe, candidates=[]))
+    assert lead["candidates"] == []
+
+
+@pytest.mark.parametrize("missing", ["probe_media", "search_system", "candidates"])
+def test_facial_recognition_needs_probe_system_and_candidates(client_for, operator, probe, missing):
+    payload = fr_payload(probe)
+    del payload[missing]
+    response = client_for(operator).post("/api/v1/leads", payload, format="json")
+    assert response.status_code == 400
+    assert missing in response.json()["error"]["fields"]
+    assert not Lead.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "change, field",
+    [
+        ({"nibin_lead_number": ""}, "nibin_lead_number"),
+        ({"events": None}, "events"),
+        ({"events": "one"}, "events"),
+    ],
+)
+def test_nibin_needs_a_lead_number_and_two_events(client_for, operator, change, field):
+    payload = nibin_payload(**change)
+    if payload["events"] is None:
+        del payload["events"]
+    response = client_for(operator).post("/api/v1/leads", payload, format="json")
+    assert response.status_code == 400, response.content
+    assert any(name.startswith(field) for name in response.json()["error"]["fields"])
+    one_event = nibin_payload()
+    one_event["events"] = one_event["events"][:1]
+    response = client_for(operator).post("/api/v1/leads", one_event, format="json")
+    assert response.status_code == 400 and "events" in response.json()["error"]["fields"]
+    assert not Lead.objects.exists()
+
+
+def test_a_nibin_lead_links_events_with_items(client_for, operator):
+    lead = create(client_for(operator), nibin_payload())
+    assert lead["nibin_lead_number"] == "NIBIN-24-00017"
+    assert [e["case_number"] for e in lead["events"]] == ["2026-000456", "2026-000789"]
+    assert lead["events"][1]["items"][1] == {"kind": "bullet"}
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {},
+        {"kind": "dna", "case_number": "1", "summary": "x"},
+        {"kind": "other", "summary": "no case number"},
+        {"kind": "other", "case_number": "1", "summary": "x", "incident": "not-a-uuid"},
+        {"kind": "other", "case_number": "1", "summary": "x", "incident": "00000000-0000-0000-0000-000000000000"},
+    ],
+)
+def test_bad_input_is_a_400_and_stores_nothing(client_for, operator, payload):
+    response = client_for(operator).post("/api/v1/leads", payload, format="json")
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "invalid"
+    assert not Lead.objects.exists()
+
+
+def test_bad_nibin_event_values_are_refused(client_for, operator, probe):
+    payload = nibin_payload()
+    payload["events"][0]["location"] = {"lat": 200, "lon": 0}
+    payload["events"][1]["items"] = [{"kind": "knife"}]
+    response = client_for(operator).post("/api/v1/leads", payload, format="json")
+    assert response.status_code == 400
+    fields = response.json()["error"]["fields"]
+    assert "events.0.location.lat" in fields and "events.1.items.0.kind" in fields
+    bad_photo = fr_payload(probe, candidates=[{"rank": 1, "photo": "00000000-0000-0000-0000-000000000000"}])
+    assert client_for(operator).post("/api/v1/leads", bad_photo, format="json").status_code == 400
+    assert not Lead.objects.exists()
+
+
+def test_the_creator_can_never_review_their_own_lead(client_for, operator, other_operator, probe):
+    lead = create(client_for(operator), fr_payload(probe))
+    mine = client_for(operator).post(
+        f"/api/v1/leads/{lead['id']}/review", {"decision": "verified", "note": "looks right"}, format="json"
+    )
+    assert mine.status_code == 403
+    assert Lead.objects.get(pk=lead["id"]).state == "pending_review"
+    second = client_for(other_operator).post(
+        f"/api/v1/leads/{lead['id']}/review", {"decision": "verified", "note": "compared by hand"}, format="json"
+    )
+    assert second.status_code == 200, second.content
+    body = second.json()
+    assert body["state"] == "verified" and body["reviewed_by"] == str(other_operator.pk) and body["reviewed_at"]
+    assert body["review_note"] == "compared by hand"
+    again = client_for(other_operator).post(
+        f"/api/v1/leads/{lead['id']}/review", {"decision": "rejected", "note": "changed my mind"}, format="json"
+    )
+    assert again.status_code == 409
+    assert Lead.objects.get(pk=lead["id"]).state == "verified"
+    assert AuditEvent.objects.filter(action="lead.verified", object_id=lead["id"]).count() == 1
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {},
+        {"decision": "verified"},
+        {"note": "x"},
+        {"decision": "maybe", "note": "x"},
+        {"decision": "verified", "note": ""},
+    ],
+)
+def test_a_review_needs_a_decision_and_a_note(client_for, operator, other_operator, body):
+    lead = create(client_for(operator), nibin_payload())
+    response = client_for(other_operator).post(f"/api/v1/leads/{lead['id']}/review", body, format="json")
+    assert response.status_code == 400
+    assert Lead.objects.get(pk=lead["id"]).state == "pending_review"
+
+
+def test_a_rejected_lead_cannot_be_shared(client_for, operator, other_operator, officer):
+    lead = create(client_for(operator), nibin_payload())
+    share = {"priority": "urgent", "audience": {"officers": [str(officer.pk)]}}
+    assert client_for(operator).post(f"/api/v1/leads/{lead['id']}/share", share, format="json").status_code == 409
+    client_for(other_operator).post(
+        f"/api/v1/leads/{lead['id']}/review", {"decision": "rejected", "note": "different firearm"}, format="json"
+    )
+    response = client_for(operator).post(f"/api/v1/leads/{lead['id']}/share", share, format="json")
+    assert response.status_code == 409
+    assert response.json()["error"]["code"] == "lead_not_verified"
+
+
+def _verified(client_for, operator, other_operator, payload) -> dict:
+    lead = create(client_for(operator), payload)
+    response = client_for(other_operator).post(
+        f"/api/v1/leads/{lead['id']}/review", {"decision": "verified", "note": "ok"}, format="json"
+    )
+    assert response.status_code == 200
+    return lead
+
+
+def test_a_shared_facial_recognition_lead_carries_the_notice_to_the_phone(
+    fcm, client_for, operator, other_operator, officer, make_phone, probe
+):
+    phone = make_phone(officer)
+    lead = _verified(client_for, operator, other_operator, fr_payload(probe))
+    response = client_for(operator).post(
+        f"/api/v1/leads/{lead['id']}/share",
+        {"priority": "urgent", "audience": {"officers": [str(officer.pk)]}, "body": "Possible suspect, robbery"},
+        format="json",
+    )
+    assert response.status_code == 201, response.content
+    briefing = response.json()
+    assert briefing["lead"] == lead["id"] and briefing["recipients"] == 1
+    assert briefing["notice"] == NOTICE
+    [message] = pushed(phone.push_token)
+    assert message["data"]["briefing_id"] == briefing["id"]
+    assert message["notification"]["body"].startswith(NOTICE)
+    # what the officer reads in the app says it too
+    mine = client_for(officer).get(f"/api/v1/briefings/{briefing['id']}").json()
+    assert mine["notice"] == NOTICE
+    assert client_for(operator).get(f"/api/v1/leads/{lead['id']}").json()["briefings"] == [briefing["id"]]
+
+
+def test_the_notice_survives_a_long_body(client_for, operator, other_operator, officer, make_phone, probe):
+    phone = make_phone(officer)
+    lead = _verified(client_for, operator, other_operator, fr_payload(probe))
+    client_for(operator).post(
+        f"/api/v1/leads/{lead['id']}/share",
+        {"priority": "routine", "audience": {"officers": [str(officer.pk)]}, "body": "word " * 400},
+        format="json",
+    )
+    [message] = pushed(phone.push_token)
+    assert message["notification"]["body"].startswith(NOTICE)
+
+
+def test_a_nibin_briefing_has_no_face_notice(client_for, operator, other_operator, officer, make_phone):
+    make_phone(officer)
+    lead = _verified(client_for, operator, other_operator, nibin_payload())
+    response = client_for(operator).post(
+        f"/api/v1/leads/{lead['id']}/share",
+        {"priority": "routine", "audience": {"officers": [str(officer.pk)]}},
+        format="json",
+    )
+    assert response.status_code == 201
+    assert response.json()["notice"] == "" and "NIBIN-24-00017" in response.json()["body"]
+
+
+def test_list_filters_and_review_queue_hides_my_own(client_for, operator, other_operator, probe):
+    mine = create(client_for(operator), fr_payload(probe))
+    theirs = create(client_for(other_operator), nibin_payload())
+    api = client_for(operator)
+    assert [r["id"] for r in api.get("/api/v1/leads?kind=nibin").json()["results"]] == [theirs["id"]]
+    assert {r["id"] for r in api.get("/api/v1/leads?state=pending_review").json()["results"]} == {
+        mine["id"],
+        theirs["id"],
+    }
+    assert [r["id"] for r in api.get("/api/v1/leads?case_number=2026-000123").json()["results"]] == [mine["id"]]
+    assert [r["id"] for r in api.get("/api/v1/leads?queue=review").json()["results"]] == [theirs["id"]]
+    assert api.get("/api/v1/leads?state=done").status_code == 400
+    assert api.get("/api/v1/leads?kind=dna").status_code == 400
+
+
+def test_a_nibin_lead_waiting_over_48_hours_is_flagged(client_for, operator):
+    lead = create(client_for(operator), nibin_payload())
+    assert client_for(operator).get(f"/api/v1/leads/{lead['id']}").json()["review_overdue"] is False
+    Lead.objects.filter(pk=lead["id"]).update(created_at=datetime.now(UTC) - timedelta(hours=49))
+    assert client_for(operator).get(f"/api/v1/leads/{lead['id']}").json()["review_overdue"] is True
+
+
+def test_related_evidence_inside_and_outside_radius_and_window(client_for, operator, make_clip):
+    at = datetime(2026, 3, 1, 22, 15, tzinfo=UTC)
+    near = make_clip(lat=SCENE["lat"] + 0.003, lon=SCENE["lon"], started_at=at - timedelta(minutes=30))  # ~330 m
+    far = make_clip(lat=SCENE["lat"] + 0.006, lon=SCENE["lon"], started_at=at)  # ~670 m
+    early = make_clip(lat=SCENE["lat"], lon=SCENE["lon"], started_at=at - timedelta(hours=3))  # ends 2h55m before
+    overlapping = make_clip(  # a long recording that began 3 hours before and ran past the event
+        lat=SCENE["lat"], lon=SCENE["lon"], started_at=at - timedelta(hours=3), ended_at=at - timedelta(hours=1)
+    )
+    lead = create(client_for(operator), nibin_payload())
+    api = client_for(operator)
+    body = api.get(f"/api/v1/leads/{lead['id']}/related").json()
+    assert {c["id"] for c in body["clips"]} == {str(near.pk), str(overlapping.pk)}
+    assert body["plate_reads"] == [] or isinstance(body["plate_reads"], list)
+    assert body["clips"][0]["events"] == [0]
+    wider = api.get(f"/api/v1/leads/{lead['id']}/related?radius_m=800&hours=4").json()
+    assert {c["id"] for c in wider["clips"]} == {str(near.pk), str(far.pk), str(early.pk), str(overlapping.pk)}
+    narrow = api.get(f"/api/v1/leads/{lead['id']}/related?radius_m=100&hours=0.5").json()
+    assert narrow["clips"] == []
+    for bad in ("radius_m=-1", "radius_m=abc", "hours=x", "hours=-2"):
+        response = api.get(f"/api/v1/leads/{lead['id']}/related?{bad}")
+        assert response.status_code == 400, bad
+    assert AuditEvent.objects.filter(action="lead.related", object_id=lead["id"]).count() == 3
+
+
+def test_a_lead_without_events_has_empty_related_lists(client_for, operator, probe, make_clip):
+    make_clip(lat=SCENE["lat"], lon=SCENE["lon"])
+    lead = create(client_for(operator), fr_payload(probe))
+    body = client_for(operator).get(f"/api/v1/leads/{lead['id']}/related").json()
+    assert body["clips"] == [] and body["plate_reads"] == []
+
+
+ROLES = ["officer", "operator", "clerk", "it", "anonymous"]
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_roles(role, client_for, personas, other_operator, probe, anon):
+    lead = create(client_for(other_operator), nibin_payload())
+    api = anon if role == "anonymous" else client_for(personas[role])
+    expect_read = {"operator": 200, "clerk": 200}.get(role, 401 if role == "anonymous" else 403)
+    expect_write = {"operator": 201}.get(role, 401 if role == "anonymous" else 403)
+    assert api.get("/api/v1/leads").status_code == expect_read
+    assert api.get(f"/api/v1/leads/{lead['id']}").status_code == expect_read
+    assert api.get(f"/api/v1/leads/{lead['id']}/related").status_code == expect_read
+    assert api.post("/api/v1/leads", nibin_payload(), format="json").status_code == expect_write
+    review = api.post(f"/api/v1/leads/{lead['id']}/review", {"decision": "verified", "note": "ok"}, format="json")
+    assert review.status_code == {"operator": 200}.get(role, expect_write)
+    share = api.post(
+        f"/api/v1/leads/{lead['id']}/share",
+        {"priority": "routine", "audience": {"officers": [str(personas["officer"].pk)]}},
+        format="json",
+    )
+    assert share.status_code == {"operator": 201}.get(role, expect_write)
+
+
+def test_an_unknown_lead_is_404(client_for, operator):
+    missing = "00000000-0000-0000-0000-000000000000"
+    assert client_for(operator).get(f"/api/v1/leads/{missing}").status_code == 404
+    assert client_for(operator).post(f"/api/v1/leads/{missing}/review", {}, format="json").status_code == 404

@@ -1,0 +1,118 @@
+"""Request bodies are limited while they stream, inside the daphne process, before the app (or
+Django) reads them; a signed upload URL is checked before its body is read; chunked bodies
+(no Content-Length) are read, with the same limits, not taken as empty."""
+
+from __future__ import annotations
+
+import json
+import socket
+import time
+
+import psutil
+import pytest
+
+pytestmark = pytest.mark.django_db(transaction=True)
+MiB = 1024 * 1024
+
+
+def open_request(server, head: str) -> socket.socket:
+    sock = socket.create_connection(("127.0.0.1", server.port), timeout=10)
+    sock.sendall(head.encode())
+    return sock
+
+
+def send_until_answered(
+    sock: socket.socket, total: int, chunk: bytes = b"x" * 65536, chunked: bool = False
+) -> tuple[bytes, int]:
+    """Streams up to `total` bytes, stopping when the server answers; (answer, bytes sent)."""
+    sent = 0
+    sock.setblocking(False)
+    answer = b""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            answer += sock.recv(65536)
+            if answer:
+                break
+        except BlockingIOError:
+            pass
+        except ConnectionError:
+            break
+        if sent < total:
+            piece = (f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n") if chunked else chunk
+            try:
+                sent += sock.send(piece)
+            except (BlockingIOError, ConnectionError):
+                time.sleep(0.01)
+        else:
+            time.sleep(0.05)
+    sock.setblocking(True)
+    sock.settimeout(5)
+    try:
+        while b"\r\n\r\n" not in answer:
+            more = sock.recv(65536)
+            if not more:
+                break
+            answer += more
+    except (TimeoutError, ConnectionError):
+        pass
+    sock.close()
+    return answer, sent
+
+
+def status_of(answer: bytes) -> int:
+    return int(answer.split(b" ", 2)[1]) if answer.startswith(b"HTTP/") else 0
+
+
+def test_an_oversized_declared_body_is_refused_before_it_is_read(live_server_process):
+    process = psutil.Process(live_server_process.process.pid)
+    before = process.memory_info().rss
+    head = (
+        "POST /api/v1/auth/token HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {400 * MiB}\r\n\r\n"
+    )
+    answer, sent = send_until_answered(open_request(live_server_process, head), 400 * MiB)
+    assert status_of(answer) == 413, answer[:300]
+    assert sent < 50 * MiB
+    assert process.memory_info().rss - before < 50 * MiB
+
+
+def test_an_undeclared_body_over_the_limit_is_cut_off_while_it_streams(live_server_process):
+    process = psutil.Process(live_server_process.process.pid)
+    before = process.memory_info().rss
+    head = (
+        "POST /api/v1/auth/token HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+        "Transfer-Encoding: chunked\r\n\r\n"
+    )
+    answer, sent = send_until_answered(open_request(live_server_process, head), 400 * MiB, chunked=True)
+    assert status_of(answer) == 413, answer[:300]
+    assert sent < 50 * MiB
+    assert process.memory_info().rss - before < 50 * MiB
+
+
+def test_a_forged_upload_url_is_refused_before_its_body_is_read(live_server_process):
+    head = (
+        "PUT /upload/forged.token.value HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/octet-stream\r\n"
+        f"Content-Length: {300 * MiB}\r\n\r\n"
+    )
+    answer, sent = send_until_answered(open_request(live_server_process, head), 300 * MiB)
+    assert status_of(answer) == 403, answer[:300]
+    assert sent < 50 * MiB
+
+
+def test_a_chunked_json_body_is_read_not_taken_as_empty(live_server_process, operator):
+    body = json.dumps({"username": "operator", "password": "correct-horse-battery"}).encode()
+    head = (
+        "POST /api/v1/auth/token HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+        "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+    )
+    sock = open_request(live_server_process, head)
+    for piece in (body[:10], body[10:]):
+        sock.sendall(f"{len(piece):x}\r\n".encode() + piece + b"\r\n")
+    sock.sendall(b"0\r\n\r\n")
+    answer = b""
+    while chunk := sock.recv(65536):
+        answer += chunk
+    sock.close()
+    assert status_of(answer) == 200, answer[:500]
+    assert b'"token"' in answer
