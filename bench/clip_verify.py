@@ -24,7 +24,6 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "infra"))
 MiB = 1024 * 1024
 BUCKET = "rtcc-bench-verify"
 
@@ -41,8 +40,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
 
-    import launch
-    from dev import S3_KEY, S3_SECRET
+    from infra import launch
+    from infra.dev import S3_KEY, S3_SECRET
 
     workdir = Path(tempfile.mkdtemp(prefix="rtcc-bench-verify-"))
     port = free_port()
@@ -73,9 +72,10 @@ def main() -> None:
 
 def run(args, workdir: Path) -> None:
     from apps.footage.ingest.services import object_digest
-    from apps.integrations.storage import get_storage
+    from apps.integrations.storage import S3Storage, get_storage
 
     storage = get_storage()
+    assert isinstance(storage, S3Storage)
     for _ in range(60):  # the S3 port opens before the filer behind it is ready
         try:
             storage.ensure_bucket()
