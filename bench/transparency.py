@@ -331,6 +331,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=300, help="timed requests per rtcc case")
     parser.add_argument("--baseline-rounds", type=int, default=7, help="timed rounds per baseline case")
     parser.add_argument("--fresh", action="store_true", help="drop the bench database first")
+    parser.add_argument("--only", choices=["transparency", "stats"], help="time only these cases")
     args = parser.parse_args()
 
     ensure_database(args.fresh)
@@ -380,6 +381,8 @@ def main() -> None:
     with connection.cursor() as cursor:
         cursor.execute("SET jit = off")  # as a typical OLTP setting; the baseline is not slowed by JIT compiles
         for what, label, client, url, start, stop in cases:
+            if args.only and not what.startswith(args.only):
+                continue
             response = client.get(url)
             assert response.status_code == 200, response.content[:300]
             body = response.json()

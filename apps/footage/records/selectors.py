@@ -166,24 +166,25 @@ def clip_custody(*, clip: Clip) -> tuple[list[CustodyEvent], bool]:
     hash recomputed, and a deleted neighbour both show.
     """
     audit_seal_pending()  # an event still waiting for its place in the chain gets it first
-    events = list(AuditEvent.objects.filter(object_type="clip", object_id=str(clip.pk)).order_by("seq"))
-    place = {e.pk: e.seq or 0 for e in events}  # 0: not chained yet (written since), so never verified
-    neighbours = {place[e.pk] - 1 for e in events} | {place[e.pk] + 1 for e in events}
-    neighbours -= set(place.values())
-    rows: dict[int, tuple[str | None, str | None]] = {place[e.pk]: (e.prev_hash, e.hash) for e in events}
+    events = list(
+        AuditEvent.objects.filter(object_type="clip", object_id=str(clip.pk), seq__isnull=False).order_by("seq")
+    )
+    places = [int(e.seq or 0) for e in events]
+    neighbours = {s - 1 for s in places} | {s + 1 for s in places}
+    neighbours -= set(places)
+    rows: dict[int, tuple[str, str]] = {s: (e.prev_hash, e.hash) for e, s in zip(events, places, strict=True)}
     wanted = sorted(s for s in neighbours if s > 0)
     for start in range(0, len(wanted), 500):
         for seq, prev_hash, hash_ in AuditEvent.objects.filter(seq__in=wanted[start : start + 500]).values_list(
             "seq", "prev_hash", "hash"
         ):
-            if seq is not None:  # it is: asked for by seq
-                rows[seq] = (prev_hash, hash_)
+            rows[int(seq or 0)] = (prev_hash, hash_)
     head = AuditHead.objects.filter(id=1).first()
     out = []
-    for event in events:
-        seq = place[event.pk]
-        ok = seq > 0 and event.compute_hash() == event.hash
-        before = GENESIS if seq == 1 else rows.get(seq - 1, (None, None))[1]
+    for event, seq in zip(events, places, strict=True):
+        ok = event.compute_hash() == event.hash
+        previous = rows.get(seq - 1)
+        before = GENESIS if seq == 1 else (previous[1] if previous else None)
         ok = ok and before is not None and event.prev_hash == before
         after = rows.get(seq + 1)
         if after is not None:
