@@ -40,28 +40,27 @@ def audit_verify_chain(*, batch: int = 5000) -> ChainVerdict:
             break
         for event in rows:
             verdict.checked += 1
-            if event.seq != expected_seq:
+            seq = int(event.seq or 0)  # every row read here has its place (seq > last_seq)
+            if seq != expected_seq:
                 verdict.problems.append(
                     ChainProblem(
                         expected_seq,
                         "deleted",
                         f"event #{expected_seq}"
-                        + (f" to #{event.seq - 1}" if event.seq - 1 > expected_seq else "")
+                        + (f" to #{seq - 1}" if seq - 1 > expected_seq else "")
                         + " is missing (deleted)",
                     )
                 )
             elif event.prev_hash != expected_prev:
                 verdict.problems.append(
-                    ChainProblem(event.seq, "changed", f"event #{event.seq} does not link to the event before it")
+                    ChainProblem(seq, "changed", f"event #{seq} does not link to the event before it")
                 )
             if event.compute_hash() != event.hash:
                 verdict.problems.append(
-                    ChainProblem(
-                        event.seq, "changed", f"event #{event.seq} ({event.action}) was changed after it was written"
-                    )
+                    ChainProblem(seq, "changed", f"event #{seq} ({event.action}) was changed after it was written")
                 )
-            expected_prev, expected_seq = event.hash, event.seq + 1
-            last_seq = event.seq
+            expected_prev, expected_seq = event.hash, seq + 1
+            last_seq = seq
     head = AuditHead.objects.filter(id=1).first()
     if head is not None and head.seq != last_seq:
         verdict.problems.append(

@@ -157,7 +157,7 @@ def audit_seal_pending(*, batch: int = 500) -> int:
                 event.hash = event.compute_hash()
                 head.seq, head.hash = event.seq, event.hash
             # The one change an audit row ever sees: its place in the chain, given once.
-            models.QuerySet(model=AuditEvent).bulk_update(waiting, ["seq", "prev_hash", "hash"])
+            models.QuerySet[AuditEvent](model=AuditEvent).bulk_update(waiting, ["seq", "prev_hash", "hash"])
             head.save(update_fields=["seq", "hash"])
             sealed += len(waiting)
         if len(waiting) < batch:

@@ -45,7 +45,7 @@ def rewrite_history_from(seq: int, **changes) -> None:
     AuditHead.objects.filter(id=1).update(hash=prev)
 
 
-@pytest.fixture(params=["disk", "s3"])
+@pytest.fixture(params=["disk", pytest.param("s3", marks=pytest.mark.services)])
 def store(request, settings, tmp_path):
     if request.param == "s3":
         return request.getfixturevalue("s3")

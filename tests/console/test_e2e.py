@@ -461,7 +461,7 @@ def test_operator_confirms_a_hit_from_the_queue_and_briefs_it(open_as, console_s
     expect(detail).to_be_visible(timeout=LIVE)
     expect(detail.locator("[data-role=read-plate]")).to_have_text("KXT4821")
     expect(detail.locator("[data-role=entry-plate]")).to_have_text("KXT4821")
-    page.wait_for_function("document.querySelector('[data-role=image]').naturalWidth > 0")
+    wait_until(page, "document.querySelector('[data-role=image]').naturalWidth > 0")
     screenshot(page, "alpr-hit-queue")
 
     page.keyboard.press("c")  # confirm

@@ -140,7 +140,7 @@ def test_s3_link_goes_through_rtcc_with_the_filename_and_ranges(clerk, officer, 
         assert ranged.status_code == 206 and part == clip.data[:100]
 
 
-@pytest.mark.parametrize("backend", ["rec_disk", "s3"])
+@pytest.mark.parametrize("backend", ["rec_disk", pytest.param("s3", marks=pytest.mark.services)])
 def test_a_link_stops_working_when_its_holder_is_deactivated(request, backend, clerk, it_user, make_clip):
     from apps.accounts.services import user_update
 

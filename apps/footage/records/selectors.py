@@ -301,27 +301,31 @@ def clip_custody(*, clip: Clip) -> tuple[list[CustodyEvent], bool]:
     hash recomputed, and a deleted neighbour both show.
     """
     audit_seal_pending()  # an event still waiting for its place in the chain gets it first
-    events = list(AuditEvent.objects.filter(object_type="clip", object_id=str(clip.pk)).order_by("seq"))
-    neighbours = {e.seq - 1 for e in events} | {e.seq + 1 for e in events}
-    neighbours -= {e.seq for e in events}
-    rows = {e.seq: (e.prev_hash, e.hash) for e in events}
+    events = list(
+        AuditEvent.objects.filter(object_type="clip", object_id=str(clip.pk), seq__isnull=False).order_by("seq")
+    )
+    places = [int(e.seq or 0) for e in events]
+    neighbours = {s - 1 for s in places} | {s + 1 for s in places}
+    neighbours -= set(places)
+    rows: dict[int, tuple[str, str]] = {s: (e.prev_hash, e.hash) for e, s in zip(events, places, strict=True)}
     wanted = sorted(s for s in neighbours if s > 0)
     for start in range(0, len(wanted), 500):
         for seq, prev_hash, hash_ in AuditEvent.objects.filter(seq__in=wanted[start : start + 500]).values_list(
             "seq", "prev_hash", "hash"
         ):
-            rows[seq] = (prev_hash, hash_)
+            rows[int(seq or 0)] = (prev_hash, hash_)
     head = AuditHead.objects.filter(id=1).first()
     out = []
-    for event in events:
+    for event, seq in zip(events, places, strict=True):
         ok = event.compute_hash() == event.hash
-        before = GENESIS if event.seq == 1 else rows.get(event.seq - 1, (None, None))[1]
+        previous = rows.get(seq - 1)
+        before = GENESIS if seq == 1 else (previous[1] if previous else None)
         ok = ok and before is not None and event.prev_hash == before
-        after = rows.get(event.seq + 1)
+        after = rows.get(seq + 1)
         if after is not None:
             ok = ok and after[0] == event.hash
         else:
-            ok = ok and head is not None and head.seq == event.seq and head.hash == event.hash
+            ok = ok and head is not None and head.seq == seq and head.hash == event.hash
         out.append(CustodyEvent(event, ok))
     return out, all(row.verified for row in out)
 

@@ -1,0 +1,136 @@
+"""Clip verification read-back: rtcc's digest of a stored object against the limit measured in the
+same run, min(a plain GET of the same object, raw SHA-256 of the same bytes in memory).
+
+    .venv/bin/python bench/clip_verify.py [--mib 256] [--rounds 5]
+
+Starts its own SeaweedFS (.venv/bin/weed, `weed mini`) on free ports in a temporary directory
+and stops it at the end; nothing else is touched. Per round, interleaved: the plain GET (one
+get_object, read to the end), raw SHA-256, and apps.footage.ingest.services.object_digest (what
+verification runs: parallel ranged GETs feeding one hasher in order). Prints the medians and
+the ratio rtcc / min(plain GET, SHA-256); the goal is >= 0.8.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import socket
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+MiB = 1024 * 1024
+BUCKET = "rtcc-bench-verify"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--mib", type=int, default=256, help="object size in MiB")
+    parser.add_argument("--rounds", type=int, default=5)
+    args = parser.parse_args()
+
+    from infra import launch
+    from infra.dev import S3_KEY, S3_SECRET
+
+    workdir = Path(tempfile.mkdtemp(prefix="rtcc-bench-verify-"))
+    port = free_port()
+    weed = launch.start_seaweedfs(
+        weed=ROOT / ".venv" / "bin" / "weed", datadir=workdir / "seaweedfs", s3_port=port, log=workdir / "weed.log"
+    )
+    try:
+        os.environ.update(
+            {
+                "AWS_ENDPOINT_URL_S3": f"http://127.0.0.1:{port}",
+                "AWS_ACCESS_KEY_ID": S3_KEY,
+                "AWS_SECRET_ACCESS_KEY": S3_SECRET,
+                "AWS_DEFAULT_REGION": "us-east-1",
+                "RTCC_S3_BUCKET": BUCKET,
+                "RTCC_DATA_DIR": str(workdir / "data"),
+                "DJANGO_SETTINGS_MODULE": "rtcc.settings",
+                "RTCC_EMBEDDED_BEAT": "false",
+            }
+        )
+        os.environ.setdefault("DJANGO_SECRET_KEY", "rtcc-bench-" + "k" * 40)
+        import django
+
+        django.setup()
+        run(args, workdir)
+    finally:
+        weed.stop(timeout=15)
+
+
+def run(args, workdir: Path) -> None:
+    from apps.footage.ingest.services import object_digest
+    from apps.integrations.storage import S3Storage, get_storage
+
+    storage = get_storage()
+    assert isinstance(storage, S3Storage)
+    for _ in range(60):  # the S3 port opens before the filer behind it is ready
+        try:
+            storage.ensure_bucket()
+            break
+        except Exception:
+            time.sleep(1)
+    size = args.mib * MiB
+    data = os.urandom(size)
+    key = "bench/verify.bin"
+    path = workdir / "object.bin"
+    path.write_bytes(data)
+    with path.open("rb") as handle:
+        storage.put(key, handle)
+    expected = hashlib.sha256(data).hexdigest()
+
+    def plain_get() -> float:
+        t0 = time.perf_counter()
+        body = storage.client.get_object(Bucket=storage.bucket, Key=key)["Body"]
+        got = sum(len(chunk) for chunk in body.iter_chunks(4 * MiB))
+        assert got == size
+        return size / MiB / (time.perf_counter() - t0)
+
+    def raw_sha() -> float:
+        view = memoryview(data)
+        t0 = time.perf_counter()
+        digest = hashlib.sha256()
+        for start in range(0, size, 8 * MiB):
+            digest.update(view[start : start + 8 * MiB])
+        assert digest.hexdigest() == expected
+        return size / MiB / (time.perf_counter() - t0)
+
+    def rtcc() -> float:
+        t0 = time.perf_counter()
+        got_size, digest = object_digest(key, storage=storage)
+        assert (got_size, digest) == (size, expected)
+        return size / MiB / (time.perf_counter() - t0)
+
+    plain, sha, ours, ratios = [], [], [], []
+    print(f"object {args.mib} MiB on SeaweedFS, {args.rounds} rounds")
+    for n in range(1, args.rounds + 1):
+        p, s, r = plain_get(), raw_sha(), rtcc()
+        plain.append(p)
+        sha.append(s)
+        ours.append(r)
+        ratios.append(r / min(p, s))
+        print(f"round {n}: plain GET {p:6.0f} MiB/s  SHA-256 {s:6.0f} MiB/s  rtcc verify {r:6.0f} MiB/s", flush=True)
+    mp, ms, mr = statistics.median(plain), statistics.median(sha), statistics.median(ours)
+    print(f"plain GET (same run), median:   {mp:.0f} MiB/s")
+    print(f"raw SHA-256 (same run), median: {ms:.0f} MiB/s")
+    print(f"rtcc verification, median:      {mr:.0f} MiB/s")
+    print(
+        f"ratio rtcc / min(plain GET, SHA-256) = {mr / min(mp, ms):.2f}"
+        f" (median of per-round ratios {statistics.median(ratios):.2f}; goal >= 0.8)"
+    )
+
+
+if __name__ == "__main__":
+    main()
