@@ -49,3 +49,31 @@ def notice_max_attempts() -> int:
 REASON_MAX = 500
 ERROR_MAX = 1000
 IDEMPOTENCY_KEY_MAX = 200
+
+
+# The device socket's frame budget: a token bucket per connection, so one device sending as fast
+# as it can costs the others nothing. Status (and unusable) frames and command answers (ack,
+# result) have separate buckets: status spam never starves the answers to commands.
+def device_frame_rate() -> float:
+    """Status frames per second a device may send, sustained (firmware sends one every ~10 s)."""
+    return float(getattr(settings, "RTCC_DEVICE_FRAME_RATE", 5))
+
+
+def device_frame_burst() -> float:
+    """Status frames a device may send at once on top of the sustained rate (a reconnect, a change)."""
+    return float(getattr(settings, "RTCC_DEVICE_FRAME_BURST", 20))
+
+
+def device_answer_rate() -> float:
+    """`ack`/`result` frames per second, sustained: two per command, and commands are rare."""
+    return float(getattr(settings, "RTCC_DEVICE_ANSWER_RATE", 20))
+
+
+def device_answer_burst() -> float:
+    return float(getattr(settings, "RTCC_DEVICE_ANSWER_BURST", 100))
+
+
+def device_flood_close_after() -> float:
+    """A device over budget this many seconds in a row (at least one frame refused per second)
+    is disconnected with close code 4429; before that its excess frames are dropped."""
+    return float(getattr(settings, "RTCC_DEVICE_FLOOD_CLOSE_AFTER", 5))

@@ -11,8 +11,10 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 
 from channels.db import database_sync_to_async
+from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.db import InterfaceError, OperationalError
 
@@ -27,6 +29,8 @@ log = logging.getLogger(__name__)
 
 CLOSE_UNAUTHORIZED = 4401
 CLOSE_FORBIDDEN = 4403
+CLOSE_RATE_LIMITED = 4429
+ANSWER_TYPES = ("ack", "result")
 MAX_FRAME = 64 * 1024
 SENT_MEMORY = 1024
 # A frame whose handling meets a database error is retried after these pauses; if the database
@@ -48,6 +52,24 @@ async def with_db_retries(handler, *args, **kwargs):
     return await handler(*args, **kwargs)
 
 
+class FrameBudget:
+    """A token bucket: `rate` frames per second sustained, `burst` at once."""
+
+    __slots__ = ("at", "burst", "rate", "tokens")
+
+    def __init__(self, rate: float, burst: float) -> None:
+        self.rate, self.burst = rate, max(1.0, burst)
+        self.tokens, self.at = self.burst, time.monotonic()
+
+    def take(self, now: float) -> bool:
+        self.tokens = min(self.burst, self.tokens + (now - self.at) * self.rate)
+        self.at = now
+        if self.tokens >= 1:
+            self.tokens -= 1
+            return True
+        return False
+
+
 class DeviceConsumer(AsyncWebsocketConsumer):
     device = None
 
@@ -55,6 +77,23 @@ class DeviceConsumer(AsyncWebsocketConsumer):
         super().__init__(*args, **kwargs)
         self.sent_here: dict[str, None] = {}  # command ids sent on this connection, oldest first
         self.rejoin: asyncio.Task | None = None
+        self.counted_down = False  # presence told of this socket's end (exactly once)
+        self.closing = False  # closed by the server: frames still queued are ignored
+        self.frames = FrameBudget(conf.device_frame_rate(), conf.device_frame_burst())
+        self.answers = FrameBudget(conf.device_answer_rate(), conf.device_answer_burst())
+        self.over_since: float | None = None  # when the current run of refused frames began
+        self.last_refused = 0.0
+        self.last_warned = 0.0
+
+    async def __call__(self, scope, receive, send):
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            # daphne kills a consumer that has not finished 10 s after its socket closed (a long
+            # backlog of frames), and a bug may end it early: either way the device must not
+            # stay counted as connected, so the count goes down here if `disconnect` never ran.
+            if self.device is not None and not self.counted_down:
+                await asyncio.shield(asyncio.ensure_future(self._count_down()))
 
     async def dispatch(self, message):
         # Channels closes stale DB connections before EVERY message with a hop to the database
@@ -94,22 +133,44 @@ class DeviceConsumer(AsyncWebsocketConsumer):
                 log.warning("device %s could not rejoin its group: %s", device.id, exc)
 
     async def disconnect(self, code):
-        if self.rejoin is not None:
-            self.rejoin.cancel()
         if self.device is None:
             return
-        await self.channel_layer.group_discard(device_group(self.device.id), self.channel_name)
-        await presence.presence_disconnected(self.device)
+        await self._count_down()
+
+    async def _count_down(self) -> None:
+        """This socket is gone: presence counts it down (first: a channel layer error must not
+        keep the device online), then the socket leaves the device's group."""
+        if self.counted_down or self.device is None:
+            return
+        self.counted_down = True
+        if self.rejoin is not None:
+            self.rejoin.cancel()
+        try:
+            await presence.presence_disconnected(self.device)
+        finally:
+            try:
+                await self.channel_layer.group_discard(device_group(self.device.id), self.channel_name)
+            except Exception as exc:  # the layer is down: the group entry expires by itself
+                log.warning("device %s could not leave its group: %s", self.device.id, exc)
 
     async def receive(self, text_data=None, bytes_data=None):
-        if self.device is None:
+        if self.device is None or self.closing:
+            return
+        frame = None
+        if text_data is not None and len(text_data) <= MAX_FRAME:
+            try:
+                frame = json.loads(text_data)
+            except ValueError:
+                frame = ValueError
+        answer = isinstance(frame, dict) and frame.get("type") in ANSWER_TYPES
+        now = time.monotonic()
+        if not (self.answers if answer else self.frames).take(now):
+            await self.over_budget(now)
             return
         if text_data is None or len(text_data) > MAX_FRAME:
             await self.send_error("bad_frame", "Frames must be JSON text of at most 64 KiB.")
             return
-        try:
-            frame = json.loads(text_data)
-        except ValueError:
+        if frame is ValueError:
             await self.send_error("bad_json", "The frame is not valid JSON.")
             return
         if not isinstance(frame, dict) or not isinstance(frame.get("type"), str):
@@ -131,6 +192,28 @@ class DeviceConsumer(AsyncWebsocketConsumer):
             problem = UNAVAILABLE
         if problem:
             await self.send_error(*problem)
+
+    async def over_budget(self, now: float) -> None:
+        """A frame beyond the budget: dropped unread. The device hears so (at most once a second);
+        over budget for `device_flood_close_after` seconds in a row, it is disconnected (4429)."""
+        if self.over_since is None or now - self.last_refused > 1.0:
+            self.over_since = now
+        self.last_refused = now
+        if now - self.over_since >= conf.device_flood_close_after():
+            log.warning("device %s kept sending over its frame budget: disconnected", getattr(self.device, "pk", None))
+            self.closing = True
+            await self.close(code=CLOSE_RATE_LIMITED)
+            # The frames it queued meanwhile are not worth reading: the device is gone from
+            # presence now, not once daphne has delivered its backlog.
+            await self._count_down()
+            raise StopConsumer()
+        if now - self.last_warned >= 1.0:
+            self.last_warned = now
+            await self.send_error(
+                "rate_limited",
+                f"Too many frames: at most {conf.device_frame_rate():g} status frames a second"
+                f" (bursts of {conf.device_frame_burst():g}); this frame and those above the budget are dropped.",
+            )
 
     async def send_error(self, code: str, message: str) -> None:
         await self.send(text_data=json.dumps({"type": "error", "code": code, "message": message}))
