@@ -12,12 +12,13 @@ from playwright.sync_api import expect
 from apps.leads.services import lead_create
 from apps.outcomes.services import assist_create
 from tests.console.conftest import screenshot
+from tests.helpers import console_login
 
 
 def _client(user=None) -> Client:
     client = Client()
     if user is not None:
-        client.force_login(user)
+        console_login(client, user)
     return client
 
 
