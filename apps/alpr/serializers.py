@@ -15,7 +15,7 @@ class ReadLocationIn(serializers.Serializer):
     lon = serializers.FloatField(min_value=-180, max_value=180)
 
 
-class CandidateIn(serializers.Serializer):
+class PlateCandidateIn(serializers.Serializer):
     plate = StrictCharField(max_length=32)
     confidence = serializers.FloatField(min_value=0, max_value=1, required=False, allow_null=True)
 
@@ -48,7 +48,7 @@ class ReadIn(serializers.Serializer):
     read_at = serializers.DateTimeField()
     location = ReadLocationIn(required=False, allow_null=True)
     heading = serializers.FloatField(min_value=0, max_value=360, required=False, allow_null=True)
-    candidates = serializers.ListField(child=CandidateIn(), required=False, max_length=20)
+    candidates = serializers.ListField(child=PlateCandidateIn(), required=False, max_length=20)
     vehicle = PlateVehicleIn(required=False, allow_null=True)
     image = serializers.CharField(required=False, allow_blank=True, allow_null=True, trim_whitespace=False)
 

@@ -13,6 +13,7 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Callable
 
 from django.db import close_old_connections, connection
 
@@ -23,11 +24,14 @@ log = logging.getLogger(__name__)
 _lock = threading.Lock()
 _wake = threading.Event()
 _owner_pid: int | None = None
+_seal: Callable[[], int] | None = None
 
 
-def nudge() -> None:
-    """After a commit that left an event waiting: have it chained within the seal interval."""
-    global _owner_pid
+def nudge(seal: Callable[[], int]) -> None:
+    """After a commit that left an event waiting: have `seal` (apps.audit.services.audit_seal_pending)
+    chain it within the seal interval."""
+    global _owner_pid, _seal
+    _seal = seal
     if _owner_pid != os.getpid():  # first use in this process (or a forked child)
         with _lock:
             if _owner_pid != os.getpid():
@@ -38,15 +42,14 @@ def nudge() -> None:
 
 
 def _run() -> None:
-    from .services import audit_seal_pending
-
     while True:
         _wake.wait()
         time.sleep(conf.seal_interval())
         _wake.clear()
         try:
             close_old_connections()
-            audit_seal_pending()
+            if _seal is not None:
+                _seal()
         except Exception:  # the database went away: retry later; the events are safe in it
             log.exception("audit: chaining waiting events failed; retrying")
             connection.close()
@@ -56,10 +59,8 @@ def _run() -> None:
 
 @atexit.register
 def _flush_on_exit() -> None:
-    if _owner_pid == os.getpid() and _wake.is_set():
+    if _owner_pid == os.getpid() and _wake.is_set() and _seal is not None:
         try:
-            from .services import audit_seal_pending
-
-            audit_seal_pending()
+            _seal()
         except Exception:  # left for the next seal anywhere
             log.warning("audit: waiting events left for the next seal", exc_info=True)

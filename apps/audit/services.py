@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 from django.db import connection, models, transaction
 from django.db.models.sql import InsertQuery
 from django.utils import timezone
 
-from . import sealer
+from . import conf, sealer
 from .context import AuditContext, client_ip
 from .models import AuditEvent, AuditHead
 
 __all__ = ["AuditContext", "audit_record", "audit_seal_pending", "client_ip"]
 
 GENESIS = "0" * 64
+_contended_until = 0.0  # time.monotonic() until which this process appends without asking for the head
 
 
 def _actor_fields(actor: Any) -> tuple[str, str, str]:
@@ -54,6 +56,7 @@ def audit_record(
     if obj is not None:
         object_type = object_type or obj._meta.model_name
         object_id = object_id or obj.pk
+    global _contended_until
     actor_type, actor_id, actor_label = _actor_fields(actor)
     event = AuditEvent(
         at=timezone.now(),
@@ -71,7 +74,9 @@ def audit_record(
         hash="",
     )
     with transaction.atomic(savepoint=False):  # part of the caller's transaction, no savepoint of its own
-        head = _head_if_free()
+        # Right after this process found the head taken, it does not ask again: it appends as one
+        # INSERT, like a table without a chain, and leaves the chaining to the sealer.
+        head = _head_if_free() if time.monotonic() >= _contended_until else None
         if head is not None:  # nobody else is appending: chained right here, as one link
             event.seq, event.prev_hash = head.seq + 1, head.hash
             event.hash = event.compute_hash()
@@ -80,8 +85,9 @@ def audit_record(
             return event
         # Another transaction holds the chain head: stored now, in the caller's transaction, and
         # chained within the seal interval after the commit, with whatever else waits by then.
+        _contended_until = time.monotonic() + conf.seal_interval()
         event.save()
-        transaction.on_commit(sealer.nudge)
+        transaction.on_commit(lambda: sealer.nudge(audit_seal_pending))
     return event
 
 

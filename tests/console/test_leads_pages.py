@@ -18,7 +18,7 @@ from tests.helpers import console_login
 def _client(user=None) -> Client:
     client = Client()
     if user is not None:
-        console_login(client, user)
+        console_login(client, user)  # as through the console login (the login policy)
     return client
 
 
