@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.db import transaction
 from django.http import StreamingHttpResponse
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
@@ -16,6 +17,8 @@ from apps.briefings import conf as briefing_conf
 from apps.briefings.serializers import BriefingOut
 from apps.core.errors import InvalidInput, NotFound, TooLarge
 from apps.core.pagination import StandardPagination
+from apps.counters import names as counted
+from apps.counters.services import counter_add
 from apps.devices.permissions import IsPlateReader
 from apps.integrations.storage import get_storage
 
@@ -89,21 +92,23 @@ class PlateReadsApi(APIView):
         paginator = StandardPagination()
         page = paginator.paginate_queryset(reads, request, view=self)
         hits = selectors.hit_ids_by_read([r.pk for r in page])
-        audit_record(
-            action="plate_read.search",
-            actor=request.user,
-            object_type="read",
-            context=AuditContext.of(request),
-            details={
-                "plate": v.get("plate", ""),
-                "from": v.get("start"),
-                "to": v.get("end"),
-                "near": list(v["near"]) if v.get("near") else None,
-                "reason": v["reason"],
-                "case_number": v["case_number"],
-                "results": paginator.page.paginator.count if paginator.page else 0,
-            },
-        )
+        with transaction.atomic():  # the search and its count together
+            counter_add(name=counted.PLATE_SEARCH)
+            audit_record(
+                action="plate_read.search",
+                actor=request.user,
+                object_type="read",
+                context=AuditContext.of(request),
+                details={
+                    "plate": v.get("plate", ""),
+                    "from": v.get("start"),
+                    "to": v.get("end"),
+                    "near": list(v["near"]) if v.get("near") else None,
+                    "reason": v["reason"],
+                    "case_number": v["case_number"],
+                    "results": paginator.page.paginator.count if paginator.page else 0,
+                },
+            )
         base = _base(request)
         return paginator.get_paginated_response([read_payload(r, hits=hits.get(r.pk, []), base_url=base) for r in page])
 

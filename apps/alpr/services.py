@@ -23,6 +23,8 @@ from apps.briefings import services as briefing_services
 from apps.briefings.models import Briefing
 from apps.core.errors import Conflict, InvalidInput
 from apps.core.realtime import console_send_after_commit, console_send_many_after_commit
+from apps.counters import names as counted
+from apps.counters.services import counter_add, counters_add
 from apps.devices.models import Device
 from apps.integrations.storage import get_storage
 
@@ -97,9 +99,10 @@ def _announce(hits: list[Hit]) -> None:
 
 
 def _count(*, day, received: int = 0, deleted: int = 0) -> None:
-    """Adds to the day's durable counters (one upsert)."""
+    """Adds to the day's durable counters (one upsert), and to the transparency report's counters."""
     if not (received or deleted):
         return
+    counters_add(counts={counted.PLATE_READS_RECEIVED: received, counted.PLATE_READS_DELETED: deleted})
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute(
@@ -247,6 +250,7 @@ def read_ingest(
         _insert_reads(fresh)
         hits = _hits_for(pairs, now=now, historical=False)
         Hit.objects.bulk_create(hits)
+        counter_add(name=counted.hit("new"), n=len(hits), at=now)
         _announce(hits)
         _count(day=now.date(), received=len(fresh))
     return len(fresh), len(reads) - len(fresh), hits
@@ -331,6 +335,7 @@ def match_historical(entries: list[Entry], *, now: datetime) -> list[Hit]:
         hits += _hits_for(pairs, now=now, historical=True)
     if hits:
         Hit.objects.bulk_create(hits)
+        counter_add(name=counted.hit("new"), n=len(hits), at=now)
         Read.objects.filter(pk__in={h.read_id for h in hits}, has_hit=False).update(has_hit=True)
         _announce(hits)
     return hits
@@ -499,6 +504,7 @@ def hit_confirm(*, actor: User, hit: Hit, note: str = "", context: AuditContext 
         raise Conflict(f"This hit is already {hit.state}.", code="hit_reviewed")
     hit.state, hit.reviewed_by, hit.reviewed_at, hit.note = HitState.CONFIRMED, actor, timezone.now(), note
     hit.save(update_fields=["state", "reviewed_by", "reviewed_at", "note"])
+    counter_add(name=counted.hit("confirmed"), at=hit.reviewed_at)
     audit_record(
         action="hit.confirm",
         actor=actor,
@@ -524,6 +530,7 @@ def hit_reject(*, actor: User, hit: Hit, reason: str, note: str = "", context: A
     hit.state, hit.reviewed_by, hit.reviewed_at = HitState.REJECTED, actor, timezone.now()
     hit.reject_reason, hit.note = reason, note
     hit.save(update_fields=["state", "reviewed_by", "reviewed_at", "reject_reason", "note"])
+    counter_add(name=counted.hit("rejected"), at=hit.reviewed_at)
     audit_record(
         action="hit.reject",
         actor=actor,

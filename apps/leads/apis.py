@@ -10,6 +10,8 @@ from rest_framework.views import APIView
 
 from apps.accounts.models import Role
 from apps.accounts.permissions import HasRole
+from apps.alpr import selectors as alpr_selectors
+from apps.alpr.payloads import read_payload
 from apps.audit.services import AuditContext
 from apps.briefings import conf as briefings_conf
 from apps.briefings.models import Incident, Media
@@ -138,28 +140,6 @@ class LeadShareApi(APIView):
         return Response(out, status=status.HTTP_201_CREATED)
 
 
-def _read_payload(read, base_url: str) -> dict:
-    """A plate read in the contract's shape (PROTOCOL.md "Plate readers")."""
-
-    def iso(value):
-        return value.isoformat().replace("+00:00", "Z") if value else None
-
-    return {
-        "id": str(read.pk),
-        "reader": str(read.reader_id),
-        "read_id": read.read_id,
-        "plate": read.plate,
-        "plate_normalized": read.plate_normalized,
-        "plate_state": read.plate_state or None,
-        "confidence": read.confidence,
-        "read_at": iso(read.read_at),
-        "received_at": iso(read.received_at),
-        "location": None if read.lat is None else {"lat": read.lat, "lon": read.lon},
-        "image_url": f"{base_url.rstrip('/')}/api/v1/plate-reads/{read.pk}/image" if read.image_key else None,
-        "hits": [str(pk) for pk in read.hits.values_list("pk", flat=True)],
-    }
-
-
 class LeadRelatedApi(APIView):
     """What the center already holds near each linked event: clips (metadata) and plate reads.
     A look at plate reads is a plate search: audited and counted."""
@@ -173,13 +153,14 @@ class LeadRelatedApi(APIView):
         params.is_valid(raise_exception=True)
         related = selectors.lead_related(lead=lead, **params.validated_data)
         base_url = request.build_absolute_uri("/")
+        hit_ids = alpr_selectors.hit_ids_by_read([item["read"].pk for item in related["plate_reads"]])
         clips = [
             {**ClipOut(item["clip"]).data, "events": item["events"], "distance_m": round(item["distance_m"], 1)}
             for item in related["clips"]
         ]
         reads = [
             {
-                **_read_payload(item["read"], base_url),
+                **read_payload(item["read"], hits=hit_ids.get(item["read"].pk, []), base_url=base_url),
                 "events": item["events"],
                 "distance_m": round(item["distance_m"], 1),
             }

@@ -5,11 +5,11 @@ from __future__ import annotations
 import math
 from datetime import datetime, timedelta
 
-from django.apps import apps as django_apps
 from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from apps.alpr.models import Read
 from apps.footage.models import Clip
 
 from . import conf
@@ -65,12 +65,6 @@ def _event_time(event: dict) -> datetime:
     return parsed
 
 
-def plate_read_model():
-    """The plate reads table when apps.alpr is installed (related evidence works without it)."""
-    label = "alpr.Read"  # a name, not an import: leads works before apps.alpr is installed
-    return django_apps.get_model(label) if django_apps.is_installed("apps.alpr") else None
-
-
 def lead_related(*, lead: Lead, radius_m: float | None = None, hours: float | None = None) -> dict:
     """Clips whose recording overlaps each event's time +-hours, and plate reads whose read_at
     falls in it, recorded within radius_m of the event's place. Each item names its events."""
@@ -79,7 +73,6 @@ def lead_related(*, lead: Lead, radius_m: float | None = None, hours: float | No
     limit = conf.related_limit()
     clips: dict = {}
     reads: dict = {}
-    Read = plate_read_model()  # noqa: N806 - a model class
     for index, event in enumerate(lead.events):
         lat, lon, at = event["location"]["lat"], event["location"]["lon"], _event_time(event)
         box = _box(lat, lon, radius_m)
@@ -90,11 +83,9 @@ def lead_related(*, lead: Lead, radius_m: float | None = None, hours: float | No
                 found = clips.setdefault(clip.pk, {"clip": clip, "events": [], "distance_m": distance})
                 found["events"].append(index)
                 found["distance_m"] = min(found["distance_m"], distance)
-        if Read is None:
-            continue
         near_reads = Read.objects.filter(read_at__gte=at - window, read_at__lte=at + window, **box)
         for read in near_reads.order_by("read_at")[:limit]:
-            distance = distance_m(lat, lon, read.lat, read.lon)
+            distance = distance_m(lat, lon, read.lat or 0.0, read.lon or 0.0)
             if distance <= radius_m:
                 found = reads.setdefault(read.pk, {"read": read, "events": [], "distance_m": distance})
                 found["events"].append(index)

@@ -10,7 +10,7 @@ from .models import Kind, State
 from .selectors import review_overdue
 
 
-class CandidateIn(serializers.Serializer):
+class LeadCandidateIn(serializers.Serializer):
     rank = serializers.IntegerField(min_value=1, max_value=10_000)
     score = serializers.FloatField(required=False, allow_null=True)
     name = serializers.CharField(max_length=200, required=False, allow_blank=True)
@@ -45,7 +45,7 @@ class LeadCreateIn(serializers.Serializer):
     search_system = serializers.CharField(max_length=200, required=False, allow_blank=True)
     search_system_version = serializers.CharField(max_length=100, required=False, allow_blank=True)
     candidates: serializers.ListSerializer = serializers.ListSerializer(
-        child=CandidateIn(), required=False, max_length=1000
+        child=LeadCandidateIn(), required=False, max_length=1000
     )
     nibin_lead_number = serializers.CharField(max_length=64, required=False, allow_blank=True)
     events: serializers.ListSerializer = serializers.ListSerializer(child=EventIn(), required=False, max_length=100)

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from django.apps import apps as django_apps
 from django.db.models import QuerySet
 
+from apps.alpr.models import Hit
 from apps.briefings.models import Briefing
 from apps.counters import names as counted
 from apps.counters.selectors import PERIOD_OF, counter_series, counter_totals, next_month
@@ -112,11 +112,7 @@ def transparency_report(*, start: datetime, end: datetime, monthly: bool = True)
 
 def _hit_briefings(briefing_ids: list) -> dict:
     """{briefing id: hit id} for briefings made from a plate hit (when apps.alpr is installed)."""
-    if not django_apps.is_installed("apps.alpr"):
-        return {}
-    label = "alpr.Hit"  # a name, not an import: outcomes works before apps.alpr is installed
-    hit_model = django_apps.get_model(label)
-    return dict(hit_model.objects.filter(briefing_id__in=briefing_ids).values_list("briefing_id", "pk"))
+    return dict(Hit.objects.filter(briefing_id__in=briefing_ids).values_list("briefing_id", "pk"))
 
 
 def assist_suggestions(*, since: datetime, limit: int = 100) -> list[dict]:
