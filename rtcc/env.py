@@ -155,21 +155,7 @@ def _secret_key(environ: dict, *, debug: bool, debug_set: bool, data_dir: Path) 
         raise ImproperlyConfigured("DJANGO_SECRET_KEY is not set, and DJANGO_DEBUG is false: set a long random key")
     # Otherwise one random key is kept in the data directory, so sessions and signed links
     # survive restarts and every process sharing that directory agrees on it.
-    path = data_dir / "secret_key"
-    data_dir.mkdir(parents=True, exist_ok=True)
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        for _ in range(50):  # another process is writing it right now
-            key = path.read_text().strip()
-            if key:
-                return key
-            time.sleep(0.1)
-        raise ImproperlyConfigured(f"{path} is empty: delete it or set DJANGO_SECRET_KEY") from None
-    key = secrets.token_urlsafe(50)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(key)
-    return key
+    return _key_file(data_dir / "secret_key", "DJANGO_SECRET_KEY")
 
 
 def _audit_signing_key(environ: dict, *, data_dir: Path) -> str:

@@ -93,16 +93,6 @@ class ObjectStore(Protocol):
     def multipart_complete(self, key: str, upload_id: str, parts: Iterable[StoredPart]) -> None: ...
     def multipart_abort(self, key: str, upload_id: str) -> None: ...
     def part_upload_url(self, key: str, upload_id: str, number: int, *, length: int, expires_in: int) -> dict: ...
-    def url_for_get(
-        self,
-        key: str,
-        *,
-        expires_in: int,
-        filename: str | None = None,
-        content_type: str | None = None,
-        grantee: str | None = None,
-    ) -> str: ...
-
     def list_keys(self, prefix: str) -> list[str]: ...
 
 
@@ -351,19 +341,6 @@ class DiskStorage:
             "headers": {"Content-Type": "application/octet-stream"},
             "expires_at": _expires_at(expires_in),
         }
-
-    def url_for_get(
-        self,
-        key: str,
-        *,
-        expires_in: int,
-        filename: str | None = None,
-        content_type: str | None = None,
-        grantee: str | None = None,
-    ) -> str:
-        return signed_get_path(
-            key, expires_in=expires_in, filename=filename, content_type=content_type, grantee=grantee
-        )
 
 
 def upload_body_guard(path: str):
@@ -665,24 +642,6 @@ class S3Storage:
             ExpiresIn=int(expires_in),
         )
         return {"url": url, "method": "PUT", "headers": {}, "expires_at": _expires_at(expires_in)}
-
-    def url_for_get(
-        self,
-        key: str,
-        *,
-        expires_in: int,
-        filename: str | None = None,
-        content_type: str | None = None,
-        grantee: str | None = None,
-    ) -> str:
-        # The bytes come from the store itself: the access is recorded when the link is issued.
-        params = {"Bucket": self.bucket, "Key": key}
-        if filename:
-            safe = re.sub(r"[^A-Za-z0-9._-]", "_", filename)
-            params["ResponseContentDisposition"] = f'attachment; filename="{safe}"'
-        if content_type:
-            params["ResponseContentType"] = content_type
-        return self.client.generate_presigned_url("get_object", Params=params, ExpiresIn=int(expires_in))
 
 
 @functools.cache
