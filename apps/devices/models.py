@@ -24,6 +24,11 @@ class Device(models.Model):
     firmware = models.CharField(max_length=64, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     revoked_at = models.DateTimeField(null=True, blank=True)
+    # The revoked device this one took over from (the same kind and serial, registered again);
+    # the old row keeps its own history: clips, commands, assignments, audit.
+    replaces = models.OneToOneField(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="replaced_by", editable=False
+    )
 
     # Enrollment: a one-time code (hashed) and, once enrolled, the device's token (hashed).
     enrollment_code_hash = models.CharField(max_length=64, blank=True)
@@ -53,7 +58,15 @@ class Device(models.Model):
     location_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["kind", "serial"], name="device_kind_serial_unique")]
+        constraints = [
+            # a serial names one device in use: revoked devices keep their rows (evidence) and
+            # leave the serial free to register again
+            models.UniqueConstraint(
+                fields=["kind", "serial"],
+                condition=models.Q(revoked_at__isnull=True),
+                name="device_kind_serial_unique_unrevoked",
+            ),
+        ]
         indexes = [models.Index(fields=["kind", "online"], name="device_kind_online")]
         ordering = ["kind", "serial"]
 

@@ -69,6 +69,7 @@ def device_payload(device) -> dict:
         "enrolled": bool(device.token_hash),
         "enrolled_at": iso_time(device.enrolled_at),
         "created_at": iso_time(device.created_at),
+        "replaces": None if device.replaces_id is None else str(device.replaces_id),
     }
 
 
@@ -95,6 +96,8 @@ class DeviceOut(serializers.Serializer):
     enrolled = serializers.BooleanField()
     enrolled_at = serializers.DateTimeField(allow_null=True)
     created_at = serializers.DateTimeField()
+    # the revoked device (same kind and serial) this one was registered to take over from
+    replaces = serializers.UUIDField(source="replaces_id", allow_null=True, read_only=True)
 
     def to_representation(self, instance) -> dict:
         return device_payload(instance)

@@ -67,10 +67,19 @@ def device_register(
     context: AuditContext | None = None,
 ) -> tuple[Device, str]:
     """A new device and its first enrollment code (returned once, stored only hashed). A fixed
-    plate reader gives its `location` here; reads that carry none are placed there."""
+    plate reader gives its `location` here; reads that carry none are placed there.
+
+    A serial whose device was revoked registers again as a new device that `replaces` the
+    latest revoked one; the revoked row keeps its clips, commands and audit trail."""
     if kind not in DeviceKind.values:
         raise InvalidInput(f"Unknown kind {kind!r}.", fields={"kind": ["Must be bodycam, phone or alpr."]})
-    device = Device(kind=kind, serial=serial, model=model, label=label, firmware=firmware)
+    replaces = (
+        Device.objects.select_for_update()
+        .filter(kind=kind, serial=serial, revoked_at__isnull=False, replaced_by__isnull=True)
+        .order_by("-revoked_at")
+        .first()
+    )
+    device = Device(kind=kind, serial=serial, model=model, label=label, firmware=firmware, replaces=replaces)
     if location:
         device.lat, device.lon, device.location_at = location["lat"], location["lon"], timezone.now()
     code = _issue_code(device)
@@ -91,6 +100,7 @@ def device_register(
             "label": label,
             "location": location,
             "enrollment_expires_at": device.enrollment_expires_at,
+            "replaces": str(replaces.pk) if replaces else None,
         },
     )
     _console_update(device)

@@ -10,7 +10,7 @@ from django.utils import timezone
 from apps.audit.models import AuditEvent
 from apps.devices.models import Device
 from tests.devices.conftest import CALLERS
-from tests.helpers import error_code
+from tests.helpers import api_client, error_code
 
 pytestmark = pytest.mark.django_db
 
@@ -161,3 +161,44 @@ def test_a_fixed_plate_reader_registers_with_its_place(caller):
     assert enrolled.status_code == 200 and enrolled.json()["token"]
     listed = caller("it").get("/api/v1/devices?kind=alpr").json()
     assert [d["serial"] for d in listed["results"]] == ["POLE-7"]
+
+
+def test_a_revoked_serial_registers_again_as_a_new_device_that_replaces_it(caller, personas):
+    """A revoked camera is given out again: IT registers its serial anew and it enrolls; the
+    revoked row keeps its own history, and the new device says which one it replaces."""
+    it = caller("it")
+    first = it.post("/api/v1/devices", {"kind": "bodycam", "serial": "RE-1"}, format="json").json()
+    old_token = (
+        api_client().post("/api/v1/enroll", {"serial": "RE-1", "code": first["enrollment_code"]}, format="json").json()
+    )
+    assert it.post(f"/api/v1/devices/{first['id']}/assign", {"officer": str(personas["officer"].pk)}).status_code == 200
+    assert it.post(f"/api/v1/devices/{first['id']}/revoke").status_code == 200
+    # the revoked device still gets no fresh code: it is registered again instead
+    assert error_code(it.post(f"/api/v1/devices/{first['id']}/enrollment")) == "device_revoked"
+    again = it.post("/api/v1/devices", {"kind": "bodycam", "serial": "RE-1"}, format="json")
+    assert again.status_code == 201, again.content
+    second = again.json()
+    assert second["id"] != first["id"] and second["revoked"] is False and second["officer"] is None
+    assert second["replaces"] == first["id"] and first["replaces"] is None
+    enrolled = api_client().post("/api/v1/enroll", {"serial": "RE-1", "code": second["enrollment_code"]}, format="json")
+    assert enrolled.status_code == 200 and enrolled.json()["device_id"] == second["id"]
+    assert api_client(token=enrolled.json()["token"]).get("/api/v1/device").json()["replaces"] == first["id"]
+    assert api_client(token=old_token["token"]).get("/api/v1/device").status_code == 401
+    # the old row keeps its history: revoked, its assignment and its audit trail
+    old = it.get(f"/api/v1/devices/{first['id']}").json()
+    assert old["revoked"] is True and old["id"] == first["id"]
+    assert len(it.get(f"/api/v1/devices/{first['id']}/assignments").json()["results"]) == 1
+    assert it.get(f"/api/v1/devices/{second['id']}/assignments").json()["results"] == []
+    old_actions = set(AuditEvent.objects.filter(object_id=first["id"]).values_list("action", flat=True))
+    assert {"device.register", "device.enroll", "device.assign", "device.revoke"} <= old_actions
+    assert not AuditEvent.objects.filter(object_id=second["id"], action="device.revoke").exists()
+    register_event = AuditEvent.objects.get(object_id=second["id"], action="device.register")
+    assert register_event.details["replaces"] == first["id"]
+    # one device in use per serial: while the new one is in service the serial is taken
+    taken = it.post("/api/v1/devices", {"kind": "bodycam", "serial": "RE-1"}, format="json")
+    assert taken.status_code == 409 and error_code(taken) == "serial_taken"
+    # revoked in turn, the serial registers a third time, replacing the latest revoked device
+    assert it.post(f"/api/v1/devices/{second['id']}/revoke").status_code == 200
+    third = it.post("/api/v1/devices", {"kind": "bodycam", "serial": "RE-1"}, format="json").json()
+    assert third["replaces"] == second["id"]
+    assert Device.objects.filter(kind="bodycam", serial="RE-1").count() == 3
