@@ -429,6 +429,7 @@ async def presence_connected(device, *, scope=None) -> None:
     local.last_written = time.monotonic()
     if _console_due(local, force=True):
         _console(local)
+    await _signal(signals.device_connected, device_id)
 
 
 async def presence_status(device, frame: dict) -> tuple[str, str] | None:

@@ -1,7 +1,7 @@
 """What the device side tells the apps above it, without knowing them (they subscribe).
 
 Sent from the device websocket's presence handling (apps/devices/presence.py), in a database
-thread, once per change; receivers may use the ORM. Both carry `device_id` (a string).
+thread, once per change; receivers may use the ORM. Each carries `device_id` (a string).
 """
 
 from __future__ import annotations
@@ -13,3 +13,7 @@ recording_stopped = Signal()
 
 # The device's last open socket closed (no process holds a connection for it any more).
 device_disconnected = Signal()
+
+# A socket of the device opened (a first connection or a reconnection), after it joined the
+# device's group: a frame sent to the device now reaches this socket.
+device_connected = Signal()

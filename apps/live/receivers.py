@@ -16,6 +16,11 @@ def on_device_disconnected(sender, *, device_id, **kwargs) -> None:
     services.live_end_for_device(device_id=device_id, end_reason=EndReason.DISCONNECTED)
 
 
+def on_device_connected(sender, *, device_id, **kwargs) -> None:
+    services.live_device_connected(device_id=device_id)
+
+
 def connect() -> None:
     signals.recording_stopped.connect(on_recording_stopped, dispatch_uid="live.recording_stopped")
     signals.device_disconnected.connect(on_device_disconnected, dispatch_uid="live.device_disconnected")
+    signals.device_connected.connect(on_device_connected, dispatch_uid="live.device_connected")

@@ -187,6 +187,29 @@ def live_end_for_device(*, device_id, end_reason: str) -> int:
     return ended
 
 
+def live_device_connected(*, device_id) -> str | None:
+    """A socket of the camera opened (a reconnection, or one more socket): it is told again where
+    its latest session stands, since a frame sent while it was away never reached it. An open,
+    valid session: `start` again (the camera resumes sending segments). A session that ended less
+    than RTCC_LIVE_MAX_SECONDS ago (it ended when the camera disconnected, or while it was away):
+    `stop`; one that ended longer ago than a session may last is history, and nothing is sent.
+    Returns the action sent, if any."""
+    session = LiveSession.objects.filter(device_id=device_id).order_by("-created_at").first()
+    if session is None:
+        return None
+    if session.is_open:
+        session = live_end_if_due(session=session)
+        if not session.is_open:
+            return "stop"  # ending it told the camera
+        action = "start"
+    elif session.ended_at is not None and timezone.now() - session.ended_at <= timedelta(seconds=conf.max_seconds()):
+        action = "stop"
+    else:
+        return None
+    device_frame_after_commit(session.device_id, _live_frame(session, action))
+    return action
+
+
 def live_sweep(*, now=None) -> dict:
     """The periodic sweep: ends sessions past their time limit, and sessions whose camera is gone
     or stopped recording without this deployment hearing of it (a process that died, say)."""
