@@ -77,7 +77,7 @@ def start_worker(*, log: Path, env: dict | None = None, **options) -> launch.Pro
 
 
 @contextmanager
-def ws_connect(url: str, *, token: str | None = None, headers: dict | None = None, timeout: float = 10):
+def ws_connect(url: str, *, token: str | None = None, headers: dict | None = None, timeout: float = 30):
     """A synchronous websocket client (the `websockets` library), as firmware would connect."""
     from websockets.sync.client import connect
 
@@ -88,7 +88,7 @@ def ws_connect(url: str, *, token: str | None = None, headers: dict | None = Non
         yield ws
 
 
-def ws_receive_json(ws, timeout: float = 10) -> dict:
+def ws_receive_json(ws, timeout: float = 30) -> dict:
     return json.loads(ws.recv(timeout=timeout))
 
 

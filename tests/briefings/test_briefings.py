@@ -360,10 +360,9 @@ def test_unknown_ids_are_400_and_store_nothing(client_for, operator, officer, cl
 def test_the_console_socket_shows_each_delivery(client_for, operator, make_user, make_phone):
     """Through the real console consumer: one delivery.update frame per phone as the pushes go out."""
     from channels.db import database_sync_to_async
-    from channels.testing import WebsocketCommunicator
 
     from apps.accounts.services import token_issue
-    from tests.control.conftest import asgi_app, run
+    from tests.control.conftest import SOCKET_WAIT, bearer, connected, run
 
     officers = [make_user("officer") for _ in range(3)]
     phones = [make_phone(o) for o in officers]
@@ -371,16 +370,12 @@ def test_the_console_socket_shows_each_delivery(client_for, operator, make_user,
     api = client_for(operator)
 
     async def scenario():
-        communicator = WebsocketCommunicator(
-            asgi_app(), "/ws/console/", headers=[(b"authorization", f"Bearer {token}".encode())]
-        )
-        connected, _ = await communicator.connect()
-        assert connected
+        communicator = await connected("/ws/console/", bearer(token))
         try:
             briefing = (await database_sync_to_async(create)(api, {"officers": [str(o.pk) for o in officers]})).json()
             frames = []
             while len(frames) < 3:
-                frame = await communicator.receive_json_from(timeout=5)
+                frame = await communicator.receive_json_from(timeout=SOCKET_WAIT)
                 if frame["type"] == "delivery.update" and frame["delivery"]["briefing"] == briefing["id"]:
                     frames.append(frame["delivery"])
             return frames

@@ -11,7 +11,7 @@ from channels.db import database_sync_to_async
 from django.test import Client
 
 from apps.accounts.services import token_issue, user_update
-from tests.control.conftest import asgi_app, run
+from tests.control.conftest import SOCKET_WAIT, bearer, open_socket, run
 from tests.helpers import console_login, ws_connect
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -24,16 +24,7 @@ def session_cookie(user) -> bytes:
 
 
 async def open_console(headers):
-    from channels.testing import WebsocketCommunicator
-
-    communicator = WebsocketCommunicator(asgi_app(), "/ws/console/", headers=headers)
-    connected, code = await communicator.connect()
-    if not connected:
-        return communicator, code
-    if await communicator.receive_nothing(0.1):
-        return communicator, None
-    output = await communicator.receive_output()
-    return communicator, output.get("code") if output["type"] == "websocket.close" else None
+    return await open_socket("/ws/console/", headers)
 
 
 @pytest.mark.parametrize(
@@ -81,14 +72,14 @@ def test_deactivation_or_a_role_change_closes_open_console_sockets(operator, it_
     token, _ = token_issue(user=operator)
 
     async def scenario():
-        by_token, code = await open_console([(b"authorization", f"Bearer {token}".encode())])
+        by_token, code = await open_console(bearer(token))
         assert code is None
         by_session, code = await open_console([(b"cookie", session_cookie_async_safe)])
         assert code is None
         await database_sync_to_async(user_update)(user=operator, actor=it_user, **change)
         closed = []
         for communicator in (by_token, by_session):
-            output = await communicator.receive_output(timeout=3)
+            output = await communicator.receive_output(timeout=SOCKET_WAIT)
             closed.append((output["type"], output.get("code")))
             await communicator.disconnect()
         return closed

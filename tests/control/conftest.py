@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 import pytest
 from asgiref.sync import async_to_sync
+from channels.testing import WebsocketCommunicator
 from django.utils import timezone
 
 _serials = itertools.count(1)
@@ -76,11 +77,42 @@ def run(scenario, *args, **kwargs):
     return async_to_sync(scenario)(*args, **kwargs)
 
 
-async def receive(communicator, timeout: float = 3) -> dict:
+# How long a socket may take to open or a frame to arrive before the test gives up: generous, so
+# that a loaded machine is slow, not failing (channels' own default for a connect is 1 s). Never
+# an assertion about time: what is waited for arrives, or the test fails.
+SOCKET_WAIT = 30
+
+
+def bearer(token: str) -> list[tuple[bytes, bytes]]:
+    return [(b"authorization", f"Bearer {token}".encode())]
+
+
+async def open_socket(path: str, headers) -> tuple[WebsocketCommunicator, int | None]:
+    """(communicator, close code, or None when the socket stays open). A refused socket is
+    accepted and closed in the consumer's connect, so its close is queued by the time connect returns."""
+    communicator = WebsocketCommunicator(asgi_app(), path, headers=headers)
+    connected, code = await communicator.connect(timeout=SOCKET_WAIT)
+    if not connected:
+        return communicator, code
+    if await communicator.receive_nothing(0.1):
+        return communicator, None
+    output = await communicator.receive_output()
+    return communicator, output.get("code") if output["type"] == "websocket.close" else None
+
+
+async def connected(path: str, headers) -> WebsocketCommunicator:
+    """An open socket (the test fails if it is refused)."""
+    communicator = WebsocketCommunicator(asgi_app(), path, headers=headers)
+    accepted, code = await communicator.connect(timeout=SOCKET_WAIT)
+    assert accepted, code
+    return communicator
+
+
+async def receive(communicator, timeout: float = SOCKET_WAIT) -> dict:
     return json.loads(await communicator.receive_from(timeout=timeout))
 
 
-async def receive_type(communicator, kind: str, timeout: float = 10) -> dict:
+async def receive_type(communicator, kind: str, timeout: float = SOCKET_WAIT) -> dict:
     """The next frame of this type (others, e.g. device.status on the console, are skipped)."""
     while True:
         frame = await receive(communicator, timeout=timeout)

@@ -14,7 +14,8 @@ from apps.accounts.services import token_issue
 from apps.control import services
 from apps.control.models import Command
 from tests.conftest import ROLES
-from tests.control.conftest import asgi_app, post_command, receive_type, run
+from tests.control.conftest import bearer as bearer_token
+from tests.control.conftest import open_socket, post_command, receive_type, run
 from tests.helpers import console_login
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -22,7 +23,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 def bearer(user) -> list[tuple[bytes, bytes]]:
     token, _ = token_issue(user=user)
-    return [(b"authorization", f"Bearer {token}".encode())]
+    return bearer_token(token)
 
 
 def session_cookie(user) -> tuple[bytes, bytes]:
@@ -32,15 +33,7 @@ def session_cookie(user) -> tuple[bytes, bytes]:
 
 
 async def open_console(headers) -> tuple[WebsocketCommunicator, int | None]:
-    """(communicator, close code or None when the socket stays open)."""
-    communicator = WebsocketCommunicator(asgi_app(), "/ws/console/", headers=headers)
-    connected, code = await communicator.connect()
-    if not connected:
-        return communicator, code
-    if await communicator.receive_nothing(0.1):
-        return communicator, None
-    output = await communicator.receive_output()
-    return communicator, output.get("code") if output["type"] == "websocket.close" else None
+    return await open_socket("/ws/console/", headers)
 
 
 def test_console_socket_per_role(personas, superuser):

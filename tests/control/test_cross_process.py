@@ -12,7 +12,7 @@ from apps.accounts.services import token_issue
 from tests.helpers import ws_connect, ws_receive_json
 
 
-def wait_for_state(server, token: str, command_id: str, state: str, timeout: float = 10) -> dict:
+def wait_for_state(server, token: str, command_id: str, state: str, timeout: float = 30) -> dict:
     deadline = time.monotonic() + timeout
     while True:
         body = httpx.get(
@@ -23,7 +23,7 @@ def wait_for_state(server, token: str, command_id: str, state: str, timeout: flo
         time.sleep(0.05)
 
 
-def next_of_type(ws, kind: str, timeout: float = 10) -> dict:
+def next_of_type(ws, kind: str, timeout: float = 30) -> dict:
     deadline = time.monotonic() + timeout
     while True:
         frame = ws_receive_json(ws, timeout=max(0.1, deadline - time.monotonic()))

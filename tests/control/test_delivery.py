@@ -15,7 +15,7 @@ from apps.audit.models import AuditEvent
 from apps.control import services
 from apps.control.models import Command
 from apps.core.realtime import device_group
-from tests.control.conftest import asgi_app, audit_actions, post_command, receive, run
+from tests.control.conftest import SOCKET_WAIT, audit_actions, connected, post_command, receive, run
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -27,7 +27,7 @@ def state_of(command_id) -> str:
     return Command.objects.get(pk=command_id).state
 
 
-async def wait_state(command_id, state: str, timeout: float = 3) -> Command:
+async def wait_state(command_id, state: str, timeout: float = SOCKET_WAIT) -> Command:
     deadline = asyncio.get_running_loop().time() + timeout
     while True:
         current = await state_of(command_id)
@@ -39,10 +39,7 @@ async def wait_state(command_id, state: str, timeout: float = 3) -> Command:
 
 
 async def connect(fleet_device) -> WebsocketCommunicator:
-    communicator = WebsocketCommunicator(asgi_app(), "/ws/device/", headers=fleet_device.auth)
-    connected, _ = await communicator.connect()
-    assert connected
-    return communicator
+    return await connected("/ws/device/", fleet_device.auth)
 
 
 def create(device, operator, *, action="start_recording", reason="Test", ttl=120) -> Command:

@@ -148,7 +148,7 @@ def test_a_database_outage_during_a_frame_answers_an_error_frame_and_keeps_the_c
         await wait_state(command.pk, "sent")
         await database_sync_to_async(deliveries_fail)(1000)
         await device.send_json_to({"type": "ack", "command_id": str(command.pk)})
-        error = await receive(device, timeout=5)
+        error = await receive(device)
         assert error == {"type": "error", "code": "unavailable", "message": error["message"]}
         assert await database_sync_to_async(lambda: Command.objects.get(pk=command.pk).state)() == "sent"
         await database_sync_to_async(deliveries_work)()

@@ -7,9 +7,11 @@ from __future__ import annotations
 import json
 import threading
 import time
+from datetime import datetime
 
 import httpx
 import pytest
+from django.utils import timezone
 from websockets.exceptions import ConnectionClosed
 
 from apps.accounts.services import token_issue
@@ -58,6 +60,47 @@ def test_command_answers_are_never_starved_by_status_spam(operator, bodycam, set
     assert Device.objects.get(pk=bodycam.device.pk).battery_pct in (None, 0, 1, 2)
 
 
+# The flooder's pace: 80 times its sustained budget (5 status frames a second). Bounded, so that
+# the test client itself keeps up with the socket: a client sending flat out on a loaded machine
+# fills the TCP window, and websockets' sync client then blocks in sendall holding the lock its
+# reading thread needs, so it never reads the `rate_limited` frame nor the 4429 close.
+FLOOD_FRAMES_PER_SECOND = 400
+FLOOD_BATCH = 10
+FLOOD_LIMIT_SECONDS = 120  # the flood goes on until the server ends it (or this, to fail the test)
+
+
+def _flood(ws, outcome: dict) -> None:
+    """Status frames at FLOOD_FRAMES_PER_SECOND until the server closes the socket, while a
+    thread reads every frame the server sends."""
+    reader = threading.Thread(target=_read_all, args=(ws, outcome), daemon=True)
+    reader.start()
+    n = 0
+    pause = FLOOD_BATCH / FLOOD_FRAMES_PER_SECOND
+    next_batch = time.monotonic()
+    try:
+        while time.monotonic() < outcome["until"] and "close" not in outcome:
+            for _ in range(FLOOD_BATCH):
+                ws.send(json.dumps({"type": "status", "recording": n % 2 == 0, "battery_pct": n % 100}))
+                n += 1
+            next_batch += pause
+            time.sleep(max(0.0, next_batch - time.monotonic()))
+    except ConnectionClosed:
+        pass
+    outcome["sent"] = n
+    reader.join(FLOOD_LIMIT_SECONDS)
+
+
+def _read_all(ws, outcome: dict) -> None:
+    try:
+        while True:
+            frame = json.loads(ws.recv(timeout=FLOOD_LIMIT_SECONDS))
+            outcome["codes"].append(frame.get("code"))
+    except ConnectionClosed as exc:
+        outcome["close"] = exc.rcvd.code if exc.rcvd else None
+    except TimeoutError:
+        pass
+
+
 @pytest.mark.django_db(transaction=True)
 def test_a_flooding_device_is_told_then_disconnected_while_others_go_on(live_server_process, make_device, it_user):
     flooder, flooder_token = (lambda d: (d.device, d.token))(make_device())
@@ -65,68 +108,51 @@ def test_a_flooding_device_is_told_then_disconnected_while_others_go_on(live_ser
     token, _ = token_issue(user=it_user)
     headers = {"Authorization": f"Bearer {token}"}
     base = f"{live_server_process.url}/api/v1/devices"
-    outcome: dict = {"codes": []}
+    outcome: dict = {"codes": [], "until": time.monotonic() + FLOOD_LIMIT_SECONDS}
 
     def flood():
-        with ws_connect(f"{live_server_process.ws_url}/ws/device/", token=flooder_token) as ws:
-            reader = threading.Thread(target=read, args=(ws,), daemon=True)
-            reader.start()
-            n = 0
-            try:
-                while time.monotonic() < outcome["until"]:
-                    ws.send(json.dumps({"type": "status", "recording": n % 2 == 0, "battery_pct": n % 100}))
-                    n += 1
-            except ConnectionClosed:
-                pass
-            outcome["sent"] = n
-            reader.join(5)
+        with ws_connect(f"{live_server_process.ws_url}/ws/device/", token=flooder_token, timeout=60) as ws:
+            _flood(ws, outcome)
 
-    def read(ws):
-        try:
-            while True:
-                frame = json.loads(ws.recv(timeout=30))
-                outcome["codes"].append(frame.get("code"))
-        except ConnectionClosed as exc:
-            outcome["close"] = exc.rcvd.code if exc.rcvd else None
-            outcome["closed_at"] = time.monotonic()
-        except TimeoutError:
-            pass
-
-    with ws_connect(f"{live_server_process.ws_url}/ws/device/", token=other_token) as calm:
-        outcome["until"] = time.monotonic() + 30
+    with ws_connect(f"{live_server_process.ws_url}/ws/device/", token=other_token, timeout=60) as calm:
         flooding = threading.Thread(target=flood, daemon=True)
-        started = time.monotonic()
         flooding.start()
-        time.sleep(1.5)
+        _wait_for(lambda: list(outcome["codes"]), lambda codes: "rate_limited" in codes, timeout=60)
         # meanwhile another device's frames count and the API answers
         calm.send(json.dumps({"type": "status", "recording": False, "battery_pct": 42}))
         body = _wait_for(
-            lambda: httpx.get(f"{base}/{other.pk}", headers=headers, timeout=10).json(),
+            lambda: httpx.get(f"{base}/{other.pk}", headers=headers, timeout=30).json(),
             lambda body: body["battery_pct"] == 42,
+            timeout=60,
         )
         assert body["battery_pct"] == 42 and body["online"] is True
-        assert httpx.get(f"{base}?kind=bodycam", headers=headers, timeout=10).status_code == 200
-        flooding.join(40)
+        assert httpx.get(f"{base}?kind=bodycam", headers=headers, timeout=30).status_code == 200
+        flooding.join(FLOOD_LIMIT_SECONDS + 30)
         outcome["until"] = 0
         assert not flooding.is_alive()
-        # told, then disconnected with 4429 well before the flood would have ended
+        # told, then disconnected by the server with 4429: the flood never ran out by itself
         assert "rate_limited" in outcome["codes"]
-        assert outcome.get("close") == 4429
-        assert outcome["closed_at"] - started < 20
+        assert outcome.get("close") == 4429, outcome
+        assert outcome["sent"] > 20 * FLOOD_BATCH  # far past the budget (5 a second, bursts of 20)
         # the calm device is still connected and heard
         calm.send(json.dumps({"type": "status", "recording": False, "battery_pct": 41}))
         body = _wait_for(
-            lambda: httpx.get(f"{base}/{other.pk}", headers=headers, timeout=10).json(),
+            lambda: httpx.get(f"{base}/{other.pk}", headers=headers, timeout=30).json(),
             lambda body: body["battery_pct"] == 41,
+            timeout=60,
         )
         assert body["battery_pct"] == 41 and body["online"] is True
-    # the disconnected flooder reads offline once its socket is gone
+    _assert_offline_while_fresh(f"{base}/{flooder.pk}", headers)
+
+
+def _assert_offline_while_fresh(url: str, headers: dict) -> None:
+    """The device reads offline because its socket was counted down, not because its last sign of
+    life grew stale (RTCC_PRESENCE_TIMEOUT, 120 s): a socket never counted down reads online until then."""
     body = _wait_for(
-        lambda: httpx.get(f"{base}/{flooder.pk}", headers=headers, timeout=10).json(),
-        lambda body: not body["online"],
-        timeout=30,
+        lambda: httpx.get(url, headers=headers, timeout=30).json(), lambda body: not body["online"], timeout=60
     )
-    assert body["online"] is False and time.monotonic() - outcome["closed_at"] < 3
+    assert body["online"] is False
+    assert (timezone.now() - datetime.fromisoformat(body["last_seen"])).total_seconds() < 120
 
 
 @pytest.mark.django_db(transaction=True)
@@ -138,9 +164,6 @@ def test_a_device_that_closes_cleanly_after_a_burst_reads_offline_at_once(live_s
     token, _ = token_issue(user=it_user)
     url = f"{live_server_process.url}/api/v1/devices/{device.pk}"
 
-    def fetch():
-        return httpx.get(url, headers={"Authorization": f"Bearer {token}"}, timeout=30).json()
-
     with ws_connect(f"{live_server_process.ws_url}/ws/device/", token=device_token) as ws:
         until = time.monotonic() + 2
         n = 0
@@ -148,6 +171,4 @@ def test_a_device_that_closes_cleanly_after_a_burst_reads_offline_at_once(live_s
             ws.send(json.dumps({"type": "status", "recording": n % 2 == 0, "battery_pct": n % 100}))
             n += 1
         assert ws_receive_json(ws)["code"] == "rate_limited"
-    closed = time.monotonic()
-    body = _wait_for(fetch, lambda body: not body["online"], timeout=8)
-    assert body["online"] is False and time.monotonic() - closed < 8
+    _assert_offline_while_fresh(url, {"Authorization": f"Bearer {token}"})

@@ -30,7 +30,7 @@ from apps.devices.serializers import DeviceOut
 from apps.devices.services import device_assign, device_enroll, device_register, push_token_set
 from apps.footage.serializers import ClipOut
 from apps.live.serializers import LiveOut
-from tests.control.conftest import asgi_app, post_command, receive, run
+from tests.control.conftest import bearer, connected, post_command, receive, run
 from tests.footage.helpers import clip_bytes, declaration
 from tests.helpers import api_client
 
@@ -128,14 +128,7 @@ def test_each_event_payload_matches_its_documented_serializer(settings, tmp_path
 
 
 async def open_console(token: str):
-    from channels.testing import WebsocketCommunicator
-
-    communicator = WebsocketCommunicator(
-        asgi_app(), "/ws/console/", headers=[(b"authorization", f"Bearer {token}".encode())]
-    )
-    connected, _ = await communicator.connect()
-    assert connected
-    return communicator
+    return await connected("/ws/console/", bearer(token))
 
 
 async def frames(communicator) -> list[str]:

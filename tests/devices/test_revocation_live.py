@@ -29,7 +29,9 @@ def test_revoke_on_one_process_closes_socket_on_the_other(live_server_pair, enro
         assert response.status_code == 200, response.text
         with pytest.raises(ConnectionClosed) as closed:
             while True:
-                ws.recv(timeout=1.0)  # the close must arrive within a second
+                ws.recv(
+                    timeout=30
+                )  # it arrives at once; the wait is long only so that a loaded machine is slow, not failing
         assert closed.value.rcvd is not None and closed.value.rcvd.code == 4403
     # the token is dead for HTTP and for a new socket, on both processes
     for server in (holder, other):

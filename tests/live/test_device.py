@@ -15,7 +15,7 @@ from apps.audit.models import AuditEvent
 from apps.integrations.storage import get_storage
 from apps.live import services
 from apps.live.models import LiveSegment, LiveSession
-from tests.control.conftest import asgi_app, receive_type, run
+from tests.control.conftest import bearer, connected, receive_type, run
 from tests.helpers import api_client
 from tests.live.conftest import INIT, media, playlist_urls, pushed, put_segment, request_live
 
@@ -25,14 +25,12 @@ FRAME_KEYS = {"id", "upload_url", "segment_seconds"}
 
 
 async def connect_recording(camera) -> WebsocketCommunicator:
-    communicator = WebsocketCommunicator(asgi_app(), "/ws/device/", headers=camera.auth)
-    connected, _ = await communicator.connect()
-    assert connected
+    communicator = await connected("/ws/device/", camera.auth)
     await communicator.send_to(text_data=json.dumps({"type": "status", "recording": True, "battery_pct": 80}))
     return communicator
 
 
-async def wait_ended(session_id, timeout: float = 5) -> LiveSession:
+async def wait_ended(session_id, timeout: float = 30) -> LiveSession:
     import asyncio
 
     deadline = asyncio.get_running_loop().time() + timeout
@@ -106,10 +104,7 @@ def test_the_console_hears_live_updates(operator, camera):
     cam_client = api_client(token=camera.token)
 
     async def scenario():
-        console = WebsocketCommunicator(
-            asgi_app(), "/ws/console/", headers=[(b"authorization", f"Bearer {token}".encode())]
-        )
-        assert (await console.connect())[0]
+        console = await connected("/ws/console/", bearer(token))
         live = await database_sync_to_async(ask)(operator, camera)
         event = await receive_type(console, "live.update")
         assert event["live"]["id"] == live["id"] and event["live"]["state"] == "requested"
