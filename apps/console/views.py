@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from urllib.parse import urlencode
 
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
-from django.http import HttpResponse, HttpResponseBadRequest
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
@@ -48,144 +49,83 @@ def home(request):
     return redirect(reverse(landing))
 
 
-@require_GET
-@role_required("officer")
-def phone(request):
-    return _page(request, "console/phone.html", active="console-phone")
+# The pages: each is a template, the roles that may open it, the navigation entry it lights, the
+# directories it embeds (names for the ids the API gives) and the ids from its URL, as strings.
+DIRECTORIES: dict[str, Callable[[], list[dict]]] = {
+    "officers": selectors.officer_directory,
+    "devices": selectors.device_directory,
+    "incidents": selectors.incident_directory,
+}
 
 
-@require_GET
-@role_required("operator", "it")
-def fleet(request):
-    return _page(
-        request,
-        "console/fleet.html",
-        active="console-fleet",
-        officers=selectors.officer_directory(),
-        can_command=role_of(request.user) == "operator",
-        can_watch=role_of(request.user) == "operator",
-    )
+def console_page(
+    template: str,
+    *,
+    roles: tuple[str, ...],
+    active: str,
+    directories: tuple[str, ...] = (),
+    extra: Callable[[HttpRequest], dict] | None = None,
+):
+    """A page's view: the role check (login page for nobody, 403 for another role), then the
+    template with the directories it names, its URL's ids and `extra(request)` (what depends on
+    the request: the viewer's role, a query parameter)."""
+
+    @require_GET
+    @role_required(*roles)
+    def view(request, **ids):
+        context: dict = {name: DIRECTORIES[name]() for name in directories}
+        context.update({key: str(value) for key, value in ids.items()})
+        if extra is not None:
+            context.update(extra(request))
+        return _page(request, template, active=active, **context)
+
+    view.__name__ = view.__qualname__ = template.rsplit("/", 1)[-1].removesuffix(".html")
+    return view
 
 
-@require_GET
-@role_required("operator")
-def live_view(request, live_id):
-    """The live viewer of one session (hls.js); the session itself is read from the API."""
-    return _page(
-        request,
-        "console/live_view.html",
-        active="console-fleet",
-        live_id=str(live_id),
-        officers=selectors.officer_directory(),
-    )
+def _operator(request) -> bool:
+    return role_of(request.user) == "operator"
 
 
-@require_GET
-@role_required("operator")
-def map_view(request):
-    return _page(
-        request,
-        "console/map.html",
-        active="console-map",
-        officers=selectors.officer_directory(),
-        incidents=selectors.incident_directory(),
-    )
+EVERYTHING = ("officers", "devices", "incidents")
 
-
-@require_GET
-@role_required("operator")
-def incidents(request):
-    return _page(
-        request,
-        "console/incidents.html",
-        active="console-incidents",
-        officers=selectors.officer_directory(),
-        incidents=selectors.incident_directory(),
-    )
-
-
-@require_GET
-@role_required("operator")
-def briefing_new(request):
-    return _page(
-        request,
-        "console/briefing_new.html",
-        active="console-incidents",
-        officers=selectors.officer_directory(),
-        incidents=selectors.incident_directory(),
-        incident_id=request.GET.get("incident", ""),
-    )
-
-
-@require_GET
-@role_required("operator")
-def briefing_board(request, briefing_id):
-    return _page(
-        request,
-        "console/briefing_board.html",
-        active="console-incidents",
-        officers=selectors.officer_directory(),
-        briefing_id=str(briefing_id),
-    )
-
-
-@require_GET
-@role_required("operator")
-def hits(request):
-    """The hit queue: each new hit's image beside its hotlist entry; confirm, reject, brief."""
-    return _page(request, "console/hits.html", active="console-hits")
-
-
-@require_GET
-@role_required("operator", "it")
-def hotlists(request):
-    return _page(request, "console/hotlists.html", active="console-hotlists")
-
-
-@require_GET
-@role_required("operator", "clerk")
-def plates(request):
-    """Where has this plate been: a search with a stated reason, the reads on the map."""
-    return _page(request, "console/plates.html", active="console-plates")
-
-
-@require_GET
-@role_required("clerk")
-def footage(request):
-    return _page(
-        request,
-        "console/footage.html",
-        active="console-footage",
-        officers=selectors.officer_directory(),
-        devices=selectors.device_directory(),
-        incidents=selectors.incident_directory(),
-    )
-
-
-@require_GET
-@role_required("clerk")
-def clip_detail(request, clip_id):
-    return _page(
-        request,
-        "console/clip.html",
-        active="console-footage",
-        officers=selectors.officer_directory(),
-        devices=selectors.device_directory(),
-        incidents=selectors.incident_directory(),
-        clip_id=str(clip_id),
-    )
-
-
-@require_GET
-@role_required("it")
-def devices(request):
-    return _page(request, "console/devices.html", active="console-devices", officers=selectors.officer_directory())
-
-
-@require_GET
-@role_required("it")
-def users(request):
-    return _page(request, "console/users.html", active="console-users")
+phone = console_page("console/phone.html", roles=("officer",), active="console-phone")
+fleet = console_page(
+    "console/fleet.html",
+    roles=("operator", "it"),
+    active="console-fleet",
+    directories=("officers",),
+    extra=lambda request: {"can_command": _operator(request), "can_watch": _operator(request)},
+)
+# The live viewer of one session (hls.js); the session itself is read from the API.
+live_view = console_page(
+    "console/live_view.html", roles=("operator",), active="console-fleet", directories=("officers",)
+)
+map_view = console_page(
+    "console/map.html", roles=("operator",), active="console-map", directories=("officers", "incidents")
+)
+incidents = console_page(
+    "console/incidents.html", roles=("operator",), active="console-incidents", directories=("officers", "incidents")
+)
+briefing_new = console_page(
+    "console/briefing_new.html",
+    roles=("operator",),
+    active="console-incidents",
+    directories=("officers", "incidents"),
+    extra=lambda request: {"incident_id": request.GET.get("incident", "")},
+)
+briefing_board = console_page(
+    "console/briefing_board.html", roles=("operator",), active="console-incidents", directories=("officers",)
+)
+# The hit queue: each new hit's image beside its hotlist entry; confirm, reject, brief.
+hits = console_page("console/hits.html", roles=("operator",), active="console-hits")
+hotlists = console_page("console/hotlists.html", roles=("operator", "it"), active="console-hotlists")
+# Where has this plate been: a search with a stated reason, the reads on the map.
+plates = console_page("console/plates.html", roles=("operator", "clerk"), active="console-plates")
+footage = console_page("console/footage.html", roles=("clerk",), active="console-footage", directories=EVERYTHING)
+clip_detail = console_page("console/clip.html", roles=("clerk",), active="console-footage", directories=EVERYTHING)
+devices = console_page("console/devices.html", roles=("it",), active="console-devices", directories=("officers",))
+users = console_page("console/users.html", roles=("it",), active="console-users")
 
 
 @require_POST
@@ -203,36 +143,27 @@ def qr(request):
 # Leads, assists, statistics and the public transparency report ------------------------------
 
 
-@require_GET
-@role_required("operator", "clerk")
-def leads(request):
-    return _page(request, "console/leads.html", active="console-leads", can_write=role_of(request.user) == "operator")
-
-
-@require_GET
-@role_required("operator", "clerk")
-def lead_detail(request, lead_id):
-    return _page(
-        request,
-        "console/lead.html",
-        active="console-leads",
-        lead_id=str(lead_id),
-        can_write=role_of(request.user) == "operator",
-        officers=selectors.officer_directory() if role_of(request.user) == "operator" else [],
-    )
-
-
-@require_GET
-@role_required("operator", "clerk")
-def assists(request):
-    return _page(
-        request,
-        "console/assists.html",
-        active="console-assists",
-        can_write=role_of(request.user) == "operator",
-        outcome_labels=OUTCOME_LABELS,
-        tools=TOOLS,
-    )
+leads = console_page(
+    "console/leads.html",
+    roles=("operator", "clerk"),
+    active="console-leads",
+    extra=lambda request: {"can_write": _operator(request)},
+)
+lead_detail = console_page(
+    "console/lead.html",
+    roles=("operator", "clerk"),
+    active="console-leads",
+    extra=lambda request: {
+        "can_write": _operator(request),
+        "officers": selectors.officer_directory() if _operator(request) else [],
+    },
+)
+assists = console_page(
+    "console/assists.html",
+    roles=("operator", "clerk"),
+    active="console-assists",
+    extra=lambda request: {"can_write": _operator(request), "outcome_labels": OUTCOME_LABELS, "tools": TOOLS},
+)
 
 
 def _window(request, *, default: timedelta) -> tuple[datetime, datetime] | None:

@@ -48,34 +48,15 @@ class DeviceAdmin(admin.ModelAdmin):
     ordering = ("kind", "serial")
     inlines = [AssignmentInline]
     actions = ["issue_enrollment_code", "revoke_devices", "unassign_devices"]
-    fields = (
-        "kind",
-        "serial",
-        "model",
-        "label",
-        "firmware",
-        "officer",
-        "created_at",
-        "enrolled_at",
-        "enrollment_expires_at",
-        "revoked_at",
-        "online",
-        "last_seen",
-        "recording",
-        "battery_pct",
-        "storage_free_mb",
-        "lat",
-        "lon",
-        "accuracy_m",
-        "location_at",
-        "push_token_updated_at",
-    )
+    # What the device reports, its credentials' dates and its assignment change only through
+    # the services and the device itself: shown, never edited here.
     readonly_fields = (
         "officer",
         "created_at",
         "enrolled_at",
         "enrollment_expires_at",
         "revoked_at",
+        "replaces",
         "online",
         "last_seen",
         "recording",
@@ -87,6 +68,7 @@ class DeviceAdmin(admin.ModelAdmin):
         "location_at",
         "push_token_updated_at",
     )
+    fields = ("kind", "serial", "model", "label", "firmware", *readonly_fields)
 
     def get_inlines(self, request, obj=None):
         return self.inlines if obj else []  # a new device has no history yet
