@@ -30,7 +30,6 @@ import asyncio
 import json
 import os
 import random
-import socket
 import statistics
 import subprocess
 import sys
@@ -43,6 +42,10 @@ from urllib.parse import urlparse, urlunparse
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from infra import launch  # noqa: E402
+from infra.launch import free_port  # noqa: E402
+
 BENCH_DB = "rtcc_bench_alpr"
 SECRET = "bench-alpr-" + "x" * 40
 LOOK = {"0": "O", "1": "I", "2": "Z", "5": "S", "8": "B", "6": "G"}
@@ -159,12 +162,6 @@ def make_batches(total: int, hot_share: float, entries: int, seed: int) -> list[
     return batches
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 class Daphne:
     def __init__(self, log_dir: Path) -> None:
         self.port = free_port()
@@ -182,11 +179,9 @@ class Daphne:
             if self.process.poll() is not None:
                 self.log.flush()
                 sys.exit(f"daphne exited: {Path(self.log.name).read_text()[-3000:]}")
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
-                    return
-            except OSError:
-                time.sleep(0.1)
+            if launch.answers(self.port):
+                return
+            time.sleep(0.1)
         sys.exit(f"daphne did not start, see {self.log.name}")
 
     def rss_mb(self) -> float:

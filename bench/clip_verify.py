@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import os
-import socket
 import statistics
 import sys
 import tempfile
@@ -28,12 +27,6 @@ MiB = 1024 * 1024
 BUCKET = "rtcc-bench-verify"
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--mib", type=int, default=256, help="object size in MiB")
@@ -44,7 +37,7 @@ def main() -> None:
     from infra.dev import S3_KEY, S3_SECRET
 
     workdir = Path(tempfile.mkdtemp(prefix="rtcc-bench-verify-"))
-    port = free_port()
+    port = launch.free_port()
     weed = launch.start_seaweedfs(
         weed=ROOT / ".venv" / "bin" / "weed", datadir=workdir / "seaweedfs", s3_port=port, log=workdir / "weed.log"
     )

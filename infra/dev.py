@@ -52,27 +52,12 @@ def run(cmd: list, **kwargs) -> None:
     subprocess.run([str(c) for c in cmd], check=True, **kwargs)
 
 
-def answers(port: int, host: str = "127.0.0.1") -> bool:
-    try:
-        with socket.create_connection((host, port), timeout=1):
-            return True
-    except OSError:
-        return False
+answers = launch.answers
 
 
 def wait_port(port: int, what: str, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if answers(port):
-            return
-        time.sleep(0.3)
-    raise SystemExit(f"[rtcc] {what} did not come up on port {port} within {timeout:.0f}s")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    if not launch.wait_answers(port, timeout=timeout):
+        raise SystemExit(f"[rtcc] {what} did not come up on port {port} within {timeout:.0f}s")
 
 
 def ensure_venv(extras: str = "") -> None:

@@ -41,6 +41,16 @@ def answers(port: int, host: str = "127.0.0.1") -> bool:
         return False
 
 
+def wait_answers(port: int, *, timeout: float, host: str = "127.0.0.1") -> bool:
+    """Until something answers on the port (True), or `timeout` seconds passed (False)."""
+    deadline = time.monotonic() + timeout
+    while not answers(port, host):
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.2)
+    return True
+
+
 class Process:
     """A started child process, its log, and the port it serves (if any)."""
 

@@ -11,20 +11,13 @@ import time
 import httpx
 import pytest
 
+from infra.launch import free_port
 from tests.helpers import ROOT
 
 pytestmark = pytest.mark.once
 FAKE = ROOT / "infra" / "fakes" / "fcm_server.py"
 SEND = "/v1/projects/rtcc-local/messages:send"
 AUTH = {"Authorization": "Bearer fake"}
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
