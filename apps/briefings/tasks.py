@@ -3,21 +3,12 @@
 from __future__ import annotations
 
 from celery import shared_task
-from django.db import InterfaceError, OperationalError
+
+from apps.core.retry import task_retries
+
 
 # A transient database error is tried again with backoff (sends are idempotent: sent rows never go twice).
-DB_ERRORS = (OperationalError, InterfaceError)
-
-
-@shared_task(
-    name="apps.briefings.tasks.push_deliveries",
-    ignore_result=True,
-    autoretry_for=DB_ERRORS,
-    retry_backoff=1,
-    retry_backoff_max=30,
-    retry_jitter=True,
-    max_retries=10,
-)
+@shared_task(name="apps.briefings.tasks.push_deliveries", ignore_result=True, **task_retries())
 def push_deliveries(delivery_ids: list[str], initial: bool = False) -> dict:
     """Sends one batch (at most 500) of deliveries; idempotent: sent rows are never sent again."""
     from .services import deliveries_send

@@ -16,10 +16,10 @@ import time
 from channels.db import database_sync_to_async
 from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
-from django.db import InterfaceError, OperationalError
 
 from apps.accounts.tokens import bearer_from_header
 from apps.core.realtime import device_group, scope_header
+from apps.core.retry import DB_ERRORS
 from apps.devices import presence
 from apps.devices.authentication import device_for_token
 
@@ -36,7 +36,6 @@ SENT_MEMORY = 1024
 # A frame whose handling meets a database error is retried after these pauses; if the database
 # is still unreachable the device gets an `unavailable` error frame and keeps its connection.
 DB_RETRY_DELAYS = (0.05, 0.5)
-TRANSIENT_DB_ERRORS = (OperationalError, InterfaceError)
 UNAVAILABLE = ("unavailable", "The server could not record this frame just now; send it again shortly.")
 
 
@@ -46,7 +45,7 @@ async def with_db_retries(handler, *args, **kwargs):
     for delay in DB_RETRY_DELAYS:
         try:
             return await handler(*args, **kwargs)
-        except TRANSIENT_DB_ERRORS as exc:
+        except DB_ERRORS as exc:
             log.warning("database error handling a device frame, retrying: %s", exc)
             await asyncio.sleep(delay)
     return await handler(*args, **kwargs)
@@ -187,7 +186,7 @@ class DeviceConsumer(AsyncWebsocketConsumer):
             return
         try:
             problem = await with_db_retries(handler, self.device, frame)
-        except TRANSIENT_DB_ERRORS:
+        except DB_ERRORS:
             log.exception("database unavailable for a %s frame of device %s", frame["type"], self.device.pk)
             problem = UNAVAILABLE
         if problem:
@@ -226,7 +225,7 @@ class DeviceConsumer(AsyncWebsocketConsumer):
         # Checked against the database right before it goes out: never a cancelled or expired command.
         try:
             claim = await with_db_retries(delivery.command_sending, self.device, command)
-        except TRANSIENT_DB_ERRORS:
+        except DB_ERRORS:
             # Not sent, not remembered: the command stays as it is in the database, and the
             # resend sweep (queued) or the next connect (sent, delivered) brings it here again.
             log.exception("database unavailable while sending command %s", command["id"])
@@ -239,7 +238,7 @@ class DeviceConsumer(AsyncWebsocketConsumer):
         await self.send(text_data=json.dumps({"type": "command", "command": command}))
         try:
             await with_db_retries(delivery.command_sent, self.device, command, claim=claim)
-        except TRANSIENT_DB_ERRORS:
+        except DB_ERRORS:
             log.exception("database unavailable recording the send of command %s", command["id"])
 
     # Group events

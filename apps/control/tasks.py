@@ -3,35 +3,18 @@
 from __future__ import annotations
 
 from celery import shared_task
-from django.db import InterfaceError, OperationalError
+
+from apps.core.retry import task_retries
 
 from . import services
 
-# A transient database error (a dropped connection, a failover) is tried again, backing off;
-# the tasks are idempotent (the database says what is still owed), so a rerun is harmless.
-DB_ERRORS = (OperationalError, InterfaceError)
 
-
-@shared_task(
-    ignore_result=True,
-    autoretry_for=DB_ERRORS,
-    retry_backoff=1,
-    retry_backoff_max=30,
-    retry_jitter=True,
-    max_retries=10,
-)
+@shared_task(ignore_result=True, **task_retries())
 def command_wake_phone(command_id: str) -> None:
     services.command_wake_phone(command_id=command_id)
 
 
-@shared_task(
-    ignore_result=True,
-    autoretry_for=DB_ERRORS,
-    retry_backoff=1,
-    retry_backoff_max=30,
-    retry_jitter=True,
-    max_retries=10,
-)
+@shared_task(ignore_result=True, **task_retries())
 def command_notify_officer(command_id: str) -> None:
     services.command_notify_officer(command_id=command_id)
 

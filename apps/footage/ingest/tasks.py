@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from celery import shared_task
-from django.db import InterfaceError, OperationalError
+
+from apps.core.retry import task_retries
 
 
 @shared_task(
@@ -11,11 +12,7 @@ from django.db import InterfaceError, OperationalError
     time_limit=4 * 3600,
     soft_time_limit=4 * 3600 - 60,
     acks_late=True,
-    autoretry_for=(OperationalError, InterfaceError),  # a transient database error: again, backing off
-    retry_backoff=2,
-    retry_backoff_max=60,
-    retry_jitter=True,
-    max_retries=10,
+    **task_retries(backoff=2, backoff_max=60),
 )
 def verify_clip(clip_id: str) -> str | None:
     """Reads the clip's object once and marks it available or corrupt (a no-op unless `verifying`)."""
