@@ -99,6 +99,37 @@ class FastPBKDF2PasswordHasher(PBKDF2PasswordHasher):
     iterations = 1000
 
 
+def fcm_messages(token: str) -> list[dict]:
+    """The FCM HTTP v1 `message` objects a phone with this token got: from the FCM fake (over
+    HTTP) when the run has it, else from the local outbox, encoded as FCM would have sent them."""
+    import httpx
+
+    if settings.RTCC_FCM_CREDENTIALS:
+        rows = httpx.get(f"{settings.RTCC_FCM_ENDPOINT}/_messages", params={"token": token}, timeout=30).json()
+        return [row["message"] for row in rows]
+    from apps.integrations.push import FcmBackend, PushMessage, get_backend
+
+    fields = ("token", "data", "title", "body", "image", "priority", "collapse_key")
+    return [FcmBackend.encode(PushMessage(**{k: row[k] for k in fields})) for row in get_backend().read(token=token)]
+
+
+def pushed(token: str) -> list[dict]:
+    """What a phone with this token was shown: [{"data", "title", "body", "priority"}]."""
+    out = []
+    for message in fcm_messages(token):
+        android = message.get("android") or {}
+        notification = message.get("notification") or android.get("notification") or {}
+        out.append(
+            {
+                "data": message.get("data") or {},
+                "title": notification.get("title"),
+                "body": notification.get("body"),
+                "priority": str(android.get("priority", "")).lower(),
+            }
+        )
+    return out
+
+
 def console_login(client, user) -> None:
     """A Django test client signed in as if through the console login (the login policy)."""
     from apps.accounts.sessions import POLICY_KEY, SEEN_KEY

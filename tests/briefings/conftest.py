@@ -8,12 +8,12 @@ import uuid
 from contextlib import contextmanager
 from datetime import timedelta
 
-import httpx
 import pytest
-from django.conf import settings
 from django.test import TestCase
 from django.utils import timezone
 from rest_framework.test import APIClient
+
+from tests.helpers import fcm_messages
 
 SCENE = {"lat": 40.7128, "lon": -74.0060}
 
@@ -128,15 +128,7 @@ def upload(api, data: bytes, name: str = "photo.jpg", content_type: str = "image
     )
 
 
-def pushed(token: str) -> list[dict]:
-    """The FCM HTTP v1 `message` objects a phone with this token got, from the fake or the outbox."""
-    if settings.RTCC_FCM_CREDENTIALS:
-        rows = httpx.get(f"{settings.RTCC_FCM_ENDPOINT}/_messages", params={"token": token}, timeout=5).json()
-        return [row["message"] for row in rows]
-    from apps.integrations.push import FcmBackend, PushMessage, get_backend
-
-    fields = ("token", "data", "title", "body", "image", "priority", "collapse_key")
-    return [FcmBackend.encode(PushMessage(**{k: row[k] for k in fields})) for row in get_backend().read(token=token)]
+pushed = fcm_messages  # the FCM `message` objects, as the briefings tests read them
 
 
 def briefing_payload(audience: dict, **fields) -> dict:

@@ -7,39 +7,13 @@ import uuid
 
 import httpx
 import pytest
-from django.conf import settings
 
 from apps.control import services
 from apps.control.models import Command
 from tests.control.conftest import post_command
+from tests.helpers import pushed
 
 pytestmark = pytest.mark.django_db(transaction=True)  # pushes go out after commit
-
-
-def pushed(token: str) -> list[dict]:
-    """What a phone with this token received: [{"data", "title", "body", "priority"}]."""
-    if settings.RTCC_FCM_CREDENTIALS:
-        rows = httpx.get(f"{settings.RTCC_FCM_ENDPOINT}/_messages", params={"token": token}, timeout=5).json()
-        out = []
-        for row in rows:
-            message = row["message"]
-            android = message.get("android") or {}
-            notification = message.get("notification") or android.get("notification") or {}
-            out.append(
-                {
-                    "data": message.get("data") or {},
-                    "title": notification.get("title"),
-                    "body": notification.get("body"),
-                    "priority": str(android.get("priority", "")).lower(),
-                }
-            )
-        return out
-    from apps.integrations.push import get_backend
-
-    return [
-        {"data": row["data"], "title": row["title"], "body": row["body"], "priority": row["priority"]}
-        for row in get_backend().read(token=token)
-    ]
 
 
 def phone_token(prefix: str = "") -> str:

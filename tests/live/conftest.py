@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-import httpx
 import pytest
-from django.conf import settings
 from django.utils import timezone
 
 from tests.control.conftest import FleetDevice, create_device
@@ -64,24 +62,3 @@ def playlist_urls(text: str) -> tuple[str | None, list[str]]:
         elif line and not line.startswith("#"):
             urls.append(line)
     return init, urls
-
-
-def pushed(token: str) -> list[dict]:
-    """What a phone with this token received, from the FCM fake (over HTTP) or the local outbox."""
-    if settings.RTCC_FCM_CREDENTIALS:
-        rows = httpx.get(f"{settings.RTCC_FCM_ENDPOINT}/_messages", params={"token": token}, timeout=5).json()
-        out = []
-        for row in rows:
-            message = row["message"]
-            notification = message.get("notification") or {}
-            out.append(
-                {
-                    "data": message.get("data") or {},
-                    "title": notification.get("title"),
-                    "body": notification.get("body"),
-                }
-            )
-        return out
-    from apps.integrations.push import get_backend
-
-    return [{"data": r["data"], "title": r["title"], "body": r["body"]} for r in get_backend().read(token=token)]

@@ -16,8 +16,8 @@ from apps.integrations.storage import get_storage
 from apps.live import services
 from apps.live.models import LiveSegment, LiveSession
 from tests.control.conftest import bearer, connected, receive_type, run
-from tests.helpers import api_client
-from tests.live.conftest import INIT, media, playlist_urls, pushed, put_segment, request_live
+from tests.helpers import api_client, pushed
+from tests.live.conftest import INIT, media, playlist_urls, put_segment, request_live
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
