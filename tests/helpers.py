@@ -88,6 +88,17 @@ def ws_connect(url: str, *, token: str | None = None, headers: dict | None = Non
         yield ws
 
 
+def wait_for(fetch, check, timeout: float = 30):
+    """Polls until check(fetch()) holds (what is awaited travels asynchronously) and returns the
+    last value: the caller asserts on it, so a slow machine waits longer and a wrong value fails."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = fetch()
+        if check(value) or time.monotonic() > deadline:
+            return value
+        time.sleep(0.05)
+
+
 def ws_receive_json(ws, timeout: float = 30) -> dict:
     return json.loads(ws.recv(timeout=timeout))
 

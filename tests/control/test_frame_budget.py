@@ -18,16 +18,7 @@ from apps.accounts.services import token_issue
 from apps.devices.models import Device
 from tests.control.conftest import receive, run
 from tests.control.test_delivery import connect, create, wait_state
-from tests.helpers import ws_connect, ws_receive_json
-
-
-def _wait_for(fetch, check, timeout: float = 10.0):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = fetch()
-        if check(value) or time.monotonic() > deadline:
-            return value
-        time.sleep(0.05)
+from tests.helpers import wait_for, ws_connect, ws_receive_json
 
 
 @pytest.mark.django_db(transaction=True)
@@ -117,15 +108,10 @@ def test_a_flooding_device_is_told_then_disconnected_while_others_go_on(live_ser
     with ws_connect(f"{live_server_process.ws_url}/ws/device/", token=other_token, timeout=60) as calm:
         flooding = threading.Thread(target=flood, daemon=True)
         flooding.start()
-        _wait_for(lambda: list(outcome["codes"]), lambda codes: "rate_limited" in codes, timeout=60)
+        wait_for(lambda: list(outcome["codes"]), lambda codes: "rate_limited" in codes, timeout=60)
         # meanwhile another device's frames count and the API answers
         calm.send(json.dumps({"type": "status", "recording": False, "battery_pct": 42}))
-        body = _wait_for(
-            lambda: httpx.get(f"{base}/{other.pk}", headers=headers, timeout=30).json(),
-            lambda body: body["battery_pct"] == 42,
-            timeout=60,
-        )
-        assert body["battery_pct"] == 42 and body["online"] is True
+        _assert_heard(f"{base}/{other.pk}", headers, battery_pct=42)
         assert httpx.get(f"{base}?kind=bodycam", headers=headers, timeout=30).status_code == 200
         flooding.join(FLOOD_LIMIT_SECONDS + 30)
         outcome["until"] = 0
@@ -136,19 +122,22 @@ def test_a_flooding_device_is_told_then_disconnected_while_others_go_on(live_ser
         assert outcome["sent"] > 20 * FLOOD_BATCH  # far past the budget (5 a second, bursts of 20)
         # the calm device is still connected and heard
         calm.send(json.dumps({"type": "status", "recording": False, "battery_pct": 41}))
-        body = _wait_for(
-            lambda: httpx.get(f"{base}/{other.pk}", headers=headers, timeout=30).json(),
-            lambda body: body["battery_pct"] == 41,
-            timeout=60,
-        )
-        assert body["battery_pct"] == 41 and body["online"] is True
+        _assert_heard(f"{base}/{other.pk}", headers, battery_pct=41)
     _assert_offline_while_fresh(f"{base}/{flooder.pk}", headers)
+
+
+def _assert_heard(url: str, headers: dict, *, battery_pct: int) -> None:
+    """The device's last status frame counted: the API shows it online with that battery level."""
+    body = wait_for(
+        lambda: httpx.get(url, headers=headers, timeout=30).json(), lambda body: body["battery_pct"] == battery_pct
+    )
+    assert body["battery_pct"] == battery_pct and body["online"] is True
 
 
 def _assert_offline_while_fresh(url: str, headers: dict) -> None:
     """The device reads offline because its socket was counted down, not because its last sign of
     life grew stale (RTCC_PRESENCE_TIMEOUT, 120 s): a socket never counted down reads online until then."""
-    body = _wait_for(
+    body = wait_for(
         lambda: httpx.get(url, headers=headers, timeout=30).json(), lambda body: not body["online"], timeout=60
     )
     assert body["online"] is False

@@ -15,7 +15,7 @@ from django.test.utils import CaptureQueriesContext
 from apps.accounts.services import token_issue
 from apps.devices import presence
 from apps.devices.models import Device
-from tests.helpers import ws_connect, ws_receive_json
+from tests.helpers import wait_for, ws_connect, ws_receive_json
 
 GOOD = {
     "type": "status",
@@ -120,16 +120,6 @@ def _it_headers(it_user) -> dict:
     return {"Authorization": f"Bearer {token}"}
 
 
-def _wait_for(fetch, check, timeout=10.0):
-    """Polls until check(fetch()) holds (the frame travels asynchronously); returns the last value."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = fetch()
-        if check(value) or time.monotonic() > deadline:
-            return value
-        time.sleep(0.05)
-
-
 def _console_status(console, device_id, check) -> dict:
     """The next device.status event for this device that passes `check`."""
     while True:
@@ -153,12 +143,12 @@ def test_status_frames_over_the_websocket(live_server_process, enrolled, it_user
         ws_connect(f"{live_server_process.ws_url}/ws/device/", token=token) as ws,
     ):
         assert _console_status(console, device.pk, lambda d: d["online"])["serial"] == device.serial
-        assert _wait_for(fetch, lambda body: body["online"])["online"] is True
+        assert wait_for(fetch, lambda body: body["online"])["online"] is True
         ws.send(json.dumps(GOOD))
         # the console hears of the recording change at once, with the frame's values
         pushed = _console_status(console, device.pk, lambda d: d["recording"])
         assert pushed["battery_pct"] == 77 and pushed["location"]["lat"] == 52.52
-        body = _wait_for(fetch, lambda body: body["battery_pct"] == 77)
+        body = wait_for(fetch, lambda body: body["battery_pct"] == 77)
         assert body["recording"] is True and body["battery_pct"] == 77 and body["storage_free_mb"] == 1234
         assert body["location"]["lat"] == 52.52 and body["location"]["lon"] == 13.405
         assert body["location"]["accuracy_m"] == 6.5 and body["location"]["at"]
@@ -182,10 +172,10 @@ def test_status_frames_over_the_websocket(live_server_process, enrolled, it_user
         assert body["battery_pct"] == 77 and body["recording"] is True and body["location"]["lat"] == 52.52
 
         ws.send(json.dumps({"type": "status", "recording": False, "battery_pct": 76}))
-        body = _wait_for(fetch, lambda body: body["battery_pct"] == 76)
+        body = wait_for(fetch, lambda body: body["battery_pct"] == 76)
         assert body["recording"] is False and body["online"] is True
 
-    body = _wait_for(fetch, lambda body: not body["online"])
+    body = wait_for(fetch, lambda body: not body["online"])
     assert body["online"] is False and body["battery_pct"] == 76
     # the device's own view agrees
     me = httpx.get(f"{live_server_process.url}/api/v1/device", headers={"Authorization": f"Bearer {token}"}).json()
@@ -209,15 +199,15 @@ def test_presence_is_shared_across_processes(live_server_pair, enrolled, it_user
                 {"type": "status", "recording": False, "battery_pct": 61, "location": {"lat": 48.85, "lon": 2.35}}
             )
         )
-        body = _wait_for(fetch, lambda body: body["battery_pct"] == 61)
+        body = wait_for(fetch, lambda body: body["battery_pct"] == 61)
         assert body["online"] is True and body["location"]["lat"] == 48.85
         with ws_connect(f"{second.ws_url}/ws/device/", token=token) as ws_b:
             ws_b.send(json.dumps({"type": "status", "recording": False, "battery_pct": 60}))
-            assert _wait_for(fetch, lambda body: body["battery_pct"] == 60)["battery_pct"] == 60
+            assert wait_for(fetch, lambda body: body["battery_pct"] == 60)["battery_pct"] == 60
         # one socket closed, one still open: online
         time.sleep(0.3)
         assert fetch()["online"] is True
         ws_a.send(json.dumps({"type": "status", "recording": True, "battery_pct": 59}))
-        body = _wait_for(fetch, lambda body: body["battery_pct"] == 59)
+        body = wait_for(fetch, lambda body: body["battery_pct"] == 59)
         assert body["recording"] is True and body["online"] is True
-    assert _wait_for(fetch, lambda body: not body["online"])["online"] is False
+    assert wait_for(fetch, lambda body: not body["online"])["online"] is False
