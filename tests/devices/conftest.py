@@ -11,6 +11,16 @@ from tests.helpers import api_client
 # Every kind of caller an endpoint may meet: the four roles, a superuser, nobody, both device kinds.
 CALLERS = ["officer", "operator", "clerk", "it", "superuser", "anonymous", "bodycam", "phone"]
 
+
+def answers(default: int = 403, **named: int) -> dict[str, int]:
+    """The status each of CALLERS gets from an endpoint: those named get theirs, nobody 401,
+    every other caller `default` (403: signed in, not allowed)."""
+    table = dict.fromkeys(CALLERS, default)
+    table["anonymous"] = 401
+    table.update(named)
+    return table
+
+
 _serials = itertools.count(1)
 
 

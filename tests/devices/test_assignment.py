@@ -11,21 +11,12 @@ from django.utils import timezone
 from apps.audit.models import AuditEvent
 from apps.devices.models import Assignment, Device
 from apps.devices.selectors import assignee_at
-from tests.devices.conftest import CALLERS
+from tests.devices.conftest import CALLERS, answers
 from tests.helpers import error_code
 
 pytestmark = pytest.mark.django_db
 
-IT_ONLY = {
-    "officer": 403,
-    "operator": 403,
-    "clerk": 403,
-    "it": 200,
-    "superuser": 200,
-    "anonymous": 401,
-    "bodycam": 403,
-    "phone": 403,
-}
+IT_ONLY = answers(it=200, superuser=200)
 
 
 @pytest.mark.parametrize("who", CALLERS)
@@ -171,16 +162,7 @@ def test_assignment_is_audited(caller, register, officer, it_user):
     assert unassign.details["officer"] == str(officer.pk)
 
 
-HISTORY = {
-    "officer": 403,
-    "operator": 200,
-    "clerk": 403,
-    "it": 200,
-    "superuser": 200,
-    "anonymous": 401,
-    "bodycam": 403,
-    "phone": 403,
-}
+HISTORY = answers(operator=200, it=200, superuser=200)
 
 
 @pytest.mark.parametrize("who", CALLERS)

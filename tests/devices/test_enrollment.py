@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from apps.audit.models import AuditEvent
 from apps.devices.models import Device, EnrollmentFailure
-from tests.devices.conftest import CALLERS
+from tests.devices.conftest import CALLERS, answers
 from tests.helpers import api_client, error_code
 
 pytestmark = pytest.mark.django_db
@@ -160,16 +160,7 @@ def test_enrollment_audited_success_and_failure(register):
 
 # A fresh code: POST /api/v1/devices/{id}/enrollment ------------------------------------------
 
-REISSUE = {
-    "officer": 403,
-    "operator": 403,
-    "clerk": 403,
-    "it": 200,
-    "superuser": 200,
-    "anonymous": 401,
-    "bodycam": 403,
-    "phone": 403,
-}
+REISSUE = answers(it=200, superuser=200)
 
 
 @pytest.mark.parametrize("who", CALLERS)

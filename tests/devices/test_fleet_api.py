@@ -9,7 +9,7 @@ import pytest
 from apps.audit.models import AuditEvent
 from apps.devices.models import Device
 from apps.devices.services import device_assign
-from tests.devices.conftest import CALLERS
+from tests.devices.conftest import CALLERS, answers
 from tests.helpers import api_client, error_code
 
 pytestmark = pytest.mark.django_db
@@ -42,16 +42,7 @@ def fleet(register, officer, other_officer, it_user):
     return {"cam1": cam1, "cam2": cam2, "phone": phone}
 
 
-LIST = {
-    "officer": 200,
-    "operator": 200,
-    "clerk": 403,
-    "it": 200,
-    "superuser": 200,
-    "anonymous": 401,
-    "bodycam": 403,
-    "phone": 403,
-}
+LIST = answers(officer=200, operator=200, it=200, superuser=200)
 
 
 @pytest.mark.parametrize("who", CALLERS)
@@ -140,16 +131,7 @@ def test_officer_filter_by_officer_cannot_see_others(caller, fleet, other_office
 
 # GET /api/v1/device ----------------------------------------------------------------------------
 
-SELF = {
-    "officer": 403,
-    "operator": 403,
-    "clerk": 403,
-    "it": 403,
-    "superuser": 403,
-    "anonymous": 401,
-    "bodycam": 200,
-    "phone": 200,
-}
+SELF = answers(bodycam=200, phone=200)
 
 
 @pytest.mark.parametrize("who", CALLERS)
@@ -168,16 +150,7 @@ def test_bad_device_token_is_401():
 
 # Revocation over HTTP ------------------------------------------------------------------------
 
-REVOKE = {
-    "officer": 403,
-    "operator": 403,
-    "clerk": 403,
-    "it": 200,
-    "superuser": 200,
-    "anonymous": 401,
-    "bodycam": 403,
-    "phone": 403,
-}
+REVOKE = answers(it=200, superuser=200)
 
 
 @pytest.mark.parametrize("who", CALLERS)
@@ -210,16 +183,7 @@ def test_revoke_is_audited_and_idempotent(caller, enrolled, it_user):
 
 # PUT /api/v1/device/push-token ---------------------------------------------------------------
 
-PUSH = {
-    "officer": 403,
-    "operator": 403,
-    "clerk": 403,
-    "it": 403,
-    "superuser": 403,
-    "anonymous": 401,
-    "bodycam": 403,
-    "phone": 200,
-}
+PUSH = answers(phone=200)
 
 
 @pytest.mark.parametrize("who", CALLERS)
