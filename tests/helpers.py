@@ -118,10 +118,12 @@ def fcm_messages(token: str) -> list[dict]:
     if settings.RTCC_FCM_CREDENTIALS:
         rows = httpx.get(f"{settings.RTCC_FCM_ENDPOINT}/_messages", params={"token": token}, timeout=30).json()
         return [row["message"] for row in rows]
-    from apps.integrations.push import FcmBackend, PushMessage, get_backend
+    from apps.integrations.push import FcmBackend, OutboxBackend, PushMessage, get_backend
 
+    outbox = get_backend()
+    assert isinstance(outbox, OutboxBackend), outbox
     fields = ("token", "data", "title", "body", "image", "priority", "collapse_key")
-    return [FcmBackend.encode(PushMessage(**{k: row[k] for k in fields})) for row in get_backend().read(token=token)]
+    return [FcmBackend.encode(PushMessage(**{k: row[k] for k in fields})) for row in outbox.read(token=token)]
 
 
 def pushed(token: str) -> list[dict]:
