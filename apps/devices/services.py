@@ -73,9 +73,10 @@ def device_register(
     latest revoked one; the revoked row keeps its clips, commands and audit trail."""
     if kind not in DeviceKind.values:
         raise InvalidInput(f"Unknown kind {kind!r}.", fields={"kind": ["Must be bodycam, phone or alpr."]})
+    # No lock needed: two registrations racing for the serial (or for the same revoked device)
+    # meet the unique constraints, and the loser is `serial_taken`.
     replaces = (
-        Device.objects.select_for_update()
-        .filter(kind=kind, serial=serial, revoked_at__isnull=False, replaced_by__isnull=True)
+        Device.objects.filter(kind=kind, serial=serial, revoked_at__isnull=False, replaced_by__isnull=True)
         .order_by("-revoked_at")
         .first()
     )
