@@ -429,7 +429,9 @@ async def presence_connected(device, *, scope=None) -> None:
     local.last_written = time.monotonic()
     if _console_due(local, force=True):
         _console(local)
-    await _signal(signals.device_connected, device_id)
+    # `now` is after the socket joined the device's group (the consumer joins first): what was
+    # sent to the group after it reached this socket, what was sent before it did not.
+    await _signal(signals.device_connected, device_id, connected_at=_epoch_to_dt(now))
 
 
 async def presence_status(device, frame: dict) -> tuple[str, str] | None:
@@ -462,16 +464,16 @@ async def presence_status(device, frame: dict) -> tuple[str, str] | None:
     return None
 
 
-def _send_signal(signal, device_id: str) -> None:
-    for receiver, result in signal.send_robust(sender=Device, device_id=device_id):
+def _send_signal(signal, device_id: str, **extra) -> None:
+    for receiver, result in signal.send_robust(sender=Device, device_id=device_id, **extra):
         if isinstance(result, Exception):
             log.error("presence: %s receiver %r failed", signal, receiver, exc_info=result)
 
 
-async def _signal(signal, device_id: str) -> None:
+async def _signal(signal, device_id: str, **extra) -> None:
     """Tells the apps above (receivers use the ORM: a database thread, only when someone listens)."""
     if signal.has_listeners():
-        await database_sync_to_async(_send_signal)(signal, device_id)
+        await database_sync_to_async(_send_signal)(signal, device_id, **extra)
 
 
 async def presence_disconnected(device) -> None:

@@ -14,6 +14,7 @@ recording_stopped = Signal()
 # The device's last open socket closed (no process holds a connection for it any more).
 device_disconnected = Signal()
 
-# A socket of the device opened (a first connection or a reconnection), after it joined the
-# device's group: a frame sent to the device now reaches this socket.
+# A socket of the device opened (a first connection or a reconnection). Also carries
+# `connected_at` (a datetime): frames sent to the device's group after it reach this socket,
+# frames sent before it did not.
 device_connected = Signal()

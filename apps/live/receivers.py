@@ -16,8 +16,8 @@ def on_device_disconnected(sender, *, device_id, **kwargs) -> None:
     services.live_end_for_device(device_id=device_id, end_reason=EndReason.DISCONNECTED)
 
 
-def on_device_connected(sender, *, device_id, **kwargs) -> None:
-    services.live_device_connected(device_id=device_id)
+def on_device_connected(sender, *, device_id, connected_at, **kwargs) -> None:
+    services.live_device_connected(device_id=device_id, connected_at=connected_at)
 
 
 def connect() -> None:

@@ -13,7 +13,7 @@ import logging
 import re
 import threading
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.db import IntegrityError, transaction
 from django.db.models import F
@@ -187,22 +187,26 @@ def live_end_for_device(*, device_id, end_reason: str) -> int:
     return ended
 
 
-def live_device_connected(*, device_id) -> str | None:
-    """A socket of the camera opened (a reconnection, or one more socket): it is told again where
-    its latest session stands, since a frame sent while it was away never reached it. An open,
-    valid session: `start` again (the camera resumes sending segments). A session that ended less
-    than RTCC_LIVE_MAX_SECONDS ago (it ended when the camera disconnected, or while it was away):
-    `stop`; one that ended longer ago than a session may last is history, and nothing is sent.
-    Returns the action sent, if any."""
+def live_device_connected(*, device_id, connected_at: datetime) -> str | None:
+    """A socket of the camera opened at `connected_at` (a reconnection, or one more socket): it is
+    told where its latest session stands if the frame saying so went out before the socket could
+    hear it. An open, valid session created before: `start` again (the camera resumes sending
+    segments). A session that ended before, less than RTCC_LIVE_MAX_SECONDS ago (it ended when
+    the camera disconnected, or while it was away): `stop`. Anything later reached the socket
+    itself; anything older is history. Returns the action sent, if any."""
     session = LiveSession.objects.filter(device_id=device_id).order_by("-created_at").first()
     if session is None:
         return None
     if session.is_open:
+        if session.created_at >= connected_at:
+            return None  # its `start` went out after the socket joined
         session = live_end_if_due(session=session)
         if not session.is_open:
             return "stop"  # ending it told the camera
         action = "start"
-    elif session.ended_at is not None and timezone.now() - session.ended_at <= timedelta(seconds=conf.max_seconds()):
+    elif session.ended_at is None or session.ended_at >= connected_at:
+        return None
+    elif connected_at - session.ended_at <= timedelta(seconds=conf.max_seconds()):
         action = "stop"
     else:
         return None
