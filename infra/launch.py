@@ -217,6 +217,28 @@ def start_fcm_fake(
     return process, {"RTCC_FCM_ENDPOINT": process.url, "GOOGLE_APPLICATION_CREDENTIALS": str(credentials)}
 
 
+def seaweedfs_ports() -> dict[str, int]:
+    """Free ports for every other port `weed mini` binds (master, volume, filer and their gRPC
+    ports, the S3 gRPC port, the admin server), the Iceberg and Lance catalogs turned off (0):
+    start_seaweedfs(ports=...) then runs beside another SeaweedFS on the defaults (9333, 8080,
+    8888, ...) or on any other fixed ports. The same ports again restart the same instance."""
+    names = (
+        "master.port",
+        "master.port.grpc",
+        "volume.port",
+        "volume.port.grpc",
+        "filer.port",
+        "filer.port.grpc",
+        "s3.port.grpc",
+        "admin.port",
+        "admin.port.grpc",
+    )
+    ports: set[int] = set()
+    while len(ports) < len(names):
+        ports.add(free_port())
+    return {**dict(zip(names, sorted(ports), strict=True)), "s3.port.iceberg": 0, "s3.port.lance": 0}
+
+
 def start_seaweedfs(
     *,
     weed: str | Path,
@@ -225,8 +247,10 @@ def start_seaweedfs(
     log: Path | None = None,
     s3_config: Path = S3_IDENTITY,
     timeout: float = 90,
+    ports: dict[str, int] | None = None,
 ) -> Process:
-    """SeaweedFS (`weed mini`) as the S3 server on 127.0.0.1:s3_port, its data in `datadir`."""
+    """SeaweedFS (`weed mini`) as the S3 server on 127.0.0.1:s3_port, its data in `datadir`;
+    `ports` (seaweedfs_ports()) moves its other ports off their defaults."""
     datadir.mkdir(parents=True, exist_ok=True)
     cmd = [
         weed,
@@ -239,5 +263,6 @@ def start_seaweedfs(
         "-master.telemetry=false",
         f"-s3.port={s3_port}",
         f"-s3.config={s3_config}",
+        *(f"-{flag}={port}" for flag, port in (ports or {}).items()),
     ]
     return Process("SeaweedFS", cmd, cwd=datadir, log=log, port=s3_port).wait_port(timeout)

@@ -27,6 +27,7 @@ from .procs import (
     Daphne,
     PrivatePostgres,
     PrivateRedis,
+    PrivateSeaweed,
     celery_beat,
     celery_worker,
     manage,
@@ -45,6 +46,7 @@ class Stack:
         self.workdir = Path(tempfile.mkdtemp(prefix="rtcc-drill-"))
         self.pg = PrivatePostgres(self.workdir)
         self.redis = PrivateRedis(self.workdir)
+        self.s3 = PrivateSeaweed(self.workdir)
         self.daphnes: list[Daphne] = []
         self.worker = None
         self.beat = None
@@ -53,11 +55,13 @@ class Stack:
     def start(self) -> None:
         self.pg.init()
         self.redis.start()
+        self.s3.start()
         self.env = rtcc_env(
             DATABASE_URL=self.pg.url,
             REDIS_URL=self.redis.url,
             RTCC_DATA_DIR=self.workdir / "data",
             RTCC_DB_POOL_SIZE=10,
+            **self.s3.env(),
         )
         manage(self.env, "migrate", "--verbosity", "0")
         self.daphnes = [Daphne(self.env, self.workdir, name=f"daphne{n}").start() for n in range(2)]
@@ -89,11 +93,12 @@ class Stack:
             if proc is not None:
                 proc.stop()
         self.redis.stop()
+        self.s3.stop()
         self.pg.destroy()
 
     def logs(self) -> str:
         parts = []
-        for proc in [self.worker, self.beat, *self.daphnes]:
+        for proc in [self.worker, self.beat, *self.daphnes, self.s3]:
             if proc is not None:
                 parts.append(f"--- {proc.name}\n{proc.tail(2500)}")
         return "\n".join(parts)

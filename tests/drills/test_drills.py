@@ -23,6 +23,7 @@ import pytest
 
 from tests import services
 
+from .clips import BIG_CLIP_MIB, ClipLoad, fresh_clip
 from .harness import COMMANDS, DEVICES, DRAIN_TIMEOUT, RATE, Fleet, Stack, fcm_notices, wait_healthy
 
 pytestmark = [pytest.mark.drill]
@@ -58,9 +59,14 @@ def fleet(stack):
     fleet.stop()
 
 
-def drill(stack: Stack, fleet: Fleet, fcm: str, name: str, fault=None, *, fault_at: float = 1.5) -> dict:
-    """Commands at RATE a second while `fault` runs `fault_at` seconds in; then the checks."""
+def drill(
+    stack: Stack, fleet: Fleet, fcm: str, name: str, fault=None, *, fault_at: float = 1.5, clips: ClipLoad | None = None
+) -> dict:
+    """Commands at RATE a second (and `clips` uploading) while `fault` runs `fault_at` seconds in;
+    then the checks."""
     httpx.post(f"{fcm}/_reset", timeout=5)
+    if clips is not None:
+        clips.start()
     thread = None
     if fault is not None:
 
@@ -150,6 +156,11 @@ def drill(stack: Stack, fleet: Fleet, fcm: str, name: str, fault=None, *, fault_
         "notices_twice": len(notices_twice),
         "fresh_command": state,
     }
+    clip_problems: dict = {}
+    if clips is not None:
+        clip_figures, clip_problems = clips.check()
+        figures.update(clip_figures)
+        figures["fresh_clip"] = fresh_clip(stack, fleet.cameras[0], name)
     line = " ".join(f"{k}={v}" for k, v in figures.items())
     print(f"\n[drill] {line}", flush=True)
     FIGURES.parent.mkdir(parents=True, exist_ok=True)
@@ -163,9 +174,11 @@ def drill(stack: Stack, fleet: Fleet, fcm: str, name: str, fault=None, *, fault_
         "4xx": [(o.reason, o.status) for o in other_4xx][:5],
         "notices_lost": notices_lost[:5],
         "notices_twice": notices_twice[:5],
+        **clip_problems,
     }
     assert not any(problems.values()), f"{line}\n{problems}\n{stack.logs()}"
     assert state == "succeeded", f"fresh command {state}\n{stack.logs()}"
+    assert figures.get("fresh_clip", "available") == "available", f"fresh clip {figures['fresh_clip']}\n{stack.logs()}"
     return figures
 
 
@@ -228,3 +241,54 @@ def test_fcm_down(stack, fleet, fcm):
         httpx.post(f"{fcm}/_faults", json={"outage": False}, timeout=5)
 
     drill(stack, fleet, fcm, "fcm-down", fault)
+
+
+def test_kill_9_the_worker_mid_clip_verification(stack, fleet, fcm):
+    """A big clip is being read when the worker dies: its lease runs out and the verify sweep has
+    it read again by the restarted worker; the redelivered task finds nothing to do."""
+    clips = ClipLoad(stack, fleet.cameras, tag="kill-worker-verify", big_mib=BIG_CLIP_MIB)
+    seen: dict = {}
+
+    def fault() -> None:
+        clips.wait_claimed(clips.big)  # the worker is reading the big clip
+        stack.worker.kill()
+        seen["mid_read"] = clips.claimed(clips.big)  # killed before its verdict
+        time.sleep(1)
+        stack.worker.start()  # the process manager starts it again
+        clips.recovered_at = time.time()
+
+    figures = drill(stack, fleet, fcm, "kill-worker-mid-verify", fault, fault_at=0, clips=clips)
+    assert seen["mid_read"], "the worker finished verifying before it was killed: use a bigger clip"
+    assert figures["clip_verify_attempts_max"] >= 2  # the big clip was read again after the kill
+
+
+def test_s3_unavailable_during_uploads(stack, fleet, fcm):
+    """The store goes away while clips are declared, uploaded and completed: 503 with Retry-After
+    (nothing stored), the cameras retry, every clip ends verified."""
+    clips = ClipLoad(stack, fleet.cameras, tag="s3-down-upload", spread=1.0)
+
+    def fault() -> None:
+        stack.s3.stop()
+        time.sleep(8)
+        stack.s3.start()
+        clips.recovered_at = time.time()
+
+    drill(stack, fleet, fcm, "s3-down-upload", fault, fault_at=2.0, clips=clips)
+
+
+def test_s3_unavailable_during_verification(stack, fleet, fcm):
+    """The store goes away while a big clip is being read: the clip stays `verifying` (never
+    `corrupt`), retried with backoff, and is verified soon after the store is back."""
+    clips = ClipLoad(stack, fleet.cameras, tag="s3-down-verify", big_mib=BIG_CLIP_MIB)
+    seen: dict = {}
+
+    def fault() -> None:
+        clips.wait_claimed(clips.big)
+        stack.s3.stop()
+        seen["mid_read"] = clips.claimed(clips.big)
+        time.sleep(8)
+        stack.s3.start()
+        clips.recovered_at = time.time()
+
+    drill(stack, fleet, fcm, "s3-down-verify", fault, fault_at=0, clips=clips)
+    assert seen["mid_read"], "the clip was verified before the store went away: use a bigger clip"
