@@ -17,6 +17,7 @@ from apps.accounts.tokens import bearer_from_header
 from apps.core.realtime import (
     CONSOLE_GROUP,
     CONSOLE_ROLES,
+    SurvivesLayerOutage,
     console_may_see,
     person_group,
     scope_header,
@@ -27,7 +28,7 @@ CLOSE_UNAUTHORIZED = 4401
 CLOSE_FORBIDDEN = 4403
 
 
-class ConsoleConsumer(AsyncWebsocketConsumer):
+class ConsoleConsumer(SurvivesLayerOutage, AsyncWebsocketConsumer):
     role: str | None = None
 
     async def connect(self):

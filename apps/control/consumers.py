@@ -71,6 +71,9 @@ class FrameBudget:
 
 
 class DeviceConsumer(AsyncWebsocketConsumer):
+    # Not SurvivesLayerOutage (the console's): when the channel layer fails the device socket
+    # ends and the device reconnects, which counts it again in presence (kept in the same Redis,
+    # which forgot the count). A socket that outlives a Redis restart rejoins its group below.
     device = None
 
     def __init__(self, *args, **kwargs):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from datetime import datetime
 
 from asgiref.sync import async_to_sync
@@ -183,3 +183,50 @@ def stay_in_groups(channel_layer, channel_name: str, groups: Iterable[str], *, w
     consumer cancels the returned task when it disconnects. Whatever the socket missed while it
     was out of a group comes from the database (a device's commands on the resend sweep)."""
     return asyncio.ensure_future(_rejoin_forever(channel_layer, channel_name, tuple(groups), what))
+
+
+async def _layer_receive_retrying(channel_layer, channel_name: str, what: str) -> dict:
+    """The next channel-layer message for this socket; while the layer is unreachable (Redis
+    restarting) tries again with a growing pause instead of ending the socket."""
+    pause = 0.5
+    while True:
+        try:
+            return await channel_layer.receive(channel_name)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.warning("%s: channel layer unavailable, receiving again in %.1f s: %s", what, pause, exc)
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, 5.0)
+
+
+class SurvivesLayerOutage:
+    """For an AsyncConsumer subclass (the console's): a channel layer that fails (Redis restarted)
+    no longer ends the consumer and closes its socket with 1011; it keeps receiving once the layer
+    is back, and stay_in_groups() puts it back into the groups a restarted Redis forgot.
+    Channels' own AsyncConsumer.__call__, with a receive that retries."""
+
+    channel_layer_alias: str
+    dispatch: Callable[[dict], Awaitable[None]]
+
+    async def __call__(self, scope, receive, send):
+        from channels.exceptions import StopConsumer
+        from channels.utils import await_many_dispatch
+
+        self.scope = scope
+        self.channel_layer = get_channel_layer(self.channel_layer_alias)
+        self.base_send = send
+        sources = [receive]
+        if self.channel_layer is not None:
+            self.channel_name = await self.channel_layer.new_channel()
+            layer, name, what = self.channel_layer, self.channel_name, type(self).__name__
+
+            async def channel_receive() -> dict:
+                return await _layer_receive_retrying(layer, name, what)
+
+            self.channel_receive = channel_receive
+            sources.append(channel_receive)
+        try:
+            await await_many_dispatch(sources, self.dispatch)
+        except StopConsumer:
+            pass

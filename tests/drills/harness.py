@@ -222,6 +222,39 @@ class Fleet:
         return outcomes
 
 
+@dataclass
+class ConsoleListener:
+    """An operator's console socket on one web process, open for the whole drill (never
+    reconnected): what it receives, and whether it is still open."""
+
+    url: str
+    token: str
+    frames: list = field(default_factory=list)
+    closed: object = None  # why the socket ended, once it has
+
+    async def listen(self) -> None:
+        from websockets.asyncio.client import connect
+
+        try:
+            async with connect(
+                f"{self.url.replace('http://', 'ws://')}/ws/console/",
+                additional_headers={"Authorization": f"Bearer {self.token}"},
+                open_timeout=5,
+                close_timeout=1,
+            ) as ws:
+                async for raw in ws:
+                    self.frames.append(json.loads(raw))
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            self.closed = exc
+        else:
+            self.closed = "closed by the server"
+
+    def saw_command(self, command_id: str) -> bool:
+        return any(f.get("type") == "command.update" and f["command"]["id"] == command_id for f in self.frames)
+
+
 def readyz(url: str) -> tuple[int, dict]:
     try:
         response = httpx.get(f"{url}/readyz", timeout=10)

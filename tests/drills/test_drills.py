@@ -14,6 +14,7 @@ Run only the drills: `python3 infra/dev.py test -- tests/drills -s`. Bigger: see
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from pathlib import Path
@@ -24,7 +25,17 @@ import pytest
 from tests import services
 
 from .clips import BIG_CLIP_MIB, ClipLoad, fresh_clip
-from .harness import COMMANDS, DEVICES, DRAIN_TIMEOUT, RATE, Fleet, Stack, fcm_notices, wait_healthy
+from .harness import (
+    COMMANDS,
+    DEVICES,
+    DRAIN_TIMEOUT,
+    RATE,
+    ConsoleListener,
+    Fleet,
+    Stack,
+    fcm_notices,
+    wait_healthy,
+)
 
 pytestmark = [pytest.mark.drill]
 FIGURES = Path(__file__).resolve().parent.parent / "artifacts" / "drills.txt"
@@ -203,11 +214,39 @@ def test_kill_9_a_daphne_holding_device_sockets(stack, fleet, fcm):
 
 
 def test_restart_redis(stack, fleet, fcm):
+    # An operator's console open on each web process through the restart (it is not reopened).
+    consoles = [ConsoleListener(url=d.url, token=fleet.operator_token) for d in stack.daphnes]
+    for console in consoles:
+        fleet.tasks.append(asyncio.run_coroutine_threadsafe(console.listen(), fleet.loop))
+    time.sleep(1)
+
     def fault() -> None:
         stack.redis.restart(down_for=2)
 
     drill(stack, fleet, fcm, "restart-redis", fault)
     assert stack.worker.alive, "the worker died with the broker restart (item 10)"
+
+    # The consoles still get events: a command posted now shows up on both sockets.
+    camera = fleet.cameras[-1]
+    posted = httpx.post(
+        f"{stack.daphnes[0].url}/api/v1/devices/{camera['id']}/commands",
+        json={"action": "stop_recording", "reason": "drill restart-redis console"},
+        headers={"Authorization": f"Bearer {fleet.operator_token}"},
+        timeout=15,
+    )
+    assert posted.status_code == 202, posted.text
+    command_id = posted.json()["id"]
+    deadline = time.monotonic() + 30  # at most a rejoin period (RTCC_GROUP_REJOIN, 10 s) and then some
+    while not all(c.saw_command(command_id) for c in consoles) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    heard = [c.saw_command(command_id) for c in consoles]
+    with open(FIGURES, "a") as out:
+        out.write(
+            f"drill=restart-redis consoles_open={sum(c.closed is None for c in consoles)} "
+            f"consoles_hearing_after_restart={sum(heard)}/{len(consoles)}\n"
+        )
+    assert all(c.closed is None for c in consoles), [c.closed for c in consoles]
+    assert all(heard), f"console sockets deaf after the Redis restart: {heard}\n{stack.logs()}"
 
 
 def test_restart_postgresql(stack, fleet, fcm):
