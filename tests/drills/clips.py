@@ -164,7 +164,7 @@ class ClipLoad:
         self.join()
         rows = self.settle()
         states = Counter(rows.get(u.recording_id, {}).get("state", "missing") for u in self.uploads)
-        answered_5xx, stored_5xx = 0, []
+        answered_5xx, stored_5xx, by_call = 0, [], Counter()
         for upload in self.uploads:
             row = rows.get(upload.recording_id, {"events": []})
             for method, path, status, at in upload.answers:
@@ -173,6 +173,9 @@ class ClipLoad:
                 answered_5xx += 1
                 action = "clip.declare" if path.rstrip("/").endswith("/clips") else None
                 action = "clip.complete" if path.endswith("/complete") else action
+                by_call[
+                    f"{path.rstrip('/').rsplit('/', 1)[-1] if action != 'clip.declare' else 'declare'}:{status}"
+                ] += 1
                 if action and any(a == action and t <= at for a, _o, t in row["events"]):
                     stored_5xx.append((upload.recording_id, method, path, status))
         twice = [
@@ -195,6 +198,7 @@ class ClipLoad:
             "clips_lost": len(self.uploads) - states["available"] - states["corrupt"],
             "clip_5xx_answered": answered_5xx,
             "clip_5xx_stored": len(stored_5xx),
+            "clip_5xx_by_call": ",".join(f"{k}x{n}" for k, n in sorted(by_call.items())) or "-",
             "clip_verify_attempts_max": max((r["attempts"] for r in rows.values()), default=0),
             "s_recovery_to_verified": recovery,
         }

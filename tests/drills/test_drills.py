@@ -1,12 +1,14 @@
 """Fault drills against real processes (issue 13, "Kept fixed, in CI" part 3).
 
-One stack for the module: a private PostgreSQL cluster and Redis (restarted at will, never the
-shared ones), two daphne processes, a prefork `celery worker` and `celery beat`, the FCM fake;
+One stack for the module: a private PostgreSQL cluster, Redis and SeaweedFS (restarted at will,
+never the shared ones), two daphne processes, a prefork `celery worker` and `celery beat`, the FCM fake;
 simulated bodycams on the real device websocket; commands posted by an operator over the API
 while a fault strikes. After each drill: every command answered 202 (or stored without an
 answer) delivered and succeeded exactly once, every 5xx matched by nothing stored, every
 officer notice sent exactly once to its phone, and the service healthy again with no restart
-by hand (/readyz on every web process, then a fresh command end to end). The figures are
+by hand (/readyz on every web process, then a fresh command end to end). The clip drills also
+upload clips (tests/drills/clips.py): every clip ends verified, none corrupt, each 5xx answered
+to a declare or complete matched by nothing stored, and a fresh clip is verified end to end. The figures are
 printed per drill (pytest -s shows them; they also go to tests/artifacts/drills.txt).
 
 Run only the drills: `python3 infra/dev.py test -- tests/drills -s`. Bigger: see harness.py.
