@@ -75,7 +75,8 @@ def verify_sweep_batch() -> int:
 
 def verify_missing_attempts() -> int:
     """Reads that must find no object at all before a clip is marked `corrupt` for it (a store
-    coming back may briefly answer "no such key"); a size or hash mismatch counts at once."""
+    coming back may briefly answer "no such key"); a size or hash mismatch counts at once. Reads
+    the store failed (down, timing out) do not count."""
     return int(_get("RTCC_CLIP_VERIFY_MISSING_ATTEMPTS", 3))
 
 

@@ -87,6 +87,7 @@ class Clip(models.Model):
     # simply runs out and the periodic verify sweep takes the clip again.
     verify_due_at = models.DateTimeField(null=True, blank=True)
     verify_attempts = models.PositiveIntegerField(default=0)
+    verify_missing_reads = models.PositiveIntegerField(default=0)  # reads that found no object at all
 
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)

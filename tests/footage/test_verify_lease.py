@@ -137,12 +137,16 @@ def test_a_missing_object_is_corrupt_only_once_several_reads_agree(disk_store, s
     settings.RTCC_CLIP_VERIFY_MISSING_ATTEMPTS = 2
     api, clip = uploaded(camera, commit)
     complete_unverified(api, clip["id"], commit)
-    disk_store.path(Clip.objects.get(pk=clip["id"]).storage_key).unlink()
-    assert verify_clip.apply(args=(clip["id"],)).get() == "verifying"  # a store coming back may say so
-    time_passes(clip["id"])
-    verify_sweep.apply()
-    assert Clip.objects.get(pk=clip["id"]).state == "corrupt"
+    path, moved = break_object(disk_store, Clip.objects.get(pk=clip["id"]).storage_key)
+    assert verify_clip.apply(args=(clip["id"],)).get() == "verifying"  # the store failed: not a finding
+    path.rmdir()  # and now no object at all
+    for _ in range(2):
+        assert Clip.objects.get(pk=clip["id"]).state == "verifying"  # a store coming back may say so
+        time_passes(clip["id"])
+        verify_sweep.apply()
+    assert Clip.objects.get(pk=clip["id"]).state == "corrupt"  # two reads agree: nothing stored
     assert verifications(clip["id"]) == ["corrupt"]
+    assert moved.exists()
 
 
 def test_complete_while_the_store_fails_is_503_with_retry_after_and_stores_nothing(disk_store, camera, commit):

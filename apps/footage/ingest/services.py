@@ -358,6 +358,7 @@ def clip_complete(*, clip: Clip, context: AuditContext | None = None) -> Clip:
         updated_at=now,
         verify_due_at=now,
         verify_attempts=0,
+        verify_missing_reads=0,
     ):
         _queue_verification(clip.pk, size=clip.size_bytes)
     return clip
@@ -489,7 +490,11 @@ def clip_verify(*, clip_id) -> Clip | None:
         return clip
     except ObjectMissingError:
         # No bytes where the upload put them: a finding (corrupt), once several reads agree.
-        if attempt < conf.verify_missing_attempts():
+        Clip.objects.filter(pk=clip.pk, verify_attempts=attempt).update(
+            verify_missing_reads=F("verify_missing_reads") + 1
+        )
+        clip.refresh_from_db()
+        if clip.verify_missing_reads < conf.verify_missing_attempts():
             _verify_later(clip, attempt, "no object")
             return clip
         log.warning("clip %s: no stored object under %s", clip.pk, clip.storage_key)

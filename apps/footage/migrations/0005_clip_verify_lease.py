@@ -20,6 +20,11 @@ class Migration(migrations.Migration):
         ),
         migrations.AddField(
             model_name='clip',
+            name='verify_missing_reads',
+            field=models.PositiveIntegerField(default=0),
+        ),
+        migrations.AddField(
+            model_name='clip',
             name='verify_due_at',
             field=models.DateTimeField(blank=True, null=True),
         ),
