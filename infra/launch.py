@@ -218,25 +218,23 @@ def start_fcm_fake(
 
 
 def seaweedfs_ports() -> dict[str, int]:
-    """Free ports for every other port `weed mini` binds (master, volume, filer and their gRPC
-    ports, the S3 gRPC port, the admin server), the Iceberg and Lance catalogs turned off (0):
-    start_seaweedfs(ports=...) then runs beside another SeaweedFS on the defaults (9333, 8080,
-    8888, ...) or on any other fixed ports. The same ports again restart the same instance."""
-    names = (
-        "master.port",
-        "master.port.grpc",
-        "volume.port",
-        "volume.port.grpc",
-        "filer.port",
-        "filer.port.grpc",
-        "s3.port.grpc",
-        "admin.port",
-        "admin.port.grpc",
-    )
-    ports: set[int] = set()
-    while len(ports) < len(names):
-        ports.add(free_port())
-    return {**dict(zip(names, sorted(ports), strict=True)), "s3.port.iceberg": 0, "s3.port.lance": 0}
+    """Free ports for every other port `weed mini` binds (master, volume, filer and admin server,
+    each with its gRPC port at port + 10000, where some SeaweedFS parts dial it whatever the flags
+    say; the S3 gRPC port), the Iceberg and Lance catalogs turned off (0): start_seaweedfs(ports=...)
+    then runs beside another SeaweedFS on the defaults (9333, 8080, 8888, ...) or on any other
+    fixed ports. The same ports again restart the same instance."""
+    ports: dict[str, int] = {}
+    taken: set[int] = set()
+    for name in ("master.port", "volume.port", "filer.port", "admin.port"):
+        while True:
+            port = free_port()
+            if port + 10000 <= 65535 and not {port, port + 10000} & taken and not answers(port + 10000):
+                break
+        ports[name], ports[f"{name}.grpc"] = port, port + 10000
+        taken |= {port, port + 10000}
+    while (port := free_port()) in taken:
+        pass
+    return {**ports, "s3.port.grpc": port, "s3.port.iceberg": 0, "s3.port.lance": 0}
 
 
 def start_seaweedfs(
