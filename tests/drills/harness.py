@@ -13,6 +13,7 @@ import asyncio
 import json
 import os
 import random
+import shutil
 import tempfile
 import threading
 import time
@@ -95,6 +96,12 @@ class Stack:
         self.redis.stop()
         self.s3.stop()
         self.pg.destroy()
+        # The logs stay (for a failure); the stored objects and the clip files (GiBs) go.
+        shutil.rmtree(self.s3.dir, ignore_errors=True)
+        for clips in self.workdir.glob("clips-*"):
+            shutil.rmtree(clips, ignore_errors=True)
+        for fresh in self.workdir.glob("fresh-*.mp4"):
+            fresh.unlink()
 
     def logs(self) -> str:
         parts = []
