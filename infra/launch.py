@@ -227,6 +227,26 @@ def start_fcm_fake(
     return process, {"RTCC_FCM_ENDPOINT": process.url, "GOOGLE_APPLICATION_CREDENTIALS": str(credentials)}
 
 
+def seaweedfs_ports() -> dict[str, int]:
+    """Free ports for every other port `weed mini` binds (master, volume, filer and admin server,
+    each with its gRPC port at port + 10000, where some SeaweedFS parts dial it whatever the flags
+    say; the S3 gRPC port), the Iceberg and Lance catalogs turned off (0): start_seaweedfs(ports=...)
+    then runs beside another SeaweedFS on the defaults (9333, 8080, 8888, ...) or on any other
+    fixed ports. The same ports again restart the same instance."""
+    ports: dict[str, int] = {}
+    taken: set[int] = set()
+    for name in ("master.port", "volume.port", "filer.port", "admin.port"):
+        while True:
+            port = free_port()
+            if port + 10000 <= 65535 and not {port, port + 10000} & taken and not answers(port + 10000):
+                break
+        ports[name], ports[f"{name}.grpc"] = port, port + 10000
+        taken |= {port, port + 10000}
+    while (port := free_port()) in taken:
+        pass
+    return {**ports, "s3.port.grpc": port, "s3.port.iceberg": 0, "s3.port.lance": 0}
+
+
 def start_seaweedfs(
     *,
     weed: str | Path,
@@ -235,8 +255,10 @@ def start_seaweedfs(
     log: Path | None = None,
     s3_config: Path = S3_IDENTITY,
     timeout: float = 90,
+    ports: dict[str, int] | None = None,
 ) -> Process:
-    """SeaweedFS (`weed mini`) as the S3 server on 127.0.0.1:s3_port, its data in `datadir`."""
+    """SeaweedFS (`weed mini`) as the S3 server on 127.0.0.1:s3_port, its data in `datadir`;
+    `ports` (seaweedfs_ports()) moves its other ports off their defaults."""
     datadir.mkdir(parents=True, exist_ok=True)
     cmd = [
         weed,
@@ -249,5 +271,6 @@ def start_seaweedfs(
         "-master.telemetry=false",
         f"-s3.port={s3_port}",
         f"-s3.config={s3_config}",
+        *(f"-{flag}={port}" for flag, port in (ports or {}).items()),
     ]
     return Process("SeaweedFS", cmd, cwd=datadir, log=log, port=s3_port).wait_port(timeout)

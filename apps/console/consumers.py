@@ -14,13 +14,21 @@ from django.http.request import split_domain_port, validate_host
 from apps.accounts.authentication import token_for_bearer
 from apps.accounts.sessions import session_usable
 from apps.accounts.tokens import bearer_from_header
-from apps.core.realtime import CONSOLE_GROUP, CONSOLE_ROLES, console_may_see, person_group, scope_header
+from apps.core.realtime import (
+    CONSOLE_GROUP,
+    CONSOLE_ROLES,
+    SurvivesLayerOutage,
+    console_may_see,
+    person_group,
+    scope_header,
+    stay_in_groups,
+)
 
 CLOSE_UNAUTHORIZED = 4401
 CLOSE_FORBIDDEN = 4403
 
 
-class ConsoleConsumer(AsyncWebsocketConsumer):
+class ConsoleConsumer(SurvivesLayerOutage, AsyncWebsocketConsumer):
     role: str | None = None
 
     async def connect(self):
@@ -37,8 +45,14 @@ class ConsoleConsumer(AsyncWebsocketConsumer):
         self.person_group = person_group(user.pk)
         await self.channel_layer.group_add(self.person_group, self.channel_name)
         await self.channel_layer.group_add(CONSOLE_GROUP, self.channel_name)
+        # After a Redis restart the groups are forgotten: join them again now and then.
+        self.rejoin = stay_in_groups(
+            self.channel_layer, self.channel_name, [self.person_group, CONSOLE_GROUP], what=f"console of {user.pk}"
+        )
 
     async def disconnect(self, code):
+        if getattr(self, "rejoin", None) is not None:
+            self.rejoin.cancel()
         await self.channel_layer.group_discard(CONSOLE_GROUP, self.channel_name)
         if getattr(self, "person_group", None):
             await self.channel_layer.group_discard(self.person_group, self.channel_name)

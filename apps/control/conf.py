@@ -32,11 +32,6 @@ def resend_after_seconds() -> int:
     return int(getattr(settings, "RTCC_COMMAND_RESEND_AFTER", 5))
 
 
-def group_rejoin_seconds() -> float:
-    """How often an open device socket joins its group again (after a Redis restart lost the groups)."""
-    return float(getattr(settings, "RTCC_DEVICE_GROUP_REJOIN", 10))
-
-
 def notice_lease_seconds() -> int:
     """How long one send of an officer notice may take before the sweep sends it again (a killed worker)."""
     return int(getattr(settings, "RTCC_COMMAND_NOTICE_LEASE", 15))

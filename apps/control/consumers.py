@@ -18,7 +18,7 @@ from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 
 from apps.accounts.tokens import bearer_from_header
-from apps.core.realtime import device_group, scope_header
+from apps.core.realtime import device_group, scope_header, stay_in_groups
 from apps.core.retry import DB_ERRORS
 from apps.devices import presence
 from apps.devices.authentication import device_for_token
@@ -70,6 +70,9 @@ class FrameBudget:
 
 
 class DeviceConsumer(AsyncWebsocketConsumer):
+    # Not SurvivesLayerOutage (the console's): when the channel layer fails the device socket
+    # ends and the device reconnects, which counts it again in presence (kept in the same Redis,
+    # which forgot the count). A socket that outlives a Redis restart rejoins its group below.
     device = None
 
     def __init__(self, *args, **kwargs):
@@ -112,24 +115,12 @@ class DeviceConsumer(AsyncWebsocketConsumer):
             return
         self.device = device
         await self.channel_layer.group_add(device_group(device.id), self.channel_name)
-        self.rejoin = asyncio.ensure_future(self._stay_in_group())
+        self.rejoin = stay_in_groups(
+            self.channel_layer, self.channel_name, [device_group(device.id)], what=f"device {device.id}"
+        )
         await presence.presence_connected(device, scope=self.scope)
         for command in await delivery.commands_on_connect(device):
             await self.send_command(command)
-
-    async def _stay_in_group(self) -> None:
-        """Joins the device's group again now and then: a Redis restarted without persistence has
-        forgotten every group, and an open socket outside its group would never hear of a command
-        again (the resend sweep brings what it missed meanwhile)."""
-        device = self.device
-        if device is None:
-            return
-        while True:
-            await asyncio.sleep(conf.group_rejoin_seconds())
-            try:
-                await self.channel_layer.group_add(device_group(device.id), self.channel_name)
-            except Exception as exc:  # the channel layer is down: next time
-                log.warning("device %s could not rejoin its group: %s", device.id, exc)
 
     async def disconnect(self, code):
         if self.device is None:

@@ -28,9 +28,11 @@ class ApplicationError(Exception):
         fields: dict | None = None,
         status: int | None = None,
         headers: dict | None = None,
+        extra: dict | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
+        self.extra = extra or {}  # more keys of the envelope's `error`, next to `code` and `message`
         if code:
             self.code = code
         if status:
@@ -134,8 +136,9 @@ def exception_handler(exc, context):
     headers: dict[str, str] = {}
     if isinstance(exc, ApplicationError):
         set_rollback()
-        fields = exc.fields
-        return Response(envelope(exc.code, exc.message, fields), status=exc.status, headers=exc.headers)
+        body = envelope(exc.code, exc.message, exc.fields)
+        body["error"].update(exc.extra)
+        return Response(body, status=exc.status, headers=exc.headers)
     if isinstance(exc, Http404):
         exc = drf.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):

@@ -7,12 +7,14 @@ never raised: the write is committed, and a console catches up from the API.
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from datetime import datetime
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
+from django.conf import settings
 from django.db import transaction
 
 log = logging.getLogger(__name__)
@@ -153,3 +155,78 @@ def device_frame_after_commit(device_id, frame: dict) -> None:
     commit: the device consumer forwards every `device.frame` group event as it is. For feature
     apps that speak to devices (live view) without the device consumer knowing them."""
     group_send_after_commit(device_group(device_id), {"type": "device.frame", "frame": frame})
+
+
+# Staying in groups --------------------------------------------------------------------------
+
+
+def group_rejoin_seconds() -> float:
+    """How often an open socket (device or console) joins its groups again: a Redis restarted
+    without persistence has forgotten every group, and a socket outside its groups would never
+    hear another event. RTCC_GROUP_REJOIN; the older RTCC_DEVICE_GROUP_REJOIN is still read."""
+    value = getattr(settings, "RTCC_GROUP_REJOIN", None)
+    return float(value if value is not None else getattr(settings, "RTCC_DEVICE_GROUP_REJOIN", 10))
+
+
+async def _rejoin_forever(channel_layer, channel_name: str, groups: tuple[str, ...], what: str) -> None:
+    while True:
+        await asyncio.sleep(group_rejoin_seconds())
+        for group in groups:
+            try:
+                await channel_layer.group_add(group, channel_name)
+            except Exception as exc:  # the channel layer is down: next time
+                log.warning("%s could not rejoin group %s: %s", what, group, exc)
+
+
+def stay_in_groups(channel_layer, channel_name: str, groups: Iterable[str], *, what: str) -> asyncio.Task:
+    """Joins `groups` again every group_rejoin_seconds() for as long as the socket is open; the
+    consumer cancels the returned task when it disconnects. Whatever the socket missed while it
+    was out of a group comes from the database (a device's commands on the resend sweep)."""
+    return asyncio.ensure_future(_rejoin_forever(channel_layer, channel_name, tuple(groups), what))
+
+
+async def _layer_receive_retrying(channel_layer, channel_name: str, what: str) -> dict:
+    """The next channel-layer message for this socket; while the layer is unreachable (Redis
+    restarting) tries again with a growing pause instead of ending the socket."""
+    pause = 0.5
+    while True:
+        try:
+            return await channel_layer.receive(channel_name)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.warning("%s: channel layer unavailable, receiving again in %.1f s: %s", what, pause, exc)
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, 5.0)
+
+
+class SurvivesLayerOutage:
+    """For an AsyncConsumer subclass (the console's): a channel layer that fails (Redis restarted)
+    no longer ends the consumer and closes its socket with 1011; it keeps receiving once the layer
+    is back, and stay_in_groups() puts it back into the groups a restarted Redis forgot.
+    Channels' own AsyncConsumer.__call__, with a receive that retries."""
+
+    channel_layer_alias: str
+    dispatch: Callable[[dict], Awaitable[None]]
+
+    async def __call__(self, scope, receive, send):
+        from channels.exceptions import StopConsumer
+        from channels.utils import await_many_dispatch
+
+        self.scope = scope
+        self.channel_layer = get_channel_layer(self.channel_layer_alias)
+        self.base_send = send
+        sources = [receive]
+        if self.channel_layer is not None:
+            self.channel_name = await self.channel_layer.new_channel()
+            layer, name, what = self.channel_layer, self.channel_name, type(self).__name__
+
+            async def channel_receive() -> dict:
+                return await _layer_receive_retrying(layer, name, what)
+
+            self.channel_receive = channel_receive
+            sources.append(channel_receive)
+        try:
+            await await_many_dispatch(sources, self.dispatch)
+        except StopConsumer:
+            pass

@@ -57,9 +57,32 @@ def stale_upload_age() -> int:
     return int(_get("RTCC_CLIP_STALE_UPLOAD_AGE", 48 * 3600))
 
 
-def verify_retry_age() -> int:
-    """Seconds after which a clip still `verifying` (a lost task) is queued for verification again."""
-    return int(_get("RTCC_CLIP_VERIFY_RETRY_AGE", 30 * 60))
+def verify_lease() -> float:
+    """Seconds one verification holds its clip without news; the reader renews it as it reads, so
+    a worker killed mid-read frees the clip for the verify sweep this long after its last renewal."""
+    return float(_get("RTCC_CLIP_VERIFY_LEASE", 15))
+
+
+def verify_backoff() -> tuple[float, float]:
+    """(first, longest) pause in seconds before verifying again after the store failed; doubling."""
+    return float(_get("RTCC_CLIP_VERIFY_BACKOFF", 2)), float(_get("RTCC_CLIP_VERIFY_BACKOFF_MAX", 60))
+
+
+def verify_sweep_batch() -> int:
+    """Most due clips one run of the verify sweep (every few seconds) queues."""
+    return int(_get("RTCC_CLIP_VERIFY_SWEEP_BATCH", 100))
+
+
+def verify_missing_attempts() -> int:
+    """Reads that must find no object at all before a clip is marked `corrupt` for it (a store
+    coming back may briefly answer "no such key"); a size or hash mismatch counts at once. Reads
+    the store failed (down, timing out) do not count."""
+    return int(_get("RTCC_CLIP_VERIFY_MISSING_ATTEMPTS", 3))
+
+
+def storage_retry_after() -> int:
+    """Retry-After (seconds) of a 503 `storage_unavailable`."""
+    return int(_get("RTCC_CLIP_STORAGE_RETRY_AFTER", 5))
 
 
 def default_category() -> str:

@@ -81,6 +81,13 @@ class Clip(models.Model):
     # What verification found (kept for a corrupt clip, so the mismatch can be shown).
     observed_size = models.BigIntegerField(null=True, blank=True)
     observed_sha256 = models.CharField(max_length=64, blank=True, default="")
+    # Verification's lease (state `verifying`): due when null or past. Whoever moves it forward
+    # (a conditional UPDATE that also counts the attempt) reads the clip; a reader renews it while
+    # it reads, and a store error sets it to a backed-off retry time. A killed worker's lease
+    # simply runs out and the periodic verify sweep takes the clip again.
+    verify_due_at = models.DateTimeField(null=True, blank=True)
+    verify_attempts = models.PositiveIntegerField(default=0)
+    verify_missing_reads = models.PositiveIntegerField(default=0)  # reads that found no object at all
 
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
@@ -121,6 +128,9 @@ class Clip(models.Model):
                 name="clip_lock_pending",
                 condition=models.Q(state="available", object_locked_at__isnull=True),
             ),
+            models.Index(
+                fields=["verify_due_at"], name="clip_verify_due", condition=models.Q(state="verifying")
+            ),  # what the verify sweep looks for
             models.Index(fields=["lat", "lon"], name="clip_lat_lon"),  # search near a point (bounding box)
         ]
 

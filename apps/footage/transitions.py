@@ -31,14 +31,15 @@ def clip_transition(
     context: AuditContext | None = None,
     outcome: str = "success",
     details: dict | None = None,
+    where: dict | None = None,
     **updates,
 ) -> bool:
     """Moves `clip` from `from_state` to `to` (with `updates`; `updated_at` defaults to now), audits
-    `action` and announces it; False, changing nothing, when the clip had left `from_state`.
-    `clip` is re-read either way."""
+    `action` and announces it; False, changing nothing, when the clip had left `from_state` (or no
+    longer matches `where`, e.g. a verification lease another reader took). `clip` is re-read either way."""
     updates.setdefault("updated_at", timezone.now())
     with transaction.atomic():
-        moved = Clip.objects.filter(pk=clip.pk, state=from_state).update(state=to, **updates)
+        moved = Clip.objects.filter(pk=clip.pk, state=from_state, **(where or {})).update(state=to, **updates)
         clip.refresh_from_db()
         if moved:
             audit_record(action=action, actor=actor, obj=clip, context=context, outcome=outcome, details=details)

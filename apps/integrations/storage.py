@@ -624,6 +624,8 @@ class S3Storage:
         except ClientError as exc:
             if self._no_such_upload(exc):
                 raise NoSuchUploadError(f"no upload {upload_id!r}") from None
+            if exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) >= 500:
+                raise  # the store failing (not refusing these parts): the caller's "unavailable"
             raise StorageError(str(exc)) from exc
 
     def multipart_abort(self, key: str, upload_id: str) -> None:

@@ -26,6 +26,23 @@ from pathlib import Path
 import httpx
 
 READ_CHUNK = 1024 * 1024
+# Answers that mean "not now" (slow down, a dependency down, a proxy without its upstream): the
+# same request again after Retry-After (or a doubling pause), nothing having been stored.
+RETRY_STATUSES = frozenset({429, 502, 503, 504})
+
+
+def retry_after_seconds(response: httpx.Response, fallback: float) -> float:
+    """The pause a 429/503 asks for (Retry-After in seconds, else error.retry_after), else `fallback`."""
+    value = response.headers.get("Retry-After")
+    if value is None:
+        try:
+            value = response.json().get("error", {}).get("retry_after")
+        except (ValueError, AttributeError):
+            value = None
+    try:
+        return max(0.0, float(value)) if value is not None else fallback
+    except ValueError:
+        return fallback
 
 
 class UploadError(Exception):
@@ -150,8 +167,13 @@ class ClipUploader:
         timeout: float = 120,
         http: httpx.Client | None = None,
         batch: int = 200,
+        retry_for: float = 300,
+        on_answer: Callable[[httpx.Response], None] | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
+        self.retry_for = retry_for  # how long one API call keeps retrying 429/502/503/504
+        self.retry_max_pause = 30.0
+        self.on_answer = on_answer  # sees every API answer (the drills count the 5xx)
         self.parallel = parallel
         self.batch = batch
         self.poll_max = 1.0  # longest pause between two status polls while waiting for verification
@@ -170,6 +192,20 @@ class ClipUploader:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+    def request(self, method: str, path: str, **kwargs) -> httpx.Response:
+        """One API call, sent again after a 429/502/503/504 as its Retry-After says (a doubling
+        pause without one) for up to `retry_for` seconds; the last answer."""
+        deadline, pause = time.monotonic() + self.retry_for, 0.5
+        while True:
+            response = self.api.request(method, path, **kwargs)
+            if self.on_answer is not None:
+                self.on_answer(response)
+            if response.status_code not in RETRY_STATUSES or time.monotonic() >= deadline:
+                return response
+            wait = min(retry_after_seconds(response, pause), self.retry_max_pause)
+            time.sleep(max(0.0, min(wait, deadline - time.monotonic())))
+            pause = min(pause * 2, self.retry_max_pause)
 
     def _json(self, response: httpx.Response, *expected: int) -> dict:
         if response.status_code not in expected:
@@ -205,22 +241,22 @@ class ClipUploader:
             body["command_id"] = str(command_id)
         if location:
             body["location"] = location
-        response = self.api.post("/api/v1/clips", json=body)
+        response = self.request("POST", "/api/v1/clips", json=body)
         return self._json(response, 200, 201), response.status_code == 201
 
     def part_urls(self, clip_id: str, numbers: list[int]) -> list[dict]:
         parts: list[dict] = []
         for start in range(0, len(numbers), self.batch):
             chunk = numbers[start : start + self.batch]
-            response = self.api.post(f"/api/v1/clips/{clip_id}/parts", json={"numbers": chunk})
+            response = self.request("POST", f"/api/v1/clips/{clip_id}/parts", json={"numbers": chunk})
             parts.extend(self._json(response, 200)["parts"])
         return parts
 
     def status(self, clip_id: str) -> dict:
-        return self._json(self.api.get(f"/api/v1/clips/{clip_id}/upload"), 200)
+        return self._json(self.request("GET", f"/api/v1/clips/{clip_id}/upload"), 200)
 
     def complete(self, clip_id: str) -> tuple[int, dict]:
-        response = self.api.post(f"/api/v1/clips/{clip_id}/complete")
+        response = self.request("POST", f"/api/v1/clips/{clip_id}/complete")
         if response.status_code not in (202, 409):
             self._json(response, 202)
         return response.status_code, response.json()
@@ -310,7 +346,7 @@ class ClipUploader:
             except (UploadError, httpx.HTTPError):
                 if attempts >= max_attempts:
                     raise
-                time.sleep(retry_delay)
+                time.sleep(min(retry_delay * 2 ** (attempts - 1), self.retry_max_pause))
         timings["upload"] = time.perf_counter() - t0
         if wait_verified and state == "verifying":
             state = self.wait(clip_id)

@@ -154,3 +154,36 @@ def test_console_sees_cancel_and_expiry(client_for, operator, bodycam):
 def expire_now(command_id) -> None:
     Command.objects.filter(pk=command_id).update(expires_at=timezone.now() - timedelta(seconds=1))
     services.command_expire_due()
+
+
+def test_console_socket_joins_its_groups_again_after_the_channel_layer_forgot_them(operator, settings):
+    """A Redis restart (no persistence) forgets every group: an open console socket must still
+    get events afterwards (RTCC_GROUP_REJOIN), as device sockets do."""
+    from channels.layers import get_channel_layer
+
+    from apps.core.realtime import CONSOLE_GROUP, console_send
+
+    settings.RTCC_GROUP_REJOIN = 0.05
+    headers = bearer(operator)
+
+    async def forget_every_member(layer) -> None:
+        """What a restarted Redis remembers of the console group: nobody (the socket's own channel
+        name stays valid, as it does in Redis)."""
+        if hasattr(layer, "groups"):  # the in-memory layer
+            layer.groups.clear()
+        else:
+            async with layer.connection(layer.consistent_hash(CONSOLE_GROUP)) as connection:
+                await connection.delete(layer._group_key(CONSOLE_GROUP))
+
+    async def scenario():
+        communicator, code = await open_console(headers)
+        assert code is None
+        try:
+            await forget_every_member(get_channel_layer())
+            await communicator.receive_nothing(0.5)  # ten rejoin periods
+            assert await console_send("clip.update", {"id": "after-restart"})
+            return await receive_type(communicator, "clip.update", timeout=5)
+        finally:
+            await communicator.disconnect()
+
+    assert run(scenario)["clip"] == {"id": "after-restart"}

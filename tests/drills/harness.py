@@ -13,6 +13,7 @@ import asyncio
 import json
 import os
 import random
+import shutil
 import tempfile
 import threading
 import time
@@ -27,6 +28,7 @@ from .procs import (
     Daphne,
     PrivatePostgres,
     PrivateRedis,
+    PrivateSeaweed,
     celery_beat,
     celery_worker,
     manage,
@@ -45,6 +47,7 @@ class Stack:
         self.workdir = Path(tempfile.mkdtemp(prefix="rtcc-drill-"))
         self.pg = PrivatePostgres(self.workdir)
         self.redis = PrivateRedis(self.workdir)
+        self.s3 = PrivateSeaweed(self.workdir)
         self.daphnes: list[Daphne] = []
         self.worker = None
         self.beat = None
@@ -53,11 +56,13 @@ class Stack:
     def start(self) -> None:
         self.pg.init()
         self.redis.start()
+        self.s3.start()
         self.env = rtcc_env(
             DATABASE_URL=self.pg.url,
             REDIS_URL=self.redis.url,
             RTCC_DATA_DIR=self.workdir / "data",
             RTCC_DB_POOL_SIZE=10,
+            **self.s3.env(),
         )
         manage(self.env, "migrate", "--verbosity", "0")
         self.daphnes = [Daphne(self.env, self.workdir, name=f"daphne{n}").start() for n in range(2)]
@@ -89,11 +94,18 @@ class Stack:
             if proc is not None:
                 proc.stop()
         self.redis.stop()
+        self.s3.stop()
         self.pg.destroy()
+        # The logs stay (for a failure); the stored objects and the clip files (GiBs) go.
+        shutil.rmtree(self.s3.dir, ignore_errors=True)
+        for clips in self.workdir.glob("clips-*"):
+            shutil.rmtree(clips, ignore_errors=True)
+        for fresh in self.workdir.glob("fresh-*.mp4"):
+            fresh.unlink()
 
     def logs(self) -> str:
         parts = []
-        for proc in [self.worker, self.beat, *self.daphnes]:
+        for proc in [self.worker, self.beat, *self.daphnes, self.s3]:
             if proc is not None:
                 parts.append(f"--- {proc.name}\n{proc.tail(2500)}")
         return "\n".join(parts)
@@ -215,6 +227,39 @@ class Fleet:
                 pending.append(asyncio.ensure_future(one(n)))
             await asyncio.gather(*pending)
         return outcomes
+
+
+@dataclass
+class ConsoleListener:
+    """An operator's console socket on one web process, open for the whole drill (never
+    reconnected): what it receives, and whether it is still open."""
+
+    url: str
+    token: str
+    frames: list = field(default_factory=list)
+    closed: object = None  # why the socket ended, once it has
+
+    async def listen(self) -> None:
+        from websockets.asyncio.client import connect
+
+        try:
+            async with connect(
+                f"{self.url.replace('http://', 'ws://')}/ws/console/",
+                additional_headers={"Authorization": f"Bearer {self.token}"},
+                open_timeout=5,
+                close_timeout=1,
+            ) as ws:
+                async for raw in ws:
+                    self.frames.append(json.loads(raw))
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            self.closed = exc
+        else:
+            self.closed = "closed by the server"
+
+    def saw_command(self, command_id: str) -> bool:
+        return any(f.get("type") == "command.update" and f["command"]["id"] == command_id for f in self.frames)
 
 
 def readyz(url: str) -> tuple[int, dict]:

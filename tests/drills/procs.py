@@ -19,6 +19,7 @@ from pathlib import Path
 
 import httpx
 
+from infra import launch
 from infra.launch import answers, free_port
 
 ROOT = Path(__file__).resolve().parent.parent.parent
@@ -176,65 +177,65 @@ S3_KEY, S3_SECRET = "rtcc-test", "rtcc-test-secret-not-for-production"
 
 
 class PrivateSeaweed:
-    """`weed mini` with its S3 gateway on a free port (the same identity file as CI's)."""
+    """SeaweedFS (`weed mini`, started by infra/launch.start_seaweedfs) with its S3 gateway and
+    every internal port free (launch.seaweedfs_ports): it runs beside the shared SeaweedFS and the
+    test run's own, and a drill stops and starts it (the same ports, the same data) at will."""
 
-    def __init__(self, workdir: Path) -> None:
+    def __init__(self, workdir: Path, bucket: str = "rtcc-drill") -> None:
+        self.workdir, self.bucket = workdir, bucket
         self.port = free_port()
+        self.ports = launch.seaweedfs_ports()
         self.url = f"http://127.0.0.1:{self.port}"
         self.dir = workdir / "seaweedfs"
-        self.dir.mkdir(exist_ok=True)
-        ports = [free_port() for _ in range(4)]
-        self.proc = Proc(
-            "seaweedfs",
-            [
-                VENV_BIN / "weed",
-                "mini",
-                f"-dir={self.dir}",
-                "-ip=127.0.0.1",
-                "-ip.bind=127.0.0.1",
-                "-admin.ui=false",
-                "-webdav=false",
-                "-master.telemetry=false",
-                f"-master.port={ports[0]}",
-                f"-volume.port={ports[1]}",
-                f"-filer.port={ports[2]}",
-                f"-s3.port={self.port}",
-                f"-s3.config={ROOT / 'infra' / 'ci' / 's3-identity.json'}",
-            ],
-            workdir=workdir,
-        )
+        self.process: launch.Process | None = None
+        self.starts = 0
+        self.name = "seaweedfs"
 
-    def env(self, bucket: str) -> dict:
+    def env(self) -> dict:
         return {
-            "RTCC_S3_BUCKET": bucket,
+            "RTCC_S3_BUCKET": self.bucket,
             "AWS_ENDPOINT_URL_S3": self.url,
             "AWS_ACCESS_KEY_ID": S3_KEY,
             "AWS_SECRET_ACCESS_KEY": S3_SECRET,
             "AWS_DEFAULT_REGION": "us-east-1",
         }
 
-    def start(self, bucket: str = "rtcc-drill") -> None:
-        self.proc.start()
-        wait_until(lambda: answers(self.port), timeout=90, what="private SeaweedFS S3")
+    @property
+    def alive(self) -> bool:
+        return self.process is not None and self.process.alive()
+
+    def start(self) -> None:
+        self.starts += 1
+        self.process = launch.start_seaweedfs(
+            weed=VENV_BIN / "weed",
+            datadir=self.dir,
+            s3_port=self.port,
+            log=self.workdir / f"seaweedfs-{self.starts}.log",
+            ports=self.ports,
+        )
         import boto3
 
         client = boto3.client("s3", endpoint_url=self.url, **_s3_credentials())
 
-        def ready() -> bool:
+        def ready() -> bool:  # the bucket (made on the first start) stores and serves an object
             try:
-                client.head_bucket(Bucket=bucket)
-                return True
+                client.put_object(Bucket=self.bucket, Key="drill-probe", Body=b"ok")
+                return client.get_object(Bucket=self.bucket, Key="drill-probe")["Body"].read() == b"ok"
             except Exception:
                 try:
-                    client.create_bucket(Bucket=bucket)
-                    return True
+                    client.create_bucket(Bucket=self.bucket)
                 except Exception:
-                    return False
+                    pass
+                return False
 
         wait_until(ready, timeout=90, what="SeaweedFS bucket", interval=0.5)
 
     def stop(self) -> None:
-        self.proc.stop()
+        if self.process is not None:
+            self.process.stop()
+
+    def tail(self, chars: int = 2500) -> str:
+        return self.process.log_tail(chars) if self.process is not None else ""
 
 
 def _s3_credentials() -> dict:

@@ -1,12 +1,14 @@
 """Fault drills against real processes (issue 13, "Kept fixed, in CI" part 3).
 
-One stack for the module: a private PostgreSQL cluster and Redis (restarted at will, never the
-shared ones), two daphne processes, a prefork `celery worker` and `celery beat`, the FCM fake;
+One stack for the module: a private PostgreSQL cluster, Redis and SeaweedFS (restarted at will,
+never the shared ones), two daphne processes, a prefork `celery worker` and `celery beat`, the FCM fake;
 simulated bodycams on the real device websocket; commands posted by an operator over the API
 while a fault strikes. After each drill: every command answered 202 (or stored without an
 answer) delivered and succeeded exactly once, every 5xx matched by nothing stored, every
 officer notice sent exactly once to its phone, and the service healthy again with no restart
-by hand (/readyz on every web process, then a fresh command end to end). The figures are
+by hand (/readyz on every web process, then a fresh command end to end). The clip drills also
+upload clips (tests/drills/clips.py): every clip ends verified, none corrupt, each 5xx answered
+to a declare or complete matched by nothing stored, and a fresh clip is verified end to end. The figures are
 printed per drill (pytest -s shows them; they also go to tests/artifacts/drills.txt).
 
 Run only the drills: `python3 infra/dev.py test -- tests/drills -s`. Bigger: see harness.py.
@@ -14,6 +16,7 @@ Run only the drills: `python3 infra/dev.py test -- tests/drills -s`. Bigger: see
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from pathlib import Path
@@ -23,7 +26,18 @@ import pytest
 
 from tests import services
 
-from .harness import COMMANDS, DEVICES, DRAIN_TIMEOUT, RATE, Fleet, Stack, fcm_notices, wait_healthy
+from .clips import BIG_CLIP_MIB, ClipLoad, fresh_clip
+from .harness import (
+    COMMANDS,
+    DEVICES,
+    DRAIN_TIMEOUT,
+    RATE,
+    ConsoleListener,
+    Fleet,
+    Stack,
+    fcm_notices,
+    wait_healthy,
+)
 
 pytestmark = [pytest.mark.drill]
 FIGURES = Path(__file__).resolve().parent.parent / "artifacts" / "drills.txt"
@@ -58,9 +72,14 @@ def fleet(stack):
     fleet.stop()
 
 
-def drill(stack: Stack, fleet: Fleet, fcm: str, name: str, fault=None, *, fault_at: float = 1.5) -> dict:
-    """Commands at RATE a second while `fault` runs `fault_at` seconds in; then the checks."""
+def drill(
+    stack: Stack, fleet: Fleet, fcm: str, name: str, fault=None, *, fault_at: float = 1.5, clips: ClipLoad | None = None
+) -> dict:
+    """Commands at RATE a second (and `clips` uploading) while `fault` runs `fault_at` seconds in;
+    then the checks."""
     httpx.post(f"{fcm}/_reset", timeout=5)
+    if clips is not None:
+        clips.start()
     thread = None
     if fault is not None:
 
@@ -150,6 +169,11 @@ def drill(stack: Stack, fleet: Fleet, fcm: str, name: str, fault=None, *, fault_
         "notices_twice": len(notices_twice),
         "fresh_command": state,
     }
+    clip_problems: dict = {}
+    if clips is not None:
+        clip_figures, clip_problems = clips.check()
+        figures.update(clip_figures)
+        figures["fresh_clip"] = fresh_clip(stack, fleet.cameras[0], name)
     line = " ".join(f"{k}={v}" for k, v in figures.items())
     print(f"\n[drill] {line}", flush=True)
     FIGURES.parent.mkdir(parents=True, exist_ok=True)
@@ -163,9 +187,11 @@ def drill(stack: Stack, fleet: Fleet, fcm: str, name: str, fault=None, *, fault_
         "4xx": [(o.reason, o.status) for o in other_4xx][:5],
         "notices_lost": notices_lost[:5],
         "notices_twice": notices_twice[:5],
+        **clip_problems,
     }
     assert not any(problems.values()), f"{line}\n{problems}\n{stack.logs()}"
     assert state == "succeeded", f"fresh command {state}\n{stack.logs()}"
+    assert figures.get("fresh_clip", "available") == "available", f"fresh clip {figures['fresh_clip']}\n{stack.logs()}"
     return figures
 
 
@@ -190,11 +216,39 @@ def test_kill_9_a_daphne_holding_device_sockets(stack, fleet, fcm):
 
 
 def test_restart_redis(stack, fleet, fcm):
+    # An operator's console open on each web process through the restart (it is not reopened).
+    consoles = [ConsoleListener(url=d.url, token=fleet.operator_token) for d in stack.daphnes]
+    for console in consoles:
+        fleet.tasks.append(asyncio.run_coroutine_threadsafe(console.listen(), fleet.loop))
+    time.sleep(1)
+
     def fault() -> None:
         stack.redis.restart(down_for=2)
 
     drill(stack, fleet, fcm, "restart-redis", fault)
     assert stack.worker.alive, "the worker died with the broker restart (item 10)"
+
+    # The consoles still get events: a command posted now shows up on both sockets.
+    camera = fleet.cameras[-1]
+    posted = httpx.post(
+        f"{stack.daphnes[0].url}/api/v1/devices/{camera['id']}/commands",
+        json={"action": "stop_recording", "reason": "drill restart-redis console"},
+        headers={"Authorization": f"Bearer {fleet.operator_token}"},
+        timeout=15,
+    )
+    assert posted.status_code == 202, posted.text
+    command_id = posted.json()["id"]
+    deadline = time.monotonic() + 30  # at most a rejoin period (RTCC_GROUP_REJOIN, 10 s) and then some
+    while not all(c.saw_command(command_id) for c in consoles) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    heard = [c.saw_command(command_id) for c in consoles]
+    with open(FIGURES, "a") as out:
+        out.write(
+            f"drill=restart-redis consoles_open={sum(c.closed is None for c in consoles)} "
+            f"consoles_hearing_after_restart={sum(heard)}/{len(consoles)}\n"
+        )
+    assert all(c.closed is None for c in consoles), [c.closed for c in consoles]
+    assert all(heard), f"console sockets deaf after the Redis restart: {heard}\n{stack.logs()}"
 
 
 def test_restart_postgresql(stack, fleet, fcm):
@@ -228,3 +282,54 @@ def test_fcm_down(stack, fleet, fcm):
         httpx.post(f"{fcm}/_faults", json={"outage": False}, timeout=5)
 
     drill(stack, fleet, fcm, "fcm-down", fault)
+
+
+def test_kill_9_the_worker_mid_clip_verification(stack, fleet, fcm):
+    """A big clip is being read when the worker dies: its lease runs out and the verify sweep has
+    it read again by the restarted worker; the redelivered task finds nothing to do."""
+    clips = ClipLoad(stack, fleet.cameras, tag="kill-worker-verify", big_mib=BIG_CLIP_MIB)
+    seen: dict = {}
+
+    def fault() -> None:
+        clips.wait_claimed(clips.big)  # the worker is reading the big clip
+        stack.worker.kill()
+        seen["mid_read"] = clips.claimed(clips.big)  # killed before its verdict
+        time.sleep(1)
+        stack.worker.start()  # the process manager starts it again
+        clips.recovered_at = time.time()
+
+    figures = drill(stack, fleet, fcm, "kill-worker-mid-verify", fault, fault_at=0, clips=clips)
+    assert seen["mid_read"], "the worker finished verifying before it was killed: use a bigger clip"
+    assert figures["clip_verify_attempts_max"] >= 2  # the big clip was read again after the kill
+
+
+def test_s3_unavailable_during_uploads(stack, fleet, fcm):
+    """The store goes away while clips are declared, uploaded and completed: 503 with Retry-After
+    (nothing stored), the cameras retry, every clip ends verified."""
+    clips = ClipLoad(stack, fleet.cameras, tag="s3-down-upload", spread=1.0)
+
+    def fault() -> None:
+        stack.s3.stop()
+        time.sleep(8)
+        stack.s3.start()
+        clips.recovered_at = time.time()
+
+    drill(stack, fleet, fcm, "s3-down-upload", fault, fault_at=2.0, clips=clips)
+
+
+def test_s3_unavailable_during_verification(stack, fleet, fcm):
+    """The store goes away while a big clip is being read: the clip stays `verifying` (never
+    `corrupt`), retried with backoff, and is verified soon after the store is back."""
+    clips = ClipLoad(stack, fleet.cameras, tag="s3-down-verify", big_mib=BIG_CLIP_MIB)
+    seen: dict = {}
+
+    def fault() -> None:
+        clips.wait_claimed(clips.big)
+        stack.s3.stop()
+        seen["mid_read"] = clips.claimed(clips.big)
+        time.sleep(8)
+        stack.s3.start()
+        clips.recovered_at = time.time()
+
+    drill(stack, fleet, fcm, "s3-down-verify", fault, fault_at=0, clips=clips)
+    assert seen["mid_read"], "the clip was verified before the store went away: use a bigger clip"

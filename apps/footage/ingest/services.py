@@ -7,11 +7,13 @@ import logging
 import math
 import mimetypes
 import threading
+import time
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, transaction
+from django.db.models import F, Q
 from django.utils import timezone
 
 from apps.audit.services import AuditContext, audit_record
@@ -39,7 +41,14 @@ COMPLETED = {ClipState.VERIFYING, ClipState.AVAILABLE, ClipState.CORRUPT}
 
 
 class StorageUnavailableError(ApplicationError):
+    """The object store failed: 503 with `Retry-After` (header and `error.retry_after`); nothing
+    was stored, so the device sends the same request again after that many seconds."""
+
     status, code = 503, "storage_unavailable"
+
+    def __init__(self, message: str = "The object store is not available; try again shortly.") -> None:
+        wait = max(1, conf.storage_retry_after())
+        super().__init__(message, headers={"Retry-After": str(wait)}, extra={"retry_after": wait})
 
 
 @contextmanager
@@ -51,7 +60,7 @@ def _store():
         yield
     except (BotoCoreError, ClientError, OSError) as exc:
         log.warning("object store failed: %s", exc)
-        raise StorageUnavailableError("The object store is not available; try again shortly.") from None
+        raise StorageUnavailableError() from None
 
 
 class UploadIncompleteError(Conflict):
@@ -328,7 +337,9 @@ def clip_complete(*, clip: Clip, context: AuditContext | None = None) -> Clip:
         clip.refresh_from_db()
         if clip.state in COMPLETED:
             return clip
-        if not (clip.state == ClipState.UPLOADING and storage.exists(clip.storage_key)):
+        with _store():
+            stored = clip.state == ClipState.UPLOADING and storage.exists(clip.storage_key)
+        if not stored:
             raise Conflict(f"The clip is {clip.state}; its upload is closed.", code="clip_not_uploading") from None
     except StorageError as exc:  # e.g. a part replaced between listing and completing
         raise Conflict(
@@ -345,6 +356,9 @@ def clip_complete(*, clip: Clip, context: AuditContext | None = None) -> Clip:
         details={"part_count": clip.part_count, "size_bytes": clip.size_bytes},
         completed_at=now,
         updated_at=now,
+        verify_due_at=now,
+        verify_attempts=0,
+        verify_missing_reads=0,
     ):
         _queue_verification(clip.pk, size=clip.size_bytes)
     return clip
@@ -361,22 +375,31 @@ def _verify_in_thread(clip_id: str) -> None:
         close_old_connections()
 
 
-def _queue_verification(clip_id, *, size: int = 0) -> None:
-    """After commit: the verification task. Without a worker (tasks run in process) a big clip is
-    verified in a thread, so the device's `complete` is not held for the whole read."""
+def _dispatch_verification(clip_id, *, size: int = 0) -> None:
+    """The verification task, now. Without a worker (tasks run in process) a big clip is verified
+    in a thread, so neither the device's `complete` nor the periodic sweep waits for the whole read."""
     from .tasks import verify_clip
 
+    if verify_clip.app.conf.task_always_eager and size > conf.inline_verify_max():
+        threading.Thread(target=_verify_in_thread, args=(str(clip_id),), name="clip-verify", daemon=True).start()
+    else:
+        verify_clip.delay(str(clip_id))
+
+
+def _queue_verification(clip_id, *, size: int = 0) -> None:
+    """After commit: the verification task (if the broker is down then, the verify sweep queues it)."""
+
     def queue() -> None:
-        if verify_clip.app.conf.task_always_eager and size > conf.inline_verify_max():
-            threading.Thread(target=_verify_in_thread, args=(str(clip_id),), name="clip-verify", daemon=True).start()
-        else:
-            verify_clip.delay(str(clip_id))
+        try:
+            _dispatch_verification(clip_id, size=size)
+        except Exception:  # the clip is `verifying` and due: the sweep takes it
+            log.exception("clip %s: verification not queued; the verify sweep will", clip_id)
 
     transaction.on_commit(queue)
 
 
-def object_digest(key: str, *, storage=None) -> tuple[int, str]:
-    """(size, SHA-256 hex) of a stored object, read once, in order.
+def object_digest(key: str, *, storage=None, on_part=None) -> tuple[int, str]:
+    """(size, SHA-256 hex) of a stored object, read once, in order; `on_part()` after each part.
 
     The store reads ahead with parallel ranged GETs (ObjectStore.iter_bytes_parallel) while this
     thread hashes the part before (hashlib and socket reads both release the GIL); memory stays
@@ -387,22 +410,100 @@ def object_digest(key: str, *, storage=None) -> tuple[int, str]:
     for part in storage.iter_bytes_parallel(key):
         digest.update(part)
         size += len(part)
+        if on_part is not None:
+            on_part()
     return size, digest.hexdigest()
+
+
+# Verification is leased in the database (Clip.verify_due_at, verify_attempts): exactly one reader
+# per clip at a time, whoever runs it (the task queued by `complete`, a redelivered one, the sweep).
+
+
+class VerifyLeaseLost(Exception):
+    """This reader's lease ran out and another verification took the clip: it stops reading."""
+
+
+def _verify_due() -> Q:
+    return Q(verify_due_at__isnull=True) | Q(verify_due_at__lte=timezone.now())
+
+
+def verify_claim(clip_id) -> int | None:
+    """Takes the clip's verification lease if it is `verifying` and due (a conditional UPDATE that
+    counts the attempt): the attempt number, which fences every later write of this reader; None
+    when the clip is not due (another reader holds it, or it waits for its retry time)."""
+    now = timezone.now()
+    with transaction.atomic():
+        taken = Clip.objects.filter(_verify_due(), pk=clip_id, state=ClipState.VERIFYING).update(
+            verify_attempts=F("verify_attempts") + 1, verify_due_at=now + timedelta(seconds=conf.verify_lease())
+        )
+        if not taken:
+            return None
+        return Clip.objects.filter(pk=clip_id).values_list("verify_attempts", flat=True).first()
+
+
+def _verify_renew(clip_id, attempt: int) -> None:
+    """Extends this reader's lease; VerifyLeaseLost if another reader has taken the clip."""
+    renewed = Clip.objects.filter(pk=clip_id, state=ClipState.VERIFYING, verify_attempts=attempt).update(
+        verify_due_at=timezone.now() + timedelta(seconds=conf.verify_lease())
+    )
+    if not renewed:
+        raise VerifyLeaseLost(f"clip {clip_id}: verification lease {attempt} lost")
+
+
+def _verify_later(clip: Clip, attempt: int, why: str) -> None:
+    """The store failed this read: the clip stays `verifying`, due again after a doubling pause."""
+    first, longest = conf.verify_backoff()
+    delay = min(first * 2 ** max(0, attempt - 1), longest)
+    Clip.objects.filter(pk=clip.pk, state=ClipState.VERIFYING, verify_attempts=attempt).update(
+        verify_due_at=timezone.now() + timedelta(seconds=delay)
+    )
+    log.warning("clip %s: verification attempt %s failed (%s); again in %.0f s", clip.pk, attempt, why, delay)
+    clip.refresh_from_db()
 
 
 def clip_verify(*, clip_id) -> Clip | None:
     """Streams a `verifying` clip once and marks it `available` (size and SHA-256 match what the
-    camera declared) or `corrupt` (kept and flagged). Anything else is left as it is."""
+    camera declared) or `corrupt` (kept and flagged). Anything else is left as it is.
+
+    Only with the clip's lease (verify_claim): a clip not due is left to whoever holds it. A store
+    that fails (down, timing out, an object changing under the read) never makes a clip corrupt:
+    it stays `verifying`, due again after a backed-off pause, for the verify sweep."""
     clip = Clip.objects.filter(pk=clip_id).first()
     if clip is None or clip.state != ClipState.VERIFYING:
         return clip
+    attempt = verify_claim(clip.pk)
+    if attempt is None:
+        return clip
+    renew_every, renewed_at = conf.verify_lease() / 3, time.monotonic()
+
+    def renew() -> None:
+        nonlocal renewed_at
+        if time.monotonic() - renewed_at >= renew_every:
+            _verify_renew(clip.pk, attempt)
+            renewed_at = time.monotonic()
+
     try:
-        size, sha256 = object_digest(clip.storage_key)
+        size, sha256 = object_digest(clip.storage_key, on_part=renew)
+    except VerifyLeaseLost:
+        log.warning("clip %s: verification lease %s lost mid-read; the new holder verifies it", clip.pk, attempt)
+        clip.refresh_from_db()
+        return clip
     except ObjectMissingError:
-        # No bytes where the upload put them: a finding (corrupt), not a crash. Any other error
-        # (the store unreachable) propagates, and the clip stays `verifying` for a retry.
+        # No bytes where the upload put them: a finding (corrupt), once several reads agree.
+        Clip.objects.filter(pk=clip.pk, verify_attempts=attempt).update(
+            verify_missing_reads=F("verify_missing_reads") + 1
+        )
+        clip.refresh_from_db()
+        if clip.verify_missing_reads < conf.verify_missing_attempts():
+            _verify_later(clip, attempt, "no object")
+            return clip
         log.warning("clip %s: no stored object under %s", clip.pk, clip.storage_key)
         size, sha256 = None, ""
+    except DatabaseError:
+        raise  # the task retries; the lease runs out meanwhile
+    except Exception as exc:  # the store failing, however it fails: again later, never corrupt
+        _verify_later(clip, attempt, f"{type(exc).__name__}: {exc}")
+        return clip
     ok = size == clip.size_bytes and sha256 == clip.sha256
     now = timezone.now()
     state = ClipState.AVAILABLE if ok else ClipState.CORRUPT
@@ -418,13 +519,32 @@ def clip_verify(*, clip_id) -> Clip | None:
             "observed_size": size,
             "declared_sha256": clip.sha256,
             "observed_sha256": sha256,
+            "attempt": attempt,
         },
+        where={"verify_attempts": attempt},
         observed_size=size,
         observed_sha256=sha256,
         verified_at=now,
         updated_at=now,
+        verify_due_at=None,
     )
     return clip
+
+
+def clips_verify_due(*, limit: int | None = None) -> int:
+    """Queues verification of every `verifying` clip whose lease or retry time has passed (a worker
+    killed mid-read, the store down, a task the broker lost); the number queued. Each run of the
+    task takes the lease first, so a clip queued twice is still read once at a time."""
+    cutoff = timezone.now() - timedelta(seconds=2)  # just completed: its own task is on the way
+    due = Q(verify_due_at__isnull=True) | Q(verify_due_at__lte=cutoff)
+    rows = list(
+        Clip.objects.filter(due, state=ClipState.VERIFYING)
+        .order_by("verify_due_at")
+        .values_list("pk", "size_bytes")[: limit or conf.verify_sweep_batch()]
+    )
+    for clip_id, size in rows:
+        _dispatch_verification(clip_id, size=size)
+    return len(rows)
 
 
 def clip_abort(*, clip: Clip, reason: str, actor: Any = None, context: AuditContext | None = None) -> Clip:
@@ -458,14 +578,3 @@ def clips_abort_stale(*, older_than: timedelta | None = None, limit: int = 500) 
         except StorageError:
             log.exception("could not abort the upload of clip %s", clip.pk)
     return aborted
-
-
-def clips_requeue_verification(*, older_than: timedelta | None = None, limit: int = 100) -> int:
-    """Queues verification again for clips stuck in `verifying` (a worker lost the task)."""
-    cutoff = timezone.now() - (older_than or timedelta(seconds=conf.verify_retry_age()))
-    ids = list(
-        Clip.objects.filter(state=ClipState.VERIFYING, completed_at__lt=cutoff).values_list("pk", flat=True)[:limit]
-    )
-    for clip_id in ids:
-        _queue_verification(clip_id)
-    return len(ids)
