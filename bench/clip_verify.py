@@ -46,7 +46,11 @@ def main() -> None:
     workdir = Path(tempfile.mkdtemp(prefix="rtcc-bench-verify-"))
     port = free_port()
     weed = launch.start_seaweedfs(
-        weed=ROOT / ".venv" / "bin" / "weed", datadir=workdir / "seaweedfs", s3_port=port, log=workdir / "weed.log"
+        weed=ROOT / ".venv" / "bin" / "weed",
+        datadir=workdir / "seaweedfs",
+        s3_port=port,
+        log=workdir / "weed.log",
+        own_ports=True,
     )
     try:
         os.environ.update(

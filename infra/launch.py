@@ -225,8 +225,14 @@ def start_seaweedfs(
     log: Path | None = None,
     s3_config: Path = S3_IDENTITY,
     timeout: float = 90,
+    own_ports: bool = False,
 ) -> Process:
-    """SeaweedFS (`weed mini`) as the S3 server on 127.0.0.1:s3_port, its data in `datadir`."""
+    """SeaweedFS (`weed mini`) as the S3 server on 127.0.0.1:s3_port, its data in `datadir`.
+
+    `weed mini` also serves a master, a volume server and a filer (and their gRPC ports) on
+    fixed default ports (9333, 8080/9340, 8888, ...): with `own_ports` each gets a free port
+    instead, so this one runs beside another SeaweedFS on the machine (a benchmark beside the
+    tests)."""
     datadir.mkdir(parents=True, exist_ok=True)
     cmd = [
         weed,
@@ -240,4 +246,10 @@ def start_seaweedfs(
         f"-s3.port={s3_port}",
         f"-s3.config={s3_config}",
     ]
+    if own_ports:
+        for server in ("master", "volume", "filer", "s3"):
+            if server != "s3":
+                cmd.append(f"-{server}.port={free_port()}")
+            cmd.append(f"-{server}.port.grpc={free_port()}")
+        cmd += ["-s3.port.iceberg=0", "-s3.port.lance=0", f"-admin.port={free_port()}"]
     return Process("SeaweedFS", cmd, cwd=datadir, log=log, port=s3_port).wait_port(timeout)
