@@ -22,6 +22,7 @@ import queue
 import re
 import shutil
 import socket
+import ssl
 import threading
 import time
 import urllib.parse
@@ -576,8 +577,12 @@ class S3Storage:
         url = urllib.parse.urlsplit(
             self.client.generate_presigned_url("get_object", Params={"Bucket": self.bucket, "Key": key}, ExpiresIn=300)
         )
-        kind = http.client.HTTPSConnection if url.scheme == "https" else http.client.HTTPConnection
-        conn = kind(url.hostname or "", url.port, timeout=60)
+        conn: http.client.HTTPConnection
+        if url.scheme == "https":  # boto3's own CA bundle setting holds here too
+            context = ssl.create_default_context(cafile=os.environ.get("AWS_CA_BUNDLE") or None)
+            conn = http.client.HTTPSConnection(url.hostname or "", url.port, timeout=60, context=context)
+        else:
+            conn = http.client.HTTPConnection(url.hostname or "", url.port, timeout=60)
         try:
             conn.request("GET", f"{url.path}?{url.query}")
             response = conn.getresponse()
