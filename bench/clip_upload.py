@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import os
+import shutil
 import socket
 import statistics
 import subprocess
@@ -447,6 +448,7 @@ def main() -> None:
         disk_rows = disk_run(workdir, sizes) if args.disk else []
     finally:
         weed.stop(timeout=15)
+        shutil.rmtree(workdir, ignore_errors=True)  # the clips and the store's data: GiBs
     load_after = os.getloadavg()
 
     print()

@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import os
+import shutil
 import socket
 import statistics
 import sys
@@ -75,6 +76,7 @@ def main() -> None:
         run(args, workdir)
     finally:
         weed.stop(timeout=15)
+        shutil.rmtree(workdir, ignore_errors=True)  # the object and the store's data
 
 
 def run(args, workdir: Path) -> None:
