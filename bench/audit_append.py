@@ -164,6 +164,7 @@ def main() -> None:
 
     plain, audited, ratios = [], [], []
     print(f"{args.processes} processes, {args.seconds:g} s per measurement, {args.rounds} rounds ({name})")
+    load_before = os.getloadavg()
     for n in range(1, args.rounds + 1):
         p = run_round("plain", args.processes, args.seconds)
         a = run_round("audited", args.processes, args.seconds)
@@ -172,6 +173,7 @@ def main() -> None:
         ratios.append(a / p)
         print(f"round {n}: plain {p:7.0f}/s  audited {a:7.0f}/s  ratio {a / p:.2f}", flush=True)
 
+    load_after = os.getloadavg()
     verdict = audit_verify_chain()
     appended = AuditEvent.objects.filter(action="bench.audited").count()
     print(
@@ -185,6 +187,10 @@ def main() -> None:
     print(f"audited append, median:          {ma:.0f}/s")
     print(
         f"ratio audited/plain: {ma / mp:.2f} (median of per-round ratios {statistics.median(ratios):.2f}; goal >= 0.5)"
+    )
+    print(
+        "load average (1/5/15 min) before {:.2f}/{:.2f}/{:.2f}, after {:.2f}/{:.2f}/{:.2f}"
+        " (other work on the machine shows here)".format(*load_before, *load_after)
     )
     if not verdict.ok:
         sys.exit(1)

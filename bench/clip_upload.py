@@ -1,21 +1,27 @@
 """Clip upload: rtcc's protocol against plain presigned part URLs, on SeaweedFS, in one run.
 
-For each clip size (default 256 MiB and 1 GiB of random bytes, generated to a temporary file
-while streaming, never held in memory):
-  baseline  boto3 create_multipart_upload + presigned upload_part URLs, 4 parallel PUTs, complete
+For each clip size (default 256 MiB of random bytes, written to a temporary file while
+streaming, never held in memory; `--sizes 1024` for the 1 GiB of issue 17):
+  baseline  boto3 create_multipart_upload + presigned upload_part URLs, 4 parallel PUTs,
+            list_parts, complete_multipart_upload
   rtcc      POST /clips, POST /clips/{id}/parts, the same 4 parallel PUTs, POST .../complete,
-            then wait until a real `celery -A rtcc worker` (Redis broker) has verified it
-Both PUT with the same client code (apps/simulator/client.put_parts). Prints throughput, the
-ratio rtcc/baseline (goal >= 0.95), the peak RSS growth of the server processes (daphne +
-the worker; goal < 50 MiB) during upload and verification, and the verification speed beside
-this machine's raw hashlib SHA-256 speed.
+            then GET .../upload until a real `celery -A rtcc worker` has verified it
+Both PUT with the same client code (apps/simulator/client.put_parts); the order of the two
+alternates round by round, so drift on a busy machine falls on both. Prints per round and as
+medians over the rounds: the baseline, rtcc through `complete` (ratio goal >= 0.95) and through
+`verified`, what each of rtcc's own round trips cost (declare, parts request, complete, one
+status poll; timed inside the rtcc upload, and the status poll once more on its own after it),
+the peak RSS growth of the server processes (daphne + the worker; goal < 50 MiB), the
+verification speed beside raw hashlib SHA-256, and the load average (the machine may be shared:
+other work shows there).
 
-Needs PostgreSQL, Redis and SeaweedFS as in TEAM.md. Run:
-    .venv/bin/python bench/clip_upload.py [--sizes 256,1024] [--rounds 3] [--disk]
+Starts every service it needs that is its own: SeaweedFS (`weed mini` from .venv, every port a
+free one, data in a temporary directory), daphne and the Celery worker (infra/launch.py); stops
+them at the end. PostgreSQL and Redis are the machine's: the bench works in its own database
+(created and migrated when missing) and its own Redis database number. Run:
+    .venv/bin/python bench/clip_upload.py [--sizes 256,1024] [--rounds 5] [--disk]
 Environment (defaults): BENCH_DATABASE_URL=postgres://postgres@127.0.0.1:5432/rtcc_bench_footage
-  BENCH_REDIS_URL=redis://127.0.0.1:6379/3  BENCH_S3_BUCKET=rtcc-bench-footage
-  AWS_ENDPOINT_URL_S3=http://127.0.0.1:8333  AWS_ACCESS_KEY_ID=rtcc-test
-  AWS_SECRET_ACCESS_KEY=rtcc-test-secret-not-for-production  AWS_DEFAULT_REGION=us-east-1
+  BENCH_REDIS_URL=redis://127.0.0.1:6379/3
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -44,20 +51,21 @@ from botocore.config import Config  # noqa: E402
 
 from apps.simulator.client import ClipUploader, put_parts, write_random_file  # noqa: E402
 from infra import launch  # noqa: E402
+from infra.dev import S3_KEY, S3_SECRET  # noqa: E402
 
 MiB = 1024 * 1024
 PARALLEL = 4
 PART_SIZE = 8 * MiB  # what rtcc hands out for clips up to 78 GiB; the baseline uses the same
 
-S3_ENV = {
-    "AWS_ENDPOINT_URL_S3": os.environ.get("AWS_ENDPOINT_URL_S3", "http://127.0.0.1:8333"),
-    "AWS_ACCESS_KEY_ID": os.environ.get("AWS_ACCESS_KEY_ID", "rtcc-test"),
-    "AWS_SECRET_ACCESS_KEY": os.environ.get("AWS_SECRET_ACCESS_KEY", "rtcc-test-secret-not-for-production"),
-    "AWS_DEFAULT_REGION": os.environ.get("AWS_DEFAULT_REGION", "us-east-1"),
+S3_ENV = {  # the endpoint is the bench's own SeaweedFS, set once it runs (start_s3)
+    "AWS_ENDPOINT_URL_S3": "",
+    "AWS_ACCESS_KEY_ID": S3_KEY,
+    "AWS_SECRET_ACCESS_KEY": S3_SECRET,
+    "AWS_DEFAULT_REGION": "us-east-1",
 }
 DATABASE_URL = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/rtcc_bench_footage")
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/3")
-BUCKET = os.environ.get("BENCH_S3_BUCKET", "rtcc-bench-footage")
+BUCKET = "rtcc-bench-footage"
 
 
 free_port = launch.free_port
@@ -85,6 +93,64 @@ def s3_client():
         region_name=S3_ENV["AWS_DEFAULT_REGION"],
         config=Config(signature_version="s3v4", s3={"addressing_style": "path"}),
     )
+
+
+def start_s3(workdir: Path) -> launch.Process:
+    """The bench's own SeaweedFS: S3 and every other port of `weed mini` a free one (the tests
+    and a shared SeaweedFS may run beside it), ready once a bucket call answers."""
+    port = launch.free_port()
+    weed = launch.start_seaweedfs(
+        weed=ROOT / ".venv" / "bin" / "weed",
+        datadir=workdir / "seaweedfs",
+        s3_port=port,
+        log=workdir / "weed.log",
+        ports=launch.seaweedfs_ports(),
+    )
+    S3_ENV["AWS_ENDPOINT_URL_S3"] = f"http://127.0.0.1:{port}"
+    s3 = s3_client()
+    for _ in range(90):  # the S3 port opens before the filer behind it is ready
+        try:
+            s3.head_bucket(Bucket=BUCKET)
+            break
+        except Exception:
+            try:
+                s3.create_bucket(Bucket=BUCKET)
+                break
+            except Exception:
+                time.sleep(1)
+    else:
+        weed.stop()
+        raise SystemExit(f"SeaweedFS did not get ready:\n{weed.log_tail()}")
+    return weed
+
+
+class TimedUploader(ClipUploader):
+    """The device client, with each of rtcc's own round trips timed (summed per upload)."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.spent: dict[str, float] = {}
+
+    def _timed(self, name: str, call, *args, **kwargs):
+        t0 = time.perf_counter()
+        try:
+            return call(*args, **kwargs)
+        finally:
+            self.spent[name] = self.spent.get(name, 0.0) + time.perf_counter() - t0
+
+    def declare(self, **kwargs):
+        self.spent = {}
+        return self._timed("declare", super().declare, **kwargs)
+
+    def part_urls(self, clip_id, numbers):
+        return self._timed("parts", super().part_urls, clip_id, numbers)
+
+    def complete(self, clip_id):
+        return self._timed("complete", super().complete, clip_id)
+
+    def status(self, clip_id):
+        self.spent["polls"] = self.spent.get("polls", 0) + 1
+        return self._timed("status", super().status, clip_id)
 
 
 class Servers:
@@ -219,18 +285,26 @@ def verification_seconds(clip_id: str) -> float:
     return (verified - completed).total_seconds()
 
 
-def rtcc_upload(uploader: ClipUploader, path: Path, sha256: str) -> dict:
+def rtcc_upload(uploader: TimedUploader, path: Path, sha256: str) -> dict:
     end = datetime.now(UTC) - timedelta(seconds=5)
     result = uploader.upload(
         path, recording_id=f"bench-{uuid.uuid4()}", started_at=end - timedelta(minutes=10), ended_at=end, sha256=sha256
     )
     if result.state != "available":
         raise SystemExit(f"clip {result.clip_id} ended {result.state}")
+    spent = dict(uploader.spent)
+    t0 = time.perf_counter()
+    uploader.status(result.clip_id)  # one status poll on its own, the clip at rest
     return {
         "clip_id": result.clip_id,
         "upload": result.timings["upload"],
         "verified": result.timings["verified"],
         "verify": verification_seconds(result.clip_id),
+        "declare": spent.get("declare", 0.0),
+        "parts": spent.get("parts", 0.0),
+        "complete": spent.get("complete", 0.0),
+        "polls": int(spent.get("polls", 0)),
+        "status": time.perf_counter() - t0,
     }
 
 
@@ -239,6 +313,7 @@ def measure_size(s3, http, uploader, pids, path: Path, size: int, sha256: str, r
     base_times, runs, growths, ratios = [], [], [], []
     for index in range(rounds):
         order = ("baseline", "rtcc") if index % 2 == 0 else ("rtcc", "baseline")
+        load = os.getloadavg()[0]
         for which in order:
             if which == "baseline":
                 base_times.append(baseline_upload(s3, http, path, size))
@@ -246,22 +321,31 @@ def measure_size(s3, http, uploader, pids, path: Path, size: int, sha256: str, r
                 with RssSampler(pids) as sampler:
                     runs.append(rtcc_upload(uploader, path, sha256))
                 growths.append(sampler.growth())
-        ratios.append((base_times[-1] / runs[-1]["upload"], base_times[-1] / runs[-1]["verified"]))
+        run = runs[-1]
+        ratios.append((base_times[-1] / run["upload"], base_times[-1] / run["verified"]))
         print(
-            f"[bench] {size // MiB} MiB round {index + 1}: baseline {base_times[-1]:.2f}s, rtcc upload "
-            f"{runs[-1]['upload']:.2f}s, verified {runs[-1]['verified']:.2f}s (verification "
-            f"{runs[-1]['verify']:.2f}s), RSS growth " + ", ".join(f"{k} {v:.1f} MiB" for k, v in growths[-1].items()),
+            f"[bench] {size // MiB} MiB round {index + 1} (load {load:.1f}): baseline {base_times[-1]:.2f}s,"
+            f" rtcc through complete {run['upload']:.2f}s ({ratios[-1][0]:.3f}x), verified {run['verified']:.2f}s"
+            f" (verification {run['verify']:.2f}s); round trips: declare {run['declare'] * 1000:.0f} ms,"
+            f" parts {run['parts'] * 1000:.0f} ms, complete {run['complete'] * 1000:.0f} ms,"
+            f" status {run['status'] * 1000:.0f} ms x {run['polls']} polls; RSS growth "
+            + ", ".join(f"{k} {v:.1f} MiB" for k, v in growths[-1].items()),
             flush=True,
         )
     mib = size / MiB
+    median = statistics.median
     return {
         "mib": mib,
-        "base": mib / min(base_times),
-        "up": mib / min(r["upload"] for r in runs),
-        "e2e": mib / min(r["verified"] for r in runs),
-        "verify": mib / statistics.median(r["verify"] for r in runs),
-        "paired_up": statistics.median(r[0] for r in ratios),
-        "paired_e2e": statistics.median(r[1] for r in ratios),
+        "base": mib / median(base_times),
+        "up": mib / median(r["upload"] for r in runs),
+        "e2e": mib / median(r["verified"] for r in runs),
+        "verify": mib / median(r["verify"] for r in runs),
+        "paired_up": median(r[0] for r in ratios),
+        "paired_e2e": median(r[1] for r in ratios),
+        "base_s": median(base_times),
+        "up_s": median(r["upload"] for r in runs),
+        "spread": (min(r[0] for r in ratios), max(r[0] for r in ratios)),
+        "trips": {k: median(r[k] for r in runs) for k in ("declare", "parts", "complete", "status")},
         "peak": {k: max(g[k] for g in growths) for k in growths[0]},
     }
 
@@ -273,7 +357,7 @@ def disk_run(workdir: Path, sizes: list[int]) -> list[dict]:
     token = servers.device_token()
     servers.start()
     pids = {"daphne": servers.daphne.pid, "worker": servers.worker.pid}
-    uploader = ClipUploader(servers.url, token, parallel=PARALLEL)
+    uploader = TimedUploader(servers.url, token, parallel=PARALLEL)
     uploader.poll_max = 0.05
     rows = []
     try:
@@ -312,56 +396,55 @@ def raw_sha256_speed(total: int = 1024 * MiB) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--sizes", default="256,1024", help="clip sizes in MiB, comma-separated")
-    parser.add_argument("--rounds", type=int, default=3, help="rounds per size (best round reported)")
+    parser.add_argument("--sizes", default="256", help="clip sizes in MiB, comma-separated (1024: issue 17's size)")
+    parser.add_argument("--rounds", type=int, default=5, help="rounds per size (medians reported)")
     parser.add_argument("--disk", action="store_true", help="also run the disk backend (bytes through daphne)")
     args = parser.parse_args()
     sizes = [int(s) * MiB for s in args.sizes.split(",")]
 
     ensure_database()
-    s3 = s3_client()
-    try:
-        s3.head_bucket(Bucket=BUCKET)
-    except Exception:
-        s3.create_bucket(Bucket=BUCKET)
     workdir = Path(tempfile.mkdtemp(prefix="rtcc-bench-clip-"))
-    servers = Servers(workdir)
-    print(f"[bench] migrating {DATABASE_URL}", flush=True)
-    servers.manage("migrate", "--verbosity", "0")
-    token = servers.device_token()
-    servers.start()
-    pids = {"daphne": servers.daphne.pid, "worker": servers.worker.pid}
-    http = httpx.Client(timeout=300, limits=httpx.Limits(max_connections=2 * PARALLEL))
-    uploader = ClipUploader(servers.url, token, parallel=PARALLEL, http=http)
-    uploader.poll_max = 0.05
+    weed = start_s3(workdir)
+    s3 = s3_client()
     rows = []
+    load_before = os.getloadavg()
     try:
-        sha_speed = raw_sha256_speed()
-        # Warm-up: imports, connection pools, the first task, outside the measurements.
-        warm = workdir / "warm.bin"
-        warm_sha = write_random_file(warm, 20 * MiB)
-        baseline_upload(s3, http, warm, 20 * MiB)
-        rtcc_upload(uploader, warm, warm_sha)
-        warm.unlink()
-        for size in sizes:
-            path = workdir / f"clip-{size // MiB}.bin"
-            print(f"[bench] writing {size // MiB} MiB of random bytes", flush=True)
-            sha256 = write_random_file(path, size)
-            rows.append(measure_size(s3, http, uploader, pids, path, size, sha256, args.rounds))
-            path.unlink()
+        servers = Servers(workdir)
+        print(f"[bench] SeaweedFS on {S3_ENV['AWS_ENDPOINT_URL_S3']}; migrating {DATABASE_URL}", flush=True)
+        servers.manage("migrate", "--verbosity", "0")
+        token = servers.device_token()
+        servers.start()
+        pids = {"daphne": servers.daphne.pid, "worker": servers.worker.pid}
+        http = httpx.Client(timeout=300, limits=httpx.Limits(max_connections=2 * PARALLEL))
+        uploader = TimedUploader(servers.url, token, parallel=PARALLEL, http=http)
+        uploader.poll_max = 0.05
+        try:
+            sha_speed = raw_sha256_speed()
+            # Warm-up: imports, connection pools, the first task, outside the measurements.
+            warm = workdir / "warm.bin"
+            warm_sha = write_random_file(warm, 20 * MiB)
+            baseline_upload(s3, http, warm, 20 * MiB)
+            rtcc_upload(uploader, warm, warm_sha)
+            warm.unlink()
+            for size in sizes:
+                path = workdir / f"clip-{size // MiB}.bin"
+                print(f"[bench] writing {size // MiB} MiB of random bytes", flush=True)
+                sha256 = write_random_file(path, size)
+                rows.append(measure_size(s3, http, uploader, pids, path, size, sha256, args.rounds))
+                path.unlink()
+        finally:
+            uploader.close()
+            servers.stop()
+        disk_rows = disk_run(workdir, sizes) if args.disk else []
     finally:
-        uploader.close()
-        servers.stop()
-        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=BUCKET):
-            for obj in page.get("Contents", []):
-                s3.delete_object(Bucket=BUCKET, Key=obj["Key"])
-
-    disk_rows = disk_run(workdir, sizes) if args.disk else []
+        weed.stop(timeout=15)
+        shutil.rmtree(workdir, ignore_errors=True)  # the clips and the store's data: GiBs
+    load_after = os.getloadavg()
 
     print()
     print(
-        f"clip upload against SeaweedFS ({PARALLEL} parallel PUTs, {PART_SIZE // MiB} MiB parts, best of "
-        f"{args.rounds}); raw hashlib SHA-256 on this machine: {sha_speed:.0f} MiB/s"
+        f"clip upload against the bench's own SeaweedFS ({PARALLEL} parallel PUTs, {PART_SIZE // MiB} MiB parts,"
+        f" medians of {args.rounds} rounds); raw hashlib SHA-256 on this machine: {sha_speed:.0f} MiB/s"
     )
     print(
         f"{'size':>8} {'baseline':>10} {'rtcc up':>10} {'ratio':>6} {'rtcc+verify':>12} {'ratio':>6} "
@@ -375,9 +458,18 @@ def main() -> None:
             f"{peak['daphne']:>9.1f} / {peak['worker']:>5.1f} / {peak['total']:>5.1f} MiB"
         )
     for r in rows:
+        trips = r["trips"]
+        extra = trips["declare"] + trips["parts"] + trips["complete"]
         print(
-            f"{r['mib']:>6.0f}Mi median of per-round ratios: upload {r['paired_up']:.3f}, "
-            f"upload+verification {r['paired_e2e']:.3f}"
+            f"{r['mib']:>6.0f}Mi median of per-round ratios: through complete {r['paired_up']:.3f}"
+            f" (rounds {r['spread'][0]:.3f} to {r['spread'][1]:.3f}), through verified {r['paired_e2e']:.3f}"
+        )
+        print(
+            f"{r['mib']:>6.0f}Mi rtcc's own round trips, medians: declare {trips['declare'] * 1000:.0f} ms,"
+            f" parts request {trips['parts'] * 1000:.0f} ms, complete {trips['complete'] * 1000:.0f} ms,"
+            f" status poll {trips['status'] * 1000:.1f} ms; declare+parts+complete"
+            f" {extra * 1000:.0f} ms = {extra / r['up_s'] * 100:.1f}% of the rtcc upload"
+            f" (median {r['up_s']:.2f}s; baseline {r['base_s']:.2f}s)"
         )
     for r in disk_rows:
         peak = r["peak"]
@@ -387,6 +479,10 @@ def main() -> None:
             f"total {peak['total']:.1f} MiB"
         )
     print("ratio = rtcc throughput / baseline throughput (goal >= 0.95 for upload through complete); RSS goal < 50 MiB")
+    print(
+        "load average (1/5/15 min) before {:.2f}/{:.2f}/{:.2f}, after {:.2f}/{:.2f}/{:.2f}"
+        " (other work on the machine shows here)".format(*load_before, *load_after)
+    )
 
 
 if __name__ == "__main__":

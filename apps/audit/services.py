@@ -6,8 +6,7 @@ import json
 import time
 from typing import Any
 
-from django.db import connection, models, transaction
-from django.db.models.sql import InsertQuery
+from django.db import connection, transaction
 from django.utils import timezone
 
 from . import conf, sealer
@@ -56,6 +55,7 @@ def audit_record(
         object_id = object_id or obj.pk
     global _contended_until
     actor_type, actor_id, actor_label = _actor_fields(actor)
+    details_json = json.dumps(details or {}, default=str)
     event = AuditEvent(
         at=timezone.now(),
         actor_type=actor_type,
@@ -65,9 +65,9 @@ def audit_record(
         object_type=object_type,
         object_id=str(object_id)[:64],
         outcome=outcome,
-        source_ip=source_ip,
+        source_ip=source_ip or None,  # stored as NULL when empty: hashed as stored
         # stored exactly as it will read back, so the hash survives the round trip
-        details=json.loads(json.dumps(details or {}, default=str)),
+        details=json.loads(details_json),
         prev_hash="",
         hash="",
     )
@@ -76,17 +76,20 @@ def audit_record(
         # INSERT, like a table without a chain, and leaves the chaining to the sealer.
         head = _head_if_free() if time.monotonic() >= _contended_until else None
         if head is not None:  # nobody else is appending: chained right here, as one link
-            event.seq, event.prev_hash = head.seq + 1, head.hash
+            event.seq, event.prev_hash = head[0] + 1, head[1]
             event.hash = event.compute_hash()
-            head.seq, head.hash = event.seq, event.hash
-            _insert_moving_head(event, head)
+            _insert(event, details_json, move_head=True)
             return event
         # Another transaction holds the chain head: stored now, in the caller's transaction, and
         # chained within the seal interval after the commit, with whatever else waits by then.
         _contended_until = time.monotonic() + conf.seal_interval()
-        event.save()
-        transaction.on_commit(lambda: sealer.nudge(audit_seal_pending))
+        _insert(event, details_json, move_head=False)
+        transaction.on_commit(_nudge_sealer)
     return event
+
+
+def _nudge_sealer() -> None:
+    sealer.nudge(audit_seal_pending)
 
 
 # One round trip: the head, locked, if no other transaction holds it and no event waits for it
@@ -99,39 +102,61 @@ _HEAD_IF_FREE = (
 )
 
 
-def _head_if_free() -> AuditHead | None:
-    """The chain head, locked for this transaction, or None when another transaction holds it or
-    events wait for it (on PostgreSQL; SQLite has one writer at a time, so the head is free there)."""
+def _head_if_free() -> tuple[int, str] | None:
+    """(seq, hash) of the chain head, locked for this transaction, or None when another
+    transaction holds it or events wait for it (on PostgreSQL; SQLite has one writer at a time,
+    so the head is free there)."""
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute(_HEAD_IF_FREE)
             seq, hash_, exists = cursor.fetchone()
         if seq is not None:
-            head = AuditHead(id=1, seq=seq, hash=hash_)
-            head._state.adding = False
-            return head
+            return seq, hash_
         if exists:
             return None
     head, created = AuditHead.objects.select_for_update().get_or_create(id=1, defaults={"hash": GENESIS})
-    return head if created or connection.vendor != "postgresql" else None
+    return (head.seq, head.hash) if created or connection.vendor != "postgresql" else None
 
 
-def _insert_moving_head(event: AuditEvent, head: AuditHead) -> None:
-    """Stores the event and moves the head to it: one statement on PostgreSQL."""
+# The event row as one fixed statement (no ORM compiler per append): the audit trail is the
+# hottest INSERT in the system.
+_FIELDS = [str(f.column) for f in AuditEvent._meta.concrete_fields if not f.primary_key]
+_INSERT = (
+    f"INSERT INTO {AuditEvent._meta.db_table} ({', '.join(_FIELDS)})"  # noqa: S608 (fixed column names)
+    f" VALUES ({', '.join(['%s'] * len(_FIELDS))}) RETURNING id"
+)
+_MOVE_HEAD = "WITH moved AS (UPDATE audit_audithead SET seq = %s, hash = %s WHERE id = 1) "
+
+
+def _insert(event: AuditEvent, details_json: str, *, move_head: bool) -> None:
+    """Stores the event (and, when it is chained here, moves the head to it): one statement on
+    PostgreSQL."""
     if connection.vendor != "postgresql":
         event.save()
-        head.save(update_fields=["seq", "hash"])
+        if move_head:
+            AuditHead.objects.filter(id=1).update(seq=event.seq, hash=event.hash)
         return
-    query = InsertQuery(AuditEvent)
-    query.insert_values([f for f in AuditEvent._meta.concrete_fields if not f.primary_key], [event])
-    compiler = query.get_compiler(connection=connection)
-    compiler.returning_fields = [AuditEvent._meta.pk]
-    [(sql, params)] = compiler.as_sql()
+    values = {
+        "seq": event.seq,
+        "at": event.at,
+        "actor_type": event.actor_type,
+        "actor_id": event.actor_id,
+        "actor_label": event.actor_label,
+        "action": event.action,
+        "object_type": event.object_type,
+        "object_id": event.object_id,
+        "outcome": event.outcome,
+        "source_ip": event.source_ip,
+        "details": details_json,
+        "prev_hash": event.prev_hash,
+        "hash": event.hash,
+    }
+    params = [values[column] for column in _FIELDS]
     with connection.cursor() as cursor:
-        cursor.execute(
-            "WITH moved AS (UPDATE audit_audithead SET seq = %s, hash = %s WHERE id = 1) " + sql,  # noqa: S608 (Django's own INSERT)
-            [head.seq, head.hash, *params],
-        )
+        if move_head:
+            cursor.execute(_MOVE_HEAD + _INSERT, [event.seq, event.hash, *params])
+        else:
+            cursor.execute(_INSERT, params)
         event.pk = cursor.fetchone()[0]
     event._state.adding, event._state.db = False, connection.alias
 
@@ -150,13 +175,32 @@ def audit_seal_pending(*, batch: int = 500) -> int:
             waiting = list(AuditEvent.objects.select_for_update().filter(seq__isnull=True).order_by("id")[:batch])
             if not waiting:
                 return sealed
+            seq, prev = head.seq, head.hash
+            rows = []
             for event in waiting:
-                event.seq, event.prev_hash = head.seq + 1, head.hash
-                event.hash = event.compute_hash()
-                head.seq, head.hash = event.seq, event.hash
-            # The one change an audit row ever sees: its place in the chain, given once.
-            models.QuerySet[AuditEvent](model=AuditEvent).bulk_update(waiting, ["seq", "prev_hash", "hash"])
-            head.save(update_fields=["seq", "hash"])
+                seq += 1
+                event.seq, event.prev_hash = seq, prev
+                prev = event.hash = event.compute_hash()
+                rows.append((seq, event.prev_hash, event.hash, event.pk))
+            # The one change an audit row ever sees: its place in the chain, given once. One
+            # statement for the whole batch (and the head) on PostgreSQL.
+            with connection.cursor() as cursor:
+                if connection.vendor == "postgresql":
+                    cursor.execute(_SEAL, [seq, prev, *map(list, zip(*rows, strict=True))])
+                else:
+                    cursor.executemany(_SEAL_ONE, rows)
+                    cursor.execute("UPDATE audit_audithead SET seq = %s, hash = %s WHERE id = 1", [seq, prev])
             sealed += len(waiting)
         if len(waiting) < batch:
             return sealed
+
+
+_SEAL = (
+    _MOVE_HEAD + f"UPDATE {AuditEvent._meta.db_table} AS e SET seq = v.seq, prev_hash = v.prev_hash, hash = v.hash"  # noqa: S608
+    " FROM unnest(%s::bigint[], %s::varchar[], %s::varchar[], %s::bigint[]) AS v(seq, prev_hash, hash, id)"
+    " WHERE e.id = v.id AND e.seq IS NULL"
+)
+_SEAL_ONE = (
+    f"UPDATE {AuditEvent._meta.db_table} SET seq = %s, prev_hash = %s, hash = %s"  # noqa: S608
+    " WHERE id = %s AND seq IS NULL"
+)

@@ -11,17 +11,24 @@ token is signed with SECRET_KEY (django.core.signing) and carries its own expiry
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import http.client
 import io
 import itertools
 import logging
 import os
+import queue
 import re
 import shutil
+import socket
+import ssl
+import threading
 import time
+import urllib.parse
 import uuid
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -35,6 +42,8 @@ CHUNK = 1024 * 1024
 # Reading an object back whole (clip verification): this many ranged GETs at once, of this size.
 PARALLEL_READS = 4
 PARALLEL_PART = 8 * 1024 * 1024
+# Reading an object back as one stream: read straight into this many reused buffers of CHUNK.
+STREAM_BUFFERS = 4
 SMALL_PUT = 16 * 1024 * 1024
 UPLOAD_SALT = "rtcc.footage.upload-part"
 DOWNLOAD_SALT = "rtcc.footage.download"
@@ -82,6 +91,7 @@ class ObjectStore(Protocol):
         self, key: str, *, start: int = 0, end: int | None = None, chunk_size: int = ...
     ) -> Iterator[bytes]: ...
     def iter_bytes_parallel(self, key: str, *, part_size: int = ..., parallel: int = ...) -> Iterator[bytes]: ...
+    def iter_whole(self, key: str, *, streams: int = ...) -> Iterator[bytes | memoryview]: ...
     def size(self, key: str) -> int: ...
     def exists(self, key: str) -> bool: ...
     def delete(self, key: str) -> None: ...
@@ -146,6 +156,57 @@ def read_token(token: str, *, salt: str) -> dict | None:
     return payload
 
 
+def read_ahead(
+    readinto: Callable[[memoryview], int | None], total: int | None, *, buffers: int = STREAM_BUFFERS
+) -> Iterator[memoryview]:
+    """The bytes of one stream in order, as views of `buffers` reused buffers of CHUNK bytes: a
+    thread reads into the next free buffer (`readinto`, no copy in Python) while the caller
+    works on the one before. Each view is valid until the caller asks for the next; memory stays
+    `buffers` x CHUNK whatever the length. `total`: the length the stream must have (fewer
+    bytes raise StorageError), or None to read to its end."""
+    free: queue.SimpleQueue[bytearray | None] = queue.SimpleQueue()
+    full: queue.SimpleQueue[tuple[bytearray, int] | BaseException | None] = queue.SimpleQueue()
+    for _ in range(buffers):
+        free.put(bytearray(CHUNK))
+
+    def reader() -> None:
+        try:
+            got = 0
+            while total is None or got < total:
+                buffer = free.get()
+                if buffer is None:  # the caller stopped reading
+                    return
+                view, filled = memoryview(buffer), 0
+                limit = CHUNK if total is None else min(CHUNK, total - got)
+                while filled < limit:
+                    n = readinto(view[filled:limit])
+                    if not n:
+                        break
+                    filled += n
+                got += filled
+                if filled:
+                    full.put((buffer, filled))
+                if filled < limit:
+                    if total is not None:
+                        raise StorageError(f"the stream ended after {got} of {total} bytes")
+                    break
+            full.put(None)
+        except BaseException as exc:  # handed to the caller, raised there
+            full.put(exc)
+
+    thread = threading.Thread(target=reader, name="read-ahead", daemon=True)
+    thread.start()
+    try:
+        while (item := full.get()) is not None:
+            if isinstance(item, BaseException):
+                raise item
+            buffer, filled = item
+            yield memoryview(buffer)[:filled]
+            free.put(buffer)
+    finally:
+        free.put(None)
+
+
 class DiskStorage:
     name = "disk"
 
@@ -199,6 +260,16 @@ class DiskStorage:
     ) -> Iterator[bytes]:
         """The whole object in order (a local file reads fast enough as one stream)."""
         return self.iter_bytes(key, chunk_size=part_size)
+
+    def iter_whole(self, key: str, *, streams: int = 1) -> Iterator[bytes | memoryview]:
+        """The whole object in order, read into reused buffers (see read_ahead); a local file is
+        one stream whatever `streams` says."""
+        try:
+            handle = open(self.path(key), "rb", buffering=0)
+        except FileNotFoundError:
+            raise ObjectMissingError(f"no object {key!r}") from None
+        with handle:
+            yield from read_ahead(handle.readinto, None)
 
     def size(self, key: str) -> int:
         return self.path(key).stat().st_size
@@ -492,6 +563,40 @@ class S3Storage:
             finally:
                 for future in pending:
                     future.cancel()
+
+    def iter_whole(self, key: str, *, streams: int = 1) -> Iterator[bytes | memoryview]:
+        """The whole object in order. `streams` 1: one GET, read straight from the socket into
+        reused buffers while the caller works on the one before (read_ahead); more: that many
+        ranged GETs at once (iter_bytes_parallel), for a store that serves one stream slower
+        than the caller consumes it."""
+        if streams > 1:
+            yield from self.iter_bytes_parallel(key, parallel=streams)
+            return
+        # A presigned GET read with http.client: its readinto fills the buffer from the socket,
+        # where botocore's body copies every chunk (twice) on the way.
+        url = urllib.parse.urlsplit(
+            self.client.generate_presigned_url("get_object", Params={"Bucket": self.bucket, "Key": key}, ExpiresIn=300)
+        )
+        conn: http.client.HTTPConnection
+        if url.scheme == "https":  # boto3's own CA bundle setting holds here too
+            context = ssl.create_default_context(cafile=os.environ.get("AWS_CA_BUNDLE") or None)
+            conn = http.client.HTTPSConnection(url.hostname or "", url.port, timeout=60, context=context)
+        else:
+            conn = http.client.HTTPConnection(url.hostname or "", url.port, timeout=60)
+        try:
+            conn.request("GET", f"{url.path}?{url.query}")
+            response = conn.getresponse()
+            if response.status == 404:
+                raise ObjectMissingError(f"no object {key!r}")
+            if response.status != 200:
+                raise StorageError(f"GET {key!r} answered {response.status}: {response.read(500)!r}")
+            length = response.getheader("Content-Length")
+            yield from read_ahead(response.readinto, int(length) if length else None)
+        finally:
+            if conn.sock is not None:  # wakes the reading thread if the caller stopped early
+                with contextlib.suppress(OSError):
+                    conn.sock.shutdown(socket.SHUT_RDWR)
+            conn.close()
 
     def _read_range(self, key: str, start: int, end: int) -> bytes:
         body = self.client.get_object(Bucket=self.bucket, Key=key, Range=f"bytes={start}-{end}")["Body"]

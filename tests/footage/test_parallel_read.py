@@ -1,5 +1,6 @@
-"""Verification reads a stored object back as parallel ranged GETs, hashed in order: the digest is
-the object's, whatever the part boundaries, and a missing object says so."""
+"""Verification reads a stored object back, as one stream into reused buffers or as parallel
+ranged GETs, hashed in order: the digest is the object's, whatever the part boundaries, a stream
+that ends early is an error (not a digest of what came), and a missing object says so."""
 
 import hashlib
 import io
@@ -8,11 +9,10 @@ import os
 import pytest
 
 from apps.footage.ingest.services import object_digest
-from apps.integrations.storage import ObjectMissingError
-
-pytestmark = pytest.mark.services
+from apps.integrations.storage import CHUNK, DiskStorage, ObjectMissingError, StorageError, read_ahead
 
 
+@pytest.mark.services
 def test_parallel_ranged_reads_give_the_object_back_in_order(s3):
     data = os.urandom(5 * 1024 * 1024 + 12345)  # parts of 1 MiB: five whole ones and a short last
     s3.put("test/parallel.bin", io.BytesIO(data))
@@ -22,6 +22,37 @@ def test_parallel_ranged_reads_give_the_object_back_in_order(s3):
     assert object_digest("test/parallel.bin", storage=s3) == (len(data), hashlib.sha256(data).hexdigest())
 
 
+@pytest.mark.services
+def test_one_stream_read_into_reused_buffers_gives_the_object_back_in_order(s3):
+    data = os.urandom(3 * CHUNK + 4321)
+    s3.put("test/stream.bin", io.BytesIO(data))
+    read = [bytes(view) for view in s3.iter_whole("test/stream.bin", streams=1)]
+    assert all(len(piece) <= CHUNK for piece in read) and b"".join(read) == data
+    digest = (len(data), hashlib.sha256(data).hexdigest())
+    assert object_digest("test/stream.bin", storage=s3, streams=1) == digest
+    assert object_digest("test/stream.bin", storage=s3, streams=3) == digest
+    with pytest.raises(ObjectMissingError):
+        list(s3.iter_whole("test/never-stored.bin", streams=1))
+
+
+def test_the_disk_backend_reads_the_whole_object_back_in_order(tmp_path):
+    disk = DiskStorage(tmp_path)
+    data = os.urandom(2 * CHUNK + 99)
+    disk.put("clips/a.bin", io.BytesIO(data))
+    assert b"".join(bytes(view) for view in disk.iter_whole("clips/a.bin")) == data
+    assert object_digest("clips/a.bin", storage=disk) == (len(data), hashlib.sha256(data).hexdigest())
+    with pytest.raises(ObjectMissingError):
+        list(disk.iter_whole("clips/missing.bin"))
+
+
+def test_a_stream_that_ends_before_its_length_is_an_error_not_a_digest():
+    # a connection cut mid-object: verification must retry, not call the clip corrupt
+    source = io.BytesIO(os.urandom(CHUNK + 10))
+    with pytest.raises(StorageError, match="ended after"):
+        list(read_ahead(source.readinto, 2 * CHUNK))
+
+
+@pytest.mark.services
 def test_a_missing_object_is_named_not_hashed_as_empty(s3):
     with pytest.raises(ObjectMissingError):
         object_digest("test/never-stored.bin", storage=s3)

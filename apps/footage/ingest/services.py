@@ -398,16 +398,17 @@ def _queue_verification(clip_id, *, size: int = 0) -> None:
     transaction.on_commit(queue)
 
 
-def object_digest(key: str, *, storage=None, on_part=None) -> tuple[int, str]:
+def object_digest(key: str, *, storage=None, on_part=None, streams: int | None = None) -> tuple[int, str]:
     """(size, SHA-256 hex) of a stored object, read once, in order; `on_part()` after each part.
 
-    The store reads ahead with parallel ranged GETs (ObjectStore.iter_bytes_parallel) while this
-    thread hashes the part before (hashlib and socket reads both release the GIL); memory stays
-    a few parts whatever the object's size.
+    The store reads ahead (ObjectStore.iter_whole: one GET read straight into reused buffers, or
+    `streams` ranged GETs at once, RTCC_CLIP_VERIFY_STREAMS) while this thread hashes the part
+    before (hashlib and socket reads both release the GIL); memory stays a few MiB whatever the
+    object's size.
     """
     storage = storage or get_storage()
     digest, size = hashlib.sha256(), 0
-    for part in storage.iter_bytes_parallel(key):
+    for part in storage.iter_whole(key, streams=conf.verify_streams() if streams is None else streams):
         digest.update(part)
         size += len(part)
         if on_part is not None:
