@@ -23,7 +23,9 @@ from __future__ import annotations
 
 import hashlib
 import os
+import secrets
 import time
+from collections import Counter
 from datetime import timedelta
 
 import pytest
@@ -162,36 +164,34 @@ def build_world(make_user) -> dict:
     return {"people": people, "devices": devices, "ids": ids}
 
 
-def principal_headers(world) -> dict:
-    """principal -> a function giving fresh request headers (a new token each time)."""
+def principal_credentials(world) -> dict:
+    """principal -> a function giving fresh credentials for a call (a new token each time)."""
     from apps.accounts.services import token_issue
 
     def person(user):
-        return lambda: {"Authorization": f"Bearer {token_issue(user=user)[0]}"}
+        return lambda: {"headers": {"Authorization": f"Bearer {token_issue(user=user)[0]}"}}
 
-    headers = {"anonymous": dict}
+    credentials = {"anonymous": dict}
     for name, user in world["people"].items():
-        headers[name] = person(user)
+        credentials[name] = person(user)
     for kind, fleet_device in world["devices"].items():
-        headers[kind] = lambda token=fleet_device.token: {"Authorization": f"Bearer {token}"}
-    return headers
+        credentials[kind] = lambda token=fleet_device.token: {"headers": {"Authorization": f"Bearer {token}"}}
+    return credentials
 
 
-def console_session_headers(user) -> dict:
-    """Cookie and CSRF headers of a console session, signed in through the login policy."""
+def console_session(user) -> dict:
+    """Cookies and CSRF header of a console session, signed in through the login policy."""
     from django.test import Client
 
     from tests.helpers import console_login
 
     client = Client()
     console_login(client, user)
-    client.get("/")  # sets the CSRF cookie
     session = client.cookies["sessionid"].value
-    csrf = client.cookies["csrftoken"].value if "csrftoken" in client.cookies else ""
+    csrf = secrets.token_hex(16)  # a CSRF secret of Django's form: the cookie and the header agree
     return {
-        "Cookie": f"sessionid={session}; csrftoken={csrf}",
-        "X-CSRFToken": csrf,
-        "Referer": "http://localhost/",
+        "headers": {"X-CSRFToken": csrf, "Referer": "http://localhost/"},
+        "cookies": {"sessionid": session, "csrftoken": csrf},
     }
 
 
@@ -202,7 +202,7 @@ def summary(exc: BaseException) -> str:
     return " | ".join(line.strip() for line in lines[:6]) + (f" | {curl}" if curl else "")
 
 
-def fuzzer(strategy, examples: int, headers_for, checks, counter: list[int]):
+def fuzzer(strategy, examples: int, credentials_for, checks, counter: Counter):
     """One operation, one principal: `examples` cases from `strategy`, each called and checked."""
     from hypothesis import HealthCheck, Phase, given, seed, settings
 
@@ -216,10 +216,10 @@ def fuzzer(strategy, examples: int, headers_for, checks, counter: list[int]):
     )
     @given(case=strategy)
     def fuzz(case):
-        headers = headers_for()
-        counter[0] += 1
-        response = case.call(headers=headers)
-        case.validate_response(response, checks=checks, headers=headers)
+        credentials = credentials_for()
+        response = case.call(**credentials)
+        counter[response.status_code] += 1
+        case.validate_response(response, checks=checks, headers=credentials.get("headers"))
 
     return fuzz
 
@@ -243,20 +243,20 @@ def test_fuzzing_every_operation_as_every_principal_finds_no_5xx_and_no_schema_m
     ]
     settings.ALLOWED_HOSTS = ["*"]
     world = build_world(make_user)
-    headers_for = principal_headers(world)
-    session = console_session_headers(world["people"]["operator"])
-    headers_for[SESSION] = lambda: dict(session)
+    credentials_for = principal_credentials(world)
+    session = console_session(world["people"]["operator"])
+    credentials_for[SESSION] = lambda: session
     # In process, like Django's test client: the request must not close the test's connection.
     signals.request_started.disconnect(close_old_connections)
     signals.request_finished.disconnect(close_old_connections)
     try:
-        run_fuzz(world, headers_for, checks)
+        run_fuzz(world, credentials_for, checks)
     finally:
         signals.request_started.connect(close_old_connections)
         signals.request_finished.connect(close_old_connections)
 
 
-def run_fuzz(world, headers_for, checks) -> None:
+def run_fuzz(world, credentials_for, checks) -> None:
     import schemathesis
     from django.core.handlers.wsgi import WSGIHandler
     from hypothesis import strategies as st
@@ -266,7 +266,7 @@ def run_fuzz(world, headers_for, checks) -> None:
     schema = schemathesis.openapi.from_wsgi("/api/schema/?format=json", app)
 
     failures: list[str] = []
-    counter = [0]
+    tally: dict[str, Counter] = {who: Counter() for who in (*PRINCIPALS, SESSION)}
     started = time.monotonic()
     operations = [result.ok() for result in schema.get_all_operations()]
     # Logging out and turning MFA on are fine to fuzz, but last (they end or change sessions).
@@ -286,11 +286,16 @@ def run_fuzz(world, headers_for, checks) -> None:
             admitted = who in allowed or (who == SESSION and "operator" in allowed)
             examples = EXAMPLES if admitted else 1
 
-            fuzz = fuzzer(strategy, examples, headers_for[who], checks, counter)
+            fuzz = fuzzer(strategy, examples, credentials_for[who], checks, tally[who])
             try:
                 fuzz()
             except (Exception, BaseExceptionGroup) as exc:  # every operation and principal is tried
                 failures.append(f"{label} as {who}: {summary(exc)}")
     elapsed = time.monotonic() - started
-    print(f"fuzzing: {len(operations)} operations, {counter[0]} requests in {elapsed:.1f} s (seed {SEED})")
+    total = sum(sum(c.values()) for c in tally.values())
+    print(f"fuzzing: {len(operations)} operations, {total} requests in {elapsed:.1f} s (seed {SEED})")
+    for who, counts in tally.items():
+        print(f"  {who}: " + ", ".join(f"{code}: {n}" for code, n in sorted(counts.items())))
+    # Each principal got past authentication somewhere (a broken token would make this all 401s).
+    assert all(set(tally[who]) - {401, 403} for who in tally if who != "anonymous"), tally
     assert not failures, f"{len(failures)} failures:\n\n" + "\n\n".join(failures)
