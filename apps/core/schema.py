@@ -31,9 +31,14 @@ class ConsoleSessionScheme(OpenApiAuthenticationExtension):
 
 # Lists the contract gives as a bare JSON array, not a page (PROTOCOL.md: categories).
 BARE_LISTS = frozenset({"/api/v1/categories"})
-# Public operations' own refusals: a wrong password (401), a wrong enrollment code (403), and
-# too many failures (429: the login lockout, the enrollment throttle).
-PUBLIC_REFUSALS = {"POST /api/v1/auth/token": ("401", "429"), "POST /api/v1/enroll": ("403", "429")}
+# Refusals the rules below do not imply: a wrong password (401), a wrong enrollment code (403),
+# too many failures (429: the login lockout, the enrollment throttle), no local outbox when pushes
+# go to FCM (404).
+OWN_REFUSALS = {
+    "POST /api/v1/auth/token": ("401", "429"),
+    "POST /api/v1/enroll": ("403", "429"),
+    "GET /api/v1/me/outbox": ("404",),
+}
 
 ERROR_MEANINGS = {
     "400": "The request is malformed or not valid (an unknown query parameter included); `fields` names the culprits.",
@@ -104,7 +109,7 @@ def _page_schema(items: dict) -> dict:
 def _error_codes(name: str, method: str, operation: dict, *, paginated: bool) -> list[str]:
     secured = any(requirement for requirement in operation.get("security", [{}]))
     has_body = "requestBody" in operation
-    codes = ["400", *PUBLIC_REFUSALS.get(name, ())]
+    codes = ["400", *OWN_REFUSALS.get(name, ())]
     if secured:
         codes += ["401", "403"]
     if "{" in name or paginated:  # a page past the last one is a 404 ("Invalid page.")
