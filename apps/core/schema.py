@@ -1,4 +1,7 @@
-"""OpenAPI descriptions of rtcc's authentication schemes (loaded by CoreConfig.ready)."""
+"""OpenAPI descriptions of rtcc's authentication schemes (loaded by CoreConfig.ready), and the hook that makes
+the schema describe what is served (paginated lists, error answers)."""
+
+import copy
 
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 
@@ -49,6 +52,15 @@ ERROR_MEANINGS = {
     "413": "The request body is over the limit.",
     "415": "The request body is not of a media type this operation reads.",
     "429": "Too many attempts; `Retry-After` says when to try again.",
+}
+
+# Errors whose envelope carries details of their own (the contract's upload_incomplete lists the
+# missing part numbers): (operation, status) -> (component name, extra properties of "error").
+ERROR_DETAILS = {
+    ("POST /api/v1/clips/{clip_id}/complete", "409"): (
+        "UploadIncompleteError",
+        {"missing": {"type": "array", "items": {"type": "integer"}, "description": "Part numbers still missing."}},
+    ),
 }
 
 ERROR_SCHEMA = {
@@ -124,7 +136,12 @@ def _error_codes(name: str, method: str, operation: dict, *, paginated: bool) ->
 def describe_served_responses(result, generator, request, public):
     """drf-spectacular postprocessing hook: paginated lists as the page object they are served as
     (`apps.core.pagination`), and every operation's error answers with the error envelope."""
-    result.setdefault("components", {}).setdefault("schemas", {})["Error"] = ERROR_SCHEMA
+    components = result.setdefault("components", {}).setdefault("schemas", {})
+    components["Error"] = ERROR_SCHEMA
+    for component, extra in ERROR_DETAILS.values():
+        detailed = copy.deepcopy(ERROR_SCHEMA)
+        detailed["properties"]["error"]["properties"].update(extra)
+        components[component] = detailed
     for path, item in result.get("paths", {}).items():
         for method, operation in item.items():
             if method not in ("get", "post", "put", "patch", "delete"):
@@ -140,11 +157,12 @@ def describe_served_responses(result, generator, request, public):
             if paginated and not any(p["name"] == "page" for p in operation.get("parameters", [])):
                 operation["parameters"] = [*operation.get("parameters", []), *PAGE_PARAMETERS]
             for code in _error_codes(name, method, operation, paginated=paginated):
+                component = ERROR_DETAILS.get((name, code), ("Error",))[0]
                 responses.setdefault(
                     code,
                     {
                         "description": ERROR_MEANINGS[code],
-                        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+                        "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{component}"}}},
                     },
                 )
     return result

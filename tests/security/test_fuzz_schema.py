@@ -22,6 +22,7 @@ admits (a denied principal gets 1: it is refused before its input is read); RTCC
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import secrets
 import time
@@ -30,6 +31,7 @@ from datetime import timedelta
 
 import pytest
 from django.utils import timezone
+from PIL import Image
 
 from tests.helpers import api_client
 from tests.security.authz_probe import PRINCIPALS
@@ -56,7 +58,7 @@ def build_world(make_user) -> dict:
     # Objects to act on (never a principal: deactivating or revoking them spoils nothing).
     target_user = make_user("officer")
     target_camera = create_device(kind="bodycam", officer=target_user)
-    target_phone = create_device(kind="phone", officer=target_user, push_token="fuzz-push-token")
+    create_device(kind="phone", officer=target_user, push_token="fuzz-push-token")  # briefings reach it
 
     operator = api_client(people["operator"])
     incident = _ok(
@@ -94,7 +96,7 @@ def build_world(make_user) -> dict:
         ),
         201,
     )
-    reads = _ok(
+    _ok(
         api_client(token=alpr.token).post(
             "/api/v1/plate-reads",
             {
@@ -112,6 +114,7 @@ def build_world(make_user) -> dict:
         200,
     )
     hits = _ok(operator.get("/api/v1/hits"), 200)["results"]
+    assert hits, "the read of a listed plate made no hit"
     lead = _ok(
         operator.post(
             "/api/v1/leads",
@@ -123,7 +126,7 @@ def build_world(make_user) -> dict:
     data = os.urandom(1024)
     started = timezone.now() - timedelta(minutes=10)
     clip = _ok(
-        api_client(token=target_camera.token).post(
+        api_client(token=devices["bodycam"].token).post(  # the principal camera's: it may upload it
             "/api/v1/clips",
             {
                 "recording_id": "fuzz-rec-1",
@@ -146,7 +149,23 @@ def build_world(make_user) -> dict:
         ),
         202,
     )
+    image = io.BytesIO()
+    Image.new("RGB", (32, 24), (200, 30, 30)).save(image, format="JPEG")
+    image.seek(0)
+    image.name = "suspect.jpg"
+    media = _ok(operator.post("/api/v1/media", {"file": image}, format="multipart"), 201)
+    assist = _ok(
+        operator.post(
+            "/api/v1/assists",
+            {"outcomes": ["case_info"], "case_number": "2025-0001", "briefing": briefing["id"]},
+            format="json",
+        ),
+        201,
+    )
     ids = {
+        "media_id": media["id"],
+        "assist_id": assist["id"],
+        "read_id": hits[0]["read"]["id"] if isinstance(hits[0]["read"], dict) else hits[0]["read"],
         "user_id": str(target_user.pk),
         "device_id": str(target_camera.device.pk),
         "clip_id": clip["clip_id"] if "clip_id" in clip else clip["id"],
@@ -157,10 +176,8 @@ def build_world(make_user) -> dict:
         "entry_id": entry["id"],
         "lead_id": lead["id"],
         "case_number": "2025-0001",
+        "hit_id": hits[0]["id"],
     }
-    if hits:
-        ids["hit_id"] = hits[0]["id"]
-    del reads, target_phone
     return {"people": people, "devices": devices, "ids": ids}
 
 
