@@ -184,7 +184,7 @@ class OutcomeStatsApi(FormatMixin, APIView):
             OpenApiParameter("interval", str, enum=list(selectors.INTERVALS)),
             OpenApiParameter("format", str, enum=["json", "csv"]),
         ],
-        responses={200: OpenApiTypes.OBJECT},
+        responses={(200, "application/json"): OpenApiTypes.OBJECT, (200, "text/csv"): OpenApiTypes.STR},
     )
     def get(self, request):
         start, end = window(request.query_params, default=timedelta(days=365))

@@ -49,6 +49,7 @@ def _ok(response, *codes):
 
 def build_world(make_user) -> dict:
     """The principals and the objects the fuzzer's path ids point at."""
+    from apps.live.models import LiveSession
     from tests.control.conftest import create_device
 
     people = {role: make_user(role) for role in ("officer", "operator", "clerk", "it")}
@@ -162,7 +163,17 @@ def build_world(make_user) -> dict:
         ),
         201,
     )
+    # A live session of the target camera (asking for one needs a camera connected and recording).
+    live = LiveSession.objects.create(
+        device=target_camera.device,
+        officer=target_user,
+        reason="fuzz",
+        requested_by=people["operator"],
+        expires_at=timezone.now() + timedelta(minutes=15),
+        base_url="http://localhost",
+    )
     ids = {
+        "live_id": str(live.pk),
         "media_id": media["id"],
         "assist_id": assist["id"],
         "read_id": hits[0]["read"]["id"] if isinstance(hits[0]["read"], dict) else hits[0]["read"],
