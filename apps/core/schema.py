@@ -2,6 +2,7 @@
 the schema describe what is served (paginated lists, error answers)."""
 
 import copy
+from typing import Any
 
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 
@@ -63,7 +64,7 @@ ERROR_DETAILS = {
     ),
 }
 
-ERROR_SCHEMA = {
+ERROR_SCHEMA: dict[str, Any] = {
     "type": "object",
     "description": 'The contract\'s error envelope: {"error": {"code", "message", "fields"}}.',
     "properties": {
