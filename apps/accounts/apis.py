@@ -88,6 +88,7 @@ class MfaConfirmApi(APIView):
 
 class UsersApi(APIView):
     permission_classes = [IsIT]
+    list_filters = UserFilterIn
 
     @extend_schema(parameters=[UserFilterIn], responses=UserOut(many=True))
     def get(self, request):

@@ -15,7 +15,8 @@ from apps.accounts.permissions import HasRole
 from apps.audit.services import AuditContext, audit_record
 from apps.briefings import conf as briefing_conf
 from apps.briefings.serializers import BriefingOut
-from apps.core.errors import InvalidInput, NotFound, TooLarge
+from apps.core.errors import NotFound, TooLarge
+from apps.core.filters import refuse_unknown_params
 from apps.core.pagination import StandardPagination
 from apps.counters import names as counted
 from apps.counters.services import counter_add
@@ -51,18 +52,15 @@ def _base(request) -> str:
     return request.build_absolute_uri("/")
 
 
-def _query(request, allowed: set[str]) -> dict:
+def _query(request, allowed) -> dict:
     """The query string as a dict; an unknown parameter is a 400 (never silently ignored)."""
-    unknown = sorted(set(request.query_params) - allowed - {"page", "page_size"})
-    if unknown:
-        raise InvalidInput(
-            f"Unknown query parameter: {', '.join(unknown)}.",
-            fields={name: ["Unknown query parameter."] for name in unknown},
-        )
+    refuse_unknown_params(request.query_params, allowed)
     return {k: v for k, v in request.query_params.items() if v != "" and k not in {"page", "page_size"}}
 
 
 class PlateReadsApi(APIView):
+    list_params = ("plate", "from", "to", "near", "reason", "case_number")
+
     def get_permissions(self):
         return [IsPlateReader()] if self.request.method == "POST" else [SEARCHERS()]
 
@@ -76,7 +74,7 @@ class PlateReadsApi(APIView):
 
     @extend_schema(parameters=[SearchIn], responses=ReadOut(many=True))
     def get(self, request):
-        query = _query(request, {"plate", "from", "to", "near", "reason", "case_number"})
+        query = _query(request, self.list_params)
         if "from" in query:
             query["start"] = query.pop("from")
         if "to" in query:
@@ -145,7 +143,6 @@ class HotlistsApi(APIView):
 
     @extend_schema(responses=HotlistOut(many=True))
     def get(self, request):
-        _query(request, set())
         paginator = StandardPagination()
         page = paginator.paginate_queryset(selectors.hotlist_list().order_by("-priority", "name", "id"), request, self)
         return paginator.get_paginated_response([hotlist_payload(h) for h in page])
@@ -227,11 +224,13 @@ class HotlistImportApi(APIView):
 
 
 class HitsApi(APIView):
+    list_params = ("state", "hotlist")
+
     permission_classes = [OPERATOR]
 
     @extend_schema(parameters=[HitFilterIn], responses=HitOut(many=True))
     def get(self, request):
-        filters = HitFilterIn(data=_query(request, {"state", "hotlist"}))
+        filters = HitFilterIn(data=_query(request, self.list_params))
         filters.is_valid(raise_exception=True)
         paginator = StandardPagination()
         page = paginator.paginate_queryset(selectors.hit_list(**filters.validated_data), request, view=self)

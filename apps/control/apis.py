@@ -39,6 +39,7 @@ def _idempotency_key(request) -> str | None:
 class DeviceCommandsApi(PermissionsByMethod):
     permission_classes = [CanReadCommands]
     permissions_by_method = {"POST": [CanCommand]}
+    list_filters = CommandFilterIn
 
     @extend_schema(request=CommandCreateIn, responses={202: CommandOut}, parameters=[IDEMPOTENCY_HEADER])
     def post(self, request, device_id):

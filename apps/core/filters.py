@@ -9,6 +9,7 @@ true/false, and times in RFC 3339 (or a bare date)."""
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from datetime import UTC, datetime, time
 from typing import Any
 
@@ -18,6 +19,25 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 PAGE_PARAMS = frozenset({"page", "page_size"})
+UNKNOWN_PARAM = "Not a filter of this list."
+
+
+def refuse_unknown_params(given: Iterable[str], accepted: Iterable[str], message: str = UNKNOWN_PARAM) -> None:
+    """A query parameter the endpoint does not read is the caller's mistake (a typo): 400 naming
+    it, never silently ignored. The page parameters are always accepted."""
+    unknown = sorted(set(given) - set(accepted) - PAGE_PARAMS)
+    if unknown:
+        raise serializers.ValidationError({name: [message] for name in unknown})
+
+
+def list_params(view: Any) -> frozenset[str]:
+    """What a list view reads from the query string besides the page: the fields of its
+    `list_filters` serializer and any `list_params` it names (the paginator refuses the rest)."""
+    filters = getattr(view, "list_filters", None)
+    names = set(getattr(view, "list_params", ()))
+    if filters is not None:
+        names |= set(filters().fields) | set(getattr(filters, "passthrough", ()))
+    return frozenset(names)
 
 
 class QueryFilterIn(serializers.Serializer):
@@ -25,12 +45,10 @@ class QueryFilterIn(serializers.Serializer):
     (the paginator's)."""
 
     passthrough: frozenset[str] = PAGE_PARAMS
-    unknown_message = "Not a filter of this list."
+    unknown_message = UNKNOWN_PARAM
 
     def to_internal_value(self, data: Any) -> Any:
-        unknown = sorted(set(data) - set(self.fields) - self.passthrough)
-        if unknown:
-            raise serializers.ValidationError({name: [self.unknown_message] for name in unknown})
+        refuse_unknown_params(data, set(self.fields) | self.passthrough, self.unknown_message)
         given = {}
         for name in self.fields:
             value = data.get(name) if name in data else None  # a QueryDict's last value

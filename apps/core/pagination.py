@@ -9,6 +9,8 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import BasePagination, PageNumberPagination
 from rest_framework.response import Response
 
+from .filters import list_params, refuse_unknown_params
+
 
 class StandardPagination(PageNumberPagination):
     page_size = 50
@@ -16,11 +18,13 @@ class StandardPagination(PageNumberPagination):
     max_page_size = 500
 
     def paginate_queryset(self, queryset, request, view=None):
-        self.check_page_params(request)
+        self.check_page_params(request, view)
         return super().paginate_queryset(queryset, request, view)
 
-    def check_page_params(self, request) -> None:
-        """An unusable page or page_size is the caller's mistake (400), never silently ignored."""
+    def check_page_params(self, request, view=None) -> None:
+        """An unusable page or page_size, or a parameter the list does not read (its view's
+        `list_filters` / `list_params`), is the caller's mistake (400), never silently ignored."""
+        refuse_unknown_params(request.query_params, list_params(view))
         for name in (self.page_query_param, self.page_size_query_param):
             value = request.query_params.get(name)
             # ASCII digits only ("²".isdigit() is true), and at most 9 of them (no 64-bit overflow).

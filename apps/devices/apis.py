@@ -46,6 +46,7 @@ def _out(device: Device) -> dict:
 
 class DevicesApi(PermissionsByMethod):
     permission_classes = [HasRole(Role.IT, Role.OPERATOR, Role.OFFICER)]
+    list_filters = DeviceFilterIn
     permissions_by_method = {"POST": [IsIT]}
 
     @extend_schema(parameters=[DeviceFilterIn], responses=DeviceOut(many=True))

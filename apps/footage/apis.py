@@ -16,6 +16,7 @@ from .serializers import ClipDeclareIn, ClipUploadOut
 class ClipsApi(PermissionsByMethod):
     permission_classes = [IsPerson]
     permissions_by_method = {"POST": [IsDevice]}
+    list_filters = records_apis.ClipSearchIn
 
     @extend_schema(parameters=[records_apis.ClipSearchIn], responses=records_apis.ClipRecordOut(many=True))
     def get(self, request):

@@ -60,6 +60,9 @@ def _jsonable_candidates(candidates: list[dict]) -> list[dict]:
 
 
 class LeadsApi(APIView):
+    list_filters = LeadFilterIn
+    list_params = ("queue",)  # the console's review queue
+
     def get_permissions(self):
         return [OPERATOR()] if self.request.method == "POST" else [READERS()]
 

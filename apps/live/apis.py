@@ -71,6 +71,7 @@ class DeviceLiveApi(APIView):
 
 class LiveListApi(APIView):
     permission_classes = [CanWatchLive]
+    list_filters = LiveFilterIn
 
     @extend_schema(parameters=[LiveFilterIn], responses=LiveOut(many=True))
     def get(self, request):

@@ -9,7 +9,7 @@ from datetime import timedelta
 from django.http import HttpResponse
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import status
 from rest_framework.permissions import AllowAny
 from rest_framework.renderers import JSONRenderer
@@ -21,6 +21,7 @@ from apps.accounts.permissions import HasRole
 from apps.audit.services import AuditContext
 from apps.briefings.models import Briefing, Incident
 from apps.core.errors import InvalidInput, NotFound
+from apps.core.filters import refuse_unknown_params
 from apps.core.pagination import StandardPagination
 from apps.core.realtime import iso_time
 from apps.leads.models import Lead
@@ -62,10 +63,15 @@ def _resolve(v: dict) -> dict:
 
 
 class AssistsApi(APIView):
+    list_params = ("case_number",)
+
     def get_permissions(self):
         return [OPERATOR()] if self.request.method == "POST" else [READERS()]
 
-    @extend_schema(responses=AssistOut(many=True))
+    @extend_schema(
+        parameters=[OpenApiParameter("case_number", str, description="Only this case's assists.")],
+        responses=AssistOut(many=True),
+    )
     def get(self, request):
         case_number = request.query_params.get("case_number")
         paginator = StandardPagination()
@@ -114,8 +120,14 @@ class AssistSuggestionsApi(APIView):
 
     permission_classes = [READERS]
 
-    @extend_schema(responses=SuggestionOut(many=True))
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("days", int, description="Briefings sent in the last this many days (1-366; 30).")
+        ],
+        responses=inline_serializer("SuggestionsOut", {"results": SuggestionOut(many=True)}),
+    )
     def get(self, request):
+        refuse_unknown_params(request.query_params, {"days"})
         raw = request.query_params.get("days", "30")
         if not raw.isdigit() or not 1 <= int(raw) <= 366:
             raise InvalidInput("days: a whole number from 1 to 366.", fields={"days": ["From 1 to 366."]})
@@ -172,7 +184,7 @@ class OutcomeStatsApi(FormatMixin, APIView):
             OpenApiParameter("interval", str, enum=list(selectors.INTERVALS)),
             OpenApiParameter("format", str, enum=["json", "csv"]),
         ],
-        responses={200: OpenApiTypes.OBJECT},
+        responses={(200, "application/json"): OpenApiTypes.OBJECT, (200, "text/csv"): OpenApiTypes.STR},
     )
     def get(self, request):
         start, end = window(request.query_params, default=timedelta(days=365))

@@ -248,6 +248,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Paginated lists as pages, errors in the envelope with their status codes (apps/core/schema.py).
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "apps.core.schema.describe_served_responses",
+    ],
     # Choice sets that share a field name across components get names of their own (not "StateC20Enum").
     "ENUM_NAME_OVERRIDES": {
         "ClipStateEnum": "apps.footage.models.ClipState",

@@ -27,6 +27,7 @@ from apps.core.filters import (
     TimeParamField,
     TrueFalseField,
     finite_number,
+    refuse_unknown_params,
 )
 from apps.core.pagination import StandardPagination, paginated_response
 
@@ -90,7 +91,7 @@ CustodyPageOut = inline_serializer(
         "next": serializers.URLField(allow_null=True),
         "previous": serializers.URLField(allow_null=True),
         "chain_intact": serializers.BooleanField(),
-        "results": CustodyRowOut,
+        "results": serializers.ListField(child=CustodyRowOut),
     },
 )
 
@@ -263,7 +264,7 @@ class ClipSearchPagination(StandardPagination):
     counts up to a cap, past which `count` is the planner's estimate and `count_exact` is false."""
 
     def paginate_queryset(self, queryset, request, view=None):
-        self.check_page_params(request)
+        self.check_page_params(request, view)
         self.request = request
         self.page_size = self.get_page_size(request) or StandardPagination.page_size
         self.number = int(request.query_params.get(self.page_query_param, 1))
@@ -421,7 +422,8 @@ class CategoriesApi(PermissionsByMethod):
 
     @extend_schema(responses=CategoryOut(many=True))
     def get(self, request):
-        # The contract shows this list as a bare array: there are few categories.
+        # The contract shows this list as a bare array: there are few categories (no page either).
+        refuse_unknown_params(request.query_params, (), "Not a parameter of this list.")
         return Response(CategoryOut(records_selectors.categories(), many=True).data)
 
     @extend_schema(request=CategoryIn, responses={201: CategoryOut})

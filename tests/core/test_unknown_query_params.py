@@ -1,0 +1,48 @@
+"""Every list refuses a query parameter it does not read (a typo) with 400 naming it, instead of
+answering as if it had not been given. The lists are taken from the schema (their 200 is a page,
+or the bare list of categories), each called as a principal the policy admits."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from tests.helpers import error_code
+from tests.security.test_authorization_matrix import POLICY
+from tests.security.test_fuzz_schema import build_world, principal_credentials
+
+
+def list_operations(anon) -> list[str]:
+    schema = anon.get("/api/schema/", HTTP_ACCEPT="application/json").json()
+    lists = []
+    for path, item in schema["paths"].items():
+        ok = item.get("get", {}).get("responses", {}).get("200", {})
+        body = ok.get("content", {}).get("application/json", {}).get("schema", {})
+        if body.get("type") == "array" or "results" in body.get("properties", {}):
+            lists.append(path)
+    return sorted(lists)
+
+
+@pytest.mark.django_db
+def test_every_list_answers_an_unknown_query_parameter_with_400_naming_it(make_user, anon):
+    from rest_framework.test import APIClient
+
+    world = build_world(make_user)
+    credentials = principal_credentials(world)
+    paths = list_operations(anon)
+    assert {"/api/v1/devices", "/api/v1/users", "/api/v1/devices/{device_id}/commands"} <= set(paths)
+    wrong = []
+    for path in paths:
+        who = sorted(POLICY[f"GET {path}"] - {"superuser"})[0]
+        url = re.sub(r"\{(\w+)\}", lambda m: world["ids"][m.group(1)], path)
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=credentials[who]()["headers"]["Authorization"])
+        response = client.get(url, {"sate": "queued"})  # a typo of a filter
+        if (
+            response.status_code != 400
+            or error_code(response) != "invalid"
+            or "sate" not in response.json()["error"].get("fields", {})
+        ):
+            wrong.append(f"{path} as {who}: {response.status_code} {response.content[:200]!r}")
+    assert wrong == []
