@@ -64,9 +64,12 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "apps.accounts.sessions.SessionPolicyMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, and sync-only: so every middleware above runs in one thread, in one hop from daphne's
+    # event loop (an async-capable middleware innermost would run in async mode, costing a hop to
+    # a thread for each of its process_request and process_response calls).
+    "apps.accounts.sessions.SessionPolicyMiddleware",
 ]
 
 ROOT_URLCONF = "rtcc.urls"
