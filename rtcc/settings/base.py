@@ -52,24 +52,24 @@ INSTALLED_APPS = [
     "apps.simulator",
 ]
 
+# Each runs natively in async mode under daphne (apps/core/middleware.py: Django's own
+# middleware with their hooks on the event loop), so a request reaches its view without a hop
+# to a thread per middleware.
 MIDDLEWARE = [
     "apps.integrations.health.HealthProbeMiddleware",
     "apps.core.middleware.ApiErrorEnvelopeMiddleware",
     "apps.core.middleware.RequestSizeLimitMiddleware",
     "apps.core.middleware.QueryStringGuardMiddleware",
     "apps.core.middleware.SecurityHeadersMiddleware",
-    "django.middleware.security.SecurityMiddleware",
-    "whitenoise.middleware.WhiteNoiseMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
-    "django.middleware.common.CommonMiddleware",
-    "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    # Last, and sync-only: so every middleware above runs in one thread, in one hop from daphne's
-    # event loop (an async-capable middleware innermost would run in async mode, costing a hop to
-    # a thread for each of its process_request and process_response calls).
+    "apps.core.middleware.Security",  # django.middleware.security.SecurityMiddleware
+    "apps.core.middleware.StaticFiles",  # whitenoise.middleware.WhiteNoiseMiddleware
+    "apps.core.middleware.Sessions",  # django.contrib.sessions.middleware.SessionMiddleware
+    "apps.core.middleware.Common",  # django.middleware.common.CommonMiddleware
+    "apps.core.middleware.Csrf",  # django.middleware.csrf.CsrfViewMiddleware
+    "apps.core.middleware.Authentication",  # django.contrib.auth.middleware.AuthenticationMiddleware
     "apps.accounts.sessions.SessionPolicyMiddleware",
+    "apps.core.middleware.Messages",  # django.contrib.messages.middleware.MessageMiddleware
+    "apps.core.middleware.XFrameOptions",  # django.middleware.clickjacking.XFrameOptionsMiddleware
 ]
 
 ROOT_URLCONF = "rtcc.urls"
