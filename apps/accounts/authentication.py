@@ -4,10 +4,10 @@ A bearer token is looked up in the database once, then served from a small per-p
 for a few seconds (`RTCC_TOKEN_CACHE_SECONDS`): an API call needs no database round trip just to
 know who calls. Revocation is still seen at once: every change to a person or a token (a
 revoke, a logout, a deactivation, a new password or role, the admin site) moves a generation
-counter in Redis (REDIS_URL; in the process without it) at once and after commit, and a cached token is used only
+counter in Redis at once and after commit, and a cached token is used only
 while the generation it was read under is still the current one; the counter is read on every
-request (one Redis GET, no database). Without the counter (the cache unreachable) every request
-goes to the database, as before.
+request (one Redis GET, no database). Without Redis (the embedded default), or when it cannot be
+read, every request goes to the database, as before.
 """
 
 from __future__ import annotations
@@ -41,7 +41,6 @@ def _cache_seconds() -> float:
 
 
 _redis_clients: dict = {}
-_local_generation = 0  # without Redis: one process (the embedded default), its own counter
 
 
 def _shared():
@@ -62,7 +61,9 @@ def _generation() -> int | None:
     """The current generation, or None when it cannot be read (then: no caching)."""
     client = _shared()
     if client is None:
-        return _local_generation
+        # Without Redis no other process could tell this one of a change (a second process on
+        # the same database, a management command): every request asks the database.
+        return None
     try:
         return int(client.get(GENERATION_KEY) or 0)
     except Exception as exc:  # Redis down: the database answers every request meanwhile
@@ -71,9 +72,7 @@ def _generation() -> int | None:
 
 
 def _bump() -> None:
-    global _local_generation
     with _lock:  # this process at least forgets at once, whatever Redis did
-        _local_generation += 1
         _cached.clear()
     client = _shared()
     if client is None:
