@@ -1,6 +1,6 @@
 """Remote recording latency: operator POST -> device socket, and -> `succeeded`, against the bare channel layer.
 
-    .venv/bin/python bench/command_latency.py [--devices 2000] [--commands 1000] [--concurrency 1]
+    .venv/bin/python bench/command_latency.py [--devices 2000] [--rounds 5] [--commands 300] [--concurrency 1]
 
 Environment (loopback services; nothing else is touched):
     DATABASE_URL   PostgreSQL server to use; the bench works in its OWN database on that server
@@ -17,11 +17,10 @@ command id), and a console socket (operator token) to the first. Then, interleav
   * rtcc: POST /api/v1/devices/{id}/commands to the process that does NOT hold the device's
     socket; latency = POST start -> command frame received by the device, and -> the console's
     `command.update` showing `succeeded`.
-Prints p50/p99 of each and the ratio p99(API->device) / p99(bare layer); the goal is <= 3.
-
---db-pool serves with psycopg's connection pool (bench/command_latency_settings.py; needs
-psycopg-pool installed) instead of rtcc's default of one PostgreSQL connection per request and
-per consumer database call: most of the API path's extra time is opening those connections.
+  * floor: an authenticated GET /api/v1/me (HTTP, Django, DRF, token auth, nothing else).
+Each round prints p50/p99 of each; the summary gives the MEDIAN over rounds of each figure and of
+the ratio p99(API->device) / p99(bare layer) (the goal is <= 3), with the load average before and
+after (other work on the machine moves the figures).
 """
 
 from __future__ import annotations
@@ -116,11 +115,9 @@ def prepare_data(n_devices: int) -> tuple[str, list[tuple[str, str]]]:
 class Daphne:
     """One web process on the bench's ASGI app (started now, waited for with wait())."""
 
-    def __init__(self, log_dir: Path, *, db_pool: bool = False) -> None:
+    def __init__(self, log_dir: Path) -> None:
         self.port = launch.free_port()
         env = {**os.environ, "PYTHONPATH": f"{ROOT / 'bench'}{os.pathsep}{ROOT}", "RTCC_EMBEDDED_BEAT": "false"}
-        if db_pool:
-            env["DJANGO_SETTINGS_MODULE"] = "command_latency_settings"
         cmd = [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", self.port, "command_latency_asgi:application"]
         self.server = launch.Process("daphne", cmd, env=env, log=log_dir / f"daphne-{self.port}.log", port=self.port)
         self.process = self.server.process
@@ -283,6 +280,7 @@ async def bench(args, operator_token: str, devices: list[tuple[str, str]], serve
     post_times: list[float] = []
     floor: list[float] = []
     lost = {"bare": 0, "device": 0, "succeeded": 0, "http": 0}
+    rounds: list[dict[str, float]] = []
     rng = random.Random(7)
     device_ids = [d for d, _ in devices]
 
@@ -334,91 +332,98 @@ async def bench(args, operator_token: str, devices: list[tuple[str, str]], serve
         for samples in (bare, to_device, to_succeeded, post_times, floor):
             samples.clear()
 
-        started = time.perf_counter()
-        targets = [rng.choice(device_ids) for _ in range(args.commands)]
-        if args.concurrency <= 1:
-            for device_id in targets:  # interleaved, so all see the same conditions
-                await one_ping()
-                await one_floor()
-                await one_command(device_id)
-        else:
-            queue: asyncio.Queue = asyncio.Queue()
-            for device_id in targets:
-                queue.put_nowait(device_id)
-
-            async def worker() -> None:
-                while not queue.empty():
-                    device_id = queue.get_nowait()
+        for number in range(1, args.rounds + 1):
+            started = time.perf_counter()
+            targets = [rng.choice(device_ids) for _ in range(args.commands)]
+            if args.concurrency <= 1:
+                for device_id in targets:  # interleaved, so all see the same conditions
                     await one_ping()
                     await one_floor()
                     await one_command(device_id)
+            else:
+                queue: asyncio.Queue = asyncio.Queue()
+                for device_id in targets:
+                    queue.put_nowait(device_id)
 
-            await asyncio.gather(*(worker() for _ in range(args.concurrency)))
-        elapsed = time.perf_counter() - started
+                async def worker(queue: asyncio.Queue = queue) -> None:
+                    while not queue.empty():
+                        device_id = queue.get_nowait()
+                        await one_ping()
+                        await one_floor()
+                        await one_command(device_id)
+
+                await asyncio.gather(*(worker() for _ in range(args.concurrency)))
+            elapsed = time.perf_counter() - started
+            series = {"bare": bare, "device": to_device, "succeeded": to_succeeded, "post": post_times, "floor": floor}
+            figures = {f"{name} {p}": pct(values, p) for name, values in series.items() for p in (50, 99)}
+            figures["ratio p99"] = figures["device 99"] / figures["bare 99"]
+            figures["ratio p50"] = figures["device 50"] / figures["bare 50"]
+            rounds.append(figures)
+            print(
+                f"round {number}: {args.commands} commands in {elapsed:.1f}s; "
+                + ", ".join(
+                    f"{label} {figures[name + ' 50']:.2f}/{figures[name + ' 99']:.2f}" for name, label in LABELS
+                )
+                + f" ms (p50/p99); ratio p99 {figures['ratio p99']:.2f}; load {os.getloadavg()[0]:.2f}",
+                flush=True,
+            )
+            for samples in (bare, to_device, to_succeeded, post_times, floor):
+                samples.clear()
 
     for task in tasks:
         task.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
 
+    def median(key: str) -> float:
+        return statistics.median(r[key] for r in rounds)
+
     print(
-        f"\n{args.commands} commands + {args.commands} bare pings + {args.commands} GET /me, "
-        f"concurrency {args.concurrency}, "
-        f"{len(devices)} devices on 2 daphne processes + Redis layer + PostgreSQL"
-        f"{' (pooled connections)' if args.db_pool else ''}, {elapsed:.1f}s"
+        f"\nmedians over {args.rounds} rounds of {args.commands} commands (+ as many bare pings and GET /me), "
+        f"concurrency {args.concurrency}, {len(devices)} devices on 2 daphne processes + Redis layer + PostgreSQL"
     )
-    print(f"{'':34} {'p50 ms':>8} {'p99 ms':>8} {'n':>6}")
-    rows = [
-        ("bare channel layer (group_send->ws)", bare),
-        ("API POST -> device receives", to_device),
-        ("API POST -> command succeeded", to_succeeded),
-        ("API POST response time", post_times),
-        ("floor: GET /api/v1/me response", floor),
-    ]
-    for label, values in rows:
-        print(f"{label:34} {pct(values, 50):8.2f} {pct(values, 99):8.2f} {len(values):6d}")
-    ratio = pct(to_device, 99) / pct(bare, 99)
+    print(f"{'':36} {'p50 ms':>8} {'p99 ms':>8}")
+    for name, label in LABELS:
+        print(f"{label:36} {median(name + ' 50'):8.2f} {median(name + ' 99'):8.2f}")
+    ratio = median("ratio p99")
     verdict = "met" if ratio <= 3 else "NOT met"
-    print(f"\nratio p99(API->device) / p99(bare layer) = {ratio:.2f}  (goal <= 3.0: {verdict})")
-    print(f"ratio p50(API->device) / p50(bare layer) = {pct(to_device, 50) / pct(bare, 50):.2f}")
+    print(f"\nratio p99(API->device) / p99(bare layer), median of rounds = {ratio:.2f}  (goal <= 3.0: {verdict})")
+    print(f"ratio p50(API->device) / p50(bare layer), median of rounds = {median('ratio p50'):.2f}")
+    print(f"load average now: {' '.join(f'{x:.2f}' for x in os.getloadavg())} ({os.cpu_count()} CPUs)")
     if any(lost.values()):
         print(f"lost or timed out: {lost}")
-    if to_device:
-        print(
-            f"mean API->device {statistics.mean(to_device) * 1000:.2f} ms, "
-            f"mean bare {statistics.mean(bare) * 1000:.2f} ms"
-        )
+
+
+LABELS = [
+    ("bare", "bare channel layer (group_send->ws)"),
+    ("device", "API POST -> device receives"),
+    ("succeeded", "API POST -> command succeeded"),
+    ("post", "API POST response time"),
+    ("floor", "floor: GET /api/v1/me response"),
+]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--devices", type=int, default=2000)
-    parser.add_argument("--commands", type=int, default=1000)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--commands", type=int, default=300, help="commands (and pings, and GET /me) per round")
     parser.add_argument("--concurrency", type=int, default=1, help="operators posting at once")
     parser.add_argument("--bare-sockets", type=int, default=10, help="bare baseline sockets per daphne process")
     parser.add_argument("--connect-concurrency", type=int, default=20)
-    parser.add_argument(
-        "--db-pool",
-        action="store_true",
-        help="serve with psycopg's connection pool (bench/command_latency_settings.py)",
-    )
     args = parser.parse_args()
     _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     if hard < args.devices * 2 + 500:
         sys.exit(f"open file limit {hard} is too low for {args.devices} devices")
 
-    if args.db_pool:
-        try:
-            import psycopg_pool  # noqa: F401
-        except ImportError:
-            sys.exit("--db-pool needs psycopg's pool: .venv/bin/pip install 'psycopg[pool]'")
     database_url, redis_url = configure_env()
     sys.path.insert(0, str(ROOT))
     ensure_database(database_url)
+    print(f"load average at start: {' '.join(f'{x:.2f}' for x in os.getloadavg())} ({os.cpu_count()} CPUs)")
     print(f"database {urlparse(database_url).path[1:]} on {urlparse(database_url).hostname}, layer {redis_url}")
     operator_token, devices = prepare_data(args.devices)
     log_dir = Path(os.environ["RTCC_DATA_DIR"])
-    servers = [Daphne(log_dir, db_pool=args.db_pool), Daphne(log_dir, db_pool=args.db_pool)]
+    servers = [Daphne(log_dir), Daphne(log_dir)]
     try:
         for server in servers:
             server.wait()

@@ -1,12 +1,139 @@
-"""DRF authentication for people: bearer API tokens, and the console's session."""
+"""DRF authentication for people: bearer API tokens, and the console's session.
+
+A bearer token is looked up in the database once, then served from a small per-process cache
+for a few seconds (`RTCC_TOKEN_CACHE_SECONDS`): an API call needs no database round trip just to
+know who calls. Revocation is still seen at once: every change to a person or a token (a
+revoke, a logout, a deactivation, a new password or role, the admin site) moves a generation
+counter in Redis at once and after commit, and a cached token is used only
+while the generation it was read under is still the current one; the counter is read on every
+request (one Redis GET, no database). Without Redis (the embedded default), or when it cannot be
+read, every request goes to the database, as before.
+"""
 
 from __future__ import annotations
 
+import copy
+import logging
+import threading
+import time
+from collections import OrderedDict
+
+from django.conf import settings
+from django.db import transaction
 from django.utils import timezone
 from rest_framework import authentication, exceptions
 
 from .models import ApiToken
 from .tokens import USER_PREFIX, bearer_from_header, hash_token, same_hash
+
+log = logging.getLogger(__name__)
+
+GENERATION_KEY = "rtcc:auth:generation"
+CACHE_MAX = 10_000  # tokens kept per process (least recently used dropped first)
+LAST_USED_RESOLUTION_S = 60  # last_used_at is written at most this often per token
+
+_cached: OrderedDict[str, tuple[ApiToken, int, float]] = OrderedDict()
+_lock = threading.Lock()
+
+
+def _cache_seconds() -> float:
+    return float(getattr(settings, "RTCC_TOKEN_CACHE_SECONDS", 10))
+
+
+_redis_clients: dict = {}
+
+
+def _shared():
+    """A process-wide Redis client for the generation (Django's cache opens a client, and a
+    connection, per request context), or None without REDIS_URL."""
+    url = settings.ENV.redis_url
+    if not url:
+        return None
+    client = _redis_clients.get(url)
+    if client is None:
+        import redis
+
+        client = _redis_clients.setdefault(url, redis.Redis.from_url(url, socket_timeout=2))
+    return client
+
+
+def _generation() -> int | None:
+    """The current generation, or None when it cannot be read (then: no caching)."""
+    client = _shared()
+    if client is None:
+        # Without Redis no other process could tell this one of a change (a second process on
+        # the same database, a management command): every request asks the database.
+        return None
+    try:
+        return int(client.get(GENERATION_KEY) or 0)
+    except Exception as exc:  # Redis down: the database answers every request meanwhile
+        log.warning("token cache: generation unreadable, using the database: %s", exc)
+        return None
+
+
+def _bump() -> None:
+    with _lock:  # this process at least forgets at once, whatever Redis did
+        _cached.clear()
+    client = _shared()
+    if client is None:
+        return
+    try:
+        client.incr(GENERATION_KEY)
+    except Exception:
+        log.exception("token cache: could not move the generation; cached tokens expire within seconds")
+
+
+def credentials_changed() -> None:
+    """A person or a token changed: cached tokens are not used again, from now on and once more
+    after this transaction commits (a request in between may have read the old row and cached it
+    under the new generation). Model saves and deletes call it by signal (apps.py); services that
+    change people or tokens with queryset updates call it themselves."""
+    _bump()
+    transaction.on_commit(_bump)
+
+
+def _usable(record: ApiToken) -> bool:
+    return record.is_usable and record.user.is_active
+
+
+def _lookup(digest: str) -> ApiToken | None:
+    """The token record (with its user) for this digest: from the cache when still valid, else
+    from the database (and cached). None: no such token."""
+    generation = _generation()  # read BEFORE the database: a change committed after it moves it
+    if generation is not None:
+        with _lock:
+            entry = _cached.get(digest)
+            if entry is not None:
+                record, at_generation, cached_at = entry
+                if at_generation == generation and time.monotonic() - cached_at < _cache_seconds():
+                    _cached.move_to_end(digest)
+                    # A copy per request: views may change what they get (and never another's).
+                    found = copy.copy(record)
+                    found.user = copy.copy(record.user)
+                    return found
+                del _cached[digest]
+    stored = ApiToken.objects.select_related("user").filter(key_hash=digest).first()
+    if stored is None or not same_hash(stored.key_hash, digest):
+        return None
+    record = stored
+    if generation is not None and _usable(record):
+        with _lock:
+            _cached[digest] = (copy.copy(record), generation, time.monotonic())
+            _cached[digest][0].user = copy.copy(record.user)
+            while len(_cached) > CACHE_MAX:
+                _cached.popitem(last=False)
+    return record
+
+
+def _touch(record: ApiToken, digest: str) -> None:
+    now = timezone.now()
+    if record.last_used_at is None or (now - record.last_used_at).total_seconds() > LAST_USED_RESOLUTION_S:
+        ApiToken.objects.filter(pk=record.pk).update(last_used_at=now)
+        record.last_used_at = now
+        with _lock:
+            entry = _cached.get(digest)
+            if entry is not None:
+                entry[0].last_used_at = now
 
 
 class UserTokenAuthentication(authentication.BaseAuthentication):
@@ -19,14 +146,12 @@ class UserTokenAuthentication(authentication.BaseAuthentication):
         if token is None or not token.startswith(USER_PREFIX):
             return None
         digest = hash_token(token)
-        record = ApiToken.objects.select_related("user").filter(key_hash=digest).first()
-        if record is None or not same_hash(record.key_hash, digest):
+        record = _lookup(digest)
+        if record is None:
             raise exceptions.AuthenticationFailed("Invalid token.")
-        if not record.is_usable or not record.user.is_active:
+        if not _usable(record):
             raise exceptions.AuthenticationFailed("Token expired or revoked.")
-        now = timezone.now()
-        if record.last_used_at is None or (now - record.last_used_at).total_seconds() > 60:
-            ApiToken.objects.filter(pk=record.pk).update(last_used_at=now)
+        _touch(record, digest)
         return record.user, record
 
     def authenticate_header(self, request):

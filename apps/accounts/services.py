@@ -18,6 +18,7 @@ from apps.core.errors import Conflict, InvalidInput, TooManyRequests, Unauthoriz
 from apps.core.realtime import close_person_sockets_after_commit
 
 from . import mfa
+from .authentication import credentials_changed
 from .models import ApiToken, LoginAttempt, Role, User
 from .selectors import login_lockout_remaining
 from .tokens import USER_PREFIX, hash_token, new_token
@@ -83,6 +84,7 @@ def user_update(*, user: User, actor, context: AuditContext | None = None, **cha
         user.save()
         if changes.get("is_active") is False or password is not None:
             ApiToken.objects.filter(user=user, revoked_at__isnull=True).update(revoked_at=timezone.now())
+            credentials_changed()
         if changes.get("is_active") is False or before["role"] != user.role:
             close_person_sockets_after_commit(user.pk)
         after = {key: getattr(user, key) for key in before}
@@ -106,6 +108,7 @@ def mfa_reset(*, user: User, actor, context: AuditContext | None = None) -> None
     """IT turns off a person's second factor (a lost phone); they set it up again."""
     with transaction.atomic():
         User.objects.filter(pk=user.pk).update(mfa_enabled=False, totp_secret_sealed="", totp_last_step=0)
+        credentials_changed()
         audit_record(action="auth.mfa_reset", actor=actor, obj=user, context=context)
 
 
@@ -181,6 +184,7 @@ def mfa_confirm(*, user: User, otp: str, context: AuditContext | None = None) ->
         raise InvalidInput("The one-time code is wrong.", fields={"otp": ["Wrong or expired code."]})
     with transaction.atomic():
         User.objects.filter(pk=user.pk).update(mfa_enabled=True)
+        credentials_changed()
         audit_record(action="auth.mfa_enabled", actor=user, obj=user, context=context)
 
 
@@ -191,6 +195,7 @@ def mfa_disable(*, user: User, otp: str, context: AuditContext | None = None) ->
         raise InvalidInput("The one-time code is wrong.", fields={"otp": ["Wrong or expired code."]})
     with transaction.atomic():
         User.objects.filter(pk=user.pk).update(mfa_enabled=False, totp_secret_sealed="")
+        credentials_changed()
         audit_record(action="auth.mfa_disabled", actor=user, obj=user, context=context)
 
 

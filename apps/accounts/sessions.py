@@ -8,6 +8,9 @@ import time
 from django.conf import settings
 from django.contrib.auth import login, logout
 from django.http import HttpRequest, HttpResponse
+from django.utils.deprecation import MiddlewareMixin
+
+from apps.core.middleware import InlineAsync
 
 POLICY_KEY = "rtcc_login_policy"
 SEEN_KEY = "rtcc_seen"
@@ -32,18 +35,22 @@ def session_usable(session) -> bool:
     return time.time() - seen <= settings.RTCC_SESSION_IDLE_TIMEOUT.total_seconds()
 
 
-class SessionPolicyMiddleware:
+class SessionPolicyMiddleware(InlineAsync, MiddlewareMixin):
     """Ends any session that did not come through the login policy (the stock admin login,
-    for one) or sat idle too long, before any view or DRF sees its user."""
+    for one) or sat idle too long, before any view or DRF sees its user. In async mode a request
+    without a session cookie (an API call with a bearer token) skips it on the event loop; one
+    with a cookie reads its session in a thread."""
 
-    def __init__(self, get_response):
-        self.get_response = get_response
+    def request_in_thread(self, request: HttpRequest) -> bool:
+        return settings.SESSION_COOKIE_NAME in request.COOKIES
 
-    def __call__(self, request: HttpRequest) -> HttpResponse:
+    def process_request(self, request: HttpRequest) -> HttpResponse | None:
+        if settings.SESSION_COOKIE_NAME not in request.COOKIES:
+            return None  # an empty session: nothing to end
         session = request.session
         if session.get("_auth_user_id") is not None:
             if not session_usable(session):
                 logout(request)
             elif time.time() - session[SEEN_KEY] >= SEEN_RESOLUTION_S:
                 session[SEEN_KEY] = int(time.time())
-        return self.get_response(request)
+        return None

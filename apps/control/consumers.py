@@ -208,14 +208,16 @@ class DeviceConsumer(AsyncWebsocketConsumer):
     async def send_error(self, code: str, message: str) -> None:
         await self.send(text_data=json.dumps({"type": "error", "code": code, "message": message}))
 
-    async def send_command(self, command: dict) -> None:
+    async def send_command(self, command: dict, *, fresh: bool = False) -> None:
         # Once per connection: a command created while the socket connects arrives both in the
         # backlog and over the group. Re-sends of unfinished commands happen on reconnect.
         if command["id"] in self.sent_here:
             return
-        # Checked against the database right before it goes out: never a cancelled or expired command.
+        # Claimed right before it goes out, never a cancelled or expired command: a fresh one (from
+        # the device's group) in Redis when it can be (claims.py), else against the database.
         try:
-            claim = await with_db_retries(delivery.command_sending, self.device, command)
+            layer = self.channel_layer if fresh else None
+            claim = await with_db_retries(delivery.command_sending, self.device, command, layer=layer)
         except DB_ERRORS:
             # Not sent, not remembered: the command stays as it is in the database, and the
             # resend sweep (queued) or the next connect (sent, delivered) brings it here again.
@@ -234,7 +236,7 @@ class DeviceConsumer(AsyncWebsocketConsumer):
 
     # Group events
     async def device_command(self, event):
-        await self.send_command(event["command"])
+        await self.send_command(event["command"], fresh=True)
 
     async def device_frame(self, event):
         await self.send(text_data=json.dumps(event["frame"], default=str))

@@ -10,7 +10,7 @@ import uuid
 
 from channels.db import database_sync_to_async
 
-from . import services
+from . import claims, services
 from .conf import ERROR_MAX
 from .selectors import commands_to_send
 
@@ -27,14 +27,23 @@ async def commands_on_connect(device) -> list[dict]:
     return await _pending(device.pk)
 
 
-async def command_sending(device, command: dict) -> str | None:
-    """Right before a frame goes out: "first", "again", or None (do not send it)."""
+FAST = "fast"
+
+
+async def command_sending(device, command: dict, *, layer=None) -> str | None:
+    """Right before a frame goes out: "fast" (claimed in Redis: a fresh command from the device's
+    group, claims.py), "first", "again", or None (do not send it)."""
+    if layer is not None and await claims.claim_for_send(layer, command):
+        return FAST
     return await database_sync_to_async(services.command_claim_send)(command_id=command["id"], device=device)
 
 
 async def command_sent(device, command: dict, *, claim: str | None = "first") -> None:
-    """After the frame went out: the audit event and console update of the first send."""
-    if claim == "first":
+    """After the frame went out: the send recorded (fast claims), the audit event and console
+    update of the first send."""
+    if claim == FAST:
+        await database_sync_to_async(services.command_record_fast_send)(command_id=command["id"], device=device)
+    elif claim == "first":
         await database_sync_to_async(services.command_record_sent)(command_id=command["id"], device=device)
 
 

@@ -26,7 +26,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from apps.audit.services import AuditContext, audit_record
-from apps.core.errors import Conflict
+from apps.core.errors import ApplicationError, Conflict
 from apps.core.realtime import console_send_after_commit, device_group, group_send_after_commit, group_send_quietly
 from apps.counters import names as counted
 from apps.counters.services import counter_add
@@ -34,7 +34,7 @@ from apps.devices.models import Device, DeviceKind
 from apps.integrations import push
 from apps.integrations.push import PushMessage, PushResult
 
-from . import conf
+from . import claims, conf
 from .models import OPEN_STATES, UNACKED_STATES, Command, CommandAction, CommandNotice, CommandState, NoticeState
 from .serializers import command_data
 
@@ -197,6 +197,31 @@ def command_claim_send(*, command_id, device: Device) -> str | None:
     return None
 
 
+def command_record_fast_send(*, command_id, device: Device) -> None:
+    """After a frame claimed in Redis went out (claims.claim_for_send): the send in the database,
+    in one transaction: queued -> sent, `sent_at` on the first send, `last_sent_at` and
+    `send_count` always; the first send is audited and announced (a send that came before a
+    cancel is recorded too: the frame did go out)."""
+    now = timezone.now()
+    with transaction.atomic():
+        command = Command.objects.select_for_update().filter(pk=command_id, device=device).first()
+        if command is None:
+            return
+        first = command.sent_at is None
+        command.last_sent_at, command.send_count = now, command.send_count + 1
+        fields = ["last_sent_at", "send_count"]
+        if first:
+            command.sent_at = now
+            fields.append("sent_at")
+        if command.state == CommandState.QUEUED:
+            command.state = CommandState.SENT
+            fields.append("state")
+        command.save(update_fields=fields)
+        if first:
+            audit_record(action="command.sent", actor=device, obj=command, details=_details(command))
+            _publish(command)
+
+
 def command_record_sent(*, command_id, device: Device) -> None:
     """The audit event and console update of queued -> sent (after the frame went out)."""
     with transaction.atomic():
@@ -276,6 +301,16 @@ def command_result(*, command_id, device: Device, ok: bool, error: str = "") -> 
 def command_cancel(*, command: Command, user, context: AuditContext | None = None) -> Command:
     """Cancels a command the device has not acknowledged yet; afterwards it is 409."""
     command_expire_if_due(command=command)  # past its TTL: expired, not cancellable
+    # First, so that no consumer takes a fast claim of it from now on (claims.py); if that cannot
+    # be made sure, nothing changes and the operator is asked to try again.
+    if not claims.close_for_send(command_id=command.pk, expires_at=command.expires_at):
+        raise ApplicationError(
+            "The command could not be cancelled just now (the realtime service is unreachable); try again shortly.",
+            code="unavailable",
+            status=503,
+            headers={"Retry-After": "2"},
+            extra={"retry_after": 2},
+        )
     now = timezone.now()
     done = _transition(
         command_id=command.pk,

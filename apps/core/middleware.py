@@ -1,15 +1,135 @@
 """Request-level guards for the API: body size limits, and the error envelope for answers
-that never reached DRF (unknown URLs, Django's own 400/403/404/405/413/500 pages)."""
+that never reached DRF (unknown URLs, Django's own 400/403/404/405/413/500 pages).
+
+Every middleware in settings.MIDDLEWARE runs natively in async mode under daphne: its
+process_request and process_response run on the event loop (they only look at the request and
+the headers), instead of Django's default of a hop to a thread for each call, or a whole thread
+for a sync-only middleware. A step that may touch the database (saving a modified session,
+storing messages in it, serving a static file from disk) still goes to a thread. Under a sync
+handler (the test client, a WSGI server) they run as plain sync middleware.
+"""
 
 from __future__ import annotations
 
 import json
 import logging
 
+from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
 from django.conf import settings
+from django.contrib.auth.middleware import AuthenticationMiddleware
+from django.contrib.messages.middleware import MessageMiddleware
+from django.contrib.sessions.middleware import SessionMiddleware
 from django.http import HttpRequest, HttpResponse
+from django.middleware.clickjacking import XFrameOptionsMiddleware
+from django.middleware.common import CommonMiddleware
+from django.middleware.csrf import CsrfViewMiddleware
+from django.middleware.security import SecurityMiddleware
+from django.utils.deprecation import MiddlewareMixin
+from whitenoise.middleware import WhiteNoiseMiddleware  # type: ignore[import-untyped]
 
 from .errors import error_response
+
+
+class InlineAsync:
+    """Mixed into a MiddlewareMixin class: in async mode its hooks run on the event loop, except
+    when `request_in_thread` / `response_in_thread` say the step may block (database, disk)."""
+
+    def request_in_thread(self, request: HttpRequest) -> bool:
+        return False
+
+    def response_in_thread(self, request: HttpRequest, response: HttpResponse) -> bool:
+        return False
+
+    async def __acall__(self, request):
+        response = None
+        process_request = getattr(self, "process_request", None)
+        if process_request is not None:
+            if self.request_in_thread(request):
+                response = await sync_to_async(process_request, thread_sensitive=True)(request)
+            else:
+                response = process_request(request)
+        response = response or await getattr(self, "get_response")(request)  # noqa: B009 - set by MiddlewareMixin
+        process_response = getattr(self, "process_response", None)
+        if process_response is not None:
+            if self.response_in_thread(request, response):
+                response = await sync_to_async(process_response, thread_sensitive=True)(request, response)
+            else:
+                response = process_response(request, response)
+        return response
+
+
+def _inline_view_hook(middleware) -> None:
+    """Django adapts a sync process_view to async mode with a hop to a thread per request; a
+    process_view that only looks at the request runs on the loop instead."""
+    if getattr(middleware, "async_mode", False) and hasattr(middleware, "process_view"):
+        sync_hook = middleware.process_view
+
+        async def process_view(request, callback, callback_args, callback_kwargs):
+            return sync_hook(request, callback, callback_args, callback_kwargs)
+
+        middleware.process_view = process_view
+
+
+class Security(InlineAsync, SecurityMiddleware):
+    pass
+
+
+class Common(InlineAsync, CommonMiddleware):
+    pass
+
+
+class Csrf(InlineAsync, CsrfViewMiddleware):
+    def __init__(self, get_response):
+        super().__init__(get_response)
+        _inline_view_hook(self)
+
+
+class Authentication(InlineAsync, AuthenticationMiddleware):
+    pass  # request.user is lazy: the session and the user are read where they are used
+
+
+class XFrameOptions(InlineAsync, XFrameOptionsMiddleware):
+    pass
+
+
+class Sessions(InlineAsync, SessionMiddleware):
+    def response_in_thread(self, request, response) -> bool:
+        session = getattr(request, "session", None)
+        return session is not None and (session.modified or settings.SESSION_SAVE_EVERY_REQUEST)
+
+
+class Messages(InlineAsync, MessageMiddleware):
+    def response_in_thread(self, request, response) -> bool:
+        storage = getattr(request, "_messages", None)
+        return storage is not None and bool(storage.used or storage.added_new)
+
+
+class StaticFiles(WhiteNoiseMiddleware):
+    """WhiteNoise, async-capable: a path that is not a static file costs a dict lookup."""
+
+    sync_capable = True
+    async_capable = True
+
+    def __init__(self, get_response=None, settings=settings):
+        super().__init__(get_response, settings=settings)
+        self.async_mode = iscoroutinefunction(get_response)
+        if self.async_mode:
+            markcoroutinefunction(self)
+
+    def __call__(self, request):
+        if self.async_mode:
+            return self._acall(request)
+        return super().__call__(request)
+
+    async def _acall(self, request):
+        if self.autorefresh:
+            static_file = await sync_to_async(self.find_file)(request.path_info)
+        else:
+            static_file = self.files.get(request.path_info)
+        if static_file is not None:
+            return await sync_to_async(self.serve)(static_file, request)
+        return await self.get_response(request)
+
 
 log = logging.getLogger(__name__)
 
@@ -32,14 +152,10 @@ def is_api(request: HttpRequest) -> bool:
     return request.path.startswith("/api/")
 
 
-class ApiErrorEnvelopeMiddleware:
+class ApiErrorEnvelopeMiddleware(InlineAsync, MiddlewareMixin):
     """Any 4xx/5xx from /api/ that is not JSON already is rewritten into the envelope."""
 
-    def __init__(self, get_response):
-        self.get_response = get_response
-
-    def __call__(self, request: HttpRequest) -> HttpResponse:
-        response = self.get_response(request)
+    def process_response(self, request: HttpRequest, response: HttpResponse) -> HttpResponse:
         if not is_api(request) or response.status_code < 400:
             return response
         if response.get("Content-Type", "").startswith("application/json") and not response.streaming:
@@ -63,13 +179,10 @@ class ApiErrorEnvelopeMiddleware:
         return None
 
 
-class RequestSizeLimitMiddleware:
+class RequestSizeLimitMiddleware(InlineAsync, MiddlewareMixin):
     """Refuses oversized bodies with 413 before anything reads them."""
 
-    def __init__(self, get_response):
-        self.get_response = get_response
-
-    def __call__(self, request: HttpRequest) -> HttpResponse:
+    def process_request(self, request: HttpRequest) -> HttpResponse | None:
         limit = settings.RTCC_MAX_JSON_BODY
         for prefix, size in settings.RTCC_BODY_LIMITS.items():
             if request.path.startswith(prefix):
@@ -82,17 +195,14 @@ class RequestSizeLimitMiddleware:
             return error_response(400, "bad_request", "Content-Length is not a number.")
         if length > limit:
             return error_response(413, "too_large", f"The request body is over the limit of {limit} bytes.")
-        return self.get_response(request)
+        return None
 
 
-class QueryStringGuardMiddleware:
+class QueryStringGuardMiddleware(InlineAsync, MiddlewareMixin):
     """A NUL character in an API query parameter is a 400: no filter can use it (PostgreSQL
     refuses it in text, which used to surface as a 500)."""
 
-    def __init__(self, get_response):
-        self.get_response = get_response
-
-    def __call__(self, request: HttpRequest) -> HttpResponse:
+    def process_request(self, request: HttpRequest) -> HttpResponse | None:
         if is_api(request):
             for key, values in request.GET.lists():
                 if "\x00" in key or any("\x00" in value for value in values):
@@ -102,20 +212,16 @@ class QueryStringGuardMiddleware:
                         f"Query parameter {key.replace(chr(0), '')!r} holds a NUL character.",
                         fields={key.replace("\x00", ""): ["Must not contain a NUL character."]},
                     )
-        return self.get_response(request)
+        return None
 
 
-class SecurityHeadersMiddleware:
+class SecurityHeadersMiddleware(InlineAsync, MiddlewareMixin):
     """The console's browser-side guards: a Content-Security-Policy on every HTML page (only the
     console's own scripts run; the login page included), and, on a request that came over TLS
     (daphne --proxy-headers and the proxy's X-Forwarded-Proto: https), Secure session and CSRF
     cookies. Plain-HTTP development keeps working: a cookie is marked Secure only over TLS."""
 
-    def __init__(self, get_response):
-        self.get_response = get_response
-
-    def __call__(self, request: HttpRequest) -> HttpResponse:
-        response = self.get_response(request)
+    def process_response(self, request: HttpRequest, response: HttpResponse) -> HttpResponse:
         if request.is_secure():
             for name in (settings.SESSION_COOKIE_NAME, settings.CSRF_COOKIE_NAME):
                 if name in response.cookies:

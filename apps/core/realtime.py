@@ -10,9 +10,11 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Iterable
+from contextvars import ContextVar
 from datetime import datetime
+from typing import Any
 
-from asgiref.sync import async_to_sync
+from asgiref.sync import async_to_sync, sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
 from django.db import transaction
@@ -89,11 +91,36 @@ def group_send_quietly(group: str, message: dict) -> bool:
     return async_to_sync(group_send)(group, message)
 
 
+# Inside run_then_send: the messages committed work published, in order, for the event loop to send.
+_outbox: ContextVar[list[tuple[str, dict]] | None] = ContextVar("rtcc_realtime_outbox", default=None)
+
+
 def group_send_after_commit(group: str, message: dict) -> None:
     """Sends once the surrounding transaction commits (at once outside one); never raises: once
     a write is committed, a failed push must not turn its answer into a 500 (whoever depends on
-    the push catches up from the database: a device on reconnect or by a sweep)."""
+    the push catches up from the database: a device on reconnect or by a sweep).
+    Under run_then_send the message is handed to the event loop after commit instead of being
+    sent from this thread (no hop back to the loop per message)."""
+    outbox = _outbox.get()
+    if outbox is not None:
+        transaction.on_commit(lambda: outbox.append((group, message)))
+        return
     transaction.on_commit(lambda: group_send_now(group, message))
+
+
+async def run_then_send(func: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
+    """Runs sync `func` (database work: a whole sync view, a service) in one hop to a thread,
+    then sends from the event loop, in order, every group message it published after commit.
+    The sends happen whatever `func` did afterwards (raised or not): what committed is announced,
+    and a send that fails is logged, never raised."""
+    outbox: list[tuple[str, dict]] = []
+    token = _outbox.set(outbox)
+    try:
+        return await sync_to_async(func)(*args, **kwargs)
+    finally:
+        _outbox.reset(token)
+        for group, message in outbox:
+            await group_send(group, message)
 
 
 async def console_send(event_type: str, payload: dict) -> bool:

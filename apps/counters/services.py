@@ -47,7 +47,8 @@ def counters_add(*, counts: Mapping[str, int], at: datetime | None = None) -> No
         f"INSERT INTO {table} (level, start, name, n) VALUES {values} "  # noqa: S608 - names are ours
         f"ON CONFLICT (level, start, name) DO UPDATE SET n = {table}.n + excluded.n"
     )
-    with transaction.atomic(), connection.cursor() as cursor:
+    # One statement: no savepoint of its own (two round trips) inside the caller's transaction.
+    with transaction.atomic(savepoint=False), connection.cursor() as cursor:
         cursor.execute(sql, params)
 
 

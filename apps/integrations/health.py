@@ -15,6 +15,7 @@ from __future__ import annotations
 import concurrent.futures
 import logging
 
+from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
 from django.conf import settings
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -126,10 +127,29 @@ class HealthProbeMiddleware:
     probe addresses the container by its own IP (or 127.0.0.1), which DJANGO_ALLOWED_HOSTS
     rightly does not list. Only these two read-only paths are exempt from the host check."""
 
+    sync_capable = True
+    async_capable = True  # any other path passes on the event loop; a probe's checks run in a thread
+
     def __init__(self, get_response):
         self.get_response = get_response
+        self.async_mode = iscoroutinefunction(get_response)
+        if self.async_mode:
+            markcoroutinefunction(self)
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
+        if self.async_mode:
+            return self._acall(request)  # type: ignore[return-value]
+        probe = self._probe(request)
+        return probe(request) if probe else self.get_response(request)
+
+    @staticmethod
+    def _probe(request: HttpRequest):
         if request.method in ("GET", "HEAD") and request.path_info in ("/healthz", "/readyz"):
-            return healthz(request) if request.path_info == "/healthz" else readyz(request)
-        return self.get_response(request)
+            return healthz if request.path_info == "/healthz" else readyz
+        return None
+
+    async def _acall(self, request: HttpRequest) -> HttpResponse:
+        probe = self._probe(request)
+        if probe:
+            return await sync_to_async(probe, thread_sensitive=True)(request)
+        return await self.get_response(request)

@@ -52,21 +52,24 @@ INSTALLED_APPS = [
     "apps.simulator",
 ]
 
+# Each runs natively in async mode under daphne (apps/core/middleware.py: Django's own
+# middleware with their hooks on the event loop), so a request reaches its view without a hop
+# to a thread per middleware.
 MIDDLEWARE = [
     "apps.integrations.health.HealthProbeMiddleware",
     "apps.core.middleware.ApiErrorEnvelopeMiddleware",
     "apps.core.middleware.RequestSizeLimitMiddleware",
     "apps.core.middleware.QueryStringGuardMiddleware",
     "apps.core.middleware.SecurityHeadersMiddleware",
-    "django.middleware.security.SecurityMiddleware",
-    "whitenoise.middleware.WhiteNoiseMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
-    "django.middleware.common.CommonMiddleware",
-    "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "apps.core.middleware.Security",  # django.middleware.security.SecurityMiddleware
+    "apps.core.middleware.StaticFiles",  # whitenoise.middleware.WhiteNoiseMiddleware
+    "apps.core.middleware.Sessions",  # django.contrib.sessions.middleware.SessionMiddleware
+    "apps.core.middleware.Common",  # django.middleware.common.CommonMiddleware
+    "apps.core.middleware.Csrf",  # django.middleware.csrf.CsrfViewMiddleware
+    "apps.core.middleware.Authentication",  # django.contrib.auth.middleware.AuthenticationMiddleware
     "apps.accounts.sessions.SessionPolicyMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "apps.core.middleware.Messages",  # django.contrib.messages.middleware.MessageMiddleware
+    "apps.core.middleware.XFrameOptions",  # django.middleware.clickjacking.XFrameOptionsMiddleware
 ]
 
 ROOT_URLCONF = "rtcc.urls"

@@ -164,6 +164,51 @@ def test_consumer_refuses_a_command_past_its_expiry_before_the_sweep_ran(operato
     assert late.state == "expired" and late.sent_at is None
 
 
+def test_a_creation_message_read_after_the_cancel_never_sends_the_command(operator, bodycam):
+    # The group message of a fresh command reaches the socket only after an operator cancelled
+    # it (a slow layer): the consumer's claim (in Redis when the layer is Redis, claims.py) must
+    # lose to the cancel, and the device hears nothing.
+    command = create(bodycam, operator)  # nobody is connected: its own group message is lost
+    services.command_cancel(command=command, user=operator)
+
+    async def scenario():
+        device = await connect(bodycam)  # the backlog on connect has nothing for it
+        layer = get_channel_layer()
+        await layer.group_send(
+            device_group(bodycam.id), {"type": "device.command", "command": command.device_payload()}
+        )
+        assert await device.receive_nothing(0.5)
+        await device.disconnect()
+
+    run(scenario)
+    command.refresh_from_db()
+    assert command.state == "cancelled" and command.sent_at is None and command.send_count == 0
+    assert "command.sent" not in audit_actions(command.pk)
+
+
+def test_a_fresh_command_sent_twice_over_the_group_is_recorded_as_sent_once(operator, bodycam):
+    async def scenario():
+        device = await connect(bodycam)
+        command = await database_sync_to_async(create)(bodycam, operator)
+        frame = await receive(device)
+        assert frame["command"]["id"] == str(command.pk)
+        await wait_state(str(command.pk), "sent")
+        # The same group message again (the resend sweep, a replayed message): not sent twice on
+        # this socket, not recorded as a second first send.
+        layer = get_channel_layer()
+        await layer.group_send(
+            device_group(bodycam.id), {"type": "device.command", "command": command.device_payload()}
+        )
+        assert await device.receive_nothing(0.3)
+        await device.disconnect()
+        return command
+
+    command = run(scenario)
+    command.refresh_from_db()
+    assert command.state == "sent" and command.sent_at is not None and command.send_count == 1
+    assert audit_actions(command.pk) == ["command.create", "command.sent"]
+
+
 def test_unacknowledged_command_is_sent_again_after_a_dropped_connection(operator, bodycam):
     command = create(bodycam, operator)
     acted_on: set[str] = set()

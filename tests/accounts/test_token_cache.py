@@ -1,0 +1,56 @@
+"""Bearer tokens are served from a per-process cache; a change to the person or the token is
+seen at once anyway, in this process and in another one (the generation counter in Redis)."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from apps.accounts import services
+from tests.control.conftest import create_device, post_command
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def test_a_token_used_a_moment_ago_is_refused_at_once_after_logout(client_for, operator):
+    client = client_for(operator)
+    assert client.get("/api/v1/me").status_code == 200
+    assert client.get("/api/v1/me").status_code == 200  # the second one from the cache
+    assert client.post("/api/v1/auth/logout").status_code == 204
+    response = client.get("/api/v1/me")
+    assert response.status_code == 401
+    assert response.json()["error"]["code"] == "not_authenticated"
+
+
+def test_a_role_change_takes_a_cached_operator_off_commands_at_once(client_for, operator, it_user):
+    client = client_for(operator)
+    camera = create_device(kind="bodycam")
+    assert post_command(client, camera.id).status_code == 202
+    services.user_update(user=operator, actor=it_user, role="officer")
+    response = post_command(client, camera.id)
+    assert response.status_code == 403
+    assert response.json()["error"]["code"] == "forbidden"
+
+
+def test_deactivating_a_person_here_refuses_their_cached_token_at_once_in_another_process(
+    redis_url, live_server_process, operator, it_user
+):
+    token, _ = services.token_issue(user=operator)
+    url = f"{live_server_process.url}/api/v1/me"
+    headers = {"Authorization": f"Bearer {token}"}
+    for _ in range(3):  # the web process has it cached now
+        assert httpx.get(url, headers=headers, timeout=10).status_code == 200
+    services.user_update(user=operator, actor=it_user, is_active=False)
+    response = httpx.get(url, headers=headers, timeout=10)
+    assert response.status_code == 401
+    assert response.json()["error"]["code"] == "not_authenticated"
+
+
+def test_a_logout_here_refuses_the_cached_token_at_once_in_another_process(redis_url, live_server_process, operator):
+    token, record = services.token_issue(user=operator)
+    url = f"{live_server_process.url}/api/v1/me"
+    headers = {"Authorization": f"Bearer {token}"}
+    for _ in range(3):
+        assert httpx.get(url, headers=headers, timeout=10).status_code == 200
+    services.token_revoke(token=record)
+    assert httpx.get(url, headers=headers, timeout=10).status_code == 401
