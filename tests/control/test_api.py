@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 import pytest
+from channels.layers import channel_layers
+from django.test import override_settings
 from django.utils import timezone
 
 from apps.audit.models import AuditEvent
@@ -342,3 +344,29 @@ def test_admin_lists_commands_read_only(client, superuser, operator, bodycam):
     assert client.get("/admin/control/command/").status_code == 200
     assert client.get(f"/admin/control/command/{command.pk}/change/").status_code == 200
     assert client.get("/admin/control/command/add/").status_code == 403
+
+
+@pytest.mark.django_db
+def test_a_cancel_that_cannot_reach_redis_answers_503_and_changes_nothing(client_for, operator, bodycam, redis_url):
+    """With the Redis layer, consumers of other processes claim fresh commands in Redis before
+    sending; a cancel that cannot close that claim must not pretend it stopped the command."""
+    client = client_for(operator)
+    command_id = post_command(client, bodycam.id).json()["id"]
+    unreachable = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": [{"address": "redis://127.0.0.1:1/0", "socket_timeout": 1}]},
+        }
+    }
+    with override_settings(CHANNEL_LAYERS=unreachable):
+        channel_layers.backends.clear()
+        try:
+            refused = client.post(f"/api/v1/commands/{command_id}/cancel")
+        finally:
+            channel_layers.backends.clear()
+    assert refused.status_code == 503
+    assert error_code(refused) == "unavailable" and refused["Retry-After"]
+    assert Command.objects.get(pk=command_id).state == "queued"
+    assert audit_actions(command_id) == ["command.create"]
+    # Redis reachable again: the same cancel goes through.
+    assert client.post(f"/api/v1/commands/{command_id}/cancel").json()["state"] == "cancelled"

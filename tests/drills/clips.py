@@ -144,7 +144,10 @@ class ClipLoad:
 
     def wait_claimed(self, upload: Upload, timeout: float = 240) -> None:
         wait_until(
-            lambda: self.claimed(upload), timeout=timeout, what=f"verification of {upload.recording_id} under way"
+            lambda: self.claimed(upload),
+            timeout=timeout,
+            what=f"verification of {upload.recording_id} under way",
+            interval=0.02,
         )
 
     def settle(self) -> dict[str, dict]:

@@ -234,6 +234,11 @@ class PrivateSeaweed:
         if self.process is not None:
             self.process.stop()
 
+    def crash(self) -> None:
+        """Gone at once (SIGKILL without waiting), so a read under way fails mid-object."""
+        if self.process is not None:
+            self.process.stop(timeout=0)
+
     def tail(self, chars: int = 2500) -> str:
         return self.process.log_tail(chars) if self.process is not None else ""
 

@@ -10,7 +10,7 @@ from django.core.management import call_command
 
 from apps.accounts.services import token_issue
 from apps.devices.models import Device
-from apps.simulator.fleet import ApiError, DeviceState, Fleet
+from apps.simulator.fleet import DeviceState, Fleet
 
 
 def _state() -> DeviceState:
@@ -139,9 +139,15 @@ def test_simulator_against_a_live_server(live_server_process, make_user):
         async with again:
             return await again.provision()
 
-    with pytest.raises(ApiError):  # the revoked one cannot be re-enrolled
-        asyncio.run(rerun())
-    assert Device.objects.count() == 3
+    # the revoked camera's serial is registered again, as a new device that replaces it
+    states = asyncio.run(rerun())
+    assert Device.objects.count() == 4
+    replacement = Device.objects.get(replaces__serial=victim.serial)
+    assert replacement.serial == victim.serial and replacement.pk != victim.id and replacement.enrolled_at
+    assert Device.objects.get(pk=victim.id).revoked_at is not None
+    assert sorted(str(s.id) for s in states) == sorted(
+        str(pk) for pk in Device.objects.filter(revoked_at__isnull=True).values_list("pk", flat=True)
+    )
 
 
 @pytest.mark.django_db(transaction=True)
