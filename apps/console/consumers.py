@@ -47,7 +47,11 @@ class ConsoleConsumer(SurvivesLayerOutage, AsyncWebsocketConsumer):
         await self.channel_layer.group_add(CONSOLE_GROUP, self.channel_name)
         # After a Redis restart the groups are forgotten: join them again now and then.
         self.rejoin = stay_in_groups(
-            self.channel_layer, self.channel_name, [self.person_group, CONSOLE_GROUP], what=f"console of {user.pk}"
+            self.channel_layer,
+            self.channel_name,
+            [self.person_group, CONSOLE_GROUP],
+            what=f"console of {user.pk}",
+            trouble=getattr(self, "layer_trouble", None),
         )
 
     async def disconnect(self, code):

@@ -8,6 +8,7 @@ never raised: the write is committed, and a console catches up from the API.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Iterable
 from contextvars import ContextVar
@@ -195,26 +196,49 @@ def group_rejoin_seconds() -> float:
     return float(value if value is not None else getattr(settings, "RTCC_DEVICE_GROUP_REJOIN", 10))
 
 
-async def _rejoin_forever(channel_layer, channel_name: str, groups: tuple[str, ...], what: str) -> None:
+async def _rejoin_forever(
+    channel_layer, channel_name: str, groups: tuple[str, ...], what: str, trouble: asyncio.Event | None
+) -> None:
+    """Every group_rejoin_seconds(); at once when the socket's receive met the layer failing
+    (`trouble`), then again after a short, growing pause until a join goes through: a restarted
+    Redis has forgotten the groups, and its first answers may be errors from pooled connections to
+    the old server, so one attempt per period could leave a console deaf for several periods."""
+    pause: float | None = None
     while True:
-        await asyncio.sleep(group_rejoin_seconds())
-        for group in groups:
-            try:
+        if pause is not None:
+            await asyncio.sleep(pause)
+        elif trouble is None:
+            await asyncio.sleep(group_rejoin_seconds())
+        else:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(trouble.wait(), group_rejoin_seconds())
+            trouble.clear()
+        try:
+            for group in groups:
                 await channel_layer.group_add(group, channel_name)
-            except Exception as exc:  # the channel layer is down: next time
-                log.warning("%s could not rejoin group %s: %s", what, group, exc)
+        except Exception as exc:  # the channel layer is (still) down: again shortly
+            pause = min((pause or 0.25) * 2, 5.0)
+            log.warning("%s could not rejoin its groups, again in %.1f s: %s", what, pause, exc)
+        else:
+            pause = None
 
 
-def stay_in_groups(channel_layer, channel_name: str, groups: Iterable[str], *, what: str) -> asyncio.Task:
-    """Joins `groups` again every group_rejoin_seconds() for as long as the socket is open; the
+def stay_in_groups(
+    channel_layer, channel_name: str, groups: Iterable[str], *, what: str, trouble: asyncio.Event | None = None
+) -> asyncio.Task:
+    """Joins `groups` again every group_rejoin_seconds() for as long as the socket is open, and
+    at once whenever `trouble` is set (SurvivesLayerOutage sets it when its receive fails); the
     consumer cancels the returned task when it disconnects. Whatever the socket missed while it
     was out of a group comes from the database (a device's commands on the resend sweep)."""
-    return asyncio.ensure_future(_rejoin_forever(channel_layer, channel_name, tuple(groups), what))
+    return asyncio.ensure_future(_rejoin_forever(channel_layer, channel_name, tuple(groups), what, trouble))
 
 
-async def _layer_receive_retrying(channel_layer, channel_name: str, what: str) -> dict:
+async def _layer_receive_retrying(
+    channel_layer, channel_name: str, what: str, trouble: asyncio.Event | None = None
+) -> dict:
     """The next channel-layer message for this socket; while the layer is unreachable (Redis
-    restarting) tries again with a growing pause instead of ending the socket."""
+    restarting) tries again with a growing pause instead of ending the socket, and sets `trouble`
+    so that the socket rejoins its groups as soon as the layer answers again."""
     pause = 0.5
     while True:
         try:
@@ -222,6 +246,8 @@ async def _layer_receive_retrying(channel_layer, channel_name: str, what: str) -
         except asyncio.CancelledError:
             raise
         except Exception as exc:
+            if trouble is not None:
+                trouble.set()
             log.warning("%s: channel layer unavailable, receiving again in %.1f s: %s", what, pause, exc)
             await asyncio.sleep(pause)
             pause = min(pause * 2, 5.0)
@@ -235,6 +261,7 @@ class SurvivesLayerOutage:
 
     channel_layer_alias: str
     dispatch: Callable[[dict], Awaitable[None]]
+    layer_trouble: asyncio.Event | None = None
 
     async def __call__(self, scope, receive, send):
         from channels.exceptions import StopConsumer
@@ -247,9 +274,10 @@ class SurvivesLayerOutage:
         if self.channel_layer is not None:
             self.channel_name = await self.channel_layer.new_channel()
             layer, name, what = self.channel_layer, self.channel_name, type(self).__name__
+            trouble = self.layer_trouble = asyncio.Event()
 
             async def channel_receive() -> dict:
-                return await _layer_receive_retrying(layer, name, what)
+                return await _layer_receive_retrying(layer, name, what, trouble)
 
             self.channel_receive = channel_receive
             sources.append(channel_receive)
