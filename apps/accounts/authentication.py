@@ -23,6 +23,8 @@ from django.db import transaction
 from django.utils import timezone
 from rest_framework import authentication, exceptions
 
+from apps.core.redisclients import shared_client
+
 from .models import ApiToken
 from .tokens import USER_PREFIX, bearer_from_header, hash_token, same_hash
 
@@ -40,21 +42,11 @@ def _cache_seconds() -> float:
     return float(getattr(settings, "RTCC_TOKEN_CACHE_SECONDS", 10))
 
 
-_redis_clients: dict = {}
-
-
 def _shared():
     """A process-wide Redis client for the generation (Django's cache opens a client, and a
     connection, per request context), or None without REDIS_URL."""
     url = settings.ENV.redis_url
-    if not url:
-        return None
-    client = _redis_clients.get(url)
-    if client is None:
-        import redis
-
-        client = _redis_clients.setdefault(url, redis.Redis.from_url(url, socket_timeout=2))
-    return client
+    return shared_client(url) if url else None
 
 
 def _generation() -> int | None:

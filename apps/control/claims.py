@@ -28,13 +28,13 @@ from datetime import datetime
 
 from django.utils import timezone
 
+from apps.core.redisclients import shared_client
+
 log = logging.getLogger(__name__)
 
 KEY = "rtcc:command-claim:{}"
 FAST_CLAIM_MARGIN_S = 1.0  # less than this before expiry: the database decides
 KEEP_AFTER_EXPIRY_S = 3600  # the key outlives the command's expiry by this much
-
-_sync_clients: dict[str, object] = {}
 
 
 def _layer_connection(layer, key: str):
@@ -82,12 +82,7 @@ def close_for_send(*, command_id, expires_at: datetime) -> bool:
     try:
         host = layer.hosts[layer.consistent_hash(key)]
         address = str(host.get("address") if isinstance(host, dict) else host)
-        client = _sync_clients.get(address)
-        if client is None:
-            import redis
-
-            client = _sync_clients.setdefault(address, redis.Redis.from_url(address, socket_timeout=2))
-        client.set(key, "cancelled", nx=True, px=_ttl_ms(expires_at))  # type: ignore[attr-defined]
+        shared_client(address).set(key, "cancelled", nx=True, px=_ttl_ms(expires_at))
     except Exception:
         # Redis unreachable from here: another process may still reach it and take a fast claim,
         # so the cancel is refused (and asked again) rather than racing a send it cannot see.
