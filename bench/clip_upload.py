@@ -48,6 +48,7 @@ import httpx  # noqa: E402
 import psutil  # noqa: E402
 import psycopg  # noqa: E402
 from botocore.config import Config  # noqa: E402
+from fleet_common import start_own_s3  # noqa: E402
 
 from apps.simulator.client import ClipUploader, put_parts, write_random_file  # noqa: E402
 from infra import launch  # noqa: E402
@@ -96,31 +97,8 @@ def s3_client():
 
 
 def start_s3(workdir: Path) -> launch.Process:
-    """The bench's own SeaweedFS: S3 and every other port of `weed mini` a free one (the tests
-    and a shared SeaweedFS may run beside it), ready once a bucket call answers."""
-    port = launch.free_port()
-    weed = launch.start_seaweedfs(
-        weed=ROOT / ".venv" / "bin" / "weed",
-        datadir=workdir / "seaweedfs",
-        s3_port=port,
-        log=workdir / "weed.log",
-        ports=launch.seaweedfs_ports(),
-    )
-    S3_ENV["AWS_ENDPOINT_URL_S3"] = f"http://127.0.0.1:{port}"
-    s3 = s3_client()
-    for _ in range(90):  # the S3 port opens before the filer behind it is ready
-        try:
-            s3.head_bucket(Bucket=BUCKET)
-            break
-        except Exception:
-            try:
-                s3.create_bucket(Bucket=BUCKET)
-                break
-            except Exception:
-                time.sleep(1)
-    else:
-        weed.stop()
-        raise SystemExit(f"SeaweedFS did not get ready:\n{weed.log_tail()}")
+    weed, env = start_own_s3(workdir, BUCKET)
+    S3_ENV.update(env)
     return weed
 
 

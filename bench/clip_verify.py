@@ -37,25 +37,14 @@ def main() -> None:
     parser.add_argument("--streams", type=int, default=4, help="ranged GETs at once for the parallel variant")
     args = parser.parse_args()
 
-    from infra import launch
-    from infra.dev import S3_KEY, S3_SECRET
+    from fleet_common import start_own_s3
 
     workdir = Path(tempfile.mkdtemp(prefix="rtcc-bench-verify-"))
-    port = launch.free_port()
-    weed = launch.start_seaweedfs(
-        weed=ROOT / ".venv" / "bin" / "weed",
-        datadir=workdir / "seaweedfs",
-        s3_port=port,
-        log=workdir / "weed.log",
-        ports=launch.seaweedfs_ports(),
-    )
+    weed, s3_env = start_own_s3(workdir, BUCKET)
     try:
         os.environ.update(
             {
-                "AWS_ENDPOINT_URL_S3": f"http://127.0.0.1:{port}",
-                "AWS_ACCESS_KEY_ID": S3_KEY,
-                "AWS_SECRET_ACCESS_KEY": S3_SECRET,
-                "AWS_DEFAULT_REGION": "us-east-1",
+                **s3_env,
                 "RTCC_S3_BUCKET": BUCKET,
                 "RTCC_DATA_DIR": str(workdir / "data"),
                 "DJANGO_SETTINGS_MODULE": "rtcc.settings",
@@ -78,12 +67,6 @@ def run(args, workdir: Path) -> None:
 
     storage = get_storage()
     assert isinstance(storage, S3Storage)
-    for _ in range(60):  # the S3 port opens before the filer behind it is ready
-        try:
-            storage.ensure_bucket()
-            break
-        except Exception:
-            time.sleep(1)
     size = args.mib * MiB
     data = os.urandom(size)
     key = "bench/verify.bin"

@@ -15,6 +15,7 @@ import os
 import resource
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -23,6 +24,51 @@ sys.path.insert(0, str(ROOT))
 from infra import launch  # noqa: E402
 
 BENCH_PREFIX = "BENCH"
+
+
+def start_own_s3(workdir: Path, bucket: str) -> tuple[launch.Process, dict[str, str]]:
+    """The bench's own SeaweedFS (`weed mini` from .venv), S3 and every other port a free one (the
+    tests or another SeaweedFS may run beside it), ready once `bucket` exists. Returns the process
+    and the environment a client or a server needs to reach it."""
+    import boto3
+    from botocore.config import Config
+
+    from infra.dev import S3_KEY, S3_SECRET
+
+    port = launch.free_port()
+    weed = launch.start_seaweedfs(
+        weed=ROOT / ".venv" / "bin" / "weed",
+        datadir=workdir / "seaweedfs",
+        s3_port=port,
+        log=workdir / "weed.log",
+        ports=launch.seaweedfs_ports(),
+    )
+    env = {
+        "AWS_ENDPOINT_URL_S3": f"http://127.0.0.1:{port}",
+        "AWS_ACCESS_KEY_ID": S3_KEY,
+        "AWS_SECRET_ACCESS_KEY": S3_SECRET,
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=env["AWS_ENDPOINT_URL_S3"],
+        aws_access_key_id=S3_KEY,
+        aws_secret_access_key=S3_SECRET,
+        region_name="us-east-1",
+        config=Config(signature_version="s3v4", s3={"addressing_style": "path"}),
+    )
+    for _ in range(90):  # the S3 port opens before the filer behind it is ready
+        try:
+            s3.head_bucket(Bucket=bucket)
+            return weed, env
+        except Exception:
+            try:
+                s3.create_bucket(Bucket=bucket)
+                return weed, env
+            except Exception:
+                time.sleep(1)
+    weed.stop()
+    raise SystemExit(f"SeaweedFS did not get ready:\n{weed.log_tail()}")
 
 
 def raise_open_files() -> int:

@@ -13,13 +13,11 @@ Baselines in the same run, same pacing and bytes, same store:
   static playlist      a playlist object in the same bucket, 200 pollers once a second (presigned GET)
 Goals (issue 15): listing p99 < 100 ms, playlist p99 < 50 ms, camera-to-viewer < 2 s.
 
-Needs PostgreSQL, Redis and SeaweedFS (S3) running, as for the tests; starts the two daphne
-processes itself. Run:
+Needs PostgreSQL and Redis running, as for the tests; starts its own SeaweedFS (S3, from .venv,
+on free ports) and the two daphne processes. Run:
     .venv/bin/python bench/live_view.py [--cameras 50] [--viewers 200] [--seconds 30]
 Environment (defaults): BENCH_DATABASE_URL=postgres://postgres@127.0.0.1:5432/rtcc_bench_live
   BENCH_REDIS_URL=redis://127.0.0.1:6379/6  BENCH_S3_BUCKET=rtcc-bench-live
-  AWS_ENDPOINT_URL_S3=http://127.0.0.1:8334  AWS_ACCESS_KEY_ID=rtcc-test
-  AWS_SECRET_ACCESS_KEY=rtcc-test-secret-not-for-production  AWS_DEFAULT_REGION=us-east-1
 """
 
 from __future__ import annotations
@@ -29,8 +27,10 @@ import asyncio
 import json
 import os
 import random
+import shutil
 import statistics
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -42,17 +42,13 @@ ENV = {
     "DATABASE_URL": os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/rtcc_bench_live"),
     "REDIS_URL": os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/6"),
     "RTCC_S3_BUCKET": os.environ.get("BENCH_S3_BUCKET", "rtcc-bench-live"),
-    "AWS_ENDPOINT_URL_S3": os.environ.get("AWS_ENDPOINT_URL_S3", "http://127.0.0.1:8334"),
-    "AWS_ACCESS_KEY_ID": os.environ.get("AWS_ACCESS_KEY_ID", "rtcc-test"),
-    "AWS_SECRET_ACCESS_KEY": os.environ.get("AWS_SECRET_ACCESS_KEY", "rtcc-test-secret-not-for-production"),
-    "AWS_DEFAULT_REGION": os.environ.get("AWS_DEFAULT_REGION", "us-east-1"),
     "DJANGO_SECRET_KEY": os.environ.get("DJANGO_SECRET_KEY", "rtcc-bench-live-" + "k" * 40),
     "RTCC_EMBEDDED_BEAT": "false",
     "RTCC_LIVE_MAX_SECONDS": "3600",
 }
 os.environ.update(ENV)
 
-from fleet_common import Server, provision, raise_open_files, setup_django  # noqa: E402
+from fleet_common import Server, provision, raise_open_files, setup_django, start_own_s3  # noqa: E402
 
 
 def pct(values: list[float], q: float) -> float:
@@ -346,8 +342,19 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=30)
     parser.add_argument("--warmup", type=float, default=5)
     args = parser.parse_args()
+    workdir = Path(tempfile.mkdtemp(prefix="rtcc-bench-live-"))
+    weed, s3_env = start_own_s3(workdir, ENV["RTCC_S3_BUCKET"])
+    os.environ.update(s3_env)  # before Django reads the environment; the daphne processes inherit it
+    try:
+        run(args)
+    finally:
+        weed.stop(timeout=15)
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def run(args) -> None:
     raise_open_files()
-    print(setup_django(), f"store={ENV['RTCC_S3_BUCKET']} at {ENV['AWS_ENDPOINT_URL_S3']}", flush=True)
+    print(setup_django(), f"store={ENV['RTCC_S3_BUCKET']} at {os.environ['AWS_ENDPOINT_URL_S3']}", flush=True)
     from apps.integrations.storage import S3Storage, get_storage
 
     storage = get_storage()

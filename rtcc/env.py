@@ -102,7 +102,7 @@ def parse_database_url(environ: dict, data_dir: Path) -> dict[str, Any]:
         config: dict[str, Any] = {**dj_database_url.parse(value, conn_max_age=0, conn_health_checks=True)}
     except Exception as exc:  # dj_database_url raises plain ValueError/KeyError
         raise ImproperlyConfigured(f"DATABASE_URL is malformed: {exc}") from None
-    if config["ENGINE"].endswith("postgresql"):
+    if config["ENGINE"] == "django.db.backends.postgresql":
         if not config.get("NAME"):
             raise ImproperlyConfigured("DATABASE_URL names no database: add /dbname at the end")
         try:
@@ -110,8 +110,10 @@ def parse_database_url(environ: dict, data_dir: Path) -> dict[str, Any]:
         except ValueError:
             raise ImproperlyConfigured("DATABASE_URL has a port that is not a number") from None
         if pool_size:
-            # Connecting costs ~10 ms a request under daphne; a pool per process keeps them open
-            # (Django checks each pooled connection before handing it out).
+            # Connecting costs ~10 ms a request under daphne; a pool per process keeps them open.
+            # rtcc's backend checks a pooled connection before lending it only when it may be
+            # dead, not with a round trip on every checkout (rtcc/postgresql/base.py).
+            config["ENGINE"] = "rtcc.postgresql"
             config["OPTIONS"] = {
                 **config.get("OPTIONS", {}),
                 "pool": {"min_size": 1, "max_size": pool_size, "timeout": 10},

@@ -23,7 +23,7 @@ from django.db import transaction
 from django.utils import timezone
 from rest_framework import authentication, exceptions
 
-from apps.core.redisclients import shared_client
+from apps.core.redisclients import shared_async_client, shared_client
 
 from .models import ApiToken
 from .tokens import USER_PREFIX, bearer_from_header, hash_token, same_hash
@@ -88,22 +88,31 @@ def _usable(record: ApiToken) -> bool:
     return record.is_usable and record.user.is_active
 
 
+def _from_cache(digest: str, generation: int) -> ApiToken | None:
+    """The cached record for this digest if it is still valid at `generation`, else None."""
+    with _lock:
+        entry = _cached.get(digest)
+        if entry is None:
+            return None
+        record, at_generation, cached_at = entry
+        if at_generation == generation and time.monotonic() - cached_at < _cache_seconds():
+            _cached.move_to_end(digest)
+            # A copy per request: views may change what they get (and never another's).
+            found = copy.copy(record)
+            found.user = copy.copy(record.user)
+            return found
+        del _cached[digest]
+        return None
+
+
 def _lookup(digest: str) -> ApiToken | None:
     """The token record (with its user) for this digest: from the cache when still valid, else
     from the database (and cached). None: no such token."""
     generation = _generation()  # read BEFORE the database: a change committed after it moves it
     if generation is not None:
-        with _lock:
-            entry = _cached.get(digest)
-            if entry is not None:
-                record, at_generation, cached_at = entry
-                if at_generation == generation and time.monotonic() - cached_at < _cache_seconds():
-                    _cached.move_to_end(digest)
-                    # A copy per request: views may change what they get (and never another's).
-                    found = copy.copy(record)
-                    found.user = copy.copy(record.user)
-                    return found
-                del _cached[digest]
+        found = _from_cache(digest, generation)
+        if found is not None:
+            return found
     stored = ApiToken.objects.select_related("user").filter(key_hash=digest).first()
     if stored is None or not same_hash(stored.key_hash, digest):
         return None
@@ -155,10 +164,26 @@ class ConsoleSessionAuthentication(authentication.SessionAuthentication):
 
 
 def token_for_bearer(token: str) -> ApiToken | None:
-    """For websockets: the usable API token behind a bearer string, or None."""
+    """For websockets and ASGI fast paths: the usable API token behind a bearer string (from the
+    cache, as for the API), or None."""
     if not token or not token.startswith(USER_PREFIX):
         return None
-    record = ApiToken.objects.select_related("user").filter(key_hash=hash_token(token)).first()
-    if record is None or not record.is_usable or not record.user.is_active:
+    record = _lookup(hash_token(token))
+    if record is None or not _usable(record):
         return None
     return record
+
+
+async def cached_token_for_bearer(token: str) -> ApiToken | None:
+    """From async code, without a thread: the usable token behind a bearer string if this
+    process has it cached and still valid (one Redis GET for the generation, on the event loop),
+    else None, and the caller goes the way that asks the database (token_for_bearer)."""
+    url = settings.ENV.redis_url
+    if not url or not token or not token.startswith(USER_PREFIX):
+        return None
+    try:
+        generation = int(await shared_async_client(url).get(GENERATION_KEY) or 0)
+    except Exception:
+        return None
+    record = _from_cache(hash_token(token), generation)
+    return record if record is not None and _usable(record) else None

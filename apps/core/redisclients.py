@@ -1,12 +1,16 @@
-"""One process-wide synchronous Redis client per URL, for small requests from sync code (the
-token cache's generation counter, a cancel closing a command's fast claim): a connection pool
-shared by every thread of the process instead of a client (and a connection) per call."""
+"""One process-wide Redis client per URL, for small requests (the token cache's generation
+counter, a cancel closing a command's fast claim, live playlists): a connection pool shared by
+every thread of the process instead of a client (and a connection) per call. The asyncio client
+is kept per event loop (its connections belong to the loop that opened them)."""
 
 from __future__ import annotations
 
+import asyncio
 import threading
+import weakref
 
 _clients: dict[str, object] = {}
+_async_clients: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # loop -> {(url, decode): client}
 _lock = threading.Lock()
 
 
@@ -20,3 +24,16 @@ def shared_client(url: str):
 
             found = _clients[url] = redis.Redis.from_url(url, socket_timeout=2)
         return found
+
+
+def shared_async_client(url: str, *, decode_responses: bool = False):
+    """The asyncio client for `url` on the running event loop (2 s timeouts, as above)."""
+    per_loop = _async_clients.setdefault(asyncio.get_running_loop(), {})
+    found = per_loop.get((url, decode_responses))
+    if found is None:
+        import redis.asyncio
+
+        found = per_loop[(url, decode_responses)] = redis.asyncio.Redis.from_url(
+            url, socket_timeout=2, socket_connect_timeout=2, decode_responses=decode_responses
+        )
+    return found

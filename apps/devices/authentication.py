@@ -9,15 +9,26 @@ from apps.accounts.tokens import DEVICE_PREFIX, bearer_from_header, hash_token, 
 from .models import Device
 
 
-def device_for_token(token: str | None) -> Device | None:
-    """The enrolled, unrevoked device behind a bearer token, or None (also usable from websockets)."""
+def device_token_filter(token: str | None, *, via: str = "") -> dict | None:
+    """The query filter that finds the enrolled, unrevoked device behind a bearer token (through
+    the relation `via`, e.g. "device__", from another model), or None for a token that cannot be
+    a device's. Whatever it finds, check it with token_matches()."""
     if not token or not token.startswith(DEVICE_PREFIX):
         return None
-    digest = hash_token(token)
-    device = Device.objects.filter(token_hash=digest, revoked_at__isnull=True).first()
-    if device is None or not same_hash(device.token_hash or "", digest):
+    return {f"{via}token_hash": hash_token(token), f"{via}revoked_at__isnull": True}
+
+
+def token_matches(device: Device | None, token: str) -> bool:
+    return device is not None and same_hash(device.token_hash or "", hash_token(token))
+
+
+def device_for_token(token: str | None) -> Device | None:
+    """The enrolled, unrevoked device behind a bearer token, or None (also usable from websockets)."""
+    found = device_token_filter(token)
+    if found is None:
         return None
-    return device
+    device = Device.objects.filter(**found).first()
+    return device if token_matches(device, token or "") else None
 
 
 class DeviceTokenAuthentication(authentication.BaseAuthentication):

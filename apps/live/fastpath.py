@@ -8,9 +8,10 @@ cookies keep going through the one documented path (apps/live/apis.py):
 
 - `GET .../segments/<name>?token=` with no credentials: the signed link is checked (the same
   function as the view) and the bytes come from this process's cache or the store.
-- `GET .../playlist.m3u8` with a person's bearer token: one worker-thread hop for the token
-  (the same lookup as the API), the role, and the Redis copy of the playlist; only for a viewer
-  this process has already recorded, within the session's time limit.
+- `GET .../playlist.m3u8` with a person's bearer token: the token from this process's token
+  cache (as for the API) and the Redis copy of the playlist, read on the event loop with no
+  thread (a token not cached here: one worker-thread hop that asks the database); only for a
+  viewer this process has already recorded, within the session's time limit.
 - `PUT .../segments/<name>` from the session's own camera (device token, a Content-Length of at
   most 8 MiB): the same service call as the API view (services.segment_store) in one worker
   thread; anything else is handed to Django with the body replayed.
@@ -28,10 +29,10 @@ from django.conf import settings
 from django.http.request import split_domain_port, validate_host
 from django.utils import timezone
 
-from apps.accounts.authentication import token_for_bearer
+from apps.accounts.authentication import cached_token_for_bearer, token_for_bearer
 from apps.accounts.tokens import DEVICE_PREFIX, USER_PREFIX, bearer_from_header
 from apps.core.errors import ApplicationError, envelope
-from apps.devices.authentication import device_for_token
+from apps.devices.authentication import device_token_filter, token_matches
 from apps.integrations.storage import ObjectMissingError
 
 from . import conf, index, playlist, services
@@ -145,7 +146,7 @@ class LiveFastPath:
                 return None
             scheme = scope.get("scheme", "http")
             base = settings.RTCC_PUBLIC_URL or f"{scheme}://{host}"
-            return await _playlist_in_thread(token, match.group(1), base)
+            return await _playlist_async(token, match.group(1), base)
         return None
 
 
@@ -173,15 +174,17 @@ async def _segment(scope, live_id: str, name: str):
     )
 
 
-def _playlist(token: str, live_id: str, base: str):
-    record = token_for_bearer(token)
+def _may_skip_django(record, live_id: str) -> bool:
+    """A viewer this process recorded moments ago, on a token touched within the minute: their
+    poll needs nothing but the playlist (no audit, no push, no last_used_at write)."""
     if record is None or not record.user.has_role("operator"):
-        return None
+        return False
     if record.last_used_at is None or (timezone.now() - record.last_used_at).total_seconds() > TOKEN_TOUCH_SECONDS:
-        return None
-    if not services.viewer_recently_seen(session_id=live_id, user_id=record.user_id):
-        return None  # a first look (or a while since): recorded through the API
-    snapshot = index.read(live_id, count=conf.playlist_segments())
+        return False
+    return services.viewer_recently_seen(session_id=live_id, user_id=record.user_id)
+
+
+def _rendered(record, snapshot, base: str):
     if snapshot is None:
         return None
     session, has_init, segments = snapshot
@@ -201,16 +204,34 @@ def _playlist(token: str, live_id: str, base: str):
     )
 
 
+def _playlist(token: str, live_id: str, base: str):
+    """In a worker thread: the token from the cache or the database, the index from Redis."""
+    record = token_for_bearer(token)
+    if not _may_skip_django(record, live_id):
+        return None
+    return _rendered(record, index.read(live_id, count=conf.playlist_segments()), base)
+
+
+async def _playlist_async(token: str, live_id: str, base: str):
+    """On the event loop, no thread at all, when the token is cached here (two Redis round trips:
+    the token generation and the index); else in a worker thread."""
+    record = await cached_token_for_bearer(token)
+    if record is None:
+        return await _playlist_in_thread(token, live_id, base)
+    if not _may_skip_django(record, live_id):
+        return None
+    return _rendered(record, await index.read_async(live_id, count=conf.playlist_segments()), base)
+
+
 _playlist_in_thread = DatabaseSyncToAsync(_playlist, thread_sensitive=False)
 
 
 def _put_segment(token: str, live_id: str, name: str, body: bytes, duration: str | None):
-    device = device_for_token(token)
-    if device is None:
+    found = device_token_filter(token, via="device__")  # the device and its session in one query
+    session = LiveSession.objects.select_related("device").filter(pk=live_id, **found).first() if found else None
+    if session is None or not token_matches(session.device, token):
         return None
-    session = LiveSession.objects.filter(pk=live_id).first()
-    if session is None or session.device_id != device.pk:
-        return None
+    device = session.device
     try:
         segment, created = services.segment_store(
             session=session, device=device, name=name, data=body, duration_header=duration

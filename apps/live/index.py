@@ -17,6 +17,8 @@ from types import SimpleNamespace
 
 from django.conf import settings
 
+from apps.core.redisclients import shared_async_client
+
 from . import conf
 from .models import LiveSession
 
@@ -99,25 +101,14 @@ def segment_removed(session_id, *, sequence: int | None) -> None:
     _write(lambda redis: redis.zremrangebyscore(segments_key, score, score))
 
 
-def read(session_id, *, count: int):
-    """(session-like, has_init, [segment-like, oldest first]) from Redis, or None to read the database.
-
-    The session-like object carries `pk`, `state`, `expires_at`, `segment_seconds`, `is_open`, `path`;
-    each segment-like one `sequence`, `duration`, `stored_at`, `name`.
-    """
-    redis = client()
-    if redis is None:
-        return None
+def _queue_read(pipe, session_id, count: int) -> None:
     state_key, segments_key = _keys(session_id)
-    try:
-        pipe = redis.pipeline(transaction=False)
-        pipe.hgetall(state_key)
-        pipe.zrevrangebyscore(segments_key, "+inf", 0, start=0, num=count)
-        pipe.zcount(segments_key, -1, -1)
-        state, members, has_init = pipe.execute()
-    except Exception:
-        log.exception("live: the playlist index in Redis could not be read; reading the database")
-        return None
+    pipe.hgetall(state_key)
+    pipe.zrevrangebyscore(segments_key, "+inf", 0, start=0, num=count)
+    pipe.zcount(segments_key, -1, -1)
+
+
+def _parsed(session_id, state: dict, members: list, has_init: int):
     if not state:
         return None
     segments = []
@@ -138,6 +129,39 @@ def read(session_id, *, count: int):
         segment_seconds=int(state["segment_seconds"]),
     )
     return session, bool(has_init), segments
+
+
+def read(session_id, *, count: int):
+    """(session-like, has_init, [segment-like, oldest first]) from Redis, or None to read the database.
+
+    The session-like object carries `pk`, `state`, `expires_at`, `segment_seconds`, `is_open`, `path`;
+    each segment-like one `sequence`, `duration`, `stored_at`, `name`.
+    """
+    redis = client()
+    if redis is None:
+        return None
+    try:
+        pipe = redis.pipeline(transaction=False)
+        _queue_read(pipe, session_id, count)
+        return _parsed(session_id, *pipe.execute())
+    except Exception:
+        log.exception("live: the playlist index in Redis could not be read; reading the database")
+        return None
+
+
+async def read_async(session_id, *, count: int):
+    """As read(), from async code without a thread (None also when Redis does not answer: the
+    caller then takes the way through the database)."""
+    url = getattr(settings, "RTCC_LIVE_INDEX_REDIS_URL", settings.ENV.redis_url)
+    if not url:
+        return None
+    try:
+        pipe = shared_async_client(url, decode_responses=True).pipeline(transaction=False)
+        _queue_read(pipe, session_id, count)
+        return _parsed(session_id, *(await pipe.execute()))
+    except Exception:
+        log.warning("live: the playlist index in Redis could not be read (async)", exc_info=True)
+        return None
 
 
 def fill(*, session, init, segments) -> None:

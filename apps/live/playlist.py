@@ -7,11 +7,13 @@ fetches it with no header; a request that does carry credentials must be that sa
 
 from __future__ import annotations
 
+import functools
 import math
 import time
 from datetime import timedelta
 from urllib.parse import quote
 
+from django.conf import settings
 from django.core import signing
 
 from . import conf
@@ -22,11 +24,20 @@ CONTENT_TYPE = "application/vnd.apple.mpegurl"
 
 
 def segment_token(*, session_id, name: str, user_id, expires_in: int | None = None) -> str:
-    expires_in = conf.link_seconds() if expires_in is None else expires_in
-    return signing.dumps(
-        {"s": str(session_id), "n": name, "u": str(user_id), "x": int(time.time()) + int(expires_in)},
-        salt=SEGMENT_SALT,
-    )
+    """A link token valid for `expires_in` seconds (RTCC_LIVE_LINK_SECONDS), up to a quarter more:
+    the expiry is rounded up to a quarter of the lifetime, so the token for the same segment and
+    viewer is signed once per quarter, not at every poll (a viewer reads the playlist every
+    second, and it lists several segments)."""
+    expires_in = int(conf.link_seconds() if expires_in is None else expires_in)
+    step = max(1, expires_in // 4)
+    expires_at = -(-(int(time.time()) + expires_in) // step) * step
+    return _signed(str(session_id), name, str(user_id), expires_at, settings.SECRET_KEY)
+
+
+@functools.lru_cache(maxsize=8192)
+def _signed(session_id: str, name: str, user_id: str, expires_at: int, _key: str) -> str:
+    """(The key is part of the cache's key: a new SECRET_KEY signs anew.)"""
+    return signing.dumps({"s": session_id, "n": name, "u": user_id, "x": expires_at}, salt=SEGMENT_SALT)
 
 
 def read_segment_token(token: str) -> dict | None:

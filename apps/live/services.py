@@ -8,6 +8,7 @@ and pushed after commit: `live.update` to the console, a `live` frame to the cam
 
 from __future__ import annotations
 
+import contextlib
 import io
 import logging
 import re
@@ -294,12 +295,16 @@ def segment_store(
     get_storage().put(segment_key(session.pk, name), io.BytesIO(data), content_type=CONTENT_TYPES[name[-3:]])
     _cache_put(segment_key(session.pk, name), data)
     now = timezone.now()
+    first = sequence is not None and session.state == LiveState.REQUESTED
     try:
-        with transaction.atomic():
+        # One INSERT, committed alone, for every segment but the first media one (which also
+        # starts the session, audited, in the same transaction); inside a caller's transaction, a
+        # savepoint, so that a duplicate's IntegrityError leaves that transaction usable.
+        alone = not first and not transaction.get_connection().in_atomic_block
+        with contextlib.nullcontext() if alone else transaction.atomic():
             segment = LiveSegment.objects.create(
                 session=session, name=name, sequence=sequence, duration=duration, size=len(data), stored_at=now
             )
-            first = sequence is not None and session.state == LiveState.REQUESTED
             if first and LiveSession.objects.filter(pk=session.pk, state=LiveState.REQUESTED).update(
                 state=LiveState.LIVE, started_at=now
             ):

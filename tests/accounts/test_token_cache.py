@@ -54,3 +54,23 @@ def test_a_logout_here_refuses_the_cached_token_at_once_in_another_process(redis
         assert httpx.get(url, headers=headers, timeout=10).status_code == 200
     services.token_revoke(token=record)
     assert httpx.get(url, headers=headers, timeout=10).status_code == 401
+
+
+def test_the_event_loop_lookup_serves_only_a_token_cached_here_and_still_valid(redis_url, operator):
+    """The live playlist's fast path asks the cache from the event loop, with no thread: it gets
+    a token only once this process has read it from the database, and never after a change."""
+    import asyncio
+
+    from apps.accounts.authentication import cached_token_for_bearer, token_for_bearer
+
+    def on_loop(token):
+        return asyncio.run(cached_token_for_bearer(token))
+
+    token, record = services.token_issue(user=operator)
+    assert on_loop(token) is None  # not read here yet: the caller asks the database
+    assert token_for_bearer(token).user == operator
+    assert on_loop(token).user == operator
+    assert on_loop(token + "x") is None
+    services.token_revoke(token=record)
+    assert on_loop(token) is None
+    assert token_for_bearer(token) is None

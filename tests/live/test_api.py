@@ -280,6 +280,23 @@ def test_segment_links_serve_only_the_viewer_who_read_the_playlist(client_for, o
     assert api_client().get(f"{base}?token={expired}").status_code == 403
 
 
+def test_a_segment_link_lives_its_lifetime_up_to_a_quarter_more_and_is_signed_once_per_quarter(settings):
+    import time
+
+    from apps.live.playlist import read_segment_token, segment_token
+
+    settings.RTCC_LIVE_LINK_SECONDS = 60
+    args = {"session_id": "a1b2c3d4-e5f6-4a7b-8c9d-0e1f2a3b4c5d", "name": "3.m4s", "user_id": 7}
+    token = segment_token(**args)
+    assert segment_token(**args) == token  # the next poll lists the same link
+    from django.core import signing
+
+    expires = signing.loads(token, salt="rtcc.live.segment")["x"]
+    assert 60 <= expires - time.time() <= 76
+    assert read_segment_token(token) == {"session": args["session_id"], "name": "3.m4s", "user": "7"}
+    assert segment_token(**{**args, "user_id": 8}) != token  # each viewer their own
+
+
 def test_each_persons_first_look_is_audited_once_and_listed(client_for, operator, make_user, camera):
     live = open_live(client_for, operator, camera)
     second = make_user("operator", full_name="Dana Watcher")

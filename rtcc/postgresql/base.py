@@ -1,0 +1,69 @@
+"""Django's PostgreSQL backend, with a cheaper check of a pooled connection before it is lent.
+
+With CONN_HEALTH_CHECKS, Django gives psycopg_pool its own check, which sends an empty query on
+every checkout: one more database round trip for every request and every worker-thread hop, the
+largest single cost of a cached-token API call. Here a connection is checked that way only when
+something says it may be dead:
+
+- its socket is readable while it sat idle in the pool: PostgreSQL closed it (a restart, a
+  terminated backend: the FIN, or the FATAL message it sends first, is waiting), or
+- it sat idle longer than IDLE_CHECK_SECONDS (a connection dropped silently on the network shows
+  nothing on its socket).
+
+A connection that fails the check is discarded and the pool lends another, or waits for a new one
+(up to the pool's timeout), as before: a PostgreSQL restart changes nothing for a caller.
+"""
+
+from __future__ import annotations
+
+import select
+import time
+from typing import Any
+
+from django.core.exceptions import ImproperlyConfigured
+from django.db.backends.base.base import NO_DB_ALIAS
+from django.db.backends.postgresql import base
+from psycopg import OperationalError
+from psycopg.pq import TransactionStatus
+from psycopg_pool import ConnectionPool
+
+IDLE_CHECK_SECONDS = 30.0
+
+
+def mark_returned(conn) -> None:
+    """The pool's `reset` callback: when the connection came back."""
+    conn._rtcc_returned_at = time.monotonic()
+
+
+def check(conn) -> None:
+    """The pool's `check` callback: returns quietly for a usable connection, raises otherwise."""
+    if conn.closed or conn.pgconn.transaction_status == TransactionStatus.UNKNOWN:
+        raise OperationalError("the connection is closed")
+    idle = time.monotonic() - getattr(conn, "_rtcc_returned_at", float("-inf"))
+    if idle > IDLE_CHECK_SECONDS or select.select([conn.fileno()], [], [], 0)[0]:
+        ConnectionPool.check_connection(conn)
+
+
+class DatabaseWrapper(base.DatabaseWrapper):
+    @property
+    def pool(self):
+        """As Django's (django/db/backends/postgresql/base.py), with `check` and `reset` above."""
+        django: Any = self  # what Django's backend has and its type stubs do not show
+        pool_options = self.settings_dict["OPTIONS"].get("pool")
+        if self.alias == NO_DB_ALIAS or not pool_options:
+            return None
+        if self.alias not in django._connection_pools:
+            if self.settings_dict.get("CONN_MAX_AGE", 0) != 0:
+                raise ImproperlyConfigured("Pooling doesn't support persistent connections.")
+            connect_kwargs = self.get_connection_params()
+            connect_kwargs["autocommit"] = True  # Django sets it as it needs later on
+            pool = ConnectionPool(
+                kwargs=connect_kwargs,
+                open=False,
+                configure=django._configure_connection,
+                check=check,
+                reset=mark_returned,
+                **({} if pool_options is True else pool_options),
+            )
+            django._connection_pools.setdefault(self.alias, pool)  # the first of racing threads wins
+        return django._connection_pools[self.alias]
