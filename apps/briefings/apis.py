@@ -15,6 +15,7 @@ from apps.accounts.models import Role
 from apps.accounts.permissions import AnyOf, HasRole, IsOfficer, PermissionsByMethod, is_person
 from apps.audit.services import AuditContext
 from apps.core.errors import InvalidInput, NotFound
+from apps.core.filters import NOT_A_PARAMETER, refuse_unknown_params
 from apps.core.pagination import paginated_response
 from apps.devices.models import Device, DeviceKind
 from apps.devices.permissions import IsOfficerPhone
@@ -302,6 +303,7 @@ class MyOutboxApi(APIView):
 
     @extend_schema(responses=dict)
     def get(self, request):
+        refuse_unknown_params(request.query_params, (), NOT_A_PARAMETER)
         backend = push.get_backend()
         if not isinstance(backend, push.OutboxBackend):
             raise NotFound("Pushes go to FCM here; there is no local outbox.")

@@ -20,6 +20,7 @@ from rest_framework import serializers
 
 PAGE_PARAMS = frozenset({"page", "page_size"})
 UNKNOWN_PARAM = "Not a filter of this list."
+NOT_A_PARAMETER = "Not a parameter of this endpoint."
 
 
 def refuse_unknown_params(given: Iterable[str], accepted: Iterable[str], message: str = UNKNOWN_PARAM) -> None:

@@ -21,7 +21,7 @@ from apps.accounts.permissions import HasRole
 from apps.audit.services import AuditContext
 from apps.briefings.models import Briefing, Incident
 from apps.core.errors import InvalidInput, NotFound
-from apps.core.filters import refuse_unknown_params
+from apps.core.filters import NOT_A_PARAMETER, refuse_unknown_params
 from apps.core.pagination import StandardPagination
 from apps.core.realtime import iso_time
 from apps.leads.models import Lead
@@ -187,6 +187,7 @@ class OutcomeStatsApi(FormatMixin, APIView):
         responses={(200, "application/json"): OpenApiTypes.OBJECT, (200, "text/csv"): OpenApiTypes.STR},
     )
     def get(self, request):
+        refuse_unknown_params(request.query_params, {"from", "to", "interval", "format"}, NOT_A_PARAMETER)
         start, end = window(request.query_params, default=timedelta(days=365))
         interval = choice(request.query_params, "interval", selectors.INTERVALS, "month")
         fmt = choice(request.query_params, "format", ("json", "csv"), "json")
@@ -209,9 +210,15 @@ class TransparencyApi(FormatMixin, APIView):
     permission_classes = [AllowAny]
 
     @extend_schema(
-        parameters=[OpenApiParameter("from", str), OpenApiParameter("to", str)], responses={200: OpenApiTypes.OBJECT}
+        parameters=[
+            OpenApiParameter("from", str),
+            OpenApiParameter("to", str),
+            OpenApiParameter("months", str, enum=["true", "false"], description="Also count month by month (true)."),
+        ],
+        responses={200: OpenApiTypes.OBJECT},
     )
     def get(self, request):
+        refuse_unknown_params(request.query_params, {"from", "to", "months", "format"}, NOT_A_PARAMETER)
         start, end = window(request.query_params, default=timedelta(days=30))
         monthly = choice(request.query_params, "months", ("true", "false"), "true") == "true"
         report = selectors.transparency_report(start=start, end=end, monthly=monthly)

@@ -46,3 +46,20 @@ def test_every_list_answers_an_unknown_query_parameter_with_400_naming_it(make_u
         ):
             wrong.append(f"{path} as {who}: {response.status_code} {response.content[:200]!r}")
     assert wrong == []
+
+
+@pytest.mark.django_db
+def test_the_reports_and_the_outbox_refuse_an_unknown_query_parameter_too(client_for, operator, officer, anon):
+    """Endpoints that are not lists but read their query string: a misspelled parameter is 400
+    naming it (it would otherwise give the default window, silently)."""
+    for client, url, good in (
+        (client_for(operator), "/api/v1/stats/outcomes", {"interval": "week"}),
+        (anon, "/api/v1/transparency", {"months": "false"}),
+        (client_for(officer), "/api/v1/me/outbox", {}),
+    ):
+        # (the outbox is 404 where pushes go to FCM: the services run)
+        assert client.get(url, good).status_code in ((200, 404) if url.endswith("outbox") else (200,)), url
+        response = client.get(url, {**good, "form": "2026-01-01T00:00:00Z"})
+        assert response.status_code == 400, url
+        assert error_code(response) == "invalid"
+        assert response.json()["error"]["fields"] == {"form": ["Not a parameter of this endpoint."]}
