@@ -26,6 +26,7 @@ import ssl
 import threading
 import time
 import urllib.parse
+import urllib.request
 import uuid
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
@@ -577,6 +578,11 @@ class S3Storage:
         url = urllib.parse.urlsplit(
             self.client.generate_presigned_url("get_object", Params={"Bucket": self.bucket, "Key": key}, ExpiresIn=300)
         )
+        if urllib.request.getproxies().get(url.scheme) and not urllib.request.proxy_bypass(url.netloc):
+            # A proxy set for the store (HTTP_PROXY/HTTPS_PROXY, not bypassed by NO_PROXY):
+            # botocore goes through it, as for every other call to the store.
+            yield from self.iter_bytes(key)
+            return
         conn: http.client.HTTPConnection
         if url.scheme == "https":  # boto3's own CA bundle setting holds here too
             context = ssl.create_default_context(cafile=os.environ.get("AWS_CA_BUNDLE") or None)

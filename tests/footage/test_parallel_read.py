@@ -56,3 +56,48 @@ def test_a_stream_that_ends_before_its_length_is_an_error_not_a_digest():
 def test_a_missing_object_is_named_not_hashed_as_empty(s3):
     with pytest.raises(ObjectMissingError):
         object_digest("test/never-stored.bin", storage=s3)
+
+
+@pytest.mark.services
+def test_the_one_stream_read_goes_through_the_proxy_set_for_the_store(s3, monkeypatch):
+    """HTTP_PROXY names a proxy between rtcc and its store: verification reads through it too."""
+    import http.client
+    import threading
+    import urllib.parse
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    seen: list[str] = []
+
+    class ForwardProxy(BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 - http.server's name
+            seen.append(self.path)
+            target = urllib.parse.urlsplit(self.path)  # a proxy is asked for the absolute URL
+            upstream = http.client.HTTPConnection(target.hostname, target.port, timeout=30)
+            upstream.request("GET", f"{target.path}?{target.query}", headers=dict(self.headers))
+            answer = upstream.getresponse()
+            body = answer.read()
+            self.send_response(answer.status)
+            for name, value in answer.getheaders():
+                if name.lower() not in {"transfer-encoding", "connection", "content-length"}:
+                    self.send_header(name, value)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    proxy = ThreadingHTTPServer(("127.0.0.1", 0), ForwardProxy)
+    threading.Thread(target=proxy.serve_forever, daemon=True).start()
+    try:
+        data = os.urandom(CHUNK + 777)
+        s3.put("test/proxied.bin", io.BytesIO(data))
+        for name in ("NO_PROXY", "no_proxy"):
+            monkeypatch.delenv(name, raising=False)
+        monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{proxy.server_address[1]}")
+        proxied = type(s3)(s3.bucket)  # a process started with the proxy set (botocore reads it then)
+        read = b"".join(bytes(view) for view in proxied.iter_whole("test/proxied.bin", streams=1))
+        assert read == data
+        assert any("test/proxied.bin" in path for path in seen)
+    finally:
+        proxy.shutdown()
