@@ -69,7 +69,7 @@ def test_the_one_stream_read_goes_through_the_proxy_set_for_the_store(s3, monkey
     seen: list[str] = []
 
     class ForwardProxy(BaseHTTPRequestHandler):
-        def do_GET(self):  # noqa: N802 - http.server's name
+        def do_GET(self):
             seen.append(self.path)
             target = urllib.parse.urlsplit(self.path)  # a proxy is asked for the absolute URL
             upstream = http.client.HTTPConnection(target.hostname, target.port, timeout=30)
