@@ -52,9 +52,12 @@ def _run() -> None:
                 _seal()
         except Exception:  # the database went away: retry later; the events are safe in it
             log.exception("audit: chaining waiting events failed; retrying")
-            connection.close()
             time.sleep(1)
             _wake.set()
+        finally:
+            # Back to the pool (or closed) between seals: an idle thread holds no connection
+            # (a test run's teardown found it still open on the database it drops).
+            connection.close()
 
 
 @atexit.register
