@@ -128,13 +128,25 @@ def _lookup(digest: str) -> ApiToken | None:
 
 def _touch(record: ApiToken, digest: str) -> None:
     now = timezone.now()
-    if record.last_used_at is None or (now - record.last_used_at).total_seconds() > LAST_USED_RESOLUTION_S:
+    if token_use_due(record):
         ApiToken.objects.filter(pk=record.pk).update(last_used_at=now)
         record.last_used_at = now
         with _lock:
             entry = _cached.get(digest)
             if entry is not None:
                 entry[0].last_used_at = now
+
+
+def token_used(record: ApiToken) -> None:
+    """Records that the token was used now (at most once a minute, as every API call does); for
+    code that authenticated it without the API (the live playlist's fast path)."""
+    _touch(record, record.key_hash)
+
+
+def token_use_due(record: ApiToken) -> bool:
+    return (
+        record.last_used_at is None or (timezone.now() - record.last_used_at).total_seconds() > LAST_USED_RESOLUTION_S
+    )
 
 
 class UserTokenAuthentication(authentication.BaseAuthentication):

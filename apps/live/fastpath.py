@@ -11,7 +11,8 @@ cookies keep going through the one documented path (apps/live/apis.py):
 - `GET .../playlist.m3u8` with a person's bearer token: the token from this process's token
   cache (as for the API) and the Redis copy of the playlist, read on the event loop with no
   thread (a token not cached here: one worker-thread hop that asks the database); only for a
-  viewer this process has already recorded, within the session's time limit.
+  viewer this process has already recorded (their `last_viewed_at` and the token's
+  `last_used_at` kept up to date off the request path), within the session's time limit.
 - `PUT .../segments/<name>` from the session's own camera (device token, a Content-Length of at
   most 8 MiB): the same service call as the API view (services.segment_store) in one worker
   thread; anything else is handed to Django with the body replayed.
@@ -19,8 +20,12 @@ cookies keep going through the one documented path (apps/live/apis.py):
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import json
+import logging
 import re
+from collections.abc import Callable
 from urllib.parse import parse_qs
 
 from asgiref.sync import sync_to_async
@@ -29,7 +34,7 @@ from django.conf import settings
 from django.http.request import split_domain_port, validate_host
 from django.utils import timezone
 
-from apps.accounts.authentication import cached_token_for_bearer, token_for_bearer
+from apps.accounts.authentication import cached_token_for_bearer, token_for_bearer, token_use_due, token_used
 from apps.accounts.tokens import DEVICE_PREFIX, USER_PREFIX, bearer_from_header
 from apps.core.errors import ApplicationError, envelope
 from apps.devices.authentication import device_token_filter, token_matches
@@ -37,6 +42,8 @@ from apps.integrations.storage import ObjectMissingError
 
 from . import conf, index, playlist, services
 from .models import LiveSession, segment_key
+
+log = logging.getLogger(__name__)
 
 _PLAYLIST = re.compile(r"^/api/v1/live/([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})/playlist\.m3u8$")
 _SEGMENT = re.compile(
@@ -49,7 +56,6 @@ SECURITY_HEADERS = [
     (b"referrer-policy", b"same-origin"),
     (b"cross-origin-opener-policy", b"same-origin"),
 ]
-TOKEN_TOUCH_SECONDS = 60  # as UserTokenAuthentication: an older last_used_at goes through Django
 
 
 class LiveFastPath:
@@ -174,14 +180,43 @@ async def _segment(scope, live_id: str, name: str):
     )
 
 
-def _may_skip_django(record, live_id: str) -> bool:
-    """A viewer this process recorded moments ago, on a token touched within the minute: their
-    poll needs nothing but the playlist (no audit, no push, no last_used_at write)."""
+def _skip_django(record, live_id: str) -> list[Callable[[], None]] | None:
+    """None: the API view answers (no usable operator token, or a viewer this process has not
+    recorded yet: maybe a first look, audited and pushed). Else the poll needs nothing but the
+    playlist, and what it returns is left to do off the request path: the viewer's
+    `last_viewed_at` every VIEWER_TOUCH_SECONDS and the token's `last_used_at` once a minute (done
+    in the request, they made every viewer who joined in the same second come back through the
+    API view in the same second, again and again)."""
     if record is None or not record.user.has_role("operator"):
-        return False
-    if record.last_used_at is None or (timezone.now() - record.last_used_at).total_seconds() > TOKEN_TOUCH_SECONDS:
-        return False
-    return services.viewer_recently_seen(session_id=live_id, user_id=record.user_id)
+        return None
+    seen = services.viewer_seen_here(session_id=live_id, user_id=record.user_id)
+    if seen is None:
+        return None
+    later: list[Callable[[], None]] = []
+    if seen is False:
+        later.append(functools.partial(services.viewer_refresh, session_id=live_id, user_id=record.user_id))
+    if token_use_due(record):
+        later.append(functools.partial(token_used, record))
+    return later
+
+
+def _run(jobs: list[Callable[[], None]]) -> None:
+    for job in jobs:
+        try:
+            job()
+        except Exception:  # a bookkeeping write; the next one catches up
+            log.warning("live: a viewer's bookkeeping write failed", exc_info=True)
+
+
+_run_in_thread = DatabaseSyncToAsync(_run, thread_sensitive=False)
+_background: set[asyncio.Task] = set()
+
+
+def _run_later(jobs: list[Callable[[], None]]) -> None:
+    if jobs:
+        task = asyncio.get_running_loop().create_task(_run_in_thread(jobs))
+        _background.add(task)  # held until done (the loop keeps only a weak reference)
+        task.add_done_callback(_background.discard)
 
 
 def _rendered(record, snapshot, base: str):
@@ -207,8 +242,10 @@ def _rendered(record, snapshot, base: str):
 def _playlist(token: str, live_id: str, base: str):
     """In a worker thread: the token from the cache or the database, the index from Redis."""
     record = token_for_bearer(token)
-    if not _may_skip_django(record, live_id):
+    later = _skip_django(record, live_id)
+    if later is None:
         return None
+    _run(later)
     return _rendered(record, index.read(live_id, count=conf.playlist_segments()), base)
 
 
@@ -218,8 +255,10 @@ async def _playlist_async(token: str, live_id: str, base: str):
     record = await cached_token_for_bearer(token)
     if record is None:
         return await _playlist_in_thread(token, live_id, base)
-    if not _may_skip_django(record, live_id):
+    later = _skip_django(record, live_id)
+    if later is None:
         return None
+    _run_later(later)
     return _rendered(record, await index.read_async(live_id, count=conf.playlist_segments()), base)
 
 

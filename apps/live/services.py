@@ -363,6 +363,28 @@ def viewer_recently_seen(*, session_id, user_id) -> bool:
     return last is not None and time.monotonic() - last < VIEWER_TOUCH_SECONDS
 
 
+def viewer_seen_here(*, session_id, user_id) -> bool | None:
+    """For a poll answered without the API view: None when this process never recorded this
+    person's look at the session (their read goes through live_viewer_seen: it may be their
+    first look); True when it did moments ago; False when it did, longer ago than
+    VIEWER_TOUCH_SECONDS, and the caller is to refresh it (viewer_refresh) off the request path.
+    Marked refreshed at once, so one poll of many does it."""
+    key = (str(session_id), str(user_id))
+    last = _touched.get(key)
+    if last is None:
+        return None
+    mono = time.monotonic()
+    if mono - last < VIEWER_TOUCH_SECONDS:
+        return True
+    _touched[key] = mono
+    return False
+
+
+def viewer_refresh(*, session_id, user_id) -> None:
+    """The person is still watching (their `last_viewed_at`, as the API view writes it)."""
+    LiveViewer.objects.filter(session_id=session_id, user_id=user_id).update(last_viewed_at=timezone.now())
+
+
 def live_viewer_seen(*, session: LiveSession, user, context: AuditContext | None = None) -> bool:
     """Records that this person read the playlist; True on their first look at this session, which
     is audited (`live.view`), told to the officer on their phones, and shown on the console."""

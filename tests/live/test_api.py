@@ -297,6 +297,30 @@ def test_a_segment_link_lives_its_lifetime_up_to_a_quarter_more_and_is_signed_on
     assert segment_token(**{**args, "user_id": 8}) != token  # each viewer their own
 
 
+def test_a_repeat_viewer_skips_the_api_view_and_is_still_recorded_as_watching(client_for, operator, camera):
+    """The playlist's fast path (apps/live/fastpath.py) answers a viewer this process recorded;
+    every VIEWER_TOUCH_SECONDS it refreshes their last_viewed_at itself, with no second audit."""
+    from datetime import timedelta
+
+    from apps.accounts.services import token_issue
+    from apps.live import fastpath
+    from apps.live.models import LiveViewer
+
+    live = open_live(client_for, operator, camera)
+    token, _ = token_issue(user=operator)
+    services._touched.clear()
+    assert fastpath._playlist(token, live["id"], "http://testserver") is None  # maybe a first look: the API
+    assert not LiveViewer.objects.filter(session_id=live["id"]).exists()
+    assert client_for(operator).get(f"/api/v1/live/{live['id']}/playlist.m3u8").status_code == 200
+    long_ago = timezone.now() - timedelta(minutes=5)
+    LiveViewer.objects.filter(session_id=live["id"]).update(last_viewed_at=long_ago)
+    key = (live["id"], str(operator.pk))
+    services._touched[key] -= services.VIEWER_TOUCH_SECONDS + 1
+    fastpath._playlist(token, live["id"], "http://testserver")  # (None on the embedded default: no index)
+    assert LiveViewer.objects.get(session_id=live["id"]).last_viewed_at > long_ago
+    assert AuditEvent.objects.filter(action="live.view", object_id=live["id"]).count() == 1
+
+
 def test_each_persons_first_look_is_audited_once_and_listed(client_for, operator, make_user, camera):
     live = open_live(client_for, operator, camera)
     second = make_user("operator", full_name="Dana Watcher")
