@@ -28,10 +28,14 @@ _client = None
 _client_url = None
 
 
+def _url() -> str | None:
+    return getattr(settings, "RTCC_LIVE_INDEX_REDIS_URL", settings.ENV.redis_url)
+
+
 def client():
     """The Redis client, or None on the embedded default."""
     global _client, _client_url
-    url = getattr(settings, "RTCC_LIVE_INDEX_REDIS_URL", settings.ENV.redis_url)
+    url = _url()
     if not url:
         return None
     if _client is None or _client_url != url:
@@ -152,7 +156,7 @@ def read(session_id, *, count: int):
 async def read_async(session_id, *, count: int):
     """As read(), from async code without a thread (None also when Redis does not answer: the
     caller then takes the way through the database)."""
-    url = getattr(settings, "RTCC_LIVE_INDEX_REDIS_URL", settings.ENV.redis_url)
+    url = _url()
     if not url:
         return None
     try:

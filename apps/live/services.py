@@ -357,12 +357,6 @@ _touched: dict[tuple[str, str], float] = {}  # (session, user) -> when this proc
 _TOUCHED_MAX = 10_000
 
 
-def viewer_recently_seen(*, session_id, user_id) -> bool:
-    """Whether this process recorded this person's look at the session moments ago."""
-    last = _touched.get((str(session_id), str(user_id)))
-    return last is not None and time.monotonic() - last < VIEWER_TOUCH_SECONDS
-
-
 def viewer_seen_here(*, session_id, user_id) -> bool | None:
     """For a poll answered without the API view: None when this process never recorded this
     person's look at the session (their read goes through live_viewer_seen: it may be their
