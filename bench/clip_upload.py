@@ -43,12 +43,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import boto3  # noqa: E402
 import httpx  # noqa: E402
 import psutil  # noqa: E402
 import psycopg  # noqa: E402
-from botocore.config import Config  # noqa: E402
-from fleet_common import start_own_s3  # noqa: E402
+from fleet_common import s3_client, start_own_s3  # noqa: E402
 
 from apps.simulator.client import ClipUploader, put_parts, write_random_file  # noqa: E402
 from infra import launch  # noqa: E402
@@ -83,17 +81,6 @@ def ensure_database() -> None:
     with psycopg.connect(admin, autocommit=True) as conn:
         if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone():
             conn.execute(f'CREATE DATABASE "{name}"')
-
-
-def s3_client():
-    return boto3.client(
-        "s3",
-        endpoint_url=S3_ENV["AWS_ENDPOINT_URL_S3"],
-        aws_access_key_id=S3_ENV["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=S3_ENV["AWS_SECRET_ACCESS_KEY"],
-        region_name=S3_ENV["AWS_DEFAULT_REGION"],
-        config=Config(signature_version="s3v4", s3={"addressing_style": "path"}),
-    )
 
 
 def start_s3(workdir: Path) -> launch.Process:
@@ -383,7 +370,7 @@ def main() -> None:
     ensure_database()
     workdir = Path(tempfile.mkdtemp(prefix="rtcc-bench-clip-"))
     weed = start_s3(workdir)
-    s3 = s3_client()
+    s3 = s3_client(S3_ENV)
     rows = []
     load_before = os.getloadavg()
     try:

@@ -26,13 +26,25 @@ from infra import launch  # noqa: E402
 BENCH_PREFIX = "BENCH"
 
 
+def s3_client(env: dict[str, str]):
+    """A boto3 S3 client for the store `env` (start_own_s3's) describes."""
+    import boto3
+    from botocore.config import Config
+
+    return boto3.client(
+        "s3",
+        endpoint_url=env["AWS_ENDPOINT_URL_S3"],
+        aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
+        region_name=env["AWS_DEFAULT_REGION"],
+        config=Config(signature_version="s3v4", s3={"addressing_style": "path"}),
+    )
+
+
 def start_own_s3(workdir: Path, bucket: str) -> tuple[launch.Process, dict[str, str]]:
     """The bench's own SeaweedFS (`weed mini` from .venv), S3 and every other port a free one (the
     tests or another SeaweedFS may run beside it), ready once `bucket` exists. Returns the process
     and the environment a client or a server needs to reach it."""
-    import boto3
-    from botocore.config import Config
-
     from infra.dev import S3_KEY, S3_SECRET
 
     port = launch.free_port()
@@ -49,14 +61,7 @@ def start_own_s3(workdir: Path, bucket: str) -> tuple[launch.Process, dict[str, 
         "AWS_SECRET_ACCESS_KEY": S3_SECRET,
         "AWS_DEFAULT_REGION": "us-east-1",
     }
-    s3 = boto3.client(
-        "s3",
-        endpoint_url=env["AWS_ENDPOINT_URL_S3"],
-        aws_access_key_id=S3_KEY,
-        aws_secret_access_key=S3_SECRET,
-        region_name="us-east-1",
-        config=Config(signature_version="s3v4", s3={"addressing_style": "path"}),
-    )
+    s3 = s3_client(env)
     for _ in range(90):  # the S3 port opens before the filer behind it is ready
         try:
             s3.head_bucket(Bucket=bucket)

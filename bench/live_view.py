@@ -49,7 +49,7 @@ ENV = {
 }
 os.environ.update(ENV)
 
-from fleet_common import Server, provision, raise_open_files, setup_django, start_own_s3  # noqa: E402
+from fleet_common import Server, provision, raise_open_files, s3_client, setup_django, start_own_s3  # noqa: E402
 
 
 def pct(values: list[float], q: float) -> float:
@@ -285,10 +285,8 @@ async def run_baseline(cameras: int, viewers: int, seconds: float, warmup: float
     """Presigned S3 PUTs of the same bytes at the same pace, and a static playlist object polled by
     the same number of viewers, at the same time, against the same store."""
     import aiohttp
-    import boto3
-    from botocore.config import Config
 
-    s3 = boto3.client("s3", config=Config(signature_version="s3v4", s3={"addressing_style": "path"}))
+    s3 = s3_client(dict(os.environ))  # the bench's own SeaweedFS (main put it in the environment)
     bucket = ENV["RTCC_S3_BUCKET"]
     body = random.randbytes(SEGMENT_BYTES)
     static = "#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-TARGETDURATION:1\n#EXT-X-MEDIA-SEQUENCE:0\n" + "".join(
@@ -372,11 +370,7 @@ def main() -> None:
 def run(args) -> None:
     raise_open_files()
     print(setup_django(), f"store={ENV['RTCC_S3_BUCKET']} at {os.environ['AWS_ENDPOINT_URL_S3']}", flush=True)
-    from apps.integrations.storage import S3Storage, get_storage
 
-    storage = get_storage()
-    if isinstance(storage, S3Storage):
-        storage.ensure_bucket()
     devices, viewer_tokens, prober_token = prepare(args.cameras, args.viewers)
     servers = [Server(), Server()]
     try:
