@@ -35,12 +35,24 @@ def mark_returned(conn) -> None:
     conn._rtcc_returned_at = time.monotonic()
 
 
+def socket_readable(conn) -> bool:
+    """Whether an idle connection's socket has something to read: nothing should be waiting, so
+    PostgreSQL closed it (the FIN, or the FATAL message it sends first). Sync or async psycopg.
+
+    poll(), not select(): a web process holding a thousand websockets gives its connections file
+    descriptors above select()'s limit of 1024, where select() raises, the pool took every
+    connection for dead, and each checkout waited for a new one."""
+    poller = select.poll()
+    poller.register(conn.fileno(), select.POLLIN)
+    return bool(poller.poll(0))
+
+
 def check(conn) -> None:
     """The pool's `check` callback: returns quietly for a usable connection, raises otherwise."""
     if conn.closed or conn.pgconn.transaction_status == TransactionStatus.UNKNOWN:
         raise OperationalError("the connection is closed")
     idle = time.monotonic() - getattr(conn, "_rtcc_returned_at", float("-inf"))
-    if idle > IDLE_CHECK_SECONDS or select.select([conn.fileno()], [], [], 0)[0]:
+    if idle > IDLE_CHECK_SECONDS or socket_readable(conn):
         ConnectionPool.check_connection(conn)
 
 

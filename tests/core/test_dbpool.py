@@ -73,3 +73,30 @@ def test_a_connection_postgresql_closed_is_replaced_without_an_error(pool, conni
 def test_the_services_run_uses_this_backend(postgres_db):
     assert type(connections["default"]).__module__ == "rtcc.postgresql.base"
     assert connections["default"].vendor == "postgresql"
+
+
+def test_a_connection_with_a_file_descriptor_above_1024_is_lent_without_a_round_trip(conninfo):
+    # A web process with a thousand websockets open: its database connections get high numbers.
+    import os
+
+    held = [os.open(os.devnull, os.O_RDONLY) for _ in range(1100)]
+    try:
+        with ConnectionPool(
+            conninfo,
+            kwargs={"autocommit": True},
+            min_size=1,
+            max_size=1,
+            check=dbpool.check,
+            reset=dbpool.mark_returned,
+            timeout=10,
+        ) as pool:
+            with pool.connection() as conn:
+                assert conn.fileno() > 1024
+                conn.execute("SELECT 'rtcc-marker'")
+                pid = conn.info.backend_pid
+            with pool.connection() as conn:
+                assert conn.info.backend_pid == pid  # the same connection, not taken for dead
+                assert last_query(conninfo, pid) == "SELECT 'rtcc-marker'"
+    finally:
+        for fd in held:
+            os.close(fd)
