@@ -175,7 +175,7 @@ if ENV.redis_url:
 if ENV.redis_url:
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "BACKEND": "apps.core.layers.RedisChannelLayer",  # channels_redis, fewer round trips
             "CONFIG": {
                 # redis-py 8 defaults (5 s socket timeout, 100 pooled connections) break
                 # channels-redis' blocking reads under load.
