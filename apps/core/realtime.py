@@ -196,31 +196,82 @@ def group_rejoin_seconds() -> float:
     return float(value if value is not None else getattr(settings, "RTCC_DEVICE_GROUP_REJOIN", 10))
 
 
-async def _rejoin_forever(
-    channel_layer, channel_name: str, groups: tuple[str, ...], what: str, trouble: asyncio.Event | None
-) -> None:
-    """Every group_rejoin_seconds(); at once when the socket's receive met the layer failing
-    (`trouble`), then again after a short, growing pause until a join goes through: a restarted
-    Redis has forgotten the groups, and its first answers may be errors from pooled connections to
-    the old server, so one attempt per period could leave a console deaf for several periods."""
-    pause: float | None = None
-    while True:
-        if pause is not None:
-            await asyncio.sleep(pause)
-        elif trouble is None:
-            await asyncio.sleep(group_rejoin_seconds())
-        else:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(trouble.wait(), group_rejoin_seconds())
-            trouble.clear()
-        try:
-            for group in groups:
-                await channel_layer.group_add(group, channel_name)
-        except Exception as exc:  # the channel layer is (still) down: again shortly
-            pause = min((pause or 0.25) * 2, 5.0)
-            log.warning("%s could not rejoin its groups, again in %.1f s: %s", what, pause, exc)
-        else:
-            pause = None
+REJOIN_BATCH = 500  # (group, channel) pairs per Redis pipeline
+
+
+class _Rejoiner:
+    """One per channel layer and event loop: every open socket's groups, joined again together
+    every group_rejoin_seconds(), in pipelines of REJOIN_BATCH (apps/core/layers.py: groups_add),
+    and at once when a socket's receive met the layer failing, then again after a short, growing
+    pause until the joins go through: a restarted Redis has forgotten the groups, and its first
+    answers may be errors from pooled connections to the old server, so one attempt per period
+    could leave a socket deaf for several periods. A socket's own task per period cost a thousand
+    sockets a hundred Redis round trips a second on the event loop."""
+
+    def __init__(self, channel_layer) -> None:
+        self.layer = channel_layer
+        self.members: dict[str, tuple[str, ...]] = {}
+        self.wake = asyncio.Event()
+        self.task = asyncio.ensure_future(self._run())
+
+    async def _join(self, pairs: list[tuple[str, str]]) -> None:
+        groups_add = getattr(self.layer, "groups_add", None)
+        for start in range(0, len(pairs), REJOIN_BATCH):
+            batch = pairs[start : start + REJOIN_BATCH]
+            if groups_add is not None:
+                await groups_add(batch)
+            else:  # a layer without it (the in-memory one): one by one
+                for group, channel in batch:
+                    await self.layer.group_add(group, channel)
+            await asyncio.sleep(0)  # whatever else waits on the loop goes first
+
+    async def _run(self) -> None:
+        pause: float | None = None
+        while True:
+            if pause is not None:
+                await asyncio.sleep(pause)
+            else:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.wake.wait(), group_rejoin_seconds())
+            self.wake.clear()
+            pairs = [(group, channel) for channel, groups in list(self.members.items()) for group in groups]
+            try:
+                await self._join(pairs)
+            except Exception as exc:  # the channel layer is (still) down: again shortly
+                pause = min((pause or 0.25) * 2, 5.0)
+                log.warning(
+                    "%d sockets could not rejoin their groups, again in %.1f s: %s", len(self.members), pause, exc
+                )
+            else:
+                pause = None
+
+
+_rejoiners: dict[tuple[int, asyncio.AbstractEventLoop], _Rejoiner] = {}
+
+
+def _rejoiner(channel_layer) -> _Rejoiner:
+    key = (id(channel_layer), asyncio.get_running_loop())
+    rejoiner = _rejoiners.get(key)
+    if rejoiner is None or rejoiner.task.done():
+        rejoiner = _rejoiners[key] = _Rejoiner(channel_layer)
+    return rejoiner
+
+
+async def _stay(rejoiner: _Rejoiner, channel_name: str, groups: tuple[str, ...], trouble: asyncio.Event | None) -> None:
+    rejoiner.members[channel_name] = groups
+    signal = trouble or asyncio.Event()  # without one: nothing to do until cancelled
+    try:
+        while True:
+            await signal.wait()
+            signal.clear()
+            rejoiner.wake.set()
+    finally:
+        rejoiner.members.pop(channel_name, None)
+        if not rejoiner.members:  # the last socket of this loop is gone: so is its rejoiner
+            rejoiner.task.cancel()
+            for key, value in list(_rejoiners.items()):
+                if value is rejoiner:
+                    del _rejoiners[key]
 
 
 def stay_in_groups(
@@ -229,8 +280,9 @@ def stay_in_groups(
     """Joins `groups` again every group_rejoin_seconds() for as long as the socket is open, and
     at once whenever `trouble` is set (SurvivesLayerOutage sets it when its receive fails); the
     consumer cancels the returned task when it disconnects. Whatever the socket missed while it
-    was out of a group comes from the database (a device's commands on the resend sweep)."""
-    return asyncio.ensure_future(_rejoin_forever(channel_layer, channel_name, tuple(groups), what, trouble))
+    was out of a group comes from the database (a device's commands on the resend sweep).
+    `what` names the socket in logs."""
+    return asyncio.ensure_future(_stay(_rejoiner(channel_layer), channel_name, tuple(groups), trouble))
 
 
 async def _layer_receive_retrying(
