@@ -23,6 +23,7 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.conf import settings  # noqa: E402
 
+from apps.control.fastpath import CommandFastPath  # noqa: E402
 from apps.core import bodylimits  # noqa: E402
 from apps.core.bodylimits import ChunkedBodyApp  # noqa: E402
 from apps.live.fastpath import LiveFastPath  # noqa: E402
@@ -43,9 +44,10 @@ async def websocket(scope, receive, send):
 application = ProtocolTypeRouter(
     {
         # Static files too: WhiteNoise, in the middleware, serves them (apps/core/staticfiles.py).
-        # Live view's per-second viewer requests are answered before Django when they can be;
+        # The operator's command POST and live view's per-second viewer requests are answered
+        # before Django when they can be (apps/control/fastpath.py, apps/live/fastpath.py);
         # bodies are limited while they stream (apps/core/bodylimits.py), chunked ones given a length.
-        "http": ChunkedBodyApp(LiveFastPath(django_asgi)),
+        "http": ChunkedBodyApp(CommandFastPath(LiveFastPath(django_asgi))),
         # Device frames carry no Origin (firmware is not a browser); the console consumer
         # checks its own credentials (bearer token, or a session cookie from a same-site page).
         "websocket": websocket,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Any
+from typing import Any, Required, TypedDict, Unpack
 
 from django.db import connection, transaction
 from django.utils import timezone
@@ -30,7 +30,21 @@ def _actor_fields(actor: Any) -> tuple[str, str, str]:
     return "anonymous", "", "anonymous"
 
 
-def audit_record(
+class EventFields(TypedDict, total=False):
+    """audit_record's and audit_event's arguments (audit_event names their defaults)."""
+
+    action: Required[str]
+    actor: Any
+    obj: Any
+    object_type: str
+    object_id: Any
+    outcome: str
+    context: AuditContext | None
+    source_ip: str | None
+    details: dict | None
+
+
+def audit_event(
     *,
     action: str,
     actor: Any = None,
@@ -41,19 +55,16 @@ def audit_record(
     context: AuditContext | None = None,
     source_ip: str | None = None,
     details: dict | None = None,
-) -> AuditEvent:
-    """Appends one event to the chain, inside the caller's transaction when there is one.
-
-    `obj` may be any model instance (type = its model name). `context` says who acts (unless
-    `actor` is given) and from where (`AuditContext.of(request)` in a view).
-    """
+) -> tuple[AuditEvent, str]:
+    """The event audit_record would append, not stored and not chained yet, with its details as
+    the JSON text to store. For a caller that stores it in a statement of its own (event_params),
+    then calls audit_stored_unchained() once that committed."""
     if context is not None:
         actor = actor if actor is not None else context.actor
         source_ip = source_ip or context.source_ip
     if obj is not None:
         object_type = object_type or obj._meta.model_name
         object_id = object_id or obj.pk
-    global _contended_until
     actor_type, actor_id, actor_label = _actor_fields(actor)
     details_json = json.dumps(details or {}, default=str)
     event = AuditEvent(
@@ -71,6 +82,17 @@ def audit_record(
         prev_hash="",
         hash="",
     )
+    return event, details_json
+
+
+def audit_record(**fields: Unpack[EventFields]) -> AuditEvent:
+    """Appends one event to the chain, inside the caller's transaction when there is one.
+
+    `obj` may be any model instance (type = its model name). `context` says who acts (unless
+    `actor` is given) and from where (`AuditContext.of(request)` in a view).
+    """
+    global _contended_until
+    event, details_json = audit_event(**fields)
     with transaction.atomic(savepoint=False):  # part of the caller's transaction, no savepoint of its own
         # Right after this process found the head taken, it does not ask again: it appends as one
         # INSERT, like a table without a chain, and leaves the chaining to the sealer.
@@ -86,6 +108,12 @@ def audit_record(
         _insert(event, details_json, move_head=False)
         transaction.on_commit(_nudge_sealer)
     return event
+
+
+def audit_stored_unchained() -> None:
+    """After a commit that stored events with event_params (unchained): have them chained within
+    the seal interval, like any append that found the chain head taken."""
+    _nudge_sealer()
 
 
 def _nudge_sealer() -> None:
@@ -121,6 +149,7 @@ def _head_if_free() -> tuple[int, str] | None:
 # The event row as one fixed statement (no ORM compiler per append): the audit trail is the
 # hottest INSERT in the system.
 _FIELDS = [str(f.column) for f in AuditEvent._meta.concrete_fields if not f.primary_key]
+EVENT_TABLE, EVENT_COLUMNS = AuditEvent._meta.db_table, _FIELDS
 _INSERT = (
     f"INSERT INTO {AuditEvent._meta.db_table} ({', '.join(_FIELDS)})"  # noqa: S608 (fixed column names)
     f" VALUES ({', '.join(['%s'] * len(_FIELDS))}) RETURNING id"
@@ -136,6 +165,18 @@ def _insert(event: AuditEvent, details_json: str, *, move_head: bool) -> None:
         if move_head:
             AuditHead.objects.filter(id=1).update(seq=event.seq, hash=event.hash)
         return
+    params = event_params(event, details_json)
+    with connection.cursor() as cursor:
+        if move_head:
+            cursor.execute(_MOVE_HEAD + _INSERT, [event.seq, event.hash, *params])
+        else:
+            cursor.execute(_INSERT, params)
+        event.pk = cursor.fetchone()[0]
+    event._state.adding, event._state.db = False, connection.alias
+
+
+def event_params(event: AuditEvent, details_json: str) -> list:
+    """The event's values in EVENT_COLUMNS order, as _INSERT takes them."""
     values = {
         "seq": event.seq,
         "at": event.at,
@@ -151,14 +192,7 @@ def _insert(event: AuditEvent, details_json: str, *, move_head: bool) -> None:
         "prev_hash": event.prev_hash,
         "hash": event.hash,
     }
-    params = [values[column] for column in _FIELDS]
-    with connection.cursor() as cursor:
-        if move_head:
-            cursor.execute(_MOVE_HEAD + _INSERT, [event.seq, event.hash, *params])
-        else:
-            cursor.execute(_INSERT, params)
-        event.pk = cursor.fetchone()[0]
-    event._state.adding, event._state.db = False, connection.alias
+    return [values[column] for column in _FIELDS]
 
 
 def audit_seal_pending(*, batch: int = 500) -> int:

@@ -10,11 +10,10 @@ from rest_framework.views import APIView
 
 from apps.accounts.permissions import CanCommand, CanReadCommands, PermissionsByMethod
 from apps.audit.services import AuditContext
-from apps.core.errors import InvalidInput
 from apps.core.pagination import paginated_response
 
 from . import selectors, services
-from .serializers import CommandCreateIn, CommandFilterIn, CommandOut, IdempotencyKeyIn, command_data
+from .serializers import CommandCreateIn, CommandFilterIn, CommandOut, command_data, idempotency_key_of
 
 IDEMPOTENCY_HEADER = OpenApiParameter(
     "Idempotency-Key",
@@ -25,17 +24,6 @@ IDEMPOTENCY_HEADER = OpenApiParameter(
 )
 
 
-def _idempotency_key(request) -> str | None:
-    raw = request.headers.get("Idempotency-Key")
-    if raw is None:
-        return None
-    data = IdempotencyKeyIn(data={"key": raw.strip()})
-    if not data.is_valid() or not data.validated_data.get("key"):
-        messages = data.errors.get("key") or ["Must not be blank."]
-        raise InvalidInput(f"Idempotency-Key: {messages[0]}", fields={"Idempotency-Key": [str(m) for m in messages]})
-    return data.validated_data["key"]
-
-
 class DeviceCommandsApi(PermissionsByMethod):
     permission_classes = [CanReadCommands]
     permissions_by_method = {"POST": [CanCommand]}
@@ -44,7 +32,7 @@ class DeviceCommandsApi(PermissionsByMethod):
     @extend_schema(request=CommandCreateIn, responses={202: CommandOut}, parameters=[IDEMPOTENCY_HEADER])
     def post(self, request, device_id):
         device = selectors.device_get(device_id=device_id)
-        key = _idempotency_key(request)
+        key = idempotency_key_of(request.headers.get("Idempotency-Key"))
         data = CommandCreateIn(data=request.data)
         data.is_valid(raise_exception=True)
         command, created = services.command_create(

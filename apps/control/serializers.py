@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from apps.core.errors import InvalidInput
 from apps.core.realtime import iso_time
 
 from .conf import IDEMPOTENCY_KEY_MAX, REASON_MAX, default_ttl, max_ttl, min_ttl
@@ -32,6 +33,17 @@ class IdempotencyKeyIn(serializers.Serializer):
         required=False,
         error_messages={"invalid": "Use printable ASCII characters without spaces."},
     )
+
+
+def idempotency_key_of(raw: str | None) -> str | None:
+    """The Idempotency-Key header's value (None when absent); InvalidInput when it is not one."""
+    if raw is None:
+        return None
+    data = IdempotencyKeyIn(data={"key": raw.strip()})
+    if not data.is_valid() or not data.validated_data.get("key"):
+        messages = data.errors.get("key") or ["Must not be blank."]
+        raise InvalidInput(f"Idempotency-Key: {messages[0]}", fields={"Idempotency-Key": [str(m) for m in messages]})
+    return data.validated_data["key"]
 
 
 class CommandFilterIn(serializers.Serializer):

@@ -20,16 +20,16 @@ import json
 import logging
 from datetime import timedelta
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from apps.audit.services import AuditContext, audit_record
+from apps.audit.services import EVENT_COLUMNS, EVENT_TABLE, AuditContext, audit_event, audit_record, event_params
 from apps.core.errors import ApplicationError, Conflict
 from apps.core.realtime import console_send_after_commit, device_group, group_send_after_commit, group_send_quietly
 from apps.counters import names as counted
-from apps.counters.services import counter_add
+from apps.counters.services import counter_add, counts_upsert
 from apps.devices.models import Device, DeviceKind
 from apps.integrations import push
 from apps.integrations.push import PushMessage, PushResult
@@ -95,22 +95,13 @@ def command_create(
             return _replay(existing, fingerprint)
     if device.revoked:
         raise Conflict("This device is revoked; it can no longer be commanded.", code="device_revoked")
-    now = timezone.now()
-    command = Command(
-        device=device,
-        requested_by=requested_by,
-        action=action,
-        reason=reason,
-        ttl_seconds=ttl,
-        created_at=now,
-        expires_at=now + timedelta(seconds=ttl),
-        idempotency_key=idempotency_key or None,
-        request_fingerprint=fingerprint,
-    )
+    command = command_new(device_id=device.pk, requested_by=requested_by, action=action, reason=reason, ttl_seconds=ttl)
+    command.device = device
+    command.idempotency_key = idempotency_key or None
     try:
         with transaction.atomic():
             command.save(force_insert=True)
-            counter_add(name=counted.command(action), at=now)  # the transparency report's count
+            counter_add(name=counted.command(action), at=command.created_at)  # the transparency report's count
             audit_record(
                 action="command.create",
                 actor=requested_by,
@@ -120,9 +111,7 @@ def command_create(
             )
             _publish(command, to_device=True)
             if device.kind == DeviceKind.PHONE and device.push_token:
-                from .tasks import command_wake_phone
-
-                transaction.on_commit(lambda: _enqueue(command_wake_phone, str(command.pk)))
+                transaction.on_commit(lambda: command_wake_phone_soon(command_id=command.pk))
     except IntegrityError:
         if not idempotency_key:
             raise
@@ -130,6 +119,71 @@ def command_create(
         existing = Command.objects.get(requested_by=requested_by, device=device, idempotency_key=idempotency_key)
         return _replay(existing, fingerprint)
     return command, True
+
+
+def command_new(*, device_id, requested_by, action: str, reason: str, ttl_seconds: int | None) -> Command:
+    """A new command (queued), not stored yet: what command_create and the command fast path store."""
+    ttl = ttl_seconds or conf.default_ttl()
+    now = timezone.now()
+    return Command(
+        device_id=device_id,
+        requested_by=requested_by,
+        action=action,
+        reason=reason,
+        ttl_seconds=ttl,
+        created_at=now,
+        expires_at=now + timedelta(seconds=ttl),
+        request_fingerprint=_fingerprint(action=action, reason=reason, ttl_seconds=ttl),
+    )
+
+
+# The command fast path (fastpath.py) --------------------------------------------------------------
+# On PostgreSQL, from the event loop: what command_create writes in its transaction (the command,
+# its count, its audit event) as ONE statement, in autocommit, so it stands or falls as a whole.
+# The audit event is stored unchained, as any append that finds the chain head taken, and chained
+# by the sealer within the seal interval (audit_stored_unchained after the statement).
+
+_COMMAND_COLUMNS = [str(f.column) for f in Command._meta.concrete_fields]
+_DEVICE_FOR_COMMAND = (
+    "SELECT d.kind, d.revoked_at IS NOT NULL, COALESCE(d.push_token, '') <> '',"  # noqa: S608 (our table names)
+    f" (SELECT c.id FROM {Command._meta.db_table} c WHERE c.requested_by_id = %s AND c.device_id = d.id"
+    f" AND c.idempotency_key = %s) FROM {Device._meta.db_table} d WHERE d.id = %s"
+)
+
+
+def command_device_statement(*, device_id, requested_by, idempotency_key: str | None) -> tuple[str, list]:
+    """(SQL, params) of the read before a fast-path command: the device's kind, whether it is
+    revoked, whether it has a push token, and the command this Idempotency-Key already made."""
+    return _DEVICE_FOR_COMMAND, [requested_by.pk, idempotency_key, device_id]
+
+
+def command_create_statement(*, command: Command, device_kind: str, context: AuditContext | None) -> tuple[str, list]:
+    """(SQL, params): the command, the transparency report's count and the `command.create` audit
+    event, in one statement."""
+    values = [f.get_db_prep_save(getattr(command, f.attname), connection) for f in Command._meta.concrete_fields]
+    count = counts_upsert(counts={counted.command(command.action): 1}, at=command.created_at)
+    assert count is not None
+    event, details_json = audit_event(
+        action="command.create",
+        actor=command.requested_by,
+        obj=command,
+        context=context,
+        details=_details(command, ttl_seconds=command.ttl_seconds, device_kind=device_kind),
+    )
+    sql = (
+        f"WITH command AS (INSERT INTO {Command._meta.db_table} ({', '.join(_COMMAND_COLUMNS)})"  # noqa: S608
+        f" VALUES ({', '.join(['%s'] * len(values))})),"
+        f" counted AS ({count[0]})"
+        f" INSERT INTO {EVENT_TABLE} ({', '.join(EVENT_COLUMNS)}) VALUES ({', '.join(['%s'] * len(EVENT_COLUMNS))})"
+    )
+    return sql, [*values, *count[1], *event_params(event, details_json)]
+
+
+def command_wake_phone_soon(*, command_id) -> None:
+    """Queues the push that wakes a phone to fetch a command (its socket may be asleep)."""
+    from .tasks import command_wake_phone
+
+    _enqueue(command_wake_phone, str(command_id))
 
 
 def _enqueue(task, *args) -> None:

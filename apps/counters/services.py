@@ -34,10 +34,21 @@ def buckets_of(at: datetime) -> list[tuple[str, datetime]]:
 
 def counters_add(*, counts: Mapping[str, int], at: datetime | None = None) -> None:
     """Adds each `{name: n}` to the hour, day and month of `at` (default now)."""
+    statement = counts_upsert(counts=counts, at=at)
+    if statement is None:
+        return
+    # One statement: no savepoint of its own (two round trips) inside the caller's transaction.
+    with transaction.atomic(savepoint=False), connection.cursor() as cursor:
+        cursor.execute(*statement)
+
+
+def counts_upsert(*, counts: Mapping[str, int], at: datetime | None = None) -> tuple[str, list] | None:
+    """The one statement (SQL, params) counters_add runs, for a caller that runs it itself (as a
+    part of a larger statement); None when there is nothing to add."""
     at = at or timezone.now()
     rows = sorted((level, start, name, int(n)) for name, n in counts.items() if n for level, start in buckets_of(at))
     if not rows:
-        return
+        return None
     table = connection.ops.quote_name(Count._meta.db_table)
     values = ", ".join(["(%s, %s, %s, %s)"] * len(rows))
     params: list = []
@@ -47,9 +58,7 @@ def counters_add(*, counts: Mapping[str, int], at: datetime | None = None) -> No
         f"INSERT INTO {table} (level, start, name, n) VALUES {values} "  # noqa: S608 - names are ours
         f"ON CONFLICT (level, start, name) DO UPDATE SET n = {table}.n + excluded.n"
     )
-    # One statement: no savepoint of its own (two round trips) inside the caller's transaction.
-    with transaction.atomic(savepoint=False), connection.cursor() as cursor:
-        cursor.execute(sql, params)
+    return sql, params
 
 
 def counter_add(*, name: str, n: int = 1, at: datetime | None = None) -> None:

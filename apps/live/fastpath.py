@@ -20,9 +20,7 @@ cookies keep going through the one documented path (apps/live/apis.py):
 
 from __future__ import annotations
 
-import asyncio
 import functools
-import json
 import logging
 import re
 from collections.abc import Callable
@@ -31,12 +29,23 @@ from urllib.parse import parse_qs
 from asgiref.sync import sync_to_async
 from channels.db import DatabaseSyncToAsync
 from django.conf import settings
-from django.http.request import split_domain_port, validate_host
 from django.utils import timezone
 
 from apps.accounts.authentication import cached_token_for_bearer, token_for_bearer, token_use_due, token_used
 from apps.accounts.tokens import DEVICE_PREFIX, USER_PREFIX, bearer_from_header
 from apps.core.errors import ApplicationError, envelope
+from apps.core.fastpaths import (
+    SECURITY_HEADERS,
+    allowed_host,
+    declared_length,
+    headers_of,
+    read_body,
+    replaying,
+    respond,
+    respond_json,
+    run_jobs,
+    run_later,
+)
 from apps.devices.authentication import device_token_filter, token_matches
 from apps.integrations.storage import ObjectMissingError
 
@@ -50,12 +59,6 @@ _SEGMENT = re.compile(
     r"^/api/v1/live/([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})/segments/"
     r"(init\.mp4|(?:0|[1-9][0-9]{0,8})\.m4s)$"
 )
-SECURITY_HEADERS = [
-    (b"x-content-type-options", b"nosniff"),
-    (b"x-frame-options", b"DENY"),
-    (b"referrer-policy", b"same-origin"),
-    (b"cross-origin-opener-policy", b"same-origin"),
-]
 
 
 class LiveFastPath:
@@ -72,73 +75,39 @@ class LiveFastPath:
             except Exception:  # anything unexpected: Django answers (and logs) it
                 answer = None
             if answer is not None:
-                status, headers, body = answer
-                await send({"type": "http.response.start", "status": status, "headers": headers})
-                await send({"type": "http.response.body", "body": body})
+                await respond(send, *answer)
                 return
         await self.app(scope, receive, send)
 
     async def _put(self, scope, receive, send):
-        headers = dict(scope.get("headers") or [])
+        headers = headers_of(scope)
         token = bearer_from_header(headers.get(b"authorization"))
-        raw_length = headers.get(b"content-length", b"")
-        if (
-            not token
-            or not token.startswith(DEVICE_PREFIX)
-            or not raw_length.isdigit()
-            or int(raw_length) > conf.MAX_SEGMENT_BYTES
-        ):
+        length = declared_length(headers, conf.MAX_SEGMENT_BYTES)
+        if not token or not token.startswith(DEVICE_PREFIX) or length is None:
             await self.app(scope, receive, send)
             return
-        chunks, size, more = [], 0, True
-        while more:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                return
-            chunks.append(message.get("body", b""))
-            size += len(chunks[-1])
-            more = message.get("more_body", False) and size <= conf.MAX_SEGMENT_BYTES
-        body = b"".join(chunks)
+        read = await read_body(receive, conf.MAX_SEGMENT_BYTES)
+        if read is None:
+            return
+        body, within = read
         match = _SEGMENT.match(scope["path"])
         assert match is not None  # __call__ sends only matching paths here
         duration = headers.get(b"x-segment-duration")
         answer = None
-        if size <= conf.MAX_SEGMENT_BYTES and size == int(raw_length):
+        if within and len(body) == length:
             answer = await _put_in_thread(
                 token, match.group(1), match.group(2), body, duration.decode("latin-1") if duration else None
             )
         if answer is None:
-            replayed = False
-
-            async def replay():
-                nonlocal replayed
-                if replayed:
-                    return await receive()
-                replayed = True
-                return {"type": "http.request", "body": body, "more_body": False}
-
-            await self.app(scope, replay, send)
+            await self.app(scope, replaying(body, receive), send)
             return
         status, payload = answer
-        data = json.dumps(payload).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": status,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(data)).encode()),
-                    *SECURITY_HEADERS,
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": data})
+        await respond_json(send, status, payload)
 
     async def _answer(self, scope):
-        headers = dict(scope.get("headers") or [])
-        host = headers.get(b"host", b"").decode("latin-1")
-        domain, _port = split_domain_port(host)
-        if not domain or not validate_host(domain, settings.ALLOWED_HOSTS):
+        headers = headers_of(scope)
+        host = allowed_host(headers)
+        if host is None:
             return None
         match = _SEGMENT.match(scope["path"])
         if match is not None:
@@ -200,25 +169,6 @@ def _skip_django(record, live_id: str) -> list[Callable[[], None]] | None:
     return later
 
 
-def _run(jobs: list[Callable[[], None]]) -> None:
-    for job in jobs:
-        try:
-            job()
-        except Exception:  # a bookkeeping write; the next one catches up
-            log.warning("live: a viewer's bookkeeping write failed", exc_info=True)
-
-
-_run_in_thread = DatabaseSyncToAsync(_run, thread_sensitive=False)
-_background: set[asyncio.Task] = set()
-
-
-def _run_later(jobs: list[Callable[[], None]]) -> None:
-    if jobs:
-        task = asyncio.get_running_loop().create_task(_run_in_thread(jobs))
-        _background.add(task)  # held until done (the loop keeps only a weak reference)
-        task.add_done_callback(_background.discard)
-
-
 def _rendered(record, snapshot, base: str):
     if snapshot is None:
         return None
@@ -245,7 +195,7 @@ def _playlist(token: str, live_id: str, base: str):
     later = _skip_django(record, live_id)
     if later is None:
         return None
-    _run(later)
+    run_jobs(later)
     return _rendered(record, index.read(live_id, count=conf.playlist_segments()), base)
 
 
@@ -258,7 +208,7 @@ async def _playlist_async(token: str, live_id: str, base: str):
     later = _skip_django(record, live_id)
     if later is None:
         return None
-    _run_later(later)
+    run_later(later)
     return _rendered(record, await index.read_async(live_id, count=conf.playlist_segments()), base)
 
 

@@ -1,0 +1,177 @@
+"""The operator's command POST, answered on the event loop with no worker thread.
+
+`POST /api/v1/devices/{id}/commands` is the path between an operator's click and a camera that
+starts recording. Through Django's middleware, DRF and a worker thread it cost several times the
+bare channel layer (bench/command_latency.py): most of it waiting for the GIL behind the event
+loop, which serves every socket of the process. This ASGI wrapper answers the common case
+itself, on the loop:
+
+- a person's bearer token, from this process's token cache (the database once, in a thread,
+  when it is not cached here), admitted by the view's own permission class (CanCommand);
+- the body parsed and validated by the view's own parser and serializer; the Idempotency-Key
+  header checked by the view's own function;
+- one read (the device: kind, revoked, push token; the command this key already made) and ONE
+  statement that stores the command, its count and its audit event together
+  (services.command_create_statement), over psycopg's async connection (apps/core/aiodb.py);
+- the command sent to the device's group, then the console's `command.update`, then the answer:
+  stored before sent, as command_create does.
+
+Anything else (no or unknown credentials, another role, a body the serializer refuses, an unknown
+or revoked device, a replayed or reused Idempotency-Key, SQLite, a database that cannot be reached)
+goes to the API view unchanged, the body replayed, so that every error has one source
+(apps/control/apis.py). Only an error of the storing statement itself is answered here (503):
+it was applied entirely or not at all, and sending it again could make a second command.
+"""
+
+from __future__ import annotations
+
+import functools
+import io
+import logging
+import re
+from types import SimpleNamespace
+from typing import Any
+
+from channels.db import database_sync_to_async
+from django.conf import settings
+from psycopg import errors as pg_errors
+
+from apps.accounts.authentication import cached_token_for_bearer, token_for_bearer, token_use_due, token_used
+from apps.accounts.permissions import CanCommand
+from apps.accounts.tokens import USER_PREFIX, bearer_from_header
+from apps.audit.context import AuditContext, client_ip
+from apps.audit.services import audit_stored_unchained
+from apps.core import aiodb
+from apps.core.errors import InvalidInput, envelope
+from apps.core.fastpaths import allowed_host, declared_length, headers_of, read_body, replaying, respond_json, run_later
+from apps.core.middleware import STATUS_CODES
+from apps.core.parsers import SafeJSONParser
+from apps.core.realtime import console_send, device_group, group_send
+from apps.devices.models import DeviceKind
+
+from . import services
+from .serializers import CommandCreateIn, command_data, idempotency_key_of
+
+log = logging.getLogger(__name__)
+
+_COMMANDS = re.compile(r"^/api/v1/devices/([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})/commands$")
+
+
+class CommandFastPath:
+    def __init__(self, app) -> None:
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if (
+            scope["type"] == "http"
+            and scope["method"] == "POST"
+            and _COMMANDS.match(scope["path"])
+            and aiodb.available()
+        ):
+            await self._post(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+    async def _post(self, scope, receive, send):
+        headers = headers_of(scope)
+        token = bearer_from_header(headers.get(b"authorization"))
+        limit = settings.RTCC_MAX_JSON_BODY
+        length = declared_length(headers, limit)
+        if (
+            not token
+            or not token.startswith(USER_PREFIX)
+            or length is None
+            or scope.get("query_string")
+            or allowed_host(headers) is None
+            or not headers.get(b"content-type", b"").startswith(b"application/json")
+        ):
+            await self.app(scope, receive, send)
+            return
+        read = await read_body(receive, limit)
+        if read is None:
+            return
+        body, within = read
+        answer = None
+        if within and len(body) == length:
+            try:
+                answer = await _create(scope, headers, token, body)
+            except _NotStored:
+                code, message = STATUS_CODES[503]
+                await respond_json(send, 503, envelope(code, message))
+                return
+        if answer is None:
+            await self.app(scope, replaying(body, receive), send)
+            return
+        command, later = answer
+        await respond_json(send, 202, command_data(command))
+        run_later(later)
+
+
+class _NotStored(Exception):
+    """The storing statement failed: nothing or everything was written, and it is not known which."""
+
+
+def _input(headers: dict[bytes, bytes], body: bytes) -> tuple[dict, str | None] | None:
+    """The validated body and Idempotency-Key, or None when the view must answer (and refuse)."""
+    try:
+        parsed = SafeJSONParser().parse(io.BytesIO(body), "application/json", {})
+    except Exception:
+        return None
+    data = CommandCreateIn(data=parsed)
+    if not data.is_valid():
+        return None
+    raw_key = headers.get(b"idempotency-key")
+    try:
+        key = idempotency_key_of(raw_key.decode("latin-1") if raw_key is not None else None)
+    except InvalidInput:
+        return None
+    return data.validated_data, key
+
+
+async def _create(scope, headers: dict[bytes, bytes], token: str, body: bytes):
+    """(the stored command, bookkeeping to run later), or None when the API view must answer."""
+    record = await cached_token_for_bearer(token)
+    if record is None:
+        record = await database_sync_to_async(token_for_bearer)(token)
+    as_request: Any = SimpleNamespace(user=record.user) if record is not None else None
+    if record is None or not CanCommand().has_permission(as_request, None):  # type: ignore[arg-type]
+        return None
+    user = record.user
+    validated = _input(headers, body)
+    if validated is None:
+        return None
+    data, key = validated
+    device_id = _COMMANDS.match(scope["path"]).group(1)  # type: ignore[union-attr]
+    try:
+        device = await aiodb.fetchone(
+            *services.command_device_statement(device_id=device_id, requested_by=user, idempotency_key=key)
+        )
+    except aiodb.NotStarted:
+        return None
+    if device is None:
+        return None  # the view answers 404
+    kind, revoked, has_push_token, existing = device
+    if revoked or existing is not None:
+        return None  # the view answers 409, or replays the command this key made
+    command = services.command_new(device_id=device_id, requested_by=user, **data)
+    command.idempotency_key = key
+    context = AuditContext(actor=user, source_ip=client_ip(scope))
+    try:
+        await aiodb.fetchone(*services.command_create_statement(command=command, device_kind=kind, context=context))
+    except aiodb.NotStarted:
+        return None
+    except pg_errors.UniqueViolation:
+        return None  # another request with this key got there first: the view replays it
+    except Exception as exc:
+        log.exception("a command could not be stored")
+        raise _NotStored from exc
+    command._state.adding, command._state.db = False, "default"
+    audit_stored_unchained()
+    await group_send(device_group(command.device_id), {"type": "device.command", "command": command.device_payload()})
+    await console_send("command.update", command_data(command))
+    later = []
+    if token_use_due(record):
+        later.append(functools.partial(token_used, record))
+    if kind == DeviceKind.PHONE and has_push_token:
+        later.append(functools.partial(services.command_wake_phone_soon, command_id=command.pk))
+    return command, later

@@ -1,0 +1,108 @@
+"""PostgreSQL from the event loop, with no worker thread: for the few ASGI fast paths whose whole
+database work is one or two fixed statements (apps/control/fastpath.py).
+
+Under daphne every hop to a worker thread for Django's database work makes the request wait for
+the GIL behind the event loop, which serves every socket of the process: with a thousand device
+sockets in a process, those waits were most of a command POST's time. Here a statement runs on the
+loop itself over psycopg's async connection, from a small pool per event loop, in autocommit: a
+statement is its own transaction, so several writes that must stand or fall together are written
+as ONE statement (data-modifying CTEs).
+
+Only where the database is PostgreSQL; `available()` says whether it is. A pooled connection is
+checked before it is lent as rtcc's sync pool does (rtcc/postgresql/base.py): with a round trip
+only when its socket says PostgreSQL closed it, or after it sat idle for a while.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+from django.db import connections
+from psycopg import AsyncConnection, OperationalError
+from psycopg.pq import TransactionStatus
+from psycopg_pool import AsyncConnectionPool
+
+from rtcc.postgresql.base import IDLE_CHECK_SECONDS, socket_readable
+
+POOL_SIZE = 4  # statements in flight at once per process; the loop runs one at a time anyway
+CHECKOUT_SECONDS = 5.0
+
+_pools: dict[asyncio.AbstractEventLoop, AsyncConnectionPool] = {}
+
+
+class NotStarted(Exception):
+    """The statement was never sent (no connection could be had): nothing was written."""
+
+
+def available(alias: str = "default") -> bool:
+    return connections[alias].vendor == "postgresql"
+
+
+async def _mark_returned(conn: AsyncConnection) -> None:
+    conn._rtcc_returned_at = time.monotonic()  # type: ignore[attr-defined]
+
+
+async def _check(conn: AsyncConnection) -> None:
+    if conn.closed or conn.pgconn.transaction_status == TransactionStatus.UNKNOWN:
+        raise OperationalError("the connection is closed")
+    idle = time.monotonic() - getattr(conn, "_rtcc_returned_at", float("-inf"))
+    if idle > IDLE_CHECK_SECONDS or socket_readable(conn):
+        await AsyncConnectionPool.check_connection(conn)
+
+
+def _connect_kwargs(alias: str) -> dict[str, Any]:
+    params = dict(connections[alias].get_connection_params())
+    params.pop("cursor_factory", None)  # Django's sync cursor classes
+    params.pop("pool", None)
+    params["autocommit"] = True
+    return params
+
+
+async def _pool(alias: str) -> AsyncConnectionPool:
+    loop = asyncio.get_running_loop()
+    pool = _pools.get(loop)
+    if pool is None:
+        pool = AsyncConnectionPool(
+            kwargs=_connect_kwargs(alias),
+            min_size=0,
+            max_size=POOL_SIZE,
+            open=False,
+            check=_check,
+            reset=_mark_returned,
+            timeout=CHECKOUT_SECONDS,
+            name=f"rtcc-async-{alias}",
+        )
+        _pools[loop] = pool
+        await pool.open(wait=False)
+    return pool
+
+
+async def fetchone(sql: str, params: list[Any], *, alias: str = "default") -> tuple | None:
+    """Runs one statement (its own transaction) and returns its first row, if any.
+
+    Raises NotStarted when no connection could be had (nothing was sent, so nothing was written);
+    any other error comes from the statement itself, which PostgreSQL applied entirely or not at
+    all (for a connection lost mid-statement, the caller cannot know which)."""
+    pool = await _pool(alias)
+    try:
+        conn_context = pool.connection()
+        conn = await conn_context.__aenter__()
+    except Exception as exc:
+        raise NotStarted(str(exc)) from exc
+    try:
+        cursor = await conn.execute(sql, params)
+        row = await cursor.fetchone() if cursor.description is not None else None
+    except BaseException as exc:
+        await conn_context.__aexit__(type(exc), exc, exc.__traceback__)
+        raise
+    await conn_context.__aexit__(None, None, None)
+    return row
+
+
+async def close_all() -> None:
+    """Closes this loop's pool (tests, shutdown)."""
+    pool = _pools.pop(asyncio.get_running_loop(), None)
+    if pool is not None:
+        await pool.close()

@@ -1,0 +1,114 @@
+"""What the ASGI fast paths share (apps/live/fastpath.py, apps/control/fastpath.py): requests
+answered before Django's request machinery when they are the common case, and handed to Django
+unchanged (the body replayed) when they are anything else, so that errors keep one source.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+from channels.db import DatabaseSyncToAsync
+from django.conf import settings
+from django.http.request import split_domain_port, validate_host
+
+log = logging.getLogger(__name__)
+
+# What the middleware gives every API answer (apps/core/middleware.py, Django's own).
+SECURITY_HEADERS = [
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"same-origin"),
+    (b"cross-origin-opener-policy", b"same-origin"),
+]
+
+Receive = Callable[[], Awaitable[dict]]
+
+
+def headers_of(scope) -> dict[bytes, bytes]:
+    return dict(scope.get("headers") or [])
+
+
+def allowed_host(headers: dict[bytes, bytes]) -> str | None:
+    """The Host header when settings.ALLOWED_HOSTS admits it, else None (Django answers)."""
+    host = headers.get(b"host", b"").decode("latin-1")
+    domain, _port = split_domain_port(host)
+    if not domain or not validate_host(domain, settings.ALLOWED_HOSTS):
+        return None
+    return host
+
+
+def declared_length(headers: dict[bytes, bytes], limit: int) -> int | None:
+    """The request's Content-Length when it is given and at most `limit`, else None."""
+    raw = headers.get(b"content-length", b"")
+    return int(raw) if raw.isdigit() and int(raw) <= limit else None
+
+
+async def read_body(receive: Receive, limit: int) -> tuple[bytes, bool] | None:
+    """The whole request body, and whether it stayed within `limit` (reading stops past it);
+    None when the client went away."""
+    chunks, size, more = [], 0, True
+    while more:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return None
+        chunks.append(message.get("body", b""))
+        size += len(chunks[-1])
+        more = message.get("more_body", False) and size <= limit
+    return b"".join(chunks), size <= limit
+
+
+def replaying(body: bytes, receive: Receive) -> Receive:
+    """A `receive` that gives Django the body already read, then the connection's own messages."""
+    replayed = False
+
+    async def replay() -> dict:
+        nonlocal replayed
+        if replayed:
+            return await receive()
+        replayed = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return replay
+
+
+async def respond(send, status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> None:
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+async def respond_json(send, status: int, payload: Any, extra_headers: Sequence[tuple[bytes, bytes]] = ()) -> None:
+    """As DRF's JSONRenderer writes it (compact, UTF-8, U+2028/U+2029 escaped)."""
+    text = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
+    data = text.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029").encode()
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(data)).encode()),
+        *SECURITY_HEADERS,
+        *extra_headers,
+    ]
+    await respond(send, status, headers, data)
+
+
+def run_jobs(jobs: list[Callable[[], None]]) -> None:
+    """Runs sync bookkeeping jobs here and now; a failure is logged, never raised."""
+    for job in jobs:
+        try:
+            job()
+        except Exception:  # bookkeeping (a last-used time): the next one catches up
+            log.warning("a fast path's bookkeeping write failed", exc_info=True)
+
+
+_run_in_thread = DatabaseSyncToAsync(run_jobs, thread_sensitive=False)
+_background: set[asyncio.Task] = set()
+
+
+def run_later(jobs: list[Callable[[], None]]) -> None:
+    """Runs sync bookkeeping jobs in a worker thread, off the request path; failures are logged."""
+    if jobs:
+        task = asyncio.get_running_loop().create_task(_run_in_thread(jobs))
+        _background.add(task)  # held until done (the loop keeps only a weak reference)
+        task.add_done_callback(_background.discard)
