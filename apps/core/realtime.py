@@ -196,17 +196,19 @@ def group_rejoin_seconds() -> float:
     return float(value if value is not None else getattr(settings, "RTCC_DEVICE_GROUP_REJOIN", 10))
 
 
-REJOIN_BATCH = 500  # (group, channel) pairs per Redis pipeline
+REJOIN_BATCH = 50  # (group, channel) pairs per Redis pipeline
 
 
 class _Rejoiner:
     """One per channel layer and event loop: every open socket's groups, joined again together
-    every group_rejoin_seconds(), in pipelines of REJOIN_BATCH (apps/core/layers.py: groups_add),
-    and at once when a socket's receive met the layer failing, then again after a short, growing
-    pause until the joins go through: a restarted Redis has forgotten the groups, and its first
-    answers may be errors from pooled connections to the old server, so one attempt per period
-    could leave a socket deaf for several periods. A socket's own task per period cost a thousand
-    sockets a hundred Redis round trips a second on the event loop."""
+    every group_rejoin_seconds() in pipelines of REJOIN_BATCH (apps/core/layers.py: groups_add),
+    spread over the first half of the period (a thousand sockets' joins at once would stall the
+    event loop, and every request of the process with it); and at once, unspread, when a socket's
+    receive met the layer failing, then again after a short, growing pause until the joins go
+    through: a restarted Redis has forgotten the groups, and its first answers may be errors from
+    pooled connections to the old server, so one attempt per period could leave a socket deaf for
+    several periods. A socket's own task per period cost a thousand sockets a hundred Redis round
+    trips a second on the event loop."""
 
     def __init__(self, channel_layer) -> None:
         self.layer = channel_layer
@@ -214,29 +216,37 @@ class _Rejoiner:
         self.wake = asyncio.Event()
         self.task = asyncio.ensure_future(self._run())
 
-    async def _join(self, pairs: list[tuple[str, str]]) -> None:
+    async def _join(self, pairs: list[tuple[str, str]], *, spread: float) -> None:
         groups_add = getattr(self.layer, "groups_add", None)
-        for start in range(0, len(pairs), REJOIN_BATCH):
-            batch = pairs[start : start + REJOIN_BATCH]
+        batches = [pairs[start : start + REJOIN_BATCH] for start in range(0, len(pairs), REJOIN_BATCH)]
+        gap = spread / len(batches) if batches else 0.0
+        for batch in batches:
             if groups_add is not None:
                 await groups_add(batch)
             else:  # a layer without it (the in-memory one): one by one
                 for group, channel in batch:
                     await self.layer.group_add(group, channel)
-            await asyncio.sleep(0)  # whatever else waits on the loop goes first
+            if gap and not self.wake.is_set():  # trouble meanwhile: the rest at once
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.wake.wait(), gap)
+            else:
+                await asyncio.sleep(0)  # whatever else waits on the loop goes first
 
     async def _run(self) -> None:
         pause: float | None = None
         while True:
+            spread = 0.0
             if pause is not None:
                 await asyncio.sleep(pause)
             else:
-                with contextlib.suppress(TimeoutError):
+                try:
                     await asyncio.wait_for(self.wake.wait(), group_rejoin_seconds())
+                except TimeoutError:
+                    spread = group_rejoin_seconds() / 2
             self.wake.clear()
             pairs = [(group, channel) for channel, groups in list(self.members.items()) for group in groups]
             try:
-                await self._join(pairs)
+                await self._join(pairs, spread=spread)
             except Exception as exc:  # the channel layer is (still) down: again shortly
                 pause = min((pause or 0.25) * 2, 5.0)
                 log.warning(
