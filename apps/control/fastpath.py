@@ -25,6 +25,7 @@ it was applied entirely or not at all, and sending it again could make a second 
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import io
 import logging
@@ -128,30 +129,38 @@ def _input(headers: dict[bytes, bytes], body: bytes) -> tuple[dict, str | None] 
     return data.validated_data, key
 
 
-async def _create(scope, headers: dict[bytes, bytes], token: str, body: bytes):
-    """(the stored command, bookkeeping to run later), or None when the API view must answer."""
+async def _operator(token: str):
+    """The token record of an operator who may command, or None."""
     record = await cached_token_for_bearer(token)
     if record is None:
         record = await database_sync_to_async(token_for_bearer)(token)
     as_request: Any = SimpleNamespace(user=record.user) if record is not None else None
     if record is None or not CanCommand().has_permission(as_request, None):  # type: ignore[arg-type]
         return None
-    user = record.user
+    return record
+
+
+async def _device(device_id: str, key: str | None):
+    try:
+        return await aiodb.fetchone(*services.command_device_statement(device_id=device_id, idempotency_key=key))
+    except aiodb.NotStarted:
+        return None
+
+
+async def _create(scope, headers: dict[bytes, bytes], token: str, body: bytes):
+    """(the stored command, bookkeeping to run later), or None when the API view must answer."""
     validated = _input(headers, body)
     if validated is None:
         return None
     data, key = validated
     device_id = _COMMANDS.match(scope["path"]).group(1)  # type: ignore[union-attr]
-    try:
-        device = await aiodb.fetchone(
-            *services.command_device_statement(device_id=device_id, requested_by=user, idempotency_key=key)
-        )
-    except aiodb.NotStarted:
-        return None
-    if device is None:
-        return None  # the view answers 404
-    kind, revoked, has_push_token, existing = device
-    if revoked or existing is not None:
+    # The token and the device at the same time: one wait on the event loop instead of two.
+    record, device = await asyncio.gather(_operator(token), _device(device_id, key))
+    if record is None or device is None:
+        return None  # the view answers 401, 403 or 404 (or a database that cannot be reached)
+    user = record.user
+    kind, revoked, has_push_token, key_used = device
+    if revoked or key_used:
         return None  # the view answers 409, or replays the command this key made
     command = services.command_new(device_id=device_id, requested_by=user, **data)
     command.idempotency_key = key

@@ -146,15 +146,16 @@ def command_new(*, device_id, requested_by, action: str, reason: str, ttl_second
 _COMMAND_COLUMNS = [str(f.column) for f in Command._meta.concrete_fields]
 _DEVICE_FOR_COMMAND = (
     "SELECT d.kind, d.revoked_at IS NOT NULL, COALESCE(d.push_token, '') <> '',"  # noqa: S608 (our table names)
-    f" (SELECT c.id FROM {Command._meta.db_table} c WHERE c.requested_by_id = %s AND c.device_id = d.id"
-    f" AND c.idempotency_key = %s) FROM {Device._meta.db_table} d WHERE d.id = %s"
+    f" EXISTS (SELECT 1 FROM {Command._meta.db_table} c WHERE c.device_id = d.id AND c.idempotency_key = %s)"
+    f" FROM {Device._meta.db_table} d WHERE d.id = %s"
 )
 
 
-def command_device_statement(*, device_id, requested_by, idempotency_key: str | None) -> tuple[str, list]:
+def command_device_statement(*, device_id, idempotency_key: str | None) -> tuple[str, list]:
     """(SQL, params) of the read before a fast-path command: the device's kind, whether it is
-    revoked, whether it has a push token, and the command this Idempotency-Key already made."""
-    return _DEVICE_FOR_COMMAND, [requested_by.pk, idempotency_key, device_id]
+    revoked, whether it has a push token, and whether a command of this device (anyone's) already
+    has this Idempotency-Key (then the view decides: a replay, or a new command of another person)."""
+    return _DEVICE_FOR_COMMAND, [idempotency_key, device_id]
 
 
 def command_create_statement(*, command: Command, device_kind: str, context: AuditContext | None) -> tuple[str, list]:

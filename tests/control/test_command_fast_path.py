@@ -163,3 +163,15 @@ def test_what_the_fast_path_does_not_answer_reaches_the_view_with_its_body_and_n
     assert not Command.objects.exists()
     assert not AuditEvent.objects.filter(action="command.create").exists()
     assert not Count.objects.exists()
+
+
+def test_a_key_another_operator_used_for_the_device_goes_to_the_view(services_up, make_user):
+    # Keys are per person (the view makes B a new command); the fast path leaves that to the view.
+    camera = create_device(kind="bodycam")
+    first, _ = token_issue(user=make_user("operator", username="op-a"))
+    second, _ = token_issue(user=make_user("operator", username="op-b"))
+    key = [(b"idempotency-key", b"shared-key")]
+    view = ViewStandIn()
+    assert run(post, CommandFastPath(view), camera.id, body_of(), token=first, headers=key)[0] == 202
+    assert run(post, CommandFastPath(view), camera.id, body_of(), token=second, headers=key)[0] == 299
+    assert view.bodies == [body_of()] and Command.objects.count() == 1
