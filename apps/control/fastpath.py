@@ -85,6 +85,7 @@ class CommandFastPath:
             or scope.get("query_string")
             or allowed_host(headers) is None
             or not headers.get(b"content-type", b"").startswith(b"application/json")
+            or not _accepts_json(headers.get(b"accept"))
         ):
             await self.app(scope, receive, send)
             return
@@ -106,6 +107,17 @@ class CommandFastPath:
         command, later = answer
         await respond_json(send, 202, command_data(command))
         run_later(later)
+
+
+_JSON_KINDS = (b"application/json", b"application/*", b"*/*", b"")
+
+
+def _accepts_json(accept: bytes | None) -> bool:
+    """Whether the answer may be JSON without content negotiation (else DRF negotiates: 406)."""
+    return accept is None or any(
+        kind.split(b";")[0].strip() in (b"application/json", b"application/*", b"*/*", b"")
+        for kind in accept.split(b",")
+    )
 
 
 class _NotStored(Exception):

@@ -138,7 +138,18 @@ def test_a_new_idempotency_key_is_stored_and_its_replay_goes_to_the_view(service
 
 @pytest.mark.parametrize(
     "case",
-    ["no token", "clerk", "officer", "it", "bad body", "bad key", "unknown device", "revoked", "query string"],
+    [
+        "no token",
+        "clerk",
+        "officer",
+        "it",
+        "bad body",
+        "bad key",
+        "unknown device",
+        "revoked",
+        "query string",
+        "accepts no json",
+    ],
 )
 def test_what_the_fast_path_does_not_answer_reaches_the_view_with_its_body_and_nothing_stored(
     services_up, make_user, case
@@ -148,7 +159,9 @@ def test_what_the_fast_path_does_not_answer_reaches_the_view_with_its_body_and_n
     camera = create_device(kind="bodycam", revoked=case == "revoked")
     device_id = "00000000-0000-4000-8000-000000000000" if case == "unknown device" else camera.id
     body = b'{"action": "fly", "reason": "x"}' if case == "bad body" else body_of()
-    headers = [(b"idempotency-key", b"has space")] if case == "bad key" else []
+    headers = {"bad key": [(b"idempotency-key", b"has space")], "accepts no json": [(b"accept", b"text/html")]}.get(
+        case, []
+    )
     view = ViewStandIn()
     status, _, _ = run(
         post,
