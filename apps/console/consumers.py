@@ -33,18 +33,18 @@ class ConsoleConsumer(SurvivesLayerOutage, AsyncWebsocketConsumer):
 
     async def connect(self):
         user = await database_sync_to_async(console_user)(self.scope)
-        await self.accept()
-        if user is None:
-            await self.close(code=CLOSE_UNAUTHORIZED)
-            return
-        if not user.has_role(*CONSOLE_ROLES):
-            await self.close(code=CLOSE_FORBIDDEN)
+        if user is None or not user.has_role(*CONSOLE_ROLES):
+            await self.accept()  # to close with a code the console can tell apart
+            await self.close(code=CLOSE_UNAUTHORIZED if user is None else CLOSE_FORBIDDEN)
             return
         self.user = user
         self.role = user.effective_role
         self.person_group = person_group(user.pk)
+        # In the groups before the socket is open: an event sent once the console sees it open
+        # reaches it (joined after accept(), the first events could miss a console just opened).
         await self.channel_layer.group_add(self.person_group, self.channel_name)
         await self.channel_layer.group_add(CONSOLE_GROUP, self.channel_name)
+        await self.accept()
         # After a Redis restart the groups are forgotten: join them again now and then.
         self.rejoin = stay_in_groups(
             self.channel_layer,
