@@ -43,6 +43,19 @@ def pytest_collection_modifyitems(config, items):
             items[:] = [item for item in items if not item.get_closest_marker("once")]
 
 
+@pytest.fixture(autouse=True)
+def _fresh_channel_layer():
+    """A channel layer instance per test. channels_redis binds an instance's receive locks and
+    buffers to the event loop that receives first, and every async_to_sync of a test runs its
+    own loop: a layer shared across tests let one test's receive state reach the next."""
+    from channels import DEFAULT_CHANNEL_LAYER
+    from channels.layers import channel_layers
+
+    channel_layers.backends.pop(DEFAULT_CHANNEL_LAYER, None)
+    yield
+    channel_layers.backends.pop(DEFAULT_CHANNEL_LAYER, None)
+
+
 @pytest.fixture(autouse=True, scope="session")
 def _tasks_in_process():
     """Tests run Celery tasks in process (eagerly, after commit) unless a test starts a worker."""

@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import time
 from datetime import timedelta
 
 from django.db import IntegrityError, connection, transaction
@@ -28,6 +29,7 @@ from django.utils import timezone
 from apps.audit.services import EVENT_COLUMNS, EVENT_TABLE, AuditContext, audit_event, audit_record, event_params
 from apps.core.errors import ApplicationError, Conflict
 from apps.core.realtime import console_send_after_commit, device_group, group_send_after_commit, group_send_quietly
+from apps.core.retry import DB_ERRORS
 from apps.counters import names as counted
 from apps.counters.services import counter_add, counts_upsert
 from apps.devices.models import Device, DeviceKind
@@ -562,6 +564,21 @@ def _notice_record(notice: CommandNotice, result) -> None:
         queued.update(next_attempt_at=now + timedelta(seconds=delay), error=error[:200])
 
 
+def _notice_record_surely(notice: CommandNotice, result, *, attempts: int = 8) -> None:
+    """_notice_record, tried again for about 10 s while the database is unreachable: the push has
+    gone out, and a notice left queued would go out again once its lease is over (a database
+    restart between FCM's answer and this write sent an officer the same notice twice)."""
+    for attempt in range(attempts):
+        try:
+            _notice_record(notice, result)
+            return
+        except DB_ERRORS:
+            if attempt == attempts - 1:
+                raise
+            connection.close_if_unusable_or_obsolete()
+            time.sleep(min(0.25 * 2**attempt, 2.0))
+
+
 def command_notify_officer(*, command_id) -> list:
     """After a remote start/stop succeeded: tell the officer wearing the camera, on their phones.
 
@@ -602,7 +619,7 @@ def command_notify_officer(*, command_id) -> list:
     for notice, result in zip(ready, results, strict=True):
         if result is not None and not result.ok:
             log.warning("officer notice to a phone failed: %s %s", result.error_code, result.detail)
-        _notice_record(notice, result)
+        _notice_record_surely(notice, result)
     return [r for r in results if r is not None]
 
 

@@ -7,7 +7,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from channels.layers import get_channel_layer
+from channels import DEFAULT_CHANNEL_LAYER
+from channels.layers import channel_layers
 
 from apps.accounts.services import token_issue
 from apps.audit.models import AuditEvent
@@ -88,7 +89,9 @@ def test_a_valid_command_is_stored_counted_audited_and_sent_without_the_view(ser
     view = ViewStandIn()
 
     async def scenario():
-        layer = get_channel_layer()
+        # Listening on a layer of its own: receiving on the process's shared one from this test's
+        # event loop would leave it bound to this loop for the tests after (channels_redis).
+        layer = channel_layers.make_backend(DEFAULT_CHANNEL_LAYER)
         device_channel = await layer.new_channel()
         console_channel = await layer.new_channel()
         await layer.group_add(device_group(camera.id), device_channel)
