@@ -18,9 +18,9 @@ def conninfo(postgres_db):
     return psycopg.conninfo.make_conninfo(**{k: v for k, v in params.items() if isinstance(v, str | int)})
 
 
-@pytest.fixture
-def pool(conninfo):
-    with ConnectionPool(
+def one_connection_pool(conninfo) -> ConnectionPool:
+    """A pool of one connection, checked as rtcc's backend checks them."""
+    return ConnectionPool(
         conninfo,
         kwargs={"autocommit": True},  # as Django lends them
         min_size=1,
@@ -28,7 +28,12 @@ def pool(conninfo):
         check=dbpool.check,
         reset=dbpool.mark_returned,
         timeout=10,
-    ) as pool:
+    )
+
+
+@pytest.fixture
+def pool(conninfo):
+    with one_connection_pool(conninfo) as pool:
         yield pool
 
 
@@ -81,15 +86,7 @@ def test_a_connection_with_a_file_descriptor_above_1024_is_lent_without_a_round_
 
     held = [os.open(os.devnull, os.O_RDONLY) for _ in range(1100)]
     try:
-        with ConnectionPool(
-            conninfo,
-            kwargs={"autocommit": True},
-            min_size=1,
-            max_size=1,
-            check=dbpool.check,
-            reset=dbpool.mark_returned,
-            timeout=10,
-        ) as pool:
+        with one_connection_pool(conninfo) as pool:
             with pool.connection() as conn:
                 assert conn.fileno() > 1024
                 conn.execute("SELECT 'rtcc-marker'")
