@@ -104,8 +104,8 @@ class CommandFastPath:
         if answer is None:
             await self.app(scope, replaying(body, receive), send)
             return
-        command, later = answer
-        await respond_json(send, 202, command_data(command))
+        payload, later = answer
+        await respond_json(send, 202, payload)
         run_later(later)
 
 
@@ -114,10 +114,7 @@ _JSON_KINDS = (b"application/json", b"application/*", b"*/*", b"")
 
 def _accepts_json(accept: bytes | None) -> bool:
     """Whether the answer may be JSON without content negotiation (else DRF negotiates: 406)."""
-    return accept is None or any(
-        kind.split(b";")[0].strip() in (b"application/json", b"application/*", b"*/*", b"")
-        for kind in accept.split(b",")
-    )
+    return accept is None or any(kind.split(b";")[0].strip() in _JSON_KINDS for kind in accept.split(b","))
 
 
 class _NotStored(Exception):
@@ -160,7 +157,7 @@ async def _device(device_id: str, key: str | None):
 
 
 async def _create(scope, headers: dict[bytes, bytes], token: str, body: bytes):
-    """(the stored command, bookkeeping to run later), or None when the API view must answer."""
+    """(the stored command's payload, bookkeeping to run later), or None when the API view must answer."""
     validated = _input(headers, body)
     if validated is None:
         return None
@@ -189,10 +186,11 @@ async def _create(scope, headers: dict[bytes, bytes], token: str, body: bytes):
     command._state.adding, command._state.db = False, "default"
     audit_stored_unchained()
     await group_send(device_group(command.device_id), {"type": "device.command", "command": command.device_payload()})
-    await console_send("command.update", command_data(command))
+    payload = command_data(command)
+    await console_send("command.update", payload)
     later = []
     if token_use_due(record):
         later.append(functools.partial(token_used, record))
     if kind == DeviceKind.PHONE and has_push_token:
         later.append(functools.partial(services.command_wake_phone_soon, command_id=command.pk))
-    return command, later
+    return payload, later

@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from channels.db import DatabaseSyncToAsync
@@ -80,7 +80,7 @@ async def respond(send, status: int, headers: list[tuple[bytes, bytes]], body: b
     await send({"type": "http.response.body", "body": body})
 
 
-async def respond_json(send, status: int, payload: Any, extra_headers: Sequence[tuple[bytes, bytes]] = ()) -> None:
+async def respond_json(send, status: int, payload: Any) -> None:
     """As DRF's JSONRenderer writes it (compact, UTF-8, U+2028/U+2029 escaped)."""
     text = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
     data = text.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029").encode()
@@ -88,7 +88,6 @@ async def respond_json(send, status: int, payload: Any, extra_headers: Sequence[
         (b"content-type", b"application/json"),
         (b"content-length", str(len(data)).encode()),
         *SECURITY_HEADERS,
-        *extra_headers,
     ]
     await respond(send, status, headers, data)
 

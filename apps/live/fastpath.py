@@ -21,7 +21,6 @@ cookies keep going through the one documented path (apps/live/apis.py):
 from __future__ import annotations
 
 import functools
-import logging
 import re
 from collections.abc import Callable
 from urllib.parse import parse_qs
@@ -51,8 +50,6 @@ from apps.integrations.storage import ObjectMissingError
 
 from . import conf, index, playlist, services
 from .models import LiveSession, segment_key
-
-log = logging.getLogger(__name__)
 
 _PLAYLIST = re.compile(r"^/api/v1/live/([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})/playlist\.m3u8$")
 _SEGMENT = re.compile(
