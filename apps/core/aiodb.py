@@ -16,15 +16,13 @@ only when its socket says PostgreSQL closed it, or after it sat idle for a while
 from __future__ import annotations
 
 import asyncio
-import time
 from typing import Any
 
 from django.db import connections
-from psycopg import AsyncConnection, OperationalError
-from psycopg.pq import TransactionStatus
+from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
-from rtcc.postgresql.base import IDLE_CHECK_SECONDS, socket_readable
+from rtcc.postgresql.base import mark_returned, needs_round_trip
 
 POOL_SIZE = 4  # statements in flight at once per process; the loop runs one at a time anyway
 CHECKOUT_SECONDS = 5.0
@@ -41,14 +39,11 @@ def available(alias: str = "default") -> bool:
 
 
 async def _mark_returned(conn: AsyncConnection) -> None:
-    conn._rtcc_returned_at = time.monotonic()  # type: ignore[attr-defined]
+    mark_returned(conn)
 
 
 async def _check(conn: AsyncConnection) -> None:
-    if conn.closed or conn.pgconn.transaction_status == TransactionStatus.UNKNOWN:
-        raise OperationalError("the connection is closed")
-    idle = time.monotonic() - getattr(conn, "_rtcc_returned_at", float("-inf"))
-    if idle > IDLE_CHECK_SECONDS or socket_readable(conn):
+    if needs_round_trip(conn):
         await AsyncConnectionPool.check_connection(conn)
 
 
@@ -87,18 +82,14 @@ async def fetchone(sql: str, params: list[Any], *, alias: str = "default") -> tu
     all (for a connection lost mid-statement, the caller cannot know which)."""
     pool = await _pool(alias)
     try:
-        conn_context = pool.connection()
-        conn = await conn_context.__aenter__()
+        conn = await pool.getconn()
     except Exception as exc:
         raise NotStarted(str(exc)) from exc
     try:
         cursor = await conn.execute(sql, params)
-        row = await cursor.fetchone() if cursor.description is not None else None
-    except BaseException as exc:
-        await conn_context.__aexit__(type(exc), exc, exc.__traceback__)
-        raise
-    await conn_context.__aexit__(None, None, None)
-    return row
+        return await cursor.fetchone() if cursor.description is not None else None
+    finally:
+        await pool.putconn(conn)
 
 
 async def close_all() -> None:

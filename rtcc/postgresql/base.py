@@ -47,12 +47,18 @@ def socket_readable(conn) -> bool:
     return bool(poller.poll(0))
 
 
-def check(conn) -> None:
-    """The pool's `check` callback: returns quietly for a usable connection, raises otherwise."""
+def needs_round_trip(conn) -> bool:
+    """Raises for a connection known to be unusable; else whether it may be dead and must be
+    checked with a round trip (sync or async psycopg)."""
     if conn.closed or conn.pgconn.transaction_status == TransactionStatus.UNKNOWN:
         raise OperationalError("the connection is closed")
     idle = time.monotonic() - getattr(conn, "_rtcc_returned_at", float("-inf"))
-    if idle > IDLE_CHECK_SECONDS or socket_readable(conn):
+    return idle > IDLE_CHECK_SECONDS or socket_readable(conn)
+
+
+def check(conn) -> None:
+    """The pool's `check` callback: returns quietly for a usable connection, raises otherwise."""
+    if needs_round_trip(conn):
         ConnectionPool.check_connection(conn)
 
 
