@@ -50,7 +50,6 @@ class ConsoleConsumer(SurvivesLayerOutage, AsyncWebsocketConsumer):
             self.channel_layer,
             self.channel_name,
             [self.person_group, CONSOLE_GROUP],
-            what=f"console of {user.pk}",
             trouble=getattr(self, "layer_trouble", None),
         )
 

@@ -115,9 +115,7 @@ class DeviceConsumer(AsyncWebsocketConsumer):
             return
         self.device = device
         await self.channel_layer.group_add(device_group(device.id), self.channel_name)
-        self.rejoin = stay_in_groups(
-            self.channel_layer, self.channel_name, [device_group(device.id)], what=f"device {device.id}"
-        )
+        self.rejoin = stay_in_groups(self.channel_layer, self.channel_name, [device_group(device.id)])
         await presence.presence_connected(device, scope=self.scope)
         for command in await delivery.commands_on_connect(device):
             await self.send_command(command)

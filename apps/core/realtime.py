@@ -210,8 +210,9 @@ class _Rejoiner:
     several periods. A socket's own task per period cost a thousand sockets a hundred Redis round
     trips a second on the event loop."""
 
-    def __init__(self, channel_layer) -> None:
+    def __init__(self, channel_layer, key: tuple) -> None:
         self.layer = channel_layer
+        self.key = key  # in _rejoiners
         self.members: dict[str, tuple[str, ...]] = {}
         self.wake = asyncio.Event()
         self.task = asyncio.ensure_future(self._run())
@@ -263,7 +264,7 @@ def _rejoiner(channel_layer) -> _Rejoiner:
     key = (id(channel_layer), asyncio.get_running_loop())
     rejoiner = _rejoiners.get(key)
     if rejoiner is None or rejoiner.task.done():
-        rejoiner = _rejoiners[key] = _Rejoiner(channel_layer)
+        rejoiner = _rejoiners[key] = _Rejoiner(channel_layer, key)
     return rejoiner
 
 
@@ -279,19 +280,17 @@ async def _stay(rejoiner: _Rejoiner, channel_name: str, groups: tuple[str, ...],
         rejoiner.members.pop(channel_name, None)
         if not rejoiner.members:  # the last socket of this loop is gone: so is its rejoiner
             rejoiner.task.cancel()
-            for key, value in list(_rejoiners.items()):
-                if value is rejoiner:
-                    del _rejoiners[key]
+            if _rejoiners.get(rejoiner.key) is rejoiner:
+                del _rejoiners[rejoiner.key]
 
 
 def stay_in_groups(
-    channel_layer, channel_name: str, groups: Iterable[str], *, what: str, trouble: asyncio.Event | None = None
+    channel_layer, channel_name: str, groups: Iterable[str], *, trouble: asyncio.Event | None = None
 ) -> asyncio.Task:
     """Joins `groups` again every group_rejoin_seconds() for as long as the socket is open, and
     at once whenever `trouble` is set (SurvivesLayerOutage sets it when its receive fails); the
     consumer cancels the returned task when it disconnects. Whatever the socket missed while it
-    was out of a group comes from the database (a device's commands on the resend sweep).
-    `what` names the socket in logs."""
+    was out of a group comes from the database (a device's commands on the resend sweep)."""
     return asyncio.ensure_future(_stay(_rejoiner(channel_layer), channel_name, tuple(groups), trouble))
 
 
