@@ -87,8 +87,10 @@ def command_create(
 
     The same Idempotency-Key from the same person for the same device returns the first command.
     """
-    ttl = ttl_seconds or conf.default_ttl()
-    fingerprint = _fingerprint(action=action, reason=reason, ttl_seconds=ttl)
+    command = command_new(
+        device_id=device.pk, requested_by=requested_by, action=action, reason=reason, ttl_seconds=ttl_seconds
+    )
+    fingerprint = command.request_fingerprint
     if idempotency_key:
         existing = Command.objects.filter(
             requested_by=requested_by, device=device, idempotency_key=idempotency_key
@@ -97,7 +99,6 @@ def command_create(
             return _replay(existing, fingerprint)
     if device.revoked:
         raise Conflict("This device is revoked; it can no longer be commanded.", code="device_revoked")
-    command = command_new(device_id=device.pk, requested_by=requested_by, action=action, reason=reason, ttl_seconds=ttl)
     command.device = device
     command.idempotency_key = idempotency_key or None
     try:
@@ -109,7 +110,7 @@ def command_create(
                 actor=requested_by,
                 obj=command,
                 context=context,
-                details=_details(command, ttl_seconds=ttl, device_kind=device.kind),
+                details=_details(command, ttl_seconds=command.ttl_seconds, device_kind=device.kind),
             )
             _publish(command, to_device=True)
             if device.kind == DeviceKind.PHONE and device.push_token:
