@@ -43,5 +43,14 @@ def cache_bytes() -> int:
     return int(getattr(settings, "RTCC_LIVE_CACHE_BYTES", 64 * 1024 * 1024))
 
 
+HOT_MAX_BYTES = 2 * 1024 * 1024  # a larger segment is read from the store, not copied into Redis
+
+
+def hot_seconds() -> int:
+    """How long Redis keeps a copy of each new media segment's bytes for the viewers of the
+    other web processes (0: no copy; they read the store)."""
+    return int(getattr(settings, "RTCC_LIVE_HOT_SECONDS", 10))
+
+
 def sweep_batch() -> int:
     return int(getattr(settings, "RTCC_LIVE_SWEEP_BATCH", 500))

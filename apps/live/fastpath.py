@@ -7,7 +7,8 @@ else to Django unchanged, so errors, the first look of a viewer (audit, push) an
 cookies keep going through the one documented path (apps/live/apis.py):
 
 - `GET .../segments/<name>?token=` with no credentials: the signed link is checked (the same
-  function as the view) and the bytes come from this process's cache or the store.
+  function as the view) and the bytes come from this process's cache, Redis's short-lived copy
+  (both on the event loop) or the store (in a worker thread).
 - `GET .../playlist.m3u8` with a person's bearer token: the token from this process's token
   cache (as for the API) and the Redis copy of the playlist, read on the event loop with no
   thread (a token not cached here: one worker-thread hop that asks the database); only for a
@@ -127,7 +128,12 @@ async def _segment(scope, live_id: str, name: str):
     grant = playlist.read_segment_token((query.get("token") or [""])[0])
     if grant is None or grant["session"] != live_id or grant["name"] != name:
         return None
-    data = services._cache.get(segment_key(live_id, name))
+    key = segment_key(live_id, name)
+    data = services.cached_segment(key)
+    if data is None:
+        data = await index.segment_bytes_async(live_id, name)
+        if data is not None:
+            services.cache_put(key, data)
     if data is None:
         try:
             data = await sync_to_async(services.segment_bytes, thread_sensitive=False)(session_id=live_id, name=name)

@@ -7,6 +7,14 @@ reads the database and fills it in.
 Keys per session: `rtcc:live:<id>` (hash: state, expires_at, segment_seconds) and
 `rtcc:live:<id>:segments` (sorted set: score = sequence, -1 for the init segment; member =
 "sequence|duration|stored_at"). Both expire a while after the segments' retention.
+
+Beside them, a short-lived copy of each segment's bytes, `rtcc:live:<id>:bytes:<name>`, written
+before the segment is listed: the viewers of the other web processes fetch the newest segment
+within a second or two of its PUT, and read it from Redis on the event loop instead of from
+the object store in a worker thread (boto3's GET costs several milliseconds of CPU). Media
+segments are kept `RTCC_LIVE_HOT_SECONDS` (10 s; about 125 MB of Redis for 50 cameras at
+250 KB/s), the small init segment as long as the index. The store stays the truth: a reader that
+finds no copy reads the store.
 """
 
 from __future__ import annotations
@@ -17,7 +25,7 @@ from types import SimpleNamespace
 
 from django.conf import settings
 
-from apps.core.redisclients import shared_async_client
+from apps.core.redisclients import shared_async_client, shared_client
 
 from . import conf
 from .models import LiveSession
@@ -84,14 +92,29 @@ def state_changed(session) -> None:
     _write(write)
 
 
-def segment_added(session_id, *, sequence: int | None, duration: float | None, stored_at: datetime) -> None:
-    """After commit: one more stored segment."""
+def _bytes_key(session_id, name: str) -> str:
+    return f"rtcc:live:{session_id}:bytes:{name}"
+
+
+def _name(sequence: int | None) -> str:
+    return "init.mp4" if sequence is None else f"{sequence}.m4s"
+
+
+def segment_added(
+    session_id, *, sequence: int | None, duration: float | None, stored_at: datetime, data: bytes | None = None
+) -> None:
+    """After commit: one more stored segment (with `data`, its bytes too, for the other processes'
+    viewers; written first, so that a viewer who sees the segment listed finds them)."""
     _, segments_key = _keys(session_id)
     score = -1 if sequence is None else sequence
     member = f"{score}|{duration or 0!r}|{stored_at.timestamp()!r}"
+    hot = _ttl() if sequence is None else conf.hot_seconds()
+    copy = data is not None and hot > 0 and len(data) <= conf.HOT_MAX_BYTES
 
     def write(redis):
         pipe = redis.pipeline(transaction=False)
+        if copy:
+            pipe.set(_bytes_key(session_id, _name(sequence)), data, ex=hot)
         pipe.zadd(segments_key, {member: score})
         pipe.expire(segments_key, _ttl())
         pipe.execute()
@@ -102,7 +125,38 @@ def segment_added(session_id, *, sequence: int | None, duration: float | None, s
 def segment_removed(session_id, *, sequence: int | None) -> None:
     _, segments_key = _keys(session_id)
     score = -1 if sequence is None else sequence
-    _write(lambda redis: redis.zremrangebyscore(segments_key, score, score))
+
+    def write(redis):
+        pipe = redis.pipeline(transaction=False)
+        pipe.zremrangebyscore(segments_key, score, score)
+        pipe.delete(_bytes_key(session_id, _name(sequence)))
+        pipe.execute()
+
+    _write(write)
+
+
+def segment_bytes(session_id, name: str) -> bytes | None:
+    """The Redis copy of a segment's bytes, or None (none kept, expired, or no Redis)."""
+    url = _url()
+    if not url:
+        return None
+    try:
+        return shared_client(url).get(_bytes_key(session_id, name))
+    except Exception:
+        log.warning("live: the segment copy in Redis could not be read; reading the store", exc_info=True)
+        return None
+
+
+async def segment_bytes_async(session_id, name: str) -> bytes | None:
+    """As segment_bytes(), from async code without a thread."""
+    url = _url()
+    if not url:
+        return None
+    try:
+        return await shared_async_client(url).get(_bytes_key(session_id, name))
+    except Exception:
+        log.warning("live: the segment copy in Redis could not be read (async); reading the store", exc_info=True)
+        return None
 
 
 def _queue_read(pipe, session_id, count: int) -> None:

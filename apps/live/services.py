@@ -293,7 +293,7 @@ def segment_store(
     if len(data) > conf.MAX_SEGMENT_BYTES:
         raise TooLarge(f"A segment may be at most {conf.MAX_SEGMENT_BYTES} bytes (8 MiB).", code="segment_too_large")
     get_storage().put(segment_key(session.pk, name), io.BytesIO(data), content_type=CONTENT_TYPES[name[-3:]])
-    _cache_put(segment_key(session.pk, name), data)
+    cache_put(segment_key(session.pk, name), data)
     now = timezone.now()
     first = sequence is not None and session.state == LiveState.REQUESTED
     try:
@@ -318,7 +318,7 @@ def segment_store(
                 _publish(started)
     except IntegrityError:  # the same segment, sent twice at the same moment
         return LiveSegment.objects.get(session=session, name=name), False
-    index.segment_added(session.pk, sequence=sequence, duration=duration, stored_at=now)
+    index.segment_added(session.pk, sequence=sequence, duration=duration, stored_at=now, data=data)
     return segment, True
 
 
@@ -483,7 +483,7 @@ _cache_size = 0
 _cache_lock = threading.Lock()
 
 
-def _cache_put(key: str, data: bytes) -> None:
+def cache_put(key: str, data: bytes) -> None:
     global _cache_size
     limit = conf.cache_bytes()
     if len(data) > limit:
@@ -506,11 +506,18 @@ def _cache_drop(key: str) -> None:
             _cache_size -= len(data)
 
 
+def cached_segment(key: str) -> bytes | None:
+    return _cache.get(key)
+
+
 def segment_bytes(*, session_id, name: str) -> bytes:
-    """The stored bytes of one segment (ObjectMissingError once deleted or never stored)."""
+    """The stored bytes of one segment (ObjectMissingError once deleted or never stored): from this
+    process's cache, else Redis's short-lived copy, else the store."""
     key = segment_key(session_id, name)
     data = _cache.get(key)
     if data is None:
-        data = b"".join(get_storage().iter_bytes(key))
-        _cache_put(key, data)
+        data = index.segment_bytes(session_id, name)
+        if data is None:
+            data = b"".join(get_storage().iter_bytes(key))
+        cache_put(key, data)
     return data

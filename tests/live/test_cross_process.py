@@ -11,7 +11,7 @@ import httpx
 from apps.accounts.services import token_issue
 from tests.control.test_cross_process import next_of_type
 from tests.helpers import ws_connect
-from tests.live.conftest import INIT, media, playlist_urls
+from tests.live.conftest import INIT, mark_recording, media, playlist_urls
 
 
 def test_segments_put_on_either_process_are_listed_in_order_on_the_other(live_server_pair, camera, operator):
@@ -122,3 +122,36 @@ def test_a_daphne_process_answers_repeat_reads_with_the_same_rules(
     from apps.audit.models import AuditEvent
 
     assert AuditEvent.objects.filter(action="live.view", object_id=live_id).count() == 1
+
+
+def test_the_other_process_serves_a_new_segment_from_the_redis_copy_and_the_store_stays_the_truth(
+    live_server_pair, camera, operator
+):
+    """A viewer on the other process gets a new segment from Redis's short-lived copy (no read of
+    the store); with no copy there, from the store."""
+    from apps.integrations.storage import get_storage
+    from apps.live import index
+
+    server_a, server_b = live_server_pair
+    token, _ = token_issue(user=operator)
+    auth = {"Authorization": f"Bearer {token}"}
+    mark_recording(camera)
+    live = httpx.post(f"{server_a.url}/api/v1/devices/{camera.id}/live", json={"reason": "Copy"}, headers=auth)
+    assert live.status_code == 201, live.text
+    live_id = live.json()["id"]
+    upload = f"{server_a.url}/api/v1/live/{live_id}/segments/"
+    camera_auth = {"Authorization": f"Bearer {camera.token}", "X-Segment-Duration": "1.000"}
+    for name, body in (("init.mp4", INIT), ("0.m4s", media(0, 4096)), ("1.m4s", media(1, 4096))):
+        assert httpx.put(upload + name, content=body, headers=camera_auth).status_code == 201
+    redis = index.client()
+    assert redis.ttl(f"rtcc:live:{live_id}:bytes:0.m4s") in range(1, 11)  # RTCC_LIVE_HOT_SECONDS
+    assert redis.ttl(f"rtcc:live:{live_id}:bytes:init.mp4") > 3600  # the init segment: as long as the index
+    get_storage().delete(f"live/{live_id}/0.m4s")  # the store cannot serve it: only the copy can
+    redis.delete(f"rtcc:live:{live_id}:bytes:1.m4s")  # no copy: only the store can
+    text = httpx.get(f"{server_b.url}/api/v1/live/{live_id}/playlist.m3u8", headers=auth).text
+    init_url, urls = playlist_urls(text)
+    assert httpx.get(init_url.replace(server_a.url, server_b.url)).content == INIT
+    assert [httpx.get(url.replace(server_a.url, server_b.url)).content for url in urls] == [
+        media(0, 4096),
+        media(1, 4096),
+    ]

@@ -12,7 +12,7 @@ from channels.testing import WebsocketCommunicator
 from django.utils import timezone
 
 from apps.audit.models import AuditEvent
-from apps.integrations.storage import get_storage
+from apps.integrations.storage import ObjectMissingError, get_storage
 from apps.live import services
 from apps.live.models import LiveSegment, LiveSession
 from tests.control.conftest import bearer, connected, receive_type, run
@@ -161,6 +161,8 @@ def _segments_purged(operator, camera, settings) -> None:
     assert storage.exists(f"live/{live['id']}/1.m4s")
     assert list(LiveSegment.objects.values_list("name", flat=True)) == ["1.m4s"]
     services._cache.clear()
+    with pytest.raises(ObjectMissingError):  # no copy left anywhere (Redis's included)
+        services.segment_bytes(session_id=live["id"], name="0.m4s")
     _, urls = playlist_urls(api_client(operator).get(f"/api/v1/live/{live['id']}/playlist.m3u8").content.decode())
     assert [u.split("?")[0].rsplit("/", 1)[1] for u in urls] == ["1.m4s"]
     assert services.segments_purge() == 0
