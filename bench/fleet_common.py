@@ -76,6 +76,28 @@ def start_own_s3(workdir: Path, bucket: str) -> tuple[launch.Process, dict[str, 
     raise SystemExit(f"SeaweedFS did not get ready:\n{weed.log_tail()}")
 
 
+def client_loop() -> str:
+    """The load generator's event loop: uvloop when it is installed (`pip install .[bench]`) and
+    RTCC_BENCH_LOOP does not say `asyncio`."""
+    if os.environ.get("RTCC_BENCH_LOOP") == "asyncio":
+        return "asyncio"
+    try:
+        import uvloop  # noqa: F401
+    except ImportError:
+        return "asyncio"
+    return "uvloop"
+
+
+def run_client(main):
+    """Runs the load generator's coroutine on client_loop(): the client shares this machine's cores
+    with what it measures, so the less CPU it takes, the less its own cost shows in the figures."""
+    if client_loop() == "asyncio":
+        return asyncio.run(main)
+    import uvloop
+
+    return uvloop.run(main)
+
+
 def raise_open_files() -> int:
     """Sockets are files: lift the soft limit to the hard one (children inherit it)."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)

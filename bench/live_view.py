@@ -49,7 +49,16 @@ ENV = {
 }
 os.environ.update(ENV)
 
-from fleet_common import Server, provision, raise_open_files, s3_client, setup_django, start_own_s3  # noqa: E402
+from fleet_common import (  # noqa: E402
+    Server,
+    client_loop,
+    provision,
+    raise_open_files,
+    run_client,
+    s3_client,
+    setup_django,
+    start_own_s3,
+)
 
 
 def pct(values: list[float], q: float) -> float:
@@ -375,17 +384,20 @@ def run(args) -> None:
     servers = [Server(), Server()]
     try:
         print(
-            f"{args.cameras} cameras, {args.viewers} viewers, 2 daphne processes; {args.seconds:g} s measured",
+            f"{args.cameras} cameras, {args.viewers} viewers, 2 daphne processes; {args.seconds:g} s measured;"
+            f" load generator on {client_loop()}",
             flush=True,
         )
         cpu_before, wall_before = [s.cpu_seconds() for s in servers], time.monotonic()
-        stats = asyncio.run(run_rtcc(servers, devices, viewer_tokens, prober_token, args.seconds, args.warmup))
+        client_before = time.process_time()
+        stats = run_client(run_rtcc(servers, devices, viewer_tokens, prober_token, args.seconds, args.warmup))
         cpu = [s.cpu_seconds() - b for s, b in zip(servers, cpu_before, strict=True)]
+        client_cpu = time.process_time() - client_before
         wall = time.monotonic() - wall_before
     finally:
         for server in servers:
             server.stop()
-    puts, reads, base_errors = asyncio.run(run_baseline(args.cameras, args.viewers, args.seconds, args.warmup))
+    puts, reads, base_errors = run_client(run_baseline(args.cameras, args.viewers, args.seconds, args.warmup))
 
     def ratio(a: float, b: list[float]) -> str:
         return f"{a / pct(b, 99):.2f}x" if b else "n/a"
@@ -414,6 +426,7 @@ def run(args) -> None:
         f" for {stats.requests} requests: {sum(cpu) / max(1, stats.requests) * 1000:.2f} ms of CPU a request;"
         f" machine load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
     )
+    print(f"  load generator CPU (this process): {client_cpu:.1f} s over {wall:.0f} s")
     print("baseline (same run, same store, same pacing)")
     print(f"  presigned S3 PUT (250 KB)                    {ms(puts)}")
     print(f"  static playlist object from S3               {ms(reads)}")

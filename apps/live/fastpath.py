@@ -32,7 +32,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from apps.accounts.authentication import cached_token_for_bearer, token_for_bearer, token_use_due, token_used
-from apps.accounts.tokens import DEVICE_PREFIX, USER_PREFIX, bearer_from_header
+from apps.accounts.tokens import DEVICE_PREFIX, USER_PREFIX, bearer_from_header, hash_token
 from apps.core.errors import ApplicationError, envelope
 from apps.core.fastpaths import (
     SECURITY_HEADERS,
@@ -46,11 +46,11 @@ from apps.core.fastpaths import (
     run_jobs,
     run_later,
 )
-from apps.devices.authentication import device_token_filter, token_matches
+from apps.devices.authentication import token_matches
 from apps.integrations.storage import ObjectMissingError
 
-from . import conf, index, playlist, services
-from .models import LiveSession, segment_key
+from . import conf, index, playlist, selectors, services
+from .models import segment_key
 
 _PLAYLIST = re.compile(r"^/api/v1/live/([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})/playlist\.m3u8$")
 _SEGMENT = re.compile(
@@ -219,14 +219,14 @@ _playlist_in_thread = DatabaseSyncToAsync(_playlist, thread_sensitive=False)
 
 
 def _put_segment(token: str, live_id: str, name: str, body: bytes, duration: str | None):
-    found = device_token_filter(token, via="device__")  # the device and its session in one query
-    session = LiveSession.objects.select_related("device").filter(pk=live_id, **found).first() if found else None
-    if session is None or not token_matches(session.device, token):
+    """None: the API view answers (not this session's camera, or a name already stored)."""
+    found = selectors.camera_put_target(session_id=live_id, token_hash=hash_token(token), name=name)
+    if found is None or found[1] or not token_matches(found[0].device, token):
         return None
-    device = session.device
+    session = found[0]
     try:
         segment, created = services.segment_store(
-            session=session, device=device, name=name, data=body, duration_header=duration
+            session=session, device=session.device, name=name, data=body, duration_header=duration, known_new=True
         )
     except ApplicationError as exc:
         return exc.status, envelope(exc.code, exc.message, exc.fields)

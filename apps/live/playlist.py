@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import math
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 from urllib.parse import quote
 
 from django.conf import settings
@@ -23,15 +23,18 @@ SEGMENT_SALT = "rtcc.live.segment"
 CONTENT_TYPE = "application/vnd.apple.mpegurl"
 
 
+def _expires_at(expires_in: int | None) -> int:
+    expires_in = int(conf.link_seconds() if expires_in is None else expires_in)
+    step = max(1, expires_in // 4)
+    return -(-(int(time.time()) + expires_in) // step) * step
+
+
 def segment_token(*, session_id, name: str, user_id, expires_in: int | None = None) -> str:
     """A link token valid for `expires_in` seconds (RTCC_LIVE_LINK_SECONDS), up to a quarter more:
     the expiry is rounded up to a quarter of the lifetime, so the token for the same segment and
     viewer is signed once per quarter, not at every poll (a viewer reads the playlist every
     second, and it lists several segments)."""
-    expires_in = int(conf.link_seconds() if expires_in is None else expires_in)
-    step = max(1, expires_in // 4)
-    expires_at = -(-(int(time.time()) + expires_in) // step) * step
-    return _signed(str(session_id), name, str(user_id), expires_at, settings.SECRET_KEY)
+    return _signed(str(session_id), name, str(user_id), _expires_at(expires_in), settings.SECRET_KEY)
 
 
 @functools.lru_cache(maxsize=8192)
@@ -52,13 +55,23 @@ def read_segment_token(token: str) -> dict | None:
 
 
 def segment_url(base_url: str, session: LiveSession, name: str, user_id) -> str:
-    token = segment_token(session_id=session.pk, name=name, user_id=user_id)
-    return f"{base_url}{session.path}segments/{name}?token={quote(token)}"
+    link = base_url + session.path
+    return _link(link, str(session.pk), name, str(user_id), _expires_at(None), settings.SECRET_KEY)
 
 
-def _program_date_time(segment: LiveSegment) -> str:
+@functools.lru_cache(maxsize=16384)
+def _link(session_url: str, session_id: str, name: str, user_id: str, expires_at: int, key: str) -> str:
+    """The whole link, made once per viewer, segment and quarter of the link's lifetime (every
+    poll of every viewer lists the same links again: quoting and formatting them anew was the
+    largest cost of a playlist)."""
+    token = _signed(session_id, name, user_id, expires_at, key)
+    return f"{session_url}segments/{name}?token={quote(token)}"
+
+
+@functools.lru_cache(maxsize=4096)
+def _program_date_time(stored_at: datetime, duration: float | None) -> str:
     """When the segment began: it was stored at the end of its duration, give or take the upload."""
-    start = segment.stored_at - timedelta(seconds=segment.duration or 0)
+    start = stored_at - timedelta(seconds=duration or 0)
     return start.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
@@ -84,7 +97,7 @@ def render(*, session: LiveSession, has_init: bool, segments: list[LiveSegment],
     if has_init:
         lines.append(f'#EXT-X-MAP:URI="{segment_url(base_url, session, "init.mp4", user_id)}"')
     for segment in segments:
-        lines.append(f"#EXT-X-PROGRAM-DATE-TIME:{_program_date_time(segment)}")
+        lines.append(f"#EXT-X-PROGRAM-DATE-TIME:{_program_date_time(segment.stored_at, segment.duration)}")
         lines.append(f"#EXTINF:{segment.duration or 0:.3f},")
         lines.append(segment_url(base_url, session, segment.name, user_id))
     if not session.is_open:

@@ -275,16 +275,24 @@ def parse_segment_duration(raw: str | None) -> float:
 
 
 def segment_store(
-    *, session: LiveSession, device: Device, name: str, data: bytes, duration_header: str | None
+    *,
+    session: LiveSession,
+    device: Device,
+    name: str,
+    data: bytes,
+    duration_header: str | None,
+    known_new: bool = False,
 ) -> tuple[LiveSegment, bool]:
     """Stores one segment once (the same name again: the stored one, unchanged). Returns (segment, created).
 
     It is listed in the playlist the moment its row commits, right after its bytes are in the
-    store. The first media segment makes the session `live`.
+    store. The first media segment makes the session `live`. `known_new`: the caller has just
+    read that no segment of that name is stored (one sent twice at the same moment still ends
+    as the stored one, through the unique constraint).
     """
     sequence = parse_segment_name(name)
     duration = parse_segment_duration(duration_header) if sequence is not None else None
-    existing = LiveSegment.objects.filter(session=session, name=name).first()
+    existing = None if known_new else LiveSegment.objects.filter(session=session, name=name).first()
     if existing is not None:
         return existing, False
     session = live_end_if_due(session=session)
