@@ -31,7 +31,14 @@ from channels.db import DatabaseSyncToAsync
 from django.conf import settings
 from django.utils import timezone
 
-from apps.accounts.authentication import cached_token_for_bearer, token_for_bearer, token_use_due, token_used
+from apps.accounts.authentication import (
+    GENERATION_KEY,
+    cached_token_for_bearer,
+    token_cached_at,
+    token_for_bearer,
+    token_use_due,
+    token_used,
+)
 from apps.accounts.tokens import DEVICE_PREFIX, USER_PREFIX, bearer_from_header, hash_token
 from apps.core.errors import ApplicationError, envelope
 from apps.core.fastpaths import (
@@ -203,16 +210,25 @@ def _playlist(token: str, live_id: str, base: str):
 
 
 async def _playlist_async(token: str, live_id: str, base: str):
-    """On the event loop, no thread at all, when the token is cached here (two Redis round trips:
-    the token generation and the index); else in a worker thread."""
-    record = await cached_token_for_bearer(token)
+    """On the event loop, no thread at all, when the token is cached here: one Redis round trip
+    reads the token generation and the index together (two when they live in different Redis
+    servers); else in a worker thread."""
+    count = conf.playlist_segments()
+    together = index.shares_redis_with_tokens()
+    if together:
+        generation, snapshot = await index.read_async(live_id, count=count, also=(GENERATION_KEY,))
+        record = None if generation is None else token_cached_at(token, generation[0])
+    else:
+        record = await cached_token_for_bearer(token)
     if record is None:
         return await _playlist_in_thread(token, live_id, base)
     later = _skip_django(record, live_id)
     if later is None:
         return None
     run_later(later)
-    return _rendered(record, await index.read_async(live_id, count=conf.playlist_segments()), base)
+    if not together:
+        snapshot = await index.read_async(live_id, count=count)
+    return _rendered(record, snapshot, base)
 
 
 _playlist_in_thread = DatabaseSyncToAsync(_playlist, thread_sensitive=False)

@@ -40,6 +40,12 @@ def _url() -> str | None:
     return getattr(settings, "RTCC_LIVE_INDEX_REDIS_URL", settings.ENV.redis_url)
 
 
+def shares_redis_with_tokens() -> bool:
+    """Whether the index lives in the Redis that also holds the token cache's generation."""
+    url = _url()
+    return bool(url) and url == settings.ENV.redis_url
+
+
 def client():
     """The Redis client, or None on the embedded default."""
     global _client, _client_url
@@ -207,19 +213,25 @@ def read(session_id, *, count: int):
         return None
 
 
-async def read_async(session_id, *, count: int):
+async def read_async(session_id, *, count: int, also: tuple[str, ...] = ()):
     """As read(), from async code without a thread (None also when Redis does not answer: the
-    caller then takes the way through the database)."""
+    caller then takes the way through the database). With `also`, those keys are read (GET) in
+    the same round trip, and the answer is (their values, the snapshot): (None, None) when Redis
+    does not answer."""
     url = _url()
     if not url:
-        return None
+        return (None, None) if also else None
     try:
         pipe = shared_async_client(url, decode_responses=True).pipeline(transaction=False)
+        for key in also:
+            pipe.get(key)
         _queue_read(pipe, session_id, count)
-        return _parsed(session_id, *(await pipe.execute()))
+        answers = await pipe.execute()
     except Exception:
         log.warning("live: the playlist index in Redis could not be read (async)", exc_info=True)
-        return None
+        return (None, None) if also else None
+    snapshot = _parsed(session_id, *answers[len(also) :])
+    return (answers[: len(also)], snapshot) if also else snapshot
 
 
 def fill(*, session, init, segments) -> None:

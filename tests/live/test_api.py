@@ -321,6 +321,42 @@ def test_a_repeat_viewer_skips_the_api_view_and_is_still_recorded_as_watching(cl
     assert AuditEvent.objects.filter(action="live.view", object_id=live["id"]).count() == 1
 
 
+@pytest.mark.parametrize("index_apart", [False, True], ids=["index-beside-tokens", "index-in-another-redis"])
+def test_a_repeat_playlist_read_on_the_event_loop_lists_what_the_view_lists(
+    client_for, operator, camera, settings, index_apart
+):
+    """The token generation and the index read in one Redis round trip (or two, when the index
+    lives elsewhere): the same playlist as the API view, and nothing for an unknown token."""
+    from asgiref.sync import async_to_sync
+
+    from apps.accounts.services import token_issue
+    from apps.live import fastpath
+
+    if index_apart and settings.ENV.redis_url:
+        settings.RTCC_LIVE_INDEX_REDIS_URL = settings.ENV.redis_url + "?client_name=live-index"
+    live = open_live(client_for, operator, camera)
+    cam = cam_client(camera)
+    put_segment(cam, live["id"], "init.mp4", INIT)
+    put_segment(cam, live["id"], "0.m4s", media(0))
+    token, _ = token_issue(user=operator)
+    viewed = api_client(token=token).get(f"/api/v1/live/{live['id']}/playlist.m3u8")
+    assert viewed.status_code == 200
+    answer = async_to_sync(fastpath._playlist_async)(token, live["id"], "http://testserver")
+    unknown = async_to_sync(fastpath._playlist_async)(token + "x", live["id"], "http://testserver")
+    assert unknown is None
+    if not settings.ENV.redis_url:
+        assert answer is None  # the embedded default has no index: the API view answers
+        return
+    status, _headers, body = answer
+    assert status == 200
+
+    def strip(text):
+        return [line.split("?")[0] for line in text.splitlines() if not line.startswith("#EXT-X-PROGRAM")]
+
+    assert strip(body.decode()) == strip(viewed.content.decode())
+    assert [line.rsplit("/", 1)[1] for line in strip(body.decode()) if "/segments/" in line] == ["init.mp4", "0.m4s"]
+
+
 def test_each_persons_first_look_is_audited_once_and_listed(client_for, operator, make_user, camera):
     live = open_live(client_for, operator, camera)
     second = make_user("operator", full_name="Dana Watcher")
