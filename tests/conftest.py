@@ -7,7 +7,7 @@ import os
 import pytest
 
 from tests import services
-from tests.helpers import LiveServer, api_client, console_login
+from tests.helpers import LiveServer, api_client, committing_client, console_login
 
 SERVICE_FIXTURES = {
     "postgres_db": "postgres",
@@ -124,9 +124,16 @@ ROLES = ["officer", "operator", "clerk", "it"]
 
 
 @pytest.fixture
-def client_for():
+def commit_per_request() -> bool:
+    """True (overridden in a folder's conftest) where the views act after commit (console events,
+    pushes): the clients of client_for and anon then run those effects at the end of each request."""
+    return False
+
+
+@pytest.fixture
+def client_for(commit_per_request):
     """client_for(user) -> APIClient with a real bearer token; client_for(None) -> anonymous."""
-    return api_client
+    return committing_client if commit_per_request else api_client
 
 
 @pytest.fixture
@@ -140,8 +147,8 @@ def admin_client(db, admin_user):
 
 
 @pytest.fixture
-def anon():
-    return api_client()
+def anon(client_for):
+    return client_for()
 
 
 # Real services -----------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import time
@@ -18,9 +19,29 @@ from infra import launch
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def api_client(user=None, *, token: str | None = None) -> APIClient:
+@contextmanager
+def committed():
+    """Runs the on-commit callbacks (pushes, console events) registered inside, as a commit would.
+
+    The tests stay in pytest-django's rolled-back transaction (fast) instead of flushing the
+    database after each test, yet see every after-commit effect of each request."""
+    from django.test import TestCase
+
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        yield
+
+
+class CommittingClient(APIClient):
+    """An APIClient whose every request runs its after-commit effects before it returns."""
+
+    def request(self, **kwargs):
+        with committed():
+            return super().request(**kwargs)
+
+
+def api_client(user=None, *, token: str | None = None, commit_per_request: bool = False) -> APIClient:
     """An APIClient with a real bearer token for this person (or this raw token)."""
-    client = APIClient()
+    client = CommittingClient() if commit_per_request else APIClient()
     if user is not None:
         from apps.accounts.services import token_issue
 
@@ -28,6 +49,9 @@ def api_client(user=None, *, token: str | None = None) -> APIClient:
     if token:
         client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
     return client
+
+
+committing_client = functools.partial(api_client, commit_per_request=True)
 
 
 def error_code(response) -> str:

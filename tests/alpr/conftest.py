@@ -10,7 +10,8 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from tests.briefings.conftest import committing_client, jpeg, make_phone, pushed  # noqa: F401 - fixtures
+from tests.briefings.conftest import jpeg, make_phone, pushed  # noqa: F401 - fixtures
+from tests.helpers import committing_client
 
 POLE = {"lat": 40.7128, "lon": -74.0060}
 _ids = itertools.count(1)
@@ -23,14 +24,8 @@ def pytest_collection_modifyitems(config, items):
 
 
 @pytest.fixture
-def client_for():
-    """As the root fixture, with after-commit effects (console events, pushes) run per request."""
-    return committing_client
-
-
-@pytest.fixture
-def anon():
-    return committing_client()
+def commit_per_request() -> bool:
+    return True
 
 
 def enroll(kind: str = "alpr", location: dict | None = POLE):

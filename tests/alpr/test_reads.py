@@ -12,9 +12,9 @@ from PIL import Image
 
 from apps.alpr.models import Hit, Read, ReadCount
 from tests.alpr.conftest import POLE, a_read, console_listener, enroll, image_b64, post_reads
-from tests.briefings.conftest import committing_client, jpeg
+from tests.briefings.conftest import jpeg
 from tests.conftest import ROLES
-from tests.helpers import error_code
+from tests.helpers import committing_client, error_code
 
 pytestmark = pytest.mark.django_db
 

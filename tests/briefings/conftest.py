@@ -5,15 +5,12 @@ from __future__ import annotations
 import hashlib
 import io
 import uuid
-from contextlib import contextmanager
 from datetime import timedelta
 
 import pytest
-from django.test import TestCase
 from django.utils import timezone
-from rest_framework.test import APIClient
 
-from tests.helpers import fcm_messages
+from tests.helpers import committing_client, fcm_messages
 
 SCENE = {"lat": 40.7128, "lon": -74.0060}
 
@@ -25,42 +22,9 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.filterwarnings("ignore:Message.token is deprecated"))
 
 
-@contextmanager
-def committed():
-    """Runs the on-commit callbacks (pushes, console events) registered inside, as a commit would.
-
-    The tests stay in pytest-django's rolled-back transaction (fast) instead of flushing the
-    database after each test, yet see every after-commit effect of each request."""
-    with TestCase.captureOnCommitCallbacks(execute=True):
-        yield
-
-
-class CommittingClient(APIClient):
-    def request(self, **kwargs):
-        with committed():
-            return super().request(**kwargs)
-
-
-def committing_client(user=None, *, token: str | None = None) -> CommittingClient:
-    client = CommittingClient()
-    if user is not None:
-        from apps.accounts.services import token_issue
-
-        token, _ = token_issue(user=user)
-    if token:
-        client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
-    return client
-
-
 @pytest.fixture
-def client_for():
-    """As the root fixture, with after-commit effects run at the end of each request."""
-    return committing_client
-
-
-@pytest.fixture
-def anon():
-    return committing_client()
+def commit_per_request() -> bool:
+    return True
 
 
 def token_for(prefix: str = "") -> str:

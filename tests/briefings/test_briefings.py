@@ -13,7 +13,7 @@ from tests.briefings.conftest import SCENE, briefing_payload, jpeg, pushed, uplo
 from tests.conftest import ROLES
 from tests.helpers import error_code
 
-pytestmark = pytest.mark.django_db  # after-commit effects run per request (conftest.committed)
+pytestmark = pytest.mark.django_db  # after-commit effects run per request (tests.helpers.committed)
 
 
 def create(api, audience, **fields):

@@ -10,7 +10,8 @@ from django.utils import timezone
 
 from apps.briefings.models import Delivery
 from apps.integrations import push
-from tests.briefings.conftest import briefing_payload, committed, jpeg, upload
+from tests.briefings.conftest import briefing_payload, jpeg, upload
+from tests.helpers import committed
 
 pytestmark = pytest.mark.django_db
 

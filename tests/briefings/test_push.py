@@ -11,9 +11,10 @@ import pytest
 from apps.briefings.models import Delivery
 from apps.devices.models import Device
 from apps.integrations import push
-from tests.briefings.conftest import briefing_payload, committed, jpeg, pushed, token_for, upload
+from tests.briefings.conftest import briefing_payload, jpeg, pushed, token_for, upload
+from tests.helpers import committed
 
-pytestmark = pytest.mark.django_db  # after-commit effects run per request (conftest.committed)
+pytestmark = pytest.mark.django_db  # after-commit effects run per request (tests.helpers.committed)
 
 
 @pytest.fixture(params=["aiohttp", "firebase-admin"])

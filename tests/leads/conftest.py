@@ -4,20 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from tests.briefings.conftest import committing_client, jpeg, make_phone, upload  # noqa: F401 - fixtures
+from tests.briefings.conftest import jpeg, make_phone, upload  # noqa: F401 - fixtures
 from tests.footage.records_support import make_clip, rec_device  # noqa: F401 - fixtures
 
 SCENE = {"lat": 40.7128, "lon": -74.0060}
 
 
 @pytest.fixture
-def client_for():
-    return committing_client
-
-
-@pytest.fixture
-def anon():
-    return committing_client()
+def commit_per_request() -> bool:
+    return True
 
 
 @pytest.fixture

@@ -1,2 +1,2 @@
 from tests.footage.records_support import make_clip, rec_device, rec_disk  # noqa: F401 - fixtures
-from tests.leads.conftest import anon, client_for, other_operator  # noqa: F401 - fixtures
+from tests.leads.conftest import commit_per_request, other_operator  # noqa: F401 - fixtures

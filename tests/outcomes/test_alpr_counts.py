@@ -10,7 +10,7 @@ import pytest
 from django.utils import timezone
 
 from tests.alpr.conftest import POLE, a_read, enroll, post_reads, stolen  # noqa: F401 - fixtures
-from tests.briefings.conftest import committing_client
+from tests.helpers import committing_client
 from tests.leads.conftest import nibin_payload
 
 pytestmark = pytest.mark.django_db
