@@ -143,7 +143,9 @@ async def _segment(scope, live_id: str, name: str):
             services.cache_put(key, data)
     if data is None:
         try:
-            data = await sync_to_async(services.segment_bytes, thread_sensitive=False)(session_id=live_id, name=name)
+            data = await sync_to_async(services.segment_bytes, thread_sensitive=False)(
+                session_id=live_id, name=name, copy_checked=True
+            )
         except ObjectMissingError:
             return None
     content_type = services.CONTENT_TYPES[name[-3:]].encode()

@@ -518,13 +518,14 @@ def cached_segment(key: str) -> bytes | None:
     return _cache.get(key)
 
 
-def segment_bytes(*, session_id, name: str) -> bytes:
+def segment_bytes(*, session_id, name: str, copy_checked: bool = False) -> bytes:
     """The stored bytes of one segment (ObjectMissingError once deleted or never stored): from this
-    process's cache, else Redis's short-lived copy, else the store."""
+    process's cache, else Redis's short-lived copy (unless the caller just looked there), else
+    the store."""
     key = segment_key(session_id, name)
     data = _cache.get(key)
     if data is None:
-        data = index.segment_bytes(session_id, name)
+        data = None if copy_checked else index.segment_bytes(session_id, name)
         if data is None:
             data = b"".join(get_storage().iter_bytes(key))
         cache_put(key, data)
