@@ -174,3 +174,16 @@ def test_live_view_settings_parse_durations_and_limits(tmp_path):
     for name, value in [("RTCC_LIVE_RETENTION", "soon"), ("RTCC_LIVE_RETENTION", "0s"), ("RTCC_LIVE_MAX_SECONDS", "0")]:
         with pytest.raises(ImproperlyConfigured, match=name):
             read(tmp_path, **{name: value})
+
+
+def test_a_web_process_keeps_its_startup_heap_and_full_collections_out_of_the_way(tmp_path):
+    """rtcc.asgi freezes what it loaded and spaces out full collections (each stalls every socket
+    of the process for a fraction of a second once a thousand devices are connected)."""
+    environment = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "DATABASE_", "REDIS_"))}
+    environment.update({"RTCC_DATA_DIR": str(tmp_path), "RTCC_EMBEDDED_BEAT": "false"})
+    probe = "import gc, rtcc.asgi; print(gc.get_freeze_count() > 50_000, gc.get_threshold())"
+    done = subprocess.run(
+        [sys.executable, "-c", probe], cwd=ROOT, env=environment, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split("\n")[-2] == "True (700, 10, 100)"
