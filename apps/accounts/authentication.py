@@ -203,7 +203,5 @@ async def cached_token_for_bearer(token: str) -> ApiToken | None:
 def token_cached_at(token: str, generation) -> ApiToken | None:
     """As cached_token_for_bearer(), for a caller that read GENERATION_KEY itself (in a pipeline
     with what else it needs from Redis): `generation` is what that GET returned."""
-    if not settings.ENV.redis_url or not token or not token.startswith(USER_PREFIX):
-        return None
     record = _from_cache(hash_token(token), int(generation or 0))
     return record if record is not None and _usable(record) else None

@@ -26,7 +26,6 @@ import re
 from collections.abc import Callable
 from urllib.parse import parse_qs
 
-from asgiref.sync import sync_to_async
 from channels.db import DatabaseSyncToAsync
 from django.conf import settings
 from django.utils import timezone
@@ -57,7 +56,6 @@ from apps.devices.authentication import token_matches
 from apps.integrations.storage import ObjectMissingError
 
 from . import conf, index, playlist, selectors, services
-from .models import segment_key
 
 _PLAYLIST = re.compile(r"^/api/v1/live/([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})/playlist\.m3u8$")
 _SEGMENT = re.compile(
@@ -135,19 +133,10 @@ async def _segment(scope, live_id: str, name: str):
     grant = playlist.read_segment_token((query.get("token") or [""])[0])
     if grant is None or grant["session"] != live_id or grant["name"] != name:
         return None
-    key = segment_key(live_id, name)
-    data = services.cached_segment(key)
-    if data is None:
-        data = await index.segment_bytes_async(live_id, name)
-        if data is not None:
-            services.cache_put(key, data)
-    if data is None:
-        try:
-            data = await sync_to_async(services.segment_bytes, thread_sensitive=False)(
-                session_id=live_id, name=name, copy_checked=True
-            )
-        except ObjectMissingError:
-            return None
+    try:
+        data = await services.segment_bytes_async(session_id=live_id, name=name)
+    except ObjectMissingError:
+        return None
     content_type = services.CONTENT_TYPES[name[-3:]].encode()
     return (
         200,
@@ -229,7 +218,7 @@ async def _playlist_async(token: str, live_id: str, base: str):
         return None
     run_later(later)
     if not together:
-        snapshot = await index.read_async(live_id, count=count)
+        _, snapshot = await index.read_async(live_id, count=count)
     return _rendered(record, snapshot, base)
 
 

@@ -214,13 +214,12 @@ def read(session_id, *, count: int):
 
 
 async def read_async(session_id, *, count: int, also: tuple[str, ...] = ()):
-    """As read(), from async code without a thread (None also when Redis does not answer: the
-    caller then takes the way through the database). With `also`, those keys are read (GET) in
-    the same round trip, and the answer is (their values, the snapshot): (None, None) when Redis
-    does not answer."""
+    """As read(), from async code without a thread, with the keys in `also` read (GET) in the same
+    round trip: (their values, the snapshot). (None, None) when Redis does not answer; the caller
+    then takes the way through the database."""
     url = _url()
     if not url:
-        return (None, None) if also else None
+        return None, None
     try:
         pipe = shared_async_client(url, decode_responses=True).pipeline(transaction=False)
         for key in also:
@@ -229,9 +228,8 @@ async def read_async(session_id, *, count: int, also: tuple[str, ...] = ()):
         answers = await pipe.execute()
     except Exception:
         log.warning("live: the playlist index in Redis could not be read (async)", exc_info=True)
-        return (None, None) if also else None
-    snapshot = _parsed(session_id, *answers[len(also) :])
-    return (answers[: len(also)], snapshot) if also else snapshot
+        return None, None
+    return answers[: len(also)], _parsed(session_id, *answers[len(also) :])
 
 
 def fill(*, session, init, segments) -> None:

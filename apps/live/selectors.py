@@ -85,7 +85,7 @@ def camera_put_target(*, session_id: str, token_hash: str, name: str) -> tuple[L
     if row is None:
         return None
     values = []
-    for value, (col, functions) in zip(row, converters, strict=False):
+    for value, (col, functions) in zip(row[:-1], converters, strict=True):  # the last: the EXISTS
         for function in functions:
             value = function(value, col, connection)
         values.append(value)

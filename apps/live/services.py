@@ -16,6 +16,7 @@ import threading
 import time
 from datetime import datetime, timedelta
 
+from asgiref.sync import sync_to_async
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
@@ -514,19 +515,33 @@ def _cache_drop(key: str) -> None:
             _cache_size -= len(data)
 
 
-def cached_segment(key: str) -> bytes | None:
-    return _cache.get(key)
+def _from_store(key: str) -> bytes:
+    data = b"".join(get_storage().iter_bytes(key))
+    cache_put(key, data)
+    return data
 
 
-def segment_bytes(*, session_id, name: str, copy_checked: bool = False) -> bytes:
+def segment_bytes(*, session_id, name: str) -> bytes:
     """The stored bytes of one segment (ObjectMissingError once deleted or never stored): from this
-    process's cache, else Redis's short-lived copy (unless the caller just looked there), else
-    the store."""
+    process's cache, else Redis's short-lived copy, else the store."""
     key = segment_key(session_id, name)
     data = _cache.get(key)
     if data is None:
-        data = None if copy_checked else index.segment_bytes(session_id, name)
+        data = index.segment_bytes(session_id, name)
         if data is None:
-            data = b"".join(get_storage().iter_bytes(key))
+            return _from_store(key)
+        cache_put(key, data)
+    return data
+
+
+async def segment_bytes_async(*, session_id, name: str) -> bytes:
+    """As segment_bytes(), from the event loop: the cache and Redis's copy without a thread, the
+    store in a worker thread."""
+    key = segment_key(session_id, name)
+    data = _cache.get(key)
+    if data is None:
+        data = await index.segment_bytes_async(session_id, name)
+        if data is None:
+            return await sync_to_async(_from_store, thread_sensitive=False)(key)
         cache_put(key, data)
     return data
