@@ -56,6 +56,16 @@ def _fresh_channel_layer():
     channel_layers.backends.pop(DEFAULT_CHANNEL_LAYER, None)
 
 
+@pytest.fixture(autouse=True)
+def _no_connections_of_finished_loops():
+    """The event-loop statements (apps/core/aiodb.py) pool connections per loop; a test's loops end
+    with it, and their connections must not outlive it (the test database could not be dropped)."""
+    yield
+    from apps.core import aiodb
+
+    aiodb.discard_closed_loops()
+
+
 @pytest.fixture(autouse=True, scope="session")
 def _tasks_in_process():
     """Tests run Celery tasks in process (eagerly, after commit) unless a test starts a worker."""

@@ -15,6 +15,7 @@ The officer wearing the camera is told on their phones when a remote start/stop 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -30,6 +31,7 @@ from apps.audit.services import EVENT_COLUMNS, EVENT_TABLE, AuditContext, audit_
 from apps.core.errors import ApplicationError, Conflict
 from apps.core.realtime import console_send_after_commit, device_group, group_send_after_commit, group_send_quietly
 from apps.core.retry import DB_ERRORS
+from apps.core.rows import Columns
 from apps.counters import names as counted
 from apps.counters.services import counter_add, counts_upsert
 from apps.devices.models import Device, DeviceKind
@@ -183,6 +185,123 @@ def command_create_statement(*, command: Command, device_kind: str, context: Aud
     return sql, [*values, *count[1], *event_params(event, details_json)]
 
 
+# The device's reports, from the event loop (delivery.py) -------------------------------------------
+# On PostgreSQL: what command_ack and command_result write in their transaction (the transition,
+# its audit event and, for a success, the officer's notices) as ONE statement in autocommit, so it
+# stands or falls as a whole. The event is stored unchained, chained by the sealer
+# (audit_stored_unchained after the statement). A report that moves nothing (a repeat, a late or
+# unknown command) goes to command_ack / command_result, which say what it is.
+
+# _details(command) from the updated row, in SQL (the extras are merged over it, as in _details).
+_DETAILS_SQL = (
+    "jsonb_build_object('device', moved.device_id::text, 'action', moved.action,"
+    " 'reason', moved.reason, 'state', moved.state) || %s::jsonb"
+)
+
+
+@functools.cache
+def _report_columns() -> Columns:
+    return Columns(Command, "c")
+
+
+def _report_statement(
+    *,
+    command_id,
+    device: Device,
+    from_states,
+    to: str,
+    now,
+    details: dict,
+    notify_officer: bool,
+    sets: dict[str, object],
+    first_only: dict[str, object],
+) -> tuple[str, list]:
+    """(SQL, params): `from_states` -> `to` with `sets` (and `first_only` where still NULL), the
+    `command.<to>` event, and, with notify_officer, a notice for each phone of the officer wearing
+    the device. Its row: the command's columns (report_row reads them), then the notices made."""
+    q = connection.ops.quote_name
+    columns = _report_columns()
+    assignments = ["state = %s"] + [f"{q(name)} = %s" for name in sets]
+    assignments += [f"{q(name)} = COALESCE(c.{q(name)}, %s)" for name in first_only]
+    event, details_json = audit_event(
+        action=f"command.{to}",
+        actor=device,
+        object_type="command",  # Command._meta.model_name, as audit_record names it
+        object_id=command_id,
+        details=details,
+    )
+    values = dict(zip(EVENT_COLUMNS, event_params(event, details_json), strict=True))
+    event_sql = [_DETAILS_SQL if column == "details" else "%s" for column in EVENT_COLUMNS]
+    table, devices = q(Command._meta.db_table), q(Device._meta.db_table)
+    sql = (
+        f"WITH moved AS (UPDATE {table} AS c SET {', '.join(assignments)}"  # noqa: S608 (our names, quoted)
+        " WHERE c.id = %s AND c.device_id = %s AND c.state = ANY(%s)"
+        f" RETURNING {', '.join(columns.sql)}),"
+        f" event AS (INSERT INTO {EVENT_TABLE} ({', '.join(EVENT_COLUMNS)}) SELECT {', '.join(event_sql)} FROM moved)"
+    )
+    params = [to, *sets.values(), *first_only.values(), command_id, device.pk, list(from_states)]
+    params += [values[column] for column in EVENT_COLUMNS]
+    if notify_officer:
+        sql += (
+            f", notices AS (INSERT INTO {q(CommandNotice._meta.db_table)}"  # noqa: S608
+            " (command_id, phone_id, state, attempts, next_attempt_at, error)"
+            " SELECT moved.id, p.id, %s, 0, %s, '' FROM moved"
+            f" JOIN {devices} d ON d.id = moved.device_id JOIN {devices} p ON p.officer_id = d.officer_id"
+            " WHERE p.kind = %s AND p.revoked_at IS NULL AND COALESCE(p.push_token, '') <> ''"
+            " ON CONFLICT DO NOTHING RETURNING 1)"
+            " SELECT moved.*, (SELECT count(*) FROM notices) FROM moved"
+        )
+        params += [NoticeState.QUEUED, now, DeviceKind.PHONE]
+    else:
+        sql += " SELECT moved.*, 0 FROM moved"
+    return sql, params
+
+
+def command_ack_statement(*, command_id, device: Device) -> tuple[str, list]:
+    """(SQL, params): command_ack's transition (sent -> delivered) and its event, in one statement."""
+    now = timezone.now()
+    return _report_statement(
+        command_id=command_id,
+        device=device,
+        from_states=UNACKED_STATES,
+        to=CommandState.DELIVERED,
+        now=now,
+        details={},
+        notify_officer=False,
+        sets={"delivered_at": now},
+        first_only={"sent_at": now},
+    )
+
+
+def command_result_statement(*, command_id, device: Device, ok: bool, error: str = "") -> tuple[str, list]:
+    """(SQL, params): command_result's transition, its event and the officer's notices, in one statement."""
+    now = timezone.now()
+    error = _result_error(ok, error)
+    return _report_statement(
+        command_id=command_id,
+        device=device,
+        from_states=OPEN_STATES,
+        to=CommandState.SUCCEEDED if ok else CommandState.FAILED,
+        now=now,
+        details={"ok": ok, "error": error},
+        notify_officer=ok,
+        sets={"finished_at": now, "error": error},
+        first_only={"delivered_at": now, "sent_at": now},
+    )
+
+
+def report_row(row: tuple) -> tuple[Command, int]:
+    """The command a report statement moved, and how many officer notices it stored."""
+    return _report_columns().instance(row[:-1]), row[-1]
+
+
+def command_notify_officer_soon(*, command_id) -> None:
+    """Queues the officer's notices of a success (stored with it)."""
+    from .tasks import command_notify_officer
+
+    _enqueue(command_notify_officer, str(command_id))
+
+
 def command_wake_phone_soon(*, command_id) -> None:
     """Queues the push that wakes a phone to fetch a command (its socket may be asleep)."""
     from .tasks import command_wake_phone
@@ -323,6 +442,10 @@ def command_ack(*, command_id, device: Device) -> str | None:
     return _late_report(command_id=command_id, device=device, kind="ack", details={})
 
 
+def _result_error(ok: bool, error: str) -> str:
+    return "" if ok else (error or "The device reported a failure without a message.")
+
+
 def command_result(*, command_id, device: Device, ok: bool, error: str = "") -> str | None:
     """The device acted (or could not): -> succeeded / failed. Duplicates change nothing.
 
@@ -330,7 +453,7 @@ def command_result(*, command_id, device: Device, ok: bool, error: str = "") -> 
     stored in the same transaction (CommandNotice) and sent by a task after commit."""
     now = timezone.now()
     to = CommandState.SUCCEEDED if ok else CommandState.FAILED
-    error = "" if ok else (error or "The device reported a failure without a message.")
+    error = _result_error(ok, error)
     with transaction.atomic():
         done = _transition(
             command_id=command_id,
@@ -345,9 +468,7 @@ def command_result(*, command_id, device: Device, ok: bool, error: str = "") -> 
             sent_at=Coalesce("sent_at", now),
         )
         if done is not None and ok and done.device.officer_id and _notices_create(done):
-            from .tasks import command_notify_officer
-
-            transaction.on_commit(lambda: _enqueue(command_notify_officer, str(done.pk)))
+            transaction.on_commit(lambda: command_notify_officer_soon(command_id=done.pk))
     if done is not None:
         return None
     return _late_report(command_id=command_id, device=device, kind="result", details={"ok": ok, "error": error})

@@ -55,10 +55,21 @@ def _connect_kwargs(alias: str) -> dict[str, Any]:
     return params
 
 
+def discard_closed_loops() -> None:
+    """Forgets the pools of event loops that have closed (a finished async_to_sync call, a test's
+    loop), closing their idle connections without the loop, which is gone: else each would hold
+    its connections open for the life of the process."""
+    for loop in [loop for loop in _pools if loop.is_closed()]:
+        pool = _pools.pop(loop)
+        for conn in list(getattr(pool, "_pool", ())):  # the idle ones; a busy one closes when collected
+            conn.pgconn.finish()
+
+
 async def _pool(alias: str) -> AsyncConnectionPool:
     loop = asyncio.get_running_loop()
     pool = _pools.get(loop)
     if pool is None:
+        discard_closed_loops()
         pool = AsyncConnectionPool(
             kwargs=_connect_kwargs(alias),
             min_size=0,

@@ -10,6 +10,7 @@ from django.db import connection
 from django.db.models import QuerySet
 
 from apps.core.errors import NotFound
+from apps.core.rows import Columns
 from apps.devices.models import Device
 
 from . import conf
@@ -47,49 +48,34 @@ def playlist_segments(*, session_id) -> tuple[LiveSegment | None, list[LiveSegme
     return init, rows
 
 
-def _columns(model, alias: str, q) -> tuple[list[str], list[str], list[tuple]]:
-    fields = model._meta.concrete_fields
-    converters = []
-    for field in fields:
-        col = field.get_col(alias)
-        converters.append((col, connection.ops.get_db_converters(col) + field.get_db_converters(connection)))
-    return [f.attname for f in fields], [f"{alias}.{q(f.column)}" for f in fields], converters
-
-
 @functools.cache
-def _camera_put_sql() -> tuple[str, list[str], list[str], list[tuple]]:
+def _camera_put_sql() -> tuple[str, Columns, Columns]:
     """Written once per process from the models' own columns and converters (Django would compile
     the same select_related query again for every segment, which cost more CPU than the query)."""
     q = connection.ops.quote_name
-    session_fields, session_columns, session_converters = _columns(LiveSession, "s", q)
-    device_fields, device_columns, device_converters = _columns(Device, "d", q)
+    session, device = Columns(LiveSession, "s"), Columns(Device, "d")
     session_table, device_table = q(LiveSession._meta.db_table), q(Device._meta.db_table)
     segment_table = q(LiveSegment._meta.db_table)
     exists = f"EXISTS (SELECT 1 FROM {segment_table} g WHERE g.session_id = s.id AND g.name = %s)"  # noqa: S608
     where = "s.id = %s AND d.token_hash = %s AND d.revoked_at IS NULL"
     # Every name is the models' own, quoted; the values are parameters.
-    sql = f"SELECT {', '.join(session_columns + device_columns)}, {exists} FROM {session_table} s"  # noqa: S608
+    sql = f"SELECT {', '.join(session.sql + device.sql)}, {exists} FROM {session_table} s"  # noqa: S608
     sql += f" JOIN {device_table} d ON d.id = s.device_id WHERE {where}"
-    return sql, session_fields, device_fields, session_converters + device_converters
+    return sql, session, device
 
 
 def camera_put_target(*, session_id: str, token_hash: str, name: str) -> tuple[LiveSession, bool] | None:
     """For a camera's segment PUT, in one query: the session (its `device` loaded) if the token is
     its unrevoked camera's, and whether a segment of that name is already stored; else None.
     The caller still compares the token's hash in constant time (token_matches)."""
-    sql, session_fields, device_fields, converters = _camera_put_sql()
+    sql, session_columns, device_columns = _camera_put_sql()
     pk = LiveSession._meta.pk.get_db_prep_value(uuid.UUID(session_id), connection)
     with connection.cursor() as cursor:
         cursor.execute(sql, [name, pk, token_hash])
         row = cursor.fetchone()
     if row is None:
         return None
-    values = []
-    for value, (col, functions) in zip(row[:-1], converters, strict=True):  # the last: the EXISTS
-        for function in functions:
-            value = function(value, col, connection)
-        values.append(value)
-    split = len(session_fields)
-    session = LiveSession.from_db(connection.alias, session_fields, values[:split])
-    session.device = Device.from_db(connection.alias, device_fields, values[split:])
+    split = len(session_columns.sql)
+    session = session_columns.instance(row[:split])
+    session.device = device_columns.instance(row[split:-1])  # the last: the EXISTS
     return session, bool(row[-1])
