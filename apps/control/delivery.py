@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from typing import Any
 
 import psycopg
 from channels.db import database_sync_to_async
@@ -24,6 +25,7 @@ from apps.core.realtime import console_send
 
 from . import claims, services
 from .conf import ERROR_MAX
+from .models import Command
 from .selectors import commands_to_send
 from .serializers import command_data
 
@@ -57,6 +59,13 @@ async def command_sent(device, command: dict, *, claim: str | None = "first") ->
     """After the frame went out: the send recorded (fast claims), the audit event and console
     update of the first send."""
     if claim == FAST:
+        if aiodb.available():
+            written = await _written(services.command_fast_send_statement(command_id=command["id"], device=device))
+            if written is not None:
+                sent, first = written
+                if first:
+                    await _announce(sent)
+                return
         await database_sync_to_async(services.command_record_fast_send)(command_id=command["id"], device=device)
     elif claim == "first":
         await database_sync_to_async(services.command_record_sent)(command_id=command["id"], device=device)
@@ -72,22 +81,33 @@ def _command_id(frame: dict) -> tuple[uuid.UUID | None, tuple[str, str] | None]:
         return None, UNKNOWN_COMMAND
 
 
-async def _moved(statement: tuple[str, list]) -> bool:
-    """Runs a report statement from the event loop: True when it moved its command (then stored
-    with its event and notices, the console told). False: nothing was written (no PostgreSQL, no
-    connection, nothing to move), or a database error left it unknown; the ORM function decides."""
+async def _written(statement: tuple[str, list]) -> tuple[Command, Any] | None:
+    """Runs a report statement from the event loop: (the command, the statement's last column)
+    when it moved its command. None: nothing was written (no connection, nothing to move), or a
+    database error left it unknown; the ORM function then decides."""
     try:
         row = await aiodb.fetchone(*statement)
     except aiodb.NotStarted:
-        return False
+        return None
     except psycopg.Error as exc:  # applied entirely or not at all: the ORM function sees which
         log.warning("a device report could not be written from the event loop: %s", exc)
-        return False
-    if row is None:
-        return False
-    command, notices = services.report_row(row)
+        return None
+    return None if row is None else services.report_row(row)
+
+
+async def _announce(command: Command) -> None:
+    """What _transition does after its commit: the waiting audit event chained soon, the console told."""
     audit_stored_unchained()
     await console_send("command.update", command_data(command))
+
+
+async def _moved(statement: tuple[str, list]) -> bool:
+    """An ack or result written from the event loop (see _written): True when it moved its command."""
+    written = await _written(statement)
+    if written is None:
+        return False
+    command, notices = written
+    await _announce(command)
     if notices:
         await database_sync_to_async(services.command_notify_officer_soon)(command_id=command.pk)
     return True

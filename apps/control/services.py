@@ -20,7 +20,9 @@ import hashlib
 import json
 import logging
 import time
+import uuid
 from datetime import timedelta
+from typing import Any
 
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F
@@ -290,8 +292,36 @@ def command_result_statement(*, command_id, device: Device, ok: bool, error: str
     )
 
 
-def report_row(row: tuple) -> tuple[Command, int]:
-    """The command a report statement moved, and how many officer notices it stored."""
+def command_fast_send_statement(*, command_id, device: Device) -> tuple[str, list]:
+    """(SQL, params): command_record_fast_send in one statement. Its row: the command's columns,
+    then whether this was the first send (then the `command.sent` event was stored with it)."""
+    q = connection.ops.quote_name
+    now = timezone.now()
+    command_id = uuid.UUID(str(command_id))  # the frame's text
+    event, details_json = audit_event(
+        action="command.sent", actor=device, object_type="command", object_id=command_id, details={}
+    )
+    values = dict(zip(EVENT_COLUMNS, event_params(event, details_json), strict=True))
+    event_sql = [_DETAILS_SQL if column == "details" else "%s" for column in EVENT_COLUMNS]
+    table = q(Command._meta.db_table)
+    sql = (
+        # The command's row locked first, so that `first` is read from the version that is updated.
+        f"WITH old AS (SELECT id, sent_at IS NULL AS first FROM {table}"  # noqa: S608 (our names, quoted)
+        " WHERE id = %s AND device_id = %s FOR UPDATE),"
+        f" moved AS (UPDATE {table} AS c SET last_sent_at = %s, send_count = c.send_count + 1,"
+        " sent_at = COALESCE(c.sent_at, %s), state = CASE WHEN c.state = %s THEN %s ELSE c.state END"
+        f" FROM old WHERE c.id = old.id RETURNING {', '.join(_report_columns().sql)}, old.first),"
+        f" event AS (INSERT INTO {EVENT_TABLE} ({', '.join(EVENT_COLUMNS)})"
+        f" SELECT {', '.join(event_sql)} FROM moved WHERE moved.first)"
+        " SELECT * FROM moved"
+    )
+    params = [command_id, device.pk, now, now, CommandState.QUEUED, CommandState.SENT]
+    return sql, params + [values[column] for column in EVENT_COLUMNS]
+
+
+def report_row(row: tuple) -> tuple[Command, Any]:
+    """The command a report statement moved, and its last column: how many officer notices it
+    stored (ack, result), or whether it was the first send (fast send)."""
     return _report_columns().instance(row[:-1]), row[-1]
 
 

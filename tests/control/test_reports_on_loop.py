@@ -144,3 +144,34 @@ def test_reports_the_statement_does_not_move_are_answered_as_before(services_up,
     assert late is None and unknown == delivery.UNKNOWN_COMMAND
     assert Command.objects.get(pk=command.pk).state == "cancelled"
     assert AuditEvent.objects.filter(action="command.late_ack", object_id=str(command.pk)).count() == 1
+
+
+def test_a_fast_send_is_recorded_once_as_sent_and_each_resend_only_counted(services_up, operator):
+    camera = create_device(kind="bodycam")
+    command = new_command(camera, operator)
+
+    first = services.report_row(
+        on_loop(services.command_fast_send_statement(command_id=str(command.pk), device=camera.device))
+    )
+    again = services.report_row(
+        on_loop(services.command_fast_send_statement(command_id=str(command.pk), device=camera.device))
+    )
+    assert (first[0].state, first[0].send_count, first[1]) == ("sent", 1, True)
+    assert (again[0].state, again[0].send_count, again[1]) == ("sent", 2, False)
+    assert again[0].sent_at == first[0].sent_at and again[0].last_sent_at > first[0].last_sent_at
+    events = AuditEvent.objects.filter(action="command.sent", object_id=str(command.pk))
+    assert [(e.actor_id, e.details["state"]) for e in events] == [(camera.id, "sent")]
+
+
+def test_a_fast_send_after_a_cancel_is_recorded_and_the_command_stays_cancelled(services_up, operator):
+    camera = create_device(kind="bodycam")
+    command = new_command(camera, operator)
+    services.command_cancel(command=command, user=operator)
+
+    sent, first = services.report_row(
+        on_loop(services.command_fast_send_statement(command_id=str(command.pk), device=camera.device))
+    )
+    assert (sent.state, sent.send_count, first) == ("cancelled", 1, True)  # the frame did go out: on record
+    assert AuditEvent.objects.filter(action="command.sent", object_id=str(command.pk)).count() == 1
+    other = create_device(kind="bodycam")
+    assert on_loop(services.command_fast_send_statement(command_id=str(command.pk), device=other.device)) is None
