@@ -10,9 +10,9 @@ itself, on the loop:
   when it is not cached here), admitted by the view's own permission class (CanCommand);
 - the body parsed and validated by the view's own parser and serializer; the Idempotency-Key
   header checked by the view's own function;
-- one read (the device: kind, revoked, push token; the command this key already made) and ONE
-  statement that stores the command, its count and its audit event together
-  (services.command_create_statement), over psycopg's async connection (apps/core/aiodb.py);
+- ONE statement that checks the device (there, not revoked, no command with this key yet) and
+  stores the command, its count and its audit event together (services.command_create_statement),
+  over psycopg's async connection (apps/core/aiodb.py);
 - the command sent to the device's group, then the console's `command.update`, then the answer:
   stored before sent, as command_create does.
 
@@ -25,7 +25,6 @@ it was applied entirely or not at all, and sending it again could make a second 
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import io
 import logging
@@ -149,13 +148,6 @@ async def _operator(token: str):
     return record
 
 
-async def _device(device_id: str, key: str | None):
-    try:
-        return await aiodb.fetchone(*services.command_device_statement(device_id=device_id, idempotency_key=key))
-    except aiodb.NotStarted:
-        return None
-
-
 async def _create(scope, headers: dict[bytes, bytes], token: str, body: bytes):
     """(the stored command's payload, bookkeeping to run later), or None when the API view must answer."""
     validated = _input(headers, body)
@@ -163,19 +155,15 @@ async def _create(scope, headers: dict[bytes, bytes], token: str, body: bytes):
         return None
     data, key = validated
     device_id = _COMMANDS.match(scope["path"]).group(1)  # type: ignore[union-attr]
-    # The token and the device at the same time: one wait on the event loop instead of two.
-    record, device = await asyncio.gather(_operator(token), _device(device_id, key))
-    if record is None or device is None:
-        return None  # the view answers 401, 403 or 404 (or a database that cannot be reached)
+    record = await _operator(token)
+    if record is None:
+        return None  # the view answers 401 or 403
     user = record.user
-    kind, revoked, has_push_token, key_used = device
-    if revoked or key_used:
-        return None  # the view answers 409, or replays the command this key made
     command = services.command_new(device_id=device_id, requested_by=user, **data)
     command.idempotency_key = key
     context = AuditContext(actor=user, source_ip=client_ip(scope))
     try:
-        await aiodb.fetchone(*services.command_create_statement(command=command, device_kind=kind, context=context))
+        stored = await aiodb.fetchone(*services.command_create_statement(command=command, context=context))
     except aiodb.NotStarted:
         return None
     except pg_errors.UniqueViolation:
@@ -183,6 +171,9 @@ async def _create(scope, headers: dict[bytes, bytes], token: str, body: bytes):
     except Exception as exc:
         log.exception("a command could not be stored")
         raise _NotStored from exc
+    if stored is None:
+        return None  # nothing stored: the view answers 404 or 409, or replays the command this key made
+    kind, has_push_token = stored
     command._state.adding, command._state.db = False, "default"
     audit_stored_unchained()
     await group_send(device_group(command.device_id), {"type": "device.command", "command": command.device_payload()})

@@ -151,40 +151,44 @@ def command_new(*, device_id, requested_by, action: str, reason: str, ttl_second
 # by the sealer within the seal interval (audit_stored_unchained after the statement).
 
 _COMMAND_COLUMNS = [str(f.column) for f in Command._meta.concrete_fields]
-_DEVICE_FOR_COMMAND = (
-    "SELECT d.kind, d.revoked_at IS NOT NULL, COALESCE(d.push_token, '') <> '',"  # noqa: S608 (our table names)
-    f" EXISTS (SELECT 1 FROM {Command._meta.db_table} c WHERE c.device_id = d.id AND c.idempotency_key = %s)"
-    f" FROM {Device._meta.db_table} d WHERE d.id = %s"
-)
 
 
-def command_device_statement(*, device_id, idempotency_key: str | None) -> tuple[str, list]:
-    """(SQL, params) of the read before a fast-path command: the device's kind, whether it is
-    revoked, whether it has a push token, and whether a command of this device (anyone's) already
-    has this Idempotency-Key (then the view decides: a replay, or a new command of another person)."""
-    return _DEVICE_FOR_COMMAND, [idempotency_key, device_id]
-
-
-def command_create_statement(*, command: Command, device_kind: str, context: AuditContext | None) -> tuple[str, list]:
+def command_create_statement(*, command: Command, context: AuditContext | None) -> tuple[str, list]:
     """(SQL, params): the command, the transparency report's count and the `command.create` audit
-    event, in one statement."""
+    event, in one statement, if its device exists, is not revoked and has no command (anyone's)
+    with this Idempotency-Key yet. Its row: the device's kind and whether it has a push token; no
+    row when nothing was stored (then the view decides: 404, 409, a replay, or a new command of
+    another person)."""
     values = [f.get_db_prep_save(getattr(command, f.attname), connection) for f in Command._meta.concrete_fields]
-    count = counts_upsert(counts={counted.command(command.action): 1}, at=command.created_at)
+    count = counts_upsert(
+        counts={counted.command(command.action): 1}, at=command.created_at, when="EXISTS (SELECT 1 FROM command)"
+    )
     assert count is not None
     event, details_json = audit_event(
         action="command.create",
         actor=command.requested_by,
         obj=command,
         context=context,
-        details=_details(command, ttl_seconds=command.ttl_seconds, device_kind=device_kind),
+        details=_details(command, ttl_seconds=command.ttl_seconds),
     )
+    event_sql = [
+        "%s::jsonb || jsonb_build_object('device_kind', device.kind)" if column == "details" else "%s"
+        for column in EVENT_COLUMNS
+    ]
+    commands, devices = Command._meta.db_table, Device._meta.db_table
     sql = (
-        f"WITH command AS (INSERT INTO {Command._meta.db_table} ({', '.join(_COMMAND_COLUMNS)})"  # noqa: S608
-        f" VALUES ({', '.join(['%s'] * len(values))})),"
-        f" counted AS ({count[0]})"
-        f" INSERT INTO {EVENT_TABLE} ({', '.join(EVENT_COLUMNS)}) VALUES ({', '.join(['%s'] * len(EVENT_COLUMNS))})"
+        f"WITH device AS (SELECT d.kind, COALESCE(d.push_token, '') <> '' AS pushable FROM {devices} d"  # noqa: S608
+        f" WHERE d.id = %s AND d.revoked_at IS NULL AND NOT EXISTS (SELECT 1 FROM {commands} c"
+        " WHERE c.device_id = d.id AND c.idempotency_key = %s)),"
+        f" command AS (INSERT INTO {commands} ({', '.join(_COMMAND_COLUMNS)})"
+        f" SELECT {', '.join(['%s'] * len(values))} FROM device RETURNING id),"
+        f" counted AS ({count[0]}),"
+        f" event AS (INSERT INTO {EVENT_TABLE} ({', '.join(EVENT_COLUMNS)})"
+        f" SELECT {', '.join(event_sql)} FROM device, command)"
+        " SELECT device.kind, device.pushable FROM device, command"
     )
-    return sql, [*values, *count[1], *event_params(event, details_json)]
+    params = [command.device_id, command.idempotency_key, *values, *count[1], *event_params(event, details_json)]
+    return sql, params
 
 
 # The device's reports, from the event loop (delivery.py) -------------------------------------------

@@ -42,9 +42,12 @@ def counters_add(*, counts: Mapping[str, int], at: datetime | None = None) -> No
         cursor.execute(*statement)
 
 
-def counts_upsert(*, counts: Mapping[str, int], at: datetime | None = None) -> tuple[str, list] | None:
+def counts_upsert(
+    *, counts: Mapping[str, int], at: datetime | None = None, when: str | None = None
+) -> tuple[str, list] | None:
     """The one statement (SQL, params) counters_add runs, for a caller that runs it itself (as a
-    part of a larger statement); None when there is nothing to add."""
+    part of a larger statement, counting only `when` that SQL condition holds); None when there is
+    nothing to add."""
     at = at or timezone.now()
     rows = sorted((level, start, name, int(n)) for name, n in counts.items() if n for level, start in buckets_of(at))
     if not rows:
@@ -54,8 +57,11 @@ def counts_upsert(*, counts: Mapping[str, int], at: datetime | None = None) -> t
     params: list = []
     for level, start, name, n in rows:
         params += [str(level), connection.ops.adapt_datetimefield_value(start), name, n]
+    rows_sql = f"VALUES {values}"
+    if when is not None:  # the caller's own SQL, never a value
+        rows_sql = f"SELECT * FROM ({rows_sql}) AS v WHERE {when}"  # noqa: S608
     sql = (
-        f"INSERT INTO {table} (level, start, name, n) VALUES {values} "  # noqa: S608 - names are ours
+        f"INSERT INTO {table} (level, start, name, n) {rows_sql} "
         f"ON CONFLICT (level, start, name) DO UPDATE SET n = {table}.n + excluded.n"
     )
     return sql, params

@@ -191,3 +191,6 @@ def test_a_key_another_operator_used_for_the_device_goes_to_the_view(services_up
     assert run(post, CommandFastPath(view), camera.id, body_of(), token=first, headers=key)[0] == 202
     assert run(post, CommandFastPath(view), camera.id, body_of(), token=second, headers=key)[0] == 299
     assert view.bodies == [body_of()] and Command.objects.count() == 1
+    # The statement that stored nothing counted nothing either.
+    assert Count.objects.filter(name=counted.command("start_recording"), level="d").get().n == 1
+    assert AuditEvent.objects.filter(action="command.create").count() == 1
