@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import time
 from typing import Any, Required, TypedDict, Unpack
 
 from django.db import connection, transaction
 from django.utils import timezone
+
+from apps.core.rows import Columns
 
 from . import conf, sealer
 from .context import AuditContext, client_ip
@@ -205,11 +208,10 @@ def audit_seal_pending(*, batch: int = 500) -> int:
     sealed = 0
     while True:
         with transaction.atomic():
-            head, _ = AuditHead.objects.select_for_update().get_or_create(id=1, defaults={"hash": GENESIS})
-            waiting = list(AuditEvent.objects.select_for_update().filter(seq__isnull=True).order_by("id")[:batch])
+            seq, prev = _head_locked()
+            waiting = _waiting_locked(batch)
             if not waiting:
                 return sealed
-            seq, prev = head.seq, head.hash
             rows = []
             for event in waiting:
                 seq += 1
@@ -227,6 +229,36 @@ def audit_seal_pending(*, batch: int = 500) -> int:
             sealed += len(waiting)
         if len(waiting) < batch:
             return sealed
+
+
+def _head_locked() -> tuple[int, str]:
+    """(seq, hash) of the chain head, locked for this transaction (made at the first event)."""
+    if connection.vendor == "postgresql":  # the sealer runs this for every batch: no ORM compile
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT seq, hash FROM audit_audithead WHERE id = 1 FOR UPDATE")
+            row = cursor.fetchone()
+        if row is not None:
+            return row[0], row[1]
+    head, _ = AuditHead.objects.select_for_update().get_or_create(id=1, defaults={"hash": GENESIS})
+    return head.seq, head.hash
+
+
+@functools.cache
+def _waiting_sql() -> tuple[str, Columns]:
+    columns = Columns(AuditEvent, "e")
+    table = connection.ops.quote_name(AuditEvent._meta.db_table)
+    sql = f"SELECT {', '.join(columns.sql)} FROM {table} e WHERE e.seq IS NULL ORDER BY e.id LIMIT %s FOR UPDATE"  # noqa: S608
+    return sql, columns
+
+
+def _waiting_locked(batch: int) -> list[AuditEvent]:
+    """The oldest `batch` events waiting for their place in the chain, locked."""
+    if connection.vendor != "postgresql":
+        return list(AuditEvent.objects.select_for_update().filter(seq__isnull=True).order_by("id")[:batch])
+    sql, columns = _waiting_sql()
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [batch])
+        return [columns.instance(row) for row in cursor.fetchall()]
 
 
 _SEAL = (
