@@ -128,6 +128,12 @@ class Daphne:
         except RuntimeError as exc:
             sys.exit(str(exc))
 
+    def cpu_seconds(self) -> float:
+        import psutil
+
+        times = psutil.Process(self.process.pid).cpu_times()
+        return times.user + times.system
+
     def stop(self) -> None:
         self.server.stop(timeout=10)
 
@@ -334,6 +340,7 @@ async def bench(args, operator_token: str, devices: list[tuple[str, str]], serve
 
         for number in range(1, args.rounds + 1):
             started = time.perf_counter()
+            cpu_before = sum(server.cpu_seconds() for server in servers)
             targets = [rng.choice(device_ids) for _ in range(args.commands)]
             if args.concurrency <= 1:
                 for device_id in targets:  # interleaved, so all see the same conditions
@@ -354,17 +361,20 @@ async def bench(args, operator_token: str, devices: list[tuple[str, str]], serve
 
                 await asyncio.gather(*(worker() for _ in range(args.concurrency)))
             elapsed = time.perf_counter() - started
+            cpu_used = sum(server.cpu_seconds() for server in servers) - cpu_before
             series = {"bare": bare, "device": to_device, "succeeded": to_succeeded, "post": post_times, "floor": floor}
             figures = {f"{name} {p}": pct(values, p) for name, values in series.items() for p in (50, 99)}
             figures["ratio p99"] = figures["device 99"] / figures["bare 99"]
             figures["ratio p50"] = figures["device 50"] / figures["bare 50"]
+            figures["cpu"] = cpu_used / args.commands * 1000
             rounds.append(figures)
             print(
                 f"round {number}: {args.commands} commands in {elapsed:.1f}s; "
                 + ", ".join(
                     f"{label} {figures[name + ' 50']:.2f}/{figures[name + ' 99']:.2f}" for name, label in LABELS
                 )
-                + f" ms (p50/p99); ratio p99 {figures['ratio p99']:.2f}; load {os.getloadavg()[0]:.2f}",
+                + f" ms (p50/p99); ratio p99 {figures['ratio p99']:.2f}; daphne CPU {figures['cpu']:.2f} ms"
+                + f" per command; load {os.getloadavg()[0]:.2f}",
                 flush=True,
             )
             for samples in (bare, to_device, to_succeeded, post_times, floor):
@@ -388,6 +398,10 @@ async def bench(args, operator_token: str, devices: list[tuple[str, str]], serve
     verdict = "met" if ratio <= 3 else "NOT met"
     print(f"\nratio p99(API->device) / p99(bare layer), median of rounds = {ratio:.2f}  (goal <= 3.0: {verdict})")
     print(f"ratio p50(API->device) / p50(bare layer), median of rounds = {median('ratio p50'):.2f}")
+    print(
+        f"CPU of both daphne processes per command (with its ping and GET /me, and every socket's upkeep),"
+        f" median of rounds = {median('cpu'):.2f} ms"
+    )
     print(f"load average now: {' '.join(f'{x:.2f}' for x in os.getloadavg())} ({os.cpu_count()} CPUs)")
     if any(lost.values()):
         print(f"lost or timed out: {lost}")
