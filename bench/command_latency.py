@@ -278,6 +278,11 @@ async def bench(args, operator_token: str, devices: list[tuple[str, str]], serve
             bare_groups.append(group)
     await asyncio.wait_for(console_ready.wait(), 30)
     await asyncio.sleep(2)  # let the connect storm's presence writes settle
+    if args.idle_seconds > 0:  # what the open sockets cost with nothing happening
+        cpu_before = sum(server.cpu_seconds() for server in servers)
+        await asyncio.sleep(args.idle_seconds)
+        idle = (sum(server.cpu_seconds() for server in servers) - cpu_before) / args.idle_seconds
+        print(f"at rest: both daphne processes use {idle * 100:.1f}% of a CPU, {len(connected)} device sockets open")
 
     layer = get_channel_layer()
     bare: list[float] = []
@@ -424,6 +429,7 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=1, help="operators posting at once")
     parser.add_argument("--bare-sockets", type=int, default=10, help="bare baseline sockets per daphne process")
     parser.add_argument("--connect-concurrency", type=int, default=20)
+    parser.add_argument("--idle-seconds", type=float, default=10, help="CPU measured at rest before the rounds")
     args = parser.parse_args()
     _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
