@@ -8,7 +8,10 @@ loop itself over psycopg's async connection, from a small pool per event loop, i
 statement is its own transaction, so several writes that must stand or fall together are written
 as ONE statement (data-modifying CTEs).
 
-Only where the database is PostgreSQL; `available()` says whether it is. A pooled connection is
+Only where the database is PostgreSQL and reachable from here; `available()` says whether it is:
+for RETRY_AFTER_S after a connection could not be had, it says no, and the callers' ORM paths
+answer (failing fast while the database is down, working as soon as it is back), instead of each
+waiting CHECKOUT_SECONDS for the pool. A pooled connection is
 checked before it is lent as rtcc's sync pool does (rtcc/postgresql/base.py): with a round trip
 only when its socket says PostgreSQL closed it, or after it sat idle for a while.
 """
@@ -16,6 +19,7 @@ only when its socket says PostgreSQL closed it, or after it sat idle for a while
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 
 from django.db import connections
@@ -26,8 +30,11 @@ from rtcc.postgresql.base import mark_returned, needs_round_trip
 
 POOL_SIZE = 4  # statements in flight at once per process; the loop runs one at a time anyway
 CHECKOUT_SECONDS = 5.0
+RETRY_AFTER_S = 5.0
 
-_pools: dict[asyncio.AbstractEventLoop, AsyncConnectionPool] = {}
+_unreachable_until: dict[str, float] = {}
+
+_pools: dict[tuple[asyncio.AbstractEventLoop, str], AsyncConnectionPool] = {}  # per loop and database
 
 
 class NotStarted(Exception):
@@ -35,7 +42,10 @@ class NotStarted(Exception):
 
 
 def available(alias: str = "default") -> bool:
-    return connections[alias].vendor == "postgresql"
+    if connections[alias].vendor != "postgresql":
+        return False
+    until = _unreachable_until.get(alias)
+    return until is None or time.monotonic() >= until
 
 
 async def _mark_returned(conn: AsyncConnection) -> None:
@@ -59,15 +69,15 @@ def discard_closed_loops() -> None:
     """Forgets the pools of event loops that have closed (a finished async_to_sync call, a test's
     loop), closing their idle connections without the loop, which is gone: else each would hold
     its connections open for the life of the process."""
-    for loop in [loop for loop in _pools if loop.is_closed()]:
-        pool = _pools.pop(loop)
+    for key in [key for key in _pools if key[0].is_closed()]:
+        pool = _pools.pop(key)
         for conn in list(getattr(pool, "_pool", ())):  # the idle ones; a busy one closes when collected
             conn.pgconn.finish()
 
 
 async def _pool(alias: str) -> AsyncConnectionPool:
-    loop = asyncio.get_running_loop()
-    pool = _pools.get(loop)
+    key = (asyncio.get_running_loop(), alias)
+    pool = _pools.get(key)
     if pool is None:
         discard_closed_loops()
         pool = AsyncConnectionPool(
@@ -80,7 +90,7 @@ async def _pool(alias: str) -> AsyncConnectionPool:
             timeout=CHECKOUT_SECONDS,
             name=f"rtcc-async-{alias}",
         )
-        _pools[loop] = pool
+        _pools[key] = pool
         await pool.open(wait=False)
     return pool
 
@@ -95,7 +105,9 @@ async def fetchone(sql: str, params: list[Any], *, alias: str = "default") -> tu
     try:
         conn = await pool.getconn()
     except Exception as exc:
+        _unreachable_until[alias] = time.monotonic() + RETRY_AFTER_S
         raise NotStarted(str(exc)) from exc
+    _unreachable_until.pop(alias, None)
     try:
         cursor = await conn.execute(sql, params)
         return await cursor.fetchone() if cursor.description is not None else None
@@ -104,7 +116,7 @@ async def fetchone(sql: str, params: list[Any], *, alias: str = "default") -> tu
 
 
 async def close_all() -> None:
-    """Closes this loop's pool (tests, shutdown)."""
-    pool = _pools.pop(asyncio.get_running_loop(), None)
-    if pool is not None:
-        await pool.close()
+    """Closes this loop's pools (tests, shutdown)."""
+    loop = asyncio.get_running_loop()
+    for key in [key for key in _pools if key[0] is loop]:
+        await _pools.pop(key).close()
