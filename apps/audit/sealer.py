@@ -23,6 +23,8 @@ log = logging.getLogger(__name__)
 
 _lock = threading.Lock()
 _wake = threading.Event()
+_idle = threading.Event()  # no seal running or asked for in this process
+_idle.set()
 _owner_pid: int | None = None
 _seal: Callable[[], int] | None = None
 
@@ -38,7 +40,15 @@ def nudge(seal: Callable[[], int]) -> None:
                 _wake.clear()
                 threading.Thread(target=_run, name="audit-sealer", daemon=True).start()
                 _owner_pid = os.getpid()
-    _wake.set()
+    with _lock:
+        _idle.clear()
+        _wake.set()
+
+
+def wait_idle(timeout: float = 10.0) -> bool:
+    """Waits until this process's sealer has chained what it was asked to (tests: before the
+    database is emptied under it). False when it is still busy after `timeout` seconds."""
+    return _idle.wait(timeout)
 
 
 def _run() -> None:
@@ -58,6 +68,9 @@ def _run() -> None:
             # Back to the pool (or closed) between seals: an idle thread holds no connection
             # (a test run's teardown found it still open on the database it drops).
             connection.close()
+            with _lock:
+                if not _wake.is_set():
+                    _idle.set()
 
 
 @atexit.register

@@ -3,8 +3,9 @@
 At least once: a command goes out over the channel layer when it is created and again on every
 connect until the device reports its result (or it expires); the device acts once per command id.
 
-On PostgreSQL a report that moves its command (the common case) is written from the event loop as
-one statement (services.command_ack_statement, command_result_statement, over apps/core/aiodb.py),
+On PostgreSQL a report that moves its command (the common case), and the record of a fast send,
+is written from the event loop as one statement (services.command_ack_statement,
+command_result_statement, command_fast_send_statement, over apps/core/aiodb.py),
 with no hop to a worker thread: the ORM in a thread cost more CPU than the rest of the command's
 way, next to the event loop that serves every socket of the process. Anything else (a repeat, a
 late or unknown command, SQLite, a database error) goes to the ORM functions, which decide.
@@ -135,8 +136,9 @@ async def command_result(device, frame: dict) -> tuple[str, str] | None:
         return ("invalid", "result.error must be a string.")
     if error is not None and len(error) > ERROR_MAX:
         return ("invalid", f"result.error must be at most {ERROR_MAX} characters.")
-    statement = services.command_result_statement(command_id=command_id, device=device, ok=ok, error=error or "")
-    if aiodb.available() and await _moved(statement):
+    if aiodb.available() and await _moved(
+        services.command_result_statement(command_id=command_id, device=device, ok=ok, error=error or "")
+    ):
         return None
     outcome = await database_sync_to_async(services.command_result)(
         command_id=command_id, device=device, ok=ok, error=error or ""
