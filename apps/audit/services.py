@@ -60,7 +60,7 @@ def audit_event(
     details: dict | None = None,
 ) -> tuple[AuditEvent, str]:
     """The event audit_record would append, not stored and not chained yet, with its details as
-    the JSON text to store. For a caller that stores it in a statement of its own (event_params),
+    the JSON text to store. For a caller that stores it in a statement of its own (event_insert_select),
     then calls audit_stored_unchained() once that committed."""
     if context is not None:
         actor = actor if actor is not None else context.actor
@@ -114,7 +114,7 @@ def audit_record(**fields: Unpack[EventFields]) -> AuditEvent:
 
 
 def audit_stored_unchained() -> None:
-    """After a commit that stored events with event_params (unchained): have them chained within
+    """After a commit that stored events with event_insert_select (unchained): have them chained within
     the seal interval, like any append that found the chain head taken."""
     _nudge_sealer()
 
@@ -152,7 +152,6 @@ def _head_if_free() -> tuple[int, str] | None:
 # The event row as one fixed statement (no ORM compiler per append): the audit trail is the
 # hottest INSERT in the system.
 _FIELDS = [str(f.column) for f in AuditEvent._meta.concrete_fields if not f.primary_key]
-EVENT_TABLE, EVENT_COLUMNS = AuditEvent._meta.db_table, _FIELDS
 _INSERT = (
     f"INSERT INTO {AuditEvent._meta.db_table} ({', '.join(_FIELDS)})"  # noqa: S608 (fixed column names)
     f" VALUES ({', '.join(['%s'] * len(_FIELDS))}) RETURNING id"
@@ -179,7 +178,7 @@ def _insert(event: AuditEvent, details_json: str, *, move_head: bool) -> None:
 
 
 def event_params(event: AuditEvent, details_json: str) -> list:
-    """The event's values in EVENT_COLUMNS order, as _INSERT takes them."""
+    """The event's values in column order, as _INSERT takes them."""
     values = {
         "seq": event.seq,
         "at": event.at,
@@ -196,6 +195,18 @@ def event_params(event: AuditEvent, details_json: str) -> list:
         "hash": event.hash,
     }
     return [values[column] for column in _FIELDS]
+
+
+def event_insert_select(
+    event: AuditEvent, details_json: str, *, source: str, details_sql: str = "%s"
+) -> tuple[str, list]:
+    """(SQL, params): an INSERT of this event (stored unchained) once per row of `source`, the FROM
+    clause of the caller's larger statement (a CTE that moved a row, with its condition).
+    `details_sql` writes the details column, with one %s for `details_json`, so the statement can
+    merge in what only it knows (a column of the moved row)."""
+    values = [details_sql if column == "details" else "%s" for column in _FIELDS]
+    sql = f"INSERT INTO {AuditEvent._meta.db_table} ({', '.join(_FIELDS)}) SELECT {', '.join(values)} FROM {source}"  # noqa: S608
+    return sql, event_params(event, details_json)
 
 
 def audit_seal_pending(*, batch: int = 500) -> int:

@@ -29,7 +29,7 @@ from django.db.models import F
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from apps.audit.services import EVENT_COLUMNS, EVENT_TABLE, AuditContext, audit_event, audit_record, event_params
+from apps.audit.services import AuditContext, audit_event, audit_record, event_insert_select
 from apps.core.errors import ApplicationError, Conflict
 from apps.core.realtime import console_send_after_commit, device_group, group_send_after_commit, group_send_quietly
 from apps.core.retry import DB_ERRORS
@@ -171,10 +171,12 @@ def command_create_statement(*, command: Command, context: AuditContext | None) 
         context=context,
         details=_details(command, ttl_seconds=command.ttl_seconds),
     )
-    event_sql = [
-        "%s::jsonb || jsonb_build_object('device_kind', device.kind)" if column == "details" else "%s"
-        for column in EVENT_COLUMNS
-    ]
+    event_sql, event_args = event_insert_select(
+        event,
+        details_json,
+        source="device, command",
+        details_sql="%s::jsonb || jsonb_build_object('device_kind', device.kind)",
+    )
     commands, devices = Command._meta.db_table, Device._meta.db_table
     sql = (
         f"WITH device AS (SELECT d.kind, COALESCE(d.push_token, '') <> '' AS pushable FROM {devices} d"  # noqa: S608
@@ -183,11 +185,10 @@ def command_create_statement(*, command: Command, context: AuditContext | None) 
         f" command AS (INSERT INTO {commands} ({', '.join(_COMMAND_COLUMNS)})"
         f" SELECT {', '.join(['%s'] * len(values))} FROM device RETURNING id),"
         f" counted AS ({count[0]}),"
-        f" event AS (INSERT INTO {EVENT_TABLE} ({', '.join(EVENT_COLUMNS)})"
-        f" SELECT {', '.join(event_sql)} FROM device, command)"
+        f" event AS ({event_sql})"
         " SELECT device.kind, device.pushable FROM device, command"
     )
-    params = [command.device_id, command.idempotency_key, *values, *count[1], *event_params(event, details_json)]
+    params = [command.device_id, command.idempotency_key, *values, *count[1], *event_args]
     return sql, params
 
 
@@ -203,6 +204,19 @@ _DETAILS_SQL = (
     "jsonb_build_object('device', moved.device_id::text, 'action', moved.action,"
     " 'reason', moved.reason, 'state', moved.state) || %s::jsonb"
 )
+
+
+def _moved_event(*, action: str, device: Device, command_id, details: dict, source: str) -> tuple[str, list]:
+    """(SQL, params): the device's audit event of a command the statement moved (`source`: the
+    `moved` CTE, with any condition), its details _details' of the moved row."""
+    event, details_json = audit_event(
+        action=action,
+        actor=device,
+        object_type="command",  # Command._meta.model_name, as audit_record names it
+        object_id=command_id,
+        details=details,
+    )
+    return event_insert_select(event, details_json, source=source, details_sql=_DETAILS_SQL)
 
 
 @functools.cache
@@ -229,24 +243,17 @@ def _report_statement(
     columns = _report_columns()
     assignments = ["state = %s"] + [f"{q(name)} = %s" for name in sets]
     assignments += [f"{q(name)} = COALESCE(c.{q(name)}, %s)" for name in first_only]
-    event, details_json = audit_event(
-        action=f"command.{to}",
-        actor=device,
-        object_type="command",  # Command._meta.model_name, as audit_record names it
-        object_id=command_id,
-        details=details,
+    event_sql, event_args = _moved_event(
+        action=f"command.{to}", device=device, command_id=command_id, details=details, source="moved"
     )
-    values = dict(zip(EVENT_COLUMNS, event_params(event, details_json), strict=True))
-    event_sql = [_DETAILS_SQL if column == "details" else "%s" for column in EVENT_COLUMNS]
     table, devices = q(Command._meta.db_table), q(Device._meta.db_table)
     sql = (
         f"WITH moved AS (UPDATE {table} AS c SET {', '.join(assignments)}"  # noqa: S608 (our names, quoted)
         " WHERE c.id = %s AND c.device_id = %s AND c.state = ANY(%s)"
         f" RETURNING {', '.join(columns.sql)}),"
-        f" event AS (INSERT INTO {EVENT_TABLE} ({', '.join(EVENT_COLUMNS)}) SELECT {', '.join(event_sql)} FROM moved)"
+        f" event AS ({event_sql})"
     )
-    params = [to, *sets.values(), *first_only.values(), command_id, device.pk, list(from_states)]
-    params += [values[column] for column in EVENT_COLUMNS]
+    params = [to, *sets.values(), *first_only.values(), command_id, device.pk, list(from_states), *event_args]
     if notify_officer:
         sql += (
             f", notices AS (INSERT INTO {q(CommandNotice._meta.db_table)}"  # noqa: S608
@@ -302,11 +309,9 @@ def command_fast_send_statement(*, command_id, device: Device) -> tuple[str, lis
     q = connection.ops.quote_name
     now = timezone.now()
     command_id = uuid.UUID(str(command_id))  # the frame's text
-    event, details_json = audit_event(
-        action="command.sent", actor=device, object_type="command", object_id=command_id, details={}
+    event_sql, event_args = _moved_event(
+        action="command.sent", device=device, command_id=command_id, details={}, source="moved WHERE moved.first"
     )
-    values = dict(zip(EVENT_COLUMNS, event_params(event, details_json), strict=True))
-    event_sql = [_DETAILS_SQL if column == "details" else "%s" for column in EVENT_COLUMNS]
     table = q(Command._meta.db_table)
     sql = (
         # The command's row locked first, so that `first` is read from the version that is updated.
@@ -315,12 +320,10 @@ def command_fast_send_statement(*, command_id, device: Device) -> tuple[str, lis
         f" moved AS (UPDATE {table} AS c SET last_sent_at = %s, send_count = c.send_count + 1,"
         " sent_at = COALESCE(c.sent_at, %s), state = CASE WHEN c.state = %s THEN %s ELSE c.state END"
         f" FROM old WHERE c.id = old.id RETURNING {', '.join(_report_columns().sql)}, old.first),"
-        f" event AS (INSERT INTO {EVENT_TABLE} ({', '.join(EVENT_COLUMNS)})"
-        f" SELECT {', '.join(event_sql)} FROM moved WHERE moved.first)"
+        f" event AS ({event_sql})"
         " SELECT * FROM moved"
     )
-    params = [command_id, device.pk, now, now, CommandState.QUEUED, CommandState.SENT]
-    return sql, params + [values[column] for column in EVENT_COLUMNS]
+    return sql, [command_id, device.pk, now, now, CommandState.QUEUED, CommandState.SENT, *event_args]
 
 
 def report_row(row: tuple) -> tuple[Command, Any]:

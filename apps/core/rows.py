@@ -5,11 +5,9 @@ reports). Each column goes through the converters the ORM itself would apply."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, TypeVar
+from typing import Any
 
 from django.db import connection
-
-M = TypeVar("M")
 
 
 class Columns:
