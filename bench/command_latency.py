@@ -43,6 +43,8 @@ from urllib.parse import urlparse, urlunparse
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from fleet_common import cpu_seconds  # noqa: E402
+
 from infra import launch  # noqa: E402
 
 BENCH_DB = "rtcc_bench_command"
@@ -129,10 +131,7 @@ class Daphne:
             sys.exit(str(exc))
 
     def cpu_seconds(self) -> float:
-        import psutil
-
-        times = psutil.Process(self.process.pid).cpu_times()
-        return times.user + times.system
+        return cpu_seconds(self.process.pid)
 
     def stop(self) -> None:
         self.server.stop(timeout=10)

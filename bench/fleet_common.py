@@ -211,13 +211,18 @@ class Server:
         return psutil.Process(self.process.pid).memory_info().rss
 
     def cpu_seconds(self) -> float:
-        import psutil
-
-        times = psutil.Process(self.process.pid).cpu_times()
-        return times.user + times.system
+        return cpu_seconds(self.process.pid)
 
     def stop(self) -> None:
         self.server.stop(timeout=20)
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) a process has used so far."""
+    import psutil
+
+    times = psutil.Process(pid).cpu_times()
+    return times.user + times.system
 
 
 async def connect_all(url: str, tokens: list[str], *, concurrency: int = 25, progress=None) -> list:
