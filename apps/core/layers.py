@@ -8,7 +8,16 @@ reply waits behind all of them. channels_redis 4.3 spends four sequential round 
 - `group_send`: the first two in one pipeline, and the last two in one script (the expired
   messages of each channel dropped inside it, right before the capacity check): 2 round trips;
 - `group_add`: one pipeline; `groups_add` adds many (group, channel) pairs in one pipeline, for
-  the sockets of a process that rejoin their groups together (apps/core/realtime.py).
+  the sockets of a process that rejoin their groups together (apps/core/realtime.py);
+- `receive` on a socket's channel (one of this process's, `specific.<process>!<socket>`): one
+  reader task per process pops the process's messages with one BZPOPMIN each and hands them to
+  the sockets' queues. channels_redis makes whichever socket holds its receive lock do the
+  popping, with four commands a message (a cleanup script, the pop, a backup ZADD before the
+  message is handed over, a ZPOPMIN of the backup afterwards) and two new futures for each
+  waiting socket every time the lock moves. The backup exists because the socket popping could
+  be cancelled (it disconnected) with a popped message in hand; the reader belongs to no socket
+  and is cancelled only with its event loop, so a message is never in the hands of a socket
+  that goes away.
 
 The data kept in Redis and what a receiver gets are unchanged: the same keys, scores, expiries,
 capacity and serialization (the parent's own helpers build them).
@@ -16,7 +25,9 @@ capacity and serialization (the parent's own helpers build them).
 
 from __future__ import annotations
 
+import asyncio
 import collections
+import contextvars
 import logging
 import time
 from collections.abc import Iterable
@@ -46,7 +57,78 @@ return over_capacity
 """
 
 
+class _ReaderFailed:
+    """Put in the queue of each waiting socket when the process's reader fails (Redis gone): that
+    socket's receive raises the error, as channels_redis' receive does, and the socket decides
+    (apps/core/realtime.py retries; a new reader starts with the next receive)."""
+
+    __slots__ = ("error",)
+
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+
+
 class RedisChannelLayer(BaseRedisChannelLayer):
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._reader: asyncio.Task | None = None
+        self._waiting: collections.Counter[str] = collections.Counter()  # receives in progress, by channel
+
+    async def receive(self, channel):
+        if "!" not in channel:
+            return await super().receive(channel)
+        assert self.require_valid_channel_name(channel)
+        process_channel = self.non_local_name(channel)
+        assert process_channel.endswith(self.client_prefix + "!"), "Wrong client prefix"
+        self._keep_reading(process_channel)
+        queue = self.receive_buffer[channel]
+        self._waiting[channel] += 1
+        try:
+            message = await queue.get()
+        finally:
+            self._waiting[channel] -= 1
+            if not self._waiting[channel]:
+                del self._waiting[channel]
+                if queue.empty() and self.receive_buffer.get(channel) is queue:
+                    del self.receive_buffer[channel]  # as channels_redis: no queue kept for a quiet socket
+        if isinstance(message, _ReaderFailed):
+            raise message.error
+        return message
+
+    def _keep_reading(self, process_channel: str) -> None:
+        loop = asyncio.get_running_loop()
+        reader = self._reader
+        if reader is not None and not reader.done():
+            if reader.get_loop() is loop:
+                return
+            if not reader.get_loop().is_closed():
+                raise RuntimeError("Two event loops are trying to receive() on one channel layer at once!")
+        # A context of its own: the reader outlives the socket whose receive started it.
+        self._reader = loop.create_task(self._read(process_channel), context=contextvars.Context())
+
+    async def _read(self, process_channel: str) -> None:
+        """Pops the process's messages into its sockets' queues while any socket receives; stops
+        at the first empty wait (brpop_timeout) with no socket receiving."""
+        key = self.prefix + process_channel
+        connection = self.connection(self.consistent_hash(process_channel))
+        try:
+            while True:
+                popped = await connection.bzpopmin(key, timeout=self.brpop_timeout)
+                if popped is not None:
+                    self._hand_over(process_channel, popped[1])
+                elif not self._waiting:
+                    return
+        except Exception as exc:  # Redis unreachable: every waiting socket hears of it
+            for channel, count in list(self._waiting.items()):
+                for _ in range(count):
+                    self.receive_buffer[channel].put_nowait(_ReaderFailed(exc))
+
+    def _hand_over(self, process_channel: str, content: bytes) -> None:
+        message = self.deserialize(content)
+        to = message.pop("__asgi_channel__", process_channel)
+        for channel in to if isinstance(to, list) else (to,):
+            self.receive_buffer[channel].put_nowait(message)
+
     async def group_add(self, group, channel):
         await self.groups_add([(group, channel)])
 

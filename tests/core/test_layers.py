@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import uuid
 
+import redis.asyncio
+import redis.exceptions
 from asgiref.sync import async_to_sync
 from channels_redis.core import RedisChannelLayer as PlainLayer
 
@@ -117,3 +119,86 @@ def test_a_member_past_the_group_expiry_is_dropped_and_not_sent_to(redis_url):
     got, missed, members, kept = async_to_sync(scenario)()
     assert got["type"] == "news" and missed
     assert members == [kept]
+
+
+def test_each_socket_of_a_process_gets_its_own_messages_in_order(redis_url):
+    # One reader per process hands every socket (channel) of it what was sent to that socket.
+    async def scenario():
+        one = layer(redis_url)
+        channels = [await one.new_channel() for _ in range(20)]
+        for number in range(3):
+            for index, channel in enumerate(channels):
+                await one.send(channel, {"type": "device.frame", "to": index, "n": number})
+        got = {index: [(await receive(one, channel))["n"] for _ in range(3)] for index, channel in enumerate(channels)}
+        await one.flush()
+        return got
+
+    assert async_to_sync(scenario)() == {index: [0, 1, 2] for index in range(20)}
+
+
+def test_a_socket_that_stops_waiting_takes_no_message_from_the_others(redis_url):
+    # A socket closes (its receive is cancelled) while others of the process wait: they still get
+    # theirs, and what is then sent to the closed one stays for it.
+    async def scenario():
+        one = layer(redis_url)
+        gone, staying = await one.new_channel(), await one.new_channel()
+        waiting = asyncio.ensure_future(one.receive(staying))
+        assert await nothing_for(one, gone)  # its receive cancelled after 0.5 s
+        await one.send(staying, {"type": "device.frame", "n": 1})
+        await one.send(gone, {"type": "device.frame", "n": 2})
+        first = await asyncio.wait_for(waiting, 10)
+        late = await receive(one, gone)
+        await one.flush()
+        return first, late
+
+    first, late = async_to_sync(scenario)()
+    assert first["n"] == 1 and late["n"] == 2
+
+
+def test_sockets_keep_receiving_after_the_connection_they_wait_on_is_dropped(redis_url):
+    # Redis drops the process's blocked connection (a failover, a proxy, CLIENT KILL): what is
+    # sent afterwards still reaches every waiting socket.
+    name = f"rtcc-test-reader-{uuid.uuid4().hex[:8]}"
+
+    async def scenario():
+        one = layer(redis_url)
+        one.hosts[0]["client_name"] = name  # to find the reader's connection below
+        a, b = await one.new_channel(), await one.new_channel()
+        waiting = [asyncio.ensure_future(one.receive(a)), asyncio.ensure_future(one.receive(b))]
+        admin = redis.asyncio.from_url(redis_url)
+        for _ in range(100):
+            blocked = [c for c in await admin.client_list() if c.get("name") == name and c.get("cmd") == "bzpopmin"]
+            if blocked:
+                break
+            await asyncio.sleep(0.05)
+        assert blocked, "the reader never waited on Redis"
+        for client in blocked:
+            await admin.client_kill_filter(_id=client["id"])
+        await asyncio.sleep(0.2)
+        results = []
+        for channel, task in zip((a, b), waiting, strict=True):
+            await one.send(channel, {"type": "device.frame", "to": channel})
+            try:
+                results.append(await asyncio.wait_for(task, 10))
+            except redis.exceptions.ConnectionError:  # told of the drop: the socket receives again
+                results.append(await receive(one, channel))
+        await admin.aclose()
+        await one.flush()
+        return results, a, b
+
+    results, a, b = async_to_sync(scenario)()
+    assert [message["to"] for message in results] == [a, b]
+
+
+def test_an_unreachable_redis_is_reported_to_every_waiting_socket(redis_url):
+    # Nothing listens on port 1: each socket's receive raises (the consumer retries, see
+    # apps/core/realtime.py) instead of waiting for ever.
+    async def scenario():
+        down = RedisChannelLayer(hosts=[{"address": "redis://127.0.0.1:1/0"}], prefix="rtcc-test-down")
+        a, b = await down.new_channel(), await down.new_channel()
+        results = await asyncio.gather(
+            asyncio.wait_for(down.receive(a), 30), asyncio.wait_for(down.receive(b), 30), return_exceptions=True
+        )
+        return [type(result) for result in results]
+
+    assert async_to_sync(scenario)() == [redis.exceptions.ConnectionError, redis.exceptions.ConnectionError]
