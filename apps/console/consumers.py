@@ -17,6 +17,7 @@ from apps.accounts.tokens import bearer_from_header
 from apps.core.realtime import (
     CONSOLE_GROUP,
     CONSOLE_ROLES,
+    DirectDispatch,
     SurvivesLayerOutage,
     console_may_see,
     person_group,
@@ -28,7 +29,7 @@ CLOSE_UNAUTHORIZED = 4401
 CLOSE_FORBIDDEN = 4403
 
 
-class ConsoleConsumer(SurvivesLayerOutage, AsyncWebsocketConsumer):
+class ConsoleConsumer(DirectDispatch, SurvivesLayerOutage, AsyncWebsocketConsumer):
     role: str | None = None
 
     async def connect(self):

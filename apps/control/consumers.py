@@ -18,7 +18,7 @@ from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 
 from apps.accounts.tokens import bearer_from_header
-from apps.core.realtime import device_group, scope_header, stay_in_groups
+from apps.core.realtime import DirectDispatch, device_group, scope_header, stay_in_groups
 from apps.core.retry import DB_ERRORS
 from apps.devices import presence
 from apps.devices.authentication import device_for_token
@@ -69,7 +69,7 @@ class FrameBudget:
         return False
 
 
-class DeviceConsumer(AsyncWebsocketConsumer):
+class DeviceConsumer(DirectDispatch, AsyncWebsocketConsumer):
     # Not SurvivesLayerOutage (the console's): when the channel layer fails the device socket
     # ends and the device reconnects, which counts it again in presence (kept in the same Redis,
     # which forgot the count). A socket that outlives a Redis restart rejoins its group below.
@@ -96,15 +96,6 @@ class DeviceConsumer(AsyncWebsocketConsumer):
             # stay counted as connected, so the count goes down here if `disconnect` never ran.
             if self.device is not None and not self.counted_down:
                 await asyncio.shield(asyncio.ensure_future(self._count_down()))
-
-    async def dispatch(self, message):
-        # Channels closes stale DB connections before EVERY message with a hop to the database
-        # thread, which triples the cost of a status frame. Every database call made for a device
-        # frame goes through database_sync_to_async, which does that itself: frames skip the hop.
-        if message["type"] != "websocket.receive":
-            await super().dispatch(message)
-            return
-        await self.websocket_receive(message)
 
     async def connect(self):
         token = bearer_from_header(scope_header(self.scope, b"authorization"))

@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from asgiref.sync import async_to_sync, sync_to_async
+from channels.consumer import get_handler_name
 from channels.layers import get_channel_layer
 from django.conf import settings
 from django.db import transaction
@@ -312,6 +313,22 @@ async def _layer_receive_retrying(
             log.warning("%s: channel layer unavailable, receiving again in %.1f s: %s", what, pause, exc)
             await asyncio.sleep(pause)
             pause = min(pause * 2, 5.0)
+
+
+class DirectDispatch:
+    """For an AsyncConsumer subclass: each message goes straight to its handler. Channels (4.2+)
+    first runs close_old_connections in Django's one sync thread, before EVERY message: a thread
+    switch per frame and per group event, each queued behind whatever sync view that thread is
+    running (a command for a camera waited for someone's page to render). Here it is not needed:
+    the consumers reach the database only through database_sync_to_async, which closes stale
+    connections itself before and after each call, or through apps/core/aiodb.py; never through
+    Django's async ORM."""
+
+    async def dispatch(self, message: dict) -> None:
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
 
 
 class SurvivesLayerOutage:

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import threading
 from datetime import timedelta
 
 import pytest
+from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
+from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
 from django.test import Client
 from django.utils import timezone
@@ -13,9 +17,10 @@ from django.utils import timezone
 from apps.accounts.services import token_issue
 from apps.control import services
 from apps.control.models import Command
+from apps.core.realtime import console_send, device_group
 from tests.conftest import ROLES
+from tests.control.conftest import SOCKET_WAIT, connected, open_socket, post_command, receive, receive_type, run
 from tests.control.conftest import bearer as bearer_token
-from tests.control.conftest import open_socket, post_command, receive_type, run
 from tests.helpers import console_login
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -187,3 +192,40 @@ def test_console_socket_joins_its_groups_again_after_the_channel_layer_forgot_th
             await communicator.disconnect()
 
     assert run(scenario)["clip"] == {"id": "after-restart"}
+
+
+def test_sockets_get_their_events_while_djangos_sync_thread_is_busy(operator, bodycam):
+    """A slow sync view holds Django's one sync thread: the console's events and the camera's
+    frames still go out at once. (Channels' own dispatch first waits for that thread before each
+    message; the consumers here skip that wait, apps/core/realtime.py: DirectDispatch.)"""
+    headers = bearer(operator)
+
+    async def scenario():
+        console, code = await open_console(headers)
+        assert code is None
+        device = await connected("/ws/device/", bodycam.auth)
+        layer = get_channel_layer()
+        # The camera's connect has finished (its backlog read) once a frame comes back.
+        await layer.group_send(device_group(bodycam.id), {"type": "device.frame", "frame": {"type": "ping", "n": 0}})
+        assert (await receive(device))["n"] == 0
+        released = threading.Event()
+        busy = asyncio.ensure_future(sync_to_async(released.wait)(2 * SOCKET_WAIT))  # the slow view
+        try:
+            await console_send("command.update", {"id": "while-busy", "state": "queued"})
+            await layer.group_send(
+                device_group(bodycam.id), {"type": "device.frame", "frame": {"type": "ping", "n": 1}}
+            )
+            event = await receive_type(console, "command.update", timeout=SOCKET_WAIT)
+            frame = await receive(device, timeout=SOCKET_WAIT)
+            still_busy = not busy.done()
+        finally:
+            released.set()
+            await busy
+        await console.disconnect()
+        await device.disconnect()
+        return event, frame, still_busy
+
+    event, frame, still_busy = run(scenario)
+    assert event["command"]["id"] == "while-busy"
+    assert frame == {"type": "ping", "n": 1}
+    assert still_busy
