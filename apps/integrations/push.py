@@ -15,6 +15,7 @@ import logging
 import os
 import threading
 import uuid
+import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
@@ -28,6 +29,11 @@ if TYPE_CHECKING:
     import aiohttp
 
 log = logging.getLogger(__name__)
+
+# Phones register FCM registration tokens (the contract's `push_token`), which the HTTP v1 API
+# takes as `message.token`. firebase-admin 7.7 deprecates that argument in favour of `fid`, a
+# Firebase installation ID: another identifier, which the phone apps do not send.
+warnings.filterwarnings("ignore", message=r"Message\.token is deprecated", category=DeprecationWarning)
 
 MAX_BATCH = 500  # FCM's send_each limit
 
