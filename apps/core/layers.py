@@ -101,7 +101,7 @@ class RedisChannelLayer(BaseRedisChannelLayer):
         if reader is not None and not reader.done():
             if reader.get_loop() is loop:
                 return
-            if not reader.get_loop().is_closed():
+            if reader.get_loop().is_running():  # a loop that stopped receives no more: replaced
                 raise RuntimeError("Two event loops are trying to receive() on one channel layer at once!")
         # A context of its own: the reader outlives the socket whose receive started it.
         self._reader = loop.create_task(self._read(process_channel), context=contextvars.Context())
