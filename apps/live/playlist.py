@@ -26,7 +26,7 @@ CONTENT_TYPE = "application/vnd.apple.mpegurl"
 def _expires_at(expires_in: int | None) -> int:
     expires_in = int(conf.link_seconds() if expires_in is None else expires_in)
     step = max(1, expires_in // 4)
-    return -(-(int(time.time()) + expires_in) // step) * step
+    return -(-(math.ceil(time.time()) + expires_in) // step) * step  # never less than expires_in from now
 
 
 def segment_token(*, session_id, name: str, user_id, expires_in: int | None = None) -> str:
