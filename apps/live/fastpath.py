@@ -9,11 +9,15 @@ cookies keep going through the one documented path (apps/live/apis.py):
 - `GET .../segments/<name>?token=` with no credentials: the signed link is checked (the same
   function as the view) and the bytes come from this process's cache, Redis's short-lived copy
   (both on the event loop) or the store (in a worker thread).
-- `GET .../playlist.m3u8` with a person's bearer token: the token from this process's token
+- `GET .../playlist.m3u8` with an operator's bearer token: the token from this process's token
   cache (as for the API) and the Redis copy of the playlist, read on the event loop with no
-  thread (a token not cached here: one worker-thread hop that asks the database); only for a
-  viewer this process has already recorded (their `last_viewed_at` and the token's
-  `last_used_at` kept up to date off the request path), within the session's time limit.
+  thread (a token not cached here: one worker-thread hop that asks the database), within the
+  session's time limit. For a viewer this process has already recorded, their `last_viewed_at`
+  and the token's `last_used_at` are kept up to date off the request path. A viewer it has not
+  recorded (maybe a first look: audited, pushed to the officer) is recorded by the view's own
+  service call (services.live_viewer_seen) in a worker thread: when a camera goes live and the
+  center's operators open it together, their first looks no longer queue one by one for
+  Django's one thread for sync views, with every later poll of theirs queued behind them.
 - `PUT .../segments/<name>` from the session's own camera (device token, a Content-Length of at
   most 8 MiB): the same service call as the API view (services.segment_store) in one worker
   thread; anything else is handed to Django with the body replayed.
@@ -39,6 +43,7 @@ from apps.accounts.authentication import (
     token_used,
 )
 from apps.accounts.tokens import DEVICE_PREFIX, USER_PREFIX, bearer_from_header, hash_token
+from apps.audit.context import AuditContext, client_ip
 from apps.core.errors import ApplicationError, envelope
 from apps.core.fastpaths import (
     SECURITY_HEADERS,
@@ -124,7 +129,7 @@ class LiveFastPath:
                 return None
             scheme = scope.get("scheme", "http")
             base = settings.RTCC_PUBLIC_URL or f"{scheme}://{host}"
-            return await _playlist_async(token, match.group(1), base)
+            return await _playlist_async(token, match.group(1), base, client_ip(scope))
         return None
 
 
@@ -150,18 +155,25 @@ async def _segment(scope, live_id: str, name: str):
     )
 
 
-def _skip_django(record, live_id: str) -> list[Callable[[], None]] | None:
-    """None: the API view answers (no usable operator token, or a viewer this process has not
-    recorded yet: maybe a first look, audited and pushed). Else the poll needs nothing but the
-    playlist, and what it returns is left to do off the request path: the viewer's
-    `last_viewed_at` every VIEWER_TOUCH_SECONDS and the token's `last_used_at` once a minute (done
-    in the request, they made every viewer who joined in the same second come back through the
-    API view in the same second, again and again)."""
+class _FirstLook:
+    """A viewer this process has not recorded: _first_look records them."""
+
+
+_FIRST_LOOK = _FirstLook()
+
+
+def _skip_django(record, live_id: str) -> list[Callable[[], None]] | _FirstLook | None:
+    """None: the API view answers (no usable operator token). _FIRST_LOOK: a viewer this process
+    has not recorded yet (maybe a first look, audited and pushed: _first_look records it). Else
+    the poll needs nothing but the playlist, and what it returns is left to do off the request
+    path: the viewer's `last_viewed_at` every VIEWER_TOUCH_SECONDS and the token's `last_used_at`
+    once a minute (done in the request, they made every viewer who joined in the same second
+    come back through the API view in the same second, again and again)."""
     if record is None or not record.user.has_role("operator"):
         return None
     seen = services.viewer_seen_here(session_id=live_id, user_id=record.user_id)
     if seen is None:
-        return None
+        return _FIRST_LOOK
     later: list[Callable[[], None]] = []
     if seen is False:
         later.append(functools.partial(services.viewer_refresh, session_id=live_id, user_id=record.user_id))
@@ -190,20 +202,39 @@ def _rendered(record, snapshot, base: str):
     )
 
 
-def _playlist(token: str, live_id: str, base: str):
+def _playlist(token: str, live_id: str, base: str, source_ip: str | None = None):
     """In a worker thread: the token from the cache or the database, the index from Redis."""
     record = token_for_bearer(token)
     later = _skip_django(record, live_id)
     if later is None:
         return None
+    if isinstance(later, _FirstLook):
+        return _first_look(record, live_id, base, source_ip)
     run_jobs(later)
     return _rendered(record, index.read(live_id, count=conf.playlist_segments()), base)
 
 
-async def _playlist_async(token: str, live_id: str, base: str):
+def _first_look(record, live_id: str, base: str, source_ip: str | None):
+    """In a worker thread: what the API view does for a viewer (services.live_viewer_seen: on a
+    first look the `live.view` audit event, the officer's push, the console's update), when the
+    Redis copy of the playlist serves it; else None and the view answers."""
+    snapshot = index.read(live_id, count=conf.playlist_segments())
+    if snapshot is None:
+        return None
+    session = snapshot[0]
+    if session.is_open and session.expires_at <= timezone.now():
+        return None  # the view ends it first
+    user = record.user
+    services.live_viewer_seen(session=session, user=user, context=AuditContext(actor=user, source_ip=source_ip))
+    if token_use_due(record):
+        token_used(record)
+    return _rendered(record, snapshot, base)
+
+
+async def _playlist_async(token: str, live_id: str, base: str, source_ip: str | None = None):
     """On the event loop, no thread at all, when the token is cached here: one Redis round trip
     reads the token generation and the index together (two when they live in different Redis
-    servers); else in a worker thread."""
+    servers); else (or for a viewer not recorded here) in a worker thread."""
     count = conf.playlist_segments()
     together = index.shares_redis_with_tokens()
     if together:
@@ -212,10 +243,12 @@ async def _playlist_async(token: str, live_id: str, base: str):
     else:
         record = await cached_token_for_bearer(token)
     if record is None:
-        return await _playlist_in_thread(token, live_id, base)
+        return await _playlist_in_thread(token, live_id, base, source_ip)
     later = _skip_django(record, live_id)
     if later is None:
         return None
+    if isinstance(later, _FirstLook):
+        return await _first_look_in_thread(record, live_id, base, source_ip)
     run_later(later)
     if not together:
         _, snapshot = await index.read_async(live_id, count=count)
@@ -223,6 +256,7 @@ async def _playlist_async(token: str, live_id: str, base: str):
 
 
 _playlist_in_thread = DatabaseSyncToAsync(_playlist, thread_sensitive=False)
+_first_look_in_thread = DatabaseSyncToAsync(_first_look, thread_sensitive=False)
 
 
 def _put_segment(token: str, live_id: str, name: str, body: bytes, duration: str | None):

@@ -145,6 +145,41 @@ def test_the_officers_push_reaches_the_fcm_fake(fcm, operator, camera, officer_p
     assert messages[0]["data"]["viewer_name"] == operator.full_name
 
 
+def test_a_first_look_answered_before_django_is_audited_pushed_and_listed_once(
+    operator, camera, officer_phone, settings
+):
+    """The playlist's fast path (apps/live/fastpath.py) records a viewer it has not seen with the
+    view's own call: the audit event (with the caller's address), the officer's push and the
+    viewer list, once per person, whichever process or path sees them first."""
+    from asgiref.sync import async_to_sync
+
+    from apps.accounts.services import token_issue
+    from apps.live import fastpath
+    from apps.live.models import LiveViewer
+
+    _, phone_token = officer_phone
+    live = ask(operator, camera)
+    token, _ = token_issue(user=operator)
+    services._touched.clear()
+    answer = async_to_sync(fastpath._playlist_async)(token, live["id"], "http://testserver", "10.1.2.3")
+    if not settings.ENV.redis_url:  # the embedded default keeps no playlist copy: the API view answers
+        assert answer is None and not LiveViewer.objects.filter(session_id=live["id"]).exists()
+        return
+    assert answer is not None
+    status, _headers, body = answer
+    assert status == 200 and body.decode().startswith("#EXTM3U")
+    views = list(AuditEvent.objects.filter(action="live.view", object_id=live["id"]))
+    assert [(event.actor_id, event.source_ip) for event in views] == [(str(operator.pk), "10.1.2.3")]
+    assert views[0].details["reason"] == "Shots fired call, 5th and Main"
+    assert list(LiveViewer.objects.filter(session_id=live["id"]).values_list("user_id", flat=True)) == [operator.pk]
+    assert [m["data"]["viewer_name"] for m in pushed(phone_token)] == [operator.full_name]
+    services._touched.clear()  # as if the next read came through another process, in a thread
+    assert fastpath._playlist(token, live["id"], "http://testserver", "10.1.2.3")[0] == 200
+    assert api_client(operator).get(f"/api/v1/live/{live['id']}/playlist.m3u8").status_code == 200
+    assert AuditEvent.objects.filter(action="live.view", object_id=live["id"]).count() == 1
+    assert len(pushed(phone_token)) == 1
+
+
 def _segments_purged(operator, camera, settings) -> None:
     settings.RTCC_LIVE_RETENTION = timedelta(minutes=3)
     live = ask(operator, camera)
