@@ -5,8 +5,10 @@ does not fail the request that committed."""
 from __future__ import annotations
 
 import asyncio
+import re
 import uuid
 from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 from asgiref.sync import async_to_sync
@@ -176,3 +178,24 @@ def test_a_channel_layer_failing_after_commit_does_not_fail_the_request(settings
     assert response.status_code == 202, response.content
     assert Command.objects.get(pk=response.json()["id"]).state == "queued"
     assert any("could not send" in record.getMessage() for record in caplog.records)  # logged, not raised
+
+
+ASYNC_ORM = re.compile(
+    r"\.a(get|create|filter|update|delete|save|count|exists|first|last|iterator|aggregate|bulk_create|bulk_update"
+    r"|get_or_create|update_or_create|refresh_from_db|in_bulk|contains|earliest|latest|explain)\("
+)
+
+
+@pytest.mark.once
+def test_no_code_uses_djangos_async_orm_which_the_consumers_dispatch_relies_on():
+    # DirectDispatch (apps/core/realtime.py) skips Channels' close_old_connections before each
+    # socket message: right only while every database call goes through database_sync_to_async
+    # (which closes stale connections itself) or apps/core/aiodb.py.
+    apps_dir = Path(__file__).resolve().parents[2] / "apps"
+    found = [
+        f"{path.relative_to(apps_dir)}:{number}: {line.strip()}"
+        for path in sorted(apps_dir.rglob("*.py"))
+        for number, line in enumerate(path.read_text().splitlines(), 1)
+        if ASYNC_ORM.search(line)
+    ]
+    assert found == []
