@@ -72,6 +72,7 @@ class RedisChannelLayer(BaseRedisChannelLayer):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self._reader: asyncio.Task | None = None
+        self._hungry = asyncio.Event()  # set when a socket starts waiting on an empty queue
         self._waiting: collections.Counter[str] = collections.Counter()  # receives in progress, by channel
 
     async def receive(self, channel):
@@ -83,6 +84,8 @@ class RedisChannelLayer(BaseRedisChannelLayer):
         self._keep_reading(process_channel)
         queue = self.receive_buffer[channel]
         self._waiting[channel] += 1
+        if queue.empty():
+            self._hungry.set()
         try:
             message = await queue.get()
         finally:
@@ -103,16 +106,33 @@ class RedisChannelLayer(BaseRedisChannelLayer):
                 return
             if reader.get_loop().is_running():  # a loop that stopped receives no more: replaced
                 raise RuntimeError("Two event loops are trying to receive() on one channel layer at once!")
+        self._hungry = asyncio.Event()
         # A context of its own: the reader outlives the socket whose receive started it.
         self._reader = loop.create_task(self._read(process_channel), context=contextvars.Context())
 
+    def _any_hungry(self) -> bool:
+        """Whether a socket waits with nothing in its queue."""
+        buffer = self.receive_buffer
+        return any(channel not in buffer or buffer[channel].empty() for channel in self._waiting)
+
     async def _read(self, process_channel: str) -> None:
-        """Pops the process's messages into its sockets' queues while any socket receives; stops
-        at the first empty wait (brpop_timeout) with no socket receiving."""
+        """Pops the process's messages into its sockets' queues, but only while a socket waits
+        with nothing in its queue: a message popped for nobody would be lost if the event loop
+        ended then (a receive per loop, as `async_to_sync(layer.receive)` makes). Stops after
+        brpop_timeout with no socket receiving."""
         key = self.prefix + process_channel
         connection = self.connection(self.consistent_hash(process_channel))
+        hungry = self._hungry
         try:
             while True:
+                if not self._any_hungry():
+                    hungry.clear()
+                    try:
+                        await asyncio.wait_for(hungry.wait(), self.brpop_timeout)
+                    except TimeoutError:
+                        if not self._waiting:
+                            return
+                    continue
                 popped = await connection.bzpopmin(key, timeout=self.brpop_timeout)
                 if popped is not None:
                     self._hand_over(process_channel, popped[1])

@@ -202,3 +202,15 @@ def test_an_unreachable_redis_is_reported_to_every_waiting_socket(redis_url):
         return [type(result) for result in results]
 
     assert async_to_sync(scenario)() == [redis.exceptions.ConnectionError, redis.exceptions.ConnectionError]
+
+
+def test_a_receive_per_event_loop_loses_no_message(redis_url):
+    # Sync code receives with async_to_sync, a new event loop each time, ended (and its tasks
+    # cancelled) as soon as the message is in hand: no message may be popped for nobody then.
+    one = layer(redis_url)
+    channel = async_to_sync(one.new_channel)()
+    for number in range(20):
+        async_to_sync(one.send)(channel, {"type": "clip.update", "n": number})
+    got = [async_to_sync(receive)(one, channel)["n"] for _ in range(20)]
+    async_to_sync(one.flush)()
+    assert got == list(range(20))
