@@ -182,12 +182,16 @@ def _skip_django(record, live_id: str) -> list[Callable[[], None]] | _FirstLook 
     return later
 
 
+def _serves(snapshot) -> bool:
+    """Whether the Redis copy of the playlist answers this read: there is one, and its session
+    is not open past its time limit (the view ends such a session first)."""
+    return snapshot is not None and not (snapshot[0].is_open and snapshot[0].expires_at <= timezone.now())
+
+
 def _rendered(record, snapshot, base: str):
-    if snapshot is None:
+    if not _serves(snapshot):
         return None
     session, has_init, segments = snapshot
-    if session.is_open and session.expires_at <= timezone.now():
-        return None
     text = playlist.render(session=session, has_init=has_init, segments=segments, base_url=base, user_id=record.user_id)
     body = text.encode()
     return (
@@ -208,24 +212,21 @@ def _playlist(token: str, live_id: str, base: str, source_ip: str | None = None)
     later = _skip_django(record, live_id)
     if later is None:
         return None
+    snapshot = index.read(live_id, count=conf.playlist_segments())
     if isinstance(later, _FirstLook):
-        return _first_look(record, live_id, base, source_ip)
+        return _first_look(record, snapshot, base, source_ip)
     run_jobs(later)
-    return _rendered(record, index.read(live_id, count=conf.playlist_segments()), base)
+    return _rendered(record, snapshot, base)
 
 
-def _first_look(record, live_id: str, base: str, source_ip: str | None):
+def _first_look(record, snapshot, base: str, source_ip: str | None):
     """In a worker thread: what the API view does for a viewer (services.live_viewer_seen: on a
     first look the `live.view` audit event, the officer's push, the console's update), when the
-    Redis copy of the playlist serves it; else None and the view answers."""
-    snapshot = index.read(live_id, count=conf.playlist_segments())
-    if snapshot is None:
+    Redis copy of the playlist serves the read; else None and the view answers."""
+    if not _serves(snapshot):
         return None
-    session = snapshot[0]
-    if session.is_open and session.expires_at <= timezone.now():
-        return None  # the view ends it first
     user = record.user
-    services.live_viewer_seen(session=session, user=user, context=AuditContext(actor=user, source_ip=source_ip))
+    services.live_viewer_seen(session=snapshot[0], user=user, context=AuditContext(actor=user, source_ip=source_ip))
     if token_use_due(record):
         token_used(record)
     return _rendered(record, snapshot, base)
@@ -247,11 +248,11 @@ async def _playlist_async(token: str, live_id: str, base: str, source_ip: str | 
     later = _skip_django(record, live_id)
     if later is None:
         return None
-    if isinstance(later, _FirstLook):
-        return await _first_look_in_thread(record, live_id, base, source_ip)
-    run_later(later)
     if not together:
         _, snapshot = await index.read_async(live_id, count=count)
+    if isinstance(later, _FirstLook):
+        return await _first_look_in_thread(record, snapshot, base, source_ip)
+    run_later(later)
     return _rendered(record, snapshot, base)
 
 
