@@ -19,19 +19,28 @@ itself, on the loop:
 Anything else (no or unknown credentials, another role, a body the serializer refuses, an unknown
 or revoked device, a replayed or reused Idempotency-Key, SQLite, a database that cannot be reached)
 goes to the API view unchanged, the body replayed, so that every error has one source
-(apps/control/apis.py). Only an error of the storing statement itself is answered here (503):
-it was applied entirely or not at all, and sending it again could make a second command.
+(apps/control/apis.py). Only an error of the storing statement itself is answered here. When
+PostgreSQL reported it, nothing was stored: 503. When the connection was lost under it (PostgreSQL
+restarting mid-commit), the statement may have committed: the same statement runs again, with the
+same command id, once the database answers (`_store`). The id is unique, so it stores the command
+if the first did not and fails if the first did (then the command is read back by its id): the
+operator gets the 202 of the command that was stored, or a 503 when nothing was, never a 503 for a
+stored command. A 503 also after services.SETTLE_SECONDS without an answer (the command then may or may
+not be stored: the Idempotency-Key makes the operator's retry safe).
 """
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import io
 import logging
 import re
+import time
 from types import SimpleNamespace
 from typing import Any
 
+import psycopg
 from channels.db import database_sync_to_async
 from django.conf import settings
 from psycopg import errors as pg_errors
@@ -117,7 +126,47 @@ def _accepts_json(accept: bytes | None) -> bool:
 
 
 class _NotStored(Exception):
-    """The storing statement failed: nothing or everything was written, and it is not known which."""
+    """The command was not stored, or it could not be learnt whether it was (services.SETTLE_SECONDS)."""
+
+
+# The connection was lost under the statement: PostgreSQL may have committed it or not.
+_UNKNOWN_OUTCOME = (psycopg.OperationalError, psycopg.InterfaceError)
+
+
+async def _store(command, context: AuditContext) -> tuple | None:
+    """The storing statement's row, or None when it stored nothing (the view then says why).
+
+    Raises aiodb.NotStarted when it never reached the database, UniqueViolation when another
+    request with this Idempotency-Key stored first, and _NotStored when it failed and nothing was
+    stored, or when it cannot be learnt within services.SETTLE_SECONDS whether it was."""
+    statement = services.command_create_statement(command=command, context=context)
+    try:
+        return await aiodb.fetchone(*statement)
+    except (aiodb.NotStarted, pg_errors.UniqueViolation):
+        raise
+    except _UNKNOWN_OUTCOME:
+        log.warning("the connection was lost while a command was stored; settling whether it was", exc_info=True)
+    except Exception as exc:  # PostgreSQL refused the statement: nothing was stored
+        log.exception("a command could not be stored")
+        raise _NotStored from exc
+    deadline = time.monotonic() + services.SETTLE_SECONDS
+    pause = 0.05
+    while time.monotonic() < deadline:
+        await asyncio.sleep(pause)
+        pause = min(1.0, pause * 4)
+        try:
+            try:
+                stored = await aiodb.fetchone(*statement)
+            except pg_errors.UniqueViolation:  # the first try's commit (or another request's key)
+                stored = None
+            if stored is None:  # stored nothing now: is the first try's command there?
+                stored = await aiodb.fetchone(*services.command_stored_statement(command_id=command.pk))
+            log.warning("settled: the command %s %s stored", command.pk, "is" if stored else "was not")
+            return stored
+        except Exception:  # not reachable yet, or lost again: the statement is still safe to repeat
+            log.debug("settling a command: the database did not answer yet", exc_info=True)
+    log.error("could not learn whether the command %s was stored", command.pk)
+    raise _NotStored
 
 
 def _input(headers: dict[bytes, bytes], body: bytes) -> tuple[dict, str | None] | None:
@@ -163,14 +212,11 @@ async def _create(scope, headers: dict[bytes, bytes], token: str, body: bytes):
     command.idempotency_key = key
     context = AuditContext(actor=user, source_ip=client_ip(scope))
     try:
-        stored = await aiodb.fetchone(*services.command_create_statement(command=command, context=context))
+        stored = await _store(command, context)
     except aiodb.NotStarted:
         return None
     except pg_errors.UniqueViolation:
         return None  # another request with this key got there first: the view replays it
-    except Exception as exc:
-        log.exception("a command could not be stored")
-        raise _NotStored from exc
     if stored is None:
         return None  # nothing stored: the view answers 404 or 409, or replays the command this key made
     kind, has_push_token = stored

@@ -125,7 +125,35 @@ def command_create(
         # Another request with the same key got there first: answer as its replay.
         existing = Command.objects.get(requested_by=requested_by, device=device, idempotency_key=idempotency_key)
         return _replay(existing, fingerprint)
+    except DB_ERRORS:
+        # The connection was lost, perhaps under the commit: a stored command is answered as one.
+        if connection.in_atomic_block or not command_stored_after_all(command_id=command.pk):
+            raise
+        log.warning("settled: the command %s is stored though its commit was not answered", command.pk)
+        _publish(command, to_device=True)  # no transaction open: at once
+        if device.kind == DeviceKind.PHONE and device.push_token:
+            command_wake_phone_soon(command_id=command.pk)
     return command, True
+
+
+SETTLE_SECONDS = 10.0  # how long a request waits to learn whether its command was stored
+
+
+def command_stored_after_all(*, command_id) -> bool:
+    """After the connection was lost around a command's commit: whether the command is stored,
+    read once the database answers again; False when it did not answer within SETTLE_SECONDS.
+    (The command fast path settles this by running its statement again, apps/control/fastpath.py.)"""
+    deadline = time.monotonic() + SETTLE_SECONDS
+    pause = 0.05
+    while time.monotonic() < deadline:
+        time.sleep(pause)
+        pause = min(1.0, pause * 4)
+        try:
+            connection.close_if_unusable_or_obsolete()
+            return Command.objects.filter(pk=command_id).exists()
+        except DB_ERRORS:
+            log.debug("settling a command: the database did not answer yet", exc_info=True)
+    return False
 
 
 def command_new(*, device_id, requested_by, action: str, reason: str, ttl_seconds: int | None) -> Command:
@@ -190,6 +218,17 @@ def command_create_statement(*, command: Command, context: AuditContext | None) 
     )
     params = [command.device_id, command.idempotency_key, *values, *count[1], *event_args]
     return sql, params
+
+
+def command_stored_statement(*, command_id) -> tuple[str, list]:
+    """(SQL, params): command_create_statement's row (its device's kind and whether it has a push
+    token) for the command with this id when it is stored; no row when it is not."""
+    commands, devices = Command._meta.db_table, Device._meta.db_table
+    sql = (
+        f"SELECT d.kind, COALESCE(d.push_token, '') <> '' FROM {commands} c"  # noqa: S608
+        f" JOIN {devices} d ON d.id = c.device_id WHERE c.id = %s"
+    )
+    return sql, [command_id]
 
 
 # The device's reports, from the event loop (delivery.py) -------------------------------------------

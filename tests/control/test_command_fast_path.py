@@ -4,22 +4,30 @@ everything it does not answer reaches the view unchanged, with its body."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
+import socket
+import threading
+import uuid
 
 import pytest
 from channels import DEFAULT_CHANNEL_LAYER
 from channels.layers import channel_layers
+from django.db import connection, connections
 
 from apps.accounts.services import token_issue
 from apps.audit.models import AuditEvent
 from apps.audit.selectors import audit_verify_chain
+from apps.control import services
 from apps.control.fastpath import CommandFastPath
 from apps.control.models import Command
 from apps.core import aiodb
 from apps.core.realtime import CONSOLE_GROUP, device_group
+from apps.core.retry import DB_ERRORS
 from apps.counters import names as counted
 from apps.counters.models import Count
-from tests.control.conftest import create_device, run
+from tests.control.conftest import SOCKET_WAIT, create_device, run
 
 pytestmark = pytest.mark.django_db(transaction=True)  # the loop's own connection sees committed rows only
 
@@ -194,3 +202,136 @@ def test_a_key_another_operator_used_for_the_device_goes_to_the_view(services_up
     # The statement that stored nothing counted nothing either.
     assert Count.objects.filter(name=counted.command("start_recording"), level="d").get().n == 1
     assert AuditEvent.objects.filter(action="command.create").count() == 1
+
+
+class CuttingProxy:
+    """A TCP proxy in front of PostgreSQL that, once armed, loses the connection carrying `marker`
+    the way a restart does: before the statement reaches PostgreSQL ("before"), or after
+    PostgreSQL committed it and answered, the answer never reaching the client ("after")."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.target = (host, port)
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.marker: bytes | None = None
+        self.mode = ""
+        self.cuts = 0
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def arm(self, marker: bytes, mode: str) -> None:
+        self.marker, self.mode = marker, mode
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            server = socket.create_connection(self.target)
+            cut = threading.Event()
+            threading.Thread(target=self._upstream, args=(client, server, cut), daemon=True).start()
+            threading.Thread(target=self._downstream, args=(server, client, cut), daemon=True).start()
+
+    def _upstream(self, client: socket.socket, server: socket.socket, cut: threading.Event) -> None:
+        with contextlib.suppress(OSError):
+            while chunk := client.recv(65536):
+                if self.marker is not None and self.marker in chunk:
+                    self.marker, self.cuts = None, self.cuts + 1
+                    if self.mode == "before":
+                        break
+                    cut.set()  # the answer to this chunk is dropped
+                server.sendall(chunk)
+        if not cut.is_set():
+            _close(client, server)
+
+    def _downstream(self, server: socket.socket, client: socket.socket, cut: threading.Event) -> None:
+        with contextlib.suppress(OSError):
+            while chunk := server.recv(65536):
+                if cut.is_set():
+                    break  # PostgreSQL answered: the statement is committed; the client never hears it
+                client.sendall(chunk)
+        _close(client, server)
+
+    def close(self) -> None:
+        self.listener.close()
+
+
+def _close(*sockets: socket.socket) -> None:
+    for sock in sockets:
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)
+        sock.close()
+
+
+@pytest.fixture
+def cutting_proxy(services_up):
+    settings_dict = connections.settings["default"]
+    proxy = CuttingProxy(settings_dict["HOST"] or "127.0.0.1", int(settings_dict["PORT"] or 5432))
+    real_port = settings_dict["PORT"]
+    settings_dict["PORT"] = str(proxy.port)  # the fast path's next pool connects through it
+    yield proxy
+    settings_dict["PORT"] = real_port
+    proxy.close()
+
+
+@pytest.mark.parametrize("mode", ["after", "before"])
+def test_a_connection_lost_under_the_storing_statement_answers_the_one_stored_command(cutting_proxy, operator, mode):
+    # PostgreSQL restarting while the statement commits: the fast path cannot tell whether it was
+    # stored. "after": it was, and answering 503 would make the operator's retry a second command.
+    camera = create_device(kind="bodycam")
+    token, _ = token_issue(user=operator)
+    view = ViewStandIn()
+    cutting_proxy.arm(b"Lost mid-commit", mode)
+
+    async def scenario():
+        layer = channel_layers.make_backend(DEFAULT_CHANNEL_LAYER)
+        device_channel = await layer.new_channel()
+        await layer.group_add(device_group(camera.id), device_channel)
+        answer = await post(CommandFastPath(view), camera.id, body_of(reason="Lost mid-commit"), token=token)
+        if answer[0] != 202:
+            return answer, None
+        return answer, await asyncio.wait_for(layer.receive(device_channel), SOCKET_WAIT)
+
+    (status, _, body), to_device = run(scenario)
+    assert cutting_proxy.cuts == 1  # the connection was lost under the statement
+    assert status == 202, body
+    assert view.bodies == []
+    command = Command.objects.get(reason="Lost mid-commit")  # stored once
+    assert json.loads(body)["id"] == str(command.pk)
+    assert to_device["command"] == command.device_payload()
+    assert AuditEvent.objects.filter(action="command.create", object_id=str(command.pk)).count() == 1
+    assert Count.objects.filter(name=counted.command("start_recording"), level="d").get().n == 1
+    verdict = audit_verify_chain()
+    assert verdict.ok, verdict.problems
+
+
+def test_a_statement_postgresql_refuses_answers_503_and_stores_nothing(services_up, operator):
+    camera = create_device(kind="bodycam")
+    token, _ = token_issue(user=operator)
+    with connection.cursor() as cursor:  # PostgreSQL refuses every new command (it says so: no doubt)
+        cursor.execute(
+            "CREATE FUNCTION rtcc_refuse() RETURNS trigger LANGUAGE plpgsql AS"
+            " $$ BEGIN RAISE EXCEPTION 'refused'; END $$;"
+            " CREATE TRIGGER rtcc_refuse BEFORE INSERT ON control_command"
+            " FOR EACH ROW EXECUTE FUNCTION rtcc_refuse()"
+        )
+    try:
+        status, _, body = run(post, CommandFastPath(ViewStandIn()), camera.id, body_of(), token=token)
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("DROP TRIGGER rtcc_refuse ON control_command; DROP FUNCTION rtcc_refuse()")
+    assert status == 503 and json.loads(body)["error"]["code"] == "unavailable"
+    assert not Command.objects.exists()
+    assert not AuditEvent.objects.filter(action="command.create").exists()
+
+
+def test_the_orm_path_reads_whether_a_command_is_stored_over_a_new_connection(services_up, operator):
+    # What command_create asks when its connection was lost around the commit.
+    camera = create_device(kind="bodycam")
+    command, _ = services.command_create(
+        device=camera.device, requested_by=operator, action="start_recording", reason="Stored"
+    )
+    with pytest.raises(DB_ERRORS), connection.cursor() as cursor:  # the connection dies (a restart)
+        cursor.execute("SELECT pg_terminate_backend(pg_backend_pid())")
+    assert services.command_stored_after_all(command_id=command.pk)
+    assert not services.command_stored_after_all(command_id=uuid.uuid4())
