@@ -19,7 +19,6 @@ import functools
 import hashlib
 import json
 import logging
-import time
 import uuid
 from datetime import timedelta
 from typing import Any
@@ -32,7 +31,7 @@ from django.utils import timezone
 from apps.audit.services import AuditContext, audit_event, audit_record, event_insert_select
 from apps.core.errors import ApplicationError, Conflict
 from apps.core.realtime import console_send_after_commit, device_group, group_send_after_commit, group_send_quietly
-from apps.core.retry import DB_ERRORS
+from apps.core.retry import DB_ERRORS, db_retried
 from apps.core.rows import Columns
 from apps.counters import names as counted
 from apps.counters.services import counter_add, counts_upsert
@@ -143,17 +142,10 @@ def command_stored_after_all(*, command_id) -> bool:
     """After the connection was lost around a command's commit: whether the command is stored,
     read once the database answers again; False when it did not answer within SETTLE_SECONDS.
     (The command fast path settles this by running its statement again, apps/control/fastpath.py.)"""
-    deadline = time.monotonic() + SETTLE_SECONDS
-    pause = 0.05
-    while time.monotonic() < deadline:
-        time.sleep(pause)
-        pause = min(1.0, pause * 4)
-        try:
-            connection.close_if_unusable_or_obsolete()
-            return Command.objects.filter(pk=command_id).exists()
-        except DB_ERRORS:
-            log.debug("settling a command: the database did not answer yet", exc_info=True)
-    return False
+    try:
+        return db_retried(Command.objects.filter(pk=command_id).exists, seconds=SETTLE_SECONDS)
+    except DB_ERRORS:
+        return False
 
 
 def command_new(*, device_id, requested_by, action: str, reason: str, ttl_seconds: int | None) -> Command:
@@ -762,19 +754,11 @@ def _notice_record(notice: CommandNotice, result) -> None:
         queued.update(next_attempt_at=now + timedelta(seconds=delay), error=error[:200])
 
 
-def _notice_record_surely(notice: CommandNotice, result, *, attempts: int = 8) -> None:
+def _notice_record_surely(notice: CommandNotice, result) -> None:
     """_notice_record, tried again for about 10 s while the database is unreachable: the push has
     gone out, and a notice left queued would go out again once its lease is over (a database
     restart between FCM's answer and this write sent an officer the same notice twice)."""
-    for attempt in range(attempts):
-        try:
-            _notice_record(notice, result)
-            return
-        except DB_ERRORS:
-            if attempt == attempts - 1:
-                raise
-            connection.close_if_unusable_or_obsolete()
-            time.sleep(min(0.25 * 2**attempt, 2.0))
+    db_retried(functools.partial(_notice_record, notice, result))
 
 
 def command_notify_officer(*, command_id) -> list:

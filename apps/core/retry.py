@@ -4,9 +4,32 @@ database says what is still owed), so a rerun is harmless."""
 
 from __future__ import annotations
 
-from django.db import InterfaceError, OperationalError
+import time
+from collections.abc import Callable
+from typing import TypeVar
+
+from django.db import InterfaceError, OperationalError, connection
 
 DB_ERRORS = (OperationalError, InterfaceError)
+
+T = TypeVar("T")
+
+
+def db_retried(work: Callable[[], T], *, seconds: float = 10.0) -> T:
+    """work(), again over a new connection after a transient database error (a restart), backing
+    off from 50 ms to 1 s between tries, for about `seconds`; then the last error is raised. Outside
+    a transaction only (a lost connection takes the transaction with it)."""
+    deadline = time.monotonic() + seconds
+    pause = 0.05
+    while True:
+        try:
+            return work()
+        except DB_ERRORS:
+            if connection.in_atomic_block or time.monotonic() + pause > deadline:
+                raise
+            connection.close_if_unusable_or_obsolete()
+            time.sleep(pause)
+            pause = min(1.0, pause * 4)
 
 
 def task_retries(*, backoff: int = 1, backoff_max: int = 30, max_retries: int = 10) -> dict:
