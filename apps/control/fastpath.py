@@ -41,7 +41,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import psycopg
-from channels.db import database_sync_to_async
+from channels.db import DatabaseSyncToAsync
 from django.conf import settings
 from psycopg import errors as pg_errors
 
@@ -186,11 +186,17 @@ def _input(headers: dict[bytes, bytes], body: bytes) -> tuple[dict, str | None] 
     return data.validated_data, key
 
 
+# A token this process has not cached (or not for RTCC_TOKEN_CACHE_SECONDS): read in a worker thread
+# of its own, not in Django's one thread for sync views, where it would wait behind every page
+# being rendered (as the live playlist's fast path does).
+_token_in_thread = DatabaseSyncToAsync(token_for_bearer, thread_sensitive=False)
+
+
 async def _operator(token: str):
     """The token record of an operator who may command, or None."""
     record = await cached_token_for_bearer(token)
     if record is None:
-        record = await database_sync_to_async(token_for_bearer)(token)
+        record = await _token_in_thread(token)
     as_request: Any = SimpleNamespace(user=record.user) if record is not None else None
     if record is None or not CanCommand().has_permission(as_request, None):  # type: ignore[arg-type]
         return None

@@ -12,6 +12,7 @@ import threading
 import uuid
 
 import pytest
+from asgiref.sync import sync_to_async
 from channels import DEFAULT_CHANNEL_LAYER
 from channels.layers import channel_layers
 from django.db import connection, connections
@@ -202,6 +203,28 @@ def test_a_key_another_operator_used_for_the_device_goes_to_the_view(services_up
     # The statement that stored nothing counted nothing either.
     assert Count.objects.filter(name=counted.command("start_recording"), level="d").get().n == 1
     assert AuditEvent.objects.filter(action="command.create").count() == 1
+
+
+def test_a_token_not_cached_here_is_read_without_waiting_for_djangos_sync_thread(services_up, operator):
+    # A slow page holds Django's one thread for sync views: the operator's command does not wait for it.
+    camera = create_device(kind="bodycam")
+    token, _ = token_issue(user=operator)  # not read by this process yet: not in its cache
+
+    async def scenario():
+        released = threading.Event()
+        busy = asyncio.ensure_future(sync_to_async(released.wait)(SOCKET_WAIT))  # the slow view
+        try:
+            answer = await post(CommandFastPath(ViewStandIn()), camera.id, body_of(), token=token)
+            still_busy = not busy.done()
+        finally:
+            released.set()
+            await busy
+        return answer, still_busy
+
+    (status, _, body), still_busy = run(scenario)
+    assert status == 202, body
+    assert still_busy  # answered while the slow view still held the thread
+    assert Command.objects.get(pk=json.loads(body)["id"]).requested_by_id == operator.pk
 
 
 class CuttingProxy:
