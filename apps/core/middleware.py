@@ -28,6 +28,7 @@ from django.utils.deprecation import MiddlewareMixin
 from whitenoise.middleware import WhiteNoiseMiddleware  # type: ignore[import-untyped]
 
 from .errors import error_response
+from .retry import DB_ERRORS
 
 
 class InlineAsync:
@@ -133,6 +134,8 @@ class StaticFiles(WhiteNoiseMiddleware):
 
 log = logging.getLogger(__name__)
 
+DB_RETRY_AFTER_S = 2  # a PostgreSQL restart or failover takes seconds
+
 STATUS_CODES = {
     400: ("bad_request", "The request could not be understood."),
     401: ("not_authenticated", "Authentication credentials were not provided or are not valid."),
@@ -173,10 +176,13 @@ class ApiErrorEnvelopeMiddleware(InlineAsync, MiddlewareMixin):
         return wrapped
 
     def process_exception(self, request: HttpRequest, exception: Exception):
-        if is_api(request):
-            log.exception("unhandled error on %s %s", request.method, request.path)
-            return error_response(500, *STATUS_CODES[500])
-        return None
+        if not is_api(request):
+            return None
+        if isinstance(exception, DB_ERRORS):  # the database is down or failing over: a dependency
+            log.warning("database unavailable on %s %s: %s", request.method, request.path, exception)
+            return error_response(503, *STATUS_CODES[503], headers={"Retry-After": str(DB_RETRY_AFTER_S)})
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        return error_response(500, *STATUS_CODES[500])
 
 
 class RequestSizeLimitMiddleware(InlineAsync, MiddlewareMixin):

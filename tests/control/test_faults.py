@@ -163,3 +163,27 @@ def test_a_database_outage_during_a_frame_answers_an_error_frame_and_keeps_the_c
         run(scenario)
     finally:
         deliveries_work()
+
+
+def test_a_command_post_while_the_database_fails_answers_503_with_retry_after_and_stores_nothing(
+    postgres_db, client_for, operator, bodycam
+):
+    # The API view's way (the fast path answers before Django only under daphne): a database that
+    # fails every insert of a command, as during a failover, is a dependency down, not a bug.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "CREATE FUNCTION rtcc_refuse() RETURNS trigger LANGUAGE plpgsql AS"
+            " $$ BEGIN RAISE EXCEPTION 'injected' USING ERRCODE = '40001'; END $$;"
+            " CREATE TRIGGER rtcc_refuse BEFORE INSERT ON control_command"
+            " FOR EACH ROW EXECUTE FUNCTION rtcc_refuse()"
+        )
+    try:
+        response = post_command(client_for(operator), bodycam.id)
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("DROP TRIGGER rtcc_refuse ON control_command; DROP FUNCTION rtcc_refuse()")
+    assert response.status_code == 503
+    assert response.json()["error"]["code"] == "unavailable"
+    assert response["Retry-After"] == "2"
+    assert not Command.objects.exists()
+    assert post_command(client_for(operator), bodycam.id).status_code == 202  # and once it is back
