@@ -5,11 +5,13 @@ from __future__ import annotations
 import itertools
 import json
 import os
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import pytest
 from asgiref.sync import async_to_sync
 from channels.testing import WebsocketCommunicator
+from django.db import connection
 from django.utils import timezone
 
 _serials = itertools.count(1)
@@ -138,3 +140,20 @@ def post_command(client, device_id, *, action="start_recording", reason="Pursuit
     return client.post(
         f"/api/v1/devices/{device_id}/commands", {"action": action, "reason": reason, **extra}, format="json", **headers
     )
+
+
+@contextmanager
+def command_inserts_fail(sqlstate: str):
+    """Inside the block PostgreSQL refuses every new command with this SQLSTATE (a trigger)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "CREATE FUNCTION rtcc_refuse() RETURNS trigger LANGUAGE plpgsql AS"
+            f" $$ BEGIN RAISE EXCEPTION 'injected' USING ERRCODE = '{sqlstate}'; END $$;"
+            " CREATE TRIGGER rtcc_refuse BEFORE INSERT ON control_command"
+            " FOR EACH ROW EXECUTE FUNCTION rtcc_refuse()"
+        )
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("DROP TRIGGER rtcc_refuse ON control_command; DROP FUNCTION rtcc_refuse()")

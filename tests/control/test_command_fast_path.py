@@ -28,7 +28,7 @@ from apps.core.realtime import CONSOLE_GROUP, device_group
 from apps.core.retry import DB_ERRORS
 from apps.counters import names as counted
 from apps.counters.models import Count
-from tests.control.conftest import SOCKET_WAIT, create_device, run
+from tests.control.conftest import SOCKET_WAIT, command_inserts_fail, create_device, run
 
 pytestmark = pytest.mark.django_db(transaction=True)  # the loop's own connection sees committed rows only
 
@@ -331,18 +331,8 @@ def test_a_connection_lost_under_the_storing_statement_answers_the_one_stored_co
 def test_a_statement_postgresql_refuses_answers_503_and_stores_nothing(services_up, operator):
     camera = create_device(kind="bodycam")
     token, _ = token_issue(user=operator)
-    with connection.cursor() as cursor:  # PostgreSQL refuses every new command (it says so: no doubt)
-        cursor.execute(
-            "CREATE FUNCTION rtcc_refuse() RETURNS trigger LANGUAGE plpgsql AS"
-            " $$ BEGIN RAISE EXCEPTION 'refused'; END $$;"
-            " CREATE TRIGGER rtcc_refuse BEFORE INSERT ON control_command"
-            " FOR EACH ROW EXECUTE FUNCTION rtcc_refuse()"
-        )
-    try:
+    with command_inserts_fail("P0001"):  # PostgreSQL refuses it and says so: nothing stored, no doubt
         status, _, body = run(post, CommandFastPath(ViewStandIn()), camera.id, body_of(), token=token)
-    finally:
-        with connection.cursor() as cursor:
-            cursor.execute("DROP TRIGGER rtcc_refuse ON control_command; DROP FUNCTION rtcc_refuse()")
     assert status == 503 and json.loads(body)["error"]["code"] == "unavailable"
     assert not Command.objects.exists()
     assert not AuditEvent.objects.filter(action="command.create").exists()

@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from apps.control import services
 from apps.control.models import Command
-from tests.control.conftest import post_command, receive, run
+from tests.control.conftest import command_inserts_fail, post_command, receive, run
 from tests.control.test_delivery import connect, wait_state
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -170,18 +170,8 @@ def test_a_command_post_while_the_database_fails_answers_503_with_retry_after_an
 ):
     # The API view's way (the fast path answers before Django only under daphne): a database that
     # fails every insert of a command, as during a failover, is a dependency down, not a bug.
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "CREATE FUNCTION rtcc_refuse() RETURNS trigger LANGUAGE plpgsql AS"
-            " $$ BEGIN RAISE EXCEPTION 'injected' USING ERRCODE = '40001'; END $$;"
-            " CREATE TRIGGER rtcc_refuse BEFORE INSERT ON control_command"
-            " FOR EACH ROW EXECUTE FUNCTION rtcc_refuse()"
-        )
-    try:
+    with command_inserts_fail("40001"):  # a serialization failure, as in a failover
         response = post_command(client_for(operator), bodycam.id)
-    finally:
-        with connection.cursor() as cursor:
-            cursor.execute("DROP TRIGGER rtcc_refuse ON control_command; DROP FUNCTION rtcc_refuse()")
     assert response.status_code == 503
     assert response.json()["error"]["code"] == "unavailable"
     assert response["Retry-After"] == "2"
