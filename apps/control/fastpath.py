@@ -36,7 +36,6 @@ import functools
 import io
 import logging
 import re
-import time
 from types import SimpleNamespace
 from typing import Any
 
@@ -50,7 +49,7 @@ from apps.accounts.permissions import CanCommand
 from apps.accounts.tokens import USER_PREFIX, bearer_from_header
 from apps.audit.context import AuditContext, client_ip
 from apps.audit.services import audit_stored_unchained
-from apps.core import aiodb
+from apps.core import aiodb, retry
 from apps.core.errors import InvalidInput, envelope
 from apps.core.fastpaths import allowed_host, declared_length, headers_of, read_body, replaying, respond_json, run_later
 from apps.core.middleware import STATUS_CODES
@@ -149,11 +148,8 @@ async def _store(command, context: AuditContext) -> tuple | None:
     except Exception as exc:  # PostgreSQL refused the statement: nothing was stored
         log.exception("a command could not be stored")
         raise _NotStored from exc
-    deadline = time.monotonic() + services.SETTLE_SECONDS
-    pause = 0.05
-    while time.monotonic() < deadline:
+    for pause in retry.pauses(services.SETTLE_SECONDS):
         await asyncio.sleep(pause)
-        pause = min(1.0, pause * 4)
         try:
             try:
                 stored = await aiodb.fetchone(*statement)

@@ -5,7 +5,7 @@ database says what is still owed), so a rerun is harmless."""
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import TypeVar
 
 from django.db import InterfaceError, OperationalError, connection
@@ -15,21 +15,29 @@ DB_ERRORS = (OperationalError, InterfaceError)
 T = TypeVar("T")
 
 
-def db_retried(work: Callable[[], T], *, seconds: float = 10.0) -> T:
-    """work(), again over a new connection after a transient database error (a restart), backing
-    off from 50 ms to 1 s between tries, for about `seconds`; then the last error is raised. Outside
-    a transaction only (a lost connection takes the transaction with it)."""
+def pauses(seconds: float) -> Iterator[float]:
+    """The pauses between tries of work that waits for the database to come back (a restart, a
+    failover): 50 ms growing to 1 s, as long as the next pause ends within `seconds` from now."""
     deadline = time.monotonic() + seconds
     pause = 0.05
-    while True:
+    while time.monotonic() + pause <= deadline:
+        yield pause
+        pause = min(1.0, pause * 4)
+
+
+def db_retried(work: Callable[[], T], *, seconds: float = 10.0) -> T:
+    """work(), again over a new connection after a transient database error (a restart), with
+    pauses() between tries for about `seconds`; then the last error is raised. Outside a
+    transaction only (a lost connection takes the transaction with it)."""
+    for pause in pauses(seconds):
         try:
             return work()
         except DB_ERRORS:
-            if connection.in_atomic_block or time.monotonic() + pause > deadline:
+            if connection.in_atomic_block:
                 raise
             connection.close_if_unusable_or_obsolete()
             time.sleep(pause)
-            pause = min(1.0, pause * 4)
+    return work()
 
 
 def task_retries(*, backoff: int = 1, backoff_max: int = 30, max_retries: int = 10) -> dict:
