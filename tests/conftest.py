@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import threading
+import uuid
 
 import pytest
 
@@ -220,3 +222,52 @@ def live_server_process(transactional_db):
     server = LiveServer()
     yield server
     server.stop()
+
+
+@pytest.fixture
+def refusing_s3():
+    """An S3 endpoint that refuses every request at once (403 AccessDenied, as a store whose
+    credentials were revoked answers): the store's own failure, faked at its wire."""
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Refusing(BaseHTTPRequestHandler):
+        def refuse(self):
+            length = int(self.headers.get("Content-Length") or 0)
+            if length:
+                self.rfile.read(length)
+            body = b"<Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>"
+            self.send_response(403)
+            self.send_header("Content-Type", "application/xml")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(body)
+
+        do_GET = do_PUT = do_HEAD = do_POST = do_DELETE = refuse  # noqa: N815 (http.server's names)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Refusing)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+@pytest.fixture
+def store_fails(settings, request, tmp_path):
+    """`store_fails(s3=...)`: from then on every write and read of the object store fails. S3
+    refuses (a client made for a bucket name not used before goes to `refusing_s3`); the disk
+    store's directory is a file."""
+
+    def fail(*, s3: bool = False) -> None:
+        if s3:
+            request.getfixturevalue("monkeypatch").setenv("AWS_ENDPOINT_URL_S3", request.getfixturevalue("refusing_s3"))
+            settings.RTCC_S3_BUCKET = "rtcc-refused-" + uuid.uuid4().hex[:12]
+        else:
+            settings.RTCC_S3_BUCKET = None
+            blocked = tmp_path / "blocked"
+            blocked.write_bytes(b"")
+            settings.RTCC_STORAGE_DIR = blocked
+
+    return fail

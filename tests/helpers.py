@@ -176,3 +176,50 @@ def console_login(client, user) -> None:
     session[POLICY_KEY] = True
     session[SEEN_KEY] = int(time.time())
     session.save()
+
+
+class ViewStandIn:
+    """The app behind an ASGI fast path (Django, in rtcc.asgi): records what reached it."""
+
+    def __init__(self) -> None:
+        self.bodies: list[bytes] = []
+
+    async def __call__(self, scope, receive, send):
+        body = b""
+        while True:
+            message = await receive()
+            body += message.get("body", b"")
+            if not message.get("more_body"):
+                break
+        self.bodies.append(body)
+        await send({"type": "http.response.start", "status": 299, "headers": []})
+        await send({"type": "http.response.body", "body": b"view"})
+
+
+async def asgi_request(app, method: str, path: str, *, body: bytes = b"", headers=(), query: bytes = b""):
+    """One HTTP request to an ASGI app, as daphne would hand it over: (status, headers, body). The
+    app's own database connections on the loop are closed after it."""
+    from apps.core import aiodb
+
+    scope = {
+        "type": "http",
+        "method": method,
+        "path": path,
+        "query_string": query,
+        "client": ("10.1.2.3", 5555),
+        "headers": [(b"host", b"testserver"), (b"content-length", str(len(body)).encode()), *headers],
+    }
+    messages = [{"type": "http.request", "body": body, "more_body": False}]
+    sent: list[dict] = []
+
+    async def receive():
+        return messages.pop(0) if messages else {"type": "http.disconnect"}
+
+    async def send(message):
+        sent.append(message)
+
+    try:
+        await app(scope, receive, send)
+    finally:
+        await aiodb.close_all()
+    return sent[0]["status"], dict(sent[0]["headers"]), b"".join(m.get("body", b"") for m in sent[1:])

@@ -83,6 +83,21 @@ def envelope(code: str, message: str, fields: dict | None = None) -> dict:
     return {"error": body}
 
 
+def error_body(exc: ApplicationError) -> dict:
+    """A domain error's envelope, with its extra keys beside `code` and `message`."""
+    body = envelope(exc.code, exc.message, exc.fields)
+    body["error"].update(exc.extra)
+    return body
+
+
+def application_error_response(exc: ApplicationError) -> JsonResponse:
+    """A domain error raised outside DRF (a plain Django view), rendered as DRF's handler does."""
+    response = JsonResponse(error_body(exc), status=exc.status)
+    for key, value in exc.headers.items():
+        response[key] = value
+    return response
+
+
 def error_response(
     status: int, code: str, message: str, fields: dict | None = None, headers: dict | None = None
 ) -> JsonResponse:
@@ -136,9 +151,7 @@ def exception_handler(exc, context):
     headers: dict[str, str] = {}
     if isinstance(exc, ApplicationError):
         set_rollback()
-        body = envelope(exc.code, exc.message, exc.fields)
-        body["error"].update(exc.extra)
-        return Response(body, status=exc.status, headers=exc.headers)
+        return Response(error_body(exc), status=exc.status, headers=exc.headers)
     if isinstance(exc, Http404):
         exc = drf.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):

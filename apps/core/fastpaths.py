@@ -15,6 +15,8 @@ from channels.db import DatabaseSyncToAsync
 from django.conf import settings
 from django.http.request import split_domain_port, validate_host
 
+from .errors import ApplicationError, error_body
+
 log = logging.getLogger(__name__)
 
 # What the middleware gives every API answer (apps/core/middleware.py, Django's own).
@@ -80,16 +82,32 @@ async def respond(send, status: int, headers: list[tuple[bytes, bytes]], body: b
     await send({"type": "http.response.body", "body": body})
 
 
-async def respond_json(send, status: int, payload: Any) -> None:
-    """As DRF's JSONRenderer writes it (compact, UTF-8, U+2028/U+2029 escaped)."""
+def json_answer(
+    status: int, payload: Any, headers: dict[str, str] | None = None
+) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+    """(status, headers, body) of a JSON answer as DRF's JSONRenderer writes it (compact, UTF-8,
+    U+2028/U+2029 escaped), with the headers every API answer carries and `headers`."""
     text = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
     data = text.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029").encode()
-    headers = [
-        (b"content-type", b"application/json"),
-        (b"content-length", str(len(data)).encode()),
-        *SECURITY_HEADERS,
-    ]
-    await respond(send, status, headers, data)
+    return (
+        status,
+        [
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(data)).encode()),
+            *SECURITY_HEADERS,
+            *((key.lower().encode("latin-1"), value.encode("latin-1")) for key, value in (headers or {}).items()),
+        ],
+        data,
+    )
+
+
+async def respond_json(send, status: int, payload: Any, headers: dict[str, str] | None = None) -> None:
+    await respond(send, *json_answer(status, payload, headers))
+
+
+def error_answer(exc: ApplicationError) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+    """A domain error as the API's exception handler renders it: envelope, extra keys, headers."""
+    return json_answer(exc.status, error_body(exc), exc.headers)
 
 
 def run_jobs(jobs: list[Callable[[], None]]) -> None:

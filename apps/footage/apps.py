@@ -1,13 +1,13 @@
 from django.apps import AppConfig
 
-from apps.integrations.storage import register_guard
-
 
 class FootageConfig(AppConfig):
     name = "apps.footage"
     label = "footage"
 
     def ready(self) -> None:
-        from .byte_urls import KEY_PREFIX, ClipObjects  # models are loaded only now
+        from apps.integrations.storage import register_guard  # loaded only now, like the models
+
+        from .byte_urls import KEY_PREFIX, ClipObjects
 
         register_guard(KEY_PREFIX, ClipObjects())

@@ -39,6 +39,8 @@ from typing import BinaryIO, Protocol
 from django.conf import settings
 from django.core import signing
 
+from apps.core.errors import ApplicationError
+
 CHUNK = 1024 * 1024
 # Reading an object back whole (clip verification): this many ranged GETs at once, of this size.
 PARALLEL_READS = 4
@@ -49,6 +51,7 @@ SMALL_PUT = 16 * 1024 * 1024
 UPLOAD_SALT = "rtcc.footage.upload-part"
 DOWNLOAD_SALT = "rtcc.footage.download"
 _UPLOAD_ID = re.compile(r"^[0-9a-f]{32}$")
+log = logging.getLogger(__name__)
 
 
 class Readable(Protocol):
@@ -71,6 +74,41 @@ class ObjectMissingError(StorageError):
 
 class PartLengthError(StorageError):
     """A part's body was not the length it had to be; nothing was kept."""
+
+
+class StorageUnavailableError(ApplicationError):
+    """The object store failed: 503 `storage_unavailable` with Retry-After (header and
+    `error.retry_after`); nothing was stored, so the client sends the same request again then."""
+
+    status, code = 503, "storage_unavailable"
+
+    def __init__(
+        self, message: str = "The object store is not available; try again shortly.", *, retry_after: int = 5
+    ) -> None:
+        wait = max(1, int(retry_after))
+        super().__init__(message, headers={"Retry-After": str(wait)}, extra={"retry_after": wait})
+
+
+@contextlib.contextmanager
+def unavailable_on_failure(*, retry_after: int = 5) -> Iterator[None]:
+    """Turns the store failing (down, refusing, timing out, a directory that cannot be written)
+    into StorageUnavailableError, a clean 503. The meaningful StorageErrors (an object or an
+    upload that is not there, a short part) pass through for the caller to answer."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        yield
+    except (BotoCoreError, ClientError, OSError, http.client.HTTPException) as exc:
+        log.warning("object store failed: %s", exc)
+        raise StorageUnavailableError(retry_after=retry_after) from None
+
+
+def started(chunks: Iterator[bytes], *, retry_after: int = 5) -> Iterator[bytes]:
+    """`chunks` (a stored object's bytes) with the first read from the store now, before a
+    response starts: a store that fails is then a clean 503, not a response broken halfway."""
+    with unavailable_on_failure(retry_after=retry_after):
+        first = next(chunks, None)
+    return itertools.chain(() if first is None else (first,), chunks)
 
 
 @dataclass(frozen=True)
@@ -767,7 +805,7 @@ def _storage(bucket: str | None, root: str) -> ObjectStore:
         # (no rights, not reachable yet) is left as it is; /readyz names the problem.
         storage.ensure_bucket()
     except Exception as exc:
-        logging.getLogger(__name__).warning("could not check or create bucket %s: %s", bucket, exc)
+        log.warning("could not check or create bucket %s: %s", bucket, exc)
     return storage
 
 

@@ -15,11 +15,11 @@ from apps.accounts.authentication import token_for_bearer
 from apps.accounts.permissions import CanWatchLive
 from apps.accounts.tokens import bearer_from_header
 from apps.audit.context import AuditContext
-from apps.core.errors import NotFound, error_response
+from apps.core.errors import NotFound, application_error_response, error_response
 from apps.core.pagination import paginated_response
 from apps.devices.models import Device
 from apps.devices.permissions import IsDevice
-from apps.integrations.storage import ObjectMissingError
+from apps.integrations.storage import ObjectMissingError, StorageUnavailableError
 
 from . import conf, index, playlist, selectors, services
 from .serializers import LiveFilterIn, LiveOut, LiveRequestIn, SegmentOut, live_data
@@ -172,6 +172,8 @@ def segment_get(request, live_id, name: str):
         data = services.segment_bytes(session_id=live_id, name=name)
     except ObjectMissingError:
         return error_response(404, "segment_gone", "This segment is no longer stored.")
+    except StorageUnavailableError as exc:
+        return application_error_response(exc)
     response = HttpResponse(data, content_type=services.CONTENT_TYPES[name[-3:]])
     response["Cache-Control"] = f"private, max-age={conf.link_seconds()}"
     return response

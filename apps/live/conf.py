@@ -10,6 +10,8 @@ from django.conf import settings
 REASON_MAX = 500
 MAX_SEGMENT_BYTES = 8 * 1024 * 1024  # the contract's cap (413 above it)
 MAX_SEGMENT_SECONDS = 30.0  # a longer X-Segment-Duration is a mistake, not a segment
+# Retry-After of a 503 `storage_unavailable`: a live segment is worth little a few seconds late.
+STORE_RETRY_AFTER = 1
 
 
 def max_seconds() -> int:

@@ -44,21 +44,22 @@ from apps.accounts.authentication import (
 )
 from apps.accounts.tokens import DEVICE_PREFIX, USER_PREFIX, bearer_from_header, hash_token
 from apps.audit.context import AuditContext, client_ip
-from apps.core.errors import ApplicationError, envelope
+from apps.core.errors import ApplicationError
 from apps.core.fastpaths import (
     SECURITY_HEADERS,
     allowed_host,
     declared_length,
+    error_answer,
     headers_of,
+    json_answer,
     read_body,
     replaying,
     respond,
-    respond_json,
     run_jobs,
     run_later,
 )
 from apps.devices.authentication import token_matches
-from apps.integrations.storage import ObjectMissingError
+from apps.integrations.storage import ObjectMissingError, StorageUnavailableError
 
 from . import conf, index, playlist, selectors, services
 
@@ -109,8 +110,7 @@ class LiveFastPath:
         if answer is None:
             await self.app(scope, replaying(body, receive), send)
             return
-        status, payload = answer
-        await respond_json(send, status, payload)
+        await respond(send, *answer)
 
     async def _answer(self, scope):
         headers = headers_of(scope)
@@ -142,6 +142,8 @@ async def _segment(scope, live_id: str, name: str):
         data = await services.segment_bytes_async(session_id=live_id, name=name)
     except ObjectMissingError:
         return None
+    except StorageUnavailableError as exc:
+        return error_answer(exc)
     content_type = services.CONTENT_TYPES[name[-3:]].encode()
     return (
         200,
@@ -271,8 +273,8 @@ def _put_segment(token: str, live_id: str, name: str, body: bytes, duration: str
             session=session, device=session.device, name=name, data=body, duration_header=duration, known_new=True
         )
     except ApplicationError as exc:
-        return exc.status, envelope(exc.code, exc.message, exc.fields)
-    return 201 if created else 200, services.segment_data(segment)
+        return error_answer(exc)
+    return json_answer(201 if created else 200, services.segment_data(segment))
 
 
 _put_in_thread = DatabaseSyncToAsync(_put_segment, thread_sensitive=False)

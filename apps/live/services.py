@@ -30,7 +30,7 @@ from apps.counters.services import counter_add
 from apps.devices import presence
 from apps.devices.models import Device, DeviceKind
 from apps.integrations import push
-from apps.integrations.storage import ObjectMissingError, get_storage
+from apps.integrations.storage import ObjectMissingError, get_storage, unavailable_on_failure
 
 from . import conf, index
 from .models import OPEN_STATES, EndReason, LiveSegment, LiveSession, LiveState, LiveViewer, segment_key
@@ -301,7 +301,8 @@ def segment_store(
         raise Conflict("This live session has ended; stop sending segments.", code="live_ended")
     if len(data) > conf.MAX_SEGMENT_BYTES:
         raise TooLarge(f"A segment may be at most {conf.MAX_SEGMENT_BYTES} bytes (8 MiB).", code="segment_too_large")
-    get_storage().put(segment_key(session.pk, name), io.BytesIO(data), content_type=CONTENT_TYPES[name[-3:]])
+    with unavailable_on_failure(retry_after=conf.STORE_RETRY_AFTER):  # a 503: nothing stored, send it again
+        get_storage().put(segment_key(session.pk, name), io.BytesIO(data), content_type=CONTENT_TYPES[name[-3:]])
     cache_put(segment_key(session.pk, name), data)
     now = timezone.now()
     first = sequence is not None and session.state == LiveState.REQUESTED
@@ -516,7 +517,8 @@ def _cache_drop(key: str) -> None:
 
 
 def _from_store(key: str) -> bytes:
-    data = b"".join(get_storage().iter_bytes(key))
+    with unavailable_on_failure(retry_after=conf.STORE_RETRY_AFTER):
+        data = b"".join(get_storage().iter_bytes(key))
     cache_put(key, data)
     return data
 

@@ -23,64 +23,29 @@ from apps.audit.selectors import audit_verify_chain
 from apps.control import services
 from apps.control.fastpath import CommandFastPath
 from apps.control.models import Command
-from apps.core import aiodb
 from apps.core.realtime import CONSOLE_GROUP, device_group
 from apps.core.retry import DB_ERRORS
 from apps.counters import names as counted
 from apps.counters.models import Count
 from tests.control.conftest import SOCKET_WAIT, command_inserts_fail, create_device, run
+from tests.helpers import ViewStandIn, asgi_request
 
 pytestmark = pytest.mark.django_db(transaction=True)  # the loop's own connection sees committed rows only
 
 
-class ViewStandIn:
-    """The app behind the fast path (Django, in rtcc.asgi): records what reached it."""
-
-    def __init__(self) -> None:
-        self.bodies: list[bytes] = []
-
-    async def __call__(self, scope, receive, send):
-        body = b""
-        while True:
-            message = await receive()
-            body += message.get("body", b"")
-            if not message.get("more_body"):
-                break
-        self.bodies.append(body)
-        await send({"type": "http.response.start", "status": 299, "headers": []})
-        await send({"type": "http.response.body", "body": b"view"})
-
-
 async def post(app, device_id, body: bytes, *, token: str | None, headers=(), query: bytes = b""):
-    scope = {
-        "type": "http",
-        "method": "POST",
-        "path": f"/api/v1/devices/{device_id}/commands",
-        "query_string": query,
-        "client": ("10.1.2.3", 5555),
-        "headers": [
-            (b"host", b"testserver"),
+    return await asgi_request(
+        app,
+        "POST",
+        f"/api/v1/devices/{device_id}/commands",
+        body=body,
+        query=query,
+        headers=[
             (b"content-type", b"application/json"),
-            (b"content-length", str(len(body)).encode()),
             *([(b"authorization", f"Bearer {token}".encode())] if token else []),
             *headers,
         ],
-    }
-    messages = [{"type": "http.request", "body": body, "more_body": False}]
-    sent: list[dict] = []
-
-    async def receive():
-        return messages.pop(0) if messages else {"type": "http.disconnect"}
-
-    async def send(message):
-        sent.append(message)
-
-    try:
-        await app(scope, receive, send)
-    finally:
-        await aiodb.close_all()
-    status = sent[0]["status"]
-    return status, dict(sent[0]["headers"]), b"".join(m.get("body", b"") for m in sent[1:])
+    )
 
 
 def body_of(**fields) -> bytes:

@@ -12,7 +12,7 @@ from apps.devices.models import Device
 from apps.live import services
 from apps.live.models import LiveSegment, LiveSession
 from tests.conftest import ROLES
-from tests.helpers import api_client, error_code
+from tests.helpers import ViewStandIn, api_client, asgi_request, error_code
 from tests.live.conftest import INIT, mark_recording, media, playlist_urls, put_segment, request_live
 
 pytestmark = pytest.mark.django_db(transaction=True)  # console events and pushes go out after commit
@@ -222,6 +222,80 @@ def test_segments_after_the_end_are_409_but_a_repeat_is_still_200(client_for, op
     late = put_segment(cam, live["id"], "1.m4s", media(1))
     assert late.status_code == 409 and error_code(late) == "live_ended"
     assert put_segment(cam, live["id"], "0.m4s", media(0)).status_code == 200
+
+
+@pytest.mark.parametrize("backend", [pytest.param("s3", marks=pytest.mark.services), "disk"])
+def test_a_store_that_fails_answers_503_stores_nothing_and_the_same_segment_later_is_201(
+    client_for, operator, camera, settings, store_fails, backend, request
+):
+    if backend == "s3":
+        request.getfixturevalue("s3")
+    live = open_live(client_for, operator, camera)
+    working = (settings.RTCC_S3_BUCKET, settings.RTCC_STORAGE_DIR)
+    store_fails(s3=backend == "s3")
+    cam = cam_client(camera)
+    refused = put_segment(cam, live["id"], "0.m4s", media(0))
+    assert refused.status_code == 503, refused.content
+    assert error_code(refused) == "storage_unavailable"
+    assert int(refused["Retry-After"]) >= 1 and refused.json()["error"]["retry_after"] >= 1
+    assert LiveSegment.objects.count() == 0 and LiveSession.objects.get().state == "requested"
+    settings.RTCC_S3_BUCKET, settings.RTCC_STORAGE_DIR = working
+    again = put_segment(cam, live["id"], "0.m4s", media(0))
+    assert again.status_code == 201 and LiveSession.objects.get().state == "live"
+
+
+@pytest.mark.parametrize("backend", [pytest.param("s3", marks=pytest.mark.services), "disk"])
+def test_a_segment_the_store_cannot_give_back_is_503_for_the_viewer(
+    client_for, operator, camera, settings, store_fails, backend, request
+):
+    if backend == "s3":
+        request.getfixturevalue("s3")
+    settings.RTCC_LIVE_CACHE_BYTES = 0  # no copy in this process's memory
+    live = open_live(client_for, operator, camera)
+    big = media(0, 2 * 1024 * 1024 + 1)  # larger than what Redis keeps a copy of: read from the store
+    assert put_segment(cam_client(camera), live["id"], "0.m4s", big).status_code == 201
+    _, urls = playlist_urls(client_for(operator).get(f"/api/v1/live/{live['id']}/playlist.m3u8").content.decode())
+    assert api_client().get(urls[0]).content == big
+    store_fails(s3=backend == "s3")
+    response = api_client().get(urls[0])
+    assert response.status_code == 503 and error_code(response) == "storage_unavailable"
+    assert int(response["Retry-After"]) >= 1
+
+
+@pytest.mark.parametrize("backend", [pytest.param("s3", marks=pytest.mark.services), "disk"])
+def test_the_event_loops_answers_to_a_failing_store_are_503_with_retry_after(
+    client_for, operator, camera, settings, store_fails, backend, request
+):
+    """The camera's PUT and the viewer's GET answered before Django say what the view says."""
+    import json
+
+    from asgiref.sync import async_to_sync
+
+    from apps.live.fastpath import LiveFastPath
+
+    if backend == "s3":
+        request.getfixturevalue("s3")
+    settings.RTCC_LIVE_CACHE_BYTES = 0
+    live = open_live(client_for, operator, camera)
+    big = media(0, 2 * 1024 * 1024 + 1)
+    assert put_segment(cam_client(camera), live["id"], "0.m4s", big).status_code == 201
+    _, urls = playlist_urls(client_for(operator).get(f"/api/v1/live/{live['id']}/playlist.m3u8").content.decode())
+    store_fails(s3=backend == "s3")
+    path = f"/api/v1/live/{live['id']}/segments/1.m4s"
+    headers = [(b"authorization", f"Bearer {camera.token}".encode()), (b"x-segment-duration", b"1.000")]
+    view = ViewStandIn()
+    request_ = async_to_sync(asgi_request)
+    status, answer_headers, body = request_(LiveFastPath(view), "PUT", path, body=media(1), headers=headers)
+    assert (status, view.bodies) == (503, [])
+    assert json.loads(body)["error"]["code"] == "storage_unavailable"
+    assert int(answer_headers[b"retry-after"]) == json.loads(body)["error"]["retry_after"] >= 1
+    assert not LiveSegment.objects.filter(name="1.m4s").exists()
+    segment_path, query = urls[0].split("?", 1)
+    status, answer_headers, body = request_(
+        LiveFastPath(view), "GET", segment_path.split("testserver", 1)[-1], query=query.encode()
+    )
+    assert (status, view.bodies) == (503, [])
+    assert json.loads(body)["error"]["code"] == "storage_unavailable" and int(answer_headers[b"retry-after"]) >= 1
 
 
 # Playlist and links -----------------------------------------------------------------------------

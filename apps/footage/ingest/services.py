@@ -8,7 +8,6 @@ import math
 import mimetypes
 import threading
 import time
-from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -17,7 +16,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from apps.audit.services import AuditContext, audit_record
-from apps.core.errors import ApplicationError, Conflict, InvalidInput
+from apps.core.errors import Conflict, InvalidInput
 from apps.devices.models import Assignment, Device
 from apps.devices.selectors import assignee_at
 from apps.integrations.storage import (
@@ -26,6 +25,7 @@ from apps.integrations.storage import (
     StorageError,
     StoredPart,
     get_storage,
+    unavailable_on_failure,
 )
 
 from .. import conf
@@ -40,27 +40,9 @@ DEFAULT_CATEGORIES = {"uncategorized": ("Uncategorized", 180), "evidence": ("Evi
 COMPLETED = {ClipState.VERIFYING, ClipState.AVAILABLE, ClipState.CORRUPT}
 
 
-class StorageUnavailableError(ApplicationError):
-    """The object store failed: 503 with `Retry-After` (header and `error.retry_after`); nothing
-    was stored, so the device sends the same request again after that many seconds."""
-
-    status, code = 503, "storage_unavailable"
-
-    def __init__(self, message: str = "The object store is not available; try again shortly.") -> None:
-        wait = max(1, conf.storage_retry_after())
-        super().__init__(message, headers={"Retry-After": str(wait)}, extra={"retry_after": wait})
-
-
-@contextmanager
 def _store():
     """Turns the object store failing (down, refusing, timing out) into a clean 503."""
-    from botocore.exceptions import BotoCoreError, ClientError
-
-    try:
-        yield
-    except (BotoCoreError, ClientError, OSError) as exc:
-        log.warning("object store failed: %s", exc)
-        raise StorageUnavailableError() from None
+    return unavailable_on_failure(retry_after=conf.storage_retry_after())
 
 
 class UploadIncompleteError(Conflict):
