@@ -26,7 +26,7 @@ from apps.core.realtime import console_send_after_commit, console_send_many_afte
 from apps.counters import names as counted
 from apps.counters.services import counter_add, counters_add
 from apps.devices.models import Device
-from apps.integrations.storage import get_storage
+from apps.integrations.storage import get_storage, unavailable_on_failure
 
 from . import conf, images, partitions, plates
 from .models import Entry, Hit, HitState, Hotlist, Match, Read, ReadCount, Source
@@ -239,9 +239,10 @@ def read_ingest(
             )
             image = cleaned.get(index)
             if image is not None:
-                storage = storage or get_storage()
                 read.image_key = f"alpr/reads/{read.read_at:%Y%m%d}/{read.pk}.jpg"
-                storage.put(read.image_key, io.BytesIO(image.data), content_type="image/jpeg")
+                with unavailable_on_failure():  # a 503 rolls the batch back: the reader sends it again
+                    storage = storage or get_storage()
+                    storage.put(read.image_key, io.BytesIO(image.data), content_type="image/jpeg")
                 read.image_sha256, read.image_size = image.sha256, len(image.data)
             fresh.append(read)
         pairs = match_reads(fresh, now=now) if fresh else []

@@ -28,7 +28,7 @@ from apps.counters.services import counter_add
 from apps.devices.models import Device
 from apps.integrations import push
 from apps.integrations.push import PushMessage, PushResult
-from apps.integrations.storage import get_storage
+from apps.integrations.storage import get_storage, unavailable_on_failure
 
 from . import conf, media, notification, selectors
 from .models import Briefing, Delivery, DeliveryState, Incident, IncidentOfficer, Media
@@ -119,9 +119,10 @@ def media_upload(*, actor: User, data: bytes, context: AuditContext | None = Non
     )
     item.image_key = f"media/{item.pk}/image.jpg"
     item.thumbnail_key = f"media/{item.pk}/thumbnail.jpg"
-    storage = get_storage()
-    storage.put(item.image_key, io.BytesIO(cleaned.image.data), content_type="image/jpeg")
-    storage.put(item.thumbnail_key, io.BytesIO(cleaned.thumbnail.data), content_type="image/jpeg")
+    with unavailable_on_failure():  # a 503, and no media row: the operator uploads again
+        storage = get_storage()
+        storage.put(item.image_key, io.BytesIO(cleaned.image.data), content_type="image/jpeg")
+        storage.put(item.thumbnail_key, io.BytesIO(cleaned.thumbnail.data), content_type="image/jpeg")
     with transaction.atomic():
         item.save(force_insert=True)
         audit_record(

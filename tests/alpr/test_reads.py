@@ -231,3 +231,18 @@ def test_an_entry_added_later_finds_the_reads_still_kept(reader_api, client_for,
     hits = api.get("/api/v1/hits").json()["results"]
     assert sorted((h["match"], h["historical"]) for h in hits) == [("exact", True), ("similar", True)]
     assert Read.objects.filter(has_hit=True).count() == 2
+
+
+def test_a_store_that_fails_is_503_and_the_batch_is_not_kept(reader_api, store_fails):
+    store_fails()
+    response = post_reads(reader_api, [a_read("ABC1234"), a_read("XYZ9876", image=image_b64())])
+    assert response.status_code == 503 and error_code(response) == "storage_unavailable"
+    assert int(response["Retry-After"]) >= 1
+    assert Read.objects.count() == 0 and Hit.objects.count() == 0
+
+
+def test_a_read_image_the_store_cannot_give_back_is_503(reader_api, client_for, operator, store_fails):
+    assert post_reads(reader_api, [a_read(image=image_b64())]).status_code == 200
+    store_fails()
+    response = client_for(operator).get(f"/api/v1/plate-reads/{Read.objects.get().pk}/image")
+    assert response.status_code == 503 and error_code(response) == "storage_unavailable"

@@ -180,3 +180,21 @@ def test_upload_on_s3(s3, client_for, operator):
     item = Media.objects.get(pk=media_id)
     assert s3.exists(item.image_key) and s3.exists(item.thumbnail_key)
     assert b"GPS" not in b"".join(s3.iter_bytes(item.image_key))
+
+
+def test_a_store_that_fails_is_503_and_keeps_no_photo(client_for, operator, store_fails):
+    from apps.briefings.models import Media
+
+    store_fails()
+    response = upload(client_for(operator), jpeg())
+    assert response.status_code == 503 and error_code(response) == "storage_unavailable"
+    assert int(response["Retry-After"]) == response.json()["error"]["retry_after"] >= 1
+    assert not Media.objects.exists()
+
+
+def test_a_photo_the_store_cannot_give_back_is_503_not_a_broken_image(client_for, operator, anon, store_fails):
+    body = upload(client_for(operator), jpeg()).json()
+    store_fails()
+    for client, url in [(client_for(operator), f"/api/v1/media/{body['id']}/image"), (anon, body["thumbnail_url"])]:
+        response = client.get(url.replace("http://testserver", ""))
+        assert response.status_code == 503 and error_code(response) == "storage_unavailable", url
