@@ -24,6 +24,8 @@ from pathlib import Path
 
 import httpx
 
+from .client import RETRY_STATUSES, retry_after_seconds
+
 log = logging.getLogger("rtcc.simulator.live")
 
 LOOP_SECONDS = 10
@@ -157,6 +159,8 @@ def retime(segment: bytes, *, offset: int, sequence: int) -> bytes:
 class LiveStreamer:
     """One camera's live upload: `start(live)` on a start frame, `stop(live_id)` on a stop frame."""
 
+    RETRY_MAX_PAUSE = 2.0
+
     def __init__(self, http: httpx.AsyncClient, token: str) -> None:
         self.http = http
         self.token = token
@@ -197,6 +201,11 @@ class LiveStreamer:
                     log.warning("live segment %s not sent: %s", url, exc)
                     return 0
                 await asyncio.sleep(0.2)
+                continue
+            if response.status_code in RETRY_STATUSES and attempt < 2:
+                # "not now" (the store down, say): the same segment again as Retry-After says, but
+                # never longer than a live segment is worth
+                await asyncio.sleep(min(retry_after_seconds(response, 0.2), self.RETRY_MAX_PAUSE))
                 continue
             return response.status_code
         return 0

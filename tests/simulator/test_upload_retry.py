@@ -40,3 +40,27 @@ def test_other_errors_are_not_retried():
     uploader, seen = uploader_against([httpx.Response(409, json={"error": {"code": "clip_not_uploading"}})])
     assert uploader.complete("c1")[0] == 409
     assert len(seen) == 1
+
+
+def test_a_live_segment_is_sent_again_after_a_503_and_given_up_after_three_tries():
+    import asyncio
+
+    from apps.simulator.live import LiveStreamer
+
+    seen: list[httpx.Request] = []
+    answers = [unavailable(503), httpx.Response(201, json={"name": "0.m4s"})]
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return answers.pop(0) if answers else unavailable(503)
+
+    async def scenario():
+        async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as http:
+            streamer = LiveStreamer(http, "rtd_token")
+            first = await streamer._put("http://rtcc.test/api/v1/live/x/segments/0.m4s", b"seg", 1.0)
+            second = await streamer._put("http://rtcc.test/api/v1/live/x/segments/1.m4s", b"seg", 1.0)
+            return first, second
+
+    assert asyncio.run(scenario()) == (201, 503)
+    assert [r.url.path.rsplit("/", 1)[1] for r in seen] == ["0.m4s", "0.m4s", "1.m4s", "1.m4s", "1.m4s"]
+    assert all(r.content == b"seg" and r.headers["X-Segment-Duration"] == "1.000" for r in seen)
