@@ -11,8 +11,10 @@ token is signed with SECRET_KEY (django.core.signing) and carries its own expiry
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import functools
+import hashlib
 import http.client
 import io
 import itertools
@@ -76,6 +78,10 @@ class PartLengthError(StorageError):
     """A part's body was not the length it had to be; nothing was kept."""
 
 
+class StoreAnsweredError(StorageError):
+    """The store answered a direct request (a presigned URL rtcc sends itself) with an error."""
+
+
 class StorageUnavailableError(ApplicationError):
     """The object store failed: 503 `storage_unavailable` with Retry-After (header and
     `error.retry_after`); nothing was stored, so the client sends the same request again then."""
@@ -98,7 +104,7 @@ def unavailable_on_failure(*, retry_after: int = 5) -> Iterator[None]:
 
     try:
         yield
-    except (BotoCoreError, ClientError, OSError, http.client.HTTPException) as exc:
+    except (BotoCoreError, ClientError, OSError, http.client.HTTPException, StoreAnsweredError) as exc:
         log.warning("object store failed: %s", exc)
         raise StorageUnavailableError(retry_after=retry_after) from None
 
@@ -517,6 +523,37 @@ def _copy(src: BinaryIO, dst: BinaryIO, size: int) -> None:
         remaining -= len(chunk)
 
 
+# A small PUT answered 5xx by the store is sent again after these pauses (as botocore would).
+PUT_RETRY_PAUSES = (0.1, 0.4, 1.0)
+_kept = threading.local()
+
+
+def _connection(url: urllib.parse.SplitResult) -> http.client.HTTPConnection:
+    """A new connection to the store for a request rtcc sends itself (boto3's CA bundle setting,
+    AWS_CA_BUNDLE, holds for https)."""
+    if url.scheme == "https":
+        context = ssl.create_default_context(cafile=os.environ.get("AWS_CA_BUNDLE") or None)
+        return http.client.HTTPSConnection(url.hostname or "", url.port, timeout=60, context=context)
+    return http.client.HTTPConnection(url.hostname or "", url.port, timeout=60)
+
+
+def _kept_alive(url: urllib.parse.SplitResult) -> tuple[http.client.HTTPConnection, bool]:
+    """This thread's open connection to the store at `url` (and True), or a new one (and False)."""
+    conns: dict = _kept.__dict__.setdefault("conns", {})
+    where = (url.scheme, url.netloc)
+    conn = conns.get(where)
+    if conn is not None:
+        return conn, True
+    conn = conns[where] = _connection(url)
+    return conn, False
+
+
+def _forget_kept_alive(url: urllib.parse.SplitResult) -> None:
+    conn = _kept.__dict__.get("conns", {}).pop((url.scheme, url.netloc), None)
+    if conn is not None:
+        conn.close()
+
+
 class S3Storage:
     name = "s3"
 
@@ -525,6 +562,7 @@ class S3Storage:
         from botocore.config import Config
 
         self.bucket = bucket
+        self._proxied: dict[tuple[str, str], bool] = {}  # whether a proxy stands before the store
         # boto3 reads AWS_ENDPOINT_URL_S3, AWS_ACCESS_KEY_ID, ... from the environment itself.
         self.client = boto3.client(
             "s3",
@@ -551,9 +589,15 @@ class S3Storage:
 
     def put(self, key: str, data: BinaryIO, *, content_type: str = "application/octet-stream") -> None:
         if isinstance(data, io.BytesIO) and data.getbuffer().nbytes <= SMALL_PUT:
-            # Small bodies already in memory (live segments, photos): one PutObject, without
-            # upload_fileobj's transfer manager and its thread pool for every call.
-            self.client.put_object(Bucket=self.bucket, Key=key, Body=data.getvalue(), ContentType=content_type)
+            # Small bodies already in memory (live segments, photos): one PUT to a presigned URL
+            # over this thread's kept-alive connection (botocore's put_object cost 2-3 times the
+            # CPU), Content-MD5 making the store check every byte; through boto3 when a proxy is set.
+            body = data.getvalue()
+            url = self._direct_url("put_object", key, ContentType=content_type)
+            if url is None:
+                self.client.put_object(Bucket=self.bucket, Key=key, Body=body, ContentType=content_type)
+            else:
+                self._put_direct(url, body, content_type)
             return
         self.client.upload_fileobj(data, self.bucket, key, ExtraArgs={"ContentType": content_type})
 
@@ -613,20 +657,11 @@ class S3Storage:
             return
         # A presigned GET read with http.client: its readinto fills the buffer from the socket,
         # where botocore's body copies every chunk (twice) on the way.
-        url = urllib.parse.urlsplit(
-            self.client.generate_presigned_url("get_object", Params={"Bucket": self.bucket, "Key": key}, ExpiresIn=300)
-        )
-        if urllib.request.getproxies().get(url.scheme) and not urllib.request.proxy_bypass(url.netloc):
-            # A proxy set for the store (HTTP_PROXY/HTTPS_PROXY, not bypassed by NO_PROXY):
-            # botocore goes through it, as for every other call to the store.
+        url = self._direct_url("get_object", key)
+        if url is None:
             yield from self.iter_bytes(key)
             return
-        conn: http.client.HTTPConnection
-        if url.scheme == "https":  # boto3's own CA bundle setting holds here too
-            context = ssl.create_default_context(cafile=os.environ.get("AWS_CA_BUNDLE") or None)
-            conn = http.client.HTTPSConnection(url.hostname or "", url.port, timeout=60, context=context)
-        else:
-            conn = http.client.HTTPConnection(url.hostname or "", url.port, timeout=60)
+        conn = _connection(url)
         try:
             conn.request("GET", f"{url.path}?{url.query}")
             response = conn.getresponse()
@@ -641,6 +676,53 @@ class S3Storage:
                 with contextlib.suppress(OSError):
                     conn.sock.shutdown(socket.SHUT_RDWR)
             conn.close()
+
+    def _direct_url(self, operation: str, key: str, **params) -> urllib.parse.SplitResult | None:
+        """A presigned URL for one request rtcc sends itself with http.client, or None when a
+        proxy is set for the store (HTTP_PROXY/HTTPS_PROXY, not bypassed by NO_PROXY): then
+        botocore goes through it, as for every other call to the store."""
+        url = urllib.parse.urlsplit(
+            self.client.generate_presigned_url(
+                operation, Params={"Bucket": self.bucket, "Key": key, **params}, ExpiresIn=300
+            )
+        )
+        where = (url.scheme, url.netloc)
+        proxied = self._proxied.get(where)
+        if proxied is None:  # read once: the environment is read again for each call (~0.5 ms)
+            proxied = bool(urllib.request.getproxies().get(url.scheme)) and not urllib.request.proxy_bypass(url.netloc)
+            self._proxied[where] = proxied
+        return None if proxied else url
+
+    def _put_direct(self, url: urllib.parse.SplitResult, body: bytes, content_type: str) -> None:
+        """PUT `body` to a presigned URL on this thread's kept-alive connection to the store. A
+        connection the store closed while idle is opened again; a 5xx is tried again after a
+        pause (the same PUT twice stores the same object once); any other error is raised."""
+        headers = {
+            "Content-Type": content_type,
+            "Content-MD5": base64.b64encode(hashlib.md5(body).digest()).decode(),  # noqa: S324 (the store's check, not security)
+        }
+        target = f"{url.path}?{url.query}"
+        pause = iter(PUT_RETRY_PAUSES)
+        while True:
+            conn, reused = _kept_alive(url)
+            try:
+                conn.request("PUT", target, body=body, headers=headers)
+                response = conn.getresponse()
+                answer = response.read()
+            except (OSError, http.client.HTTPException):
+                conn.close()
+                _forget_kept_alive(url)
+                if reused:  # closed by the store while idle: once more on a new connection
+                    continue
+                raise
+            if response.will_close:
+                _forget_kept_alive(url)
+            if response.status in (200, 201, 204):
+                return
+            if response.status >= 500 and (wait := next(pause, None)) is not None:
+                time.sleep(wait)
+                continue
+            raise StoreAnsweredError(f"PUT answered {response.status}: {answer[:500]!r}")
 
     def _read_range(self, key: str, start: int, end: int) -> bytes:
         body = self.client.get_object(Bucket=self.bucket, Key=key, Range=f"bytes={start}-{end}")["Body"]

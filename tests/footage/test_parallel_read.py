@@ -60,7 +60,8 @@ def test_a_missing_object_is_named_not_hashed_as_empty(s3):
 
 @pytest.mark.services
 def test_the_one_stream_read_goes_through_the_proxy_set_for_the_store(s3, monkeypatch):
-    """HTTP_PROXY names a proxy between rtcc and its store: verification reads through it too."""
+    """HTTP_PROXY names a proxy between rtcc and its store: verification reads and small PUTs go
+    through it too."""
     import http.client
     import threading
     import urllib.parse
@@ -69,11 +70,12 @@ def test_the_one_stream_read_goes_through_the_proxy_set_for_the_store(s3, monkey
     seen: list[str] = []
 
     class ForwardProxy(BaseHTTPRequestHandler):
-        def do_GET(self):
-            seen.append(self.path)
+        def forward(self):
+            seen.append(f"{self.command} {self.path}")
             target = urllib.parse.urlsplit(self.path)  # a proxy is asked for the absolute URL
             upstream = http.client.HTTPConnection(target.hostname, target.port, timeout=30)
-            upstream.request("GET", f"{target.path}?{target.query}", headers=dict(self.headers))
+            sent = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            upstream.request(self.command, f"{target.path}?{target.query}", body=sent, headers=dict(self.headers))
             answer = upstream.getresponse()
             body = answer.read()
             self.send_response(answer.status)
@@ -83,6 +85,8 @@ def test_the_one_stream_read_goes_through_the_proxy_set_for_the_store(s3, monkey
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
             self.wfile.write(body)
+
+        do_GET = do_PUT = forward  # noqa: N815 (http.server's names)
 
         def log_message(self, *args):
             pass
@@ -98,6 +102,9 @@ def test_the_one_stream_read_goes_through_the_proxy_set_for_the_store(s3, monkey
         proxied = type(s3)(s3.bucket)  # a process started with the proxy set (botocore reads it then)
         read = b"".join(bytes(view) for view in proxied.iter_whole("test/proxied.bin", streams=1))
         assert read == data
-        assert any("test/proxied.bin" in path for path in seen)
+        assert any(line.startswith("GET ") and "test/proxied.bin" in line for line in seen)
+        proxied.put("test/proxied-small.bin", io.BytesIO(b"through the proxy"))  # a small PUT too
+        assert any(line.startswith("PUT ") and "test/proxied-small.bin" in line for line in seen)
+        assert b"".join(s3.iter_bytes("test/proxied-small.bin")) == b"through the proxy"
     finally:
         proxy.shutdown()
