@@ -23,7 +23,14 @@ from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpRe
 from django.http.response import HttpResponseBase
 from django.views.decorators.csrf import csrf_exempt
 
-from apps.core.errors import ApplicationError, Conflict, InvalidInput, NotFound, error_response
+from apps.core.errors import (
+    ApplicationError,
+    Conflict,
+    InvalidInput,
+    NotFound,
+    application_error_response,
+    error_response,
+)
 
 from .storage import (
     DOWNLOAD_SALT,
@@ -31,9 +38,11 @@ from .storage import (
     NoSuchUploadError,
     ObjectMissingError,
     PartLengthError,
+    StorageUnavailableError,
     get_storage,
     guard_for,
     read_upload_token,
+    unavailable_on_failure,
 )
 
 # PUT /upload/<token> ---------------------------------------------------------------------------
@@ -59,17 +68,19 @@ def upload_part(request: HttpRequest, token: str):
             raise InvalidInput(
                 f"Part {number} must be exactly {length} bytes, not {content_length}.", code="wrong_part_length"
             )
-        storage = get_storage()
-        if not isinstance(storage, DiskStorage):  # S3 takes its parts itself
-            raise NotFound("No such upload.")
-        try:
-            part = storage.multipart_write_part(key, upload_id, number, request, length=length)
-        except PartLengthError as exc:
-            raise InvalidInput(str(exc), code="wrong_part_length") from None
-        except NoSuchUploadError:
-            raise Conflict("The upload is closed.", code="clip_not_uploading") from None
+        # A disk that fails (full, read-only, gone) is a 503 with Retry-After: the part again later.
+        with unavailable_on_failure():
+            storage = get_storage()
+            if not isinstance(storage, DiskStorage):  # S3 takes its parts itself
+                raise NotFound("No such upload.")
+            try:
+                part = storage.multipart_write_part(key, upload_id, number, request, length=length)
+            except PartLengthError as exc:
+                raise InvalidInput(str(exc), code="wrong_part_length") from None
+            except NoSuchUploadError:
+                raise Conflict("The upload is closed.", code="clip_not_uploading") from None
     except ApplicationError as exc:
-        return error_response(exc.status, exc.code, exc.message)
+        return application_error_response(exc)
     response = JsonResponse({"number": part.number, "size": part.size})
     response["ETag"] = f'"part-{part.number}-{part.size}"'
     return response
@@ -162,11 +173,15 @@ def download(request: HttpRequest, token: str):
         etag = guard.check_download(key=key, grantee=grant.get("a") or None) if guard is not None else None
     except ApplicationError as exc:
         return error_response(exc.status, exc.code, exc.message)
-    storage = get_storage()
     try:
-        size = storage.size(key)
-    except (FileNotFoundError, ObjectMissingError):
-        return error_response(404, "not_found", "The bytes are not in the store.")
+        with unavailable_on_failure():
+            storage = get_storage()
+            try:
+                size = storage.size(key)
+            except (FileNotFoundError, ObjectMissingError):
+                return error_response(404, "not_found", "The bytes are not in the store.")
+    except StorageUnavailableError as exc:
+        return application_error_response(exc)
     range_header = request.headers.get("Range")
     if_range = request.headers.get("If-Range")
     if if_range and etag and if_range.strip() != etag:

@@ -291,9 +291,42 @@ def test_state_changes_reach_the_console(disk_store, camera, commit):
         async_to_sync(layer.group_discard)(CONSOLE_GROUP, channel)
 
 
+def test_a_part_the_disk_cannot_keep_is_503_and_the_same_part_again_is_200(disk_store, camera):
+    _, token = camera
+    api = api_client(token=token)
+    data = clip_bytes(100)
+    clip = declare(api, declaration(data)).json()
+    part = api.post(f"/api/v1/clips/{clip['id']}/parts", {"numbers": [1]}, format="json").json()["parts"][0]
+    (upload_dir,) = disk_store.uploads.iterdir()
+    blocker = upload_dir / "00001.part"
+    (blocker / "in-the-way").mkdir(parents=True)  # where the part must go: the rename fails
+    refused = put(api, part, data)
+    assert refused.status_code == 503 and error_code(refused) == "storage_unavailable"
+    assert int(refused["Retry-After"]) == refused.json()["error"]["retry_after"] >= 1
+    (blocker / "in-the-way").rmdir()
+    blocker.rmdir()
+    assert api.get(f"/api/v1/clips/{clip['id']}/upload").json()["received"] == []
+    assert put(api, part, data).status_code == 200
+    assert api.get(f"/api/v1/clips/{clip['id']}/upload").json()["received"] == [1]
+
+
 def test_store_failing_is_503_and_stores_nothing(disk_store, camera):
     disk_store.uploads.write_bytes(b"")  # a file where the uploads directory must go: every write fails
     _, token = camera
     response = declare(api_client(token=token), declaration(clip_bytes(100)))
     assert response.status_code == 503 and error_code(response) == "storage_unavailable"
     assert not Clip.objects.exists()
+
+
+def test_a_download_link_the_store_cannot_serve_is_503(disk_store, store_fails):
+    import io
+
+    from apps.integrations.storage import signed_get_path
+
+    disk_store.put("misc/object.bin", io.BytesIO(b"bytes"))
+    path = signed_get_path("misc/object.bin", expires_in=60)
+    assert b"".join(api_client().get(path).streaming_content) == b"bytes"
+    store_fails()
+    response = api_client().get(path)
+    assert response.status_code == 503 and error_code(response) == "storage_unavailable"
+    assert int(response["Retry-After"]) >= 1
