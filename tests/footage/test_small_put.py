@@ -57,6 +57,9 @@ def scripted(monkeypatch):
         for name in ("HTTP_PROXY", "http_proxy"):
             monkeypatch.delenv(name, raising=False)
         monkeypatch.setenv("AWS_ENDPOINT_URL_S3", store.url)
+        for name, value in {"AWS_ACCESS_KEY_ID": "scripted", "AWS_SECRET_ACCESS_KEY": "scripted-secret"}.items():
+            monkeypatch.setenv(name, os.environ.get(name, value))  # the run's own when it has one
+        monkeypatch.setenv("AWS_DEFAULT_REGION", os.environ.get("AWS_DEFAULT_REGION", "us-east-1"))
         return store, S3Storage("rtcc-scripted")
 
     yield make
@@ -103,6 +106,8 @@ def test_a_store_that_is_not_listening_is_a_503_for_the_caller(scripted):
     store, storage = scripted([])
     store.server.shutdown()
     store.server.server_close()
+    with pytest.raises(ConnectionRefusedError):
+        storage.put("a", io.BytesIO(b"nobody"))
     with pytest.raises(StorageUnavailableError), unavailable_on_failure(retry_after=1):
         storage.put("a", io.BytesIO(b"nobody"))
 
