@@ -523,7 +523,7 @@ def _copy(src: BinaryIO, dst: BinaryIO, size: int) -> None:
         remaining -= len(chunk)
 
 
-# A small PUT answered 5xx by the store is sent again after these pauses (as botocore would).
+# A small PUT that did not reach the store, or was answered 5xx, is sent again after these pauses.
 PUT_RETRY_PAUSES = (0.1, 0.4, 1.0)
 _kept = threading.local()
 
@@ -695,8 +695,9 @@ class S3Storage:
 
     def _put_direct(self, url: urllib.parse.SplitResult, body: bytes, content_type: str) -> None:
         """PUT `body` to a presigned URL on this thread's kept-alive connection to the store. A
-        connection the store closed while idle is opened again; a 5xx is tried again after a
-        pause (the same PUT twice stores the same object once); any other error is raised."""
+        connection the store closed while idle is opened again; a store not reached or answering
+        5xx is tried again after a pause (the same PUT twice stores the same object once); any
+        other answer, or the last failure, is raised."""
         headers = {
             "Content-Type": content_type,
             "Content-MD5": base64.b64encode(hashlib.md5(body).digest()).decode(),  # noqa: S324 (the store's check, not security)
@@ -714,7 +715,10 @@ class S3Storage:
                 _forget_kept_alive(url)
                 if reused:  # closed by the store while idle: once more on a new connection
                     continue
-                raise
+                if (wait := next(pause, None)) is None:
+                    raise
+                time.sleep(wait)  # not reached: again after a pause, as botocore would
+                continue
             if response.will_close:
                 _forget_kept_alive(url)
             if response.status in (200, 201, 204):
