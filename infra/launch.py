@@ -95,7 +95,8 @@ class Process:
         return self.process.poll() is None
 
     def log_tail(self, size: int = 3000) -> str:
-        if self._log:
+        """The end of the process's log, running or stopped."""
+        if self._log and not self._log.closed:
             self._log.flush()
         if self.log_path and self.log_path.exists():
             return self.log_path.read_text(errors="replace")[-size:]
