@@ -539,7 +539,9 @@ def _connection(url: urllib.parse.SplitResult) -> http.client.HTTPConnection:
 
 def _kept_alive(url: urllib.parse.SplitResult) -> tuple[http.client.HTTPConnection, bool]:
     """This thread's open connection to the store at `url` (and True), or a new one (and False)."""
-    conns: dict = _kept.__dict__.setdefault("conns", {})
+    if _kept.__dict__.get("pid") != os.getpid():  # a forked child (a Celery worker) never shares its parent's
+        _kept.__dict__.update(pid=os.getpid(), conns={})
+    conns: dict = _kept.__dict__["conns"]
     where = (url.scheme, url.netloc)
     conn = conns.get(where)
     if conn is not None:

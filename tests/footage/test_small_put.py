@@ -119,3 +119,20 @@ def test_a_small_put_is_read_back_whole_from_the_real_store(s3):
     assert b"".join(s3.iter_bytes("test/small.bin")) == data
     s3.put("test/small.bin", io.BytesIO(b"again"))  # the same key again: replaced, as S3 does
     assert b"".join(s3.iter_bytes("test/small.bin")) == b"again"
+
+
+def test_a_forked_child_opens_its_own_connection(scripted):
+    """A Celery worker forked from a process that already PUT something never writes on its
+    parent's socket."""
+    store, storage = scripted([])
+    storage.put("parent", io.BytesIO(b"parent"))
+    pid = os.fork()
+    if pid == 0:  # the child: one PUT, then out without running the parent's test machinery
+        try:
+            storage.put("child", io.BytesIO(b"child"))
+        finally:
+            os._exit(0)
+    os.waitpid(pid, 0)
+    storage.put("parent-again", io.BytesIO(b"again"))
+    assert sorted(body for _, _, body in store.puts) == [b"again", b"child", b"parent"]
+    assert len(store.connections) == 2  # the parent's, kept alive, and the child's own
