@@ -21,7 +21,7 @@ from apps.core.pagination import StandardPagination
 from apps.counters import names as counted
 from apps.counters.services import counter_add
 from apps.devices.permissions import IsPlateReader
-from apps.integrations.storage import get_storage, started, unavailable_on_failure
+from apps.integrations.storage import started
 
 from . import conf, selectors, services, validation
 from .payloads import entry_payload, hit_payload, hotlist_payload, read_payload
@@ -131,9 +131,7 @@ class PlateReadImageApi(APIView):
             context=AuditContext.of(request),
             details={"plate": read.plate_normalized},
         )
-        with unavailable_on_failure():
-            chunks = started(get_storage().iter_bytes(read.image_key))
-        response = StreamingHttpResponse(chunks, content_type="image/jpeg")
+        response = StreamingHttpResponse(started(read.image_key), content_type="image/jpeg")
         if read.image_size:
             response["Content-Length"] = str(read.image_size)
         response["Cache-Control"] = "private, max-age=300"

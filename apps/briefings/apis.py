@@ -20,7 +20,7 @@ from apps.core.pagination import paginated_response
 from apps.devices.models import Device, DeviceKind
 from apps.devices.permissions import IsOfficerPhone
 from apps.integrations import push
-from apps.integrations.storage import get_storage, started, unavailable_on_failure
+from apps.integrations.storage import started
 
 from . import conf, media, selectors, services
 from .serializers import (
@@ -121,9 +121,7 @@ class MediaUploadApi(APIView):
 
 
 def _stream(key: str, size: int) -> StreamingHttpResponse:
-    with unavailable_on_failure():
-        chunks = started(get_storage().iter_bytes(key))
-    response = StreamingHttpResponse(chunks, content_type="image/jpeg")
+    response = StreamingHttpResponse(started(key), content_type="image/jpeg")
     response["Content-Length"] = str(size)
     response["X-Content-Type-Options"] = "nosniff"
     return response

@@ -109,10 +109,11 @@ def unavailable_on_failure(*, retry_after: int = 5) -> Iterator[None]:
         raise StorageUnavailableError(retry_after=retry_after) from None
 
 
-def started(chunks: Iterator[bytes], *, retry_after: int = 5) -> Iterator[bytes]:
-    """`chunks` (a stored object's bytes) with the first read from the store now, before a
-    response starts: a store that fails is then a clean 503, not a response broken halfway."""
+def started(key: str, *, retry_after: int = 5) -> Iterator[bytes]:
+    """The stored object's bytes, the first read from the store now, before a response starts: a
+    store that fails is then a clean 503 (StorageUnavailableError), not a response broken halfway."""
     with unavailable_on_failure(retry_after=retry_after):
+        chunks = get_storage().iter_bytes(key)
         first = next(chunks, None)
     return itertools.chain(() if first is None else (first,), chunks)
 
@@ -539,9 +540,9 @@ def _connection(url: urllib.parse.SplitResult) -> http.client.HTTPConnection:
 
 def _kept_alive(url: urllib.parse.SplitResult) -> tuple[http.client.HTTPConnection, bool]:
     """This thread's open connection to the store at `url` (and True), or a new one (and False)."""
-    if _kept.__dict__.get("pid") != os.getpid():  # a forked child (a Celery worker) never shares its parent's
-        _kept.__dict__.update(pid=os.getpid(), conns={})
-    conns: dict = _kept.__dict__["conns"]
+    if getattr(_kept, "pid", None) != os.getpid():  # a forked child (a Celery worker) never shares its parent's
+        _kept.pid, _kept.conns = os.getpid(), {}
+    conns: dict = _kept.conns
     where = (url.scheme, url.netloc)
     conn = conns.get(where)
     if conn is not None:
@@ -551,7 +552,7 @@ def _kept_alive(url: urllib.parse.SplitResult) -> tuple[http.client.HTTPConnecti
 
 
 def _forget_kept_alive(url: urllib.parse.SplitResult) -> None:
-    conn = _kept.__dict__.get("conns", {}).pop((url.scheme, url.netloc), None)
+    conn = getattr(_kept, "conns", {}).pop((url.scheme, url.netloc), None)
     if conn is not None:
         conn.close()
 
