@@ -115,9 +115,7 @@ def command_create(
                 context=context,
                 details=_details(command, ttl_seconds=command.ttl_seconds, device_kind=device.kind),
             )
-            _publish(command, to_device=True)
-            if device.kind == DeviceKind.PHONE and device.push_token:
-                transaction.on_commit(lambda: command_wake_phone_soon(command_id=command.pk))
+            _announce_created(command, device)
     except IntegrityError:
         if not idempotency_key:
             raise
@@ -129,10 +127,16 @@ def command_create(
         if connection.in_atomic_block or not command_stored_after_all(command_id=command.pk):
             raise
         log.warning("settled: the command %s is stored though its commit was not answered", command.pk)
-        _publish(command, to_device=True)  # no transaction open: at once
-        if device.kind == DeviceKind.PHONE and device.push_token:
-            command_wake_phone_soon(command_id=command.pk)
+        _announce_created(command, device)  # no transaction open: at once
     return command, True
+
+
+def _announce_created(command: Command, device: Device) -> None:
+    """After commit (at once outside a transaction): a new command to its device's socket and the
+    console, and the device woken by a push when it is a phone."""
+    _publish(command, to_device=True)
+    if device.kind == DeviceKind.PHONE and device.push_token:
+        transaction.on_commit(lambda: command_wake_phone_soon(command_id=command.pk))
 
 
 SETTLE_SECONDS = 10.0  # how long a request waits to learn whether its command was stored
