@@ -172,7 +172,7 @@ def download(request: HttpRequest, token: str):
     try:
         etag = guard.check_download(key=key, grantee=grant.get("a") or None) if guard is not None else None
     except ApplicationError as exc:
-        return error_response(exc.status, exc.code, exc.message)
+        return application_error_response(exc)
     try:
         with unavailable_on_failure():
             storage = get_storage()
