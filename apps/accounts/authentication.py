@@ -13,19 +13,24 @@ read, every request goes to the database, as before.
 from __future__ import annotations
 
 import copy
+import functools
 import logging
 import threading
 import time
 from collections import OrderedDict
 
+import psycopg
+from channels.db import DatabaseSyncToAsync
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 from rest_framework import authentication, exceptions
 
+from apps.core import aiodb
 from apps.core.redisclients import shared_async_client, shared_client
+from apps.core.rows import Columns
 
-from .models import ApiToken
+from .models import ApiToken, User
 from .tokens import USER_PREFIX, bearer_from_header, hash_token, same_hash
 
 log = logging.getLogger(__name__)
@@ -114,16 +119,21 @@ def _lookup(digest: str) -> ApiToken | None:
         if found is not None:
             return found
     stored = ApiToken.objects.select_related("user").filter(key_hash=digest).first()
+    return _remembered(stored, digest, generation)
+
+
+def _remembered(stored: ApiToken | None, digest: str, generation: int | None) -> ApiToken | None:
+    """The record the database gave for this digest (its hash compared in constant time), cached
+    under `generation` (read before the database) when it is usable."""
     if stored is None or not same_hash(stored.key_hash, digest):
         return None
-    record = stored
-    if generation is not None and _usable(record):
+    if generation is not None and _usable(stored):
         with _lock:
-            _cached[digest] = (copy.copy(record), generation, time.monotonic())
-            _cached[digest][0].user = copy.copy(record.user)
+            _cached[digest] = (copy.copy(stored), generation, time.monotonic())
+            _cached[digest][0].user = copy.copy(stored.user)
             while len(_cached) > CACHE_MAX:
                 _cached.popitem(last=False)
-    return record
+    return stored
 
 
 def _touch(record: ApiToken, digest: str) -> None:
@@ -186,22 +196,69 @@ def token_for_bearer(token: str) -> ApiToken | None:
     return record
 
 
-async def cached_token_for_bearer(token: str) -> ApiToken | None:
-    """From async code, without a thread: the usable token behind a bearer string if this
-    process has it cached and still valid (one Redis GET for the generation, on the event loop),
-    else None, and the caller goes the way that asks the database (token_for_bearer)."""
+_UNREAD = object()
+_token_in_thread = DatabaseSyncToAsync(token_for_bearer, thread_sensitive=False)
+
+
+async def token_for_bearer_async(token: str, generation=_UNREAD) -> ApiToken | None:
+    """As token_for_bearer(), from async code: this process's cache, else the database, read on
+    the event loop with no worker thread where it can be (PostgreSQL reachable from here: one
+    statement over psycopg's async connection, apps/core/aiodb.py), else in a worker thread.
+
+    A viewer's playlist poll or an operator's command whose token has just left this process's
+    cache (every RTCC_TOKEN_CACHE_SECONDS) no longer waits for a thread and the GIL behind the
+    event loop. `generation`: what a caller's own GET of GENERATION_KEY returned (in a pipeline
+    with what else it reads from Redis); else it is read here."""
+    if not token or not token.startswith(USER_PREFIX):
+        return None
+    if generation is _UNREAD:
+        generation = await _generation_async()
+    elif generation is not None:
+        generation = int(generation)
+    else:
+        generation = 0  # read, and not set yet: the counter's start
+    digest = hash_token(token)
+    if generation is not None:
+        found = _from_cache(digest, generation)
+        if found is not None:
+            return found if _usable(found) else None
+    if not aiodb.available():
+        return await _token_in_thread(token)
+    sql, token_columns, user_columns = _token_sql()
+    try:
+        row = await aiodb.fetchone(sql, [digest])
+    except (aiodb.NotStarted, psycopg.Error) as exc:  # the way through Django's connection decides
+        log.warning("token lookup from the event loop failed, asking in a thread: %s", exc)
+        return await _token_in_thread(token)
+    stored = None
+    if row is not None:
+        split = len(token_columns.sql)
+        stored = token_columns.instance(row[:split])
+        stored.user = user_columns.instance(row[split:])
+    record = _remembered(stored, digest, generation)
+    return record if record is not None and _usable(record) else None
+
+
+async def _generation_async() -> int | None:
+    """As _generation(), on the event loop."""
     url = settings.ENV.redis_url
-    if not url or not token or not token.startswith(USER_PREFIX):
+    if not url:
         return None
     try:
-        generation = await shared_async_client(url).get(GENERATION_KEY)
-    except Exception:
+        return int(await shared_async_client(url).get(GENERATION_KEY) or 0)
+    except Exception as exc:
+        log.warning("token cache: generation unreadable (async), using the database: %s", exc)
         return None
-    return token_cached_at(token, generation)
 
 
-def token_cached_at(token: str, generation) -> ApiToken | None:
-    """As cached_token_for_bearer(), for a caller that read GENERATION_KEY itself (in a pipeline
-    with what else it needs from Redis): `generation` is what that GET returned."""
-    record = _from_cache(hash_token(token), int(generation or 0))
-    return record if record is not None and _usable(record) else None
+@functools.cache
+def _token_sql() -> tuple[str, Columns, Columns]:
+    """The token and its person in one statement, from the models' own columns (as the ORM's
+    select_related("user") reads them)."""
+    q = connection.ops.quote_name
+    token_columns, user_columns = Columns(ApiToken, "t"), Columns(User, "u")
+    token_table, user_table = q(ApiToken._meta.db_table), q(User._meta.db_table)
+    # Every name is the models' own, quoted; the value is a parameter.
+    sql = f"SELECT {', '.join(token_columns.sql + user_columns.sql)} FROM {token_table} t"  # noqa: S608
+    sql += f" JOIN {user_table} u ON u.id = t.user_id WHERE t.key_hash = %s"
+    return sql, token_columns, user_columns

@@ -6,8 +6,8 @@ bare channel layer (bench/command_latency.py): most of it waiting for the GIL be
 loop, which serves every socket of the process. This ASGI wrapper answers the common case
 itself, on the loop:
 
-- a person's bearer token, from this process's token cache (the database once, in a thread,
-  when it is not cached here), admitted by the view's own permission class (CanCommand);
+- a person's bearer token, from this process's token cache (else from PostgreSQL, on the loop
+  too: accounts.authentication.token_for_bearer_async), admitted by the view's own permission class (CanCommand);
 - the body parsed and validated by the view's own parser and serializer; the Idempotency-Key
   header checked by the view's own function;
 - ONE statement that checks the device (there, not revoked, no command with this key yet) and
@@ -40,11 +40,10 @@ from types import SimpleNamespace
 from typing import Any
 
 import psycopg
-from channels.db import DatabaseSyncToAsync
 from django.conf import settings
 from psycopg import errors as pg_errors
 
-from apps.accounts.authentication import cached_token_for_bearer, token_for_bearer, token_use_due, token_used
+from apps.accounts.authentication import token_for_bearer_async, token_use_due, token_used
 from apps.accounts.permissions import CanCommand
 from apps.accounts.tokens import USER_PREFIX, bearer_from_header
 from apps.audit.context import AuditContext, client_ip
@@ -182,17 +181,9 @@ def _input(headers: dict[bytes, bytes], body: bytes) -> tuple[dict, str | None] 
     return data.validated_data, key
 
 
-# A token this process has not cached (or not for RTCC_TOKEN_CACHE_SECONDS): read in a worker thread
-# of its own, not in Django's one thread for sync views, where it would wait behind every page
-# being rendered (as the live playlist's fast path does).
-_token_in_thread = DatabaseSyncToAsync(token_for_bearer, thread_sensitive=False)
-
-
 async def _operator(token: str):
     """The token record of an operator who may command, or None."""
-    record = await cached_token_for_bearer(token)
-    if record is None:
-        record = await _token_in_thread(token)
+    record = await token_for_bearer_async(token)
     as_request: Any = SimpleNamespace(user=record.user) if record is not None else None
     if record is None or not CanCommand().has_permission(as_request, None):  # type: ignore[arg-type]
         return None

@@ -11,7 +11,7 @@ cookies keep going through the one documented path (apps/live/apis.py):
   (both on the event loop) or the store (in a worker thread).
 - `GET .../playlist.m3u8` with an operator's bearer token: the token from this process's token
   cache (as for the API) and the Redis copy of the playlist, read on the event loop with no
-  thread (a token not cached here: one worker-thread hop that asks the database), within the
+  thread (a token not cached here: one statement on the loop too, on PostgreSQL), within the
   session's time limit. For a viewer this process has already recorded, their `last_viewed_at`
   and the token's `last_used_at` are kept up to date off the request path. A viewer it has not
   recorded (maybe a first look: audited, pushed to the officer) is recorded by the view's own
@@ -36,9 +36,8 @@ from django.utils import timezone
 
 from apps.accounts.authentication import (
     GENERATION_KEY,
-    cached_token_for_bearer,
-    token_cached_at,
     token_for_bearer,
+    token_for_bearer_async,
     token_use_due,
     token_used,
 )
@@ -235,18 +234,19 @@ def _first_look(record, snapshot, base: str, source_ip: str | None):
 
 
 async def _playlist_async(token: str, live_id: str, base: str, source_ip: str | None = None):
-    """On the event loop, no thread at all, when the token is cached here: one Redis round trip
-    reads the token generation and the index together (two when they live in different Redis
-    servers); else (or for a viewer not recorded here) in a worker thread."""
+    """On the event loop, no thread at all: one Redis round trip reads the token generation and
+    the index together (two when they live in different Redis servers), and a token not cached
+    here is read from PostgreSQL on the loop too; in a worker thread when Redis does not answer,
+    and for a viewer not recorded here (their first look is written through the ORM)."""
     count = conf.playlist_segments()
     together = index.shares_redis_with_tokens()
     if together:
         generation, snapshot = await index.read_async(live_id, count=count, also=(GENERATION_KEY,))
-        record = None if generation is None else token_cached_at(token, generation[0])
+        if generation is None:  # Redis did not answer: the way through the database
+            return await _playlist_in_thread(token, live_id, base, source_ip)
+        record = await token_for_bearer_async(token, generation[0])
     else:
-        record = await cached_token_for_bearer(token)
-    if record is None:
-        return await _playlist_in_thread(token, live_id, base, source_ip)
+        record = await token_for_bearer_async(token)
     later = _skip_django(record, live_id)
     if later is None:
         return None

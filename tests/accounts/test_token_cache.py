@@ -56,21 +56,47 @@ def test_a_logout_here_refuses_the_cached_token_at_once_in_another_process(redis
     assert httpx.get(url, headers=headers, timeout=10).status_code == 401
 
 
-def test_the_event_loop_lookup_serves_only_a_token_cached_here_and_still_valid(redis_url, operator):
-    """The live playlist's fast path asks the cache from the event loop, with no thread: it gets
-    a token only once this process has read it from the database, and never after a change."""
+def test_the_event_loop_lookup_reads_a_token_not_cached_here_and_refuses_it_at_once_after_a_change(
+    settings, operator, it_user
+):
+    """The fast paths (live playlist, command POST) look a token up from the event loop: from this
+    process's cache, else from the database (on the loop itself on PostgreSQL); an unknown, revoked,
+    expired or deactivated person's token is refused at once, cached or not."""
     import asyncio
+    from datetime import timedelta
 
-    from apps.accounts.authentication import cached_token_for_bearer, token_for_bearer
+    from django.utils import timezone
 
-    def on_loop(token):
-        return asyncio.run(cached_token_for_bearer(token))
+    from apps.accounts import authentication
+    from apps.accounts.authentication import GENERATION_KEY, token_for_bearer_async
+
+    def on_loop(token, *generation):
+        return asyncio.run(token_for_bearer_async(token, *generation))
 
     token, record = services.token_issue(user=operator)
-    assert on_loop(token) is None  # not read here yet: the caller asks the database
-    assert token_for_bearer(token).user == operator
-    assert on_loop(token).user == operator
+    authentication._cached.clear()
+    found = on_loop(token)  # not cached here: read from the database
+    assert (found.pk, found.user, found.user.role) == (record.pk, operator, "operator")
+    assert on_loop(token).user == operator  # now from the cache
+    if settings.ENV.redis_url:  # a caller that read the generation in its own Redis round trip
+        from apps.core.redisclients import shared_client
+
+        assert on_loop(token, shared_client(settings.ENV.redis_url).get(GENERATION_KEY)).user == operator
     assert on_loop(token + "x") is None
+    assert on_loop("rtd_" + token[4:]) is None  # a device's token is not a person's
+
     services.token_revoke(token=record)
     assert on_loop(token) is None
-    assert token_for_bearer(token) is None
+    authentication._cached.clear()
+    assert on_loop(token) is None
+
+    token, record = services.token_issue(user=operator)
+    assert on_loop(token).user == operator
+    services.user_update(user=operator, actor=it_user, is_active=False)
+    assert on_loop(token) is None
+
+    services.user_update(user=operator, actor=it_user, is_active=True)
+    token, record = services.token_issue(user=operator)
+    type(record).objects.filter(pk=record.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
+    authentication._cached.clear()
+    assert on_loop(token) is None
