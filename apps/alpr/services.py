@@ -26,7 +26,7 @@ from apps.core.realtime import console_send_after_commit, console_send_many_afte
 from apps.counters import names as counted
 from apps.counters.services import counter_add, counters_add
 from apps.devices.models import Device
-from apps.integrations.storage import get_storage, unavailable_on_failure
+from apps.integrations.storage import atomic_with_objects, get_storage
 
 from . import conf, images, partitions, plates
 from .models import Entry, Hit, HitState, Hotlist, Match, Read, ReadCount, Source
@@ -196,7 +196,9 @@ def read_ingest(
     Returns (accepted, duplicates, hits). Hits go to the console (`hit.new`) after commit."""
     cleaned = clean_images(reads)
     now = timezone.now()
-    with transaction.atomic():
+    # The store failing is a 503 that rolls the batch back, its images already stored deleted
+    # again: the reader sends the batch again.
+    with atomic_with_objects() as objects:
         if connection.vendor == "postgresql":
             # batches of one reader one at a time: read_id stays unique across partitions
             with connection.cursor() as cursor:
@@ -204,7 +206,6 @@ def read_ingest(
         wanted = [item["read_id"] for item in reads]
         stored = set(Read.objects.filter(reader=reader, read_id__in=wanted).values_list("read_id", flat=True))
         fresh: list[Read] = []
-        storage = None
         for index, item in enumerate(reads):
             if item["read_id"] in stored:
                 continue
@@ -240,9 +241,7 @@ def read_ingest(
             image = cleaned.get(index)
             if image is not None:
                 read.image_key = f"alpr/reads/{read.read_at:%Y%m%d}/{read.pk}.jpg"
-                with unavailable_on_failure():  # a 503 rolls the batch back: the reader sends it again
-                    storage = storage or get_storage()
-                    storage.put(read.image_key, io.BytesIO(image.data), content_type="image/jpeg")
+                objects.put(read.image_key, image.data, content_type="image/jpeg")
                 read.image_sha256, read.image_size = image.sha256, len(image.data)
             fresh.append(read)
         pairs = match_reads(fresh, now=now) if fresh else []

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import io
 import json
 import logging
 import os
@@ -28,7 +27,7 @@ from apps.counters.services import counter_add
 from apps.devices.models import Device
 from apps.integrations import push
 from apps.integrations.push import PushMessage, PushResult
-from apps.integrations.storage import get_storage, unavailable_on_failure
+from apps.integrations.storage import atomic_with_objects
 
 from . import conf, media, notification, selectors
 from .models import Briefing, Delivery, DeliveryState, Incident, IncidentOfficer, Media
@@ -119,11 +118,10 @@ def media_upload(*, actor: User, data: bytes, context: AuditContext | None = Non
     )
     item.image_key = f"media/{item.pk}/image.jpg"
     item.thumbnail_key = f"media/{item.pk}/thumbnail.jpg"
-    with unavailable_on_failure():  # a 503, and no media row: the operator uploads again
-        storage = get_storage()
-        storage.put(item.image_key, io.BytesIO(cleaned.image.data), content_type="image/jpeg")
-        storage.put(item.thumbnail_key, io.BytesIO(cleaned.thumbnail.data), content_type="image/jpeg")
-    with transaction.atomic():
+    # The store failing is a 503, with no media row and no object left: the operator uploads again.
+    with atomic_with_objects() as objects:
+        objects.put(item.image_key, cleaned.image.data, content_type="image/jpeg")
+        objects.put(item.thumbnail_key, cleaned.thumbnail.data, content_type="image/jpeg")
         item.save(force_insert=True)
         audit_record(
             action="media.upload",

@@ -118,6 +118,52 @@ def started(key: str, *, retry_after: int = 5) -> Iterator[bytes]:
     return itertools.chain(() if first is None else (first,), chunks)
 
 
+class RowObjects:
+    """Objects put for rows of one transaction (atomic_with_objects)."""
+
+    def __init__(self, retry_after: int) -> None:
+        self.retry_after = retry_after
+        self.keys: list[str] = []
+
+    def put(self, key: str, data: bytes, *, content_type: str) -> None:
+        """Stores the object now (the store failing: a 503, StorageUnavailableError)."""
+        with unavailable_on_failure(retry_after=self.retry_after):
+            get_storage().put(key, io.BytesIO(data), content_type=content_type)
+        self.keys.append(key)
+
+    def delete_all(self) -> None:
+        """As far as the store answers; what it does not is logged, key by key."""
+        for key in self.keys:
+            try:
+                get_storage().delete(key)
+            except Exception:
+                log.exception("object store: %s was put for rows that were not written and could not be deleted", key)
+
+
+@contextlib.contextmanager
+def atomic_with_objects(*, retry_after: int = 5) -> Iterator[RowObjects]:
+    """transaction.atomic() for rows that point at objects the block puts (`objects.put`): a
+    photo's two sizes and its media row, a batch of plate images and their reads. When the block
+    fails (the store refusing the second object, the database refusing a row, any error), the
+    transaction rolls back and the objects already put are deleted again, as far as the store
+    answers: none is left in the store with no row pointing to it, out of reach of every retention
+    rule, search and purge. A failure of the COMMIT itself deletes nothing: the rows may stand (a
+    connection lost after PostgreSQL committed), and an object left over is better than a row
+    whose image is gone."""
+    from django.db import transaction
+
+    objects = RowObjects(retry_after)
+    written = False
+    try:
+        with transaction.atomic():
+            yield objects
+            written = True
+    except BaseException:
+        if not written:
+            objects.delete_all()
+        raise
+
+
 @dataclass(frozen=True)
 class StoredPart:
     number: int

@@ -241,6 +241,28 @@ def test_a_store_that_fails_is_503_and_the_batch_is_not_kept(reader_api, store_f
     assert Read.objects.count() == 0 and Hit.objects.count() == 0
 
 
+def test_a_batch_the_store_refuses_halfway_leaves_no_image_behind(reader_api, settings, tmp_path):
+    """The first read's image is stored, the second's cannot be (its day's directory cannot be
+    made): a 503, no read kept, and the first image deleted again, not left in the store with no
+    read pointing to it, out of reach of retention and purge."""
+    settings.RTCC_S3_BUCKET = None
+    settings.RTCC_STORAGE_DIR = root = tmp_path / "objects"
+    now = timezone.now()
+    (root / "alpr" / "reads").mkdir(parents=True)
+    (root / "alpr" / "reads" / f"{now:%Y%m%d}").write_bytes(b"")  # a file where today's directory goes
+    yesterday = (now - timedelta(days=1)).isoformat()
+    reads = [a_read("ABC1234", image=image_b64(), read_at=yesterday), a_read("XYZ9876", image=image_b64())]
+    response = post_reads(reader_api, reads)
+    assert response.status_code == 503 and error_code(response) == "storage_unavailable"
+    assert Read.objects.count() == 0
+    assert [p.name for p in (root / "alpr" / "reads").rglob("*") if p.is_file() and p.suffix == ".jpg"] == []
+    assert (root / "alpr" / "reads" / f"{now - timedelta(days=1):%Y%m%d}").is_dir()  # the first image was there
+
+    (root / "alpr" / "reads" / f"{now:%Y%m%d}").unlink()  # the store is back: the reader sends the batch again
+    assert post_reads(reader_api, reads).json()["accepted"] == 2
+    assert len([p for p in (root / "alpr" / "reads").rglob("*.jpg")]) == 2
+
+
 def test_a_read_image_the_store_cannot_give_back_is_503(reader_api, client_for, operator, store_fails):
     assert post_reads(reader_api, [a_read(image=image_b64())]).status_code == 200
     store_fails()

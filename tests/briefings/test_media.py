@@ -198,3 +198,43 @@ def test_a_photo_the_store_cannot_give_back_is_503_not_a_broken_image(client_for
     for client, url in [(client_for(operator), f"/api/v1/media/{body['id']}/image"), (anon, body["thumbnail_url"])]:
         response = client.get(url.replace("http://testserver", ""))
         assert response.status_code == 503 and error_code(response) == "storage_unavailable", url
+
+
+@pytest.mark.parametrize("backend", ["disk", "s3"])
+def test_objects_put_for_rows_that_are_not_written_are_deleted_again(request, settings, tmp_path, operator, backend):
+    """What media_upload and a plate-read batch rely on (integrations.storage.atomic_with_objects):
+    when the block fails after its objects were put (the database refusing the row, the store
+    refusing the next object), they are deleted again with the rows rolled back; when it commits
+    they stay."""
+    from apps.briefings.models import Media
+    from apps.integrations.storage import atomic_with_objects, get_storage
+
+    if backend == "s3":
+        request.getfixturevalue("s3")
+    else:
+        settings.RTCC_S3_BUCKET, settings.RTCC_STORAGE_DIR = None, tmp_path / "objects"
+    storage = get_storage()
+
+    def media_row(pk):
+        return Media.objects.create(
+            id=pk, uploaded_by=operator, original_format="jpeg", width=1, height=1, content_type="image/jpeg",
+            image_key=f"media/{pk}/image.jpg", thumbnail_key=f"media/{pk}/thumbnail.jpg",
+            image_size=1, thumbnail_size=1, thumbnail_width=1, thumbnail_height=1,
+        )  # fmt: skip
+
+    failed = uuid.uuid4()
+    with pytest.raises(RuntimeError, match="refused"), atomic_with_objects() as objects:
+        objects.put(f"media/{failed}/image.jpg", b"image", content_type="image/jpeg")
+        objects.put(f"media/{failed}/thumbnail.jpg", b"thumb", content_type="image/jpeg")
+        media_row(failed)
+        assert storage.exists(f"media/{failed}/image.jpg")
+        raise RuntimeError("the database refused the row")
+    assert not Media.objects.filter(pk=failed).exists()
+    assert not storage.exists(f"media/{failed}/image.jpg") and not storage.exists(f"media/{failed}/thumbnail.jpg")
+
+    kept = uuid.uuid4()
+    with atomic_with_objects() as objects:
+        objects.put(f"media/{kept}/image.jpg", b"image", content_type="image/jpeg")
+        media_row(kept)
+    assert Media.objects.filter(pk=kept).exists()
+    assert b"".join(storage.iter_bytes(f"media/{kept}/image.jpg")) == b"image"
