@@ -9,6 +9,7 @@ The console websocket lives in apps.console.consumers.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 import time
@@ -19,7 +20,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 
 from apps.accounts.tokens import bearer_from_header
 from apps.core.realtime import DirectDispatch, device_group, scope_header, stay_in_groups
-from apps.core.retry import DB_ERRORS
+from apps.core.retry import DB_ERRORS, db_retried_async
 from apps.devices import presence
 from apps.devices.authentication import device_for_token
 
@@ -33,22 +34,9 @@ CLOSE_RATE_LIMITED = 4429
 ANSWER_TYPES = ("ack", "result")
 MAX_FRAME = 64 * 1024
 SENT_MEMORY = 1024
-# A frame whose handling meets a database error is retried after these pauses; if the database
-# is still unreachable the device gets an `unavailable` error frame and keeps its connection.
-DB_RETRY_DELAYS = (0.05, 0.5)
+# A frame whose handling meets a database error is tried again for a moment (db_retried_async); if
+# the database is still unreachable the device gets an `unavailable` error frame and keeps its connection.
 UNAVAILABLE = ("unavailable", "The server could not record this frame just now; send it again shortly.")
-
-
-async def with_db_retries(handler, *args, **kwargs):
-    """Runs an idempotent frame handler, again after a transient database error (a dropped
-    connection, a failover, a serialization failure); re-raises the error after the last try."""
-    for delay in DB_RETRY_DELAYS:
-        try:
-            return await handler(*args, **kwargs)
-        except DB_ERRORS as exc:
-            log.warning("database error handling a device frame, retrying: %s", exc)
-            await asyncio.sleep(delay)
-    return await handler(*args, **kwargs)
 
 
 class FrameBudget:
@@ -165,7 +153,7 @@ class DeviceConsumer(DirectDispatch, AsyncWebsocketConsumer):
             await self.send_error("unknown_type", f"Unknown frame type {frame['type']!r}.")
             return
         try:
-            problem = await with_db_retries(handler, self.device, frame)
+            problem = await db_retried_async(functools.partial(handler, self.device, frame))
         except DB_ERRORS:
             log.exception("database unavailable for a %s frame of device %s", frame["type"], self.device.pk)
             problem = UNAVAILABLE
@@ -206,7 +194,9 @@ class DeviceConsumer(DirectDispatch, AsyncWebsocketConsumer):
         # the device's group) in Redis when it can be (claims.py), else against the database.
         try:
             layer = self.channel_layer if fresh else None
-            claim = await with_db_retries(delivery.command_sending, self.device, command, layer=layer)
+            claim = await db_retried_async(
+                functools.partial(delivery.command_sending, self.device, command, layer=layer)
+            )
         except DB_ERRORS:
             # Not sent, not remembered: the command stays as it is in the database, and the
             # resend sweep (queued) or the next connect (sent, delivered) brings it here again.
@@ -219,7 +209,7 @@ class DeviceConsumer(DirectDispatch, AsyncWebsocketConsumer):
             self.sent_here.pop(next(iter(self.sent_here)))
         await self.send(text_data=json.dumps({"type": "command", "command": command}))
         try:
-            await with_db_retries(delivery.command_sent, self.device, command, claim=claim)
+            await db_retried_async(functools.partial(delivery.command_sent, self.device, command, claim=claim))
         except DB_ERRORS:
             log.exception("database unavailable recording the send of command %s", command["id"])
 

@@ -42,6 +42,7 @@ from django.conf import settings
 from django.core import signing
 
 from apps.core.errors import ApplicationError
+from apps.core.retry import pauses
 
 CHUNK = 1024 * 1024
 # Reading an object back whole (clip verification): this many ranged GETs at once, of this size.
@@ -570,8 +571,9 @@ def _copy(src: BinaryIO, dst: BinaryIO, size: int) -> None:
         remaining -= len(chunk)
 
 
-# A small PUT that did not reach the store, or was answered 5xx, is sent again after these pauses.
-PUT_RETRY_PAUSES = (0.1, 0.4, 1.0)
+# A small PUT that did not reach the store, or was answered 5xx, is sent again with core.retry's
+# pauses for about this long (50 ms, 200 ms, 800 ms), as botocore's own retries would.
+PUT_RETRY_SECONDS = 1.5
 _kept = threading.local()
 
 
@@ -752,7 +754,7 @@ class S3Storage:
             "Content-MD5": base64.b64encode(hashlib.md5(body).digest()).decode(),  # noqa: S324 (the store's check, not security)
         }
         target = f"{url.path}?{url.query}"
-        pause = iter(PUT_RETRY_PAUSES)
+        pause = pauses(PUT_RETRY_SECONDS)
         while True:
             conn, reused = _kept_alive(url)
             try:
