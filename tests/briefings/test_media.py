@@ -200,7 +200,7 @@ def test_a_photo_the_store_cannot_give_back_is_503_not_a_broken_image(client_for
         assert response.status_code == 503 and error_code(response) == "storage_unavailable", url
 
 
-@pytest.mark.parametrize("backend", ["disk", "s3"])
+@pytest.mark.parametrize("backend", ["disk", pytest.param("s3", marks=pytest.mark.services)])
 def test_objects_put_for_rows_that_are_not_written_are_deleted_again(request, settings, tmp_path, operator, backend):
     """What media_upload and a plate-read batch rely on (integrations.storage.atomic_with_objects):
     when the block fails after its objects were put (the database refusing the row, the store
