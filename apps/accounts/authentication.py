@@ -211,12 +211,8 @@ async def token_for_bearer_async(token: str, generation=_UNREAD) -> ApiToken | N
     with what else it reads from Redis); else it is read here."""
     if not token or not token.startswith(USER_PREFIX):
         return None
-    if generation is _UNREAD:
-        generation = await _generation_async()
-    elif generation is not None:
-        generation = int(generation)
-    else:
-        generation = 0  # read, and not set yet: the counter's start
+    # The caller's GET gave None when the counter was never moved: its start, as _generation() reads it.
+    generation = await _generation_async() if generation is _UNREAD else int(generation or 0)
     digest = hash_token(token)
     if generation is not None:
         found = _from_cache(digest, generation)
