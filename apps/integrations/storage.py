@@ -40,6 +40,7 @@ from typing import BinaryIO, Protocol
 
 from django.conf import settings
 from django.core import signing
+from django.db import transaction
 
 from apps.core.errors import ApplicationError
 from apps.core.retry import pauses
@@ -151,8 +152,6 @@ def atomic_with_objects(*, retry_after: int = 5) -> Iterator[RowObjects]:
     rule, search and purge. A failure of the COMMIT itself deletes nothing: the rows may stand (a
     connection lost after PostgreSQL committed), and an object left over is better than a row
     whose image is gone."""
-    from django.db import transaction
-
     objects = RowObjects(retry_after)
     written = False
     try:
