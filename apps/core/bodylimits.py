@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
+from io import BytesIO
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
@@ -53,6 +54,13 @@ def _envelope(status: int, code: str, message: str) -> bytes:
 
 _installed = False
 
+# A body up to this size is kept in memory while it arrives, and handed to the application in
+# pieces of up to this size. Twisted spools every body from 100,000 bytes on to a temporary file
+# and daphne reads it back in 8 KiB messages: a live segment of 250 KB was a file written and
+# read again and 31 messages through the application's queue, on the event loop that serves
+# every socket of the process. Larger bodies (clips sent to the embedded store) still go to disk.
+IN_MEMORY_BODY = 1024 * 1024
+
 
 def install() -> None:
     """Wraps daphne's WebRequest (once per process)."""
@@ -88,6 +96,9 @@ def install() -> None:
         if length is not None and length > verdict:
             refuse(self, 413, "too_large", f"The request body is over the limit of {verdict} bytes.")
             return original_got_length(self, 0)
+        if length is not None and length <= IN_MEMORY_BODY:
+            self.content = BytesIO()
+            return None
         return original_got_length(self, length)
 
     def handle_chunk(self, data):
@@ -103,6 +114,8 @@ def install() -> None:
     def process(self):
         if getattr(self, "_rtcc_refused", False):
             return None
+        if self.server.request_buffer_size < IN_MEMORY_BODY:  # daphne's default: 8 KiB messages
+            self.server.request_buffer_size = IN_MEMORY_BODY
         return original_process(self)
 
     WebRequest.gotLength = got_length

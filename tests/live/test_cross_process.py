@@ -13,6 +13,8 @@ from tests.control.test_cross_process import next_of_type
 from tests.helpers import ws_connect
 from tests.live.conftest import INIT, mark_recording, media, playlist_urls
 
+SIZES = [4096, 250_000, 1024 * 1024, 1024 * 1024 + 1]
+
 
 def test_segments_put_on_either_process_are_listed_in_order_on_the_other(live_server_pair, camera, operator):
     server_a, server_b = live_server_pair
@@ -31,7 +33,9 @@ def test_segments_put_on_either_process_are_listed_in_order_on_the_other(live_se
         assert frame["action"] == "start" and frame["live"]["id"] == live["id"]
         upload_url = frame["live"]["upload_url"]
         assert upload_url == f"{server_b.url}/api/v1/live/{live['id']}/segments/"
-        uploads = {"init.mp4": INIT, **{f"{n}.m4s": media(n, 4096) for n in range(4)}}
+        # Bodies kept in memory as they arrive and one spooled to a file (over 1 MiB) reach the
+        # store whole, byte for byte (apps/core/bodylimits.py).
+        uploads = {"init.mp4": INIT, **{f"{n}.m4s": media(n, SIZES[n]) for n in range(4)}}
         for index, (name, body) in enumerate(uploads.items()):
             server = (server_a, server_b)[index % 2]
             url = upload_url.replace(server_b.url, server.url) + name
@@ -50,7 +54,7 @@ def test_segments_put_on_either_process_are_listed_in_order_on_the_other(live_se
         assert [u.split("?")[0].rsplit("/", 1)[1] for u in urls] == ["0.m4s", "1.m4s", "2.m4s", "3.m4s"]
         assert httpx.get(init_url.replace(server_a.url, server_b.url)).content == INIT
         for n, url in enumerate(urls):
-            assert httpx.get(url.replace(server_a.url, server_b.url)).content == media(n, 4096)
+            assert httpx.get(url.replace(server_a.url, server_b.url)).content == media(n, SIZES[n])
         state = httpx.get(f"{server_b.url}/api/v1/live/{live['id']}", headers=operator_auth).json()
         assert state["state"] == "live"
         assert [v["user"] for v in state["viewers"]] == [str(operator.pk)]
