@@ -54,9 +54,11 @@ def read_segment_token(token: str) -> dict | None:
     return {"session": payload.get("s"), "name": payload.get("n"), "user": payload.get("u")}
 
 
-def segment_url(base_url: str, session: LiveSession, name: str, user_id) -> str:
+def segment_url(base_url: str, session: LiveSession, name: str, user_id, *, expires_at: int | None = None) -> str:
+    """The signed link to one segment for this viewer (`expires_at`: one for the whole playlist)."""
     link = base_url + session.path
-    return _link(link, str(session.pk), name, str(user_id), _expires_at(None), settings.SECRET_KEY)
+    expires_at = _expires_at(None) if expires_at is None else expires_at
+    return _link(link, str(session.pk), name, str(user_id), expires_at, settings.SECRET_KEY)
 
 
 @functools.lru_cache(maxsize=16384)
@@ -94,12 +96,13 @@ def render(*, session: LiveSession, has_init: bool, segments: list[LiveSegment],
         f"#EXT-X-MEDIA-SEQUENCE:{segments[0].sequence if segments else 0}",
         "#EXT-X-INDEPENDENT-SEGMENTS",
     ]
+    expires_at = _expires_at(None)  # every link of one playlist expires together
     if has_init:
-        lines.append(f'#EXT-X-MAP:URI="{segment_url(base_url, session, "init.mp4", user_id)}"')
+        lines.append(f'#EXT-X-MAP:URI="{segment_url(base_url, session, "init.mp4", user_id, expires_at=expires_at)}"')
     for segment in segments:
         lines.append(f"#EXT-X-PROGRAM-DATE-TIME:{_program_date_time(segment.stored_at, segment.duration)}")
         lines.append(f"#EXTINF:{segment.duration or 0:.3f},")
-        lines.append(segment_url(base_url, session, segment.name, user_id))
+        lines.append(segment_url(base_url, session, segment.name, user_id, expires_at=expires_at))
     if not session.is_open:
         lines.append("#EXT-X-ENDLIST")
     return "\n".join(lines) + "\n"
