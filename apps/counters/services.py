@@ -1,19 +1,22 @@
 """The one way to count: `counter_add` inside the transaction that records the counted event.
 
 Every app may call it (it sits beside the audit trail, below every feature app). Adding is an
-upsert on (level, start, name) rows taken in a fixed order, so concurrent writers wait for each
-other briefly but never deadlock; a negative `n` takes a count back (an assist moved or edited).
+upsert on (level, start, name, shard) rows taken in a fixed order, so concurrent writers never
+deadlock; each statement picks one of the bucket's SHARDS rows at random, so that transactions
+counting the same thing at once seldom wait for each other (an added row stays locked until its
+transaction commits); a negative `n` takes a count back (an assist moved or edited).
 """
 
 from __future__ import annotations
 
+import random
 from collections.abc import Mapping
 from datetime import UTC, datetime
 
 from django.db import connection, transaction
 from django.utils import timezone
 
-from .models import Count, Level
+from .models import SHARDS, Count, Level
 
 
 def floor_hour(at: datetime) -> datetime:
@@ -52,17 +55,18 @@ def counts_upsert(
     rows = sorted((level, start, name, int(n)) for name, n in counts.items() if n for level, start in buckets_of(at))
     if not rows:
         return None
+    shard = random.randrange(SHARDS)  # one for the statement: its rows are still taken in order
     table = connection.ops.quote_name(Count._meta.db_table)
-    values = ", ".join(["(%s, %s, %s, %s)"] * len(rows))
+    values = ", ".join(["(%s, %s, %s, %s, %s)"] * len(rows))
     params: list = []
     for level, start, name, n in rows:
-        params += [str(level), connection.ops.adapt_datetimefield_value(start), name, n]
+        params += [str(level), connection.ops.adapt_datetimefield_value(start), name, shard, n]
     rows_sql = f"VALUES {values}"
     if when is not None:  # the caller's own SQL, never a value
         rows_sql = f"SELECT * FROM ({rows_sql}) AS v WHERE {when}"  # noqa: S608
     sql = (
-        f"INSERT INTO {table} (level, start, name, n) {rows_sql} "
-        f"ON CONFLICT (level, start, name) DO UPDATE SET n = {table}.n + excluded.n"
+        f"INSERT INTO {table} (level, start, name, shard, n) {rows_sql} "
+        f"ON CONFLICT (level, start, name, shard) DO UPDATE SET n = {table}.n + excluded.n"
     )
     return sql, params
 

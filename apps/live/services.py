@@ -412,7 +412,6 @@ def live_viewer_seen(*, session: LiveSession, user, context: AuditContext | None
                 pass  # the same person's first look, through another process at the same moment
             else:
                 first = True
-                counter_add(name=counted.LIVE_VIEW, at=now)  # the transparency report's count
                 audit_record(
                     action="live.view",
                     actor=user,
@@ -429,6 +428,8 @@ def live_viewer_seen(*, session: LiveSession, user, context: AuditContext | None
                     from .tasks import live_notify_officer
 
                     transaction.on_commit(lambda: _enqueue(live_notify_officer, viewer.pk))
+                # The transparency report's count, last: its row stays locked until the commit.
+                counter_add(name=counted.LIVE_VIEW, at=now)
     if len(_touched) > _TOUCHED_MAX:
         _touched.clear()
     _touched[key] = mono

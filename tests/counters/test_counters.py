@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import random
+import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.db import OperationalError, connection, connections, transaction
 
-from apps.counters.selectors import counter_totals
+from apps.counters.models import Count
+from apps.counters.selectors import counter_series, counter_totals
 from apps.counters.services import counter_add, floor_month
 
 pytestmark = pytest.mark.django_db
@@ -34,3 +37,54 @@ def test_a_window_inside_an_hour_counts_that_hour_and_negative_adds_take_back():
     assert counter_totals(start=at, end=at + timedelta(minutes=1), names=["y"]) == {"y": 2}
     assert counter_totals(start=floor_month(at), end=floor_month(at) + timedelta(days=31), names=["y"]) == {"y": 2}
     assert counter_totals(start=at + timedelta(hours=1), end=at + timedelta(hours=2), names=["y"]) == {}
+
+
+def test_a_bucket_kept_in_several_rows_is_read_as_one():
+    """Whatever shard each adding landed on, totals and series give the bucket's one number."""
+    at = datetime(2025, 6, 2, 9, 30, tzinfo=UTC)
+    for _ in range(40):
+        counter_add(name="z", at=at)
+    assert Count.objects.filter(name="z", level="h").count() > 1  # 40 adds over 8 rows: never all on one
+    assert counter_totals(start=at, end=at + timedelta(hours=1), names=["z"]) == {"z": 40}
+    series = counter_series(start=floor_month(at), end=floor_month(at) + timedelta(days=30), period="day", names=["z"])
+    assert series == {datetime(2025, 6, 2, tzinfo=UTC): {"z": 40}}
+
+
+@pytest.mark.services
+@pytest.mark.django_db(transaction=True)
+def test_counting_does_not_wait_for_another_open_transaction_counting_the_same_thing(postgres_db):
+    """A transaction that counted something holds what it added until it commits; others counting
+    the same thing meanwhile go on (the first looks of many viewers at once used to queue here)."""
+    counted, release = threading.Event(), threading.Event()
+
+    def holder() -> None:
+        try:
+            with transaction.atomic():
+                counter_add(name="busy")
+                counted.set()
+                release.wait(30)
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=holder)
+    thread.start()
+    assert counted.wait(30)
+    done = waited = 0
+    try:
+        for _ in range(24):
+            try:
+                with transaction.atomic():
+                    with connection.cursor() as cursor:
+                        cursor.execute("SET LOCAL lock_timeout = '300ms'")
+                    counter_add(name="busy")
+                done += 1
+            except OperationalError:  # landed on the holder's row: it would have waited
+                waited += 1
+    finally:
+        release.set()
+        thread.join(30)
+    assert done >= 12, (done, waited)  # one row in eight is the holder's
+    now = datetime.now(UTC)
+    assert counter_totals(start=now - timedelta(hours=1), end=now + timedelta(hours=1), names=["busy"]) == {
+        "busy": done + 1
+    }

@@ -184,7 +184,6 @@ def clip_access_link(
     )
     expires_at = datetime.fromtimestamp(int(time.time()) + ttl, tz=UTC)
     with transaction.atomic():  # the access and its count together
-        counter_add(name=counted.EVIDENCE_ACCESS)  # the transparency report's count
         audit_record(
             action="clip.access",
             actor=actor,
@@ -198,6 +197,7 @@ def clip_access_link(
                 "sha256": clip.sha256,
             },
         )
+        counter_add(name=counted.EVIDENCE_ACCESS)  # the transparency report's count, last: held to the commit
     return {
         "url": url,
         "expires_at": expires_at,
