@@ -28,6 +28,7 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import parse_qs
 
 from channels.db import DatabaseSyncToAsync
@@ -277,4 +278,8 @@ def _put_segment(token: str, live_id: str, name: str, body: bytes, duration: str
     return json_answer(201 if created else 200, services.segment_data(segment))
 
 
-_put_in_thread = DatabaseSyncToAsync(_put_segment, thread_sensitive=False)
+# The cameras' PUTs have threads of their own, so that a burst of other work sent to the loop's
+# default pool never holds every thread a segment needs: when 200 viewers open live views in the
+# same second, their first looks (each audited, counted and told to the officer) fill that pool.
+_PUT_THREADS = ThreadPoolExecutor(max_workers=4, thread_name_prefix="live-put")
+_put_in_thread = DatabaseSyncToAsync(_put_segment, thread_sensitive=False, executor=_PUT_THREADS)

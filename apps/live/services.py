@@ -401,17 +401,18 @@ def live_viewer_seen(*, session: LiveSession, user, context: AuditContext | None
     first = False
     with transaction.atomic():
         if not LiveViewer.objects.filter(session_id=session.pk, user=user).update(last_viewed_at=now):
-            if session.device_id is None:  # a copy from the playlist index: the row itself, for the record
-                session = _reload(session.pk)
             try:
                 with transaction.atomic():
                     viewer = LiveViewer.objects.create(
-                        session=session, user=user, first_viewed_at=now, last_viewed_at=now
+                        session_id=session.pk, user=user, first_viewed_at=now, last_viewed_at=now
                     )
             except IntegrityError:
                 pass  # the same person's first look, through another process at the same moment
             else:
                 first = True
+                # The row itself (the caller's may be the playlist index's copy), read once for the
+                # record and for the console's update (which lists this viewer too).
+                session = _reload(session.pk)
                 audit_record(
                     action="live.view",
                     actor=user,
@@ -423,7 +424,7 @@ def live_viewer_seen(*, session: LiveSession, user, context: AuditContext | None
                         "reason": session.reason,
                     },
                 )
-                _publish(_reload(session.pk))
+                _publish(session)
                 if session.officer_id:
                     from .tasks import live_notify_officer
 
