@@ -27,7 +27,7 @@ class Count(models.Model):
     # them: a counted event holds its row until its transaction commits, and with one row per
     # bucket every transaction counting the same thing waited for the one before it (the first
     # looks of 200 viewers opening live views at once queued for seconds on "live.view").
-    shard = models.PositiveSmallIntegerField(default=0)
+    shard = models.PositiveSmallIntegerField(db_default=0)
     n = models.BigIntegerField(default=0)
 
     class Meta:
