@@ -11,12 +11,14 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from contextvars import ContextVar
 from datetime import datetime
 from typing import Any
 
 from asgiref.sync import async_to_sync, sync_to_async
 from channels.consumer import get_handler_name
+from channels.db import DatabaseSyncToAsync
 from channels.layers import get_channel_layer
 from django.conf import settings
 from django.db import transaction
@@ -110,15 +112,20 @@ def group_send_after_commit(group: str, message: dict) -> None:
     transaction.on_commit(lambda: group_send_now(group, message))
 
 
-async def run_then_send(func: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
+async def run_then_send(
+    func: Callable[..., Any], /, *args: Any, executor: ThreadPoolExecutor | None = None, **kwargs: Any
+) -> Any:
     """Runs sync `func` (database work: a whole sync view, a service) in one hop to a thread,
     then sends from the event loop, in order, every group message it published after commit.
     The sends happen whatever `func` did afterwards (raised or not): what committed is announced,
-    and a send that fails is logged, never raised."""
+    and a send that fails is logged, never raised. The thread is Django's one thread for sync
+    code, or one of `executor`'s (its database connections closed as channels does)."""
     outbox: list[tuple[str, dict]] = []
     token = _outbox.set(outbox)
     try:
-        return await sync_to_async(func)(*args, **kwargs)
+        if executor is None:
+            return await sync_to_async(func)(*args, **kwargs)
+        return await DatabaseSyncToAsync(func, thread_sensitive=False, executor=executor)(*args, **kwargs)
     finally:
         _outbox.reset(token)
         for group, message in outbox:

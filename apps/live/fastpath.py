@@ -15,12 +15,12 @@ cookies keep going through the one documented path (apps/live/apis.py):
   session's time limit. For a viewer this process has already recorded, their `last_viewed_at`
   and the token's `last_used_at` are kept up to date off the request path. A viewer it has not
   recorded (maybe a first look: audited, pushed to the officer) is recorded by the view's own
-  service call (services.live_viewer_seen) in a worker thread: when a camera goes live and the
-  center's operators open it together, their first looks no longer queue one by one for
-  Django's one thread for sync views, with every later poll of theirs queued behind them.
+  service call (services.live_viewer_seen) in one of two threads kept for first looks: when a
+  camera goes live and the center's operators open it together, their first looks no longer
+  queue one by one for Django's one thread for sync views, nor hold every thread of the process.
 - `PUT .../segments/<name>` from the session's own camera (device token, a Content-Length of at
-  most 8 MiB): the same service call as the API view (services.segment_store) in one worker
-  thread; anything else is handed to Django with the body replayed.
+  most 8 MiB): the same service call as the API view (services.segment_store) in one of the
+  threads kept for the cameras' PUTs; anything else is handed to Django with the body replayed.
 """
 
 from __future__ import annotations
@@ -58,6 +58,7 @@ from apps.core.fastpaths import (
     run_jobs,
     run_later,
 )
+from apps.core.realtime import run_then_send
 from apps.devices.authentication import token_matches
 from apps.integrations.storage import ObjectMissingError, StorageUnavailableError
 
@@ -254,13 +255,19 @@ async def _playlist_async(token: str, live_id: str, base: str, source_ip: str | 
     if not together:
         _, snapshot = await index.read_async(live_id, count=count)
     if isinstance(later, _FirstLook):
-        return await _first_look_in_thread(record, snapshot, base, source_ip)
+        # The console's update is sent from here after the commit, not from the thread (a hop
+        # back to this loop that kept a first-look thread waiting while the loop was busy).
+        return await run_then_send(_first_look, record, snapshot, base, source_ip, executor=_FIRST_LOOK_THREADS)
     run_later(later)
     return _rendered(record, snapshot, base)
 
 
 _playlist_in_thread = DatabaseSyncToAsync(_playlist, thread_sensitive=False)
-_first_look_in_thread = DatabaseSyncToAsync(_first_look, thread_sensitive=False)
+# First looks take turns in two threads of their own. Each costs about 13 ms of CPU (the viewer's
+# row, the audit event, the count, the console's update, the officer's push queued), and when 200
+# viewers opened live views in the same second, six worker threads doing them at once held the
+# GIL against the event loop that answers everyone else's polls and segments for seconds.
+_FIRST_LOOK_THREADS = ThreadPoolExecutor(max_workers=2, thread_name_prefix="live-first-look")
 
 
 def _put_segment(token: str, live_id: str, name: str, body: bytes, duration: str | None):
