@@ -54,10 +54,9 @@ def read_segment_token(token: str) -> dict | None:
     return {"session": payload.get("s"), "name": payload.get("n"), "user": payload.get("u")}
 
 
-def segment_url(base_url: str, session: LiveSession, name: str, user_id, *, expires_at: int | None = None) -> str:
+def segment_url(base_url: str, session: LiveSession, name: str, user_id, *, expires_at: int) -> str:
     """The signed link to one segment for this viewer (`expires_at`: one for the whole playlist)."""
     link = base_url + session.path
-    expires_at = _expires_at(None) if expires_at is None else expires_at
     return _link(link, str(session.pk), name, str(user_id), expires_at, settings.SECRET_KEY)
 
 
