@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 from channels.db import DatabaseSyncToAsync
@@ -126,6 +126,19 @@ _background: set[asyncio.Task] = set()
 def run_later(jobs: list[Callable[[], None]]) -> None:
     """Runs sync bookkeeping jobs in a worker thread, off the request path; failures are logged."""
     if jobs:
-        task = asyncio.get_running_loop().create_task(_run_in_thread(jobs))
-        _background.add(task)  # held until done (the loop keeps only a weak reference)
-        task.add_done_callback(_background.discard)
+        start_soon(_run_in_thread(jobs))
+
+
+def start_soon(work: Coroutine[Any, Any, Any]) -> asyncio.Task:
+    """Runs `work` on this event loop, off the request path (it logs its own failures)."""
+    task = asyncio.get_running_loop().create_task(work)
+    _background.add(task)  # held until done (the loop keeps only a weak reference)
+    task.add_done_callback(_background.discard)
+    return task
+
+
+async def background_settled() -> None:
+    """Waits until what this loop started off the request path is done (tests)."""
+    loop = asyncio.get_running_loop()
+    while mine := [task for task in _background if task.get_loop() is loop and not task.done()]:
+        await asyncio.gather(*mine, return_exceptions=True)

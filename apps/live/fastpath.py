@@ -25,12 +25,15 @@ cookies keep going through the one documented path (apps/live/apis.py):
 
 from __future__ import annotations
 
+import asyncio
 import functools
+import logging
 import re
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import parse_qs
 
+import psycopg
 from channels.db import DatabaseSyncToAsync
 from django.conf import settings
 from django.utils import timezone
@@ -44,6 +47,8 @@ from apps.accounts.authentication import (
 )
 from apps.accounts.tokens import DEVICE_PREFIX, USER_PREFIX, bearer_from_header, hash_token
 from apps.audit.context import AuditContext, client_ip
+from apps.audit.services import audit_stored_unchained
+from apps.core import aiodb
 from apps.core.errors import ApplicationError
 from apps.core.fastpaths import (
     SECURITY_HEADERS,
@@ -57,12 +62,15 @@ from apps.core.fastpaths import (
     respond,
     run_jobs,
     run_later,
+    start_soon,
 )
 from apps.core.realtime import run_then_send
 from apps.devices.authentication import token_matches
 from apps.integrations.storage import ObjectMissingError, StorageUnavailableError
 
 from . import conf, index, playlist, selectors, services
+
+log = logging.getLogger(__name__)
 
 _PLAYLIST = re.compile(r"^/api/v1/live/([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})/playlist\.m3u8$")
 _SEGMENT = re.compile(
@@ -255,11 +263,86 @@ async def _playlist_async(token: str, live_id: str, base: str, source_ip: str | 
     if not together:
         _, snapshot = await index.read_async(live_id, count=count)
     if isinstance(later, _FirstLook):
-        # The console's update is sent from here after the commit, not from the thread (a hop
-        # back to this loop that kept a first-look thread waiting while the loop was busy).
-        return await run_then_send(_first_look, record, snapshot, base, source_ip, executor=_FIRST_LOOK_THREADS)
+        if aiodb.available():
+            return await _first_look_async(record, live_id, snapshot, base, source_ip)
+        return await _first_look_in_thread(record, snapshot, base, source_ip)
     run_later(later)
     return _rendered(record, snapshot, base)
+
+
+async def _first_look_in_thread(record, snapshot, base: str, source_ip: str | None):
+    # The console's update is sent from the loop after the commit, not from the thread (a hop
+    # back to this loop kept a first-look thread waiting while the loop was busy).
+    return await run_then_send(_first_look, record, snapshot, base, source_ip, executor=_FIRST_LOOK_THREADS)
+
+
+# The connection was lost under the statement: PostgreSQL may have committed it or not.
+_UNKNOWN_OUTCOME = (psycopg.OperationalError, psycopg.InterfaceError)
+
+
+async def _first_look_async(record, live_id: str, snapshot, base: str, source_ip: str | None):
+    """On the event loop, on PostgreSQL: a viewer this process has not recorded, in one statement
+    (services.viewer_seen_statement: their row, and on a first look the audit event and the count),
+    then, off the request path, the console's update (one for everyone who came at once) and the
+    officer's push. None when the view must answer (the session is gone, or PostgreSQL refused)."""
+    if not _serves(snapshot):
+        return None
+    user = record.user
+    now = timezone.now()
+    statement = services.viewer_seen_statement(
+        session_id=live_id, user=user, now=now, context=AuditContext(actor=user, source_ip=source_ip)
+    )
+    try:
+        row = await aiodb.fetchone(*statement)
+    except aiodb.NotStarted:  # nothing was sent: the way through the ORM
+        return await _first_look_in_thread(record, snapshot, base, source_ip)
+    except _UNKNOWN_OUTCOME:
+        log.warning("the connection was lost while a viewer was recorded; reading back whether it was", exc_info=True)
+        settled = services.viewer_seen_settled_statement(session_id=live_id, user_id=user.pk, now=now)
+        row = await aiodb.fetchone(*settled)
+        if row is not None and row[0] is None:  # it did not commit: the statement is safe to repeat
+            row = await aiodb.fetchone(*statement)
+        elif row is not None:
+            row = (row[0] if row[1] else None, row[2])
+    if row is None:
+        return None  # no such session (any more): the view answers
+    viewer_id, officer_id = row
+    services.viewer_marked(session_id=live_id, user_id=user.pk)
+    later: list[Callable[[], None]] = []
+    if viewer_id is not None:
+        audit_stored_unchained()
+        _announce_viewers(live_id)
+        if officer_id is not None:
+            later.append(functools.partial(services.live_officer_told, viewer_id=viewer_id))
+    if token_use_due(record):
+        later.append(functools.partial(token_used, record))
+    run_later(later)
+    return _rendered(record, snapshot, base)
+
+
+# The console's `live.update` after first looks: at most one per session per ANNOUNCE_AFTER_S,
+# listing everyone who came by then. When a camera goes live and the center opens it together,
+# each first look no longer reads the session and its viewers and renders them for the console.
+ANNOUNCE_AFTER_S = 0.1
+_announcing: dict[str, asyncio.Task] = {}
+
+
+def _announce_viewers(live_id: str) -> None:
+    task = _announcing.get(live_id)
+    if task is None or task.done() or task.get_loop() is not asyncio.get_running_loop():
+        _announcing[live_id] = start_soon(_announce(live_id))
+
+
+async def _announce(live_id: str) -> None:
+    try:
+        await asyncio.sleep(ANNOUNCE_AFTER_S)
+    finally:
+        if _announcing.get(live_id) is asyncio.current_task():
+            del _announcing[live_id]  # a first look from here on is announced by the next update
+    try:
+        await run_then_send(services.live_viewers_announce, session_id=live_id, executor=_FIRST_LOOK_THREADS)
+    except Exception:
+        log.exception("live: the console could not be told of new viewers of %s", live_id)
 
 
 _playlist_in_thread = DatabaseSyncToAsync(_playlist, thread_sensitive=False)

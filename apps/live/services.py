@@ -17,16 +17,16 @@ import time
 from datetime import datetime, timedelta
 
 from asgiref.sync import sync_to_async
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
 from apps.audit.context import AuditContext
-from apps.audit.services import audit_record
+from apps.audit.services import audit_event, audit_record, event_insert_select
 from apps.core.errors import Conflict, InvalidInput, TooLarge
 from apps.core.realtime import console_send_after_commit, device_frame_after_commit
 from apps.counters import names as counted
-from apps.counters.services import counter_add
+from apps.counters.services import counter_add, counts_upsert
 from apps.devices import presence
 from apps.devices.models import Device, DeviceKind
 from apps.integrations import push
@@ -384,6 +384,13 @@ def viewer_seen_here(*, session_id, user_id) -> bool | None:
     return False
 
 
+def viewer_marked(*, session_id, user_id) -> None:
+    """This process has just written this person's look at the session (viewer_seen_here)."""
+    if len(_touched) > _TOUCHED_MAX:
+        _touched.clear()
+    _touched[(str(session_id), str(user_id))] = time.monotonic()
+
+
 def viewer_refresh(*, session_id, user_id) -> None:
     """The person is still watching (their `last_viewed_at`, as the API view writes it)."""
     LiveViewer.objects.filter(session_id=session_id, user_id=user_id).update(last_viewed_at=timezone.now())
@@ -413,17 +420,8 @@ def live_viewer_seen(*, session: LiveSession, user, context: AuditContext | None
                 # The row itself (the caller's may be the playlist index's copy), read once for the
                 # record and for the console's update (which lists this viewer too).
                 session = _reload(session.pk)
-                audit_record(
-                    action="live.view",
-                    actor=user,
-                    obj=session,
-                    context=context,
-                    details={
-                        "device": str(session.device_id),
-                        "officer": str(session.officer_id or ""),
-                        "reason": session.reason,
-                    },
-                )
+                details = _view_details(session)
+                audit_record(action="live.view", actor=user, obj=session, context=context, details=details)
                 _publish(session)
                 if session.officer_id:
                     from .tasks import live_notify_officer
@@ -431,10 +429,92 @@ def live_viewer_seen(*, session: LiveSession, user, context: AuditContext | None
                     transaction.on_commit(lambda: _enqueue(live_notify_officer, viewer.pk))
                 # The transparency report's count, last: its row stays locked until the commit.
                 counter_add(name=counted.LIVE_VIEW, at=now)
-    if len(_touched) > _TOUCHED_MAX:
-        _touched.clear()
-    _touched[key] = mono
+    viewer_marked(session_id=session.pk, user_id=user.pk)
     return first
+
+
+def _view_details(session: LiveSession) -> dict:
+    """The `live.view` audit event's details (viewer_seen_statement writes the same in SQL)."""
+    return {"device": str(session.device_id), "officer": str(session.officer_id or ""), "reason": session.reason}
+
+
+# A first look from the event loop (fastpath.py) ------------------------------------------------
+# On PostgreSQL: what live_viewer_seen writes in its transaction (the viewer's row, and on a
+# first look the `live.view` audit event and the transparency report's count) as ONE statement
+# in autocommit, so it stands or falls as a whole. The event is stored unchained and chained by
+# the sealer within the seal interval (audit_stored_unchained after the statement). What follows
+# a first look (the console's update, the officer's push) is done after it, off the request path:
+# live_viewers_announce, live_officer_told.
+
+# _view_details, from the session's row.
+_VIEW_DETAILS_SQL = (
+    "jsonb_build_object('device', session.device_id::text, 'officer', COALESCE(session.officer_id::text, ''),"
+    " 'reason', session.reason)"
+)
+
+
+def viewer_seen_statement(*, session_id, user, now: datetime, context: AuditContext | None) -> tuple[str, list]:
+    """(SQL, params): this person read the session's playlist at `now`. Their row's
+    `last_viewed_at` when they have one; else, on their first look, their row, the `live.view`
+    audit event and its count. Its row, when the session exists: the new viewer's id on a first
+    look (else NULL: they had a row, or another process wrote it at the same moment) and the
+    session's officer."""
+    sessions, viewers = LiveSession._meta.db_table, LiveViewer._meta.db_table
+    count = counts_upsert(counts={counted.LIVE_VIEW: 1}, at=now, when="EXISTS (SELECT 1 FROM viewer)")
+    assert count is not None
+    event, details_json = audit_event(
+        action="live.view",
+        actor=user,
+        object_type=LiveSession._meta.model_name or "",
+        object_id=session_id,
+        context=context,
+        details={},
+    )
+    event_sql, event_args = event_insert_select(
+        event, details_json, source="session, viewer", details_sql=f"{_VIEW_DETAILS_SQL} || %s::jsonb"
+    )
+    at = connection.ops.adapt_datetimefield_value(now)
+    sql = (
+        f"WITH session AS (SELECT s.id, s.device_id, s.officer_id, s.reason FROM {sessions} s WHERE s.id = %s),"  # noqa: S608
+        f" updated AS (UPDATE {viewers} v SET last_viewed_at = %s FROM session"
+        " WHERE v.session_id = session.id AND v.user_id = %s RETURNING v.id),"
+        f" viewer AS (INSERT INTO {viewers} (session_id, user_id, first_viewed_at, last_viewed_at)"
+        " SELECT session.id, %s, %s, %s FROM session WHERE NOT EXISTS (SELECT 1 FROM updated)"
+        " ON CONFLICT (session_id, user_id) DO NOTHING RETURNING id),"
+        f" counted AS ({count[0]}),"
+        f" event AS ({event_sql})"
+        " SELECT (SELECT id FROM viewer), session.officer_id FROM session"
+    )
+    params = [session_id, at, user.pk, user.pk, at, at, *count[1], *event_args]
+    return sql, params
+
+
+def viewer_seen_settled_statement(*, session_id, user_id, now: datetime) -> tuple[str, list]:
+    """(SQL, params): read back when the connection was lost under viewer_seen_statement. Its row,
+    when the session exists: the viewer's id (NULL when they have no row: that statement did not
+    commit), whether that statement wrote their first look (their row was first seen at `now`), and
+    the session's officer."""
+    sessions, viewers = LiveSession._meta.db_table, LiveViewer._meta.db_table
+    sql = (
+        f"SELECT v.id, v.first_viewed_at = %s, s.officer_id FROM {sessions} s"  # noqa: S608
+        f" LEFT JOIN {viewers} v ON v.session_id = s.id AND v.user_id = %s WHERE s.id = %s"
+    )
+    return sql, [connection.ops.adapt_datetimefield_value(now), user_id, session_id]
+
+
+def live_viewers_announce(*, session_id) -> None:
+    """The console's `live.update` for the session as it stands (its viewers listed), after new
+    viewers' first looks written by viewer_seen_statement: one update for all who came at once."""
+    session = LiveSession.objects.select_related("device", "requested_by").filter(pk=session_id).first()
+    if session is not None:
+        console_send_after_commit("live.update", live_data(session))
+
+
+def live_officer_told(*, viewer_id) -> None:
+    """Queues the officer's push for this viewer's first look (live_notify_officer)."""
+    from .tasks import live_notify_officer
+
+    _enqueue(live_notify_officer, viewer_id)
 
 
 def _enqueue(task, *args) -> None:

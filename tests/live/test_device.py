@@ -15,7 +15,7 @@ from apps.audit.models import AuditEvent
 from apps.integrations.storage import ObjectMissingError, get_storage
 from apps.live import services
 from apps.live.models import LiveSegment, LiveSession
-from tests.control.conftest import bearer, connected, receive_type, run
+from tests.control.conftest import SOCKET_WAIT, bearer, connected, receive_type, run
 from tests.helpers import api_client, pushed
 from tests.live.conftest import INIT, media, playlist_urls, put_segment, request_live
 
@@ -146,38 +146,109 @@ def test_the_officers_push_reaches_the_fcm_fake(fcm, operator, camera, officer_p
 
 
 def test_a_first_look_answered_before_django_is_audited_pushed_and_listed_once(
-    operator, camera, officer_phone, settings
+    operator, make_user, camera, officer_phone, settings
 ):
-    """The playlist's fast path (apps/live/fastpath.py) records a viewer it has not seen with the
-    view's own call: the audit event (with the caller's address), the officer's push and the
-    viewer list, once per person, whichever process or path sees them first."""
-    from asgiref.sync import async_to_sync
+    """The playlist's fast path (apps/live/fastpath.py) records a viewer it has not seen: the audit
+    event (with the caller's address), the count, the officer's push and the console's update
+    listing them, once per person, whichever process or path sees them first. On PostgreSQL in one
+    statement from the event loop, and two people who come at once are both in the update."""
+    import asyncio
+
+    from channels import DEFAULT_CHANNEL_LAYER
+    from channels.layers import channel_layers
 
     from apps.accounts.services import token_issue
+    from apps.audit.selectors import audit_verify_chain
+    from apps.core.fastpaths import background_settled
+    from apps.core.realtime import CONSOLE_GROUP
+    from apps.counters import names as counted
+    from apps.counters.models import Count
     from apps.live import fastpath
     from apps.live.models import LiveViewer
 
     _, phone_token = officer_phone
     live = ask(operator, camera)
+    second = make_user("operator", full_name="Dana Second")
     token, _ = token_issue(user=operator)
+    token2, _ = token_issue(user=second)
     services._touched.clear()
-    answer = async_to_sync(fastpath._playlist_async)(token, live["id"], "http://testserver", "10.1.2.3")
+
+    async def scenario():
+        layer = channel_layers.make_backend(DEFAULT_CHANNEL_LAYER)
+        console = await layer.new_channel()
+        await layer.group_add(CONSOLE_GROUP, console)
+        answers = [
+            await fastpath._playlist_async(token, live["id"], "http://testserver", "10.1.2.3"),
+            await fastpath._playlist_async(token2, live["id"], "http://testserver", "10.1.2.4"),
+        ]
+        await background_settled()
+        listed: list = []
+        while answers[0] is not None and len(listed) < 2:  # until an update lists both
+            message = await asyncio.wait_for(layer.receive(console), SOCKET_WAIT)
+            if message["event"]["type"] == "live.update":
+                listed = [viewer["username"] for viewer in message["event"]["live"]["viewers"]]
+        return answers, listed
+
+    answers, listed = run(scenario)
     if not settings.ENV.redis_url:  # the embedded default keeps no playlist copy: the API view answers
-        assert answer is None and not LiveViewer.objects.filter(session_id=live["id"]).exists()
+        assert answers == [None, None] and not LiveViewer.objects.filter(session_id=live["id"]).exists()
         return
-    assert answer is not None
-    status, _headers, body = answer
-    assert status == 200 and body.decode().startswith("#EXTM3U")
-    views = list(AuditEvent.objects.filter(action="live.view", object_id=live["id"]))
-    assert [(event.actor_id, event.source_ip) for event in views] == [(str(operator.pk), "10.1.2.3")]
-    assert views[0].details["reason"] == "Shots fired call, 5th and Main"
-    assert list(LiveViewer.objects.filter(session_id=live["id"]).values_list("user_id", flat=True)) == [operator.pk]
-    assert [m["data"]["viewer_name"] for m in pushed(phone_token)] == [operator.full_name]
-    services._touched.clear()  # as if the next read came through another process, in a thread
+    for status, _headers, body in answers:
+        assert status == 200 and body.decode().startswith("#EXTM3U")
+    assert listed == [operator.username, second.username]
+    views = list(AuditEvent.objects.filter(action="live.view", object_id=live["id"]).order_by("at"))
+    assert [(event.actor_id, event.source_ip) for event in views] == [
+        (str(operator.pk), "10.1.2.3"),
+        (str(second.pk), "10.1.2.4"),
+    ]
+    assert views[0].details == {
+        "device": camera.id,
+        "officer": str(camera.device.officer_id),
+        "reason": "Shots fired call, 5th and Main",
+    }
+    assert views[0].object_type == "livesession"
+    viewers = LiveViewer.objects.filter(session_id=live["id"]).order_by("first_viewed_at")
+    assert list(viewers.values_list("user_id", flat=True)) == [operator.pk, second.pk]
+    assert sorted(m["data"]["viewer_name"] for m in pushed(phone_token)) == [second.full_name, operator.full_name]
+    days = Count.objects.filter(name=counted.LIVE_VIEW, level="d")  # in shards: summed
+    assert sum(days.values_list("n", flat=True)) == 2
+    services._touched.clear()  # as if the next reads came through another process, in a thread
     assert fastpath._playlist(token, live["id"], "http://testserver", "10.1.2.3")[0] == 200
+    assert run(fastpath._playlist_async, token2, live["id"], "http://testserver", "10.1.2.4")[0] == 200
     assert api_client(operator).get(f"/api/v1/live/{live['id']}/playlist.m3u8").status_code == 200
-    assert AuditEvent.objects.filter(action="live.view", object_id=live["id"]).count() == 1
-    assert len(pushed(phone_token)) == 1
+    assert AuditEvent.objects.filter(action="live.view", object_id=live["id"]).count() == 2
+    assert len(pushed(phone_token)) == 2
+    assert sum(days.values_list("n", flat=True)) == 2
+    verdict = audit_verify_chain()  # chains what waits first, then checks every link
+    assert verdict.ok, verdict.problems
+
+
+@pytest.mark.services
+def test_a_first_look_whose_connection_was_lost_is_read_back_as_it_was(operator, camera, postgres_db):
+    """When the connection is lost under the first look's statement, whether it committed is read
+    back: a row first seen at that statement's time is its first look; no row, it did not commit."""
+    from datetime import timedelta
+
+    from apps.core import aiodb
+    from apps.live.models import LiveViewer
+
+    live = ask(operator, camera)
+    now = timezone.now()
+
+    async def settled(at):
+        try:
+            return await aiodb.fetchone(
+                *services.viewer_seen_settled_statement(session_id=live["id"], user_id=operator.pk, now=at)
+            )
+        finally:
+            await aiodb.close_all()
+
+    officer = camera.device.officer_id
+    assert run(settled, now) == (None, None, officer)  # nothing committed: the statement is repeated
+    LiveViewer.objects.create(session_id=live["id"], user=operator, first_viewed_at=now, last_viewed_at=now)
+    viewer = LiveViewer.objects.get(session_id=live["id"])
+    assert run(settled, now) == (viewer.pk, True, officer)  # that statement's first look
+    assert run(settled, now + timedelta(microseconds=1)) == (viewer.pk, False, officer)  # someone else's
 
 
 def _segments_purged(operator, camera, settings) -> None:
