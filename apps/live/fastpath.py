@@ -14,10 +14,13 @@ cookies keep going through the one documented path (apps/live/apis.py):
   thread (a token not cached here: one statement on the loop too, on PostgreSQL), within the
   session's time limit. For a viewer this process has already recorded, their `last_viewed_at`
   and the token's `last_used_at` are kept up to date off the request path. A viewer it has not
-  recorded (maybe a first look: audited, pushed to the officer) is recorded by the view's own
-  service call (services.live_viewer_seen) in one of two threads kept for first looks: when a
-  camera goes live and the center's operators open it together, their first looks no longer
-  queue one by one for Django's one thread for sync views, nor hold every thread of the process.
+  recorded (maybe a first look: audited, pushed to the officer) is recorded on the loop too, on
+  PostgreSQL, in ONE statement (services.viewer_seen_statement: the row, the audit event, the
+  count); the console's update (one per session for everyone who came at once) and the officer's
+  push follow off the request path. Elsewhere (SQLite) by the view's own service call
+  (services.live_viewer_seen) in one of two threads kept for first looks. When a camera goes live
+  and the center's operators open it together, their first looks no longer queue one by one for
+  a thread, nor hold the GIL against the loop.
 - `PUT .../segments/<name>` from the session's own camera (device token, a Content-Length of at
   most 8 MiB): the same service call as the API view (services.segment_store) in one of the
   threads kept for the cameras' PUTs; anything else is handed to Django with the body replayed.
