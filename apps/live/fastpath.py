@@ -349,10 +349,11 @@ async def _announce(live_id: str) -> None:
 
 
 _playlist_in_thread = DatabaseSyncToAsync(_playlist, thread_sensitive=False)
-# First looks take turns in two threads of their own. Each costs about 13 ms of CPU (the viewer's
-# row, the audit event, the count, the console's update, the officer's push queued), and when 200
-# viewers opened live views in the same second, six worker threads doing them at once held the
-# GIL against the event loop that answers everyone else's polls and segments for seconds.
+# What first looks leave to threads takes turns in two threads of their own: the console's updates
+# and, where first looks are not written from the loop (SQLite, or PostgreSQL out of reach), the
+# whole first look (about 13 ms of CPU each through the ORM). When 200 viewers opened live views in
+# the same second, six worker threads doing them at once held the GIL against the event loop that
+# answers everyone else's polls and segments for seconds.
 _FIRST_LOOK_THREADS = ThreadPoolExecutor(max_workers=2, thread_name_prefix="live-first-look")
 
 
