@@ -5,7 +5,9 @@ from __future__ import annotations
 import functools
 import json
 import os
+import threading
 import time
+from collections.abc import Callable
 from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import quote
@@ -29,6 +31,33 @@ def committed():
 
     with TestCase.captureOnCommitCallbacks(execute=True):
         yield
+
+
+@contextmanager
+def transaction_held_open(work: Callable[[], object]):
+    """Runs `work` in a transaction on another thread and keeps that transaction open (holding the
+    rows it locked) while the block runs; it commits when the block ends."""
+    from django.db import connections, transaction
+
+    done, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        try:
+            with transaction.atomic():
+                work()
+                done.set()
+                release.wait(30)
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=hold)
+    thread.start()
+    try:
+        assert done.wait(30), "the holding transaction did not get going"
+        yield
+    finally:
+        release.set()
+        thread.join(30)
 
 
 class CommittingClient(APIClient):

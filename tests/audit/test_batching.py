@@ -5,19 +5,18 @@ import os
 import subprocess
 import sys
 import textwrap
-import threading
 import time
 from pathlib import Path
 
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
-from django.db import connection, connections, transaction
+from django.db import connection, transaction
 
 from apps.audit.models import AuditEvent, AuditHead
 from apps.audit.selectors import audit_verify_chain
 from apps.audit.services import audit_record, audit_seal_pending
-from tests.helpers import database_url_for_subprocess
+from tests.helpers import database_url_for_subprocess, transaction_held_open
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -83,30 +82,14 @@ def test_two_processes_appending_at_once_leave_one_intact_chain(postgres_db, tmp
 @pytest.mark.django_db(transaction=True)
 def test_an_append_that_finds_the_head_taken_commits_at_once_and_is_chained_once_the_head_is_free(postgres_db):
     audit_record(action="test.first")
-    holder_locked, release = threading.Event(), threading.Event()
-
-    def hold_the_head():
-        try:
-            with transaction.atomic():
-                audit_record(action="test.holder")  # takes the chain head until this commits
-                holder_locked.set()
-                release.wait(30)
-        finally:
-            connections.close_all()
-
-    holder = threading.Thread(target=hold_the_head)
-    holder.start()
-    assert holder_locked.wait(30)
-    try:
+    # The holder takes the chain head until its transaction commits.
+    with transaction_held_open(lambda: audit_record(action="test.holder")):
         with transaction.atomic():
             event = audit_record(action="test.waiting", object_type="thing", object_id="w")
             # stored in the caller's transaction without waiting for the head
             assert event.seq is None
         # committed (durable) while the head is still taken: not yet in the chain
         assert AuditEvent.objects.get(action="test.waiting").seq is None
-    finally:
-        release.set()
-        holder.join(30)
     # the sealer thread chains it, after the holder, without anyone else appending
     for _ in range(100):
         waiting = AuditEvent.objects.get(action="test.waiting")

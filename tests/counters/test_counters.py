@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import random
-import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from django.db import OperationalError, connection, connections, transaction
+from django.db import OperationalError, connection, transaction
 
 from apps.counters.models import Count
 from apps.counters.selectors import counter_series, counter_totals
 from apps.counters.services import counter_add, floor_month
+from tests.helpers import transaction_held_open
 
 pytestmark = pytest.mark.django_db
 
@@ -55,22 +55,8 @@ def test_a_bucket_kept_in_several_rows_is_read_as_one():
 def test_counting_does_not_wait_for_another_open_transaction_counting_the_same_thing(postgres_db):
     """A transaction that counted something holds what it added until it commits; others counting
     the same thing meanwhile go on (the first looks of many viewers at once used to queue here)."""
-    counted, release = threading.Event(), threading.Event()
-
-    def holder() -> None:
-        try:
-            with transaction.atomic():
-                counter_add(name="busy")
-                counted.set()
-                release.wait(30)
-        finally:
-            connections.close_all()
-
-    thread = threading.Thread(target=holder)
-    thread.start()
-    assert counted.wait(30)
     done = waited = 0
-    try:
+    with transaction_held_open(lambda: counter_add(name="busy")):
         for _ in range(24):
             try:
                 with transaction.atomic():
@@ -80,9 +66,6 @@ def test_counting_does_not_wait_for_another_open_transaction_counting_the_same_t
                 done += 1
             except OperationalError:  # landed on the holder's row: it would have waited
                 waited += 1
-    finally:
-        release.set()
-        thread.join(30)
     assert done >= 12, (done, waited)  # one row in eight is the holder's
     now = datetime.now(UTC)
     assert counter_totals(start=now - timedelta(hours=1), end=now + timedelta(hours=1), names=["busy"]) == {
