@@ -16,6 +16,7 @@ import resource
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -223,6 +224,68 @@ def cpu_seconds(pid: int) -> float:
 
     times = psutil.Process(pid).cpu_times()
     return times.user + times.system
+
+
+class MachineCpu:
+    """Where the machine's CPU went between start() and the report: every core's busy share
+    (/proc/stat: not idle, not waiting for I/O) and the CPU seconds of each named group of
+    processes (the benchmark's own services and load generator share the cores with rtcc, so a
+    run with no core idle measures the machine's queue, not rtcc's)."""
+
+    def __init__(self, groups: dict[str, Callable[[], list[int]]]) -> None:
+        self.groups = groups
+        self.before: dict[str, float] = {}
+        self.stat: tuple[float, float] = (0.0, 0.0)
+        self.wall = 0.0
+
+    @staticmethod
+    def _busy_total() -> tuple[float, float]:
+        import psutil
+
+        t = psutil.cpu_times()
+        idle = t.idle + getattr(t, "iowait", 0.0)
+        total = sum(t)
+        return total - idle, total
+
+    def _group_seconds(self) -> dict[str, float]:
+        import psutil
+
+        out: dict[str, float] = {}
+        for name, pids in self.groups.items():
+            total = 0.0
+            for pid in pids():
+                try:
+                    times = psutil.Process(pid).cpu_times()
+                except psutil.Error:
+                    continue
+                total += times.user + times.system
+            out[name] = total
+        return out
+
+    def start(self) -> None:
+        self.before = self._group_seconds()
+        self.stat = self._busy_total()
+        self.wall = time.monotonic()
+
+    def report(self) -> str:
+        after = self._group_seconds()
+        busy, total = self._busy_total()
+        wall = time.monotonic() - self.wall
+        cores = os.cpu_count() or 1
+        share = (busy - self.stat[0]) / max(1e-9, total - self.stat[1]) * 100
+        parts = ", ".join(f"{name} {(after[name] - self.before.get(name, 0.0)) / wall:.2f}" for name in self.groups)
+        return f"machine CPU busy {share:.0f}% of {cores} cores over {wall:.0f} s; cores used: {parts}"
+
+
+def pids_named(*names: str) -> Callable[[], list[int]]:
+    """The processes whose executable is one of `names` (postgres, redis-server, weed)."""
+
+    def find() -> list[int]:
+        import psutil
+
+        return [p.pid for p in psutil.process_iter(["name"]) if p.info["name"] in names]
+
+    return find
 
 
 async def connect_all(url: str, tokens: list[str], *, concurrency: int = 25, progress=None) -> list:

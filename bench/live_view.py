@@ -13,6 +13,11 @@ Baselines in the same run, same pacing and bytes, same store:
   presigned S3 PUT     boto3 presigned put_object URLs, 50 "cameras" once a second each
   static playlist      a playlist object in the same bucket, 200 pollers once a second (presigned GET)
 Goals (issue 15): listing p99 < 100 ms, playlist p99 < 50 ms, camera-to-viewer < 2 s.
+Before the load, one process answers each kind of request alone, one at a time: its CPU per
+playlist poll, segment GET and segment PUT, and the cores the load needs at those costs. Also
+printed: how busy the machine's cores were and how many cores each part used (daphne, this
+load generator, the S3 store, PostgreSQL, Redis): they all share this machine, and when no core
+is left idle the figures measure the machine's run queue as much as rtcc.
 
 Needs PostgreSQL and Redis running, as for the tests; starts its own SeaweedFS (S3, from .venv,
 on free ports) and the two daphne processes. Run:
@@ -50,8 +55,10 @@ ENV = {
 os.environ.update(ENV)
 
 from fleet_common import (  # noqa: E402
+    MachineCpu,
     Server,
     client_loop,
+    pids_named,
     provision,
     raise_open_files,
     run_client,
@@ -79,7 +86,7 @@ def prepare(cameras: int, viewers: int) -> tuple[list[tuple[str, str]], list[str
     from apps.live.models import LiveSession
 
     LiveSession.objects.filter(device__serial__startswith="BENCH-").delete()
-    devices = provision(cameras)
+    devices = provision(cameras + 1)  # the last one: for the requests measured alone
     tokens = []
     for n in range(viewers + 1):
         user, _ = User.objects.get_or_create(
@@ -142,6 +149,69 @@ async def camera_socket(url: str, token: str, frames: asyncio.Queue):
                 await frames.put(frame)
 
     return ws, asyncio.get_running_loop().create_task(reader())
+
+
+ALONE = {"playlist": 300, "segment": 300, "put": 100}  # requests of each kind measured alone
+
+
+async def measure_alone(server, device: tuple[str, str], viewer_token: str) -> dict[str, float]:
+    """CPU seconds of one daphne process per request of each kind the load is made of, sent one at
+    a time (no other load): a playlist poll, a segment GET through its signed link, a segment PUT.
+    Times the load's request rates, they give the cores the load needs before any queueing."""
+    import aiohttp
+
+    device_id, token = device
+    async with aiohttp.ClientSession() as http:
+        frames: asyncio.Queue = asyncio.Queue()
+        ws, reader = await camera_socket(server.url, token, frames)
+        await asyncio.sleep(1.0)
+        viewer = {"Authorization": f"Bearer {viewer_token}"}
+        async with http.post(
+            f"{server.url}/api/v1/devices/{device_id}/live", json={"reason": "Benchmark, alone"}, headers=viewer
+        ) as response:
+            live = await response.json()
+            if response.status != 201:
+                raise SystemExit(f"live request refused: {response.status} {live}")
+        upload = (await asyncio.wait_for(frames.get(), 10))["live"]["upload_url"]
+        camera = {"Authorization": f"Bearer {token}", "X-Segment-Duration": "1.000"}
+        body = random.randbytes(SEGMENT_BYTES)
+        sequence = iter(range(10**6))
+
+        async def put() -> None:
+            async with http.put(f"{upload}{next(sequence)}.m4s", data=body, headers=camera) as response:
+                assert response.status == 201, await response.text()
+
+        async with http.put(f"{upload}init.mp4", data=b"init" * 64, headers=camera) as response:
+            assert response.status == 201, await response.text()
+        for _ in range(3):
+            await put()
+        playlist = f"{server.url}/api/v1/live/{live['id']}/playlist.m3u8"
+
+        async def poll() -> str:
+            async with http.get(playlist, headers=viewer) as response:
+                assert response.status == 200, await response.text()
+                return await response.text()
+
+        segment = names(await poll())[-1][1]
+
+        async def fetch() -> None:
+            async with http.get(segment) as response:
+                assert response.status == 200
+                await response.read()
+
+        costs = {}
+        for name, send in (("playlist", poll), ("segment", fetch), ("put", put)):
+            for _ in range(20):  # caches warm, as under load
+                await send()
+            before = server.cpu_seconds()
+            for _ in range(ALONE[name]):
+                await send()
+            costs[name] = (server.cpu_seconds() - before) / ALONE[name]
+        async with http.post(f"{server.url}/api/v1/live/{live['id']}/stop", headers=viewer) as response:
+            await response.read()
+        reader.cancel()
+        await ws.close()
+    return costs
 
 
 async def run_rtcc(servers, devices, viewer_tokens, prober_token, seconds: float, warmup: float) -> Stats:
@@ -381,16 +451,29 @@ def run(args) -> None:
     print(setup_django(), f"store={ENV['RTCC_S3_BUCKET']} at {os.environ['AWS_ENDPOINT_URL_S3']}", flush=True)
 
     devices, viewer_tokens, prober_token = prepare(args.cameras, args.viewers)
+    alone_device, devices = devices[-1], devices[:-1]
     servers = [Server(), Server()]
     try:
+        alone = run_client(measure_alone(servers[0], alone_device, prober_token))
         print(
             f"{args.cameras} cameras, {args.viewers} viewers, 2 daphne processes; {args.seconds:g} s measured;"
             f" load generator on {client_loop()}",
             flush=True,
         )
+        machine = MachineCpu(
+            {
+                "daphne": lambda: [s.server.pid for s in servers],
+                "load generator": lambda: [os.getpid()],
+                "S3 store": pids_named("weed"),
+                "PostgreSQL": pids_named("postgres"),
+                "Redis": pids_named("redis-server"),
+            }
+        )
+        machine.start()
         cpu_before, wall_before = [s.cpu_seconds() for s in servers], time.monotonic()
         client_before = time.process_time()
         stats = run_client(run_rtcc(servers, devices, viewer_tokens, prober_token, args.seconds, args.warmup))
+        machine_cpu = machine.report()
         cpu = [s.cpu_seconds() - b for s, b in zip(servers, cpu_before, strict=True)]
         client_cpu = time.process_time() - client_before
         wall = time.monotonic() - wall_before
@@ -427,6 +510,15 @@ def run(args) -> None:
         f" machine load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
     )
     print(f"  load generator CPU (this process): {client_cpu:.1f} s over {wall:.0f} s")
+    print(f"  {machine_cpu}")
+    # Per second at this load: every viewer polls once and fetches one segment; every camera PUTs
+    # one segment, then the other process is polled until it lists it (once, when it is in time).
+    need = args.viewers * (alone["playlist"] + alone["segment"]) + args.cameras * (alone["put"] + alone["playlist"])
+    print(
+        f"  each request alone (daphne CPU): playlist poll {alone['playlist'] * 1000:.2f} ms, segment GET"
+        f" {alone['segment'] * 1000:.2f} ms, segment PUT {alone['put'] * 1000:.2f} ms;"
+        f" at this load that is {need:.2f} cores of daphne before any queueing"
+    )
     print("baseline (same run, same store, same pacing)")
     print(f"  presigned S3 PUT (250 KB)                    {ms(puts)}")
     print(f"  static playlist object from S3               {ms(reads)}")
