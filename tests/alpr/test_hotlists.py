@@ -84,7 +84,9 @@ def test_hotlists_are_for_operators_and_it(role, personas, client_for):
     assert api.get(f"{base}/entries/{entry.pk}").status_code == (200 if allowed else 403)
     posted = api.post(f"{base}/entries", {"plate": "Z9", "reason": "r"}, format="json")
     assert posted.status_code == (201 if allowed else 403)
-    imported = api.post(f"{base}/import", {"file": csv_file("plate,plate_state,reason,case_number,expires_at\n")})
+    imported = api.post(
+        f"{base}/import", {"file": csv_file("plate,plate_state,reason,case_number,expires_at\n")}, format="multipart"
+    )
     assert imported.status_code == (200 if allowed else 403)
     assert api.delete(f"{base}/entries/{entry.pk}").status_code == (204 if allowed else 403)
 
@@ -140,7 +142,7 @@ def test_csv_import_reports_each_rejected_line(client_for, operator):
         f"BADTIME,CA,Stolen,24-4,tomorrow\n"
         f"BADST01,California,Stolen,24-5,{later}\n"
     )
-    response = api.post(f"/api/v1/hotlists/{hotlist['id']}/import", {"file": csv_file(text)})
+    response = api.post(f"/api/v1/hotlists/{hotlist['id']}/import", {"file": csv_file(text)}, format="multipart")
     assert response.status_code == 200, response.content
     body = response.json()
     assert body["imported"] == 2
@@ -156,8 +158,12 @@ def test_replace_swaps_the_whole_list(client_for, operator, reader_api):
     hotlist = make_list(api)
     url = f"/api/v1/hotlists/{hotlist['id']}/import"
     header = "plate,plate_state,reason,case_number,expires_at\n"
-    api.post(url, {"file": csv_file(header + "OLD0001,,Stolen,,\nKEEP001,,Stolen,,\n")})
-    response = api.post(url, {"file": csv_file(header + "KEEP001,,Stolen,,\nNEW0001,,Stolen,,\n"), "mode": "replace"})
+    api.post(url, {"file": csv_file(header + "OLD0001,,Stolen,,\nKEEP001,,Stolen,,\n")}, format="multipart")
+    response = api.post(
+        url,
+        {"file": csv_file(header + "KEEP001,,Stolen,,\nNEW0001,,Stolen,,\n"), "mode": "replace"},
+        format="multipart",
+    )
     assert response.json() == {"imported": 2, "rejected": []}
     live = sorted(e["plate_normalized"] for e in api.get(f"/api/v1/hotlists/{hotlist['id']}/entries").json()["results"])
     assert live == ["KEEP001", "NEW0001"]
@@ -169,11 +175,17 @@ def test_a_replace_with_a_bad_file_changes_nothing(client_for, operator):
     api = client_for(operator)
     hotlist = make_list(api)
     url = f"/api/v1/hotlists/{hotlist['id']}/import"
-    api.post(url, {"file": csv_file("plate,plate_state,reason,case_number,expires_at\nOLD0001,,Stolen,,\n")})
+    api.post(
+        url,
+        {"file": csv_file("plate,plate_state,reason,case_number,expires_at\nOLD0001,,Stolen,,\n")},
+        format="multipart",
+    )
     for bad in ["plate,reason\nX,Y\n", "", "\xff\xfe"]:
-        response = api.post(url, {"file": csv_file(bad) if bad else csv_file(" "), "mode": "replace"})
+        response = api.post(
+            url, {"file": csv_file(bad) if bad else csv_file(" "), "mode": "replace"}, format="multipart"
+        )
         assert response.status_code == 400, (bad, response.content)
-    assert api.post(url, {"file": csv_file("a"), "mode": "merge"}).status_code == 400
+    assert api.post(url, {"file": csv_file("a"), "mode": "merge"}, format="multipart").status_code == 400
     assert list(Entry.objects.filter(removed_at__isnull=True).values_list("plate_normalized", flat=True)) == ["OLD0001"]
 
 
@@ -183,6 +195,7 @@ def test_a_list_not_imported_for_a_day_is_stale(client_for, operator):
     api.post(
         f"/api/v1/hotlists/{hotlist['id']}/import",
         {"file": csv_file("plate,plate_state,reason,case_number,expires_at\nA1,,r,,\n")},
+        format="multipart",
     )
     assert api.get(f"/api/v1/hotlists/{hotlist['id']}").json()["stale"] is False
     Hotlist.objects.filter(pk=hotlist["id"]).update(last_import_at=timezone.now() - timedelta(hours=25))
@@ -196,6 +209,7 @@ def test_an_imported_entry_finds_earlier_reads(client_for, operator, reader_api)
     api.post(
         f"/api/v1/hotlists/{hotlist['id']}/import",
         {"file": csv_file("plate,plate_state,reason,case_number,expires_at\nPAST001,,Stolen,,\n")},
+        format="multipart",
     )
     [hit] = api.get("/api/v1/hits").json()["results"]
     assert hit["historical"] is True and hit["match"] == "exact"

@@ -37,6 +37,32 @@ def test_unsupported_media_type_is_a_415_envelope(anon):
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize("form", ["multipart", "urlencoded"])
+def test_a_form_body_on_a_json_endpoint_is_a_415_and_changes_nothing(client_for, it_user, operator, form):
+    """JSON everywhere: a form post of the same fields neither creates a user nor queues a command."""
+    from django.test.client import BOUNDARY, MULTIPART_CONTENT, encode_multipart
+
+    from apps.control.models import Command
+    from apps.devices.models import Device
+
+    def post(user, url, fields):
+        if form == "multipart":
+            return client_for(user).post(url, encode_multipart(BOUNDARY, fields), content_type=MULTIPART_CONTENT)
+        body = "&".join(f"{k}={v}" for k, v in fields.items())
+        return client_for(user).post(url, body, content_type="application/x-www-form-urlencoded")
+
+    fields = {"username": "by-form", "password": "long-enough-pass-1", "role": "officer"}
+    response = post(it_user, "/api/v1/users", fields)
+    assert response.status_code == 415
+    assert error_code(response) == "unsupported_media_type"
+    assert not User.objects.filter(username="by-form").exists()
+    device = Device.objects.create(kind="bodycam", serial="FORM-1")
+    response = post(operator, f"/api/v1/devices/{device.pk}/commands", {"action": "start_recording", "reason": "x"})
+    assert response.status_code == 415
+    assert not Command.objects.filter(device=device).exists()
+
+
+@pytest.mark.django_db
 def test_oversized_body_is_a_413_envelope(client_for, it_user):
     body = json.dumps({"username": "big", "password": "x" * (2 * 1024 * 1024), "role": "officer"})
     response = client_for(it_user).post("/api/v1/users", data=body, content_type="application/json")
