@@ -250,7 +250,8 @@ async def _playlist_async(token: str, live_id: str, base: str, source_ip: str | 
     """On the event loop, no thread at all: one Redis round trip reads the token generation and
     the index together (two when they live in different Redis servers), and a token not cached
     here is read from PostgreSQL on the loop too; in a worker thread when Redis does not answer,
-    and for a viewer not recorded here (their first look is written through the ORM)."""
+    and for a viewer not recorded here where their first look is written through the ORM (SQLite,
+    or PostgreSQL out of reach: on PostgreSQL it is one statement on the loop, _first_look_async)."""
     count = conf.playlist_segments()
     together = index.shares_redis_with_tokens()
     if together:
