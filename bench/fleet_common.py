@@ -11,6 +11,7 @@ the audit chain, not presence.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import resource
 import sys
@@ -254,11 +255,8 @@ class MachineCpu:
         for name, pids in self.groups.items():
             total = 0.0
             for pid in pids():
-                try:
-                    times = psutil.Process(pid).cpu_times()
-                except psutil.Error:
-                    continue
-                total += times.user + times.system
+                with contextlib.suppress(psutil.Error):  # gone since it was listed
+                    total += cpu_seconds(pid)
             out[name] = total
         return out
 

@@ -151,6 +151,25 @@ async def camera_socket(url: str, token: str, frames: asyncio.Queue):
     return ws, asyncio.get_running_loop().create_task(reader())
 
 
+async def open_live(http, url: str, device_id: str, camera_token: str, viewer_token: str, frames) -> tuple[str, str]:
+    """An operator opens a live session of the device; its camera (whose socket feeds `frames`)
+    hears of it and PUTs its init segment. Returns (session id, the camera's upload URL)."""
+    async with http.post(
+        f"{url}/api/v1/devices/{device_id}/live",
+        json={"reason": "Benchmark"},
+        headers={"Authorization": f"Bearer {viewer_token}"},
+    ) as response:
+        body = await response.json()
+        if response.status != 201:
+            raise SystemExit(f"live request refused: {response.status} {body}")
+    upload = (await asyncio.wait_for(frames.get(), 10))["live"]["upload_url"]
+    async with http.put(
+        f"{upload}init.mp4", data=b"init" * 64, headers={"Authorization": f"Bearer {camera_token}"}
+    ) as response:
+        assert response.status == 201, await response.text()
+    return body["id"], upload
+
+
 ALONE = {"playlist": 300, "segment": 300, "put": 100}  # requests of each kind measured alone
 
 
@@ -166,13 +185,7 @@ async def measure_alone(server, device: tuple[str, str], viewer_token: str) -> d
         ws, reader = await camera_socket(server.url, token, frames)
         await asyncio.sleep(1.0)
         viewer = {"Authorization": f"Bearer {viewer_token}"}
-        async with http.post(
-            f"{server.url}/api/v1/devices/{device_id}/live", json={"reason": "Benchmark, alone"}, headers=viewer
-        ) as response:
-            live = await response.json()
-            if response.status != 201:
-                raise SystemExit(f"live request refused: {response.status} {live}")
-        upload = (await asyncio.wait_for(frames.get(), 10))["live"]["upload_url"]
+        live_id, upload = await open_live(http, server.url, device_id, token, viewer_token, frames)
         camera = {"Authorization": f"Bearer {token}", "X-Segment-Duration": "1.000"}
         body = random.randbytes(SEGMENT_BYTES)
         sequence = iter(range(10**6))
@@ -181,11 +194,9 @@ async def measure_alone(server, device: tuple[str, str], viewer_token: str) -> d
             async with http.put(f"{upload}{next(sequence)}.m4s", data=body, headers=camera) as response:
                 assert response.status == 201, await response.text()
 
-        async with http.put(f"{upload}init.mp4", data=b"init" * 64, headers=camera) as response:
-            assert response.status == 201, await response.text()
         for _ in range(3):
             await put()
-        playlist = f"{server.url}/api/v1/live/{live['id']}/playlist.m3u8"
+        playlist = f"{server.url}/api/v1/live/{live_id}/playlist.m3u8"
 
         async def poll() -> str:
             async with http.get(playlist, headers=viewer) as response:
@@ -207,7 +218,7 @@ async def measure_alone(server, device: tuple[str, str], viewer_token: str) -> d
             for _ in range(ALONE[name]):
                 await send()
             costs[name] = (server.cpu_seconds() - before) / ALONE[name]
-        async with http.post(f"{server.url}/api/v1/live/{live['id']}/stop", headers=viewer) as response:
+        async with http.post(f"{server.url}/api/v1/live/{live_id}/stop", headers=viewer) as response:
             await response.read()
         reader.cancel()
         await ws.close()
@@ -239,23 +250,12 @@ async def run_rtcc(servers, devices, viewer_tokens, prober_token, seconds: float
         await asyncio.sleep(1.0)  # the status frames are in the shared live copy (Redis)
         for s in sessions:
             server = servers[s["index"] % 2]
-            async with http.post(
-                f"{server.url}/api/v1/devices/{s['device']}/live",
-                json={"reason": "Benchmark"},
-                headers={"Authorization": f"Bearer {viewer_tokens[s['index'] % len(viewer_tokens)]}"},
-            ) as response:
-                body = await response.json()
-                if response.status != 201:
-                    raise SystemExit(f"live request refused: {response.status} {body}")
-            frame = await asyncio.wait_for(s["frames"].get(), 10)
-            s["id"] = body["id"]
-            s["upload_url"] = frame["live"]["upload_url"]
+            viewer_token = viewer_tokens[s["index"] % len(viewer_tokens)]
+            s["id"], s["upload_url"] = await open_live(
+                http, server.url, s["device"], s["token"], viewer_token, s["frames"]
+            )
             upload_server = servers[0] if s["upload_url"].startswith(servers[0].url) else servers[1]
             s["other"] = servers[1] if upload_server is servers[0] else servers[0]
-            async with http.put(
-                f"{s['upload_url']}init.mp4", data=b"init" * 64, headers={"Authorization": f"Bearer {s['token']}"}
-            ) as response:
-                assert response.status == 201, await response.text()
 
         start = time.monotonic() + 0.5
         stop_at = start + warmup + seconds
