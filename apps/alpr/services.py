@@ -26,6 +26,7 @@ from apps.core.realtime import console_send_after_commit, console_send_many_afte
 from apps.counters import names as counted
 from apps.counters.services import counter_add, counters_add
 from apps.devices.models import Device
+from apps.integrations import leftovers
 from apps.integrations.storage import atomic_with_objects, get_storage
 
 from . import conf, images, partitions, plates
@@ -632,12 +633,8 @@ def hit_brief(
 def _delete_images(keys: list[str]) -> None:
     if not keys:
         return
-    storage = get_storage()
-    for key in keys:
-        try:
-            storage.delete(key)
-        except Exception:  # the row is gone; a leftover object is swept on the next run's prefix
-            log.warning("could not delete read image %s", key, exc_info=True)
+    for key in keys:  # the row is gone; a key the store refuses now is deleted again by the sweep
+        leftovers.delete(key, reason="plate read expired")
 
 
 def reads_expire(*, now: datetime | None = None) -> int:

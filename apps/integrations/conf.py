@@ -17,3 +17,8 @@ def push_timeout() -> float:
 def push_transport() -> str:
     """How FcmBackend talks HTTP: "aiohttp" (one event loop) or "firebase-admin" (send_each)."""
     return str(getattr(settings, "RTCC_PUSH_TRANSPORT", "aiohttp"))
+
+
+def leftover_batch() -> int:
+    """Objects the leftover sweep deletes again per run, at most."""
+    return int(getattr(settings, "RTCC_STORE_LEFTOVER_BATCH", 500))

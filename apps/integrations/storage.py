@@ -134,12 +134,11 @@ class RowObjects:
         self.keys.append(key)
 
     def delete_all(self) -> None:
-        """As far as the store answers; what it does not is logged, key by key."""
+        """As far as the store answers now; a key it refuses is deleted again by the leftover sweep."""
+        from . import leftovers  # leftovers imports this module
+
         for key in self.keys:
-            try:
-                get_storage().delete(key)
-            except Exception:
-                log.exception("object store: %s was put for rows that were not written and could not be deleted", key)
+            leftovers.delete(key, reason="put for rows that were not written")
 
 
 @contextlib.contextmanager

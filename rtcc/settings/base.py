@@ -37,6 +37,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "channels",
     "apps.core",
+    "apps.integrations",
     "apps.audit",
     "apps.counters",
     "apps.accounts",
@@ -212,7 +213,7 @@ CELERY_BEAT_SCHEDULER = "apps.core.heartbeat:HeartbeatScheduler"  # beat's heart
 # {"name": {"task": "dotted.path", "schedule": seconds}} (a plain module, no Django imports).
 # beat runs them in production; the embedded default runs them in a thread of the web process.
 CELERY_BEAT_SCHEDULE: dict[str, dict] = {}
-for _app in ("audit", "devices", "control", "footage", "briefings", "alpr", "live"):
+for _app in ("integrations", "audit", "devices", "control", "footage", "briefings", "alpr", "live"):
     try:
         _module = importlib.import_module(f"apps.{_app}.schedule")
     except ModuleNotFoundError as _exc:

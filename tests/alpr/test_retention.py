@@ -97,3 +97,44 @@ def test_postgres_drops_whole_days_and_keeps_reads_behind_a_hit(postgres_db, set
     assert list(Read.objects.values_list("plate_normalized", flat=True)) == ["ABC1234"]
     assert Hit.objects.get().read.plate_normalized == "ABC1234"
     assert ReadCount.objects.get(day=now.date()).deleted == 4
+
+
+@pytest.mark.parametrize("backend", ["disk", pytest.param("s3", marks=pytest.mark.services)])
+def test_an_image_the_store_refuses_to_delete_is_deleted_by_the_sweep(
+    request, settings, tmp_path, reader_api, store_fails, backend
+):
+    """The read expires while the store refuses: the read goes, its image's key is remembered,
+    and the leftover sweep deletes the image once the store answers again; none is left behind."""
+    from apps.integrations import tasks as integration_tasks
+    from apps.integrations.models import StoreLeftover
+
+    if backend == "s3":
+        request.getfixturevalue("s3")
+    else:
+        settings.RTCC_S3_BUCKET, settings.RTCC_STORAGE_DIR = None, tmp_path / "objects"
+    bucket, root = settings.RTCC_S3_BUCKET, settings.RTCC_STORAGE_DIR
+    settings.RTCC_ALPR_READ_RETENTION = timedelta(minutes=3)
+    old = (timezone.now() - timedelta(minutes=4)).isoformat()
+    assert post_reads(reader_api, [a_read("OLD0001", read_at=old, image=image_b64())]).json()["accepted"] == 1
+    key = Read.objects.get().image_key
+
+    store_fails(s3=backend == "s3")
+    assert tasks.expire_reads() == 1
+    assert not Read.objects.exists()
+    leftover = StoreLeftover.objects.get()
+    assert (leftover.key, leftover.reason, leftover.attempts) == (key, "plate read expired", 1)
+    assert integration_tasks.delete_leftovers() == {"deleted": 0, "failed": 1}  # still refused: kept, counted
+    assert StoreLeftover.objects.get().attempts == 2 and StoreLeftover.objects.get().last_error
+
+    settings.RTCC_S3_BUCKET, settings.RTCC_STORAGE_DIR = bucket, root  # the store answers again
+    assert get_storage().exists(key)
+    assert integration_tasks.delete_leftovers() == {"deleted": 1, "failed": 0}
+    assert not get_storage().exists(key)
+    assert not StoreLeftover.objects.exists()
+    assert integration_tasks.delete_leftovers() == {"deleted": 0, "failed": 0}
+
+
+def test_the_leftover_sweep_is_scheduled():
+    from django.conf import settings
+
+    assert settings.CELERY_BEAT_SCHEDULE["rtcc-integrations-delete-leftovers"]["schedule"] <= 600

@@ -1,0 +1,67 @@
+"""Deleting objects whose rows are gone, until the store agrees.
+
+Retention deletes a row and then its bytes (a plate read's image), and a transaction that
+failed deletes the objects it had already put (atomic_with_objects). When the store refuses
+or does not answer at that moment, the key is remembered here (StoreLeftover) and the periodic
+sweep deletes it again, so an outage of the store never leaves bytes behind for good, out of
+reach of every retention rule, search and purge."""
+
+from __future__ import annotations
+
+import logging
+
+from django.db import DatabaseError, IntegrityError, transaction
+from django.utils import timezone
+
+from . import conf
+from .models import StoreLeftover
+from .storage import ObjectMissingError, get_storage
+
+log = logging.getLogger(__name__)
+
+
+def delete(key: str, *, reason: str) -> bool:
+    """Deletes the object now; when the store fails, remembers the key for the sweep. True when
+    the object is gone now (deleted, or never there)."""
+    try:
+        get_storage().delete(key)
+    except ObjectMissingError:
+        return True
+    except Exception as exc:
+        log.warning("object store: could not delete %s (%s); the sweep tries again", key, exc)
+        remember(key, reason=reason, error=exc)
+        return False
+    return True
+
+
+def remember(key: str, *, reason: str, error: BaseException | str = "") -> None:
+    """Records a key the store did not delete (once per key; a database that fails too is logged)."""
+    try:
+        with transaction.atomic():
+            StoreLeftover.objects.create(key=key, reason=reason[:200], last_error=str(error)[:500])
+    except IntegrityError:
+        pass  # already remembered
+    except DatabaseError:
+        log.exception("object store: %s could not be deleted nor remembered; it stays in the store", key)
+
+
+def retry(*, limit: int | None = None) -> dict:
+    """The sweep: deletes remembered objects again, the longest-waiting first. A key deleted (or
+    found gone) is forgotten; one the store still refuses waits for the next run."""
+    deleted = failed = 0
+    for leftover in StoreLeftover.objects.order_by("last_tried_at")[: limit or conf.leftover_batch()]:
+        try:
+            get_storage().delete(leftover.key)  # a store that cannot even be opened fails here too
+        except ObjectMissingError:
+            pass
+        except Exception as exc:
+            failed += 1
+            StoreLeftover.objects.filter(pk=leftover.pk).update(
+                attempts=leftover.attempts + 1, last_tried_at=timezone.now(), last_error=str(exc)[:500]
+            )
+            continue
+        leftover.delete()
+        deleted += 1
+    if deleted or failed:
+        log.info("object store: leftover sweep deleted %d, %d still refused", deleted, failed)
+    return {"deleted": deleted, "failed": failed}
