@@ -1,10 +1,11 @@
 """Deleting objects whose rows are gone, until the store agrees.
 
-Retention deletes a row and then its bytes (a plate read's image), and a transaction that
-failed deletes the objects it had already put (atomic_with_objects). When the store refuses
-or does not answer at that moment, the key is remembered here (StoreLeftover) and the periodic
-sweep deletes it again, so an outage of the store never leaves bytes behind for good, out of
-reach of every retention rule, search and purge."""
+Retention deletes a row and then its bytes (a plate read's image), a transaction that failed
+deletes the objects it had already put (atomic_with_objects), and a clip's upload given up is
+aborted in the store. When the store refuses or does not answer at that moment, the key (and
+upload) is remembered here (StoreLeftover) and the periodic sweep deletes or aborts it again,
+so an outage of the store never leaves bytes behind for good, out of reach of every retention
+rule, search and purge."""
 
 from __future__ import annotations
 
@@ -34,11 +35,23 @@ def delete(key: str, *, reason: str) -> bool:
     return True
 
 
-def remember(key: str, *, reason: str, error: BaseException | str = "") -> None:
-    """Records a key the store did not delete (once per key; a database that fails too is logged)."""
+def abort_upload(key: str, upload_id: str, *, reason: str) -> bool:
+    """Aborts an unfinished multipart upload now (its parts are deleted); when the store fails,
+    remembers it for the sweep. True when the upload is gone now."""
+    try:
+        get_storage().multipart_abort(key, upload_id)
+    except Exception as exc:
+        log.warning("object store: could not abort the upload of %s (%s); the sweep tries again", key, exc)
+        remember(key, upload_id=upload_id, reason=reason, error=exc)
+        return False
+    return True
+
+
+def remember(key: str, *, upload_id: str = "", reason: str, error: BaseException | str = "") -> None:
+    """Records a key (or upload) the store did not delete (once; a database that fails too is logged)."""
     try:
         with transaction.atomic():
-            StoreLeftover.objects.create(key=key, reason=reason[:200], last_error=str(error)[:500])
+            StoreLeftover.objects.create(key=key, upload_id=upload_id, reason=reason[:200], last_error=str(error)[:500])
     except IntegrityError:
         pass  # already remembered
     except DatabaseError:
@@ -46,12 +59,16 @@ def remember(key: str, *, reason: str, error: BaseException | str = "") -> None:
 
 
 def retry(*, limit: int | None = None) -> dict:
-    """The sweep: deletes remembered objects again, the longest-waiting first. A key deleted (or
-    found gone) is forgotten; one the store still refuses waits for the next run."""
+    """The sweep: deletes remembered objects (aborts remembered uploads) again, the longest-waiting
+    first. One deleted (or found gone) is forgotten; one the store still refuses waits for the next run."""
     deleted = failed = 0
     for leftover in StoreLeftover.objects.order_by("last_tried_at")[: limit or conf.leftover_batch()]:
         try:
-            get_storage().delete(leftover.key)  # a store that cannot even be opened fails here too
+            storage = get_storage()  # a store that cannot even be opened fails here too
+            if leftover.upload_id:
+                storage.multipart_abort(leftover.key, leftover.upload_id)
+            else:
+                storage.delete(leftover.key)
         except ObjectMissingError:
             pass
         except Exception as exc:

@@ -161,6 +161,41 @@ def test_stale_upload_is_aborted(store, settings, camera, commit):
     assert api.post(f"/api/v1/clips/{clip.pk}/parts", {"numbers": [2]}, format="json").status_code == 409
 
 
+def test_an_upload_the_store_does_not_abort_now_is_aborted_by_the_leftover_sweep(
+    store, settings, camera, commit, store_fails
+):
+    """The stale sweep gives an upload up while the store is out: the clip is `aborted` at once,
+    and its parts are deleted by the leftover sweep once the store answers, not kept for good."""
+    from apps.footage.ingest.services import clips_abort_stale
+    from apps.integrations import tasks as integration_tasks
+    from apps.integrations.models import StoreLeftover
+    from apps.integrations.storage import NoSuchUploadError, get_storage
+
+    _, token = camera
+    api = api_client(token=token)
+    data = three_parts(settings)
+    clip = declare(api, declaration(data)).json()
+    upload_parts(api, clip, data, [1])
+    row = Clip.objects.get(pk=clip["id"])
+    assert [part.number for part in store.multipart_parts(row.storage_key, row.upload_id)] == [1]
+    Clip.objects.filter(pk=row.pk).update(updated_at=timezone.now() - timedelta(days=3))
+    bucket, root = settings.RTCC_S3_BUCKET, settings.RTCC_STORAGE_DIR
+
+    store_fails(s3=bucket is not None)
+    assert clips_abort_stale() == 1
+    assert Clip.objects.get(pk=row.pk).state == "aborted"
+    leftover = StoreLeftover.objects.get()
+    assert (leftover.key, leftover.upload_id) == (row.storage_key, row.upload_id)
+    assert integration_tasks.delete_leftovers() == {"deleted": 0, "failed": 1}
+
+    settings.RTCC_S3_BUCKET, settings.RTCC_STORAGE_DIR = bucket, root  # the store answers again
+    assert [part.number for part in get_storage().multipart_parts(row.storage_key, row.upload_id)] == [1]
+    assert integration_tasks.delete_leftovers() == {"deleted": 1, "failed": 0}
+    with pytest.raises(NoSuchUploadError):
+        list(get_storage().multipart_parts(row.storage_key, row.upload_id))
+    assert not StoreLeftover.objects.exists()
+
+
 def test_a_camera_back_after_its_upload_was_aborted_can_upload_again(store, settings, camera, commit):
     _, token = camera
     api = api_client(token=token)

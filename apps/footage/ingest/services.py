@@ -19,6 +19,7 @@ from apps.audit.services import AuditContext, audit_record
 from apps.core.errors import Conflict, InvalidInput
 from apps.devices.models import Assignment, Device
 from apps.devices.selectors import assignee_at
+from apps.integrations import leftovers
 from apps.integrations.storage import (
     NoSuchUploadError,
     ObjectMissingError,
@@ -221,13 +222,13 @@ def clip_declare(
             clip_announce(clip)
     except IntegrityError:
         # Declared twice at the same moment: the other request won; answer with its clip.
-        storage.multipart_abort(clip.storage_key, clip.upload_id)
+        leftovers.abort_upload(clip.storage_key, clip.upload_id, reason="clip declared twice at once")
         existing = _existing(device, recording_id, size_bytes=size_bytes, sha256=sha256)
         if existing is None:
             raise
         return existing, False
     except BaseException:
-        storage.multipart_abort(clip.storage_key, clip.upload_id)
+        leftovers.abort_upload(clip.storage_key, clip.upload_id, reason="clip declaration not stored")
         raise
     return clip, True
 
@@ -249,7 +250,7 @@ def _reopen(clip: Clip, *, context: AuditContext | None = None) -> Clip:
         aborted_at=None,
     )
     if not moved:  # reopened by a concurrent declare: drop ours, answer with theirs
-        storage.multipart_abort(clip.storage_key, upload_id)
+        leftovers.abort_upload(clip.storage_key, upload_id, reason="clip reopened twice at once")
     return clip
 
 
@@ -544,8 +545,8 @@ def clip_abort(*, clip: Clip, reason: str, actor: Any = None, context: AuditCont
         aborted_at=now,
         updated_at=now,
     )
-    if moved:
-        get_storage().multipart_abort(clip.storage_key, clip.upload_id)
+    if moved:  # a store that does not answer now: the leftover sweep aborts it later
+        leftovers.abort_upload(clip.storage_key, clip.upload_id, reason=f"clip upload aborted: {reason}")
     return clip
 
 
