@@ -9,20 +9,22 @@ import asyncio
 import threading
 import weakref
 
-_clients: dict[str, object] = {}
+_clients: dict[tuple[str, bool], object] = {}
 _async_clients: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # loop -> {(url, decode): client}
 _lock = threading.Lock()
 
 
-def shared_client(url: str):
-    """The client for `url` (2 s socket timeout: a Redis that does not answer is an error the
-    caller handles, never a hang)."""
+def shared_client(url: str, *, decode_responses: bool = False):
+    """The client for `url` (2 s timeouts, to connect and per answer: a Redis that does not
+    answer is an error the caller handles, never a hang)."""
     with _lock:
-        found = _clients.get(url)
+        found = _clients.get((url, decode_responses))
         if found is None:
             import redis
 
-            found = _clients[url] = redis.Redis.from_url(url, socket_timeout=2)
+            found = _clients[(url, decode_responses)] = redis.Redis.from_url(
+                url, decode_responses=decode_responses, socket_timeout=2, socket_connect_timeout=2
+            )
         return found
 
 

@@ -32,9 +32,6 @@ from .models import LiveSession
 
 log = logging.getLogger(__name__)
 
-_client = None
-_client_url = None
-
 
 def _url() -> str | None:
     return getattr(settings, "RTCC_LIVE_INDEX_REDIS_URL", settings.ENV.redis_url)
@@ -47,17 +44,9 @@ def shares_redis_with_tokens() -> bool:
 
 
 def client():
-    """The Redis client, or None on the embedded default."""
-    global _client, _client_url
+    """The Redis client (the process's shared one, answers decoded), or None on the embedded default."""
     url = _url()
-    if not url:
-        return None
-    if _client is None or _client_url != url:
-        import redis
-
-        _client = redis.Redis.from_url(url, decode_responses=True, socket_timeout=2, socket_connect_timeout=2)
-        _client_url = url
-    return _client
+    return shared_client(url, decode_responses=True) if url else None
 
 
 def _keys(session_id) -> tuple[str, str]:
