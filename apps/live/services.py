@@ -605,27 +605,24 @@ def _from_store(key: str) -> bytes:
     return data
 
 
+def _copied(key: str, data: bytes | None) -> bytes | None:
+    """Redis's copy (or None), kept in this process's cache for the next viewer."""
+    if data is not None:
+        cache_put(key, data)
+    return data
+
+
 def segment_bytes(*, session_id, name: str) -> bytes:
     """The stored bytes of one segment (ObjectMissingError once deleted or never stored): from this
     process's cache, else Redis's short-lived copy, else the store."""
     key = segment_key(session_id, name)
-    data = _cache.get(key)
-    if data is None:
-        data = index.segment_bytes(session_id, name)
-        if data is None:
-            return _from_store(key)
-        cache_put(key, data)
-    return data
+    data = _cache.get(key) or _copied(key, index.segment_bytes(session_id, name))
+    return data if data is not None else _from_store(key)
 
 
 async def segment_bytes_async(*, session_id, name: str) -> bytes:
     """As segment_bytes(), from the event loop: the cache and Redis's copy without a thread, the
     store in a worker thread."""
     key = segment_key(session_id, name)
-    data = _cache.get(key)
-    if data is None:
-        data = await index.segment_bytes_async(session_id, name)
-        if data is None:
-            return await sync_to_async(_from_store, thread_sensitive=False)(key)
-        cache_put(key, data)
-    return data
+    data = _cache.get(key) or _copied(key, await index.segment_bytes_async(session_id, name))
+    return data if data is not None else await sync_to_async(_from_store, thread_sensitive=False)(key)
