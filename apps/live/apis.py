@@ -66,6 +66,7 @@ class DeviceLiveApi(APIView):
     @extend_schema(responses=LiveOut(many=True))
     def get(self, request, device_id):
         device = _device(device_id)
+        services.live_end_due()
         return _page(self, request, selectors.live_list(filters={"device": device.pk}))
 
 
@@ -77,6 +78,7 @@ class LiveListApi(APIView):
     def get(self, request):
         filters = LiveFilterIn(data=request.query_params)
         filters.is_valid(raise_exception=True)
+        services.live_end_due()
         return _page(self, request, selectors.live_list(filters=filters.validated_data))
 
 

@@ -178,6 +178,19 @@ def live_end_if_due(*, session: LiveSession) -> LiveSession:
     return session
 
 
+def live_end_due(*, now=None) -> int:
+    """Ends the open sessions past their time limit (the sweep, and a list about to be read, so
+    that no list shows a session live after its time); the number ended."""
+    now = now or timezone.now()
+    ended = 0
+    for session_id in LiveSession.objects.filter(state__in=OPEN_STATES, expires_at__lte=now).values_list(
+        "id", flat=True
+    )[: conf.sweep_batch()]:
+        if live_end(session_id=session_id, end_reason=EndReason.TIME_LIMIT, now=now):
+            ended += 1
+    return ended
+
+
 def live_end_for_device(*, device_id, end_reason: str) -> int:
     """Ends every open session of a device (it stopped recording, or disconnected)."""
     ended = 0
@@ -220,12 +233,7 @@ def live_sweep(*, now=None) -> dict:
     """The periodic sweep: ends sessions past their time limit, and sessions whose camera is gone
     or stopped recording without this deployment hearing of it (a process that died, say)."""
     now = now or timezone.now()
-    timed_out = 0
-    for session_id in LiveSession.objects.filter(state__in=OPEN_STATES, expires_at__lte=now).values_list(
-        "id", flat=True
-    )[: conf.sweep_batch()]:
-        if live_end(session_id=session_id, end_reason=EndReason.TIME_LIMIT, now=now):
-            timed_out += 1
+    timed_out = live_end_due(now=now)
     orphaned = 0
     sessions = list(LiveSession.objects.filter(state__in=OPEN_STATES).select_related("device")[: conf.sweep_batch()])
     presence.merge_live([s.device for s in sessions])

@@ -137,6 +137,20 @@ def test_a_session_past_its_time_limit_ends_and_a_new_request_opens_another(clie
     assert second.status_code == 201 and second.json()["id"] != first["id"]
 
 
+@pytest.mark.parametrize("listing", ["/api/v1/live", "/api/v1/devices/{device}/live"])
+def test_no_list_shows_a_session_open_past_its_time_limit(client_for, operator, camera, listing):
+    """Between two sweeps too: a list reads the session as ended the moment its time is up."""
+    live = open_live(client_for, operator, camera)
+    url = listing.format(device=camera.id)
+    by_state = f"/api/v1/live?state={live['state']}"
+    assert [row["id"] for row in client_for(operator).get(by_state).json()["results"]] == [live["id"]]
+    LiveSession.objects.filter(pk=live["id"]).update(expires_at=timezone.now() - timedelta(seconds=1))
+    rows = client_for(operator).get(url).json()["results"]
+    assert [(row["id"], row["state"], row["end_reason"]) for row in rows] == [(live["id"], "ended", "time_limit")]
+    assert client_for(operator).get(by_state).json()["results"] == []
+    assert AuditEvent.objects.filter(action="live.end", object_id=live["id"]).count() == 1
+
+
 def test_the_sweep_ends_sessions_past_their_limit(client_for, operator, camera, settings):
     settings.RTCC_LIVE_MAX_SECONDS = 1
     live = open_live(client_for, operator, camera)
