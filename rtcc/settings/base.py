@@ -268,7 +268,10 @@ SPECTACULAR_SETTINGS = {
 # Accounts
 RTCC_TOKEN_TTL = timedelta(hours=12)
 RTCC_LOGIN_MAX_FAILURES = 5  # per username and address
-RTCC_LOGIN_MAX_FAILURES_PER_ADDRESS = 20  # over every username
+# Over every username. A crime center's consoles reach rtcc from one address (its NAT or proxy): at
+# this count one address spraying usernames is slowed, and a shift's mistyped passwords never lock
+# the whole center out.
+RTCC_LOGIN_MAX_FAILURES_PER_ADDRESS = 100
 RTCC_LOGIN_MAX_FAILURES_PER_USER = 50  # over every address
 RTCC_LOGIN_FAILURE_WINDOW = timedelta(minutes=10)
 RTCC_LOGIN_LOCKOUT = timedelta(minutes=10)

@@ -25,7 +25,8 @@ def test_failures_from_one_address_do_not_lock_the_account_elsewhere(anon, opera
     assert login(anon, "operator", ip="10.1.2.3").status_code == 200  # the officer at the station
 
 
-def test_one_address_trying_many_usernames_is_slowed(anon, operator):
+def test_one_address_trying_many_usernames_is_slowed(anon, operator, settings):
+    settings.RTCC_LOGIN_MAX_FAILURES_PER_ADDRESS = 20
     for n in range(20):
         response = login(anon, f"nobody{n}", "wrong-password", ip="198.51.100.9")
         assert response.status_code == 401, n
@@ -49,3 +50,12 @@ def test_the_console_login_429_has_retry_after(operator):
     response = browser.post("/login/", {"username": "operator", "password": PASSWORD})
     assert response.status_code == 429
     assert 1 <= int(response["Retry-After"]) <= 601
+
+
+def test_a_centers_shared_address_is_not_locked_out_by_a_shifts_typos(anon, operator):
+    """Thirty people behind the center's one address each mistype their password twice: none of
+    them, and no one else there, is locked out (a spray of usernames still is: the test above)."""
+    for n in range(30):
+        for _ in range(2):
+            assert login(anon, f"officer{n}", "wrong-password", ip="10.20.0.1").status_code == 401
+    assert login(anon, "operator", ip="10.20.0.1").status_code == 200
