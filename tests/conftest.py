@@ -195,6 +195,28 @@ def s3(db):
 
 
 @pytest.fixture
+def lock_store(s3, settings):
+    """An S3 bucket with Object Lock enabled (SeaweedFS supports it), next to the run's bucket: a
+    versioned bucket, where a plain delete only hides an object's bytes behind a delete marker."""
+    from botocore.exceptions import ClientError
+
+    from apps.integrations.storage import get_storage
+
+    bucket = os.environ["RTCC_S3_BUCKET"] + "-lock"
+    # Made before rtcc sees the name: rtcc would create a missing bucket, without Object Lock.
+    client = s3.client
+    try:
+        client.head_bucket(Bucket=bucket)
+    except ClientError:
+        client.create_bucket(Bucket=bucket, ObjectLockEnabledForBucket=True)
+    settings.RTCC_S3_BUCKET = bucket
+    storage = get_storage()
+    storage._object_lock = None
+    assert storage.object_lock_enabled()
+    return storage
+
+
+@pytest.fixture
 def fcm():
     """The FCM fake's base URL, reset before the test (its messages are read over HTTP)."""
     import os

@@ -22,10 +22,11 @@ log = logging.getLogger(__name__)
 
 
 def delete(key: str, *, reason: str) -> bool:
-    """Deletes the object now; when the store fails, remembers the key for the sweep. True when
-    the object is gone now (deleted, or never there)."""
+    """Deletes the object's bytes now, every version of them on a versioned (Object Lock) bucket,
+    where a plain delete only hides them; when the store fails, remembers the key for the sweep.
+    True when the object is gone now (deleted, or never there)."""
     try:
-        get_storage().delete(key)
+        get_storage().purge(key)
     except ObjectMissingError:
         return True
     except Exception as exc:
@@ -68,7 +69,7 @@ def retry(*, limit: int | None = None) -> dict:
             if leftover.upload_id:
                 storage.multipart_abort(leftover.key, leftover.upload_id)
             else:
-                storage.delete(leftover.key)
+                storage.purge(leftover.key)
         except ObjectMissingError:
             pass
         except Exception as exc:

@@ -138,3 +138,21 @@ def test_the_leftover_sweep_is_scheduled():
     from django.conf import settings
 
     assert settings.CELERY_BEAT_SCHEDULE["rtcc-integrations-delete-leftovers"]["schedule"] <= 600
+
+
+@pytest.mark.services
+def test_an_expired_reads_image_leaves_no_version_behind_on_a_versioned_bucket(settings, reader_api, lock_store):
+    """On an Object Lock bucket a plain delete only adds a delete marker and keeps the bytes as an
+    older version: an expired read's image is deleted version by version, none left to restore."""
+    settings.RTCC_ALPR_READ_RETENTION = timedelta(minutes=3)
+    old = (timezone.now() - timedelta(minutes=4)).isoformat()
+    assert post_reads(reader_api, [a_read("OLD0001", read_at=old, image=image_b64())]).json()["accepted"] == 1
+    key = Read.objects.get().image_key
+
+    def versions():
+        listed = lock_store.client.list_object_versions(Bucket=lock_store.bucket, Prefix=key)
+        return [v for v in listed.get("Versions", []) + listed.get("DeleteMarkers", []) if v["Key"] == key]
+
+    assert len(versions()) == 1
+    assert tasks.expire_reads() == 1
+    assert versions() == []

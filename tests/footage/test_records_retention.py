@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import os
 import uuid
 from datetime import timedelta
 
@@ -274,27 +273,6 @@ def test_purge_on_s3_deletes_the_object(make_clip, s3):
 
 
 # Object Lock -------------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def lock_store(s3, settings):
-    """An S3 bucket with Object Lock enabled (SeaweedFS supports it), next to the run's bucket."""
-    from botocore.exceptions import ClientError
-
-    from apps.integrations.storage import get_storage
-
-    bucket = os.environ["RTCC_S3_BUCKET"] + "-lock"
-    # Made before rtcc sees the name: rtcc would create a missing bucket, without Object Lock.
-    client = s3.client
-    try:
-        client.head_bucket(Bucket=bucket)
-    except ClientError:
-        client.create_bucket(Bucket=bucket, ObjectLockEnabledForBucket=True)
-    settings.RTCC_S3_BUCKET = bucket
-    storage = get_storage()
-    storage._object_lock = None
-    assert storage.object_lock_enabled()
-    return storage
 
 
 def test_object_lock_follows_retention_and_hold(clerk, make_clip, lock_store, django_capture_on_commit_callbacks):
