@@ -355,7 +355,7 @@ def segments_purge(*, now=None, limit: int | None = None) -> int:
         : limit or conf.sweep_batch()
     ]:
         try:
-            storage.delete(segment.key)
+            storage.purge(segment.key)  # every version: on an Object Lock bucket a delete only hides it
         except ObjectMissingError:
             pass
         except Exception:

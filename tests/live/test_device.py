@@ -255,7 +255,7 @@ def test_a_first_look_whose_connection_was_lost_is_read_back_as_it_was(operator,
     assert run(settled, now + timedelta(microseconds=1)) == (viewer.pk, False, officer)  # someone else's
 
 
-def _segments_purged(operator, camera, settings) -> None:
+def _segments_purged(operator, camera, settings) -> str:
     settings.RTCC_LIVE_RETENTION = timedelta(minutes=3)
     live = ask(operator, camera)
     cam = api_client(token=camera.token)
@@ -276,6 +276,7 @@ def _segments_purged(operator, camera, settings) -> None:
     _, urls = playlist_urls(api_client(operator).get(f"/api/v1/live/{live['id']}/playlist.m3u8").content.decode())
     assert [u.split("?")[0].rsplit("/", 1)[1] for u in urls] == ["1.m4s"]
     assert services.segments_purge() == 0
+    return live["id"]
 
 
 def test_segments_are_deleted_after_the_retention_on_disk(operator, camera, settings):
@@ -285,3 +286,12 @@ def test_segments_are_deleted_after_the_retention_on_disk(operator, camera, sett
 def test_segments_are_deleted_after_the_retention_in_s3(s3, operator, camera, settings):
     assert get_storage().name == "s3"
     _segments_purged(operator, camera, settings)
+
+
+def test_segments_leave_no_version_behind_on_a_versioned_bucket(lock_store, operator, camera, settings):
+    """On an Object Lock bucket a plain delete keeps the bytes as an older version: a purged
+    segment is deleted version by version (the live copy is not evidence; the recorded clip is)."""
+    live_id = _segments_purged(operator, camera, settings)
+    listed = lock_store.client.list_object_versions(Bucket=lock_store.bucket, Prefix=f"live/{live_id}/")
+    names = {v["Key"].rsplit("/", 1)[1] for v in listed.get("Versions", []) + listed.get("DeleteMarkers", [])}
+    assert names == {"1.m4s"}
