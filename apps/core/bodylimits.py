@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from io import BytesIO
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -25,8 +26,10 @@ log = logging.getLogger(__name__)
 
 
 def limit_for(path: str) -> int:
+    """The first of RTCC_BODY_LIMITS that matches: a path prefix, or a regular expression (a key
+    starting with ^) for a path with an id inside; else RTCC_MAX_JSON_BODY."""
     for prefix, size in settings.RTCC_BODY_LIMITS.items():
-        if path.startswith(prefix):
+        if path.startswith(prefix) or (prefix.startswith("^") and re.match(prefix, path)):
             return size
     return settings.RTCC_MAX_JSON_BODY
 

@@ -27,6 +27,7 @@ from django.middleware.security import SecurityMiddleware
 from django.utils.deprecation import MiddlewareMixin
 from whitenoise.middleware import WhiteNoiseMiddleware  # type: ignore[import-untyped]
 
+from .bodylimits import limit_for
 from .errors import error_response
 from .retry import DB_ERRORS
 
@@ -189,11 +190,7 @@ class RequestSizeLimitMiddleware(InlineAsync, MiddlewareMixin):
     """Refuses oversized bodies with 413 before anything reads them."""
 
     def process_request(self, request: HttpRequest) -> HttpResponse | None:
-        limit = settings.RTCC_MAX_JSON_BODY
-        for prefix, size in settings.RTCC_BODY_LIMITS.items():
-            if request.path.startswith(prefix):
-                limit = size
-                break
+        limit = limit_for(request.path)
         raw = request.META.get("CONTENT_LENGTH") or "0"
         try:
             length = int(raw)
@@ -205,8 +202,11 @@ class RequestSizeLimitMiddleware(InlineAsync, MiddlewareMixin):
 
 
 class QueryStringGuardMiddleware(InlineAsync, MiddlewareMixin):
-    """A NUL character in an API query parameter is a 400: no filter can use it (PostgreSQL
-    refuses it in text, which used to surface as a 500)."""
+    """Two query parameters no API view could use are a 400 before any view runs:
+    - one holding a NUL character (PostgreSQL refuses it in text, which used to surface as a 500);
+    - one given more than once: every filter takes one value (several, comma-separated, where a
+      filter allows them), and the last one used to win silently, so `from=yesterday&from=<a time>`
+      passed and `kind=bodycam&kind=phone` listed phones only."""
 
     def process_request(self, request: HttpRequest) -> HttpResponse | None:
         if is_api(request):
@@ -217,6 +217,13 @@ class QueryStringGuardMiddleware(InlineAsync, MiddlewareMixin):
                         "invalid_query",
                         f"Query parameter {key.replace(chr(0), '')!r} holds a NUL character.",
                         fields={key.replace("\x00", ""): ["Must not contain a NUL character."]},
+                    )
+                if len(values) > 1:
+                    return error_response(
+                        400,
+                        "invalid_query",
+                        f"Query parameter {key!r} is given {len(values)} times; give it once.",
+                        fields={key: ["Given more than once: give it once (several values comma-separated)."]},
                     )
         return None
 

@@ -9,6 +9,7 @@ from itertools import accumulate
 
 from rest_framework.exceptions import ParseError
 from rest_framework.parsers import JSONParser
+from rest_framework.throttling import BaseThrottle
 
 MAX_DEPTH = 64
 _STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
@@ -31,3 +32,20 @@ class SafeJSONParser(JSONParser):
         if b"\\u0000" in raw or b"\x00" in raw:
             raise ParseError("JSON text holds a NUL character (\\u0000), which no field accepts.")
         return super().parse(io.BytesIO(raw), media_type, parser_context)
+
+
+class BodyReadFirst(BaseThrottle):
+    """Not a rate limit: DRF's hook that runs after authentication and permissions, for every view.
+
+    A body sent with POST, PUT, PATCH or DELETE is parsed there, before the view runs, so that a
+    malformed one is a 400 and one of the wrong media type a 415 on every endpoint, as the contract
+    says, and changes nothing. Before, an endpoint that takes no body (revoke, cancel, stop, logout,
+    an acknowledgement) never looked at it and did its action whatever was sent. A view that reads
+    its body raw (a live segment's bytes) says `raw_body = True`."""
+
+    METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+    def allow_request(self, request, view) -> bool:
+        if request.method in self.METHODS and not getattr(view, "raw_body", False):
+            request.data  # noqa: B018 - parsing raises ParseError (400) or UnsupportedMediaType (415)
+        return True

@@ -128,6 +128,7 @@ class LiveSegmentApi(APIView):
     """The camera's PUT of one segment (its device token): 201 stored, 200 already stored."""
 
     permission_classes = [IsDevice]
+    raw_body = True  # the segment's bytes, read here (apps.core.parsers.BodyReadFirst leaves them)
 
     @extend_schema(request={"video/mp4": bytes}, responses={201: SegmentOut, 200: SegmentOut})
     def put(self, request, live_id, name):

@@ -167,6 +167,12 @@ RTCC_BODY_LIMITS = {
     "/api/v1/media": RTCC_MAX_MEDIA_BODY,
     "/upload/": 6 * 1024 * 1024 * 1024,  # disk-backend part PUTs: checked per part by footage
     "/api/v1/live/": 8 * 1024 * 1024,  # live view segment PUTs (apps/live): 8 MiB each
+    # A plate reader's batch (up to 500 reads) with its images: at 1 MiB, 30 reads with a 160 KB
+    # overview image each were a 413, for a batch the contract allows.
+    "/api/v1/plate-reads": 16 * 1024 * 1024,
+    # A hotlist's CSV, up to the import's own 200 MiB (RTCC_ALPR_MAX_IMPORT_BYTES) and the form's
+    # framing: a state's list of a million plates is about 40 MB (the file spools to disk).
+    r"^/api/v1/hotlists/[^/]+/import$": 201 * 1024 * 1024,
 }
 
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
@@ -236,6 +242,9 @@ REST_FRAMEWORK = {
     # a briefing's photo, a hotlist's CSV). A form-encoded or multipart body elsewhere is a 415.
     "DEFAULT_PARSER_CLASSES": ["apps.core.parsers.SafeJSONParser"],
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
+    # Not a rate limit: every body is parsed before the view runs, so that a malformed body or a
+    # wrong media type is a 400 or 415 on an endpoint that takes no body too (apps.core.parsers).
+    "DEFAULT_THROTTLE_CLASSES": ["apps.core.parsers.BodyReadFirst"],
     "EXCEPTION_HANDLER": "apps.core.errors.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",

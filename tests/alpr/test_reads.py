@@ -268,3 +268,23 @@ def test_a_read_image_the_store_cannot_give_back_is_503(reader_api, client_for, 
     store_fails()
     response = client_for(operator).get(f"/api/v1/plate-reads/{Read.objects.get().pk}/image")
     assert response.status_code == 503 and error_code(response) == "storage_unavailable"
+
+
+def test_a_batch_of_full_size_overview_images_fits_the_body_limit(reader_api):
+    """30 reads, each with a 160 KB overview image (about 6.5 MB of JSON): accepted whole. At the
+    general 1 MiB limit such a batch, which the contract allows, was a 413."""
+    import io
+    import random
+
+    from PIL import Image
+
+    rng = random.Random(7)
+    noise = Image.frombytes("RGB", (640, 480), bytes(rng.getrandbits(8) for _ in range(640 * 480 * 3)))
+    out = io.BytesIO()
+    noise.save(out, "JPEG", quality=60)
+    image = base64.b64encode(out.getvalue()).decode()
+    assert 100_000 < len(out.getvalue()) < 400_000
+    response = post_reads(reader_api, [a_read(f"BIG{n:04d}", image=image) for n in range(30)])
+    assert response.status_code == 200, response.content[:300]
+    assert response.json()["accepted"] == 30
+    assert Read.objects.exclude(image_key="").count() == 30

@@ -63,6 +63,43 @@ def test_a_form_body_on_a_json_endpoint_is_a_415_and_changes_nothing(client_for,
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("body", "content_type", "status", "code"),
+    [
+        ('{"oops', "application/json", 400, "malformed_request"),
+        ("a=1", "application/x-www-form-urlencoded", 415, "unsupported_media_type"),
+        ("stop", "text/plain", 415, "unsupported_media_type"),
+    ],
+)
+def test_an_endpoint_that_takes_no_body_refuses_a_bad_one_and_does_nothing(
+    client_for, anon, it_user, operator, body, content_type, status, code
+):
+    """Revoke, logout and the like read no body, yet a malformed one (or one of the wrong media
+    type) is refused as everywhere else, and the action is not done; no body, or {}, is fine."""
+    from apps.accounts.models import ApiToken
+    from apps.devices.models import Device
+
+    device = Device.objects.create(kind="bodycam", serial="BODYLESS-1")
+    url = f"/api/v1/devices/{device.pk}/revoke"
+    assert anon.post(url, data=body, content_type=content_type).status_code == 401  # who first, then what
+    response = client_for(it_user).post(url, data=body, content_type=content_type)
+    assert response.status_code == status and error_code(response) == code
+    device.refresh_from_db()
+    assert not device.revoked
+
+    operator_client = client_for(operator)
+    tokens = ApiToken.objects.filter(user=operator, revoked_at__isnull=True).count()
+    response = operator_client.post("/api/v1/auth/logout", data=body, content_type=content_type)
+    assert response.status_code == status and error_code(response) == code
+    assert ApiToken.objects.filter(user=operator, revoked_at__isnull=True).count() == tokens
+
+    assert client_for(it_user).post(url).status_code == 200  # no body at all
+    assert client_for(it_user).post(url, data="{}", content_type="application/json").status_code == 200
+    device.refresh_from_db()
+    assert device.revoked
+
+
+@pytest.mark.django_db
 def test_oversized_body_is_a_413_envelope(client_for, it_user):
     body = json.dumps({"username": "big", "password": "x" * (2 * 1024 * 1024), "role": "officer"})
     response = client_for(it_user).post("/api/v1/users", data=body, content_type="application/json")
@@ -102,3 +139,21 @@ def test_unusable_query_parameter_is_a_400(client_for, it_user, query):
     response = client_for(it_user).get(f"/api/v1/users?{query}")
     assert response.status_code == 400
     assert error_code(response) == "invalid"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/api/v1/clips?from=yesterday&from=2026-11-01T00:00:00Z",
+        "/api/v1/clips?from=2026-11-01T00:00:00Z&from=yesterday",
+        "/api/v1/devices?kind=bodycam&kind=phone",
+    ],
+)
+def test_a_query_parameter_given_twice_is_a_400_not_the_last_one_winning(client_for, clerk, it_user, url):
+    from apps.devices.models import Device
+
+    Device.objects.create(kind="bodycam", serial="TWICE-1")
+    response = client_for(clerk if "clips" in url else it_user).get(url)
+    assert response.status_code == 400 and error_code(response) == "invalid_query"
+    assert set(response.json()["error"]["fields"]) == {url.split("?")[1].split("=")[0]}
