@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from apps.core.fields import StrictFloatField, StrictIntegerField
 from apps.devices.serializers import StrictCharField
 
 from . import conf, plates
@@ -11,13 +12,13 @@ from .models import RejectReason, Source
 
 
 class ReadLocationIn(serializers.Serializer):
-    lat = serializers.FloatField(min_value=-90, max_value=90)
-    lon = serializers.FloatField(min_value=-180, max_value=180)
+    lat = StrictFloatField(min_value=-90, max_value=90)
+    lon = StrictFloatField(min_value=-180, max_value=180)
 
 
 class PlateCandidateIn(serializers.Serializer):
     plate = StrictCharField(max_length=32)
-    confidence = serializers.FloatField(min_value=0, max_value=1, required=False, allow_null=True)
+    confidence = StrictFloatField(min_value=0, max_value=1, required=False, allow_null=True)
 
     def validate_plate(self, value: str) -> str:
         if not plates.normalize(value) or len(plates.normalize(value)) > plates.PLATE_MAX:
@@ -30,7 +31,7 @@ class PlateVehicleIn(serializers.Serializer):
     model = StrictCharField(max_length=64, required=False, allow_blank=True, allow_null=True)
     color = StrictCharField(max_length=32, required=False, allow_blank=True, allow_null=True)
     type = StrictCharField(max_length=32, required=False, allow_blank=True, allow_null=True)
-    year = serializers.IntegerField(min_value=1886, max_value=2100, required=False, allow_null=True)
+    year = StrictIntegerField(min_value=1886, max_value=2100, required=False, allow_null=True)
 
 
 def state_code(value: str) -> str:
@@ -44,10 +45,10 @@ class ReadIn(serializers.Serializer):
     read_id = StrictCharField(max_length=64)
     plate = StrictCharField(max_length=32)
     plate_state = StrictCharField(max_length=8, required=False, allow_blank=True, allow_null=True)
-    confidence = serializers.FloatField(min_value=0, max_value=1, required=False, allow_null=True)
+    confidence = StrictFloatField(min_value=0, max_value=1, required=False, allow_null=True)
     read_at = serializers.DateTimeField()
     location = ReadLocationIn(required=False, allow_null=True)
-    heading = serializers.FloatField(min_value=0, max_value=360, required=False, allow_null=True)
+    heading = StrictFloatField(min_value=0, max_value=360, required=False, allow_null=True)
     candidates = serializers.ListField(child=PlateCandidateIn(), required=False, max_length=20)
     vehicle = PlateVehicleIn(required=False, allow_null=True)
     image = serializers.CharField(required=False, allow_blank=True, allow_null=True, trim_whitespace=False)
@@ -109,7 +110,7 @@ class SearchIn(serializers.Serializer):
 class HotlistIn(serializers.Serializer):
     name = StrictCharField(max_length=120)
     source = serializers.ChoiceField(choices=Source.values)  # type: ignore[assignment]
-    priority = serializers.IntegerField(min_value=0, max_value=100, required=False, default=50)
+    priority = StrictIntegerField(min_value=0, max_value=100, required=False, default=50)
 
 
 class EntryIn(serializers.Serializer):
@@ -162,14 +163,14 @@ class BriefIn(serializers.Serializer):
 
 
 class ReadLocationOut(serializers.Serializer):
-    lat = serializers.FloatField()
-    lon = serializers.FloatField()
+    lat = StrictFloatField()
+    lon = StrictFloatField()
 
 
 class CandidateOut(serializers.Serializer):
     plate = serializers.CharField()
     plate_normalized = serializers.CharField()
-    confidence = serializers.FloatField(allow_null=True)
+    confidence = StrictFloatField(allow_null=True)
 
 
 class ReadOut(serializers.Serializer):
@@ -179,11 +180,11 @@ class ReadOut(serializers.Serializer):
     plate = serializers.CharField()
     plate_normalized = serializers.CharField()
     plate_state = serializers.CharField(allow_null=True)
-    confidence = serializers.FloatField(allow_null=True)
+    confidence = StrictFloatField(allow_null=True)
     read_at = serializers.DateTimeField()
     received_at = serializers.DateTimeField()
     location = ReadLocationOut(allow_null=True)
-    heading = serializers.FloatField(allow_null=True)
+    heading = StrictFloatField(allow_null=True)
     candidates = CandidateOut(many=True)
     vehicle = serializers.DictField()
     image_url = serializers.CharField(allow_null=True)  # absolute in API answers; a path in console events
@@ -211,8 +212,8 @@ class HotlistOut(serializers.Serializer):
     id = serializers.UUIDField()
     name = serializers.CharField()
     source = serializers.CharField()  # type: ignore[assignment]
-    priority = serializers.IntegerField()
-    entry_count = serializers.IntegerField()
+    priority = StrictIntegerField()
+    entry_count = StrictIntegerField()
     updated_at = serializers.DateTimeField()
     created_at = serializers.DateTimeField()
     last_import_at = serializers.DateTimeField(allow_null=True)
@@ -223,7 +224,7 @@ class HotlistSummaryOut(serializers.Serializer):
     id = serializers.UUIDField()
     name = serializers.CharField()
     source = serializers.CharField()  # type: ignore[assignment]
-    priority = serializers.IntegerField()
+    priority = StrictIntegerField()
 
 
 class HitOut(serializers.Serializer):
@@ -243,11 +244,11 @@ class HitOut(serializers.Serializer):
 
 
 class IngestOut(serializers.Serializer):
-    accepted = serializers.IntegerField()
-    duplicates = serializers.IntegerField()
+    accepted = StrictIntegerField()
+    duplicates = StrictIntegerField()
     hits = serializers.ListField(child=serializers.UUIDField())
 
 
 class ImportOut(serializers.Serializer):
-    imported = serializers.IntegerField()
+    imported = StrictIntegerField()
     rejected = serializers.ListField(child=serializers.DictField())

@@ -4,20 +4,21 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from apps.core.fields import StrictFloatField, StrictIntegerField
 from apps.core.realtime import iso_time
 
 from .models import DeliveryState, Incident
 
 
 class LocationIn(serializers.Serializer):
-    lat = serializers.FloatField(min_value=-90, max_value=90)
-    lon = serializers.FloatField(min_value=-180, max_value=180)
+    lat = StrictFloatField(min_value=-90, max_value=90)
+    lon = StrictFloatField(min_value=-180, max_value=180)
 
 
 class IncidentCreateIn(serializers.Serializer):
     title = serializers.CharField(max_length=200)
     location = LocationIn()
-    radius_m = serializers.FloatField(min_value=1, max_value=100_000, required=False)
+    radius_m = StrictFloatField(min_value=1, max_value=100_000, required=False)
     case_number = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
 
 
@@ -60,15 +61,15 @@ class VehicleIn(serializers.Serializer):
     make = serializers.CharField(max_length=64, required=False, allow_blank=True)
     model = serializers.CharField(max_length=64, required=False, allow_blank=True)
     color = serializers.CharField(max_length=32, required=False, allow_blank=True)
-    year = serializers.IntegerField(min_value=1886, max_value=2100, required=False, allow_null=True)
+    year = StrictIntegerField(min_value=1886, max_value=2100, required=False, allow_null=True)
     direction = serializers.CharField(max_length=64, required=False, allow_blank=True)
     photo = serializers.UUIDField(required=False, allow_null=True)
 
 
 class NearIn(serializers.Serializer):
-    lat = serializers.FloatField(min_value=-90, max_value=90)
-    lon = serializers.FloatField(min_value=-180, max_value=180)
-    radius_m = serializers.FloatField(min_value=1, max_value=100_000)
+    lat = StrictFloatField(min_value=-90, max_value=90)
+    lon = StrictFloatField(min_value=-180, max_value=180)
+    radius_m = StrictFloatField(min_value=1, max_value=100_000)
 
 
 class AudienceIn(serializers.Serializer):
@@ -140,8 +141,8 @@ class BriefingOut(serializers.Serializer):
     suspects = serializers.SerializerMethodField()
     vehicles = serializers.SerializerMethodField()
     audience = serializers.JSONField()
-    recipients = serializers.IntegerField()
-    phones = serializers.IntegerField()
+    recipients = StrictIntegerField()
+    phones = StrictIntegerField()
     created_by = serializers.UUIDField(source="created_by_id", allow_null=True)
     created_at = serializers.DateTimeField()
 
@@ -210,7 +211,7 @@ class DeliveryOut(serializers.Serializer):
     officer = serializers.UUIDField(source="officer_id")
     device = serializers.UUIDField(source="device_id", allow_null=True)
     state = serializers.ChoiceField(choices=DeliveryState.choices)
-    attempts = serializers.IntegerField()
+    attempts = StrictIntegerField()
     sent_at = serializers.DateTimeField(allow_null=True)
     acknowledged_at = serializers.DateTimeField(allow_null=True)
     error = serializers.CharField(allow_null=True)
@@ -222,12 +223,12 @@ class DeliveryOut(serializers.Serializer):
 
 class MediaOut(serializers.Serializer):
     id = serializers.UUIDField()
-    width = serializers.IntegerField()
-    height = serializers.IntegerField()
+    width = StrictIntegerField()
+    height = StrictIntegerField()
     url = serializers.SerializerMethodField()
     thumbnail_url = serializers.SerializerMethodField()
-    thumbnail_width = serializers.IntegerField()
-    thumbnail_height = serializers.IntegerField()
+    thumbnail_width = StrictIntegerField()
+    thumbnail_height = StrictIntegerField()
     created_at = serializers.DateTimeField()
 
     def get_url(self, obj) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from apps.core.errors import InvalidInput
+from apps.core.fields import StrictIntegerField
 from apps.core.realtime import iso_time
 
 from .conf import IDEMPOTENCY_KEY_MAX, REASON_MAX, default_ttl, max_ttl, min_ttl
@@ -14,7 +15,7 @@ from .models import Command, CommandAction, CommandState
 class CommandCreateIn(serializers.Serializer):
     action = serializers.ChoiceField(choices=CommandAction.choices)
     reason = serializers.CharField(max_length=REASON_MAX, allow_blank=False, trim_whitespace=True)
-    ttl_seconds = serializers.IntegerField(required=False)
+    ttl_seconds = StrictIntegerField(required=False)
 
     def validate_ttl_seconds(self, value: int) -> int:
         if not min_ttl() <= value <= max_ttl():

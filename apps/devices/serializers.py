@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from apps.core.fields import StrictFloatField, StrictIntegerField
 from apps.core.realtime import iso_time
 
 from . import conf
@@ -24,14 +25,14 @@ class StrictRegexField(StrictCharField, serializers.RegexField):
 
 
 class DeviceLocationIn(serializers.Serializer):
-    lat = serializers.FloatField(min_value=-90, max_value=90)
-    lon = serializers.FloatField(min_value=-180, max_value=180)
+    lat = StrictFloatField(min_value=-90, max_value=90)
+    lon = StrictFloatField(min_value=-180, max_value=180)
 
 
 class LocationOut(serializers.Serializer):
-    lat = serializers.FloatField()
-    lon = serializers.FloatField()
-    accuracy_m = serializers.FloatField(allow_null=True)
+    lat = StrictFloatField()
+    lon = StrictFloatField()
+    accuracy_m = StrictFloatField(allow_null=True)
     at = serializers.DateTimeField(source="location_at", allow_null=True)
 
 
@@ -88,8 +89,8 @@ class DeviceOut(serializers.Serializer):
     online = serializers.BooleanField()
     last_seen = serializers.DateTimeField(allow_null=True)
     recording = serializers.BooleanField()
-    battery_pct = serializers.IntegerField(allow_null=True)
-    storage_free_mb = serializers.IntegerField(allow_null=True)
+    battery_pct = StrictIntegerField(allow_null=True)
+    storage_free_mb = StrictIntegerField(allow_null=True)
     location = LocationOut(allow_null=True)
     revoked = serializers.BooleanField()
     revoked_at = serializers.DateTimeField(allow_null=True)

@@ -8,6 +8,8 @@ import re
 from rest_framework import serializers
 from rest_framework.renderers import JSONRenderer
 
+from apps.core.fields import StrictFloatField, StrictIntegerField
+
 from .models import Category, Clip, Trigger
 
 HEX64 = re.compile(r"^[0-9a-fA-F]{64}$")
@@ -75,9 +77,9 @@ class CategoryOut(serializers.ModelSerializer):
 
 
 class ClipLocationIn(serializers.Serializer):
-    lat = serializers.FloatField(min_value=-90, max_value=90)
-    lon = serializers.FloatField(min_value=-180, max_value=180)
-    accuracy_m = serializers.FloatField(min_value=0, max_value=100_000, required=False, allow_null=True)
+    lat = StrictFloatField(min_value=-90, max_value=90)
+    lon = StrictFloatField(min_value=-180, max_value=180)
+    accuracy_m = StrictFloatField(min_value=0, max_value=100_000, required=False, allow_null=True)
 
 
 class ClipDeclareIn(serializers.Serializer):
@@ -86,7 +88,7 @@ class ClipDeclareIn(serializers.Serializer):
     )
     started_at = serializers.DateTimeField()
     ended_at = serializers.DateTimeField()
-    size_bytes = serializers.IntegerField(min_value=1)
+    size_bytes = StrictIntegerField(min_value=1)
     sha256 = serializers.RegexField(HEX64, error_messages={"invalid": "Must be 64 hexadecimal characters."})
     content_type = serializers.CharField(max_length=100)
     trigger = serializers.ChoiceField(choices=Trigger.values)
@@ -104,4 +106,4 @@ class ClipDeclareIn(serializers.Serializer):
 
 
 class PartNumbersIn(serializers.Serializer):
-    numbers = serializers.ListField(child=serializers.IntegerField(min_value=1), allow_empty=False)
+    numbers = serializers.ListField(child=StrictIntegerField(min_value=1), allow_empty=False)

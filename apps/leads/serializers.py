@@ -5,22 +5,23 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from apps.briefings.serializers import AudienceIn
+from apps.core.fields import StrictFloatField, StrictIntegerField
 
 from .models import Kind, State
 from .selectors import review_overdue
 
 
 class LeadCandidateIn(serializers.Serializer):
-    rank = serializers.IntegerField(min_value=1, max_value=10_000)
-    score = serializers.FloatField(required=False, allow_null=True)
+    rank = StrictIntegerField(min_value=1, max_value=10_000)
+    score = StrictFloatField(required=False, allow_null=True)
     name = serializers.CharField(max_length=200, required=False, allow_blank=True)
     record_id = serializers.CharField(max_length=100, required=False, allow_blank=True)
     photo = serializers.UUIDField(required=False, allow_null=True)
 
 
 class EventLocationIn(serializers.Serializer):
-    lat = serializers.FloatField(min_value=-90, max_value=90)
-    lon = serializers.FloatField(min_value=-180, max_value=180)
+    lat = StrictFloatField(min_value=-90, max_value=90)
+    lon = StrictFloatField(min_value=-180, max_value=180)
 
 
 class ItemIn(serializers.Serializer):
@@ -90,8 +91,8 @@ class LeadFilterIn(serializers.Serializer):
 
 
 class RelatedIn(serializers.Serializer):
-    radius_m = serializers.FloatField(min_value=1, max_value=50_000, required=False)
-    hours = serializers.FloatField(min_value=0, max_value=24 * 30, required=False)
+    radius_m = StrictFloatField(min_value=1, max_value=50_000, required=False)
+    hours = StrictFloatField(min_value=0, max_value=24 * 30, required=False)
 
 
 def _person(user) -> dict | None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from apps.core.fields import StrictFloatField, StrictIntegerField
+
 from .conf import REASON_MAX
 from .models import LiveSession, LiveState, LiveViewer
 
@@ -44,7 +46,7 @@ class LiveOut(serializers.Serializer):
     # Extensions: when it ends by itself, why it ended, names for the console.
     expires_at = serializers.DateTimeField()
     end_reason = serializers.CharField(allow_null=True)
-    segment_seconds = serializers.IntegerField()
+    segment_seconds = StrictIntegerField()
     device_label = serializers.CharField()
     requested_by_name = serializers.CharField()
 
@@ -72,7 +74,7 @@ def live_data(session: LiveSession, *, viewers: list[LiveViewer] | None = None) 
 
 class SegmentOut(serializers.Serializer):
     name = serializers.CharField()
-    sequence = serializers.IntegerField(allow_null=True)
-    duration = serializers.FloatField(allow_null=True)
-    size = serializers.IntegerField()
+    sequence = StrictIntegerField(allow_null=True)
+    duration = StrictFloatField(allow_null=True)
+    size = StrictIntegerField()
     stored_at = serializers.DateTimeField()

@@ -111,3 +111,20 @@ def test_assign_unknown_or_non_officer_ids_is_400_and_changes_nothing(client_for
     assert api.get(f"/api/v1/incidents/{incident['id']}").json()["officers"] == []
     missing = api.post(f"/api/v1/incidents/{uuid.uuid4()}/officers", {"officers": [str(officer.pk)]}, format="json")
     assert missing.status_code == 404
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"location": {"lat": True, "lon": -74.006}},
+        {"location": {"lat": 40.7128, "lon": False}},
+        {"radius_m": True},
+    ],
+)
+def test_a_boolean_where_a_number_belongs_is_a_400_not_a_one(client_for, operator, bad):
+    """`{"lat": true}` was stored as a latitude of 1.0: a boolean is not a number here."""
+    from apps.briefings.models import Incident
+
+    response = client_for(operator).post("/api/v1/incidents", {**SCENE, **bad}, format="json")
+    assert response.status_code == 400 and error_code(response) == "invalid", response.content
+    assert not Incident.objects.exists()

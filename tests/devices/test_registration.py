@@ -193,3 +193,12 @@ def test_a_revoked_serial_registers_again_as_a_new_device_that_replaces_it(calle
     third = it.post("/api/v1/devices", {"kind": "bodycam", "serial": "RE-1"}, format="json").json()
     assert third["replaces"] == second["id"]
     assert Device.objects.filter(kind="bodycam", serial="RE-1").count() == 3
+
+
+def test_a_boolean_latitude_is_refused(client_for, it_user):
+    from apps.devices.models import Device
+
+    body = {"kind": "alpr", "serial": "BOOL-1", "location": {"lat": True, "lon": 1}}
+    response = client_for(it_user).post("/api/v1/devices", body, format="json")
+    assert response.status_code == 400 and "location.lat" in response.json()["error"]["fields"]
+    assert not Device.objects.filter(serial="BOOL-1").exists()

@@ -16,6 +16,7 @@ from rest_framework.views import APIView
 
 from apps.audit.context import AuditContext
 from apps.core.errors import envelope
+from apps.core.fields import StrictIntegerField
 from apps.devices.permissions import IsDevice
 
 from ..serializers import ClipDeclareIn, ClipUploadOut, PartNumbersIn
@@ -28,7 +29,7 @@ PartsOut = inline_serializer(
             child=inline_serializer(
                 "ClipPartUrl",
                 {
-                    "number": serializers.IntegerField(),
+                    "number": StrictIntegerField(),
                     "url": serializers.URLField(),
                     "method": serializers.CharField(),
                     "headers": serializers.DictField(child=serializers.CharField()),
@@ -42,8 +43,8 @@ UploadStatusOut = inline_serializer(
     "ClipUploadStatus",
     {
         "state": serializers.CharField(),
-        "received": serializers.ListField(child=serializers.IntegerField()),
-        "missing": serializers.ListField(child=serializers.IntegerField()),
+        "received": serializers.ListField(child=StrictIntegerField()),
+        "missing": serializers.ListField(child=StrictIntegerField()),
     },
 )
 CompleteOut = inline_serializer("ClipCompleteOut", {"id": serializers.UUIDField(), "state": serializers.CharField()})

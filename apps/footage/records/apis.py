@@ -20,6 +20,7 @@ from rest_framework.views import APIView
 from apps.accounts.permissions import HasRole, IsClerk, IsPerson, PermissionsByMethod
 from apps.audit.context import AuditContext
 from apps.core.errors import Forbidden, InvalidInput
+from apps.core.fields import StrictIntegerField
 from apps.core.filters import (
     CommaSeparatedField,
     NumberParamField,
@@ -64,7 +65,7 @@ AccessOut = inline_serializer(
         "expires_at": serializers.DateTimeField(),
         "filename": serializers.CharField(),
         "sha256": serializers.CharField(),
-        "size_bytes": serializers.IntegerField(),
+        "size_bytes": StrictIntegerField(),
     },
 )
 
@@ -79,7 +80,7 @@ CustodyRowOut = inline_serializer(
         "actor_label": serializers.CharField(),
         "outcome": serializers.CharField(),
         "source_ip": serializers.CharField(allow_null=True),
-        "seq": serializers.IntegerField(),
+        "seq": StrictIntegerField(),
         "verified": serializers.BooleanField(),
     },
 )
@@ -87,7 +88,7 @@ CustodyRowOut = inline_serializer(
 CustodyPageOut = inline_serializer(
     "ClipCustodyPage",
     {
-        "count": serializers.IntegerField(),
+        "count": StrictIntegerField(),
         "next": serializers.URLField(allow_null=True),
         "previous": serializers.URLField(allow_null=True),
         "chain_intact": serializers.BooleanField(),
@@ -142,7 +143,7 @@ class CategoryIn(serializers.Serializer):
         },
     )
     name = serializers.CharField(max_length=128, required=False, allow_blank=True)
-    retention_days = serializers.IntegerField(min_value=1, max_value=36_525, required=False, allow_null=True)
+    retention_days = StrictIntegerField(min_value=1, max_value=36_525, required=False, allow_null=True)
 
 
 class ClipSearchIn(QueryFilterIn):
