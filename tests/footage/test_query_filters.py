@@ -32,17 +32,23 @@ def test_an_unusable_search_parameter_is_a_400_naming_it(clerk, make_clip, query
     assert field in response.json()["error"]["fields"]
 
 
-def test_search_reads_offsets_dates_and_repeated_parameters_as_meant(clerk, make_clip, officer, other_officer):
+def test_search_reads_offsets_and_dates_as_meant_and_refuses_a_repeated_parameter(
+    clerk, make_clip, officer, other_officer
+):
     mine = make_clip(officer)
     make_clip(other_officer)
     api = api_client(clerk)
     started = mine.started_at.isoformat()
     assert "+" in started
-    # an unencoded "+" arrives as a space; a bare date is its midnight; the last of a repeated parameter counts
-    window = f"from={started.replace('+', '%20')}&to=2999-01-01&officer={other_officer.pk}&officer={officer.pk}"
+    # an unencoded "+" arrives as a space; a bare date is its midnight
+    window = f"from={started.replace('+', '%20')}&to=2999-01-01&officer={officer.pk}"
     response = api.get(f"/api/v1/clips?{window}&legal_hold=FALSE")
     assert response.status_code == 200, response.content
     assert [c["id"] for c in response.json()["results"]] == [str(mine.pk)]
+    # a parameter given twice: neither value silently dropped (the last one used to count)
+    response = api.get(f"/api/v1/clips?{window}&officer={other_officer.pk}")
+    assert response.status_code == 400 and error_code(response) == "invalid_query"
+    assert list(response.json()["error"]["fields"]) == ["officer"]
 
 
 @pytest.mark.parametrize(
