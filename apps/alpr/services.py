@@ -631,10 +631,8 @@ def hit_brief(
 
 
 def _delete_images(keys: list[str]) -> None:
-    if not keys:
-        return
-    for key in keys:  # the row is gone; a key the store refuses now is deleted again by the sweep
-        leftovers.delete(key, reason="plate read expired")
+    """The rows are gone; a key the store refuses now is deleted again by the leftover sweep."""
+    leftovers.delete_many(keys, reason="plate read expired")
 
 
 def reads_expire(*, now: datetime | None = None) -> int:

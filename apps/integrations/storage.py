@@ -52,6 +52,7 @@ PARALLEL_PART = 8 * 1024 * 1024
 # Reading an object back as one stream: read straight into this many reused buffers of CHUNK.
 STREAM_BUFFERS = 4
 SMALL_PUT = 16 * 1024 * 1024
+DELETE_BATCH = 1000  # keys per S3 DeleteObjects request (the most S3 takes)
 UPLOAD_SALT = "rtcc.footage.upload-part"
 DOWNLOAD_SALT = "rtcc.footage.download"
 _UPLOAD_ID = re.compile(r"^[0-9a-f]{32}$")
@@ -137,8 +138,7 @@ class RowObjects:
         """As far as the store answers now; a key it refuses is deleted again by the leftover sweep."""
         from . import leftovers  # leftovers imports this module
 
-        for key in self.keys:
-            leftovers.delete(key, reason="put for rows that were not written")
+        leftovers.delete_many(self.keys, reason="put for rows that were not written")
 
 
 @contextlib.contextmanager
@@ -186,6 +186,7 @@ class ObjectStore(Protocol):
     def size(self, key: str) -> int: ...
     def exists(self, key: str) -> bool: ...
     def delete(self, key: str) -> None: ...
+    def purge_many(self, keys: list[str]) -> list[str]: ...
     def purge(self, key: str) -> None: ...
     def object_lock_enabled(self) -> bool: ...
     def object_lock_apply(self, key: str, *, retain_until: datetime | None, mode: str, legal_hold: bool) -> None: ...
@@ -379,6 +380,16 @@ class DiskStorage:
 
     def delete(self, key: str) -> None:
         self.path(key).unlink(missing_ok=True)
+
+    def purge_many(self, keys: list[str]) -> list[str]:
+        """Deletes these objects for good; returns the keys that could not be deleted."""
+        failed = []
+        for key in keys:
+            try:
+                self.delete(key)
+            except OSError:
+                failed.append(key)
+        return failed
 
     # Retention: purge and Object Lock; a directory has no lock.
 
@@ -813,6 +824,31 @@ class S3Storage:
 
     def delete(self, key: str) -> None:
         self.client.delete_object(Bucket=self.bucket, Key=key)
+
+    def purge_many(self, keys: list[str]) -> list[str]:
+        """Deletes these objects for good, a thousand per request (DeleteObjects), or version by
+        version on a versioned (Object Lock) bucket; returns the keys the store did not delete."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        failed: list[str] = []
+        if self.object_lock_enabled():
+            for key in keys:
+                try:
+                    self.purge(key)
+                except (BotoCoreError, ClientError, StorageError):
+                    failed.append(key)
+            return failed
+        for start in range(0, len(keys), DELETE_BATCH):
+            batch = keys[start : start + DELETE_BATCH]
+            try:
+                answer = self.client.delete_objects(
+                    Bucket=self.bucket, Delete={"Objects": [{"Key": key} for key in batch], "Quiet": True}
+                )
+            except (BotoCoreError, ClientError):
+                failed.extend(batch)
+                continue
+            failed.extend(error["Key"] for error in answer.get("Errors", []) if error.get("Code") != "NoSuchKey")
+        return failed
 
     def list_keys(self, prefix: str) -> list[str]:
         """Every object key under this prefix, sorted."""

@@ -238,3 +238,26 @@ def test_objects_put_for_rows_that_are_not_written_are_deleted_again(request, se
         media_row(kept)
     assert Media.objects.filter(pk=kept).exists()
     assert b"".join(storage.iter_bytes(f"media/{kept}/image.jpg")) == b"image"
+
+
+@pytest.mark.parametrize("backend", ["disk", pytest.param("s3", marks=pytest.mark.services)])
+def test_objects_are_purged_many_at_a_time(request, settings, tmp_path, monkeypatch, backend):
+    """What retention uses for a day's plate images: every key deleted, in batches (S3
+    DeleteObjects; two per request here), a key already gone is no failure."""
+    from apps.integrations import storage as storage_module
+    from apps.integrations.storage import get_storage
+
+    if backend == "s3":
+        request.getfixturevalue("s3")
+    else:
+        settings.RTCC_S3_BUCKET, settings.RTCC_STORAGE_DIR = None, tmp_path / "objects"
+    monkeypatch.setattr(storage_module, "DELETE_BATCH", 2)
+    storage = get_storage()
+    keys = [f"alpr/reads/purge-many/{uuid.uuid4()}.jpg" for _ in range(5)]
+    for key in keys:
+        storage.put(key, io.BytesIO(b"image"), content_type="image/jpeg")
+    kept = f"alpr/reads/purge-many/{uuid.uuid4()}.jpg"
+    storage.put(kept, io.BytesIO(b"image"), content_type="image/jpeg")
+    assert storage.purge_many([*keys, "alpr/reads/purge-many/never-stored.jpg"]) == []
+    assert [key for key in keys if storage.exists(key)] == []
+    assert storage.exists(kept)
