@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 
-from django.db import DatabaseError, IntegrityError, transaction
+from django.db import DatabaseError, transaction
 from django.utils import timezone
 
 from . import conf
@@ -36,7 +36,7 @@ def delete_many(keys: list[str], *, reason: str) -> int:
         log.warning(
             "object store: %d of %d objects not deleted (%s); the sweep tries again", len(failed), len(keys), reason
         )
-        remember_many(failed, reason=reason, error=error)
+        remember(failed, reason=reason, error=error)
     return len(failed)
 
 
@@ -47,25 +47,17 @@ def abort_upload(key: str, upload_id: str, *, reason: str) -> bool:
         get_storage().multipart_abort(key, upload_id)
     except Exception as exc:
         log.warning("object store: could not abort the upload of %s (%s); the sweep tries again", key, exc)
-        remember(key, upload_id=upload_id, reason=reason, error=exc)
+        remember([key], upload_id=upload_id, reason=reason, error=exc)
         return False
     return True
 
 
-def remember(key: str, *, upload_id: str = "", reason: str, error: BaseException | str = "") -> None:
-    """Records a key (or upload) the store did not delete (once; a database that fails too is logged)."""
-    try:
-        with transaction.atomic():
-            StoreLeftover.objects.create(key=key, upload_id=upload_id, reason=reason[:200], last_error=str(error)[:500])
-    except IntegrityError:
-        pass  # already remembered
-    except DatabaseError:
-        log.exception("object store: %s could not be deleted nor remembered; it stays in the store", key)
-
-
-def remember_many(keys: list[str], *, reason: str, error: str) -> None:
-    """As remember(), for many keys in one statement (a key already remembered is left as it is)."""
-    rows = [StoreLeftover(key=key, reason=reason[:200], last_error=error[:500]) for key in keys]
+def remember(keys: list[str], *, reason: str, error: BaseException | str, upload_id: str = "") -> None:
+    """Records keys (or an upload) the store did not delete, in one statement; one already
+    remembered is left as it is, and a database that fails too is logged."""
+    rows = [
+        StoreLeftover(key=key, upload_id=upload_id, reason=reason[:200], last_error=str(error)[:500]) for key in keys
+    ]
     try:
         with transaction.atomic():
             StoreLeftover.objects.bulk_create(rows, batch_size=1000, ignore_conflicts=True)
