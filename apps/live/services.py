@@ -30,7 +30,7 @@ from apps.counters.services import counter_add, counts_upsert
 from apps.devices import presence
 from apps.devices.models import Device, DeviceKind
 from apps.integrations import push
-from apps.integrations.storage import ObjectMissingError, get_storage, unavailable_on_failure
+from apps.integrations.storage import get_storage, unavailable_on_failure
 
 from . import conf, index
 from .models import OPEN_STATES, EndReason, LiveSegment, LiveSession, LiveState, LiveViewer, segment_key
@@ -346,20 +346,26 @@ def segment_data(segment: LiveSegment) -> dict:
 
 
 def segments_purge(*, now=None, limit: int | None = None) -> int:
-    """Deletes segments stored longer than RTCC_LIVE_RETENTION ago: bytes first, then the row."""
+    """Deletes segments stored longer than RTCC_LIVE_RETENTION ago: bytes first (every version, a
+    thousand per request: ObjectStore.purge_many), then the rows of those the store deleted; the
+    others are tried again next time."""
     now = now or timezone.now()
     cutoff = now - conf.retention()
-    storage = get_storage()
+    segments = list(
+        LiveSegment.objects.filter(stored_at__lte=cutoff).order_by("stored_at")[: limit or conf.sweep_batch()]
+    )
+    if not segments:
+        return 0
+    try:
+        failed = set(get_storage().purge_many([segment.key for segment in segments]))
+    except Exception:  # the store failing as a whole (one that cannot even be opened included)
+        log.exception("live: could not delete %d segments; trying again next time", len(segments))
+        return 0
+    if failed:
+        log.warning("live: could not delete %d of %d segments; trying again next time", len(failed), len(segments))
     purged = 0
-    for segment in LiveSegment.objects.filter(stored_at__lte=cutoff).order_by("stored_at")[
-        : limit or conf.sweep_batch()
-    ]:
-        try:
-            storage.purge(segment.key)  # every version: on an Object Lock bucket a delete only hides it
-        except ObjectMissingError:
-            pass
-        except Exception:
-            log.exception("live: could not delete %s; trying again next time", segment.key)
+    for segment in segments:
+        if segment.key in failed:
             continue
         _cache_drop(segment.key)
         segment.delete()
