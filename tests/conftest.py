@@ -194,6 +194,18 @@ def s3(db):
     return storage
 
 
+@pytest.fixture(params=["disk", pytest.param("s3", marks=pytest.mark.services)])
+def either_store(request, settings, tmp_path):
+    """Each test that takes it runs on the disk store (a folder of its own) and on S3 (SeaweedFS,
+    a services run only): the store rtcc now uses."""
+    if request.param == "s3":
+        return request.getfixturevalue("s3")
+    from apps.integrations.storage import get_storage
+
+    settings.RTCC_S3_BUCKET, settings.RTCC_STORAGE_DIR = None, tmp_path / "objects"
+    return get_storage()
+
+
 @pytest.fixture
 def lock_store(s3, settings):
     """An S3 bucket with Object Lock enabled (SeaweedFS supports it), next to the run's bucket: a

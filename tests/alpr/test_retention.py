@@ -99,26 +99,19 @@ def test_postgres_drops_whole_days_and_keeps_reads_behind_a_hit(postgres_db, set
     assert ReadCount.objects.get(day=now.date()).deleted == 4
 
 
-@pytest.mark.parametrize("backend", ["disk", pytest.param("s3", marks=pytest.mark.services)])
-def test_an_image_the_store_refuses_to_delete_is_deleted_by_the_sweep(
-    request, settings, tmp_path, reader_api, store_fails, backend
-):
+def test_an_image_the_store_refuses_to_delete_is_deleted_by_the_sweep(settings, reader_api, store_fails, either_store):
     """The read expires while the store refuses: the read goes, its image's key is remembered,
     and the leftover sweep deletes the image once the store answers again; none is left behind."""
     from apps.integrations import tasks as integration_tasks
     from apps.integrations.models import StoreLeftover
 
-    if backend == "s3":
-        request.getfixturevalue("s3")
-    else:
-        settings.RTCC_S3_BUCKET, settings.RTCC_STORAGE_DIR = None, tmp_path / "objects"
     bucket, root = settings.RTCC_S3_BUCKET, settings.RTCC_STORAGE_DIR
     settings.RTCC_ALPR_READ_RETENTION = timedelta(minutes=3)
     old = (timezone.now() - timedelta(minutes=4)).isoformat()
     assert post_reads(reader_api, [a_read("OLD0001", read_at=old, image=image_b64())]).json()["accepted"] == 1
     key = Read.objects.get().image_key
 
-    store_fails(s3=backend == "s3")
+    store_fails(s3=either_store.name == "s3")
     assert tasks.expire_reads() == 1
     assert not Read.objects.exists()
     leftover = StoreLeftover.objects.get()

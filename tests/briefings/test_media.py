@@ -200,20 +200,15 @@ def test_a_photo_the_store_cannot_give_back_is_503_not_a_broken_image(client_for
         assert response.status_code == 503 and error_code(response) == "storage_unavailable", url
 
 
-@pytest.mark.parametrize("backend", ["disk", pytest.param("s3", marks=pytest.mark.services)])
-def test_objects_put_for_rows_that_are_not_written_are_deleted_again(request, settings, tmp_path, operator, backend):
+def test_objects_put_for_rows_that_are_not_written_are_deleted_again(operator, either_store):
     """What media_upload and a plate-read batch rely on (integrations.storage.atomic_with_objects):
     when the block fails after its objects were put (the database refusing the row, the store
     refusing the next object), they are deleted again with the rows rolled back; when it commits
     they stay."""
     from apps.briefings.models import Media
-    from apps.integrations.storage import atomic_with_objects, get_storage
+    from apps.integrations.storage import atomic_with_objects
 
-    if backend == "s3":
-        request.getfixturevalue("s3")
-    else:
-        settings.RTCC_S3_BUCKET, settings.RTCC_STORAGE_DIR = None, tmp_path / "objects"
-    storage = get_storage()
+    storage = either_store
 
     def media_row(pk):
         return Media.objects.create(
@@ -240,19 +235,13 @@ def test_objects_put_for_rows_that_are_not_written_are_deleted_again(request, se
     assert b"".join(storage.iter_bytes(f"media/{kept}/image.jpg")) == b"image"
 
 
-@pytest.mark.parametrize("backend", ["disk", pytest.param("s3", marks=pytest.mark.services)])
-def test_objects_are_purged_many_at_a_time(request, settings, tmp_path, monkeypatch, backend):
+def test_objects_are_purged_many_at_a_time(monkeypatch, either_store):
     """What retention uses for a day's plate images: every key deleted, in batches (S3
     DeleteObjects; two per request here), a key already gone is no failure."""
     from apps.integrations import storage as storage_module
-    from apps.integrations.storage import get_storage
 
-    if backend == "s3":
-        request.getfixturevalue("s3")
-    else:
-        settings.RTCC_S3_BUCKET, settings.RTCC_STORAGE_DIR = None, tmp_path / "objects"
     monkeypatch.setattr(storage_module, "DELETE_BATCH", 2)
-    storage = get_storage()
+    storage = either_store
     keys = [f"alpr/reads/purge-many/{uuid.uuid4()}.jpg" for _ in range(5)]
     for key in keys:
         storage.put(key, io.BytesIO(b"image"), content_type="image/jpeg")
