@@ -65,8 +65,10 @@ def _no_work_left_behind():
     yield
     from apps.audit import sealer
     from apps.core import aiodb
+    from apps.integrations import storage
 
     aiodb.discard_closed_loops()
+    storage.discard_closed_loops()
     # Events stored unchained (the event-loop statements) are chained by a thread 50 ms later:
     # done before the test's database is emptied, which that thread's locks could deadlock.
     sealer.wait_idle()

@@ -227,8 +227,9 @@ class ViewStandIn:
 
 async def asgi_request(app, method: str, path: str, *, body: bytes = b"", headers=(), query: bytes = b""):
     """One HTTP request to an ASGI app, as daphne would hand it over: (status, headers, body). The
-    app's own database connections on the loop are closed after it."""
+    app's own database and store connections on the loop are closed after it."""
     from apps.core import aiodb
+    from apps.integrations.storage import close_loop_http
 
     scope = {
         "type": "http",
@@ -251,4 +252,5 @@ async def asgi_request(app, method: str, path: str, *, body: bytes = b"", header
         await app(scope, receive, send)
     finally:
         await aiodb.close_all()
+        await close_loop_http()
     return sent[0]["status"], dict(sent[0]["headers"]), b"".join(m.get("body", b"") for m in sent[1:])

@@ -11,6 +11,7 @@ token is signed with SECRET_KEY (django.core.signing) and carries its own expiry
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import contextlib
 import functools
@@ -36,7 +37,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import BinaryIO, Protocol
+from typing import TYPE_CHECKING, BinaryIO, Protocol
 
 from django.conf import settings
 from django.core import signing
@@ -44,6 +45,9 @@ from django.db import transaction
 
 from apps.core.errors import ApplicationError
 from apps.core.retry import pauses
+
+if TYPE_CHECKING:
+    import aiohttp
 
 CHUNK = 1024 * 1024
 # Reading an object back whole (clip verification): this many ranged GETs at once, of this size.
@@ -614,6 +618,54 @@ def _forget_kept_alive(url: urllib.parse.SplitResult) -> None:
         conn.close()
 
 
+def _put_headers(body: bytes, content_type: str) -> dict[str, str]:
+    """A small PUT's headers: Content-MD5 makes the store check every byte."""
+    md5 = hashlib.md5(body).digest()  # noqa: S324 (the store's check, not security)
+    return {"Content-Type": content_type, "Content-MD5": base64.b64encode(md5).decode()}
+
+
+def _async_put_errors() -> tuple[type[BaseException], ...]:
+    """What a PUT through aiohttp raises when the store is not reached or the exchange breaks."""
+    import aiohttp
+
+    return (OSError, aiohttp.ClientError, asyncio.TimeoutError)
+
+
+# One aiohttp session per event loop (daphne runs one for the life of the process) for the PUTs
+# rtcc sends to the store from async code: S3Storage.put_small_async.
+_loop_sessions: dict[asyncio.AbstractEventLoop, aiohttp.ClientSession] = {}
+
+
+def _loop_http() -> aiohttp.ClientSession:
+    import aiohttp
+
+    loop = asyncio.get_running_loop()
+    session = _loop_sessions.get(loop)
+    if session is None or session.closed:
+        context = None
+        if os.environ.get("AWS_CA_BUNDLE"):  # boto3's CA bundle setting holds here too
+            context = ssl.create_default_context(cafile=os.environ["AWS_CA_BUNDLE"])
+        session = _loop_sessions[loop] = aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(limit=32, ssl=context if context is not None else True),
+            timeout=aiohttp.ClientTimeout(total=60, connect=5),
+            auto_decompress=False,
+        )
+    return session
+
+
+async def close_loop_http() -> None:
+    """Closes this loop's session to the store (tests, shutdown); the next PUT opens another."""
+    session = _loop_sessions.pop(asyncio.get_running_loop(), None)
+    if session is not None:
+        await session.close()
+
+
+def discard_closed_loops() -> None:
+    """Forgets the sessions of event loops that have closed (their sockets went with them)."""
+    for loop in [loop for loop in _loop_sessions if loop.is_closed()]:
+        _loop_sessions.pop(loop).detach()
+
+
 class S3Storage:
     name = "s3"
 
@@ -758,10 +810,7 @@ class S3Storage:
         connection the store closed while idle is opened again; a store not reached or answering
         5xx is tried again after a pause (the same PUT twice stores the same object once); any
         other answer, or the last failure, is raised."""
-        headers = {
-            "Content-Type": content_type,
-            "Content-MD5": base64.b64encode(hashlib.md5(body).digest()).decode(),  # noqa: S324 (the store's check, not security)
-        }
+        headers = _put_headers(body, content_type)
         target = f"{url.path}?{url.query}"
         pause = pauses(PUT_RETRY_SECONDS)
         while True:
@@ -787,6 +836,33 @@ class S3Storage:
                 time.sleep(wait)
                 continue
             raise StoreAnsweredError(f"PUT answered {response.status}: {answer[:500]!r}")
+
+    async def put_small_async(self, key: str, body: bytes, *, content_type: str) -> bool:
+        """put() of a small body from async code, on the event loop with no thread: the same
+        presigned PUT with Content-MD5 and the same retries, over this loop's kept-alive
+        connections (aiohttp). False when a proxy is set for the store (the caller then uses put()
+        in a thread, through boto3). Raises what unavailable_on_failure() turns into a 503."""
+        url = self._direct_url("put_object", key, ContentType=content_type)
+        if url is None:
+            return False
+        headers = _put_headers(body, content_type)
+        pause = pauses(PUT_RETRY_SECONDS)
+        while True:
+            try:
+                async with _loop_http().put(url.geturl(), data=body, headers=headers) as response:
+                    answer = await response.read()
+                    status = response.status
+            except _async_put_errors() as exc:
+                if (wait := next(pause, None)) is None:
+                    raise StoreAnsweredError(f"PUT {key!r} failed: {exc!r}") from exc
+                await asyncio.sleep(wait)  # not reached: again after a pause, as botocore would
+                continue
+            if status in (200, 201, 204):
+                return True
+            if status >= 500 and (wait := next(pause, None)) is not None:
+                await asyncio.sleep(wait)
+                continue
+            raise StoreAnsweredError(f"PUT answered {status}: {answer[:500]!r}")
 
     def _read_range(self, key: str, start: int, end: int) -> bytes:
         body = self.client.get_object(Bucket=self.bucket, Key=key, Range=f"bytes={start}-{end}")["Body"]

@@ -69,7 +69,7 @@ from apps.core.fastpaths import (
 )
 from apps.core.realtime import run_then_send
 from apps.devices.authentication import token_matches
-from apps.integrations.storage import ObjectMissingError, StorageUnavailableError
+from apps.integrations.storage import ObjectMissingError, StorageUnavailableError, get_storage
 
 from . import conf, index, playlist, selectors, services
 
@@ -116,7 +116,7 @@ class LiveFastPath:
         duration = headers.get(b"x-segment-duration")
         answer = None
         if within and len(body) == length:
-            answer = await _put_in_thread(
+            answer = await _put_segment_async(
                 token, match.group(1), match.group(2), body, duration.decode("latin-1") if duration else None
             )
         if answer is None:
@@ -371,6 +371,53 @@ def _put_segment(token: str, live_id: str, name: str, body: bytes, duration: str
     except ApplicationError as exc:
         return error_answer(exc)
     return json_answer(201 if created else 200, services.segment_data(segment))
+
+
+class _InThread:
+    """The PUT is left to _put_segment, in one of the cameras' threads."""
+
+
+_IN_THREAD = _InThread()
+_store_opened = False
+
+
+async def _put_segment_async(token: str, live_id: str, name: str, body: bytes, duration: str | None):
+    """On the event loop, no thread at all, where the database is PostgreSQL and the store S3 (the
+    common case: services.segment_store_on_loop): a worker thread that stored a segment held the
+    GIL against the loop that answers every viewer's poll of the process (and its own requests),
+    and each switch between them made both wait. Else, and for anything that case does not cover,
+    _put_segment in a thread. None: the API view answers."""
+    global _store_opened
+    on_loop = _store_opened and aiodb.available() and _store_takes_async_puts()
+    answer = await _put_on_loop(token, live_id, name, body, duration) if on_loop else _IN_THREAD
+    if answer is _IN_THREAD:
+        answer = await _put_in_thread(token, live_id, name, body, duration)
+        _store_opened = True  # get_storage() opened the store (once per process, a network call) in a thread
+    return answer
+
+
+def _store_takes_async_puts() -> bool:
+    try:
+        return hasattr(get_storage(), "put_small_async")
+    except Exception:  # a store that cannot even be opened: the thread's path answers (a 503)
+        return False
+
+
+async def _put_on_loop(token: str, live_id: str, name: str, body: bytes, duration: str | None):
+    statement = selectors.camera_put_statement(session_id=live_id, token_hash=hash_token(token), name=name)
+    try:
+        found = selectors.camera_put_found(await aiodb.fetchone(*statement))
+    except aiodb.NotStarted:
+        return _IN_THREAD
+    if found is None or found[1] or not token_matches(found[0].device, token):
+        return None
+    try:
+        stored = await services.segment_store_on_loop(session=found[0], name=name, data=body, duration_header=duration)
+    except ApplicationError as exc:
+        return error_answer(exc)
+    if stored is None:
+        return _IN_THREAD
+    return json_answer(201, services.segment_data(stored[0]))
 
 
 # The cameras' PUTs have threads of their own, so that a burst of other work sent to the loop's

@@ -95,26 +95,44 @@ def _name(sequence: int | None) -> str:
     return "init.mp4" if sequence is None else f"{sequence}.m4s"
 
 
+def _queue_added(pipe, session_id, sequence: int | None, duration: float | None, stored_at: datetime, data) -> None:
+    _, segments_key = _keys(session_id)
+    score = -1 if sequence is None else sequence
+    member = f"{score}|{duration or 0!r}|{stored_at.timestamp()!r}"
+    hot = _ttl() if sequence is None else conf.hot_seconds()
+    if data is not None and hot > 0 and len(data) <= conf.HOT_MAX_BYTES:
+        pipe.set(_bytes_key(session_id, _name(sequence)), data, ex=hot)
+    pipe.zadd(segments_key, {member: score})
+    pipe.expire(segments_key, _ttl())
+
+
 def segment_added(
     session_id, *, sequence: int | None, duration: float | None, stored_at: datetime, data: bytes | None = None
 ) -> None:
     """After commit: one more stored segment (with `data`, its bytes too, for the other processes'
     viewers; written first, so that a viewer who sees the segment listed finds them)."""
-    _, segments_key = _keys(session_id)
-    score = -1 if sequence is None else sequence
-    member = f"{score}|{duration or 0!r}|{stored_at.timestamp()!r}"
-    hot = _ttl() if sequence is None else conf.hot_seconds()
-    copy = data is not None and hot > 0 and len(data) <= conf.HOT_MAX_BYTES
 
     def write(redis):
         pipe = redis.pipeline(transaction=False)
-        if copy:
-            pipe.set(_bytes_key(session_id, _name(sequence)), data, ex=hot)
-        pipe.zadd(segments_key, {member: score})
-        pipe.expire(segments_key, _ttl())
+        _queue_added(pipe, session_id, sequence, duration, stored_at, data)
         pipe.execute()
 
     _write(write)
+
+
+async def segment_added_async(
+    session_id, *, sequence: int | None, duration: float | None, stored_at: datetime, data: bytes | None = None
+) -> None:
+    """As segment_added(), from async code without a thread."""
+    url = _url()
+    if not url:
+        return
+    try:
+        pipe = shared_async_client(url).pipeline(transaction=False)
+        _queue_added(pipe, session_id, sequence, duration, stored_at, data)
+        await pipe.execute()
+    except Exception:
+        log.exception("live: the playlist index in Redis could not be written")
 
 
 def segment_removed(session_id, *, sequence: int | None) -> None:

@@ -64,18 +64,27 @@ def _camera_put_sql() -> tuple[str, Columns, Columns]:
     return sql, session, device
 
 
-def camera_put_target(*, session_id: str, token_hash: str, name: str) -> tuple[LiveSession, bool] | None:
-    """For a camera's segment PUT, in one query: the session (its `device` loaded) if the token is
-    its unrevoked camera's, and whether a segment of that name is already stored; else None.
-    The caller still compares the token's hash in constant time (token_matches)."""
-    sql, session_columns, device_columns = _camera_put_sql()
-    pk = LiveSession._meta.pk.get_db_prep_value(uuid.UUID(session_id), connection)
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [name, pk, token_hash])
-        row = cursor.fetchone()
+def camera_put_statement(*, session_id: str, token_hash: str, name: str) -> tuple[str, list]:
+    """(SQL, params) of camera_put_target's one query, for async code (apps/live/fastpath.py)."""
+    sql, _, _ = _camera_put_sql()
+    return sql, [name, LiveSession._meta.pk.get_db_prep_value(uuid.UUID(session_id), connection), token_hash]
+
+
+def camera_put_found(row) -> tuple[LiveSession, bool] | None:
+    """What camera_put_target returns, from the row of its query (or None)."""
     if row is None:
         return None
+    _, session_columns, device_columns = _camera_put_sql()
     split = len(session_columns.sql)
     session = session_columns.instance(row[:split])
     session.device = device_columns.instance(row[split:-1])  # the last: the EXISTS
     return session, bool(row[-1])
+
+
+def camera_put_target(*, session_id: str, token_hash: str, name: str) -> tuple[LiveSession, bool] | None:
+    """For a camera's segment PUT, in one query: the session (its `device` loaded) if the token is
+    its unrevoked camera's, and whether a segment of that name is already stored; else None.
+    The caller still compares the token's hash in constant time (token_matches)."""
+    with connection.cursor() as cursor:
+        cursor.execute(*camera_put_statement(session_id=session_id, token_hash=token_hash, name=name))
+        return camera_put_found(cursor.fetchone())

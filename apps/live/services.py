@@ -340,6 +340,59 @@ def segment_store(
     return segment, True
 
 
+async def segment_store_on_loop(*, session: LiveSession, name: str, data: bytes, duration_header: str | None):
+    """segment_store() of the common case, from the event loop with no thread (apps/live/fastpath.py):
+    a media segment of a session already `live`, within its time limit, on PostgreSQL and S3. Its
+    bytes go to the store (aiohttp), its row in one statement (apps.core.aiodb), the playlist copy
+    to Redis. (segment, True) when stored; None when
+    segment_store() must do it in a thread (any other case, a segment of that name stored at the
+    same moment, or the row's outcome unknown: stored bytes are simply written again there). Raises
+    ApplicationError (a 400, or a 503 when the store fails)."""
+    from apps.core import aiodb  # the event loop's statements: only ever used from async code
+
+    sequence = parse_segment_name(name)
+    now = timezone.now()
+    put_async = getattr(get_storage(), "put_small_async", None)
+    if sequence is None or session.state != LiveState.LIVE or session.expires_at <= now or put_async is None:
+        return None
+    duration = parse_segment_duration(duration_header)
+    if len(data) > conf.MAX_SEGMENT_BYTES:
+        raise TooLarge(f"A segment may be at most {conf.MAX_SEGMENT_BYTES} bytes (8 MiB).", code="segment_too_large")
+    key = segment_key(session.pk, name)
+    with unavailable_on_failure(retry_after=conf.STORE_RETRY_AFTER):  # a 503: nothing recorded, send it again
+        if not await put_async(key, data, content_type=CONTENT_TYPES["m4s"]):
+            return None  # a proxy stands before the store: boto3, in a thread
+    cache_put(key, data)
+    now = timezone.now()
+    try:
+        row = await aiodb.fetchone(
+            *_segment_insert_statement(
+                session_id=session.pk, name=name, sequence=sequence, duration=duration, size=len(data), now=now
+            )
+        )
+    except Exception:  # not sent, refused, or lost on the way: the thread's ORM path decides
+        log.warning("live: segment %s of %s not recorded from the event loop", name, session.pk, exc_info=True)
+        return None
+    if row is None:
+        return None
+    segment = LiveSegment(
+        id=row[0], session_id=session.pk, name=name, sequence=sequence, duration=duration, size=len(data), stored_at=now
+    )
+    await index.segment_added_async(session.pk, sequence=sequence, duration=duration, stored_at=now, data=data)
+    return segment, True
+
+
+def _segment_insert_statement(*, session_id, name: str, sequence: int, duration: float, size: int, now: datetime):
+    """(SQL, params): the segment's row, as segment_store() writes it (the session was read open just
+    before its bytes were stored), unless one of that name is stored; RETURNING its id (else no row)."""
+    segments = LiveSegment._meta.db_table
+    sql = (
+        f"INSERT INTO {segments} (session_id, name, sequence, duration, size, stored_at)"  # noqa: S608
+        " VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (session_id, name) DO NOTHING RETURNING id"
+    )
+    return sql, [session_id, name, sequence, duration, size, connection.ops.adapt_datetimefield_value(now)]
+
+
 def segment_data(segment: LiveSegment) -> dict:
     """The answer to the camera's PUT."""
     return dict(SegmentOut(segment).data)

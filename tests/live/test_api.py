@@ -312,6 +312,78 @@ def test_the_event_loops_answers_to_a_failing_store_are_503_with_retry_after(
     assert json.loads(body)["error"]["code"] == "storage_unavailable" and int(answer_headers[b"retry-after"]) >= 1
 
 
+@pytest.mark.services
+def test_a_cameras_put_on_the_event_loop_stores_records_and_lists_the_segment_once(
+    client_for, operator, camera, s3, postgres_db, settings, store_fails, monkeypatch
+):
+    """On PostgreSQL and S3 the camera's PUT of a live session's media segment is stored from the
+    event loop, with no worker thread (apps/live/fastpath.py, services.segment_store_on_loop): the
+    bytes in the store byte for byte, the row, the playlist at once; the same name again goes to the
+    view (which answers the stored one); a session past its time limit is ended (409); a store that
+    refuses or cannot be reached is a 503 with nothing recorded."""
+    import json
+
+    from asgiref.sync import async_to_sync
+
+    from apps.integrations.storage import get_storage
+    from apps.live import fastpath
+    from apps.live.models import segment_key
+
+    live = open_live(client_for, operator, camera)
+    assert put_segment(cam_client(camera), live["id"], "0.m4s", media(0)).status_code == 201  # now `live`
+    body = media(1, 250_000)
+    put = async_to_sync(fastpath._put_on_loop)
+    status, headers, answer = put(camera.token, live["id"], "1.m4s", body, "1.250")
+    assert status == 201, answer
+    assert json.loads(answer) | {"stored_at": None} == {
+        "name": "1.m4s",
+        "sequence": 1,
+        "duration": 1.25,
+        "size": 250_000,
+        "stored_at": None,
+    }
+    assert b"".join(get_storage().iter_bytes(segment_key(live["id"], "1.m4s"))) == body
+    segment = LiveSegment.objects.get(session_id=live["id"], name="1.m4s")
+    assert (segment.sequence, segment.duration, segment.size) == (1, 1.25, 250_000)
+    _, urls = playlist_urls(client_for(operator).get(f"/api/v1/live/{live['id']}/playlist.m3u8").content.decode())
+    assert [url.split("?")[0].rsplit("/", 1)[1] for url in urls] == ["0.m4s", "1.m4s"]
+    assert client_for(operator).get(urls[-1].split("testserver", 1)[1]).getvalue() == body
+
+    # The same name again: the view answers (it answers the stored segment), nothing is stored again.
+    view = ViewStandIn()
+    path = f"/api/v1/live/{live['id']}/segments/1.m4s"
+    auth = [(b"authorization", f"Bearer {camera.token}".encode()), (b"x-segment-duration", b"1.000")]
+    monkeypatch.setattr(fastpath, "_store_opened", True)
+    request_ = async_to_sync(asgi_request)
+    assert request_(fastpath.LiveFastPath(view), "PUT", path, body=media(9), headers=auth)[0] == 299
+    assert view.bodies == [media(9)]
+    assert b"".join(get_storage().iter_bytes(segment_key(live["id"], "1.m4s"))) == body
+    # A bad duration is a 400 before anything is stored.
+    status, _, answer = put(camera.token, live["id"], "2.m4s", media(2), "soon")
+    assert status == 400 and json.loads(answer)["error"]["code"] == "invalid"
+    # The store refuses (403), then cannot be reached at all: 503, nothing recorded, the view not reached.
+    store_fails(s3=True)
+    for _ in range(2):
+        status, headers, answer = request_(
+            fastpath.LiveFastPath(view), "PUT", path.replace("1.m4s", "2.m4s"), body=media(2), headers=auth
+        )
+        assert status == 503 and json.loads(answer)["error"]["code"] == "storage_unavailable"
+        assert int(headers[b"retry-after"]) >= 1
+        monkeypatch.setenv("AWS_ENDPOINT_URL_S3", "http://127.0.0.1:9")  # nothing listens there
+        settings.RTCC_S3_BUCKET = "rtcc-unreachable"
+    assert view.bodies == [media(9)]
+    assert not LiveSegment.objects.filter(session_id=live["id"], name="2.m4s").exists()
+    # Past its time limit: the session is ended (by the thread's path) and the segment refused.
+    settings.RTCC_S3_BUCKET = s3.bucket
+    LiveSession.objects.filter(pk=live["id"]).update(expires_at=timezone.now() - timedelta(seconds=1))
+    status, _, answer = request_(
+        fastpath.LiveFastPath(view), "PUT", path.replace("1.m4s", "3.m4s"), body=media(3), headers=auth
+    )
+    assert status == 409 and json.loads(answer)["error"]["code"] == "live_ended"
+    assert LiveSession.objects.get(pk=live["id"]).end_reason == "time_limit"
+    assert not LiveSegment.objects.filter(session_id=live["id"], name="3.m4s").exists()
+
+
 # Playlist and links -----------------------------------------------------------------------------
 
 
