@@ -22,8 +22,10 @@ cookies keep going through the one documented path (apps/live/apis.py):
   and the center's operators open it together, their first looks no longer queue one by one for
   a thread, nor hold the GIL against the loop.
 - `PUT .../segments/<name>` from the session's own camera (device token, a Content-Length of at
-  most 8 MiB): the same service call as the API view (services.segment_store) in one of the
-  threads kept for the cameras' PUTs; anything else is handed to Django with the body replayed.
+  most 8 MiB): on PostgreSQL and S3, a media segment of a live session is stored on the event loop
+  (services.segment_store_on_loop); else the same service call as the API view
+  (services.segment_store) in one of the threads kept for the cameras' PUTs; anything else is
+  handed to Django with the body replayed.
 """
 
 from __future__ import annotations
