@@ -31,6 +31,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import math
 import os
 import random
 import shutil
@@ -108,6 +109,19 @@ class Stats:
         self.segment_end: dict[tuple[str, int], float] = {}
         self.measured_from = 0.0
         self.at: dict[str, list[float]] = {"listing": [], "put": [], "playlist": [], "viewer": []}
+        self.timeline: dict[str, list[tuple[float, float]]] = {}
+
+    def from_start(self, name: str, since: float, value: float) -> None:
+        """A sample of `name` taken `since` seconds after the load started, warm-up included."""
+        self.timeline.setdefault(name, []).append((since, value))
+
+    def windows(self, name: str, width: float, until: float) -> list[list[float]]:
+        """The samples of `name` in windows of `width` seconds from the start of the load."""
+        out: list[list[float]] = [[] for _ in range(math.ceil(until / width))]
+        for since, value in self.timeline.get(name, []):
+            if 0 <= since < until:
+                out[int(since // width)].append(value)
+        return out
 
     def error(self, what: str) -> None:
         self.errors[what] = self.errors.get(what, 0) + 1
@@ -299,6 +313,7 @@ async def run_rtcc(servers, devices, viewer_tokens, prober_token, seconds: float
                         stats.error("never listed")
                         break
                     await asyncio.sleep(0.005)
+                stats.from_start("put", sent - start, stored - sent)
                 if stats.recording:
                     stats.sample("put", stored - sent)
                     stats.sample("listing", time.monotonic() - sent)
@@ -323,6 +338,7 @@ async def run_rtcc(servers, devices, viewer_tokens, prober_token, seconds: float
                 if not ok:
                     stats.error("playlist")
                     continue
+                stats.from_start("playlist", t0 - start, time.monotonic() - t0)
                 if stats.recording:
                     stats.sample("playlist", time.monotonic() - t0)
                 for sequence, url in names(text):
@@ -498,6 +514,11 @@ def run(args) -> None:
         rounds = stats.rounds(name, args.rounds, args.seconds)
         print(f"  {label:46s} " + "  ".join(f"{pct(r, 50) * 1000:6.0f} /{pct(r, 99) * 1000:6.0f}" for r in rounds))
         p99[name] = statistics.median(pct(r, 99) for r in rounds)
+    width, until = 2.5, args.warmup + args.seconds / args.rounds
+    print(f"rtcc, from the start of the load, warm-up ({args.warmup:g} s) included, per {width:g} s (p50 / p99 ms)")
+    for name in ("put", "playlist"):
+        windows = stats.windows(name, width, until)
+        print(f"  {labels[name]:46s} " + "  ".join(f"{pct(w, 50) * 1000:.0f}/{pct(w, 99) * 1000:.0f}" for w in windows))
     print(f"rtcc, medians over {args.rounds} rounds")
     for name, label in labels.items():
         rounds = stats.rounds(name, args.rounds, args.seconds)
