@@ -409,7 +409,8 @@ async def _put_on_loop(token: str, live_id: str, name: str, body: bytes, duratio
     statement = selectors.camera_put_statement(session_id=live_id, token_hash=hash_token(token), name=name)
     try:
         found = selectors.camera_put_found(await aiodb.fetchone(*statement))
-    except aiodb.NotStarted:
+    except Exception:  # not sent, or the connection lost under it: a read, done again in the thread
+        log.warning("live: the camera's PUT could not be looked up from the event loop", exc_info=True)
         return _IN_THREAD
     if found is None or found[1] or not token_matches(found[0].device, token):
         return None
