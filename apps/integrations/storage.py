@@ -624,6 +624,16 @@ def _put_headers(body: bytes, content_type: str) -> dict[str, str]:
     return {"Content-Type": content_type, "Content-MD5": base64.b64encode(md5).decode()}
 
 
+def _put_retry_pause(status: int, answer: bytes, pause: Iterator[float]) -> float | None:
+    """What a small PUT's answer means: None, stored; else the pause before sending it again (a
+    5xx, while `pause` has pauses left). Any other answer is raised."""
+    if status in (200, 201, 204):
+        return None
+    if status >= 500 and (wait := next(pause, None)) is not None:
+        return wait
+    raise StoreAnsweredError(f"PUT answered {status}: {answer[:500]!r}")
+
+
 def _async_put_errors() -> tuple[type[BaseException], ...]:
     """What a PUT through aiohttp raises when the store is not reached or the exchange breaks."""
     import aiohttp
@@ -830,12 +840,9 @@ class S3Storage:
                 continue
             if response.will_close:
                 _forget_kept_alive(url)
-            if response.status in (200, 201, 204):
+            if (wait := _put_retry_pause(response.status, answer, pause)) is None:
                 return
-            if response.status >= 500 and (wait := next(pause, None)) is not None:
-                time.sleep(wait)
-                continue
-            raise StoreAnsweredError(f"PUT answered {response.status}: {answer[:500]!r}")
+            time.sleep(wait)
 
     async def put_small_async(self, key: str, body: bytes, *, content_type: str) -> bool:
         """put() of a small body from async code, on the event loop with no thread: the same
@@ -857,12 +864,9 @@ class S3Storage:
                     raise StoreAnsweredError(f"PUT {key!r} failed: {exc!r}") from exc
                 await asyncio.sleep(wait)  # not reached: again after a pause, as botocore would
                 continue
-            if status in (200, 201, 204):
+            if (wait := _put_retry_pause(status, answer, pause)) is None:
                 return True
-            if status >= 500 and (wait := next(pause, None)) is not None:
-                await asyncio.sleep(wait)
-                continue
-            raise StoreAnsweredError(f"PUT answered {status}: {answer[:500]!r}")
+            await asyncio.sleep(wait)
 
     def _read_range(self, key: str, start: int, end: int) -> bytes:
         body = self.client.get_object(Bucket=self.bucket, Key=key, Range=f"bytes={start}-{end}")["Body"]
