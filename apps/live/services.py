@@ -283,6 +283,11 @@ def parse_segment_duration(raw: str | None) -> float:
     return value
 
 
+def _refuse_oversized(data: bytes) -> None:
+    if len(data) > conf.MAX_SEGMENT_BYTES:
+        raise TooLarge(f"A segment may be at most {conf.MAX_SEGMENT_BYTES} bytes (8 MiB).", code="segment_too_large")
+
+
 def segment_store(
     *,
     session: LiveSession,
@@ -307,8 +312,7 @@ def segment_store(
     session = live_end_if_due(session=session)
     if not session.is_open:
         raise Conflict("This live session has ended; stop sending segments.", code="live_ended")
-    if len(data) > conf.MAX_SEGMENT_BYTES:
-        raise TooLarge(f"A segment may be at most {conf.MAX_SEGMENT_BYTES} bytes (8 MiB).", code="segment_too_large")
+    _refuse_oversized(data)
     with unavailable_on_failure(retry_after=conf.STORE_RETRY_AFTER):  # a 503: nothing stored, send it again
         get_storage().put(segment_key(session.pk, name), io.BytesIO(data), content_type=CONTENT_TYPES[name[-3:]])
     cache_put(segment_key(session.pk, name), data)
@@ -344,10 +348,10 @@ async def segment_store_on_loop(*, session: LiveSession, name: str, data: bytes,
     """segment_store() of the common case, from the event loop with no thread (apps/live/fastpath.py):
     a media segment of a session already `live`, within its time limit, on PostgreSQL and S3. Its
     bytes go to the store (aiohttp), its row in one statement (apps.core.aiodb), the playlist copy
-    to Redis. (segment, True) when stored; None when
-    segment_store() must do it in a thread (any other case, a segment of that name stored at the
-    same moment, or the row's outcome unknown: stored bytes are simply written again there). Raises
-    ApplicationError (a 400, or a 503 when the store fails)."""
+    to Redis. (segment, True) when stored; None when segment_store() must do it in a thread (any
+    other case, a segment of that name stored at the same moment, or the row's outcome unknown:
+    stored bytes are simply written again there). Raises ApplicationError (a 400, or a 503 when
+    the store fails)."""
     from apps.core import aiodb  # the event loop's statements: only ever used from async code
 
     sequence = parse_segment_name(name)
@@ -356,8 +360,7 @@ async def segment_store_on_loop(*, session: LiveSession, name: str, data: bytes,
     if sequence is None or session.state != LiveState.LIVE or session.expires_at <= now or put_async is None:
         return None
     duration = parse_segment_duration(duration_header)
-    if len(data) > conf.MAX_SEGMENT_BYTES:
-        raise TooLarge(f"A segment may be at most {conf.MAX_SEGMENT_BYTES} bytes (8 MiB).", code="segment_too_large")
+    _refuse_oversized(data)
     key = segment_key(session.pk, name)
     with unavailable_on_failure(retry_after=conf.STORE_RETRY_AFTER):  # a 503: nothing recorded, send it again
         if not await put_async(key, data, content_type=CONTENT_TYPES["m4s"]):
