@@ -22,6 +22,12 @@ is left idle the figures measure the machine's run queue as much as rtcc.
 Needs PostgreSQL and Redis running, as for the tests; starts its own SeaweedFS (S3, from .venv,
 on free ports) and the two daphne processes. Run:
     .venv/bin/python bench/live_view.py [--cameras 50] [--viewers 200] [--seconds 30] [--rounds 3]
+        [--s3-dir /dev/shm]
+The store's data lies on this machine's disk by default, beside PostgreSQL's WAL: its 12 MB/s of
+segments, written back by the kernel every few seconds, then delay PostgreSQL's commits (a
+segment's row, a first look's audit event). An S3 in production runs elsewhere; `--s3-dir /dev/shm`
+keeps the bench's store in memory to measure rtcc without that contention (both baselines use the
+same store either way).
 Environment (defaults): BENCH_DATABASE_URL=postgres://postgres@127.0.0.1:5432/rtcc_bench_live
   BENCH_REDIS_URL=redis://127.0.0.1:6379/6  BENCH_S3_BUCKET=rtcc-bench-live
 """
@@ -451,8 +457,16 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=30)
     parser.add_argument("--warmup", type=float, default=5)
     parser.add_argument("--rounds", type=int, default=3, help="equal windows of the measured time")
+    parser.add_argument(
+        "--s3-dir",
+        default=None,
+        help="where the bench's SeaweedFS keeps its data (default: a temporary directory on this machine's"
+        " disk, the one PostgreSQL writes its WAL to; /dev/shm keeps it in memory, off that disk, as an S3"
+        " on another machine would be)",
+    )
     args = parser.parse_args()
-    workdir = Path(tempfile.mkdtemp(prefix="rtcc-bench-live-"))
+    workdir = Path(tempfile.mkdtemp(prefix="rtcc-bench-live-", dir=args.s3_dir))
+    args.s3_where = "in memory" if str(workdir).startswith("/dev/shm") else f"under {workdir.parent}"
     weed, s3_env = start_own_s3(workdir, ENV["RTCC_S3_BUCKET"])
     os.environ.update(s3_env)  # before Django reads the environment; the daphne processes inherit it
     try:
@@ -464,7 +478,11 @@ def main() -> None:
 
 def run(args) -> None:
     raise_open_files()
-    print(setup_django(), f"store={ENV['RTCC_S3_BUCKET']} at {os.environ['AWS_ENDPOINT_URL_S3']}", flush=True)
+    print(
+        setup_django(),
+        f"store={ENV['RTCC_S3_BUCKET']} at {os.environ['AWS_ENDPOINT_URL_S3']} (its data {args.s3_where})",
+        flush=True,
+    )
 
     devices, viewer_tokens, prober_token = prepare(args.cameras, args.viewers)
     alone_device, devices = devices[-1], devices[:-1]
