@@ -19,7 +19,12 @@ Starts every service it needs that is its own: SeaweedFS (`weed mini` from .venv
 free one, data in a temporary directory), daphne and the Celery worker (infra/launch.py); stops
 them at the end. PostgreSQL and Redis are the machine's: the bench works in its own database
 (created and migrated when missing) and its own Redis database number. Run:
-    .venv/bin/python bench/clip_upload.py [--sizes 256,1024] [--rounds 5] [--disk]
+    .venv/bin/python bench/clip_upload.py [--sizes 256,1024] [--rounds 5] [--disk] [--baseline-read-back]
+What makes the 1 GiB rounds vary (issue 17): an upload that starts right after the store served a
+1 GiB read-back (rtcc's own verification of the previous round) runs slower here, the store and
+the client sharing two cores. With the default alternation that falls on rtcc in rounds 2 and 4.
+`--baseline-read-back` has the store read the baseline's object back too (untimed), so that every
+upload follows a read-back, whichever goes first.
 Environment (defaults): BENCH_DATABASE_URL=postgres://postgres@127.0.0.1:5432/rtcc_bench_footage
   BENCH_REDIS_URL=redis://127.0.0.1:6379/3
 """
@@ -209,8 +214,9 @@ class RssSampler:
         return out
 
 
-def baseline_upload(s3, http: httpx.Client, path: Path, size: int) -> float:
-    """Plain presigned part URLs made with boto3; the same PUT code as rtcc's client."""
+def baseline_upload(s3, http: httpx.Client, path: Path, size: int, *, read_back: bool = False) -> float:
+    """Plain presigned part URLs made with boto3; the same PUT code as rtcc's client. read_back:
+    the object is then read back in full, untimed, as rtcc's verification reads each rtcc clip."""
     key = f"bench/baseline/{uuid.uuid4()}"
     t0 = time.perf_counter()
     upload_id = s3.create_multipart_upload(Bucket=BUCKET, Key=key, ContentType="video/mp4")["UploadId"]
@@ -237,6 +243,10 @@ def baseline_upload(s3, http: httpx.Client, path: Path, size: int) -> float:
         MultipartUpload={"Parts": [{"PartNumber": p["PartNumber"], "ETag": p["ETag"]} for p in listed]},
     )
     elapsed = time.perf_counter() - t0
+    if read_back:
+        body = s3.get_object(Bucket=BUCKET, Key=key)["Body"]
+        while body.read(PART_SIZE):
+            pass
     s3.delete_object(Bucket=BUCKET, Key=key)
     return elapsed
 
@@ -273,7 +283,9 @@ def rtcc_upload(uploader: TimedUploader, path: Path, sha256: str) -> dict:
     }
 
 
-def measure_size(s3, http, uploader, pids, path: Path, size: int, sha256: str, rounds: int) -> dict:
+def measure_size(
+    s3, http, uploader, pids, path: Path, size: int, sha256: str, rounds: int, *, read_back: bool = False
+) -> dict:
     """Rounds of baseline and rtcc, alternating which goes first (drift on a busy machine cancels)."""
     base_times, runs, growths, ratios = [], [], [], []
     for index in range(rounds):
@@ -281,7 +293,7 @@ def measure_size(s3, http, uploader, pids, path: Path, size: int, sha256: str, r
         load = os.getloadavg()[0]
         for which in order:
             if which == "baseline":
-                base_times.append(baseline_upload(s3, http, path, size))
+                base_times.append(baseline_upload(s3, http, path, size, read_back=read_back))
             else:
                 with RssSampler(pids) as sampler:
                     runs.append(rtcc_upload(uploader, path, sha256))
@@ -364,6 +376,12 @@ def main() -> None:
     parser.add_argument("--sizes", default="256", help="clip sizes in MiB, comma-separated (1024: issue 17's size)")
     parser.add_argument("--rounds", type=int, default=5, help="rounds per size (medians reported)")
     parser.add_argument("--disk", action="store_true", help="also run the disk backend (bytes through daphne)")
+    parser.add_argument(
+        "--baseline-read-back",
+        action="store_true",
+        help="read each baseline object back in full after its upload (untimed), as rtcc's verification"
+        " reads each rtcc clip: the store does the same work between any two uploads, whichever goes first",
+    )
     args = parser.parse_args()
     sizes = [int(s) * MiB for s in args.sizes.split(",")]
 
@@ -395,7 +413,11 @@ def main() -> None:
                 path = workdir / f"clip-{size // MiB}.bin"
                 print(f"[bench] writing {size // MiB} MiB of random bytes", flush=True)
                 sha256 = write_random_file(path, size)
-                rows.append(measure_size(s3, http, uploader, pids, path, size, sha256, args.rounds))
+                rows.append(
+                    measure_size(
+                        s3, http, uploader, pids, path, size, sha256, args.rounds, read_back=args.baseline_read_back
+                    )
+                )
                 path.unlink()
         finally:
             uploader.close()
@@ -407,9 +429,11 @@ def main() -> None:
     load_after = os.getloadavg()
 
     print()
+    read_back_note = "; each baseline object read back, untimed" if args.baseline_read_back else ""
     print(
         f"clip upload against the bench's own SeaweedFS ({PARALLEL} parallel PUTs, {PART_SIZE // MiB} MiB parts,"
-        f" medians of {args.rounds} rounds); raw hashlib SHA-256 on this machine: {sha_speed:.0f} MiB/s"
+        f" medians of {args.rounds} rounds{read_back_note});"
+        f" raw hashlib SHA-256 on this machine: {sha_speed:.0f} MiB/s"
     )
     print(
         f"{'size':>8} {'baseline':>10} {'rtcc up':>10} {'ratio':>6} {'rtcc+verify':>12} {'ratio':>6} "
