@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from apps.core.fields import StrictFloatField, StrictIntegerField
+from apps.core.fields import StrictFloatField, StrictIntegerField, ZonedDateTimeField
 from apps.devices.serializers import StrictCharField
 
 from . import conf, plates
@@ -118,7 +118,7 @@ class EntryIn(serializers.Serializer):
     plate_state = StrictCharField(max_length=8, required=False, allow_blank=True, allow_null=True)
     reason = StrictCharField(max_length=200)
     case_number = StrictCharField(max_length=64, required=False, allow_blank=True, allow_null=True)
-    expires_at = serializers.DateTimeField(required=False, allow_null=True)
+    expires_at = ZonedDateTimeField(required=False, allow_null=True)
     note = StrictCharField(max_length=2000, required=False, allow_blank=True, allow_null=True)
     vehicle = PlateVehicleIn(required=False, allow_null=True)
 

@@ -4,12 +4,13 @@ serializers.py (which documents the shape in the OpenAPI schema); errors name `r
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from apps.core.errors import InvalidInput
+from apps.core.fields import NO_ZONE
 
 from . import conf, plates
 
@@ -81,8 +82,8 @@ def _read(item, now: datetime) -> dict:
         read_at = None
     if read_at is None:
         raise _Bad("read_at", "Datetime has wrong format: use RFC 3339, e.g. 2026-11-30T15:59:12Z.")
-    if read_at.tzinfo is None:
-        read_at = read_at.replace(tzinfo=UTC)
+    if read_at.tzinfo is None:  # never guessed: a reader writing local time would be hours off
+        raise _Bad("read_at", NO_ZONE)
     if read_at > now + conf.future_skew():
         raise _Bad("read_at", "read_at is in the future.")
     out: dict = {

@@ -8,7 +8,7 @@ import re
 from rest_framework import serializers
 from rest_framework.renderers import JSONRenderer
 
-from apps.core.fields import StrictFloatField, StrictIntegerField
+from apps.core.fields import StrictFloatField, StrictIntegerField, ZonedDateTimeField
 
 from .models import Category, Clip, Trigger
 
@@ -86,8 +86,8 @@ class ClipDeclareIn(serializers.Serializer):
     recording_id = serializers.RegexField(
         r"^[\x21-\x7e]{1,128}$", max_length=128, error_messages={"invalid": "Use 1 to 128 printable ASCII characters."}
     )
-    started_at = serializers.DateTimeField()
-    ended_at = serializers.DateTimeField()
+    started_at = ZonedDateTimeField()
+    ended_at = ZonedDateTimeField()
     size_bytes = StrictIntegerField(min_value=1)
     sha256 = serializers.RegexField(HEX64, error_messages={"invalid": "Must be 64 hexadecimal characters."})
     content_type = serializers.CharField(max_length=100)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from apps.briefings.serializers import AudienceIn
-from apps.core.fields import StrictFloatField, StrictIntegerField
+from apps.core.fields import StrictFloatField, StrictIntegerField, ZonedDateTimeField
 
 from .models import Kind, State
 from .selectors import review_overdue
@@ -32,7 +32,7 @@ class ItemIn(serializers.Serializer):
 
 class EventIn(serializers.Serializer):
     case_number = serializers.CharField(max_length=64)
-    occurred_at = serializers.DateTimeField()
+    occurred_at = ZonedDateTimeField()
     location = EventLocationIn()
     items: serializers.ListSerializer = serializers.ListSerializer(child=ItemIn(), required=False, max_length=100)
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from apps.core.fields import ZonedDateTimeField
+
 from .models import OUTCOME_CODES, TOOLS
 
 
@@ -16,7 +18,7 @@ class AssistIn(serializers.Serializer):
     incident = serializers.UUIDField(required=False, allow_null=True)
     officer = serializers.UUIDField(required=False, allow_null=True)
     notes = serializers.CharField(max_length=4000, required=False, allow_blank=True)
-    occurred_at = serializers.DateTimeField(required=False)
+    occurred_at = ZonedDateTimeField(required=False)
     # what it came from (a confirmed suggestion): a briefing, a lead, a plate hit
     briefing = serializers.UUIDField(required=False, allow_null=True)
     lead = serializers.UUIDField(required=False, allow_null=True)

@@ -111,7 +111,13 @@ def test_entries_of_a_local_list_must_expire_within_a_year(client_for, operator)
 
 
 @pytest.mark.parametrize(
-    "bad", [{"plate": "--", "reason": "r"}, {"plate": "AB1"}, {"plate": "AB1", "reason": "r", "plate_state": "XYZ"}]
+    "bad",
+    [
+        {"plate": "--", "reason": "r"},
+        {"plate": "AB1"},
+        {"plate": "AB1", "reason": "r", "plate_state": "XYZ"},
+        {"plate": "AB1", "reason": "r", "expires_at": "2031-01-01T00:00:00"},  # no zone: never guessed
+    ],
 )
 def test_bad_entries_are_refused(client_for, operator, bad):
     api = client_for(operator)

@@ -56,6 +56,7 @@ def test_read_ids_are_per_reader(reader_api):
         {"confidence": 1.5},
         {"read_at": "yesterday"},
         {"read_at": "future"},
+        {"read_at": "no zone"},
         {"plate_state": "California"},
         {"location": {"lat": 200, "lon": 0}},
         {"candidates": [{"plate": ""}]},
@@ -76,6 +77,8 @@ def test_read_ids_are_per_reader(reader_api):
 def test_one_bad_read_refuses_the_whole_batch_naming_it(reader_api, bad):
     if bad == {"read_at": "future"}:
         bad = {"read_at": (timezone.now() + timedelta(days=2)).isoformat()}
+    if bad == {"read_at": "no zone"}:  # a reader writing local time: never guessed as UTC
+        bad = {"read_at": (timezone.now() - timedelta(minutes=5)).replace(tzinfo=None).isoformat()}
     reads = [a_read(), a_read(**bad), a_read()]
     response = post_reads(reader_api, reads)
     assert response.status_code == 400, response.content

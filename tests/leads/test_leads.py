@@ -71,6 +71,15 @@ def test_nibin_needs_a_lead_number_and_two_events(client_for, operator, change, 
     assert not Lead.objects.exists()
 
 
+def test_an_event_time_without_a_zone_is_refused_not_guessed(client_for, operator):
+    payload = nibin_payload()
+    payload["events"][1]["occurred_at"] = "2026-03-09T01:40:00"
+    response = client_for(operator).post("/api/v1/leads", payload, format="json")
+    assert response.status_code == 400, response.content
+    assert "events.1.occurred_at" in response.json()["error"]["fields"]
+    assert not Lead.objects.exists()
+
+
 def test_a_nibin_lead_links_events_with_items(client_for, operator):
     lead = create(client_for(operator), nibin_payload())
     assert lead["nibin_lead_number"] == "NIBIN-24-00017"

@@ -53,6 +53,7 @@ def test_an_assist_records_outcomes_tools_and_defaults(client_for, operator, off
         {"outcomes": ["caught_bad_guy"]},
         {"outcomes": ["arrest"], "tools": ["crystal_ball"]},
         {"outcomes": ["arrest"], "occurred_at": "yesterday"},
+        {"outcomes": ["arrest"], "occurred_at": "2025-02-10T12:00:00"},  # no zone: never guessed
         {"outcomes": ["arrest"], "occurred_at": "2999-01-01T00:00:00Z"},
         {"outcomes": ["arrest"], "incident": "00000000-0000-0000-0000-000000000000"},
         {"outcomes": "arrest"},
