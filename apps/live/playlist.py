@@ -69,10 +69,25 @@ def _link(session_url: str, session_id: str, name: str, user_id: str, expires_at
     return f"{session_url}segments/{name}?token={quote(token)}"
 
 
+def _segment_starts(segments: list[LiveSegment]) -> list[datetime]:
+    """When each listed segment began: stored at the end of its duration, give or take the upload,
+    and never before the end of the one before it. A camera catching up after a lost link sends
+    several segments in a second; their store times minus their durations would then go back in
+    time, and a player's clock (EXT-X-PROGRAM-DATE-TIME) with them."""
+    starts: list[datetime] = []
+    previous_end = None
+    for segment in segments:
+        length = timedelta(seconds=segment.duration or 0)
+        start = segment.stored_at - length
+        if previous_end is not None and start < previous_end:
+            start = previous_end
+        starts.append(start)
+        previous_end = start + length
+    return starts
+
+
 @functools.lru_cache(maxsize=4096)
-def _program_date_time(stored_at: datetime, duration: float | None) -> str:
-    """When the segment began: it was stored at the end of its duration, give or take the upload."""
-    start = stored_at - timedelta(seconds=duration or 0)
+def _program_date_time(start: datetime) -> str:
     return start.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
@@ -98,8 +113,8 @@ def render(*, session: LiveSession, has_init: bool, segments: list[LiveSegment],
     expires_at = _expires_at(None)  # every link of one playlist expires together
     if has_init:
         lines.append(f'#EXT-X-MAP:URI="{segment_url(base_url, session, "init.mp4", user_id, expires_at=expires_at)}"')
-    for segment in segments:
-        lines.append(f"#EXT-X-PROGRAM-DATE-TIME:{_program_date_time(segment.stored_at, segment.duration)}")
+    for segment, start in zip(segments, _segment_starts(segments), strict=True):
+        lines.append(f"#EXT-X-PROGRAM-DATE-TIME:{_program_date_time(start)}")
         lines.append(f"#EXTINF:{segment.duration or 0:.3f},")
         lines.append(segment_url(base_url, session, segment.name, user_id, expires_at=expires_at))
     if not session.is_open:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+import itertools
+from datetime import datetime, timedelta
 
 import pytest
 from django.utils import timezone
@@ -417,6 +418,25 @@ def test_the_playlist_lists_the_init_segment_and_the_latest_segments_in_order(cl
     client.post(f"/api/v1/live/{live['id']}/stop")
     ended = client.get(f"/api/v1/live/{live['id']}/playlist.m3u8").content.decode()
     assert ended.rstrip().endswith("#EXT-X-ENDLIST")
+
+
+def test_program_dates_never_go_back_when_a_camera_catches_up(client_for, operator, camera):
+    """Segments sent in a burst (a camera catching up after a lost link) are stored well under
+    their durations apart: each still begins where the one before it ended, never earlier."""
+    live = open_live(client_for, operator, camera)
+    cam = cam_client(camera)
+    put_segment(cam, live["id"], "init.mp4", INIT)
+    for sequence, duration in enumerate(("1.500", "2.000", "2.000", "1.000")):
+        assert put_segment(cam, live["id"], f"{sequence}.m4s", media(sequence), duration=duration).status_code == 201
+    text = client_for(operator).get(f"/api/v1/live/{live['id']}/playlist.m3u8").content.decode()
+    starts = [
+        datetime.fromisoformat(line.split(":", 1)[1].replace("Z", "+00:00"))
+        for line in text.splitlines()
+        if line.startswith("#EXT-X-PROGRAM-DATE-TIME:")
+    ]
+    assert len(starts) == 4
+    gaps = [(later - earlier).total_seconds() for earlier, later in itertools.pairwise(starts)]
+    assert gaps == pytest.approx([1.5, 2.0, 2.0], abs=0.002)
 
 
 def test_segment_links_serve_only_the_viewer_who_read_the_playlist(client_for, operator, make_user, camera):
