@@ -124,7 +124,25 @@ def install() -> None:
     WebRequest.gotLength = got_length
     WebRequest.handleContentChunk = handle_chunk
     WebRequest.process = process
+    _answer_bad_http_in_the_envelope()
     _installed = True
+
+
+def _answer_bad_http_in_the_envelope() -> None:
+    """A request Twisted cannot read as HTTP (a Content-Length that is not a number, a malformed
+    header or request line, a broken chunk) is refused by Twisted itself, before daphne or the app
+    sees it, with a bare `400` and no body. It now gets the contract's JSON envelope, like every
+    other 4xx (`400 bad_request`), then the connection is closed as Twisted closes it."""
+    from twisted.web.http import HTTPChannel
+
+    if not hasattr(HTTPChannel, "_respondToBadRequestAndDisconnect"):  # another Twisted: its bare 400 stays
+        return
+
+    def respond_to_bad_request_and_disconnect(self) -> None:
+        self.transport.write(_envelope(400, "bad_request", "The request is not valid HTTP/1.1."))
+        self.loseConnection()
+
+    HTTPChannel._respondToBadRequestAndDisconnect = respond_to_bad_request_and_disconnect  # type: ignore[method-assign]
 
 
 class ChunkedBodyApp:

@@ -116,3 +116,21 @@ def test_a_chunked_json_body_is_read_not_taken_as_empty(live_server_process, ope
     sock.close()
     assert status_of(answer) == 200, answer[:500]
     assert b'"token"' in answer
+
+
+@pytest.mark.parametrize(
+    "head",
+    [
+        "POST /api/v1/auth/token HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+        "Content-Length: abc\r\n\r\n",
+        "POST /api/v1/auth/token HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\n",
+        "GET /api/v1/me HTTP/1.1\r\nHost 127.0.0.1\r\n\r\n",
+    ],
+    ids=["content length not a number", "two content lengths", "header without a colon"],
+)
+def test_a_request_that_is_not_valid_http_gets_the_json_envelope(live_server_process, head):
+    answer, _ = send_until_answered(open_request(live_server_process, head), 0)
+    assert status_of(answer) == 400, answer[:300]
+    head_part, _, body = answer.partition(b"\r\n\r\n")
+    assert b"content-type: application/json" in head_part.lower()
+    assert json.loads(body)["error"]["code"] == "bad_request"
