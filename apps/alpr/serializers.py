@@ -5,6 +5,7 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from apps.core.fields import StrictFloatField, StrictIntegerField, ZonedDateTimeField
+from apps.core.filters import TimeParamField
 from apps.devices.serializers import StrictCharField
 
 from . import conf, plates
@@ -79,8 +80,8 @@ class ReadBatchIn(serializers.Serializer):
 class SearchIn(serializers.Serializer):
     plate = serializers.CharField(max_length=40, required=False, allow_blank=True)
     # `from` is a keyword: mapped in the view
-    start = serializers.DateTimeField(required=False)
-    end = serializers.DateTimeField(required=False)
+    start = TimeParamField(required=False)
+    end = TimeParamField(required=False)
     near = serializers.CharField(max_length=80, required=False)
     reason = serializers.CharField(max_length=500)
     case_number = serializers.CharField(max_length=64)

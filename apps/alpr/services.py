@@ -22,6 +22,7 @@ from apps.audit.services import AuditContext, audit_record
 from apps.briefings import services as briefing_services
 from apps.briefings.models import Briefing
 from apps.core.errors import Conflict, InvalidInput
+from apps.core.fields import OUT_OF_RANGE, in_utc
 from apps.core.realtime import console_send_after_commit, console_send_many_after_commit
 from apps.counters import names as counted
 from apps.counters.services import counter_add, counters_add
@@ -437,6 +438,9 @@ def _parse_import(*, hotlist: Hotlist, data: bytes, now: datetime) -> tuple[list
                 expires_at = None
             if expires_at is None or expires_at.tzinfo is None:
                 rejected.append({"line": line, "error": "expires_at: not a time with a zone (RFC 3339)"})
+                continue
+            if in_utc(expires_at) is None:
+                rejected.append({"line": line, "error": f"expires_at: {OUT_OF_RANGE}"})
                 continue
         if not fields["reason"]:
             rejected.append({"line": line, "error": "reason: required"})

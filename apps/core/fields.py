@@ -5,9 +5,15 @@ so `{"lat": true}` stored a latitude of 1.0. A boolean where a number belongs is
 
 DRF's DateTimeField reads a time with no zone as the server's (UTC): a camera or reader whose clock
 writes local time without an offset would have its evidence stored hours off, silently. The
-contract's times are RFC 3339 with a zone, so a stored time without one is bad input: 400."""
+contract's times are RFC 3339 with a zone, so a stored time without one is bad input: 400.
+
+A time's year must also lie within TIME_YEARS: 0001-01-01T00:30:00+01:00 is year 0 in UTC, which
+Python cannot hold, and times near year 9999 overflow the arithmetic done with them (a window
+around a lead's event, the adapter's conversion to UTC): such a time is a 400, never a 500."""
 
 from __future__ import annotations
+
+from datetime import UTC, datetime
 
 from django.utils import timezone
 from rest_framework import serializers
@@ -29,11 +35,26 @@ class StrictIntegerField(serializers.IntegerField):
 
 NO_ZONE = "Must be a time with a zone (RFC 3339), e.g. 2026-11-30T15:58:33Z or 2026-11-30T10:58:33-05:00."
 
+# The years a stored time may lie in (a lead's event may be decades old; nothing lies near 9999).
+TIME_YEARS = (1900, 9000)
+OUT_OF_RANGE = f"Must be a time between the years {TIME_YEARS[0]} and {TIME_YEARS[1]}."
+
+
+def in_utc(value: datetime, *, years: tuple[int, int] = TIME_YEARS) -> datetime | None:
+    """An aware time in UTC, or None when its year (in UTC) lies outside `years` (inclusive)."""
+    try:
+        value = value.astimezone(UTC)
+    except OverflowError:
+        return None
+    return value if years[0] <= value.year <= years[1] else None
+
 
 class ZonedDateTimeField(serializers.DateTimeField):
-    default_error_messages = {"no_zone": NO_ZONE}
+    default_error_messages = {"no_zone": NO_ZONE, "out_of_range": OUT_OF_RANGE}
 
     def enforce_timezone(self, value):
         if timezone.is_naive(value):
             self.fail("no_zone")
+        if in_utc(value) is None:
+            self.fail("out_of_range")
         return super().enforce_timezone(value)

@@ -18,6 +18,8 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from apps.core.fields import OUT_OF_RANGE, in_utc
+
 PAGE_PARAMS = frozenset({"page", "page_size"})
 UNKNOWN_PARAM = "Not a filter of this list."
 NOT_A_PARAMETER = "Not a parameter of this endpoint."
@@ -101,30 +103,42 @@ class TrueFalseField(serializers.Field):
         return "true" if value else "false"
 
 
+TIME_PARAM_FORM = "Must be a time in RFC 3339 form, e.g. 2025-01-31T14:00:00Z (or a date, 2025-01-31)."
+
+
+def parse_time_param(raw: str) -> datetime:
+    """A query string's time in UTC: RFC 3339 (a naive one is UTC) or a bare date (its midnight,
+    UTC). An unencoded `+02:00` offset arrives as ` 02:00` and is read as meant. A ValueError
+    carries the message for the caller when it is not a time, or lies outside fields.TIME_YEARS."""
+    raw = raw.strip()
+    if "T" in raw and " " in raw:
+        raw = raw.replace(" ", "+")
+    try:
+        parsed = parse_datetime(raw)
+        if parsed is None and len(raw) == 10:
+            day = parse_date(raw)
+            parsed = datetime.combine(day, time.min) if day else None
+    except ValueError:
+        parsed = None
+    if parsed is None:
+        raise ValueError(TIME_PARAM_FORM)
+    in_range = in_utc(parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC))
+    if in_range is None:
+        raise ValueError(OUT_OF_RANGE)
+    return in_range
+
+
 @extend_schema_field(OpenApiTypes.DATETIME)
 class TimeParamField(serializers.Field):
-    """A time in RFC 3339 (a naive one is UTC) or a bare date (its midnight, UTC). An unencoded
-    `+02:00` offset arrives as ` 02:00` in a query string and is read as meant."""
+    """A time for a filter (`parse_time_param`), in UTC."""
 
-    default_error_messages = {
-        "invalid": "Must be a time in RFC 3339 form, e.g. 2025-01-31T14:00:00Z (or a date, 2025-01-31)."
-    }
+    default_error_messages = {"invalid": TIME_PARAM_FORM}
 
     def to_internal_value(self, data: Any) -> datetime:
-        raw = str(data).strip()
-        if "T" in raw and " " in raw:
-            raw = raw.replace(" ", "+")
         try:
-            parsed = parse_datetime(raw)
-            if parsed is None and len(raw) == 10:
-                day = parse_date(raw)
-                parsed = datetime.combine(day, time.min) if day else None
-        except ValueError:
-            parsed = None
-        if parsed is None:
-            self.fail("invalid")
-        assert parsed is not None
-        return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
+            return parse_time_param(str(data))
+        except ValueError as exc:
+            raise serializers.ValidationError(str(exc), code="invalid") from None
 
     def to_representation(self, value: Any) -> str:
         return value.isoformat()

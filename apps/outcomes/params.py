@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, datetime, timedelta
 
 from django.utils import timezone
-from django.utils.dateparse import parse_date, parse_datetime
 
 from apps.core.errors import InvalidInput
+from apps.core.filters import parse_time_param
 
 MAX_SPAN = timedelta(days=366 * 20)
 
@@ -17,23 +17,10 @@ def _bad(name: str, message: str) -> InvalidInput:
 
 
 def parse_time(name: str, raw: str) -> datetime:
-    raw = raw.strip()
-    if "T" in raw and " " in raw:
-        raw = raw.replace(" ", "+")  # an unencoded "+02:00" arrives as " 02:00"
     try:
-        parsed = parse_datetime(raw)
-        if parsed is None and len(raw) == 10:
-            day = parse_date(raw)
-            parsed = datetime.combine(day, time.min) if day else None
-    except ValueError:
-        parsed = None
-    if parsed is None:
-        raise _bad(name, "Must be a time in RFC 3339 form, e.g. 2025-01-31T14:00:00Z (or a date, 2025-01-31).")
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    if not 1970 <= parsed.year <= 9000:
-        raise _bad(name, "Must be a time between 1970 and 9000.")
-    return parsed.astimezone(UTC)
+        return parse_time_param(raw)
+    except ValueError as exc:
+        raise _bad(name, str(exc)) from None
 
 
 def window(query_params, *, default: timedelta) -> tuple[datetime, datetime]:

@@ -117,6 +117,7 @@ def test_entries_of_a_local_list_must_expire_within_a_year(client_for, operator)
         {"plate": "AB1"},
         {"plate": "AB1", "reason": "r", "plate_state": "XYZ"},
         {"plate": "AB1", "reason": "r", "expires_at": "2031-01-01T00:00:00"},  # no zone: never guessed
+        {"plate": "AB1", "reason": "r", "expires_at": "9999-12-31T23:00:00-05:00"},  # year 10000 in UTC
     ],
 )
 def test_bad_entries_are_refused(client_for, operator, bad):
@@ -125,6 +126,21 @@ def test_bad_entries_are_refused(client_for, operator, bad):
     response = api.post(f"/api/v1/hotlists/{hotlist['id']}/entries", bad, format="json")
     assert response.status_code == 400
     assert Entry.objects.count() == 0
+
+
+def test_an_import_refuses_a_line_whose_expiry_no_calendar_holds(client_for, operator):
+    api = client_for(operator)
+    hotlist = make_list(api)  # a state list: its entries need not expire within a year
+    text = (
+        "plate,plate_state,reason,case_number,expires_at\n"
+        "GOOD001,CA,Stolen,24-1,2040-01-01T00:00:00Z\n"
+        "FAR0001,CA,Stolen,24-2,9999-12-31T23:00:00-05:00\n"  # year 10000 in UTC
+    )
+    response = api.post(f"/api/v1/hotlists/{hotlist['id']}/import", {"file": csv_file(text)}, format="multipart")
+    assert response.status_code == 200, response.content
+    assert response.json()["imported"] == 1
+    assert [(r["line"], r["error"][:11]) for r in response.json()["rejected"]] == [(3, "expires_at:")]
+    assert list(Entry.objects.values_list("plate_normalized", flat=True)) == ["GOOD001"]
 
 
 def test_unknown_lists_and_entries_are_404(client_for, operator):

@@ -57,6 +57,8 @@ def test_read_ids_are_per_reader(reader_api):
         {"read_at": "yesterday"},
         {"read_at": "future"},
         {"read_at": "no zone"},
+        {"read_at": "0001-01-01T00:30:00+01:00"},  # year 0 in UTC
+        {"read_at": "1999-12-31T23:00:00Z"},  # the reader's clock is wrong
         {"plate_state": "California"},
         {"location": {"lat": 200, "lon": 0}},
         {"candidates": [{"plate": ""}]},

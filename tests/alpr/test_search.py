@@ -56,6 +56,10 @@ def test_time_window_and_area(client_for, operator, reads):
     assert plates_of(api.get(f"/api/v1/plate-reads?plate=*ABC*&to={until}&{WHY}")) == ["ABC1294", "XABC123"]
     near = f"{POLE['lat']},{POLE['lon']},2000"
     assert plates_of(api.get(f"/api/v1/plate-reads?plate=*ABC*&near={near}&{WHY}")) == ["ABC1234", "XABC123"]
+    # a bare date is its midnight (UTC), as for every parameter that filters by time
+    day = (timezone.now() - timedelta(days=2)).date().isoformat()
+    assert plates_of(api.get(f"/api/v1/plate-reads?plate=*ABC*&from={day}&{WHY}")) == ["ABC1234", "ABC1294"]
+    assert plates_of(api.get(f"/api/v1/plate-reads?plate=*ABC*&to={day}&{WHY}")) == ["XABC123"]
     read = api.get(URL, {"plate": "ZZZ0001", **WHY_DATA}).json()["results"][0]
     assert set(read) >= {
         "id",
@@ -95,6 +99,8 @@ def test_every_search_is_audited_with_its_reason(client_for, clerk, reads):
         f"plate=-- &{WHY}",
         f"plate=ABC*&colour=red&{WHY}",
         f"from=2026-01-02T00:00:00Z&to=2026-01-01T00:00:00Z&{WHY}",
+        f"from=0001-01-01T00:30:00%2B01:00&{WHY}",  # year 0 in UTC
+        f"to=9999-12-31T23:00:00-05:00&{WHY}",  # year 10000 in UTC
     ],
 )
 def test_bad_searches_are_400_and_not_run(client_for, operator, reads, query):

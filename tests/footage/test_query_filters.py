@@ -22,6 +22,11 @@ from tests.helpers import api_client, error_code
         ({"category": ","}, "category"),
         ({"legal_hold": "yes"}, "legal_hold"),
         ({"colour": "red", "size": "xl"}, "colour"),
+        # times Python cannot hold in UTC (years 0 and 10000), or hardly use (a date in year 1)
+        ({"from": "0001-01-01T00:30:00+01:00"}, "from"),
+        ({"from": "0001-01-01"}, "from"),
+        ({"to": "9999-12-31T23:00:00-05:00"}, "to"),
+        ({"to": "9999-12-31"}, "to"),
     ],
 )
 def test_an_unusable_search_parameter_is_a_400_naming_it(clerk, make_clip, query, field):
