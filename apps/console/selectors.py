@@ -5,7 +5,9 @@ from __future__ import annotations
 from django.apps import apps as django_apps
 
 from apps.accounts.models import Role, User
+from apps.control.models import Command
 from apps.devices.models import Device
+from apps.footage.models import Clip, Trigger
 
 MAX_DIRECTORY = 5000
 
@@ -46,3 +48,29 @@ def incident_directory() -> list[dict]:
             }
         )
     return out
+
+
+def clip_origin(clip_id) -> dict | None:
+    """How a remotely started clip's recording began, for the clerk's clip page: the command the
+    camera named (who, when, why), or `matched` false when the camera named no command sent to
+    it (an upload is never refused for that: the bytes are the evidence). None for a clip
+    started on the camera itself, or no such clip."""
+    clip = Clip.objects.filter(pk=clip_id).values("device_id", "trigger", "command_id").first()
+    if clip is None or clip["trigger"] != Trigger.REMOTE or clip["command_id"] is None:
+        return None
+    command = (
+        Command.objects.select_related("requested_by")
+        .filter(pk=clip["command_id"], device_id=clip["device_id"])
+        .first()
+    )
+    if command is None:
+        return {"command_id": str(clip["command_id"]), "matched": False}
+    return {
+        "command_id": str(command.pk),
+        "matched": True,
+        "action": command.action,
+        "reason": command.reason,
+        "requested_by": str(command.requested_by),
+        "created_at": command.created_at.isoformat(),
+        "state": command.state,
+    }

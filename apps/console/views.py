@@ -123,7 +123,20 @@ hotlists = console_page("console/hotlists.html", roles=("operator", "it"), activ
 # Where has this plate been: a search with a stated reason, the reads on the map.
 plates = console_page("console/plates.html", roles=("operator", "clerk"), active="console-plates")
 footage = console_page("console/footage.html", roles=("clerk",), active="console-footage", directories=EVERYTHING)
-clip_detail = console_page("console/clip.html", roles=("clerk",), active="console-footage", directories=EVERYTHING)
+
+
+def _clip_origin(request) -> dict | None:
+    match = request.resolver_match
+    return selectors.clip_origin(match.kwargs["clip_id"]) if match is not None else None
+
+
+clip_detail = console_page(
+    "console/clip.html",
+    roles=("clerk",),
+    active="console-footage",
+    directories=EVERYTHING,
+    extra=lambda request: {"origin": _clip_origin(request)},
+)
 devices = console_page("console/devices.html", roles=("it",), active="console-devices", directories=("officers",))
 users = console_page("console/users.html", roles=("it",), active="console-users")
 

@@ -103,9 +103,16 @@ def register_and_enroll(base_url: str, it_token: str, *, kind: str, serial: str)
 
 
 def upload_clip(
-    base_url: str, device_token: str, workdir: Path, *, size: int = 256 * 1024, minutes_ago: int = 5
+    base_url: str,
+    device_token: str,
+    workdir: Path,
+    *,
+    size: int = 256 * 1024,
+    minutes_ago: int = 5,
+    command_id: str | None = None,
 ) -> tuple[str, str]:
-    """A camera uploads one clip (declare, parts, complete) and waits for verification: (clip id, sha256)."""
+    """A camera uploads one clip (declare, parts, complete) and waits for verification: (clip id,
+    sha256). With `command_id`, a recording the center started (trigger remote)."""
     from apps.simulator.client import ClipUploader, write_random_file
 
     path = workdir / f"clip-{uuid.uuid4().hex}.mp4"
@@ -118,7 +125,8 @@ def upload_clip(
             started_at=ended - timedelta(seconds=75),
             ended_at=ended,
             sha256=sha256,
-            trigger="manual",
+            trigger="remote" if command_id else "manual",
+            command_id=command_id,
             location={"lat": 40.7128, "lon": -74.006},
         )
     assert result.state == "available", result

@@ -324,6 +324,35 @@ def test_clerk_finds_a_clip_and_retrieves_it(open_as, console_server, clerk, off
     assert not page.errors
 
 
+def test_a_clip_the_center_started_names_who_started_it_and_why(
+    open_as, console_server, clerk, operator, officer, it_user, tmp_path
+):
+    it_token, _ = token_issue(user=it_user)
+    device_id, token = register_and_enroll(console_server.url, it_token, kind="bodycam", serial="E2E-CAM-REMOTE")
+    assign(console_server, it_token, device_id, officer, since_hours=2)
+    command = call(
+        console_server.url,
+        token_issue(user=operator)[0],
+        "POST",
+        f"/api/v1/devices/{device_id}/commands",
+        json={"action": "start_recording", "reason": "Robbery in progress, <b>Main</b> & 5th"},
+    )
+    started, _ = upload_clip(console_server.url, token, tmp_path, command_id=command["id"])
+    unknown = str(uuid.uuid4())  # a camera naming a command never sent to it: the clip is kept, the page says so
+    stray, _ = upload_clip(console_server.url, token, tmp_path, command_id=unknown)
+
+    page = open_as(clerk, f"/footage/{started}/")
+    details = page.locator("#c-details")
+    expect(details).to_contain_text(operator.full_name, timeout=LIVE)
+    expect(details).to_contain_text("Robbery in progress, <b>Main</b> & 5th")  # as typed, never markup
+    expect(details).to_contain_text("remote start")
+    screenshot(page, "clip-remote-start")
+    page.goto(f"/footage/{stray}/")
+    expect(page.locator("#c-details")).to_contain_text(f"the camera named command {unknown}", timeout=LIVE)
+    expect(page.locator("#c-details")).not_to_contain_text(operator.full_name)
+    assert not page.errors
+
+
 def test_it_registers_and_enrolls_a_device(open_as, console_server, it_user, officer):
     from apps.devices.models import Device
 

@@ -8,6 +8,8 @@ const dir = directoryOf(officers);
 const devices = readJson("devices-data", []);
 const incidents = readJson("incidents-data", []);
 const clipId = readJson("clip-id", "");
+// A remote start: the command the camera named (who, when, why), or matched false (no such command to this camera).
+const origin = readJson("origin-data", null);
 let clip = null;
 let expiryTimer = 0;
 
@@ -21,6 +23,7 @@ function paint() {
     ["Officer", officerName(dir, clip.officer) || "–"],
     ["Device", deviceName(devices, clip.device) || "–"],
     ["Trigger", clip.trigger || "–"],
+    ...originRows(),
     ["Category", clip.category || "–"],
     ["Case number", clip.case_number || "–"],
     ["Incident", incidentName(incidents, clip.incident) || "–"],
@@ -43,6 +46,18 @@ function paint() {
   $("#hold-off").classList.toggle("hidden", !clip.legal_hold);
   $("#access-form button").disabled = clip.state !== "available";
   $("#access-form button").title = clip.state === "available" ? "" : `The clip is ${clip.state}: only verified clips can be retrieved.`;
+}
+
+function originRows() {
+  if (!origin) return [];
+  if (!origin.matched) {
+    return [["Started by", html`<span class="state failed">unknown command</span> the camera named command ${origin.command_id}, which was never sent to it`]];
+  }
+  const action = origin.action === "start_recording" ? "remote start" : origin.action.replace(/_/g, " ");
+  return [
+    ["Started by", `${origin.requested_by}, ${fmtDateTime(origin.created_at)} (${action}, command ${origin.state})`],
+    ["Reason given", origin.reason],
+  ];
 }
 
 function actorText(e) {
