@@ -20,27 +20,15 @@ from django.core.asgi import get_asgi_application  # noqa: E402
 
 django_asgi = get_asgi_application()
 
-from channels.auth import AuthMiddlewareStack  # noqa: E402
-from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+from channels.routing import ProtocolTypeRouter  # noqa: E402
 from django.conf import settings  # noqa: E402
 
 from apps.control.fastpath import CommandFastPath  # noqa: E402
 from apps.core import bodylimits  # noqa: E402
 from apps.core.bodylimits import ChunkedBodyApp  # noqa: E402
 from apps.live.fastpath import LiveFastPath  # noqa: E402
-from rtcc.routing import websocket_urlpatterns  # noqa: E402
+from rtcc.routing import websocket  # noqa: E402
 from rtcc.scheduler import start_embedded_scheduler  # noqa: E402
-
-_websocket_with_session = AuthMiddlewareStack(URLRouter(websocket_urlpatterns))
-_websocket_plain = URLRouter(websocket_urlpatterns)
-
-
-async def websocket(scope, receive, send):
-    """Device sockets authenticate with their bearer token alone: no session or lazy user per
-    socket (about 4 KiB each, thousands of sockets per process); the console keeps the session."""
-    app = _websocket_plain if scope["path"].startswith("/ws/device/") else _websocket_with_session
-    return await app(scope, receive, send)
-
 
 application = ProtocolTypeRouter(
     {

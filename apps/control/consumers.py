@@ -32,7 +32,15 @@ CLOSE_UNAUTHORIZED = 4401
 CLOSE_FORBIDDEN = 4403
 CLOSE_RATE_LIMITED = 4429
 ANSWER_TYPES = ("ack", "result")
-MAX_FRAME = 64 * 1024
+MAX_FRAME = 64 * 1024  # bytes of UTF-8, as the frame came over the wire
+
+
+def _too_long(text: str) -> bool:
+    """Over MAX_FRAME bytes: a character is 1 to 4 of them, so only a frame of more than a
+    quarter of the limit in characters is encoded to count them."""
+    return len(text) > MAX_FRAME or (len(text) > MAX_FRAME // 4 and len(text.encode()) > MAX_FRAME)
+
+
 SENT_MEMORY = 1024
 # A frame whose handling meets a database error is tried again for a moment (db_retried_async); if
 # the database is still unreachable the device gets an `unavailable` error frame and keeps its connection.
@@ -124,7 +132,7 @@ class DeviceConsumer(DirectDispatch, AsyncWebsocketConsumer):
         if self.device is None or self.closing:
             return
         frame = None
-        if text_data is not None and len(text_data) <= MAX_FRAME:
+        if text_data is not None and not _too_long(text_data):
             try:
                 frame = json.loads(text_data)
             except ValueError:
@@ -134,7 +142,7 @@ class DeviceConsumer(DirectDispatch, AsyncWebsocketConsumer):
         if not (self.answers if answer else self.frames).take(now):
             await self.over_budget(now)
             return
-        if text_data is None or len(text_data) > MAX_FRAME:
+        if text_data is None or _too_long(text_data):
             await self.send_error("bad_frame", "Frames must be JSON text of at most 64 KiB.")
             return
         if frame is ValueError:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from datetime import timedelta
 
 import pytest
@@ -15,6 +16,8 @@ from apps.audit.models import AuditEvent
 from apps.control import services
 from apps.control.models import Command
 from apps.core.realtime import device_group
+from apps.devices import presence
+from rtcc.routing import websocket
 from tests.control.conftest import SOCKET_WAIT, audit_actions, connected, post_command, receive, run
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -326,6 +329,39 @@ def test_bad_and_foreign_reports_get_an_error_frame_and_change_nothing(operator,
     own.refresh_from_db()
     assert own.error == "storage full" and own.finished_at is not None
     assert own.delivered_at is not None  # a result implies the device had it
+
+
+def test_a_frame_over_64_kib_of_utf8_is_refused_even_when_it_has_fewer_characters(bodycam):
+    async def scenario():
+        device = await connect(bodycam)
+        # 40,000 characters, 80,000 bytes on the wire: over the limit, which counts bytes
+        frame = {"type": "status", "recording": True, "note": "é" * 40_000}
+        await device.send_to(text_data=json.dumps(frame, ensure_ascii=False))
+        answer = await receive(device)
+        assert (answer["type"], answer["code"]) == ("error", "bad_frame"), answer
+        # just under the limit in bytes: used, and the connection stays open
+        frame = {"type": "status", "recording": True, "battery_pct": 77, "note": "é" * 30_000}
+        await device.send_to(text_data=json.dumps(frame, ensure_ascii=False))
+        assert await device.receive_nothing(0.3)
+        await presence.flush()
+        await device.disconnect()
+
+    run(scenario)
+    bodycam.device.refresh_from_db()
+    assert bodycam.device.battery_pct == 77
+
+
+@pytest.mark.parametrize("path", ["/ws/unknown/", "/ws/device", "/api/v1/devices", "/"])
+def test_a_websocket_on_a_path_with_no_socket_is_closed_with_4404_never_a_500(path):
+    async def scenario():
+        communicator = WebsocketCommunicator(websocket, path)
+        accepted, _ = await communicator.connect(timeout=SOCKET_WAIT)
+        assert accepted
+        closed = await communicator.receive_output(timeout=SOCKET_WAIT)
+        assert closed["type"] == "websocket.close" and closed["code"] == 4404, closed
+        assert "/ws/device/" in closed["reason"] and "/ws/console/" in closed["reason"]
+
+    run(scenario)
 
 
 def test_a_result_for_a_cancelled_command_keeps_it_cancelled_but_is_recorded(operator, bodycam):
