@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from apps.audit.services import AuditContext, audit_record
 from apps.core.errors import Conflict, InvalidInput, TooManyRequests, Unauthorized
-from apps.core.realtime import close_person_sockets_after_commit
+from apps.core.realtime import close_credential_sockets_after_commit, close_person_sockets_after_commit
 
 from . import mfa
 from .authentication import credentials_changed
@@ -85,7 +85,7 @@ def user_update(*, user: User, actor, context: AuditContext | None = None, **cha
         if changes.get("is_active") is False or password is not None:
             ApiToken.objects.filter(user=user, revoked_at__isnull=True).update(revoked_at=timezone.now())
             credentials_changed()
-        if changes.get("is_active") is False or before["role"] != user.role:
+        if changes.get("is_active") is False or password is not None or before["role"] != user.role:
             close_person_sockets_after_commit(user.pk)
         after = {key: getattr(user, key) for key in before}
         audit_record(
@@ -227,6 +227,7 @@ def token_revoke(*, token: ApiToken, actor=None, context: AuditContext | None = 
         with transaction.atomic():
             token.revoked_at = timezone.now()
             token.save(update_fields=["revoked_at"])
+            close_credential_sockets_after_commit(str(token.pk))
             audit_record(
                 action="auth.logout",
                 actor=actor or token.user,

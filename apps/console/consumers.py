@@ -12,6 +12,7 @@ from django.conf import settings
 from django.http.request import split_domain_port, validate_host
 
 from apps.accounts.authentication import token_for_bearer
+from apps.accounts.models import User
 from apps.accounts.sessions import session_usable
 from apps.accounts.tokens import bearer_from_header
 from apps.core.realtime import (
@@ -20,6 +21,7 @@ from apps.core.realtime import (
     DirectDispatch,
     SurvivesLayerOutage,
     console_may_see,
+    credential_group,
     person_group,
     scope_header,
     stay_in_groups,
@@ -33,24 +35,27 @@ class ConsoleConsumer(DirectDispatch, SurvivesLayerOutage, AsyncWebsocketConsume
     role: str | None = None
 
     async def connect(self):
-        user = await database_sync_to_async(console_user)(self.scope)
+        user, credential = await database_sync_to_async(console_user)(self.scope)
         if user is None or not user.has_role(*CONSOLE_ROLES):
             await self.accept()  # to close with a code the console can tell apart
             await self.close(code=CLOSE_UNAUTHORIZED if user is None else CLOSE_FORBIDDEN)
             return
         self.user = user
         self.role = user.effective_role
-        self.person_group = person_group(user.pk)
+        # The person's group (deactivation, a new password, a role change) and the credential's
+        # (its logout) close the socket; the console group brings the events.
+        self.own_groups = [person_group(user.pk), credential_group(credential)]
         # In the groups before the socket is open: an event sent once the console sees it open
         # reaches it (joined after accept(), the first events could miss a console just opened).
-        await self.channel_layer.group_add(self.person_group, self.channel_name)
+        for group in self.own_groups:
+            await self.channel_layer.group_add(group, self.channel_name)
         await self.channel_layer.group_add(CONSOLE_GROUP, self.channel_name)
         await self.accept()
         # After a Redis restart the groups are forgotten: join them again now and then.
         self.rejoin = stay_in_groups(
             self.channel_layer,
             self.channel_name,
-            [self.person_group, CONSOLE_GROUP],
+            [*self.own_groups, CONSOLE_GROUP],
             trouble=getattr(self, "layer_trouble", None),
         )
 
@@ -58,11 +63,13 @@ class ConsoleConsumer(DirectDispatch, SurvivesLayerOutage, AsyncWebsocketConsume
         if getattr(self, "rejoin", None) is not None:
             self.rejoin.cancel()
         await self.channel_layer.group_discard(CONSOLE_GROUP, self.channel_name)
-        if getattr(self, "person_group", None):
-            await self.channel_layer.group_discard(self.person_group, self.channel_name)
+        for group in getattr(self, "own_groups", ()):
+            await self.channel_layer.group_discard(group, self.channel_name)
 
     async def console_close(self, message):
-        """The person was deactivated or changed role (apps.core.realtime.close_person_sockets_after_commit)."""
+        """The person was deactivated, got a new password or another role, or the credential the
+        socket was opened with ended (apps.core.realtime: close_person_sockets_after_commit,
+        close_credential_sockets_after_commit)."""
         self.role = None  # nothing more goes out, even before the close completes
         await self.close(code=message.get("code", CLOSE_UNAUTHORIZED))
 
@@ -117,15 +124,23 @@ def same_site_origin(scope) -> bool:
     return (parsed.scheme, parsed.hostname.lower(), origin_port) == (scheme, domain.lower(), host_port)
 
 
-def console_user(scope):
-    """The person behind a console socket: bearer token first, then the session (same-site only)."""
+def console_user(scope) -> tuple[User | None, str]:
+    """The person behind a console socket and the credential it was opened with (an API token's
+    id, or the session's key): bearer token first, then the session (same-site only)."""
     token = bearer_from_header(scope_header(scope, b"authorization"))
     if token:
         record = token_for_bearer(token)
-        return record.user if record else None
+        return (record.user, str(record.pk)) if record else (None, "")
     user = scope.get("user")
     session = scope.get("session")
-    if user is not None and user.is_authenticated and hasattr(user, "has_role"):
-        # Only a session the login policy opened, not idle past its timeout.
-        return user if session is not None and session_usable(session) and same_site_origin(scope) else None
-    return None
+    # Only a session the login policy opened, not idle past its timeout.
+    signed_in = user is not None and user.is_authenticated and hasattr(user, "has_role")
+    if (
+        signed_in
+        and session is not None
+        and session_usable(session)
+        and same_site_origin(scope)
+        and session.session_key
+    ):
+        return user, session.session_key
+    return None, ""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 from collections.abc import Awaitable, Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -166,8 +167,21 @@ def person_group(user_id) -> str:
 
 def close_person_sockets_after_commit(user_id, *, code: int = 4401) -> None:
     """Closes a person's console sockets everywhere once this transaction commits (deactivated,
-    or their role changed: what they may see is no longer what the socket was opened for)."""
+    a new password, or their role changed: what they may see is no longer what the socket was
+    opened for)."""
     group_send_after_commit(person_group(user_id), {"type": "console.close", "code": code})
+
+
+def credential_group(credential: str) -> str:
+    """Every console socket opened with one credential (an API token's id, or a session's key:
+    hashed, so that no session key travels to the channel layer), on every process."""
+    return "credential." + hashlib.sha256(credential.encode()).hexdigest()[:40]
+
+
+def close_credential_sockets_after_commit(credential: str, *, code: int = 4401) -> None:
+    """Closes the console sockets opened with this credential once this transaction commits (a
+    logout: the credential ends at once, its open sockets with it)."""
+    group_send_after_commit(credential_group(credential), {"type": "console.close", "code": code})
 
 
 def console_event_after_commit(event_type: str, key: str, payload: dict) -> None:

@@ -1,5 +1,6 @@
-"""The console socket: a person deactivated (or whose role changes) is cut off at once, on
-every process; a session socket needs an Origin matching the page's scheme, host and port."""
+"""The console socket: a person deactivated (or given a new password or role) is cut off at once,
+on every process, and a logout closes the sockets opened with that token or session; a session
+socket needs an Origin matching the page's scheme, host and port."""
 
 from __future__ import annotations
 
@@ -67,8 +68,10 @@ def test_a_session_that_skipped_the_login_policy_cannot_open_the_socket(operator
     assert run(scenario) == 4401
 
 
-@pytest.mark.parametrize("change", [{"is_active": False}, {"role": "officer"}])
-def test_deactivation_or_a_role_change_closes_open_console_sockets(operator, it_user, change):
+@pytest.mark.parametrize(
+    "change", [{"is_active": False}, {"role": "officer"}, {"password": "a-new-long-passphrase-42"}]
+)
+def test_deactivation_a_new_password_or_a_role_change_closes_open_console_sockets(operator, it_user, change):
     token, _ = token_issue(user=operator)
 
     async def scenario():
@@ -86,6 +89,37 @@ def test_deactivation_or_a_role_change_closes_open_console_sockets(operator, it_
 
     session_cookie_async_safe = session_cookie(operator)
     assert run(scenario) == [("websocket.close", 4401), ("websocket.close", 4401)]
+
+
+def test_a_logout_closes_the_sockets_opened_with_that_token_or_session_only(operator):
+    token, _ = token_issue(user=operator)
+    other_token, _ = token_issue(user=operator)  # the same person on another screen
+    browser = Client()
+    console_login(browser, operator)
+    cookie = (b"cookie", f"sessionid={browser.cookies['sessionid'].value}".encode())
+
+    async def scenario():
+        by_token, code = await open_console(bearer(token))
+        assert code is None
+        by_other, code = await open_console(bearer(other_token))
+        assert code is None
+        by_session, code = await open_console([cookie])
+        assert code is None
+        logout = Client(HTTP_AUTHORIZATION=f"Bearer {token}")
+        response = await database_sync_to_async(logout.post)("/api/v1/auth/logout", content_type="application/json")
+        assert response.status_code == 204
+        output = await by_token.receive_output(timeout=SOCKET_WAIT)
+        assert (output["type"], output.get("code")) == ("websocket.close", 4401)
+        assert await by_session.receive_nothing(0.3)  # another credential: still open
+        response = await database_sync_to_async(browser.post)("/logout/")  # the console's sign-out
+        assert response.status_code == 302
+        output = await by_session.receive_output(timeout=SOCKET_WAIT)
+        assert (output["type"], output.get("code")) == ("websocket.close", 4401)
+        assert await by_other.receive_nothing(0.3)
+        for communicator in (by_token, by_other, by_session):
+            await communicator.disconnect()
+
+    run(scenario)
 
 
 def test_deactivation_on_one_process_closes_the_socket_on_the_other(live_server_pair, operator, it_user):
