@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from urllib.parse import urlencode
 
 from django.contrib.auth.views import redirect_to_login
@@ -11,6 +11,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.dateparse import parse_date
 from django.views.decorators.http import require_GET, require_POST
 
 from apps.core.errors import ApplicationError
@@ -26,7 +27,7 @@ from .qr import qr_svg
 MAX_QR_DATA = 1024
 
 
-def _page(request, template: str, *, active: str, **context):
+def _page(request, template: str, *, active: str, status: int = 200, **context):
     """Renders a console page with what every page needs: the role's navigation and who is in."""
     user = request.user
     context.update(
@@ -35,7 +36,7 @@ def _page(request, template: str, *, active: str, **context):
         role=role_of(user),
         me={"id": str(user.pk), "username": user.username, "full_name": user.full_name, "role": role_of(user)},
     )
-    return render(request, template, context)
+    return render(request, template, context, status=status)
 
 
 @require_GET
@@ -179,23 +180,53 @@ assists = console_page(
 )
 
 
-def _window(request, *, default: timedelta) -> tuple[datetime, datetime] | None:
-    try:
-        return window(request.GET, default=default)
-    except ApplicationError:
-        return None
+def _window(request, *, default: timedelta) -> tuple[datetime, datetime]:
+    """(from, to) of a page's form, whose dates are whole days: `to` names the last day shown, so
+    it counts through that day's end (the API reads a bare date as its midnight, which would
+    leave the day out: today's figures vanished when a person pressed Show). Raises
+    ApplicationError with the message to show."""
+    params = request.GET.copy()
+    raw_to = params.get("to", "").strip()
+    if len(raw_to) == 10:
+        try:
+            day = parse_date(raw_to)
+        except ValueError:
+            day = None
+        if day is not None and day < date.max:
+            params["to"] = datetime.combine(day + timedelta(days=1), time.min, tzinfo=UTC).isoformat()
+    return window(params, default=default)
+
+
+def _last_day(end: datetime) -> date:
+    """The last day a window `to` end covers (an end at midnight covers the day before)."""
+    return (end - timedelta(microseconds=1)).date()
+
+
+def _form_error(exc: ApplicationError, request) -> dict:
+    """What a page shows instead of its figures (with 400): the form as the person filled it in
+    and what is wrong with it."""
+    return {"error": exc.message, "form": request.GET}
 
 
 @require_GET
 @role_required("operator", "clerk", "it")
 def statistics(request):
-    bounds = _window(request, default=timedelta(days=365))
     interval = request.GET.get("interval", "month")
-    if bounds is None or interval not in outcome_selectors.INTERVALS:
-        return HttpResponseBadRequest("Unusable from, to or interval.")
-    start, end = bounds
-    if len(outcome_selectors.periods(interval, start, end)) > outcome_selectors.MAX_PERIODS:
-        return HttpResponseBadRequest("Too many periods: choose a longer interval.")
+    try:
+        start, end = _window(request, default=timedelta(days=365))
+        if interval not in outcome_selectors.INTERVALS:
+            raise ApplicationError("interval: Must be day, week or month.")
+        if len(outcome_selectors.periods(interval, start, end)) > outcome_selectors.MAX_PERIODS:
+            raise ApplicationError("Too many periods: choose a longer interval or a shorter window.")
+    except ApplicationError as exc:
+        return _page(
+            request,
+            "console/statistics.html",
+            active="console-statistics",
+            status=400,
+            interval=interval,
+            **_form_error(exc, request),
+        )
     stats = outcome_selectors.outcome_stats(start=start, end=end, interval=interval)
     fmt = {"day": "%Y-%m-%d", "week": "%Y-%m-%d", "month": "%b %Y"}[interval]
     labels = [row["start"].strftime(fmt) for row in stats["series"]]
@@ -220,6 +251,7 @@ def statistics(request):
         outcome_rows=[(OUTCOME_LABELS[code], n) for code, n in stats["outcomes"].items()],
         start=start,
         end=end,
+        last_day=_last_day(end),
         interval=interval,
         csv_query=urlencode({**query, "format": "csv"}),
     )
@@ -252,10 +284,10 @@ TRANSPARENCY_FIGURES = [  # (label, how to read it from a report)
 @require_GET
 def transparency(request):
     """Public (no login): what the center did with its powers, counts only, with a chart per month."""
-    bounds = _window(request, default=timedelta(days=365))
-    if bounds is None:
-        return HttpResponseBadRequest("Unusable from or to.")
-    start, end = bounds
+    try:
+        start, end = _window(request, default=timedelta(days=365))
+    except ApplicationError as exc:
+        return render(request, "console/transparency.html", _form_error(exc, request), status=400)
     report = outcome_selectors.transparency_report(start=start, end=end)
     labels = [month["start"].strftime("%b %y") for month in report["months"]]
     figures = [
@@ -268,4 +300,11 @@ def transparency(request):
         }
         for label, read in TRANSPARENCY_FIGURES
     ]
-    return render(request, "console/transparency.html", {"figures": figures, "start": start, "end": end})
+    context = {
+        "figures": figures,
+        "start": start,
+        "end": end,
+        "last_day": _last_day(end),
+        "api_query": urlencode({"from": start.isoformat(), "to": end.isoformat()}),
+    }
+    return render(request, "console/transparency.html", context)

@@ -60,6 +60,30 @@ def test_the_transparency_page_is_public_and_counts_only(make_user):
     assert _client().get("/transparency/?from=garbage").status_code == 400
 
 
+@pytest.mark.django_db
+def test_show_with_the_dates_as_filled_in_keeps_today_and_a_bad_window_says_why(operator, clerk):
+    assist_create(actor=operator, outcomes=["arrest"], tools=["nibin"])
+    lead_create(actor=operator, kind="other", case_number="2026-5", summary="x")
+    first = _client(clerk).get("/statistics/").content.decode()
+    dates = dict(re.findall(r'name="(from|to)" value="([0-9-]{10})"', first))
+    assert set(dates) == {"from", "to"}
+    shown = _client(clerk).get("/statistics/", {**dates, "interval": "month"}).content.decode()  # Show, unchanged
+    assert re.search(r'id="total-assists">1<', shown), "today's assist dropped"
+    assert f'name="to" value="{dates["to"]}"' in shown  # the same last day, not the day after
+    public = _client().get("/transparency/", dates).content.decode()
+    assert re.search(r'data-figure="Other leads">1<', public), "today's lead dropped"
+    # One day is a window; a window backwards is refused inside the page, saying why.
+    same_day = _client(clerk).get("/statistics/", {"from": dates["to"], "to": dates["to"], "interval": "day"})
+    assert same_day.status_code == 200 and re.search(r'id="total-assists">1<', same_day.content.decode())
+    for client, path in ((_client(clerk), "/statistics/"), (_client(), "/transparency/")):
+        backwards = client.get(path, {"from": "2026-03-02", "to": "2026-03-01"})
+        assert backwards.status_code == 400 and backwards["Content-Type"].startswith("text/html")
+        text = backwards.content.decode()
+        assert "Must be before to." in text and 'value="2026-03-02"' in text  # the form as filled in
+    too_many = _client(clerk).get("/statistics/", {"from": "2001-01-01", "to": "2020-01-01", "interval": "day"})
+    assert too_many.status_code == 400 and "choose a longer interval" in too_many.content.decode()
+
+
 @pytest.mark.django_db(transaction=True)
 def test_review_queue_hides_my_own_lead_and_a_second_operator_verifies(open_as, console_server, operator, make_user):
     second = make_user("operator", username="operator2", full_name="Second Operator")
