@@ -138,6 +138,8 @@ RTCC_CSP = "; ".join(
         "style-src-attr 'unsafe-inline'",
         "img-src 'self' data: blob:",
         "media-src 'self' blob:",
+        # hls.js (the live viewer) runs its demuxer in a worker it makes from a blob: URL
+        "worker-src 'self' blob:",
         "connect-src 'self'",
         "font-src 'self'",
         "object-src 'none'",

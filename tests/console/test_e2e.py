@@ -502,3 +502,29 @@ def test_operator_confirms_a_hit_from_the_queue_and_briefs_it(open_as, console_s
     briefing = Briefing.objects.get(pk=hit.briefing_id)
     assert briefing.recipients == 1 and briefing.vehicles[0]["plate"] == "KXT4821"
     assert not page.errors
+
+
+def test_a_hotlist_import_shows_each_rejected_line_and_a_blank_priority_keeps_the_default(
+    open_as, console_server, operator, tmp_path
+):
+    page = open_as(operator, "/alpr/hotlists/")
+    form = page.locator("#list-form")
+    form.locator("input[name=name]").fill("Stolen vehicles")
+    form.locator("select[name=source]").select_option("state")
+    form.locator("input[name=priority]").fill("")  # blank: the list's default, never 0
+    form.locator("button").click()
+    expect(page.locator("#lists")).to_contain_text("priority 50", timeout=LIVE)
+
+    csv = tmp_path / "list.csv"
+    csv.write_text(
+        "plate,plate_state,reason,case_number,expires_at\nGOOD001,CA,Stolen,,\n--,CA,Stolen,,\nBAD0002,California,x,,\n"
+    )
+    detail = page.locator("#list-detail")
+    detail.locator("input[name=file]").set_input_files(str(csv))
+    detail.locator("#import-form button").click()
+    result = page.locator("#import-result")
+    expect(result).to_contain_text("1 imported, 2 rejected", timeout=LIVE)
+    expect(result.locator("[data-role=rejected] li")).to_have_count(2)
+    expect(result).to_contain_text("line 3")
+    expect(detail.locator("table")).to_contain_text("GOOD001")
+    assert not page.errors

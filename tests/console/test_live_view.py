@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import time
+import uuid
 
 import pytest
 from playwright.sync_api import expect
@@ -42,6 +43,10 @@ def test_an_operator_watches_a_simulated_camera_live(open_as, console_server, ma
         wait_recording(console_server, op_token, device_id)
 
         page = open_as(operator, "/fleet/")
+        refused = []  # what the page's Content-Security-Policy blocked (hls.js's worker was)
+        page.on(
+            "console", lambda m: m.type == "error" and "Content Security Policy" in m.text and refused.append(m.text)
+        )
         tile = page.locator("#live-tile")
         expect(tile.locator(f"select[name=device] option[value='{device_id}']")).to_have_count(1, timeout=15_000)
         tile.locator("select[name=device]").select_option(device_id)
@@ -67,3 +72,18 @@ def test_an_operator_watches_a_simulated_camera_live(open_as, console_server, ma
         page.locator("#lv-stop").click()
         expect(page.locator("#lv-state")).to_contain_text("ended")
         assert page.errors == []
+        assert refused == []
+
+
+def test_a_live_view_that_does_not_exist_says_so_once_and_stops_asking(open_as, console_server, operator):
+    requests = []
+    page = open_as(operator, f"/live/{uuid.uuid4()}/")
+    page.on("request", lambda r: "/api/v1/live/" in r.url and requests.append(r.url))
+    expect(page.locator("#lv-state")).to_have_text("not found", timeout=15_000)
+    expect(page.locator("#lv-note")).to_contain_text("No such live session")
+    asked = len(requests)
+    page.wait_for_timeout(2500)  # the page polled every second before: it must have stopped
+    assert len(requests) == asked, requests
+    assert page.locator(".notice.error").count() == 0
+    page.locator("#lv-renew").click(force=True)  # disabled: nothing happens, and no script error
+    assert page.errors == []

@@ -53,7 +53,8 @@ $("#list-form").addEventListener("submit", async (e) => {
   e.preventDefault();
   const form = e.target;
   const data = Object.fromEntries(new FormData(form));
-  data.priority = Number(data.priority);
+  if (String(data.priority).trim() === "") delete data.priority; // blank: the list's default (50), never 0
+  else data.priority = Number(data.priority);
   try {
     const l = await busy(form.querySelector("button"), "Creating…", () => post("hotlists", data));
     form.reset();
@@ -68,10 +69,10 @@ $("#list-detail").addEventListener("submit", async (e) => {
   if (form.id === "import-form") {
     try {
       const result = await busy(form.querySelector("button"), "Importing…", () => post(`hotlists/${current}/import`, new FormData(form)));
+      await showList(current); // redraws the pane: the result goes in after
       setHtml($("#import-result"), html`<p>${result.imported} imported, ${result.rejected.length} rejected.</p>
         ${result.rejected.length ? html`<ul data-role="rejected">${result.rejected.map((r) => html`<li>line ${r.line}: ${r.error}</li>`)}</ul>` : ""}`);
-      await showList(current);
-      notify(`${result.imported} entries imported.`, "ok");
+      notify(`${result.imported} entries imported${result.rejected.length ? `, ${result.rejected.length} lines rejected (listed above the entries)` : ""}.`, result.rejected.length ? "info" : "ok");
     } catch (err) { showError(err, "Import"); }
   } else if (form.id === "entry-form") {
     const data = Object.fromEntries(new FormData(form));

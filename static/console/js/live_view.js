@@ -107,8 +107,29 @@ function paintEnds() {
   setText("#lv-ends", left > 0 ? `ends by itself in ${fmtDuration(left)}` : "time limit reached");
 }
 
+let missing = false; // no such session (or not this person's to see): nothing more to ask
+let lastError = "";
+
 async function refresh() {
-  try { render(await get(`live/${id}`)); } catch (err) { showError(err, "Live view"); }
+  try {
+    render(await get(`live/${id}`));
+    lastError = "";
+  } catch (err) {
+    if (err && (err.status === 404 || err.status === 403)) {
+      missing = true;
+      const state = $("#lv-state");
+      state.textContent = "not found";
+      state.className = "badge idle";
+      state.dataset.state = "missing";
+      $("#lv-stop").disabled = true;
+      $("#lv-renew").disabled = true;
+      setText("#lv-note", `${err.message} Start a live view from the fleet wall.`);
+      return;
+    }
+    const message = err && err.message ? err.message : String(err);
+    if (message !== lastError) showError(err, "Live view"); // once, not every second while it lasts
+    lastError = message;
+  }
 }
 
 $("#lv-stop").addEventListener("click", async () => {
@@ -116,6 +137,7 @@ $("#lv-stop").addEventListener("click", async () => {
 });
 
 $("#lv-renew").addEventListener("click", async () => {
+  if (!session) return; // nothing loaded yet to renew
   const reason = await askText({ title: "Keep watching", label: "Reason", confirm: "Renew", value: session ? session.reason : "" });
   if (reason === null) return;
   try {
@@ -125,10 +147,10 @@ $("#lv-renew").addEventListener("click", async () => {
 });
 
 live.on("live.update", (e) => { if (e.live.id === id) render(e.live); });
-live.onOpen(() => refresh());
+live.onOpen(() => { if (!missing) refresh(); });
 live.start();
 setInterval(paintLatency, 500);
 setInterval(paintEnds, 1000);
 // Until the first segment arrives (or if the socket is down), look every second.
-setInterval(() => { if (!session || session.state === "requested") refresh(); }, 1000);
+setInterval(() => { if (!missing && (!session || session.state === "requested")) refresh(); }, 1000);
 window.rtccLiveView = { get hls() { return hls; }, get session() { return session; } };

@@ -124,7 +124,8 @@ export function notify(message, kind = "info", { timeout } = {}) {
   setHtml(item, html`<p>${message}</p><button type="button" aria-label="Dismiss">✕</button>`);
   item.querySelector("button").addEventListener("click", () => item.remove());
   box.prepend(item);
-  const ttl = timeout ?? (kind === "error" ? 0 : 6000);
+  // An error stays long enough to be read (or until dismissed), then gives back what it covers.
+  const ttl = timeout ?? (kind === "error" ? 20000 : 6000);
   if (ttl) setTimeout(() => item.remove(), ttl);
   while (box.children.length > 6) box.lastElementChild.remove();
   return item;
@@ -197,8 +198,12 @@ export function confirmDialog({ title, message, confirm = "Confirm", danger = fa
 }
 
 // Follows a button through a request: disabled and labelled while it runs.
+// Runs a form's request with its button disabled and relabelled. Each try starts by clearing the
+// form's field errors from the try before: a submit that succeeds leaves none behind, and one that
+// fails shows its own (showFieldErrors).
 export async function busy(button, label, fn) {
   const old = [...button.childNodes];
+  if (button.form) showFieldErrors(button.form, null);
   button.disabled = true;
   button.textContent = label;
   try { return await fn(); } finally { button.disabled = false; button.replaceChildren(...old); }
