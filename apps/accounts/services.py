@@ -85,8 +85,10 @@ def user_update(*, user: User, actor, context: AuditContext | None = None, **cha
         if changes.get("is_active") is False or password is not None:
             ApiToken.objects.filter(user=user, revoked_at__isnull=True).update(revoked_at=timezone.now())
             credentials_changed()
-        if changes.get("is_active") is False or password is not None or before["role"] != user.role:
-            close_person_sockets_after_commit(user.pk)
+        if changes.get("is_active") is False or password is not None:
+            close_person_sockets_after_commit(user.pk)  # 4401: the credentials are gone
+        elif before["role"] != user.role:
+            close_person_sockets_after_commit(user.pk, code=4403)  # signed in, no longer allowed this socket
         after = {key: getattr(user, key) for key in before}
         audit_record(
             action="user.update",

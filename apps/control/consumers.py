@@ -22,7 +22,7 @@ from apps.accounts.tokens import bearer_from_header
 from apps.core.realtime import DirectDispatch, device_group, scope_header, stay_in_groups
 from apps.core.retry import DB_ERRORS, db_retried_async
 from apps.devices import presence
-from apps.devices.authentication import device_for_token
+from apps.devices.authentication import device_for_token, device_token_revoked
 
 from . import conf, delivery
 
@@ -98,7 +98,8 @@ class DeviceConsumer(DirectDispatch, AsyncWebsocketConsumer):
         device = await database_sync_to_async(device_for_token)(token)
         await self.accept()
         if device is None:
-            await self.close(code=CLOSE_UNAUTHORIZED)
+            revoked = await database_sync_to_async(device_token_revoked)(token)
+            await self.close(code=CLOSE_FORBIDDEN if revoked else CLOSE_UNAUTHORIZED)
             return
         self.device = device
         await self.channel_layer.group_add(device_group(device.id), self.channel_name)

@@ -31,6 +31,15 @@ def device_for_token(token: str | None) -> Device | None:
     return device if token_matches(device, token or "") else None
 
 
+def device_token_revoked(token: str | None) -> bool:
+    """Whether a token that authenticates nobody is a revoked device's (its socket is then
+    refused with 4403, not 4401: the device is known, and no longer allowed)."""
+    if not token or not token.startswith(DEVICE_PREFIX):
+        return False
+    device = Device.objects.filter(token_hash=hash_token(token), revoked_at__isnull=False).first()
+    return token_matches(device, token)
+
+
 class DeviceTokenAuthentication(authentication.BaseAuthentication):
     keyword = "Bearer"
 

@@ -49,6 +49,18 @@ def key(device_id) -> str:
 # Validation -----------------------------------------------------------------------------------
 
 
+def _whole(value: object) -> int | None:
+    """A whole number as JSON may write it: 50, or 50.0 (some encoders write every number so);
+    None for anything else (50.5, "50", true)."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return None
+
+
 def _is_number(value: object) -> TypeGuard[int | float]:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
@@ -60,14 +72,14 @@ def parse_status(frame: dict) -> tuple[dict | None, str | None]:
     if not isinstance(recording, bool):
         return None, "status.recording is required and must be true or false."
     fields["recording"] = recording
-    battery = frame.get("battery_pct")
-    if battery is not None:
-        if not isinstance(battery, int) or isinstance(battery, bool) or not 0 <= battery <= 100:
+    if frame.get("battery_pct") is not None:
+        battery = _whole(frame["battery_pct"])
+        if battery is None or not 0 <= battery <= 100:
             return None, "status.battery_pct must be a whole number from 0 to 100."
         fields["battery_pct"] = battery
-    storage = frame.get("storage_free_mb")
-    if storage is not None:
-        if not isinstance(storage, int) or isinstance(storage, bool) or not 0 <= storage <= STORAGE_MAX_MB:
+    if frame.get("storage_free_mb") is not None:
+        storage = _whole(frame["storage_free_mb"])
+        if storage is None or not 0 <= storage <= STORAGE_MAX_MB:
             return None, "status.storage_free_mb must be a whole number of at least 0."
         fields["storage_free_mb"] = storage
     location = frame.get("location")

@@ -283,9 +283,11 @@ def parse_segment_duration(raw: str | None) -> float:
     return value
 
 
-def _refuse_oversized(data: bytes) -> None:
+def _refuse_unusable_size(data: bytes) -> None:
     if len(data) > conf.MAX_SEGMENT_BYTES:
         raise TooLarge(f"A segment may be at most {conf.MAX_SEGMENT_BYTES} bytes (8 MiB).", code="segment_too_large")
+    if not data:  # nothing a player could show: never listed, never makes a session live
+        raise InvalidInput("A segment is never empty: send its bytes.", code="invalid", fields={"body": ["Empty."]})
 
 
 def segment_store(
@@ -312,7 +314,7 @@ def segment_store(
     session = live_end_if_due(session=session)
     if not session.is_open:
         raise Conflict("This live session has ended; stop sending segments.", code="live_ended")
-    _refuse_oversized(data)
+    _refuse_unusable_size(data)
     with unavailable_on_failure(retry_after=conf.STORE_RETRY_AFTER):  # a 503: nothing stored, send it again
         get_storage().put(segment_key(session.pk, name), io.BytesIO(data), content_type=CONTENT_TYPES[name[-3:]])
     cache_put(segment_key(session.pk, name), data)
@@ -360,7 +362,7 @@ async def segment_store_on_loop(*, session: LiveSession, name: str, data: bytes,
     if sequence is None or session.state != LiveState.LIVE or session.expires_at <= now or put_async is None:
         return None
     duration = parse_segment_duration(duration_header)
-    _refuse_oversized(data)
+    _refuse_unusable_size(data)
     key = segment_key(session.pk, name)
     with unavailable_on_failure(retry_after=conf.STORE_RETRY_AFTER):  # a 503: nothing recorded, send it again
         if not await put_async(key, data, content_type=CONTENT_TYPES["m4s"]):

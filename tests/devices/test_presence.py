@@ -33,12 +33,16 @@ GOOD = {
         {"recording": True, "battery_pct": 0, "storage_free_mb": 0},
         {"recording": False, "battery_pct": 100, "location": {"lat": -90, "lon": 180}},
         {"recording": False, "battery_pct": None, "location": {"lat": 90.0, "lon": -180.0, "accuracy_m": 0}},
+        {"recording": True, "battery_pct": 50.0, "storage_free_mb": 1234.0},  # whole numbers written as 50.0
         GOOD,
     ],
 )
 def test_good_frames_parse(frame):
     fields, problem = presence.parse_status(frame)
     assert problem is None and fields["recording"] == frame["recording"]
+    for name in ("battery_pct", "storage_free_mb"):
+        if frame.get(name) is not None:
+            assert fields[name] == frame[name] and type(fields[name]) is int
 
 
 @pytest.mark.parametrize(
@@ -51,6 +55,8 @@ def test_good_frames_parse(frame):
         {"recording": True, "battery_pct": -5},
         {"recording": True, "battery_pct": 101},
         {"recording": True, "battery_pct": 50.5},
+        {"recording": True, "battery_pct": "50"},
+        {"recording": True, "battery_pct": float("inf")},
         {"recording": True, "battery_pct": "50"},
         {"recording": True, "battery_pct": True},
         {"recording": True, "storage_free_mb": -1},

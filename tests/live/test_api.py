@@ -198,6 +198,16 @@ def test_a_segment_over_8_mib_is_413_and_not_stored(client_for, operator, camera
     assert list(LiveSegment.objects.values_list("name", flat=True)) == ["1.m4s"]
 
 
+@pytest.mark.parametrize("name", ["init.mp4", "0.m4s"])
+def test_an_empty_segment_is_400_stored_nowhere_and_starts_nothing(client_for, operator, camera, name):
+    live = open_live(client_for, operator, camera)
+    response = put_segment(cam_client(camera), live["id"], name, b"")
+    assert response.status_code == 400, response.content
+    assert error_code(response) == "invalid"
+    assert not LiveSegment.objects.exists()
+    assert LiveSession.objects.get().state == "requested"
+
+
 @pytest.mark.parametrize(
     ("name", "duration"),
     [
