@@ -13,10 +13,14 @@ sign of life within `presence_timeout`.
 from __future__ import annotations
 
 import asyncio
+import atexit
 import logging
 import math
+import os
+import socket
 import threading
 import time
+import uuid
 import weakref
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, TypeGuard
@@ -170,6 +174,34 @@ class MemoryStore:
             return {i: dict(self.data[i]) for i in device_ids if i in self.data}
 
 
+# Sockets are counted per process (a hash field `conn@<process>` per device), and each process
+# says it is alive in one sorted set (PROCESSES_KEY: process -> its last heartbeat, every
+# HEARTBEAT_SECONDS from a thread). Readers add up the counts of the processes alive within
+# PROCESS_TTL: the sockets of a process that crashed (kill -9, a lost machine) stop counting
+# within PROCESS_TTL, and those of one that stops cleanly (SIGTERM: a deploy, a restart) at once,
+# instead of keeping their devices "online" until no sign of life came for presence_timeout.
+PROCESSES_KEY = KEY_PREFIX + "processes"
+CONN_PREFIX = "conn@"
+HEARTBEAT_SECONDS = 5.0
+PROCESS_TTL = 20.0
+PROCESS = f"{socket.gethostname()[:40]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def _counted(raw: dict, alive: set[str]) -> dict:
+    """A device's live hash with its per-process socket counts added up, over the processes
+    alive, into one `conn` field (what decode() reads)."""
+    out: dict = {}
+    total = 0
+    for name, value in raw.items():
+        if name.startswith(CONN_PREFIX):
+            if name[len(CONN_PREFIX) :] in alive:
+                total += max(0, int(value or 0))
+        elif name != "conn":  # a count kept before counts were per process: not a socket of anyone now
+            out[name] = value
+    out["conn"] = str(total)
+    return out
+
+
 class RedisStore:
     """Shared by every daphne process: a hash per device; status writes are coalesced into
     one pipeline per event-loop turn, so a burst of frames costs a few round trips."""
@@ -180,6 +212,38 @@ class RedisStore:
         self._async: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # loop -> client
         self._pending: dict[str, dict[str, str]] = {}
         self._flushing: asyncio.Task | None = None
+        self._heartbeat: threading.Thread | None = None
+
+    def _alive_since(self) -> float:
+        return time.time() - PROCESS_TTL
+
+    def _start_heartbeat(self) -> None:
+        """From this process's first socket on: a thread says every HEARTBEAT_SECONDS that the
+        process is alive (an event loop busy for seconds must not make its sockets vanish), and
+        the process's counts stop counting when it exits."""
+        if self._heartbeat is not None:
+            return
+        self._heartbeat = threading.Thread(target=self._beat, name="rtcc-presence-heartbeat", daemon=True)
+        self._heartbeat.start()
+        atexit.register(self._retire)
+
+    def _beat(self) -> None:
+        while True:
+            try:
+                client = self.sync_client()
+                now = time.time()
+                client.zadd(PROCESSES_KEY, {PROCESS: now})
+                client.zremrangebyscore(PROCESSES_KEY, "-inf", now - 24 * 3600)  # long gone
+            except Exception as exc:  # Redis away: presence is down with it; beat again later
+                log.warning("presence: heartbeat failed: %s", exc)
+            time.sleep(HEARTBEAT_SECONDS)
+
+    def _retire(self) -> None:
+        """At a clean exit: this process's sockets no longer count anywhere, at once."""
+        try:
+            self.sync_client().zrem(PROCESSES_KEY, PROCESS)
+        except Exception as exc:
+            log.warning("presence: could not retire this process: %s", exc)
 
     def client(self):
         import redis.asyncio as aioredis
@@ -201,16 +265,22 @@ class RedisStore:
         return self._sync
 
     async def add_connection(self, device_id: str, delta: int, fields: dict[str, str]) -> int:
+        """Counts this process's socket up or down; returns the device's sockets on every live process."""
+        self._start_heartbeat()
         await self.flush()  # the frames before a disconnect land before it
+        field = CONN_PREFIX + PROCESS
         pipe = self.client().pipeline(transaction=True)
-        pipe.hincrby(key(device_id), "conn", delta)
+        pipe.zadd(PROCESSES_KEY, {PROCESS: time.time()})  # alive, whatever the heartbeat's timing
+        pipe.hincrby(key(device_id), field, delta)
         pipe.hset(key(device_id), mapping=fields)
         pipe.expire(key(device_id), KEY_TTL)
-        count = (await pipe.execute())[0]
-        if count < 0:  # a process died without counting down, and its sockets are long gone
-            await self.client().hset(key(device_id), "conn", 0)
-            count = 0
-        return count
+        pipe.hgetall(key(device_id))
+        pipe.zrangebyscore(PROCESSES_KEY, self._alive_since(), "+inf")
+        results = await pipe.execute()
+        own, raw, alive = results[1], results[4], set(results[5])
+        if own <= 0:  # none here (a count below zero cannot be a socket): keep the hash small
+            await self.client().hdel(key(device_id), field)
+        return int(_counted(raw, alive)["conn"])
 
     def put(self, device_id: str, fields: dict[str, str]) -> None:
         self._pending.setdefault(device_id, {}).update(fields)
@@ -231,15 +301,22 @@ class RedisStore:
 
     async def get(self, device_id: str) -> dict:
         await self.flush()
-        return await self.client().hgetall(key(device_id))
+        pipe = self.client().pipeline(transaction=False)
+        pipe.hgetall(key(device_id))
+        pipe.zrangebyscore(PROCESSES_KEY, self._alive_since(), "+inf")
+        raw, alive = await pipe.execute()
+        return _counted(raw, set(alive)) if raw else {}
 
     def get_many(self, device_ids: list[str]) -> dict[str, dict]:
         if not device_ids:
             return {}
         pipe = self.sync_client().pipeline(transaction=False)
+        pipe.zrangebyscore(PROCESSES_KEY, self._alive_since(), "+inf")
         for device_id in device_ids:
             pipe.hgetall(key(device_id))
-        return {i: raw for i, raw in zip(device_ids, pipe.execute(), strict=True) if raw}
+        alive, *raws = pipe.execute()
+        living = set(alive)
+        return {i: _counted(raw, living) for i, raw in zip(device_ids, raws, strict=True) if raw}
 
 
 _store = None

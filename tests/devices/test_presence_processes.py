@@ -1,0 +1,47 @@
+"""Presence across processes (Redis): a device counts as connected only through the sockets of
+daphne processes that are alive. A process killed outright stops counting within the process
+time-to-live; one stopped cleanly (a deploy, a restart) at once. Before, either kept its devices
+"online" with no socket until no sign of life had come for the presence timeout (120 s)."""
+
+from __future__ import annotations
+
+import json
+import signal
+
+import httpx
+import pytest
+from websockets.exceptions import ConnectionClosed
+
+from apps.accounts.services import token_issue
+from apps.devices import presence
+from tests.helpers import wait_for, ws_connect
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def _online(server, token: str, device_id) -> bool:
+    response = httpx.get(
+        f"{server.url}/api/v1/devices/{device_id}", headers={"Authorization": f"Bearer {token}"}, timeout=10
+    )
+    assert response.status_code == 200, response.text
+    return response.json()["online"]
+
+
+@pytest.mark.parametrize("how", [signal.SIGKILL, signal.SIGTERM])
+def test_a_device_whose_process_is_gone_is_offline_without_waiting_for_the_presence_timeout(
+    live_server_pair, enrolled, it_user, how
+):
+    device, token = enrolled("bodycam")
+    it_token, _ = token_issue(user=it_user)
+    holder, other = live_server_pair
+    with ws_connect(f"{holder.ws_url}/ws/device/", token=token) as ws:
+        ws.send(json.dumps({"type": "status", "recording": False, "battery_pct": 50}))
+        assert wait_for(lambda: _online(other, it_token, device.pk), bool) is True
+        holder.process.send_signal(how)
+        holder.process.wait(timeout=30)
+        with pytest.raises(ConnectionClosed):
+            ws.recv(timeout=30)
+    # A clean stop retires the process at once; a killed one stops counting within PROCESS_TTL.
+    # Either way well before the presence timeout (120 s) the device had to stay "online" for.
+    limit = 5 if how == signal.SIGTERM else presence.PROCESS_TTL + 10
+    assert wait_for(lambda: _online(other, it_token, device.pk), lambda online: not online, timeout=limit) is False
