@@ -26,6 +26,7 @@ from django.conf import settings  # noqa: E402
 from apps.control.fastpath import CommandFastPath  # noqa: E402
 from apps.core import bodylimits  # noqa: E402
 from apps.core.bodylimits import ChunkedBodyApp  # noqa: E402
+from apps.devices.presence import presence_reset_at_start  # noqa: E402
 from apps.live.fastpath import LiveFastPath  # noqa: E402
 from rtcc.routing import websocket  # noqa: E402
 from rtcc.scheduler import start_embedded_scheduler  # noqa: E402
@@ -44,6 +45,7 @@ application = ProtocolTypeRouter(
 )
 
 bodylimits.install()  # under daphne: refuse oversized or unauthorized bodies before reading them
+presence_reset_at_start()  # embedded: no device socket is open yet, whatever the rows still say
 
 if os.environ.get("RTCC_EMBEDDED_BEAT", "true").lower() != "false" and settings.EMBEDDED:
     start_embedded_scheduler()

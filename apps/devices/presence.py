@@ -26,7 +26,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, TypeGuard
 
 from channels.db import database_sync_to_async
-from django.db import transaction
+from django.db import DatabaseError, transaction
 
 from apps.core.realtime import console_send
 
@@ -329,6 +329,20 @@ def store() -> MemoryStore | RedisStore:
     if _store is None or url != _store_url:
         _store, _store_url = (RedisStore(url) if url else MemoryStore()), url
     return _store
+
+
+def presence_reset_at_start() -> int:
+    """On the embedded default this one process holds every device socket, so none is open when
+    it starts: rows still saying online (the run before stopped or crashed with sockets open)
+    are set offline, not left "online" until 120 s without a sign of life. With Redis, other
+    processes may hold sockets (their counts say so): nothing to do. Returns the rows reset."""
+    if not isinstance(store(), MemoryStore):
+        return 0
+    try:
+        return Device.objects.filter(online=True).update(online=False)
+    except DatabaseError as exc:  # not migrated yet: nothing to reset
+        log.warning("presence: could not reset the rows of a previous run: %s", exc)
+        return 0
 
 
 # Reading: the live copy merged over the stored row -----------------------------------------

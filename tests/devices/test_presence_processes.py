@@ -45,3 +45,21 @@ def test_a_device_whose_process_is_gone_is_offline_without_waiting_for_the_prese
     # Either way well before the presence timeout (120 s) the device had to stay "online" for.
     limit = 5 if how == signal.SIGTERM else presence.PROCESS_TTL + 10
     assert wait_for(lambda: _online(other, it_token, device.pk), lambda online: not online, timeout=limit) is False
+
+
+@pytest.mark.once  # the embedded default: one process holds every socket
+def test_the_embedded_server_starts_with_every_device_offline(enrolled, it_user):
+    from django.utils import timezone
+
+    from apps.devices.models import Device
+    from tests.helpers import LiveServer
+
+    device, _ = enrolled("bodycam")
+    # what a run that stopped (or crashed) with the camera's socket open leaves in the row
+    Device.objects.filter(pk=device.pk).update(online=True, last_seen=timezone.now())
+    it_token, _ = token_issue(user=it_user)
+    server = LiveServer()
+    try:
+        assert _online(server, it_token, device.pk) is False
+    finally:
+        server.stop()
