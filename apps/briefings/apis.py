@@ -308,15 +308,11 @@ class MyOutboxApi(APIView):
         if not isinstance(backend, push.OutboxBackend):
             raise NotFound("Pushes go to FCM here; there is no local outbox.")
         if isinstance(request.user, Device):
-            tokens = [request.user.push_token] if request.user.push_token else []
+            phones = [request.user]
         else:
-            tokens = [
-                token
-                for token in Device.objects.filter(officer=request.user, kind=DeviceKind.PHONE).values_list(
-                    "push_token", flat=True
-                )
-                if token
-            ]
-        rows = [row for token in tokens for row in backend.read(token=token, limit=50)]
+            phones = list(Device.objects.filter(officer=request.user, kind=DeviceKind.PHONE))
+        # Each push names the phone it went to: an officer with two phones gets (and sees) two.
+        names = {phone.push_token: phone.label or phone.serial for phone in phones if phone.push_token}
+        rows = [{**row, "phone": name} for token, name in names.items() for row in backend.read(token=token, limit=50)]
         rows.sort(key=lambda row: row["at"], reverse=True)
         return Response({"results": rows[:50]})

@@ -50,6 +50,7 @@ def test_a_briefing_lands_in_the_outbox_as_fcm_would_get_it(
         response = reader.get("/api/v1/me/outbox")
         assert response.status_code == 200
         assert [r["data"]["briefing_id"] for r in response.json()["results"]] == [briefing["id"]]
+        assert response.json()["results"][0]["phone"] == (phone.label or phone.serial)  # which phone got it
     assert client_for(operator).get("/api/v1/me/outbox").status_code == 403
 
 

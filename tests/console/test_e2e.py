@@ -314,8 +314,10 @@ def test_clerk_finds_a_clip_and_retrieves_it(open_as, console_server, clerk, off
     assert clip.legal_hold and clip.case_number == "2026-0042" and clip.category.slug == "homicide"
 
     # The case's manifest for the prosecutor: every clip's SHA-256, to check with sha256sum.
-    page.goto("/footage/?case_number=2026-0042")
+    page.goto("/footage/?case_number=2026-0042&from=2026-01-01T00:00:00Z")  # a shared link: its filters kept
     expect(page.locator(f'tr[data-clip="{clip_id}"]')).to_be_visible(timeout=LIVE)
+    assert page.locator("#search input[name=from]").input_value() != ""  # in the browser's zone
+    assert "from=" in page.url  # searched with it, not dropped
     page.click('#manifest [data-format="sha256"]')
     page.fill("dialog textarea", "Discovery request")
     with page.expect_download() as download:

@@ -1,7 +1,7 @@
 // Footage search for records clerks: every PROTOCOL filter, newest first, page by page.
 import { api, get, post, query } from "./api.js";
 import { clipRow, loadCategories } from "./clips.js";
-import { $, askText, busy, html, notify, readJson, setHtml, showError, showFieldErrors, toIso } from "./ui.js";
+import { $, askText, busy, html, notify, readJson, setHtml, showError, showFieldErrors, toIso, toLocalInput } from "./ui.js";
 
 const form = $("#search");
 const ctx = { officers: readJson("officers-data", []), devices: readJson("devices-data", []), incidents: readJson("incidents-data", []) };
@@ -108,4 +108,5 @@ $("#category-form").addEventListener("submit", async (e) => {
 // Filters survive a reload (and can be shared as a link).
 const initial = new URLSearchParams(location.search);
 for (const name of FILTERS) if (initial.get(name)) form[name].value = initial.get(name);
+for (const name of ["from", "to"]) if (initial.get(name)) form[name].value = toLocalInput(initial.get(name));
 loadCategories(form.category, initial.get("category") || "").then((list) => { paintCategories(list); form.requestSubmit(); });

@@ -45,7 +45,15 @@ function paint() {
       const img = document.createElement("img");
       img.src = m.thumbnail_url; img.alt = "Probe image";
       $("#probe")?.replaceChildren(img);
-    }).catch(() => {});
+    }).catch((err) => {
+      // Media (photos) are the operators': a clerk reads the lead without its probe image.
+      const note = document.createElement("p");
+      note.className = "muted";
+      note.textContent = err && err.status === 403
+        ? "Probe image: not shown to your role (operators see it)."
+        : `Probe image: could not be loaded (${err && err.message ? err.message : "error"}).`;
+      $("#probe")?.replaceChildren(note);
+    });
   }
   const mine = lead.created_by === me.id;
   $("#review-card")?.classList.toggle("hidden", mine || lead.state !== "pending_review");

@@ -52,7 +52,8 @@ async function loadOutbox() {
     $("#outbox-card").classList.remove("hidden");
     setHtml($("#outbox"), rows.length ? rows.map((r) => html`<div class="list-item">
         <div class="row"><strong>${r.title || (r.data && r.data.type) || "data message"}</strong>
-          ${r.priority === "high" ? html`<span class="state urgent">high</span>` : ""}<span class="spacer"></span>${agoSpan(r.at)}</div>
+          ${r.priority === "high" ? html`<span class="state urgent">high</span>` : ""}<span class="spacer"></span>
+          ${r.phone ? html`<span class="muted" data-role="phone">to ${r.phone}</span>` : ""}${agoSpan(r.at)}</div>
         ${r.body ? html`<div>${r.body}</div>` : ""}</div>`)
       : html`<p class="empty">No notifications yet.</p>`);
   } catch (err) {

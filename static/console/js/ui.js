@@ -221,6 +221,14 @@ export function directoryOf(list) {
   return new Map((list || []).map((o) => [String(o.id), o]));
 }
 
+export function toLocalInput(iso) {
+  // RFC 3339 (any zone) or a date -> the value an <input type="datetime-local" step="1"> shows, in the browser's zone.
+  if (!iso) return "";
+  const d = new Date(/^\d{4}-\d{2}-\d{2}$/.test(iso) ? `${iso}T00:00:00Z` : iso);
+  if (Number.isNaN(d.getTime())) return "";
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
+}
+
 export function toIso(localValue) {
   // <input type="datetime-local"> value -> RFC 3339 with the browser's zone offset.
   if (!localValue) return "";
