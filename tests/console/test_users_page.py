@@ -22,6 +22,7 @@ def events(user, action):
 def confirm(page, *, cancel: bool = False):
     dialog = page.locator("dialog[open]")
     expect(dialog).to_be_visible()
+    expect(dialog.locator("textarea")).to_have_count(0)  # nothing to type that would be recorded nowhere
     dialog.locator("[data-role=cancel]" if cancel else "[data-role=ok]").click()
     expect(dialog).to_have_count(0)
 

@@ -1,7 +1,7 @@
 // Device administration (IT): register, enrollment codes with a QR code, assign, unassign, revoke.
 import { api, getAll, post } from "./api.js";
 import { Live } from "./live.js";
-import { $, agoSpan, askText, busy, directoryOf, fmtDateTime, html, notify, officerName, readJson, safe, setHtml, showError, showFieldErrors, startAgoTicker } from "./ui.js";
+import { $, agoSpan, askText, busy, confirmDialog, directoryOf, fmtDateTime, html, notify, officerName, readJson, safe, setHtml, showError, showFieldErrors, startAgoTicker } from "./ui.js";
 
 const officerList = readJson("officers-data", []);
 const officers = directoryOf(officerList);
@@ -124,8 +124,8 @@ $("#devices").addEventListener("click", async (e) => {
       await busy(b, "…", () => post(`devices/${d.id}/unassign`, {}));
       notify(`${name} unassigned.`, "ok");
     } else if (b.dataset.act === "enroll") {
-      const note = await askText({ title: `New enrollment code for ${name}`, message: "Enrolling with the new code replaces the device's current credentials.", confirm: "Issue code", required: false, label: "Note (optional)" });
-      if (note === null) return;
+      const sure = await confirmDialog({ title: `New enrollment code for ${name}`, message: "Enrolling with the new code replaces the device's current credentials.", confirm: "Issue code" });
+      if (!sure) return;
       const r = await busy(b, "…", () => post(`devices/${d.id}/enrollment`, {}));
       showEnrollment(d, r.enrollment_code, r.enrollment_expires_at);
     } else if (b.dataset.act === "revoke") {

@@ -155,7 +155,7 @@ export function showFieldErrors(form, err) {
  * `message` is text, or html`...` for emphasis.
  */
 export function askText({ title, message = "", label = "Reason", confirm = "Confirm", danger = false,
-  placeholder = "", suggestions = [], value = "", required = true }) {
+  placeholder = "", suggestions = [], value = "", required = true, field = true }) {
   return new Promise((resolve) => {
     const dialog = document.createElement("dialog");
     const listId = `sugg-${uuid4()}`;
@@ -163,9 +163,9 @@ export function askText({ title, message = "", label = "Reason", confirm = "Conf
       <form method="dialog" novalidate>
         <h2>${title}</h2>
         ${message ? html`<p>${message}</p>` : ""}
-        <label>${label}${required ? " (required)" : ""}
+        ${field ? html`<label>${label}${required ? " (required)" : ""}
           <textarea name="text" rows="3" maxlength="500" ${required ? safe("required") : ""} placeholder="${placeholder}"
-            ${suggestions.length ? html`list="${listId}"` : ""}>${value}</textarea></label>
+            ${suggestions.length ? html`list="${listId}"` : ""}>${value}</textarea></label>` : ""}
         ${suggestions.length ? html`<div class="row">${suggestions.map((s) => html`<button type="button" class="secondary small" data-s="${s}">${s}</button>`)}</div>` : ""}
         <p class="field-error hidden" data-role="err">Please give a reason: it is recorded in the audit trail.</p>
         <div class="row end">
@@ -183,17 +183,18 @@ export function askText({ title, message = "", label = "Reason", confirm = "Conf
     dialog.addEventListener("cancel", (e) => { e.preventDefault(); done(null); });
     dialog.querySelector("form").addEventListener("submit", (e) => {
       e.preventDefault();
-      const v = text.value.trim();
+      const v = text ? text.value.trim() : "";
       if (required && !v) { dialog.querySelector("[data-role=err]").classList.remove("hidden"); text.focus(); return; }
       done(v);
     });
     dialog.showModal();
-    text.focus();
+    (text || dialog.querySelector("[data-role=ok]")).focus();
   });
 }
 
+// Yes or no, nothing to type (a note asked for here would be recorded nowhere).
 export function confirmDialog({ title, message, confirm = "Confirm", danger = false }) {
-  return askText({ title, message, confirm, danger, required: false, label: "Note (optional)" })
+  return askText({ title, message, confirm, danger, required: false, field: false })
     .then((v) => v !== null);
 }
 
