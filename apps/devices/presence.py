@@ -187,6 +187,23 @@ PROCESS_TTL = 20.0
 PROCESS = f"{socket.gethostname()[:40]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
+async def _recount(live: RedisStore) -> None:
+    """Writes this process's socket counts again (and each device's last sign of life), from the
+    sockets it holds: after Redis lost them, its devices read online again within a heartbeat."""
+    held = {device_id: local for device_id, local in _local.items() if local.sockets > 0}
+    if not held:
+        return
+    pipe = live.client().pipeline(transaction=False)
+    for device_id, local in held.items():
+        fields = {CONN_PREFIX + PROCESS: str(local.sockets)}
+        if local.device.last_seen is not None:
+            fields.update(_encode({"last_seen": local.device.last_seen.timestamp()}))
+        pipe.hset(key(device_id), mapping=fields)
+        pipe.expire(key(device_id), KEY_TTL)
+    await pipe.execute()
+    log.warning("presence: Redis had lost this process's sockets; counted %d devices again", len(held))
+
+
 def _counted(raw: dict, alive: set[str]) -> dict:
     """A device's live hash with its per-process socket counts added up, over the processes
     alive, into one `conn` field (what decode() reads)."""
@@ -213,6 +230,7 @@ class RedisStore:
         self._pending: dict[str, dict[str, str]] = {}
         self._flushing: asyncio.Task | None = None
         self._heartbeat: threading.Thread | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     def _alive_since(self) -> float:
         return time.time() - PROCESS_TTL
@@ -223,20 +241,27 @@ class RedisStore:
         the process's counts stop counting when it exits."""
         if self._heartbeat is not None:
             return
+        self._loop = asyncio.get_running_loop()  # where this process's sockets live
         self._heartbeat = threading.Thread(target=self._beat, name="rtcc-presence-heartbeat", daemon=True)
         self._heartbeat.start()
         atexit.register(self._retire)
 
     def _beat(self) -> None:
         while True:
+            time.sleep(HEARTBEAT_SECONDS)  # the first socket's own count said alive just now
             try:
                 client = self.sync_client()
                 now = time.time()
-                client.zadd(PROCESSES_KEY, {PROCESS: now})
+                lost = client.zadd(PROCESSES_KEY, {PROCESS: now})  # 1: this process was not there
                 client.zremrangebyscore(PROCESSES_KEY, "-inf", now - 24 * 3600)  # long gone
             except Exception as exc:  # Redis away: presence is down with it; beat again later
                 log.warning("presence: heartbeat failed: %s", exc)
-            time.sleep(HEARTBEAT_SECONDS)
+                continue
+            loop = self._loop
+            if lost and loop is not None and not loop.is_closed():
+                # Redis restarted (or was flushed) and forgot this process's counts: without
+                # them its devices would read offline, sockets open, until they reconnected.
+                asyncio.run_coroutine_threadsafe(_recount(self), loop)
 
     def _retire(self) -> None:
         """At a clean exit: this process's sockets no longer count anywhere, at once."""

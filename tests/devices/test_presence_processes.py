@@ -63,3 +63,26 @@ def test_the_embedded_server_starts_with_every_device_offline(enrolled, it_user)
         assert _online(server, it_token, device.pk) is False
     finally:
         server.stop()
+
+
+def test_a_redis_that_lost_the_counts_gets_them_back_while_the_sockets_stay_open(
+    live_server_process, redis_url, enrolled, it_user
+):
+    import redis
+
+    device, token = enrolled("bodycam")
+    it_token, _ = token_issue(user=it_user)
+    server = live_server_process
+    client = redis.Redis.from_url(redis_url, decode_responses=True)
+    with ws_connect(f"{server.ws_url}/ws/device/", token=token) as ws:
+        ws.send(json.dumps({"type": "status", "recording": False, "battery_pct": 50}))
+        assert wait_for(lambda: _online(server, it_token, device.pk), bool) is True
+        # Redis restarted with nothing saved: every presence key is gone, the socket is still open
+        for name in client.scan_iter(f"{presence.KEY_PREFIX}*"):
+            client.delete(name)
+        ws.send(json.dumps({"type": "status", "recording": False, "battery_pct": 49}))  # the next frame
+        assert wait_for(lambda: client.exists(presence.key(device.pk)), bool)
+        # within a heartbeat the process counts its sockets again: online, not "offline" until a reconnect
+        assert wait_for(lambda: _online(server, it_token, device.pk), bool, timeout=presence.HEARTBEAT_SECONDS * 4)
+        fields = client.hgetall(presence.key(device.pk))
+        assert [int(v) for k, v in fields.items() if k.startswith(presence.CONN_PREFIX)] == [1]
