@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from urllib.parse import urlencode
 
 from django.contrib.auth.views import redirect_to_login
@@ -11,10 +11,10 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils.dateparse import parse_date
 from django.views.decorators.http import require_GET, require_POST
 
 from apps.core.errors import ApplicationError
+from apps.core.filters import parse_time_param
 from apps.outcomes import charts as charts_svg
 from apps.outcomes import selectors as outcome_selectors
 from apps.outcomes.models import OUTCOME_LABELS, TOOLS
@@ -187,13 +187,11 @@ def _window(request, *, default: timedelta) -> tuple[datetime, datetime]:
     ApplicationError with the message to show."""
     params = request.GET.copy()
     raw_to = params.get("to", "").strip()
-    if len(raw_to) == 10:
+    if len(raw_to) == 10:  # a bare date: its midnight (the query parser's reading), then the next
         try:
-            day = parse_date(raw_to)
+            params["to"] = (parse_time_param(raw_to) + timedelta(days=1)).isoformat()
         except ValueError:
-            day = None
-        if day is not None and day < date.max:
-            params["to"] = datetime.combine(day + timedelta(days=1), time.min, tzinfo=UTC).isoformat()
+            pass  # not a usable date: window() says what is wrong with it
     return window(params, default=default)
 
 
