@@ -84,9 +84,10 @@ def _read(item, now: datetime) -> dict:
         raise _Bad("read_at", "Datetime has wrong format: use RFC 3339, e.g. 2026-11-30T15:59:12Z.")
     if read_at.tzinfo is None:  # never guessed: a reader writing local time would be hours off
         raise _Bad("read_at", NO_ZONE)
-    if in_utc(read_at) is None:
+    utc_at = in_utc(read_at)
+    if utc_at is None:
         raise _Bad("read_at", OUT_OF_RANGE)
-    if read_at.year < 2000:
+    if utc_at.year < 2000:
         raise _Bad("read_at", "Is before the year 2000; the reader's clock is wrong.")
     if read_at > now + conf.future_skew():
         raise _Bad("read_at", "read_at is in the future.")

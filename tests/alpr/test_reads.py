@@ -59,6 +59,7 @@ def test_read_ids_are_per_reader(reader_api):
         {"read_at": "no zone"},
         {"read_at": "0001-01-01T00:30:00+01:00"},  # year 0 in UTC
         {"read_at": "1999-12-31T23:00:00Z"},  # the reader's clock is wrong
+        {"read_at": "2000-01-01T01:00:00+02:00"},  # 1999 in UTC
         {"plate_state": "California"},
         {"location": {"lat": 200, "lon": 0}},
         {"candidates": [{"plate": ""}]},
@@ -87,6 +88,12 @@ def test_one_bad_read_refuses_the_whole_batch_naming_it(reader_api, bad):
     assert error_code(response) == "invalid"
     assert any(name.startswith("reads.1.") for name in response.json()["error"]["fields"])
     assert Read.objects.count() == 0
+
+
+def test_the_year_2000_is_reckoned_in_utc(reader_api):
+    response = post_reads(reader_api, [a_read(read_at="1999-12-31T23:00:00-02:00")])  # 2000 in UTC
+    assert response.status_code == 200, response.content
+    assert Read.objects.get().read_at.year == 2000
 
 
 @pytest.mark.parametrize("body", [{}, {"reads": []}, {"reads": "x"}, {"reads": [{}] * 501}, [1, 2], {"reads": [1]}])
