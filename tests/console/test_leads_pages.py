@@ -151,3 +151,10 @@ def test_an_operator_creates_a_facial_recognition_lead_with_its_probe_image(open
     assert lead.probe_media_id is not None and lead.candidates[0]["name"] == "Candidate One"
     screenshot(page, "lead-created")
     assert not page.errors
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_unknown_lead_page_says_so_instead_of_loading(open_as, console_server, operator):
+    page = open_as(operator, "/leads/00000000-0000-4000-8000-000000000000/")
+    expect(page.locator("#lead-body")).to_contain_text("No such lead")
+    expect(page.locator("#lead-body")).not_to_contain_text("Loading")

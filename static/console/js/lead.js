@@ -66,7 +66,15 @@ function paint() {
 }
 
 async function load() {
-  try { lead = await get(`leads/${leadId}`); paint(); loadRelated(); } catch (err) { showError(err, "Lead"); }
+  try {
+    lead = await get(`leads/${leadId}`);
+  } catch (err) {
+    setHtml($("#lead-body"), html`<p class="empty">${err.message}</p>`);
+    showError(err, "Lead");
+    return;
+  }
+  paint();
+  loadRelated();
 }
 
 async function loadRelated() {
