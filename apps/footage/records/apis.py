@@ -444,7 +444,10 @@ MANIFEST_COLUMNS = [
     "ended_at",
     "duration_s",
     "officer",
+    "officer_name",
+    "officer_badge",
     "device",
+    "device_serial",
     "category",
     "state",
     "size_bytes",
@@ -456,11 +459,18 @@ MANIFEST_COLUMNS = [
 
 
 def _text(value) -> str:
+    """A CSV cell. Text a spreadsheet would run as a formula (a name typed as `=HYPERLINK(...)`)
+    is prefixed with an apostrophe (OWASP's advice for CSV injection); hashes, ids, times and
+    numbers never start so."""
     if value is None:
         return ""
     if hasattr(value, "isoformat"):
         return value.isoformat()
-    return str(value)
+    text = str(value)
+    return "'" + text if text[:1] in _FORMULA_STARTS and not isinstance(value, int | float) else text
+
+
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 class OwnFormatParameter(DefaultContentNegotiation):

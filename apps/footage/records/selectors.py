@@ -202,7 +202,7 @@ def case_clips(*, case_number: str) -> list[Clip]:
     """Every clip filed under this case number, oldest first (the order a prosecutor reads them)."""
     clips = list(
         Clip.objects.filter(case_number=case_number)
-        .select_related("category")
+        .select_related("category", "officer", "device")
         .order_by("started_at", "id")[: conf.manifest_max_clips() + 1]
     )
     if not clips:
