@@ -187,21 +187,66 @@ PROCESS_TTL = 20.0
 PROCESS = f"{socket.gethostname()[:40]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
+class _CountGate:
+    """Keeps a recount apart from the counting of single sockets, on this process's event loop.
+
+    A socket is counted by a relative write (HINCRBY +1/-1) and a recount by an absolute one
+    (HSET to the sockets held here). Were a recount's snapshot taken while a socket's count is on
+    its way to Redis, the two would land in either order and the count would be one off until
+    the device connected or disconnected again. So a recount waits for the counts in flight and
+    holds new ones back while it writes; a socket's count changes here and in Redis together."""
+
+    def __init__(self) -> None:
+        self.in_flight = 0
+        self.drained: asyncio.Event | None = None
+        self.recounting: asyncio.Event | None = None
+
+    async def enter(self) -> None:
+        while self.recounting is not None:
+            await self.recounting.wait()
+        self.in_flight += 1
+
+    def leave(self) -> None:
+        self.in_flight -= 1
+        if self.in_flight == 0 and self.drained is not None:
+            self.drained.set()
+
+    async def recount(self, write) -> None:
+        while self.recounting is not None:  # one recount at a time
+            await self.recounting.wait()
+        self.recounting = asyncio.Event()
+        try:
+            while self.in_flight:
+                self.drained = asyncio.Event()
+                await self.drained.wait()
+            await write()
+        finally:
+            self.recounting.set()
+            self.recounting = self.drained = None
+
+
+_gate = _CountGate()
+
+
 async def _recount(live: RedisStore) -> None:
     """Writes this process's socket counts again (and each device's last sign of life), from the
     sockets it holds: after Redis lost them, its devices read online again within a heartbeat."""
-    held = {device_id: local for device_id, local in _local.items() if local.sockets > 0}
-    if not held:
-        return
-    pipe = live.client().pipeline(transaction=False)
-    for device_id, local in held.items():
-        fields = {CONN_PREFIX + PROCESS: str(local.sockets)}
-        if local.device.last_seen is not None:
-            fields.update(_encode({"last_seen": local.device.last_seen.timestamp()}))
-        pipe.hset(key(device_id), mapping=fields)
-        pipe.expire(key(device_id), KEY_TTL)
-    await pipe.execute()
-    log.warning("presence: Redis had lost this process's sockets; counted %d devices again", len(held))
+
+    async def write() -> None:
+        held = {device_id: local for device_id, local in _local.items() if local.sockets > 0}
+        if not held:
+            return
+        pipe = live.client().pipeline(transaction=False)
+        for device_id, local in held.items():
+            fields = {CONN_PREFIX + PROCESS: str(local.sockets)}
+            if local.device.last_seen is not None:
+                fields.update(_encode({"last_seen": local.device.last_seen.timestamp()}))
+            pipe.hset(key(device_id), mapping=fields)
+            pipe.expire(key(device_id), KEY_TTL)
+        await pipe.execute()
+        log.warning("presence: Redis had lost this process's sockets; counted %d devices again", len(held))
+
+    await _gate.recount(write)
 
 
 def _counted(raw: dict, alive: set[str]) -> dict:
@@ -547,11 +592,15 @@ async def _console_send() -> None:
 async def presence_connected(device, *, scope=None) -> None:
     device_id = str(device.pk)
     now = time.time()
-    local = _local.get(device_id)
-    if local is None:
-        local = _local[device_id] = _Local(device)
-    local.sockets += 1
-    local.conn = await store().add_connection(device_id, +1, _encode({"last_seen": now}))
+    await _gate.enter()
+    try:
+        local = _local.get(device_id)
+        if local is None:
+            local = _local[device_id] = _Local(device)
+        local.sockets += 1
+        local.conn = await store().add_connection(device_id, +1, _encode({"last_seen": now}))
+    finally:
+        _gate.leave()
     local.device.last_seen = _epoch_to_dt(now)
     _write_through(device_id, {"online": True, "last_seen": now})
     local.last_written = time.monotonic()
@@ -607,8 +656,17 @@ async def _signal(signal, device_id: str, **extra) -> None:
 async def presence_disconnected(device) -> None:
     device_id = str(device.pk)
     now = time.time()
-    conn = await store().add_connection(device_id, -1, _encode({"last_seen": now}))
-    local = _local.get(device_id)
+    await _gate.enter()
+    try:
+        local = _local.get(device_id)
+        if local is not None:
+            local.sockets -= 1
+        conn = await store().add_connection(device_id, -1, _encode({"last_seen": now}))
+    except BaseException:
+        _forget(device_id, local)  # the socket is gone whatever Redis said: never recounted
+        raise
+    finally:
+        _gate.leave()
     fields: dict = {"last_seen": now}
     if local is not None and local.dirty:
         fields = {**_row(local.device), **fields}  # what the last frames said, not yet in the row
@@ -621,12 +679,17 @@ async def presence_disconnected(device) -> None:
         return
     local.dirty = False
     local.conn = conn
-    local.sockets -= 1
     local.device.last_seen = _epoch_to_dt(now)
     if local.console_timer is not None:
         local.console_timer.cancel()
         local.console_timer = None
     if _console_due(local, force=True):
         _console(local)
-    if local.sockets <= 0:
+    _forget(device_id, local)
+
+
+def _forget(device_id: str, local: _Local | None) -> None:
+    """Drops what this process knew of a device once it holds no socket of it (a socket that
+    connected meanwhile keeps it)."""
+    if local is not None and local.sockets <= 0 and _local.get(device_id) is local:
         del _local[device_id]

@@ -86,3 +86,35 @@ def test_a_redis_that_lost_the_counts_gets_them_back_while_the_sockets_stay_open
         assert wait_for(lambda: _online(server, it_token, device.pk), bool, timeout=presence.HEARTBEAT_SECONDS * 4)
         fields = client.hgetall(presence.key(device.pk))
         assert [int(v) for k, v in fields.items() if k.startswith(presence.CONN_PREFIX)] == [1]
+
+
+def test_a_recount_never_counts_a_socket_whose_own_count_is_on_its_way(redis_url, enrolled, settings):
+    """Redis lost the counts while a camera's socket was closing: the process's recount and the
+    socket's own count down reach Redis in either order. The count must end at the sockets still
+    open, not one off until the camera reconnects."""
+    import asyncio
+
+    import redis
+    from asgiref.sync import async_to_sync
+
+    settings.RTCC_PRESENCE_REDIS_URL = redis_url
+    device, _ = enrolled("bodycam")
+    client = redis.Redis.from_url(redis_url, decode_responses=True)
+    field = presence.CONN_PREFIX + presence.PROCESS
+
+    async def scenario():
+        live = presence.store()
+        await presence.presence_connected(device)
+        await presence.presence_connected(device)  # two sockets of the camera on this process
+        client.delete(presence.key(device.pk))  # Redis lost its data
+        client.client_pause(400)  # Redis holds every command for a moment, in the order they come
+        closing = asyncio.ensure_future(presence.presence_disconnected(device))  # one socket closes
+        await asyncio.sleep(0.05)  # its count down is on its way, held by Redis
+        await presence._recount(live)  # the heartbeat found the process gone: count again
+        await closing
+        counted = client.hget(presence.key(device.pk), field)
+        await presence.presence_disconnected(device)  # the other socket closes: nothing left here
+        return counted
+
+    assert async_to_sync(scenario)() == "1"
+    assert client.hget(presence.key(device.pk), field) is None
