@@ -3,17 +3,25 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 
 PLATE_MAX = 16
 # Characters a camera (or a person) confuses: each folds onto the digit it looks like.
 LOOK_ALIKES = str.maketrans({"O": "0", "Q": "0", "D": "0", "I": "1", "L": "1", "Z": "2", "S": "5", "B": "8", "G": "6"})
-_NOT_PLATE = re.compile(r"[^A-Z0-9]")
-_NOT_PATTERN = re.compile(r"[^A-Z0-9*?]")
+# Letters and digits of any script are kept (a German "Ö", a Chinese province character): a
+# plate is never turned into one the camera did not read by dropping a letter.
+_NOT_PLATE = re.compile(r"[\W_]")
+_NOT_PATTERN = re.compile(r"[^\w*?]|_")
+
+
+def _canonical(text: str) -> str:
+    """Compatibility forms folded (full-width A, U+FF21, is A) and upper case."""
+    return unicodedata.normalize("NFKC", text).upper() if not text.isascii() else text.upper()
 
 
 def normalize(plate: str) -> str:
     """Upper case, letters and digits only: "abc-1 23" is "ABC123"."""
-    return _NOT_PLATE.sub("", plate.upper())
+    return _NOT_PLATE.sub("", _canonical(plate))
 
 
 def fold(normalized: str) -> str:
@@ -23,11 +31,11 @@ def fold(normalized: str) -> str:
 
 def normalize_pattern(pattern: str) -> str:
     """A search pattern normalized like a plate, keeping `*` (any run) and `?` (one character)."""
-    return _NOT_PATTERN.sub("", pattern.upper())
+    return _NOT_PATTERN.sub("", _canonical(pattern))
 
 
 def pattern_to_like(pattern: str) -> str:
-    """`AB*12?` -> SQL LIKE `AB%12_` (the pattern holds only A-Z, 0-9, * and ?)."""
+    """`AB*12?` -> SQL LIKE `AB%12_` (the pattern holds only letters, digits, * and ?)."""
     return pattern.replace("*", "%").replace("?", "_")
 
 

@@ -249,3 +249,24 @@ def test_a_state_sized_list_imports_in_one_file(client_for, operator):
     assert response.status_code == 200, response.content[:300]
     assert response.json() == {"imported": 60_000, "rejected": []}
     assert Entry.objects.filter(hotlist_id=hotlist["id"], removed_at__isnull=True).count() == 60_000
+
+
+def test_a_plate_keeps_letters_of_every_script(client_for, operator, reader_api):
+    """A letter outside A-Z is a letter: dropping it made "ÖKW747" the plate "KW747", and any read
+    of KW747 an "exact" hit. Full-width characters are the letters and digits they stand for."""
+    api = client_for(operator)
+    hotlist = make_list(api)
+    entry = api.post(
+        f"/api/v1/hotlists/{hotlist['id']}/entries", {"plate": "ÖKW 747", "reason": "Stolen"}, format="json"
+    )
+    assert entry.status_code == 201 and entry.json()["plate_normalized"] == "ÖKW747"
+    wide = "\uff21\uff22\uff23\uff11\uff12\uff13"  # ABC123 in full-width letters and digits
+    url = f"/api/v1/hotlists/{hotlist['id']}/entries"
+    fullwidth = api.post(url, {"plate": wide, "reason": "Stolen"}, format="json")
+    assert fullwidth.status_code == 201 and fullwidth.json()["plate_normalized"] == "ABC123"
+    answer = post_reads(reader_api, [a_read("KW747"), a_read("ökw-747"), a_read("abc123")]).json()
+    hits = [api.get(f"/api/v1/hits/{h}").json() for h in answer["hits"]]
+    assert sorted((h["read"]["plate_normalized"], h["match"]) for h in hits) == [
+        ("ABC123", "exact"),
+        ("ÖKW747", "exact"),
+    ]
