@@ -61,7 +61,6 @@ def _jsonable_candidates(candidates: list[dict]) -> list[dict]:
 
 class LeadsApi(APIView):
     list_filters = LeadFilterIn
-    list_params = ("queue",)  # the console's review queue
 
     def get_permissions(self):
         return [OPERATOR()] if self.request.method == "POST" else [READERS()]
@@ -70,9 +69,11 @@ class LeadsApi(APIView):
     def get(self, request):
         filters = LeadFilterIn(data=request.query_params)
         filters.is_valid(raise_exception=True)
-        queryset = selectors.lead_list(**filters.validated_data)
-        if request.query_params.get("queue") == "review":  # the console's queue: not my own
+        given = dict(filters.validated_data)
+        if given.pop("queue", None) == "review":  # the console's queue: not my own
             queryset = selectors.lead_review_queue(user=request.user)
+        else:
+            queryset = selectors.lead_list(**given)
         paginator = StandardPagination()
         page = paginator.paginate_queryset(queryset, request, view=self)
         return paginator.get_paginated_response(LeadOut(page, many=True).data)
@@ -184,5 +185,7 @@ class LeadRelatedApi(APIView):
                 "events": [{"index": i, **event} for i, event in enumerate(lead.events)],
                 "radius_m": params.validated_data.get("radius_m", selectors.conf.related_radius_m()),
                 "hours": params.validated_data.get("hours", selectors.conf.related_hours()),
+                "limit": selectors.conf.related_limit(),
+                "truncated": related["truncated"],
             }
         )

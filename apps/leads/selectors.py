@@ -67,24 +67,30 @@ def _event_time(event: dict) -> datetime:
 
 def lead_related(*, lead: Lead, radius_m: float | None = None, hours: float | None = None) -> dict:
     """Clips whose recording overlaps each event's time +-hours, and plate reads whose read_at
-    falls in it, recorded within radius_m of the event's place. Each item names its events."""
+    falls in it, recorded within radius_m of the event's place. Each item names its events.
+    At most `related_limit` of each per event, the earliest; `truncated` says where there were more."""
     radius_m = conf.related_radius_m() if radius_m is None else radius_m
     window = timedelta(hours=conf.related_hours() if hours is None else hours)
     limit = conf.related_limit()
     clips: dict = {}
     reads: dict = {}
+    truncated = {"clips": False, "plate_reads": False}  # an event had more than `limit` nearby
     for index, event in enumerate(lead.events):
         lat, lon, at = event["location"]["lat"], event["location"]["lon"], _event_time(event)
         box = _box(lat, lon, radius_m)
         near_clips = Clip.objects.filter(started_at__lte=at + window, ended_at__gte=at - window, **box)
-        for clip in near_clips.order_by("started_at")[:limit]:
+        found_clips = list(near_clips.order_by("started_at")[: limit + 1])
+        truncated["clips"] |= len(found_clips) > limit
+        for clip in found_clips[:limit]:
             distance = distance_m(lat, lon, clip.lat or 0.0, clip.lon or 0.0)
             if distance <= radius_m:
                 found = clips.setdefault(clip.pk, {"clip": clip, "events": [], "distance_m": distance})
                 found["events"].append(index)
                 found["distance_m"] = min(found["distance_m"], distance)
         near_reads = Read.objects.filter(read_at__gte=at - window, read_at__lte=at + window, **box)
-        for read in near_reads.order_by("read_at")[:limit]:
+        found_reads = list(near_reads.order_by("read_at")[: limit + 1])
+        truncated["plate_reads"] |= len(found_reads) > limit
+        for read in found_reads[:limit]:
             distance = distance_m(lat, lon, read.lat or 0.0, read.lon or 0.0)
             if distance <= radius_m:
                 found = reads.setdefault(read.pk, {"read": read, "events": [], "distance_m": distance})
@@ -93,4 +99,5 @@ def lead_related(*, lead: Lead, radius_m: float | None = None, hours: float | No
     return {
         "clips": sorted(clips.values(), key=lambda c: c["clip"].started_at),
         "plate_reads": sorted(reads.values(), key=lambda r: r["read"].read_at),
+        "truncated": truncated,
     }

@@ -6,6 +6,7 @@ from rest_framework import serializers
 
 from apps.briefings.serializers import AudienceIn
 from apps.core.fields import StrictFloatField, StrictIntegerField, ZonedDateTimeField
+from apps.core.filters import NOT_A_PARAMETER, QueryFilterIn
 
 from .models import Kind, State
 from .selectors import review_overdue
@@ -84,13 +85,18 @@ class LeadShareIn(serializers.Serializer):
     body = serializers.CharField(max_length=4000, required=False, allow_blank=True, default="")
 
 
-class LeadFilterIn(serializers.Serializer):
+class LeadFilterIn(QueryFilterIn):
     kind = serializers.ChoiceField(choices=Kind.values, required=False)
     state = serializers.ChoiceField(choices=State.values, required=False)
     case_number = serializers.CharField(max_length=64, required=False)
+    queue = serializers.ChoiceField(
+        choices=["review"], required=False, help_text="`review`: the leads waiting for a review by the caller."
+    )
 
 
-class RelatedIn(serializers.Serializer):
+class RelatedIn(QueryFilterIn):
+    unknown_message = NOT_A_PARAMETER
+
     radius_m = StrictFloatField(min_value=1, max_value=50_000, required=False)
     hours = StrictFloatField(min_value=0, max_value=24 * 30, required=False)
 

@@ -10,6 +10,7 @@ import pytest
 from apps.audit.models import AuditEvent
 from apps.leads.models import Lead
 from tests.briefings.conftest import pushed
+from tests.helpers import error_code
 from tests.leads.conftest import SCENE, fr_payload, nibin_payload
 
 pytestmark = pytest.mark.django_db
@@ -237,6 +238,9 @@ def test_list_filters_and_review_queue_hides_my_own(client_for, operator, other_
     assert [r["id"] for r in api.get("/api/v1/leads?queue=review").json()["results"]] == [theirs["id"]]
     assert api.get("/api/v1/leads?state=done").status_code == 400
     assert api.get("/api/v1/leads?kind=dna").status_code == 400
+    for unusable in ("queue=x", "queue=mine", "sort=kind"):  # never silently the whole list
+        response = api.get(f"/api/v1/leads?{unusable}")
+        assert response.status_code == 400 and error_code(response) == "invalid", unusable
 
 
 def test_a_nibin_lead_waiting_over_48_hours_is_flagged(client_for, operator):
@@ -264,7 +268,7 @@ def test_related_evidence_inside_and_outside_radius_and_window(client_for, opera
     assert {c["id"] for c in wider["clips"]} == {str(near.pk), str(far.pk), str(early.pk), str(overlapping.pk)}
     narrow = api.get(f"/api/v1/leads/{lead['id']}/related?radius_m=100&hours=0.5").json()
     assert narrow["clips"] == []
-    for bad in ("radius_m=-1", "radius_m=abc", "hours=x", "hours=-2"):
+    for bad in ("radius_m=-1", "radius_m=abc", "hours=x", "hours=-2", "radius=800", "foo=1"):
         response = api.get(f"/api/v1/leads/{lead['id']}/related?{bad}")
         assert response.status_code == 400, bad
     assert AuditEvent.objects.filter(action="lead.related", object_id=lead["id"]).count() == 3
@@ -304,3 +308,17 @@ def test_an_unknown_lead_is_404(client_for, operator):
     missing = "00000000-0000-0000-0000-000000000000"
     assert client_for(operator).get(f"/api/v1/leads/{missing}").status_code == 404
     assert client_for(operator).post(f"/api/v1/leads/{missing}/review", {}, format="json").status_code == 404
+
+
+def test_related_evidence_says_when_an_event_had_more_than_it_lists(client_for, operator, make_clip, settings):
+    settings.RTCC_LEADS_RELATED_LIMIT = 2
+    at = datetime(2026, 3, 1, 22, 15, tzinfo=UTC)
+    for minutes in (0, 10, 20):
+        make_clip(lat=SCENE["lat"], lon=SCENE["lon"], started_at=at - timedelta(minutes=minutes))
+    lead = create(client_for(operator), nibin_payload())
+    body = client_for(operator).get(f"/api/v1/leads/{lead['id']}/related").json()
+    assert len(body["clips"]) == 2 and body["limit"] == 2
+    assert body["truncated"] == {"clips": True, "plate_reads": False}
+    settings.RTCC_LEADS_RELATED_LIMIT = 3
+    body = client_for(operator).get(f"/api/v1/leads/{lead['id']}/related").json()
+    assert len(body["clips"]) == 3 and body["truncated"] == {"clips": False, "plate_reads": False}

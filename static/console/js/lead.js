@@ -95,8 +95,9 @@ async function loadRelated() {
         ...rel.plate_reads.filter((r) => r.location).map((r) => ({ id: r.id, kind: "phone", lat: r.location.lat, lon: r.location.lon, label: r.plate, online: true })),
       ],
     });
-    $("#clip-count").textContent = `(${rel.clips.length})`;
-    $("#read-count").textContent = `(${rel.plate_reads.length})`;
+    const more = (n, cut) => (cut ? `(${n}; more were recorded: the first ${rel.limit} per event are shown, narrow the radius or hours)` : `(${n})`);
+    $("#clip-count").textContent = more(rel.clips.length, rel.truncated.clips);
+    $("#read-count").textContent = more(rel.plate_reads.length, rel.truncated.plate_reads);
     setHtml($("#related-clips"), rel.clips.length ? rel.clips.map((c) => html`<div class="list-item" data-clip="${c.id}">
       ${fmtDateTime(c.started_at)} to ${fmtDateTime(c.ended_at)} · ${Math.round(c.distance_m)} m from event ${c.events.map((i) => i + 1).join(", ")} · ${c.category}${c.case_number ? ` · case ${c.case_number}` : ""}</div>`)
       : html`<p class="muted">No clip recorded near the events.</p>`);
