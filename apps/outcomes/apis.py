@@ -18,6 +18,7 @@ from rest_framework.views import APIView
 
 from apps.accounts.models import Role, User
 from apps.accounts.permissions import HasRole
+from apps.alpr.models import Hit
 from apps.audit.services import AuditContext
 from apps.briefings.models import Briefing, Incident
 from apps.core.errors import InvalidInput, NotFound
@@ -56,6 +57,8 @@ def _resolve(v: dict) -> dict:
         out["briefing"] = _known(Briefing, v["briefing"], "briefing")
     if "lead" in v:
         out["lead"] = _known(Lead, v["lead"], "lead")
+    if v.get("hit") is not None:  # kept as the hit's id (a hit's reads may be deleted, its id stays named)
+        out["hit"] = _known(Hit, v["hit"], "hit").pk
     occurred_at = v.get("occurred_at")
     if occurred_at is not None and occurred_at > timezone.now() + timedelta(minutes=5):
         raise InvalidInput("occurred_at is in the future.", fields={"occurred_at": ["Must not be in the future."]})

@@ -50,3 +50,12 @@ def test_related_evidence_lists_plate_reads_near_an_event(client_for, operator):
     assert body["plate_reads"][0]["events"] == [0]
     wider = client_for(operator).get(f"/api/v1/leads/{lead['id']}/related?hours=4").json()
     assert sorted(r["plate"] for r in wider["plate_reads"]) == ["LATE001", "NEAR001"]
+
+
+def test_an_assist_names_the_hit_it_came_from(client_for, operator, stolen):  # noqa: F811
+    _device, token = enroll()
+    [hit_id] = post_reads(committing_client(token=token), [a_read("ABC1234", plate_state="CA")]).json()["hits"]
+    api = client_for(operator)
+    response = api.post("/api/v1/assists", {"outcomes": ["recovered_vehicle"], "hit": hit_id}, format="json")
+    assert response.status_code == 201, response.content
+    assert response.json()["hit"] == hit_id

@@ -56,6 +56,9 @@ def test_an_assist_records_outcomes_tools_and_defaults(client_for, operator, off
         {"outcomes": ["arrest"], "occurred_at": "2025-02-10T12:00:00"},  # no zone: never guessed
         {"outcomes": ["arrest"], "occurred_at": "2999-01-01T00:00:00Z"},
         {"outcomes": ["arrest"], "incident": "00000000-0000-0000-0000-000000000000"},
+        {"outcomes": ["arrest"], "hit": "00000000-0000-4000-8000-000000000000"},  # no such hit
+        {"outcomes": ["arrest"], "lead": "00000000-0000-4000-8000-000000000000"},
+        {"outcomes": ["arrest"], "briefing": "00000000-0000-4000-8000-000000000000"},
         {"outcomes": "arrest"},
     ],
 )
