@@ -320,6 +320,28 @@ def _new_entry(*, hotlist: Hotlist, actor: User, now: datetime, **fields) -> Ent
 HISTORICAL_CHUNK = 1000
 
 
+def _not_raised_before(pairs: list[tuple[Read, Entry, str]]) -> list[tuple[Read, Entry, str]]:
+    """Leaves out a read that already hit the same plate (and state) on the same list through
+    an earlier entry: a list replaced every night makes new entries for the same plates, and
+    the reads they found (reviewed or not) must not be raised to the operators again."""
+    if not pairs:
+        return pairs
+    read_ids = sorted({read.pk for read, _, _ in pairs})
+    lists = {entry.hotlist_id for _, entry, _ in pairs}
+    earlier: set = set()
+    for start in range(0, len(read_ids), HISTORICAL_CHUNK):  # bounded query parameters
+        earlier.update(
+            Hit.objects.filter(
+                read_id__in=read_ids[start : start + HISTORICAL_CHUNK], hotlist_id__in=lists
+            ).values_list("read_id", "hotlist_id", "entry__plate_normalized", "entry__plate_state")
+        )
+    return [
+        (read, entry, match)
+        for read, entry, match in pairs
+        if (read.pk, entry.hotlist_id, entry.plate_normalized, entry.plate_state) not in earlier
+    ]
+
+
 def match_historical(entries: list[Entry], *, now: datetime) -> list[Hit]:
     """Hits of new entries on the reads still kept (marked historical), in chunks of entries."""
     hits: list[Hit] = []
@@ -333,7 +355,7 @@ def match_historical(entries: list[Entry], *, now: datetime) -> list[Hit]:
         )
         if not reads:
             continue
-        pairs = _pairs(reads, chunk)
+        pairs = _not_raised_before(_pairs(reads, chunk))
         hits += _hits_for(pairs, now=now, historical=True)
     if hits:
         Hit.objects.bulk_create(hits)
@@ -502,12 +524,36 @@ def _hit_update(hit: Hit) -> None:
     console_send_after_commit("hit.update", hit_payload(hit))
 
 
+def _entry_current(hit: Hit, now: datetime) -> bool:
+    """Whether the list still names the hit's plate: its entry, or the entry a replace import
+    made for the same plate and state, is neither removed nor expired."""
+    entry = hit.entry
+    if entry.removed_at is None and (entry.expires_at is None or entry.expires_at > now):
+        return True
+    return (
+        _live_entries(now)
+        .filter(hotlist_id=hit.hotlist_id, plate_normalized=entry.plate_normalized, plate_state=entry.plate_state)
+        .exists()
+    )
+
+
+def _refuse_unless_current(hit: Hit, now: datetime) -> None:
+    if not _entry_current(hit, now):
+        raise Conflict(
+            "The hotlist no longer names this plate (its entry was removed or has expired):"
+            " reject the hit as not_current.",
+            code="entry_not_current",
+        )
+
+
 @transaction.atomic
 def hit_confirm(*, actor: User, hit: Hit, note: str = "", context: AuditContext | None = None) -> Hit:
     hit = _locked_hit(hit)
     if hit.state != HitState.NEW:
         raise Conflict(f"This hit is already {hit.state}.", code="hit_reviewed")
-    hit.state, hit.reviewed_by, hit.reviewed_at, hit.note = HitState.CONFIRMED, actor, timezone.now(), note
+    now = timezone.now()
+    _refuse_unless_current(hit, now)
+    hit.state, hit.reviewed_by, hit.reviewed_at, hit.note = HitState.CONFIRMED, actor, now, note
     hit.save(update_fields=["state", "reviewed_by", "reviewed_at", "note"])
     counter_add(name=counted.hit("confirmed"), at=hit.reviewed_at)
     audit_record(
@@ -594,6 +640,7 @@ def hit_brief(
             "Only a confirmed hit can be briefed: compare the image with the plate and confirm it first.",
             code="hit_not_confirmed",
         )
+    _refuse_unless_current(hit, timezone.now())
     read = hit.read
     if audience is None:
         if read.lat is None:

@@ -168,3 +168,26 @@ def test_hit_events_and_answers_have_the_documented_shape(client_for, operator, 
     answer = api.get(f"/api/v1/hits/{hit_id}").json()
     assert_conforms(HitOut(), answer, "GET hit")
     assert {**answer, "read": None} == {**update["hit"], "read": None}
+
+
+def test_a_hit_whose_plate_the_list_no_longer_names_is_neither_confirmed_nor_briefed(
+    client_for, operator, hit, stolen, officer, make_phone
+):
+    api = client_for(operator)
+    entries = f"/api/v1/hotlists/{stolen['hotlist']['id']}/entries"
+    assert api.delete(f"{entries}/{stolen['entry']['id']}").status_code == 204  # the car was recovered
+    response = api.post(f"/api/v1/hits/{hit}/confirm", {}, format="json")
+    assert response.status_code == 409 and error_code(response) == "entry_not_current"
+    assert Hit.objects.get(pk=hit).state == "new"
+    # the list names the plate again (tonight's import made a new entry for it): the hit is current
+    again = {"plate": "ABC1234", "plate_state": "CA", "reason": "Stolen vehicle"}
+    assert api.post(entries, again, format="json").status_code == 201
+    assert api.post(f"/api/v1/hits/{hit}/confirm", {}, format="json").status_code == 200
+    # confirmed, then the entry goes before the briefing: nothing reaches officers
+    make_phone(officer)
+    [current] = [e for e in api.get(entries).json()["results"]]
+    assert api.delete(f"{entries}/{current['id']}").status_code == 204
+    response = api.post(f"/api/v1/hits/{hit}/brief", {"priority": "urgent"}, format="json")
+    assert response.status_code == 409 and error_code(response) == "entry_not_current"
+    assert not Briefing.objects.exists()
+    assert api.post(f"/api/v1/hits/{hit}/reject", {"reason": "not_current"}, format="json").status_code == 409

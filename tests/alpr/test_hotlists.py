@@ -8,7 +8,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 
-from apps.alpr.models import Entry, Hotlist
+from apps.alpr.models import Entry, Hit, Hotlist
 from apps.audit.models import AuditEvent
 from tests.alpr.conftest import a_read, post_reads
 from tests.conftest import ROLES
@@ -270,3 +270,31 @@ def test_a_plate_keeps_letters_of_every_script(client_for, operator, reader_api)
         ("ABC123", "exact"),
         ("ÖKW747", "exact"),
     ]
+
+
+def test_the_nightly_replace_raises_no_second_hit_for_a_read_already_hit(client_for, operator, reader_api):
+    """A state list is replaced every night with mostly the same plates: each replace makes new
+    entries. A read that already hit the plate on that list (reviewed or not) is not raised again."""
+    api = client_for(operator)
+    hotlist = make_list(api, source="state")
+    url = f"/api/v1/hotlists/{hotlist['id']}/import"
+    nightly = "plate,plate_state,reason,case_number,expires_at\nSAME001,NY,Stolen,,\nGONE001,,Stolen,,\n"
+    api.post(url, {"file": csv_file(nightly)}, format="multipart")
+    [first, gone] = post_reads(reader_api, [a_read("SAME001", plate_state="NY"), a_read("GONE001")]).json()["hits"]
+    assert api.post(f"/api/v1/hits/{gone}/reject", {"reason": "misread"}, format="json").status_code == 200
+    for _night in range(2):
+        assert api.post(url, {"file": csv_file(nightly), "mode": "replace"}, format="multipart").status_code == 200
+    assert sorted(h["id"] for h in api.get("/api/v1/hits?state=new").json()["results"]) == [first]
+    assert api.get("/api/v1/hits?state=rejected").json()["count"] == 1
+    # a read of the plate after the replace hits the new entry, as any read does
+    [later] = post_reads(reader_api, [a_read("SAME001", plate_state="NY")]).json()["hits"]
+    assert later != first
+    # and an earlier read that a new list (another list) names is still found
+    other = make_list(api, source="local")
+    expires = (timezone.now() + timedelta(days=30)).isoformat()
+    api.post(
+        f"/api/v1/hotlists/{other['id']}/entries",
+        {"plate": "SAME001", "reason": "BOLO", "expires_at": expires},
+        format="json",
+    )
+    assert Hit.objects.filter(hotlist_id=other["id"], historical=True).count() == 2  # both reads of SAME001
