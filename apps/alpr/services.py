@@ -488,6 +488,15 @@ def entries_import(
     half-empty). Rejected lines are reported, the others imported."""
     now = timezone.now()
     good, rejected = _parse_import(hotlist=hotlist, data=data, now=now)
+    if mode == "replace" and rejected and not good:
+        # A file none of whose lines could be used is a bad export, not an empty list: a live
+        # list is never swapped for nothing by mistake (a file with only the header empties it).
+        raise InvalidInput(
+            "No line of the file could be imported; the list is unchanged.",
+            code="nothing_imported",
+            fields={"file": [f"line {r['line']}: {r['error']}" for r in rejected[:20]]},
+            extra={"rejected": rejected},
+        )
     with transaction.atomic():
         Hotlist.objects.select_for_update().filter(pk=hotlist.pk).first()
         removed = 0

@@ -208,7 +208,19 @@ def test_a_replace_with_a_bad_file_changes_nothing(client_for, operator):
         )
         assert response.status_code == 400, (bad, response.content)
     assert api.post(url, {"file": csv_file("a"), "mode": "merge"}, format="multipart").status_code == 400
+    # an export none of whose lines is usable never swaps a live list for nothing
+    header = "plate,plate_state,reason,case_number,expires_at\n"
+    unusable = csv_file(header + "--,,Stolen,,\nABC123,,,,\n")
+    response = api.post(url, {"file": unusable, "mode": "replace"}, format="multipart")
+    assert response.status_code == 400 and error_code(response) == "nothing_imported"
+    assert [r["line"] for r in response.json()["error"]["rejected"]] == [2, 3]
     assert list(Entry.objects.filter(removed_at__isnull=True).values_list("plate_normalized", flat=True)) == ["OLD0001"]
+    appended = api.post(url, {"file": csv_file(header + "--,,Stolen,,\n")}, format="multipart")
+    assert appended.status_code == 200 and appended.json()["imported"] == 0  # append: nothing to swap
+    # a file with only its header empties the list on purpose
+    emptied = api.post(url, {"file": csv_file(header), "mode": "replace"}, format="multipart")
+    assert emptied.status_code == 200 and emptied.json() == {"imported": 0, "rejected": []}
+    assert not Entry.objects.filter(removed_at__isnull=True).exists()
 
 
 def test_a_list_not_imported_for_a_day_is_stale(client_for, operator):
