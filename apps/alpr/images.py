@@ -30,6 +30,8 @@ def clean_base64_jpeg(text: str) -> CleanImage:
         raise BadImage("image must be a base64 string")
     if len(text) > conf.max_image_bytes() * 4 // 3 + 8:
         raise BadImage("image is too large")
+    if "\n" in text or "\r" in text or " " in text:  # MIME-style lines of 76 characters, as many encoders write
+        text = "".join(text.split())
     try:
         raw = base64.b64decode(text, validate=True)
     except (binascii.Error, ValueError):

@@ -104,7 +104,7 @@ class SearchIn(serializers.Serializer):
 
     def validate(self, attrs):
         if attrs.get("start") and attrs.get("end") and attrs["start"] >= attrs["end"]:
-            raise serializers.ValidationError({"from": ["Must be before `to`."]})
+            raise serializers.ValidationError({"from": ["Must be before `to` (a bare date is its midnight, UTC)."]})
         return attrs
 
 

@@ -175,5 +175,8 @@ def exception_handler(exc, context):
         code = exc.default_code if isinstance(exc.default_code, str) else "error"
     message = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
     if isinstance(exc, drf.NotAuthenticated):
-        message = "Authentication credentials were not provided."
+        request = (context or {}).get("request")
+        given = request is not None and request.META.get("HTTP_AUTHORIZATION")
+        # An Authorization header no scheme took (a token of no known kind): not "not provided"
+        message = "The credentials given are not valid." if given else "Authentication credentials were not provided."
     return Response(envelope(code, str(message)), status=exc.status_code, headers=headers)

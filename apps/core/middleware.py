@@ -223,7 +223,7 @@ class QueryStringGuardMiddleware(InlineAsync, MiddlewareMixin):
                         400,
                         "invalid_query",
                         f"Query parameter {key!r} is given {len(values)} times; give it once.",
-                        fields={key: ["Given more than once: give it once (several values comma-separated)."]},
+                        fields={key: ["Given more than once: give it once."]},
                     )
         return None
 

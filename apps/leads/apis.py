@@ -114,6 +114,7 @@ class LeadReviewApi(APIView):
     @extend_schema(request=LeadReviewIn, responses=LeadOut)
     def post(self, request, lead_id):
         lead = _lead(lead_id)
+        services.refuse_own_review(lead=lead, actor=request.user)
         data = LeadReviewIn(data=request.data)
         data.is_valid(raise_exception=True)
         services.lead_review(actor=request.user, lead=lead, context=AuditContext.of(request), **data.validated_data)

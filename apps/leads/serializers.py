@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
+from django.utils import timezone
 from rest_framework import serializers
 
 from apps.briefings.serializers import AudienceIn
@@ -31,11 +34,19 @@ class ItemIn(serializers.Serializer):
     serial = serializers.CharField(max_length=64, required=False, allow_blank=True)
 
 
+FUTURE_SKEW = timedelta(minutes=5)  # a clock a little ahead is not a future event
+
+
 class EventIn(serializers.Serializer):
     case_number = serializers.CharField(max_length=64)
     occurred_at = ZonedDateTimeField()
     location = EventLocationIn()
     items: serializers.ListSerializer = serializers.ListSerializer(child=ItemIn(), required=False, max_length=100)
+
+    def validate_occurred_at(self, value):
+        if value > timezone.now() + FUTURE_SKEW:
+            raise serializers.ValidationError("Is in the future: an event linked by NIBIN has happened.")
+        return value
 
 
 class LeadCreateIn(serializers.Serializer):

@@ -81,16 +81,20 @@ def lead_create(
     return lead
 
 
+def refuse_own_review(*, lead: Lead, actor) -> None:
+    """The two-person rule: the person who created a lead never reviews it (403, whatever else
+    the request holds)."""
+    if lead.created_by_id == actor.pk:
+        raise Forbidden("You created this lead; another operator must review it (two-person rule).", code="own_lead")
+
+
 def lead_review(*, actor: User, lead: Lead, decision: str, note: str, context: AuditContext | None = None) -> Lead:
     """The second person's decision: verified or rejected, with a note. Never the creator's."""
     if decision not in (State.VERIFIED, State.REJECTED):
         raise InvalidInput("decision must be verified or rejected.", fields={"decision": ["Not a decision."]})
     with transaction.atomic():
         lead = Lead.objects.select_for_update().get(pk=lead.pk)
-        if lead.created_by_id == actor.pk:
-            raise Forbidden(
-                "You created this lead; another operator must review it (two-person rule).", code="own_lead"
-            )
+        refuse_own_review(lead=lead, actor=actor)
         if lead.state != State.PENDING_REVIEW:
             raise Conflict(f"This lead is already {lead.state}; it can be reviewed once.", code="already_reviewed")
         now = timezone.now()

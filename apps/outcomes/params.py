@@ -23,13 +23,16 @@ def parse_time(name: str, raw: str) -> datetime:
         raise _bad(name, str(exc)) from None
 
 
+SAME_DAY = "Must be before to: a bare date is its midnight (UTC), so one day is from=D&to=the next day."
+
+
 def window(query_params, *, default: timedelta) -> tuple[datetime, datetime]:
     """(from, to): `to` defaults to now and `from` to `to` minus `default`; from must precede to."""
     to_raw, from_raw = query_params.get("to"), query_params.get("from")
     end = parse_time("to", to_raw) if to_raw is not None else timezone.now().astimezone(UTC)
     start = parse_time("from", from_raw) if from_raw is not None else end - default
     if start >= end:
-        raise _bad("from", "Must be before to.")
+        raise _bad("from", SAME_DAY if from_raw == to_raw and len(from_raw or "") == 10 else "Must be before to.")
     if end - start > MAX_SPAN:
         raise _bad("from", "A window is at most 20 years long.")
     return start, end

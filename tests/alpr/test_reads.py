@@ -300,3 +300,14 @@ def test_a_batch_of_full_size_overview_images_fits_the_body_limit(reader_api):
     assert response.status_code == 200, response.content[:300]
     assert response.json()["accepted"] == 30
     assert Read.objects.exclude(image_key="").count() == 30
+
+
+def test_an_image_in_lines_of_76_characters_is_accepted(reader_api):
+    """Many encoders (MIME, `base64` on the command line) break base64 into lines."""
+    from tests.alpr.conftest import image_b64
+
+    flat = image_b64()
+    wrapped = "\r\n".join(flat[i : i + 76] for i in range(0, len(flat), 76))
+    response = post_reads(reader_api, [a_read("ABC1234", image=wrapped)])
+    assert response.status_code == 200, response.content
+    assert Read.objects.get().image_key

@@ -114,6 +114,7 @@ def test_missing_credentials_is_a_401_envelope(anon):
     assert response.status_code == 401
     assert error_code(response) == "not_authenticated"
     assert response["WWW-Authenticate"] == "Bearer"
+    assert response.json()["error"]["message"] == "Authentication credentials were not provided."
 
 
 @pytest.mark.django_db
@@ -121,6 +122,10 @@ def test_garbage_token_is_a_401_envelope(client_for):
     response = client_for(None, token="rtu_not-a-real-token").get("/api/v1/users")
     assert response.status_code == 401
     assert error_code(response) == "not_authenticated"
+    for header in ("Bearer garbage", "Basic dXNlcjpwYXNz", "Token abc"):  # given, but of no kind rtcc knows
+        response = client_for(None).get("/api/v1/users", HTTP_AUTHORIZATION=header)
+        assert response.status_code == 401 and error_code(response) == "not_authenticated"
+        assert response.json()["error"]["message"] == "The credentials given are not valid.", header
 
 
 @pytest.mark.django_db

@@ -113,6 +113,10 @@ def test_bad_nibin_event_values_are_refused(client_for, operator, probe):
     assert response.status_code == 400
     fields = response.json()["error"]["fields"]
     assert "events.0.location.lat" in fields and "events.1.items.0.kind" in fields
+    future = nibin_payload()
+    future["events"][1]["occurred_at"] = "2099-01-01T00:00:00Z"  # a shooting that has not happened
+    response = client_for(operator).post("/api/v1/leads", future, format="json")
+    assert response.status_code == 400 and "events.1.occurred_at" in response.json()["error"]["fields"]
     bad_photo = fr_payload(probe, candidates=[{"rank": 1, "photo": "00000000-0000-0000-0000-000000000000"}])
     assert client_for(operator).post("/api/v1/leads", bad_photo, format="json").status_code == 400
     assert not Lead.objects.exists()
@@ -124,6 +128,9 @@ def test_the_creator_can_never_review_their_own_lead(client_for, operator, other
         f"/api/v1/leads/{lead['id']}/review", {"decision": "verified", "note": "looks right"}, format="json"
     )
     assert mine.status_code == 403
+    for body in ({}, {"decision": "maybe"}):  # the rule first, whatever the body holds
+        response = client_for(operator).post(f"/api/v1/leads/{lead['id']}/review", body, format="json")
+        assert response.status_code == 403 and error_code(response) == "own_lead"
     assert Lead.objects.get(pk=lead["id"]).state == "pending_review"
     second = client_for(other_operator).post(
         f"/api/v1/leads/{lead['id']}/review", {"decision": "verified", "note": "compared by hand"}, format="json"
