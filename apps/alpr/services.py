@@ -22,7 +22,7 @@ from apps.audit.services import AuditContext, audit_record
 from apps.briefings import services as briefing_services
 from apps.briefings.models import Briefing
 from apps.core.errors import Conflict, InvalidInput
-from apps.core.fields import OUT_OF_RANGE, in_utc
+from apps.core.fields import OUT_OF_RANGE, in_utc, rfc3339_text
 from apps.core.realtime import console_send_after_commit, console_send_many_after_commit
 from apps.counters import names as counted
 from apps.counters.services import counter_add, counters_add
@@ -455,7 +455,7 @@ def _parse_import(*, hotlist: Hotlist, data: bytes, now: datetime) -> tuple[list
         expires_at = None
         if fields["expires_at"]:
             try:
-                expires_at = parse_datetime(fields["expires_at"])
+                expires_at = parse_datetime(rfc3339_text(fields["expires_at"]))
             except ValueError:
                 expires_at = None
             if expires_at is None or expires_at.tzinfo is None:

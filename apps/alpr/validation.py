@@ -10,7 +10,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from apps.core.errors import InvalidInput
-from apps.core.fields import NO_ZONE, OUT_OF_RANGE, in_utc
+from apps.core.fields import NO_ZONE, OUT_OF_RANGE, in_utc, rfc3339_text
 
 from . import conf, plates
 
@@ -77,7 +77,7 @@ def _read(item, now: datetime) -> dict:
     if raw_at is None:
         raise _Bad("read_at", "This field is required.")
     try:
-        read_at = parse_datetime(raw_at) if isinstance(raw_at, str) else None
+        read_at = parse_datetime(rfc3339_text(raw_at)) if isinstance(raw_at, str) else None
     except ValueError:
         read_at = None
     if read_at is None:

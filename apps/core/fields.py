@@ -49,8 +49,17 @@ def in_utc(value: datetime, *, years: tuple[int, int] = TIME_YEARS) -> datetime 
     return value if years[0] <= value.year <= years[1] else None
 
 
+def rfc3339_text(value: str) -> str:
+    """RFC 3339 allows a lower-case `t` and `z` (its section 5.6); Python's parsers take only the
+    upper-case `Z`."""
+    return value[:-1] + "Z" if value.endswith("z") else value
+
+
 class ZonedDateTimeField(serializers.DateTimeField):
     default_error_messages = {"no_zone": NO_ZONE, "out_of_range": OUT_OF_RANGE}
+
+    def to_internal_value(self, value):
+        return super().to_internal_value(rfc3339_text(value) if isinstance(value, str) else value)
 
     def enforce_timezone(self, value):
         if timezone.is_naive(value):

@@ -18,7 +18,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from apps.core.fields import OUT_OF_RANGE, in_utc
+from apps.core.fields import OUT_OF_RANGE, in_utc, rfc3339_text
 
 PAGE_PARAMS = frozenset({"page", "page_size"})
 UNKNOWN_PARAM = "Not a filter of this list."
@@ -110,7 +110,7 @@ def parse_time_param(raw: str) -> datetime:
     """A query string's time in UTC: RFC 3339 (a naive one is UTC) or a bare date (its midnight,
     UTC). An unencoded `+02:00` offset arrives as ` 02:00` and is read as meant. A ValueError
     carries the message for the caller when it is not a time, or lies outside fields.TIME_YEARS."""
-    raw = raw.strip()
+    raw = rfc3339_text(raw.strip())
     if "T" in raw and " " in raw:
         raw = raw.replace(" ", "+")
     try:
