@@ -436,6 +436,7 @@ def _parse_import(*, hotlist: Hotlist, data: bytes, now: datetime) -> tuple[list
             fields={"file": ["Header must be: " + ",".join(IMPORT_COLUMNS)]},
         )
     good, rejected = [], []
+    first_line: dict[tuple, int] = {}
     line = 1
     while True:
         try:
@@ -477,6 +478,19 @@ def _parse_import(*, hotlist: Hotlist, data: bytes, now: datetime) -> tuple[list
             name, messages = next(iter(errors.items()))
             rejected.append({"line": line, "error": f"{name}: {messages[0]}"})
             continue
+        # The same entry twice in one file (an export that repeats a line) would hit every read
+        # of the plate twice from one list: the repeat is reported, the first kept.
+        same = (
+            plates.normalize(fields["plate"]),
+            fields["plate_state"].upper(),
+            fields["reason"],
+            fields["case_number"],
+            expires_at,
+        )
+        if same in first_line:
+            rejected.append({"line": line, "error": f"the same entry as line {first_line[same]}"})
+            continue
+        first_line[same] = line
         good.append({**fields, "expires_at": expires_at})
     return good, rejected
 

@@ -163,15 +163,18 @@ def test_csv_import_reports_each_rejected_line(client_for, operator):
         f"GOOD002,,Warrant,,{later}\n"
         f"BADTIME,CA,Stolen,24-4,tomorrow\n"
         f"BADST01,California,Stolen,24-5,{later}\n"
+        f"good-001,ca,Stolen,24-1,{later}\n"  # line 2 again, written otherwise
+        f"GOOD001,CA,Stolen,24-9,{later}\n"  # the same plate for another case: its own entry
     )
     response = api.post(f"/api/v1/hotlists/{hotlist['id']}/import", {"file": csv_file(text)}, format="multipart")
     assert response.status_code == 200, response.content
     body = response.json()
-    assert body["imported"] == 2
-    assert [r["line"] for r in body["rejected"]] == [3, 4, 6, 7]
+    assert body["imported"] == 3
+    assert [r["line"] for r in body["rejected"]] == [3, 4, 6, 7, 8]
     assert "expires_at" in body["rejected"][0]["error"]
+    assert body["rejected"][4]["error"] == "the same entry as line 2"
     plates = sorted(Entry.objects.values_list("plate_normalized", flat=True))
-    assert plates == ["GOOD001", "GOOD002"]
+    assert plates == ["GOOD001", "GOOD001", "GOOD002"]
     assert api.get(f"/api/v1/hotlists/{hotlist['id']}").json()["last_import_at"] is not None
 
 
