@@ -102,6 +102,8 @@ def command_create(
             return _replay(existing, fingerprint)
     if device.revoked:
         raise Conflict("This device is revoked; it can no longer be commanded.", code="device_revoked")
+    if device.kind == DeviceKind.ALPR:  # it sends reads over HTTPS and holds no socket to hear one
+        raise Conflict("A plate reader takes no commands; it records plates, not video.", code="device_not_commandable")
     command.device = device
     command.idempotency_key = idempotency_key or None
     try:
@@ -179,10 +181,10 @@ _COMMAND_COLUMNS = [str(f.column) for f in Command._meta.concrete_fields]
 
 def command_create_statement(*, command: Command, context: AuditContext | None) -> tuple[str, list]:
     """(SQL, params): the command, the transparency report's count and the `command.create` audit
-    event, in one statement, if its device exists, is not revoked and has no command (anyone's)
-    with this Idempotency-Key yet. Its row: the device's kind and whether it has a push token; no
-    row when nothing was stored (then the view decides: 404, 409, a replay, or a new command of
-    another person)."""
+    event, in one statement, if its device exists, is not revoked, is not a plate reader and has
+    no command (anyone's) with this Idempotency-Key yet. Its row: the device's kind and whether it
+    has a push token; no row when nothing was stored (then the view decides: 404, 409, a replay,
+    or a new command of another person)."""
     values = [f.get_db_prep_save(getattr(command, f.attname), connection) for f in Command._meta.concrete_fields]
     count = counts_upsert(
         counts={counted.command(command.action): 1}, at=command.created_at, when="EXISTS (SELECT 1 FROM command)"
@@ -204,7 +206,7 @@ def command_create_statement(*, command: Command, context: AuditContext | None) 
     commands, devices = Command._meta.db_table, Device._meta.db_table
     sql = (
         f"WITH device AS (SELECT d.kind, COALESCE(d.push_token, '') <> '' AS pushable FROM {devices} d"  # noqa: S608
-        f" WHERE d.id = %s AND d.revoked_at IS NULL AND NOT EXISTS (SELECT 1 FROM {commands} c"
+        f" WHERE d.id = %s AND d.revoked_at IS NULL AND d.kind <> 'alpr' AND NOT EXISTS (SELECT 1 FROM {commands} c"
         " WHERE c.device_id = d.id AND c.idempotency_key = %s)),"
         f" command AS (INSERT INTO {commands} ({', '.join(_COMMAND_COLUMNS)})"
         f" SELECT {', '.join(['%s'] * len(values))} FROM device RETURNING id),"

@@ -64,6 +64,7 @@ def test_operator_starts_a_camera_recording_and_sees_it_succeed(open_as, console
 
     it_token, _ = token_issue(user=it_user)
     device_id, token = register_and_enroll(console_server.url, it_token, kind="bodycam", serial="E2E-CAM-1")
+    register_and_enroll(console_server.url, it_token, kind="alpr", serial="E2E-ALPR-1")  # no place on the wall
     assign(console_server, it_token, device_id, officer)
     camera = simulated(console_server.url, device_id, token, serial="E2E-CAM-1", lat=40.7131, lon=-74.0052)
     call(
@@ -78,6 +79,7 @@ def test_operator_starts_a_camera_recording_and_sees_it_succeed(open_as, console
     expect(page.locator("#live")).to_have_attribute("data-state", "live")
     row = page.locator('tr[data-serial="E2E-CAM-1"]')
     expect(row).to_contain_text("offline")
+    expect(page.locator('tr[data-serial="E2E-ALPR-1"]')).to_have_count(0)  # a plate reader takes no command
 
     # A reason is required: confirming without one sends nothing.
     row.locator('button[data-action="start_recording"]').click()

@@ -177,6 +177,17 @@ def test_command_to_a_revoked_device_is_409(client_for, operator, make_device):
     assert Command.objects.count() == 0
 
 
+@pytest.mark.django_db
+def test_command_to_a_plate_reader_is_409(client_for, operator, make_device):
+    """A plate reader sends reads over HTTPS and holds no socket: a command would wait for nothing."""
+    reader = make_device(kind="alpr")
+    response = post_command(client_for(operator), reader.id)
+    assert response.status_code == 409 and error_code(response) == "device_not_commandable"
+    assert Command.objects.count() == 0
+    phone = make_device(kind="phone")  # a phone records too, and is woken by a push
+    assert post_command(client_for(operator), phone.id).status_code == 202
+
+
 BAD_BODIES = [
     ({"reason": "x"}, "action"),
     ({"action": "self_destruct", "reason": "x"}, "action"),

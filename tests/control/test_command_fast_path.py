@@ -124,6 +124,7 @@ def test_a_new_idempotency_key_is_stored_and_its_replay_goes_to_the_view(service
         "bad key",
         "unknown device",
         "revoked",
+        "plate reader",
         "query string",
         "accepts no json",
     ],
@@ -133,7 +134,7 @@ def test_what_the_fast_path_does_not_answer_reaches_the_view_with_its_body_and_n
 ):
     role = case if case in ("clerk", "officer", "it") else "operator"
     token, _ = token_issue(user=make_user(role, username=f"u-{role}"))
-    camera = create_device(kind="bodycam", revoked=case == "revoked")
+    camera = create_device(kind="alpr" if case == "plate reader" else "bodycam", revoked=case == "revoked")
     device_id = "00000000-0000-4000-8000-000000000000" if case == "unknown device" else camera.id
     body = b'{"action": "fly", "reason": "x"}' if case == "bad body" else body_of()
     headers = {"bad key": [(b"idempotency-key", b"has space")], "accepts no json": [(b"accept", b"text/html")]}.get(

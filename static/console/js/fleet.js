@@ -149,7 +149,8 @@ async function load() {
   try {
     const list = await getAll("devices?page_size=500");
     devices.clear();
-    for (const d of list) devices.set(d.id, d);
+    // Plate readers hold no socket and take no command: they are on the Devices page, not the wall.
+    for (const d of list) if (d.kind !== "alpr") devices.set(d.id, d);
     renderAll();
   } catch (err) {
     setHtml(tbody, html`<tr><td colspan="9" class="empty">Could not load the fleet: ${err.message}</td></tr>`);
