@@ -645,6 +645,17 @@ def _brief_text(hit: Hit) -> tuple[str, str, dict]:
     return title, body, item
 
 
+def _refuse_if_briefed(hit: Hit) -> None:
+    """A hit is briefed once: a double click (or two operators) must not push twice. A briefing
+    that reached no officer (no one near the read) does not count: brief it again, naming them."""
+    if hit.briefing is not None and hit.briefing.recipients > 0:
+        raise Conflict(
+            f"This hit was already briefed to {hit.briefing.recipients} officer(s) (briefing {hit.briefing_id}).",
+            code="hit_briefed",
+            extra={"briefing": str(hit.briefing_id)},
+        )
+
+
 def hit_brief(
     *,
     actor: User,
@@ -657,13 +668,14 @@ def hit_brief(
 ) -> Briefing:
     """A briefing to officers from a confirmed hit: the vehicle with the read's image as its
     photo, the place and time of the read; by default to officers near the read."""
-    hit = Hit.objects.select_related("read", "entry", "hotlist").get(pk=hit.pk)
+    hit = Hit.objects.select_related("read", "entry", "hotlist", "briefing").get(pk=hit.pk)
     if hit.state != HitState.CONFIRMED:
         raise Conflict(
             "Only a confirmed hit can be briefed: compare the image with the plate and confirm it first.",
             code="hit_not_confirmed",
         )
     _refuse_unless_current(hit, timezone.now())
+    _refuse_if_briefed(hit)
     read = hit.read
     if audience is None:
         if read.lat is None:
@@ -677,7 +689,8 @@ def hit_brief(
         photo = briefing_services.media_upload(actor=actor, data=data, context=context)
         vehicle["photo"] = photo.pk
     with transaction.atomic():
-        Hit.objects.select_for_update().filter(pk=hit.pk).first()
+        locked = Hit.objects.select_for_update(of=("self",)).select_related("briefing").get(pk=hit.pk)
+        _refuse_if_briefed(locked)  # a second click, or another operator, got there first
         briefing = briefing_services.briefing_create(
             actor=actor,
             priority=priority,

@@ -191,3 +191,23 @@ def test_a_hit_whose_plate_the_list_no_longer_names_is_neither_confirmed_nor_bri
     assert response.status_code == 409 and error_code(response) == "entry_not_current"
     assert not Briefing.objects.exists()
     assert api.post(f"/api/v1/hits/{hit}/reject", {"reason": "not_current"}, format="json").status_code == 409
+
+
+def test_a_hit_is_briefed_once_unless_no_officer_was_reached(client_for, operator, hit, officer, make_phone):
+    """A double click (or two operators at once) must not push the same hit twice; a briefing that
+    reached no one (no officer near the read) may be followed by one naming officers."""
+    api = client_for(operator)
+    nobody = _confirmed_brief(api, hit)  # no phone near the read
+    assert nobody["recipients"] == 0
+    phone = make_phone(officer, lat=10.0, lon=10.0)
+    named = api.post(
+        f"/api/v1/hits/{hit}/brief", {"priority": "urgent", "audience": {"officers": [str(officer.pk)]}}, format="json"
+    )
+    assert named.status_code == 201 and named.json()["recipients"] == 1
+    again = api.post(
+        f"/api/v1/hits/{hit}/brief", {"priority": "urgent", "audience": {"officers": [str(officer.pk)]}}, format="json"
+    )
+    assert again.status_code == 409 and error_code(again) == "hit_briefed"
+    assert again.json()["error"]["briefing"] == named.json()["id"]
+    assert len(pushed(phone.push_token)) == 1 and Briefing.objects.count() == 2
+    assert api.get(f"/api/v1/hits/{hit}").json()["briefing"] == named.json()["id"]

@@ -501,10 +501,13 @@ def test_operator_confirms_a_hit_from_the_queue_and_briefs_it(open_as, console_s
     expect(detail.locator("[data-role=state]")).to_have_text("confirmed", timeout=LIVE)
     page.keyboard.press("b")  # brief officers near the read
     expect(detail.locator("[data-role=briefing-link]")).to_be_visible(timeout=LIVE)
+    expect(detail.locator("[data-act=brief]")).to_have_count(0)  # briefed once: no second push
+    page.keyboard.press("b")
     hit = Hit.objects.get(pk=hit_id)
     assert hit.state == "confirmed" and hit.reviewed_by == operator and hit.briefing_id
     briefing = Briefing.objects.get(pk=hit.briefing_id)
     assert briefing.recipients == 1 and briefing.vehicles[0]["plate"] == "KXT4821"
+    assert Briefing.objects.count() == 1
     assert not page.errors
 
 

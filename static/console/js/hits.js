@@ -56,8 +56,9 @@ function detailHtml(h) {
         <select data-role="reason" aria-label="Reject reason">${REJECT_REASONS.map(([v, label]) => html`<option value="${v}">${label}</option>`)}</select>
         <button type="button" class="danger" data-act="reject">Reject (R)</button>
         <button type="button" data-act="confirm">Confirm (C)</button></div>` : ""}
-    ${h.state === "confirmed" ? html`<div class="row end">
-        ${h.briefing ? html`<a href="/briefings/${encodeURIComponent(h.briefing)}/" data-role="briefing-link">Briefing sent</a>` : ""}
+    ${h.state === "confirmed" && h.briefing ? html`<div class="row end">
+        <a href="/briefings/${encodeURIComponent(h.briefing)}/" data-role="briefing-link">Briefing sent</a></div>` : ""}
+    ${h.state === "confirmed" && !h.briefing ? html`<div class="row end">
         <select data-role="priority" aria-label="Priority"><option value="urgent">urgent</option><option value="emergency">emergency</option><option value="routine">routine</option></select>
         <button type="button" data-act="brief">Brief officers near the read (B)</button></div>` : ""}
     ${h.state === "rejected" ? html`<p class="muted">Rejected: ${h.reject_reason}${h.note ? ` · ${h.note}` : ""}</p>` : ""}
@@ -110,7 +111,7 @@ document.addEventListener("keydown", (e) => {
   else if (key === "k") step(-1);
   else if (key === "c" && h && h.state === "new") act("confirm");
   else if (key === "r" && h && h.state === "new") act("reject");
-  else if (key === "b" && h && h.state === "confirmed") act("brief");
+  else if (key === "b" && h && h.state === "confirmed" && !h.briefing) act("brief");
   else return;
   e.preventDefault();
 });
