@@ -100,6 +100,10 @@ def prepare(cameras: int, viewers: int) -> tuple[list[tuple[str, str]], list[str
             username=f"bench-live-{n:04d}", defaults={"role": Role.OPERATOR, "full_name": f"Viewer {n}"}
         )
         tokens.append(token_issue(user=user)[0])
+    from django.db import connection
+
+    with connection.cursor() as cursor:  # planner statistics, as autovacuum keeps on a deployment
+        cursor.execute("ANALYZE")
     return devices, tokens[:-1], tokens[-1]
 
 
