@@ -8,6 +8,7 @@ from apps.accounts.models import Role, User
 from apps.control.models import Command
 from apps.devices.models import Device
 from apps.footage.models import Clip, Trigger
+from apps.leads.models import Lead
 
 MAX_DIRECTORY = 5000
 
@@ -74,3 +75,8 @@ def clip_origin(clip_id) -> dict | None:
         "created_at": command.created_at.isoformat(),
         "state": command.state,
     }
+
+
+def lead_exists(lead_id) -> bool:
+    """Whether the lead page's lead exists (operators and clerks see every lead)."""
+    return Lead.objects.filter(pk=lead_id).exists()

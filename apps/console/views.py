@@ -8,7 +8,7 @@ from urllib.parse import urlencode
 
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
@@ -66,14 +66,18 @@ def console_page(
     active: str,
     directories: tuple[str, ...] = (),
     extra: Callable[[HttpRequest], dict] | None = None,
+    found: Callable[..., bool] | None = None,
 ):
     """A page's view: the role check (login page for nobody, 403 for another role), then the
     template with the directories it names, its URL's ids and `extra(request)` (what depends on
-    the request: the viewer's role, a query parameter)."""
+    the request: the viewer's role, a query parameter). `found(**ids)`: whether the object the URL
+    names exists (else the console's 404 page, not an empty page that loads nothing)."""
 
     @require_GET
     @role_required(*roles)
     def view(request, **ids):
+        if found is not None and not found(**ids):
+            raise Http404("No such page.")
         context: dict = {name: DIRECTORIES[name]() for name in directories}
         context.update({key: str(value) for key, value in ids.items()})
         if extra is not None:
@@ -171,6 +175,7 @@ lead_detail = console_page(
         "can_write": _operator(request),
         "officers": selectors.officer_directory() if _operator(request) else [],
     },
+    found=selectors.lead_exists,
 )
 assists = console_page(
     "console/assists.html",

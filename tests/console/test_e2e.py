@@ -534,4 +534,15 @@ def test_a_hotlist_import_shows_each_rejected_line_and_a_blank_priority_keeps_th
     expect(result.locator("[data-role=rejected] li")).to_have_count(2)
     expect(result).to_contain_text("line 3")
     expect(detail.locator("table")).to_contain_text("GOOD001")
+
+    # a replace whose every line is bad: this file's lines are shown, not the last file's result
+    bad = tmp_path / "bad.csv"
+    bad.write_text("plate,plate_state,reason,case_number,expires_at\n--,CA,Stolen,,\n")
+    detail.locator("input[name=file]").set_input_files(str(bad))
+    detail.locator("select[name=mode]").select_option("replace")
+    detail.locator("#import-form button").click()
+    expect(result.locator("[data-role=import-error]")).to_contain_text("the list is unchanged", timeout=LIVE)
+    expect(result).not_to_contain_text("1 imported")
+    expect(result.locator("[data-role=rejected] li")).to_contain_text("line 2: plate:")
+    expect(detail.locator("table")).to_contain_text("GOOD001")
     assert not page.errors

@@ -4,6 +4,7 @@ console on tablets and phones at a scene, and an officer's own page is read on a
 from __future__ import annotations
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.console.conftest import wait_until
 
@@ -41,3 +42,57 @@ def test_no_page_scrolls_sideways_on_a_phone(open_as, console_server, personas, 
         if overflow > 0:
             wide[path] = overflow
     assert wide == {}, f"pages wider than the screen (px too wide): {wide}"
+
+
+def _overflow(page) -> int:
+    return page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
+
+
+WIDEST = """() => {
+  const edge = document.documentElement.clientWidth + 0.5;
+  const out = (e) => e.getBoundingClientRect().right > edge;
+  return [...document.querySelectorAll('body *')]
+    .filter((e) => out(e) && !(e.parentElement && out(e.parentElement)))
+    .map((e) => `${e.tagName.toLowerCase()}#${e.id}.${[...e.classList].join('.')}`);
+}"""
+
+
+def _wide(page) -> dict:
+    """How many pixels too wide, and the outermost elements that stick out (for the failure message)."""
+    overflow = _overflow(page)
+    return {"px": overflow, "sticking_out": page.evaluate(WIDEST)} if overflow > 0 else {"px": 0}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_plate_and_lead_pages_with_their_data_fit_a_phone(open_as, console_server, operator, it_user):
+    """With data in them: a list's entries table, the hit queue's items, a NIBIN lead's events."""
+    from apps.accounts.services import token_issue
+    from apps.leads.services import lead_create
+    from tests.alpr.conftest import a_read
+    from tests.console.devices import call, register_and_enroll
+    from tests.leads.conftest import nibin_payload
+
+    url, token = console_server.url, token_issue(user=operator)[0]
+    listed = {"name": "NCIC stolen vehicles, statewide", "source": "ncic"}
+    hotlist = call(url, token, "POST", "/api/v1/hotlists", json=listed)
+    for plate in ("KXT4821", "KXT4822"):
+        entry = {"plate": plate, "reason": "Stolen vehicle, taken at gunpoint", "case_number": "2026-000123"}
+        call(url, token, "POST", f"/api/v1/hotlists/{hotlist['id']}/entries", json=entry)
+    _, reader = register_and_enroll(url, token_issue(user=it_user)[0], kind="alpr", serial="NARROW-ALPR-1")
+    call(url, reader, "POST", "/api/v1/plate-reads", json={"reads": [a_read("KXT4821"), a_read("KXT4B22")]})
+    events = nibin_payload()["events"]
+    lead = lead_create(
+        actor=operator, kind="nibin", case_number="2026-000456", summary="x", nibin_lead_number="N-1", events=events
+    )
+    page = open_as(operator, "/alpr/hotlists/", width=390, height=844)
+    page.click("[data-list]")
+    expect(page.locator("#list-detail table")).to_be_visible()
+    wide = {"hotlists": _wide(page)}
+    page.goto("/alpr/hits/")
+    page.locator("[data-hit]").first.click()
+    expect(page.locator("#hit-detail [data-act=confirm]")).to_be_visible()
+    wide["hits"] = _wide(page)
+    page.goto(f"/leads/{lead.pk}/")
+    expect(page.locator("#lead-body table")).to_be_visible()
+    wide["lead"] = _wide(page)
+    assert wide == {"hotlists": {"px": 0}, "hits": {"px": 0}, "lead": {"px": 0}}

@@ -1,11 +1,12 @@
 // The JSON API with the console's session: CSRF header on writes, the error envelope as ApiError.
 
 export class ApiError extends Error {
-  constructor(status, code, message, fields = null) {
+  constructor(status, code, message, fields = null, envelope = null) {
     super(message);
     this.status = status;
     this.code = code;
     this.fields = fields;
+    this.envelope = envelope || {}; // the error's other keys (an import's rejected lines, a hit's briefing)
   }
 }
 
@@ -46,7 +47,7 @@ export async function api(method, path, body, { headers = {}, raw = false } = {}
     if (response.status === 401) {
       throw new ApiError(401, envelope?.code || "not_authenticated", "Your session has ended: sign in again (reload the page).");
     }
-    if (envelope) throw new ApiError(response.status, envelope.code, envelope.message, envelope.fields || null);
+    if (envelope) throw new ApiError(response.status, envelope.code, envelope.message, envelope.fields || null, envelope);
     throw new ApiError(response.status, "http_error", `The server answered ${response.status} ${response.statusText}.`);
   }
   return data;

@@ -2,7 +2,7 @@
 // characters; confirm / reject / brief with buttons or keys. Nothing reaches officers unconfirmed.
 import { get, getAll, post } from "./api.js";
 import { Live } from "./live.js";
-import { $, agoSpan, busy, fmtDateTime, html, notify, setHtml, showError, startAgoTicker } from "./ui.js";
+import { $, agoSpan, busy, fmtDateTime, html, notify, safe, setHtml, showError, startAgoTicker } from "./ui.js";
 
 const hits = new Map();
 const live = new Live();
@@ -53,7 +53,7 @@ function detailHtml(h) {
       </div>
     </div>
     ${h.state === "new" ? html`<div class="row end">
-        <select data-role="reason" aria-label="Reject reason">${REJECT_REASONS.map(([v, label]) => html`<option value="${v}">${label}</option>`)}</select>
+        <select data-role="reason" aria-label="Reject reason">${REJECT_REASONS.map(([v, label]) => html`<option value="${v}" ${v === (h._reason || "misread") ? safe("selected") : ""}>${label}</option>`)}</select>
         <button type="button" class="danger" data-act="reject">Reject (R)</button>
         <button type="button" data-act="confirm">Confirm (C)</button></div>` : ""}
     ${h.state === "confirmed" && h.briefing ? html`<div class="row end">
@@ -97,7 +97,10 @@ async function act(kind, button) {
     const updated = button ? await busy(button, "…", run) : await run();
     hits.set(updated.id, updated);
     paint();
-  } catch (err) { showError(err, "Hit"); }
+  } catch (err) {
+    if (err.code === "entry_not_current") { h._reason = "not_current"; paint(); } // R now rejects it as such
+    showError(err, "Hit");
+  }
 }
 
 $("#hit-list").addEventListener("click", (e) => { const b = e.target.closest("[data-hit]"); if (b) select(b.dataset.hit); });

@@ -8,7 +8,7 @@ let current = null;
 function listHtml(l) {
   return html`<button type="button" class="list-item${current === l.id ? " active" : ""}" data-list="${l.id}" style="display:block;width:100%;text-align:left">
     <div class="row"><strong>${l.name}</strong><span class="muted">${l.source} · priority ${l.priority}</span>
-      ${l.stale ? html`<span class="state warn" data-role="stale">stale</span>` : ""}<span class="spacer"></span><span>${l.entry_count} entries</span></div>
+      ${l.stale ? html`<span class="state warn" data-role="stale">stale</span>` : ""}<span class="spacer"></span><span>${l.entry_count} ${l.entry_count === 1 ? "entry" : "entries"}</span></div>
     <div class="muted">updated ${fmtDateTime(l.updated_at)}${l.last_import_at ? ` · last import ${fmtDateTime(l.last_import_at)}` : ""}</div></button>`;
 }
 
@@ -25,7 +25,12 @@ async function showList(id) {
   const box = $("#list-detail");
   const local = l && l.source === "local";
   let entries = [];
-  try { entries = (await get(`hotlists/${id}/entries?page_size=100`)).results; } catch (err) { showError(err, "Entries"); }
+  let total = 0;
+  try {
+    const page = await get(`hotlists/${id}/entries?page_size=100`);
+    entries = page.results;
+    total = page.count;
+  } catch (err) { showError(err, "Entries"); }
   setHtml(box, html`<h2>${l ? l.name : ""}</h2>
     <form id="import-form" class="row">
       <label class="inline">CSV <input type="file" name="file" accept=".csv,text/csv" required></label>
@@ -40,10 +45,11 @@ async function showList(id) {
       <label>Case number <input name="case_number" maxlength="64"></label>
       <label>Expires <input name="expires_at" type="datetime-local" ${local ? "required" : ""}></label>
       <div class="wide row end"><button type="submit">Add entry</button></div></form>
-    <table class="table"><thead><tr><th>Plate</th><th>State</th><th>Reason</th><th>Case</th><th>Expires</th><th></th></tr></thead>
+    ${total > entries.length ? html`<p class="muted" data-role="shown">The first ${entries.length} of ${total} entries, oldest first.</p>` : ""}
+    <div class="table-wrap"><table class="table"><thead><tr><th>Plate</th><th>State</th><th>Reason</th><th>Case</th><th>Expires</th><th></th></tr></thead>
       <tbody>${entries.map((e) => html`<tr><td style="font-family:monospace">${e.plate_normalized}</td><td>${e.plate_state || ""}</td><td>${e.reason}</td>
         <td>${e.case_number}</td><td>${e.expires_at ? fmtDateTime(e.expires_at) : ""}</td>
-        <td><button type="button" class="secondary small" data-remove="${e.id}">Remove</button></td></tr>`)}</tbody></table>`);
+        <td><button type="button" class="secondary small" data-remove="${e.id}">Remove</button></td></tr>`)}</tbody></table></div>`);
   await loadLists();
 }
 
@@ -73,7 +79,13 @@ $("#list-detail").addEventListener("submit", async (e) => {
       setHtml($("#import-result"), html`<p>${result.imported} imported, ${result.rejected.length} rejected.</p>
         ${result.rejected.length ? html`<ul data-role="rejected">${result.rejected.map((r) => html`<li>line ${r.line}: ${r.error}</li>`)}</ul>` : ""}`);
       notify(`${result.imported} entries imported${result.rejected.length ? `, ${result.rejected.length} lines rejected (listed above the entries)` : ""}.`, result.rejected.length ? "info" : "ok");
-    } catch (err) { showError(err, "Import"); }
+    } catch (err) {
+      // this file's outcome, never the previous file's result left in the pane
+      const rejected = (err.envelope && err.envelope.rejected) || [];
+      setHtml($("#import-result"), html`<p class="field-error" data-role="import-error">${err.message}</p>
+        ${rejected.length ? html`<ul data-role="rejected">${rejected.map((r) => html`<li>line ${r.line}: ${r.error}</li>`)}</ul>` : ""}`);
+      showError(err, "Import");
+    }
   } else if (form.id === "entry-form") {
     const data = Object.fromEntries(new FormData(form));
     for (const k of Object.keys(data)) if (data[k] === "") delete data[k];

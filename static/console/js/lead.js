@@ -10,15 +10,15 @@ let lead = null;
 
 function candidatesHtml(list) {
   if (!list.length) return html`<p><strong>No candidate:</strong> the search returned no result.</p>`;
-  return html`<table><thead><tr><th>Rank</th><th>Score</th><th>Name</th><th>Record</th></tr></thead><tbody>${
-    list.map((c) => html`<tr><td>${c.rank}</td><td class="num">${c.score ?? ""}</td><td>${c.name || ""}</td><td class="mono">${c.record_id || ""}</td></tr>`)}</tbody></table>`;
+  return html`<div class="table-wrap"><table><thead><tr><th>Rank</th><th>Score</th><th>Name</th><th>Record</th></tr></thead><tbody>${
+    list.map((c) => html`<tr><td>${c.rank}</td><td class="num">${c.score ?? ""}</td><td>${c.name || ""}</td><td class="mono">${c.record_id || ""}</td></tr>`)}</tbody></table></div>`;
 }
 
 function eventsHtml(events) {
-  return html`<table><thead><tr><th>#</th><th>Case</th><th>When</th><th>Where</th><th>Items</th></tr></thead><tbody>${
+  return html`<div class="table-wrap"><table><thead><tr><th>#</th><th>Case</th><th>When</th><th>Where</th><th>Items</th></tr></thead><tbody>${
     events.map((e, i) => html`<tr><td>${i + 1}</td><td>${e.case_number}</td><td>${fmtDateTime(e.occurred_at)}</td>
       <td class="mono">${Number(e.location.lat).toFixed(5)}, ${Number(e.location.lon).toFixed(5)}</td>
-      <td>${(e.items || []).map((it) => [it.kind, it.calibre, it.serial].filter(Boolean).join(" ")).join("; ")}</td></tr>`)}</tbody></table>`;
+      <td>${(e.items || []).map((it) => [it.kind, it.calibre, it.serial].filter(Boolean).join(" ")).join("; ")}</td></tr>`)}</tbody></table></div>`;
 }
 
 function paint() {

@@ -86,7 +86,10 @@ function payload(form) {
       if (score !== "") c.score = Number(score);
       for (const k of ["name", "record_id"]) if ($(`[name=${k}]`, row).value.trim()) c[k] = $(`[name=${k}]`, row).value.trim();
       return c;
-    });
+    }).filter((c) => Object.keys(c).length > 1); // a row left blank is no candidate
+    if (!data.get("no_result") && !body.candidates.length) {
+      throw new Error("Give at least one candidate (a name, record id or score), or tick that the search had no result.");
+    }
   }
   if (kind === "nibin") {
     body.nibin_lead_number = data.get("nibin_lead_number").trim();
@@ -95,7 +98,7 @@ function payload(form) {
       const e = {
         case_number: $("[name=ev_case_number]", row).value.trim(),
         occurred_at: toIso($("[name=ev_occurred_at]", row).value),
-        location: { lat: Number($("[name=ev_lat]", row).value), lon: Number($("[name=ev_lon]", row).value) },
+        location: { lat: coordinate($("[name=ev_lat]", row).value), lon: coordinate($("[name=ev_lon]", row).value) },
       };
       if (item) e.items = [{ kind: item, ...($("[name=ev_calibre]", row).value ? { calibre: $("[name=ev_calibre]", row).value } : {}) }];
       return e;
@@ -103,6 +106,9 @@ function payload(form) {
   }
   return body;
 }
+
+// A blank coordinate is no coordinate (null: the API refuses it), never 0.
+function coordinate(text) { return text.trim() === "" ? null : Number(text); }
 
 function setupForm() {
   const form = $("#lead-form");
@@ -130,6 +136,7 @@ function setupForm() {
     e.preventDefault();
     busy(form.querySelector("[type=submit]"), "Creating…", async () => {
       try {
+        for (const old of form.querySelectorAll(".field-error")) old.remove();
         const lead = await post("leads", payload(form));
         notify("Lead created: another operator must review it before it is shared.", "ok");
         window.location.href = `/leads/${lead.id}/`;

@@ -118,8 +118,11 @@ export function agoSpan(iso) {
 export function notify(message, kind = "info", { timeout } = {}) {
   const box = document.getElementById("notices");
   if (!box) { if (kind === "error") alert(message); return; }
+  // The same notice again (a failed form sent three times) replaces the one shown, never stacks.
+  for (const shown of box.querySelectorAll(".notice")) if (shown.dataset.text === `${kind}:${message}`) shown.remove();
   const item = document.createElement("div");
   item.className = `notice ${kind}`;
+  item.dataset.text = `${kind}:${message}`;
   item.setAttribute("role", kind === "error" ? "alert" : "status");
   setHtml(item, html`<p>${message}</p><button type="button" aria-label="Dismiss">✕</button>`);
   item.querySelector("button").addEventListener("click", () => item.remove());
@@ -146,7 +149,9 @@ export function showFieldErrors(form, err) {
     const p = document.createElement("span");
     p.className = "field-error";
     p.textContent = messages.join(" ");
-    (input.closest("label") || input).after(p);
+    const label = input.closest("label");
+    if (label) label.append(p); // under its own field, wherever the form's grid puts the next cell
+    else input.after(p);
   }
 }
 
