@@ -69,6 +69,12 @@ $("#list-form").addEventListener("submit", async (e) => {
   } catch (err) { showFieldErrors(form, err); showError(err, "New list"); }
 });
 
+// An import's outcome in the pane: what happened, then each rejected line.
+function showImport(summary, rejected) {
+  setHtml($("#import-result"), html`${summary}
+    ${rejected.length ? html`<ul data-role="rejected">${rejected.map((r) => html`<li>line ${r.line}: ${r.error}</li>`)}</ul>` : ""}`);
+}
+
 $("#list-detail").addEventListener("submit", async (e) => {
   e.preventDefault();
   const form = e.target;
@@ -76,14 +82,12 @@ $("#list-detail").addEventListener("submit", async (e) => {
     try {
       const result = await busy(form.querySelector("button"), "Importing…", () => post(`hotlists/${current}/import`, new FormData(form)));
       await showList(current); // redraws the pane: the result goes in after
-      setHtml($("#import-result"), html`<p>${result.imported} imported, ${result.rejected.length} rejected.</p>
-        ${result.rejected.length ? html`<ul data-role="rejected">${result.rejected.map((r) => html`<li>line ${r.line}: ${r.error}</li>`)}</ul>` : ""}`);
+      showImport(html`<p>${result.imported} imported, ${result.rejected.length} rejected.</p>`, result.rejected);
       notify(`${result.imported} entries imported${result.rejected.length ? `, ${result.rejected.length} lines rejected (listed above the entries)` : ""}.`, result.rejected.length ? "info" : "ok");
     } catch (err) {
       // this file's outcome, never the previous file's result left in the pane
       const rejected = (err.envelope && err.envelope.rejected) || [];
-      setHtml($("#import-result"), html`<p class="field-error" data-role="import-error">${err.message}</p>
-        ${rejected.length ? html`<ul data-role="rejected">${rejected.map((r) => html`<li>line ${r.line}: ${r.error}</li>`)}</ul>` : ""}`);
+      showImport(html`<p class="field-error" data-role="import-error">${err.message}</p>`, rejected);
       showError(err, "Import");
     }
   } else if (form.id === "entry-form") {

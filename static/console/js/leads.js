@@ -136,7 +136,6 @@ function setupForm() {
     e.preventDefault();
     busy(form.querySelector("[type=submit]"), "Creating…", async () => {
       try {
-        for (const old of form.querySelectorAll(".field-error")) old.remove();
         const lead = await post("leads", payload(form));
         notify("Lead created: another operator must review it before it is shared.", "ok");
         window.location.href = `/leads/${lead.id}/`;
