@@ -20,11 +20,12 @@ free one, data in a temporary directory), daphne and the Celery worker (infra/la
 them at the end. PostgreSQL and Redis are the machine's: the bench works in its own database
 (created and migrated when missing) and its own Redis database number. Run:
     .venv/bin/python bench/clip_upload.py [--sizes 256,1024] [--rounds 5] [--disk] [--baseline-read-back]
-What makes the 1 GiB rounds vary (issue 17): an upload that starts right after the store served a
-1 GiB read-back (rtcc's own verification of the previous round) runs slower here, the store and
-the client sharing two cores. With the default alternation that falls on rtcc in rounds 2 and 4.
-`--baseline-read-back` has the store read the baseline's object back too (untimed), so that every
-upload follows a read-back, whichever goes first.
+What made rtcc's 1 GiB rounds slower (issue 17): verification read each clip back as one GET,
+SeaweedFS buffered ~600 MiB of it ahead of the hasher, and the next upload into the store then ran
+~40% slower while the store gave that memory back and faulted it in again (perf: clear_page in the
+weed process). Verification now asks for 64 MiB windows one after the other (S3Storage.iter_whole).
+`--baseline-read-back` has the store read the baseline's object back too (untimed, in the same windows),
+so that every upload follows a read-back, whichever goes first.
 Environment (defaults): BENCH_DATABASE_URL=postgres://postgres@127.0.0.1:5432/rtcc_bench_footage
   BENCH_REDIS_URL=redis://127.0.0.1:6379/3
 """
@@ -60,6 +61,7 @@ from infra.dev import S3_KEY, S3_SECRET  # noqa: E402
 MiB = 1024 * 1024
 PARALLEL = 4
 PART_SIZE = 8 * MiB  # what rtcc hands out for clips up to 78 GiB; the baseline uses the same
+WINDOW = 64 * MiB  # apps.integrations.storage.WHOLE_WINDOW: how verification reads a clip back
 
 S3_ENV = {  # the endpoint is the bench's own SeaweedFS, set once it runs (start_s3)
     "AWS_ENDPOINT_URL_S3": "",
@@ -243,10 +245,12 @@ def baseline_upload(s3, http: httpx.Client, path: Path, size: int, *, read_back:
         MultipartUpload={"Parts": [{"PartNumber": p["PartNumber"], "ETag": p["ETag"]} for p in listed]},
     )
     elapsed = time.perf_counter() - t0
-    if read_back:
-        body = s3.get_object(Bucket=BUCKET, Key=key)["Body"]
-        while body.read(PART_SIZE):
-            pass
+    if read_back:  # as rtcc's verification reads: 64 MiB windows, one after the other
+        for start in range(0, size, WINDOW):
+            window = f"bytes={start}-{min(start + WINDOW, size) - 1}"
+            body = s3.get_object(Bucket=BUCKET, Key=key, Range=window)["Body"]
+            while body.read(PART_SIZE):
+                pass
     s3.delete_object(Bucket=BUCKET, Key=key)
     return elapsed
 

@@ -55,6 +55,8 @@ PARALLEL_READS = 4
 PARALLEL_PART = 8 * 1024 * 1024
 # Reading an object back as one stream: read straight into this many reused buffers of CHUNK.
 STREAM_BUFFERS = 4
+# ... in ranged GETs of this many bytes, one after the other (SeaweedFS buffers ahead of a whole-object GET).
+WHOLE_WINDOW = 64 * 1024 * 1024
 SMALL_PUT = 16 * 1024 * 1024
 DELETE_BATCH = 1000  # keys per S3 DeleteObjects request (the most S3 takes)
 UPLOAD_SALT = "rtcc.footage.upload-part"
@@ -301,6 +303,54 @@ def read_ahead(
             free.put(buffer)
     finally:
         free.put(None)
+
+
+class _Windows:
+    """One object read as ranged GETs of WHOLE_WINDOW one after the other on one connection,
+    offered as one stream (readinto). Each window's URL is signed when it is asked for (a large
+    clip is read for longer than one URL lives); a window cut short is a StorageError, never
+    bytes shifted into the next one."""
+
+    def __init__(
+        self,
+        conn: http.client.HTTPConnection,
+        key: str,
+        size: int,
+        sign: Callable[[], urllib.parse.SplitResult | None],
+    ) -> None:
+        self.conn, self.key, self.size, self.sign = conn, key, size, sign
+        self.response: http.client.HTTPResponse | None = None
+        self.start = self.end = -1
+        self.got = 0
+        if size:
+            self._open(0)  # here, in the caller's thread: a missing object raises at once
+
+    def _open(self, start: int) -> None:
+        url = self.sign()
+        if url is None:
+            raise StorageError("a proxy was set for the store while an object was read")
+        end = min(start + WHOLE_WINDOW, self.size) - 1
+        self.conn.request("GET", f"{url.path}?{url.query}", headers={"Range": f"bytes={start}-{end}"})
+        response = self.conn.getresponse()
+        if response.status == 404:
+            raise ObjectMissingError(f"no object {self.key!r}")
+        if response.status == 200 and start == 0:  # a store that ignores Range: the whole object
+            end = self.size - 1
+        elif response.status != 206:
+            raise StorageError(f"GET {self.key!r} {start}-{end} answered {response.status}: {response.read(500)!r}")
+        self.response, self.start, self.end, self.got = response, start, end, 0
+
+    def readinto(self, view: memoryview) -> int:
+        while self.response is not None:
+            if n := self.response.readinto(view):
+                self.got += n
+                return n
+            if self.got != (length := self.end - self.start + 1):
+                raise StorageError(f"GET {self.key!r} {self.start}-{self.end} ended after {self.got} of {length} bytes")
+            self.response = None
+            if self.end + 1 < self.size:
+                self._open(self.end + 1)
+        return 0
 
 
 class DiskStorage:
@@ -770,29 +820,29 @@ class S3Storage:
                     future.cancel()
 
     def iter_whole(self, key: str, *, streams: int = 1) -> Iterator[bytes | memoryview]:
-        """The whole object in order. `streams` 1: one GET, read straight from the socket into
-        reused buffers while the caller works on the one before (read_ahead); more: that many
-        ranged GETs at once (iter_bytes_parallel), for a store that serves one stream slower
-        than the caller consumes it."""
+        """The whole object in order. `streams` 1: one connection, read straight from the socket
+        into reused buffers while the caller works on the one before (read_ahead), as ranged GETs
+        of WHOLE_WINDOW one after the other; more: that many ranged GETs at once
+        (iter_bytes_parallel), for a store that serves one stream slower than the caller consumes it.
+
+        Why windows and not one GET: a store asked for a whole large object reads ahead of a
+        client that hashes as it goes. SeaweedFS buffered ~600 MiB of a 1 GiB clip that way, and the
+        next upload into it then ran 40% slower while its memory was given back and faulted in
+        again (bench/clip_upload.py, issue 17). A window bounds what the store holds for us."""
         if streams > 1:
             yield from self.iter_bytes_parallel(key, parallel=streams)
             return
-        # A presigned GET read with http.client: its readinto fills the buffer from the socket,
-        # where botocore's body copies every chunk (twice) on the way.
         url = self._direct_url("get_object", key)
         if url is None:
             yield from self.iter_bytes(key)
             return
+        # A presigned GET read with http.client: its readinto fills the buffer from the socket,
+        # where botocore's body copies every chunk (twice) on the way.
+        size = self._size_or_missing(key)
         conn = _connection(url)
         try:
-            conn.request("GET", f"{url.path}?{url.query}")
-            response = conn.getresponse()
-            if response.status == 404:
-                raise ObjectMissingError(f"no object {key!r}")
-            if response.status != 200:
-                raise StorageError(f"GET {key!r} answered {response.status}: {response.read(500)!r}")
-            length = response.getheader("Content-Length")
-            yield from read_ahead(response.readinto, int(length) if length else None)
+            windows = _Windows(conn, key, size, lambda: self._direct_url("get_object", key))
+            yield from read_ahead(windows.readinto, windows.size)
         finally:
             if conn.sock is not None:  # wakes the reading thread if the caller stopped early
                 with contextlib.suppress(OSError):

@@ -12,6 +12,43 @@ from apps.footage.ingest.services import object_digest
 from apps.integrations.storage import CHUNK, DiskStorage, ObjectMissingError, StorageError, read_ahead
 
 
+def relay_server(resolve, change=lambda request, body: body):
+    """A local HTTP server that relays each GET, HEAD and PUT as it came (the Host header too, so
+    presigned URLs still hold) to where resolve(request) says, (host, port, path and query); the
+    answer's body passes through change(request, body). Stop it with shutdown()."""
+    import http.client
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Relay(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"  # keep-alive, as a store answers
+
+        def relay(self):
+            host, port, target = resolve(self)
+            sent = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            upstream = http.client.HTTPConnection(host, port, timeout=30)
+            upstream.request(self.command, target, body=sent, headers=dict(self.headers))
+            answer = upstream.getresponse()
+            body = change(self, answer.read())
+            self.send_response(answer.status)
+            for name, value in answer.getheaders():
+                if name.lower() not in {"transfer-encoding", "connection", "content-length"}:
+                    self.send_header(name, value)
+            length = answer.getheader("Content-Length") if self.command == "HEAD" else str(len(body))
+            self.send_header("Content-Length", length or "0")
+            self.end_headers()
+            self.wfile.write(body)
+
+        do_GET = do_HEAD = do_PUT = relay  # noqa: N815 (http.server's names)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Relay)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
 @pytest.mark.services
 def test_parallel_ranged_reads_give_the_object_back_in_order(s3):
     data = os.urandom(5 * 1024 * 1024 + 12345)  # parts of 1 MiB: five whole ones and a short last
@@ -62,37 +99,16 @@ def test_a_missing_object_is_named_not_hashed_as_empty(s3):
 def test_the_one_stream_read_goes_through_the_proxy_set_for_the_store(s3, monkeypatch):
     """HTTP_PROXY names a proxy between rtcc and its store: verification reads and small PUTs go
     through it too."""
-    import http.client
-    import threading
     import urllib.parse
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
     seen: list[str] = []
 
-    class ForwardProxy(BaseHTTPRequestHandler):
-        def forward(self):
-            seen.append(f"{self.command} {self.path}")
-            target = urllib.parse.urlsplit(self.path)  # a proxy is asked for the absolute URL
-            upstream = http.client.HTTPConnection(target.hostname, target.port, timeout=30)
-            sent = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-            upstream.request(self.command, f"{target.path}?{target.query}", body=sent, headers=dict(self.headers))
-            answer = upstream.getresponse()
-            body = answer.read()
-            self.send_response(answer.status)
-            for name, value in answer.getheaders():
-                if name.lower() not in {"transfer-encoding", "connection", "content-length"}:
-                    self.send_header(name, value)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+    def forward(request):
+        seen.append(f"{request.command} {request.path}")
+        target = urllib.parse.urlsplit(request.path)  # a proxy is asked for the absolute URL
+        return target.hostname, target.port, f"{target.path}?{target.query}"
 
-        do_GET = do_PUT = forward  # noqa: N815 (http.server's names)
-
-        def log_message(self, *args):
-            pass
-
-    proxy = ThreadingHTTPServer(("127.0.0.1", 0), ForwardProxy)
-    threading.Thread(target=proxy.serve_forever, daemon=True).start()
+    proxy = relay_server(forward)
     try:
         data = os.urandom(CHUNK + 777)
         s3.put("test/proxied.bin", io.BytesIO(data))
@@ -108,3 +124,55 @@ def test_the_one_stream_read_goes_through_the_proxy_set_for_the_store(s3, monkey
         assert b"".join(s3.iter_bytes("test/proxied-small.bin")) == b"through the proxy"
     finally:
         proxy.shutdown()
+
+
+@pytest.fixture
+def store_behind(s3, monkeypatch):
+    """S3Storage reaching the run's store through a relay standing as its endpoint: it notes each
+    GET's Range, and cuts the answer to the GET numbered in `cut` short by 100 bytes."""
+    import urllib.parse
+
+    upstream = urllib.parse.urlsplit(s3.client.meta.endpoint_url)
+    state: dict = {"ranges": [], "cut": None}
+
+    def reverse(request):
+        if request.command == "GET":
+            state["ranges"].append(request.headers.get("Range"))
+        return upstream.hostname, upstream.port, request.path
+
+    def cut(request, body: bytes) -> bytes:
+        return body[:-100] if request.command == "GET" and state["cut"] == len(state["ranges"]) else body
+
+    server = relay_server(reverse, cut)
+    monkeypatch.setenv("AWS_ENDPOINT_URL_S3", f"http://127.0.0.1:{server.server_address[1]}")
+    yield type(s3)(s3.bucket), state
+    server.shutdown()
+
+
+@pytest.mark.services
+def test_one_stream_asks_the_store_for_one_window_at_a_time(s3, store_behind, monkeypatch):
+    """A whole-object GET let SeaweedFS buffer ~600 MiB ahead of the hasher, and the next upload
+    into it ran 40% slower: verification asks for bounded windows, one after the other."""
+    from apps.integrations import storage
+
+    window = CHUNK + 1000  # not a multiple of the read buffers: windows end inside a buffer
+    monkeypatch.setattr(storage, "WHOLE_WINDOW", window)
+    data = os.urandom(3 * CHUNK + 4321)
+    s3.put("test/windows.bin", io.BytesIO(data))
+    behind, state = store_behind
+    assert b"".join(bytes(view) for view in behind.iter_whole("test/windows.bin", streams=1)) == data
+    starts = range(0, len(data), window)
+    assert state["ranges"] == [f"bytes={s}-{min(s + window, len(data)) - 1}" for s in starts]
+    assert object_digest("test/windows.bin", storage=behind, streams=1) == (len(data), hashlib.sha256(data).hexdigest())
+
+
+@pytest.mark.services
+def test_a_window_cut_short_is_an_error_not_bytes_shifted_into_the_next(s3, store_behind, monkeypatch):
+    from apps.integrations import storage
+
+    monkeypatch.setattr(storage, "WHOLE_WINDOW", CHUNK)
+    s3.put("test/cut.bin", io.BytesIO(os.urandom(3 * CHUNK)))
+    behind, state = store_behind
+    state["cut"] = 2  # the second window arrives 100 bytes short
+    with pytest.raises(StorageError, match="ended after"):
+        object_digest("test/cut.bin", storage=behind, streams=1)
