@@ -829,10 +829,13 @@ class S3Storage:
         client that hashes as it goes. SeaweedFS buffered ~600 MiB of a 1 GiB clip that way, and the
         next upload into it then ran 40% slower while its memory was given back and faulted in
         again (bench/clip_upload.py, issue 17). A window bounds what the store holds for us."""
-        if streams > 1:
-            yield from self.iter_bytes_parallel(key, parallel=streams)
-            return
         url = self._direct_url("get_object", key)
+        if streams > 1:
+            if url is None:
+                yield from self.iter_bytes_parallel(key, parallel=streams)
+            else:
+                yield from self._iter_ranges_into(key, parallel=streams)
+            return
         if url is None:
             yield from self.iter_bytes(key)
             return
@@ -848,6 +851,58 @@ class S3Storage:
                 with contextlib.suppress(OSError):
                     conn.sock.shutdown(socket.SHUT_RDWR)
             conn.close()
+
+    def _iter_ranges_into(self, key: str, *, parallel: int, part_size: int = PARALLEL_PART) -> Iterator[memoryview]:
+        """iter_bytes_parallel() without botocore's copies: `parallel` ranged GETs at once on
+        presigned URLs, each read with http.client straight into one of `parallel` + 1 reused
+        buffers (the one the caller holds is not refilled until it asks for the next)."""
+        size = self._size_or_missing(key)
+        ranges = iter([(start, min(start + part_size, size) - 1) for start in range(0, size, part_size)])
+        free = [bytearray(min(part_size, size)) for _ in range(min(parallel + 1, -(-size // part_size)))]
+        with ThreadPoolExecutor(max_workers=parallel, thread_name_prefix="s3-range") as pool:
+            pending: deque = deque()
+
+            def ask() -> None:
+                nxt = next(ranges, None)
+                if nxt is not None:
+                    buffer = free.pop()
+                    pending.append((buffer, pool.submit(self._read_range_into, key, *nxt, buffer)))
+
+            try:
+                for _ in range(len(free) - 1 or 1):
+                    ask()
+                while pending:
+                    buffer, future = pending.popleft()
+                    view = future.result()
+                    ask()  # with the spare buffer: the one in `view` is the caller's until it asks again
+                    yield view
+                    free.append(buffer)
+            finally:
+                for _, future in pending:
+                    future.cancel()
+
+    def _read_range_into(self, key: str, start: int, end: int, buffer: bytearray) -> memoryview:
+        """One ranged GET on this thread's kept-alive connection, read into `buffer`."""
+        url = self._direct_url("get_object", key)
+        if url is None:
+            raise StorageError("a proxy was set for the store while an object was read")
+        length, (conn, _) = end - start + 1, _kept_alive(url)
+        try:
+            conn.request("GET", f"{url.path}?{url.query}", headers={"Range": f"bytes={start}-{end}"})
+            response = conn.getresponse()
+            if response.status == 404:
+                raise ObjectMissingError(f"no object {key!r}")
+            if response.status != 206:
+                raise StorageError(f"GET {key!r} {start}-{end} answered {response.status}: {response.read(500)!r}")
+            view, filled = memoryview(buffer)[:length], 0
+            while filled < length and (n := response.readinto(view[filled:])):
+                filled += n
+            if filled != length or response.read(1):
+                raise StorageError(f"{key!r} changed while it was read (range {start}-{end})")
+            return view
+        except BaseException:
+            _forget_kept_alive(url)  # a connection left mid-answer cannot carry the next request
+            raise
 
     def _direct_url(self, operation: str, key: str, **params) -> urllib.parse.SplitResult | None:
         """A presigned URL for one request rtcc sends itself with http.client, or None when a
