@@ -4,12 +4,14 @@ same run, min(a plain GET of the same object, raw SHA-256 of the same bytes in m
     .venv/bin/python bench/clip_verify.py [--mib 256] [--rounds 5] [--streams 4]
 
 Starts its own SeaweedFS (.venv/bin/weed, `weed mini`) on free ports in a temporary directory
-and stops it at the end; nothing else is touched. Per round, interleaved: the plain GET (one
-get_object, read to the end), raw SHA-256, and apps.footage.ingest.services.object_digest (what
-verification runs) both ways: one stream read straight into reused 1 MiB buffers (streams=1,
-the default RTCC_CLIP_VERIFY_STREAMS) and --streams parallel ranged GETs of 8 MiB. Prints the
-medians, the ratio of each to min(plain GET, SHA-256) (the goal is >= 0.8), and the load
-average (the machine may be shared: other work shows there).
+and stops it at the end; nothing else is touched. Per round: raw SHA-256, then the plain GET
+(one get_object, read to the end) and apps.footage.ingest.services.object_digest (what
+verification runs) both ways, in an order that alternates round by round: one stream of 64 MiB
+ranged GETs read straight into reused 1 MiB buffers (streams=1, the default
+RTCC_CLIP_VERIFY_STREAMS) and --streams parallel ranged GETs of 8 MiB. Prints the medians, the
+ratio of each to min(plain GET, SHA-256) (the goal is >= 0.8), the CPU seconds per GiB the
+store and the reader spent on each (both share this machine's cores: together they bound what
+any reader here can reach), and the load average (other work on the machine shows there).
 """
 
 from __future__ import annotations
@@ -55,13 +57,15 @@ def main() -> None:
         import django
 
         django.setup()
-        run(args, workdir)
+        run(args, workdir, weed.pid)
     finally:
         weed.stop(timeout=15)
         shutil.rmtree(workdir, ignore_errors=True)  # the object and the store's data
 
 
-def run(args, workdir: Path) -> None:
+def run(args, workdir: Path, store_pid: int) -> None:
+    import psutil
+
     from apps.footage.ingest.services import object_digest
     from apps.integrations.storage import S3Storage, get_storage
 
@@ -98,11 +102,29 @@ def run(args, workdir: Path) -> None:
         assert (got_size, digest) == (size, expected)
         return size / MiB / (time.perf_counter() - t0)
 
+    store, me = psutil.Process(store_pid), psutil.Process()
+    cpu: dict[str, list[tuple[float, float]]] = {}  # CPU seconds per GiB read: (store, this process)
+
+    def timed(name: str, measure, *params) -> float:
+        s0, m0 = sum(store.cpu_times()[:2]), sum(me.cpu_times()[:2])
+        speed = measure(*params)
+        per_gib = 1024 / args.mib
+        cpu.setdefault(name, []).append(
+            ((sum(store.cpu_times()[:2]) - s0) * per_gib, (sum(me.cpu_times()[:2]) - m0) * per_gib)
+        )
+        return speed
+
     plain, sha, one, many, ratios = [], [], [], [], []
-    print(f"object {args.mib} MiB on SeaweedFS, {args.rounds} rounds")
+    print(f"object {args.mib} MiB on SeaweedFS, {args.rounds} rounds (the order of the reads alternates)")
     load_before = os.getloadavg()
     for n in range(1, args.rounds + 1):
-        p, s, r1, rn = plain_get(), raw_sha(), rtcc(1), rtcc(args.streams)
+        s = raw_sha()
+        if n % 2:
+            p = timed("plain GET", plain_get)
+            r1, rn = timed("rtcc 1 stream", rtcc, 1), timed(f"rtcc {args.streams} GETs", rtcc, args.streams)
+        else:
+            rn, r1 = timed(f"rtcc {args.streams} GETs", rtcc, args.streams), timed("rtcc 1 stream", rtcc, 1)
+            p = timed("plain GET", plain_get)
         plain.append(p)
         sha.append(s)
         one.append(r1)
@@ -125,6 +147,22 @@ def run(args, workdir: Path) -> None:
         f"ratio rtcc / min(plain GET, SHA-256): 1 stream {m1 / limit:.2f}, {args.streams} ranged GETs {mn / limit:.2f}"
         f" (medians of per-round ratios {statistics.median(r[0] for r in ratios):.2f} and"
         f" {statistics.median(r[1] for r in ratios):.2f}; goal >= 0.8)"
+    )
+    print(
+        "CPU seconds per GiB read, medians (store / this process; 2 cores here, shared by both): "
+        + ", ".join(
+            f"{name} {statistics.median(c[0] for c in runs):.2f} / {statistics.median(c[1] for c in runs):.2f}"
+            for name, runs in cpu.items()
+        )
+    )
+    store_s = statistics.median(c[0] for c in cpu["rtcc 1 stream"])
+    reader_s = statistics.median(c[1] for c in cpu["rtcc 1 stream"])
+    cores = os.cpu_count() or 1
+    ceiling = 1024 / ((store_s + reader_s) / cores)
+    print(
+        f"what the store and the hashing reader cost together, spread over all {cores} cores with none idle:"
+        f" at most {ceiling:.0f} MiB/s, {ceiling / limit:.2f}x the limit;"
+        f" the 1 stream reached {m1 / ceiling:.2f} of that"
     )
     print(
         "load average (1/5/15 min) before {:.2f}/{:.2f}/{:.2f}, after {:.2f}/{:.2f}/{:.2f}"
