@@ -23,7 +23,7 @@ them at the end. PostgreSQL and Redis are the machine's: the bench works in its 
 What made rtcc's 1 GiB rounds slower (issue 17): verification read each clip back as one GET,
 SeaweedFS buffered ~600 MiB of it ahead of the hasher, and the next upload into the store then ran
 ~40% slower while the store gave that memory back and faulted it in again (perf: clear_page in the
-weed process). Verification now asks for 64 MiB windows one after the other (S3Storage.iter_whole).
+weed process). Verification now asks for 64 MiB windows, at most two at a time (S3Storage.iter_whole).
 `--baseline-read-back` has the store read the baseline's object back too (untimed, in the same windows),
 so that every upload follows a read-back, whichever goes first.
 Environment (defaults): BENCH_DATABASE_URL=postgres://postgres@127.0.0.1:5432/rtcc_bench_footage
@@ -245,7 +245,7 @@ def baseline_upload(s3, http: httpx.Client, path: Path, size: int, *, read_back:
         MultipartUpload={"Parts": [{"PartNumber": p["PartNumber"], "ETag": p["ETag"]} for p in listed]},
     )
     elapsed = time.perf_counter() - t0
-    if read_back:  # as rtcc's verification reads: 64 MiB windows, one after the other
+    if read_back:  # in rtcc verification's windows of 64 MiB
         for start in range(0, size, WINDOW):
             window = f"bytes={start}-{min(start + WINDOW, size) - 1}"
             body = s3.get_object(Bucket=BUCKET, Key=key, Range=window)["Body"]

@@ -91,10 +91,10 @@ def default_category() -> str:
 
 def verify_streams() -> int:
     """GETs at once reading a clip back for verification: 1 (the default) reads it as one stream
-    of 64 MiB ranged GETs one after the other, straight into reused buffers, hashed as it arrives;
-    N > 1 reads N ranged GETs of 8 MiB at once (for a store that serves one stream slower than
-    SHA-256 runs). On a 2-core machine with SeaweedFS beside rtcc, one stream was the faster
-    (bench/clip_verify.py compares both)."""
+    of 64 MiB ranged GETs (the next asked for while one is read), straight into reused buffers,
+    hashed as it arrives; N > 1 reads N ranged GETs of 8 MiB at once (for a store that serves one
+    stream slower than SHA-256 runs). On a 2-core machine with SeaweedFS beside rtcc, one stream
+    was the faster (bench/clip_verify.py compares both)."""
     return max(1, int(_get("RTCC_CLIP_VERIFY_STREAMS", 1)))
 
 

@@ -55,7 +55,7 @@ PARALLEL_READS = 4
 PARALLEL_PART = 8 * 1024 * 1024
 # Reading an object back as one stream: read straight into this many reused buffers of CHUNK.
 STREAM_BUFFERS = 4
-# ... in ranged GETs of this many bytes, one after the other (SeaweedFS buffers ahead of a whole-object GET).
+# ... in ranged GETs of this many bytes, two at most at a time (SeaweedFS buffers ahead of a whole-object GET).
 WHOLE_WINDOW = 64 * 1024 * 1024
 SMALL_PUT = 16 * 1024 * 1024
 DELETE_BATCH = 1000  # keys per S3 DeleteObjects request (the most S3 takes)
@@ -306,39 +306,53 @@ def read_ahead(
 
 
 class _Windows:
-    """One object read as ranged GETs of WHOLE_WINDOW one after the other on one connection,
-    offered as one stream (readinto). Each window's URL is signed when it is asked for (a large
-    clip is read for longer than one URL lives); a window cut short is a StorageError, never
-    bytes shifted into the next one."""
+    """One object read as ranged GETs of WHOLE_WINDOW, offered as one stream (readinto). The next
+    window is asked for on a second connection while this one is read, so the store starts on it
+    without waiting for us; it never has more than two windows to serve. Each window's URL is
+    signed when it is asked for (a large clip is read for longer than one URL lives); a window
+    cut short is a StorageError, never bytes shifted into the next one."""
 
     def __init__(
         self,
-        conn: http.client.HTTPConnection,
+        conns: list[http.client.HTTPConnection],
         key: str,
         size: int,
         sign: Callable[[], urllib.parse.SplitResult | None],
     ) -> None:
-        self.conn, self.key, self.size, self.sign = conn, key, size, sign
+        self.key, self.size, self.sign = key, size, sign
+        self.idle = list(conns)
+        self.asked: deque[tuple[http.client.HTTPConnection, int, int]] = deque()
+        self.following = 0  # where the next window to ask for starts
         self.response: http.client.HTTPResponse | None = None
+        self.conn: http.client.HTTPConnection | None = None
         self.start = self.end = -1
         self.got = 0
-        if size:
-            self._open(0)  # here, in the caller's thread: a missing object raises at once
+        while self.idle and self.following < size:
+            self._ask()
+        if self.asked:
+            self._take()  # here, in the caller's thread: a missing object raises at once
 
-    def _open(self, start: int) -> None:
+    def _ask(self) -> None:
         url = self.sign()
         if url is None:
             raise StorageError("a proxy was set for the store while an object was read")
+        start, conn = self.following, self.idle.pop()
         end = min(start + WHOLE_WINDOW, self.size) - 1
-        self.conn.request("GET", f"{url.path}?{url.query}", headers={"Range": f"bytes={start}-{end}"})
-        response = self.conn.getresponse()
+        conn.request("GET", f"{url.path}?{url.query}", headers={"Range": f"bytes={start}-{end}"})
+        self.asked.append((conn, start, end))
+        self.following = end + 1
+
+    def _take(self) -> None:
+        conn, start, end = self.asked.popleft()
+        response = conn.getresponse()
         if response.status == 404:
             raise ObjectMissingError(f"no object {self.key!r}")
         if response.status == 200 and start == 0:  # a store that ignores Range: the whole object
-            end = self.size - 1
+            end, self.following = self.size - 1, self.size
+            self.asked.clear()  # what was asked beside it is never read (its connection is closed)
         elif response.status != 206:
             raise StorageError(f"GET {self.key!r} {start}-{end} answered {response.status}: {response.read(500)!r}")
-        self.response, self.start, self.end, self.got = response, start, end, 0
+        self.conn, self.response, self.start, self.end, self.got = conn, response, start, end, 0
 
     def readinto(self, view: memoryview) -> int:
         while self.response is not None:
@@ -347,9 +361,13 @@ class _Windows:
                 return n
             if self.got != (length := self.end - self.start + 1):
                 raise StorageError(f"GET {self.key!r} {self.start}-{self.end} ended after {self.got} of {length} bytes")
-            self.response = None
-            if self.end + 1 < self.size:
-                self._open(self.end + 1)
+            if self.conn is not None:  # set with the response: free for the window after next
+                self.idle.append(self.conn)
+            self.response = self.conn = None
+            if self.following < self.size:
+                self._ask()
+            if self.asked:
+                self._take()
         return 0
 
 
@@ -820,10 +838,10 @@ class S3Storage:
                     future.cancel()
 
     def iter_whole(self, key: str, *, streams: int = 1) -> Iterator[bytes | memoryview]:
-        """The whole object in order. `streams` 1: one connection, read straight from the socket
-        into reused buffers while the caller works on the one before (read_ahead), as ranged GETs
-        of WHOLE_WINDOW one after the other; more: that many ranged GETs at once
-        (iter_bytes_parallel), for a store that serves one stream slower than the caller consumes it.
+        """The whole object in order. `streams` 1: one stream, read straight from the socket into
+        reused buffers while the caller works on the one before (read_ahead), as ranged GETs of
+        WHOLE_WINDOW (_Windows); more: that many ranged GETs of PARALLEL_PART at once, for a store
+        that serves one stream slower than the caller consumes it.
 
         Why windows and not one GET: a store asked for a whole large object reads ahead of a
         client that hashes as it goes. SeaweedFS buffered ~600 MiB of a 1 GiB clip that way, and the
@@ -842,15 +860,16 @@ class S3Storage:
         # A presigned GET read with http.client: its readinto fills the buffer from the socket,
         # where botocore's body copies every chunk (twice) on the way.
         size = self._size_or_missing(key)
-        conn = _connection(url)
+        conns = [_connection(url), _connection(url)]
         try:
-            windows = _Windows(conn, key, size, lambda: self._direct_url("get_object", key))
+            windows = _Windows(conns, key, size, lambda: self._direct_url("get_object", key))
             yield from read_ahead(windows.readinto, windows.size)
         finally:
-            if conn.sock is not None:  # wakes the reading thread if the caller stopped early
-                with contextlib.suppress(OSError):
-                    conn.sock.shutdown(socket.SHUT_RDWR)
-            conn.close()
+            for conn in conns:
+                if conn.sock is not None:  # wakes the reading thread if the caller stopped early
+                    with contextlib.suppress(OSError):
+                        conn.sock.shutdown(socket.SHUT_RDWR)
+                conn.close()
 
     def _iter_ranges_into(self, key: str, *, parallel: int, part_size: int = PARALLEL_PART) -> Iterator[memoryview]:
         """iter_bytes_parallel() without botocore's copies: `parallel` ranged GETs at once on

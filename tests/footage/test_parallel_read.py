@@ -152,7 +152,7 @@ def store_behind(s3, monkeypatch):
 @pytest.mark.services
 def test_one_stream_asks_the_store_for_one_window_at_a_time(s3, store_behind, monkeypatch):
     """A whole-object GET let SeaweedFS buffer ~600 MiB ahead of the hasher, and the next upload
-    into it ran 40% slower: verification asks for bounded windows, one after the other."""
+    into it ran 40% slower: verification asks for bounded windows, at most two at a time."""
     from apps.integrations import storage
 
     window = CHUNK + 1000  # not a multiple of the read buffers: windows end inside a buffer
@@ -161,8 +161,8 @@ def test_one_stream_asks_the_store_for_one_window_at_a_time(s3, store_behind, mo
     s3.put("test/windows.bin", io.BytesIO(data))
     behind, state = store_behind
     assert b"".join(bytes(view) for view in behind.iter_whole("test/windows.bin", streams=1)) == data
-    starts = range(0, len(data), window)
-    assert state["ranges"] == [f"bytes={s}-{min(s + window, len(data)) - 1}" for s in starts]
+    starts = range(0, len(data), window)  # the next window is asked for on a second connection: any order
+    assert sorted(state["ranges"]) == sorted(f"bytes={s}-{min(s + window, len(data)) - 1}" for s in starts)
     assert object_digest("test/windows.bin", storage=behind, streams=1) == (len(data), hashlib.sha256(data).hexdigest())
 
 
