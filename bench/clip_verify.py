@@ -12,6 +12,8 @@ RTCC_CLIP_VERIFY_STREAMS) and --streams parallel ranged GETs of 8 MiB. Prints th
 ratio of each to min(plain GET, SHA-256) (the goal is >= 0.8), the CPU seconds per GiB the
 store and the reader spent on each (both share this machine's cores: together they bound what
 any reader here can reach), and the load average (other work on the machine shows there).
+`--pin` puts the store on a core of its own and the reader on the rest, as if the store ran on
+its own machine.
 """
 
 from __future__ import annotations
@@ -37,12 +39,20 @@ def main() -> None:
     parser.add_argument("--mib", type=int, default=256, help="object size in MiB")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--streams", type=int, default=4, help="ranged GETs at once for the parallel variant")
+    parser.add_argument(
+        "--pin",
+        action="store_true",
+        help="the store on the last core, this process on the others, as if the store ran on its own machine"
+        " (the store and the reader then cannot take each other's CPU)",
+    )
     args = parser.parse_args()
 
     from fleet_common import start_own_s3
 
     workdir = Path(tempfile.mkdtemp(prefix="rtcc-bench-verify-"))
     weed, s3_env = start_own_s3(workdir, BUCKET)
+    if args.pin:
+        pin(weed.pid)
     try:
         os.environ.update(
             {
@@ -61,6 +71,18 @@ def main() -> None:
     finally:
         weed.stop(timeout=15)
         shutil.rmtree(workdir, ignore_errors=True)  # the object and the store's data
+
+
+def pin(store_pid: int) -> None:
+    """Every thread of the store on the last core; this process (and the threads it starts) on
+    the others."""
+    cores = sorted(os.sched_getaffinity(0))
+    if len(cores) < 2:
+        raise SystemExit("--pin needs two cores")
+    for task in Path(f"/proc/{store_pid}/task").iterdir():
+        os.sched_setaffinity(int(task.name), {cores[-1]})
+    os.sched_setaffinity(0, set(cores[:-1]))
+    print(f"[bench] the store pinned to core {cores[-1]}, this process to {cores[:-1]}", flush=True)
 
 
 def run(args, workdir: Path, store_pid: int) -> None:
@@ -149,7 +171,7 @@ def run(args, workdir: Path, store_pid: int) -> None:
         f" {statistics.median(r[1] for r in ratios):.2f}; goal >= 0.8)"
     )
     print(
-        "CPU seconds per GiB read, medians (store / this process; 2 cores here, shared by both): "
+        "CPU seconds per GiB read, medians (store / this process): "
         + ", ".join(
             f"{name} {statistics.median(c[0] for c in runs):.2f} / {statistics.median(c[1] for c in runs):.2f}"
             for name, runs in cpu.items()
@@ -159,11 +181,12 @@ def run(args, workdir: Path, store_pid: int) -> None:
     reader_s = statistics.median(c[1] for c in cpu["rtcc 1 stream"])
     cores = os.cpu_count() or 1
     ceiling = 1024 / ((store_s + reader_s) / cores)
-    print(
-        f"what the store and the hashing reader cost together, spread over all {cores} cores with none idle:"
-        f" at most {ceiling:.0f} MiB/s, {ceiling / limit:.2f}x the limit;"
-        f" the 1 stream reached {m1 / ceiling:.2f} of that"
-    )
+    if not args.pin:
+        print(
+            f"what the store and the hashing reader cost together, spread over all {cores} cores with none idle:"
+            f" at most {ceiling:.0f} MiB/s, {ceiling / limit:.2f}x the limit;"
+            f" the 1 stream reached {m1 / ceiling:.2f} of that"
+        )
     print(
         "load average (1/5/15 min) before {:.2f}/{:.2f}/{:.2f}, after {:.2f}/{:.2f}/{:.2f}"
         " (other work on the machine shows here)".format(*load_before, *load_after)
