@@ -1,7 +1,7 @@
 """Clip verification read-back: rtcc's digest of a stored object against the limit measured in the
 same run, min(a plain GET of the same object, raw SHA-256 of the same bytes in memory).
 
-    .venv/bin/python bench/clip_verify.py [--mib 256] [--rounds 5] [--streams 4]
+    .venv/bin/python bench/clip_verify.py [--mib 256] [--rounds 5] [--streams 4] [--pin]
 
 Starts its own SeaweedFS (.venv/bin/weed, `weed mini`) on free ports in a temporary directory
 and stops it at the end; nothing else is touched. Per round: raw SHA-256, then the plain GET
