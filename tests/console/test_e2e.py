@@ -545,4 +545,16 @@ def test_a_hotlist_import_shows_each_rejected_line_and_a_blank_priority_keeps_th
     expect(result).not_to_contain_text("1 imported")
     expect(result.locator("[data-role=rejected] li")).to_contain_text("line 2: plate:")
     expect(detail.locator("table")).to_contain_text("GOOD001")
+
+    # Remove asks first: one click keeps the entry, a second removes it
+    from apps.alpr.models import Entry
+
+    remove = detail.locator("[data-remove]").first
+    remove.click()
+    expect(remove).to_have_text("Confirm remove")
+    expect(detail.locator("table")).to_contain_text("GOOD001")
+    assert Entry.objects.filter(plate_normalized="GOOD001", removed_at__isnull=True).exists()
+    remove.click()
+    expect(detail.locator("table")).not_to_contain_text("GOOD001", timeout=LIVE)
+    assert not Entry.objects.filter(plate_normalized="GOOD001", removed_at__isnull=True).exists()
     assert not page.errors

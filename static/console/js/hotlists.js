@@ -104,6 +104,14 @@ $("#list-detail").addEventListener("submit", async (e) => {
 $("#list-detail").addEventListener("click", async (e) => {
   const b = e.target.closest("[data-remove]");
   if (!b) return;
+  // Two clicks: the first asks (a removed entry no longer raises hits), a second within 5 s removes.
+  if (!b.dataset.armed) {
+    b.dataset.armed = "1";
+    b.textContent = "Confirm remove";
+    b.classList.replace("secondary", "danger");
+    setTimeout(() => { delete b.dataset.armed; b.textContent = "Remove"; b.classList.replace("danger", "secondary"); }, 5000);
+    return;
+  }
   try { await del(`hotlists/${current}/entries/${b.dataset.remove}`); await showList(current); } catch (err) { showError(err, "Remove"); }
 });
 
