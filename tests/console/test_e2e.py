@@ -511,6 +511,61 @@ def test_operator_confirms_a_hit_from_the_queue_and_briefs_it(open_as, console_s
     assert not page.errors
 
 
+def test_after_a_review_j_goes_on_to_the_hit_that_followed(open_as, console_server, operator, it_user):
+    """Working down the queue: the reviewed hit leaves it, and J selects the hit that stood after
+    it (it went back to the top)."""
+    import base64
+
+    from django.utils import timezone
+
+    op_token, _ = token_issue(user=operator)
+    it_token, _ = token_issue(user=it_user)
+    hotlist = call(console_server.url, op_token, "POST", "/api/v1/hotlists", json={"name": "NCIC", "source": "ncic"})
+    plates = ["AAA1001", "BBB1002", "CCC1003", "DDD1004"]
+    for plate in plates:
+        call(
+            console_server.url,
+            op_token,
+            "POST",
+            f"/api/v1/hotlists/{hotlist['id']}/entries",
+            json={"plate": plate, "plate_state": "CA", "reason": "Stolen vehicle"},
+        )
+    created = call(
+        console_server.url, it_token, "POST", "/api/v1/devices", json={"kind": "alpr", "serial": "E2E-POLE-J"}
+    )
+    reader = httpx.post(
+        f"{console_server.url}/api/v1/enroll", json={"serial": "E2E-POLE-J", "code": created["enrollment_code"]}
+    ).json()["token"]
+    image = base64.b64encode(jpeg()).decode()
+    reads = [
+        {
+            "read_id": f"J-{n}",
+            "plate": plate,
+            "plate_state": "CA",
+            "read_at": timezone.now().isoformat(),
+            "image": image,
+        }
+        for n, plate in enumerate(plates)
+    ]
+    call(console_server.url, reader, "POST", "/api/v1/plate-reads", json={"reads": reads})
+
+    page = open_as(operator, "/alpr/hits/")
+    items = page.locator("#hit-list [data-hit]")
+    expect(items).to_have_count(4, timeout=LIVE)
+    order = [items.nth(n).get_attribute("data-hit") for n in range(4)]
+    items.nth(1).click()
+    page.keyboard.press("r")  # reject the second: it leaves the queue of new hits
+    expect(page.locator(f'[data-detail="{order[1]}"] [data-role=state]')).to_have_text("rejected", timeout=LIVE)
+    expect(items).to_have_count(3)
+    page.keyboard.press("j")
+    expect(page.locator(f'[data-detail="{order[2]}"]')).to_be_visible()
+    page.keyboard.press("c")  # confirm the third, then K: the first
+    expect(page.locator(f'[data-detail="{order[2]}"] [data-role=state]')).to_have_text("confirmed", timeout=LIVE)
+    page.keyboard.press("k")
+    expect(page.locator(f'[data-detail="{order[0]}"]')).to_be_visible()
+    assert not page.errors
+
+
 def test_a_hotlist_import_shows_each_rejected_line_and_a_blank_priority_keeps_the_default(
     open_as, console_server, operator, tmp_path
 ):

@@ -7,6 +7,9 @@ import { $, agoSpan, busy, fmtDateTime, html, notify, safe, setHtml, showError, 
 const hits = new Map();
 const live = new Live();
 let selected = null;
+// Where the selected hit stood in the queue: once reviewed it leaves the queue, and J then goes
+// on to the hit that followed it (not back to the top), K to the one before.
+let place = 0;
 let filter = "new";
 
 const REJECT_REASONS = [["misread", "Misread (the image shows another plate)"], ["not_current", "Entry not current"], ["duplicate", "Duplicate of another hit"], ["other", "Other"]];
@@ -71,6 +74,8 @@ function paint() {
   setHtml($("#hit-list"), list.length ? list.map(itemHtml) : html`<p class="empty">No ${filter} hits.</p>`);
   const h = selected && hits.get(selected);
   setHtml($("#hit-detail"), h ? detailHtml(h) : html`<p class="empty">No hit selected.</p>`);
+  const at = list.findIndex((x) => x.id === selected);
+  if (at >= 0) place = at;
 }
 
 function select(id) { selected = id; paint(); }
@@ -79,7 +84,8 @@ function step(delta) {
   const list = ordered();
   if (!list.length) return;
   const i = list.findIndex((h) => h.id === selected);
-  select(list[Math.max(0, Math.min(list.length - 1, i < 0 ? 0 : i + delta))].id);
+  const next = i >= 0 ? i + delta : (delta > 0 ? place : place - 1);
+  select(list[Math.max(0, Math.min(list.length - 1, next))].id);
 }
 
 async function act(kind, button) {
