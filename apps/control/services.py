@@ -206,7 +206,7 @@ def command_create_statement(*, command: Command, context: AuditContext | None) 
     commands, devices = Command._meta.db_table, Device._meta.db_table
     sql = (
         f"WITH device AS (SELECT d.kind, COALESCE(d.push_token, '') <> '' AS pushable FROM {devices} d"  # noqa: S608
-        f" WHERE d.id = %s AND d.revoked_at IS NULL AND d.kind <> 'alpr' AND NOT EXISTS (SELECT 1 FROM {commands} c"
+        f" WHERE d.id = %s AND d.revoked_at IS NULL AND d.kind <> %s AND NOT EXISTS (SELECT 1 FROM {commands} c"
         " WHERE c.device_id = d.id AND c.idempotency_key = %s)),"
         f" command AS (INSERT INTO {commands} ({', '.join(_COMMAND_COLUMNS)})"
         f" SELECT {', '.join(['%s'] * len(values))} FROM device RETURNING id),"
@@ -214,7 +214,7 @@ def command_create_statement(*, command: Command, context: AuditContext | None) 
         f" event AS ({event_sql})"
         " SELECT device.kind, device.pushable FROM device, command"
     )
-    params = [command.device_id, command.idempotency_key, *values, *count[1], *event_args]
+    params = [command.device_id, DeviceKind.ALPR.value, command.idempotency_key, *values, *count[1], *event_args]
     return sql, params
 
 

@@ -37,7 +37,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO, Protocol
+from typing import TYPE_CHECKING, BinaryIO, Protocol, TypeVar
 
 from django.conf import settings
 from django.core import signing
@@ -59,6 +59,7 @@ STREAM_BUFFERS = 4
 WHOLE_WINDOW = 64 * 1024 * 1024
 SMALL_PUT = 16 * 1024 * 1024
 DELETE_BATCH = 1000  # keys per S3 DeleteObjects request (the most S3 takes)
+T = TypeVar("T")
 UPLOAD_SALT = "rtcc.footage.upload-part"
 DOWNLOAD_SALT = "rtcc.footage.download"
 _UPLOAD_ID = re.compile(r"^[0-9a-f]{32}$")
@@ -317,7 +318,7 @@ class _Windows:
         conns: list[http.client.HTTPConnection],
         key: str,
         size: int,
-        sign: Callable[[], urllib.parse.SplitResult | None],
+        sign: Callable[[], urllib.parse.SplitResult],
     ) -> None:
         self.key, self.size, self.sign = key, size, sign
         self.idle = list(conns)
@@ -333,25 +334,20 @@ class _Windows:
             self._take()  # here, in the caller's thread: a missing object raises at once
 
     def _ask(self) -> None:
-        url = self.sign()
-        if url is None:
-            raise StorageError("a proxy was set for the store while an object was read")
         start, conn = self.following, self.idle.pop()
         end = min(start + WHOLE_WINDOW, self.size) - 1
-        conn.request("GET", f"{url.path}?{url.query}", headers={"Range": f"bytes={start}-{end}"})
+        _ask_range(conn, self.sign(), start, end)
         self.asked.append((conn, start, end))
         self.following = end + 1
 
     def _take(self) -> None:
         conn, start, end = self.asked.popleft()
         response = conn.getresponse()
-        if response.status == 404:
-            raise ObjectMissingError(f"no object {self.key!r}")
         if response.status == 200 and start == 0:  # a store that ignores Range: the whole object
             end, self.following = self.size - 1, self.size
             self.asked.clear()  # what was asked beside it is never read (its connection is closed)
-        elif response.status != 206:
-            raise StorageError(f"GET {self.key!r} {start}-{end} answered {response.status}: {response.read(500)!r}")
+        else:
+            _check_range_answer(response, self.key, start, end)
         self.conn, self.response, self.start, self.end, self.got = conn, response, start, end, 0
 
     def readinto(self, view: memoryview) -> int:
@@ -667,6 +663,20 @@ def _connection(url: urllib.parse.SplitResult) -> http.client.HTTPConnection:
     return http.client.HTTPConnection(url.hostname or "", url.port, timeout=60)
 
 
+def _ask_range(conn: http.client.HTTPConnection, url: urllib.parse.SplitResult, start: int, end: int) -> None:
+    """Sends a GET of bytes start..end (inclusive) of a presigned URL on `conn`."""
+    conn.request("GET", f"{url.path}?{url.query}", headers={"Range": f"bytes={start}-{end}"})
+
+
+def _check_range_answer(response: http.client.HTTPResponse, key: str, start: int, end: int) -> None:
+    """A ranged GET's answer carries its bytes (206): a 404 is a missing object, anything else a
+    StorageError."""
+    if response.status == 404:
+        raise ObjectMissingError(f"no object {key!r}")
+    if response.status != 206:
+        raise StorageError(f"GET {key!r} {start}-{end} answered {response.status}: {response.read(500)!r}")
+
+
 def _kept_alive(url: urllib.parse.SplitResult) -> tuple[http.client.HTTPConnection, bool]:
     """This thread's open connection to the store at `url` (and True), or a new one (and False)."""
     if getattr(_kept, "pid", None) != os.getpid():  # a forked child (a Celery worker) never shares its parent's
@@ -813,28 +823,50 @@ class S3Storage:
     def iter_bytes_parallel(
         self, key: str, *, part_size: int = PARALLEL_PART, parallel: int = PARALLEL_READS
     ) -> Iterator[bytes]:
-        """The whole object in order, read as `parallel` ranged GETs at once: one stream from the
-        store is slower than the caller can hash. At most `parallel` parts are in memory (plus
-        the one the caller holds), whatever the object's size."""
+        """The whole object in order, read as `parallel` ranged GETs at once through botocore: one
+        stream from the store is slower than the caller can hash. At most `parallel` parts are in
+        memory (plus the one the caller holds), whatever the object's size."""
+        return self._ranges_in_order(
+            key, lambda start, end, _: self._read_range(key, start, end), parallel=parallel, part_size=part_size
+        )
+
+    def _ranges_in_order(
+        self,
+        key: str,
+        read: Callable[[int, int, bytearray], T],
+        *,
+        parallel: int,
+        part_size: int = PARALLEL_PART,
+        reuse: bool = False,
+    ) -> Iterator[T]:
+        """The object's ranges of `part_size`, each read by `read(start, end, buffer)` on one of
+        `parallel` threads, yielded in order. `reuse`: the buffers are `parallel` + 1 reused ones of
+        `part_size` that `read` fills (the one the caller holds is not refilled until it asks for
+        the next); else `read` gets an empty one and returns new bytes."""
         size = self._size_or_missing(key)
-        ranges = [(start, min(start + part_size, size) - 1) for start in range(0, size, part_size)]
-        if len(ranges) <= 1:
-            yield from self.iter_bytes(key, chunk_size=part_size)
-            return
+        ranges = iter([(start, min(start + part_size, size) - 1) for start in range(0, size, part_size)])
+        count = min(parallel + 1, -(-size // part_size))
+        free = [bytearray(min(part_size, size) if reuse else 0) for _ in range(count)]
         with ThreadPoolExecutor(max_workers=parallel, thread_name_prefix="s3-range") as pool:
             pending: deque = deque()
-            following = iter(ranges)
+
+            def ask() -> None:
+                nxt = next(ranges, None)
+                if nxt is not None:
+                    buffer = free.pop()
+                    pending.append((buffer, pool.submit(read, *nxt, buffer)))
+
             try:
-                for start, end in itertools.islice(following, parallel):
-                    pending.append(pool.submit(self._read_range, key, start, end))
+                for _ in range(len(free) - 1 or 1):
+                    ask()
                 while pending:
-                    part = pending.popleft().result()
-                    nxt = next(following, None)
-                    if nxt is not None:
-                        pending.append(pool.submit(self._read_range, key, *nxt))
+                    buffer, future = pending.popleft()
+                    part = future.result()
+                    ask()  # with the spare buffer: the one in `part` is the caller's until it asks again
                     yield part
+                    free.append(buffer)
             finally:
-                for future in pending:
+                for _, future in pending:
                     future.cancel()
 
     def iter_whole(self, key: str, *, streams: int = 1) -> Iterator[bytes | memoryview]:
@@ -851,8 +883,13 @@ class S3Storage:
         if streams > 1:
             if url is None:
                 yield from self.iter_bytes_parallel(key, parallel=streams)
-            else:
-                yield from self._iter_ranges_into(key, parallel=streams)
+            else:  # botocore's copies spared: each range read with http.client into a reused buffer
+                yield from self._ranges_in_order(
+                    key,
+                    lambda start, end, buffer: self._read_range_into(key, start, end, buffer),
+                    parallel=streams,
+                    reuse=True,
+                )
             return
         if url is None:
             yield from self.iter_bytes(key)
@@ -862,7 +899,7 @@ class S3Storage:
         size = self._size_or_missing(key)
         conns = [_connection(url), _connection(url)]
         try:
-            windows = _Windows(conns, key, size, lambda: self._direct_url("get_object", key))
+            windows = _Windows(conns, key, size, lambda: self._direct_get(key))
             yield from read_ahead(windows.readinto, windows.size)
         finally:
             for conn in conns:
@@ -871,48 +908,14 @@ class S3Storage:
                         conn.sock.shutdown(socket.SHUT_RDWR)
                 conn.close()
 
-    def _iter_ranges_into(self, key: str, *, parallel: int, part_size: int = PARALLEL_PART) -> Iterator[memoryview]:
-        """iter_bytes_parallel() without botocore's copies: `parallel` ranged GETs at once on
-        presigned URLs, each read with http.client straight into one of `parallel` + 1 reused
-        buffers (the one the caller holds is not refilled until it asks for the next)."""
-        size = self._size_or_missing(key)
-        ranges = iter([(start, min(start + part_size, size) - 1) for start in range(0, size, part_size)])
-        free = [bytearray(min(part_size, size)) for _ in range(min(parallel + 1, -(-size // part_size)))]
-        with ThreadPoolExecutor(max_workers=parallel, thread_name_prefix="s3-range") as pool:
-            pending: deque = deque()
-
-            def ask() -> None:
-                nxt = next(ranges, None)
-                if nxt is not None:
-                    buffer = free.pop()
-                    pending.append((buffer, pool.submit(self._read_range_into, key, *nxt, buffer)))
-
-            try:
-                for _ in range(len(free) - 1 or 1):
-                    ask()
-                while pending:
-                    buffer, future = pending.popleft()
-                    view = future.result()
-                    ask()  # with the spare buffer: the one in `view` is the caller's until it asks again
-                    yield view
-                    free.append(buffer)
-            finally:
-                for _, future in pending:
-                    future.cancel()
-
     def _read_range_into(self, key: str, start: int, end: int, buffer: bytearray) -> memoryview:
         """One ranged GET on this thread's kept-alive connection, read into `buffer`."""
-        url = self._direct_url("get_object", key)
-        if url is None:
-            raise StorageError("a proxy was set for the store while an object was read")
+        url = self._direct_get(key)
         length, (conn, _) = end - start + 1, _kept_alive(url)
         try:
-            conn.request("GET", f"{url.path}?{url.query}", headers={"Range": f"bytes={start}-{end}"})
+            _ask_range(conn, url, start, end)
             response = conn.getresponse()
-            if response.status == 404:
-                raise ObjectMissingError(f"no object {key!r}")
-            if response.status != 206:
-                raise StorageError(f"GET {key!r} {start}-{end} answered {response.status}: {response.read(500)!r}")
+            _check_range_answer(response, key, start, end)
             view, filled = memoryview(buffer)[:length], 0
             while filled < length and (n := response.readinto(view[filled:])):
                 filled += n
@@ -922,6 +925,13 @@ class S3Storage:
         except BaseException:
             _forget_kept_alive(url)  # a connection left mid-answer cannot carry the next request
             raise
+
+    def _direct_get(self, key: str) -> urllib.parse.SplitResult:
+        """A presigned GET of the object for a read that began on the direct path (no proxy)."""
+        url = self._direct_url("get_object", key)
+        if url is None:
+            raise StorageError("a proxy was set for the store while an object was read")
+        return url
 
     def _direct_url(self, operation: str, key: str, **params) -> urllib.parse.SplitResult | None:
         """A presigned URL for one request rtcc sends itself with http.client, or None when a
