@@ -147,6 +147,10 @@ def test_an_operator_creates_a_facial_recognition_lead_with_its_probe_image(open
     expect(page.locator("#lead-body")).to_contain_text("Investigative lead only - not probable cause.")
     expect(page.locator("#lead-body")).to_contain_text("Candidate One")
     expect(page.locator("#own-lead")).to_be_visible()
+    # No linked event: the page says so instead of a search form over an empty map.
+    expect(page.locator("#related-none")).to_be_visible()
+    expect(page.locator("#related-map")).to_be_hidden()
+    expect(page.locator("#related-form")).to_be_hidden()
     lead = Lead.objects.get(case_number="2026-000321")
     assert lead.probe_media_id is not None and lead.candidates[0]["name"] == "Candidate One"
     screenshot(page, "lead-created")
@@ -160,3 +164,24 @@ def test_an_unknown_lead_page_is_a_404_not_an_empty_lead(personas, role):
     assert response.status_code == 404
     lead = lead_create(actor=personas["operator"], kind="other", case_number="2026-7", summary="x")
     assert _client(personas[role]).get(f"/leads/{lead.pk}/").status_code == 200
+
+
+PLACE = {"lat": 40.73, "lon": -73.99}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_nibin_lead_with_an_event_shows_it_on_the_related_evidence_map(open_as, console_server, operator):
+    lead = lead_create(
+        actor=operator,
+        kind="nibin",
+        case_number="2026-000654",
+        summary="Casings linked across two scenes",
+        nibin_lead_number="NIBIN-26-0654",
+        events=[{"case_number": "2026-000987", "occurred_at": "2026-10-02T01:15:00Z", "location": PLACE}],
+    )
+    page = open_as(operator, f"/leads/{lead.pk}/")
+    expect(page.locator("#related-map [data-scene='e0']")).to_be_visible()
+    expect(page.locator("#related-form")).to_be_visible()
+    expect(page.locator("#related-none")).to_be_hidden()
+    expect(page.locator("#clip-count")).to_have_text("(0)")
+    assert not page.errors

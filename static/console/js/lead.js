@@ -78,11 +78,10 @@ async function load() {
 }
 
 async function loadRelated() {
-  if (!lead.events.length) {
-    setHtml($("#related-clips"), html`<p class="muted">This lead has no linked events with a place and time.</p>`);
-    drawMap($("#related-map"), {});
-    return;
-  }
+  const none = !lead.events.length;  // nothing to search near: no form, no empty map
+  $("#related-none").hidden = !none;
+  $("#related-parts").hidden = none;
+  if (none) return;
   const form = $("#related-form");
   const params = new URLSearchParams(new FormData(form));
   try {
