@@ -65,13 +65,16 @@ export function drawMap(svg, { units = [], scenes = [], focus = null, minSpanM =
   }
   out.push(html`<g class="grid">${grid}</g>`);
 
+  const labels = new Labels();
   for (const sc of scenes) {
     if (!validPoint(sc.lat, sc.lon)) continue;
     const [x, y] = px(sc.lat, sc.lon);
     const r = mToPx(sc.radius_m || 0);
-    const left = x > W * 0.6; // labels near the right edge go to the left of their mark
+    const text = `${sc.title}${sc.radius_m ? ` (${sc.radius_m} m)` : ""}`;
+    const at = labels.place(x, y - 12, 14, text, 18, x > W * 0.6); // near the right edge: left of the mark
     out.push(html`<g class="scene${sc.active ? " active" : ""}" data-scene="${sc.id}"><title>${sc.title}${sc.radius_m ? ` · radius ${sc.radius_m} m` : ""}</title>${
-      r > 0 ? html`<circle class="radius" cx="${x.toFixed(1)}" cy="${y.toFixed(1)}" r="${r.toFixed(1)}"/>` : ""}<path d="M${x - 10} ${y - 10}L${x + 10} ${y + 10}M${x + 10} ${y - 10}L${x - 10} ${y + 10}"/><text x="${left ? x - 14 : x + 14}" y="${y - 12}" font-size="18" text-anchor="${left ? "end" : "start"}">${sc.title}${sc.radius_m ? ` (${sc.radius_m} m)` : ""}</text></g>`);
+      r > 0 ? html`<circle class="radius" cx="${x.toFixed(1)}" cy="${y.toFixed(1)}" r="${r.toFixed(1)}"/>` : ""}<path d="M${x - 10} ${y - 10}L${x + 10} ${y + 10}M${x + 10} ${y - 10}L${x - 10} ${y + 10}"/>${
+      at ? html`<text x="${at.x}" y="${y - 12}" font-size="18" text-anchor="${at.anchor}">${text}</text>` : ""}</g>`);
   }
   const now = Date.now();
   for (const u of units) {
@@ -83,14 +86,37 @@ export function drawMap(svg, { units = [], scenes = [], focus = null, minSpanM =
     const mark = u.kind === "phone"
       ? html`<circle cx="${x.toFixed(1)}" cy="${y.toFixed(1)}" r="9"/>`
       : html`<rect x="${(x - 8).toFixed(1)}" y="${(y - 8).toFixed(1)}" width="16" height="16" rx="2"/>`;
-    const left = x > W * 0.7;
-    out.push(html`<g class="${cls}" data-unit="${u.id}"><title>${u.label}${u.recording ? " · recording" : ""}</title>${mark}<text x="${left ? x - 13 : x + 13}" y="${y + 6}" font-size="16" text-anchor="${left ? "end" : "start"}">${u.label}</text></g>`);
+    const at = labels.place(x, y + 6, 13, u.label, 16, x > W * 0.7);
+    out.push(html`<g class="${cls}" data-unit="${u.id}"><title>${u.label}${u.recording ? " · recording" : ""}</title>${mark}${
+      at ? html`<text x="${at.x}" y="${y + 6}" font-size="16" text-anchor="${at.anchor}">${u.label}</text>` : ""}</g>`);
   }
   // Scale bar, bottom left.
   const bar = mToPx(step);
   out.push(html`<g class="scale"><line x1="20" y1="${H - 24}" x2="${20 + bar}" y2="${H - 24}"/><line x1="20" y1="${H - 32}" x2="20" y2="${H - 16}"/><line x1="${20 + bar}" y1="${H - 32}" x2="${20 + bar}" y2="${H - 16}"/><text x="${26 + bar}" y="${H - 19}" font-size="16">${fmtDistance(step)} (grid)</text></g>`);
   setHtml(svg, out);
   return { px, mToPx, metresPerPixel: M_PER_DEG / s };
+}
+
+/**
+ * Where each label goes so that none covers another: beside its mark on the preferred side, else on
+ * the other side, else nowhere (marks close together, a plate read twice at one spot: the label
+ * stays in the mark's tooltip). Widths are estimated from the font size.
+ */
+class Labels {
+  constructor() { this.boxes = []; }
+
+  place(x, baseline, gap, text, size, preferLeft) {
+    const w = String(text).length * size * 0.6;
+    for (const left of preferLeft ? [true, false] : [false, true]) {
+      const x0 = left ? x - gap - w : x + gap;
+      const box = [x0, baseline - size, x0 + w, baseline + size * 0.25];
+      if (this.boxes.every((b) => box[2] < b[0] || box[0] > b[2] || box[3] < b[1] || box[1] > b[3])) {
+        this.boxes.push(box);
+        return { x: (left ? x - gap : x + gap).toFixed(1), anchor: left ? "end" : "start" };
+      }
+    }
+    return null;
+  }
 }
 
 export { NS };
