@@ -24,7 +24,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.db import IntegrityError, connection, transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -273,9 +273,10 @@ def _report_statement(
     sets: dict[str, object],
     first_only: dict[str, object],
 ) -> tuple[str, list]:
-    """(SQL, params): `from_states` -> `to` with `sets` (and `first_only` where still NULL), the
-    `command.<to>` event, and, with notify_officer, a notice for each phone of the officer wearing
-    the device. Its row: the command's columns (report_row reads them), then the notices made."""
+    """(SQL, params): `from_states` -> `to` with `sets` (and `first_only` where still NULL) for a
+    command acknowledged in time (acked_in_time), the `command.<to>` event, and, with
+    notify_officer, a notice for each phone of the officer wearing the device. Its row: the
+    command's columns (report_row reads them), then the notices made."""
     q = connection.ops.quote_name
     columns = _report_columns()
     assignments = ["state = %s"] + [f"{q(name)} = %s" for name in sets]
@@ -286,11 +287,12 @@ def _report_statement(
     table, devices = q(Command._meta.db_table), q(Device._meta.db_table)
     sql = (
         f"WITH moved AS (UPDATE {table} AS c SET {', '.join(assignments)}"  # noqa: S608 (our names, quoted)
-        " WHERE c.id = %s AND c.device_id = %s AND c.state = ANY(%s)"
+        " WHERE c.id = %s AND c.device_id = %s AND c.state = ANY(%s) AND (c.state = %s OR c.expires_at > %s)"
         f" RETURNING {', '.join(columns.sql)}),"
         f" event AS ({event_sql})"
     )
-    params = [to, *sets.values(), *first_only.values(), command_id, device.pk, list(from_states), *event_args]
+    params = [to, *sets.values(), *first_only.values(), command_id, device.pk, list(from_states)]
+    params += [CommandState.DELIVERED, now, *event_args]  # acked_in_time
     if notify_officer:
         sql += (
             f", notices AS (INSERT INTO {q(CommandNotice._meta.db_table)}"  # noqa: S608
@@ -400,11 +402,15 @@ def _transition(
     actor,
     context: AuditContext | None = None,
     extra_filter: dict | None = None,
+    where: Q | None = None,
     details: dict | None = None,
     **updates,
 ) -> Command | None:
-    """Moves one command from one of `from_states` to `to`; None when its state did not allow it."""
+    """Moves one command from one of `from_states` to `to` (and `where`); None when its state did
+    not allow it."""
     queryset = Command.objects.filter(pk=command_id, state__in=from_states, **(extra_filter or {}))
+    if where is not None:
+        queryset = queryset.filter(where)
     if device is not None:
         queryset = queryset.filter(device=device)
     with transaction.atomic():
@@ -488,11 +494,20 @@ def command_record_sent(*, command_id, device: Device) -> None:
 UNKNOWN = "unknown"
 
 
+def acked_in_time(now) -> Q:
+    """A device's report may move its command: acknowledged already, or not yet past `expires_at`.
+    A command nobody acknowledged by then is expired, whatever the device says later (docs/protocol.md
+    section 8), so that its state never depends on whether the expiry sweep ran first."""
+    return Q(state=CommandState.DELIVERED) | Q(expires_at__gt=now)
+
+
 def _late_report(*, command_id, device: Device, kind: str, details: dict) -> str | None:
-    """A report about a command that is already final: harmless. Unknown ids are the caller's error."""
+    """A report about a command that is already final, or past its TTL unacknowledged (expired here
+    and now, as the sweep would): harmless. Unknown ids are the caller's error."""
     command = Command.objects.filter(pk=command_id, device=device).first()
     if command is None:
         return UNKNOWN
+    command = command_expire_if_due(command=command)
     if command.state in (CommandState.EXPIRED, CommandState.CANCELLED):
         # The device heard of it before it was expired or cancelled: keep the record of what it said.
         audit_record(action=f"command.late_{kind}", actor=device, obj=command, details=_details(command, **details))
@@ -508,6 +523,7 @@ def command_ack(*, command_id, device: Device) -> str | None:
         from_states=UNACKED_STATES,
         to=CommandState.DELIVERED,
         actor=device,
+        where=acked_in_time(now),
         delivered_at=now,
         sent_at=Coalesce("sent_at", now),
     )
@@ -535,6 +551,7 @@ def command_result(*, command_id, device: Device, ok: bool, error: str = "") -> 
             from_states=OPEN_STATES,
             to=to,
             actor=device,
+            where=acked_in_time(now),
             details={"ok": ok, "error": error},
             finished_at=now,
             error=error,

@@ -439,3 +439,45 @@ def test_racing_transitions_have_exactly_one_winner(operator, bodycam):
     assert len(transitions) == 1
     assert command.state == transitions[0].split(".")[1]
     assert outcomes.count("cancelled") == (1 if command.state == "cancelled" else 0)
+
+
+def test_an_ack_after_expires_at_leaves_the_command_expired_as_the_contract_says(client_for, operator, bodycam):
+    """A command nobody acknowledged by its expires_at is expired: an ack or result that comes later
+    (the device was slow) is recorded but moves nothing, whether or not the sweep ran first."""
+    client = client_for(operator)
+
+    async def scenario():
+        device = await connect(bodycam)
+        response = await database_sync_to_async(post_command)(client, bodycam.id, reason="Slow camera")
+        command_id = response.json()["id"]
+        assert (await receive(device))["command"]["id"] == command_id
+        await wait_state(command_id, "sent")
+        past = timezone.now() - timedelta(milliseconds=50)  # its TTL ran out before the device answered
+        await database_sync_to_async(Command.objects.filter(pk=command_id).update)(expires_at=past)
+        await device.send_json_to({"type": "ack", "command_id": command_id})
+        await wait_state(command_id, "expired")
+        await device.send_json_to({"type": "result", "command_id": command_id, "ok": True})
+        assert await device.receive_nothing(0.3)  # not an error: nothing to say to the device
+        await device.disconnect()
+        return command_id
+
+    command_id = run(scenario)
+    command = Command.objects.get(pk=command_id)
+    assert (command.state, command.delivered_at, command.finished_at is not None) == ("expired", None, True)
+    assert audit_actions(command_id) == [
+        "command.create",
+        "command.sent",
+        "command.expired",
+        "command.late_ack",
+        "command.late_result",
+    ]
+    assert client.get(f"/api/v1/commands/{command_id}").json()["state"] == "expired"
+
+
+def test_a_command_acknowledged_in_time_takes_its_result_after_expires_at(operator, bodycam):
+    command = create(bodycam, operator)
+    services.command_claim_send(command_id=command.pk, device=bodycam.device)
+    assert services.command_ack(command_id=command.pk, device=bodycam.device) is None
+    Command.objects.filter(pk=command.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
+    assert services.command_result(command_id=command.pk, device=bodycam.device, ok=True) is None
+    assert Command.objects.get(pk=command.pk).state == "succeeded"  # the camera was told in time and acted
