@@ -232,6 +232,55 @@ def test_custody_shows_a_tampered_row(clerk, make_clip):
     assert [r["verified"] for r in body["results"]] == [True, False, True]
 
 
+def _delete_behind_the_apps_back(seq) -> None:
+    from django.db import connection
+
+    from apps.audit.models import AuditEvent
+
+    with connection.cursor() as cursor:
+        cursor.execute(f"DELETE FROM {AuditEvent._meta.db_table} WHERE seq = %s", [seq])
+
+
+def test_custody_says_the_chain_is_broken_when_an_access_with_no_neighbour_of_its_clip_is_deleted(clerk, make_clip):
+    """The access to clip A sits between two accesses to clip B: deleting it leaves none of A's own
+    events beside the gap, and the trail is still broken for A's custody (and for B's)."""
+    from apps.audit.models import AuditEvent
+    from apps.audit.services import audit_record
+
+    a, b = make_clip(), make_clip()
+    audit_record(action="clip.declare", actor=a.device, obj=a)
+    audit_record(action="clip.access", actor=clerk, obj=b, details={"reason": "before"})
+    audit_record(action="clip.access", actor=clerk, obj=a, details={"reason": "to hide"})
+    audit_record(action="clip.access", actor=clerk, obj=b, details={"reason": "after"})
+    clerk_api = api_client(clerk)
+    assert clerk_api.get(f"/api/v1/clips/{a.pk}/custody").json()["chain_intact"] is True
+    hidden = AuditEvent.objects.get(object_id=str(a.pk), action="clip.access")
+    _delete_behind_the_apps_back(hidden.seq)
+
+    body = clerk_api.get(f"/api/v1/clips/{a.pk}/custody").json()
+    assert [r["action"] for r in body["results"]] == ["clip.declare"]  # the access is gone...
+    assert body["chain_intact"] is False  # ...and the custody says the trail was cut
+    assert clerk_api.get(f"/api/v1/clips/{b.pk}/custody").json()["chain_intact"] is False
+
+
+def test_custody_says_the_chain_is_broken_when_the_newest_event_is_deleted_or_the_last_walk_failed(clerk, make_clip):
+    from apps.audit.models import AuditEvent
+    from apps.audit.services import audit_record
+
+    clip, other = make_clip(), make_clip()
+    audit_record(action="clip.declare", actor=clip.device, obj=clip)
+    audit_record(action="clip.access", actor=clerk, obj=other, details={"reason": "newest"})
+    clerk_api = api_client(clerk)
+    assert clerk_api.get(f"/api/v1/clips/{clip.pk}/custody").json()["chain_intact"] is True
+    _delete_behind_the_apps_back(AuditEvent.objects.get(object_id=str(other.pk), action="clip.access").seq)
+    assert clerk_api.get(f"/api/v1/clips/{clip.pk}/custody").json()["chain_intact"] is False
+
+    third = make_clip()
+    audit_record(action="clip.declare", actor=third.device, obj=third)
+    audit_record(action="audit.verified", outcome="failure", details={"checked": 3, "problems": ["event #2 ..."]})
+    assert clerk_api.get(f"/api/v1/clips/{third.pk}/custody").json()["chain_intact"] is False
+
+
 def test_a_video_player_seeks_through_daphne(transactional_db, settings, tmp_path, clerk, make_clip):
     """The disk link served by a real `daphne` process: whole, and by ranges as a <video> asks."""
     import hashlib

@@ -12,6 +12,7 @@ from django.db.models import F, IntegerField, QuerySet, Subquery
 
 from apps.accounts.permissions import is_person
 from apps.audit.models import AuditEvent, AuditHead
+from apps.audit.selectors import audit_trail_whole
 from apps.audit.services import GENESIS, audit_seal_pending
 from apps.core.errors import Forbidden, InvalidInput, NotFound
 
@@ -163,7 +164,9 @@ def clip_custody(*, clip: Clip) -> tuple[list[CustodyEvent], bool]:
 
     A row is verified when it still matches its own hash, links to the event before it in the one
     chain, and the event after it (or the chain head) links to it: an edited row, even with its
-    hash recomputed, and a deleted neighbour both show.
+    hash recomputed, and a deleted neighbour both show. The verdict for all also holds the checks
+    of the whole trail (audit_trail_whole): an event of another object deleted anywhere, or a
+    problem the last full walk of the chain found, makes it false too.
     """
     audit_seal_pending()  # an event still waiting for its place in the chain gets it first
     events = list(
@@ -192,7 +195,7 @@ def clip_custody(*, clip: Clip) -> tuple[list[CustodyEvent], bool]:
         else:
             ok = ok and head is not None and head.seq == seq and head.hash == event.hash
         out.append(CustodyEvent(event, ok))
-    return out, all(row.verified for row in out)
+    return out, all(row.verified for row in out) and audit_trail_whole()
 
 
 # Cases -----------------------------------------------------------------------------------------
