@@ -36,6 +36,21 @@ def _best(items, key: str):
     return None
 
 
+def _list(value) -> list:
+    """A vendor field that should be a list: anything else counts as none (never a 500)."""
+    return value if isinstance(value, list) else []
+
+
+def _read_at(epoch_ms) -> str:
+    """The agent's epoch in milliseconds as an RFC 3339 time; one no calendar holds is a 400."""
+    try:
+        return datetime.fromtimestamp(epoch_ms / 1000.0, tz=UTC).isoformat()
+    except (ValueError, OverflowError, OSError):
+        raise InvalidInput(
+            "epoch_start is not a time (milliseconds since 1970).", fields={"epoch_start": ["Out of range."]}
+        ) from None
+
+
 def _confidence(value, *, percent: bool):
     if not isinstance(value, (int, float)) or isinstance(value, bool):
         return None
@@ -55,17 +70,17 @@ def openalpr_group_to_read(group: dict) -> dict:
     epoch = group.get("epoch_start")
     if not isinstance(epoch, (int, float)) or isinstance(epoch, bool):
         raise InvalidInput("epoch_start (milliseconds) is required.", fields={"epoch_start": ["Required."]})
-    read_id = group.get("best_uuid") or (group.get("uuids") or [None])[0]
+    read_id = group.get("best_uuid") or next(iter(_list(group.get("uuids"))), None)
     vehicle: dict = group["vehicle"] if isinstance(group.get("vehicle"), dict) else {}
     read = {
         "read_id": read_id,
         "plate": plate,
         "plate_state": _region_state(group.get("best_region")),
         "confidence": _confidence(group.get("best_confidence", best.get("confidence")), percent=True),
-        "read_at": datetime.fromtimestamp(epoch / 1000.0, tz=UTC).isoformat(),
+        "read_at": _read_at(epoch),
         "candidates": [
             {"plate": c.get("plate"), "confidence": _confidence(c.get("confidence"), percent=True)}
-            for c in (group.get("candidates") or best.get("candidates") or [])[:20]
+            for c in (_list(group.get("candidates")) or _list(best.get("candidates")))[:20]
             if isinstance(c, dict) and c.get("plate") and c.get("plate") != plate
         ],
         "vehicle": {
@@ -112,7 +127,7 @@ def platerecognizer_to_reads(body: dict) -> list[dict]:
                 "read_at": timestamp,
                 "candidates": [
                     {"plate": c.get("plate"), "confidence": _confidence(c.get("score"), percent=False)}
-                    for c in (result.get("candidates") or [])[:20]
+                    for c in _list(result.get("candidates"))[:20]
                     if isinstance(c, dict) and c.get("plate") and c.get("plate") != plate
                 ],
                 "vehicle": {

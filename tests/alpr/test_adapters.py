@@ -119,6 +119,37 @@ def test_a_bad_openalpr_group_is_400(reader_api, bad):
     assert Read.objects.count() == 0
 
 
+@pytest.mark.parametrize("epoch", [1e17, -1e15, 1.5e300])
+def test_an_openalpr_epoch_no_calendar_holds_is_400_not_a_500(reader_api, epoch):
+    response = reader_api.post("/api/v1/plate-reads/openalpr", alpr_group(epoch_start=epoch), format="json")
+    assert response.status_code == 400, response.content
+    assert response.json()["error"]["fields"] == {"epoch_start": ["Out of range."]}
+    assert Read.objects.count() == 0
+
+
+@pytest.mark.parametrize("odd", [{"uuids": {"a": 1}}, {"uuids": 5}, {"candidates": 5}, {"candidates": {"p": 1}}])
+def test_openalpr_lists_of_the_wrong_shape_are_ignored_not_a_500(reader_api, odd):
+    """A field that should be a list and is not counts as none: the read is stored from the rest."""
+    response = reader_api.post("/api/v1/plate-reads/openalpr", alpr_group(**odd, best_uuid="u-odd-1"), format="json")
+    assert response.status_code == 200, response.content
+    read = Read.objects.get(read_id="u-odd-1")  # the candidates, if any, from best_plate's list
+    assert read.plate_normalized == "ABC1234" and all(c["plate"] for c in read.candidates)
+
+
+def test_openalpr_odd_uuids_and_no_best_uuid_is_a_400_not_a_500(reader_api):
+    response = reader_api.post("/api/v1/plate-reads/openalpr", alpr_group(best_uuid=None, uuids=5), format="json")
+    assert response.status_code == 400, response.content
+    assert Read.objects.count() == 0
+
+
+def test_a_plate_recognizer_result_with_candidates_not_a_list_is_stored_without_them(reader_api):
+    body = stream_webhook()
+    body["data"]["results"][0]["candidates"] = 5
+    response = reader_api.post("/api/v1/plate-reads/platerecognizer", body, format="json")
+    assert response.status_code == 200, response.content
+    assert response.json()["accepted"] == 2
+
+
 def test_a_plate_recognizer_webhook_is_reads(reader_api, stolen):
     response = reader_api.post("/api/v1/plate-reads/platerecognizer", stream_webhook(), format="json")
     assert response.status_code == 200, response.content
