@@ -689,7 +689,9 @@ def hit_brief(
         photo = briefing_services.media_upload(actor=actor, data=data, context=context)
         vehicle["photo"] = photo.pk
     with transaction.atomic():
-        locked = Hit.objects.select_for_update(of=("self",)).select_related("briefing").get(pk=hit.pk)
+        # No join here: after waiting for the lock PostgreSQL re-reads the hit row, but a joined
+        # briefing row would come from before the wait (None), and a second brief would pass.
+        locked = Hit.objects.select_for_update().get(pk=hit.pk)
         _refuse_if_briefed(locked)  # a second click, or another operator, got there first
         briefing = briefing_services.briefing_create(
             actor=actor,
