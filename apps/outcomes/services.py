@@ -60,6 +60,8 @@ def assist_create(
 ) -> Assist:
     now = timezone.now()
     with transaction.atomic():
+        if briefing is not None:  # one assist per briefing: two at once wait here for each other
+            list(Briefing.objects.select_for_update().filter(pk=briefing.pk).values_list("pk"))
         if briefing is not None and Assist.objects.filter(briefing=briefing).exists():
             raise Conflict("An assist is already logged for this briefing.", code="assist_exists")
         assist = Assist.objects.create(
