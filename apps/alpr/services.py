@@ -480,9 +480,9 @@ def _parse_import(*, hotlist: Hotlist, data: bytes, now: datetime) -> tuple[list
             continue
         # The same entry twice in one file (an export that repeats a line) would hit every read
         # of the plate twice from one list: the repeat is reported, the first kept.
-        same = (
+        same = _entry_key(
             plates.normalize(fields["plate"]),
-            fields["plate_state"].upper(),
+            fields["plate_state"],
             fields["reason"],
             fields["case_number"],
             expires_at,
@@ -491,8 +491,39 @@ def _parse_import(*, hotlist: Hotlist, data: bytes, now: datetime) -> tuple[list
             rejected.append({"line": line, "error": f"the same entry as line {first_line[same]}"})
             continue
         first_line[same] = line
-        good.append({**fields, "expires_at": expires_at})
+        good.append({**fields, "expires_at": expires_at, "line": line})
     return good, rejected
+
+
+def _entry_key(plate_normalized: str, plate_state: str, reason: str, case_number: str, expires_at) -> tuple:
+    """What makes two entries of one list the same entry (they would hit one read twice)."""
+    return (plate_normalized, plate_state.upper(), reason, case_number, expires_at)
+
+
+def _not_on_the_list(hotlist: Hotlist, good: list[dict], rejected: list[dict]) -> list[dict]:
+    """The lines of `good` whose entry the list does not hold yet; the others join `rejected`."""
+    on_list = set()
+    wanted = sorted({plates.normalize(fields["plate"]) for fields in good})
+    for start in range(0, len(wanted), 1000):
+        for row in Entry.objects.filter(
+            hotlist=hotlist, removed_at__isnull=True, plate_normalized__in=wanted[start : start + 1000]
+        ).values_list("plate_normalized", "plate_state", "reason", "case_number", "expires_at"):
+            on_list.add(_entry_key(*row))
+    kept = []
+    for fields in good:
+        key = _entry_key(
+            plates.normalize(fields["plate"]),
+            fields["plate_state"],
+            fields["reason"],
+            fields["case_number"],
+            fields["expires_at"],
+        )
+        if key in on_list:
+            rejected.append({"line": fields["line"], "error": "the same entry is already on the list"})
+        else:
+            kept.append(fields)
+    rejected.sort(key=lambda r: r["line"])
+    return kept
 
 
 def entries_import(
@@ -516,7 +547,12 @@ def entries_import(
         removed = 0
         if mode == "replace":
             removed = Entry.objects.filter(hotlist=hotlist, removed_at__isnull=True).update(removed_at=now)
-        entries = [_new_entry(hotlist=hotlist, actor=actor, now=now, **fields) for fields in good]
+        else:  # appending the same file twice must not put each entry on the list twice
+            good = _not_on_the_list(hotlist, good, rejected)
+        entries = [
+            _new_entry(hotlist=hotlist, actor=actor, now=now, **{k: v for k, v in fields.items() if k != "line"})
+            for fields in good
+        ]
         Entry.objects.bulk_create(entries, batch_size=5000)
         hits = match_historical(entries, now=now)
         Hotlist.objects.filter(pk=hotlist.pk).update(updated_at=now, last_import_at=now)

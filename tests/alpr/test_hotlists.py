@@ -178,6 +178,21 @@ def test_csv_import_reports_each_rejected_line(client_for, operator):
     assert api.get(f"/api/v1/hotlists/{hotlist['id']}").json()["last_import_at"] is not None
 
 
+def test_appending_the_same_file_twice_keeps_each_entry_once_and_a_read_hits_once(client_for, operator, reader_api):
+    api = client_for(operator)
+    hotlist = make_list(api, source="local")
+    later = (timezone.now() + timedelta(days=30)).isoformat()
+    text = f"plate,plate_state,reason,case_number,expires_at\nABC123,NY,Stolen vehicle,2026-001099,{later}\n"
+    url = f"/api/v1/hotlists/{hotlist['id']}/import"
+    assert api.post(url, {"file": csv_file(text)}, format="multipart").json() == {"imported": 1, "rejected": []}
+    again = text + f"ABC123,NY,Stolen vehicle,2026-001100,{later}\n"  # another case: its own entry
+    body = api.post(url, {"file": csv_file(again)}, format="multipart").json()
+    assert body == {"imported": 1, "rejected": [{"line": 2, "error": "the same entry is already on the list"}]}
+    assert Entry.objects.filter(hotlist_id=hotlist["id"]).count() == 2
+    hits = post_reads(reader_api, [a_read("ABC123", plate_state="NY")]).json()["hits"]
+    assert len(hits) == 2  # one per case, never two for one entry
+
+
 def test_replace_swaps_the_whole_list(client_for, operator, reader_api):
     api = client_for(operator)
     hotlist = make_list(api)
