@@ -90,7 +90,7 @@ class CommandFastPath:
             or length is None
             or scope.get("query_string")
             or allowed_host(headers) is None
-            or not headers.get(b"content-type", b"").startswith(b"application/json")
+            or not _is_json(headers.get(b"content-type"))
             or not _accepts_json(headers.get(b"accept"))
         ):
             await self.app(scope, receive, send)
@@ -113,6 +113,12 @@ class CommandFastPath:
         payload, later = answer
         await respond_json(send, 202, payload)
         run_later(later)
+
+
+def _is_json(content_type: bytes | None) -> bool:
+    """Whether the body is declared JSON as the view's parser takes it (`application/json`, any
+    parameters): `application/jsonx` or `application/json-patch+json` go to the view, a 415."""
+    return content_type is not None and content_type.split(b";")[0].strip().lower() == b"application/json"
 
 
 _JSON_KINDS = (b"application/json", b"application/*", b"*/*", b"")

@@ -127,6 +127,7 @@ def test_a_new_idempotency_key_is_stored_and_its_replay_goes_to_the_view(service
         "plate reader",
         "query string",
         "accepts no json",
+        "not json",
     ],
 )
 def test_what_the_fast_path_does_not_answer_reaches_the_view_with_its_body_and_nothing_stored(
@@ -137,9 +138,11 @@ def test_what_the_fast_path_does_not_answer_reaches_the_view_with_its_body_and_n
     camera = create_device(kind="alpr" if case == "plate reader" else "bodycam", revoked=case == "revoked")
     device_id = "00000000-0000-4000-8000-000000000000" if case == "unknown device" else camera.id
     body = b'{"action": "fly", "reason": "x"}' if case == "bad body" else body_of()
-    headers = {"bad key": [(b"idempotency-key", b"has space")], "accepts no json": [(b"accept", b"text/html")]}.get(
-        case, []
-    )
+    headers = {
+        "bad key": [(b"idempotency-key", b"has space")],
+        "accepts no json": [(b"accept", b"text/html")],
+        "not json": [(b"content-type", b"application/jsonx")],  # the view's parser: 415
+    }.get(case, [])
     view = ViewStandIn()
     status, _, _ = run(
         post,
