@@ -64,6 +64,7 @@ def _check_manifest(store, case, clerk):
         served = _served(entry["url"])
         assert hashlib.sha256(served).hexdigest() == entry["sha256"] == listing[entry["filename"]]
     assert entries[2]["state"] == "purged" and entries[2]["url"] is None  # a tombstone is listed, not linked
+    assert entries[2]["filename"] not in listing
     for clip in clips[:2]:
         custody = api.get(f"/api/v1/clips/{clip.pk}/custody").json()["results"]
         assert custody[0]["action"] == "clip.access" and custody[0]["detail"]["reason"] == "discovery for DA Smith"
@@ -98,7 +99,9 @@ def test_manifest_as_csv_and_sha256sum(case, clerk, rec_disk):
     )
     response = api.get(URL.format("2025/0815"), {"reason": "r", "format": "sha256"})
     assert response.status_code == 200 and response["Content-Type"].startswith("text/plain")
-    assert response.content.decode().splitlines() == [f"{c.sha256}  {c.pk}.mp4" for c in clips]
+    # the files one can download: the purged clip (no link) would make `sha256sum -c` fail
+    assert clips[2].state == "purged"
+    assert response.content.decode().splitlines() == [f"{c.sha256}  {c.pk}.mp4" for c in clips[:2]]
 
 
 MANIFEST_STATUS = {

@@ -125,6 +125,8 @@ def test_patch_recomputes_retain_until_from_the_category(clerk, make_clip):
         {"incident": "x"},
         {"incident": str(uuid.UUID(int=5))},
         {"case_number": "x" * 65},
+        {"case_number": "CR\tTAB"},  # its manifest could never be read
+        {"case_number": "CR\n1"},
         {"legal_hold": True},
         {"state": "purged"},
         {"retain_until": None},
@@ -137,6 +139,7 @@ def test_patch_bad_input_changes_nothing(patch, clerk, make_clip):
     before = clip.retain_until
     clip.refresh_from_db()
     assert clip.category.slug == "uncategorized" and clip.retain_until == before and clip.state == "available"
+    assert clip.case_number == ""
 
 
 # Legal hold --------------------------------------------------------------------------------------

@@ -122,7 +122,15 @@ class ReasonIn(serializers.Serializer):
 
 class ClipPatchIn(serializers.Serializer):
     category = serializers.SlugField(max_length=64, required=False)
-    case_number = serializers.CharField(max_length=64, required=False, allow_blank=True, allow_null=True)
+    # no control characters: the case's manifest is read at /cases/{case_number}/manifest
+    case_number = serializers.RegexField(
+        r"^[^\x00-\x1f\x7f]*\Z",
+        max_length=64,
+        required=False,
+        allow_blank=True,
+        allow_null=True,
+        error_messages={"invalid": "A case number has no control characters."},
+    )
     incident = serializers.UUIDField(required=False, allow_null=True)
 
     def validate(self, attrs):
@@ -513,7 +521,9 @@ class CaseManifestApi(APIView):
         for entry in manifest["clips"]:
             if entry["url"]:
                 entry["url"] = _absolute(request, entry["url"])
-        listing = "".join(f"{e['sha256']}  {e['filename']}\n" for e in manifest["clips"])
+        # the files one can download: a clip with no link (purged, not yet verified) is not listed,
+        # or `sha256sum -c` would fail on a file nobody could have
+        listing = "".join(f"{e['sha256']}  {e['filename']}\n" for e in manifest["clips"] if e["url"])
         safe = re.sub(r"[^A-Za-z0-9._-]", "_", case_number)[:64]
         if kind == "sha256":
             response = HttpResponse(listing, content_type="text/plain; charset=utf-8")
