@@ -53,6 +53,13 @@ def test_categories_create_by_role(who, caller):
         error_code(response)
 
 
+@pytest.mark.parametrize("query", ["page=0", "page=99", "page_size=1", "sort=name"])
+def test_the_categories_list_is_not_paged_and_says_so(query, clerk):
+    response = api_client(clerk).get(f"/api/v1/categories?{query}")
+    assert response.status_code == 400, response.content
+    assert list(response.json()["error"]["fields"]) == [query.split("=")[0]]
+
+
 def test_categories_create_rules(clerk):
     api = api_client(clerk)
     assert (

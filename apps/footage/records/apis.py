@@ -22,6 +22,7 @@ from apps.audit.context import AuditContext
 from apps.core.errors import Forbidden, InvalidInput
 from apps.core.fields import StrictIntegerField
 from apps.core.filters import (
+    PAGE_PARAMS,
     CommaSeparatedField,
     NumberParamField,
     QueryFilterIn,
@@ -431,8 +432,13 @@ class CategoriesApi(PermissionsByMethod):
 
     @extend_schema(responses=CategoryOut(many=True))
     def get(self, request):
-        # The contract shows this list as a bare array: there are few categories (no page either).
+        # The contract shows this list as a bare array: there are few categories, all in one answer,
+        # so a page asked for would be answered as if it had not been (section 3.2: a 400).
         refuse_unknown_params(request.query_params, (), "Not a parameter of this list.")
+        if paged := sorted(set(request.query_params) & PAGE_PARAMS):
+            raise serializers.ValidationError(
+                {name: ["This list is not paged: every category comes in one answer."] for name in paged}
+            )
         return Response(CategoryOut(records_selectors.categories(), many=True).data)
 
     @extend_schema(request=CategoryIn, responses={201: CategoryOut})
