@@ -18,6 +18,7 @@ from apps.briefings.models import Incident, Media
 from apps.briefings.serializers import BriefingOut
 from apps.core.errors import InvalidInput, NotFound
 from apps.core.pagination import StandardPagination
+from apps.core.realtime import iso_time
 from apps.footage.serializers import ClipOut
 
 from . import selectors, services
@@ -48,7 +49,7 @@ def _jsonable_events(events: list[dict]) -> list[dict]:
     out = []
     for event in events:
         event = dict(event)
-        event["occurred_at"] = event["occurred_at"].isoformat()
+        event["occurred_at"] = iso_time(event["occurred_at"])
         event["location"] = dict(event["location"])
         event["items"] = [dict(item) for item in event.get("items") or []]
         out.append(event)
@@ -183,7 +184,7 @@ class LeadRelatedApi(APIView):
             {
                 "clips": clips,
                 "plate_reads": reads,
-                "events": [{"index": i, **event} for i, event in enumerate(lead.events)],
+                "events": [{"index": i, **event} for i, event in enumerate(selectors.events_out(lead.events))],
                 "radius_m": params.validated_data.get("radius_m", selectors.conf.related_radius_m()),
                 "hours": params.validated_data.get("hours", selectors.conf.related_hours()),
                 "limit": selectors.conf.related_limit(),

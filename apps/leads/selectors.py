@@ -10,6 +10,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from apps.alpr.models import Read
+from apps.core.realtime import iso_time
 from apps.footage.models import Clip
 
 from . import conf
@@ -55,6 +56,18 @@ def _box(lat: float, lon: float, radius_m: float) -> dict:
     dlat = math.degrees(radius_m / EARTH_RADIUS_M)
     dlon = math.degrees(radius_m / (EARTH_RADIUS_M * max(math.cos(math.radians(lat)), 1e-6)))
     return {"lat__gte": lat - dlat, "lat__lte": lat + dlat, "lon__gte": lon - dlon, "lon__lte": lon + dlon}
+
+
+def events_out(events: list[dict]) -> list[dict]:
+    """A lead's events as the API writes them: each `occurred_at` in UTC with "Z", as every other
+    time (leads stored before this wrote "+00:00")."""
+    return [{**event, "occurred_at": _utc_z(event.get("occurred_at"))} for event in events]
+
+
+def _utc_z(value):
+    if isinstance(value, datetime):
+        return iso_time(value)
+    return value[:-6] + "Z" if isinstance(value, str) and value.endswith("+00:00") else value
 
 
 def _event_time(event: dict) -> datetime:

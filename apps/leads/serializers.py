@@ -12,7 +12,7 @@ from apps.core.fields import StrictFloatField, StrictIntegerField, ZonedDateTime
 from apps.core.filters import NOT_A_PARAMETER, QueryFilterIn
 
 from .models import Kind, State
-from .selectors import review_overdue
+from .selectors import events_out, review_overdue
 
 
 class LeadCandidateIn(serializers.Serializer):
@@ -139,6 +139,7 @@ class LeadOut(serializers.Serializer):
 
     def to_representation(self, instance):
         data = super().to_representation(instance)
+        data["events"] = events_out(instance.events or [])
         data["created_by_user"] = _person(instance.created_by)
         data["reviewed_by_user"] = _person(instance.reviewed_by)
         data["briefings"] = [str(share.briefing_id) for share in instance.shares.all()]

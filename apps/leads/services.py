@@ -16,6 +16,7 @@ from apps.counters.services import counter_add
 
 from . import conf
 from .models import Kind, Lead, LeadBriefing, State
+from .selectors import events_out
 
 
 def _media_ids(candidates: list[dict], probe_media: Media | None) -> None:
@@ -127,7 +128,7 @@ def _body_of(lead: Lead, body: str) -> str:
     lines = [body.strip() or lead.summary.strip()]
     if lead.kind == Kind.NIBIN:
         lines.append(f"NIBIN lead {lead.nibin_lead_number}: {len(lead.events)} linked events")
-        for event in lead.events:
+        for event in events_out(lead.events):
             lines.append(f"- {event['case_number']} at {event['occurred_at']}")
     return "\n".join(line for line in lines if line)
 

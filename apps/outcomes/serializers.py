@@ -5,6 +5,7 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from apps.core.fields import ZonedDateTimeField
+from apps.core.realtime import iso_time
 
 from .models import OUTCOME_CODES, TOOLS
 
@@ -67,7 +68,7 @@ class SuggestionOut(serializers.Serializer):
 
     def get_briefing(self, obj) -> dict:
         b = obj["briefing"]
-        return {"id": str(b.pk), "title": b.title, "priority": b.priority, "created_at": b.created_at.isoformat()}
+        return {"id": str(b.pk), "title": b.title, "priority": b.priority, "created_at": iso_time(b.created_at)}
 
     def get_lead(self, obj) -> str | None:
         return str(obj["lead"].pk) if obj["lead"] is not None else None

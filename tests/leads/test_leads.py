@@ -88,6 +88,18 @@ def test_a_nibin_lead_links_events_with_items(client_for, operator):
     assert lead["events"][1]["items"][1] == {"kind": "bullet"}
 
 
+def test_event_times_come_back_in_utc_with_z_like_every_other_time(client_for, operator):
+    payload = nibin_payload()
+    payload["events"][1]["occurred_at"] = "2026-03-09T03:40:00+02:00"  # any zone in, UTC out
+    api = client_for(operator)
+    lead = create(api, payload)
+    times = ["2026-03-01T22:15:00Z", "2026-03-09T01:40:00Z"]
+    assert [e["occurred_at"] for e in lead["events"]] == times
+    assert [e["occurred_at"] for e in api.get(f"/api/v1/leads/{lead['id']}").json()["events"]] == times
+    related = api.get(f"/api/v1/leads/{lead['id']}/related").json()
+    assert [e["occurred_at"] for e in related["events"]] == times
+
+
 @pytest.mark.parametrize(
     "payload",
     [

@@ -175,6 +175,7 @@ def test_a_briefed_vehicle_suggests_vehicle_info_and_the_operator_confirms(clien
     ).json()
     [suggestion] = api.get("/api/v1/assists/suggestions").json()["results"]
     assert suggestion["briefing"]["id"] == briefing["id"]
+    assert suggestion["briefing"]["created_at"] == briefing["created_at"]  # UTC with Z, as everywhere
     assert suggestion["outcomes"] == ["vehicle_info"] and "briefing" in suggestion["tools"]
     assist = log(api, outcomes=suggestion["outcomes"], tools=suggestion["tools"], briefing=briefing["id"])
     assert assist["briefing"] == briefing["id"]
