@@ -219,6 +219,26 @@ def test_a_camera_back_after_its_upload_was_aborted_can_upload_again(store, sett
     assert audit_actions(clip["id"]).count("clip.reopen") == 1
 
 
+def test_an_upload_on_legal_hold_is_never_given_up_by_the_stale_sweep(store, settings, camera, commit, clerk):
+    from apps.footage.ingest.services import clips_abort_stale
+
+    _, token = camera
+    api = api_client(token=token)
+    data = three_parts(settings)
+    clip = declare(api, declaration(data)).json()
+    upload_parts(api, clip, data, [1])
+    held = api_client(clerk).post(f"/api/v1/clips/{clip['id']}/hold", {"reason": "case 26-114"}, format="json")
+    assert held.status_code == 200, held.content
+    Clip.objects.filter(pk=clip["id"]).update(updated_at=timezone.now() - timedelta(days=3))
+
+    assert clips_abort_stale() == 0
+    assert Clip.objects.get(pk=clip["id"]).state == "uploading"
+    assert api.get(f"/api/v1/clips/{clip['id']}/upload").json()["missing"] == [2, 3]  # part 1 kept
+    upload_parts(api, clip, data, [2, 3])  # the camera comes back days later
+    assert complete(api, clip["id"], commit).status_code == 202
+    assert Clip.objects.get(pk=clip["id"]).state == "available"
+
+
 def test_redeclare_is_idempotent(disk_store, camera):
     _, token = camera
     api = api_client(token=token)

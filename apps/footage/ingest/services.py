@@ -551,9 +551,11 @@ def clip_abort(*, clip: Clip, reason: str, actor: Any = None, context: AuditCont
 
 
 def clips_abort_stale(*, older_than: timedelta | None = None, limit: int = 500) -> int:
-    """Aborts uploads opened (declared, or reopened) longer ago than the configured age; the number aborted."""
+    """Aborts uploads opened (declared, or reopened) longer ago than the configured age; the number
+    aborted. A clip on legal hold is never given up: its stored parts wait for the camera."""
     cutoff = timezone.now() - (older_than or timedelta(seconds=conf.stale_upload_age()))
-    stale = list(Clip.objects.filter(state=ClipState.UPLOADING, updated_at__lt=cutoff).order_by("updated_at")[:limit])
+    given_up = Clip.objects.filter(state=ClipState.UPLOADING, updated_at__lt=cutoff, legal_hold=False)
+    stale = list(given_up.order_by("updated_at")[:limit])
     aborted = 0
     for clip in stale:
         try:
