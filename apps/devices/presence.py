@@ -641,16 +641,10 @@ async def presence_status(device, frame: dict) -> tuple[str, str] | None:
     return None
 
 
-def _send_signal(signal, device_id: str, **extra) -> None:
-    for receiver, result in signal.send_robust(sender=Device, device_id=device_id, **extra):
-        if isinstance(result, Exception):
-            log.error("presence: %s receiver %r failed", signal, receiver, exc_info=result)
-
-
 async def _signal(signal, device_id: str, **extra) -> None:
     """Tells the apps above (receivers use the ORM: a database thread, only when someone listens)."""
     if signal.has_listeners():
-        await database_sync_to_async(_send_signal)(signal, device_id, **extra)
+        await database_sync_to_async(signals.announce)(signal, device_id, **extra)
 
 
 async def presence_disconnected(device) -> None:

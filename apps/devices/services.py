@@ -17,7 +17,7 @@ from apps.audit.services import AuditContext, audit_record
 from apps.core.errors import Conflict, Forbidden, InvalidInput, TooManyRequests
 from apps.core.realtime import console_send_after_commit, device_group, group_send_after_commit
 
-from . import conf, presence
+from . import conf, presence, signals
 from .models import Assignment, Device, DeviceKind, EnrollmentFailure
 from .serializers import device_payload
 
@@ -318,6 +318,7 @@ def device_revoke(*, device: Device, actor=None, context: AuditContext | None = 
         context=context,
         details={"serial": device.serial, "kind": device.kind, "reason": reason},
     )
+    signals.announce(signals.device_revoked, str(device.pk))  # a live view ends as revoked
     group_send_after_commit(device_group(device.pk), {"type": "device.revoked"})
     _console_update(device)
     return device

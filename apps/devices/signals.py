@@ -1,12 +1,27 @@
 """What the device side tells the apps above it, without knowing them (they subscribe).
 
 Sent from the device websocket's presence handling (apps/devices/presence.py), in a database
-thread, once per change; receivers may use the ORM. Each carries `device_id` (a string).
+thread, once per change, and from device_revoke (apps/devices/services.py); receivers may use
+the ORM. Each carries `device_id` (a string). A receiver that fails is logged; the others run.
 """
 
 from __future__ import annotations
 
+import logging
+
 from django.dispatch import Signal
+
+log = logging.getLogger(__name__)
+
+
+def announce(signal: Signal, device_id: str, **extra) -> None:
+    """Sends `signal` to every receiver; one that fails is logged and never stops the sender."""
+    from .models import Device
+
+    for receiver, result in signal.send_robust(sender=Device, device_id=device_id, **extra):
+        if isinstance(result, Exception):
+            log.error("%s receiver %r failed", signal, receiver, exc_info=result)
+
 
 # The camera reported that it stopped recording (a status frame: recording true -> false).
 recording_stopped = Signal()
@@ -18,3 +33,7 @@ device_disconnected = Signal()
 # `connected_at` (a datetime): frames sent to the device's group after it reach this socket,
 # frames sent before it did not.
 device_connected = Signal()
+
+# IT revoked the device: sent in the revoking transaction, before its sockets are closed (so a
+# receiver ends what the device was doing as revoked, not as a disconnection).
+device_revoked = Signal()

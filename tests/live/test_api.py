@@ -167,6 +167,14 @@ def test_the_sweep_ends_sessions_of_cameras_that_went_away_unheard(client_for, o
     assert (session.state, session.end_reason) == ("ended", "disconnected")
 
 
+def test_revoking_the_camera_ends_its_live_session_as_revoked(client_for, operator, it_user, camera):
+    live = open_live(client_for, operator, camera)
+    assert client_for(it_user).post(f"/api/v1/devices/{camera.id}/revoke").status_code == 200
+    session = LiveSession.objects.get(pk=live["id"])
+    assert (session.state, session.end_reason) == ("ended", "revoked")
+    assert client_for(operator).get(f"/api/v1/live/{live['id']}").json()["end_reason"] == "revoked"
+
+
 # Segments ---------------------------------------------------------------------------------------
 
 
