@@ -14,6 +14,7 @@ from apps.alpr import selectors as alpr_selectors
 from apps.alpr.payloads import read_payload
 from apps.audit.services import AuditContext
 from apps.briefings import conf as briefings_conf
+from apps.briefings import selectors as briefings_selectors
 from apps.briefings.models import Incident, Media
 from apps.briefings.serializers import BriefingOut
 from apps.core.errors import InvalidInput, NotFound
@@ -141,7 +142,8 @@ class LeadShareApi(APIView):
             body=v["body"],
             base_url=briefings_conf.public_base_url() or request.build_absolute_uri("/"),
         )
-        out = dict(BriefingOut(briefing, context={"request": request}).data)
+        counts = {briefing.pk: briefings_selectors.briefing_counts(briefing=briefing)}
+        out = dict(BriefingOut(briefing, context={"request": request, "counts": counts}).data)
         out["lead"] = str(lead.pk)
         return Response(out, status=status.HTTP_201_CREATED)
 

@@ -211,6 +211,8 @@ def test_a_shared_facial_recognition_lead_carries_the_notice_to_the_phone(
     briefing = response.json()
     assert briefing["lead"] == lead["id"] and briefing["recipients"] == 1
     assert briefing["notice"] == NOTICE
+    counts = briefing["deliveries"]  # as a briefing sent any other way answers
+    assert counts["queued"] + counts["sent"] + counts["failed"] == 1 and counts["acknowledged"] == 0
     [message] = pushed(phone.push_token)
     assert message["data"]["briefing_id"] == briefing["id"]
     assert message["notification"]["body"].startswith(NOTICE)
