@@ -118,6 +118,9 @@ class LiveViewer(models.Model):
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     first_viewed_at = models.DateTimeField(default=timezone.now)
     last_viewed_at = models.DateTimeField(default=timezone.now)
+    # When the officer's push for this first look was taken for sending (null: still owed; the
+    # sweep queues it again, so a broker hiccup or a lost task never loses the officer's notice).
+    officer_told_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["first_viewed_at"]

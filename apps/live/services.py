@@ -231,7 +231,8 @@ def live_device_connected(*, device_id, connected_at: datetime) -> str | None:
 
 def live_sweep(*, now=None) -> dict:
     """The periodic sweep: ends sessions past their time limit, and sessions whose camera is gone
-    or stopped recording without this deployment hearing of it (a process that died, say)."""
+    or stopped recording without this deployment hearing of it (a process that died, say); and
+    queues again the officers' notices still owed (live_notices_owed)."""
     now = now or timezone.now()
     timed_out = live_end_due(now=now)
     orphaned = 0
@@ -249,7 +250,7 @@ def live_sweep(*, now=None) -> dict:
             continue
         if live_end(session_id=session.pk, end_reason=why, now=now):
             orphaned += 1
-    return {"timed_out": timed_out, "orphaned": orphaned}
+    return {"timed_out": timed_out, "orphaned": orphaned, "notices_owed": live_notices_owed(now=now)}
 
 
 # Segments --------------------------------------------------------------------------------------
@@ -597,8 +598,38 @@ def _enqueue(task, *args) -> None:
         log.exception("could not queue %s%r", task.name, args)
 
 
+NOTICE_OWED_AFTER_S = 30  # a first look's push not taken by then is queued again by the sweep
+NOTICE_OWED_FOR_S = 3600  # and for this long: an officer told an hour late is told nothing new
+
+
+def live_notices_owed(*, now=None) -> int:
+    """Queues again the officer's push for first looks not taken for sending within
+    NOTICE_OWED_AFTER_S (the queueing failed, the task was lost with its worker); the number."""
+    from .tasks import live_notify_officer as notify_task
+
+    now = now or timezone.now()
+    owed = list(
+        LiveViewer.objects.filter(
+            officer_told_at__isnull=True,
+            first_viewed_at__lt=now - timedelta(seconds=NOTICE_OWED_AFTER_S),
+            first_viewed_at__gt=now - timedelta(seconds=NOTICE_OWED_FOR_S),
+            session__officer__isnull=False,
+        )
+        .order_by("first_viewed_at")
+        .values_list("pk", flat=True)[: conf.sweep_batch()]
+    )
+    for viewer_id in owed:
+        _enqueue(notify_task, viewer_id)
+    return len(owed)
+
+
 def live_notify_officer(*, viewer_id) -> list:
-    """Tells the officer wearing the camera, on their phones, who is watching it live and why."""
+    """Tells the officer wearing the camera, on their phones, who is watching it live and why.
+    Once: the notice is taken (officer_told_at) before it is sent, so that a repeat of the task
+    (queued again by the sweep) sends nothing; one FCM did not take is owed again."""
+    taken = timezone.now()
+    if not LiveViewer.objects.filter(pk=viewer_id, officer_told_at__isnull=True).update(officer_told_at=taken):
+        return []  # told already, or no such viewer
     viewer = LiveViewer.objects.select_related("session__device", "user").filter(pk=viewer_id).first()
     if viewer is None or not viewer.session.officer_id:
         return []
@@ -630,11 +661,15 @@ def live_notify_officer(*, viewer_id) -> list:
     try:
         results = push.send_batch(messages)
     except Exception:
-        log.exception("live: the push to the officer failed")
+        log.exception("live: the push to the officer failed; the sweep tries again")
+        LiveViewer.objects.filter(pk=viewer_id, officer_told_at=taken).update(officer_told_at=None)
         return []
     for result in results:
         if not result.ok:
             log.warning("live: push to a phone failed: %s %s", result.error_code, result.detail)
+    if not any(result.ok for result in results) and any(result.retry for result in results):
+        # FCM out for now (no phone reached, worth another try): owed again, the sweep sends it
+        LiveViewer.objects.filter(pk=viewer_id, officer_told_at=taken).update(officer_told_at=None)
     return results
 
 

@@ -145,6 +145,34 @@ def test_the_officers_push_reaches_the_fcm_fake(fcm, operator, camera, officer_p
     assert messages[0]["data"]["viewer_name"] == operator.full_name
 
 
+def test_an_officers_notice_fcm_could_not_take_is_sent_by_the_sweep_once(
+    fcm, settings, operator, camera, officer_phone
+):
+    """FCM out at the first look: the notice stays owed, and the sweep sends it once FCM is back
+    (and never again after)."""
+    import httpx
+
+    from apps.live.models import LiveViewer
+
+    settings.RTCC_PUSH_BACKOFF_BASE = 0.01
+    settings.RTCC_PUSH_INLINE_RETRY_BUDGET = 0.05
+    _, phone_token = officer_phone
+    live = ask(operator, camera)
+    httpx.post(f"{fcm}/_faults", json={"outage": True}, timeout=5).raise_for_status()
+    assert api_client(operator).get(f"/api/v1/live/{live['id']}/playlist.m3u8").status_code == 200
+    viewer = LiveViewer.objects.get(session_id=live["id"], user=operator)
+    assert viewer.officer_told_at is None and pushed(phone_token) == []
+    httpx.post(f"{fcm}/_faults", json={"outage": False}, timeout=5).raise_for_status()
+
+    assert services.live_sweep()["notices_owed"] == 0  # not yet: the first try may still be queued
+    later = timezone.now() + timedelta(seconds=services.NOTICE_OWED_AFTER_S + 1)
+    assert services.live_sweep(now=later)["notices_owed"] == 1
+    assert [m["data"]["viewer"] for m in pushed(phone_token)] == [str(operator.pk)]
+    assert services.live_sweep(now=later)["notices_owed"] == 0
+    services.live_notify_officer(viewer_id=viewer.pk)  # a repeat of the task sends nothing
+    assert len(pushed(phone_token)) == 1
+
+
 def test_a_first_look_answered_before_django_is_audited_pushed_and_listed_once(
     operator, make_user, camera, officer_phone, settings
 ):
