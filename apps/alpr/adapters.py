@@ -8,6 +8,7 @@ See docs/alpr.md for the mapping of each field.
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime
 
 from drf_spectacular.utils import extend_schema
@@ -51,11 +52,23 @@ def _read_at(epoch_ms) -> str:
         ) from None
 
 
-def _confidence(value, *, percent: bool):
+def _number(value) -> float | None:
+    """A vendor's number as a finite float; anything else (a bool, text, a whole number too large
+    for a float) counts as none, never a 500."""
     if not isinstance(value, (int, float)) or isinstance(value, bool):
         return None
-    value = float(value) / (100.0 if percent else 1.0)
-    return min(1.0, max(0.0, value))
+    try:
+        number = float(value)
+    except OverflowError:
+        return None
+    return number if math.isfinite(number) else None
+
+
+def _confidence(value, *, percent: bool):
+    number = _number(value)
+    if number is None:
+        return None
+    return min(1.0, max(0.0, number / (100.0 if percent else 1.0)))
 
 
 def openalpr_group_to_read(group: dict) -> dict:
@@ -94,8 +107,8 @@ def openalpr_group_to_read(group: dict) -> dict:
     # the agent sends 0,0 when it has no fix
     if isinstance(lat, (int, float)) and isinstance(lon, (int, float)) and (lat or lon):
         read["location"] = {"lat": lat, "lon": lon}
-    if isinstance(group.get("travel_direction"), (int, float)):
-        read["heading"] = float(group["travel_direction"]) % 360
+    if (heading := _number(group.get("travel_direction"))) is not None:
+        read["heading"] = heading % 360
     image = best.get("plate_crop_jpeg") or group.get("vehicle_crop_jpeg")
     if image:
         read["image"] = image

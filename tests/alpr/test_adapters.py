@@ -136,6 +136,26 @@ def test_openalpr_lists_of_the_wrong_shape_are_ignored_not_a_500(reader_api, odd
     assert read.plate_normalized == "ABC1234" and all(c["plate"] for c in read.candidates)
 
 
+HUGE = 10**400  # a whole number JSON may carry and no float holds
+
+
+@pytest.mark.parametrize("odd", [{"best_confidence": HUGE}, {"travel_direction": HUGE}, {"travel_direction": True}])
+def test_openalpr_numbers_no_float_holds_count_as_none(reader_api, odd):
+    response = reader_api.post("/api/v1/plate-reads/openalpr", alpr_group(**odd, best_uuid="u-huge-1"), format="json")
+    assert response.status_code == 200, response.content
+    read = Read.objects.get(read_id="u-huge-1")
+    assert read.heading is None if "travel_direction" in odd else read.confidence is None
+
+
+def test_a_plate_recognizer_score_no_float_holds_counts_as_none(reader_api):
+    body = stream_webhook()
+    body["data"]["results"][0]["score"] = HUGE
+    body["data"]["results"][0]["candidates"] = [{"plate": "ABC1235", "score": HUGE}]
+    response = reader_api.post("/api/v1/plate-reads/platerecognizer", body, format="json")
+    assert response.status_code == 200, response.content
+    assert Read.objects.get(plate_normalized="ABC1234").confidence is None
+
+
 def test_openalpr_odd_uuids_and_no_best_uuid_is_a_400_not_a_500(reader_api):
     response = reader_api.post("/api/v1/plate-reads/openalpr", alpr_group(best_uuid=None, uuids=5), format="json")
     assert response.status_code == 400, response.content
