@@ -121,6 +121,9 @@ class LiveViewer(models.Model):
     # When the officer's push for this first look was taken for sending (null: still owed; the
     # sweep queues it again, so a broker hiccup or a lost task never loses the officer's notice).
     officer_told_at = models.DateTimeField(null=True, blank=True)
+    # The officer's phones (ids) a retry still owes the notice to, when FCM took it for the others;
+    # empty: every phone of the officer.
+    officer_phones_owed = models.JSONField(default=list, blank=True)
 
     class Meta:
         ordering = ["first_viewed_at"]

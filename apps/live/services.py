@@ -551,8 +551,8 @@ def viewer_seen_statement(*, session_id, user, now: datetime, context: AuditCont
         f"WITH session AS (SELECT s.id, s.device_id, s.officer_id, s.reason FROM {sessions} s WHERE s.id = %s),"  # noqa: S608
         f" updated AS (UPDATE {viewers} v SET last_viewed_at = %s FROM session"
         " WHERE v.session_id = session.id AND v.user_id = %s RETURNING v.id),"
-        f" viewer AS (INSERT INTO {viewers} (session_id, user_id, first_viewed_at, last_viewed_at)"
-        " SELECT session.id, %s, %s, %s FROM session WHERE NOT EXISTS (SELECT 1 FROM updated)"
+        f" viewer AS (INSERT INTO {viewers} (session_id, user_id, first_viewed_at, last_viewed_at, officer_phones_owed)"
+        " SELECT session.id, %s, %s, %s, '[]'::jsonb FROM session WHERE NOT EXISTS (SELECT 1 FROM updated)"
         " ON CONFLICT (session_id, user_id) DO NOTHING RETURNING id),"
         f" counted AS ({count[0]}),"
         f" event AS ({event_sql})"
@@ -625,8 +625,9 @@ def live_notices_owed(*, now=None) -> int:
 
 def live_notify_officer(*, viewer_id) -> list:
     """Tells the officer wearing the camera, on their phones, who is watching it live and why.
-    Once: the notice is taken (officer_told_at) before it is sent, so that a repeat of the task
-    (queued again by the sweep) sends nothing; one FCM did not take is owed again."""
+    Once per phone: the notice is taken (officer_told_at) before it is sent, so that a repeat of
+    the task (queued again by the sweep) sends nothing; the phones FCM did not take it for, for now,
+    are owed it again (officer_phones_owed), and only they get it on the retry."""
     taken = timezone.now()
     if not LiveViewer.objects.filter(pk=viewer_id, officer_told_at__isnull=True).update(officer_told_at=taken):
         return []  # told already, or no such viewer
@@ -634,9 +635,12 @@ def live_notify_officer(*, viewer_id) -> list:
     if viewer is None or not viewer.session.officer_id:
         return []
     session = viewer.session
-    phones = Device.objects.filter(
+    reachable = Device.objects.filter(
         officer_id=session.officer_id, kind=DeviceKind.PHONE, revoked_at__isnull=True, push_token__isnull=False
     ).exclude(push_token="")
+    if viewer.officer_phones_owed:  # a retry: only the phones that did not get it
+        reachable = reachable.filter(pk__in=viewer.officer_phones_owed)
+    phones = [(str(phone.pk), phone.push_token) for phone in reachable if phone.push_token]
     who = viewer.user.full_name or viewer.user.get_username()
     camera = session.device.label or session.device.serial
     at = timezone.localtime(viewer.first_viewed_at).strftime("%H:%M:%S %Z")
@@ -652,24 +656,25 @@ def live_notify_officer(*, viewer_id) -> list:
         "at": viewer.first_viewed_at.isoformat(),
     }
     messages = [
-        push.PushMessage(token=phone.push_token, data=data, title=title, body=body, priority="high")
-        for phone in phones
-        if phone.push_token
+        push.PushMessage(token=token, data=data, title=title, body=body, priority="high") for _, token in phones
     ]
     if not messages:
         return []
+    still_owed = LiveViewer.objects.filter(pk=viewer_id, officer_told_at=taken)
     try:
         results = push.send_batch(messages)
     except Exception:
         log.exception("live: the push to the officer failed; the sweep tries again")
-        LiveViewer.objects.filter(pk=viewer_id, officer_told_at=taken).update(officer_told_at=None)
+        still_owed.update(officer_told_at=None, officer_phones_owed=[phone for phone, _ in phones])
         return []
     for result in results:
         if not result.ok:
             log.warning("live: push to a phone failed: %s %s", result.error_code, result.detail)
-    if not any(result.ok for result in results) and any(result.retry for result in results):
-        # FCM out for now (no phone reached, worth another try): owed again, the sweep sends it
-        LiveViewer.objects.filter(pk=viewer_id, officer_told_at=taken).update(officer_told_at=None)
+    retry = [phone for (phone, _), result in zip(phones, results, strict=True) if not result.ok and result.retry]
+    if retry:  # FCM did not take it for these phones, for now: owed to them again (the sweep sends it)
+        still_owed.update(officer_told_at=None, officer_phones_owed=retry)
+    elif viewer.officer_phones_owed:  # a retry that reached them all
+        still_owed.update(officer_phones_owed=[])
     return results
 
 

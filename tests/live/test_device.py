@@ -173,6 +173,28 @@ def test_an_officers_notice_fcm_could_not_take_is_sent_by_the_sweep_once(
     assert len(pushed(phone_token)) == 1
 
 
+def test_a_phone_fcm_did_not_take_the_notice_for_gets_it_from_the_sweep_and_the_others_once(
+    fcm, operator, officer, camera, officer_phone
+):
+    """Of the officer's two phones FCM takes the notice for one and answers UNAVAILABLE for the
+    other (the fake's `flaky-` token, first try): the retry goes to that phone alone."""
+    import uuid
+
+    from tests.control.conftest import create_device
+
+    _, steady = officer_phone
+    flaky = f"flaky-{uuid.uuid4().hex}"
+    create_device(kind="phone", officer=officer, push_token=flaky)
+    live = ask(operator, camera)
+    assert api_client(operator).get(f"/api/v1/live/{live['id']}/playlist.m3u8").status_code == 200
+    assert (len(pushed(steady)), len(pushed(flaky))) == (1, 0)
+
+    later = timezone.now() + timedelta(seconds=services.NOTICE_OWED_AFTER_S + 1)
+    assert services.live_sweep(now=later)["notices_owed"] == 1
+    assert (len(pushed(steady)), len(pushed(flaky))) == (1, 1)
+    assert services.live_sweep(now=later)["notices_owed"] == 0
+
+
 def test_a_first_look_answered_before_django_is_audited_pushed_and_listed_once(
     operator, make_user, camera, officer_phone, settings
 ):
