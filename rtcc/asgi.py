@@ -47,7 +47,7 @@ application = ProtocolTypeRouter(
 bodylimits.install()  # under daphne: refuse oversized or unauthorized bodies before reading them
 presence_reset_at_start()  # embedded: no device socket is open yet, whatever the rows still say
 
-if os.environ.get("RTCC_EMBEDDED_BEAT", "true").lower() != "false" and settings.EMBEDDED:
+if settings.ENV.embedded_beat and settings.EMBEDDED:
     start_embedded_scheduler()
 
 # Everything loaded so far (Django, DRF, rtcc: over 100,000 objects) lives as long as the process:

@@ -6,6 +6,7 @@ message naming the variable (ImproperlyConfigured), never a silent fallback.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import secrets
@@ -14,7 +15,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
+from urllib.parse import parse_qsl, urlparse
 
 from django.core.exceptions import ImproperlyConfigured
 
@@ -40,7 +41,13 @@ def parse_bool(environ: dict, name: str, default: bool) -> bool:
     raise ImproperlyConfigured(f"{name}={value!r} is not a boolean: use true or false")
 
 
-def parse_int(environ: dict, name: str, default: int, *, minimum: int = 0) -> int:
+# No count or length of time a setting names is larger: one past it is a typo, and a time that far
+# ahead is past the calendar's end (a live session's end, a retention) and would fail mid-request.
+LARGEST = 10**9  # whole numbers (a billion: about 31 years in seconds)
+LONGEST = timedelta(days=36_525)  # durations: a century
+
+
+def parse_int(environ: dict, name: str, default: int, *, minimum: int = 0, maximum: int = LARGEST) -> int:
     value = _get(environ, name)
     if value is None:
         return default
@@ -50,6 +57,8 @@ def parse_int(environ: dict, name: str, default: int, *, minimum: int = 0) -> in
         raise ImproperlyConfigured(f"{name}={value!r} is not a whole number") from None
     if number < minimum:
         raise ImproperlyConfigured(f"{name}={value!r} must be at least {minimum}")
+    if number > maximum:
+        raise ImproperlyConfigured(f"{name}={value!r} must be at most {maximum}")
     return number
 
 
@@ -66,7 +75,10 @@ def parse_duration(
     match = re.fullmatch(r"(\d+)\s*([smhd]?)", value.lower())
     if match is None:
         raise ImproperlyConfigured(f"{name}={value!r} is not a duration: use e.g. 90s, 3m, 48h or 30d")
-    duration = timedelta(seconds=int(match.group(1)) * DURATION_UNITS[match.group(2) or "s"])
+    seconds = int(match.group(1)) * DURATION_UNITS[match.group(2) or "s"]
+    if seconds > LONGEST.total_seconds():
+        raise ImproperlyConfigured(f"{name}={value!r} must be at most {LONGEST.days}d")
+    duration = timedelta(seconds=seconds)
     if duration < minimum:
         raise ImproperlyConfigured(f"{name}={value!r} must be at least {int(minimum.total_seconds())} seconds")
     return duration
@@ -134,6 +146,11 @@ def parse_redis_url(environ: dict) -> str | None:
         parsed.port  # noqa: B018
     except ValueError:
         raise ImproperlyConfigured("REDIS_URL has a port that is not a number") from None
+    # The database number: a path that is not one would be ignored by the client (database 0),
+    # and this process would not meet the worker and beat on the database they use.
+    db = parsed.path.strip("/") if parsed.scheme != "unix" else dict(parse_qsl(parsed.query)).get("db", "0")
+    if db and not (db.isdigit() and int(db) <= 100_000):
+        raise ImproperlyConfigured(f"REDIS_URL={value!r}: the database must be a number, as in redis://host:6379/0")
     return value
 
 
@@ -206,6 +223,7 @@ class Env:
     live_max_seconds: int = 900
     live_retention: timedelta = timedelta(hours=1)
     alpr_read_retention: timedelta = timedelta(days=30)
+    embedded_beat: bool = True
 
     @property
     def embedded(self) -> bool:
@@ -215,6 +233,8 @@ class Env:
 def read(environ: dict | None = None) -> Env:
     environ = dict(os.environ if environ is None else environ)
     data_dir = Path(_get(environ, "RTCC_DATA_DIR") or "var").resolve()
+    if data_dir.exists() and not data_dir.is_dir():
+        raise ImproperlyConfigured(f"RTCC_DATA_DIR={str(data_dir)!r} is a file, not a folder")
     debug_set = _get(environ, "DJANGO_DEBUG") is not None
     debug = parse_bool(environ, "DJANGO_DEBUG", default=False)
     database = parse_database_url(environ, data_dir)
@@ -229,12 +249,14 @@ def read(environ: dict | None = None) -> Env:
             raise ImproperlyConfigured("DJANGO_ALLOWED_HOSTS lists no host")
 
     bucket = _get(environ, "RTCC_S3_BUCKET")
-    if bucket is not None and not (3 <= len(bucket) <= 63):
-        raise ImproperlyConfigured(f"RTCC_S3_BUCKET={bucket!r} is not a valid bucket name")
+    if bucket is not None and not re.fullmatch(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]", bucket):
+        raise ImproperlyConfigured(
+            f"RTCC_S3_BUCKET={bucket!r} is not a valid bucket name (3 to 63 lower-case letters, digits, . and -)"
+        )
 
     credentials = _get(environ, "GOOGLE_APPLICATION_CREDENTIALS")
-    if credentials is not None and not Path(credentials).is_file():
-        raise ImproperlyConfigured(f"GOOGLE_APPLICATION_CREDENTIALS={credentials!r} is not a readable file")
+    if credentials is not None:
+        _service_account(credentials)
 
     return Env(
         debug=debug,
@@ -254,4 +276,20 @@ def read(environ: dict | None = None) -> Env:
         live_max_seconds=parse_int(environ, "RTCC_LIVE_MAX_SECONDS", 900, minimum=1),
         live_retention=parse_duration(environ, "RTCC_LIVE_RETENTION", timedelta(hours=1)),
         audit_signing_key=_audit_signing_key(environ, data_dir=data_dir),
+        embedded_beat=parse_bool(environ, "RTCC_EMBEDDED_BEAT", default=True),
     )
+
+
+def _service_account(path: str) -> None:
+    """GOOGLE_APPLICATION_CREDENTIALS names a service-account key file (JSON), or the start stops:
+    found wrong at the first push, every briefing would wait for a fix."""
+    try:
+        account = json.loads(Path(path).read_text(encoding="utf-8"))
+    except OSError:
+        raise ImproperlyConfigured(f"GOOGLE_APPLICATION_CREDENTIALS={path!r} is not a readable file") from None
+    except ValueError:
+        raise ImproperlyConfigured(f"GOOGLE_APPLICATION_CREDENTIALS={path!r} is not JSON") from None
+    if not isinstance(account, dict) or not {"client_email", "private_key", "token_uri"} <= set(account):
+        raise ImproperlyConfigured(
+            f"GOOGLE_APPLICATION_CREDENTIALS={path!r} is not a service-account key (client_email, private_key)"
+        )

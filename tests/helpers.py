@@ -254,3 +254,11 @@ async def asgi_request(app, method: str, path: str, *, body: bytes = b"", header
         await aiodb.close_all()
         await close_loop_http()
     return sent[0]["status"], dict(sent[0]["headers"]), b"".join(m.get("body", b"") for m in sent[1:])
+
+
+# What GOOGLE_APPLICATION_CREDENTIALS must name for rtcc to start (rtcc/env.py): a service-account
+# key's fields; a test that never pushes needs no real key.
+SERVICE_ACCOUNT_STAND_IN = (
+    '{"type": "service_account", "client_email": "rtcc@example.iam.gserviceaccount.com",'
+    ' "private_key": "not a key", "token_uri": "https://oauth2.googleapis.com/token"}'
+)

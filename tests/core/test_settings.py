@@ -8,7 +8,7 @@ import pytest
 from django.core.exceptions import ImproperlyConfigured
 
 from rtcc import env
-from tests.helpers import ROOT
+from tests.helpers import ROOT, SERVICE_ACCOUNT_STAND_IN
 
 
 def read(tmp_path, **values):
@@ -30,7 +30,7 @@ def test_embedded_default_needs_no_settings(tmp_path):
 
 def test_production_values_are_parsed(tmp_path, settings):
     credentials = tmp_path / "sa.json"
-    credentials.write_text("{}")
+    credentials.write_text(SERVICE_ACCOUNT_STAND_IN)
     config = read(
         tmp_path,
         DJANGO_SECRET_KEY="k" * 40,
@@ -93,6 +93,38 @@ def test_connection_pool_size_is_tunable_and_can_be_off(tmp_path):
 def test_a_malformed_value_names_its_variable(tmp_path, values, named):
     with pytest.raises(ImproperlyConfigured, match=named):
         read(tmp_path, DJANGO_SECRET_KEY="k" * 40, **values)
+
+
+@pytest.mark.parametrize(
+    ("values", "named"),
+    [
+        ({"RTCC_LIVE_MAX_SECONDS": "10000000000000"}, "RTCC_LIVE_MAX_SECONDS"),  # past the calendar's end
+        ({"RTCC_LIVE_RETENTION": "99999999999999d"}, "RTCC_LIVE_RETENTION"),
+        ({"RTCC_ALPR_READ_RETENTION": "99999999999d"}, "RTCC_ALPR_READ_RETENTION"),
+        ({"REDIS_URL": "redis://127.0.0.1:6379/abc"}, "REDIS_URL"),  # was silently database 0
+        ({"REDIS_URL": "redis://127.0.0.1:6379/-1"}, "REDIS_URL"),
+        ({"RTCC_EMBEDDED_BEAT": "maybe"}, "RTCC_EMBEDDED_BEAT"),
+        ({"RTCC_S3_BUCKET": "Bad_Bucket!!"}, "RTCC_S3_BUCKET"),
+    ],
+)
+def test_a_value_that_would_fail_later_stops_the_start_naming_its_variable(tmp_path, values, named):
+    with pytest.raises(ImproperlyConfigured, match=named):
+        read(tmp_path, DJANGO_SECRET_KEY="k" * 40, **values)
+
+
+@pytest.mark.parametrize("content", ["{}", "not json", '{"type": "service_account"}'])
+def test_credentials_that_are_no_service_account_key_stop_the_start(tmp_path, content):
+    credentials = tmp_path / "sa.json"
+    credentials.write_text(content)
+    with pytest.raises(ImproperlyConfigured, match="GOOGLE_APPLICATION_CREDENTIALS"):
+        read(tmp_path, DJANGO_SECRET_KEY="k" * 40, GOOGLE_APPLICATION_CREDENTIALS=str(credentials))
+
+
+def test_a_data_dir_that_is_a_file_stops_the_start_naming_it(tmp_path):
+    a_file = tmp_path / "not-a-folder"
+    a_file.write_text("x")
+    with pytest.raises(ImproperlyConfigured, match="RTCC_DATA_DIR"):
+        env.read({"RTCC_DATA_DIR": str(a_file), "DJANGO_SECRET_KEY": "k" * 40})
 
 
 def test_debug_false_without_secret_key_is_an_error(tmp_path):
