@@ -77,10 +77,13 @@ def console_may_see(role: str, event_type: str) -> bool:
 
 async def group_send(group: str, message: dict) -> bool:
     """Sends now (async code: consumers, the presence path); a failure is logged, not raised.
-    Returns whether the message went out."""
+    Returns whether the message went out. A Redis that takes the connection but never answers
+    fails it after RTCC_REALTIME_SEND_TIMEOUT seconds (the layer's socket has no timeout of its
+    own: a blocking receive needs none), so that no request waits on it for ever after its commit."""
     try:
-        await get_channel_layer().group_send(group, message)
-    except Exception:
+        async with asyncio.timeout(getattr(settings, "RTCC_REALTIME_SEND_TIMEOUT", 5.0)):
+            await get_channel_layer().group_send(group, message)
+    except Exception:  # TimeoutError included
         log.exception("realtime: could not send %r to group %s", message.get("type"), group)
         return False
     return True
