@@ -262,3 +262,42 @@ SERVICE_ACCOUNT_STAND_IN = (
     '{"type": "service_account", "client_email": "rtcc@example.iam.gserviceaccount.com",'
     ' "private_key": "not a key", "token_uri": "https://oauth2.googleapis.com/token"}'
 )
+
+
+def second_behind_first(first, second, *, waiting: float = 0.5):
+    """A race made certain: `first()` runs in a transaction that stays open until `second()`
+    (another thread, another connection) has been waiting on it for `waiting` seconds; then the
+    first commits and the second goes on. Returns what `second()` returned (an HTTP answer)."""
+    import threading
+    import time
+
+    from django.db import connection, transaction
+
+    made, go, answers = threading.Event(), threading.Event(), []
+
+    def first_thread():
+        try:
+            with transaction.atomic():  # holds its locks until told to commit
+                first()
+                made.set()
+                assert go.wait(20)
+        finally:
+            made.set()
+            connection.close()
+
+    def second_thread():
+        try:
+            answers.append(second())
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=first_thread), threading.Thread(target=second_thread)]
+    threads[0].start()
+    assert made.wait(20)
+    threads[1].start()
+    time.sleep(waiting)  # the second is now waiting on the first's lock
+    go.set()
+    for thread in threads:
+        thread.join(20)
+    assert answers, "the second never answered"
+    return answers[0]

@@ -10,7 +10,7 @@ from apps.briefings.models import Briefing
 from tests.alpr.conftest import POLE, a_read, console_listener, image_b64, post_reads
 from tests.briefings.conftest import pushed
 from tests.conftest import ROLES
-from tests.helpers import error_code
+from tests.helpers import error_code, second_behind_first
 
 pytestmark = pytest.mark.django_db
 
@@ -219,11 +219,6 @@ def test_two_operators_briefing_one_hit_at_once_push_it_once(
 ):
     """The second brief waits on the hit's lock while the first commits; then it must see that
     briefing and answer 409, not push the same hit to the same phone again."""
-    import threading
-    import time
-
-    from django.db import connection, transaction
-
     from apps.alpr.services import hit_brief
 
     phone = make_phone(officer, lat=10.0, lon=10.0)
@@ -231,34 +226,10 @@ def test_two_operators_briefing_one_hit_at_once_push_it_once(
     api = client_for(operator)
     assert api.post(f"/api/v1/hits/{hit}/confirm", {}, format="json").status_code == 200
     other = client_for(make_user("operator", username="operator-two"))
-    made, go, answers = threading.Event(), threading.Event(), {}
-
-    def first_operator():
-        try:
-            with transaction.atomic():  # holds the hit's lock until told to commit
-                hit_brief(actor=operator, hit=Hit.objects.get(pk=hit), priority="urgent", audience=audience)
-                made.set()
-                assert go.wait(20)
-        finally:
-            made.set()
-            connection.close()
-
-    def second_operator():
-        try:
-            body = {"priority": "urgent", "audience": audience}
-            answers["second"] = other.post(f"/api/v1/hits/{hit}/brief", body, format="json")
-        finally:
-            connection.close()
-
-    first = threading.Thread(target=first_operator)
-    first.start()
-    assert made.wait(20)
-    second = threading.Thread(target=second_operator)
-    second.start()
-    time.sleep(0.5)  # the second brief is now waiting on the hit's lock
-    go.set()
-    first.join(20)
-    second.join(20)
-    assert answers["second"].status_code == 409, answers["second"].content
-    assert error_code(answers["second"]) == "hit_briefed"
+    second = second_behind_first(
+        lambda: hit_brief(actor=operator, hit=Hit.objects.get(pk=hit), priority="urgent", audience=audience),
+        lambda: other.post(f"/api/v1/hits/{hit}/brief", {"priority": "urgent", "audience": audience}, format="json"),
+    )
+    assert second.status_code == 409, second.content
+    assert error_code(second) == "hit_briefed"
     assert Briefing.objects.count() == 1 and len(pushed(phone.push_token)) == 1

@@ -229,13 +229,9 @@ def test_roles(role, client_for, personas, anon, operator):
 def test_two_assists_for_one_briefing_at_once_store_one(postgres_db, client_for, operator, officer, make_user):
     """The second assist waits for the first one's transaction, then sees it: 409, one row, one
     arrest in the statistics."""
-    import threading
-    import time
-
-    from django.db import connection, transaction
-
     from apps.briefings.models import Briefing
     from apps.outcomes.services import assist_create
+    from tests.helpers import second_behind_first
 
     api = client_for(operator)
     briefing = api.post(
@@ -244,33 +240,9 @@ def test_two_assists_for_one_briefing_at_once_store_one(postgres_db, client_for,
         format="json",
     ).json()
     other = client_for(make_user("operator", username="operator-two"))
-    made, go, answers = threading.Event(), threading.Event(), {}
-
-    def first_operator():
-        try:
-            with transaction.atomic():  # not committed until the second one waits for it
-                assist_create(actor=operator, outcomes=["arrest"], briefing=Briefing.objects.get(pk=briefing["id"]))
-                made.set()
-                assert go.wait(20)
-        finally:
-            made.set()
-            connection.close()
-
-    def second_operator():
-        try:
-            body = {"outcomes": ["arrest"], "briefing": briefing["id"]}
-            answers["second"] = other.post("/api/v1/assists", body, format="json")
-        finally:
-            connection.close()
-
-    first = threading.Thread(target=first_operator)
-    first.start()
-    assert made.wait(20)
-    second = threading.Thread(target=second_operator)
-    second.start()
-    time.sleep(0.5)  # the second assist is now waiting on the briefing
-    go.set()
-    first.join(20)
-    second.join(20)
-    assert answers["second"].status_code == 409, answers["second"].content
+    second = second_behind_first(
+        lambda: assist_create(actor=operator, outcomes=["arrest"], briefing=Briefing.objects.get(pk=briefing["id"])),
+        lambda: other.post("/api/v1/assists", {"outcomes": ["arrest"], "briefing": briefing["id"]}, format="json"),
+    )
+    assert second.status_code == 409, second.content
     assert Assist.objects.filter(briefing_id=briefing["id"]).count() == 1
