@@ -491,8 +491,11 @@ def _parse_import(*, hotlist: Hotlist, data: bytes, now: datetime) -> tuple[list
             rejected.append({"line": line, "error": f"the same entry as line {first_line[same]}"})
             continue
         first_line[same] = line
-        good.append({**fields, "expires_at": expires_at, "line": line})
+        good.append({**fields, "expires_at": expires_at, "line": line, "key": same})
     return good, rejected
+
+
+PARSED = ("line", "key")  # what _parse_import adds to each line's fields: its number, its _entry_key
 
 
 def _entry_key(plate_normalized: str, plate_state: str, reason: str, case_number: str, expires_at) -> tuple:
@@ -503,7 +506,7 @@ def _entry_key(plate_normalized: str, plate_state: str, reason: str, case_number
 def _not_on_the_list(hotlist: Hotlist, good: list[dict], rejected: list[dict]) -> list[dict]:
     """The lines of `good` whose entry the list does not hold yet; the others join `rejected`."""
     on_list = set()
-    wanted = sorted({plates.normalize(fields["plate"]) for fields in good})
+    wanted = sorted({fields["key"][0] for fields in good})  # the normalized plates
     for start in range(0, len(wanted), 1000):
         for row in Entry.objects.filter(
             hotlist=hotlist, removed_at__isnull=True, plate_normalized__in=wanted[start : start + 1000]
@@ -511,14 +514,7 @@ def _not_on_the_list(hotlist: Hotlist, good: list[dict], rejected: list[dict]) -
             on_list.add(_entry_key(*row))
     kept = []
     for fields in good:
-        key = _entry_key(
-            plates.normalize(fields["plate"]),
-            fields["plate_state"],
-            fields["reason"],
-            fields["case_number"],
-            fields["expires_at"],
-        )
-        if key in on_list:
+        if fields["key"] in on_list:
             rejected.append({"line": fields["line"], "error": "the same entry is already on the list"})
         else:
             kept.append(fields)
@@ -550,7 +546,7 @@ def entries_import(
         else:  # appending the same file twice must not put each entry on the list twice
             good = _not_on_the_list(hotlist, good, rejected)
         entries = [
-            _new_entry(hotlist=hotlist, actor=actor, now=now, **{k: v for k, v in fields.items() if k != "line"})
+            _new_entry(hotlist=hotlist, actor=actor, now=now, **{k: v for k, v in fields.items() if k not in PARSED})
             for fields in good
         ]
         Entry.objects.bulk_create(entries, batch_size=5000)
