@@ -19,6 +19,8 @@ api_v1 = [
     path("", include("apps.outcomes.urls")),
 ]
 
+handler500 = "apps.core.middleware.server_error"  # a database down is a 503, for pages as for the API
+
 urlpatterns = [
     path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
 from django.conf import settings
@@ -24,6 +25,7 @@ from django.middleware.clickjacking import XFrameOptionsMiddleware
 from django.middleware.common import CommonMiddleware
 from django.middleware.csrf import CsrfViewMiddleware
 from django.middleware.security import SecurityMiddleware
+from django.template import loader
 from django.utils.deprecation import MiddlewareMixin
 from whitenoise.middleware import WhiteNoiseMiddleware  # type: ignore[import-untyped]
 
@@ -177,13 +179,30 @@ class ApiErrorEnvelopeMiddleware(InlineAsync, MiddlewareMixin):
         return wrapped
 
     def process_exception(self, request: HttpRequest, exception: Exception):
-        if not is_api(request):
-            return None
         if isinstance(exception, DB_ERRORS):  # the database is down or failing over: a dependency
             log.warning("database unavailable on %s %s: %s", request.method, request.path, exception)
-            return error_response(503, *STATUS_CODES[503], headers={"Retry-After": str(DB_RETRY_AFTER_S)})
+            return unavailable(request)
+        if not is_api(request):
+            return None
         log.exception("unhandled error on %s %s", request.method, request.path)
         return error_response(500, *STATUS_CODES[500])
+
+
+def unavailable(request: HttpRequest) -> HttpResponse:
+    """503 while the database is down: the envelope under /api/, a page elsewhere (the console)."""
+    headers = {"Retry-After": str(DB_RETRY_AFTER_S)}
+    if is_api(request):
+        return error_response(503, *STATUS_CODES[503], headers=headers)
+    return HttpResponse(loader.render_to_string("503.html"), status=503, headers=headers)
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    """handler500: what an exception no view caught answers, a middleware's included (a session
+    read while the database is down happens before any view). A database error is a dependency
+    down, so 503; anything else the 500 page (the API's envelope is written around it later)."""
+    if isinstance(sys.exc_info()[1], DB_ERRORS):
+        return unavailable(request)
+    return HttpResponse(loader.render_to_string("500.html"), status=500)
 
 
 class RequestSizeLimitMiddleware(InlineAsync, MiddlewareMixin):

@@ -19,6 +19,7 @@ from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_asy
 from django.conf import settings
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from psycopg_pool import PoolTimeout
 
 from apps.core import heartbeat
 
@@ -34,8 +35,17 @@ def healthz(request):
     return JsonResponse({"status": "ok"})
 
 
-def _check_database() -> str:
-    with connection.cursor() as cursor:
+def _check_database(conn=connection) -> str:
+    pool = getattr(conn, "pool", None)
+    if pool is not None and conn.connection is None:
+        # A checkout waits up to the pool's timeout (10 s, for a busy pool) while PostgreSQL is
+        # down; the probe waits PROBE_TIMEOUT at most, on the same pool (a connection it makes
+        # is one the next request can use).
+        pool.open()
+        with pool.connection(timeout=PROBE_TIMEOUT) as conn:
+            conn.execute("SELECT 1").fetchone()
+        return "ok"
+    with conn.cursor() as cursor:
         cursor.execute("SELECT 1")
         cursor.fetchone()
     return "ok"
@@ -82,7 +92,7 @@ REPORTED = {"worker": lambda: _check_role("worker"), "beat": lambda: _check_role
 
 
 def _describe(exc: BaseException) -> str:
-    if isinstance(exc, concurrent.futures.TimeoutError):
+    if isinstance(exc, concurrent.futures.TimeoutError | PoolTimeout):
         return f"error: no answer within {PROBE_TIMEOUT:.0f} s"
     if isinstance(exc, Missing):
         return f"error: {exc}"

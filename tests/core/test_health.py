@@ -69,3 +69,27 @@ def test_probes_answer_whatever_host_the_orchestrator_uses(anon, settings, path)
     assert response.status_code == 200 and response.json()["status"] in {"ok", "degraded"}
     # Everything else still insists on an allowed host.
     assert anon.get("/api/v1/me", HTTP_HOST="10.42.0.17:8000").status_code == 400
+
+
+def test_readyz_database_probe_gives_up_within_its_own_timeout_when_postgresql_is_down(postgres_db):
+    """A pooled checkout waits for the pool's timeout while PostgreSQL is down (10 s in rtcc's
+    settings, 600 s here): the probe gives up after its own 2 s and says so."""
+    import concurrent.futures
+
+    from django.db import connection
+
+    from apps.integrations import health
+    from infra.launch import free_port
+    from rtcc.postgresql.base import DatabaseWrapper
+
+    dead = {**connection.settings_dict, "HOST": "127.0.0.1", "PORT": str(free_port())}
+    dead["OPTIONS"] = {**dead["OPTIONS"], "pool": {"min_size": 1, "max_size": 2, "timeout": 600}}
+    wrapper = DatabaseWrapper(dead, alias="readyz-dead")
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        probe = pool.submit(health._check_database, wrapper)
+        try:
+            error = probe.exception(timeout=60)  # the old probe waited the pool's 600 s
+        finally:
+            wrapper.close_pool()
+    assert error is not None
+    assert health._describe(error) == "error: no answer within 2 s"

@@ -258,6 +258,31 @@ def test_restart_postgresql(stack, fleet, fcm):
     drill(stack, fleet, fcm, "restart-postgres", fault)
 
 
+def test_postgresql_down_is_a_503_everywhere(stack, fleet, fcm):
+    """While PostgreSQL is down: /readyz says so within its own probe timeout (not the pool's
+    10 s), the API answers 503 in the envelope, a console page 503 with a page (a session read
+    fails before any view runs); nothing is a 500. Then everything heals by itself."""
+    web = stack.daphnes[0].url
+    auth = {"Authorization": f"Bearer {fleet.operator_token}"}
+    stack.pg.stop("immediate")
+    try:
+        ready = httpx.get(f"{web}/readyz", timeout=8)  # the pool alone would have held it 10 s
+        api = httpx.get(f"{web}/api/v1/devices", headers=auth, timeout=30)
+        page = httpx.get(f"{web}/", cookies={"sessionid": "a-session-from-before-the-outage"}, timeout=30)
+    finally:
+        stack.pg.start()
+    assert ready.status_code == 503, ready.text
+    assert ready.json()["checks"]["database"] == "error: no answer within 2 s"
+    assert api.status_code == 503, api.text
+    assert api.json()["error"]["code"] == "unavailable"
+    assert api.headers["Retry-After"] == "2"
+    assert page.status_code == 503, page.text
+    assert page.headers["Content-Type"].startswith("text/html")
+    assert "Temporarily unavailable" in page.text
+    wait_healthy(stack)
+    assert httpx.get(f"{web}/api/v1/devices", headers=auth, timeout=30).status_code == 200
+
+
 def test_kill_the_worker_mid_push_batch(stack, fleet, fcm):
     # Slow FCM answers keep notices in flight when the worker dies.
     httpx.post(f"{fcm}/_faults", json={"latency_ms": 300}, timeout=5)
