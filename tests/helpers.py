@@ -301,3 +301,30 @@ def second_behind_first(first, second, *, waiting: float = 0.5):
         thread.join(20)
     assert answers, "the second never answered"
     return answers[0]
+
+
+@contextmanager
+def silent_server():
+    """A server at the wire that takes every connection and never says a word (a hung or frozen
+    Redis or store): yields its port; the connections close when the block ends."""
+    import socket
+
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(64)
+    held: list[socket.socket] = []
+
+    def accept_and_say_nothing():
+        while True:
+            try:
+                held.append(silent.accept()[0])
+            except OSError:
+                return
+
+    threading.Thread(target=accept_and_say_nothing, daemon=True).start()
+    try:
+        yield silent.getsockname()[1]
+    finally:
+        silent.close()
+        for conn in held:
+            conn.close()

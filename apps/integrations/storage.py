@@ -651,6 +651,14 @@ def _copy(src: BinaryIO, dst: BinaryIO, size: int) -> None:
 # A small PUT that did not reach the store, or was answered 5xx, is sent again with core.retry's
 # pauses for about this long (50 ms, 200 ms, 800 ms), as botocore's own retries would.
 PUT_RETRY_SECONDS = 1.5
+# How long a call waits on a store that took the connection and says nothing (hung, or frozen):
+# each read of the answer at most STORE_READ_TIMEOUT, and botocore tries a call STORE_ATTEMPTS
+# times. A camera's declare or complete, a photo, a live segment then answers 503
+# storage_unavailable within about 20 s, not after five minutes of retries of a minute each (the
+# camera tries again as told). A store that answers is never this slow between two reads.
+STORE_CONNECT_TIMEOUT = 3
+STORE_READ_TIMEOUT = 10
+STORE_ATTEMPTS = 2
 _kept = threading.local()
 
 
@@ -659,8 +667,8 @@ def _connection(url: urllib.parse.SplitResult) -> http.client.HTTPConnection:
     AWS_CA_BUNDLE, holds for https)."""
     if url.scheme == "https":
         context = ssl.create_default_context(cafile=os.environ.get("AWS_CA_BUNDLE") or None)
-        return http.client.HTTPSConnection(url.hostname or "", url.port, timeout=60, context=context)
-    return http.client.HTTPConnection(url.hostname or "", url.port, timeout=60)
+        return http.client.HTTPSConnection(url.hostname or "", url.port, timeout=STORE_READ_TIMEOUT, context=context)
+    return http.client.HTTPConnection(url.hostname or "", url.port, timeout=STORE_READ_TIMEOUT)
 
 
 def _ask_range(conn: http.client.HTTPConnection, url: urllib.parse.SplitResult, start: int, end: int) -> None:
@@ -735,7 +743,9 @@ def _loop_http() -> aiohttp.ClientSession:
             context = ssl.create_default_context(cafile=os.environ["AWS_CA_BUNDLE"])
         session = _loop_sessions[loop] = aiohttp.ClientSession(
             connector=aiohttp.TCPConnector(limit=32, ssl=context if context is not None else True),
-            timeout=aiohttp.ClientTimeout(total=60, connect=5),
+            timeout=aiohttp.ClientTimeout(
+                total=STORE_ATTEMPTS * STORE_READ_TIMEOUT, connect=STORE_CONNECT_TIMEOUT, sock_read=STORE_READ_TIMEOUT
+            ),
             auto_decompress=False,
         )
     return session
@@ -768,11 +778,11 @@ class S3Storage:
             "s3",
             config=Config(
                 signature_version="s3v4",
-                retries={"max_attempts": 5, "mode": "standard"},
+                retries={"max_attempts": STORE_ATTEMPTS, "mode": "standard"},
                 s3={"addressing_style": "path"},
                 max_pool_connections=32,
-                connect_timeout=5,
-                read_timeout=60,
+                connect_timeout=STORE_CONNECT_TIMEOUT,
+                read_timeout=STORE_READ_TIMEOUT,
             ),
         )
 

@@ -185,42 +185,24 @@ def test_a_redis_that_takes_the_connection_and_never_answers_does_not_hang_the_r
 ):
     """The layer's socket has no timeout (its blocking reads need none): a Redis that accepts and
     then says nothing must not keep a committed request from answering."""
-    import socket
     import threading
 
     from tests.control.conftest import create_device
+    from tests.helpers import silent_server
 
-    silent = socket.socket()
-    silent.bind(("127.0.0.1", 0))
-    silent.listen(16)
-    held: list[socket.socket] = []
-
-    def accept_and_say_nothing():
-        while True:
-            try:
-                held.append(silent.accept()[0])
-            except OSError:
-                return
-
-    threading.Thread(target=accept_and_say_nothing, daemon=True).start()
-    address = f"redis://127.0.0.1:{silent.getsockname()[1]}/0"
-    settings.CHANNEL_LAYERS = {
-        "default": {
-            "BACKEND": "apps.core.layers.RedisChannelLayer",
-            "CONFIG": {"hosts": [{"address": address, "socket_timeout": None}]},
-        }
-    }
-    settings.RTCC_REALTIME_SEND_TIMEOUT = 0.5
     camera = create_device(kind="bodycam")
     client, answers = client_for(operator), []
-    request = threading.Thread(target=lambda: answers.append(post_command(client, camera.id)), daemon=True)
-    try:
+    with silent_server() as port:
+        settings.CHANNEL_LAYERS = {
+            "default": {
+                "BACKEND": "apps.core.layers.RedisChannelLayer",
+                "CONFIG": {"hosts": [{"address": f"redis://127.0.0.1:{port}/0", "socket_timeout": None}]},
+            }
+        }
+        settings.RTCC_REALTIME_SEND_TIMEOUT = 0.5
+        request = threading.Thread(target=lambda: answers.append(post_command(client, camera.id)), daemon=True)
         request.start()
         request.join(60)  # the send gives up after 0.5 s here; before, this waited for ever
-    finally:
-        silent.close()
-        for conn in held:
-            conn.close()
     assert answers, "the request never answered: it waited on the silent Redis"
     response = answers[0]
     assert response.status_code == 202, response.content

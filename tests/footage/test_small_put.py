@@ -136,3 +136,33 @@ def test_a_forked_child_opens_its_own_connection(scripted):
     storage.put("parent-again", io.BytesIO(b"again"))
     assert sorted(body for _, _, body in store.puts) == [b"again", b"child", b"parent"]
     assert len(store.connections) == 2  # the parent's, kept alive, and the child's own
+
+
+@pytest.mark.once  # about the client's timeouts, not a service: half a minute, in one half of the run
+def test_a_store_that_takes_the_connection_and_says_nothing_is_a_503_within_seconds(scripted, monkeypatch):
+    """A hung or frozen store (SIGSTOP) accepts connections and answers nothing. A declare, a
+    complete, a photo or a live segment waited on it for minutes (a minute per read, five tries)."""
+    import concurrent.futures
+
+    from tests.helpers import silent_server
+
+    scripted([])  # the store's credentials and region, from the run or stand-ins
+
+    def through_boto3(storage):
+        with unavailable_on_failure():
+            storage.multipart_create("clips/silent.mp4", content_type="video/mp4")
+
+    def one_small_put(storage):
+        with unavailable_on_failure():
+            storage.put("live/silent/0.m4s", io.BytesIO(b"segment"), content_type="video/iso.segment")
+
+    pool = concurrent.futures.ThreadPoolExecutor(2)
+    with silent_server() as port:
+        monkeypatch.setenv("AWS_ENDPOINT_URL_S3", f"http://127.0.0.1:{port}")
+        storage = S3Storage("rtcc-silent")
+        try:
+            calls = [pool.submit(through_boto3, storage), pool.submit(one_small_put, storage)]
+            errors = [call.exception(timeout=60) for call in calls]  # before: about 300 s and 60 s
+        finally:
+            pool.shutdown(wait=False)
+    assert all(isinstance(error, StorageUnavailableError) for error in errors), errors
