@@ -37,11 +37,18 @@ class ClipObjects:
             )
         return f'"{clip.sha256}"'
 
-    def downloaded(self, *, key: str, request, grantee: str | None, range_header: str | None, length: int) -> None:
+    def downloaded(
+        self, *, key: str, request, grantee: str | None, range_header: str | None, length: int, start: int, link: str
+    ) -> None:
         clip = Clip.objects.filter(storage_key=key).first()
         if clip is not None:
             # the person the link was issued to, for the custody trail; None (system) for no one in particular
             holder = User.objects.filter(pk=grantee).first() if grantee else None
             clip_downloaded(
-                clip=clip, context=AuditContext.of(request).as_actor(holder), range_header=range_header, length=length
+                clip=clip,
+                context=AuditContext.of(request).as_actor(holder),
+                range_header=range_header,
+                length=length,
+                start=start,
+                link=link,
             )

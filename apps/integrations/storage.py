@@ -216,10 +216,19 @@ class ObjectGuard(Protocol):
         """Raises an ApplicationError when the object may not be served; else its ETag (or None)."""
 
     def downloaded(
-        self, *, key: str, request: object, grantee: str | None, range_header: str | None, length: int
+        self,
+        *,
+        key: str,
+        request: object,
+        grantee: str | None,
+        range_header: str | None,
+        length: int,
+        start: int,
+        link: str,
     ) -> None:
-        """A download from the first byte has started (called once per such GET); `grantee` is
-        who the link was issued to (signed into it), or None."""
+        """A GET through a signed link is sending `length` bytes from byte `start` (called once per
+        such GET); `grantee` is who the link was issued to (signed into it), or None; `link`
+        names the link (the same for every GET through it)."""
 
 
 _guards: dict[str, ObjectGuard] = {}

@@ -11,6 +11,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from apps.audit.models import AuditEvent
 from apps.audit.services import AuditContext, audit_record
 from apps.core.errors import Conflict, InvalidInput, NotFound
 from apps.core.realtime import iso_time
@@ -207,15 +208,27 @@ def clip_access_link(
     }
 
 
-def clip_downloaded(*, clip: Clip, context: AuditContext, range_header: str | None, length: int) -> None:
-    """A download of the clip's bytes from the first byte, through a signed link, in its custody;
-    `context.actor` is the person the link was issued to (None, the system, for no one in particular)."""
+def clip_downloaded(
+    *, clip: Clip, context: AuditContext, range_header: str | None, length: int, start: int, link: str
+) -> None:
+    """A GET of the clip's bytes through a signed link, in its custody; `context.actor` is the
+    person the link was issued to (None, the system, for no one in particular). Each GET from the
+    first byte is a download; so is the first GET through a link from anywhere else (`bytes=1-`
+    took all but one byte unrecorded). A player's further ranges through the same link are not:
+    they are the same download resumed or sought in."""
     with transaction.atomic():
+        if (
+            start
+            and AuditEvent.objects.filter(
+                action="clip.download", object_type="clip", object_id=str(clip.pk), details__link_id=link
+            ).exists()
+        ):
+            return
         audit_record(
             action="clip.download",
             obj=clip,
             context=context,
-            details={"range": range_header, "bytes": length, "link": "signed"},
+            details={"range": range_header, "bytes": length, "link": "signed", "link_id": link},
         )
 
 
