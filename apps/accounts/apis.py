@@ -9,6 +9,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.audit.services import AuditContext
+from apps.core.fields import StrictCharField
 from apps.core.pagination import paginated_response
 
 from . import selectors, services
@@ -54,7 +55,7 @@ class MeApi(APIView):
 
 
 class OtpIn(serializers.Serializer):
-    otp = serializers.CharField(max_length=16)
+    otp = StrictCharField(max_length=16)
 
 
 class MfaApi(APIView):

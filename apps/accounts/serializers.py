@@ -2,11 +2,13 @@
 
 from rest_framework import serializers
 
+from apps.core.fields import StrictBooleanField, StrictCharField
+
 from .models import Role, User
 
 
 class UserOut(serializers.ModelSerializer):
-    role = serializers.CharField(source="effective_role")
+    role = StrictCharField(source="effective_role")
 
     class Meta:
         model = User
@@ -14,26 +16,26 @@ class UserOut(serializers.ModelSerializer):
 
 
 class LoginIn(serializers.Serializer):
-    username = serializers.CharField(max_length=150)
-    password = serializers.CharField(max_length=256, trim_whitespace=False)
-    otp = serializers.CharField(max_length=16, required=False, allow_blank=True)
+    username = StrictCharField(max_length=150)
+    password = StrictCharField(max_length=256, trim_whitespace=False)
+    otp = StrictCharField(max_length=16, required=False, allow_blank=True)
 
 
 class UserCreateIn(serializers.Serializer):
     username = serializers.RegexField(r"^[\w.@+-]+$", max_length=150)
-    password = serializers.CharField(max_length=256, trim_whitespace=False)
+    password = StrictCharField(max_length=256, trim_whitespace=False)
     role = serializers.ChoiceField(choices=Role.values)
-    full_name = serializers.CharField(max_length=150, required=False, allow_blank=True, default="")
-    badge_number = serializers.CharField(max_length=32, required=False, allow_blank=True, default="")
+    full_name = StrictCharField(max_length=150, required=False, allow_blank=True, default="")
+    badge_number = StrictCharField(max_length=32, required=False, allow_blank=True, default="")
     email = serializers.EmailField(required=False, allow_blank=True, default="")
 
 
 class UserUpdateIn(serializers.Serializer):
     role = serializers.ChoiceField(choices=Role.values, required=False)
-    full_name = serializers.CharField(max_length=150, required=False, allow_blank=True)
-    badge_number = serializers.CharField(max_length=32, required=False, allow_blank=True)
-    is_active = serializers.BooleanField(required=False)
-    password = serializers.CharField(max_length=256, required=False, trim_whitespace=False)
+    full_name = StrictCharField(max_length=150, required=False, allow_blank=True)
+    badge_number = StrictCharField(max_length=32, required=False, allow_blank=True)
+    is_active = StrictBooleanField(required=False)
+    password = StrictCharField(max_length=256, required=False, trim_whitespace=False)
 
     def validate(self, attrs):
         unknown = set(self.initial_data) - set(self.fields)

@@ -4,9 +4,14 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from apps.core.fields import StrictFloatField, StrictIntegerField, ZonedDateTimeField
+from apps.core.fields import (
+    StrictBooleanField,
+    StrictCharField,
+    StrictFloatField,
+    StrictIntegerField,
+    ZonedDateTimeField,
+)
 from apps.core.filters import TimeParamField
-from apps.devices.serializers import StrictCharField
 
 from . import conf, plates
 from .models import RejectReason, Source
@@ -52,7 +57,7 @@ class ReadIn(serializers.Serializer):
     heading = StrictFloatField(min_value=0, max_value=360, required=False, allow_null=True)
     candidates = serializers.ListField(child=PlateCandidateIn(), required=False, max_length=20)
     vehicle = PlateVehicleIn(required=False, allow_null=True)
-    image = serializers.CharField(required=False, allow_blank=True, allow_null=True, trim_whitespace=False)
+    image = StrictCharField(required=False, allow_blank=True, allow_null=True, trim_whitespace=False)
 
     def validate_plate(self, value: str) -> str:
         normalized = plates.normalize(value)
@@ -78,13 +83,13 @@ class ReadBatchIn(serializers.Serializer):
 
 
 class SearchIn(serializers.Serializer):
-    plate = serializers.CharField(max_length=40, required=False, allow_blank=True)
+    plate = StrictCharField(max_length=40, required=False, allow_blank=True)
     # `from` is a keyword: mapped in the view
     start = TimeParamField(required=False)
     end = TimeParamField(required=False)
-    near = serializers.CharField(max_length=80, required=False)
-    reason = serializers.CharField(max_length=500)
-    case_number = serializers.CharField(max_length=64)
+    near = StrictCharField(max_length=80, required=False)
+    reason = StrictCharField(max_length=500)
+    case_number = StrictCharField(max_length=64)
 
     def validate_plate(self, value: str) -> str:
         pattern = plates.normalize_pattern(value)
@@ -169,18 +174,18 @@ class ReadLocationOut(serializers.Serializer):
 
 
 class CandidateOut(serializers.Serializer):
-    plate = serializers.CharField()
-    plate_normalized = serializers.CharField()
+    plate = StrictCharField()
+    plate_normalized = StrictCharField()
     confidence = StrictFloatField(allow_null=True)
 
 
 class ReadOut(serializers.Serializer):
     id = serializers.UUIDField()
     reader = serializers.UUIDField()
-    read_id = serializers.CharField()
-    plate = serializers.CharField()
-    plate_normalized = serializers.CharField()
-    plate_state = serializers.CharField(allow_null=True)
+    read_id = StrictCharField()
+    plate = StrictCharField()
+    plate_normalized = StrictCharField()
+    plate_state = StrictCharField(allow_null=True)
     confidence = StrictFloatField(allow_null=True)
     read_at = serializers.DateTimeField()
     received_at = serializers.DateTimeField()
@@ -188,21 +193,21 @@ class ReadOut(serializers.Serializer):
     heading = StrictFloatField(allow_null=True)
     candidates = CandidateOut(many=True)
     vehicle = serializers.DictField()
-    image_url = serializers.CharField(allow_null=True)  # absolute in API answers; a path in console events
-    image_sha256 = serializers.CharField(allow_null=True)
+    image_url = StrictCharField(allow_null=True)  # absolute in API answers; a path in console events
+    image_sha256 = StrictCharField(allow_null=True)
     hits = serializers.ListField(child=serializers.UUIDField())
 
 
 class EntryOut(serializers.Serializer):
     id = serializers.UUIDField()
     hotlist = serializers.UUIDField()
-    plate = serializers.CharField()
-    plate_normalized = serializers.CharField()
-    plate_state = serializers.CharField(allow_null=True)
-    reason = serializers.CharField()
-    case_number = serializers.CharField(allow_blank=True)
+    plate = StrictCharField()
+    plate_normalized = StrictCharField()
+    plate_state = StrictCharField(allow_null=True)
+    reason = StrictCharField()
+    case_number = StrictCharField(allow_blank=True)
     expires_at = serializers.DateTimeField(allow_null=True)
-    note = serializers.CharField(allow_blank=True)
+    note = StrictCharField(allow_blank=True)
     vehicle = serializers.DictField()
     created_by = serializers.UUIDField(allow_null=True)
     created_at = serializers.DateTimeField()
@@ -211,20 +216,20 @@ class EntryOut(serializers.Serializer):
 
 class HotlistOut(serializers.Serializer):
     id = serializers.UUIDField()
-    name = serializers.CharField()
-    source = serializers.CharField()  # type: ignore[assignment]
+    name = StrictCharField()
+    source = StrictCharField()  # type: ignore[assignment]
     priority = StrictIntegerField()
     entry_count = StrictIntegerField()
     updated_at = serializers.DateTimeField()
     created_at = serializers.DateTimeField()
     last_import_at = serializers.DateTimeField(allow_null=True)
-    stale = serializers.BooleanField()
+    stale = StrictBooleanField()
 
 
 class HotlistSummaryOut(serializers.Serializer):
     id = serializers.UUIDField()
-    name = serializers.CharField()
-    source = serializers.CharField()  # type: ignore[assignment]
+    name = StrictCharField()
+    source = StrictCharField()  # type: ignore[assignment]
     priority = StrictIntegerField()
 
 
@@ -233,14 +238,14 @@ class HitOut(serializers.Serializer):
     read = ReadOut()
     entry = EntryOut()
     hotlist = HotlistSummaryOut()
-    match = serializers.CharField()
-    historical = serializers.BooleanField()
-    state = serializers.CharField()
+    match = StrictCharField()
+    historical = StrictBooleanField()
+    state = StrictCharField()
     created_at = serializers.DateTimeField()
     reviewed_by = serializers.UUIDField(allow_null=True)
     reviewed_at = serializers.DateTimeField(allow_null=True)
-    reject_reason = serializers.CharField(allow_null=True)
-    note = serializers.CharField(allow_blank=True)
+    reject_reason = StrictCharField(allow_null=True)
+    note = StrictCharField(allow_blank=True)
     briefing = serializers.UUIDField(allow_null=True)
 
 

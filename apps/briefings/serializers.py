@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from apps.core.fields import StrictFloatField, StrictIntegerField
+from apps.core.fields import StrictBooleanField, StrictCharField, StrictFloatField, StrictIntegerField
 from apps.core.realtime import iso_time
 
 from .models import DeliveryState, Incident
@@ -16,10 +16,10 @@ class LocationIn(serializers.Serializer):
 
 
 class IncidentCreateIn(serializers.Serializer):
-    title = serializers.CharField(max_length=200)
+    title = StrictCharField(max_length=200)
     location = LocationIn()
     radius_m = StrictFloatField(min_value=1, max_value=100_000, required=False)
-    case_number = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
+    case_number = StrictCharField(max_length=64, required=False, allow_blank=True, default="")
 
 
 class OfficerIdsIn(serializers.Serializer):
@@ -46,23 +46,23 @@ class MediaUploadIn(serializers.Serializer):
 
 
 class SuspectIn(serializers.Serializer):
-    description = serializers.CharField(max_length=500)
-    name = serializers.CharField(max_length=200, required=False, allow_blank=True)
-    sex = serializers.CharField(max_length=32, required=False, allow_blank=True)
-    height = serializers.CharField(max_length=32, required=False, allow_blank=True)
-    clothing = serializers.CharField(max_length=300, required=False, allow_blank=True)
-    armed = serializers.BooleanField(required=False)
+    description = StrictCharField(max_length=500)
+    name = StrictCharField(max_length=200, required=False, allow_blank=True)
+    sex = StrictCharField(max_length=32, required=False, allow_blank=True)
+    height = StrictCharField(max_length=32, required=False, allow_blank=True)
+    clothing = StrictCharField(max_length=300, required=False, allow_blank=True)
+    armed = StrictBooleanField(required=False)
     photo = serializers.UUIDField(required=False, allow_null=True)
 
 
 class VehicleIn(serializers.Serializer):
-    plate = serializers.CharField(max_length=16)
-    plate_state = serializers.CharField(max_length=32, required=False, allow_blank=True)
-    make = serializers.CharField(max_length=64, required=False, allow_blank=True)
-    model = serializers.CharField(max_length=64, required=False, allow_blank=True)
-    color = serializers.CharField(max_length=32, required=False, allow_blank=True)
+    plate = StrictCharField(max_length=16)
+    plate_state = StrictCharField(max_length=32, required=False, allow_blank=True)
+    make = StrictCharField(max_length=64, required=False, allow_blank=True)
+    model = StrictCharField(max_length=64, required=False, allow_blank=True)
+    color = StrictCharField(max_length=32, required=False, allow_blank=True)
     year = StrictIntegerField(min_value=1886, max_value=2100, required=False, allow_null=True)
-    direction = serializers.CharField(max_length=64, required=False, allow_blank=True)
+    direction = StrictCharField(max_length=64, required=False, allow_blank=True)
     photo = serializers.UUIDField(required=False, allow_null=True)
 
 
@@ -78,7 +78,7 @@ class AudienceIn(serializers.Serializer):
     officers = serializers.ListField(
         child=serializers.UUIDField(), allow_empty=False, max_length=50_000, required=False
     )
-    incident = serializers.BooleanField(required=False)
+    incident = StrictBooleanField(required=False)
     near = NearIn(required=False)
 
     def to_internal_value(self, data):
@@ -105,8 +105,8 @@ class BriefingAudienceIn(serializers.Serializer):
 
 class BriefingCreateIn(BriefingAudienceIn):
     priority = serializers.ChoiceField(choices=["routine", "urgent", "emergency"])
-    title = serializers.CharField(max_length=200)
-    body = serializers.CharField(max_length=4000, required=False, allow_blank=True, default="")
+    title = StrictCharField(max_length=200)
+    body = StrictCharField(max_length=4000, required=False, allow_blank=True, default="")
     suspects: serializers.ListSerializer = serializers.ListSerializer(
         child=SuspectIn(), required=False, default=list, max_length=50
     )
@@ -134,10 +134,10 @@ class BriefingOut(serializers.Serializer):
 
     id = serializers.UUIDField()
     incident = serializers.UUIDField(source="incident_id", allow_null=True)
-    priority = serializers.CharField()
-    title = serializers.CharField()
-    body = serializers.CharField()
-    notice = serializers.CharField()
+    priority = StrictCharField()
+    title = StrictCharField()
+    body = StrictCharField()
+    notice = StrictCharField()
     suspects = serializers.SerializerMethodField()
     vehicles = serializers.SerializerMethodField()
     audience = serializers.JSONField()
@@ -214,7 +214,7 @@ class DeliveryOut(serializers.Serializer):
     attempts = StrictIntegerField()
     sent_at = serializers.DateTimeField(allow_null=True)
     acknowledged_at = serializers.DateTimeField(allow_null=True)
-    error = serializers.CharField(allow_null=True)
+    error = StrictCharField(allow_null=True)
     updated_at = serializers.DateTimeField()
 
     def to_representation(self, instance) -> dict:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from apps.core.errors import InvalidInput
-from apps.core.fields import StrictIntegerField
+from apps.core.fields import StrictCharField, StrictIntegerField
 from apps.core.realtime import iso_time
 
 from .conf import IDEMPOTENCY_KEY_MAX, REASON_MAX, default_ttl, max_ttl, min_ttl
@@ -14,7 +14,7 @@ from .models import Command, CommandAction, CommandState
 
 class CommandCreateIn(serializers.Serializer):
     action = serializers.ChoiceField(choices=CommandAction.choices)
-    reason = serializers.CharField(max_length=REASON_MAX, allow_blank=False, trim_whitespace=True)
+    reason = StrictCharField(max_length=REASON_MAX, allow_blank=False, trim_whitespace=True)
     ttl_seconds = StrictIntegerField(required=False)
 
     def validate_ttl_seconds(self, value: int) -> int:
@@ -55,10 +55,10 @@ class CommandOut(serializers.ModelSerializer):
     """A command (API body and the console's `command.update`): the fields document the schema,
     `command_data` writes them."""
 
-    device = serializers.CharField(source="device_id")
-    requested_by = serializers.CharField(source="requested_by_id")
-    cancelled_by = serializers.CharField(source="cancelled_by_id", allow_null=True)
-    error = serializers.CharField(allow_null=True)
+    device = StrictCharField(source="device_id")
+    requested_by = StrictCharField(source="requested_by_id")
+    cancelled_by = StrictCharField(source="cancelled_by_id", allow_null=True)
+    error = StrictCharField(allow_null=True)
 
     class Meta:
         model = Command

@@ -76,10 +76,20 @@ class TooManyRequests(ApplicationError):
         super().__init__(message, headers={"Retry-After": str(max(1, int(retry_after)))}, **kwargs)
 
 
+def _writable(text: str) -> str:
+    """Text a UTF-8 answer can carry. A message may echo what was sent (`"\\ud800" is not a valid
+    choice.`, an unknown field's name), and a lone surrogate cannot be encoded: the renderer
+    raised, and bad input was a 500. It is written as its escape instead."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 def envelope(code: str, message: str, fields: dict | None = None) -> dict:
-    body: dict = {"code": code, "message": message}
+    body: dict = {"code": code, "message": _writable(message)}
     if fields:
-        body["fields"] = fields
+        body["fields"] = {
+            _writable(str(name)): [_writable(str(m)) for m in messages] if isinstance(messages, list) else messages
+            for name, messages in fields.items()
+        }
     return {"error": body}
 
 

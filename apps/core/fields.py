@@ -2,6 +2,7 @@
 
 DRF's FloatField and IntegerField take `true` and `false` as 1 and 0 (Python's bool is an int),
 so `{"lat": true}` stored a latitude of 1.0. A boolean where a number belongs is bad input: 400.
+Its CharField takes a number as text and its BooleanField "no" as false: a 400 here too.
 
 DRF's DateTimeField reads a time with no zone as the server's (UTC): a camera or reader whose clock
 writes local time without an offset would have its evidence stored hours off, silently. The
@@ -29,6 +30,31 @@ class StrictFloatField(serializers.FloatField):
 class StrictIntegerField(serializers.IntegerField):
     def to_internal_value(self, data):
         if isinstance(data, bool):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class StrictCharField(serializers.CharField):
+    """Text only: a number where a reason, a serial or a token belongs is a mistake, not something
+    to coerce (DRF's CharField stores `{"reason": 5}` as "5")."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class StrictBooleanField(serializers.BooleanField):
+    """true or false only (or the text "true"/"false" of a query or form field): DRF's BooleanField
+    reads 1, 0, "yes", "no", "on" and "off" too, so `{"is_active": "no"}` deactivated an account."""
+
+    default_error_messages = {"invalid": "Must be true or false."}
+    TRUE_VALUES = {True, "true", "True", "TRUE"}
+    FALSE_VALUES = {False, "false", "False", "FALSE"}
+    NULL_VALUES = {None}
+
+    def to_internal_value(self, data):
+        if not isinstance(data, bool | str):  # 1 == True in Python: it would match a set member
             self.fail("invalid")
         return super().to_internal_value(data)
 

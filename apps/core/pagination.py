@@ -32,6 +32,9 @@ class StandardPagination(PageNumberPagination):
                 value.isascii() and value.isdecimal() and len(value) <= 9 and int(value) >= 1
             ):
                 raise ValidationError({name: ["Must be a whole number of at least 1."]})
+        size = request.query_params.get(self.page_size_query_param)
+        if size is not None and int(size) > self.max_page_size:  # a smaller page than asked would pass unseen
+            raise ValidationError({self.page_size_query_param: [f"Must be at most {self.max_page_size}."]})
 
 
 def paginated_response(

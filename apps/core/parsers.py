@@ -1,5 +1,6 @@
 """The API's JSON parser: bounded nesting (Python's json recurses, and ~1,000 levels raise
-RecursionError, a 500), and no NUL characters (PostgreSQL text cannot hold them)."""
+RecursionError, a 500), no NUL characters (PostgreSQL text cannot hold them), and an object at
+the top (`[1]` or `5` sent to an endpoint that takes no body used to pass unread)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from rest_framework.parsers import JSONParser
 from rest_framework.throttling import BaseThrottle
 
 MAX_DEPTH = 64
+_JSON_KINDS = {list: "an array", str: "a string", int: "a number", float: "a number", bool: "true or false"}
 _STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
 _NOT_BRACKET = re.compile(rb"[^\[\]{}]")
 
@@ -31,7 +33,10 @@ class SafeJSONParser(JSONParser):
             raise ParseError(f"JSON nested more than {MAX_DEPTH} levels deep.")
         if b"\\u0000" in raw or b"\x00" in raw:
             raise ParseError("JSON text holds a NUL character (\\u0000), which no field accepts.")
-        return super().parse(io.BytesIO(raw), media_type, parser_context)
+        data = super().parse(io.BytesIO(raw), media_type, parser_context)
+        if not isinstance(data, dict):  # every body of the contract is an object
+            raise ParseError(f"The JSON body must be an object, not {_JSON_KINDS.get(type(data), 'null')}.")
+        return data
 
 
 class BodyReadFirst(BaseThrottle):

@@ -100,7 +100,7 @@ PAGE_PARAMETERS = [
         "name": "page_size",
         "required": False,
         "description": "Items per page (default 50, at most 500).",
-        "schema": {"type": "integer", "minimum": 1},
+        "schema": {"type": "integer", "minimum": 1, "maximum": 500},
     },
 ]
 

@@ -4,20 +4,11 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from apps.core.fields import StrictFloatField, StrictIntegerField
+from apps.core.fields import StrictBooleanField, StrictCharField, StrictFloatField, StrictIntegerField
 from apps.core.realtime import iso_time
 
 from . import conf
 from .models import DeviceKind
-
-
-class StrictCharField(serializers.CharField):
-    """Text only: a number where a serial or a token belongs is a mistake, not something to coerce."""
-
-    def to_internal_value(self, data):
-        if not isinstance(data, str):
-            self.fail("invalid")
-        return super().to_internal_value(data)
 
 
 class StrictRegexField(StrictCharField, serializers.RegexField):
@@ -79,22 +70,22 @@ class DeviceOut(serializers.Serializer):
     `device_payload` writes them)."""
 
     id = serializers.UUIDField()
-    kind = serializers.CharField()
-    serial = serializers.CharField()
-    model = serializers.CharField()
+    kind = StrictCharField()
+    serial = StrictCharField()
+    model = StrictCharField()
     # DRF takes declared fields off the class, so "label" does not clash with Field.label (the stubs think it does).
-    label = serializers.CharField()  # type: ignore[assignment]
-    firmware = serializers.CharField()
+    label = StrictCharField()  # type: ignore[assignment]
+    firmware = StrictCharField()
     officer = serializers.UUIDField(source="officer_id", allow_null=True)
-    online = serializers.BooleanField()
+    online = StrictBooleanField()
     last_seen = serializers.DateTimeField(allow_null=True)
-    recording = serializers.BooleanField()
+    recording = StrictBooleanField()
     battery_pct = StrictIntegerField(allow_null=True)
     storage_free_mb = StrictIntegerField(allow_null=True)
     location = LocationOut(allow_null=True)
-    revoked = serializers.BooleanField()
+    revoked = StrictBooleanField()
     revoked_at = serializers.DateTimeField(allow_null=True)
-    enrolled = serializers.BooleanField()
+    enrolled = StrictBooleanField()
     enrolled_at = serializers.DateTimeField(allow_null=True)
     created_at = serializers.DateTimeField()
     # the revoked device (same kind and serial) this one was registered to take over from
@@ -107,7 +98,7 @@ class DeviceOut(serializers.Serializer):
 class DeviceRegisteredOut(DeviceOut):
     """Registration's answer: the device plus its enrollment code, shown this once."""
 
-    enrollment_code = serializers.CharField()
+    enrollment_code = StrictCharField()
     enrollment_expires_at = serializers.DateTimeField()
 
     def to_representation(self, instance) -> dict:
@@ -119,7 +110,7 @@ class DeviceRegisteredOut(DeviceOut):
 
 
 class EnrollmentCodeOut(serializers.Serializer):
-    enrollment_code = serializers.CharField()
+    enrollment_code = StrictCharField()
     enrollment_expires_at = serializers.DateTimeField()
 
 
@@ -143,8 +134,8 @@ class EnrollIn(serializers.Serializer):
 
 class EnrollOut(serializers.Serializer):
     device_id = serializers.UUIDField()
-    token = serializers.CharField()
-    kind = serializers.CharField()
+    token = StrictCharField()
+    kind = StrictCharField()
 
 
 class AssignIn(serializers.Serializer):
@@ -155,14 +146,21 @@ class DeviceFilterIn(serializers.Serializer):
     kind = serializers.ChoiceField(choices=DeviceKind.values, required=False)
     online = serializers.ChoiceField(choices=["true", "false"], required=False)
     officer = serializers.UUIDField(required=False)
-    serial = serializers.CharField(max_length=64, required=False)
+    serial = StrictCharField(max_length=64, required=False)
 
     def validate_online(self, value: str) -> bool:
         return value == "true"
 
 
 class PushTokenIn(serializers.Serializer):
-    token = StrictCharField(max_length=conf.PUSH_TOKEN_MAX, allow_blank=False, trim_whitespace=True)
+    # An FCM registration token is printable ASCII without spaces: a control character in one could
+    # only make every push to the phone fail at FCM.
+    token = StrictRegexField(
+        r"^[\x21-\x7e]+$",
+        max_length=conf.PUSH_TOKEN_MAX,
+        trim_whitespace=True,
+        error_messages={"invalid": "A push token is printable ASCII without spaces."},
+    )
 
 
 class AssignmentOut(serializers.Serializer):

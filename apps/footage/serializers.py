@@ -8,7 +8,7 @@ import re
 from rest_framework import serializers
 from rest_framework.renderers import JSONRenderer
 
-from apps.core.fields import StrictFloatField, StrictIntegerField, ZonedDateTimeField
+from apps.core.fields import StrictCharField, StrictFloatField, StrictIntegerField, ZonedDateTimeField
 
 from .models import Category, Clip, Trigger
 
@@ -90,7 +90,7 @@ class ClipDeclareIn(serializers.Serializer):
     ended_at = ZonedDateTimeField()
     size_bytes = StrictIntegerField(min_value=1)
     sha256 = serializers.RegexField(HEX64, error_messages={"invalid": "Must be 64 hexadecimal characters."})
-    content_type = serializers.CharField(max_length=100)
+    content_type = StrictCharField(max_length=100)
     trigger = serializers.ChoiceField(choices=Trigger.values)
     command_id = serializers.UUIDField(required=False, allow_null=True)
     location = ClipLocationIn(required=False, allow_null=True)

@@ -8,7 +8,7 @@ from django.utils import timezone
 from rest_framework import serializers
 
 from apps.briefings.serializers import AudienceIn
-from apps.core.fields import StrictFloatField, StrictIntegerField, ZonedDateTimeField
+from apps.core.fields import StrictCharField, StrictFloatField, StrictIntegerField, ZonedDateTimeField
 from apps.core.filters import NOT_A_PARAMETER, QueryFilterIn
 
 from .models import Kind, State
@@ -18,8 +18,8 @@ from .selectors import events_out, review_overdue
 class LeadCandidateIn(serializers.Serializer):
     rank = StrictIntegerField(min_value=1, max_value=10_000)
     score = StrictFloatField(required=False, allow_null=True)
-    name = serializers.CharField(max_length=200, required=False, allow_blank=True)
-    record_id = serializers.CharField(max_length=100, required=False, allow_blank=True)
+    name = StrictCharField(max_length=200, required=False, allow_blank=True)
+    record_id = StrictCharField(max_length=100, required=False, allow_blank=True)
     photo = serializers.UUIDField(required=False, allow_null=True)
 
 
@@ -30,15 +30,15 @@ class EventLocationIn(serializers.Serializer):
 
 class ItemIn(serializers.Serializer):
     kind = serializers.ChoiceField(choices=["casing", "bullet", "firearm"])
-    calibre = serializers.CharField(max_length=40, required=False, allow_blank=True)
-    serial = serializers.CharField(max_length=64, required=False, allow_blank=True)
+    calibre = StrictCharField(max_length=40, required=False, allow_blank=True)
+    serial = StrictCharField(max_length=64, required=False, allow_blank=True)
 
 
 FUTURE_SKEW = timedelta(minutes=5)  # a clock a little ahead is not a future event
 
 
 class EventIn(serializers.Serializer):
-    case_number = serializers.CharField(max_length=64)
+    case_number = StrictCharField(max_length=64)
     occurred_at = ZonedDateTimeField()
     location = EventLocationIn()
     items: serializers.ListSerializer = serializers.ListSerializer(child=ItemIn(), required=False, max_length=100)
@@ -51,16 +51,16 @@ class EventIn(serializers.Serializer):
 
 class LeadCreateIn(serializers.Serializer):
     kind = serializers.ChoiceField(choices=Kind.values)
-    case_number = serializers.CharField(max_length=64)
-    summary = serializers.CharField(max_length=4000)
+    case_number = StrictCharField(max_length=64)
+    summary = StrictCharField(max_length=4000)
     incident = serializers.UUIDField(required=False, allow_null=True)
     probe_media = serializers.UUIDField(required=False, allow_null=True)
-    search_system = serializers.CharField(max_length=200, required=False, allow_blank=True)
-    search_system_version = serializers.CharField(max_length=100, required=False, allow_blank=True)
+    search_system = StrictCharField(max_length=200, required=False, allow_blank=True)
+    search_system_version = StrictCharField(max_length=100, required=False, allow_blank=True)
     candidates: serializers.ListSerializer = serializers.ListSerializer(
         child=LeadCandidateIn(), required=False, max_length=1000
     )
-    nibin_lead_number = serializers.CharField(max_length=64, required=False, allow_blank=True)
+    nibin_lead_number = StrictCharField(max_length=64, required=False, allow_blank=True)
     events: serializers.ListSerializer = serializers.ListSerializer(child=EventIn(), required=False, max_length=100)
 
     def validate(self, attrs):
@@ -86,20 +86,20 @@ class LeadCreateIn(serializers.Serializer):
 
 class LeadReviewIn(serializers.Serializer):
     decision = serializers.ChoiceField(choices=[State.VERIFIED, State.REJECTED])
-    note = serializers.CharField(max_length=4000)
+    note = StrictCharField(max_length=4000)
 
 
 class LeadShareIn(serializers.Serializer):
     priority = serializers.ChoiceField(choices=["routine", "urgent", "emergency"])
     audience = AudienceIn()
-    title = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
-    body = serializers.CharField(max_length=4000, required=False, allow_blank=True, default="")
+    title = StrictCharField(max_length=200, required=False, allow_blank=True, default="")
+    body = StrictCharField(max_length=4000, required=False, allow_blank=True, default="")
 
 
 class LeadFilterIn(QueryFilterIn):
     kind = serializers.ChoiceField(choices=Kind.values, required=False)
     state = serializers.ChoiceField(choices=State.values, required=False)
-    case_number = serializers.CharField(max_length=64, required=False)
+    case_number = StrictCharField(max_length=64, required=False)
     queue = serializers.ChoiceField(
         choices=["review"], required=False, help_text="`review`: the leads waiting for a review by the caller."
     )
@@ -120,22 +120,22 @@ def _person(user) -> dict | None:
 
 class LeadOut(serializers.Serializer):
     id = serializers.UUIDField()
-    kind = serializers.CharField()
-    state = serializers.CharField()
-    case_number = serializers.CharField()
-    summary = serializers.CharField()
+    kind = StrictCharField()
+    state = StrictCharField()
+    case_number = StrictCharField()
+    summary = StrictCharField()
     incident = serializers.UUIDField(source="incident_id", allow_null=True)
     probe_media = serializers.UUIDField(source="probe_media_id", allow_null=True)
-    search_system = serializers.CharField()
-    search_system_version = serializers.CharField()
+    search_system = StrictCharField()
+    search_system_version = StrictCharField()
     candidates = serializers.JSONField()
-    nibin_lead_number = serializers.CharField()
+    nibin_lead_number = StrictCharField()
     events = serializers.JSONField()
     created_by = serializers.UUIDField(source="created_by_id")
     created_at = serializers.DateTimeField()
     reviewed_by = serializers.UUIDField(source="reviewed_by_id", allow_null=True)
     reviewed_at = serializers.DateTimeField(allow_null=True)
-    review_note = serializers.CharField()
+    review_note = StrictCharField()
 
     def to_representation(self, instance):
         data = super().to_representation(instance)

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from apps.core.fields import StrictFloatField, StrictIntegerField
+from apps.core.fields import StrictCharField, StrictFloatField, StrictIntegerField
 
 from .conf import REASON_MAX
 from .models import LiveSession, LiveState, LiveViewer
 
 
 class LiveRequestIn(serializers.Serializer):
-    reason = serializers.CharField(max_length=REASON_MAX, allow_blank=False, trim_whitespace=True)
+    reason = StrictCharField(max_length=REASON_MAX, allow_blank=False, trim_whitespace=True)
 
 
 class LiveFilterIn(serializers.Serializer):
@@ -22,9 +22,9 @@ class LiveFilterIn(serializers.Serializer):
 class LiveViewerOut(serializers.Serializer):
     """One person who watched: the first look is audited and told to the officer."""
 
-    user = serializers.CharField(source="user_id")
-    username = serializers.CharField(source="user.username")
-    full_name = serializers.CharField(source="user.full_name", allow_blank=True)
+    user = StrictCharField(source="user_id")
+    username = StrictCharField(source="user.username")
+    full_name = StrictCharField(source="user.full_name", allow_blank=True)
     first_viewed_at = serializers.DateTimeField()
     last_viewed_at = serializers.DateTimeField()
 
@@ -32,23 +32,23 @@ class LiveViewerOut(serializers.Serializer):
 class LiveOut(serializers.Serializer):
     """The contract's live session (PROTOCOL "Live view"), plus names and limits for the console."""
 
-    id = serializers.CharField()
-    device = serializers.CharField(source="device_id")
-    officer = serializers.CharField(source="officer_id", allow_null=True)
+    id = StrictCharField()
+    device = StrictCharField(source="device_id")
+    officer = StrictCharField(source="officer_id", allow_null=True)
     state = serializers.ChoiceField(choices=LiveState.choices)
-    reason = serializers.CharField()
-    requested_by = serializers.CharField(source="requested_by_id")
+    reason = StrictCharField()
+    requested_by = StrictCharField(source="requested_by_id")
     created_at = serializers.DateTimeField()
     started_at = serializers.DateTimeField(allow_null=True)
     ended_at = serializers.DateTimeField(allow_null=True)
-    playlist_url = serializers.CharField()
+    playlist_url = StrictCharField()
     viewers = LiveViewerOut(many=True, source="viewer_list")
     # Extensions: when it ends by itself, why it ended, names for the console.
     expires_at = serializers.DateTimeField()
-    end_reason = serializers.CharField(allow_null=True)
+    end_reason = StrictCharField(allow_null=True)
     segment_seconds = StrictIntegerField()
-    device_label = serializers.CharField()
-    requested_by_name = serializers.CharField()
+    device_label = StrictCharField()
+    requested_by_name = StrictCharField()
 
 
 class _Shown:
@@ -73,7 +73,7 @@ def live_data(session: LiveSession, *, viewers: list[LiveViewer] | None = None) 
 
 
 class SegmentOut(serializers.Serializer):
-    name = serializers.CharField()
+    name = StrictCharField()
     sequence = StrictIntegerField(allow_null=True)
     duration = StrictFloatField(allow_null=True)
     size = StrictIntegerField()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from apps.core.fields import ZonedDateTimeField
+from apps.core.fields import StrictCharField, ZonedDateTimeField
 from apps.core.realtime import iso_time
 
 from .models import OUTCOME_CODES, TOOLS
@@ -15,10 +15,10 @@ class AssistIn(serializers.Serializer):
         child=serializers.ChoiceField(choices=OUTCOME_CODES), allow_empty=False, max_length=len(OUTCOME_CODES) * 2
     )
     tools = serializers.ListField(child=serializers.ChoiceField(choices=TOOLS), required=False, max_length=20)
-    case_number = serializers.CharField(max_length=64, required=False, allow_blank=True)
+    case_number = StrictCharField(max_length=64, required=False, allow_blank=True)
     incident = serializers.UUIDField(required=False, allow_null=True)
     officer = serializers.UUIDField(required=False, allow_null=True)
-    notes = serializers.CharField(max_length=4000, required=False, allow_blank=True)
+    notes = StrictCharField(max_length=4000, required=False, allow_blank=True)
     occurred_at = ZonedDateTimeField(required=False)
     # what it came from (a confirmed suggestion): a briefing, a lead, a plate hit
     briefing = serializers.UUIDField(required=False, allow_null=True)
@@ -44,10 +44,10 @@ class AssistOut(serializers.Serializer):
     id = serializers.UUIDField()
     outcomes = serializers.JSONField()
     tools = serializers.JSONField()
-    case_number = serializers.CharField()
+    case_number = StrictCharField()
     incident = serializers.UUIDField(source="incident_id", allow_null=True)
     officer = serializers.UUIDField(source="officer_id", allow_null=True)
-    notes = serializers.CharField()
+    notes = StrictCharField()
     occurred_at = serializers.DateTimeField()
     created_by = serializers.UUIDField(source="created_by_id")
     created_at = serializers.DateTimeField()
@@ -61,9 +61,9 @@ class SuggestionOut(serializers.Serializer):
     briefing = serializers.SerializerMethodField()
     lead = serializers.SerializerMethodField()
     hit = serializers.UUIDField(allow_null=True)
-    outcomes = serializers.ListField(child=serializers.CharField())
-    tools = serializers.ListField(child=serializers.CharField())
-    case_number = serializers.CharField()
+    outcomes = serializers.ListField(child=StrictCharField())
+    tools = serializers.ListField(child=StrictCharField())
+    case_number = StrictCharField()
     incident = serializers.UUIDField(allow_null=True)
 
     def get_briefing(self, obj) -> dict:

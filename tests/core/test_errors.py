@@ -67,6 +67,8 @@ def test_a_form_body_on_a_json_endpoint_is_a_415_and_changes_nothing(client_for,
     ("body", "content_type", "status", "code"),
     [
         ('{"oops', "application/json", 400, "malformed_request"),
+        ("[1]", "application/json", 400, "malformed_request"),  # JSON, but no object: every body is one
+        ("null", "application/json", 400, "malformed_request"),
         ("a=1", "application/x-www-form-urlencoded", 415, "unsupported_media_type"),
         ("stop", "text/plain", 415, "unsupported_media_type"),
     ],
@@ -139,7 +141,58 @@ def test_validation_errors_name_the_fields(client_for, it_user):
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("query", ["page=abc", "page=0", "page_size=-3", "role=sheriff"])
+@pytest.mark.parametrize(
+    ("method", "url", "raw"),
+    [
+        ("post", "/api/v1/users", '{"username": "u", "password": "Off-pass-1234x", "role": "\\ud800"}'),
+        ("post", "/api/v1/devices", '{"kind": "\\ud800", "serial": "X"}'),
+        ("patch", "/api/v1/users/{me}", '{"\\ud800": 1}'),  # an unknown field's name
+    ],
+)
+def test_a_lone_surrogate_echoed_in_an_error_is_a_400_not_a_500(client_for, it_user, method, url, raw):
+    """The message names what was sent ("\\ud800" is not a valid choice), and a lone surrogate cannot
+    be written as UTF-8: the answer was a 500."""
+    from apps.accounts.models import User
+    from apps.devices.models import Device
+
+    response = getattr(client_for(it_user), method)(url.format(me=it_user.pk), raw, content_type="application/json")
+    assert response.status_code == 400, response.content
+    assert error_code(response) == "invalid"
+    assert "\\ud800" in response.content.decode()  # written as its escape
+    assert User.objects.count() == 1 and not Device.objects.exists()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("reason", [5, 1.5, True, ["x"], {"text": "x"}])
+def test_a_number_where_text_belongs_is_a_400_not_stored_as_text(client_for, operator, reason):
+    from apps.control.models import Command
+    from apps.devices.models import Device
+
+    device = Device.objects.create(kind="bodycam", serial="TYPES-1")
+    response = client_for(operator).post(
+        f"/api/v1/devices/{device.pk}/commands", {"action": "start_recording", "reason": reason}, format="json"
+    )
+    assert response.status_code == 400, response.content
+    assert "reason" in response.json()["error"]["fields"]
+    assert not Command.objects.exists()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("value", ["no", "off", 0, 1, "0", "yes"])
+def test_only_true_or_false_is_a_boolean(client_for, it_user, other_officer, value):
+    api = client_for(it_user)
+    response = api.patch(f"/api/v1/users/{other_officer.id}", {"is_active": value}, format="json")
+    assert response.status_code == 400, response.content
+    assert response.json()["error"]["fields"]["is_active"] == ["Must be true or false."]
+    other_officer.refresh_from_db()
+    assert other_officer.is_active  # "no" used to deactivate the account
+    assert api.patch(f"/api/v1/users/{other_officer.id}", {"is_active": False}, format="json").status_code == 200
+    other_officer.refresh_from_db()
+    assert not other_officer.is_active
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("query", ["page=abc", "page=0", "page_size=-3", "page_size=501", "role=sheriff"])
 def test_unusable_query_parameter_is_a_400(client_for, it_user, query):
     response = client_for(it_user).get(f"/api/v1/users?{query}")
     assert response.status_code == 400

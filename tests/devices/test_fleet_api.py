@@ -195,7 +195,18 @@ def test_push_token_by_role(caller, who):
 
 
 @pytest.mark.parametrize(
-    "body", [{}, {"token": ""}, {"token": "   "}, {"token": "x" * 4097}, {"token": None}, {"token": ["a"]}]
+    "body",
+    [
+        {},
+        {"token": ""},
+        {"token": "   "},
+        {"token": "x" * 4097},
+        {"token": None},
+        {"token": ["a"]},
+        {"token": "a\nb"},  # a control character: FCM would refuse every push to the phone
+        {"token": "a b"},
+        {"token": 12345},
+    ],
 )
 def test_push_token_bad_input_is_400(enrolled, body):
     device, token = enrolled("phone")

@@ -65,7 +65,7 @@ def test_an_operator_opens_a_live_session_with_a_reason(client_for, operator, of
 def test_a_reason_is_required(client_for, operator, camera, body):
     response = client_for(operator).post(f"/api/v1/devices/{camera.id}/live", body, format="json")
     assert response.status_code == 400
-    assert error_code(response) == "invalid"
+    assert error_code(response) == ("malformed_request" if body == [] else "invalid")  # a body is an object
     assert LiveSession.objects.count() == 0
 
 

@@ -16,7 +16,7 @@ from rest_framework.views import APIView
 
 from apps.audit.context import AuditContext
 from apps.core.errors import envelope
-from apps.core.fields import StrictIntegerField
+from apps.core.fields import StrictCharField, StrictIntegerField
 from apps.devices.permissions import IsDevice
 
 from ..serializers import ClipDeclareIn, ClipUploadOut, PartNumbersIn
@@ -31,8 +31,8 @@ PartsOut = inline_serializer(
                 {
                     "number": StrictIntegerField(),
                     "url": serializers.URLField(),
-                    "method": serializers.CharField(),
-                    "headers": serializers.DictField(child=serializers.CharField()),
+                    "method": StrictCharField(),
+                    "headers": serializers.DictField(child=StrictCharField()),
                     "expires_at": serializers.DateTimeField(),
                 },
             )
@@ -42,12 +42,12 @@ PartsOut = inline_serializer(
 UploadStatusOut = inline_serializer(
     "ClipUploadStatus",
     {
-        "state": serializers.CharField(),
+        "state": StrictCharField(),
         "received": serializers.ListField(child=StrictIntegerField()),
         "missing": serializers.ListField(child=StrictIntegerField()),
     },
 )
-CompleteOut = inline_serializer("ClipCompleteOut", {"id": serializers.UUIDField(), "state": serializers.CharField()})
+CompleteOut = inline_serializer("ClipCompleteOut", {"id": serializers.UUIDField(), "state": StrictCharField()})
 
 
 def clip_declare(request) -> Response:

@@ -20,7 +20,7 @@ from rest_framework.views import APIView
 from apps.accounts.permissions import HasRole, IsClerk, IsPerson, PermissionsByMethod
 from apps.audit.context import AuditContext
 from apps.core.errors import Forbidden, InvalidInput
-from apps.core.fields import StrictIntegerField
+from apps.core.fields import StrictBooleanField, StrictCharField, StrictIntegerField
 from apps.core.filters import (
     PAGE_PARAMS,
     CommaSeparatedField,
@@ -64,8 +64,8 @@ AccessOut = inline_serializer(
     {
         "url": serializers.URLField(),
         "expires_at": serializers.DateTimeField(),
-        "filename": serializers.CharField(),
-        "sha256": serializers.CharField(),
+        "filename": StrictCharField(),
+        "sha256": StrictCharField(),
         "size_bytes": StrictIntegerField(),
     },
 )
@@ -74,15 +74,15 @@ CustodyRowOut = inline_serializer(
     "ClipCustodyEvent",
     {
         "at": serializers.DateTimeField(),
-        "actor": serializers.CharField(allow_null=True),
-        "action": serializers.CharField(),
+        "actor": StrictCharField(allow_null=True),
+        "action": StrictCharField(),
         "detail": serializers.DictField(),
-        "actor_type": serializers.CharField(),
-        "actor_label": serializers.CharField(),
-        "outcome": serializers.CharField(),
-        "source_ip": serializers.CharField(allow_null=True),
+        "actor_type": StrictCharField(),
+        "actor_label": StrictCharField(),
+        "outcome": StrictCharField(),
+        "source_ip": StrictCharField(allow_null=True),
         "seq": StrictIntegerField(),
-        "verified": serializers.BooleanField(),
+        "verified": StrictBooleanField(),
     },
 )
 
@@ -92,7 +92,7 @@ CustodyPageOut = inline_serializer(
         "count": StrictIntegerField(),
         "next": serializers.URLField(allow_null=True),
         "previous": serializers.URLField(allow_null=True),
-        "chain_intact": serializers.BooleanField(),
+        "chain_intact": StrictBooleanField(),
         "results": serializers.ListField(child=CustodyRowOut),
     },
 )
@@ -118,7 +118,7 @@ def custody_row(row: records_selectors.CustodyEvent) -> dict:
 
 
 class ReasonIn(serializers.Serializer):
-    reason = serializers.CharField(max_length=500, trim_whitespace=True, allow_blank=False)
+    reason = StrictCharField(max_length=500, trim_whitespace=True, allow_blank=False)
 
 
 class ClipPatchIn(serializers.Serializer):
@@ -151,7 +151,7 @@ class CategoryIn(serializers.Serializer):
             "invalid": "Use lower-case letters, digits, and single - or _ between them, e.g. traffic-stop."
         },
     )
-    name = serializers.CharField(max_length=128, required=False, allow_blank=True)
+    name = StrictCharField(max_length=128, required=False, allow_blank=True)
     retention_days = StrictIntegerField(min_value=1, max_value=36_525, required=False, allow_null=True)
 
 
@@ -162,7 +162,7 @@ class ClipSearchIn(QueryFilterIn):
     officer = serializers.UUIDField(required=False, error_messages={"invalid": "Must be an id (a UUID)."})
     device = serializers.UUIDField(required=False, error_messages={"invalid": "Must be an id (a UUID)."})
     incident = serializers.UUIDField(required=False, error_messages={"invalid": "Must be an id (a UUID)."})
-    case_number = serializers.CharField(max_length=64, required=False)
+    case_number = StrictCharField(max_length=64, required=False)
     category = CommaSeparatedField(required=False, help_text="A category slug (comma-separated for several).")
     trigger = CommaSeparatedField(
         choices=Trigger.values, required=False, help_text="manual, remote or auto (comma-separated for several)."
@@ -174,7 +174,7 @@ class ClipSearchIn(QueryFilterIn):
     )
     from_ = TimeParamField(required=False, help_text="Clips recorded (overlapping) from this time.")
     to = TimeParamField(required=False, help_text="Clips recorded (overlapping) up to this time.")
-    near = serializers.CharField(required=False, help_text="lat,lon,radius_m: clips recorded within radius_m metres.")
+    near = StrictCharField(required=False, help_text="lat,lon,radius_m: clips recorded within radius_m metres.")
     lat = NumberParamField(required=False, help_text="With lon and radius_m: another way to say near.")
     lon = NumberParamField(required=False)
     radius_m = NumberParamField(required=False)
@@ -242,7 +242,7 @@ class CaseManifestIn(QueryFilterIn):
     passthrough = frozenset()
     unknown_message = "Not a parameter of the manifest."
 
-    reason = serializers.CharField(max_length=500)
+    reason = StrictCharField(max_length=500)
     format = serializers.ChoiceField(
         choices=["json", "csv", "sha256"],
         default="json",
@@ -409,9 +409,7 @@ class ClipPurgeApi(APIView):
     permission_classes = [IsClerk]
 
     @extend_schema(
-        request=inline_serializer(
-            "ClipPurgeIn", {"reason": serializers.CharField(), "reviewed": serializers.BooleanField()}
-        ),
+        request=inline_serializer("ClipPurgeIn", {"reason": StrictCharField(), "reviewed": StrictBooleanField()}),
         responses=ClipRecordOut,
     )
     def post(self, request, clip_id):
