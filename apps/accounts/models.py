@@ -7,6 +7,7 @@ from typing import ClassVar
 
 from django.contrib.auth.models import AbstractUser, UserManager
 from django.db import models
+from django.db.models.functions import Lower
 from django.utils import timezone
 
 
@@ -37,6 +38,13 @@ class User(AbstractUser):
     objects: ClassVar[RtccUserManager] = RtccUserManager()
 
     REQUIRED_FIELDS = ["email"]
+
+    class Meta(AbstractUser.Meta):
+        constraints = [
+            # `dortiz` and `DOrtiz` would be two people to the login, but one to the lockout (keyed
+            # case-blind) and to anyone reading a name: one of them is username_taken.
+            models.UniqueConstraint(Lower("username"), name="accounts_user_username_case_blind"),
+        ]
 
     @property
     def effective_role(self) -> str:

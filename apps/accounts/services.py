@@ -14,7 +14,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from apps.audit.services import AuditContext, audit_record
-from apps.core.errors import Conflict, InvalidInput, TooManyRequests, Unauthorized
+from apps.core.errors import Conflict, Forbidden, InvalidInput, TooManyRequests, Unauthorized
 from apps.core.realtime import close_credential_sockets_after_commit, close_person_sockets_after_commit
 
 from . import mfa
@@ -65,6 +65,16 @@ def user_update(*, user: User, actor, context: AuditContext | None = None, **cha
         changes.get("is_active") is False or ("role" in changes and changes["role"] != user.effective_role)
     ):
         raise Conflict("You cannot deactivate yourself or change your own role.", code="self_change")
+    if user.is_superuser and not getattr(actor, "is_superuser", False):
+        # IT manages people; a superuser is above that (its password would hand IT the admin).
+        raise Forbidden("Only a superuser may change a superuser.")
+    if user.is_superuser and changes.get("role", Role.IT) != Role.IT:
+        # A superuser acts as IT whatever its stored role: the change would answer 200 and do nothing.
+        raise Conflict(
+            "A superuser acts as it whatever its role; take the superuser status away in the admin first.",
+            code="superuser_role",
+            fields={"role": ["A superuser's role is it."]},
+        )
     before = {
         "role": user.role,
         "full_name": user.full_name,
@@ -108,6 +118,8 @@ def user_update(*, user: User, actor, context: AuditContext | None = None, **cha
 
 def mfa_reset(*, user: User, actor, context: AuditContext | None = None) -> None:
     """IT turns off a person's second factor (a lost phone); they set it up again."""
+    if user.is_superuser and not getattr(actor, "is_superuser", False):
+        raise Forbidden("Only a superuser may change a superuser.")
     with transaction.atomic():
         User.objects.filter(pk=user.pk).update(mfa_enabled=False, totp_secret_sealed="", totp_last_step=0)
         credentials_changed()

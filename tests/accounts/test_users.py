@@ -126,6 +126,47 @@ def test_only_it_changes_a_user(client_for, personas, other_officer, role):
 
 
 @pytest.mark.django_db
+def test_a_superusers_role_cannot_be_changed_to_one_it_would_not_act_as(client_for, make_user, superuser):
+    """A superuser acts as IT whatever its stored role: a PATCH to operator used to answer 200 and
+    change nothing it could do."""
+    api = client_for(make_user("it", username="root2", is_superuser=True, is_staff=True))
+    response = api.patch(f"/api/v1/users/{superuser.id}", {"role": "operator"}, format="json")
+    assert response.status_code == 409, response.content
+    assert response.json()["error"]["code"] == "superuser_role"
+    superuser.refresh_from_db()
+    assert superuser.role == "officer"  # as it was stored
+    assert api.patch(f"/api/v1/users/{superuser.id}", {"role": "it"}, format="json").status_code == 200
+    assert api.patch(f"/api/v1/users/{superuser.id}", {"full_name": "Root"}, format="json").status_code == 200
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("change", [{"password": "Hijack-pass-12345"}, {"is_active": False}, {"full_name": "x"}])
+def test_it_cannot_change_a_superuser(client_for, it_user, superuser, change):
+    """IT manages people, not the superuser above it: its new password would have handed IT the
+    admin, where it reads what the API keeps from it."""
+    api = client_for(it_user)
+    name = superuser.full_name
+    response = api.patch(f"/api/v1/users/{superuser.id}", change, format="json")
+    assert response.status_code == 403, response.content
+    assert response.json()["error"]["code"] == "forbidden"
+    superuser.refresh_from_db()
+    assert superuser.is_active and superuser.full_name == name and superuser.check_password("correct-horse-battery")
+    assert api.delete(f"/api/v1/users/{superuser.id}/mfa").status_code == 403
+
+
+@pytest.mark.django_db
+def test_usernames_differing_only_in_case_are_one_name(client_for, it_user):
+    api = client_for(it_user)
+    assert api.post("/api/v1/users", {**NEW_USER, "username": "slee"}, format="json").status_code == 201
+    response = api.post("/api/v1/users", {**NEW_USER, "username": "SLee"}, format="json")
+    assert response.status_code == 409, response.content
+    assert response.json()["error"]["code"] == "username_taken"
+    from apps.accounts.models import User
+
+    assert list(User.objects.filter(username__iexact="slee").values_list("username", flat=True)) == ["slee"]
+
+
+@pytest.mark.django_db
 def test_deactivating_a_user_ends_their_tokens_at_once(client_for, it_user, other_officer):
     officer_client = client_for(other_officer)
     assert officer_client.get("/api/v1/me").status_code == 200
