@@ -109,12 +109,43 @@ def wait_server(server: subprocess.Popen, host: str, port: int, timeout: float =
     raise SystemExit(f"[rtcc] the rtcc server did not come up on {host}:{port} within {timeout:.0f}s")
 
 
+def hold_data_dir(data_dir: Path):
+    """A lock on the demo's data directory for as long as this process runs (the children do not
+    inherit it): a second demo on another port would share the SQLite database, seed new passwords
+    over the first's and enroll its devices again. Returns the open lock file (keep it open)."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    lock = open(data_dir / "demo.lock", "a+")  # held open until the process ends
+    try:
+        import fcntl
+    except ImportError:  # not a POSIX system: no lock
+        return lock
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        lock.seek(0)
+        holder = lock.read().strip() or "another process"
+        raise SystemExit(
+            f"[rtcc] another demo ({holder}) is running on {data_dir}; stop it first, "
+            "or give this one its own directory with RTCC_DATA_DIR=..."
+        ) from None
+    lock.seek(0)
+    lock.truncate()
+    lock.write(f"pid {os.getpid()}")
+    lock.flush()
+    return lock
+
+
 def demo(args: argparse.Namespace) -> None:
+    if not 1 <= args.port <= 65535:
+        raise SystemExit(f"[rtcc] --port {args.port} is not a port number (1 to 65535)")
+    if args.fleet < 0:
+        raise SystemExit(f"[rtcc] --fleet {args.fleet}: give a number of devices, or 0 for none")
     if port_taken(args.host, args.port):
         raise SystemExit(f"[rtcc] port {args.port} on {args.host} is already in use; pick a free one with --port N")
-    ensure_venv()
     env = dict(os.environ)
     env.setdefault("RTCC_DATA_DIR", str(ROOT / "var"))
+    lock = hold_data_dir(Path(env["RTCC_DATA_DIR"]))  # noqa: F841 - held while the demo runs
+    ensure_venv()
     manage = [PY, ROOT / "manage.py"]
     run([*manage, "migrate", "--verbosity", "0"], env=env)
     run([*manage, "seed_demo", *(["--password", args.password] if args.password else [])], env=env)

@@ -242,12 +242,11 @@ class Fleet:
             ]
         enrolled = await self._call("POST", "/api/v1/enroll", json={"serial": serial, "code": code})
         if kind == "phone":
-            # What the officer app does once it has a token: tell rtcc where to push.
+            # What the officer app does once it has a token: tell rtcc where to push. The same
+            # token on every run, as a real phone keeps its FCM token until FCM rotates it (the
+            # phone's notifications, read by that token, then survive a demo restart).
             await self._call(
-                "PUT",
-                "/api/v1/device/push-token",
-                token=enrolled["token"],
-                json={"token": f"sim-{serial}-{uuid.uuid4().hex}"},
+                "PUT", "/api/v1/device/push-token", token=enrolled["token"], json={"token": f"sim-{serial}"}
             )
         state = DeviceState(
             id=enrolled["device_id"],

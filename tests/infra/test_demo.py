@@ -103,6 +103,18 @@ def test_a_briefing_reaches_the_demo_officers_phone_page(demo):
     assert re.search(r"role\s+username\s+password", text), "the login table has a header naming its columns"
     assert re.search(rf"officer\s+officer\s+{PASSWORD}", text)
 
+    # A second demo on another port would share this one's database (new passwords, devices
+    # enrolled again): it stops at once, saying so, and this demo's logins still work.
+    second = subprocess.run(
+        [sys.executable, str(DEV), "demo", "--port", str(free_port()), "--fleet", "0", "--password", "other-pass"],
+        env=demo_env(log.parent / "data"),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert second.returncode != 0
+    assert len(second.stderr.strip().splitlines()) == 1 and "another demo" in second.stderr, second.stderr
+
     operator, officer = login(base, "operator"), login(base, "officer")
     officer_id = officer.get("/api/v1/me").json()["id"]
     audience = {"audience": {"officers": [officer_id]}}

@@ -4,8 +4,11 @@ import secrets
 
 from django.core.management.base import BaseCommand
 from django.db import transaction
+from django.utils import timezone
 
-from apps.accounts.models import Role, User
+from apps.accounts.authentication import credentials_changed
+from apps.accounts.models import ApiToken, Role, User
+from apps.core.realtime import close_person_sockets_after_commit
 
 DEMO_USERS = [
     ("officer", Role.OFFICER, "Officer Dana Reyes", "4711"),
@@ -28,8 +31,16 @@ class Command(BaseCommand):
         self.stdout.write(f"  {'role':<9} {'username':<9} password")
         for username, role, full_name, badge in DEMO_USERS:
             password = options["password"] or secrets.token_urlsafe(9)
-            user, _ = User.objects.get_or_create(username=username, defaults={"role": role})
-            user.role, user.full_name, user.badge_number = role, full_name, badge
-            user.set_password(password)
-            user.save()
+            user, created = User.objects.get_or_create(
+                username=username, defaults={"role": role, "full_name": full_name, "badge_number": badge}
+            )
+            # A restart keeps what IT changed (a name, a badge) and, with the same --password, the
+            # sessions and tokens; a new password ends the old ones, as IT's reset of it does.
+            if created or not user.check_password(password):
+                user.set_password(password)
+                user.save(update_fields=["password"])
+                if not created:
+                    ApiToken.objects.filter(user=user, revoked_at__isnull=True).update(revoked_at=timezone.now())
+                    credentials_changed()
+                    close_person_sockets_after_commit(user.pk)
             self.stdout.write(f"  {role:<9} {username:<9} {password}")

@@ -1,0 +1,40 @@
+"""`manage.py seed_demo`, run at every demo start: the printed logins work, and a restart leaves
+what IT changed and the tokens of an unchanged password alone."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from django.core.management import call_command
+
+from apps.accounts.models import User
+from apps.accounts.services import token_issue
+from tests.helpers import api_client
+
+pytestmark = pytest.mark.django_db
+
+
+def seed(password: str) -> str:
+    out = io.StringIO()
+    call_command("seed_demo", "--password", password, stdout=out)
+    return out.getvalue()
+
+
+def test_a_restart_keeps_tokens_and_edits_and_a_new_password_ends_the_old_tokens():
+    assert "operator" in seed("demo-pass-one")
+    operator = User.objects.get(username="operator")
+    token, _ = token_issue(user=operator)
+    User.objects.filter(username="clerk").update(full_name="Clerk Renamed By IT", badge_number="999")
+
+    seed("demo-pass-one")  # the same password: a restart changes nothing anyone holds
+    assert api_client(token=token).get("/api/v1/me").status_code == 200
+    clerk = User.objects.get(username="clerk")
+    assert (clerk.full_name, clerk.badge_number) == ("Clerk Renamed By IT", "999")
+
+    seed("demo-pass-two")  # a new password ends the old credentials, as IT's reset does
+    assert api_client(token=token).get("/api/v1/me").status_code == 401
+    login = api_client().post(
+        "/api/v1/auth/token", {"username": "operator", "password": "demo-pass-two"}, format="json"
+    )
+    assert login.status_code == 200, login.content
