@@ -378,6 +378,16 @@ def entry_add(*, actor: User, hotlist: Hotlist, context: AuditContext | None = N
     if errors:
         raise InvalidInput(next(iter(errors.values()))[0], fields=errors)
     entry = _new_entry(hotlist=hotlist, actor=actor, now=now, **fields)
+    # The same entry twice on one list would hit every read of the plate twice (an import skips
+    # such lines): one add or import at a time per list, and the same entry is a 409.
+    Hotlist.objects.select_for_update().filter(pk=hotlist.pk).first()
+    key = _entry_key(entry.plate_normalized, entry.plate_state, entry.reason, entry.case_number, entry.expires_at)
+    held = Entry.objects.filter(hotlist=hotlist, removed_at__isnull=True, plate_normalized=entry.plate_normalized)
+    for row in held.values_list("id", "plate_normalized", "plate_state", "reason", "case_number", "expires_at"):
+        if _entry_key(*row[1:]) == key:
+            raise Conflict(
+                "The same entry is already on the list.", code="already_on_list", extra={"entry": str(row[0])}
+            )
     entry.save(force_insert=True)
     Hotlist.objects.filter(pk=hotlist.pk).update(updated_at=now)
     hits = match_historical([entry], now=now)

@@ -91,6 +91,25 @@ def test_hotlists_are_for_operators_and_it(role, personas, client_for):
     assert api.delete(f"{base}/entries/{entry.pk}").status_code == (204 if allowed else 403)
 
 
+def test_an_entry_the_list_already_holds_is_a_409_and_stores_nothing(client_for, operator):
+    api = client_for(operator)
+    hotlist = make_list(api)
+    url = f"/api/v1/hotlists/{hotlist['id']}/entries"
+    entry = {"plate": "ABC-123", "plate_state": "ny", "reason": "Stolen vehicle", "case_number": "2026-001099"}
+    first = api.post(url, entry, format="json")
+    assert first.status_code == 201, first.content
+    again = api.post(url, {**entry, "plate": "abc 123", "plate_state": "NY"}, format="json")  # the same, written apart
+    assert again.status_code == 409, again.content
+    assert error_code(again) == "already_on_list"
+    assert again.json()["error"]["entry"] == first.json()["id"]
+    assert Entry.objects.filter(hotlist_id=hotlist["id"]).count() == 1
+    # Another reason is another entry; so is the same one again once the first was removed.
+    assert api.post(url, {**entry, "reason": "Warrant"}, format="json").status_code == 201
+    assert api.delete(f"{url}/{first.json()['id']}").status_code == 204
+    assert api.post(url, entry, format="json").status_code == 201
+    assert Entry.objects.filter(hotlist_id=hotlist["id"], removed_at__isnull=True).count() == 2
+
+
 def test_strangers_see_no_hotlists(anon):
     assert anon.get("/api/v1/hotlists").status_code == 401
 
