@@ -29,10 +29,10 @@ class CommandCreateIn(serializers.Serializer):
 
 class IdempotencyKeyIn(serializers.Serializer):
     key = serializers.RegexField(
-        r"^[\x21-\x7e]+$",
+        r"^[\x21-\x7e](?:[\x20-\x7e]*[\x21-\x7e])?$",  # printable ASCII; a space only inside
         max_length=IDEMPOTENCY_KEY_MAX,
         required=False,
-        error_messages={"invalid": "Use printable ASCII characters without spaces."},
+        error_messages={"invalid": "Use printable ASCII characters (a space only between others)."},
     )
 
 

@@ -259,7 +259,7 @@ def test_idempotency_key_with_a_different_body_is_409(client_for, operator, body
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("key", ["", "has space", "x" * 201, "caf\u00e9"])
+@pytest.mark.parametrize("key", ["", "tab\there", "x" * 201, "caf\u00e9"])
 def test_bad_idempotency_key_is_400(client_for, operator, bodycam, key):
     client = client_for(operator)
     response = client.post(
@@ -271,6 +271,17 @@ def test_bad_idempotency_key_is_400(client_for, operator, bodycam, key):
     assert response.status_code == 400
     assert "Idempotency-Key" in response.json()["error"]["fields"]
     assert Command.objects.count() == 0
+
+
+@pytest.mark.django_db
+def test_an_idempotency_key_may_hold_spaces_as_printable_ascii_does(client_for, operator, bodycam):
+    client = client_for(operator)
+    first = post_command(client, bodycam.id, key="console 2026-11-30 #1")
+    assert first.status_code == 202, first.content
+    again = post_command(client, bodycam.id, key="console 2026-11-30 #1")
+    assert again.status_code == 202 and again.json()["id"] == first.json()["id"]
+    assert again["Idempotent-Replayed"] == "true"
+    assert Command.objects.count() == 1
 
 
 @pytest.mark.django_db

@@ -139,7 +139,7 @@ def test_what_the_fast_path_does_not_answer_reaches_the_view_with_its_body_and_n
     device_id = "00000000-0000-4000-8000-000000000000" if case == "unknown device" else camera.id
     body = b'{"action": "fly", "reason": "x"}' if case == "bad body" else body_of()
     headers = {
-        "bad key": [(b"idempotency-key", b"has space")],
+        "bad key": [(b"idempotency-key", b"caf\xc3\xa9")],
         "accepts no json": [(b"accept", b"text/html")],
         "not json": [(b"content-type", b"application/jsonx")],  # the view's parser: 415
     }.get(case, [])
