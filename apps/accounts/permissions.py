@@ -74,8 +74,11 @@ CanWatchLive = HasRole(Role.OPERATOR, message="Only operators may use live view.
 
 
 class PermissionsByMethod(APIView):
-    """A view whose methods admit different roles: `permissions_by_method = {"GET": [IsPerson],
-    "POST": [IsClerk]}`; a method not named there admits whoever `permission_classes` admits."""
+    # A view whose methods admit different roles: `permissions_by_method = {"GET": [IsPerson],
+    # "POST": [IsClerk]}`; a method not named there admits whoever `permission_classes` admits.
+    # (A comment, not a docstring: drf-spectacular describes each operation with the first
+    # docstring in its view's classes, and this one told the schema's readers that clerks send
+    # commands.)
 
     permissions_by_method: dict[str, list[type[BasePermission]]] = {}
 

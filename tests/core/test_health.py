@@ -60,6 +60,21 @@ def test_openapi_schema_and_docs_are_served(anon):
 
 
 @pytest.mark.django_db
+def test_no_operation_is_described_by_a_base_class_meant_for_developers(anon):
+    """drf-spectacular describes an operation with the first docstring among its view's classes:
+    the role mixin's told readers that clerks send commands (a 403)."""
+    paths = anon.get("/api/schema/", HTTP_ACCEPT="application/json").json()["paths"]
+    described = {
+        f"{method.upper()} {path}": operation.get("description", "")
+        for path, operations in paths.items()
+        for method, operation in operations.items()
+        if isinstance(operation, dict)
+    }
+    assert "POST /api/v1/devices/{device_id}/commands" in described
+    assert not [name for name, text in described.items() if "permissions_by_method" in text]
+
+
+@pytest.mark.django_db
 @pytest.mark.parametrize("path", ["/healthz", "/readyz"])
 def test_probes_answer_whatever_host_the_orchestrator_uses(anon, settings, path):
     """Kubernetes and compose probe the container by its IP or 127.0.0.1, not the public name."""
