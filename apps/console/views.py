@@ -11,7 +11,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_POST, require_safe
 
 from apps.core.errors import ApplicationError
 from apps.core.filters import parse_time_param
@@ -39,7 +39,7 @@ def _page(request, template: str, *, active: str, status: int = 200, **context):
     return render(request, template, context, status=status)
 
 
-@require_GET
+@require_safe
 def home(request):
     if not request.user.is_authenticated:
         return redirect_to_login(request.get_full_path())
@@ -73,7 +73,7 @@ def console_page(
     the request: the viewer's role, a query parameter). `found(**ids)`: whether the object the URL
     names exists (else the console's 404 page, not an empty page that loads nothing)."""
 
-    @require_GET
+    @require_safe  # GET, and HEAD (a link checker's or a proxy's probe)
     @role_required(*roles)
     def view(request, **ids):
         if found is not None and not found(**ids):
@@ -211,7 +211,7 @@ def _form_error(exc: ApplicationError, request) -> dict:
     return {"error": exc.message, "form": request.GET}
 
 
-@require_GET
+@require_safe
 @role_required("operator", "clerk", "it")
 def statistics(request):
     interval = request.GET.get("interval", "month")
@@ -284,7 +284,7 @@ TRANSPARENCY_FIGURES = [  # (label, how to read it from a report)
 ]
 
 
-@require_GET
+@require_safe
 def transparency(request):
     """Public (no login): what the center did with its powers, counts only, with a chart per month."""
     try:

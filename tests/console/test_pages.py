@@ -226,6 +226,13 @@ def test_unknown_page_is_a_plain_404(personas):
     assert not external_urls(response.content.decode())
 
 
+def test_a_head_request_is_answered_as_a_get_without_a_body(personas):
+    client = session_for(personas["operator"])
+    response = client.head("/fleet/")
+    assert response.status_code == 200 and response.content == b""  # was 405, `Allow: GET`
+    assert client.head("/").status_code == 302
+
+
 def test_api_404_stays_json(personas):
     response = session_for(personas["operator"]).get("/api/v1/no-such-thing")
     assert response.status_code == 404
