@@ -134,7 +134,7 @@ class LiveSegmentApi(APIView):
     def put(self, request, live_id, name):
         session = selectors.live_get(session_id=live_id)
         if session.device_id != request.user.pk:
-            raise NotFound("No such live session.", code="live_not_found")
+            raise NotFound("No such live session.")
         data = request._request.read(conf.MAX_SEGMENT_BYTES + 1)
         segment, created = services.segment_store(
             session=session,

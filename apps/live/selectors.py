@@ -23,7 +23,7 @@ def live_get(*, session_id) -> LiveSession:
     except ValidationError:
         session = None
     if session is None:
-        raise NotFound("No such live session.", code="live_not_found")
+        raise NotFound("No such live session.")
     return session
 
 

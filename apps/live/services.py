@@ -635,6 +635,8 @@ def live_notify_officer(*, viewer_id) -> list:
     if viewer is None or not viewer.session.officer_id:
         return []
     session = viewer.session
+    if session.ended_at is not None and viewer.first_viewed_at > session.ended_at:
+        return []  # a first look at a session that had ended (what it recorded): nobody watches live
     reachable = Device.objects.filter(
         officer_id=session.officer_id, kind=DeviceKind.PHONE, revoked_at__isnull=True, push_token__isnull=False
     ).exclude(push_token="")

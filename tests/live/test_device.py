@@ -136,6 +136,18 @@ def test_the_officer_is_told_on_their_phone_who_watches_and_why(operator, camera
     assert [m["data"]["viewer_name"] for m in pushed(phone_token)][-1] == "Second Viewer"
 
 
+def test_a_first_look_after_the_session_ended_tells_the_officer_nothing(operator, camera, officer_phone, make_user):
+    """Reading an ended session's playlist (what it recorded) is audited, but nobody is watching
+    live: the officer used to be told "started watching ... live" minutes after it ended."""
+    _, phone_token = officer_phone
+    live = ask(operator, camera)
+    assert api_client(operator).post(f"/api/v1/live/{live['id']}/stop").json()["state"] == "ended"
+    late = make_user("operator", full_name="Late Viewer")
+    assert api_client(late).get(f"/api/v1/live/{live['id']}/playlist.m3u8").status_code == 200
+    assert AuditEvent.objects.filter(action="live.view", actor_id=str(late.pk), object_id=live["id"]).exists()
+    assert pushed(phone_token) == []
+
+
 def test_the_officers_push_reaches_the_fcm_fake(fcm, operator, camera, officer_phone):
     _, phone_token = officer_phone
     live = ask(operator, camera)
