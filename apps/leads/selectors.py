@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from django.db.models import QuerySet
 from django.utils import timezone
@@ -61,13 +61,7 @@ def _box(lat: float, lon: float, radius_m: float) -> dict:
 def events_out(events: list[dict]) -> list[dict]:
     """A lead's events as the API writes them: each `occurred_at` in UTC with "Z", as every other
     time (leads stored before this wrote "+00:00")."""
-    return [{**event, "occurred_at": _utc_z(event.get("occurred_at"))} for event in events]
-
-
-def _utc_z(value):
-    if isinstance(value, datetime):
-        return iso_time(value)
-    return value[:-6] + "Z" if isinstance(value, str) and value.endswith("+00:00") else value
+    return [{**event, "occurred_at": iso_time(_event_time(event).astimezone(UTC))} for event in events]
 
 
 def _event_time(event: dict) -> datetime:
