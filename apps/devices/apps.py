@@ -4,3 +4,8 @@ from django.apps import AppConfig
 class DevicesConfig(AppConfig):
     name = "apps.devices"
     label = "devices"
+
+    def ready(self) -> None:
+        from . import receivers
+
+        receivers.connect()

@@ -276,8 +276,8 @@ def device_assign(*, device: Device, officer_id, actor=None, context: AuditConte
 
 
 @transaction.atomic
-def device_unassign(*, device: Device, actor=None, context: AuditContext | None = None) -> Device:
-    """Ends the current assignment, if there is one."""
+def device_unassign(*, device: Device, actor=None, context: AuditContext | None = None, reason: str = "") -> Device:
+    """Ends the current assignment, if there is one; `reason` says why when it was not asked for."""
     device = Device.objects.select_for_update().get(pk=device.pk)
     current = Assignment.objects.select_for_update().filter(device=device, ended_at__isnull=True).first()
     if current is None and device.officer_id is None:
@@ -293,7 +293,7 @@ def device_unassign(*, device: Device, actor=None, context: AuditContext | None 
         actor=actor,
         obj=device,
         context=context,
-        details={"officer": str(previous) if previous else None},
+        details={"officer": str(previous) if previous else None, **({"reason": reason} if reason else {})},
     )
     _console_update(device)
     return device

@@ -180,3 +180,24 @@ def test_history_by_role(caller, register, officer, it_user, who):
 
 def test_history_unknown_device_is_404(caller):
     assert caller("it").get(f"/api/v1/devices/{uuid.uuid4()}/assignments").status_code == 404
+
+
+def test_an_officer_given_another_role_hands_their_devices_back(caller, register, officer, other_officer):
+    """Devices go to officers only: an officer made a clerk kept their camera, whose new clips would
+    then have been a clerk's. IT's role change ends the assignment, in the audit trail with why."""
+    camera, _ = register("bodycam")
+    phone, _ = register("phone")
+    kept, _ = register("bodycam")
+    it = caller("it")
+    for device, person in ((camera, officer), (phone, officer), (kept, other_officer)):
+        it.post(f"/api/v1/devices/{device.pk}/assign", {"officer": str(person.pk)}, format="json")
+    assert it.patch(f"/api/v1/users/{officer.pk}", {"full_name": "Still an officer"}, format="json").status_code == 200
+    assert Device.objects.filter(officer=officer).count() == 2  # another change leaves them be
+
+    assert it.patch(f"/api/v1/users/{officer.pk}", {"role": "clerk"}, format="json").status_code == 200
+    for device in (camera, phone):
+        assert it.get(f"/api/v1/devices/{device.pk}").json()["officer"] is None
+        assert Assignment.objects.get(device=device).ended_at is not None
+        event = AuditEvent.objects.get(action="device.unassign", object_id=str(device.pk))
+        assert event.details["reason"] == "the officer's role is now clerk"
+    assert Device.objects.get(pk=kept.pk).officer_id == other_officer.pk
