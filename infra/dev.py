@@ -170,7 +170,13 @@ def demo(args: argparse.Namespace) -> None:
         say(f"console: {base}/   (API docs: {base}/api/docs/)")
         say(f"officers' phone page: {base}/phone/ (log in as officer or officer2)")
         say(f"{args.fleet} simulated devices connecting; log in with a demo login above. Stop with Ctrl-C")
-        server.process.wait()
+        fleet = processes[1].process if len(processes) > 1 else None
+        while server.process.poll() is None:
+            if fleet is not None and fleet.poll() is not None:
+                # The server goes on (the console, the API); the devices are offline: say why.
+                say(f"the simulated fleet stopped (code {fleet.returncode}): its devices are offline; see above")
+                fleet = None
+            time.sleep(0.5)
         if server.process.returncode:
             raise SystemExit(f"[rtcc] the rtcc server stopped with code {server.process.returncode}")
     except KeyboardInterrupt:
