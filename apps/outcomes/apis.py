@@ -10,7 +10,7 @@ from django.http import HttpResponse
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
-from rest_framework import status
+from rest_framework import serializers, status
 from rest_framework.permissions import AllowAny
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
@@ -177,6 +177,92 @@ class FormatMixin:
         return super().perform_content_negotiation(request, force)  # type: ignore[misc]
 
 
+# The answers' shapes for the schema (the views build plain dicts: counters, not rows). Each use
+# takes fresh fields (a DRF field belongs to one parent), of classes declared once (the schema's
+# components are named by class).
+
+
+def _counts() -> serializers.DictField:
+    return serializers.DictField(child=serializers.IntegerField(), help_text="code -> count")
+
+
+class RemoteRecordingCounts(serializers.Serializer):
+    start_recording = serializers.IntegerField()
+    stop_recording = serializers.IntegerField()
+
+
+class PlateReadCounts(serializers.Serializer):
+    received = serializers.IntegerField()
+    deleted = serializers.IntegerField()
+
+
+class HitCounts(serializers.Serializer):
+    new = serializers.IntegerField()
+    confirmed = serializers.IntegerField()
+    rejected = serializers.IntegerField()
+
+
+class LeadCounts(serializers.Serializer):
+    created = serializers.IntegerField()
+    verified = serializers.IntegerField()
+    rejected = serializers.IntegerField()
+
+
+class LeadCountsByKind(serializers.Serializer):
+    facial_recognition = LeadCounts()
+    nibin = LeadCounts()
+    other = LeadCounts()
+
+
+def _report_fields() -> dict:
+    return {
+        "remote_recording": RemoteRecordingCounts(),
+        "live_views": serializers.IntegerField(),
+        "evidence_accesses": serializers.IntegerField(),
+        "plate_reads": PlateReadCounts(),
+        "plate_searches": serializers.IntegerField(),
+        "hits": HitCounts(),
+        "leads": LeadCountsByKind(),
+        "briefings": serializers.IntegerField(),
+    }
+
+
+TransparencyOut = inline_serializer(
+    "TransparencyOut",
+    {
+        "from": serializers.DateTimeField(),
+        "to": serializers.DateTimeField(),
+        **_report_fields(),
+        "months": serializers.ListField(
+            child=inline_serializer("TransparencyMonth", {"start": serializers.DateTimeField(), **_report_fields()}),
+            required=False,
+        ),
+    },
+)
+OutcomeStatsOut = inline_serializer(
+    "OutcomeStatsOut",
+    {
+        "from": serializers.DateTimeField(),
+        "to": serializers.DateTimeField(),
+        "interval": serializers.ChoiceField(choices=list(selectors.INTERVALS)),
+        "assists": serializers.IntegerField(),
+        "outcomes": _counts(),
+        "tools": _counts(),
+        "series": serializers.ListField(
+            child=inline_serializer(
+                "OutcomeStatsPeriod",
+                {
+                    "start": serializers.DateTimeField(),
+                    "assists": serializers.IntegerField(),
+                    "outcomes": _counts(),
+                    "tools": _counts(),
+                },
+            )
+        ),
+    },
+)
+
+
 class OutcomeStatsApi(FormatMixin, APIView):
     permission_classes = [STATS_READERS]
 
@@ -187,7 +273,7 @@ class OutcomeStatsApi(FormatMixin, APIView):
             OpenApiParameter("interval", str, enum=list(selectors.INTERVALS)),
             OpenApiParameter("format", str, enum=["json", "csv"]),
         ],
-        responses={(200, "application/json"): OpenApiTypes.OBJECT, (200, "text/csv"): OpenApiTypes.STR},
+        responses={(200, "application/json"): OutcomeStatsOut, (200, "text/csv"): OpenApiTypes.STR},
     )
     def get(self, request):
         refuse_unknown_params(request.query_params, {"from", "to", "interval", "format"}, NOT_A_PARAMETER)
@@ -218,7 +304,7 @@ class TransparencyApi(FormatMixin, APIView):
             OpenApiParameter("to", str),
             OpenApiParameter("months", str, enum=["true", "false"], description="Also count month by month (true)."),
         ],
-        responses={200: OpenApiTypes.OBJECT},
+        responses={200: TransparencyOut},
     )
     def get(self, request):
         refuse_unknown_params(request.query_params, {"from", "to", "months", "format"}, NOT_A_PARAMETER)

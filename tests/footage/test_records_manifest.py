@@ -53,6 +53,9 @@ def _check_manifest(store, case, clerk):
     manifest = response.json()
     assert manifest["case_number"] == "2025/0815" and manifest["count"] == 3
     entries = manifest["clips"]
+    schemas = api.get("/api/schema/", HTTP_ACCEPT="application/json").json()["components"]["schemas"]
+    assert set(manifest) == set(schemas["CaseManifestOut"]["properties"])  # the schema says what comes
+    assert all(set(entry) == set(schemas["CaseManifestClip"]["properties"]) for entry in entries)
     assert [e["id"] for e in entries] == [str(c.pk) for c in clips]  # oldest first
     listing = {}
     for line in manifest["sha256sum"].splitlines():

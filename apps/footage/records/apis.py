@@ -485,6 +485,43 @@ def _text(value) -> str:
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
+CaseManifestOut = inline_serializer(
+    "CaseManifestOut",
+    {
+        "case_number": serializers.CharField(),
+        "generated_at": serializers.DateTimeField(),
+        "generated_by": serializers.CharField(),
+        "reason": serializers.CharField(),
+        "count": serializers.IntegerField(),
+        "sha256sum": serializers.CharField(help_text="The `sha256sum -c` listing of the clips with a link."),
+        "clips": serializers.ListField(
+            child=inline_serializer(
+                "CaseManifestClip",
+                {
+                    "id": serializers.UUIDField(),
+                    "filename": serializers.CharField(),
+                    "started_at": serializers.DateTimeField(),
+                    "ended_at": serializers.DateTimeField(),
+                    "duration_s": serializers.FloatField(),
+                    "officer": serializers.UUIDField(allow_null=True),
+                    "officer_name": serializers.CharField(),
+                    "officer_badge": serializers.CharField(),
+                    "device": serializers.UUIDField(allow_null=True),
+                    "device_serial": serializers.CharField(),
+                    "category": serializers.CharField(),
+                    "state": serializers.CharField(),
+                    "size_bytes": serializers.IntegerField(),
+                    "sha256": serializers.CharField(),
+                    "content_type": serializers.CharField(),
+                    "url": serializers.URLField(allow_null=True, help_text="None for a clip that is not available"),
+                    "expires_at": serializers.DateTimeField(allow_null=True),
+                },
+            )
+        ),
+    },
+)
+
+
 class OwnFormatParameter(DefaultContentNegotiation):
     """`?format=` is the manifest's own parameter here, not DRF's renderer override."""
 
@@ -505,7 +542,7 @@ class CaseManifestApi(APIView):
     @extend_schema(
         parameters=[CaseManifestIn],
         responses={
-            (200, "application/json"): OpenApiTypes.OBJECT,
+            (200, "application/json"): CaseManifestOut,
             (200, "text/csv"): OpenApiTypes.STR,
             (200, "text/plain"): OpenApiTypes.STR,
         },
