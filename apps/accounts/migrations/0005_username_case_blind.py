@@ -4,6 +4,33 @@ import django.db.models.functions.text
 from django.db import migrations, models
 
 
+def refuse_case_twins(apps, schema_editor):
+    """The constraint cannot be built while two people's usernames differ only in case: say which,
+    so that IT renames one (PATCH is not enough: a username is fixed; use /admin/), instead of
+    leaving them a bare IntegrityError in the middle of an upgrade."""
+    from django.db.models import Count
+    from django.db.models.functions import Lower
+
+    User = apps.get_model("accounts", "User")
+    twins = (
+        User.objects.annotate(folded=Lower("username"))
+        .values("folded")
+        .annotate(n=Count("id"))
+        .filter(n__gt=1)
+        .values_list("folded", flat=True)
+    )
+    names = sorted(
+        User.objects.annotate(folded=Lower("username"))
+        .filter(folded__in=list(twins))
+        .values_list("username", flat=True)
+    )
+    if names:
+        raise RuntimeError(
+            "Usernames that differ only in case must be made distinct before this upgrade "
+            f"(rename all but one of each in /admin/): {', '.join(names)}"
+        )
+
+
 class Migration(migrations.Migration):
     dependencies = [
         ("accounts", "0004_login_attempt_ip_index"),
@@ -11,6 +38,7 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
+        migrations.RunPython(refuse_case_twins, migrations.RunPython.noop),
         migrations.AddConstraint(
             model_name="user",
             constraint=models.UniqueConstraint(
