@@ -635,8 +635,6 @@ def live_notify_officer(*, viewer_id) -> list:
     if viewer is None or not viewer.session.officer_id:
         return []
     session = viewer.session
-    if session.ended_at is not None and viewer.first_viewed_at > session.ended_at:
-        return []  # a first look at a session that had ended (what it recorded): nobody watches live
     reachable = Device.objects.filter(
         officer_id=session.officer_id, kind=DeviceKind.PHONE, revoked_at__isnull=True, push_token__isnull=False
     ).exclude(push_token="")
@@ -646,8 +644,14 @@ def live_notify_officer(*, viewer_id) -> list:
     who = viewer.user.full_name or viewer.user.get_username()
     camera = session.device.label or session.device.serial
     at = timezone.localtime(viewer.first_viewed_at).strftime("%H:%M:%S %Z")
-    title = f"{camera} is being watched live"
-    body = f"{who} started watching {camera} live at {at}. Reason: {session.reason}"
+    # A first look after the session ended sees what it recorded: told too (the contract), as such.
+    replayed = session.ended_at is not None and viewer.first_viewed_at > session.ended_at
+    if replayed:
+        title = f"{camera}'s ended live view was opened"
+        body = f"{who} opened the live view of {camera} at {at}, after it ended. Reason: {session.reason}"
+    else:
+        title = f"{camera} is being watched live"
+        body = f"{who} started watching {camera} live at {at}. Reason: {session.reason}"
     data = {
         "type": "live.view",
         "live_id": str(session.pk),
@@ -656,6 +660,7 @@ def live_notify_officer(*, viewer_id) -> list:
         "viewer_name": who,
         "reason": session.reason,
         "at": viewer.first_viewed_at.isoformat(),
+        "ended": "true" if replayed else "false",
     }
     messages = [
         push.PushMessage(token=token, data=data, title=title, body=body, priority="high") for _, token in phones

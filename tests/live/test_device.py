@@ -136,16 +136,21 @@ def test_the_officer_is_told_on_their_phone_who_watches_and_why(operator, camera
     assert [m["data"]["viewer_name"] for m in pushed(phone_token)][-1] == "Second Viewer"
 
 
-def test_a_first_look_after_the_session_ended_tells_the_officer_nothing(operator, camera, officer_phone, make_user):
-    """Reading an ended session's playlist (what it recorded) is audited, but nobody is watching
-    live: the officer used to be told "started watching ... live" minutes after it ended."""
+def test_a_first_look_after_the_session_ended_is_told_as_such(operator, camera, officer_phone, make_user):
+    """Reading an ended session's playlist (what it recorded) is audited and told to the officer,
+    as every first read is, but not as "started watching ... live" minutes after it ended."""
     _, phone_token = officer_phone
     live = ask(operator, camera)
+    services._touched.clear()
+    assert api_client(operator).get(f"/api/v1/live/{live['id']}/playlist.m3u8").status_code == 200
     assert api_client(operator).post(f"/api/v1/live/{live['id']}/stop").json()["state"] == "ended"
     late = make_user("operator", full_name="Late Viewer")
     assert api_client(late).get(f"/api/v1/live/{live['id']}/playlist.m3u8").status_code == 200
     assert AuditEvent.objects.filter(action="live.view", actor_id=str(late.pk), object_id=live["id"]).exists()
-    assert pushed(phone_token) == []
+    during, after = pushed(phone_token)
+    assert during["data"]["ended"] == "false" and "started watching" in during["body"]
+    assert after["data"]["viewer_name"] == "Late Viewer" and after["data"]["ended"] == "true"
+    assert "after it ended" in after["body"] and "started watching" not in after["body"]
 
 
 def test_the_officers_push_reaches_the_fcm_fake(fcm, operator, camera, officer_phone):
