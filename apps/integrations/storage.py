@@ -23,6 +23,7 @@ import logging
 import os
 import queue
 import re
+import secrets
 import shutil
 import socket
 import ssl
@@ -614,7 +615,9 @@ def signed_get_path(
     """A signed rtcc path (`/download/<token>`) to an object's bytes, whatever the backend (rtcc
     streams them); read it back with read_get_token. `grantee` (who the link was issued to) is
     signed in, so the download is recorded as theirs and refused once they are deactivated."""
-    payload = {"k": key, "f": filename or "", "t": content_type or ""}
+    # "n": each link its own (two issued in one second were the same token, and their downloads
+    # one download in the custody, which tells them apart by link).
+    payload = {"k": key, "f": filename or "", "t": content_type or "", "n": secrets.token_hex(4)}
     if grantee:
         payload["a"] = grantee
     token = sign_token(payload, salt=DOWNLOAD_SALT, expires_in=expires_in)
