@@ -58,6 +58,20 @@ def user_create(
     return user
 
 
+def _superuser_changed_by_superuser(user: User, actor) -> None:
+    """IT manages people; a superuser is above that (its password would hand IT the admin)."""
+    if user.is_superuser and not getattr(actor, "is_superuser", False):
+        raise Forbidden("Only a superuser may change a superuser.")
+
+
+def credentials_end(user: User) -> None:
+    """A new password or a deactivation: every token of the person stops working at once, and their
+    open sockets close with 4401 after the commit (inside the caller's transaction)."""
+    ApiToken.objects.filter(user=user, revoked_at__isnull=True).update(revoked_at=timezone.now())
+    credentials_changed()
+    close_person_sockets_after_commit(user.pk)
+
+
 def user_update(*, user: User, actor, context: AuditContext | None = None, **changes) -> User:
     """IT changes a person: role, name, badge, password, or active. Deactivating revokes every
     token at once (sessions end too: inactive users no longer authenticate)."""
@@ -65,9 +79,7 @@ def user_update(*, user: User, actor, context: AuditContext | None = None, **cha
         changes.get("is_active") is False or ("role" in changes and changes["role"] != user.effective_role)
     ):
         raise Conflict("You cannot deactivate yourself or change your own role.", code="self_change")
-    if user.is_superuser and not getattr(actor, "is_superuser", False):
-        # IT manages people; a superuser is above that (its password would hand IT the admin).
-        raise Forbidden("Only a superuser may change a superuser.")
+    _superuser_changed_by_superuser(user, actor)
     if user.is_superuser and changes.get("role", Role.IT) != Role.IT:
         # A superuser acts as IT whatever its stored role: the change would answer 200 and do nothing.
         raise Conflict(
@@ -93,10 +105,7 @@ def user_update(*, user: User, actor, context: AuditContext | None = None, **cha
     with transaction.atomic():
         user.save()
         if changes.get("is_active") is False or password is not None:
-            ApiToken.objects.filter(user=user, revoked_at__isnull=True).update(revoked_at=timezone.now())
-            credentials_changed()
-        if changes.get("is_active") is False or password is not None:
-            close_person_sockets_after_commit(user.pk)  # 4401: the credentials are gone
+            credentials_end(user)
         elif before["role"] != user.role:
             close_person_sockets_after_commit(user.pk, code=4403)  # signed in, no longer allowed this socket
         after = {key: getattr(user, key) for key in before}
@@ -118,8 +127,7 @@ def user_update(*, user: User, actor, context: AuditContext | None = None, **cha
 
 def mfa_reset(*, user: User, actor, context: AuditContext | None = None) -> None:
     """IT turns off a person's second factor (a lost phone); they set it up again."""
-    if user.is_superuser and not getattr(actor, "is_superuser", False):
-        raise Forbidden("Only a superuser may change a superuser.")
+    _superuser_changed_by_superuser(user, actor)
     with transaction.atomic():
         User.objects.filter(pk=user.pk).update(mfa_enabled=False, totp_secret_sealed="", totp_last_step=0)
         credentials_changed()

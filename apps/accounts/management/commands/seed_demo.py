@@ -4,11 +4,9 @@ import secrets
 
 from django.core.management.base import BaseCommand
 from django.db import transaction
-from django.utils import timezone
 
-from apps.accounts.authentication import credentials_changed
-from apps.accounts.models import ApiToken, Role, User
-from apps.core.realtime import close_person_sockets_after_commit
+from apps.accounts.models import Role, User
+from apps.accounts.services import credentials_end
 
 DEMO_USERS = [
     ("officer", Role.OFFICER, "Officer Dana Reyes", "4711"),
@@ -40,7 +38,5 @@ class Command(BaseCommand):
                 user.set_password(password)
                 user.save(update_fields=["password"])
                 if not created:
-                    ApiToken.objects.filter(user=user, revoked_at__isnull=True).update(revoked_at=timezone.now())
-                    credentials_changed()
-                    close_person_sockets_after_commit(user.pk)
+                    credentials_end(user)
             self.stdout.write(f"  {role:<9} {username:<9} {password}")
