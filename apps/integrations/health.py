@@ -42,8 +42,8 @@ def _check_database(conn=connection) -> str:
         # down; the probe waits PROBE_TIMEOUT at most, on the same pool (a connection it makes
         # is one the next request can use).
         pool.open()
-        with pool.connection(timeout=PROBE_TIMEOUT) as conn:
-            conn.execute("SELECT 1").fetchone()
+        with pool.connection(timeout=PROBE_TIMEOUT) as pooled:
+            pooled.execute("SELECT 1").fetchone()
         return "ok"
     with conn.cursor() as cursor:
         cursor.execute("SELECT 1")
