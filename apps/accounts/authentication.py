@@ -30,7 +30,7 @@ from apps.core import aiodb
 from apps.core.redisclients import shared_async_client, shared_client
 from apps.core.rows import Columns
 
-from .models import ApiToken, User
+from .models import ApiToken, Role, User
 from .tokens import USER_PREFIX, bearer_from_header, hash_token, same_hash
 
 log = logging.getLogger(__name__)
@@ -93,20 +93,23 @@ def _usable(record: ApiToken) -> bool:
     return record.is_usable and record.user.is_active
 
 
-def _from_cache(digest: str, generation: int) -> ApiToken | None:
-    """The cached record for this digest if it is still valid at `generation`, else None."""
+def _from_cache(digest: str, generation: int | None) -> ApiToken | None:
+    """The cached record for this digest if it is still valid at `generation`, else None;
+    `generation` None: at whatever generation it was read (for token_cached_unconfirmed)."""
     with _lock:
         entry = _cached.get(digest)
         if entry is None:
             return None
         record, at_generation, cached_at = entry
-        if at_generation == generation and time.monotonic() - cached_at < _cache_seconds():
+        fresh = time.monotonic() - cached_at < _cache_seconds()
+        if fresh and (generation is None or at_generation == generation):
             _cached.move_to_end(digest)
             # A copy per request: views may change what they get (and never another's).
             found = copy.copy(record)
             found.user = copy.copy(record.user)
             return found
-        del _cached[digest]
+        if not fresh or generation is not None:
+            del _cached[digest]
         return None
 
 
@@ -194,6 +197,34 @@ def token_for_bearer(token: str) -> ApiToken | None:
     if record is None or not _usable(record):
         return None
     return record
+
+
+def token_cached_unconfirmed(token: str) -> ApiToken | None:
+    """The usable token record this process cached for this bearer string in the last
+    RTCC_TOKEN_CACHE_SECONDS, WITHOUT reading the generation (no Redis round trip), else None.
+
+    Only for a caller whose own write confirms the token and its person in the database, in the
+    same statement (token_confirmed_sql): a revocation, a deactivation or a new role since the
+    record was cached then makes that statement write nothing. The command fast path does, so
+    an operator's command waits for no round trip to Redis before it is stored."""
+    if not token or not token.startswith(USER_PREFIX):
+        return None
+    record = _from_cache(hash_token(token), None)
+    return record if record is not None and _usable(record) else None
+
+
+def token_confirmed_sql(record: ApiToken, roles: tuple[str, ...]) -> tuple[str, list]:
+    """(SQL condition, params): true while this token is unrevoked and unexpired and its person
+    active with one of these effective roles (User.effective_role: a superuser acts as IT), read
+    in the statement it is part of: what a cached record (token_cached_unconfirmed) is confirmed by."""
+    q = connection.ops.quote_name
+    token_table, user_table = q(ApiToken._meta.db_table), q(User._meta.db_table)
+    sql = (
+        f"EXISTS (SELECT 1 FROM {token_table} t JOIN {user_table} u ON u.id = t.user_id"  # noqa: S608
+        " WHERE t.id = %s AND t.key_hash = %s AND t.revoked_at IS NULL AND t.expires_at > now()"
+        " AND u.is_active AND (CASE WHEN u.is_superuser THEN %s ELSE u.role END) = ANY(%s))"
+    )
+    return sql, [record.pk, record.key_hash, Role.IT.value, list(roles)]
 
 
 _UNREAD = object()

@@ -67,7 +67,8 @@ IsClerk = HasRole(Role.CLERK)
 IsIT = HasRole(Role.IT)
 # Commanding a camera: operators, and superusers (who otherwise act as IT).
 # A superuser acts as IT, and IT manages devices, not operations: commands are operators' alone.
-CanCommand = HasRole(Role.OPERATOR, message="Only operators may command cameras.")
+COMMAND_ROLES = (Role.OPERATOR.value,)
+CanCommand = HasRole(*COMMAND_ROLES, message="Only operators may command cameras.")
 CanReadCommands = HasRole(Role.OPERATOR, message="Only operators may see commands.")
 # Live view: operators only (clerks, IT, officers, and superusers, who act as IT, may not watch).
 CanWatchLive = HasRole(Role.OPERATOR, message="Only operators may use live view.")

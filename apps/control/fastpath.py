@@ -6,12 +6,16 @@ bare channel layer (bench/command_latency.py): most of it waiting for the GIL be
 loop, which serves every socket of the process. This ASGI wrapper answers the common case
 itself, on the loop:
 
-- a person's bearer token, from this process's token cache (else from PostgreSQL, on the loop
-  too: accounts.authentication.token_for_bearer_async), admitted by the view's own permission class (CanCommand);
+- a person's bearer token, from this process's token cache without asking Redis whether it is
+  still current (accounts.authentication.token_cached_unconfirmed: the storing statement confirms
+  it), else as every request reads it (token_for_bearer_async: the cache under Redis's generation,
+  else PostgreSQL, on the loop too), admitted by the view's own permission class (CanCommand);
 - the body parsed and validated by the view's own parser and serializer; the Idempotency-Key
   header checked by the view's own function;
-- ONE statement that checks the device (there, not revoked, no command with this key yet) and
-  stores the command, its count and its audit event together (services.command_create_statement),
+- ONE statement that checks the device (there, not revoked, no command with this key yet) and the
+  operator (the token unrevoked and unexpired, the person active and still an operator:
+  token_confirmed_sql) and stores the command, its count and its audit event together
+  (services.command_create_statement),
   over psycopg's async connection (apps/core/aiodb.py);
 - the command sent to the device's group, then the console's `command.update`, then the answer:
   stored before sent, as command_create does.
@@ -19,14 +23,16 @@ itself, on the loop:
 Anything else (no or unknown credentials, another role, a body the serializer refuses, an unknown
 or revoked device, a replayed or reused Idempotency-Key, SQLite, a database that cannot be reached)
 goes to the API view unchanged, the body replayed, so that every error has one source
-(apps/control/apis.py). Only an error of the storing statement itself is answered here. When
-PostgreSQL reported it, nothing was stored: 503. When the connection was lost under it (PostgreSQL
-restarting mid-commit), the statement may have committed: the same statement runs again, with the
-same command id, once the database answers (`_store`). The id is unique, so it stores the command
-if the first did not and fails if the first did (then the command is read back by its id): the
-operator gets the 202 of the command that was stored, or a 503 when nothing was, never a 503 for a
-stored command. A 503 also after services.SETTLE_SECONDS without an answer (the command then may or may
-not be stored: the Idempotency-Key makes the operator's retry safe).
+(apps/control/apis.py): a token revoked, or a person deactivated or given another role, since
+this process cached the token stores nothing here, and the view refuses it. Only an error of the
+storing statement itself is answered here. When PostgreSQL reported it, nothing was stored: 503.
+When the connection was lost under it (PostgreSQL restarting mid-commit), the statement may have
+committed: the same statement runs again, with the same command id, once the database answers
+(`_store`). The id is unique, so it stores the command if the first did not and fails if the first
+did (then the command is read back by its id): the operator gets the 202 of the command that was
+stored, or a 503 when nothing was, never a 503 for a stored command. A 503 also after
+services.SETTLE_SECONDS without an answer (the command then may or may not be stored: the
+Idempotency-Key makes the operator's retry safe).
 """
 
 from __future__ import annotations
@@ -43,8 +49,15 @@ import psycopg
 from django.conf import settings
 from psycopg import errors as pg_errors
 
-from apps.accounts.authentication import token_for_bearer_async, token_use_due, token_used
-from apps.accounts.permissions import CanCommand
+from apps.accounts.authentication import (
+    token_cached_unconfirmed,
+    token_confirmed_sql,
+    token_for_bearer_async,
+    token_use_due,
+    token_used,
+)
+from apps.accounts.models import ApiToken
+from apps.accounts.permissions import COMMAND_ROLES, CanCommand
 from apps.accounts.tokens import USER_PREFIX, bearer_from_header
 from apps.audit.context import AuditContext, client_ip
 from apps.audit.services import audit_stored_unchained
@@ -137,13 +150,15 @@ class _NotStored(Exception):
 _UNKNOWN_OUTCOME = (psycopg.OperationalError, psycopg.InterfaceError)
 
 
-async def _store(command, context: AuditContext) -> tuple | None:
+async def _store(command, context: AuditContext, record: ApiToken) -> tuple | None:
     """The storing statement's row, or None when it stored nothing (the view then says why).
 
     Raises aiodb.NotStarted when it never reached the database, UniqueViolation when another
     request with this Idempotency-Key stored first, and _NotStored when it failed and nothing was
     stored, or when it cannot be learnt within services.SETTLE_SECONDS whether it was."""
-    statement = services.command_create_statement(command=command, context=context)
+    statement = services.command_create_statement(
+        command=command, context=context, condition=token_confirmed_sql(record, COMMAND_ROLES)
+    )
     try:
         return await aiodb.fetchone(*statement)
     except (aiodb.NotStarted, pg_errors.UniqueViolation):
@@ -188,8 +203,9 @@ def _input(headers: dict[bytes, bytes], body: bytes) -> tuple[dict, str | None] 
 
 
 async def _operator(token: str):
-    """The token record of an operator who may command, or None."""
-    record = await token_for_bearer_async(token)
+    """The token record of an operator who may command (to be confirmed by the storing
+    statement when it came from this process's cache unconfirmed), or None."""
+    record = token_cached_unconfirmed(token) or await token_for_bearer_async(token)
     as_request: Any = SimpleNamespace(user=record.user) if record is not None else None
     if record is None or not CanCommand().has_permission(as_request, None):  # type: ignore[arg-type]
         return None
@@ -211,7 +227,7 @@ async def _create(scope, headers: dict[bytes, bytes], token: str, body: bytes):
     command.idempotency_key = key
     context = AuditContext(actor=user, source_ip=client_ip(scope))
     try:
-        stored = await _store(command, context)
+        stored = await _store(command, context, record)
     except aiodb.NotStarted:
         return None
     except pg_errors.UniqueViolation:

@@ -179,12 +179,16 @@ def command_new(*, device_id, requested_by, action: str, reason: str, ttl_second
 _COMMAND_COLUMNS = [str(f.column) for f in Command._meta.concrete_fields]
 
 
-def command_create_statement(*, command: Command, context: AuditContext | None) -> tuple[str, list]:
+def command_create_statement(
+    *, command: Command, context: AuditContext | None, condition: tuple[str, list]
+) -> tuple[str, list]:
     """(SQL, params): the command, the transparency report's count and the `command.create` audit
     event, in one statement, if its device exists, is not revoked, is not a plate reader and has
-    no command (anyone's) with this Idempotency-Key yet. Its row: the device's kind and whether it
-    has a push token; no row when nothing was stored (then the view decides: 404, 409, a replay,
-    or a new command of another person)."""
+    no command (anyone's) with this Idempotency-Key yet, and `condition` (SQL, params) holds (the
+    requester's token and role, confirmed as the command is stored). Its row: the device's kind
+    and whether it has a push token; no row when nothing was stored (then the view decides: 401,
+    403, 404, 409, a replay, or a new command of another person)."""
+    condition_sql, condition_args = condition
     values = [f.get_db_prep_save(getattr(command, f.attname), connection) for f in Command._meta.concrete_fields]
     count = counts_upsert(
         counts={counted.command(command.action): 1}, at=command.created_at, when="EXISTS (SELECT 1 FROM command)"
@@ -207,14 +211,15 @@ def command_create_statement(*, command: Command, context: AuditContext | None) 
     sql = (
         f"WITH device AS (SELECT d.kind, COALESCE(d.push_token, '') <> '' AS pushable FROM {devices} d"  # noqa: S608
         f" WHERE d.id = %s AND d.revoked_at IS NULL AND d.kind <> %s AND NOT EXISTS (SELECT 1 FROM {commands} c"
-        " WHERE c.device_id = d.id AND c.idempotency_key = %s)),"
+        f" WHERE c.device_id = d.id AND c.idempotency_key = %s) AND {condition_sql}),"
         f" command AS (INSERT INTO {commands} ({', '.join(_COMMAND_COLUMNS)})"
         f" SELECT {', '.join(['%s'] * len(values))} FROM device RETURNING id),"
         f" counted AS ({count[0]}),"
         f" event AS ({event_sql})"
         " SELECT device.kind, device.pushable FROM device, command"
     )
-    params = [command.device_id, DeviceKind.ALPR.value, command.idempotency_key, *values, *count[1], *event_args]
+    params = [command.device_id, DeviceKind.ALPR.value, command.idempotency_key, *condition_args, *values]
+    params += [*count[1], *event_args]
     return sql, params
 
 

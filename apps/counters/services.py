@@ -57,11 +57,22 @@ def counts_upsert(
         return None
     shard = random.randrange(SHARDS)  # one for the statement: its rows are still taken in order
     table = connection.ops.quote_name(Count._meta.db_table)
-    values = ", ".join(["(%s, %s, %s, %s, %s)"] * len(rows))
-    params: list = []
-    for level, start, name, n in rows:
-        params += [str(level), connection.ops.adapt_datetimefield_value(start), name, shard, n]
-    rows_sql = f"VALUES {values}"
+    if connection.vendor == "postgresql":
+        # The rows as five arrays: the same text and five parameters whatever the number of rows.
+        # psycopg caches a query's conversion only up to 50 parameters, and a statement that
+        # counts as a part of its own (the command's) stays under that.
+        levels, starts, names, ns = (list(column) for column in zip(*rows, strict=True))
+        rows_sql = (
+            "SELECT * FROM unnest(%s::varchar[], %s::timestamptz[], %s::varchar[], %s::smallint[], %s::bigint[])"
+            " AS v (level, start, name, shard, n)"
+        )
+        params: list = [[str(level) for level in levels], starts, names, [shard] * len(rows), ns]
+    else:
+        values = ", ".join(["(%s, %s, %s, %s, %s)"] * len(rows))
+        params = []
+        for level, start, name, n in rows:
+            params += [str(level), connection.ops.adapt_datetimefield_value(start), name, shard, n]
+        rows_sql = f"VALUES {values}"
     if when is not None:  # the caller's own SQL, never a value
         rows_sql = f"SELECT * FROM ({rows_sql}) AS v WHERE {when}"  # noqa: S608
     sql = (

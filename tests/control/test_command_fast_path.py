@@ -16,8 +16,13 @@ from asgiref.sync import sync_to_async
 from channels import DEFAULT_CHANNEL_LAYER
 from channels.layers import channel_layers
 from django.db import connection, connections
+from django.utils import timezone
 
+from apps.accounts.authentication import token_confirmed_sql
+from apps.accounts.models import ApiToken, User
+from apps.accounts.permissions import COMMAND_ROLES
 from apps.accounts.services import token_issue
+from apps.audit.context import AuditContext
 from apps.audit.models import AuditEvent
 from apps.audit.selectors import audit_verify_chain
 from apps.control import services
@@ -157,6 +162,56 @@ def test_what_the_fast_path_does_not_answer_reaches_the_view_with_its_body_and_n
     assert not Command.objects.exists()
     assert not AuditEvent.objects.filter(action="command.create").exists()
     assert not Count.objects.exists()
+
+
+@pytest.mark.parametrize("change", ["token revoked", "token expired", "deactivated", "made a clerk", "made superuser"])
+def test_a_cached_token_is_confirmed_by_the_storing_statement(services_up, operator, change):
+    # The second POST takes the token from this process's cache without asking Redis whether it is
+    # current; a change the generation never heard of (a queryset update, no signal) still stops it.
+    camera = create_device(kind="bodycam")
+    token, record = token_issue(user=operator)
+    view = ViewStandIn()
+    assert run(post, CommandFastPath(view), camera.id, body_of(), token=token)[0] == 202  # now cached
+    assert run(post, CommandFastPath(view), camera.id, body_of(), token=token)[0] == 202  # from the cache
+    now = timezone.now()
+    updates = {
+        "token revoked": lambda: ApiToken.objects.filter(pk=record.pk).update(revoked_at=now),
+        "token expired": lambda: ApiToken.objects.filter(pk=record.pk).update(expires_at=now),
+        "deactivated": lambda: User.objects.filter(pk=operator.pk).update(is_active=False),
+        "made a clerk": lambda: User.objects.filter(pk=operator.pk).update(role="clerk"),
+        "made superuser": lambda: User.objects.filter(pk=operator.pk).update(is_superuser=True),
+    }
+    updates[change]()
+    status, _, _ = run(post, CommandFastPath(view), camera.id, body_of(), token=token)
+    assert status == 299 and view.bodies == [body_of()]  # the view answers (401 or 403)
+    assert Command.objects.count() == 2
+    assert AuditEvent.objects.filter(action="command.create").count() == 2
+
+
+def test_the_report_and_storing_statements_keep_within_psycopgs_query_cache(services_up, operator):
+    # psycopg converts a query's placeholders once and caches that only for queries of at most
+    # 50 parameters and 4 KiB: beyond, every command paid the conversion again on the event loop.
+    from psycopg import _queries
+
+    camera = create_device(kind="bodycam")
+    _token, record = token_issue(user=operator)
+    command = services.command_new(
+        device_id=camera.id, requested_by=operator, action="start_recording", reason="x", ttl_seconds=60
+    )
+    context = AuditContext(actor=operator, source_ip="10.1.2.3")
+    device = camera.device
+    statements = [
+        services.command_create_statement(
+            command=command, context=context, condition=token_confirmed_sql(record, COMMAND_ROLES)
+        ),
+        services.command_ack_statement(command_id=command.pk, device=device),
+        services.command_result_statement(command_id=command.pk, device=device, ok=True),
+        services.command_result_statement(command_id=command.pk, device=device, ok=False, error="lens"),
+        services.command_fast_send_statement(command_id=command.pk, device=device),
+    ]
+    for sql, params in statements:
+        assert len(params) <= _queries.MAX_CACHED_STATEMENT_PARAMS, sql
+        assert len(sql.encode()) <= _queries.MAX_CACHED_STATEMENT_LENGTH, sql
 
 
 def test_a_key_another_operator_used_for_the_device_goes_to_the_view(services_up, make_user):
