@@ -19,7 +19,7 @@ from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 
 from apps.accounts.tokens import bearer_from_header
-from apps.core.realtime import DirectDispatch, device_group, scope_header, stay_in_groups
+from apps.core.realtime import DirectDispatch, device_group, scope_header, stay_in_groups, written_out
 from apps.core.retry import DB_ERRORS, db_retried_async
 from apps.devices import presence
 from apps.devices.authentication import device_for_token, device_token_revoked
@@ -217,6 +217,7 @@ class DeviceConsumer(DirectDispatch, AsyncWebsocketConsumer):
         while len(self.sent_here) > SENT_MEMORY:
             self.sent_here.pop(next(iter(self.sent_here)))
         await self.send(text_data=json.dumps({"type": "command", "command": command}))
+        await written_out()  # the frame goes out now, its record after
         try:
             await db_retried_async(functools.partial(delivery.command_sent, self.device, command, claim=claim))
         except DB_ERRORS:

@@ -99,6 +99,20 @@ def group_send_quietly(group: str, message: dict) -> bool:
     return async_to_sync(group_send)(group, message)
 
 
+async def written_out() -> None:
+    """Lets the event loop write what this coroutine just sent before it goes on.
+
+    Under daphne a frame is written by Twisted when the event loop next polls the socket, and
+    asyncio runs what a poll found ready before any timer. Code that sends a frame and then has
+    work of its own (the device's command, then its database record) waits here for one such
+    poll, instead of making the frame wait for that work: a command reached the device 0.6 ms
+    later at the median, 1.5 ms at the 90th percentile (bench/command_latency.py)."""
+    await asyncio.sleep(WRITE_OUT_S)
+
+
+WRITE_OUT_S = 0.00001  # a timer: due at the next poll, run after what that poll found ready
+
+
 # Inside run_then_send: the messages committed work published, in order, for the event loop to send.
 _outbox: ContextVar[list[tuple[str, dict]] | None] = ContextVar("rtcc_realtime_outbox", default=None)
 
