@@ -124,7 +124,13 @@ class CommandFastPath:
             await self.app(scope, replaying(body, receive), send)
             return
         payload, later = answer
-        await respond_json(send, 202, payload)
+        try:
+            await respond_json(send, 202, payload)
+        finally:
+            # The sealer (a thread) wakes only now: waking it earlier made it take the GIL from
+            # the loop between the commit and the send to the device. The event is committed; it
+            # waits for its place in the chain in any case (apps/audit/sealer.py).
+            audit_stored_unchained()
         run_later(later)
 
 
@@ -236,7 +242,6 @@ async def _create(scope, headers: dict[bytes, bytes], token: str, body: bytes):
         return None  # nothing stored: the view answers 404 or 409, or replays the command this key made
     kind, has_push_token = stored
     command._state.adding, command._state.db = False, "default"
-    audit_stored_unchained()
     await group_send(device_group(command.device_id), {"type": "device.command", "command": command.device_payload()})
     payload = command_data(command)
     await console_send("command.update", payload)

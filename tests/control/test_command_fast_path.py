@@ -22,6 +22,7 @@ from apps.accounts.authentication import token_confirmed_sql
 from apps.accounts.models import ApiToken, User
 from apps.accounts.permissions import COMMAND_ROLES
 from apps.accounts.services import token_issue
+from apps.audit import sealer
 from apps.audit.context import AuditContext
 from apps.audit.models import AuditEvent
 from apps.audit.selectors import audit_verify_chain
@@ -100,9 +101,10 @@ def test_a_valid_command_is_stored_counted_audited_and_sent_without_the_view(ser
         "ttl_seconds": 90,
         "device_kind": "bodycam",
     }
-    verdict = audit_verify_chain()  # chains what waits first, then checks every link
-    assert verdict.ok, verdict.problems
+    assert sealer.wait_idle()  # woken once the answer was out, the sealer chained the event
     assert AuditEvent.objects.get(pk=event.pk).seq is not None
+    verdict = audit_verify_chain()
+    assert verdict.ok, verdict.problems
 
 
 def test_a_new_idempotency_key_is_stored_and_its_replay_goes_to_the_view(services_up, operator):
