@@ -5,10 +5,12 @@ from __future__ import annotations
 from django.apps import apps as django_apps
 
 from apps.accounts.models import Role, User
+from apps.briefings.models import Briefing
 from apps.control.models import Command
 from apps.devices.models import Device
 from apps.footage.models import Clip, Trigger
 from apps.leads.models import Lead
+from apps.live.models import LiveSession
 
 MAX_DIRECTORY = 5000
 
@@ -80,3 +82,18 @@ def clip_origin(clip_id) -> dict | None:
 def lead_exists(lead_id) -> bool:
     """Whether the lead page's lead exists (operators and clerks see every lead)."""
     return Lead.objects.filter(pk=lead_id).exists()
+
+
+def live_session_exists(live_id) -> bool:
+    """Whether the live page's session exists, open or ended (operators see every session)."""
+    return LiveSession.objects.filter(pk=live_id).exists()
+
+
+def briefing_exists(briefing_id) -> bool:
+    """Whether the briefing board's briefing exists (operators see every briefing)."""
+    return Briefing.objects.filter(pk=briefing_id).exists()
+
+
+def clip_exists(clip_id) -> bool:
+    """Whether the clip page's clip exists, in any state (clerks see every clip)."""
+    return Clip.objects.filter(pk=clip_id).exists()

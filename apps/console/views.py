@@ -104,7 +104,11 @@ fleet = console_page(
 )
 # The live viewer of one session (hls.js); the session itself is read from the API.
 live_view = console_page(
-    "console/live_view.html", roles=("operator",), active="console-fleet", directories=("officers",)
+    "console/live_view.html",
+    roles=("operator",),
+    active="console-fleet",
+    directories=("officers",),
+    found=selectors.live_session_exists,
 )
 map_view = console_page(
     "console/map.html", roles=("operator",), active="console-map", directories=("officers", "incidents")
@@ -120,7 +124,11 @@ briefing_new = console_page(
     extra=lambda request: {"incident_id": request.GET.get("incident", "")},
 )
 briefing_board = console_page(
-    "console/briefing_board.html", roles=("operator",), active="console-incidents", directories=("officers",)
+    "console/briefing_board.html",
+    roles=("operator",),
+    active="console-incidents",
+    directories=("officers",),
+    found=selectors.briefing_exists,
 )
 # The hit queue: each new hit's image beside its hotlist entry; confirm, reject, brief.
 hits = console_page("console/hits.html", roles=("operator",), active="console-hits")
@@ -141,6 +149,7 @@ clip_detail = console_page(
     active="console-footage",
     directories=EVERYTHING,
     extra=lambda request: {"origin": _clip_origin(request)},
+    found=selectors.clip_exists,
 )
 devices = console_page("console/devices.html", roles=("it",), active="console-devices", directories=("officers",))
 users = console_page("console/users.html", roles=("it",), active="console-users")

@@ -5,28 +5,32 @@ from __future__ import annotations
 
 import re
 import uuid
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from django.test import Client
+from django.utils import timezone
 
 from tests.conftest import ROLES
 from tests.helpers import console_login
 
 STATIC = Path(__file__).resolve().parents[2] / "static"
-ANY_ID = str(uuid.uuid4())
+# The objects the detail pages name, made by `page_objects` with these ids.
+LIVE_ID, BRIEFING_ID, CLIP_ID = (str(uuid.uuid4()) for _ in range(3))
+DETAIL_PAGES = {"/live/{}/": "operator", "/briefings/{}/": "operator", "/footage/{}/": "clerk"}
 
 # url -> roles that may open it
 PAGES = {
     "/phone/": {"officer"},
     "/fleet/": {"operator", "it"},
-    f"/live/{ANY_ID}/": {"operator"},
+    f"/live/{LIVE_ID}/": {"operator"},
     "/map/": {"operator"},
     "/incidents/": {"operator"},
     "/briefings/new/": {"operator"},
-    f"/briefings/{ANY_ID}/": {"operator"},
+    f"/briefings/{BRIEFING_ID}/": {"operator"},
     "/footage/": {"clerk"},
-    f"/footage/{ANY_ID}/": {"clerk"},
+    f"/footage/{CLIP_ID}/": {"clerk"},
     "/devices/": {"it"},
     "/users/": {"it"},
     "/alpr/hits/": {"operator"},
@@ -63,6 +67,43 @@ ALLOWED_URLS = {
 }
 
 
+@pytest.fixture
+def page_objects(personas):
+    """A live session, a briefing and a clip with the detail pages' ids."""
+    from apps.briefings.models import Briefing
+    from apps.devices.models import Device
+    from apps.footage.models import Category, Clip
+    from apps.live.models import LiveSession
+
+    now = timezone.now()
+    camera = Device.objects.create(kind="bodycam", serial="PAGES-1")
+    LiveSession.objects.create(
+        id=LIVE_ID,
+        device=camera,
+        reason="Pages test",
+        requested_by=personas["operator"],
+        expires_at=now + timedelta(minutes=5),
+        base_url="http://testserver",
+    )
+    Briefing.objects.create(id=BRIEFING_ID, priority="routine", title="Pages test")
+    Clip.objects.create(
+        id=CLIP_ID,
+        device=camera,
+        recording_id="rec-pages",
+        started_at=now - timedelta(minutes=1),
+        ended_at=now,
+        duration_s=60.0,
+        size_bytes=1,
+        sha256="0" * 64,
+        content_type="video/mp4",
+        trigger="manual",
+        category=Category.objects.order_by("slug").first(),
+        storage_key="clips/pages-test",
+        part_size=1,
+        part_count=1,
+    )
+
+
 def session_for(user) -> Client:
     client = Client()
     console_login(client, user)
@@ -75,7 +116,7 @@ def external_urls(text: str) -> set[str]:
 
 @pytest.mark.parametrize("url", PAGES)
 @pytest.mark.parametrize("role", ROLES)
-def test_each_page_opens_for_its_roles_only(personas, role, url):
+def test_each_page_opens_for_its_roles_only(personas, page_objects, role, url):
     response = session_for(personas[role]).get(url)
     if role in PAGES[url]:
         assert response.status_code == 200, response.content[:300]
@@ -84,6 +125,14 @@ def test_each_page_opens_for_its_roles_only(personas, role, url):
     else:
         assert response.status_code == 403
         assert b"Not allowed" in response.content
+
+
+@pytest.mark.parametrize("page", DETAIL_PAGES)
+def test_a_detail_page_for_nothing_is_a_404(personas, page_objects, page):
+    # A mistyped or stale link: the console's 404 page, not an empty page that loads nothing.
+    response = session_for(personas[DETAIL_PAGES[page]]).get(page.format(uuid.uuid4()))
+    assert response.status_code == 404
+    assert b"Signed in as" not in response.content
 
 
 @pytest.mark.parametrize("url", [*PAGES, "/"])
@@ -184,7 +233,7 @@ def test_qr_needs_the_csrf_token(personas):
 
 
 @pytest.mark.parametrize("url", PAGES)
-def test_pages_load_nothing_from_other_hosts(personas, url):
+def test_pages_load_nothing_from_other_hosts(personas, page_objects, url):
     role = sorted(PAGES[url])[0]
     html = session_for(personas[role]).get(url).content.decode()
     assert not external_urls(html)
