@@ -357,6 +357,24 @@ def test_a_clip_the_center_started_names_who_started_it_and_why(
     assert not page.errors
 
 
+def test_it_registers_a_plate_reader_where_it_stands(open_as, console_server, it_user):
+    from apps.devices.models import Device
+
+    page = open_as(it_user, "/devices/")
+    expect(page.locator("#register-form input[name=lat]")).to_be_hidden()  # a camera's form asks no place
+    page.select_option("#register-form select[name=kind]", "alpr")
+    page.fill("#register-form input[name=serial]", "E2E-ALPR-1")
+    page.fill("#register-form input[name=label]", "Main & 5th, northbound")
+    page.fill("#register-form input[name=lat]", "40.7128")
+    page.fill("#register-form input[name=lon]", "-74.006")
+    page.click("#register-form button[type=submit]")
+    expect(page.locator("#enroll-qr svg")).to_be_visible(timeout=LIVE)
+    expect(page.locator('tr[data-serial="E2E-ALPR-1"]')).to_contain_text("alpr")
+    reader = Device.objects.get(serial="E2E-ALPR-1")
+    assert (reader.kind, reader.lat, reader.lon) == ("alpr", 40.7128, -74.006)
+    assert page.errors == []
+
+
 def test_it_registers_and_enrolls_a_device(open_as, console_server, it_user, officer):
     from apps.devices.models import Device
 

@@ -75,16 +75,27 @@ $("#enroll-hide").addEventListener("click", () => {
   $("#enroll-qr").replaceChildren();
 });
 
+// A plate reader's place: asked for only when registering one (any kind may give one in the API).
+function showLocationFields() {
+  const form = $("#register-form");
+  for (const el of form.querySelectorAll("[data-alpr]")) el.classList.toggle("hidden", form.kind.value !== "alpr");
+}
+$("#register-form").kind.addEventListener("change", showLocationFields);
+
 $("#register-form").addEventListener("submit", async (e) => {
   e.preventDefault();
   const form = e.target;
   const body = { kind: form.kind.value, serial: form.serial.value.trim(), model: form.model.value.trim(), label: form.label.value.trim() };
+  if (body.kind === "alpr" && (form.lat.value !== "" || form.lon.value !== "")) {
+    // Both or neither: a half-given place goes to the API as typed, which says what is missing.
+    body.location = { lat: form.lat.value === "" ? null : Number(form.lat.value), lon: form.lon.value === "" ? null : Number(form.lon.value) };
+  }
   try {
     const device = await busy(form.querySelector("button[type=submit]"), "Registering…", () => post("devices", body));
     showFieldErrors(form, null);
     devices.set(device.id, device);
     paint();
-    form.serial.value = ""; form.label.value = "";
+    form.serial.value = ""; form.label.value = ""; form.lat.value = ""; form.lon.value = "";
     notify(`${device.kind} ${device.serial} registered.`, "ok");
     showEnrollment(device, device.enrollment_code, device.enrollment_expires_at);
   } catch (err) {
