@@ -13,18 +13,41 @@ when it exits early. `stop()` (or leaving the `with`) ends it: SIGTERM, then SIG
 
 from __future__ import annotations
 
+import ctypes
 import os
 import signal
 import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
 ROOT = Path(__file__).resolve().parent.parent
 FCM_FAKE = ROOT / "infra" / "fakes" / "fcm_server.py"
 S3_IDENTITY = ROOT / "infra" / "ci" / "s3-identity.json"
+
+
+def _die_with_parent() -> Callable[[], None] | None:
+    """For Popen's preexec_fn: the child is sent SIGTERM when the process that started it dies,
+    however it died (Linux's PR_SET_PDEATHSIG). A `kill -9` of the demo left its web server,
+    worker and store running, holding the port the next demo wanted. None elsewhere."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        prctl = ctypes.CDLL(None, use_errno=True).prctl  # resolved here, not in the forked child
+    except (OSError, AttributeError):
+        return None
+    pr_set_pdeathsig = 1
+
+    def set_death_signal() -> None:
+        prctl(pr_set_pdeathsig, signal.SIGTERM)
+
+    return set_death_signal
+
+
+_DEATH_SIGNAL = _die_with_parent()
 
 
 def free_port() -> int:
@@ -77,6 +100,8 @@ class Process:
             stdout=self._log,  # None: this terminal's, as the demo's server
             stderr=subprocess.STDOUT if self._log else None,
             start_new_session=True,
+            # Started from the main thread (PR_SET_PDEATHSIG follows the thread that forked).
+            preexec_fn=_DEATH_SIGNAL,
         )
 
     @property
