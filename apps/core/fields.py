@@ -2,7 +2,9 @@
 
 DRF's FloatField and IntegerField take `true` and `false` as 1 and 0 (Python's bool is an int),
 so `{"lat": true}` stored a latitude of 1.0. A boolean where a number belongs is bad input: 400.
-Its CharField takes a number as text and its BooleanField "no" as false: a 400 here too.
+Its CharField takes a number as text and its BooleanField "no" as false: a 400 here too. In a JSON
+body a number or a boolean must be one (`"ttl_seconds": "60"` is a 400); a query string's or a
+form's values are all text, and there "60" and "true" are read as what they say.
 
 DRF's DateTimeField reads a time with no zone as the server's (UTC): a camera or reader whose clock
 writes local time without an offset would have its evidence stored hours off, silently. The
@@ -19,17 +21,29 @@ from datetime import UTC, datetime
 from django.utils import timezone
 from rest_framework import serializers
 
+from .parsers import JsonBody
+
+
+def from_json_body(field: serializers.Field) -> bool:
+    """Whether the field reads a JSON body (SafeJSONParser's JsonBody), where a value has its own
+    JSON type, rather than a query string or a form, whose values are all text."""
+    return isinstance(getattr(field.root, "initial_data", None), JsonBody)
+
 
 class StrictFloatField(serializers.FloatField):
+    """A number: in a JSON body a JSON number only (`"60"` is a 400, never converted); never true or false."""
+
     def to_internal_value(self, data):
-        if isinstance(data, bool):
+        if isinstance(data, bool) or (isinstance(data, str) and from_json_body(self)):
             self.fail("invalid")
         return super().to_internal_value(data)
 
 
 class StrictIntegerField(serializers.IntegerField):
+    """A whole number: in a JSON body a JSON number only (`"60"` is a 400); never true or false."""
+
     def to_internal_value(self, data):
-        if isinstance(data, bool):
+        if isinstance(data, bool) or (isinstance(data, str) and from_json_body(self)):
             self.fail("invalid")
         return super().to_internal_value(data)
 
@@ -45,7 +59,8 @@ class StrictCharField(serializers.CharField):
 
 
 class StrictBooleanField(serializers.BooleanField):
-    """true or false only (or the text "true"/"false" of a query or form field): DRF's BooleanField
+    """true or false only (or the text "true"/"false" of a query or form field, never of a JSON
+    body): DRF's BooleanField
     reads 1, 0, "yes", "no", "on" and "off" too, so `{"is_active": "no"}` deactivated an account."""
 
     default_error_messages = {"invalid": "Must be true or false."}
@@ -55,6 +70,8 @@ class StrictBooleanField(serializers.BooleanField):
 
     def to_internal_value(self, data):
         if not isinstance(data, bool | str):  # 1 == True in Python: it would match a set member
+            self.fail("invalid")
+        if isinstance(data, str) and from_json_body(self):  # a JSON body says true or false itself
             self.fail("invalid")
         return super().to_internal_value(data)
 

@@ -26,6 +26,11 @@ def json_depth(raw: bytes) -> int:
     return max(accumulate(1 if byte in b"[{" else -1 for byte in brackets))
 
 
+class JsonBody(dict):
+    """A JSON body's top object, as SafeJSONParser gives it: its fields take their own JSON types
+    only (apps/core/fields.py), where a query string's or a form's text stands for any type."""
+
+
 class SafeJSONParser(JSONParser):
     def parse(self, stream, media_type=None, parser_context=None):
         raw = stream.read() if stream is not None else b""
@@ -33,10 +38,15 @@ class SafeJSONParser(JSONParser):
             raise ParseError(f"JSON nested more than {MAX_DEPTH} levels deep.")
         if b"\\u0000" in raw or b"\x00" in raw:
             raise ParseError("JSON text holds a NUL character (\\u0000), which no field accepts.")
-        data = super().parse(io.BytesIO(raw), media_type, parser_context)
+        try:
+            data = super().parse(io.BytesIO(raw), media_type, parser_context)
+        except ParseError as exc:
+            if "integer string conversion" in str(exc.detail):  # Python's own advice, not the caller's
+                raise ParseError("JSON parse error - a number in the body has too many digits.") from None
+            raise
         if not isinstance(data, dict):  # every body of the contract is an object
             raise ParseError(f"The JSON body must be an object, not {_JSON_KINDS.get(type(data), 'null')}.")
-        return data
+        return JsonBody(data)
 
 
 class BodyReadFirst(BaseThrottle):

@@ -178,7 +178,7 @@ def test_a_number_where_text_belongs_is_a_400_not_stored_as_text(client_for, ope
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("value", ["no", "off", 0, 1, "0", "yes"])
+@pytest.mark.parametrize("value", ["no", "off", 0, 1, "0", "yes", "true", "false"])
 def test_only_true_or_false_is_a_boolean(client_for, it_user, other_officer, value):
     api = client_for(it_user)
     response = api.patch(f"/api/v1/users/{other_officer.id}", {"is_active": value}, format="json")
@@ -189,6 +189,33 @@ def test_only_true_or_false_is_a_boolean(client_for, it_user, other_officer, val
     assert api.patch(f"/api/v1/users/{other_officer.id}", {"is_active": False}, format="json").status_code == 200
     other_officer.refresh_from_db()
     assert not other_officer.is_active
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("ttl", ["60", " 60 ", "1e2"])
+def test_a_number_written_as_text_in_a_json_body_is_a_400(client_for, operator, ttl):
+    from apps.control.models import Command
+    from apps.devices.models import Device
+
+    device = Device.objects.create(kind="bodycam", serial="TYPES-2")
+    api = client_for(operator)
+    url = f"/api/v1/devices/{device.pk}/commands"
+    response = api.post(url, {"action": "start_recording", "reason": "x", "ttl_seconds": ttl}, format="json")
+    assert response.status_code == 400, response.content
+    assert "ttl_seconds" in response.json()["error"]["fields"]
+    assert not Command.objects.exists()
+    answer = api.post(url, {"action": "start_recording", "reason": "x", "ttl_seconds": 60}, format="json")
+    assert answer.status_code == 202 and answer.json()["ttl_seconds"] == 60
+
+
+@pytest.mark.django_db
+def test_a_number_of_too_many_digits_is_a_plain_400(client_for, operator):
+    response = client_for(operator).post(
+        "/api/v1/auth/logout", data='{"n": ' + "9" * 5000 + "}", content_type="application/json"
+    )
+    assert response.status_code == 400 and error_code(response) == "malformed_request"
+    assert "too many digits" in response.json()["error"]["message"]
+    assert "set_int_max_str_digits" not in response.content.decode()
 
 
 @pytest.mark.django_db
