@@ -361,17 +361,31 @@ def test_it_registers_a_plate_reader_where_it_stands(open_as, console_server, it
     from apps.devices.models import Device
 
     page = open_as(it_user, "/devices/")
-    expect(page.locator("#register-form input[name=lat]")).to_be_hidden()  # a camera's form asks no place
+    lat, lon = "#register-form input[name='location.lat']", "#register-form input[name='location.lon']"
+    expect(page.locator(lat)).to_be_hidden()  # a camera's form asks no place
     page.select_option("#register-form select[name=kind]", "alpr")
     page.fill("#register-form input[name=serial]", "E2E-ALPR-1")
+    page.fill(lat, "40.7128")
+    page.click("#register-form button[type=submit]")  # half a place: the API's word, under the field
+    expect(page.locator("#register-form .field-error")).to_have_count(1, timeout=LIVE)
+    expect(page.locator(lon).locator("xpath=..")).to_contain_text("may not be null")
+    assert not Device.objects.filter(serial="E2E-ALPR-1").exists()
     page.fill("#register-form input[name=label]", "Main & 5th, northbound")
-    page.fill("#register-form input[name=lat]", "40.7128")
-    page.fill("#register-form input[name=lon]", "-74.006")
+    page.fill(lon, "-74.006")
     page.click("#register-form button[type=submit]")
     expect(page.locator("#enroll-qr svg")).to_be_visible(timeout=LIVE)
     expect(page.locator('tr[data-serial="E2E-ALPR-1"]')).to_contain_text("alpr")
     reader = Device.objects.get(serial="E2E-ALPR-1")
     assert (reader.kind, reader.lat, reader.lon) == ("alpr", 40.7128, -74.006)
+
+    # A place out of range left in the hidden fields does not stop a camera's registration.
+    page.fill(lat, "95")
+    page.select_option("#register-form select[name=kind]", "bodycam")
+    page.fill("#register-form input[name=serial]", "E2E-CAM-AFTER-ALPR")
+    page.click("#register-form button[type=submit]")
+    expect(page.locator('tr[data-serial="E2E-CAM-AFTER-ALPR"]')).to_be_visible(timeout=LIVE)
+    camera = Device.objects.get(serial="E2E-CAM-AFTER-ALPR")
+    assert (camera.kind, camera.lat) == ("bodycam", None)
     assert page.errors == []
 
 

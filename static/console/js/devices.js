@@ -76,9 +76,13 @@ $("#enroll-hide").addEventListener("click", () => {
 });
 
 // A plate reader's place: asked for only when registering one (any kind may give one in the API).
+// Hidden, its inputs are disabled too: a value left in them must not stop a camera's form.
+// Named as the API names them (location.lat), so that its field errors appear under them.
 function showLocationFields() {
   const form = $("#register-form");
-  for (const el of form.querySelectorAll("[data-alpr]")) el.classList.toggle("hidden", form.kind.value !== "alpr");
+  const alpr = form.kind.value === "alpr";
+  for (const el of form.querySelectorAll("[data-alpr]")) el.classList.toggle("hidden", !alpr);
+  for (const input of form.querySelectorAll("[data-alpr] input")) input.disabled = !alpr;
 }
 $("#register-form").kind.addEventListener("change", showLocationFields);
 
@@ -86,16 +90,17 @@ $("#register-form").addEventListener("submit", async (e) => {
   e.preventDefault();
   const form = e.target;
   const body = { kind: form.kind.value, serial: form.serial.value.trim(), model: form.model.value.trim(), label: form.label.value.trim() };
-  if (body.kind === "alpr" && (form.lat.value !== "" || form.lon.value !== "")) {
+  const lat = form.elements["location.lat"], lon = form.elements["location.lon"];
+  if (body.kind === "alpr" && (lat.value !== "" || lon.value !== "")) {
     // Both or neither: a half-given place goes to the API as typed, which says what is missing.
-    body.location = { lat: form.lat.value === "" ? null : Number(form.lat.value), lon: form.lon.value === "" ? null : Number(form.lon.value) };
+    body.location = { lat: lat.value === "" ? null : Number(lat.value), lon: lon.value === "" ? null : Number(lon.value) };
   }
   try {
     const device = await busy(form.querySelector("button[type=submit]"), "Registering…", () => post("devices", body));
     showFieldErrors(form, null);
     devices.set(device.id, device);
     paint();
-    form.serial.value = ""; form.label.value = ""; form.lat.value = ""; form.lon.value = "";
+    form.serial.value = ""; form.label.value = ""; lat.value = ""; lon.value = "";
     notify(`${device.kind} ${device.serial} registered.`, "ok");
     showEnrollment(device, device.enrollment_code, device.enrollment_expires_at);
   } catch (err) {
