@@ -338,10 +338,11 @@ class Fleet:
             await asyncio.gather(*self._hooks, return_exceptions=True)
 
     async def wait_connected(self, timeout: float = 30) -> bool:
-        """True once every device that is not stopped has an open socket."""
+        """True once every device that is not stopped has an open socket; False after `timeout`,
+        or at once when the fleet is asked to stop (SIGTERM: its server may be gone for good)."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
-        while loop.time() < deadline:
+        while loop.time() < deadline and not self._stop.is_set():
             if all(d.connected or d.stopped for d in self.devices):
                 return True
             await asyncio.sleep(0.05)

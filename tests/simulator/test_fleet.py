@@ -53,6 +53,22 @@ def test_commands_are_acted_on_once_per_id():
     assert statuses[0]["recording"] is True and statuses[-1]["recording"] is False
 
 
+def test_waiting_for_connections_ends_when_the_fleet_is_asked_to_stop():
+    # The demo killed while its fleet still connected: the server is gone, and SIGTERM must end
+    # the wait at once, not after its full minute (the process outlived the demo by 60 s).
+    fleet = Fleet("http://127.0.0.1:1", count=1)
+    fleet.devices = [_state()]  # a server that never answers: it never connects
+
+    async def scenario():
+        asyncio.get_running_loop().call_later(0.2, fleet.request_stop)
+        started = time.monotonic()
+        connected = await fleet.wait_connected(timeout=60)
+        return connected, time.monotonic() - started
+
+    connected, waited = asyncio.run(scenario())
+    assert not connected and waited < 10
+
+
 def test_status_frames_stay_in_range():
     import random
 
