@@ -19,6 +19,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -100,8 +101,10 @@ class Process:
             stdout=self._log,  # None: this terminal's, as the demo's server
             stderr=subprocess.STDOUT if self._log else None,
             start_new_session=True,
-            # Started from the main thread (PR_SET_PDEATHSIG follows the thread that forked).
-            preexec_fn=_DEATH_SIGNAL,
+            # PR_SET_PDEATHSIG follows the THREAD that forked: a process started from another
+            # thread (a drill restarting the store from its fault thread) would get SIGTERM as
+            # soon as that thread ends, so only the main thread's children get it.
+            preexec_fn=_DEATH_SIGNAL if threading.current_thread() is threading.main_thread() else None,
         )
 
     @property

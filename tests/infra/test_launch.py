@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
 import time
 
 from infra import launch
@@ -58,3 +59,18 @@ def _running(pid: int) -> bool:
             return stat.read().split(") ", 1)[1][0] != "Z"
     except FileNotFoundError:
         return False
+
+
+def test_a_process_started_from_another_thread_outlives_that_thread(tmp_path):
+    """The drills restart the store from their fault thread: the store must not stop with it."""
+    started: list[launch.Process] = []
+    thread = threading.Thread(
+        target=lambda: started.append(launch.Process("sleeper", [sys.executable, "-c", "import time; time.sleep(60)"]))
+    )
+    thread.start()
+    thread.join()
+    try:
+        time.sleep(1)  # a death signal would have come at the thread's end
+        assert _running(started[0].pid)
+    finally:
+        started[0].stop()
