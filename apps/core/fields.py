@@ -30,8 +30,9 @@ def from_json_body(field: serializers.Field) -> bool:
     return isinstance(getattr(field.root, "initial_data", None), JsonBody)
 
 
-class StrictFloatField(serializers.FloatField):
-    """A number: in a JSON body a JSON number only (`"60"` is a 400, never converted); never true or false."""
+class _NumberOnly(serializers.Field):
+    """For a number field: never true or false, and in a JSON body a JSON number only (`"60"` is a
+    400, never converted)."""
 
     def to_internal_value(self, data):
         if isinstance(data, bool) or (isinstance(data, str) and from_json_body(self)):
@@ -39,13 +40,12 @@ class StrictFloatField(serializers.FloatField):
         return super().to_internal_value(data)
 
 
-class StrictIntegerField(serializers.IntegerField):
-    """A whole number: in a JSON body a JSON number only (`"60"` is a 400); never true or false."""
+class StrictFloatField(_NumberOnly, serializers.FloatField):
+    """A number (_NumberOnly)."""
 
-    def to_internal_value(self, data):
-        if isinstance(data, bool) or (isinstance(data, str) and from_json_body(self)):
-            self.fail("invalid")
-        return super().to_internal_value(data)
+
+class StrictIntegerField(_NumberOnly, serializers.IntegerField):
+    """A whole number (_NumberOnly)."""
 
 
 class StrictCharField(serializers.CharField):
