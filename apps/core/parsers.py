@@ -4,13 +4,14 @@ the top (`[1]` or `5` sent to an endpoint that takes no body used to pass unread
 
 from __future__ import annotations
 
-import io
 import re
 from itertools import accumulate
 
+from django.conf import settings
 from rest_framework.exceptions import ParseError
 from rest_framework.parsers import JSONParser
 from rest_framework.throttling import BaseThrottle
+from rest_framework.utils import json
 
 MAX_DEPTH = 64
 _JSON_KINDS = {list: "an array", str: "a string", int: "a number", float: "a number", bool: "true or false"}
@@ -27,8 +28,10 @@ def json_depth(raw: bytes) -> int:
 
 
 class JsonBody(dict):
-    """A JSON body's top object, as SafeJSONParser gives it: its fields take their own JSON types
-    only (apps/core/fields.py), where a query string's or a form's text stands for any type."""
+    """An object of a JSON body, as SafeJSONParser gives every one of them (the top one and those
+    nested in it): its fields take their own JSON types only (apps/core/fields.py), where a query
+    string's or a form's text stands for any type. Nested ones too, so that a serializer a view
+    builds from part of a body (an audience, a location) is as strict as the body's own."""
 
 
 class SafeJSONParser(JSONParser):
@@ -38,15 +41,17 @@ class SafeJSONParser(JSONParser):
             raise ParseError(f"JSON nested more than {MAX_DEPTH} levels deep.")
         if b"\\u0000" in raw or b"\x00" in raw:
             raise ParseError("JSON text holds a NUL character (\\u0000), which no field accepts.")
+        encoding = (parser_context or {}).get("encoding", settings.DEFAULT_CHARSET)
         try:
-            data = super().parse(io.BytesIO(raw), media_type, parser_context)
-        except ParseError as exc:
-            if "integer string conversion" in str(exc.detail):  # Python's own advice, not the caller's
+            # What DRF's JSONParser does (NaN and Infinity refused), every object a JsonBody.
+            data = json.loads(raw.decode(encoding), parse_constant=json.strict_constant, object_hook=JsonBody)
+        except ValueError as exc:  # bad JSON, bad text (UnicodeDecodeError), a number too long
+            if "integer string conversion" in str(exc):  # Python's own advice, not the caller's
                 raise ParseError("JSON parse error - a number in the body has too many digits.") from None
-            raise
+            raise ParseError(f"JSON parse error - {exc}") from None
         if not isinstance(data, dict):  # every body of the contract is an object
             raise ParseError(f"The JSON body must be an object, not {_JSON_KINDS.get(type(data), 'null')}.")
-        return JsonBody(data)
+        return data
 
 
 class BodyReadFirst(BaseThrottle):

@@ -120,6 +120,21 @@ def test_a_named_audience_replaces_the_default(client_for, operator, hit, office
     assert briefing["recipients"] == 1 and len(pushed(far.push_token)) == 1
 
 
+def test_a_number_written_as_text_in_the_audience_is_a_400(client_for, operator, hit, officer, make_phone):
+    # The audience is read by a serializer of its own, from part of the body: as strict as the body.
+    phone = make_phone(officer, lat=POLE["lat"], lon=POLE["lon"])
+    api = client_for(operator)
+    assert api.post(f"/api/v1/hits/{hit}/confirm", {}, format="json").status_code == 200
+    near = {"lat": POLE["lat"], "lon": POLE["lon"], "radius_m": "2000"}
+    response = api.post(f"/api/v1/hits/{hit}/brief", {"priority": "urgent", "audience": {"near": near}}, format="json")
+    assert response.status_code == 400, response.content
+    assert "audience.near.radius_m" in response.json()["error"]["fields"]
+    assert not Briefing.objects.exists() and pushed(phone.push_token) == []
+    near["radius_m"] = 2000
+    answer = api.post(f"/api/v1/hits/{hit}/brief", {"priority": "urgent", "audience": {"near": near}}, format="json")
+    assert answer.status_code == 201 and answer.json()["recipients"] == 1
+
+
 def test_hits_are_listed_and_filtered(client_for, operator, hit, stolen):
     api = client_for(operator)
     assert api.get("/api/v1/hits?state=new").json()["count"] == 1
