@@ -231,4 +231,7 @@ class DeviceConsumer(DirectDispatch, AsyncWebsocketConsumer):
         await self.send(text_data=json.dumps(event["frame"], default=str))
 
     async def device_revoked(self, event):
+        # What presence holds of the device since it connected says "not revoked": the closed
+        # socket's console event must not say so after the revoke's own did.
+        presence.presence_revoked(self.device, event.get("revoked_at"))
         await self.close(code=CLOSE_FORBIDDEN)

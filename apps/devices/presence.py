@@ -647,6 +647,21 @@ async def _signal(signal, device_id: str, **extra) -> None:
         await database_sync_to_async(signals.announce)(signal, device_id, **extra)
 
 
+def presence_revoked(device, revoked_at: str | None) -> None:
+    """The device was revoked (devices.services.device_revoke, on any process): what this process
+    holds of it says so from now on, in the console events of its closing sockets too."""
+    try:
+        at = datetime.fromisoformat(revoked_at) if revoked_at else datetime.now(UTC)
+    except ValueError:
+        at = datetime.now(UTC)
+    held = [device]
+    local = _local.get(str(device.pk))
+    if local is not None and local.device is not device:
+        held.append(local.device)
+    for each in held:
+        each.revoked_at = each.revoked_at or at
+
+
 async def presence_disconnected(device) -> None:
     device_id = str(device.pk)
     now = time.time()

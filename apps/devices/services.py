@@ -319,7 +319,9 @@ def device_revoke(*, device: Device, actor=None, context: AuditContext | None = 
         details={"serial": device.serial, "kind": device.kind, "reason": reason},
     )
     signals.announce(signals.device_revoked, str(device.pk))  # a live view ends as revoked
-    group_send_after_commit(device_group(device.pk), {"type": "device.revoked"})
+    group_send_after_commit(
+        device_group(device.pk), {"type": "device.revoked", "revoked_at": device.revoked_at.isoformat()}
+    )
     _console_update(device)
     return device
 

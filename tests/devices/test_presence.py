@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import json
 import time
+from datetime import datetime
 
 import httpx
 import pytest
 from asgiref.sync import async_to_sync
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from websockets.exceptions import ConnectionClosed
 
 from apps.accounts.services import token_issue
 from apps.devices import presence
@@ -217,3 +219,26 @@ def test_presence_is_shared_across_processes(live_server_pair, enrolled, it_user
         body = wait_for(fetch, lambda body: body["battery_pct"] == 59)
         assert body["recording"] is True and body["online"] is True
     assert wait_for(fetch, lambda body: not body["online"])["online"] is False
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_console_keeps_a_revoked_device_revoked(live_server_process, enrolled, it_user, operator):
+    # The revoke's own event, then the closed socket's: the last one must not bring back a
+    # device that is not revoked (it was built from what the socket held since it connected).
+    device, token = enrolled("bodycam")
+    console_token, _ = token_issue(user=operator)
+    with (
+        ws_connect(f"{live_server_process.ws_url}/ws/console/", token=console_token) as console,
+        ws_connect(f"{live_server_process.ws_url}/ws/device/", token=token) as ws,
+    ):
+        _console_status(console, device.pk, lambda d: d["online"])
+        url = f"{live_server_process.url}/api/v1/devices/{device.pk}/revoke"
+        assert httpx.post(url, headers=_it_headers(it_user), timeout=10).status_code == 200
+        revoked = _console_status(console, device.pk, lambda d: d["revoked"])
+        with pytest.raises(ConnectionClosed):
+            while True:
+                ws.recv(timeout=30)
+        # the socket's last word: seen after the revoke
+        at = datetime.fromisoformat(revoked["revoked_at"])
+        gone = _console_status(console, device.pk, lambda d: datetime.fromisoformat(d["last_seen"]) > at)
+    assert gone["revoked"] is True and gone["revoked_at"] == revoked["revoked_at"] and gone["online"] is False
