@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 
@@ -50,8 +50,13 @@ def brief_radius_m() -> float:
     return getattr(settings, "RTCC_ALPR_BRIEF_RADIUS_M", 2000.0)
 
 
-def local_max_expiry() -> timedelta:
-    return getattr(settings, "RTCC_ALPR_LOCAL_MAX_EXPIRY", timedelta(days=366))
+def local_expiry_limit(now: datetime) -> datetime:
+    """The latest an entry of a local list may expire: a year from now, the same date and time
+    next year (February 29 -> February 28)."""
+    try:
+        return now.replace(year=now.year + 1)
+    except ValueError:
+        return now.replace(year=now.year + 1, day=28)
 
 
 def max_import_bytes() -> int:

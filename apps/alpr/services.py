@@ -291,7 +291,7 @@ def entry_check(
     if hotlist.source == Source.LOCAL:
         if expires_at is None:
             errors["expires_at"] = ["Entries of a local list must expire: give expires_at."]
-        elif expires_at <= now or expires_at > now + conf.local_max_expiry():
+        elif expires_at <= now or expires_at > conf.local_expiry_limit(now):
             errors["expires_at"] = ["Must be in the future and within a year."]
     elif expires_at is not None and expires_at <= now:
         errors["expires_at"] = ["Must be in the future."]

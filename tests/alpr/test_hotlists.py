@@ -119,14 +119,16 @@ def test_entries_of_a_local_list_must_expire_within_a_year(client_for, operator)
     hotlist = make_list(api, source="local")
     url = f"/api/v1/hotlists/{hotlist['id']}/entries"
     now = timezone.now()
-    for expires in [None, now - timedelta(minutes=1), now + timedelta(days=400)]:
+    year_on = now.replace(year=now.year + 1, day=28 if (now.month, now.day) == (2, 29) else now.day)
+    for expires in [None, now - timedelta(minutes=1), now + timedelta(days=400), year_on + timedelta(minutes=1)]:
         body = {"plate": "LOC1", "reason": "BOLO", **({"expires_at": expires.isoformat()} if expires else {})}
         response = api.post(url, body, format="json")
         assert response.status_code == 400, response.content
         assert "expires_at" in response.json()["error"]["fields"]
-    good = api.post(url, {"plate": "LOC1", "reason": "BOLO", "expires_at": (now + timedelta(days=7)).isoformat()})
-    assert good.status_code == 201
-    assert Entry.objects.count() == 1
+    for days_on in (timedelta(days=7), year_on - now - timedelta(minutes=1)):
+        good = api.post(url, {"plate": "LOC1", "reason": "BOLO", "expires_at": (now + days_on).isoformat()})
+        assert good.status_code == 201, good.content
+    assert Entry.objects.count() == 2
 
 
 @pytest.mark.parametrize(
