@@ -269,7 +269,7 @@ def copy_baseline(database_url: str, batches, reader_id: str) -> float:
     """The same rows straight into alpr_read with COPY: the storage floor."""
     import psycopg
 
-    from apps.alpr.plates import fold, normalize
+    from apps.core.plates import fold, normalize
 
     rows = []
     received = datetime.now(UTC)

@@ -7,9 +7,9 @@ from datetime import datetime
 
 from django.db.models import CharField, Count, F, Lookup, Q, QuerySet
 
+from apps.core import plates
 from apps.core.errors import NotFound
 
-from . import plates
 from .models import Entry, Hit, Hotlist, Read
 
 

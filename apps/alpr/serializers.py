@@ -4,16 +4,19 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from apps.core import plates
 from apps.core.fields import (
     StrictBooleanField,
     StrictCharField,
     StrictFloatField,
     StrictIntegerField,
     ZonedDateTimeField,
+    plate_text,
+    state_text,
 )
 from apps.core.filters import TimeParamField
 
-from . import conf, plates
+from . import conf
 from .models import RejectReason, Source
 
 
@@ -40,13 +43,6 @@ class PlateVehicleIn(serializers.Serializer):
     year = StrictIntegerField(min_value=1886, max_value=2100, required=False, allow_null=True)
 
 
-def state_code(value: str) -> str:
-    value = (value or "").strip().upper()
-    if value and not (len(value) == 2 and value.isascii() and value.isalpha()):
-        raise serializers.ValidationError("A two-letter state code.")
-    return value
-
-
 class ReadIn(serializers.Serializer):
     read_id = StrictCharField(max_length=64)
     plate = StrictCharField(max_length=32)
@@ -60,15 +56,10 @@ class ReadIn(serializers.Serializer):
     image = StrictCharField(required=False, allow_blank=True, allow_null=True, trim_whitespace=False)
 
     def validate_plate(self, value: str) -> str:
-        normalized = plates.normalize(value)
-        if not normalized:
-            raise serializers.ValidationError("A plate needs at least one letter or digit.")
-        if len(normalized) > plates.PLATE_MAX:
-            raise serializers.ValidationError("A plate has at most 16 letters and digits.")
-        return value
+        return plate_text(value)
 
     def validate_plate_state(self, value):
-        return state_code(value or "")
+        return state_text(value)
 
     def validate_read_at(self, value):
         from django.utils import timezone
@@ -129,7 +120,7 @@ class EntryIn(serializers.Serializer):
     vehicle = PlateVehicleIn(required=False, allow_null=True)
 
     def validate_plate_state(self, value):
-        return state_code(value or "")
+        return state_text(value)
 
 
 class ImportIn(serializers.Serializer):

@@ -21,6 +21,7 @@ from apps.accounts.models import User
 from apps.audit.services import AuditContext, audit_record
 from apps.briefings import services as briefing_services
 from apps.briefings.models import Briefing
+from apps.core import plates
 from apps.core.errors import Conflict, InvalidInput
 from apps.core.fields import OUT_OF_RANGE, in_utc, rfc3339_text
 from apps.core.realtime import console_send_after_commit, console_send_many_after_commit
@@ -30,7 +31,7 @@ from apps.devices.models import Device
 from apps.integrations import leftovers
 from apps.integrations.storage import atomic_with_objects, get_storage
 
-from . import conf, images, partitions, plates
+from . import conf, images, partitions
 from .models import Entry, Hit, HitState, Hotlist, Match, Read, ReadCount, Source
 from .payloads import hit_payload
 
@@ -281,13 +282,10 @@ def entry_check(
 ) -> dict[str, list[str]]:
     """Why an entry would be refused, by field ({} when it is fine)."""
     errors: dict[str, list[str]] = {}
-    normalized = plates.normalize(plate)
-    if not normalized:
-        errors["plate"] = ["A plate needs at least one letter or digit."]
-    elif len(normalized) > plates.PLATE_MAX:
-        errors["plate"] = [f"A plate has at most {plates.PLATE_MAX} letters and digits."]
-    if plate_state and not (len(plate_state) == 2 and plate_state.isascii() and plate_state.isalpha()):
-        errors["plate_state"] = ["A two-letter state code."]
+    if problem := plates.plate_problem(plate):
+        errors["plate"] = [problem]
+    if problem := plates.state_problem(plate_state):
+        errors["plate_state"] = [problem]
     if hotlist.source == Source.LOCAL:
         if expires_at is None:
             errors["expires_at"] = ["Entries of a local list must expire: give expires_at."]

@@ -9,10 +9,11 @@ from datetime import datetime
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from apps.core import plates
 from apps.core.errors import InvalidInput
 from apps.core.fields import NO_ZONE, OUT_OF_RANGE, in_utc, rfc3339_text
 
-from . import conf, plates
+from . import conf
 
 VEHICLE_LIMITS = {"make": 64, "model": 64, "color": 32, "type": 32}
 
@@ -57,11 +58,8 @@ def _text(value, field: str, limit: int, *, required: bool = False, blank: bool 
 
 def _plate(value, field: str) -> str:
     value = _text(value, field, 32, required=True, blank=False)
-    normalized = plates.normalize(value)
-    if not normalized:
-        raise _Bad(field, "A plate needs at least one letter or digit.")
-    if len(normalized) > plates.PLATE_MAX:
-        raise _Bad(field, "A plate has at most 16 letters and digits.")
+    if problem := plates.plate_problem(value):
+        raise _Bad(field, problem)
     return value
 
 
@@ -70,9 +68,9 @@ def _read(item, now: datetime) -> dict:
         raise _Bad("non_field_errors", "Invalid data. Expected a dictionary.")
     read_id = _text(item.get("read_id"), "read_id", 64, required=True, blank=False)
     plate = _plate(item.get("plate"), "plate")
-    state = _text(item.get("plate_state"), "plate_state", 8).strip().upper()
-    if state and not (len(state) == 2 and state.isascii() and state.isalpha()):
-        raise _Bad("plate_state", "A two-letter state code.")
+    state = plates.state_code(_text(item.get("plate_state"), "plate_state", 8))
+    if problem := plates.state_problem(state):
+        raise _Bad("plate_state", problem)
     raw_at = item.get("read_at")
     if raw_at is None:
         raise _Bad("read_at", "This field is required.")

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from apps.core.fields import StrictBooleanField, StrictCharField, StrictFloatField, StrictIntegerField
+from apps.core.fields import (
+    StrictBooleanField,
+    StrictCharField,
+    StrictFloatField,
+    StrictIntegerField,
+    plate_text,
+    state_text,
+)
 from apps.core.realtime import iso_time
 
 from .models import DeliveryState, Incident
@@ -64,6 +71,12 @@ class VehicleIn(serializers.Serializer):
     year = StrictIntegerField(min_value=1886, max_value=2100, required=False, allow_null=True)
     direction = StrictCharField(max_length=64, required=False, allow_blank=True)
     photo = serializers.UUIDField(required=False, allow_null=True)
+
+    def validate_plate(self, value: str) -> str:
+        return plate_text(value)
+
+    def validate_plate_state(self, value: str) -> str:
+        return state_text(value)
 
 
 class NearIn(serializers.Serializer):

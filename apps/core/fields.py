@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from django.utils import timezone
 from rest_framework import serializers
 
+from . import plates
 from .parsers import JsonBody
 
 
@@ -110,3 +111,18 @@ class ZonedDateTimeField(serializers.DateTimeField):
         if in_utc(value) is None:
             self.fail("out_of_range")
         return super().enforce_timezone(value)
+
+
+def plate_text(value: str) -> str:
+    """A serializer's check of a plate (apps/core/plates.py): 400 when it is none."""
+    if problem := plates.plate_problem(value):
+        raise serializers.ValidationError(problem)
+    return value
+
+
+def state_text(value: str | None) -> str:
+    """A serializer's check of a plate's state: the two-letter code in upper case, or ""."""
+    state = plates.state_code(value or "")
+    if problem := plates.state_problem(state):
+        raise serializers.ValidationError(problem)
+    return state

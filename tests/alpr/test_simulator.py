@@ -13,7 +13,7 @@ from tests.alpr.conftest import enroll
 
 
 def test_a_misread_folds_back_onto_the_plate():
-    from apps.alpr.plates import fold
+    from apps.core.plates import fold
 
     rng = random.Random(7)
     for plate in ["ABC1234", "XYZ0805", "GBS2001"]:

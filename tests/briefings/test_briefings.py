@@ -310,6 +310,9 @@ def test_a_bodycam_cannot_read_briefings(make_phone, phone_client, officer, clie
         ({"suspects": [{"description": "x", "photo": "not-a-uuid"}]}, "suspects"),
         ({"vehicles": [{"make": "no plate"}]}, "vehicles"),
         ({"vehicles": [{"plate": "X", "year": "last year"}]}, "vehicles"),
+        ({"vehicles": [{"plate": "--"}]}, "vehicles.0.plate"),  # the plate rules of plate readers
+        ({"vehicles": [{"plate": "ABC123", "plate_state": "PENN"}]}, "vehicles.0.plate_state"),
+        ({"vehicles": [{"plate": "ABC123", "plate_state": "1A"}]}, "vehicles.0.plate_state"),
         ({"incident": "not-a-uuid"}, "incident"),
     ],
 )

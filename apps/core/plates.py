@@ -1,4 +1,6 @@
-"""Plate text rules (PROTOCOL.md "Hotlists and hits"): normalizing, look-alike folding, wildcards."""
+"""Plate text rules (PROTOCOL.md "Hotlists and hits"): normalizing, look-alike folding, wildcards,
+and what makes a plate or a state code; for plate readers' reads, hotlist entries and the
+vehicles of a briefing alike."""
 
 from __future__ import annotations
 
@@ -22,6 +24,28 @@ def _canonical(text: str) -> str:
 def normalize(plate: str) -> str:
     """Upper case, letters and digits only: "abc-1 23" is "ABC123"."""
     return _NOT_PLATE.sub("", _canonical(plate))
+
+
+def plate_problem(plate: str) -> str | None:
+    """Why this is not a plate (None: it is one)."""
+    normalized = normalize(plate)
+    if not normalized:
+        return "A plate needs at least one letter or digit."
+    if len(normalized) > PLATE_MAX:
+        return f"A plate has at most {PLATE_MAX} letters and digits."
+    return None
+
+
+def state_code(text: str) -> str:
+    """A plate's state as stored: trimmed, upper case ("" for none)."""
+    return (text or "").strip().upper()
+
+
+def state_problem(state: str) -> str | None:
+    """Why this (state_code) is not a two-letter state code (None: it is one, or none was given)."""
+    if state and not (len(state) == 2 and state.isascii() and state.isalpha()):
+        return "A two-letter state code."
+    return None
 
 
 def fold(normalized: str) -> str:
