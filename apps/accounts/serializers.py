@@ -2,7 +2,7 @@
 
 from rest_framework import serializers
 
-from apps.core.fields import StrictBooleanField, StrictCharField
+from apps.core.fields import StrictBooleanField, StrictCharField, StrictRegexField
 
 from .models import Role, User
 
@@ -22,7 +22,7 @@ class LoginIn(serializers.Serializer):
 
 
 class UserCreateIn(serializers.Serializer):
-    username = serializers.RegexField(r"^[\w.@+-]+$", max_length=150)
+    username = StrictRegexField(r"^[\w.@+-]+$", max_length=150)
     password = StrictCharField(max_length=256, trim_whitespace=False)
     role = serializers.ChoiceField(choices=Role.values)
     full_name = StrictCharField(max_length=150, required=False, allow_blank=True, default="")

@@ -49,14 +49,29 @@ class StrictIntegerField(_NumberOnly, serializers.IntegerField):
     """A whole number (_NumberOnly)."""
 
 
-class StrictCharField(serializers.CharField):
-    """Text only: a number where a reason, a serial or a token belongs is a mistake, not something
-    to coerce (DRF's CharField stores `{"reason": 5}` as "5")."""
+class _TextOnly(serializers.Field):
+    """For a text field: text only. A number where a reason, a serial or a token belongs is a
+    mistake, not something to coerce (DRF's CharField, and the RegexField and SlugField built on
+    it, store `{"reason": 5}` as "5")."""
+
+    default_error_messages = {"not_text": "Not a valid string."}
 
     def to_internal_value(self, data):
         if not isinstance(data, str):
-            self.fail("invalid")
+            self.fail("not_text")
         return super().to_internal_value(data)
+
+
+class StrictCharField(_TextOnly, serializers.CharField):
+    """Text (_TextOnly)."""
+
+
+class StrictRegexField(_TextOnly, serializers.RegexField):
+    """Text matching a pattern (_TextOnly)."""
+
+
+class StrictSlugField(_TextOnly, serializers.SlugField):
+    """A slug (_TextOnly)."""
 
 
 class StrictBooleanField(serializers.BooleanField):

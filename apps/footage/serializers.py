@@ -8,7 +8,13 @@ import re
 from rest_framework import serializers
 from rest_framework.renderers import JSONRenderer
 
-from apps.core.fields import StrictCharField, StrictFloatField, StrictIntegerField, ZonedDateTimeField
+from apps.core.fields import (
+    StrictCharField,
+    StrictFloatField,
+    StrictIntegerField,
+    StrictRegexField,
+    ZonedDateTimeField,
+)
 
 from .models import Category, Clip, Trigger
 
@@ -83,13 +89,13 @@ class ClipLocationIn(serializers.Serializer):
 
 
 class ClipDeclareIn(serializers.Serializer):
-    recording_id = serializers.RegexField(
+    recording_id = StrictRegexField(
         r"^[\x21-\x7e]{1,128}$", max_length=128, error_messages={"invalid": "Use 1 to 128 printable ASCII characters."}
     )
     started_at = ZonedDateTimeField()
     ended_at = ZonedDateTimeField()
     size_bytes = StrictIntegerField(min_value=1)
-    sha256 = serializers.RegexField(HEX64, error_messages={"invalid": "Must be 64 hexadecimal characters."})
+    sha256 = StrictRegexField(HEX64, error_messages={"invalid": "Must be 64 hexadecimal characters."})
     content_type = StrictCharField(max_length=100)
     trigger = serializers.ChoiceField(choices=Trigger.values)
     command_id = serializers.UUIDField(required=False, allow_null=True)

@@ -178,6 +178,18 @@ def test_a_number_where_text_belongs_is_a_400_not_stored_as_text(client_for, ope
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize("username", [123, 5.5])
+def test_a_number_where_a_patterned_name_belongs_is_a_400(client_for, it_user, username):
+    from apps.accounts.models import User
+
+    body = {"username": username, "password": "Sup3r-secret-pw!", "role": "clerk"}
+    response = client_for(it_user).post("/api/v1/users", body, format="json")
+    assert response.status_code == 400, response.content
+    assert response.json()["error"]["fields"]["username"] == ["Not a valid string."]
+    assert not User.objects.filter(username=str(username)).exists()
+
+
+@pytest.mark.django_db
 @pytest.mark.parametrize("value", ["no", "off", 0, 1, "0", "yes", "true", "false"])
 def test_only_true_or_false_is_a_boolean(client_for, it_user, other_officer, value):
     api = client_for(it_user)

@@ -115,6 +115,8 @@ BAD_DECLARATIONS = {
     "not a video type": {"content_type": "text/html"},
     "not a media type": {"content_type": "mp4"},
     "empty recording id": {"recording_id": ""},
+    "recording id a number": {"recording_id": 5},
+    "hash a number": {"sha256": 5},
     "latitude out of range": {"location": {"lat": 200, "lon": 0}},
     "location without lon": {"location": {"lat": 20}},
     "command id not a uuid": {"trigger": "remote", "command_id": "cmd-1"},

@@ -53,6 +53,16 @@ def test_categories_create_by_role(who, caller):
         error_code(response)
 
 
+@pytest.mark.parametrize("slug", [5, 5.5])
+def test_a_category_slug_is_text(slug, clerk):
+    from apps.footage.models import Category
+
+    before = Category.objects.count()
+    response = api_client(clerk).post("/api/v1/categories", {"slug": slug, "name": "Five"}, format="json")
+    assert response.status_code == 400, response.content
+    assert list(response.json()["error"]["fields"]) == ["slug"] and Category.objects.count() == before
+
+
 @pytest.mark.parametrize("query", ["page=0", "page=99", "page_size=1", "sort=name"])
 def test_the_categories_list_is_not_paged_and_says_so(query, clerk):
     response = api_client(clerk).get(f"/api/v1/categories?{query}")
@@ -134,6 +144,8 @@ def test_patch_recomputes_retain_until_from_the_category(clerk, make_clip):
         {"case_number": "x" * 65},
         {"case_number": "CR\tTAB"},  # its manifest could never be read
         {"case_number": "CR\n1"},
+        {"case_number": 42},  # a number is not text: never stored as "42"
+        {"category": 5},
         {"legal_hold": True},
         {"state": "purged"},
         {"retain_until": None},

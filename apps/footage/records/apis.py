@@ -20,7 +20,13 @@ from rest_framework.views import APIView
 from apps.accounts.permissions import HasRole, IsClerk, IsPerson, PermissionsByMethod
 from apps.audit.context import AuditContext
 from apps.core.errors import Forbidden, InvalidInput
-from apps.core.fields import StrictBooleanField, StrictCharField, StrictIntegerField
+from apps.core.fields import (
+    StrictBooleanField,
+    StrictCharField,
+    StrictIntegerField,
+    StrictRegexField,
+    StrictSlugField,
+)
 from apps.core.filters import (
     PAGE_PARAMS,
     CommaSeparatedField,
@@ -122,9 +128,9 @@ class ReasonIn(serializers.Serializer):
 
 
 class ClipPatchIn(serializers.Serializer):
-    category = serializers.SlugField(max_length=64, required=False)
+    category = StrictSlugField(max_length=64, required=False)
     # no control characters: the case's manifest is read at /cases/{case_number}/manifest
-    case_number = serializers.RegexField(
+    case_number = StrictRegexField(
         r"^[^\x00-\x1f\x7f]*\Z",
         max_length=64,
         required=False,
@@ -144,7 +150,7 @@ class ClipPatchIn(serializers.Serializer):
 
 
 class CategoryIn(serializers.Serializer):
-    slug = serializers.RegexField(
+    slug = StrictRegexField(
         r"^[a-z0-9]+(?:[-_][a-z0-9]+)*$",
         max_length=64,
         error_messages={
