@@ -25,6 +25,8 @@ from apps.core.errors import InvalidInput, NotFound
 from apps.core.filters import NOT_A_PARAMETER, refuse_unknown_params
 from apps.core.pagination import StandardPagination
 from apps.core.realtime import iso_time
+from apps.counters.selectors import ceil_hour
+from apps.counters.services import floor_hour
 from apps.leads.models import Lead
 
 from . import selectors, services
@@ -232,6 +234,10 @@ TransparencyOut = inline_serializer(
     {
         "from": serializers.DateTimeField(),
         "to": serializers.DateTimeField(),
+        "counted_from": serializers.DateTimeField(
+            help_text="Counts are kept per hour: `from` rounded down to its hour"
+        ),
+        "counted_to": serializers.DateTimeField(help_text="`to` rounded up to its hour"),
         **_report_fields(),
         "months": serializers.ListField(
             child=inline_serializer("TransparencyMonth", {"start": serializers.DateTimeField(), **_report_fields()}),
@@ -312,6 +318,8 @@ class TransparencyApi(FormatMixin, APIView):
         monthly = choice(request.query_params, "months", ("true", "false"), "true") == "true"
         report = selectors.transparency_report(start=start, end=end, monthly=monthly)
         report["from"], report["to"] = iso_time(start), iso_time(end)
+        # What was counted: the counters are kept per hour, so a window is taken in whole hours.
+        report["counted_from"], report["counted_to"] = iso_time(floor_hour(start)), iso_time(ceil_hour(end))
         if monthly:
             report["months"] = [{**m, "start": iso_time(m["start"])} for m in report["months"]]
         return Response(report)

@@ -35,6 +35,13 @@ def test_the_shape_and_the_default_window(anon):
     echoed = report(anon, "?from=2025-01-01T00:00:00Z&to=2025-03-01T00:00:00Z")
     assert echoed["from"] == "2025-01-01T00:00:00Z" and echoed["to"] == "2025-03-01T00:00:00Z"
     assert [m["start"][:7] for m in echoed["months"]] == ["2025-01", "2025-02"]
+    assert (echoed["counted_from"], echoed["counted_to"]) == (echoed["from"], echoed["to"])  # whole hours
+
+
+def test_a_window_inside_an_hour_says_which_hours_were_counted(anon):
+    body = report(anon, "?from=2025-01-01T10:20:00Z&to=2025-01-01T10:50:00Z&months=false")
+    assert (body["from"], body["to"]) == ("2025-01-01T10:20:00Z", "2025-01-01T10:50:00Z")  # echoed as given
+    assert (body["counted_from"], body["counted_to"]) == ("2025-01-01T10:00:00Z", "2025-01-01T11:00:00Z")
 
 
 @pytest.mark.parametrize("query", ["from=yesterday", "to=soon", "from=2025-03-01&to=2025-01-01", "months=maybe"])
