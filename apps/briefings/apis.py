@@ -23,6 +23,7 @@ from apps.integrations import push
 from apps.integrations.storage import started
 
 from . import conf, media, selectors, services
+from .origins import origins_of
 from .serializers import (
     BriefingAudienceIn,
     BriefingCreateIn,
@@ -185,6 +186,14 @@ def _incident_for(request, incident_id):
     return incident
 
 
+def _list_context(request, page) -> dict:
+    """An operator's list names each briefing's origin (a lead, a hit); an officer's does not."""
+    context: dict = {"request": request}
+    if is_person(request.user) and request.user.has_role(Role.OPERATOR):
+        context["origins"] = origins_of(briefing.pk for briefing in page)
+    return context
+
+
 class BriefingsApi(PermissionsByMethod):
     permission_classes = [IsReader]
     permissions_by_method = {"POST": [OPERATOR]}
@@ -195,7 +204,7 @@ class BriefingsApi(PermissionsByMethod):
             queryset=selectors.my_briefings(user=request.user),
             request=request,
             view=self,
-            serialize=lambda page: BriefingOut(page, many=True, context={"request": request}).data,
+            serialize=lambda page: BriefingOut(page, many=True, context=_list_context(request, page)).data,
         )
 
     @extend_schema(request=BriefingCreateIn, responses={201: BriefingOut})
@@ -244,6 +253,7 @@ class BriefingApi(APIView):
         context = {"request": request}
         if is_person(request.user) and request.user.has_role(Role.OPERATOR):
             context["counts"] = {briefing.pk: selectors.briefing_counts(briefing=briefing)}
+            context["origins"] = origins_of([briefing.pk])
         else:
             context["mine"] = selectors.my_deliveries(officer_id=_officer_id(request.user), briefing_ids=[briefing.pk])
         return Response(BriefingOut(briefing, context=context).data)

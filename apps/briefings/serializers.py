@@ -142,8 +142,9 @@ def _with_photo_urls(items: list[dict], request) -> list[dict]:
 
 
 class BriefingOut(serializers.Serializer):
-    """A briefing; `deliveries` (counts by state) and `mine` (the recipient's own state) when given
-    in the context as {"counts": {briefing_id: {...}}, "mine": {briefing_id: {...}}}."""
+    """A briefing; `deliveries` (counts by state), `mine` (the recipient's own state) and what it
+    was made from (`lead`, `hit`: origins.py) when given in the context as
+    {"counts": {briefing_id: {...}}, "mine": {briefing_id: {...}}, "origins": {briefing_id: {...}}}."""
 
     id = serializers.UUIDField()
     incident = serializers.UUIDField(source="incident_id", allow_null=True)
@@ -170,6 +171,7 @@ class BriefingOut(serializers.Serializer):
         counts = self.context.get("counts", {}).get(instance.pk)
         if counts is not None:
             data["deliveries"] = counts
+        data.update(self.context.get("origins", {}).get(instance.pk, {}))  # origins.py: operators only
         mine = self.context.get("mine", {}).get(instance.pk)
         if mine is not None:
             data["delivery_state"] = mine["state"]

@@ -5,3 +5,13 @@ class LeadsConfig(AppConfig):
     name = "apps.leads"
     label = "leads"
     verbose_name = "Investigative leads"
+
+    def ready(self) -> None:
+        from apps.briefings.origins import register_origin
+
+        from .models import LeadBriefing
+
+        register_origin(
+            "lead",
+            lambda ids: dict(LeadBriefing.objects.filter(briefing_id__in=ids).values_list("briefing_id", "lead_id")),
+        )

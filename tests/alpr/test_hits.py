@@ -95,6 +95,8 @@ def test_a_confirmed_hit_reaches_officers_near_the_read(client_for, operator, hi
     assert "Stolen vehicle" in briefing["body"] and "40.71280,-74.00600" in briefing["body"]
     assert briefing["audience"] == {"near": {"lat": POLE["lat"], "lon": POLE["lon"], "radius_m": 2000.0}}
     assert api.get(f"/api/v1/hits/{hit}").json()["briefing"] == briefing["id"]
+    assert briefing["hit"] == hit and api.get(f"/api/v1/briefings/{briefing['id']}").json()["hit"] == hit
+    assert "hit" not in client_for(officer).get(f"/api/v1/briefings/{briefing['id']}").json()
     assert pushed(far.push_token) == []
     [message] = pushed(near.push_token)
     assert message["data"]["briefing_id"] == briefing["id"]

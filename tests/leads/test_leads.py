@@ -218,7 +218,11 @@ def test_a_shared_facial_recognition_lead_carries_the_notice_to_the_phone(
     assert message["notification"]["body"].startswith(NOTICE)
     # what the officer reads in the app says it too
     mine = client_for(officer).get(f"/api/v1/briefings/{briefing['id']}").json()
-    assert mine["notice"] == NOTICE
+    assert mine["notice"] == NOTICE and "lead" not in mine  # a lead's id is for the center
+    # the operators' view of the briefing names the lead it came from, as the 201 did
+    assert client_for(other_operator).get(f"/api/v1/briefings/{briefing['id']}").json()["lead"] == lead["id"]
+    listed = client_for(operator).get("/api/v1/briefings").json()["results"]
+    assert [(b["id"], b.get("lead")) for b in listed] == [(briefing["id"], lead["id"])]
     assert client_for(operator).get(f"/api/v1/leads/{lead['id']}").json()["briefings"] == [briefing["id"]]
 
 
