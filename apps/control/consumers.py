@@ -45,6 +45,8 @@ SENT_MEMORY = 1024
 # A frame whose handling meets a database error is tried again for a moment (db_retried_async); if
 # the database is still unreachable the device gets an `unavailable` error frame and keeps its connection.
 UNAVAILABLE = ("unavailable", "The server could not record this frame just now; send it again shortly.")
+# A frame whose handling failed for a reason of the server's own (logged): nothing was changed.
+UNHANDLED = ("server_error", "The server could not handle this frame.")
 
 
 class FrameBudget:
@@ -136,7 +138,7 @@ class DeviceConsumer(DirectDispatch, AsyncWebsocketConsumer):
         if text_data is not None and not _too_long(text_data):
             try:
                 frame = json.loads(text_data)
-            except ValueError:
+            except (ValueError, RecursionError):  # nested too deeply for the decoder: not usable either
                 frame = ValueError
         answer = isinstance(frame, dict) and frame.get("type") in ANSWER_TYPES
         now = time.monotonic()
@@ -166,6 +168,9 @@ class DeviceConsumer(DirectDispatch, AsyncWebsocketConsumer):
         except DB_ERRORS:
             log.exception("database unavailable for a %s frame of device %s", frame["type"], self.device.pk)
             problem = UNAVAILABLE
+        except Exception:  # a frame this code did not foresee: the device hears so, the socket stays
+            log.exception("a %s frame of device %s could not be handled", frame["type"], self.device.pk)
+            problem = UNHANDLED
         if problem:
             await self.send_error(*problem)
 

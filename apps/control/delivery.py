@@ -23,6 +23,7 @@ from channels.db import database_sync_to_async
 from apps.audit.services import audit_stored_unchained
 from apps.core import aiodb
 from apps.core.realtime import console_send
+from apps.core.text import text_problem
 
 from . import claims, services
 from .conf import ERROR_MAX
@@ -136,6 +137,8 @@ async def command_result(device, frame: dict) -> tuple[str, str] | None:
         return ("invalid", "result.error must be a string.")
     if error is not None and len(error) > ERROR_MAX:
         return ("invalid", f"result.error must be at most {ERROR_MAX} characters.")
+    if error is not None and (problem := text_problem(error)):
+        return ("invalid", f"result.error {problem}.")
     if aiodb.available() and await _moved(
         services.command_result_statement(command_id=command_id, device=device, ok=ok, error=error or "")
     ):

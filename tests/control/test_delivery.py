@@ -312,9 +312,13 @@ def test_bad_and_foreign_reports_get_an_error_frame_and_change_nothing(operator,
             ({"type": "result", "command_id": str(own.pk), "ok": "yes"}, "invalid"),
             ({"type": "result", "command_id": str(own.pk), "ok": False, "error": 5}, "invalid"),
             ({"type": "result", "command_id": str(own.pk), "ok": False, "error": "x" * 1001}, "invalid"),
+            # PostgreSQL's text cannot hold NUL, and UTF-8 has no lone surrogate: each closed the
+            # socket with 1011 (a server error) and left the command as it was.
+            ({"type": "result", "command_id": str(own.pk), "ok": False, "error": "nul\x00x"}, "invalid"),
+            ({"type": "result", "command_id": str(own.pk), "ok": False, "error": "bad\ud800x"}, "invalid"),
         ]
         for frame, code in problems:
-            await device.send_json_to(frame)
+            await device.send_to(text_data=json.dumps(frame))  # a lone surrogate as JSON writes it: \ud800
             answer = await receive(device)
             assert answer["type"] == "error" and answer["code"] == code, (frame, answer)
             assert answer["message"]
@@ -329,6 +333,26 @@ def test_bad_and_foreign_reports_get_an_error_frame_and_change_nothing(operator,
     own.refresh_from_db()
     assert own.error == "storage full" and own.finished_at is not None
     assert own.delivered_at is not None  # a result implies the device had it
+
+
+@pytest.mark.parametrize("nesting", [1000, 20_000])
+def test_a_frame_nested_deeper_than_the_decoder_goes_gets_bad_json_and_the_socket_stays(bodycam, nesting):
+    async def scenario():
+        device = await connect(bodycam)
+        # 2 KB: far under the size limit, but Python's decoder gives up (RecursionError): that
+        # closed the socket with 1011, a server error.
+        deep = "[" * nesting + "]" * nesting
+        await device.send_to(text_data='{"type": "status", "recording": true, "x": ' + deep + "}")
+        answer = await receive(device)
+        assert (answer["type"], answer["code"]) == ("error", "bad_json"), answer
+        await device.send_json_to({"type": "status", "recording": True, "battery_pct": 61})
+        assert await device.receive_nothing(0.3)
+        await presence.flush()
+        await device.disconnect()
+
+    run(scenario)
+    bodycam.device.refresh_from_db()
+    assert bodycam.device.battery_pct == 61
 
 
 def test_a_frame_over_64_kib_of_utf8_is_refused_even_when_it_has_fewer_characters(bodycam):
