@@ -137,8 +137,8 @@ async def command_result(device, frame: dict) -> tuple[str, str] | None:
         return ("invalid", "result.error must be a string.")
     if error is not None and len(error) > ERROR_MAX:
         return ("invalid", f"result.error must be at most {ERROR_MAX} characters.")
-    if error is not None and (problem := text_problem(error)):
-        return ("invalid", f"result.error {problem}.")
+    if error is not None and (unstorable := text_problem(error)):
+        return ("invalid", f"result.error {unstorable}.")
     if aiodb.available() and await _moved(
         services.command_result_statement(command_id=command_id, device=device, ok=ok, error=error or "")
     ):
