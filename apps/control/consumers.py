@@ -76,6 +76,10 @@ class DeviceConsumer(DirectDispatch, AsyncWebsocketConsumer):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.sent_here: dict[str, None] = {}  # command ids sent on this connection, oldest first
+        # The ack and the result each command sent here is owed, by (type, command id): taken
+        # outside the frame budget, so that a device answering a backlog of commands is never
+        # refused an answer it owes (its command would expire although it ran).
+        self.owed: dict[tuple[str, str], None] = {}
         self.rejoin: asyncio.Task | None = None
         self.counted_down = False  # presence told of this socket's end (exactly once)
         self.closing = False  # closed by the server: frames still queued are ignored
@@ -142,8 +146,9 @@ class DeviceConsumer(DirectDispatch, AsyncWebsocketConsumer):
                 frame = ValueError
         answer = isinstance(frame, dict) and frame.get("type") in ANSWER_TYPES
         now = time.monotonic()
-        if not (self.answers if answer else self.frames).take(now):
-            await self.over_budget(now)
+        owed = isinstance(frame, dict) and answer and self._owed(frame)
+        if not owed and not (self.answers if answer else self.frames).take(now):
+            await self.over_budget(now, answer=answer)
             return
         if text_data is None or _too_long(text_data):
             await self.send_error("bad_frame", "Frames must be JSON text of at most 64 KiB.")
@@ -174,7 +179,12 @@ class DeviceConsumer(DirectDispatch, AsyncWebsocketConsumer):
         if problem:
             await self.send_error(*problem)
 
-    async def over_budget(self, now: float) -> None:
+    def _owed(self, frame: dict) -> bool:
+        """Whether this answer is one a command sent here is owed (and from now on, no longer)."""
+        command_id = frame.get("command_id")
+        return isinstance(command_id, str) and self.owed.pop((frame["type"], command_id), False) is None
+
+    async def over_budget(self, now: float, *, answer: bool = False) -> None:
         """A frame beyond the budget: dropped unread. The device hears so (at most once a second);
         over budget for `device_flood_close_after` seconds in a row, it is disconnected (4429)."""
         if self.over_since is None or now - self.last_refused > 1.0:
@@ -190,10 +200,15 @@ class DeviceConsumer(DirectDispatch, AsyncWebsocketConsumer):
             raise StopConsumer()
         if now - self.last_warned >= 1.0:
             self.last_warned = now
+            rate, burst, kind = (
+                (conf.device_answer_rate(), conf.device_answer_burst(), "ack/result frames beyond those owed")
+                if answer
+                else (conf.device_frame_rate(), conf.device_frame_burst(), "status frames")
+            )
             await self.send_error(
                 "rate_limited",
-                f"Too many frames: at most {conf.device_frame_rate():g} status frames a second"
-                f" (bursts of {conf.device_frame_burst():g}); this frame and those above the budget are dropped.",
+                f"Too many frames: at most {rate:g} {kind} a second (bursts of {burst:g});"
+                " this frame and those above the budget are dropped.",
             )
 
     async def send_error(self, code: str, message: str) -> None:
@@ -221,6 +236,9 @@ class DeviceConsumer(DirectDispatch, AsyncWebsocketConsumer):
         self.sent_here[command["id"]] = None
         while len(self.sent_here) > SENT_MEMORY:
             self.sent_here.pop(next(iter(self.sent_here)))
+        self.owed[("ack", command["id"])] = self.owed[("result", command["id"])] = None
+        while len(self.owed) > 2 * SENT_MEMORY:
+            self.owed.pop(next(iter(self.owed)))
         await self.send(text_data=json.dumps({"type": "command", "command": command}))
         await written_out()  # the frame goes out now, its record after
         try:

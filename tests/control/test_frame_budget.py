@@ -161,3 +161,32 @@ def test_a_device_that_closes_cleanly_after_a_burst_reads_offline_at_once(live_s
             n += 1
         assert ws_receive_json(ws)["code"] == "rate_limited"
     _assert_offline_while_fresh(url, {"Authorization": f"Bearer {token}"})
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_backlog_answered_at_once_beyond_the_answer_burst_is_all_taken(operator, bodycam, settings):
+    """The answer budget is for answers nobody asked for: a device that answers every command of
+    a backlog at once (60 commands, 120 frames, over a burst of 100) had 9 of them dropped, and
+    those commands expired although they ran. A repeat of an answer still counts."""
+    settings.RTCC_DEVICE_ANSWER_RATE = 1
+    settings.RTCC_DEVICE_ANSWER_BURST = 2
+    settings.RTCC_DEVICE_FLOOD_CLOSE_AFTER = 3600
+    commands = [create(bodycam, operator) for _ in range(12)]
+
+    async def scenario():
+        device = await connect(bodycam)
+        sent = [(await receive(device))["command"]["id"] for _ in commands]
+        assert sorted(sent) == sorted(str(c.pk) for c in commands)
+        for command_id in sent:
+            await device.send_json_to({"type": "ack", "command_id": command_id})
+            await device.send_json_to({"type": "result", "command_id": command_id, "ok": True})
+        for command_id in sent:
+            await wait_state(command_id, "succeeded")
+        assert await device.receive_nothing(0.3)  # nothing was refused
+        for _ in range(4):  # answers no longer owed: within the budget (2), then dropped
+            await device.send_json_to({"type": "result", "command_id": sent[0], "ok": True})
+        refused = await receive(device)
+        assert refused["code"] == "rate_limited" and "ack/result" in refused["message"], refused
+        await device.disconnect()
+
+    run(scenario)
