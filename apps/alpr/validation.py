@@ -29,14 +29,8 @@ def _number(value, field: str, low: float, high: float, *, required: bool = Fals
         if required:
             raise _Bad(field, "This field is required.")
         return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        if isinstance(value, str):
-            try:
-                value = float(value)
-            except ValueError:
-                raise _Bad(field, "A valid number is required.") from None
-        else:
-            raise _Bad(field, "A valid number is required.")
+    if isinstance(value, bool) or not isinstance(value, (int, float)):  # a JSON number, as every body's
+        raise _Bad(field, "A valid number is required.")
     if value != value or not low <= value <= high:  # NaN, or out of range
         raise _Bad(field, f"Must be between {low:g} and {high:g}.")
     return float(value)

@@ -75,6 +75,11 @@ def test_read_ids_are_per_reader(reader_api):
         {"candidates": "ABC"},
         {"candidates": [{"plate": "A"}] * 21},
         {"image": 12},
+        # numbers written as text, as nowhere else in the API: were stored (lat 40.0 from "4_0")
+        {"confidence": "0.5"},
+        {"heading": "1_0"},
+        {"location": {"lat": "4_0", "lon": "-7_5"}},
+        {"candidates": [{"plate": "ABC1234", "confidence": "0.2"}]},
     ],
 )
 def test_one_bad_read_refuses_the_whole_batch_naming_it(reader_api, bad):
