@@ -313,7 +313,7 @@ class MyOutboxApi(APIView):
 
     @extend_schema(responses=dict)
     def get(self, request):
-        refuse_unknown_params(request.query_params, (), NOT_A_PARAMETER)
+        refuse_unknown_params(request.query_params, (), NOT_A_PARAMETER, paged=False)
         backend = push.get_backend()
         if not isinstance(backend, push.OutboxBackend):
             raise NotFound("Pushes go to FCM here; there is no local outbox.")

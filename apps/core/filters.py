@@ -25,10 +25,12 @@ UNKNOWN_PARAM = "Not a filter of this list."
 NOT_A_PARAMETER = "Not a parameter of this endpoint."
 
 
-def refuse_unknown_params(given: Iterable[str], accepted: Iterable[str], message: str = UNKNOWN_PARAM) -> None:
+def refuse_unknown_params(
+    given: Iterable[str], accepted: Iterable[str], message: str = UNKNOWN_PARAM, *, paged: bool = True
+) -> None:
     """A query parameter the endpoint does not read is the caller's mistake (a typo): 400 naming
-    it, never silently ignored. The page parameters are always accepted."""
-    unknown = sorted(set(given) - set(accepted) - PAGE_PARAMS)
+    it, never silently ignored. The page parameters are accepted where there are pages (`paged`)."""
+    unknown = sorted(set(given) - set(accepted) - (PAGE_PARAMS if paged else frozenset()))
     if unknown:
         raise serializers.ValidationError({name: [message] for name in unknown})
 

@@ -106,6 +106,7 @@ class LeadFilterIn(QueryFilterIn):
 
 
 class RelatedIn(QueryFilterIn):
+    passthrough = frozenset()  # one answer, not pages: `page` is not a parameter here either
     unknown_message = NOT_A_PARAMETER
 
     radius_m = StrictFloatField(min_value=1, max_value=50_000, required=False)

@@ -132,7 +132,7 @@ class AssistSuggestionsApi(APIView):
         responses=inline_serializer("SuggestionsOut", {"results": SuggestionOut(many=True)}),
     )
     def get(self, request):
-        refuse_unknown_params(request.query_params, {"days"})
+        refuse_unknown_params(request.query_params, {"days"}, paged=False)
         raw = request.query_params.get("days", "30")
         if not raw.isdigit() or not 1 <= int(raw) <= 366:
             raise InvalidInput("days: a whole number from 1 to 366.", fields={"days": ["From 1 to 366."]})
@@ -282,7 +282,7 @@ class OutcomeStatsApi(FormatMixin, APIView):
         responses={(200, "application/json"): OutcomeStatsOut, (200, "text/csv"): OpenApiTypes.STR},
     )
     def get(self, request):
-        refuse_unknown_params(request.query_params, {"from", "to", "interval", "format"}, NOT_A_PARAMETER)
+        refuse_unknown_params(request.query_params, {"from", "to", "interval", "format"}, NOT_A_PARAMETER, paged=False)
         start, end = window(request.query_params, default=timedelta(days=365))
         interval = choice(request.query_params, "interval", selectors.INTERVALS, "month")
         fmt = choice(request.query_params, "format", ("json", "csv"), "json")
@@ -313,9 +313,10 @@ class TransparencyApi(FormatMixin, APIView):
         responses={200: TransparencyOut},
     )
     def get(self, request):
-        refuse_unknown_params(request.query_params, {"from", "to", "months", "format"}, NOT_A_PARAMETER)
+        refuse_unknown_params(request.query_params, {"from", "to", "months", "format"}, NOT_A_PARAMETER, paged=False)
         start, end = window(request.query_params, default=timedelta(days=30))
         monthly = choice(request.query_params, "months", ("true", "false"), "true") == "true"
+        choice(request.query_params, "format", ("json",), "json")  # the report comes as JSON only
         report = selectors.transparency_report(start=start, end=end, monthly=monthly)
         report["from"], report["to"] = iso_time(start), iso_time(end)
         # What was counted: the counters are kept per hour, so a window is taken in whole hours.

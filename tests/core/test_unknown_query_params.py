@@ -63,3 +63,22 @@ def test_the_reports_and_the_outbox_refuse_an_unknown_query_parameter_too(client
         assert response.status_code == 400, url
         assert error_code(response) == "invalid"
         assert response.json()["error"]["fields"] == {"form": ["Not a parameter of this endpoint."]}
+
+
+@pytest.mark.django_db
+def test_the_endpoints_that_answer_in_one_piece_refuse_page_parameters(client_for, operator, officer, anon):
+    """A page asked of an answer that has no pages was answered as if it had not been asked (200);
+    and the public report, which comes as JSON only, took `format=csv` and answered JSON."""
+    for client, url, params in (
+        (client_for(operator), "/api/v1/stats/outcomes", {"page": "abc"}),
+        (client_for(operator), "/api/v1/stats/outcomes", {"page_size": "-1"}),
+        (anon, "/api/v1/transparency", {"page": "2"}),
+        (client_for(officer), "/api/v1/me/outbox", {"page": "abc"}),
+        (client_for(operator), "/api/v1/assists/suggestions", {"page": "2"}),
+        (anon, "/api/v1/transparency", {"format": "csv"}),
+    ):
+        response = client.get(url, params)
+        assert response.status_code == 400, (url, params, response.content)
+        assert error_code(response) == "invalid"
+        assert list(response.json()["error"]["fields"]) == list(params), response.content
+    assert anon.get("/api/v1/transparency", {"format": "json"}).status_code == 200
