@@ -22,6 +22,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from apps.audit.context import AuditContext
+from apps.audit.models import AuditEvent
 from apps.audit.services import audit_event, audit_record, event_insert_select
 from apps.core.errors import Conflict, InvalidInput, TooLarge
 from apps.core.realtime import console_send_after_commit, device_frame_after_commit
@@ -623,6 +624,26 @@ def live_notices_owed(*, now=None) -> int:
     return len(owed)
 
 
+def _reason_given(session: LiveSession, user_id) -> str:
+    """Why this person watches: the reason they gave when they last asked for this session (a
+    second operator asking for an open session renews it with a reason of their own, which the
+    audit trail holds), else the session's own (they read it without asking)."""
+    asked = (
+        AuditEvent.objects.filter(
+            object_type=LiveSession._meta.model_name,
+            object_id=str(session.pk),
+            actor_type="user",
+            actor_id=str(user_id),
+            action__in=("live.request", "live.renew"),
+        )
+        .order_by("-at", "-id")
+        .values_list("details", flat=True)
+        .first()
+    )
+    reason = asked.get("reason") if isinstance(asked, dict) else None
+    return reason if isinstance(reason, str) and reason else session.reason
+
+
 def live_notify_officer(*, viewer_id) -> list:
     """Tells the officer wearing the camera, on their phones, who is watching it live and why.
     Once per phone: the notice is taken (officer_told_at) before it is sent, so that a repeat of
@@ -642,23 +663,24 @@ def live_notify_officer(*, viewer_id) -> list:
         reachable = reachable.filter(pk__in=viewer.officer_phones_owed)
     phones = [(str(phone.pk), phone.push_token) for phone in reachable if phone.push_token]
     who = viewer.user.full_name or viewer.user.get_username()
+    reason = _reason_given(session, viewer.user_id)
     camera = session.device.label or session.device.serial
     at = timezone.localtime(viewer.first_viewed_at).strftime("%H:%M:%S %Z")
     # A first look after the session ended sees what it recorded: told too (the contract), as such.
     replayed = session.ended_at is not None and viewer.first_viewed_at > session.ended_at
     if replayed:
         title = f"{camera}'s ended live view was opened"
-        body = f"{who} opened the live view of {camera} at {at}, after it ended. Reason: {session.reason}"
+        body = f"{who} opened the live view of {camera} at {at}, after it ended. Reason: {reason}"
     else:
         title = f"{camera} is being watched live"
-        body = f"{who} started watching {camera} live at {at}. Reason: {session.reason}"
+        body = f"{who} started watching {camera} live at {at}. Reason: {reason}"
     data = {
         "type": "live.view",
         "live_id": str(session.pk),
         "device_id": str(session.device_id),
         "viewer": str(viewer.user_id),
         "viewer_name": who,
-        "reason": session.reason,
+        "reason": reason,
         "at": viewer.first_viewed_at.isoformat(),
         "ended": "true" if replayed else "false",
     }

@@ -134,6 +134,25 @@ def test_the_officer_is_told_on_their_phone_who_watches_and_why(operator, camera
     assert "Cam 12" in message["title"]
     api_client(make_user("operator", full_name="Second Viewer")).get(f"/api/v1/live/{live['id']}/playlist.m3u8")
     assert [m["data"]["viewer_name"] for m in pushed(phone_token)][-1] == "Second Viewer"
+    assert pushed(phone_token)[-1]["data"]["reason"] == "Shots fired call, 5th and Main"  # asked nothing: the session's
+
+
+def test_a_second_operator_who_asks_with_a_reason_of_their_own_is_told_with_it(
+    operator, camera, officer_phone, make_user
+):
+    """The officer was told the first operator's reason for the second, who had given their own."""
+    _, phone_token = officer_phone
+    live = ask(operator, camera)
+    second = make_user("operator", full_name="Second Viewer")
+    again = api_client(second).post(
+        f"/api/v1/devices/{camera.device.pk}/live", {"reason": "Suspect description check"}, format="json"
+    )
+    assert again.status_code == 200 and again.json()["id"] == live["id"]
+    assert api_client(second).get(f"/api/v1/live/{live['id']}/playlist.m3u8").status_code == 200
+    message = pushed(phone_token)[-1]
+    assert message["data"]["viewer_name"] == "Second Viewer"
+    assert message["data"]["reason"] == "Suspect description check"
+    assert "Suspect description check" in message["body"] and "Shots fired" not in message["body"]
 
 
 def test_a_first_look_after_the_session_ended_is_told_as_such(operator, camera, officer_phone, make_user):
