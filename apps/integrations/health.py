@@ -91,12 +91,15 @@ REQUIRED = {"database": _check_database, "channel_layer": _check_channel_layer, 
 REPORTED = {"worker": lambda: _check_role("worker"), "beat": lambda: _check_role("beat")}
 
 
-def _describe(exc: BaseException) -> str:
+def _describe(exc: BaseException, name: str = "") -> str:
+    """What /readyz says of a failed check. It needs no login, so it names the kind of failure
+    only: the error's own text (hosts, ports, the bucket's name) goes to the log."""
     if isinstance(exc, concurrent.futures.TimeoutError | PoolTimeout):
         return f"error: no answer within {PROBE_TIMEOUT:.0f} s"
     if isinstance(exc, Missing):
         return f"error: {exc}"
-    return f"error: {type(exc).__name__}: {exc}"[:300]
+    log.warning("readyz: the %s check failed: %s: %s", name or "a", type(exc).__name__, exc)
+    return f"error: {type(exc).__name__}"
 
 
 def readyz(request):
@@ -108,12 +111,12 @@ def readyz(request):
     try:
         results["database"] = _check_database()
     except Exception as exc:
-        results["database"] = _describe(exc)
+        results["database"] = _describe(exc, "database")
     for name, future in futures.items():
         try:
             results[name] = future.result(timeout=PROBE_TIMEOUT)
         except Exception as exc:  # any failure means not ready; the message names it
-            results[name] = _describe(exc)
+            results[name] = _describe(exc, name)
     failing = [name for name in REQUIRED if results[name] != "ok"]
     missing = [name for name in REPORTED if results[name] != "ok"]
     checks = {name: results[name] for name in (*REQUIRED, *REPORTED)}
