@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -363,9 +363,11 @@ def push_token_set(*, device: Device, token: str, context: AuditContext | None =
 
 
 def presence_mark_stale() -> int:
-    """Rows that still say online although the live view says offline are set offline."""
-    cutoff = timezone.now() - timedelta(seconds=conf.presence_timeout())
-    candidates = list(Device.objects.filter(online=True, last_seen__lt=cutoff))
+    """Rows that still say online although the live view says offline are set offline: a device
+    gone silent for the presence timeout, and one whose sockets were all on a process that died
+    (it reads offline within presence.PROCESS_TTL, its last sign of life still fresh; the console
+    was told only once the timeout had passed too, minutes after the API said offline)."""
+    candidates = list(Device.objects.filter(online=True))
     presence.merge_live(candidates)
     stale = [device for device in candidates if not device.online]
     for device in stale:

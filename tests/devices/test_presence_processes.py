@@ -118,3 +118,33 @@ def test_a_recount_never_counts_a_socket_whose_own_count_is_on_its_way(redis_url
 
     assert async_to_sync(scenario)() == "1"
     assert client.hget(presence.key(device.pk), field) is None
+
+
+def test_the_sweep_tells_the_console_of_a_device_whose_process_died_without_waiting_for_the_timeout(
+    redis_url, enrolled, settings
+):
+    """The API read the device offline within PROCESS_TTL of its process's death, but the sweep
+    looked only at rows silent for the presence timeout: the console's fleet wall showed it online
+    for minutes more (2.7 in a probe), while the API said offline and its live view had ended."""
+    import time
+
+    import redis
+    from django.utils import timezone
+
+    from apps.devices import tasks
+    from apps.devices.models import Device
+
+    settings.RTCC_PRESENCE_REDIS_URL = redis_url
+    device, _ = enrolled("bodycam")
+    now = timezone.now()
+    Device.objects.filter(pk=device.pk).update(online=True, last_seen=now)  # written through at connect
+    client = redis.Redis.from_url(redis_url, decode_responses=True)
+    dead = "gone-host:4242:deadbeef"  # its last heartbeat older than PROCESS_TTL
+    client.zadd(presence.PROCESSES_KEY, {dead: time.time() - presence.PROCESS_TTL - 5})
+    client.hset(presence.key(device.pk), mapping={presence.CONN_PREFIX + dead: "1", "last_seen": str(now.timestamp())})
+    try:
+        assert tasks.presence_sweep() == 1
+        assert Device.objects.get(pk=device.pk).online is False
+    finally:
+        client.delete(presence.key(device.pk))
+        client.zrem(presence.PROCESSES_KEY, dead)
