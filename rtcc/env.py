@@ -80,7 +80,8 @@ def parse_duration(
         raise ImproperlyConfigured(f"{name}={value!r} must be at most {LONGEST.days}d")
     duration = timedelta(seconds=seconds)
     if duration < minimum:
-        raise ImproperlyConfigured(f"{name}={value!r} must be at least {int(minimum.total_seconds())} seconds")
+        least = int(minimum.total_seconds())
+        raise ImproperlyConfigured(f"{name}={value!r} must be at least {least} second{'' if least == 1 else 's'}")
     return duration
 
 
@@ -120,7 +121,7 @@ def parse_database_url(environ: dict, data_dir: Path) -> dict[str, Any]:
         try:
             parsed.port  # noqa: B018 - raises on a port that is not a number
         except ValueError:
-            raise ImproperlyConfigured("DATABASE_URL has a port that is not a number") from None
+            raise ImproperlyConfigured("DATABASE_URL has a port that is not a number from 0 to 65535") from None
         if pool_size:
             # Connecting costs ~10 ms a request under daphne; a pool per process keeps them open.
             # rtcc's backend checks a pooled connection before lending it only when it may be
@@ -145,7 +146,7 @@ def parse_redis_url(environ: dict) -> str | None:
     try:
         parsed.port  # noqa: B018
     except ValueError:
-        raise ImproperlyConfigured("REDIS_URL has a port that is not a number") from None
+        raise ImproperlyConfigured("REDIS_URL has a port that is not a number from 0 to 65535") from None
     # The database number: a path that is not one would be ignored by the client (database 0),
     # and this process would not meet the worker and beat on the database they use.
     db = parsed.path.strip("/") if parsed.scheme != "unix" else dict(parse_qsl(parsed.query)).get("db", "0")
