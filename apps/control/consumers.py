@@ -9,6 +9,7 @@ The console websocket lives in apps.console.consumers.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import json
 import logging
@@ -17,6 +18,8 @@ import time
 from channels.db import database_sync_to_async
 from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from apps.accounts.tokens import bearer_from_header
 from apps.core.realtime import DirectDispatch, device_group, scope_header, stay_in_groups, written_out
@@ -31,6 +34,8 @@ log = logging.getLogger(__name__)
 CLOSE_UNAUTHORIZED = 4401
 CLOSE_FORBIDDEN = 4403
 CLOSE_RATE_LIMITED = 4429
+CLOSE_TRY_AGAIN_LATER = 1013
+LAYER_DOWN = (RedisConnectionError, RedisTimeoutError, ConnectionError, TimeoutError)
 ANSWER_TYPES = ("ack", "result")
 MAX_FRAME = 64 * 1024  # bytes of UTF-8, as the frame came over the wire
 
@@ -92,6 +97,12 @@ class DeviceConsumer(DirectDispatch, AsyncWebsocketConsumer):
     async def __call__(self, scope, receive, send):
         try:
             await super().__call__(scope, receive, send)
+        except LAYER_DOWN as exc:
+            # Redis (the channel layer, presence) cannot be reached: the device is told to come back
+            # later (1013, try again later) instead of a server error (1011) and a traceback.
+            log.warning("device socket closed: the channel layer cannot be reached (%s: %s)", type(exc).__name__, exc)
+            with contextlib.suppress(Exception):
+                await self.close(code=CLOSE_TRY_AGAIN_LATER)
         finally:
             # daphne kills a consumer that has not finished 10 s after its socket closed (a long
             # backlog of frames), and a bug may end it early: either way the device must not

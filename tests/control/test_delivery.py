@@ -505,3 +505,24 @@ def test_a_command_acknowledged_in_time_takes_its_result_after_expires_at(operat
     Command.objects.filter(pk=command.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
     assert services.command_result(command_id=command.pk, device=bodycam.device, ok=True) is None
     assert Command.objects.get(pk=command.pk).state == "succeeded"  # the camera was told in time and acted
+
+
+def test_a_device_socket_is_told_to_come_back_later_when_the_channel_layer_is_down(bodycam, settings):
+    """Redis unreachable: the socket was closed with 1011 (a server error) and a traceback; the
+    device is now told to try again later (1013), which it does with its backoff."""
+    from channels.layers import channel_layers
+
+    settings.CHANNEL_LAYERS = {
+        "default": {"BACKEND": "apps.core.layers.RedisChannelLayer", "CONFIG": {"hosts": ["redis://127.0.0.1:1/0"]}}
+    }
+    channel_layers.backends.clear()
+
+    async def scenario():
+        device = await connected("/ws/device/", bodycam.auth)
+        closed = await device.receive_output(timeout=SOCKET_WAIT)
+        assert closed == {"type": "websocket.close", "code": 1013}, closed
+
+    try:
+        run(scenario)
+    finally:
+        channel_layers.backends.clear()
