@@ -41,3 +41,12 @@ class IsPlateReader(IsDevice):
 
     def has_permission(self, request, view):
         return super().has_permission(request, view) and request.user.kind == DeviceKind.ALPR
+
+
+class IsRecordingDevice(IsDevice):
+    """A device that records video (a camera or a phone): a plate reader uploads no clips."""
+
+    message = "This endpoint is for enrolled cameras and phones; a plate reader records no video."
+
+    def has_permission(self, request, view):
+        return super().has_permission(request, view) and request.user.kind != DeviceKind.ALPR

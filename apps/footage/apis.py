@@ -6,7 +6,7 @@ from __future__ import annotations
 from drf_spectacular.utils import extend_schema
 
 from apps.accounts.permissions import IsPerson, PermissionsByMethod
-from apps.devices.permissions import IsDevice
+from apps.devices.permissions import IsRecordingDevice
 
 from .ingest import apis as ingest_apis
 from .records import apis as records_apis
@@ -15,7 +15,7 @@ from .serializers import ClipDeclareIn, ClipUploadOut
 
 class ClipsApi(PermissionsByMethod):
     permission_classes = [IsPerson]
-    permissions_by_method = {"POST": [IsDevice]}
+    permissions_by_method = {"POST": [IsRecordingDevice]}
     list_filters = records_apis.ClipSearchIn
 
     @extend_schema(parameters=[records_apis.ClipSearchIn], responses=records_apis.ClipRecordOut(many=True))

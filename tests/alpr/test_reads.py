@@ -151,6 +151,29 @@ def test_other_devices_and_strangers_cannot_post_reads(anon):
     assert post_reads(committing_client(token="rtd_bogus"), [a_read()]).status_code == 401
 
 
+def test_a_plate_reader_declares_no_clip(reader, reader_api):
+    """It records no video: a clip declared by it was stored as evidence from its pole."""
+    from apps.footage.models import Clip
+
+    now = timezone.now()
+    response = reader_api.post(
+        "/api/v1/clips",
+        {
+            "recording_id": "pole-clip",
+            "started_at": (now - timedelta(minutes=1)).isoformat(),
+            "ended_at": now.isoformat(),
+            "size_bytes": 10,
+            "sha256": "a" * 64,
+            "content_type": "video/mp4",
+            "trigger": "auto",
+        },
+        format="json",
+    )
+    assert response.status_code == 403, response.content
+    assert response.json()["error"]["code"] == "forbidden"
+    assert not Clip.objects.filter(device=reader).exists()
+
+
 def test_a_revoked_reader_is_refused(reader, reader_api, it_user):
     from apps.devices.services import device_revoke
 

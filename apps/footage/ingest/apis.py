@@ -17,7 +17,7 @@ from rest_framework.views import APIView
 from apps.audit.context import AuditContext
 from apps.core.errors import envelope
 from apps.core.fields import StrictCharField, StrictIntegerField
-from apps.devices.permissions import IsDevice
+from apps.devices.permissions import IsRecordingDevice
 
 from ..serializers import ClipDeclareIn, ClipUploadOut, PartNumbersIn
 from . import selectors, services
@@ -51,7 +51,7 @@ CompleteOut = inline_serializer("ClipCompleteOut", {"id": serializers.UUIDField(
 
 
 def clip_declare(request) -> Response:
-    """POST /clips (a device, IsDevice): declares a clip; served by apps.footage.apis.ClipsApi,
+    """POST /clips (a camera or phone, IsRecordingDevice): declares a clip; served by apps.footage.apis.ClipsApi,
     whose GET is the records search."""
     data = ClipDeclareIn(data=request.data)
     data.is_valid(raise_exception=True)
@@ -60,7 +60,7 @@ def clip_declare(request) -> Response:
 
 
 class ClipPartsApi(APIView):
-    permission_classes = [IsDevice]
+    permission_classes = [IsRecordingDevice]
 
     @extend_schema(request=PartNumbersIn, responses=PartsOut)
     def post(self, request, clip_id):
@@ -77,7 +77,7 @@ class ClipPartsApi(APIView):
 
 
 class ClipUploadApi(APIView):
-    permission_classes = [IsDevice]
+    permission_classes = [IsRecordingDevice]
 
     @extend_schema(responses=UploadStatusOut)
     def get(self, request, clip_id):
@@ -86,7 +86,7 @@ class ClipUploadApi(APIView):
 
 
 class ClipCompleteApi(APIView):
-    permission_classes = [IsDevice]
+    permission_classes = [IsRecordingDevice]
 
     @extend_schema(request=None, responses={202: CompleteOut})
     def post(self, request, clip_id):
