@@ -494,7 +494,7 @@ def live_viewer_seen(*, session: LiveSession, user, context: AuditContext | None
                 # The row itself (the caller's may be the playlist index's copy), read once for the
                 # record and for the console's update (which lists this viewer too).
                 session = _reload(session.pk)
-                details = _view_details(session)
+                details = _view_details(session, user.pk)
                 audit_record(action="live.view", actor=user, obj=session, context=context, details=details)
                 _publish(session)
                 if session.officer_id:
@@ -507,9 +507,14 @@ def live_viewer_seen(*, session: LiveSession, user, context: AuditContext | None
     return first
 
 
-def _view_details(session: LiveSession) -> dict:
-    """The `live.view` audit event's details (viewer_seen_statement writes the same in SQL)."""
-    return {"device": str(session.device_id), "officer": str(session.officer_id or ""), "reason": session.reason}
+def _view_details(session: LiveSession, user_id) -> dict:
+    """The `live.view` audit event's details (viewer_seen_statement writes the same in SQL): the
+    reason is the viewer's own (_reason_given), not the session's when another operator opened it."""
+    return {
+        "device": str(session.device_id),
+        "officer": str(session.officer_id or ""),
+        "reason": _reason_given(session, user_id),
+    }
 
 
 # A first look from the event loop (fastpath.py) ------------------------------------------------
@@ -520,7 +525,7 @@ def _view_details(session: LiveSession) -> dict:
 # a first look (the console's update, the officer's push) is done after it, off the request path:
 # live_viewers_announce, live_officer_told.
 
-# _view_details, from the session's row.
+# _view_details, from the session's row (its `reason` the viewer's own: see viewer_seen_statement).
 _VIEW_DETAILS_SQL = (
     "jsonb_build_object('device', session.device_id::text, 'officer', COALESCE(session.officer_id::text, ''),"
     " 'reason', session.reason)"
@@ -533,7 +538,7 @@ def viewer_seen_statement(*, session_id, user, now: datetime, context: AuditCont
     audit event and its count. Its row, when the session exists: the new viewer's id on a first
     look (else NULL: they had a row, or another process wrote it at the same moment) and the
     session's officer."""
-    sessions, viewers = LiveSession._meta.db_table, LiveViewer._meta.db_table
+    sessions, viewers, events = LiveSession._meta.db_table, LiveViewer._meta.db_table, AuditEvent._meta.db_table
     count = counts_upsert(counts={counted.LIVE_VIEW: 1}, at=now, when="EXISTS (SELECT 1 FROM viewer)")
     assert count is not None
     event, details_json = audit_event(
@@ -549,7 +554,11 @@ def viewer_seen_statement(*, session_id, user, now: datetime, context: AuditCont
     )
     at = connection.ops.adapt_datetimefield_value(now)
     sql = (
-        f"WITH session AS (SELECT s.id, s.device_id, s.officer_id, s.reason FROM {sessions} s WHERE s.id = %s),"  # noqa: S608
+        # The reason this viewer gave when they last asked for the session (_reason_given), else its own.
+        f"WITH session AS (SELECT s.id, s.device_id, s.officer_id, COALESCE((SELECT NULLIF(a.details->>'reason', '')"  # noqa: S608
+        f" FROM {events} a WHERE a.object_type = %s AND a.object_id = s.id::text AND a.actor_type = 'user'"
+        " AND a.actor_id = %s AND a.action IN ('live.request', 'live.renew') ORDER BY a.at DESC, a.id DESC LIMIT 1),"
+        f" s.reason) AS reason FROM {sessions} s WHERE s.id = %s),"
         f" updated AS (UPDATE {viewers} v SET last_viewed_at = %s FROM session"
         " WHERE v.session_id = session.id AND v.user_id = %s RETURNING v.id),"
         f" viewer AS (INSERT INTO {viewers} (session_id, user_id, first_viewed_at, last_viewed_at, officer_phones_owed)"
@@ -559,7 +568,8 @@ def viewer_seen_statement(*, session_id, user, now: datetime, context: AuditCont
         f" event AS ({event_sql})"
         " SELECT (SELECT id FROM viewer), session.officer_id FROM session"
     )
-    params = [session_id, at, user.pk, user.pk, at, at, *count[1], *event_args]
+    asked = [LiveSession._meta.model_name, str(user.pk)]  # the reason's subquery
+    params = [*asked, session_id, at, user.pk, user.pk, at, at, *count[1], *event_args]
     return sql, params
 
 

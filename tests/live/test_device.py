@@ -153,6 +153,45 @@ def test_a_second_operator_who_asks_with_a_reason_of_their_own_is_told_with_it(
     assert message["data"]["viewer_name"] == "Second Viewer"
     assert message["data"]["reason"] == "Suspect description check"
     assert "Suspect description check" in message["body"] and "Shots fired" not in message["body"]
+    view = AuditEvent.objects.get(action="live.view", actor_id=str(second.pk), object_id=live["id"])
+    assert view.details["reason"] == "Suspect description check"  # the trail too, not the session's reason
+
+
+def test_a_first_look_answered_before_django_audits_the_viewers_own_reason(operator, camera, make_user):
+    """The fast path's one statement (live.services.viewer_seen_statement) writes the `live.view`
+    event with the reason the viewer gave when they asked for the session, as the API view does;
+    a viewer who never asked reads under the session's reason."""
+    from asgiref.sync import async_to_sync
+    from django.conf import settings
+
+    from apps.accounts.services import token_issue
+    from apps.audit.selectors import audit_verify_chain
+    from apps.core.fastpaths import background_settled
+    from apps.live import fastpath
+
+    live = ask(operator, camera)
+    second, third = make_user("operator"), make_user("operator")
+    again = api_client(second).post(
+        f"/api/v1/devices/{camera.device.pk}/live", {"reason": "Suspect description check"}, format="json"
+    )
+    assert again.status_code == 200 and again.json()["id"] == live["id"]
+    services._touched.clear()
+    for user, address in ((second, "10.1.2.4"), (third, "10.1.2.5")):
+        token, _ = token_issue(user=user)
+        answer = async_to_sync(fastpath._playlist_async)(token, live["id"], "http://testserver", address)
+        if answer is None:  # the embedded default keeps no playlist copy: the API view answers
+            assert not settings.ENV.redis_url
+            assert api_client(user).get(f"/api/v1/live/{live['id']}/playlist.m3u8").status_code == 200
+        else:
+            assert answer[0] == 200
+    async_to_sync(background_settled)()
+    reasons = {
+        event.actor_id: event.details["reason"]
+        for event in AuditEvent.objects.filter(action="live.view", object_id=live["id"])
+    }
+    assert reasons == {str(second.pk): "Suspect description check", str(third.pk): "Shots fired call, 5th and Main"}
+    verdict = audit_verify_chain()
+    assert verdict.ok, verdict.problems
 
 
 def test_a_first_look_after_the_session_ended_is_told_as_such(operator, camera, officer_phone, make_user):
