@@ -157,6 +157,29 @@ def test_start_stops_with_a_message_naming_the_variable(tmp_path):
     ]
 
 
+def test_a_command_that_cannot_reach_the_database_says_why_in_one_line(tmp_path):
+    """`manage.py migrate` before PostgreSQL is up waited the pool's 10 s and ended in a traceback
+    saying only "couldn't get a connection"; the cause was in the pool's warnings above it."""
+    from infra.launch import free_port
+
+    environment = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "DATABASE_", "REDIS_", "RTCC_"))}
+    environment.update(
+        {
+            "RTCC_DATA_DIR": str(tmp_path),
+            "DJANGO_SECRET_KEY": "k" * 40,
+            "DATABASE_URL": f"postgres://postgres@127.0.0.1:{free_port()}/rtcc",
+        }
+    )
+    done = subprocess.run(
+        [sys.executable, "manage.py", "migrate"], cwd=ROOT, env=environment, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode != 0
+    assert "Traceback" not in done.stderr and "pool" not in done.stderr
+    last = done.stderr.strip().splitlines()[-1]
+    assert last.startswith("rtcc: cannot reach the database: connection failed:"), done.stderr
+    assert "Connection refused" in last
+
+
 @pytest.mark.parametrize(
     "command", [["-m", "daphne", "-p", "0", "rtcc.asgi:application"], ["-m", "celery", "-A", "rtcc", "worker"]]
 )
