@@ -80,11 +80,11 @@ class DeviceConsumer(DirectDispatch, AsyncWebsocketConsumer):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.sent_here: dict[str, None] = {}  # command ids sent on this connection, oldest first
-        # The ack and the result each command sent here is owed, by (type, command id): taken
-        # outside the frame budget, so that a device answering a backlog of commands is never
-        # refused an answer it owes (its command would expire although it ran).
-        self.owed: dict[tuple[str, str], None] = {}
+        # The command ids sent on this connection, oldest first, each with the answers ("ack",
+        # "result") the device still owes for it: those are taken outside the frame budget, so
+        # that a device answering a backlog of commands is never refused an answer it owes (its
+        # command would expire although it ran).
+        self.sent_here: dict[str, set[str]] = {}
         self.rejoin: asyncio.Task | None = None
         self.counted_down = False  # presence told of this socket's end (exactly once)
         self.closing = False  # closed by the server: frames still queued are ignored
@@ -193,7 +193,11 @@ class DeviceConsumer(DirectDispatch, AsyncWebsocketConsumer):
     def _owed(self, frame: dict) -> bool:
         """Whether this answer is one a command sent here is owed (and from now on, no longer)."""
         command_id = frame.get("command_id")
-        return isinstance(command_id, str) and self.owed.pop((frame["type"], command_id), False) is None
+        owed = self.sent_here.get(command_id) if isinstance(command_id, str) else None
+        if owed is None or frame["type"] not in owed:
+            return False
+        owed.discard(frame["type"])
+        return True
 
     async def over_budget(self, now: float, *, answer: bool = False) -> None:
         """A frame beyond the budget: dropped unread. The device hears so (at most once a second);
@@ -244,12 +248,9 @@ class DeviceConsumer(DirectDispatch, AsyncWebsocketConsumer):
             return
         if claim is None:
             return
-        self.sent_here[command["id"]] = None
+        self.sent_here[command["id"]] = set(ANSWER_TYPES)
         while len(self.sent_here) > SENT_MEMORY:
             self.sent_here.pop(next(iter(self.sent_here)))
-        self.owed[("ack", command["id"])] = self.owed[("result", command["id"])] = None
-        while len(self.owed) > 2 * SENT_MEMORY:
-            self.owed.pop(next(iter(self.owed)))
         await self.send(text_data=json.dumps({"type": "command", "command": command}))
         await written_out()  # the frame goes out now, its record after
         try:
