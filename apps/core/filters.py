@@ -21,6 +21,9 @@ from rest_framework import serializers
 from apps.core.fields import OUT_OF_RANGE, in_utc, rfc3339_text
 
 PAGE_PARAMS = frozenset({"page", "page_size"})
+# Read by the content negotiation on every endpoint (apps/core/negotiation.py: a format it cannot
+# give is refused there), so never a parameter the endpoint does not read.
+FORMAT_PARAM = "format"
 UNKNOWN_PARAM = "Not a filter of this list."
 NOT_A_PARAMETER = "Not a parameter of this endpoint."
 
@@ -29,8 +32,9 @@ def refuse_unknown_params(
     given: Iterable[str], accepted: Iterable[str], message: str = UNKNOWN_PARAM, *, paged: bool = True
 ) -> None:
     """A query parameter the endpoint does not read is the caller's mistake (a typo): 400 naming
-    it, never silently ignored. The page parameters are accepted where there are pages (`paged`)."""
-    unknown = sorted(set(given) - set(accepted) - (PAGE_PARAMS if paged else frozenset()))
+    it, never silently ignored. The page parameters are accepted where there are pages (`paged`),
+    `format` everywhere."""
+    unknown = sorted(set(given) - set(accepted) - (PAGE_PARAMS if paged else frozenset()) - {FORMAT_PARAM})
     if unknown:
         raise serializers.ValidationError({name: [message] for name in unknown})
 

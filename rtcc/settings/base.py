@@ -240,6 +240,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "apps.core.pagination.StandardPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "apps.core.negotiation.StrictContentNegotiation",  # ?format=xml: 400
     # JSON everywhere (the contract); an endpoint that takes a file says so itself (MultiPartParser:
     # a briefing's photo, a hotlist's CSV). A form-encoded or multipart body elsewhere is a 415.
     "DEFAULT_PARSER_CLASSES": ["apps.core.parsers.SafeJSONParser"],

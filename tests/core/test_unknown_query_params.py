@@ -82,3 +82,37 @@ def test_the_endpoints_that_answer_in_one_piece_refuse_page_parameters(client_fo
         assert error_code(response) == "invalid"
         assert list(response.json()["error"]["fields"]) == list(params), response.content
     assert anon.get("/api/v1/transparency", {"format": "json"}).status_code == 200
+
+
+@pytest.mark.django_db
+def test_every_get_answers_a_format_it_cannot_give_with_400_not_404(make_user, anon):
+    """`?format=xml` was a 404 (DRF's negotiation), as if the object did not exist; an unusable
+    query parameter is a 400 naming it, on every endpoint a GET reaches (apps/core/negotiation.py)."""
+    from rest_framework.test import APIClient
+
+    world = build_world(make_user)
+    credentials = principal_credentials(world)
+    schema = anon.get("/api/schema/", HTTP_ACCEPT="application/json").json()
+    paths = sorted(path for path, item in schema["paths"].items() if "get" in item and path.startswith("/api/v1/"))
+    assert "/api/v1/clips/{clip_id}" in paths
+    wrong = []
+    for path in paths:
+        admitted = sorted(POLICY[f"GET {path}"] - {"superuser"})
+        url = re.sub(r"\{(\w+)\}", lambda m: world["ids"][m.group(1)], path)
+        client = APIClient()
+        if admitted and admitted[0] != "anonymous":
+            client.credentials(HTTP_AUTHORIZATION=credentials[admitted[0]]()["headers"]["Authorization"])
+        response = client.get(url, {"format": "xml"})
+        if response.status_code != 400 or "format" not in response.json()["error"].get("fields", {}):
+            wrong.append(f"{path} as {admitted[:1]}: {response.status_code} {response.content[:200]!r}")
+    assert wrong == []
+
+
+@pytest.mark.django_db
+def test_a_list_takes_the_format_it_answers_in(client_for, operator):
+    """`?format=json` is read by every endpoint (the negotiation), a list's page included."""
+    client = client_for(operator)
+    answered = client.get("/api/v1/devices", {"format": "json", "kind": "bodycam"})
+    assert answered.status_code == 200 and answered.json()["count"] == 0
+    refused = client.get("/api/v1/devices", {"format": "csv"})
+    assert refused.status_code == 400 and list(refused.json()["error"]["fields"]) == ["format"]
