@@ -385,3 +385,53 @@ def test_a_download_link_the_store_cannot_serve_is_503(disk_store, store_fails):
     response = api_client().get(path)
     assert response.status_code == 503 and error_code(response) == "storage_unavailable"
     assert int(response["Retry-After"]) >= 1
+
+
+def test_a_clip_recorded_just_before_its_camera_was_assigned_is_that_officers(
+    disk_store, make_device, officer, other_officer
+):
+    """An officer starts recording, then IT records the hand-out: the clip of a minute ago was
+    of no officer, and the officer could not find it. A camera handed out while it recorded gives
+    the clip to whoever got it; one back in the pool when it recorded still gives no officer."""
+    from apps.devices.services import device_assign, device_unassign
+
+    device, token = make_device()
+    device_assign(device=device, officer_id=officer.pk)  # seconds ago, after the recordings below
+    api = api_client(token=token)
+    data = clip_bytes(100)
+    now = timezone.now()
+    before = declare(
+        api,
+        declaration(
+            data, started_at=(now - timedelta(minutes=2)).isoformat(), ended_at=(now - timedelta(minutes=1)).isoformat()
+        ),
+    ).json()
+    across = declare(
+        api,
+        declaration(
+            data,
+            started_at=(now - timedelta(seconds=30)).isoformat(),
+            ended_at=(now + timedelta(seconds=1)).isoformat(),
+        ),
+    ).json()
+    assert before["officer"] == across["officer"] == str(officer.pk)
+    assert api_client(officer).get(f"/api/v1/clips/{before['id']}").status_code == 200
+    from apps.devices.models import Assignment
+
+    device.refresh_from_db()
+    device_unassign(device=device)
+    device_assign(device=device, officer_id=other_officer.pk)
+    # Back in the pool from 30 to 10 minutes ago, between the two officers.
+    Assignment.objects.filter(device=device, officer=officer).update(
+        started_at=now - timedelta(hours=1), ended_at=now - timedelta(minutes=30)
+    )
+    Assignment.objects.filter(device=device, officer=other_officer).update(started_at=now - timedelta(minutes=10))
+    pooled = declare(
+        api,
+        declaration(
+            data,
+            started_at=(now - timedelta(minutes=20)).isoformat(),
+            ended_at=(now - timedelta(minutes=15)).isoformat(),
+        ),
+    ).json()
+    assert pooled["officer"] is None

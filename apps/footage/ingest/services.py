@@ -83,13 +83,26 @@ def retain_until_for(*, category: Category, started_at: datetime) -> datetime | 
     return started_at + timedelta(days=category.retention_days)
 
 
-def officer_at(device: Device, when: datetime):
-    """The device's assignee at `when` (the assignment history); the current officer only when the
-    device has no history at all."""
-    officer = assignee_at(device, when)
-    if officer is None and device.officer_id and not Assignment.objects.filter(device=device).exists():
-        return device.officer
-    return officer
+def officer_at(device: Device, started_at: datetime, ended_at: datetime):
+    """Whose recording this is, from the assignment history: the assignee when it started; else
+    the officer assigned while it ran (the camera was handed out during the recording); else,
+    when the camera had never been assigned before it, its first assignee (an officer who started
+    recording before IT recorded the hand-out: a clip of a minute ago on a camera assigned
+    seconds ago is theirs). A camera back in the pool when it recorded makes a clip of no officer.
+    The current officer when the device has no history at all."""
+    officer = assignee_at(device, started_at)
+    if officer is not None:
+        return officer
+    history = Assignment.objects.filter(device=device).select_related("officer")
+    if not history.exists():
+        return device.officer if device.officer_id else None
+    during = history.filter(started_at__gt=started_at, started_at__lte=ended_at).order_by("started_at").first()
+    if during is not None:
+        return during.officer
+    if history.filter(started_at__lte=started_at).exists():  # assigned before, back in the pool then
+        return None
+    first = history.order_by("started_at").first()
+    return first.officer if first is not None else None
 
 
 def _content_type_allowed(value: str) -> bool:
@@ -174,7 +187,7 @@ def clip_declare(
     category = category_get_or_default()
     clip = Clip(
         device=device,
-        officer=officer_at(device, started_at),
+        officer=officer_at(device, started_at, ended_at),
         recording_id=recording_id,
         started_at=started_at,
         ended_at=ended_at,
