@@ -307,3 +307,20 @@ def store_fails(settings, request, tmp_path):
             settings.RTCC_STORAGE_DIR = blocked
 
     return fail
+
+
+@pytest.fixture
+def exact_since_two_days_ago(db):
+    """The exact rows began two days ago (as after an upgrade two days back), whatever the test
+    database's migration time; the per-process cache of that instant is cleared before and after."""
+    from datetime import UTC, datetime, timedelta
+
+    from apps.counters import selectors
+    from apps.counters.models import EXACT_SINCE, Count
+
+    began = datetime.now(UTC) - timedelta(days=2)
+    Count.objects.filter(level="e", name=EXACT_SINCE).delete()
+    Count.objects.create(level="e", start=began, name=EXACT_SINCE, n=0)
+    selectors._since.clear()
+    yield began
+    selectors._since.clear()

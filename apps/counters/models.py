@@ -2,18 +2,30 @@
 
 The public transparency report and the outcome statistics read these instead of scanning the
 audit trail or the raw tables, so they answer in the same time after five years as after one.
-A counted event adds to its hour, its day and its month in the transaction that records it.
+A counted event adds to its hour, its day and its month in the transaction that records it, and
+to a row at its exact time, kept EXACT_KEEP: a window's ends that fall inside an hour are counted
+from those (apps/counters/selectors.py), so that a count is of the events inside the window.
 """
 
 from __future__ import annotations
+
+from datetime import timedelta
 
 from django.db import models
 
 
 class Level(models.TextChoices):
+    EXACT = "e", "exact"  # `start` is the counted event's own time
     HOUR = "h", "hour"
     DAY = "d", "day"
     MONTH = "m", "month"
+
+
+# Exact rows older than this are deleted (services.counters_prune): a window's end further back
+# is counted from its whole hour.
+EXACT_KEEP = timedelta(days=7)
+# The exact row (n = 0) whose time says since when every counted event has one (migration 0003).
+EXACT_SINCE = "counters.exact_since"
 
 
 SHARDS = 8

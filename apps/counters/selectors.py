@@ -1,21 +1,26 @@
 """Reads of the counters: totals and series over any window, from the fewest rows that cover it.
 
-A window is taken in whole hours (its start rounded down, its end up). It is covered by whole
-months in the middle, whole days next to them and hours at the edges: a five-year report reads
-about 60 month rows per name, never one row per event.
+A window is covered by whole months in the middle, whole days next to them and hours next to
+those: a five-year report reads about 60 month rows per name, never one row per event. Its ends,
+when they fall inside an hour, are counted from the exact rows of the events between the end and
+the hour (a count is of the events inside the window, to the microsecond). Exact rows are kept
+models.EXACT_KEEP: a window that starts before that (or before the exact rows began) is taken in
+whole hours, its start rounded down and its end up (`counted_window` says which).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 
-from django.db import connection
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Q, Sum
+from django.utils import timezone
 
-from .models import Count, Level
+from .models import EXACT_KEEP, EXACT_SINCE, Count, Level
 from .services import floor_day, floor_hour, floor_month
 
 HOUR = timedelta(hours=1)
@@ -57,9 +62,8 @@ def _days_and_hours(start: datetime, end: datetime) -> list[Q]:
     return parts
 
 
-def cover(start: datetime, end: datetime, *, months: bool = True) -> list[Q]:
-    """Conditions selecting buckets that together cover [start, end) exactly once."""
-    start, end = floor_hour(start), ceil_hour(end)
+def _whole(start: datetime, end: datetime, months: bool) -> list[Q]:
+    """Buckets covering [start, end), both on the hour, exactly once."""
     if not months:
         return _days_and_hours(start, end)
     first, last = _ceil_month(start), floor_month(end)
@@ -68,13 +72,53 @@ def cover(start: datetime, end: datetime, *, months: bool = True) -> list[Q]:
     return [_span(Level.MONTH, first, last), *_days_and_hours(start, first), *_days_and_hours(last, end)]
 
 
+# How far the exact rows may lag being pruned behind the newest of them, as this process sees the
+# clock: a window starting that close to EXACT_KEEP ago is taken in whole hours.
+_PRUNE_MARGIN = HOUR
+_since: list[datetime] = []  # the exact rows' beginning (migration 0003), read once per process
+
+
+def exact_since(now: datetime | None = None) -> datetime:
+    """Every counted event since this instant has its exact row."""
+    if not _since:
+        marked = Count.objects.filter(level=Level.EXACT, name=EXACT_SINCE).order_by("start")
+        began = marked.values_list("start", flat=True).first()
+        if began is None:  # the marker is gone (a flushed database): exact from now on
+            began = timezone.now()
+            with contextlib.suppress(IntegrityError), transaction.atomic():
+                Count.objects.create(level=Level.EXACT, start=began, name=EXACT_SINCE, n=0)
+        _since.append(began)
+    return max(_since[0], (now or timezone.now()) - EXACT_KEEP + _PRUNE_MARGIN)
+
+
+def counted_window(start: datetime, end: datetime) -> tuple[datetime, datetime]:
+    """What is counted for the window [start, end): itself, or its whole hours (exact_since)."""
+    if start >= exact_since():
+        return start, end
+    return floor_hour(start), ceil_hour(end)
+
+
+def cover(start: datetime, end: datetime, *, months: bool = True) -> list[Q]:
+    """Conditions selecting rows that together count [start, end) exactly once (counted_window)."""
+    if start >= end:
+        return []
+    if start < exact_since():
+        return _whole(floor_hour(start), ceil_hour(end), months)
+    first, last = ceil_hour(start), floor_hour(end)
+    if first >= last:  # no whole hour inside
+        return [_span(Level.EXACT, start, end)]
+    head = [_span(Level.EXACT, start, first)] if start < first else []
+    tail = [_span(Level.EXACT, last, end)] if last < end else []
+    return [*head, *_whole(first, last, months), *tail]
+
+
 def _query(names: Iterable[str] | None, prefix: str | None, parts: list[Q]):
     if not parts:
         return Count.objects.none()
     condition = parts[0]
     for part in parts[1:]:
         condition |= part
-    queryset = Count.objects.filter(condition)
+    queryset = Count.objects.filter(condition).exclude(name=EXACT_SINCE)
     if names is not None:
         queryset = queryset.filter(name__in=list(names))
     if prefix is not None:
@@ -85,7 +129,7 @@ def _query(names: Iterable[str] | None, prefix: str | None, parts: list[Q]):
 def counter_totals(
     *, start: datetime, end: datetime, names: Iterable[str] | None = None, prefix: str | None = None
 ) -> dict[str, int]:
-    """{name: count} of events in [start, end) (whole hours)."""
+    """{name: count} of events in [start, end) (see counted_window)."""
     rows = _query(names, prefix, cover(start, end)).values("name").annotate(total=Sum("n")).values_list("name", "total")
     return {name: int(total) for name, total in rows if total}
 

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from django.db import connection, transaction
 from django.utils import timezone
 
-from .models import SHARDS, Count, Level
+from .models import EXACT_KEEP, EXACT_SINCE, SHARDS, Count, Level
 
 
 def floor_hour(at: datetime) -> datetime:
@@ -32,7 +32,12 @@ def floor_month(at: datetime) -> datetime:
 
 
 def buckets_of(at: datetime) -> list[tuple[str, datetime]]:
-    return [(Level.HOUR, floor_hour(at)), (Level.DAY, floor_day(at)), (Level.MONTH, floor_month(at))]
+    return [
+        (Level.EXACT, at.astimezone(UTC)),
+        (Level.HOUR, floor_hour(at)),
+        (Level.DAY, floor_day(at)),
+        (Level.MONTH, floor_month(at)),
+    ]
 
 
 def counters_add(*, counts: Mapping[str, int], at: datetime | None = None) -> None:
@@ -84,3 +89,11 @@ def counts_upsert(
 
 def counter_add(*, name: str, n: int = 1, at: datetime | None = None) -> None:
     counters_add(counts={name: n}, at=at)
+
+
+def counters_prune(*, now: datetime | None = None) -> int:
+    """Deletes the exact rows older than EXACT_KEEP (a window's end before that is counted from
+    its whole hour); returns how many went."""
+    cutoff = (now or timezone.now()) - EXACT_KEEP
+    deleted, _ = Count.objects.filter(level=Level.EXACT, start__lt=cutoff).exclude(name=EXACT_SINCE).delete()
+    return deleted

@@ -25,8 +25,7 @@ from apps.core.errors import InvalidInput, NotFound
 from apps.core.filters import NOT_A_PARAMETER, refuse_unknown_params
 from apps.core.pagination import StandardPagination
 from apps.core.realtime import iso_time
-from apps.counters.selectors import ceil_hour
-from apps.counters.services import floor_hour
+from apps.counters.selectors import counted_window
 from apps.leads.models import Lead
 
 from . import selectors, services
@@ -235,9 +234,9 @@ TransparencyOut = inline_serializer(
         "from": serializers.DateTimeField(),
         "to": serializers.DateTimeField(),
         "counted_from": serializers.DateTimeField(
-            help_text="Counts are kept per hour: `from` rounded down to its hour"
+            help_text="`from`, or rounded down to its hour when it lies more than 7 days back"
         ),
-        "counted_to": serializers.DateTimeField(help_text="`to` rounded up to its hour"),
+        "counted_to": serializers.DateTimeField(help_text="`to`, or rounded up to its hour with `counted_from`"),
         **_report_fields(),
         "months": serializers.ListField(
             child=inline_serializer("TransparencyMonth", {"start": serializers.DateTimeField(), **_report_fields()}),
@@ -319,8 +318,10 @@ class TransparencyApi(FormatMixin, APIView):
         choice(request.query_params, "format", ("json",), "json")  # the report comes as JSON only
         report = selectors.transparency_report(start=start, end=end, monthly=monthly)
         report["from"], report["to"] = iso_time(start), iso_time(end)
-        # What was counted: the counters are kept per hour, so a window is taken in whole hours.
-        report["counted_from"], report["counted_to"] = iso_time(floor_hour(start)), iso_time(ceil_hour(end))
+        # What was counted: the window itself, or its whole hours when it starts too far back for
+        # the counters' exact rows (apps/counters/selectors.py).
+        counted_from, counted_to = counted_window(start, end)
+        report["counted_from"], report["counted_to"] = iso_time(counted_from), iso_time(counted_to)
         if monthly:
             report["months"] = [{**m, "start": iso_time(m["start"])} for m in report["months"]]
         return Response(report)

@@ -221,7 +221,7 @@ CELERY_BEAT_SCHEDULER = "apps.core.heartbeat:HeartbeatScheduler"  # beat's heart
 # {"name": {"task": "dotted.path", "schedule": seconds}} (a plain module, no Django imports).
 # beat runs them in production; the embedded default runs them in a thread of the web process.
 CELERY_BEAT_SCHEDULE: dict[str, dict] = {}
-for _app in ("integrations", "audit", "devices", "control", "footage", "briefings", "alpr", "live"):
+for _app in ("integrations", "audit", "counters", "devices", "control", "footage", "briefings", "alpr", "live"):
     try:
         _module = importlib.import_module(f"apps.{_app}.schedule")
     except ModuleNotFoundError as _exc:

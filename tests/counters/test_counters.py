@@ -71,3 +71,53 @@ def test_counting_does_not_wait_for_another_open_transaction_counting_the_same_t
     assert counter_totals(start=now - timedelta(hours=1), end=now + timedelta(hours=1), names=["busy"]) == {
         "busy": done + 1
     }
+
+
+def test_a_recent_window_counts_the_events_inside_it_not_its_whole_hours(exact_since_two_days_ago):
+    """The contract: each count is of events inside the window. Hour buckets alone counted an
+    event at 10:05 in a window of 10:20 to 10:50."""
+    from apps.counters.selectors import counted_window
+
+    now = datetime.now(UTC).replace(microsecond=0)
+    hour = now.replace(minute=0, second=0) - timedelta(hours=3)  # a whole hour, well inside the past
+    times = [hour + timedelta(minutes=m) for m in (5, 20, 35, 50, 65, 130)]
+    for at in times:
+        counter_add(name="w", at=at)
+    for a, b in (
+        (hour + timedelta(minutes=10), hour + timedelta(minutes=40)),  # inside one hour
+        (hour + timedelta(minutes=20), hour + timedelta(minutes=50)),  # from is inside, to is not
+        (hour + timedelta(minutes=30), hour + timedelta(minutes=131)),  # across two hour boundaries
+        (hour, hour + timedelta(hours=1)),  # whole hours still count whole
+        (hour - timedelta(minutes=1), hour + timedelta(minutes=5, microseconds=1)),
+    ):
+        expected = sum(1 for t in times if a <= t < b)
+        assert counter_totals(start=a, end=b, names=["w"]).get("w", 0) == expected, (a, b)
+        assert counted_window(a, b) == (a, b)
+    series = counter_series(start=hour + timedelta(minutes=10), end=now, period="day", names=["w"])
+    assert sum(counts["w"] for counts in series.values()) == 5
+
+
+def test_a_window_starting_before_the_exact_rows_is_taken_in_whole_hours(exact_since_two_days_ago):
+    from apps.counters.selectors import counted_window
+
+    at = exact_since_two_days_ago - timedelta(hours=5, minutes=-20)  # 20 minutes into an hour
+    counter_add(name="v", at=at)
+    start, end = at + timedelta(minutes=1), at + timedelta(minutes=2)
+    assert counter_totals(start=start, end=end, names=["v"]) == {"v": 1}  # its whole hour
+    assert counted_window(start, end) == (
+        at.replace(minute=0, second=0, microsecond=0),
+        at.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1),
+    )
+
+
+def test_exact_rows_are_pruned_after_a_week_and_the_hours_keep_counting(exact_since_two_days_ago):
+    from apps.counters.models import EXACT_SINCE
+    from apps.counters.services import counters_prune
+
+    old, recent = datetime.now(UTC) - timedelta(days=8), datetime.now(UTC) - timedelta(days=1)
+    counter_add(name="p", at=old)
+    counter_add(name="p", at=recent)
+    assert counters_prune() == 1
+    assert list(Count.objects.filter(level="e", name="p").values_list("start", flat=True)) == [recent]
+    assert Count.objects.filter(level="e", name=EXACT_SINCE).exists()
+    assert counter_totals(start=old - timedelta(hours=1), end=old + timedelta(hours=1), names=["p"]) == {"p": 1}

@@ -131,3 +131,44 @@ def test_each_persons_first_look_at_a_live_session_is_a_live_view(anon, client_f
         live_services._touched.clear()  # as if each read came through another process
         assert client_for(user).get(f"/api/v1/live/{live['id']}/playlist.m3u8").status_code == 200
     assert report(anon)["live_views"] == 2
+
+
+def test_a_recent_window_counts_the_commands_inside_it_to_the_microsecond(
+    anon, client_for, make_user, exact_since_two_days_ago
+):
+    """Each count is of events inside the window: a window that starts between two commands
+    counts the second only, not the whole hour both fell in; and it says it counted the window."""
+    from urllib.parse import urlencode
+
+    from tests.control.conftest import create_device
+
+    operator = make_user("operator")
+    camera = create_device(kind="bodycam")
+    client = client_for(operator)
+
+    def command(action: str) -> None:
+        response = client.post(
+            f"/api/v1/devices/{camera.id}/commands", {"action": action, "reason": "Transparency window"}, format="json"
+        )
+        assert response.status_code == 202, response.content
+
+    before = datetime.now(UTC)
+    command("start_recording")
+    between = datetime.now(UTC)
+    command("start_recording")
+    command("stop_recording")
+    after = datetime.now(UTC)
+
+    def window(start: datetime, end: datetime) -> dict:
+        query = {"from": start.isoformat().replace("+00:00", "Z"), "to": end.isoformat().replace("+00:00", "Z")}
+        return report(anon, "?" + urlencode({**query, "months": "false"}))
+
+    assert window(before, after)["remote_recording"] == {"start_recording": 2, "stop_recording": 1}
+    body = window(between, after)
+    assert body["remote_recording"] == {"start_recording": 1, "stop_recording": 1}
+    assert (body["counted_from"], body["counted_to"]) == (body["from"], body["to"])
+    assert window(before, between)["remote_recording"] == {"start_recording": 1, "stop_recording": 0}
+    assert window(after, after + timedelta(minutes=5))["remote_recording"] == {
+        "start_recording": 0,
+        "stop_recording": 0,
+    }
