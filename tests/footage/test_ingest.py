@@ -12,7 +12,7 @@ from apps.audit.models import AuditEvent
 from apps.footage.models import Clip
 from tests.helpers import api_client, error_code
 
-from .helpers import clip_bytes, declaration, put, upload_parts
+from .helpers import clip_bytes, declaration, put, status_of, upload_parts
 
 MiB = 1024 * 1024
 
@@ -110,7 +110,11 @@ def test_wrong_hash_ends_corrupt_and_is_kept(store, settings, camera, commit):
     assert verify.outcome == "corrupt" and verify.details["declared_sha256"] == body["sha256"]
 
 
-def test_a_part_of_the_wrong_size_counts_as_missing(store, settings, camera, commit):
+def test_a_part_of_the_wrong_size_counts_as_missing_and_completing_with_it_is_corrupt(store, settings, camera, commit):
+    """A short middle part: the disk backend refuses it at its PUT, so it is missing (409). S3 keeps
+    it; the upload status lists it as missing (to send again), and completing with it anyway is a
+    clip whose bytes cannot be its declared size: S3 will not join a part under its minimum, so
+    the clip is found corrupt at once, with nothing stored under its key."""
     _, token = camera
     api = api_client(token=token)
     data = three_parts(settings)
@@ -118,9 +122,39 @@ def test_a_part_of_the_wrong_size_counts_as_missing(store, settings, camera, com
     upload_parts(api, clip, data, [1, 3])
     part = api.post(f"/api/v1/clips/{clip['id']}/parts", {"numbers": [2]}, format="json").json()["parts"][0]
     answer = put(api, part, data[:1000])  # too short: the disk backend refuses it, S3 keeps it
-    assert answer.status_code in (200, 400)
+    assert status_of(answer) in (200, 400)
     assert api.get(f"/api/v1/clips/{clip['id']}/upload").json()["missing"] == [2]
-    assert complete(api, clip["id"], commit).status_code == 409
+    completed = complete(api, clip["id"], commit)
+    stored = Clip.objects.get(pk=clip["id"])
+    if status_of(answer) == 400:
+        assert completed.status_code == 409 and stored.state == "uploading"
+        return
+    assert completed.status_code == 202
+    assert stored.state == "corrupt" and stored.observed_size is None
+    assert not store.exists(stored.storage_key)
+    verify = AuditEvent.objects.get(object_id=clip["id"], action="clip.verify")
+    assert verify.outcome == "corrupt" and "wrong size" in verify.details["reason"]
+
+
+def test_a_clip_whose_bytes_are_not_its_declared_size_ends_corrupt(store, camera, commit):
+    """The contract: `complete` answers 202 verifying, and the clip is later `corrupt` when the
+    stored bytes do not match the declared size. It answered 409 and the clip stayed uploading.
+    (The disk backend refuses a part of the wrong length at its PUT: there it stays missing.)"""
+    _, token = camera
+    api = api_client(token=token)
+    data = clip_bytes(1234)
+    clip = declare(api, declaration(data, size_bytes=len(data) + 100)).json()
+    part = api.post(f"/api/v1/clips/{clip['id']}/parts", {"numbers": [1]}, format="json").json()["parts"][0]
+    answer = put(api, part, data)
+    completed = complete(api, clip["id"], commit)
+    stored = Clip.objects.get(pk=clip["id"])
+    if status_of(answer) == 400:
+        assert completed.status_code == 409 and stored.state == "uploading"
+        return
+    assert status_of(answer) == 200
+    assert completed.status_code == 202 and completed.json()["state"] == "verifying"
+    assert stored.state == "corrupt"
+    assert (stored.observed_size, stored.observed_sha256) == (len(data), hashlib.sha256(data).hexdigest())
 
 
 def test_single_part_clip(store, camera, commit):

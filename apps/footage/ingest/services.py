@@ -305,13 +305,17 @@ def clip_part_urls(*, clip: Clip, numbers: list[int], context: AuditContext | No
     return parts
 
 
+def _listed_parts(clip: Clip) -> dict[int, StoredPart]:
+    """The clip's parts in the store, by number, from the store's own list."""
+    with _store():
+        listed = get_storage().multipart_parts(clip.storage_key, clip.upload_id)
+        return {part.number: part for part in listed if 1 <= part.number <= clip.part_count}
+
+
 def stored_parts(clip: Clip) -> tuple[list[StoredPart], list[int]]:
     """(parts in the store with their right size, numbers still missing), from the store's own list."""
-    good: list[StoredPart] = []
-    with _store():
-        for part in get_storage().multipart_parts(clip.storage_key, clip.upload_id):
-            if 1 <= part.number <= clip.part_count and part.size == clip.part_length(part.number):
-                good.append(part)
+    listed = _listed_parts(clip)
+    good = [part for number, part in sorted(listed.items()) if part.size == clip.part_length(number)]
     have = {part.number for part in good}
     return good, [n for n in range(1, clip.part_count + 1) if n not in have]
 
@@ -322,12 +326,27 @@ def clip_complete(*, clip: Clip, context: AuditContext | None = None) -> Clip:
         return clip
     require_uploading(clip)
     storage = get_storage()
+    unjoinable = False
     try:
-        parts, missing = stored_parts(clip)
-        if missing:
-            raise UploadIncompleteError(missing)
+        listed = _listed_parts(clip)
+        wrong = [number for number, part in listed.items() if part.size != clip.part_length(number)]
+        if len(listed) < clip.part_count:  # the device has parts to send (or send again)
+            raise UploadIncompleteError(sorted({*range(1, clip.part_count + 1)} - set(listed) | set(wrong)))
+        # Every part is there. Some of the wrong size make bytes that cannot match the declared size:
+        # completed all the same, verification finds so and the clip is `corrupt` (the contract).
         with _store():
-            storage.multipart_complete(clip.storage_key, clip.upload_id, parts)
+            try:
+                storage.multipart_complete(clip.storage_key, clip.upload_id, [listed[n] for n in sorted(listed)])
+            except NoSuchUploadError:
+                raise
+            except StorageError:
+                if not wrong:
+                    raise
+                # The store will not join them (parts below its minimum size): nothing can be
+                # stored under the clip's key, and the clip is found corrupt now (below).
+                log.warning("clip %s: the store refused parts of the wrong size %s", clip.pk, wrong)
+                storage.multipart_abort(clip.storage_key, clip.upload_id)
+                unjoinable = True
     except NoSuchUploadError:
         # Another complete (or the stale-upload sweep) got there first: answer with what it left.
         clip.refresh_from_db()
@@ -356,8 +375,36 @@ def clip_complete(*, clip: Clip, context: AuditContext | None = None) -> Clip:
         verify_attempts=0,
         verify_missing_reads=0,
     ):
-        _queue_verification(clip.pk, size=clip.size_bytes)
+        if unjoinable:
+            _found_unjoinable(clip)
+        else:
+            _queue_verification(clip.pk, size=clip.size_bytes)
     return clip
+
+
+def _found_unjoinable(clip: Clip) -> None:
+    """The verdict on a clip whose parts the store would not join: corrupt, nothing read."""
+    now = timezone.now()
+    clip_transition(
+        clip=clip,
+        from_state=ClipState.VERIFYING,
+        to=ClipState.CORRUPT,
+        action="clip.verify",
+        outcome=ClipState.CORRUPT,
+        details={
+            "result": ClipState.CORRUPT,
+            "declared_size": clip.size_bytes,
+            "observed_size": None,
+            "declared_sha256": clip.sha256,
+            "observed_sha256": "",
+            "reason": "the store would not join parts of the wrong size",
+        },
+        observed_size=None,
+        observed_sha256="",
+        verified_at=now,
+        updated_at=now,
+        verify_due_at=None,
+    )
 
 
 def _verify_in_thread(clip_id: str) -> None:
