@@ -95,7 +95,7 @@ class SearchIn(serializers.Serializer):
         except ValueError:
             raise serializers.ValidationError("Give near=lat,lon,radius_m.") from None
         if not (-90 <= lat <= 90 and -180 <= lon <= 180 and 0 < radius <= 500_000):
-            raise serializers.ValidationError("lat -90..90, lon -180..180, radius_m 0..500000.")
+            raise serializers.ValidationError("lat -90..90, lon -180..180, radius_m more than 0 and at most 500000.")
         return (lat, lon, radius)
 
     def validate(self, attrs):
