@@ -13,6 +13,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import Iterable
 from datetime import timedelta
+from typing import Any
 
 from django.db import connection, transaction
 from django.db.models import F
@@ -362,6 +363,7 @@ class _Sending:
     device_id: uuid.UUID | None
     token: str
     attempts: int
+    officer_id: uuid.UUID | None = None
 
 
 def _claim(ids: list[str], *, initial: bool) -> list[_Sending]:
@@ -380,24 +382,26 @@ def _claim(ids: list[str], *, initial: bool) -> list[_Sending]:
             pk__in=ids, state=DeliveryState.QUEUED, attempts=0, next_attempt_at__gt=now + conf.push_stale_after() / 2
         )
         return [
-            _Sending(pk, briefing, device, token, 1)
-            for pk, briefing, device, token in due.values_list("id", "briefing_id", "device_id", "token")
+            _Sending(pk, briefing, device, token, 1, officer)
+            for pk, briefing, device, token, officer in due.values_list(
+                "id", "briefing_id", "device_id", "token", "officer_id"
+            )
         ]
     if connection.vendor == "postgresql":  # row locks make concurrent claimers skip rows already taken
         with connection.cursor() as cursor:
             cursor.execute(
                 f"UPDATE {Delivery._meta.db_table} SET attempts = attempts + 1, next_attempt_at = %s, updated_at = %s"  # noqa: S608 - constants only
                 " WHERE id = ANY(%s) AND state = %s AND next_attempt_at <= %s"
-                " RETURNING id, briefing_id, device_id, token, attempts",
+                " RETURNING id, briefing_id, device_id, token, attempts, officer_id",
                 [lease, now, [uuid.UUID(str(i)) for i in ids], DeliveryState.QUEUED.value, now],
             )
             return [_Sending(*row) for row in cursor.fetchall()]
     with transaction.atomic():  # SQLite: IMMEDIATE transactions serialize writers
         due = Delivery.objects.filter(pk__in=ids, state=DeliveryState.QUEUED, next_attempt_at__lte=now)
         rows = [
-            _Sending(pk, briefing, device, token, attempts + 1)
-            for pk, briefing, device, token, attempts in due.values_list(
-                "id", "briefing_id", "device_id", "token", "attempts"
+            _Sending(pk, briefing, device, token, attempts + 1, officer)
+            for pk, briefing, device, token, attempts, officer in due.values_list(
+                "id", "briefing_id", "device_id", "token", "attempts", "officer_id"
             )
         ]
         if rows:
@@ -487,6 +491,40 @@ def _record(rows: list[_Sending], results: list[PushResult], *, initial: bool) -
     return retry
 
 
+def _still_theirs(rows: list[_Sending]) -> tuple[list[_Sending], list[tuple[_Sending, PushResult]]]:
+    """(the rows to push now, each to its phone's current token; the rows whose phone may no
+    longer get the briefing, each with its outcome). A briefing is meant for the officer's phone
+    as it stood when it was written: a phone revoked (lost), handed to another officer or back in
+    the pool since, or whose push token was retired, gets nothing, however late the push goes out
+    (FCM down, a worker stopped)."""
+    phones: dict[Any, tuple[Any, Any, str | None]] = {
+        pk: (revoked_at, officer_id, push_token)
+        for pk, revoked_at, officer_id, push_token in Device.objects.filter(
+            pk__in={row.device_id for row in rows if row.device_id is not None}
+        ).values_list("id", "revoked_at", "officer_id", "push_token")
+    }
+    send, refused = [], []
+    for row in rows:
+        phone = phones.get(row.device_id)
+        if phone is None or phone[0] is not None:
+            error: str | None = "device_revoked"  # revoked (a device row is never deleted)
+        elif phone[1] != row.officer_id:
+            error = "device_reassigned"
+        elif not phone[2]:
+            error = "no_push_token"
+        else:
+            error = None
+        if error is not None or phone is None:
+            refused.append((row, PushResult(token=row.token, ok=False, error_code=error)))
+            continue
+        token = phone[2] or ""
+        if token != row.token:  # the phone registered again since: its current token
+            Delivery.objects.filter(pk=row.pk).update(token=token)
+            row.token = token
+        send.append(row)
+    return send, refused
+
+
 def _messages(rows: list[_Sending]) -> list[PushMessage]:
     briefings = {b.pk: b for b in Briefing.objects.filter(pk__in={r.briefing_id for r in rows})}
     templates = {pk: notification.message_for(b) for pk, b in briefings.items()}
@@ -509,10 +547,13 @@ def deliveries_send(*, delivery_ids: list[str], initial: bool = False) -> dict[s
         rows = _claim(ids, initial=initial)
         if not rows:
             break
+        rows, refused = _still_theirs(rows)
         claimed = time.monotonic()
-        results = push.send_batch(_messages(rows))
+        results = push.send_batch(_messages(rows)) if rows else []
         pushed = time.monotonic()
-        retry = _record(rows, results, initial=initial)
+        retry = _record(
+            [*rows, *(row for row, _ in refused)], [*results, *(result for _, result in refused)], initial=initial
+        )
         initial = False
         sent_now = sum(1 for r in results if r.ok)
         log.info(
@@ -525,7 +566,7 @@ def deliveries_send(*, delivery_ids: list[str], initial: bool = False) -> dict[s
             (time.monotonic() - pushed) * 1000,
         )
         counts["sent"] += sent_now
-        counts["other"] += len(rows) - sent_now - len(retry)
+        counts["other"] += len(rows) + len(refused) - sent_now - len(retry)
         if not retry:
             break
         wait = max(retry.values())

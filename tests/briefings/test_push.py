@@ -190,6 +190,46 @@ def test_an_fcm_outage_loses_nothing(fcm, settings, client_for, operator, make_u
     assert stats(fcm)["counts"]["accepted"] == 5
 
 
+def test_a_push_held_up_never_reaches_a_phone_revoked_or_handed_over_since(
+    fcm, settings, client_for, operator, make_user, make_phone
+):
+    """FCM was down when the briefing was written; meanwhile one phone was revoked (lost), one
+    handed to another officer, one put back in the pool, and one registered a new push token.
+    When FCM is back only the last gets it, at its new token: the others were sent to the phone
+    (and the new holder) all the same, the token copied when the briefing was written."""
+    from apps.briefings.tasks import push_sweep
+    from apps.devices.services import device_assign, device_revoke, device_unassign, push_token_set
+
+    settings.RTCC_PUSH_BACKOFF_BASE = 0.01
+    settings.RTCC_PUSH_INLINE_RETRY_BUDGET = 0.05  # give up quickly and leave it to the sweep
+    officers = [make_user("officer") for _ in range(4)]
+    lost, handed, pooled, renewed = (make_phone(o) for o in officers)
+    old_tokens = [phone.push_token for phone in (lost, handed, pooled, renewed)]
+    httpx.post(f"{fcm}/_faults", json={"outage": True}, timeout=5).raise_for_status()
+    briefing = send(client_for(operator), officers)
+    assert {r.state for r in rows_of(briefing).values()} == {"queued"}
+
+    device_revoke(device=lost)
+    device_assign(device=handed, officer_id=make_user("officer").pk)
+    device_unassign(device=pooled)
+    new_token = token_for()
+    push_token_set(device=renewed, token=new_token)
+    httpx.post(f"{fcm}/_faults", json={"outage": False}, timeout=5).raise_for_status()
+    time.sleep(0.3)  # past the last backoff
+    with committed():
+        push_sweep()
+    rows = rows_of(briefing)
+    outcome = {phone: (rows[str(phone.pk)].state, rows[str(phone.pk)].error) for phone in (lost, handed, pooled)}
+    assert outcome == {
+        lost: ("failed", "device_revoked"),
+        handed: ("failed", "device_reassigned"),
+        pooled: ("failed", "device_reassigned"),
+    }
+    assert rows[str(renewed.pk)].state == "sent" and rows[str(renewed.pk)].token == new_token
+    assert [len(pushed(token)) for token in old_tokens] == [0, 0, 0, 0]
+    assert len(pushed(new_token)) == 1
+
+
 def test_fcm_unreachable_then_back(fcm, settings, client_for, operator, officer, make_phone):
     from apps.briefings.tasks import push_sweep
     from tests.helpers import free_port
