@@ -83,8 +83,11 @@ def incident_create(
 def incident_assign_officers(
     *, actor: User, incident: Incident, officers: list, context: AuditContext | None = None
 ) -> Incident:
-    """Adds officers to the incident (already assigned ones are left as they are)."""
+    """Adds officers to the incident (already assigned ones are left as they are). One request at
+    a time per incident: two adding the same officer at once both read them unassigned, and the
+    second insert broke the unique constraint (a 500)."""
     people = _officers_by_ids(officers, field="officers")
+    Incident.objects.select_for_update().filter(pk=incident.pk).first()
     existing = set(IncidentOfficer.objects.filter(incident=incident).values_list("officer_id", flat=True))
     added = [p for p in people if p.pk not in existing]
     IncidentOfficer.objects.bulk_create(
