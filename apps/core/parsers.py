@@ -34,6 +34,11 @@ class JsonBody(dict):
     builds from part of a body (an audience, a location) is as strict as the body's own."""
 
 
+# DRF names a value's Python type in its messages ('Expected a list of items but got type "..."'):
+# a JSON client sent an object, not a "JsonBody". (pickle finds the class by __qualname__.)
+JsonBody.__name__ = "object"
+
+
 class SafeJSONParser(JSONParser):
     def parse(self, stream, media_type=None, parser_context=None):
         raw = stream.read() if stream is not None else b""

@@ -90,3 +90,15 @@ def test_an_encoded_parent_path_under_static_is_a_404(live_server_process, path)
     assert response.status_code in (400, 404)
     assert b"DJANGO_SECRET_KEY" not in response.content and b"[project]" not in response.content
     assert httpx.get(live_server_process.url + "/static/console/js/ui.js", timeout=10).status_code == 200
+
+
+def test_an_object_where_a_list_belongs_is_named_as_json_names_it(client_for, make_user):
+    """The message named the parser's own class ("got type JsonBody") to an API client."""
+    response = client_for(make_user("operator")).post(
+        "/api/v1/briefings",
+        {"priority": "urgent", "title": "T", "suspects": {"description": "x"}, "audience": {"incident": True}},
+        format="json",
+    )
+    assert response.status_code == 400
+    message = response.json()["error"]["message"]
+    assert message.startswith("suspects") and "JsonBody" not in message and '"object"' in message
