@@ -93,16 +93,15 @@ def officer_at(device: Device, started_at: datetime, ended_at: datetime):
     officer = assignee_at(device, started_at)
     if officer is not None:
         return officer
-    history = Assignment.objects.filter(device=device).select_related("officer")
+    history = Assignment.objects.filter(device=device)
     if not history.exists():
         return device.officer if device.officer_id else None
-    during = history.filter(started_at__gt=started_at, started_at__lte=ended_at).order_by("started_at").first()
-    if during is not None:
-        return during.officer
-    if history.filter(started_at__lte=started_at).exists():  # assigned before, back in the pool then
+    handed = history.filter(started_at__gt=started_at).select_related("officer").order_by("started_at").first()
+    if handed is None:
         return None
-    first = history.order_by("started_at").first()
-    return first.officer if first is not None else None
+    if handed.started_at <= ended_at or not history.filter(started_at__lte=started_at).exists():
+        return handed.officer  # handed out while it recorded, or its first hand-out
+    return None  # assigned before, back in the pool then
 
 
 def _content_type_allowed(value: str) -> bool:
@@ -305,19 +304,20 @@ def clip_part_urls(*, clip: Clip, numbers: list[int], context: AuditContext | No
     return parts
 
 
-def _listed_parts(clip: Clip) -> dict[int, StoredPart]:
-    """The clip's parts in the store, by number, from the store's own list."""
+def _listed_parts(clip: Clip) -> tuple[dict[int, StoredPart], list[int]]:
+    """(the clip's parts in the store by number, the numbers not there with their right size: to
+    send, or send again), from the store's own list."""
     with _store():
         listed = get_storage().multipart_parts(clip.storage_key, clip.upload_id)
-        return {part.number: part for part in listed if 1 <= part.number <= clip.part_count}
+        parts = {part.number: part for part in listed if 1 <= part.number <= clip.part_count}
+    good = {number for number, part in parts.items() if part.size == clip.part_length(number)}
+    return parts, [n for n in range(1, clip.part_count + 1) if n not in good]
 
 
 def stored_parts(clip: Clip) -> tuple[list[StoredPart], list[int]]:
     """(parts in the store with their right size, numbers still missing), from the store's own list."""
-    listed = _listed_parts(clip)
-    good = [part for number, part in sorted(listed.items()) if part.size == clip.part_length(number)]
-    have = {part.number for part in good}
-    return good, [n for n in range(1, clip.part_count + 1) if n not in have]
+    parts, missing = _listed_parts(clip)
+    return [part for number, part in sorted(parts.items()) if number not in missing], missing
 
 
 def clip_complete(*, clip: Clip, context: AuditContext | None = None) -> Clip:
@@ -328,10 +328,9 @@ def clip_complete(*, clip: Clip, context: AuditContext | None = None) -> Clip:
     storage = get_storage()
     unjoinable = False
     try:
-        listed = _listed_parts(clip)
-        wrong = [number for number, part in listed.items() if part.size != clip.part_length(number)]
+        listed, missing = _listed_parts(clip)
         if len(listed) < clip.part_count:  # the device has parts to send (or send again)
-            raise UploadIncompleteError(sorted({*range(1, clip.part_count + 1)} - set(listed) | set(wrong)))
+            raise UploadIncompleteError(missing)
         # Every part is there. Some of the wrong size make bytes that cannot match the declared size:
         # completed all the same, verification finds so and the clip is `corrupt` (the contract).
         with _store():
@@ -340,11 +339,11 @@ def clip_complete(*, clip: Clip, context: AuditContext | None = None) -> Clip:
             except NoSuchUploadError:
                 raise
             except StorageError:
-                if not wrong:
+                if not missing:  # every part is there: the missing ones are of the wrong size
                     raise
                 # The store will not join them (parts below its minimum size): nothing can be
                 # stored under the clip's key, and the clip is found corrupt now (below).
-                log.warning("clip %s: the store refused parts of the wrong size %s", clip.pk, wrong)
+                log.warning("clip %s: the store refused parts of the wrong size %s", clip.pk, missing)
                 storage.multipart_abort(clip.storage_key, clip.upload_id)
                 unjoinable = True
     except NoSuchUploadError:
@@ -375,32 +374,35 @@ def clip_complete(*, clip: Clip, context: AuditContext | None = None) -> Clip:
         verify_attempts=0,
         verify_missing_reads=0,
     ):
-        if unjoinable:
-            _found_unjoinable(clip)
+        if unjoinable:  # nothing stored to read: corrupt now
+            _verdict(clip, size=None, sha256="", reason="the store would not join parts of the wrong size")
         else:
             _queue_verification(clip.pk, size=clip.size_bytes)
     return clip
 
 
-def _found_unjoinable(clip: Clip) -> None:
-    """The verdict on a clip whose parts the store would not join: corrupt, nothing read."""
+def _verdict(clip: Clip, *, size: int | None, sha256: str, where: dict | None = None, **noted) -> None:
+    """Verification's finding, recorded: `available` when the stored bytes are the declared size
+    and SHA-256, else `corrupt`; `noted` goes into the `clip.verify` event (the attempt, a reason)."""
+    state = ClipState.AVAILABLE if size == clip.size_bytes and sha256 == clip.sha256 else ClipState.CORRUPT
     now = timezone.now()
     clip_transition(
         clip=clip,
         from_state=ClipState.VERIFYING,
-        to=ClipState.CORRUPT,
+        to=state,
         action="clip.verify",
-        outcome=ClipState.CORRUPT,
+        outcome=state,
         details={
-            "result": ClipState.CORRUPT,
+            "result": state,
             "declared_size": clip.size_bytes,
-            "observed_size": None,
+            "observed_size": size,
             "declared_sha256": clip.sha256,
-            "observed_sha256": "",
-            "reason": "the store would not join parts of the wrong size",
+            "observed_sha256": sha256,
+            **noted,
         },
-        observed_size=None,
-        observed_sha256="",
+        where=where,
+        observed_size=size,
+        observed_sha256=sha256,
         verified_at=now,
         updated_at=now,
         verify_due_at=None,
@@ -548,30 +550,7 @@ def clip_verify(*, clip_id) -> Clip | None:
     except Exception as exc:  # the store failing, however it fails: again later, never corrupt
         _verify_later(clip, attempt, f"{type(exc).__name__}: {exc}")
         return clip
-    ok = size == clip.size_bytes and sha256 == clip.sha256
-    now = timezone.now()
-    state = ClipState.AVAILABLE if ok else ClipState.CORRUPT
-    clip_transition(
-        clip=clip,
-        from_state=ClipState.VERIFYING,
-        to=state,
-        action="clip.verify",
-        outcome=state,
-        details={
-            "result": state,
-            "declared_size": clip.size_bytes,
-            "observed_size": size,
-            "declared_sha256": clip.sha256,
-            "observed_sha256": sha256,
-            "attempt": attempt,
-        },
-        where={"verify_attempts": attempt},
-        observed_size=size,
-        observed_sha256=sha256,
-        verified_at=now,
-        updated_at=now,
-        verify_due_at=None,
-    )
+    _verdict(clip, size=size, sha256=sha256, where={"verify_attempts": attempt}, attempt=attempt)
     return clip
 
 
