@@ -303,6 +303,31 @@ def second_behind_first(first, second, *, waiting: float = 0.5):
     return answers[0]
 
 
+def at_once(*calls: Callable[[], object]) -> list[object]:
+    """Runs the calls in threads of their own (each on its own database connection), released
+    together: what each returned, or the exception it raised, in the calls' order."""
+    from django.db import connection
+
+    start = threading.Barrier(len(calls))
+    outcomes: list[object] = [None] * len(calls)
+
+    def run(index: int, call: Callable[[], object]) -> None:
+        try:
+            start.wait()
+            outcomes[index] = call()
+        except Exception as exc:  # the caller's to judge
+            outcomes[index] = exc
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=pair) for pair in enumerate(calls)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    return outcomes
+
+
 @contextmanager
 def silent_server():
     """A server at the wire that takes every connection and never says a word (a hung or frozen

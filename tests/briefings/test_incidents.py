@@ -133,31 +133,16 @@ def test_a_boolean_where_a_number_belongs_is_a_400_not_a_one(client_for, operato
 def test_two_operators_adding_the_same_officer_at_once_both_succeed(transactional_db, make_user):
     """Each request on its own connection, at the same moment: one adds the officer, the other
     finds them added (it was a 500 from the unique constraint, in 5 of 5 tries on PostgreSQL)."""
-    import threading
-
-    from django.db import connection
-
     from apps.briefings.models import Incident, IncidentOfficer
     from apps.briefings.services import incident_assign_officers
+    from tests.helpers import at_once
 
     operator, officer = make_user("operator"), make_user("officer")
     for _ in range(4):
         incident = Incident.objects.create(title="Scene", lat=40.0, lon=-75.0, created_by=operator)
-        start, failures = threading.Barrier(2), []
 
-        def add(incident=incident, start=start, failures=failures) -> None:
-            try:
-                start.wait()
-                incident_assign_officers(actor=operator, incident=incident, officers=[officer.pk])
-            except Exception as exc:  # the test's finding
-                failures.append(exc)
-            finally:
-                connection.close()
+        def add(incident=incident):
+            return incident_assign_officers(actor=operator, incident=incident, officers=[officer.pk])
 
-        threads = [threading.Thread(target=add) for _ in range(2)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        assert failures == []
+        assert [outcome for outcome in at_once(add, add) if isinstance(outcome, Exception)] == []
         assert IncidentOfficer.objects.filter(incident=incident).count() == 1

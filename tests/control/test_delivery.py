@@ -423,39 +423,25 @@ def test_the_periodic_task_is_scheduled_and_expires():
 def test_racing_transitions_have_exactly_one_winner(operator, bodycam):
     """A cancel from the console and an ack from the device at the same moment, in many threads
     (separate database connections): one of them wins, once; the loser changes nothing."""
-    import threading
-
-    from django.db import connection
-
     from apps.core.errors import Conflict
+    from tests.helpers import at_once
 
     command = create(bodycam, operator)
     services.command_claim_send(command_id=command.pk, device=bodycam.device)
-    barrier = threading.Barrier(6)
-    outcomes: list[str] = []
 
-    def cancel() -> None:
-        barrier.wait()
+    def cancel() -> str:
         try:
             services.command_cancel(command=command, user=operator)
-            outcomes.append("cancelled")
         except Conflict:
-            outcomes.append("conflict")
-        finally:
-            connection.close()
+            return "conflict"
+        return "cancelled"
 
-    def ack() -> None:
-        barrier.wait()
-        try:
-            services.command_ack(command_id=command.pk, device=bodycam.device)
-        finally:
-            connection.close()
+    def ack() -> str:
+        services.command_ack(command_id=command.pk, device=bodycam.device)
+        return "ack"
 
-    threads = [threading.Thread(target=target) for target in (cancel, ack) * 3]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
+    outcomes = at_once(*(cancel, ack) * 3)
+    assert not [outcome for outcome in outcomes if isinstance(outcome, Exception)]
     command.refresh_from_db()
     transitions = [
         action for action in audit_actions(command.pk) if action in ("command.cancelled", "command.delivered")

@@ -178,28 +178,12 @@ def test_complete_while_the_store_fails_is_503_with_retry_after_and_stores_nothi
 def test_readers_racing_for_one_clip_take_it_once(transactional_db, disk_store, camera, commit):
     """Eight readers (the queued task, redeliveries, sweeps on other workers) claim at once, each on
     its own database connection: exactly one gets the lease."""
-    import threading
-
-    from django.db import connection
-
     from apps.footage.ingest.services import verify_claim
+    from tests.helpers import at_once
 
     _, clip = uploaded(camera, commit)
     Clip.objects.filter(pk=clip["id"]).update(state="verifying", verify_due_at=timezone.now())
 
-    start, results = threading.Barrier(8), []
-
-    def reader() -> None:
-        try:
-            start.wait()
-            results.append(verify_claim(clip["id"]))
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=reader) for _ in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    results = at_once(*[lambda: verify_claim(clip["id"])] * 8)
     assert sorted(results, key=lambda r: r is None) == [1] + [None] * 7
     assert Clip.objects.get(pk=clip["id"]).verify_attempts == 1
