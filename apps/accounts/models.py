@@ -19,6 +19,11 @@ class Role(models.TextChoices):
 
 
 class RtccUserManager(UserManager["User"]):
+    def get_by_natural_key(self, username):
+        # Names are one name whatever their case (the constraint below), so a login is too:
+        # `DOrtiz` signs in as `dortiz`, at most one user can match.
+        return self.alias(name_lower=Lower(self.model.USERNAME_FIELD)).get(name_lower=str(username).lower())
+
     def create_superuser(self, username, email=None, password=None, **extra_fields):
         # A superuser acts as IT; store that too, so lists filtered by role agree.
         extra_fields.setdefault("role", Role.IT)

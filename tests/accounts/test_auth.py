@@ -29,6 +29,15 @@ def test_login_returns_a_working_token(anon, operator):
 
 
 @pytest.mark.django_db
+def test_a_username_signs_in_whatever_its_case(anon, operator):
+    """Usernames are unique regardless of case, so `Operator` can only mean `operator`."""
+    response = login(anon, "OPERATOR")
+    assert response.status_code == 200, response.content
+    assert response.json()["user"]["id"] == str(operator.id)
+    assert login(anon, "OPERATOR", password="wrong-password").status_code == 401
+
+
+@pytest.mark.django_db
 def test_token_is_stored_hashed(anon, operator):
     token = login(anon, "operator").json()["token"]
     stored = ApiToken.objects.get(user=operator)
