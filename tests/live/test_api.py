@@ -13,7 +13,7 @@ from apps.devices.models import Device
 from apps.live import services
 from apps.live.models import LiveSegment, LiveSession
 from tests.conftest import ROLES
-from tests.helpers import ViewStandIn, api_client, asgi_request, error_code
+from tests.helpers import ViewStandIn, api_client, asgi_request, error_code, on_a_loop
 from tests.live.conftest import INIT, mark_recording, media, playlist_urls, put_segment, request_live
 
 pytestmark = pytest.mark.django_db(transaction=True)  # console events and pushes go out after commit
@@ -351,7 +351,10 @@ def test_a_cameras_put_on_the_event_loop_stores_records_and_lists_the_segment_on
     live = open_live(client_for, operator, camera)
     assert put_segment(cam_client(camera), live["id"], "0.m4s", media(0)).status_code == 201  # now `live`
     body = media(1, 250_000)
-    put = async_to_sync(fastpath._put_on_loop)
+
+    def put(*args):
+        return on_a_loop((fastpath._put_on_loop, *args))[0]
+
     status, headers, answer = put(camera.token, live["id"], "1.m4s", body, "1.250")
     assert status == 201, answer
     assert json.loads(answer) | {"stored_at": None} == {
@@ -526,7 +529,6 @@ def test_a_repeat_playlist_read_on_the_event_loop_lists_what_the_view_lists(
 ):
     """The token generation and the index read in one Redis round trip (or two, when the index
     lives elsewhere): the same playlist as the API view, and nothing for an unknown token."""
-    from asgiref.sync import async_to_sync
 
     from apps.accounts.services import token_issue
     from apps.live import fastpath
@@ -540,8 +542,10 @@ def test_a_repeat_playlist_read_on_the_event_loop_lists_what_the_view_lists(
     token, _ = token_issue(user=operator)
     viewed = api_client(token=token).get(f"/api/v1/live/{live['id']}/playlist.m3u8")
     assert viewed.status_code == 200
-    answer = async_to_sync(fastpath._playlist_async)(token, live["id"], "http://testserver")
-    unknown = async_to_sync(fastpath._playlist_async)(token + "x", live["id"], "http://testserver")
+    answer, unknown = on_a_loop(
+        (fastpath._playlist_async, token, live["id"], "http://testserver"),
+        (fastpath._playlist_async, token + "x", live["id"], "http://testserver"),
+    )
     assert unknown is None
     if not settings.ENV.redis_url:
         assert answer is None  # the embedded default has no index: the API view answers

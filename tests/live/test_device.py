@@ -16,7 +16,7 @@ from apps.integrations.storage import ObjectMissingError, get_storage
 from apps.live import services
 from apps.live.models import LiveSegment, LiveSession
 from tests.control.conftest import SOCKET_WAIT, bearer, connected, receive_type, run
-from tests.helpers import api_client, pushed
+from tests.helpers import api_client, on_a_loop, pushed
 from tests.live.conftest import INIT, media, playlist_urls, put_segment, request_live
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -161,12 +161,10 @@ def test_a_first_look_answered_before_django_audits_the_viewers_own_reason(opera
     """The fast path's one statement (live.services.viewer_seen_statement) writes the `live.view`
     event with the reason the viewer gave when they asked for the session, as the API view does;
     a viewer who never asked reads under the session's reason."""
-    from asgiref.sync import async_to_sync
     from django.conf import settings
 
     from apps.accounts.services import token_issue
     from apps.audit.selectors import audit_verify_chain
-    from apps.core.fastpaths import background_settled
     from apps.live import fastpath
 
     live = ask(operator, camera)
@@ -176,15 +174,18 @@ def test_a_first_look_answered_before_django_audits_the_viewers_own_reason(opera
     )
     assert again.status_code == 200 and again.json()["id"] == live["id"]
     services._touched.clear()
-    for user, address in ((second, "10.1.2.4"), (third, "10.1.2.5")):
-        token, _ = token_issue(user=user)
-        answer = async_to_sync(fastpath._playlist_async)(token, live["id"], "http://testserver", address)
+    viewers = [
+        (user, token_issue(user=user)[0], address) for user, address in ((second, "10.1.2.4"), (third, "10.1.2.5"))
+    ]
+    looks = [
+        (fastpath._playlist_async, token, live["id"], "http://testserver", address) for _, token, address in viewers
+    ]
+    for (user, _, _), answer in zip(viewers, on_a_loop(*looks), strict=True):
         if answer is None:  # the embedded default keeps no playlist copy: the API view answers
             assert not settings.ENV.redis_url
             assert api_client(user).get(f"/api/v1/live/{live['id']}/playlist.m3u8").status_code == 200
         else:
             assert answer[0] == 200
-    async_to_sync(background_settled)()
     reasons = {
         event.actor_id: event.details["reason"]
         for event in AuditEvent.objects.filter(action="live.view", object_id=live["id"])
