@@ -4,7 +4,7 @@
 `QueryFilterIn` adds what a query string needs beyond a body: an unknown parameter is refused by
 name (never silently ignored), a blank value counts as not given, and of a repeated parameter the
 last value counts. The fields below parse what query strings carry: comma-separated choices,
-true/false, and times in RFC 3339 (or a bare date)."""
+true/false, and times in RFC 3339 with a zone (or a bare date)."""
 
 from __future__ import annotations
 
@@ -110,12 +110,14 @@ class TrueFalseField(serializers.Field):
 
 
 TIME_PARAM_FORM = "Must be a time in RFC 3339 form, e.g. 2025-01-31T14:00:00Z (or a date, 2025-01-31)."
+NO_ZONE_PARAM = "Must be a time with a zone, e.g. 2025-01-31T14:00:00Z or 2025-01-31T09:00:00-05:00 (or a date)."
 
 
 def parse_time_param(raw: str) -> datetime:
-    """A query string's time in UTC: RFC 3339 (a naive one is UTC) or a bare date (its midnight,
-    UTC). An unencoded `+02:00` offset arrives as ` 02:00` and is read as meant. A ValueError
-    carries the message for the caller when it is not a time, or lies outside fields.TIME_YEARS."""
+    """A query string's time in UTC: RFC 3339 with a zone, or a bare date (its midnight, UTC); a
+    time without a zone is refused, as in a body (fields.NO_ZONE). An unencoded `+02:00` offset
+    arrives as ` 02:00` and is read as meant. A ValueError carries the message for the caller when
+    it is not a time, or lies outside fields.TIME_YEARS."""
     raw = rfc3339_text(raw.strip())
     if "T" in raw and " " in raw:
         raw = raw.replace(" ", "+")
@@ -128,6 +130,8 @@ def parse_time_param(raw: str) -> datetime:
         parsed = None
     if parsed is None:
         raise ValueError(TIME_PARAM_FORM)
+    if parsed.tzinfo is None and len(raw) != 10:  # a clock's local time read as UTC: hours off
+        raise ValueError(NO_ZONE_PARAM)
     in_range = in_utc(parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC))
     if in_range is None:
         raise ValueError(OUT_OF_RANGE)

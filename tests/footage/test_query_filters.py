@@ -27,6 +27,9 @@ from tests.helpers import api_client, error_code
         ({"from": "0001-01-01"}, "from"),
         ({"to": "9999-12-31T23:00:00-05:00"}, "to"),
         ({"to": "9999-12-31"}, "to"),
+        # a time without a zone: a clerk's local time read as UTC would search hours off
+        ({"from": "2026-01-01T00:00:00"}, "from"),
+        ({"to": "2026-01-01 10:00:00"}, "to"),
     ],
 )
 def test_an_unusable_search_parameter_is_a_400_naming_it(clerk, make_clip, query, field):

@@ -44,7 +44,9 @@ def test_a_window_inside_an_hour_says_which_hours_were_counted(anon):
     assert (body["counted_from"], body["counted_to"]) == ("2025-01-01T10:00:00Z", "2025-01-01T11:00:00Z")
 
 
-@pytest.mark.parametrize("query", ["from=yesterday", "to=soon", "from=2025-03-01&to=2025-01-01", "months=maybe"])
+@pytest.mark.parametrize(
+    "query", ["from=yesterday", "to=soon", "from=2025-03-01&to=2025-01-01", "months=maybe", "from=2025-01-01T10:00:00"]
+)
 def test_an_unusable_window_is_400(anon, query):
     assert anon.get(f"/api/v1/transparency?{query}").status_code == 400
 
