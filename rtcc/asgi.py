@@ -26,6 +26,7 @@ from django.conf import settings  # noqa: E402
 from apps.control.fastpath import CommandFastPath  # noqa: E402
 from apps.core import bodylimits  # noqa: E402
 from apps.core.bodylimits import ChunkedBodyApp  # noqa: E402
+from apps.core.fastpaths import DatabaseDownAnswer  # noqa: E402
 from apps.devices.presence import presence_reset_at_start  # noqa: E402
 from apps.live.fastpath import LiveFastPath  # noqa: E402
 from rtcc.routing import websocket  # noqa: E402
@@ -35,9 +36,10 @@ application = ProtocolTypeRouter(
     {
         # Static files too: WhiteNoise, in the middleware, serves them (apps/core/staticfiles.py).
         # The operator's command POST and live view's per-second viewer requests are answered
-        # before Django when they can be (apps/control/fastpath.py, apps/live/fastpath.py);
+        # before Django when they can be (apps/control/fastpath.py, apps/live/fastpath.py), a
+        # database error escaping them a 503 (apps/core/fastpaths.py: DatabaseDownAnswer);
         # bodies are limited while they stream (apps/core/bodylimits.py), chunked ones given a length.
-        "http": ChunkedBodyApp(CommandFastPath(LiveFastPath(django_asgi))),
+        "http": ChunkedBodyApp(DatabaseDownAnswer(CommandFastPath(LiveFastPath(django_asgi)))),
         # Device frames carry no Origin (firmware is not a browser); the console consumer
         # checks its own credentials (bearer token, or a session cookie from a same-site page).
         "websocket": websocket,

@@ -228,8 +228,8 @@ class ViewStandIn:
 def on_a_loop(*calls):
     """Runs async calls one after another on one event loop of their own, as a fast path runs on
     daphne's, and returns their results. What they left to run after is awaited on that loop, and
-    its database and store connections closed before it ends (psycopg's pool keeps a worker that
-    swallows the loop's last cancellation, so a loop ended with its pool open could hang forever).
+    its database and store connections closed before it ends: a loop that ends with work pending
+    or a pool open cancels them at its close, and one such close hung a CI run.
 
     Each call is (coroutine function, *args)."""
     from asgiref.sync import async_to_sync

@@ -64,7 +64,7 @@ from apps.audit.services import audit_stored_unchained
 from apps.core import aiodb, retry
 from apps.core.errors import InvalidInput, envelope
 from apps.core.fastpaths import allowed_host, declared_length, headers_of, read_body, replaying, respond_json, run_later
-from apps.core.middleware import STATUS_CODES
+from apps.core.middleware import DB_RETRY_AFTER_S, STATUS_CODES
 from apps.core.parsers import SafeJSONParser
 from apps.core.realtime import console_send, device_group, group_send
 from apps.devices.models import DeviceKind
@@ -118,7 +118,7 @@ class CommandFastPath:
                 answer = await _create(scope, headers, token, body)
             except _NotStored:
                 code, message = STATUS_CODES[503]
-                await respond_json(send, 503, envelope(code, message))
+                await respond_json(send, 503, envelope(code, message), {"Retry-After": str(DB_RETRY_AFTER_S)})
                 return
         if answer is None:
             await self.app(scope, replaying(body, receive), send)

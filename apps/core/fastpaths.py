@@ -11,11 +11,14 @@ import logging
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
+import psycopg
 from channels.db import DatabaseSyncToAsync
 from django.conf import settings
 from django.http.request import split_domain_port, validate_host
 
-from .errors import ApplicationError, error_body
+from .errors import ApplicationError, envelope, error_body
+from .middleware import DB_RETRY_AFTER_S, STATUS_CODES
+from .retry import DB_ERRORS
 
 log = logging.getLogger(__name__)
 
@@ -142,3 +145,38 @@ async def background_settled() -> None:
     loop = asyncio.get_running_loop()
     while mine := [task for task in _background if task.get_loop() is loop and not task.done()]:
         await asyncio.gather(*mine, return_exceptions=True)
+
+
+# The database down or failing over, as Django's ORM and psycopg (the event loop's own statements,
+# and the pools of both) raise it.
+DATABASE_DOWN = (*DB_ERRORS, psycopg.OperationalError, psycopg.InterfaceError)
+
+
+class DatabaseDownAnswer:
+    """Around the fast paths: a database error that escapes one before it answered is the API's
+    `503 unavailable` with Retry-After, as Django's middleware answers it for a view
+    (apps/core/middleware.py), never daphne's own 500 page. A command POST whose token had to be
+    read while PostgreSQL was down was that 500."""
+
+    def __init__(self, app) -> None:
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def sending(message: dict) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, sending)
+        except DATABASE_DOWN as exc:
+            if started:
+                raise
+            log.warning("database unavailable on %s %s: %s", scope.get("method"), scope.get("path"), exc)
+            code, message = STATUS_CODES[503]
+            await respond_json(send, 503, envelope(code, message), {"Retry-After": str(DB_RETRY_AFTER_S)})

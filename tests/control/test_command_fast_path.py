@@ -358,8 +358,9 @@ def test_a_statement_postgresql_refuses_answers_503_and_stores_nothing(services_
     camera = create_device(kind="bodycam")
     token, _ = token_issue(user=operator)
     with command_inserts_fail("P0001"):  # PostgreSQL refuses it and says so: nothing stored, no doubt
-        status, _, body = run(post, CommandFastPath(ViewStandIn()), camera.id, body_of(), token=token)
+        status, headers, body = run(post, CommandFastPath(ViewStandIn()), camera.id, body_of(), token=token)
     assert status == 503 and json.loads(body)["error"]["code"] == "unavailable"
+    assert headers[b"retry-after"] == b"2"  # as the view's 503 says it
     assert not Command.objects.exists()
     assert not AuditEvent.objects.filter(action="command.create").exists()
 

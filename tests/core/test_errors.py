@@ -254,3 +254,57 @@ def test_a_query_parameter_given_twice_is_a_400_not_the_last_one_winning(client_
     response = client_for(clerk if "clips" in url else it_user).get(url)
     assert response.status_code == 400 and error_code(response) == "invalid_query"
     assert set(response.json()["error"]["fields"]) == {url.split("?")[1].split("=")[0]}
+
+
+class _DatabaseDownApp:
+    """An ASGI app whose database is down, as a fast path finds it: Django's pool gives up on a
+    connection (the command POST's token read while PostgreSQL was stopped), or psycopg's does."""
+
+    def __init__(self, error: Exception, *, after_start: bool = False) -> None:
+        self.error, self.after_start = error, after_start
+
+    async def __call__(self, scope, receive, send):
+        if self.after_start:
+            await send({"type": "http.response.start", "status": 200, "headers": []})
+        raise self.error
+
+
+def _down_errors():
+    import psycopg
+    from django.db import OperationalError
+    from psycopg_pool import PoolTimeout
+
+    return [
+        OperationalError("couldn't get a connection after 10.00 sec"),
+        PoolTimeout("couldn't get a connection after 5.00 sec"),
+        psycopg.OperationalError("connection failed: Connection refused"),
+    ]
+
+
+@pytest.mark.parametrize("error", _down_errors(), ids=["django", "pool", "psycopg"])
+def test_a_database_error_escaping_a_fast_path_is_a_503_envelope_with_retry_after(error):
+    """Not daphne's own 500 page: the contract's 503 `unavailable`, as a view answers it."""
+    from asgiref.sync import async_to_sync
+
+    from apps.core.fastpaths import DatabaseDownAnswer
+    from tests.helpers import asgi_request
+
+    status, headers, body = async_to_sync(asgi_request)(
+        DatabaseDownAnswer(_DatabaseDownApp(error)), "POST", "/api/v1/devices/x/commands", body=b"{}"
+    )
+    assert status == 503
+    assert json.loads(body)["error"]["code"] == "unavailable"
+    assert headers[b"retry-after"] == b"2" and headers[b"content-type"] == b"application/json"
+
+
+def test_a_database_error_after_the_answer_started_is_not_answered_twice():
+    from asgiref.sync import async_to_sync
+    from django.db import OperationalError
+
+    from apps.core.fastpaths import DatabaseDownAnswer
+    from tests.helpers import asgi_request
+
+    with pytest.raises(OperationalError):
+        async_to_sync(asgi_request)(
+            DatabaseDownAnswer(_DatabaseDownApp(OperationalError("gone"), after_start=True)), "GET", "/api/v1/live/x"
+        )
