@@ -86,6 +86,7 @@ class DeviceConsumer(DirectDispatch, AsyncWebsocketConsumer):
         # command would expire although it ran).
         self.sent_here: dict[str, set[str]] = {}
         self.rejoin: asyncio.Task | None = None
+        self.counted = False  # presence was told of this socket (its count may have gone up)
         self.counted_down = False  # presence told of this socket's end (exactly once)
         self.closing = False  # closed by the server: frames still queued are ignored
         self.frames = FrameBudget(conf.device_frame_rate(), conf.device_frame_burst())
@@ -108,7 +109,10 @@ class DeviceConsumer(DirectDispatch, AsyncWebsocketConsumer):
             # backlog of frames), and a bug may end it early: either way the device must not
             # stay counted as connected, so the count goes down here if `disconnect` never ran.
             if self.device is not None and not self.counted_down:
-                await asyncio.shield(asyncio.ensure_future(self._count_down()))
+                try:
+                    await asyncio.shield(asyncio.ensure_future(self._count_down()))
+                except LAYER_DOWN as exc:  # presence lives in that Redis: it forgets the count when it restarts
+                    log.warning("device %s: presence could not count its socket down (%s)", self.device.id, exc)
 
     async def connect(self):
         token = bearer_from_header(scope_header(self.scope, b"authorization"))
@@ -121,6 +125,7 @@ class DeviceConsumer(DirectDispatch, AsyncWebsocketConsumer):
         self.device = device
         await self.channel_layer.group_add(device_group(device.id), self.channel_name)
         self.rejoin = stay_in_groups(self.channel_layer, self.channel_name, [device_group(device.id)])
+        self.counted = True
         await presence.presence_connected(device, scope=self.scope)
         for command in await delivery.commands_on_connect(device):
             await self.send_command(command)
@@ -139,7 +144,8 @@ class DeviceConsumer(DirectDispatch, AsyncWebsocketConsumer):
         if self.rejoin is not None:
             self.rejoin.cancel()
         try:
-            await presence.presence_disconnected(self.device)
+            if self.counted:  # a socket refused before presence heard of it is no socket less
+                await presence.presence_disconnected(self.device)
         finally:
             try:
                 await self.channel_layer.group_discard(device_group(self.device.id), self.channel_name)

@@ -493,22 +493,48 @@ def test_a_command_acknowledged_in_time_takes_its_result_after_expires_at(operat
     assert Command.objects.get(pk=command.pk).state == "succeeded"  # the camera was told in time and acted
 
 
-def test_a_device_socket_is_told_to_come_back_later_when_the_channel_layer_is_down(bodycam, settings):
+@pytest.mark.parametrize("down", ["layer", "layer-and-presence"])
+def test_a_device_socket_is_told_to_come_back_later_when_the_channel_layer_is_down(bodycam, settings, down):
     """Redis unreachable: the socket was closed with 1011 (a server error) and a traceback; the
-    device is now told to try again later (1013), which it does with its backoff."""
+    device is now told to try again later (1013), which it does with its backoff. Presence lives
+    in the same Redis: counting the socket down failed too and ended the consumer with a 1011.
+    A socket refused before presence heard of it leaves the device's count as it was."""
     from channels.layers import channel_layers
 
+    working = settings.CHANNEL_LAYERS
     settings.CHANNEL_LAYERS = {
         "default": {"BACKEND": "apps.core.layers.RedisChannelLayer", "CONFIG": {"hosts": ["redis://127.0.0.1:1/0"]}}
     }
+    if down == "layer-and-presence":
+        settings.RTCC_PRESENCE_REDIS_URL = "redis://127.0.0.1:1/0"
     channel_layers.backends.clear()
 
     async def scenario():
         device = await connected("/ws/device/", bodycam.auth)
         closed = await device.receive_output(timeout=SOCKET_WAIT)
         assert closed == {"type": "websocket.close", "code": 1013}, closed
+        await device.wait(timeout=SOCKET_WAIT)  # the consumer ended without an error
 
     try:
         run(scenario)
     finally:
         channel_layers.backends.clear()
+    if down == "layer":  # Redis back: the device connects and counts as one socket, not none
+        settings.CHANNEL_LAYERS = working
+
+        async def back():
+            device = await connected("/ws/device/", bodycam.auth)
+            try:
+                deadline = asyncio.get_running_loop().time() + SOCKET_WAIT
+                while (stored := await presence.store().get(str(bodycam.device.pk))).get("conn") != "1":
+                    if asyncio.get_running_loop().time() > deadline:
+                        break  # counted as no socket (the refused one had counted itself down)
+                    await asyncio.sleep(0.05)
+                return stored
+            finally:
+                await device.disconnect()
+
+        try:
+            assert run(back).get("conn") == "1"
+        finally:
+            channel_layers.backends.clear()
