@@ -53,6 +53,9 @@ class Command(models.Model):
     # When the officer's phones were told of this (succeeded) command: at most once, even when
     # the task that tells them is delivered twice.
     officer_notified_at = models.DateTimeField(null=True, blank=True)
+    # When the push that wakes a phone to fetch this command went out (once; the sweep sends it
+    # when queueing it failed, as while Redis is down).
+    woken_at = models.DateTimeField(null=True, blank=True)
     cancelled_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )

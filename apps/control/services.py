@@ -711,22 +711,51 @@ def _push(messages: list) -> list:
 
 
 def command_wake_phone(*, command_id) -> list:
-    """A high-priority FCM data message so a backgrounded phone app wakes up and connects."""
+    """A high-priority FCM data message so a backgrounded phone app wakes up and connects: once
+    per command (whoever marks it woken sends it), again by the sweep when the push failed."""
     command = Command.objects.select_related("device").filter(pk=command_id).first()
     if command is None or command.state not in UNACKED_STATES:
         return []  # already delivered, or no longer to be delivered
     device = command.device
     if device.revoked or not device.push_token:
         return []
+    woken = Command.objects.filter(pk=command.pk, woken_at__isnull=True)
+    if not woken.update(woken_at=timezone.now()):
+        return []  # the task and the sweep both came: one push
     data = {
         "type": "command",
         "command_id": str(command.id),
         "action": command.action,
         "expires_at": command.expires_at.isoformat(),
     }
-    return _push(
+    results = _push(
         [PushMessage(token=device.push_token, data=data, priority="high", collapse_key=f"command-{command.id}")]
     )
+    if not any(result.ok for result in results):
+        Command.objects.filter(pk=command.pk).update(woken_at=None)  # not sent: the sweep tries again
+    return results
+
+
+def command_wake_due(*, now=None, limit: int | None = None) -> int:
+    """The periodic catch-up of the wake push: a phone's command still `queued` some seconds after
+    it was stored and never woken (queueing the push failed: Redis was down when it committed, or
+    the push failed). Returns the pushes that went out."""
+    now = now or timezone.now()
+    cutoff = now - timedelta(seconds=conf.resend_after_seconds())
+    due = (
+        Command.objects.filter(
+            state=CommandState.QUEUED,
+            woken_at__isnull=True,
+            created_at__lte=cutoff,
+            expires_at__gt=now,
+            device__kind=DeviceKind.PHONE,
+            device__revoked_at__isnull=True,
+            device__push_token__gt="",
+        )
+        .order_by("created_at")
+        .values_list("pk", flat=True)[: limit or conf.expire_batch()]
+    )
+    return sum(any(result.ok for result in command_wake_phone(command_id=pk)) for pk in list(due))
 
 
 def command_notice_text(command: Command) -> tuple[str, str]:

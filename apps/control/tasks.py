@@ -29,5 +29,6 @@ def commands_expire() -> dict:
     return {
         **services.command_expire_due(),
         "resent": services.command_resend_queued(),
+        "woken": services.command_wake_due(),
         "notices": services.command_notices_sweep(),
     }

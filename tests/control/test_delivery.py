@@ -417,7 +417,7 @@ def test_the_periodic_task_is_scheduled_and_expires():
 
     entry = django_settings.CELERY_BEAT_SCHEDULE["rtcc-control-expire-commands"]
     assert entry["task"] == "apps.control.tasks.commands_expire"
-    assert tasks.commands_expire() == {"expired": 0, "failed_without_result": 0, "resent": 0, "notices": 0}
+    assert tasks.commands_expire() == {"expired": 0, "failed_without_result": 0, "resent": 0, "woken": 0, "notices": 0}
 
 
 def test_racing_transitions_have_exactly_one_winner(operator, bodycam):

@@ -173,3 +173,29 @@ def test_notices_survive_an_fcm_outage_and_go_out_once_after_it(operator, make_d
     assert len(pushed(token)) == 1
     assert services.command_notices_sweep() == 0
     assert CommandNotice.objects.get(pk=notice.pk).state == "sent"
+
+
+def test_a_wake_push_that_did_not_go_out_is_sent_once_by_the_sweep(client_for, operator, make_device, fcm):
+    """FCM down (or Redis, so the push could not even be queued) when the command was stored: the
+    phone was never woken, and an asleep phone app let the command expire. The sweep wakes it,
+    once, while the command still waits."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from apps.control import conf
+
+    token = phone_token()
+    phone = make_device(kind="phone", push_token=token)
+    httpx.post(f"{fcm}/_faults", json={"outage": True}, timeout=5).raise_for_status()
+    try:
+        command_id = post_command(client_for(operator), phone.id).json()["id"]
+    finally:
+        httpx.post(f"{fcm}/_faults", json={"outage": False}, timeout=5).raise_for_status()
+    assert pushed(token) == []
+    later = timezone.now() + timedelta(seconds=conf.resend_after_seconds() + 1)
+    assert services.command_wake_due(now=later) == 1
+    assert [m["data"]["command_id"] for m in pushed(token)] == [command_id]
+    assert services.command_wake_due(now=later) == 0  # woken: not again
+    services.command_wake_phone(command_id=command_id)  # the queued task, late: nothing twice
+    assert len(pushed(token)) == 1
