@@ -86,6 +86,27 @@ def _tasks_in_process():
 
 
 @pytest.fixture
+def broker_down():
+    """Celery's broker unreachable (a Redis port where nothing listens: a real connection refused),
+    tasks no longer run in process: queueing one fails as it does while Redis is down. Gives the
+    function that brings it back."""
+    from rtcc.celery import app
+
+    saved = app.conf.task_always_eager, app.conf.broker_url
+
+    def back() -> None:
+        app.conf.task_always_eager, app.conf.broker_url = saved
+        app._pool, app.amqp._producer_pool = None, None
+
+    app.conf.task_always_eager, app.conf.broker_url = False, "redis://127.0.0.1:1/0"
+    app._pool, app.amqp._producer_pool = None, None  # the next publish connects anew
+    try:
+        yield back  # the test calls it when the broker is back
+    finally:
+        back()
+
+
+@pytest.fixture
 def make_user(db):
     from apps.accounts.models import User
 

@@ -304,7 +304,7 @@ def briefing_create(
 
 def enqueue_sends(delivery_ids: list[str], *, initial: bool = False, countdown: float | None = None) -> None:
     """One send task per batch of at most 500. A broker that is down loses nothing: the rows
-    stay queued and the periodic sweep sends them once their lease runs out."""
+    stay queued and the periodic sweep sends them (a first send at its next run)."""
     from . import tasks
 
     size = conf.push_batch_size()
@@ -317,6 +317,19 @@ def enqueue_sends(delivery_ids: list[str], *, initial: bool = False, countdown: 
                 tasks.push_deliveries.delay(chunk, initial=initial)
         except Exception:
             log.exception("could not queue the push of %d deliveries; the sweep will send them", len(chunk))
+            if initial:
+                _first_send_lost(chunk)
+
+
+def _first_send_lost(delivery_ids: list[str]) -> None:
+    """No first send is coming for these rows (it could not be queued): they are the sweep's at
+    its next run, not when their creation lease ends two minutes later."""
+    try:
+        Delivery.objects.filter(pk__in=delivery_ids, state=DeliveryState.QUEUED, attempts=0).update(
+            next_attempt_at=timezone.now()
+        )
+    except Exception:  # the database too: the lease still hands them to the sweep
+        log.exception("could not hand %d deliveries to the sweep early", len(delivery_ids))
 
 
 def delivery_events_send(*, delivery_ids: list[str]) -> int:

@@ -82,3 +82,25 @@ def test_a_lost_first_send_is_picked_up_by_the_sweep(outbox, client_for, operato
         push_sweep()
     assert len(outbox.read(token=phone.push_token)) == 1
     assert Delivery.objects.get(briefing_id=briefing["id"]).state == "sent"
+
+
+def test_a_first_send_that_could_not_be_queued_goes_at_the_next_sweep(
+    outbox, client_for, operator, officer, make_phone, broker_down
+):
+    """Redis down for a few seconds as an urgent briefing was saved: its first send could not be
+    queued, and the sweep left the rows alone for their whole lease (two minutes). They are now
+    the sweep's at once, and go out at its next run, once."""
+    from apps.briefings.tasks import push_sweep
+
+    phone = make_phone(officer)
+    response = client_for(operator).post(
+        "/api/v1/briefings", briefing_payload({"officers": [str(officer.pk)]}), format="json"
+    )
+    assert response.status_code == 201, response.content
+    assert outbox.read(token=phone.push_token) == []
+    broker_down()  # back: the sweep's next run (every 15 s) queues the first send
+    with committed():
+        push_sweep()
+        push_sweep()
+    assert len(outbox.read(token=phone.push_token)) == 1
+    assert Delivery.objects.get(briefing_id=response.json()["id"]).state == "sent"
