@@ -3,6 +3,7 @@ type has in apps.core.realtime.CONSOLE_EVENTS. Session (browser) or bearer token
 
 from __future__ import annotations
 
+import asyncio
 import json
 from urllib.parse import urlparse
 
@@ -29,6 +30,9 @@ from apps.core.realtime import (
 
 CLOSE_UNAUTHORIZED = 4401
 CLOSE_FORBIDDEN = 4403
+# After the channel layer failed under a socket, what was published meanwhile never reached it:
+# once the layer answers again the console is told to reload from the API, as after a reconnect.
+RESYNC = {"type": "resync"}
 
 
 class ConsoleConsumer(DirectDispatch, SurvivesLayerOutage, AsyncWebsocketConsumer):
@@ -58,10 +62,32 @@ class ConsoleConsumer(DirectDispatch, SurvivesLayerOutage, AsyncWebsocketConsume
             [*self.own_groups, CONSOLE_GROUP],
             trouble=getattr(self, "layer_trouble", None),
         )
+        self.resync = asyncio.ensure_future(self._resync_after_outages()) if self.layer_trouble else None
+
+    async def _resync_after_outages(self) -> None:
+        """Each time the layer failed under this socket (Redis away): once it answers again, the
+        groups joined anew, a `resync` frame tells the console to reload what it shows."""
+        trouble = self.layer_trouble
+        assert trouble is not None
+        while True:
+            await trouble.wait()
+            pause = 0.5
+            while True:
+                await asyncio.sleep(pause)
+                try:
+                    for group in [*self.own_groups, CONSOLE_GROUP]:
+                        await self.channel_layer.group_add(group, self.channel_name)
+                    break
+                except Exception:  # still away
+                    pause = min(pause * 2, 5.0)
+            trouble.clear()
+            if self.role is not None:
+                await self.send(text_data=json.dumps(RESYNC))
 
     async def disconnect(self, code):
-        if getattr(self, "rejoin", None) is not None:
-            self.rejoin.cancel()
+        for task in (getattr(self, "rejoin", None), getattr(self, "resync", None)):
+            if task is not None:
+                task.cancel()
         await self.channel_layer.group_discard(CONSOLE_GROUP, self.channel_name)
         for group in getattr(self, "own_groups", ()):
             await self.channel_layer.group_discard(group, self.channel_name)

@@ -161,6 +161,44 @@ def expire_now(command_id) -> None:
     services.command_expire_due()
 
 
+def test_a_console_whose_redis_went_away_is_told_to_reload_and_still_hears_events(operator, redis_url):
+    """Events published while Redis was away never reached the console socket, which stayed open:
+    the console showed commands as queued that had long succeeded. Once the layer answers again
+    the socket gets a `resync` frame (the console reloads, as after a reconnect)."""
+    import redis.asyncio as aioredis
+
+    from apps.core.realtime import console_send
+
+    headers = bearer(operator)
+
+    async def cut_waiting_receives() -> int:
+        """Redis drops the connections blocked in the layer's receive, as a restart does."""
+        client = aioredis.from_url(redis_url)
+        try:
+            waiting = [c for c in await client.client_list() if c.get("cmd", "").startswith("bzpopmin")]
+            for c in waiting:
+                await client.client_kill_filter(_id=c["id"])
+            return len(waiting)
+        finally:
+            await client.aclose()
+
+    async def scenario():
+        communicator, code = await open_console(headers)
+        assert code is None
+        try:
+            await communicator.receive_nothing(0.3)  # its receive now waits in Redis
+            assert await cut_waiting_receives() >= 1
+            resync = await receive_type(communicator, "resync", timeout=SOCKET_WAIT)
+            assert await console_send("clip.update", {"id": "after-the-outage"})
+            return resync, await receive_type(communicator, "clip.update")
+        finally:
+            await communicator.disconnect()
+
+    resync, event = run(scenario)
+    assert resync == {"type": "resync"}
+    assert event["clip"] == {"id": "after-the-outage"}
+
+
 def test_console_socket_joins_its_groups_again_after_the_channel_layer_forgot_them(operator, settings):
     """A Redis restart (no persistence) forgets every group: an open console socket must still
     get events afterwards (RTCC_GROUP_REJOIN), as device sockets do."""

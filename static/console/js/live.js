@@ -57,6 +57,13 @@ export class Live {
     ws.addEventListener("message", (msg) => {
       let event;
       try { event = JSON.parse(msg.data); } catch (e) { return; }
+      if (event.type === "resync") {
+        // The server's Redis was away: events were lost although this socket stayed open. Reload as after a reconnect.
+        for (const fn of this.openHandlers) {
+          try { fn({ reconnect: true }); } catch (e) { console.error(e); }
+        }
+        return;
+      }
       for (const fn of this.handlers.get(event.type) || []) {
         try { fn(event); } catch (e) { console.error(e); }
       }
