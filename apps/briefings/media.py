@@ -82,9 +82,8 @@ def clean(data: bytes) -> CleanImage:
             raise InvalidInput(
                 "The image is a decompression bomb.", code="image_too_large", fields={"file": ["Too many pixels."]}
             ) from None
-        raise UnsupportedMedia(
-            "Only JPEG, PNG and WebP images are accepted.", fields={"file": ["Not a JPEG, PNG or WebP image."]}
-        ) from None
+        # `fields` is for validation errors (400) only, as the contract's envelope says.
+        raise UnsupportedMedia("The file is not a JPEG, PNG or WebP image: only those are accepted.") from None
     except Image.DecompressionBombWarning:
         raise InvalidInput(
             "The image is a decompression bomb.", code="image_too_large", fields={"file": ["Too many pixels."]}

@@ -132,6 +132,7 @@ def test_bad_images_are_refused_and_nothing_is_stored(name, data, content_type, 
     response = upload(client_for(operator), data, name=name, content_type=content_type)
     assert response.status_code == status, response.content
     assert error_code(response) == code
+    assert ("fields" in response.json()["error"]) == (status == 400)  # `fields` only for a validation error
     assert Media.objects.count() == 0
 
 
