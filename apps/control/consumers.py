@@ -9,7 +9,6 @@ The console websocket lives in apps.console.consumers.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
 import json
 import logging
@@ -100,10 +99,15 @@ class DeviceConsumer(DirectDispatch, AsyncWebsocketConsumer):
             await super().__call__(scope, receive, send)
         except LAYER_DOWN as exc:
             # Redis (the channel layer, presence) cannot be reached: the device is told to come back
-            # later (1013, try again later) instead of a server error (1011) and a traceback.
+            # later (1013, try again later) where the server can say so. Daphne cannot: autobahn
+            # sends only 1000 and 3000-4999 from the server side and refuses 1013. There the error
+            # ends the consumer, and daphne closes the socket with 1011; a consumer that returned
+            # instead left the socket open to a device that heard nothing more.
             log.warning("device socket closed: the channel layer cannot be reached (%s: %s)", type(exc).__name__, exc)
-            with contextlib.suppress(Exception):
+            try:
                 await self.close(code=CLOSE_TRY_AGAIN_LATER)
+            except Exception:
+                raise exc from None
         finally:
             # daphne kills a consumer that has not finished 10 s after its socket closed (a long
             # backlog of frames), and a bug may end it early: either way the device must not
