@@ -62,9 +62,17 @@ from apps.accounts.tokens import USER_PREFIX, bearer_from_header
 from apps.audit.context import AuditContext, client_ip
 from apps.audit.services import audit_stored_unchained
 from apps.core import aiodb, retry
-from apps.core.errors import InvalidInput, envelope
-from apps.core.fastpaths import allowed_host, declared_length, headers_of, read_body, replaying, respond_json, run_later
-from apps.core.middleware import DB_RETRY_AFTER_S, STATUS_CODES
+from apps.core.errors import InvalidInput
+from apps.core.fastpaths import (
+    allowed_host,
+    declared_length,
+    headers_of,
+    read_body,
+    replaying,
+    respond_json,
+    respond_unavailable,
+    run_later,
+)
 from apps.core.parsers import SafeJSONParser
 from apps.core.realtime import console_send, device_group, group_send
 from apps.devices.models import DeviceKind
@@ -117,8 +125,7 @@ class CommandFastPath:
             try:
                 answer = await _create(scope, headers, token, body)
             except _NotStored:
-                code, message = STATUS_CODES[503]
-                await respond_json(send, 503, envelope(code, message), {"Retry-After": str(DB_RETRY_AFTER_S)})
+                await respond_unavailable(send)
                 return
         if answer is None:
             await self.app(scope, replaying(body, receive), send)

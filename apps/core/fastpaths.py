@@ -178,5 +178,11 @@ class DatabaseDownAnswer:
             if started:
                 raise
             log.warning("database unavailable on %s %s: %s", scope.get("method"), scope.get("path"), exc)
-            code, message = STATUS_CODES[503]
-            await respond_json(send, 503, envelope(code, message), {"Retry-After": str(DB_RETRY_AFTER_S)})
+            await respond_unavailable(send)
+
+
+async def respond_unavailable(send) -> None:
+    """The database cannot serve this request: `503 unavailable` with Retry-After, as Django's
+    middleware answers it for a view (apps/core/middleware.py: unavailable)."""
+    code, message = STATUS_CODES[503]
+    await respond_json(send, 503, envelope(code, message), {"Retry-After": str(DB_RETRY_AFTER_S)})
