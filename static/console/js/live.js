@@ -25,6 +25,12 @@ export class Live {
   // Called on every (re)connect: pages reload their snapshot so that nothing missed while down stays stale.
   onOpen(fn) { this.openHandlers.push(fn); return this; }
 
+  opened(reconnect) {
+    for (const fn of this.openHandlers) {
+      try { fn({ reconnect }); } catch (e) { console.error(e); }
+    }
+  }
+
   get isOpen() { return this.ws && this.ws.readyState === WebSocket.OPEN; }
 
   show(state, text) {
@@ -50,18 +56,14 @@ export class Live {
       const again = this.connectedOnce;
       this.connectedOnce = true;
       this.show("live", "Live");
-      for (const fn of this.openHandlers) {
-        try { fn({ reconnect: again }); } catch (e) { console.error(e); }
-      }
+      this.opened(again);
     });
     ws.addEventListener("message", (msg) => {
       let event;
       try { event = JSON.parse(msg.data); } catch (e) { return; }
       if (event.type === "resync") {
         // The server's Redis was away: events were lost although this socket stayed open. Reload as after a reconnect.
-        for (const fn of this.openHandlers) {
-          try { fn({ reconnect: true }); } catch (e) { console.error(e); }
-        }
+        this.opened(true);
         return;
       }
       for (const fn of this.handlers.get(event.type) || []) {
