@@ -11,9 +11,10 @@ as ONE statement (data-modifying CTEs).
 Only where the database is PostgreSQL and reachable from here; `available()` says whether it is:
 for RETRY_AFTER_S after a connection could not be had, it says no, and the callers' ORM paths
 answer (failing fast while the database is down, working as soon as it is back), instead of each
-waiting CHECKOUT_SECONDS for the pool. A pooled connection is
-checked before it is lent as rtcc's sync pool does (rtcc/postgresql/base.py): with a round trip
-only when its socket says PostgreSQL closed it, or after it sat idle for a while.
+waiting for the pool (which itself gives up once its attempt to connect was refused, well before
+CHECKOUT_SECONDS: rtcc.postgresql.base.AsyncFailFastPool). A pooled connection is checked before
+it is lent as rtcc's sync pool does (rtcc/postgresql/base.py): with a round trip only when its
+socket says PostgreSQL closed it, or after it sat idle for a while.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from django.db import connections
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
-from rtcc.postgresql.base import mark_returned, needs_round_trip
+from rtcc.postgresql.base import AsyncFailFastPool, mark_returned, needs_round_trip
 
 POOL_SIZE = 4  # statements in flight at once per process; the loop runs one at a time anyway
 CHECKOUT_SECONDS = 5.0
@@ -90,7 +91,7 @@ async def _pool(alias: str) -> AsyncConnectionPool:
     pool = _pools.get(key)
     if pool is None:
         discard_closed_loops()
-        pool = AsyncConnectionPool(
+        pool = AsyncFailFastPool(
             kwargs=_connect_kwargs(alias),
             min_size=0,
             max_size=POOL_SIZE,

@@ -12,6 +12,10 @@ something says it may be dead:
 
 A connection that fails the check is discarded and the pool lends another, or waits for a new one
 (up to the pool's timeout), as before: a PostgreSQL restart changes nothing for a caller.
+
+A checkout also stops waiting as soon as the pool's last attempt to connect failed (FailFastPool):
+while PostgreSQL is down, a request answers its 503 within about a second, not after the pool's
+whole timeout (10 s, then 15 s for a command POST that tried the event loop's pool first).
 """
 
 from __future__ import annotations
@@ -25,9 +29,18 @@ from django.db.backends.base.base import NO_DB_ALIAS
 from django.db.backends.postgresql import base
 from psycopg import OperationalError
 from psycopg.pq import TransactionStatus
-from psycopg_pool import ConnectionPool
+from psycopg_pool import AsyncConnectionPool, ConnectionPool, PoolTimeout
+from psycopg_pool.pool import AddConnection
+from psycopg_pool.pool_async import AddConnection as AsyncAddConnection
 
 IDLE_CHECK_SECONDS = 30.0
+
+# A waiting checkout looks this often whether the pool's attempts to connect are being refused.
+REFUSED_POLL_SECONDS = 0.5
+# While it cannot connect, a pool tries again at least this often (psycopg_pool doubles its pause
+# after each failure, without a bound: after a 30 s outage the next try came up to 30 s after
+# PostgreSQL was back, and every request until then was a 503).
+RECONNECT_EVERY_SECONDS = 1.0
 
 
 def mark_returned(conn) -> None:
@@ -62,10 +75,80 @@ def check(conn) -> None:
         ConnectionPool.check_connection(conn)
 
 
+def _wait_slice(deadline: float) -> float:
+    return max(0.0, min(deadline - time.monotonic(), REFUSED_POLL_SECONDS))
+
+
+def _stop_waiting(pool: FailFastPool | AsyncFailFastPool, deadline: float) -> bool:
+    return pool.refused or time.monotonic() >= deadline
+
+
+class FailFastPool(ConnectionPool):
+    """psycopg_pool's pool, whose checkout gives up (PoolTimeout) once the pool's last attempt to
+    connect failed: PostgreSQL down, restarting or refusing connections. A pool that merely has
+    every connection lent out still waits up to its timeout, as before. The pool tries to connect
+    again every RECONNECT_EVERY_SECONDS at most; the first connection it makes ends that."""
+
+    refused = False
+
+    def schedule_task(self, task, delay: float) -> None:
+        if isinstance(task, AddConnection):
+            delay = min(delay, RECONNECT_EVERY_SECONDS)
+        super().schedule_task(task, delay)
+
+    def _connect(self, timeout: float | None = None):
+        try:
+            conn = super()._connect(timeout)
+        except Exception:
+            self.refused = True
+            raise
+        self.refused = False
+        return conn
+
+    def getconn(self, timeout: float | None = None):
+        deadline = time.monotonic() + (self.timeout if timeout is None else timeout)
+        while True:
+            try:
+                return super().getconn(_wait_slice(deadline))
+            except PoolTimeout:
+                if _stop_waiting(self, deadline):
+                    raise
+
+
+class AsyncFailFastPool(AsyncConnectionPool):
+    """FailFastPool for psycopg's async connections (apps/core/aiodb.py)."""
+
+    refused = False
+
+    async def schedule_task(self, task, delay: float) -> None:
+        if isinstance(task, AsyncAddConnection):
+            delay = min(delay, RECONNECT_EVERY_SECONDS)
+        await super().schedule_task(task, delay)
+
+    async def _connect(self, timeout: float | None = None):
+        try:
+            conn = await super()._connect(timeout)
+        except Exception:
+            self.refused = True
+            raise
+        self.refused = False
+        return conn
+
+    async def getconn(self, timeout: float | None = None):
+        deadline = time.monotonic() + (self.timeout if timeout is None else timeout)
+        while True:
+            try:
+                return await super().getconn(_wait_slice(deadline))
+            except PoolTimeout:
+                if _stop_waiting(self, deadline):
+                    raise
+
+
 class DatabaseWrapper(base.DatabaseWrapper):
     @property
     def pool(self):
-        """As Django's (django/db/backends/postgresql/base.py), with `check` and `reset` above."""
+        """As Django's (django/db/backends/postgresql/base.py), with `check` and `reset` above, and
+        a FailFastPool."""
         django: Any = self  # what Django's backend has and its type stubs do not show
         pool_options = self.settings_dict["OPTIONS"].get("pool")
         if self.alias == NO_DB_ALIAS or not pool_options:
@@ -75,7 +158,7 @@ class DatabaseWrapper(base.DatabaseWrapper):
                 raise ImproperlyConfigured("Pooling doesn't support persistent connections.")
             connect_kwargs = self.get_connection_params()
             connect_kwargs["autocommit"] = True  # Django sets it as it needs later on
-            pool = ConnectionPool(
+            pool = FailFastPool(
                 kwargs=connect_kwargs,
                 open=False,
                 configure=django._configure_connection,

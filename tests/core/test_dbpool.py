@@ -1,11 +1,15 @@
-"""The pooled connections' check (rtcc/postgresql/base.py), against the real PostgreSQL."""
+"""The pooled connections' check and the pools' behaviour while PostgreSQL refuses connections
+(rtcc/postgresql/base.py), against the real PostgreSQL."""
 
+import asyncio
+import socket
+import threading
 import time
 
 import psycopg
 import pytest
 from django.db import connection, connections
-from psycopg_pool import ConnectionPool
+from psycopg_pool import ConnectionPool, PoolTimeout
 
 from rtcc.postgresql import base as dbpool
 
@@ -97,3 +101,152 @@ def test_a_connection_with_a_file_descriptor_above_1024_is_lent_without_a_round_
     finally:
         for fd in held:
             os.close(fd)
+
+
+# While PostgreSQL refuses connections ---------------------------------------------------------
+
+
+class Forwarder:
+    """A port that refuses connections until `open()`, then passes each to PostgreSQL (the
+    database going down and coming back, without stopping the server the other tests use)."""
+
+    def __init__(self, target: tuple[str, int]) -> None:
+        self.target = target
+        probe = socket.socket()
+        probe.bind(("127.0.0.1", 0))
+        self.port = probe.getsockname()[1]
+        probe.close()  # nothing listens there now: a connect is refused
+        self.listener: socket.socket | None = None
+        self.held: list[socket.socket] = []
+
+    def open(self) -> None:
+        self.listener = socket.socket()
+        self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.listener.bind(("127.0.0.1", self.port))
+        self.listener.listen(16)
+        threading.Thread(target=self._accept, args=(self.listener,), daemon=True).start()
+
+    def _accept(self, listener: socket.socket) -> None:
+        while True:
+            try:
+                client = listener.accept()[0]
+            except OSError:
+                return
+            server = socket.create_connection(self.target)
+            self.held += [client, server]
+            for source, sink in ((client, server), (server, client)):
+                threading.Thread(target=self._pipe, args=(source, sink), daemon=True).start()
+
+    @staticmethod
+    def _pipe(source: socket.socket, sink: socket.socket) -> None:
+        try:
+            while data := source.recv(65536):
+                sink.sendall(data)
+        except OSError:
+            pass
+        finally:
+            sink.close()
+
+    def close(self) -> None:
+        if self.listener is not None:
+            self.listener.close()
+        for held in self.held:
+            held.close()
+
+
+@pytest.fixture
+def forwarder(conninfo):
+    params = psycopg.conninfo.conninfo_to_dict(conninfo)
+    forwarder = Forwarder((params.get("host") or "127.0.0.1", int(params.get("port") or 5432)))
+    yield forwarder
+    forwarder.close()
+
+
+def in_a_thread(call, *, within: float):
+    """call()'s outcome, ("returned", value) or ("raised", exc); ("waiting", None) when it has not
+    ended `within` seconds (the thread is left to end by itself)."""
+    outcome: list = [("waiting", None)]
+
+    def run() -> None:
+        try:
+            outcome[0] = ("returned", call())
+        except Exception as exc:
+            outcome[0] = ("raised", exc)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    thread.join(within)
+    return outcome[0]
+
+
+def refused_conninfo(port: int) -> str:
+    return f"host=127.0.0.1 port={port} user=postgres dbname=postgres connect_timeout=5"
+
+
+def test_a_checkout_gives_up_once_postgresql_refuses_connections_not_after_the_pool_timeout(forwarder):
+    # The pool would wait ten minutes for a connection; a request answers its 503 at once instead.
+    pool = dbpool.FailFastPool(refused_conninfo(forwarder.port), min_size=1, max_size=4, timeout=600, open=False)
+    pool.open(wait=False)
+    try:
+        state, value = in_a_thread(pool.getconn, within=30)
+    finally:
+        pool.close(timeout=5)
+    assert state == "raised", state
+    assert isinstance(value, PoolTimeout)
+
+
+def test_an_async_checkout_gives_up_once_postgresql_refuses_connections(forwarder):
+    async def checkout():
+        pool = dbpool.AsyncFailFastPool(
+            refused_conninfo(forwarder.port), min_size=0, max_size=4, timeout=600, open=False
+        )
+        await pool.open(wait=False)
+        try:
+            async with asyncio.timeout(30):
+                await pool.getconn()
+        finally:
+            await pool.close(timeout=5)
+
+    with pytest.raises(PoolTimeout):
+        asyncio.run(checkout())
+
+
+def test_a_checkout_waits_for_the_connection_another_request_gives_back(conninfo):
+    # PostgreSQL answers, every connection is lent out: the checkout waits for one, as before.
+    with dbpool.FailFastPool(conninfo, kwargs={"autocommit": True}, min_size=1, max_size=1, timeout=30) as pool:
+        held = pool.getconn()
+        pid = held.info.backend_pid
+        threading.Timer(1.5, pool.putconn, args=(held,)).start()  # three of the checkout's looks
+        with pool.connection() as conn:
+            assert conn.info.backend_pid == pid
+            assert conn.execute("SELECT 41 + 1").fetchone() == (42,)
+
+
+def test_the_pool_lends_again_soon_after_postgresql_answers_after_a_long_outage(forwarder):
+    # Two connections at most: both are being retried, as every one of a web process's pool is
+    # after a long outage, so no checkout can make the pool try once more on its own.
+    params = psycopg.conninfo.conninfo_to_dict(refused_conninfo(forwarder.port))
+    pool = dbpool.FailFastPool(
+        psycopg.conninfo.make_conninfo(**params), kwargs={"autocommit": True}, min_size=1, max_size=2, open=False
+    )
+    pool.open(wait=False)
+
+    def lent_within(seconds: float):
+        until = time.monotonic() + seconds
+        while True:
+            try:
+                with pool.connection() as conn:
+                    return conn.execute("SELECT 41 + 1").fetchone()
+            except PoolTimeout:
+                if time.monotonic() > until:
+                    return None
+
+    try:
+        # Ten seconds refused, requests coming in all along (each is refused at once). psycopg_pool
+        # alone would try to connect next 15 s after its first failure, 5 s after the database is
+        # back; every request until then would be refused.
+        assert lent_within(10) is None
+        forwarder.open()
+        assert lent_within(4) == (42,)
+    finally:
+        pool.close(timeout=5)
