@@ -21,7 +21,7 @@ itself, on the loop:
   stored before sent, as command_create does.
 
 Anything else (no or unknown credentials, another role, a body the serializer refuses, an unknown
-or revoked device, a replayed or reused Idempotency-Key, SQLite, a database that cannot be reached)
+or revoked device, an Idempotency-Key used before, SQLite, a database that cannot be reached)
 goes to the API view unchanged, the body replayed, so that every error has one source
 (apps/control/apis.py): a token revoked, or a person deactivated or given another role, since
 this process cached the token stores nothing here, and the view refuses it. Only an error of the

@@ -71,8 +71,13 @@ def _publish(command: Command, *, to_device: bool = False) -> None:
 
 
 def _replay(existing: Command, fingerprint: str) -> tuple[Command, bool]:
+    """The first command made with this key, whatever this request's body ("same key = same
+    command back"): the answer is that command, so a client that changed its body sees so."""
     if existing.request_fingerprint != fingerprint:
-        raise Conflict("This Idempotency-Key was already used for a different command.", code="idempotency_key_reused")
+        log.warning(
+            "Idempotency-Key of command %s used again with a different body: the first command answers",
+            existing.pk,
+        )
     return existing, False
 
 

@@ -249,12 +249,16 @@ def test_idempotency_key_returns_the_same_command(client_for, operator, make_use
 
 
 @pytest.mark.django_db
-def test_idempotency_key_with_a_different_body_is_409(client_for, operator, bodycam):
+def test_idempotency_key_with_a_different_body_answers_the_first_command(client_for, operator, bodycam):
+    # "same key = same command back": the second body is not a second command, and the answer
+    # shows what the first one was.
     client = client_for(operator)
-    post_command(client, bodycam.id, key="k-1")
-    response = post_command(client, bodycam.id, key="k-1", action="stop_recording")
-    assert response.status_code == 409
-    assert error_code(response) == "idempotency_key_reused"
+    first = post_command(client, bodycam.id, key="k-1")
+    again = post_command(client, bodycam.id, key="k-1", action="stop_recording")
+    assert again.status_code == 202
+    assert again["Idempotent-Replayed"] == "true"
+    assert again.json()["id"] == first.json()["id"]
+    assert again.json()["action"] == "start_recording"
     assert Command.objects.count() == 1
 
 
