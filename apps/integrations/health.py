@@ -22,6 +22,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from psycopg_pool import PoolTimeout
 
 from apps.core import heartbeat
+from rtcc.postgresql.base import PoolRefused
 
 from .storage import get_storage
 
@@ -94,6 +95,8 @@ REPORTED = {"worker": lambda: _check_role("worker"), "beat": lambda: _check_role
 def _describe(exc: BaseException, name: str = "") -> str:
     """What /readyz says of a failed check. It needs no login, so it names the kind of failure
     only: the error's own text (hosts, ports, the bucket's name) goes to the log."""
+    if isinstance(exc, PoolRefused):
+        return "error: connection refused"
     if isinstance(exc, concurrent.futures.TimeoutError | PoolTimeout):
         return f"error: no answer within {PROBE_TIMEOUT:.0f} s"
     if isinstance(exc, Missing):

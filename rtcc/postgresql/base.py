@@ -79,8 +79,18 @@ def _wait_slice(deadline: float) -> float:
     return max(0.0, min(deadline - time.monotonic(), REFUSED_POLL_SECONDS))
 
 
-def _stop_waiting(pool: FailFastPool | AsyncFailFastPool, deadline: float) -> bool:
-    return pool.refused or time.monotonic() >= deadline
+class PoolRefused(PoolTimeout):
+    """No connection: PostgreSQL refused the pool's last attempt to connect."""
+
+
+def _given_up(pool: FailFastPool | AsyncFailFastPool, timeout: float, deadline: float) -> PoolTimeout | None:
+    """Why a checkout stops waiting now, or None to wait on (its waits are slices of its timeout:
+    psycopg_pool's own error would name a slice)."""
+    if pool.refused:
+        return PoolRefused("couldn't get a connection: PostgreSQL refused the pool's last attempt to connect")
+    if time.monotonic() >= deadline:
+        return PoolTimeout(f"couldn't get a connection after {timeout:.2f} sec")
+    return None
 
 
 class FailFastPool(ConnectionPool):
@@ -106,13 +116,14 @@ class FailFastPool(ConnectionPool):
         return conn
 
     def getconn(self, timeout: float | None = None):
-        deadline = time.monotonic() + (self.timeout if timeout is None else timeout)
+        timeout = self.timeout if timeout is None else timeout
+        deadline = time.monotonic() + timeout
         while True:
             try:
                 return super().getconn(_wait_slice(deadline))
-            except PoolTimeout:
-                if _stop_waiting(self, deadline):
-                    raise
+            except PoolTimeout as exc:
+                if given_up := _given_up(self, timeout, deadline):
+                    raise given_up from exc
 
 
 class AsyncFailFastPool(AsyncConnectionPool):
@@ -135,13 +146,14 @@ class AsyncFailFastPool(AsyncConnectionPool):
         return conn
 
     async def getconn(self, timeout: float | None = None):
-        deadline = time.monotonic() + (self.timeout if timeout is None else timeout)
+        timeout = self.timeout if timeout is None else timeout
+        deadline = time.monotonic() + timeout
         while True:
             try:
                 return await super().getconn(_wait_slice(deadline))
-            except PoolTimeout:
-                if _stop_waiting(self, deadline):
-                    raise
+            except PoolTimeout as exc:
+                if given_up := _given_up(self, timeout, deadline):
+                    raise given_up from exc
 
 
 class DatabaseWrapper(base.DatabaseWrapper):

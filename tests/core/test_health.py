@@ -2,6 +2,8 @@
 
 import pytest
 
+from tests.helpers import silent_server
+
 
 @pytest.mark.django_db
 def test_healthz_answers(anon):
@@ -88,10 +90,13 @@ def test_probes_answer_whatever_host_the_orchestrator_uses(anon, settings, path)
     assert anon.get("/api/v1/me", HTTP_HOST="10.42.0.17:8000").status_code == 400
 
 
-def test_readyz_database_probe_gives_up_within_its_own_timeout_when_postgresql_is_down(postgres_db):
-    """A pooled checkout waits for the pool's timeout while PostgreSQL is down (10 s in rtcc's
-    settings, 600 s here): the probe gives up after its own 2 s and says so."""
+@pytest.mark.parametrize("down", ["refusing", "silent"])
+def test_readyz_database_probe_gives_up_within_its_own_timeout_when_postgresql_is_down(postgres_db, down):
+    """A pooled checkout could wait for the pool's timeout while PostgreSQL is down (10 s in
+    rtcc's settings, 600 s here): the probe says at once that PostgreSQL refused the connection,
+    and gives up after its own 2 s on a server that takes the connection and never answers."""
     import concurrent.futures
+    import contextlib
 
     from django.db import connection
 
@@ -99,14 +104,14 @@ def test_readyz_database_probe_gives_up_within_its_own_timeout_when_postgresql_i
     from infra.launch import free_port
     from rtcc.postgresql.base import DatabaseWrapper
 
-    dead = {**connection.settings_dict, "HOST": "127.0.0.1", "PORT": str(free_port())}
-    dead["OPTIONS"] = {**dead["OPTIONS"], "pool": {"min_size": 1, "max_size": 2, "timeout": 600}}
-    wrapper = DatabaseWrapper(dead, alias="readyz-dead")
-    with concurrent.futures.ThreadPoolExecutor(1) as pool:
-        probe = pool.submit(health._check_database, wrapper)
-        try:
-            error = probe.exception(timeout=60)  # the old probe waited the pool's 600 s
-        finally:
-            wrapper.close_pool()
+    with contextlib.ExitStack() as stack:
+        port = free_port() if down == "refusing" else stack.enter_context(silent_server())
+        dead = {**connection.settings_dict, "HOST": "127.0.0.1", "PORT": str(port)}
+        dead["OPTIONS"] = {**dead["OPTIONS"], "pool": {"min_size": 1, "max_size": 2, "timeout": 600}}
+        wrapper = DatabaseWrapper(dead, alias="readyz-dead")
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            error = pool.submit(health._check_database, wrapper).exception(timeout=60)  # the old probe: 600 s
+    wrapper.close_pool()  # once the silent server let its connections go
     assert error is not None
-    assert health._describe(error) == "error: no answer within 2 s"
+    expected = "error: connection refused" if down == "refusing" else "error: no answer within 2 s"
+    assert health._describe(error) == expected

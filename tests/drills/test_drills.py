@@ -227,7 +227,6 @@ def test_restart_redis(stack, fleet, fcm):
 
     drill(stack, fleet, fcm, "restart-redis", fault)
     assert stack.worker.alive, "the worker died with the broker restart (item 10)"
-
     # The consoles still get events: a command posted now shows up on both sockets.
     camera = fleet.cameras[-1]
     posted = httpx.post(
@@ -281,7 +280,7 @@ def test_postgresql_down_is_a_503_everywhere(stack, fleet, fcm):
     finally:
         stack.pg.start()
     assert ready.status_code == 503, ready.text
-    assert ready.json()["checks"]["database"] == "error: no answer within 2 s"
+    assert ready.json()["checks"]["database"] == "error: connection refused"
     for answer in (api, command):
         assert answer.status_code == 503, answer.text
         assert answer.json()["error"]["code"] == "unavailable"
