@@ -21,6 +21,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from apps.accounts.tokens import bearer_from_header
+from apps.core.logs import AlreadyLogged
 from apps.core.realtime import DirectDispatch, device_group, scope_header, stay_in_groups, written_out
 from apps.core.retry import DB_ERRORS, db_retried_async
 from apps.devices import presence
@@ -100,14 +101,15 @@ class DeviceConsumer(DirectDispatch, AsyncWebsocketConsumer):
         except LAYER_DOWN as exc:
             # Redis (the channel layer, presence) cannot be reached: the device is told to come back
             # later (1013, try again later) where the server can say so. Daphne cannot: autobahn
-            # sends only 1000 and 3000-4999 from the server side and refuses 1013. There the error
+            # sends only 1000 and 3000-4999 from the server side and refuses 1013. There an error
             # ends the consumer, and daphne closes the socket with 1011; a consumer that returned
-            # instead left the socket open to a device that heard nothing more.
+            # instead left the socket open to a device that heard nothing more. The error is
+            # AlreadyLogged: this line says it, daphne logs no traceback per socket.
             log.warning("device socket closed: the channel layer cannot be reached (%s: %s)", type(exc).__name__, exc)
             try:
                 await self.close(code=CLOSE_TRY_AGAIN_LATER)
             except Exception:
-                raise exc from None
+                raise AlreadyLogged(f"the channel layer cannot be reached: {exc}") from exc
         finally:
             # daphne kills a consumer that has not finished 10 s after its socket closed (a long
             # backlog of frames), and a bug may end it early: either way the device must not

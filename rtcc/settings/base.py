@@ -316,10 +316,13 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "filters": {"drop_already_logged": {"()": "apps.core.logs.DropAlreadyLogged"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": "INFO"},
     "loggers": {
         "django.request": {"level": "ERROR"},
         "daphne": {"level": "WARNING"},
+        # "Exception inside application" with a traceback, for errors rtcc logged in a line already
+        "daphne.server": {"filters": ["drop_already_logged"]},
     },
 }

@@ -222,11 +222,22 @@ def test_restart_redis(stack, fleet, fcm):
         fleet.tasks.append(asyncio.run_coroutine_threadsafe(console.listen(), fleet.loop))
     time.sleep(1)
 
+    logged_before = {d.log_path: d.log_path.stat().st_size for d in stack.daphnes}
+
     def fault() -> None:
         stack.redis.restart(down_for=2)
 
     drill(stack, fleet, fcm, "restart-redis", fault)
     assert stack.worker.alive, "the worker died with the broker restart (item 10)"
+    # Each device socket refused while Redis was down is one warning line, not also daphne's
+    # "Exception inside application" with a traceback (52 of them in one such drill).
+    for path, size in logged_before.items():
+        with open(path, errors="replace") as log:
+            log.seek(size)
+            logged = log.read()
+        assert "device socket closed: the channel layer cannot be reached" in logged
+        assert "Exception inside application" not in logged, logged[-3000:]
+
     # The consoles still get events: a command posted now shows up on both sockets.
     camera = fleet.cameras[-1]
     posted = httpx.post(
