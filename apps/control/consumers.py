@@ -17,12 +17,10 @@ import time
 from channels.db import database_sync_to_async
 from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from apps.accounts.tokens import bearer_from_header
 from apps.core.logs import AlreadyLogged
-from apps.core.realtime import DirectDispatch, device_group, scope_header, stay_in_groups, written_out
+from apps.core.realtime import LAYER_DOWN, DirectDispatch, device_group, scope_header, stay_in_groups, written_out
 from apps.core.retry import DB_ERRORS, db_retried_async
 from apps.devices import presence
 from apps.devices.authentication import device_for_token, device_token_revoked
@@ -35,7 +33,6 @@ CLOSE_UNAUTHORIZED = 4401
 CLOSE_FORBIDDEN = 4403
 CLOSE_RATE_LIMITED = 4429
 CLOSE_TRY_AGAIN_LATER = 1013
-LAYER_DOWN = (RedisConnectionError, RedisTimeoutError, ConnectionError, TimeoutError)
 ANSWER_TYPES = ("ack", "result")
 MAX_FRAME = 64 * 1024  # bytes of UTF-8, as the frame came over the wire
 

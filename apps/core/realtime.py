@@ -23,6 +23,8 @@ from channels.db import DatabaseSyncToAsync
 from channels.layers import get_channel_layer
 from django.conf import settings
 from django.db import transaction
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +76,9 @@ def console_may_see(role: str, event_type: str) -> bool:
 
 # Senders -------------------------------------------------------------------------------------
 
+# What the channel layer raises when its Redis cannot be reached (refused, reset, or no answer).
+LAYER_DOWN = (RedisConnectionError, RedisTimeoutError, ConnectionError, TimeoutError)
+
 
 async def group_send(group: str, message: dict) -> bool:
     """Sends now (async code: consumers, the presence path); a failure is logged, not raised.
@@ -83,7 +88,16 @@ async def group_send(group: str, message: dict) -> bool:
     try:
         async with asyncio.timeout(getattr(settings, "RTCC_REALTIME_SEND_TIMEOUT", 5.0)):
             await get_channel_layer().group_send(group, message)
-    except Exception:  # TimeoutError included
+    except LAYER_DOWN as exc:  # TimeoutError included: one line each while Redis is away, no traceback
+        log.error(
+            "realtime: could not send %r to group %s: the channel layer cannot be reached (%s: %s)",
+            message.get("type"),
+            group,
+            type(exc).__name__,
+            exc,
+        )
+        return False
+    except Exception:
         log.exception("realtime: could not send %r to group %s", message.get("type"), group)
         return False
     return True
