@@ -15,14 +15,18 @@ PALETTE = ["#2f6fb3", "#d9822b", "#3a9a5b", "#b23b3b", "#7a5bb5", "#3d8c96", "#9
 
 
 def _nice_max(value: int) -> int:
-    if value <= 5:
-        return 5
-    magnitude = 10 ** (len(str(int(value))) - 1)
-    for step in (1, 2, 2.5, 5, 10):
-        top = int(step * magnitude)
-        if top >= value:
-            return top
-    return int(10 * magnitude)
+    """The chart's top: the first of 4, 8, 20, 40, 80, 100, 200, 400, 800, 1000, 2000, ... at or
+    above value. Each is divisible by 4, so the four rules fall on whole numbers and each label is
+    the value of its rule (a top of 5 drew its rules at 1.25, 2.5, 3.75 and labelled them 1, 2, 3:
+    a bar of 1 stood below the rule labelled 1)."""
+    if value <= 8:
+        return 4 if value <= 4 else 8
+    magnitude = 10
+    while True:
+        for step in (2, 4, 8, 10):
+            if step * magnitude >= value:
+                return step * magnitude
+        magnitude *= 10
 
 
 def column_chart(
