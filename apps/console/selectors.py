@@ -25,6 +25,29 @@ def officer_directory() -> list[dict]:
     return [{**row, "id": str(row["id"])} for row in rows]
 
 
+def operator_directory() -> list[dict]:
+    """Every active operator: the fleet wall names who sent a command (the API gives an id)."""
+    rows = (
+        User.objects.filter(role=Role.OPERATOR, is_active=True)
+        .order_by("full_name", "username")
+        .values("id", "username", "full_name")[:MAX_DIRECTORY]
+    )
+    return [{**row, "id": str(row["id"])} for row in rows]
+
+
+def last_commands() -> list[dict]:
+    """Each device's newest command, as the API gives it: the fleet wall's "Last command" column
+    on a page opened afresh (the live updates carry only what happens after)."""
+    from django.db.models import OuterRef, Subquery
+
+    from apps.control.serializers import command_data
+
+    # One look-up per device on the (device, created_at) index, however many commands are kept.
+    newest = Command.objects.filter(device=OuterRef("pk")).order_by("-created_at", "-id").values("pk")[:1]
+    ids = Device.objects.annotate(last=Subquery(newest)).values_list("last", flat=True)[:MAX_DIRECTORY]
+    return [command_data(command) for command in Command.objects.filter(pk__in=[i for i in ids if i is not None])]
+
+
 def device_directory() -> list[dict]:
     rows = Device.objects.order_by("kind", "serial").values("id", "kind", "serial", "label")[:MAX_DIRECTORY]
     return [{**row, "id": str(row["id"])} for row in rows]

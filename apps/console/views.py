@@ -100,7 +100,13 @@ fleet = console_page(
     roles=("operator", "it"),
     active="console-fleet",
     directories=("officers",),
-    extra=lambda request: {"can_command": _operator(request), "can_watch": _operator(request)},
+    extra=lambda request: {
+        "can_command": _operator(request),
+        "can_watch": _operator(request),
+        # Commands are the operators' (IT's wall shows no command: the API refuses it them).
+        "operators": selectors.operator_directory() if _operator(request) else [],
+        "last_commands": selectors.last_commands() if _operator(request) else [],
+    },
 )
 # The live viewer of one session (hls.js); the session itself is read from the API.
 live_view = console_page(

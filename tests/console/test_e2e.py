@@ -131,6 +131,11 @@ def test_operator_starts_a_camera_recording_and_sees_it_succeed(open_as, console
         )
         assert command.requested_by_id == operator.pk
 
+        # Opened afresh, the wall still shows each device's last command (it showed a dash).
+        page.reload()
+        expect(row.locator('[data-col="cmd"] .state.succeeded')).to_be_visible(timeout=LIVE)
+        expect(row.locator('[data-col="cmd"]')).to_contain_text("Start recording")
+
         # The same camera on the map, at its reported position, shown as recording.
         page.goto("/map/")
         unit = page.locator(f'svg.map [data-unit="{device_id}"]')
@@ -146,6 +151,33 @@ def test_operator_starts_a_camera_recording_and_sees_it_succeed(open_as, console
         assert radius_px / bar_px == pytest.approx(300 / bar_m, rel=0.01)  # metres to pixels, one scale
         screenshot(page, "map")
         assert not page.errors
+
+
+def test_the_wall_names_the_operator_who_sent_a_command_and_shows_it_none(
+    open_as, console_server, operator, make_user, it_user
+):
+    it_token, _ = token_issue(user=it_user)
+    device_id, _ = register_and_enroll(console_server.url, it_token, kind="bodycam", serial="E2E-CAM-WHO")
+    colleague = make_user("operator", full_name="Sam Kim")
+    page = open_as(operator, "/fleet/")
+    expect(page.locator("#live")).to_have_attribute("data-state", "live")
+    call(
+        console_server.url,
+        token_issue(user=colleague)[0],
+        "POST",
+        f"/api/v1/devices/{device_id}/commands",
+        json={"action": "start_recording", "reason": "Supervisor request"},
+    )
+    entry = page.locator(".log-item", has_text="Supervisor request")
+    expect(entry).to_contain_text("by Sam Kim", timeout=LIVE)  # it said "by operator 3f2a91c0"
+    # IT's wall is read-only: no command history to open (each one answered "Only operators may
+    # see commands") and no command column.
+    wall = open_as(it_user, "/fleet/")
+    expect(wall.locator('tr[data-serial="E2E-CAM-WHO"]')).to_be_visible(timeout=LIVE)
+    expect(wall.locator("[data-history]")).to_have_count(0)
+    expect(wall.locator('[data-col="cmd"]')).to_have_count(0)
+    expect(wall.locator("#fleet thead")).not_to_contain_text("Last command")
+    assert not page.errors and not wall.errors
 
 
 def test_operator_sends_a_briefing_and_sees_it_acknowledged(

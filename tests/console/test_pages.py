@@ -172,6 +172,31 @@ def test_fleet_is_read_only_for_it(personas):
     assert "Read-only" in it_html
 
 
+def test_the_operators_wall_embeds_each_devices_last_command_and_who_sent_it(personas):
+    import json
+
+    from apps.control import services as commands
+    from tests.control.conftest import create_device
+
+    operator = personas["operator"]
+    first = create_device(label="Cam A").device
+    create_device(label="Cam B")  # never commanded
+    commands.command_create(device=first, requested_by=operator, action="start_recording", reason="older")
+    newest, _ = commands.command_create(device=first, requested_by=operator, action="stop_recording", reason="newer")
+
+    def embedded(html: str, name: str):
+        return json.loads(html.split(f'id="{name}" type="application/json">', 1)[1].split("</script>", 1)[0])
+
+    page = session_for(operator).get("/fleet/").content.decode()
+    # the newest of the first camera's two; the second camera, never commanded, has none
+    assert [(c["id"], c["reason"]) for c in embedded(page, "last-commands")] == [(str(newest.pk), "newer")]
+    assert operator.full_name in [o["full_name"] for o in embedded(page, "operators-data")]
+    # IT's read-only wall: no commands, no operators (the API refuses IT commands).
+    it_page = session_for(personas["it"]).get("/fleet/").content.decode()
+    assert embedded(it_page, "last-commands") == [] and embedded(it_page, "operators-data") == []
+    assert "Last command" not in it_page
+
+
 def test_pages_embed_officer_names_not_other_people(personas, other_officer):
     html = session_for(personas["operator"]).get("/incidents/").content.decode()
     assert other_officer.full_name in html

@@ -6,6 +6,7 @@ import { mountLiveTile } from "./live_tile.js";
 import { $, agoSpan, askText, directoryOf, fmtTime, html, notify, officerName, readJson, safe, setHtml, showError, startAgoTicker } from "./ui.js";
 
 const officers = directoryOf(readJson("officers-data", []));
+const operators = directoryOf(readJson("operators-data", []));
 const me = readJson("me-data", {});
 const canCommand = readJson("can-command", false);
 const devices = new Map();
@@ -56,12 +57,14 @@ function rowHtml(d) {
     actions = html`<td class="nowrap"><button type="button" class="rec small" data-action="start_recording" ${off}>● Start</button>
       <button type="button" class="stop small" data-action="stop_recording" ${off}>■ Stop</button></td>`;
   }
+  // Commands are the operators': IT's read-only wall has no history button and no command column.
+  const history = canCommand ? html` <button type="button" class="link small" data-history>history</button>` : "";
+  const command = canCommand ? html`<td data-col="cmd">${commandCell(d)}</td>` : "";
   return html`<td class="nowrap">${status}</td>
-    <td><strong>${label(d)}</strong> <button type="button" class="link small" data-history>history</button><br><span class="muted">${kind} · ${d.serial}</span></td>
+    <td><strong>${label(d)}</strong>${history}<br><span class="muted">${kind} · ${d.serial}</span></td>
     <td>${d.officer ? officerName(officers, d.officer) : html`<span class="muted">unassigned</span>`}</td>
     <td>${cam}</td><td>${battery(d)}</td><td>${storage(d)}</td>
-    <td class="nowrap">${agoSpan(d.last_seen)}</td>${actions}
-    <td data-col="cmd">${commandCell(d)}</td>`;
+    <td class="nowrap">${agoSpan(d.last_seen)}</td>${actions}${command}`;
 }
 
 function paintRow(d) {
@@ -158,6 +161,14 @@ async function load() {
   }
 }
 
+// Who sent a command: "you", the operator's name, or "another operator" (one added since the page loaded).
+function commander(cmd) {
+  if (!cmd.requested_by) return "";
+  if (cmd.requested_by === me.id) return "you";
+  const op = operators.get(String(cmd.requested_by));
+  return op ? (op.full_name || op.username) : "another operator";
+}
+
 // The command log (all consoles' commands, newest first).
 const log = $("#cmdlog");
 const logItems = new Map();
@@ -173,7 +184,7 @@ function paintLog(cmd) {
     while (log.children.length > 100) { const last = log.lastElementChild; logItems.delete(last.dataset.command); last.remove(); }
   }
   const d = devices.get(cmd.device);
-  const who = cmd.requested_by === me.id ? "you" : (cmd.requested_by ? `operator ${String(cmd.requested_by).slice(0, 8)}` : "");
+  const who = commander(cmd);
   item.className = `log-item ${finalClass(cmd.state)}`;
   item.dataset.state = cmd.state;
   setHtml(item, html`<div class="row">${stateChip(cmd.state)} <strong>${actionWord(cmd.action)}</strong>
@@ -221,7 +232,7 @@ async function showHistory(d) {
     for (const cmd of follow) tracker.update(cmd);
     setHtml(dialog.querySelector("[data-role=list]"), list.length ? list.map((cmd) => html`<div class="log-item ${finalClass(cmd.state)}">
         <div class="row">${stateChip(cmd.state)} <strong>${actionWord(cmd.action)}</strong></div>
-        <div class="muted">“${cmd.reason || ""}”${cmd.requested_by === me.id ? " · by you" : ""}</div>${timeline(cmd)}
+        <div class="muted">“${cmd.reason || ""}”${cmd.requested_by ? ` · by ${commander(cmd)}` : ""}</div>${timeline(cmd)}
         ${cmd.error ? html`<div class="field-error">${cmd.error}</div>` : ""}</div>`)
       : html`<p class="empty">No command was ever sent to this device.</p>`);
   } catch (err) {
@@ -274,4 +285,7 @@ if (readJson("can-watch", false)) mountLiveTile({ live, devices, officers });
 live.onOpen(({ reconnect }) => { if (reconnect) load(); tracker.poll(); });
 live.start();
 startAgoTicker();
+// Each device's newest command as the page was made: the "Last command" column of a page opened
+// afresh. What happens to them next comes as for any command (command.update events).
+for (const cmd of readJson("last-commands", [])) if (!lastCommand.has(cmd.device)) lastCommand.set(cmd.device, cmd);
 load();
