@@ -14,6 +14,7 @@ import pytest
 from playwright.sync_api import expect
 
 from apps.accounts.services import token_issue
+from apps.audit.models import AuditEvent
 from tests.console.conftest import screenshot, wait_until
 from tests.console.devices import BackgroundFleet, call, register_and_enroll, simulated, upload_clip
 from tests.helpers import ws_connect
@@ -328,6 +329,11 @@ def test_clerk_finds_a_clip_and_retrieves_it(open_as, console_server, clerk, off
     expect(page.locator("#player")).to_be_visible(timeout=LIVE)
     link = page.locator("#download").get_attribute("href")
     assert page.locator("#video").get_attribute("src") == link
+    # The player reads nothing until it is played: a preload wrote a download into the chain of
+    # custody before the clerk had watched or downloaded anything.
+    expect(page.locator("#custody")).to_contain_text("clip.access", timeout=LIVE)
+    page.wait_for_timeout(1500)
+    assert not AuditEvent.objects.filter(action="clip.download", object_id=str(clip_id)).exists()
     body = page.request.get(link).body()
     assert hashlib.sha256(body).hexdigest() == sha256  # the bytes are the camera's, unaltered
     expect(page.locator("#custody")).to_contain_text("clip.access", timeout=LIVE)

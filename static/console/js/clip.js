@@ -77,7 +77,15 @@ function outcomeMark(outcome) {
 function detailText(d) {
   if (d === null || d === undefined || d === "") return "";
   if (typeof d === "string") return d;
-  return Object.entries(d).map(([k, v]) => `${k}: ${typeof v === "object" ? JSON.stringify(v) : v}`).join(" · ");
+  return Object.entries(d).map(([k, v]) => `${k}: ${detailValue(k, v)}`).join(" · ");
+}
+
+// The people and devices a custody event names, by name where the page knows them (not their ids).
+function detailValue(key, value) {
+  if (typeof value === "object" && value !== null) return JSON.stringify(value);
+  if (key === "officer" && dir.has(String(value))) return officerName(dir, value);
+  if (key === "device" && devices.some((x) => x.id === String(value))) return deviceName(devices, value);
+  return value;
 }
 
 async function loadCustody() {
@@ -114,6 +122,14 @@ $("#copy-sha").addEventListener("click", async () => {
     const range = document.createRange(); range.selectNodeContents($("#c-sha"));
     getSelection().removeAllRanges(); getSelection().addRange(range); notify("Press Ctrl+C to copy the selected hash.");
   }
+});
+
+// The player asks for the clip's bytes only when the clerk plays it (preload="none"): each byte
+// read through the link is an access in the chain of custody, which a preload logged before anyone
+// watched or downloaded anything.
+$("#video").addEventListener("error", () => {
+  if (!$("#video").getAttribute("src")) return;
+  notify("This browser cannot play this clip. Download the original to view it.", "error");
 });
 
 $("#access-form").addEventListener("submit", async (e) => {
