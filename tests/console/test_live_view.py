@@ -71,6 +71,13 @@ def test_an_operator_watches_a_simulated_camera_live(open_as, console_server, ma
 
         page.locator("#lv-stop").click()
         expect(page.locator("#lv-state")).to_contain_text("ended")
+        # Opened afresh once ended: what it showed waits paused, and the page says it is not live
+        # (it played the old segments as if live, with no note).
+        page.reload()
+        expect(page.locator("#lv-state")).to_contain_text("ended")
+        expect(page.locator("#lv-note")).to_contain_text("not live")
+        page.wait_for_timeout(2000)
+        assert page.evaluate("document.querySelector('#lv-video').paused")
         assert page.errors == []
         assert refused == []
 

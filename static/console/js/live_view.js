@@ -58,18 +58,24 @@ function render(s) {
   const open = s.state !== "ended";
   $("#lv-stop").disabled = !open;
   $("#lv-renew").disabled = !open;
-  if (s.state === "ended") setText("#lv-note", "This live view has ended. The recorded clip is the evidence.");
   if (s.state === "live" || (s.state === "ended" && s.started_at)) play();
+  // After play(), which clears the note: an ended view opened afresh replays what it showed, paused.
+  if (s.state === "ended") {
+    setText("#lv-note", "This live view has ended: the video below is what it showed, not live. The recorded clip is the evidence.");
+  }
 }
 
 function play() {
   if (hls || video.src) return;
   setText("#lv-note", "");
+  video.autoplay = !(session && session.state === "ended"); // an ended view waits for its viewer
   const source = `/api/v1/live/${id}/playlist.m3u8`;
   const Hls = window.Hls;
   if (Hls && Hls.isSupported()) {
     hls = new Hls(HLS_CONFIG);
-    hls.on(Hls.Events.MANIFEST_PARSED, () => video.play().catch(() => {}));
+    hls.on(Hls.Events.MANIFEST_PARSED, () => {
+      if (session && session.state !== "ended") video.play().catch(() => {}); // an ended view waits for its viewer
+    });
     hls.on(Hls.Events.ERROR, (_event, data) => {
       if (!data.fatal) return;
       if (data.type === Hls.ErrorTypes.MEDIA_ERROR) { hls.recoverMediaError(); return; }
