@@ -572,6 +572,7 @@ def test_operator_confirms_a_hit_from_the_queue_and_briefs_it(open_as, console_s
     page.keyboard.press("b")  # brief officers near the read
     expect(detail.locator("[data-role=briefing-link]")).to_be_visible(timeout=LIVE)
     expect(detail.locator("[data-act=brief]")).to_have_count(0)  # briefed once: no second push
+    expect(page.locator("#notices .notice.ok")).to_contain_text("Briefing sent to 1 officer.")
     page.keyboard.press("b")
     hit = Hit.objects.get(pk=hit_id)
     assert hit.state == "confirmed" and hit.reviewed_by == operator and hit.briefing_id

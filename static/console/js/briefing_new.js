@@ -2,7 +2,7 @@
 import { ApiError, getAll, post } from "./api.js";
 import { Live } from "./live.js";
 import { drawMap } from "./mapdraw.js";
-import { $, $all, askText, busy, directoryOf, html, notify, officerName, readJson, setHtml, showError, showFieldErrors } from "./ui.js";
+import { $, $all, busy, confirmDialog, directoryOf, html, notify, notifyNext, officerName, readJson, setHtml, showError, showFieldErrors } from "./ui.js";
 
 const officerList = readJson("officers-data", []);
 const officers = directoryOf(officerList);
@@ -204,18 +204,35 @@ form.addEventListener("submit", async (e) => {
   const body = briefingBody();
   if (!body.title) { showFieldErrors(form, { fields: { title: ["A title is required."] } }); form.title.focus(); return; }
   if (lastCount === 0) {
-    const ok = await askText({ title: "Nobody would receive this", message: "The audience is empty right now. Send anyway?", confirm: "Send anyway", required: false, label: "Note (optional)" });
-    if (ok === null) return;
+    const ok = await confirmDialog({ title: "Nobody would receive this", message: "The audience is empty right now. Send anyway?", confirm: "Send anyway" });
+    if (!ok) return;
   }
   try {
     const briefing = await busy($("#send"), "Sending…", () => post("briefings", body));
-    notify(`Briefing sent to ${briefing.recipients} officer(s).`, "ok");
+    notifyNext(`Briefing sent to ${briefing.recipients} officer(s).`, "ok");
     location.assign(`/briefings/${encodeURIComponent(briefing.id)}/`);
   } catch (err) {
     showFieldErrors(form, err);
+    showEntryErrors(err);
     showError(err, "Briefing not sent");
   }
 });
+
+// The API names a suspect's or vehicle's field as "vehicles.0.year": the error goes under that
+// entry's own input (they carry data-f, not a name, so showFieldErrors cannot place it).
+function showEntryErrors(err) {
+  for (const [name, messages] of Object.entries((err && err.fields) || {})) {
+    const match = /^(suspects|vehicles)\.(\d+)\.(\w+)$/.exec(name);
+    if (!match) continue;
+    const entry = $all(`#${match[1]} .entry`)[Number(match[2])];
+    const input = entry && entry.querySelector(`[data-f="${CSS.escape(match[3])}"]`);
+    if (!input) continue;
+    const note = document.createElement("span");
+    note.className = "field-error";
+    note.textContent = messages.join(" ");
+    (input.closest("label") || input).append(note);
+  }
+}
 
 live.on("device.status", (e) => {
   const d = e.device;

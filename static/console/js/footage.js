@@ -73,7 +73,8 @@ form.addEventListener("submit", (e) => {
   $("#manifest").classList.toggle("hidden", !caseNumber);
   $("#manifest-case").textContent = caseNumber;
   const params = filters();
-  history.replaceState(null, "", `?${new URLSearchParams(Object.entries(params).filter(([, v]) => v)).toString()}`);
+  const shown = new URLSearchParams(Object.entries(params).filter(([, v]) => v)).toString();
+  history.replaceState(null, "", shown ? `?${shown}` : location.pathname); // no bare "?" with no filter
   search(`clips${query({ ...params, page_size: 50 })}`);
 });
 form.addEventListener("reset", () => setTimeout(() => form.requestSubmit(), 0));

@@ -96,7 +96,9 @@ async function act(kind, button) {
     if (kind === "confirm") return post(`hits/${h.id}/confirm`, {});
     if (kind === "reject") return post(`hits/${h.id}/reject`, { reason: $("[data-role=reason]", detail).value });
     const briefing = await post(`hits/${h.id}/brief`, { priority: $("[data-role=priority]", detail).value });
-    notify(`Briefing sent to ${briefing.recipients} officer${briefing.recipients === 1 ? "" : "s"}.`, "ok");
+    if (briefing.recipients) notify(`Briefing sent to ${briefing.recipients} officer${briefing.recipients === 1 ? "" : "s"}.`, "ok");
+    // Not a success: the alert reached nobody. It stays up until the operator has read it.
+    else notify("This briefing reached no officer: no officer's phone was near the read. Send one from New briefing to a wider area or to named officers.", "error", { timeout: 0 });
     return get(`hits/${h.id}`);
   };
   try {

@@ -40,13 +40,19 @@ function paint() {
     ${lead.probe_media ? html`<div class="probe" id="probe"></div>` : ""}
     ${lead.kind === "facial_recognition" ? html`<h3>Candidates (the whole list)</h3>${candidatesHtml(lead.candidates)}` : ""}
     ${lead.events.length ? html`<h3>Linked events</h3>${eventsHtml(lead.events)}` : ""}`);
-  if (lead.probe_media) {
+  if (lead.probe_media && me.role !== "operator") {
+    // Media (photos) are the operators': a clerk reads the lead without its probe image (asking
+    // for it anyway was a 403 in the browser's console on every view).
+    const note = document.createElement("p");
+    note.className = "muted";
+    note.textContent = "Probe image: not shown to your role (operators see it).";
+    $("#probe")?.replaceChildren(note);
+  } else if (lead.probe_media) {
     get(`media/${lead.probe_media}`).then((m) => {
       const img = document.createElement("img");
       img.src = m.thumbnail_url; img.alt = "Probe image";
       $("#probe")?.replaceChildren(img);
     }).catch((err) => {
-      // Media (photos) are the operators': a clerk reads the lead without its probe image.
       const note = document.createElement("p");
       note.className = "muted";
       note.textContent = err && err.status === 403
@@ -61,8 +67,16 @@ function paint() {
   $("#share-card")?.classList.toggle("hidden", lead.state !== "verified");
   $("#share-notice")?.classList.toggle("hidden", lead.kind !== "facial_recognition");
   setHtml($("#lead-briefings"), lead.briefings.length
-    ? lead.briefings.map((id) => html`<div class="list-item"><a href="/briefings/${id}/">Briefing ${id.slice(0, 8)}</a></div>`)
+    ? lead.briefings.map((id) => html`<div class="list-item"><a href="/briefings/${id}/" data-briefing="${id}">Briefing ${id.slice(0, 8)}</a></div>`)
     : html`<p class="muted">Not shared.</p>`);
+  // Each briefing by its title and time, as the board shows it (the lead gives ids only), for
+  // the operators, who may read briefings.
+  for (const id of me.role === "operator" ? lead.briefings : []) {
+    get(`briefings/${id}`).then((b) => {
+      const link = document.querySelector(`#lead-briefings [data-briefing="${CSS.escape(id)}"]`);
+      if (link) link.textContent = `${b.title} · ${fmtDateTime(b.created_at)}`;
+    }).catch(() => { /* the id stays */ });
+  }
 }
 
 async function load() {
@@ -112,6 +126,11 @@ const reviewForm = $("#review-form");
 reviewForm?.addEventListener("submit", (e) => {
   e.preventDefault();
   const data = new FormData(reviewForm);
+  if (!data.get("decision")) {
+    // Said here, not as the API's "decision: "" is not a valid choice."
+    notify("Choose Verified or Rejected before recording the review.", "error");
+    return;
+  }
   busy(reviewForm.querySelector("[type=submit]"), "Recording…", async () => {
     try {
       lead = await post(`leads/${leadId}/review`, { decision: data.get("decision") || "", note: (data.get("note") || "").trim() });

@@ -1,6 +1,6 @@
 // Leads: the review queue (never the viewer's own leads), the list, and a new lead with its probe image.
 import { get, post } from "./api.js";
-import { $, $all, agoSpan, busy, html, notify, readJson, setHtml, showError, showFieldErrors, startAgoTicker, toIso } from "./ui.js";
+import { $, $all, agoSpan, busy, html, notifyNext, readJson, setHtml, showError, showFieldErrors, startAgoTicker, toIso } from "./ui.js";
 
 const me = readJson("me-data", {});
 const KIND = { facial_recognition: "Facial recognition", nibin: "NIBIN", other: "Other" };
@@ -137,7 +137,7 @@ function setupForm() {
     busy(form.querySelector("[type=submit]"), "Creating…", async () => {
       try {
         const lead = await post("leads", payload(form));
-        notify("Lead created: another operator must review it before it is shared.", "ok");
+        notifyNext("Lead created: another operator must review it before it is shared.", "ok");
         window.location.href = `/leads/${lead.id}/`;
       } catch (err) { showFieldErrors(form, err); showError(err, "Lead"); }
     });

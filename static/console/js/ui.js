@@ -134,15 +134,38 @@ export function notify(message, kind = "info", { timeout } = {}) {
   return item;
 }
 
+// A notice for the page the browser opens next: a form whose success opens another page (the new
+// briefing's board, the new lead) said so on the page it left, where nobody saw it.
+const CARRIED = "rtcc-notice";
+export function notifyNext(message, kind = "info") {
+  try { sessionStorage.setItem(CARRIED, JSON.stringify({ message, kind })); } catch (e) { notify(message, kind); }
+}
+function showCarried() {
+  let carried = null;
+  try {
+    carried = JSON.parse(sessionStorage.getItem(CARRIED) || "null");
+    sessionStorage.removeItem(CARRIED);
+  } catch (e) { return; }
+  if (carried && carried.message) notify(carried.message, carried.kind);
+}
+if (typeof document !== "undefined") {
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", showCarried);
+  else showCarried();
+}
+
 export function showError(err, prefix = "") {
   const message = err && err.message ? err.message : String(err);
   notify(prefix ? `${prefix}: ${message}` : message, "error");
 }
 
 // Puts the API's field errors next to the inputs of that name inside a form.
+// Conflicts (409) that are about one field's value: shown at that field, as a 400's are.
+const FIELD_OF_CODE = { serial_taken: "serial", username_taken: "username" };
+
 export function showFieldErrors(form, err) {
   for (const old of form.querySelectorAll(".field-error")) old.remove();
-  const fields = (err && err.fields) || {};
+  const field = err && !err.fields && FIELD_OF_CODE[err.code];
+  const fields = (err && err.fields) || (field ? { [field]: [err.message] } : {});
   for (const [name, messages] of Object.entries(fields)) {
     const input = form.querySelector(`[name="${CSS.escape(name)}"]`);
     if (!input) continue;
