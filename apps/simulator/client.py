@@ -382,7 +382,10 @@ async def upload_recording(device, recording_id: str, started_at: datetime, ende
     import random
     import tempfile
 
-    if getattr(device, "kind", "bodycam") != "bodycam" or os.environ.get("RTCC_SIM_CLIPS", "true").lower() in {
+    # A phone told to record uploads its clip as a camera does (a plate reader records no video).
+    if getattr(device, "kind", "bodycam") not in {"bodycam", "phone"} or os.environ.get(
+        "RTCC_SIM_CLIPS", "true"
+    ).lower() in {
         "false",
         "0",
         "no",

@@ -112,21 +112,22 @@ def test_disk_part_url_checks(disk_server, make_device):
     assert httpx.put(first["url"], content=data[:65536]).status_code == 409
 
 
-def test_simulated_camera_uploads_its_recording(disk_server, make_device, monkeypatch):
+@pytest.mark.parametrize("kind", ["bodycam", "phone"])  # a phone told to record uploaded nothing
+def test_simulated_camera_uploads_its_recording(disk_server, make_device, monkeypatch, kind):
     import asyncio
     import uuid
 
     from apps.simulator.client import upload_recording
     from apps.simulator.fleet import DeviceState
 
-    device, token = make_device()
+    device, token = make_device(kind)
     monkeypatch.setenv("RTCC_SIM_CLIP_MIB", "0.2-0.3")  # a few 64 KiB parts
     monkeypatch.setenv("RTCC_SIM_CLIP_FAIL_RATE", "1")  # always drop once, then resume
     command_id = str(uuid.uuid4())
     state = DeviceState(
         id=str(device.pk),
         serial=device.serial,
-        kind="bodycam",
+        kind=kind,
         token=token,
         base_url=disk_server.url,
         lat=40.7,
