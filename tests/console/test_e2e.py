@@ -579,6 +579,41 @@ def test_operator_confirms_a_hit_from_the_queue_and_briefs_it(open_as, console_s
     briefing = Briefing.objects.get(pk=hit.briefing_id)
     assert briefing.recipients == 1 and briefing.vehicles[0]["plate"] == "KXT4821"
     assert Briefing.objects.count() == 1
+
+    # A read far from every officer: the page says nobody would receive the brief before it sends
+    # (it sent, and said "sent to 0 officers" in green).
+    call(
+        console_server.url,
+        op_token,
+        "POST",
+        f"/api/v1/hotlists/{hotlist['id']}/entries",
+        json={"plate": "FAR1234", "plate_state": "CA", "reason": "Stolen vehicle", "case_number": "2026-0078"},
+    )
+    far = httpx.post(
+        f"{console_server.url}/api/v1/devices",
+        headers={"Authorization": f"Bearer {it_token}"},
+        json={"kind": "alpr", "serial": "E2E-POLE-FAR", "location": {"lat": 40.9, "lon": -74.3}},
+    ).json()
+    far_reader = httpx.post(
+        f"{console_server.url}/api/v1/enroll", json={"serial": "E2E-POLE-FAR", "code": far["enrollment_code"]}
+    ).json()["token"]
+    far_read = {**read, "read_id": "E2E-FAR", "plate": "FAR 1234", "read_at": timezone.now().isoformat()}
+    [far_hit] = call(console_server.url, far_reader, "POST", "/api/v1/plate-reads", json={"reads": [far_read]})["hits"]
+    page.locator(f'[data-hit="{far_hit}"]').click()
+    far_detail = page.locator(f'[data-detail="{far_hit}"]')
+    expect(far_detail).to_be_visible(timeout=LIVE)
+    page.keyboard.press("c")
+    expect(far_detail.locator("[data-role=state]")).to_have_text("confirmed", timeout=LIVE)
+    page.keyboard.press("b")
+    expect(page.locator("dialog[open]")).to_contain_text("Nobody would receive this", timeout=LIVE)
+    page.click("dialog [data-role=cancel]")
+    expect(far_detail.locator("[data-act=brief]")).to_be_visible()
+    assert Briefing.objects.count() == 1  # nothing sent
+    page.keyboard.press("b")
+    page.click("dialog [data-role=ok]")  # send anyway
+    expect(far_detail.locator("[data-role=briefing-link]")).to_be_visible(timeout=LIVE)
+    expect(page.locator("#notices .notice.error")).to_contain_text("reached no officer")
+    assert Briefing.objects.count() == 2
     assert not page.errors
 
 

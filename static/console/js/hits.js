@@ -2,7 +2,7 @@
 // characters; confirm / reject / brief with buttons or keys. Nothing reaches officers unconfirmed.
 import { get, getAll, post } from "./api.js";
 import { Live } from "./live.js";
-import { $, agoSpan, busy, fmtDateTime, html, notify, safe, setHtml, showError, startAgoTicker } from "./ui.js";
+import { $, agoSpan, busy, confirmDialog, fmtDateTime, html, notify, readJson, safe, setHtml, showError, startAgoTicker } from "./ui.js";
 
 const hits = new Map();
 const live = new Live();
@@ -12,6 +12,7 @@ let selected = null;
 let place = 0;
 let filter = "new";
 
+const BRIEF_RADIUS_M = readJson("brief-radius", 2000);
 const REJECT_REASONS = [["misread", "Misread (the image shows another plate)"], ["not_current", "Entry not current"], ["duplicate", "Duplicate of another hit"], ["other", "Other"]];
 
 function ordered() {
@@ -88,6 +89,25 @@ function step(delta) {
   select(list[Math.max(0, Math.min(list.length - 1, next))].id);
 }
 
+// Before a hit's brief: whether anyone would receive it (the officers with a phone within the
+// brief radius of the read), or the operator chose to send it anyway. A count that cannot be had
+// does not hold the alert back.
+async function someoneNear(h) {
+  const at = h.read && h.read.location;
+  if (!at) return true; // the server asks for an audience
+  let count = null;
+  try {
+    const body = { audience: { near: { lat: at.lat, lon: at.lon, radius_m: BRIEF_RADIUS_M } } };
+    count = (await post("briefings/preview", body)).recipients;
+  } catch (err) { return true; }
+  if (count !== 0) return true;
+  return confirmDialog({
+    title: "Nobody would receive this",
+    message: `No officer's phone is within ${Math.round(BRIEF_RADIUS_M)} m of the read. Send the briefing anyway?`,
+    confirm: "Send anyway",
+  });
+}
+
 async function act(kind, button) {
   const h = selected && hits.get(selected);
   if (!h) return;
@@ -95,6 +115,7 @@ async function act(kind, button) {
   const run = async () => {
     if (kind === "confirm") return post(`hits/${h.id}/confirm`, {});
     if (kind === "reject") return post(`hits/${h.id}/reject`, { reason: $("[data-role=reason]", detail).value });
+    if (!(await someoneNear(h))) return get(`hits/${h.id}`);
     const briefing = await post(`hits/${h.id}/brief`, { priority: $("[data-role=priority]", detail).value });
     if (briefing.recipients) notify(`Briefing sent to ${briefing.recipients} officer${briefing.recipients === 1 ? "" : "s"}.`, "ok");
     // Not a success: the alert reached nobody. It stays up until the operator has read it.
