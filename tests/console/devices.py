@@ -91,11 +91,15 @@ def call(base_url: str, token: str, method: str, path: str, **kwargs) -> dict:
     return response.json() if response.content else {}
 
 
-def register_and_enroll(base_url: str, it_token: str, *, kind: str, serial: str) -> tuple[str, str]:
-    """(device id, device token), through the API as IT would and the device would."""
+def register_and_enroll(
+    base_url: str, it_token: str, *, kind: str, serial: str, location: dict | None = None
+) -> tuple[str, str]:
+    """(device id, device token), through the API as IT would and the device would; `location`:
+    where a plate reader stands."""
     with httpx.Client(base_url=base_url, timeout=30, trust_env=False) as http:
         headers = {"Authorization": f"Bearer {it_token}"}
-        created = http.post("/api/v1/devices", json={"kind": kind, "serial": serial}, headers=headers)
+        body = {"kind": kind, "serial": serial, **({"location": location} if location else {})}
+        created = http.post("/api/v1/devices", json=body, headers=headers)
         created.raise_for_status()
         enrolled = http.post("/api/v1/enroll", json={"serial": serial, "code": created.json()["enrollment_code"]})
         enrolled.raise_for_status()

@@ -541,14 +541,9 @@ def test_operator_confirms_a_hit_from_the_queue_and_briefs_it(open_as, console_s
     expect(page.locator("#live")).to_have_attribute("data-state", "live", timeout=LIVE)
     expect(page.locator("#hit-list")).to_contain_text("No new hits")
 
-    created = httpx.post(
-        f"{console_server.url}/api/v1/devices",
-        headers={"Authorization": f"Bearer {it_token}"},
-        json={"kind": "alpr", "serial": "E2E-POLE-1", "location": {"lat": 40.7128, "lon": -74.006}},
-    ).json()
-    reader = httpx.post(
-        f"{console_server.url}/api/v1/enroll", json={"serial": "E2E-POLE-1", "code": created["enrollment_code"]}
-    ).json()["token"]
+    _, reader = register_and_enroll(
+        console_server.url, it_token, kind="alpr", serial="E2E-POLE-1", location={"lat": 40.7128, "lon": -74.006}
+    )
     read = {
         "read_id": "E2E-1",
         "plate": "KXT 4821",
@@ -589,14 +584,9 @@ def test_operator_confirms_a_hit_from_the_queue_and_briefs_it(open_as, console_s
         f"/api/v1/hotlists/{hotlist['id']}/entries",
         json={"plate": "FAR1234", "plate_state": "CA", "reason": "Stolen vehicle", "case_number": "2026-0078"},
     )
-    far = httpx.post(
-        f"{console_server.url}/api/v1/devices",
-        headers={"Authorization": f"Bearer {it_token}"},
-        json={"kind": "alpr", "serial": "E2E-POLE-FAR", "location": {"lat": 40.9, "lon": -74.3}},
-    ).json()
-    far_reader = httpx.post(
-        f"{console_server.url}/api/v1/enroll", json={"serial": "E2E-POLE-FAR", "code": far["enrollment_code"]}
-    ).json()["token"]
+    _, far_reader = register_and_enroll(
+        console_server.url, it_token, kind="alpr", serial="E2E-POLE-FAR", location={"lat": 40.9, "lon": -74.3}
+    )
     far_read = {**read, "read_id": "E2E-FAR", "plate": "FAR 1234", "read_at": timezone.now().isoformat()}
     [far_hit] = call(console_server.url, far_reader, "POST", "/api/v1/plate-reads", json={"reads": [far_read]})["hits"]
     page.locator(f'[data-hit="{far_hit}"]').click()
