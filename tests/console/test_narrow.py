@@ -96,3 +96,17 @@ def test_plate_and_lead_pages_with_their_data_fit_a_phone(open_as, console_serve
     expect(page.locator("#lead-body table")).to_be_visible()
     wide["lead"] = _wide(page)
     assert wide == {"hotlists": {"px": 0}, "hits": {"px": 0}, "lead": {"px": 0}}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_fleet_walls_start_and_stop_are_in_view_on_a_phone(open_as, console_server, operator, officer):
+    # The table scrolled sideways inside its card: Start sat at x 1084 on a 390 px screen.
+    from tests.control.conftest import create_device
+
+    create_device(officer=officer, label="Scene cam")
+    page = open_as(operator, "/fleet/", width=390, height=844)
+    start = page.locator('#fleet button[data-action="start_recording"]').first
+    expect(start).to_be_visible()
+    box = start.bounding_box()
+    assert box is not None and box["x"] + box["width"] <= 390, box
+    assert page.evaluate("document.querySelector('#fleet').closest('.table-wrap').scrollWidth") <= 390
