@@ -86,6 +86,7 @@ class DeviceConsumer(DirectDispatch, AsyncWebsocketConsumer):
         self.counted = False  # presence was told of this socket (its count may have gone up)
         self.counted_down = False  # presence told of this socket's end (exactly once)
         self.closing = False  # closed by the server: frames still queued are ignored
+        self.accepted = False  # the handshake was answered
         self.frames = FrameBudget(conf.device_frame_rate(), conf.device_frame_burst())
         self.answers = FrameBudget(conf.device_answer_rate(), conf.device_answer_burst())
         self.over_since: float | None = None  # when the current run of refused frames began
@@ -118,6 +119,23 @@ class DeviceConsumer(DirectDispatch, AsyncWebsocketConsumer):
                     log.warning("device %s: presence could not count its socket down (%s)", self.device.id, exc)
 
     async def connect(self):
+        try:
+            await self._connect()
+        except DB_ERRORS as exc:
+            # PostgreSQL cannot be reached (down, restarting): the device is told to reconnect with
+            # its backoff. The socket is accepted first, so the error closes it with 1011 (see
+            # __call__) rather than failing the handshake with an HTTP 500, and it is one warning
+            # line here: daphne logs no traceback per device while the database is away.
+            log.warning("device socket closed: the database cannot be reached (%s: %s)", type(exc).__name__, exc)
+            if not self.accepted:
+                await self.accept()
+            raise AlreadyLogged(f"the database cannot be reached: {exc}") from exc
+
+    async def accept(self, subprotocol=None, headers=None):
+        await super().accept(subprotocol, headers)
+        self.accepted = True
+
+    async def _connect(self) -> None:
         token = bearer_from_header(scope_header(self.scope, b"authorization"))
         device = await database_sync_to_async(device_for_token)(token)
         await self.accept()

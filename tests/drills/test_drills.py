@@ -288,8 +288,18 @@ def test_postgresql_down_is_a_503_everywhere(stack, fleet, fcm):
             timeout=5,
         )
         page = httpx.get(f"{web}/", cookies={"sessionid": "a-session-from-before-the-outage"}, timeout=30)
+        logged_from = stack.daphnes[0].log_path.stat().st_size
+        socket_closed = asyncio.run(device_socket_closed(web, fleet.cameras[1]["token"]))
     finally:
         stack.pg.start()
+    # A device connecting meanwhile is accepted and closed with 1011 (reconnect with the backoff),
+    # one warning line: its handshake failed with a 500 and daphne logged a traceback for each.
+    assert socket_closed == 1011, socket_closed
+    with open(stack.daphnes[0].log_path, errors="replace") as log:
+        log.seek(logged_from)
+        logged = log.read()
+    assert "device socket closed: the database cannot be reached" in logged, logged[-3000:]
+    assert "Exception inside application" not in logged, logged[-3000:]
     assert ready.status_code == 503, ready.text
     assert ready.json()["checks"]["database"] == "error: connection refused"
     for answer in (api, command):
@@ -301,6 +311,28 @@ def test_postgresql_down_is_a_503_everywhere(stack, fleet, fcm):
     assert "Temporarily unavailable" in page.text
     wait_healthy(stack)
     assert httpx.get(f"{web}/api/v1/devices", headers=auth, timeout=30).status_code == 200
+
+
+async def device_socket_closed(web: str, token: str) -> int | str | None:
+    """How the server ends a device socket opened now: its close code (None: no close frame), or
+    "open" if it stayed open for 10 s."""
+    from websockets.asyncio.client import connect
+    from websockets.exceptions import ConnectionClosed
+
+    async with connect(
+        f"{web.replace('http://', 'ws://')}/ws/device/",
+        additional_headers={"Authorization": f"Bearer {token}"},
+        open_timeout=10,
+        close_timeout=1,
+    ) as ws:
+        try:
+            async with asyncio.timeout(10):
+                while True:
+                    await ws.recv()
+        except ConnectionClosed as closed:
+            return closed.rcvd.code if closed.rcvd is not None else None
+        except TimeoutError:
+            return "open"
 
 
 def test_kill_the_worker_mid_push_batch(stack, fleet, fcm):
