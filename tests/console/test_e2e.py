@@ -271,6 +271,32 @@ def test_new_briefing_page_opens_without_an_error(open_as, operator, officer):
     assert not page.errors
 
 
+def test_a_refused_vehicle_field_is_shown_under_that_vehicles_input(open_as, operator, officer):
+    """The API names an entry's field as "vehicles.1.year": the page marks that input of the
+    second vehicle, not the first, and sends nothing."""
+    from apps.briefings.models import Briefing
+
+    page = open_as(operator, "/briefings/new/")
+    page.check('input[name=audience][value="officers"]')
+    page.check(f'#officer-list input[value="{officer.pk}"]')
+    expect(page.locator("#audience-count")).to_have_text("1 officer", timeout=LIVE)
+    page.fill("input[name=title]", "Stolen vehicles seen together")
+    page.click("#add-vehicle")
+    page.click("#add-vehicle")
+    first, second = page.locator("#vehicles .entry").nth(0), page.locator("#vehicles .entry").nth(1)
+    first.locator("[data-f=plate]").fill("KXT4821")
+    first.locator("[data-f=year]").fill("2019")
+    second.locator("[data-f=plate]").fill("7ABC123")
+    second.locator("[data-f=year]").fill("1850")
+    page.click("#send")
+    expect(second.locator(".field-error")).to_be_visible(timeout=LIVE)
+    expect(second.locator("label", has=page.locator("[data-f=year]")).locator(".field-error")).to_have_count(1)
+    expect(first.locator(".field-error")).to_have_count(0)
+    expect(page.locator("#notices .notice.error")).to_contain_text("Briefing not sent")
+    assert Briefing.objects.count() == 0
+    assert not page.errors
+
+
 def test_the_board_says_plainly_who_was_not_reached(open_as, console_server, operator, officer, other_officer):
     """Two officers without a phone: both unreached, nobody counted as reached, and the
     reason in words rather than a code."""

@@ -212,27 +212,10 @@ form.addEventListener("submit", async (e) => {
     notifyNext(`Briefing sent to ${briefing.recipients} officer(s).`, "ok");
     location.assign(`/briefings/${encodeURIComponent(briefing.id)}/`);
   } catch (err) {
-    showFieldErrors(form, err);
-    showEntryErrors(err);
+    showFieldErrors(form, err); // a suspect's or vehicle's field ("vehicles.0.year") under its entry's input
     showError(err, "Briefing not sent");
   }
 });
-
-// The API names a suspect's or vehicle's field as "vehicles.0.year": the error goes under that
-// entry's own input (they carry data-f, not a name, so showFieldErrors cannot place it).
-function showEntryErrors(err) {
-  for (const [name, messages] of Object.entries((err && err.fields) || {})) {
-    const match = /^(suspects|vehicles)\.(\d+)\.(\w+)$/.exec(name);
-    if (!match) continue;
-    const entry = $all(`#${match[1]} .entry`)[Number(match[2])];
-    const input = entry && entry.querySelector(`[data-f="${CSS.escape(match[3])}"]`);
-    if (!input) continue;
-    const note = document.createElement("span");
-    note.className = "field-error";
-    note.textContent = messages.join(" ");
-    (input.closest("label") || input).append(note);
-  }
-}
 
 live.on("device.status", (e) => {
   const d = e.device;

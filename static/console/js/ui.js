@@ -167,7 +167,7 @@ export function showFieldErrors(form, err) {
   const field = err && !err.fields && FIELD_OF_CODE[err.code];
   const fields = (err && err.fields) || (field ? { [field]: [err.message] } : {});
   for (const [name, messages] of Object.entries(fields)) {
-    const input = form.querySelector(`[name="${CSS.escape(name)}"]`);
+    const input = fieldInput(form, name);
     if (!input) continue;
     const p = document.createElement("span");
     p.className = "field-error";
@@ -176,6 +176,17 @@ export function showFieldErrors(form, err) {
     if (label) label.append(p); // under its own field, wherever the form's grid puts the next cell
     else input.after(p);
   }
+}
+
+// The input a field error names: the form's input of that name, or, for an entry of a list the
+// API names as "vehicles.0.year", the `data-f="year"` input of the first `.entry` in `#vehicles`.
+function fieldInput(form, name) {
+  const input = form.querySelector(`[name="${CSS.escape(name)}"]`);
+  if (input) return input;
+  const match = /^(\w+)\.(\d+)\.(\w+)$/.exec(name);
+  if (!match) return null;
+  const entry = form.querySelectorAll(`#${CSS.escape(match[1])} .entry`)[Number(match[2])];
+  return entry ? entry.querySelector(`[data-f="${CSS.escape(match[3])}"]`) : null;
 }
 
 /**
