@@ -26,6 +26,7 @@ from apps.integrations.storage import started
 from . import conf, selectors, services, validation
 from .payloads import entry_payload, hit_payload, hotlist_payload, read_payload
 from .serializers import (
+    BriefAudienceIn,
     BriefIn,
     ConfirmIn,
     EntryIn,
@@ -276,6 +277,24 @@ class HitRejectApi(APIView):
         data.is_valid(raise_exception=True)
         hit = services.hit_reject(actor=request.user, hit=hit, context=AuditContext.of(request), **data.validated_data)
         return Response(_hit_out(request, hit))
+
+
+class HitBriefPreviewApi(APIView):
+    """Whom a hit's briefing would reach, before it is sent: the default audience (officers with a
+    phone within the brief radius of the read) or the one named, counted as briefings/preview does."""
+
+    permission_classes = [OPERATOR]
+
+    @extend_schema(request=BriefAudienceIn, responses=dict)
+    def post(self, request, hit_id):
+        from apps.briefings import selectors as briefing_selectors
+
+        hit = selectors.hit_get(hit_id=hit_id)
+        data = BriefAudienceIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        audience = services.hit_brief_audience(hit, data.validated_data.get("audience"))
+        preview = briefing_selectors.audience_preview(audience=audience, incident=None)
+        return Response({**preview, "audience": audience})
 
 
 class HitBriefApi(APIView):

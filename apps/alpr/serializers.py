@@ -142,10 +142,10 @@ class RejectIn(serializers.Serializer):
     note = StrictCharField(max_length=2000, required=False, allow_blank=True, default="")
 
 
-class BriefIn(serializers.Serializer):
-    priority = serializers.ChoiceField(choices=["routine", "urgent", "emergency"])
+class BriefAudienceIn(serializers.Serializer):
+    """A hit's brief preview: the audience, if not the default (officers near the read)."""
+
     audience = serializers.JSONField(required=False)
-    body = StrictCharField(max_length=3000, required=False, allow_blank=True, default="")
 
     def validate_audience(self, value):
         from apps.briefings.serializers import AudienceIn
@@ -153,6 +153,11 @@ class BriefIn(serializers.Serializer):
         audience = AudienceIn(data=value)
         audience.is_valid(raise_exception=True)
         return dict(audience.validated_data)
+
+
+class BriefIn(BriefAudienceIn):
+    priority = serializers.ChoiceField(choices=["routine", "urgent", "emergency"])
+    body = StrictCharField(max_length=3000, required=False, allow_blank=True, default="")
 
 
 # Output shapes: they document the API (OpenAPI) and the `hit.new` / `hit.update` console events;

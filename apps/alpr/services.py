@@ -696,6 +696,18 @@ def _refuse_if_briefed(hit: Hit) -> None:
         )
 
 
+def hit_brief_audience(hit: Hit, audience: dict | None = None) -> dict:
+    """Whom a hit's briefing goes to: the audience named, else the officers within the brief
+    radius of the read (InvalidInput for a read with no location, which needs one named)."""
+    if audience is not None:
+        return audience
+    read = hit.read
+    if read.lat is None:
+        fields = {"audience": ["Required for this hit."]}
+        raise InvalidInput("This read has no location: name an audience.", fields=fields)
+    return {"near": {"lat": read.lat, "lon": read.lon, "radius_m": conf.brief_radius_m()}}
+
+
 def hit_brief(
     *,
     actor: User,
@@ -717,12 +729,7 @@ def hit_brief(
     _refuse_unless_current(hit, timezone.now())
     _refuse_if_briefed(hit)
     read = hit.read
-    if audience is None:
-        if read.lat is None:
-            raise InvalidInput(
-                "This read has no location: name an audience.", fields={"audience": ["Required for this hit."]}
-            )
-        audience = {"near": {"lat": read.lat, "lon": read.lon, "radius_m": conf.brief_radius_m()}}
+    audience = hit_brief_audience(hit, audience)
     title, text, vehicle = _brief_text(hit)
     if read.image_key:
         data = b"".join(get_storage().iter_bytes(read.image_key))

@@ -17,4 +17,5 @@ urlpatterns = [
     path("hits/<uuid:hit_id>/confirm", apis.HitConfirmApi.as_view(), name="alpr-hit-confirm"),
     path("hits/<uuid:hit_id>/reject", apis.HitRejectApi.as_view(), name="alpr-hit-reject"),
     path("hits/<uuid:hit_id>/brief", apis.HitBriefApi.as_view(), name="alpr-hit-brief"),
+    path("hits/<uuid:hit_id>/brief/preview", apis.HitBriefPreviewApi.as_view(), name="alpr-hit-brief-preview"),
 ]

@@ -13,7 +13,6 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST, require_safe
 
-from apps.alpr import conf as alpr_conf
 from apps.core.errors import ApplicationError
 from apps.core.filters import parse_time_param
 from apps.outcomes import charts as charts_svg
@@ -137,15 +136,10 @@ briefing_board = console_page(
     directories=("officers",),
     found=selectors.briefing_exists,
 )
-# The hit queue: each new hit's image beside its hotlist entry; confirm, reject, brief.
-# The hit's brief goes to the officers within the ALPR brief radius of the read: the page counts
-# them before it sends (a stolen-vehicle alert to nobody went out as "sent to 0 officers").
-hits = console_page(
-    "console/hits.html",
-    roles=("operator",),
-    active="console-hits",
-    extra=lambda request: {"brief_radius_m": alpr_conf.brief_radius_m()},
-)
+# The hit queue: each new hit's image beside its hotlist entry; confirm, reject, brief. Before a
+# brief the page asks the API whom it would reach (hits/<id>/brief/preview): a stolen-vehicle
+# alert to nobody went out as "sent to 0 officers".
+hits = console_page("console/hits.html", roles=("operator",), active="console-hits")
 hotlists = console_page("console/hotlists.html", roles=("operator", "it"), active="console-hotlists")
 # Where has this plate been: a search with a stated reason, the reads on the map.
 plates = console_page("console/plates.html", roles=("operator", "clerk"), active="console-plates")

@@ -137,6 +137,41 @@ def test_a_number_written_as_text_in_the_audience_is_a_400(client_for, operator,
     assert answer.status_code == 201 and answer.json()["recipients"] == 1
 
 
+def test_a_brief_preview_counts_whom_the_brief_would_reach_and_sends_nothing(
+    client_for, operator, hit, officer, other_officer, make_phone
+):
+    near = make_phone(officer, lat=POLE["lat"] + 0.005, lon=POLE["lon"])  # ~550 m
+    far = make_phone(other_officer, lat=POLE["lat"] + 0.05, lon=POLE["lon"])  # ~5.5 km
+    api = client_for(operator)
+    preview = api.post(f"/api/v1/hits/{hit}/brief/preview", {}, format="json")
+    assert preview.status_code == 200, preview.content
+    body = preview.json()
+    assert body["recipients"] == 1 and body["phones"] == 1 and body["officers"] == [str(officer.pk)]
+    assert body["audience"] == {"near": {"lat": POLE["lat"], "lon": POLE["lon"], "radius_m": 2000.0}}
+    named = api.post(
+        f"/api/v1/hits/{hit}/brief/preview", {"audience": {"officers": [str(other_officer.pk)]}}, format="json"
+    )
+    assert named.json()["officers"] == [str(other_officer.pk)]
+    # The brief reaches exactly whom the preview counted; the preview itself sent nothing.
+    assert not Briefing.objects.exists() and pushed(near.push_token) == [] and pushed(far.push_token) == []
+    briefing = _confirmed_brief(api, hit)
+    assert briefing["recipients"] == body["recipients"] and len(pushed(near.push_token)) == 1
+
+
+def test_a_brief_preview_with_nobody_near_says_zero(client_for, operator, hit, officer, make_phone):
+    make_phone(officer, lat=POLE["lat"] + 0.05, lon=POLE["lon"])  # ~5.5 km
+    preview = client_for(operator).post(f"/api/v1/hits/{hit}/brief/preview", {}, format="json")
+    assert preview.status_code == 200 and preview.json()["recipients"] == 0
+
+
+def test_bad_brief_preview_input_is_refused(client_for, operator, hit):
+    api = client_for(operator)
+    bad = api.post(f"/api/v1/hits/{hit}/brief/preview", {"audience": {"near": {"lat": 1}}}, format="json")
+    assert bad.status_code == 400 and bad.json()["error"]["code"] == "invalid"
+    unknown = api.post("/api/v1/hits/6f1b1d3a-0000-4000-8000-000000000000/brief/preview", {}, format="json")
+    assert unknown.status_code == 404 and unknown.json()["error"]["code"] == "not_found"
+
+
 def test_hits_are_listed_and_filtered(client_for, operator, hit, stolen):
     api = client_for(operator)
     assert api.get("/api/v1/hits?state=new").json()["count"] == 1
@@ -158,11 +193,14 @@ def test_hits_are_for_operators(role, personas, client_for, hit):
         assert api.post(f"/api/v1/hits/{hit}/confirm", {}, format="json").status_code == 403
         assert api.post(f"/api/v1/hits/{hit}/reject", {"reason": "other"}, format="json").status_code == 403
         assert api.post(f"/api/v1/hits/{hit}/brief", {"priority": "urgent"}, format="json").status_code == 403
+        assert api.post(f"/api/v1/hits/{hit}/brief/preview", {}, format="json").status_code == 403
         assert Hit.objects.get().state == "new"
 
 
 def test_strangers_and_readers_see_no_hits(anon, reader_api, hit):
     assert anon.get("/api/v1/hits").status_code == 401
+    assert anon.post(f"/api/v1/hits/{hit}/brief/preview", {}, format="json").status_code == 401
+    assert reader_api.post(f"/api/v1/hits/{hit}/brief/preview", {}, format="json").status_code == 403
     assert reader_api.get("/api/v1/hits").status_code == 403
     assert reader_api.post(f"/api/v1/hits/{hit}/confirm", {}, format="json").status_code == 403
 

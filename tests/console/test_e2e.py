@@ -622,6 +622,7 @@ def test_operator_confirms_a_hit_from_the_queue_and_briefs_it(open_as, console_s
     expect(far_detail.locator("[data-role=state]")).to_have_text("confirmed", timeout=LIVE)
     page.keyboard.press("b")
     expect(page.locator("dialog[open]")).to_contain_text("Nobody would receive this", timeout=LIVE)
+    expect(page.locator("dialog[open]")).to_contain_text("within 2000 m of the read")  # the server's radius
     page.click("dialog [data-role=cancel]")
     expect(far_detail.locator("[data-act=brief]")).to_be_visible()
     assert Briefing.objects.count() == 1  # nothing sent

@@ -99,6 +99,7 @@ POLICY: dict[str, set[str]] = {
     "POST /api/v1/assists": {"operator"},
     "POST /api/v1/assists/suggestions/{briefing_id}/dismiss": {"operator"},
     "POST /api/v1/hits/{hit_id}/brief": {"operator"},
+    "POST /api/v1/hits/{hit_id}/brief/preview": {"operator"},
     "POST /api/v1/hits/{hit_id}/confirm": {"operator"},
     "POST /api/v1/hits/{hit_id}/reject": {"operator"},
     "POST /api/v1/hotlists": {"operator", "it", "superuser"},

@@ -2,7 +2,7 @@
 // characters; confirm / reject / brief with buttons or keys. Nothing reaches officers unconfirmed.
 import { get, getAll, post } from "./api.js";
 import { Live } from "./live.js";
-import { $, agoSpan, busy, confirmDialog, fmtDateTime, html, notify, readJson, safe, setHtml, showError, startAgoTicker } from "./ui.js";
+import { $, agoSpan, busy, confirmDialog, fmtDateTime, html, notify, safe, setHtml, showError, startAgoTicker } from "./ui.js";
 
 const hits = new Map();
 const live = new Live();
@@ -12,7 +12,6 @@ let selected = null;
 let place = 0;
 let filter = "new";
 
-const BRIEF_RADIUS_M = readJson("brief-radius", 2000);
 const REJECT_REASONS = [["misread", "Misread (the image shows another plate)"], ["not_current", "Entry not current"], ["duplicate", "Duplicate of another hit"], ["other", "Other"]];
 
 function ordered() {
@@ -89,21 +88,22 @@ function step(delta) {
   select(list[Math.max(0, Math.min(list.length - 1, next))].id);
 }
 
-// Before a hit's brief: whether anyone would receive it (the officers with a phone within the
-// brief radius of the read), or the operator chose to send it anyway. A count that cannot be had
-// does not hold the alert back.
+// Before a hit's brief: whether anyone would receive it (the server counts the officers its
+// default audience reaches: a phone within the brief radius of the read), or the operator chose
+// to send it anyway. A count that cannot be had does not hold the alert back (a read with no
+// location: the brief itself says an audience must be named).
 async function someoneNear(h) {
-  const at = h.read && h.read.location;
-  if (!at) return true; // the server asks for an audience
-  let count = null;
+  let preview;
   try {
-    const body = { audience: { near: { lat: at.lat, lon: at.lon, radius_m: BRIEF_RADIUS_M } } };
-    count = (await post("briefings/preview", body)).recipients;
+    preview = await post(`hits/${h.id}/brief/preview`, {});
   } catch (err) { return true; }
-  if (count !== 0) return true;
+  if (preview.recipients !== 0) return true;
+  const near = preview.audience && preview.audience.near;
   return confirmDialog({
     title: "Nobody would receive this",
-    message: `No officer's phone is within ${Math.round(BRIEF_RADIUS_M)} m of the read. Send the briefing anyway?`,
+    message: near
+      ? `No officer's phone is within ${Math.round(near.radius_m)} m of the read. Send the briefing anyway?`
+      : "This briefing would reach no officer. Send it anyway?",
     confirm: "Send anyway",
   });
 }
