@@ -63,10 +63,10 @@ def distance_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
     return 2 * EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(a)))
 
 
-def _phones() -> QuerySet[Device]:
-    """Phones that can be reached: enrolled to an active officer and not revoked."""
+def _carried(*kinds: DeviceKind) -> QuerySet[Device]:
+    """Devices of these kinds an active officer carries: assigned to the officer, not revoked."""
     return Device.objects.filter(
-        kind=DeviceKind.PHONE,
+        kind__in=kinds,
         revoked_at__isnull=True,
         officer__isnull=False,
         officer__is_active=True,
@@ -74,16 +74,23 @@ def _phones() -> QuerySet[Device]:
     )
 
 
-def officers_near(*, lat: float, lon: float, radius_m: float, now: datetime | None = None) -> list:
-    """Officers whose phone last reported a location within radius_m of the point, recently.
+def _phones() -> QuerySet[Device]:
+    """Phones that can be reached: enrolled to an active officer and not revoked."""
+    return _carried(DeviceKind.PHONE)
 
-    The live presence copy (apps.devices.presence) is merged over the stored row, so a phone
+
+def officers_near(*, lat: float, lon: float, radius_m: float, now: datetime | None = None) -> list:
+    """Officers one of whose devices (phone or body-worn camera) last reported a location within
+    radius_m of the point, recently: the officer is where the camera on the chest is, whether or
+    not the phone reports where it is. The briefing still goes to the officer's phone.
+
+    The live presence copy (apps.devices.presence) is merged over the stored row, so a device
     that moved since its last write-through counts where it is now. Stale locations (older
     than conf.location_freshness()) are left out, wherever they were.
     """
     cutoff = (now or timezone.now()) - conf.location_freshness()
-    phones = list(
-        _phones().only(
+    devices = list(
+        _carried(DeviceKind.PHONE, DeviceKind.BODYCAM).only(
             "id",
             "officer_id",
             "lat",
@@ -99,15 +106,15 @@ def officers_near(*, lat: float, lon: float, radius_m: float, now: datetime | No
         )
     )
     try:
-        phones = presence.merge_live(phones)
+        devices = presence.merge_live(devices)
     except Exception:  # the live copy is an optimisation; the stored columns are enough
         log.warning("near audience: live presence unavailable, using stored locations", exc_info=True)
     officers = []
-    for phone in phones:
-        if phone.lat is None or phone.lon is None or phone.location_at is None or phone.location_at < cutoff:
+    for device in devices:
+        if device.lat is None or device.lon is None or device.location_at is None or device.location_at < cutoff:
             continue
-        if distance_m(lat, lon, phone.lat, phone.lon) <= radius_m and phone.officer_id not in officers:
-            officers.append(phone.officer_id)
+        if distance_m(lat, lon, device.lat, device.lon) <= radius_m and device.officer_id not in officers:
+            officers.append(device.officer_id)
     return officers
 
 

@@ -7,6 +7,7 @@ import uuid
 from datetime import timedelta
 
 import pytest
+from django.utils import timezone
 
 from apps.briefings.models import Delivery
 from tests.briefings.conftest import SCENE, briefing_payload, jpeg, pushed, upload
@@ -110,6 +111,37 @@ def test_near_audience_counts_only_fresh_locations_within_the_radius(client_for,
         "/api/v1/briefings/preview", {"audience": {"near": {**SCENE, "radius_m": 10_000}}}, format="json"
     ).json()
     assert set(wide["officers"]) == {str(near.pk), str(far.pk)}
+
+
+def test_near_audience_finds_an_officer_by_the_body_worn_camera_and_pushes_to_the_phone(
+    client_for, operator, make_user, make_phone
+):
+    """The camera on the officer's chest reports where the officer is; the phone may not report a
+    location at all. The officer is in the audience, and the push goes to the phone."""
+    from apps.devices.models import Device, DeviceKind
+
+    carrying, phoneless, stale = (make_user("officer") for _ in range(3))
+    phone = make_phone(carrying)  # no location of its own
+    now = timezone.now()
+    fresh, old = timedelta(seconds=20), timedelta(minutes=11)
+    for who, age in ((carrying, fresh), (phoneless, fresh), (stale, old)):
+        Device.objects.create(
+            kind=DeviceKind.BODYCAM,
+            serial=f"BWC-{who.pk.hex[:10]}",
+            officer=who,
+            lat=SCENE["lat"] + 0.001,  # ~110 m
+            lon=SCENE["lon"],
+            location_at=now - age,
+        )
+    make_phone(stale)
+    api = client_for(operator)
+    audience = {"near": {**SCENE, "radius_m": 500}}
+    preview = api.post("/api/v1/briefings/preview", {"audience": audience}, format="json").json()
+    assert set(preview["officers"]) == {str(carrying.pk), str(phoneless.pk)}
+    assert preview["phones"] == 1 and preview["officers_without_phone"] == 1
+    response = create(api, audience)
+    assert response.status_code == 201 and response.json()["recipients"] == 2
+    assert len(pushed(phone.push_token)) == 1
 
 
 def test_freshness_is_configurable(client_for, operator, officer, make_phone, settings):

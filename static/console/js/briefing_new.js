@@ -9,7 +9,7 @@ const officers = directoryOf(officerList);
 const preselected = readJson("incident-id", "");
 const form = $("#briefing-form");
 const incidents = new Map();
-let phones = [];
+let carried = []; // phones and body-worn cameras with a location
 let lastCount = null;
 let audienceTouched = false; // data arriving late never overrides what the operator chose
 const live = new Live();
@@ -38,11 +38,13 @@ function onIncident() {
   }
 }
 
-// Phones on the audience map (positions only; the server decides who is reached).
-async function loadPhones() {
+// Officers' phones and body-worn cameras on the audience map: a "near" audience takes in an
+// officer either reports near the point (positions only; the server decides who is reached).
+async function loadCarried() {
   try {
-    phones = (await getAll("devices?kind=phone&page_size=500")).filter((d) => d.location && !d.revoked);
-  } catch (err) { phones = []; }
+    const [phoneList, cameraList] = await Promise.all(["phone", "bodycam"].map((kind) => getAll(`devices?kind=${kind}&page_size=500`)));
+    carried = [...phoneList, ...cameraList].filter((d) => d.location && !d.revoked);
+  } catch (err) { carried = []; }
   paintMap();
 }
 
@@ -55,7 +57,7 @@ function paintMap() {
   const scenes = [];
   if (mode === "near" && hasPoint) scenes.push({ id: "near", lat, lon, radius_m: radius, title: "briefing radius" });
   else if (incident && incident.location) scenes.push({ id: incident.id, lat: incident.location.lat, lon: incident.location.lon, radius_m: incident.radius_m, title: incident.title });
-  const units = phones.map((d) => ({ id: d.id, kind: "phone", lat: d.location.lat, lon: d.location.lon, at: d.location.at,
+  const units = carried.map((d) => ({ id: d.id, kind: d.kind, lat: d.location.lat, lon: d.location.lon, at: d.location.at,
     online: d.online, label: d.officer ? officerName(officers, d.officer) : d.serial }));
   drawMap($("#audience-map"), { units, scenes, focus: scenes[0] || null });
 }
@@ -219,12 +221,12 @@ form.addEventListener("submit", async (e) => {
 
 live.on("device.status", (e) => {
   const d = e.device;
-  if (!d || d.kind !== "phone") return;
-  phones = phones.filter((p) => p.id !== d.id);
-  if (d.location && !d.revoked) phones.push(d);
+  if (!d || (d.kind !== "phone" && d.kind !== "bodycam")) return;
+  carried = carried.filter((p) => p.id !== d.id);
+  if (d.location && !d.revoked) carried.push(d);
   paintMap();
 });
 live.start();
 showCount(null);
 loadIncidents();
-loadPhones();
+loadCarried();

@@ -89,9 +89,9 @@ function step(delta) {
 }
 
 // Before a hit's brief: whether anyone would receive it (the server counts the officers its
-// default audience reaches: a phone within the brief radius of the read), or the operator chose
-// to send it anyway. A count that cannot be had does not hold the alert back (a read with no
-// location: the brief itself says an audience must be named).
+// default audience reaches: a phone or camera within the brief radius of the read), or the
+// operator chose to send it anyway. A count that cannot be had does not hold the alert back (a
+// read with no location: the brief itself says an audience must be named).
 async function someoneNear(h) {
   let preview;
   try {
@@ -102,7 +102,7 @@ async function someoneNear(h) {
   return confirmDialog({
     title: "Nobody would receive this",
     message: near
-      ? `No officer's phone is within ${Math.round(near.radius_m)} m of the read. Send the briefing anyway?`
+      ? `No officer's phone or camera is within ${Math.round(near.radius_m)} m of the read. Send the briefing anyway?`
       : "This briefing would reach no officer. Send it anyway?",
     confirm: "Send anyway",
   });
@@ -119,7 +119,7 @@ async function act(kind, button) {
     const briefing = await post(`hits/${h.id}/brief`, { priority: $("[data-role=priority]", detail).value });
     if (briefing.recipients) notify(`Briefing sent to ${briefing.recipients} officer${briefing.recipients === 1 ? "" : "s"}.`, "ok");
     // Not a success: the alert reached nobody. It stays up until the operator has read it.
-    else notify("This briefing reached no officer: no officer's phone was near the read. Send one from New briefing to a wider area or to named officers.", "error", { timeout: 0 });
+    else notify("This briefing reached no officer: no officer's phone or camera was near the read. Send one from New briefing to a wider area or to named officers.", "error", { timeout: 0 });
     return get(`hits/${h.id}`);
   };
   try {
