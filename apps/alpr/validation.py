@@ -12,6 +12,7 @@ from django.utils.dateparse import parse_datetime
 from apps.core import plates
 from apps.core.errors import InvalidInput
 from apps.core.fields import NO_ZONE, OUT_OF_RANGE, in_utc, rfc3339_text
+from apps.core.text import text_problem
 
 from . import conf
 
@@ -45,6 +46,8 @@ def _text(value, field: str, limit: int, *, required: bool = False, blank: bool 
         raise _Bad(field, "Not a valid string.")
     if len(value) > limit:
         raise _Bad(field, f"Ensure this field has no more than {limit} characters.")
+    if problem := text_problem(value):  # as DRF's CharField refuses: stored, it broke every answer naming it
+        raise _Bad(field, f"Must not contain {problem.removeprefix('must not contain ')}.")
     if not blank and not value.strip():
         raise _Bad(field, "This field may not be blank.")
     return value

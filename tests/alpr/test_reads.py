@@ -80,6 +80,12 @@ def test_read_ids_are_per_reader(reader_api):
         {"heading": "1_0"},
         {"location": {"lat": "4_0", "lon": "-7_5"}},
         {"candidates": [{"plate": "ABC1234", "confidence": "0.2"}]},
+        # a lone surrogate (JSON's "\ud800"): no UTF-8 for it. Stored, every answer naming the read
+        # was a 500 (searches, hits, the briefing made from it); in an id, the batch itself
+        {"read_id": "R-\ud800"},
+        {"plate": "ABC\udfff1234"},
+        {"vehicle": {"make": "Toyota\ud800"}},
+        {"candidates": [{"plate": "ABC\ud8001234"}]},
     ],
 )
 def test_one_bad_read_refuses_the_whole_batch_naming_it(reader_api, bad):
