@@ -8,6 +8,7 @@ See docs/alpr.md for the mapping of each field.
 
 from __future__ import annotations
 
+import hashlib
 import math
 from datetime import UTC, datetime
 
@@ -17,9 +18,12 @@ from rest_framework.views import APIView
 
 from apps.audit.services import AuditContext
 from apps.core.errors import InvalidInput
+from apps.core.parsers import ObjectOrArrayJSONParser
 from apps.devices.permissions import IsPlateReader
 
 from . import services, validation
+
+READ_ID_MAX = 64  # the contract's read_id
 
 
 def _region_state(region) -> str:
@@ -115,6 +119,17 @@ def openalpr_group_to_read(group: dict) -> dict:
     return read
 
 
+def _read_id(*parts) -> str:
+    """A read's id from what names it (camera, time, index, plate), at most 64 characters. A longer
+    one keeps its start and ends in a digest of the whole, so that two reads never share an id: cut
+    to 64, every read of a camera with a long id was taken for a duplicate of its first and lost."""
+    text = ":".join(str(part) for part in parts)
+    if len(text) <= READ_ID_MAX:
+        return text
+    digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:40]
+    return f"{text[: READ_ID_MAX - len(digest) - 1]}:{digest}"
+
+
 def platerecognizer_to_reads(body: dict) -> list[dict]:
     """A Plate Recognizer Stream webhook (`{"hook": {...}, "data": {...}}`) -> contract reads."""
     data = body.get("data") if isinstance(body, dict) else None
@@ -133,7 +148,7 @@ def platerecognizer_to_reads(body: dict) -> list[dict]:
         model_make = result.get("model_make")
         reads.append(
             {
-                "read_id": f"{camera}:{timestamp}:{index}:{plate}"[:64],
+                "read_id": _read_id(camera, timestamp, index, plate),
                 "plate": plate,
                 "plate_state": _region_state(result.get("region")),
                 "confidence": _confidence(result.get("score"), percent=False),
@@ -166,6 +181,7 @@ class OpenAlprApi(APIView):
     `alpr_group` per request, or a list of them); `alpr_results` and heartbeats are ignored."""
 
     permission_classes = [IsPlateReader]
+    parser_classes = [ObjectOrArrayJSONParser]
 
     @extend_schema(request=dict, responses=dict)
     def post(self, request):

@@ -54,9 +54,18 @@ class SafeJSONParser(JSONParser):
             if "integer string conversion" in str(exc):  # Python's own advice, not the caller's
                 raise ParseError("JSON parse error - a number in the body has too many digits.") from None
             raise ParseError(f"JSON parse error - {exc}") from None
-        if not isinstance(data, dict):  # every body of the contract is an object
+        if not isinstance(data, self.top_level):  # every body of the contract is an object
             raise ParseError(f"The JSON body must be an object, not {_JSON_KINDS.get(type(data), 'null')}.")
         return data
+
+    top_level: tuple[type, ...] = (dict,)
+
+
+class ObjectOrArrayJSONParser(SafeJSONParser):
+    """For the one endpoint whose body may be an array of objects (a vendor's batch: the OpenALPR
+    agent posts one alpr_group or a list of them)."""
+
+    top_level = (dict, list)
 
 
 class BodyReadFirst(BaseThrottle):

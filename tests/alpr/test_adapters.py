@@ -182,6 +182,41 @@ def test_a_plate_recognizer_webhook_is_reads(reader_api, stolen):
     assert again.json() == {"accepted": 0, "duplicates": 2, "hits": []}
 
 
+def test_a_plate_recognizer_camera_with_a_long_id_loses_no_read(reader_api):
+    """The read's id is made of the camera's id, the time, the result's index and the plate; cut
+    to 64 characters, every read of a camera with a long id was a "duplicate" of its first."""
+    camera = "parking-structure-level-3-north-entrance-" + "x" * 40
+    first = stream_webhook()
+    first["data"]["camera_id"] = camera
+    response = reader_api.post("/api/v1/plate-reads/platerecognizer", first, format="json")
+    assert response.json()["accepted"] == 2, response.content
+    later = stream_webhook()
+    later["data"].update(camera_id=camera, timestamp="2026-11-30T05:57:02.118204Z")
+    later["data"]["results"][0]["plate"] = "LNG2222"
+    assert reader_api.post("/api/v1/plate-reads/platerecognizer", later, format="json").json()["accepted"] == 2
+    again = reader_api.post("/api/v1/plate-reads/platerecognizer", later, format="json")
+    assert again.json()["duplicates"] == 2  # the same webhook again is still a duplicate
+    ids = list(Read.objects.values_list("read_id", flat=True))
+    assert len(ids) == 4 and all(len(i) <= 64 and i.startswith("parking-structure") for i in ids)
+
+
+def test_an_openalpr_list_of_groups_is_reads(reader_api):
+    """The agent may post a list of alpr_groups (and heartbeats among them): the JSON parser
+    refused every top-level array with a 400."""
+    now_ms = int(time.time() * 1000) - 5000
+    groups = [
+        alpr_group(),
+        {"data_type": "heartbeat", "agent_uid": "Y"},
+        alpr_group(best_uuid=f"{'Y' * 40}-1234-{now_ms + 99}", best_plate_number="XYZ987"),
+    ]
+    response = reader_api.post("/api/v1/plate-reads/openalpr", groups, format="json")
+    assert response.status_code == 200, response.content
+    assert response.json()["accepted"] == 2
+    assert reader_api.post("/api/v1/plate-reads/openalpr", [], format="json").json()["accepted"] == 0
+    assert reader_api.post("/api/v1/plate-reads/openalpr", [1], format="json").status_code == 400
+    assert reader_api.post("/api/v1/plate-reads", [alpr_group()], format="json").status_code == 400  # objects only
+
+
 @pytest.mark.parametrize("bad", [{"data": None}, {"data": {"results": "x"}}, {"data": {"results": [1]}}])
 def test_a_bad_plate_recognizer_webhook_is_400(reader_api, bad):
     response = reader_api.post("/api/v1/plate-reads/platerecognizer", {**stream_webhook(), **bad}, format="json")
