@@ -25,6 +25,7 @@ from apps.core import plates
 from apps.core.errors import Conflict, InvalidInput
 from apps.core.fields import OUT_OF_RANGE, in_utc, rfc3339_text
 from apps.core.realtime import console_send_after_commit, console_send_many_after_commit
+from apps.core.text import text_problem
 from apps.counters import names as counted
 from apps.counters.services import counter_add, counters_add
 from apps.devices.models import Device
@@ -444,6 +445,7 @@ def _parse_import(*, hotlist: Hotlist, data: bytes, now: datetime) -> tuple[list
             fields={"file": ["Header must be: " + ",".join(IMPORT_COLUMNS)]},
         )
     good, rejected = [], []
+    separators_only: list[int] = []
     first_line: dict[tuple, int] = {}
     line = 1
     while True:
@@ -457,10 +459,15 @@ def _parse_import(*, hotlist: Hotlist, data: bytes, now: datetime) -> tuple[list
             continue
         line = reader.line_num
         if not any(cell.strip() for cell in row):
+            if row:  # cells with nothing in them (",,,,", as spreadsheets export): see below
+                separators_only.append(line)
             continue
         if len(row) < len(IMPORT_COLUMNS):
             row = row + [""] * (len(IMPORT_COLUMNS) - len(row))
         fields = dict(zip(IMPORT_COLUMNS, (cell.strip() for cell in row), strict=False))
+        if problem := next(filter(None, (text_problem(value) for value in fields.values())), None):
+            rejected.append({"line": line, "error": problem})  # PostgreSQL's text cannot hold a NUL
+            continue
         expires_at = None
         if fields["expires_at"]:
             try:
@@ -500,6 +507,10 @@ def _parse_import(*, hotlist: Hotlist, data: bytes, now: datetime) -> tuple[list
             continue
         first_line[same] = line
         good.append({**fields, "expires_at": expires_at, "line": line, "key": same})
+    if not good and not rejected:
+        # Lines of empty cells are skipped beside real ones; a file of nothing else is not the
+        # header-only file that empties a list on purpose, and a replace must not empty it.
+        rejected = [{"line": n, "error": "no values, only separators"} for n in separators_only]
     return good, rejected
 
 

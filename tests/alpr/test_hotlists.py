@@ -199,6 +199,17 @@ def test_csv_import_reports_each_rejected_line(client_for, operator):
     assert api.get(f"/api/v1/hotlists/{hotlist['id']}").json()["last_import_at"] is not None
 
 
+def test_an_import_line_with_a_nul_character_is_rejected_not_stored(client_for, operator):
+    api = client_for(operator)
+    hotlist = make_list(api)
+    text = "plate,plate_state,reason,case_number,expires_at\nNUL0001,,Stol\x00en,,\nGOOD001,,Stolen,,\n"
+    response = api.post(f"/api/v1/hotlists/{hotlist['id']}/import", {"file": csv_file(text)}, format="multipart")
+    assert response.status_code == 200, response.content
+    assert response.json()["imported"] == 1
+    assert response.json()["rejected"] == [{"line": 2, "error": "must not contain a NUL character (\\u0000)"}]
+    assert list(Entry.objects.values_list("plate_normalized", flat=True)) == ["GOOD001"]
+
+
 def test_appending_the_same_file_twice_keeps_each_entry_once_and_a_read_hits_once(client_for, operator, reader_api):
     api = client_for(operator)
     hotlist = make_list(api, source="local")
@@ -254,6 +265,12 @@ def test_a_replace_with_a_bad_file_changes_nothing(client_for, operator):
     assert response.status_code == 400 and error_code(response) == "nothing_imported"
     assert [r["line"] for r in response.json()["error"]["rejected"]] == [2, 3]
     assert list(Entry.objects.filter(removed_at__isnull=True).values_list("plate_normalized", flat=True)) == ["OLD0001"]
+    # lines of empty cells (",,,,", a spreadsheet's export of blank rows) are not the header-only
+    # file: the list was emptied with {"imported": 0, "rejected": []}
+    separators = api.post(url, {"file": csv_file(header + ",,,,\n , , , , \n"), "mode": "replace"}, format="multipart")
+    assert separators.status_code == 400 and error_code(separators) == "nothing_imported"
+    assert [r["line"] for r in separators.json()["error"]["rejected"]] == [2, 3]
+    assert Entry.objects.filter(removed_at__isnull=True).count() == 1
     appended = api.post(url, {"file": csv_file(header + "--,,Stolen,,\n")}, format="multipart")
     assert appended.status_code == 200 and appended.json()["imported"] == 0  # append: nothing to swap
     # a file with only its header empties the list on purpose
