@@ -82,7 +82,7 @@ from .serializers import CommandCreateIn, command_data, idempotency_key_of
 
 log = logging.getLogger(__name__)
 
-_COMMANDS = re.compile(r"^/api/v1/devices/([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})/commands$")
+_COMMANDS = re.compile(r"^/api/v1/devices/([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})/commands\Z")
 
 
 class CommandFastPath:

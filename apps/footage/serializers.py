@@ -18,8 +18,8 @@ from apps.core.fields import (
 
 from .models import Category, Clip, Trigger
 
-HEX64 = re.compile(r"^[0-9a-fA-F]{64}$")
-MEDIA_TYPE = re.compile(r"^[a-z0-9][a-z0-9!#$&^_.+-]{0,63}/[a-z0-9][a-z0-9!#$&^_.+-]{0,63}$")
+HEX64 = re.compile(r"^[0-9a-fA-F]{64}\Z")
+MEDIA_TYPE = re.compile(r"^[a-z0-9][a-z0-9!#$&^_.+-]{0,63}/[a-z0-9][a-z0-9!#$&^_.+-]{0,63}\Z")
 
 
 class ClipOut(serializers.ModelSerializer):

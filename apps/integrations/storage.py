@@ -63,7 +63,7 @@ DELETE_BATCH = 1000  # keys per S3 DeleteObjects request (the most S3 takes)
 T = TypeVar("T")
 UPLOAD_SALT = "rtcc.footage.upload-part"
 DOWNLOAD_SALT = "rtcc.footage.download"
-_UPLOAD_ID = re.compile(r"^[0-9a-f]{32}$")
+_UPLOAD_ID = re.compile(r"^[0-9a-f]{32}\Z")
 log = logging.getLogger(__name__)
 
 

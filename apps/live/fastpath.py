@@ -77,10 +77,10 @@ from . import conf, index, playlist, selectors, services
 
 log = logging.getLogger(__name__)
 
-_PLAYLIST = re.compile(r"^/api/v1/live/([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})/playlist\.m3u8$")
+_PLAYLIST = re.compile(r"^/api/v1/live/([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})/playlist\.m3u8\Z")
 _SEGMENT = re.compile(
     r"^/api/v1/live/([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})/segments/"
-    r"(init\.mp4|(?:0|[1-9][0-9]{0,8})\.m4s)$"
+    r"(init\.mp4|(?:0|[1-9][0-9]{0,8})\.m4s)\Z"
 )
 
 

@@ -40,8 +40,8 @@ from .serializers import SegmentOut, live_data
 log = logging.getLogger(__name__)
 
 INIT_NAME = "init.mp4"
-_MEDIA_NAME = re.compile(r"^(0|[1-9][0-9]{0,8})\.m4s$")
-_DURATION = re.compile(r"^[0-9]{1,3}(\.[0-9]{1,6})?$")
+_MEDIA_NAME = re.compile(r"^(0|[1-9][0-9]{0,8})\.m4s\Z")  # \Z: "$" also matches before a final newline
+_DURATION = re.compile(r"^[0-9]{1,3}(\.[0-9]{1,6})?\Z")
 CONTENT_TYPES = {"mp4": "video/mp4", "m4s": "video/iso.segment"}
 
 

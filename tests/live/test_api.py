@@ -229,6 +229,8 @@ def test_an_empty_segment_is_400_stored_nowhere_and_starts_nothing(client_for, o
         ("1.mp4", "1"),
         ("init.m4s", "1"),
         ("-1.m4s", "1"),
+        ("0.m4s%0A", "1"),  # a newline after the name: a 500 ("$" matches before it)
+        ("init.mp4%0A", "1"),
     ],
 )
 def test_bad_segment_names_and_durations_are_400(client_for, operator, camera, name, duration):
