@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from rest_framework import serializers
+from rest_framework.settings import api_settings
 
 from apps.core.fields import StrictCharField, ZonedDateTimeField
 from apps.core.realtime import iso_time
@@ -37,6 +38,12 @@ class AssistPatchIn(AssistIn):
             fixed = {"briefing", "lead", "hit"} & set(data)
             if fixed:
                 raise serializers.ValidationError({name: ["Set when the assist is logged."] for name in fixed})
+            # As a user's or a clip's PATCH: a misspelt field is not silently a 200 that changed nothing.
+            unknown = sorted(set(data) - set(self.fields))
+            if unknown:
+                raise serializers.ValidationError({name: ["Not a field that can be changed."] for name in unknown})
+            if not data:
+                raise serializers.ValidationError({api_settings.NON_FIELD_ERRORS_KEY: ["Nothing to change."]})
         return super().to_internal_value(data)
 
 

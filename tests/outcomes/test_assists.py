@@ -85,6 +85,10 @@ def test_patch_changes_the_assist_and_its_counts(client_for, operator, clerk):
     assert stats["outcomes"]["arrest"] == 0 and stats["outcomes"]["recovered_vehicle"] == 1
     assert api.patch(f"/api/v1/assists/{assist['id']}", {"outcomes": ["nope"]}, format="json").status_code == 400
     assert api.patch(f"/api/v1/assists/{assist['id']}", {"briefing": None}, format="json").status_code == 400
+    # a misspelt field, or nothing to change: a 400 naming it (both were a 200 that changed nothing)
+    misspelt = api.patch(f"/api/v1/assists/{assist['id']}", {"outcome": ["arrest"]}, format="json")
+    assert misspelt.status_code == 400 and "outcome" in misspelt.json()["error"]["fields"]
+    assert api.patch(f"/api/v1/assists/{assist['id']}", {}, format="json").status_code == 400
     assert client_for(clerk).get(f"/api/v1/assists/{assist['id']}").json()["outcomes"] == ["recovered_vehicle"]
 
 
