@@ -7,6 +7,10 @@ layer's error so that daphne closes it with 1011 (apps/control/consumers.py). Da
 "Exception inside application" with the whole traceback, once per socket: a Redis outage with a
 fleet reconnecting filled the log with them. Such errors are raised as AlreadyLogged, and
 DropAlreadyLogged (a filter on daphne's logger, rtcc/settings) leaves them out.
+
+Others are expected and answered, not faults: a request with a Host the site does not serve (a
+scanner, a misconfigured proxy) is a 400, and Django logs it as an ERROR with the whole traceback.
+OneLine keeps the line and drops the traceback, as a warning.
 """
 
 from __future__ import annotations
@@ -22,3 +26,13 @@ class DropAlreadyLogged(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         error = record.exc_info[1] if record.exc_info else None
         return not isinstance(error, AlreadyLogged)
+
+
+class OneLine(logging.Filter):
+    """The record as one warning line: no traceback (an expected, answered error)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.exc_info, record.exc_text = None, None
+        if record.levelno > logging.WARNING:
+            record.levelno, record.levelname = logging.WARNING, logging.getLevelName(logging.WARNING)
+        return True

@@ -316,7 +316,10 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "filters": {"drop_already_logged": {"()": "apps.core.logs.DropAlreadyLogged"}},
+    "filters": {
+        "drop_already_logged": {"()": "apps.core.logs.DropAlreadyLogged"},
+        "one_line": {"()": "apps.core.logs.OneLine"},
+    },
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": "INFO"},
     "loggers": {
@@ -324,5 +327,7 @@ LOGGING = {
         "daphne": {"level": "WARNING"},
         # "Exception inside application" with a traceback, for errors rtcc logged in a line already
         "daphne.server": {"filters": ["drop_already_logged"]},
+        # a Host the site does not serve: answered 400, logged as one line (not an ERROR and a traceback)
+        "django.security.DisallowedHost": {"filters": ["one_line"]},
     },
 }
