@@ -10,6 +10,7 @@ import json
 import logging
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
+from urllib.parse import parse_qsl
 
 import psycopg
 from channels.db import DatabaseSyncToAsync
@@ -33,8 +34,46 @@ SECURITY_HEADERS = [
 Receive = Callable[[], Awaitable[dict]]
 
 
-def headers_of(scope) -> dict[bytes, bytes]:
-    return dict(scope.get("headers") or [])
+def headers_of(scope) -> dict[bytes, bytes] | None:
+    """The request's headers by name (lower case, as the ASGI server gives them), or None when a
+    name is repeated: Django joins repeated headers with a comma and the view answers as it reads
+    them (two Authorization headers are a 401 there), where a fast path reading one of the values
+    answered otherwise (authenticated by the last). Such a request goes to the view."""
+    raw = scope.get("headers") or []
+    headers = dict(raw)
+    return headers if len(headers) == len(raw) else None
+
+
+def query_of(scope) -> dict[str, str] | None:
+    """The query string's parameters, or None when one is repeated or blank-named (the view then
+    answers: a repeated parameter is a 400 there)."""
+    pairs = parse_qsl(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)
+    query = dict(pairs)
+    return query if len(query) == len(pairs) and "" not in query else None
+
+
+_JSON_KINDS = (b"application/json", b"application/*", b"*/*", b"")
+
+
+def accepts_json(accept: bytes | None) -> bool:
+    """Whether the answer may be JSON without content negotiation (else DRF negotiates: 406)."""
+    return accept is None or any(kind.split(b";")[0].strip() in _JSON_KINDS for kind in accept.split(b","))
+
+
+def utf8_json(content_type: bytes | None) -> bool:
+    """Whether the body is declared JSON as the view's parser takes it (`application/json`) in
+    UTF-8 (no charset, or utf-8): `application/jsonx` goes to the view, a 415; another charset to
+    the view too, which decodes the body in it (the fast path read every body as UTF-8)."""
+    if content_type is None:
+        return False
+    kind, *params = content_type.split(b";")
+    if kind.strip().lower() != b"application/json":
+        return False
+    for param in params:
+        name, _, value = param.partition(b"=")
+        if name.strip().lower() == b"charset" and value.strip().strip(b'"').lower() not in (b"utf-8", b"utf8"):
+            return False
+    return True
 
 
 def allowed_host(headers: dict[bytes, bytes]) -> str | None:

@@ -36,7 +36,6 @@ import logging
 import re
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from urllib.parse import parse_qs
 
 import psycopg
 from channels.db import DatabaseSyncToAsync
@@ -57,11 +56,13 @@ from apps.core import aiodb
 from apps.core.errors import ApplicationError
 from apps.core.fastpaths import (
     SECURITY_HEADERS,
+    accepts_json,
     allowed_host,
     declared_length,
     error_answer,
     headers_of,
     json_answer,
+    query_of,
     read_body,
     replaying,
     respond,
@@ -104,6 +105,9 @@ class LiveFastPath:
 
     async def _put(self, scope, receive, send):
         headers = headers_of(scope)
+        if headers is None:  # a header given twice: the view reads it as Django does
+            await self.app(scope, receive, send)
+            return
         token = bearer_from_header(headers.get(b"authorization"))
         length = declared_length(headers, conf.MAX_SEGMENT_BYTES)
         if not token or not token.startswith(DEVICE_PREFIX) or length is None:
@@ -128,6 +132,8 @@ class LiveFastPath:
 
     async def _answer(self, scope):
         headers = headers_of(scope)
+        if headers is None:  # a header given twice: the view reads it as Django does
+            return None
         host = allowed_host(headers)
         if host is None:
             return None
@@ -141,6 +147,8 @@ class LiveFastPath:
             token = bearer_from_header(headers.get(b"authorization"))
             if not token or not token.startswith(USER_PREFIX):
                 return None
+            if scope.get("query_string") or not accepts_json(headers.get(b"accept")):
+                return None  # the view says what it makes of them (`?format=xml` a 400, a 406)
             scheme = scope.get("scheme", "http")
             base = settings.RTCC_PUBLIC_URL or f"{scheme}://{host}"
             return await _playlist_async(token, match.group(1), base, client_ip(scope))
@@ -148,8 +156,10 @@ class LiveFastPath:
 
 
 async def _segment(scope, live_id: str, name: str):
-    query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
-    grant = playlist.read_segment_token((query.get("token") or [""])[0])
+    query = query_of(scope)
+    if query is None or set(query) != {"token"}:  # a repeated or another parameter: the view says
+        return None
+    grant = playlist.read_segment_token(query["token"])
     if grant is None or grant["session"] != live_id or grant["name"] != name:
         return None
     try:

@@ -408,6 +408,49 @@ def test_a_cameras_put_on_the_event_loop_stores_records_and_lists_the_segment_on
     assert not LiveSegment.objects.filter(session_id=live["id"], name="3.m4s").exists()
 
 
+@pytest.mark.services
+def test_a_request_the_fast_path_would_read_otherwise_than_the_view_goes_to_the_view(
+    client_for, operator, camera, s3, postgres_db
+):
+    """A header given twice (Django joins the values: two tokens are a 401), a parameter given
+    twice or one the view refuses, an Accept the view negotiates: the event loop's answers took
+    the last header (a segment stored for a camera's second token, a playlist served for an
+    operator's second token) and ignored the query and Accept, where the view refuses them."""
+    from asgiref.sync import async_to_sync
+
+    from apps.accounts.services import token_issue
+    from apps.live.fastpath import LiveFastPath
+
+    live = open_live(client_for, operator, camera)
+    assert put_segment(cam_client(camera), live["id"], "0.m4s", media(0)).status_code == 201
+    playlist = f"/api/v1/live/{live['id']}/playlist.m3u8"
+    _, urls = playlist_urls(client_for(operator).get(playlist).content.decode())
+    segment, query = urls[0].split("testserver", 1)[1].split("?", 1)
+    operator_auth = (b"authorization", f"Bearer {token_issue(user=operator)[0]}".encode())
+    view = ViewStandIn()
+    request_ = async_to_sync(asgi_request)
+    fast = LiveFastPath(view)
+    # the ordinary requests: answered on the loop
+    assert request_(fast, "GET", segment, query=query.encode())[0] == 200
+    assert request_(fast, "GET", playlist, headers=[operator_auth])[0] == 200
+    assert view.bodies == []
+    put = f"/api/v1/live/{live['id']}/segments/1.m4s"
+    camera_put = [(b"authorization", f"Bearer {camera.token}".encode()), (b"x-segment-duration", b"1.000")]
+    cases = [
+        ("GET", segment, f"{query}&token=forged", []),
+        ("GET", segment, f"{query}&x=1", []),
+        ("GET", playlist, "format=xml", [operator_auth]),
+        ("GET", playlist, "", [operator_auth, (b"accept", b"text/html")]),
+        ("GET", playlist, "", [(b"authorization", b"Bearer rtu_not-a-token"), operator_auth]),
+        ("PUT", put, "", [(b"authorization", b"Bearer rtd_not-a-token"), *camera_put]),
+    ]
+    for method, path, params, headers in cases:
+        body = media(1) if method == "PUT" else b""
+        status = request_(fast, method, path, query=params.encode(), headers=headers, body=body)[0]
+        assert status == 299, (method, path, params, headers)
+    assert not LiveSegment.objects.filter(name="1.m4s").exists()
+
+
 # Playlist and links -----------------------------------------------------------------------------
 
 
