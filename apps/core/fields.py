@@ -16,6 +16,7 @@ around a lead's event, the adapter's conversion to UTC): such a time is a 400, n
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import UTC, datetime
 
 from django.utils import timezone
@@ -62,8 +63,24 @@ class _TextOnly(serializers.Field):
         return super().to_internal_value(data)
 
 
+# Characters that show nothing: format characters (zero-width space, BOM, bidi marks), spaces of
+# every width, separators, controls.
+_INVISIBLE = frozenset({"Cf", "Zs", "Zl", "Zp", "Cc"})
+
+
+def shows_nothing(text: str) -> bool:
+    return all(unicodedata.category(char) in _INVISIBLE for char in text)
+
+
 class StrictCharField(_TextOnly, serializers.CharField):
-    """Text (_TextOnly)."""
+    """Text (_TextOnly). A field that may not be blank takes no text that shows nothing either: a
+    required reason of zero-width characters ("\ufeff\u200b") was stored as the stated reason."""
+
+    def to_internal_value(self, data):
+        value = super().to_internal_value(data)
+        if not self.allow_blank and value and shows_nothing(value):
+            self.fail("blank")
+        return value
 
 
 class StrictRegexField(_TextOnly, serializers.RegexField):

@@ -194,6 +194,7 @@ BAD_BODIES = [
     ({"action": "start_recording"}, "reason"),
     ({"action": "start_recording", "reason": ""}, "reason"),
     ({"action": "start_recording", "reason": "   "}, "reason"),
+    ({"action": "start_recording", "reason": "\ufeff\u200b\u00a0"}, "reason"),  # shows nothing: stored before
     ({"action": "start_recording", "reason": None}, "reason"),
     ({"action": "start_recording", "reason": "x" * 501}, "reason"),
     ({"action": "start_recording", "reason": "x", "ttl_seconds": 0}, "ttl_seconds"),
