@@ -285,6 +285,25 @@ def parse_segment_duration(raw: str | None) -> float:
     return value
 
 
+# A camera cuts segments of a second or more: a sequence number beyond what this many segments a
+# second since the session was asked for (and a margin) could reach is a counter gone wrong. The
+# playlist lists the highest numbers, so one such segment (999999999.m4s) froze the view for good.
+SEQUENCE_RATE = 10
+SEQUENCE_MARGIN = 1000
+
+
+def _refuse_far_ahead(session: LiveSession, sequence: int | None, now) -> None:
+    if sequence is None:
+        return
+    reachable = SEQUENCE_MARGIN + SEQUENCE_RATE * max(0.0, (now - session.created_at).total_seconds())
+    if sequence > reachable:
+        raise InvalidInput(
+            f"Segment {sequence} is further ahead than this session could have reached ({int(reachable)});"
+            " number media segments 0, 1, 2, ... in the order they are cut.",
+            code="invalid_segment_name",
+        )
+
+
 def _refuse_unusable_size(data: bytes) -> None:
     if len(data) > conf.MAX_SEGMENT_BYTES:
         raise TooLarge(f"A segment may be at most {conf.MAX_SEGMENT_BYTES} bytes (8 MiB).", code="segment_too_large")
@@ -310,6 +329,7 @@ def segment_store(
     """
     sequence = parse_segment_name(name)
     duration = parse_segment_duration(duration_header) if sequence is not None else None
+    _refuse_far_ahead(session, sequence, timezone.now())
     existing = None if known_new else LiveSegment.objects.filter(session=session, name=name).first()
     if existing is not None:
         return existing, False
@@ -364,6 +384,7 @@ async def segment_store_on_loop(*, session: LiveSession, name: str, data: bytes,
     if sequence is None or session.state != LiveState.LIVE or session.expires_at <= now or put_async is None:
         return None
     duration = parse_segment_duration(duration_header)
+    _refuse_far_ahead(session, sequence, now)
     _refuse_unusable_size(data)
     key = segment_key(session.pk, name)
     with unavailable_on_failure(retry_after=conf.STORE_RETRY_AFTER):  # a 503: nothing recorded, send it again

@@ -230,6 +230,7 @@ def test_an_empty_segment_is_400_stored_nowhere_and_starts_nothing(client_for, o
         ("init.m4s", "1"),
         ("-1.m4s", "1"),
         ("0.m4s%0A", "1"),  # a newline after the name: a 500 ("$" matches before it)
+        ("999999999.m4s", "1"),  # a counter gone wrong: listed as the newest, it froze the playlist
         ("init.mp4%0A", "1"),
     ],
 )
@@ -452,6 +453,19 @@ def test_a_request_the_fast_path_would_read_otherwise_than_the_view_goes_to_the_
 
 
 # Playlist and links -----------------------------------------------------------------------------
+
+
+def test_a_segment_numbered_beyond_what_the_session_could_reach_is_refused(client_for, operator, camera):
+    live = open_live(client_for, operator, camera)
+    cam = cam_client(camera)
+    assert put_segment(cam, live["id"], "1000.m4s", media(0)).status_code == 201  # a margin from the start
+    refused = put_segment(cam, live["id"], "1700.m4s", media(1))
+    assert refused.status_code == 400 and error_code(refused) == "invalid_segment_name"
+    # a minute on, ten segments a second could have reached it
+    LiveSession.objects.filter(pk=live["id"]).update(created_at=timezone.now() - timedelta(seconds=80))
+    assert put_segment(cam, live["id"], "1700.m4s", media(1)).status_code == 201
+    _, urls = playlist_urls(client_for(operator).get(f"/api/v1/live/{live['id']}/playlist.m3u8").content.decode())
+    assert urls[-1].split("?")[0].endswith("/1700.m4s")
 
 
 def test_the_playlist_lists_the_init_segment_and_the_latest_segments_in_order(client_for, operator, camera, settings):
