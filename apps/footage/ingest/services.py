@@ -8,6 +8,7 @@ import math
 import mimetypes
 import threading
 import time
+from collections import defaultdict
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -51,9 +52,9 @@ class UploadIncompleteError(Conflict):
 
     code = "upload_incomplete"
 
-    def __init__(self, missing: list[int]) -> None:
+    def __init__(self, missing: list[int], *, message: str | None = None) -> None:
         shown = ", ".join(str(n) for n in missing[:20]) + (" ..." if len(missing) > 20 else "")
-        super().__init__(f"{len(missing)} part(s) missing or of the wrong size: {shown}.")
+        super().__init__(message or f"{len(missing)} part(s) missing or of the wrong size: {shown}.")
         self.missing = missing
 
 
@@ -245,21 +246,30 @@ def clip_declare(
     return clip, True
 
 
-def _reopen(clip: Clip, *, context: AuditContext | None = None) -> Clip:
-    """A camera back after its upload was swept as stale: a fresh upload for the same clip."""
+def _fresh_upload(clip: Clip, *, from_state: str, action: str, context, details=None, **updates) -> tuple[bool, str]:
+    """A new multipart upload in the store for this clip, moved from `from_state` to `uploading`
+    with it: (moved, the new upload's id). Not moved: another request got there first."""
     storage = get_storage()
     with _store():
         upload_id = storage.multipart_create(clip.storage_key, content_type=clip.content_type)
     moved = clip_transition(
         clip=clip,
-        from_state=ClipState.ABORTED,
+        from_state=from_state,
         to=ClipState.UPLOADING,
-        action="clip.reopen",
+        action=action,
         actor=clip.device,
         context=context,
-        details={"storage": storage.name},
+        details={**(details or {}), "storage": storage.name},
         upload_id=upload_id,
-        aborted_at=None,
+        **updates,
+    )
+    return moved, upload_id
+
+
+def _reopen(clip: Clip, *, context: AuditContext | None = None) -> Clip:
+    """A camera back after its upload was swept as stale: a fresh upload for the same clip."""
+    moved, upload_id = _fresh_upload(
+        clip, from_state=ClipState.ABORTED, action="clip.reopen", context=context, aborted_at=None
     )
     if not moved:  # reopened by a concurrent declare: drop ours, answer with theirs
         leftovers.abort_upload(clip.storage_key, upload_id, reason="clip reopened twice at once")
@@ -304,19 +314,61 @@ def clip_part_urls(*, clip: Clip, numbers: list[int], context: AuditContext | No
     return parts
 
 
-def _listed_parts(clip: Clip) -> tuple[dict[int, StoredPart], list[int]]:
+def _listed_parts(clip: Clip) -> tuple[dict[int, StoredPart], list[int], list[int]]:
     """(the clip's parts in the store by number, the numbers not there with their right size: to
-    send, or send again), from the store's own list."""
+    send, or send again; the numbers held twice with different bytes), from the store's own list.
+
+    A part sent again can stay listed beside the copy it replaces: SeaweedFS keeps both, listed in
+    no fixed order, both with the same LastModified second, and joins whichever ETag it is given.
+    Taking the last one listed joined the old bytes: a short copy first and the right one after
+    made a good upload `corrupt` for good. The copy of the right size is taken; copies with one
+    ETag are one part sent twice; two of the right size with different ETags cannot be told apart."""
     with _store():
-        listed = get_storage().multipart_parts(clip.storage_key, clip.upload_id)
-        parts = {part.number: part for part in listed if 1 <= part.number <= clip.part_count}
-    good = {number for number, part in parts.items() if part.size == clip.part_length(number)}
-    return parts, [n for n in range(1, clip.part_count + 1) if n not in good]
+        listed = list(get_storage().multipart_parts(clip.storage_key, clip.upload_id))
+    copies: dict[int, list[StoredPart]] = defaultdict(list)
+    for part in listed:
+        if 1 <= part.number <= clip.part_count:
+            copies[part.number].append(part)
+    parts: dict[int, StoredPart] = {}
+    twice: list[int] = []
+    for number, found in sorted(copies.items()):
+        right = {part.etag: part for part in found if part.size == clip.part_length(number)}
+        if len(right) > 1:
+            twice.append(number)
+        parts[number] = next(iter(right.values())) if right else found[-1]
+    good = {n for n, part in parts.items() if part.size == clip.part_length(n) and n not in twice}
+    return parts, [n for n in range(1, clip.part_count + 1) if n not in good], twice
+
+
+def _restart_upload(clip: Clip, twice: list[int], *, context: AuditContext | None = None) -> None:
+    """Parts held twice with different bytes: which copy is the camera's last cannot be known, and
+    joining the wrong one makes the clip corrupt for good. The upload starts over (a new one in the
+    store, the old one aborted) and the camera is told to send every part again."""
+    old = clip.upload_id
+    moved, upload_id = _fresh_upload(
+        clip,
+        from_state=ClipState.UPLOADING,
+        action="clip.upload_restart",
+        context=context,
+        details={"parts_held_twice": twice},
+        where={"upload_id": old},
+    )
+    if moved:
+        leftovers.abort_upload(clip.storage_key, old, reason="parts held twice with different bytes")
+    else:  # another complete restarted it first: ours is not needed
+        leftovers.abort_upload(clip.storage_key, upload_id, reason="clip upload restarted twice at once")
+    raise UploadIncompleteError(
+        list(range(1, clip.part_count + 1)),
+        message=(
+            f"Part(s) {', '.join(map(str, twice))} reached the store twice with different bytes; the"
+            " upload starts over: ask for part URLs again and send every part."
+        ),
+    )
 
 
 def stored_parts(clip: Clip) -> tuple[list[StoredPart], list[int]]:
     """(parts in the store with their right size, numbers still missing), from the store's own list."""
-    parts, missing = _listed_parts(clip)
+    parts, missing, _ = _listed_parts(clip)
     return [part for number, part in sorted(parts.items()) if number not in missing], missing
 
 
@@ -328,9 +380,11 @@ def clip_complete(*, clip: Clip, context: AuditContext | None = None) -> Clip:
     storage = get_storage()
     unjoinable = False
     try:
-        listed, missing = _listed_parts(clip)
+        listed, missing, twice = _listed_parts(clip)
         if len(listed) < clip.part_count:  # the device has parts to send (or send again)
             raise UploadIncompleteError(missing)
+        if twice:
+            _restart_upload(clip, twice, context=context)
         # Every part is there. Some of the wrong size make bytes that cannot match the declared size:
         # completed all the same, verification finds so and the clip is `corrupt` (the contract).
         with _store():
