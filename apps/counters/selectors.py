@@ -92,18 +92,35 @@ def exact_since(now: datetime | None = None) -> datetime:
 
 
 def counted_window(start: datetime, end: datetime) -> tuple[datetime, datetime]:
-    """What is counted for the window [start, end): itself, or its whole hours (exact_since)."""
-    if start >= exact_since():
+    """What is counted for the window [start, end): itself; or, when it starts before the exact
+    rows (exact_since), from the start of that hour, and to its end exactly when the end is past
+    the hour the exact rows begin in (else to the end of the end's hour)."""
+    since = exact_since()
+    if start >= since:
         return start, end
-    return floor_hour(start), ceil_hour(end)
+    return floor_hour(start), (end if end > floor_hour(since) else ceil_hour(end))
 
 
 def cover(start: datetime, end: datetime, *, months: bool = True) -> list[Q]:
-    """Conditions selecting rows that together count [start, end) exactly once (counted_window)."""
+    """Conditions selecting rows that together count [start, end) exactly once (counted_window).
+
+    A window that starts before the exact rows is counted in whole hours up to the hour they begin
+    in, and exactly from there: its end is the window's own (rounding it up to the hour counted the
+    events after it, a report to 20:43 counted those to 21:00)."""
     if start >= end:
         return []
-    if start < exact_since():
-        return _whole(floor_hour(start), ceil_hour(end), months)
+    since = exact_since()
+    if start < since:
+        pivot = floor_hour(since)
+        if end <= pivot:
+            return _whole(floor_hour(start), ceil_hour(end), months)
+        head = _whole(floor_hour(start), pivot, months) if floor_hour(start) < pivot else []
+        return [*head, *_exact_cover(pivot, end, months)]
+    return _exact_cover(start, end, months)
+
+
+def _exact_cover(start: datetime, end: datetime, months: bool) -> list[Q]:
+    """[start, end) where every event has its exact row: whole buckets inside, exact rows at the ends."""
     first, last = ceil_hour(start), floor_hour(end)
     if first >= last:  # no whole hour inside
         return [_span(Level.EXACT, start, end)]

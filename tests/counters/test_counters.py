@@ -119,3 +119,34 @@ def test_exact_rows_are_pruned_after_a_week_and_the_hours_keep_counting(exact_si
     assert list(Count.objects.filter(level="e", name="p").values_list("start", flat=True)) == [recent]
     assert Count.objects.filter(level="e", name=EXACT_SINCE).exists()
     assert counter_totals(start=old - timedelta(hours=1), end=old + timedelta(hours=1), names=["p"]) == {"p": 1}
+
+
+def test_a_new_install_counts_a_backdated_event_exactly():
+    """A new install's exact rows cover every event it counts, backdated ones too (an assist
+    logged for three days ago): a window starting before the install is exact, where it was
+    taken in whole hours and counted the event outside it (migration 0004)."""
+    from apps.counters import selectors
+    from apps.counters.selectors import counted_window
+
+    selectors._since.clear()
+    at = (datetime.now(UTC) - timedelta(days=3)).replace(minute=20, second=0, microsecond=0)
+    counter_add(name="b", at=at)
+    start, end = at + timedelta(microseconds=1), at + timedelta(minutes=30)
+    assert counter_totals(start=start, end=end, names=["b"]) == {}
+    assert counted_window(start, end) == (start, end)
+    assert counter_totals(start=at, end=end, names=["b"]) == {"b": 1}
+    selectors._since.clear()
+
+
+def test_a_window_starting_before_the_exact_rows_ends_where_it_ends(exact_since_two_days_ago):
+    """Its start is taken from the top of its hour, its end exactly: a report to 20:43 counted the
+    events to 21:00."""
+    from apps.counters.selectors import counted_window
+
+    since = exact_since_two_days_ago
+    after = since.replace(minute=0, second=0, microsecond=0) + timedelta(hours=2, minutes=30)
+    counter_add(name="t", at=after - timedelta(minutes=10))  # inside the window
+    counter_add(name="t", at=after + timedelta(minutes=10))  # after its end, in the same hour
+    start, end = since - timedelta(hours=5), after
+    assert counter_totals(start=start, end=end, names=["t"]) == {"t": 1}
+    assert counted_window(start, end) == (start.replace(minute=0, second=0, microsecond=0), end)
