@@ -57,7 +57,8 @@ class QueryFilterIn(serializers.Serializer):
     unknown_message = UNKNOWN_PARAM
 
     def to_internal_value(self, data: Any) -> Any:
-        refuse_unknown_params(data, set(self.fields) | self.passthrough, self.unknown_message)
+        # The page parameters only where `passthrough` names them: an endpoint of one answer refuses them
+        refuse_unknown_params(data, set(self.fields) | self.passthrough, self.unknown_message, paged=False)
         given = {}
         for name in self.fields:
             value = data.get(name) if name in data else None  # a QueryDict's last value

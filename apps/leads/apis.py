@@ -78,6 +78,7 @@ class LeadsApi(APIView):
             queryset = selectors.lead_list(**given)
         paginator = StandardPagination()
         page = paginator.paginate_queryset(queryset, request, view=self)
+        services.leads_viewed(actor=request.user, leads=page, context=AuditContext.of(request))
         return paginator.get_paginated_response(LeadOut(page, many=True).data)
 
     @extend_schema(request=LeadCreateIn, responses={201: LeadOut})
@@ -107,7 +108,9 @@ class LeadApi(APIView):
 
     @extend_schema(responses=LeadOut)
     def get(self, request, lead_id):
-        return Response(LeadOut(_lead(lead_id)).data)
+        lead = _lead(lead_id)
+        services.leads_viewed(actor=request.user, leads=[lead], context=AuditContext.of(request))
+        return Response(LeadOut(lead).data)
 
 
 class LeadReviewApi(APIView):

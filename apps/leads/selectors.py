@@ -31,8 +31,13 @@ def lead_list(*, kind: str | None = None, state: str | None = None, case_number:
 
 
 def lead_review_queue(*, user) -> QuerySet[Lead]:
-    """Leads waiting for a second person: never the viewer's own, oldest first."""
-    return lead_list(state=State.PENDING_REVIEW).exclude(created_by=user).order_by("created_at", "id")
+    """Leads waiting for a second person: never the viewer's own (nor one created under the
+    viewer's badge number: services.refuse_own_review), oldest first."""
+    queue = lead_list(state=State.PENDING_REVIEW).exclude(created_by=user)
+    badge = (getattr(user, "badge_number", "") or "").strip()
+    if badge:
+        queue = queue.exclude(created_by__badge_number__iexact=badge)
+    return queue.order_by("created_at", "id")
 
 
 def review_overdue(lead: Lead, *, now: datetime | None = None) -> bool:
@@ -50,6 +55,9 @@ def distance_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
     dp, dl = p2 - p1, math.radians(lon2 - lon1)
     a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
     return 2 * EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(a)))
+
+
+EDGE_M = 0.001
 
 
 def _box(lat: float, lon: float, radius_m: float) -> dict:
@@ -77,6 +85,9 @@ def lead_related(*, lead: Lead, radius_m: float | None = None, hours: float | No
     falls in it, recorded within radius_m of the event's place. Each item names its events.
     At most `related_limit` of each per event, the earliest; `truncated` says where there were more."""
     radius_m = conf.related_radius_m() if radius_m is None else radius_m
+    # A millimetre over: a point exactly at the radius (500 m due north) came out 500.00000000007 m
+    # away in floating point and was left out, where the same distance east or west was in.
+    reach = radius_m + EDGE_M
     window = timedelta(hours=conf.related_hours() if hours is None else hours)
     limit = conf.related_limit()
     clips: dict = {}
@@ -84,13 +95,13 @@ def lead_related(*, lead: Lead, radius_m: float | None = None, hours: float | No
     truncated = {"clips": False, "plate_reads": False}  # an event had more than `limit` nearby
     for index, event in enumerate(lead.events):
         lat, lon, at = event["location"]["lat"], event["location"]["lon"], _event_time(event)
-        box = _box(lat, lon, radius_m)
+        box = _box(lat, lon, reach)
         near_clips = Clip.objects.filter(started_at__lte=at + window, ended_at__gte=at - window, **box)
         found_clips = list(near_clips.order_by("started_at")[: limit + 1])
         truncated["clips"] |= len(found_clips) > limit
         for clip in found_clips[:limit]:
             distance = distance_m(lat, lon, clip.lat or 0.0, clip.lon or 0.0)
-            if distance <= radius_m:
+            if distance <= reach:
                 found = clips.setdefault(clip.pk, {"clip": clip, "events": [], "distance_m": distance})
                 found["events"].append(index)
                 found["distance_m"] = min(found["distance_m"], distance)
@@ -99,7 +110,7 @@ def lead_related(*, lead: Lead, radius_m: float | None = None, hours: float | No
         truncated["plate_reads"] |= len(found_reads) > limit
         for read in found_reads[:limit]:
             distance = distance_m(lat, lon, read.lat or 0.0, read.lon or 0.0)
-            if distance <= radius_m:
+            if distance <= reach:
                 found = reads.setdefault(read.pk, {"read": read, "events": [], "distance_m": distance})
                 found["events"].append(index)
                 found["distance_m"] = min(found["distance_m"], distance)

@@ -84,9 +84,18 @@ def lead_create(
 
 def refuse_own_review(*, lead: Lead, actor) -> None:
     """The two-person rule: the person who created a lead never reviews it (403, whatever else
-    the request holds)."""
+    the request holds). A person is known by their account, and by their badge number: a second
+    account with the creator's badge is the same person (it verified the lead they created)."""
     if lead.created_by_id == actor.pk:
         raise Forbidden("You created this lead; another operator must review it (two-person rule).", code="own_lead")
+    creator = lead.created_by
+    badge = (getattr(actor, "badge_number", "") or "").strip()
+    if creator is not None and badge and (creator.badge_number or "").strip().casefold() == badge.casefold():
+        raise Forbidden(
+            "This lead was created under your badge number; an operator with another badge must review it"
+            " (two-person rule).",
+            code="own_lead",
+        )
 
 
 def lead_review(*, actor: User, lead: Lead, decision: str, note: str, context: AuditContext | None = None) -> Lead:
@@ -170,6 +179,16 @@ def lead_share(
             details={"briefing": str(briefing.pk), "priority": priority, "recipients": briefing.recipients},
         )
     return briefing
+
+
+def leads_viewed(*, actor: User, leads, context: AuditContext | None = None) -> None:
+    """A person read these leads (candidates' names, records, the probe's place): each read is in
+    the trail, as every other access to what an investigation holds. One event per lead read."""
+    with transaction.atomic():
+        for lead in leads:
+            audit_record(
+                action="lead.view", actor=actor, obj=lead, context=context, details={"case_number": lead.case_number}
+            )
 
 
 def lead_related_record(

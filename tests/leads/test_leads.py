@@ -250,6 +250,38 @@ def test_a_nibin_briefing_has_no_face_notice(client_for, operator, other_operato
     assert response.json()["notice"] == "" and "NIBIN-24-00017" in response.json()["body"]
 
 
+def test_every_read_of_a_lead_is_in_the_trail(client_for, operator, clerk, probe):
+    """A lead holds candidates' names and records: reading one, in the list or alone, is an access
+    in the audit trail (only its creation, review, sharing and related searches were)."""
+    first = create(client_for(operator), fr_payload(probe))
+    second = create(client_for(operator), nibin_payload())
+    assert client_for(clerk).get(f"/api/v1/leads/{first['id']}").status_code == 200
+    assert client_for(clerk).get("/api/v1/leads").json()["count"] == 2
+    views = list(AuditEvent.objects.filter(action="lead.view").order_by("id").values_list("object_id", "actor_id"))
+    assert views[0] == (first["id"], str(clerk.pk))  # the lead alone
+    assert sorted(views[1:]) == sorted([(first["id"], str(clerk.pk)), (second["id"], str(clerk.pk))])  # the list
+
+
+def test_a_second_account_with_the_creators_badge_cannot_review(client_for, make_user, probe):
+    """The same person under two accounts (one badge number): the second verified the lead the
+    first created, and it was shared as verified by two people."""
+    first = make_user("operator", full_name="Ann Op", badge_number="100")
+    second = make_user("operator", full_name="Ann Op", badge_number=" 100 ")
+    other = make_user("operator", full_name="Bo Op", badge_number="200")
+    lead = create(client_for(first), fr_payload(probe))
+    same = client_for(second).post(
+        f"/api/v1/leads/{lead['id']}/review", {"decision": "verified", "note": "ok"}, format="json"
+    )
+    assert same.status_code == 403 and error_code(same) == "own_lead"
+    assert Lead.objects.get(pk=lead["id"]).state == "pending_review"
+    queue = client_for(second).get("/api/v1/leads?queue=review").json()["results"]
+    assert lead["id"] not in [item["id"] for item in queue]
+    verified = client_for(other).post(
+        f"/api/v1/leads/{lead['id']}/review", {"decision": "verified", "note": "compared by hand"}, format="json"
+    )
+    assert verified.status_code == 200
+
+
 def test_list_filters_and_review_queue_hides_my_own(client_for, operator, other_operator, probe):
     mine = create(client_for(operator), fr_payload(probe))
     theirs = create(client_for(other_operator), nibin_payload())
@@ -293,10 +325,29 @@ def test_related_evidence_inside_and_outside_radius_and_window(client_for, opera
     assert {c["id"] for c in wider["clips"]} == {str(near.pk), str(far.pk), str(early.pk), str(overlapping.pk)}
     narrow = api.get(f"/api/v1/leads/{lead['id']}/related?radius_m=100&hours=0.5").json()
     assert narrow["clips"] == []
-    for bad in ("radius_m=-1", "radius_m=abc", "hours=x", "hours=-2", "radius=800", "foo=1"):
+    for bad in ("radius_m=-1", "radius_m=abc", "hours=x", "hours=-2", "radius=800", "foo=1", "page=2", "page_size=5"):
         response = api.get(f"/api/v1/leads/{lead['id']}/related?{bad}")
         assert response.status_code == 400, bad
     assert AuditEvent.objects.filter(action="lead.related", object_id=lead["id"]).count() == 3
+
+
+def test_related_evidence_exactly_at_the_radius_is_in_whichever_way_it_lies(client_for, operator, make_clip):
+    """500 m due north of the event came out 500.0000000004 m in floating point and was left out,
+    where 500 m east or west was in."""
+    import math
+
+    from apps.leads.selectors import EARTH_RADIUS_M
+
+    scene = {"lat": 40.0, "lon": -75.0}
+    at = datetime(2026, 3, 1, 22, 15, tzinfo=UTC)
+    north = make_clip(lat=scene["lat"] + math.degrees(500 / EARTH_RADIUS_M), lon=scene["lon"], started_at=at)
+    beyond = make_clip(lat=scene["lat"] + math.degrees(501 / EARTH_RADIUS_M), lon=scene["lon"], started_at=at)
+    payload = nibin_payload()
+    payload["events"][0]["location"] = scene  # the second event lies kilometres away
+    lead = create(client_for(operator), payload)
+    body = client_for(operator).get(f"/api/v1/leads/{lead['id']}/related?radius_m=500").json()
+    assert [c["id"] for c in body["clips"]] == [str(north.pk)]
+    assert body["clips"][0]["distance_m"] == 500.0 and str(beyond.pk) not in str(body)
 
 
 def test_a_lead_without_events_has_empty_related_lists(client_for, operator, probe, make_clip):
