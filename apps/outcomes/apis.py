@@ -249,6 +249,8 @@ OutcomeStatsOut = inline_serializer(
     {
         "from": serializers.DateTimeField(),
         "to": serializers.DateTimeField(),
+        "counted_from": serializers.DateTimeField(),
+        "counted_to": serializers.DateTimeField(),
         "interval": serializers.ChoiceField(choices=list(selectors.INTERVALS)),
         "assists": serializers.IntegerField(),
         "outcomes": _counts(),
@@ -294,7 +296,12 @@ class OutcomeStatsApi(FormatMixin, APIView):
             response = HttpResponse(stats_csv(stats), content_type="text/csv; charset=utf-8")
             response["Content-Disposition"] = 'attachment; filename="outcomes.csv"'
             return response
-        return Response(_iso_series(stats))
+        answer = _iso_series(stats)
+        # What was counted, as the transparency report says it: the window, or from the top of its
+        # first hour when it starts too far back for the counters' exact rows.
+        counted_from, counted_to = counted_window(start, end)
+        answer["counted_from"], answer["counted_to"] = iso_time(counted_from), iso_time(counted_to)
+        return Response(answer)
 
 
 class TransparencyApi(FormatMixin, APIView):

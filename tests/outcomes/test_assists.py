@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -112,6 +113,11 @@ def known(client_for, operator):
 def test_statistics_by_month_day_and_week(known, client_for, clerk, it_user):
     by_month = client_for(clerk).get("/api/v1/stats/outcomes?from=2025-01-01&to=2025-04-01&interval=month").json()
     assert by_month["assists"] == 5
+    # what was counted, as the transparency report says it (a window this old: from its whole hours)
+    assert (by_month["counted_from"], by_month["counted_to"]) == ("2025-01-01T00:00:00Z", "2025-04-01T00:00:00Z")
+    since = (datetime.now(UTC) - timedelta(days=1)).replace(minute=20, second=0, microsecond=0)
+    recent = client_for(clerk).get(f"/api/v1/stats/outcomes?interval=day&from={since:%Y-%m-%dT%H:%M:%SZ}").json()
+    assert recent["counted_from"] == f"{since:%Y-%m-%dT%H:%M:%SZ}"  # within the exact rows' week: the window itself
     assert by_month["outcomes"]["arrest"] == 3 and by_month["outcomes"]["recovered_gun"] == 1
     assert set(by_month["outcomes"]) == set(OUTCOME_CODES)
     assert [(r["start"][:10], r["assists"]) for r in by_month["series"]] == [
