@@ -158,6 +158,11 @@ def lead_share(
         lead = Lead.objects.select_for_update().get(pk=lead.pk)
         if lead.state != State.VERIFIED:
             raise Conflict(f"Only a verified lead can be shared; this one is {lead.state}.", code="lead_not_verified")
+        if audience.get("incident") and lead.incident_id is None:  # the briefing's own error named `incident`
+            raise InvalidInput(
+                "This lead is linked to no incident: name the officers, or a place, as the audience.",
+                fields={"audience.incident": ["The lead has no incident."]},
+            )
         briefing = briefing_create(
             actor=actor,
             priority=priority,

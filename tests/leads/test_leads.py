@@ -197,6 +197,16 @@ def _verified(client_for, operator, other_operator, payload) -> dict:
     return lead
 
 
+def test_sharing_with_the_incidents_officers_a_lead_without_an_incident_names_the_audience(
+    client_for, operator, other_operator
+):
+    lead = _verified(client_for, operator, other_operator, nibin_payload())
+    share = {"priority": "urgent", "audience": {"incident": True}}
+    response = client_for(operator).post(f"/api/v1/leads/{lead['id']}/share", share, format="json")
+    assert response.status_code == 400 and list(response.json()["error"]["fields"]) == ["audience.incident"]
+    assert not Lead.objects.get(pk=lead["id"]).shares.exists()
+
+
 def test_a_shared_facial_recognition_lead_carries_the_notice_to_the_phone(
     fcm, client_for, operator, other_operator, officer, make_phone, probe
 ):
@@ -336,7 +346,7 @@ def test_related_evidence_exactly_at_the_radius_is_in_whichever_way_it_lies(clie
     where 500 m east or west was in."""
     import math
 
-    from apps.leads.selectors import EARTH_RADIUS_M
+    from apps.core.geo import EARTH_RADIUS_M
 
     scene = {"lat": 40.0, "lon": -75.0}
     at = datetime(2026, 3, 1, 22, 15, tzinfo=UTC)
