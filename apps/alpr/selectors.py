@@ -70,16 +70,6 @@ def hit_ids_by_read(read_ids) -> dict:
     return out
 
 
-EARTH_M = 6_371_000.0
-
-
-def distance_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
-    p1, p2 = math.radians(lat1), math.radians(lat2)
-    dp, dl = p2 - p1, math.radians(lon2 - lon1)
-    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
-    return 2 * EARTH_M * math.asin(math.sqrt(min(1.0, a)))
-
-
 def read_search(
     *,
     plate: str | None = None,

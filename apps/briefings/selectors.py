@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import math
 from collections import defaultdict
 from datetime import datetime
 
@@ -12,6 +11,7 @@ from django.utils import timezone
 
 from apps.accounts.models import Role, User
 from apps.core.errors import InvalidInput, NotFound
+from apps.core.geo import distance_m
 from apps.devices import presence
 from apps.devices.models import Device, DeviceKind
 
@@ -19,7 +19,6 @@ from . import conf
 from .models import Briefing, Delivery, Incident, Media
 
 log = logging.getLogger(__name__)
-EARTH_RADIUS_M = 6_371_008.8
 
 
 def incidents_for(*, user: User) -> QuerySet[Incident]:
@@ -53,14 +52,6 @@ def media_visible(*, media: Media, user) -> bool:
 
 
 # Audience ------------------------------------------------------------------------------------
-
-
-def distance_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
-    """Great-circle distance (haversine)."""
-    p1, p2 = math.radians(lat1), math.radians(lat2)
-    dp, dl = p2 - p1, math.radians(lon2 - lon1)
-    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
-    return 2 * EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(a)))
 
 
 def _carried(*kinds: DeviceKind) -> QuerySet[Device]:

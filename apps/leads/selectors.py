@@ -10,13 +10,12 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from apps.alpr.models import Read
+from apps.core.geo import EARTH_RADIUS_M, distance_m
 from apps.core.realtime import iso_time
 from apps.footage.models import Clip
 
 from . import conf
 from .models import Kind, Lead, State
-
-EARTH_RADIUS_M = 6_371_000.0
 
 
 def lead_list(*, kind: str | None = None, state: str | None = None, case_number: str | None = None) -> QuerySet[Lead]:
@@ -48,13 +47,6 @@ def review_overdue(lead: Lead, *, now: datetime | None = None) -> bool:
         and lead.state == State.PENDING_REVIEW
         and now - lead.created_at > conf.nibin_review_due()
     )
-
-
-def distance_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
-    p1, p2 = math.radians(lat1), math.radians(lat2)
-    dp, dl = p2 - p1, math.radians(lon2 - lon1)
-    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
-    return 2 * EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(a)))
 
 
 EDGE_M = 0.001
