@@ -281,7 +281,8 @@ class HitRejectApi(APIView):
 
 class HitBriefPreviewApi(APIView):
     """Whom a hit's briefing would reach, before it is sent: the default audience (officers with a
-    phone within the brief radius of the read) or the one named, counted as briefings/preview does."""
+    phone or camera within the brief radius of the read) or the one named, counted as
+    briefings/preview does."""
 
     permission_classes = [OPERATOR]
 

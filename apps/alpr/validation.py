@@ -47,7 +47,7 @@ def _text(value, field: str, limit: int, *, required: bool = False, blank: bool 
     if len(value) > limit:
         raise _Bad(field, f"Ensure this field has no more than {limit} characters.")
     if problem := text_problem(value):  # as DRF's CharField refuses: stored, it broke every answer naming it
-        raise _Bad(field, f"Must not contain {problem.removeprefix('must not contain ')}.")
+        raise _Bad(field, f"{problem[:1].upper()}{problem[1:]}.")
     if not blank and not value.strip():
         raise _Bad(field, "This field may not be blank.")
     return value

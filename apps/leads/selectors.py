@@ -29,12 +29,17 @@ def lead_list(*, kind: str | None = None, state: str | None = None, case_number:
     return queryset.order_by("-created_at", "id")
 
 
+def badge_of(user) -> str:
+    """The badge number that names the person behind an account ("" for none): the two-person
+    rule takes two accounts with one badge for one person."""
+    return (getattr(user, "badge_number", "") or "").strip()
+
+
 def lead_review_queue(*, user) -> QuerySet[Lead]:
     """Leads waiting for a second person: never the viewer's own (nor one created under the
     viewer's badge number: services.refuse_own_review), oldest first."""
     queue = lead_list(state=State.PENDING_REVIEW).exclude(created_by=user)
-    badge = (getattr(user, "badge_number", "") or "").strip()
-    if badge:
+    if badge := badge_of(user):
         queue = queue.exclude(created_by__badge_number__iexact=badge)
     return queue.order_by("created_at", "id")
 

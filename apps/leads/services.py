@@ -16,7 +16,7 @@ from apps.counters.services import counter_add
 
 from . import conf
 from .models import Kind, Lead, LeadBriefing, State
-from .selectors import events_out
+from .selectors import badge_of, events_out
 
 
 def _media_ids(candidates: list[dict], probe_media: Media | None) -> None:
@@ -88,9 +88,8 @@ def refuse_own_review(*, lead: Lead, actor) -> None:
     account with the creator's badge is the same person (it verified the lead they created)."""
     if lead.created_by_id == actor.pk:
         raise Forbidden("You created this lead; another operator must review it (two-person rule).", code="own_lead")
-    creator = lead.created_by
-    badge = (getattr(actor, "badge_number", "") or "").strip()
-    if creator is not None and badge and (creator.badge_number or "").strip().casefold() == badge.casefold():
+    badge = badge_of(actor)
+    if badge and lead.created_by is not None and badge_of(lead.created_by).casefold() == badge.casefold():
         raise Forbidden(
             "This lead was created under your badge number; an operator with another badge must review it"
             " (two-person rule).",

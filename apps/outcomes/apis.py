@@ -151,6 +151,13 @@ class AssistSuggestionDismissApi(APIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
+def _counted(start, end) -> dict:
+    """What was counted for the window: the window itself, or from the top of its first hour when
+    it starts too far back for the counters' exact rows (apps/counters/selectors.py)."""
+    counted_from, counted_to = counted_window(start, end)
+    return {"counted_from": iso_time(counted_from), "counted_to": iso_time(counted_to)}
+
+
 def _iso_series(stats: dict) -> dict:
     return {
         **stats,
@@ -296,12 +303,7 @@ class OutcomeStatsApi(FormatMixin, APIView):
             response = HttpResponse(stats_csv(stats), content_type="text/csv; charset=utf-8")
             response["Content-Disposition"] = 'attachment; filename="outcomes.csv"'
             return response
-        answer = _iso_series(stats)
-        # What was counted, as the transparency report says it: the window, or from the top of its
-        # first hour when it starts too far back for the counters' exact rows.
-        counted_from, counted_to = counted_window(start, end)
-        answer["counted_from"], answer["counted_to"] = iso_time(counted_from), iso_time(counted_to)
-        return Response(answer)
+        return Response({**_iso_series(stats), **_counted(start, end)})
 
 
 class TransparencyApi(FormatMixin, APIView):
@@ -325,10 +327,7 @@ class TransparencyApi(FormatMixin, APIView):
         choice(request.query_params, "format", ("json",), "json")  # the report comes as JSON only
         report = selectors.transparency_report(start=start, end=end, monthly=monthly)
         report["from"], report["to"] = iso_time(start), iso_time(end)
-        # What was counted: the window itself, or its whole hours when it starts too far back for
-        # the counters' exact rows (apps/counters/selectors.py).
-        counted_from, counted_to = counted_window(start, end)
-        report["counted_from"], report["counted_to"] = iso_time(counted_from), iso_time(counted_to)
+        report.update(_counted(start, end))
         if monthly:
             report["months"] = [{**m, "start": iso_time(m["start"])} for m in report["months"]]
         return Response(report)

@@ -246,9 +246,11 @@ def clip_declare(
     return clip, True
 
 
-def _fresh_upload(clip: Clip, *, from_state: str, action: str, context, details=None, **updates) -> tuple[bool, str]:
-    """A new multipart upload in the store for this clip, moved from `from_state` to `uploading`
-    with it: (moved, the new upload's id). Not moved: another request got there first."""
+def _fresh_upload(
+    clip: Clip, *, from_state: str, action: str, context, details=None, where=None, **updates
+) -> tuple[bool, str]:
+    """A new multipart upload in the store for this clip, moved from `from_state` (and `where`) to
+    `uploading` with it: (moved, the new upload's id). Not moved: another request got there first."""
     storage = get_storage()
     with _store():
         upload_id = storage.multipart_create(clip.storage_key, content_type=clip.content_type)
@@ -260,6 +262,7 @@ def _fresh_upload(clip: Clip, *, from_state: str, action: str, context, details=
         actor=clip.device,
         context=context,
         details={**(details or {}), "storage": storage.name},
+        where=where,
         upload_id=upload_id,
         **updates,
     )
