@@ -52,7 +52,7 @@ except ImportError:  # pragma: no cover - stated plainly rather than as a traceb
 FCM_ERROR = "type.googleapis.com/google.firebase.fcm.v1.FcmError"
 BAD_REQUEST = "type.googleapis.com/google.rpc.BadRequest"
 DATA_LIMIT = 4096
-PRIORITIES = {"normal", "high", "NORMAL", "HIGH"}
+PRIORITIES = ("normal", "high", "NORMAL", "HIGH")  # a tuple: an unhashable priority is unknown, not a 500
 
 
 @dataclass(frozen=True)

@@ -109,6 +109,8 @@ def test_transient_prefixes_fail_once_then_accept(fake, token, http, code, retry
         ({"token": "a", "data": {"n": 1}}, "message.data"),
         ({"token": "a", "data": {"x": "y" * 5000}}, "message.data"),
         ({"token": "a", "android": {"priority": "urgent"}}, "message.android.priority"),
+        ({"token": "a", "android": {"priority": ["high"]}}, "message.android.priority"),
+        ({"token": "a", "android": {"priority": {"p": "high"}}}, "message.android.priority"),
     ],
 )
 def test_a_malformed_message_is_a_payload_error_not_a_token_error(fake, message, field):
