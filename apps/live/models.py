@@ -118,12 +118,15 @@ class LiveViewer(models.Model):
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     first_viewed_at = models.DateTimeField(default=timezone.now)
     last_viewed_at = models.DateTimeField(default=timezone.now)
-    # When the officer's push for this first look was taken for sending (null: still owed; the
-    # sweep queues it again, so a broker hiccup or a lost task never loses the officer's notice).
+    # When FCM took the officer's push for this first look (null: still owed; the sweep queues it
+    # again, so a broker hiccup, a lost task or a worker that died sending never loses it).
     officer_told_at = models.DateTimeField(null=True, blank=True)
     # The officer's phones (ids) a retry still owes the notice to, when FCM took it for the others;
     # empty: every phone of the officer.
     officer_phones_owed = models.JSONField(default=list, blank=True)
+    # Until when a sender holds the notice (services.NOTICE_LEASE_S): officer_told_at is written
+    # only once FCM took it, so a notice whose sender died mid-send is owed again after this.
+    officer_notice_lease = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["first_viewed_at"]

@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 
 from asgiref.sync import sync_to_async
 from django.db import IntegrityError, connection, transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 
 from apps.audit.context import AuditContext
@@ -632,16 +632,23 @@ def _enqueue(task, *args) -> None:
 
 NOTICE_OWED_AFTER_S = 30  # a first look's push not taken by then is queued again by the sweep
 NOTICE_OWED_FOR_S = 3600  # and for this long: an officer told an hour late is told nothing new
+NOTICE_LEASE_S = 60  # a sender holds the notice this long; sent again after it when its sender died
+
+
+def _notice_free(now: datetime) -> Q:
+    """A notice no sender holds: never taken, or its sender's lease ran out (it died sending)."""
+    return Q(officer_notice_lease__isnull=True) | Q(officer_notice_lease__lte=now)
 
 
 def live_notices_owed(*, now=None) -> int:
-    """Queues again the officer's push for first looks not taken for sending within
-    NOTICE_OWED_AFTER_S (the queueing failed, the task was lost with its worker); the number."""
+    """Queues again the officer's push for first looks FCM did not take within NOTICE_OWED_AFTER_S
+    (the queueing failed, the task was lost with its worker, the worker died sending); the number."""
     from .tasks import live_notify_officer as notify_task
 
     now = now or timezone.now()
     owed = list(
         LiveViewer.objects.filter(
+            _notice_free(now),
             officer_told_at__isnull=True,
             first_viewed_at__lt=now - timedelta(seconds=NOTICE_OWED_AFTER_S),
             first_viewed_at__gt=now - timedelta(seconds=NOTICE_OWED_FOR_S),
@@ -675,14 +682,19 @@ def _reason_given(session: LiveSession, user_id) -> str:
     return reason if isinstance(reason, str) and reason else session.reason
 
 
-def live_notify_officer(*, viewer_id) -> list:
+def live_notify_officer(*, viewer_id, now=None) -> list:
     """Tells the officer wearing the camera, on their phones, who is watching it live and why.
-    Once per phone: the notice is taken (officer_told_at) before it is sent, so that a repeat of
-    the task (queued again by the sweep) sends nothing; the phones FCM did not take it for, for now,
-    are owed it again (officer_phones_owed), and only they get it on the retry."""
-    taken = timezone.now()
-    if not LiveViewer.objects.filter(pk=viewer_id, officer_told_at__isnull=True).update(officer_told_at=taken):
-        return []  # told already, or no such viewer
+    Once per phone: the sender takes the notice for NOTICE_LEASE_S (officer_notice_lease), so that
+    a repeat of the task (queued again by the sweep) sends nothing meanwhile, and marks it told
+    (officer_told_at) once FCM took it. A sender that died mid-send leaves it owed: the sweep sends
+    it again after the lease (the officer may then be told twice, never not at all). The phones
+    FCM did not take it for, for now, are owed it again (officer_phones_owed), and only they get
+    it on the retry."""
+    taken = now or timezone.now()
+    lease = taken + timedelta(seconds=NOTICE_LEASE_S)
+    held = LiveViewer.objects.filter(_notice_free(taken), pk=viewer_id, officer_told_at__isnull=True)
+    if not held.update(officer_notice_lease=lease):
+        return []  # told already, held by another sender, or no such viewer
     viewer = LiveViewer.objects.select_related("session__device", "user").filter(pk=viewer_id).first()
     if viewer is None or not viewer.session.officer_id:
         return []
@@ -718,23 +730,24 @@ def live_notify_officer(*, viewer_id) -> list:
     messages = [
         push.PushMessage(token=token, data=data, title=title, body=body, priority="high") for _, token in phones
     ]
-    if not messages:
+    still_owed = LiveViewer.objects.filter(pk=viewer_id, officer_told_at__isnull=True, officer_notice_lease=lease)
+    if not messages:  # the officer has no phone to tell: nothing is owed
+        still_owed.update(officer_told_at=taken, officer_notice_lease=None)
         return []
-    still_owed = LiveViewer.objects.filter(pk=viewer_id, officer_told_at=taken)
     try:
         results = push.send_batch(messages)
     except Exception:
         log.exception("live: the push to the officer failed; the sweep tries again")
-        still_owed.update(officer_told_at=None, officer_phones_owed=[phone for phone, _ in phones])
+        still_owed.update(officer_notice_lease=None, officer_phones_owed=[phone for phone, _ in phones])
         return []
     for result in results:
         if not result.ok:
             log.warning("live: push to a phone failed: %s %s", result.error_code, result.detail)
     retry = [phone for (phone, _), result in zip(phones, results, strict=True) if not result.ok and result.retry]
     if retry:  # FCM did not take it for these phones, for now: owed to them again (the sweep sends it)
-        still_owed.update(officer_told_at=None, officer_phones_owed=retry)
-    elif viewer.officer_phones_owed:  # a retry that reached them all
-        still_owed.update(officer_phones_owed=[])
+        still_owed.update(officer_notice_lease=None, officer_phones_owed=retry)
+    else:
+        still_owed.update(officer_told_at=taken, officer_notice_lease=None, officer_phones_owed=[])
     return results
 
 

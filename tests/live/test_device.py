@@ -440,3 +440,53 @@ def test_segments_leave_no_version_behind_on_a_versioned_bucket(lock_store, oper
     listed = lock_store.client.list_object_versions(Bucket=lock_store.bucket, Prefix=f"live/{live_id}/")
     names = {v["Key"].rsplit("/", 1)[1] for v in listed.get("Versions", []) + listed.get("DeleteMarkers", [])}
     assert names == {"1.m4s"}
+
+
+def test_an_officers_notice_lost_with_a_worker_that_died_sending_it_is_sent_by_the_sweep(
+    fcm, redis_url, tmp_path, operator, camera, officer_phone
+):
+    """A worker killed (SIGKILL) while FCM had not yet answered the officer's notice: the sweep
+    sends it once its sender's lease has run out, and only then (it was marked told before it was
+    sent, and never sent at all)."""
+    import os
+    import signal
+
+    import httpx
+    from django.db.models import F
+
+    from apps.live.models import LiveViewer
+    from rtcc.celery import app
+    from tests.helpers import start_worker, wait_for
+
+    _, phone_token = officer_phone
+    live = ask(operator, camera)
+    httpx.post(f"{fcm}/_faults", json={"latency_ms": 8000}, timeout=5).raise_for_status()
+    worker = start_worker(log=tmp_path / "worker.log", pool="solo", concurrency=1).settle(1)
+    try:
+        app.conf.task_always_eager = False
+        try:
+            assert api_client(operator).get(f"/api/v1/live/{live['id']}/playlist.m3u8").status_code == 200
+        finally:
+            app.conf.task_always_eager = True
+        viewer = LiveViewer.objects.get(session_id=live["id"], user=operator)
+        taken = wait_for(lambda: LiveViewer.objects.get(pk=viewer.pk), lambda v: v.officer_notice_lease is not None)
+        assert taken.officer_notice_lease is not None, worker.log_tail()
+        os.killpg(worker.process.pid, signal.SIGKILL)  # mid-send: FCM answers only after 8 s
+        worker.process.wait(timeout=15)
+    finally:
+        worker.stop()
+    httpx.post(f"{fcm}/_faults", json={"latency_ms": 0}, timeout=5).raise_for_status()
+    assert pushed(phone_token) == []
+
+    held = timezone.now() + timedelta(seconds=services.NOTICE_OWED_AFTER_S + 1)
+    assert services.live_sweep(now=held)["notices_owed"] == 0  # its sender may still be sending
+    # The lease runs out: the row's times moved back past it, as if that time had passed (the
+    # task the sweep queues reads the clock itself).
+    gone = timedelta(seconds=services.NOTICE_LEASE_S + 1)
+    LiveViewer.objects.filter(pk=viewer.pk).update(
+        first_viewed_at=F("first_viewed_at") - gone, officer_notice_lease=F("officer_notice_lease") - gone
+    )
+    assert services.live_sweep()["notices_owed"] == 1
+    assert [m["data"]["viewer"] for m in pushed(phone_token)] == [str(operator.pk)]
+    assert LiveViewer.objects.get(pk=viewer.pk).officer_told_at is not None
+    assert services.live_sweep(now=timezone.now() + timedelta(minutes=5))["notices_owed"] == 0
