@@ -161,6 +161,53 @@ def test_patch_bad_input_changes_nothing(patch, clerk, make_clip):
     assert clip.case_number == ""
 
 
+@pytest.mark.parametrize(
+    ("method", "path", "body", "changed"),
+    [
+        ("post", "/hold", {"reason": "DA request"}, {"legal_hold": True, "category": "homicide"}),
+        ("patch", "", {"category": "short-term"}, {"legal_hold": False, "category": "short-term"}),
+    ],
+)
+def test_a_change_that_waited_for_another_clerk_filing_the_clip_is_made_after_it(
+    transactional_db, postgres_db, method, path, body, changed, clerk, make_clip, officer
+):
+    """Two clerks at one clip at once, on PostgreSQL: one files it in another category while the
+    other's hold (or category change) waits for the row. The waiting one is made after it (it was a
+    500: the clip's row was locked joined to its old category, and the re-check found no row)."""
+    import threading
+
+    from django.db import connection
+
+    from apps.footage.models import Category, Clip
+
+    Category.objects.create(slug="short-term", name="Short term", retention_days=1)
+    homicide = Category.objects.create(slug="homicide", name="Homicide", retention_days=None)
+    clip = make_clip(officer)
+    filing = threading.Event()
+
+    def file_it() -> None:
+        try:
+            with transaction.atomic():
+                Clip.objects.filter(pk=clip.pk).update(category=homicide)  # the row locked until commit
+                filing.set()
+                for _ in range(500):  # until the other request waits for this row, then commit
+                    with connection.cursor() as cursor:
+                        cursor.execute("SELECT count(*) FROM pg_locks WHERE NOT granted")
+                        if cursor.fetchone()[0]:
+                            break
+                    threading.Event().wait(0.02)
+        finally:
+            connection.close()
+
+    other = threading.Thread(target=file_it)
+    other.start()
+    assert filing.wait(30)
+    response = getattr(api_client(clerk), method)(f"/api/v1/clips/{clip.pk}{path}", body, format="json")
+    other.join(30)
+    assert response.status_code == 200, response.content
+    assert {key: response.json()[key] for key in changed} == changed
+
+
 # Legal hold --------------------------------------------------------------------------------------
 
 

@@ -72,6 +72,15 @@ def _incident_exists(incident_id) -> bool:
     return incident.objects.filter(pk=incident_id).exists()
 
 
+def _locked(clip: Clip) -> Clip:
+    """The clip's row locked, its category read after the lock: locked together in one join,
+    PostgreSQL found no row when another change had given the clip another category while this
+    one waited (its re-check joins the new row to the old category), and the change was a 500."""
+    locked = Clip.objects.select_for_update().get(pk=clip.pk)
+    locked.category = Category.objects.get(pk=locked.category_id)
+    return locked
+
+
 def clip_update(*, clip: Clip, actor, changes: dict, context: AuditContext | None = None) -> Clip:
     """Sets category, case number and/or incident; retain_until follows the category and recording
     time (null: kept indefinitely). Audited with the values before and after."""
@@ -87,7 +96,7 @@ def clip_update(*, clip: Clip, actor, changes: dict, context: AuditContext | Non
         raise InvalidInput("No such incident.", fields={"incident": ["No such incident."]})
     lock_changed = False
     with transaction.atomic():
-        clip = Clip.objects.select_for_update().select_related("category").get(pk=clip.pk)
+        clip = _locked(clip)
         if clip.state == ClipState.PURGED and category is not None and category.pk != clip.category_id:
             raise Conflict("The clip's bytes are purged; its category no longer decides anything.", code="clip_purged")
         before = {
@@ -134,7 +143,7 @@ def clip_update(*, clip: Clip, actor, changes: dict, context: AuditContext | Non
 def clip_set_hold(*, clip: Clip, actor, on: bool, reason: str, context: AuditContext | None = None) -> Clip:
     """Places (on=True) or lifts a legal hold. A held clip is never deleted by anything."""
     with transaction.atomic():
-        clip = Clip.objects.select_for_update().select_related("category").get(pk=clip.pk)
+        clip = _locked(clip)
         if on and clip.state == ClipState.PURGED:
             raise Conflict(
                 "The clip's bytes were purged before the hold; there is nothing left to hold.", code="clip_purged"
