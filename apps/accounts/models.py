@@ -9,6 +9,7 @@ from django.contrib.auth.models import AbstractUser, UserManager
 from django.db import models
 from django.db.models.functions import Lower
 from django.utils import timezone
+from django.utils.crypto import salted_hmac
 
 
 class Role(models.TextChoices):
@@ -39,6 +40,10 @@ class User(AbstractUser):
     totp_secret_sealed = models.TextField(blank=True)
     mfa_enabled = models.BooleanField(default=False)
     totp_last_step = models.BigIntegerField(default=0)
+    # Counted up each time the person's credentials end (deactivated, a new password): their
+    # console sessions and evidence links carry the number they were made with, and stop for good,
+    # even after the account is reactivated.
+    credentials_version = models.PositiveIntegerField(default=0, editable=False)
 
     objects: ClassVar[RtccUserManager] = RtccUserManager()
 
@@ -50,6 +55,15 @@ class User(AbstractUser):
             # case-blind) and to anyone reading a name: one of them is username_taken.
             models.UniqueConstraint(Lower("username"), name="accounts_user_username_case_blind"),
         ]
+
+    def _get_session_auth_hash(self, secret=None):
+        """Django's hash of the password that a session keeps, with the credentials' version: a
+        session stops when they end, not only when the password changes (version 0: Django's own)."""
+        if not self.credentials_version:
+            return super()._get_session_auth_hash(secret=secret)
+        key_salt = "apps.accounts.models.User.get_session_auth_hash"
+        value = f"{self.password}:{self.credentials_version}"
+        return salted_hmac(key_salt, value, secret=secret, algorithm="sha256").hexdigest()
 
     @property
     def effective_role(self) -> str:

@@ -11,6 +11,7 @@ from django.contrib.auth import authenticate
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from apps.audit.services import AuditContext, audit_record
@@ -65,9 +66,12 @@ def _superuser_changed_by_superuser(user: User, actor) -> None:
 
 
 def credentials_end(user: User) -> None:
-    """A new password or a deactivation: every token of the person stops working at once, and their
-    open sockets close with 4401 after the commit (inside the caller's transaction)."""
+    """A new password or a deactivation: every token of the person stops working at once, and so do
+    their console sessions and evidence links (credentials_version), for good; their open sockets
+    close with 4401 after the commit (inside the caller's transaction)."""
     ApiToken.objects.filter(user=user, revoked_at__isnull=True).update(revoked_at=timezone.now())
+    User.objects.filter(pk=user.pk).update(credentials_version=F("credentials_version") + 1)
+    user.refresh_from_db(fields=["credentials_version"])
     credentials_changed()
     close_person_sockets_after_commit(user.pk)
 

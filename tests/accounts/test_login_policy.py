@@ -93,3 +93,21 @@ def test_a_console_session_ends_after_thirty_idle_minutes(operator):
 
 def _code(secret: str) -> str:
     return mfa.code_at(secret, int(time.time() // mfa.STEP))
+
+
+def test_a_console_session_ended_by_a_deactivation_stays_ended_after_a_reactivation(operator, it_user):
+    """IT deactivates a person (their sessions stop at once) and reactivates them later: they sign
+    in again; the browser left signed in before is not let back in."""
+    from apps.accounts.services import user_update
+
+    browser = Client()
+    assert browser.post("/login/", {"username": operator.username, "password": PASSWORD}).status_code == 302
+    assert browser.get("/api/v1/me").status_code == 200
+    user_update(user=operator, actor=it_user, is_active=False)
+    assert browser.get("/api/v1/me").status_code in (401, 403)
+    user_update(user=operator, actor=it_user, is_active=True)
+    assert browser.get("/api/v1/me").status_code in (401, 403)
+    assert browser.get("/fleet/").status_code == 302
+    again = Client()
+    assert again.post("/login/", {"username": operator.username, "password": PASSWORD}).status_code == 302
+    assert again.get("/api/v1/me").status_code == 200

@@ -150,6 +150,36 @@ def test_a_link_stops_working_when_its_holder_is_deactivated(request, backend, c
     user_update(user=clerk, actor=it_user, is_active=False)
     refused, _ = _fetch(api_client(), url)
     assert refused.status_code == 403 and error_code(refused) == "link_revoked"
+    user_update(user=clerk, actor=it_user, is_active=True)  # back at work: the old link stays dead
+    refused, _ = _fetch(api_client(), url)
+    assert refused.status_code == 403 and error_code(refused) == "link_revoked"
+    again = api_client(clerk).post(f"/api/v1/clips/{clip.pk}/access", {"reason": "x"}, format="json").json()["url"]
+    assert _fetch(api_client(), again)[0].status_code == 200
+
+
+@pytest.mark.parametrize("role", ["operator", "it", "officer"])
+def test_a_link_stops_working_when_its_holder_is_given_another_role(role, clerk, it_user, make_clip, rec_disk):
+    """IT never sees footage and an operator never gets the bytes: a clerk moved to another role
+    can no longer use the access or case-manifest links they were given as a clerk."""
+    from apps.accounts.services import user_update
+
+    clip = make_clip(store=rec_disk, case_number="C-77")
+    api = api_client(clerk)
+    url = api.post(f"/api/v1/clips/{clip.pk}/access", {"reason": "x"}, format="json").json()["url"]
+    manifest = api.get("/api/v1/cases/C-77/manifest", {"reason": "court"}).json()
+    listed = manifest["clips"][0]["url"]
+    assert _fetch(api_client(), url)[0].status_code == 200
+    user_update(user=clerk, actor=it_user, role=role)
+    for link in (url, listed):
+        refused, _ = _fetch(api_client(), link)
+        assert refused.status_code == 403 and error_code(refused) == "link_revoked"
+    user_update(user=clerk, actor=it_user, role="clerk")  # a clerk again: links given now work
+    assert (
+        _fetch(api_client(), api.post(f"/api/v1/clips/{clip.pk}/access", {"reason": "x"}, format="json").json()["url"])[
+            0
+        ].status_code
+        == 200
+    )
 
 
 CUSTODY_STATUS = {

@@ -20,6 +20,7 @@ from apps.counters.services import counter_add
 from apps.integrations.storage import StorageError, get_storage, signed_get_path
 
 from .. import conf
+from ..grants import grant_for
 from ..ingest.services import retain_until_for
 from ..models import Category, Clip, ClipState
 from ..transitions import clip_announce
@@ -184,13 +185,13 @@ def clip_access_link(
     ttl = conf.access_link_ttl() if ttl is None else ttl
     storage = get_storage()
     filename = clip_filename(clip)
-    # Evidence always through rtcc (on S3 too), so a link dies with its holder's account.
+    # Evidence always through rtcc (on S3 too), so a link dies with its holder's account or role.
     url = signed_get_path(
         clip.storage_key,
         expires_in=ttl,
         filename=filename,
         content_type=clip.content_type,
-        grantee=str(actor.pk) if getattr(actor, "is_authenticated", False) else None,
+        grantee=grant_for(actor) if getattr(actor, "is_authenticated", False) else None,
     )
     expires_at = datetime.fromtimestamp(int(time.time()) + ttl, tz=UTC)
     with transaction.atomic():  # the access and its count together
