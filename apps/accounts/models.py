@@ -60,7 +60,7 @@ class User(AbstractUser):
         """Django's hash of the password that a session keeps, with the credentials' version: a
         session stops when they end, not only when the password changes (version 0: Django's own)."""
         if not self.credentials_version:
-            return super()._get_session_auth_hash(secret=secret)
+            return super()._get_session_auth_hash(secret=secret)  # type: ignore[misc]  # private in the stubs
         key_salt = "apps.accounts.models.User.get_session_auth_hash"
         value = f"{self.password}:{self.credentials_version}"
         return salted_hmac(key_salt, value, secret=secret, algorithm="sha256").hexdigest()
