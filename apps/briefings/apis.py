@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from django.http import StreamingHttpResponse
+from django.utils.dateparse import parse_datetime
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.exceptions import NotAuthenticated, PermissionDenied
@@ -17,8 +20,9 @@ from apps.audit.services import AuditContext
 from apps.core.errors import InvalidInput, NotFound
 from apps.core.filters import NOT_A_PARAMETER, refuse_unknown_params
 from apps.core.pagination import paginated_response
-from apps.devices.models import Device, DeviceKind
+from apps.devices.models import Device
 from apps.devices.permissions import IsOfficerPhone
+from apps.devices.selectors import phones_held
 from apps.integrations import push
 from apps.integrations.storage import started
 
@@ -306,6 +310,12 @@ class MyBriefingsApi(APIView):
         )
 
 
+def _sent_at(row: dict) -> datetime:
+    at = parse_datetime(row["at"])
+    assert at is not None  # the outbox writes an aware ISO time
+    return at
+
+
 class MyOutboxApi(APIView):
     """Embedded default: the pushes the local outbox holds for the caller's phones (demo phone page)."""
 
@@ -318,11 +328,18 @@ class MyOutboxApi(APIView):
         if not isinstance(backend, push.OutboxBackend):
             raise NotFound("Pushes go to FCM here; there is no local outbox.")
         if isinstance(request.user, Device):
-            phones = [request.user]
+            held = phones_held(phone=request.user)
         else:
-            phones = list(Device.objects.filter(officer=request.user, kind=DeviceKind.PHONE))
-        # Each push names the phone it went to: an officer with two phones gets (and sees) two.
-        names = {phone.push_token: phone.label or phone.serial for phone in phones if phone.push_token}
-        rows = [{**row, "phone": name} for token, name in names.items() for row in backend.read(token=token, limit=50)]
+            held = phones_held(officer=request.user)
+        # Each push names the phone it went to: an officer with two phones gets (and sees) two. Only
+        # what a phone got while this officer held it: a phone handed on keeps its pushes from its
+        # next holder (and they stay its former holder's).
+        rows = [
+            {**row, "phone": phone.label or phone.serial}
+            for phone, since, until in held
+            if phone.push_token
+            for row in backend.read(token=phone.push_token)
+            if (since is None or _sent_at(row) >= since) and (until is None or _sent_at(row) < until)
+        ]
         rows.sort(key=lambda row: row["at"], reverse=True)
         return Response({"results": rows[:50]})

@@ -8,7 +8,7 @@ from django.db.models import Q, QuerySet
 
 from apps.core.errors import NotFound
 
-from .models import Assignment, Device
+from .models import Assignment, Device, DeviceKind
 
 
 def assignee_at(device: Device | str, when: datetime):
@@ -26,6 +26,29 @@ def assignee_at(device: Device | str, when: datetime):
         .first()
     )
     return assignment.officer if assignment else None
+
+
+def phones_held(*, officer=None, phone: Device | None = None) -> list[tuple[Device, datetime | None, datetime | None]]:
+    """(phone, from, until) for each time a phone was held: every phone the officer held, or the
+    phone's holding by its present holder; None for no bound (a phone given to its officer with
+    no assignment recorded, or a holding still open). What a phone was sent outside the holding
+    went to someone else."""
+    if phone is not None:
+        history = list(Assignment.objects.filter(device=phone).order_by("-started_at")[:1])
+        if not history:
+            return [(phone, None, None)] if phone.officer_id else []
+        last = history[0]
+        return [(phone, last.started_at, None)] if last.ended_at is None else [(phone, last.ended_at, None)]
+    held: list[tuple[Device, datetime | None, datetime | None]] = [
+        (a.device, a.started_at, a.ended_at)
+        for a in Assignment.objects.filter(officer=officer, device__kind=DeviceKind.PHONE).select_related("device")
+    ]
+    recorded = {device.pk for device, _, _ in held}
+    held += [
+        (device, None, None)
+        for device in Device.objects.filter(officer=officer, kind=DeviceKind.PHONE).exclude(pk__in=recorded)
+    ]
+    return held
 
 
 def assignment_history(*, device: Device) -> QuerySet[Assignment]:

@@ -104,3 +104,34 @@ def test_a_first_send_that_could_not_be_queued_goes_at_the_next_sweep(
         push_sweep()
     assert len(outbox.read(token=phone.push_token)) == 1
     assert Delivery.objects.get(briefing_id=response.json()["id"]).state == "sent"
+
+
+def test_a_phone_handed_to_another_officer_shows_each_officer_only_their_own_pushes(
+    outbox, client_for, operator, officer, other_officer, it_user, make_phone, phone_client
+):
+    """IT hands an officer's phone to a colleague: the colleague (and the phone's own page) no
+    longer lists what the first officer was sent on it, which stays the first officer's."""
+    from apps.devices.services import device_assign
+
+    phone = make_phone(None)
+    device_assign(device=phone, officer_id=officer.pk, actor=it_user)
+    api = client_for(operator)
+
+    def brief(to) -> str:
+        payload = briefing_payload({"officers": [str(to.pk)]})
+        response = api.post("/api/v1/briefings", payload, format="json")
+        assert response.status_code == 201, response.content
+        return response.json()["id"]
+
+    def listed(reader) -> list[str]:
+        response = reader.get("/api/v1/me/outbox")
+        assert response.status_code == 200
+        return [row["data"]["briefing_id"] for row in response.json()["results"]]
+
+    first = brief(officer)
+    device_assign(device=phone, officer_id=other_officer.pk, actor=it_user)
+    assert listed(client_for(other_officer)) == [] and listed(phone_client(phone)) == []
+    assert listed(client_for(officer)) == [first]
+    second = brief(other_officer)
+    assert listed(client_for(other_officer)) == [second] and listed(phone_client(phone)) == [second]
+    assert listed(client_for(officer)) == [first]
