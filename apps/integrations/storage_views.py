@@ -99,8 +99,9 @@ class Unsatisfiable(Exception):
 def byte_range(header: str | None, size: int) -> tuple[int, int] | None:
     """(start, end) inclusive for a single `Range: bytes=...` header; None to send the whole object.
 
-    Several ranges, or another unit, are ignored (the whole object is a valid answer); a range
-    that lies outside the object or makes no sense is Unsatisfiable (416).
+    Several ranges, another unit, or a range that is not valid (`bytes=x-y`, `bytes=500-100`) are
+    ignored, as RFC 9110 (14.2) lets a server do (the whole object is a valid answer); a valid
+    range that lies outside the object is Unsatisfiable (416).
     """
     if not header:
         return None
@@ -108,8 +109,8 @@ def byte_range(header: str | None, size: int) -> tuple[int, int] | None:
     if not header.startswith("bytes=") or "," in header:
         return None
     match = _RANGE.match(header)
-    if not match or (match[1] == "" and match[2] == ""):
-        raise Unsatisfiable(header)
+    if not match or (match[1] == "" and match[2] == "") or (match[1] and match[2] and int(match[2]) < int(match[1])):
+        return None
     first, last = match[1], match[2]
     if first == "":  # the last N bytes
         count = int(last)
@@ -118,7 +119,7 @@ def byte_range(header: str | None, size: int) -> tuple[int, int] | None:
         return max(0, size - count), size - 1
     start = int(first)
     end = size - 1 if last == "" else min(int(last), size - 1)
-    if start >= size or (last != "" and int(last) < start):
+    if start >= size:
         raise Unsatisfiable(header)
     return start, end
 
