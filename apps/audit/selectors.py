@@ -51,9 +51,18 @@ def audit_verify_chain(*, batch: int = 5000) -> ChainVerdict:
                         + " is missing (deleted)",
                     )
                 )
+            elif event.prev_hash != expected_prev and seq == 1:
+                verdict.problems.append(ChainProblem(seq, "changed", "event #1 does not start the chain"))
             elif event.prev_hash != expected_prev:
+                # The row before reads differently from what this one linked to: that row was
+                # changed and its own hash made up again (the likelier), or this row's link was.
                 verdict.problems.append(
-                    ChainProblem(seq, "changed", f"event #{seq} does not link to the event before it")
+                    ChainProblem(
+                        seq - 1,
+                        "changed",
+                        f"event #{seq - 1} was changed after it was written and its hash made up again"
+                        f" (or event #{seq}'s link to it was changed): #{seq} no longer links to it",
+                    )
                 )
             if event.compute_hash() != event.hash:
                 verdict.problems.append(
