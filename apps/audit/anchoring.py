@@ -79,6 +79,7 @@ class AnchorVerdict:
     checkpoints: int = 0
     problems: list[str] = field(default_factory=list)
     rewritten_from: int | None = None
+    covered_to: int = 0  # the last event a signed checkpoint covers
 
     @property
     def ok(self) -> bool:
@@ -90,6 +91,7 @@ def audit_verify_checkpoints() -> AnchorVerdict:
     database; the earliest event that differs is where history was rewritten."""
     storage = get_storage()
     verdict = AnchorVerdict()
+    signed_after: dict[int, int] = {}  # each signed checkpoint's last event -> the one it follows
     for key in storage.list_keys(CHECKPOINT_PREFIX):
         if _seq_of(key) is None:
             continue
@@ -103,6 +105,7 @@ def audit_verify_checkpoints() -> AnchorVerdict:
         if not signed:
             verdict.problems.append(f"checkpoint {key} has a bad signature (forged or damaged): not trusted")
             continue
+        signed_after[int(body["seq"])] = int(body.get("after") or 0)
         pairs = {int(seq): digest for seq, digest in body["hashes"]}
         stored = dict(AuditEvent.objects.filter(seq__in=list(pairs)).values_list("seq", "hash"))
         for seq in sorted(pairs):
@@ -110,6 +113,14 @@ def audit_verify_checkpoints() -> AnchorVerdict:
                 if verdict.rewritten_from is None or seq < verdict.rewritten_from:
                     verdict.rewritten_from = seq
                 break
+    # Each checkpoint names the one it follows: one that is gone was deleted from the store.
+    for seq, after in sorted(signed_after.items()):
+        if after and after not in signed_after:
+            verdict.problems.append(
+                f"the signed checkpoint of event #{after} is missing from the store (deleted):"
+                f" the checkpoint of #{seq} follows it"
+            )
+    verdict.covered_to = max(signed_after, default=0)
     if verdict.rewritten_from is not None:
         seq = verdict.rewritten_from
         verdict.problems.insert(

@@ -74,6 +74,22 @@ def test_a_checkpoint_signs_the_head_and_verify_audit_accepts_it(store, capsys):
     call_command("verify_audit")
     out = capsys.readouterr().out
     assert "8 events verified" in out and "2 checkpoints" in out
+    assert "every event is covered by a signed checkpoint (up to #8)" in out
+    record(2, start=9)  # newer than the last checkpoint: the auditor is told so, and how old
+    call_command("verify_audit")
+    assert "events #9 to #10 are not covered by a signed checkpoint yet" in capsys.readouterr().out
+
+
+def test_a_checkpoint_deleted_from_the_store_is_reported(store, capsys):
+    """An insider who deleted events and the checkpoint that vouched for them: the next
+    checkpoint names the one it follows, which is gone."""
+    for start in (1, 4, 7):
+        record(3, start=start)
+        audit_checkpoint()
+    store.delete(f"{CHECKPOINT_PREFIX}{6:015d}.json")
+    with pytest.raises(CommandError):
+        call_command("verify_audit")
+    assert "the signed checkpoint of event #6 is missing from the store (deleted)" in capsys.readouterr().err
 
 
 def test_history_rewritten_with_recomputed_hashes_is_caught_and_located(store, capsys):

@@ -2,9 +2,28 @@
 signed checkpoints in the object store; names any broken row and where history was rewritten."""
 
 from django.core.management.base import BaseCommand, CommandError
+from django.utils import timezone
 
 from apps.audit.anchoring import audit_verify_checkpoints
+from apps.audit.models import AuditEvent
 from apps.audit.selectors import audit_verify_chain
+
+
+def _coverage(covered_to: int) -> str:
+    """What the signed checkpoints do not vouch for yet: the events after the last one. An
+    insider with the database could still delete those without a trace; their age tells whether
+    that is the last few minutes (checkpoints are signed every 5) or checkpoints went missing."""
+    newer = AuditEvent.objects.filter(seq__gt=covered_to).order_by("seq")
+    first = newer.values_list("seq", "at").first()
+    if first is None:
+        return f"every event is covered by a signed checkpoint (up to #{covered_to})"
+    last = newer.order_by("-seq").values_list("seq", flat=True).first()
+    age = int((timezone.now() - first[1]).total_seconds() // 60)
+    return (
+        f"events #{first[0]} to #{last} are not covered by a signed checkpoint yet;"
+        f" the oldest of them is {age} minute(s) old (checkpoints are signed every 5 minutes:"
+        " much older means checkpoints are missing or not being written)"
+    )
 
 
 class Command(BaseCommand):
@@ -19,6 +38,7 @@ class Command(BaseCommand):
                     f"audit trail intact: {verdict.checked} events verified, {anchors.checkpoints} checkpoints matched"
                 )
             )
+            self.stdout.write(_coverage(anchors.covered_to))
             return
         for message in anchors.problems:
             self.stderr.write(f"TAMPERED: {message}")
