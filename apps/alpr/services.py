@@ -102,6 +102,23 @@ def _announce(hits: list[Hit]) -> None:
     console_send_many_after_commit("hit.new", [hit_payload(h, read_hits=by_read[h.read_id]) for h in hits])
 
 
+# On PostgreSQL a batch of reads is matched and stored holding this lock shared, and a change
+# that adds entries takes it exclusively before it looks back at the stored reads (and holds it to
+# its commit): every read is then either seen by the look-back or matched against the new entries.
+# A read matched while an import was being written, and stored after the import's look-back, was
+# seen by neither, and missed its hit for good. Readers wait only for the look-back and the commit,
+# not for the entries to be written.
+LISTS_LOCK = "alpr:lists"
+
+
+def _hold_lists(*, exclusive: bool) -> None:
+    if connection.vendor != "postgresql":
+        return
+    take = "pg_advisory_xact_lock" if exclusive else "pg_advisory_xact_lock_shared"
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {take}(hashtext(%s))", [LISTS_LOCK])
+
+
 def _count(*, day, received: int = 0, deleted: int = 0) -> None:
     """Adds to the day's durable counters (one upsert), and to the transparency report's counters."""
     if not (received or deleted):
@@ -207,6 +224,7 @@ def read_ingest(
             # batches of one reader one at a time: read_id stays unique across partitions
             with connection.cursor() as cursor:
                 cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [f"alpr:{reader.pk}"])
+        _hold_lists(exclusive=False)
         wanted = [item["read_id"] for item in reads]
         stored = set(Read.objects.filter(reader=reader, read_id__in=wanted).values_list("read_id", flat=True))
         fresh: list[Read] = []
@@ -379,7 +397,7 @@ def entry_add(*, actor: User, hotlist: Hotlist, context: AuditContext | None = N
     entry = _new_entry(hotlist=hotlist, actor=actor, now=now, **fields)
     # The same entry twice on one list would hit every read of the plate twice (an import skips
     # such lines): one add or import at a time per list, and the same entry is a 409.
-    Hotlist.objects.select_for_update().filter(pk=hotlist.pk).first()
+    Hotlist.objects.select_for_update(no_key=True).filter(pk=hotlist.pk).first()
     key = _entry_key(entry.plate_normalized, entry.plate_state, entry.reason, entry.case_number, entry.expires_at)
     held = Entry.objects.filter(hotlist=hotlist, removed_at__isnull=True, plate_normalized=entry.plate_normalized)
     for row in held.values_list("id", "plate_normalized", "plate_state", "reason", "case_number", "expires_at"):
@@ -389,6 +407,7 @@ def entry_add(*, actor: User, hotlist: Hotlist, context: AuditContext | None = N
             )
     entry.save(force_insert=True)
     Hotlist.objects.filter(pk=hotlist.pk).update(updated_at=now)
+    _hold_lists(exclusive=True)
     hits = match_historical([entry], now=now)
     audit_record(
         action="hotlist.entry_add",
@@ -558,7 +577,7 @@ def entries_import(
             extra={"rejected": rejected},
         )
     with transaction.atomic():
-        Hotlist.objects.select_for_update().filter(pk=hotlist.pk).first()
+        Hotlist.objects.select_for_update(no_key=True).filter(pk=hotlist.pk).first()
         removed = 0
         if mode == "replace":
             removed = Entry.objects.filter(hotlist=hotlist, removed_at__isnull=True).update(removed_at=now)
@@ -569,6 +588,7 @@ def entries_import(
             for fields in good
         ]
         Entry.objects.bulk_create(entries, batch_size=5000)
+        _hold_lists(exclusive=True)
         hits = match_historical(entries, now=now)
         Hotlist.objects.filter(pk=hotlist.pk).update(updated_at=now, last_import_at=now)
         audit_record(
@@ -591,7 +611,12 @@ def entries_import(
 
 
 def _locked_hit(hit: Hit) -> Hit:
-    return Hit.objects.select_for_update().select_related("read", "entry", "hotlist").get(pk=hit.pk)
+    """The hit's row locked, and its entry's with FOR NO KEY UPDATE: a removal or a replace import
+    and the review wait for each other, while a read that hits the same entry meanwhile (its
+    foreign key takes a key-share lock) waits for neither. The list's own row is not locked."""
+    locked = Hit.objects.select_for_update(of=("self",)).select_related("read", "entry", "hotlist").get(pk=hit.pk)
+    locked.entry = Entry.objects.select_for_update(no_key=True).get(pk=locked.entry_id)
+    return locked
 
 
 def _hit_update(hit: Hit) -> None:

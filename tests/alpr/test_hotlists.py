@@ -366,3 +366,69 @@ def test_the_nightly_replace_raises_no_second_hit_for_a_read_already_hit(client_
         format="json",
     )
     assert Hit.objects.filter(hotlist_id=other["id"], historical=True).count() == 2  # both reads of SAME001
+
+
+def test_a_read_stored_while_an_import_is_written_is_hit(transactional_db, postgres_db, client_for, operator, reader):
+    """On PostgreSQL a read batch is matched against the lists, then stored; an import of the
+    read's plate commits in between. The import's look-back waits for the batch, so the read is
+    hit (it was matched against the list before the import, and stored after the import had
+    looked back: nobody matched it, and the stolen car was never flagged)."""
+    import threading
+
+    from django.db import connection, transaction
+
+    from apps.counters.models import Count
+    from tests.helpers import committing_client, wait_for
+
+    api = client_for(operator)
+    hotlist = make_list(api)
+    readers = committing_client(token=reader.token)
+    assert post_reads(readers, [a_read("WARM001")]).status_code == 200  # today's counters exist
+    held, release = threading.Event(), threading.Event()
+
+    def hold_counters() -> None:  # the batch stops once stored, before its commit: at its counters
+        try:
+            with transaction.atomic(), connection.cursor() as cursor:
+                cursor.execute(f"LOCK TABLE {Count._meta.db_table} IN SHARE ROW EXCLUSIVE MODE")
+                held.set()
+                release.wait(60)
+        finally:
+            connection.close()
+
+    answers: dict = {}
+
+    def post_read() -> None:
+        try:
+            answers["read"] = post_reads(committing_client(token=reader.token), [a_read("NEW111")]).status_code
+        finally:
+            connection.close()
+
+    def import_plate() -> None:
+        try:
+            text = "plate,plate_state,reason,case_number,expires_at\nNEW111,,Stolen,24-9,\n"
+            answers["import"] = api.post(
+                f"/api/v1/hotlists/{hotlist['id']}/import", {"file": csv_file(text)}, format="multipart"
+            ).status_code
+        finally:
+            connection.close()
+
+    def waiting() -> int:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM pg_locks WHERE NOT granted")
+            return cursor.fetchone()[0]
+
+    holder = threading.Thread(target=hold_counters)
+    holder.start()
+    assert held.wait(30)
+    batch = threading.Thread(target=post_read)
+    batch.start()
+    assert wait_for(waiting, lambda n: n >= 1) >= 1  # matched and stored, not committed
+    importer = threading.Thread(target=import_plate)
+    importer.start()
+    wait_for(lambda: (waiting(), importer.is_alive()), lambda w: w[0] >= 2 or not w[1], timeout=10)
+    release.set()
+    for thread in (holder, batch, importer):
+        thread.join(60)
+    assert answers == {"read": 200, "import": 200}
+    hits = Hit.objects.filter(read__plate_normalized="NEW111")
+    assert hits.count() == 1
