@@ -44,6 +44,8 @@ class User(AbstractUser):
     # console sessions and evidence links carry the number they were made with, and stop for good,
     # even after the account is reactivated.
     credentials_version = models.PositiveIntegerField(default=0, editable=False)
+    # Set by services.user_update when its own audit event records the new password.
+    _password_audited = False
 
     objects: ClassVar[RtccUserManager] = RtccUserManager()
 
@@ -55,6 +57,16 @@ class User(AbstractUser):
             # case-blind) and to anyone reading a name: one of them is username_taken.
             models.UniqueConstraint(Lower("username"), name="accounts_user_username_case_blind"),
         ]
+
+    def save(self, *args, **kwargs):
+        # A new password however it was set (IT's reset through the API, `manage.py changepassword`,
+        # the admin, a shell) ends the person's tokens, sessions and links, and is audited.
+        new_password = getattr(self, "_password", None) is not None and not self._state.adding
+        super().save(*args, **kwargs)
+        if new_password:
+            from .services import password_was_set
+
+            password_was_set(self)
 
     def _get_session_auth_hash(self, secret=None):
         """Django's hash of the password that a session keeps, with the credentials' version: a

@@ -76,6 +76,20 @@ def credentials_end(user: User) -> None:
     close_person_sockets_after_commit(user.pk)
 
 
+def password_was_set(user: User) -> None:
+    """After any save of a new password (User.save): the person's credentials end at once; one
+    set outside user_update (which audits its own change) is audited here, by the system."""
+    with transaction.atomic():
+        credentials_end(user)
+        if not getattr(user, "_password_audited", False):
+            audit_record(
+                action="user.password_set",
+                obj=user,
+                details={"via": "outside the API (manage.py changepassword, the admin or a shell)"},
+            )
+    user._password_audited = False
+
+
 def user_update(*, user: User, actor, context: AuditContext | None = None, **changes) -> User:
     """IT changes a person: role, name, badge, password, or active. Deactivating revokes every
     token at once (sessions end too: inactive users no longer authenticate)."""
@@ -104,11 +118,12 @@ def user_update(*, user: User, actor, context: AuditContext | None = None, **cha
         except DjangoValidationError as exc:
             raise InvalidInput(exc.messages[0], fields={"password": exc.messages}) from None
         user.set_password(password)
+        user._password_audited = True  # in this change's own user.update event
     for field, value in changes.items():
         setattr(user, field, value)
     with transaction.atomic():
         user.save()
-        if changes.get("is_active") is False or password is not None:
+        if changes.get("is_active") is False:  # a new password's end came with its save (User.save)
             credentials_end(user)
         elif before["role"] != user.role:
             close_person_sockets_after_commit(user.pk, code=4403)  # signed in, no longer allowed this socket

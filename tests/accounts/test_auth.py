@@ -75,6 +75,23 @@ def test_deactivated_user_token_stops_working(anon, operator):
 
 
 @pytest.mark.django_db
+def test_a_password_changed_with_manage_py_ends_the_old_tokens_and_is_audited(anon, operator, monkeypatch):
+    """A superuser's password can only be reset on the server (`manage.py changepassword`): the
+    stolen token must stop at once there too, and the change is in the audit trail."""
+    from django.contrib.auth.management.commands import changepassword
+    from django.core.management import call_command
+
+    token = login(anon, "operator").json()["token"]
+    monkeypatch.setattr(changepassword.Command, "_get_pass", lambda self, prompt="": "a-whole-new-passphrase-9")
+    call_command("changepassword", "operator")
+    anon.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
+    assert anon.get("/api/v1/me").status_code == 401
+    [event] = AuditEvent.objects.filter(action="user.password_set", object_id=str(operator.id))
+    assert event.actor_type == "system"
+    assert login(anon, "operator", password="a-whole-new-passphrase-9").status_code == 200
+
+
+@pytest.mark.django_db
 @pytest.mark.parametrize("username,password", [("operator", "wrong-password"), ("nobody", PASSWORD)])
 def test_wrong_credentials_are_401_and_audited(anon, operator, username, password):
     response = login(anon, username, password)

@@ -38,3 +38,14 @@ def test_a_restart_keeps_tokens_and_edits_and_a_new_password_ends_the_old_tokens
         "/api/v1/auth/token", {"username": "operator", "password": "demo-pass-two"}, format="json"
     )
     assert login.status_code == 200, login.content
+
+
+def test_a_real_account_with_a_demo_name_and_another_role_is_left_alone(make_user):
+    """A database where `clerk` is someone's real IT account: the demo seed neither changes its
+    password (which would end their tokens) nor prints it as the demo's clerk."""
+    it_person = make_user("it", username="clerk")
+    token, _ = token_issue(user=it_person)
+    out = seed("demo-pass-one")
+    assert "an existing it account: left unchanged" in out
+    assert api_client(token=token).get("/api/v1/me").status_code == 200
+    assert User.objects.get(username="clerk").role == "it"

@@ -6,7 +6,6 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from apps.accounts.models import Role, User
-from apps.accounts.services import credentials_end
 
 DEMO_USERS = [
     ("officer", Role.OFFICER, "Officer Dana Reyes", "4711"),
@@ -34,9 +33,11 @@ class Command(BaseCommand):
             )
             # A restart keeps what IT changed (a name, a badge) and, with the same --password, the
             # sessions and tokens; a new password ends the old ones, as IT's reset of it does.
+            if not created and user.role != role:
+                # Not a demo account: a real person's name on this database. Left as it is.
+                self.stdout.write(f"  {user.role:<9} {username:<9} (an existing {user.role} account: left unchanged)")
+                continue
             if created or not user.check_password(password):
-                user.set_password(password)
+                user.set_password(password)  # a new password ends the old ones (User.save), audited
                 user.save(update_fields=["password"])
-                if not created:
-                    credentials_end(user)
             self.stdout.write(f"  {role:<9} {username:<9} {password}")
