@@ -197,7 +197,7 @@ def start_daphne(
     args: tuple[str, ...] = (),
 ) -> Process:
     """`daphne rtcc.asgi:application` (HTTP, static files, both websockets), answering on its port;
-    `args` are more daphne options (`--proxy-headers`, as behind the TLS proxy)."""
+    `args` are more daphne options (`--verbosity 2`, say)."""
     port = port or free_port()
     cmd = [python, "-m", "daphne", "-b", host, "-p", port, *args, app]
     return Process("daphne", cmd, env=env, log=log, port=port, host=host).wait_port(timeout)

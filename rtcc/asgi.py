@@ -27,6 +27,7 @@ from apps.control.fastpath import CommandFastPath  # noqa: E402
 from apps.core import bodylimits  # noqa: E402
 from apps.core.bodylimits import ChunkedBodyApp  # noqa: E402
 from apps.core.fastpaths import DatabaseDownAnswer  # noqa: E402
+from apps.core.proxies import ForwardedFor  # noqa: E402
 from apps.devices.presence import presence_reset_at_start  # noqa: E402
 from apps.live.fastpath import LiveFastPath  # noqa: E402
 from rtcc.routing import websocket  # noqa: E402
@@ -39,10 +40,15 @@ application = ProtocolTypeRouter(
         # before Django when they can be (apps/control/fastpath.py, apps/live/fastpath.py), a
         # database error escaping them a 503 (apps/core/fastpaths.py: DatabaseDownAnswer);
         # bodies are limited while they stream (apps/core/bodylimits.py), chunked ones given a length.
-        "http": ChunkedBodyApp(DatabaseDownAnswer(CommandFastPath(LiveFastPath(django_asgi)))),
+        # The client's address and scheme behind the TLS proxy, from what the trusted proxies
+        # wrote only (apps/core/proxies.py, RTCC_TRUSTED_PROXIES), before anything reads them.
+        "http": ForwardedFor(
+            ChunkedBodyApp(DatabaseDownAnswer(CommandFastPath(LiveFastPath(django_asgi)))),
+            settings.ENV.trusted_proxies,
+        ),
         # Device frames carry no Origin (firmware is not a browser); the console consumer
         # checks its own credentials (bearer token, or a session cookie from a same-site page).
-        "websocket": websocket,
+        "websocket": ForwardedFor(websocket, settings.ENV.trusted_proxies),
     }
 )
 

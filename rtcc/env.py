@@ -225,6 +225,7 @@ class Env:
     live_retention: timedelta = timedelta(hours=1)
     alpr_read_retention: timedelta = timedelta(days=30)
     embedded_beat: bool = True
+    trusted_proxies: int = 0
 
     @property
     def embedded(self) -> bool:
@@ -278,6 +279,7 @@ def read(environ: dict | None = None) -> Env:
         live_retention=parse_duration(environ, "RTCC_LIVE_RETENTION", timedelta(hours=1)),
         audit_signing_key=_audit_signing_key(environ, data_dir=data_dir),
         embedded_beat=parse_bool(environ, "RTCC_EMBEDDED_BEAT", default=True),
+        trusted_proxies=parse_int(environ, "RTCC_TRUSTED_PROXIES", 0, maximum=10),
     )
 
 

@@ -250,7 +250,7 @@ class QueryStringGuardMiddleware(InlineAsync, MiddlewareMixin):
 class SecurityHeadersMiddleware(InlineAsync, MiddlewareMixin):
     """The console's browser-side guards: a Content-Security-Policy on every HTML page (only the
     console's own scripts run; the login page included), and, on a request that came over TLS
-    (daphne --proxy-headers and the proxy's X-Forwarded-Proto: https), Secure session and CSRF
+    (the trusted proxy's X-Forwarded-Proto: https, apps/core/proxies.py), Secure session and CSRF
     cookies. Plain-HTTP development keeps working: a cookie is marked Secure only over TLS."""
 
     def process_response(self, request: HttpRequest, response: HttpResponse) -> HttpResponse:

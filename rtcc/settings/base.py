@@ -124,7 +124,7 @@ SESSION_COOKIE_SAMESITE = "Lax"
 SESSION_COOKIE_AGE = 12 * 3600
 CSRF_COOKIE_SAMESITE = "Lax"
 SECURE_CONTENT_TYPE_NOSNIFF = True
-# Behind the TLS proxy (daphne --proxy-headers): HSTS on every answer that came over TLS, and
+# Behind the TLS proxy (RTCC_TRUSTED_PROXIES, apps/core/proxies.py): HSTS on every answer that came over TLS, and
 # Secure cookies on those answers (apps.core.middleware.SecurityHeadersMiddleware).
 SECURE_HSTS_SECONDS = 0 if DEBUG else 365 * 24 * 3600
 SECURE_REFERRER_POLICY = "same-origin"

@@ -1,4 +1,4 @@
-"""Hardening with DJANGO_DEBUG=false behind the TLS proxy (daphne --proxy-headers, the proxy
+"""Hardening with DJANGO_DEBUG=false behind the TLS proxy (RTCC_TRUSTED_PROXIES=1, the proxy
 saying X-Forwarded-Proto: https): Secure cookies, HSTS, a Content-Security-Policy on every
 console page (login included) that allows only the console's own scripts."""
 
@@ -10,6 +10,7 @@ import httpx
 import pytest
 from django.test import Client
 
+from apps.audit.models import AuditEvent
 from tests.helpers import LiveServer, console_login
 
 pytestmark = pytest.mark.django_db
@@ -79,11 +80,11 @@ def test_without_tls_cookies_still_work_for_plain_http_development(operator):
 
 
 def test_daphne_behind_the_proxy_marks_cookies_secure(transactional_db, operator):
-    server = LiveServer(env={"DJANGO_DEBUG": "false"}, daphne_args=("--proxy-headers",))
+    server = LiveServer(env={"DJANGO_DEBUG": "false", "RTCC_TRUSTED_PROXIES": "1"})
+    # The client wrote an address of its own first; the one proxy appended the address it saw.
+    forwarded = {"X-Forwarded-For": "198.51.100.99, 203.0.113.5", "X-Forwarded-Proto": "https"}
     try:
-        with httpx.Client(
-            base_url=server.url, timeout=10, headers={"X-Forwarded-For": "203.0.113.5", "X-Forwarded-Proto": "https"}
-        ) as http:
+        with httpx.Client(base_url=server.url, timeout=10, headers=forwarded) as http:
             page = http.get("/login/")
             assert page.status_code == 200
             token = re.search(r"csrftoken=([^;]+)", page.headers["set-cookie"])[1]
@@ -102,5 +103,7 @@ def test_daphne_behind_the_proxy_marks_cookies_secure(transactional_db, operator
             session_cookie = [c for c in login.headers.get_list("set-cookie") if c.startswith("sessionid=")]
             assert login.status_code == 302, login.text[:300]
             assert session_cookie and "secure" in session_cookie[0].lower()
+        login_event = AuditEvent.objects.filter(action="auth.login", outcome="success").latest("at")
+        assert login_event.source_ip == "203.0.113.5"  # what the proxy saw, not what the client wrote
     finally:
         server.stop()
