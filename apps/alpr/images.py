@@ -1,4 +1,4 @@
-"""A read's image: decoded with Pillow (JPEG only), re-encoded from pixels (no EXIF/GPS left)."""
+"""A read's image: decoded with Pillow (JPEG only), re-encoded from pixels (no EXIF, GPS or comment left)."""
 
 from __future__ import annotations
 
@@ -46,7 +46,10 @@ def clean_base64_jpeg(text: str) -> CleanImage:
                     raise BadImage("image has too many pixels")
             with Image.open(io.BytesIO(raw)) as image:
                 image.load()
-                pixels = image.convert("RGB") if image.mode not in ("RGB", "L") else image.copy()
+                rgb = image.convert("RGB") if image.mode not in ("RGB", "L") else image
+                # A new image from the pixels alone: a copy keeps the original's info (its JPEG
+                # comment, which Pillow writes back out).
+                pixels = Image.frombytes(rgb.mode, rgb.size, rgb.tobytes())
     except BadImage:
         raise
     except (UnidentifiedImageError, OSError, Image.DecompressionBombError, Image.DecompressionBombWarning):

@@ -129,7 +129,8 @@ def test_a_jpeg_is_kept_without_its_metadata_with_its_sha256(reader_api, client_
     exif = Image.Exif()
     exif[0x010F] = "SecretCam"  # Make
     exif[0x010E] = "GPS 40.7128 -74.0060"  # ImageDescription
-    response = post_reads(reader_api, [a_read(image=image_b64(exif=exif.tobytes()))])
+    comment = b"Unit 12 parked at Dr. Diaz's house"  # a JPEG comment (COM segment) is metadata too
+    response = post_reads(reader_api, [a_read(image=image_b64(exif=exif.tobytes(), comment=comment))])
     assert response.status_code == 200
     read = Read.objects.get()
     assert read.image_sha256 and read.image_size
@@ -139,7 +140,7 @@ def test_a_jpeg_is_kept_without_its_metadata_with_its_sha256(reader_api, client_
     import hashlib
 
     assert hashlib.sha256(data).hexdigest() == read.image_sha256
-    assert b"SecretCam" not in data and b"GPS 40.7128" not in data
+    assert b"SecretCam" not in data and b"GPS 40.7128" not in data and comment not in data
     assert not Image.open(io.BytesIO(data)).getexif()
 
 

@@ -76,11 +76,12 @@ def phone_client(db):
     return make
 
 
-def jpeg(size=(1200, 800), *, color=(200, 30, 30), exif=None) -> bytes:
+def jpeg(size=(1200, 800), *, color=(200, 30, 30), exif=None, comment=None) -> bytes:
     from PIL import Image
 
     out = io.BytesIO()
-    Image.new("RGB", size, color).save(out, "JPEG", quality=90, **({"exif": exif} if exif is not None else {}))
+    extra = {key: value for key, value in (("exif", exif), ("comment", comment)) if value is not None}
+    Image.new("RGB", size, color).save(out, "JPEG", quality=90, **extra)
     return out.getvalue()
 
 
