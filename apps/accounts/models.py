@@ -46,6 +46,9 @@ class User(AbstractUser):
     credentials_version = models.PositiveIntegerField(default=0, editable=False)
     # Set by services.user_update when its own audit event records the new password.
     _password_audited = False
+    # (actor, AuditContext) of the change being saved, set by services.user_update: what another
+    # app does on the change (a role change hands an officer's devices back) is theirs too.
+    _changed_by: tuple | None = None
 
     objects: ClassVar[RtccUserManager] = RtccUserManager()
 

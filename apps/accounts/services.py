@@ -122,7 +122,11 @@ def user_update(*, user: User, actor, context: AuditContext | None = None, **cha
     for field, value in changes.items():
         setattr(user, field, value)
     with transaction.atomic():
-        user.save()
+        user._changed_by = (actor, context)
+        try:
+            user.save()
+        finally:
+            user._changed_by = None
         if changes.get("is_active") is False:  # a new password's end came with its save (User.save)
             credentials_end(user)
         elif before["role"] != user.role:

@@ -19,8 +19,11 @@ def officer_role_changed(sender, instance: User, update_fields=None, **kwargs) -
         return  # a login's last_login, a password: not the role
     if instance.role == Role.OFFICER:
         return
+    actor, context = instance._changed_by or (None, None)  # IT's change through the API: theirs
     for device in Device.objects.filter(officer_id=instance.pk):
-        device_unassign(device=device, reason=f"the officer's role is now {instance.role}")
+        device_unassign(
+            device=device, actor=actor, context=context, reason=f"the officer's role is now {instance.role}"
+        )
 
 
 def connect() -> None:

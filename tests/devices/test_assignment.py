@@ -195,9 +195,12 @@ def test_an_officer_given_another_role_hands_their_devices_back(caller, register
     assert Device.objects.filter(officer=officer).count() == 2  # another change leaves them be
 
     assert it.patch(f"/api/v1/users/{officer.pk}", {"role": "clerk"}, format="json").status_code == 200
+    changed_by = AuditEvent.objects.get(action="user.update", details__changed=["role"]).actor_id
     for device in (camera, phone):
         assert it.get(f"/api/v1/devices/{device.pk}").json()["officer"] is None
-        assert Assignment.objects.get(device=device).ended_at is not None
+        assignment = Assignment.objects.get(device=device)
+        assert assignment.ended_at is not None and str(assignment.ended_by_id) == changed_by  # IT's, not nobody's
         event = AuditEvent.objects.get(action="device.unassign", object_id=str(device.pk))
         assert event.details["reason"] == "the officer's role is now clerk"
+        assert (event.actor_type, event.actor_id) == ("user", changed_by)
     assert Device.objects.get(pk=kept.pk).officer_id == other_officer.pk
