@@ -117,12 +117,20 @@ def enrollment_reissue(*, device: Device, actor=None, context: AuditContext | No
         raise Conflict("This device is revoked; register it again to use it.", code="device_revoked")
     code = _issue_code(device)
     device.save(update_fields=["enrollment_code_hash", "enrollment_expires_at"])
+    # The serial's failed tries were guesses at the code that stops working now: whoever made them
+    # (anyone who can read the serial off the camera) must not keep the new one from working.
+    # The per-address limit stays.
+    cleared, _ = EnrollmentFailure.objects.filter(serial=device.serial).delete()
     audit_record(
         action="device.enrollment_code",
         actor=actor,
         obj=device,
         context=context,
-        details={"enrollment_expires_at": device.enrollment_expires_at, "enrolled": bool(device.token_hash)},
+        details={
+            "enrollment_expires_at": device.enrollment_expires_at,
+            "enrolled": bool(device.token_hash),
+            "failed_tries_cleared": cleared,
+        },
     )
     return code
 

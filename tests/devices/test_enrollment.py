@@ -125,6 +125,18 @@ def test_failures_throttled_per_serial(register, settings):
     assert enroll(device.serial, code, ip="10.0.0.9").status_code == 200
 
 
+def test_a_fresh_code_from_it_is_not_held_back_by_guesses_at_the_old_one(register, settings, caller):
+    """Someone who read the serial off the camera guessed its code until the serial was throttled:
+    IT's fresh code works at once (the guesses were at the code that stops working)."""
+    settings.RTCC_ENROLL_MAX_FAILURES_PER_SERIAL = 3
+    device, _ = register("bodycam")
+    for n in range(3):
+        assert enroll(device.serial, "WRONGCODE1", ip=f"10.0.0.{n + 1}").status_code == 403
+    fresh = caller("it").post(f"/api/v1/devices/{device.pk}/enrollment")
+    assert fresh.status_code == 200
+    assert enroll(device.serial, fresh.json()["enrollment_code"], ip="10.0.0.9").status_code == 200
+
+
 def test_failures_throttled_per_address(register, settings):
     settings.RTCC_ENROLL_MAX_FAILURES_PER_ADDRESS = 4
     for n in range(4):
