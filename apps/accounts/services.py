@@ -171,7 +171,12 @@ def login_check(*, username: str, password: str, otp: str | None = None, context
             object_id=username[:64],
             details={"username": username},
         )
-        raise TooManyRequests("Too many failed logins; try again later.", retry_after=remaining, code="locked_out")
+        minutes = max(1, -(-remaining // 60))
+        raise TooManyRequests(
+            f"Too many failed logins: try again in {minutes} minute{'s' if minutes != 1 else ''}.",
+            retry_after=remaining,
+            code="locked_out",
+        )
     user = authenticate(request=None, username=username, password=password)
     if user is None or not user.is_active:
         _login_failed(username, context, "password")

@@ -122,6 +122,7 @@ def test_five_failures_lock_the_username_for_ten_minutes(anon, operator, clerk):
     assert locked.status_code == 429
     assert error_code(locked) == "locked_out"
     assert 500 <= int(locked["Retry-After"]) <= 601
+    assert locked.json()["error"]["message"] == "Too many failed logins: try again in 10 minutes."  # in words
     assert AuditEvent.objects.filter(action="auth.login", outcome="locked").exists()
     # another user is not affected
     assert login(anon, "clerk").status_code == 200
