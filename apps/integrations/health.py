@@ -13,15 +13,18 @@ only make the outage bigger.
 from __future__ import annotations
 
 import concurrent.futures
+import functools
 import logging
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
 from django.conf import settings
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
 from psycopg_pool import PoolTimeout
 
 from apps.core import heartbeat
+from apps.core.errors import error_response
 from rtcc.postgresql.base import PoolRefused
 
 from .storage import get_storage
@@ -32,6 +35,23 @@ PROBE_TIMEOUT = 2.0
 _probes = concurrent.futures.ThreadPoolExecutor(max_workers=4, thread_name_prefix="readyz")
 
 
+def _get_only(view):
+    """A probe answers GET and HEAD; another method is a 405 in the error envelope (a POST was
+    CSRF's HTML 403 page, which said nothing useful to a monitor)."""
+
+    @csrf_exempt
+    @functools.wraps(view)
+    def probe(request):
+        if request.method not in ("GET", "HEAD"):
+            response = error_response(405, "method_not_allowed", f"{request.method} is not allowed here; use GET.")
+            response["Allow"] = "GET, HEAD"
+            return response
+        return view(request)
+
+    return probe
+
+
+@_get_only
 def healthz(request):
     return JsonResponse({"status": "ok"})
 
@@ -105,6 +125,7 @@ def _describe(exc: BaseException, name: str = "") -> str:
     return f"error: {type(exc).__name__}"
 
 
+@_get_only
 def readyz(request):
     results: dict[str, str] = {}
     # The database probe runs here (connections belong to their thread); the others in parallel.
@@ -160,7 +181,7 @@ class HealthProbeMiddleware:
 
     @staticmethod
     def _probe(request: HttpRequest):
-        if request.method in ("GET", "HEAD") and request.path_info in ("/healthz", "/readyz"):
+        if request.path_info in ("/healthz", "/readyz"):  # another method: their 405
             return healthz if request.path_info == "/healthz" else readyz
         return None
 

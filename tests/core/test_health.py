@@ -13,6 +13,18 @@ def test_healthz_answers(anon):
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize("path", ["/healthz", "/readyz"])
+@pytest.mark.parametrize("method", ["post", "put", "delete"])
+def test_a_probe_answers_another_method_with_a_405_in_the_envelope(path, method):
+    """A monitor misconfigured to POST got CSRF's HTML 403 page."""
+    from django.test import Client
+
+    response = getattr(Client(enforce_csrf_checks=True), method)(path)
+    assert response.status_code == 405 and response["Allow"] == "GET, HEAD"
+    assert response.json()["error"]["code"] == "method_not_allowed"
+
+
+@pytest.mark.django_db
 def test_readyz_ok_when_everything_answers(anon):
     response = anon.get("/readyz")
     assert response.status_code == 200, response.content
