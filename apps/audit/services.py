@@ -113,6 +113,30 @@ def audit_record(**fields: Unpack[EventFields]) -> AuditEvent:
     return event
 
 
+def audit_record_many(events: list[EventFields]) -> list[AuditEvent]:
+    """Appends several events, in this order, as audit_record appends one: the chain head taken
+    once and moved once, the rows stored in one statement (a page of 500 leads read is 500
+    events: one by one, 1,000 statements holding the head the whole time)."""
+    global _contended_until
+    built = [audit_event(**fields) for fields in events]
+    if not built:
+        return []
+    with transaction.atomic(savepoint=False):
+        head = _head_if_free() if time.monotonic() >= _contended_until else None
+        if head is not None:
+            seq, prev = head
+            for event, _ in built:
+                seq += 1
+                event.seq, event.prev_hash = seq, prev
+                event.hash = prev = event.compute_hash()
+            _insert_many(built, move_head=True)
+        else:
+            _contended_until = time.monotonic() + conf.seal_interval()
+            _insert_many(built, move_head=False)
+            transaction.on_commit(_nudge_sealer)
+    return [event for event, _ in built]
+
+
 def audit_stored_unchained() -> None:
     """After a commit that stored events with event_insert_select (unchained): have them chained within
     the seal interval, like any append that found the chain head taken."""
@@ -175,6 +199,31 @@ def _insert(event: AuditEvent, details_json: str, *, move_head: bool) -> None:
             cursor.execute(_INSERT, params)
         event.pk = cursor.fetchone()[0]
     event._state.adding, event._state.db = False, connection.alias
+
+
+def _insert_many(built: list[tuple[AuditEvent, str]], *, move_head: bool) -> None:
+    """Stores the events in order (and moves the head to the last): one statement on PostgreSQL."""
+    if len(built) == 1:
+        _insert(*built[0], move_head=move_head)
+        return
+    if connection.vendor != "postgresql":
+        AuditEvent.objects.bulk_create([event for event, _ in built])
+        if move_head:
+            AuditHead.objects.filter(id=1).update(seq=built[-1][0].seq, hash=built[-1][0].hash)
+        return
+    row = f"({', '.join(['%s'] * len(_FIELDS))})"
+    sql = _INSERT.replace(f" VALUES {row} RETURNING id", f" VALUES {', '.join([row] * len(built))} RETURNING id")
+    params = [value for event, details_json in built for value in event_params(event, details_json)]
+    last = built[-1][0]
+    with connection.cursor() as cursor:
+        if move_head:
+            cursor.execute(_MOVE_HEAD + sql, [last.seq, last.hash, *params])
+        else:
+            cursor.execute(sql, params)
+        ids = [found[0] for found in cursor.fetchall()]
+    for (event, _), pk in zip(built, ids, strict=True):  # RETURNING gives the rows in VALUES order
+        event.pk = pk
+        event._state.adding, event._state.db = False, connection.alias
 
 
 def event_params(event: AuditEvent, details_json: str) -> list:

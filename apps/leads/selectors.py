@@ -93,7 +93,9 @@ def lead_related(*, lead: Lead, radius_m: float | None = None, hours: float | No
     for index, event in enumerate(lead.events):
         lat, lon, at = event["location"]["lat"], event["location"]["lon"], _event_time(event)
         box = _box(lat, lon, reach)
-        near_clips = Clip.objects.filter(started_at__lte=at + window, ended_at__gte=at - window, **box)
+        near_clips = Clip.objects.select_related("category").filter(  # ClipOut names the category
+            started_at__lte=at + window, ended_at__gte=at - window, **box
+        )
         found_clips = list(near_clips.order_by("started_at")[: limit + 1])
         truncated["clips"] |= len(found_clips) > limit
         for clip in found_clips[:limit]:

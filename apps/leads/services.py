@@ -7,7 +7,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from apps.accounts.models import User
-from apps.audit.services import AuditContext, audit_record
+from apps.audit.services import AuditContext, audit_record, audit_record_many
 from apps.briefings.models import Briefing, Incident, Media
 from apps.briefings.services import briefing_create
 from apps.core.errors import Conflict, Forbidden, InvalidInput
@@ -188,11 +188,18 @@ def lead_share(
 def leads_viewed(*, actor: User, leads, context: AuditContext | None = None) -> None:
     """A person read these leads (candidates' names, records, the probe's place): each read is in
     the trail, as every other access to what an investigation holds. One event per lead read."""
-    with transaction.atomic():
-        for lead in leads:
-            audit_record(
-                action="lead.view", actor=actor, obj=lead, context=context, details={"case_number": lead.case_number}
-            )
+    audit_record_many(
+        [
+            {
+                "action": "lead.view",
+                "actor": actor,
+                "obj": lead,
+                "context": context,
+                "details": {"case_number": lead.case_number},
+            }
+            for lead in leads
+        ]
+    )
 
 
 def lead_related_record(

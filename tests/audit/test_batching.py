@@ -15,7 +15,7 @@ from django.db import connection, transaction
 
 from apps.audit.models import AuditEvent, AuditHead
 from apps.audit.selectors import audit_verify_chain
-from apps.audit.services import audit_record, audit_seal_pending
+from apps.audit.services import audit_record, audit_record_many, audit_seal_pending
 from tests.helpers import database_url_for_subprocess, transaction_held_open
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -100,6 +100,34 @@ def test_an_append_that_finds_the_head_taken_commits_at_once_and_is_chained_once
     assert waiting.seq == holder_event.seq + 1 and waiting.prev_hash == holder_event.hash
     verdict = audit_verify_chain()
     assert verdict.ok and verdict.checked == 3
+
+
+@pytest.mark.django_db(transaction=True)
+def test_several_events_appended_at_once_are_chained_in_their_order(operator):
+    """A page of leads read is one event per lead, appended together: one link each, in order,
+    after what came before; with the head taken, stored at once and chained after it."""
+    audit_record(action="test.first")
+    events = audit_record_many([{"action": "test.many", "object_type": "thing", "object_id": n} for n in range(5)])
+    assert [e.seq for e in events] == [2, 3, 4, 5, 6]
+    stored = list(AuditEvent.objects.filter(action="test.many").order_by("seq"))
+    assert [e.object_id for e in stored] == ["0", "1", "2", "3", "4"]
+    assert stored[0].prev_hash == AuditEvent.objects.get(action="test.first").hash
+    assert AuditHead.objects.get(id=1).seq == 6
+    verdict = audit_verify_chain()
+    assert verdict.ok and verdict.checked == 6, [p.message for p in verdict.problems]
+    if connection.vendor != "postgresql":
+        return
+    with transaction_held_open(lambda: audit_record(action="test.holder")):
+        waiting = audit_record_many([{"action": "test.later", "object_id": n} for n in range(3)])
+        assert [e.seq for e in waiting] == [None, None, None]
+    for _ in range(100):
+        if not AuditEvent.objects.filter(seq__isnull=True).exists():
+            break
+        time.sleep(0.1)
+    later = list(AuditEvent.objects.filter(action="test.later").order_by("seq"))
+    assert [e.object_id for e in later] == ["0", "1", "2"] and later[0].seq == 8
+    verdict = audit_verify_chain()
+    assert verdict.ok and verdict.checked == 10, [p.message for p in verdict.problems]
 
 
 @pytest.mark.django_db(transaction=True)

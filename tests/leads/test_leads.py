@@ -341,6 +341,31 @@ def test_related_evidence_inside_and_outside_radius_and_window(client_for, opera
     assert AuditEvent.objects.filter(action="lead.related", object_id=lead["id"]).count() == 3
 
 
+def test_related_evidence_and_the_lead_list_cost_as_many_queries_for_many_as_for_few(client_for, operator, make_clip):
+    """A lead near a busy scene lists hundreds of clips, and the list pages up to 500 leads: each
+    answer was a query per clip (its category) or two statements per lead (its lead.view event)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    at = datetime(2026, 3, 1, 22, 15, tzinfo=UTC)
+    api = client_for(operator)
+    lead = create(api, nibin_payload())
+
+    def queries(path: str) -> int:
+        with CaptureQueriesContext(connection) as captured:
+            assert api.get(path).status_code == 200
+        return len(captured)
+
+    make_clip(lat=SCENE["lat"], lon=SCENE["lon"], started_at=at - timedelta(minutes=10))
+    create(api, nibin_payload())
+    few = queries(f"/api/v1/leads/{lead['id']}/related"), queries("/api/v1/leads?page_size=100")
+    for n in range(12):
+        make_clip(lat=SCENE["lat"], lon=SCENE["lon"], started_at=at - timedelta(minutes=n))
+        create(api, nibin_payload())
+    many = queries(f"/api/v1/leads/{lead['id']}/related"), queries("/api/v1/leads?page_size=100")
+    assert many == few
+
+
 def test_related_evidence_exactly_at_the_radius_is_in_whichever_way_it_lies(client_for, operator, make_clip):
     """500 m due north of the event came out 500.0000000004 m in floating point and was left out,
     where 500 m east or west was in."""
