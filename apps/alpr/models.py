@@ -110,6 +110,13 @@ class Entry(models.Model):
                 fields=["plate_folded"], name="alpr_entry_live_folded", condition=models.Q(removed_at__isnull=True)
             ),
             models.Index(fields=["hotlist", "created_at"], name="alpr_entry_list"),
+            # a list's live entries in order, and their count (every hotlists page): from the
+            # index alone, not a read of every entry (100,000 entries cost 57 ms a page)
+            models.Index(
+                fields=["hotlist", "created_at", "id"],
+                name="alpr_entry_live_list",
+                condition=models.Q(removed_at__isnull=True),
+            ),
         ]
         ordering = ["created_at"]
 
@@ -159,6 +166,8 @@ class Hit(models.Model):
         indexes = [
             models.Index(fields=["state", "created_at"], name="alpr_hit_state"),
             models.Index(fields=["hotlist", "created_at"], name="alpr_hit_hotlist"),
+            # the hit queue unfiltered, newest first: a page deep in it was a sort of every hit
+            models.Index(fields=["-created_at", "id"], name="alpr_hit_newest"),
         ]
         ordering = ["-created_at"]
 
