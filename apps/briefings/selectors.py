@@ -6,14 +6,14 @@ import logging
 from collections import defaultdict
 from datetime import datetime
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
 from apps.accounts.models import Role, User
 from apps.core.errors import InvalidInput, NotFound
 from apps.core.geo import distance_m
 from apps.devices import presence
-from apps.devices.models import Device, DeviceKind
+from apps.devices.models import Assignment, Device, DeviceKind
 
 from . import conf
 from .models import Briefing, Delivery, Incident, Media
@@ -72,16 +72,25 @@ def _phones() -> QuerySet[Device]:
 
 def officers_near(*, lat: float, lon: float, radius_m: float, now: datetime | None = None) -> list:
     """Officers one of whose devices (phone or body-worn camera) last reported a location within
-    radius_m of the point, recently: the officer is where the camera on the chest is, whether or
-    not the phone reports where it is. The briefing still goes to the officer's phone.
+    radius_m of the point, recently, since the officer was given it: the officer is where the
+    camera on the chest is, whether or not the phone reports where it is. The briefing still goes
+    to the officer's phone.
 
     The live presence copy (apps.devices.presence) is merged over the stored row, so a device
     that moved since its last write-through counts where it is now. Stale locations (older
     than conf.location_freshness()) are left out, wherever they were.
     """
     cutoff = (now or timezone.now()) - conf.location_freshness()
+    # Since when its officer has held it: a place it reported before went with its former holder.
+    held_since = (
+        Assignment.objects.filter(device=OuterRef("pk"), ended_at__isnull=True)
+        .order_by("-started_at")
+        .values("started_at")[:1]
+    )
     devices = list(
-        _carried(DeviceKind.PHONE, DeviceKind.BODYCAM).only(
+        _carried(DeviceKind.PHONE, DeviceKind.BODYCAM)
+        .annotate(held_since=Subquery(held_since))
+        .only(
             "id",
             "officer_id",
             "lat",
@@ -104,6 +113,8 @@ def officers_near(*, lat: float, lon: float, radius_m: float, now: datetime | No
     for device in devices:
         if device.lat is None or device.lon is None or device.location_at is None or device.location_at < cutoff:
             continue
+        if device.held_since is not None and device.location_at < device.held_since:
+            continue  # reported while someone else had it
         if distance_m(lat, lon, device.lat, device.lon) <= radius_m and device.officer_id not in officers:
             officers.append(device.officer_id)
     return officers

@@ -144,6 +144,24 @@ def test_near_audience_finds_an_officer_by_the_body_worn_camera_and_pushes_to_th
     assert len(pushed(phone.push_token)) == 1
 
 
+def test_a_place_a_phone_reported_for_its_former_holder_does_not_bring_in_the_new_one(
+    client_for, operator, make_user, make_phone, it_user
+):
+    """IT hands a phone that was at the scene a minute ago to an officer at the station: the new
+    holder is not near the scene until the phone reports from there for them."""
+    from apps.devices.models import Device
+    from apps.devices.services import device_assign
+
+    after = make_user("officer")
+    phone = make_phone(None, lat=SCENE["lat"], lon=SCENE["lon"], age=timedelta(minutes=1))
+    device_assign(device=phone, officer_id=after.pk, actor=it_user)
+    api = client_for(operator)
+    audience = {"audience": {"near": {**SCENE, "radius_m": 500}}}
+    assert api.post("/api/v1/briefings/preview", audience, format="json").json()["officers"] == []
+    Device.objects.filter(pk=phone.pk).update(location_at=timezone.now())  # it reports from there now
+    assert api.post("/api/v1/briefings/preview", audience, format="json").json()["officers"] == [str(after.pk)]
+
+
 def test_freshness_is_configurable(client_for, operator, officer, make_phone, settings):
     make_phone(officer, lat=SCENE["lat"], lon=SCENE["lon"], age=timedelta(minutes=3))
     api = client_for(operator)
