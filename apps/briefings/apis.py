@@ -195,6 +195,8 @@ def _list_context(request, page) -> dict:
     context: dict = {"request": request}
     if is_person(request.user) and request.user.has_role(Role.OPERATOR):
         context["origins"] = origins_of(briefing.pk for briefing in page)
+    else:
+        context["reader_officer"] = _officer_id(request.user)
     return context
 
 
@@ -260,6 +262,7 @@ class BriefingApi(APIView):
             context["origins"] = origins_of([briefing.pk])
         else:
             context["mine"] = selectors.my_deliveries(officer_id=_officer_id(request.user), briefing_ids=[briefing.pk])
+            context["reader_officer"] = _officer_id(request.user)
         return Response(BriefingOut(briefing, context=context).data)
 
 
@@ -303,7 +306,8 @@ class MyBriefingsApi(APIView):
     def get(self, request):
         def serialize(page):
             mine = selectors.my_deliveries(officer_id=_officer_id(request.user), briefing_ids=[b.pk for b in page])
-            return BriefingOut(page, many=True, context={"request": request, "mine": mine}).data
+            context = {"request": request, "mine": mine, "reader_officer": _officer_id(request.user)}
+            return BriefingOut(page, many=True, context=context).data
 
         return paginated_response(
             queryset=selectors.my_briefings(user=request.user), request=request, view=self, serialize=serialize

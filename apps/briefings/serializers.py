@@ -172,6 +172,9 @@ class BriefingOut(serializers.Serializer):
         if counts is not None:
             data["deliveries"] = counts
         data.update(self.context.get("origins", {}).get(instance.pk, {}))  # origins.py: operators only
+        reader = self.context.get("reader_officer")  # an officer (or their phone) reads it
+        if reader is not None and isinstance(data.get("audience"), dict) and "officers" in data["audience"]:
+            data["audience"] = {"officers": [str(reader)]}  # that they were named, not who else was
         mine = self.context.get("mine", {}).get(instance.pk)
         if mine is not None:
             data["delivery_state"] = mine["state"]

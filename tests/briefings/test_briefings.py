@@ -210,6 +210,21 @@ def test_officer_reads_own_briefings_newest_first_and_acknowledges(
     assert deliveries(api, first["id"])[0]["state"] == "acknowledged"
 
 
+def test_an_officer_reading_a_briefing_learns_they_were_named_not_who_else_was(
+    client_for, operator, officer, other_officer, make_phone, phone_client
+):
+    phone = make_phone(officer)
+    both = {"officers": [str(officer.pk), str(other_officer.pk)]}
+    briefing = create(client_for(operator), both).json()
+    me, handset = client_for(officer), phone_client(phone)
+    mine = {"officers": [str(officer.pk)]}
+    assert me.get(f"/api/v1/briefings/{briefing['id']}").json()["audience"] == mine
+    assert me.get("/api/v1/briefings").json()["results"][0]["audience"] == mine
+    assert me.get("/api/v1/me/briefings").json()["results"][0]["audience"] == mine
+    assert handset.get("/api/v1/me/briefings").json()["results"][0]["audience"] == mine
+    assert client_for(operator).get(f"/api/v1/briefings/{briefing['id']}").json()["audience"] == both
+
+
 def test_acknowledgement_reaches_the_console(client_for, operator, officer, make_phone):
     from asgiref.sync import async_to_sync
     from channels.layers import get_channel_layer
