@@ -121,6 +121,7 @@ def assist_suggestions(*, since: datetime, limit: int = 100) -> list[dict]:
     An operator confirms one by logging the assist with its `briefing`."""
     briefings = list(
         Briefing.objects.filter(created_at__gte=since)
+        .select_related("incident")
         .exclude(assists__isnull=False)
         .exclude(pk__in=DismissedSuggestion.objects.values("briefing_id"))
         .order_by("-created_at")[:limit]
@@ -157,7 +158,9 @@ def assist_suggestions(*, since: datetime, limit: int = 100) -> list[dict]:
                 "hit": from_hits.get(briefing.pk),
                 "outcomes": outcomes,
                 "tools": tools,
-                "case_number": lead.case_number if lead is not None else "",
+                # the lead's case, else the incident's: the assist is logged against the case
+                "case_number": (lead.case_number if lead is not None else "")
+                or (briefing.incident.case_number if briefing.incident is not None else ""),
                 "incident": briefing.incident_id,
             }
         )

@@ -194,6 +194,29 @@ def test_a_briefed_vehicle_suggests_vehicle_info_and_the_operator_confirms(clien
     assert again.status_code == 409
 
 
+def test_a_suggestion_for_an_incidents_briefing_carries_the_incidents_case_number(client_for, operator, officer):
+    api = client_for(operator)
+    incident = api.post(
+        "/api/v1/incidents",
+        {"title": "Armed robbery", "location": {"lat": 40.7, "lon": -74.0}, "case_number": "C-11"},
+        format="json",
+    )
+    assert incident.status_code == 201, incident.content
+    api.post(
+        "/api/v1/briefings",
+        {
+            "priority": "urgent",
+            "title": "Suspect",
+            "suspects": [{"description": "Male, 30s"}],
+            "incident": incident.json()["id"],
+            "audience": {"officers": [str(officer.pk)]},
+        },
+        format="json",
+    )
+    [suggestion] = api.get("/api/v1/assists/suggestions").json()["results"]
+    assert suggestion["case_number"] == "C-11"
+
+
 def test_a_suggestion_can_be_dismissed(client_for, operator, officer, clerk):
     api = client_for(operator)
     briefing = api.post(
