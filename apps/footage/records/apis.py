@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+import urllib.parse
 
 from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
@@ -535,6 +536,19 @@ class OwnFormatParameter(DefaultContentNegotiation):
         return renderers[0], renderers[0].media_type
 
 
+def _attachment(case_number: str, suffix: str) -> str:
+    """A download's Content-Disposition named after its case: the case number as written
+    (RFC 6266 `filename*`, UTF-8; a slash or control character made `_`), and an ASCII name
+    for clients that read only `filename` (two cases written in other scripts would otherwise
+    download under one name)."""
+    ascii_name = re.sub(r"[^A-Za-z0-9._-]", "_", case_number)[:64]
+    full = re.sub(r"[/\\\x00-\x1f\x7f]", "_", case_number)[:64]
+    return (
+        f'attachment; filename="case-{ascii_name}{suffix}"; '
+        f"filename*=UTF-8''{urllib.parse.quote(f'case-{full}{suffix}', safe='')}"
+    )
+
+
 class CaseManifestApi(APIView):
     """GET /api/v1/cases/{case_number}/manifest?reason=...&format=json|csv|sha256 (clerk).
 
@@ -571,10 +585,9 @@ class CaseManifestApi(APIView):
         # the files one can download: a clip with no link (purged, not yet verified) is not listed,
         # or `sha256sum -c` would fail on a file nobody could have
         listing = "".join(f"{e['sha256']}  {e['filename']}\n" for e in manifest["clips"] if e["url"])
-        safe = re.sub(r"[^A-Za-z0-9._-]", "_", case_number)[:64]
         if kind == "sha256":
             response = HttpResponse(listing, content_type="text/plain; charset=utf-8")
-            response["Content-Disposition"] = f'attachment; filename="case-{safe}.sha256"'
+            response["Content-Disposition"] = _attachment(case_number, ".sha256")
             return response
         if kind == "csv":
             out = io.StringIO()
@@ -583,7 +596,7 @@ class CaseManifestApi(APIView):
             for entry in manifest["clips"]:
                 writer.writerow([_text(entry[c]) for c in MANIFEST_COLUMNS])
             response = HttpResponse(out.getvalue(), content_type="text/csv; charset=utf-8")
-            response["Content-Disposition"] = f'attachment; filename="case-{safe}-manifest.csv"'
+            response["Content-Disposition"] = _attachment(case_number, "-manifest.csv")
             return response
         manifest["sha256sum"] = listing
         return Response(manifest)
