@@ -43,7 +43,9 @@ class User(AbstractUser):
     # Counted up each time the person's credentials end (deactivated, a new password): their
     # console sessions and evidence links carry the number they were made with, and stop for good,
     # even after the account is reactivated.
-    credentials_version = models.PositiveIntegerField(default=0, editable=False)
+    # db_default: the previous release's code, still serving during a rolling upgrade or after a
+    # rollback, inserts people without this column.
+    credentials_version = models.PositiveIntegerField(default=0, db_default=0, editable=False)
     # Set by services.user_update when its own audit event records the new password.
     _password_audited = False
     # (actor, AuditContext) of the change being saved, set by services.user_update: what another

@@ -154,11 +154,12 @@ def ensure_partitions(*, today: date | None = None, ahead: int = 3, behind: int 
     return created
 
 
-def drop_partitions_before(cutoff: datetime) -> tuple[int, list[str], list[str]]:
+def drop_partitions_before(cutoff: datetime, *, before_commit=None) -> tuple[int, list[str], list[str]]:
     """Drops every daily partition that lies wholly before `cutoff`.
 
     Reads behind a hit are moved to the default partition first (they are kept with their
-    hit). Returns (reads deleted, image keys of the deleted reads, partitions dropped)."""
+    hit). `before_commit(image keys)` runs in each partition's transaction, before its commit.
+    Returns (reads deleted, image keys of the deleted reads, partitions dropped)."""
     if not is_partitioned():
         return 0, [], []
     from django.db import transaction
@@ -179,8 +180,11 @@ def drop_partitions_before(cutoff: datetime) -> tuple[int, list[str], list[str]]
             cursor.execute(f'SELECT count(*) FROM "{name}" WHERE NOT has_hit')  # noqa: S608
             deleted += cursor.fetchone()[0]
             cursor.execute(f"SELECT image_key FROM \"{name}\" WHERE NOT has_hit AND image_key <> ''")  # noqa: S608
-            keys.extend(key for (key,) in cursor.fetchall())
+            images = [key for (key,) in cursor.fetchall()]
+            keys.extend(images)
             cursor.execute(f'INSERT INTO "{TABLE}" SELECT * FROM "{name}" WHERE has_hit')  # noqa: S608
             cursor.execute(f'DROP TABLE "{name}"')
+            if before_commit is not None:
+                before_commit(images)
         dropped.append(name)
     return deleted, keys, dropped

@@ -802,9 +802,7 @@ def hit_brief(
 # Retention -----------------------------------------------------------------------------------
 
 
-def _delete_images(keys: list[str]) -> None:
-    """The rows are gone; a key the store refuses now is deleted again by the leftover sweep."""
-    leftovers.delete_many(keys, reason="plate read expired")
+EXPIRED = "plate read expired"
 
 
 def reads_expire(*, now: datetime | None = None) -> int:
@@ -815,16 +813,21 @@ def reads_expire(*, now: datetime | None = None) -> int:
     now = now or timezone.now()
     cutoff = now - conf.read_retention()
     total = 0
-    deleted, keys, _ = partitions.drop_partitions_before(cutoff)
+    # Each deletion remembers its images as owed a delete in its own transaction (leftovers.intend),
+    # and deletes them after its commit: a worker killed in between leaves them to the sweep.
+    deleted, keys, _ = partitions.drop_partitions_before(
+        cutoff, before_commit=lambda k: leftovers.intend(k, reason=EXPIRED)
+    )
     if deleted:
         _count(day=now.date(), deleted=deleted)
-        _delete_images(keys)
+        leftovers.delete_intended(keys, reason=EXPIRED)
         total += deleted
     partitions.ensure_partitions()
     started = time.monotonic()
     batch = conf.delete_batch()
     while time.monotonic() - started < conf.delete_time_budget():
         with transaction.atomic():
+            _hold_lists(exclusive=False)  # not while an import looks back at these reads (it may hit one)
             rows = list(
                 Read.objects.filter(read_at__lt=cutoff, has_hit=False).values_list("id", "read_at", "image_key")[:batch]
             )
@@ -834,7 +837,9 @@ def reads_expire(*, now: datetime | None = None) -> int:
                 pk__in=[r[0] for r in rows], read_at__in={r[1] for r in rows}, has_hit=False
             ).delete()[0]
             _count(day=now.date(), deleted=count)
-        _delete_images([r[2] for r in rows if r[2]])  # once the rows are gone
+            images = [r[2] for r in rows if r[2]]
+            leftovers.intend(images, reason=EXPIRED)
+        leftovers.delete_intended(images, reason=EXPIRED)  # once the rows are gone
         total += count
         if len(rows) < batch:
             break

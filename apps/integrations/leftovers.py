@@ -40,6 +40,41 @@ def delete_many(keys: list[str], *, reason: str) -> int:
     return len(failed)
 
 
+def intend(keys: list[str], *, reason: str) -> None:
+    """In the transaction that deletes the rows of these objects: the objects are remembered as
+    owed a delete, committed with the rows, so a process that dies before it deletes the bytes
+    (killed, out of memory, its machine gone) leaves them to the sweep, not in the store for good.
+    After the commit, delete_intended deletes them and forgets them."""
+    rows = [StoreLeftover(key=key, reason=reason[:200], last_error="not deleted yet") for key in keys]
+    StoreLeftover.objects.bulk_create(rows, batch_size=1000, ignore_conflicts=True)
+
+
+def delete_intended(keys: list[str], *, reason: str) -> int:
+    """After the commit of intend's transaction: deletes the objects now; the ones deleted are
+    forgotten, the others wait for the sweep. Returns how many were not deleted."""
+    if not keys:
+        return 0
+    error = "the store refused or did not answer"
+    try:
+        failed = get_storage().purge_many(list(keys))
+    except Exception as exc:
+        failed, error = list(keys), str(exc)
+    done = sorted(set(keys) - set(failed))
+    try:
+        for start in range(0, len(done), 1000):
+            StoreLeftover.objects.filter(key__in=done[start : start + 1000], upload_id="").delete()
+        if failed:
+            log.warning(
+                "object store: %d of %d objects not deleted (%s); the sweep tries again", len(failed), len(keys), reason
+            )
+            StoreLeftover.objects.filter(key__in=failed, upload_id="").update(
+                last_tried_at=timezone.now(), last_error=error[:500]
+            )
+    except DatabaseError:  # the sweep finds them (deleted ones are found gone and forgotten)
+        log.exception("object store: could not record which of %d objects were deleted", len(keys))
+    return len(failed)
+
+
 def abort_upload(key: str, upload_id: str, *, reason: str) -> bool:
     """Aborts an unfinished multipart upload now (its parts are deleted); when the store fails,
     remembers it for the sweep. True when the upload is gone now."""

@@ -231,3 +231,43 @@ def test_only_it_resets_a_second_factor(client_for, personas, other_officer, rol
         assert AuditEvent.objects.filter(action="auth.mfa_reset", object_id=str(other_officer.id)).exists()
     else:
         assert response.status_code == 403 and other_officer.mfa_enabled
+
+
+@pytest.mark.django_db
+def test_the_previous_release_can_still_add_people_to_the_upgraded_schema():
+    """During a rolling upgrade (or after a rollback) the previous release's code inserts people
+    without credentials_version: the column's database default takes it (it was a NOT NULL
+    violation, answered as username_taken)."""
+    import uuid
+
+    from django.db import connection
+    from django.utils import timezone
+
+    columns = [f.column for f in User._meta.concrete_fields if f.column != "credentials_version"]  # the old model's
+    values = {
+        "id": uuid.uuid4().hex if connection.vendor == "sqlite" else uuid.uuid4(),
+        "password": "!",
+        "last_login": None,
+        "is_superuser": False,
+        "username": "added-by-the-old-code",
+        "first_name": "",
+        "last_name": "",
+        "email": "",
+        "is_staff": False,
+        "is_active": True,
+        "date_joined": timezone.now(),
+        "role": "officer",
+        "full_name": "",
+        "badge_number": "",
+        "totp_secret_sealed": "",
+        "mfa_enabled": False,
+        "totp_last_step": 0,
+    }
+    assert set(columns) == set(values), set(columns) ^ set(values)
+    table = User._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join(['%s'] * len(columns))})",
+            [values[c] for c in columns],
+        )
+    assert User.objects.get(username="added-by-the-old-code").credentials_version == 0

@@ -127,6 +127,32 @@ def test_an_image_the_store_refuses_to_delete_is_deleted_by_the_sweep(settings, 
     assert integration_tasks.delete_leftovers() == {"deleted": 0, "failed": 0}
 
 
+def test_an_expired_reads_image_is_owed_a_delete_from_the_commit_that_deleted_its_row(settings, reader_api):
+    """The row's deletion and the image's debt commit together: a worker killed between the commit
+    and the delete (the store slow, the worker out of memory) leaves the image to the sweep, where
+    it was left in the store for good. Rolled back, neither happened; deleted, nothing is owed."""
+    from django.db import transaction
+
+    from apps.integrations import leftovers
+    from apps.integrations.models import StoreLeftover
+
+    with pytest.raises(RuntimeError), transaction.atomic():
+        leftovers.intend(["alpr/reads/20260101/x.jpg"], reason="plate read expired")
+        raise RuntimeError("the deletion failed")
+    assert not StoreLeftover.objects.exists()
+    leftovers.intend(["alpr/reads/20260101/x.jpg"], reason="plate read expired")
+    assert StoreLeftover.objects.get().last_error == "not deleted yet"  # owed from the commit on
+    assert leftovers.delete_intended(["alpr/reads/20260101/x.jpg"], reason="plate read expired") == 0
+    assert not StoreLeftover.objects.exists()
+
+    settings.RTCC_ALPR_READ_RETENTION = timedelta(minutes=3)
+    old = (timezone.now() - timedelta(minutes=4)).isoformat()
+    assert post_reads(reader_api, [a_read("OLD0001", read_at=old, image=image_b64())]).json()["accepted"] == 1
+    key = Read.objects.get().image_key
+    assert tasks.expire_reads() == 1
+    assert not get_storage().exists(key) and not StoreLeftover.objects.exists()
+
+
 def test_the_leftover_sweep_is_scheduled():
     from django.conf import settings
 

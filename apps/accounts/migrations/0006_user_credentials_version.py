@@ -1,6 +1,8 @@
 """User.credentials_version: counted up when a person's credentials end (deactivated, a new
 password), so that their console sessions and evidence links stop for good, even after a
-reactivation. Everyone starts at 0, whose sessions keep Django's own hash: nobody is signed out."""
+reactivation. Everyone starts at 0, whose sessions keep Django's own hash: nobody is signed out.
+The column has a database default, so the previous release's code (still serving during a rolling
+upgrade, or after a rollback) can still add people."""
 
 from django.db import migrations, models
 
@@ -14,6 +16,6 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name="user",
             name="credentials_version",
-            field=models.PositiveIntegerField(default=0, editable=False),
+            field=models.PositiveIntegerField(default=0, db_default=0, editable=False),
         ),
     ]
