@@ -96,7 +96,15 @@ def render(*, session: LiveSession, has_init: bool, segments: list[LiveSegment],
     media sequence, EXT-X-ENDLIST once the session has ended.
 
     Only the newest unbroken run is listed: the sequence numbers a player derives from
-    EXT-X-MEDIA-SEQUENCE must name the same segments in every later playlist."""
+    EXT-X-MEDIA-SEQUENCE must name the same segments in every later playlist.
+
+    A segment is deleted once RTCC_LIVE_RETENTION has passed since it was stored (segments_purge):
+    one past it is not listed, and no link outlives it. A web process keeps recent segments in
+    memory and may not hear of the worker's deletion; a link that expired with the segment's
+    retention cannot fetch that copy after the segment is gone."""
+    retention = conf.retention()
+    now = time.time()
+    segments = [s for s in segments if (s.stored_at + retention).timestamp() > now]
     for index in range(len(segments) - 1, 0, -1):
         previous, current = segments[index - 1].sequence, segments[index].sequence
         if previous is None or current is None or previous != current - 1:
@@ -116,7 +124,8 @@ def render(*, session: LiveSession, has_init: bool, segments: list[LiveSegment],
     for segment, start in zip(segments, _segment_starts(segments), strict=True):
         lines.append(f"#EXT-X-PROGRAM-DATE-TIME:{_program_date_time(start)}")
         lines.append(f"#EXTINF:{segment.duration or 0:.3f},")
-        lines.append(segment_url(base_url, session, segment.name, user_id, expires_at=expires_at))
+        kept_until = math.floor((segment.stored_at + retention).timestamp())
+        lines.append(segment_url(base_url, session, segment.name, user_id, expires_at=min(expires_at, kept_until)))
     if not session.is_open:
         lines.append("#EXT-X-ENDLIST")
     return "\n".join(lines) + "\n"

@@ -405,6 +405,36 @@ def _segments_purged(operator, camera, settings) -> str:
     return live["id"]
 
 
+def test_no_segment_link_outlives_the_segments_retention(operator, camera, settings):
+    """A web process keeps recent segments in memory, and the worker's purge cannot drop that copy:
+    a link listed a moment before the purge served the deleted segment's bytes. A link now expires
+    when its segment may be deleted, and a segment past its retention is not listed."""
+    from urllib.parse import parse_qs, urlparse
+
+    from django.core import signing
+
+    from apps.live import conf, playlist
+
+    settings.RTCC_LIVE_RETENTION = timedelta(minutes=3)
+    session = LiveSession.objects.get(pk=ask(operator, camera)["id"])
+    now = timezone.now()
+    ages = {0: timedelta(minutes=3, seconds=1), 1: timedelta(minutes=2, seconds=50), 2: timedelta(seconds=1)}
+    segments = [
+        LiveSegment(session=session, name=f"{n}.m4s", sequence=n, duration=1.0, stored_at=now - age)
+        for n, age in ages.items()
+    ]
+    text = playlist.render(session=session, has_init=False, segments=segments, base_url="http://x", user_id=operator.pk)
+    _, urls = playlist_urls(text)
+    names = [u.split("?")[0].rsplit("/", 1)[1] for u in urls]
+    assert names == ["1.m4s", "2.m4s"]  # 0.m4s may be deleted any moment: not listed
+    expiry = {
+        name: signing.loads(parse_qs(urlparse(url).query)["token"][0], salt=playlist.SEGMENT_SALT)["x"]
+        for name, url in zip(names, urls, strict=True)
+    }
+    assert expiry["1.m4s"] <= (now + timedelta(seconds=10)).timestamp()  # expires with its segment
+    assert expiry["2.m4s"] >= (now + timedelta(seconds=conf.link_seconds())).timestamp() - 1  # a whole lifetime
+
+
 def test_segments_the_store_refuses_to_delete_stay_listed_until_it_does(
     operator, camera, settings, store_fails, either_store
 ):
