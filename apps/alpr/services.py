@@ -224,7 +224,6 @@ def read_ingest(
             # batches of one reader one at a time: read_id stays unique across partitions
             with connection.cursor() as cursor:
                 cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [f"alpr:{reader.pk}"])
-        _hold_lists(exclusive=False)
         wanted = [item["read_id"] for item in reads]
         stored = set(Read.objects.filter(reader=reader, read_id__in=wanted).values_list("read_id", flat=True))
         fresh: list[Read] = []
@@ -266,6 +265,10 @@ def read_ingest(
                 objects.put(read.image_key, image.data, content_type="image/jpeg")
                 read.image_sha256, read.image_size = image.sha256, len(image.data)
             fresh.append(read)
+        # Held from the match to the commit, taken after the images went to the store: an import
+        # waiting for its look-back does not wait on a slow store (and the readers queued behind
+        # it with it).
+        _hold_lists(exclusive=False)
         pairs = match_reads(fresh, now=now) if fresh else []
         for read, _, _ in pairs:
             read.has_hit = True
@@ -430,6 +433,9 @@ def entry_add(*, actor: User, hotlist: Hotlist, context: AuditContext | None = N
 @transaction.atomic
 def entry_remove(*, actor: User, entry: Entry, context: AuditContext | None = None) -> None:
     now = timezone.now()
+    # The list's row first, as an add or an import takes it: the entry first made a deadlock with
+    # a replace import of the same list (it holds the list, then updates every entry).
+    Hotlist.objects.select_for_update(no_key=True).filter(pk=entry.hotlist_id).first()
     Entry.objects.filter(pk=entry.pk, removed_at__isnull=True).update(removed_at=now)
     Hotlist.objects.filter(pk=entry.hotlist_id).update(updated_at=now)
     audit_record(

@@ -8,7 +8,7 @@ from apps.accounts.models import User
 from apps.audit.context import AuditContext
 from apps.core.errors import ApplicationError, NotFound
 
-from .grants import grant_holds, grant_of
+from .grants import grant_holds
 from .ingest.services import require_uploading
 from .models import Clip, ClipState
 from .records.services import clip_downloaded
@@ -23,11 +23,11 @@ class ClipObjects:
             raise NotFound("No such upload.")
         require_uploading(clip)
 
-    def check_download(self, *, key: str, grantee: str | None = None) -> str | None:
+    def check_download(self, *, key: str, grantee: str | None = None, grant: str | None = None) -> str | None:
         clip = Clip.objects.filter(storage_key=key).only("state", "sha256").first()
         if clip is None:
             return None
-        if grantee and not grant_holds(grantee):
+        if grantee and not grant_holds(grantee, grant):
             # Evidence links die with their holder's account, role or password (grants.py).
             raise ApplicationError(
                 "The person this link was issued to can no longer use it.", code="link_revoked", status=403
@@ -44,7 +44,7 @@ class ClipObjects:
         clip = Clip.objects.filter(storage_key=key).first()
         if clip is not None:
             # the person the link was issued to, for the custody trail; None (system) for no one in particular
-            holder = User.objects.filter(pk=grant_of(grantee).user_id).first() if grantee else None
+            holder = User.objects.filter(pk=grantee).first() if grantee else None
             clip_downloaded(
                 clip=clip,
                 context=AuditContext.of(request).as_actor(holder),

@@ -213,8 +213,9 @@ class ObjectGuard(Protocol):
     def check_upload(self, *, key: str, upload_id: str) -> None:
         """Raises an ApplicationError when this multipart upload no longer takes parts."""
 
-    def check_download(self, *, key: str, grantee: str | None = None) -> str | None:
-        """Raises an ApplicationError when the object may not be served; else its ETag (or None)."""
+    def check_download(self, *, key: str, grantee: str | None = None, grant: str | None = None) -> str | None:
+        """Raises an ApplicationError when the object may not be served; else its ETag (or None).
+        `grant`: what the guard signed into the link beside its grantee (signed_get_path)."""
 
     def downloaded(
         self,
@@ -611,15 +612,20 @@ def signed_get_path(
     filename: str | None = None,
     content_type: str | None = None,
     grantee: str | None = None,
+    grant: str | None = None,
 ) -> str:
     """A signed rtcc path (`/download/<token>`) to an object's bytes, whatever the backend (rtcc
     streams them); read it back with read_get_token. `grantee` (who the link was issued to) is
-    signed in, so the download is recorded as theirs and refused once they are deactivated."""
+    signed in, so the download is recorded as theirs and refused once they are deactivated;
+    `grant`, what else the guard checks then (a key of its own: the previous release, serving
+    during a rolling upgrade, reads `grantee` as a person's id)."""
     # "n": each link its own (two issued in one second were the same token, and their downloads
     # one download in the custody, which tells them apart by link).
     payload = {"k": key, "f": filename or "", "t": content_type or "", "n": secrets.token_hex(4)}
     if grantee:
         payload["a"] = grantee
+    if grant:
+        payload["g"] = grant
     token = sign_token(payload, salt=DOWNLOAD_SALT, expires_in=expires_in)
     return f"/download/{token}"
 

@@ -173,7 +173,11 @@ def download(request: HttpRequest, token: str):
     key, filename, content_type = grant["k"], grant.get("f") or None, grant.get("t") or None
     guard = guard_for(key)
     try:
-        etag = guard.check_download(key=key, grantee=grant.get("a") or None) if guard is not None else None
+        etag = (
+            guard.check_download(key=key, grantee=grant.get("a") or None, grant=grant.get("g") or None)
+            if guard is not None
+            else None
+        )
     except ApplicationError as exc:
         return application_error_response(exc)
     try:

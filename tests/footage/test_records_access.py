@@ -176,6 +176,13 @@ def test_a_link_stops_working_when_its_holder_is_given_another_role(role, clerk,
     for link in (url, listed):
         refused, _ = _fetch(api_client(), link)
         assert refused.status_code == 403 and error_code(refused) == "link_revoked"
+    # The holder's id stays a key of its own: the previous release, still serving during a rolling
+    # upgrade, reads it as a person's id (the role and version beside it made that a 500).
+    from django.core import signing
+
+    from apps.integrations.storage import DOWNLOAD_SALT
+
+    assert signing.loads(url.rsplit("/", 1)[1], salt=DOWNLOAD_SALT)["a"] == str(clerk.pk)
     user_update(user=clerk, actor=it_user, role="clerk")  # a clerk again: links given now work
     assert (
         _fetch(api_client(), api.post(f"/api/v1/clips/{clip.pk}/access", {"reason": "x"}, format="json").json()["url"])[

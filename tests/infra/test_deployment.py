@@ -129,7 +129,7 @@ def test_compose_starts_things_in_order_and_once_per_port():
             if condition["condition"] == "service_healthy":
                 assert services[dependency].get("healthcheck"), f"{name} waits for {dependency}'s health check"
     published = [
-        (name, port.split(":")[0]) for name, s in services.items() for port in s.get("ports") or [] if ":" in port
+        (name, port.rsplit(":", 1)[0]) for name, s in services.items() for port in s.get("ports") or [] if ":" in port
     ]
     assert len({port for _, port in published}) == len(published)
     for name, _ in published:

@@ -191,7 +191,8 @@ def clip_access_link(
         expires_in=ttl,
         filename=filename,
         content_type=clip.content_type,
-        grantee=grant_for(actor) if getattr(actor, "is_authenticated", False) else None,
+        grantee=str(actor.pk) if getattr(actor, "is_authenticated", False) else None,
+        grant=grant_for(actor) if getattr(actor, "is_authenticated", False) else None,
     )
     expires_at = datetime.fromtimestamp(int(time.time()) + ttl, tz=UTC)
     with transaction.atomic():  # the access and its count together
