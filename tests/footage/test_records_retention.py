@@ -183,17 +183,21 @@ def test_a_change_that_waited_for_another_clerk_filing_the_clip_is_made_after_it
     Category.objects.create(slug="short-term", name="Short term", retention_days=1)
     homicide = Category.objects.create(slug="homicide", name="Homicide", retention_days=None)
     clip = make_clip(officer)
-    filing = threading.Event()
+    filing, waited = threading.Event(), threading.Event()
 
     def file_it() -> None:
         try:
             with transaction.atomic():
                 Clip.objects.filter(pk=clip.pk).update(category=homicide)  # the row locked until commit
                 filing.set()
-                for _ in range(500):  # until the other request waits for this row, then commit
-                    with connection.cursor() as cursor:
-                        cursor.execute("SELECT count(*) FROM pg_locks WHERE NOT granted")
+                for _ in range(1500):  # until the other request waits for this row, then commit
+                    with connection.cursor() as cursor:  # (a lock wait on this transaction, none other)
+                        cursor.execute(
+                            "SELECT count(*) FROM pg_locks WHERE NOT granted"
+                            " AND pg_backend_pid() = ANY(pg_blocking_pids(pid))"
+                        )
                         if cursor.fetchone()[0]:
+                            waited.set()
                             break
                     threading.Event().wait(0.02)
         finally:
@@ -204,6 +208,7 @@ def test_a_change_that_waited_for_another_clerk_filing_the_clip_is_made_after_it
     assert filing.wait(30)
     response = getattr(api_client(clerk), method)(f"/api/v1/clips/{clip.pk}{path}", body, format="json")
     other.join(30)
+    assert waited.is_set()  # the request did wait for the other change: the race was run
     assert response.status_code == 200, response.content
     assert {key: response.json()[key] for key in changed} == changed
 
