@@ -111,12 +111,25 @@ def _announce(hits: list[Hit]) -> None:
 LISTS_LOCK = "alpr:lists"
 
 
-def _hold_lists(*, exclusive: bool) -> None:
+def _advisory_lock(name: str, *, shared: bool = False) -> None:
+    """A lock named `name` held to the end of the transaction (PostgreSQL; SQLite has one writer
+    at a time)."""
     if connection.vendor != "postgresql":
         return
-    take = "pg_advisory_xact_lock" if exclusive else "pg_advisory_xact_lock_shared"
+    take = "pg_advisory_xact_lock_shared" if shared else "pg_advisory_xact_lock"
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT {take}(hashtext(%s))", [LISTS_LOCK])
+        cursor.execute(f"SELECT {take}(hashtext(%s))", [name])
+
+
+def _hold_lists(*, exclusive: bool) -> None:
+    _advisory_lock(LISTS_LOCK, shared=not exclusive)
+
+
+def _lock_list(hotlist_id) -> None:
+    """The list's row, FOR NO KEY UPDATE: one add, removal or import per list at a time, taken
+    before its entries (a removal that took the entry first deadlocked with a replace import),
+    while a read's hit on the list (its foreign key's key-share lock) does not wait for it."""
+    Hotlist.objects.select_for_update(no_key=True).filter(pk=hotlist_id).first()
 
 
 def _count(*, day, received: int = 0, deleted: int = 0) -> None:
@@ -220,10 +233,8 @@ def read_ingest(
     # The store failing is a 503 that rolls the batch back, its images already stored deleted
     # again: the reader sends the batch again.
     with atomic_with_objects() as objects:
-        if connection.vendor == "postgresql":
-            # batches of one reader one at a time: read_id stays unique across partitions
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [f"alpr:{reader.pk}"])
+        # batches of one reader one at a time: read_id stays unique across partitions
+        _advisory_lock(f"alpr:{reader.pk}")
         wanted = [item["read_id"] for item in reads]
         stored = set(Read.objects.filter(reader=reader, read_id__in=wanted).values_list("read_id", flat=True))
         fresh: list[Read] = []
@@ -400,7 +411,7 @@ def entry_add(*, actor: User, hotlist: Hotlist, context: AuditContext | None = N
     entry = _new_entry(hotlist=hotlist, actor=actor, now=now, **fields)
     # The same entry twice on one list would hit every read of the plate twice (an import skips
     # such lines): one add or import at a time per list, and the same entry is a 409.
-    Hotlist.objects.select_for_update(no_key=True).filter(pk=hotlist.pk).first()
+    _lock_list(hotlist.pk)
     key = _entry_key(entry.plate_normalized, entry.plate_state, entry.reason, entry.case_number, entry.expires_at)
     held = Entry.objects.filter(hotlist=hotlist, removed_at__isnull=True, plate_normalized=entry.plate_normalized)
     for row in held.values_list("id", "plate_normalized", "plate_state", "reason", "case_number", "expires_at"):
@@ -433,9 +444,7 @@ def entry_add(*, actor: User, hotlist: Hotlist, context: AuditContext | None = N
 @transaction.atomic
 def entry_remove(*, actor: User, entry: Entry, context: AuditContext | None = None) -> None:
     now = timezone.now()
-    # The list's row first, as an add or an import takes it: the entry first made a deadlock with
-    # a replace import of the same list (it holds the list, then updates every entry).
-    Hotlist.objects.select_for_update(no_key=True).filter(pk=entry.hotlist_id).first()
+    _lock_list(entry.hotlist_id)
     Entry.objects.filter(pk=entry.pk, removed_at__isnull=True).update(removed_at=now)
     Hotlist.objects.filter(pk=entry.hotlist_id).update(updated_at=now)
     audit_record(
@@ -583,7 +592,7 @@ def entries_import(
             extra={"rejected": rejected},
         )
     with transaction.atomic():
-        Hotlist.objects.select_for_update(no_key=True).filter(pk=hotlist.pk).first()
+        _lock_list(hotlist.pk)
         removed = 0
         if mode == "replace":
             removed = Entry.objects.filter(hotlist=hotlist, removed_at__isnull=True).update(removed_at=now)

@@ -94,36 +94,22 @@ def audit_record(**fields: Unpack[EventFields]) -> AuditEvent:
     `obj` may be any model instance (type = its model name). `context` says who acts (unless
     `actor` is given) and from where (`AuditContext.of(request)` in a view).
     """
-    global _contended_until
-    event, details_json = audit_event(**fields)
-    with transaction.atomic(savepoint=False):  # part of the caller's transaction, no savepoint of its own
-        # Right after this process found the head taken, it does not ask again: it appends as one
-        # INSERT, like a table without a chain, and leaves the chaining to the sealer.
-        head = _head_if_free() if time.monotonic() >= _contended_until else None
-        if head is not None:  # nobody else is appending: chained right here, as one link
-            event.seq, event.prev_hash = head[0] + 1, head[1]
-            event.hash = event.compute_hash()
-            _insert(event, details_json, move_head=True)
-            return event
-        # Another transaction holds the chain head: stored now, in the caller's transaction, and
-        # chained within the seal interval after the commit, with whatever else waits by then.
-        _contended_until = time.monotonic() + conf.seal_interval()
-        _insert(event, details_json, move_head=False)
-        transaction.on_commit(_nudge_sealer)
-    return event
+    return audit_record_many([fields])[0]
 
 
 def audit_record_many(events: list[EventFields]) -> list[AuditEvent]:
-    """Appends several events, in this order, as audit_record appends one: the chain head taken
-    once and moved once, the rows stored in one statement (a page of 500 leads read is 500
-    events: one by one, 1,000 statements holding the head the whole time)."""
+    """Appends several events, in this order, as one append: the chain head taken once and moved
+    once, the rows stored in one statement (a page of 500 leads read is 500 events: one by one,
+    1,000 statements holding the head the whole time)."""
     global _contended_until
     built = [audit_event(**fields) for fields in events]
     if not built:
         return []
-    with transaction.atomic(savepoint=False):
+    with transaction.atomic(savepoint=False):  # part of the caller's transaction, no savepoint of its own
+        # Right after this process found the head taken, it does not ask again: it appends as one
+        # INSERT, like a table without a chain, and leaves the chaining to the sealer.
         head = _head_if_free() if time.monotonic() >= _contended_until else None
-        if head is not None:
+        if head is not None:  # nobody else is appending: chained right here
             seq, prev = head
             for event, _ in built:
                 seq += 1
@@ -131,6 +117,8 @@ def audit_record_many(events: list[EventFields]) -> list[AuditEvent]:
                 event.hash = prev = event.compute_hash()
             _insert_many(built, move_head=True)
         else:
+            # Another transaction holds the chain head: stored now, in the caller's transaction, and
+            # chained within the seal interval after the commit, with whatever else waits by then.
             _contended_until = time.monotonic() + conf.seal_interval()
             _insert_many(built, move_head=False)
             transaction.on_commit(_nudge_sealer)

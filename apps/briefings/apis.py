@@ -314,10 +314,11 @@ class MyBriefingsApi(APIView):
         )
 
 
-def _sent_at(row: dict) -> datetime:
+def _while_held(row: dict, since: datetime | None, until: datetime | None) -> bool:
+    """Whether an outbox row was sent within [since, until) (None: no bound)."""
     at = parse_datetime(row["at"])
     assert at is not None  # the outbox writes an aware ISO time
-    return at
+    return (since is None or at >= since) and (until is None or at < until)
 
 
 class MyOutboxApi(APIView):
@@ -343,7 +344,7 @@ class MyOutboxApi(APIView):
             for phone, since, until in held
             if phone.push_token
             for row in backend.read(token=phone.push_token)
-            if (since is None or _sent_at(row) >= since) and (until is None or _sent_at(row) < until)
+            if _while_held(row, since, until)
         ]
         rows.sort(key=lambda row: row["at"], reverse=True)
         return Response({"results": rows[:50]})

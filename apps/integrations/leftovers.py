@@ -21,12 +21,10 @@ from .storage import ObjectMissingError, get_storage
 log = logging.getLogger(__name__)
 
 
-def delete_many(keys: list[str], *, reason: str) -> int:
+def _purge(keys: list[str], *, reason: str) -> tuple[list[str], str]:
     """Deletes these objects' bytes now (a thousand per request on S3), every version of them on
-    a versioned (Object Lock) bucket, where a plain delete only hides them; the keys the store
-    does not delete are remembered for the sweep. Returns how many it did not delete."""
-    if not keys:
-        return 0
+    a versioned (Object Lock) bucket, where a plain delete only hides them: (the keys the store
+    did not delete, why)."""
     error = "the store refused or did not answer"
     try:
         failed = get_storage().purge_many(list(keys))
@@ -36,6 +34,16 @@ def delete_many(keys: list[str], *, reason: str) -> int:
         log.warning(
             "object store: %d of %d objects not deleted (%s); the sweep tries again", len(failed), len(keys), reason
         )
+    return failed, error
+
+
+def delete_many(keys: list[str], *, reason: str) -> int:
+    """Deletes these objects now (_purge); the keys the store does not delete are remembered for
+    the sweep. Returns how many it did not delete."""
+    if not keys:
+        return 0
+    failed, error = _purge(keys, reason=reason)
+    if failed:
         remember(failed, reason=reason, error=error)
     return len(failed)
 
@@ -54,19 +62,12 @@ def delete_intended(keys: list[str], *, reason: str) -> int:
     forgotten, the others wait for the sweep. Returns how many were not deleted."""
     if not keys:
         return 0
-    error = "the store refused or did not answer"
-    try:
-        failed = get_storage().purge_many(list(keys))
-    except Exception as exc:
-        failed, error = list(keys), str(exc)
+    failed, error = _purge(keys, reason=reason)
     done = sorted(set(keys) - set(failed))
     try:
         for start in range(0, len(done), 1000):
             StoreLeftover.objects.filter(key__in=done[start : start + 1000], upload_id="").delete()
         if failed:
-            log.warning(
-                "object store: %d of %d objects not deleted (%s); the sweep tries again", len(failed), len(keys), reason
-            )
             StoreLeftover.objects.filter(key__in=failed, upload_id="").update(
                 last_tried_at=timezone.now(), last_error=error[:500]
             )

@@ -682,7 +682,7 @@ def _reason_given(session: LiveSession, user_id) -> str:
     return reason if isinstance(reason, str) and reason else session.reason
 
 
-def live_notify_officer(*, viewer_id, now=None) -> list:
+def live_notify_officer(*, viewer_id) -> list:
     """Tells the officer wearing the camera, on their phones, who is watching it live and why.
     Once per phone: the sender takes the notice for NOTICE_LEASE_S (officer_notice_lease), so that
     a repeat of the task (queued again by the sweep) sends nothing meanwhile, and marks it told
@@ -690,7 +690,7 @@ def live_notify_officer(*, viewer_id, now=None) -> list:
     it again after the lease (the officer may then be told twice, never not at all). The phones
     FCM did not take it for, for now, are owed it again (officer_phones_owed), and only they get
     it on the retry."""
-    taken = now or timezone.now()
+    taken = timezone.now()
     lease = taken + timedelta(seconds=NOTICE_LEASE_S)
     held = LiveViewer.objects.filter(_notice_free(taken), pk=viewer_id, officer_told_at__isnull=True)
     if not held.update(officer_notice_lease=lease):
