@@ -10,6 +10,7 @@ import json
 import os
 import re
 import secrets
+import sys
 import time
 from dataclasses import dataclass
 from datetime import timedelta
@@ -171,10 +172,16 @@ def _secret_key(environ: dict, *, debug: bool, debug_set: bool, data_dir: Path) 
         if len(value) < 32 and not debug:
             raise ImproperlyConfigured("DJANGO_SECRET_KEY is too short: use at least 32 random characters")
         return value
+    # One random key is kept in the data directory, so sessions and signed links survive restarts
+    # and every process sharing that directory agrees on it. DJANGO_DEBUG=false said out loud is
+    # its default, unset, and starts the same: with a warning, since processes that share no data
+    # directory (one pod each) would each sign with their own key.
     if debug_set and not debug:
-        raise ImproperlyConfigured("DJANGO_SECRET_KEY is not set, and DJANGO_DEBUG is false: set a long random key")
-    # Otherwise one random key is kept in the data directory, so sessions and signed links
-    # survive restarts and every process sharing that directory agrees on it.
+        print(
+            f"rtcc: DJANGO_SECRET_KEY is not set: using the key kept in {data_dir / 'secret_key'}"
+            " (set the variable when processes do not share that directory)",
+            file=sys.stderr,
+        )
     return _key_file(data_dir / "secret_key", "DJANGO_SECRET_KEY")
 
 

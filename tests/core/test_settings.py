@@ -127,10 +127,12 @@ def test_a_data_dir_that_is_a_file_stops_the_start_naming_it(tmp_path):
         env.read({"RTCC_DATA_DIR": str(a_file), "DJANGO_SECRET_KEY": "k" * 40})
 
 
-def test_debug_false_without_secret_key_is_an_error(tmp_path):
-    with pytest.raises(ImproperlyConfigured, match="DJANGO_SECRET_KEY"):
-        read(tmp_path, DJANGO_DEBUG="false")
-    assert not (tmp_path / "secret_key").exists()
+def test_debug_false_said_out_loud_starts_as_its_default_does(tmp_path, capsys):
+    # "Unset means the embedded default": false is DJANGO_DEBUG's default, and saying it changes
+    # nothing but a warning that the key is the data directory's.
+    said = read(tmp_path, DJANGO_DEBUG="false")
+    assert "DJANGO_SECRET_KEY is not set" in capsys.readouterr().err
+    assert said.secret_key == (tmp_path / "secret_key").read_text() == read(tmp_path).secret_key
 
 
 def test_without_a_key_processes_sharing_a_data_dir_share_one(tmp_path):
