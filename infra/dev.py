@@ -84,7 +84,7 @@ def _interrupt(signum, frame):
     raise KeyboardInterrupt
 
 
-DEMO_OFFICERS = "officer,officer2"  # seed_demo's officers: each gets a simulated camera and phone
+DEMO_OFFICERS = "officer,officer2"  # seed_demo's officers: the simulated devices are shared out between them
 
 
 def port_taken(host: str, port: int) -> bool:
@@ -179,6 +179,8 @@ def demo(args: argparse.Namespace) -> None:
             time.sleep(0.5)
         if server.process.returncode:
             raise SystemExit(f"[rtcc] the rtcc server stopped with code {server.process.returncode}")
+        # Stopped from outside (a plain kill, a shutdown): the demo ends with it, and says so.
+        say("the rtcc server stopped (code 0): the demo ends; its data stays in the data directory")
     except KeyboardInterrupt:
         pass
     finally:
