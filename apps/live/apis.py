@@ -6,7 +6,7 @@ from django.conf import settings
 from django.http import HttpResponse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -130,7 +130,18 @@ class LiveSegmentApi(APIView):
     permission_classes = [IsDevice]
     raw_body = True  # the segment's bytes, read here (apps.core.parsers.BodyReadFirst leaves them)
 
-    @extend_schema(request={"video/mp4": bytes}, responses={201: SegmentOut, 200: SegmentOut})
+    @extend_schema(
+        request={"video/mp4": bytes},
+        responses={201: SegmentOut, 200: SegmentOut},
+        parameters=[
+            OpenApiParameter(
+                "X-Segment-Duration",
+                str,
+                OpenApiParameter.HEADER,
+                description="The segment's length in decimal seconds (media segments; not init.mp4).",
+            )
+        ],
+    )
     def put(self, request, live_id, name):
         session = selectors.live_get(session_id=live_id)
         if session.device_id != request.user.pk:
@@ -192,3 +203,9 @@ def segment(request, live_id, name: str):
         response["Allow"] = "GET, PUT"
         return response
     return _segment_put(request, live_id=live_id, name=name)
+
+
+# The OpenAPI schema describes this URL by the camera's PUT (LiveSegmentApi), as it would a view
+# of that class: drf-spectacular lists the views that carry their class.
+segment.cls = LiveSegmentApi  # type: ignore[attr-defined]
+segment.initkwargs = {}  # type: ignore[attr-defined]

@@ -660,3 +660,13 @@ def test_stop_ends_the_session_and_stopping_again_changes_nothing(client_for, op
     ended_at = response.json()["ended_at"]
     assert client.post(f"/api/v1/live/{live['id']}/stop").json()["ended_at"] == ended_at
     assert AuditEvent.objects.filter(action="live.end", object_id=live["id"]).count() == 1
+
+
+def test_the_segment_upload_is_in_the_openapi_schema(anon):
+    """The start frame's upload_url is a URL of the schema: a client generated from it can PUT
+    segments (with their X-Segment-Duration)."""
+    response = anon.get("/api/schema/", HTTP_ACCEPT="application/json")
+    put = response.json()["paths"]["/api/v1/live/{live_id}/segments/{name}"]["put"]
+    assert "video/mp4" in put["requestBody"]["content"]
+    assert {"201", "200", "413"} <= set(put["responses"])
+    assert any(p["name"] == "X-Segment-Duration" and p["in"] == "header" for p in put["parameters"])

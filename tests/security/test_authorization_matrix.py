@@ -76,6 +76,7 @@ POLICY: dict[str, set[str]] = {
     "GET /api/v1/live": {"operator"},
     "GET /api/v1/live/{live_id}": {"operator"},
     "GET /api/v1/live/{live_id}/playlist.m3u8": {"operator"},
+    "PUT /api/v1/live/{live_id}/segments/{name}": {"bodycam", "phone"},
     "POST /api/v1/live/{live_id}/stop": {"operator"},
     # ALPR, leads, outcomes.
     "DELETE /api/v1/hotlists/{hotlist_id}/entries/{entry_id}": {"operator", "it", "superuser"},
