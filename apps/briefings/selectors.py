@@ -131,7 +131,7 @@ def audience_officers(*, audience: dict, incident: Incident | None) -> list:
         if unknown:
             raise InvalidInput(
                 f"Not active officers: {', '.join(unknown)}.",
-                fields={"audience.officers": [f"Unknown officer id: {i}." for i in unknown]},
+                fields={"audience.officers": [f"Not an active officer: {i}." for i in unknown]},
             )
         return [User._meta.pk.to_python(i) for i in wanted]
     if "incident" in audience:

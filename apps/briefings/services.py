@@ -45,7 +45,7 @@ def _officers_by_ids(ids: Iterable, *, field: str) -> list[User]:
     if unknown:
         raise InvalidInput(
             f"Not active officers: {', '.join(unknown)}.",
-            fields={field: [f"Unknown officer id: {i}." for i in unknown]},
+            fields={field: [f"Not an active officer: {i}." for i in unknown]},
         )
     return [found[i] for i in wanted]
 

@@ -46,7 +46,9 @@ class IsPlateReader(IsDevice):
 class IsRecordingDevice(IsDevice):
     """A device that records video (a camera or a phone): a plate reader uploads no clips."""
 
-    message = "This endpoint is for enrolled cameras and phones; a plate reader records no video."
+    message = "This endpoint is for enrolled cameras and phones."
 
     def has_permission(self, request, view):
+        if isinstance(request.user, Device) and request.user.kind == DeviceKind.ALPR:
+            self.message = "This endpoint is for enrolled cameras and phones; a plate reader records no video."
         return super().has_permission(request, view) and request.user.kind != DeviceKind.ALPR

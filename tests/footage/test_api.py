@@ -38,10 +38,18 @@ def test_people_may_not_use_device_endpoints(declared, personas, client_for, rol
     api = client_for(personas[role])
     response = api.post("/api/v1/clips", declaration(clip_bytes(10)), format="json")
     assert response.status_code == 403 and error_code(response) == "forbidden"
+    # Told what the endpoint is for, not about plate readers (which they are not).
+    assert response.json()["error"]["message"] == "This endpoint is for enrolled cameras and phones."
     for method, what in DEVICE_ENDPOINTS:
         response = call(api, method, clip["id"], what)
         assert response.status_code == 403, (what, response.content)
     assert Clip.objects.count() == 1
+
+
+def test_a_plate_reader_is_told_it_records_no_video(disk_store, make_device):
+    _, token = make_device("alpr")
+    response = api_client(token=token).post("/api/v1/clips", declaration(clip_bytes(10)), format="json")
+    assert response.status_code == 403 and "a plate reader records no video" in response.json()["error"]["message"]
 
 
 def test_superuser_is_a_person_too(declared, superuser, client_for):

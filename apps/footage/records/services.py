@@ -90,8 +90,8 @@ def clip_update(*, clip: Clip, actor, changes: dict, context: AuditContext | Non
         category = Category.objects.filter(slug=changes["category"]).first()
         if category is None:
             raise InvalidInput(
-                f"No category {changes['category']!r}.",
-                fields={"category": ["No such category; see GET /api/v1/categories."]},
+                f"No category {changes['category']!r}; see GET /api/v1/categories.",
+                fields={"category": [f"No category {changes['category']!r}; see GET /api/v1/categories."]},
             )
     if changes.get("incident") is not None and not _incident_exists(changes["incident"]):
         raise InvalidInput("No such incident.", fields={"incident": ["No such incident."]})
