@@ -37,3 +37,9 @@ device_connected = Signal()
 # IT revoked the device: sent in the revoking transaction, before its sockets are closed (so a
 # receiver ends what the device was doing as revoked, not as a disconnection).
 device_revoked = Signal()
+
+# A question, not news: a camera declares a recording made for the command `command_id` (a
+# UUID). Each receiver answers False when that command was sent to another device than `device`
+# (the Device) or the registration it took over from; the declaration is refused then.
+# Sent with send(), so that a receiver that fails fails the declaration, not the check.
+command_sent_to_device = Signal()

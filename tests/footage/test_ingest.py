@@ -390,6 +390,22 @@ def test_remote_trigger_links_the_command(disk_store, camera):
     assert Clip.objects.get(pk=clip["id"]).command_id == uuid.UUID(command_id)
 
 
+def test_a_clip_cannot_claim_a_command_sent_to_another_camera(disk_store, camera, make_device, make_user):
+    from apps.control.services import command_create
+
+    device, token = camera
+    other, _ = make_device()
+    operator = make_user("operator")
+    theirs, _ = command_create(device=other, requested_by=operator, action="start_recording", reason="Scene")
+    ours, _ = command_create(device=device, requested_by=operator, action="start_recording", reason="Scene")
+    api = api_client(token=token)
+    refused = declare(api, declaration(clip_bytes(10), trigger="remote", command_id=str(theirs.pk)))
+    assert refused.status_code == 400 and "command_id" in refused.json()["error"]["fields"]
+    assert not Clip.objects.filter(command_id=theirs.pk).exists()
+    linked = declare(api, declaration(clip_bytes(20), trigger="remote", command_id=str(ours.pk)))
+    assert linked.status_code == 201 and linked.json()["command_id"] == str(ours.pk)
+
+
 def test_large_clip_gets_bigger_parts_within_the_part_limit(disk_store, settings, camera):
     settings.RTCC_CLIP_MIN_PART_SIZE = 8 * MiB
     _, token = camera

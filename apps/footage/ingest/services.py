@@ -20,6 +20,7 @@ from apps.audit.services import AuditContext, audit_record
 from apps.core.errors import Conflict, InvalidInput
 from apps.devices.models import Assignment, Device
 from apps.devices.selectors import assignee_at
+from apps.devices.signals import command_sent_to_device
 from apps.integrations import leftovers
 from apps.integrations.storage import (
     NoSuchUploadError,
@@ -139,6 +140,13 @@ def _check_declaration(
         raise InvalidInput(f"{name}: {messages[0]}", fields=errors)
 
 
+def _command_is_the_devices(device: Device, command_id) -> bool:
+    """A remote recording never names a command sent to another camera (apps.control answers):
+    the clip would claim to be the result of a command its camera never got."""
+    answers = command_sent_to_device.send(sender=Device, device=device, command_id=command_id)
+    return all(answer for _, answer in answers)
+
+
 def _same_declaration(clip: Clip, *, size_bytes: int, sha256: str) -> bool:
     return clip.size_bytes == size_bytes and clip.sha256 == sha256
 
@@ -182,6 +190,11 @@ def clip_declare(
         if existing.state == ClipState.ABORTED:
             return _reopen(existing, context=context), False
         return existing, False
+    if command_id is not None and not _command_is_the_devices(device, command_id):
+        raise InvalidInput(
+            "command_id: this command was sent to another device.",
+            fields={"command_id": ["This command was sent to another device."]},
+        )
 
     part_size, part_count = plan_parts(size_bytes)
     category = category_get_or_default()
