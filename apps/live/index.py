@@ -20,6 +20,8 @@ finds no copy reads the store.
 from __future__ import annotations
 
 import logging
+from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from types import SimpleNamespace
 
@@ -199,7 +201,46 @@ def _parsed(session_id, state: dict, members: list, has_init: int):
         expires_at=datetime.fromtimestamp(float(state["expires_at"]), tz=UTC),
         segment_seconds=int(state["segment_seconds"]),
     )
+    if "floor" in state:
+        session.playlist_floor = int(state["floor"])
     return session, bool(has_init), segments
+
+
+# The playlist's floor: the first sequence number a playlist of the session listed (the media
+# sequence never goes back below it, apps/live/playlist.py). Kept in the session's hash, shared by
+# every web process, and in this process (the embedded default has no Redis; a Redis read that
+# failed falls back to it).
+_FLOORS: OrderedDict[str, int] = OrderedDict()
+_FLOORS_KEPT = 10_000
+_FLOOR_WRITER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="live-floor")
+# Raised only where the session's hash exists (a hash holding nothing but a floor would read as
+# a session with no state).
+_RAISE_FLOOR = """
+if redis.call('EXISTS', KEYS[1]) == 1
+   and tonumber(redis.call('HGET', KEYS[1], 'floor') or '-1') < tonumber(ARGV[1]) then
+  redis.call('HSET', KEYS[1], 'floor', ARGV[1])
+end
+"""
+
+
+def floor(session) -> int | None:
+    """The lowest sequence number a playlist of this session may list, or None."""
+    known = [f for f in (getattr(session, "playlist_floor", None), _FLOORS.get(str(session.pk))) if f is not None]
+    return max(known) if known else None
+
+
+def raise_floor(session_id, sequence: int) -> None:
+    """A playlist listed from `sequence` on: no later one lists below it (here at once, in Redis
+    from a thread of its own: playlists are rendered on the event loop too)."""
+    key = str(session_id)
+    if _FLOORS.get(key, -1) < sequence:
+        _FLOORS[key] = sequence
+        _FLOORS.move_to_end(key)
+        while len(_FLOORS) > _FLOORS_KEPT:
+            _FLOORS.popitem(last=False)
+    if client() is not None:
+        state_key, _ = _keys(session_id)
+        _FLOOR_WRITER.submit(_write, lambda redis: redis.eval(_RAISE_FLOOR, 1, state_key, sequence))
 
 
 def read(session_id, *, count: int):

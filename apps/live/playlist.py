@@ -16,7 +16,7 @@ from urllib.parse import quote
 from django.conf import settings
 from django.core import signing
 
-from . import conf
+from . import conf, index
 from .models import LiveSegment, LiveSession
 
 SEGMENT_SALT = "rtcc.live.segment"
@@ -86,6 +86,26 @@ def _segment_starts(segments: list[LiveSegment]) -> list[datetime]:
     return starts
 
 
+def _listed(session, segments: list, retention: timedelta) -> list:
+    """The segments a playlist lists (oldest first): those still kept, from the session's floor on,
+    the newest unbroken run of them. Raises the floor to the first one listed."""
+    now = time.time()
+    floor = index.floor(session)
+    segments = [
+        s
+        for s in segments
+        if (s.stored_at + retention).timestamp() > now and (floor is None or (s.sequence or 0) >= floor)
+    ]
+    for position in range(len(segments) - 1, 0, -1):
+        previous, current = segments[position - 1].sequence, segments[position].sequence
+        if previous is None or current is None or previous != current - 1:
+            segments = segments[position:]
+            break
+    if segments and segments[0].sequence is not None and (floor is None or segments[0].sequence > floor):
+        index.raise_floor(session.pk, segments[0].sequence)
+    return segments
+
+
 @functools.lru_cache(maxsize=4096)
 def _program_date_time(start: datetime) -> str:
     return start.isoformat(timespec="milliseconds").replace("+00:00", "Z")
@@ -95,21 +115,17 @@ def render(*, session: LiveSession, has_init: bool, segments: list[LiveSegment],
     """The playlist text: EXT-X-MAP (the init segment), the latest segments in order with their
     media sequence, EXT-X-ENDLIST once the session has ended.
 
-    Only the newest unbroken run is listed: the sequence numbers a player derives from
-    EXT-X-MEDIA-SEQUENCE must name the same segments in every later playlist.
+    Only the newest unbroken run is listed, never below the first segment a playlist of the
+    session listed before (index.floor): the sequence numbers a player derives from
+    EXT-X-MEDIA-SEQUENCE must name the same segments in every later playlist, and that number
+    never goes back, even when a late segment fills the gap the run started after.
 
     A segment is deleted once RTCC_LIVE_RETENTION has passed since it was stored (segments_purge):
     one past it is not listed, and no link outlives it. A web process keeps recent segments in
     memory and may not hear of the worker's deletion; a link that expired with the segment's
     retention cannot fetch that copy after the segment is gone."""
     retention = conf.retention()
-    now = time.time()
-    segments = [s for s in segments if (s.stored_at + retention).timestamp() > now]
-    for index in range(len(segments) - 1, 0, -1):
-        previous, current = segments[index - 1].sequence, segments[index].sequence
-        if previous is None or current is None or previous != current - 1:
-            segments = segments[index:]
-            break
+    segments = _listed(session, segments, retention)
     longest = max((s.duration or 0 for s in segments), default=session.segment_seconds)
     lines = [
         "#EXTM3U",

@@ -500,6 +500,26 @@ def test_the_playlist_lists_the_init_segment_and_the_latest_segments_in_order(cl
     assert ended.rstrip().endswith("#EXT-X-ENDLIST")
 
 
+def test_a_late_segment_never_moves_the_media_sequence_back(client_for, operator, camera):
+    """A camera's segment 1 arrives after 2 and 3 were listed (a retried upload): a player that has
+    2 and 3 must never be told that sequence number 0 or 1 names them."""
+    live = open_live(client_for, operator, camera)
+    cam = cam_client(camera)
+    put_segment(cam, live["id"], "init.mp4", INIT)
+    for sequence in (0, 2, 3):
+        assert put_segment(cam, live["id"], f"{sequence}.m4s", media(sequence)).status_code == 201
+    client = client_for(operator)
+    first = client.get(f"/api/v1/live/{live['id']}/playlist.m3u8").content.decode()
+    assert "#EXT-X-MEDIA-SEQUENCE:2" in first.splitlines()
+    assert put_segment(cam, live["id"], "1.m4s", media(1)).status_code == 201  # stored, as the contract says
+    assert put_segment(cam, live["id"], "4.m4s", media(4)).status_code == 201
+    for _ in range(2):  # the first poll and the next alike
+        later = client.get(f"/api/v1/live/{live['id']}/playlist.m3u8").content.decode()
+        assert "#EXT-X-MEDIA-SEQUENCE:2" in later.splitlines()
+        _, urls = playlist_urls(later)
+        assert [url.split("?")[0].rsplit("/", 1)[1] for url in urls] == ["2.m4s", "3.m4s", "4.m4s"]
+
+
 def test_program_dates_never_go_back_when_a_camera_catches_up(client_for, operator, camera):
     """Segments sent in a burst (a camera catching up after a lost link) are stored well under
     their durations apart: each still begins where the one before it ended, never earlier."""
@@ -670,3 +690,24 @@ def test_the_segment_upload_is_in_the_openapi_schema(anon):
     assert "video/mp4" in put["requestBody"]["content"]
     assert {"201", "200", "413"} <= set(put["responses"])
     assert any(p["name"] == "X-Segment-Duration" and p["in"] == "header" for p in put["parameters"])
+
+
+@pytest.mark.services
+def test_the_playlist_floor_is_shared_by_every_web_process(client_for, operator, camera, redis_url, settings):
+    """The floor is kept in the session's Redis copy, so a playlist served by another web process
+    (which never listed the session) does not move the media sequence back either."""
+    from apps.live import index
+
+    live = open_live(client_for, operator, camera)
+    cam = cam_client(camera)
+    for sequence in (0, 2, 3):
+        put_segment(cam, live["id"], f"{sequence}.m4s", media(sequence))
+    client = client_for(operator)
+    client.get(f"/api/v1/live/{live['id']}/playlist.m3u8")  # lists 2 and 3: the floor is 2
+    index._FLOOR_WRITER.submit(lambda: None).result(timeout=10)  # the Redis write has been made
+    index._FLOORS.clear()  # as in another process: only what Redis keeps
+    snapshot = index.read(live["id"], count=10)
+    assert snapshot is not None and snapshot[0].playlist_floor == 2
+    put_segment(cam, live["id"], "1.m4s", media(1))
+    later = client.get(f"/api/v1/live/{live['id']}/playlist.m3u8").content.decode()
+    assert "#EXT-X-MEDIA-SEQUENCE:2" in later.splitlines()
