@@ -202,7 +202,7 @@ def _parsed(session_id, state: dict, members: list, has_init: int):
         segment_seconds=int(state["segment_seconds"]),
     )
     if "floor" in state:
-        session.playlist_floor = int(state["floor"])
+        session.playlist_floor = int(state["floor"])  # type: ignore[attr-defined]
     return session, bool(has_init), segments
 
 
