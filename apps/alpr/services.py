@@ -22,8 +22,9 @@ from apps.audit.services import AuditContext, audit_record
 from apps.briefings import services as briefing_services
 from apps.briefings.models import Briefing
 from apps.core import plates
-from apps.core.errors import Conflict, InvalidInput
+from apps.core.errors import Conflict, InvalidInput, NotFound
 from apps.core.fields import OUT_OF_RANGE, in_utc, rfc3339_text
+from apps.core.locks import advisory_lock
 from apps.core.realtime import console_send_after_commit, console_send_many_after_commit
 from apps.core.text import text_problem
 from apps.counters import names as counted
@@ -111,18 +112,8 @@ def _announce(hits: list[Hit]) -> None:
 LISTS_LOCK = "alpr:lists"
 
 
-def _advisory_lock(name: str, *, shared: bool = False) -> None:
-    """A lock named `name` held to the end of the transaction (PostgreSQL; SQLite has one writer
-    at a time)."""
-    if connection.vendor != "postgresql":
-        return
-    take = "pg_advisory_xact_lock_shared" if shared else "pg_advisory_xact_lock"
-    with connection.cursor() as cursor:
-        cursor.execute(f"SELECT {take}(hashtext(%s))", [name])
-
-
 def _hold_lists(*, exclusive: bool) -> None:
-    _advisory_lock(LISTS_LOCK, shared=not exclusive)
+    advisory_lock(LISTS_LOCK, shared=not exclusive)
 
 
 def _lock_list(hotlist_id) -> None:
@@ -234,7 +225,7 @@ def read_ingest(
     # again: the reader sends the batch again.
     with atomic_with_objects() as objects:
         # batches of one reader one at a time: read_id stays unique across partitions
-        _advisory_lock(f"alpr:{reader.pk}")
+        advisory_lock(f"alpr:{reader.pk}")
         wanted = [item["read_id"] for item in reads]
         stored = set(Read.objects.filter(reader=reader, read_id__in=wanted).values_list("read_id", flat=True))
         fresh: list[Read] = []
@@ -445,7 +436,9 @@ def entry_add(*, actor: User, hotlist: Hotlist, context: AuditContext | None = N
 def entry_remove(*, actor: User, entry: Entry, context: AuditContext | None = None) -> None:
     now = timezone.now()
     _lock_list(entry.hotlist_id)
-    Entry.objects.filter(pk=entry.pk, removed_at__isnull=True).update(removed_at=now)
+    if not Entry.objects.filter(pk=entry.pk, removed_at__isnull=True).update(removed_at=now):
+        # Removed by another request since this one read it (a double click): that one did it.
+        raise NotFound("No such entry on this hotlist.")
     Hotlist.objects.filter(pk=entry.hotlist_id).update(updated_at=now)
     audit_record(
         action="hotlist.entry_remove",

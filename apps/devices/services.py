@@ -15,6 +15,7 @@ from apps.accounts.models import Role, User
 from apps.accounts.tokens import DEVICE_PREFIX, hash_token, new_token
 from apps.audit.services import AuditContext, audit_record
 from apps.core.errors import Conflict, Forbidden, InvalidInput, TooManyRequests
+from apps.core.locks import advisory_lock
 from apps.core.realtime import console_send_after_commit, device_group, group_send_after_commit
 
 from . import conf, presence, signals
@@ -188,53 +189,69 @@ def device_enroll(*, serial: str, code: str, context: AuditContext | None = None
     context = context or AuditContext()
     serial = serial.strip()
     now = timezone.now()
-    wait = _throttle_wait(serial=serial, source_ip=context.source_ip, now=now)
-    if wait:
-        audit_record(
-            action="device.enroll",
-            outcome="throttled",
-            context=context,
-            object_type="device",
-            object_id=serial,
-            details={"serial": serial, "retry_after": wait},
-        )
-        raise TooManyRequests("Too many failed enrollments; try again later.", retry_after=wait)
-    failure = None
     with transaction.atomic():
-        candidates = list(Device.objects.select_for_update().filter(serial=serial).order_by("kind"))
-        matched = None
-        for device in candidates:
-            expected = device.enrollment_code_hash or ""
-            given = enrollment_code_hash(device_id=device.pk, code=code)
-            if hmac.compare_digest(expected.encode(), given.encode()) and expected:
-                matched = device
-        if matched is None:
-            reason = "no_such_serial" if not candidates else "wrong_or_used_code"
-            failure = (reason, candidates[0] if len(candidates) == 1 else None)
-        elif matched.revoked:
-            failure = ("revoked", matched)
-        elif matched.enrollment_expires_at is None or matched.enrollment_expires_at <= now:
-            failure = ("expired", matched)
-        else:
-            replaced = bool(matched.token_hash)
-            token = new_token(DEVICE_PREFIX)
-            matched.token_hash = hash_token(token)
-            matched.enrollment_code_hash = ""
-            matched.enrollment_expires_at = None
-            matched.enrolled_at = now
-            matched.save(update_fields=["token_hash", "enrollment_code_hash", "enrollment_expires_at", "enrolled_at"])
+        # Attempts on one serial (and from one address) take turns, each seeing the failures of
+        # those before it: guesses sent all at once were otherwise all checked against the count
+        # before any of them was recorded (13 of 16 went through a limit of 5).
+        advisory_lock(f"enroll:serial:{serial}")
+        if context.source_ip:
+            advisory_lock(f"enroll:address:{context.source_ip}")
+        wait = _throttle_wait(serial=serial, source_ip=context.source_ip, now=now)
+        if wait:
             audit_record(
                 action="device.enroll",
-                actor=matched,
-                obj=matched,
+                outcome="throttled",
                 context=context,
-                details={"serial": serial, "replaced_token": replaced},
+                object_type="device",
+                object_id=serial,
+                details={"serial": serial, "retry_after": wait},
             )
-            if replaced:
-                # a socket opened with the old token must not stay open
-                group_send_after_commit(device_group(matched.pk), {"type": "device.revoked", "reason": "re-enrolled"})
-            return matched, token
-    raise _enroll_failed(serial=serial, reason=failure[0], device=failure[1], context=context)
+        else:
+            enrolled, failure = _enroll_with_code(serial=serial, code=code, now=now, context=context)
+            if enrolled is not None:
+                return enrolled
+            refusal = _enroll_failed(serial=serial, reason=failure[0], device=failure[1], context=context)
+    if wait:
+        raise TooManyRequests("Too many failed enrollments; try again later.", retry_after=wait)
+    raise refusal
+
+
+def _enroll_with_code(
+    *, serial: str, code: str, now, context: AuditContext
+) -> tuple[tuple[Device, str] | None, tuple[str, Device | None]]:
+    """(device, token) when the code enrolls one, else (None, (reason, device or None))."""
+    candidates = list(Device.objects.select_for_update().filter(serial=serial).order_by("kind"))
+    matched = None
+    for device in candidates:
+        expected = device.enrollment_code_hash or ""
+        given = enrollment_code_hash(device_id=device.pk, code=code)
+        if hmac.compare_digest(expected.encode(), given.encode()) and expected:
+            matched = device
+    if matched is None:
+        reason = "no_such_serial" if not candidates else "wrong_or_used_code"
+        return None, (reason, candidates[0] if len(candidates) == 1 else None)
+    if matched.revoked:
+        return None, ("revoked", matched)
+    if matched.enrollment_expires_at is None or matched.enrollment_expires_at <= now:
+        return None, ("expired", matched)
+    replaced = bool(matched.token_hash)
+    token = new_token(DEVICE_PREFIX)
+    matched.token_hash = hash_token(token)
+    matched.enrollment_code_hash = ""
+    matched.enrollment_expires_at = None
+    matched.enrolled_at = now
+    matched.save(update_fields=["token_hash", "enrollment_code_hash", "enrollment_expires_at", "enrolled_at"])
+    audit_record(
+        action="device.enroll",
+        actor=matched,
+        obj=matched,
+        context=context,
+        details={"serial": serial, "replaced_token": replaced},
+    )
+    if replaced:
+        # a socket opened with the old token must not stay open
+        group_send_after_commit(device_group(matched.pk), {"type": "device.revoked", "reason": "re-enrolled"})
+    return (matched, token), ("", None)
 
 
 def _officer(officer_id) -> User:
@@ -345,6 +362,9 @@ def push_token_set(*, device: Device, token: str, context: AuditContext | None =
             "The push token is too long.", fields={"token": [f"At most {conf.PUSH_TOKEN_MAX} characters."]}
         )
     digest = hashlib.sha256(token.encode()).hexdigest()
+    # Two phones registering one token at once (a reinstall, a retry) take turns: each moves it
+    # from the other, and neither meets the unique index first (a 500).
+    advisory_lock(f"push-token:{digest}")
     device = Device.objects.select_for_update().get(pk=device.pk)
     moved_from = list(
         Device.objects.select_for_update()

@@ -110,6 +110,24 @@ def test_an_entry_the_list_already_holds_is_a_409_and_stores_nothing(client_for,
     assert Entry.objects.filter(hotlist_id=hotlist["id"], removed_at__isnull=True).count() == 2
 
 
+def test_an_entry_removed_twice_at_once_is_removed_once(client_for, operator):
+    """Two removals that both read the entry before either removed it (a double click): the second
+    is a 404, and the audit trail holds one removal, not two."""
+    from apps.alpr.services import entry_remove
+    from apps.audit.models import AuditEvent
+    from apps.core.errors import NotFound
+
+    api = client_for(operator)
+    hotlist = make_list(api)
+    url = f"/api/v1/hotlists/{hotlist['id']}/entries"
+    made = api.post(url, {"plate": "RACE1", "reason": "Stolen vehicle"}, format="json").json()
+    read_by_both = Entry.objects.get(pk=made["id"])
+    assert api.delete(f"{url}/{made['id']}").status_code == 204  # the first
+    with pytest.raises(NotFound):
+        entry_remove(actor=operator, entry=read_by_both)  # the second, with what it read before
+    assert AuditEvent.objects.filter(action="hotlist.entry_remove", object_id=made["id"]).count() == 1
+
+
 def test_strangers_see_no_hotlists(anon):
     assert anon.get("/api/v1/hotlists").status_code == 401
 

@@ -220,3 +220,25 @@ def test_revoked_device_gets_no_fresh_code(caller, register):
     response = it.post(f"/api/v1/devices/{device.pk}/enrollment")
     assert response.status_code == 409
     assert error_code(response) == "device_revoked"
+
+
+def test_guesses_sent_all_at_once_are_each_counted_before_the_next_is_checked(transactional_db, postgres_db, register):
+    """Ten wrong codes for one serial released together (from ten addresses): only as many are
+    checked as the per-serial limit allows, the others are throttled. Each once saw the count
+    before any was recorded, and 12 of 16 were checked against a limit of 5."""
+    from apps.audit.context import AuditContext
+    from apps.core.errors import Forbidden, TooManyRequests
+    from apps.devices import conf, services
+    from tests.helpers import at_once
+
+    device, _ = register("bodycam")
+    limit = conf.enroll_max_failures_per_serial()
+
+    def guess(number: int):
+        context = AuditContext(source_ip=f"10.9.0.{number}")
+        return lambda: services.device_enroll(serial=device.serial, code=f"WRONG-{number:04d}", context=context)
+
+    outcomes = at_once(*(guess(n) for n in range(limit + 5)))
+    assert sum(isinstance(o, Forbidden) for o in outcomes) == limit
+    assert sum(isinstance(o, TooManyRequests) for o in outcomes) == 5
+    assert EnrollmentFailure.objects.filter(serial=device.serial).count() == limit

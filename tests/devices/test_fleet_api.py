@@ -243,3 +243,20 @@ def test_push_token_belongs_to_one_device(enrolled):
     assert events.count() == 3
     assert events[1].details["moved_from"] == [str(first.pk)]
     assert "shared" not in str([e.details for e in events])
+
+
+def test_two_phones_registering_one_token_at_once_both_succeed(transactional_db, postgres_db, enrolled):
+    """A reinstall and a retry on a flaky network: the token ends on one phone, and neither
+    request is a 500 (the unique index refused the loser in 4 of 10 tries on PostgreSQL)."""
+    from apps.devices.services import push_token_set
+    from tests.helpers import at_once
+
+    for attempt in range(5):
+        (a, _), (b, _) = enrolled("phone"), enrolled("phone")
+        token = f"race-token-{attempt}-{uuid.uuid4()}"
+        outcomes = at_once(
+            lambda a=a, token=token: push_token_set(device=a, token=token),
+            lambda b=b, token=token: push_token_set(device=b, token=token),
+        )
+        assert [o for o in outcomes if isinstance(o, Exception)] == []
+        assert Device.objects.filter(push_token=token).count() == 1
