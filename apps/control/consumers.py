@@ -14,6 +14,7 @@ import json
 import logging
 import time
 
+from autobahn.exception import Disconnected
 from channels.db import database_sync_to_async
 from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
@@ -92,6 +93,15 @@ class DeviceConsumer(DirectDispatch, AsyncWebsocketConsumer):
         self.over_since: float | None = None  # when the current run of refused frames began
         self.last_refused = 0.0
         self.last_warned = 0.0
+
+    async def send(self, text_data=None, bytes_data=None, close=False):
+        """A frame to the device; none when its socket has closed meanwhile (a revoke closing it
+        while a live-view or command frame was on its way): there is no one to send it to, and
+        whatever it carried is sent again on the next connection."""
+        try:
+            await super().send(text_data=text_data, bytes_data=bytes_data, close=close)
+        except Disconnected:
+            log.info("device %s: a frame for a socket already closed was dropped", getattr(self.device, "pk", "?"))
 
     async def __call__(self, scope, receive, send):
         try:
