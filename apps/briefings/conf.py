@@ -31,9 +31,15 @@ def push_backoff_max() -> float:
 
 
 def push_stale_after() -> timedelta:
-    """A queued delivery untouched this long is picked up again by the sweep (lost task, broker down);
-    a first send that starts after half of it leaves its rows to the sweep."""
+    """A queued delivery no send has started on this long is picked up by the sweep (a lost task,
+    the broker down); a first send that starts after half of it leaves its rows to the sweep."""
     return getattr(settings, "RTCC_PUSH_STALE_AFTER", timedelta(seconds=120))
+
+
+def push_send_lease() -> timedelta:
+    """How long a send holds the rows it is sending, renewed every third of it while FCM answers:
+    a worker killed mid-send leaves them to the sweep this long after its last renewal."""
+    return getattr(settings, "RTCC_PUSH_SEND_LEASE", timedelta(seconds=30))
 
 
 def media_max_pixels() -> int:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import json
 import logging
 import os
 import random
+import threading
 import time
 import uuid
 from collections import defaultdict
@@ -383,37 +385,38 @@ class _Sending:
 
 
 def _claim(ids: list[str], *, initial: bool) -> list[_Sending]:
-    """The queued rows among ids to send now, each with the number of the attempt it is.
+    """The queued rows among ids to send now, each with the number of the attempt it is, leased
+    to this send (conf.push_send_lease(), renewed while it sends: _lease_kept) in the statement
+    that takes them, so that no other task or sweep sends them at the same time.
 
-    First send: rows never tried whose creation lease (conf.push_stale_after()) has at least
-    half its time left; they are only read, as the sweep leaves them alone until the lease is
-    over (a first send that comes later than that leaves them to the sweep). Retries and the
-    sweep take due rows and renew their lease in one statement, so that no other task or sweep
-    sends them at the same time.
+    First send: rows never tried whose creation lease (conf.push_stale_after()) has at least half
+    its time left (a first send that comes later than that leaves them to the sweep). Retries and
+    the sweep: rows whose retry time or lease has passed.
     """
     now = timezone.now()
-    lease = now + conf.push_stale_after()
+    lease = now + conf.push_send_lease()
     if initial:
-        due = Delivery.objects.filter(
-            pk__in=ids, state=DeliveryState.QUEUED, attempts=0, next_attempt_at__gt=now + conf.push_stale_after() / 2
-        )
-        return [
-            _Sending(pk, briefing, device, token, 1, officer)
-            for pk, briefing, device, token, officer in due.values_list(
-                "id", "briefing_id", "device_id", "token", "officer_id"
-            )
-        ]
+        condition, params = "attempts = 0 AND next_attempt_at > %s", [now + conf.push_stale_after() / 2]
+        due = Delivery.objects.filter(attempts=0, next_attempt_at__gt=params[0])
+        counted = 0  # the first send's attempt is counted with its outcome (_record)
+    else:
+        condition, params = "next_attempt_at <= %s", [now]
+        due = Delivery.objects.filter(next_attempt_at__lte=now)
+        counted = 1
     if connection.vendor == "postgresql":  # row locks make concurrent claimers skip rows already taken
         with connection.cursor() as cursor:
             cursor.execute(
-                f"UPDATE {Delivery._meta.db_table} SET attempts = attempts + 1, next_attempt_at = %s, updated_at = %s"  # noqa: S608 - constants only
-                " WHERE id = ANY(%s) AND state = %s AND next_attempt_at <= %s"
+                f"UPDATE {Delivery._meta.db_table} SET attempts = attempts + {counted}, next_attempt_at = %s,"  # noqa: S608 - constants only
+                f" updated_at = %s WHERE id = ANY(%s) AND state = %s AND {condition}"
                 " RETURNING id, briefing_id, device_id, token, attempts, officer_id",
-                [lease, now, [uuid.UUID(str(i)) for i in ids], DeliveryState.QUEUED.value, now],
+                [lease, now, [uuid.UUID(str(i)) for i in ids], DeliveryState.QUEUED.value, *params],
             )
-            return [_Sending(*row) for row in cursor.fetchall()]
+            return [
+                _Sending(pk, briefing, device, token, attempts + 1 - counted, officer)
+                for pk, briefing, device, token, attempts, officer in cursor.fetchall()
+            ]
     with transaction.atomic():  # SQLite: IMMEDIATE transactions serialize writers
-        due = Delivery.objects.filter(pk__in=ids, state=DeliveryState.QUEUED, next_attempt_at__lte=now)
+        due = due.filter(pk__in=ids, state=DeliveryState.QUEUED)
         rows = [
             _Sending(pk, briefing, device, token, attempts + 1, officer)
             for pk, briefing, device, token, attempts, officer in due.values_list(
@@ -422,9 +425,37 @@ def _claim(ids: list[str], *, initial: bool) -> list[_Sending]:
         ]
         if rows:
             Delivery.objects.filter(pk__in=[r.pk for r in rows]).update(
-                attempts=F("attempts") + 1, next_attempt_at=lease, updated_at=now
+                attempts=F("attempts") + counted, next_attempt_at=lease, updated_at=now
             )
     return rows
+
+
+@contextlib.contextmanager
+def _lease_kept(rows: list[_Sending]):
+    """While the block sends these rows (FCM may take up to a minute for a batch), their lease is
+    renewed every third of it from a thread of its own; a worker killed mid-send stops renewing,
+    and the sweep takes them once the lease has run out, not minutes later."""
+    ids, every = [row.pk for row in rows], conf.push_send_lease().total_seconds() / 3
+    done = threading.Event()
+
+    def renew() -> None:
+        try:
+            while not done.wait(every):
+                Delivery.objects.filter(pk__in=ids, state=DeliveryState.QUEUED).update(
+                    next_attempt_at=timezone.now() + conf.push_send_lease()
+                )
+        except Exception:  # the database away: the lease runs out, and the sweep sends them again
+            log.warning("could not renew the lease of %d deliveries being sent", len(ids), exc_info=True)
+        finally:
+            connection.close()
+
+    renewer = threading.Thread(target=renew, name="push-lease", daemon=True)
+    renewer.start()
+    try:
+        yield
+    finally:
+        done.set()
+        renewer.join(timeout=30)
 
 
 def retry_delay(attempts: int, retry_after: float | None) -> float:
@@ -565,7 +596,8 @@ def deliveries_send(*, delivery_ids: list[str], initial: bool = False) -> dict[s
             break
         rows, refused = _still_theirs(rows)
         claimed = time.monotonic()
-        results = push.send_batch(_messages(rows)) if rows else []
+        with _lease_kept(rows):
+            results = push.send_batch(_messages(rows)) if rows else []
         pushed = time.monotonic()
         retry = _record(
             [*rows, *(row for row, _ in refused)], [*results, *(result for _, result in refused)], initial=initial

@@ -84,6 +84,38 @@ def test_a_lost_first_send_is_picked_up_by_the_sweep(outbox, client_for, operato
     assert Delivery.objects.get(briefing_id=briefing["id"]).state == "sent"
 
 
+def test_a_send_whose_worker_died_goes_at_the_sweep_once_its_short_lease_ran_out(
+    outbox, client_for, operator, officer, make_phone, broker_down, settings
+):
+    """A worker took an urgent briefing's rows to send them and was killed while FCM had not
+    answered: the rows waited out their two-minute creation lease before the sweep sent them (133 s
+    late, measured). The send holds them only as long as it renews its lease (30 s by default)."""
+    import time
+
+    from apps.briefings.services import _claim
+    from apps.briefings.tasks import push_sweep
+
+    settings.RTCC_PUSH_SEND_LEASE = timedelta(seconds=1)
+    phone = make_phone(officer)
+    response = client_for(operator).post(
+        "/api/v1/briefings", briefing_payload({"officers": [str(officer.pk)]}), format="json"
+    )
+    assert response.status_code == 201, response.content  # its first send could not be queued
+    broker_down()
+    ids = [str(pk) for pk in Delivery.objects.filter(briefing_id=response.json()["id"]).values_list("pk", flat=True)]
+    Delivery.objects.filter(pk__in=ids).update(next_attempt_at=timezone.now() + timedelta(minutes=2))  # as made
+    with committed():
+        assert len(_claim(ids, initial=True)) == 1  # the worker's send began ... and the worker died
+        push_sweep()  # held by the send's lease: nothing happens
+    assert outbox.read(token=phone.push_token) == []
+    time.sleep(1.2)  # the lease runs out (no renewal comes from a dead worker)
+    with committed():
+        push_sweep()
+        push_sweep()
+    assert len(outbox.read(token=phone.push_token)) == 1
+    assert Delivery.objects.get(pk=ids[0]).state == "sent"
+
+
 def test_a_first_send_that_could_not_be_queued_goes_at_the_next_sweep(
     outbox, client_for, operator, officer, make_phone, broker_down
 ):
