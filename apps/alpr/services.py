@@ -4,12 +4,13 @@ review and briefing, read retention."""
 from __future__ import annotations
 
 import csv
-import io
 import json
 import logging
+import re
 import time
 import uuid
 from collections import defaultdict
+from collections.abc import Iterator
 from datetime import datetime
 
 from django.db import connection, transaction
@@ -452,19 +453,33 @@ def entry_remove(*, actor: User, entry: Entry, context: AuditContext | None = No
 IMPORT_COLUMNS = ["plate", "plate_state", "reason", "case_number", "expires_at"]
 
 
+def _csv_lines(text: str) -> Iterator[tuple[int, list[str] | csv.Error]]:
+    """(line number, cells or the reason the line is not CSV) for each line of the file, each line
+    read on its own: no entry spans lines, and a quote left open (`"armed,C2,`) must not swallow
+    the lines after it into one field (they were lost from the import without a word)."""
+    for number, line in enumerate(_LINE_BREAK.split(text), start=1):
+        try:
+            yield number, next(csv.reader([line], strict=True), [])
+        except csv.Error as exc:
+            yield number, exc
+
+
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
+
+
 def _parse_import(*, hotlist: Hotlist, data: bytes, now: datetime) -> tuple[list[dict], list[dict]]:
     """(good rows, rejected lines) of a CSV import; raises 400 on a file that is not one."""
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise InvalidInput("The file is not UTF-8 text.", fields={"file": ["Not UTF-8 text."]}) from None
-    reader = csv.reader(io.StringIO(text, newline=""))
+    records = _csv_lines(text)
     try:
-        header = next(reader)
+        _, header = next(records)
     except StopIteration:
         raise InvalidInput("The file is empty.", fields={"file": ["Empty: a header row is required."]}) from None
-    except csv.Error as exc:
-        raise InvalidInput(f"The file is not CSV: {exc}.", fields={"file": [str(exc)]}) from None
+    if isinstance(header, csv.Error):
+        raise InvalidInput(f"The file is not CSV: {header}.", fields={"file": [str(header)]})
     header = [h.strip().lower() for h in header]
     if header[: len(IMPORT_COLUMNS)] != IMPORT_COLUMNS:
         raise InvalidInput(
@@ -474,17 +489,10 @@ def _parse_import(*, hotlist: Hotlist, data: bytes, now: datetime) -> tuple[list
     good, rejected = [], []
     separators_only: list[int] = []
     first_line: dict[tuple, int] = {}
-    line = 1
-    while True:
-        try:
-            row = next(reader)
-        except StopIteration:
-            break
-        except csv.Error as exc:
-            line = reader.line_num
-            rejected.append({"line": line, "error": f"not CSV: {exc}"})
+    for line, row in records:
+        if isinstance(row, csv.Error):
+            rejected.append({"line": line, "error": f"not CSV: {row}"})
             continue
-        line = reader.line_num
         if not any(cell.strip() for cell in row):
             if row:  # cells with nothing in them (",,,,", as spreadsheets export): see below
                 separators_only.append(line)

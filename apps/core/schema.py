@@ -80,7 +80,9 @@ ERROR_SCHEMA: dict[str, Any] = {
                 },
             },
             "required": ["code", "message"],
-            "additionalProperties": False,
+            # Some errors say more beside these (the entry already on the list, the lines an
+            # import refused, retry_after): the contract leaves clients free to read extra keys.
+            "additionalProperties": True,
         }
     },
     "required": ["error"],

@@ -110,6 +110,23 @@ def test_an_entry_the_list_already_holds_is_a_409_and_stores_nothing(client_for,
     assert Entry.objects.filter(hotlist_id=hotlist["id"], removed_at__isnull=True).count() == 2
 
 
+def test_an_error_that_says_more_is_still_what_the_schema_promises(client_for, operator, anon):
+    """A 409 naming the entry already on the list (an extra key, as the contract allows) conforms
+    to the schema's error envelope: a schema-driven client or contract test accepts it."""
+    import jsonschema
+
+    api = client_for(operator)
+    hotlist = make_list(api)
+    url = f"/api/v1/hotlists/{hotlist['id']}/entries"
+    api.post(url, {"plate": "DUP1", "reason": "Stolen vehicle"}, format="json")
+    again = api.post(url, {"plate": "DUP1", "reason": "Stolen vehicle"}, format="json")
+    assert again.status_code == 409 and "entry" in again.json()["error"]
+    schema = anon.get("/api/schema/", HTTP_ACCEPT="application/json").json()
+    answer = schema["paths"]["/api/v1/hotlists/{hotlist_id}/entries"]["post"]["responses"]["409"]
+    ref = answer["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[1]
+    jsonschema.validate(again.json(), schema["components"]["schemas"][ref])
+
+
 def test_an_entry_removed_twice_at_once_is_removed_once(client_for, operator):
     """Two removals that both read the entry before either removed it (a double click): the second
     is a 404, and the audit trail holds one removal, not two."""
@@ -215,6 +232,34 @@ def test_csv_import_reports_each_rejected_line(client_for, operator):
     plates = sorted(Entry.objects.values_list("plate_normalized", flat=True))
     assert plates == ["GOOD001", "GOOD001", "GOOD002"]
     assert api.get(f"/api/v1/hotlists/{hotlist['id']}").json()["last_import_at"] is not None
+
+
+def test_a_quote_left_open_rejects_its_line_and_loses_none_after_it(client_for, operator):
+    """`"armed,C2,` on line 3 read on into lines 4 and 5 as one field: QA3 and QA4 were lost from a
+    replace without a word, and QA2 stored with the three lines as its reason."""
+    api = client_for(operator)
+    hotlist = make_list(api)
+    text = (
+        "plate,plate_state,reason,case_number,expires_at\r\n"
+        "QA1,NY,stolen,C1,\r\n"
+        'QA2,NY,"armed,C2,\r\n'
+        "QA3,NY,stolen,C3,\r\n"
+        'QA4,NY,"wanted",C4,\r\n'
+        "QA5,NY,stolen,C5,\r\n"
+    )
+    response = api.post(
+        f"/api/v1/hotlists/{hotlist['id']}/import", {"file": csv_file(text), "mode": "replace"}, format="multipart"
+    )
+    assert response.status_code == 200, response.content
+    assert response.json()["imported"] == 4
+    assert [r["line"] for r in response.json()["rejected"]] == [3]
+    assert "not CSV" in response.json()["rejected"][0]["error"]
+    assert sorted(Entry.objects.values_list("plate_normalized", "reason")) == [
+        ("QA1", "stolen"),
+        ("QA3", "stolen"),
+        ("QA4", "wanted"),
+        ("QA5", "stolen"),
+    ]
 
 
 def test_an_import_line_with_a_nul_character_is_rejected_not_stored(client_for, operator):
