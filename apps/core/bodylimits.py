@@ -45,7 +45,12 @@ def decide(path: str) -> tuple[int, str, str] | int:
 
 
 def _envelope(status: int, code: str, message: str) -> bytes:
-    reason = {400: b"Bad Request", 403: b"Forbidden", 413: b"Payload Too Large"}.get(status, b"Error")
+    reason = {
+        400: b"Bad Request",
+        403: b"Forbidden",
+        413: b"Payload Too Large",
+        431: b"Request Header Fields Too Large",
+    }.get(status, b"Error")
     body = json.dumps({"error": {"code": code, "message": message}}).encode()
     return b"HTTP/1.1 %d %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s" % (
         status,
@@ -132,7 +137,9 @@ def _answer_bad_http_in_the_envelope() -> None:
     """A request Twisted cannot read as HTTP (a Content-Length that is not a number, a malformed
     header or request line, a broken chunk) is refused by Twisted itself, before daphne or the app
     sees it, with a bare `400` and no body. It now gets the contract's JSON envelope, like every
-    other 4xx (`400 bad_request`), then the connection is closed as Twisted closes it."""
+    other 4xx (`400 bad_request`), then the connection is closed as Twisted closes it. A request
+    line or header over Twisted's line limit (16 KiB), which Twisted closed without a word, gets
+    `431 request_too_large`."""
     from twisted.web.http import HTTPChannel
 
     if not hasattr(HTTPChannel, "_respondToBadRequestAndDisconnect"):  # another Twisted: its bare 400 stays
@@ -143,6 +150,19 @@ def _answer_bad_http_in_the_envelope() -> None:
         self.loseConnection()
 
     HTTPChannel._respondToBadRequestAndDisconnect = respond_to_bad_request_and_disconnect  # type: ignore[method-assign]
+
+    def line_length_exceeded(self, line: bytes) -> None:
+        # A request line or header over Twisted's 16 KiB: the connection was closed with no word.
+        self.transport.write(
+            _envelope(
+                431,
+                "request_too_large",
+                f"The request line or a header is longer than {self.MAX_LENGTH} bytes.",
+            )
+        )
+        self.loseConnection()
+
+    HTTPChannel.lineLengthExceeded = line_length_exceeded  # type: ignore[method-assign]
 
 
 class ChunkedBodyApp:

@@ -134,3 +134,20 @@ def test_a_request_that_is_not_valid_http_gets_the_json_envelope(live_server_pro
     head_part, _, body = answer.partition(b"\r\n\r\n")
     assert b"content-type: application/json" in head_part.lower()
     assert json.loads(body)["error"]["code"] == "bad_request"
+
+
+@pytest.mark.parametrize(
+    "head",
+    [
+        "GET /api/v1/transparency?x=" + "a" * 16_400 + " HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n",
+        "GET /api/v1/transparency HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Long: " + "b" * 17_000 + "\r\n\r\n",
+    ],
+    ids=["request line", "header"],
+)
+def test_a_request_line_or_header_over_the_limit_is_told_so(live_server_process, head):
+    """Over Twisted's 16 KiB a line was met with a closed connection and no answer at all."""
+    answer, _ = send_until_answered(open_request(live_server_process, head), 0)
+    assert status_of(answer) == 431, answer[:300]
+    head_part, _, body = answer.partition(b"\r\n\r\n")
+    assert b"content-type: application/json" in head_part.lower()
+    assert json.loads(body)["error"]["code"] == "request_too_large"
