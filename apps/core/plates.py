@@ -48,8 +48,37 @@ def state_problem(state: str) -> str | None:
     return None
 
 
+# Cyrillic and Greek capitals drawn like Latin ones: a plate typed or exported in the wrong script
+# ("CBA777" typed with Cyrillic letters) looks exactly like the read "CBA777", and is similar to
+# it once folded.
+HOMOGLYPHS = str.maketrans(
+    {
+        **dict(
+            zip(
+                "\u0410\u0412\u0415\u041a\u041c\u041d\u041e\u0420\u0421\u0422\u0423\u0425\u0406\u0408\u0405",
+                "ABEKMHOPCTYXIJS",
+                strict=True,
+            )
+        ),
+        **dict(
+            zip(
+                "\u0391\u0392\u0395\u0396\u0397\u0399\u039a\u039c\u039d\u039f\u03a1\u03a4\u03a5\u03a7",
+                "ABEZHIKMNOPTYX",
+                strict=True,
+            )
+        ),
+        "\u0130": "I",
+    }
+)
+_DIGIT = re.compile(r"\d")
+
+
 def fold(normalized: str) -> str:
-    """The normalized plate with look-alike characters folded (O/Q/D->0, I/L->1, Z->2, S->5, B->8, G->6)."""
+    """The normalized plate with look-alike characters folded (O/Q/D->0, I/L->1, Z->2, S->5, B->8,
+    G->6), after Cyrillic and Greek letters drawn like Latin ones and digits of any script (Arabic-
+    Indic ones) are taken for the Latin letter and the ASCII digit."""
+    if not normalized.isascii():
+        normalized = _DIGIT.sub(lambda digit: str(unicodedata.digit(digit.group())), normalized.translate(HOMOGLYPHS))
     return normalized.translate(LOOK_ALIKES)
 
 

@@ -127,6 +127,24 @@ def test_an_error_that_says_more_is_still_what_the_schema_promises(client_for, o
     jsonschema.validate(again.json(), schema["components"]["schemas"][ref])
 
 
+@pytest.mark.parametrize(
+    "plate",
+    ["\u0421\u0412\u0410777", "CBA\uff17\uff17\uff17", "CBA\u0667\u0667\u0667"],
+    ids=["cyrillic", "full width", "arabic-indic"],
+)
+def test_an_entry_written_in_another_script_is_similar_to_the_read_it_looks_like(
+    client_for, operator, reader_api, plate
+):
+    """An entry pasted from a source in the wrong script (Cyrillic letters, Arabic-Indic digits)
+    looks exactly like the read "CBA777" and was never hit by it."""
+    api = client_for(operator)
+    hotlist = make_list(api)
+    api.post(f"/api/v1/hotlists/{hotlist['id']}/entries", {"plate": plate, "reason": "Stolen"}, format="json")
+    answer = post_reads(reader_api, [a_read(plate="CBA777")])
+    assert answer.status_code == 200 and len(answer.json()["hits"]) == 1, answer.content
+    assert Hit.objects.get().match in ("similar", "exact")
+
+
 def test_an_entry_removed_twice_at_once_is_removed_once(client_for, operator):
     """Two removals that both read the entry before either removed it (a double click): the second
     is a 404, and the audit trail holds one removal, not two."""
