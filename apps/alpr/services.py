@@ -4,6 +4,7 @@ review and briefing, read retention."""
 from __future__ import annotations
 
 import csv
+import io
 import json
 import logging
 import re
@@ -454,14 +455,28 @@ IMPORT_COLUMNS = ["plate", "plate_state", "reason", "case_number", "expires_at"]
 
 
 def _csv_lines(text: str) -> Iterator[tuple[int, list[str] | csv.Error]]:
-    """(line number, cells or the reason the line is not CSV) for each line of the file, each line
-    read on its own: no entry spans lines, and a quote left open (`"armed,C2,`) must not swallow
-    the lines after it into one field (they were lost from the import without a word)."""
-    for number, line in enumerate(_LINE_BREAK.split(text), start=1):
-        try:
-            yield number, next(csv.reader([line], strict=True), [])
-        except csv.Error as exc:
-            yield number, exc
+    """(number of its first line, cells or why it is not CSV) for each record of the file. A quoted
+    field may run over line breaks, as CSV allows; a record that is not CSV (a quote left open,
+    text after a closing quote) is reported on its first line, and the reading starts again on the
+    line after it: a stray quote never swallows the lines after it (they were lost from an import
+    without a word)."""
+    starts = [0] + [match.end() for match in _LINE_BREAK.finditer(text)]  # where each line begins
+    line = 0  # the first line (from 0) of the text the current reader reads
+    while line < len(starts):
+        reader = csv.reader(io.StringIO(text[starts[line] :], newline=""), strict=True)
+        read = 0  # lines this reader has consumed
+        while True:
+            first = line + read + 1  # the record's first line, counted from 1
+            try:
+                row = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as exc:
+                yield first, exc
+                line = first  # again from the line after the record's first
+                break
+            read = reader.line_num
+            yield first, row
 
 
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")

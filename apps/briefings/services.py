@@ -14,7 +14,7 @@ import time
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import connection, transaction
@@ -382,6 +382,7 @@ class _Sending:
     token: str
     attempts: int
     officer_id: uuid.UUID | None = None
+    leased_until: datetime | None = None  # the lease _claim wrote (renewed only while it stands)
 
 
 def _claim(ids: list[str], *, initial: bool) -> list[_Sending]:
@@ -396,8 +397,10 @@ def _claim(ids: list[str], *, initial: bool) -> list[_Sending]:
     now = timezone.now()
     lease = now + conf.push_send_lease()
     if initial:
-        condition, params = "attempts = 0 AND next_attempt_at > %s", [now + conf.push_stale_after() / 2]
-        due = Delivery.objects.filter(attempts=0, next_attempt_at__gt=params[0])
+        # Never claimed (updated_at is still created_at) and not handed to the sweep.
+        condition = "attempts = 0 AND updated_at = created_at AND next_attempt_at > %s"
+        params = [now + conf.push_stale_after() / 2]
+        due = Delivery.objects.filter(attempts=0, updated_at=F("created_at"), next_attempt_at__gt=params[0])
         counted = 0  # the first send's attempt is counted with its outcome (_record)
     else:
         condition, params = "next_attempt_at <= %s", [now]
@@ -412,13 +415,13 @@ def _claim(ids: list[str], *, initial: bool) -> list[_Sending]:
                 [lease, now, [uuid.UUID(str(i)) for i in ids], DeliveryState.QUEUED.value, *params],
             )
             return [
-                _Sending(pk, briefing, device, token, attempts + 1 - counted, officer)
+                _Sending(pk, briefing, device, token, attempts + 1 - counted, officer, lease)
                 for pk, briefing, device, token, attempts, officer in cursor.fetchall()
             ]
     with transaction.atomic():  # SQLite: IMMEDIATE transactions serialize writers
         due = due.filter(pk__in=ids, state=DeliveryState.QUEUED)
         rows = [
-            _Sending(pk, briefing, device, token, attempts + 1, officer)
+            _Sending(pk, briefing, device, token, attempts + 1, officer, lease)
             for pk, briefing, device, token, attempts, officer in due.values_list(
                 "id", "briefing_id", "device_id", "token", "attempts", "officer_id"
             )
@@ -436,16 +439,24 @@ def _lease_kept(rows: list[_Sending]):
     renewed every third of it from a thread of its own; a worker killed mid-send stops renewing,
     and the sweep takes them once the lease has run out, not minutes later."""
     ids, every = [row.pk for row in rows], conf.push_send_lease().total_seconds() / 3
+    leased_until = rows[0].leased_until if rows else None
     done = threading.Event()
 
     def renew() -> None:
+        nonlocal leased_until
         try:
-            while not done.wait(every):
-                Delivery.objects.filter(pk__in=ids, state=DeliveryState.QUEUED).update(
-                    next_attempt_at=timezone.now() + conf.push_send_lease()
-                )
-        except Exception:  # the database away: the lease runs out, and the sweep sends them again
-            log.warning("could not renew the lease of %d deliveries being sent", len(ids), exc_info=True)
+            while leased_until is not None and not done.wait(every):
+                # Only while the lease this send wrote stands: not one the sweep has since taken,
+                # nor the retry time the send recorded when FCM answered.
+                renewed = timezone.now() + conf.push_send_lease()
+                try:
+                    if not Delivery.objects.filter(
+                        pk__in=ids, state=DeliveryState.QUEUED, next_attempt_at=leased_until
+                    ).update(next_attempt_at=renewed):
+                        return
+                    leased_until = renewed
+                except Exception:  # the database away for a moment: tried again at the next turn
+                    log.warning("could not renew the lease of %d deliveries being sent", len(ids), exc_info=True)
         finally:
             connection.close()
 

@@ -94,14 +94,16 @@ class DeviceConsumer(DirectDispatch, AsyncWebsocketConsumer):
         self.last_refused = 0.0
         self.last_warned = 0.0
 
-    async def send(self, text_data=None, bytes_data=None, close=False):
-        """A frame to the device; none when its socket has closed meanwhile (a revoke closing it
-        while a live-view or command frame was on its way): there is no one to send it to, and
-        whatever it carried is sent again on the next connection."""
+    async def send(self, text_data=None, bytes_data=None, close=False) -> bool:
+        """A frame to the device, and whether it went: not when its socket has closed meanwhile (a
+        revoke closing it while a live-view or command frame was on its way). There is no one to
+        send it to; a command's frame is not recorded as sent, and goes on the next connection."""
         try:
             await super().send(text_data=text_data, bytes_data=bytes_data, close=close)
         except Disconnected:
             log.info("device %s: a frame for a socket already closed was dropped", getattr(self.device, "pk", "?"))
+            return False
+        return True
 
     async def __call__(self, scope, receive, send):
         try:
@@ -288,7 +290,9 @@ class DeviceConsumer(DirectDispatch, AsyncWebsocketConsumer):
         self.sent_here[command["id"]] = set(ANSWER_TYPES)
         while len(self.sent_here) > SENT_MEMORY:
             self.sent_here.pop(next(iter(self.sent_here)))
-        await self.send(text_data=json.dumps({"type": "command", "command": command}))
+        if not await self.send(text_data=json.dumps({"type": "command", "command": command})):
+            self.sent_here.pop(command["id"], None)
+            return
         await written_out()  # the frame goes out now, its record after
         try:
             await db_retried_async(functools.partial(delivery.command_sent, self.device, command, claim=claim))

@@ -189,14 +189,17 @@ def device_enroll(*, serial: str, code: str, context: AuditContext | None = None
     context = context or AuditContext()
     serial = serial.strip()
     now = timezone.now()
+    # Throttled already: answered without waiting in line. Else attempts on one serial (and from
+    # one address) take turns, each seeing the failures of those before it: guesses sent all at
+    # once were otherwise all checked against the count before any of them was recorded (13 of 16
+    # went through a limit of 5).
+    wait = _throttle_wait(serial=serial, source_ip=context.source_ip, now=now)
     with transaction.atomic():
-        # Attempts on one serial (and from one address) take turns, each seeing the failures of
-        # those before it: guesses sent all at once were otherwise all checked against the count
-        # before any of them was recorded (13 of 16 went through a limit of 5).
-        advisory_lock(f"enroll:serial:{serial}")
-        if context.source_ip:
-            advisory_lock(f"enroll:address:{context.source_ip}")
-        wait = _throttle_wait(serial=serial, source_ip=context.source_ip, now=now)
+        if not wait:
+            advisory_lock(f"serial:{serial}", space="enroll")
+            if context.source_ip:
+                advisory_lock(f"address:{context.source_ip}", space="enroll")
+            wait = _throttle_wait(serial=serial, source_ip=context.source_ip, now=now)
         if wait:
             audit_record(
                 action="device.enroll",
@@ -364,7 +367,7 @@ def push_token_set(*, device: Device, token: str, context: AuditContext | None =
     digest = hashlib.sha256(token.encode()).hexdigest()
     # Two phones registering one token at once (a reinstall, a retry) take turns: each moves it
     # from the other, and neither meets the unique index first (a 500).
-    advisory_lock(f"push-token:{digest}")
+    advisory_lock(digest, space="push-token")
     device = Device.objects.select_for_update().get(pk=device.pk)
     moved_from = list(
         Device.objects.select_for_update()

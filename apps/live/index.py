@@ -20,6 +20,7 @@ finds no copy reads the store.
 from __future__ import annotations
 
 import logging
+import threading
 from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
@@ -212,6 +213,7 @@ def _parsed(session_id, state: dict, members: list, has_init: int):
 # failed falls back to it).
 _FLOORS: OrderedDict[str, int] = OrderedDict()
 _FLOORS_KEPT = 10_000
+_FLOORS_LOCK = threading.Lock()
 _FLOOR_WRITER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="live-floor")
 # Raised only where the session's hash exists (a hash holding nothing but a floor would read as
 # a session with no state).
@@ -233,11 +235,12 @@ def raise_floor(session_id, sequence: int) -> None:
     """A playlist listed from `sequence` on: no later one lists below it (here at once, in Redis
     from a thread of its own: playlists are rendered on the event loop too)."""
     key = str(session_id)
-    if _FLOORS.get(key, -1) < sequence:
-        _FLOORS[key] = sequence
-        _FLOORS.move_to_end(key)
-        while len(_FLOORS) > _FLOORS_KEPT:
-            _FLOORS.popitem(last=False)
+    with _FLOORS_LOCK:  # playlists are rendered on the loop and in threads alike
+        if _FLOORS.get(key, -1) < sequence:
+            _FLOORS[key] = sequence
+            _FLOORS.move_to_end(key)
+            while len(_FLOORS) > _FLOORS_KEPT:
+                _FLOORS.popitem(last=False)
     if client() is not None:
         state_key, _ = _keys(session_id)
         _FLOOR_WRITER.submit(_write, lambda redis: redis.eval(_RAISE_FLOOR, 1, state_key, sequence))

@@ -51,12 +51,15 @@ def test_a_real_account_with_a_demo_name_and_another_role_is_left_alone(make_use
     assert User.objects.get(username="clerk").role == "it"
 
 
-def test_a_restart_without_a_password_prints_the_same_logins_and_ends_nothing(settings, tmp_path):
+def test_a_restart_without_a_password_prints_the_same_logins_and_ends_nothing(
+    settings, tmp_path, django_capture_on_commit_callbacks
+):
     """The demo started again (no --password) keeps each demo person's password, so the tokens,
     sessions and evidence links they held still work; one IT changed stays IT's."""
     settings.DATA_DIR = tmp_path
     out = io.StringIO()
-    call_command("seed_demo", stdout=out)
+    with django_capture_on_commit_callbacks(execute=True):
+        call_command("seed_demo", stdout=out)
     first = {line.split()[1]: line.split()[2] for line in out.getvalue().splitlines()[2:]}
     assert set(first) == {"officer", "officer2", "operator", "clerk", "it"}
     assert (tmp_path / "demo-logins.json").stat().st_mode & 0o077 == 0  # the owner's alone
@@ -67,9 +70,10 @@ def test_a_restart_without_a_password_prints_the_same_logins_and_ends_nothing(se
     officer.save()
 
     again = io.StringIO()
-    call_command("seed_demo", stdout=again)
+    with django_capture_on_commit_callbacks(execute=True):
+        call_command("seed_demo", stdout=again)
     printed = again.getvalue()
     assert f"clerk     {first['clerk']}" in printed and f"it        {first['it']}" in printed
-    assert "officer   (changed since the demo set it: left unchanged)" in printed
+    assert "officer   (not the password the demo kept: left unchanged;" in printed
     assert api_client(token=token).get("/api/v1/me").status_code == 200
     assert User.objects.get(username="officer").check_password("set-by-it-" + "x" * 12)

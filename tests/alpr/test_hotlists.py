@@ -280,6 +280,18 @@ def test_a_quote_left_open_rejects_its_line_and_loses_none_after_it(client_for, 
     ]
 
 
+def test_a_quoted_reason_over_two_lines_is_one_entry_as_csv_allows(client_for, operator):
+    api = client_for(operator)
+    hotlist = make_list(api)
+    text = 'plate,plate_state,reason,case_number,expires_at\nABC1,NY,"Armed\nsuspect, see case",C2,\nXYZ2,NY,Stolen,,\n'
+    response = api.post(f"/api/v1/hotlists/{hotlist['id']}/import", {"file": csv_file(text)}, format="multipart")
+    assert response.json() == {"imported": 2, "rejected": []}
+    assert sorted(Entry.objects.values_list("plate_normalized", "reason")) == [
+        ("ABC1", "Armed\nsuspect, see case"),
+        ("XYZ2", "Stolen"),
+    ]
+
+
 def test_an_import_line_with_a_nul_character_is_rejected_not_stored(client_for, operator):
     api = client_for(operator)
     hotlist = make_list(api)

@@ -390,7 +390,7 @@ def test_remote_trigger_links_the_command(disk_store, camera):
     assert Clip.objects.get(pk=clip["id"]).command_id == uuid.UUID(command_id)
 
 
-def test_a_clip_cannot_claim_a_command_sent_to_another_camera(disk_store, camera, make_device, make_user):
+def test_a_clip_is_not_linked_to_a_command_sent_to_another_camera(disk_store, camera, make_device, make_user):
     from apps.control.services import command_create
 
     device, token = camera
@@ -399,9 +399,11 @@ def test_a_clip_cannot_claim_a_command_sent_to_another_camera(disk_store, camera
     theirs, _ = command_create(device=other, requested_by=operator, action="start_recording", reason="Scene")
     ours, _ = command_create(device=device, requested_by=operator, action="start_recording", reason="Scene")
     api = api_client(token=token)
-    refused = declare(api, declaration(clip_bytes(10), trigger="remote", command_id=str(theirs.pk)))
-    assert refused.status_code == 400 and "command_id" in refused.json()["error"]["fields"]
-    assert not Clip.objects.filter(command_id=theirs.pk).exists()
+    kept = declare(api, declaration(clip_bytes(10), trigger="remote", command_id=str(theirs.pk)))
+    assert kept.status_code == 201  # the recording is evidence: declared, not linked to their command
+    assert kept.json()["command_id"] is None and not Clip.objects.filter(command_id=theirs.pk).exists()
+    declared = AuditEvent.objects.get(action="clip.declare", object_id=kept.json()["id"])
+    assert declared.details["command_id_not_linked"] == str(theirs.pk)
     linked = declare(api, declaration(clip_bytes(20), trigger="remote", command_id=str(ours.pk)))
     assert linked.status_code == 201 and linked.json()["command_id"] == str(ours.pk)
 

@@ -141,8 +141,8 @@ def _check_declaration(
 
 
 def _command_is_the_devices(device: Device, command_id) -> bool:
-    """A remote recording never names a command sent to another camera (apps.control answers):
-    the clip would claim to be the result of a command its camera never got."""
+    """Whether a remote recording may be linked to this command: not one sent to another camera
+    (apps.control answers), which the clip would claim to be the result of."""
     answers = command_sent_to_device.send(sender=Device, device=device, command_id=command_id)
     return all(answer for _, answer in answers)
 
@@ -190,11 +190,11 @@ def clip_declare(
         if existing.state == ClipState.ABORTED:
             return _reopen(existing, context=context), False
         return existing, False
+    # Never refused (the recording is evidence): a command sent to another camera is not linked,
+    # and the declaration's audit event names the one it claimed.
+    claimed_command = None
     if command_id is not None and not _command_is_the_devices(device, command_id):
-        raise InvalidInput(
-            "command_id: this command was sent to another device.",
-            fields={"command_id": ["This command was sent to another device."]},
-        )
+        claimed_command, command_id = command_id, None
 
     part_size, part_count = plan_parts(size_bytes)
     category = category_get_or_default()
@@ -239,6 +239,7 @@ def clip_declare(
                     "sha256": sha256,
                     "trigger": trigger,
                     "command_id": str(command_id) if clip.command_id else None,
+                    **({"command_id_not_linked": str(claimed_command)} if claimed_command else {}),
                     "officer": str(clip.officer_id) if clip.officer_id else None,
                     "part_size": part_size,
                     "part_count": part_count,

@@ -7,6 +7,7 @@ same logins and ends nobody's tokens, sessions or evidence links (a new password
 import json
 import os
 import secrets
+import tempfile
 
 from django.conf import settings
 from django.core.management.base import BaseCommand
@@ -47,15 +48,19 @@ class Command(BaseCommand):
                 self.stdout.write(f"  {user.role:<9} {username:<9} (an existing {user.role} account: left unchanged)")
                 continue
             if not created and not given and username in kept and not user.check_password(password):
-                # Changed since the demo set it (by IT, or by the person): theirs now.
-                self.stdout.write(f"  {role:<9} {username:<9} (changed since the demo set it: left unchanged)")
+                # Changed since the demo set it (by IT, by the person, or on another data directory).
+                self.stdout.write(
+                    f"  {role:<9} {username:<9} (not the password the demo kept: left unchanged;"
+                    " --password P sets one for every demo login)"
+                )
                 continue
             if created or not user.check_password(password):
                 user.set_password(password)  # a new password ends the old ones (User.save), audited
                 user.save(update_fields=["password"])
-            kept[username] = password
+            if not given:  # a password given on the command line is the user's to remember
+                kept[username] = password
             self.stdout.write(f"  {role:<9} {username:<9} {password}")
-        _keep_passwords(kept)
+        transaction.on_commit(lambda: _keep_passwords(kept))  # only what the database holds
 
 
 def _kept_file():
@@ -75,8 +80,7 @@ def _kept_passwords() -> dict:
 def _keep_passwords(kept: dict) -> None:
     path = _kept_file()
     path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_suffix(".tmp")
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=".demo-logins-")  # readable by its owner alone
     with os.fdopen(fd, "w") as handle:
         json.dump(kept, handle)
     os.replace(temporary, path)
