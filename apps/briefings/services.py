@@ -438,8 +438,11 @@ def _lease_kept(rows: list[_Sending]):
     """While the block sends these rows (FCM may take up to a minute for a batch), their lease is
     renewed every third of it from a thread of its own; a worker killed mid-send stops renewing,
     and the sweep takes them once the lease has run out, not minutes later."""
+    if not rows:  # nothing to hold: no thread
+        yield
+        return
     ids, every = [row.pk for row in rows], conf.push_send_lease().total_seconds() / 3
-    leased_until = rows[0].leased_until if rows else None
+    leased_until = rows[0].leased_until
     done = threading.Event()
 
     def renew() -> None:

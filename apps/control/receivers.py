@@ -10,8 +10,8 @@ from .models import Command
 def was_command_sent_to(sender, device, command_id, **kwargs) -> bool:
     """False when the command was sent to another device than this one (or a revoked
     registration it took over from, however many times it was registered again). An id of no
-    command here is not refused: one sent before
-    the commands' rows were purged, or by another system, says nothing against the camera."""
+    command here is not refused: one sent before the commands' rows were purged, or by another
+    system, says nothing against the camera."""
     sent_to = Command.objects.filter(pk=command_id).values_list("device_id", flat=True).first()
     if sent_to is None:
         return True

@@ -118,6 +118,15 @@ def test_a_chunked_json_body_is_read_not_taken_as_empty(live_server_process, ope
     assert b'"token"' in answer
 
 
+def assert_refused_in_the_envelope(server, head: str, status: int, code: str) -> None:
+    """The raw request is answered `status` with the JSON envelope naming `code`."""
+    answer, _ = send_until_answered(open_request(server, head), 0)
+    assert status_of(answer) == status, answer[:300]
+    head_part, _, body = answer.partition(b"\r\n\r\n")
+    assert b"content-type: application/json" in head_part.lower()
+    assert json.loads(body)["error"]["code"] == code
+
+
 @pytest.mark.parametrize(
     "head",
     [
@@ -129,11 +138,7 @@ def test_a_chunked_json_body_is_read_not_taken_as_empty(live_server_process, ope
     ids=["content length not a number", "two content lengths", "header without a colon"],
 )
 def test_a_request_that_is_not_valid_http_gets_the_json_envelope(live_server_process, head):
-    answer, _ = send_until_answered(open_request(live_server_process, head), 0)
-    assert status_of(answer) == 400, answer[:300]
-    head_part, _, body = answer.partition(b"\r\n\r\n")
-    assert b"content-type: application/json" in head_part.lower()
-    assert json.loads(body)["error"]["code"] == "bad_request"
+    assert_refused_in_the_envelope(live_server_process, head, 400, "bad_request")
 
 
 @pytest.mark.parametrize(
@@ -146,8 +151,4 @@ def test_a_request_that_is_not_valid_http_gets_the_json_envelope(live_server_pro
 )
 def test_a_request_line_or_header_over_the_limit_is_told_so(live_server_process, head):
     """Over Twisted's 16 KiB a line was met with a closed connection and no answer at all."""
-    answer, _ = send_until_answered(open_request(live_server_process, head), 0)
-    assert status_of(answer) == 431, answer[:300]
-    head_part, _, body = answer.partition(b"\r\n\r\n")
-    assert b"content-type: application/json" in head_part.lower()
-    assert json.loads(body)["error"]["code"] == "request_too_large"
+    assert_refused_in_the_envelope(live_server_process, head, 431, "request_too_large")
