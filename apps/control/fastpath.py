@@ -195,15 +195,18 @@ def _input(headers: dict[bytes, bytes], body: bytes) -> tuple[dict, str | None] 
         parsed = SafeJSONParser().parse(io.BytesIO(body), "application/json", {})
     except Exception:
         return None
-    data = CommandCreateIn(data=parsed)
-    if not data.is_valid():
-        return None
+    validated = CommandCreateIn.plain(parsed)
+    if validated is None:
+        data = CommandCreateIn(data=parsed)
+        if not data.is_valid():
+            return None
+        validated = data.validated_data
     raw_key = headers.get(b"idempotency-key")
     try:
         key = idempotency_key_of(raw_key.decode("latin-1") if raw_key is not None else None)
     except InvalidInput:
         return None
-    return data.validated_data, key
+    return validated, key
 
 
 async def _operator(token: str):
