@@ -23,7 +23,7 @@ import uuid
 from datetime import timedelta
 from typing import Any
 
-from django.db import IntegrityError, connection, transaction
+from django.db import DEFAULT_DB_ALIAS, IntegrityError, connection, connections, transaction
 from django.db.models import F, Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -194,7 +194,8 @@ def command_create_statement(
     and whether it has a push token; no row when nothing was stored (then the view decides: 401,
     403, 404, 409, a replay, or a new command of another person)."""
     condition_sql, condition_args = condition
-    values = [f.get_db_prep_save(getattr(command, f.attname), connection) for f in Command._meta.concrete_fields]
+    db = connections[DEFAULT_DB_ALIAS]  # once: `connection` finds it again for every field it is passed to
+    values = [f.get_db_prep_save(getattr(command, f.attname), db) for f in Command._meta.concrete_fields]
     count = counts_upsert(
         counts={counted.command(command.action): 1}, at=command.created_at, when="EXISTS (SELECT 1 FROM command)"
     )
