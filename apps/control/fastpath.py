@@ -10,8 +10,9 @@ itself, on the loop:
   still current (accounts.authentication.token_cached_unconfirmed: the storing statement confirms
   it), else as every request reads it (token_for_bearer_async: the cache under Redis's generation,
   else PostgreSQL, on the loop too), admitted by the view's own permission class (CanCommand);
-- the body parsed and validated by the view's own parser and serializer; the Idempotency-Key
-  header checked by the view's own function;
+- the body parsed by the view's own parser and validated by its serializer (an operator's
+  everyday body by the serializer's quick reading, CommandCreateIn.plain, held to the same answers
+  by a test); the Idempotency-Key header checked by the view's own function;
 - ONE statement that checks the device (there, not revoked, no command with this key yet) and the
   operator (the token unrevoked and unexpired, the person active and still an operator:
   token_confirmed_sql) and stores the command, its count and its audit event together
