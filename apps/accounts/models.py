@@ -46,6 +46,10 @@ class User(AbstractUser):
     # db_default: the previous release's code, still serving during a rolling upgrade or after a
     # rollback, inserts people without this column.
     credentials_version = models.PositiveIntegerField(default=0, db_default=0, editable=False)
+    # Counted up each time the person is given another role: their evidence links carry it too, so
+    # that a link stops for good when the role it was issued under is taken away, even if it is given
+    # back later (their sessions and tokens go on, under the new role).
+    role_version = models.PositiveIntegerField(default=0, db_default=0, editable=False)
     # Set by services.user_update when its own audit event records the new password.
     _password_audited = False
     # (actor, AuditContext) of the change being saved, set by services.user_update: what another

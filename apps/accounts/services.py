@@ -129,8 +129,11 @@ def user_update(*, user: User, actor, context: AuditContext | None = None, **cha
             user._changed_by = None
         if changes.get("is_active") is False:  # a new password's end came with its save (User.save)
             credentials_end(user)
-        elif before["role"] != user.role:
-            close_person_sockets_after_commit(user.pk, code=4403)  # signed in, no longer allowed this socket
+        if before["role"] != user.role:  # the old role's evidence links end, for good (footage.grants)
+            User.objects.filter(pk=user.pk).update(role_version=F("role_version") + 1)
+            user.refresh_from_db(fields=["role_version"])
+            if changes.get("is_active") is not False:
+                close_person_sockets_after_commit(user.pk, code=4403)  # signed in, no longer allowed this socket
         after = {key: getattr(user, key) for key in before}
         audit_record(
             action="user.update",

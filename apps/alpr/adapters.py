@@ -9,7 +9,6 @@ See docs/alpr.md for the mapping of each field.
 from __future__ import annotations
 
 import hashlib
-import math
 from datetime import UTC, datetime
 
 from drf_spectacular.utils import extend_schema
@@ -18,7 +17,7 @@ from rest_framework.views import APIView
 
 from apps.audit.services import AuditContext
 from apps.core.errors import InvalidInput
-from apps.core.parsers import ObjectOrArrayJSONParser
+from apps.core.parsers import ObjectOrArrayJSONParser, json_number
 from apps.devices.permissions import IsPlateReader
 
 from . import services, validation
@@ -56,20 +55,8 @@ def _read_at(epoch_ms) -> str:
         ) from None
 
 
-def _number(value) -> float | None:
-    """A vendor's number as a finite float; anything else (a bool, text, a whole number too large
-    for a float) counts as none, never a 500."""
-    if not isinstance(value, (int, float)) or isinstance(value, bool):
-        return None
-    try:
-        number = float(value)
-    except OverflowError:
-        return None
-    return number if math.isfinite(number) else None
-
-
 def _confidence(value, *, percent: bool):
-    number = _number(value)
+    number = json_number(value)
     if number is None:
         return None
     return min(1.0, max(0.0, number / (100.0 if percent else 1.0)))
@@ -111,7 +98,7 @@ def openalpr_group_to_read(group: dict) -> dict:
     # the agent sends 0,0 when it has no fix
     if isinstance(lat, (int, float)) and isinstance(lon, (int, float)) and (lat or lon):
         read["location"] = {"lat": lat, "lon": lon}
-    if (heading := _number(group.get("travel_direction"))) is not None:
+    if (heading := json_number(group.get("travel_direction"))) is not None:
         read["heading"] = heading % 360
     image = best.get("plate_crop_jpeg") or group.get("vehicle_crop_jpeg")
     if image:

@@ -4,6 +4,7 @@ the top (`[1]` or `5` sent to an endpoint that takes no body used to pass unread
 
 from __future__ import annotations
 
+import math
 import re
 from itertools import accumulate
 
@@ -83,3 +84,15 @@ class BodyReadFirst(BaseThrottle):
         if request.method in self.METHODS and not getattr(view, "raw_body", False):
             request.data  # noqa: B018 - parsing raises ParseError (400) or UnsupportedMediaType (415)
         return True
+
+
+def json_number(value: object) -> float | None:
+    """A JSON number as a finite float; None for anything else: a bool, text, NaN or an infinity,
+    or a whole number too large for a float (10**400 written out digit by digit), never a 500."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    try:
+        number = float(value)
+    except OverflowError:
+        return None
+    return number if math.isfinite(number) else None

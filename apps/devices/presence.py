@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import atexit
 import logging
-import math
 import os
 import socket
 import threading
@@ -23,11 +22,12 @@ import time
 import uuid
 import weakref
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, TypeGuard
+from typing import TYPE_CHECKING
 
 from channels.db import database_sync_to_async
 from django.db import DatabaseError, transaction
 
+from apps.core.parsers import json_number
 from apps.core.realtime import console_send
 
 from . import conf, signals
@@ -65,10 +65,6 @@ def _whole(value: object) -> int | None:
     return None
 
 
-def _is_number(value: object) -> TypeGuard[int | float]:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-
-
 def parse_status(frame: dict) -> tuple[dict | None, str | None]:
     """A status frame -> (live fields to set, None) or (None, what is wrong). Nothing is partial."""
     fields: dict = {}
@@ -90,19 +86,15 @@ def parse_status(frame: dict) -> tuple[dict | None, str | None]:
     if location is not None:
         if not isinstance(location, dict):
             return None, "status.location must be an object with lat and lon."
-        lat, lon, accuracy = location.get("lat"), location.get("lon"), location.get("accuracy_m")
-        if not _is_number(lat) or not -90 <= lat <= 90:
+        lat, lon = json_number(location.get("lat")), json_number(location.get("lon"))
+        accuracy = location.get("accuracy_m")
+        if lat is None or not -90 <= lat <= 90:
             return None, "status.location.lat must be a number from -90 to 90."
-        if not _is_number(lon) or not -180 <= lon <= 180:
+        if lon is None or not -180 <= lon <= 180:
             return None, "status.location.lon must be a number from -180 to 180."
-        if accuracy is not None and (not _is_number(accuracy) or accuracy < 0):
+        if accuracy is not None and ((accuracy := json_number(accuracy)) is None or accuracy < 0):
             return None, "status.location.accuracy_m must be a number of at least 0."
-        fields.update(
-            lat=float(lat),
-            lon=float(lon),
-            accuracy_m=None if accuracy is None else float(accuracy),
-            location_at=time.time(),
-        )
+        fields.update(lat=lat, lon=lon, accuracy_m=accuracy, location_at=time.time())
     return fields, None
 
 

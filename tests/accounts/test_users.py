@@ -236,14 +236,15 @@ def test_only_it_resets_a_second_factor(client_for, personas, other_officer, rol
 @pytest.mark.django_db
 def test_the_previous_release_can_still_add_people_to_the_upgraded_schema():
     """During a rolling upgrade (or after a rollback) the previous release's code inserts people
-    without credentials_version: the column's database default takes it (it was a NOT NULL
-    violation, answered as username_taken)."""
+    without credentials_version or role_version: the columns' database defaults take them (it was a
+    NOT NULL violation, answered as username_taken)."""
     import uuid
 
     from django.db import connection
     from django.utils import timezone
 
-    columns = [f.column for f in User._meta.concrete_fields if f.column != "credentials_version"]  # the old model's
+    new = {"credentials_version", "role_version"}
+    columns = [f.column for f in User._meta.concrete_fields if f.column not in new]  # the old model's
     values = {
         "id": uuid.uuid4().hex if connection.vendor == "sqlite" else uuid.uuid4(),
         "password": "!",
@@ -270,4 +271,5 @@ def test_the_previous_release_can_still_add_people_to_the_upgraded_schema():
             f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join(['%s'] * len(columns))})",
             [values[c] for c in columns],
         )
-    assert User.objects.get(username="added-by-the-old-code").credentials_version == 0
+    added = User.objects.get(username="added-by-the-old-code")
+    assert (added.credentials_version, added.role_version) == (0, 0)

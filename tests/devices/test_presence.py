@@ -73,6 +73,11 @@ def test_good_frames_parse(frame):
         {"recording": True, "location": {"lat": 1, "lon": float("inf")}},
         {"recording": True, "location": {"lat": 1, "lon": 2, "accuracy_m": -1}},
         {"recording": True, "location": {"lat": 1, "lon": 2, "accuracy_m": "far"}},
+        # Whole numbers too large for a float, as JSON may write them digit by digit (a server_error
+        # and a traceback each, before).
+        {"recording": True, "location": {"lat": 10**400, "lon": 2}},
+        {"recording": True, "location": {"lat": 1, "lon": -(10**400)}},
+        {"recording": True, "location": {"lat": 1, "lon": 2, "accuracy_m": 10**309}},
     ],
 )
 def test_bad_frames_are_refused_whole(frame):

@@ -163,7 +163,8 @@ def test_a_link_stops_working_when_its_holder_is_deactivated(request, backend, c
 @pytest.mark.parametrize("role", ["operator", "it", "officer"])
 def test_a_link_stops_working_when_its_holder_is_given_another_role(role, clerk, it_user, make_clip, rec_disk):
     """IT never sees footage and an operator never gets the bytes: a clerk moved to another role
-    can no longer use the access or case-manifest links they were given as a clerk."""
+    can no longer use the access or case-manifest links they were given as a clerk, not even once
+    they are a clerk again."""
     from apps.accounts.services import user_update
 
     clip = make_clip(store=rec_disk, case_number="C-77")
@@ -183,8 +184,11 @@ def test_a_link_stops_working_when_its_holder_is_given_another_role(role, clerk,
     from apps.integrations.storage import DOWNLOAD_SALT
 
     assert signing.loads(url.rsplit("/", 1)[1], salt=DOWNLOAD_SALT)["a"] == str(clerk.pk)
-    user_update(user=clerk, actor=it_user, role="clerk")  # a clerk again: links given now work
-    assert (
+    user_update(user=clerk, actor=it_user, role="clerk")  # a clerk again: the old links stay dead
+    for link in (url, listed):
+        refused, _ = _fetch(api_client(), link)
+        assert refused.status_code == 403 and error_code(refused) == "link_revoked"
+    assert (  # and links given now work
         _fetch(api_client(), api.post(f"/api/v1/clips/{clip.pk}/access", {"reason": "x"}, format="json").json()["url"])[
             0
         ].status_code
