@@ -43,6 +43,8 @@ CONSOLE_EVENTS: dict[str, tuple[str, frozenset[str]]] = {
     "hit.new": ("hit", frozenset({OPERATOR})),
     "hit.update": ("hit", frozenset({OPERATOR})),
     "live.update": ("live", frozenset({OPERATOR})),
+    # Not the lead (reading one is audited, per person): that it changed, for a page to read it again.
+    "lead.update": ("lead", frozenset({OPERATOR})),
 }
 CONSOLE_ROLES = frozenset().union(*(roles for _key, roles in CONSOLE_EVENTS.values()))
 

@@ -146,3 +146,12 @@ class LeadOut(serializers.Serializer):
         data["briefings"] = [str(share.briefing_id) for share in instance.shares.all()]
         data["review_overdue"] = review_overdue(instance)
         return data
+
+
+class LeadUpdateOut(serializers.Serializer):
+    """The console's `lead.update`: that a lead was created, reviewed or shared, not what it holds
+    (reading a lead is audited per person; a page that shows it reads it again)."""
+
+    id = serializers.UUIDField()
+    state = serializers.ChoiceField(choices=State.choices)
+    at = serializers.DateTimeField()

@@ -11,6 +11,7 @@ from apps.audit.services import AuditContext, audit_record, audit_record_many
 from apps.briefings.models import Briefing, Incident, Media
 from apps.briefings.services import briefing_create
 from apps.core.errors import Conflict, Forbidden, InvalidInput
+from apps.core.realtime import console_send_after_commit, iso_time
 from apps.counters import names as counted
 from apps.counters.services import counter_add
 
@@ -79,7 +80,14 @@ def lead_create(
                 "nibin_lead_number": nibin_lead_number,
             },
         )
+        _announce(lead, at=now)
     return lead
+
+
+def _announce(lead: Lead, *, at) -> None:
+    """After commit, to the operators' consoles: that the lead changed (created, reviewed, shared),
+    not what it holds: a page that shows it reads it again, and that read is audited as any."""
+    console_send_after_commit("lead.update", {"id": str(lead.pk), "state": lead.state, "at": iso_time(at)})
 
 
 def refuse_own_review(*, lead: Lead, actor) -> None:
@@ -117,6 +125,7 @@ def lead_review(*, actor: User, lead: Lead, decision: str, note: str, context: A
             context=context,
             details={"decision": decision, "note": note, "kind": lead.kind, "case_number": lead.case_number},
         )
+        _announce(lead, at=now)
     return lead
 
 
@@ -182,6 +191,7 @@ def lead_share(
             context=context,
             details={"briefing": str(briefing.pk), "priority": priority, "recipients": briefing.recipients},
         )
+        _announce(lead, at=briefing.created_at)
     return briefing
 
 

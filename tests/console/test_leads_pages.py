@@ -9,10 +9,12 @@ import pytest
 from django.test import Client
 from playwright.sync_api import expect
 
+from apps.accounts.services import token_issue
 from apps.leads.services import lead_create
 from apps.outcomes.services import assist_create
 from tests.console.conftest import screenshot
-from tests.helpers import console_login
+from tests.console.devices import call
+from tests.helpers import at_once, console_login
 
 
 def _client(user=None) -> Client:
@@ -88,8 +90,12 @@ def test_show_with_the_dates_as_filled_in_keeps_today_and_a_bad_window_says_why(
 @pytest.mark.django_db(transaction=True)
 def test_review_queue_hides_my_own_lead_and_a_second_operator_verifies(open_as, console_server, operator, make_user):
     second = make_user("operator", username="operator2", full_name="Second Operator")
-    mine = lead_create(actor=operator, kind="other", case_number="2026-77", summary="Anonymous tip: grey van")
-    theirs = lead_create(actor=second, kind="other", case_number="2026-78", summary="Pawn shop record")
+    # Each lead made in a thread of its own: this one runs the browser's event loop, and a lead's
+    # console event goes out after commit (async_to_sync).
+    mine, theirs = at_once(
+        lambda: lead_create(actor=operator, kind="other", case_number="2026-77", summary="Anonymous tip: grey van"),
+        lambda: lead_create(actor=second, kind="other", case_number="2026-78", summary="Pawn shop record"),
+    )
 
     page = open_as(operator, "/leads/")
     queue = page.locator("#review-queue")
@@ -103,6 +109,17 @@ def test_review_queue_hides_my_own_lead_and_a_second_operator_verifies(open_as, 
     expect(page.locator("#review-card")).to_be_hidden()
 
     other = open_as(second, "/leads/")
+    other.wait_for_function("window.rtccLive && window.rtccLive.isOpen")
+    # A lead created while the queue is open joins it without a reload.
+    late = call(  # through the server, as another operator's console would make it
+        console_server.url,
+        token_issue(user=operator)[0],
+        "POST",
+        "/api/v1/leads",
+        json={"kind": "other", "case_number": "2026-79", "summary": "Second tip: same van"},
+    )
+    expect(other.locator(f"#review-queue [data-lead='{late['id']}']")).to_be_visible()
+    page.wait_for_function("window.rtccLive && window.rtccLive.isOpen")
     other.locator(f"#review-queue [data-lead='{mine.pk}'] a").click()
     other.wait_for_url(re.compile(rf"/leads/{mine.pk}/$"))
     other.check("#review-form input[value=verified]")
@@ -110,6 +127,10 @@ def test_review_queue_hides_my_own_lead_and_a_second_operator_verifies(open_as, 
     other.click("#review-form button[type=submit]")
     expect(other.locator("#lead-state")).to_have_text("verified")
     expect(other.locator("#share-card")).to_be_visible()
+    # The creator's open page shows the review without a reload, and now offers to share.
+    expect(page.locator("#lead-state")).to_have_text("verified")
+    expect(page.locator("#share-card")).to_be_visible()
+    expect(page.locator("#own-lead")).to_be_hidden()
     assert not page.errors and not other.errors
 
 
@@ -120,7 +141,7 @@ def test_transparency_page_in_a_browser_moves_with_activity(browser, console_ser
     page.goto("/transparency/")
     other_leads = page.locator("[data-figure='Other leads']")
     expect(other_leads).to_have_text("0")
-    lead_create(actor=operator, kind="other", case_number="2026-99", summary="x")
+    at_once(lambda: lead_create(actor=operator, kind="other", case_number="2026-99", summary="x"))
     page.reload()
     expect(other_leads).to_have_text("1")
     expect(page.locator(".chart-card svg").first).to_be_visible()
@@ -172,17 +193,44 @@ PLACE = {"lat": 40.73, "lon": -73.99}
 
 @pytest.mark.django_db(transaction=True)
 def test_a_nibin_lead_with_an_event_shows_it_on_the_related_evidence_map(open_as, console_server, operator):
-    lead = lead_create(
-        actor=operator,
-        kind="nibin",
-        case_number="2026-000654",
-        summary="Casings linked across two scenes",
-        nibin_lead_number="NIBIN-26-0654",
-        events=[{"case_number": "2026-000987", "occurred_at": "2026-10-02T01:15:00Z", "location": PLACE}],
+    (lead,) = at_once(  # off the browser's event loop: the lead's console event goes after commit
+        lambda: lead_create(
+            actor=operator,
+            kind="nibin",
+            case_number="2026-000654",
+            summary="Casings linked across two scenes",
+            nibin_lead_number="NIBIN-26-0654",
+            events=[{"case_number": "2026-000987", "occurred_at": "2026-10-02T01:15:00Z", "location": PLACE}],
+        )
     )
     page = open_as(operator, f"/leads/{lead.pk}/")
     expect(page.locator("#related-map [data-scene='e0']")).to_be_visible()
     expect(page.locator("#related-form")).to_be_visible()
     expect(page.locator("#related-none")).to_be_hidden()
     expect(page.locator("#clip-count")).to_have_text("(0)")
+    assert not page.errors
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_clerk_sees_that_a_lead_was_shared_without_a_link_to_a_page_they_cannot_open(
+    open_as, console_server, operator, clerk, officer, make_user
+):
+    from apps.leads.services import lead_review, lead_share
+
+    second = make_user("operator", username="operator2")
+
+    def shared():
+        lead = lead_create(actor=operator, kind="other", case_number="2026-80", summary="Tip: blue sedan")
+        lead = lead_review(actor=second, lead=lead, decision="verified", note="checked")
+        lead_share(actor=operator, lead=lead, priority="routine", audience={"officers": [str(officer.pk)]})
+        return lead
+
+    (lead,) = at_once(shared)  # off the browser's event loop: the lead's events go after commit
+    page = open_as(clerk, f"/leads/{lead.pk}/")
+    listed = page.locator("#lead-briefings [data-briefing]")
+    expect(listed).to_have_count(1)
+    expect(listed).to_contain_text("Shared as briefing")
+    expect(page.locator("#lead-briefings a")).to_have_count(0)  # the briefing page is the operators'
+    page = open_as(operator, f"/leads/{lead.pk}/")
+    expect(page.locator("#lead-briefings a[data-briefing]")).to_have_count(1)
     assert not page.errors

@@ -31,6 +31,7 @@ from apps.devices.models import Device
 from apps.devices.serializers import DeviceOut
 from apps.devices.services import device_assign, device_enroll, device_register, push_token_set
 from apps.footage.serializers import ClipOut
+from apps.leads.serializers import LeadUpdateOut
 from apps.live.serializers import LiveOut
 from tests.control.conftest import bearer, connected, post_command, receive, run
 from tests.footage.helpers import clip_bytes, declaration
@@ -44,6 +45,7 @@ DOCUMENTED = {
     "delivery.update": DeliveryOut,
     "clip.update": ClipOut,
     "live.update": LiveOut,
+    "lead.update": LeadUpdateOut,
 }
 PENDING = {"hit.new", "hit.update"}  # documented by the serializers of apps still to come
 
@@ -117,6 +119,8 @@ def test_each_event_payload_matches_its_documented_serializer(settings, tmp_path
         live = api.post(f"/api/v1/devices/{camera.pk}/live", {"reason": "Backup requested"}, format="json")
         assert live.status_code == 201, live.content
         api.get(f"/api/v1/live/{live.json()['id']}/playlist.m3u8")  # a viewer: the payload lists them
+        lead = api.post("/api/v1/leads", {"kind": "other", "case_number": "C-1", "summary": "Tip"}, format="json")
+        assert lead.status_code == 201, lead.content
         events = drain()
     seen = {event["type"] for event in events}
     assert set(DOCUMENTED) <= seen, seen

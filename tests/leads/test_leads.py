@@ -433,3 +433,24 @@ def test_related_evidence_says_when_an_event_had_more_than_it_lists(client_for, 
     settings.RTCC_LEADS_RELATED_LIMIT = 3
     body = client_for(operator).get(f"/api/v1/leads/{lead['id']}/related").json()
     assert len(body["clips"]) == 3 and body["truncated"] == {"clips": False, "plate_reads": False}
+
+
+def test_operators_consoles_hear_that_a_lead_changed_not_what_it_holds(
+    client_for, operator, other_operator, officer, probe
+):
+    """The second operator's queue and the creator's open page learn of a new lead, a review and a
+    share without a reload; the event says which lead and its state, never its candidates."""
+    from tests.core.test_realtime import console_group
+
+    with console_group() as drain:
+        lead = _verified(client_for, operator, other_operator, fr_payload(probe))
+        share = {"priority": "urgent", "audience": {"officers": [str(officer.pk)]}}
+        assert client_for(operator).post(f"/api/v1/leads/{lead['id']}/share", share, format="json").status_code == 201
+        events = [event for event in drain() if event["type"] == "lead.update"]
+    assert [(event["lead"]["id"], event["lead"]["state"]) for event in events] == [
+        (lead["id"], "pending_review"),
+        (lead["id"], "verified"),
+        (lead["id"], "verified"),
+    ]
+    assert all(set(event["lead"]) == {"id", "state", "at"} for event in events)
+    assert "John Roe" not in str(events)

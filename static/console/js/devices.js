@@ -145,7 +145,7 @@ $("#devices").addEventListener("click", async (e) => {
       const r = await busy(b, "…", () => post(`devices/${d.id}/enrollment`, {}));
       showEnrollment(d, r.enrollment_code, r.enrollment_expires_at);
     } else if (b.dataset.act === "revoke") {
-      const typed = await askText({ title: `Revoke ${name}?`, message: html`Its credentials stop working at once and its connection is closed. Type the serial <strong class="mono">${d.serial}</strong> to confirm.`, label: "Serial", confirm: "Revoke now", danger: true });
+      const typed = await askText({ title: `Revoke ${name}?`, message: html`Its credentials stop working at once and its connection is closed. Type the serial <strong class="mono">${d.serial}</strong> to confirm.`, label: "Serial", confirm: "Revoke now", danger: true, missing: `Type the serial ${d.serial} to confirm.` });
       if (typed === null) return;
       if (typed !== d.serial) { notify("The serial did not match; nothing was revoked.", "error"); return; }
       await busy(b, "…", () => post(`devices/${d.id}/revoke`, {}));

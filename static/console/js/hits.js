@@ -13,6 +13,7 @@ let place = 0;
 let filter = "new";
 
 const REJECT_REASONS = [["misread", "Misread (the image shows another plate)"], ["not_current", "Entry not current"], ["duplicate", "Duplicate of another hit"], ["other", "Other"]];
+const REJECT_LABELS = new Map(REJECT_REASONS);
 
 function ordered() {
   return [...hits.values()].filter((h) => h.state === filter)
@@ -64,7 +65,7 @@ function detailHtml(h) {
     ${h.state === "confirmed" && !h.briefing ? html`<div class="row end">
         <select data-role="priority" aria-label="Priority"><option value="urgent">urgent</option><option value="emergency">emergency</option><option value="routine">routine</option></select>
         <button type="button" data-act="brief">Brief officers near the read (B)</button></div>` : ""}
-    ${h.state === "rejected" ? html`<p class="muted">Rejected: ${h.reject_reason}${h.note ? ` · ${h.note}` : ""}</p>` : ""}
+    ${h.state === "rejected" ? html`<p class="muted">Rejected: ${REJECT_LABELS.get(h.reject_reason) || h.reject_reason}${h.note ? ` · ${h.note}` : ""}</p>` : ""}
   </div>`;
 }
 

@@ -1,5 +1,6 @@
 // One lead: its facts, the second person's review, sharing once verified, and related evidence on a map.
 import { get, post } from "./api.js";
+import { Live } from "./live.js";
 import { drawMap } from "./mapdraw.js";
 import { $, agoSpan, busy, fmtDateTime, html, notify, readJson, setHtml, showError, showFieldErrors, startAgoTicker } from "./ui.js";
 
@@ -66,8 +67,11 @@ function paint() {
   $("#own-lead")?.classList.toggle("hidden", !(mine && lead.state === "pending_review"));
   $("#share-card")?.classList.toggle("hidden", lead.state !== "verified");
   $("#share-notice")?.classList.toggle("hidden", lead.kind !== "facial_recognition");
+  // Briefings are the operators' pages: others see that it was shared, not a link they cannot open.
   setHtml($("#lead-briefings"), lead.briefings.length
-    ? lead.briefings.map((id) => html`<div class="list-item"><a href="/briefings/${id}/" data-briefing="${id}">Briefing ${id.slice(0, 8)}</a></div>`)
+    ? lead.briefings.map((id) => (me.role === "operator"
+      ? html`<div class="list-item"><a href="/briefings/${id}/" data-briefing="${id}">Briefing ${id.slice(0, 8)}</a></div>`
+      : html`<div class="list-item" data-briefing="${id}">Shared as briefing ${id.slice(0, 8)}</div>`))
     : html`<p class="muted">Not shared.</p>`);
   // Each briefing by its title and time, as the board shows it (the lead gives ids only), for
   // the operators, who may read briefings.
@@ -159,3 +163,19 @@ shareForm?.addEventListener("submit", (e) => {
 
 load();
 startAgoTicker();
+
+// Another operator's review or share shows without a reload: the lead is read again when the
+// console socket says it changed (the evidence near it is not searched again: that search is
+// counted and audited, and asked for by its own button).
+async function refresh() {
+  try {
+    lead = await get(`leads/${leadId}`);
+    paint();
+  } catch (err) { showError(err, "Lead"); }
+}
+if (me.role === "operator") {
+  const live = new Live();
+  live.on("lead.update", (event) => { if (event.lead.id === leadId) refresh(); });
+  live.onOpen(({ reconnect }) => { if (reconnect) refresh(); });
+  live.start();
+}

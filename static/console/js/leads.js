@@ -1,5 +1,6 @@
 // Leads: the review queue (never the viewer's own leads), the list, and a new lead with its probe image.
 import { get, post } from "./api.js";
+import { Live } from "./live.js";
 import { $, $all, agoSpan, busy, html, notifyNext, readJson, setHtml, showError, showFieldErrors, startAgoTicker, toIso } from "./ui.js";
 
 const me = readJson("me-data", {});
@@ -149,4 +150,15 @@ setupForm();
 loadQueue();
 loadList();
 startAgoTicker();
-void me;
+
+// Another operator's new lead, review or share shows without a reload: the console socket says
+// that a lead changed (never what it holds), and the queue and the list are read again, as a
+// reload would read them. Clerks have no console socket: their page shows what it read.
+if (me.role === "operator") {
+  const live = new Live();
+  let timer = null;
+  const reload = () => { clearTimeout(timer); timer = setTimeout(() => { loadQueue(); loadList(); }, 500); };
+  live.on("lead.update", reload);
+  live.onOpen(({ reconnect }) => { if (reconnect) reload(); });
+  live.start();
+}

@@ -61,7 +61,7 @@ function render(s) {
   if (s.state === "live" || (s.state === "ended" && s.started_at)) play();
   // After play(), which clears the note: an ended view opened afresh replays what it showed, paused.
   if (s.state === "ended") {
-    setText("#lv-note", "This live view has ended: the video below is what it showed, not live. The recorded clip is the evidence.");
+    setText("#lv-note", "This live view has ended: the video above is what it showed, not live. The recorded clip is the evidence.");
   }
 }
 

@@ -191,10 +191,11 @@ function fieldInput(form, name) {
 
 /**
  * A modal asking for a required reason (or any required text). Resolves to the text, or null when cancelled.
- * `message` is text, or html`...` for emphasis.
+ * `message` is text, or html`...` for emphasis; `missing` says what to do when the text is left empty.
  */
 export function askText({ title, message = "", label = "Reason", confirm = "Confirm", danger = false,
-  placeholder = "", suggestions = [], value = "", required = true, field = true }) {
+  placeholder = "", suggestions = [], value = "", required = true, field = true,
+  missing = "Please give a reason: it is recorded in the audit trail." }) {
   return new Promise((resolve) => {
     const dialog = document.createElement("dialog");
     const listId = `sugg-${uuid4()}`;
@@ -206,7 +207,7 @@ export function askText({ title, message = "", label = "Reason", confirm = "Conf
           <textarea name="text" rows="3" maxlength="500" ${required ? safe("required") : ""} placeholder="${placeholder}"
             ${suggestions.length ? html`list="${listId}"` : ""}>${value}</textarea></label>` : ""}
         ${suggestions.length ? html`<div class="row">${suggestions.map((s) => html`<button type="button" class="secondary small" data-s="${s}">${s}</button>`)}</div>` : ""}
-        <p class="field-error hidden" data-role="err">Please give a reason: it is recorded in the audit trail.</p>
+        <p class="field-error hidden" data-role="err">${missing}</p>
         <div class="row end">
           <button type="button" class="secondary" value="cancel" data-role="cancel">Cancel</button>
           <button type="submit" class="${danger ? "danger" : ""}" data-role="ok">${confirm}</button>
