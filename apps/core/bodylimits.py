@@ -34,6 +34,14 @@ def limit_for(path: str) -> int:
     return settings.RTCC_MAX_JSON_BODY
 
 
+def grown_code(path: str) -> str:
+    """The error code for a body sent without a length that grew past the path's limit."""
+    for prefix, code in getattr(settings, "RTCC_BODY_GROWN_CODES", {}).items():
+        if path.startswith(prefix):
+            return code
+    return "too_large"
+
+
 def decide(path: str) -> tuple[int, str, str] | int:
     """The body limit for this path, or (status, code, message) to refuse it before reading."""
     for prefix, guard in settings.RTCC_BODY_GUARDS.items():
@@ -100,7 +108,7 @@ def install() -> None:
         if isinstance(verdict, tuple):
             refuse(self, *verdict)
             return original_got_length(self, 0)
-        self._rtcc_limit, self._rtcc_seen = verdict, 0
+        self._rtcc_limit, self._rtcc_seen, self._rtcc_path = verdict, 0, path
         if length is not None and length > verdict:
             refuse(self, 413, "too_large", f"The request body is over the limit of {verdict} bytes.")
             return original_got_length(self, 0)
@@ -115,7 +123,8 @@ def install() -> None:
         self._rtcc_seen = getattr(self, "_rtcc_seen", 0) + len(data)
         limit = getattr(self, "_rtcc_limit", None)
         if limit is not None and self._rtcc_seen > limit:
-            refuse(self, 413, "too_large", f"The request body is over the limit of {limit} bytes.")
+            code = grown_code(getattr(self, "_rtcc_path", ""))
+            refuse(self, 413, code, f"The request body is over the limit of {limit} bytes.")
             return None
         return original_chunk(self, data)
 
@@ -188,7 +197,8 @@ class ChunkedBodyApp:
             body = message.get("body", b"")
             size += len(body)
             if size > limit:  # a server without the streaming guard (tests, other servers)
-                await _answer(send, 413, "too_large", f"The request body is over the limit of {limit} bytes.")
+                code = grown_code(scope.get("path", ""))
+                await _answer(send, 413, code, f"The request body is over the limit of {limit} bytes.")
                 return None
             chunks.append(body)
             if not message.get("more_body", False):

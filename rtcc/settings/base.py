@@ -176,6 +176,9 @@ RTCC_BODY_LIMITS = {
     # framing: a state's list of a million plates is about 40 MB (the file spools to disk).
     r"^/api/v1/hotlists/[^/]+/import$": 201 * 1024 * 1024,
 }
+# The code of a 413 for a body sent without a length that grows past its path's limit, where the
+# contract names one of its own (a first matching prefix; else too_large).
+RTCC_BODY_GROWN_CODES = {"/api/v1/live/": "segment_too_large"}
 
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 if ENV.redis_url:

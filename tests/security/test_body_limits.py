@@ -25,7 +25,7 @@ def send_until_answered(
     sock: socket.socket, total: int, chunk: bytes = b"x" * 65536, chunked: bool = False
 ) -> tuple[bytes, int]:
     """Streams up to `total` bytes, stopping when the server answers; (answer, bytes sent)."""
-    sent = 0
+    sent, pending = 0, b""
     sock.setblocking(False)
     answer = b""
     deadline = time.monotonic() + 30
@@ -38,10 +38,12 @@ def send_until_answered(
             pass
         except ConnectionError:
             break
-        if sent < total:
-            piece = (f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n") if chunked else chunk
+        if sent < total or pending:
+            if not pending:  # a piece goes out whole, however many sends it takes (chunked framing)
+                pending = (f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n") if chunked else chunk
+                sent += len(chunk)
             try:
-                sent += sock.send(piece)
+                pending = pending[sock.send(pending) :]
             except (BlockingIOError, ConnectionError):
                 time.sleep(0.01)
         else:
@@ -88,6 +90,23 @@ def test_an_undeclared_body_over_the_limit_is_cut_off_while_it_streams(live_serv
     assert status_of(answer) == 413, answer[:300]
     assert sent < 50 * MiB
     assert process.memory_info().rss - before < 50 * MiB
+
+
+def test_a_live_segment_sent_without_a_length_that_grows_too_large_is_segment_too_large(live_server_process):
+    """Its code is the contract's own for a segment (section 21); one whose Content-Length already
+    says more is refused before it is read, as any body: too_large."""
+    path = "/api/v1/live/6f1c2a52-3b7e-4f1e-9d55-0e8f1f0a1b2c/segments/5.m4s"
+    for declared, code in (
+        (f"Content-Length: {9 * MiB}", "too_large"),
+        ("Transfer-Encoding: chunked", "segment_too_large"),
+    ):
+        head = (
+            f"PUT {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/octet-stream\r\n"
+            f"X-Segment-Duration: 1\r\n{declared}\r\n\r\n"
+        )
+        answer, _ = send_until_answered(open_request(live_server_process, head), 9 * MiB, chunked="chunked" in declared)
+        assert status_of(answer) == 413, answer[:300]
+        assert json.loads(answer.partition(b"\r\n\r\n")[2])["error"]["code"] == code
 
 
 def test_a_forged_upload_url_is_refused_before_its_body_is_read(live_server_process):
