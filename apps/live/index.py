@@ -202,48 +202,54 @@ def _parsed(session_id, state: dict, members: list, has_init: int):
         expires_at=datetime.fromtimestamp(float(state["expires_at"]), tz=UTC),
         segment_seconds=int(state["segment_seconds"]),
     )
-    if "floor" in state:
-        session.playlist_floor = int(state["floor"])  # type: ignore[attr-defined]
+    session.playlist = {f: int(state[f]) for f in PLAYLIST_FIELDS if f in state}  # type: ignore[attr-defined]
     return session, bool(has_init), segments
 
 
-# The playlist's floor: the first sequence number a playlist of the session listed (the media
-# sequence never goes back below it, apps/live/playlist.py). Kept in the session's hash, shared by
-# every web process, and in this process (the embedded default has no Redis; a Redis read that
+# What a playlist of the session may never go back on (apps/live/playlist.py), each only ever
+# raised: `floor`, the first sequence number a playlist listed (the media sequence never goes back
+# below it), and `target`, the target duration (RFC 8216 lets it never change; here it never goes
+# down, and rises only for a segment longer than any before). Kept in the session's hash, shared
+# by every web process, and in this process (the embedded default has no Redis; a Redis read that
 # failed falls back to it).
-_FLOORS: OrderedDict[str, int] = OrderedDict()
-_FLOORS_KEPT = 10_000
-_FLOORS_LOCK = threading.Lock()
-_FLOOR_WRITER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="live-floor")
-# Raised only where the session's hash exists (a hash holding nothing but a floor would read as
-# a session with no state).
-_RAISE_FLOOR = """
+_RAISED: OrderedDict[tuple[str, str], int] = OrderedDict()
+_RAISED_KEPT = 20_000
+_RAISED_LOCK = threading.Lock()
+_RAISED_WRITER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="live-playlist")
+PLAYLIST_FIELDS = ("floor", "target")
+# Raised only where the session's hash exists (a hash holding nothing but these would read as a
+# session with no state).
+_RAISE = """
 if redis.call('EXISTS', KEYS[1]) == 1
-   and tonumber(redis.call('HGET', KEYS[1], 'floor') or '-1') < tonumber(ARGV[1]) then
-  redis.call('HSET', KEYS[1], 'floor', ARGV[1])
+   and tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '-1') < tonumber(ARGV[2]) then
+  redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 end
 """
 
 
-def floor(session) -> int | None:
-    """The lowest sequence number a playlist of this session may list, or None."""
-    known = [f for f in (getattr(session, "playlist_floor", None), _FLOORS.get(str(session.pk))) if f is not None]
+def raised(session, field: str) -> int | None:
+    """The highest value of a playlist field (`floor` or `target`) so far, or None."""
+    known = [
+        value
+        for value in ((getattr(session, "playlist", None) or {}).get(field), _RAISED.get((str(session.pk), field)))
+        if value is not None
+    ]
     return max(known) if known else None
 
 
-def raise_floor(session_id, sequence: int) -> None:
-    """A playlist listed from `sequence` on: no later one lists below it (here at once, in Redis
-    from a thread of its own: playlists are rendered on the event loop too)."""
-    key = str(session_id)
-    with _FLOORS_LOCK:  # playlists are rendered on the loop and in threads alike
-        if _FLOORS.get(key, -1) < sequence:
-            _FLOORS[key] = sequence
-            _FLOORS.move_to_end(key)
-            while len(_FLOORS) > _FLOORS_KEPT:
-                _FLOORS.popitem(last=False)
+def raise_to(session_id, field: str, value: int) -> None:
+    """A playlist went as far as `value` (here at once, in Redis from a thread of its own:
+    playlists are rendered on the event loop too): no later one goes back on it."""
+    key = (str(session_id), field)
+    with _RAISED_LOCK:  # playlists are rendered on the loop and in threads alike
+        if _RAISED.get(key, -1) < value:
+            _RAISED[key] = value
+            _RAISED.move_to_end(key)
+            while len(_RAISED) > _RAISED_KEPT:
+                _RAISED.popitem(last=False)
     if client() is not None:
         state_key, _ = _keys(session_id)
-        _FLOOR_WRITER.submit(_write, lambda redis: redis.eval(_RAISE_FLOOR, 1, state_key, sequence))
+        _RAISED_WRITER.submit(_write, lambda redis: redis.eval(_RAISE, 1, state_key, field, value))
 
 
 def read(session_id, *, count: int):

@@ -90,7 +90,7 @@ def _listed(session, segments: list, retention: timedelta) -> list:
     """The segments a playlist lists (oldest first): those still kept, from the session's floor on,
     the newest unbroken run of them. Raises the floor to the first one listed."""
     now = time.time()
-    floor = index.floor(session)
+    floor = index.raised(session, "floor")
     segments = [
         s
         for s in segments
@@ -102,8 +102,20 @@ def _listed(session, segments: list, retention: timedelta) -> list:
             segments = segments[position:]
             break
     if segments and segments[0].sequence is not None and (floor is None or segments[0].sequence > floor):
-        index.raise_floor(session.pk, segments[0].sequence)
+        index.raise_to(session.pk, "floor", segments[0].sequence)
     return segments
+
+
+def _target_duration(session: LiveSession, segments: list[LiveSegment]) -> int:
+    """At least every listed segment's duration and the camera's segment length, and never less
+    than a playlist of the session said before (a player times its reloads by it, and RFC 8216
+    lets it never change: it rises only for a segment longer than any before)."""
+    longest = max((math.ceil(s.duration or 0) for s in segments), default=0)
+    before = index.raised(session, "target")
+    target = max(1, session.segment_seconds or 0, longest, before or 0)
+    if before is None or target > before:
+        index.raise_to(session.pk, "target", target)
+    return target
 
 
 @functools.lru_cache(maxsize=4096)
@@ -116,7 +128,7 @@ def render(*, session: LiveSession, has_init: bool, segments: list[LiveSegment],
     media sequence, EXT-X-ENDLIST once the session has ended.
 
     Only the newest unbroken run is listed, never below the first segment a playlist of the
-    session listed before (index.floor): the sequence numbers a player derives from
+    session listed before (index.raised): the sequence numbers a player derives from
     EXT-X-MEDIA-SEQUENCE must name the same segments in every later playlist, and that number
     never goes back, even when a late segment fills the gap the run started after.
 
@@ -126,11 +138,10 @@ def render(*, session: LiveSession, has_init: bool, segments: list[LiveSegment],
     retention cannot fetch that copy after the segment is gone."""
     retention = conf.retention()
     segments = _listed(session, segments, retention)
-    longest = max((s.duration or 0 for s in segments), default=session.segment_seconds)
     lines = [
         "#EXTM3U",
         "#EXT-X-VERSION:7",
-        f"#EXT-X-TARGETDURATION:{max(1, math.ceil(longest))}",
+        f"#EXT-X-TARGETDURATION:{_target_duration(session, segments)}",
         f"#EXT-X-MEDIA-SEQUENCE:{segments[0].sequence if segments else 0}",
         "#EXT-X-INDEPENDENT-SEGMENTS",
     ]

@@ -682,6 +682,24 @@ def test_stop_ends_the_session_and_stopping_again_changes_nothing(client_for, op
     assert AuditEvent.objects.filter(action="live.end", object_id=live["id"]).count() == 1
 
 
+def test_the_target_duration_never_goes_down_and_covers_every_listed_segment(client_for, operator, camera, settings):
+    """A player times its reloads by EXT-X-TARGETDURATION, which RFC 8216 lets no playlist
+    change: one long segment raises it, and it stays raised after that segment leaves the list
+    (it went 1, 10, then 1 again)."""
+    settings.RTCC_LIVE_PLAYLIST_SEGMENTS = 3
+    live = open_live(client_for, operator, camera)
+    cam, client = cam_client(camera), client_for(operator)
+    targets = []
+    for sequence, duration in enumerate(["1.000", "9.500", "1.000", "1.000", "1.000", "1.000"]):
+        assert put_segment(cam, live["id"], f"{sequence}.m4s", media(sequence), duration=duration).status_code == 201
+        lines = client.get(f"/api/v1/live/{live['id']}/playlist.m3u8").content.decode().splitlines()
+        target = int(next(line for line in lines if line.startswith("#EXT-X-TARGETDURATION:")).split(":")[1])
+        listed = [float(line[len("#EXTINF:") :].rstrip(",")) for line in lines if line.startswith("#EXTINF:")]
+        assert all(round(d) <= target for d in listed), (target, listed)
+        targets.append(target)
+    assert targets == [1, 10, 10, 10, 10, 10]  # the camera's segment length here (1 s) first, then never down
+
+
 def test_the_segment_upload_is_in_the_openapi_schema(anon):
     """The start frame's upload_url is a URL of the schema: a client generated from it can PUT
     segments (with their X-Segment-Duration)."""
@@ -694,8 +712,9 @@ def test_the_segment_upload_is_in_the_openapi_schema(anon):
 
 @pytest.mark.services
 def test_the_playlist_floor_is_shared_by_every_web_process(client_for, operator, camera, redis_url, settings):
-    """The floor is kept in the session's Redis copy, so a playlist served by another web process
-    (which never listed the session) does not move the media sequence back either."""
+    """The floor (and the target duration) is kept in the session's Redis copy, so a playlist
+    served by another web process (which never listed the session) does not move the media
+    sequence back either."""
     from apps.live import index
 
     live = open_live(client_for, operator, camera)
@@ -704,10 +723,10 @@ def test_the_playlist_floor_is_shared_by_every_web_process(client_for, operator,
         put_segment(cam, live["id"], f"{sequence}.m4s", media(sequence))
     client = client_for(operator)
     client.get(f"/api/v1/live/{live['id']}/playlist.m3u8")  # lists 2 and 3: the floor is 2
-    index._FLOOR_WRITER.submit(lambda: None).result(timeout=10)  # the Redis write has been made
-    index._FLOORS.clear()  # as in another process: only what Redis keeps
+    index._RAISED_WRITER.submit(lambda: None).result(timeout=10)  # the Redis write has been made
+    index._RAISED.clear()  # as in another process: only what Redis keeps
     snapshot = index.read(live["id"], count=10)
-    assert snapshot is not None and snapshot[0].playlist_floor == 2
+    assert snapshot is not None and snapshot[0].playlist == {"floor": 2, "target": 1}
     put_segment(cam, live["id"], "1.m4s", media(1))
     later = client.get(f"/api/v1/live/{live['id']}/playlist.m3u8").content.decode()
     assert "#EXT-X-MEDIA-SEQUENCE:2" in later.splitlines()
