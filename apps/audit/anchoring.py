@@ -22,6 +22,16 @@ from .models import AuditEvent, AuditHead
 CHECKPOINT_PREFIX = "audit/checkpoints/"
 VERSION = 1
 
+# A deleted checkpoint is caught by the next one, which names the one it follows; nothing follows
+# the newest. Without Object Lock, whoever can delete objects in the store and write the database
+# can delete the newest checkpoint, rewrite the events after the one before it, and let the next
+# checkpoint sign the rewritten events: only Object Lock stops that.
+NO_OBJECT_LOCK = (
+    "the object store's bucket has no Object Lock: the checkpoints can be deleted, so someone who can"
+    " delete objects there and write to the database could delete the newest checkpoint and rewrite"
+    " the events after the one before it without a trace; turn Object Lock on for the bucket"
+)
+
 
 def _canonical(body: dict) -> bytes:
     return json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
@@ -78,6 +88,7 @@ def audit_checkpoint() -> dict | None:
 class AnchorVerdict:
     checkpoints: int = 0
     problems: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # what weakens the anchoring, not a tampering
     rewritten_from: int | None = None
     covered_to: int = 0  # the last event a signed checkpoint covers
 
@@ -121,6 +132,8 @@ def audit_verify_checkpoints() -> AnchorVerdict:
                 f" the checkpoint of #{seq} follows it"
             )
     verdict.covered_to = max(signed_after, default=0)
+    if not storage.object_lock_enabled():
+        verdict.warnings.append(NO_OBJECT_LOCK)
     if verdict.rewritten_from is not None:
         seq = verdict.rewritten_from
         verdict.problems.insert(

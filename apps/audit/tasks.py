@@ -5,9 +5,7 @@ import logging
 from celery import shared_task
 
 from .anchoring import audit_checkpoint as write_checkpoint
-from .anchoring import audit_verify_checkpoints
-from .selectors import audit_verify_chain
-from .services import audit_record
+from .verification import audit_verify_recorded
 
 log = logging.getLogger(__name__)
 
@@ -16,17 +14,8 @@ log = logging.getLogger(__name__)
 @shared_task(name="apps.core.tasks.audit_verify")
 def audit_verify() -> dict:
     """Re-checks the whole audit chain and records the verdict in the trail itself."""
-    verdict = audit_verify_chain()
-    anchors = audit_verify_checkpoints()
-    problems = anchors.problems + [problem.message for problem in verdict.problems]
-    if problems:
-        log.error("audit trail broken: %s", "; ".join(problems[:10]))
-    audit_record(
-        action="audit.verified",
-        outcome="success" if not problems else "failure",
-        details={"checked": verdict.checked, "problems": problems[:50]},
-    )
-    return {"checked": verdict.checked, "ok": not problems}
+    verdict = audit_verify_recorded(by="schedule")
+    return {"checked": verdict.chain.checked, "ok": verdict.ok}
 
 
 @shared_task(name="apps.core.tasks.audit_checkpoint")

@@ -75,9 +75,39 @@ def test_a_checkpoint_signs_the_head_and_verify_audit_accepts_it(store, capsys):
     out = capsys.readouterr().out
     assert "8 events verified" in out and "2 checkpoints" in out
     assert "every event is covered by a signed checkpoint (up to #8)" in out
-    record(2, start=9)  # newer than the last checkpoint: the auditor is told so, and how old
+    # The check is recorded (#9); newer than the last checkpoint: the auditor is told so, and how old.
+    assert AuditEvent.objects.get(seq=9).action == "audit.verified"
+    record(2, start=10)
     call_command("verify_audit")
-    assert "events #9 to #10 are not covered by a signed checkpoint yet" in capsys.readouterr().out
+    assert "events #9 to #11 are not covered by a signed checkpoint yet" in capsys.readouterr().out
+
+
+def test_verify_audit_records_its_verdict_so_custody_says_the_trail_is_broken(store, capsys):
+    """chain_intact follows the last full check: the command's, not only the 6-hourly one."""
+    from apps.audit.selectors import audit_trail_whole
+
+    record(4)
+    audit_checkpoint()
+    call_command("verify_audit")
+    verified = AuditEvent.objects.filter(action="audit.verified").latest("seq")
+    assert verified.outcome == "success" and verified.details["by"] == "verify_audit"
+    assert audit_trail_whole()
+    rewrite_history_from(2, details={"n": 2, "note": "edited"})
+    with pytest.raises(CommandError):
+        call_command("verify_audit")
+    assert AuditEvent.objects.filter(action="audit.verified").latest("seq").outcome == "failure"
+    assert not audit_trail_whole()
+
+
+def test_verify_audit_warns_when_the_checkpoints_can_be_deleted(store, capsys):
+    """Nothing follows the newest checkpoint to name it: without Object Lock, deleting it with
+    the events after the one before it leaves no trace. The auditor is told, not reassured."""
+    record(3)
+    audit_checkpoint()
+    call_command("verify_audit")
+    captured = capsys.readouterr()
+    assert "audit trail intact" in captured.out
+    assert "WARNING: the object store's bucket has no Object Lock" in captured.err
 
 
 def test_a_checkpoint_deleted_from_the_store_is_reported(store, capsys):
