@@ -42,6 +42,9 @@ class Lead(models.Model):
     nibin_lead_number = models.CharField(max_length=64, blank=True)
     events = models.JSONField(default=list, blank=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    # The creator's badge number as it was when the lead was made: the two-person rule takes it
+    # and the one the creator has now (IT may change it; the person behind it is the same).
+    created_by_badge = models.CharField(max_length=32, blank=True, default="", db_default="")
     created_at = models.DateTimeField(default=timezone.now)
     reviewed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"

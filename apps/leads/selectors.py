@@ -40,7 +40,7 @@ def lead_review_queue(*, user) -> QuerySet[Lead]:
     viewer's badge number: services.refuse_own_review), oldest first."""
     queue = lead_list(state=State.PENDING_REVIEW).exclude(created_by=user)
     if badge := badge_of(user):
-        queue = queue.exclude(created_by__badge_number__iexact=badge)
+        queue = queue.exclude(created_by__badge_number__iexact=badge).exclude(created_by_badge__iexact=badge)
     return queue.order_by("created_at", "id")
 
 

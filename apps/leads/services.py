@@ -63,6 +63,7 @@ def lead_create(
             nibin_lead_number=nibin_lead_number,
             events=list(events or []),
             created_by=actor,
+            created_by_badge=badge_of(actor),
             created_at=now,
         )
         counter_add(name=counted.lead(kind, "created"), at=now)
@@ -93,11 +94,15 @@ def _announce(lead: Lead, *, at) -> None:
 def refuse_own_review(*, lead: Lead, actor) -> None:
     """The two-person rule: the person who created a lead never reviews it (403, whatever else
     the request holds). A person is known by their account, and by their badge number: a second
-    account with the creator's badge is the same person (it verified the lead they created)."""
+    account with the creator's badge is the same person (it verified the lead they created), the
+    badge the creator had when the lead was made as much as the one they have now."""
     if lead.created_by_id == actor.pk:
         raise Forbidden("You created this lead; another operator must review it (two-person rule).", code="own_lead")
-    badge = badge_of(actor)
-    if badge and lead.created_by is not None and badge_of(lead.created_by).casefold() == badge.casefold():
+    badge = badge_of(actor).casefold()
+    creators = {lead.created_by_badge.strip().casefold()}
+    if lead.created_by is not None:
+        creators.add(badge_of(lead.created_by).casefold())
+    if badge and badge in creators:
         raise Forbidden(
             "This lead was created under your badge number; an operator with another badge must review it"
             " (two-person rule).",

@@ -292,6 +292,23 @@ def test_a_second_account_with_the_creators_badge_cannot_review(client_for, make
     assert verified.status_code == 200
 
 
+def test_the_badge_the_creator_had_still_names_them_after_it_changes(client_for, make_user, probe):
+    """IT gave the creator a new badge number: the other account under the old one is still the
+    same person (it was put in that account's review queue, and could have verified)."""
+    first = make_user("operator", full_name="Ann Op", badge_number="B-100")
+    second = make_user("operator", full_name="Ann Op", badge_number="b-100")
+    lead = create(client_for(first), fr_payload(probe))
+    first.badge_number = "B-101"
+    first.save(update_fields=["badge_number"])
+    queue = client_for(second).get("/api/v1/leads?queue=review").json()["results"]
+    assert lead["id"] not in [item["id"] for item in queue]
+    same = client_for(second).post(
+        f"/api/v1/leads/{lead['id']}/review", {"decision": "verified", "note": "ok"}, format="json"
+    )
+    assert same.status_code == 403 and error_code(same) == "own_lead"
+    assert Lead.objects.get(pk=lead["id"]).state == "pending_review"
+
+
 def test_list_filters_and_review_queue_hides_my_own(client_for, operator, other_operator, probe):
     mine = create(client_for(operator), fr_payload(probe))
     theirs = create(client_for(other_operator), nibin_payload())
