@@ -512,6 +512,16 @@ def _parse_import(*, hotlist: Hotlist, data: bytes, now: datetime) -> tuple[list
             if row:  # cells with nothing in them (",,,,", as spreadsheets export): see below
                 separators_only.append(line)
             continue
+        if len(row) > len(header) and any(cell.strip() for cell in row[len(header) :]):
+            # `X1,NY,armed, dangerous,,`: an unquoted comma shifts every field after it (the case
+            # number would read "dangerous"), and the last one was dropped without a word.
+            rejected.append(
+                {
+                    "line": line,
+                    "error": f"{len(row)} fields, the header has {len(header)}: quote a field that holds a comma",
+                }
+            )
+            continue
         if len(row) < len(IMPORT_COLUMNS):
             row = row + [""] * (len(IMPORT_COLUMNS) - len(row))
         fields = dict(zip(IMPORT_COLUMNS, (cell.strip() for cell in row), strict=False))

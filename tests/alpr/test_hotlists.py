@@ -280,6 +280,31 @@ def test_a_quote_left_open_rejects_its_line_and_loses_none_after_it(client_for, 
     ]
 
 
+def test_a_line_with_more_fields_than_the_header_is_rejected_not_shifted(client_for, operator):
+    """`X1,NY,armed, dangerous,,`: the unquoted comma made "dangerous" the case number and the last
+    field was dropped without a word. Empty cells past the header (a spreadsheet's) are nothing."""
+    api = client_for(operator)
+    hotlist = make_list(api)
+    text = (
+        "plate,plate_state,reason,case_number,expires_at\n"
+        "SHIFT1,NY,armed, dangerous,C-1,\n"
+        "MANY1,NY,r,,,extra\n"
+        "WIDE1,NY,stolen,C-2,,,\n"
+        'QUOTED1,NY,"armed, dangerous",C-3,\n'
+    )
+    response = api.post(f"/api/v1/hotlists/{hotlist['id']}/import", {"file": csv_file(text)}, format="multipart")
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert body["imported"] == 2
+    assert [r["line"] for r in body["rejected"]] == [2, 3]
+    assert "expires_at" in body["rejected"][0]["error"]  # "C-1" where the expiry belongs
+    assert "quote a field that holds a comma" in body["rejected"][1]["error"]
+    assert sorted(Entry.objects.values_list("plate_normalized", "reason", "case_number")) == [
+        ("QUOTED1", "armed, dangerous", "C-3"),
+        ("WIDE1", "stolen", "C-2"),
+    ]
+
+
 def test_a_quoted_reason_over_two_lines_is_one_entry_as_csv_allows(client_for, operator):
     api = client_for(operator)
     hotlist = make_list(api)
