@@ -53,6 +53,8 @@ ERROR_MEANINGS = {
     "413": "The request body is over the limit.",
     "415": "The request body is not of a media type this operation reads.",
     "429": "Too many attempts; `Retry-After` says when to try again.",
+    "503": "A service rtcc needs (its database, Redis or the object store) cannot be reached now; nothing was"
+    " changed, and `Retry-After` says when to try again.",
 }
 
 # Errors whose envelope carries details of their own (the contract's upload_incomplete lists the
@@ -131,8 +133,9 @@ def _error_codes(name: str, method: str, operation: dict, *, paginated: bool) ->
         codes.append("404")
     if method != "get":
         codes.append("409")
-    if has_body:
+    if has_body or method in ("post", "put", "patch"):  # a body sent where none is read is judged too
         codes += ["413", "415"]
+    codes.append("503")  # every operation, when the database or a store is away (Retry-After)
     return sorted(set(codes))
 
 
