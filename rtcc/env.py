@@ -291,8 +291,10 @@ def read(environ: dict | None = None) -> Env:
 
 
 def _service_account(path: str) -> None:
-    """GOOGLE_APPLICATION_CREDENTIALS names a service-account key file (JSON), or the start stops:
-    found wrong at the first push, every briefing would wait for a fix."""
+    """GOOGLE_APPLICATION_CREDENTIALS names a service-account key file (JSON) that loads, or the
+    start stops: found wrong at the first push, every briefing would wait for a fix. The key is
+    loaded as the push client loads it (firebase-admin's Certificate), so a file with the right
+    fields and a private_key that is no key stops here, not in the worker's log."""
     try:
         account = json.loads(Path(path).read_text(encoding="utf-8"))
     except OSError:
@@ -303,3 +305,17 @@ def _service_account(path: str) -> None:
         raise ImproperlyConfigured(
             f"GOOGLE_APPLICATION_CREDENTIALS={path!r} is not a service-account key (client_email, private_key)"
         )
+    if account.get("type") != "service_account":
+        raise ImproperlyConfigured(
+            f"GOOGLE_APPLICATION_CREDENTIALS={path!r} is not a service-account key"
+            ' ("type": "service_account" is missing)'
+        )
+    from firebase_admin import credentials
+
+    try:
+        credentials.Certificate(account)
+    except Exception:  # ValueError and google-auth's own; their text adds nothing a person can act on
+        raise ImproperlyConfigured(
+            f"GOOGLE_APPLICATION_CREDENTIALS={path!r}: its private_key does not load as a key"
+            " (a damaged file? download a new key for the service account)"
+        ) from None

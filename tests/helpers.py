@@ -281,12 +281,26 @@ async def asgi_request(app, method: str, path: str, *, body: bytes = b"", header
     return sent[0]["status"], dict(sent[0]["headers"]), b"".join(m.get("body", b"") for m in sent[1:])
 
 
-# What GOOGLE_APPLICATION_CREDENTIALS must name for rtcc to start (rtcc/env.py): a service-account
-# key's fields; a test that never pushes needs no real key.
-SERVICE_ACCOUNT_STAND_IN = (
-    '{"type": "service_account", "client_email": "rtcc@example.iam.gserviceaccount.com",'
-    ' "private_key": "not a key", "token_uri": "https://oauth2.googleapis.com/token"}'
-)
+@functools.cache
+def service_account_stand_in() -> str:
+    """What GOOGLE_APPLICATION_CREDENTIALS must name for rtcc to start (rtcc/env.py): a
+    service-account key that loads (a fresh RSA key, made once per test process); a test that
+    never pushes needs no account Google knows."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    return json.dumps(
+        {
+            "type": "service_account",
+            "client_email": "rtcc@example.iam.gserviceaccount.com",
+            "private_key": pem,
+            "token_uri": "https://oauth2.googleapis.com/token",
+        }
+    )
 
 
 def second_behind_first(first, second, *, waiting: float = 0.5):

@@ -8,7 +8,7 @@ import pytest
 from django.core.exceptions import ImproperlyConfigured
 
 from rtcc import env
-from tests.helpers import ROOT, SERVICE_ACCOUNT_STAND_IN
+from tests.helpers import ROOT, service_account_stand_in
 
 
 def read(tmp_path, **values):
@@ -30,7 +30,7 @@ def test_embedded_default_needs_no_settings(tmp_path):
 
 def test_production_values_are_parsed(tmp_path, settings):
     credentials = tmp_path / "sa.json"
-    credentials.write_text(SERVICE_ACCOUNT_STAND_IN)
+    credentials.write_text(service_account_stand_in())
     config = read(
         tmp_path,
         DJANGO_SECRET_KEY="k" * 40,
@@ -112,12 +112,41 @@ def test_a_value_that_would_fail_later_stops_the_start_naming_its_variable(tmp_p
         read(tmp_path, DJANGO_SECRET_KEY="k" * 40, **values)
 
 
-@pytest.mark.parametrize("content", ["{}", "not json", '{"type": "service_account"}'])
+@pytest.mark.parametrize(
+    "content",
+    [
+        "{}",
+        "not json",
+        '{"type": "service_account"}',
+        '{"client_email": "a@b", "private_key": "k", "token_uri": "https://t"}',  # no type: push refuses it
+    ],
+)
 def test_credentials_that_are_no_service_account_key_stop_the_start(tmp_path, content):
     credentials = tmp_path / "sa.json"
     credentials.write_text(content)
     with pytest.raises(ImproperlyConfigured, match="GOOGLE_APPLICATION_CREDENTIALS"):
         read(tmp_path, DJANGO_SECRET_KEY="k" * 40, GOOGLE_APPLICATION_CREDENTIALS=str(credentials))
+
+
+@pytest.mark.parametrize("private_key", ["garbage", "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n"])
+def test_a_service_account_key_that_does_not_load_stops_the_start(tmp_path, private_key):
+    """The right fields around a damaged key passed, and every briefing then waited in the queue
+    while the worker logged "Failed to initialize a certificate credential" at each try."""
+    import json
+
+    account = {**json.loads(service_account_stand_in()), "private_key": private_key}
+    credentials = tmp_path / "sa.json"
+    credentials.write_text(json.dumps(account))
+    with pytest.raises(ImproperlyConfigured, match=r"GOOGLE_APPLICATION_CREDENTIALS=.*private_key does not load"):
+        read(tmp_path, DJANGO_SECRET_KEY="k" * 40, GOOGLE_APPLICATION_CREDENTIALS=str(credentials))
+    environment = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "DATABASE_", "REDIS_"))}
+    environment.update({"RTCC_DATA_DIR": str(tmp_path), "GOOGLE_APPLICATION_CREDENTIALS": str(credentials)})
+    done = subprocess.run(
+        [sys.executable, "manage.py", "check"], cwd=ROOT, env=environment, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode != 0
+    [line] = done.stderr.strip().splitlines()
+    assert line.startswith(f"rtcc: cannot start: GOOGLE_APPLICATION_CREDENTIALS={str(credentials)!r}:"), line
 
 
 def test_a_data_dir_that_is_a_file_stops_the_start_naming_it(tmp_path):

@@ -14,7 +14,7 @@ import yaml
 from django.core.exceptions import ImproperlyConfigured
 
 from rtcc import env as rtcc_env
-from tests.helpers import ROOT, SERVICE_ACCOUNT_STAND_IN
+from tests.helpers import ROOT, service_account_stand_in
 
 pytestmark = pytest.mark.once
 INFRA = ROOT / "infra"
@@ -85,7 +85,7 @@ def accepted_settings(environ: dict, mounts: dict[str, Path | None], tmp_path: P
     if credentials:
         assert credentials in mounts, f"GOOGLE_APPLICATION_CREDENTIALS={credentials} is not mounted"
         stand_in = tmp_path / "service-account.json"
-        stand_in.write_text(SERVICE_ACCOUNT_STAND_IN)
+        stand_in.write_text(service_account_stand_in())
         environ["GOOGLE_APPLICATION_CREDENTIALS"] = str(stand_in)
     environ["RTCC_DATA_DIR"] = str(tmp_path / "data")
     return rtcc_env.read(environ)
