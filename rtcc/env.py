@@ -143,7 +143,7 @@ def parse_redis_url(environ: dict) -> str | None:
         return None
     parsed = urlparse(value)
     if parsed.scheme not in {"redis", "rediss", "unix"} or (parsed.scheme != "unix" and not parsed.hostname):
-        raise ImproperlyConfigured(f"REDIS_URL={value!r} is not a redis:// URL")
+        raise ImproperlyConfigured(f"REDIS_URL={_without_password(value)!r} is not a redis:// URL")
     try:
         parsed.port  # noqa: B018
     except ValueError:
@@ -152,8 +152,23 @@ def parse_redis_url(environ: dict) -> str | None:
     # and this process would not meet the worker and beat on the database they use.
     db = parsed.path.strip("/") if parsed.scheme != "unix" else dict(parse_qsl(parsed.query)).get("db", "0")
     if db and not (db.isdigit() and int(db) <= 100_000):
-        raise ImproperlyConfigured(f"REDIS_URL={value!r}: the database must be a number, as in redis://host:6379/0")
+        raise ImproperlyConfigured(
+            f"REDIS_URL={_without_password(value)!r}: the database must be a number, as in redis://host:6379/0"
+        )
     return value
+
+
+def _without_password(url: str) -> str:
+    """The URL as a start error may print it: the password (everything between the user name's
+    colon and the last @) is ***, as DATABASE_URL's errors never print one. Works on URLs too
+    malformed for urlparse to find their parts; with no colon in front of the @ the whole user
+    part may be a password, and goes."""
+    head, at, host = url.rpartition("@")
+    if not at:
+        return url
+    scheme, slashes, userinfo = head.rpartition("//")
+    user, colon, _ = userinfo.partition(":")
+    return f"{scheme}{slashes}{user}:***@{host}" if colon else f"{scheme}{slashes}***@{host}"
 
 
 def parse_url(environ: dict, name: str) -> str | None:

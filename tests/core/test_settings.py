@@ -113,6 +113,25 @@ def test_a_value_that_would_fail_later_stops_the_start_naming_its_variable(tmp_p
 
 
 @pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("redis//:TopSecretPw1@cache:6379/0", "redis//:***@cache:6379/0"),
+        ("http://rtcc:TopSecretPw1@cache:6379/0", "http://rtcc:***@cache:6379/0"),
+        ("redis://:TopSecretPw1@cache:6379/abc", "redis://:***@cache:6379/abc"),
+        ("redis://TopSecretPw1@cache:6379/abc", "redis://***@cache:6379/abc"),
+        ("redis://:Top@Secret/Pw1@cache:6379/abc", "redis://:***@cache:6379/abc"),
+    ],
+)
+def test_a_bad_redis_url_is_named_without_its_password(tmp_path, url, shown):
+    """The start error went to the log (and a chat, pasted by whoever was on call) with it."""
+    with pytest.raises(ImproperlyConfigured, match="REDIS_URL") as refused:
+        read(tmp_path, DJANGO_SECRET_KEY="k" * 40, REDIS_URL=url)
+    message = str(refused.value)
+    assert "TopSecretPw1" not in message and "Secret" not in message
+    assert message.startswith(f"REDIS_URL={shown!r}"), message
+
+
+@pytest.mark.parametrize(
     "content",
     [
         "{}",
