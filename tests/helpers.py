@@ -296,6 +296,7 @@ def service_account_stand_in() -> str:
     return json.dumps(
         {
             "type": "service_account",
+            "project_id": "rtcc-stand-in",
             "client_email": "rtcc@example.iam.gserviceaccount.com",
             "private_key": pem,
             "token_uri": "https://oauth2.googleapis.com/token",

@@ -19,6 +19,7 @@ import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.utils import timezone
@@ -60,6 +61,7 @@ class PushResult:
     retry_after: float | None = None
     detail: str = ""
     extra: dict = field(default_factory=dict)
+    unanswered: str | None = None  # no HTTP answer came: the kind of error (ClientConnectorError, TimeoutError)
 
 
 class PushBackend(Protocol):
@@ -202,9 +204,11 @@ def classify_exception(token: str, exc) -> PushResult:
     """classify() for a firebase-admin FirebaseError (the send_each transport)."""
     response = getattr(exc, "http_response", None)
     if response is None:  # no answer at all: connection refused, timeout
-        return classify(
+        result = classify(
             token, status=None, body=None, code=str(getattr(exc, "code", "") or "UNAVAILABLE"), detail=str(exc)
         )
+        result.unanswered = type(getattr(exc, "cause", None) or exc).__name__
+        return result
     return classify(
         token, status=response.status_code, body=response.content, headers=response.headers, detail=str(exc)
     )
@@ -326,10 +330,9 @@ class FcmBackend:
         for start in range(0, len(messages), MAX_BATCH):
             chunk = messages[start : start + MAX_BATCH]
             try:
-                if self.transport == "aiohttp":
-                    results.extend(self._send_aiohttp(chunk))
-                else:
-                    results.extend(self._send_each(chunk))
+                sent = self._send_aiohttp(chunk) if self.transport == "aiohttp" else self._send_each(chunk)
+                self._warn_unanswered(sent)
+                results.extend(sent)
             except Exception as exc:  # the token exchange or the transport failed: the whole chunk waits
                 log.warning("FCM send failed for %d messages: %r", len(chunk), exc)
                 results.extend(
@@ -337,6 +340,21 @@ class FcmBackend:
                     for m in chunk
                 )
         return results
+
+    def _warn_unanswered(self, results: list[PushResult]) -> None:
+        """One line per batch in which some sends got no answer (refused, reset, timed out): each
+        is retried by the delivery rules, but an FCM outage or a firewall would otherwise show
+        only as briefings that stay queued. Counts and the first error's kind, never a token."""
+        unanswered = [r.unanswered for r in results if r.unanswered]
+        if unanswered:
+            log.warning(
+                "FCM gave no answer to %d of %d messages (first: %s; the delivery rules try them again):"
+                " is %s reachable from this process?",
+                len(unanswered),
+                len(results),
+                unanswered[0],
+                urlsplit(self.endpoint).hostname,
+            )
 
     # firebase-admin's own transport
 
@@ -428,9 +446,12 @@ class FcmBackend:
                         if response.status == 200:
                             return PushResult(token=message.token, ok=True, message_id=json.loads(content)["name"])
                         return classify(message.token, status=response.status, body=content, headers=response.headers)
-                except TimeoutError as exc:
-                    return classify(message.token, status=None, body=None, code="DEADLINE_EXCEEDED", detail=repr(exc))
-                except (aiohttp.ClientError, ValueError, KeyError) as exc:
+                except (TimeoutError, aiohttp.ClientError) as exc:  # no answer (or one broken off)
+                    code = "DEADLINE_EXCEEDED" if isinstance(exc, TimeoutError) else "UNAVAILABLE"
+                    result = classify(message.token, status=None, body=None, code=code, detail=repr(exc))
+                    result.unanswered = type(exc).__name__
+                    return result
+                except (ValueError, KeyError) as exc:  # a 200 that is not FCM's answer
                     return classify(message.token, status=None, body=None, code="UNAVAILABLE", detail=repr(exc))
 
         return list(await asyncio.gather(*(post(m, b) for m, b in zip(chunk, bodies, strict=True))))
