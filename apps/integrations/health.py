@@ -112,15 +112,48 @@ REQUIRED = {"database": _check_database, "channel_layer": _check_channel_layer, 
 REPORTED = {"worker": lambda: _check_role("worker"), "beat": lambda: _check_role("beat")}
 
 
+def _where(name: str) -> str:
+    """Where a check looked, for the log: host and port (or a path), never a password."""
+    from urllib.parse import urlsplit
+
+    try:
+        if name == "database":
+            db = connection.settings_dict  # the connection the probe used
+            if not db.get("HOST"):
+                return f"database {db.get('NAME')}"
+            return f"PostgreSQL at {db['HOST']}:{db.get('PORT') or 5432}"
+        if name == "channel_layer":
+            parts = urlsplit(_layer_redis_url() or "")
+            return f"Redis at {parts.hostname}:{parts.port or 6379}"
+        if name == "object_storage":
+            if settings.RTCC_S3_BUCKET:
+                endpoint = urlsplit(settings.RTCC_S3_ENDPOINT or "").hostname or "AWS"
+                return f"bucket {settings.RTCC_S3_BUCKET} at {endpoint}"
+            return f"directory {settings.RTCC_STORAGE_DIR}"
+    except (KeyError, ValueError):  # a port that is no number: the check itself said more
+        pass
+    return "its dependency"
+
+
 def _describe(exc: BaseException, name: str = "") -> str:
     """What /readyz says of a failed check. It needs no login, so it names the kind of failure
-    only: the error's own text (hosts, ports, the bucket's name) goes to the log."""
+    only: the error's own text (hosts, ports, the bucket's name) goes to the log, for a refused
+    connection and a timeout too (the two an outage shows most; the answer alone does not say
+    which host refused or hung)."""
+    if isinstance(exc, Missing):  # readyz logs the missing processes in one line of its own
+        return f"error: {exc}"
     if isinstance(exc, PoolRefused):
+        log.warning("readyz: the %s check failed: %s refused the connection", name or "a", _where(name))
         return "error: connection refused"
     if isinstance(exc, concurrent.futures.TimeoutError | PoolTimeout):
+        log.warning(
+            "readyz: the %s check failed: no answer within %.0f s from %s (%s)",
+            name or "a",
+            PROBE_TIMEOUT,
+            _where(name),
+            "a hung server, or every pooled connection in use" if name == "database" else "a hung server?",
+        )
         return f"error: no answer within {PROBE_TIMEOUT:.0f} s"
-    if isinstance(exc, Missing):
-        return f"error: {exc}"
     log.warning("readyz: the %s check failed: %s: %s", name or "a", type(exc).__name__, exc)
     return f"error: {type(exc).__name__}"
 

@@ -127,3 +127,63 @@ def test_readyz_database_probe_gives_up_within_its_own_timeout_when_postgresql_i
     assert error is not None
     expected = "error: connection refused" if down == "refusing" else "error: no answer within 2 s"
     assert health._describe(error) == expected
+
+
+@pytest.mark.parametrize(
+    ("error", "answer", "logged"),
+    [
+        ("refused", "error: connection refused", "the database check failed: PostgreSQL at db.internal:5433 refused"),
+        (
+            "timeout",
+            "error: no answer within 2 s",
+            "the database check failed: no answer within 2 s from PostgreSQL at",
+        ),
+    ],
+)
+def test_readyz_logs_why_the_database_is_not_ready(monkeypatch, caplog, error, answer, logged):
+    """The answer needs no login, so it names only the kind of failure; the log had nothing more
+    for a refused connection or a timeout, the two an outage shows most."""
+    import logging
+    from types import SimpleNamespace
+
+    from psycopg_pool import PoolTimeout
+
+    from apps.integrations import health
+    from rtcc.postgresql.base import PoolRefused
+
+    dead = {"NAME": "rtcc", "HOST": "db.internal", "PORT": 5433, "PASSWORD": "s3cret-pw"}
+    monkeypatch.setattr(health, "connection", SimpleNamespace(settings_dict=dead))
+    exc = PoolRefused("couldn't get a connection") if error == "refused" else PoolTimeout("after 2.00 sec")
+    with caplog.at_level(logging.WARNING, logger="apps.integrations.health"):
+        assert health._describe(exc, "database") == answer
+    [record] = caplog.records
+    assert record.levelno == logging.WARNING and logged in record.getMessage(), record.getMessage()
+    assert "s3cret-pw" not in caplog.text
+
+
+@pytest.mark.django_db
+def test_readyz_logs_which_check_hung_and_where(anon, settings, caplog, monkeypatch):
+    """A dependency that takes the connection and never answers: 503 at once after the probe's
+    2 s, and a line in the log naming the check and where it looked (no password)."""
+    import logging
+    import threading
+
+    from apps.integrations import health
+
+    released = threading.Event()
+    monkeypatch.setitem(health.REQUIRED, "object_storage", lambda: released.wait(10) and "ok")
+    settings.RTCC_S3_BUCKET = "evidence"
+    settings.RTCC_S3_ENDPOINT = "http://rtcc:s3cret-pw@store.internal:8333"
+    try:
+        with caplog.at_level(logging.WARNING, logger="apps.integrations.health"):
+            response = anon.get("/readyz")
+    finally:
+        released.set()
+    assert response.status_code == 503
+    assert response.json()["checks"]["object_storage"] == "error: no answer within 2 s"
+    [line] = [r.getMessage() for r in caplog.records if "object_storage" in r.getMessage()]
+    assert line == (
+        "readyz: the object_storage check failed: no answer within 2 s from bucket evidence at store.internal"
+        " (a hung server?)"
+    )
+    assert "s3cret-pw" not in caplog.text
