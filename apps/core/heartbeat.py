@@ -3,9 +3,11 @@
 Each `celery worker` (from its consumer's event loop, so a worker that stopped consuming stops
 beating) and `celery beat` (from its scheduler loop) records "still here" in Redis every
 RTCC_HEARTBEAT_INTERVAL seconds: one sorted set per role, member = the process's name, score =
-the time. A process that stops cleanly removes itself; one that dies is stale after
-RTCC_HEARTBEAT_MAX_AGE seconds. On the embedded default (no Redis) tasks and the schedule run
-in the web process itself, so both are reported as running.
+the time. A process that stops cleanly moves itself to a second set (the time it stopped, kept
+STOPPED_KEPT), so that its absence reads "stopped N s ago" rather than "never seen", which looks
+like a wrong REDIS_URL; one that dies is stale after RTCC_HEARTBEAT_MAX_AGE seconds. On the
+embedded default (no Redis) tasks and the schedule run in the web process itself, so both are
+reported as running.
 
 Every Redis call here uses its own client with one-second timeouts: a health check never hangs
 on a busy or dead Redis, and never waits behind the channel layer's traffic.
@@ -27,6 +29,8 @@ log = logging.getLogger(__name__)
 
 ROLES = ("worker", "beat")
 KEY = "rtcc:heartbeat:{role}"
+STOPPED_KEY = "rtcc:heartbeat:{role}:stopped"  # member = the process's name, score = when it stopped
+STOPPED_KEPT = 7 * 86400  # a planned stop still reads as one after a weekend
 _clients: dict[str, object] = {}
 _clients_lock = threading.Lock()
 
@@ -82,26 +86,47 @@ def beat(role: str, name: str | None = None) -> bool:
 
 
 def forget(role: str, name: str | None = None) -> None:
-    """A process stopping cleanly: it is gone at once, not after the max age."""
+    """A process stopping cleanly: it is gone at once, not after the max age, and the time it
+    stopped is kept for /readyz to say so."""
     url = redis_url()
     if url is None:
         return
+    name = name or process_name(role)
+    stopped = STOPPED_KEY.format(role=role)
+    now = time.time()
     try:
-        client(url).zrem(KEY.format(role=role), name or process_name(role))
+        pipe = client(url).pipeline(transaction=False)
+        pipe.zrem(KEY.format(role=role), name)
+        pipe.zadd(stopped, {name: now})
+        pipe.zremrangebyscore(stopped, "-inf", now - STOPPED_KEPT)
+        pipe.expire(stopped, STOPPED_KEPT)
+        pipe.execute()
     except Exception as exc:
         log.warning("heartbeat of %s not removed: %s", role, exc)
 
 
 def status(role: str) -> dict:
-    """{"ok": bool, "alive": [names], "last_seen_seconds_ago": float | None}; raises when Redis fails."""
+    """{"ok": bool, "alive": [names], "last_seen_seconds_ago": float | None, "stopped": bool};
+    `stopped`: the last one seen stopped cleanly (rather than died). Raises when Redis fails."""
     url = redis_url()
     if url is None:
-        return {"ok": True, "alive": ["embedded"], "last_seen_seconds_ago": 0.0}
+        return {"ok": True, "alive": ["embedded"], "last_seen_seconds_ago": 0.0, "stopped": False}
     now = time.time()
-    entries = client(url).zrangebyscore(KEY.format(role=role), now - 10 * max_age(), "+inf", withscores=True)
+    pipe = client(url).pipeline(transaction=False)
+    pipe.zrangebyscore(KEY.format(role=role), now - 10 * max_age(), "+inf", withscores=True)
+    pipe.zrevrange(STOPPED_KEY.format(role=role), 0, 0, withscores=True)
+    entries, stops = pipe.execute()
     alive = [name.decode() for name, at in entries if at >= now - max_age()]
     last = max((at for _name, at in entries), default=None)
-    return {"ok": bool(alive), "alive": alive, "last_seen_seconds_ago": None if last is None else round(now - last, 1)}
+    stopped = bool(stops) and (last is None or stops[0][1] >= last)
+    if stopped:
+        last = stops[0][1]
+    return {
+        "ok": bool(alive),
+        "alive": alive,
+        "last_seen_seconds_ago": None if last is None else round(now - last, 1),
+        "stopped": stopped and not alive,
+    }
 
 
 class WorkerHeartbeat(bootsteps.StartStopStep):

@@ -103,7 +103,12 @@ def _check_role(role: str) -> str:
     if found["ok"]:
         return "ok"
     ago = found["last_seen_seconds_ago"]
-    seen = "never seen" if ago is None else f"last seen {ago:.0f} s ago"
+    if ago is None:
+        seen = "never seen"  # none has beaten on this Redis lately: not started, or another REDIS_URL
+    elif found.get("stopped"):
+        seen = f"stopped {ago:.0f} s ago"  # stopped cleanly: a deploy or a person, not a crash
+    else:
+        seen = f"last seen {ago:.0f} s ago"
     raise Missing(f"no {role} heartbeat ({seen})")
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import time
@@ -23,7 +24,9 @@ def _clear_heartbeats() -> None:
     from apps.core import heartbeat
 
     client = heartbeat.client(heartbeat.redis_url())
-    client.delete(*(heartbeat.KEY.format(role=role) for role in heartbeat.ROLES))
+    client.delete(
+        *(key.format(role=role) for role in heartbeat.ROLES for key in (heartbeat.KEY, heartbeat.STOPPED_KEY))
+    )
 
 
 def _readyz(client) -> dict:
@@ -84,8 +87,34 @@ def test_readyz_reports_a_missing_worker_and_beat_and_sees_them_come_and_go(
     finally:
         _stop(worker)
         _stop(beat)
-    # Stopped: gone at once (a crashed one is gone after RTCC_HEARTBEAT_MAX_AGE).
+    # Stopped: gone at once (a crashed one is gone after RTCC_HEARTBEAT_MAX_AGE), and said to be stopped.
     body = _readyz(anon)
-    assert body["checks"]["worker"].startswith("error: no worker heartbeat"), body
-    assert body["checks"]["beat"].startswith("error: no beat heartbeat")
+    assert re.fullmatch(r"error: no worker heartbeat \(stopped \d+ s ago\)", body["checks"]["worker"]), body
+    assert re.fullmatch(r"error: no beat heartbeat \(stopped \d+ s ago\)", body["checks"]["beat"]), body
     assert body["status"] == "degraded"
+
+
+@pytest.mark.django_db
+def test_readyz_tells_a_process_stopped_cleanly_from_one_that_died_or_never_came(redis_url, anon):
+    """A cleanly stopped worker read "never seen", as if REDIS_URL named another Redis, while one
+    killed with -9 read "last seen 31 s ago": the stop's time is kept, and said."""
+    from apps.core import heartbeat
+
+    _clear_heartbeats()
+    assert _readyz(anon)["checks"]["worker"] == "error: no worker heartbeat (never seen)"
+    heartbeat.beat("worker", "worker@test:1")
+    assert _readyz(anon)["checks"]["worker"] == "ok"
+    heartbeat.forget("worker", "worker@test:1")
+    body = _readyz(anon)
+    assert body["checks"]["worker"] == "error: no worker heartbeat (stopped 0 s ago)", body
+    assert body["status"] == "degraded" and "worker" in body["missing"]  # still not running
+    # One that died after the clean stop: its last beat is the latest news.
+    client = heartbeat.client(heartbeat.redis_url())
+    client.zadd(heartbeat.KEY.format(role="worker"), {"worker@test:2": time.time() - heartbeat.max_age() - 11})
+    assert _readyz(anon)["checks"]["worker"] == "error: no worker heartbeat (stopped 0 s ago)"
+    client.zadd(heartbeat.STOPPED_KEY.format(role="worker"), {"worker@test:1": time.time() - 3600})
+    assert re.fullmatch(r"error: no worker heartbeat \(last seen 3\d s ago\)", _readyz(anon)["checks"]["worker"])
+    # Running again: ok, whatever stopped before.
+    heartbeat.beat("worker", "worker@test:3")
+    assert _readyz(anon)["checks"]["worker"] == "ok"
+    _clear_heartbeats()
