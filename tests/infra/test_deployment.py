@@ -141,6 +141,17 @@ def test_compose_starts_things_in_order_and_once_per_port():
     assert "$$AWS_ACCESS_KEY_ID" in script and "$$AWS_SECRET_ACCESS_KEY" in script
 
 
+def test_compose_postgres_takes_the_password_database_url_carries():
+    """compose.yaml created PostgreSQL with a fixed `change-me` while DATABASE_URL came from .env:
+    set a real password there and rtcc could not log in."""
+    postgres = compose()["services"]["postgres"]
+    assert re.fullmatch(r"\$\{POSTGRES_PASSWORD(:\?[^}]*)?\}", postgres["environment"]["POSTGRES_PASSWORD"])
+    assert "change-me" not in (INFRA / "compose.yaml").read_text()
+    example = env_example()
+    password = re.match(r"postgres://rtcc:([^@]*)@postgres:", example["DATABASE_URL"]).group(1)
+    assert password == example["POSTGRES_PASSWORD"]
+
+
 def k8s_documents() -> list[dict]:
     return [doc for doc in yaml.safe_load_all((INFRA / "k8s" / "rtcc.yaml").read_text()) if doc]
 
@@ -199,3 +210,26 @@ def test_the_image_copies_what_rtcc_needs():
     for needed in ("rtcc", "apps", "templates", "static", "manage.py", "pyproject.toml"):
         assert re.search(rf"^COPY .*\b{re.escape(needed)}\b", dockerfile, re.M), needed
         assert (ROOT / needed).exists()
+
+
+def test_kubernetes_runs_the_migrations_of_each_version():
+    """The Job had a fixed name and stayed after it finished: applying a new version's file did
+    not run it again, and the new pods waited for their migrations forever."""
+    header = (INFRA / "k8s" / "rtcc.yaml").read_text()
+    [job] = [doc for doc in k8s_documents() if doc["kind"] == "Job"]
+    assert job["metadata"]["name"] == "rtcc-migrate"
+    assert 0 < job["spec"]["ttlSecondsAfterFinished"] <= 7 * 86400
+    assert "kubectl delete job rtcc-migrate" in header
+    assert "kubectl delete job rtcc-migrate" in (ROOT / "README.md").read_text()
+
+
+def test_kubernetes_worker_starts_as_many_task_processes_as_its_cpu_limit():
+    """Prefork starts one child per CPU of the node unless told: ~70 MB each, past the pod's
+    memory limit on a large node."""
+    [worker] = pod_specs()["rtcc-worker"]["containers"]
+    command = worker["command"]
+    concurrency = int(command[command.index("--concurrency") + 1])
+    limits = worker["resources"]["limits"]
+    assert concurrency == int(limits["cpu"])
+    memory_mib = int(limits["memory"].removesuffix("Gi")) * 1024
+    assert 200 + concurrency * 100 <= memory_mib  # the parent and each child, with room
