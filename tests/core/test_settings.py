@@ -207,6 +207,34 @@ def test_start_stops_with_a_message_naming_the_variable(tmp_path):
     ]
 
 
+def test_check_deploy_in_production_settings_prints_no_warning(tmp_path):
+    """`check --deploy` warned that the security, CSRF and clickjacking middleware were missing
+    (they are there, as subclasses), that the session cookie is not always Secure (it is on every
+    answer over TLS) and that a 40-character key is short (rtcc takes 32 or more): five false
+    alarms that buried a real one."""
+    environment = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "DATABASE_", "REDIS_", "RTCC_"))}
+    environment.update(
+        {
+            "RTCC_DATA_DIR": str(tmp_path),
+            "DJANGO_DEBUG": "false",
+            "DJANGO_SECRET_KEY": "Xq7-vR2pLm9sT4wZ8yB1cN6dF3gH5jK0aE_u",  # 36 characters
+            "DJANGO_ALLOWED_HOSTS": "rtcc.example.org",
+            "RTCC_TRUSTED_PROXIES": "1",
+        }
+    )
+    done = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=ROOT,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "WARNINGS" not in done.stdout + done.stderr
+    assert done.stdout.strip() == "System check identified no issues (5 silenced)."
+
+
 def test_a_command_that_cannot_reach_the_database_says_why_in_one_line(tmp_path):
     """`manage.py migrate` before PostgreSQL is up waited the pool's 10 s and ended in a traceback
     saying only "couldn't get a connection"; the cause was in the pool's warnings above it."""
