@@ -26,6 +26,9 @@ EMBEDDED = ENV.embedded
 
 INSTALLED_APPS = [
     "daphne",
+    # Before django.contrib.auth, as daphne is before staticfiles: the first app listed that has a
+    # command provides it (its createsuperuser validates a --noinput password too).
+    "apps.accounts",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -40,7 +43,6 @@ INSTALLED_APPS = [
     "apps.integrations",
     "apps.audit",
     "apps.counters",
-    "apps.accounts",
     "apps.devices",
     "apps.control",
     "apps.footage",
