@@ -280,7 +280,7 @@ def read(environ: dict | None = None) -> Env:
 
     credentials = _get(environ, "GOOGLE_APPLICATION_CREDENTIALS")
     if credentials is not None:
-        _service_account(credentials)
+        _service_account(credentials, project=_get(environ, "GOOGLE_CLOUD_PROJECT"))
 
     return Env(
         debug=debug,
@@ -305,7 +305,7 @@ def read(environ: dict | None = None) -> Env:
     )
 
 
-def _service_account(path: str) -> None:
+def _service_account(path: str, *, project: str | None = None) -> None:
     """GOOGLE_APPLICATION_CREDENTIALS names a service-account key file (JSON) that loads, or the
     start stops: found wrong at the first push, every briefing would wait for a fix. The key is
     loaded as the push client loads it (firebase-admin's Certificate), so a file with the right
@@ -324,6 +324,12 @@ def _service_account(path: str) -> None:
         raise ImproperlyConfigured(
             f"GOOGLE_APPLICATION_CREDENTIALS={path!r} is not a service-account key"
             ' ("type": "service_account" is missing)'
+        )
+    if not str(account.get("project_id") or "").strip() and not (project or "").strip():
+        # FCM's address names the project (/v1/projects/<id>/messages:send): none, no push goes.
+        raise ImproperlyConfigured(
+            f"GOOGLE_APPLICATION_CREDENTIALS={path!r} names no project_id (nor is GOOGLE_CLOUD_PROJECT set):"
+            " FCM needs the Firebase project's id"
         )
     from firebase_admin import credentials
 

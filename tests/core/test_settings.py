@@ -168,6 +168,21 @@ def test_a_service_account_key_that_does_not_load_stops_the_start(tmp_path, priv
     assert line.startswith(f"rtcc: cannot start: GOOGLE_APPLICATION_CREDENTIALS={str(credentials)!r}:"), line
 
 
+def test_a_service_account_key_without_a_project_stops_the_start(tmp_path):
+    """FCM's address names the project: a key without project_id started, and every push then went
+    to /v1/projects/None/messages:send. GOOGLE_CLOUD_PROJECT names it instead, as Google's own
+    libraries read it."""
+    import json
+
+    account = {k: v for k, v in json.loads(service_account_stand_in()).items() if k != "project_id"}
+    credentials = tmp_path / "sa.json"
+    credentials.write_text(json.dumps(account))
+    with pytest.raises(ImproperlyConfigured, match=r"GOOGLE_APPLICATION_CREDENTIALS=.*no project_id"):
+        read(tmp_path, DJANGO_SECRET_KEY="k" * 40, GOOGLE_APPLICATION_CREDENTIALS=str(credentials))
+    named = {"GOOGLE_APPLICATION_CREDENTIALS": str(credentials), "GOOGLE_CLOUD_PROJECT": "rtcc-county"}
+    assert read(tmp_path, DJANGO_SECRET_KEY="k" * 40, **named).fcm_credentials == str(credentials)
+
+
 def test_a_data_dir_that_is_a_file_stops_the_start_naming_it(tmp_path):
     a_file = tmp_path / "not-a-folder"
     a_file.write_text("x")
