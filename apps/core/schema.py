@@ -33,8 +33,8 @@ class ConsoleSessionScheme(OpenApiAuthenticationExtension):
 
 # The schema describes what is served (a postprocessing hook, SPECTACULAR_SETTINGS) ---------------
 
-# Lists the contract gives as a bare JSON array, not a page (PROTOCOL.md: categories).
-BARE_LISTS = frozenset({"/api/v1/categories"})
+# Lists served as a bare JSON array, not a page (none: every list of the contract is a page).
+BARE_LISTS: frozenset[str] = frozenset()
 # Refusals the rules below do not imply: a wrong password (401), a wrong enrollment code (403),
 # too many failures (429: the login lockout, the enrollment throttle), no local outbox when pushes
 # go to FCM (404).

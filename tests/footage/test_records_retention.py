@@ -34,10 +34,10 @@ def test_categories_list_by_role(who, caller):
     expected = {"anonymous": 401, "device": 403}.get(who, 200)
     assert response.status_code == expected, response.content
     if expected == 200:
-        body = response.json()
-        assert isinstance(body, list)  # the contract's bare list
-        assert {"slug": "uncategorized", "name": "Uncategorized", "retention_days": 180} in body
-        assert {"slug": "evidence", "name": "Evidence", "retention_days": None} in body
+        body = response.json()  # a page, as every list of the contract
+        assert set(body) == {"count", "next", "previous", "results"} and body["count"] == len(body["results"])
+        assert {"slug": "uncategorized", "name": "Uncategorized", "retention_days": 180} in body["results"]
+        assert {"slug": "evidence", "name": "Evidence", "retention_days": None} in body["results"]
 
 
 @pytest.mark.parametrize("who", list(CLERK_ONLY))
@@ -48,7 +48,7 @@ def test_categories_create_by_role(who, caller):
     assert response.status_code == expected, response.content
     if expected == 201:
         assert response.json() == body
-        assert body in caller("clerk").get("/api/v1/categories").json()
+        assert body in caller("clerk").get("/api/v1/categories").json()["results"]
     else:
         error_code(response)
 
@@ -63,11 +63,21 @@ def test_a_category_slug_is_text(slug, clerk):
     assert list(response.json()["error"]["fields"]) == ["slug"] and Category.objects.count() == before
 
 
-@pytest.mark.parametrize("query", ["page=0", "page=99", "page_size=1", "sort=name"])
-def test_the_categories_list_is_not_paged_and_says_so(query, clerk):
+def test_the_categories_list_pages_like_every_list(clerk):
+    api = api_client(clerk)
+    first = api.get("/api/v1/categories?page_size=1").json()
+    assert first["count"] == 2 and len(first["results"]) == 1 and first["next"] and first["previous"] is None
+    second = api.get("/api/v1/categories?page=2&page_size=1").json()
+    assert [c["slug"] for c in first["results"] + second["results"]] == ["evidence", "uncategorized"]
+
+
+@pytest.mark.parametrize("query, status", [("page=0", 400), ("page=99", 404), ("sort=name", 400)])
+def test_a_bad_page_or_parameter_of_the_categories_list_is_refused(query, status, clerk):
+    """As on every list: a page that is no number from 1 and an unknown parameter are a 400, a
+    page past the last a 404."""
     response = api_client(clerk).get(f"/api/v1/categories?{query}")
-    assert response.status_code == 400, response.content
-    assert list(response.json()["error"]["fields"]) == [query.split("=")[0]]
+    assert response.status_code == status, response.content
+    assert response.json()["error"]["code"]
 
 
 def test_categories_create_rules(clerk):

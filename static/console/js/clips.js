@@ -1,13 +1,13 @@
 // Clip rendering shared by the search page and the clip page.
-import { get } from "./api.js";
+import { getAll } from "./api.js";
 import { directoryOf, fmtBytes, fmtDateTime, fmtDuration, html, officerName, setHtml, showError } from "./ui.js";
 
 let categories = null;
 
 export async function loadCategories(select, value = "", { any = true, fresh = false } = {}) {
   try {
-    categories = (!fresh && categories) || await get("categories");
-    const list = Array.isArray(categories) ? categories : categories.results || [];
+    categories = (!fresh && categories) || await getAll("categories");  // every page of them
+    const list = categories;
     setHtml(select, html`${any ? html`<option value="">any</option>` : ""}${list.map((c) => html`<option value="${c.slug}">${c.name}${c.retention_days === null ? " (kept indefinitely)" : ` (${c.retention_days} days)`}</option>`)}`);
     select.value = value;
     return list;
