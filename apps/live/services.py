@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 
 from asgiref.sync import sync_to_async
 from django.db import IntegrityError, connection, transaction
-from django.db.models import F, Q
+from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 
 from apps.audit.context import AuditContext
@@ -427,13 +427,23 @@ def segment_data(segment: LiveSegment) -> dict:
 
 
 def segments_purge(*, now=None, limit: int | None = None) -> int:
-    """Deletes segments stored longer than RTCC_LIVE_RETENTION ago: bytes first (every version, a
+    """Deletes segments stored longer than RTCC_LIVE_RETENTION ago (an init segment only once its
+    session ended and none of its media segments is kept): bytes first (every version, a
     thousand per request: ObjectStore.purge_many), then the rows of those the store deleted; the
     others are tried again next time."""
     now = now or timezone.now()
     cutoff = now - conf.retention()
+    # The init segment (no sequence) goes last: a camera sends it once, at the start, and without it
+    # no listed segment can be played (the playlist's EXT-X-MAP). It is kept while its session is
+    # open or any of its media segments is kept (a session renewed past the retention).
+    kept_media = LiveSegment.objects.filter(
+        session_id=OuterRef("session_id"), sequence__isnull=False, stored_at__gt=cutoff
+    )
+    init_done = Q(sequence__isnull=True) & ~Q(session__state__in=OPEN_STATES) & ~Exists(kept_media)
     segments = list(
-        LiveSegment.objects.filter(stored_at__lte=cutoff).order_by("stored_at")[: limit or conf.sweep_batch()]
+        LiveSegment.objects.filter(stored_at__lte=cutoff)
+        .filter(Q(sequence__isnull=False) | init_done)
+        .order_by("stored_at")[: limit or conf.sweep_batch()]
     )
     if not segments:
         return 0
