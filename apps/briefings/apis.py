@@ -191,11 +191,16 @@ def _incident_for(request, incident_id):
 
 
 def _list_context(request, page) -> dict:
-    """An operator's list names each briefing's origin (a lead, a hit); an officer's does not."""
+    """As a briefing read alone: an operator's list names each briefing's origin (a lead, a hit)
+    and counts its deliveries by state; an officer's (or phone's) gives their own delivery's state
+    and acknowledgement instead (section 11.3)."""
     context: dict = {"request": request}
+    ids = [briefing.pk for briefing in page]
     if is_person(request.user) and request.user.has_role(Role.OPERATOR):
-        context["origins"] = origins_of(briefing.pk for briefing in page)
+        context["origins"] = origins_of(ids)
+        context["counts"] = selectors.briefings_counts(briefing_ids=ids)
     else:
+        context["mine"] = selectors.my_deliveries(officer_id=_officer_id(request.user), briefing_ids=ids)
         context["reader_officer"] = _officer_id(request.user)
     return context
 

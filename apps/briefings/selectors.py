@@ -199,15 +199,23 @@ def briefing_get(*, user, briefing_id) -> Briefing:
 
 def briefing_counts(*, briefing: Briefing) -> dict[str, int]:
     """{"queued": n, "sent": n, ...} over the briefing's deliveries (every state present)."""
-    counts = dict(
-        Delivery.objects.filter(briefing=briefing)
-        .values_list("state")
-        .annotate(n=Count("id"))
-        .values_list("state", "n")
-    )
+    return briefings_counts(briefing_ids=[briefing.pk])[briefing.pk]
+
+
+def briefings_counts(*, briefing_ids: list) -> dict:
+    """{briefing_id: briefing_counts} for many briefings (a page of the list), in one query."""
     from .models import DeliveryState
 
-    return {state: counts.get(state, 0) for state in DeliveryState.values}
+    out: dict = {briefing_id: dict.fromkeys(DeliveryState.values, 0) for briefing_id in briefing_ids}
+    rows = (
+        Delivery.objects.filter(briefing_id__in=briefing_ids)
+        .values_list("briefing_id", "state")
+        .annotate(n=Count("id"))
+        .values_list("briefing_id", "state", "n")
+    )
+    for briefing_id, state, n in rows:
+        out[briefing_id][state] = n
+    return out
 
 
 def deliveries_for(*, user, briefing: Briefing) -> QuerySet[Delivery]:

@@ -21,12 +21,17 @@ class IsPhone(IsDevice):
 
 
 class IsOfficerPhone(IsPhone):
-    """An enrolled, unrevoked phone assigned to an officer: it reads as that officer."""
+    """An enrolled, unrevoked phone assigned to an active officer: it reads as that officer (a
+    deactivated officer's phone no longer reads or acknowledges their briefings, as their own
+    token no longer does)."""
 
     message = "This endpoint is for officers and their phones."
 
     def has_permission(self, request, view):
-        return super().has_permission(request, view) and request.user.officer_id is not None
+        if not super().has_permission(request, view) or request.user.officer_id is None:
+            return False
+        officer = request.user.officer
+        return officer is not None and officer.is_active
 
 
 class IsBodycam(IsDevice):

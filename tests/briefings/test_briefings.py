@@ -353,6 +353,48 @@ def test_a_bodycam_cannot_read_briefings(make_phone, phone_client, officer, clie
     )
 
 
+def test_a_deactivated_officers_phone_no_longer_reads_or_acknowledges_their_briefings(
+    make_phone, phone_client, officer, client_for, operator, it_user
+):
+    """Their own token ends at once; the phone, still assigned to them, read and acknowledged
+    their briefings, and the centre saw an acknowledgement from an inactive officer."""
+    from apps.accounts.services import user_update
+
+    handset = phone_client(make_phone(officer))
+    created = client_for(operator).post(
+        "/api/v1/briefings", briefing_payload({"officers": [str(officer.pk)]}), format="json"
+    )
+    assert created.status_code == 201, created.content
+    briefing = created.json()["id"]
+    assert handset.get("/api/v1/me/briefings").json()["count"] == 1
+    user_update(user=officer, actor=it_user, is_active=False)
+    assert handset.get("/api/v1/me/briefings").status_code == 403
+    assert handset.get(f"/api/v1/briefings/{briefing}").status_code == 403
+    assert handset.post(f"/api/v1/briefings/{briefing}/ack").status_code == 403
+    assert not Delivery.objects.filter(briefing_id=briefing, acknowledged_at__isnull=False).exists()
+
+
+def test_the_list_gives_each_reader_what_a_briefing_read_alone_gives(
+    make_phone, phone_client, officer, client_for, operator
+):
+    """Section 11.3: operators get `deliveries` counts, an officer or their phone their own
+    `delivery_state` and `acknowledged_at`; the list gave neither."""
+    handset = phone_client(make_phone(officer))
+    created = client_for(operator).post(
+        "/api/v1/briefings", briefing_payload({"officers": [str(officer.pk)]}), format="json"
+    )
+    briefing = created.json()["id"]
+    handset.post(f"/api/v1/briefings/{briefing}/ack")
+    for reader in (client_for(officer), handset):
+        [item] = reader.get("/api/v1/briefings").json()["results"]
+        alone = reader.get(f"/api/v1/briefings/{briefing}").json()
+        assert item["delivery_state"] == alone["delivery_state"] == "acknowledged"
+        assert item["acknowledged_at"] == alone["acknowledged_at"] is not None
+    listed = next(b for b in client_for(operator).get("/api/v1/briefings").json()["results"] if b["id"] == briefing)
+    assert listed["deliveries"] == client_for(operator).get(f"/api/v1/briefings/{briefing}").json()["deliveries"]
+    assert listed["deliveries"]["acknowledged"] == 1
+
+
 # Bad input -------------------------------------------------------------------------------------
 
 
