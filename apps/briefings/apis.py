@@ -200,8 +200,9 @@ def _list_context(request, page) -> dict:
         context["origins"] = origins_of(ids)
         context["counts"] = selectors.briefings_counts(briefing_ids=ids)
     else:
-        context["mine"] = selectors.my_deliveries(officer_id=_officer_id(request.user), briefing_ids=ids)
-        context["reader_officer"] = _officer_id(request.user)
+        officer_id = _officer_id(request.user)
+        context["mine"] = selectors.my_deliveries(officer_id=officer_id, briefing_ids=ids)
+        context["reader_officer"] = officer_id
     return context
 
 
