@@ -28,6 +28,7 @@ from apps.core import bodylimits  # noqa: E402
 from apps.core.bodylimits import ChunkedBodyApp  # noqa: E402
 from apps.core.fastpaths import DatabaseDownAnswer  # noqa: E402
 from apps.core.proxies import ForwardedFor  # noqa: E402
+from apps.core.requestids import RequestId  # noqa: E402
 from apps.devices.presence import presence_reset_at_start  # noqa: E402
 from apps.live.fastpath import LiveFastPath  # noqa: E402
 from rtcc.routing import websocket  # noqa: E402
@@ -42,13 +43,17 @@ application = ProtocolTypeRouter(
         # bodies are limited while they stream (apps/core/bodylimits.py), chunked ones given a length.
         # The client's address and scheme behind the TLS proxy, from what the trusted proxies
         # wrote only (apps/core/proxies.py, RTCC_TRUSTED_PROXIES), before anything reads them.
-        "http": ForwardedFor(
-            ChunkedBodyApp(DatabaseDownAnswer(CommandFastPath(LiveFastPath(django_asgi)))),
-            settings.ENV.trusted_proxies,
+        # Every answer carries its X-Request-ID, and every log line written for it the same id
+        # (apps/core/requestids.py).
+        "http": RequestId(
+            ForwardedFor(
+                ChunkedBodyApp(DatabaseDownAnswer(CommandFastPath(LiveFastPath(django_asgi)))),
+                settings.ENV.trusted_proxies,
+            )
         ),
         # Device frames carry no Origin (firmware is not a browser); the console consumer
         # checks its own credentials (bearer token, or a session cookie from a same-site page).
-        "websocket": ForwardedFor(websocket, settings.ENV.trusted_proxies),
+        "websocket": RequestId(ForwardedFor(websocket, settings.ENV.trusted_proxies)),
     }
 )
 

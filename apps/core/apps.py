@@ -6,4 +6,4 @@ class CoreConfig(AppConfig):
     label = "core"
 
     def ready(self) -> None:
-        from . import schema  # noqa: F401 - registers the OpenAPI auth extensions
+        from . import requestids, schema  # noqa: F401 - the task signals; the OpenAPI auth extensions

@@ -327,12 +327,14 @@ RTCC_ALPR_READ_RETENTION = ENV.alpr_read_retention
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    # `request` is "[id] " on a line written for a request or a task it queued (apps/core/requestids.py)
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(request)s%(message)s"}},
     "filters": {
+        "request_id": {"()": "apps.core.requestids.WithRequestId"},
         "drop_already_logged": {"()": "apps.core.logs.DropAlreadyLogged"},
         "one_line": {"()": "apps.core.logs.OneLine"},
     },
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["request_id"]}},
     "root": {"handlers": ["console"], "level": "INFO"},
     "loggers": {
         "django.request": {"level": "ERROR"},
