@@ -22,12 +22,15 @@ def token_matches(device: Device | None, token: str) -> bool:
     return device is not None and same_hash(device.token_hash or "", hash_token(token))
 
 
-def device_for_token(token: str | None) -> Device | None:
-    """The enrolled, unrevoked device behind a bearer token, or None (also usable from websockets)."""
+def device_for_token(token: str | None, *, with_officer: bool = False) -> Device | None:
+    """The enrolled, unrevoked device behind a bearer token, or None (also usable from websockets).
+    `with_officer`: its assigned officer read in the same query (a phone's API request checks that
+    officer is active: IsOfficerPhone), not by a second query per request."""
     found = device_token_filter(token)
     if found is None:
         return None
-    device = Device.objects.filter(**found).first()
+    devices = Device.objects.select_related("officer") if with_officer else Device.objects.all()
+    device = devices.filter(**found).first()
     return device if token_matches(device, token or "") else None
 
 
@@ -47,7 +50,7 @@ class DeviceTokenAuthentication(authentication.BaseAuthentication):
         token = bearer_from_header(authentication.get_authorization_header(request))
         if token is None or not token.startswith(DEVICE_PREFIX):
             return None
-        device = device_for_token(token)
+        device = device_for_token(token, with_officer=True)
         if device is None:
             raise exceptions.AuthenticationFailed("Invalid or revoked device token.")
         return device, token

@@ -374,6 +374,25 @@ def test_a_deactivated_officers_phone_no_longer_reads_or_acknowledges_their_brie
     assert not Delivery.objects.filter(briefing_id=briefing, acknowledged_at__isnull=False).exists()
 
 
+def test_a_phones_credentials_and_its_officer_cost_one_query(make_phone, officer, django_assert_num_queries):
+    """IsOfficerPhone checks the phone's officer is active: that read the officer with a second
+    query on every request of every phone (the officer page polls every 5 s)."""
+    from rest_framework.test import APIRequestFactory
+
+    from apps.accounts.tokens import DEVICE_PREFIX, hash_token, new_token
+    from apps.devices.authentication import DeviceTokenAuthentication
+    from apps.devices.permissions import IsOfficerPhone
+
+    device = make_phone(officer)
+    token = new_token(DEVICE_PREFIX)
+    device.token_hash = hash_token(token)
+    device.save(update_fields=["token_hash"])
+    request = APIRequestFactory().get("/api/v1/me/briefings", HTTP_AUTHORIZATION=f"Bearer {token}")
+    with django_assert_num_queries(1):
+        request.user, _ = DeviceTokenAuthentication().authenticate(request)
+        assert IsOfficerPhone().has_permission(request, None)
+
+
 def test_the_list_gives_each_reader_what_a_briefing_read_alone_gives(
     make_phone, phone_client, officer, client_for, operator
 ):
