@@ -8,9 +8,11 @@ image for people with a token and a small thumbnail for notification images.
 from __future__ import annotations
 
 import io
+import time
 import warnings
 from dataclasses import dataclass
 
+from django.core import signing
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from apps.core.errors import InvalidInput, UnsupportedMedia
@@ -107,20 +109,37 @@ def clean(data: bytes) -> CleanImage:
 
 # Links -----------------------------------------------------------------------------------------
 # Phones fetch a notification's image without any credential, so the thumbnail link carries
-# its own: a signature over the media id with a timestamp, valid conf.media_thumbnail_link_ttl().
+# its own: a signature over the media id with a timestamp, valid conf.media_thumbnail_link_ttl()
+# from that timestamp. A link in an answer is signed with the start of the current window (a
+# tenth of the lifetime): the officer's page polls every 5 s, and a link signed with each second
+# changed every answer, so the page drew every card and fetched every thumbnail again. Such a
+# link lives between the lifetime less a window and the lifetime, never longer. A push's link is
+# signed with the second it goes out (it is sent once, and should last the whole lifetime).
 
 SIGNING_SALT = "rtcc.briefings.media.thumbnail"
 
 
-def thumbnail_signature(media_id) -> str:
-    from django.core import signing
+def link_window_seconds() -> int:
+    """The window answers' links are the same link within: a tenth of their lifetime (a minute
+    of the default 10), at least a second."""
+    return max(1, int(conf.media_thumbnail_link_ttl().total_seconds()) // 10)
 
-    return signing.TimestampSigner(salt=SIGNING_SALT).sign(str(media_id)).split(":", 1)[1]
+
+class _WindowSigner(signing.TimestampSigner):
+    """Signs with the start of the current window instead of the current second."""
+
+    def timestamp(self) -> str:
+        window = link_window_seconds()
+        return signing.b62_encode(int(time.time()) // window * window)
+
+
+def thumbnail_signature(media_id, *, windowed: bool = True) -> str:
+    """The link's signature: the same within a window (`windowed`), else made with this second."""
+    signer = _WindowSigner(salt=SIGNING_SALT) if windowed else signing.TimestampSigner(salt=SIGNING_SALT)
+    return signer.sign(str(media_id)).split(":", 1)[1]
 
 
 def thumbnail_signature_ok(media_id, signature: str) -> bool:
-    from django.core import signing
-
     try:
         value = signing.TimestampSigner(salt=SIGNING_SALT).unsign(
             f"{media_id}:{signature}", max_age=conf.media_thumbnail_link_ttl()
@@ -139,9 +158,10 @@ def thumbnail_path(media_id) -> str:
 
 
 def resigned(url: str) -> str:
-    """The same thumbnail link with a signature made now (a push sent or retried later)."""
+    """The same thumbnail link with a signature made now, for its whole lifetime (a push sent or
+    retried later)."""
     base, sep, _ = url.partition("?sig=")
     if not sep:
         return url
     media_id = base.rstrip("/").split("/")[-2]
-    return f"{base}?sig={thumbnail_signature(media_id)}"
+    return f"{base}?sig={thumbnail_signature(media_id, windowed=False)}"

@@ -78,3 +78,63 @@ def test_a_push_sent_later_carries_a_freshly_signed_image_link(client_for, opera
     image = message_for(briefing).image
     assert image.startswith(briefing.image_url.split("?")[0])
     assert media_links.thumbnail_signature_ok(media["id"], image.split("sig=")[1])
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    """The wall clock signatures are made and checked with, set by the test: clock(seconds)."""
+    import time
+
+    def set_to(seconds: float) -> None:
+        monkeypatch.setattr(time, "time", lambda: seconds)
+
+    return set_to
+
+
+def test_a_phone_polling_its_briefings_gets_the_same_answer_within_a_minute(
+    briefed_photo, officer, phone_client, clock
+):
+    """The officer's page polls every 5 s; a thumbnail link signed with each second made every
+    answer new, and the page drew every card and fetched every thumbnail again."""
+    from apps.devices.models import Device
+
+    phone = phone_client(Device.objects.get(officer=officer, kind="phone"))
+    start = 1_800_000_000 // 60 * 60  # a window's start: a tenth of the 10-minute lifetime
+    answers = []
+    for at in (start, start + 5, start + 59.9):
+        clock(at)
+        answers.append(phone.get("/api/v1/me/briefings").content)
+    assert answers[0] == answers[1] == answers[2]
+    assert b"thumbnail?sig=" in answers[0]
+    clock(start + 60)
+    assert phone.get("/api/v1/me/briefings").content != answers[0]  # the next window's link
+
+
+def test_an_answers_link_lives_at_most_its_lifetime_and_a_pushs_the_whole_of_it(clock):
+    """Section 11.2: valid for 10 minutes. A link made in a window lives until the window's start
+    plus the lifetime: 9 to 10 minutes from when it was handed out, never longer."""
+    import uuid
+
+    from apps.briefings import conf
+    from apps.briefings import media as links
+
+    media_id = uuid.uuid4()
+    lifetime = int(conf.media_thumbnail_link_ttl().total_seconds())
+    window = links.link_window_seconds()
+    assert window == 60
+    start = 1_800_000_000 // window * window
+    for offset in (0, 1, window - 1):
+        clock(start + offset)
+        signature = links.thumbnail_signature(media_id)
+        clock(start + offset + lifetime - window)
+        assert links.thumbnail_signature_ok(media_id, signature)
+        clock(start + lifetime)
+        assert links.thumbnail_signature_ok(media_id, signature)
+        clock(start + lifetime + 1)
+        assert not links.thumbnail_signature_ok(media_id, signature)
+    clock(start + window - 1)  # a push's link: signed as it goes out, for the whole lifetime
+    pushed = links.resigned(f"/api/v1/media/{media_id}/thumbnail?sig=old").split("sig=")[1]
+    clock(start + window - 1 + lifetime)
+    assert links.thumbnail_signature_ok(media_id, pushed)
+    clock(start + window + lifetime)
+    assert not links.thumbnail_signature_ok(media_id, pushed)
