@@ -262,6 +262,40 @@ def test_operator_sends_a_briefing_and_sees_it_acknowledged(
     assert not page.errors and not phone.errors
 
 
+def test_the_phone_page_draws_again_only_the_briefings_that_changed(open_as, console_server, operator, officer):
+    """The page polls every 5 s. A thumbnail link signed with each second made every answer new,
+    and any change drew every card again: every photo fetched again, a button being pressed gone."""
+    operator_token = token_issue(user=operator)[0]
+    photo = call(
+        console_server.url, operator_token, "POST", "/api/v1/media", files={"file": ("s.jpg", jpeg(), "image/jpeg")}
+    )
+
+    def brief(title: str) -> None:
+        suspect = {"description": "Male, 30s", "photo": photo["id"]}
+        body = {
+            "priority": "urgent",
+            "title": title,
+            "suspects": [suspect],
+            "audience": {"officers": [str(officer.pk)]},
+        }
+        call(console_server.url, operator_token, "POST", "/api/v1/briefings", json=body)
+
+    brief("First suspect")
+    phone = open_as(officer, "/phone/", width=430, height=1100)
+    expect(phone.locator("[data-briefing]")).to_have_count(1, timeout=LIVE)
+    wait_until(phone, "document.querySelector('[data-briefing] img').naturalWidth > 0")
+    phone.evaluate("document.querySelector('[data-briefing]').dataset.kept = 'yes'")
+    refreshed = phone.locator("#refreshed").text_content()
+    # the next poll (its time shows before it draws anything, in the same task)
+    wait_until(phone, f"document.querySelector('#refreshed').textContent !== {json.dumps(refreshed)}", 12_000)
+    expect(phone.locator("[data-briefing][data-kept=yes]")).to_have_count(1)  # the same answer: nothing drawn
+    brief("Second suspect")
+    expect(phone.locator("[data-briefing]")).to_have_count(2, timeout=LIVE)
+    expect(phone.locator("[data-briefing]").first).to_contain_text("Second suspect")
+    expect(phone.locator("[data-briefing][data-kept=yes]")).to_contain_text("First suspect")  # still the same card
+    assert not phone.errors
+
+
 def test_new_briefing_page_opens_without_an_error(open_as, operator, officer):
     page = open_as(operator, "/briefings/new/")
     expect(page.locator("#audience-note")).to_contain_text("latitude and longitude", timeout=LIVE)

@@ -18,6 +18,40 @@ function card(b) {
   </article>`;
 }
 
+// Each card is drawn again only when its briefing changed: a redraw of every card on each poll
+// fetched every photo again and lost what the officer was touching (a button being pressed).
+const drawn = new Map(); // briefing id -> { json, node }
+
+function cardNode(b) {
+  const json = JSON.stringify(b);
+  const had = drawn.get(b.id);
+  if (had && had.json === json) return had.node;
+  const box = document.createElement("div");
+  setHtml(box, card(b));
+  const node = box.firstElementChild;
+  drawn.set(b.id, { json, node });
+  return node;
+}
+
+function draw(list) {
+  const root = $("#briefings");
+  if (!list.length) {
+    drawn.clear();
+    setHtml(root, html`<p class="empty">No briefings for you yet.</p>`);
+    return;
+  }
+  const nodes = list.map(cardNode);
+  const wanted = new Set(nodes);
+  for (const [id, { node }] of drawn) if (!wanted.has(node)) drawn.delete(id);
+  // Gone: a card no longer listed, one replaced by its changed briefing's, the "Loading…" line.
+  for (const child of Array.from(root.children)) if (!wanted.has(child)) child.remove();
+  let at = root.firstElementChild;
+  for (const node of nodes) {
+    if (node === at) at = at.nextElementSibling;
+    else root.insertBefore(node, at); // a new or changed card goes in its place; the others stay
+  }
+}
+
 async function load() {
   try {
     const list = await getAll("me/briefings?page_size=100", { limit: 100 });
@@ -25,7 +59,7 @@ async function load() {
     $("#refreshed").textContent = `updated ${fmtTime(new Date().toISOString())}`;
     if (json === lastJson) return;
     lastJson = json;
-    setHtml($("#briefings"), list.length ? list.map(card) : html`<p class="empty">No briefings for you yet.</p>`);
+    draw(list);
     const fresh = list.filter((b) => !seen.has(b.id));
     for (const b of list) seen.add(b.id);
     if (!first && fresh.length) notify(`New briefing: ${fresh[0].title}`, fresh[0].priority === "routine" ? "info" : "error");
