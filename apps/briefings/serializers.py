@@ -157,6 +157,7 @@ class BriefingOut(serializers.Serializer):
     audience = serializers.JSONField()
     recipients = StrictIntegerField()
     phones = StrictIntegerField()
+    officers_without_phone = StrictIntegerField()
     created_by = serializers.UUIDField(source="created_by_id", allow_null=True)
     created_at = serializers.DateTimeField()
 

@@ -71,6 +71,52 @@ def test_named_officers_get_one_delivery_per_phone_and_officers_without_a_phone_
     assert detail["recipients"] == 4 and detail["deliveries"]["sent"] == 3
 
 
+def test_a_briefing_says_how_many_of_its_officers_have_no_phone_to_push_to(
+    client_for, operator, officer, make_user, make_phone
+):
+    """`recipients` counts the whole audience, officers without a phone too: "sent to 3 officers"
+    when one of them could never get it on a phone. The briefing, as its preview, says how many
+    (section 11.3), for the operator to reach them another way."""
+    no_phone, no_token = make_user("officer"), make_user("officer")
+    make_phone(officer)
+    make_phone(no_token, token=None)
+    api = client_for(operator)
+    audience = {"officers": [str(u.pk) for u in (officer, no_phone, no_token)]}
+    preview = api.post("/api/v1/briefings/preview", {"audience": audience}, format="json").json()
+    created = create(api, audience).json()
+    assert created["recipients"] == 3 and created["phones"] == 1  # their documented meaning, kept
+    assert created["officers_without_phone"] == preview["officers_without_phone"] == 2
+    read = api.get(f"/api/v1/briefings/{created['id']}").json()
+    listed = next(b for b in api.get("/api/v1/briefings").json()["results"] if b["id"] == created["id"])
+    assert read["officers_without_phone"] == listed["officers_without_phone"] == 2
+    one = create(api, {"officers": [str(officer.pk)]}).json()
+    assert one["recipients"] == 1 and one["officers_without_phone"] == 0
+
+
+def test_briefings_sent_before_the_count_existed_are_counted_from_their_deliveries(
+    client_for, operator, officer, make_user, make_phone
+):
+    """The migration that added `officers_without_phone` counts it for the briefings already sent."""
+    import importlib
+
+    from django.apps import apps
+
+    from apps.briefings.models import Briefing
+
+    migration = importlib.import_module("apps.briefings.migrations.0004_briefing_officers_without_phone")
+    no_phone, no_token = make_user("officer"), make_user("officer")
+    make_phone(officer)
+    make_phone(officer, token=None)  # a phone with no token beside one with: reached
+    make_phone(no_token, token=None)
+    api = client_for(operator)
+    mixed = create(api, {"officers": [str(u.pk) for u in (officer, no_phone, no_token)]}).json()
+    reached = create(api, {"officers": [str(officer.pk)]}).json()
+    Briefing.objects.update(officers_without_phone=0)
+    migration.count_existing(apps, None)
+    assert Briefing.objects.get(pk=mixed["id"]).officers_without_phone == 2
+    assert Briefing.objects.get(pk=reached["id"]).officers_without_phone == 0
+
+
 def test_incident_audience_reaches_the_officers_assigned_to_it(client_for, operator, make_user, make_phone):
     on_scene, elsewhere = make_user("officer"), make_user("officer")
     phone, other = make_phone(on_scene), make_phone(elsewhere)

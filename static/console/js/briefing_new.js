@@ -1,5 +1,6 @@
 // Composing a briefing: suspects, vehicles, photos, the audience and its size before sending.
 import { ApiError, getAll, post } from "./api.js";
+import { audienceText } from "./briefing_view.js";
 import { Live } from "./live.js";
 import { drawMap } from "./mapdraw.js";
 import { $, $all, busy, confirmDialog, directoryOf, html, notify, notifyNext, officerName, readJson, setHtml, showError, showFieldErrors } from "./ui.js";
@@ -211,7 +212,7 @@ form.addEventListener("submit", async (e) => {
   }
   try {
     const briefing = await busy($("#send"), "Sending…", () => post("briefings", body));
-    notifyNext(`Briefing sent to ${briefing.recipients} officer(s).`, "ok");
+    notifyNext(`Briefing sent to ${audienceText(briefing)}.`, "ok");
     location.assign(`/briefings/${encodeURIComponent(briefing.id)}/`);
   } catch (err) {
     showFieldErrors(form, err); // a suspect's or vehicle's field ("vehicles.0.year") under its entry's input

@@ -10,6 +10,14 @@ function photoUrl(item) {
   return item.thumbnail_url || item.photo_url || "";
 }
 
+// "3 officers (1 without a phone)": `recipients` is the whole audience, and an officer with no
+// phone to push to is in it but never gets the briefing on a phone (section 11.3).
+export function audienceText(b) {
+  const n = b.recipients ?? 0;
+  const without = b.officers_without_phone || 0;
+  return `${n} officer${n === 1 ? "" : "s"}${without ? ` (${without} without a phone)` : ""}`;
+}
+
 export function briefingHtml(b, { big = false } = {}) {
   const suspects = (b.suspects || []).map((s) => {
     const facts = [s.sex, s.height, s.clothing && `wearing ${s.clothing}`].filter(Boolean).join(" · ");

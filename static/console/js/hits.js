@@ -1,6 +1,7 @@
 // The hit queue: a new hit's read image beside its hotlist entry, large enough to compare the
 // characters; confirm / reject / brief with buttons or keys. Nothing reaches officers unconfirmed.
 import { get, getAll, post } from "./api.js";
+import { audienceText } from "./briefing_view.js";
 import { Live } from "./live.js";
 import { $, agoSpan, busy, confirmDialog, fmtDateTime, html, notify, safe, setHtml, showError, startAgoTicker } from "./ui.js";
 
@@ -118,7 +119,7 @@ async function act(kind, button) {
     if (kind === "reject") return post(`hits/${h.id}/reject`, { reason: $("[data-role=reason]", detail).value });
     if (!(await someoneNear(h))) return get(`hits/${h.id}`);
     const briefing = await post(`hits/${h.id}/brief`, { priority: $("[data-role=priority]", detail).value });
-    if (briefing.recipients) notify(`Briefing sent to ${briefing.recipients} officer${briefing.recipients === 1 ? "" : "s"}.`, "ok");
+    if (briefing.recipients) notify(`Briefing sent to ${audienceText(briefing)}.`, "ok");
     // Not a success: the alert reached nobody. It stays up until the operator has read it.
     else notify("This briefing reached no officer: no officer's phone or camera was near the read. Send one from New briefing to a wider area or to named officers.", "error", { timeout: 0 });
     return get(`hits/${h.id}`);

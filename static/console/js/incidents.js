@@ -1,5 +1,6 @@
 // Incidents: create a scene, assign officers to it, and jump to composing a briefing for it.
 import { ApiError, get, getAll, post } from "./api.js";
+import { audienceText } from "./briefing_view.js";
 import { Live } from "./live.js";
 import { $, agoSpan, busy, directoryOf, fmtDateTime, html, notify, officerName, readJson, safe, setHtml, showError, showFieldErrors, startAgoTicker } from "./ui.js";
 
@@ -43,7 +44,7 @@ async function loadBriefings() {
     const list = Array.isArray(data) ? data : data.results || [];
     setHtml(box, list.length ? list.map((b) => html`<a class="list-item" style="display:block;text-decoration:none;color:inherit" href="/briefings/${encodeURIComponent(b.id)}/">
         <div class="row"><span class="state ${b.priority}">${b.priority}</span><strong>${b.title}</strong><span class="spacer"></span><span class="muted">${fmtDateTime(b.created_at)}</span></div>
-        <div class="muted">${b.recipients ?? "?"} officer${b.recipients === 1 ? "" : "s"} reached${b.deliveries ? ` · ${DELIVERY_STATES.filter((s) => b.deliveries[s]).map((s) => `${b.deliveries[s]} ${s}`).join(" · ")}` : ""}</div></a>`)
+        <div class="muted">${b.recipients === undefined ? "? officers" : audienceText(b)}${b.deliveries ? ` · ${DELIVERY_STATES.filter((s) => b.deliveries[s]).map((s) => `${b.deliveries[s]} ${s}`).join(" · ")}` : ""}</div></a>`)
       : html`<p class="empty">No briefings sent yet.</p>`);
   } catch (err) {
     setHtml(box, err instanceof ApiError && (err.status === 404 || err.status === 405)

@@ -1,5 +1,6 @@
 // One lead: its facts, the second person's review, sharing once verified, and related evidence on a map.
 import { get, post } from "./api.js";
+import { audienceText } from "./briefing_view.js";
 import { Live } from "./live.js";
 import { drawMap } from "./mapdraw.js";
 import { $, agoSpan, busy, fmtDateTime, html, notify, readJson, setHtml, showError, showFieldErrors, startAgoTicker } from "./ui.js";
@@ -155,7 +156,7 @@ shareForm?.addEventListener("submit", (e) => {
   busy(shareForm.querySelector("[type=submit]"), "Sending…", async () => {
     try {
       const briefing = await post(`leads/${leadId}/share`, { priority: data.get("priority"), audience, title: data.get("title"), body: data.get("body") });
-      notify(`Briefing sent to ${briefing.recipients} officer(s).`, "ok");
+      notify(`Briefing sent to ${audienceText(briefing)}.`, "ok");
       load();
     } catch (err) { showFieldErrors(shareForm, err); showError(err, "Share"); }
   });
