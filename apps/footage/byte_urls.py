@@ -1,6 +1,7 @@
 """Footage's rules for the disk backend's byte URLs (apps.integrations.storage_views) over clip
-objects: parts only while the clip is uploading, bytes only while it is available (its SHA-256
-as the ETag), and every download from the first byte in the clip's custody (records' service)."""
+objects: parts only while the clip is uploading (each one news of its upload, for the stale-upload
+sweep), bytes only while it is available (its SHA-256 as the ETag), and every download from the
+first byte in the clip's custody (records' service)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from apps.audit.context import AuditContext
 from apps.core.errors import ApplicationError, NotFound
 
 from .grants import grant_holds
-from .ingest.services import require_uploading
+from .ingest.services import clip_upload_seen, require_uploading
 from .models import Clip, ClipState
 from .records.services import clip_downloaded
 
@@ -18,10 +19,11 @@ KEY_PREFIX = "clips/"
 
 class ClipObjects:
     def check_upload(self, *, key: str, upload_id: str) -> None:
-        clip = Clip.objects.filter(storage_key=key, upload_id=upload_id).only("state").first()
+        clip = Clip.objects.filter(storage_key=key, upload_id=upload_id).only("state", "upload_seen_at").first()
         if clip is None:
             raise NotFound("No such upload.")
         require_uploading(clip)
+        clip_upload_seen(clip)  # a part arriving is news of the upload (on S3, the store's list says so)
 
     def check_download(self, *, key: str, grantee: str | None = None, grant: str | None = None) -> str | None:
         clip = Clip.objects.filter(storage_key=key).only("state", "sha256").first()

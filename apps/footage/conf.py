@@ -53,7 +53,8 @@ def content_types() -> tuple[str, ...]:
 
 
 def stale_upload_age() -> int:
-    """Seconds after which an unfinished upload is aborted and its clip marked `aborted`."""
+    """Seconds an unfinished upload may go without a sign of life (a change to the clip, a request of
+    its device about it, a part the store took) before it is aborted and its clip marked `aborted`."""
     return int(_get("RTCC_CLIP_STALE_UPLOAD_AGE", 48 * 3600))
 
 

@@ -91,6 +91,10 @@ class Clip(models.Model):
 
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
+    # The upload's last sign of life that leaves `updated_at` alone: the device's last request about
+    # it (part URLs, status, complete, a disk part PUT, declaring it again), or when the store took a
+    # part the stale-upload sweep found there. The sweep counts from the later of the two; null: none yet.
+    upload_seen_at = models.DateTimeField(null=True, blank=True)
     completed_at = models.DateTimeField(null=True, blank=True)
     verified_at = models.DateTimeField(null=True, blank=True)
     aborted_at = models.DateTimeField(null=True, blank=True)

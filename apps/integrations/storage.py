@@ -35,7 +35,7 @@ import uuid
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, Protocol, TypeVar
@@ -176,6 +176,8 @@ class StoredPart:
     number: int
     size: int
     etag: str = ""
+    # When the store took it (S3's LastModified, the part file's mtime on disk); not part of its identity.
+    last_modified: datetime | None = field(default=None, compare=False)
 
 
 class ObjectStore(Protocol):
@@ -211,7 +213,8 @@ class ObjectGuard(Protocol):
     (apps.integrations.storage_views); registered with `register_guard` in its AppConfig.ready."""
 
     def check_upload(self, *, key: str, upload_id: str) -> None:
-        """Raises an ApplicationError when this multipart upload no longer takes parts."""
+        """Raises an ApplicationError when this multipart upload no longer takes parts (called as a
+        part arrives: the owner may note it as news of the upload)."""
 
     def check_download(self, *, key: str, grantee: str | None = None, grant: str | None = None) -> str | None:
         """Raises an ApplicationError when the object may not be served; else its ETag (or None).
@@ -545,7 +548,9 @@ class DiskStorage:
             for entry in entries:
                 stem, dot, suffix = entry.name.partition(".")
                 if dot and suffix == "part" and stem.isdigit():
-                    found.append(StoredPart(int(stem), entry.stat().st_size))
+                    stat = entry.stat()
+                    stored_at = datetime.fromtimestamp(stat.st_mtime, tz=UTC)
+                    found.append(StoredPart(int(stem), stat.st_size, last_modified=stored_at))
         yield from sorted(found, key=lambda part: part.number)
 
     def multipart_complete(self, key: str, upload_id: str, parts: Iterable[StoredPart]) -> None:
@@ -1167,7 +1172,7 @@ class S3Storage:
         try:
             for page in pages:
                 for part in page.get("Parts", []):
-                    yield StoredPart(part["PartNumber"], part["Size"], part["ETag"])
+                    yield StoredPart(part["PartNumber"], part["Size"], part["ETag"], part.get("LastModified"))
         except ClientError as exc:
             if self._no_such_upload(exc):
                 raise NoSuchUploadError(f"no upload {upload_id!r}") from None

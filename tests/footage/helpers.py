@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
+from collections.abc import Iterator
 from datetime import timedelta
+from unittest import mock
 from urllib.parse import urlsplit
 
 import httpx
@@ -53,3 +56,13 @@ def upload_parts(api, clip: dict, data: bytes, numbers: list[int]) -> None:
         n = part["number"]
         answer = put(api, part, data[(n - 1) * size : n * size])
         assert status_of(answer) == 200, getattr(answer, "content", b"")[:300]
+
+
+@contextlib.contextmanager
+def days_later(days: float) -> Iterator[None]:
+    """rtcc's clock (django.utils.timezone.now) `days` ahead: what a sweep sees when it runs then.
+    The store's clock stays where it is, so a part it took now is `days` old to the sweep, on S3
+    (LastModified) as on disk (the part file's mtime)."""
+    real = timezone.now
+    with mock.patch.object(timezone, "now", lambda: real() + timedelta(days=days)):
+        yield

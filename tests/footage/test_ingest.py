@@ -12,7 +12,7 @@ from apps.audit.models import AuditEvent
 from apps.footage.models import Clip
 from tests.helpers import api_client, error_code
 
-from .helpers import clip_bytes, declaration, put, status_of, upload_parts
+from .helpers import clip_bytes, days_later, declaration, put, status_of, upload_parts
 
 MiB = 1024 * 1024
 
@@ -218,6 +218,13 @@ def test_single_part_clip(store, camera, commit):
     assert Clip.objects.get(pk=clip["id"]).state == "available"
 
 
+def quiet_since(clip_id, *, days: float) -> None:
+    """The clip as if declared, and last asked about by its camera, `days` ago (the parts in the
+    store keep the time the store took them)."""
+    then = timezone.now() - timedelta(days=days)
+    Clip.objects.filter(pk=clip_id).update(updated_at=then, upload_seen_at=then)
+
+
 def test_stale_upload_is_aborted(store, settings, camera, commit):
     from apps.footage.tasks import sweep_uploads
     from apps.integrations.storage import NoSuchUploadError
@@ -228,10 +235,12 @@ def test_stale_upload_is_aborted(store, settings, camera, commit):
     stale = declare(api, declaration(data)).json()
     fresh = declare(api, declaration(data)).json()
     upload_parts(api, stale, data, [1])
-    # no activity for three days (declared, or last reopened, then nothing)
-    Clip.objects.filter(pk=stale["id"]).update(updated_at=timezone.now() - timedelta(days=3))
+    upload_parts(api, fresh, data, [1])
+    with days_later(2):  # fresh's camera asks how its upload stands two days later
+        assert api.get(f"/api/v1/clips/{fresh['id']}/upload").json()["missing"] == [2, 3]
 
-    assert sweep_uploads.apply().get() == {"aborted": 1}
+    with days_later(3):  # stale: no sign of life for three days (declared, one part, then nothing)
+        assert sweep_uploads.apply().get() == {"aborted": 1}
 
     clip = Clip.objects.get(pk=stale["id"])
     assert clip.state == "aborted" and clip.aborted_at is not None
@@ -245,11 +254,89 @@ def test_stale_upload_is_aborted(store, settings, camera, commit):
     assert api.post(f"/api/v1/clips/{clip.pk}/parts", {"numbers": [2]}, format="json").status_code == 409
 
 
+def test_an_old_upload_whose_camera_asked_for_part_urls_lately_is_not_swept(store, settings, camera):
+    """Declared three days ago over a poor link: a request about the upload within the 48 hours
+    (here part URLs, with no part through yet) keeps it; 48 hours with no sign of life, it goes."""
+    from apps.footage.ingest.services import clips_abort_stale
+
+    _, token = camera
+    api = api_client(token=token)
+    data = three_parts(settings)
+    clip = declare(api, declaration(data)).json()
+    quiet_since(clip["id"], days=3)
+
+    asked = api.post(f"/api/v1/clips/{clip['id']}/parts", {"numbers": [1]}, format="json")
+    assert asked.status_code == 200, asked.content
+    assert clips_abort_stale() == 0
+    assert Clip.objects.get(pk=clip["id"]).state == "uploading"
+
+    with days_later(3):  # then nothing more from the camera
+        assert clips_abort_stale() == 1
+    assert Clip.objects.get(pk=clip["id"]).state == "aborted"
+    assert audit_actions(clip["id"]) == ["clip.declare", "clip.parts", "clip.abort"]
+
+
+def test_an_old_upload_whose_part_the_store_took_lately_is_not_swept(store, settings, camera):
+    """Declared, and its part URLs asked for, three days ago; the part PUT since (on S3 it goes
+    straight to the store and rtcc hears nothing): the sweep asks the store for the upload's parts
+    and keeps it. It looks again only 48 hours after that part; idle that long, the upload goes."""
+    from apps.footage.ingest.services import clips_abort_stale
+
+    _, token = camera
+    api = api_client(token=token)
+    data = three_parts(settings)
+    clip = declare(api, declaration(data)).json()
+    urls = api.post(f"/api/v1/clips/{clip['id']}/parts", {"numbers": [1]}, format="json").json()["parts"]
+    quiet_since(clip["id"], days=3)
+    assert status_of(put(api, urls[0], data[: clip["part_size"]])) == 200
+    if store.name == "disk":  # the PUT came to rtcc: news of the upload at once
+        assert Clip.objects.get(pk=clip["id"]).upload_seen_at > timezone.now() - timedelta(minutes=1)
+        quiet_since(clip["id"], days=3)  # what the store's list of parts says is what is tested below
+
+    assert clips_abort_stale() == 0
+    row = Clip.objects.get(pk=clip["id"])
+    assert row.state == "uploading"
+    assert row.upload_seen_at > timezone.now() - timedelta(minutes=1)  # the part's time, noted
+    assert audit_actions(clip["id"]) == ["clip.declare", "clip.parts"]
+
+    with days_later(3):
+        assert clips_abort_stale() == 1
+    assert Clip.objects.get(pk=clip["id"]).state == "aborted"
+    assert audit_actions(clip["id"])[-1] == "clip.abort"
+
+
+def test_the_stale_sweep_aborts_nothing_while_the_store_cannot_list_parts(store, settings, camera, store_fails, caplog):
+    """A store that does not answer is no sign that an upload is idle: the sweep aborts nothing,
+    says so once, and the next run (the store back) aborts the idle uploads."""
+    from apps.footage.ingest.services import clips_abort_stale
+
+    _, token = camera
+    api = api_client(token=token)
+    data = three_parts(settings)
+    clips = [declare(api, declaration(data)).json() for _ in range(2)]
+    for clip in clips:
+        upload_parts(api, clip, data, [1])
+    bucket, root = settings.RTCC_S3_BUCKET, settings.RTCC_STORAGE_DIR
+
+    store_fails(s3=bucket is not None)
+    with days_later(3), caplog.at_level("WARNING", logger="apps.footage.ingest.services"):
+        assert clips_abort_stale() == 0
+    said = [r.getMessage() for r in caplog.records if r.name == "apps.footage.ingest.services"]
+    assert len(said) == 1 and "did not list the parts" in said[0], said  # once, not once per clip
+    assert set(Clip.objects.filter(pk__in=[c["id"] for c in clips]).values_list("state", flat=True)) == {"uploading"}
+
+    settings.RTCC_S3_BUCKET, settings.RTCC_STORAGE_DIR = bucket, root  # the store answers again
+    with days_later(3):
+        assert clips_abort_stale() == 2
+    for clip in clips:
+        assert audit_actions(clip["id"])[-1] == "clip.abort"
+
+
 def test_an_upload_the_store_does_not_abort_now_is_aborted_by_the_leftover_sweep(
-    store, settings, camera, commit, store_fails
+    store, settings, camera, commit, monkeypatch
 ):
-    """The stale sweep gives an upload up while the store is out: the clip is `aborted` at once,
-    and its parts are deleted by the leftover sweep once the store answers, not kept for good."""
+    """The stale sweep gives an upload up and the store refuses the abort: the clip is `aborted`
+    at once, and its parts are deleted by the leftover sweep once the store answers, not kept for good."""
     from apps.footage.ingest.services import clips_abort_stale
     from apps.integrations import tasks as integration_tasks
     from apps.integrations.models import StoreLeftover
@@ -262,17 +349,20 @@ def test_an_upload_the_store_does_not_abort_now_is_aborted_by_the_leftover_sweep
     upload_parts(api, clip, data, [1])
     row = Clip.objects.get(pk=clip["id"])
     assert [part.number for part in store.multipart_parts(row.storage_key, row.upload_id)] == [1]
-    Clip.objects.filter(pk=row.pk).update(updated_at=timezone.now() - timedelta(days=3))
-    bucket, root = settings.RTCC_S3_BUCKET, settings.RTCC_STORAGE_DIR
 
-    store_fails(s3=bucket is not None)
-    assert clips_abort_stale() == 1
-    assert Clip.objects.get(pk=row.pk).state == "aborted"
-    leftover = StoreLeftover.objects.get()
-    assert (leftover.key, leftover.upload_id) == (row.storage_key, row.upload_id)
-    assert integration_tasks.delete_leftovers() == {"deleted": 0, "failed": 1}
+    def refused(key, upload_id):
+        raise ConnectionError("the store went away")
 
-    settings.RTCC_S3_BUCKET, settings.RTCC_STORAGE_DIR = bucket, root  # the store answers again
+    with monkeypatch.context() as patched:
+        patched.setattr(store, "multipart_abort", refused)
+        with days_later(3):
+            assert clips_abort_stale() == 1
+        assert Clip.objects.get(pk=row.pk).state == "aborted"
+        leftover = StoreLeftover.objects.get()
+        assert (leftover.key, leftover.upload_id) == (row.storage_key, row.upload_id)
+        assert integration_tasks.delete_leftovers() == {"deleted": 0, "failed": 1}
+
+    # the store answers again
     assert [part.number for part in get_storage().multipart_parts(row.storage_key, row.upload_id)] == [1]
     assert integration_tasks.delete_leftovers() == {"deleted": 1, "failed": 0}
     with pytest.raises(NoSuchUploadError):
@@ -287,10 +377,10 @@ def test_a_camera_back_after_its_upload_was_aborted_can_upload_again(store, sett
     body = declaration(data)
     clip = declare(api, body).json()
     upload_parts(api, clip, data, [1])
-    Clip.objects.filter(pk=clip["id"]).update(updated_at=timezone.now() - timedelta(days=3))
     from apps.footage.ingest.services import clips_abort_stale
 
-    assert clips_abort_stale() == 1
+    with days_later(3):
+        assert clips_abort_stale() == 1
 
     again = declare(api, body)  # the camera is back: same recording, same clip, a fresh upload
     assert again.status_code == 200 and again.json()["id"] == clip["id"]
@@ -313,9 +403,9 @@ def test_an_upload_on_legal_hold_is_never_given_up_by_the_stale_sweep(store, set
     upload_parts(api, clip, data, [1])
     held = api_client(clerk).post(f"/api/v1/clips/{clip['id']}/hold", {"reason": "case 26-114"}, format="json")
     assert held.status_code == 200, held.content
-    Clip.objects.filter(pk=clip["id"]).update(updated_at=timezone.now() - timedelta(days=3))
 
-    assert clips_abort_stale() == 0
+    with days_later(3):
+        assert clips_abort_stale() == 0
     assert Clip.objects.get(pk=clip["id"]).state == "uploading"
     assert api.get(f"/api/v1/clips/{clip['id']}/upload").json()["missing"] == [2, 3]  # part 1 kept
     upload_parts(api, clip, data, [2, 3])  # the camera comes back days later

@@ -50,6 +50,14 @@ UploadStatusOut = inline_serializer(
 CompleteOut = inline_serializer("ClipCompleteOut", {"id": serializers.UUIDField(), "state": StrictCharField()})
 
 
+def _device_clip(request, clip_id):
+    """The requesting device's clip; the request is news of its upload (the stale-upload sweep
+    counts 48 hours from the device's last request, even one answered with an error)."""
+    clip = selectors.clip_for_device(device=request.user, clip_id=clip_id)
+    services.clip_upload_seen(clip)
+    return clip
+
+
 def clip_declare(request) -> Response:
     """POST /clips (a camera or phone, IsRecordingDevice): declares a clip; served by apps.footage.apis.ClipsApi,
     whose GET is the records search."""
@@ -64,7 +72,7 @@ class ClipPartsApi(APIView):
 
     @extend_schema(request=PartNumbersIn, responses=PartsOut)
     def post(self, request, clip_id):
-        clip = selectors.clip_for_device(device=request.user, clip_id=clip_id)
+        clip = _device_clip(request, clip_id)
         data = PartNumbersIn(data=request.data)
         data.is_valid(raise_exception=True)
         parts = services.clip_part_urls(
@@ -81,7 +89,7 @@ class ClipUploadApi(APIView):
 
     @extend_schema(responses=UploadStatusOut)
     def get(self, request, clip_id):
-        clip = selectors.clip_for_device(device=request.user, clip_id=clip_id)
+        clip = _device_clip(request, clip_id)
         return Response(selectors.clip_upload_status(clip=clip))
 
 
@@ -90,7 +98,7 @@ class ClipCompleteApi(APIView):
 
     @extend_schema(request=None, responses={202: CompleteOut})
     def post(self, request, clip_id):
-        clip = selectors.clip_for_device(device=request.user, clip_id=clip_id)
+        clip = _device_clip(request, clip_id)
         try:
             clip = services.clip_complete(clip=clip, context=AuditContext.of(request))
         except services.UploadIncompleteError as exc:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import itertools
 import logging
 import math
 import mimetypes
@@ -41,6 +42,9 @@ MiB = 1024 * 1024
 DEFAULT_CATEGORIES = {"uncategorized": ("Uncategorized", 180), "evidence": ("Evidence", None)}
 # States after a successful complete: the upload is over, re-completing answers with the clip as it is.
 COMPLETED = {ClipState.VERIFYING, ClipState.AVAILABLE, ClipState.CORRUPT}
+# A device's requests about its upload are noted (Clip.upload_seen_at) at most this often: one
+# write a minute per clip however often it asks, ample for a sweep that counts in days.
+SEEN_EVERY = timedelta(seconds=60)
 
 
 def _store():
@@ -189,6 +193,7 @@ def clip_declare(
     if existing is not None:
         if existing.state == ClipState.ABORTED:
             return _reopen(existing, context=context), False
+        clip_upload_seen(existing)
         return existing, False
     # Never refused (the recording is evidence): a command sent to another camera is not linked,
     # and the declaration's audit event names the one it claimed.
@@ -291,6 +296,21 @@ def _reopen(clip: Clip, *, context: AuditContext | None = None) -> Clip:
     if not moved:  # reopened by a concurrent declare: drop ours, answer with theirs
         leftovers.abort_upload(clip.storage_key, upload_id, reason="clip reopened twice at once")
     return clip
+
+
+def clip_upload_seen(clip: Clip, *, at: datetime | None = None) -> None:
+    """Notes a sign of life of the clip's upload, `at` (now by default): its device asked about it
+    (declared it again, asked for part URLs, its status, to complete it, PUT a part on disk), or the
+    stale-upload sweep found a part the store took then. On S3 the parts go straight to the store
+    and nothing else moves the clip while it uploads: without this, a long upload over a poor link
+    that was still making progress was swept 48 hours after it was declared. Only while it
+    uploads; never backwards; at most once a minute (no query at all when the clip as read was
+    seen within the minute, a conditional UPDATE otherwise)."""
+    at = at or timezone.now()
+    if clip.upload_seen_at is not None and clip.upload_seen_at >= at - SEEN_EVERY:
+        return
+    due = Q(upload_seen_at__isnull=True) | Q(upload_seen_at__lt=at - SEEN_EVERY)
+    Clip.objects.filter(due, pk=clip.pk, state=ClipState.UPLOADING).update(upload_seen_at=at)
 
 
 def require_uploading(clip: Clip) -> None:
@@ -641,8 +661,11 @@ def clips_verify_due(*, limit: int | None = None) -> int:
     return len(rows)
 
 
-def clip_abort(*, clip: Clip, reason: str, actor: Any = None, context: AuditContext | None = None) -> Clip:
-    """Aborts an unfinished upload in the store and marks the clip `aborted`."""
+def clip_abort(
+    *, clip: Clip, reason: str, actor: Any = None, context: AuditContext | None = None, where: dict | None = None
+) -> Clip:
+    """Aborts an unfinished upload in the store and marks the clip `aborted` (only if it still
+    matches `where` too: the stale-upload sweep spares one that showed life meanwhile)."""
     now = timezone.now()
     moved = clip_transition(
         clip=clip,
@@ -652,6 +675,7 @@ def clip_abort(*, clip: Clip, reason: str, actor: Any = None, context: AuditCont
         actor=actor,
         context=context,
         details={"reason": reason},
+        where=where,
         aborted_at=now,
         updated_at=now,
     )
@@ -660,17 +684,57 @@ def clip_abort(*, clip: Clip, reason: str, actor: Any = None, context: AuditCont
     return clip
 
 
+def _part_stored_since(clip: Clip, since: datetime) -> datetime | None:
+    """When the store took a part of the clip's upload at or after `since`, from its own list of
+    parts (a camera's part PUTs on S3 reach rtcc no other way); None when it holds none that recent,
+    or no such upload. Cheap and bounded: ListParts is read page by page (a thousand parts a page)
+    and stops at the first recent part; at most two entries per part are read (a store may list a
+    replaced copy beside its replacement). A store that fails raises."""
+    try:
+        listed = get_storage().multipart_parts(clip.storage_key, clip.upload_id)
+        for part in itertools.islice(listed, 2 * clip.part_count):
+            if part.last_modified is not None and part.last_modified >= since:
+                return part.last_modified
+    except NoSuchUploadError:
+        return None
+    return None
+
+
 def clips_abort_stale(*, older_than: timedelta | None = None, limit: int = 500) -> int:
-    """Aborts uploads opened (declared, or reopened) longer ago than the configured age; the number
-    aborted. A clip on legal hold is never given up: its stored parts wait for the camera."""
+    """Aborts uploads left unfinished for the configured age (48 h) since their last sign of life;
+    the number aborted. Life is a change to the clip (`updated_at`: declared, reopened, edited), a
+    request of its device about the upload (`upload_seen_at`), or, asked of the store last, a part
+    it took (a camera's part PUTs on S3 go straight to the store). A clip on legal hold is never
+    given up: its stored parts wait for the camera.
+
+    A store that cannot list the parts is no sign that the upload is idle: nothing more is aborted
+    this run, which logs it once and stops; the next run asks again."""
     cutoff = timezone.now() - (older_than or timedelta(seconds=conf.stale_upload_age()))
-    given_up = Clip.objects.filter(state=ClipState.UPLOADING, updated_at__lt=cutoff, legal_hold=False)
+    quiet = Q(upload_seen_at__isnull=True) | Q(upload_seen_at__lt=cutoff)
+    given_up = Clip.objects.filter(quiet, state=ClipState.UPLOADING, updated_at__lt=cutoff, legal_hold=False)
     stale = list(given_up.order_by("updated_at")[:limit])
     aborted = 0
     for clip in stale:
         try:
-            clip_abort(clip=clip, reason=f"upload unfinished after {conf.stale_upload_age()} s")
-            aborted += 1
+            stored_at = _part_stored_since(clip, cutoff)
+        except Exception as exc:  # the store failing, however it fails (down, refusing, timing out)
+            log.warning(
+                "stale-upload sweep: the object store did not list the parts of clip %s (%s); no upload is"
+                " aborted until it answers, the next run asks again",
+                clip.pk,
+                exc,
+            )
+            break
+        if stored_at is not None:  # still making progress: not looked at again for another 48 h
+            clip_upload_seen(clip, at=stored_at)
+            continue
+        try:
+            # Not if its device asked about it (or anyone changed it) while the store was listing.
+            unchanged = {"updated_at": clip.updated_at, "upload_seen_at": clip.upload_seen_at}
+            clip_abort(clip=clip, reason=f"upload unfinished after {conf.stale_upload_age()} s", where=unchanged)
         except StorageError:
             log.exception("could not abort the upload of clip %s", clip.pk)
+            continue
+        if clip.state == ClipState.ABORTED:
+            aborted += 1
     return aborted
