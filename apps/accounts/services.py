@@ -11,7 +11,7 @@ from django.contrib.auth import authenticate
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 
 from apps.audit.services import AuditContext, audit_record
@@ -288,3 +288,43 @@ def token_revoke(*, token: ApiToken, actor=None, context: AuditContext | None = 
                 context=context,
                 details={"token": str(token.id)},
             )
+
+
+# Housekeeping ----------------------------------------------------------------------------------
+
+PRUNE_BATCH = 1000  # rows per delete statement: a short transaction each, never a long lock
+PRUNE_MAX_BATCHES = 100  # per run; what is left goes at the next run
+
+
+def _delete_in_batches(rows, *, raw: bool = False) -> int:
+    """Deletes these rows PRUNE_BATCH at a time, each batch its own short statement (autocommit);
+    returns how many went. `raw`: no signals (a token that ended needs no cache to be told)."""
+    total = 0
+    for _ in range(PRUNE_MAX_BATCHES):
+        ids = list(rows.values_list("pk", flat=True)[:PRUNE_BATCH])
+        if not ids:
+            break
+        batch = rows.model.objects.filter(pk__in=ids)
+        total += batch._raw_delete(batch.db) if raw else batch.delete()[0]
+        if len(ids) < PRUNE_BATCH:
+            break
+    return total
+
+
+def tokens_prune(*, now=None) -> int:
+    """Deletes API tokens that expired or were revoked more than RTCC_TOKEN_KEEP_ENDED ago;
+    returns how many. Such a token authenticates nothing (the cache never serves it: it was
+    revoked under an older generation, or is checked for expiry on each use), no row refers to it,
+    and the audit events that name it (auth.token_issue, auth.logout) keep its id and stay as
+    they are: only the dead row goes, so the table does not grow with every login for ever."""
+    cutoff = (now or timezone.now()) - settings.RTCC_TOKEN_KEEP_ENDED
+    ended = ApiToken.objects.filter(Q(expires_at__lt=cutoff) | Q(revoked_at__lt=cutoff))
+    return _delete_in_batches(ended, raw=True)
+
+
+def login_attempts_prune(*, now=None) -> int:
+    """Deletes login attempts the lockout can no longer count (it looks back
+    RTCC_LOGIN_FAILURE_WINDOW + RTCC_LOGIN_LOCKOUT), after RTCC_LOGIN_ATTEMPT_KEEP_MARGIN more;
+    returns how many. Each login, failed or not, is in the audit trail as well."""
+    keep = settings.RTCC_LOGIN_FAILURE_WINDOW + settings.RTCC_LOGIN_LOCKOUT + settings.RTCC_LOGIN_ATTEMPT_KEEP_MARGIN
+    return _delete_in_batches(LoginAttempt.objects.filter(at__lt=(now or timezone.now()) - keep))

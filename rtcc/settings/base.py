@@ -233,7 +233,18 @@ CELERY_BEAT_SCHEDULER = "apps.core.heartbeat:HeartbeatScheduler"  # beat's heart
 # {"name": {"task": "dotted.path", "schedule": seconds}} (a plain module, no Django imports).
 # beat runs them in production; the embedded default runs them in a thread of the web process.
 CELERY_BEAT_SCHEDULE: dict[str, dict] = {}
-for _app in ("integrations", "audit", "counters", "devices", "control", "footage", "briefings", "alpr", "live"):
+for _app in (
+    "integrations",
+    "audit",
+    "counters",
+    "accounts",
+    "devices",
+    "control",
+    "footage",
+    "briefings",
+    "alpr",
+    "live",
+):
     try:
         _module = importlib.import_module(f"apps.{_app}.schedule")
     except ModuleNotFoundError as _exc:
@@ -299,6 +310,12 @@ RTCC_LOGIN_MAX_FAILURES_PER_ADDRESS = 100
 RTCC_LOGIN_MAX_FAILURES_PER_USER = 50  # over every address
 RTCC_LOGIN_FAILURE_WINDOW = timedelta(minutes=10)
 RTCC_LOGIN_LOCKOUT = timedelta(minutes=10)
+# Housekeeping (apps/accounts/tasks.py): a token that expired or was revoked is deleted this long
+# after it ended (the audit events that name it stay; nothing else refers to the row), and a login
+# attempt once the lockout can no longer count it (RTCC_LOGIN_FAILURE_WINDOW + RTCC_LOGIN_LOCKOUT)
+# and this margin have passed.
+RTCC_TOKEN_KEEP_ENDED = timedelta(days=30)
+RTCC_LOGIN_ATTEMPT_KEEP_MARGIN = timedelta(hours=1)
 # Console sessions end after this long without a request (CJIS: at most 30 minutes).
 RTCC_SESSION_IDLE_TIMEOUT = timedelta(minutes=30)
 
