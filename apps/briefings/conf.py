@@ -69,3 +69,19 @@ def push_inline_retry_budget() -> float:
 def public_base_url() -> str | None:
     """The URL phones reach rtcc at (for notification images); unset: the operator's request host."""
     return getattr(settings, "RTCC_PUBLIC_URL", None)
+
+
+def media_unused_keep() -> timedelta:
+    """How long an uploaded photo that no briefing or lead names is kept before it is deleted
+    (row, image and thumbnail): long enough for an operator to finish the briefing it was for."""
+    return getattr(settings, "RTCC_MEDIA_UNUSED_KEEP", timedelta(hours=24))
+
+
+def media_purge_batch() -> int:
+    """Unused photos deleted per transaction (each one's rows are held only that long)."""
+    return int(getattr(settings, "RTCC_MEDIA_PURGE_BATCH", 200))
+
+
+def media_purge_time_budget() -> float:
+    """Seconds one purge run goes on taking batches; the next run carries on."""
+    return float(getattr(settings, "RTCC_MEDIA_PURGE_TIME_BUDGET", 30.0))

@@ -63,9 +63,16 @@ class Media(models.Model):
     thumbnail_size = models.PositiveIntegerField()
     thumbnail_width = models.PositiveIntegerField()
     thumbnail_height = models.PositiveIntegerField()
+    # Set, for good, when a briefing or a lead names the photo (services.media_hold): a photo no
+    # briefing or lead ever named is deleted a day after its upload (services.media_purge_unused).
+    # db_default: the previous release's code inserts media without this column.
+    in_use = models.BooleanField(default=False, db_default=False)
 
     class Meta:
         ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["created_at"], condition=models.Q(in_use=False), name="media_unused_created"),
+        ]
 
     def __str__(self) -> str:
         return f"media {self.id} ({self.width}x{self.height})"

@@ -2,4 +2,5 @@
 
 BEAT_SCHEDULE = {
     "rtcc-briefings-push-sweep": {"task": "apps.briefings.tasks.push_sweep", "schedule": 15.0},
+    "rtcc-briefings-media-purge": {"task": "apps.briefings.tasks.media_purge", "schedule": 3600.0},
 }

@@ -18,17 +18,17 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import F
+from django.db.models import F, ForeignObjectRel
 from django.utils import timezone
 
 from apps.accounts.models import Role, User
-from apps.audit.services import AuditContext, audit_record
+from apps.audit.services import AuditContext, audit_record, audit_record_many
 from apps.core.errors import InvalidInput, NotFound
 from apps.core.realtime import console_send_many_after_commit
 from apps.counters import names as counted
 from apps.counters.services import counter_add
 from apps.devices.models import Device
-from apps.integrations import push
+from apps.integrations import leftovers, push
 from apps.integrations.push import PushMessage, PushResult
 from apps.integrations.storage import atomic_with_objects
 
@@ -37,6 +37,7 @@ from .models import Briefing, Delivery, DeliveryState, Incident, IncidentOfficer
 from .serializers import DELIVERY_PAYLOAD_FIELDS, delivery_payload
 
 log = logging.getLogger(__name__)
+MEDIA_UNUSED = "briefing photo never used"
 
 
 def _officers_by_ids(ids: Iterable, *, field: str) -> list[User]:
@@ -145,17 +146,110 @@ def media_upload(*, actor: User, data: bytes, context: AuditContext | None = Non
     return item
 
 
+def media_hold(*, ids: Iterable) -> None:
+    """In the transaction of a briefing or a lead that names these photos: marks them in use, for
+    good. The UPDATE takes their rows, so the purge (which takes the unused rows it deletes first)
+    either deleted one already (the caller finds it missing: a 400) or leaves it be."""
+    wanted = sorted({str(pk) for pk in ids})
+    if wanted:
+        Media.objects.filter(pk__in=wanted, in_use=False).update(in_use=True)
+
+
+def _named_by_briefings(ids: set[str], *, since: datetime) -> set[str]:
+    """Which of these media ids a briefing made since `since` names, whether or not it held them
+    (a briefing saved by the previous release during an upgrade did not)."""
+    named: set[str] = set()
+    rows = Briefing.objects.filter(created_at__gte=since).values_list("suspects", "vehicles")
+    for suspects, vehicles in rows.iterator(chunk_size=2000):
+        named.update(pk for _, pk in _photos(suspects=suspects or [], vehicles=vehicles or []) if pk in ids)
+    return named
+
+
+def _referenced_by_rows(ids: set[str]) -> set[str]:
+    """Which of these media ids a row of another model refers to (a lead's probe image): found
+    through the relations Django knows, so that this app need not import the apps above it."""
+    referenced: set[str] = set()
+    for relation in Media._meta.get_fields(include_hidden=True):  # related_name="+" ones too
+        if not isinstance(relation, ForeignObjectRel) or relation.related_model is None or relation.many_to_many:
+            continue
+        rows = relation.related_model._default_manager.filter(**{f"{relation.field.name}__in": ids})
+        referenced.update(str(pk) for pk in rows.values_list(relation.field.attname, flat=True))
+    return referenced
+
+
+def _media_purge_batch(*, cutoff: datetime) -> tuple[int, bool]:
+    """One transaction: takes up to conf.media_purge_batch() unused photos uploaded before `cutoff`
+    (rows another transaction holds are skipped), keeps any that something names after all
+    (marked in use), deletes the rest with an audit event each and owes their objects a delete.
+    Returns (how many deleted, whether more may be left)."""
+    batch = conf.media_purge_batch()
+    with transaction.atomic():
+        rows = list(
+            Media.objects.select_for_update(skip_locked=True)
+            .filter(in_use=False, created_at__lt=cutoff)
+            .order_by("created_at")
+            .values_list("pk", "created_at", "image_key", "thumbnail_key")[:batch]
+        )
+        if not rows:
+            return 0, False
+        ids = {str(r[0]) for r in rows}
+        since = min(r[1] for r in rows) - timedelta(hours=1)  # a briefing is made after its photos
+        kept = _named_by_briefings(ids, since=since) | _referenced_by_rows(ids)
+        if kept:
+            log.warning("briefings: %d photos named without being marked in use; kept", len(kept))
+            Media.objects.filter(pk__in=kept).update(in_use=True)
+        gone = [r for r in rows if str(r[0]) not in kept]
+        Media.objects.filter(pk__in=[r[0] for r in gone], in_use=False).delete()
+        audit_record_many(
+            [
+                {"action": "media.expire", "object_type": "media", "object_id": r[0], "details": {"reason": "unused"}}
+                for r in gone
+            ]
+        )
+        keys = [key for r in gone for key in (r[2], r[3]) if key]
+        leftovers.intend(keys, reason=MEDIA_UNUSED)
+    leftovers.delete_intended(keys, reason=MEDIA_UNUSED)  # once the rows are gone
+    return len(gone), len(rows) == batch
+
+
+def media_purge_unused(*, now: datetime | None = None) -> int:
+    """Deletes photos no briefing or lead has named since their upload, conf.media_unused_keep()
+    after it (an upload that was never sent): the row, the image and the thumbnail. Bounded
+    batches, each its own transaction, within conf.media_purge_time_budget(); the next run
+    carries on. A photo in use is never touched. Returns how many were deleted."""
+    cutoff = (now or timezone.now()) - conf.media_unused_keep()
+    started, total, more = time.monotonic(), 0, True
+    while more:
+        deleted, more = _media_purge_batch(cutoff=cutoff)
+        total += deleted
+        more = more and time.monotonic() - started < conf.media_purge_time_budget()
+    if total:
+        log.info(
+            "briefings: %d photos never used in a briefing deleted (unused for %s)", total, conf.media_unused_keep()
+        )
+    return total
+
+
 # Briefings -----------------------------------------------------------------------------------
 
 
-def _check_photos(*, suspects: list[dict], vehicles: list[dict]) -> Media | None:
-    """Every photo id names stored media (else 400); returns the first photo, for the notification."""
-    wanted = [
+def _photos(*, suspects: list[dict], vehicles: list[dict]) -> list[tuple[str, str]]:
+    """(field, media id) of every photo the briefing names."""
+    return [
         (f"{group}.{i}.photo", str(item["photo"]))
         for group, items in (("suspects", suspects), ("vehicles", vehicles))
         for i, item in enumerate(items)
         if item.get("photo")
     ]
+
+
+def _check_photos(*, suspects: list[dict], vehicles: list[dict], hold: bool = False) -> Media | None:
+    """Every photo id names stored media (else 400); returns the first photo, for the notification.
+    `hold` (in the briefing's transaction): the photos are marked in use, so the purge of unused
+    media leaves them for good; one it deleted a moment ago is a 400 as if never uploaded."""
+    wanted = _photos(suspects=suspects, vehicles=vehicles)
+    if hold:
+        media_hold(ids=[pk for _, pk in wanted])
     found = {str(m.pk): m for m in Media.objects.filter(pk__in=[pk for _, pk in wanted])}
     missing = {field: [f"Unknown media id: {pk}."] for field, pk in wanted if pk not in found}
     if missing:
@@ -265,6 +359,7 @@ def briefing_create(
     phones = selectors.officer_phones(officer_ids=officers)
     now = timezone.now()
     with transaction.atomic():
+        _check_photos(suspects=suspects, vehicles=vehicles, hold=True)
         briefing = Briefing.objects.create(
             incident=incident,
             priority=priority,

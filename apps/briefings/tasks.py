@@ -1,4 +1,5 @@
-"""Background work of the briefings app: sending pushes in batches, and the sweep that resends."""
+"""Background work of the briefings app: sending pushes in batches, the sweep that resends, and
+the purge of photos never used."""
 
 from __future__ import annotations
 
@@ -22,3 +23,11 @@ def push_sweep() -> int:
     from .services import deliveries_sweep
 
     return deliveries_sweep()
+
+
+@shared_task(name="apps.briefings.tasks.media_purge", ignore_result=True)
+def media_purge() -> int:
+    """Deletes photos uploaded a day ago that no briefing or lead named (row and objects)."""
+    from .services import media_purge_unused
+
+    return media_purge_unused()

@@ -9,7 +9,7 @@ from django.utils import timezone
 from apps.accounts.models import User
 from apps.audit.services import AuditContext, audit_record, audit_record_many
 from apps.briefings.models import Briefing, Incident, Media
-from apps.briefings.services import briefing_create
+from apps.briefings.services import briefing_create, media_hold
 from apps.core.errors import Conflict, Forbidden, InvalidInput
 from apps.core.realtime import console_send_after_commit, iso_time
 from apps.counters import names as counted
@@ -30,6 +30,11 @@ def _media_ids(candidates: list[dict], probe_media: Media | None) -> None:
     }
     if missing:
         raise InvalidInput("A candidate's photo is not an uploaded media id.", fields=missing)
+    if probe_media is not None and not Media.objects.filter(pk=probe_media.pk).exists():
+        # deleted as never used between the request's check and this transaction
+        raise InvalidInput(
+            "Unknown probe_media.", fields={"probe_media": [f"No probe_media with id {probe_media.pk}."]}
+        )
 
 
 def lead_create(
@@ -51,6 +56,10 @@ def lead_create(
     _media_ids(candidates, probe_media)
     now = timezone.now()
     with transaction.atomic():
+        # Its photos are in use from now on (the purge of unused media leaves them); one deleted
+        # since the check above is a 400, as if it had never been uploaded.
+        media_hold(ids=[c["photo"] for c in candidates if c.get("photo")] + ([probe_media.pk] if probe_media else []))
+        _media_ids(candidates, probe_media)
         lead = Lead.objects.create(
             kind=kind,
             case_number=case_number,
