@@ -9,6 +9,7 @@ import hashlib
 import hmac
 import io
 import json
+import logging
 from dataclasses import dataclass, field
 
 from django.conf import settings
@@ -18,6 +19,8 @@ from django.utils import timezone
 from apps.integrations.storage import get_storage
 
 from .models import AuditEvent, AuditHead
+
+log = logging.getLogger(__name__)
 
 CHECKPOINT_PREFIX = "audit/checkpoints/"
 VERSION = 1
@@ -50,6 +53,27 @@ def _seq_of(key: str) -> int | None:
     return int(name) if name.isdigit() else None
 
 
+def store_ahead_message(checkpoint: int, head: int) -> str:
+    return (
+        f"the object store holds a signed checkpoint of audit event #{checkpoint}, but the database's"
+        f" chain ends at #{head}: the database was restored from an older backup, or its newest events"
+        " were deleted"
+    )
+
+
+def _warn_store_ahead(checkpoint: int, head: int) -> None:
+    """The store vouches for events the database no longer has: no checkpoint can follow until
+    the chain passes the stored one, and that is worth an operator's attention, not silence."""
+    log.warning(
+        "audit checkpoint not written: %s. No checkpoint is written until the chain passes #%d."
+        " Run `python manage.py verify_audit`: it names the events the checkpoints vouch for and the"
+        " database lacks or holds differently (they stay reported: the checkpoints cannot be"
+        " re-signed); if this was a restore, record it with the time of the backup.",
+        store_ahead_message(checkpoint, head),
+        checkpoint,
+    )
+
+
 def audit_checkpoint() -> dict | None:
     """Writes a signed checkpoint of the chain head when events were added since the last one;
     returns it (None when there was nothing new)."""
@@ -59,6 +83,8 @@ def audit_checkpoint() -> dict | None:
     with transaction.atomic():
         head = AuditHead.objects.filter(id=1).first()
         if head is None or head.seq <= last:
+            if (head.seq if head else 0) < last:
+                _warn_store_ahead(last, head.seq if head else 0)
             return None
         hashes = list(
             AuditEvent.objects.filter(seq__gt=last, seq__lte=head.seq).order_by("seq").values_list("seq", "hash")
@@ -132,6 +158,9 @@ def audit_verify_checkpoints() -> AnchorVerdict:
                 f" the checkpoint of #{seq} follows it"
             )
     verdict.covered_to = max(signed_after, default=0)
+    head = AuditHead.objects.filter(id=1).values_list("seq", flat=True).first() or 0
+    if verdict.covered_to > head:
+        verdict.problems.append(store_ahead_message(verdict.covered_to, head))
     if not storage.object_lock_enabled():
         verdict.warnings.append(NO_OBJECT_LOCK)
     if verdict.rewritten_from is not None:

@@ -162,3 +162,36 @@ def test_the_signing_key_is_not_in_the_database(settings):
     assert len(settings.RTCC_AUDIT_SIGNING_KEY) >= 32
     with pytest.raises(Exception, match="RTCC_AUDIT_SIGNING_KEY"):
         env.read({"RTCC_AUDIT_SIGNING_KEY": "short", "RTCC_DATA_DIR": str(settings.DATA_DIR)})
+
+
+def restore_to(seq: int) -> None:
+    """What restoring the database from a backup taken at event #seq does to the chain."""
+    with connection.cursor() as cursor:
+        cursor.execute(f"DELETE FROM {AuditEvent._meta.db_table} WHERE seq > %s", [seq])
+    AuditHead.objects.filter(id=1).update(seq=seq, hash=AuditEvent.objects.get(seq=seq).hash)
+
+
+def test_a_checkpoint_newer_than_the_restored_chain_is_a_warning_not_silence(store, caplog, capsys):
+    record(8)
+    assert audit_checkpoint()["seq"] == 8
+    restore_to(5)
+    record(1, start=6)  # the chain grows again, still behind the stored checkpoint
+
+    with caplog.at_level("WARNING", logger="apps.audit.anchoring"):
+        assert audit_checkpoint() is None
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warnings) == 1  # one line per run
+    assert "#8" in warnings[0] and "#6" in warnings[0] and "verify_audit" in warnings[0]
+    # verify_audit says so too (and records it: custody shows chain_intact false)
+    with pytest.raises(CommandError):
+        call_command("verify_audit")
+    err = capsys.readouterr().err
+    assert "checkpoint of audit event #8, but the database's chain ends at #6" in err
+
+
+def test_a_chain_with_nothing_new_is_silent(store, caplog):
+    record(3)
+    audit_checkpoint()
+    with caplog.at_level("WARNING", logger="apps.audit.anchoring"):
+        assert audit_checkpoint() is None
+    assert not [r for r in caplog.records if r.levelname == "WARNING"]
