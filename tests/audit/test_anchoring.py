@@ -58,9 +58,13 @@ def store(request, settings, tmp_path):
 
 @pytest.fixture(autouse=True)
 def _clean_checkpoints(store):
+    """Before and after: a checkpoint left in the run's shared bucket would be ahead of the next
+    test's chain (or disagree with it) wherever verify_audit runs."""
     for key in store.list_keys(CHECKPOINT_PREFIX):
         store.delete(key)
     yield
+    for key in store.list_keys(CHECKPOINT_PREFIX):
+        store.delete(key)
 
 
 def test_a_checkpoint_signs_the_head_and_verify_audit_accepts_it(store, capsys):

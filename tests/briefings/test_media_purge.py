@@ -110,3 +110,38 @@ def test_the_purge_is_in_the_beat_schedule():
     entry = django_settings.CELERY_BEAT_SCHEDULE["rtcc-briefings-media-purge"]
     assert entry["task"] == "apps.briefings.tasks.media_purge"
     assert callable(tasks.media_purge)
+
+
+@pytest.mark.services
+def test_a_photo_a_briefing_is_naming_while_the_purge_runs_is_kept(transactional_db, operator, settings, tmp_path):
+    """PostgreSQL, two connections: the briefing's transaction has marked the photo (its row is
+    held) and not committed yet; the purge must pass it by, not wait and then delete it."""
+    import threading
+
+    from django.db import connection, transaction
+
+    from tests import services as needed
+
+    needed.require("postgres")
+    settings.RTCC_S3_BUCKET, settings.RTCC_STORAGE_DIR = None, tmp_path / "objects"
+    item = _photo(operator)
+    held, done = threading.Event(), threading.Event()
+
+    def briefing_transaction():
+        try:
+            with transaction.atomic():
+                services.media_hold(ids=[item.pk])
+                held.set()
+                done.wait(timeout=10)  # the purge, if it waits for this row, waits this long
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=briefing_transaction)
+    thread.start()
+    assert held.wait(timeout=10)
+    try:
+        assert tasks.media_purge() == 0
+    finally:
+        done.set()
+        thread.join(timeout=30)
+    assert Media.objects.get(pk=item.pk).in_use
