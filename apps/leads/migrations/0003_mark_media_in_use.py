@@ -26,7 +26,7 @@ def mark_media_in_leads(apps, schema_editor):
 class Migration(migrations.Migration):
     dependencies = [
         ("leads", "0002_lead_created_by_badge"),
-        ("briefings", "0004_media_in_use"),
+        ("briefings", "0005_media_in_use"),
     ]
 
     operations = [

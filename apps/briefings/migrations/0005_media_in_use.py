@@ -30,7 +30,7 @@ def mark_media_in_briefings(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('briefings', '0003_briefing_notice'),
+        ("briefings", "0004_briefing_officers_without_phone"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
