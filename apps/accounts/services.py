@@ -92,7 +92,17 @@ def password_was_set(user: User) -> None:
 
 def user_update(*, user: User, actor, context: AuditContext | None = None, **changes) -> User:
     """IT changes a person: role, name, badge, password, or active. Deactivating revokes every
-    token at once (sessions end too: inactive users no longer authenticate)."""
+    token at once (sessions end too: inactive users no longer authenticate).
+
+    The person is read again under a row lock: the save writes every field, and one read before
+    another IT user's change committed wrote it back (a rename at the moment of a deactivation
+    made the account active again, its credentials' version with it, and audited no change)."""
+    with transaction.atomic():
+        user = User.objects.select_for_update().get(pk=user.pk)
+        return _user_change(user=user, actor=actor, context=context, **changes)
+
+
+def _user_change(*, user: User, actor, context: AuditContext | None, **changes) -> User:
     if actor.pk == user.pk and (
         changes.get("is_active") is False or ("role" in changes and changes["role"] != user.effective_role)
     ):

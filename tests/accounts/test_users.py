@@ -273,3 +273,23 @@ def test_the_previous_release_can_still_add_people_to_the_upgraded_schema():
         )
     added = User.objects.get(username="added-by-the-old-code")
     assert (added.credentials_version, added.role_version) == (0, 0)
+
+
+@pytest.mark.django_db
+def test_a_change_read_before_a_deactivation_committed_does_not_make_the_person_active_again(
+    make_user, it_user, other_officer
+):
+    """Two IT users at once: one deactivates, the other renames from the person as read before
+    the deactivation. The rename wrote the whole row back: active again, credentials as before."""
+    from apps.accounts import services
+
+    second_it = make_user("it", username="itadmin2")
+    read_by_the_rename = User.objects.get(pk=other_officer.pk)
+    services.user_update(user=User.objects.get(pk=other_officer.pk), actor=it_user, is_active=False)
+    services.user_update(user=read_by_the_rename, actor=second_it, full_name="Renamed")
+
+    other_officer.refresh_from_db()
+    assert other_officer.is_active is False and other_officer.credentials_version == 1
+    assert other_officer.full_name == "Renamed"
+    rename = AuditEvent.objects.filter(action="user.update", object_id=str(other_officer.pk)).order_by("at").last()
+    assert rename.details["changed"] == ["full_name"] and rename.details["after"]["is_active"] is False
