@@ -86,9 +86,23 @@ def live_request(
         raise Conflict(
             "The camera is not recording; live view is only possible while it records.", code="device_not_recording"
         )
-    existing = LiveSession.objects.filter(device=device, state__in=OPEN_STATES).first()
-    if existing is not None and live_end_if_due(session=existing).is_open:
-        return live_renew(session=existing, user=user, reason=reason, context=context), False
+    # Never answered with an ended session: one stopped or timed out as this request renewed it
+    # (another operator's stop at that moment) opened nothing, and the operator asked to watch.
+    for _ in range(3):
+        existing = LiveSession.objects.filter(device=device, state__in=OPEN_STATES).first()
+        if existing is None or not live_end_if_due(session=existing).is_open:
+            opened = _live_open(device=device, user=user, reason=reason, base_url=base_url, context=context)
+            if opened is not None:
+                return opened, True
+            continue  # another request opened one at the same moment: renewed above next time
+        renewed = live_renew(session=existing, user=user, reason=reason, context=context)
+        if renewed.is_open:
+            return renewed, False
+    raise Conflict("The camera's live session ended as it was asked for; ask again.")
+
+
+def _live_open(*, device: Device, user, reason: str, base_url: str, context: AuditContext | None) -> LiveSession | None:
+    """A new session on the camera; None when another request opened one at the same moment."""
     now = timezone.now()
     session = LiveSession(
         device=device,
@@ -113,12 +127,8 @@ def live_request(
             session = _reload(session.pk)
             _publish(session, frame="start")
     except IntegrityError:
-        # Another request opened one at the same moment: this one renews it.
-        existing = LiveSession.objects.filter(device=device, state__in=OPEN_STATES).first()
-        if existing is None:
-            raise
-        return live_renew(session=existing, user=user, reason=reason, context=context), False
-    return session, True
+        return None
+    return session
 
 
 def live_renew(*, session: LiveSession, user, reason: str, context: AuditContext | None = None) -> LiveSession:

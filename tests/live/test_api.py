@@ -129,6 +129,29 @@ def test_asking_again_returns_the_open_session_and_renews_it(client_for, operato
     assert AuditEvent.objects.filter(action="live.renew", object_id=first["id"]).count() == 1
 
 
+def test_a_session_stopped_as_another_operator_asks_again_opens_a_new_one(
+    client_for, operator, make_user, camera, monkeypatch
+):
+    """The stop commits between the request's read of the open session and its renewal: the
+    renewal found nothing open and answered the ended session (200, `ended`), opening nothing."""
+    first = open_live(client_for, operator, camera)
+    found_open = services.live_end_if_due
+
+    def stopped_meanwhile(*, session):
+        found = found_open(session=session)
+        services.live_end(session_id=session.pk, end_reason="stopped", actor=operator)
+        return found
+
+    monkeypatch.setattr(services, "live_end_if_due", stopped_meanwhile)
+    again = request_live(client_for(make_user("operator")), camera.id, reason="Still needed")
+    monkeypatch.undo()
+    assert again.status_code == 201, again.content
+    assert again.json()["id"] != first["id"] and again.json()["state"] == "requested"
+    assert LiveSession.objects.get(pk=first["id"]).state == "ended"
+    assert not AuditEvent.objects.filter(action="live.renew").exists()
+    assert AuditEvent.objects.filter(action="live.request", object_id=again.json()["id"]).count() == 1
+
+
 def test_a_session_past_its_time_limit_ends_and_a_new_request_opens_another(client_for, operator, camera):
     first = open_live(client_for, operator, camera)
     LiveSession.objects.filter(pk=first["id"]).update(expires_at=timezone.now() - timedelta(seconds=1))
