@@ -69,8 +69,10 @@ def credentials_end(user: User) -> None:
     """A new password or a deactivation: every token of the person stops working at once, and so do
     their console sessions and evidence links (credentials_version), for good; their open sockets
     close with 4401 after the commit (inside the caller's transaction)."""
-    ApiToken.objects.filter(user=user, revoked_at__isnull=True).update(revoked_at=timezone.now())
+    # The version first: its row lock makes a token being issued at this moment (token_issue, which
+    # checks the version under that lock) commit before the revocation below reads the tokens.
     User.objects.filter(pk=user.pk).update(credentials_version=F("credentials_version") + 1)
+    ApiToken.objects.filter(user=user, revoked_at__isnull=True).update(revoked_at=timezone.now())
     user.refresh_from_db(fields=["credentials_version"])
     credentials_changed()
     close_person_sockets_after_commit(user.pk)
@@ -98,7 +100,7 @@ def user_update(*, user: User, actor, context: AuditContext | None = None, **cha
     another IT user's change committed wrote it back (a rename at the moment of a deactivation
     made the account active again, its credentials' version with it, and audited no change)."""
     with transaction.atomic():
-        user = User.objects.select_for_update().get(pk=user.pk)
+        user.refresh_from_db(from_queryset=User.objects.select_for_update())
         return _user_change(user=user, actor=actor, context=context, **changes)
 
 
@@ -265,10 +267,15 @@ def mfa_disable(*, user: User, otp: str, context: AuditContext | None = None) ->
 def token_issue(
     *, user: User, context: AuditContext | None = None, ttl: timedelta | None = None
 ) -> tuple[str, ApiToken]:
-    """A new API token for the user (only its hash is kept), audited with its id and expiry."""
+    """A new API token for the user (only its hash is kept), audited with its id and expiry.
+
+    Only while the credentials it was asked with still stand, checked under the person's row lock:
+    a login whose password was checked as IT reset it (or deactivated the person) got a token
+    after credentials_end had revoked theirs, and the old password kept working for 12 hours."""
     source_ip = context.source_ip if context is not None else None
     token = new_token(USER_PREFIX)
     with transaction.atomic():
+        _refuse_unless_credentials_stand(user)
         record = ApiToken.objects.create(
             user=user,
             key_hash=hash_token(token),
@@ -283,6 +290,16 @@ def token_issue(
             details={"token": str(record.id), "expires_at": record.expires_at.isoformat()},
         )
     return token, record
+
+
+def _refuse_unless_credentials_stand(user: User) -> None:
+    """401, as for a wrong password, when the person's credentials' version (a new password, a
+    deactivation: credentials_end) is no longer the one `user` was read with, or they are inactive.
+    The row stays locked until the caller commits: credentials_end, which bumps the version first,
+    waits for the new token and then revokes it with the others."""
+    now = User.objects.select_for_update().filter(pk=user.pk).values_list("credentials_version", "is_active").first()
+    if now != (user.credentials_version, True):
+        raise Unauthorized("Wrong username or password.", code="invalid_credentials")
 
 
 def token_revoke(*, token: ApiToken, actor=None, context: AuditContext | None = None) -> None:

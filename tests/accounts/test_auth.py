@@ -171,3 +171,18 @@ def test_session_api_writes_need_csrf(operator):
     response = browser.post("/api/v1/auth/logout")
     assert response.status_code == 403
     assert error_code(response) == "forbidden"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("change", [{"password": "a-brand-new-passphrase"}, {"is_active": False}])
+def test_a_login_whose_password_was_checked_as_it_reset_it_gets_no_token(anon, it_user, operator, change):
+    """The reset commits between the login's password check and its token: the token was made
+    after the reset had revoked the person's tokens, and the old password worked for 12 hours."""
+    from apps.accounts import services
+    from apps.core.errors import Unauthorized
+
+    checked = services.login_check(username="operator", password="correct-horse-battery")
+    services.user_update(user=operator, actor=it_user, **change)
+    with pytest.raises(Unauthorized):
+        services.token_issue(user=checked)
+    assert not ApiToken.objects.filter(user=operator, revoked_at__isnull=True).exists()
