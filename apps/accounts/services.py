@@ -274,21 +274,33 @@ def token_issue(
     after credentials_end had revoked theirs, and the old password kept working for 12 hours."""
     source_ip = context.source_ip if context is not None else None
     token = new_token(USER_PREFIX)
-    with transaction.atomic():
-        _refuse_unless_credentials_stand(user)
-        record = ApiToken.objects.create(
-            user=user,
-            key_hash=hash_token(token),
-            expires_at=timezone.now() + (ttl or settings.RTCC_TOKEN_TTL),
-            source_ip=source_ip,
-        )
+    try:
+        with transaction.atomic():
+            _refuse_unless_credentials_stand(user)
+            record = ApiToken.objects.create(
+                user=user,
+                key_hash=hash_token(token),
+                expires_at=timezone.now() + (ttl or settings.RTCC_TOKEN_TTL),
+                source_ip=source_ip,
+            )
+            audit_record(
+                action="auth.token_issue",
+                actor=user,
+                obj=user,
+                context=context,
+                details={"token": str(record.id), "expires_at": record.expires_at.isoformat()},
+            )
+    except Unauthorized:
+        # The login before it was audited a success: the trail says why no token followed.
         audit_record(
             action="auth.token_issue",
+            outcome="failure",
             actor=user,
             obj=user,
             context=context,
-            details={"token": str(record.id), "expires_at": record.expires_at.isoformat()},
+            details={"reason": "credentials changed during the login"},
         )
+        raise
     return token, record
 
 

@@ -186,3 +186,5 @@ def test_a_login_whose_password_was_checked_as_it_reset_it_gets_no_token(anon, i
     with pytest.raises(Unauthorized):
         services.token_issue(user=checked)
     assert not ApiToken.objects.filter(user=operator, revoked_at__isnull=True).exists()
+    refused = AuditEvent.objects.get(action="auth.token_issue", object_id=str(operator.pk))
+    assert refused.outcome == "failure"
