@@ -234,7 +234,8 @@ class HitsApi(APIView):
         filters = HitFilterIn(data=_query(request, self.list_params))
         filters.is_valid(raise_exception=True)
         paginator = StandardPagination()
-        page = paginator.paginate_queryset(selectors.hit_list(**filters.validated_data), request, view=self)
+        ids = paginator.paginate_queryset(selectors.hit_list(**filters.validated_data), request, view=self)
+        page = selectors.hit_rows(ids or [])
         hits = selectors.hit_ids_by_read([h.read_id for h in page])
         base = _base(request)
         return paginator.get_paginated_response(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import uuid
 from datetime import datetime
 
 from django.db.models import CharField, Count, F, Lookup, OuterRef, QuerySet, Subquery
@@ -57,13 +58,24 @@ def entry_get(*, hotlist: Hotlist, entry_id) -> Entry:
     return entry
 
 
-def hit_list(*, state: str | None = None, hotlist=None) -> QuerySet[Hit]:
-    hits = Hit.objects.select_related("read", "entry", "hotlist")
+def hit_list(*, state: str | None = None, hotlist=None) -> QuerySet[Hit, uuid.UUID]:
+    """The hits' ids, newest first: a page is found on alpr_hit's own indexes, and hit_rows joins
+    only that page to its reads, entries and lists. Joined before the OFFSET, a page deep in the
+    queue joined every read of every partition (no read_at to prune by) and sorted them: page 100
+    of 200 took 1.1 s over 3 million reads, and grows with the reads kept."""
+    hits = Hit.objects.all()
     if state:
         hits = hits.filter(state=state)
     if hotlist:
         hits = hits.filter(hotlist_id=hotlist)
-    return hits.order_by("-created_at", "id")
+    return hits.order_by("-created_at", "id").values_list("pk", flat=True)
+
+
+def hit_rows(ids) -> list[Hit]:
+    """These hits with their read, entry and list, in the order of `ids`."""
+    ids = list(ids)
+    found = Hit.objects.select_related("read", "entry", "hotlist").in_bulk(ids)
+    return [found[pk] for pk in ids if pk in found]
 
 
 def hit_get(*, hit_id) -> Hit:
