@@ -11,8 +11,11 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from apps.audit.models import AuditEvent
 from tests.footage.records_support import *  # noqa: F403 - the records fixtures
 from tests.helpers import api_client, error_code
 
@@ -176,3 +179,20 @@ def test_manifest_csv_never_hands_a_spreadsheet_a_formula(case, clerk, rec_disk,
     assert all(r["officer_badge"] == "'@4711" for r in mine)
     json_entry = api_client(clerk).get(URL.format("2025/0815"), {"reason": "r"}).json()["clips"][0]
     assert json_entry["officer_name"] == officer.full_name  # the JSON keeps the name as typed
+
+
+def test_a_manifest_records_its_accesses_in_one_append_whatever_the_case_size(clerk, make_clip, rec_disk):
+    # One audit append and one count per clip, each in the manifest's one transaction, moved the
+    # chain head and the count's row again at every clip: a case of 4,900 clips took 115 s.
+    def statements(number: str, n: int) -> int:
+        for _ in range(n):
+            make_clip(store=rec_disk, case_number=number)
+        with CaptureQueriesContext(connection) as queries:
+            response = api_client(clerk).get(URL.format(number), {"reason": "discovery"})
+        assert response.status_code == 200 and response.json()["count"] == n
+        return len(queries.captured_queries)
+
+    assert statements("C-SMALL", 2) == statements("C-LARGE", 12)
+    accesses = AuditEvent.objects.filter(action="clip.access", details__via="manifest:C-LARGE")
+    assert accesses.count() == 12 and len({e.object_id for e in accesses}) == 12
+    assert all(e.actor_id == str(clerk.pk) and e.details["reason"] == "discovery" for e in accesses)

@@ -12,7 +12,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from apps.audit.models import AuditEvent
-from apps.audit.services import AuditContext, audit_record
+from apps.audit.services import AuditContext, EventFields, audit_record, audit_record_many
 from apps.core.errors import Conflict, InvalidInput, NotFound
 from apps.core.realtime import iso_time
 from apps.counters import names as counted
@@ -180,10 +180,18 @@ def clip_access_link(
 ) -> dict:
     """A short-lived link to the clip's bytes (presigned GET on S3, a signed rtcc URL on disk),
     recorded in the clip's custody with actor, reason and source address."""
+    link = _signed_link(clip=clip, actor=actor, ttl=ttl)
+    with transaction.atomic():  # the access and its count together
+        audit_record(**_access_event(clip=clip, actor=actor, reason=reason, context=context, via=via, link=link))
+        counter_add(name=counted.EVIDENCE_ACCESS)  # the transparency report's count, last: held to the commit
+    return link
+
+
+def _signed_link(*, clip: Clip, actor, ttl: int | None) -> dict:
+    """The link itself, not recorded yet: the caller records its access (_access_event)."""
     if clip.state != ClipState.AVAILABLE:
         raise Conflict(f"The clip is {clip.state}; only an available clip can be retrieved.", code="clip_not_available")
     ttl = conf.access_link_ttl() if ttl is None else ttl
-    storage = get_storage()
     filename = clip_filename(clip)
     # Evidence always through rtcc (on S3 too), so a link dies with its holder's account or role.
     url = signed_get_path(
@@ -195,27 +203,29 @@ def clip_access_link(
         grant=grant_for(actor) if getattr(actor, "is_authenticated", False) else None,
     )
     expires_at = datetime.fromtimestamp(int(time.time()) + ttl, tz=UTC)
-    with transaction.atomic():  # the access and its count together
-        audit_record(
-            action="clip.access",
-            actor=actor,
-            obj=clip,
-            context=context,
-            details={
-                "reason": reason,
-                "via": via,
-                "expires_at": expires_at.isoformat(),
-                "storage": storage.name,
-                "sha256": clip.sha256,
-            },
-        )
-        counter_add(name=counted.EVIDENCE_ACCESS)  # the transparency report's count, last: held to the commit
     return {
         "url": url,
         "expires_at": expires_at,
         "filename": filename,
         "sha256": clip.sha256,
         "size_bytes": clip.size_bytes,
+    }
+
+
+def _access_event(*, clip: Clip, actor, reason: str, context: AuditContext | None, via: str, link: dict) -> EventFields:
+    """The custody event of one access link."""
+    return {
+        "action": "clip.access",
+        "actor": actor,
+        "obj": clip,
+        "context": context,
+        "details": {
+            "reason": reason,
+            "via": via,
+            "expires_at": link["expires_at"].isoformat(),
+            "storage": get_storage().name,
+            "sha256": clip.sha256,
+        },
     }
 
 
@@ -249,35 +259,46 @@ def case_manifest(
     """A case's clips for a prosecutor: id, times, officer, size, SHA-256 and a link for each available
     clip (each link an access in that clip's custody), so every file can be checked with sha256sum."""
     ttl = conf.manifest_link_ttl()
-    entries = []
+    links = {
+        clip.pk: _signed_link(clip=clip, actor=actor, ttl=ttl) for clip in clips if clip.state == ClipState.AVAILABLE
+    }
+    via = f"manifest:{case_number}"
+    # Every access in one append and one count: one by one, each event moved the chain head and
+    # each count its row again in this one transaction, and PostgreSQL walked every earlier version
+    # of those rows at each step (a case of 4,900 clips took 115 s).
+    events = [
+        _access_event(clip=clip, actor=actor, reason=reason, context=context, via=via, link=links[clip.pk])
+        for clip in clips
+        if clip.pk in links
+    ]
     with transaction.atomic():
-        for clip in clips:
-            link = None
-            if clip.state == ClipState.AVAILABLE:
-                link = clip_access_link(
-                    clip=clip, actor=actor, reason=reason, context=context, ttl=ttl, via=f"manifest:{case_number}"
-                )
-            entries.append(
-                {
-                    "id": str(clip.pk),
-                    "filename": clip_filename(clip),
-                    "started_at": clip.started_at,
-                    "ended_at": clip.ended_at,
-                    "duration_s": clip.duration_s,
-                    "officer": clip.officer_id,
-                    "officer_name": str(clip.officer) if clip.officer else "",
-                    "officer_badge": clip.officer.badge_number if clip.officer else "",
-                    "device": clip.device_id,
-                    "device_serial": clip.device.serial if clip.device else "",
-                    "category": clip.category.slug,
-                    "state": clip.state,
-                    "size_bytes": clip.size_bytes,
-                    "sha256": clip.sha256,
-                    "content_type": clip.content_type,
-                    "url": link["url"] if link else None,
-                    "expires_at": link["expires_at"] if link else None,
-                }
-            )
+        audit_record_many(events)
+        if events:
+            counter_add(name=counted.EVIDENCE_ACCESS, n=len(events))  # last: held to the commit
+    entries = []
+    for clip in clips:
+        link = links.get(clip.pk)
+        entries.append(
+            {
+                "id": str(clip.pk),
+                "filename": clip_filename(clip),
+                "started_at": clip.started_at,
+                "ended_at": clip.ended_at,
+                "duration_s": clip.duration_s,
+                "officer": clip.officer_id,
+                "officer_name": str(clip.officer) if clip.officer else "",
+                "officer_badge": clip.officer.badge_number if clip.officer else "",
+                "device": clip.device_id,
+                "device_serial": clip.device.serial if clip.device else "",
+                "category": clip.category.slug,
+                "state": clip.state,
+                "size_bytes": clip.size_bytes,
+                "sha256": clip.sha256,
+                "content_type": clip.content_type,
+                "url": link["url"] if link else None,
+                "expires_at": link["expires_at"] if link else None,
+            }
+        )
     return {
         "case_number": case_number,
         "generated_at": timezone.now(),
