@@ -175,3 +175,62 @@ def test_an_expired_reads_image_leaves_no_version_behind_on_a_versioned_bucket(s
     assert len(versions()) == 1
     assert tasks.expire_reads() == 1
     assert versions() == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_postgres_owes_a_dropped_days_images_without_holding_the_reads_table(settings, reader_api, stolen):
+    # A dropped day's images are owed a delete, one row each (10 million reads a day at the design's
+    # scale). Written while DETACH's ACCESS EXCLUSIVE lock on alpr_read was held, every ingest and
+    # search waited for them: 56,000 images kept a plate search waiting 28 s.
+    from django.db import connection
+
+    from apps.alpr import partitions
+    from tests import services as needed
+
+    needed.require("postgres")
+    now = timezone.now()
+    day = (now - timedelta(days=3)).date()
+    partitions.ensure_partitions(today=day, ahead=0)
+    at = (now - timedelta(days=3)).replace(hour=12).isoformat()
+    batch = [a_read(f"OLD000{i}", read_at=at, image=image_b64()) for i in range(2)] + [a_read("ABC1234", read_at=at)]
+    assert len(post_reads(reader_api, batch).json()["hits"]) == 1
+    owed = []
+
+    def before_commit(keys):
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT mode FROM pg_locks WHERE pid = pg_backend_pid() AND relation = 'alpr_read'::regclass"
+            )
+            owed.append((keys, [mode for (mode,) in cursor.fetchall()]))
+
+    deleted, keys, dropped = partitions.drop_partitions_before(now - timedelta(days=1), before_commit=before_commit)
+    assert deleted == 2 and len(keys) == 2 and partitions.partition_name(day) in dropped
+    assert sorted(k for batch, _ in owed for k in batch) == sorted(keys)
+    assert all(modes == [] for _, modes in owed), owed  # the reads table is free meanwhile
+    assert list(Read.objects.values_list("plate_normalized", flat=True)) == ["ABC1234"]  # the hit's read stays
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_class WHERE relname LIKE 'alpr_read_x%%'")
+        assert cursor.fetchone()[0] == 0  # nothing detached is left behind
+
+
+@pytest.mark.django_db(transaction=True)
+def test_postgres_finishes_a_day_a_dead_run_detached(settings, reader_api):
+    from django.db import connection
+
+    from apps.alpr import partitions
+    from tests import services as needed
+
+    needed.require("postgres")
+    now = timezone.now()
+    day = (now - timedelta(days=3)).date()
+    partitions.ensure_partitions(today=day, ahead=0)
+    at = (now - timedelta(days=3)).replace(hour=12).isoformat()
+    post_reads(reader_api, [a_read(f"OLD000{i}", read_at=at, image=image_b64()) for i in range(3)])
+    with connection.cursor() as cursor:  # the first step committed, then the worker died
+        cursor.execute(f'ALTER TABLE alpr_read DETACH PARTITION "{partitions.partition_name(day)}"')
+        cursor.execute(f'ALTER TABLE "{partitions.partition_name(day)}" RENAME TO "{partitions.expired_name(day)}"')
+    assert services.reads_expire() == 3
+    assert ReadCount.objects.get(day=now.date()).deleted == 3
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_class WHERE relname LIKE 'alpr_read_x%%'")
+        assert cursor.fetchone()[0] == 0
