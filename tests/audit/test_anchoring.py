@@ -199,3 +199,20 @@ def test_a_chain_with_nothing_new_is_silent(store, caplog):
     with caplog.at_level("WARNING", logger="apps.audit.anchoring"):
         assert audit_checkpoint() is None
     assert not [r for r in caplog.records if r.levelname == "WARNING"]
+
+
+def test_a_long_backlog_is_signed_in_bounded_checkpoints(store, settings, capsys):
+    # The first checkpoint after a year of history signed every event at once: 500,000 hashes in
+    # one object, which the writer and verify_audit each held whole (600 MB to verify).
+    settings.RTCC_AUDIT_CHECKPOINT_MAX_EVENTS = 3
+    record(8)
+    assert audit_checkpoint()["seq"] == 8
+    documents = [json.loads(b"".join(store.iter_bytes(k))) for k in sorted(store.list_keys(CHECKPOINT_PREFIX))]
+    assert [(d["after"], d["seq"], len(d["hashes"])) for d in documents] == [(0, 3, 3), (3, 6, 3), (6, 8, 2)]
+    assert documents[-1]["hash"] == AuditHead.objects.get(id=1).hash
+    call_command("verify_audit")
+    assert "8 events verified, 3 checkpoints" in capsys.readouterr().out
+    rewrite_history_from(5, details={"n": 5, "note": "nothing happened here"})
+    with pytest.raises(CommandError):
+        call_command("verify_audit")
+    assert "rewritten from event #5" in capsys.readouterr().err
