@@ -344,6 +344,28 @@ def _new_entry(*, hotlist: Hotlist, actor: User, now: datetime, **fields) -> Ent
 HISTORICAL_CHUNK = 1000
 
 
+def _reads_of_plates(entries: list[Entry]) -> list[Read]:
+    """The reads kept whose normalized or folded plate is one of these entries'.
+
+    On PostgreSQL in ONE statement, each set of plates one array parameter: the import holds the
+    lock every reader's batch waits for (exclusive) while it looks back, and asked 1,000 entries at a
+    time, each ask scanned every day partition (its IN list too long for the indexes to look
+    cheaper): a nightly list of 50,000 kept the readers waiting 78 s over 3 million reads. One
+    statement reads the partitions once, or probes their indexes, whichever PostgreSQL finds cheaper."""
+    normalized = sorted({e.plate_normalized for e in entries})
+    folded = sorted({e.plate_folded for e in entries})
+    if connection.vendor == "postgresql":
+        table = connection.ops.quote_name(Read._meta.db_table)
+        sql = f"SELECT * FROM {table} WHERE plate_normalized = ANY(%s) OR plate_folded = ANY(%s)"  # noqa: S608
+        return list(Read.objects.raw(sql, [normalized, folded]))
+    reads: dict = {}
+    for start in range(0, max(len(normalized), len(folded)), HISTORICAL_CHUNK):  # bounded query parameters
+        chunk = Q(plate_normalized__in=normalized[start : start + HISTORICAL_CHUNK])
+        chunk |= Q(plate_folded__in=folded[start : start + HISTORICAL_CHUNK])
+        reads.update((read.pk, read) for read in Read.objects.filter(chunk))
+    return list(reads.values())
+
+
 def _not_raised_before(pairs: list[tuple[Read, Entry, str]]) -> list[tuple[Read, Entry, str]]:
     """Leaves out a read that already hit the same plate (and state) on the same list through
     an earlier entry: a list replaced every night makes new entries for the same plates, and
@@ -367,20 +389,9 @@ def _not_raised_before(pairs: list[tuple[Read, Entry, str]]) -> list[tuple[Read,
 
 
 def match_historical(entries: list[Entry], *, now: datetime) -> list[Hit]:
-    """Hits of new entries on the reads still kept (marked historical), in chunks of entries."""
-    hits: list[Hit] = []
-    for start in range(0, len(entries), HISTORICAL_CHUNK):
-        chunk = entries[start : start + HISTORICAL_CHUNK]
-        reads = list(
-            Read.objects.filter(
-                Q(plate_normalized__in={e.plate_normalized for e in chunk})
-                | Q(plate_folded__in={e.plate_folded for e in chunk})
-            )
-        )
-        if not reads:
-            continue
-        pairs = _not_raised_before(_pairs(reads, chunk))
-        hits += _hits_for(pairs, now=now, historical=True)
+    """Hits of new entries on the reads still kept (marked historical)."""
+    reads = _reads_of_plates(entries)
+    hits = _hits_for(_not_raised_before(_pairs(reads, entries)), now=now, historical=True) if reads else []
     if hits:
         Hit.objects.bulk_create(hits)
         counter_add(name=counted.hit("new"), n=len(hits), at=now)
