@@ -9,10 +9,13 @@ within the day that straddles the cutoff. SQLite (the embedded default) has one 
 
 from __future__ import annotations
 
+import logging
 import re
 from datetime import UTC, date, datetime, timedelta
 
 from django.db import connection, migrations
+
+log = logging.getLogger(__name__)
 
 TABLE = "alpr_read"
 DEFAULT = "alpr_read_default"
@@ -167,7 +170,9 @@ def drop_partitions_before(cutoff: datetime, *, before_commit=None) -> tuple[int
     hit reads copied back and the table renamed alpr_read_xYYYYMMDD, and that commits; the
     counting, the images owed a delete (one row each: 56,000 took 28 s) and the DROP follow on the
     detached table, which nothing else reads. A run that dies between the two leaves the renamed
-    table to the next run, which finishes it."""
+    table to the next run, which finishes it. A run that finds another at work (the table's
+    advisory lock taken) leaves the rest to it and goes: waiting, every minute's run held a worker
+    slot for as long as the first one took."""
     if not is_partitioned():
         return 0, [], []
     from django.db import transaction
@@ -180,7 +185,10 @@ def drop_partitions_before(cutoff: datetime, *, before_commit=None) -> tuple[int
         if end > cutoff:
             continue
         with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [TABLE])
+            cursor.execute("SELECT pg_try_advisory_xact_lock(hashtext(%s))", [TABLE])
+            if not cursor.fetchone()[0]:  # another run is at work (see _drop_expired): left to the next
+                log.info("alpr: another run is dropping expired reads; %s waits for the next run", name)
+                break
             if day not in existing_partitions(cursor):  # an overlapping run dropped it meanwhile
                 continue
             cursor.execute(f'ALTER TABLE "{TABLE}" DETACH PARTITION "{name}"')
@@ -208,7 +216,13 @@ def _drop_expired(before_commit) -> tuple[int, list[str]]:
         names = sorted(name for (name,) in cursor.fetchall())
     for name in names:
         with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [TABLE])
+            # Another run holds the lock while it finishes a day (minutes at 10 million reads):
+            # that run does it, this one goes. Waiting, each minute's run took a worker slot for as
+            # long as the first one ran.
+            cursor.execute("SELECT pg_try_advisory_xact_lock(hashtext(%s))", [TABLE])
+            if not cursor.fetchone()[0]:
+                log.info("alpr: another run is dropping expired reads; %s is left to it", name)
+                break
             cursor.execute("SELECT to_regclass(%s) IS NOT NULL", [f'"{name}"'])
             if not cursor.fetchone()[0]:  # an overlapping run finished it meanwhile
                 continue

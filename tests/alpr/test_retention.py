@@ -234,3 +234,38 @@ def test_postgres_finishes_a_day_a_dead_run_detached(settings, reader_api):
     with connection.cursor() as cursor:
         cursor.execute("SELECT count(*) FROM pg_class WHERE relname LIKE 'alpr_read_x%%'")
         assert cursor.fetchone()[0] == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_postgres_a_run_leaves_a_detached_day_to_the_run_finishing_it(settings, reader_api):
+    # At 10 million reads a day, finishing a detached day takes minutes under the table's lock; each
+    # minute's run waited for it, holding a worker slot (three stacked up while the probe loaded data).
+    import psycopg
+    from django.db import connection
+
+    from apps.alpr import partitions
+    from tests import services as needed
+    from tests.helpers import database_url_for_subprocess
+
+    needed.require("postgres")
+    now = timezone.now()
+    day = (now - timedelta(days=3)).date()
+    partitions.ensure_partitions(today=day, ahead=0)
+    at = (now - timedelta(days=3)).replace(hour=12).isoformat()
+    post_reads(reader_api, [a_read(f"OLD000{i}", read_at=at) for i in range(2)])
+    partitions.ensure_partitions()  # today's and the days ahead are there: the run creates none
+    with connection.cursor() as cursor:  # the first step committed
+        cursor.execute(f'ALTER TABLE alpr_read DETACH PARTITION "{partitions.partition_name(day)}"')
+        cursor.execute(f'ALTER TABLE "{partitions.partition_name(day)}" RENAME TO "{partitions.expired_name(day)}"')
+        cursor.execute("SET lock_timeout = '5s'")  # waiting for the other run fails this test, not hangs it
+    try:
+        with psycopg.connect(database_url_for_subprocess(), autocommit=True) as other:  # another run, finishing it
+            other.execute("SELECT pg_advisory_lock(hashtext('alpr_read'))")
+            assert services.reads_expire() == 0
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT to_regclass(%s) IS NOT NULL", [partitions.expired_name(day)])
+                assert cursor.fetchone()[0]  # left to the other run
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("RESET lock_timeout")
+    assert services.reads_expire() == 2  # the other run died: the next one finishes the day
