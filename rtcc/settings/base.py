@@ -229,6 +229,9 @@ CELERY_BROKER_CONNECTION_MAX_RETRIES = None
 CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
 CELERY_WORKER_CONSUMER = "rtcc.worker:Consumer"  # survives a broker restart (see rtcc/worker.py)
 CELERY_BEAT_SCHEDULER = "apps.core.heartbeat:HeartbeatScheduler"  # beat's heartbeat (apps.core.heartbeat)
+# The worker and beat log through LOGGING below (its handler writes the request id of the task);
+# Celery otherwise replaced that handler with its own, and no worker line carried an id.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # Periodic tasks: each app lists its own in apps/<app>/schedule.py as BEAT_SCHEDULE =
 # {"name": {"task": "dotted.path", "schedule": seconds}} (a plain module, no Django imports).
 # beat runs them in production; the embedded default runs them in a thread of the web process.

@@ -74,3 +74,28 @@ def test_the_worker_log_shows_celerys_own_lines_at_info(redis_url):
         except subprocess.TimeoutExpired:
             process.kill()
     assert any(" ready." in line and "celery@" in line for line in lines), "".join(lines[-40:])
+
+
+def test_the_worker_logs_the_id_of_the_request_that_queued_the_task(transactional_db, redis_url, tmp_path):
+    """A line the worker writes for a task carries the id of the request that queued it (as the
+    contract says): Celery replaced the project's log handler with its own, and no worker line
+    carried an id."""
+    from apps.audit.tasks import audit_verify
+    from apps.core import requestids
+    from rtcc.celery import app
+
+    log = tmp_path / "worker.log"
+    process = start_worker(log=log, pool="solo", concurrency=1, loglevel="INFO")
+    token = requestids.current.set("req-worker-7")
+    app.conf.task_always_eager = False
+    try:
+        audit_verify.delay()
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and "succeeded" not in log.read_text():
+            time.sleep(0.2)
+    finally:
+        app.conf.task_always_eager = True
+        requestids.current.reset(token)
+        process.stop()
+    [line] = [line for line in log.read_text().splitlines() if "audit_verify" in line and "succeeded" in line]
+    assert "[req-worker-7] " in line
