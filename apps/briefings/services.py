@@ -13,7 +13,7 @@ import threading
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -165,6 +165,25 @@ def _named_by_briefings(ids: set[str], *, since: datetime) -> set[str]:
     return named
 
 
+# Lookups of the apps above this one that name photos in data no foreign key covers (a lead's
+# candidates): lookup(media ids, since) -> the ids among them a row made since `since` names.
+_media_namers: list[Callable[[set[str], datetime], set[str]]] = []
+
+
+def register_media_namer(lookup: Callable[[set[str], datetime], set[str]]) -> None:
+    """Called in an AppConfig.ready: the purge keeps what `lookup` finds named, held or not."""
+    _media_namers.append(lookup)
+
+
+def _named_elsewhere(ids: set[str], *, since: datetime) -> set[str]:
+    """Which of these media ids a registered app names (a lead saved by the previous release
+    during an upgrade named its candidates' photos without holding them)."""
+    named: set[str] = set()
+    for lookup in _media_namers:
+        named |= lookup(ids, since)
+    return named
+
+
 def _referenced_by_rows(ids: set[str]) -> set[str]:
     """Which of these media ids a row of another model refers to (a lead's probe image): found
     through the relations Django knows, so that this app need not import the apps above it."""
@@ -194,7 +213,7 @@ def _media_purge_batch(*, cutoff: datetime) -> tuple[int, bool]:
             return 0, False
         ids = {str(r[0]) for r in rows}
         since = min(r[1] for r in rows) - timedelta(hours=1)  # a briefing is made after its photos
-        kept = _named_by_briefings(ids, since=since) | _referenced_by_rows(ids)
+        kept = _named_by_briefings(ids, since=since) | _named_elsewhere(ids, since=since) | _referenced_by_rows(ids)
         if kept:
             log.warning("briefings: %d photos named without being marked in use; kept", len(kept))
             Media.objects.filter(pk__in=kept).update(in_use=True)

@@ -29,6 +29,19 @@ def lead_list(*, kind: str | None = None, state: str | None = None, case_number:
     return queryset.order_by("-created_at", "id")
 
 
+def candidate_photos_named(ids: set[str], since: datetime) -> set[str]:
+    """Which of these media ids a candidate of a lead made since `since` names (for the purge of
+    unused photos: a lead saved by the previous release did not mark them in use)."""
+    named: set[str] = set()
+    rows = Lead.objects.filter(created_at__gte=since).values_list("candidates", flat=True)
+    for candidates in rows.iterator(chunk_size=2000):
+        for candidate in candidates or []:
+            photo = str(candidate.get("photo") or "") if isinstance(candidate, dict) else ""
+            if photo in ids:
+                named.add(photo)
+    return named
+
+
 def badge_of(user) -> str:
     """The badge number that names the person behind an account ("" for none): the two-person
     rule takes two accounts with one badge for one person."""

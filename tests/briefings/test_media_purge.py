@@ -145,3 +145,23 @@ def test_a_photo_a_briefing_is_naming_while_the_purge_runs_is_kept(transactional
         done.set()
         thread.join(timeout=30)
     assert Media.objects.get(pk=item.pk).in_use
+
+
+def test_a_candidates_photo_a_lead_names_without_having_marked_it_is_kept(operator, either_store):
+    """A lead saved by the previous release (during an upgrade) did not mark its candidates'
+    photos, and no foreign key names them: the purge deleted a facial recognition lead's photo."""
+    from apps.leads.services import lead_create
+
+    item = _photo(operator)
+    lead_create(
+        actor=operator,
+        kind="facial_recognition",
+        case_number="C-3",
+        summary="match",
+        candidates=[{"rank": 1, "photo": str(item.pk)}],
+    )
+    Media.objects.filter(pk=item.pk).update(in_use=False)
+
+    assert tasks.media_purge() == 0
+    assert Media.objects.get(pk=item.pk).in_use
+    assert _stored(either_store, item) == [True, True]
