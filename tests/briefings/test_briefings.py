@@ -103,7 +103,7 @@ def test_briefings_sent_before_the_count_existed_are_counted_from_their_deliveri
 
     from apps.briefings.models import Briefing
 
-    migration = importlib.import_module("apps.briefings.migrations.0004_briefing_officers_without_phone")
+    migration = importlib.import_module("apps.briefings.migrations.0006_backfill_officers_without_phone_media_in_use")
     no_phone, no_token = make_user("officer"), make_user("officer")
     make_phone(officer)
     make_phone(officer, token=None)  # a phone with no token beside one with: reached
@@ -115,6 +115,22 @@ def test_briefings_sent_before_the_count_existed_are_counted_from_their_deliveri
     migration.count_existing(apps, None)
     assert Briefing.objects.get(pk=mixed["id"]).officers_without_phone == 2
     assert Briefing.objects.get(pk=reached["id"]).officers_without_phone == 0
+
+
+def test_the_backfills_of_the_new_columns_lock_no_table():
+    """A migration is one transaction: the backfills ran in the ones that added the columns, and
+    the briefings table (every read: phones' polls, the console) waited for the count over every
+    delivery, the photos table for the read of every briefing. They run apart, outside any."""
+    from django.db import migrations
+    from django.db.migrations.loader import MigrationLoader
+
+    graph = MigrationLoader(None, ignore_no_migrations=True).disk_migrations
+    for name in ("0004_briefing_officers_without_phone", "0005_media_in_use"):
+        kinds = {type(op) for op in graph["briefings", name].operations}
+        assert migrations.RunPython not in kinds, name
+    backfill = graph["briefings", "0006_backfill_officers_without_phone_media_in_use"]
+    assert not backfill.atomic
+    assert {type(op) for op in backfill.operations} == {migrations.RunPython}
 
 
 def test_incident_audience_reaches_the_officers_assigned_to_it(client_for, operator, make_user, make_phone):
