@@ -70,11 +70,11 @@ class RequestId:
 
 
 class WithRequestId(logging.Filter):
-    """`record.request` is `[id] ` for a line written while serving a request, else empty."""
+    """`record.request_tag` is `[id] ` for a line written while serving a request, else empty."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         rid = current.get()
-        record.request = f"[{rid}] " if rid else ""
+        record.request_tag = f"[{rid}] " if rid else ""
         return True
 
 

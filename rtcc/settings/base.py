@@ -347,8 +347,8 @@ RTCC_ALPR_READ_RETENTION = ENV.alpr_read_retention
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    # `request` is "[id] " on a line written for a request or a task it queued (apps/core/requestids.py)
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(request)s%(message)s"}},
+    # `request_tag` is "[id] " on a line written for a request or a task it queued (apps/core/requestids.py)
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(request_tag)s%(message)s"}},
     "filters": {
         "request_id": {"()": "apps.core.requestids.WithRequestId"},
         "drop_already_logged": {"()": "apps.core.logs.DropAlreadyLogged"},

@@ -39,7 +39,7 @@ def test_a_plain_id_from_the_proxy_is_kept_anything_else_replaced(sent, kept, ca
     app = requestids.RequestId(logging_app)
     handler = logging.Handler()
     handler.addFilter(requestids.WithRequestId())
-    handler.setFormatter(logging.Formatter("%(request)s%(message)s"))
+    handler.setFormatter(logging.Formatter("%(request_tag)s%(message)s"))
     lines: list[str] = []
     handler.emit = lambda record: lines.append(handler.format(record))  # type: ignore[method-assign]
     logging.getLogger("apps.test").addHandler(handler)
@@ -57,7 +57,7 @@ def test_a_plain_id_from_the_proxy_is_kept_anything_else_replaced(sent, kept, ca
 def test_a_line_written_outside_any_request_has_no_id():
     record = logging.LogRecord("apps.test", logging.INFO, __file__, 1, "beat tick", None, None)
     requestids.WithRequestId().filter(record)
-    assert record.request == ""  # type: ignore[attr-defined]
+    assert record.request_tag == ""  # type: ignore[attr-defined]
 
 
 def test_the_id_travels_with_the_task_the_request_queued():
