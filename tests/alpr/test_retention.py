@@ -177,6 +177,7 @@ def test_an_expired_reads_image_leaves_no_version_behind_on_a_versioned_bucket(s
     assert versions() == []
 
 
+@pytest.mark.services  # PostgreSQL's partitions
 @pytest.mark.django_db(transaction=True)
 def test_postgres_owes_a_dropped_days_images_without_holding_the_reads_table(settings, reader_api, stolen):
     # A dropped day's images are owed a delete, one row each (10 million reads a day at the design's
@@ -213,6 +214,7 @@ def test_postgres_owes_a_dropped_days_images_without_holding_the_reads_table(set
         assert cursor.fetchone()[0] == 0  # nothing detached is left behind
 
 
+@pytest.mark.services  # PostgreSQL's partitions
 @pytest.mark.django_db(transaction=True)
 def test_postgres_finishes_a_day_a_dead_run_detached(settings, reader_api):
     from django.db import connection
@@ -236,6 +238,7 @@ def test_postgres_finishes_a_day_a_dead_run_detached(settings, reader_api):
         assert cursor.fetchone()[0] == 0
 
 
+@pytest.mark.services  # PostgreSQL's partitions
 @pytest.mark.django_db(transaction=True)
 def test_postgres_a_run_leaves_a_detached_day_to_the_run_finishing_it(settings, reader_api):
     # At 10 million reads a day, finishing a detached day takes minutes under the table's lock; each
