@@ -12,10 +12,8 @@ from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
-from rest_framework.exceptions import NotFound as DrfNotFound
 from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.response import Response
-from rest_framework.utils.urls import remove_query_param, replace_query_param
 from rest_framework.views import APIView
 
 from apps.accounts.permissions import HasRole, IsClerk, IsPerson, PermissionsByMethod
@@ -37,7 +35,7 @@ from apps.core.filters import (
     finite_number,
     refuse_unknown_params,
 )
-from apps.core.pagination import StandardPagination, paginated_response
+from apps.core.pagination import CappedCountPagination, paginated_response
 
 from .. import conf
 from ..models import ClipState, Trigger
@@ -275,54 +273,14 @@ def _absolute(request, url: str) -> str:
 # Search ----------------------------------------------------------------------------------------
 
 
-class ClipSearchPagination(StandardPagination):
-    """The contract's page of a search. It reads one row past the page (so `next` is exact) and
-    counts up to a cap, past which `count` is the planner's estimate and `count_exact` is false."""
+class ClipSearchPagination(CappedCountPagination):
+    """The contract's page of a search: counted up to a cap, over started_at (every clip index's
+    second column), past which `count` is the planner's estimate and `count_exact` is false."""
 
-    def paginate_queryset(self, queryset, request, view=None):
-        self.check_page_params(request, view)
-        self.request = request
-        self.page_size = self.get_page_size(request) or StandardPagination.page_size
-        self.number = int(request.query_params.get(self.page_query_param, 1))
-        offset = (self.number - 1) * self.page_size
-        cap = conf.search_count_cap()
-        rows, counted = records_selectors.page_and_count(queryset, offset=offset, limit=self.page_size + 1, cap=cap)
-        self.more = len(rows) > self.page_size
-        rows = rows[: self.page_size]
-        if self.number > 1 and not rows:
-            raise DrfNotFound("Invalid page.")
-        self.total, self.exact = counted or 0, True
-        if self.total > cap:  # past the cap: the planner's estimate, never below what is known
-            estimate = records_selectors.estimated_count(queryset)
-            if estimate is None:
-                self.total = queryset.order_by().count()
-            else:
-                self.total, self.exact = max(estimate, self.total, offset + len(rows) + self.more), False
-        return rows
+    count_column = "started_at"
 
-    def get_next_link(self):
-        if not self.more or self.request is None:
-            return None
-        return replace_query_param(self.request.build_absolute_uri(), self.page_query_param, self.number + 1)
-
-    def get_previous_link(self):
-        if self.number <= 1 or self.request is None:
-            return None
-        url = self.request.build_absolute_uri()
-        if self.number == 2:
-            return remove_query_param(url, self.page_query_param)
-        return replace_query_param(url, self.page_query_param, self.number - 1)
-
-    def get_paginated_response(self, data):
-        body = {
-            "count": self.total,
-            "next": self.get_next_link(),
-            "previous": self.get_previous_link(),
-            "results": data,
-        }
-        if not self.exact:
-            body["count_exact"] = False
-        return Response(body)
+    def count_cap(self) -> int:
+        return conf.search_count_cap()
 
 
 def clip_search(request, *, view) -> Response:

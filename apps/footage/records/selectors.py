@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.db import connection
-from django.db.models import F, IntegerField, QuerySet, Subquery
+from django.db.models import F, QuerySet
 
 from apps.accounts.permissions import is_person
 from apps.audit.models import AuditEvent, AuditHead
@@ -120,34 +118,6 @@ def filter_clips(queryset: QuerySet[Clip], filters: dict) -> QuerySet[Clip]:
 def clip_search(*, user, filters: dict) -> QuerySet[Clip]:
     """The clips this person may see that match the filters, newest first (ties broken by id)."""
     return filter_clips(visible_clips(user=user), filters).select_related("category").order_by("-started_at", "-id")
-
-
-def page_and_count(queryset: QuerySet, *, offset: int, limit: int, cap: int | None = None) -> tuple[list, int | None]:
-    """(rows[offset:offset+limit], matches counted up to cap+1) in one round trip: the capped count
-    rides along as a scalar subquery (PostgreSQL runs it once), over started_at only, so that it is
-    an index-only scan. The count is None when the slice is empty."""
-    cap = conf.search_count_cap() if cap is None else cap
-    counter = CountOf(queryset.select_related(None).order_by().values("started_at")[: cap + 1])
-    rows = list(queryset.annotate(_matches=counter)[offset : offset + limit])
-    return rows, (rows[0]._matches if rows else None)
-
-
-class CountOf(Subquery):
-    """The number of rows a (sliced) queryset yields, as a scalar subquery."""
-
-    template = "(SELECT COUNT(*) FROM (%(subquery)s) _matches)"
-    output_field = IntegerField()
-
-
-def estimated_count(queryset: QuerySet) -> int | None:
-    """The planner's row estimate for this query (PostgreSQL), without running it."""
-    if connection.vendor != "postgresql":
-        return None
-    plan = queryset.select_related(None).order_by().explain(format="json")
-    try:
-        return int(json.loads(plan)[0]["Plan"]["Plan Rows"])
-    except (ValueError, KeyError, IndexError, TypeError):
-        return None
 
 
 # Custody ---------------------------------------------------------------------------------------
