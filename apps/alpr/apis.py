@@ -17,7 +17,7 @@ from apps.briefings import conf as briefing_conf
 from apps.briefings.serializers import BriefingOut
 from apps.core.errors import NotFound, TooLarge
 from apps.core.filters import refuse_unknown_params
-from apps.core.pagination import StandardPagination
+from apps.core.pagination import CappedCountPagination, StandardPagination
 from apps.counters import names as counted
 from apps.counters.services import counter_add
 from apps.devices.permissions import IsPlateReader
@@ -59,6 +59,16 @@ def _query(request, allowed) -> dict:
     return {k: v for k, v in request.query_params.items() if v != "" and k not in {"page", "page_size"}}
 
 
+class ReadSearchPagination(CappedCountPagination):
+    """A plate search's page: counted up to a cap over read_at (the second column of the plate
+    indexes, the first of the time one), past which `count` is the planner's estimate."""
+
+    count_column = "read_at"
+
+    def count_cap(self) -> int:
+        return conf.search_count_cap()
+
+
 class PlateReadsApi(APIView):
     list_params = ("plate", "from", "to", "near", "reason", "case_number")
 
@@ -88,7 +98,7 @@ class PlateReadsApi(APIView):
             raise ValidationError(errors)
         v = search.validated_data
         reads = selectors.read_search(plate=v.get("plate"), start=v.get("start"), end=v.get("end"), near=v.get("near"))
-        paginator = StandardPagination()
+        paginator = ReadSearchPagination()
         page = paginator.paginate_queryset(reads, request, view=self)
         hits = selectors.hit_ids_by_read([r.pk for r in page])
         with transaction.atomic():  # the search and its count together
@@ -105,7 +115,8 @@ class PlateReadsApi(APIView):
                     "near": list(v["near"]) if v.get("near") else None,
                     "reason": v["reason"],
                     "case_number": v["case_number"],
-                    "results": paginator.page.paginator.count if paginator.page else 0,
+                    "results": paginator.total,
+                    **({} if paginator.exact else {"results_exact": False}),
                 },
             )
         base = _base(request)

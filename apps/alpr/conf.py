@@ -16,6 +16,12 @@ def max_reads_per_batch() -> int:
     return getattr(settings, "RTCC_ALPR_MAX_READS", 500)
 
 
+def search_count_cap() -> int:
+    """A plate search counts exactly up to this many matches; beyond it `count` is the planner's
+    estimate (an exact count of weeks of reads would take minutes)."""
+    return getattr(settings, "RTCC_ALPR_SEARCH_COUNT_CAP", 10_000)
+
+
 def max_image_bytes() -> int:
     """A plate crop or overview JPEG, decoded."""
     return getattr(settings, "RTCC_ALPR_MAX_IMAGE_BYTES", 2 * 1024 * 1024)

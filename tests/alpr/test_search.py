@@ -141,3 +141,66 @@ def test_an_unknown_read_image_is_404(client_for, operator, reads):
     no_image = Read.objects.filter(image_key="").first()
     assert api.get(f"/api/v1/plate-reads/{no_image.pk}/image").status_code == 404
     assert api.get("/api/v1/plate-reads/not-a-uuid/image").status_code == 404
+
+
+@pytest.fixture
+def many(reader_api):
+    """Five reads of one plate, a minute apart, newest first."""
+    now = timezone.now()
+    batch = [a_read("CNT0001", read_at=(now - timedelta(minutes=i + 1)).isoformat()) for i in range(5)]
+    assert post_reads(reader_api, batch).json()["accepted"] == 5
+    return [r["read_id"] for r in batch]
+
+
+def walk(api, query: dict) -> tuple[list[dict], list[str]]:
+    """Every page of a search by following `next`: (the first page's body, the read_ids in order)."""
+    first = body = api.get(URL, query).json()
+    ids = [r["read_id"] for r in body["results"]]
+    while body["next"]:
+        body = api.get(body["next"]).json()
+        ids += [r["read_id"] for r in body["results"]]
+    assert body["previous"] and not body["next"]
+    return first, ids
+
+
+def searches() -> list[dict]:
+    return [e.details for e in AuditEvent.objects.filter(action="plate_read.search").order_by("at")]
+
+
+def test_a_count_under_the_cap_is_exact(client_for, operator, many):
+    first, ids = walk(client_for(operator), {"plate": "CNT*", "page_size": 2, **WHY_DATA})
+    assert first["count"] == 5 and "count_exact" not in first and ids == many
+    assert [(d["results"], "results_exact" in d) for d in searches()] == [(5, False)] * 3
+
+
+def test_past_the_cap_the_count_is_the_planners_estimate_and_next_stays_exact(
+    client_for, operator, many, settings, monkeypatch
+):
+    """A search matching weeks of reads is not counted whole on every page (minutes at hundreds of
+    millions of rows): past the cap the planner's estimate stands in for it (faked here, since the
+    embedded database has none), said to be one, and in the audit event too."""
+    settings.RTCC_ALPR_SEARCH_COUNT_CAP = 2
+    monkeypatch.setattr("apps.core.pagination.estimated_count", lambda queryset: 1_000)
+    api = client_for(operator)
+    first, ids = walk(api, {"plate": "CNT*", "page_size": 2, **WHY_DATA})
+    assert first["count"] == 1_000 and first["count_exact"] is False and ids == many
+    assert all(d["results"] == 1_000 and d["results_exact"] is False for d in searches())
+    deep = api.get(URL, {"plate": "CNT*", "page_size": 1, "page": 5, **WHY_DATA}).json()
+    assert [r["read_id"] for r in deep["results"]] == many[4:] and deep["next"] is None and deep["previous"]
+    assert api.get(URL, {"plate": "CNT*", "page_size": 1, "page": 6, **WHY_DATA}).status_code == 404
+
+
+def test_past_the_cap_with_the_real_estimate(client_for, operator, many, settings):
+    """PostgreSQL's planner estimates (never below the rows known to be there); without one
+    (SQLite) the count is exact after all."""
+    from django.db import connection
+
+    settings.RTCC_ALPR_SEARCH_COUNT_CAP = 2
+    first, ids = walk(client_for(operator), {"plate": "CNT0001", "page_size": 2, **WHY_DATA})
+    assert ids == many
+    if connection.vendor == "postgresql":
+        assert first["count"] >= 3 and first["count_exact"] is False
+        assert searches()[0]["results"] == first["count"] and searches()[0]["results_exact"] is False
+    else:
+        assert first["count"] == 5 and "count_exact" not in first
+        assert searches()[0]["results"] == 5 and "results_exact" not in searches()[0]
