@@ -94,28 +94,30 @@ def exact_since(now: datetime | None = None) -> datetime:
 def counted_window(start: datetime, end: datetime) -> tuple[datetime, datetime]:
     """What is counted for the window [start, end): itself; or, when it starts before the exact
     rows (exact_since), from the start of that hour, and to its end exactly when the end is past
-    the hour the exact rows begin in (else to the end of the end's hour)."""
+    the hour the exact rows begin in (else to the end of the end's hour: the events of that hour
+    before the exact rows began have only its hour row)."""
     since = exact_since()
     if start >= since:
         return start, end
-    return floor_hour(start), (end if end > floor_hour(since) else ceil_hour(end))
+    return floor_hour(start), (end if end > ceil_hour(since) else ceil_hour(end))
 
 
 def cover(start: datetime, end: datetime, *, months: bool = True) -> list[Q]:
     """Conditions selecting rows that together count [start, end) exactly once (counted_window).
 
-    A window that starts before the exact rows is counted in whole hours up to the hour they begin
-    in, and exactly from there: its end is the window's own (rounding it up to the hour counted the
-    events after it, a report to 20:43 counted those to 21:00)."""
+    A window that starts before the exact rows is counted in whole hours to the end of the hour
+    they begin in, and exactly from there: its end is the window's own (rounding it up to the hour
+    counted the events after it, a report to 20:43 counted those to 21:00), unless it falls inside
+    that hour, whose events before the exact rows began (counted by a release without them, just
+    before an upgrade) have only the hour's row: that hour is taken whole."""
     if start >= end:
         return []
     since = exact_since()
     if start < since:
-        pivot = floor_hour(since)
+        pivot = ceil_hour(since)
         if end <= pivot:
             return _whole(floor_hour(start), ceil_hour(end), months)
-        head = _whole(floor_hour(start), pivot, months) if floor_hour(start) < pivot else []
-        return [*head, *_exact_cover(pivot, end, months)]
+        return [*_whole(floor_hour(start), pivot, months), *_exact_cover(pivot, end, months)]
     return _exact_cover(start, end, months)
 
 

@@ -150,3 +150,36 @@ def test_a_window_starting_before_the_exact_rows_ends_where_it_ends(exact_since_
     start, end = since - timedelta(hours=5), after
     assert counter_totals(start=start, end=end, names=["t"]) == {"t": 1}
     assert counted_window(start, end) == (start.replace(minute=0, second=0, microsecond=0), end)
+
+
+def test_events_counted_before_the_exact_rows_in_their_first_hour_are_still_counted():
+    """An upgrade from a release without exact rows (migration 0003) marks them as beginning at
+    its own instant, mid-hour: the events the old release counted earlier in that hour have only
+    their hour row. A report ending inside that hour (the transparency report and the outcome
+    statistics just after the upgrade: they end now) took whole hours to its top and exact rows
+    after it, so those events counted in neither: every count fell after the upgrade, and a
+    window ending in that hour missed them for the exact rows' week."""
+    from apps.counters import selectors
+    from apps.counters.models import EXACT_SINCE
+    from apps.counters.selectors import counted_window
+
+    hour = (datetime.now(UTC) - timedelta(days=2)).replace(minute=0, second=0, microsecond=0)
+    upgraded = hour + timedelta(minutes=30)
+    counter_add(name="u", at=hour + timedelta(minutes=10))  # counted by the old release:
+    Count.objects.filter(level="e", name="u").delete()  # its hour, day and month rows, no exact row
+    counter_add(name="u", at=hour + timedelta(minutes=40))  # counted after the upgrade
+    Count.objects.filter(level="e", name=EXACT_SINCE).delete()
+    Count.objects.create(level="e", start=upgraded, name=EXACT_SINCE, n=0)
+    selectors._since.clear()
+    try:
+        start, end = hour - timedelta(days=1), datetime.now(UTC)
+        assert counter_totals(start=start, end=end, names=["u"]) == {"u": 2}
+        series = counter_series(start=start, end=end, period="day", names=["u"])
+        assert sum(counts["u"] for counts in series.values()) == 2
+        inside = hour + timedelta(minutes=50)  # a window ending inside that hour takes it whole
+        assert counter_totals(start=start, end=inside, names=["u"]) == {"u": 2}
+        assert counted_window(start, inside) == (start.replace(minute=0), hour + timedelta(hours=1))
+        later = hour + timedelta(hours=2, minutes=5)  # past that hour, a window ends where it ends
+        assert counted_window(start, later) == (start.replace(minute=0), later)
+    finally:
+        selectors._since.clear()
