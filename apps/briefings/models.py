@@ -97,8 +97,9 @@ class Briefing(models.Model):
     audience = models.JSONField(default=dict)
     recipients = models.PositiveIntegerField(default=0)  # officers in the audience
     phones = models.PositiveIntegerField(default=0)  # phones with a push token among them
-    # officers among them with no phone a push could go to (none, or none with a push token)
-    officers_without_phone = models.PositiveIntegerField(default=0)
+    # officers among them with no phone a push could go to (none, or none with a push token); the
+    # database default lets the previous release, still serving during an upgrade, add briefings
+    officers_without_phone = models.PositiveIntegerField(default=0, db_default=0)
     image_url = models.URLField(max_length=1000, blank=True)  # signed thumbnail link for the notification
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(default=timezone.now)

@@ -122,8 +122,9 @@ class LiveViewer(models.Model):
     # again, so a broker hiccup, a lost task or a worker that died sending never loses it).
     officer_told_at = models.DateTimeField(null=True, blank=True)
     # The officer's phones (ids) a retry still owes the notice to, when FCM took it for the others;
-    # empty: every phone of the officer.
-    officer_phones_owed = models.JSONField(default=list, blank=True)
+    # empty: every phone of the officer. The database default lets the previous release, still
+    # serving during an upgrade, add viewers.
+    officer_phones_owed = models.JSONField(default=list, db_default=[], blank=True)
     # Until when a sender holds the notice (services.NOTICE_LEASE_S): officer_told_at is written
     # only once FCM took it, so a notice whose sender died mid-send is owed again after this.
     officer_notice_lease = models.DateTimeField(null=True, blank=True)
