@@ -6,6 +6,7 @@ from datetime import timedelta
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db.models import F
 from django.utils import timezone
 
 from apps.alpr.models import Entry, Hit, Hotlist
@@ -585,3 +586,23 @@ def test_postgres_an_import_looks_back_at_the_reads_in_one_statement(
         ("0LD0004", "similar"),
         ("OLD0003", "exact"),
     ]
+
+
+def test_the_upgrade_folds_again_the_entries_written_in_another_script_and_only_those(client_for, operator):
+    """Migration 0003 folds again the entries a release before it stored with their foreign letters
+    unfolded (never similar to the read they look like); the database picks them, so that the
+    upgrade does not read every entry of a year of replaced lists into Python."""
+    import importlib
+
+    from django.apps import apps
+
+    migration = importlib.import_module("apps.alpr.migrations.0003_fold_other_scripts")
+    api = client_for(operator)
+    hotlist = make_list(api)
+    url = f"/api/v1/hotlists/{hotlist['id']}/entries"
+    for plate in ("\u0421\u0412\u0410777", "CBA\u0667\u0667\u0667", "CBA777"):
+        assert api.post(url, {"plate": plate, "reason": "Stolen"}, format="json").status_code == 201
+    Entry.objects.exclude(plate_normalized="CBA777").update(plate_folded=F("plate_normalized"))  # as stored then
+    Entry.objects.filter(plate_normalized="CBA777").update(plate_folded="KEPT")  # an ASCII plate is not read
+    migration.refold(apps, None)
+    assert sorted(Entry.objects.values_list("plate_folded", flat=True)) == ["C8A777", "C8A777", "KEPT"]

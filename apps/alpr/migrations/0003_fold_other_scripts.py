@@ -6,15 +6,21 @@ keep their folding: they are history."""
 from django.db import migrations
 
 
+# A character outside printable ASCII: the database picks the few plates to fold again. Reading
+# every entry into Python took 42 s for 5 million (a year of daily replaced lists keeps far more:
+# a replaced entry stays, removed) while the new release's processes waited for the migration.
+NOT_ASCII = r"[^ -~]"
+
+
 def refold(apps, schema_editor):
     from apps.core import plates
 
     Entry = apps.get_model("alpr", "Entry")
-    for entry in Entry.objects.only("pk", "plate_normalized", "plate_folded").iterator():
-        if not entry.plate_normalized.isascii():
-            folded = plates.fold(entry.plate_normalized)
-            if folded != entry.plate_folded:
-                Entry.objects.filter(pk=entry.pk).update(plate_folded=folded)
+    others = Entry.objects.filter(plate_normalized__regex=NOT_ASCII).only("pk", "plate_normalized", "plate_folded")
+    for entry in others.iterator():
+        folded = plates.fold(entry.plate_normalized)
+        if folded != entry.plate_folded:
+            Entry.objects.filter(pk=entry.pk).update(plate_folded=folded)
 
 
 class Migration(migrations.Migration):
