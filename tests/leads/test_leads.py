@@ -471,3 +471,26 @@ def test_operators_consoles_hear_that_a_lead_changed_not_what_it_holds(
     ]
     assert all(set(event["lead"]) == {"id", "state", "at"} for event in events)
     assert "John Roe" not in str(events)
+
+
+def test_a_lead_created_before_the_badge_was_kept_keeps_its_creators_badge_of_the_upgrade(client_for, make_user, probe):
+    """Leads 0002 kept the creator's badge on each new lead, and left the leads already waiting
+    for review without one: after IT changed the creator's badge, a second account under the old
+    one could verify the lead its own person created. The upgrade (0004) gives them the badge
+    their creator had then."""
+    import importlib
+
+    from django.apps import apps
+
+    migration = importlib.import_module("apps.leads.migrations.0004_created_by_badge_of_earlier_leads")
+    first = make_user("operator", full_name="Ann Op", badge_number="B-100")
+    second = make_user("operator", full_name="Ann Op", badge_number="b-100")
+    lead = create(client_for(first), fr_payload(probe))
+    Lead.objects.filter(pk=lead["id"]).update(created_by_badge="")  # as 0002 left it
+    migration.badge_of_creator(apps, None)
+    first.badge_number = "B-101"
+    first.save(update_fields=["badge_number"])
+    same = client_for(second).post(
+        f"/api/v1/leads/{lead['id']}/review", {"decision": "verified", "note": "ok"}, format="json"
+    )
+    assert same.status_code == 403 and error_code(same) == "own_lead"
