@@ -185,9 +185,7 @@ def drop_partitions_before(cutoff: datetime, *, before_commit=None) -> tuple[int
         if end > cutoff:
             continue
         with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute("SELECT pg_try_advisory_xact_lock(hashtext(%s))", [TABLE])
-            if not cursor.fetchone()[0]:  # another run is at work (see _drop_expired): left to the next
-                log.info("alpr: another run is dropping expired reads; %s waits for the next run", name)
+            if not _table_lock_taken(cursor, name):
                 break
             if day not in existing_partitions(cursor):  # an overlapping run dropped it meanwhile
                 continue
@@ -198,6 +196,17 @@ def drop_partitions_before(cutoff: datetime, *, before_commit=None) -> tuple[int
         dropped.append(name)
     deleted, keys = _drop_expired(before_commit)
     return deleted, keys, dropped
+
+
+def _table_lock_taken(cursor, name: str) -> bool:
+    """The reads table's advisory lock, for this transaction, if no other run holds it. Another
+    run holds it while it finishes a day (minutes at 10 million reads): that run does the rest, this
+    one goes. Waiting, each minute's run took a worker slot for as long as the first one ran."""
+    cursor.execute("SELECT pg_try_advisory_xact_lock(hashtext(%s))", [TABLE])
+    if cursor.fetchone()[0]:
+        return True
+    log.info("alpr: another run is dropping expired reads; %s is left to it or the next run", name)
+    return False
 
 
 def expired_name(day: date) -> str:
@@ -216,12 +225,7 @@ def _drop_expired(before_commit) -> tuple[int, list[str]]:
         names = sorted(name for (name,) in cursor.fetchall())
     for name in names:
         with transaction.atomic(), connection.cursor() as cursor:
-            # Another run holds the lock while it finishes a day (minutes at 10 million reads):
-            # that run does it, this one goes. Waiting, each minute's run took a worker slot for as
-            # long as the first one ran.
-            cursor.execute("SELECT pg_try_advisory_xact_lock(hashtext(%s))", [TABLE])
-            if not cursor.fetchone()[0]:
-                log.info("alpr: another run is dropping expired reads; %s is left to it", name)
+            if not _table_lock_taken(cursor, name):
                 break
             cursor.execute("SELECT to_regclass(%s) IS NOT NULL", [f'"{name}"'])
             if not cursor.fetchone()[0]:  # an overlapping run finished it meanwhile

@@ -82,8 +82,9 @@ def audit_checkpoint() -> dict | None:
     seqs = [s for s in (_seq_of(k) for k in storage.list_keys(CHECKPOINT_PREFIX)) if s is not None]
     last = max(seqs, default=0)
     head = AuditHead.objects.filter(id=1).first()
-    if (head.seq if head else 0) < last:
-        _warn_store_ahead(last, head.seq if head else 0)
+    head_seq = head.seq if head is not None else 0
+    if head_seq < last:
+        _warn_store_ahead(last, head_seq)
         return None
     document = None
     while head is not None and head.seq > last:

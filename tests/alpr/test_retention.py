@@ -214,23 +214,34 @@ def test_postgres_owes_a_dropped_days_images_without_holding_the_reads_table(set
         assert cursor.fetchone()[0] == 0  # nothing detached is left behind
 
 
+def detached_day_of_reads(reader_api, count: int, *, image: str | None = None):
+    """A day three days ago holding `count` reads, detached and renamed as the first step of the
+    retention drop leaves it (partitions.drop_partitions_before); returns the day."""
+    from django.db import connection
+
+    from apps.alpr import partitions
+
+    day = (timezone.now() - timedelta(days=3)).date()
+    partitions.ensure_partitions(today=day, ahead=0)
+    at = (timezone.now() - timedelta(days=3)).replace(hour=12).isoformat()
+    extra = {"image": image} if image else {}
+    post_reads(reader_api, [a_read(f"OLD000{i}", read_at=at, **extra) for i in range(count)])
+    with connection.cursor() as cursor:
+        cursor.execute(f'ALTER TABLE alpr_read DETACH PARTITION "{partitions.partition_name(day)}"')
+        cursor.execute(f'ALTER TABLE "{partitions.partition_name(day)}" RENAME TO "{partitions.expired_name(day)}"')
+    return day
+
+
 @pytest.mark.services  # PostgreSQL's partitions
 @pytest.mark.django_db(transaction=True)
 def test_postgres_finishes_a_day_a_dead_run_detached(settings, reader_api):
     from django.db import connection
 
-    from apps.alpr import partitions
     from tests import services as needed
 
     needed.require("postgres")
     now = timezone.now()
-    day = (now - timedelta(days=3)).date()
-    partitions.ensure_partitions(today=day, ahead=0)
-    at = (now - timedelta(days=3)).replace(hour=12).isoformat()
-    post_reads(reader_api, [a_read(f"OLD000{i}", read_at=at, image=image_b64()) for i in range(3)])
-    with connection.cursor() as cursor:  # the first step committed, then the worker died
-        cursor.execute(f'ALTER TABLE alpr_read DETACH PARTITION "{partitions.partition_name(day)}"')
-        cursor.execute(f'ALTER TABLE "{partitions.partition_name(day)}" RENAME TO "{partitions.expired_name(day)}"')
+    detached_day_of_reads(reader_api, 3, image=image_b64())  # the first step committed, then the worker died
     assert services.reads_expire() == 3
     assert ReadCount.objects.get(day=now.date()).deleted == 3
     with connection.cursor() as cursor:
@@ -251,15 +262,9 @@ def test_postgres_a_run_leaves_a_detached_day_to_the_run_finishing_it(settings, 
     from tests.helpers import database_url_for_subprocess
 
     needed.require("postgres")
-    now = timezone.now()
-    day = (now - timedelta(days=3)).date()
-    partitions.ensure_partitions(today=day, ahead=0)
-    at = (now - timedelta(days=3)).replace(hour=12).isoformat()
-    post_reads(reader_api, [a_read(f"OLD000{i}", read_at=at) for i in range(2)])
     partitions.ensure_partitions()  # today's and the days ahead are there: the run creates none
-    with connection.cursor() as cursor:  # the first step committed
-        cursor.execute(f'ALTER TABLE alpr_read DETACH PARTITION "{partitions.partition_name(day)}"')
-        cursor.execute(f'ALTER TABLE "{partitions.partition_name(day)}" RENAME TO "{partitions.expired_name(day)}"')
+    day = detached_day_of_reads(reader_api, 2)  # the first step committed
+    with connection.cursor() as cursor:
         cursor.execute("SET lock_timeout = '5s'")  # waiting for the other run fails this test, not hangs it
     try:
         with psycopg.connect(database_url_for_subprocess(), autocommit=True) as other:  # another run, finishing it
