@@ -155,7 +155,7 @@ def media_hold(*, ids: Iterable) -> None:
         Media.objects.filter(pk__in=wanted, in_use=False).update(in_use=True)
 
 
-def _named_by_briefings(ids: set[str], *, since: datetime) -> set[str]:
+def _named_by_briefings(ids: set[str], since: datetime) -> set[str]:
     """Which of these media ids a briefing made since `since` names, whether or not it held them
     (a briefing saved by the previous release during an upgrade did not)."""
     named: set[str] = set()
@@ -165,9 +165,10 @@ def _named_by_briefings(ids: set[str], *, since: datetime) -> set[str]:
     return named
 
 
-# Lookups of the apps above this one that name photos in data no foreign key covers (a lead's
-# candidates): lookup(media ids, since) -> the ids among them a row made since `since` names.
-_media_namers: list[Callable[[set[str], datetime], set[str]]] = []
+# Lookups of photos named in data no foreign key covers (a briefing's suspects and vehicles, and
+# through register_media_namer the apps above this one: a lead's candidates): lookup(media ids,
+# since) -> the ids among them a row made since `since` names.
+_media_namers: list[Callable[[set[str], datetime], set[str]]] = [_named_by_briefings]
 
 
 def register_media_namer(lookup: Callable[[set[str], datetime], set[str]]) -> None:
@@ -175,9 +176,9 @@ def register_media_namer(lookup: Callable[[set[str], datetime], set[str]]) -> No
     _media_namers.append(lookup)
 
 
-def _named_elsewhere(ids: set[str], *, since: datetime) -> set[str]:
-    """Which of these media ids a registered app names (a lead saved by the previous release
-    during an upgrade named its candidates' photos without holding them)."""
+def _named_in_data(ids: set[str], *, since: datetime) -> set[str]:
+    """Which of these media ids a briefing or a registered app names, held or not (a briefing or
+    lead saved by the previous release during an upgrade named its photos without holding them)."""
     named: set[str] = set()
     for lookup in _media_namers:
         named |= lookup(ids, since)
@@ -213,7 +214,7 @@ def _media_purge_batch(*, cutoff: datetime) -> tuple[int, bool]:
             return 0, False
         ids = {str(r[0]) for r in rows}
         since = min(r[1] for r in rows) - timedelta(hours=1)  # a briefing is made after its photos
-        kept = _named_by_briefings(ids, since=since) | _named_elsewhere(ids, since=since) | _referenced_by_rows(ids)
+        kept = _named_in_data(ids, since=since) | _referenced_by_rows(ids)
         if kept:
             log.warning("briefings: %d photos named without being marked in use; kept", len(kept))
             Media.objects.filter(pk__in=kept).update(in_use=True)
